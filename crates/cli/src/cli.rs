@@ -1,0 +1,89 @@
+//! The top-level command line: global options shared by every subcommand.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, ValueEnum};
+
+use crate::cmd::Command;
+
+/// minotaur: a daemonless container engine built around kernel namespaces.
+///
+/// Runs isolated processes with Docker-style networks, and lets you see into, enter, debug and capture any
+/// namespace on the machine: minotaur's own containers, any other process's, or a named network namespace.
+#[derive(Debug, Parser)]
+#[command(
+    name = "minotaur",
+    version,
+    propagate_version = true,
+    max_term_width = 110
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Directory for persistent state (containers, images, networks)
+    #[arg(
+        long,
+        global = true,
+        env = "MINOTAUR_ROOT",
+        default_value = "/var/lib/minotaur",
+        value_name = "DIR"
+    )]
+    pub root: PathBuf,
+
+    /// Directory for runtime files that do not survive a reboot
+    #[arg(
+        long,
+        global = true,
+        env = "MINOTAUR_RUNROOT",
+        default_value = "/run/minotaur",
+        value_name = "DIR"
+    )]
+    pub runroot: PathBuf,
+
+    /// How much to log on standard error
+    #[arg(
+        long,
+        global = true,
+        env = "MINOTAUR_LOG_LEVEL",
+        default_value = "warn",
+        value_name = "LEVEL"
+    )]
+    pub log_level: LogLevel,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl Global {
+    pub fn init_logging(&self) {
+        let level = match self.log_level {
+            LogLevel::Error => log::LevelFilter::Error,
+            LogLevel::Warn => log::LevelFilter::Warn,
+            LogLevel::Info => log::LevelFilter::Info,
+            LogLevel::Debug => log::LevelFilter::Debug,
+            LogLevel::Trace => log::LevelFilter::Trace,
+        };
+        env_logger::Builder::new()
+            .filter_level(level)
+            .format(|buf, record| {
+                use std::io::Write;
+                let level = record.level().as_str().to_lowercase();
+                writeln!(buf, "minotaur: {level}: {}", record.args())
+            })
+            .init();
+    }
+}

@@ -1,0 +1,23 @@
+use clap::CommandFactory;
+use clap_complete::Shell;
+
+use crate::cli::Cli;
+use crate::error::CliResult;
+
+/// Print a shell completion script (e.g. `minotaur completion bash > /etc/bash_completion.d/minotaur`)
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The shell to complete for
+    shell: Shell,
+}
+
+pub fn run(args: Args) -> CliResult {
+    let mut cmd = Cli::command();
+    clap_complete::generate(
+        args.shell,
+        &mut cmd,
+        "minotaur",
+        &mut std::io::stdout().lock(),
+    );
+    Ok(0)
+}

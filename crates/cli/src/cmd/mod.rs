@@ -1,0 +1,25 @@
+//! One module per subcommand; each has an `Args` struct (its `--help` is the doc comments) and a `run`.
+
+mod completion;
+mod man;
+mod version;
+
+use clap::Subcommand;
+
+use crate::cli::Cli;
+use crate::error::CliResult;
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Version(version::Args),
+    Completion(completion::Args),
+    Man(man::Args),
+}
+
+pub fn run(cli: Cli) -> CliResult {
+    match cli.command {
+        Command::Version(args) => version::run(args),
+        Command::Completion(args) => completion::run(args),
+        Command::Man(args) => man::run(args),
+    }
+}

@@ -1,0 +1,12 @@
+//! Linux namespaces, as minotaur sees them.
+//!
+//! This crate owns what a namespace is ([`NsKind`], [`NsId`]) and the operations on namespaces that the CLI's
+//! namespace tools and, later, the container runtime share. It owns no state store, no container model and no
+//! networking beyond creating and naming network namespaces: crates above it map names of containers to
+//! namespaces and decide what to do with them. All system calls go through `nix` or `minotaur-sys`.
+#![forbid(unsafe_code)]
+
+mod kind;
+pub mod mountinfo;
+
+pub use kind::{NsId, NsKind, ParseKindError};

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs minotaur's whole test suite: unit tests, and the privileged integration tests that run the real binary
+# inside throwaway hosts (needs root). Installs the Debian packages the tests use when one is missing.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+need=(ip:iproute2 nsenter:util-linux unshare:util-linux lsns:util-linux dnsmasq:dnsmasq-base
+      busybox:busybox-static curl:curl pgrep:procps nft:nftables dig:dnsutils)
+missing=()
+for pair in "${need[@]}"; do
+  command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# As root, a test host that cannot be built is a failure, not a skip.
+[ "$(id -u)" = 0 ] && export MINOTAUR_TEST_REQUIRE_HOST=1
+exec cargo test --workspace "$@"
