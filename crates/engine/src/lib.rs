@@ -1,0 +1,11 @@
+//! minotaur's container model.
+//!
+//! This crate owns what a container is to a user: its ID and name, its configuration and state, its lifecycle
+//! (create, start, stop, kill, remove, wait), the supervisor process that is the parent of its PID 1, its logs,
+//! and how it is shown (`inspect` JSON and Go templates). It composes the layers below — the state store, the
+//! runtime that makes the process, the image store, and later the network — and owns none of their mechanics:
+//! it never calls a namespace or mount system call itself.
+#![forbid(unsafe_code)]
+
+pub mod ids;
+pub mod template;

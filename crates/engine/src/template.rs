@@ -1,0 +1,318 @@
+//! `--format` templates, rendered the way Go's text/template renders them for Docker.
+//!
+//! Parsing and execution are gtmpl's. Two things are ours: the data is the same JSON document `inspect` prints
+//! (converted to template values), and printing follows Go's `fmt` rules (`[a b]` for a list, `map[k:v]` for a
+//! map, `<nil>`), which gtmpl does not do for composite values. We get the latter by rewriting each printing
+//! action `{{ PIPELINE }}` into `{{ PIPELINE | _gofmt }}` before parsing; control actions (`if`, `range`, …),
+//! comments and variable declarations print nothing and are left alone. Docker's extra functions are added:
+//! `json`, `join`, `upper`, `lower`, `split`, `title`, `println` (gtmpl's own), `truncate`, `pad`.
+
+use std::collections::HashMap;
+
+use gtmpl::{Context, FuncError, Template, Value};
+
+/// A template that could not be parsed or executed.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("template parsing error: {0}")]
+    Parse(String),
+    #[error("template: {0}")]
+    Execute(String),
+}
+
+/// A parsed `--format` template, reusable for many documents (one per row of `ps`).
+pub struct Format {
+    tmpl: Template,
+}
+
+impl Format {
+    /// Parses `text` as a Go template with Docker's functions.
+    pub fn parse(text: &str) -> Result<Format, TemplateError> {
+        let mut tmpl = Template::default();
+        tmpl.add_funcs(&[
+            ("_gofmt", gofmt as gtmpl::Func),
+            ("json", json),
+            ("join", join),
+            ("upper", upper),
+            ("lower", lower),
+            ("split", split),
+            ("title", title),
+            ("truncate", truncate),
+            ("pad", pad),
+        ]);
+        tmpl.parse(rewrite_prints(text)).map_err(|e| TemplateError::Parse(e.to_string()))?;
+        Ok(Format { tmpl })
+    }
+
+    /// Renders the template over a JSON document.
+    pub fn render(&self, data: &serde_json::Value) -> Result<String, TemplateError> {
+        self.tmpl
+            .render(&Context::from(to_value(data)))
+            .map_err(|e| TemplateError::Execute(e.to_string()))
+    }
+}
+
+/// Converts a JSON document into template values. Objects become maps, so `.Key` selects a field.
+pub fn to_value(v: &serde_json::Value) -> Value {
+    match v {
+        serde_json::Value::Null => Value::Nil,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => Value::from(i),
+            (None, Some(u)) => Value::from(u),
+            _ => Value::from(n.as_f64().unwrap_or(0.0)),
+        },
+        serde_json::Value::String(s) => Value::String(s.clone()),
+        serde_json::Value::Array(a) => Value::Array(a.iter().map(to_value).collect()),
+        serde_json::Value::Object(o) => {
+            Value::Map(o.iter().map(|(k, v)| (k.clone(), to_value(v))).collect::<HashMap<_, _>>())
+        }
+    }
+}
+
+/// Converts template values back into JSON (for the `json` function).
+fn to_json(v: &Value) -> serde_json::Value {
+    match v {
+        Value::NoValue | Value::Nil | Value::Function(_) => serde_json::Value::Null,
+        Value::Bool(b) => serde_json::Value::Bool(*b),
+        Value::String(s) => serde_json::Value::String(s.clone()),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                i.into()
+            } else if let Some(u) = n.as_u64() {
+                u.into()
+            } else {
+                serde_json::Number::from_f64(n.as_f64().unwrap_or(0.0))
+                    .map(serde_json::Value::Number)
+                    .unwrap_or(serde_json::Value::Null)
+            }
+        }
+        Value::Array(a) => serde_json::Value::Array(a.iter().map(to_json).collect()),
+        Value::Object(m) | Value::Map(m) => {
+            serde_json::Value::Object(m.iter().map(|(k, v)| (k.clone(), to_json(v))).collect())
+        }
+    }
+}
+
+/// Go's `fmt` `%v` of a value: `[a b]`, `map[a:1 b:2]` (keys sorted), `<nil>`.
+fn go_string(v: &Value) -> String {
+    match v {
+        Value::NoValue => "<no value>".into(),
+        Value::Nil => "<nil>".into(),
+        Value::Array(a) => format!("[{}]", a.iter().map(go_string).collect::<Vec<_>>().join(" ")),
+        Value::Object(m) | Value::Map(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            let items: Vec<String> = keys.iter().map(|k| format!("{k}:{}", go_string(&m[*k]))).collect();
+            format!("map[{}]", items.join(" "))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Splits `text` into literal text and `{{ … }}` actions, and appends `| _gofmt` to each printing action.
+fn rewrite_prints(text: &str) -> String {
+    const CONTROL: &[&str] = &[
+        "if", "else", "end", "range", "with", "define", "template", "block", "break", "continue",
+    ];
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(len) = action_len(after) else {
+            // Unterminated: leave it for the parser to report.
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let inner = &after[..len];
+        rest = &after[len + 2..];
+        let (lead, body) = match inner.strip_prefix('-') {
+            Some(b) if b.starts_with(char::is_whitespace) => ("-", b),
+            _ => ("", inner),
+        };
+        let (body, trail) = match body.strip_suffix('-') {
+            Some(b) if b.ends_with(char::is_whitespace) => (b, "-"),
+            _ => (body, ""),
+        };
+        let word = body.trim_start().split(|c: char| c.is_whitespace() || c == '(').next().unwrap_or("");
+        let is_decl = word.starts_with('$') && {
+            let after_var = body.trim_start()[word.len()..].trim_start();
+            after_var.starts_with(":=") || (after_var.starts_with('=') && !after_var.starts_with("=="))
+        };
+        let prints = !body.trim().is_empty()
+            && !CONTROL.contains(&word)
+            && !body.trim_start().starts_with("/*")
+            && !is_decl;
+        out.push_str("{{");
+        out.push_str(lead);
+        if prints {
+            out.push_str(&format!(" ({}) | _gofmt ", body.trim()));
+        } else {
+            out.push_str(body);
+        }
+        out.push_str(trail);
+        out.push_str("}}");
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The length of an action's inside, up to its closing `}}`, skipping quoted strings and raw strings.
+fn action_len(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'`' => {
+                i += 1;
+                while i < b.len() && b[i] != b'`' {
+                    i += 1;
+                }
+            }
+            b'}' if b.get(i + 1) == Some(&b'}') => return Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+fn arg_str(name: &str, args: &[Value], i: usize) -> Result<String, FuncError> {
+    match args.get(i) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(Value::Number(n)) => Ok(n.to_string()),
+        Some(other) => Ok(go_string(other)),
+        None => Err(FuncError::AtLeastXArgs(name.into(), i + 1)),
+    }
+}
+
+fn gofmt(args: &[Value]) -> Result<Value, FuncError> {
+    let v = args.first().ok_or_else(|| FuncError::ExactlyXArgs("_gofmt".into(), 1))?;
+    Ok(match v {
+        Value::String(_) | Value::Number(_) | Value::Bool(_) => v.clone(),
+        other => Value::String(go_string(other)),
+    })
+}
+
+fn json(args: &[Value]) -> Result<Value, FuncError> {
+    let v = args.first().ok_or_else(|| FuncError::ExactlyXArgs("json".into(), 1))?;
+    Ok(Value::String(to_json(v).to_string()))
+}
+
+fn join(args: &[Value]) -> Result<Value, FuncError> {
+    let sep = arg_str("join", args, 1)?;
+    match args.first() {
+        Some(Value::Array(a)) => {
+            Ok(Value::String(a.iter().map(go_string).collect::<Vec<_>>().join(&sep)))
+        }
+        Some(Value::Nil) | Some(Value::NoValue) => Ok(Value::String(String::new())),
+        _ => Err(FuncError::Generic("join: first argument must be a list".into())),
+    }
+}
+
+fn upper(args: &[Value]) -> Result<Value, FuncError> {
+    Ok(Value::String(arg_str("upper", args, 0)?.to_uppercase()))
+}
+
+fn lower(args: &[Value]) -> Result<Value, FuncError> {
+    Ok(Value::String(arg_str("lower", args, 0)?.to_lowercase()))
+}
+
+fn split(args: &[Value]) -> Result<Value, FuncError> {
+    let s = arg_str("split", args, 0)?;
+    let sep = arg_str("split", args, 1)?;
+    Ok(Value::Array(s.split(sep.as_str()).map(|p| Value::String(p.into())).collect()))
+}
+
+fn title(args: &[Value]) -> Result<Value, FuncError> {
+    let s = arg_str("title", args, 0)?;
+    let mut out = String::with_capacity(s.len());
+    let mut at_start = true;
+    for c in s.chars() {
+        if at_start {
+            out.extend(c.to_uppercase());
+        } else {
+            out.push(c);
+        }
+        at_start = !c.is_alphanumeric();
+    }
+    Ok(Value::String(out))
+}
+
+fn truncate(args: &[Value]) -> Result<Value, FuncError> {
+    let s = arg_str("truncate", args, 0)?;
+    let n = match args.get(1) {
+        Some(Value::Number(n)) => n.as_u64().unwrap_or(0) as usize,
+        _ => return Err(FuncError::ExactlyXArgs("truncate".into(), 2)),
+    };
+    Ok(Value::String(s.chars().take(n).collect()))
+}
+
+fn pad(args: &[Value]) -> Result<Value, FuncError> {
+    let s = arg_str("pad", args, 0)?;
+    let num = |i: usize| match args.get(i) {
+        Some(Value::Number(n)) => Ok(n.as_u64().unwrap_or(0) as usize),
+        _ => Err(FuncError::ExactlyXArgs("pad".into(), 3)),
+    };
+    Ok(Value::String(format!("{}{s}{}", " ".repeat(num(1)?), " ".repeat(num(2)?))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn render(t: &str, data: serde_json::Value) -> String {
+        Format::parse(t).unwrap().render(&data).unwrap()
+    }
+
+    #[test]
+    fn fields_print_like_go() {
+        let d = json!({"State": {"Pid": 4242, "Running": true},
+                       "NetworkSettings": {"SandboxKey": "/run/minotaur/netns/abc"},
+                       "Config": {"Cmd": ["sleep", "100"], "Labels": {"b": "2", "a": "1"}, "Env": null}});
+        assert_eq!(render("{{.State.Pid}}", d.clone()), "4242");
+        assert_eq!(render("{{ .State.Running }}", d.clone()), "true");
+        assert_eq!(render("{{.NetworkSettings.SandboxKey}}", d.clone()), "/run/minotaur/netns/abc");
+        assert_eq!(render("{{.Config.Cmd}}", d.clone()), "[sleep 100]");
+        assert_eq!(render("{{.Config.Labels}}", d.clone()), "map[a:1 b:2]");
+        assert_eq!(render("{{.Config.Env}}", d.clone()), "<nil>");
+        assert_eq!(render("pid={{.State.Pid}}!", d), "pid=4242!");
+    }
+
+    #[test]
+    fn dockers_functions() {
+        let d = json!({"Name": "/web", "Cmd": ["a", "b"], "Labels": {"x": "y"}});
+        assert_eq!(render("{{json .Labels}}", d.clone()), r#"{"x":"y"}"#);
+        assert_eq!(render("{{join .Cmd \",\"}}", d.clone()), "a,b");
+        assert_eq!(render("{{upper .Name}}{{lower \"ABC\"}}", d.clone()), "/WEBabc");
+        assert_eq!(render("{{index (split \"a:b\" \":\") 1}}", d.clone()), "b");
+        assert_eq!(render("{{title \"hello world\"}}", d.clone()), "Hello World");
+        assert_eq!(render("{{println .Name}}", d.clone()), "/web\n");
+        assert_eq!(render("{{truncate .Name 2}}", d), "/w");
+    }
+
+    #[test]
+    fn control_actions_and_variables_are_not_rewritten() {
+        let d = json!({"Ports": [{"P": 80}, {"P": 443}], "On": false});
+        assert_eq!(render("{{range .Ports}}{{.P}} {{end}}", d.clone()), "80 443 ");
+        assert_eq!(render("{{if .On}}on{{else}}off{{end}}", d.clone()), "off");
+        assert_eq!(render("{{$x := .On}}{{$x}}", d.clone()), "false");
+        assert_eq!(render("{{/* c */}}a {{- \" b\" -}} c", d.clone()), "a bc");
+        assert_eq!(render("{{\"}}\"}}", d), "}}");
+    }
+
+    #[test]
+    fn bad_templates_are_errors() {
+        assert!(Format::parse("{{.State.Pid").is_err());
+        assert!(Format::parse("{{nosuchfunc .X}}").is_err());
+        assert!(Format::parse("{{.X}}").unwrap().render(&json!(1)).is_err());
+    }
+}
