@@ -4,7 +4,9 @@ use std::fmt;
 use std::str::FromStr;
 
 /// A container's ID: 64 lowercase hex digits, random. Docker shows the first 12.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct ContainerId(String);
 
@@ -42,7 +44,10 @@ impl TryFrom<String> for ContainerId {
     type Error = IdError;
 
     fn try_from(s: String) -> Result<Self, Self::Error> {
-        if s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if s.len() == 64
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             Ok(ContainerId(s))
         } else {
             Err(IdError::BadId(s))
@@ -62,7 +67,9 @@ pub enum IdError {
 
 /// A container's name, as Docker allows them: `[a-zA-Z0-9][a-zA-Z0-9_.-]+` (a leading `/`, as Docker prints
 /// names, is accepted and dropped). Names also become `/run/netns` entries, so nothing else may pass.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct ContainerName(String);
 
@@ -74,13 +81,31 @@ impl ContainerName {
     /// A random `adjective_noun` name, as Docker makes when `--name` is not given.
     pub fn random() -> ContainerName {
         const ADJECTIVES: &[&str] = &[
-            "agile", "bold", "brave", "calm", "clever", "curious", "eager", "fierce", "gentle", "happy",
-            "keen", "lucid", "nimble", "patient", "quiet", "rapid", "serene", "sharp", "steady", "witty",
+            "agile", "bold", "brave", "calm", "clever", "curious", "eager", "fierce", "gentle",
+            "happy", "keen", "lucid", "nimble", "patient", "quiet", "rapid", "serene", "sharp",
+            "steady", "witty",
         ];
         const NOUNS: &[&str] = &[
-            "ariadne", "daedalus", "icarus", "minos", "pasiphae", "theseus", "aegeus", "phaedra", "talos",
-            "labyrinth", "thread", "knossos", "crete", "bull", "maze", "spindle", "corridor", "lantern",
-            "compass", "keystone",
+            "ariadne",
+            "daedalus",
+            "icarus",
+            "minos",
+            "pasiphae",
+            "theseus",
+            "aegeus",
+            "phaedra",
+            "talos",
+            "labyrinth",
+            "thread",
+            "knossos",
+            "crete",
+            "bull",
+            "maze",
+            "spindle",
+            "corridor",
+            "lantern",
+            "compass",
+            "keystone",
         ];
         let mut b = [0u8; 2];
         getrandom::fill(&mut b).expect("the kernel's random pool is always readable");
@@ -147,6 +172,9 @@ mod tests {
         for bad in ["", "-x", "_x", "a/b", "../x", "a b", "é", &"x".repeat(129)] {
             assert!(bad.parse::<ContainerName>().is_err(), "{bad}");
         }
-        assert!(ContainerName::random().as_str().parse::<ContainerName>().is_ok());
+        assert!(ContainerName::random()
+            .as_str()
+            .parse::<ContainerName>()
+            .is_ok());
     }
 }

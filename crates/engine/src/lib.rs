@@ -8,4 +8,5 @@
 #![forbid(unsafe_code)]
 
 pub mod ids;
+pub mod logs;
 pub mod template;

@@ -40,7 +40,8 @@ impl Format {
             ("truncate", truncate),
             ("pad", pad),
         ]);
-        tmpl.parse(rewrite_prints(text)).map_err(|e| TemplateError::Parse(e.to_string()))?;
+        tmpl.parse(rewrite_prints(text))
+            .map_err(|e| TemplateError::Parse(e.to_string()))?;
         Ok(Format { tmpl })
     }
 
@@ -64,9 +65,11 @@ pub fn to_value(v: &serde_json::Value) -> Value {
         },
         serde_json::Value::String(s) => Value::String(s.clone()),
         serde_json::Value::Array(a) => Value::Array(a.iter().map(to_value).collect()),
-        serde_json::Value::Object(o) => {
-            Value::Map(o.iter().map(|(k, v)| (k.clone(), to_value(v))).collect::<HashMap<_, _>>())
-        }
+        serde_json::Value::Object(o) => Value::Map(
+            o.iter()
+                .map(|(k, v)| (k.clone(), to_value(v)))
+                .collect::<HashMap<_, _>>(),
+        ),
     }
 }
 
@@ -99,11 +102,17 @@ fn go_string(v: &Value) -> String {
     match v {
         Value::NoValue => "<no value>".into(),
         Value::Nil => "<nil>".into(),
-        Value::Array(a) => format!("[{}]", a.iter().map(go_string).collect::<Vec<_>>().join(" ")),
+        Value::Array(a) => format!(
+            "[{}]",
+            a.iter().map(go_string).collect::<Vec<_>>().join(" ")
+        ),
         Value::Object(m) | Value::Map(m) => {
             let mut keys: Vec<&String> = m.keys().collect();
             keys.sort();
-            let items: Vec<String> = keys.iter().map(|k| format!("{k}:{}", go_string(&m[*k]))).collect();
+            let items: Vec<String> = keys
+                .iter()
+                .map(|k| format!("{k}:{}", go_string(&m[*k])))
+                .collect();
             format!("map[{}]", items.join(" "))
         }
         other => other.to_string(),
@@ -135,10 +144,15 @@ fn rewrite_prints(text: &str) -> String {
             Some(b) if b.ends_with(char::is_whitespace) => (b, "-"),
             _ => (body, ""),
         };
-        let word = body.trim_start().split(|c: char| c.is_whitespace() || c == '(').next().unwrap_or("");
+        let word = body
+            .trim_start()
+            .split(|c: char| c.is_whitespace() || c == '(')
+            .next()
+            .unwrap_or("");
         let is_decl = word.starts_with('$') && {
             let after_var = body.trim_start()[word.len()..].trim_start();
-            after_var.starts_with(":=") || (after_var.starts_with('=') && !after_var.starts_with("=="))
+            after_var.starts_with(":=")
+                || (after_var.starts_with('=') && !after_var.starts_with("=="))
         };
         let prints = !body.trim().is_empty()
             && !CONTROL.contains(&word)
@@ -194,7 +208,9 @@ fn arg_str(name: &str, args: &[Value], i: usize) -> Result<String, FuncError> {
 }
 
 fn gofmt(args: &[Value]) -> Result<Value, FuncError> {
-    let v = args.first().ok_or_else(|| FuncError::ExactlyXArgs("_gofmt".into(), 1))?;
+    let v = args
+        .first()
+        .ok_or_else(|| FuncError::ExactlyXArgs("_gofmt".into(), 1))?;
     Ok(match v {
         Value::String(_) | Value::Number(_) | Value::Bool(_) => v.clone(),
         other => Value::String(go_string(other)),
@@ -202,18 +218,22 @@ fn gofmt(args: &[Value]) -> Result<Value, FuncError> {
 }
 
 fn json(args: &[Value]) -> Result<Value, FuncError> {
-    let v = args.first().ok_or_else(|| FuncError::ExactlyXArgs("json".into(), 1))?;
+    let v = args
+        .first()
+        .ok_or_else(|| FuncError::ExactlyXArgs("json".into(), 1))?;
     Ok(Value::String(to_json(v).to_string()))
 }
 
 fn join(args: &[Value]) -> Result<Value, FuncError> {
     let sep = arg_str("join", args, 1)?;
     match args.first() {
-        Some(Value::Array(a)) => {
-            Ok(Value::String(a.iter().map(go_string).collect::<Vec<_>>().join(&sep)))
-        }
+        Some(Value::Array(a)) => Ok(Value::String(
+            a.iter().map(go_string).collect::<Vec<_>>().join(&sep),
+        )),
         Some(Value::Nil) | Some(Value::NoValue) => Ok(Value::String(String::new())),
-        _ => Err(FuncError::Generic("join: first argument must be a list".into())),
+        _ => Err(FuncError::Generic(
+            "join: first argument must be a list".into(),
+        )),
     }
 }
 
@@ -228,7 +248,11 @@ fn lower(args: &[Value]) -> Result<Value, FuncError> {
 fn split(args: &[Value]) -> Result<Value, FuncError> {
     let s = arg_str("split", args, 0)?;
     let sep = arg_str("split", args, 1)?;
-    Ok(Value::Array(s.split(sep.as_str()).map(|p| Value::String(p.into())).collect()))
+    Ok(Value::Array(
+        s.split(sep.as_str())
+            .map(|p| Value::String(p.into()))
+            .collect(),
+    ))
 }
 
 fn title(args: &[Value]) -> Result<Value, FuncError> {
@@ -261,7 +285,11 @@ fn pad(args: &[Value]) -> Result<Value, FuncError> {
         Some(Value::Number(n)) => Ok(n.as_u64().unwrap_or(0) as usize),
         _ => Err(FuncError::ExactlyXArgs("pad".into(), 3)),
     };
-    Ok(Value::String(format!("{}{s}{}", " ".repeat(num(1)?), " ".repeat(num(2)?))))
+    Ok(Value::String(format!(
+        "{}{s}{}",
+        " ".repeat(num(1)?),
+        " ".repeat(num(2)?)
+    )))
 }
 
 #[cfg(test)]
@@ -280,7 +308,10 @@ mod tests {
                        "Config": {"Cmd": ["sleep", "100"], "Labels": {"b": "2", "a": "1"}, "Env": null}});
         assert_eq!(render("{{.State.Pid}}", d.clone()), "4242");
         assert_eq!(render("{{ .State.Running }}", d.clone()), "true");
-        assert_eq!(render("{{.NetworkSettings.SandboxKey}}", d.clone()), "/run/minotaur/netns/abc");
+        assert_eq!(
+            render("{{.NetworkSettings.SandboxKey}}", d.clone()),
+            "/run/minotaur/netns/abc"
+        );
         assert_eq!(render("{{.Config.Cmd}}", d.clone()), "[sleep 100]");
         assert_eq!(render("{{.Config.Labels}}", d.clone()), "map[a:1 b:2]");
         assert_eq!(render("{{.Config.Env}}", d.clone()), "<nil>");
@@ -292,9 +323,15 @@ mod tests {
         let d = json!({"Name": "/web", "Cmd": ["a", "b"], "Labels": {"x": "y"}});
         assert_eq!(render("{{json .Labels}}", d.clone()), r#"{"x":"y"}"#);
         assert_eq!(render("{{join .Cmd \",\"}}", d.clone()), "a,b");
-        assert_eq!(render("{{upper .Name}}{{lower \"ABC\"}}", d.clone()), "/WEBabc");
+        assert_eq!(
+            render("{{upper .Name}}{{lower \"ABC\"}}", d.clone()),
+            "/WEBabc"
+        );
         assert_eq!(render("{{index (split \"a:b\" \":\") 1}}", d.clone()), "b");
-        assert_eq!(render("{{title \"hello world\"}}", d.clone()), "Hello World");
+        assert_eq!(
+            render("{{title \"hello world\"}}", d.clone()),
+            "Hello World"
+        );
         assert_eq!(render("{{println .Name}}", d.clone()), "/web\n");
         assert_eq!(render("{{truncate .Name 2}}", d), "/w");
     }
@@ -302,7 +339,10 @@ mod tests {
     #[test]
     fn control_actions_and_variables_are_not_rewritten() {
         let d = json!({"Ports": [{"P": 80}, {"P": 443}], "On": false});
-        assert_eq!(render("{{range .Ports}}{{.P}} {{end}}", d.clone()), "80 443 ");
+        assert_eq!(
+            render("{{range .Ports}}{{.P}} {{end}}", d.clone()),
+            "80 443 "
+        );
         assert_eq!(render("{{if .On}}on{{else}}off{{end}}", d.clone()), "off");
         assert_eq!(render("{{$x := .On}}{{$x}}", d.clone()), "false");
         assert_eq!(render("{{/* c */}}a {{- \" b\" -}} c", d.clone()), "a bc");
