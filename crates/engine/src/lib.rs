@@ -9,4 +9,5 @@
 
 pub mod ids;
 pub mod logs;
+pub mod parse;
 pub mod template;

@@ -1,0 +1,376 @@
+//! Parsers for the values of `run`/`create` flags, with Docker's syntax. Each bad value is an error that
+//! names the flag and the value.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ParseError {
+    #[error(
+        "invalid size {0:?}: expected a number with an optional unit b, k, m or g (e.g. 512m)"
+    )]
+    Size(String),
+    #[error("invalid --cpus {0:?}: expected a positive decimal number of CPUs (e.g. 1.5)")]
+    Cpus(String),
+    #[error("invalid volume specification {0:?}: expected HOST-PATH:CONTAINER-PATH[:ro|rw]")]
+    Volume(String),
+    #[error("invalid volume specification {0:?}: {1}")]
+    VolumePath(String, &'static str),
+    #[error("invalid --tmpfs {0:?}: expected an absolute CONTAINER-PATH[:OPTIONS]")]
+    Tmpfs(String),
+    #[error("invalid port specification {0:?}: {1}")]
+    Port(String, &'static str),
+    #[error("invalid environment variable {0:?}: the name must not be empty or contain '='")]
+    Env(String),
+    #[error("invalid --{0} {1:?}: expected host or container:NAME")]
+    Mode(&'static str, String),
+}
+
+/// Parses a byte size the way Docker's `--memory` does: `1024`, `512k`, `256m`, `1g` (binary units).
+pub fn size(s: &str) -> Result<u64, ParseError> {
+    let bad = || ParseError::Size(s.to_owned());
+    let t = s.trim().to_ascii_lowercase();
+    let t = t
+        .strip_suffix('b')
+        .filter(|r| !r.is_empty() && r.ends_with(['k', 'm', 'g']))
+        .unwrap_or(&t);
+    let (num, mult) = match t.chars().last().ok_or_else(bad)? {
+        'k' => (&t[..t.len() - 1], 1u64 << 10),
+        'm' => (&t[..t.len() - 1], 1 << 20),
+        'g' => (&t[..t.len() - 1], 1 << 30),
+        'b' => (&t[..t.len() - 1], 1),
+        _ => (t, 1),
+    };
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    if !(n.is_finite() && n >= 0.0) {
+        return Err(bad());
+    }
+    Ok((n * mult as f64) as u64)
+}
+
+/// Parses `--cpus` into billionths of a CPU (Docker's NanoCpus).
+pub fn nano_cpus(s: &str) -> Result<i64, ParseError> {
+    let n: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| ParseError::Cpus(s.to_owned()))?;
+    if !(n.is_finite() && n > 0.0 && n <= 4096.0) {
+        return Err(ParseError::Cpus(s.to_owned()));
+    }
+    Ok((n * 1e9).round() as i64)
+}
+
+/// A bind mount from `-v HOST:CONTAINER[:ro]`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Bind {
+    pub source: PathBuf,
+    pub destination: PathBuf,
+    pub read_only: bool,
+}
+
+/// Parses `-v`. Only bind mounts of absolute host paths are supported (named volumes are not).
+pub fn volume(s: &str) -> Result<Bind, ParseError> {
+    let parts: Vec<&str> = s.split(':').collect();
+    let (src, dst, opts) = match parts.as_slice() {
+        [src, dst] => (*src, *dst, ""),
+        [src, dst, opts] => (*src, *dst, *opts),
+        _ => return Err(ParseError::Volume(s.to_owned())),
+    };
+    if !src.starts_with('/') {
+        return Err(ParseError::VolumePath(
+            s.to_owned(),
+            "the host path must be absolute (named volumes are not supported)",
+        ));
+    }
+    if !dst.starts_with('/') {
+        return Err(ParseError::VolumePath(
+            s.to_owned(),
+            "the container path must be absolute",
+        ));
+    }
+    if dst.split('/').any(|c| c == "..") {
+        return Err(ParseError::VolumePath(
+            s.to_owned(),
+            "the container path must not contain '..'",
+        ));
+    }
+    let mut read_only = false;
+    for o in opts.split(',').filter(|o| !o.is_empty()) {
+        match o {
+            "ro" => read_only = true,
+            "rw" => read_only = false,
+            // SELinux relabelling and propagation hints that change nothing here.
+            "z" | "Z" | "rprivate" | "private" => {}
+            _ => {
+                return Err(ParseError::VolumePath(
+                    s.to_owned(),
+                    "unknown option (expected ro or rw)",
+                ))
+            }
+        }
+    }
+    Ok(Bind {
+        source: src.into(),
+        destination: dst.into(),
+        read_only,
+    })
+}
+
+/// Parses `--tmpfs PATH[:OPTIONS]` into the path and its mount options.
+pub fn tmpfs(s: &str) -> Result<(PathBuf, String), ParseError> {
+    let (path, opts) = s.split_once(':').unwrap_or((s, ""));
+    if !path.starts_with('/') || path.split('/').any(|c| c == "..") {
+        return Err(ParseError::Tmpfs(s.to_owned()));
+    }
+    Ok((path.into(), opts.to_owned()))
+}
+
+/// The transport protocol of a published port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    Tcp,
+    Udp,
+}
+
+/// One published port from `-p [IP:][HOST:]CONTAINER[/PROTO]` (ranges expand into several).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PortMapping {
+    pub host_ip: Option<IpAddr>,
+    /// None: a port chosen at start time (`-p 80` or `-P`).
+    pub host_port: Option<u16>,
+    pub container_port: u16,
+    pub proto: Proto,
+}
+
+/// Parses one `-p` value; a range maps each port in it (host and container ranges must have equal length).
+pub fn ports(s: &str) -> Result<Vec<PortMapping>, ParseError> {
+    let bad = |why| ParseError::Port(s.to_owned(), why);
+    let (spec, proto) = match s.rsplit_once('/') {
+        Some((spec, "tcp")) => (spec, Proto::Tcp),
+        Some((spec, "udp")) => (spec, Proto::Udp),
+        Some(_) => return Err(bad("the protocol must be tcp or udp")),
+        None => (s, Proto::Tcp),
+    };
+    // An IPv6 host address is written in brackets: [::1]:8080:80.
+    let (ip, rest) = if let Some(r) = spec.strip_prefix('[') {
+        let (ip, rest) = r
+            .split_once("]:")
+            .ok_or_else(|| bad("unterminated [IPv6] address"))?;
+        (Some(ip), rest)
+    } else {
+        match spec.matches(':').count() {
+            0 | 1 => (None, spec),
+            2 => {
+                let (ip, rest) = spec.split_once(':').expect("two colons");
+                (Some(ip), rest)
+            }
+            _ => return Err(bad("too many ':' (write an IPv6 address in brackets)")),
+        }
+    };
+    let host_ip = match ip {
+        None | Some("") => None,
+        Some(ip) => Some(
+            ip.parse()
+                .map_err(|_| bad("the host address is not an IP address"))?,
+        ),
+    };
+    let (host, container) = match rest.split_once(':') {
+        Some((h, c)) => (Some(h).filter(|h| !h.is_empty()), c),
+        None => (None, rest),
+    };
+    let (c_lo, c_hi) = port_range(container)
+        .ok_or_else(|| bad("the container port must be 1-65535 or a range"))?;
+    let host_range = match host {
+        Some(h) => {
+            Some(port_range(h).ok_or_else(|| bad("the host port must be 1-65535 or a range"))?)
+        }
+        None => None,
+    };
+    if let Some((h_lo, h_hi)) = host_range {
+        if h_hi - h_lo != c_hi - c_lo {
+            return Err(bad("the host and container port ranges differ in length"));
+        }
+    }
+    Ok((c_lo..=c_hi)
+        .enumerate()
+        .map(|(i, cp)| PortMapping {
+            host_ip,
+            host_port: host_range.map(|(lo, _)| lo + i as u16),
+            container_port: cp,
+            proto,
+        })
+        .collect())
+}
+
+fn port_range(s: &str) -> Option<(u16, u16)> {
+    let one = |p: &str| p.parse::<u16>().ok().filter(|&p| p > 0);
+    match s.split_once('-') {
+        Some((lo, hi)) => {
+            let (lo, hi) = (one(lo)?, one(hi)?);
+            (lo <= hi).then_some((lo, hi))
+        }
+        None => one(s).map(|p| (p, p)),
+    }
+}
+
+/// Parses `-e NAME=VALUE` or `-e NAME` (taken from `lookup`, skipped when unset there).
+pub fn env(s: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Option<String>, ParseError> {
+    match s.split_once('=') {
+        Some(("", _)) => Err(ParseError::Env(s.to_owned())),
+        Some(_) => Ok(Some(s.to_owned())),
+        None if s.is_empty() => Err(ParseError::Env(s.to_owned())),
+        None => Ok(lookup(s).map(|v| format!("{s}={v}"))),
+    }
+}
+
+/// Parses an `--env-file`: one `NAME=VALUE` or `NAME` per line; blank lines and `#` comments skipped.
+pub fn env_file(
+    text: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<String>, ParseError> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim_start();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some(v) = env(line, &lookup)? {
+            out.push(v);
+        }
+    }
+    Ok(out)
+}
+
+/// How a container gets one kind of namespace: its own, the host's, or another container's.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum NsMode {
+    Private,
+    Host,
+    Container(String),
+}
+
+/// Parses `--pid`, `--ipc`, `--uts` values.
+pub fn ns_mode(flag: &'static str, s: &str) -> Result<NsMode, ParseError> {
+    match s {
+        "" | "private" | "shareable" => Ok(NsMode::Private),
+        "host" => Ok(NsMode::Host),
+        _ => match s.strip_prefix("container:") {
+            Some(c) if !c.is_empty() => Ok(NsMode::Container(c.to_owned())),
+            _ => Err(ParseError::Mode(flag, s.to_owned())),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_use_binary_units() {
+        assert_eq!(size("1024").unwrap(), 1024);
+        assert_eq!(size("512k").unwrap(), 512 << 10);
+        assert_eq!(size("256m").unwrap(), 256 << 20);
+        assert_eq!(size("1G").unwrap(), 1 << 30);
+        assert_eq!(size("2gb").unwrap(), 2 << 30);
+        assert_eq!(size("1.5m").unwrap(), 3 << 19);
+        for bad in ["", "m", "12x", "-1m", "lots"] {
+            assert!(size(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cpus_become_nano_cpus() {
+        assert_eq!(nano_cpus("1.5").unwrap(), 1_500_000_000);
+        assert!(nano_cpus("0").is_err());
+        assert!(nano_cpus("two").is_err());
+    }
+
+    #[test]
+    fn volumes() {
+        assert_eq!(
+            volume("/srv/www:/usr/share/nginx/html:ro").unwrap(),
+            Bind {
+                source: "/srv/www".into(),
+                destination: "/usr/share/nginx/html".into(),
+                read_only: true
+            }
+        );
+        assert!(!volume("/a:/b").unwrap().read_only);
+        for bad in [
+            "/a",
+            "data:/b",
+            "/a:b",
+            "/a:/b:rx",
+            "/a:/../etc",
+            "/a:/b:ro:x",
+        ] {
+            assert!(volume(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ports_follow_docker() {
+        let p = ports("8080:80").unwrap();
+        assert_eq!(
+            p,
+            vec![PortMapping {
+                host_ip: None,
+                host_port: Some(8080),
+                container_port: 80,
+                proto: Proto::Tcp
+            }]
+        );
+        let p = ports("127.0.0.1:5353:53/udp").unwrap();
+        assert_eq!(p[0].host_ip, Some("127.0.0.1".parse().unwrap()));
+        assert_eq!(p[0].proto, Proto::Udp);
+        assert_eq!(ports("80").unwrap()[0].host_port, None);
+        assert_eq!(ports("127.0.0.1::80").unwrap()[0].host_port, None);
+        assert_eq!(
+            ports("[::1]:8080:80").unwrap()[0].host_ip,
+            Some("::1".parse().unwrap())
+        );
+        let r = ports("8000-8002:9000-9002").unwrap();
+        assert_eq!(
+            r.iter()
+                .map(|m| (m.host_port.unwrap(), m.container_port))
+                .collect::<Vec<_>>(),
+            vec![(8000, 9000), (8001, 9001), (8002, 9002)]
+        );
+        for bad in [
+            "",
+            "0",
+            "70000",
+            "80/sctp",
+            "a:80",
+            "8000-8001:80",
+            "1.2.3:80:80",
+            "x:y:z:w",
+            "90-80",
+        ] {
+            assert!(ports(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn env_values() {
+        let look = |k: &str| (k == "HOME").then(|| "/root".to_owned());
+        assert_eq!(env("A=1", look).unwrap(), Some("A=1".into()));
+        assert_eq!(env("HOME", look).unwrap(), Some("HOME=/root".into()));
+        assert_eq!(env("UNSET", look).unwrap(), None);
+        assert!(env("=x", look).is_err());
+        let f = env_file("# c\n\nA=1\nHOME\n B=2\n", look).unwrap();
+        assert_eq!(f, vec!["A=1", "HOME=/root", "B=2"]);
+    }
+
+    #[test]
+    fn namespace_modes() {
+        assert_eq!(ns_mode("pid", "host").unwrap(), NsMode::Host);
+        assert_eq!(
+            ns_mode("pid", "container:web").unwrap(),
+            NsMode::Container("web".into())
+        );
+        assert!(ns_mode("pid", "container:").is_err());
+        assert!(ns_mode("ipc", "other").is_err());
+    }
+}
