@@ -7,6 +7,7 @@
 //! it never calls a namespace or mount system call itself.
 #![forbid(unsafe_code)]
 
+pub mod container;
 pub mod ids;
 pub mod logs;
 pub mod parse;

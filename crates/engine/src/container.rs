@@ -1,0 +1,322 @@
+//! A container's configuration (fixed at `create`) and state (changed by its lifecycle), as stored in the
+//! state store's `containers.config` and `containers.state` JSON columns, and the Docker-compatible
+//! `inspect` document built from them.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::ids::{ContainerId, ContainerName};
+use crate::parse::{Bind, NsMode, PortMapping};
+
+/// Everything `create` resolved from flags, image defaults and engine defaults.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Config {
+    pub hostname: String,
+    pub user: String,
+    pub env: Vec<String>,
+    pub cmd: Vec<String>,
+    pub entrypoint: Vec<String>,
+    pub working_dir: String,
+    /// The image as the user named it.
+    pub image: String,
+    /// The image's ID (`sha256:…`), or `host` for the built-in host image.
+    pub image_id: String,
+    pub labels: BTreeMap<String, String>,
+    pub tty: bool,
+    pub open_stdin: bool,
+    pub stop_signal: String,
+    pub stop_timeout: Option<u32>,
+    pub host: HostConfig,
+}
+
+/// Seccomp choice from `--security-opt seccomp=…`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub enum Seccomp {
+    #[default]
+    Default,
+    Unconfined,
+    /// A profile in Docker's JSON format, as read at create time.
+    Profile(String),
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+pub struct HostConfig {
+    pub binds: Vec<Bind>,
+    pub tmpfs: BTreeMap<PathBuf, String>,
+    pub read_only: bool,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub privileged: bool,
+    pub seccomp: Seccomp,
+    pub no_new_privileges: bool,
+    pub memory: Option<u64>,
+    /// -1: unlimited swap.
+    pub memory_swap: Option<i64>,
+    pub nano_cpus: Option<i64>,
+    pub cpu_shares: Option<u64>,
+    pub pids_limit: Option<i64>,
+    pub pid_mode: Option<NsMode>,
+    pub ipc_mode: Option<NsMode>,
+    pub uts_mode: Option<NsMode>,
+    /// `none`, `host`, `bridge`, `container:X` or a network name.
+    pub network_mode: String,
+    pub port_bindings: Vec<PortMapping>,
+    pub auto_remove: bool,
+    pub init: bool,
+}
+
+/// Where a container is in its lifecycle (Docker's status words).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    #[default]
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Removing,
+    Exited,
+    Dead,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Restarting => "restarting",
+            Status::Removing => "removing",
+            Status::Exited => "exited",
+            Status::Dead => "dead",
+        }
+    }
+}
+
+/// What changes while a container lives.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct State {
+    pub status: Status,
+    /// Host PID of the container's PID 1 while it runs, else 0.
+    pub pid: i32,
+    /// Host PID of the supervisor while it runs, else 0.
+    pub supervisor_pid: i32,
+    pub exit_code: i32,
+    pub error: String,
+    pub oom_killed: bool,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    /// The bind-mounted network namespace file (Docker's SandboxKey), when the container has its own.
+    pub sandbox_key: Option<PathBuf>,
+}
+
+/// A container as stored: identity, configuration, state.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Container {
+    pub id: ContainerId,
+    pub name: ContainerName,
+    pub created: String,
+    pub config: Config,
+    pub state: State,
+}
+
+const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+impl Container {
+    /// The document `inspect` prints, with Docker's field names, so Docker's templates work on it.
+    pub fn inspect(&self) -> serde_json::Value {
+        let c = &self.config;
+        let h = &c.host;
+        let s = &self.state;
+        let mounts: Vec<_> = h
+            .binds
+            .iter()
+            .map(|b| {
+                json!({"Type": "bind", "Source": b.source, "Destination": b.destination, "Mode": if b.read_only {"ro"} else {""},
+                   "RW": !b.read_only, "Propagation": "rprivate"})
+            })
+            .chain(h.tmpfs.keys().map(|p| {
+                json!({"Type": "tmpfs", "Source": "", "Destination": p, "Mode": "", "RW": true, "Propagation": ""})
+            }))
+            .collect();
+        let mode = |m: &Option<NsMode>| match m {
+            None | Some(NsMode::Private) => String::new(),
+            Some(NsMode::Host) => "host".to_owned(),
+            Some(NsMode::Container(x)) => format!("container:{x}"),
+        };
+        let port_bindings = port_map(&h.port_bindings);
+        json!({
+            "Id": self.id,
+            "Created": self.created,
+            "Path": c.entrypoint.iter().chain(&c.cmd).next().cloned().unwrap_or_default(),
+            "Args": c.entrypoint.iter().chain(&c.cmd).skip(1).collect::<Vec<_>>(),
+            "State": {
+                "Status": s.status.as_str(),
+                "Running": s.status == Status::Running,
+                "Paused": s.status == Status::Paused,
+                "Restarting": s.status == Status::Restarting,
+                "OOMKilled": s.oom_killed,
+                "Dead": s.status == Status::Dead,
+                "Pid": s.pid,
+                "ExitCode": s.exit_code,
+                "Error": s.error,
+                "StartedAt": s.started_at.as_deref().unwrap_or(ZERO_TIME),
+                "FinishedAt": s.finished_at.as_deref().unwrap_or(ZERO_TIME),
+            },
+            "Image": c.image_id,
+            "Name": format!("/{}", self.name),
+            "Driver": if c.image_id == "host" { "host" } else { "overlay" },
+            "Platform": "linux",
+            "HostConfig": {
+                "Binds": h.binds.iter().map(|b| format!("{}:{}{}", b.source.display(), b.destination.display(),
+                    if b.read_only { ":ro" } else { "" })).collect::<Vec<_>>(),
+                "NetworkMode": h.network_mode,
+                "PortBindings": port_bindings,
+                "AutoRemove": h.auto_remove,
+                "CapAdd": h.cap_add,
+                "CapDrop": h.cap_drop,
+                "Privileged": h.privileged,
+                "ReadonlyRootfs": h.read_only,
+                "SecurityOpt": security_opt(h),
+                "Tmpfs": h.tmpfs,
+                "PidMode": mode(&h.pid_mode),
+                "IpcMode": mode(&h.ipc_mode),
+                "UTSMode": mode(&h.uts_mode),
+                "Memory": h.memory.unwrap_or(0),
+                "MemorySwap": h.memory_swap.unwrap_or(0),
+                "NanoCpus": h.nano_cpus.unwrap_or(0),
+                "CpuShares": h.cpu_shares.unwrap_or(0),
+                "PidsLimit": h.pids_limit,
+                "Init": h.init,
+            },
+            "Mounts": mounts,
+            "Config": {
+                "Hostname": c.hostname,
+                "User": c.user,
+                "Tty": c.tty,
+                "OpenStdin": c.open_stdin,
+                "Env": c.env,
+                "Cmd": c.cmd,
+                "Entrypoint": if c.entrypoint.is_empty() { serde_json::Value::Null } else { json!(c.entrypoint) },
+                "Image": c.image,
+                "WorkingDir": c.working_dir,
+                "Labels": c.labels,
+                "StopSignal": c.stop_signal,
+                "StopTimeout": c.stop_timeout,
+            },
+            "NetworkSettings": {
+                "SandboxKey": s.sandbox_key.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+                "Ports": port_bindings,
+                "IPAddress": "",
+                "Gateway": "",
+                "MacAddress": "",
+                "Networks": {},
+            },
+        })
+    }
+}
+
+fn security_opt(h: &HostConfig) -> Vec<String> {
+    let mut v = Vec::new();
+    match h.seccomp {
+        Seccomp::Default => {}
+        Seccomp::Unconfined => v.push("seccomp=unconfined".to_owned()),
+        Seccomp::Profile(_) => v.push("seccomp=<profile>".to_owned()),
+    }
+    if h.no_new_privileges {
+        v.push("no-new-privileges".to_owned());
+    }
+    v
+}
+
+/// Docker's `{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}` shape.
+fn port_map(ports: &[PortMapping]) -> serde_json::Value {
+    let mut m: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
+    for p in ports {
+        let key = format!(
+            "{}/{}",
+            p.container_port,
+            if p.proto == crate::parse::Proto::Udp {
+                "udp"
+            } else {
+                "tcp"
+            }
+        );
+        m.entry(key).or_default().push(json!({
+            "HostIp": p.host_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+            "HostPort": p.host_port.map(|p| p.to_string()).unwrap_or_default(),
+        }));
+    }
+    json!(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::template::Format;
+
+    fn sample() -> Container {
+        Container {
+            id: ContainerId::random(),
+            name: "mynginx".parse().unwrap(),
+            created: "2026-11-29T18:00:00.000000000Z".into(),
+            config: Config {
+                hostname: "web".into(),
+                user: String::new(),
+                env: vec!["PATH=/usr/bin".into()],
+                cmd: vec!["sleep".into(), "100".into()],
+                entrypoint: vec![],
+                working_dir: "/".into(),
+                image: "host".into(),
+                image_id: "host".into(),
+                labels: BTreeMap::from([("app".into(), "web".into())]),
+                tty: false,
+                open_stdin: false,
+                stop_signal: "SIGTERM".into(),
+                stop_timeout: None,
+                host: HostConfig {
+                    network_mode: "none".into(),
+                    ..Default::default()
+                },
+            },
+            state: State {
+                status: Status::Running,
+                pid: 4242,
+                sandbox_key: Some("/run/minotaur/netns/x".into()),
+                ..Default::default()
+            },
+        }
+    }
+
+    #[test]
+    fn the_seeds_templates_work_on_inspect() {
+        let doc = sample().inspect();
+        let r = |t: &str| Format::parse(t).unwrap().render(&doc).unwrap();
+        assert_eq!(r("{{.State.Pid}}"), "4242");
+        assert_eq!(
+            r("{{.NetworkSettings.SandboxKey}}"),
+            "/run/minotaur/netns/x"
+        );
+        assert_eq!(
+            r("{{.Name}} {{.State.Status}} {{.State.Running}}"),
+            "/mynginx running true"
+        );
+        assert_eq!(
+            r("{{.Config.Cmd}} {{.Path}} {{.Args}}"),
+            "[sleep 100] sleep [100]"
+        );
+        assert_eq!(r("{{.Config.Labels.app}}"), "web");
+    }
+
+    #[test]
+    fn config_and_state_round_trip_through_json() {
+        let c = sample();
+        let cfg: Config = serde_json::from_str(&serde_json::to_string(&c.config).unwrap()).unwrap();
+        let st: State = serde_json::from_str(&serde_json::to_string(&c.state).unwrap()).unwrap();
+        assert_eq!(cfg, c.config);
+        assert_eq!(st, c.state);
+    }
+}
