@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod container;
+pub mod human;
 pub mod ids;
 pub mod logs;
 pub mod parse;
