@@ -275,9 +275,10 @@ impl Store {
         self.conn
             .pragma_update(None, "synchronous", "NORMAL")
             .map_err(open_error)?;
-        // Switching a new database to WAL needs an exclusive lock. SQLite's busy handler covers most of the
-        // waits for it, but not all: when two first openers each hold a shared lock and want the exclusive one,
-        // one of them gets SQLITE_BUSY at once instead of deadlocking. Retry that one here.
+        // Switching a new database to WAL takes the write lock of its rollback journal. SQLite's busy handler
+        // waits for most locks, but a connection holding SHARED that wants RESERVED while another one holds
+        // RESERVED gets SQLITE_BUSY at once (waiting could deadlock). Several processes opening a new database
+        // at once hit that (tests/processes.rs fails without this loop): the loser retries from scratch.
         let deadline = Instant::now() + BUSY_TIMEOUT;
         let mode = loop {
             match self.conn.query_row("PRAGMA journal_mode = WAL", [], |row| {

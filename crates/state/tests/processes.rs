@@ -17,7 +17,7 @@ use minotaur_state::{NewContainer, NewNetwork, StateError, Store, SCHEMA_VERSION
 const PROCESSES: u64 = 8;
 const WRITES: u64 = 200;
 const ALLOCATIONS: u64 = 25;
-const OPEN_ROUNDS: u64 = 10;
+const OPEN_ROUNDS: u64 = 50;
 
 type Test = fn();
 
@@ -123,13 +123,16 @@ fn candidates() -> impl Iterator<Item = IpAddr> {
     (2..=254).map(|n| IpAddr::V4(Ipv4Addr::new(10, 89, 0, n)))
 }
 
-/// ALLOCATIONS transactions, each creating a container and giving it the lowest free address.
+/// ALLOCATIONS transactions, each creating a container and giving it the lowest free address. Each reads
+/// before it writes, as the engine will (is the name free?): only a transaction that holds the write lock from
+/// its start can do that while others commit.
 fn allocate_worker(root: &Path, n: u64) -> Result<(), StateError> {
     let mut store = Store::open(root)?;
     wait_for_start();
     for seq in 0..ALLOCATIONS {
         let (id, name) = (id(n, seq), format!("a{n}-{seq}"));
         store.write(|tx| {
+            assert!(tx.container(&name)?.is_none());
             tx.insert_container(&container(&id, &name, "{}"))?;
             tx.allocate_address(NETWORK, &id, candidates())
         })?;
