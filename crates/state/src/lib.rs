@@ -1,2 +1,359 @@
-//! minotaur's state store (to be written: see issue 2).
+//! minotaur's state store: one SQLite database under `--root`, shared by every minotaur process.
+//!
+//! This crate owns the database file, its schema and migrations, and how transactions are taken. It does not
+//! own what the rows mean to the engine: it stores container and network configuration as opaque JSON, and
+//! allocates addresses from a list of candidates the caller computes from the subnet.
+//!
+//! # Concurrency
+//!
+//! There is no daemon: many short-lived CLI processes open the database at once. The database is in WAL mode,
+//! so readers never wait for the writer and the writer never waits for readers. Every write runs in a
+//! `BEGIN IMMEDIATE` transaction ([`Store::write`]): it takes the database's single write lock before its first
+//! read, so a read-modify-write (e.g. "find the lowest free address, then take it") cannot interleave with
+//! another process's, and a second writer waits for the lock (up to [`BUSY_TIMEOUT`]) instead of failing. A
+//! deferred transaction that read first and wrote later could instead fail with `SQLITE_BUSY_SNAPSHOT`, which no
+//! busy timeout retries. Reads ([`Store::read`]) run in a deferred transaction and see one consistent snapshot.
+//!
+//! `synchronous=NORMAL`: a commit is durable against a crash of the process, not against power loss (WAL
+//! mode keeps the database consistent either way).
+//!
+//! # On-disk layout
+//!
+//! ```text
+//! <root>/                  mode 0700, created by Store::open
+//! <root>/minotaur.db       the database, mode 0600
+//! <root>/minotaur.db-wal   SQLite's write-ahead log and its shared-memory index; present while a process has
+//! <root>/minotaur.db-shm   the database open (do not copy the .db file alone while they exist)
+//! ```
+//!
+//! `PRAGMA user_version` is the schema version: the number of migrations applied (see [`SCHEMA_VERSION`]). All
+//! tables are `STRICT`. IDs are 64 lowercase hex characters. Times are RFC 3339 in UTC with milliseconds
+//! (`2026-11-29T18:55:00.123Z`), set by the database when the row is inserted.
+//!
+//! `containers`: one row per container.
+//!
+//! | column | type | meaning |
+//! |---|---|---|
+//! | `id` | TEXT PRIMARY KEY | the container ID |
+//! | `name` | TEXT UNIQUE NOT NULL | the container name |
+//! | `image` | TEXT NOT NULL | the image reference it was created from |
+//! | `created_at` | TEXT NOT NULL | when it was created |
+//! | `config` | TEXT NOT NULL, valid JSON | what it was created with (the engine's format) |
+//! | `state` | TEXT NOT NULL, valid JSON | what it is doing now: status, PID... (the engine's format) |
+//!
+//! `networks`: one row per network.
+//!
+//! | column | type | meaning |
+//! |---|---|---|
+//! | `id` | TEXT PRIMARY KEY | the network ID |
+//! | `name` | TEXT UNIQUE NOT NULL | the network name |
+//! | `driver` | TEXT NOT NULL | e.g. `bridge` |
+//! | `subnet` | TEXT NOT NULL | CIDR, e.g. `10.88.0.0/16` |
+//! | `gateway` | TEXT, NULL for none | the gateway's address in the subnet |
+//! | `internal` | INTEGER NOT NULL, 0 or 1 | 1 when the network has no route out |
+//! | `created_at` | TEXT NOT NULL | when it was created |
+//! | `config` | TEXT NOT NULL, valid JSON | the rest of its configuration (the engine's format) |
+//!
+//! `ip_allocations`: which container holds which address on which network. The primary key makes an address
+//! unique within its network. Deleting the network or the container deletes its rows (foreign keys are on in
+//! every connection), so an address is never leaked by a removed container.
+//!
+//! | column | type | meaning |
+//! |---|---|---|
+//! | `network_id` | TEXT NOT NULL, REFERENCES `networks(id)` ON DELETE CASCADE | the network |
+//! | `address` | TEXT NOT NULL | the address, as Rust's `IpAddr` displays it (`10.88.0.2`, `fd00::2`) |
+//! | `container_id` | TEXT NOT NULL, REFERENCES `containers(id)` ON DELETE CASCADE | who holds it |
+//!
+//! PRIMARY KEY (`network_id`, `address`); index `ip_allocations_container` on `container_id`.
 #![forbid(unsafe_code)]
+
+mod tx;
+
+use std::fs::{DirBuilder, OpenOptions};
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, ErrorCode, TransactionBehavior};
+
+pub use tx::{Allocation, ContainerRow, NewContainer, NewNetwork, ReadTx, WriteTx};
+
+/// The database's file name under the root directory.
+pub const DB_FILE: &str = "minotaur.db";
+
+/// How long a process waits for another one's write lock before giving up with "database is locked".
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The migrations, in order. Migration `i` (from 0) takes the schema from version `i` to `i + 1`. Never edit
+/// one that has shipped: append a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: containers, networks, address allocations.
+    "CREATE TABLE containers (
+        id         TEXT NOT NULL PRIMARY KEY
+                   CHECK (length(id) = 64 AND id NOT GLOB '*[^0-9a-f]*'),
+        name       TEXT NOT NULL UNIQUE,
+        image      TEXT NOT NULL,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        config     TEXT NOT NULL CHECK (json_valid(config)),
+        state      TEXT NOT NULL CHECK (json_valid(state))
+    ) STRICT;
+    CREATE TABLE networks (
+        id         TEXT NOT NULL PRIMARY KEY
+                   CHECK (length(id) = 64 AND id NOT GLOB '*[^0-9a-f]*'),
+        name       TEXT NOT NULL UNIQUE,
+        driver     TEXT NOT NULL,
+        subnet     TEXT NOT NULL,
+        gateway    TEXT,
+        internal   INTEGER NOT NULL CHECK (internal IN (0, 1)),
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        config     TEXT NOT NULL CHECK (json_valid(config))
+    ) STRICT;
+    CREATE TABLE ip_allocations (
+        network_id   TEXT NOT NULL REFERENCES networks(id) ON DELETE CASCADE,
+        address      TEXT NOT NULL,
+        container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+        PRIMARY KEY (network_id, address)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX ip_allocations_container ON ip_allocations(container_id);",
+];
+
+/// The schema version this build creates and understands.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// Errors of the state store.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot create state directory {path}")]
+    CreateRoot {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot open state database {path}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("cannot create state database {path}")]
+    CreateDb {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("state database {path} cannot use write-ahead logging (journal mode is {mode:?})")]
+    NoWal { path: PathBuf, mode: String },
+    #[error("cannot migrate state database {path} to schema version {version}")]
+    Migrate {
+        path: PathBuf,
+        version: u32,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error(
+        "state database {path} has schema version {found}, newer than this minotaur knows ({known}): \
+         use a newer minotaur"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: u32,
+        known: u32,
+    },
+    #[error("state database {path}: cannot {op} transaction")]
+    Transaction {
+        path: PathBuf,
+        op: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("state database {path}: cannot {what}")]
+    Query {
+        path: PathBuf,
+        what: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("{kind} name {name:?} is already in use")]
+    NameInUse { kind: &'static str, name: String },
+    #[error("{kind} ID {id} is already in use")]
+    IdInUse { kind: &'static str, id: String },
+    #[error("network {network} has no free address")]
+    AddressesExhausted { network: String },
+}
+
+/// An open state database. One per process (or per thread): it holds one SQLite connection.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens the state database under `root`, creating the directory (mode 0700) and the database as needed,
+    /// and brings its schema up to [`SCHEMA_VERSION`]. Safe to call from many processes at once.
+    pub fn open(root: &Path) -> Result<Store, StateError> {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(root)
+            .map_err(|source| StateError::CreateRoot {
+                path: root.to_owned(),
+                source,
+            })?;
+        let path = root.join(DB_FILE);
+        // SQLite would create the file 0644; the -wal and -shm files it makes later copy the database's mode.
+        OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|source| StateError::CreateDb {
+                path: path.clone(),
+                source,
+            })?;
+        let conn = Connection::open(&path).map_err(|source| StateError::Open {
+            path: path.clone(),
+            source,
+        })?;
+        let store = Store { conn, path };
+        store.configure()?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` in a `BEGIN IMMEDIATE` transaction: commits when it returns `Ok`, rolls back when it returns
+    /// `Err` (or panics). Waits up to [`BUSY_TIMEOUT`] for another process's write to finish.
+    pub fn write<T, E>(&mut self, f: impl FnOnce(&WriteTx<'_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StateError>,
+    {
+        let path = &self.path;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|source| tx_error(path, "begin", source))?;
+        let value = f(&WriteTx::new(&tx, path))?;
+        tx.commit()
+            .map_err(|source| tx_error(path, "commit", source))?;
+        Ok(value)
+    }
+
+    /// Runs `f` in a read-only transaction: everything it reads comes from one snapshot of the database.
+    pub fn read<T, E>(&mut self, f: impl FnOnce(&ReadTx<'_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StateError>,
+    {
+        let path = &self.path;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Deferred)
+            .map_err(|source| tx_error(path, "begin", source))?;
+        let value = f(&ReadTx::new(&tx, path))?;
+        // Nothing to keep: ending it either way releases the snapshot.
+        tx.commit()
+            .map_err(|source| tx_error(path, "end", source))?;
+        Ok(value)
+    }
+
+    /// The connection settings, which SQLite keeps per connection (except the journal mode, which is stored
+    /// in the file and set here the first time).
+    fn configure(&self) -> Result<(), StateError> {
+        let open_error = |source| StateError::Open {
+            path: self.path.clone(),
+            source,
+        };
+        self.conn.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
+        self.conn
+            .pragma_update(None, "foreign_keys", true)
+            .map_err(open_error)?;
+        self.conn
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_error)?;
+        // Switching a new database to WAL takes the write lock of its rollback journal. SQLite's busy handler
+        // waits for most locks, but a connection holding SHARED that wants RESERVED while another one holds
+        // RESERVED gets SQLITE_BUSY at once (waiting could deadlock). Several processes opening a new database
+        // at once hit that (tests/processes.rs fails without this loop): the loser retries from scratch.
+        let deadline = Instant::now() + BUSY_TIMEOUT;
+        let mode = loop {
+            match self.conn.query_row("PRAGMA journal_mode = WAL", [], |row| {
+                row.get::<_, String>(0)
+            }) {
+                Err(e) if is_busy(&e) && Instant::now() < deadline => {
+                    thread::sleep(Duration::from_millis(5))
+                }
+                result => break result.map_err(open_error)?,
+            }
+        };
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StateError::NoWal {
+                path: self.path.clone(),
+                mode,
+            });
+        }
+        Ok(())
+    }
+
+    /// Applies the migrations the database lacks, each in its own IMMEDIATE transaction that first re-reads
+    /// the version: of several processes opening a new database at once, one applies each migration and the
+    /// others find it done.
+    fn migrate(&self) -> Result<(), StateError> {
+        loop {
+            let version = self.user_version().map_err(|source| StateError::Open {
+                path: self.path.clone(),
+                source,
+            })?;
+            if version > SCHEMA_VERSION {
+                return Err(StateError::TooNew {
+                    path: self.path.clone(),
+                    found: version,
+                    known: SCHEMA_VERSION,
+                });
+            }
+            if version == SCHEMA_VERSION {
+                return Ok(());
+            }
+            self.apply_migration(version + 1)
+                .map_err(|source| StateError::Migrate {
+                    path: self.path.clone(),
+                    version: version + 1,
+                    source,
+                })?;
+        }
+    }
+
+    /// Takes the schema to `version` if it is at `version - 1` when the write lock is held.
+    fn apply_migration(&self, version: u32) -> rusqlite::Result<()> {
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        if self.user_version()? == version - 1 {
+            tx.execute_batch(MIGRATIONS[version as usize - 1])?;
+            tx.pragma_update(None, "user_version", version)?;
+        }
+        tx.commit()
+    }
+
+    fn user_version(&self) -> rusqlite::Result<u32> {
+        self.conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+    }
+}
+
+fn tx_error(path: &Path, op: &'static str, source: rusqlite::Error) -> StateError {
+    StateError::Transaction {
+        path: path.to_owned(),
+        op,
+        source,
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}

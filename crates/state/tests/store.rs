@@ -1,0 +1,343 @@
+//! The store within one process: opening, migrations, transactions, rows, errors.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::unix::fs::PermissionsExt;
+
+use minotaur_state::{NewContainer, NewNetwork, StateError, Store, DB_FILE, SCHEMA_VERSION};
+
+fn id(n: u64) -> String {
+    format!("{n:064x}")
+}
+
+fn container<'a>(id: &'a str, name: &'a str) -> NewContainer<'a> {
+    NewContainer {
+        id,
+        name,
+        image: "docker.io/library/busybox:latest",
+        config: r#"{"cmd":["sh"]}"#,
+        state: r#"{"status":"created"}"#,
+    }
+}
+
+fn user_version(db: &std::path::Path) -> u32 {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap()
+}
+
+fn names(store: &mut Store) -> Vec<String> {
+    store
+        .read(|tx| tx.containers())
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect()
+}
+
+#[test]
+fn open_creates_private_root_and_wal_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("a/b/root");
+    let store = Store::open(&root).unwrap();
+    assert_eq!(store.path(), root.join(DB_FILE));
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&root), 0o700);
+    assert_eq!(mode(&root.join(DB_FILE)), 0o600);
+    let conn = rusqlite::Connection::open(root.join(DB_FILE)).unwrap();
+    let journal: String = conn
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .unwrap();
+    assert_eq!(journal, "wal");
+    assert_eq!(user_version(&root.join(DB_FILE)), SCHEMA_VERSION);
+    let mut tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    tables.sort();
+    assert_eq!(tables, ["containers", "ip_allocations", "networks"]);
+}
+
+#[test]
+fn reopen_keeps_rows_and_schema_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = Store::open(dir.path()).unwrap();
+    first
+        .write(|tx| tx.insert_container(&container(&id(1), "web")))
+        .unwrap();
+    // A second process-like opener while the first is still open, then a reopen after both are gone.
+    let mut second = Store::open(dir.path()).unwrap();
+    assert_eq!(names(&mut second), ["web"]);
+    drop((first, second));
+    let mut again = Store::open(dir.path()).unwrap();
+    assert_eq!(names(&mut again), ["web"]);
+    assert_eq!(user_version(again.path()), SCHEMA_VERSION);
+}
+
+#[test]
+fn database_newer_than_binary_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = Store::open(dir.path()).unwrap().path().to_owned();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+        .unwrap();
+    drop(conn);
+    let err = Store::open(dir.path()).err().expect("open must fail");
+    assert!(
+        matches!(err, StateError::TooNew { found, known, .. } if found == SCHEMA_VERSION + 1 && known == SCHEMA_VERSION),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains(&path.display().to_string()),
+        "{err}"
+    );
+    assert_eq!(
+        user_version(&path),
+        SCHEMA_VERSION + 1,
+        "refusing must not change it"
+    );
+}
+
+#[test]
+fn failed_write_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    store
+        .write(|tx| tx.insert_container(&container(&id(1), "web")))
+        .unwrap();
+    // Two inserts in one transaction, the second fails: the first must not be there either.
+    let err = store
+        .write(|tx| {
+            tx.insert_container(&container(&id(2), "db"))?;
+            tx.insert_container(&container(&id(3), "web"))
+        })
+        .unwrap_err();
+    assert!(matches!(&err, StateError::NameInUse { kind: "container", name } if name == "web"));
+    assert_eq!(err.to_string(), r#"container name "web" is already in use"#);
+    // A caller's own error rolls back too.
+    let custom: Result<(), Custom> = store.write(|tx| {
+        tx.insert_container(&container(&id(4), "cache"))?;
+        Err(Custom::Mine)
+    });
+    assert!(matches!(custom, Err(Custom::Mine)));
+    assert_eq!(names(&mut store), ["web"]);
+    // The store is still usable after rollbacks.
+    store
+        .write(|tx| tx.insert_container(&container(&id(2), "db")))
+        .unwrap();
+    assert_eq!(names(&mut store), ["web", "db"]);
+}
+
+#[derive(Debug)]
+enum Custom {
+    Mine,
+    #[allow(dead_code)]
+    State(StateError),
+}
+
+impl From<StateError> for Custom {
+    fn from(e: StateError) -> Custom {
+        Custom::State(e)
+    }
+}
+
+#[test]
+fn container_rows_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let web = id(0xabc);
+    store
+        .write(|tx| tx.insert_container(&container(&web, "web")))
+        .unwrap();
+    store
+        .write(|tx| tx.insert_container(&container(&id(2), "db")))
+        .unwrap();
+
+    let row = store.read(|tx| tx.container("web")).unwrap().unwrap();
+    assert_eq!(row.id, web);
+    assert_eq!(row.image, "docker.io/library/busybox:latest");
+    assert_eq!(row.config, r#"{"cmd":["sh"]}"#);
+    assert_eq!(row.state, r#"{"status":"created"}"#);
+    // RFC 3339 in UTC with milliseconds: 2026-11-29T18:55:00.123Z
+    let t = row.created_at.as_bytes();
+    assert_eq!(t.len(), 24, "{}", row.created_at);
+    assert_eq!(
+        (t[4], t[10], t[19], t[23]),
+        (b'-', b'T', b'.', b'Z'),
+        "{}",
+        row.created_at
+    );
+    assert_eq!(store.read(|tx| tx.container(&web)).unwrap(), Some(row));
+    assert_eq!(store.read(|tx| tx.container("nope")).unwrap(), None);
+
+    assert!(store.write(|tx| tx.delete_container(&web)).unwrap());
+    assert!(!store.write(|tx| tx.delete_container(&web)).unwrap());
+    assert_eq!(names(&mut store), ["db"]);
+}
+
+#[test]
+fn an_id_that_is_a_name_finds_the_container_with_that_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let a = id(1);
+    // Container "b" is named like container "a"'s ID; looking up that string must find "a".
+    store
+        .write(|tx| tx.insert_container(&container(&id(2), &a)))
+        .unwrap();
+    store
+        .write(|tx| tx.insert_container(&container(&a, "a")))
+        .unwrap();
+    assert_eq!(
+        store.read(|tx| tx.container(&a)).unwrap().unwrap().name,
+        "a"
+    );
+}
+
+#[test]
+fn bad_rows_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    store
+        .write(|tx| tx.insert_container(&container(&id(1), "web")))
+        .unwrap();
+    let err = store
+        .write(|tx| tx.insert_container(&container(&id(1), "other")))
+        .unwrap_err();
+    assert!(
+        matches!(&err, StateError::IdInUse { kind: "container", id: i } if *i == id(1)),
+        "{err:?}"
+    );
+
+    let short = "abc".to_owned();
+    let upper = id(1).to_uppercase().replace('0', "A");
+    for bad_id in [&short, &upper] {
+        let err = store
+            .write(|tx| tx.insert_container(&container(bad_id, "x")))
+            .unwrap_err();
+        assert!(matches!(err, StateError::Query { .. }), "{bad_id}: {err:?}");
+    }
+    let err = store
+        .write(|tx| {
+            tx.insert_container(&NewContainer {
+                config: "{not json",
+                ..container(&id(5), "x")
+            })
+        })
+        .unwrap_err();
+    assert!(err.to_string().starts_with("state database "), "{err}");
+    assert!(
+        err.to_string().ends_with("cannot insert container x"),
+        "{err}"
+    );
+    assert_eq!(names(&mut store), ["web"]);
+}
+
+fn network<'a>(id: &'a str, name: &'a str) -> NewNetwork<'a> {
+    NewNetwork {
+        id,
+        name,
+        driver: "bridge",
+        subnet: "10.88.0.0/29",
+        gateway: Some("10.88.0.1"),
+        internal: false,
+        config: "{}",
+    }
+}
+
+/// The host addresses of 10.88.0.0/29 without the gateway: .2 to .6.
+fn candidates() -> impl Iterator<Item = IpAddr> {
+    (2..=6).map(|n| IpAddr::V4(Ipv4Addr::new(10, 88, 0, n)))
+}
+
+#[test]
+fn allocation_takes_lowest_free_and_removal_frees_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let net = id(0xee);
+    store
+        .write(|tx| tx.insert_network(&network(&net, "mynet")))
+        .unwrap();
+    let err = store
+        .write(|tx| tx.insert_network(&network(&id(0xef), "mynet")))
+        .unwrap_err();
+    assert_eq!(err.to_string(), r#"network name "mynet" is already in use"#);
+
+    let mut got = Vec::new();
+    for n in 1..=5 {
+        let c = id(n);
+        let addr = store
+            .write(|tx| {
+                tx.insert_container(&container(&c, &format!("c{n}")))?;
+                tx.allocate_address(&net, &c, candidates())
+            })
+            .unwrap();
+        got.push(addr.to_string());
+    }
+    assert_eq!(
+        got,
+        [
+            "10.88.0.2",
+            "10.88.0.3",
+            "10.88.0.4",
+            "10.88.0.5",
+            "10.88.0.6"
+        ]
+    );
+
+    // Full: the failed allocation rolls back its container too.
+    let err = store
+        .write(|tx| {
+            tx.insert_container(&container(&id(6), "c6"))?;
+            tx.allocate_address(&net, &id(6), candidates())
+        })
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("network {net} has no free address")
+    );
+    assert_eq!(store.read(|tx| tx.container("c6")).unwrap(), None);
+
+    // Removing a container frees its address (ON DELETE CASCADE: foreign keys are on); the next allocation
+    // takes the lowest free one again.
+    assert!(store.write(|tx| tx.delete_container(&id(2))).unwrap());
+    let left = store.read(|tx| tx.allocations(&net)).unwrap();
+    assert_eq!(left.len(), 4);
+    assert!(left
+        .iter()
+        .all(|a| a.address != "10.88.0.3" && a.container_id != id(2)));
+    let again = store
+        .write(|tx| {
+            tx.insert_container(&container(&id(7), "c7"))?;
+            tx.allocate_address(&net, &id(7), candidates())
+        })
+        .unwrap();
+    assert_eq!(again.to_string(), "10.88.0.3");
+}
+
+#[test]
+fn allocation_needs_existing_network_and_container() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    store
+        .write(|tx| tx.insert_network(&network(&id(0xee), "mynet")))
+        .unwrap();
+    store
+        .write(|tx| tx.insert_container(&container(&id(1), "c1")))
+        .unwrap();
+    let no_network = store.write(|tx| tx.allocate_address(&id(0xef), &id(1), candidates()));
+    assert!(
+        matches!(no_network, Err(StateError::Query { .. })),
+        "{no_network:?}"
+    );
+    let no_container = store.write(|tx| tx.allocate_address(&id(0xee), &id(2), candidates()));
+    assert!(
+        matches!(no_container, Err(StateError::Query { .. })),
+        "{no_container:?}"
+    );
+    assert!(store
+        .read(|tx| tx.allocations(&id(0xee)))
+        .unwrap()
+        .is_empty());
+}
