@@ -106,6 +106,31 @@ impl<'a> ReadTx<'a> {
             .map_err(self.query_error(format!("read container {id_or_name}")))
     }
 
+    /// The containers whose ID starts with `prefix` (for Docker's short IDs), at most `limit`.
+    pub fn containers_by_id_prefix(
+        &self,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<ContainerRow>, StateError> {
+        // IDs are lowercase hex (a CHECK constraint), so a prefix with any other character matches nothing and
+        // GLOB needs no escaping.
+        if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(Vec::new());
+        }
+        let sql =
+            format!("SELECT {CONTAINER_COLUMNS} FROM containers WHERE id GLOB ?1 || '*' LIMIT ?2");
+        let list = || -> rusqlite::Result<Vec<ContainerRow>> {
+            self.conn
+                .prepare(&sql)?
+                .query_map(
+                    params![prefix.to_ascii_lowercase(), limit as i64],
+                    container_row,
+                )?
+                .collect()
+        };
+        list().map_err(self.query_error(format!("look up container ID prefix {prefix}")))
+    }
+
     /// All containers, oldest first.
     pub fn containers(&self) -> Result<Vec<ContainerRow>, StateError> {
         let sql = format!("SELECT {CONTAINER_COLUMNS} FROM containers ORDER BY created_at, rowid");
@@ -154,6 +179,30 @@ impl<'a> WriteTx<'a> {
                     .unwrap_or_else(|| self.query_error(format!("insert container {}", c.name))(e))
             })?;
         Ok(())
+    }
+
+    /// Replaces a container's state JSON. False when there was no such container.
+    pub fn set_container_state(&self, id: &str, state: &str) -> Result<bool, StateError> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE containers SET state = ?2 WHERE id = ?1",
+                [id, state],
+            )
+            .map_err(self.query_error(format!("update the state of container {id}")))?;
+        Ok(n > 0)
+    }
+
+    /// Renames a container. False when there was no such container.
+    pub fn rename_container(&self, id: &str, name: &str) -> Result<bool, StateError> {
+        let n = self
+            .conn
+            .execute("UPDATE containers SET name = ?2 WHERE id = ?1", [id, name])
+            .map_err(|e| {
+                in_use(&e, "container", id, name)
+                    .unwrap_or_else(|| self.query_error(format!("rename container {id}"))(e))
+            })?;
+        Ok(n > 0)
     }
 
     /// Deletes a container by ID, and with it its addresses. False when there was no such container.

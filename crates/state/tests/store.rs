@@ -341,3 +341,48 @@ fn allocation_needs_existing_network_and_container() {
         .unwrap()
         .is_empty());
 }
+
+#[test]
+fn state_updates_renames_and_id_prefixes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let a = "ab".repeat(32);
+    let b = "ac".repeat(32);
+    store
+        .write(|tx| {
+            for (id, name) in [(&a, "one"), (&b, "two")] {
+                tx.insert_container(&NewContainer {
+                    id,
+                    name,
+                    image: "host",
+                    config: "{}",
+                    state: "{}",
+                })?;
+            }
+            Ok::<_, StateError>(())
+        })
+        .unwrap();
+    store
+        .write(|tx| {
+            assert!(tx.set_container_state(&a, r#"{"status":"running"}"#)?);
+            assert!(tx.rename_container(&a, "uno")?);
+            assert!(matches!(
+                tx.rename_container(&a, "two"),
+                Err(StateError::NameInUse { .. })
+            ));
+            assert!(!tx.set_container_state(&"0".repeat(64), "{}")?);
+            Ok::<_, StateError>(())
+        })
+        .unwrap();
+    store
+        .read(|tx| {
+            let row = tx.container("uno")?.unwrap();
+            assert_eq!(row.state, r#"{"status":"running"}"#);
+            assert_eq!(tx.containers_by_id_prefix("a", 5)?.len(), 2);
+            assert_eq!(tx.containers_by_id_prefix("abab", 5)?[0].id, a);
+            assert!(tx.containers_by_id_prefix("a*", 5)?.is_empty());
+            assert!(tx.containers_by_id_prefix("", 5)?.is_empty());
+            Ok::<_, StateError>(())
+        })
+        .unwrap();
+}
