@@ -12,4 +12,5 @@ pub mod human;
 pub mod ids;
 pub mod logs;
 pub mod parse;
+pub mod store;
 pub mod template;

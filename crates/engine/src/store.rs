@@ -1,0 +1,80 @@
+//! Containers in the state store: rows to [`Container`]s and back, and Docker's ways of naming one
+//! (full ID, name, or a unique ID prefix).
+
+use minotaur_state::{ContainerRow, NewContainer, ReadTx, StateError, WriteTx};
+
+use crate::container::{Config, Container, State};
+use crate::ids::ContainerId;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("no such container: {0}")]
+    NoSuchContainer(String),
+    #[error("container reference {0:?} is ambiguous: it is the prefix of several container IDs")]
+    Ambiguous(String),
+    #[error("container {id} has a corrupt {what} record")]
+    Corrupt {
+        id: String,
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+fn from_row(row: ContainerRow) -> Result<Container, StoreError> {
+    let corrupt = |what| {
+        let id = row.id.clone();
+        move |source| StoreError::Corrupt { id, what, source }
+    };
+    Ok(Container {
+        config: serde_json::from_str::<Config>(&row.config).map_err(corrupt("config"))?,
+        state: serde_json::from_str::<State>(&row.state).map_err(corrupt("state"))?,
+        id: ContainerId::try_from(row.id.clone()).map_err(|_| StoreError::NoSuchContainer(row.id.clone()))?,
+        name: row.name.parse().map_err(|_| StoreError::NoSuchContainer(row.name.clone()))?,
+        created: row.created_at,
+    })
+}
+
+/// Finds a container by full ID, name, or unique ID prefix, as Docker resolves references.
+pub fn find(tx: &ReadTx<'_>, reference: &str) -> Result<Container, StoreError> {
+    let reference = reference.strip_prefix('/').unwrap_or(reference);
+    if let Some(row) = tx.container(reference)? {
+        return from_row(row);
+    }
+    let mut rows = tx.containers_by_id_prefix(reference, 2)?;
+    match rows.len() {
+        1 => from_row(rows.remove(0)),
+        0 => Err(StoreError::NoSuchContainer(reference.to_owned())),
+        _ => Err(StoreError::Ambiguous(reference.to_owned())),
+    }
+}
+
+/// All containers, oldest first.
+pub fn list(tx: &ReadTx<'_>) -> Result<Vec<Container>, StoreError> {
+    tx.containers()?.into_iter().map(from_row).collect()
+}
+
+/// Inserts a new container; fails with `NameInUse` when the name is taken.
+pub fn insert(tx: &WriteTx<'_>, c: &Container) -> Result<(), StoreError> {
+    let config = serde_json::to_string(&c.config).expect("a config always serializes");
+    let state = serde_json::to_string(&c.state).expect("a state always serializes");
+    tx.insert_container(&NewContainer {
+        id: c.id.as_str(),
+        name: c.name.as_str(),
+        image: &c.config.image,
+        config: &config,
+        state: &state,
+    })?;
+    Ok(())
+}
+
+/// Replaces a container's state.
+pub fn set_state(tx: &WriteTx<'_>, id: &ContainerId, state: &State) -> Result<(), StoreError> {
+    let json = serde_json::to_string(state).expect("a state always serializes");
+    if !tx.set_container_state(id.as_str(), &json)? {
+        return Err(StoreError::NoSuchContainer(id.to_string()));
+    }
+    Ok(())
+}
