@@ -84,9 +84,9 @@ impl std::str::FromStr for NetnsName {
 pub enum NetnsError {
     #[error("invalid network namespace name {name:?}: {reason}")]
     InvalidName { name: String, reason: &'static str },
-    #[error("network namespace {0:?} already exists")]
+    #[error("network namespace \"{0}\" already exists")]
     Exists(NetnsName),
-    #[error("network namespace {0:?} not found")]
+    #[error("network namespace \"{0}\" not found")]
     NotFound(NetnsName),
     #[error("{0} is not a network namespace")]
     NotNetns(PathBuf),
@@ -98,11 +98,11 @@ pub enum NetnsError {
     MakeShared(PathBuf, #[source] Errno),
     #[error("cannot create {0}")]
     CreateFile(PathBuf, #[source] Errno),
-    #[error("cannot create a network namespace for {0:?}")]
+    #[error("cannot create a network namespace for \"{0}\"")]
     Unshare(NetnsName, #[source] Errno),
     #[error("cannot bind {0} onto {1}")]
     Bind(PathBuf, PathBuf, #[source] Errno),
-    #[error("cannot start a thread to create network namespace {0:?}")]
+    #[error("cannot start a thread to create network namespace \"{0}\"")]
     Thread(NetnsName, #[source] io::Error),
     #[error("cannot open {0}")]
     Open(PathBuf, #[source] io::Error),
@@ -110,9 +110,9 @@ pub enum NetnsError {
     ReadDir(PathBuf, #[source] io::Error),
     #[error("cannot remove {0}")]
     Remove(PathBuf, #[source] io::Error),
-    #[error("{}", .0.iter().map(|e| format!("{e:#}")).collect::<Vec<_>>().join("; "))]
+    #[error("{}", .0.iter().map(|e| anyhow_like(e)).collect::<Vec<_>>().join("; "))]
     Several(Vec<NetnsError>),
-    #[error("cannot enter network namespace {0:?}")]
+    #[error("cannot enter network namespace \"{0}\"")]
     Setns(NetnsName, #[source] Errno),
     #[error("cannot make a private mount namespace")]
     UnshareMount(#[source] Errno),

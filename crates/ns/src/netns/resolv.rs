@@ -89,12 +89,12 @@ pub fn udp_listeners(table: &str) -> Vec<SocketAddr> {
 }
 
 fn hex_words(hex: &str) -> Option<Vec<u8>> {
-    if hex.len() % 8 != 0 {
-        return None;
-    }
     let mut out = Vec::with_capacity(hex.len() / 2);
-    for i in (0..hex.len()).step_by(8) {
-        let word = u32::from_str_radix(hex.get(i..i + 8)?, 16).ok()?;
+    for word in hex.as_bytes().chunks(8) {
+        if word.len() != 8 {
+            return None;
+        }
+        let word = u32::from_str_radix(std::str::from_utf8(word).ok()?, 16).ok()?;
         out.extend_from_slice(&word.to_ne_bytes());
     }
     Some(out)
