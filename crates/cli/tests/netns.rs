@@ -405,3 +405,33 @@ fn bad_input_names_the_problem_and_changes_nothing() {
         Some(7)
     );
 }
+
+/// Debian bug 949235: parallel adds each found /run/netns not a mount point and stacked binds on it.
+#[test]
+fn debian_949235_parallel_adds_make_one_run_netns_mount() {
+    let Some(h) = host() else { return };
+    h.sh_ok(&format!(
+        "for i in 1 2 3 4 5 6 7 8; do {MINO} netns add p$i & done; ip netns add q & wait"
+    ));
+    let mounts = h.sh_ok("awk '$5 == \"/run/netns\"' /proc/self/mountinfo");
+    assert_eq!(mounts.lines().count(), 1, "{mounts}");
+    assert_eq!(sorted_lines(&ok(h.mino(&["netns", "list"]))).len(), 9);
+}
+
+#[test]
+fn exec_fixes_a_stub_reached_through_a_symlinked_resolv_conf() {
+    let Some(h) = host() else { return };
+    // Ubuntu's layout: /etc/resolv.conf -> /run/systemd/resolve/stub-resolv.conf.
+    h.sh_ok(
+        "cp /etc/resolv.conf /run/systemd/resolve/stub-resolv.conf \
+         && ln -sf /run/systemd/resolve/stub-resolv.conf /etc/resolv.conf",
+    );
+    ok(h.mino(&["netns", "add", "u"]));
+    wire(&h, "u", 2);
+    let got = ok(h.mino(&["netns", "exec", "u", "getent", "hosts", WORLD_NAME]));
+    assert_eq!(got.split_whitespace().next(), Some(WORLD_HTTP), "{got}");
+    assert_eq!(
+        h.sh_ok("head -1 /run/systemd/resolve/stub-resolv.conf"),
+        "nameserver 127.0.0.53\n"
+    );
+}
