@@ -8,5 +8,6 @@
 
 mod kind;
 pub mod mountinfo;
+pub mod netns;
 
 pub use kind::{NsId, NsKind, ParseKindError};

@@ -2,6 +2,7 @@
 
 mod completion;
 mod man;
+mod netns;
 mod version;
 
 use clap::Subcommand;
@@ -14,6 +15,7 @@ pub enum Command {
     Version(version::Args),
     Completion(completion::Args),
     Man(man::Args),
+    Netns(netns::Args),
 }
 
 pub fn run(cli: Cli) -> CliResult {
@@ -21,5 +23,6 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Version(args) => version::run(args),
         Command::Completion(args) => completion::run(args),
         Command::Man(args) => man::run(args),
+        Command::Netns(args) => netns::run(args, &cli.global),
     }
 }
