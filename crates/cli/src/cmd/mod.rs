@@ -2,6 +2,8 @@
 
 mod completion;
 mod man;
+mod nsenter;
+mod unshare;
 mod version;
 
 use clap::Subcommand;
@@ -14,6 +16,8 @@ pub enum Command {
     Version(version::Args),
     Completion(completion::Args),
     Man(man::Args),
+    Nsenter(nsenter::Args),
+    Unshare(unshare::Args),
 }
 
 pub fn run(cli: Cli) -> CliResult {
@@ -21,5 +25,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Version(args) => version::run(args),
         Command::Completion(args) => completion::run(args),
         Command::Man(args) => man::run(args),
+        Command::Nsenter(args) => nsenter::run(args),
+        Command::Unshare(args) => unshare::run(args),
     }
 }
