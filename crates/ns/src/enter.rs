@@ -72,8 +72,8 @@ pub enum EnterError {
         #[source]
         source: Errno,
     },
-    #[error("process {pid} has no {kind} namespace (not supported by this kernel?)")]
-    Unsupported { pid: Pid, kind: NsKind },
+    #[error("this kernel has no {kind} namespaces")]
+    Unsupported { kind: NsKind },
     #[error("cannot open {}", path.display())]
     Open {
         path: PathBuf,
@@ -180,10 +180,9 @@ impl JoinPlan {
                 Errno::ESRCH => EnterError::NoProcess { pid, source },
                 _ => EnterError::OpenProcess { pid, source },
             })?;
-            for &kind in &kinds {
-                if !Path::new(&kind.proc_path(pid.as_raw())).exists() {
-                    return Err(EnterError::Unsupported { pid, kind });
-                }
+            // Whether the kernel has the kind at all; the target's own files may not be ours to stat.
+            if let Some(&kind) = kinds.iter().find(|k| !Path::new(&self_path(**k)).exists()) {
+                return Err(EnterError::Unsupported { kind });
             }
             if kinds.contains(&NsKind::User)
                 && my_user.is_some()
