@@ -291,3 +291,26 @@ fn entering_without_privilege_names_the_namespace_and_process() {
     );
     assert!(err.contains("EPERM"), "{err}");
 }
+
+#[test]
+fn entering_an_unprivileged_user_namespace_matches_util_linux() {
+    let Some(h) = host() else { return };
+    // setpriv, unshare and sh all exec, so $! ends up as the sleep, in its own user and network namespaces.
+    let p = h
+        .sh_ok(
+            "setpriv --reuid=65534 --regid=65534 --clear-groups unshare -U -r -n sh -c 'exec sleep infinity' \
+             </dev/null >/dev/null 2>&1 & echo $!",
+        )
+        .trim()
+        .to_owned();
+    wait_until("the user namespace to be ready", || {
+        Ok(h.sh(&format!("cat /proc/{p}/comm")).stdout == b"sleep\n")
+    })
+    .unwrap();
+    let script = "id -u; id -g; ip -o link | wc -l; readlink /proc/self/ns/user";
+    let root = same(&h, &format!("-t {p} -U -n"), script);
+    assert!(root.starts_with("0\n0\n1\n"), "{root}");
+    same(&h, &format!("-t {p} --all"), script);
+    let kept = same(&h, &format!("-t {p} -U --preserve-credentials"), script);
+    assert!(kept.starts_with("65534\n65534\n"), "{kept}");
+}
