@@ -270,6 +270,12 @@ pub fn process_owner(pid: Pid) -> Result<(Uid, Gid), EnterError> {
     Ok((Uid::from_raw(m.st_uid()), Gid::from_raw(m.st_gid())))
 }
 
+/// Drops supplementary groups before entering a user namespace, which may deny setgroups(2) once we are
+/// inside (util-linux does the same). Returns whether it worked; see [`switch_credentials`].
+pub fn drop_groups_early() -> bool {
+    nix::unistd::setgroups(&[]).is_ok()
+}
+
 /// Drops supplementary groups and switches group and user, in that order. A `None` leaves that id alone;
 /// dropping groups goes with changing the group. When the groups were already dropped (before entering a
 /// user namespace that denies setgroups(2)), failing to drop them again is not an error.

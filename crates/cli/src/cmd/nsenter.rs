@@ -179,7 +179,7 @@ pub fn run(args: Args) -> CliResult {
     if kinds.contains(&NsKind::User) && !args.preserve_credentials {
         uid.get_or_insert(Uid::from_raw(0));
         gid.get_or_insert(Gid::from_raw(0));
-        groups_dropped = nix::unistd::setgroups(&[]).is_ok();
+        groups_dropped = enter::drop_groups_early();
     }
     plan.join()?;
     if kinds.contains(&NsKind::Pid) && !args.no_fork {
