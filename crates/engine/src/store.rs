@@ -31,8 +31,12 @@ fn from_row(row: ContainerRow) -> Result<Container, StoreError> {
     Ok(Container {
         config: serde_json::from_str::<Config>(&row.config).map_err(corrupt("config"))?,
         state: serde_json::from_str::<State>(&row.state).map_err(corrupt("state"))?,
-        id: ContainerId::try_from(row.id.clone()).map_err(|_| StoreError::NoSuchContainer(row.id.clone()))?,
-        name: row.name.parse().map_err(|_| StoreError::NoSuchContainer(row.name.clone()))?,
+        id: ContainerId::try_from(row.id.clone())
+            .map_err(|_| StoreError::NoSuchContainer(row.id.clone()))?,
+        name: row
+            .name
+            .parse()
+            .map_err(|_| StoreError::NoSuchContainer(row.name.clone()))?,
         created: row.created_at,
     })
 }

@@ -6,8 +6,12 @@
 //! namespaces and decide what to do with them. All system calls go through `nix` or `minotaur-sys`.
 #![forbid(unsafe_code)]
 
+pub mod enter;
 mod kind;
 pub mod mountinfo;
 pub mod netns;
+pub mod run;
+pub mod target;
+pub mod unshare;
 
 pub use kind::{NsId, NsKind, ParseKindError};

@@ -104,3 +104,11 @@ pub fn netlink_route_socket() -> Result<OwnedFd, Errno> {
     // SAFETY: the kernel just returned this descriptor to us and nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
+
+/// Restores the default action of `signal` (`SIG_DFL`). The Rust runtime ignores `SIGPIPE`; a program we
+/// exec must start with the default, as it would from a shell.
+pub fn reset_signal_to_default(signal: nix::sys::signal::Signal) -> Result<(), Errno> {
+    // SAFETY: installing SIG_DFL runs no code of ours in signal context, so nothing can be unsound about
+    // the handler; the previous disposition is dropped.
+    unsafe { nix::sys::signal::signal(signal, nix::sys::signal::SigHandler::SigDfl) }.map(drop)
+}

@@ -3,6 +3,8 @@
 mod completion;
 mod man;
 mod netns;
+mod nsenter;
+mod unshare;
 mod version;
 
 use clap::Subcommand;
@@ -16,6 +18,8 @@ pub enum Command {
     Completion(completion::Args),
     Man(man::Args),
     Netns(netns::Args),
+    Nsenter(nsenter::Args),
+    Unshare(unshare::Args),
 }
 
 pub fn run(cli: Cli) -> CliResult {
@@ -24,5 +28,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Completion(args) => completion::run(args),
         Command::Man(args) => man::run(args),
         Command::Netns(args) => netns::run(args, &cli.global),
+        Command::Nsenter(args) => nsenter::run(args),
+        Command::Unshare(args) => unshare::run(args),
     }
 }
