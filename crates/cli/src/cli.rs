@@ -25,13 +25,13 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options every subcommand takes.
+/// Options of minotaur itself, given before the subcommand (`minotaur --root DIR ps`). They are not global
+/// flags, so that subcommands keep the flag names of the tools they replace (nsenter's `--root`).
 #[derive(Debug, Args)]
 pub struct Global {
     /// Directory for persistent state (containers, images, networks)
     #[arg(
         long,
-        global = true,
         env = "MINOTAUR_ROOT",
         default_value = "/var/lib/minotaur",
         value_name = "DIR"
@@ -41,7 +41,6 @@ pub struct Global {
     /// Directory for runtime files that do not survive a reboot
     #[arg(
         long,
-        global = true,
         env = "MINOTAUR_RUNROOT",
         default_value = "/run/minotaur",
         value_name = "DIR"
@@ -51,7 +50,6 @@ pub struct Global {
     /// How much to log on standard error
     #[arg(
         long,
-        global = true,
         env = "MINOTAUR_LOG_LEVEL",
         default_value = "warn",
         value_name = "LEVEL"

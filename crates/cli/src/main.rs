@@ -9,10 +9,14 @@ mod output;
 
 use std::process::ExitCode;
 
+use clap::error::ErrorKind;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return usage_error(err),
+    };
     cli.global.init_logging();
     match cmd::run(cli) {
         Ok(code) => ExitCode::from(code),
@@ -24,4 +28,30 @@ fn main() -> ExitCode {
             ExitCode::from(err.code)
         }
     }
+}
+
+/// Reports a command-line error as one line. The exit status follows the tool being replaced: util-linux's
+/// and iproute2's namespace tools exit 1 on bad usage, Docker's verbs 125. Help and version go to stdout.
+fn usage_error(err: clap::Error) -> ExitCode {
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    ) {
+        let _ = err.print();
+        return ExitCode::SUCCESS;
+    }
+    let sub = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let code = match sub.as_deref() {
+        Some("nsenter" | "unshare" | "lsns" | "netns") => 1,
+        _ => 125,
+    };
+    let text = err.render().to_string();
+    let first = text.lines().next().unwrap_or_default();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let help = match sub {
+        Some(s) => format!("minotaur {s} --help"),
+        None => "minotaur --help".to_owned(),
+    };
+    eprintln!("minotaur: {first} (see '{help}')");
+    ExitCode::from(code)
 }

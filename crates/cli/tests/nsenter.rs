@@ -100,10 +100,9 @@ fn entering_pid_and_mount_of_a_process_matches_util_linux() {
     assert!(both.contains("from-b\nsleep\n"), "{both}");
     // With -r and -w the root and working directory are the target's (both `/`).
     same(&h, &format!("-t {p} -m -p -w"), "pwd; cat /mnt/marker");
-    // minotaur's --root is --root-dir (minotaur's --root names its state directory).
     let theirs = h.sh_ok(&format!("nsenter -t {p} -m -r -- cat /mnt/marker"));
     let ours = h.sh_ok(&format!(
-        "{BIN} nsenter -t {p} -m --root-dir -- cat /mnt/marker"
+        "{BIN} nsenter -t {p} -m --root -- cat /mnt/marker"
     ));
     assert_eq!(ours, theirs);
 }

@@ -59,9 +59,8 @@ pub struct Args {
     #[arg(short = 'T', long, value_name = "TARGET", num_args = 0..=1, require_equals = true, default_missing_value = "")]
     time: Option<String>,
 
-    /// Set the root directory: the target process's, or DIR (resolved before entering). nsenter(1) calls
-    /// this --root, which minotaur uses for its state directory
-    #[arg(short = 'r', long = "root-dir", value_name = "DIR", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    /// Set the root directory: the target process's, or DIR (resolved before entering)
+    #[arg(short = 'r', long = "root", value_name = "DIR", num_args = 0..=1, require_equals = true, default_missing_value = "")]
     root_dir: Option<String>,
 
     /// Set the working directory: the target process's, or DIR (resolved before entering)
@@ -85,11 +84,7 @@ pub struct Args {
     no_fork: bool,
 
     /// The program and its arguments (default: $SHELL, or /bin/sh)
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "PROGRAM"
-    )]
+    #[arg(trailing_var_arg = true, value_name = "PROGRAM")]
     command: Vec<OsString>,
 }
 

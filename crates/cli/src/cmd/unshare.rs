@@ -62,11 +62,7 @@ pub struct Args {
     propagation: Propagation,
 
     /// The program and its arguments (default: $SHELL, or /bin/sh)
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "PROGRAM"
-    )]
+    #[arg(trailing_var_arg = true, value_name = "PROGRAM")]
     command: Vec<OsString>,
 }
 
