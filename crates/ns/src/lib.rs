@@ -6,7 +6,9 @@
 //! namespaces and decide what to do with them. All system calls go through `nix` or `minotaur-sys`.
 #![forbid(unsafe_code)]
 
+pub mod discover;
 mod kind;
 pub mod mountinfo;
 
+pub use discover::{discover, Namespace, NsfsMount};
 pub use kind::{NsId, NsKind, ParseKindError};
