@@ -1,6 +1,7 @@
 //! One module per subcommand; each has an `Args` struct (its `--help` is the doc comments) and a `run`.
 
 mod completion;
+mod lsns;
 mod man;
 mod version;
 
@@ -14,6 +15,7 @@ pub enum Command {
     Version(version::Args),
     Completion(completion::Args),
     Man(man::Args),
+    Lsns(lsns::Args),
 }
 
 pub fn run(cli: Cli) -> CliResult {
@@ -21,5 +23,6 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Version(args) => version::run(args),
         Command::Completion(args) => completion::run(args),
         Command::Man(args) => man::run(args),
+        Command::Lsns(args) => lsns::run(args),
     }
 }
