@@ -121,7 +121,7 @@ fn lsns_json_matches_util_linux_json_list() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|r| r["ns"].to_string() == s.held_ino)
+        .find(|r| r["ns"] == s.held_ino.parse::<u64>().unwrap())
         .expect("held namespace in lsns -J");
     assert_eq!(held["nsfs"], "/run/held");
     assert_eq!(held["command"], "sleep 1000");
