@@ -101,7 +101,7 @@ fn lsns_lists_the_rows_util_linux_lists_plus_bind_mount_only_namespaces() {
 fn lsns_json_matches_util_linux_json_list() {
     let Some(h) = host() else { return };
     let s = scene(&h);
-    let cols = "-o NS,TYPE,PATH,NPROCS,PID,PPID,COMMAND,UID,USER,NSFS,PNS,ONS";
+    let cols = "-o NS,TYPE,PATH,NPROCS,PID,PPID,COMMAND,UID,USER,NETNSID,NSFS,PNS,ONS";
     let (ul, mino) = both(&h, &format!("-J -l {cols}"), &format!("-J {cols}"));
     let ul: serde_json::Value = serde_json::from_str(&ul).unwrap();
     let mut mino: serde_json::Value = serde_json::from_str(&mino).unwrap();
@@ -131,7 +131,12 @@ fn lsns_json_matches_util_linux_json_list() {
 fn lsns_type_task_and_namespace_filters_match_util_linux() {
     let Some(h) = host() else { return };
     let s = scene(&h);
-    let cols = "-n -o NS,TYPE,NPROCS,PID,NSFS";
+    // A veth to the first namespace makes the kernel give that namespace an ID in the box's.
+    h.sh_ok(&format!(
+        "ip link add lsv0 type veth peer name lsv1 netns {}",
+        s.net_pid
+    ));
+    let cols = "-n -o NS,TYPE,NPROCS,PID,NETNSID,NSFS";
     let (ul, mino) = both(&h, &format!("-l -t net {cols}"), &format!("-t net {cols}"));
     let mino: Vec<_> = rows(&mino)
         .into_iter()
@@ -144,8 +149,16 @@ fn lsns_type_task_and_namespace_filters_match_util_linux() {
         "net".into(),
         "1".into(),
         s.held_pid.clone(),
+        "unassigned".into(),
         "/run/held".into()
     ]));
+    // (The world behind the box's uplink took the first ID.)
+    let veth_peer = mino.iter().find(|r| r[0] == s.net_ino).unwrap();
+    assert_eq!(
+        veth_peer[1..4],
+        ["net".to_owned(), "1".into(), s.net_pid.clone()]
+    );
+    assert!(veth_peer[4].parse::<u32>().is_ok(), "{veth_peer:?}");
 
     let task = format!("-n -o NS,TYPE,NPROCS,PID -p {}", s.net_pid);
     let (ul, mino) = both(&h, &format!("-l {task}"), &task);

@@ -9,6 +9,7 @@
 pub mod discover;
 mod kind;
 pub mod mountinfo;
+pub mod netnsid;
 
 pub use discover::{discover, Namespace, NsfsMount};
 pub use kind::{NsId, NsKind, ParseKindError};

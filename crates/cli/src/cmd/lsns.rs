@@ -6,6 +6,7 @@ use std::path::Path;
 
 use anyhow::anyhow;
 use minotaur_ns::discover::{self, Relations};
+use minotaur_ns::netnsid::{NetnsId, NetnsIds};
 use minotaur_ns::{Namespace, NsKind};
 use serde_json::Value;
 
@@ -299,6 +300,7 @@ pub fn run_with(args: Args, namers: &[&dyn Namer]) -> CliResult {
         proc,
         users: HashMap::new(),
         relations: HashMap::new(),
+        netns_ids: None,
         namers,
         nsfs_sep,
     };
@@ -373,6 +375,8 @@ struct Facts<'a> {
     proc: &'a Path,
     users: HashMap<u32, String>,
     relations: HashMap<u64, Relations>,
+    /// The netlink socket for NETNSID, opened on first use (`None` inside: it could not be opened).
+    netns_ids: Option<Option<NetnsIds>>,
     namers: &'a [&'a dyn Namer],
     nsfs_sep: &'a str,
 }
@@ -389,8 +393,7 @@ impl Facts<'_> {
             Column::Command => pid.and_then(|p| self.command(p)),
             Column::Uid => self.uid(ns, pid).map(|u| u.to_string()),
             Column::User => self.uid(ns, pid).map(|u| self.user(u)),
-            // Not implemented yet: needs an RTM_GETNSID netlink request.
-            Column::Netnsid => None,
+            Column::Netnsid => self.netnsid(ns),
             Column::Nsfs => {
                 let mut points: Vec<String> = Vec::new();
                 for m in ns.mounts.iter().filter(|m| m.via_pid.is_none()) {
@@ -432,6 +435,22 @@ impl Facts<'_> {
                     .unwrap_or_else(|| uid.to_string())
             })
             .clone()
+    }
+
+    /// The ID this network namespace has in ours, as lsns prints it; empty when it cannot be asked.
+    fn netnsid(&mut self, ns: &Namespace) -> Option<String> {
+        if ns.kind != NsKind::Net {
+            return None;
+        }
+        let ids = self
+            .netns_ids
+            .get_or_insert_with(|| NetnsIds::open().ok())
+            .as_mut()?;
+        let file = std::fs::File::open(&ns.path).ok()?;
+        match ids.get(&file).ok()? {
+            NetnsId::Assigned(id) => Some(id.to_string()),
+            NetnsId::Unassigned => Some("unassigned".to_owned()),
+        }
     }
 
     fn relations(&mut self, ns: &Namespace) -> Relations {
