@@ -182,8 +182,9 @@ fn list_pids(proc: &Path) -> Result<Vec<i32>, DiscoverError> {
 }
 
 /// Records the nsfs mounts of one mount table. Mounts of another mount namespace are recorded only for
-/// namespaces our own mount namespace has no mount of: a mount propagated into every container's mount
-/// namespace (as `/run/netns` usually is) would otherwise be listed once per container.
+/// namespaces that no mount table read before (ours first, then the others by PID) has a mount of: a
+/// mount propagated into every container's mount namespace (as `/run/netns` usually is) would otherwise
+/// be listed once per container.
 fn add_mounts(
     by_id: &mut HashMap<NsId, Namespace>,
     table: &[MountInfo],

@@ -30,7 +30,7 @@ pub struct Args {
     namespace: Option<String>,
 
     /// Use JSON output format
-    #[arg(short = 'J', long, conflicts_with = "raw")]
+    #[arg(short = 'J', long)]
     json: bool,
 
     /// Use list format output (the only format; accepted for compatibility)
@@ -227,6 +227,11 @@ fn resolve(args: &Args) -> Result<Request, CliError> {
         ),
         None => None,
     };
+    if args.json && args.raw {
+        return Err(bad(
+            "options --json and --raw are mutually exclusive".to_owned()
+        ));
+    }
     if namespace.is_some() && task.is_some() {
         return Err(bad(
             "--task is mutually exclusive with <namespace>".to_owned()
@@ -557,6 +562,14 @@ mod tests {
             let text = format!("{:#}", err.error);
             assert!(text.starts_with(msg), "{argv:?}: {text}");
             assert!(!text.contains('\n'));
+        }
+    }
+
+    #[test]
+    fn help_lists_every_column_once() {
+        for c in Column::ALL {
+            let line = format!(" {}  ", c.header());
+            assert_eq!(COLUMNS_HELP.matches(&line).count(), 1, "{}", c.header());
         }
     }
 
