@@ -166,6 +166,14 @@ fn lsns_type_task_and_namespace_filters_match_util_linux() {
     assert_eq!(rows(&mino).len(), 8, "one row per namespace of the process");
     assert!(rows(&mino).iter().any(|r| r[0] == s.net_ino));
 
+    let raw = "-r -t uts -o NS,TYPE,NPROCS,PID,COMMAND";
+    let (ul, mino) = both(&h, &format!("-l {raw}"), raw);
+    assert_eq!(mino, ul, "raw output, byte for byte");
+    assert!(mino.contains(" sleep\\x201000\n"), "{mino}");
+    let exact = "-t uts -t ipc -o NS,TYPE,NPROCS,PID,USER,COMMAND";
+    let (ul, mino) = both(&h, &format!("-l {exact}"), exact);
+    assert_eq!(mino, ul, "util-linux's columns, byte for byte");
+
     let procs = format!("-n -o PID,PPID,USER,COMMAND {}", s.held_ino);
     let (ul, mino) = both(&h, &format!("-l {procs}"), &procs);
     assert_eq!(rows(&mino), rows(&ul));
