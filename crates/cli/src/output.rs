@@ -11,6 +11,27 @@ pub fn table(
     rows: &[Vec<String>],
     right: &[bool],
 ) -> io::Result<()> {
+    write_table(out, header, true, rows, right)
+}
+
+/// Like [`table`] without printing the header, but with the columns as wide as if it were printed, as
+/// util-linux sizes them under `--noheadings`.
+pub fn table_sized_by_header(
+    out: &mut impl Write,
+    header: &[&str],
+    rows: &[Vec<String>],
+    right: &[bool],
+) -> io::Result<()> {
+    write_table(out, Some(header), false, rows, right)
+}
+
+fn write_table(
+    out: &mut impl Write,
+    header: Option<&[&str]>,
+    print_header: bool,
+    rows: &[Vec<String>],
+    right: &[bool],
+) -> io::Result<()> {
     let ncols = header
         .map(|h| h.len())
         .or_else(|| rows.first().map(Vec::len))
@@ -22,7 +43,8 @@ pub fn table(
             *w = (*w).max(cell.chars().count());
         }
     }
-    for row in header_row.iter().chain(rows) {
+    let printed = header_row.iter().filter(|_| print_header);
+    for row in printed.chain(rows) {
         let mut line = String::new();
         for (i, cell) in row.iter().enumerate() {
             let last = i + 1 == row.len();
@@ -45,9 +67,114 @@ pub fn table(
     Ok(())
 }
 
+/// Writes rows the way util-linux's `--raw` does: cells separated by one space, no padding, and every blank,
+/// backslash and non-printable byte of a cell written as `\xHH` so that a cell never splits in two.
+pub fn raw(out: &mut impl Write, header: Option<&[&str]>, rows: &[Vec<String>]) -> io::Result<()> {
+    let header_row: Option<Vec<String>> = header.map(|h| h.iter().map(|s| s.to_string()).collect());
+    for row in header_row.iter().chain(rows) {
+        let cells: Vec<String> = row.iter().map(|c| escape_raw(c)).collect();
+        writeln!(out, "{}", cells.join(" "))?;
+    }
+    Ok(())
+}
+
+fn escape_raw(cell: &str) -> String {
+    let mut s = String::with_capacity(cell.len());
+    for b in cell.bytes() {
+        if b.is_ascii_graphic() && b != b'\\' {
+            s.push(b as char);
+        } else {
+            s.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    s
+}
+
+/// Replaces control characters in a cell for people's tables with `\xHH`, as libsmartcols does, so that
+/// a command line with a newline or an escape sequence cannot break or repaint the table.
+pub fn printable(cell: &str) -> String {
+    if !cell.chars().any(char::is_control) {
+        return cell.to_owned();
+    }
+    let mut s = String::with_capacity(cell.len() + 8);
+    for c in cell.chars() {
+        if c.is_control() {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                s.push_str(&format!("\\x{b:02x}"));
+            }
+        } else {
+            s.push(c);
+        }
+    }
+    s
+}
+
+/// Writes `{"NAME": [ {KEY: VALUE, ...}, ... ]}`, the shape of util-linux's `--json` output, with each
+/// record's keys in column order. Pass `serde_json::Value::Null` for an empty cell, as util-linux prints it.
+pub fn json_records(
+    out: &mut impl Write,
+    name: &str,
+    keys: &[String],
+    rows: &[Vec<serde_json::Value>],
+) -> io::Result<()> {
+    struct Record<'a>(&'a [String], &'a [serde_json::Value]);
+    impl serde::Serialize for Record<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeMap;
+            let mut map = s.serialize_map(Some(self.0.len()))?;
+            for (k, v) in self.0.iter().zip(self.1) {
+                map.serialize_entry(k, v)?;
+            }
+            map.end()
+        }
+    }
+    let records: Vec<Record> = rows.iter().map(|r| Record(keys, r)).collect();
+    let doc = std::collections::BTreeMap::from([(name, records)]);
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"   ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut *out, fmt);
+    serde::Serialize::serialize(&doc, &mut ser).map_err(io::Error::from)?;
+    writeln!(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn raw_escapes_blanks_and_backslashes() {
+        let mut out = Vec::new();
+        let rows = vec![vec!["1".into(), "".into(), "sleep 10\\n".into()]];
+        raw(&mut out, Some(&["PID", "NSFS", "COMMAND"]), &rows).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "PID NSFS COMMAND\n1  sleep\\x2010\\x5cn\n"
+        );
+    }
+
+    #[test]
+    fn printable_escapes_control_characters_only() {
+        assert_eq!(printable("a b\u{1b}[2Jé"), "a b\\x1b[2Jé");
+    }
+
+    #[test]
+    fn json_records_keep_column_order_and_types() {
+        let mut out = Vec::new();
+        let keys = vec!["ns".to_string(), "type".to_string(), "nsfs".to_string()];
+        let rows = vec![vec![
+            serde_json::json!(4026531840u64),
+            serde_json::json!("net"),
+            serde_json::Value::Null,
+        ]];
+        json_records(&mut out, "namespaces", &keys, &rows).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.find("\"ns\"").unwrap() < text.find("\"type\"").unwrap());
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"namespaces": [{"ns": 4026531840u64, "type": "net", "nsfs": null}]})
+        );
+    }
 
     #[test]
     fn table_pads_all_but_the_last_column() {

@@ -6,12 +6,15 @@
 //! namespaces and decide what to do with them. All system calls go through `nix` or `minotaur-sys`.
 #![forbid(unsafe_code)]
 
+pub mod discover;
 pub mod enter;
 mod kind;
 pub mod mountinfo;
 pub mod netns;
+pub mod netnsid;
 pub mod run;
 pub mod target;
 pub mod unshare;
 
+pub use discover::{discover, Namespace, NsfsMount};
 pub use kind::{NsId, NsKind, ParseKindError};

@@ -1,6 +1,7 @@
 //! One module per subcommand; each has an `Args` struct (its `--help` is the doc comments) and a `run`.
 
 mod completion;
+mod lsns;
 mod man;
 mod netns;
 mod nsenter;
@@ -20,6 +21,7 @@ pub enum Command {
     Netns(netns::Args),
     Nsenter(nsenter::Args),
     Unshare(unshare::Args),
+    Lsns(lsns::Args),
 }
 
 pub fn run(cli: Cli) -> CliResult {
@@ -30,5 +32,6 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Netns(args) => netns::run(args, &cli.global),
         Command::Nsenter(args) => nsenter::run(args),
         Command::Unshare(args) => unshare::run(args),
+        Command::Lsns(args) => lsns::run(args),
     }
 }
