@@ -12,8 +12,8 @@ pub mod resolv;
 
 use std::fmt;
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::io;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
@@ -24,6 +24,7 @@ use nix::sched::{setns, unshare, CloneFlags};
 use nix::sys::stat::Mode;
 use nix::sys::statvfs::{statvfs, FsFlags};
 
+use crate::netnsid::{NetnsId, NetnsIds};
 use crate::{NsId, NsKind};
 
 /// Where iproute2 keeps the names.
@@ -242,13 +243,16 @@ impl Registry {
     /// file is not a namespace, or when the kernel cannot be asked.
     pub fn list_with_ids(&self) -> Result<Vec<(String, Option<i32>)>, NetnsError> {
         let names = self.list()?;
-        let mut nl = Nsids::open().ok();
+        let mut nl = NetnsIds::open().ok();
         Ok(names
             .into_iter()
             .map(|name| {
                 let id = nl.as_mut().and_then(|nl| {
                     let f = File::open(self.run_dir.join(&name)).ok()?;
-                    nl.nsid(f.as_fd())
+                    match nl.get(f.as_fd()).ok()? {
+                        NetnsId::Assigned(id) => Some(id),
+                        NetnsId::Unassigned => None,
+                    }
                 });
                 (name, id)
             })
@@ -492,80 +496,6 @@ fn anyhow_like(e: &dyn std::error::Error) -> String {
     s
 }
 
-/// Asks the kernel for nsids over one `NETLINK_ROUTE` socket (rtnetlink(7) `RTM_GETNSID`).
-struct Nsids {
-    sock: File,
-    seq: u32,
-}
-
-// From <linux/rtnetlink.h>, <linux/netlink.h> and <linux/net_namespace.h>.
-const RTM_NEWNSID: u16 = 88;
-const RTM_GETNSID: u16 = 90;
-const NLM_F_REQUEST: u16 = 1;
-const NLMSG_ERROR: u16 = 2;
-const NETNSA_NSID: u16 = 1;
-const NETNSA_FD: u16 = 3;
-
-impl Nsids {
-    fn open() -> Result<Nsids, Errno> {
-        Ok(Nsids {
-            sock: File::from(minotaur_sys::netlink_route_socket()?),
-            seq: 0,
-        })
-    }
-
-    /// The nsid of the namespace behind `ns` as the caller's network namespace sees it, if assigned.
-    fn nsid(&mut self, ns: BorrowedFd<'_>) -> Option<i32> {
-        self.seq += 1;
-        let fd = u32::try_from(ns.as_raw_fd()).ok()?;
-        self.sock.write_all(&getnsid_request(self.seq, fd)).ok()?;
-        let mut buf = [0u8; 4096];
-        let n = self.sock.read(&mut buf).ok()?;
-        parse_nsid_reply(&buf[..n])
-    }
-}
-
-/// An `RTM_GETNSID` request: nlmsghdr, rtgenmsg (AF_UNSPEC, padded to 4 bytes), one `NETNSA_FD` attribute.
-fn getnsid_request(seq: u32, fd: u32) -> Vec<u8> {
-    let mut m = Vec::with_capacity(28);
-    m.extend_from_slice(&28u32.to_ne_bytes());
-    m.extend_from_slice(&RTM_GETNSID.to_ne_bytes());
-    m.extend_from_slice(&NLM_F_REQUEST.to_ne_bytes());
-    m.extend_from_slice(&seq.to_ne_bytes());
-    m.extend_from_slice(&0u32.to_ne_bytes());
-    m.extend_from_slice(&[0, 0, 0, 0]);
-    m.extend_from_slice(&8u16.to_ne_bytes());
-    m.extend_from_slice(&NETNSA_FD.to_ne_bytes());
-    m.extend_from_slice(&fd.to_ne_bytes());
-    m
-}
-
-/// The `NETNSA_NSID` of an `RTM_NEWNSID` answer; `None` for an error answer or a negative id
-/// (`NETNSA_NSID_NOT_ASSIGNED`).
-fn parse_nsid_reply(msg: &[u8]) -> Option<i32> {
-    let u16_at = |i: usize| Some(u16::from_ne_bytes(msg.get(i..i + 2)?.try_into().ok()?));
-    let len = u32::from_ne_bytes(msg.get(0..4)?.try_into().ok()?) as usize;
-    let ty = u16_at(4)?;
-    if ty == NLMSG_ERROR || ty != RTM_NEWNSID {
-        return None;
-    }
-    let msg = msg.get(..len)?;
-    let mut at = 16 + 4;
-    while at + 4 <= msg.len() {
-        let alen = u16_at(at)? as usize;
-        let aty = u16_at(at + 2)?;
-        if alen < 4 {
-            return None;
-        }
-        if aty == NETNSA_NSID && alen >= 8 {
-            let id = i32::from_ne_bytes(msg.get(at + 4..at + 8)?.try_into().ok()?);
-            return (id >= 0).then_some(id);
-        }
-        at += (alen + 3) & !3;
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -601,24 +531,5 @@ mod tests {
         assert!(matches!(reg.delete(&c), Err(NetnsError::NotFound(_))));
         reg.delete(&a).unwrap();
         assert_eq!(reg.list().unwrap(), ["b"]);
-    }
-
-    #[test]
-    fn nsid_messages_round_trip() {
-        let req = getnsid_request(7, 5);
-        assert_eq!(req.len(), 28);
-        assert_eq!(u16::from_ne_bytes([req[4], req[5]]), RTM_GETNSID);
-        // An answer: header, rtgenmsg, NETNSA_NSID = 3.
-        let mut ans = Vec::new();
-        ans.extend_from_slice(&28u32.to_ne_bytes());
-        ans.extend_from_slice(&RTM_NEWNSID.to_ne_bytes());
-        ans.extend_from_slice(&[0; 10]);
-        ans.extend_from_slice(&[0; 4]);
-        ans.extend_from_slice(&8u16.to_ne_bytes());
-        ans.extend_from_slice(&NETNSA_NSID.to_ne_bytes());
-        ans.extend_from_slice(&3i32.to_ne_bytes());
-        assert_eq!(parse_nsid_reply(&ans), Some(3));
-        ans[24..28].copy_from_slice(&(-1i32).to_ne_bytes());
-        assert_eq!(parse_nsid_reply(&ans), None);
     }
 }

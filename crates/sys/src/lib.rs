@@ -84,27 +84,6 @@ pub fn ns_get_owner_uid(fd: impl AsFd) -> Result<u32, Errno> {
     Ok(uid)
 }
 
-/// Opens a `NETLINK_ROUTE` socket (netlink(7)), close-on-exec, unbound.
-///
-/// An unbound netlink socket sends to the kernel by default, so callers write requests and read answers
-/// through it as a `File` (`write(2)`/`read(2)`); `nix` exposes sockets only behind its `socket` feature,
-/// which would pull another crate in for this one call.
-pub fn netlink_route_socket() -> Result<OwnedFd, Errno> {
-    // SAFETY: socket(2) takes three integers and returns a new descriptor or -1; no memory is passed.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            libc::NETLINK_ROUTE,
-        )
-    };
-    if fd < 0 {
-        return Err(Errno::last());
-    }
-    // SAFETY: the kernel just returned this descriptor to us and nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
 /// Restores the default action of `signal` (`SIG_DFL`). The Rust runtime ignores `SIGPIPE`; a program we
 /// exec must start with the default, as it would from a shell.
 pub fn reset_signal_to_default(signal: nix::sys::signal::Signal) -> Result<(), Errno> {
