@@ -1,0 +1,239 @@
+//! End-to-end tests of the runtime, each inside a throwaway test host: containers made from OCI specs by the
+//! test runner `minotaur-runtime-run`, checked from inside by a shell script that exits non-zero on the first
+//! mismatch with Docker's isolation.
+
+use std::path::PathBuf;
+use std::process::Output;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use minotaur_testhost::TestHost;
+use serde_json::{json, Value};
+
+const RUN: &str = env!("CARGO_BIN_EXE_minotaur-runtime-run");
+
+fn host() -> Option<TestHost> {
+    // The box's `minotaur()` helper is not used here: containers are made by the runtime's test runner.
+    TestHost::new("/bin/true")
+}
+
+/// A unique cgroup parent for one test (cgroups live in the real host's cgroupfs).
+fn cgroup_parent() -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "minotaur-test.{}.{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Docker's default spec running `args` on the host's `/`, read-only, with a writable /tmp.
+fn spec(args: &[&str]) -> Value {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let mut v = serde_json::to_value(minotaur_runtime::defaults::default_spec(&args)).unwrap();
+    v["root"] = json!({"path": "/", "readonly": true});
+    v["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::to_value(minotaur_runtime::defaults::tmpfs_mount("/tmp")).unwrap());
+    v
+}
+
+/// Writes `spec` as a bundle in the box's directory and runs it; returns what the runner did.
+fn run(h: &TestHost, name: &str, spec: &Value, extra: &[&str]) -> Output {
+    let bundle: PathBuf = h.dir().join(name);
+    std::fs::create_dir_all(&bundle).unwrap();
+    std::fs::write(bundle.join("config.json"), spec.to_string()).unwrap();
+    h.command(RUN)
+        .args(extra)
+        .arg(&bundle)
+        .output()
+        .expect("running minotaur-runtime-run")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+const CHECKER: &str = r#"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+[ "$$" = 1 ] || fail "pid is $$, not 1"
+grep -q "^CapEff:[[:space:]]*00000000a80425fb$" /proc/1/status || fail "$(grep CapEff /proc/1/status)"
+grep -q "^CapPrm:[[:space:]]*00000000a80425fb$" /proc/1/status || fail "$(grep CapPrm /proc/1/status)"
+grep -q "^CapBnd:[[:space:]]*00000000a80425fb$" /proc/1/status || fail "$(grep CapBnd /proc/1/status)"
+grep -q "^CapInh:[[:space:]]*0000000000000000$" /proc/1/status || fail "$(grep CapInh /proc/1/status)"
+grep -q "^Seccomp:[[:space:]]*2$" /proc/1/status || fail "$(grep Seccomp: /proc/1/status)"
+[ ! -e /proc/kcore ] || [ -c /proc/kcore ] || fail "/proc/kcore is not masked"
+[ -c /proc/keys ] || fail "/proc/keys is not masked"
+[ -c /proc/timer_list ] || fail "/proc/timer_list is not masked"
+[ "$(wc -c < /proc/keys)" = 0 ] || fail "/proc/keys is readable"
+[ -z "$(ls /sys/firmware)" ] || fail "/sys/firmware is not masked"
+opts() { awk -v m="$1" '$5 == m { split($6, o, ","); r = o[1] } END { print r }' /proc/1/mountinfo; }
+[ "$(opts /proc/acpi)" = ro ] && [ -z "$(ls /proc/acpi)" ] || fail "/proc/acpi is not masked"
+[ "$(opts /proc/sys)" = ro ] || fail "/proc/sys is $(opts /proc/sys)"
+[ "$(opts /proc/irq)" = ro ] || fail "/proc/irq is not read-only"
+[ "$(opts /proc/bus)" = ro ] || fail "/proc/bus is not read-only"
+[ "$(opts /sys)" = ro ] || fail "/sys is $(opts /sys)"
+[ "$(opts /)" = ro ] || fail "/ is $(opts /)"
+[ "$(opts /proc)" = rw ] || fail "/proc is $(opts /proc)"
+! grep -q "shared:" /proc/1/mountinfo || fail "shared mounts: $(grep shared: /proc/1/mountinfo)"
+# Listed by a child shell, so that PID 1 itself holds no descriptor for the redirection while it waits.
+sh -c 'ls /proc/1/fd > /tmp/fds'
+[ "$(tr '\n' ' ' < /tmp/fds)" = "0 1 2 " ] || fail "open descriptors: $(ls -l /proc/1/fd)"
+[ "$(cat /proc/sys/kernel/hostname)" = checker ] || fail "hostname $(cat /proc/sys/kernel/hostname)"
+for d in null zero full random urandom tty; do [ -c /dev/$d ] || fail "/dev/$d missing"; done
+[ -L /dev/ptmx ] && [ -d /dev/pts ] && [ -d /dev/shm ] && [ -d /dev/mqueue ] || fail "/dev incomplete: $(ls /dev)"
+[ "$(ls /dev | wc -l)" -lt 20 ] || fail "/dev is not minimal: $(ls /dev)"
+head -c 4 /dev/urandom > /dev/null || fail "/dev/urandom unreadable"
+if [ -f /sys/fs/cgroup/memory.max ]; then m=$(cat /sys/fs/cgroup/memory.max); p=$(cat /sys/fs/cgroup/pids.max)
+else m=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes); p=$(cat /sys/fs/cgroup/pids/pids.max); fi
+[ "$m" = 67108864 ] || fail "memory limit $m"
+[ "$p" = 100 ] || fail "pids limit $p"
+grep -q "^0::/$" /proc/1/cgroup || grep -q ":memory:/$" /proc/1/cgroup || fail "not in a cgroup namespace: $(cat /proc/1/cgroup)"
+echo checked
+"#;
+
+#[test]
+fn checker_sees_docker_isolation_on_a_read_only_host_root() {
+    let Some(h) = host() else { return };
+    // Make the box's mounts shared, so the container's private propagation is something the runtime did.
+    h.sh_ok("mount --make-rshared /");
+    let parent = cgroup_parent();
+    let mut s = spec(&["sh", "-c", CHECKER]);
+    s["hostname"] = json!("checker");
+    s["linux"]["cgroupsPath"] = json!(format!("/{parent}/checker"));
+    s["linux"]["resources"] = json!({"memory": {"limit": 67108864}, "pids": {"limit": 100}});
+    // --leak-fd: the runner holds a descriptor without close-on-exec; the checker must not see it.
+    let out = run(&h, "checker", &s, &["--leak-fd"]);
+    assert!(
+        out.status.success(),
+        "checker failed ({}):\n{}",
+        out.status,
+        stderr(&out)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("checked"));
+    // The cgroup (and the parent the runtime made for it) is gone with the container.
+    for sub in ["", "memory/", "pids/", "cpu/"] {
+        let p = format!("/sys/fs/cgroup/{sub}{parent}");
+        assert!(!std::path::Path::new(&p).exists(), "{p} left behind");
+    }
+}
+
+#[test]
+fn command_not_found_exits_127_naming_it() {
+    let Some(h) = host() else { return };
+    for (cmd, name) in [
+        ("/no/such/program", "/no/such/program"),
+        ("no-such-program-on-path", "no-such-program-on-path"),
+    ] {
+        let out = run(&h, "notfound", &spec(&[cmd]), &[]);
+        assert_eq!(out.status.code(), Some(127), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("exec {name}")) && err.contains("ENOENT"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn command_that_cannot_execute_exits_126() {
+    let Some(h) = host() else { return };
+    // A file that exists and is not executable (the box's directory is under the host root the container sees).
+    let file = h.dir().join("not-executable");
+    std::fs::write(&file, "#!/bin/sh\n").unwrap();
+    let out = run(&h, "noexec", &spec(&[file.to_str().unwrap()]), &[]);
+    assert_eq!(out.status.code(), Some(126), "{}", stderr(&out));
+    assert!(stderr(&out).contains("EACCES"), "{}", stderr(&out));
+}
+
+#[test]
+fn exit_code_of_the_command_passes_through() {
+    let Some(h) = host() else { return };
+    let out = run(&h, "exit7", &spec(&["sh", "-c", "exit 7"]), &[]);
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+}
+
+#[test]
+fn mount_failure_is_reported_with_the_path() {
+    let Some(h) = host() else { return };
+    let mut s = spec(&["true"]);
+    s["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/mnt", "type": "bind", "source": "/no/such/source", "options": ["rbind", "ro"]
+    }));
+    let out = run(&h, "badmount", &s, &[]);
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    assert!(stderr(&out).contains("/no/such/source"), "{}", stderr(&out));
+}
+
+#[test]
+fn bind_mounts_are_read_only_when_asked() {
+    let Some(h) = host() else { return };
+    // With a read-only root the mount points must exist already: /mnt and /srv do on the host.
+    h.sh_ok("mkdir -p /tmp/data && echo hello > /tmp/data/f");
+    let mut s = spec(&[
+        "sh",
+        "-c",
+        r#"[ "$(cat /mnt/f)" = hello ] || exit 3
+           if echo x > /mnt/g 2>/dev/null; then exit 4; fi
+           echo y > /srv/g || exit 5"#,
+    ]);
+    let m = s["mounts"].as_array_mut().unwrap();
+    m.push(json!({"destination": "/mnt", "type": "bind", "source": "/tmp/data", "options": ["rbind", "ro"]}));
+    m.push(
+        json!({"destination": "/srv", "type": "bind", "source": "/tmp/data", "options": ["bind"]}),
+    );
+    let out = run(&h, "binds", &s, &[]);
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        out.status.code(),
+        stderr(&out)
+    );
+    assert_eq!(h.sh_ok("cat /tmp/data/g"), "y\n");
+}
+
+#[test]
+fn network_can_be_set_up_between_create_and_start() {
+    let Some(h) = host() else { return };
+    // The hook stands in for the engine: it adds a link in the container's new network namespace.
+    let out = run(
+        &h,
+        "hooknet",
+        &spec(&[
+            "sh",
+            "-c",
+            "[ -e /sys/class/net/probe0 ] || { ls /sys/class/net >&2; exit 1; }",
+        ]),
+        &[
+            "--hook",
+            "nsenter -t $CONTAINER_PID -n ip link add probe0 type veth peer name probe1",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        out.status.code(),
+        stderr(&out)
+    );
+    // And the box's own namespace never saw it.
+    assert!(!h.sh_ok("ip -o link").contains("probe0"));
+}
+
+#[test]
+fn a_network_namespace_is_joined_by_path() {
+    let Some(h) = host() else { return };
+    h.sh_ok("ip netns add joined && ip -n joined link add joined0 type veth peer name joined1");
+    let mut s = spec(&["sh", "-c", "[ -e /sys/class/net/joined0 ] || exit 1"]);
+    for ns in s["linux"]["namespaces"].as_array_mut().unwrap() {
+        if ns["type"] == "network" {
+            ns["path"] = json!("/run/netns/joined");
+        }
+    }
+    let out = run(&h, "joinnet", &s, &[]);
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        out.status.code(),
+        stderr(&out)
+    );
+}
