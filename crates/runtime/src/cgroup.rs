@@ -93,6 +93,16 @@ impl Cgroup {
         path: &Path,
         resources: Option<&LinuxResources>,
     ) -> Result<Cgroup, CgroupError> {
+        Cgroup::create_as(root, path, resources, is_cgroup2(root))
+    }
+
+    /// [`Cgroup::create`] for a given cgroup version (v2 when `v2`), whatever `root` is.
+    pub fn create_as(
+        root: &Path,
+        path: &Path,
+        resources: Option<&LinuxResources>,
+        v2: bool,
+    ) -> Result<Cgroup, CgroupError> {
         let rel = path.strip_prefix("/").unwrap_or(path);
         if rel
             .components()
@@ -105,7 +115,7 @@ impl Cgroup {
             dirs: Vec::new(),
             made: Vec::new(),
         };
-        let result = if is_cgroup2(root) {
+        let result = if v2 {
             cg.create_v2(root, rel, resources)
         } else {
             cg.create_v1(root, rel, resources)
@@ -398,6 +408,36 @@ mod tests {
             Cgroup::create(root.path(), Path::new("../x"), None),
             Err(CgroupError::BadPath(_))
         ));
+    }
+
+    #[test]
+    fn v2_limits_land_in_one_directory_with_controllers_enabled() {
+        let root = tempfile::tempdir().unwrap();
+        fs::write(
+            root.path().join("cgroup.controllers"),
+            "cpuset cpu io memory pids\n",
+        )
+        .unwrap();
+        let cg = Cgroup::create_as(
+            root.path(),
+            Path::new("minotaur/c3"),
+            Some(&resources()),
+            true,
+        )
+        .unwrap();
+        let r = |p: &str| fs::read_to_string(root.path().join(p)).unwrap();
+        // A temp dir keeps only the last write; the kernel would accumulate "+memory +cpu +pids".
+        assert_eq!(r("cgroup.subtree_control"), "+pids");
+        assert_eq!(r("minotaur/cgroup.subtree_control"), "+pids");
+        assert_eq!(r("minotaur/c3/memory.max"), "67108864");
+        assert_eq!(r("minotaur/c3/memory.swap.max"), "67108864");
+        assert_eq!(
+            r("minotaur/c3/cpu.weight"),
+            shares_to_weight(512).to_string()
+        );
+        assert_eq!(r("minotaur/c3/cpu.max"), "150000 100000");
+        assert_eq!(r("minotaur/c3/pids.max"), "42");
+        assert_eq!(cg.dirs(), [root.path().join("minotaur/c3")]);
     }
 
     #[test]

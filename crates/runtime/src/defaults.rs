@@ -156,6 +156,9 @@ pub fn default_spec(args: &[String]) -> Spec {
         .args(args.to_vec())
         .env(vec![format!("PATH={DEFAULT_PATH}")])
         .cwd("/")
+        // oci-spec's own defaults differ from Docker's here: no no_new_privs, no rlimits.
+        .no_new_privileges(false)
+        .rlimits(Vec::new())
         .user(
             UserBuilder::default()
                 .uid(0u32)

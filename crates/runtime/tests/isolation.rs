@@ -62,6 +62,8 @@ grep -q "^CapPrm:[[:space:]]*00000000a80425fb$" /proc/1/status || fail "$(grep C
 grep -q "^CapBnd:[[:space:]]*00000000a80425fb$" /proc/1/status || fail "$(grep CapBnd /proc/1/status)"
 grep -q "^CapInh:[[:space:]]*0000000000000000$" /proc/1/status || fail "$(grep CapInh /proc/1/status)"
 grep -q "^Seccomp:[[:space:]]*2$" /proc/1/status || fail "$(grep Seccomp: /proc/1/status)"
+grep -q "^Seccomp_filters:[[:space:]]*2$" /proc/1/status || fail "$(grep Seccomp_filters: /proc/1/status)"
+grep -q "^NoNewPrivs:[[:space:]]*0$" /proc/1/status || fail "no_new_privs set without being asked"
 [ ! -e /proc/kcore ] || [ -c /proc/kcore ] || fail "/proc/kcore is not masked"
 [ -c /proc/keys ] || fail "/proc/keys is not masked"
 [ -c /proc/timer_list ] || fail "/proc/timer_list is not masked"
@@ -88,6 +90,9 @@ if [ -f /sys/fs/cgroup/memory.max ]; then m=$(cat /sys/fs/cgroup/memory.max); p=
 else m=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes); p=$(cat /sys/fs/cgroup/pids/pids.max); fi
 [ "$m" = 67108864 ] || fail "memory limit $m"
 [ "$p" = 100 ] || fail "pids limit $p"
+if [ -f /sys/fs/cgroup/cpu.max ]; then c=$(cat /sys/fs/cgroup/cpu.max)
+else c="$(cat /sys/fs/cgroup/cpu*/cpu.cfs_quota_us | head -1) $(cat /sys/fs/cgroup/cpu*/cpu.shares | head -1)"; fi
+[ "$c" = "150000 100000" ] || [ "$c" = "150000 512" ] || fail "cpu limits $c"
 grep -q "^0::/$" /proc/1/cgroup || grep -q ":memory:/$" /proc/1/cgroup || fail "not in a cgroup namespace: $(cat /proc/1/cgroup)"
 echo checked
 "#;
@@ -101,7 +106,11 @@ fn checker_sees_docker_isolation_on_a_read_only_host_root() {
     let mut s = spec(&["sh", "-c", CHECKER]);
     s["hostname"] = json!("checker");
     s["linux"]["cgroupsPath"] = json!(format!("/{parent}/checker"));
-    s["linux"]["resources"] = json!({"memory": {"limit": 67108864}, "pids": {"limit": 100}});
+    s["linux"]["resources"] = json!({
+        "memory": {"limit": 67108864},
+        "pids": {"limit": 100},
+        "cpu": {"quota": 150000, "period": 100000, "shares": 512}
+    });
     // --leak-fd: the runner holds a descriptor without close-on-exec; the checker must not see it.
     let out = run(&h, "checker", &s, &["--leak-fd"]);
     assert!(
@@ -234,6 +243,70 @@ fn a_network_namespace_is_joined_by_path() {
         out.status.success(),
         "{:?}: {}",
         out.status.code(),
+        stderr(&out)
+    );
+}
+
+#[test]
+fn user_groups_rlimits_and_no_new_privs_apply() {
+    let Some(h) = host() else { return };
+    let mut s = spec(&[
+        "sh",
+        "-c",
+        r#"fail() { echo "FAIL: $*" >&2; exit 1; }
+           [ "$(id -u):$(id -g)" = 1000:1000 ] || fail "ids $(id)"
+           grep -q "^Groups:[[:space:]]*10 1000 *$" /proc/1/status || fail "$(grep Groups: /proc/1/status)"
+           grep -q "^NoNewPrivs:[[:space:]]*1$" /proc/1/status || fail "no_new_privs"
+           grep -q "^Seccomp:[[:space:]]*2$" /proc/1/status || fail "seccomp"
+           grep -q "^CapEff:[[:space:]]*0000000000000000$" /proc/1/status || fail "$(grep CapEff /proc/1/status)"
+           grep -q "^CapBnd:[[:space:]]*00000000a80425fb$" /proc/1/status || fail "$(grep CapBnd /proc/1/status)"
+           [ "$(ulimit -n)" = 100 ] || fail "nofile $(ulimit -n)"
+           [ "$(pwd)" = /tmp ] || fail "cwd $(pwd)""#,
+    ]);
+    s["process"]["user"] = json!({"uid": 1000, "gid": 1000, "additionalGids": [10, 1000]});
+    s["process"]["noNewPrivileges"] = json!(true);
+    s["process"]["cwd"] = json!("/tmp");
+    s["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 100, "hard": 100}]);
+    let out = run(&h, "user", &s, &[]);
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        out.status.code(),
+        stderr(&out)
+    );
+}
+
+/// The default profile's verdicts, seen from inside: `keyctl` (not on Docker's allow list, needs no
+/// capability) fails with EPERM, `clone3` with ENOSYS; without the filter both give EINVAL for these arguments.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn default_seccomp_profile_denies_with_eperm_and_clone3_with_enosys() {
+    let Some(h) = host() else { return };
+    if h.sh("command -v python3").stdout.is_empty() {
+        eprintln!("skipped: needs python3 on the host");
+        return;
+    }
+    let probe = r#"
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+out = []
+for nr, args in ((250, (0, 0, 0, 0, 0)), (435, (0, 0))):
+    ctypes.set_errno(0)
+    libc.syscall(nr, *args)
+    out.append(str(ctypes.get_errno()))
+print(" ".join(out))
+"#;
+    let out = run(&h, "seccomp", &spec(&["python3", "-c", probe]), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1 38");
+    // And the same probe with seccomp off in the spec sees the kernel's own answers.
+    let mut s = spec(&["python3", "-c", probe]);
+    s["linux"].as_object_mut().unwrap().remove("seccomp");
+    let out = run(&h, "noseccomp", &s, &[]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "22 22",
+        "{}",
         stderr(&out)
     );
 }
