@@ -330,7 +330,8 @@ fn under(target: &Path, dest: &Path) -> PathBuf {
 }
 
 fn do_mount(plan: &Plan<'_>, target: &Path, m: &Mount) -> Step<()> {
-    let dest = under(target, m.destination());
+    let dest = crate::mounts::secure_join(target, m.destination())
+        .at(|| format!("resolve mount point {}", m.destination().display()))?;
     let typ = m.typ().as_deref().unwrap_or("none");
     let opts: MountOptions = parse_options(m.options().as_deref().unwrap_or_default());
     if typ == "cgroup" || typ == "cgroup2" {

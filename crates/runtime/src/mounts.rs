@@ -4,7 +4,59 @@
 //! this module splits them into the flags of the mount call, the propagation changes that need mount calls
 //! of their own, and the filesystem-specific data string. It is pure and needs no privileges.
 
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
 use nix::mount::MsFlags;
+
+/// Joins `path` (a path inside a container) to `root`, resolving symlinks on the way as if `root` were `/`:
+/// an absolute link target starts again at `root`, and `..` never climbs above it. Mounting on the result
+/// cannot be redirected outside the root by a hostile image's symlinks (the container does not run yet, so
+/// nothing can change the links between this check and the mount). Components that do not exist are kept
+/// as they are, to be created.
+pub fn secure_join(root: &Path, path: &Path) -> io::Result<PathBuf> {
+    let mut pending: VecDeque<OsString> = path
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_owned()),
+            Component::ParentDir => Some("..".into()),
+            _ => None,
+        })
+        .collect();
+    let mut resolved = PathBuf::new();
+    let mut links = 0;
+    while let Some(name) = pending.pop_front() {
+        if name == ".." {
+            resolved.pop();
+            continue;
+        }
+        let candidate = resolved.join(&name);
+        let full = root.join(&candidate);
+        match full.symlink_metadata() {
+            Ok(m) if m.file_type().is_symlink() => {
+                links += 1;
+                if links > 40 {
+                    return Err(io::Error::from_raw_os_error(libc::ELOOP));
+                }
+                let target = std::fs::read_link(&full)?;
+                if target.is_absolute() {
+                    resolved = PathBuf::new();
+                }
+                for c in target.components().rev() {
+                    match c {
+                        Component::Normal(n) => pending.push_front(n.to_owned()),
+                        Component::ParentDir => pending.push_front("..".into()),
+                        _ => {}
+                    }
+                }
+            }
+            _ => resolved = candidate,
+        }
+    }
+    Ok(root.join(resolved))
+}
 
 /// What a list of mount options means to mount(2).
 #[derive(Debug, PartialEq, Eq)]
@@ -124,6 +176,24 @@ mod tests {
         assert_eq!(o.flags, MsFlags::MS_RDONLY);
         assert_eq!(o.propagation, vec![MsFlags::MS_PRIVATE | MsFlags::MS_REC]);
         assert_eq!(o.data, "");
+    }
+
+    #[test]
+    fn symlinks_resolve_inside_the_root() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        std::fs::create_dir_all(r.join("usr/lib")).unwrap();
+        std::os::unix::fs::symlink("/etc", r.join("abs")).unwrap();
+        std::os::unix::fs::symlink("../../../../..", r.join("usr/lib/up")).unwrap();
+        std::os::unix::fs::symlink("usr/lib", r.join("rel")).unwrap();
+        std::os::unix::fs::symlink("loop", r.join("loop")).unwrap();
+        let j = |p: &str| secure_join(r, Path::new(p)).unwrap();
+        assert_eq!(j("/abs/passwd"), r.join("etc/passwd"));
+        assert_eq!(j("/usr/lib/up/etc"), r.join("etc"));
+        assert_eq!(j("/../../etc"), r.join("etc"));
+        assert_eq!(j("/rel/x"), r.join("usr/lib/x"));
+        assert_eq!(j("/"), r.to_path_buf());
+        assert!(secure_join(r, Path::new("/loop/x")).is_err());
     }
 
     #[test]

@@ -310,3 +310,39 @@ print(" ".join(out))
         stderr(&out)
     );
 }
+
+/// Regression: a mount destination under an absolute symlink of the root (`/var/run -> /run` on Debian) was
+/// resolved against the host's `/` instead of the container's root, so the mount point was created in the
+/// host's (here: the box's) `/run`.
+#[test]
+fn mount_destination_through_an_absolute_symlink_stays_in_the_root() {
+    let Some(h) = host() else { return };
+    if !std::fs::read_link("/var/run").is_ok_and(|t| t.is_absolute()) {
+        eprintln!("skipped: needs /var/run to be an absolute symlink on the host");
+        return;
+    }
+    let mut s = spec(&[
+        "sh",
+        "-c",
+        r#"awk '$5 == "/run/escape-probe" { f = 1 } END { exit !f }' /proc/1/mountinfo"#,
+    ]);
+    let m = s["mounts"].as_array_mut().unwrap();
+    m.push(serde_json::to_value(minotaur_runtime::defaults::tmpfs_mount("/run")).unwrap());
+    m.push(
+        serde_json::to_value(minotaur_runtime::defaults::tmpfs_mount(
+            "/var/run/escape-probe",
+        ))
+        .unwrap(),
+    );
+    let out = run(&h, "symlink", &s, &[]);
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        out.status.code(),
+        stderr(&out)
+    );
+    assert!(
+        h.sh("test -e /run/escape-probe").status.code() == Some(1),
+        "the mount point was created outside the container's root"
+    );
+}
