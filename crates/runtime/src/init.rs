@@ -11,6 +11,7 @@ use std::convert::Infallible;
 use std::ffi::CString;
 use std::fs::{self, File};
 use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -172,9 +173,34 @@ fn body(plan: &Plan<'_>, status: &mut File, go: &mut File) -> Step<Infallible> {
     }
     chdir(process.cwd()).at(|| format!("chdir {}", process.cwd().display()))?;
 
+    // With a terminal, the pty comes from the container's own devpts instance; the parent takes the master
+    // with pidfd_getfd(2), the container gets the slave as /dev/console and stdio.
+    let console = if process.terminal() == Some(true) {
+        Some(open_console(dev_is_ours)?)
+    } else {
+        None
+    };
+
     // Every namespace exists and the filesystem is in place: the engine may now set up the network.
-    status.write_all(&[READY]).at(|| "report ready".into())?;
+    let master_fd: i32 = console.as_ref().map_or(-1, |(m, _)| m.as_raw_fd());
+    let mut ready = vec![READY];
+    ready.extend(master_fd.to_le_bytes());
+    status.write_all(&ready).at(|| "report ready".into())?;
     wait_go(go)?;
+    if let Some((master, slave)) = console {
+        drop(master);
+        nix::unistd::setsid().at(|| "setsid".into())?;
+        let tty = nix::fcntl::open(
+            slave.as_str(),
+            nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .at(|| format!("open {slave}"))?;
+        minotaur_sys::set_controlling_terminal(&tty).at(|| "set controlling terminal".into())?;
+        nix::unistd::dup2_stdin(&tty).at(|| "terminal as stdin".into())?;
+        nix::unistd::dup2_stdout(&tty).at(|| "terminal as stdout".into())?;
+        nix::unistd::dup2_stderr(&tty).at(|| "terminal as stderr".into())?;
+    }
 
     let nnp = process.no_new_privileges() == Some(true);
     if !nnp {
@@ -233,6 +259,29 @@ fn body(plan: &Plan<'_>, status: &mut File, go: &mut File) -> Step<Infallible> {
         process.args().as_deref().unwrap_or_default(),
         process.env().as_deref(),
     ))
+}
+
+/// Opens a pty in the container's devpts and binds its slave over `/dev/console`. Returns the master and the
+/// slave's path.
+fn open_console(dev_is_ours: bool) -> Step<(nix::pty::PtyMaster, String)> {
+    use nix::fcntl::OFlag;
+    let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+        .at(|| "open /dev/ptmx".into())?;
+    nix::pty::grantpt(&master).at(|| "grantpt".into())?;
+    nix::pty::unlockpt(&master).at(|| "unlockpt".into())?;
+    let slave = nix::pty::ptsname_r(&master).at(|| "ptsname".into())?;
+    if dev_is_ours {
+        let console = Path::new("/dev/console");
+        make_mountpoint(console, false)?;
+        mount_at(
+            Some(Path::new(&slave)),
+            console,
+            None,
+            MsFlags::MS_BIND,
+            None,
+        )?;
+    }
+    Ok((master, slave))
 }
 
 fn install_seccomp(plan: &Plan<'_>) -> Step<()> {

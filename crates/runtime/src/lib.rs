@@ -151,6 +151,7 @@ pub struct Created {
     cgroup: Option<Cgroup>,
     status: File,
     go: File,
+    console: Option<OwnedFd>,
 }
 
 /// A started container: its PID 1, a pidfd for it, and its cgroup (to [`Cgroup::remove`] once it has exited).
@@ -173,6 +174,12 @@ impl Created {
         &self.pidfd
     }
 
+    /// The master side of the container's terminal (when `process.terminal` is set), for the supervisor to
+    /// relay; the container has the slave as `/dev/console` and as its stdin, stdout and stderr.
+    pub fn take_console(&mut self) -> Option<OwnedFd> {
+        self.console.take()
+    }
+
     /// Lets the init process drop privileges and exec the command. Returns once the exec has happened, or the
     /// reason it did not (the init process then exits with 126/127 and the caller still reaps it).
     pub fn start(self) -> Result<Started, RuntimeError> {
@@ -182,6 +189,7 @@ impl Created {
             cgroup,
             mut status,
             mut go,
+            console: _,
         } = self;
         go.write_all(&[GO]).map_err(RuntimeError::Sync)?;
         drop(go);
@@ -350,12 +358,13 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
     };
     let result = spawn(plan, flags, cgroup.as_ref());
     match result {
-        Ok((pid, pidfd, status, go)) => Ok(Created {
+        Ok((pid, pidfd, status, go, console)) => Ok(Created {
             pid,
             pidfd,
             cgroup,
             status,
             go,
+            console,
         }),
         Err(e) => {
             if let Some(cg) = cgroup {
@@ -378,7 +387,7 @@ fn spawn(
     plan: Plan<'_>,
     flags: CloneFlags,
     cgroup: Option<&Cgroup>,
-) -> Result<(Pid, OwnedFd, File, File), RuntimeError> {
+) -> Result<(Pid, OwnedFd, File, File, Option<OwnedFd>), RuntimeError> {
     let (mut status_rx, status_tx) = pipe()?;
     let (go_rx, mut go_tx) = pipe()?;
     let clone = minotaur_sys::clone3(flags.bits() as u64).map_err(|source| RuntimeError::Sys {
@@ -411,7 +420,22 @@ fn spawn(
         .read(&mut first)
         .map_err(|e| reap(RuntimeError::Sync(e)))?;
     match (n, first[0]) {
-        (1, READY) => Ok((pid, pidfd, status_rx, go_tx)),
+        (1, READY) => {
+            let mut fd = [0u8; 4];
+            status_rx
+                .read_exact(&mut fd)
+                .map_err(|e| reap(RuntimeError::Sync(e)))?;
+            let console = match i32::from_le_bytes(fd) {
+                -1 => None,
+                fd => Some(minotaur_sys::pidfd_getfd(&pidfd, fd).map_err(|source| {
+                    reap(RuntimeError::Sys {
+                        what: "pidfd_getfd (container terminal)",
+                        source,
+                    })
+                })?),
+            };
+            Ok((pid, pidfd, status_rx, go_tx, console))
+        }
         (1, FAILED) => {
             let mut rest = Vec::new();
             let _ = status_rx.read_to_end(&mut rest);

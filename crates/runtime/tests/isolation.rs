@@ -346,3 +346,21 @@ fn mount_destination_through_an_absolute_symlink_stays_in_the_root() {
         "the mount point was created outside the container's root"
     );
 }
+
+#[test]
+fn terminal_is_a_pty_of_the_container_and_its_console() {
+    let Some(h) = host() else { return };
+    let mut s = spec(&[
+        "sh",
+        "-c",
+        r#"t=$(tty) || { echo "no tty"; exit 1; }
+           [ -c /dev/console ] || { echo "no console"; exit 1; }
+           [ "$(stat -c %t:%T /dev/console)" = "$(stat -c %t:%T $t)" ] || { echo "console is not $t"; exit 1; }
+           echo "tty=$t""#,
+    ]);
+    s["process"]["terminal"] = json!(true);
+    let out = run(&h, "tty", &s, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout} {}", stderr(&out));
+    assert!(stdout.contains("tty=/dev/pts/0"), "{stdout}");
+}

@@ -222,3 +222,23 @@ pub fn cloexec_from(first: u32) -> Result<(), Errno> {
     let r = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
     Errno::result(r).map(drop)
 }
+
+/// Duplicates descriptor `fd` of the process behind `pidfd` into the caller (pidfd_getfd(2), Linux 5.6).
+/// The new descriptor is close-on-exec. The caller needs ptrace access to that process (its parent, as root,
+/// has it).
+pub fn pidfd_getfd(pidfd: impl AsFd, fd: i32) -> Result<OwnedFd, Errno> {
+    // SAFETY: pidfd_getfd takes three integers and returns a new descriptor or -1; no memory is passed.
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_fd().as_raw_fd(), fd, 0) };
+    if r < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the kernel just returned this descriptor to us and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(r as i32) })
+}
+
+/// Makes the terminal behind `fd` the controlling terminal of the calling session leader (ioctl `TIOCSCTTY`).
+pub fn set_controlling_terminal(fd: impl AsFd) -> Result<(), Errno> {
+    // SAFETY: TIOCSCTTY takes an integer argument (0: do not steal) and touches no memory of ours.
+    let r = unsafe { libc::ioctl(fd.as_fd().as_raw_fd(), libc::TIOCSCTTY, 0) };
+    Errno::result(r).map(drop)
+}

@@ -40,7 +40,9 @@ fn main() -> ExitCode {
         }
     };
     let opts = minotaur_runtime::CreateOptions::default();
-    let result = minotaur_runtime::create(&spec, &bundle, &opts).and_then(|c| {
+    let mut console = None;
+    let result = minotaur_runtime::create(&spec, &bundle, &opts).and_then(|mut c| {
+        console = c.take_console();
         if let Some(hook) = &hook {
             let ok = std::process::Command::new("sh")
                 .args(["-ec", hook])
@@ -71,6 +73,11 @@ fn main() -> ExitCode {
             return ExitCode::from(e.exit_code() as u8);
         }
     };
+    // With a terminal, copy what the container writes to it to our stdout until it hangs up (EIO).
+    if let Some(master) = console {
+        let mut master = std::fs::File::from(master);
+        let _ = std::io::copy(&mut master, &mut std::io::stdout());
+    }
     let code = match waitpid(started.pid, None) {
         Ok(WaitStatus::Exited(_, c)) => c,
         Ok(WaitStatus::Signaled(_, sig, _)) => 128 + sig as i32,
