@@ -172,6 +172,9 @@ fn body(plan: &Plan<'_>, status: &mut File, go: &mut File) -> Step<Infallible> {
             .at(|| format!("setrlimit {:?}", rl.typ()))?;
     }
     chdir(process.cwd()).at(|| format!("chdir {}", process.cwd().display()))?;
+    if let Some(adj) = process.oom_score_adj() {
+        fs::write("/proc/self/oom_score_adj", adj.to_string()).at(|| "set oom_score_adj".into())?;
+    }
 
     // With a terminal, the pty comes from the container's own devpts instance; the parent takes the master
     // with pidfd_getfd(2), the container gets the slave as /dev/console and stdio.

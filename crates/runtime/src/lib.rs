@@ -143,7 +143,9 @@ const READY: u8 = b'R';
 const FAILED: u8 = b'F';
 const GO: u8 = b'G';
 
-/// A container whose init process has set up everything and waits for [`Created::start`].
+/// A container whose init process has set up everything and waits for [`Created::start`]. Dropping it
+/// instead makes the init process exit (the caller still reaps it); [`Created::abort`] also reaps it and
+/// removes the cgroup.
 #[derive(Debug)]
 pub struct Created {
     pid: Pid,
@@ -354,7 +356,7 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
         new_cgroup_ns,
         new_uts,
         seccomp,
-        host_is_cgroup2: cgroup::is_cgroup2(Path::new(cgroup::DEFAULT_ROOT)),
+        host_is_cgroup2: cgroup::is_cgroup2(&opts.cgroup_root),
     };
     let result = spawn(plan, flags, cgroup.as_ref());
     match result {

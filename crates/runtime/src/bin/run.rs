@@ -2,7 +2,8 @@
 //! `BUNDLE/config.json`, waits for it, removes its cgroup and exits with its exit code (125/126/127 and one
 //! line on stderr when the runtime fails). `--leak-fd` first opens a descriptor without close-on-exec, so a
 //! test can check that it does not reach the container. `--hook CMD` runs `sh -c CMD` between create and start
-//! with `CONTAINER_PID` set, where the engine will set up the network. Not part of the product.
+//! with `CONTAINER_PID` set, where the engine will set up the network. `--default-spec CMD...` prints Docker's
+//! default spec for CMD. Not part of the product.
 #![forbid(unsafe_code)]
 
 use std::error::Error;
@@ -21,6 +22,16 @@ fn main() -> ExitCode {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--hook" => hook = args.next(),
+            "--default-spec" => {
+                // Prints Docker's default spec for the rest of the arguments (for benchmarks and debugging).
+                let rest: Vec<String> = args.collect();
+                let spec = minotaur_runtime::defaults::default_spec(&rest);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&spec).expect("spec serializes")
+                );
+                return ExitCode::SUCCESS;
+            }
             "--leak-fd" => {
                 leak =
                     Some(open("/dev/null", OFlag::O_RDONLY, Mode::empty()).expect("open /dev/null"))
