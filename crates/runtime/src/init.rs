@@ -403,7 +403,7 @@ fn do_mount(plan: &Plan<'_>, target: &Path, m: &Mount) -> Step<()> {
         let is_dir = fs::metadata(&source)
             .at(|| format!("bind source {}", source.display()))?
             .is_dir();
-        make_mountpoint(&dest, is_dir)?;
+        make_mountpoint(&dest, is_dir).map_err(|f| named(f, m))?;
         let rec = if opts.rec {
             MsFlags::MS_REC
         } else {
@@ -420,7 +420,7 @@ fn do_mount(plan: &Plan<'_>, target: &Path, m: &Mount) -> Step<()> {
             )?;
         }
     } else {
-        make_mountpoint(&dest, true)?;
+        make_mountpoint(&dest, true).map_err(|f| named(f, m))?;
         let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
         let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
         mount_at(Some(&source), &dest, Some(typ), opts.flags, data)?;
@@ -429,6 +429,16 @@ fn do_mount(plan: &Plan<'_>, target: &Path, m: &Mount) -> Step<()> {
         mount_at(None, &dest, None, *p, None)?;
     }
     Ok(())
+}
+
+/// Names a mount point by its path in the container, which is what the user wrote.
+fn named(mut f: Failure, m: &Mount) -> Failure {
+    f.step = format!("create mount point {}", m.destination().display());
+    if f.errno == Errno::EROFS as i32 {
+        f.step
+            .push_str(" (a read-only root needs its mount points to exist)");
+    }
+    f
 }
 
 fn make_mountpoint(dest: &Path, dir: bool) -> Step<()> {

@@ -364,3 +364,58 @@ fn terminal_is_a_pty_of_the_container_and_its_console() {
     assert!(out.status.success(), "{stdout} {}", stderr(&out));
     assert!(stdout.contains("tty=/dev/pts/0"), "{stdout}");
 }
+
+#[test]
+fn missing_mount_point_in_a_read_only_root_is_named() {
+    let Some(h) = host() else { return };
+    let mut s = spec(&["true"]);
+    s["mounts"].as_array_mut().unwrap().push(
+        serde_json::to_value(minotaur_runtime::defaults::tmpfs_mount(
+            "/no-such-dir-in-the-root",
+        ))
+        .unwrap(),
+    );
+    let out = run(&h, "rofs", &s, &[]);
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("create mount point /no-such-dir-in-the-root (a read-only root"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_pid_namespace_is_joined_by_path() {
+    let Some(h) = host() else { return };
+    // A PID namespace with a recognisable process in it, as `--pid container:X` would name.
+    let pid = h
+        .sh_ok("unshare --pid --fork --mount-proc sleep 1000 >/dev/null 2>&1 & echo $!")
+        .trim()
+        .to_string();
+    let mut target = String::new();
+    minotaur_testhost::wait_until("the sleeper's PID namespace", || {
+        target = h
+            .sh_ok(&format!("cat /proc/{pid}/task/{pid}/children"))
+            .trim()
+            .to_string();
+        Ok(!target.is_empty())
+    })
+    .unwrap();
+    let mut s = spec(&[
+        "sh",
+        "-c",
+        "[ $$ != 1 ] || exit 3; grep -qx sleep /proc/1/comm || exit 4",
+    ]);
+    for ns in s["linux"]["namespaces"].as_array_mut().unwrap() {
+        if ns["type"] == "pid" {
+            ns["path"] = json!(format!("/proc/{target}/ns/pid"));
+        }
+    }
+    let out = run(&h, "joinpid", &s, &[]);
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        out.status.code(),
+        stderr(&out)
+    );
+}
