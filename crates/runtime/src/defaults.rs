@@ -211,6 +211,22 @@ pub fn default_spec(args: &[String]) -> Spec {
         .expect("complete spec")
 }
 
+/// Makes `spec` run on the built-in `host` image: the host's `/`, bound recursively and read-only, with
+/// writable tmpfs `/tmp` and `/run` (fresh `/proc`, `/dev` and `/sys` come from the default mounts).
+pub fn use_host_root(spec: &mut Spec) {
+    spec.set_root(Some(
+        RootBuilder::default()
+            .path("/")
+            .readonly(true)
+            .build()
+            .expect("complete root"),
+    ));
+    let mut mounts = spec.mounts().clone().unwrap_or_default();
+    mounts.push(tmpfs_mount("/tmp"));
+    mounts.push(tmpfs_mount("/run"));
+    spec.set_mounts(Some(mounts));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

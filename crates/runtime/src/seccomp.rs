@@ -493,11 +493,103 @@ const DOCKER_ALLOWED: &[&str] = &[
 /// CLONE_NEWPID|CLONE_NEWNET|CLONE_NEWCGROUP`), as in Docker's `clone` rule.
 const CLONE_NS_MASK: u64 = 0x7E02_0000;
 
+/// Syscalls Docker's profile allows only when the container has a capability beyond the default set.
+const BY_CAPABILITY: &[(&str, &[&str])] = &[
+    (
+        "CAP_SYS_ADMIN",
+        &[
+            "bpf",
+            "clone",
+            "clone3",
+            "fanotify_init",
+            "fsconfig",
+            "fsmount",
+            "fsopen",
+            "fspick",
+            "lookup_dcookie",
+            "mount",
+            "mount_setattr",
+            "move_mount",
+            "open_tree",
+            "perf_event_open",
+            "quotactl",
+            "quotactl_fd",
+            "setdomainname",
+            "sethostname",
+            "setns",
+            "syslog",
+            "umount",
+            "umount2",
+            "unshare",
+        ],
+    ),
+    ("CAP_SYS_BOOT", &["reboot"]),
+    ("CAP_SYS_CHROOT", &["chroot"]),
+    (
+        "CAP_SYS_MODULE",
+        &["delete_module", "init_module", "finit_module"],
+    ),
+    ("CAP_SYS_PACCT", &["acct"]),
+    (
+        "CAP_SYS_PTRACE",
+        &["kcmp", "pidfd_getfd", "process_madvise"],
+    ),
+    ("CAP_SYS_RAWIO", &["iopl", "ioperm"]),
+    (
+        "CAP_SYS_TIME",
+        &["settimeofday", "stime", "clock_settime", "clock_adjtime"],
+    ),
+    ("CAP_SYS_TTY_CONFIG", &["vhangup"]),
+    (
+        "CAP_SYS_NICE",
+        &[
+            "get_mempolicy",
+            "mbind",
+            "set_mempolicy",
+            "set_mempolicy_home_node",
+        ],
+    ),
+    ("CAP_SYSLOG", &["syslog"]),
+    ("CAP_BPF", &["bpf"]),
+    ("CAP_PERFMON", &["perf_event_open"]),
+];
+
+/// Docker's default profile for a container whose bounding set is `caps` (names like `CAP_SYS_ADMIN`): as
+/// [`docker_default`], plus the syscalls Docker unlocks for each capability beyond the default set, so that
+/// `--cap-add SYS_ADMIN` allows `mount` as it does with Docker. With `CAP_SYS_ADMIN`, `clone` and `clone3`
+/// are allowed without restriction.
+pub fn docker_default_for<S: AsRef<str>>(caps: &[S]) -> LinuxSeccomp {
+    let mut profile = docker_default();
+    let mut extra: Vec<String> = Vec::new();
+    for (cap, names) in BY_CAPABILITY {
+        if caps.iter().any(|c| c.as_ref() == *cap) {
+            extra.extend(names.iter().map(|n| n.to_string()));
+        }
+    }
+    if extra.is_empty() {
+        return profile;
+    }
+    let sys_admin = caps.iter().any(|c| c.as_ref() == "CAP_SYS_ADMIN");
+    let mut syscalls = profile.syscalls().clone().unwrap_or_default();
+    if sys_admin {
+        // Docker's clone3 ENOSYS entry applies only without CAP_SYS_ADMIN.
+        syscalls.retain(|s| !s.names().iter().any(|n| n == "clone3"));
+    }
+    syscalls.push(
+        LinuxSyscallBuilder::default()
+            .names(extra)
+            .action(LinuxSeccompAction::ScmpActAllow)
+            .build()
+            .expect("complete syscall rule"),
+    );
+    profile.set_syscalls(Some(syscalls));
+    profile
+}
+
 /// Docker's default seccomp profile: `ERRNO(EPERM)` for everything not allowed.
 ///
-/// Differences from Docker's: no capability-conditional entries (Docker unlocks e.g. `mount`, `unshare`,
-/// `bpf`, `perf_event_open` when `--cap-add` grants the capability; here the engine must add them), and only
-/// the native architecture's syscalls (no 32-bit compat names such as `chown32`, no `socketcall`).
+/// Differences from Docker's: capability-conditional entries are left to [`docker_default_for`], and only
+/// the native architecture's syscalls are named (no 32-bit compat names such as `chown32`, no `socketcall`).
 /// As in Docker: `clone` is allowed without namespace flags, `clone3` fails with `ENOSYS` so libc falls back
 /// to `clone`, `socket` is allowed except for `AF_VSOCK`, `personality` only for the harmless personas.
 pub fn docker_default() -> LinuxSeccomp {
@@ -602,6 +694,27 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(compile(&profile).unwrap().filters.len(), 1);
+    }
+
+    #[test]
+    fn added_capabilities_unlock_their_syscalls() {
+        let has = |p: &LinuxSeccomp, name: &str| {
+            p.syscalls().iter().flatten().any(|s| {
+                s.action() == LinuxSeccompAction::ScmpActAllow
+                    && s.args().is_none()
+                    && s.names().iter().any(|n| n == name)
+            })
+        };
+        let plain = docker_default_for(&["CAP_CHOWN"]);
+        assert!(!has(&plain, "mount"));
+        let admin = docker_default_for(&["CAP_CHOWN", "CAP_SYS_ADMIN"]);
+        assert!(has(&admin, "mount") && has(&admin, "unshare") && has(&admin, "clone3"));
+        assert!(!admin
+            .syscalls()
+            .iter()
+            .flatten()
+            .any(|s| s.action() == LinuxSeccompAction::ScmpActErrno));
+        assert_eq!(compile(&admin).unwrap().filters.len(), 1);
     }
 
     #[test]

@@ -26,16 +26,12 @@ fn cgroup_parent() -> String {
     )
 }
 
-/// Docker's default spec running `args` on the host's `/`, read-only, with a writable /tmp.
+/// Docker's default spec running `args` on the `host` image: the host's `/`, read-only, writable /tmp and /run.
 fn spec(args: &[&str]) -> Value {
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let mut v = serde_json::to_value(minotaur_runtime::defaults::default_spec(&args)).unwrap();
-    v["root"] = json!({"path": "/", "readonly": true});
-    v["mounts"]
-        .as_array_mut()
-        .unwrap()
-        .push(serde_json::to_value(minotaur_runtime::defaults::tmpfs_mount("/tmp")).unwrap());
-    v
+    let mut spec = minotaur_runtime::defaults::default_spec(&args);
+    minotaur_runtime::defaults::use_host_root(&mut spec);
+    serde_json::to_value(spec).unwrap()
 }
 
 /// Writes `spec` as a bundle in the box's directory and runs it; returns what the runner did.
@@ -327,7 +323,6 @@ fn mount_destination_through_an_absolute_symlink_stays_in_the_root() {
         r#"awk '$5 == "/run/escape-probe" { f = 1 } END { exit !f }' /proc/1/mountinfo"#,
     ]);
     let m = s["mounts"].as_array_mut().unwrap();
-    m.push(serde_json::to_value(minotaur_runtime::defaults::tmpfs_mount("/run")).unwrap());
     m.push(
         serde_json::to_value(minotaur_runtime::defaults::tmpfs_mount(
             "/var/run/escape-probe",
@@ -412,6 +407,38 @@ fn a_pid_namespace_is_joined_by_path() {
         }
     }
     let out = run(&h, "joinpid", &s, &[]);
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        out.status.code(),
+        stderr(&out)
+    );
+}
+
+#[test]
+fn cap_add_sys_admin_unlocks_mount_like_docker() {
+    let Some(h) = host() else { return };
+    let script = "mount -t tmpfs probe /mnt";
+    // Default capabilities and profile: mount is refused.
+    let out = run(&h, "nomount", &spec(&["sh", "-c", script]), &[]);
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "mount worked without CAP_SYS_ADMIN"
+    );
+    // --cap-add SYS_ADMIN: the capability and the profile's syscalls for it.
+    let mut s = spec(&["sh", "-c", script]);
+    let mut caps: Vec<String> = minotaur_runtime::defaults::DOCKER_CAPABILITIES
+        .iter()
+        .map(|c| format!("CAP_{}", c.to_string().trim_start_matches("CAP_")))
+        .collect();
+    caps.push("CAP_SYS_ADMIN".into());
+    for set in ["bounding", "effective", "permitted"] {
+        s["process"]["capabilities"][set] = json!(caps);
+    }
+    s["linux"]["seccomp"] =
+        serde_json::to_value(minotaur_runtime::seccomp::docker_default_for(&caps)).unwrap();
+    let out = run(&h, "mount", &s, &[]);
     assert!(
         out.status.success(),
         "{:?}: {}",
