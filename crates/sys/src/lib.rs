@@ -91,3 +91,162 @@ pub fn reset_signal_to_default(signal: nix::sys::signal::Signal) -> Result<(), E
     // the handler; the previous disposition is dropped.
     unsafe { nix::sys::signal::signal(signal, nix::sys::signal::SigHandler::SigDfl) }.map(drop)
 }
+
+/// `struct clone_args` from <linux/sched.h>, the version-2 layout (88 bytes, Linux 5.7).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// What [`clone3`] returned in each of the two processes.
+#[derive(Debug)]
+pub enum Clone3Result {
+    /// In the parent: the child's PID (as seen from the caller's PID namespace) and a pidfd for it.
+    Parent { child: Pid, pidfd: OwnedFd },
+    /// In the child.
+    Child,
+}
+
+/// Forks like fork(2) through clone3(2) with `flags` (the `CLONE_NEW*` flags; `CLONE_PIDFD` is always added)
+/// and `SIGCHLD` as the exit signal. No new stack is given, so the child continues on a copy of the caller's
+/// stack exactly as after fork(2); with `CLONE_NEWPID` the child is PID 1 of the new PID namespace.
+///
+/// Unlike fork(2) this bypasses glibc's `pthread_atfork` handlers; the caller must be single-threaded (the same
+/// contract as [`fork`]), so no lock can be held by a thread that does not exist in the child.
+pub fn clone3(flags: u64) -> Result<Clone3Result, Errno> {
+    let mut pidfd: libc::c_int = -1;
+    let mut args = CloneArgs {
+        flags: flags | libc::CLONE_PIDFD as u64,
+        pidfd: &mut pidfd as *mut libc::c_int as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        ..CloneArgs::default()
+    };
+    // SAFETY: `args` is a valid, fully initialised clone_args of the size passed; `pidfd` outlives the call and
+    // the kernel writes one int to it. With no stack given the child resumes here on its own copy of the
+    // address space, like fork(2); the caller is single-threaded (documented contract), so the child inherits
+    // no lock owned by another thread.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    match r {
+        -1 => Err(Errno::last()),
+        0 => Ok(Clone3Result::Child),
+        child => Ok(Clone3Result::Parent {
+            child: Pid::from_raw(child as i32),
+            // SAFETY: with CLONE_PIDFD the kernel stored a new descriptor in `pidfd` that nothing else owns.
+            pidfd: unsafe { OwnedFd::from_raw_fd(pidfd) },
+        }),
+    }
+}
+
+/// `struct mount_attr` from <linux/mount.h>.
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+const MOUNT_ATTR_RDONLY: u64 = 0x1;
+const AT_RECURSIVE: libc::c_uint = 0x8000;
+
+/// Makes the mount at `path` and every mount below it read-only in one step (mount_setattr(2) with
+/// `AT_RECURSIVE`, Linux 5.12). The mount(2) alternative, `MS_REMOUNT|MS_BIND|MS_RDONLY`, only changes one
+/// mount at a time and needs each mount's other flags repeated.
+pub fn mount_setattr_rdonly_recursive(path: &std::ffi::CStr) -> Result<(), Errno> {
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_RDONLY,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: `path` is a NUL-terminated string and `attr` a valid mount_attr of the size passed; the kernel
+    // only reads both during the call.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            AT_RECURSIVE,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    Errno::result(r).map(drop)
+}
+
+/// Installs a seccomp BPF filter on the calling thread (seccomp(2) `SECCOMP_SET_MODE_FILTER`).
+///
+/// Unlike most wrappers it does not set `PR_SET_NO_NEW_PRIVS` itself: without it the caller needs
+/// `CAP_SYS_ADMIN`, which a container runtime still has before it drops capabilities.
+pub fn seccomp_set_filter(program: &[libc::sock_filter]) -> Result<(), Errno> {
+    let len = u16::try_from(program.len()).map_err(|_| Errno::EINVAL)?;
+    let prog = libc::sock_fprog {
+        len,
+        filter: program.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: `prog` points at `len` valid instructions that outlive the call; the kernel copies them.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            0,
+            &prog as *const libc::sock_fprog,
+        )
+    };
+    Errno::result(r).map(drop)
+}
+
+/// Ends the calling process at once with `code` (_exit(2)): no atexit handlers, no stdio flushing. A forked
+/// child that must not run its parent's cleanup ends this way.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and touches no memory of ours.
+    unsafe { libc::_exit(code) }
+}
+
+/// Marks every descriptor from `first` upwards close-on-exec (close_range(2) with `CLOSE_RANGE_CLOEXEC`,
+/// Linux 5.11), so none of them survives the next execve. Unlike closing them, this keeps descriptors the
+/// caller still needs until the exec (such as a status pipe that must close exactly at exec).
+pub fn cloexec_from(first: u32) -> Result<(), Errno> {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: close_range takes three integers; with CLOSE_RANGE_CLOEXEC it closes nothing, so no descriptor
+    // owned elsewhere in this process becomes dangling.
+    let r = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
+    Errno::result(r).map(drop)
+}
+
+/// Duplicates descriptor `fd` of the process behind `pidfd` into the caller (pidfd_getfd(2), Linux 5.6).
+/// The new descriptor is close-on-exec. The caller needs ptrace access to that process (its parent, as root,
+/// has it).
+pub fn pidfd_getfd(pidfd: impl AsFd, fd: i32) -> Result<OwnedFd, Errno> {
+    // SAFETY: pidfd_getfd takes three integers and returns a new descriptor or -1; no memory is passed.
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_fd().as_raw_fd(), fd, 0) };
+    if r < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the kernel just returned this descriptor to us and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(r as i32) })
+}
+
+/// Makes the terminal behind `fd` the controlling terminal of the calling session leader (ioctl `TIOCSCTTY`).
+pub fn set_controlling_terminal(fd: impl AsFd) -> Result<(), Errno> {
+    // SAFETY: TIOCSCTTY takes an integer argument (0: do not steal) and touches no memory of ours.
+    let r = unsafe { libc::ioctl(fd.as_fd().as_raw_fd(), libc::TIOCSCTTY, 0) };
+    Errno::result(r).map(drop)
+}

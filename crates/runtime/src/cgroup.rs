@@ -1,0 +1,449 @@
+//! A container's cgroup, on cgroup v1 (one directory per controller hierarchy, as on hybrid hosts) and v2.
+//!
+//! Layout: the spec's `linux.cgroupsPath` (the engine uses `minotaur/<id>`) relative to the cgroup root; on
+//! v1 under each controller's hierarchy (`<root>/memory/minotaur/<id>`, `<root>/cpu/…`, `<root>/pids/…`), on
+//! v2 one directory (`<root>/minotaur/<id>`) with the controllers enabled in every ancestor's
+//! `cgroup.subtree_control`. The version is told by the filesystem magic of the root (statfs(2)): a v2 host
+//! has cgroup2 there; a v1 or hybrid host has a tmpfs holding the v1 hierarchies (and maybe an unusable
+//! `unified` v2 mount, which is ignored). The root is a parameter, so the logic runs against a temporary
+//! directory in tests. Limits are Docker's `--memory`, `--memory-swap`, `--cpus`, `--cpu-shares` and
+//! `--pids-limit`, read from the spec's `linux.resources`.
+
+use std::fs;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::unistd::Pid;
+use oci_spec::runtime::LinuxResources;
+
+/// Where the cgroup filesystems are mounted on a normal host.
+pub const DEFAULT_ROOT: &str = "/sys/fs/cgroup";
+
+/// The v1 controllers a container gets a cgroup in.
+const V1_CONTROLLERS: &[&str] = &["memory", "cpu", "pids"];
+
+/// Errors of a container's cgroup.
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    #[error("cannot create cgroup {path}")]
+    Create {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write {value:?} to {path}")]
+    Write {
+        path: PathBuf,
+        value: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot remove cgroup {path}")]
+    Remove {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the {controller} cgroup controller is not available under {root}")]
+    MissingController { controller: String, root: PathBuf },
+    #[error("cgroup path {0} leaves the cgroup root")]
+    BadPath(PathBuf),
+}
+
+/// Whether `root` is a cgroup v2 (unified) mount.
+pub fn is_cgroup2(root: &Path) -> bool {
+    nix::sys::statfs::statfs(root)
+        .map(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+        .unwrap_or(false)
+}
+
+/// The v1 hierarchies mounted directly under `/sys/fs/cgroup`, from a mountinfo file: (directory name, the
+/// options that select its controllers, e.g. `cpu,cpuacct` or `name=systemd`).
+pub fn v1_hierarchies(mountinfo: &Path) -> std::io::Result<Vec<(String, String)>> {
+    let mounts = minotaur_ns::mountinfo::read(mountinfo)?;
+    Ok(mounts
+        .into_iter()
+        .filter(|m| m.fstype == "cgroup" && m.mount_point.parent() == Some(Path::new(DEFAULT_ROOT)))
+        .filter_map(|m| {
+            let name = m.mount_point.file_name()?.to_str()?.to_owned();
+            let opts: Vec<&str> = m
+                .super_options
+                .split(',')
+                .filter(|o| *o != "rw" && *o != "ro")
+                .collect();
+            Some((name, opts.join(",")))
+        })
+        .collect())
+}
+
+/// One container's cgroup: the directories made for it (deepest last) and where the process goes.
+#[derive(Debug)]
+pub struct Cgroup {
+    /// The container's cgroup directories: one per v1 controller, or the one v2 directory.
+    dirs: Vec<PathBuf>,
+    /// Ancestors that [`Cgroup::create`] made, deepest first, removed with the cgroup when empty.
+    made: Vec<PathBuf>,
+}
+
+impl Cgroup {
+    /// Creates the cgroup at `path` (relative to `root`) and applies the limits of `resources`.
+    pub fn create(
+        root: &Path,
+        path: &Path,
+        resources: Option<&LinuxResources>,
+    ) -> Result<Cgroup, CgroupError> {
+        Cgroup::create_as(root, path, resources, is_cgroup2(root))
+    }
+
+    /// [`Cgroup::create`] for a given cgroup version (v2 when `v2`), whatever `root` is.
+    pub fn create_as(
+        root: &Path,
+        path: &Path,
+        resources: Option<&LinuxResources>,
+        v2: bool,
+    ) -> Result<Cgroup, CgroupError> {
+        let rel = path.strip_prefix("/").unwrap_or(path);
+        if rel
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+            || rel.as_os_str().is_empty()
+        {
+            return Err(CgroupError::BadPath(path.to_owned()));
+        }
+        let mut cg = Cgroup {
+            dirs: Vec::new(),
+            made: Vec::new(),
+        };
+        let result = if v2 {
+            cg.create_v2(root, rel, resources)
+        } else {
+            cg.create_v1(root, rel, resources)
+        };
+        if let Err(e) = result {
+            let _ = cg.remove();
+            return Err(e);
+        }
+        Ok(cg)
+    }
+
+    /// The container's cgroup directories.
+    pub fn dirs(&self) -> &[PathBuf] {
+        &self.dirs
+    }
+
+    fn mkdir(&mut self, base: &Path, rel: &Path) -> Result<PathBuf, CgroupError> {
+        let mut dir = base.to_owned();
+        for c in rel.components() {
+            dir.push(c);
+            match fs::create_dir(&dir) {
+                Ok(()) => self.made.push(dir.clone()),
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+                Err(source) => return Err(CgroupError::Create { path: dir, source }),
+            }
+        }
+        Ok(dir)
+    }
+
+    fn create_v1(
+        &mut self,
+        root: &Path,
+        rel: &Path,
+        res: Option<&LinuxResources>,
+    ) -> Result<(), CgroupError> {
+        let mut dir_of = std::collections::HashMap::new();
+        for controller in V1_CONTROLLERS {
+            let base = root.join(controller);
+            if !base.is_dir() {
+                continue;
+            }
+            let dir = self.mkdir(&base, rel)?;
+            self.dirs.push(dir.clone());
+            dir_of.insert(*controller, dir);
+        }
+        let need = |c: &str| {
+            dir_of
+                .get(c)
+                .cloned()
+                .ok_or_else(|| CgroupError::MissingController {
+                    controller: c.into(),
+                    root: root.to_owned(),
+                })
+        };
+        let Some(res) = res else { return Ok(()) };
+        if let Some(mem) = res.memory() {
+            if let Some(limit) = mem.limit() {
+                write(&need("memory")?.join("memory.limit_in_bytes"), limit)?;
+            }
+            if let Some(swap) = mem.swap() {
+                // memory+swap; the file exists only with swap accounting on. Docker ignores the flag then too.
+                let f = need("memory")?.join("memory.memsw.limit_in_bytes");
+                if f.exists() {
+                    write(&f, swap)?;
+                }
+            }
+        }
+        if let Some(cpu) = res.cpu() {
+            if let Some(shares) = cpu.shares() {
+                write(&need("cpu")?.join("cpu.shares"), shares)?;
+            }
+            if let Some(period) = cpu.period() {
+                write(&need("cpu")?.join("cpu.cfs_period_us"), period)?;
+            }
+            if let Some(quota) = cpu.quota() {
+                write(&need("cpu")?.join("cpu.cfs_quota_us"), quota)?;
+            }
+        }
+        if let Some(pids) = res.pids() {
+            let v = if pids.limit() > 0 {
+                pids.limit().to_string()
+            } else {
+                "max".into()
+            };
+            write(&need("pids")?.join("pids.max"), v)?;
+        }
+        Ok(())
+    }
+
+    fn create_v2(
+        &mut self,
+        root: &Path,
+        rel: &Path,
+        res: Option<&LinuxResources>,
+    ) -> Result<(), CgroupError> {
+        // Enable the controllers in every ancestor so the leaf gets its interface files.
+        let mut dir = root.to_owned();
+        let available = fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default();
+        let wanted: Vec<&str> = ["memory", "cpu", "pids"]
+            .into_iter()
+            .filter(|c| available.split_whitespace().any(|a| a == *c))
+            .collect();
+        let comps: Vec<_> = rel.components().collect();
+        for (i, c) in comps.iter().enumerate() {
+            for ctl in &wanted {
+                // Best effort: a limit whose controller is missing fails below, naming the file.
+                let _ = fs::write(dir.join("cgroup.subtree_control"), format!("+{ctl}"));
+            }
+            dir = self.mkdir(&dir, Path::new(c))?;
+            if i + 1 == comps.len() {
+                self.dirs.push(dir.clone());
+            }
+        }
+        let Some(res) = res else { return Ok(()) };
+        if let Some(mem) = res.memory() {
+            if let Some(limit) = mem.limit() {
+                write(&dir.join("memory.max"), max_or(limit))?;
+            }
+            if let Some(swap) = mem.swap() {
+                // OCI's swap is memory+swap (Docker's --memory-swap); v2 limits swap alone.
+                let v = match (swap, mem.limit()) {
+                    (s, _) if s < 0 => "max".to_string(),
+                    (s, Some(l)) if l > 0 => (s - l).max(0).to_string(),
+                    (s, _) => s.to_string(),
+                };
+                write(&dir.join("memory.swap.max"), v)?;
+            }
+        }
+        if let Some(cpu) = res.cpu() {
+            if let Some(shares) = cpu.shares() {
+                write(&dir.join("cpu.weight"), shares_to_weight(shares))?;
+            }
+            if cpu.quota().is_some() || cpu.period().is_some() {
+                let quota = cpu.quota().map(max_or).unwrap_or_else(|| "max".into());
+                let period = cpu.period().unwrap_or(100_000);
+                write(&dir.join("cpu.max"), format!("{quota} {period}"))?;
+            }
+        }
+        if let Some(pids) = res.pids() {
+            write(&dir.join("pids.max"), max_or(pids.limit()))?;
+        }
+        Ok(())
+    }
+
+    /// Moves `pid` into the cgroup.
+    pub fn add(&self, pid: Pid) -> Result<(), CgroupError> {
+        for dir in &self.dirs {
+            write(&dir.join("cgroup.procs"), pid.as_raw())?;
+        }
+        Ok(())
+    }
+
+    /// Removes the cgroup and the ancestors [`Cgroup::create`] made, when no other cgroup uses them. Waits
+    /// briefly for the kernel to let go of a cgroup whose last process has just been reaped.
+    pub fn remove(self) -> Result<(), CgroupError> {
+        let mut first_error = None;
+        for dir in self.dirs.iter().chain(self.made.iter().rev()) {
+            let start = Instant::now();
+            loop {
+                match fs::remove_dir(dir) {
+                    Ok(()) => break,
+                    Err(e) if e.kind() == ErrorKind::NotFound => break,
+                    // An ancestor still holding another container's cgroup stays.
+                    Err(_) if !self.dirs.contains(dir) => break,
+                    Err(e)
+                        if e.raw_os_error() == Some(libc::EBUSY)
+                            && start.elapsed() < Duration::from_secs(2) =>
+                    {
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                    Err(source) => {
+                        first_error.get_or_insert(CgroupError::Remove {
+                            path: dir.clone(),
+                            source,
+                        });
+                        break;
+                    }
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+fn max_or(v: i64) -> String {
+    if v < 0 {
+        "max".into()
+    } else {
+        v.to_string()
+    }
+}
+
+/// Converts v1 `cpu.shares` (2..262144, default 1024) to v2 `cpu.weight` (1..10000), as runc and crun do.
+pub fn shares_to_weight(shares: u64) -> u64 {
+    if shares == 0 {
+        return 100;
+    }
+    1 + (shares.clamp(2, 262_144) - 2) * 9999 / 262_142
+}
+
+fn write(path: &Path, value: impl ToString) -> Result<(), CgroupError> {
+    let value = value.to_string();
+    fs::write(path, &value).map_err(|source| CgroupError::Write {
+        path: path.to_owned(),
+        value,
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::{
+        LinuxCpuBuilder, LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResourcesBuilder,
+    };
+
+    fn resources() -> LinuxResources {
+        LinuxResourcesBuilder::default()
+            .memory(
+                LinuxMemoryBuilder::default()
+                    .limit(64 << 20)
+                    .swap(128 << 20)
+                    .build()
+                    .unwrap(),
+            )
+            .cpu(
+                LinuxCpuBuilder::default()
+                    .shares(512u64)
+                    .quota(150_000i64)
+                    .period(100_000u64)
+                    .build()
+                    .unwrap(),
+            )
+            .pids(LinuxPidsBuilder::default().limit(42).build().unwrap())
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn v1_limits_land_in_each_controller() {
+        let root = tempfile::tempdir().unwrap();
+        for c in ["memory", "cpu", "pids"] {
+            fs::create_dir(root.path().join(c)).unwrap();
+        }
+        // Swap accounting on: the memsw file exists in the parent, so a real kernel would make it; here the
+        // test makes the file appear by writing it after creation below.
+        let cg =
+            Cgroup::create(root.path(), Path::new("/minotaur/c1"), Some(&resources())).unwrap();
+        let r = |p: &str| fs::read_to_string(root.path().join(p)).unwrap();
+        assert_eq!(r("memory/minotaur/c1/memory.limit_in_bytes"), "67108864");
+        assert_eq!(r("cpu/minotaur/c1/cpu.shares"), "512");
+        assert_eq!(r("cpu/minotaur/c1/cpu.cfs_quota_us"), "150000");
+        assert_eq!(r("cpu/minotaur/c1/cpu.cfs_period_us"), "100000");
+        assert_eq!(r("pids/minotaur/c1/pids.max"), "42");
+        assert_eq!(cg.dirs().len(), 3);
+        cg.add(Pid::from_raw(1234)).unwrap();
+        assert_eq!(r("pids/minotaur/c1/cgroup.procs"), "1234");
+        // A real cgroupfs removes its interface files with the directory; a temp dir needs them gone.
+        for d in cg.dirs() {
+            for f in fs::read_dir(d).unwrap() {
+                fs::remove_file(f.unwrap().path()).unwrap();
+            }
+        }
+        cg.remove().unwrap();
+        assert!(!root.path().join("memory/minotaur").exists());
+        assert!(root.path().join("memory").exists());
+    }
+
+    #[test]
+    fn v1_missing_controller_for_a_limit_is_an_error_and_leaves_nothing() {
+        let root = tempfile::tempdir().unwrap();
+        fs::create_dir(root.path().join("memory")).unwrap();
+        let err =
+            Cgroup::create(root.path(), Path::new("minotaur/c2"), Some(&resources())).unwrap_err();
+        assert!(
+            matches!(err, CgroupError::MissingController { ref controller, .. } if controller == "cpu")
+        );
+        // The memory directory was made and had a file written in it; only the directory itself can go.
+        let _ = fs::remove_file(root.path().join("memory/minotaur/c2/memory.limit_in_bytes"));
+        let _ = fs::remove_file(
+            root.path()
+                .join("memory/minotaur/c2/memory.memsw.limit_in_bytes"),
+        );
+    }
+
+    #[test]
+    fn cgroup_paths_cannot_escape_the_root() {
+        let root = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            Cgroup::create(root.path(), Path::new("../x"), None),
+            Err(CgroupError::BadPath(_))
+        ));
+    }
+
+    #[test]
+    fn v2_limits_land_in_one_directory_with_controllers_enabled() {
+        let root = tempfile::tempdir().unwrap();
+        fs::write(
+            root.path().join("cgroup.controllers"),
+            "cpuset cpu io memory pids\n",
+        )
+        .unwrap();
+        let cg = Cgroup::create_as(
+            root.path(),
+            Path::new("minotaur/c3"),
+            Some(&resources()),
+            true,
+        )
+        .unwrap();
+        let r = |p: &str| fs::read_to_string(root.path().join(p)).unwrap();
+        // A temp dir keeps only the last write; the kernel would accumulate "+memory +cpu +pids".
+        assert_eq!(r("cgroup.subtree_control"), "+pids");
+        assert_eq!(r("minotaur/cgroup.subtree_control"), "+pids");
+        assert_eq!(r("minotaur/c3/memory.max"), "67108864");
+        assert_eq!(r("minotaur/c3/memory.swap.max"), "67108864");
+        assert_eq!(
+            r("minotaur/c3/cpu.weight"),
+            shares_to_weight(512).to_string()
+        );
+        assert_eq!(r("minotaur/c3/cpu.max"), "150000 100000");
+        assert_eq!(r("minotaur/c3/pids.max"), "42");
+        assert_eq!(cg.dirs(), [root.path().join("minotaur/c3")]);
+    }
+
+    #[test]
+    fn shares_convert_like_runc() {
+        assert_eq!(shares_to_weight(2), 1);
+        assert_eq!(shares_to_weight(1024), 39);
+        assert_eq!(shares_to_weight(262_144), 10_000);
+    }
+}

@@ -1,0 +1,617 @@
+//! The container's init process, from clone3 to execve.
+//!
+//! Everything here runs in the forked child. It never returns into the caller's code: it execs the command
+//! or reports a [`Failure`] over the status pipe and exits (125 for setup errors, 126/127 for exec errors).
+//! The order follows runc's: namespaces, mount propagation, root, mounts, `/dev`, `pivot_root`, masked and
+//! read-only paths, hostname, sysctls, rlimits, cwd; then, once started: seccomp (before the capability drop
+//! when `noNewPrivileges` is off, because installing a filter then needs `CAP_SYS_ADMIN`), no_new_privs, the
+//! bounding set, the user, the remaining capability sets, close-on-exec for every inherited descriptor, exec.
+
+use std::convert::Infallible;
+use std::ffi::CString;
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use caps::CapSet;
+use nix::errno::Errno;
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sched::{setns, unshare, CloneFlags};
+use nix::unistd::{chdir, execve, pivot_root, sethostname, Gid, Uid};
+use oci_spec::runtime::{Capabilities, Mount};
+
+use crate::mounts::{parse_options, MountOptions};
+use crate::{exec_exit_code, Failure, Plan, FAILED, READY};
+
+/// The devices every container gets in its `/dev` (the OCI runtime spec's default devices).
+const DEFAULT_DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
+/// The symlinks of a minimal `/dev`.
+const DEV_SYMLINKS: &[(&str, &str)] = &[
+    ("/proc/self/fd", "fd"),
+    ("/proc/self/fd/0", "stdin"),
+    ("/proc/self/fd/1", "stdout"),
+    ("/proc/self/fd/2", "stderr"),
+    ("pts/ptmx", "ptmx"),
+    ("/proc/kcore", "core"),
+];
+
+type Step<T> = Result<T, Failure>;
+
+fn fail(step: impl Into<String>, errno: Errno) -> Failure {
+    Failure {
+        step: step.into(),
+        errno: errno as i32,
+        exec: false,
+    }
+}
+
+trait At<T> {
+    fn at(self, step: impl FnOnce() -> String) -> Step<T>;
+}
+
+impl<T> At<T> for Result<T, Errno> {
+    fn at(self, step: impl FnOnce() -> String) -> Step<T> {
+        self.map_err(|e| fail(step(), e))
+    }
+}
+
+impl<T> At<T> for std::io::Result<T> {
+    fn at(self, step: impl FnOnce() -> String) -> Step<T> {
+        self.map_err(|e| {
+            let errno = e.raw_os_error().map(Errno::from_raw).unwrap_or(Errno::EIO);
+            fail(step(), errno)
+        })
+    }
+}
+
+/// The child's entry point.
+pub(crate) fn run(plan: Plan<'_>, mut status: File, mut go: File) -> ! {
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        body(&plan, &mut status, &mut go)
+    }));
+    let failure = match result {
+        Ok(Ok(never)) => match never {},
+        Ok(Err(f)) => f,
+        Err(_) => fail("panic in container init", Errno::EIO),
+    };
+    let code = if failure.exec {
+        exec_exit_code(Errno::from_raw(failure.errno))
+    } else {
+        125
+    };
+    let mut msg = vec![FAILED];
+    msg.extend(serde_json::to_vec(&failure).unwrap_or_default());
+    let _ = status.write_all(&msg);
+    minotaur_sys::exit_now(code)
+}
+
+fn wait_go(go: &mut File) -> Step<()> {
+    let mut b = [0u8; 1];
+    match go.read(&mut b) {
+        Ok(1) => Ok(()),
+        // The parent went away: nobody wants this container any more.
+        _ => minotaur_sys::exit_now(125),
+    }
+}
+
+fn body(plan: &Plan<'_>, status: &mut File, go: &mut File) -> Step<Infallible> {
+    let spec = plan.spec;
+    let linux = spec.linux().as_ref().expect("checked by create");
+    let process = spec.process().as_ref().expect("checked by create");
+
+    // The parent puts us in the container's cgroup first, so a new cgroup namespace is rooted there.
+    wait_go(go)?;
+    for (flag, fd) in &plan.join {
+        setns(fd, *flag).at(|| format!("join namespace {flag:?}"))?;
+    }
+    if plan.new_cgroup_ns {
+        unshare(CloneFlags::CLONE_NEWCGROUP).at(|| "new cgroup namespace".into())?;
+    }
+
+    // Nothing mounted from here on may propagate back to the host, and nothing from the host comes in.
+    let propagation = match linux.rootfs_propagation().as_deref() {
+        None | Some("") => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+        Some(p) => crate::mounts::propagation(p)
+            .ok_or_else(|| fail(format!("rootfs propagation {p}"), Errno::EINVAL))?,
+    };
+    mount_at(None, Path::new("/"), None, propagation, None)?;
+
+    // The root: a recursive bind of the spec's root over the bundle directory, then pivot_root into it.
+    let target = &plan.bundle;
+    mount_at(
+        Some(&plan.root),
+        target,
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None,
+    )?;
+    if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
+        let c = cstring(target.as_os_str().as_bytes())?;
+        minotaur_sys::mount_setattr_rdonly_recursive(&c)
+            .at(|| format!("make root {} read-only", plan.root.display()))?;
+    }
+    let mut dev_is_ours = false;
+    for m in spec.mounts().iter().flatten() {
+        do_mount(plan, target, m)?;
+        if m.destination() == Path::new("/dev") {
+            dev_is_ours = true;
+        }
+    }
+    if dev_is_ours {
+        populate_dev(target, linux.devices().as_deref().unwrap_or_default())?;
+    }
+    chdir(target).at(|| format!("chdir {}", target.display()))?;
+    pivot_root(".", ".").at(|| format!("pivot_root into {}", plan.root.display()))?;
+    umount2(".", MntFlags::MNT_DETACH).at(|| "detach the old root".into())?;
+    chdir("/").at(|| "chdir /".into())?;
+
+    if let Some(sysctl) = linux.sysctl() {
+        for (key, value) in sysctl {
+            let path = format!("/proc/sys/{}", key.replace('.', "/"));
+            fs::write(&path, value).at(|| format!("sysctl {key}"))?;
+        }
+    }
+    for p in linux.masked_paths().iter().flatten() {
+        mask(Path::new(p))?;
+    }
+    for p in linux.readonly_paths().iter().flatten() {
+        readonly(Path::new(p))?;
+    }
+    if let Some(name) = spec.hostname() {
+        if plan.new_uts {
+            sethostname(name).at(|| format!("sethostname {name}"))?;
+        }
+    }
+    for rl in process.rlimits().iter().flatten() {
+        let resource = rlimit_resource(rl.typ())
+            .ok_or_else(|| fail(format!("rlimit {:?}", rl.typ()), Errno::EINVAL))?;
+        nix::sys::resource::setrlimit(resource, rl.soft(), rl.hard())
+            .at(|| format!("setrlimit {:?}", rl.typ()))?;
+    }
+    chdir(process.cwd()).at(|| format!("chdir {}", process.cwd().display()))?;
+    if let Some(adj) = process.oom_score_adj() {
+        fs::write("/proc/self/oom_score_adj", adj.to_string()).at(|| "set oom_score_adj".into())?;
+    }
+
+    // With a terminal, the pty comes from the container's own devpts instance; the parent takes the master
+    // with pidfd_getfd(2), the container gets the slave as /dev/console and stdio.
+    let console = if process.terminal() == Some(true) {
+        Some(open_console(dev_is_ours)?)
+    } else {
+        None
+    };
+
+    // Every namespace exists and the filesystem is in place: the engine may now set up the network.
+    let master_fd: i32 = console.as_ref().map_or(-1, |(m, _)| m.as_raw_fd());
+    let mut ready = vec![READY];
+    ready.extend(master_fd.to_le_bytes());
+    status.write_all(&ready).at(|| "report ready".into())?;
+    wait_go(go)?;
+    if let Some((master, slave)) = console {
+        drop(master);
+        nix::unistd::setsid().at(|| "setsid".into())?;
+        let tty = nix::fcntl::open(
+            slave.as_str(),
+            nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .at(|| format!("open {slave}"))?;
+        minotaur_sys::set_controlling_terminal(&tty).at(|| "set controlling terminal".into())?;
+        nix::unistd::dup2_stdin(&tty).at(|| "terminal as stdin".into())?;
+        nix::unistd::dup2_stdout(&tty).at(|| "terminal as stdout".into())?;
+        nix::unistd::dup2_stderr(&tty).at(|| "terminal as stderr".into())?;
+    }
+
+    let nnp = process.no_new_privileges() == Some(true);
+    if !nnp {
+        install_seccomp(plan)?;
+    }
+    if nnp {
+        nix::sys::prctl::set_no_new_privs().at(|| "set no_new_privs".into())?;
+    }
+    let caps = process.capabilities().as_ref();
+    if let Some(bounding) = caps.and_then(|c| c.bounding().as_ref()) {
+        let keep = to_caps(bounding);
+        for cap in caps::all() {
+            if !keep.contains(&cap) {
+                match caps::drop(None, CapSet::Bounding, cap) {
+                    Ok(()) => {}
+                    // A capability this kernel does not know is not in the bounding set anyway.
+                    Err(_) if Errno::last() == Errno::EINVAL => {}
+                    Err(_) => {
+                        return Err(fail(format!("drop {cap} from bounding set"), Errno::last()))
+                    }
+                }
+            }
+        }
+    }
+    let user = process.user();
+    let uid = Uid::from_raw(user.uid());
+    let gid = Gid::from_raw(user.gid());
+    let groups: Vec<Gid> = user
+        .additional_gids()
+        .iter()
+        .flatten()
+        .map(|g| Gid::from_raw(*g))
+        .collect();
+    nix::unistd::setgroups(&groups).at(|| "setgroups".into())?;
+    nix::unistd::setresgid(gid, gid, gid).at(|| format!("setgid {gid}"))?;
+    nix::sys::prctl::set_keepcaps(true).at(|| "keep capabilities".into())?;
+    nix::unistd::setresuid(uid, uid, uid).at(|| format!("setuid {uid}"))?;
+    if let Some(c) = caps {
+        // Effective before permitted: the kernel wants the new effective set inside the new permitted set.
+        set_caps(CapSet::Effective, c.effective().as_ref())?;
+        set_caps(CapSet::Permitted, c.permitted().as_ref())?;
+        set_caps(CapSet::Inheritable, c.inheritable().as_ref())?;
+        caps::clear(None, CapSet::Ambient).map_err(|_| fail("clear ambient set", Errno::last()))?;
+        for cap in c.ambient().as_ref().map(to_caps).unwrap_or_default() {
+            caps::raise(None, CapSet::Ambient, cap)
+                .map_err(|_| fail(format!("raise ambient {cap}"), Errno::last()))?;
+        }
+    }
+
+    // No descriptor of the caller leaks into the container; the status pipe closes exactly at exec.
+    minotaur_sys::cloexec_from(3).at(|| "mark descriptors close-on-exec".into())?;
+    if nnp {
+        install_seccomp(plan)?;
+    }
+    Err(exec(
+        process.args().as_deref().unwrap_or_default(),
+        process.env().as_deref(),
+    ))
+}
+
+/// Opens a pty in the container's devpts and binds its slave over `/dev/console`. Returns the master and the
+/// slave's path.
+fn open_console(dev_is_ours: bool) -> Step<(nix::pty::PtyMaster, String)> {
+    use nix::fcntl::OFlag;
+    let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+        .at(|| "open /dev/ptmx".into())?;
+    nix::pty::grantpt(&master).at(|| "grantpt".into())?;
+    nix::pty::unlockpt(&master).at(|| "unlockpt".into())?;
+    let slave = nix::pty::ptsname_r(&master).at(|| "ptsname".into())?;
+    if dev_is_ours {
+        let console = Path::new("/dev/console");
+        make_mountpoint(console, false)?;
+        mount_at(
+            Some(Path::new(&slave)),
+            console,
+            None,
+            MsFlags::MS_BIND,
+            None,
+        )?;
+    }
+    Ok((master, slave))
+}
+
+fn install_seccomp(plan: &Plan<'_>) -> Step<()> {
+    if let Some(program) = &plan.seccomp {
+        for filter in &program.filters {
+            minotaur_sys::seccomp_set_filter(filter).at(|| "install seccomp filter".into())?;
+        }
+    }
+    Ok(())
+}
+
+fn to_caps(set: &Capabilities) -> caps::CapsHashSet {
+    set.iter()
+        .filter_map(|c| {
+            let name = c.to_string();
+            caps::Capability::from_str(&format!("CAP_{}", name.trim_start_matches("CAP_"))).ok()
+        })
+        .collect()
+}
+
+fn set_caps(set: CapSet, value: Option<&Capabilities>) -> Step<()> {
+    let value = value.map(to_caps).unwrap_or_default();
+    caps::set(None, set, &value)
+        .map_err(|_| fail(format!("set {set:?} capabilities"), Errno::last()))
+}
+
+fn cstring(bytes: &[u8]) -> Step<CString> {
+    CString::new(bytes).map_err(|_| fail("string with a NUL byte", Errno::EINVAL))
+}
+
+/// execve with a PATH search inside the container, as execvp does: "not found" only when no candidate
+/// exists, "permission denied" when one exists but cannot be executed.
+fn exec(args: &[String], env: Option<&[String]>) -> Failure {
+    let exec_fail = |errno: Errno| Failure {
+        step: args.first().cloned().unwrap_or_default(),
+        errno: errno as i32,
+        exec: true,
+    };
+    let (Ok(argv), Ok(envp)) = (
+        args.iter()
+            .map(|a| CString::new(a.as_bytes()))
+            .collect::<Result<Vec<_>, _>>(),
+        env.unwrap_or_default()
+            .iter()
+            .map(|a| CString::new(a.as_bytes()))
+            .collect::<Result<Vec<_>, _>>(),
+    ) else {
+        return exec_fail(Errno::EINVAL);
+    };
+    let prog = &args[0];
+    if prog.contains('/') {
+        let Err(e) = execve(&argv[0], &argv, &envp);
+        return exec_fail(e);
+    }
+    let path = env
+        .unwrap_or_default()
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or(crate::defaults::DEFAULT_PATH);
+    let mut seen = Errno::ENOENT;
+    for dir in path.split(':').filter(|d| !d.is_empty()) {
+        let Ok(candidate) = CString::new(format!("{dir}/{prog}")) else {
+            continue;
+        };
+        let Err(e) = execve(&candidate, &argv, &envp);
+        match e {
+            Errno::ENOENT | Errno::ENOTDIR => {}
+            Errno::EACCES => seen = Errno::EACCES,
+            other => return exec_fail(other),
+        }
+    }
+    exec_fail(seen)
+}
+
+fn mount_at(
+    source: Option<&Path>,
+    target: &Path,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> Step<()> {
+    mount(source, target, fstype, flags, data).at(|| {
+        format!(
+            "mount {} on {} ({})",
+            source.map(|s| s.display().to_string()).unwrap_or_default(),
+            target.display(),
+            fstype.unwrap_or("bind/remount")
+        )
+    })
+}
+
+/// The path of a container path under the (not yet pivoted) root.
+fn under(target: &Path, dest: &Path) -> PathBuf {
+    target.join(dest.strip_prefix("/").unwrap_or(dest))
+}
+
+fn do_mount(plan: &Plan<'_>, target: &Path, m: &Mount) -> Step<()> {
+    let dest = crate::mounts::secure_join(target, m.destination())
+        .at(|| format!("resolve mount point {}", m.destination().display()))?;
+    let typ = m.typ().as_deref().unwrap_or("none");
+    let opts: MountOptions = parse_options(m.options().as_deref().unwrap_or_default());
+    if typ == "cgroup" || typ == "cgroup2" {
+        return mount_cgroup(plan, &dest, &opts);
+    }
+    if opts.bind {
+        let source = m
+            .source()
+            .as_ref()
+            .map(|s| plan.bundle.join(s))
+            .ok_or_else(|| {
+                fail(
+                    format!("bind mount on {} has no source", m.destination().display()),
+                    Errno::EINVAL,
+                )
+            })?;
+        let is_dir = fs::metadata(&source)
+            .at(|| format!("bind source {}", source.display()))?
+            .is_dir();
+        make_mountpoint(&dest, is_dir).map_err(|f| named(f, m))?;
+        let rec = if opts.rec {
+            MsFlags::MS_REC
+        } else {
+            MsFlags::empty()
+        };
+        mount_at(Some(&source), &dest, None, MsFlags::MS_BIND | rec, None)?;
+        if !opts.flags.is_empty() {
+            mount_at(
+                None,
+                &dest,
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | opts.flags,
+                None,
+            )?;
+        }
+    } else {
+        make_mountpoint(&dest, true).map_err(|f| named(f, m))?;
+        let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
+        let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
+        mount_at(Some(&source), &dest, Some(typ), opts.flags, data)?;
+    }
+    for p in &opts.propagation {
+        mount_at(None, &dest, None, *p, None)?;
+    }
+    Ok(())
+}
+
+/// Names a mount point by its path in the container, which is what the user wrote.
+fn named(mut f: Failure, m: &Mount) -> Failure {
+    f.step = format!("create mount point {}", m.destination().display());
+    if f.errno == Errno::EROFS as i32 {
+        f.step
+            .push_str(" (a read-only root needs its mount points to exist)");
+    }
+    f
+}
+
+fn make_mountpoint(dest: &Path, dir: bool) -> Step<()> {
+    if dest.exists() {
+        return Ok(());
+    }
+    if dir {
+        fs::create_dir_all(dest).at(|| format!("create mount point {}", dest.display()))
+    } else {
+        if let Some(parent) = dest.parent() {
+            fs::create_dir_all(parent).at(|| format!("create {}", parent.display()))?;
+        }
+        File::create(dest)
+            .map(drop)
+            .at(|| format!("create mount point {}", dest.display()))
+    }
+}
+
+/// A `cgroup` mount: the container's own cgroup (the root of its cgroup namespace). On a cgroup v2 host that
+/// is one cgroup2 mount; on v1 a tmpfs with one mount per controller hierarchy, named as on the host.
+fn mount_cgroup(plan: &Plan<'_>, dest: &Path, opts: &MountOptions) -> Step<()> {
+    make_mountpoint(dest, true)?;
+    let flags = opts.flags | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    if plan.host_is_cgroup2 {
+        return mount_at(
+            Some(Path::new("cgroup2")),
+            dest,
+            Some("cgroup2"),
+            flags,
+            None,
+        );
+    }
+    mount_at(
+        Some(Path::new("tmpfs")),
+        dest,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        Some("mode=755"),
+    )?;
+    let hierarchies = crate::cgroup::v1_hierarchies(Path::new("/proc/self/mountinfo"))
+        .at(|| "read /proc/self/mountinfo".into())?;
+    for (name, options) in hierarchies {
+        let sub = dest.join(&name);
+        make_mountpoint(&sub, true)?;
+        mount_at(
+            Some(Path::new("cgroup")),
+            &sub,
+            Some("cgroup"),
+            flags,
+            Some(&options),
+        )?;
+    }
+    if opts.flags.contains(MsFlags::MS_RDONLY) {
+        mount_at(
+            None,
+            dest,
+            None,
+            MsFlags::MS_REMOUNT
+                | MsFlags::MS_RDONLY
+                | MsFlags::MS_NOSUID
+                | MsFlags::MS_NODEV
+                | MsFlags::MS_NOEXEC,
+            Some("mode=755"),
+        )?;
+    }
+    Ok(())
+}
+
+/// Fills the container's fresh `/dev` tmpfs: the default devices bound from the host's, the spec's devices
+/// made with mknod, `pts`/`shm` mount points and the usual symlinks.
+fn populate_dev(target: &Path, devices: &[oci_spec::runtime::LinuxDevice]) -> Step<()> {
+    let dev = under(target, Path::new("/dev"));
+    for name in DEFAULT_DEVICES {
+        let host = Path::new("/dev").join(name);
+        let inside = dev.join(name);
+        if inside.exists() {
+            continue;
+        }
+        make_mountpoint(&inside, false)?;
+        mount_at(Some(&host), &inside, None, MsFlags::MS_BIND, None)?;
+    }
+    for d in devices {
+        let inside = under(target, d.path());
+        if inside.exists() {
+            continue;
+        }
+        let kind = match d.typ() {
+            oci_spec::runtime::LinuxDeviceType::B => nix::sys::stat::SFlag::S_IFBLK,
+            oci_spec::runtime::LinuxDeviceType::P => nix::sys::stat::SFlag::S_IFIFO,
+            _ => nix::sys::stat::SFlag::S_IFCHR,
+        };
+        let mode = nix::sys::stat::Mode::from_bits_truncate(d.file_mode().unwrap_or(0o666));
+        nix::sys::stat::mknod(
+            &inside,
+            kind,
+            mode,
+            nix::sys::stat::makedev(d.major() as u64, d.minor() as u64),
+        )
+        .at(|| format!("mknod {}", d.path().display()))?;
+        if let (Some(uid), Some(gid)) = (d.uid(), d.gid()) {
+            nix::unistd::chown(&inside, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))
+                .at(|| format!("chown {}", d.path().display()))?;
+        }
+    }
+    for (to, name) in DEV_SYMLINKS {
+        let link = dev.join(name);
+        if link.symlink_metadata().is_ok() {
+            continue;
+        }
+        std::os::unix::fs::symlink(to, &link).at(|| format!("symlink /dev/{name}"))?;
+    }
+    Ok(())
+}
+
+/// Hides a path: /dev/null over a file, an empty read-only tmpfs over a directory. Missing paths are fine.
+fn mask(path: &Path) -> Step<()> {
+    match fs::metadata(path) {
+        Err(_) => Ok(()),
+        Ok(m) if m.is_dir() => mount_at(
+            Some(Path::new("tmpfs")),
+            path,
+            Some("tmpfs"),
+            MsFlags::MS_RDONLY,
+            None,
+        ),
+        Ok(_) => mount_at(
+            Some(Path::new("/dev/null")),
+            path,
+            None,
+            MsFlags::MS_BIND,
+            None,
+        ),
+    }
+}
+
+/// Makes a path and everything mounted below it read-only. Missing paths are fine.
+fn readonly(path: &Path) -> Step<()> {
+    if fs::symlink_metadata(path).is_err() {
+        return Ok(());
+    }
+    mount_at(
+        Some(path),
+        path,
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None,
+    )?;
+    let c = cstring(path.as_os_str().as_bytes())?;
+    minotaur_sys::mount_setattr_rdonly_recursive(&c)
+        .at(|| format!("make {} read-only", path.display()))
+}
+
+fn rlimit_resource(t: oci_spec::runtime::PosixRlimitType) -> Option<nix::sys::resource::Resource> {
+    use nix::sys::resource::Resource as R;
+    use oci_spec::runtime::PosixRlimitType as T;
+    Some(match t {
+        T::RlimitCpu => R::RLIMIT_CPU,
+        T::RlimitFsize => R::RLIMIT_FSIZE,
+        T::RlimitData => R::RLIMIT_DATA,
+        T::RlimitStack => R::RLIMIT_STACK,
+        T::RlimitCore => R::RLIMIT_CORE,
+        T::RlimitRss => R::RLIMIT_RSS,
+        T::RlimitNproc => R::RLIMIT_NPROC,
+        T::RlimitNofile => R::RLIMIT_NOFILE,
+        T::RlimitMemlock => R::RLIMIT_MEMLOCK,
+        T::RlimitAs => R::RLIMIT_AS,
+        T::RlimitLocks => R::RLIMIT_LOCKS,
+        T::RlimitSigpending => R::RLIMIT_SIGPENDING,
+        T::RlimitMsgqueue => R::RLIMIT_MSGQUEUE,
+        T::RlimitNice => R::RLIMIT_NICE,
+        T::RlimitRtprio => R::RLIMIT_RTPRIO,
+        T::RlimitRttime => R::RLIMIT_RTTIME,
+        #[allow(unreachable_patterns)]
+        _ => return None,
+    })
+}

@@ -1,0 +1,454 @@
+//! minotaur's container runtime: it turns an OCI runtime spec ([`oci_spec::runtime::Spec`]) into a running
+//! process, the container's PID 1.
+//!
+//! It owns the sequence that makes a container out of a process: namespaces (new, or joined by path), the root
+//! filesystem (`pivot_root` into a bind of the spec's root, private mount propagation), the spec's mounts, a
+//! minimal `/dev`, masked and read-only paths, hostname, rlimits, the user, capabilities, the seccomp filter,
+//! closing inherited descriptors, and `execve`; the cgroup of the container ([`cgroup`]); and Docker's defaults
+//! for all of these ([`defaults`]). It does not own names, images, networks or the state store: the engine
+//! above it decides what the spec says, and is the parent (the supervisor) of the process made here.
+//!
+//! The life of a container here has two steps. [`create`] forks the init process, which sets everything up
+//! and then waits; at that point every namespace exists, so the engine can configure the network namespace
+//! (through `/proc/PID/ns/net`) before [`Created::start`] lets the init process drop its privileges and exec
+//! the command. Errors in the child, at either step, come back to the parent over a pipe with their errno.
+#![forbid(unsafe_code)]
+
+pub mod cgroup;
+pub mod defaults;
+mod init;
+pub mod mounts;
+pub mod seccomp;
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use minotaur_sys::Clone3Result;
+use nix::errno::Errno;
+use nix::fcntl::{open, OFlag};
+use nix::sched::CloneFlags;
+use nix::sys::stat::Mode;
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use serde::{Deserialize, Serialize};
+
+pub use cgroup::Cgroup;
+
+/// Errors of creating and starting a container.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The spec asks for something this runtime does not do.
+    #[error("unsupported spec: {0}")]
+    Unsupported(String),
+    /// The spec is incomplete or inconsistent.
+    #[error("invalid spec: {0}")]
+    InvalidSpec(String),
+    /// A namespace file to join could not be opened.
+    #[error("cannot open namespace {path}")]
+    OpenNamespace {
+        path: PathBuf,
+        #[source]
+        source: Errno,
+    },
+    /// The bundle directory is unusable.
+    #[error("bundle {path}")]
+    Bundle {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A system call of the parent side failed.
+    #[error("{what}")]
+    Sys {
+        what: &'static str,
+        #[source]
+        source: Errno,
+    },
+    /// The container's cgroup could not be set up.
+    #[error(transparent)]
+    Cgroup(#[from] cgroup::CgroupError),
+    /// The seccomp profile could not be compiled.
+    #[error(transparent)]
+    Seccomp(#[from] seccomp::SeccompError),
+    /// A setup step inside the container's init process failed.
+    #[error("container init: {step}")]
+    Init {
+        step: String,
+        #[source]
+        source: Errno,
+    },
+    /// The container's command could not be executed; [`RuntimeError::exit_code`] gives 127 or 126.
+    #[error("exec {program}")]
+    Exec {
+        program: String,
+        #[source]
+        source: Errno,
+    },
+    /// The init process died without saying why.
+    #[error("container init exited unexpectedly ({status})")]
+    InitDied { status: String },
+    /// The pipe to the init process failed.
+    #[error("sync pipe with container init")]
+    Sync(#[source] std::io::Error),
+}
+
+impl RuntimeError {
+    /// The exit code Docker gives for this error: 127 when the command is not found, 126 when it cannot be
+    /// executed, 125 for every other (engine) error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            RuntimeError::Exec { source, .. } => exec_exit_code(*source),
+            _ => 125,
+        }
+    }
+}
+
+/// 127 for "not found" errors of execve, 126 for the others (as Docker and POSIX shells do).
+pub fn exec_exit_code(errno: Errno) -> i32 {
+    match errno {
+        Errno::ENOENT | Errno::ENOTDIR | Errno::ELOOP | Errno::ENAMETOOLONG => 127,
+        _ => 126,
+    }
+}
+
+/// Options of [`create`] that are not part of the spec.
+#[derive(Debug, Clone)]
+pub struct CreateOptions {
+    /// The cgroup filesystem root (`/sys/fs/cgroup`); a container gets a cgroup only when its spec has
+    /// `linux.cgroupsPath`, which is taken relative to this root.
+    pub cgroup_root: PathBuf,
+}
+
+impl Default for CreateOptions {
+    fn default() -> Self {
+        CreateOptions {
+            cgroup_root: PathBuf::from(cgroup::DEFAULT_ROOT),
+        }
+    }
+}
+
+/// What the init process tells the parent over the status pipe.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Failure {
+    pub step: String,
+    pub errno: i32,
+    /// Set when execve itself failed; `step` is then the program.
+    pub exec: bool,
+}
+
+const READY: u8 = b'R';
+const FAILED: u8 = b'F';
+const GO: u8 = b'G';
+
+/// A container whose init process has set up everything and waits for [`Created::start`]. Dropping it
+/// instead makes the init process exit (the caller still reaps it); [`Created::abort`] also reaps it and
+/// removes the cgroup.
+#[derive(Debug)]
+pub struct Created {
+    pid: Pid,
+    pidfd: OwnedFd,
+    cgroup: Option<Cgroup>,
+    status: File,
+    go: File,
+    console: Option<OwnedFd>,
+}
+
+/// A started container: its PID 1, a pidfd for it, and its cgroup (to [`Cgroup::remove`] once it has exited).
+/// The caller is the process's parent and must reap it.
+#[derive(Debug)]
+pub struct Started {
+    pub pid: Pid,
+    pub pidfd: OwnedFd,
+    pub cgroup: Option<Cgroup>,
+}
+
+impl Created {
+    /// The init process's PID in the caller's PID namespace (`/proc/PID/ns/*` are the container's namespaces).
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// A pidfd for the init process.
+    pub fn pidfd(&self) -> &OwnedFd {
+        &self.pidfd
+    }
+
+    /// The master side of the container's terminal (when `process.terminal` is set), for the supervisor to
+    /// relay; the container has the slave as `/dev/console` and as its stdin, stdout and stderr.
+    pub fn take_console(&mut self) -> Option<OwnedFd> {
+        self.console.take()
+    }
+
+    /// Lets the init process drop privileges and exec the command. Returns once the exec has happened, or the
+    /// reason it did not (the init process then exits with 126/127 and the caller still reaps it).
+    pub fn start(self) -> Result<Started, RuntimeError> {
+        let Created {
+            pid,
+            pidfd,
+            cgroup,
+            mut status,
+            mut go,
+            console: _,
+        } = self;
+        go.write_all(&[GO]).map_err(RuntimeError::Sync)?;
+        drop(go);
+        // The status pipe is close-on-exec in the child: EOF with nothing written means execve succeeded.
+        let mut buf = Vec::new();
+        status.read_to_end(&mut buf).map_err(RuntimeError::Sync)?;
+        match buf.split_first() {
+            None => Ok(Started { pid, pidfd, cgroup }),
+            Some((&FAILED, rest)) => Err(failure_error(rest)),
+            Some(_) => Err(RuntimeError::Sync(std::io::Error::other(
+                "unexpected message from container init",
+            ))),
+        }
+    }
+
+    /// Kills and reaps the init process and removes the cgroup: the container never started.
+    pub fn abort(self) -> Result<(), RuntimeError> {
+        let _ = nix::sys::signal::kill(self.pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = waitpid(self.pid, None);
+        if let Some(cg) = self.cgroup {
+            cg.remove()?;
+        }
+        Ok(())
+    }
+}
+
+fn failure_error(json: &[u8]) -> RuntimeError {
+    match serde_json::from_slice::<Failure>(json) {
+        Ok(f) if f.exec => RuntimeError::Exec {
+            program: f.step,
+            source: Errno::from_raw(f.errno),
+        },
+        Ok(f) => RuntimeError::Init {
+            step: f.step,
+            source: Errno::from_raw(f.errno),
+        },
+        Err(e) => RuntimeError::Sync(std::io::Error::other(e)),
+    }
+}
+
+/// What [`create`] hands to the child: the spec, resolved paths and descriptors opened in the parent.
+pub(crate) struct Plan<'a> {
+    pub spec: &'a Spec,
+    /// Where the root is assembled: the bundle directory, covered by a bind mount of the root.
+    pub bundle: PathBuf,
+    /// The spec's root, resolved against the bundle.
+    pub root: PathBuf,
+    /// Namespaces to join: (kind flag, open nsfs file).
+    pub join: Vec<(CloneFlags, OwnedFd)>,
+    pub new_cgroup_ns: bool,
+    pub new_uts: bool,
+    pub seccomp: Option<seccomp::Program>,
+    pub host_is_cgroup2: bool,
+}
+
+/// Creates a container from `spec`: forks its init process into new namespaces, sets up its root filesystem
+/// and mounts, and leaves it waiting for [`Created::start`]. `bundle` is a directory the root is assembled
+/// on (the OCI bundle); a relative `root.path` is resolved against it.
+///
+/// The caller must be single-threaded (the init process is forked with clone3), and is the init process's
+/// parent. Joining a PID namespace by path sets the caller's namespace for children (setns(2) cannot move the
+/// caller itself), which is harmless for a supervisor whose only child is the container.
+pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Created, RuntimeError> {
+    let bundle = bundle
+        .canonicalize()
+        .map_err(|source| RuntimeError::Bundle {
+            path: bundle.to_owned(),
+            source,
+        })?;
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| RuntimeError::InvalidSpec("no root".into()))?;
+    let root = bundle.join(root.path());
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| RuntimeError::InvalidSpec("no process".into()))?;
+    if process.args().as_ref().is_none_or(|a| a.is_empty()) {
+        return Err(RuntimeError::InvalidSpec(
+            "no command (process.args)".into(),
+        ));
+    }
+    let linux = spec
+        .linux()
+        .as_ref()
+        .ok_or_else(|| RuntimeError::InvalidSpec("no linux section".into()))?;
+
+    let mut flags = CloneFlags::empty();
+    let mut join = Vec::new();
+    let mut new_cgroup_ns = false;
+    let mut new_mount = false;
+    let mut new_uts = false;
+    for ns in linux.namespaces().iter().flatten() {
+        let flag = CloneFlags::from_bits_retain(ns.typ() as i32);
+        match (ns.typ(), ns.path()) {
+            (LinuxNamespaceType::User | LinuxNamespaceType::Time, _) => {
+                return Err(RuntimeError::Unsupported(format!("{} namespace", ns.typ())))
+            }
+            (LinuxNamespaceType::Mount, Some(_)) => {
+                return Err(RuntimeError::Unsupported(
+                    "joining a mount namespace".into(),
+                ))
+            }
+            (LinuxNamespaceType::Mount, None) => {
+                new_mount = true;
+                flags |= flag;
+            }
+            // Created after the parent has put the child in its cgroup, so the namespace is rooted there.
+            (LinuxNamespaceType::Cgroup, None) => new_cgroup_ns = true,
+            (LinuxNamespaceType::Uts, None) => {
+                new_uts = true;
+                flags |= flag;
+            }
+            (_, None) => flags |= flag,
+            (kind, Some(path)) => {
+                let fd = open(
+                    path.as_path(),
+                    OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(|source| RuntimeError::OpenNamespace {
+                    path: path.clone(),
+                    source,
+                })?;
+                if kind == LinuxNamespaceType::Pid {
+                    // setns(CLONE_NEWPID) only applies to children: do it here so the child is born there.
+                    nix::sched::setns(&fd, flag).map_err(|source| RuntimeError::OpenNamespace {
+                        path: path.clone(),
+                        source,
+                    })?;
+                } else {
+                    join.push((flag, fd));
+                }
+            }
+        }
+    }
+    if !new_mount {
+        return Err(RuntimeError::Unsupported(
+            "a container without its own mount namespace".into(),
+        ));
+    }
+    if spec.hostname().is_some() && !new_uts {
+        return Err(RuntimeError::InvalidSpec(
+            "a hostname needs a new uts namespace".into(),
+        ));
+    }
+    let seccomp = linux.seccomp().as_ref().map(seccomp::compile).transpose()?;
+    let cgroup = match linux.cgroups_path() {
+        Some(path) => Some(Cgroup::create(
+            &opts.cgroup_root,
+            path,
+            linux.resources().as_ref(),
+        )?),
+        None => None,
+    };
+    let plan = Plan {
+        spec,
+        bundle,
+        root,
+        join,
+        new_cgroup_ns,
+        new_uts,
+        seccomp,
+        host_is_cgroup2: cgroup::is_cgroup2(&opts.cgroup_root),
+    };
+    let result = spawn(plan, flags, cgroup.as_ref());
+    match result {
+        Ok((pid, pidfd, status, go, console)) => Ok(Created {
+            pid,
+            pidfd,
+            cgroup,
+            status,
+            go,
+            console,
+        }),
+        Err(e) => {
+            if let Some(cg) = cgroup {
+                let _ = cg.remove();
+            }
+            Err(e)
+        }
+    }
+}
+
+fn pipe() -> Result<(File, File), RuntimeError> {
+    let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|source| RuntimeError::Sys {
+        what: "pipe2",
+        source,
+    })?;
+    Ok((File::from(r), File::from(w)))
+}
+
+fn spawn(
+    plan: Plan<'_>,
+    flags: CloneFlags,
+    cgroup: Option<&Cgroup>,
+) -> Result<(Pid, OwnedFd, File, File, Option<OwnedFd>), RuntimeError> {
+    let (mut status_rx, status_tx) = pipe()?;
+    let (go_rx, mut go_tx) = pipe()?;
+    let clone = minotaur_sys::clone3(flags.bits() as u64).map_err(|source| RuntimeError::Sys {
+        what: "clone3",
+        source,
+    })?;
+    let (pid, pidfd) = match clone {
+        Clone3Result::Child => {
+            drop(status_rx);
+            drop(go_tx);
+            init::run(plan, status_tx, go_rx)
+        }
+        Clone3Result::Parent { child, pidfd } => (child, pidfd),
+    };
+    drop(status_tx);
+    drop(go_rx);
+    let reap = |e: RuntimeError| {
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = waitpid(pid, None);
+        e
+    };
+    if let Some(cg) = cgroup {
+        cg.add(pid).map_err(|e| reap(e.into()))?;
+    }
+    go_tx
+        .write_all(&[GO])
+        .map_err(|e| reap(RuntimeError::Sync(e)))?;
+    let mut first = [0u8; 1];
+    let n = status_rx
+        .read(&mut first)
+        .map_err(|e| reap(RuntimeError::Sync(e)))?;
+    match (n, first[0]) {
+        (1, READY) => {
+            let mut fd = [0u8; 4];
+            status_rx
+                .read_exact(&mut fd)
+                .map_err(|e| reap(RuntimeError::Sync(e)))?;
+            let console = match i32::from_le_bytes(fd) {
+                -1 => None,
+                fd => Some(minotaur_sys::pidfd_getfd(&pidfd, fd).map_err(|source| {
+                    reap(RuntimeError::Sys {
+                        what: "pidfd_getfd (container terminal)",
+                        source,
+                    })
+                })?),
+            };
+            Ok((pid, pidfd, status_rx, go_tx, console))
+        }
+        (1, FAILED) => {
+            let mut rest = Vec::new();
+            let _ = status_rx.read_to_end(&mut rest);
+            let _ = waitpid(pid, None);
+            Err(failure_error(&rest))
+        }
+        _ => {
+            let status = waitpid(pid, None)
+                .map(|s| format!("{s:?}"))
+                .unwrap_or_else(|e| e.to_string());
+            Err(RuntimeError::InitDied { status })
+        }
+    }
+}
