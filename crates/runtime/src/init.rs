@@ -203,6 +203,11 @@ fn body(plan: &Plan<'_>, status: &mut File, go: &mut File) -> Step<Infallible> {
         nix::unistd::dup2_stdin(&tty).at(|| "terminal as stdin".into())?;
         nix::unistd::dup2_stdout(&tty).at(|| "terminal as stdout".into())?;
         nix::unistd::dup2_stderr(&tty).at(|| "terminal as stderr".into())?;
+    } else if let Some([stdin, stdout, stderr]) = plan.stdio {
+        // dup2 clears close-on-exec on the new descriptor; the originals are closed at exec.
+        nix::unistd::dup2_stdin(stdin).at(|| "set stdin".into())?;
+        nix::unistd::dup2_stdout(stdout).at(|| "set stdout".into())?;
+        nix::unistd::dup2_stderr(stderr).at(|| "set stderr".into())?;
     }
 
     let nnp = process.no_new_privileges() == Some(true);

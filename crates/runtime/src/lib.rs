@@ -22,7 +22,7 @@ pub mod seccomp;
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use minotaur_sys::Clone3Result;
@@ -116,16 +116,20 @@ pub fn exec_exit_code(errno: Errno) -> i32 {
 
 /// Options of [`create`] that are not part of the spec.
 #[derive(Debug, Clone)]
-pub struct CreateOptions {
+pub struct CreateOptions<'a> {
     /// The cgroup filesystem root (`/sys/fs/cgroup`); a container gets a cgroup only when its spec has
     /// `linux.cgroupsPath`, which is taken relative to this root.
     pub cgroup_root: PathBuf,
+    /// The container's stdin, stdout and stderr. `None`: the caller's own 0, 1 and 2. Ignored with a
+    /// terminal, which becomes all three.
+    pub stdio: Option<[BorrowedFd<'a>; 3]>,
 }
 
-impl Default for CreateOptions {
+impl Default for CreateOptions<'_> {
     fn default() -> Self {
         CreateOptions {
             cgroup_root: PathBuf::from(cgroup::DEFAULT_ROOT),
+            stdio: None,
         }
     }
 }
@@ -245,6 +249,8 @@ pub(crate) struct Plan<'a> {
     pub new_uts: bool,
     pub seccomp: Option<seccomp::Program>,
     pub host_is_cgroup2: bool,
+    /// Descriptors to become the container's 0, 1 and 2.
+    pub stdio: Option<[BorrowedFd<'a>; 3]>,
 }
 
 /// Creates a container from `spec`: forks its init process into new namespaces, sets up its root filesystem
@@ -357,6 +363,7 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
         new_uts,
         seccomp,
         host_is_cgroup2: cgroup::is_cgroup2(&opts.cgroup_root),
+        stdio: opts.stdio,
     };
     let result = spawn(plan, flags, cgroup.as_ref());
     match result {
