@@ -12,5 +12,7 @@ pub mod human;
 pub mod ids;
 pub mod logs;
 pub mod parse;
+pub mod paths;
 pub mod store;
 pub mod template;
+pub mod user;

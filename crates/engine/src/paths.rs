@@ -1,0 +1,58 @@
+//! Where a container's files live.
+//!
+//! ```text
+//! <root>/containers/<id>/            persistent, removed with the container
+//!     container.log                    json-file log (and .1, .2 when rotated)
+//!     hostname, hosts, resolv.conf     bound into the container over /etc/*
+//!     upper/, work/                    overlayfs upper and work directories (image containers)
+//! <runroot>/containers/<id>/          runtime, gone at reboot
+//!     bundle/                          the OCI bundle directory the root is assembled on
+//! <runroot>/netns/<id>                the network namespace, a bind-mounted nsfs file (SandboxKey)
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use crate::ids::ContainerId;
+
+/// The engine's two directory trees (`--root` and `--runroot`).
+#[derive(Clone, Debug)]
+pub struct Paths {
+    pub root: PathBuf,
+    pub runroot: PathBuf,
+}
+
+impl Paths {
+    pub fn new(root: impl Into<PathBuf>, runroot: impl Into<PathBuf>) -> Paths {
+        Paths { root: root.into(), runroot: runroot.into() }
+    }
+
+    pub fn container_dir(&self, id: &ContainerId) -> PathBuf {
+        self.root.join("containers").join(id.as_str())
+    }
+
+    pub fn log(&self, id: &ContainerId) -> PathBuf {
+        self.container_dir(id).join("container.log")
+    }
+
+    pub fn run_dir(&self, id: &ContainerId) -> PathBuf {
+        self.runroot.join("containers").join(id.as_str())
+    }
+
+    pub fn bundle(&self, id: &ContainerId) -> PathBuf {
+        self.run_dir(id).join("bundle")
+    }
+
+    /// The directory of container network namespace files.
+    pub fn netns_dir(&self) -> PathBuf {
+        self.runroot.join("netns")
+    }
+
+    pub fn sandbox_key(&self, id: &ContainerId) -> PathBuf {
+        self.netns_dir().join(id.as_str())
+    }
+
+    /// The cgroup of a container, relative to the cgroup root.
+    pub fn cgroup(id: &ContainerId) -> PathBuf {
+        Path::new("minotaur").join(id.as_str())
+    }
+}

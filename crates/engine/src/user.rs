@@ -1,0 +1,137 @@
+//! Resolving `--user` against the image's `/etc/passwd` and `/etc/group`, as Docker does: `name`, `uid`,
+//! `name:group`, `uid:gid`; the user's supplementary groups are the groups that list it.
+
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum UserError {
+    #[error("unable to find user {0}: no matching entries in passwd file")]
+    NoUser(String),
+    #[error("unable to find group {0}: no matching entries in group file")]
+    NoGroup(String),
+    #[error("invalid user specification {0:?}: expected USER[:GROUP] or UID[:GID]")]
+    Bad(String),
+}
+
+/// The identity a container's process runs as.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+    pub home: String,
+}
+
+struct Passwd {
+    name: String,
+    uid: u32,
+    gid: u32,
+    home: String,
+}
+
+struct Group {
+    name: String,
+    gid: u32,
+    members: Vec<String>,
+}
+
+fn passwd(text: &str) -> Vec<Passwd> {
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            Some(Passwd {
+                name: f.first()?.to_string(),
+                uid: f.get(2)?.parse().ok()?,
+                gid: f.get(3)?.parse().ok()?,
+                home: f.get(5).unwrap_or(&"/").to_string(),
+            })
+        })
+        .collect()
+}
+
+fn groups(text: &str) -> Vec<Group> {
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            Some(Group {
+                name: f.first()?.to_string(),
+                gid: f.get(2)?.parse().ok()?,
+                members: f.get(3).map(|m| m.split(',').filter(|s| !s.is_empty()).map(String::from).collect()).unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// Resolves `spec` (empty: root) with the image's passwd and group files' contents.
+pub fn resolve_with(spec: &str, passwd_text: &str, group_text: &str) -> Result<Identity, UserError> {
+    let users = passwd(passwd_text);
+    let groups = groups(group_text);
+    let (user, group) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    if (user.is_empty() && !spec.is_empty()) || group == Some("") {
+        return Err(UserError::Bad(spec.to_owned()));
+    }
+    let user = if user.is_empty() { "0" } else { user };
+    let entry = users.iter().find(|p| p.name == user).or_else(|| {
+        let uid: u32 = user.parse().ok()?;
+        users.iter().find(|p| p.uid == uid)
+    });
+    let (uid, mut gid, name, home) = match (entry, user.parse::<u32>()) {
+        (Some(p), _) => (p.uid, p.gid, Some(p.name.clone()), p.home.clone()),
+        // A numeric uid need not exist in the image, as with Docker.
+        (None, Ok(uid)) => (uid, 0, None, "/".to_owned()),
+        (None, Err(_)) => return Err(UserError::NoUser(user.to_owned())),
+    };
+    if let Some(g) = group {
+        gid = match groups.iter().find(|e| e.name == g) {
+            Some(e) => e.gid,
+            None => g.parse().map_err(|_| UserError::NoGroup(g.to_owned()))?,
+        };
+    }
+    let mut additional_gids: Vec<u32> = match (&name, group) {
+        (Some(n), None) => groups.iter().filter(|g| g.members.contains(n)).map(|g| g.gid).collect(),
+        _ => Vec::new(),
+    };
+    if !additional_gids.contains(&gid) {
+        additional_gids.insert(0, gid);
+    }
+    Ok(Identity { uid, gid, additional_gids, home })
+}
+
+/// Resolves `spec` against the files under `rootfs/etc`; missing files are empty.
+pub fn resolve(spec: &str, rootfs: &Path) -> Result<Identity, UserError> {
+    let read = |f: &str| std::fs::read_to_string(rootfs.join("etc").join(f)).unwrap_or_default();
+    resolve_with(spec, &read("passwd"), &read("group"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PASSWD: &str = "root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\nwww-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\n";
+    const GROUP: &str = "root:x:0:\nadm:x:4:www-data\nwww-data:x:33:\nnogroup:x:65534:\n";
+
+    #[test]
+    fn names_and_numbers_resolve_like_docker() {
+        let id = resolve_with("", PASSWD, GROUP).unwrap();
+        assert_eq!((id.uid, id.gid, id.home.as_str()), (0, 0, "/root"));
+        let id = resolve_with("www-data", PASSWD, GROUP).unwrap();
+        assert_eq!((id.uid, id.gid), (33, 33));
+        assert_eq!(id.additional_gids, vec![33, 4]);
+        let id = resolve_with("nobody:adm", PASSWD, GROUP).unwrap();
+        assert_eq!((id.uid, id.gid), (65534, 4));
+        let id = resolve_with("1234:5678", PASSWD, GROUP).unwrap();
+        assert_eq!((id.uid, id.gid), (1234, 5678));
+        assert_eq!(resolve_with("33", PASSWD, GROUP).unwrap().home, "/var/www");
+    }
+
+    #[test]
+    fn unknown_names_are_errors() {
+        assert_eq!(resolve_with("ghost", PASSWD, GROUP), Err(UserError::NoUser("ghost".into())));
+        assert_eq!(resolve_with("root:ghosts", PASSWD, GROUP), Err(UserError::NoGroup("ghosts".into())));
+        assert!(resolve_with(":0", PASSWD, GROUP).is_err());
+        assert!(resolve_with("root:", PASSWD, GROUP).is_err());
+    }
+}
