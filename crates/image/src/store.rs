@@ -331,6 +331,7 @@ impl Store {
 
         // Publish under the lock: blobs and layer first, then the index that makes them reachable.
         let lock = self.lock()?;
+        let mut index = self.read_index()?;
         for (from, digest) in [
             (&blob_tmp, &layer.blob),
             (&config_tmp, &id),
@@ -343,7 +344,6 @@ impl Store {
         if !final_layer.exists() {
             fs::rename(&layer_dir, &final_layer).map_err(io_err("store layer", &final_layer))?;
         }
-        let mut index = self.read_index()?;
         index.images.insert(id.to_string(), record);
         if let Some(r) = reference {
             index.repositories.insert(r.to_string(), id.to_string());
