@@ -74,7 +74,7 @@ fn import_plain_gzip_and_zstd_share_one_layer() {
     for (id, blob) in [(&plain, &tar), (&gz, &gz_bytes), (&zst, &zst_bytes)] {
         let inspect = store.inspect(&id.to_string()).unwrap();
         assert_eq!(inspect.root_fs.typ, "layers");
-        assert_eq!(inspect.root_fs.layers, [diff_id.clone()]);
+        assert_eq!(inspect.root_fs.layers, std::slice::from_ref(&diff_id));
         // The image ID is the digest of the stored config, and the layer tarball is stored as given.
         let config = fs::read(store.dir().join("blobs/sha256").join(id.hex())).unwrap();
         assert_eq!(sha(&config), id.to_string());
