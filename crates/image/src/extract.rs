@@ -21,6 +21,7 @@
 //! - Whiteouts become what overlayfs reads: `.wh.NAME` a character device 0:0 named `NAME`, and
 //!   `.wh..wh..opq` the `trusted.overlay.opaque=y` xattr on its directory. Both need root.
 
+use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::io::{self, Read};
 use std::os::fd::{AsFd, OwnedFd};
@@ -108,7 +109,7 @@ pub fn extract(archive: impl Read, root: &Path, opts: &Options) -> Result<Summar
         root: root_fd,
         opts,
         summary: Summary::default(),
-        dirs: Vec::new(),
+        dirs: HashMap::new(),
     };
     let mut ar = tar::Archive::new(archive);
     for entry in ar.entries().map_err(ExtractError::Read)? {
@@ -145,7 +146,8 @@ struct Extractor<'o> {
     root: OwnedFd,
     opts: &'o Options,
     summary: Summary,
-    dirs: Vec<DirMeta>,
+    /// Keyed by path: a directory listed twice gets the metadata of its last entry.
+    dirs: HashMap<PathBuf, DirMeta>,
 }
 
 impl Extractor<'_> {
@@ -408,18 +410,20 @@ impl Extractor<'_> {
             .map_err(entry_err("chown", path))?;
         }
         set_xattrs(&dir, xattrs, path)?;
-        self.dirs.retain(|d| d.path != path);
-        self.dirs.push(DirMeta {
-            path: path.to_path_buf(),
-            mode,
-            mtime,
-        });
+        self.dirs.insert(
+            path.to_path_buf(),
+            DirMeta {
+                path: path.to_path_buf(),
+                mode,
+                mtime,
+            },
+        );
         Ok(())
     }
 
     /// Sets the recorded directory modes and mtimes, deepest first.
     fn finish_dirs(&mut self) -> Result<(), ExtractError> {
-        let mut dirs = std::mem::take(&mut self.dirs);
+        let mut dirs: Vec<DirMeta> = std::mem::take(&mut self.dirs).into_values().collect();
         dirs.sort_by_key(|d| std::cmp::Reverse(d.path.components().count()));
         for d in dirs {
             // A later entry may have replaced the directory with something else: then there is nothing to do.
