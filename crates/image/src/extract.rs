@@ -120,6 +120,24 @@ pub fn extract(archive: impl Read, root: &Path, opts: &Options) -> Result<Summar
     Ok(ex.summary)
 }
 
+/// Opens the file at `path` below `root` for reading, resolving every component (symlinks included) as if
+/// `root` were `/`: what an archive unpacked with [`extract`] names can only be found inside it.
+pub fn open_in_root(root: &Path, path: &Path) -> Result<std::fs::File, ExtractError> {
+    let root_fd = openat(
+        nix::fcntl::AT_FDCWD,
+        root,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| ExtractError::Root(root.to_path_buf(), e))?;
+    let how = OpenHow::new()
+        .flags(OFlag::O_RDONLY | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    let p = clean(path);
+    let fd = openat2(&root_fd, &p, how).map_err(entry_err("open", &p))?;
+    Ok(std::fs::File::from(fd))
+}
+
 /// Cleans an archive path lexically: drops `/` and `.`, clamps `..` at the root. `None` for the root itself.
 pub fn clean(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();

@@ -247,24 +247,14 @@ impl Store {
         reference: Option<&Reference>,
         opts: &ImportOptions,
     ) -> Result<ImageId, StoreError> {
-        let tmp_root = self.dir.join("tmp");
-        let work = tempfile::Builder::new()
-            .prefix("import-")
-            .tempdir_in(&tmp_root)
-            .map_err(io_err("create a directory in", &tmp_root))?;
-        let layer_dir = work.path().join("layer");
-        fs::create_dir(&layer_dir).map_err(io_err("create", &layer_dir))?;
-        fs::set_permissions(
-            &layer_dir,
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .map_err(io_err("chmod", &layer_dir))?;
-        let blob_tmp = work.path().join("blob");
-        let blob_file = File::create(&blob_tmp).map_err(io_err("create", &blob_tmp))?;
-
-        let layer = read_layer(reader, blob_file, &layer_dir, &opts.extract)?;
+        let work = self.work_dir("import-")?;
+        let layer = self.stage_layer(work.path(), "0", reader, &opts.extract)?;
         let created = rfc3339(SystemTime::now());
-
+        let source = if opts.source.is_empty() {
+            "-"
+        } else {
+            &opts.source
+        };
         let config = ImageConfigurationBuilder::default()
             .created(created.clone())
             .architecture(Arch::default())
@@ -280,78 +270,141 @@ impl Store {
             .history(vec![HistoryBuilder::default()
                 .created(created.clone())
                 .created_by("minotaur import")
-                .comment(format!(
-                    "Imported from {}",
-                    if opts.source.is_empty() {
-                        "-"
-                    } else {
-                        &opts.source
-                    }
-                ))
+                .comment(format!("Imported from {source}"))
                 .build()
                 .map_err(StoreError::Oci)?])
             .build()
             .map_err(StoreError::Oci)?;
-        let config_bytes = serde_json::to_vec(&config).expect("an image config serialises");
-        let id = Digest::of(&config_bytes);
-
-        let manifest = ImageManifestBuilder::default()
-            .schema_version(2u32)
-            .media_type(MediaType::ImageManifest)
-            .config(Descriptor::new(
-                MediaType::ImageConfig,
-                config_bytes.len() as u64,
-                oci_digest(&id),
-            ))
-            .layers(vec![Descriptor::new(
-                layer.media_type.clone(),
-                layer.blob_size,
-                oci_digest(&layer.blob),
-            )])
-            .build()
-            .map_err(StoreError::Oci)?;
-        let manifest_bytes = serde_json::to_vec(&manifest).expect("a manifest serialises");
-        let manifest_digest = Digest::of(&manifest_bytes);
-
-        let config_tmp = work.path().join("config");
-        fs::write(&config_tmp, &config_bytes).map_err(io_err("write", &config_tmp))?;
-        let manifest_tmp = work.path().join("manifest");
-        fs::write(&manifest_tmp, &manifest_bytes).map_err(io_err("write", &manifest_tmp))?;
-
-        let record = ImageRecord {
+        let config = serde_json::to_vec(&config).expect("an image config serialises");
+        let pending = Pending {
+            config,
             created,
-            manifest: manifest_digest.to_string(),
-            layers: vec![LayerRecord {
-                diff_id: layer.diff_id.to_string(),
-                blob: layer.blob.to_string(),
-                media_type: layer.media_type.to_string(),
-                size: layer.size,
-            }],
+            layers: vec![0],
+            tags: reference.into_iter().cloned().collect(),
         };
+        let ids = self.publish(work.path(), &[layer], vec![pending])?;
+        // `work` (and a duplicate extraction of an already stored layer) is removed here.
+        Ok(ids.into_iter().next().expect("one image published"))
+    }
 
-        // Publish under the lock: blobs and layer first, then the index that makes them reachable.
+    /// A fresh work directory under `tmp/`, removed when dropped.
+    pub(crate) fn work_dir(&self, prefix: &str) -> Result<tempfile::TempDir, StoreError> {
+        let tmp_root = self.dir.join("tmp");
+        tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir_in(&tmp_root)
+            .map_err(io_err("create a directory in", &tmp_root))
+    }
+
+    /// Reads one layer tarball into `work`: the blob as given in `blob-<name>`, the tree in `layer-<name>/`.
+    pub(crate) fn stage_layer(
+        &self,
+        work: &Path,
+        name: &str,
+        reader: impl Read,
+        opts: &extract::Options,
+    ) -> Result<Staged, StoreError> {
+        let dir = work.join(format!("layer-{name}"));
+        fs::create_dir(&dir).map_err(io_err("create", &dir))?;
+        fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .map_err(io_err("chmod", &dir))?;
+        let blob_tmp = work.join(format!("blob-{name}"));
+        let blob_file = File::create(&blob_tmp).map_err(io_err("create", &blob_tmp))?;
+        let layer = read_layer(reader, blob_file, &dir, opts)?;
+        Ok(Staged {
+            blob_tmp,
+            dir,
+            blob: layer.blob,
+            blob_size: layer.blob_size,
+            diff_id: layer.diff_id,
+            media_type: layer.media_type,
+            size: layer.size,
+        })
+    }
+
+    /// Writes each image's config and manifest, then under the lock moves blobs and layers into place and
+    /// registers the images and their tags. Returns the image IDs in order.
+    pub(crate) fn publish(
+        &self,
+        work: &Path,
+        staged: &[Staged],
+        images: Vec<Pending>,
+    ) -> Result<Vec<ImageId>, StoreError> {
+        let mut blobs: Vec<(PathBuf, Digest)> = staged
+            .iter()
+            .map(|l| (l.blob_tmp.clone(), l.blob.clone()))
+            .collect();
+        let mut records = Vec::new();
+        for (n, image) in images.into_iter().enumerate() {
+            let id = Digest::of(&image.config);
+            let layers: Vec<&Staged> = image.layers.iter().map(|&i| &staged[i]).collect();
+            let manifest = ImageManifestBuilder::default()
+                .schema_version(2u32)
+                .media_type(MediaType::ImageManifest)
+                .config(Descriptor::new(
+                    MediaType::ImageConfig,
+                    image.config.len() as u64,
+                    oci_digest(&id),
+                ))
+                .layers(
+                    layers
+                        .iter()
+                        .map(|l| {
+                            Descriptor::new(l.media_type.clone(), l.blob_size, oci_digest(&l.blob))
+                        })
+                        .collect::<Vec<_>>(),
+                )
+                .build()
+                .map_err(StoreError::Oci)?;
+            let manifest = serde_json::to_vec(&manifest).expect("a manifest serialises");
+            let manifest_digest = Digest::of(&manifest);
+            for (what, bytes, digest) in [
+                ("config", &image.config, &id),
+                ("manifest", &manifest, &manifest_digest),
+            ] {
+                let p = work.join(format!("{what}-{n}"));
+                fs::write(&p, bytes).map_err(io_err("write", &p))?;
+                blobs.push((p, digest.clone()));
+            }
+            let record = ImageRecord {
+                created: image.created,
+                manifest: manifest_digest.to_string(),
+                layers: layers
+                    .iter()
+                    .map(|l| LayerRecord {
+                        diff_id: l.diff_id.to_string(),
+                        blob: l.blob.to_string(),
+                        media_type: l.media_type.to_string(),
+                        size: l.size,
+                    })
+                    .collect(),
+            };
+            records.push((id, record, image.tags));
+        }
+
+        // Under the lock: blobs and layers first, then the index that makes them reachable.
         let lock = self.lock()?;
         let mut index = self.read_index()?;
-        for (from, digest) in [
-            (&blob_tmp, &layer.blob),
-            (&config_tmp, &id),
-            (&manifest_tmp, &manifest_digest),
-        ] {
+        for (from, digest) in &blobs {
             let to = self.blob_path(digest.hex());
             fs::rename(from, &to).map_err(io_err("store blob", &to))?;
         }
-        let final_layer = self.layer_path(layer.diff_id.hex());
-        if !final_layer.exists() {
-            fs::rename(&layer_dir, &final_layer).map_err(io_err("store layer", &final_layer))?;
+        for l in staged {
+            let to = self.layer_path(l.diff_id.hex());
+            if !to.exists() {
+                fs::rename(&l.dir, &to).map_err(io_err("store layer", &to))?;
+            }
         }
-        index.images.insert(id.to_string(), record);
-        if let Some(r) = reference {
-            index.repositories.insert(r.to_string(), id.to_string());
+        let mut ids = Vec::new();
+        for (id, record, tags) in records {
+            index.images.insert(id.to_string(), record);
+            for t in tags {
+                index.repositories.insert(t.to_string(), id.to_string());
+            }
+            ids.push(id);
         }
         self.write_index(&lock, &index)?;
-        drop(lock);
-        // `work` (and a duplicate extraction of an already stored layer) is removed here.
-        Ok(id)
+        Ok(ids)
     }
 
     /// Finds an image by `name[:tag]`, full ID (`sha256:<hex>` or `<hex>`) or unique ID prefix.
@@ -578,6 +631,27 @@ fn oci_digest(d: &Digest) -> oci_spec::image::Digest {
         .expect("a sha256 digest is a valid OCI digest")
 }
 
+/// A layer read into a work directory, waiting for [`Store::publish`].
+pub(crate) struct Staged {
+    blob_tmp: PathBuf,
+    dir: PathBuf,
+    blob: Digest,
+    blob_size: u64,
+    pub(crate) diff_id: Digest,
+    media_type: MediaType,
+    size: u64,
+}
+
+/// An image waiting for [`Store::publish`].
+pub(crate) struct Pending {
+    /// The config JSON exactly as stored (its digest is the image ID).
+    pub(crate) config: Vec<u8>,
+    pub(crate) created: String,
+    /// Indexes into the staged layers, bottom first.
+    pub(crate) layers: Vec<usize>,
+    pub(crate) tags: Vec<Reference>,
+}
+
 /// A layer read from a tarball: stored blob, extracted tree, digests.
 struct Layer {
     blob: Digest,
@@ -600,26 +674,7 @@ fn read_layer(
         out: blob,
     });
     let mut buf = BufReader::with_capacity(128 * 1024, raw);
-    let magic = buf.fill_buf().map_err(StoreError::Read)?.to_vec();
-    if magic.is_empty() {
-        return Err(StoreError::Empty);
-    }
-    let (media_type, decoder): (MediaType, Box<dyn Read + '_>) = if magic.starts_with(&[0x1f, 0x8b])
-    {
-        (
-            MediaType::ImageLayerGzip,
-            Box::new(flate2::bufread::MultiGzDecoder::new(&mut buf)),
-        )
-    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        let d = zstd::stream::read::Decoder::with_buffer(&mut buf).map_err(StoreError::Read)?;
-        (MediaType::ImageLayerZstd, Box::new(d))
-    } else if magic.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
-        return Err(StoreError::Compression("xz"));
-    } else if magic.starts_with(b"BZh") {
-        return Err(StoreError::Compression("bzip2"));
-    } else {
-        (MediaType::ImageLayer, Box::new(&mut buf))
-    };
+    let (media_type, decoder) = decompress(&mut buf)?;
     let mut tar = Hashing::new(decoder);
     let summary = extract::extract(&mut tar, dir, opts).map_err(StoreError::Extract)?;
     // The tar reader stops at the end-of-archive marker; the digests cover every byte, as Docker's do.
@@ -639,6 +694,31 @@ fn read_layer(
         diff_id,
         media_type,
         size: summary.size,
+    })
+}
+
+/// Sniffs the compression of a stream by its magic bytes: gzip, zstd, or else plain.
+pub(crate) fn decompress<'a, B: BufRead + 'a>(
+    mut buf: B,
+) -> Result<(MediaType, Box<dyn Read + 'a>), StoreError> {
+    let magic = buf.fill_buf().map_err(StoreError::Read)?;
+    if magic.is_empty() {
+        return Err(StoreError::Empty);
+    }
+    Ok(if magic.starts_with(&[0x1f, 0x8b]) {
+        (
+            MediaType::ImageLayerGzip,
+            Box::new(flate2::bufread::MultiGzDecoder::new(buf)),
+        )
+    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        let d = zstd::stream::read::Decoder::with_buffer(buf).map_err(StoreError::Read)?;
+        (MediaType::ImageLayerZstd, Box::new(d))
+    } else if magic.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+        return Err(StoreError::Compression("xz"));
+    } else if magic.starts_with(b"BZh") {
+        return Err(StoreError::Compression("bzip2"));
+    } else {
+        (MediaType::ImageLayer, Box::new(buf))
     })
 }
 
