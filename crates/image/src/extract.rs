@@ -175,8 +175,15 @@ impl Extractor<'_> {
         let header = entry.header();
         let kind = header.entry_type();
         let mode = header.mode().map_err(ExtractError::Read)? & 0o7777;
-        let uid = header.uid().map_err(ExtractError::Read)?;
-        let gid = header.gid().map_err(ExtractError::Read)?;
+        // Owners are parsed only when applied: some writers leave the fields blank.
+        let (uid, gid) = if self.opts.same_owner {
+            (
+                header.uid().map_err(ExtractError::Read)?,
+                header.gid().map_err(ExtractError::Read)?,
+            )
+        } else {
+            (0, 0)
+        };
         let mtime = header.mtime().map_err(ExtractError::Read)? as i64;
         let device = (header.device_major(), header.device_minor());
         let link = entry

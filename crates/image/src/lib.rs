@@ -1,7 +1,8 @@
 //! minotaur's image store: content-addressed blobs, safely extracted layers ready to be overlayfs lower
 //! directories, and the index of images and their `name:tag` references, all under `<root>/image/`.
 //!
-//! It owns importing root-filesystem tarballs (`docker import`), tagging, listing, inspecting and removing
+//! It owns importing root-filesystem tarballs (`docker import`), loading and saving image archives (`docker
+//! load`/`docker save`, OCI layouts), tagging, listing, inspecting and removing
 //! images, and extracting untrusted layers without letting them write outside their directory. It does not
 //! own containers (their overlayfs upper layers, mounts and the check that no container uses an image are the
 //! engine's and the runtime's), the built-in `host` image (the host's own filesystem, handled by the runtime),
@@ -39,10 +40,12 @@
 
 #![forbid(unsafe_code)]
 
+mod archive;
 pub mod extract;
 mod reference;
 mod store;
 
+pub use archive::{ArchiveError, Loaded};
 pub use extract::Options as ExtractOptions;
 pub use reference::{Digest, ImageId, Reference, ReferenceError};
 pub use store::{ImageInspect, ImageSummary, ImportOptions, Removed, RootFs, Store, StoreError};

@@ -129,30 +129,30 @@ pub struct RootFs {
 
 /// `repositories.json`.
 #[derive(Debug, Default, Serialize, Deserialize)]
-struct Index {
+pub(crate) struct Index {
     /// Keyed by image ID (`sha256:<hex>`).
     #[serde(default)]
-    images: BTreeMap<String, ImageRecord>,
+    pub(crate) images: BTreeMap<String, ImageRecord>,
     /// `name:tag` → image ID.
     #[serde(default)]
-    repositories: BTreeMap<String, String>,
+    pub(crate) repositories: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct ImageRecord {
+pub(crate) struct ImageRecord {
     created: String,
     /// Digest of the OCI manifest blob.
     manifest: String,
     /// Bottom layer first, as in the config's `rootfs.diff_ids`.
-    layers: Vec<LayerRecord>,
+    pub(crate) layers: Vec<LayerRecord>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct LayerRecord {
+pub(crate) struct LayerRecord {
     /// `sha256:<hex>` of the uncompressed tar; names the directory under `layers/`.
-    diff_id: String,
+    pub(crate) diff_id: String,
     /// `sha256:<hex>` of the tarball as stored under `blobs/`.
-    blob: String,
+    pub(crate) blob: String,
     media_type: String,
     /// Bytes of file content.
     size: u64,
@@ -195,7 +195,7 @@ impl Store {
         &self.dir
     }
 
-    fn blob_path(&self, digest: &str) -> PathBuf {
+    pub(crate) fn blob_path(&self, digest: &str) -> PathBuf {
         let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
         self.dir.join("blobs/sha256").join(hex)
     }
@@ -219,7 +219,7 @@ impl Store {
     }
 
     /// Reads the index; no lock needed (it is only ever replaced whole).
-    fn read_index(&self) -> Result<Index, StoreError> {
+    pub(crate) fn read_index(&self) -> Result<Index, StoreError> {
         let path = self.dir.join(INDEX);
         match fs::read(&path) {
             Ok(b) => serde_json::from_slice(&b).map_err(|e| StoreError::Index(path, e)),
@@ -603,7 +603,7 @@ impl Store {
     }
 }
 
-fn resolve_in(index: &Index, s: &str) -> Result<ImageId, StoreError> {
+pub(crate) fn resolve_in(index: &Index, s: &str) -> Result<ImageId, StoreError> {
     if let Ok(r) = s.parse::<Reference>() {
         if let Some(id) = index.repositories.get(&r.to_string()) {
             return Ok(id.parse()?);
@@ -635,7 +635,7 @@ fn oci_digest(d: &Digest) -> oci_spec::image::Digest {
 pub(crate) struct Staged {
     blob_tmp: PathBuf,
     dir: PathBuf,
-    blob: Digest,
+    pub(crate) blob: Digest,
     blob_size: u64,
     pub(crate) diff_id: Digest,
     media_type: MediaType,
@@ -767,7 +767,7 @@ impl<R: Read> Read for Tee<R> {
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`, the form Docker writes.
-fn rfc3339(t: SystemTime) -> String {
+pub(crate) fn rfc3339(t: SystemTime) -> String {
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs() as i64;
     let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
