@@ -1,7 +1,11 @@
 //! One module per subcommand; each has an `Args` struct (its `--help` is the doc comments) and a `run`.
 
 mod completion;
+mod images;
+mod import;
 mod man;
+mod rmi;
+mod tag;
 mod version;
 
 use clap::Subcommand;
@@ -14,6 +18,10 @@ pub enum Command {
     Version(version::Args),
     Completion(completion::Args),
     Man(man::Args),
+    Import(import::Args),
+    Images(images::Args),
+    Rmi(rmi::Args),
+    Tag(tag::Args),
 }
 
 pub fn run(cli: Cli) -> CliResult {
@@ -21,5 +29,9 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Version(args) => version::run(args),
         Command::Completion(args) => completion::run(args),
         Command::Man(args) => man::run(args),
+        Command::Import(args) => import::run(&cli.global, args),
+        Command::Images(args) => images::run(&cli.global, args),
+        Command::Rmi(args) => rmi::run(&cli.global, args),
+        Command::Tag(args) => tag::run(&cli.global, args),
     }
 }
