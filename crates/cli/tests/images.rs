@@ -150,3 +150,80 @@ fn bad_input_gives_one_line_and_changes_nothing() {
     assert_eq!(ok(&root, &["images", "-q"]).lines().count(), 1);
     assert!(ok(&root, &["images"]).contains("app "));
 }
+
+/// The store of a box (`MINOTAUR_ROOT` inside it).
+fn box_store(h: &minotaur_testhost::TestHost) -> std::path::PathBuf {
+    h.dir().join("state/image")
+}
+
+#[test]
+fn import_extracts_like_gnu_tar() {
+    // Same tarball, extracted by `tar -xp --xattrs` and by `minotaur import`: the trees must list the same
+    // types, modes, owners, sizes, mtimes and link targets.
+    let Some(h) = minotaur_testhost::TestHost::new(env!("CARGO_BIN_EXE_minotaur")) else {
+        return;
+    };
+    h.sh_ok(
+        "set -e; mkdir -p /tmp/src/d/sub /tmp/ref
+         cp -a /etc /tmp/src/etc
+         echo x > /tmp/src/d/sub/f; chown 1234:5678 /tmp/src/d/sub/f; chmod 4711 /tmp/src/d/sub/f
+         ln /tmp/src/d/sub/f /tmp/src/d/hard; ln -s ../etc/passwd /tmp/src/d/sym
+         chmod 0555 /tmp/src/d/sub; touch -d 2001-02-03 /tmp/src/d/sub /tmp/src/d/sym -h
+         mkfifo /tmp/src/d/fifo
+         tar --xattrs -C /tmp/src -cf /tmp/rootfs.tar .
+         tar --xattrs -C /tmp/ref -xpf /tmp/rootfs.tar",
+    );
+    let out = h.mino(&["import", "/tmp/rootfs.tar", "fromtar"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let diff_id = h.sh_ok("sha256sum /tmp/rootfs.tar | cut -d' ' -f1");
+    let layer = box_store(&h).join("layers").join(diff_id.trim());
+    let list = |dir: &str| {
+        h.sh_ok(&format!(
+            "cd {dir} && find . -printf '%p %y %m %U %G %s %T@ %l %n\\n' | grep -v '^\\. ' | sort"
+        ))
+    };
+    let want = list("/tmp/ref");
+    let got = list(layer.to_str().unwrap());
+    assert!(want.lines().count() > 20, "{want}");
+    assert!(want.contains("./d/sub/f f 4711 1234 5678 2 "), "{want}");
+    let differ: Vec<_> = got
+        .lines()
+        .zip(want.lines())
+        .filter(|(g, w)| g != w)
+        .take(5)
+        .collect();
+    assert!(differ.is_empty(), "minotaur vs GNU tar: {differ:#?}");
+    assert_eq!(got.lines().count(), want.lines().count());
+}
+
+#[test]
+fn whiteouts_hide_lower_files_in_overlayfs() {
+    let Some(h) = minotaur_testhost::TestHost::new(env!("CARGO_BIN_EXE_minotaur")) else {
+        return;
+    };
+    // A layer that deletes etc/a and makes dir/ opaque, imported, then mounted over a base by the kernel.
+    h.sh_ok(
+        "set -e; mkdir -p /tmp/top/etc /tmp/top/dir /tmp/base/etc /tmp/base/dir /tmp/merged
+         touch /tmp/top/etc/.wh.a /tmp/top/dir/.wh..wh..opq /tmp/top/dir/y
+         touch /tmp/base/etc/a /tmp/base/etc/b /tmp/base/dir/x
+         tar -C /tmp/top -czf /tmp/top.tar.gz .",
+    );
+    let out = h.mino(&["import", "/tmp/top.tar.gz", "top"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let diff_id = h.sh_ok("gzip -dc /tmp/top.tar.gz | sha256sum | cut -d' ' -f1");
+    let layer = box_store(&h).join("layers").join(diff_id.trim());
+    let merged = h.sh_ok(&format!(
+        "set -e; mount -t overlay overlay -o lowerdir={}:/tmp/base /tmp/merged
+         (cd /tmp/merged && find . | sort); umount /tmp/merged",
+        layer.display()
+    ));
+    assert_eq!(merged, ".\n./dir\n./dir/y\n./etc\n./etc/b\n");
+}

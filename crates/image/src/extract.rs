@@ -157,7 +157,7 @@ pub fn clean(path: &Path) -> PathBuf {
 struct DirMeta {
     path: PathBuf,
     mode: u32,
-    mtime: i64,
+    mtime: TimeSpec,
 }
 
 struct Extractor<'o> {
@@ -175,25 +175,31 @@ impl Extractor<'_> {
         let header = entry.header();
         let kind = header.entry_type();
         let mode = header.mode().map_err(ExtractError::Read)? & 0o7777;
-        // Owners are parsed only when applied: some writers leave the fields blank.
-        let (uid, gid) = if self.opts.same_owner {
-            (
-                header.uid().map_err(ExtractError::Read)?,
-                header.gid().map_err(ExtractError::Read)?,
-            )
-        } else {
-            (0, 0)
-        };
-        let mtime = header.mtime().map_err(ExtractError::Read)? as i64;
         let device = (header.device_major(), header.device_minor());
         let link = entry
             .link_name()
             .map_err(ExtractError::Read)?
             .map(|l| l.into_owned());
-        let xattrs = if self.opts.same_owner {
-            xattrs(&mut entry)?
+        // PAX records override the header (sub-second mtimes, large IDs) and carry the xattrs.
+        let pax = pax(&mut entry)?;
+        let header = entry.header();
+        let mtime = match pax.mtime {
+            Some(t) => t,
+            None => TimeSpec::new(header.mtime().map_err(ExtractError::Read)? as i64, 0),
+        };
+        // Owners are parsed only when applied: some writers leave the fields blank.
+        let (uid, gid, xattrs) = if self.opts.same_owner {
+            let uid = match pax.uid {
+                Some(u) => u,
+                None => header.uid().map_err(ExtractError::Read)?,
+            };
+            let gid = match pax.gid {
+                Some(g) => g,
+                None => header.gid().map_err(ExtractError::Read)?,
+            };
+            (uid, gid, pax.xattrs)
         } else {
-            Vec::new()
+            (0, 0, Vec::new())
         };
         let owner = self.opts.same_owner.then_some((uid, gid));
 
@@ -294,7 +300,7 @@ impl Extractor<'_> {
                 }
                 fchmod(&file, Mode::from_bits_truncate(mode)).map_err(entry_err("chmod", &path))?;
                 set_xattrs(&file, &xattrs, &path)?;
-                let t = TimeSpec::new(mtime, 0);
+                let t = mtime;
                 futimens(&file, &t, &t).map_err(entry_err("set the mtime of", &path))?;
             }
             tar::EntryType::Symlink => {
@@ -305,7 +311,7 @@ impl Extractor<'_> {
                 if let Some((u, g)) = owner {
                     chown_at(&parent, &name, u, g).map_err(entry_err("chown", &path))?;
                 }
-                let t = TimeSpec::new(mtime, 0);
+                let t = mtime;
                 nix::sys::stat::utimensat(
                     &parent,
                     name.as_os_str(),
@@ -395,7 +401,7 @@ impl Extractor<'_> {
                     nix::sys::stat::FchmodatFlags::FollowSymlink,
                 )
                 .map_err(entry_err("chmod", &path))?;
-                let t = TimeSpec::new(mtime, 0);
+                let t = mtime;
                 nix::sys::stat::utimensat(
                     &parent,
                     name.as_os_str(),
@@ -421,7 +427,7 @@ impl Extractor<'_> {
         &mut self,
         path: &Path,
         mode: u32,
-        mtime: i64,
+        mtime: TimeSpec,
         owner: Option<(u64, u64)>,
         xattrs: &[(OsString, Vec<u8>)],
     ) -> Result<(), ExtractError> {
@@ -456,7 +462,7 @@ impl Extractor<'_> {
                 continue;
             };
             fchmod(&dir, Mode::from_bits_truncate(d.mode)).map_err(entry_err("chmod", &d.path))?;
-            let t = TimeSpec::new(d.mtime, 0);
+            let t = d.mtime;
             futimens(&dir, &t, &t).map_err(entry_err("set the mtime of", &d.path))?;
         }
         Ok(())
@@ -574,23 +580,54 @@ fn chown_at(dir: &impl AsFd, name: &OsStr, uid: u64, gid: u64) -> Result<(), Err
     )
 }
 
-/// The `SCHILY.xattr.*` PAX records of an entry.
-fn xattrs<R: Read>(
-    entry: &mut tar::Entry<'_, R>,
-) -> Result<Vec<(OsString, Vec<u8>)>, ExtractError> {
-    let mut out = Vec::new();
-    if let Some(exts) = entry.pax_extensions().map_err(ExtractError::Read)? {
-        for ext in exts {
-            let ext = ext.map_err(ExtractError::Read)?;
-            if let Some(name) = ext.key_bytes().strip_prefix(b"SCHILY.xattr.") {
-                out.push((
-                    OsStr::from_bytes(name).to_os_string(),
-                    ext.value_bytes().to_vec(),
-                ));
-            }
+/// What an entry's PAX records say that matters here.
+#[derive(Default)]
+struct Pax {
+    xattrs: Vec<(OsString, Vec<u8>)>,
+    mtime: Option<TimeSpec>,
+    uid: Option<u64>,
+    gid: Option<u64>,
+}
+
+/// Reads an entry's PAX records: `SCHILY.xattr.*`, `mtime` (decimal seconds, maybe fractional), `uid`, `gid`.
+/// Malformed numbers are ignored in favour of the header's fields.
+fn pax<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<Pax, ExtractError> {
+    let mut out = Pax::default();
+    let Some(exts) = entry.pax_extensions().map_err(ExtractError::Read)? else {
+        return Ok(out);
+    };
+    for ext in exts {
+        let ext = ext.map_err(ExtractError::Read)?;
+        let key = ext.key_bytes();
+        if let Some(name) = key.strip_prefix(b"SCHILY.xattr.") {
+            out.xattrs.push((
+                OsStr::from_bytes(name).to_os_string(),
+                ext.value_bytes().to_vec(),
+            ));
+            continue;
+        }
+        let Ok(value) = std::str::from_utf8(ext.value_bytes()) else {
+            continue;
+        };
+        match key {
+            b"mtime" => out.mtime = parse_pax_time(value),
+            b"uid" => out.uid = value.parse().ok(),
+            b"gid" => out.gid = value.parse().ok(),
+            _ => {}
         }
     }
     Ok(out)
+}
+
+/// `1700000000.123456789` (or without a fraction) as a TimeSpec.
+fn parse_pax_time(v: &str) -> Option<TimeSpec> {
+    let (secs, frac) = v.split_once('.').unwrap_or((v, ""));
+    let secs: i64 = secs.parse().ok()?;
+    if secs < 0 || !frac.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let digits: String = frac.chars().chain(std::iter::repeat('0')).take(9).collect();
+    Some(TimeSpec::new(secs, digits.parse().ok()?))
 }
 
 fn set_xattrs(
@@ -615,5 +652,16 @@ mod tests {
         assert_eq!(clean(Path::new("../../x")), Path::new("x"));
         assert_eq!(clean(Path::new("a/../../b/./c")), Path::new("b/c"));
         assert_eq!(clean(Path::new("./")), Path::new(""));
+    }
+
+    #[test]
+    fn pax_times_parse_with_and_without_fraction() {
+        assert_eq!(
+            parse_pax_time("1795977346.87845033"),
+            Some(TimeSpec::new(1795977346, 878450330))
+        );
+        assert_eq!(parse_pax_time("5"), Some(TimeSpec::new(5, 0)));
+        assert_eq!(parse_pax_time("-5.5"), None);
+        assert_eq!(parse_pax_time("x"), None);
     }
 }
