@@ -226,6 +226,11 @@ impl Extractor<'_> {
                 })?;
             } else if n.starts_with(b".wh.") {
                 log::debug!("skipping aufs metadata {}", raw.display());
+            } else if matches!(n, b"" | b"." | b"..") {
+                // Whiting out "." or ".." would name the directory itself or its parent, which for the
+                // layer root is outside the layer: regression `whiteouts_of_dot_and_dotdot_remove_nothing`.
+                log::warn!("skipping whiteout {} of no file", raw.display());
+                self.summary.skipped += 1;
             } else {
                 let hidden = OsStr::from_bytes(n);
                 let target = parent_path.join(hidden);
@@ -545,6 +550,10 @@ impl Extractor<'_> {
 
 /// Removes whatever is at `name` in `dir` (a whole tree for a directory); absent is fine.
 fn remove_at(dir: &impl AsFd, name: &OsStr) -> Result<(), Errno> {
+    // Never "." or "..": those are the directory itself and its parent, not entries in it.
+    if name.is_empty() || name == "." || name == ".." || name.as_bytes().contains(&b'/') {
+        return Err(Errno::EINVAL);
+    }
     match unlinkat(dir, name, UnlinkatFlags::NoRemoveDir) {
         Ok(()) | Err(Errno::ENOENT) => return Ok(()),
         Err(Errno::EISDIR) => {}

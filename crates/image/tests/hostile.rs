@@ -404,3 +404,20 @@ fn a_directory_is_replaced_by_a_later_file_and_back() {
     assert_eq!(fs::read(in_layer(&f, "a")).unwrap(), b"now a file");
     assert_eq!(fs::read(in_layer(&f, "x/y")).unwrap(), b"y");
 }
+
+#[test]
+fn whiteouts_of_dot_and_dotdot_remove_nothing() {
+    // `.wh...` would whiteout `..`: removing "the entry named .." in the layer root is removing its parent.
+    let f = Fixture::new();
+    let tar = Tar::default()
+        .file("keep", b"k")
+        .file(".wh...", b"")
+        .file(".wh..", b"")
+        .file(".wh.", b"")
+        .file("sub/.wh...", b"")
+        .build();
+    let _ = f.extract(tar, &Options::default());
+    f.assert_untouched();
+    assert_eq!(fs::read(in_layer(&f, "keep")).unwrap(), b"k");
+    assert!(in_layer(&f, "sub").is_dir());
+}
