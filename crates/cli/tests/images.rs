@@ -135,6 +135,11 @@ fn bad_input_gives_one_line_and_changes_nothing() {
     fails(&root, &["import", t, "app:"], "invalid tag format");
     fails(
         &root,
+        &["import", "-c", "RUN true", t, "app"],
+        "unsupported change instruction",
+    );
+    fails(
+        &root,
         &["import", "/nonexistent.tar", "app"],
         "cannot open /nonexistent.tar",
     );

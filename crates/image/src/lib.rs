@@ -41,6 +41,7 @@
 #![forbid(unsafe_code)]
 
 mod archive;
+pub mod change;
 pub mod extract;
 mod reference;
 mod store;

@@ -15,6 +15,7 @@ use oci_spec::image::{
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
+use crate::change::{self, ChangeError};
 use crate::extract::{self, ExtractError};
 use crate::reference::{Digest, ImageId, Reference, ReferenceError};
 
@@ -60,6 +61,8 @@ pub enum StoreError {
     MissingLayer(PathBuf),
     #[error(transparent)]
     Reference(#[from] ReferenceError),
+    #[error(transparent)]
+    Change(#[from] ChangeError),
 }
 
 fn io_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StoreError {
@@ -74,6 +77,10 @@ pub struct ImportOptions {
     pub extract: extract::Options,
     /// Where the tarball came from (a path or `-`), recorded in the image history as `docker import` does.
     pub source: String,
+    /// The history comment instead of "Imported from SOURCE" (`docker import -m`).
+    pub message: Option<String>,
+    /// Dockerfile instructions setting the run configuration (`docker import -c`), see [`crate::change`].
+    pub changes: Vec<String>,
 }
 
 /// One line of `images`.
@@ -247,6 +254,11 @@ impl Store {
         reference: Option<&Reference>,
         opts: &ImportOptions,
     ) -> Result<ImageId, StoreError> {
+        // Bad changes are refused before anything is read.
+        let mut run_config = ConfigBuilder::default().build().map_err(StoreError::Oci)?;
+        for c in &opts.changes {
+            change::apply(&mut run_config, c)?;
+        }
         let work = self.work_dir("import-")?;
         let layer = self.stage_layer(work.path(), "0", reader, &opts.extract)?;
         let created = rfc3339(SystemTime::now());
@@ -255,11 +267,15 @@ impl Store {
         } else {
             &opts.source
         };
+        let comment = opts
+            .message
+            .clone()
+            .unwrap_or_else(|| format!("Imported from {source}"));
         let config = ImageConfigurationBuilder::default()
             .created(created.clone())
             .architecture(Arch::default())
             .os(Os::default())
-            .config(ConfigBuilder::default().build().map_err(StoreError::Oci)?)
+            .config(run_config)
             .rootfs(
                 RootFsBuilder::default()
                     .typ("layers")
@@ -270,7 +286,7 @@ impl Store {
             .history(vec![HistoryBuilder::default()
                 .created(created.clone())
                 .created_by("minotaur import")
-                .comment(format!("Imported from {source}"))
+                .comment(comment)
                 .build()
                 .map_err(StoreError::Oci)?])
             .build()

@@ -356,3 +356,37 @@ fn a_corrupt_index_is_reported_not_replaced() {
         b"{not json"
     );
 }
+
+#[test]
+fn import_changes_and_message_set_config_and_comment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(tmp.path()).unwrap();
+    let o = ImportOptions {
+        changes: vec![
+            r#"CMD ["/bin/sh"]"#.into(),
+            "ENV PATH=/usr/bin:/bin".into(),
+            "WORKDIR /srv".into(),
+        ],
+        message: Some("base system".into()),
+        ..opts()
+    };
+    store.import(&rootfs()[..], Some(&r("conf")), &o).unwrap();
+    let v = serde_json::to_value(store.inspect("conf").unwrap()).unwrap();
+    assert_eq!(v["Config"]["Cmd"], serde_json::json!(["/bin/sh"]));
+    assert_eq!(
+        v["Config"]["Env"],
+        serde_json::json!(["PATH=/usr/bin:/bin"])
+    );
+    assert_eq!(v["Config"]["WorkingDir"], "/srv");
+    assert_eq!(v["Comment"], "base system");
+
+    let bad = ImportOptions {
+        changes: vec!["RUN rm -rf /".into()],
+        ..opts()
+    };
+    let err = store
+        .import(&rootfs()[..], Some(&r("bad")), &bad)
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Change(_)), "{err}");
+    assert!(matches!(store.resolve("bad"), Err(StoreError::NotFound(_))));
+}

@@ -19,6 +19,15 @@ pub struct Args {
     #[arg(value_name = "REPOSITORY[:TAG]")]
     reference: Option<String>,
 
+    /// Apply a Dockerfile instruction to the image's run configuration (CMD, ENTRYPOINT, ENV, EXPOSE,
+    /// LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR); may be repeated
+    #[arg(short, long = "change", value_name = "INSTRUCTION")]
+    changes: Vec<String>,
+
+    /// Set the image's history comment (default: "Imported from FILE")
+    #[arg(short, long)]
+    message: Option<String>,
+
     /// Create character and block device nodes found in the tarball (skipped by default)
     #[arg(long)]
     allow_devices: bool,
@@ -34,6 +43,8 @@ pub fn run(global: &Global, args: Args) -> CliResult {
             ..ExtractOptions::default()
         },
         source: args.file.clone(),
+        message: args.message,
+        changes: args.changes,
     };
     let id = if args.file == "-" {
         store.import(std::io::stdin().lock(), reference.as_ref(), &opts)?
