@@ -13,7 +13,8 @@
 //! - Symlink targets are stored verbatim: they are resolved only later, inside the container's root.
 //! - Hardlink targets are resolved inside the root like any path; the link itself is not followed, so a hard
 //!   link can only ever point at an inode that is already inside the layer.
-//! - Ownership, modes, mtimes and `SCHILY.xattr.*` PAX records are applied when [`Options::same_owner`] is set
+//! - Ownership, modes, mtimes and `SCHILY.xattr.*` PAX records (except overlayfs' own `trusted.overlay.*` and
+//!   `user.overlay.*`, which a layer may not forge) are applied when [`Options::same_owner`] is set
 //!   (the default when running as root); directories get their mode and mtime last, deepest first, so that
 //!   creating their children neither fails on a read-only mode nor bumps the mtime.
 //! - Character and block devices are created only with [`Options::allow_devices`]; otherwise they are skipped
@@ -609,6 +610,15 @@ fn pax<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<Pax, ExtractError> {
         let ext = ext.map_err(ExtractError::Read)?;
         let key = ext.key_bytes();
         if let Some(name) = key.strip_prefix(b"SCHILY.xattr.") {
+            // overlayfs reads its own xattrs (redirect, metacopy, origin, opaque…) from lower layers: a layer
+            // may not forge them. Opaque directories come only from `.wh..wh..opq` markers.
+            if name.starts_with(b"trusted.overlay.") || name.starts_with(b"user.overlay.") {
+                log::warn!(
+                    "skipping overlayfs xattr {} in the layer",
+                    String::from_utf8_lossy(name)
+                );
+                continue;
+            }
             out.xattrs.push((
                 OsStr::from_bytes(name).to_os_string(),
                 ext.value_bytes().to_vec(),

@@ -243,7 +243,11 @@ impl Store {
         let mut f = File::create(&tmp).map_err(io_err("create", &tmp))?;
         f.write_all(&bytes).map_err(io_err("write", &tmp))?;
         f.sync_all().map_err(io_err("sync", &tmp))?;
-        fs::rename(&tmp, &path).map_err(io_err("replace", &path))
+        fs::rename(&tmp, &path).map_err(io_err("replace", &path))?;
+        // Make the rename itself durable.
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err("sync", &self.dir))
     }
 
     /// Imports a root-filesystem tarball (plain, gzip or zstd) as a one-layer image, like `docker import`,

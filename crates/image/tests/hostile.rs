@@ -421,3 +421,26 @@ fn whiteouts_of_dot_and_dotdot_remove_nothing() {
     assert_eq!(fs::read(in_layer(&f, "keep")).unwrap(), b"k");
     assert!(in_layer(&f, "sub").is_dir());
 }
+
+#[test]
+fn overlayfs_xattrs_cannot_be_forged() {
+    if !is_root() {
+        eprintln!("skipped: trusted.* xattrs need root");
+        return;
+    }
+    let f = Fixture::new();
+    let tar = Tar::default()
+        .pax(&[
+            ("SCHILY.xattr.trusted.overlay.redirect", b"/etc"),
+            ("SCHILY.xattr.trusted.overlay.opaque", b"y"),
+            ("SCHILY.xattr.user.overlay.metacopy", b""),
+            ("SCHILY.xattr.user.ok", b"1"),
+        ])
+        .dir("d", 0o755)
+        .build();
+    f.extract(tar, &Options::default()).unwrap();
+    let d = fs::File::open(in_layer(&f, "d")).unwrap();
+    let mut buf = [0u8; 64];
+    let n = rustix::fs::flistxattr(&d, &mut buf).unwrap();
+    assert_eq!(&buf[..n], b"user.ok\0");
+}
