@@ -23,7 +23,10 @@ pub struct Paths {
 
 impl Paths {
     pub fn new(root: impl Into<PathBuf>, runroot: impl Into<PathBuf>) -> Paths {
-        Paths { root: root.into(), runroot: runroot.into() }
+        Paths {
+            root: root.into(),
+            runroot: runroot.into(),
+        }
     }
 
     pub fn container_dir(&self, id: &ContainerId) -> PathBuf {

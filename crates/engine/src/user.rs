@@ -56,14 +56,26 @@ fn groups(text: &str) -> Vec<Group> {
             Some(Group {
                 name: f.first()?.to_string(),
                 gid: f.get(2)?.parse().ok()?,
-                members: f.get(3).map(|m| m.split(',').filter(|s| !s.is_empty()).map(String::from).collect()).unwrap_or_default(),
+                members: f
+                    .get(3)
+                    .map(|m| {
+                        m.split(',')
+                            .filter(|s| !s.is_empty())
+                            .map(String::from)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
             })
         })
         .collect()
 }
 
 /// Resolves `spec` (empty: root) with the image's passwd and group files' contents.
-pub fn resolve_with(spec: &str, passwd_text: &str, group_text: &str) -> Result<Identity, UserError> {
+pub fn resolve_with(
+    spec: &str,
+    passwd_text: &str,
+    group_text: &str,
+) -> Result<Identity, UserError> {
     let users = passwd(passwd_text);
     let groups = groups(group_text);
     let (user, group) = match spec.split_once(':') {
@@ -91,13 +103,22 @@ pub fn resolve_with(spec: &str, passwd_text: &str, group_text: &str) -> Result<I
         };
     }
     let mut additional_gids: Vec<u32> = match (&name, group) {
-        (Some(n), None) => groups.iter().filter(|g| g.members.contains(n)).map(|g| g.gid).collect(),
+        (Some(n), None) => groups
+            .iter()
+            .filter(|g| g.members.contains(n))
+            .map(|g| g.gid)
+            .collect(),
         _ => Vec::new(),
     };
     if !additional_gids.contains(&gid) {
         additional_gids.insert(0, gid);
     }
-    Ok(Identity { uid, gid, additional_gids, home })
+    Ok(Identity {
+        uid,
+        gid,
+        additional_gids,
+        home,
+    })
 }
 
 /// Resolves `spec` against the files under `rootfs/etc`; missing files are empty.
@@ -129,8 +150,14 @@ mod tests {
 
     #[test]
     fn unknown_names_are_errors() {
-        assert_eq!(resolve_with("ghost", PASSWD, GROUP), Err(UserError::NoUser("ghost".into())));
-        assert_eq!(resolve_with("root:ghosts", PASSWD, GROUP), Err(UserError::NoGroup("ghosts".into())));
+        assert_eq!(
+            resolve_with("ghost", PASSWD, GROUP),
+            Err(UserError::NoUser("ghost".into()))
+        );
+        assert_eq!(
+            resolve_with("root:ghosts", PASSWD, GROUP),
+            Err(UserError::NoGroup("ghosts".into()))
+        );
         assert!(resolve_with(":0", PASSWD, GROUP).is_err());
         assert!(resolve_with("root:", PASSWD, GROUP).is_err());
     }

@@ -1,10 +1,14 @@
 //! One module per subcommand; each has an `Args` struct (its `--help` is the doc comments) and a `run`.
 
 mod completion;
+mod images;
+mod import;
 mod lsns;
 mod man;
 mod netns;
 mod nsenter;
+mod rmi;
+mod tag;
 mod unshare;
 mod version;
 
@@ -22,6 +26,10 @@ pub enum Command {
     Nsenter(nsenter::Args),
     Unshare(unshare::Args),
     Lsns(lsns::Args),
+    Import(import::Args),
+    Images(images::Args),
+    Rmi(rmi::Args),
+    Tag(tag::Args),
 }
 
 pub fn run(cli: Cli) -> CliResult {
@@ -33,5 +41,9 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Nsenter(args) => nsenter::run(args),
         Command::Unshare(args) => unshare::run(args),
         Command::Lsns(args) => lsns::run(args),
+        Command::Import(args) => import::run(&cli.global, args),
+        Command::Images(args) => images::run(&cli.global, args),
+        Command::Rmi(args) => rmi::run(&cli.global, args),
+        Command::Tag(args) => tag::run(&cli.global, args),
     }
 }

@@ -1,0 +1,46 @@
+use std::io::Write;
+
+use minotaur_image::{Removed, Store};
+
+use crate::cli::Global;
+use crate::error::{CliError, CliResult};
+
+/// Remove one or more images (untag them; delete an image and its unused layers when no tag is left)
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Remove an image given by ID even when several tags refer to it
+    #[arg(short, long)]
+    force: bool,
+
+    /// Names, IDs or ID prefixes
+    #[arg(value_name = "IMAGE", required = true)]
+    images: Vec<String>,
+}
+
+pub fn run(global: &Global, args: Args) -> CliResult {
+    let store = Store::open(&global.root)?;
+    let mut out = std::io::stdout().lock();
+    let mut failed = None;
+    // As Docker: go on with the other images and report each failure, exit 1 if any failed.
+    for image in &args.images {
+        match store.rmi(image, args.force) {
+            Ok(done) => {
+                for d in done {
+                    match d {
+                        Removed::Untagged(r) => writeln!(out, "Untagged: {r}")?,
+                        Removed::Deleted(id) => writeln!(out, "Deleted: {id}")?,
+                    }
+                }
+            }
+            Err(e) => {
+                if let Some(prev) = failed.replace(e) {
+                    eprintln!("minotaur: {:#}", anyhow::Error::from(prev));
+                }
+            }
+        }
+    }
+    match failed {
+        Some(e) => Err(CliError::with_code(1, e)),
+        None => Ok(0),
+    }
+}

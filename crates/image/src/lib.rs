@@ -1,0 +1,52 @@
+//! minotaur's image store: content-addressed blobs, safely extracted layers ready to be overlayfs lower
+//! directories, and the index of images and their `name:tag` references, all under `<root>/image/`.
+//!
+//! It owns importing root-filesystem tarballs (`docker import`), loading and saving image archives (`docker
+//! load`/`docker save`, OCI layouts), tagging, listing, inspecting and removing
+//! images, and extracting untrusted layers without letting them write outside their directory. It does not
+//! own containers (their overlayfs upper layers, mounts and the check that no container uses an image are the
+//! engine's and the runtime's), the built-in `host` image (the host's own filesystem, handled by the runtime),
+//! registries, or the CLI.
+//!
+//! # Layout
+//!
+//! ```text
+//! <root>/image/
+//!   lock                      flock(2)ed exclusively by every change to what is below
+//!   repositories.json         the index: images (config digest → created, manifest, layers) and tags
+//!                             (name:tag → image ID); replaced whole by an atomic rename, never edited in place
+//!   blobs/sha256/<hex>        content-addressed blobs: layer tarballs exactly as given (plain, gzip or zstd),
+//!                             image config JSON (its digest is the image ID), OCI image manifests
+//!   layers/<diff-id-hex>/     a layer extracted (whiteouts as overlayfs reads them), keyed by the sha256 of its
+//!                             uncompressed tar; these are the overlayfs lowerdirs
+//!   tmp/                      work space: imports stream and extract here, then rename into place
+//! ```
+//!
+//! # Concurrency
+//!
+//! Many short-lived CLI processes share the store and there is no daemon. Readers never lock: they read
+//! `repositories.json`, which always is some complete version because writers replace it with `rename(2)`.
+//! Writers take an exclusive `flock` on `lock`, read the index, change it, write `repositories.json.new`,
+//! `fsync` it and rename it over the old one. An import does the slow part — hashing, storing the blob,
+//! extracting the layer into a temporary directory under `tmp/` — without the lock, and takes it only to
+//! rename the layer and blobs into place and register the image; removal of unreferenced layers happens
+//! under the same lock, so a layer is never deleted between being published and being registered. A crash
+//! leaves at worst a directory in `tmp/` (never a half layer under its final name) or an unreferenced blob.
+//!
+//! Why a JSON file and not the SQLite database of `minotaur-state`: the index is small, changes only on
+//! import/tag/rmi, and its truth is tied to files (blobs, layer directories) that must be renamed in the same
+//! critical section; a lock file and an atomic rename cover that without a schema, and the file is readable
+//! with `jq` like Docker's own `repositories.json`.
+
+#![forbid(unsafe_code)]
+
+mod archive;
+pub mod change;
+pub mod extract;
+mod reference;
+mod store;
+
+pub use archive::{ArchiveError, Loaded};
+pub use extract::Options as ExtractOptions;
+pub use reference::{Digest, ImageId, Reference, ReferenceError};
+pub use store::{ImageInspect, ImageSummary, ImportOptions, Removed, RootFs, Store, StoreError};
