@@ -13,6 +13,7 @@ pub mod ids;
 pub mod logs;
 pub mod parse;
 pub mod paths;
+pub mod spec;
 pub mod store;
 pub mod template;
 pub mod user;
