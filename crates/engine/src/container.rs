@@ -102,8 +102,13 @@ pub struct State {
     pub status: Status,
     /// Host PID of the container's PID 1 while it runs, else 0.
     pub pid: i32,
+    /// When `pid` started (clock ticks since boot, /proc/PID/stat): `pid` and this name one process for good.
+    #[serde(default)]
+    pub pid_start_time: u64,
     /// Host PID of the supervisor while it runs, else 0.
     pub supervisor_pid: i32,
+    #[serde(default)]
+    pub supervisor_start_time: u64,
     pub exit_code: i32,
     pub error: String,
     pub oom_killed: bool,

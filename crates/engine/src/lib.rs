@@ -8,12 +8,15 @@
 #![forbid(unsafe_code)]
 
 pub mod container;
+pub mod etc;
 pub mod human;
 pub mod ids;
+pub mod lifecycle;
 pub mod logs;
 pub mod parse;
 pub mod paths;
 pub mod spec;
 pub mod store;
+pub mod supervisor;
 pub mod template;
 pub mod user;

@@ -127,6 +127,25 @@ impl Cgroup {
         Ok(cg)
     }
 
+    /// The existing cgroup at `path` (relative to `root`), to join or remove one made by another process:
+    /// the directories that exist of the ones [`Cgroup::create`] would make. Ancestors are never removed
+    /// through it.
+    pub fn open(root: &Path, path: &Path) -> Cgroup {
+        let rel = path.strip_prefix("/").unwrap_or(path);
+        let dirs = if is_cgroup2(root) {
+            vec![root.join(rel)]
+        } else {
+            V1_CONTROLLERS
+                .iter()
+                .map(|c| root.join(c).join(rel))
+                .collect()
+        };
+        Cgroup {
+            dirs: dirs.into_iter().filter(|d| d.is_dir()).collect(),
+            made: Vec::new(),
+        }
+    }
+
     /// The container's cgroup directories.
     pub fn dirs(&self) -> &[PathBuf] {
         &self.dirs

@@ -250,3 +250,53 @@ pub fn set_controlling_terminal(fd: impl AsFd) -> Result<(), Errno> {
     let r = unsafe { libc::ioctl(fd.as_fd().as_raw_fd(), libc::TIOCSCTTY, 0) };
     Errno::result(r).map(drop)
 }
+
+/// Sends `signal` to the process behind a pidfd (pidfd_send_signal(2), Linux 5.1): unlike kill(2) it cannot
+/// hit a new process that reused the PID.
+pub fn pidfd_send_signal(pidfd: impl AsFd, signal: nix::sys::signal::Signal) -> Result<(), Errno> {
+    // SAFETY: the call takes a live borrowed descriptor, a signal number, a null siginfo pointer (allowed:
+    // the kernel then fills in a default one) and zero flags; no memory of ours is written.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_fd().as_raw_fd(),
+            signal as libc::c_int,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    Errno::result(r).map(drop)
+}
+
+/// The window size of the terminal behind `fd` (`TIOCGWINSZ`).
+pub fn get_winsize(fd: impl AsFd) -> Result<libc::winsize, Errno> {
+    let mut ws: libc::winsize = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one `struct winsize` through the pointer, which points at a live local.
+    let r = unsafe {
+        libc::ioctl(
+            fd.as_fd().as_raw_fd(),
+            libc::TIOCGWINSZ,
+            &mut ws as *mut libc::winsize,
+        )
+    };
+    Errno::result(r)?;
+    Ok(ws)
+}
+
+/// Sets the window size of the terminal behind `fd` (`TIOCSWINSZ`).
+pub fn set_winsize(fd: impl AsFd, ws: &libc::winsize) -> Result<(), Errno> {
+    // SAFETY: TIOCSWINSZ reads one `struct winsize` through the pointer, which points at a live borrow.
+    let r = unsafe {
+        libc::ioctl(
+            fd.as_fd().as_raw_fd(),
+            libc::TIOCSWINSZ,
+            ws as *const libc::winsize,
+        )
+    };
+    Errno::result(r).map(drop)
+}

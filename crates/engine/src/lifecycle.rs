@@ -1,0 +1,675 @@
+//! The container lifecycle: create, start, stop, kill, remove, wait, rename, and listing with liveness.
+//!
+//! There is no daemon. A running container has one supervisor process (see [`crate::supervisor`]), which is
+//! the parent of its PID 1 and records what happens to it in the state store. Every other command is a
+//! short-lived process that reads the store, acts on the kernel objects it names (by pidfd, so a recycled PID
+//! is never signalled), and writes its change in one transaction.
+//!
+//! A container's network namespace is a bind-mounted nsfs file made at `create` and removed at `rm`, not tied
+//! to any process: `--network container:X` joiners keep their network while X restarts.
+
+use std::fs;
+use std::io::{self, Read};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use minotaur_ns::netns::{NetnsError, NetnsName, Registry};
+use minotaur_state::{StateError, Store};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+
+use crate::container::{Config, Container, HostConfig, State, Status};
+use crate::ids::{ContainerId, ContainerName};
+use crate::parse::NsMode;
+use crate::paths::Paths;
+use crate::spec::{self, Joins, Root, SpecError};
+use crate::store::{self, StoreError};
+use crate::supervisor::{self, Attach};
+use crate::user::{self, UserError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Image(#[from] minotaur_image::StoreError),
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error(transparent)]
+    User(#[from] UserError),
+    #[error(transparent)]
+    Runtime(#[from] minotaur_runtime::RuntimeError),
+    #[error(transparent)]
+    Netns(#[from] NetnsError),
+    #[error("cannot {what}")]
+    Io {
+        what: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot {what}")]
+    Sys {
+        what: String,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("no command specified: the {0} image has no default command")]
+    NoCommand(String),
+    #[error("network {0} not found (this build supports --network none, host and container:NAME)")]
+    NoSuchNetwork(String),
+    #[error("container {0} is not running")]
+    NotRunning(String),
+    #[error("cannot remove container {0}: it is running (stop it first, or use --force)")]
+    Running(String),
+    #[error("bind mount source path does not exist: {0}")]
+    NoBindSource(PathBuf),
+    #[error("invalid signal {0:?}")]
+    BadSignal(String),
+    #[error("{message}")]
+    Supervisor { message: String, code: i32 },
+}
+
+impl EngineError {
+    /// Docker's exit status for this error: 126 or 127 when the command could not be run, else 125.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            EngineError::Runtime(e) => e.exit_code(),
+            EngineError::Supervisor { code, .. } => *code,
+            _ => 125,
+        }
+    }
+}
+
+fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> EngineError {
+    let what = what.into();
+    move |source| EngineError::Io { what, source }
+}
+
+/// What `create` is asked for, after the CLI parsed its flags.
+#[derive(Clone, Debug, Default)]
+pub struct CreateRequest {
+    pub name: Option<ContainerName>,
+    pub image: String,
+    /// The command; empty: the image's.
+    pub cmd: Vec<String>,
+    /// `--entrypoint`; `None`: the image's.
+    pub entrypoint: Option<Vec<String>>,
+    pub env: Vec<String>,
+    pub hostname: Option<String>,
+    pub user: Option<String>,
+    pub working_dir: Option<String>,
+    pub tty: bool,
+    pub open_stdin: bool,
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub stop_signal: Option<String>,
+    pub stop_timeout: Option<u32>,
+    pub host: HostConfig,
+}
+
+/// The engine: the state store and the directories it owns.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    pub paths: Paths,
+    pub cgroup_root: PathBuf,
+}
+
+/// The name of the built-in image whose root filesystem is the host's own.
+pub const HOST_IMAGE: &str = "host";
+
+impl Engine {
+    pub fn new(paths: Paths) -> Engine {
+        Engine {
+            paths,
+            cgroup_root: PathBuf::from(minotaur_runtime::cgroup::DEFAULT_ROOT),
+        }
+    }
+
+    pub fn store(&self) -> Result<Store, EngineError> {
+        Ok(Store::open(&self.paths.root)?)
+    }
+
+    fn netns(&self) -> Registry {
+        Registry::at(self.paths.netns_dir(), "/etc/netns")
+    }
+
+    /// Finds a container by ID, name or unique ID prefix.
+    pub fn find(&self, reference: &str) -> Result<Container, EngineError> {
+        let mut st = self.store()?;
+        Ok(st.read(|tx| store::find(tx, reference))?)
+    }
+
+    /// All containers, oldest first, with the state of those whose processes died unrecorded corrected.
+    pub fn list(&self) -> Result<Vec<Container>, EngineError> {
+        let mut st = self.store()?;
+        let mut all = st.read(store::list)?;
+        for c in all.iter_mut() {
+            if c.state.status == Status::Running && !alive(c.state.pid, c.state.pid_start_time) {
+                // The supervisor would have recorded the exit; it is gone too. Show what is true now.
+                c.state.status = Status::Exited;
+                c.state.pid = 0;
+            }
+        }
+        Ok(all)
+    }
+
+    /// Creates a container: its record, its directory and files, and its network namespace.
+    pub fn create(&self, req: CreateRequest) -> Result<Container, EngineError> {
+        let mut config = self.resolve_config(&req)?;
+        let id = ContainerId::random();
+        if config.hostname.is_empty() {
+            config.hostname = id.short().to_owned();
+        }
+        for b in &config.host.binds {
+            if !b.source.exists() {
+                return Err(EngineError::NoBindSource(b.source.clone()));
+            }
+        }
+        let mut st = self.store()?;
+        // Containers named on the command line must exist (and, for namespaces, be running) now.
+        st.read(|tx| -> Result<(), EngineError> {
+            for mode in [
+                &config.host.pid_mode,
+                &config.host.ipc_mode,
+                &config.host.uts_mode,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if let NsMode::Container(x) = mode {
+                    store::find(tx, x)?;
+                }
+            }
+            if let Some(x) = config.host.network_mode.strip_prefix("container:") {
+                store::find(tx, x)?;
+            }
+            Ok(())
+        })?;
+        let own_netns = !matches!(config.host.network_mode.as_str(), "host")
+            && !config.host.network_mode.starts_with("container:");
+        let mut state = State::default();
+        if own_netns {
+            state.sandbox_key = Some(self.paths.sandbox_key(&id));
+        }
+        let mut container = Container {
+            id: id.clone(),
+            name: req.name.clone().unwrap_or_else(ContainerName::random),
+            created: humantime::format_rfc3339_nanos(SystemTime::now()).to_string(),
+            config,
+            state,
+        };
+        // The record first: it is the commit point that makes the name taken. A random name that collides
+        // gets a fresh one.
+        let mut attempt = 0;
+        loop {
+            match st.write(|tx| store::insert(tx, &container)) {
+                Err(StoreError::State(StateError::NameInUse { .. }))
+                    if req.name.is_none() && attempt < 20 =>
+                {
+                    container.name = ContainerName::random();
+                    attempt += 1;
+                }
+                other => break other?,
+            }
+        }
+        drop(st);
+        if let Err(e) = self.make_files(&container, own_netns) {
+            let _ = self.cleanup(&container);
+            let _ = self
+                .store()
+                .and_then(|mut st| Ok(st.write(|tx| tx.delete_container(id.as_str()))?));
+            return Err(e);
+        }
+        // The creation time the store recorded is the one inspect shows.
+        self.find(id.as_str())
+    }
+
+    fn make_files(&self, c: &Container, own_netns: bool) -> Result<(), EngineError> {
+        let dir = self.paths.container_dir(&c.id);
+        fs::create_dir_all(&dir).map_err(io_err(format!("create {}", dir.display())))?;
+        crate::etc::write(
+            &dir,
+            &c.config.hostname,
+            c.config.host.network_mode == "host",
+        )
+        .map_err(io_err(format!(
+            "write the /etc files of container {}",
+            c.name
+        )))?;
+        if own_netns {
+            self.netns().add(&NetnsName::new(c.id.as_str())?)?;
+        }
+        Ok(())
+    }
+
+    fn resolve_config(&self, req: &CreateRequest) -> Result<Config, EngineError> {
+        let (image_id, img) = if req.image == HOST_IMAGE {
+            ("host".to_owned(), None)
+        } else {
+            let images = minotaur_image::Store::open(&self.paths.root)?;
+            let id = images.resolve(&req.image)?;
+            let cfg = images.config(&id)?;
+            (id.to_string(), cfg.config().clone())
+        };
+        let img_cmd = img
+            .as_ref()
+            .and_then(|c| c.cmd().clone())
+            .unwrap_or_default();
+        let img_entry = img
+            .as_ref()
+            .and_then(|c| c.entrypoint().clone())
+            .unwrap_or_default();
+        let entrypoint = req.entrypoint.clone().unwrap_or(img_entry);
+        // As Docker: --entrypoint resets the image's CMD; a command given replaces it.
+        let cmd = if !req.cmd.is_empty() {
+            req.cmd.clone()
+        } else if req.entrypoint.is_some() {
+            Vec::new()
+        } else {
+            img_cmd
+        };
+        if entrypoint.is_empty() && cmd.is_empty() {
+            return Err(EngineError::NoCommand(req.image.clone()));
+        }
+        let mut env = img
+            .as_ref()
+            .and_then(|c| c.env().clone())
+            .unwrap_or_default();
+        for e in &req.env {
+            let key = e.split('=').next().unwrap_or_default();
+            env.retain(|x| x.split('=').next() != Some(key));
+            env.push(e.clone());
+        }
+        let net = &req.host.network_mode;
+        if !(net == "none" || net == "host" || net.starts_with("container:")) {
+            return Err(EngineError::NoSuchNetwork(net.clone()));
+        }
+        Ok(Config {
+            hostname: req.hostname.clone().unwrap_or_default(),
+            user: req
+                .user
+                .clone()
+                .or_else(|| img.as_ref().and_then(|c| c.user().clone()))
+                .unwrap_or_default(),
+            env,
+            cmd,
+            entrypoint,
+            working_dir: req
+                .working_dir
+                .clone()
+                .or_else(|| img.as_ref().and_then(|c| c.working_dir().clone()))
+                .unwrap_or_default(),
+            image: req.image.clone(),
+            image_id,
+            labels: req.labels.clone(),
+            tty: req.tty,
+            open_stdin: req.open_stdin,
+            stop_signal: req
+                .stop_signal
+                .clone()
+                .or_else(|| img.as_ref().and_then(|c| c.stop_signal().clone()))
+                .unwrap_or_else(|| "SIGTERM".into()),
+            stop_timeout: req.stop_timeout,
+            host: req.host.clone(),
+        })
+    }
+
+    /// Starts a created or exited container. Detached: returns once its command runs, with `None`.
+    /// Attached: this process supervises it and returns its exit status.
+    pub fn start(&self, reference: &str, attach: Attach) -> Result<Option<i32>, EngineError> {
+        let c = self.find(reference)?;
+        if c.state.status == Status::Running && alive(c.state.pid, c.state.pid_start_time) {
+            return Ok(None);
+        }
+        let prepared = self.prepare(&c)?;
+        supervisor::start(self, c, prepared, attach)
+    }
+
+    /// Everything the supervisor needs that is looked up before it starts: the root and the spec.
+    fn prepare(&self, c: &Container) -> Result<supervisor::Prepared, EngineError> {
+        let mut st = self.store()?;
+        let joins = st.read(|tx| -> Result<Joins, EngineError> {
+            let h = &c.config.host;
+            let mut j = Joins {
+                net: c.state.sandbox_key.clone(),
+                ..Default::default()
+            };
+            j.host_net = h.network_mode == "host";
+            if let Some(x) = h.network_mode.strip_prefix("container:") {
+                let other = store::find(tx, x)?;
+                j.net = Some(other.state.sandbox_key.clone().ok_or_else(|| {
+                    EngineError::NotRunning(format!("{x} (it has no network namespace of its own)"))
+                })?);
+            }
+            let path_of = |mode: &Option<NsMode>,
+                           kind: &str|
+             -> Result<(bool, Option<PathBuf>), EngineError> {
+                match mode {
+                    Some(NsMode::Host) => Ok((true, None)),
+                    Some(NsMode::Container(x)) => {
+                        let other = store::find(tx, x)?;
+                        if other.state.status != Status::Running
+                            || !alive(other.state.pid, other.state.pid_start_time)
+                        {
+                            return Err(EngineError::NotRunning(x.clone()));
+                        }
+                        Ok((
+                            false,
+                            Some(PathBuf::from(format!(
+                                "/proc/{}/ns/{kind}",
+                                other.state.pid
+                            ))),
+                        ))
+                    }
+                    _ => Ok((false, None)),
+                }
+            };
+            (j.host_pid, j.pid) = path_of(&h.pid_mode, "pid")?;
+            (j.host_ipc, j.ipc) = path_of(&h.ipc_mode, "ipc")?;
+            (j.host_uts, j.uts) = path_of(&h.uts_mode, "uts")?;
+            Ok(j)
+        })?;
+        drop(st);
+        let bundle = self.paths.bundle(&c.id);
+        fs::create_dir_all(&bundle).map_err(io_err(format!("create {}", bundle.display())))?;
+        let (root, root_dir, overlay) = if c.config.image_id == "host" {
+            (Root::Host, PathBuf::from("/"), None)
+        } else {
+            let images = minotaur_image::Store::open(&self.paths.root)?;
+            let id = images.resolve(&c.config.image_id)?;
+            let lower = images.lower_dirs(&id)?;
+            let merged = self.paths.run_dir(&c.id).join("rootfs");
+            mount_overlay(&lower, &self.paths.container_dir(&c.id), &merged)?;
+            (Root::Dir(merged.clone()), merged.clone(), Some(merged))
+        };
+        let result = (|| {
+            let identity = user::resolve(&c.config.user, &root_dir)?;
+            let etc = crate::spec::EtcFiles {
+                hostname: self.paths.container_dir(&c.id).join("hostname"),
+                hosts: self.paths.container_dir(&c.id).join("hosts"),
+                resolv_conf: self.paths.container_dir(&c.id).join("resolv.conf"),
+            };
+            let spec = spec::build(
+                &c.config,
+                &identity,
+                &root,
+                &joins,
+                &etc,
+                &Paths::cgroup(&c.id),
+            )?;
+            Ok(supervisor::Prepared {
+                spec,
+                bundle,
+                overlay: overlay.clone(),
+            })
+        })();
+        if result.is_err() {
+            if let Some(m) = &overlay {
+                let _ = nix::mount::umount2(m, nix::mount::MntFlags::MNT_DETACH);
+            }
+        }
+        result
+    }
+
+    /// Sends `signal` to a running container's PID 1.
+    pub fn kill(&self, reference: &str, signal: Signal) -> Result<Container, EngineError> {
+        let c = self.find(reference)?;
+        let fd = self
+            .pidfd(&c)?
+            .ok_or_else(|| EngineError::NotRunning(c.name.to_string()))?;
+        minotaur_sys::pidfd_send_signal(&fd, signal).map_err(|source| EngineError::Sys {
+            what: format!("signal container {}", c.name),
+            source,
+        })?;
+        Ok(c)
+    }
+
+    /// Stops a container: its stop signal, then SIGKILL after `timeout`; returns once its exit is recorded.
+    pub fn stop(
+        &self,
+        reference: &str,
+        timeout: Option<Duration>,
+    ) -> Result<Container, EngineError> {
+        let c = self.find(reference)?;
+        let Some(fd) = self.pidfd(&c)? else {
+            return Ok(c);
+        };
+        let timeout = timeout
+            .or(c.config.stop_timeout.map(|s| Duration::from_secs(s.into())))
+            .unwrap_or(Duration::from_secs(10));
+        let sig = parse_signal(&c.config.stop_signal)?;
+        let _ = minotaur_sys::pidfd_send_signal(&fd, sig);
+        if !wait_fd(&fd, Some(timeout)) {
+            let _ = minotaur_sys::pidfd_send_signal(&fd, Signal::SIGKILL);
+            wait_fd(&fd, None);
+        }
+        self.wait_supervisor(&c);
+        Ok(c)
+    }
+
+    /// Waits until the container is not running; returns its exit code.
+    pub fn wait(&self, reference: &str) -> Result<i32, EngineError> {
+        let c = self.find(reference)?;
+        if let Some(fd) = self.pidfd(&c)? {
+            wait_fd(&fd, None);
+            self.wait_supervisor(&c);
+        }
+        let c = self.find(c.id.as_str())?;
+        Ok(c.state.exit_code)
+    }
+
+    /// Waits until the supervisor has recorded the exit (it exits right after).
+    fn wait_supervisor(&self, c: &Container) {
+        if let Some(fd) = pidfd_if_alive(c.state.supervisor_pid, c.state.supervisor_start_time) {
+            wait_fd(&fd, Some(Duration::from_secs(30)));
+        }
+    }
+
+    /// A pidfd for the container's PID 1 if it is still the process the state names.
+    fn pidfd(&self, c: &Container) -> Result<Option<OwnedFd>, EngineError> {
+        if c.state.status != Status::Running {
+            return Ok(None);
+        }
+        Ok(pidfd_if_alive(c.state.pid, c.state.pid_start_time))
+    }
+
+    /// Removes a container and everything it owns: mounts, network namespace, cgroup, files, record.
+    pub fn remove(&self, reference: &str, force: bool) -> Result<Container, EngineError> {
+        let c = self.find(reference)?;
+        if let Some(fd) = self.pidfd(&c)? {
+            if !force {
+                return Err(EngineError::Running(c.name.to_string()));
+            }
+            let _ = minotaur_sys::pidfd_send_signal(&fd, Signal::SIGKILL);
+            wait_fd(&fd, None);
+            self.wait_supervisor(&c);
+        }
+        self.remove_stopped(&c)?;
+        Ok(c)
+    }
+
+    /// Removes what a stopped container owns. Goes on past errors and reports the first.
+    pub fn remove_stopped(&self, c: &Container) -> Result<(), EngineError> {
+        let mut first = self.cleanup(c).err();
+        let deleted = self
+            .store()
+            .and_then(|mut st| Ok(st.write(|tx| tx.delete_container(c.id.as_str()))?));
+        if let Err(e) = deleted {
+            first.get_or_insert(e);
+        }
+        first.map_or(Ok(()), Err)
+    }
+
+    /// Deletes a container's kernel objects and files (not its record).
+    fn cleanup(&self, c: &Container) -> Result<(), EngineError> {
+        let mut first: Option<EngineError> = None;
+        let rootfs = self.paths.run_dir(&c.id).join("rootfs");
+        let _ = nix::mount::umount2(&rootfs, nix::mount::MntFlags::MNT_DETACH);
+        if c.state.sandbox_key.is_some() {
+            if let Ok(name) = NetnsName::new(c.id.as_str()) {
+                match self.netns().delete(&name) {
+                    Ok(()) | Err(NetnsError::NotFound(..)) => {}
+                    Err(e) => {
+                        first.get_or_insert(e.into());
+                    }
+                }
+            }
+        }
+        if let Err(e) =
+            minotaur_runtime::Cgroup::open(&self.cgroup_root, &Paths::cgroup(&c.id)).remove()
+        {
+            first.get_or_insert(EngineError::Runtime(e.into()));
+        }
+        for dir in [self.paths.run_dir(&c.id), self.paths.container_dir(&c.id)] {
+            match fs::remove_dir_all(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    first.get_or_insert(EngineError::Io {
+                        what: format!("remove {}", dir.display()),
+                        source: e,
+                    });
+                }
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+
+    /// Renames a container.
+    pub fn rename(&self, reference: &str, new: &ContainerName) -> Result<(), EngineError> {
+        let c = self.find(reference)?;
+        let mut st = self.store()?;
+        st.write(|tx| tx.rename_container(c.id.as_str(), new.as_str()))?;
+        Ok(())
+    }
+
+    /// Records a new state for a container.
+    pub fn set_state(&self, id: &ContainerId, state: &State) -> Result<(), EngineError> {
+        let mut st = self.store()?;
+        Ok(st.write(|tx| store::set_state(tx, id, state))?)
+    }
+}
+
+/// Mounts an overlayfs of `lower` (top first) with the container's upper layer at `merged`.
+fn mount_overlay(
+    lower: &[PathBuf],
+    container_dir: &Path,
+    merged: &Path,
+) -> Result<(), EngineError> {
+    let upper = container_dir.join("upper");
+    let work = container_dir.join("work");
+    for d in [&upper, &work, &merged.to_path_buf()] {
+        fs::create_dir_all(d).map_err(io_err(format!("create {}", d.display())))?;
+    }
+    let lowers: Vec<String> = lower.iter().map(|p| p.display().to_string()).collect();
+    let data = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lowers.join(":"),
+        upper.display(),
+        work.display()
+    );
+    nix::mount::mount(
+        Some("overlay"),
+        merged,
+        Some("overlay"),
+        nix::mount::MsFlags::empty(),
+        Some(data.as_str()),
+    )
+    .map_err(|source| EngineError::Sys {
+        what: format!("mount the root filesystem at {}", merged.display()),
+        source,
+    })
+}
+
+/// Parses a signal name (`SIGTERM`, `TERM`, `term`) or number.
+pub fn parse_signal(s: &str) -> Result<Signal, EngineError> {
+    if let Ok(n) = s.parse::<i32>() {
+        return Signal::try_from(n).map_err(|_| EngineError::BadSignal(s.to_owned()));
+    }
+    let up = s.to_ascii_uppercase();
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
+    name.parse()
+        .map_err(|_| EngineError::BadSignal(s.to_owned()))
+}
+
+/// The start time of a process (field 22 of /proc/PID/stat, in clock ticks since boot): with the PID, it
+/// names one process for good, where the PID alone may be reused.
+pub fn start_time(pid: i32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may contain spaces and parentheses: fields after it follow the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split(' ').nth(19)?.parse().ok()
+}
+
+/// True when `pid` is still the process that started at `start`.
+pub fn alive(pid: i32, start: u64) -> bool {
+    pid > 0 && start_time(pid) == Some(start)
+}
+
+/// A pidfd for `pid` when it is still the process that started at `start`. Opening the pidfd first and
+/// checking the start time after makes the check hold for the pidfd.
+fn pidfd_if_alive(pid: i32, start: u64) -> Option<OwnedFd> {
+    if pid <= 0 {
+        return None;
+    }
+    let fd = minotaur_sys::pidfd_open(Pid::from_raw(pid)).ok()?;
+    alive(pid, start).then_some(fd)
+}
+
+/// Waits until the process behind a pidfd exits; false if `timeout` passed first.
+pub fn wait_fd(fd: &OwnedFd, timeout: Option<Duration>) -> bool {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    loop {
+        let left = match deadline {
+            Some(d) => match d.checked_duration_since(Instant::now()) {
+                Some(left) => PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX),
+                None => return false,
+            },
+            None => PollTimeout::NONE,
+        };
+        let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, left) {
+            Ok(0) => return false,
+            Ok(_) => return true,
+            Err(nix::Error::EINTR) => continue,
+            Err(_) => return true,
+        }
+    }
+}
+
+/// Reads a pipe to its end (the supervisor's report).
+pub(crate) fn read_all(mut f: fs::File) -> String {
+    let mut s = String::new();
+    let _ = f.read_to_string(&mut s);
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_by_name_and_number() {
+        assert_eq!(parse_signal("SIGTERM").unwrap(), Signal::SIGTERM);
+        assert_eq!(parse_signal("kill").unwrap(), Signal::SIGKILL);
+        assert_eq!(parse_signal("9").unwrap(), Signal::SIGKILL);
+        assert!(parse_signal("SIGFOO").is_err());
+        assert!(parse_signal("99").is_err());
+    }
+
+    #[test]
+    fn start_time_names_this_process() {
+        let me = std::process::id() as i32;
+        let t = start_time(me).unwrap();
+        assert!(alive(me, t));
+        assert!(!alive(me, t + 1));
+        assert!(!alive(0, t));
+    }
+}
