@@ -240,6 +240,8 @@ impl Engine {
             c.name
         )))?;
         if own_netns {
+            let parent = &self.paths.runroot;
+            fs::create_dir_all(parent).map_err(io_err(format!("create {}", parent.display())))?;
             self.netns().add(&NetnsName::new(c.id.as_str())?)?;
         }
         Ok(())

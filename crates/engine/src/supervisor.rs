@@ -68,7 +68,7 @@ pub(crate) fn start(
     attach: Attach,
 ) -> Result<Option<i32>, EngineError> {
     match attach {
-        Attach::Foreground { stdin } => supervise(engine, c, p, Some(stdin), None).map(Some),
+        Attach::Foreground { stdin } => supervise(engine, c, p, Some(stdin), &mut None).map(Some),
         Attach::Detached => {
             let (report_r, report_w) = pipe2(OFlag::O_CLOEXEC).map_err(sys("make a pipe"))?;
             match minotaur_sys::fork().map_err(sys("fork the supervisor"))? {
@@ -115,11 +115,13 @@ fn detach_and_supervise(engine: &Engine, c: Container, p: Prepared, report: Owne
         let _ = nix::unistd::dup2_stdout(&null);
         let _ = nix::unistd::dup2_stderr(&null);
     }
-    let mut report = File::from(report);
-    match supervise(engine, c, p, None, Some(&mut report)) {
+    let mut report = Some(File::from(report));
+    match supervise(engine, c, p, None, &mut report) {
         Ok(code) => code,
         Err(e) => {
-            let _ = write!(report, "{} {}", e.exit_code(), error_chain(&e));
+            if let Some(mut r) = report {
+                let _ = write!(r, "{} {}", e.exit_code(), error_chain(&e));
+            }
             e.exit_code()
         }
     }
@@ -155,7 +157,7 @@ fn supervise(
     mut c: Container,
     p: Prepared,
     stdin: Option<bool>,
-    report: Option<&mut File>,
+    report: &mut Option<File>,
 ) -> Result<i32, EngineError> {
     let _ = nix::sys::prctl::set_child_subreaper(true);
     let attached = stdin.is_some();
@@ -232,7 +234,8 @@ fn supervise(
         undo_root(&p);
         return Err(e);
     }
-    if let Some(r) = report {
+    // Closing the report pipe is what releases the waiting CLI.
+    if let Some(mut r) = report.take() {
         let _ = r.write_all(b"ok");
     }
 

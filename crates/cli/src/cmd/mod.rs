@@ -1,16 +1,29 @@
 //! One module per subcommand; each has an `Args` struct (its `--help` is the doc comments) and a `run`.
 
 mod completion;
+mod create;
 mod images;
 mod import;
+mod inspect;
+mod kill;
+mod logs;
 mod lsns;
 mod man;
 mod netns;
 mod nsenter;
+mod ps;
+mod rename;
+mod restart;
+mod rm;
 mod rmi;
+mod run;
+mod start;
+mod stop;
 mod tag;
+mod top;
 mod unshare;
 mod version;
+mod wait;
 
 use clap::Subcommand;
 
@@ -19,6 +32,19 @@ use crate::error::CliResult;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    Create(create::Args),
+    Run(run::Args),
+    Start(start::Args),
+    Stop(stop::Args),
+    Restart(restart::Args),
+    Kill(kill::Args),
+    Rm(rm::Args),
+    Ps(ps::Args),
+    Logs(logs::Args),
+    Wait(wait::Args),
+    Inspect(inspect::Args),
+    Top(top::Args),
+    Rename(rename::Args),
     Version(version::Args),
     Completion(completion::Args),
     Man(man::Args),
@@ -34,6 +60,19 @@ pub enum Command {
 
 pub fn run(cli: Cli) -> CliResult {
     match cli.command {
+        Command::Create(args) => create::run(&cli.global, args),
+        Command::Run(args) => run::run(&cli.global, args),
+        Command::Start(args) => start::run(&cli.global, args),
+        Command::Stop(args) => stop::run(&cli.global, args),
+        Command::Restart(args) => restart::run(&cli.global, args),
+        Command::Kill(args) => kill::run(&cli.global, args),
+        Command::Rm(args) => rm::run(&cli.global, args),
+        Command::Ps(args) => ps::run(&cli.global, args),
+        Command::Logs(args) => logs::run(&cli.global, args),
+        Command::Wait(args) => wait::run(&cli.global, args),
+        Command::Inspect(args) => inspect::run(&cli.global, args),
+        Command::Top(args) => top::run(&cli.global, args),
+        Command::Rename(args) => rename::run(&cli.global, args),
         Command::Version(args) => version::run(args),
         Command::Completion(args) => completion::run(args),
         Command::Man(args) => man::run(args),

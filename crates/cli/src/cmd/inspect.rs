@@ -1,0 +1,62 @@
+use std::io::Write;
+
+use minotaur_engine::template::Format;
+
+use crate::cli::Global;
+use crate::cmd::create::engine;
+use crate::error::CliResult;
+
+/// Show low-level information about containers or images as JSON, or through a Go template
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Format the output with a Go template (e.g. '{{.State.Pid}}')
+    #[arg(short = 'f', long)]
+    format: Option<String>,
+
+    /// Only inspect objects of this type
+    #[arg(long = "type", value_parser = ["container", "image"])]
+    kind: Option<String>,
+
+    #[arg(required = true, value_name = "NAME|ID")]
+    objects: Vec<String>,
+}
+
+pub fn run(global: &Global, args: Args) -> CliResult {
+    let format = args.format.as_deref().map(Format::parse).transpose()?;
+    let engine = engine(global);
+    let images = minotaur_image::Store::open(&global.root);
+    let mut docs = Vec::new();
+    let mut status = 0;
+    for name in &args.objects {
+        let container = match args.kind.as_deref() {
+            Some("image") => None,
+            _ => engine.find(name).ok(),
+        };
+        let doc = match container {
+            Some(c) => Some(c.inspect()),
+            None if args.kind.as_deref() != Some("container") => images
+                .as_ref()
+                .ok()
+                .and_then(|s| s.inspect(name).ok())
+                .and_then(|i| serde_json::to_value(i).ok()),
+            None => None,
+        };
+        match doc {
+            Some(d) => docs.push(d),
+            None => {
+                eprintln!("minotaur: no such object: {name}");
+                status = 1;
+            }
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    match format {
+        Some(f) => {
+            for d in &docs {
+                writeln!(out, "{}", f.render(d)?)?;
+            }
+        }
+        None => writeln!(out, "{}", serde_json::to_string_pretty(&docs)?)?,
+    }
+    Ok(status)
+}

@@ -1,0 +1,67 @@
+use std::time::SystemTime;
+
+use minotaur_engine::container::Status;
+use minotaur_engine::lifecycle::alive;
+use minotaur_engine::logs::{self, ReadOptions};
+
+use crate::cli::Global;
+use crate::cmd::create::engine;
+use crate::error::CliResult;
+
+/// Fetch the logs of a container
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Follow the log output until the container stops
+    #[arg(short = 'f', long)]
+    follow: bool,
+
+    /// Number of lines to show from the end ("all" for every line)
+    #[arg(short = 'n', long, default_value = "all")]
+    tail: String,
+
+    /// Show timestamps
+    #[arg(short = 't', long)]
+    timestamps: bool,
+
+    /// Show logs since a time (RFC 3339, Unix seconds) or a duration ago (10m, 1h30m)
+    #[arg(long)]
+    since: Option<String>,
+
+    #[arg(value_name = "CONTAINER")]
+    container: String,
+}
+
+pub fn run(global: &Global, args: Args) -> CliResult {
+    let tail = match args.tail.as_str() {
+        "all" => None,
+        n => Some(n.parse::<usize>().map_err(|_| {
+            anyhow::anyhow!("invalid --tail {n:?}: expected a number of lines or \"all\"")
+        })?),
+    };
+    let since = args
+        .since
+        .as_deref()
+        .map(|s| logs::parse_since(s, SystemTime::now()))
+        .transpose()?;
+    let opts = ReadOptions {
+        tail,
+        since,
+        timestamps: args.timestamps,
+    };
+    let engine = engine(global);
+    let c = engine.find(&args.container)?;
+    let path = engine.paths.log(&c.id);
+    let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
+    if args.follow {
+        let running = || {
+            engine.find(c.id.as_str()).is_ok_and(|c| {
+                c.state.status == Status::Running && alive(c.state.pid, c.state.pid_start_time)
+            })
+        };
+        logs::follow(&path, &opts, running, &mut out, &mut err)?;
+    } else {
+        let recs = logs::read(&path, &opts)?;
+        logs::print(&recs, &opts, &mut out, &mut err)?;
+    }
+    Ok(0)
+}

@@ -1,0 +1,207 @@
+use std::io::Write;
+use std::time::SystemTime;
+
+use minotaur_engine::container::{Container, Status};
+use minotaur_engine::human;
+use minotaur_engine::template::Format;
+use serde_json::json;
+
+use crate::cli::Global;
+use crate::cmd::create::engine;
+use crate::error::CliResult;
+use crate::output;
+
+/// List containers (running ones, or all with -a)
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Show all containers, not only running ones
+    #[arg(short = 'a', long)]
+    all: bool,
+
+    /// Only print container IDs
+    #[arg(short = 'q', long)]
+    quiet: bool,
+
+    /// Do not truncate IDs and commands
+    #[arg(long)]
+    no_trunc: bool,
+
+    /// Filter: id=, name=, status=, label=KEY[=VALUE], ancestor=IMAGE (repeatable; all must match)
+    #[arg(short = 'f', long = "filter", value_name = "KEY=VALUE")]
+    filter: Vec<String>,
+
+    /// Go template per container (`table` prefix for aligned columns with headers), or `json`
+    #[arg(long)]
+    format: Option<String>,
+
+    /// Show the latest created container
+    #[arg(short = 'l', long)]
+    latest: bool,
+}
+
+fn matches(c: &Container, filter: &str, live: Status) -> anyhow::Result<bool> {
+    let (k, v) = filter
+        .split_once('=')
+        .ok_or_else(|| anyhow::anyhow!("invalid filter {filter:?}: expected KEY=VALUE"))?;
+    Ok(match k {
+        "id" => c.id.as_str().starts_with(v),
+        "name" => c.name.as_str().contains(v),
+        "status" => live.as_str() == v,
+        "ancestor" => c.config.image == v || c.config.image_id.contains(v),
+        "label" => match v.split_once('=') {
+            Some((lk, lv)) => c.config.labels.get(lk).is_some_and(|x| x == lv),
+            None => c.config.labels.contains_key(v),
+        },
+        _ => anyhow::bail!("invalid filter {k:?}: expected id, name, status, label or ancestor"),
+    })
+}
+
+/// The fields Docker's `ps --format` templates use.
+fn row(c: &Container, now: SystemTime, no_trunc: bool) -> serde_json::Value {
+    let cmd: Vec<&str> = c
+        .config
+        .entrypoint
+        .iter()
+        .chain(&c.config.cmd)
+        .map(String::as_str)
+        .collect();
+    let mut command = cmd.join(" ");
+    if !no_trunc && command.chars().count() > 20 {
+        command = command.chars().take(19).collect::<String>() + "…";
+    }
+    let id = if no_trunc {
+        c.id.as_str()
+    } else {
+        c.id.short()
+    };
+    let ago = human::since(&c.created, now)
+        .map(human::duration)
+        .unwrap_or_default();
+    json!({
+        "ID": id,
+        "Image": c.config.image,
+        "Command": format!("\"{command}\""),
+        "CreatedAt": c.created,
+        "RunningFor": format!("{ago} ago"),
+        "Ports": "",
+        "State": c.state.status.as_str(),
+        "Status": human::status(&c.state, now),
+        "Names": c.name.as_str(),
+        "Labels": c.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+        "Networks": c.config.host.network_mode,
+    })
+}
+
+const HEADERS: &[(&str, &str)] = &[
+    ("ID", "CONTAINER ID"),
+    ("Image", "IMAGE"),
+    ("Command", "COMMAND"),
+    ("CreatedAt", "CREATED AT"),
+    ("RunningFor", "CREATED"),
+    ("Ports", "PORTS"),
+    ("State", "STATE"),
+    ("Status", "STATUS"),
+    ("Names", "NAMES"),
+    ("Labels", "LABELS"),
+    ("Networks", "NETWORKS"),
+];
+
+pub fn run(global: &Global, args: Args) -> CliResult {
+    let now = SystemTime::now();
+    let mut containers = engine(global).list()?;
+    let mut keep = Vec::new();
+    for c in containers.drain(..) {
+        let mut ok = args.all || args.latest || c.state.status == Status::Running;
+        for f in &args.filter {
+            ok &= matches(&c, f, c.state.status)?;
+        }
+        if ok {
+            keep.push(c);
+        }
+    }
+    // Newest first, as Docker lists them.
+    keep.reverse();
+    if args.latest {
+        keep.truncate(1);
+    }
+    let mut out = std::io::stdout().lock();
+    if args.quiet {
+        for c in &keep {
+            writeln!(
+                out,
+                "{}",
+                if args.no_trunc {
+                    c.id.as_str()
+                } else {
+                    c.id.short()
+                }
+            )?;
+        }
+        return Ok(0);
+    }
+    let rows: Vec<serde_json::Value> = keep.iter().map(|c| row(c, now, args.no_trunc)).collect();
+    match args.format.as_deref() {
+        Some("json") => {
+            for r in &rows {
+                writeln!(out, "{r}")?;
+            }
+        }
+        Some(f) if f.trim_start().starts_with("table") => {
+            let body = f.trim_start().trim_start_matches("table").trim_start();
+            let fmt = Format::parse(&body.replace("\\t", "\t"))?;
+            let header: serde_json::Value = HEADERS
+                .iter()
+                .map(|(k, h)| (k.to_string(), json!(h)))
+                .collect::<serde_json::Map<_, _>>()
+                .into();
+            let mut lines = vec![fmt.render(&header)?];
+            for r in &rows {
+                lines.push(fmt.render(r)?);
+            }
+            let cells: Vec<Vec<String>> = lines
+                .iter()
+                .map(|l| l.split('\t').map(str::to_owned).collect())
+                .collect();
+            let (head, rest) = cells.split_first().expect("a header line");
+            let head: Vec<&str> = head.iter().map(String::as_str).collect();
+            output::table(&mut out, Some(&head), rest, &[])?;
+        }
+        Some(f) => {
+            let fmt = Format::parse(&f.replace("\\t", "\t"))?;
+            for r in &rows {
+                writeln!(out, "{}", fmt.render(r)?)?;
+            }
+        }
+        None => {
+            let cols = [
+                "ID",
+                "Image",
+                "Command",
+                "RunningFor",
+                "Status",
+                "Ports",
+                "Names",
+            ];
+            let head: Vec<&str> = cols
+                .iter()
+                .map(|c| {
+                    HEADERS
+                        .iter()
+                        .find(|(k, _)| k == c)
+                        .expect("known column")
+                        .1
+                })
+                .collect();
+            let cells: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| {
+                    cols.iter()
+                        .map(|c| r[c].as_str().unwrap_or_default().to_owned())
+                        .collect()
+                })
+                .collect();
+            output::table(&mut out, Some(&head), &cells, &[])?;
+        }
+    }
+    Ok(0)
+}

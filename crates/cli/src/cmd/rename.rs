@@ -1,0 +1,21 @@
+use minotaur_engine::ids::ContainerName;
+
+use crate::cli::Global;
+use crate::cmd::create::engine;
+use crate::error::CliResult;
+
+/// Rename a container
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[arg(value_name = "CONTAINER")]
+    container: String,
+
+    #[arg(value_name = "NEW_NAME")]
+    new_name: String,
+}
+
+pub fn run(global: &Global, args: Args) -> CliResult {
+    let name: ContainerName = args.new_name.parse()?;
+    engine(global).rename(&args.container, &name)?;
+    Ok(0)
+}

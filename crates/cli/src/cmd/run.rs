@@ -1,0 +1,49 @@
+use std::io::Write;
+
+use minotaur_engine::supervisor::Attach;
+
+use crate::cli::Global;
+use crate::cmd::create::{engine, Flags};
+use crate::error::{CliError, CliResult};
+
+/// Create and run a new container; without -d, wait for it and exit with its status
+#[derive(Debug, clap::Args)]
+#[command(disable_help_flag = true)]
+pub struct Args {
+    /// Run in the background and print the container ID
+    #[arg(short = 'd', long)]
+    detach: bool,
+
+    #[command(flatten)]
+    flags: Flags,
+}
+
+pub fn run(global: &Global, args: Args) -> CliResult {
+    let code =
+        |e: minotaur_engine::lifecycle::EngineError| CliError::with_code(e.exit_code() as u8, e);
+    let req = args
+        .flags
+        .request()
+        .map_err(|e| CliError::with_code(125, e))?;
+    let engine = engine(global);
+    let c = engine.create(req).map_err(code)?;
+    let attach = if args.detach {
+        Attach::Detached
+    } else {
+        Attach::Foreground {
+            stdin: args.flags.interactive,
+        }
+    };
+    match engine.start(c.id.as_str(), attach) {
+        Ok(Some(status)) => Ok(status as u8),
+        Ok(None) => {
+            writeln!(std::io::stdout(), "{}", c.id)?;
+            Ok(0)
+        }
+        Err(e) => {
+            // A container whose command never ran is not left behind.
+            let _ = engine.remove(c.id.as_str(), true);
+            Err(code(e))
+        }
+    }
+}

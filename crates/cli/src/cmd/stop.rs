@@ -1,0 +1,32 @@
+use std::io::Write;
+use std::time::Duration;
+
+use crate::cli::Global;
+use crate::cmd::create::engine;
+use crate::error::CliResult;
+
+/// Stop one or more running containers: the stop signal, then SIGKILL after the timeout
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Seconds to wait before killing (default: the container's --stop-timeout, or 10)
+    #[arg(short = 't', long = "time", visible_alias = "timeout")]
+    time: Option<u64>,
+
+    #[arg(required = true, value_name = "CONTAINER")]
+    containers: Vec<String>,
+}
+
+pub fn run(global: &Global, args: Args) -> CliResult {
+    let engine = engine(global);
+    let mut status = 0;
+    for c in &args.containers {
+        match engine.stop(c, args.time.map(Duration::from_secs)) {
+            Ok(_) => writeln!(std::io::stdout(), "{c}")?,
+            Err(e) => {
+                eprintln!("minotaur: {:#}", anyhow::Error::from(e));
+                status = 1;
+            }
+        }
+    }
+    Ok(status)
+}
