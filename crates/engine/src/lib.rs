@@ -13,6 +13,7 @@ pub mod human;
 pub mod ids;
 pub mod lifecycle;
 pub mod logs;
+pub mod names;
 pub mod parse;
 pub mod paths;
 pub mod spec;

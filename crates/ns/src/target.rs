@@ -43,8 +43,15 @@ pub enum TargetError {
     Empty,
     #[error("invalid PID {0:?}")]
     BadPid(String),
-    #[error("no {kind} namespace named {name:?} (a target is a PID, a path to a namespace file, or the name of a network namespace in {NETNS_RUN_DIR})")]
+    #[error("no {kind} namespace named {name:?} (a target is a PID, a path to a namespace file, a container, or the name of a network namespace in {NETNS_RUN_DIR})")]
     UnknownName { name: String, kind: NsKind },
+    /// A name a resolver knows, whose namespace of this kind cannot be had now.
+    #[error("{name:?} has no {kind} namespace now: {why}")]
+    Unavailable {
+        name: String,
+        kind: NsKind,
+        why: String,
+    },
 }
 
 impl Target {

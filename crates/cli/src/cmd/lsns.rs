@@ -5,8 +5,12 @@ use std::os::linux::fs::MetadataExt;
 use std::path::Path;
 
 use anyhow::anyhow;
+use minotaur_engine::names::ContainerNames;
 use minotaur_ns::discover::{self, Relations};
 use minotaur_ns::netnsid::{NetnsId, NetnsIds};
+
+use crate::cli::Global;
+use crate::cmd::create::engine;
 use minotaur_ns::{Namespace, NsKind};
 use serde_json::Value;
 
@@ -192,8 +196,18 @@ impl Namer for MountNamer {
     }
 }
 
-pub fn run(args: Args) -> CliResult {
-    run_with(args, &[&MountNamer])
+/// Names from minotaur's containers: the containers a namespace belongs to.
+struct ContainerNamer(ContainerNames);
+
+impl Namer for ContainerNamer {
+    fn names(&self, ns: &Namespace) -> Vec<String> {
+        self.0.names_of(ns)
+    }
+}
+
+pub fn run(global: &Global, args: Args) -> CliResult {
+    let containers = ContainerNamer(ContainerNames::load(&engine(global)));
+    run_with(args, &[&containers, &MountNamer])
 }
 
 /// What one listing shows.

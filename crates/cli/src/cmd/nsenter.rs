@@ -1,9 +1,14 @@
 use std::ffi::OsString;
 
 use anyhow::anyhow;
+use minotaur_engine::names::ContainerNames;
 use minotaur_ns::enter::{self, DirSource, JoinPlan, JoinSpec};
 use minotaur_ns::run::{self, Forked};
-use minotaur_ns::target::{NetnsNames, Target};
+use minotaur_ns::target::{NsSource, Target};
+use nix::unistd::Pid;
+
+use crate::cli::Global;
+use crate::cmd::create::engine;
 use minotaur_ns::NsKind;
 use nix::unistd::{Gid, Uid};
 
@@ -103,15 +108,21 @@ impl Args {
     }
 }
 
-pub fn run(args: Args) -> CliResult {
+pub fn run(global: &Global, args: Args) -> CliResult {
     let target = args.target.as_deref().map(Target::parse).transpose()?;
-    let target_pid = || {
-        target
-            .as_ref()
-            .and_then(Target::pid)
-            .ok_or_else(|| anyhow!("no target PID specified (use --target PID)"))
+    // Names are containers (by name or ID) first, then /run/netns names.
+    let names = ContainerNames::load(&engine(global));
+    let target_pid = || -> anyhow::Result<Pid> {
+        match &target {
+            Some(Target::Pid(pid)) => Ok(*pid),
+            // A running container's PID 1 stands for it.
+            Some(t @ Target::Name(_)) => match t.resolve(NsKind::Pid, &names)? {
+                NsSource::Pid(pid) => Ok(pid),
+                NsSource::File(_) => Err(anyhow!("the target names no process (use --target PID)")),
+            },
+            _ => Err(anyhow!("no target PID specified (use --target PID)")),
+        }
     };
-    let names = NetnsNames::default();
 
     let mut spec = JoinSpec::default();
     let all = if args.all {
