@@ -393,6 +393,7 @@ impl Engine {
                 hostname: self.paths.container_dir(&c.id).join("hostname"),
                 hosts: self.paths.container_dir(&c.id).join("hosts"),
                 resolv_conf: self.paths.container_dir(&c.id).join("resolv.conf"),
+                init: std::env::current_exe().ok(),
             };
             let spec = spec::build(
                 &c.config,

@@ -133,6 +133,10 @@ pub struct Flags {
     #[arg(short = 'l', long = "label")]
     pub label: Vec<String>,
 
+    /// Run an init as PID 1 that forwards signals and reaps zombies; the command runs as its child
+    #[arg(long)]
+    pub init: bool,
+
     /// Keep standard input open
     #[arg(short = 'i', long)]
     pub interactive: bool,
@@ -206,6 +210,7 @@ impl Flags {
                 self.network.clone()
             },
             auto_remove: self.rm,
+            init: self.init,
             ..Default::default()
         };
         for v in &self.volume {

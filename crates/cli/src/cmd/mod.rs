@@ -4,6 +4,7 @@ mod completion;
 mod create;
 mod images;
 mod import;
+mod init;
 mod inspect;
 mod kill;
 mod logs;
@@ -32,6 +33,8 @@ use crate::error::CliResult;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    #[command(hide = true)]
+    Init(init::Args),
     Create(create::Args),
     Run(run::Args),
     Start(start::Args),
@@ -60,6 +63,7 @@ pub enum Command {
 
 pub fn run(cli: Cli) -> CliResult {
     match cli.command {
+        Command::Init(args) => init::run(args),
         Command::Create(args) => create::run(&cli.global, args),
         Command::Run(args) => run::run(&cli.global, args),
         Command::Start(args) => start::run(&cli.global, args),
