@@ -403,6 +403,9 @@ impl Engine {
                 &etc,
                 &Paths::cgroup(&c.id),
             )?;
+            if let Root::Dir(dir) = &root {
+                make_mount_points(dir, &spec)?;
+            }
             Ok(supervisor::Prepared {
                 spec,
                 bundle,
@@ -585,6 +588,39 @@ fn mount_overlay(
         what: format!("mount the root filesystem at {}", merged.display()),
         source,
     })
+}
+
+/// Creates, in a container's own root, the mount points its spec needs that the image lacks, so that a
+/// read-only root (`--read-only`) can still be mounted on (Docker keeps them in an init layer). Paths are
+/// resolved inside the root, so an image's symlinks cannot point the creation outside it.
+fn make_mount_points(root: &Path, spec: &oci_spec::runtime::Spec) -> Result<(), EngineError> {
+    for m in spec.mounts().iter().flatten() {
+        let dest = minotaur_runtime::mounts::secure_join(root, m.destination()).map_err(io_err(
+            format!(
+                "resolve {} in the container's root",
+                m.destination().display()
+            ),
+        ))?;
+        if dest.symlink_metadata().is_ok() {
+            continue;
+        }
+        let file_source = m.typ().as_deref() == Some("bind")
+            && m.source()
+                .as_ref()
+                .is_some_and(|s| s.metadata().is_ok_and(|md| !md.is_dir()));
+        let made = if file_source {
+            dest.parent()
+                .map_or(Ok(()), fs::create_dir_all)
+                .and_then(|_| fs::File::create(&dest).map(drop))
+        } else {
+            fs::create_dir_all(&dest)
+        };
+        made.map_err(io_err(format!(
+            "create mount point {}",
+            m.destination().display()
+        )))?;
+    }
+    Ok(())
 }
 
 /// Parses a signal name (`SIGTERM`, `TERM`, `term`) or number.
