@@ -7,6 +7,7 @@ mod import;
 mod init;
 mod inspect;
 mod kill;
+mod load;
 mod logs;
 mod lsns;
 mod man;
@@ -18,6 +19,7 @@ mod restart;
 mod rm;
 mod rmi;
 mod run;
+mod save;
 mod start;
 mod stop;
 mod tag;
@@ -56,6 +58,8 @@ pub enum Command {
     Unshare(unshare::Args),
     Lsns(lsns::Args),
     Import(import::Args),
+    Load(load::Args),
+    Save(save::Args),
     Images(images::Args),
     Rmi(rmi::Args),
     Tag(tag::Args),
@@ -84,6 +88,8 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Nsenter(args) => nsenter::run(&cli.global, args),
         Command::Unshare(args) => unshare::run(args),
         Command::Lsns(args) => lsns::run(&cli.global, args),
+        Command::Load(args) => load::run(&cli.global, args),
+        Command::Save(args) => save::run(&cli.global, args),
         Command::Import(args) => import::run(&cli.global, args),
         Command::Images(args) => images::run(&cli.global, args),
         Command::Rmi(args) => rmi::run(&cli.global, args),
