@@ -12,7 +12,7 @@
 //! and then waits; at that point every namespace exists, so the engine can configure the network namespace
 //! (through `/proc/PID/ns/net`) before [`Created::start`] lets the init process drop its privileges and exec
 //! the command. Errors in the child, at either step, come back to the parent over a pipe with their errno.
-//! [`exec`] starts another process in a running container, through the same last steps.
+//! [`exec()`] starts another process in a running container, through the same last steps.
 #![forbid(unsafe_code)]
 
 pub mod cgroup;
@@ -90,7 +90,7 @@ pub enum RuntimeError {
         #[source]
         source: Errno,
     },
-    /// The container's init process (behind the pidfd given to [`exec`]) is not running.
+    /// The container's init process (behind the pidfd given to [`exec()`]) is not running.
     #[error("container init {pid} is not running")]
     NotRunning {
         pid: Pid,
