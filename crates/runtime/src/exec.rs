@@ -296,3 +296,44 @@ fn pidfd_pid(pidfd: BorrowedFd<'_>) -> Result<Pid, RuntimeError> {
     }
     Ok(Pid::from_raw(pid))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsFd;
+
+    use super::*;
+
+    fn spec_and_process() -> (Spec, Process) {
+        let spec = crate::defaults::default_spec(&["true".to_string()]);
+        let process = spec.process().clone().unwrap();
+        (spec, process)
+    }
+
+    #[test]
+    fn a_container_init_that_has_been_reaped_is_not_running() {
+        let (spec, process) = spec_and_process();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pidfd = minotaur_sys::pidfd_open(Pid::from_raw(child.id() as i32)).unwrap();
+        child.wait().unwrap();
+        let err = exec(&spec, pidfd.as_fd(), &process, &ExecOptions::default()).unwrap_err();
+        assert!(matches!(err, RuntimeError::NotRunning { .. }), "{err:?}");
+        assert_eq!(err.exit_code(), 125);
+    }
+
+    #[test]
+    fn a_descriptor_that_is_not_a_pidfd_is_refused() {
+        let (spec, process) = spec_and_process();
+        let file = File::open("/dev/null").unwrap();
+        let err = exec(&spec, file.as_fd(), &process, &ExecOptions::default()).unwrap_err();
+        assert!(matches!(err, RuntimeError::Sys { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn an_empty_command_is_an_invalid_process() {
+        let (spec, mut process) = spec_and_process();
+        process.set_args(Some(vec![]));
+        let file = File::open("/dev/null").unwrap();
+        let err = exec(&spec, file.as_fd(), &process, &ExecOptions::default()).unwrap_err();
+        assert!(matches!(err, RuntimeError::InvalidSpec(_)), "{err:?}");
+    }
+}

@@ -261,20 +261,3 @@ fn exec_exit_codes_errors_workdir_user_and_terminal() {
     );
     c.stop(&h);
 }
-
-#[test]
-fn exec_into_a_process_that_is_gone_fails_with_125() {
-    let Some(h) = host() else { return };
-    let c = Container::start(&h, "gone");
-    let bundle = c.bundle.clone();
-    let pid = c.pid.clone();
-    c.stop(&h);
-    let out = h
-        .command(RUN)
-        .args(["--exec", &pid])
-        .arg(&bundle)
-        .arg("true")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
-}
