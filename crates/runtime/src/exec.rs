@@ -117,16 +117,16 @@ pub fn exec(
     let terminal = process.terminal() == Some(true);
 
     let (mut status_rx, status_tx) = pipe()?;
-    let (go_rx, go_tx) = match terminal {
-        true => {
-            let (rx, tx) = pipe()?;
-            (Some(rx), Some(tx))
-        }
-        false => (None, None),
+    let (go_rx, go_tx) = if terminal {
+        let (rx, tx) = pipe()?;
+        (Some(rx), Some(tx))
+    } else {
+        (None, None)
     };
-    let own_pid_ns = match join_pid {
-        true => Some(enter_pid_namespace(init)?),
-        false => None,
+    let own_pid_ns = if join_pid {
+        Some(enter_pid_namespace(init)?)
+    } else {
+        None
     };
     let clone = match minotaur_sys::clone3(0) {
         Ok(Clone3Result::Child) => {
@@ -146,7 +146,11 @@ pub fn exec(
             source,
         })
     });
-    let (pid, pidfd) = clone?;
+    let (pid, pidfd) = match clone {
+        Ok(child) => child,
+        // Being left in the container's PID namespace for children is the worse of the two.
+        Err(e) => return Err(restored.err().unwrap_or(e)),
+    };
     drop(status_tx);
     drop(go_rx);
     let reap = |e: RuntimeError| {

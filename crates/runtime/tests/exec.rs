@@ -194,6 +194,16 @@ fn exec_joins_the_containers_namespaces_cgroup_and_confinement() {
         "{}",
         stderr(&out)
     );
+    // The same namespaces as util-linux's nsenter joins for the container's PID 1.
+    let ns = "for n in cgroup ipc mnt net pid uts; do readlink /proc/self/ns/$n; done";
+    let ours = c.exec(&h, &[], &["sh", "-c", ns]);
+    let theirs = h.sh_ok(&format!("nsenter -t {} -a sh -c '{ns}'", c.pid));
+    assert_eq!(stdout(&ours), theirs, "{}", stderr(&ours));
+    assert_ne!(
+        theirs,
+        h.sh_ok(ns),
+        "the container shares the box's namespaces"
+    );
     // The marker is in the container's own /tmp, not the box's.
     assert!(!h.sh("test -e /tmp/marker").status.success());
     c.stop(&h);
