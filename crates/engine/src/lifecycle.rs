@@ -525,7 +525,7 @@ impl Engine {
             }
         }
         if let Err(e) =
-            minotaur_runtime::Cgroup::open(&self.cgroup_root, &Paths::cgroup(&c.id)).remove()
+            minotaur_runtime::Cgroup::existing(&self.cgroup_root, &Paths::cgroup(&c.id)).remove()
         {
             first.get_or_insert(EngineError::Runtime(e.into()));
         }

@@ -49,6 +49,12 @@ pub enum CgroupError {
     MissingController { controller: String, root: PathBuf },
     #[error("cgroup path {0} leaves the cgroup root")]
     BadPath(PathBuf),
+    #[error("cgroup {path} does not exist")]
+    Missing {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Whether `root` is a cgroup v2 (unified) mount.
@@ -103,14 +109,7 @@ impl Cgroup {
         resources: Option<&LinuxResources>,
         v2: bool,
     ) -> Result<Cgroup, CgroupError> {
-        let rel = path.strip_prefix("/").unwrap_or(path);
-        if rel
-            .components()
-            .any(|c| !matches!(c, std::path::Component::Normal(_)))
-            || rel.as_os_str().is_empty()
-        {
-            return Err(CgroupError::BadPath(path.to_owned()));
-        }
+        let rel = relative(path)?;
         let mut cg = Cgroup {
             dirs: Vec::new(),
             made: Vec::new(),
@@ -127,10 +126,35 @@ impl Cgroup {
         Ok(cg)
     }
 
-    /// The existing cgroup at `path` (relative to `root`), to join or remove one made by another process:
-    /// the directories that exist of the ones [`Cgroup::create`] would make. Ancestors are never removed
-    /// through it.
-    pub fn open(root: &Path, path: &Path) -> Cgroup {
+    /// The existing cgroup at `path` (relative to `root`) of a running container, to add more processes to
+    /// (exec). Nothing is created; every directory [`Cgroup::create`] would make must exist.
+    pub fn open(root: &Path, path: &Path) -> Result<Cgroup, CgroupError> {
+        let rel = relative(path)?;
+        let dirs: Vec<PathBuf> = if is_cgroup2(root) {
+            vec![root.join(rel)]
+        } else {
+            V1_CONTROLLERS
+                .iter()
+                .map(|c| root.join(c))
+                .filter(|base| base.is_dir())
+                .map(|base| base.join(rel))
+                .collect()
+        };
+        for dir in &dirs {
+            fs::metadata(dir).map_err(|source| CgroupError::Missing {
+                path: dir.clone(),
+                source,
+            })?;
+        }
+        Ok(Cgroup {
+            dirs,
+            made: Vec::new(),
+        })
+    }
+
+    /// Whatever exists of the cgroup at `path` (relative to `root`), to remove one another process made,
+    /// even half-removed. Ancestors are never removed through it.
+    pub fn existing(root: &Path, path: &Path) -> Cgroup {
         let rel = path.strip_prefix("/").unwrap_or(path);
         let dirs = if is_cgroup2(root) {
             vec![root.join(rel)]
@@ -287,6 +311,15 @@ impl Cgroup {
         Ok(())
     }
 
+    /// Moves the calling process into the cgroup: writing 0 to `cgroup.procs` means "the writer" on v1 and
+    /// v2 alike, so a forked child can join before it changes namespaces, with no round trip to its parent.
+    pub fn add_self(&self) -> Result<(), CgroupError> {
+        for dir in &self.dirs {
+            write(&dir.join("cgroup.procs"), 0)?;
+        }
+        Ok(())
+    }
+
     /// Removes the cgroup and the ancestors [`Cgroup::create`] made, when no other cgroup uses them. Waits
     /// briefly for the kernel to let go of a cgroup whose last process has just been reaped.
     pub fn remove(self) -> Result<(), CgroupError> {
@@ -317,6 +350,19 @@ impl Cgroup {
         }
         first_error.map_or(Ok(()), Err)
     }
+}
+
+/// `path` relative to the cgroup root, refused when it is empty or has `..` (or `.`) in it.
+fn relative(path: &Path) -> Result<&Path, CgroupError> {
+    let rel = path.strip_prefix("/").unwrap_or(path);
+    if rel
+        .components()
+        .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        || rel.as_os_str().is_empty()
+    {
+        return Err(CgroupError::BadPath(path.to_owned()));
+    }
+    Ok(rel)
 }
 
 fn max_or(v: i64) -> String {
@@ -392,6 +438,13 @@ mod tests {
         assert_eq!(cg.dirs().len(), 3);
         cg.add(Pid::from_raw(1234)).unwrap();
         assert_eq!(r("pids/minotaur/c1/cgroup.procs"), "1234");
+        // A running container's cgroup, found again for exec: the same directories, nothing made.
+        let again = Cgroup::open(root.path(), Path::new("minotaur/c1")).unwrap();
+        assert_eq!(again.dirs(), cg.dirs());
+        assert!(matches!(
+            Cgroup::open(root.path(), Path::new("minotaur/c9")),
+            Err(CgroupError::Missing { .. })
+        ));
         // A real cgroupfs removes its interface files with the directory; a temp dir needs them gone.
         for d in cg.dirs() {
             for f in fs::read_dir(d).unwrap() {

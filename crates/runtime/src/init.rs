@@ -3,15 +3,17 @@
 //! Everything here runs in the forked child. It never returns into the caller's code: it execs the command
 //! or reports a [`Failure`] over the status pipe and exits (125 for setup errors, 126/127 for exec errors).
 //! The order follows runc's: namespaces, mount propagation, root, mounts, `/dev`, `pivot_root`, masked and
-//! read-only paths, hostname, sysctls, rlimits, cwd; then, once started: seccomp (before the capability drop
-//! when `noNewPrivileges` is off, because installing a filter then needs `CAP_SYS_ADMIN`), no_new_privs, the
-//! bounding set, the user, the remaining capability sets, close-on-exec for every inherited descriptor, exec.
+//! read-only paths, hostname, sysctls, rlimits, cwd; then, once started: default signal handling, seccomp
+//! (before the capability drop when `noNewPrivileges` is off, because installing a filter then needs
+//! `CAP_SYS_ADMIN`), no_new_privs, the bounding set, the user, the remaining capability sets, close-on-exec
+//! for every inherited descriptor, exec. The steps from the process's limits onwards ([`process_context`],
+//! [`attach_stdio`], [`become_process`]) are shared with processes exec'd into a running container.
 
 use std::convert::Infallible;
 use std::ffi::CString;
 use std::fs::{self, File};
 use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -21,9 +23,10 @@ use nix::errno::Errno;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{setns, unshare, CloneFlags};
 use nix::unistd::{chdir, execve, pivot_root, sethostname, Gid, Uid};
-use oci_spec::runtime::{Capabilities, Mount};
+use oci_spec::runtime::{Capabilities, Mount, Process};
 
 use crate::mounts::{parse_options, MountOptions};
+use crate::seccomp::Program;
 use crate::{exec_exit_code, Failure, Plan, FAILED, READY};
 
 /// The devices every container gets in its `/dev` (the OCI runtime spec's default devices).
@@ -38,9 +41,9 @@ const DEV_SYMLINKS: &[(&str, &str)] = &[
     ("/proc/kcore", "core"),
 ];
 
-type Step<T> = Result<T, Failure>;
+pub(crate) type Step<T> = Result<T, Failure>;
 
-fn fail(step: impl Into<String>, errno: Errno) -> Failure {
+pub(crate) fn fail(step: impl Into<String>, errno: Errno) -> Failure {
     Failure {
         step: step.into(),
         errno: errno as i32,
@@ -48,7 +51,7 @@ fn fail(step: impl Into<String>, errno: Errno) -> Failure {
     }
 }
 
-trait At<T> {
+pub(crate) trait At<T> {
     fn at(self, step: impl FnOnce() -> String) -> Step<T>;
 }
 
@@ -68,14 +71,18 @@ impl<T> At<T> for std::io::Result<T> {
 }
 
 /// The child's entry point.
-pub(crate) fn run(plan: Plan<'_>, mut status: File, mut go: File) -> ! {
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        body(&plan, &mut status, &mut go)
-    }));
+pub(crate) fn run(plan: Plan<'_>, status: File, mut go: File) -> ! {
+    child_main(status, |status| body(&plan, status, &mut go))
+}
+
+/// Runs `body` in a forked child and never returns: `body` execs, or its [`Failure`] goes to the parent over
+/// the status pipe and the child exits (125 for setup errors, 126/127 for exec errors, as Docker does).
+pub(crate) fn child_main(mut status: File, body: impl FnOnce(&mut File) -> Step<Infallible>) -> ! {
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(&mut status)));
     let failure = match result {
         Ok(Ok(never)) => match never {},
         Ok(Err(f)) => f,
-        Err(_) => fail("panic in container init", Errno::EIO),
+        Err(_) => fail("panic in container process", Errno::EIO),
     };
     let code = if failure.exec {
         exec_exit_code(Errno::from_raw(failure.errno))
@@ -88,7 +95,16 @@ pub(crate) fn run(plan: Plan<'_>, mut status: File, mut go: File) -> ! {
     minotaur_sys::exit_now(code)
 }
 
-fn wait_go(go: &mut File) -> Step<()> {
+/// Tells the parent that setup is done, with the number of the terminal's master (-1 for none) for it to
+/// take with pidfd_getfd(2).
+pub(crate) fn report_ready(status: &mut File, master: Option<&nix::pty::PtyMaster>) -> Step<()> {
+    let master_fd: i32 = master.map_or(-1, |m| m.as_raw_fd());
+    let mut ready = vec![READY];
+    ready.extend(master_fd.to_le_bytes());
+    status.write_all(&ready).at(|| "report ready".into())
+}
+
+pub(crate) fn wait_go(go: &mut File) -> Step<()> {
     let mut b = [0u8; 1];
     match go.read(&mut b) {
         Ok(1) => Ok(()),
@@ -165,16 +181,7 @@ fn body(plan: &Plan<'_>, status: &mut File, go: &mut File) -> Step<Infallible> {
             sethostname(name).at(|| format!("sethostname {name}"))?;
         }
     }
-    for rl in process.rlimits().iter().flatten() {
-        let resource = rlimit_resource(rl.typ())
-            .ok_or_else(|| fail(format!("rlimit {:?}", rl.typ()), Errno::EINVAL))?;
-        nix::sys::resource::setrlimit(resource, rl.soft(), rl.hard())
-            .at(|| format!("setrlimit {:?}", rl.typ()))?;
-    }
-    chdir(process.cwd()).at(|| format!("chdir {}", process.cwd().display()))?;
-    if let Some(adj) = process.oom_score_adj() {
-        fs::write("/proc/self/oom_score_adj", adj.to_string()).at(|| "set oom_score_adj".into())?;
-    }
+    process_context(process)?;
 
     // With a terminal, the pty comes from the container's own devpts instance; the parent takes the master
     // with pidfd_getfd(2), the container gets the slave as /dev/console and stdio.
@@ -185,13 +192,41 @@ fn body(plan: &Plan<'_>, status: &mut File, go: &mut File) -> Step<Infallible> {
     };
 
     // Every namespace exists and the filesystem is in place: the engine may now set up the network.
-    let master_fd: i32 = console.as_ref().map_or(-1, |(m, _)| m.as_raw_fd());
-    let mut ready = vec![READY];
-    ready.extend(master_fd.to_le_bytes());
-    status.write_all(&ready).at(|| "report ready".into())?;
+    report_ready(status, console.as_ref().map(|(m, _)| m))?;
     wait_go(go)?;
-    if let Some((master, slave)) = console {
-        drop(master);
+    attach_stdio(
+        console.map(|(master, slave)| {
+            drop(master);
+            slave
+        }),
+        plan.stdio,
+    )?;
+    become_process(process, plan.seccomp.as_ref())
+}
+
+/// The limits, working directory and OOM score of `process`: the steps that need the container's
+/// filesystem in place and run with full privileges.
+pub(crate) fn process_context(process: &Process) -> Step<()> {
+    for rl in process.rlimits().iter().flatten() {
+        let resource = rlimit_resource(rl.typ())
+            .ok_or_else(|| fail(format!("rlimit {:?}", rl.typ()), Errno::EINVAL))?;
+        nix::sys::resource::setrlimit(resource, rl.soft(), rl.hard())
+            .at(|| format!("setrlimit {:?}", rl.typ()))?;
+    }
+    chdir(process.cwd()).at(|| format!("chdir {}", process.cwd().display()))?;
+    if let Some(adj) = process.oom_score_adj() {
+        fs::write("/proc/self/oom_score_adj", adj.to_string()).at(|| "set oom_score_adj".into())?;
+    }
+    Ok(())
+}
+
+/// Makes the terminal whose slave is at `console` (a new session's controlling terminal), or else `stdio`,
+/// the process's stdin, stdout and stderr. With neither, 0, 1 and 2 stay the caller's.
+pub(crate) fn attach_stdio(
+    console: Option<String>,
+    stdio: Option<[BorrowedFd<'_>; 3]>,
+) -> Step<()> {
+    if let Some(slave) = console {
         nix::unistd::setsid().at(|| "setsid".into())?;
         let tty = nix::fcntl::open(
             slave.as_str(),
@@ -203,16 +238,23 @@ fn body(plan: &Plan<'_>, status: &mut File, go: &mut File) -> Step<Infallible> {
         nix::unistd::dup2_stdin(&tty).at(|| "terminal as stdin".into())?;
         nix::unistd::dup2_stdout(&tty).at(|| "terminal as stdout".into())?;
         nix::unistd::dup2_stderr(&tty).at(|| "terminal as stderr".into())?;
-    } else if let Some([stdin, stdout, stderr]) = plan.stdio {
+    } else if let Some([stdin, stdout, stderr]) = stdio {
         // dup2 clears close-on-exec on the new descriptor; the originals are closed at exec.
         nix::unistd::dup2_stdin(stdin).at(|| "set stdin".into())?;
         nix::unistd::dup2_stdout(stdout).at(|| "set stdout".into())?;
         nix::unistd::dup2_stderr(stderr).at(|| "set stderr".into())?;
     }
+    Ok(())
+}
 
+/// The last steps, from full privileges to execve: seccomp, no_new_privs, capabilities, the user, default
+/// signal handling, close-on-exec for every inherited descriptor. Shared by a container's init process and
+/// processes exec'd into it.
+pub(crate) fn become_process(process: &Process, seccomp: Option<&Program>) -> Step<Infallible> {
+    default_signals()?;
     let nnp = process.no_new_privileges() == Some(true);
     if !nnp {
-        install_seccomp(plan)?;
+        install_seccomp(seccomp)?;
     }
     if nnp {
         nix::sys::prctl::set_no_new_privs().at(|| "set no_new_privs".into())?;
@@ -261,7 +303,7 @@ fn body(plan: &Plan<'_>, status: &mut File, go: &mut File) -> Step<Infallible> {
     // No descriptor of the caller leaks into the container; the status pipe closes exactly at exec.
     minotaur_sys::cloexec_from(3).at(|| "mark descriptors close-on-exec".into())?;
     if nnp {
-        install_seccomp(plan)?;
+        install_seccomp(seccomp)?;
     }
     Err(exec(
         process.args().as_deref().unwrap_or_default(),
@@ -269,9 +311,20 @@ fn body(plan: &Plan<'_>, status: &mut File, go: &mut File) -> Step<Infallible> {
     ))
 }
 
-/// Opens a pty in the container's devpts and binds its slave over `/dev/console`. Returns the master and the
-/// slave's path.
-fn open_console(dev_is_ours: bool) -> Step<(nix::pty::PtyMaster, String)> {
+/// The signal handling a program expects from a fresh process: nothing blocked and every signal at its
+/// default action. execve(2) keeps the caller's mask and ignored signals (the Rust runtime ignores SIGPIPE,
+/// glibc's posix_spawn leaves its internal signals ignored, and a supervisor or CLI may block others); the
+/// kernel only resets handlers.
+fn default_signals() -> Step<()> {
+    use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow};
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
+        .at(|| "unblock signals".into())?;
+    minotaur_sys::reset_all_signals_to_default().at(|| "reset signal actions".into())
+}
+
+/// Opens a pty in the container's devpts; with `dev_is_ours` (the container's init making its own `/dev`)
+/// binds its slave over `/dev/console`. Returns the master and the slave's path.
+pub(crate) fn open_console(dev_is_ours: bool) -> Step<(nix::pty::PtyMaster, String)> {
     use nix::fcntl::OFlag;
     let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
         .at(|| "open /dev/ptmx".into())?;
@@ -292,8 +345,8 @@ fn open_console(dev_is_ours: bool) -> Step<(nix::pty::PtyMaster, String)> {
     Ok((master, slave))
 }
 
-fn install_seccomp(plan: &Plan<'_>) -> Step<()> {
-    if let Some(program) = &plan.seccomp {
+fn install_seccomp(seccomp: Option<&Program>) -> Step<()> {
+    if let Some(program) = seccomp {
         for filter in &program.filters {
             minotaur_sys::seccomp_set_filter(filter).at(|| "install seccomp filter".into())?;
         }

@@ -12,10 +12,12 @@
 //! and then waits; at that point every namespace exists, so the engine can configure the network namespace
 //! (through `/proc/PID/ns/net`) before [`Created::start`] lets the init process drop its privileges and exec
 //! the command. Errors in the child, at either step, come back to the parent over a pipe with their errno.
+//! [`exec()`] starts another process in a running container, through the same last steps.
 #![forbid(unsafe_code)]
 
 pub mod cgroup;
 pub mod defaults;
+mod exec;
 mod init;
 pub mod mounts;
 pub mod seccomp;
@@ -36,6 +38,7 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use serde::{Deserialize, Serialize};
 
 pub use cgroup::Cgroup;
+pub use exec::{exec, Exec, ExecOptions};
 
 /// Errors of creating and starting a container.
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +87,13 @@ pub enum RuntimeError {
     #[error("exec {program}")]
     Exec {
         program: String,
+        #[source]
+        source: Errno,
+    },
+    /// The container's init process (behind the pidfd given to [`exec()`]) is not running.
+    #[error("container init {pid} is not running")]
+    NotRunning {
+        pid: Pid,
         #[source]
         source: Errno,
     },
@@ -193,22 +203,14 @@ impl Created {
             pid,
             pidfd,
             cgroup,
-            mut status,
+            status,
             mut go,
             console: _,
         } = self;
         go.write_all(&[GO]).map_err(RuntimeError::Sync)?;
         drop(go);
-        // The status pipe is close-on-exec in the child: EOF with nothing written means execve succeeded.
-        let mut buf = Vec::new();
-        status.read_to_end(&mut buf).map_err(RuntimeError::Sync)?;
-        match buf.split_first() {
-            None => Ok(Started { pid, pidfd, cgroup }),
-            Some((&FAILED, rest)) => Err(failure_error(rest)),
-            Some(_) => Err(RuntimeError::Sync(std::io::Error::other(
-                "unexpected message from container init",
-            ))),
-        }
+        await_exec(status)?;
+        Ok(Started { pid, pidfd, cgroup })
     }
 
     /// Kills and reaps the init process and removes the cgroup: the container never started.
@@ -384,7 +386,7 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
     }
 }
 
-fn pipe() -> Result<(File, File), RuntimeError> {
+pub(crate) fn pipe() -> Result<(File, File), RuntimeError> {
     let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|source| RuntimeError::Sys {
         what: "pipe2",
         source,
@@ -424,6 +426,22 @@ fn spawn(
     go_tx
         .write_all(&[GO])
         .map_err(|e| reap(RuntimeError::Sync(e)))?;
+    let console = await_ready(&mut status_rx, pid, &pidfd)?;
+    Ok((pid, pidfd, status_rx, go_tx, console))
+}
+
+/// Waits for the child's READY (and the number of its terminal's master, taken with pidfd_getfd(2)). On any
+/// other outcome the child is reaped (killed first if it still runs) and the error returned.
+pub(crate) fn await_ready(
+    status_rx: &mut File,
+    pid: Pid,
+    pidfd: &OwnedFd,
+) -> Result<Option<OwnedFd>, RuntimeError> {
+    let reap = |e: RuntimeError| {
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = waitpid(pid, None);
+        e
+    };
     let mut first = [0u8; 1];
     let n = status_rx
         .read(&mut first)
@@ -434,16 +452,17 @@ fn spawn(
             status_rx
                 .read_exact(&mut fd)
                 .map_err(|e| reap(RuntimeError::Sync(e)))?;
-            let console = match i32::from_le_bytes(fd) {
-                -1 => None,
-                fd => Some(minotaur_sys::pidfd_getfd(&pidfd, fd).map_err(|source| {
-                    reap(RuntimeError::Sys {
-                        what: "pidfd_getfd (container terminal)",
-                        source,
-                    })
-                })?),
-            };
-            Ok((pid, pidfd, status_rx, go_tx, console))
+            match i32::from_le_bytes(fd) {
+                -1 => Ok(None),
+                fd => minotaur_sys::pidfd_getfd(pidfd, fd)
+                    .map(Some)
+                    .map_err(|source| {
+                        reap(RuntimeError::Sys {
+                            what: "pidfd_getfd (container terminal)",
+                            source,
+                        })
+                    }),
+            }
         }
         (1, FAILED) => {
             let mut rest = Vec::new();
@@ -457,5 +476,19 @@ fn spawn(
                 .unwrap_or_else(|e| e.to_string());
             Err(RuntimeError::InitDied { status })
         }
+    }
+}
+
+/// Waits for the child's execve: the status pipe is close-on-exec in the child, so EOF with nothing written
+/// means it succeeded; otherwise the child's [`Failure`] (it then exits on its own).
+pub(crate) fn await_exec(mut status: File) -> Result<(), RuntimeError> {
+    let mut buf = Vec::new();
+    status.read_to_end(&mut buf).map_err(RuntimeError::Sync)?;
+    match buf.split_first() {
+        None => Ok(()),
+        Some((&FAILED, rest)) => Err(failure_error(rest)),
+        Some(_) => Err(RuntimeError::Sync(std::io::Error::other(
+            "unexpected message from the container process",
+        ))),
     }
 }

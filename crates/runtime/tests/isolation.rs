@@ -446,3 +446,23 @@ fn cap_add_sys_admin_unlocks_mount_like_docker() {
         stderr(&out)
     );
 }
+
+/// Regression: the container's command inherited the runtime's ignored signals (SIGPIPE, which the Rust
+/// runtime ignores, and glibc's internal 32 and 33, which posix_spawn leaves ignored), so `yes | head` and
+/// the like behaved differently than under Docker.
+#[test]
+fn container_command_starts_with_no_signal_ignored_or_blocked() {
+    let Some(h) = host() else { return };
+    let out = run(
+        &h,
+        "signals",
+        &spec(&["grep", "-E", "^Sig(Blk|Ign):", "/proc/self/status"]),
+        &[],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n",
+        "{}",
+        stderr(&out)
+    );
+}

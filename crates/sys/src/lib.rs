@@ -300,3 +300,46 @@ pub fn set_winsize(fd: impl AsFd, ws: &libc::winsize) -> Result<(), Errno> {
     };
     Errno::result(r).map(drop)
 }
+
+/// `struct sigaction` as the rt_sigaction(2) system call takes it (not libc's, which differs in size).
+#[repr(C)]
+struct KernelSigaction {
+    handler: libc::sighandler_t,
+    flags: libc::c_ulong,
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "x86"))]
+    restorer: usize,
+    mask: u64,
+}
+
+/// Restores the default action of every signal, the real-time ones included (1 to `SIGRTMIN`+30, all the
+/// kernel has), except SIGKILL and SIGSTOP, whose action cannot change. A process about to exec another
+/// program calls this so that none stays ignored: execve keeps ignored signals, and glibc's posix_spawn,
+/// used by `std::process::Command`, leaves its internal signals 32 and 33 ignored in the programs it starts.
+/// glibc's sigaction refuses those two, hence the raw system call.
+pub fn reset_all_signals_to_default() -> Result<(), Errno> {
+    let default = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "x86"))]
+        restorer: 0,
+        mask: 0,
+    };
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: `default` is a valid kernel sigaction of the size the kernel expects (8-byte sigset) that
+        // outlives the call; SIG_DFL runs no code of ours, and no old action is asked for (null pointer).
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                &default as *const KernelSigaction,
+                std::ptr::null_mut::<KernelSigaction>(),
+                std::mem::size_of::<u64>(),
+            )
+        };
+        Errno::result(r)?;
+    }
+    Ok(())
+}

@@ -3,10 +3,16 @@
 //! line on stderr when the runtime fails). `--leak-fd` first opens a descriptor without close-on-exec, so a
 //! test can check that it does not reach the container. `--hook CMD` runs `sh -c CMD` between create and start
 //! with `CONTAINER_PID` set, where the engine will set up the network. `--default-spec CMD...` prints Docker's
-//! default spec for CMD. Not part of the product.
+//! default spec for CMD.
+//!
+//! `minotaur-runtime-run --exec PID [--cwd DIR] [--user UID:GID] [--tty] [--leak-fd] [--block-signals] BUNDLE CMD...` runs CMD in
+//! the running container of `BUNDLE/config.json` whose init process is PID (its process as in the spec, with
+//! these args, cwd and user), waits for it and exits with its exit code, like `docker exec`. Not part of the
+//! product.
 #![forbid(unsafe_code)]
 
 use std::error::Error;
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -18,10 +24,23 @@ fn main() -> ExitCode {
     let mut leak = None;
     let mut bundle = None;
     let mut hook = None;
+    let mut exec = ExecArgs::default();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--hook" => hook = args.next(),
+            "--exec" => exec.pid = args.next().and_then(|p| p.parse().ok()),
+            "--cwd" => exec.cwd = args.next(),
+            "--user" => exec.user = args.next(),
+            "--tty" => exec.tty = true,
+            // The caller's blocked signals (and SIGPIPE, which the Rust runtime ignores) must not reach the
+            // exec'd process.
+            "--block-signals" => {
+                use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow, Signal};
+                let mut set = SigSet::empty();
+                set.add(Signal::SIGUSR1);
+                sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None).expect("block SIGUSR1");
+            }
             "--default-spec" => {
                 // Prints Docker's default spec for the rest of the arguments (for benchmarks and debugging).
                 let rest: Vec<String> = args.collect();
@@ -36,11 +55,16 @@ fn main() -> ExitCode {
                 leak =
                     Some(open("/dev/null", OFlag::O_RDONLY, Mode::empty()).expect("open /dev/null"))
             }
+            _ if exec.pid.is_some() => {
+                bundle = Some(PathBuf::from(arg));
+                exec.command = args.collect();
+                break;
+            }
             _ => bundle = Some(PathBuf::from(arg)),
         }
     }
     let Some(bundle) = bundle else {
-        eprintln!("usage: minotaur-runtime-run [--leak-fd] [--hook CMD] BUNDLE");
+        eprintln!("usage: minotaur-runtime-run [--leak-fd] [--hook CMD] BUNDLE | --exec PID [--cwd DIR] [--user UID:GID] [--tty] BUNDLE CMD...");
         return ExitCode::from(2);
     };
     let spec = match oci_spec::runtime::Spec::load(bundle.join("config.json")) {
@@ -50,6 +74,9 @@ fn main() -> ExitCode {
             return ExitCode::from(125);
         }
     };
+    if let Some(pid) = exec.pid {
+        return run_exec(&spec, pid, &exec);
+    }
     let opts = minotaur_runtime::CreateOptions::default();
     let mut console = None;
     let result = minotaur_runtime::create(&spec, &bundle, &opts).and_then(|mut c| {
@@ -72,13 +99,7 @@ fn main() -> ExitCode {
     let started = match result {
         Ok(s) => s,
         Err(e) => {
-            let mut msg = e.to_string();
-            let mut src = e.source();
-            while let Some(s) = src {
-                msg.push_str(&format!(": {s}"));
-                src = s.source();
-            }
-            eprintln!("minotaur-runtime-run: {msg}");
+            eprintln!("minotaur-runtime-run: {}", chain(&e));
             // An exec failure leaves a child that exits on its own; reap whatever is there.
             let _ = waitpid(None, None);
             return ExitCode::from(e.exit_code() as u8);
@@ -89,15 +110,84 @@ fn main() -> ExitCode {
         let mut master = std::fs::File::from(master);
         let _ = std::io::copy(&mut master, &mut std::io::stdout());
     }
-    let code = match waitpid(started.pid, None) {
-        Ok(WaitStatus::Exited(_, c)) => c,
-        Ok(WaitStatus::Signaled(_, sig, _)) => 128 + sig as i32,
-        _ => 125,
-    };
+    let code = wait(started.pid);
     if let Some(cg) = started.cgroup {
         if let Err(e) = cg.remove() {
             eprintln!("minotaur-runtime-run: {e}");
         }
     }
     ExitCode::from(code as u8)
+}
+
+#[derive(Default)]
+struct ExecArgs {
+    pid: Option<i32>,
+    cwd: Option<String>,
+    user: Option<String>,
+    tty: bool,
+    command: Vec<String>,
+}
+
+/// `--exec`: the container's process with the command and flags of `docker exec`.
+fn run_exec(spec: &oci_spec::runtime::Spec, pid: i32, args: &ExecArgs) -> ExitCode {
+    let mut process = spec.process().clone().unwrap_or_default();
+    process.set_args(Some(args.command.clone()));
+    process.set_terminal(Some(args.tty));
+    if let Some(cwd) = &args.cwd {
+        process.set_cwd(cwd.into());
+    }
+    if let Some(user) = &args.user {
+        let (uid, gid) = user.split_once(':').unwrap_or((user, user));
+        let (Ok(uid), Ok(gid)) = (uid.parse::<u32>(), gid.parse::<u32>()) else {
+            eprintln!("minotaur-runtime-run: bad --user {user}");
+            return ExitCode::from(125);
+        };
+        process.set_user(
+            oci_spec::runtime::UserBuilder::default()
+                .uid(uid)
+                .gid(gid)
+                .build()
+                .expect("complete user"),
+        );
+    }
+    let init = match minotaur_sys::pidfd_open(nix::unistd::Pid::from_raw(pid)) {
+        Ok(fd) => fd,
+        Err(e) => {
+            eprintln!("minotaur-runtime-run: no container init {pid}: {e}");
+            return ExitCode::from(125);
+        }
+    };
+    let opts = minotaur_runtime::ExecOptions::default();
+    match minotaur_runtime::exec(spec, init.as_fd(), &process, &opts) {
+        Ok(child) => {
+            if let Some(master) = child.console {
+                let mut master = std::fs::File::from(master);
+                let _ = std::io::copy(&mut master, &mut std::io::stdout());
+            }
+            ExitCode::from(wait(child.pid) as u8)
+        }
+        Err(e) => {
+            eprintln!("minotaur-runtime-run: {}", chain(&e));
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}
+
+fn wait(pid: nix::unistd::Pid) -> i32 {
+    match waitpid(pid, None) {
+        Ok(WaitStatus::Exited(_, c)) => c,
+        Ok(WaitStatus::Signaled(_, sig, _)) => 128 + sig as i32,
+        _ => 125,
+    }
+}
+
+/// An error and its sources, one line.
+fn chain(e: &dyn Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        msg.push_str(&format!(": {s}"));
+        src = s.source();
+    }
+    msg
 }

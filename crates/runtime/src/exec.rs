@@ -1,0 +1,343 @@
+//! Another process in a running container, as `runc exec` and `docker exec` make it.
+//!
+//! The caller forks one child, which joins the container's cgroup and namespaces and then goes through the
+//! same last steps as the container's init process ([`crate::init`]): limits and working directory, the
+//! terminal or the given stdio, seccomp, capabilities, the user, default signal handling, close-on-exec for
+//! every inherited descriptor, and execve with a PATH search inside the container.
+//!
+//! Choices, and the alternatives not taken:
+//! - The namespaces are those of the container's init process, named by a pidfd, so a PID reused after the
+//!   container died cannot send the process somewhere else. Every namespace that differs from the caller's
+//!   is joined with one `setns(pidfd, flags)` (Linux 5.8), which the kernel applies atomically and in the
+//!   right order; joining the mount namespace makes its root (the container's, after its `pivot_root`) the
+//!   child's root and working directory, so no `chroot` is needed.
+//! - A PID namespace only applies to children of the process that joins it. Instead of forking twice (runc's
+//!   nsexec: join, then fork again with `CLONE_PARENT`), the caller joins it for its children just around the
+//!   one clone3 and then goes back to its own, so the child is born inside with the caller as its parent.
+//! - The child moves itself into the cgroup (writing 0 to `cgroup.procs`) before it joins the cgroup
+//!   namespace, so it shows up there as the container's processes do, with no round trip to the parent.
+//!   `CLONE_INTO_CGROUP` would do it at fork, but only on cgroup v2, and hybrid v1 hosts are common.
+//! - Without a terminal nothing goes back and forth: the parent reads the status pipe until it closes at
+//!   execve, or gets the child's failure. With one, the child first hands over the master of its pty.
+
+use std::convert::Infallible;
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::path::PathBuf;
+
+use minotaur_ns::{NsId, NsKind};
+use minotaur_sys::Clone3Result;
+use nix::errno::Errno;
+use nix::fcntl::{open, OFlag};
+use nix::sched::{setns, CloneFlags};
+use nix::sys::stat::Mode;
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+use oci_spec::runtime::{Process, Spec};
+
+use crate::cgroup::{self, Cgroup, CgroupError};
+use crate::init::{self, At, Step};
+use crate::{await_exec, await_ready, pipe, seccomp, RuntimeError, GO};
+
+/// Options of [`exec`] that are not part of the spec.
+#[derive(Debug, Clone)]
+pub struct ExecOptions<'a> {
+    /// The cgroup filesystem root (`/sys/fs/cgroup`), as given to [`crate::create`] for this container.
+    pub cgroup_root: PathBuf,
+    /// The process's stdin, stdout and stderr. `None`: the caller's own 0, 1 and 2. Ignored with a terminal,
+    /// which becomes all three.
+    pub stdio: Option<[BorrowedFd<'a>; 3]>,
+}
+
+impl Default for ExecOptions<'_> {
+    fn default() -> Self {
+        ExecOptions {
+            cgroup_root: PathBuf::from(cgroup::DEFAULT_ROOT),
+            stdio: None,
+        }
+    }
+}
+
+/// A process exec'd into a container: its PID in the caller's PID namespace, a pidfd for it, and the master
+/// of its terminal when `process.terminal` was set. The caller is its parent and must reap it.
+#[derive(Debug)]
+pub struct Exec {
+    pub pid: Pid,
+    pub pidfd: OwnedFd,
+    pub console: Option<OwnedFd>,
+}
+
+/// Starts `process` in the running container whose init process is behind the pidfd `init`: in its
+/// namespaces and cgroup, under its seccomp profile, with the user, capabilities, working directory,
+/// environment and terminal of `process` (the engine builds it from the container's config and the flags of
+/// `exec`). `spec` is the container's spec, for its seccomp profile and `linux.cgroupsPath`.
+///
+/// Returns once the process has exec'd. An error means there is no process left (a child that failed is
+/// reaped here); [`RuntimeError::exit_code`] gives Docker's 125, 126 or 127. The caller must be
+/// single-threaded (the child is forked with clone3).
+pub fn exec(
+    spec: &Spec,
+    init: BorrowedFd<'_>,
+    process: &Process,
+    opts: &ExecOptions,
+) -> Result<Exec, RuntimeError> {
+    if process.args().as_ref().is_none_or(|a| a.is_empty()) {
+        return Err(RuntimeError::InvalidSpec(
+            "no command (process.args)".into(),
+        ));
+    }
+    let linux = spec
+        .linux()
+        .as_ref()
+        .ok_or_else(|| RuntimeError::InvalidSpec("no linux section".into()))?;
+    let init_pid = pidfd_pid(init)?;
+    let (join_pid, flags) = namespaces_to_join(init_pid)?;
+    // The PID read from the pidfd named the right process only if that process has not been reaped since.
+    if pidfd_pid(init)? != init_pid {
+        return Err(RuntimeError::NotRunning {
+            pid: init_pid,
+            source: Errno::ESRCH,
+        });
+    }
+    let seccomp = linux.seccomp().as_ref().map(seccomp::compile).transpose()?;
+    let cgroup = linux
+        .cgroups_path()
+        .as_ref()
+        .map(|p| Cgroup::open(&opts.cgroup_root, p))
+        .transpose()?;
+    let plan = Plan {
+        process,
+        init,
+        flags,
+        cgroup,
+        seccomp,
+        stdio: opts.stdio,
+    };
+    let terminal = process.terminal() == Some(true);
+
+    let (mut status_rx, status_tx) = pipe()?;
+    let (go_rx, go_tx) = if terminal {
+        let (rx, tx) = pipe()?;
+        (Some(rx), Some(tx))
+    } else {
+        (None, None)
+    };
+    let own_pid_ns = if join_pid {
+        Some(enter_pid_namespace(init)?)
+    } else {
+        None
+    };
+    let clone = match minotaur_sys::clone3(0) {
+        Ok(Clone3Result::Child) => {
+            drop(status_rx);
+            drop(go_tx);
+            init::child_main(status_tx, |status| child(&plan, status, go_rx))
+        }
+        Ok(Clone3Result::Parent { child, pidfd }) => Ok((child, pidfd)),
+        Err(source) => Err(RuntimeError::Sys {
+            what: "clone3",
+            source,
+        }),
+    };
+    let restored = own_pid_ns.map_or(Ok(()), |own| {
+        setns(&own, CloneFlags::CLONE_NEWPID).map_err(|source| RuntimeError::Sys {
+            what: "setns back to the caller's PID namespace",
+            source,
+        })
+    });
+    let (pid, pidfd) = match clone {
+        Ok(child) => child,
+        // Being left in the container's PID namespace for children is the worse of the two.
+        Err(e) => return Err(restored.err().unwrap_or(e)),
+    };
+    drop(status_tx);
+    drop(go_rx);
+    let reap = |e: RuntimeError| {
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = waitpid(pid, None);
+        e
+    };
+    restored.map_err(reap)?;
+    let console = match go_tx {
+        Some(mut go) => {
+            let console = await_ready(&mut status_rx, pid, &pidfd)?;
+            go.write_all(&[GO])
+                .map_err(|e| reap(RuntimeError::Sync(e)))?;
+            console
+        }
+        None => None,
+    };
+    // After a failure the child exits on its own; only reap it.
+    await_exec(status_rx).inspect_err(|_| {
+        let _ = waitpid(pid, None);
+    })?;
+    Ok(Exec {
+        pid,
+        pidfd,
+        console,
+    })
+}
+
+/// What the child needs, all of it prepared by the parent.
+struct Plan<'a> {
+    process: &'a Process,
+    init: BorrowedFd<'a>,
+    /// The namespaces the child joins (all that differ from the caller's, but PID).
+    flags: CloneFlags,
+    cgroup: Option<Cgroup>,
+    seccomp: Option<seccomp::Program>,
+    stdio: Option<[BorrowedFd<'a>; 3]>,
+}
+
+fn child(plan: &Plan<'_>, status: &mut File, go: Option<File>) -> Step<Infallible> {
+    if let Some(cg) = &plan.cgroup {
+        cg.add_self().map_err(cgroup_failure)?;
+    }
+    if !plan.flags.is_empty() {
+        setns(plan.init, plan.flags).at(|| "join the container's namespaces".into())?;
+    }
+    let process = plan.process;
+    init::process_context(process)?;
+    let console = match go {
+        Some(mut go) => {
+            // The pty comes from the container's devpts (its /dev/ptmx, now that its mounts are ours).
+            let (master, slave) = init::open_console(false)?;
+            init::report_ready(status, Some(&master))?;
+            init::wait_go(&mut go)?;
+            Some(slave)
+        }
+        None => None,
+    };
+    init::attach_stdio(console, plan.stdio)?;
+    init::become_process(process, plan.seccomp.as_ref())
+}
+
+fn cgroup_failure(e: CgroupError) -> crate::Failure {
+    match e {
+        CgroupError::Write { path, source, .. } => init::fail(
+            format!("join cgroup {}", path.display()),
+            source
+                .raw_os_error()
+                .map(Errno::from_raw)
+                .unwrap_or(Errno::EIO),
+        ),
+        other => init::fail(other.to_string(), Errno::EIO),
+    }
+}
+
+/// Joins the PID namespace of `init` for the caller's next children; returns the caller's own namespace
+/// for children, to go back to.
+fn enter_pid_namespace(init: BorrowedFd<'_>) -> Result<OwnedFd, RuntimeError> {
+    let path = "/proc/self/ns/pid_for_children";
+    let own = open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()).map_err(|source| {
+        RuntimeError::OpenNamespace {
+            path: path.into(),
+            source,
+        }
+    })?;
+    setns(init, CloneFlags::CLONE_NEWPID).map_err(|source| RuntimeError::Sys {
+        what: "setns into the container's PID namespace",
+        source,
+    })?;
+    Ok(own)
+}
+
+/// The namespaces of `init` that differ from the caller's: whether its PID namespace does (compared with
+/// the caller's namespace for children, where a child would be born), and the flags of the others.
+fn namespaces_to_join(init: Pid) -> Result<(bool, CloneFlags), RuntimeError> {
+    let mut join_pid = false;
+    let mut flags = CloneFlags::empty();
+    for kind in NsKind::ALL {
+        let ours = match kind {
+            NsKind::Pid => "/proc/self/ns/pid_for_children".to_owned(),
+            NsKind::Time => "/proc/self/ns/time_for_children".to_owned(),
+            k => format!("/proc/self/ns/{}", k.name()),
+        };
+        // A kind this kernel does not have.
+        let Ok(ours) = NsId::of_path(&ours) else {
+            continue;
+        };
+        let theirs =
+            NsId::of_path(kind.proc_path(init.as_raw())).map_err(|e| RuntimeError::NotRunning {
+                pid: init,
+                source: e
+                    .raw_os_error()
+                    .map(Errno::from_raw)
+                    .unwrap_or(Errno::ESRCH),
+            })?;
+        if ours != theirs {
+            match kind {
+                NsKind::Pid => join_pid = true,
+                k => flags |= k.clone_flag(),
+            }
+        }
+    }
+    Ok((join_pid, flags))
+}
+
+/// The PID of the process behind a pidfd, in the caller's PID namespace (the `Pid:` line of its fdinfo,
+/// -1 once the process has been reaped).
+fn pidfd_pid(pidfd: BorrowedFd<'_>) -> Result<Pid, RuntimeError> {
+    let path = format!("/proc/self/fdinfo/{}", pidfd.as_raw_fd());
+    let info = std::fs::read_to_string(&path).map_err(|e| RuntimeError::Sys {
+        what: "read the fdinfo of the container's pidfd",
+        source: e.raw_os_error().map(Errno::from_raw).unwrap_or(Errno::EIO),
+    })?;
+    let pid = info
+        .lines()
+        .find_map(|l| l.strip_prefix("Pid:"))
+        .and_then(|v| v.trim().parse::<i32>().ok())
+        .ok_or(RuntimeError::Sys {
+            what: "the container's init is not a pidfd",
+            source: Errno::EBADF,
+        })?;
+    if pid <= 0 {
+        return Err(RuntimeError::NotRunning {
+            pid: Pid::from_raw(pid),
+            source: Errno::ESRCH,
+        });
+    }
+    Ok(Pid::from_raw(pid))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsFd;
+
+    use super::*;
+
+    fn spec_and_process() -> (Spec, Process) {
+        let spec = crate::defaults::default_spec(&["true".to_string()]);
+        let process = spec.process().clone().unwrap();
+        (spec, process)
+    }
+
+    #[test]
+    fn a_container_init_that_has_been_reaped_is_not_running() {
+        let (spec, process) = spec_and_process();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pidfd = minotaur_sys::pidfd_open(Pid::from_raw(child.id() as i32)).unwrap();
+        child.wait().unwrap();
+        let err = exec(&spec, pidfd.as_fd(), &process, &ExecOptions::default()).unwrap_err();
+        assert!(matches!(err, RuntimeError::NotRunning { .. }), "{err:?}");
+        assert_eq!(err.exit_code(), 125);
+    }
+
+    #[test]
+    fn a_descriptor_that_is_not_a_pidfd_is_refused() {
+        let (spec, process) = spec_and_process();
+        let file = File::open("/dev/null").unwrap();
+        let err = exec(&spec, file.as_fd(), &process, &ExecOptions::default()).unwrap_err();
+        assert!(matches!(err, RuntimeError::Sys { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn an_empty_command_is_an_invalid_process() {
+        let (spec, mut process) = spec_and_process();
+        process.set_args(Some(vec![]));
+        let file = File::open("/dev/null").unwrap();
+        let err = exec(&spec, file.as_fd(), &process, &ExecOptions::default()).unwrap_err();
+        assert!(matches!(err, RuntimeError::InvalidSpec(_)), "{err:?}");
+    }
+}
