@@ -110,6 +110,18 @@ pub struct CreateRequest {
     pub host: HostConfig,
 }
 
+/// What `exec` is asked for.
+#[derive(Clone, Debug, Default)]
+pub struct ExecRequest {
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    pub working_dir: Option<String>,
+    pub user: Option<String>,
+    pub tty: bool,
+    pub stdin: bool,
+    pub detach: bool,
+}
+
 /// The engine: the state store and the directories it owns.
 #[derive(Clone, Debug)]
 pub struct Engine {
@@ -418,6 +430,51 @@ impl Engine {
             }
         }
         result
+    }
+
+    /// Runs another process in a running container, as `docker exec`: the container's namespaces, cgroup,
+    /// seccomp filter and capabilities; its environment plus `env`; its working directory and user unless
+    /// given. Returns the process's exit status, or `None` when `detach` (it then runs on unwaited).
+    pub fn exec(&self, reference: &str, req: &ExecRequest) -> Result<Option<i32>, EngineError> {
+        let c = self.find(reference)?;
+        let init = self
+            .pidfd(&c)?
+            .ok_or_else(|| EngineError::NotRunning(c.name.to_string()))?;
+        let root_dir = if c.config.image_id == "host" {
+            PathBuf::from("/")
+        } else {
+            self.paths.run_dir(&c.id).join("rootfs")
+        };
+        let identity = user::resolve(req.user.as_deref().unwrap_or(&c.config.user), &root_dir)?;
+        let mut config = c.config.clone();
+        config.cmd = req.cmd.clone();
+        config.entrypoint = Vec::new();
+        config.tty = req.tty;
+        config.host.init = false;
+        for e in &req.env {
+            let key = e.split('=').next().unwrap_or_default();
+            config.env.retain(|x| x.split('=').next() != Some(key));
+            config.env.push(e.clone());
+        }
+        if let Some(w) = &req.working_dir {
+            config.working_dir = w.clone();
+        }
+        let etc = crate::spec::EtcFiles {
+            hostname: self.paths.container_dir(&c.id).join("hostname"),
+            hosts: self.paths.container_dir(&c.id).join("hosts"),
+            resolv_conf: self.paths.container_dir(&c.id).join("resolv.conf"),
+            init: None,
+        };
+        let spec = spec::build(
+            &config,
+            &identity,
+            &Root::Dir(root_dir),
+            &Joins::default(),
+            &etc,
+            &Paths::cgroup(&c.id),
+        )?;
+        let process = spec.process().clone().expect("a built spec has a process");
+        supervisor::exec(self, &spec, &init, &process, req)
     }
 
     /// Sends `signal` to a running container's PID 1.

@@ -457,3 +457,67 @@ fn pump(mut p: Pump<'_>) -> WaitStatus {
     }
     status.unwrap_or_else(|| waitpid(p.pid, None).unwrap_or(WaitStatus::Exited(p.pid, 255)))
 }
+
+/// Runs an extra process in a running container (see [`Engine::exec`]). Attached, its output goes straight
+/// to this process's stdout and stderr (with `-t`, through a terminal this process relays) and its status
+/// is returned; detached, it is left running.
+pub(crate) fn exec(
+    engine: &Engine,
+    spec: &Spec,
+    init: &OwnedFd,
+    process: &oci_spec::runtime::Process,
+    req: &crate::lifecycle::ExecRequest,
+) -> Result<Option<i32>, EngineError> {
+    let null = nix::fcntl::open(
+        "/dev/null",
+        OFlag::O_RDWR | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(sys("open /dev/null"))?;
+    let (stdin, stdout, stderr) = (io::stdin(), io::stdout(), io::stderr());
+    let stdio = if req.detach {
+        [null.as_fd(), null.as_fd(), null.as_fd()]
+    } else {
+        [
+            if req.stdin {
+                stdin.as_fd()
+            } else {
+                null.as_fd()
+            },
+            stdout.as_fd(),
+            stderr.as_fd(),
+        ]
+    };
+    let opts = minotaur_runtime::ExecOptions {
+        cgroup_root: engine.cgroup_root.clone(),
+        stdio: Some(stdio),
+    };
+    let ex = minotaur_runtime::exec(spec, init.as_fd(), process, &opts)?;
+    if req.detach {
+        return Ok(None);
+    }
+    let signals = block_forwarded();
+    let raw = if req.tty { RawMode::enter() } else { None };
+    if let Some(master) = &ex.console {
+        if let Ok(ws) = minotaur_sys::get_winsize(io::stdin()) {
+            let _ = minotaur_sys::set_winsize(master, &ws);
+        }
+    }
+    let status = pump(Pump {
+        pid: ex.pid,
+        pidfd: &ex.pidfd,
+        out: None,
+        err: None,
+        console: ex.console,
+        relay: true,
+        relay_stdin: req.tty && req.stdin,
+        signals: signals.as_ref(),
+        log: None,
+    });
+    drop(raw);
+    Ok(Some(match status {
+        WaitStatus::Exited(_, code) => code,
+        WaitStatus::Signaled(_, sig, _) => 128 + sig as i32,
+        _ => 255,
+    }))
+}

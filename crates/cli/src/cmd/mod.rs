@@ -2,6 +2,7 @@
 
 mod completion;
 mod create;
+mod exec;
 mod images;
 mod import;
 mod init;
@@ -39,6 +40,7 @@ pub enum Command {
     Init(init::Args),
     Create(create::Args),
     Run(run::Args),
+    Exec(exec::Args),
     Start(start::Args),
     Stop(stop::Args),
     Restart(restart::Args),
@@ -70,6 +72,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Init(args) => init::run(args),
         Command::Create(args) => create::run(&cli.global, args),
         Command::Run(args) => run::run(&cli.global, args),
+        Command::Exec(args) => exec::run(&cli.global, args),
         Command::Start(args) => start::run(&cli.global, args),
         Command::Stop(args) => stop::run(&cli.global, args),
         Command::Restart(args) => restart::run(&cli.global, args),
