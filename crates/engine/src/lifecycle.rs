@@ -67,6 +67,8 @@ pub enum EngineError {
     Running(String),
     #[error("bind mount source path does not exist: {0}")]
     NoBindSource(PathBuf),
+    #[error("container {0} did not exit within {1} s of SIGKILL (a process of its PID namespace is not reaped)")]
+    Stuck(String, u64),
     #[error("invalid signal {0:?}")]
     BadSignal(String),
     #[error("{message}")]
@@ -128,6 +130,9 @@ pub struct Engine {
     pub paths: Paths,
     pub cgroup_root: PathBuf,
 }
+
+/// How long a SIGKILLed container may take to be gone.
+const KILL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The name of the built-in image whose root filesystem is the host's own.
 pub const HOST_IMAGE: &str = "host";
@@ -506,8 +511,7 @@ impl Engine {
         let sig = parse_signal(&c.config.stop_signal)?;
         let _ = minotaur_sys::pidfd_send_signal(&fd, sig);
         if !wait_fd(&fd, Some(timeout)) {
-            let _ = minotaur_sys::pidfd_send_signal(&fd, Signal::SIGKILL);
-            wait_fd(&fd, None);
+            self.kill_and_wait(&c, &fd)?;
         }
         self.wait_supervisor(&c);
         Ok(c)
@@ -522,6 +526,20 @@ impl Engine {
         }
         let c = self.find(c.id.as_str())?;
         Ok(c.state.exit_code)
+    }
+
+    /// SIGKILLs PID 1 and waits for it to be gone. Bounded: a PID 1 whose exit waits on a process of its
+    /// namespace that nobody reaps would otherwise hang the caller.
+    fn kill_and_wait(&self, c: &Container, fd: &OwnedFd) -> Result<(), EngineError> {
+        let _ = minotaur_sys::pidfd_send_signal(fd, Signal::SIGKILL);
+        if wait_fd(fd, Some(KILL_TIMEOUT)) {
+            Ok(())
+        } else {
+            Err(EngineError::Stuck(
+                c.name.to_string(),
+                KILL_TIMEOUT.as_secs(),
+            ))
+        }
     }
 
     /// Waits until the supervisor has recorded the exit (it exits right after).
@@ -546,8 +564,7 @@ impl Engine {
             if !force {
                 return Err(EngineError::Running(c.name.to_string()));
             }
-            let _ = minotaur_sys::pidfd_send_signal(&fd, Signal::SIGKILL);
-            wait_fd(&fd, None);
+            self.kill_and_wait(&c, &fd)?;
             self.wait_supervisor(&c);
         }
         self.remove_stopped(&c)?;

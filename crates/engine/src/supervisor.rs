@@ -460,7 +460,9 @@ fn pump(mut p: Pump<'_>) -> WaitStatus {
 
 /// Runs an extra process in a running container (see [`Engine::exec`]). Attached, its output goes straight
 /// to this process's stdout and stderr (with `-t`, through a terminal this process relays) and its status
-/// is returned; detached, it is left running.
+/// is returned. Detached, a small waiter process in a new session becomes its parent, so that it is reaped
+/// when it exits: an unreaped process in the container's PID namespace would keep the container's PID 1
+/// from ever finishing its exit.
 pub(crate) fn exec(
     engine: &Engine,
     spec: &Spec,
@@ -468,6 +470,79 @@ pub(crate) fn exec(
     process: &oci_spec::runtime::Process,
     req: &crate::lifecycle::ExecRequest,
 ) -> Result<Option<i32>, EngineError> {
+    if !req.detach {
+        return exec_attached(engine, spec, init, process, req).map(Some);
+    }
+    let (report_r, report_w) = pipe2(OFlag::O_CLOEXEC).map_err(sys("make a pipe"))?;
+    match minotaur_sys::fork().map_err(sys("fork"))? {
+        minotaur_sys::ForkResult::Child => {
+            drop(report_r);
+            let _ = nix::unistd::setsid();
+            let mut report = File::from(report_w);
+            let null = nix::fcntl::open(
+                "/dev/null",
+                OFlag::O_RDWR | OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            );
+            let code = match null {
+                Err(e) => {
+                    let _ = write!(report, "125 cannot open /dev/null: {e}");
+                    125
+                }
+                Ok(null) => {
+                    // The waiter keeps none of the caller's streams open: whoever reads the CLI's output
+                    // must see it end when the CLI exits.
+                    let _ = nix::unistd::dup2_stdin(&null);
+                    let _ = nix::unistd::dup2_stdout(&null);
+                    let _ = nix::unistd::dup2_stderr(&null);
+                    let opts = minotaur_runtime::ExecOptions {
+                        cgroup_root: engine.cgroup_root.clone(),
+                        stdio: Some([null.as_fd(), null.as_fd(), null.as_fd()]),
+                    };
+                    match minotaur_runtime::exec(spec, init.as_fd(), process, &opts) {
+                        Ok(ex) => {
+                            let _ = report.write_all(b"ok");
+                            drop(report);
+                            match waitpid(ex.pid, None) {
+                                Ok(WaitStatus::Exited(_, c)) => c,
+                                _ => 0,
+                            }
+                        }
+                        Err(e) => {
+                            let _ = write!(report, "{} {}", e.exit_code(), error_chain(&e));
+                            e.exit_code()
+                        }
+                    }
+                }
+            };
+            minotaur_sys::exit_now(code);
+        }
+        minotaur_sys::ForkResult::Parent { .. } => {
+            drop(report_w);
+            let report = crate::lifecycle::read_all(File::from(report_r));
+            match report.strip_prefix("ok") {
+                Some(_) => Ok(None),
+                None => {
+                    let (code, message) = report
+                        .split_once(' ')
+                        .unwrap_or(("125", "the exec waiter died"));
+                    Err(EngineError::Supervisor {
+                        message: message.to_owned(),
+                        code: code.parse().unwrap_or(125),
+                    })
+                }
+            }
+        }
+    }
+}
+
+fn exec_attached(
+    engine: &Engine,
+    spec: &Spec,
+    init: &OwnedFd,
+    process: &oci_spec::runtime::Process,
+    req: &crate::lifecycle::ExecRequest,
+) -> Result<i32, EngineError> {
     let null = nix::fcntl::open(
         "/dev/null",
         OFlag::O_RDWR | OFlag::O_CLOEXEC,
@@ -475,27 +550,20 @@ pub(crate) fn exec(
     )
     .map_err(sys("open /dev/null"))?;
     let (stdin, stdout, stderr) = (io::stdin(), io::stdout(), io::stderr());
-    let stdio = if req.detach {
-        [null.as_fd(), null.as_fd(), null.as_fd()]
-    } else {
-        [
-            if req.stdin {
-                stdin.as_fd()
-            } else {
-                null.as_fd()
-            },
-            stdout.as_fd(),
-            stderr.as_fd(),
-        ]
-    };
+    let stdio = [
+        if req.stdin {
+            stdin.as_fd()
+        } else {
+            null.as_fd()
+        },
+        stdout.as_fd(),
+        stderr.as_fd(),
+    ];
     let opts = minotaur_runtime::ExecOptions {
         cgroup_root: engine.cgroup_root.clone(),
         stdio: Some(stdio),
     };
     let ex = minotaur_runtime::exec(spec, init.as_fd(), process, &opts)?;
-    if req.detach {
-        return Ok(None);
-    }
     let signals = block_forwarded();
     let raw = if req.tty { RawMode::enter() } else { None };
     if let Some(master) = &ex.console {
@@ -515,9 +583,9 @@ pub(crate) fn exec(
         log: None,
     });
     drop(raw);
-    Ok(Some(match status {
+    Ok(match status {
         WaitStatus::Exited(_, code) => code,
         WaitStatus::Signaled(_, sig, _) => 128 + sig as i32,
         _ => 255,
-    }))
+    })
 }

@@ -97,6 +97,7 @@ impl TestHost {
             "world",
             &["--net", "--mount", "--pid", "--mount-proc"],
             "",
+            "sleep infinity",
         )?;
         let boxed = spawn_holder(
             d,
@@ -123,6 +124,8 @@ ip link set lo up
 "#,
                 d = d.display()
             ),
+            // The box's init reaps orphans, as a real host's init does (minotaur's own `init`).
+            &format!("{} init -- sleep infinity", bin.display()),
         )?;
         let host = TestHost {
             dir,
@@ -323,14 +326,17 @@ fn world_cmd(init: i32) -> Command {
     c
 }
 
-/// Starts `unshare --fork --kill-child FLAGS` running `setup` and then sleeping forever, and waits until the
-/// setup is done. Returns the unshare process and the host PID of the namespace's init.
-fn spawn_holder(dir: &Path, name: &str, flags: &[&str], setup: &str) -> Result<Holder, String> {
+/// Starts `unshare --fork --kill-child FLAGS` running `setup` and then `init` (which runs forever), and waits
+/// until the setup is done. Returns the unshare process and the host PID of the namespace's init.
+fn spawn_holder(
+    dir: &Path,
+    name: &str,
+    flags: &[&str],
+    setup: &str,
+    init: &str,
+) -> Result<Holder, String> {
     let ready = dir.join(format!("{name}.ready"));
-    let script = format!(
-        "set -e\n{setup}\ntouch {}\nexec sleep infinity\n",
-        ready.display()
-    );
+    let script = format!("set -e\n{setup}\ntouch {}\nexec {init}\n", ready.display());
     let unshare = Command::new("unshare")
         .args(flags)
         .args([
