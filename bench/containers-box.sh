@@ -1,0 +1,237 @@
+#!/usr/bin/env bash
+# The inside of bench/containers.sh's box, run as PID 1 of a fresh PID namespace; not meant to be run by hand.
+#   containers-box.sh MINOTAUR RUNS TMPDIR OUT-PREFIX BENCH-DIR
+set -euo pipefail
+bin=$1 runs=$2 tmp=$3 out=$4 bench=$5
+timeit() { python3 "$bench/timeit.py" -n "$runs" -w 3 "$@"; }
+launch() { python3 "$bench/launch.py" "$@"; }
+pss() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup"; }
+ppid() { awk '/^PPid:/ {print $2}' "/proc/$1/status"; }
+say() { printf '%s\n' "$*"; }
+
+# --- the box: private /run, /etc and /var/lib (writes land in $tmp), loopback only ---
+mount -t tmpfs -o mode=755 tmpfs /run
+mkdir -p "$tmp"/{etc,varlib}-{upper,work}
+mount -t overlay overlay -o "lowerdir=/etc,upperdir=$tmp/etc-upper,workdir=$tmp/etc-work" /etc
+mount -t overlay overlay -o "lowerdir=/var/lib,upperdir=$tmp/varlib-upper,workdir=$tmp/varlib-work" /var/lib
+ip link set lo up
+# crun 1.8 sees the cgroup2 mount at /sys/fs/cgroup/unified of this hybrid host, takes it for the place to put
+# containers, and fails there (no controllers on it). Hide it under a private tmpfs (not just unmount it: then
+# crun, runc and podman would make their "unified" directories in the host's /sys/fs/cgroup tmpfs below it).
+if mountpoint -q /sys/fs/cgroup/unified; then mount -t tmpfs -o mode=755 tmpfs /sys/fs/cgroup/unified; fi
+
+export MINOTAUR_ROOT=$tmp/minotaur
+export CONTAINERS_CONF=$tmp/podman/containers.conf CONTAINERS_STORAGE_CONF=$tmp/podman/storage.conf
+export DOCKER_HOST=unix://$tmp/docker/docker.sock DOCKER_CONFIG=$tmp/docker/cli
+# Debian's client, matching its dockerd (another one may come first on PATH).
+docker=/usr/bin/docker
+crun="crun --root $tmp/crun/state"
+runc="runc --root $tmp/runc/state"
+dockerd_pid=
+mkdir -p "$tmp/docker/data" "$tmp/docker/exec" "$tmp/docker/cli"
+echo '{}' >"$tmp/docker/daemon.json"
+# podman reads DOCKER_CONFIG too (for registry credentials) and fails when the file is missing.
+echo '{}' >"$DOCKER_CONFIG/config.json"
+
+teardown() {
+  set +e
+  ids=$("$bin" ps -aq 2>/dev/null)
+  [ -n "$ids" ] && "$bin" rm -f $ids >/dev/null
+  for rt in "$crun" "$runc"; do $rt delete -f bench-exec >/dev/null 2>&1; done
+  podman rm -a -f -t 0 >/dev/null 2>&1
+  podman rmi -a -f >/dev/null 2>&1
+  if [ -n "$dockerd_pid" ]; then
+    ids=$($docker ps -aq 2>/dev/null)
+    [ -n "$ids" ] && $docker rm -f $ids >/dev/null 2>&1
+    $docker rmi -f minotaur-bench >/dev/null 2>&1
+    kill "$dockerd_pid" 2>/dev/null
+    wait "$dockerd_pid" 2>/dev/null
+  fi
+}
+trap teardown EXIT
+
+# --- a busybox root filesystem: a bundle for crun and runc, a tarball for podman and docker ---
+busybox=$(command -v busybox)
+! ldd "$busybox" >/dev/null 2>&1 || { say "busybox is not static: install busybox-static" >&2; exit 1; }
+mkdir -p "$tmp/rootfs/bin"
+cp "$busybox" "$tmp/rootfs/bin/busybox"
+for a in true sleep sh; do ln -s busybox "$tmp/rootfs/bin/$a"; done
+tar -C "$tmp/rootfs" -cf "$tmp/rootfs.tar" .
+bundle() { # RUNTIME NAME ARGS...: a bundle from the runtime's own `spec`, read-only root, no terminal
+  local rt=$1 dir=$tmp/$1/$2
+  shift 2
+  mkdir -p "$dir"
+  (cd "$dir" && "$rt" spec)
+  python3 - "$dir/config.json" "$tmp/rootfs" "$@" <<'PY'
+import json, sys
+path, root, *args = sys.argv[1:]
+c = json.load(open(path))
+c["process"].update(args=args, terminal=False)
+c["root"] = {"path": root, "readonly": True}
+json.dump(c, open(path, "w"), indent=1)
+PY
+}
+for rt in crun runc; do
+  bundle $rt run true
+  bundle $rt exec sleep 100000
+done
+
+# --- podman: private storage and configuration ---
+mkdir -p "$tmp/podman"
+# Root here lacks CAP_SYS_RESOURCE, and podman (as root) raises RLIMIT_NOFILE and RLIMIT_NPROC to 1048576 and
+# 4194304 unless the configuration names them: name today's hard limits instead.
+cat >"$CONTAINERS_CONF" <<EOF
+[containers]
+default_ulimits = ["nofile=$(ulimit -Hn):$(ulimit -Hn)", "nproc=$(ulimit -Hu):$(ulimit -Hu)"]
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+runtime = "crun"
+EOF
+cat >"$CONTAINERS_STORAGE_CONF" <<EOF
+[storage]
+driver = "overlay"
+graphroot = "$tmp/podman/root"
+runroot = "$tmp/podman/run"
+EOF
+podman import -q "$tmp/rootfs.tar" localhost/minotaur-bench >/dev/null
+
+say "kernel $(uname -r), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg);" \
+  "$($bin --version), $(crun --version | head -1), $(runc --version | head -1), $(podman --version)," \
+  "$($docker --version 2>/dev/null || echo 'no docker')"
+
+# --- docker: dockerd in the background with everything under $tmp, no bridge, no iptables ---
+docker_skip=
+if [ -x /usr/sbin/dockerd ] && [ -x $docker ]; then
+  /usr/sbin/dockerd --config-file "$tmp/docker/daemon.json" --data-root "$tmp/docker/data" \
+    --exec-root "$tmp/docker/exec" --pidfile "$tmp/docker/dockerd.pid" -H "$DOCKER_HOST" \
+    --bridge=none --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false \
+    --userland-proxy=false >"$tmp/docker/dockerd.log" 2>&1 &
+  dockerd_pid=$!
+  for _ in $(seq 300); do
+    $docker version >/dev/null 2>&1 && break
+    kill -0 $dockerd_pid 2>/dev/null || break
+    sleep 0.1
+  done
+  if ! $docker version >/dev/null 2>&1; then
+    docker_skip="dockerd did not come up: $(grep -v '^\s*$' "$tmp/docker/dockerd.log" | tail -1)"
+  elif ! $docker import "$tmp/rootfs.tar" minotaur-bench >/dev/null 2>"$tmp/docker/import.err"; then
+    docker_skip="docker import failed: $(tail -1 "$tmp/docker/import.err")"
+  fi
+else
+  docker_skip="no /usr/sbin/dockerd (apt-get install docker.io)"
+fi
+
+# --- run ---
+say
+say "== run a container that runs true (--rm, no network)"
+mino_run="$bin run --rm --network none host true"
+docker_row=(--skip "run --rm true: docker" "$docker_skip")
+[ -z "$docker_skip" ] && docker_row=(--pair "run --rm true: docker" "$mino_run" "$docker run --rm --network none minotaur-bench true")
+timeit --json "$out.run.json" \
+  --pair "run --rm true: crun run" "$mino_run" "$crun run -b $tmp/crun/run bench-run" \
+  --pair "run --rm true: runc run" "$mino_run" "$runc run -b $tmp/runc/run bench-run" \
+  --pair "run --rm true: podman" "$mino_run" "podman run --rm --network none localhost/minotaur-bench true" \
+  "${docker_row[@]}"
+
+# --- exec, with one container of each running sleep ---
+say
+say "== exec true in a running container"
+launch --log "$tmp/launch-minotaur" --from 1 --to 1 --label "minotaur run -d" \
+  "$bin run -d --name bench-{i} --network none host sleep 100000" >/dev/null
+pid=$("$bin" inspect -f '{{.State.Pid}}' bench-1)
+sup=$(ppid "$pid")
+$crun run -d -b "$tmp/crun/exec" bench-exec </dev/null >/dev/null 2>&1
+$runc run -d -b "$tmp/runc/exec" bench-exec </dev/null >/dev/null 2>&1
+launch --log "$tmp/launch-podman" --from 1 --to 1 --label "podman run -d" \
+  "podman run -d --name bench-{i} --network none localhost/minotaur-bench sleep 100000" >/dev/null
+conmon=$(podman inspect -f '{{.State.ConmonPid}}' bench-1)
+docker_row=(--skip "exec true: docker exec" "$docker_skip")
+if [ -z "$docker_skip" ]; then
+  launch --log "$tmp/launch-docker" --from 1 --to 1 --label "docker run -d" \
+    "$docker run -d --name bench-{i} --network none minotaur-bench sleep 100000" >/dev/null
+  shim=$(ppid "$($docker inspect -f '{{.State.Pid}}' bench-1)")
+  docker_row=(--pair "exec true: docker exec" "$bin exec bench-1 true" "$docker exec bench-1 true")
+fi
+# Memory with one container each (nothing to share pages with but the CLI's own binary on disk).
+mem_1="$(pss "$sup") | $(pss "$conmon") | ${shim:+$(pss "$shim")}"
+timeit --json "$out.exec.json" \
+  --pair "exec true: nsenter -a" "$bin exec bench-1 true" "nsenter -t $pid -a true" \
+  --pair "exec true: crun exec" "$bin exec bench-1 true" "$crun exec bench-exec true" \
+  --pair "exec true: runc exec" "$bin exec bench-1 true" "$runc exec bench-exec true" \
+  --pair "exec true: podman exec" "$bin exec bench-1 true" "podman exec bench-1 true" \
+  "${docker_row[@]}"
+# `runc delete -f` on a running container races with the freezer cgroup (EBUSY): kill, wait, then delete.
+for rt in "$crun" "$runc"; do
+  $rt kill bench-exec KILL
+  until $rt state bench-exec | grep -q '"status": "stopped"'; do sleep 0.01; done
+  $rt delete bench-exec 2>"$tmp/delete.err" || { cat "$tmp/delete.err" >&2; exit 1; }
+done
+
+# --- ps with 100 running, then 1,000 running ---
+say
+say "== ps with 100 running containers (each runs sleep)"
+launch --log "$tmp/launch-minotaur" --from 2 --to 100 --label "minotaur run -d" \
+  "$bin run -d --name bench-{i} --network none host sleep 100000"
+launch --log "$tmp/launch-podman" --from 2 --to 100 --label "podman run -d" \
+  "podman run -d --name bench-{i} --network none localhost/minotaur-bench sleep 100000"
+docker_row=(--skip "ps, 100 running: docker ps" "$docker_skip")
+if [ -z "$docker_skip" ]; then
+  launch --log "$tmp/launch-docker" --from 2 --to 100 --label "docker run -d" \
+    "$docker run -d --name bench-{i} --network none minotaur-bench sleep 100000"
+  docker_row=(--pair "ps, 100 running: docker ps" "$bin ps" "$docker ps")
+fi
+say "running: minotaur $("$bin" ps -q | wc -l), podman $(podman ps -q | wc -l)" \
+  "${docker_skip:+, docker skipped}${docker_skip:-, docker $($docker ps -q | wc -l)}"
+mem_100="$(pss "$sup") | $(pss "$conmon") | ${shim:+$(pss "$shim")}"
+timeit --json "$out.ps100.json" \
+  --pair "ps, 100 running: podman ps" "$bin ps" "podman ps" \
+  "${docker_row[@]}"
+# The peers' containers go, so that they do not weigh on the next part.
+podman rm -a -f -t 0 >/dev/null
+[ -z "$docker_skip" ] && $docker rm -f $($docker ps -aq) >/dev/null
+
+say
+say "== ps with 1,000 running containers"
+launch --log "$tmp/launch-minotaur" --from 101 --to 1000 --label "minotaur run -d" \
+  "$bin run -d --name bench-{i} --network none host sleep 100000"
+say "running: minotaur $("$bin" ps -q | wc -l)"
+timeit --json "$out.ps1000.json" \
+  --solo "ps, 1000 running" "$bin ps" \
+  --solo "ps -q, 1000 running" "$bin ps -q"
+
+# --- the supervisor's memory ---
+say
+say "== memory (PSS from /proc/PID/smaps_rollup)"
+sup_pss_1000=$(pss "$sup")
+pid1000=$("$bin" inspect -f '{{.State.Pid}}' bench-1000)
+sup1000_pss=$(pss "$(ppid "$pid1000")")
+# Every supervisor: the parents of the containers' sleep processes.
+all=$(python3 - <<'PY'
+import os
+sups = set()
+for p in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        if open(f"/proc/{p}/cmdline", "rb").read() == b"sleep\x00100000\x00":
+            sups.add(next(l.split()[1] for l in open(f"/proc/{p}/status") if l.startswith("PPid:")))
+    except OSError:
+        pass
+kib = 0
+for s in sups:
+    kib += next(int(l.split()[1]) for l in open(f"/proc/{s}/smaps_rollup") if l.startswith("Pss:"))
+print(f"{len(sups)} supervisors, {kib} KiB in all, {kib / max(1, len(sups)):.0f} KiB each on average")
+PY
+)
+say "supervisor of the 1st container, KiB    minotaur | podman's conmon | docker's containerd-shim"
+say "  1 running (of each):                    $mem_1"
+say "  100 running (of each):                  $mem_100"
+say "  1,000 running (minotaur only):          $sup_pss_1000"
+say "minotaur's supervisor of the 1,000th container, 1,000 running: ${sup1000_pss} KiB"
+say "minotaur at 1,000 running: $all"
+
+say
+say "== cleanup"
+t0=$(date +%s%N)
+"$bin" rm -f $("$bin" ps -aq) >/dev/null
+say "minotaur rm -f of 1,000 running containers: $((($(date +%s%N) - t0) / 1000000)) ms"
+for f in "$tmp"/launch-*; do cp "$f" "$out.$(basename "$f").txt"; done

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Containers against crun, runc, podman and docker (issue 3's benchmark).
+#   bench/containers.sh [RUNS]
+# Installs the peers from Debian (crun runc podman docker.io) if missing and builds minotaur in release mode,
+# then runs everything inside a throwaway box (own PID, network, mount, UTS and IPC namespaces, private /run,
+# /etc and /var/lib as overlays whose writes land in a temporary directory), so the host's network, /run, /etc
+# and /var/lib are never touched. All state (minotaur's, the runtimes', podman's storage, dockerd's data and
+# exec roots) lives in one temporary directory that is removed at the end; dockerd is started in the box and
+# stopped by its PID. See bench/README.md for what each row means and the peers' quirks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-20}
+missing=()
+for p in busybox-static crun runc podman docker.io; do
+  dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
+fi
+cargo build --release -q
+bin=$PWD/target/release/minotaur
+mkdir -p bench/results
+stamp=$(date +%Y%m%d-%H%M%S)
+out=$PWD/bench/results/containers-$stamp
+tmp=$(mktemp -d /var/tmp/minotaur-bench.XXXXXX)
+# Parent cgroups the peers create and never remove (v1: one per controller); removed afterwards if new.
+before=$(ls -d /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/*/docker 2>/dev/null || true)
+cleanup() {
+  for d in /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/*/docker; do
+    [ -d "$d" ] || continue
+    grep -qxF "$d" <<<"$before" && continue
+    find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
+  done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+unshare --net --mount --pid --uts --ipc --fork --kill-child --mount-proc --propagation private -- \
+  bash "$PWD/bench/containers-box.sh" "$bin" "$runs" "$tmp" "$out" "$PWD/bench" | tee "$out.txt"
+echo "results: $out.*"
