@@ -289,7 +289,7 @@ impl Engine {
         if !(net == "none" || net == "host" || net.starts_with("container:")) {
             return Err(EngineError::NoSuchNetwork(net.clone()));
         }
-        Ok(Config {
+        let config = Config {
             hostname: req.hostname.clone().unwrap_or_default(),
             user: req
                 .user
@@ -316,7 +316,10 @@ impl Engine {
                 .unwrap_or_else(|| "SIGTERM".into()),
             stop_timeout: req.stop_timeout,
             host: req.host.clone(),
-        })
+        };
+        // Unknown capability names are bad input to create, as with Docker, not a failure at start.
+        spec::capabilities(&config)?;
+        Ok(config)
     }
 
     /// Starts a created or exited container. Detached: returns once its command runs, with `None`.
