@@ -111,7 +111,7 @@ pub fn assert_clean(h: &TestHost, ids: &[String]) {
     );
     assert_eq!(
         h.sh_ok(
-            "ls -A /run/minotaur/netns 2>/dev/null; ls -A /run/minotaur/containers 2>/dev/null"
+            "ls -A /run/minotaur/netns /run/minotaur/containers 2>/dev/null | grep -v -e '^/' -e '^$' || true"
         ),
         "",
         "runtime files left under /run/minotaur"
@@ -135,18 +135,22 @@ pub fn assert_clean(h: &TestHost, ids: &[String]) {
     }
 }
 
-/// The processes of the box other than its init, its DNS stub and the `ps` that lists them.
+/// The live processes of the box other than its init, its DNS stub and the `ps` that lists them. Zombies are
+/// left out: the box's init is a `sleep` that reaps nobody, where a real host's init would.
 pub fn box_processes(h: &TestHost) -> Vec<String> {
     let mut v: Vec<String> = h
-        .sh_ok("ps -e -o pid=,args=")
+        .sh_ok("ps -e -o stat=,pid=,args=")
         .lines()
-        .map(|l| l.trim().to_owned())
-        .filter(|l| {
-            let args = l.split_once(' ').map(|x| x.1.trim()).unwrap_or_default();
-            !(args == "sleep infinity"
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let stat = f.next()?;
+            let pid = f.next()?;
+            let args = f.collect::<Vec<_>>().join(" ");
+            let ours = args == "sleep infinity"
                 || args.starts_with("dnsmasq")
                 || args.starts_with("ps -e")
-                || args.starts_with("sh -c ps -e"))
+                || args.starts_with("sh -c ps -e");
+            (!stat.starts_with('Z') && !ours).then(|| format!("{pid} {args}"))
         })
         .collect();
     v.sort();
