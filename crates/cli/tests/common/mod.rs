@@ -156,3 +156,8 @@ pub fn box_processes(h: &TestHost) -> Vec<String> {
     v.sort();
     v
 }
+
+/// Waits until a shell script in the box succeeds.
+pub fn wait_until_ok(h: &TestHost, script: &str) {
+    wait_until(script, || Ok(h.sh(script).status.success())).unwrap();
+}
