@@ -440,6 +440,7 @@ impl Engine {
     ) -> Result<Container, EngineError> {
         let c = self.find(reference)?;
         let Some(fd) = self.pidfd(&c)? else {
+            self.settle(&c);
             return Ok(c);
         };
         let timeout = timeout
@@ -460,10 +461,18 @@ impl Engine {
         let c = self.find(reference)?;
         if let Some(fd) = self.pidfd(&c)? {
             wait_fd(&fd, None);
-            self.wait_supervisor(&c);
         }
+        self.settle(&c);
         let c = self.find(c.id.as_str())?;
         Ok(c.state.exit_code)
+    }
+
+    /// For a container recorded as running: waits until its supervisor has recorded how it ended. PID 1
+    /// may already be gone (killed a moment ago) while the record still says running, with no exit code.
+    fn settle(&self, c: &Container) {
+        if c.state.status == Status::Running {
+            self.wait_supervisor(c);
+        }
     }
 
     /// Waits until the supervisor has recorded the exit (it exits right after).
@@ -490,8 +499,8 @@ impl Engine {
             }
             let _ = minotaur_sys::pidfd_send_signal(&fd, Signal::SIGKILL);
             wait_fd(&fd, None);
-            self.wait_supervisor(&c);
         }
+        self.settle(&c);
         self.remove_stopped(&c)?;
         Ok(c)
     }
