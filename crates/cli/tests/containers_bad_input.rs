@@ -131,6 +131,43 @@ fn name_already_taken() {
 }
 
 #[test]
+fn name_raced_by_two_runs_goes_to_one() {
+    let Some(h) = host() else { return };
+    let spawn = |h: &TestHost| {
+        h.minotaur()
+            .args(["run", "-d", "--name", "same", "host", "sleep", "1000"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (p, q) = (spawn(&h), spawn(&h));
+    let (p, q) = (p.wait_with_output().unwrap(), q.wait_with_output().unwrap());
+    let (won, lost) = if p.status.success() { (p, q) } else { (q, p) };
+    assert!(won.status.success(), "neither run won");
+    assert_eq!(lost.status.code(), Some(125));
+    assert_eq!(
+        String::from_utf8_lossy(&lost.stderr),
+        "minotaur: container name \"same\" is already in use\n"
+    );
+    let id = String::from_utf8_lossy(&won.stdout).trim().to_owned();
+    assert_eq!(ok(&h, &["ps", "-a", "-q", "--no-trunc"]), id);
+    assert_eq!(
+        std::fs::read_dir(h.dir().join("state/containers"))
+            .unwrap()
+            .count(),
+        1
+    );
+    assert_eq!(h.sh_ok("ls /run/minotaur/netns").trim(), id);
+    assert_eq!(
+        h.sh_ok("pgrep -x sleep -a | grep -c 'sleep 1000'").trim(),
+        "1"
+    );
+    ok(&h, &["rm", "-f", "same"]);
+    assert_clean(&h, &[id]);
+}
+
+#[test]
 fn malformed_flags() {
     let Some(h) = host() else { return };
     let cases: &[(&[&str], &[&str])] = &[

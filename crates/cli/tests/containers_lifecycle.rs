@@ -137,6 +137,35 @@ fn kill_delivers_the_signal_and_the_trap_sets_the_status() {
     assert_clean(&h, &[id]);
 }
 
+/// Regression: `wait` (and `stop`, `rm`) right after `kill` found PID 1 gone but the record still saying
+/// running, did not wait for the supervisor to record the exit, and printed a stale 0.
+#[test]
+fn wait_right_after_kill_reports_the_exit_not_a_stale_zero() {
+    let Some(h) = host() else { return };
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let id = ok(&h, &["run", "-d", "--name", "k", "host", "sleep", "1000"]);
+        let pid = inspect(&h, "k", "{{.State.Pid}}");
+        // start of a running container changes nothing.
+        assert_eq!(ok(&h, &["start", "k"]), "k");
+        assert_eq!(inspect(&h, "k", "{{.State.Pid}}"), pid);
+        // kill's default signal is SIGKILL.
+        // One shell, so that wait starts while the supervisor is still recording the exit.
+        let m = env!("CARGO_BIN_EXE_minotaur");
+        assert_eq!(
+            h.sh_ok(&format!("{m} kill k >/dev/null && {m} wait k")),
+            "137\n"
+        );
+        assert_eq!(
+            inspect(&h, "k", "{{.State.Status}} {{.State.ExitCode}}"),
+            "exited 137"
+        );
+        ok(&h, &["rm", "k"]);
+        ids.push(id);
+    }
+    assert_clean(&h, &ids);
+}
+
 #[test]
 fn restart_rename_and_start_again() {
     let Some(h) = host() else { return };
@@ -177,6 +206,35 @@ fn restart_rename_and_start_again() {
     assert_eq!(ok(&h, &["logs", "once"]), "run\nrun");
     ok(&h, &["rm", "once"]);
     assert_clean(&h, &[id, id2]);
+}
+
+#[test]
+fn interactive_stdin_and_terminal() {
+    let Some(h) = host() else { return };
+    use std::io::Write;
+    let mut child = h
+        .minotaur()
+        .args(["run", "-i", "--rm", "host", "sh", "-c", "cat; echo done"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"hello\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello\ndone\n");
+    // Without -i the container's stdin is empty.
+    assert_eq!(
+        ok(&h, &["run", "--rm", "host", "sh", "-c", "cat; echo done"]),
+        "done"
+    );
+    // -t gives it a terminal of its own.
+    let tty = ok(
+        &h,
+        &["run", "--rm", "-t", "host", "sh", "-c", "tty; echo $TERM"],
+    );
+    assert_eq!(tty.replace('\r', ""), "/dev/pts/0\nxterm");
+    assert_clean(&h, &[]);
 }
 
 #[test]
@@ -318,7 +376,17 @@ fn run_rm_leaves_nothing() {
     assert_clean(&h, &[id]);
     // Attached --rm.
     ok(&h, &["run", "--rm", "--name", "gone", "host", "true"]);
-    assert_clean(&h, &[]);
+    // Stopping a detached --rm container removes it.
+    let id = ok(&h, &["run", "-d", "--rm", "host", "sleep", "1000"]);
+    ok(&h, &["stop", "-t", "0", &id]);
+    wait_until("the stopped --rm container to go", || {
+        Ok(ok(&h, &["ps", "-a", "-q"]).is_empty())
+    })
+    .unwrap();
+    // rm -f of a running --rm container: its supervisor and rm both remove it, and neither fails.
+    let id2 = ok(&h, &["run", "-d", "--rm", "host", "sleep", "1000"]);
+    assert_eq!(ok(&h, &["rm", "-f", &id2]), id2);
+    assert_clean(&h, &[id, id2]);
 }
 
 #[test]
