@@ -344,10 +344,25 @@ impl Engine {
             };
             j.host_net = h.network_mode == "host";
             if let Some(x) = h.network_mode.strip_prefix("container:") {
-                let other = store::find(tx, x)?;
-                j.net = Some(other.state.sandbox_key.clone().ok_or_else(|| {
-                    EngineError::NotRunning(format!("{x} (it has no network namespace of its own)"))
-                })?);
+                let mut other = store::find(tx, x)?;
+                // A container that joined another's network hands that one on, as with Docker; the
+                // chain is bounded so that a loop of renamed containers cannot hang this.
+                for _ in 0..16 {
+                    match other.config.host.network_mode.strip_prefix("container:") {
+                        Some(y) if other.state.sandbox_key.is_none() => other = store::find(tx, y)?,
+                        _ => break,
+                    }
+                }
+                if other.config.host.network_mode == "host" {
+                    j.host_net = true;
+                    j.net = None;
+                } else {
+                    j.net = Some(other.state.sandbox_key.clone().ok_or_else(|| {
+                        EngineError::NotRunning(format!(
+                            "{x} (it has no network namespace of its own)"
+                        ))
+                    })?);
+                }
             }
             let path_of = |mode: &Option<NsMode>,
                            kind: &str|
