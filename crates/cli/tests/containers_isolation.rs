@@ -240,6 +240,25 @@ fn cgroup_limits_are_seen_inside() {
             ("CFS_QUOTA", "50000"),
         ],
     );
+    check_ok(
+        &h,
+        &[
+            "-h",
+            "l",
+            "--memory",
+            "64m",
+            "--memory-swap",
+            "128m",
+            "--cpu-shares",
+            "512",
+        ],
+        &[
+            ("HOSTNAME", "l"),
+            ("MEMORY", "67108864"),
+            ("MEMSW", "134217728"),
+            ("CPU_SHARES", "512"),
+        ],
+    );
     // The limit holds: with --pids-limit 5 the shell cannot fork a fifth sleep; with 20 it can.
     let spawn = "for i in 1 2 3 4 5 6; do sleep 5 & done; echo spawned";
     let out = h.mino(&[
@@ -292,6 +311,22 @@ fn volumes_tmpfs_and_read_only_root() {
         &[("HOSTNAME", "v"), ("MNT", "tmpfs")],
     );
     check_ok(&h, &["-h", "v", "--read-only"], &[("HOSTNAME", "v")]);
+    // tmpfs options reach the mount.
+    let df = ok(
+        &h,
+        &[
+            "run",
+            "--rm",
+            "--tmpfs",
+            "/mnt:size=1m",
+            "host",
+            "df",
+            "-k",
+            "--output=size",
+            "/mnt",
+        ],
+    );
+    assert_eq!(df.lines().last().map(str::trim), Some("1024"), "{df}");
     // A writable bind is writable, and writes land in the box's directory.
     h.sh_ok("mkdir -p /tmp/vol");
     let tmp = h.dir().join("tmp/vol");

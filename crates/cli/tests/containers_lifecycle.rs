@@ -134,7 +134,31 @@ fn kill_delivers_the_signal_and_the_trap_sets_the_status() {
         "{err}"
     );
     ok(&h, &["rm", "trapper"]);
-    assert_clean(&h, &[id]);
+    // stop sends --stop-signal.
+    let st = ok(
+        &h,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "st",
+            "--stop-signal",
+            "USR1",
+            "host",
+            "sh",
+            "-c",
+            "trap 'exit 7' USR1; echo ready; while :; do sleep 0.1; done",
+        ],
+    );
+    wait_until("the trap to be set", || {
+        Ok(ok(&h, &["logs", "st"]) == "ready")
+    })
+    .unwrap();
+    assert_eq!(inspect(&h, "st", "{{.Config.StopSignal}}"), "USR1");
+    ok(&h, &["stop", "st"]);
+    assert_eq!(inspect(&h, "st", "{{.State.ExitCode}}"), "7");
+    ok(&h, &["rm", "st"]);
+    assert_clean(&h, &[id, st]);
 }
 
 /// Regression: `wait` (and `stop`, `rm`) right after `kill` found PID 1 gone but the record still saying

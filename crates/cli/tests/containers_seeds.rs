@@ -219,6 +219,25 @@ fn network_container_shares_the_namespace_and_keeps_it_across_restarts() {
     let pb2 = inspect(&h, "b", "{{.State.Pid}}");
     assert_eq!(ns_inode(&h, &format!("/proc/{pb2}/ns/net")), net);
 
+    // Regression: joining b, which joined a, failed with "container b (it has no network namespace of its
+    // own) is not running"; as with Docker, it is a's network.
+    let seen = ok(
+        &h,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "container:b",
+            "host",
+            "stat",
+            "-L",
+            "-c",
+            "%i",
+            "/proc/self/ns/net",
+        ],
+    );
+    assert_eq!(seen, net);
+
     // --network host is the box's own.
     let host_net = ok(
         &h,
@@ -236,9 +255,41 @@ fn network_container_shares_the_namespace_and_keeps_it_across_restarts() {
         ],
     );
     assert_eq!(host_net, ns_inode(&h, "/proc/self/ns/net"));
+    // So is the network of a container that joins a --network host container.
+    let c = ok(
+        &h,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "c",
+            "--network",
+            "host",
+            "host",
+            "sleep",
+            "1000",
+        ],
+    );
+    let joined = ok(
+        &h,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "container:c",
+            "host",
+            "stat",
+            "-L",
+            "-c",
+            "%i",
+            "/proc/self/ns/net",
+        ],
+    );
+    assert_eq!(joined, host_net);
+    ok(&h, &["rm", "-f", "c"]);
 
     ok(&h, &["rm", "-f", "b", "a"]);
-    assert_clean(&h, &[a, b]);
+    assert_clean(&h, &[a, b, c]);
 }
 
 #[test]

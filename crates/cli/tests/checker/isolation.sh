@@ -59,6 +59,8 @@ cg() {
 }
 [ -z "$WANT_MEMORY" ] || want memory.limit_in_bytes "$WANT_MEMORY" "$(cg memory memory.limit_in_bytes)"
 [ -z "$WANT_PIDS" ] || want pids.max "$WANT_PIDS" "$(cg pids pids.max)"
+[ -z "$WANT_MEMSW" ] || want memory.memsw.limit_in_bytes "$WANT_MEMSW" "$(cg memory memory.memsw.limit_in_bytes)"
+[ -z "$WANT_CPU_SHARES" ] || want cpu.shares "$WANT_CPU_SHARES" "$(cg cpu cpu.shares)"
 [ -z "$WANT_CFS_QUOTA" ] || want cpu.cfs_quota_us "$WANT_CFS_QUOTA" "$(cg cpu cpu.cfs_quota_us)"
 
 # Mounts the flags asked for.
