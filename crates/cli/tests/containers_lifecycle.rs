@@ -595,3 +595,56 @@ fn inspect_document_and_templates() {
     ok(&h, &["rm", "insp", "other"]);
     assert_clean(&h, &[id, b]);
 }
+
+#[test]
+fn image_container_root_is_an_overlay_mounted_while_it_runs() {
+    let Some(h) = host() else { return };
+    // A one-binary image: a static busybox and a passwd file.
+    h.sh_ok(
+        "set -e; r=/tmp/bbroot; mkdir -p $r/bin $r/etc $r/tmp
+         cp \"$(command -v busybox)\" $r/bin/busybox
+         for c in sh cat echo ls sleep; do ln -s busybox $r/bin/$c; done
+         echo 'root:x:0:0:root:/root:/bin/sh' > $r/etc/passwd
+         tar -C $r -cf /tmp/bb.tar .",
+    );
+    ok(&h, &["import", "/tmp/bb.tar", "bb:1"]);
+    let rootfs_mounts = |h: &minotaur_testhost::TestHost| -> Vec<String> {
+        h.sh_ok("awk '$5 ~ /^\\/run\\/minotaur\\/containers\\// {print $5}' /proc/self/mountinfo")
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    };
+    // The container writes to its own upper layer; the next container starts from the image again.
+    assert_eq!(
+        ok(
+            &h,
+            &["run", "--rm", "bb:1", "sh", "-c", "echo hi > /f; cat /f"]
+        ),
+        "hi"
+    );
+    assert_eq!(
+        ok(&h, &["run", "--rm", "bb:1", "ls", "/"])
+            .lines()
+            .filter(|l| *l == "f")
+            .count(),
+        0
+    );
+    assert!(rootfs_mounts(&h).is_empty());
+
+    let id = ok(&h, &["run", "-d", "--name", "img", "bb:1", "sleep", "1000"]);
+    let mount = format!("/run/minotaur/containers/{id}/rootfs");
+    assert_eq!(rootfs_mounts(&h), [mount.clone()]);
+    ok(&h, &["stop", "-t", "0", "img"]);
+    assert!(
+        rootfs_mounts(&h).is_empty(),
+        "root still mounted after stop"
+    );
+    ok(&h, &["start", "img"]);
+    wait_status(&h, "img", "running");
+    assert_eq!(rootfs_mounts(&h), [mount]);
+    ok(&h, &["rm", "-f", "img"]);
+    assert!(rootfs_mounts(&h).is_empty(), "root still mounted after rm");
+    // A command that cannot run leaves no mount either.
+    assert_eq!(status(&h, &["run", "bb:1", "no-such-command"]), 127);
+    assert_clean(&h, &[id]);
+}
