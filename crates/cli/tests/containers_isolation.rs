@@ -157,6 +157,16 @@ fn capability_flags_change_the_effective_set() {
         &["-h", "c", "--cap-drop", "ALL"],
         &[("HOSTNAME", "c"), ("CAPEFF", "0000000000000000")],
     );
+    // The seccomp filter follows the capabilities, as Docker's does: CAP_SYS_ADMIN allows unshare(2).
+    check_ok(
+        &h,
+        &["-h", "c", "--cap-add", "SYS_ADMIN"],
+        &[
+            ("HOSTNAME", "c"),
+            ("CAPEFF", "00000000a82425fb"),
+            ("UNSHARE", "allowed"),
+        ],
+    );
     check_ok(
         &h,
         &[
@@ -177,7 +187,7 @@ fn seccomp_and_no_new_privileges_options() {
     check_ok(
         &h,
         &["-h", "s", "--security-opt", "seccomp=unconfined"],
-        &[("HOSTNAME", "s"), ("SECCOMP", "0")],
+        &[("HOSTNAME", "s"), ("SECCOMP", "0"), ("UNSHARE", "allowed")],
     );
     check_ok(
         &h,
@@ -201,6 +211,7 @@ fn privileged_gets_the_bounding_set_not_every_known_capability() {
             ("SECCOMP", "0"),
             ("MASKED", "0"),
             ("PRIVILEGED", "1"),
+            ("UNSHARE", "allowed"),
         ],
     );
     // /proc/sys is writable in a privileged container.

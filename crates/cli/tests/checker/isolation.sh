@@ -27,7 +27,15 @@ touch /tmp/.minotaur-checker 2>/dev/null || bad "/tmp" writable read-only
 want "files in the private /tmp" .minotaur-checker "$(ls -A /tmp)"
 [ -c /dev/null ] && [ -c /dev/zero ] && [ -c /dev/urandom ] || bad /dev "null, zero, urandom" "$(ls /dev | tr '\n' ' ')"
 blk=$(find /dev -type b 2>/dev/null | head -3 | tr '\n' ' ')
-[ "${WANT_PRIVILEGED:-0}" = 1 ] || want "block devices in /dev" "" "$blk"
+if [ "${WANT_PRIVILEGED:-0}" != 1 ]; then
+    want "block devices in /dev" "" "$blk"
+    want "/dev" "core fd full mqueue null ptmx pts random shm stderr stdin stdout tty urandom zero" "$(ls /dev | tr '\n' ' ' | sed 's/ $//')"
+    want "/sys mount" ro "$(awk '$5 == "/sys" {split($6, o, ","); print o[1]}' /proc/self/mountinfo | tail -1)"
+fi
+
+# The seccomp filter is Docker's: without CAP_SYS_ADMIN, unshare(2) is refused.
+if unshare -U true 2>/dev/null; then got=allowed; else got=refused; fi
+want "unshare(CLONE_NEWUSER)" "${WANT_UNSHARE:-refused}" "$got"
 
 # Only stdin, stdout and stderr are open in PID 1; no mount propagates to or from the host.
 # While the shell reads a command substitution it holds the pipe's read end: that one descriptor is left out,
