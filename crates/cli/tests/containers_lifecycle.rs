@@ -633,7 +633,7 @@ fn image_container_root_is_an_overlay_mounted_while_it_runs() {
 
     let id = ok(&h, &["run", "-d", "--name", "img", "bb:1", "sleep", "1000"]);
     let mount = format!("/run/minotaur/containers/{id}/rootfs");
-    assert_eq!(rootfs_mounts(&h), [mount.clone()]);
+    assert_eq!(rootfs_mounts(&h), std::slice::from_ref(&mount));
     ok(&h, &["stop", "-t", "0", "img"]);
     assert!(
         rootfs_mounts(&h).is_empty(),
