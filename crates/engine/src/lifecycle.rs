@@ -142,17 +142,18 @@ impl Engine {
         Ok(st.read(|tx| store::find(tx, reference))?)
     }
 
+    /// Like [`Engine::find`], with the state corrected if its process died unrecorded: what `inspect` shows.
+    pub fn find_live(&self, reference: &str) -> Result<Container, EngineError> {
+        let mut c = self.find(reference)?;
+        correct(&mut c);
+        Ok(c)
+    }
+
     /// All containers, oldest first, with the state of those whose processes died unrecorded corrected.
     pub fn list(&self) -> Result<Vec<Container>, EngineError> {
         let mut st = self.store()?;
         let mut all = st.read(store::list)?;
-        for c in all.iter_mut() {
-            if c.state.status == Status::Running && !alive(c.state.pid, c.state.pid_start_time) {
-                // The supervisor would have recorded the exit; it is gone too. Show what is true now.
-                c.state.status = Status::Exited;
-                c.state.pid = 0;
-            }
-        }
+        all.iter_mut().for_each(correct);
         Ok(all)
     }
 
@@ -582,6 +583,16 @@ impl Engine {
     }
 }
 
+/// Shows a container recorded as running whose PID 1 is gone as exited. The supervisor records the exit;
+/// this covers the moment before it does, and a supervisor that was killed. The record is not changed:
+/// `wait`, `stop` and `rm` read it to know whether a supervisor is still to be waited for.
+fn correct(c: &mut Container) {
+    if c.state.status == Status::Running && !alive(c.state.pid, c.state.pid_start_time) {
+        c.state.status = Status::Exited;
+        c.state.pid = 0;
+    }
+}
+
 /// Mounts an overlayfs of `lower` (top first) with the container's upper layer at `merged`.
 fn mount_overlay(
     lower: &[PathBuf],
@@ -631,15 +642,24 @@ pub fn parse_signal(s: &str) -> Result<Signal, EngineError> {
 /// The start time of a process (field 22 of /proc/PID/stat, in clock ticks since boot): with the PID, it
 /// names one process for good, where the PID alone may be reused.
 pub fn start_time(pid: i32) -> Option<u64> {
+    stat(pid).map(|(_, start)| start)
+}
+
+/// The state letter (field 3) and start time (field 22) of a process.
+fn stat(pid: i32) -> Option<(char, u64)> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may contain spaces and parentheses: fields after it follow the last ')'.
     let rest = &stat[stat.rfind(')')? + 2..];
-    rest.split(' ').nth(19)?.parse().ok()
+    let mut fields = rest.split(' ');
+    let state = fields.next()?.chars().next()?;
+    Some((state, fields.nth(18)?.parse().ok()?))
 }
 
-/// True when `pid` is still the process that started at `start`.
+/// True when `pid` is still the process that started at `start` and has not exited: a zombie (exited,
+/// not yet reaped, as a container's PID 1 is when its supervisor was killed and init has not reaped it yet)
+/// is not alive.
 pub fn alive(pid: i32, start: u64) -> bool {
-    pid > 0 && start_time(pid) == Some(start)
+    pid > 0 && matches!(stat(pid), Some((state, t)) if t == start && state != 'Z' && state != 'X')
 }
 
 /// A pidfd for `pid` when it is still the process that started at `start`. Opening the pidfd first and
