@@ -648,3 +648,44 @@ fn image_container_root_is_an_overlay_mounted_while_it_runs() {
     assert_eq!(status(&h, &["run", "bb:1", "no-such-command"]), 127);
     assert_clean(&h, &[id]);
 }
+
+/// Regression: with its supervisor killed, a container whose PID 1 then died was still `running` (with the
+/// dead PID) in `inspect`, while `ps` showed it exited.
+#[test]
+fn inspect_and_ps_agree_when_the_supervisor_was_killed() {
+    let Some(h) = host() else { return };
+    let id = ok(
+        &h,
+        &["run", "-d", "--name", "orphan", "host", "sleep", "1000"],
+    );
+    let pid = inspect(&h, "orphan", "{{.State.Pid}}");
+    // Detached, the supervisor is the one minotaur process left in the box.
+    let sup =
+        h.sh_ok("ps -e -o stat=,pid=,comm= | awk '$3 == \"minotaur\" && $1 !~ /^Z/ {print $2}'");
+    assert_eq!(sup.lines().count(), 1, "{sup}");
+    h.sh_ok(&format!("kill -9 {}", sup.trim()));
+    assert_eq!(
+        inspect(&h, "orphan", "{{.State.Status}} {{.State.Pid}}"),
+        format!("running {pid}")
+    );
+    h.sh_ok(&format!("kill -9 {pid}"));
+    // It stays a zombie in the box, whose init reaps nobody.
+    let dead =
+        format!("s=$(cut -d' ' -f3 /proc/{pid}/stat 2>/dev/null); [ -z \"$s\" ] || [ \"$s\" = Z ]");
+    common::wait_until_ok(&h, &dead);
+    // No fixed sleep is needed: nothing is left to record the exit.
+    assert_eq!(
+        ok(&h, &["ps", "-a", "--format", "{{.Names}} {{.State}}"]),
+        "orphan exited"
+    );
+    assert_eq!(
+        inspect(
+            &h,
+            "orphan",
+            "{{.State.Status}} {{.State.Running}} {{.State.Pid}}"
+        ),
+        "exited false 0"
+    );
+    ok(&h, &["rm", "orphan"]);
+    assert_clean(&h, &[id]);
+}
