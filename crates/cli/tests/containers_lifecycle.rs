@@ -689,3 +689,36 @@ fn inspect_and_ps_agree_when_the_supervisor_was_killed() {
     ok(&h, &["rm", "orphan"]);
     assert_clean(&h, &[id]);
 }
+
+#[test]
+fn attached_run_forwards_signals_and_still_cleans_up() {
+    let Some(h) = host() else { return };
+    let child = h
+        .minotaur()
+        .args([
+            "run",
+            "--rm",
+            "--name",
+            "fg",
+            "host",
+            "sh",
+            "-c",
+            "trap 'echo got TERM; exit 9' TERM; echo ready; while :; do sleep 0.1; done",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("fg to run", || {
+        Ok(h.mino(&["logs", "fg"]).stdout == b"ready\n")
+    })
+    .unwrap();
+    // The attached minotaur is the container's supervisor: signal it as a shell's job control would.
+    let sup =
+        h.sh_ok("ps -e -o stat=,pid=,comm= | awk '$3 == \"minotaur\" && $1 !~ /^Z/ {print $2}'");
+    assert_eq!(sup.lines().count(), 1, "{sup}");
+    h.sh_ok(&format!("kill -TERM {}", sup.trim()));
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(9));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ready\ngot TERM\n");
+    assert_clean(&h, &[]);
+}
