@@ -249,6 +249,9 @@ impl Flags {
             }
             labels.insert(k.to_owned(), v.to_owned());
         }
+        if let Some(w) = self.workdir.as_deref().filter(|w| !w.starts_with('/')) {
+            anyhow::bail!("invalid working directory {w:?}: it must be an absolute path");
+        }
         if let Some(s) = &self.stop_signal {
             minotaur_engine::lifecycle::parse_signal(s)?;
         }
