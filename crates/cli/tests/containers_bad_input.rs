@@ -195,6 +195,7 @@ fn malformed_flags() {
         (&["--label", "=v"], &["=v"]),
         (&["--env-file", "/nonexistent.env"], &["/nonexistent.env"]),
         (&["--name", "bad/name"], &["bad/name"]),
+        (&["-w", "relative/dir"], &["relative/dir"]),
     ];
     for (flags, names) in cases {
         for verb in [&["run"][..], &["run", "-d"], &["create"]] {
@@ -238,6 +239,19 @@ fn failed_exec_leaves_nothing() {
         &["run", "-w", "/no/such/dir", "host", "true"],
         125,
         &["/no/such/dir"],
+    );
+    // Mount options the kernel refuses, at start.
+    bad(
+        &h,
+        &["run", "--tmpfs", "/mnt:size=bogus", "host", "true"],
+        125,
+        &["/mnt", "EINVAL"],
+    );
+    bad(
+        &h,
+        &["run", "-d", "--tmpfs", "/mnt:size=bogus", "host", "true"],
+        125,
+        &["/mnt", "EINVAL"],
     );
     // The user is looked up in the image at start, as Docker does: run fails, create does not.
     bad(
