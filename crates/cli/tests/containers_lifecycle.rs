@@ -25,6 +25,30 @@ fn run_exits_with_the_commands_status() {
     assert!(err.contains("/etc/passwd"), "{err}");
     let err = fails(&h, &["run", "--rm", "--no-such-flag", "host", "true"], 125);
     assert!(err.contains("--no-such-flag"), "{err}");
+    // Regression: a command whose first argument looks like a flag (`-c`, minotaur's --cpu-shares) was
+    // parsed as minotaur's: everything after the image is the command's, as with Docker.
+    assert_eq!(
+        ok(
+            &h,
+            &[
+                "run",
+                "--rm",
+                "--entrypoint",
+                "sh",
+                "host",
+                "-c",
+                "echo $0 -l"
+            ]
+        ),
+        "sh -l"
+    );
+    assert_eq!(
+        ok(
+            &h,
+            &["run", "--rm", "--entrypoint", "echo", "host", "--rm", "-d"]
+        ),
+        "--rm -d"
+    );
     // Output reaches the caller, stdout and stderr apart.
     let out = h.mino(&["run", "--rm", "host", "sh", "-c", "echo out; echo err >&2"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
