@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use minotaur_ns::netns::{NetnsError, NetnsName, Registry};
 use minotaur_state::{StateError, Store};
+use nix::fcntl::{Flock, FlockArg};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
@@ -325,12 +326,27 @@ impl Engine {
 
     /// Starts a created or exited container. Detached: returns once its command runs, with `None`.
     /// Attached: this process supervises it and returns its exit status.
+    ///
+    /// Starts of one container are serialized by an exclusive `flock(2)` on its directory, held until it is
+    /// recorded running (or failed to start): of two concurrent starts, the second finds it running and
+    /// does nothing, where both would otherwise run it, each with a supervisor and a PID 1 of its own.
     pub fn start(&self, reference: &str, attach: Attach) -> Result<Option<i32>, EngineError> {
         let c = self.find(reference)?;
+        let dir = self.paths.container_dir(&c.id);
+        let lock = fs::File::open(&dir)
+            .map_err(io_err(format!("open {}", dir.display())))
+            .and_then(|f| {
+                Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, source)| EngineError::Sys {
+                    what: format!("lock {}", dir.display()),
+                    source,
+                })
+            })?;
+        let c = self.find(c.id.as_str())?;
         if c.state.status == Status::Running && alive(c.state.pid, c.state.pid_start_time) {
             return Ok(None);
         }
-        let prepared = self.prepare(&c)?;
+        let mut prepared = self.prepare(&c)?;
+        prepared.lock = Some(lock);
         supervisor::start(self, c, prepared, attach)
     }
 
@@ -425,6 +441,7 @@ impl Engine {
                 spec,
                 bundle,
                 overlay: overlay.clone(),
+                lock: None,
             })
         })();
         if result.is_err() {
