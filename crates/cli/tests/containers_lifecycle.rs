@@ -746,3 +746,51 @@ fn attached_run_forwards_signals_and_still_cleans_up() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "ready\ngot TERM\n");
     assert_clean(&h, &[]);
 }
+
+/// Regression: three concurrent `start`s of one container ran it three times, each with its own supervisor
+/// and PID 1; `rm -f` then killed one and left the others and their cgroup behind.
+#[test]
+fn concurrent_starts_run_the_container_once() {
+    let Some(h) = host() else { return };
+    let id = ok(&h, &["create", "--name", "c", "host", "sleep", "1000"]);
+    let starts: Vec<_> = (0..3)
+        .map(|_| {
+            h.minotaur()
+                .args(["start", "c"])
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for s in starts {
+        let out = s.wait_with_output().unwrap();
+        assert!(out.status.success());
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "c\n");
+    }
+    let pid = inspect(&h, "c", "{{.State.Pid}}");
+    assert_eq!(h.sh_ok("pgrep -x -f 'sleep 1000'").trim(), pid);
+    // start -a of an exited container runs it attached and exits with its status.
+    ok(&h, &["rm", "-f", "c"]);
+    assert_eq!(
+        h.sh("pgrep -x -f 'sleep 1000'").status.code(),
+        Some(1),
+        "a second PID 1 survived rm -f"
+    );
+    let id2 = ok(
+        &h,
+        &[
+            "create",
+            "--name",
+            "a",
+            "host",
+            "sh",
+            "-c",
+            "echo hi; exit 4",
+        ],
+    );
+    let out = h.mino(&["start", "-a", "a"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hi\n");
+    ok(&h, &["rm", "a"]);
+    assert_clean(&h, &[id, id2]);
+}
