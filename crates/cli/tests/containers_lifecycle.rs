@@ -288,7 +288,8 @@ fn interactive_stdin_and_terminal() {
 #[test]
 fn logs_streams_tail_timestamps_and_follow() {
     let Some(h) = host() else { return };
-    let id = ok(
+    // Attached, the output goes to the caller and to the log.
+    let shown = ok(
         &h,
         &[
             "run",
@@ -300,7 +301,7 @@ fn logs_streams_tail_timestamps_and_follow() {
             "echo out1; echo err1 >&2; echo out2",
         ],
     );
-    let _ = id;
+    assert_eq!(shown, "out1\nout2");
     let out = h.mino(&["logs", "talker"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "out1\nout2\n");
     assert_eq!(String::from_utf8_lossy(&out.stderr), "err1\n");
