@@ -321,6 +321,9 @@ fn logs_streams_tail_timestamps_and_follow() {
             "{line}"
         );
     }
+    assert_eq!(ok(&h, &["logs", "--since", "1h", "talker"]), "out1\nout2");
+    let future = h.mino(&["logs", "--since", "2099-01-01T00:00:00Z", "talker"]);
+    assert!(future.status.success() && future.stdout.is_empty() && future.stderr.is_empty());
     let id = id_of(&h, "talker");
     ok(&h, &["rm", "talker"]);
 
@@ -486,6 +489,16 @@ fn ps_filters_and_formats() {
         ["web-a"]
     );
     assert!(names(&["-a", "--filter", "name=nothing"]).is_empty());
+    assert_eq!(
+        names(&["-a", "--filter", &format!("id={}", &b[..6])]),
+        ["db-b"]
+    );
+    assert_eq!(
+        names(&["-a", "--filter", "ancestor=host"]),
+        ["db-b", "web-a"]
+    );
+    // -l: the latest created, whatever its state.
+    assert_eq!(names(&["-l"]), ["db-b"]);
     let table = ok(&h, &["ps", "-a", "--format", "table {{.ID}}\t{{.Names}}"]);
     let rows: Vec<Vec<&str>> = table
         .lines()
