@@ -245,6 +245,10 @@ impl Engine {
             let parent = &self.paths.runroot;
             fs::create_dir_all(parent).map_err(io_err(format!("create {}", parent.display())))?;
             self.netns().add(&NetnsName::new(c.id.as_str())?)?;
+            loopback_up(&self.paths.sandbox_key(&c.id)).map_err(|source| EngineError::Sys {
+                what: format!("bring up the loopback interface of container {}", c.name),
+                source,
+            })?;
         }
         Ok(())
     }
@@ -598,6 +602,22 @@ impl Engine {
         let mut st = self.store()?;
         Ok(st.write(|tx| store::set_state(tx, id, state))?)
     }
+}
+
+/// Brings up `lo` in the network namespace at `path`, as Docker does in every network namespace it makes
+/// (with `--network none` too: 127.0.0.1 works). On a thread of its own that joins the namespace and ends,
+/// so this process never leaves its own; the CLI forks only later, single-threaded again.
+fn loopback_up(path: &Path) -> Result<(), nix::Error> {
+    let ns = fs::File::open(path)
+        .map_err(|e| nix::Error::from_raw(e.raw_os_error().unwrap_or(nix::libc::EIO)))?;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET)?;
+            minotaur_sys::interface_up("lo")
+        })
+        .join()
+        .unwrap_or(Err(nix::Error::EIO))
+    })
 }
 
 /// Shows a container recorded as running whose PID 1 is gone as exited. The supervisor records the exit;
