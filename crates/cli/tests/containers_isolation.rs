@@ -113,6 +113,24 @@ fn default_container_has_dockers_isolation() {
     assert_clean(&h, &[id]);
 }
 
+/// Regression: the network namespace of a `--network none` container had its loopback interface down, where
+/// Docker's has 127.0.0.1 up.
+#[test]
+fn loopback_is_up_with_network_none() {
+    let Some(h) = host() else { return };
+    let out = ok(
+        &h,
+        &["run", "--rm", "host", "ip", "-o", "link", "show", "lo"],
+    );
+    assert!(out.contains("<LOOPBACK,UP,LOWER_UP>"), "{out}");
+    // Something listening on 127.0.0.1 in the container is reachable there.
+    let out = ok(&h, &[
+        "run", "--rm", "host", "sh", "-c",
+        "busybox nc -l -p 7777 & for i in $(seq 100); do echo hi | busybox nc 127.0.0.1 7777 2>/dev/null && break; sleep 0.05; done; wait",
+    ]);
+    assert_eq!(out, "hi");
+}
+
 #[test]
 fn hostname_user_workdir_and_environment_flags() {
     let Some(h) = host() else { return };

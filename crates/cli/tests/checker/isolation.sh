@@ -45,6 +45,9 @@ fds=$(echo "$listing" | awk 'NR == 1 {own = $NF; next} / -> / && $NF != own {pri
 want "descriptors of PID 1" "0 1 2" "${fds% }"
 want "shared mounts" 0 "$(grep -c 'shared:' /proc/self/mountinfo)"
 
+# The loopback interface is up, as Docker has it, also with --network none.
+ip -o addr show lo | grep -q 'inet 127.0.0.1/8' || bad "lo" "up with 127.0.0.1/8" "$(ip -o addr show lo | head -1)"
+
 # Identity: hostname, the generated /etc files.
 want hostname "$WANT_HOSTNAME" "$(hostname)"
 want /etc/hostname "$WANT_HOSTNAME" "$(cat /etc/hostname)"
