@@ -150,10 +150,37 @@ fn sandbox_key_works_with_nsenter_and_ip_netns_and_a_veth_moved_in() {
         ],
     );
     assert!(out.lines().any(|l| l.contains(" v1@")), "{out}");
+    // "Debugging the Minotaur": the body of one container (its mount namespace), the head of another (its
+    // network), joined with util-linux nsenter alone.
+    let debug = ok(
+        &h,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "debug",
+            "host",
+            "sh",
+            "-c",
+            "touch /tmp/debugger-tools; exec sleep 1000",
+        ],
+    );
+    let debug_pid = inspect(&h, "debug", "{{ .State.Pid }}");
+    common::wait_until_ok(
+        &h,
+        &format!("nsenter -t {debug_pid} -m test -e /tmp/debugger-tools"),
+    );
+    let seen = h.sh_ok(&format!(
+        "nsenter --net={key} --mount=/proc/{debug_pid}/ns/mnt sh -c 'ls /tmp; ip -o link show v1'"
+    ));
+    let mut lines = seen.lines();
+    assert_eq!(lines.next(), Some("debugger-tools"), "{seen}");
+    assert!(lines.next().is_some_and(|l| l.contains(" v1@")), "{seen}");
+    ok(&h, &["rm", "-f", "debug"]);
     h.sh_ok("ip link del v0");
 
     ok(&h, &["rm", "-f", "php"]);
-    assert_clean(&h, &[id]);
+    assert_clean(&h, &[id, debug]);
 }
 
 #[test]
