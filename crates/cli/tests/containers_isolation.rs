@@ -377,3 +377,38 @@ fn volumes_tmpfs_and_read_only_root() {
     assert_eq!(std::fs::read_to_string(tmp.join("f")).unwrap(), "hi\n");
     assert_clean(&h, &[]);
 }
+
+#[test]
+fn mount_points_through_an_images_symlinks_stay_in_its_root() {
+    let Some(h) = host() else { return };
+    // /mnt in the image is an absolute symlink to a directory of the box: resolved on the host, the mount
+    // points below it would be made there.
+    let outside = h.dir().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    common::import_busybox(&h, "evil:1", &format!("ln -s {} $r/mnt", outside.display()));
+    h.sh_ok("mkdir -p /tmp/src && echo from-the-bind > /tmp/src/file");
+    let src = h.dir().join("tmp/src");
+    let vol = format!("{}:/mnt/evil", src.display());
+    // Inside, the symlink resolves in the container's root, where the mounts are.
+    assert_eq!(
+        ok(
+            &h,
+            &["run", "--rm", "-v", &vol, "evil:1", "cat", "/mnt/evil/file"]
+        ),
+        "from-the-bind"
+    );
+    ok(
+        &h,
+        &["run", "--rm", "--tmpfs", "/mnt/evil2", "evil:1", "true"],
+    );
+    let made: Vec<_> = std::fs::read_dir(&outside)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(
+        made.is_empty(),
+        "mount points made outside the root: {made:?}"
+    );
+    assert_clean(&h, &[]);
+}

@@ -637,15 +637,7 @@ fn inspect_document_and_templates() {
 #[test]
 fn image_container_root_is_an_overlay_mounted_while_it_runs() {
     let Some(h) = host() else { return };
-    // A one-binary image: a static busybox and a passwd file.
-    h.sh_ok(
-        "set -e; r=/tmp/bbroot; mkdir -p $r/bin $r/etc $r/tmp
-         cp \"$(command -v busybox)\" $r/bin/busybox
-         for c in sh cat echo ls sleep; do ln -s busybox $r/bin/$c; done
-         echo 'root:x:0:0:root:/root:/bin/sh' > $r/etc/passwd
-         tar -C $r -cf /tmp/bb.tar .",
-    );
-    ok(&h, &["import", "/tmp/bb.tar", "bb:1"]);
+    common::import_busybox(&h, "bb:1", "");
     let rootfs_mounts = |h: &minotaur_testhost::TestHost| -> Vec<String> {
         h.sh_ok("awk '$5 ~ /^\\/run\\/minotaur\\/containers\\// {print $5}' /proc/self/mountinfo")
             .lines()

@@ -161,3 +161,18 @@ pub fn box_processes(h: &TestHost) -> Vec<String> {
 pub fn wait_until_ok(h: &TestHost, script: &str) {
     wait_until(script, || Ok(h.sh(script).status.success())).unwrap();
 }
+
+/// Imports a one-binary image (a static busybox, a passwd file) as `name`; `extra` runs in its root
+/// directory (`$r`) before it is packed, to add hostile entries.
+pub fn import_busybox(h: &TestHost, name: &str, extra: &str) {
+    let dir = format!("/tmp/root-{}", name.replace([':', '/'], "-"));
+    h.sh_ok(&format!(
+        "set -e; r={dir}; mkdir -p $r/bin $r/etc $r/tmp
+         cp \"$(command -v busybox)\" $r/bin/busybox
+         for c in sh cat echo ls sleep true; do ln -s busybox $r/bin/$c; done
+         echo 'root:x:0:0:root:/root:/bin/sh' > $r/etc/passwd
+         {extra}
+         tar -C $r -cf $r.tar ."
+    ));
+    ok(h, &["import", &format!("{dir}.tar"), name]);
+}
