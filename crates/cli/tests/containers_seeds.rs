@@ -368,3 +368,65 @@ fn pid_container_and_pid_host() {
     ok(&h, &["rm", "-f", "a"]);
     assert_clean(&h, &[a]);
 }
+
+#[test]
+fn host_network_uses_the_box_resolver_and_reaches_the_world() {
+    let Some(h) = host() else { return };
+    // With the box's network, the box's stub on 127.0.0.53 is reachable: resolv.conf is the box's.
+    let conf = ok(
+        &h,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "host",
+            "host",
+            "cat",
+            "/etc/resolv.conf",
+        ],
+    );
+    assert_eq!(conf.lines().next(), Some("nameserver 127.0.0.53"), "{conf}");
+    let name = ok(
+        &h,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "host",
+            "host",
+            "getent",
+            "hosts",
+            minotaur_testhost::WORLD_NAME,
+        ],
+    );
+    assert!(name.starts_with(minotaur_testhost::WORLD_HTTP), "{name}");
+    let page = ok(
+        &h,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "host",
+            "host",
+            "curl",
+            "-sS",
+            "--max-time",
+            "5",
+            &format!("http://{}/", minotaur_testhost::WORLD_NAME),
+        ],
+    );
+    assert_eq!(page, minotaur_testhost::WORLD_PAGE);
+    // With none, nothing is reachable.
+    let out = h.mino(&[
+        "run",
+        "--rm",
+        "host",
+        "curl",
+        "-sS",
+        "--max-time",
+        "2",
+        &format!("http://{}/", minotaur_testhost::WORLD_HTTP),
+    ]);
+    assert!(!out.status.success());
+    assert_clean(&h, &[]);
+}
