@@ -9,8 +9,28 @@ use std::process::Output;
 
 use minotaur_testhost::{wait_until, TestHost};
 
-pub fn host() -> Option<TestHost> {
-    TestHost::new(env!("CARGO_BIN_EXE_minotaur"))
+/// A test host that removes every container left in it when dropped, also when a test fails half-way: the
+/// cgroup file system is the real host's, and a container killed with the box would leave its cgroups there.
+pub struct Host(TestHost);
+
+impl std::ops::Deref for Host {
+    type Target = TestHost;
+    fn deref(&self) -> &TestHost {
+        &self.0
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let ids = self.0.mino(&["ps", "-a", "-q", "--no-trunc"]);
+        for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+            let _ = self.0.mino(&["rm", "-f", id]);
+        }
+    }
+}
+
+pub fn host() -> Option<Host> {
+    TestHost::new(env!("CARGO_BIN_EXE_minotaur")).map(Host)
 }
 
 fn show(out: &Output) -> String {
