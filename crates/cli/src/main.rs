@@ -46,8 +46,20 @@ fn usage_error(err: clap::Error) -> ExitCode {
         _ => 125,
     };
     let text = err.render().to_string();
-    let first = text.lines().next().unwrap_or_default();
+    let mut lines = text.lines();
+    let first = lines.next().unwrap_or_default();
     let first = first.strip_prefix("error: ").unwrap_or(first);
+    // clap lists what a message is about on indented lines right after it ("the following required
+    // arguments were not provided:\n  <IMAGE>"): keep them, on the same line.
+    let details: Vec<&str> = lines
+        .take_while(|l| l.starts_with("  "))
+        .map(str::trim)
+        .collect();
+    let first = if details.is_empty() {
+        first.to_owned()
+    } else {
+        format!("{first} {}", details.join(", "))
+    };
     let help = match sub {
         Some(s) => format!("minotaur {s} --help"),
         None => "minotaur --help".to_owned(),

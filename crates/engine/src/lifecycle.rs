@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use minotaur_ns::netns::{NetnsError, NetnsName, Registry};
 use minotaur_state::{StateError, Store};
+use nix::fcntl::{Flock, FlockArg};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
@@ -159,17 +160,18 @@ impl Engine {
         Ok(st.read(|tx| store::find(tx, reference))?)
     }
 
+    /// Like [`Engine::find`], with the state corrected if its process died unrecorded: what `inspect` shows.
+    pub fn find_live(&self, reference: &str) -> Result<Container, EngineError> {
+        let mut c = self.find(reference)?;
+        correct(&mut c);
+        Ok(c)
+    }
+
     /// All containers, oldest first, with the state of those whose processes died unrecorded corrected.
     pub fn list(&self) -> Result<Vec<Container>, EngineError> {
         let mut st = self.store()?;
         let mut all = st.read(store::list)?;
-        for c in all.iter_mut() {
-            if c.state.status == Status::Running && !alive(c.state.pid, c.state.pid_start_time) {
-                // The supervisor would have recorded the exit; it is gone too. Show what is true now.
-                c.state.status = Status::Exited;
-                c.state.pid = 0;
-            }
-        }
+        all.iter_mut().for_each(correct);
         Ok(all)
     }
 
@@ -260,6 +262,10 @@ impl Engine {
             let parent = &self.paths.runroot;
             fs::create_dir_all(parent).map_err(io_err(format!("create {}", parent.display())))?;
             self.netns().add(&NetnsName::new(c.id.as_str())?)?;
+            loopback_up(&self.paths.sandbox_key(&c.id)).map_err(|source| EngineError::Sys {
+                what: format!("bring up the loopback interface of container {}", c.name),
+                source,
+            })?;
         }
         Ok(())
     }
@@ -306,7 +312,7 @@ impl Engine {
         if !(net == "none" || net == "host" || net.starts_with("container:")) {
             return Err(EngineError::NoSuchNetwork(net.clone()));
         }
-        Ok(Config {
+        let config = Config {
             hostname: req.hostname.clone().unwrap_or_default(),
             user: req
                 .user
@@ -333,17 +339,35 @@ impl Engine {
                 .unwrap_or_else(|| "SIGTERM".into()),
             stop_timeout: req.stop_timeout,
             host: req.host.clone(),
-        })
+        };
+        // Unknown capability names are bad input to create, as with Docker, not a failure at start.
+        spec::capabilities(&config)?;
+        Ok(config)
     }
 
     /// Starts a created or exited container. Detached: returns once its command runs, with `None`.
     /// Attached: this process supervises it and returns its exit status.
+    ///
+    /// Starts of one container are serialized by an exclusive `flock(2)` on its directory, held until it is
+    /// recorded running (or failed to start): of two concurrent starts, the second finds it running and
+    /// does nothing, where both would otherwise run it, each with a supervisor and a PID 1 of its own.
     pub fn start(&self, reference: &str, attach: Attach) -> Result<Option<i32>, EngineError> {
         let c = self.find(reference)?;
+        let dir = self.paths.container_dir(&c.id);
+        let lock = fs::File::open(&dir)
+            .map_err(io_err(format!("open {}", dir.display())))
+            .and_then(|f| {
+                Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, source)| EngineError::Sys {
+                    what: format!("lock {}", dir.display()),
+                    source,
+                })
+            })?;
+        let c = self.find(c.id.as_str())?;
         if c.state.status == Status::Running && alive(c.state.pid, c.state.pid_start_time) {
             return Ok(None);
         }
-        let prepared = self.prepare(&c)?;
+        let mut prepared = self.prepare(&c)?;
+        prepared.lock = Some(lock);
         supervisor::start(self, c, prepared, attach)
     }
 
@@ -358,10 +382,25 @@ impl Engine {
             };
             j.host_net = h.network_mode == "host";
             if let Some(x) = h.network_mode.strip_prefix("container:") {
-                let other = store::find(tx, x)?;
-                j.net = Some(other.state.sandbox_key.clone().ok_or_else(|| {
-                    EngineError::NotRunning(format!("{x} (it has no network namespace of its own)"))
-                })?);
+                let mut other = store::find(tx, x)?;
+                // A container that joined another's network hands that one on, as with Docker; the
+                // chain is bounded so that a loop of renamed containers cannot hang this.
+                for _ in 0..16 {
+                    match other.config.host.network_mode.strip_prefix("container:") {
+                        Some(y) if other.state.sandbox_key.is_none() => other = store::find(tx, y)?,
+                        _ => break,
+                    }
+                }
+                if other.config.host.network_mode == "host" {
+                    j.host_net = true;
+                    j.net = None;
+                } else {
+                    j.net = Some(other.state.sandbox_key.clone().ok_or_else(|| {
+                        EngineError::NotRunning(format!(
+                            "{x} (it has no network namespace of its own)"
+                        ))
+                    })?);
+                }
             }
             let path_of = |mode: &Option<NsMode>,
                            kind: &str|
@@ -427,6 +466,7 @@ impl Engine {
                 spec,
                 bundle,
                 overlay: overlay.clone(),
+                lock: None,
             })
         })();
         if result.is_err() {
@@ -503,6 +543,7 @@ impl Engine {
     ) -> Result<Container, EngineError> {
         let c = self.find(reference)?;
         let Some(fd) = self.pidfd(&c)? else {
+            self.settle(&c);
             return Ok(c);
         };
         let timeout = timeout
@@ -522,8 +563,8 @@ impl Engine {
         let c = self.find(reference)?;
         if let Some(fd) = self.pidfd(&c)? {
             wait_fd(&fd, None);
-            self.wait_supervisor(&c);
         }
+        self.settle(&c);
         let c = self.find(c.id.as_str())?;
         Ok(c.state.exit_code)
     }
@@ -539,6 +580,14 @@ impl Engine {
                 c.name.to_string(),
                 KILL_TIMEOUT.as_secs(),
             ))
+        }
+    }
+
+    /// For a container recorded as running: waits until its supervisor has recorded how it ended. PID 1
+    /// may already be gone (killed a moment ago) while the record still says running, with no exit code.
+    fn settle(&self, c: &Container) {
+        if c.state.status == Status::Running {
+            self.wait_supervisor(c);
         }
     }
 
@@ -565,8 +614,8 @@ impl Engine {
                 return Err(EngineError::Running(c.name.to_string()));
             }
             self.kill_and_wait(&c, &fd)?;
-            self.wait_supervisor(&c);
         }
+        self.settle(&c);
         self.remove_stopped(&c)?;
         Ok(c)
     }
@@ -630,6 +679,32 @@ impl Engine {
     pub fn set_state(&self, id: &ContainerId, state: &State) -> Result<(), EngineError> {
         let mut st = self.store()?;
         Ok(st.write(|tx| store::set_state(tx, id, state))?)
+    }
+}
+
+/// Brings up `lo` in the network namespace at `path`, as Docker does in every network namespace it makes
+/// (with `--network none` too: 127.0.0.1 works). On a thread of its own that joins the namespace and ends,
+/// so this process never leaves its own; the CLI forks only later, single-threaded again.
+fn loopback_up(path: &Path) -> Result<(), nix::Error> {
+    let ns = fs::File::open(path)
+        .map_err(|e| nix::Error::from_raw(e.raw_os_error().unwrap_or(nix::libc::EIO)))?;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET)?;
+            minotaur_sys::interface_up("lo")
+        })
+        .join()
+        .unwrap_or(Err(nix::Error::EIO))
+    })
+}
+
+/// Shows a container recorded as running whose PID 1 is gone as exited. The supervisor records the exit;
+/// this covers the moment before it does, and a supervisor that was killed. The record is not changed:
+/// `wait`, `stop` and `rm` read it to know whether a supervisor is still to be waited for.
+fn correct(c: &mut Container) {
+    if c.state.status == Status::Running && !alive(c.state.pid, c.state.pid_start_time) {
+        c.state.status = Status::Exited;
+        c.state.pid = 0;
     }
 }
 
@@ -715,15 +790,24 @@ pub fn parse_signal(s: &str) -> Result<Signal, EngineError> {
 /// The start time of a process (field 22 of /proc/PID/stat, in clock ticks since boot): with the PID, it
 /// names one process for good, where the PID alone may be reused.
 pub fn start_time(pid: i32) -> Option<u64> {
+    stat(pid).map(|(_, start)| start)
+}
+
+/// The state letter (field 3) and start time (field 22) of a process.
+fn stat(pid: i32) -> Option<(char, u64)> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may contain spaces and parentheses: fields after it follow the last ')'.
     let rest = &stat[stat.rfind(')')? + 2..];
-    rest.split(' ').nth(19)?.parse().ok()
+    let mut fields = rest.split(' ');
+    let state = fields.next()?.chars().next()?;
+    Some((state, fields.nth(18)?.parse().ok()?))
 }
 
-/// True when `pid` is still the process that started at `start`.
+/// True when `pid` is still the process that started at `start` and has not exited: a zombie (exited,
+/// not yet reaped, as a container's PID 1 is when its supervisor was killed and init has not reaped it yet)
+/// is not alive.
 pub fn alive(pid: i32, start: u64) -> bool {
-    pid > 0 && start_time(pid) == Some(start)
+    pid > 0 && matches!(stat(pid), Some((state, t)) if t == start && state != 'Z' && state != 'X')
 }
 
 /// A pidfd for `pid` when it is still the process that started at `start`. Opening the pidfd first and

@@ -64,8 +64,12 @@ pub const INIT_PATH: &str = "/dev/init";
 /// The capability set of a container: Docker's default, then `--cap-add`/`--cap-drop` (`ALL` allowed), or
 /// every capability with `--privileged`. Names are accepted with or without `CAP_`, in any case.
 pub fn capabilities(config: &Config) -> Result<HashSet<Capability>, SpecError> {
+    // "Every capability" is every one this process may pass on: its bounding set. The kernel knows more
+    // than a host may allow (a root without CAP_SYS_RESOURCE, say), and asking for one outside the bounding
+    // set makes the container's init fail with EPERM.
     let all = || -> HashSet<Capability> {
-        caps::all()
+        caps::read(None, caps::CapSet::Bounding)
+            .unwrap_or_else(|_| caps::all())
             .iter()
             .filter_map(|c| c.to_string().trim_start_matches("CAP_").parse().ok())
             .collect()

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 use minotaur_runtime::CreateOptions;
-use nix::fcntl::OFlag;
+use nix::fcntl::{Flock, OFlag};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
@@ -40,11 +40,14 @@ pub enum Attach {
     Foreground { stdin: bool },
 }
 
-/// What `start` prepared: the spec, the bundle directory, and an overlay mount to undo at exit.
+/// What `start` prepared: the spec, the bundle directory, an overlay mount to undo at exit, and the lock
+/// that serializes starts of the container, released once it is recorded running. (A forked supervisor
+/// shares the lock with the CLI that forked it: `flock(2)` locks belong to the open file.)
 pub struct Prepared {
     pub spec: Spec,
     pub bundle: PathBuf,
     pub overlay: Option<PathBuf>,
+    pub lock: Option<Flock<File>>,
 }
 
 /// Log files are bounded: 10 MiB, three files.
@@ -155,7 +158,7 @@ fn now() -> String {
 fn supervise(
     engine: &Engine,
     mut c: Container,
-    p: Prepared,
+    mut p: Prepared,
     stdin: Option<bool>,
     report: &mut Option<File>,
 ) -> Result<i32, EngineError> {
@@ -234,6 +237,8 @@ fn supervise(
         undo_root(&p);
         return Err(e);
     }
+    // Recorded running: another start may look now (and will find it running).
+    drop(p.lock.take());
     // Closing the report pipe is what releases the waiting CLI.
     if let Some(mut r) = report.take() {
         let _ = r.write_all(b"ok");

@@ -343,3 +343,43 @@ pub fn reset_all_signals_to_default() -> Result<(), Errno> {
     }
     Ok(())
 }
+
+/// Sets the `IFF_UP` flag of the interface `name` (`SIOCGIFFLAGS`, then `SIOCSIFFLAGS`, as `ip link set
+/// NAME up` does without netlink), in the network namespace of the calling thread.
+pub fn interface_up(name: &str) -> Result<(), Errno> {
+    let bytes = name.as_bytes();
+    if bytes.is_empty() || bytes.len() >= libc::IFNAMSIZ || bytes.contains(&0) {
+        return Err(Errno::EINVAL);
+    }
+    // SAFETY: socket(2) takes three integers and returns a new descriptor or -1; no memory is passed.
+    let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    let raw = Errno::result(raw)?;
+    // SAFETY: `raw` is a descriptor socket(2) just returned, owned by nothing else.
+    let sock = unsafe { OwnedFd::from_raw_fd(raw) };
+    // SAFETY: `struct ifreq` is plain data (a name array and a union of integers and addresses), for which
+    // all zero bytes are a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in req.ifr_name.iter_mut().zip(bytes) {
+        *d = *s as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS reads the name and writes the flags of one `struct ifreq`, a live local.
+    let r = unsafe {
+        libc::ioctl(
+            sock.as_raw_fd(),
+            libc::SIOCGIFFLAGS,
+            &mut req as *mut libc::ifreq,
+        )
+    };
+    Errno::result(r)?;
+    // SAFETY: the flags member of the union is the one SIOCGIFFLAGS just wrote.
+    unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+    // SAFETY: SIOCSIFFLAGS reads one `struct ifreq`, a live local.
+    let r = unsafe {
+        libc::ioctl(
+            sock.as_raw_fd(),
+            libc::SIOCSIFFLAGS,
+            &req as *const libc::ifreq,
+        )
+    };
+    Errno::result(r).map(drop)
+}

@@ -149,20 +149,29 @@ pub struct Flags {
     #[arg(long)]
     pub rm: bool,
 
-    /// The image (`host` for the host's own filesystem, read-only)
-    #[arg(value_name = "IMAGE")]
-    pub image: String,
-
-    /// The command and its arguments
+    /// The image (`host` for the host's own filesystem, read-only), then the command and its arguments
+    // One positional whose values after the first are all trailing: everything after the image belongs to
+    // the command, flags too, as with Docker (in `run host sh -c …`, `-c` is not `--cpu-shares`).
     #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "COMMAND"
+        value_names = ["IMAGE", "COMMAND"],
+        num_args = 1..,
+        required = true,
+        trailing_var_arg = true
     )]
-    pub command: Vec<String>,
+    pub image_and_command: Vec<String>,
 }
 
 impl Flags {
+    /// The image named on the command line.
+    pub fn image(&self) -> &str {
+        &self.image_and_command[0]
+    }
+
+    /// The command given after the image (empty: the image's).
+    pub fn command(&self) -> &[String] {
+        &self.image_and_command[1..]
+    }
+
     /// Resolves the flags into what the engine consumes; every bad value is an error naming it.
     pub fn request(&self) -> anyhow::Result<CreateRequest> {
         let lookup = |k: &str| std::env::var(k).ok();
@@ -254,13 +263,16 @@ impl Flags {
             }
             labels.insert(k.to_owned(), v.to_owned());
         }
+        if let Some(w) = self.workdir.as_deref().filter(|w| !w.starts_with('/')) {
+            anyhow::bail!("invalid working directory {w:?}: it must be an absolute path");
+        }
         if let Some(s) = &self.stop_signal {
             minotaur_engine::lifecycle::parse_signal(s)?;
         }
         Ok(CreateRequest {
             name: self.name.as_deref().map(str::parse).transpose()?,
-            image: self.image.clone(),
-            cmd: self.command.clone(),
+            image: self.image().to_owned(),
+            cmd: self.command().to_vec(),
             entrypoint: self.entrypoint.as_ref().map(|e| {
                 if e.is_empty() {
                     Vec::new()

@@ -30,7 +30,7 @@ pub fn run(global: &Global, args: Args) -> CliResult {
     for name in &args.objects {
         let container = match args.kind.as_deref() {
             Some("image") => None,
-            _ => engine.find(name).ok(),
+            _ => engine.find_live(name).ok(),
         };
         let doc = match container {
             Some(c) => Some(c.inspect()),
