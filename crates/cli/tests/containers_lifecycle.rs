@@ -385,8 +385,9 @@ fn rm_refuses_a_running_container_and_rm_f_removes_it() {
 
 /// Supervisors still running in the box (their command name is minotaur's). Exited ones stay zombies: the
 /// box's init is a `sleep` that reaps nobody, where a real host's init would.
+/// The live minotaur processes of the box, other than its init (PID 1, `minotaur init`).
 fn box_minotaur_processes(h: &minotaur_testhost::TestHost) -> String {
-    h.sh_ok("ps -e -o stat=,pid=,comm= | awk '$3 == \"minotaur\" && $1 !~ /^Z/'")
+    h.sh_ok("ps -e -o stat=,pid=,comm= | awk '$3 == \"minotaur\" && $1 !~ /^Z/ && $2 != 1'")
         .trim()
         .to_owned()
 }
@@ -690,8 +691,9 @@ fn inspect_and_ps_agree_when_the_supervisor_was_killed() {
     );
     let pid = inspect(&h, "orphan", "{{.State.Pid}}");
     // Detached, the supervisor is the one minotaur process left in the box.
-    let sup =
-        h.sh_ok("ps -e -o stat=,pid=,comm= | awk '$3 == \"minotaur\" && $1 !~ /^Z/ {print $2}'");
+    let sup = h.sh_ok(
+        "ps -e -o stat=,pid=,comm= | awk '$3 == \"minotaur\" && $1 !~ /^Z/ && $2 != 1 {print $2}'",
+    );
     assert_eq!(sup.lines().count(), 1, "{sup}");
     h.sh_ok(&format!("kill -9 {}", sup.trim()));
     assert_eq!(
@@ -743,8 +745,9 @@ fn attached_run_forwards_signals_and_still_cleans_up() {
     })
     .unwrap();
     // The attached minotaur is the container's supervisor: signal it as a shell's job control would.
-    let sup =
-        h.sh_ok("ps -e -o stat=,pid=,comm= | awk '$3 == \"minotaur\" && $1 !~ /^Z/ {print $2}'");
+    let sup = h.sh_ok(
+        "ps -e -o stat=,pid=,comm= | awk '$3 == \"minotaur\" && $1 !~ /^Z/ && $2 != 1 {print $2}'",
+    );
     assert_eq!(sup.lines().count(), 1, "{sup}");
     h.sh_ok(&format!("kill -TERM {}", sup.trim()));
     let out = child.wait_with_output().unwrap();

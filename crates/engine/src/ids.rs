@@ -78,7 +78,19 @@ impl ContainerName {
         &self.0
     }
 
-    /// A random `adjective_noun` name, as Docker makes when `--name` is not given.
+    /// A random `adjective_noun` name for the `retry`th try, as Docker makes when `--name` is not given: from
+    /// the second try on, a random number is appended, so that many containers still find a free name fast.
+    pub fn random_for(retry: u32) -> ContainerName {
+        let base = ContainerName::random();
+        if retry == 0 {
+            return base;
+        }
+        let mut b = [0u8; 4];
+        getrandom::fill(&mut b).expect("the kernel's random pool is always readable");
+        ContainerName(format!("{base}{}", u32::from_le_bytes(b) % 100_000))
+    }
+
+    /// A random `adjective_noun` name.
     pub fn random() -> ContainerName {
         const ADJECTIVES: &[&str] = &[
             "agile", "bold", "brave", "calm", "clever", "curious", "eager", "fierce", "gentle",

@@ -228,8 +228,8 @@ impl Engine {
                 Err(StoreError::State(StateError::NameInUse { .. }))
                     if req.name.is_none() && attempt < 20 =>
                 {
-                    container.name = ContainerName::random();
                     attempt += 1;
+                    container.name = ContainerName::random_for(attempt);
                 }
                 other => break other?,
             }
