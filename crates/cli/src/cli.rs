@@ -47,6 +47,15 @@ pub struct Global {
     )]
     pub runroot: PathBuf,
 
+    /// The cgroup (relative to the cgroup root) under which containers get their cgroups
+    #[arg(
+        long,
+        env = "MINOTAUR_CGROUP_PARENT",
+        default_value = "minotaur",
+        value_name = "PATH"
+    )]
+    pub cgroup_parent: PathBuf,
+
     /// How much to log on standard error
     #[arg(
         long,

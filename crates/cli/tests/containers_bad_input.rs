@@ -12,7 +12,7 @@ use minotaur_testhost::{wait_until, TestHost};
 /// Runs a bad command and checks its outcome; the box must hold no container before and after.
 fn bad(h: &TestHost, args: &[&str], code: i32, names: &[&str]) {
     let procs = box_processes(h);
-    let cgroups = minotaur_cgroups();
+    let cgroups = minotaur_cgroups(h);
     let err = fails(h, args, code);
     assert!(err.starts_with("minotaur: "), "{args:?}: {err}");
     for n in names {
@@ -23,15 +23,15 @@ fn bad(h: &TestHost, args: &[&str], code: i32, names: &[&str]) {
     }
     assert_clean(h, &[]);
     assert_eq!(box_processes(h), procs, "{args:?} left a process");
-    no_new_cgroup(&cgroups, args);
+    no_new_cgroup(h, &cgroups, args);
 }
 
-/// The cgroup file system is the real host's, shared with tests running in parallel: a cgroup that appeared
-/// meanwhile is another test's if it holds processes or goes away; an empty one that stays is a leak.
-fn no_new_cgroup(before: &BTreeSet<String>, args: &[&str]) {
+/// Each box has its own cgroup parent, but a cgroup may still be on its way out: an empty one that stays is
+/// a leak.
+fn no_new_cgroup(h: &TestHost, before: &BTreeSet<String>, args: &[&str]) {
     let mut left = Vec::new();
     let gone = wait_until("new empty cgroups to go", || {
-        left = minotaur_cgroups()
+        left = minotaur_cgroups(h)
             .difference(before)
             .filter(|d| {
                 std::fs::read_to_string(format!("{d}/cgroup.procs"))

@@ -411,7 +411,7 @@ fn run_rm_leaves_nothing() {
     let sandbox = inspect(&h, &id, "{{.NetworkSettings.SandboxKey}}");
     assert_eq!(sandbox, format!("/run/minotaur/netns/{id}"));
     h.sh_ok(&format!("test -e {sandbox}"));
-    let cg: Vec<String> = common::cgroup_dirs(&id)
+    let cg: Vec<String> = common::cgroup_dirs(&h, &id)
         .into_iter()
         .filter(|d| std::path::Path::new(d).exists())
         .collect();

@@ -51,7 +51,11 @@ fn exec_sees_the_containers_namespaces_and_a_veth_moved_in_by_hand() {
     );
     assert_eq!(inside, "4:memory:/\n4:memory:/\n");
     let id = ok(&h, &["inspect", "-f", "{{.Id}}", "web"]);
-    let procs = format!("/sys/fs/cgroup/memory/minotaur/{}/cgroup.procs", id.trim());
+    let procs = format!(
+        "/sys/fs/cgroup/memory/{}/{}/cgroup.procs",
+        h.cgroup_parent(),
+        id.trim()
+    );
     assert_eq!(
         h.sh_ok(&format!("cat {procs}")).lines().count(),
         1,

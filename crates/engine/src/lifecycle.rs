@@ -457,7 +457,7 @@ impl Engine {
                 &root,
                 &joins,
                 &etc,
-                &Paths::cgroup(&c.id),
+                &self.paths.cgroup(&c.id),
             )?;
             if let Root::Dir(dir) = &root {
                 make_mount_points(dir, &spec)?;
@@ -516,7 +516,7 @@ impl Engine {
             &Root::Dir(root_dir),
             &Joins::default(),
             &etc,
-            &Paths::cgroup(&c.id),
+            &self.paths.cgroup(&c.id),
         )?;
         let process = spec.process().clone().expect("a built spec has a process");
         supervisor::exec(self, &spec, &init, &process, req)
@@ -648,7 +648,8 @@ impl Engine {
             }
         }
         if let Err(e) =
-            minotaur_runtime::Cgroup::existing(&self.cgroup_root, &Paths::cgroup(&c.id)).remove()
+            minotaur_runtime::Cgroup::existing(&self.cgroup_root, &self.paths.cgroup(&c.id))
+                .remove()
         {
             first.get_or_insert(EngineError::Runtime(e.into()));
         }

@@ -10,22 +10,28 @@
 //! <runroot>/netns/<id>                the network namespace, a bind-mounted nsfs file (SandboxKey)
 //! ```
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::ids::ContainerId;
 
-/// The engine's two directory trees (`--root` and `--runroot`).
+/// The engine's two directory trees (`--root` and `--runroot`), and the cgroup its containers' cgroups go
+/// under (`--cgroup-parent`, relative to the cgroup root).
 #[derive(Clone, Debug)]
 pub struct Paths {
     pub root: PathBuf,
     pub runroot: PathBuf,
+    pub cgroup_parent: PathBuf,
 }
+
+/// The default cgroup parent of containers.
+pub const CGROUP_PARENT: &str = "minotaur";
 
 impl Paths {
     pub fn new(root: impl Into<PathBuf>, runroot: impl Into<PathBuf>) -> Paths {
         Paths {
             root: root.into(),
             runroot: runroot.into(),
+            cgroup_parent: PathBuf::from(CGROUP_PARENT),
         }
     }
 
@@ -55,7 +61,7 @@ impl Paths {
     }
 
     /// The cgroup of a container, relative to the cgroup root.
-    pub fn cgroup(id: &ContainerId) -> PathBuf {
-        Path::new("minotaur").join(id.as_str())
+    pub fn cgroup(&self, id: &ContainerId) -> PathBuf {
+        self.cgroup_parent.join(id.as_str())
     }
 }

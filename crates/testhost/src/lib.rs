@@ -57,12 +57,69 @@ struct Holder {
     init: i32,
 }
 
-impl Drop for Holder {
-    fn drop(&mut self) {
+impl Holder {
+    /// Ends the holder and with it its PID namespace. Idempotent.
+    fn kill(&mut self) {
         // --kill-child makes the init die with unshare; the init's death ends its whole PID namespace.
         let _ = self.unshare.kill();
         let _ = self.unshare.wait();
-        let _ = kill(Pid::from_raw(self.init), Signal::SIGKILL);
+        if self.init > 0 {
+            let _ = kill(Pid::from_raw(self.init), Signal::SIGKILL);
+            // Wait until it is dead (gone, or a zombie its new parent has yet to reap), so that the
+            // namespace's processes are being torn down.
+            let _ = wait_until("the namespace's init to die", || {
+                let stat =
+                    fs::read_to_string(format!("/proc/{}/stat", self.init)).unwrap_or_default();
+                Ok(stat
+                    .rsplit(") ")
+                    .next()
+                    .is_none_or(|rest| rest.starts_with('Z') || rest.starts_with('X')))
+            });
+            self.init = 0;
+        }
+    }
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+impl Drop for TestHost {
+    fn drop(&mut self) {
+        self.boxed.kill();
+        self.world.kill();
+        // Whatever cgroups the box's containers left (a test that failed half-way), deepest first. Their
+        // processes died with the box's PID namespace; the kernel may take a moment to let go of them.
+        let parent = self.cgroup_parent();
+        let Ok(controllers) = fs::read_dir("/sys/fs/cgroup") else {
+            return;
+        };
+        for c in controllers.flatten() {
+            let base = c.path().join(&parent);
+            if base.is_dir() {
+                remove_cgroup_tree(&base);
+            }
+            let _ = fs::remove_dir(c.path().join("minotaur-test"));
+        }
+    }
+}
+
+/// Removes a cgroup and its descendants (rmdir only: a cgroup directory has no files to delete).
+fn remove_cgroup_tree(dir: &Path) {
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_cgroup_tree(&e.path());
+            }
+        }
+    }
+    let start = Instant::now();
+    while fs::remove_dir(dir).is_err_and(|e| e.raw_os_error() == Some(nix::libc::EBUSY))
+        && start.elapsed() < Duration::from_secs(2)
+    {
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
@@ -215,6 +272,18 @@ ip link set lo up
         Ok(())
     }
 
+    /// The cgroup (relative to the cgroup root) under which this box's containers get theirs. The cgroup
+    /// filesystem is the real host's: a per-box parent lets the box remove whatever its containers left.
+    pub fn cgroup_parent(&self) -> String {
+        let name = self
+            .dir
+            .path()
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        format!("minotaur-test/{name}")
+    }
+
     /// The temporary directory that holds this box's files (state, overlay upper layer, scratch).
     pub fn dir(&self) -> &Path {
         self.dir.path()
@@ -246,6 +315,7 @@ ip link set lo up
         .arg(program)
         .env("MINOTAUR_ROOT", self.dir.path().join("state"))
         .env("MINOTAUR_RUNROOT", "/run/minotaur")
+        .env("MINOTAUR_CGROUP_PARENT", self.cgroup_parent())
         .env("TMPDIR", "/tmp")
         .stdin(Stdio::null());
         c

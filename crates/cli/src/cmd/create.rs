@@ -296,7 +296,9 @@ impl Flags {
 
 /// The engine over the directories the global options name.
 pub fn engine(global: &Global) -> Engine {
-    Engine::new(Paths::new(&global.root, &global.runroot))
+    let mut paths = Paths::new(&global.root, &global.runroot);
+    paths.cgroup_parent = global.cgroup_parent.clone();
+    Engine::new(paths)
 }
 
 pub fn run(global: &Global, args: Args) -> CliResult {

@@ -87,24 +87,29 @@ pub fn wait_status(h: &TestHost, c: &str, status: &str) {
     .unwrap();
 }
 
-/// The cgroup directories a container may have on this (v1 or v2) host.
-pub fn cgroup_dirs(id: &str) -> Vec<String> {
+/// The cgroup directories a container of the box may have on this (v1 or v2) host.
+pub fn cgroup_dirs(h: &TestHost, id: &str) -> Vec<String> {
+    let parent = h.cgroup_parent();
     ["memory", "cpu", "pids", ""]
         .iter()
         .map(|c| {
             if c.is_empty() {
-                format!("/sys/fs/cgroup/minotaur/{id}")
+                format!("/sys/fs/cgroup/{parent}/{id}")
             } else {
-                format!("/sys/fs/cgroup/{c}/minotaur/{id}")
+                format!("/sys/fs/cgroup/{c}/{parent}/{id}")
             }
         })
         .collect()
 }
 
-/// The container cgroups that exist now (memory hierarchy on v1, the unified one on v2).
-pub fn minotaur_cgroups() -> BTreeSet<String> {
+/// The box's container cgroups that exist now (memory hierarchy on v1, the unified one on v2).
+pub fn minotaur_cgroups(h: &TestHost) -> BTreeSet<String> {
+    let parent = h.cgroup_parent();
     let mut all = BTreeSet::new();
-    for dir in ["/sys/fs/cgroup/memory/minotaur", "/sys/fs/cgroup/minotaur"] {
+    for dir in [
+        format!("/sys/fs/cgroup/memory/{parent}"),
+        format!("/sys/fs/cgroup/{parent}"),
+    ] {
         if let Ok(entries) = std::fs::read_dir(dir) {
             for e in entries.flatten() {
                 if e.path().is_dir() {
@@ -149,7 +154,7 @@ pub fn assert_clean(h: &TestHost, ids: &[String]) {
     assert!(mounts.is_empty(), "mounts left: {mounts:#?}");
     for id in ids {
         assert_eq!(id.len(), 64, "a full ID: {id}");
-        for d in cgroup_dirs(id) {
+        for d in cgroup_dirs(h, id) {
             assert!(!Path::new(&d).exists(), "cgroup left: {d}");
         }
     }
