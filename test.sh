@@ -18,4 +18,4 @@ fi
 
 # As root, a test host that cannot be built is a failure, not a skip.
 [ "$(id -u)" = 0 ] && export MINOTAUR_TEST_REQUIRE_HOST=1
-exec cargo test --workspace "$@"
+exec cargo test --workspace --no-fail-fast "$@"

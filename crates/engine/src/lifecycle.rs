@@ -8,6 +8,7 @@
 //! A container's network namespace is a bind-mounted nsfs file made at `create` and removed at `rm`, not tied
 //! to any process: `--network container:X` joiners keep their network while X restarts.
 
+use std::cell::{RefCell, RefMut};
 use std::fs;
 use std::io::{self, Read};
 use std::os::fd::{AsFd, OwnedFd};
@@ -130,6 +131,24 @@ pub struct ExecRequest {
 pub struct Engine {
     pub paths: Paths,
     pub cgroup_root: PathBuf,
+    store: StoreCell,
+}
+
+/// The engine's one connection to the state store, opened on first use. A clone of the engine opens its
+/// own; a process about to fork releases it first, since an SQLite connection must not cross a fork.
+#[derive(Default)]
+struct StoreCell(RefCell<Option<Store>>);
+
+impl Clone for StoreCell {
+    fn clone(&self) -> Self {
+        StoreCell::default()
+    }
+}
+
+impl std::fmt::Debug for StoreCell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoreCell")
+    }
 }
 
 /// How long a SIGKILLed container may take to be gone.
@@ -143,11 +162,22 @@ impl Engine {
         Engine {
             paths,
             cgroup_root: PathBuf::from(minotaur_runtime::cgroup::DEFAULT_ROOT),
+            store: StoreCell::default(),
         }
     }
 
-    pub fn store(&self) -> Result<Store, EngineError> {
-        Ok(Store::open(&self.paths.root)?)
+    /// The state store, opened once per engine.
+    pub fn store(&self) -> Result<RefMut<'_, Store>, EngineError> {
+        let mut slot = self.store.0.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(Store::open(&self.paths.root)?);
+        }
+        Ok(RefMut::map(slot, |s| s.as_mut().expect("opened above")))
+    }
+
+    /// Closes the connection to the state store (before a fork; the next use reopens it).
+    pub(crate) fn release_store(&self) {
+        self.store.0.borrow_mut().take();
     }
 
     fn netns(&self) -> Registry {

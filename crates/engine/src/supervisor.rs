@@ -73,6 +73,7 @@ pub(crate) fn start(
     match attach {
         Attach::Foreground { stdin } => supervise(engine, c, p, Some(stdin), &mut None).map(Some),
         Attach::Detached => {
+            engine.release_store();
             let (report_r, report_w) = pipe2(OFlag::O_CLOEXEC).map_err(sys("make a pipe"))?;
             match minotaur_sys::fork().map_err(sys("fork the supervisor"))? {
                 minotaur_sys::ForkResult::Child => {
@@ -478,6 +479,7 @@ pub(crate) fn exec(
     if !req.detach {
         return exec_attached(engine, spec, init, process, req).map(Some);
     }
+    engine.release_store();
     let (report_r, report_w) = pipe2(OFlag::O_CLOEXEC).map_err(sys("make a pipe"))?;
     match minotaur_sys::fork().map_err(sys("fork"))? {
         minotaur_sys::ForkResult::Child => {

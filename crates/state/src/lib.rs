@@ -76,6 +76,7 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 
 pub use tx::{Allocation, ContainerRow, NewContainer, NewNetwork, ReadTx, WriteTx};
@@ -274,6 +275,16 @@ impl Store {
             .map_err(open_error)?;
         self.conn
             .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_error)?;
+        // Every CLI process is usually the last one to close the database. By default that process would
+        // checkpoint the WAL into the database and delete it (several fsyncs, then the next process re-creates
+        // it and syncs the directory): most of the cost of a short command. The WAL is checkpointed instead
+        // by whichever commit makes it pass SQLite's automatic threshold, and kept at a bounded size.
+        self.conn
+            .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
+            .map_err(open_error)?;
+        self.conn
+            .pragma_update(None, "journal_size_limit", 4 << 20)
             .map_err(open_error)?;
         // Switching a new database to WAL takes the write lock of its rollback journal. SQLite's busy handler
         // waits for most locks, but a connection holding SHARED that wants RESERVED while another one holds

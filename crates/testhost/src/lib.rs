@@ -1,7 +1,8 @@
 //! Throwaway hosts for privileged integration tests.
 //!
 //! A [`TestHost`] is a "box": a process tree in its own PID, network, mount, UTS and IPC namespaces, with a
-//! private `/run` (tmpfs), an `/etc` that is an overlay whose writes land in a temporary directory, and its own
+//! private `/run` (tmpfs) and `/tmp` (the directory of the binary under test stays visible there), an `/etc`
+//! that is an overlay whose writes land in a temporary directory, and its own
 //! state directory for minotaur. Behind its uplink sits a simulated outside world, a second set of namespaces
 //! that serves HTTP and DNS on documentation addresses. The box's resolver is set up like the tutorials' Ubuntu
 //! host: `/etc/resolv.conf` names a systemd-resolved style stub on 127.0.0.53, which forwards to the real
@@ -41,7 +42,11 @@ pub const BOX_UPLINK: &str = "198.18.0.2";
 /// The world's side of the uplink; the box's default gateway.
 pub const WORLD_UPLINK: &str = "198.18.0.1";
 
-const TOOLS: &[&str] = &["unshare", "nsenter", "ip", "dnsmasq", "busybox"];
+const TOOLS: &[&str] = &["unshare", "nsenter", "ip", "dnsmasq", "busybox", "perl"];
+
+/// The box's init: it reaps every child, including orphans reparented to it, as a real init does (perl-base
+/// is part of every Debian system).
+const REAPER: &str = "perl -e 'while (1) { sleep 1 if wait() == -1 }'";
 
 /// One throwaway host with its outside world. See the crate documentation.
 pub struct TestHost {
@@ -140,7 +145,6 @@ impl TestHost {
     fn build(bin: &Path) -> Result<TestHost, String> {
         let dir = tempfile::Builder::new()
             .prefix("minotaur-box.")
-            // Not under /tmp: the box gets its own /tmp, which would hide this directory.
             .tempdir_in("/var/tmp")
             .map_err(|e| e.to_string())?;
         let d = dir.path();
@@ -175,14 +179,19 @@ echo 'nameserver {WORLD_DNS}' > /run/systemd/resolve/resolv.conf
 mount -t overlay overlay -o lowerdir=/etc,upperdir={d}/etc-upper,workdir={d}/etc-work /etc
 rm -f /etc/resolv.conf
 printf 'nameserver 127.0.0.53\noptions edns0 trust-ad\nsearch .\n' > /etc/resolv.conf
+mkdir -p {d}/bindir
+mount --bind {bindir} {d}/bindir
 mount --bind {d}/tmp /tmp
+mkdir -p {bindir}
+mount --bind {d}/bindir {bindir}
 hostname minotaur-box
 ip link set lo up
 "#,
-                d = d.display()
+                d = d.display(),
+                bindir = bin.parent().unwrap_or(Path::new("/")).display(),
             ),
-            // The box's init reaps orphans, as a real host's init does (minotaur's own `init`).
-            &format!("{} init -- sleep infinity", bin.display()),
+            // The box's init reaps orphans, as a real host's init does.
+            REAPER,
         )?;
         let host = TestHost {
             dir,
