@@ -32,6 +32,14 @@ impl ContainerNames {
         }
     }
 
+    /// The name of a container created from the image with ID `image_id`, if any.
+    pub fn using_image(&self, image_id: &str) -> Option<&str> {
+        self.containers
+            .iter()
+            .find(|c| c.config.image_id == image_id)
+            .map(|c| c.name.as_str())
+    }
+
     fn find(&self, name: &str) -> Option<&Container> {
         let name = name.strip_prefix('/').unwrap_or(name);
         self.containers

@@ -3,6 +3,7 @@
 mod completion;
 mod create;
 mod exec;
+mod image;
 mod images;
 mod import;
 mod init;
@@ -63,6 +64,7 @@ pub enum Command {
     Load(load::Args),
     Save(save::Args),
     Images(images::Args),
+    Image(image::Args),
     Rmi(rmi::Args),
     Tag(tag::Args),
 }
@@ -95,6 +97,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Save(args) => save::run(&cli.global, args),
         Command::Import(args) => import::run(&cli.global, args),
         Command::Images(args) => images::run(&cli.global, args),
+        Command::Image(args) => image::run(&cli.global, args),
         Command::Rmi(args) => rmi::run(&cli.global, args),
         Command::Tag(args) => tag::run(&cli.global, args),
     }

@@ -1,8 +1,10 @@
 use std::io::Write;
 
+use minotaur_engine::names::ContainerNames;
 use minotaur_image::{Removed, Store};
 
 use crate::cli::Global;
+use crate::cmd::create::engine;
 use crate::error::{CliError, CliResult};
 
 /// Remove one or more images (untag them; delete an image and its unused layers when no tag is left)
@@ -19,11 +21,24 @@ pub struct Args {
 
 pub fn run(global: &Global, args: Args) -> CliResult {
     let store = Store::open(&global.root)?;
+    let names = ContainerNames::load(&engine(global));
     let mut out = std::io::stdout().lock();
     let mut failed = None;
     // As Docker: go on with the other images and report each failure, exit 1 if any failed.
     for image in &args.images {
-        match store.rmi(image, args.force) {
+        // An image a container was created from stays while the container exists (its layers are the
+        // container's root), as with Docker; -f removes the tag only in Docker, so it is refused here too.
+        if let Ok(id) = store.resolve(image) {
+            if let Some(c) = names.using_image(&id.to_string()) {
+                let e =
+                    anyhow::anyhow!("unable to remove image {image}: container {c} is using it");
+                if let Some(prev) = failed.replace(e) {
+                    eprintln!("minotaur: {prev:#}");
+                }
+                continue;
+            }
+        }
+        match store.rmi(image, args.force).map_err(anyhow::Error::from) {
             Ok(done) => {
                 for d in done {
                     match d {
@@ -34,7 +49,7 @@ pub fn run(global: &Global, args: Args) -> CliResult {
             }
             Err(e) => {
                 if let Some(prev) = failed.replace(e) {
-                    eprintln!("minotaur: {:#}", anyhow::Error::from(prev));
+                    eprintln!("minotaur: {prev:#}");
                 }
             }
         }

@@ -1,0 +1,68 @@
+use std::io::Write;
+
+use minotaur_engine::template::Format;
+
+use crate::cli::Global;
+use crate::cmd::{images, import, load, rmi, save, tag};
+use crate::error::CliResult;
+
+/// Manage images (the same verbs as `docker image`)
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Show images as Docker-compatible JSON, or through a Go template
+    Inspect(InspectArgs),
+    #[command(visible_alias = "list")]
+    Ls(images::Args),
+    Rm(rmi::Args),
+    Tag(tag::Args),
+    Import(import::Args),
+    Load(load::Args),
+    Save(save::Args),
+}
+
+#[derive(Debug, clap::Args)]
+struct InspectArgs {
+    /// Format the output with a Go template (e.g. '{{.Id}}')
+    #[arg(short = 'f', long)]
+    format: Option<String>,
+
+    #[arg(required = true, value_name = "IMAGE")]
+    images: Vec<String>,
+}
+
+pub fn run(global: &Global, args: Args) -> CliResult {
+    match args.command {
+        Command::Inspect(a) => inspect(global, a),
+        Command::Ls(a) => images::run(global, a),
+        Command::Rm(a) => rmi::run(global, a),
+        Command::Tag(a) => tag::run(global, a),
+        Command::Import(a) => import::run(global, a),
+        Command::Load(a) => load::run(global, a),
+        Command::Save(a) => save::run(global, a),
+    }
+}
+
+fn inspect(global: &Global, args: InspectArgs) -> CliResult {
+    let format = args.format.as_deref().map(Format::parse).transpose()?;
+    let store = minotaur_image::Store::open(&global.root)?;
+    let mut docs = Vec::new();
+    for name in &args.images {
+        docs.push(serde_json::to_value(store.inspect(name)?)?);
+    }
+    let mut out = std::io::stdout().lock();
+    match format {
+        Some(f) => {
+            for d in &docs {
+                writeln!(out, "{}", f.render(d)?)?;
+            }
+        }
+        None => writeln!(out, "{}", serde_json::to_string_pretty(&docs)?)?,
+    }
+    Ok(0)
+}
