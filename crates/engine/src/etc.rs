@@ -54,7 +54,6 @@ pub fn write(dir: &Path, hostname: &str, host_network: bool) -> io::Result<EtcFi
         hostname: dir.join("hostname"),
         hosts: dir.join("hosts"),
         resolv_conf: dir.join("resolv.conf"),
-        init: None,
     };
     fs::write(&files.hostname, format!("{hostname}\n"))?;
     let hosts_text = if host_network {

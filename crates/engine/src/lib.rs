@@ -11,7 +11,6 @@ pub mod container;
 pub mod etc;
 pub mod human;
 pub mod ids;
-pub mod init;
 pub mod lifecycle;
 pub mod logs;
 pub mod names;

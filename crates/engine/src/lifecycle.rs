@@ -479,7 +479,6 @@ impl Engine {
                 hostname: self.paths.container_dir(&c.id).join("hostname"),
                 hosts: self.paths.container_dir(&c.id).join("hosts"),
                 resolv_conf: self.paths.container_dir(&c.id).join("resolv.conf"),
-                init: std::env::current_exe().ok(),
             };
             let spec = spec::build(
                 &c.config,
@@ -538,7 +537,6 @@ impl Engine {
             hostname: self.paths.container_dir(&c.id).join("hostname"),
             hosts: self.paths.container_dir(&c.id).join("hosts"),
             resolv_conf: self.paths.container_dir(&c.id).join("resolv.conf"),
-            init: None,
         };
         let spec = spec::build(
             &config,

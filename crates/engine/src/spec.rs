@@ -46,20 +46,13 @@ pub struct Joins {
     pub host_uts: bool,
 }
 
-/// Files the engine binds into the container: its `/etc` files (generated per container), and with
-/// `--init` the init program.
+/// Files bound over the container's `/etc` (generated per container).
 #[derive(Clone, Debug)]
 pub struct EtcFiles {
     pub hostname: PathBuf,
     pub hosts: PathBuf,
     pub resolv_conf: PathBuf,
-    /// The minotaur binary, bound at [`INIT_PATH`] to be PID 1 with `--init`.
-    pub init: Option<PathBuf>,
 }
-
-/// Where `--init`'s init program appears in the container: on the container's own `/dev` tmpfs, so the
-/// mount point can be made even when the root filesystem is read-only.
-pub const INIT_PATH: &str = "/dev/init";
 
 /// The capability set of a container: Docker's default, then `--cap-add`/`--cap-drop` (`ALL` allowed), or
 /// every capability with `--privileged`. Names are accepted with or without `CAP_`, in any case.
@@ -124,19 +117,12 @@ pub fn build(
     etc: &EtcFiles,
     cgroup: &Path,
 ) -> Result<Spec, SpecError> {
-    let mut args: Vec<String> = config
+    let args: Vec<String> = config
         .entrypoint
         .iter()
         .chain(&config.cmd)
         .cloned()
         .collect();
-    if config.host.init {
-        // PID 1 is `minotaur init`, which runs the command as its child, forwards signals and reaps.
-        args.splice(
-            0..0,
-            [INIT_PATH.to_owned(), "init".to_owned(), "--".to_owned()],
-        );
-    }
     let mut spec = defaults::default_spec(&args);
 
     // Root filesystem.
@@ -220,9 +206,6 @@ pub fn build(
     mounts.push(bind(&etc.hostname, Path::new("/etc/hostname"), false));
     mounts.push(bind(&etc.hosts, Path::new("/etc/hosts"), false));
     mounts.push(bind(&etc.resolv_conf, Path::new("/etc/resolv.conf"), false));
-    if let (true, Some(init)) = (config.host.init, &etc.init) {
-        mounts.push(bind(init, Path::new(INIT_PATH), true));
-    }
     for b in &config.host.binds {
         mounts.push(bind(&b.source, &b.destination, b.read_only));
     }
@@ -351,7 +334,6 @@ mod tests {
             hostname: "/c/hostname".into(),
             hosts: "/c/hosts".into(),
             resolv_conf: "/c/resolv.conf".into(),
-            init: Some("/usr/bin/minotaur".into()),
         }
     }
 
@@ -423,32 +405,6 @@ mod tests {
         let env = spec.process().as_ref().unwrap().env().clone().unwrap();
         assert!(env.contains(&"A=1".to_string()) && env.contains(&"HOSTNAME=abc".to_string()));
         assert!(env.iter().any(|e| e.starts_with("PATH=")));
-    }
-
-    #[test]
-    fn init_becomes_pid_1_with_the_command_as_its_child() {
-        let mut c = config();
-        c.host.init = true;
-        let spec = build(
-            &c,
-            &root_id(),
-            &Root::Host,
-            &Joins::default(),
-            &etc(),
-            Path::new("m/x"),
-        )
-        .unwrap();
-        let args = spec.process().as_ref().unwrap().args().clone().unwrap();
-        assert_eq!(args, vec!["/dev/init", "init", "--", "sleep", "1"]);
-        let m = spec.mounts().as_ref().unwrap();
-        let init = m
-            .iter()
-            .find(|m| m.destination() == Path::new(INIT_PATH))
-            .unwrap();
-        assert_eq!(
-            init.source().as_deref(),
-            Some(Path::new("/usr/bin/minotaur"))
-        );
     }
 
     #[test]

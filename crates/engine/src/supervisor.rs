@@ -183,6 +183,7 @@ fn supervise(
     let opts = CreateOptions {
         cgroup_root: engine.cgroup_root.clone(),
         stdio: Some([stdin_fd, out_w.as_fd(), err_w.as_fd()]),
+        init: c.config.host.init,
     };
     let undo_root = |p: &Prepared| {
         if let Some(m) = &p.overlay {

@@ -24,6 +24,7 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{setns, unshare, CloneFlags};
 use nix::unistd::{chdir, execve, pivot_root, sethostname, Gid, Uid};
 use oci_spec::runtime::{Capabilities, Mount, Process};
+use std::os::fd::AsFd;
 
 use crate::mounts::{parse_options, MountOptions};
 use crate::seccomp::Program;
@@ -201,7 +202,7 @@ fn body(plan: &Plan<'_>, status: &mut File, go: &mut File) -> Step<Infallible> {
         }),
         plan.stdio,
     )?;
-    become_process(process, plan.seccomp.as_ref())
+    become_process(process, plan.seccomp.as_ref(), plan.init)
 }
 
 /// The limits, working directory and OOM score of `process`: the steps that need the container's
@@ -250,7 +251,11 @@ pub(crate) fn attach_stdio(
 /// The last steps, from full privileges to execve: seccomp, no_new_privs, capabilities, the user, default
 /// signal handling, close-on-exec for every inherited descriptor. Shared by a container's init process and
 /// processes exec'd into it.
-pub(crate) fn become_process(process: &Process, seccomp: Option<&Program>) -> Step<Infallible> {
+pub(crate) fn become_process(
+    process: &Process,
+    seccomp: Option<&Program>,
+    init: bool,
+) -> Step<Infallible> {
     default_signals()?;
     let nnp = process.no_new_privileges() == Some(true);
     if !nnp {
@@ -304,6 +309,22 @@ pub(crate) fn become_process(process: &Process, seccomp: Option<&Program>) -> St
     minotaur_sys::cloexec_from(3).at(|| "mark descriptors close-on-exec".into())?;
     if nnp {
         install_seccomp(seccomp)?;
+    }
+    if init {
+        // PID 1 stays ours and reaps; the command runs as its child (see the reaper module). The child
+        // inherits the status pipe and reports an exec failure through it; PID 1 closes its own copy, so the
+        // parent sees the pipe close exactly when the command has exec'd.
+        let sfd = crate::reaper::prepare().at(|| "prepare the init's signals".into())?;
+        match minotaur_sys::fork().at(|| "fork the command under the init".into())? {
+            nix::unistd::ForkResult::Child => {
+                crate::reaper::signals()
+                    .thread_unblock()
+                    .at(|| "unblock signals".into())?;
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                minotaur_sys::exit_with_only(sfd.as_fd(), || crate::reaper::run(&sfd, child));
+            }
+        }
     }
     Err(exec(
         process.args().as_deref().unwrap_or_default(),

@@ -20,6 +20,7 @@ pub mod defaults;
 mod exec;
 mod init;
 pub mod mounts;
+pub mod reaper;
 pub mod seccomp;
 
 use std::fs::File;
@@ -133,6 +134,8 @@ pub struct CreateOptions<'a> {
     /// The container's stdin, stdout and stderr. `None`: the caller's own 0, 1 and 2. Ignored with a
     /// terminal, which becomes all three.
     pub stdio: Option<[BorrowedFd<'a>; 3]>,
+    /// PID 1 stays the runtime's own init, which runs the command as its child (see [`reaper`]).
+    pub init: bool,
 }
 
 impl Default for CreateOptions<'_> {
@@ -140,6 +143,7 @@ impl Default for CreateOptions<'_> {
         CreateOptions {
             cgroup_root: PathBuf::from(cgroup::DEFAULT_ROOT),
             stdio: None,
+            init: false,
         }
     }
 }
@@ -253,6 +257,8 @@ pub(crate) struct Plan<'a> {
     pub host_is_cgroup2: bool,
     /// Descriptors to become the container's 0, 1 and 2.
     pub stdio: Option<[BorrowedFd<'a>; 3]>,
+    /// Keep PID 1 as a reaper and run the command as its child.
+    pub init: bool,
 }
 
 /// Creates a container from `spec`: forks its init process into new namespaces, sets up its root filesystem
@@ -366,6 +372,7 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
         seccomp,
         host_is_cgroup2: cgroup::is_cgroup2(&opts.cgroup_root),
         stdio: opts.stdio,
+        init: opts.init,
     };
     let result = spawn(plan, flags, cgroup.as_ref());
     match result {

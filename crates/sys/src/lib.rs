@@ -5,7 +5,7 @@
 //! returns owned descriptors (`OwnedFd`) and keeps the kernel's errno. It owns no policy: which namespace to
 //! join, in which order, or what to mount belongs to `minotaur-ns` and the crates above it.
 
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use nix::errno::Errno;
 use nix::unistd::Pid;
@@ -382,4 +382,20 @@ pub fn interface_up(name: &str) -> Result<(), Errno> {
         )
     };
     Errno::result(r).map(drop)
+}
+
+/// Closes every descriptor from 3 upwards except `keep`, runs `f`, and exits the process with its result
+/// (exit_group, no destructors). For a process that stays behind as a reaper after forking the real work:
+/// nothing that owned a closed descriptor runs again, and `f` must use no descriptor but `keep`.
+pub fn exit_with_only(keep: BorrowedFd<'_>, f: impl FnOnce() -> i32) -> ! {
+    let k = keep.as_raw_fd() as libc::c_uint;
+    // SAFETY: close_range takes integers only. The descriptors closed here may be owned by objects of the
+    // caller, but this function never returns to it: only `f` runs after, and then the process exits.
+    unsafe {
+        if k > 3 {
+            libc::syscall(libc::SYS_close_range, 3u32, k - 1, 0u32);
+        }
+        libc::syscall(libc::SYS_close_range, k + 1, u32::MAX, 0u32);
+    }
+    exit_now(f())
 }

@@ -6,7 +6,6 @@ mod exec;
 mod image;
 mod images;
 mod import;
-mod init;
 mod inspect;
 mod kill;
 mod load;
@@ -37,8 +36,6 @@ use crate::error::CliResult;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    #[command(hide = true)]
-    Init(init::Args),
     Create(create::Args),
     Run(run::Args),
     Exec(exec::Args),
@@ -71,7 +68,6 @@ pub enum Command {
 
 pub fn run(cli: Cli) -> CliResult {
     match cli.command {
-        Command::Init(args) => init::run(args),
         Command::Create(args) => create::run(&cli.global, args),
         Command::Run(args) => run::run(&cli.global, args),
         Command::Exec(args) => exec::run(&cli.global, args),
