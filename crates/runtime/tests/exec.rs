@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 const RUN: &str = env!("CARGO_BIN_EXE_minotaur-runtime-run");
 
 fn host() -> Option<TestHost> {
-    TestHost::new("/bin/true")
+    TestHost::new(RUN)
 }
 
 /// A unique cgroup parent for one test (cgroups live in the real host's cgroupfs).

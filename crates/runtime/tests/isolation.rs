@@ -13,7 +13,7 @@ const RUN: &str = env!("CARGO_BIN_EXE_minotaur-runtime-run");
 
 fn host() -> Option<TestHost> {
     // The box's `minotaur()` helper is not used here: containers are made by the runtime's test runner.
-    TestHost::new("/bin/true")
+    TestHost::new(RUN)
 }
 
 /// A unique cgroup parent for one test (cgroups live in the real host's cgroupfs).
