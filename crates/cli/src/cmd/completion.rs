@@ -1,3 +1,5 @@
+use std::io::Write;
+
 use clap::CommandFactory;
 use clap_complete::Shell;
 
@@ -13,11 +15,10 @@ pub struct Args {
 
 pub fn run(args: Args) -> CliResult {
     let mut cmd = Cli::command();
-    clap_complete::generate(
-        args.shell,
-        &mut cmd,
-        "minotaur",
-        &mut std::io::stdout().lock(),
-    );
+    // clap_complete panics on a write error: render to memory, then write (a closed pipe is then a plain
+    // broken-pipe error, which is not reported).
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut cmd, "minotaur", &mut script);
+    std::io::stdout().lock().write_all(&script)?;
     Ok(0)
 }
