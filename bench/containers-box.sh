@@ -57,17 +57,24 @@ mkdir -p "$tmp/rootfs/bin"
 cp "$busybox" "$tmp/rootfs/bin/busybox"
 for a in true sleep sh; do ln -s busybox "$tmp/rootfs/bin/$a"; done
 tar -C "$tmp/rootfs" -cf "$tmp/rootfs.tar" .
-bundle() { # RUNTIME NAME ARGS...: a bundle from the runtime's own `spec`, read-only root, no terminal
+bundle() { # RUNTIME NAME ARGS...: a bundle from the runtime's own `spec`, read-only root, no terminal.
+  # With CONFINE=1, the process also gets what minotaur gives every container by default: Docker's
+  # capabilities and seccomp profile (crun's own spec has fewer capabilities and no seccomp filter).
   local rt=$1 dir=$tmp/$1/$2
   shift 2
   mkdir -p "$dir"
   (cd "$dir" && "$rt" spec)
-  python3 - "$dir/config.json" "$tmp/rootfs" "$@" <<'PY'
+  "$(dirname "$bin")/minotaur-runtime-run" --default-spec true > "$dir/minotaur-spec.json"
+  python3 - "$dir/config.json" "$tmp/rootfs" "${CONFINE:-0}" "$dir/minotaur-spec.json" "$@" <<'PY'
 import json, sys
-path, root, *args = sys.argv[1:]
+path, root, confine, mine, *args = sys.argv[1:]
 c = json.load(open(path))
 c["process"].update(args=args, terminal=False)
 c["root"] = {"path": root, "readonly": True}
+if confine == "1":
+    m = json.load(open(mine))
+    c["process"]["capabilities"] = m["process"]["capabilities"]
+    c["linux"]["seccomp"] = m["linux"]["seccomp"]
 json.dump(c, open(path, "w"), indent=1)
 PY
 }
@@ -75,6 +82,7 @@ for rt in crun runc; do
   bundle $rt run true
   bundle $rt exec sleep 100000
 done
+CONFINE=1 bundle crun run-confined true
 
 # --- podman: private storage and configuration ---
 mkdir -p "$tmp/podman"
@@ -130,6 +138,7 @@ docker_row=(--skip "run --rm true: docker" "$docker_skip")
 [ -z "$docker_skip" ] && docker_row=(--pair "run --rm true: docker" "$mino_run" "$docker run --rm --network none minotaur-bench true")
 timeit --json "$out.run.json" \
   --pair "run --rm true: crun run" "$mino_run" "$crun run -b $tmp/crun/run bench-run" \
+  --pair "run --rm true: crun run, Docker's caps+seccomp" "$mino_run" "$crun run -b $tmp/crun/run-confined bench-run" \
   --pair "run --rm true: runc run" "$mino_run" "$runc run -b $tmp/runc/run bench-run" \
   --pair "run --rm true: podman" "$mino_run" "podman run --rm --network none localhost/minotaur-bench true" \
   "${docker_row[@]}"

@@ -84,12 +84,19 @@ impl Global {
             LogLevel::Debug => log::LevelFilter::Debug,
             LogLevel::Trace => log::LevelFilter::Trace,
         };
+        let start = std::time::Instant::now();
         env_logger::Builder::new()
             .filter_level(level)
-            .format(|buf, record| {
+            .format(move |buf, record| {
                 use std::io::Write;
                 let level = record.level().as_str().to_lowercase();
-                writeln!(buf, "minotaur: {level}: {}", record.args())
+                if record.level() >= log::Level::Debug {
+                    // Debug lines carry the time since start, to see where a command spends it.
+                    let us = start.elapsed().as_micros();
+                    writeln!(buf, "minotaur: {level}: +{us}us {}", record.args())
+                } else {
+                    writeln!(buf, "minotaur: {level}: {}", record.args())
+                }
             })
             .init();
     }

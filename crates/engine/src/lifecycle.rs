@@ -272,6 +272,10 @@ impl Engine {
                 .and_then(|mut st| Ok(st.write(|tx| tx.delete_container(id.as_str()))?));
             return Err(e);
         }
+        log::debug!(
+            "create {}: record, files and network namespace made",
+            container.name
+        );
         // The creation time the store recorded is the one inspect shows.
         self.find(id.as_str())
     }

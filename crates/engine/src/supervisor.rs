@@ -198,6 +198,7 @@ fn supervise(
         }
     };
     drop((out_w, err_w));
+    log::debug!("supervise {}: created (pid {})", c.name, created.pid());
     let mut created = created;
     let console = created.take_console();
     let pid = created.pid();
@@ -219,6 +220,7 @@ fn supervise(
             return Err(e.into());
         }
     };
+    log::debug!("supervise {}: started", c.name);
     let me = std::process::id() as i32;
     c.state = State {
         status: Status::Running,
@@ -273,6 +275,7 @@ fn supervise(
     if let Some(l) = log.as_mut() {
         let _ = l.flush();
     }
+    log::debug!("supervise {}: exited", c.name);
 
     let code = match status {
         WaitStatus::Exited(_, code) => code,
@@ -296,6 +299,7 @@ fn supervise(
     } else {
         engine.set_state(&c.id, &c.state)?;
     }
+    log::debug!("supervise {}: recorded and cleaned up", c.name);
     Ok(code)
 }
 
