@@ -515,6 +515,7 @@ impl Engine {
     /// given. Returns the process's exit status, or `None` when `detach` (it then runs on unwaited).
     pub fn exec(&self, reference: &str, req: &ExecRequest) -> Result<Option<i32>, EngineError> {
         let c = self.find(reference)?;
+        log::debug!("exec in {}: found", c.name);
         let init = self
             .pidfd(&c)?
             .ok_or_else(|| EngineError::NotRunning(c.name.to_string()))?;
@@ -551,6 +552,7 @@ impl Engine {
             &self.paths.cgroup(&c.id),
         )?;
         let process = spec.process().clone().expect("a built spec has a process");
+        log::debug!("exec in {}: spec built", c.name);
         supervisor::exec(self, &spec, &init, &process, req)
     }
 

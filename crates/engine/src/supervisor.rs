@@ -576,6 +576,7 @@ fn exec_attached(
         stdio: Some(stdio),
     };
     let ex = minotaur_runtime::exec(spec, init.as_fd(), process, &opts)?;
+    log::debug!("exec: running (pid {})", ex.pid);
     let signals = block_forwarded();
     let raw = if req.tty { RawMode::enter() } else { None };
     if let Some(master) = &ex.console {
