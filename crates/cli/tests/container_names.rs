@@ -1,21 +1,10 @@
 //! Containers as namespace targets and names: `nsenter --mount=toolbox --net=web` ("debugging the
 //! Minotaur"), `nsenter -t web`, and lsns's NAME column naming a container's namespaces.
 
-use minotaur_testhost::{wait_until, TestHost};
+mod common;
 
-fn host() -> Option<TestHost> {
-    TestHost::new(env!("CARGO_BIN_EXE_minotaur"))
-}
-
-fn ok(h: &TestHost, args: &[&str]) -> String {
-    let out = h.mino(args);
-    assert!(
-        out.status.success(),
-        "minotaur {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use common::{host, ok};
+use minotaur_testhost::wait_until;
 
 #[test]
 fn nsenter_takes_the_body_of_one_container_and_the_head_of_another() {

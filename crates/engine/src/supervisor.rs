@@ -84,27 +84,33 @@ pub(crate) fn start(
                 minotaur_sys::ForkResult::Parent { .. } => {
                     // The supervisor owns the container (and its root mount) from here.
                     drop(report_w);
-                    let report = crate::lifecycle::read_all(File::from(report_r));
-                    match report.strip_prefix("ok") {
-                        Some(_) => Ok(None),
-                        None => {
-                            let (code, message) =
-                                report.split_once(' ').unwrap_or(("125", report.as_str()));
-                            let message = if message.is_empty() {
-                                "the supervisor died before starting the container".to_owned()
-                            } else {
-                                message.to_owned()
-                            };
-                            Err(EngineError::Supervisor {
-                                message,
-                                code: code.parse().unwrap_or(125),
-                            })
-                        }
-                    }
+                    read_report(
+                        report_r,
+                        "the supervisor died before starting the container",
+                    )
                 }
             }
         }
     }
+}
+
+/// Reads a forked helper's report: "ok" once it has done its part, or "CODE MESSAGE" when it failed;
+/// nothing at all when it died first (`died` says what that means).
+fn read_report(report: OwnedFd, died: &str) -> Result<Option<i32>, EngineError> {
+    let report = crate::lifecycle::read_all(File::from(report));
+    if report.starts_with("ok") {
+        return Ok(None);
+    }
+    let (code, message) = report.split_once(' ').unwrap_or(("125", ""));
+    let message = if message.is_empty() {
+        died.to_owned()
+    } else {
+        message.to_owned()
+    };
+    Err(EngineError::Supervisor {
+        message,
+        code: code.parse().unwrap_or(125),
+    })
 }
 
 /// The detached supervisor's life: a new session, stdio on /dev/null, subreaper, then [`supervise`].
@@ -531,19 +537,7 @@ pub(crate) fn exec(
         }
         minotaur_sys::ForkResult::Parent { .. } => {
             drop(report_w);
-            let report = crate::lifecycle::read_all(File::from(report_r));
-            match report.strip_prefix("ok") {
-                Some(_) => Ok(None),
-                None => {
-                    let (code, message) = report
-                        .split_once(' ')
-                        .unwrap_or(("125", "the exec waiter died"));
-                    Err(EngineError::Supervisor {
-                        message: message.to_owned(),
-                        code: code.parse().unwrap_or(125),
-                    })
-                }
-            }
+            read_report(report_r, "the exec waiter died before running the command")
         }
     }
 }
