@@ -24,7 +24,7 @@ fn exec_sees_the_containers_namespaces_and_a_veth_moved_in_by_hand() {
     // Same PID namespace (PID 1 is the container's command), same cgroup, same hostname and capabilities.
     assert_eq!(
         ok(&h, &["exec", "web", "cat", "/proc/1/cmdline"]),
-        "sleep\u{0}1000"
+        "sleep\u{0}1000\u{0}"
     );
     // Inside the container's cgroup namespace both are at its root; from the box, both are in its cgroup.
     let inside = ok(
