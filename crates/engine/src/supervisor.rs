@@ -252,6 +252,10 @@ fn supervise(
     // Closing the report pipe is what releases the waiting CLI.
     if let Some(mut r) = report.take() {
         let _ = r.write_all(b"ok");
+        // Detached, this process now only waits: it keeps no database connection (reopened at exit) and
+        // gives back what it inherited from the CLI.
+        engine.release_store();
+        minotaur_sys::shed_memory();
     }
 
     let mut log = LogWriter::open(engine.paths.log(&c.id), LOG_MAX_SIZE, LOG_MAX_FILES).ok();
