@@ -50,11 +50,7 @@ pub fn resolv_conf(host: &str, upstream: Option<&str>) -> String {
 
 /// Writes the three files into `dir` and says where they are.
 pub fn write(dir: &Path, hostname: &str, host_network: bool) -> io::Result<EtcFiles> {
-    let files = EtcFiles {
-        hostname: dir.join("hostname"),
-        hosts: dir.join("hosts"),
-        resolv_conf: dir.join("resolv.conf"),
-    };
+    let files = EtcFiles::in_dir(dir);
     fs::write(&files.hostname, format!("{hostname}\n"))?;
     let hosts_text = if host_network {
         fs::read_to_string("/etc/hosts").unwrap_or_else(|_| hosts(hostname, &[]))

@@ -479,11 +479,7 @@ impl Engine {
         };
         let result = (|| {
             let identity = user::resolve(&c.config.user, &root_dir)?;
-            let etc = crate::spec::EtcFiles {
-                hostname: self.paths.container_dir(&c.id).join("hostname"),
-                hosts: self.paths.container_dir(&c.id).join("hosts"),
-                resolv_conf: self.paths.container_dir(&c.id).join("resolv.conf"),
-            };
+            let etc = crate::spec::EtcFiles::in_dir(&self.paths.container_dir(&c.id));
             let spec = spec::build(
                 &c.config,
                 &identity,
@@ -538,11 +534,7 @@ impl Engine {
         if let Some(w) = &req.working_dir {
             config.working_dir = w.clone();
         }
-        let etc = crate::spec::EtcFiles {
-            hostname: self.paths.container_dir(&c.id).join("hostname"),
-            hosts: self.paths.container_dir(&c.id).join("hosts"),
-            resolv_conf: self.paths.container_dir(&c.id).join("resolv.conf"),
-        };
+        let etc = crate::spec::EtcFiles::in_dir(&self.paths.container_dir(&c.id));
         let spec = spec::build(
             &config,
             &identity,

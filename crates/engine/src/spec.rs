@@ -54,6 +54,17 @@ pub struct EtcFiles {
     pub resolv_conf: PathBuf,
 }
 
+impl EtcFiles {
+    /// The files as they lie in a container's directory.
+    pub fn in_dir(dir: &Path) -> EtcFiles {
+        EtcFiles {
+            hostname: dir.join("hostname"),
+            hosts: dir.join("hosts"),
+            resolv_conf: dir.join("resolv.conf"),
+        }
+    }
+}
+
 /// The capability set of a container: Docker's default, then `--cap-add`/`--cap-drop` (`ALL` allowed), or
 /// every capability with `--privileged`. Names are accepted with or without `CAP_`, in any case.
 pub fn capabilities(config: &Config) -> Result<HashSet<Capability>, SpecError> {

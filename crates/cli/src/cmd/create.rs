@@ -294,6 +294,25 @@ impl Flags {
     }
 }
 
+/// Runs `act` on each named container as Docker's multi-container verbs do: print what it returns, report a
+/// failure on stderr and go on with the others; exit 1 if any failed.
+pub fn each<T: std::fmt::Display, E: Into<anyhow::Error>>(
+    containers: &[String],
+    mut act: impl FnMut(&str) -> Result<T, E>,
+) -> CliResult {
+    let mut status = 0;
+    for c in containers {
+        match act(c) {
+            Ok(line) => writeln!(std::io::stdout(), "{line}")?,
+            Err(e) => {
+                eprintln!("minotaur: {:#}", e.into());
+                status = 1;
+            }
+        }
+    }
+    Ok(status)
+}
+
 /// The engine over the directories the global options name.
 pub fn engine(global: &Global) -> Engine {
     let mut paths = Paths::new(&global.root, &global.runroot);

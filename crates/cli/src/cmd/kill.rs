@@ -1,9 +1,7 @@
-use std::io::Write;
-
 use minotaur_engine::lifecycle::parse_signal;
 
 use crate::cli::Global;
-use crate::cmd::create::engine;
+use crate::cmd::create::{each, engine};
 use crate::error::CliResult;
 
 /// Send a signal (default SIGKILL) to one or more running containers
@@ -20,15 +18,7 @@ pub struct Args {
 pub fn run(global: &Global, args: Args) -> CliResult {
     let signal = parse_signal(&args.signal)?;
     let engine = engine(global);
-    let mut status = 0;
-    for c in &args.containers {
-        match engine.kill(c, signal) {
-            Ok(_) => writeln!(std::io::stdout(), "{c}")?,
-            Err(e) => {
-                eprintln!("minotaur: {:#}", anyhow::Error::from(e));
-                status = 1;
-            }
-        }
-    }
-    Ok(status)
+    each(&args.containers, |c| {
+        engine.kill(c, signal).map(|_| c.to_owned())
+    })
 }

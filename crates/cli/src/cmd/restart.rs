@@ -1,10 +1,9 @@
-use std::io::Write;
 use std::time::Duration;
 
 use minotaur_engine::supervisor::Attach;
 
 use crate::cli::Global;
-use crate::cmd::create::engine;
+use crate::cmd::create::{each, engine};
 use crate::error::CliResult;
 
 /// Restart one or more containers
@@ -20,18 +19,10 @@ pub struct Args {
 
 pub fn run(global: &Global, args: Args) -> CliResult {
     let engine = engine(global);
-    let mut status = 0;
-    for c in &args.containers {
-        let r = engine
+    each(&args.containers, |c| {
+        engine
             .stop(c, args.time.map(Duration::from_secs))
-            .and_then(|c| engine.start(c.id.as_str(), Attach::Detached));
-        match r {
-            Ok(_) => writeln!(std::io::stdout(), "{c}")?,
-            Err(e) => {
-                eprintln!("minotaur: {:#}", anyhow::Error::from(e));
-                status = 1;
-            }
-        }
-    }
-    Ok(status)
+            .and_then(|c| engine.start(c.id.as_str(), Attach::Detached))
+            .map(|_| c.to_owned())
+    })
 }

@@ -1,7 +1,5 @@
-use std::io::Write;
-
 use crate::cli::Global;
-use crate::cmd::create::engine;
+use crate::cmd::create::{each, engine};
 use crate::error::CliResult;
 
 /// Remove one or more containers, with everything they own
@@ -17,15 +15,7 @@ pub struct Args {
 
 pub fn run(global: &Global, args: Args) -> CliResult {
     let engine = engine(global);
-    let mut status = 0;
-    for c in &args.containers {
-        match engine.remove(c, args.force) {
-            Ok(_) => writeln!(std::io::stdout(), "{c}")?,
-            Err(e) => {
-                eprintln!("minotaur: {:#}", anyhow::Error::from(e));
-                status = 1;
-            }
-        }
-    }
-    Ok(status)
+    each(&args.containers, |c| {
+        engine.remove(c, args.force).map(|_| c.to_owned())
+    })
 }

@@ -1,8 +1,7 @@
-use std::io::Write;
 use std::time::Duration;
 
 use crate::cli::Global;
-use crate::cmd::create::engine;
+use crate::cmd::create::{each, engine};
 use crate::error::CliResult;
 
 /// Stop one or more running containers: the stop signal, then SIGKILL after the timeout
@@ -18,15 +17,9 @@ pub struct Args {
 
 pub fn run(global: &Global, args: Args) -> CliResult {
     let engine = engine(global);
-    let mut status = 0;
-    for c in &args.containers {
-        match engine.stop(c, args.time.map(Duration::from_secs)) {
-            Ok(_) => writeln!(std::io::stdout(), "{c}")?,
-            Err(e) => {
-                eprintln!("minotaur: {:#}", anyhow::Error::from(e));
-                status = 1;
-            }
-        }
-    }
-    Ok(status)
+    each(&args.containers, |c| {
+        engine
+            .stop(c, args.time.map(Duration::from_secs))
+            .map(|_| c.to_owned())
+    })
 }

@@ -1,7 +1,5 @@
-use std::io::Write;
-
 use crate::cli::Global;
-use crate::cmd::create::engine;
+use crate::cmd::create::{each, engine};
 use crate::error::CliResult;
 
 /// Wait until containers stop, then print their exit codes
@@ -13,15 +11,5 @@ pub struct Args {
 
 pub fn run(global: &Global, args: Args) -> CliResult {
     let engine = engine(global);
-    let mut status = 0;
-    for c in &args.containers {
-        match engine.wait(c) {
-            Ok(code) => writeln!(std::io::stdout(), "{code}")?,
-            Err(e) => {
-                eprintln!("minotaur: {:#}", anyhow::Error::from(e));
-                status = 1;
-            }
-        }
-    }
-    Ok(status)
+    each(&args.containers, |c| engine.wait(c))
 }
