@@ -1,0 +1,15 @@
+//! The container network data path: what `docker network create` and `docker run --network` need from the
+//! kernel, done in-process over route netlink (no `ip` is spawned).
+//!
+//! This crate owns bridges, veth pairs, addresses, routes and link lookups in a given network namespace
+//! ([`link`]), the choice of subnets, gateways, container addresses and MACs ([`pool`]), and per-namespace
+//! sysctls ([`sysctl`]). It owns no state: which networks exist, which addresses are taken and which
+//! container sits where belong to the engine, and firewalling (NAT, isolation) belongs to the firewall
+//! crate. Messages are built and parsed by `netlink-packet-route`; the socket is `netlink-sys`'s.
+#![forbid(unsafe_code)]
+
+pub mod link;
+pub mod pool;
+pub mod sysctl;
+
+pub use link::{configure_peer, Netlink, NetlinkError, VethSpec};

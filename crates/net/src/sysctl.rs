@@ -1,0 +1,153 @@
+//! Kernel parameters under /proc/sys, in a given network namespace.
+//!
+//! The files below /proc/sys/net belong to the network namespace of the thread that *opens* them (the
+//! kernel looks the table up in `current`'s namespace at open time; the mount of /proc does not matter).
+//! So [`set_in`] switches a short-lived thread into the target namespace and opens the file there; the
+//! caller's threads never change namespace.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use nix::sched::{setns, CloneFlags};
+
+/// A sysctl that could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum SysctlError {
+    #[error("invalid sysctl name {0:?}")]
+    InvalidKey(String),
+    #[error("cannot read sysctl {key}")]
+    Read {
+        key: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot set sysctl {key} to {value}")]
+    Write {
+        key: String,
+        value: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot open network namespace {}", path.display())]
+    OpenNetns {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot enter network namespace {}", path.display())]
+    EnterNetns {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot start a thread for network namespace {}", path.display())]
+    Thread {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// The file of `key`: dots become slashes (`net.ipv4.ip_forward`), unless the key already uses slashes
+/// (sysctl(8)'s form for names with dots in them, such as `net/ipv4/conf/eth0.5/forwarding`).
+fn path_of(key: &str) -> Result<PathBuf, SysctlError> {
+    let rel = if key.contains('/') {
+        key.to_owned()
+    } else {
+        key.replace('.', "/")
+    };
+    let valid = !rel.is_empty()
+        && rel
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..");
+    if !valid {
+        return Err(SysctlError::InvalidKey(key.to_owned()));
+    }
+    Ok(Path::new("/proc/sys").join(rel))
+}
+
+/// Writes `value` to the sysctl `key` (e.g. `net.ipv4.ip_forward` = `1`) in the caller's network namespace.
+/// Nothing is written when it already holds the value (a write can have side effects, and may be refused
+/// where reading is allowed).
+pub fn set(key: &str, value: &str) -> Result<(), SysctlError> {
+    let path = path_of(key)?;
+    let current = fs::read_to_string(&path).map_err(|source| SysctlError::Read {
+        key: key.to_owned(),
+        source,
+    })?;
+    if current.trim() == value.trim() {
+        return Ok(());
+    }
+    File::options()
+        .write(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(value.as_bytes()))
+        .map_err(|source| SysctlError::Write {
+            key: key.to_owned(),
+            value: value.to_owned(),
+            source,
+        })
+}
+
+/// Like [`set`], inside the network namespace of the nsfs file `netns` (e.g. a bind-mounted /run/netns/x).
+/// Done on a short-lived thread that setns()es there, since /proc/sys/net follows the opening thread's
+/// network namespace.
+pub fn set_in(netns: &Path, key: &str, value: &str) -> Result<(), SysctlError> {
+    let ns = File::open(netns).map_err(|source| SysctlError::OpenNetns {
+        path: netns.to_owned(),
+        source,
+    })?;
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("sysctl-netns".into())
+            .spawn_scoped(s, || {
+                setns(&ns, CloneFlags::CLONE_NEWNET).map_err(|e| SysctlError::EnterNetns {
+                    path: netns.to_owned(),
+                    source: e.into(),
+                })?;
+                set(key, value)
+            })
+            .map_err(|source| SysctlError::Thread {
+                path: netns.to_owned(),
+                source,
+            })?
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_paths() {
+        assert_eq!(
+            path_of("net.ipv4.ip_forward").unwrap(),
+            Path::new("/proc/sys/net/ipv4/ip_forward")
+        );
+        assert_eq!(
+            path_of("net/ipv4/conf/eth0.5/forwarding").unwrap(),
+            Path::new("/proc/sys/net/ipv4/conf/eth0.5/forwarding")
+        );
+        for bad in [
+            "",
+            "net..ipv4",
+            "net/../../etc/passwd",
+            "/net/ipv4",
+            "net.ipv4.",
+        ] {
+            assert!(
+                matches!(path_of(bad), Err(SysctlError::InvalidKey(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn read_error_names_the_key() {
+        let e = set("net.minotaur.no_such_key", "1").unwrap_err();
+        assert_eq!(e.to_string(), "cannot read sysctl net.minotaur.no_such_key");
+    }
+}
