@@ -454,3 +454,193 @@ pub fn shed_memory() {
         }
     }
 }
+
+/// Why [`Nftables::open`] failed.
+#[derive(Debug)]
+pub enum NftLoadError {
+    /// `libnftables.so.1` could not be loaded, or lacks a function we call (`detail` is dlerror's text).
+    Library { detail: String },
+    /// No netfilter netlink socket could be opened (libnftables would exit the process on this).
+    Netlink(Errno),
+    /// `nft_ctx_new` or the output buffering failed.
+    Context,
+}
+
+impl std::fmt::Display for NftLoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NftLoadError::Library { detail } => {
+                write!(
+                    f,
+                    "cannot load libnftables.so.1 (is nftables installed?): {detail}"
+                )
+            }
+            NftLoadError::Netlink(_) => f.write_str("cannot open a netfilter netlink socket"),
+            NftLoadError::Context => f.write_str("cannot create a libnftables context"),
+        }
+    }
+}
+
+impl std::error::Error for NftLoadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            NftLoadError::Netlink(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// The few libnftables functions minotaur calls (<nftables/libnftables.h>), resolved once per process.
+struct NftApi {
+    ctx_new: unsafe extern "C" fn(libc::c_uint) -> *mut libc::c_void,
+    ctx_free: unsafe extern "C" fn(*mut libc::c_void),
+    buffer_output: unsafe extern "C" fn(*mut libc::c_void) -> libc::c_int,
+    buffer_error: unsafe extern "C" fn(*mut libc::c_void) -> libc::c_int,
+    run_cmd_from_buffer:
+        unsafe extern "C" fn(*mut libc::c_void, *const libc::c_char) -> libc::c_int,
+    get_output_buffer: unsafe extern "C" fn(*mut libc::c_void) -> *const libc::c_char,
+    get_error_buffer: unsafe extern "C" fn(*mut libc::c_void) -> *const libc::c_char,
+    /// Kept loaded for the life of the process: the function pointers above point into it.
+    _lib: libloading::Library,
+}
+
+impl NftApi {
+    fn load() -> Result<NftApi, String> {
+        // SAFETY: loading libnftables runs its ELF constructors, which only initialise its own globals; it
+        // and its dependencies (libnftnl, libmnl, libgmp, libjansson, libxtables) are ordinary C libraries.
+        let lib =
+            unsafe { libloading::Library::new("libnftables.so.1") }.map_err(|e| e.to_string())?;
+        macro_rules! sym {
+            ($name:literal) => {
+                // SAFETY: the declared type is the function's prototype in <nftables/libnftables.h> (nftables
+                // 0.9.0 to 1.1 keep these stable); the pointer is copied out and used only while `lib` lives,
+                // which is the whole process (it is never unloaded).
+                *unsafe { lib.get(concat!($name, "\0").as_bytes()) }.map_err(|e| e.to_string())?
+            };
+        }
+        Ok(NftApi {
+            ctx_new: sym!("nft_ctx_new"),
+            ctx_free: sym!("nft_ctx_free"),
+            buffer_output: sym!("nft_ctx_buffer_output"),
+            buffer_error: sym!("nft_ctx_buffer_error"),
+            run_cmd_from_buffer: sym!("nft_run_cmd_from_buffer"),
+            get_output_buffer: sym!("nft_ctx_get_output_buffer"),
+            get_error_buffer: sym!("nft_ctx_get_error_buffer"),
+            _lib: lib,
+        })
+    }
+
+    fn get() -> Result<&'static NftApi, NftLoadError> {
+        static API: std::sync::OnceLock<Result<NftApi, String>> = std::sync::OnceLock::new();
+        API.get_or_init(NftApi::load)
+            .as_ref()
+            .map_err(|detail| NftLoadError::Library {
+                detail: detail.clone(),
+            })
+    }
+}
+
+/// libnftables 1.0 keeps process-wide state besides its contexts (a one-time initialisation in `nft_ctx_new`,
+/// the interface cache that every command fills and releases), so no two threads may be inside it at once.
+static NFT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn nft_lock() -> std::sync::MutexGuard<'static, ()> {
+    NFT_LOCK
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A libnftables context (`struct nft_ctx`) with its output and error messages captured in buffers.
+///
+/// libnftables is loaded at run time (dlopen), so building minotaur needs no nftables development files and a
+/// machine without nftables fails only when a firewall is needed. The context talks to the network namespace
+/// of the thread that opened it: its netfilter socket is made by `nft_ctx_new`.
+pub struct Nftables {
+    api: &'static NftApi,
+    ctx: std::ptr::NonNull<libc::c_void>,
+}
+
+impl Nftables {
+    /// Loads libnftables (once per process) and makes a context (`nft_ctx_new(NFT_CTX_DEFAULT)`) whose output
+    /// and errors go to buffers that [`Nftables::run`] returns.
+    pub fn open() -> Result<Nftables, NftLoadError> {
+        let api = NftApi::get()?;
+        // libnftables exit()s the whole process when it cannot open its netlink socket; try one first.
+        // SAFETY: socket(2) takes three integers and returns a new descriptor or -1; no memory is passed.
+        let probe = unsafe {
+            libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                libc::NETLINK_NETFILTER,
+            )
+        };
+        let probe = Errno::result(probe).map_err(NftLoadError::Netlink)?;
+        // SAFETY: `probe` is a descriptor socket(2) just returned, owned by nothing else; dropping closes it.
+        drop(unsafe { OwnedFd::from_raw_fd(probe) });
+
+        let _guard = nft_lock();
+        const NFT_CTX_DEFAULT: libc::c_uint = 0;
+        // SAFETY: nft_ctx_new takes a flags integer and returns a new context or NULL; the global lock keeps
+        // its one-time initialisation from running twice at once.
+        let ctx = unsafe { (api.ctx_new)(NFT_CTX_DEFAULT) };
+        let ctx = std::ptr::NonNull::new(ctx).ok_or(NftLoadError::Context)?;
+        let nft = Nftables { api, ctx };
+        // SAFETY: `ctx` is the live context made above; both calls only switch its output streams to buffers.
+        let failed = unsafe {
+            (api.buffer_output)(ctx.as_ptr()) != 0 || (api.buffer_error)(ctx.as_ptr()) != 0
+        };
+        if failed {
+            return Err(NftLoadError::Context); // `nft` is dropped, which frees the context
+        }
+        Ok(nft)
+    }
+
+    /// Runs `commands` (nft syntax, one or more lines) as one transaction (`nft_run_cmd_from_buffer`): either
+    /// every command takes effect or none does. Returns what nft printed, or on failure its error messages.
+    pub fn run(&mut self, commands: &str) -> Result<String, String> {
+        let cmds = std::ffi::CString::new(commands)
+            .map_err(|_| String::from("the commands contain a NUL byte"))?;
+        let _guard = nft_lock();
+        let ctx = self.ctx.as_ptr();
+        // SAFETY: `ctx` is our live context (we hold `&mut self`), `cmds` a NUL-terminated string that outlives
+        // the call; libnftables copies it before parsing.
+        let rc = unsafe { (self.api.run_cmd_from_buffer)(ctx, cmds.as_ptr()) };
+        // SAFETY: both getters return a NUL-terminated string owned by the context (or a static ""), valid
+        // until the next write to that buffer; it is copied at once, while we still hold the context.
+        let (output, error) = unsafe {
+            (
+                buffer_text((self.api.get_output_buffer)(ctx)),
+                buffer_text((self.api.get_error_buffer)(ctx)),
+            )
+        };
+        if rc == 0 {
+            Ok(output)
+        } else if error.is_empty() {
+            Err(format!("libnftables failed with code {rc}"))
+        } else {
+            Err(error)
+        }
+    }
+}
+
+/// Copies a C string from libnftables; NULL reads as empty.
+///
+/// # Safety
+/// `p` is NULL or points at a NUL-terminated string that stays valid during the call.
+unsafe fn buffer_text(p: *const libc::c_char) -> String {
+    if p.is_null() {
+        return String::new();
+    }
+    // SAFETY: the caller guarantees a valid NUL-terminated string.
+    unsafe { std::ffi::CStr::from_ptr(p) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+impl Drop for Nftables {
+    fn drop(&mut self) {
+        let _guard = nft_lock();
+        // SAFETY: the context is ours and live; nothing uses it after this (we are being dropped).
+        unsafe { (self.api.ctx_free)(self.ctx.as_ptr()) };
+    }
+}

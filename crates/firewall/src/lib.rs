@@ -1,0 +1,273 @@
+//! minotaur's firewall: the nftables table `inet minotaur`, built as data and applied in-process through
+//! libnftables, one atomic batch per operation.
+//!
+//! This crate owns that one table and nothing else: it never lists, flushes or changes another table, nor the
+//! ruleset's global state. It does not own bridges, addresses, routes or sysctls (the network layer sets
+//! `net.ipv4.ip_forward` and each bridge's `route_localnet`), nor what a network or a container is: callers
+//! describe them as [`NetworkRules`] and [`PortRule`]s.
+//!
+//! # How rules are applied
+//!
+//! Each operation renders one nft script (see [`rules`]) and hands it to libnftables
+//! ([`minotaur_sys::Nftables`], loaded at run time so no nftables development files are needed to build),
+//! which sends it to the kernel as one netlink transaction: every change of the call takes effect, or none.
+//! No `nft` process is started. The script is nft's text syntax rather than its JSON: it is what nftables
+//! 1.0.6's parser handles best, its error messages quote the refused line, and it needs no schema crate.
+//!
+//! # What the rules do (IPv4 and IPv6 alike: the table is `inet`)
+//!
+//! The rules are fixed; networks and ports are elements of sets and maps, so adding or removing a container's
+//! ports costs the same whatever the number of containers, and matching is a hash or interval lookup, not a
+//! walk through one rule per container.
+//!
+//! | set / map | holds |
+//! |---|---|
+//! | `bridges` | every minotaur bridge |
+//! | `internal` | the bridges of internal networks |
+//! | `subnets4`, `subnets6` | every network's subnets |
+//! | `masquerade4`, `masquerade6` | the subnets of non-internal networks |
+//! | `ports4`, `ports6` | `proto . host port : container address . port`, published on every local address |
+//! | `ports4_host`, `ports6_host` | the same keyed by the host address too (`-p ADDR:PORT:PORT`) |
+//!
+//! - **Masquerade** (`postrouting`, srcnat): traffic from a non-internal subnet that leaves through an interface
+//!   that is not a minotaur bridge is masqueraded. (Through another minotaur bridge it is dropped, below.)
+//! - **Isolation** (`forward`): forwarding from one minotaur bridge to another is dropped, unless the flow was
+//!   DNATed to a published port (hairpin through the host's address, which Docker also lets through).
+//! - **Internal networks** (`forward`): nothing is forwarded into or out of their bridges, so their containers
+//!   reach nothing beyond the host, and nothing reaches them but the host; host ↔ container traffic takes the
+//!   input and output paths and keeps working.
+//! - **Published ports** (kernel DNAT, no proxy): a connection to a local address (`fib daddr type local`)
+//!   whose protocol and port are in a port map is DNATed to the container, first by the host-address maps,
+//!   then by the any-address maps. This runs in `prerouting` (from outside, and from containers: hairpin) and
+//!   in `output` (from the host itself, including `127.0.0.1`; `::1` is left alone, since IPv6 never routes
+//!   it out). Flows DNATed from `127.0.0.0/8` and flows DNATed from a minotaur subnet back out a minotaur
+//!   bridge are masqueraded, so that the container's answer comes back through the host. IPv4 localhost DNAT
+//!   also needs `route_localnet=1` on the bridge.
+//! - **Forwarding** (`forward`, policy accept): established and related flows are accepted, and so are
+//!   DNATed flows towards a bridge. Our accept does not override a drop in another table: a host firewall
+//!   that drops forwarded traffic must let minotaur's through itself.
+//!
+//! # Locking
+//!
+//! Every batch is atomic, but two processes that read then write (such as "is this port free?") are not
+//! serialised here: port conflicts are caught by the kernel (`create element` fails on an existing key), so
+//! two racing publishers of the same port cannot both succeed.
+#![forbid(unsafe_code)]
+
+pub mod rules;
+
+use std::net::IpAddr;
+
+use minotaur_sys::{NftLoadError, Nftables};
+
+pub use rules::{NetworkRules, PortRule, Proto};
+
+/// Errors of the firewall.
+#[derive(Debug, thiserror::Error)]
+pub enum FirewallError {
+    #[error(transparent)]
+    Load(#[from] NftLoadError),
+    #[error("cannot {action} (nftables table inet minotaur)")]
+    Apply {
+        action: String,
+        #[source]
+        source: NftError,
+    },
+    #[error("{} port {} is already published", .proto, endpoint(*.host_ip, *.host_port))]
+    PortInUse {
+        proto: Proto,
+        host_ip: Option<IpAddr>,
+        host_port: u16,
+    },
+    #[error("nftables table inet minotaur does not exist (no network has been set up, or it was flushed)")]
+    TableMissing,
+    #[error("invalid bridge name {name:?}: {reason}")]
+    InvalidBridge { name: String, reason: &'static str },
+    #[error("cannot publish {port}: {reason}")]
+    InvalidPort { port: String, reason: &'static str },
+}
+
+impl FirewallError {
+    pub(crate) fn port_in_use(p: &PortRule) -> FirewallError {
+        FirewallError::PortInUse {
+            proto: p.proto,
+            host_ip: p.bound_ip(),
+            host_port: p.host_port,
+        }
+    }
+}
+
+fn endpoint(ip: Option<IpAddr>, port: u16) -> String {
+    let mut s = String::new();
+    let _ = rules::write_endpoint(&mut s, ip, port);
+    s
+}
+
+/// What libnftables said when it refused a batch: its error lines, without the caret lines that underline
+/// the refused command.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NftError(String);
+
+impl NftError {
+    fn new(raw: &str) -> NftError {
+        let mut parts = Vec::new();
+        let mut lines = raw.lines().peekable();
+        while let Some(line) = lines.next() {
+            let Some((_, message)) = line.split_once("Error: ") else {
+                continue;
+            };
+            // The next line is the refused command; the one after it underlines the culprit.
+            match lines.peek() {
+                Some(cmd) if !cmd.contains("Error: ") => {
+                    parts.push(format!("{message} (in `{}`)", cmd.trim()))
+                }
+                _ => parts.push(message.to_owned()),
+            }
+        }
+        if parts.is_empty() {
+            NftError(raw.trim().to_owned())
+        } else {
+            NftError(parts.join("; "))
+        }
+    }
+
+    fn is_exists(&self) -> bool {
+        self.0.contains("File exists")
+    }
+}
+
+/// minotaur's nftables table, reached through one libnftables context in the network namespace of the
+/// thread that opened it.
+pub struct Firewall {
+    nft: Nftables,
+}
+
+impl Firewall {
+    /// Loads libnftables and opens a context. Fails with "cannot load libnftables.so.1 (is nftables
+    /// installed?)" on a machine without nftables.
+    pub fn open() -> Result<Firewall, FirewallError> {
+        Ok(Firewall {
+            nft: Nftables::open()?,
+        })
+    }
+
+    fn apply(
+        &mut self,
+        action: impl FnOnce() -> String,
+        batch: &str,
+    ) -> Result<String, FirewallError> {
+        self.nft.run(batch).map_err(|e| FirewallError::Apply {
+            action: action(),
+            source: NftError::new(&e),
+        })
+    }
+
+    /// Ensures the table with its fixed chains, sets and maps (idempotent: creating them again changes
+    /// nothing, the fixed rules are not duplicated) and adds this network's elements. One batch.
+    pub fn add_network(&mut self, n: &NetworkRules) -> Result<(), FirewallError> {
+        let batch = rules::add_network(n)?;
+        self.apply(
+            || format!("add network on bridge {}", n.bridge),
+            &batch.to_string(),
+        )
+        .map(drop)
+    }
+
+    /// Removes the network's elements (missing ones, or a missing table, are not an error). One batch.
+    pub fn remove_network(&mut self, n: &NetworkRules) -> Result<(), FirewallError> {
+        let batch = rules::remove_network(n)?;
+        match self.apply(
+            || format!("remove network on bridge {}", n.bridge),
+            &batch.to_string(),
+        ) {
+            Ok(_) => Ok(()),
+            Err(_) if !self.table_exists()? => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Publishes ports, one batch; a (proto, host_ip, host_port) already published gives
+    /// [`FirewallError::PortInUse`] and nothing changes. The table must exist ([`Firewall::add_network`]).
+    pub fn add_ports(&mut self, ports: &[PortRule]) -> Result<(), FirewallError> {
+        let batch = rules::add_ports(ports)?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let err = match self.apply(|| "publish ports".to_owned(), &batch.to_string()) {
+            Ok(_) => return Ok(()),
+            Err(e) => e,
+        };
+        if !self.table_exists()? {
+            return Err(FirewallError::TableMissing);
+        }
+        if matches!(&err, FirewallError::Apply { source, .. } if source.is_exists()) {
+            // Which one? Only the requested keys are looked up, so this costs what the request does.
+            for p in ports {
+                if self.nft.run(&rules::port_lookup(p)).is_ok() {
+                    return Err(FirewallError::port_in_use(p));
+                }
+            }
+        }
+        Err(err)
+    }
+
+    /// Unpublishes ports (missing ones, or a missing table, are not an error). One batch, unless one of the
+    /// keys is published towards another container: then each port is removed on its own and that one is
+    /// left alone.
+    pub fn remove_ports(&mut self, ports: &[PortRule]) -> Result<(), FirewallError> {
+        let batch = rules::remove_ports(ports)?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let err = match self.apply(|| "unpublish ports".to_owned(), &batch.to_string()) {
+            Ok(_) => return Ok(()),
+            Err(e) => e,
+        };
+        if !self.table_exists()? {
+            return Ok(());
+        }
+        if !matches!(&err, FirewallError::Apply { source, .. } if source.is_exists()) {
+            return Err(err);
+        }
+        for p in ports {
+            let one = rules::remove_ports(std::slice::from_ref(p))?.to_string();
+            match self.apply(|| format!("unpublish {p}"), &one) {
+                Ok(_) => {}
+                Err(FirewallError::Apply { source, .. }) if source.is_exists() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces the whole table with exactly this state in one batch (`network reload`, after someone
+    /// flushed the ruleset). Two ports with the same key give [`FirewallError::PortInUse`].
+    pub fn sync(
+        &mut self,
+        networks: &[NetworkRules],
+        ports: &[PortRule],
+    ) -> Result<(), FirewallError> {
+        let batch = rules::sync(networks, ports)?;
+        self.apply(|| "replace the table".to_owned(), &batch.to_string())
+            .map(drop)
+    }
+
+    /// Whether the table exists (it may have been flushed away with the whole ruleset).
+    pub fn table_exists(&mut self) -> Result<bool, FirewallError> {
+        // Lists table names only, never their contents.
+        let out = self.apply(|| "list tables".to_owned(), "list tables inet")?;
+        let wanted = format!("table {}", rules::TABLE);
+        Ok(out.lines().any(|l| l.trim() == wanted))
+    }
+
+    /// Removes the table with everything in it (when the last network goes away, or for tests). A missing
+    /// table is not an error.
+    pub fn remove_table(&mut self) -> Result<(), FirewallError> {
+        self.apply(
+            || "remove the table".to_owned(),
+            &rules::remove_table().to_string(),
+        )
+        .map(drop)
+    }
+}
