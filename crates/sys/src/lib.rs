@@ -643,4 +643,51 @@ impl Drop for Nftables {
         // SAFETY: the context is ours and live; nothing uses it after this (we are being dropped).
         unsafe { (self.api.ctx_free)(self.ctx.as_ptr()) };
     }
+/// Spawns `cmd` so that the new program inherits exactly the descriptors in `keep`, under their current
+/// numbers, besides its standard input, output and error: in the child, between fork and exec, every
+/// descriptor from 3 upwards is marked close-on-exec (close_range(2) `CLOSE_RANGE_CLOEXEC`) and then `keep`
+/// are cleared of that flag. The caller's own descriptors keep their flags, so a child another thread
+/// spawns at the same time inherits none of them. The numbers are for the caller to pass on (a flag).
+pub fn spawn_keeping(
+    cmd: &mut std::process::Command,
+    keep: &[BorrowedFd<'_>],
+) -> std::io::Result<std::process::Child> {
+    use std::os::unix::process::CommandExt;
+    let fds: Vec<libc::c_int> = keep.iter().map(|fd| fd.as_raw_fd()).collect();
+    // SAFETY: the closure runs in the forked child before exec and calls only close_range and fcntl, both
+    // async-signal-safe system calls that allocate nothing (`fds` was built before the fork). The borrowed
+    // descriptors are alive: `keep` outlives this call, which returns only after the fork.
+    unsafe {
+        cmd.pre_exec(move || {
+            let r = libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 1u32 << 2);
+            if r < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            for &fd in &fds {
+                if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        })
+    };
+    cmd.spawn()
+}
+
+/// Takes ownership of descriptor number `fd`, which this process inherited from the program that started it
+/// (see [`spawn_keeping`]), and marks it close-on-exec. Fails with `EBADF` when no such descriptor is open.
+///
+/// Call it once per number, at start-up, for numbers the parent passed: nothing else in the process may own
+/// that descriptor.
+pub fn adopt_inherited_fd(fd: i32) -> Result<OwnedFd, Errno> {
+    if fd < 3 {
+        return Err(Errno::EBADF);
+    }
+    // SAFETY: F_GETFD/F_SETFD take and return integers; an unknown number only fails with EBADF.
+    Errno::result(unsafe { libc::fcntl(fd, libc::F_GETFD) })?;
+    // SAFETY: as above.
+    Errno::result(unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) })?;
+    // SAFETY: the descriptor is open (checked) and, by this function's contract, inherited and owned by
+    // nothing else in this process.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }

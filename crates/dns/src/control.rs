@@ -1,0 +1,302 @@
+//! The resolver directory and the protocol between the engine and the server.
+//!
+//! # Protocol
+//!
+//! The configuration is a file replaced atomically; the server is whoever holds an exclusive flock(2) on
+//! `DIR/lock`, and it writes its PID into that file. Three rules make a new configuration never get lost, even
+//! against a server that is deciding to exit at that very moment:
+//!
+//! 1. *A writer* ([`notify`]) first writes the configuration, then tries the lock without waiting. Held: it
+//!    reads the PID in the lock file and sends SIGHUP there; an empty file means no signal is needed (rule 2).
+//!    Free: it holds the lock, empties the file (a crashed server's PID), and starts a server that inherits the
+//!    lock (the same open file description, so there is no moment without a holder) — or, if the configuration
+//!    it read names no listener, releases the lock and reads the configuration again, starting over when that
+//!    one has listeners (another writer may have seen the lock held by us and counted on rule 2).
+//! 2. *A holder reads the configuration after it writes its PID*, and it blocks SIGHUP before it writes its
+//!    PID (a signal then waits for it instead of killing it). So a writer that found the file empty is
+//!    covered by the holder's next read, and one that found a PID is covered by the reload its signal causes.
+//! 3. *A server that exits* because the configuration names no listener empties the PID file, releases the
+//!    lock, and only then reads the configuration once more. If that one has listeners, it tries to take the
+//!    lock again: got it, it writes its PID, reads the configuration again (rule 2) and keeps serving; held by
+//!    someone else (a writer from rule 1, who will start a server), it exits. A writer that saw the lock held
+//!    and signalled (or found the file empty) did so before the release, so its configuration was written
+//!    before that last read.
+//!
+//! A stale PID (a server killed by SIGKILL leaves its PID; the next writer to take the lock empties the file)
+//! could be read in the moment between a writer taking the lock and emptying the file, so a PID is only
+//! signalled when that process's command line is `... dns-serve --dir DIR`. SIGTERM ends a server whatever the
+//! configuration says.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use rustix::fs::{flock, FlockOperation};
+
+use crate::{Config, DnsError};
+
+/// The configuration, in the resolver directory.
+pub const CONFIG_FILE: &str = "config.json";
+/// The lock and PID file, in the resolver directory.
+pub const LOCK_FILE: &str = "lock";
+/// How long [`notify`] waits for a server it started to report that it serves.
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Writes `config` to `dir/config.json` atomically (a temporary file in `dir`, then rename), creating `dir`.
+pub fn write_config(dir: &Path, config: &Config) -> Result<(), DnsError> {
+    fs::create_dir_all(dir).map_err(|e| DnsError::Write(dir.to_owned(), e))?;
+    let path = dir.join(CONFIG_FILE);
+    let write = || -> io::Result<()> {
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".config.")
+            .tempfile_in(dir)?;
+        serde_json::to_writer_pretty(&mut tmp, config)?;
+        tmp.write_all(b"\n")?;
+        tmp.as_file()
+            .set_permissions(fs::Permissions::from_mode(0o644))?;
+        tmp.persist(&path).map_err(|e| e.error)?;
+        Ok(())
+    };
+    write().map_err(|e| DnsError::Write(path.clone(), e))
+}
+
+/// Reads `dir/config.json`; a missing file is the empty configuration.
+pub fn read_config(dir: &Path) -> Result<Config, DnsError> {
+    let path = dir.join(CONFIG_FILE);
+    match fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| DnsError::Parse(path, e)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Config::default()),
+        Err(e) => Err(DnsError::Read(path, e)),
+    }
+}
+
+pub(crate) fn open_lock(dir: &Path) -> Result<File, DnsError> {
+    let path = dir.join(LOCK_FILE);
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o644)
+        .open(&path)
+        .map_err(|e| DnsError::Lock(path, e))
+}
+
+/// Takes the lock without waiting: `Ok(false)` when someone else holds it.
+pub(crate) fn try_lock(dir: &Path, file: &File) -> Result<bool, DnsError> {
+    match flock(file, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(true),
+        Err(e) if e == rustix::io::Errno::WOULDBLOCK => Ok(false),
+        Err(e) => Err(DnsError::Lock(dir.join(LOCK_FILE), e.into())),
+    }
+}
+
+pub(crate) fn unlock(file: &File) {
+    let _ = flock(file, FlockOperation::Unlock);
+}
+
+/// Replaces the lock file's content with `pid` (or nothing).
+pub(crate) fn set_pid(dir: &Path, file: &File, pid: Option<u32>) -> Result<(), DnsError> {
+    let text = pid.map(|p| format!("{p}\n")).unwrap_or_default();
+    file.set_len(0)
+        .and_then(|()| file.write_all_at(text.as_bytes(), 0))
+        .map_err(|e| DnsError::Write(dir.join(LOCK_FILE), e))
+}
+
+/// The PID in the lock file, when it names a DNS server for `dir`.
+fn server_pid(dir: &Path) -> Option<Pid> {
+    let mut text = String::new();
+    File::open(dir.join(LOCK_FILE))
+        .ok()?
+        .read_to_string(&mut text)
+        .ok()?;
+    let pid: i32 = text.trim().parse().ok()?;
+    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+    let dir = dir.as_os_str().as_encoded_bytes();
+    let ours = args.contains(&&b"dns-serve"[..])
+        && args.windows(2).any(|w| w[0] == b"--dir" && w[1] == dir);
+    ours.then_some(Pid::from_raw(pid))
+}
+
+/// Makes the configuration last written with [`write_config`] take effect: signals the running server to
+/// reload it, or, when none runs and the configuration has listeners, starts `exe dns-serve --dir DIR` detached
+/// (its own session, standard streams on /dev/null, no descriptors but the two below) and returns once it
+/// serves. See the module documentation for why no concurrent change is lost.
+///
+/// The server gets `--lock-fd N` (the lock, already taken: it inherits it) and `--ready-fd N` (a pipe on which
+/// it writes `ready` once it serves, or `error: MESSAGE`).
+pub fn notify(dir: &Path, exe: &Path) -> Result<(), DnsError> {
+    let dir = fs::canonicalize(dir).map_err(|e| DnsError::Read(dir.to_owned(), e))?;
+    loop {
+        let lock = open_lock(&dir)?;
+        if !try_lock(&dir, &lock)? {
+            let Some(pid) = server_pid(&dir) else {
+                // Rule 2: the holder has yet to write its PID and read the configuration.
+                return Ok(());
+            };
+            match kill(pid, Signal::SIGHUP) {
+                Ok(()) => return Ok(()),
+                // It ended since we read its PID (SIGTERM or a crash): look again.
+                Err(Errno::ESRCH) => continue,
+                Err(e) => return Err(DnsError::Signal(pid.as_raw(), e)),
+            }
+        }
+        set_pid(&dir, &lock, None)?;
+        if !read_config(&dir)?.listeners.is_empty() {
+            return start(&dir, exe, lock);
+        }
+        unlock(&lock);
+        drop(lock);
+        if read_config(&dir)?.listeners.is_empty() {
+            return Ok(());
+        }
+    }
+}
+
+fn start(dir: &Path, exe: &Path, lock: File) -> Result<(), DnsError> {
+    let spawn_error = |e| DnsError::Spawn(exe.to_owned(), e);
+    let (ready_rx, ready_tx) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| spawn_error(e.into()))?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("dns-serve")
+        .arg("--dir")
+        .arg(dir)
+        .arg("--ready-fd")
+        .arg(raw(&ready_tx).to_string())
+        .arg("--lock-fd")
+        .arg(raw(&lock).to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child =
+        minotaur_sys::spawn_keeping(&mut cmd, &[ready_tx.as_fd(), lock.as_fd()]).map_err(spawn_error)?;
+    drop(ready_tx);
+    // Our copy of the lock goes; the server's copy (the same open file description) keeps it held.
+    drop(lock);
+    let result = await_ready(dir, ready_rx);
+    // The process we started forks the server and exits at once (see `detach`).
+    let _ = child.wait();
+    result
+}
+
+fn raw(fd: &impl AsFd) -> i32 {
+    use std::os::fd::AsRawFd;
+    fd.as_fd().as_raw_fd()
+}
+
+fn await_ready(dir: &Path, pipe: OwnedFd) -> Result<(), DnsError> {
+    let deadline = Instant::now() + READY_TIMEOUT;
+    let mut pipe = File::from(pipe);
+    let mut message = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(DnsError::NotReady(dir.to_owned(), READY_TIMEOUT));
+        }
+        let mut fds = [PollFd::new(pipe.as_fd(), PollFlags::POLLIN)];
+        let ms = PollTimeout::try_from(left.as_millis().min(60_000) as i32 + 1)
+            .unwrap_or(PollTimeout::MAX);
+        match poll(&mut fds, ms) {
+            Ok(0) | Err(Errno::EINTR) => continue,
+            Ok(_) => {}
+            Err(e) => return Err(DnsError::Read(dir.to_owned(), e.into())),
+        }
+        let mut buf = [0; 512];
+        match pipe.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => message.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(DnsError::Read(dir.to_owned(), e)),
+        }
+        if message.ends_with(b"\n") {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&message);
+    let text = text.trim();
+    match text.strip_prefix("error: ") {
+        None if text == "ready" => Ok(()),
+        None if text.is_empty() => Err(DnsError::Failed(
+            dir.to_owned(),
+            "it exited before it was ready".into(),
+        )),
+        None => Err(DnsError::Failed(dir.to_owned(), text.to_owned())),
+        Some(why) => Err(DnsError::Failed(dir.to_owned(), why.to_owned())),
+    }
+}
+
+/// Takes ownership of descriptor `fd`, inherited from the [`notify`] that started this process (the numbers of
+/// `--ready-fd` and `--lock-fd`). Call once per number, at start-up.
+pub fn adopt_fd(fd: i32) -> Result<OwnedFd, DnsError> {
+    minotaur_sys::adopt_inherited_fd(fd).map_err(|e| DnsError::Inherited(fd, e))
+}
+
+/// Detaches the calling process from whoever started it: forks, the parent exits at once (so the starter reaps
+/// it and leaves no zombie behind), and the child goes on in a new session. The caller must be single-threaded.
+pub fn detach() -> Result<(), DnsError> {
+    match minotaur_sys::fork().map_err(|e| DnsError::Setup("fork", e.into()))? {
+        minotaur_sys::ForkResult::Parent { .. } => minotaur_sys::exit_now(0),
+        minotaur_sys::ForkResult::Child => {
+            nix::unistd::setsid().map_err(|e| DnsError::Setup("session", e.into()))?;
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Listener, Record};
+
+    #[test]
+    fn config_round_trips_and_missing_is_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(read_config(dir.path()).unwrap(), Config::default());
+        let config = Config {
+            listeners: vec![Listener {
+                address: "10.89.0.1".parse().unwrap(),
+                network: "net".into(),
+                internal: true,
+                records: vec![Record {
+                    names: vec!["web".into(), "alias".into()],
+                    addresses: vec!["10.89.0.2".parse().unwrap(), "fd00::2".parse().unwrap()],
+                }],
+            }],
+            upstreams: vec!["192.0.2.1:53".parse().unwrap()],
+        };
+        write_config(dir.path(), &config).unwrap();
+        assert_eq!(read_config(dir.path()).unwrap(), config);
+        write_config(dir.path(), &Config::default()).unwrap();
+        assert_eq!(read_config(dir.path()).unwrap(), Config::default());
+        // Only the configuration is left: no temporary files.
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, [CONFIG_FILE]);
+    }
+
+    #[test]
+    fn a_broken_config_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(CONFIG_FILE), "{").unwrap();
+        let e = read_config(dir.path()).unwrap_err();
+        assert!(e.to_string().contains("config.json"), "{e}");
+    }
+
+    #[test]
+    fn notify_with_an_empty_config_starts_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        write_config(dir.path(), &Config::default()).unwrap();
+        notify(dir.path(), Path::new("/nonexistent/minotaur")).unwrap();
+    }
+}

@@ -1,0 +1,421 @@
+//! The server: one thread polls every listener's UDP and TCP socket and a signalfd, answers local names
+//! itself (a hash lookup), and hands what takes time — forwarding to an upstream, a TCP connection — to a
+//! short-lived thread of its own, at most [`MAX_WORKERS`] at once (beyond that, a UDP query is dropped and the
+//! client retries; a TCP connection is closed).
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+
+use crate::answer::{answer, servfail, Outcome, Zone};
+use crate::control::{open_lock, read_config, set_pid, try_lock, unlock};
+use crate::forward::{relay_tcp, relay_udp};
+use crate::{Config, DnsError, Listener};
+
+/// The most forwarding and TCP threads alive at once.
+pub const MAX_WORKERS: usize = 64;
+/// How long a TCP client may stay idle between queries.
+const TCP_IDLE: Duration = Duration::from_secs(10);
+const WORKER_STACK: usize = 128 * 1024;
+
+/// Runs the server for the resolver directory `dir` on `port` (53 in production) until the configuration
+/// names no listener (or SIGTERM/SIGINT). Takes the lock itself (an error when another server holds it).
+/// SIGHUP reloads the configuration: new listeners are bound, gone ones closed, records replaced; a listener
+/// that cannot be bound is logged and skipped. `ready`, when given, gets `ready\n` once the server serves, or
+/// `error: MESSAGE\n` when it cannot start (no listener of a non-empty configuration could be bound).
+pub fn serve(dir: &Path, port: u16, ready: Option<OwnedFd>) -> Result<(), DnsError> {
+    serve_locked(dir, port, ready, None)
+}
+
+/// [`serve`] with the lock already taken by the process that started this one (`--lock-fd`, see
+/// [`crate::notify`]): the same open file description, so the lock is never free in between.
+pub fn serve_locked(
+    dir: &Path,
+    port: u16,
+    ready: Option<OwnedFd>,
+    lock: Option<OwnedFd>,
+) -> Result<(), DnsError> {
+    let mut ready = ready.map(File::from);
+    let result = run(dir, port, &mut ready, lock);
+    if let (Err(e), Some(pipe)) = (&result, ready.as_mut()) {
+        let _ = writeln!(pipe, "error: {}", chain(e));
+    }
+    result
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+struct Bound {
+    udp: Arc<UdpSocket>,
+    tcp: TcpListener,
+    zone: Arc<Zone>,
+}
+
+struct Server<'a> {
+    dir: &'a Path,
+    port: u16,
+    lock: File,
+    pid: u32,
+    listeners: HashMap<IpAddr, Bound>,
+    upstreams: Arc<Vec<SocketAddr>>,
+    workers: Arc<AtomicUsize>,
+}
+
+fn run(
+    dir: &Path,
+    port: u16,
+    ready: &mut Option<File>,
+    lock: Option<OwnedFd>,
+) -> Result<(), DnsError> {
+    // Rule 2 of the protocol (see `control`): SIGHUP is blocked before the PID is published. Threads started
+    // later inherit the mask, so only the signalfd ever sees these signals.
+    let mut signals = SigSet::empty();
+    for s in [Signal::SIGHUP, Signal::SIGTERM, Signal::SIGINT] {
+        signals.add(s);
+    }
+    signals
+        .thread_block()
+        .map_err(|e| DnsError::Setup("signal mask", e.into()))?;
+    let signalfd = SignalFd::with_flags(&signals, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        .map_err(|e| DnsError::Setup("signalfd", e.into()))?;
+
+    let lock = match lock {
+        Some(fd) => File::from(fd),
+        None => open_lock(dir)?,
+    };
+    // With an inherited lock this converts our own lock, which always succeeds.
+    if !try_lock(dir, &lock)? {
+        return Err(DnsError::Busy(dir.join(crate::LOCK_FILE)));
+    }
+    let mut server = Server {
+        dir,
+        port,
+        lock,
+        pid: std::process::id(),
+        listeners: HashMap::new(),
+        upstreams: Arc::default(),
+        workers: Arc::default(),
+    };
+    set_pid(dir, &server.lock, Some(server.pid))?;
+    let config = match read_config(dir) {
+        Ok(c) => c,
+        Err(e) => {
+            server.release();
+            return Err(e);
+        }
+    };
+    let config = if config.listeners.is_empty() {
+        match server.release_and_recheck()? {
+            Some(config) => config,
+            None => {
+                report_ready(ready);
+                return Ok(());
+            }
+        }
+    } else {
+        config
+    };
+    let failures = server.apply(config);
+    if server.listeners.is_empty() {
+        server.release();
+        let (addr, e) = failures
+            .into_iter()
+            .next()
+            .expect("a configuration with listeners");
+        return Err(DnsError::Bind(addr, e));
+    }
+    report_ready(ready);
+    minotaur_sys::shed_memory();
+    server.run(&signalfd)
+}
+
+fn report_ready(ready: &mut Option<File>) {
+    if let Some(mut pipe) = ready.take() {
+        let _ = pipe.write_all(b"ready\n");
+    }
+}
+
+/// What one polled descriptor is.
+#[derive(Clone, Copy)]
+enum Slot {
+    Signal,
+    Udp(IpAddr),
+    Tcp(IpAddr),
+}
+
+impl Server<'_> {
+    fn run(mut self, signalfd: &SignalFd) -> Result<(), DnsError> {
+        loop {
+            let mut slots = vec![Slot::Signal];
+            let mut fds = vec![PollFd::new(signalfd.as_fd(), PollFlags::POLLIN)];
+            for (ip, b) in &self.listeners {
+                slots.push(Slot::Udp(*ip));
+                fds.push(PollFd::new(b.udp.as_fd(), PollFlags::POLLIN));
+                slots.push(Slot::Tcp(*ip));
+                fds.push(PollFd::new(b.tcp.as_fd(), PollFlags::POLLIN));
+            }
+            match poll(&mut fds, PollTimeout::NONE) {
+                Ok(_) => {}
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(DnsError::Setup("poll", e.into())),
+            }
+            let due: Vec<Slot> = slots
+                .iter()
+                .zip(&fds)
+                .filter(|(_, fd)| fd.revents().is_some_and(|r| !r.is_empty()))
+                .map(|(s, _)| *s)
+                .collect();
+            drop(fds);
+            for slot in due {
+                match slot {
+                    Slot::Signal => {
+                        if !self.on_signal(signalfd)? {
+                            return Ok(());
+                        }
+                        // The listeners may have changed: poll them afresh.
+                        break;
+                    }
+                    Slot::Udp(ip) => self.on_udp(ip),
+                    Slot::Tcp(ip) => self.on_tcp(ip),
+                }
+            }
+        }
+    }
+
+    /// Handles pending signals; false when the server is to exit.
+    fn on_signal(&mut self, signalfd: &SignalFd) -> Result<bool, DnsError> {
+        let mut reload = false;
+        while let Ok(Some(info)) = signalfd.read_signal() {
+            match Signal::try_from(info.ssi_signo as i32) {
+                Ok(Signal::SIGHUP) => reload = true,
+                Ok(s) => {
+                    log::info!("{s}: exiting");
+                    self.release();
+                    return Ok(false);
+                }
+                Err(_) => {}
+            }
+        }
+        if !reload {
+            return Ok(true);
+        }
+        let config = match read_config(self.dir) {
+            Ok(c) => c,
+            Err(e) => {
+                log::warn!("keeping the previous configuration: {}", chain(&e));
+                return Ok(true);
+            }
+        };
+        let config = if config.listeners.is_empty() {
+            match self.release_and_recheck()? {
+                Some(config) => config,
+                None => return Ok(false),
+            }
+        } else {
+            config
+        };
+        self.apply(config);
+        Ok(true)
+    }
+
+    /// Rule 3 of the protocol (see `control`): the configuration names no listener. Releases the lock, reads
+    /// the configuration again and, when it names listeners after all and the lock is still free, keeps
+    /// serving it. `None`: exit.
+    fn release_and_recheck(&mut self) -> Result<Option<Config>, DnsError> {
+        loop {
+            self.release();
+            if read_config(self.dir)?.listeners.is_empty() || !try_lock(self.dir, &self.lock)? {
+                log::info!("no network has containers: exiting");
+                self.listeners.clear();
+                return Ok(None);
+            }
+            set_pid(self.dir, &self.lock, Some(self.pid))?;
+            let config = read_config(self.dir)?;
+            if !config.listeners.is_empty() {
+                return Ok(Some(config));
+            }
+        }
+    }
+
+    /// Empties the PID file and releases the lock (rule 3: in this order).
+    fn release(&mut self) {
+        let _ = set_pid(self.dir, &self.lock, None);
+        unlock(&self.lock);
+    }
+
+    /// Serves `config`: binds new listeners, closes gone ones, replaces records. Returns the listeners that
+    /// could not be bound.
+    fn apply(&mut self, config: Config) -> Vec<(SocketAddr, io::Error)> {
+        self.upstreams = Arc::new(config.upstreams);
+        let wanted: HashMap<IpAddr, &Listener> =
+            config.listeners.iter().map(|l| (l.address, l)).collect();
+        self.listeners.retain(|ip, b| {
+            let keep = wanted.contains_key(ip);
+            if !keep {
+                log::info!("network {}: closing {ip}", b.zone.network);
+            }
+            keep
+        });
+        let mut failures = Vec::new();
+        for (ip, listener) in wanted {
+            let zone = Arc::new(Zone::new(listener));
+            if let Some(b) = self.listeners.get_mut(&ip) {
+                b.zone = zone;
+                continue;
+            }
+            let addr = SocketAddr::new(ip, self.port);
+            match bind(addr) {
+                Ok((udp, tcp)) => {
+                    log::info!("network {}: listening on {addr}", listener.network);
+                    let udp = Arc::new(udp);
+                    self.listeners.insert(ip, Bound { udp, tcp, zone });
+                }
+                Err(e) => {
+                    log::warn!("network {}: cannot listen on {addr}: {e}", listener.network);
+                    failures.push((addr, e));
+                }
+            }
+        }
+        failures
+    }
+
+    fn on_udp(&self, ip: IpAddr) {
+        let Some(b) = self.listeners.get(&ip) else {
+            return;
+        };
+        let mut buf = [0u8; 4096];
+        loop {
+            let (n, client) = match b.udp.recv_from(&mut buf) {
+                Ok(r) => r,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    log::debug!("{ip}: receive: {e}");
+                    return;
+                }
+            };
+            let query = &buf[..n];
+            match answer(query, &b.zone, true) {
+                Outcome::Reply(bytes) => {
+                    let _ = b.udp.send_to(&bytes, client);
+                }
+                Outcome::Drop => {}
+                Outcome::Forward => {
+                    let query = query.to_vec();
+                    let udp = Arc::clone(&b.udp);
+                    let upstreams = Arc::clone(&self.upstreams);
+                    self.spawn(move || {
+                        if let Some(bytes) =
+                            relay_udp(&query, &upstreams).or_else(|| servfail(&query))
+                        {
+                            let _ = udp.send_to(&bytes, client);
+                        }
+                    });
+                }
+            }
+        }
+    }
+
+    fn on_tcp(&self, ip: IpAddr) {
+        let Some(b) = self.listeners.get(&ip) else {
+            return;
+        };
+        loop {
+            let stream = match b.tcp.accept() {
+                Ok((s, _)) => s,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    log::debug!("{ip}: accept: {e}");
+                    return;
+                }
+            };
+            let zone = Arc::clone(&b.zone);
+            let upstreams = Arc::clone(&self.upstreams);
+            self.spawn(move || {
+                if let Err(e) = tcp_client(stream, &zone, &upstreams) {
+                    log::debug!("tcp client: {e}");
+                }
+            });
+        }
+    }
+
+    /// Runs `work` on a thread of its own, unless [`MAX_WORKERS`] are busy (then drops it).
+    fn spawn(&self, work: impl FnOnce() + Send + 'static) {
+        if self.workers.fetch_add(1, Ordering::AcqRel) >= MAX_WORKERS {
+            self.workers.fetch_sub(1, Ordering::AcqRel);
+            log::debug!("{MAX_WORKERS} workers busy: dropping a query");
+            return;
+        }
+        let workers = Arc::clone(&self.workers);
+        let started = std::thread::Builder::new()
+            .stack_size(WORKER_STACK)
+            .spawn(move || {
+                work();
+                workers.fetch_sub(1, Ordering::AcqRel);
+            });
+        if let Err(e) = started {
+            self.workers.fetch_sub(1, Ordering::AcqRel);
+            log::warn!("cannot start a worker thread: {e}");
+        }
+    }
+}
+
+fn bind(addr: SocketAddr) -> io::Result<(UdpSocket, TcpListener)> {
+    let udp = UdpSocket::bind(addr)?;
+    udp.set_nonblocking(true)?;
+    let tcp = TcpListener::bind(addr)?;
+    tcp.set_nonblocking(true)?;
+    Ok((udp, tcp))
+}
+
+/// Answers the queries of one TCP connection (RFC 7766: each message preceded by its length) until the client
+/// closes it or stays idle for [`TCP_IDLE`].
+fn tcp_client(mut stream: TcpStream, zone: &Zone, upstreams: &[SocketAddr]) -> io::Result<()> {
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(TCP_IDLE))?;
+    stream.set_write_timeout(Some(TCP_IDLE))?;
+    loop {
+        let mut len = [0; 2];
+        match stream.read_exact(&mut len) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
+            Err(e) => return Err(e),
+        }
+        let mut query = vec![0; u16::from_be_bytes(len) as usize];
+        stream.read_exact(&mut query)?;
+        let reply = match answer(&query, zone, false) {
+            Outcome::Reply(bytes) => bytes,
+            Outcome::Drop => return Ok(()),
+            Outcome::Forward => match relay_tcp(&query, upstreams).or_else(|| servfail(&query)) {
+                Some(bytes) => bytes,
+                None => return Ok(()),
+            },
+        };
+        let Ok(n) = u16::try_from(reply.len()) else {
+            return Ok(());
+        };
+        let mut out = n.to_be_bytes().to_vec();
+        out.extend(reply);
+        stream.write_all(&out)?;
+    }
+}
