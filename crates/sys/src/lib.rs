@@ -643,6 +643,8 @@ impl Drop for Nftables {
         // SAFETY: the context is ours and live; nothing uses it after this (we are being dropped).
         unsafe { (self.api.ctx_free)(self.ctx.as_ptr()) };
     }
+}
+
 /// Spawns `cmd` so that the new program inherits exactly the descriptors in `keep`, under their current
 /// numbers, besides its standard input, output and error: in the child, between fork and exec, every
 /// descriptor from 3 upwards is marked close-on-exec (close_range(2) `CLOSE_RANGE_CLOEXEC`) and then `keep`
