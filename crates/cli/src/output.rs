@@ -137,6 +137,42 @@ pub fn json_records(
     writeln!(out)
 }
 
+/// Docker's `--format` for list commands: a Go template per row; with a `table` prefix, aligned columns under
+/// a header row rendered from `headers` (field → column title).
+pub fn templated(
+    out: &mut impl Write,
+    format: &str,
+    rows: &[serde_json::Value],
+    headers: &[(&str, &str)],
+) -> anyhow::Result<()> {
+    use minotaur_engine::template::Format;
+    let Some(body) = format.trim_start().strip_prefix("table") else {
+        let fmt = Format::parse(&format.replace("\\t", "\t"))?;
+        for r in rows {
+            writeln!(out, "{}", fmt.render(r)?)?;
+        }
+        return Ok(());
+    };
+    let fmt = Format::parse(&body.trim_start().replace("\\t", "\t"))?;
+    let header: serde_json::Value = headers
+        .iter()
+        .map(|(k, h)| (k.to_string(), serde_json::json!(h)))
+        .collect::<serde_json::Map<_, _>>()
+        .into();
+    let mut lines = vec![fmt.render(&header)?];
+    for r in rows {
+        lines.push(fmt.render(r)?);
+    }
+    let cells: Vec<Vec<String>> = lines
+        .iter()
+        .map(|l| l.split('\t').map(str::to_owned).collect())
+        .collect();
+    let (head, rest) = cells.split_first().expect("a header line");
+    let head: Vec<&str> = head.iter().map(String::as_str).collect();
+    table(out, Some(&head), rest, &[])?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -589,7 +589,7 @@ fn inspect_document_and_templates() {
         serde_json::json!({"app": "web", "tier": "front"})
     );
     assert_eq!(c["HostConfig"]["Memory"], 64 << 20);
-    assert_eq!(c["HostConfig"]["NetworkMode"], "none");
+    assert_eq!(c["HostConfig"]["NetworkMode"], "bridge");
     assert_eq!(c["Mounts"][0]["Type"], "tmpfs");
     assert_eq!(c["Mounts"][0]["Destination"], "/mnt");
     assert_eq!(

@@ -21,6 +21,8 @@ fn pid_from_inspect_works_with_nsenter_lsns_and_pgrep() {
         &[
             "run",
             "-d",
+            "--network",
+            "none",
             "--name",
             "php",
             "-h",
@@ -99,7 +101,20 @@ fn pid_from_inspect_works_with_nsenter_lsns_and_pgrep() {
 #[test]
 fn sandbox_key_works_with_nsenter_and_ip_netns_and_a_veth_moved_in() {
     let Some(h) = host() else { return };
-    let id = ok(&h, &["run", "-d", "--name", "php", "host", "sleep", "1000"]);
+    let id = ok(
+        &h,
+        &[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            "php",
+            "host",
+            "sleep",
+            "1000",
+        ],
+    );
     let pid = inspect(&h, "php", "{{.State.Pid}}");
     let key = inspect(&h, "php", "{{ .NetworkSettings.SandboxKey }}");
     assert_eq!(
@@ -426,6 +441,8 @@ fn host_network_uses_the_box_resolver_and_reaches_the_world() {
     let out = h.mino(&[
         "run",
         "--rm",
+        "--network",
+        "none",
         "host",
         "curl",
         "-sS",

@@ -66,6 +66,24 @@ pub struct HostConfig {
     pub port_bindings: Vec<PortMapping>,
     pub auto_remove: bool,
     pub init: bool,
+    /// The networks joined at create, with their addresses and aliases (empty: just `network_mode`).
+    #[serde(default)]
+    pub networks: Vec<crate::network::NetworkRequest>,
+    /// `--dns`, `--dns-search`, `--dns-option`.
+    #[serde(default)]
+    pub dns: Vec<std::net::IpAddr>,
+    #[serde(default)]
+    pub dns_search: Vec<String>,
+    #[serde(default)]
+    pub dns_options: Vec<String>,
+    /// `--add-host NAME:IP`.
+    #[serde(default)]
+    pub extra_hosts: Vec<(String, std::net::IpAddr)>,
+    /// `--expose` and the ports `-P` publishes.
+    #[serde(default)]
+    pub exposed: Vec<(u16, crate::parse::Proto)>,
+    #[serde(default)]
+    pub publish_all: bool,
 }
 
 /// Where a container is in its lifecycle (Docker's status words).

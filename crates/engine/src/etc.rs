@@ -3,13 +3,14 @@
 
 use std::fs;
 use std::io;
+use std::net::IpAddr;
 use std::path::Path;
 
 use minotaur_ns::netns::resolv;
 
 use crate::spec::EtcFiles;
 
-/// `/etc/hosts` for a container: localhost, and the container's own name.
+/// `/etc/hosts` for a container: localhost, the container's own name, and `--add-host` entries.
 pub fn hosts(hostname: &str, own_addresses: &[String]) -> String {
     let mut s = String::from(
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n\
@@ -19,6 +20,55 @@ pub fn hosts(hostname: &str, own_addresses: &[String]) -> String {
         s.push_str(&format!("{a}\t{hostname}\n"));
     }
     s
+}
+
+/// What a container's `/etc` files say beyond the host's defaults.
+#[derive(Clone, Debug, Default)]
+pub struct EtcSpec<'a> {
+    pub hostname: &'a str,
+    /// `--network host` (or joined to a container that has it): the host's files.
+    pub host_network: bool,
+    /// The container's own addresses, for its name in `/etc/hosts`.
+    pub addresses: Vec<IpAddr>,
+    /// `--add-host` entries.
+    pub extra_hosts: &'a [(String, IpAddr)],
+    /// Name servers: `--dns`, else the network's resolver; empty: the host's.
+    pub nameservers: Vec<IpAddr>,
+    /// `--dns-search` and `--dns-option`; empty: the host's.
+    pub search: &'a [String],
+    pub options: &'a [String],
+}
+
+/// `/etc/resolv.conf` with `nameservers` instead of the host's, and `search`/`options` lines replaced
+/// where given.
+pub fn resolv_conf_with(
+    host: &str,
+    nameservers: &[IpAddr],
+    search: &[String],
+    options: &[String],
+) -> String {
+    let mut out = String::new();
+    for ns in nameservers {
+        out.push_str(&format!("nameserver {ns}\n"));
+    }
+    for line in host.lines() {
+        match line.split_whitespace().next() {
+            Some("nameserver") if !nameservers.is_empty() => {}
+            Some("search" | "domain") if !search.is_empty() => {}
+            Some("options") if !options.is_empty() => {}
+            _ => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    if !search.is_empty() {
+        out.push_str(&format!("search {}\n", search.join(" ")));
+    }
+    if !options.is_empty() {
+        out.push_str(&format!("options {}\n", options.join(" ")));
+    }
+    out
 }
 
 /// `/etc/resolv.conf` for a container that uses the host's resolvers: the host's file, except that a
@@ -49,21 +99,30 @@ pub fn resolv_conf(host: &str, upstream: Option<&str>) -> String {
 }
 
 /// Writes the three files into `dir` and says where they are.
-pub fn write(dir: &Path, hostname: &str, host_network: bool) -> io::Result<EtcFiles> {
+pub fn write(dir: &Path, spec: &EtcSpec<'_>) -> io::Result<EtcFiles> {
     let files = EtcFiles::in_dir(dir);
-    fs::write(&files.hostname, format!("{hostname}\n"))?;
-    let hosts_text = if host_network {
-        fs::read_to_string("/etc/hosts").unwrap_or_else(|_| hosts(hostname, &[]))
+    fs::write(&files.hostname, format!("{}\n", spec.hostname))?;
+    let mut hosts_text = if spec.host_network {
+        fs::read_to_string("/etc/hosts").unwrap_or_else(|_| hosts(spec.hostname, &[]))
     } else {
-        hosts(hostname, &[])
+        let own: Vec<String> = spec.addresses.iter().map(|a| a.to_string()).collect();
+        hosts(spec.hostname, &own)
     };
+    for (name, ip) in spec.extra_hosts {
+        hosts_text.push_str(&format!("{ip}\t{name}\n"));
+    }
     fs::write(&files.hosts, hosts_text)?;
     let host_resolv = fs::read_to_string(resolv::RESOLV_CONF).unwrap_or_default();
     let upstream = fs::read_to_string(resolv::UPSTREAM_RESOLV_CONF).ok();
-    let text = if host_network {
+    let text = if spec.host_network {
         host_resolv
     } else {
-        resolv_conf(&host_resolv, upstream.as_deref())
+        let base = resolv_conf(&host_resolv, upstream.as_deref());
+        if spec.nameservers.is_empty() && spec.search.is_empty() && spec.options.is_empty() {
+            base
+        } else {
+            resolv_conf_with(&base, &spec.nameservers, spec.search, spec.options)
+        }
     };
     fs::write(&files.resolv_conf, text)?;
     Ok(files)
@@ -84,6 +143,21 @@ mod tests {
         assert_eq!(
             resolv_conf("nameserver 192.0.2.1\n", Some(up)),
             "nameserver 192.0.2.1\n"
+        );
+    }
+
+    #[test]
+    fn resolvers_and_search_replace_the_hosts() {
+        let host = "nameserver 192.0.2.1\nsearch example.test\noptions ndots:1\n";
+        let out = resolv_conf_with(
+            host,
+            &["10.88.0.1".parse().unwrap()],
+            &[],
+            &["ndots:2".into()],
+        );
+        assert_eq!(
+            out,
+            "nameserver 10.88.0.1\nsearch example.test\noptions ndots:2\n"
         );
     }
 

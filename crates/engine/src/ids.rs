@@ -13,9 +13,7 @@ pub struct ContainerId(String);
 impl ContainerId {
     /// A fresh random ID from the kernel's random pool.
     pub fn random() -> ContainerId {
-        let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes).expect("the kernel's random pool is always readable");
-        ContainerId(bytes.iter().map(|b| format!("{b:02x}")).collect())
+        ContainerId(random_hex())
     }
 
     pub fn as_str(&self) -> &str {
@@ -53,6 +51,13 @@ impl TryFrom<String> for ContainerId {
             Err(IdError::BadId(s))
         }
     }
+}
+
+/// 64 random lowercase hex digits from the kernel's random pool: the form of container and network IDs.
+pub fn random_hex() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the kernel's random pool is always readable");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -14,6 +14,7 @@ pub mod ids;
 pub mod lifecycle;
 pub mod logs;
 pub mod names;
+pub mod network;
 pub mod parse;
 pub mod paths;
 pub mod spec;

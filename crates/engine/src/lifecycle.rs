@@ -24,6 +24,7 @@ use nix::unistd::Pid;
 
 use crate::container::{Config, Container, HostConfig, State, Status};
 use crate::ids::{ContainerId, ContainerName};
+use crate::network::{self, Network, NetworkError, NetworkRequest};
 use crate::parse::NsMode;
 use crate::paths::Paths;
 use crate::spec::{self, Joins, Root, SpecError};
@@ -47,6 +48,8 @@ pub enum EngineError {
     Runtime(#[from] minotaur_runtime::RuntimeError),
     #[error(transparent)]
     Netns(#[from] NetnsError),
+    #[error(transparent)]
+    Network(#[from] NetworkError),
     #[error("cannot {what}")]
     Io {
         what: String,
@@ -61,8 +64,6 @@ pub enum EngineError {
     },
     #[error("no command specified: the {0} image has no default command")]
     NoCommand(String),
-    #[error("network {0} not found (this build supports --network none, host and container:NAME)")]
-    NoSuchNetwork(String),
     #[error("container {0} is not running")]
     NotRunning(String),
     #[error("cannot remove container {0}: it is running (stop it first, or use --force)")]
@@ -250,12 +251,18 @@ impl Engine {
             config,
             state,
         };
-        // The record first: it is the commit point that makes the name taken. A random name that collides
-        // gets a fresh one.
+        drop(st);
+        let networks = self.plan_networks(&container)?;
+        let mut st = self.store()?;
+        // The record first: it is the commit point that makes the name taken (and the host ports). A random
+        // name that collides gets a fresh one.
         let mut attempt = 0;
         loop {
-            match st.write(|tx| store::insert(tx, &container)) {
-                Err(StoreError::State(StateError::NameInUse { .. }))
+            match st.write(|tx| -> Result<(), EngineError> {
+                store::insert(tx, &container)?;
+                Engine::reserve_ports(tx, &container, &container.config.host.port_bindings)
+            }) {
+                Err(EngineError::Store(StoreError::State(StateError::NameInUse { .. })))
                     if req.name.is_none() && attempt < 20 =>
                 {
                     attempt += 1;
@@ -265,11 +272,8 @@ impl Engine {
             }
         }
         drop(st);
-        if let Err(e) = self.make_files(&container, own_netns) {
-            let _ = self.cleanup(&container);
-            let _ = self
-                .store()
-                .and_then(|mut st| Ok(st.write(|tx| tx.delete_container(id.as_str()))?));
+        if let Err(e) = self.make_files(&container, own_netns, &networks) {
+            let _ = self.remove_stopped(&container);
             return Err(e);
         }
         log::debug!(
@@ -280,18 +284,15 @@ impl Engine {
         self.find(id.as_str())
     }
 
-    fn make_files(&self, c: &Container, own_netns: bool) -> Result<(), EngineError> {
+    fn make_files(
+        &self,
+        c: &Container,
+        own_netns: bool,
+        networks: &[(Network, NetworkRequest)],
+    ) -> Result<(), EngineError> {
         let dir = self.paths.container_dir(&c.id);
         fs::create_dir_all(&dir).map_err(io_err(format!("create {}", dir.display())))?;
-        crate::etc::write(
-            &dir,
-            &c.config.hostname,
-            c.config.host.network_mode == "host",
-        )
-        .map_err(io_err(format!(
-            "write the /etc files of container {}",
-            c.name
-        )))?;
+        let mut endpoints = Vec::new();
         if own_netns {
             let parent = &self.paths.runroot;
             fs::create_dir_all(parent).map_err(io_err(format!("create {}", parent.display())))?;
@@ -300,6 +301,43 @@ impl Engine {
                 what: format!("bring up the loopback interface of container {}", c.name),
                 source,
             })?;
+            for (i, (net, req)) in networks.iter().enumerate() {
+                endpoints.push(self.attach(c, net, req, i)?);
+            }
+        }
+        let h = &c.config.host;
+        let nameservers = if !h.dns.is_empty() {
+            h.dns.clone()
+        } else {
+            // The network's resolver answers on its gateway.
+            endpoints
+                .iter()
+                .find_map(|e| e.gateway4.or(e.gateway6))
+                .into_iter()
+                .collect()
+        };
+        crate::etc::write(
+            &dir,
+            &crate::etc::EtcSpec {
+                hostname: &c.config.hostname,
+                host_network: h.network_mode == "host",
+                addresses: endpoints.iter().flat_map(|e| e.addresses()).collect(),
+                extra_hosts: &h.extra_hosts,
+                nameservers,
+                search: &h.dns_search,
+                options: &h.dns_options,
+            },
+        )
+        .map_err(io_err(format!(
+            "write the /etc files of container {}",
+            c.name
+        )))?;
+        if own_netns {
+            network::register_netns(c.name.as_str(), &self.paths.sandbox_key(&c.id), &dir)?;
+        }
+        if !networks.is_empty() {
+            self.publish(c)?;
+            self.update_dns()?;
         }
         Ok(())
     }
@@ -341,10 +379,6 @@ impl Engine {
             let key = e.split('=').next().unwrap_or_default();
             env.retain(|x| x.split('=').next() != Some(key));
             env.push(e.clone());
-        }
-        let net = &req.host.network_mode;
-        if !(net == "none" || net == "host" || net.starts_with("container:")) {
-            return Err(EngineError::NoSuchNetwork(net.clone()));
         }
         let config = Config {
             hostname: req.hostname.clone().unwrap_or_default(),
@@ -648,6 +682,10 @@ impl Engine {
 
     /// Removes what a stopped container owns. Goes on past errors and reports the first.
     pub fn remove_stopped(&self, c: &Container) -> Result<(), EngineError> {
+        let networked = self
+            .attachments(Some(c.id.as_str()), None)
+            .map(|a| !a.is_empty())
+            .unwrap_or(true);
         let mut first = self.cleanup(c).err();
         let deleted = self
             .store()
@@ -655,12 +693,20 @@ impl Engine {
         if let Err(e) = deleted {
             first.get_or_insert(e);
         }
+        if networked {
+            if let Err(e) = self.update_dns() {
+                first.get_or_insert(e);
+            }
+        }
         first.map_or(Ok(()), Err)
     }
 
     /// Deletes a container's kernel objects and files (not its record).
     fn cleanup(&self, c: &Container) -> Result<(), EngineError> {
-        let mut first: Option<EngineError> = None;
+        let mut first: Option<EngineError> = self.unpublish(c).err();
+        if let Some(sandbox) = &c.state.sandbox_key {
+            network::unregister_netns(c.name.as_str(), sandbox);
+        }
         let rootfs = self.paths.run_dir(&c.id).join("rootfs");
         let _ = nix::mount::umount2(&rootfs, nix::mount::MntFlags::MNT_DETACH);
         if c.state.sandbox_key.is_some() {
@@ -699,6 +745,14 @@ impl Engine {
         let c = self.find(reference)?;
         let mut st = self.store()?;
         st.write(|tx| tx.rename_container(c.id.as_str(), new.as_str()))?;
+        drop(st);
+        if let Some(sandbox) = &c.state.sandbox_key {
+            network::unregister_netns(c.name.as_str(), sandbox);
+            network::register_netns(new.as_str(), sandbox, &self.paths.container_dir(&c.id))?;
+        }
+        if !self.attachments(Some(c.id.as_str()), None)?.is_empty() {
+            self.update_dns()?;
+        }
         Ok(())
     }
 

@@ -133,6 +133,15 @@ pub enum Proto {
     Udp,
 }
 
+impl Proto {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        }
+    }
+}
+
 /// One published port from `-p [IP:][HOST:]CONTAINER[/PROTO]` (ranges expand into several).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PortMapping {

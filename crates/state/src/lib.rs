@@ -65,12 +65,38 @@
 //! | `container_id` | TEXT NOT NULL, REFERENCES `containers(id)` ON DELETE CASCADE | who holds it |
 //!
 //! PRIMARY KEY (`network_id`, `address`); index `ip_allocations_container` on `container_id`.
+//!
+//! `endpoints`: a container's attachment to a network (interface, addresses, aliases: the engine's JSON). A
+//! network with endpoints cannot be deleted (no cascade); a removed container's endpoints go with it.
+//!
+//! | column | type | meaning |
+//! |---|---|---|
+//! | `container_id` | TEXT NOT NULL, REFERENCES `containers(id)` ON DELETE CASCADE | the container |
+//! | `network_id` | TEXT NOT NULL, REFERENCES `networks(id)` | the network |
+//! | `data` | TEXT NOT NULL, valid JSON | the endpoint (the engine's format) |
+//!
+//! PRIMARY KEY (`container_id`, `network_id`); index `endpoints_network` on `network_id`.
+//!
+//! `ports`: published ports. The primary key makes a host port taken once per protocol and host address;
+//! [`WriteTx::publish_port`] also keeps a port on all addresses (`host_ip` empty) apart from the same port
+//! on one address.
+//!
+//! | column | type | meaning |
+//! |---|---|---|
+//! | `proto` | TEXT NOT NULL, `tcp` or `udp` | the protocol |
+//! | `host_ip` | TEXT NOT NULL | the host address it is published on; empty for all |
+//! | `host_port` | INTEGER NOT NULL | the host port |
+//! | `container_id` | TEXT NOT NULL, REFERENCES `containers(id)` ON DELETE CASCADE | who publishes it |
+//! | `container_port` | INTEGER NOT NULL | the port in the container |
+//!
+//! PRIMARY KEY (`proto`, `host_ip`, `host_port`); index `ports_container` on `container_id`.
 #![forbid(unsafe_code)]
 
 mod tx;
 
 use std::fs::{DirBuilder, OpenOptions};
 use std::io;
+use std::net::IpAddr;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::thread;
@@ -79,7 +105,10 @@ use std::time::{Duration, Instant};
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 
-pub use tx::{Allocation, ContainerRow, NewContainer, NewNetwork, ReadTx, WriteTx};
+pub use tx::{
+    Allocation, ContainerRow, EndpointRow, NetworkRow, NewContainer, NewNetwork, PortRow, ReadTx,
+    WriteTx,
+};
 
 /// The database's file name under the root directory.
 pub const DB_FILE: &str = "minotaur.db";
@@ -118,6 +147,23 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (network_id, address)
     ) STRICT, WITHOUT ROWID;
     CREATE INDEX ip_allocations_container ON ip_allocations(container_id);",
+    // 2: a container's endpoints on networks, and its published ports.
+    "CREATE TABLE endpoints (
+        container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+        network_id   TEXT NOT NULL REFERENCES networks(id),
+        data         TEXT NOT NULL CHECK (json_valid(data)),
+        PRIMARY KEY (container_id, network_id)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX endpoints_network ON endpoints(network_id);
+    CREATE TABLE ports (
+        proto          TEXT NOT NULL CHECK (proto IN ('tcp', 'udp')),
+        host_ip        TEXT NOT NULL,
+        host_port      INTEGER NOT NULL CHECK (host_port BETWEEN 1 AND 65535),
+        container_id   TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+        container_port INTEGER NOT NULL CHECK (container_port BETWEEN 1 AND 65535),
+        PRIMARY KEY (proto, host_ip, host_port)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX ports_container ON ports(container_id);",
 ];
 
 /// The schema version this build creates and understands.
@@ -182,6 +228,17 @@ pub enum StateError {
     IdInUse { kind: &'static str, id: String },
     #[error("network {network} has no free address")]
     AddressesExhausted { network: String },
+    #[error("address {address} is already in use on network {network}")]
+    AddressInUse { network: String, address: IpAddr },
+    #[error("port {proto}/{host_port} of host address {host_ip} is already published by container {container_id}")]
+    PortInUse {
+        proto: String,
+        host_ip: String,
+        host_port: u16,
+        container_id: String,
+    },
+    #[error("no free host port for {proto} in {lo}-{hi}")]
+    PortsExhausted { proto: String, lo: u16, hi: u16 },
 }
 
 /// An open state database. One per process (or per thread): it holds one SQLite connection.

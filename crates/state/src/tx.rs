@@ -51,6 +51,37 @@ pub struct Allocation {
     pub container_id: String,
 }
 
+/// A row of the `networks` table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetworkRow {
+    pub id: String,
+    pub name: String,
+    pub driver: String,
+    pub internal: bool,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    pub config: String,
+}
+
+/// A row of the `endpoints` table, with the container's name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndpointRow {
+    pub container_id: String,
+    pub container_name: String,
+    pub network_id: String,
+    pub data: String,
+}
+
+/// A row of the `ports` table. `host_ip` is empty for all host addresses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortRow {
+    pub proto: String,
+    pub host_ip: String,
+    pub host_port: u16,
+    pub container_id: String,
+    pub container_port: u16,
+}
+
 /// The inside of a read transaction (and of a write transaction, which derefs to it).
 pub struct ReadTx<'a> {
     conn: &'a Connection,
@@ -68,6 +99,43 @@ impl<'a> Deref for WriteTx<'a> {
     fn deref(&self) -> &ReadTx<'a> {
         &self.read
     }
+}
+
+const NETWORK_COLUMNS: &str = "id, name, driver, internal, created_at, config";
+
+fn network_row(row: &Row<'_>) -> rusqlite::Result<NetworkRow> {
+    Ok(NetworkRow {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        driver: row.get(2)?,
+        internal: row.get(3)?,
+        created_at: row.get(4)?,
+        config: row.get(5)?,
+    })
+}
+
+const ENDPOINT_QUERY: &str = "SELECT e.container_id, c.name, e.network_id, e.data
+     FROM endpoints e JOIN containers c ON c.id = e.container_id";
+
+fn endpoint_row(row: &Row<'_>) -> rusqlite::Result<EndpointRow> {
+    Ok(EndpointRow {
+        container_id: row.get(0)?,
+        container_name: row.get(1)?,
+        network_id: row.get(2)?,
+        data: row.get(3)?,
+    })
+}
+
+const PORT_COLUMNS: &str = "proto, host_ip, host_port, container_id, container_port";
+
+fn port_row(row: &Row<'_>) -> rusqlite::Result<PortRow> {
+    Ok(PortRow {
+        proto: row.get(0)?,
+        host_ip: row.get(1)?,
+        host_port: row.get(2)?,
+        container_id: row.get(3)?,
+        container_port: row.get(4)?,
+    })
 }
 
 const CONTAINER_COLUMNS: &str = "id, name, image, created_at, config, state";
@@ -157,6 +225,84 @@ impl<'a> ReadTx<'a> {
                 .collect()
         };
         list().map_err(self.query_error(format!("list addresses of network {network_id}")))
+    }
+}
+
+impl ReadTx<'_> {
+    /// The network whose ID or name is `id_or_name` (an exact ID match wins over a name).
+    pub fn network(&self, id_or_name: &str) -> Result<Option<NetworkRow>, StateError> {
+        let sql = format!(
+            "SELECT {NETWORK_COLUMNS} FROM networks WHERE id = ?1 OR name = ?1 ORDER BY id = ?1 DESC LIMIT 1"
+        );
+        self.conn
+            .query_row(&sql, [id_or_name], network_row)
+            .optional()
+            .map_err(self.query_error(format!("look up network {id_or_name}")))
+    }
+
+    /// All networks, oldest first.
+    pub fn networks(&self) -> Result<Vec<NetworkRow>, StateError> {
+        let list = || -> rusqlite::Result<Vec<NetworkRow>> {
+            self.conn
+                .prepare(&format!(
+                    "SELECT {NETWORK_COLUMNS} FROM networks ORDER BY created_at, id"
+                ))?
+                .query_map([], network_row)?
+                .collect()
+        };
+        list().map_err(self.query_error("list networks"))
+    }
+
+    /// Endpoints: of one container, on one network, or (both `None`) all.
+    pub fn endpoints(
+        &self,
+        container_id: Option<&str>,
+        network_id: Option<&str>,
+    ) -> Result<Vec<EndpointRow>, StateError> {
+        let list = || -> rusqlite::Result<Vec<EndpointRow>> {
+            self.conn
+                .prepare(&format!(
+                    "{ENDPOINT_QUERY} WHERE (?1 IS NULL OR e.container_id = ?1)
+                     AND (?2 IS NULL OR e.network_id = ?2) ORDER BY c.created_at, c.id, e.network_id"
+                ))?
+                .query_map(params![container_id, network_id], endpoint_row)?
+                .collect()
+        };
+        list().map_err(self.query_error("list endpoints"))
+    }
+
+    /// Published ports: of one container, or (`None`) all.
+    pub fn ports(&self, container_id: Option<&str>) -> Result<Vec<PortRow>, StateError> {
+        let list = || -> rusqlite::Result<Vec<PortRow>> {
+            self.conn
+                .prepare(&format!(
+                    "SELECT {PORT_COLUMNS} FROM ports WHERE ?1 IS NULL OR container_id = ?1
+                     ORDER BY container_port, proto, host_ip"
+                ))?
+                .query_map(params![container_id], port_row)?
+                .collect()
+        };
+        list().map_err(self.query_error("list published ports"))
+    }
+
+    /// The published port that `proto`/`host_port` on `host_ip` (empty: all addresses) would collide with.
+    fn port_holder(
+        &self,
+        proto: &str,
+        host_ip: &str,
+        host_port: u16,
+    ) -> Result<Option<PortRow>, StateError> {
+        self.conn
+            .query_row(
+                &format!(
+                    "SELECT {PORT_COLUMNS} FROM ports WHERE proto = ?1 AND host_port = ?3
+                     AND (host_ip = ?2 OR host_ip = '' OR ?2 = '') LIMIT 1"
+                ),
+                params![proto, host_ip, host_port],
+                port_row,
+            )
+            .optional()
+            .map_err(self.query_error(format!("look up port {proto}/{host_port}")))
     }
 }
 
@@ -258,6 +404,147 @@ impl<'a> WriteTx<'a> {
                 "allocate {address} on network {network_id} to container {container_id}"
             )))?;
         Ok(address)
+    }
+}
+
+impl WriteTx<'_> {
+    /// Deletes a network by ID. False when there was none. Fails while containers have endpoints on it.
+    pub fn delete_network(&self, id: &str) -> Result<bool, StateError> {
+        let n = self
+            .conn
+            .execute("DELETE FROM networks WHERE id = ?1", [id])
+            .map_err(self.query_error(format!("delete network {id}")))?;
+        Ok(n > 0)
+    }
+
+    /// Gives `container_id` exactly `address` on `network_id`.
+    pub fn claim_address(
+        &self,
+        network_id: &str,
+        container_id: &str,
+        address: IpAddr,
+    ) -> Result<(), StateError> {
+        self.conn
+            .execute(
+                "INSERT INTO ip_allocations (network_id, address, container_id) VALUES (?1, ?2, ?3)",
+                params![network_id, address.to_string(), container_id],
+            )
+            .map_err(|e| match e.sqlite_error().map(|e| e.extended_code) {
+                Some(ffi::SQLITE_CONSTRAINT_PRIMARYKEY) => StateError::AddressInUse {
+                    network: network_id.to_owned(),
+                    address,
+                },
+                _ => self.query_error(format!("claim {address} on network {network_id}"))(e),
+            })?;
+        Ok(())
+    }
+
+    /// Gives back every address `container_id` holds on `network_id`.
+    pub fn release_addresses(
+        &self,
+        network_id: &str,
+        container_id: &str,
+    ) -> Result<(), StateError> {
+        self.conn
+            .execute(
+                "DELETE FROM ip_allocations WHERE network_id = ?1 AND container_id = ?2",
+                [network_id, container_id],
+            )
+            .map_err(self.query_error(format!("release addresses on network {network_id}")))?;
+        Ok(())
+    }
+
+    /// Records a container's endpoint on a network (replacing an earlier one).
+    pub fn put_endpoint(
+        &self,
+        container_id: &str,
+        network_id: &str,
+        data: &str,
+    ) -> Result<(), StateError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO endpoints (container_id, network_id, data) VALUES (?1, ?2, ?3)",
+                [container_id, network_id, data],
+            )
+            .map_err(self.query_error(format!("record endpoint on network {network_id}")))?;
+        Ok(())
+    }
+
+    /// Deletes a container's endpoint on a network. False when there was none.
+    pub fn delete_endpoint(
+        &self,
+        container_id: &str,
+        network_id: &str,
+    ) -> Result<bool, StateError> {
+        let n = self
+            .conn
+            .execute(
+                "DELETE FROM endpoints WHERE container_id = ?1 AND network_id = ?2",
+                [container_id, network_id],
+            )
+            .map_err(self.query_error(format!("delete endpoint on network {network_id}")))?;
+        Ok(n > 0)
+    }
+
+    /// Publishes a port: refused with [`StateError::PortInUse`] when the same protocol and port is published
+    /// on the same host address, or on all addresses, or (for all addresses) on any one.
+    pub fn publish_port(&self, p: &PortRow) -> Result<(), StateError> {
+        if let Some(held) = self.port_holder(&p.proto, &p.host_ip, p.host_port)? {
+            return Err(StateError::PortInUse {
+                proto: held.proto,
+                host_ip: if held.host_ip.is_empty() {
+                    "0.0.0.0".into()
+                } else {
+                    held.host_ip
+                },
+                host_port: held.host_port,
+                container_id: held.container_id,
+            });
+        }
+        self.conn
+            .execute(
+                &format!("INSERT INTO ports ({PORT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"),
+                params![
+                    p.proto,
+                    p.host_ip,
+                    p.host_port,
+                    p.container_id,
+                    p.container_port
+                ],
+            )
+            .map_err(self.query_error(format!("publish port {}/{}", p.proto, p.host_port)))?;
+        Ok(())
+    }
+
+    /// The lowest port in `lo..=hi` free for `proto` on `host_ip` (empty: all addresses), as `-P` and
+    /// `-p CONTAINER` pick one. `also_taken` are ports this transaction is about to publish.
+    pub fn free_port(
+        &self,
+        proto: &str,
+        host_ip: &str,
+        lo: u16,
+        hi: u16,
+        also_taken: &[u16],
+    ) -> Result<u16, StateError> {
+        let taken: HashSet<u16> = {
+            let list = || -> rusqlite::Result<HashSet<u16>> {
+                self.conn
+                    .prepare(
+                        "SELECT host_port FROM ports WHERE proto = ?1
+                         AND (host_ip = ?2 OR host_ip = '' OR ?2 = '') AND host_port BETWEEN ?3 AND ?4",
+                    )?
+                    .query_map(params![proto, host_ip, lo, hi], |r| r.get(0))?
+                    .collect()
+            };
+            list().map_err(self.query_error("list published ports"))?
+        };
+        (lo..=hi)
+            .find(|p| !taken.contains(p) && !also_taken.contains(p))
+            .ok_or_else(|| StateError::PortsExhausted {
+                proto: proto.to_owned(),
+                lo,
+                hi,
+            })
     }
 }
 

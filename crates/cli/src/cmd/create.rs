@@ -113,13 +113,53 @@ pub struct Flags {
     #[arg(long)]
     pub uts: Option<String>,
 
-    /// Network: none, host, or container:NAME
-    #[arg(long, visible_alias = "net", default_value = "none")]
-    pub network: String,
+    /// Network: bridge (the default), a network's name, none, host, or container:NAME; repeat to join several
+    #[arg(long, visible_alias = "net", value_name = "NETWORK")]
+    pub network: Vec<String>,
 
-    /// Publish a container's port: [IP:][HOST:]CONTAINER[/tcp|udp]
+    /// IPv4 address on the (first) network
+    #[arg(long)]
+    pub ip: Option<std::net::Ipv4Addr>,
+
+    /// IPv6 address on the (first) network
+    #[arg(long)]
+    pub ip6: Option<std::net::Ipv6Addr>,
+
+    /// Another name for the container on its (first) network
+    #[arg(long = "network-alias", value_name = "ALIAS")]
+    pub network_alias: Vec<String>,
+
+    /// MAC address of the container's (first) interface
+    #[arg(long)]
+    pub mac_address: Option<String>,
+
+    /// DNS server for the container (instead of the network's resolver)
+    #[arg(long, value_name = "IP")]
+    pub dns: Vec<std::net::IpAddr>,
+
+    /// DNS search domain
+    #[arg(long, value_name = "DOMAIN")]
+    pub dns_search: Vec<String>,
+
+    /// DNS resolver option (resolv.conf's options)
+    #[arg(long, value_name = "OPTION")]
+    pub dns_option: Vec<String>,
+
+    /// Add a line to /etc/hosts: NAME:IP
+    #[arg(long, value_name = "NAME:IP")]
+    pub add_host: Vec<String>,
+
+    /// Publish a container's port: [IP:][HOST:]CONTAINER[/tcp|udp], ranges allowed
     #[arg(short = 'p', long = "publish")]
     pub publish: Vec<String>,
+
+    /// Publish every exposed port to a free host port
+    #[arg(short = 'P', long)]
+    pub publish_all: bool,
+
+    /// Expose a port or range: PORT[-PORT][/tcp|udp]
+    #[arg(long, value_name = "PORT")]
+    pub expose: Vec<String>,
 
     /// Signal to stop the container
     #[arg(long)]
@@ -213,10 +253,9 @@ impl Flags {
                 .as_deref()
                 .map(|s| parse::ns_mode("uts", s))
                 .transpose()?,
-            network_mode: if self.network == "default" {
-                "none".into()
-            } else {
-                self.network.clone()
+            network_mode: match self.network.first().map(String::as_str) {
+                None | Some("default") => minotaur_engine::network::DEFAULT_NETWORK.into(),
+                Some(n) => n.to_owned(),
             },
             auto_remove: self.rm,
             init: self.init,
@@ -232,11 +271,95 @@ impl Flags {
         for p in &self.publish {
             host.port_bindings.extend(parse::ports(p)?);
         }
-        if !host.port_bindings.is_empty() {
+        for e in &self.expose {
+            for p in parse::ports(e)? {
+                if p.host_port.is_some() || p.host_ip.is_some() {
+                    anyhow::bail!("invalid --expose {e:?}: expected PORT[-PORT][/tcp|udp]");
+                }
+                host.exposed.push((p.container_port, p.proto));
+            }
+        }
+        host.publish_all = self.publish_all;
+        if self.publish_all {
+            let published: Vec<_> = host
+                .port_bindings
+                .iter()
+                .map(|p| (p.container_port, p.proto))
+                .collect();
+            for &(port, proto) in &host.exposed {
+                if !published.contains(&(port, proto)) {
+                    host.port_bindings.push(parse::PortMapping {
+                        host_ip: None,
+                        host_port: None,
+                        container_port: port,
+                        proto,
+                    });
+                }
+            }
+        }
+        let mode = host.network_mode.clone();
+        let bridged = !(mode == "none" || mode == "host" || mode.starts_with("container:"));
+        if !host.port_bindings.is_empty() && !bridged {
             anyhow::bail!(
-                "cannot publish ports with --network {}: publishing needs a bridge network",
-                host.network_mode
+                "cannot publish ports with --network {mode}: publishing needs a bridge network"
             );
+        }
+        if self.network.len() > 1 && !bridged {
+            anyhow::bail!("--network {mode} cannot be combined with other networks");
+        }
+        let first_only = self.ip.is_some()
+            || self.ip6.is_some()
+            || !self.network_alias.is_empty()
+            || self.mac_address.is_some();
+        if first_only && !bridged {
+            anyhow::bail!(
+                "--ip, --ip6, --network-alias and --mac-address need a bridge network, not --network {mode}"
+            );
+        }
+        if let Some(m) = &self.mac_address {
+            if minotaur_engine::network::parse_mac(m).is_none() {
+                anyhow::bail!(
+                    "invalid --mac-address {m:?}: expected 6 hex bytes like 02:42:ac:11:00:02"
+                );
+            }
+        }
+        if bridged {
+            let names: Vec<String> = if self.network.is_empty() {
+                vec![mode.clone()]
+            } else {
+                self.network.clone()
+            };
+            for (i, n) in names.iter().enumerate() {
+                if n == "none" || n == "host" || n.starts_with("container:") {
+                    anyhow::bail!("--network {n} cannot be combined with other networks");
+                }
+                let mut r = minotaur_engine::network::NetworkRequest {
+                    network: if n == "default" {
+                        "bridge".into()
+                    } else {
+                        n.clone()
+                    },
+                    ..Default::default()
+                };
+                if i == 0 {
+                    r.ipv4 = self.ip;
+                    r.ipv6 = self.ip6;
+                    r.aliases = self.network_alias.clone();
+                    r.mac = self.mac_address.clone();
+                }
+                host.networks.push(r);
+            }
+        }
+        host.dns = self.dns.clone();
+        host.dns_search = self.dns_search.clone();
+        host.dns_options = self.dns_option.clone();
+        for h in &self.add_host {
+            let (name, ip) = h
+                .split_once(':')
+                .filter(|(n, _)| !n.is_empty())
+                .and_then(|(n, ip)| Some((n.to_owned(), ip.trim_matches(['[', ']']).parse().ok()?)))
+                .ok_or_else(|| anyhow::anyhow!("invalid --add-host {h:?}: expected NAME:IP"))?;
+            host.extra_hosts.push((name, ip));
         }
         for opt in &self.security_opt {
             match opt.split_once(['=', ':']) {

@@ -14,7 +14,7 @@ pub struct Args {
     format: Option<String>,
 
     /// Only inspect objects of this type
-    #[arg(long = "type", value_parser = ["container", "image"])]
+    #[arg(long = "type", value_parser = ["container", "image", "network"])]
     kind: Option<String>,
 
     #[arg(required = true, value_name = "NAME|ID")]
@@ -33,12 +33,21 @@ pub fn run(global: &Global, args: Args) -> CliResult {
             _ => engine.find_live(name).ok(),
         };
         let doc = match container {
-            Some(c) => Some(c.inspect()),
+            Some(c) => Some(engine.inspect(&c)?),
+            None if args.kind.as_deref() == Some("network") => engine.network(name).ok().map(|n| {
+                let attached = engine.attachments(None, Some(&n)).unwrap_or_default();
+                n.inspect(&attached)
+            }),
             None if args.kind.as_deref() != Some("container") => images
                 .as_ref()
                 .ok()
                 .and_then(|s| s.inspect(name).ok())
-                .and_then(|i| serde_json::to_value(i).ok()),
+                .and_then(|i| serde_json::to_value(i).ok())
+                .or_else(|| {
+                    let n = engine.network(name).ok()?;
+                    let attached = engine.attachments(None, Some(&n)).ok()?;
+                    Some(n.inspect(&attached))
+                }),
             None => None,
         };
         match doc {

@@ -13,7 +13,9 @@ mod logs;
 mod lsns;
 mod man;
 mod netns;
+mod network;
 mod nsenter;
+mod port;
 mod ps;
 mod rename;
 mod restart;
@@ -50,6 +52,8 @@ pub enum Command {
     Inspect(inspect::Args),
     Top(top::Args),
     Rename(rename::Args),
+    Port(port::Args),
+    Network(network::Args),
     Version(version::Args),
     Completion(completion::Args),
     Man(man::Args),
@@ -82,6 +86,8 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Inspect(args) => inspect::run(&cli.global, args),
         Command::Top(args) => top::run(&cli.global, args),
         Command::Rename(args) => rename::run(&cli.global, args),
+        Command::Port(args) => port::run(&cli.global, args),
+        Command::Network(args) => network::run(&cli.global, args),
         Command::Version(args) => version::run(args),
         Command::Completion(args) => completion::run(args),
         Command::Man(args) => man::run(args),

@@ -3,7 +3,7 @@ use std::time::SystemTime;
 
 use minotaur_engine::container::{Container, Status};
 use minotaur_engine::human;
-use minotaur_engine::template::Format;
+use minotaur_engine::network::Published;
 use serde_json::json;
 
 use crate::cli::Global;
@@ -57,7 +57,13 @@ fn matches(c: &Container, filter: &str, live: Status) -> anyhow::Result<bool> {
 }
 
 /// The fields Docker's `ps --format` templates use.
-fn row(c: &Container, now: SystemTime, no_trunc: bool) -> serde_json::Value {
+fn row(
+    c: &Container,
+    now: SystemTime,
+    no_trunc: bool,
+    ports: &[Published],
+    networks: &[String],
+) -> serde_json::Value {
     let cmd: Vec<&str> = c
         .config
         .entrypoint
@@ -83,12 +89,21 @@ fn row(c: &Container, now: SystemTime, no_trunc: bool) -> serde_json::Value {
         "Command": format!("\"{command}\""),
         "CreatedAt": c.created,
         "RunningFor": format!("{ago} ago"),
-        "Ports": "",
+        // Docker shows a stopped container's ports as none.
+        "Ports": if c.state.status == Status::Running {
+            ports.iter().map(Published::display).collect::<Vec<_>>().join(", ")
+        } else {
+            String::new()
+        },
         "State": c.state.status.as_str(),
         "Status": human::status(&c.state, now),
         "Names": c.name.as_str(),
         "Labels": c.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
-        "Networks": c.config.host.network_mode,
+        "Networks": if networks.is_empty() {
+            c.config.host.network_mode.clone()
+        } else {
+            networks.join(",")
+        },
     })
 }
 
@@ -139,39 +154,32 @@ pub fn run(global: &Global, args: Args) -> CliResult {
         }
         return Ok(0);
     }
-    let rows: Vec<serde_json::Value> = keep.iter().map(|c| row(c, now, args.no_trunc)).collect();
+    let engine = engine(global);
+    let ports = engine.all_published()?;
+    let mut networks: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for a in engine.attachments(None, None)? {
+        networks.entry(a.container_id).or_default().push(a.network);
+    }
+    let rows: Vec<serde_json::Value> = keep
+        .iter()
+        .map(|c| {
+            let id = c.id.as_str();
+            row(
+                c,
+                now,
+                args.no_trunc,
+                ports.get(id).map_or(&[][..], Vec::as_slice),
+                networks.get(id).map_or(&[][..], Vec::as_slice),
+            )
+        })
+        .collect();
     match args.format.as_deref() {
         Some("json") => {
             for r in &rows {
                 writeln!(out, "{r}")?;
             }
         }
-        Some(f) if f.trim_start().starts_with("table") => {
-            let body = f.trim_start().trim_start_matches("table").trim_start();
-            let fmt = Format::parse(&body.replace("\\t", "\t"))?;
-            let header: serde_json::Value = HEADERS
-                .iter()
-                .map(|(k, h)| (k.to_string(), json!(h)))
-                .collect::<serde_json::Map<_, _>>()
-                .into();
-            let mut lines = vec![fmt.render(&header)?];
-            for r in &rows {
-                lines.push(fmt.render(r)?);
-            }
-            let cells: Vec<Vec<String>> = lines
-                .iter()
-                .map(|l| l.split('\t').map(str::to_owned).collect())
-                .collect();
-            let (head, rest) = cells.split_first().expect("a header line");
-            let head: Vec<&str> = head.iter().map(String::as_str).collect();
-            output::table(&mut out, Some(&head), rest, &[])?;
-        }
-        Some(f) => {
-            let fmt = Format::parse(&f.replace("\\t", "\t"))?;
-            for r in &rows {
-                writeln!(out, "{}", fmt.render(r)?)?;
-            }
-        }
+        Some(f) => output::templated(&mut out, f, &rows, HEADERS)?,
         None => {
             let cols = [
                 "ID",

@@ -52,7 +52,7 @@ ip -o addr show lo | grep -q 'inet 127.0.0.1/8' || bad "lo" "up with 127.0.0.1/8
 want hostname "$WANT_HOSTNAME" "$(hostname)"
 want /etc/hostname "$WANT_HOSTNAME" "$(cat /etc/hostname)"
 grep -q '^127.0.0.1[[:space:]].*localhost' /etc/hosts || bad /etc/hosts "127.0.0.1 localhost" "$(cat /etc/hosts)"
-grep -q "^nameserver ${WANT_DNS:-203.0.113.53}\$" /etc/resolv.conf || bad /etc/resolv.conf "nameserver ${WANT_DNS:-203.0.113.53}" "$(cat /etc/resolv.conf)"
+grep -q "^nameserver ${WANT_DNS:-172.17.0.1}\$" /etc/resolv.conf || bad /etc/resolv.conf "nameserver ${WANT_DNS:-172.17.0.1}" "$(cat /etc/resolv.conf)"
 if grep -q '127.0.0.53' /etc/resolv.conf; then bad /etc/resolv.conf "no loopback stub" "$(cat /etc/resolv.conf)"; fi
 
 # Process: user, directory, environment.

@@ -1,0 +1,365 @@
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use minotaur_engine::network::{Network, NetworkCreate, NetworkRequest, BUILTIN};
+use minotaur_engine::template::Format;
+use serde_json::json;
+
+use crate::cli::Global;
+use crate::cmd::create::engine;
+use crate::error::CliResult;
+use crate::output;
+
+/// Manage networks (the same verbs as `docker network`)
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    Create(CreateArgs),
+    #[command(visible_alias = "list")]
+    Ls(LsArgs),
+    Inspect(InspectArgs),
+    #[command(visible_alias = "remove")]
+    Rm(RmArgs),
+    Prune(PruneArgs),
+    Connect(ConnectArgs),
+    Disconnect(DisconnectArgs),
+    Reload(ReloadArgs),
+}
+
+/// Create a bridge network
+#[derive(Debug, clap::Args)]
+struct CreateArgs {
+    /// Driver (only bridge)
+    #[arg(short = 'd', long)]
+    driver: Option<String>,
+    /// Subnet in CIDR form; one IPv4 and one IPv6 at most (default: a free one from the pools)
+    #[arg(long)]
+    subnet: Vec<String>,
+    /// Gateway address of a subnet (default: its first address)
+    #[arg(long)]
+    gateway: Vec<String>,
+    /// Allocate container addresses from this sub-range of a subnet
+    #[arg(long)]
+    ip_range: Vec<String>,
+    /// No route out: containers reach each other and the host, nothing else
+    #[arg(long)]
+    internal: bool,
+    /// Also give the network an IPv6 subnet
+    #[arg(long)]
+    ipv6: bool,
+    /// Set metadata: KEY=VALUE
+    #[arg(long)]
+    label: Vec<String>,
+    /// Driver options: com.docker.network.bridge.name=NAME, com.docker.network.driver.mtu=N
+    #[arg(short = 'o', long = "opt", value_name = "NAME=VALUE")]
+    opt: Vec<String>,
+    name: String,
+}
+
+/// List networks
+#[derive(Debug, clap::Args)]
+struct LsArgs {
+    /// Only print network IDs
+    #[arg(short = 'q', long)]
+    quiet: bool,
+    /// Do not truncate IDs
+    #[arg(long)]
+    no_trunc: bool,
+    /// Filter: name=, id=, driver=, label=KEY[=VALUE], type=custom|builtin
+    #[arg(short = 'f', long = "filter", value_name = "KEY=VALUE")]
+    filter: Vec<String>,
+    /// Go template per network (`table` prefix for aligned columns), or `json`
+    #[arg(long)]
+    format: Option<String>,
+}
+
+/// Show networks as Docker-compatible JSON, or through a Go template
+#[derive(Debug, clap::Args)]
+struct InspectArgs {
+    /// Format the output with a Go template (e.g. '{{.IPAM.Config}}')
+    #[arg(short = 'f', long)]
+    format: Option<String>,
+    #[arg(required = true, value_name = "NETWORK")]
+    networks: Vec<String>,
+}
+
+/// Remove networks
+#[derive(Debug, clap::Args)]
+struct RmArgs {
+    #[arg(required = true, value_name = "NETWORK")]
+    networks: Vec<String>,
+}
+
+/// Remove all networks no container uses
+#[derive(Debug, clap::Args)]
+struct PruneArgs {
+    /// Do not ask for confirmation
+    #[arg(short = 'f', long)]
+    force: bool,
+}
+
+/// Connect a container to a network
+#[derive(Debug, clap::Args)]
+struct ConnectArgs {
+    /// IPv4 address
+    #[arg(long)]
+    ip: Option<std::net::Ipv4Addr>,
+    /// IPv6 address
+    #[arg(long)]
+    ip6: Option<std::net::Ipv6Addr>,
+    /// Another name for the container on this network
+    #[arg(long)]
+    alias: Vec<String>,
+    network: String,
+    container: String,
+}
+
+/// Disconnect a container from a network
+#[derive(Debug, clap::Args)]
+struct DisconnectArgs {
+    /// Accepted for Docker compatibility
+    #[arg(short = 'f', long)]
+    force: bool,
+    network: String,
+    container: String,
+}
+
+/// Restore minotaur's firewall rules from its state (after someone flushed the ruleset)
+#[derive(Debug, clap::Args)]
+struct ReloadArgs {}
+
+pub fn run(global: &Global, args: Args) -> CliResult {
+    match args.command {
+        Command::Create(a) => create(global, a),
+        Command::Ls(a) => ls(global, a),
+        Command::Inspect(a) => inspect(global, a),
+        Command::Rm(a) => rm(global, a),
+        Command::Prune(a) => prune(global, a),
+        Command::Connect(a) => connect(global, a),
+        Command::Disconnect(a) => disconnect(global, a),
+        Command::Reload(ReloadArgs {}) => {
+            engine(global).network_reload()?;
+            Ok(0)
+        }
+    }
+}
+
+fn key_values(what: &str, items: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    items
+        .iter()
+        .map(|l| match l.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+            _ if !l.is_empty() && what == "--label" => Ok((l.clone(), String::new())),
+            _ => anyhow::bail!("invalid {what} {l:?}: expected KEY=VALUE"),
+        })
+        .collect()
+}
+
+fn create(global: &Global, a: CreateArgs) -> CliResult {
+    let options = key_values("--opt", &a.opt)?;
+    for k in options.keys() {
+        if !matches!(
+            k.as_str(),
+            "com.docker.network.bridge.name" | "com.docker.network.driver.mtu"
+        ) {
+            return Err(anyhow::anyhow!("unknown network option {k:?} (known: com.docker.network.bridge.name, com.docker.network.driver.mtu)").into());
+        }
+    }
+    let net = engine(global).network_create(&NetworkCreate {
+        name: a.name,
+        driver: a.driver,
+        subnets: a.subnet,
+        gateways: a.gateway,
+        ip_ranges: a.ip_range,
+        internal: a.internal,
+        ipv6: a.ipv6,
+        labels: key_values("--label", &a.label)?,
+        options,
+    })?;
+    writeln!(std::io::stdout(), "{}", net.id)?;
+    Ok(0)
+}
+
+/// Stored networks plus `host` and `none`, Docker's order: by name.
+fn all_networks(global: &Global) -> anyhow::Result<Vec<Network>> {
+    let engine = engine(global);
+    // Docker always lists its default network; ours is made (recorded) on first use.
+    engine.default_network()?;
+    let mut nets = engine.networks()?;
+    nets.extend(BUILTIN.iter().map(|n| Network::builtin(n)));
+    nets.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(nets)
+}
+
+fn matches(n: &Network, filter: &str) -> anyhow::Result<bool> {
+    let (k, v) = filter
+        .split_once('=')
+        .ok_or_else(|| anyhow::anyhow!("invalid filter {filter:?}: expected KEY=VALUE"))?;
+    Ok(match k {
+        "name" => n.name.contains(v),
+        "id" => n.id.starts_with(v),
+        "driver" => n.driver == v,
+        "label" => match v.split_once('=') {
+            Some((lk, lv)) => n.labels.get(lk).is_some_and(|x| x == lv),
+            None => n.labels.contains_key(v),
+        },
+        "type" => match v {
+            "builtin" => BUILTIN.contains(&n.name.as_str()) || n.name == "bridge",
+            "custom" => !(BUILTIN.contains(&n.name.as_str()) || n.name == "bridge"),
+            _ => anyhow::bail!("invalid filter type={v:?}: expected custom or builtin"),
+        },
+        _ => anyhow::bail!("invalid filter {k:?}: expected name, id, driver, label or type"),
+    })
+}
+
+fn ls(global: &Global, a: LsArgs) -> CliResult {
+    let mut keep = Vec::new();
+    for n in all_networks(global)? {
+        let mut ok = true;
+        for f in &a.filter {
+            ok &= matches(&n, f)?;
+        }
+        if ok {
+            keep.push(n);
+        }
+    }
+    let id = |n: &Network| {
+        if a.no_trunc {
+            n.id.clone()
+        } else {
+            n.id[..12].to_owned()
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    if a.quiet {
+        for n in &keep {
+            writeln!(out, "{}", id(n))?;
+        }
+        return Ok(0);
+    }
+    let rows: Vec<serde_json::Value> = keep
+        .iter()
+        .map(|n| {
+            json!({
+                "ID": id(n),
+                "Name": n.name,
+                "Driver": n.driver,
+                "Scope": "local",
+                "IPv6": n.ipv6,
+                "Internal": n.internal,
+                "CreatedAt": n.created,
+                "Labels": n.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+            })
+        })
+        .collect();
+    let headers = [
+        ("ID", "NETWORK ID"),
+        ("Name", "NAME"),
+        ("Driver", "DRIVER"),
+        ("Scope", "SCOPE"),
+        ("IPv6", "IPV6"),
+        ("Internal", "INTERNAL"),
+        ("CreatedAt", "CREATED AT"),
+        ("Labels", "LABELS"),
+    ];
+    match a.format.as_deref() {
+        Some("json") => {
+            for r in &rows {
+                writeln!(out, "{r}")?;
+            }
+        }
+        Some(f) => output::templated(&mut out, f, &rows, &headers)?,
+        None => {
+            let cells: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| {
+                    ["ID", "Name", "Driver", "Scope"]
+                        .iter()
+                        .map(|c| r[c].as_str().unwrap_or_default().to_owned())
+                        .collect()
+                })
+                .collect();
+            output::table(
+                &mut out,
+                Some(&["NETWORK ID", "NAME", "DRIVER", "SCOPE"]),
+                &cells,
+                &[],
+            )?;
+        }
+    }
+    Ok(0)
+}
+
+fn inspect(global: &Global, a: InspectArgs) -> CliResult {
+    let format = a.format.as_deref().map(Format::parse).transpose()?;
+    let engine = engine(global);
+    let mut docs = Vec::new();
+    for name in &a.networks {
+        let net = if BUILTIN.contains(&name.as_str()) {
+            Network::builtin(name)
+        } else {
+            engine.network(name)?
+        };
+        let attached = if net.bridge.is_empty() {
+            Vec::new()
+        } else {
+            engine.attachments(None, Some(&net))?
+        };
+        docs.push(net.inspect(&attached));
+    }
+    let mut out = std::io::stdout().lock();
+    match format {
+        Some(f) => {
+            for d in &docs {
+                writeln!(out, "{}", f.render(d)?)?;
+            }
+        }
+        None => writeln!(out, "{}", serde_json::to_string_pretty(&docs)?)?,
+    }
+    Ok(0)
+}
+
+fn rm(global: &Global, a: RmArgs) -> CliResult {
+    let engine = engine(global);
+    crate::cmd::create::each(&a.networks, |n| {
+        engine.network_remove(n).map(|_| n.to_owned())
+    })
+}
+
+fn prune(global: &Global, _a: PruneArgs) -> CliResult {
+    let gone = engine(global).network_prune()?;
+    let mut out = std::io::stdout().lock();
+    if !gone.is_empty() {
+        writeln!(out, "Deleted Networks:")?;
+        for n in gone {
+            writeln!(out, "{n}")?;
+        }
+    }
+    Ok(0)
+}
+
+fn connect(global: &Global, a: ConnectArgs) -> CliResult {
+    engine(global).network_connect(
+        &a.network,
+        &a.container,
+        NetworkRequest {
+            network: a.network.clone(),
+            ipv4: a.ip,
+            ipv6: a.ip6,
+            aliases: a.alias,
+            mac: None,
+        },
+    )?;
+    Ok(0)
+}
+
+fn disconnect(global: &Global, a: DisconnectArgs) -> CliResult {
+    let _ = a.force;
+    engine(global).network_disconnect(&a.network, &a.container)?;
+    Ok(0)
+}

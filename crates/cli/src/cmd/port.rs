@@ -1,0 +1,60 @@
+use std::io::Write;
+
+use crate::cli::Global;
+use crate::cmd::create::engine;
+use crate::error::CliResult;
+
+/// List a container's published ports, or the host address of one of them
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    container: String,
+    /// PRIVATE_PORT[/PROTO]
+    port: Option<String>,
+}
+
+pub fn run(global: &Global, args: Args) -> CliResult {
+    let engine = engine(global);
+    let c = engine.find(&args.container)?;
+    let ports = engine.published(c.id.as_str())?;
+    let wanted = match &args.port {
+        None => None,
+        Some(p) => {
+            let (port, proto) = p.split_once('/').unwrap_or((p, "tcp"));
+            let port: u16 = port
+                .parse()
+                .map_err(|_| anyhow::anyhow!("invalid port {p:?}: expected PORT[/tcp|udp]"))?;
+            if proto != "tcp" && proto != "udp" {
+                return Err(
+                    anyhow::anyhow!("invalid port {p:?}: the protocol must be tcp or udp").into(),
+                );
+            }
+            Some((port, proto.to_owned()))
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    let mut found = false;
+    for p in &ports {
+        let host = format!(
+            "{}:{}",
+            p.host_ip.map_or("0.0.0.0".to_owned(), |ip| match ip {
+                std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+                v4 => v4.to_string(),
+            }),
+            p.host_port
+        );
+        match &wanted {
+            None => writeln!(out, "{}/{} -> {host}", p.container_port, p.proto.as_str())?,
+            Some((port, proto)) if *port == p.container_port && proto == p.proto.as_str() => {
+                writeln!(out, "{host}")?
+            }
+            Some(_) => continue,
+        }
+        found = true;
+    }
+    if let (Some((port, proto)), false) = (&wanted, found) {
+        return Err(
+            anyhow::anyhow!("no public port '{port}/{proto}' published for {}", c.name).into(),
+        );
+    }
+    Ok(0)
+}

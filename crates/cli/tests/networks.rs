@@ -1,0 +1,766 @@
+//! Container networks in a throwaway host with a simulated outside world: the default bridge, user-defined
+//! and internal networks, NAT, isolation, published ports (from the host's localhost, from outside, hairpin),
+//! names and aliases, `container:X`, `ip netns` on containers, IPv6, concurrency and clean removal. Every
+//! check uses the standard tools (iproute2, curl, getent, nft) inside the box; traffic goes only to the box,
+//! its containers and the world namespace behind its uplink.
+
+mod common;
+
+use common::{fails, host, inspect, ok, wait_until_ok};
+use minotaur_testhost::{TestHost, BOX_UPLINK, WORLD_HTTP, WORLD_NAME, WORLD_PAGE};
+
+/// A web server container serving `page` on port 80 (busybox httpd from the host image).
+fn web(h: &TestHost, name: &str, page: &str, extra: &[&str]) -> String {
+    let dir = format!("/tmp/www-{name}");
+    h.sh_ok(&format!(
+        "mkdir -p {dir} && echo '{page}' > {dir}/index.html"
+    ));
+    let vol = format!("{dir}:/srv:ro");
+    let mut args = vec!["run", "-d", "--name", name, "-v", &vol];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["host", "busybox", "httpd", "-f", "-p", "80", "-h", "/srv"]);
+    let id = ok(h, &args);
+    let ip = inspect(
+        h,
+        name,
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+    );
+    if !ip.is_empty() {
+        wait_until_ok(h, &format!("curl -sf -m 2 http://{ip}/"));
+    }
+    id
+}
+
+fn curl(h: &TestHost, url: &str) -> String {
+    h.sh_ok(&format!("curl -sS -m 5 {url}")).trim().to_owned()
+}
+
+/// Whether a script (a connection attempt) in the box fails.
+fn unreachable(h: &TestHost, script: &str) -> bool {
+    !h.sh(script).status.success()
+}
+
+/// No network object of the containers is left: veths, /run/netns and /etc/netns entries, published-port
+/// elements; and the resolver has exited.
+fn assert_network_clean(h: &TestHost) {
+    // The kernel reaps a deleted namespace's veth asynchronously.
+    wait_until_ok(h, "! ip -o link show type veth | grep -v uplink0");
+    assert_eq!(
+        h.sh_ok("ls -A /run/netns 2>/dev/null || true"),
+        "",
+        "/run/netns left"
+    );
+    assert_eq!(
+        h.sh_ok("ls -A /etc/netns 2>/dev/null || true"),
+        "",
+        "/etc/netns left"
+    );
+    let ports = h.sh_ok(
+        "for m in ports4 ports4_host ports6 ports6_host; do nft list map inet minotaur $m 2>/dev/null; done",
+    );
+    assert!(
+        !ports.contains("elements"),
+        "published-port elements left: {ports}"
+    );
+    wait_until_ok(h, "! pgrep -f 'dns-serve'");
+}
+
+#[test]
+fn default_bridge_reaches_the_host_and_the_outside_through_nat() {
+    let Some(h) = host() else { return };
+    let id = web(&h, "web", "hello from web", &[]);
+    // Docker's shape: an address on the default network, its gateway on the bridge.
+    let ip = inspect(&h, "web", "{{.NetworkSettings.IPAddress}}");
+    let gw = inspect(&h, "web", "{{.NetworkSettings.Gateway}}");
+    assert_eq!(
+        inspect(&h, "web", "{{.NetworkSettings.Networks.bridge.IPAddress}}"),
+        ip
+    );
+    assert!(ip.starts_with("172.17."), "{ip}");
+    assert_eq!(gw, "172.17.0.1");
+    let mac = inspect(&h, "web", "{{.NetworkSettings.MacAddress}}");
+    assert!(mac.starts_with("02:42:ac:11:"), "{mac}");
+    assert!(h
+        .sh_ok("ip -o addr show minotaur0")
+        .contains("172.17.0.1/16"));
+    // The container side, seen with iproute2 through the SandboxKey.
+    let key = inspect(&h, "web", "{{.NetworkSettings.SandboxKey}}");
+    let inside = h.sh_ok(&format!("nsenter --net={key} ip -o addr show eth0"));
+    assert!(inside.contains(&format!("{ip}/16")), "{inside}");
+    let routes = h.sh_ok(&format!("nsenter --net={key} ip route"));
+    assert!(routes.contains(&format!("default via {gw}")), "{routes}");
+    // The veth's host end sits on the bridge.
+    let on_bridge = h.sh_ok("ip -o link show master minotaur0");
+    assert!(
+        on_bridge.contains(&format!("mt{}0", &id[..10])),
+        "{on_bridge}"
+    );
+
+    // Host -> container by address.
+    assert_eq!(curl(&h, &format!("http://{ip}/")), "hello from web");
+    // Container -> outside, through masquerade (the world has no route back to 172.17.0.0/16).
+    assert_eq!(
+        ok(
+            &h,
+            &[
+                "run",
+                "--rm",
+                "host",
+                "curl",
+                "-sS",
+                "-m",
+                "5",
+                &format!("http://{WORLD_HTTP}/")
+            ]
+        ),
+        WORLD_PAGE
+    );
+    // Names outside resolve through the network's resolver, forwarded past the box's 127.0.0.53 stub.
+    let resolved = ok(&h, &["run", "--rm", "host", "getent", "hosts", WORLD_NAME]);
+    assert!(resolved.starts_with(WORLD_HTTP), "{resolved}");
+    let resolv = ok(&h, &["exec", "web", "cat", "/etc/resolv.conf"]);
+    assert!(resolv.contains(&format!("nameserver {gw}")), "{resolv}");
+    // /etc/hosts names the container.
+    let hosts = ok(&h, &["exec", "web", "cat", "/etc/hosts"]);
+    assert!(hosts.contains(&format!("{ip}\t{}", &id[..12])), "{hosts}");
+
+    ok(&h, &["rm", "-f", "web"]);
+    assert_network_clean(&h);
+    common::assert_clean(&h, &[id]);
+}
+
+#[test]
+fn an_internal_network_keeps_its_containers_off_the_outside_while_the_host_reaches_them() {
+    let Some(h) = host() else { return };
+    ok(&h, &["network", "create", "--internal", "backend"]);
+    web(&h, "app", "internal app", &["--network", "backend"]);
+    let ip = inspect(&h, "app", "{{.NetworkSettings.Networks.backend.IPAddress}}");
+    // The host reaches it.
+    assert_eq!(curl(&h, &format!("http://{ip}/")), "internal app");
+    // It has no default route and reaches nothing outside.
+    let routes = ok(&h, &["exec", "app", "ip", "route"]);
+    assert!(!routes.contains("default"), "{routes}");
+    let out = h.mino(&[
+        "exec",
+        "app",
+        "curl",
+        "-sS",
+        "-m",
+        "2",
+        &format!("http://{WORLD_HTTP}/"),
+    ]);
+    assert!(
+        !out.status.success(),
+        "an internal container reached the outside"
+    );
+    // Even with a route added by hand, the firewall forwards nothing out of an internal network.
+    let key = inspect(&h, "app", "{{.NetworkSettings.SandboxKey}}");
+    let gw = inspect(&h, "app", "{{.NetworkSettings.Networks.backend.Gateway}}");
+    h.sh_ok(&format!(
+        "nsenter --net={key} ip route add default via {gw}"
+    ));
+    assert!(unreachable(
+        &h,
+        &format!("nsenter --net={key} curl -sS -m 2 http://{WORLD_HTTP}/")
+    ));
+    // Its resolver answers container names but forwards nothing.
+    let name = ok(
+        &h,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "backend",
+            "host",
+            "getent",
+            "hosts",
+            "app",
+        ],
+    );
+    assert!(name.starts_with(&ip), "{name}");
+    let out = h.mino(&[
+        "run",
+        "--rm",
+        "--network",
+        "backend",
+        "host",
+        "getent",
+        "hosts",
+        WORLD_NAME,
+    ]);
+    assert!(
+        !out.status.success(),
+        "an internal network resolved an outside name"
+    );
+    // Publishing from a container that is only on internal networks is refused, and leaves nothing.
+    let err = fails(
+        &h,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "pub",
+            "--network",
+            "backend",
+            "-p",
+            "8080:80",
+            "host",
+            "true",
+        ],
+        125,
+    );
+    assert!(err.contains("only on internal networks"), "{err}");
+    assert!(h.mino(&["inspect", "pub"]).status.code() != Some(0));
+    // A network in use is not removed.
+    let err = fails(&h, &["network", "rm", "backend"], 1);
+    assert!(err.contains("in use by container(s) app"), "{err}");
+    ok(&h, &["rm", "-f", "app"]);
+    ok(&h, &["network", "rm", "backend"]);
+    assert_network_clean(&h);
+    assert!(!h.sh_ok("ip -o link").contains("mt-"), "bridge left");
+}
+
+#[test]
+fn networks_are_isolated_from_each_other() {
+    let Some(h) = host() else { return };
+    ok(
+        &h,
+        &["network", "create", "--subnet", "10.31.0.0/24", "red"],
+    );
+    ok(
+        &h,
+        &["network", "create", "--subnet", "10.32.0.0/24", "blue"],
+    );
+    web(&h, "r", "red", &["--network", "red"]);
+    web(&h, "b", "blue", &["--network", "blue"]);
+    let r = inspect(&h, "r", "{{.NetworkSettings.Networks.red.IPAddress}}");
+    let b = inspect(&h, "b", "{{.NetworkSettings.Networks.blue.IPAddress}}");
+    assert_eq!(r, "10.31.0.2");
+    assert_eq!(b, "10.32.0.2");
+    // Same network: reachable, by name too. Other network: not.
+    assert_eq!(
+        ok(
+            &h,
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "red",
+                "host",
+                "curl",
+                "-sS",
+                "-m",
+                "3",
+                "http://r/"
+            ]
+        ),
+        "red"
+    );
+    let out = h.mino(&[
+        "run",
+        "--rm",
+        "--network",
+        "red",
+        "host",
+        "curl",
+        "-sS",
+        "-m",
+        "2",
+        &format!("http://{b}/"),
+    ]);
+    assert!(!out.status.success(), "red reached blue");
+    let out = h.mino(&[
+        "run",
+        "--rm",
+        "--network",
+        "red",
+        "host",
+        "getent",
+        "hosts",
+        "b",
+    ]);
+    assert!(
+        !out.status.success(),
+        "red resolved a blue container's name"
+    );
+    // A container on both reaches both.
+    ok(
+        &h,
+        &[
+            "create",
+            "--name",
+            "both",
+            "--network",
+            "red",
+            "host",
+            "sleep",
+            "1000",
+        ],
+    );
+    ok(&h, &["network", "connect", "blue", "both"]);
+    ok(&h, &["start", "both"]);
+    assert_eq!(
+        ok(&h, &["exec", "both", "curl", "-sS", "-m", "3", "http://b/"]),
+        "blue"
+    );
+    assert_eq!(
+        ok(&h, &["exec", "both", "curl", "-sS", "-m", "3", "http://r/"]),
+        "red"
+    );
+    ok(&h, &["network", "disconnect", "blue", "both"]);
+    let links = ok(&h, &["exec", "both", "ip", "-o", "link"]);
+    assert!(!links.contains("eth1"), "{links}");
+    ok(&h, &["rm", "-f", "r", "b", "both"]);
+    ok(&h, &["network", "rm", "red", "blue"]);
+    assert_network_clean(&h);
+}
+
+#[test]
+fn published_ports_reach_the_container_from_localhost_outside_and_other_containers() {
+    let Some(h) = host() else { return };
+    web(
+        &h,
+        "pub",
+        "published",
+        &["-p", "8080:80", "-p", "127.0.0.1:8081:80", "-p", "90/udp"],
+    );
+    let ports = ok(&h, &["port", "pub"]);
+    assert!(ports.contains("80/tcp -> 0.0.0.0:8080"), "{ports}");
+    assert!(ports.contains("80/tcp -> 127.0.0.1:8081"), "{ports}");
+    assert!(ports.contains("90/udp -> 0.0.0.0:32768"), "{ports}");
+    assert_eq!(
+        ok(&h, &["port", "pub", "80/tcp"]),
+        "0.0.0.0:8080\n127.0.0.1:8081"
+    );
+    let ps = ok(&h, &["ps", "--format", "{{.Ports}}"]);
+    assert!(ps.contains("0.0.0.0:8080->80/tcp"), "{ps}");
+    assert_eq!(
+        inspect(
+            &h,
+            "pub",
+            "{{(index (index .NetworkSettings.Ports \"80/tcp\") 0).HostPort}}"
+        ),
+        "8080"
+    );
+    // From the host's own localhost and its uplink address.
+    assert_eq!(curl(&h, "http://127.0.0.1:8080/"), "published");
+    assert_eq!(curl(&h, "http://127.0.0.1:8081/"), "published");
+    assert_eq!(curl(&h, &format!("http://{BOX_UPLINK}:8080/")), "published");
+    // From the outside world.
+    assert_eq!(
+        h.world_sh_ok(&format!("curl -sS -m 5 http://{BOX_UPLINK}:8080/"))
+            .trim(),
+        "published"
+    );
+    // A port tied to 127.0.0.1 is not reachable from outside.
+    assert!(h
+        .world_sh_ok(&format!(
+            "curl -sS -m 2 http://{BOX_UPLINK}:8081/ || echo refused"
+        ))
+        .contains("refused"));
+    // Hairpin: another container, and the container itself, through the host's address.
+    assert_eq!(
+        ok(
+            &h,
+            &[
+                "run",
+                "--rm",
+                "host",
+                "curl",
+                "-sS",
+                "-m",
+                "5",
+                &format!("http://{BOX_UPLINK}:8080/")
+            ]
+        ),
+        "published"
+    );
+    assert_eq!(
+        ok(
+            &h,
+            &[
+                "exec",
+                "pub",
+                "curl",
+                "-sS",
+                "-m",
+                "5",
+                &format!("http://{BOX_UPLINK}:8080/")
+            ]
+        ),
+        "published"
+    );
+    // A second container cannot take the same host port.
+    let err = fails(
+        &h,
+        &[
+            "run", "-d", "--name", "dup", "-p", "8080:80", "host", "true",
+        ],
+        125,
+    );
+    assert!(
+        err.contains("8080") && err.contains("already published"),
+        "{err}"
+    );
+    assert!(
+        h.mino(&["inspect", "dup"]).status.code() != Some(0),
+        "dup left a record"
+    );
+    // Kernel DNAT, no proxy process: nothing in the box listens on 8080.
+    assert!(!h.sh_ok("ss -Htln").contains(":8080"), "a proxy listens");
+
+    // After someone flushes the ruleset, `network reload` restores the rules.
+    h.sh_ok("nft flush ruleset");
+    assert!(unreachable(&h, "curl -sS -m 2 http://127.0.0.1:8080/"));
+    ok(&h, &["network", "reload"]);
+    assert_eq!(curl(&h, "http://127.0.0.1:8080/"), "published");
+
+    ok(&h, &["rm", "-f", "pub"]);
+    assert!(unreachable(&h, "curl -sS -m 2 http://127.0.0.1:8080/"));
+    assert_network_clean(&h);
+}
+
+#[test]
+fn names_and_aliases_resolve_between_containers_with_ptr_records() {
+    let Some(h) = host() else { return };
+    ok(&h, &["network", "create", "app"]);
+    ok(
+        &h,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "db",
+            "--network",
+            "app",
+            "--network-alias",
+            "database",
+            "host",
+            "sleep",
+            "1000",
+        ],
+    );
+    let ip = inspect(&h, "db", "{{.NetworkSettings.Networks.app.IPAddress}}");
+    assert_eq!(
+        inspect(&h, "db", "{{json .NetworkSettings.Networks.app.Aliases}}"),
+        "[\"database\"]"
+    );
+    for name in ["db", "database", "DB"] {
+        let got = ok(
+            &h,
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "app",
+                "host",
+                "getent",
+                "hosts",
+                name,
+            ],
+        );
+        assert!(got.starts_with(&format!("{ip} ")), "{name}: {got}");
+    }
+    // Reverse lookup names the container.
+    let gw = inspect(&h, "db", "{{.NetworkSettings.Networks.app.Gateway}}");
+    let ptr = h.sh_ok(&format!("dig +short @{gw} -x {ip}"));
+    assert_eq!(ptr.trim(), "db.");
+    // dig straight at the resolver, as a user debugging would.
+    assert_eq!(h.sh_ok(&format!("dig +short @{gw} database")).trim(), ip);
+    // Renaming moves the name.
+    ok(&h, &["rename", "db", "store"]);
+    assert_eq!(h.sh_ok(&format!("dig +short @{gw} store")).trim(), ip);
+    assert_eq!(h.sh_ok(&format!("dig +short @{gw} db")).trim(), "");
+    ok(&h, &["rm", "-f", "store"]);
+    ok(&h, &["network", "rm", "app"]);
+    assert_network_clean(&h);
+}
+
+#[test]
+fn a_container_x_joiner_keeps_its_network_when_x_restarts() {
+    let Some(h) = host() else { return };
+    ok(&h, &["run", "-d", "--name", "x", "host", "sleep", "1000"]);
+    ok(
+        &h,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "side",
+            "--network",
+            "container:x",
+            "host",
+            "sleep",
+            "1000",
+        ],
+    );
+    let theirs = ok(&h, &["exec", "x", "ip", "-o", "addr", "show", "eth0"]);
+    assert_eq!(
+        ok(&h, &["exec", "side", "ip", "-o", "addr", "show", "eth0"]),
+        theirs
+    );
+    ok(&h, &["restart", "-t", "0", "x"]);
+    // The namespace lives on its own: same interfaces and address after X's process was replaced.
+    assert_eq!(
+        ok(&h, &["exec", "side", "ip", "-o", "addr", "show", "eth0"]),
+        theirs
+    );
+    assert_eq!(
+        ok(&h, &["exec", "x", "ip", "-o", "addr", "show", "eth0"]),
+        theirs
+    );
+    ok(&h, &["rm", "-f", "side", "x"]);
+    assert_network_clean(&h);
+}
+
+#[test]
+fn ip_netns_works_on_containers_by_name() {
+    let Some(h) = host() else { return };
+    web(&h, "shop", "shop", &[]);
+    let ip = inspect(&h, "shop", "{{.NetworkSettings.IPAddress}}");
+    assert!(h.sh_ok("ip netns list").contains("shop"));
+    let addr = h.sh_ok("ip netns exec shop ip -o -4 addr show eth0");
+    assert!(addr.contains(&format!("{ip}/")), "{addr}");
+    // Name resolution inside `ip netns exec` works as in the container, behind the box's 127.0.0.53 stub.
+    let got = h.sh_ok(&format!("ip netns exec shop getent hosts {WORLD_NAME}"));
+    assert!(got.starts_with(WORLD_HTTP), "{got}");
+    assert_eq!(
+        h.sh_ok("cat /etc/netns/shop/resolv.conf"),
+        ok(&h, &["exec", "shop", "cat", "/etc/resolv.conf"]) + "\n"
+    );
+    // The SandboxKey with util-linux nsenter.
+    let key = inspect(&h, "shop", "{{.NetworkSettings.SandboxKey}}");
+    assert_eq!(
+        h.sh_ok(&format!("nsenter --net={key} ip -o -4 addr show eth0")),
+        addr
+    );
+    // minotaur's own netns tool sees it too.
+    assert!(ok(&h, &["netns", "list"]).contains("shop"));
+    ok(&h, &["rm", "-f", "shop"]);
+    assert!(!h.sh_ok("ip netns list").contains("shop"));
+    assert_network_clean(&h);
+}
+
+#[test]
+fn ipv6_dual_stack_on_request() {
+    let Some(h) = host() else { return };
+    ok(
+        &h,
+        &[
+            "network",
+            "create",
+            "--ipv6",
+            "--subnet",
+            "fd00:10::/64",
+            "dual",
+        ],
+    );
+    web(&h, "six", "over six", &["--network", "dual"]);
+    let v6 = inspect(
+        &h,
+        "six",
+        "{{.NetworkSettings.Networks.dual.GlobalIPv6Address}}",
+    );
+    let v4 = inspect(&h, "six", "{{.NetworkSettings.Networks.dual.IPAddress}}");
+    assert_eq!(v6, "fd00:10::2");
+    assert!(!v4.is_empty());
+    assert_eq!(curl(&h, &format!("http://[{v6}]/")), "over six");
+    assert_eq!(
+        ok(
+            &h,
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "dual",
+                "host",
+                "curl",
+                "-sS",
+                "-m",
+                "5",
+                &format!("http://[{v6}]/")
+            ]
+        ),
+        "over six"
+    );
+    let aaaa = ok(
+        &h,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "dual",
+            "host",
+            "getent",
+            "ahostsv6",
+            "six",
+        ],
+    );
+    assert!(aaaa.contains(&v6), "{aaaa}");
+    ok(&h, &["rm", "-f", "six"]);
+    ok(&h, &["network", "rm", "dual"]);
+    assert_network_clean(&h);
+}
+
+#[test]
+fn fifty_concurrent_runs_on_one_network_get_distinct_addresses() {
+    let Some(h) = host() else { return };
+    ok(
+        &h,
+        &["network", "create", "--subnet", "10.40.0.0/24", "busy"],
+    );
+    let mut pids = Vec::new();
+    for i in 1..=50 {
+        let child = h
+            .minotaur()
+            .args([
+                "run",
+                "-d",
+                "--name",
+                &format!("c{i}"),
+                "--network",
+                "busy",
+                "host",
+                "sleep",
+                "1000",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        pids.push(child);
+    }
+    for child in pids {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let ips = h.sh_ok(
+        "for i in $(seq 1 50); do ip netns exec c$i ip -o -4 addr show eth0 | awk '{print $4}'; done | sort -u",
+    );
+    assert_eq!(ips.lines().count(), 50, "{ips}");
+    let names: Vec<String> = (1..=50).map(|i| format!("c{i}")).collect();
+    let mut args = vec!["rm", "-f"];
+    args.extend(names.iter().map(String::as_str));
+    ok(&h, &args);
+    ok(&h, &["network", "rm", "busy"]);
+    assert_network_clean(&h);
+}
+
+#[test]
+fn bad_network_input_is_refused_with_one_line_and_nothing_left() {
+    let Some(h) = host() else { return };
+    let one_line = |s: &str| assert_eq!(s.trim().lines().count(), 1, "{s}");
+    let err = fails(
+        &h,
+        &["run", "--rm", "--network", "nope", "host", "true"],
+        125,
+    );
+    assert!(err.contains("network nope not found"), "{err}");
+    one_line(&err);
+    let err = fails(
+        &h,
+        &["network", "create", "--subnet", "10.50.0.1/24", "x"],
+        1,
+    );
+    assert!(err.contains("host bits"), "{err}");
+    let err = fails(
+        &h,
+        &["network", "create", "--subnet", "10.50.0.0/33", "x"],
+        1,
+    );
+    assert!(err.contains("invalid subnet"), "{err}");
+    ok(&h, &["network", "create", "--subnet", "10.50.0.0/24", "x"]);
+    let err = fails(
+        &h,
+        &["network", "create", "--subnet", "10.50.0.0/16", "y"],
+        1,
+    );
+    assert!(
+        err.contains("overlaps subnet 10.50.0.0/24 of network x"),
+        "{err}"
+    );
+    let err = fails(&h, &["network", "create", "x"], 1);
+    assert!(err.contains("already in use"), "{err}");
+    let err = fails(&h, &["network", "create", "-d", "overlay", "z"], 1);
+    assert!(err.contains("not supported"), "{err}");
+    let err = fails(
+        &h,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "x",
+            "--ip",
+            "10.60.0.5",
+            "host",
+            "true",
+        ],
+        125,
+    );
+    assert!(
+        err.contains("10.60.0.5 is not in a subnet of network x"),
+        "{err}"
+    );
+    ok(
+        &h,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "fixed",
+            "--network",
+            "x",
+            "--ip",
+            "10.50.0.9",
+            "host",
+            "sleep",
+            "100",
+        ],
+    );
+    let err = fails(
+        &h,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "x",
+            "--ip",
+            "10.50.0.9",
+            "host",
+            "true",
+        ],
+        125,
+    );
+    assert!(err.contains("10.50.0.9 is already in use"), "{err}");
+    let err = fails(&h, &["run", "--rm", "-p", "99999:80", "host", "true"], 125);
+    assert!(err.contains("invalid port"), "{err}");
+    let err = fails(
+        &h,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-p",
+            "80",
+            "host",
+            "true",
+        ],
+        125,
+    );
+    assert!(err.contains("needs a bridge network"), "{err}");
+    let err = fails(&h, &["network", "rm", "none"], 1);
+    assert!(err.contains("pre-defined"), "{err}");
+    let err = fails(&h, &["network", "disconnect", "x", "nobody"], 1);
+    assert!(err.contains("no such container"), "{err}");
+    ok(&h, &["rm", "-f", "fixed"]);
+    ok(&h, &["network", "rm", "x"]);
+    // Only the default network is left once used; `ls` shows it with host and none.
+    let ls = ok(&h, &["network", "ls", "--format", "{{.Name}} {{.Driver}}"]);
+    assert_eq!(ls, "bridge bridge\nhost host\nnone null");
+    assert_network_clean(&h);
+}
