@@ -10,7 +10,7 @@
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::io;
+use std::io::{self, Read};
 use std::net::IpAddr;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
@@ -418,8 +418,15 @@ impl Netlink {
     }
 
     fn create_bridge(&mut self, name: &str, mtu: Option<u32>) -> io::Result<()> {
+        // A bridge whose MAC the kernel chose takes the lowest MAC of its ports, so it would change whenever a
+        // container comes or goes, and containers would keep sending to a stale gateway MAC from their ARP
+        // caches. A MAC given at creation is "set" (NET_ADDR_SET) and the bridge keeps it, as Docker's does.
+        let mut mac = [0u8; 6];
+        File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut mac))?;
+        mac[0] = (mac[0] & 0xfe) | 0x02; // unicast, locally administered
         let mut m = LinkMessage::default();
         m.attributes.push(LinkAttribute::IfName(name.to_owned()));
+        m.attributes.push(LinkAttribute::Address(mac.to_vec()));
         if let Some(mtu) = mtu {
             m.attributes.push(LinkAttribute::Mtu(mtu));
         }
