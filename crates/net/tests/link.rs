@@ -329,6 +329,11 @@ fn bridge_veth_and_peer_in_throwaway_namespaces() {
     assert_eq!(e.to_string(), "cannot create veth vethmt0 with peer eth0");
     let source = std::error::Error::source(&e).unwrap().to_string();
     assert!(source.contains("os error 17"), "{source}");
+    let e = nl.ensure_bridge("vethmt0", &[net(GW4)], None).unwrap_err();
+    assert_eq!(
+        format!("{e}: {}", std::error::Error::source(&e).unwrap()),
+        "cannot create bridge vethmt0: a link of kind veth has that name"
+    );
     let e = configure_peer(&ctr.path, "nope0", &addrs_ctr, &gws).unwrap_err();
     assert_eq!(e.to_string(), "cannot look up link nope0");
     let e = nl.add_route(None, Some(ip("10.55.0.1")), br).unwrap_err();
