@@ -10,7 +10,7 @@
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::io;
+use std::io::{self, Read};
 use std::net::IpAddr;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use ipnet::IpNet;
 use netlink_packet_core::{
     NetlinkBuffer, NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE,
-    NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST,
+    NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_EXCL, NLM_F_REQUEST,
 };
 use netlink_packet_route::address::{
     AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressScope,
@@ -217,6 +217,23 @@ impl Netlink {
                     .ok_or_else(|| no_such_link(name.to_owned()))?
             }
         };
+        let kind = link.attributes.iter().find_map(|a| match a {
+            LinkAttribute::LinkInfo(infos) => infos.iter().find_map(|i| match i {
+                LinkInfo::Kind(k) => Some(k.clone()),
+                _ => None,
+            }),
+            _ => None,
+        });
+        if kind != Some(InfoKind::Bridge) {
+            let kind = kind.map_or_else(|| "none".to_owned(), |k| k.to_string());
+            return Err(NetlinkError::CreateBridge {
+                name: name.to_owned(),
+                source: io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!("a link of kind {kind} has that name"),
+                ),
+            });
+        }
         let index = link.header.index;
         if !addrs.is_empty() {
             let present: HashSet<(IpAddr, u8)> = self
@@ -418,8 +435,15 @@ impl Netlink {
     }
 
     fn create_bridge(&mut self, name: &str, mtu: Option<u32>) -> io::Result<()> {
+        // A bridge whose MAC the kernel chose takes the lowest MAC of its ports, so it would change whenever a
+        // container comes or goes, and containers would keep sending to a stale gateway MAC from their ARP
+        // caches. A MAC given at creation is "set" (NET_ADDR_SET) and the bridge keeps it, as Docker's does.
+        let mut mac = [0u8; 6];
+        File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut mac))?;
+        mac[0] = (mac[0] & 0xfe) | 0x02; // unicast, locally administered
         let mut m = LinkMessage::default();
         m.attributes.push(LinkAttribute::IfName(name.to_owned()));
+        m.attributes.push(LinkAttribute::Address(mac.to_vec()));
         if let Some(mtu) = mtu {
             m.attributes.push(LinkAttribute::Mtu(mtu));
         }
@@ -568,8 +592,16 @@ impl Netlink {
             Answer::One => 0,
             Answer::Dump => NLM_F_DUMP,
         };
-        self.send(msg, flags)?;
-        self.receive(answer)
+        // A dump that a concurrent change interrupted (NLM_F_DUMP_INTR on its messages) may have missed or
+        // repeated entries: it is asked again.
+        for _ in 0..3 {
+            self.send(msg.clone(), flags)?;
+            let (replies, interrupted) = self.receive(answer)?;
+            if !interrupted {
+                return Ok(replies);
+            }
+        }
+        Err(io::Error::from_raw_os_error(libc_errno(Errno::EINTR)))
     }
 
     fn send(&mut self, msg: RouteNetlinkMessage, flags: u16) -> io::Result<()> {
@@ -586,8 +618,9 @@ impl Netlink {
 
     /// Reads the answer to the request just sent (messages of other sequence numbers, left over from an
     /// earlier request that failed half-way, are skipped).
-    fn receive(&mut self, answer: Answer) -> io::Result<Vec<RouteNetlinkMessage>> {
+    fn receive(&mut self, answer: Answer) -> io::Result<(Vec<RouteNetlinkMessage>, bool)> {
         let mut replies = Vec::new();
+        let mut interrupted = false;
         loop {
             let n = self.sock.recv(&mut &mut self.buf[..], 0)?;
             let mut rest = &self.buf[..n.min(self.buf.len())];
@@ -602,13 +635,16 @@ impl Netlink {
                 if msg.header.sequence_number != self.seq {
                     continue;
                 }
+                interrupted |= msg.header.flags & NLM_F_DUMP_INTR != 0;
                 match msg.payload {
                     NetlinkPayload::Error(e) if e.code.is_some() => return Err(e.to_io()),
-                    NetlinkPayload::Error(_) | NetlinkPayload::Done(_) => return Ok(replies),
+                    NetlinkPayload::Error(_) | NetlinkPayload::Done(_) => {
+                        return Ok((replies, interrupted))
+                    }
                     NetlinkPayload::InnerMessage(m) => {
                         replies.push(m);
                         if answer == Answer::One {
-                            return Ok(replies);
+                            return Ok((replies, interrupted));
                         }
                     }
                     _ => {}

@@ -146,6 +146,16 @@ mod tests {
     }
 
     #[test]
+    fn a_value_already_there_is_not_written() {
+        // kernel.ostype is read-only (0444) for everyone: only a write can fail, and nothing can change.
+        let current = fs::read_to_string("/proc/sys/kernel/ostype").unwrap();
+        set("kernel.ostype", current.trim()).unwrap();
+        let e = set("kernel.ostype", "Minix").unwrap_err();
+        assert!(matches!(e, SysctlError::Write { .. }), "{e:?}");
+        assert_eq!(e.to_string(), "cannot set sysctl kernel.ostype to Minix");
+    }
+
+    #[test]
     fn read_error_names_the_key() {
         let e = set("net.minotaur.no_such_key", "1").unwrap_err();
         assert_eq!(e.to_string(), "cannot read sysctl net.minotaur.no_such_key");
