@@ -62,7 +62,7 @@ fn assert_network_clean(h: &TestHost) {
         !ports.contains("elements"),
         "published-port elements left: {ports}"
     );
-    wait_until_ok(h, "! pgrep -f 'dns-serve'");
+    wait_until_ok(h, "! pgrep -f 'dns-serv[e]'");
 }
 
 #[test]

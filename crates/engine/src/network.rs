@@ -990,6 +990,8 @@ impl Engine {
             mtu: net.mtu,
         })
         .map_err(NetworkError::from)?;
+        nl.set_hairpin(&endpoint.host_veth)
+            .map_err(NetworkError::from)?;
         let addrs: Vec<IpNet> = ipv4.iter().chain(ipv6.iter()).copied().collect();
         // Only the first network gives the default route, as with Docker; internal networks none.
         let gateways: Vec<IpAddr> = if index == 0 && !net.internal {
@@ -1128,9 +1130,21 @@ impl Engine {
         self.paths.runroot.join("dns")
     }
 
+    /// Rewrites the resolver's records and tells it. A resolver that cannot be told (say, port 53 of a
+    /// gateway is taken) costs name resolution, not the container: it is a warning.
+    pub(crate) fn update_dns(&self) -> Result<(), EngineError> {
+        if let Err(e) = self.try_update_dns() {
+            log::warn!(
+                "container names will not resolve: {}",
+                crate::error_chain(&e)
+            );
+        }
+        Ok(())
+    }
+
     /// Rewrites the resolver's records from the store and tells it (starting it when a network has
     /// containers, letting it go when none has).
-    pub(crate) fn update_dns(&self) -> Result<(), EngineError> {
+    fn try_update_dns(&self) -> Result<(), EngineError> {
         let networks = self.networks()?;
         let attached = self.attachments(None, None)?;
         let mut listeners = Vec::new();

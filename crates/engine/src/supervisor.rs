@@ -130,22 +130,11 @@ fn detach_and_supervise(engine: &Engine, c: Container, p: Prepared, report: Owne
         Ok(code) => code,
         Err(e) => {
             if let Some(mut r) = report {
-                let _ = write!(r, "{} {}", e.exit_code(), error_chain(&e));
+                let _ = write!(r, "{} {}", e.exit_code(), crate::error_chain(&e));
             }
             e.exit_code()
         }
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(cause) = src {
-        s.push_str(": ");
-        s.push_str(&cause.to_string());
-        src = cause.source();
-    }
-    s
 }
 
 fn sys(what: &str) -> impl FnOnce(nix::Error) -> EngineError + '_ {
@@ -217,7 +206,7 @@ fn supervise(
             c.state = State {
                 status: Status::Exited,
                 exit_code: e.exit_code(),
-                error: error_chain(&e),
+                error: crate::error_chain(&e),
                 finished_at: Some(now()),
                 sandbox_key: c.state.sandbox_key.clone(),
                 ..Default::default()
@@ -531,7 +520,7 @@ pub(crate) fn exec(
                             }
                         }
                         Err(e) => {
-                            let _ = write!(report, "{} {}", e.exit_code(), error_chain(&e));
+                            let _ = write!(report, "{} {}", e.exit_code(), crate::error_chain(&e));
                             e.exit_code()
                         }
                     }

@@ -24,7 +24,8 @@ use netlink_packet_route::address::{
     AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressScope,
 };
 use netlink_packet_route::link::{
-    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+    InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoPortKind, InfoVeth, LinkAttribute,
+    LinkFlags, LinkInfo, LinkMessage,
 };
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
@@ -79,6 +80,12 @@ pub enum NetlinkError {
     #[error("cannot delete link {name}")]
     DeleteLink {
         name: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot turn on hairpin mode on bridge port {link}")]
+    SetHairpin {
+        link: String,
         #[source]
         source: io::Error,
     },
@@ -324,6 +331,28 @@ impl Netlink {
         ifindex: u32,
     ) -> Result<(), NetlinkError> {
         self.add_route_dev(dst, gateway, ifindex, &format!("#{ifindex}"))
+    }
+
+    /// Turns on hairpin mode on bridge port `name`: the bridge may send a frame back out of the port it came
+    /// in on. Needed where `br_netfilter` is loaded (bridge-nf-call-iptables=1): a container's connection to
+    /// its own published port is DNATed back to itself while being bridged, and without hairpin the bridge
+    /// drops it. A bridge-port option is changed with `RTM_NEWLINK` on the existing link (as `ip link set
+    /// dev NAME type bridge_slave hairpin on` does); `RTM_SETLINK` ignores port data.
+    pub fn set_hairpin(&mut self, name: &str) -> Result<(), NetlinkError> {
+        let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::IfName(name.to_owned()));
+        m.attributes.push(LinkAttribute::LinkInfo(vec![
+            LinkInfo::PortKind(InfoPortKind::Bridge),
+            LinkInfo::PortData(InfoPortData::BridgePort(vec![InfoBridgePort::HairpinMode(
+                true,
+            )])),
+        ]));
+        self.exchange(RouteNetlinkMessage::NewLink(m), Answer::Ack)
+            .map(drop)
+            .map_err(|source| NetlinkError::SetHairpin {
+                link: name.to_owned(),
+                source,
+            })
     }
 
     /// Sets link `ifindex` up.
