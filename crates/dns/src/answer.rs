@@ -329,7 +329,10 @@ mod tests {
         assert_eq!(m.metadata.response_code, ResponseCode::FormErr);
         assert_eq!(answer(&[1, 2, 3], &zone(false), true), Outcome::Drop);
         let mut response = Message::response(1, OpCode::Query);
-        response.add_query(Query::query(Name::from_ascii("web").unwrap(), RecordType::A));
+        response.add_query(Query::query(
+            Name::from_ascii("web").unwrap(),
+            RecordType::A,
+        ));
         assert_eq!(
             answer(&response.to_vec().unwrap(), &zone(false), true),
             Outcome::Drop

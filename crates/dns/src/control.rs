@@ -174,11 +174,12 @@ fn start(dir: &Path, exe: &Path, lock: File) -> Result<(), DnsError> {
         .arg(raw(&ready_tx).to_string())
         .arg("--lock-fd")
         .arg(raw(&lock).to_string())
+        .arg("--detach")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    let mut child =
-        minotaur_sys::spawn_keeping(&mut cmd, &[ready_tx.as_fd(), lock.as_fd()]).map_err(spawn_error)?;
+    let mut child = minotaur_sys::spawn_keeping(&mut cmd, &[ready_tx.as_fd(), lock.as_fd()])
+        .map_err(spawn_error)?;
     drop(ready_tx);
     // Our copy of the lock goes; the server's copy (the same open file description) keeps it held.
     drop(lock);

@@ -156,10 +156,7 @@ mod tests {
             addrs(&["203.0.113.53:53", "192.0.2.7:53"])
         );
         // Without a known upstream the stub stays: it answers in the host's namespace, where we run.
-        assert_eq!(
-            upstreams_from(Some(stub), None),
-            addrs(&["127.0.0.53:53"])
-        );
+        assert_eq!(upstreams_from(Some(stub), None), addrs(&["127.0.0.53:53"]));
         assert_eq!(upstreams_from(None, Some(up)), vec![]);
     }
 }
