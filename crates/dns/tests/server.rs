@@ -629,7 +629,11 @@ fn listener_that_cannot_bind_is_skipped() {
     write_config(other.path(), &only).unwrap();
     let e = notify(other.path(), &exe()).unwrap_err().to_string();
     assert!(e.contains("127.0.0.7:53"), "{e}");
-    assert!(other.servers().is_empty());
+    wait_until("the failed server to exit", || {
+        Ok(other.servers().is_empty())
+    })
+    .unwrap();
+    assert_eq!(other.lock_pid(), None);
 }
 
 /// The figures for the report: median microseconds per answered local and forwarded query, and the
