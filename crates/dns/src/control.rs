@@ -174,6 +174,7 @@ fn start(dir: &Path, exe: &Path, lock: File) -> Result<(), DnsError> {
         .arg(raw(&ready_tx).to_string())
         .arg("--lock-fd")
         .arg(raw(&lock).to_string())
+        .arg("--detach")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());

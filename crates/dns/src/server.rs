@@ -11,7 +11,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
@@ -27,6 +27,8 @@ pub const MAX_WORKERS: usize = 64;
 /// How long a TCP client may stay idle between queries.
 const TCP_IDLE: Duration = Duration::from_secs(10);
 const WORKER_STACK: usize = 128 * 1024;
+/// How long a starting server retries an address in use.
+const BIND_PATIENCE: Duration = Duration::from_millis(500);
 
 /// Runs the server for the resolver directory `dir` on `port` (53 in production) until the configuration
 /// names no listener (or SIGTERM/SIGINT). Takes the lock itself (an error when another server holds it).
@@ -134,7 +136,7 @@ fn run(
     } else {
         config
     };
-    let failures = server.apply(config);
+    let failures = server.apply(config, true);
     if server.listeners.is_empty() {
         server.release();
         let (addr, e) = failures
@@ -233,7 +235,9 @@ impl Server<'_> {
         } else {
             config
         };
-        self.apply(config);
+        // After an exit that was called off (rule 3) nothing is bound any more: be patient as at start-up.
+        let patient = self.listeners.is_empty();
+        self.apply(config, patient);
         Ok(true)
     }
 
@@ -243,9 +247,12 @@ impl Server<'_> {
     fn release_and_recheck(&mut self) -> Result<Option<Config>, DnsError> {
         loop {
             self.release();
-            if read_config(self.dir)?.listeners.is_empty() || !try_lock(self.dir, &self.lock)? {
+            if read_config(self.dir)?.listeners.is_empty() {
                 log::info!("no network has containers: exiting");
-                self.listeners.clear();
+                return Ok(None);
+            }
+            if !try_lock(self.dir, &self.lock)? {
+                log::info!("a new server is starting: exiting");
                 return Ok(None);
             }
             set_pid(self.dir, &self.lock, Some(self.pid))?;
@@ -256,15 +263,18 @@ impl Server<'_> {
         }
     }
 
-    /// Empties the PID file and releases the lock (rule 3: in this order).
+    /// Closes the listeners, empties the PID file and releases the lock (in this order: rule 3, and the next
+    /// server must be able to bind what we served).
     fn release(&mut self) {
+        self.listeners.clear();
         let _ = set_pid(self.dir, &self.lock, None);
         unlock(&self.lock);
     }
 
     /// Serves `config`: binds new listeners, closes gone ones, replaces records. Returns the listeners that
-    /// could not be bound.
-    fn apply(&mut self, config: Config) -> Vec<(SocketAddr, io::Error)> {
+    /// could not be bound. `patient` (at start-up): an address in use is tried again for a moment, since the
+    /// previous server may be closing it right now.
+    fn apply(&mut self, config: Config, patient: bool) -> Vec<(SocketAddr, io::Error)> {
         self.upstreams = Arc::new(config.upstreams);
         let wanted: HashMap<IpAddr, &Listener> =
             config.listeners.iter().map(|l| (l.address, l)).collect();
@@ -283,7 +293,7 @@ impl Server<'_> {
                 continue;
             }
             let addr = SocketAddr::new(ip, self.port);
-            match bind(addr) {
+            match bind(addr, patient) {
                 Ok((udp, tcp)) => {
                     log::info!("network {}: listening on {addr}", listener.network);
                     let udp = Arc::new(udp);
@@ -321,13 +331,17 @@ impl Server<'_> {
                 Outcome::Drop => {}
                 Outcome::Forward => {
                     let query = query.to_vec();
-                    let udp = Arc::clone(&b.udp);
+                    // Weak: a closed listener must not stay bound while a forward runs (the next server
+                    // could not bind it).
+                    let udp = Arc::downgrade(&b.udp);
                     let upstreams = Arc::clone(&self.upstreams);
                     self.spawn(move || {
                         if let Some(bytes) =
                             relay_udp(&query, &upstreams).or_else(|| servfail(&query))
                         {
-                            let _ = udp.send_to(&bytes, client);
+                            if let Some(udp) = udp.upgrade() {
+                                let _ = udp.send_to(&bytes, client);
+                            }
                         }
                     });
                 }
@@ -380,7 +394,21 @@ impl Server<'_> {
     }
 }
 
-fn bind(addr: SocketAddr) -> io::Result<(UdpSocket, TcpListener)> {
+fn bind(addr: SocketAddr, patient: bool) -> io::Result<(UdpSocket, TcpListener)> {
+    let deadline = Instant::now() + BIND_PATIENCE;
+    loop {
+        match bind_once(addr) {
+            Err(e)
+                if patient && e.kind() == io::ErrorKind::AddrInUse && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            r => return r,
+        }
+    }
+}
+
+fn bind_once(addr: SocketAddr) -> io::Result<(UdpSocket, TcpListener)> {
     let udp = UdpSocket::bind(addr)?;
     udp.set_nonblocking(true)?;
     let tcp = TcpListener::bind(addr)?;

@@ -2,6 +2,7 @@
 
 mod completion;
 mod create;
+mod dns_serve;
 mod exec;
 mod image;
 mod images;
@@ -68,6 +69,8 @@ pub enum Command {
     Image(image::Args),
     Rmi(rmi::Args),
     Tag(tag::Args),
+    #[command(hide = true)]
+    DnsServe(dns_serve::Args),
 }
 
 pub fn run(cli: Cli) -> CliResult {
@@ -102,5 +105,6 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Image(args) => image::run(&cli.global, args),
         Command::Rmi(args) => rmi::run(&cli.global, args),
         Command::Tag(args) => tag::run(&cli.global, args),
+        Command::DnsServe(args) => dns_serve::run(args),
     }
 }
