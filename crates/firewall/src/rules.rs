@@ -115,6 +115,11 @@ const SETS: &[SetDef] = &[
         spec: "type ifname;",
     },
     SetDef {
+        name: "same_bridge",
+        kind: "set",
+        spec: "type ifname . ifname;",
+    },
+    SetDef {
         name: "subnets4",
         kind: "set",
         spec: "type ipv4_addr; flags interval;",
@@ -206,6 +211,9 @@ const CHAINS: &[ChainDef] = &[
         name: "forward",
         base: Some("type filter hook forward priority filter; policy accept;"),
         rules: &[
+            // Where br_netfilter is loaded, traffic bridged between two containers of one network passes
+            // this hook too, with the bridge as both input and output: it stays within its network.
+            "iifname . oifname @same_bridge accept",
             "iifname @internal drop",
             "oifname @internal drop",
             "ct state established,related accept",
@@ -245,6 +253,8 @@ impl Verb {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Element {
     Ifname(String),
+    /// A bridge as both input and output interface.
+    SameIfname(String),
     Net(IpNet),
     /// A port map element: `[host address .] proto . port : container address . port`.
     Port {
@@ -261,6 +271,7 @@ impl fmt::Display for Element {
         match self {
             // Validated by `check_bridge`: no quote or backslash can end the string early.
             Element::Ifname(name) => write!(f, "\"{name}\""),
+            Element::SameIfname(name) => write!(f, "\"{name}\" . \"{name}\""),
             Element::Net(net) => write!(f, "{}", net.trunc()),
             Element::Port {
                 host,
@@ -462,6 +473,7 @@ fn network_elements(n: &NetworkRules) -> Vec<(&'static str, Vec<Element>)> {
     };
     let mut out = vec![
         ("bridges", vec![bridge.clone()]),
+        ("same_bridge", vec![Element::SameIfname(n.bridge.clone())]),
         ("subnets4", nets(true)),
         ("subnets6", nets(false)),
     ];
@@ -604,6 +616,7 @@ mod tests {
             element_lines(&b),
             [
                 r#"add element inet minotaur bridges { "mino0" }"#,
+                r#"add element inet minotaur same_bridge { "mino0" . "mino0" }"#,
                 "add element inet minotaur subnets4 { 10.88.0.0/16 }",
                 "add element inet minotaur subnets6 { fd00:88::/64 }",
                 "add element inet minotaur masquerade4 { 10.88.0.0/16 }",
@@ -619,6 +632,7 @@ mod tests {
             element_lines(&b),
             [
                 r#"add element inet minotaur bridges { "mino1" }"#,
+                r#"add element inet minotaur same_bridge { "mino1" . "mino1" }"#,
                 "add element inet minotaur subnets4 { 10.89.0.0/24 }",
                 r#"add element inet minotaur internal { "mino1" }"#,
             ]
@@ -633,6 +647,8 @@ mod tests {
             [
                 r#"add element inet minotaur bridges { "mino1" }"#,
                 r#"delete element inet minotaur bridges { "mino1" }"#,
+                r#"add element inet minotaur same_bridge { "mino1" . "mino1" }"#,
+                r#"delete element inet minotaur same_bridge { "mino1" . "mino1" }"#,
                 "add element inet minotaur subnets4 { 10.89.0.0/24 }",
                 "delete element inet minotaur subnets4 { 10.89.0.0/24 }",
                 r#"add element inet minotaur internal { "mino1" }"#,
