@@ -764,3 +764,32 @@ fn bad_network_input_is_refused_with_one_line_and_nothing_left() {
     assert_eq!(ls, "bridge bridge\nhost host\nnone null");
     assert_network_clean(&h);
 }
+
+#[test]
+fn the_default_subnet_skips_ranges_the_host_already_uses() {
+    let Some(h) = host() else { return };
+    // 172.17.0.0/16 overlaps an address of the box, 172.18.0.0/16 a route: the default network takes the next.
+    h.sh_ok(
+        "ip link add d0 type veth peer name d1 && ip link set d0 up && ip link set d1 up && ip addr add 172.17.5.1/24 dev d0 \
+         && ip route add 172.18.64.0/18 dev d0",
+    );
+    ok(&h, &["run", "-d", "--name", "a", "host", "sleep", "1000"]);
+    assert_eq!(
+        inspect(&h, "a", "{{.NetworkSettings.Gateway}}"),
+        "172.19.0.1"
+    );
+    let subnet = ok(
+        &h,
+        &[
+            "network",
+            "inspect",
+            "-f",
+            "{{range .IPAM.Config}}{{.Subnet}}{{end}}",
+            "bridge",
+        ],
+    );
+    assert_eq!(subnet, "172.19.0.0/16");
+    ok(&h, &["rm", "-f", "a"]);
+    h.sh_ok("ip link del d0");
+    assert_network_clean(&h);
+}
