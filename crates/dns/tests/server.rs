@@ -687,7 +687,7 @@ fn measure() {
             current = line.to_owned();
         }
     }
-    by_mapping.sort_by(|a, b| b.0.cmp(&a.0));
+    by_mapping.sort_by_key(|m| std::cmp::Reverse(m.0));
     for (kb, mapping) in by_mapping.iter().take(6) {
         println!("  {kb:>6} KiB  {mapping}");
     }
