@@ -670,6 +670,27 @@ fn measure() {
         .find_map(|l| l.strip_prefix("Pss:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap();
+    // Where the PSS is, largest mappings first.
+    let smaps = fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap();
+    let mut current = String::new();
+    let mut by_mapping: Vec<(u64, String)> = Vec::new();
+    for line in smaps.lines() {
+        if let Some(v) = line.strip_prefix("Pss:") {
+            let kb = v.trim().trim_end_matches("kB").trim().parse().unwrap_or(0);
+            by_mapping.push((kb, current.clone()));
+        } else if !line.contains(':')
+            || line
+                .split_whitespace()
+                .next()
+                .is_some_and(|f| f.contains('-'))
+        {
+            current = line.to_owned();
+        }
+    }
+    by_mapping.sort_by_key(|m| std::cmp::Reverse(m.0));
+    for (kb, mapping) in by_mapping.iter().take(6) {
+        println!("  {kb:>6} KiB  {mapping}");
+    }
     println!(
         "local query: {local} us median; forwarded: {forwarded} us median; server PSS: {pss} KiB; upstream saw {}",
         upstream.count()
