@@ -78,6 +78,15 @@ pub enum Outcome {
 /// Answers `query` (a DNS message as received) from `zone`. `udp` limits the answer to what the client can
 /// receive over UDP (512 bytes, or its EDNS payload size up to ours), setting TC when it does not fit.
 pub fn answer(query: &[u8], zone: &Zone, udp: bool) -> Outcome {
+    answer_in(query, &[zone], udp)
+}
+
+/// Answers `query` from the first of `zones` that knows the name: the zone of the network it was asked on,
+/// then those of the asking container's other networks (a container on several networks resolves the names
+/// of all of them, as with Docker, through the one resolver in its resolv.conf). Forwarding and the flags of
+/// the answer follow the first zone.
+pub fn answer_in(query: &[u8], zones: &[&Zone], udp: bool) -> Outcome {
+    let zone = zones[0];
     let request = match Message::from_vec(query) {
         Ok(m) => m,
         Err(_) if query.len() >= 12 && query[2] & 0x80 == 0 => {
@@ -102,7 +111,10 @@ pub fn answer(query: &[u8], zone: &Zone, udp: bool) -> Outcome {
     let mut answers = Vec::new();
     let found = if q.query_class() != DNSClass::IN {
         false
-    } else if let Some(addrs) = zone.names.get(&key(&q.name().to_ascii())) {
+    } else if let Some(addrs) = zones
+        .iter()
+        .find_map(|z| z.names.get(&key(&q.name().to_ascii())))
+    {
         for a in addrs {
             let rdata = match (q.query_type(), a) {
                 (RecordType::A | RecordType::ANY, IpAddr::V4(v4)) => RData::A(A(*v4)),
@@ -112,7 +124,7 @@ pub fn answer(query: &[u8], zone: &Zone, udp: bool) -> Outcome {
             answers.push(Record::from_rdata(q.name().clone(), TTL, rdata));
         }
         true
-    } else if let Some(target) = reverse(zone, q.name()) {
+    } else if let Some(target) = zones.iter().find_map(|z| reverse(z, q.name())) {
         if matches!(q.query_type(), RecordType::PTR | RecordType::ANY) {
             answers.push(Record::from_rdata(
                 q.name().clone(),
@@ -208,10 +220,12 @@ mod tests {
                 Container {
                     names: vec!["web".into(), "www".into()],
                     addresses: vec!["10.89.0.2".parse().unwrap(), "fd00::2".parse().unwrap()],
+                    container: "c1".into(),
                 },
                 Container {
                     names: vec!["db".into()],
                     addresses: vec!["10.89.0.3".parse().unwrap()],
+                    container: "c2".into(),
                 },
             ],
         })
@@ -318,6 +332,20 @@ mod tests {
             records: vec![],
         });
         let m = reply(answer(&query("web", RecordType::A), &other, true));
+        assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
+        // A container on both networks asks on `other`: its other network's names answer too, and the
+        // forwarding rule stays `other`'s (internal: NXDOMAIN, not forwarded).
+        let m = reply(answer_in(
+            &query("web", RecordType::A),
+            &[&other, &zone(false)],
+            true,
+        ));
+        assert_eq!(m.answers.len(), 1);
+        let m = reply(answer_in(
+            &query("example.com.", RecordType::A),
+            &[&other, &zone(false)],
+            true,
+        ));
         assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
     }
 

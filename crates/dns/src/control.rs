@@ -270,6 +270,7 @@ mod tests {
                 records: vec![Record {
                     names: vec!["web".into(), "alias".into()],
                     addresses: vec!["10.89.0.2".parse().unwrap(), "fd00::2".parse().unwrap()],
+                    container: "c1".into(),
                 }],
             }],
             upstreams: vec!["192.0.2.1:53".parse().unwrap()],

@@ -62,6 +62,10 @@ pub struct Record {
     /// The container's name first (PTR answers name it), then its aliases.
     pub names: Vec<String>,
     pub addresses: Vec<IpAddr>,
+    /// Who the container is (its ID), to tie its records on several networks together: a query from any of
+    /// its addresses is also answered from its other networks' records.
+    #[serde(default)]
+    pub container: String,
 }
 
 /// Why the resolver could not be configured, started or run.

@@ -17,7 +17,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
-use crate::answer::{answer, servfail, Outcome, Zone};
+use crate::answer::{answer_in, servfail, Outcome, Zone};
 use crate::control::{open_lock, read_config, set_pid, try_lock, unlock};
 use crate::forward::{relay_tcp, relay_udp};
 use crate::{Config, DnsError, Listener};
@@ -78,6 +78,8 @@ struct Server<'a> {
     lock: File,
     pid: u32,
     listeners: HashMap<IpAddr, Bound>,
+    /// A container's address → the zones of every network it is on.
+    members: Arc<HashMap<IpAddr, Vec<Arc<Zone>>>>,
     upstreams: Arc<Vec<SocketAddr>>,
     workers: Arc<AtomicUsize>,
 }
@@ -114,6 +116,7 @@ fn run(
         lock,
         pid: std::process::id(),
         listeners: HashMap::new(),
+        members: Arc::new(HashMap::new()),
         upstreams: Arc::default(),
         workers: Arc::default(),
     };
@@ -305,6 +308,30 @@ impl Server<'_> {
                 }
             }
         }
+        // Every network a container is on, reached from each of its addresses.
+        let mut zones_of: HashMap<&str, Vec<Arc<Zone>>> = HashMap::new();
+        for l in &config.listeners {
+            let Some(b) = self.listeners.get(&l.address) else {
+                continue;
+            };
+            for r in l.records.iter().filter(|r| !r.container.is_empty()) {
+                let zones = zones_of.entry(r.container.as_str()).or_default();
+                if !zones.iter().any(|z| Arc::ptr_eq(z, &b.zone)) {
+                    zones.push(Arc::clone(&b.zone));
+                }
+            }
+        }
+        let mut members: HashMap<IpAddr, Vec<Arc<Zone>>> = HashMap::new();
+        for l in &config.listeners {
+            for r in &l.records {
+                if let Some(zones) = zones_of.get(r.container.as_str()) {
+                    for a in &r.addresses {
+                        members.insert(*a, zones.clone());
+                    }
+                }
+            }
+        }
+        self.members = Arc::new(members);
         failures
     }
 
@@ -324,7 +351,7 @@ impl Server<'_> {
                 }
             };
             let query = &buf[..n];
-            match answer(query, &b.zone, true) {
+            match answer_in(query, &zones_for(&b.zone, &self.members, client.ip()), true) {
                 Outcome::Reply(bytes) => {
                     let _ = b.udp.send_to(&bytes, client);
                 }
@@ -354,8 +381,8 @@ impl Server<'_> {
             return;
         };
         loop {
-            let stream = match b.tcp.accept() {
-                Ok((s, _)) => s,
+            let (stream, client) = match b.tcp.accept() {
+                Ok(r) => r,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
@@ -364,9 +391,11 @@ impl Server<'_> {
                 }
             };
             let zone = Arc::clone(&b.zone);
+            let members = Arc::clone(&self.members);
             let upstreams = Arc::clone(&self.upstreams);
             self.spawn(move || {
-                if let Err(e) = tcp_client(stream, &zone, &upstreams) {
+                let zones = zones_for(&zone, &members, client.ip());
+                if let Err(e) = tcp_client(stream, &zones, &upstreams) {
                     log::debug!("tcp client: {e}");
                 }
             });
@@ -394,6 +423,27 @@ impl Server<'_> {
     }
 }
 
+/// The zones a query from `client` on the listener of `zone` is answered from: that network's first, then
+/// those of the client's other networks.
+fn zones_for<'z>(
+    zone: &'z Arc<Zone>,
+    members: &'z HashMap<IpAddr, Vec<Arc<Zone>>>,
+    client: IpAddr,
+) -> Vec<&'z Zone> {
+    let mut zones: Vec<&Zone> = vec![zone];
+    // An IPv4 client on an IPv6 socket shows as ::ffff:a.b.c.d.
+    let client = match client {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(client, IpAddr::V4),
+        v4 => v4,
+    };
+    for z in members.get(&client).into_iter().flatten() {
+        if !Arc::ptr_eq(z, zone) {
+            zones.push(z);
+        }
+    }
+    zones
+}
+
 fn bind(addr: SocketAddr, patient: bool) -> io::Result<(UdpSocket, TcpListener)> {
     let deadline = Instant::now() + BIND_PATIENCE;
     loop {
@@ -418,7 +468,7 @@ fn bind_once(addr: SocketAddr) -> io::Result<(UdpSocket, TcpListener)> {
 
 /// Answers the queries of one TCP connection (RFC 7766: each message preceded by its length) until the client
 /// closes it or stays idle for [`TCP_IDLE`].
-fn tcp_client(mut stream: TcpStream, zone: &Zone, upstreams: &[SocketAddr]) -> io::Result<()> {
+fn tcp_client(mut stream: TcpStream, zones: &[&Zone], upstreams: &[SocketAddr]) -> io::Result<()> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(TCP_IDLE))?;
     stream.set_write_timeout(Some(TCP_IDLE))?;
@@ -431,7 +481,7 @@ fn tcp_client(mut stream: TcpStream, zone: &Zone, upstreams: &[SocketAddr]) -> i
         }
         let mut query = vec![0; u16::from_be_bytes(len) as usize];
         stream.read_exact(&mut query)?;
-        let reply = match answer(&query, zone, false) {
+        let reply = match answer_in(&query, zones, false) {
             Outcome::Reply(bytes) => bytes,
             Outcome::Drop => return Ok(()),
             Outcome::Forward => match relay_tcp(&query, upstreams).or_else(|| servfail(&query)) {

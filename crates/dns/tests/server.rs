@@ -232,6 +232,7 @@ fn record(names: &[&str], addrs: &[&str]) -> Record {
     Record {
         names: names.iter().map(|s| s.to_string()).collect(),
         addresses: addrs.iter().map(|a| ip(a)).collect(),
+        container: names[0].to_owned(),
     }
 }
 

@@ -1165,6 +1165,7 @@ impl Engine {
                     minotaur_dns::Record {
                         names,
                         addresses: a.endpoint.addresses().collect(),
+                        container: a.container_id.clone(),
                     }
                 })
                 .collect();
