@@ -687,7 +687,18 @@ fn inspect_and_ps_agree_when_the_supervisor_was_killed() {
     let Some(h) = host() else { return };
     let id = ok(
         &h,
-        &["run", "-d", "--name", "orphan", "host", "sleep", "1000"],
+        // No network: the resolver would be a second minotaur process.
+        &[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            "orphan",
+            "host",
+            "sleep",
+            "1000",
+        ],
     );
     let pid = inspect(&h, "orphan", "{{.State.Pid}}");
     // Detached, the supervisor is the one minotaur process left in the box.
@@ -732,6 +743,8 @@ fn attached_run_forwards_signals_and_still_cleans_up() {
             "--rm",
             "--name",
             "fg",
+            "--network",
+            "none",
             "host",
             "sh",
             "-c",

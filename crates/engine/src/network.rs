@@ -1333,6 +1333,10 @@ fn mtu_option(options: &BTreeMap<String, String>) -> Result<Option<u32>, Network
 
 /// Registers a container's network namespace under its name in /run/netns, with /etc/netns/NAME files, so
 /// `ip netns exec NAME` sees and resolves as the container does. A name someone else holds is left alone.
+///
+/// The name is a symbolic link to the SandboxKey, not another bind mount: iproute2 follows it like any path,
+/// and every mount in the host's namespace is copied into each new container's mount namespace, so a second
+/// mount per container would make every container start slower the more there are.
 pub(crate) fn register_netns(
     name: &str,
     sandbox: &Path,
@@ -1342,11 +1346,21 @@ pub(crate) fn register_netns(
     let Ok(n) = minotaur_ns::netns::NetnsName::new(name) else {
         return Ok(false);
     };
-    if registry.path(&n).exists() {
-        log::warn!("/run/netns/{name} exists already: not registering container {name} there");
-        return Ok(false);
+    let path = registry.path(&n);
+    let io = |what: String| move |source| EngineError::Io { what, source };
+    let dir = Path::new(minotaur_ns::netns::RUN_DIR);
+    fs::create_dir_all(dir).map_err(io(format!("create {}", dir.display())))?;
+    match std::os::unix::fs::symlink(sandbox, &path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            log::warn!(
+                "{} exists already: not registering container {name} there",
+                path.display()
+            );
+            return Ok(false);
+        }
+        Err(e) => return Err(io(format!("create {}", path.display()))(e)),
     }
-    registry.bind_file(&n, sandbox)?;
     let etc = Path::new(minotaur_ns::netns::ETC_DIR).join(name);
     let copy = || -> std::io::Result<()> {
         fs::create_dir_all(&etc)?;
@@ -1355,33 +1369,22 @@ pub(crate) fn register_netns(
         }
         Ok(())
     };
-    copy().map_err(|source| EngineError::Io {
-        what: format!("write {}", etc.display()),
-        source,
-    })?;
+    copy().map_err(io(format!("write {}", etc.display())))?;
     Ok(true)
 }
 
-/// Undoes [`register_netns`], if `sandbox` is what the name is bound to.
+/// Undoes [`register_netns`], if the name is our link to `sandbox`.
 pub(crate) fn unregister_netns(name: &str, sandbox: &Path) {
     let registry = minotaur_ns::netns::Registry::system();
     let Ok(n) = minotaur_ns::netns::NetnsName::new(name) else {
         return;
     };
     let path = registry.path(&n);
-    if !same_namespace(&path, sandbox) {
+    if fs::read_link(&path).ok().as_deref() != Some(sandbox) {
         return;
     }
-    let _ = registry.delete(&n);
+    let _ = fs::remove_file(&path);
     let _ = fs::remove_dir_all(Path::new(minotaur_ns::netns::ETC_DIR).join(name));
-}
-
-fn same_namespace(a: &Path, b: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (fs::metadata(a), fs::metadata(b)) {
-        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
-        _ => false,
-    }
 }
 
 #[cfg(test)]

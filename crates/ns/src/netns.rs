@@ -193,16 +193,6 @@ impl Registry {
         Ok(())
     }
 
-    /// Names the network namespace that the nsfs file `source` refers to (e.g. another bind mount of one).
-    pub fn bind_file(&self, name: &NetnsName, source: &Path) -> Result<(), NetnsError> {
-        let path = self.create_file(name)?;
-        if let Err(e) = bind(source, &path) {
-            undo(&path);
-            return Err(e);
-        }
-        Ok(())
-    }
-
     /// Removes a name (`umount2(MNT_DETACH)` and unlink, like `ip netns delete`). The namespace itself goes
     /// away when nothing else uses it. Like iproute2, this also removes a stray file that is not bound.
     pub fn delete(&self, name: &NetnsName) -> Result<(), NetnsError> {

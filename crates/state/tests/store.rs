@@ -57,7 +57,16 @@ fn open_creates_private_root_and_wal_database() {
         .collect::<Result<_, _>>()
         .unwrap();
     tables.sort();
-    assert_eq!(tables, ["containers", "ip_allocations", "networks"]);
+    assert_eq!(
+        tables,
+        [
+            "containers",
+            "endpoints",
+            "ip_allocations",
+            "networks",
+            "ports"
+        ]
+    );
 }
 
 #[test]
