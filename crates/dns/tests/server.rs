@@ -417,27 +417,32 @@ impl Upstream {
         socket
             .set_read_timeout(Some(Duration::from_millis(50)))
             .unwrap();
+        let tcp = std::net::TcpListener::bind(at(addr)).unwrap();
+        tcp.set_nonblocking(true).unwrap();
         let queries = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let (q, s) = (Arc::clone(&queries), Arc::clone(&stop));
         let thread = thread::spawn(move || {
             let mut buf = [0; 4096];
             while !s.load(Ordering::Relaxed) {
+                if let Ok((mut stream, _)) = tcp.accept() {
+                    use std::io::{Read, Write};
+                    stream.set_nonblocking(false).unwrap();
+                    let mut len = [0; 2];
+                    stream.read_exact(&mut len).unwrap();
+                    let mut query = vec![0; u16::from_be_bytes(len) as usize];
+                    stream.read_exact(&mut query).unwrap();
+                    q.fetch_add(1, Ordering::SeqCst);
+                    let answer = upstream_answer(&query);
+                    let mut out = (answer.len() as u16).to_be_bytes().to_vec();
+                    out.extend(answer);
+                    stream.write_all(&out).unwrap();
+                }
                 let Ok((n, from)) = socket.recv_from(&mut buf) else {
                     continue;
                 };
                 q.fetch_add(1, Ordering::SeqCst);
-                let request = Message::from_vec(&buf[..n]).unwrap();
-                let mut m = Message::response(request.metadata.id, OpCode::Query);
-                m.metadata.recursion_available = true;
-                let question = request.queries[0].clone();
-                m.add_answer(Rr::from_rdata(
-                    question.name().clone(),
-                    300,
-                    RData::A(A("192.0.2.99".parse().unwrap())),
-                ));
-                m.add_query(question);
-                socket.send_to(&m.to_vec().unwrap(), from).unwrap();
+                socket.send_to(&upstream_answer(&buf[..n]), from).unwrap();
             }
         });
         Upstream {
@@ -449,6 +454,20 @@ impl Upstream {
     fn count(&self) -> usize {
         self.queries.load(Ordering::SeqCst)
     }
+}
+
+fn upstream_answer(query: &[u8]) -> Vec<u8> {
+    let request = Message::from_vec(query).unwrap();
+    let mut m = Message::response(request.metadata.id, OpCode::Query);
+    m.metadata.recursion_available = true;
+    let question = request.queries[0].clone();
+    m.add_answer(Rr::from_rdata(
+        question.name().clone(),
+        300,
+        RData::A(A("192.0.2.99".parse().unwrap())),
+    ));
+    m.add_query(question);
+    m.to_vec().unwrap()
 }
 
 impl Drop for Upstream {
@@ -470,15 +489,21 @@ fn forwards_unknown_names_but_not_on_internal_networks() {
     assert_eq!(rdata(&m), ["192.0.2.99"]);
     assert!(!m.metadata.authoritative, "relayed as the upstream sent it");
     assert_eq!(upstream.count(), 1);
+    // Over TCP, forwarded over TCP.
+    let tcp = dig(&["@127.0.0.1", "+tcp", "+short", "tcp.outside.test", "A"]);
+    assert_eq!(tcp.trim(), "192.0.2.99");
+    assert_eq!(upstream.count(), 2);
     // A known name is never forwarded, whatever the type.
     query(at("127.0.0.1"), "web", RecordType::MX).unwrap();
-    assert_eq!(upstream.count(), 1);
+    assert_eq!(upstream.count(), 2);
     // Nor is anything asked on the internal network.
     for name in ["www.outside.test", "web"] {
         let m = query(at("127.0.0.2"), name, RecordType::A).unwrap();
         assert_eq!(m.metadata.response_code, ResponseCode::NXDomain, "{name}");
     }
-    assert_eq!(upstream.count(), 1);
+    let tcp = dig(&["@127.0.0.2", "+tcp", "tcp.outside.test", "A"]);
+    assert!(tcp.contains("status: NXDOMAIN"), "{tcp}");
+    assert_eq!(upstream.count(), 2);
 }
 
 fn servfail_when_no_upstream_answers() {
@@ -650,6 +675,17 @@ fn measure() {
         ));
     }
     dir.set(&config);
+    let pss = |pid: i32| -> u64 {
+        fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("Pss:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    };
+    // Let the server finish starting (it sheds memory right after reporting ready).
+    thread::sleep(Duration::from_millis(300));
+    let idle = pss(dir.lock_pid().unwrap());
     let median = |name: &str| {
         let mut times: Vec<u128> = (0..200)
             .map(|_| {
@@ -664,12 +700,7 @@ fn measure() {
     let local = median("c42");
     let forwarded = median("www.outside.test");
     let pid = dir.lock_pid().unwrap();
-    let pss: u64 = fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("Pss:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap();
+    let pss = pss(pid);
     // Where the PSS is, largest mappings first.
     let smaps = fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap();
     let mut current = String::new();
@@ -692,7 +723,7 @@ fn measure() {
         println!("  {kb:>6} KiB  {mapping}");
     }
     println!(
-        "local query: {local} us median; forwarded: {forwarded} us median; server PSS: {pss} KiB; upstream saw {}",
+        "local query: {local} us median; forwarded: {forwarded} us median; server PSS: {idle} KiB at start, {pss} KiB after; upstream saw {}",
         upstream.count()
     );
 }
