@@ -142,7 +142,8 @@ fn serve_main(args: &[String]) -> i32 {
     }
 }
 
-/// The server executable: this binary, or MINOTAUR_DNS_EXE (the minotaur binary, for `measure`).
+/// The server executable: this binary, or MINOTAUR_DNS_EXE (the minotaur binary: `measure`, or every test
+/// against the real CLI).
 fn exe() -> PathBuf {
     std::env::var_os("MINOTAUR_DNS_EXE")
         .map(PathBuf::from)
@@ -337,7 +338,28 @@ fn answers_names_aliases_and_ptr_per_network() {
     let m = query(front, "db", RecordType::A).unwrap();
     assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
     assert_eq!(dir.servers().len(), 1);
-    assert_eq!(dir.lock_pid(), dir.servers().first().copied());
+    let pid = dir.lock_pid().expect("the server's PID in the lock file");
+    assert_eq!(dir.servers(), [pid]);
+    // Detached: its own session, standard streams on /dev/null, and nothing inherited but the lock (the
+    // readiness pipe is closed once used): the rest are its own signalfd and sockets.
+    assert_eq!(
+        nix::unistd::getsid(Some(Pid::from_raw(pid)))
+            .unwrap()
+            .as_raw(),
+        pid
+    );
+    let lock = dir.path().join("lock");
+    for fd in fs::read_dir(format!("/proc/{pid}/fd")).unwrap().flatten() {
+        let target = fs::read_link(fd.path()).unwrap();
+        let n: i32 = fd.file_name().to_string_lossy().parse().unwrap();
+        let t = target.to_string_lossy();
+        let ok = if n <= 2 {
+            t == "/dev/null"
+        } else {
+            target == lock || t == "anon_inode:[signalfd]" || t.starts_with("socket:")
+        };
+        assert!(ok, "server descriptor {n} is {t}");
+    }
 }
 
 fn dig(args: &[&str]) -> String {
@@ -568,7 +590,7 @@ fn concurrent_notify_starts_one_server() {
                 if i % 2 == 0 {
                     notify(&path, &exe()).map_err(|e| e.to_string())
                 } else {
-                    let status = std::process::Command::new(exe())
+                    let status = std::process::Command::new(std::env::current_exe().unwrap())
                         .arg("notify")
                         .arg(&path)
                         .status()
