@@ -368,6 +368,33 @@ mod tests {
     }
 
     #[test]
+    fn udp_answers_too_big_are_truncated_unless_edns_or_tcp() {
+        let many: Vec<IpAddr> = (1..=60).map(|i| IpAddr::from([10, 89, 1, i])).collect();
+        let z = Zone::new(&Listener {
+            address: "10.89.0.1".parse().unwrap(),
+            network: "net".into(),
+            internal: false,
+            records: vec![Container {
+                names: vec!["many".into()],
+                addresses: many,
+            }],
+        });
+        let plain = query("many", RecordType::A);
+        let m = reply(answer(&plain, &z, true));
+        assert!(m.metadata.truncation);
+        assert!(m.answers.is_empty());
+        assert_eq!(reply(answer(&plain, &z, false)).answers.len(), 60);
+        let mut with_edns = Message::from_vec(&plain).unwrap();
+        let mut edns = Edns::new();
+        edns.set_max_payload(4096);
+        with_edns.set_edns(edns);
+        let m = reply(answer(&with_edns.to_vec().unwrap(), &z, true));
+        assert!(!m.metadata.truncation);
+        assert_eq!(m.answers.len(), 60);
+        assert!(m.edns.is_some(), "EDNS is answered with EDNS");
+    }
+
+    #[test]
     fn servfail_keeps_id_and_question() {
         let m = Message::from_vec(&servfail(&query("x.test.", RecordType::A)).unwrap()).unwrap();
         assert_eq!(m.metadata.id, 0x1234);

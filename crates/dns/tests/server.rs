@@ -142,7 +142,8 @@ fn serve_main(args: &[String]) -> i32 {
     }
 }
 
-/// The server executable: this binary, or MINOTAUR_DNS_EXE (the minotaur binary, for `measure`).
+/// The server executable: this binary, or MINOTAUR_DNS_EXE (the minotaur binary: `measure`, or every test
+/// against the real CLI).
 fn exe() -> PathBuf {
     std::env::var_os("MINOTAUR_DNS_EXE")
         .map(PathBuf::from)
@@ -338,7 +339,28 @@ fn answers_names_aliases_and_ptr_per_network() {
     let m = query(front, "db", RecordType::A).unwrap();
     assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
     assert_eq!(dir.servers().len(), 1);
-    assert_eq!(dir.lock_pid(), dir.servers().first().copied());
+    let pid = dir.lock_pid().expect("the server's PID in the lock file");
+    assert_eq!(dir.servers(), [pid]);
+    // Detached: its own session, standard streams on /dev/null, and nothing inherited but the lock (the
+    // readiness pipe is closed once used): the rest are its own signalfd and sockets.
+    assert_eq!(
+        nix::unistd::getsid(Some(Pid::from_raw(pid)))
+            .unwrap()
+            .as_raw(),
+        pid
+    );
+    let lock = dir.path().join("lock");
+    for fd in fs::read_dir(format!("/proc/{pid}/fd")).unwrap().flatten() {
+        let target = fs::read_link(fd.path()).unwrap();
+        let n: i32 = fd.file_name().to_string_lossy().parse().unwrap();
+        let t = target.to_string_lossy();
+        let ok = if n <= 2 {
+            t == "/dev/null"
+        } else {
+            target == lock || t == "anon_inode:[signalfd]" || t.starts_with("socket:")
+        };
+        assert!(ok, "server descriptor {n} is {t}");
+    }
 }
 
 fn dig(args: &[&str]) -> String {
@@ -418,27 +440,32 @@ impl Upstream {
         socket
             .set_read_timeout(Some(Duration::from_millis(50)))
             .unwrap();
+        let tcp = std::net::TcpListener::bind(at(addr)).unwrap();
+        tcp.set_nonblocking(true).unwrap();
         let queries = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let (q, s) = (Arc::clone(&queries), Arc::clone(&stop));
         let thread = thread::spawn(move || {
             let mut buf = [0; 4096];
             while !s.load(Ordering::Relaxed) {
+                if let Ok((mut stream, _)) = tcp.accept() {
+                    use std::io::{Read, Write};
+                    stream.set_nonblocking(false).unwrap();
+                    let mut len = [0; 2];
+                    stream.read_exact(&mut len).unwrap();
+                    let mut query = vec![0; u16::from_be_bytes(len) as usize];
+                    stream.read_exact(&mut query).unwrap();
+                    q.fetch_add(1, Ordering::SeqCst);
+                    let answer = upstream_answer(&query);
+                    let mut out = (answer.len() as u16).to_be_bytes().to_vec();
+                    out.extend(answer);
+                    stream.write_all(&out).unwrap();
+                }
                 let Ok((n, from)) = socket.recv_from(&mut buf) else {
                     continue;
                 };
                 q.fetch_add(1, Ordering::SeqCst);
-                let request = Message::from_vec(&buf[..n]).unwrap();
-                let mut m = Message::response(request.metadata.id, OpCode::Query);
-                m.metadata.recursion_available = true;
-                let question = request.queries[0].clone();
-                m.add_answer(Rr::from_rdata(
-                    question.name().clone(),
-                    300,
-                    RData::A(A("192.0.2.99".parse().unwrap())),
-                ));
-                m.add_query(question);
-                socket.send_to(&m.to_vec().unwrap(), from).unwrap();
+                socket.send_to(&upstream_answer(&buf[..n]), from).unwrap();
             }
         });
         Upstream {
@@ -450,6 +477,20 @@ impl Upstream {
     fn count(&self) -> usize {
         self.queries.load(Ordering::SeqCst)
     }
+}
+
+fn upstream_answer(query: &[u8]) -> Vec<u8> {
+    let request = Message::from_vec(query).unwrap();
+    let mut m = Message::response(request.metadata.id, OpCode::Query);
+    m.metadata.recursion_available = true;
+    let question = request.queries[0].clone();
+    m.add_answer(Rr::from_rdata(
+        question.name().clone(),
+        300,
+        RData::A(A("192.0.2.99".parse().unwrap())),
+    ));
+    m.add_query(question);
+    m.to_vec().unwrap()
 }
 
 impl Drop for Upstream {
@@ -471,15 +512,21 @@ fn forwards_unknown_names_but_not_on_internal_networks() {
     assert_eq!(rdata(&m), ["192.0.2.99"]);
     assert!(!m.metadata.authoritative, "relayed as the upstream sent it");
     assert_eq!(upstream.count(), 1);
+    // Over TCP, forwarded over TCP.
+    let tcp = dig(&["@127.0.0.1", "+tcp", "+short", "tcp.outside.test", "A"]);
+    assert_eq!(tcp.trim(), "192.0.2.99");
+    assert_eq!(upstream.count(), 2);
     // A known name is never forwarded, whatever the type.
     query(at("127.0.0.1"), "web", RecordType::MX).unwrap();
-    assert_eq!(upstream.count(), 1);
+    assert_eq!(upstream.count(), 2);
     // Nor is anything asked on the internal network.
     for name in ["www.outside.test", "web"] {
         let m = query(at("127.0.0.2"), name, RecordType::A).unwrap();
         assert_eq!(m.metadata.response_code, ResponseCode::NXDomain, "{name}");
     }
-    assert_eq!(upstream.count(), 1);
+    let tcp = dig(&["@127.0.0.2", "+tcp", "tcp.outside.test", "A"]);
+    assert!(tcp.contains("status: NXDOMAIN"), "{tcp}");
+    assert_eq!(upstream.count(), 2);
 }
 
 fn servfail_when_no_upstream_answers() {
@@ -544,7 +591,7 @@ fn concurrent_notify_starts_one_server() {
                 if i % 2 == 0 {
                     notify(&path, &exe()).map_err(|e| e.to_string())
                 } else {
-                    let status = std::process::Command::new(exe())
+                    let status = std::process::Command::new(std::env::current_exe().unwrap())
                         .arg("notify")
                         .arg(&path)
                         .status()
@@ -651,6 +698,17 @@ fn measure() {
         ));
     }
     dir.set(&config);
+    let pss = |pid: i32| -> u64 {
+        fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("Pss:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    };
+    // Let the server finish starting (it sheds memory right after reporting ready).
+    thread::sleep(Duration::from_millis(300));
+    let idle = pss(dir.lock_pid().unwrap());
     let median = |name: &str| {
         let mut times: Vec<u128> = (0..200)
             .map(|_| {
@@ -665,12 +723,7 @@ fn measure() {
     let local = median("c42");
     let forwarded = median("www.outside.test");
     let pid = dir.lock_pid().unwrap();
-    let pss: u64 = fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("Pss:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap();
+    let pss = pss(pid);
     // Where the PSS is, largest mappings first.
     let smaps = fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap();
     let mut current = String::new();
@@ -693,7 +746,7 @@ fn measure() {
         println!("  {kb:>6} KiB  {mapping}");
     }
     println!(
-        "local query: {local} us median; forwarded: {forwarded} us median; server PSS: {pss} KiB; upstream saw {}",
+        "local query: {local} us median; forwarded: {forwarded} us median; server PSS: {idle} KiB at start, {pss} KiB after; upstream saw {}",
         upstream.count()
     );
 }

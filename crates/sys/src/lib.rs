@@ -655,13 +655,14 @@ pub fn spawn_keeping(
     keep: &[BorrowedFd<'_>],
 ) -> std::io::Result<std::process::Child> {
     use std::os::unix::process::CommandExt;
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
     let fds: Vec<libc::c_int> = keep.iter().map(|fd| fd.as_raw_fd()).collect();
     // SAFETY: the closure runs in the forked child before exec and calls only close_range and fcntl, both
     // async-signal-safe system calls that allocate nothing (`fds` was built before the fork). The borrowed
     // descriptors are alive: `keep` outlives this call, which returns only after the fork.
     unsafe {
         cmd.pre_exec(move || {
-            let r = libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 1u32 << 2);
+            let r = libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC);
             if r < 0 {
                 return Err(std::io::Error::last_os_error());
             }
