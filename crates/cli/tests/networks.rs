@@ -406,6 +406,11 @@ fn published_ports_reach_the_container_from_localhost_outside_and_other_containe
         h.mino(&["inspect", "dup"]).status.code() != Some(0),
         "dup left a record"
     );
+    // -P publishes what --expose (or the image) exposes, on the lowest free ephemeral port.
+    web(&h, "all", "all", &["-P", "--expose", "80"]);
+    assert_eq!(ok(&h, &["port", "all"]), "80/tcp -> 0.0.0.0:32768");
+    assert_eq!(curl(&h, "http://127.0.0.1:32768/"), "all");
+    ok(&h, &["rm", "-f", "all"]);
     // Kernel DNAT, no proxy process: nothing in the box listens on 8080.
     assert!(!h.sh_ok("ss -Htln").contains(":8080"), "a proxy listens");
 

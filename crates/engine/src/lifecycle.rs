@@ -380,6 +380,39 @@ impl Engine {
             env.retain(|x| x.split('=').next() != Some(key));
             env.push(e.clone());
         }
+        let mut host = req.host.clone();
+        // The image's EXPOSE ports are exposed too, and published by -P.
+        for p in img
+            .as_ref()
+            .and_then(|c| c.exposed_ports().clone())
+            .unwrap_or_default()
+        {
+            let (port, proto) = p.split_once('/').unwrap_or((&p, "tcp"));
+            let proto = match proto {
+                "udp" => crate::parse::Proto::Udp,
+                _ => crate::parse::Proto::Tcp,
+            };
+            let Ok(port) = port.parse::<u16>() else {
+                continue;
+            };
+            if !host.exposed.contains(&(port, proto)) {
+                host.exposed.push((port, proto));
+            }
+            let published = host
+                .port_bindings
+                .iter()
+                .any(|b| b.container_port == port && b.proto == proto);
+            let bridged = !matches!(host.network_mode.as_str(), "none" | "host")
+                && !host.network_mode.starts_with("container:");
+            if host.publish_all && bridged && !published {
+                host.port_bindings.push(crate::parse::PortMapping {
+                    host_ip: None,
+                    host_port: None,
+                    container_port: port,
+                    proto,
+                });
+            }
+        }
         let config = Config {
             hostname: req.hostname.clone().unwrap_or_default(),
             user: req
@@ -406,7 +439,7 @@ impl Engine {
                 .or_else(|| img.as_ref().and_then(|c| c.stop_signal().clone()))
                 .unwrap_or_else(|| "SIGTERM".into()),
             stop_timeout: req.stop_timeout,
-            host: req.host.clone(),
+            host,
         };
         // Unknown capability names are bad input to create, as with Docker, not a failure at start.
         spec::capabilities(&config)?;
