@@ -377,6 +377,7 @@ mod tests {
             records: vec![Container {
                 names: vec!["many".into()],
                 addresses: many,
+                container: "c".into(),
             }],
         });
         let plain = query("many", RecordType::A);
