@@ -283,6 +283,31 @@ fn networks_are_isolated_from_each_other() {
         !out.status.success(),
         "red resolved a blue container's name"
     );
+    // Not even by asking blue's resolver, which the host's routing lets it reach.
+    let blue_gw = inspect(&h, "b", "{{.NetworkSettings.Networks.blue.Gateway}}");
+    let at = format!("@{blue_gw}");
+    assert_eq!(
+        ok(
+            &h,
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "red",
+                "host",
+                "dig",
+                "+short",
+                &at,
+                "b"
+            ]
+        ),
+        ""
+    );
+    assert_eq!(
+        h.sh_ok(&format!("dig +short {at} b")).trim(),
+        b,
+        "the host asks blue's resolver"
+    );
     // A container on both reaches both.
     ok(
         &h,

@@ -424,23 +424,28 @@ impl Server<'_> {
 }
 
 /// The zones a query from `client` on the listener of `zone` is answered from: that network's first, then
-/// those of the client's other networks.
+/// those of the client's other networks. Never empty.
 fn zones_for<'z>(
     zone: &'z Arc<Zone>,
     members: &'z HashMap<IpAddr, Vec<Arc<Zone>>>,
     client: IpAddr,
 ) -> Vec<&'z Zone> {
-    let mut zones: Vec<&Zone> = vec![zone];
     // An IPv4 client on an IPv6 socket shows as ::ffff:a.b.c.d.
     let client = match client {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(client, IpAddr::V4),
         v4 => v4,
     };
-    for z in members.get(&client).into_iter().flatten() {
-        if !Arc::ptr_eq(z, zone) {
-            zones.push(z);
-        }
+    let Some(own) = members.get(&client) else {
+        // The host, or anyone else who can reach the gateway: that network's names.
+        return vec![zone];
+    };
+    // A container asking on another network's gateway (reachable through the host's routing) gets the
+    // names of its own networks only, never that network's.
+    let mut zones: Vec<&Zone> = Vec::new();
+    if own.iter().any(|z| Arc::ptr_eq(z, zone)) {
+        zones.push(zone);
     }
+    zones.extend(own.iter().filter(|z| !Arc::ptr_eq(z, zone)).map(|z| &**z));
     zones
 }
 
