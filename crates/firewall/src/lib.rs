@@ -24,6 +24,7 @@
 //! |---|---|
 //! | `bridges` | every minotaur bridge |
 //! | `internal` | the bridges of internal networks |
+//! | `same_bridge` | `bridge . bridge` for every bridge |
 //! | `subnets4`, `subnets6` | every network's subnets |
 //! | `masquerade4`, `masquerade6` | the subnets of non-internal networks |
 //! | `ports4`, `ports6` | `proto . host port : container address . port`, published on every local address |
@@ -33,6 +34,10 @@
 //!   that is not a minotaur bridge is masqueraded. (Through another minotaur bridge it is dropped, below.)
 //! - **Isolation** (`forward`): forwarding from one minotaur bridge to another is dropped, unless the flow was
 //!   DNATed to a published port (hairpin through the host's address, which Docker also lets through).
+//!   Traffic within one bridge is always accepted first: with `br_netfilter` loaded (Docker loads it, and
+//!   its `bridge-nf-call-iptables` is on in every new namespace), frames bridged between two containers of
+//!   one network pass the forward hook as `mino0 -> mino0`. With `br_netfilter`, hairpin to a container on
+//!   the same bridge also needs hairpin mode on its bridge port (the network layer sets it, as Docker does).
 //! - **Internal networks** (`forward`): nothing is forwarded into or out of their bridges, so their containers
 //!   reach nothing beyond the host, and nothing reaches them but the host; host ↔ container traffic takes the
 //!   input and output paths and keeps working.

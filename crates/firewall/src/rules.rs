@@ -115,6 +115,11 @@ const SETS: &[SetDef] = &[
         spec: "type ifname;",
     },
     SetDef {
+        name: "same_bridge",
+        kind: "set",
+        spec: "type ifname . ifname;",
+    },
+    SetDef {
         name: "subnets4",
         kind: "set",
         spec: "type ipv4_addr; flags interval;",
@@ -206,6 +211,9 @@ const CHAINS: &[ChainDef] = &[
         name: "forward",
         base: Some("type filter hook forward priority filter; policy accept;"),
         rules: &[
+            // With br_netfilter loaded (Docker loads it), frames bridged between two ports of one bridge pass
+            // this hook too, as bridge -> same bridge: that is one network talking to itself, always allowed.
+            "iifname . oifname @same_bridge accept",
             "iifname @internal drop",
             "oifname @internal drop",
             "ct state established,related accept",
@@ -245,6 +253,8 @@ impl Verb {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Element {
     Ifname(String),
+    /// `iifname . oifname`.
+    IfnamePair(String, String),
     Net(IpNet),
     /// A port map element: `[host address .] proto . port : container address . port`.
     Port {
@@ -261,6 +271,7 @@ impl fmt::Display for Element {
         match self {
             // Validated by `check_bridge`: no quote or backslash can end the string early.
             Element::Ifname(name) => write!(f, "\"{name}\""),
+            Element::IfnamePair(a, b) => write!(f, "\"{a}\" . \"{b}\""),
             Element::Net(net) => write!(f, "{}", net.trunc()),
             Element::Port {
                 host,
@@ -460,8 +471,10 @@ fn network_elements(n: &NetworkRules) -> Vec<(&'static str, Vec<Element>)> {
             .map(|s| Element::Net(*s))
             .collect()
     };
+    let pair = Element::IfnamePair(n.bridge.clone(), n.bridge.clone());
     let mut out = vec![
         ("bridges", vec![bridge.clone()]),
+        ("same_bridge", vec![pair]),
         ("subnets4", nets(true)),
         ("subnets6", nets(false)),
     ];
@@ -604,6 +617,7 @@ mod tests {
             element_lines(&b),
             [
                 r#"add element inet minotaur bridges { "mino0" }"#,
+                r#"add element inet minotaur same_bridge { "mino0" . "mino0" }"#,
                 "add element inet minotaur subnets4 { 10.88.0.0/16 }",
                 "add element inet minotaur subnets6 { fd00:88::/64 }",
                 "add element inet minotaur masquerade4 { 10.88.0.0/16 }",
@@ -619,6 +633,7 @@ mod tests {
             element_lines(&b),
             [
                 r#"add element inet minotaur bridges { "mino1" }"#,
+                r#"add element inet minotaur same_bridge { "mino1" . "mino1" }"#,
                 "add element inet minotaur subnets4 { 10.89.0.0/24 }",
                 r#"add element inet minotaur internal { "mino1" }"#,
             ]
@@ -633,6 +648,8 @@ mod tests {
             [
                 r#"add element inet minotaur bridges { "mino1" }"#,
                 r#"delete element inet minotaur bridges { "mino1" }"#,
+                r#"add element inet minotaur same_bridge { "mino1" . "mino1" }"#,
+                r#"delete element inet minotaur same_bridge { "mino1" . "mino1" }"#,
                 "add element inet minotaur subnets4 { 10.89.0.0/24 }",
                 "delete element inet minotaur subnets4 { 10.89.0.0/24 }",
                 r#"add element inet minotaur internal { "mino1" }"#,
