@@ -276,3 +276,49 @@ impl Firewall {
         .map(drop)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nft_errors_keep_the_message_and_the_refused_command() {
+        let raw = "<cmdline>:2:39-48: Error: Could not process rule: File exists\n\
+                   create element inet minotaur ports4 { tcp . 8080 : 10.88.0.9 . 80 }\n\
+                   \x20                                     ^^^^^^^^^^\n";
+        let e = NftError::new(raw);
+        assert_eq!(
+            e.to_string(),
+            "Could not process rule: File exists \
+             (in `create element inet minotaur ports4 { tcp . 8080 : 10.88.0.9 . 80 }`)"
+        );
+        assert!(e.is_exists());
+        assert_eq!(NftError::new("  odd output\n").to_string(), "odd output");
+    }
+
+    #[test]
+    fn a_missing_library_says_so() {
+        let e = FirewallError::from(NftLoadError::Library {
+            detail: "libnftables.so.1: cannot open shared object file".into(),
+        });
+        assert!(e
+            .to_string()
+            .starts_with("cannot load libnftables.so.1 (is nftables installed?)"));
+    }
+
+    #[test]
+    fn port_in_use_names_the_port() {
+        let p = PortRule {
+            proto: Proto::Udp,
+            host_ip: Some("::1".parse().unwrap()),
+            host_port: 53,
+            container_ip: "fd00::2".parse().unwrap(),
+            container_port: 53,
+        };
+        assert_eq!(
+            FirewallError::port_in_use(&p).to_string(),
+            "udp port [::1]:53 is already published"
+        );
+        assert_eq!(p.to_string(), "udp [::1]:53 -> [fd00::2]:53");
+    }
+}
