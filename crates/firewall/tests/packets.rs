@@ -41,9 +41,10 @@ impl Server {
                     break;
                 }
                 if let Ok(mut c) = conn {
+                    // A dual-stack listener sees IPv4 peers as ::ffff:a.b.c.d.
                     let peer = c
                         .peer_addr()
-                        .map(|p| p.ip().to_string())
+                        .map(|p| p.ip().to_canonical().to_string())
                         .unwrap_or_default();
                     let _ = std::io::Write::write_all(&mut c, peer.as_bytes());
                 }
@@ -237,4 +238,65 @@ fn published_ports_masquerade_isolation_and_internal_networks_with_real_packets(
     s3.stop(c3);
     sw.stop(&world);
     sh.stop(&host);
+}
+
+#[test]
+fn ipv6_published_port_and_masquerade_with_real_packets() {
+    if !can_run() {
+        return;
+    }
+    let host = Ns::new();
+    let world = Ns::new();
+    let c1 = Ns::new();
+    // nodad: the addresses are usable at once, with no duplicate address detection to wait for.
+    host.sh(&format!(
+        "ip link add uplink0 type veth peer name wan0 netns {world}
+         ip addr add fd00:18::2/64 dev uplink0 nodad
+         ip link set uplink0 up
+         ip link add mino0 type bridge
+         ip addr add fd00:88::1/64 dev mino0 nodad
+         ip link set mino0 up
+         ip link add veth0 type veth peer name eth0 netns {c1}
+         ip link set veth0 master mino0 up
+         ip link set veth0 type bridge_slave hairpin on
+         echo 1 > /proc/sys/net/ipv6/conf/all/forwarding",
+        world = world.tid(),
+        c1 = c1.tid()
+    ));
+    world.sh("ip addr add fd00:18::1/64 dev wan0 nodad\nip link set wan0 up");
+    c1.sh("ip addr add fd00:88::2/64 dev eth0 nodad
+           ip link set eth0 up
+           ip route add default via fd00:88::1");
+    let web = PortRule {
+        proto: Proto::Tcp,
+        host_ip: None,
+        host_port: 8080,
+        container_ip: "fd00:88::2".parse().unwrap(),
+        container_port: 80,
+    };
+    host.run(move || {
+        let mut fw = Firewall::open().unwrap();
+        fw.add_network(&network("mino0", "fd00:88::/64", false))
+            .unwrap();
+        fw.add_ports(&[web]).unwrap();
+    });
+    let servers = [
+        Server::start(&c1, "[::]:80"),
+        Server::start(&world, "[fd00:18::1]:7000"),
+    ];
+
+    // From outside: DNAT, no masquerade. From the host, to its own address on the uplink: DNAT in output;
+    // the source stays that address, which the container reaches through its default route.
+    assert_eq!(answer(&world, "[fd00:18::2]:8080"), "fd00:18::1");
+    assert_eq!(answer(&host, "[fd00:18::2]:8080"), "fd00:18::2");
+    // Hairpin.
+    assert_eq!(answer(&c1, "[fd00:88::1]:8080"), "fd00:88::1");
+    // ::1 is not DNATed (IPv6 never routes it out): refused by the host itself.
+    no_answer(&host, "[::1]:8080");
+    // Masquerade: the world has no route to fd00:88::/64.
+    assert_eq!(answer(&c1, "[fd00:18::1]:7000"), "fd00:18::2");
+
+    let [sc, sw] = servers;
+    sc.stop(&c1);
+    sw.stop(&world);
 }
