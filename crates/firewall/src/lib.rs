@@ -24,6 +24,7 @@
 //! |---|---|
 //! | `bridges` | every minotaur bridge |
 //! | `internal` | the bridges of internal networks |
+//! | `same_bridge` | `bridge . bridge` for every bridge |
 //! | `subnets4`, `subnets6` | every network's subnets |
 //! | `masquerade4`, `masquerade6` | the subnets of non-internal networks |
 //! | `ports4`, `ports6` | `proto . host port : container address . port`, published on every local address |
@@ -33,6 +34,10 @@
 //!   that is not a minotaur bridge is masqueraded. (Through another minotaur bridge it is dropped, below.)
 //! - **Isolation** (`forward`): forwarding from one minotaur bridge to another is dropped, unless the flow was
 //!   DNATed to a published port (hairpin through the host's address, which Docker also lets through).
+//!   Traffic within one bridge is always accepted first: with `br_netfilter` loaded (Docker loads it, and
+//!   its `bridge-nf-call-iptables` is on in every new namespace), frames bridged between two containers of
+//!   one network pass the forward hook as `mino0 -> mino0`. With `br_netfilter`, hairpin to a container on
+//!   the same bridge also needs hairpin mode on its bridge port (the network layer sets it, as Docker does).
 //! - **Internal networks** (`forward`): nothing is forwarded into or out of their bridges, so their containers
 //!   reach nothing beyond the host, and nothing reaches them but the host; host ↔ container traffic takes the
 //!   input and output paths and keeps working.
@@ -269,5 +274,51 @@ impl Firewall {
             &rules::remove_table().to_string(),
         )
         .map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nft_errors_keep_the_message_and_the_refused_command() {
+        let raw = "<cmdline>:2:39-48: Error: Could not process rule: File exists\n\
+                   create element inet minotaur ports4 { tcp . 8080 : 10.88.0.9 . 80 }\n\
+                   \x20                                     ^^^^^^^^^^\n";
+        let e = NftError::new(raw);
+        assert_eq!(
+            e.to_string(),
+            "Could not process rule: File exists \
+             (in `create element inet minotaur ports4 { tcp . 8080 : 10.88.0.9 . 80 }`)"
+        );
+        assert!(e.is_exists());
+        assert_eq!(NftError::new("  odd output\n").to_string(), "odd output");
+    }
+
+    #[test]
+    fn a_missing_library_says_so() {
+        let e = FirewallError::from(NftLoadError::Library {
+            detail: "libnftables.so.1: cannot open shared object file".into(),
+        });
+        assert!(e
+            .to_string()
+            .starts_with("cannot load libnftables.so.1 (is nftables installed?)"));
+    }
+
+    #[test]
+    fn port_in_use_names_the_port() {
+        let p = PortRule {
+            proto: Proto::Udp,
+            host_ip: Some("::1".parse().unwrap()),
+            host_port: 53,
+            container_ip: "fd00::2".parse().unwrap(),
+            container_port: 53,
+        };
+        assert_eq!(
+            FirewallError::port_in_use(&p).to_string(),
+            "udp port [::1]:53 is already published"
+        );
+        assert_eq!(p.to_string(), "udp [::1]:53 -> [fd00::2]:53");
     }
 }

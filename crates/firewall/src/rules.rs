@@ -211,8 +211,8 @@ const CHAINS: &[ChainDef] = &[
         name: "forward",
         base: Some("type filter hook forward priority filter; policy accept;"),
         rules: &[
-            // Where br_netfilter is loaded, traffic bridged between two containers of one network passes
-            // this hook too, with the bridge as both input and output: it stays within its network.
+            // With br_netfilter loaded (Docker loads it), frames bridged between two ports of one bridge pass
+            // this hook too, as bridge -> same bridge: that is one network talking to itself, always allowed.
             "iifname . oifname @same_bridge accept",
             "iifname @internal drop",
             "oifname @internal drop",
@@ -253,8 +253,8 @@ impl Verb {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Element {
     Ifname(String),
-    /// A bridge as both input and output interface.
-    SameIfname(String),
+    /// `iifname . oifname`.
+    IfnamePair(String, String),
     Net(IpNet),
     /// A port map element: `[host address .] proto . port : container address . port`.
     Port {
@@ -271,7 +271,7 @@ impl fmt::Display for Element {
         match self {
             // Validated by `check_bridge`: no quote or backslash can end the string early.
             Element::Ifname(name) => write!(f, "\"{name}\""),
-            Element::SameIfname(name) => write!(f, "\"{name}\" . \"{name}\""),
+            Element::IfnamePair(a, b) => write!(f, "\"{a}\" . \"{b}\""),
             Element::Net(net) => write!(f, "{}", net.trunc()),
             Element::Port {
                 host,
@@ -471,9 +471,10 @@ fn network_elements(n: &NetworkRules) -> Vec<(&'static str, Vec<Element>)> {
             .map(|s| Element::Net(*s))
             .collect()
     };
+    let pair = Element::IfnamePair(n.bridge.clone(), n.bridge.clone());
     let mut out = vec![
         ("bridges", vec![bridge.clone()]),
-        ("same_bridge", vec![Element::SameIfname(n.bridge.clone())]),
+        ("same_bridge", vec![pair]),
         ("subnets4", nets(true)),
         ("subnets6", nets(false)),
     ];

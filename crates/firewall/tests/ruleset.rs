@@ -234,3 +234,44 @@ fn sync_after_the_table_was_deleted_restores_the_same_ruleset() {
         assert_eq!(sh("nft list table ip other"), other);
     });
 }
+
+#[test]
+fn batches_succeed_while_another_process_changes_the_table() {
+    if !can_run() {
+        return;
+    }
+    Ns::new().run(|| {
+        let mut fw = Firewall::open().unwrap();
+        fw.add_network(&net("mino0", &["10.88.0.0/16"], false))
+            .unwrap();
+        // Another process (nft, as a second minotaur would through libnftables) publishes and unpublishes its
+        // own port in a loop, so our batches are built against a table that keeps changing under them.
+        let mut other = std::process::Command::new("sh")
+            .args([
+                "-c",
+                "for i in $(seq 100); do
+                   nft add element inet minotaur ports4 '{ tcp . 9999 : 10.88.0.9 . 80 }'
+                   nft delete element inet minotaur ports4 '{ tcp . 9999 : 10.88.0.9 . 80 }'
+                 done",
+            ])
+            .spawn()
+            .unwrap();
+        let mine = [port(Proto::Tcp, None, 8080, "10.88.0.2", 80)];
+        let mut rounds = 0;
+        while other.try_wait().unwrap().is_none() {
+            fw.add_ports(&mine).unwrap();
+            fw.remove_ports(&mine).unwrap();
+            fw.add_network(&net("mino1", &["10.89.0.0/24"], false))
+                .unwrap();
+            fw.remove_network(&net("mino1", &["10.89.0.0/24"], false))
+                .unwrap();
+            rounds += 1;
+        }
+        assert!(other.wait().unwrap().success());
+        assert!(
+            rounds > 10,
+            "only {rounds} rounds overlapped the other process"
+        );
+        assert_eq!(listing().rules.len(), fixed_rule_count());
+    });
+}

@@ -513,7 +513,7 @@ impl NftApi {
         macro_rules! sym {
             ($name:literal) => {
                 // SAFETY: the declared type is the function's prototype in <nftables/libnftables.h> (nftables
-                // 0.9.0 to 1.1 keep these stable); the pointer is copied out and used only while `lib` lives,
+                // 0.9.1 and later keep these stable); the pointer is copied out and used only while `lib` lives,
                 // which is the whole process (it is never unloaded).
                 *unsafe { lib.get(concat!($name, "\0").as_bytes()) }.map_err(|e| e.to_string())?
             };
