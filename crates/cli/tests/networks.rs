@@ -445,6 +445,13 @@ fn published_ports_reach_the_container_from_localhost_outside_and_other_containe
     ok(&h, &["network", "reload"]);
     assert_eq!(curl(&h, "http://127.0.0.1:8080/"), "published");
 
+    // A flush before the next publishing run is repaired by that run.
+    h.sh_ok("nft flush ruleset");
+    web(&h, "next", "next", &["-p", "8082:80"]);
+    assert_eq!(curl(&h, "http://127.0.0.1:8082/"), "next");
+    assert_eq!(curl(&h, "http://127.0.0.1:8080/"), "published");
+    ok(&h, &["rm", "-f", "next"]);
+
     ok(&h, &["rm", "-f", "pub"]);
     assert!(unreachable(&h, "curl -sS -m 2 http://127.0.0.1:8080/"));
     assert_network_clean(&h);

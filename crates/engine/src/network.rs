@@ -1033,7 +1033,15 @@ impl Engine {
             .flat_map(|p| port_rules(&Published::from_row(p), &eps))
             .collect();
         let mut fw = Firewall::open().map_err(NetworkError::from)?;
-        fw.add_ports(&rules).map_err(NetworkError::from)?;
+        match fw.add_ports(&rules) {
+            // Someone flushed the ruleset: put minotaur's table back from the store, which has this
+            // container's ports already.
+            Err(minotaur_firewall::FirewallError::TableMissing) => {
+                drop(fw);
+                self.network_reload()?;
+            }
+            other => other.map_err(NetworkError::from)?,
+        }
         Ok(())
     }
 
