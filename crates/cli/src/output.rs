@@ -173,6 +173,23 @@ pub fn templated(
     Ok(())
 }
 
+/// Prints `inspect` documents as Docker does: a pretty JSON array, or each through a Go template.
+pub fn documents(
+    out: &mut impl Write,
+    format: Option<&minotaur_engine::template::Format>,
+    docs: &[serde_json::Value],
+) -> anyhow::Result<()> {
+    match format {
+        Some(f) => {
+            for d in docs {
+                writeln!(out, "{}", f.render(d)?)?;
+            }
+        }
+        None => writeln!(out, "{}", serde_json::to_string_pretty(docs)?)?,
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

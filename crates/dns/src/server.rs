@@ -50,20 +50,9 @@ pub fn serve_locked(
     let mut ready = ready.map(File::from);
     let result = run(dir, port, &mut ready, lock);
     if let (Err(e), Some(pipe)) = (&result, ready.as_mut()) {
-        let _ = writeln!(pipe, "error: {}", chain(e));
+        let _ = writeln!(pipe, "error: {}", minotaur_ns::error_chain(e));
     }
     result
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 struct Bound {
@@ -226,7 +215,10 @@ impl Server<'_> {
         let config = match read_config(self.dir) {
             Ok(c) => c,
             Err(e) => {
-                log::warn!("keeping the previous configuration: {}", chain(&e));
+                log::warn!(
+                    "keeping the previous configuration: {}",
+                    minotaur_ns::error_chain(&e)
+                );
                 return Ok(true);
             }
         };

@@ -23,14 +23,4 @@ pub mod supervisor;
 pub mod template;
 pub mod user;
 
-/// An error and its causes on one line, `a: b: c`, as the CLI prints them.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(cause) = src {
-        s.push_str(": ");
-        s.push_str(&cause.to_string());
-        src = cause.source();
-    }
-    s
-}
+pub use minotaur_ns::error_chain;

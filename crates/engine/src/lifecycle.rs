@@ -297,10 +297,7 @@ impl Engine {
             let parent = &self.paths.runroot;
             fs::create_dir_all(parent).map_err(io_err(format!("create {}", parent.display())))?;
             self.netns().add(&NetnsName::new(c.id.as_str())?)?;
-            loopback_up(&self.paths.sandbox_key(&c.id)).map_err(|source| EngineError::Sys {
-                what: format!("bring up the loopback interface of container {}", c.name),
-                source,
-            })?;
+            loopback_up(&self.paths.sandbox_key(&c.id))?;
             for (i, (net, req)) in networks.iter().enumerate() {
                 endpoints.push(self.attach(c, net, req, i)?);
             }
@@ -799,16 +796,12 @@ impl Engine {
 /// Brings up `lo` in the network namespace at `path`, as Docker does in every network namespace it makes
 /// (with `--network none` too: 127.0.0.1 works). On a thread of its own that joins the namespace and ends,
 /// so this process never leaves its own; the CLI forks only later, single-threaded again.
-fn loopback_up(path: &Path) -> Result<(), nix::Error> {
-    let ns = fs::File::open(path)
-        .map_err(|e| nix::Error::from_raw(e.raw_os_error().unwrap_or(nix::libc::EIO)))?;
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET)?;
-            minotaur_sys::interface_up("lo")
+fn loopback_up(path: &Path) -> Result<(), EngineError> {
+    minotaur_net::in_netns(path, || {
+        minotaur_sys::interface_up("lo").map_err(|source| EngineError::Sys {
+            what: format!("bring up the loopback interface in {}", path.display()),
+            source,
         })
-        .join()
-        .unwrap_or(Err(nix::Error::EIO))
     })
 }
 

@@ -92,6 +92,8 @@ pub enum NetworkError {
     Firewall(#[from] minotaur_firewall::FirewallError),
     #[error(transparent)]
     Dns(#[from] minotaur_dns::DnsError),
+    #[error(transparent)]
+    Netns(#[from] minotaur_net::netns::NetnsError),
 }
 
 /// One subnet of a network, with its gateway (the bridge's address) and the range containers get
@@ -169,6 +171,12 @@ pub struct Endpoint {
     pub ipv6: Option<IpNet>,
     pub gateway6: Option<IpAddr>,
     pub aliases: Vec<String>,
+}
+
+impl From<minotaur_net::netns::NetnsError> for EngineError {
+    fn from(e: minotaur_net::netns::NetnsError) -> EngineError {
+        EngineError::Network(e.into())
+    }
 }
 
 impl Endpoint {
@@ -1013,25 +1021,26 @@ impl Engine {
         Ok(endpoint)
     }
 
-    /// Publishes a container's recorded ports in the firewall, towards its endpoints' addresses.
-    pub(crate) fn publish(&self, c: &Container) -> Result<(), EngineError> {
-        let (ports, eps) = {
-            let mut st = self.store()?;
-            st.read(|tx| -> Result<_, EngineError> {
-                Ok((
-                    tx.ports(Some(c.id.as_str()))?,
-                    attachments(tx, Some(c.id.as_str()), None)?,
-                ))
-            })?
-        };
-        if ports.is_empty() {
-            return Ok(());
-        }
-        let eps: Vec<&Endpoint> = eps.iter().map(|a| &a.endpoint).collect();
-        let rules: Vec<PortRule> = ports
+    /// The firewall rules of a container's recorded ports, towards its endpoints' addresses.
+    fn port_rules_of(&self, c: &Container) -> Result<Vec<PortRule>, EngineError> {
+        let id = c.id.as_str();
+        let mut st = self.store()?;
+        let (ports, attached) = st.read(|tx| -> Result<_, EngineError> {
+            Ok((tx.ports(Some(id))?, attachments(tx, Some(id), None)?))
+        })?;
+        let eps: Vec<&Endpoint> = attached.iter().map(|a| &a.endpoint).collect();
+        Ok(ports
             .iter()
             .flat_map(|p| port_rules(&Published::from_row(p), &eps))
-            .collect();
+            .collect())
+    }
+
+    /// Publishes a container's recorded ports in the firewall.
+    pub(crate) fn publish(&self, c: &Container) -> Result<(), EngineError> {
+        let rules = self.port_rules_of(c)?;
+        if rules.is_empty() {
+            return Ok(());
+        }
         let mut fw = Firewall::open().map_err(NetworkError::from)?;
         match fw.add_ports(&rules) {
             // Someone flushed the ruleset: put minotaur's table back from the store, which has this
@@ -1045,23 +1054,10 @@ impl Engine {
         Ok(())
     }
 
-    /// Takes a container off the firewall and the resolver. Its veths go with its namespace.
+    /// Takes a container's ports off the firewall. Its veths go with its namespace.
     pub(crate) fn unpublish(&self, c: &Container) -> Result<(), EngineError> {
-        let (ports, eps) = {
-            let mut st = self.store()?;
-            st.read(|tx| -> Result<_, EngineError> {
-                Ok((
-                    tx.ports(Some(c.id.as_str()))?,
-                    attachments(tx, Some(c.id.as_str()), None)?,
-                ))
-            })?
-        };
-        if !ports.is_empty() {
-            let eps: Vec<&Endpoint> = eps.iter().map(|a| &a.endpoint).collect();
-            let rules: Vec<PortRule> = ports
-                .iter()
-                .flat_map(|p| port_rules(&Published::from_row(p), &eps))
-                .collect();
+        let rules = self.port_rules_of(c)?;
+        if !rules.is_empty() {
             let mut fw = Firewall::open().map_err(NetworkError::from)?;
             fw.remove_ports(&rules).map_err(NetworkError::from)?;
         }

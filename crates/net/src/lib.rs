@@ -9,7 +9,9 @@
 #![forbid(unsafe_code)]
 
 pub mod link;
+pub mod netns;
 pub mod pool;
 pub mod sysctl;
 
 pub use link::{configure_peer, Netlink, NetlinkError, VethSpec};
+pub use netns::in_netns;

@@ -13,7 +13,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::net::IpAddr;
 use std::os::fd::{AsRawFd, BorrowedFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ipnet::IpNet;
 use netlink_packet_core::{
@@ -33,31 +33,14 @@ use netlink_packet_route::route::{
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 use nix::errno::Errno;
-use nix::sched::{setns, CloneFlags};
 
 /// A failed route netlink operation: what was asked, on what, and the kernel's answer.
 #[derive(Debug, thiserror::Error)]
 pub enum NetlinkError {
     #[error("cannot open a route netlink socket")]
     Socket(#[source] io::Error),
-    #[error("cannot open network namespace {}", path.display())]
-    OpenNetns {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    #[error("cannot enter network namespace {}", path.display())]
-    EnterNetns {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    #[error("cannot start a thread for network namespace {}", path.display())]
-    Thread {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Netns(#[from] crate::netns::NetnsError),
     #[error("cannot look up link {link}")]
     GetLink {
         link: String,
@@ -169,27 +152,7 @@ impl Netlink {
     /// /run/netns/x). It is created on a short-lived thread that setns()es there: the socket belongs to the
     /// namespace of its creator for good, so it keeps working there from any thread.
     pub fn open_in(netns: &Path) -> Result<Netlink, NetlinkError> {
-        let ns = File::open(netns).map_err(|source| NetlinkError::OpenNetns {
-            path: netns.to_owned(),
-            source,
-        })?;
-        std::thread::scope(|s| {
-            std::thread::Builder::new()
-                .name("netlink-netns".into())
-                .spawn_scoped(s, || {
-                    setns(&ns, CloneFlags::CLONE_NEWNET).map_err(|e| NetlinkError::EnterNetns {
-                        path: netns.to_owned(),
-                        source: e.into(),
-                    })?;
-                    Netlink::open()
-                })
-                .map_err(|source| NetlinkError::Thread {
-                    path: netns.to_owned(),
-                    source,
-                })?
-                .join()
-                .unwrap_or_else(|p| std::panic::resume_unwind(p))
-        })
+        crate::netns::in_netns(netns, Netlink::open)
     }
 
     /// The ifindex of link `name`; `None` when there is none.

@@ -9,8 +9,6 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use nix::sched::{setns, CloneFlags};
-
 /// A sysctl that could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum SysctlError {
@@ -29,24 +27,8 @@ pub enum SysctlError {
         #[source]
         source: io::Error,
     },
-    #[error("cannot open network namespace {}", path.display())]
-    OpenNetns {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    #[error("cannot enter network namespace {}", path.display())]
-    EnterNetns {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    #[error("cannot start a thread for network namespace {}", path.display())]
-    Thread {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Netns(#[from] crate::netns::NetnsError),
 }
 
 /// The file of `key`: dots become slashes (`net.ipv4.ip_forward`), unless the key already uses slashes
@@ -94,27 +76,7 @@ pub fn set(key: &str, value: &str) -> Result<(), SysctlError> {
 /// Done on a short-lived thread that setns()es there, since /proc/sys/net follows the opening thread's
 /// network namespace.
 pub fn set_in(netns: &Path, key: &str, value: &str) -> Result<(), SysctlError> {
-    let ns = File::open(netns).map_err(|source| SysctlError::OpenNetns {
-        path: netns.to_owned(),
-        source,
-    })?;
-    std::thread::scope(|s| {
-        std::thread::Builder::new()
-            .name("sysctl-netns".into())
-            .spawn_scoped(s, || {
-                setns(&ns, CloneFlags::CLONE_NEWNET).map_err(|e| SysctlError::EnterNetns {
-                    path: netns.to_owned(),
-                    source: e.into(),
-                })?;
-                set(key, value)
-            })
-            .map_err(|source| SysctlError::Thread {
-                path: netns.to_owned(),
-                source,
-            })?
-            .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p))
-    })
+    crate::netns::in_netns(netns, || set(key, value))
 }
 
 #[cfg(test)]

@@ -18,3 +18,15 @@ pub mod unshare;
 
 pub use discover::{discover, Namespace, NsfsMount};
 pub use kind::{NsId, NsKind, ParseKindError};
+
+/// An error and its causes on one line, `a: b: c`, as the CLI prints them (for log lines and reports).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(cause) = src {
+        s.push_str(": ");
+        s.push_str(&cause.to_string());
+        src = cause.source();
+    }
+    s
+}

@@ -111,7 +111,7 @@ pub enum NetnsError {
     ReadDir(PathBuf, #[source] io::Error),
     #[error("cannot remove {0}")]
     Remove(PathBuf, #[source] io::Error),
-    #[error("{}", .0.iter().map(|e| anyhow_like(e)).collect::<Vec<_>>().join("; "))]
+    #[error("{}", .0.iter().map(|e| crate::error_chain(e)).collect::<Vec<_>>().join("; "))]
     Several(Vec<NetnsError>),
     #[error("cannot enter network namespace \"{0}\"")]
     Setns(NetnsName, #[source] Errno),
@@ -329,7 +329,7 @@ impl Registry {
         if let Err(e) = resolv::fix(name.as_str(), scratch) {
             log::warn!(
                 "network namespace {name}: cannot fix name resolution: {}",
-                anyhow_like(&e)
+                crate::error_chain(&e)
             );
         }
         Ok(())
@@ -368,7 +368,7 @@ impl Registry {
             let to = Path::new("/etc").join(entry.file_name());
             match bind(&from, &to) {
                 Ok(()) => log::info!("network namespace {name}: bound {}", from.display()),
-                Err(e) => log::warn!("{}", anyhow_like(&e)),
+                Err(e) => log::warn!("{}", crate::error_chain(&e)),
             }
         }
     }
@@ -482,18 +482,6 @@ fn id_of(file: &File) -> NsId {
         dev: m.st_dev(),
         ino: m.st_ino(),
     }
-}
-
-/// Formats an error with its sources, `a: b: c`, for log lines.
-fn anyhow_like(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(cause) = src {
-        s.push_str(": ");
-        s.push_str(&cause.to_string());
-        src = cause.source();
-    }
-    s
 }
 
 #[cfg(test)]

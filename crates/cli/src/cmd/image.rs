@@ -1,5 +1,3 @@
-use std::io::Write;
-
 use minotaur_engine::template::Format;
 
 use crate::cli::Global;
@@ -55,14 +53,6 @@ fn inspect(global: &Global, args: InspectArgs) -> CliResult {
     for name in &args.images {
         docs.push(serde_json::to_value(store.inspect(name)?)?);
     }
-    let mut out = std::io::stdout().lock();
-    match format {
-        Some(f) => {
-            for d in &docs {
-                writeln!(out, "{}", f.render(d)?)?;
-            }
-        }
-        None => writeln!(out, "{}", serde_json::to_string_pretty(&docs)?)?,
-    }
+    crate::output::documents(&mut std::io::stdout().lock(), format.as_ref(), &docs)?;
     Ok(0)
 }

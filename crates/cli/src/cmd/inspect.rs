@@ -1,5 +1,3 @@
-use std::io::Write;
-
 use minotaur_engine::template::Format;
 
 use crate::cli::Global;
@@ -58,14 +56,6 @@ pub fn run(global: &Global, args: Args) -> CliResult {
             }
         }
     }
-    let mut out = std::io::stdout().lock();
-    match format {
-        Some(f) => {
-            for d in &docs {
-                writeln!(out, "{}", f.render(d)?)?;
-            }
-        }
-        None => writeln!(out, "{}", serde_json::to_string_pretty(&docs)?)?,
-    }
+    crate::output::documents(&mut std::io::stdout().lock(), format.as_ref(), &docs)?;
     Ok(status)
 }

@@ -312,15 +312,7 @@ fn inspect(global: &Global, a: InspectArgs) -> CliResult {
         };
         docs.push(net.inspect(&attached));
     }
-    let mut out = std::io::stdout().lock();
-    match format {
-        Some(f) => {
-            for d in &docs {
-                writeln!(out, "{}", f.render(d)?)?;
-            }
-        }
-        None => writeln!(out, "{}", serde_json::to_string_pretty(&docs)?)?,
-    }
+    crate::output::documents(&mut std::io::stdout().lock(), format.as_ref(), &docs)?;
     Ok(0)
 }
 
