@@ -120,12 +120,23 @@ fn loopback_is_up_with_network_none() {
     let Some(h) = host() else { return };
     let out = ok(
         &h,
-        &["run", "--rm", "host", "ip", "-o", "link", "show", "lo"],
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "host",
+            "ip",
+            "-o",
+            "link",
+            "show",
+            "lo",
+        ],
     );
     assert!(out.contains("<LOOPBACK,UP,LOWER_UP>"), "{out}");
     // Something listening on 127.0.0.1 in the container is reachable there.
     let out = ok(&h, &[
-        "run", "--rm", "host", "sh", "-c",
+        "run", "--rm", "--network", "none", "host", "sh", "-c",
         // Connect only once the listener is in /proc/net/tcp{,6} (port 7777 = 0x1E61, state 0A = LISTEN);
         // give up after 10 s rather than hang.
         "busybox nc -l -p 7777 > /tmp/got & n=0; until grep -qs ':1E61 0*:0000 0A' /proc/net/tcp /proc/net/tcp6 || [ $n -ge 1000 ]; do sleep 0.01; n=$((n+1)); done; echo hi | busybox nc 127.0.0.1 7777; wait; cat /tmp/got",
