@@ -3,10 +3,12 @@
 //!
 //! `seccompiler` spends four instructions on every syscall it matches without conditions (`jeq nr`, two
 //! `ja`s, a `ret`). For Docker's default profile that is a 1,500-instruction filter, and what a container
-//! start pays for a filter is its installation: the kernel checks the program, converts it to eBPF, JITs it
-//! and then runs it once per syscall number to fill its action cache (Linux 5.11+), all in proportion to
-//! the length. At run time the order of the comparisons hardly matters, since the action cache answers every
-//! syscall whose verdict does not depend on its arguments without running the filter at all.
+//! start pays for a filter is its installation: the kernel checks the program, converts it to eBPF and JITs
+//! it, in proportion to its length, then runs it once per syscall number to fill its action cache (Linux
+//! 5.11+), in proportion to the instructions each number goes through. Allowed syscall numbers come in runs
+//! (Docker's default: ~60 runs), so a binary search over the runs is both short and shallow. At run time
+//! the layout hardly matters: the action cache answers every syscall whose verdict does not depend on its
+//! arguments without running the filter at all.
 //!
 //! The layout, per filter (one match action, one mismatch action):
 //!
@@ -18,9 +20,8 @@
 //!     <conditions of rule 2, each failing to the end>; ret MATCH
 //!     ret MISMATCH
 //!   next_syscall: ...
-//!   jeq nr1, ret_match; jeq nr2, ret_match; ...             the unconditional syscalls, ≤ 250 per run
-//!   ja next_run; ret_match: ret MATCH; next_run: ...
-//!   ret MISMATCH; ret MATCH                                 the last run falls into MISMATCH
+//!   jge 230, +k; jge 110, +j; ...; ret MATCH; ret MISMATCH  the unconditional syscalls: a binary search
+//!                                                           over the runs of numbers with one verdict
 //! ```
 //!
 //! Syscall numbers of the x32 ABI (`0x40000000` and up on x86_64) match nothing and get the mismatch action,
@@ -61,10 +62,6 @@ const ARGS_OFFSET: u32 = 16;
 
 /// The kernel's limit on one program (`BPF_MAXINSNS`).
 const MAX_LEN: usize = 4096;
-
-/// Unconditional syscalls per run of `jeq`s: the first one's jump over the rest and the closing `ja` (or
-/// `ret`) must fit 255.
-const RUN: usize = 250;
 
 /// The audit architecture value `seccompiler` checks for.
 fn audit_arch(arch: &str) -> Result<u32, CompactError> {
@@ -302,26 +299,99 @@ pub(super) fn filter(
         .filter(|(_, r)| r.is_none())
         .map(|(&nr, _)| number(nr))
         .collect::<Result<Vec<_>, _>>()?;
-    let runs = plain.len().div_ceil(RUN);
-    for (i, run) in plain.chunks(RUN).enumerate() {
-        let ret_match = a.label();
-        for &nr in run {
-            a.jump(JMP_JEQ_K, nr, To::Label(ret_match), To::Next);
-        }
-        if i + 1 == runs {
-            a.ret(mismatch);
-            a.bind(ret_match);
-            a.ret(matched);
-        } else {
-            let next_run = a.label();
-            a.ja(next_run);
-            a.bind(ret_match);
-            a.ret(matched);
-            a.bind(next_run);
-        }
-    }
-    if runs == 0 {
-        a.ret(mismatch);
-    }
+    let segments = segments(&plain);
+    tree(&mut a, &segments, mismatch, matched);
     a.finish()
+}
+
+/// The unconditional syscalls as a step function over all of `u32`: `(first number, matches)` for each run of
+/// numbers with the same verdict, in order, the first one starting at 0. `numbers` is sorted.
+fn segments(numbers: &[u32]) -> Vec<(u32, bool)> {
+    let mut out = vec![(0, false)];
+    let mut set = |start: u32, matches: bool| match out.last_mut() {
+        Some(last) if last.0 == start => last.1 = matches,
+        Some(last) if last.1 == matches => {}
+        _ => out.push((start, matches)),
+    };
+    for &nr in numbers {
+        set(nr, true);
+        if let Some(next) = nr.checked_add(1) {
+            set(next, false);
+        }
+    }
+    // Overwriting a start (0, or the number after the previous one) can leave equal neighbours: the first
+    // one starts the run.
+    out.dedup_by(|later, earlier| later.1 == earlier.1);
+    out
+}
+
+/// The number of instructions [`tree`] emits for `n` segments.
+fn tree_len(n: usize) -> usize {
+    if n <= 1 {
+        return 1;
+    }
+    let left = tree_len(n / 2);
+    let node = if left > usize::from(u8::MAX) { 2 } else { 1 };
+    node + left + tree_len(n - n / 2)
+}
+
+/// A binary search over the segments' starts, with the syscall number in A: `jge start` nodes, `ret` leaves.
+///
+/// A search rather than a list of `jeq`s because of what installing costs: the kernel fills its action cache
+/// by running the filter once for every syscall number, so a list of 350 numbers costs ~450 × 175
+/// instructions of emulation per install, a search ~450 × 8. `jge`, `ja` and `ret` are all the cache's
+/// emulator needs to see a verdict that does not depend on the arguments.
+fn tree(a: &mut Asm, segs: &[(u32, bool)], mismatch: u32, matched: u32) {
+    if let [(_, m)] = segs {
+        a.ret(if *m { matched } else { mismatch });
+        return;
+    }
+    let mid = segs.len() / 2;
+    let right = a.label();
+    if tree_len(mid) > usize::from(u8::MAX) {
+        // The left half is out of an 8-bit jump's reach: jump over it with a 32-bit `ja`.
+        let left = a.label();
+        a.jump(JMP_JGE_K, segs[mid].0, To::Next, To::Label(left));
+        a.ja(right);
+        a.bind(left);
+    } else {
+        a.jump(JMP_JGE_K, segs[mid].0, To::Label(right), To::Next);
+    }
+    tree(a, &segs[..mid], mismatch, matched);
+    a.bind(right);
+    tree(a, &segs[mid..], mismatch, matched);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tree_len_is_what_tree_emits() {
+        for n in 1..1200u32 {
+            let segs: Vec<(u32, bool)> = (0..n).map(|i| (i * 2, i % 2 == 1)).collect();
+            let mut a = Asm::default();
+            tree(&mut a, &segs, 0, 1);
+            assert_eq!(a.insns.len(), tree_len(segs.len()), "{n} segments");
+            // And it assembles: every short jump fits.
+            a.finish().unwrap();
+        }
+    }
+
+    #[test]
+    fn segments_of_runs() {
+        assert_eq!(segments(&[]), [(0, false)]);
+        assert_eq!(
+            segments(&[0, 1, 3, 4, 5, 9]),
+            [
+                (0, true),
+                (2, false),
+                (3, true),
+                (6, false),
+                (9, true),
+                (10, false)
+            ]
+        );
+        assert_eq!(segments(&[u32::MAX]), [(0, false), (u32::MAX, true)]);
+    }
 }

@@ -16,13 +16,20 @@ const AUDIT_ARCH_I386: u32 = 0x4000_0003;
 
 /// Runs a classic BPF program on a `struct seccomp_data` (64 bytes), as the kernel does.
 fn run(prog: &[libc::sock_filter], data: &[u8; 64]) -> u32 {
+    run_counting(prog, data).0
+}
+
+/// [`run`], also returning how many instructions ran.
+fn run_counting(prog: &[libc::sock_filter], data: &[u8; 64]) -> (u32, usize) {
     let mut a: u32 = 0;
     let mut pc = 0usize;
+    let mut steps = 0;
     loop {
         let i = prog
             .get(pc)
             .unwrap_or_else(|| panic!("pc {pc} ran off the program"));
         pc += 1;
+        steps += 1;
         let jump = |cond: bool| {
             if cond {
                 usize::from(i.jt)
@@ -45,7 +52,7 @@ fn run(prog: &[libc::sock_filter], data: &[u8; 64]) -> u32 {
             0x25 => pc += jump(a > i.k),
             0x35 => pc += jump(a >= i.k),
             0x45 => pc += jump(a & i.k != 0),
-            0x06 => return i.k,
+            0x06 => return (i.k, steps),
             code => panic!("unexpected opcode {code:#x} at {}", pc - 1),
         }
     }
@@ -201,11 +208,47 @@ fn docker_profiles_compile_to_equivalent_programs() {
     }
 }
 
+/// Short, and shallow for the kernel's action-cache emulation, which runs the filter for every number.
 #[test]
-fn docker_default_is_about_400_instructions() {
+fn docker_default_is_short_and_shallow() {
     let p = compile_with(&docker_default_for(&docker_caps()), Generator::Compact).unwrap();
     let total: usize = p.filters.iter().map(Vec::len).sum();
-    assert!(total < 450, "{total} instructions");
+    assert!(total < 250, "{total} instructions");
+    let deepest = (0..600)
+        .map(|nr| run_counting(&p.filters[0], &seccomp_data(nr, native_arch(), &[0; 6])).1)
+        .max()
+        .unwrap();
+    assert!(deepest <= 30, "{deepest} instructions for one number");
+}
+
+/// Every other syscall number allowed: ~500 runs, a search tree whose halves are too long for an 8-bit jump,
+/// so `ja` bridges them.
+#[test]
+fn alternating_numbers_need_long_jumps() {
+    let names: Vec<&str> = (0..500i64)
+        .step_by(2)
+        .filter_map(|nr| {
+            let table = match std::env::consts::ARCH {
+                "x86_64" => super::x86_64::X86_64,
+                _ => super::aarch64::AARCH64,
+            };
+            table.iter().find(|(_, n)| *n == nr).map(|(name, _)| *name)
+        })
+        .collect();
+    assert!(names.len() > 150);
+    let profile = LinuxSeccompBuilder::default()
+        .default_action(LinuxSeccompAction::ScmpActErrno)
+        .syscalls(vec![entry(
+            &names,
+            LinuxSeccompAction::ScmpActAllow,
+            None,
+            vec![],
+        )])
+        .build()
+        .unwrap();
+    let ours = compile_with(&profile, Generator::Compact).unwrap();
+    assert!(ours.filters[0].iter().any(|i| i.code == 0x05), "no ja");
+    assert_equivalent(&profile);
 }
 
 fn arg(
