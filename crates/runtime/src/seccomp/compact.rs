@@ -1,5 +1,5 @@
 //! A compact classic-BPF generator for one seccomp filter, with the meaning of `seccompiler`'s output and
-//! about a quarter of its length.
+//! a ninth of its length.
 //!
 //! `seccompiler` spends four instructions on every syscall it matches without conditions (`jeq nr`, two
 //! `ja`s, a `ret`). For Docker's default profile that is a 1,500-instruction filter, and what a container
