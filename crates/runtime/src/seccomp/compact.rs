@@ -6,7 +6,7 @@
 //! start pays for a filter is its installation: the kernel checks the program, converts it to eBPF and JITs
 //! it, in proportion to its length, then runs it once per syscall number to fill its action cache (Linux
 //! 5.11+), in proportion to the instructions each number goes through. Allowed syscall numbers come in runs
-//! (Docker's default: ~60 runs), so a binary search over the runs is both short and shallow. At run time
+//! (Docker's default: 32 runs), so a binary search over the runs is both short and shallow. At run time
 //! the layout hardly matters: the action cache answers every syscall whose verdict does not depend on its
 //! arguments without running the filter at all.
 //!
