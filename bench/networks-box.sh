@@ -184,15 +184,18 @@ socat2_pid=$!
 wait_port 127.0.0.1 15202
 wait_port 127.0.0.1 18001
 declare -A tput rate why
-paths=(direct dnat socat c2c)
+paths=(direct dnat dnatgw socat c2c)
 desc_direct="host -> container address"
 desc_dnat="host -> 127.0.0.1:published (DNAT)"
+desc_dnatgw="host -> its bridge address:published"
+gw=$("$bin" inspect -f '{{.NetworkSettings.Gateway}}' iperf)
 desc_socat="host -> socat proxy -> container"
 desc_c2c="container -> container (bridge)"
 iperf_path() {
   case $1 in
     direct) timeout 30 iperf3 -c "$ip_iperf" -p 5201 -t 5 -J ;;
     dnat) timeout 30 iperf3 -c 127.0.0.1 -p 15201 -t 5 -J ;;
+    dnatgw) timeout 30 iperf3 -c "$gw" -p 15201 -t 5 -J ;;
     socat) timeout 30 iperf3 -c 127.0.0.1 -p 15202 -t 5 -J ;;
     c2c) timeout 30 "$bin" run --rm --tmpfs /tmp host iperf3 -c "$ip_iperf" -p 5201 -t 5 -J ;;
   esac
@@ -209,8 +212,9 @@ for round in 1 2 3; do
 done
 declare -A conn_why conns
 for round in 1 2 3; do
-  for p in direct dnat socat; do
-    case $p in direct) h=$ip_conn port=8000 ;; dnat) h=127.0.0.1 port=18000 ;; socat) h=127.0.0.1 port=18001 ;; esac
+  for p in direct dnat dnatgw socat; do
+    case $p in direct) h=$ip_conn port=8000 ;; dnat) h=127.0.0.1 port=18000 ;; dnatgw) h=$gw port=18000 ;;
+      socat) h=127.0.0.1 port=18001 ;; esac
     [ -n "${conn_why[$p]:-}" ] && continue
     if r=$(timeout 30 python3 "$bench/connrate.py" client "$h" "$port" 2 2>"$tmp/conn.err"); then
       conns[$p]="${conns[$p]:-} $r"
@@ -238,7 +242,8 @@ for p in "${paths[@]}"; do
   [ -n "${why[$p]:-}" ] && say "  iperf3 skipped: ${why[$p]}"
   [ -n "${conn_why[$p]:-}" ] && say "  connections skipped: ${conn_why[$p]}"
 done
-dnat_pct=$(python3 -c 'import sys; a, b = sys.argv[1:]; print("%.0f%%" % (100 * float(a) / float(b)) if "-" not in (a, b) else "-")' "$(median ${tput[dnat]:-})" "$direct_g")
+pct() { python3 -c 'import sys; a, b = sys.argv[1:]; print("%.0f%%" % (100 * float(a) / float(b)) if "-" not in (a, b) else "-")' "$1" "$direct_g"; }
+dnat_pct="$(pct "$(median ${tput[dnat]:-})") via 127.0.0.1, $(pct "$(median ${tput[dnatgw]:-})") via the bridge address"
 
 say
 say "== summary (issue 4's targets)"
