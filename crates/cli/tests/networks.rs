@@ -571,6 +571,26 @@ fn ip_netns_works_on_containers_by_name() {
         h.sh_ok(&format!("nsenter --net={key} ip -o -4 addr show eth0")),
         addr
     );
+    // The namespace files of the box's containers are not copied into a host-image container's mounts (their
+    // number would make every container start slower and weigh more).
+    ok(
+        &h,
+        &["run", "-d", "--name", "other", "host", "sleep", "1000"],
+    );
+    assert_eq!(
+        ok(
+            &h,
+            &[
+                "exec",
+                "shop",
+                "sh",
+                "-c",
+                "grep minotaur/netns /proc/self/mountinfo || true"
+            ]
+        ),
+        ""
+    );
+    ok(&h, &["rm", "-f", "other"]);
     // minotaur's own netns tool sees it too.
     assert!(ok(&h, &["netns", "list"]).contains("shop"));
     ok(&h, &["rm", "-f", "shop"]);

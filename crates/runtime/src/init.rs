@@ -500,6 +500,11 @@ fn do_mount(plan: &Plan<'_>, target: &Path, m: &Mount) -> Step<()> {
         }
     } else {
         make_mountpoint(&dest, true).map_err(|f| named(f, m))?;
+        // A new filesystem hides whatever the root's copy had mounted there (the host's /run, /proc... when
+        // the root is the host's own): detach that subtree rather than keep it underneath, invisible but
+        // costing memory, and copied again by every later mount namespace made from this one. Not a mount
+        // point: EINVAL, nothing to do.
+        let _ = nix::mount::umount2(&dest, nix::mount::MntFlags::MNT_DETACH);
         let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
         let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
         mount_at(Some(&source), &dest, Some(typ), opts.flags, data)?;
