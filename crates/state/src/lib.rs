@@ -241,6 +241,9 @@ pub enum StateError {
     PortsExhausted { proto: String, lo: u16, hi: u16 },
 }
 
+/// The WAL size past which a commit checkpoints and truncates it (see [`Store::bound_wal`]): 256 pages.
+const WAL_LIMIT: u64 = 256 * 4096;
+
 /// An open state database. One per process (or per thread): it holds one SQLite connection.
 pub struct Store {
     conn: Connection,
@@ -299,7 +302,27 @@ impl Store {
         let value = f(&WriteTx::new(&tx, path))?;
         tx.commit()
             .map_err(|source| tx_error(path, "commit", source))?;
+        self.bound_wal();
         Ok(value)
+    }
+
+    /// Keeps the WAL short. A process that opens the database while no other has it open rebuilds the WAL's
+    /// index by reading every frame of the WAL (SQLite's recovery), and that is nearly every CLI command;
+    /// recovery also forgets what was checkpointed, so SQLite's automatic checkpoints never let the WAL
+    /// start over, and it grew with every write: the cost of each command grew with the number of containers
+    /// ever made. Past [`WAL_LIMIT`] bytes, the committing process checkpoints it all and truncates it. A
+    /// busy database (a reader or writer in the way) is left for a later commit.
+    fn bound_wal(&self) {
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        if std::fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_LIMIT) {
+            // Waiting long for others is not worth it: they commit too, and one of them will do it.
+            let _ = self.conn.busy_timeout(Duration::from_millis(20));
+            let _ = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+            let _ = self.conn.busy_timeout(BUSY_TIMEOUT);
+        }
     }
 
     /// Runs `f` in a read-only transaction: everything it reads comes from one snapshot of the database.

@@ -395,3 +395,24 @@ fn state_updates_renames_and_id_prefixes() {
         })
         .unwrap();
 }
+
+/// Regression: every process that opened the database alone rebuilt the WAL index from the whole WAL and
+/// forgot what was checkpointed, so the WAL never started over and grew with every write; commands got
+/// slower with every container ever made.
+#[test]
+fn the_wal_stays_short_across_many_processes_worth_of_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal = dir.path().join(format!("{DB_FILE}-wal"));
+    for n in 0..800 {
+        // A store per write, as a CLI process per command.
+        let mut store = Store::open(dir.path()).unwrap();
+        let (i, name) = (id(n), format!("c{n}"));
+        store
+            .write(|tx| tx.insert_container(&container(&i, &name)))
+            .unwrap();
+    }
+    let len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    assert!(len <= 2 << 20, "the WAL grew to {len} bytes");
+    let mut store = Store::open(dir.path()).unwrap();
+    assert_eq!(names(&mut store).len(), 800);
+}
