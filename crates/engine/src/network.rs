@@ -171,6 +171,9 @@ pub struct Endpoint {
     pub ipv6: Option<IpNet>,
     pub gateway6: Option<IpAddr>,
     pub aliases: Vec<String>,
+    /// The container's name, for the resolver (kept in step by `rename`).
+    #[serde(default)]
+    pub container_name: String,
 }
 
 impl From<minotaur_net::netns::NetnsError> for EngineError {
@@ -979,6 +982,7 @@ impl Engine {
             ipv6,
             gateway6,
             aliases: req.aliases.clone(),
+            container_name: c.name.to_string(),
         };
         let mut nl = Netlink::open().map_err(NetworkError::from)?;
         let master = match nl.link_index(&net.bridge).map_err(NetworkError::from)? {
@@ -1150,7 +1154,30 @@ impl Engine {
     /// containers, letting it go when none has).
     fn try_update_dns(&self) -> Result<(), EngineError> {
         let networks = self.networks()?;
-        let attached = self.attachments(None, None)?;
+        let mut st = self.store()?;
+        let attached = st
+            .read(|tx| tx.endpoint_data())?
+            .into_iter()
+            .map(|(container_id, _, data)| {
+                let endpoint: Endpoint =
+                    serde_json::from_str(&data).map_err(|source| NetworkError::Corrupt {
+                        id: format!("(endpoint of container {container_id})"),
+                        source,
+                    })?;
+                Ok(Attachment {
+                    container_name: if endpoint.container_name.is_empty() {
+                        container_id[..12].to_owned()
+                    } else {
+                        endpoint.container_name.clone()
+                    },
+                    network: String::new(),
+                    container_id,
+                    endpoint,
+                })
+            })
+            .collect::<Result<Vec<_>, EngineError>>()?;
+        drop(st);
+        log::debug!("dns: {} endpoints read", attached.len());
         let mut listeners = Vec::new();
         for n in &networks {
             let on: Vec<&Attachment> = attached
@@ -1195,11 +1222,13 @@ impl Engine {
             source,
         })?;
         minotaur_dns::write_config(&dir, &config).map_err(NetworkError::from)?;
+        log::debug!("dns: configuration written");
         let exe = std::env::current_exe().map_err(|source| EngineError::Io {
             what: "find the minotaur executable".into(),
             source,
         })?;
         minotaur_dns::notify(&dir, &exe).map_err(NetworkError::from)?;
+        log::debug!("dns: resolver told");
         Ok(())
     }
 }
@@ -1456,6 +1485,7 @@ mod tests {
             ipv6: Some("fd00::2/64".parse().unwrap()),
             gateway6: None,
             aliases: vec![],
+            container_name: "c".into(),
         };
         let p = Published {
             proto: Proto::Tcp,
