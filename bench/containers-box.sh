@@ -42,7 +42,7 @@ teardown() {
   podman rmi -a -f >/dev/null 2>&1
   if [ -n "$dockerd_pid" ]; then
     ids=$($docker ps -aq 2>/dev/null)
-    [ -n "$ids" ] && $docker rm -f $ids >/dev/null 2>&1
+    [ -n "$ids" ] && timeout 120 $docker rm -f $ids >/dev/null 2>&1
     $docker rmi -f minotaur-bench >/dev/null 2>&1
     kill "$dockerd_pid" 2>/dev/null
     wait "$dockerd_pid" 2>/dev/null
@@ -198,7 +198,7 @@ timeit --json "$out.ps100.json" \
   "${docker_row[@]}"
 # The peers' containers go, so that they do not weigh on the next part.
 podman rm -a -f -t 0 >/dev/null
-[ -z "$docker_skip" ] && $docker rm -f $($docker ps -aq) >/dev/null
+[ -z "$docker_skip" ] && { timeout 120 $docker rm -f $($docker ps -aq) >/dev/null || say "docker rm -f of its containers did not finish in 120 s"; }
 
 say
 say "== ps with 1,000 running containers"
