@@ -216,21 +216,8 @@ sup_pss_1000=$(pss "$sup")
 pid1000=$("$bin" inspect -f '{{.State.Pid}}' bench-1000)
 sup1000_pss=$(pss "$(ppid "$pid1000")")
 # Every supervisor: the parents of the containers' sleep processes.
-all=$(python3 - <<'PY'
-import os
-sups = set()
-for p in filter(str.isdigit, os.listdir("/proc")):
-    try:
-        if open(f"/proc/{p}/cmdline", "rb").read() == b"sleep\x00100000\x00":
-            sups.add(next(l.split()[1] for l in open(f"/proc/{p}/status") if l.startswith("PPid:")))
-    except OSError:
-        pass
-kib = 0
-for s in sups:
-    kib += next(int(l.split()[1]) for l in open(f"/proc/{s}/smaps_rollup") if l.startswith("Pss:"))
-print(f"{len(sups)} supervisors, {kib} KiB in all, {kib / max(1, len(sups)):.0f} KiB each on average")
-PY
-)
+read -r nsups sup_kib sup_each <<<"$(python3 "$bench/supervisors.py")"
+all="$nsups supervisors, $sup_kib KiB in all, $sup_each KiB each on average"
 say "supervisor of the 1st container, KiB    minotaur | podman's conmon | docker's containerd-shim"
 say "  1 running (of each):                    $mem_1"
 say "  100 running (of each):                  $mem_100"

@@ -136,21 +136,7 @@ kern_after=$(kernel_kib)
 running=$("$bin" ps -q | wc -l)
 bridges=$(ip -o link show type bridge | awk -F': ' '{print $2}' | grep -v '^nbench0$' | tr '\n' ' ')
 say "running: $running; bridge ports:$(for b in $bridges; do printf ' %s %s' "$b" "$(ip -o link show master "$b" | wc -l)"; done)"
-sups=$(python3 - <<'PY'
-import os
-sups = set()
-for p in filter(str.isdigit, os.listdir("/proc")):
-    try:
-        if open(f"/proc/{p}/cmdline", "rb").read() == b"sleep\x00100000\x00":
-            sups.add(next(l.split()[1] for l in open(f"/proc/{p}/status") if l.startswith("PPid:")))
-    except OSError:
-        pass
-kib = 0
-for s in sups:
-    kib += next(int(l.split()[1]) for l in open(f"/proc/{s}/smaps_rollup") if l.startswith("Pss:"))
-print(f"{len(sups)} {kib} {kib / max(1, len(sups)):.0f}")
-PY
-)
+sups=$(python3 "$bench/supervisors.py")
 read -r nsups sup_kib sup_each <<<"$sups"
 dns_pids=$(for p in /proc/[0-9]*; do
   tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q ' dns-serve' && basename "$p"; done || true)
