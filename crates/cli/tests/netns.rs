@@ -44,10 +44,21 @@ fn sorted_lines(s: &str) -> Vec<String> {
 }
 
 /// Starts `cmd` in the background inside the box and returns its PID there (it dies with the box).
+/// Starts `cmd` (a wrapper such as `ip netns exec` or `unshare -n` around a long-lived program) in the
+/// background and returns its PID once the process is in another network namespace than the box's: reading
+/// its namespace any earlier raced with the wrapper.
 fn background(h: &TestHost, cmd: &str) -> String {
-    h.sh_ok(&format!("{cmd} >/dev/null 2>&1 & echo $!"))
+    let pid = h
+        .sh_ok(&format!("{cmd} >/dev/null 2>&1 & echo $!"))
         .trim()
-        .to_owned()
+        .to_owned();
+    let moved =
+        format!("[ \"$(readlink /proc/{pid}/ns/net)\" != \"$(readlink /proc/self/ns/net)\" ]");
+    wait_until("the background command to enter its namespace", || {
+        Ok(h.sh(&moved).status.success())
+    })
+    .unwrap();
+    pid
 }
 
 #[test]
