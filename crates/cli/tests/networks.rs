@@ -810,8 +810,10 @@ fn bad_network_input_is_refused_with_one_line_and_nothing_left() {
         125,
     );
     assert!(err.contains("needs a bridge network"), "{err}");
-    let err = fails(&h, &["network", "rm", "none"], 1);
-    assert!(err.contains("pre-defined"), "{err}");
+    for predefined in ["none", "host", "bridge"] {
+        let err = fails(&h, &["network", "rm", predefined], 1);
+        assert!(err.contains("pre-defined"), "{err}");
+    }
     let err = fails(&h, &["network", "disconnect", "x", "nobody"], 1);
     assert!(err.contains("no such container"), "{err}");
     ok(&h, &["rm", "-f", "fixed"]);

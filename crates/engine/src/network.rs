@@ -748,14 +748,14 @@ impl Engine {
 
     /// Removes a network nobody uses: its record, bridge and firewall elements.
     pub fn network_remove(&self, reference: &str) -> Result<Network, EngineError> {
-        if BUILTIN.contains(&reference) {
+        if BUILTIN.contains(&reference) || reference == DEFAULT_NETWORK {
             return Err(NetworkError::Predefined(reference.to_owned()).into());
         }
         let mut st = self.store()?;
         let net = st.write(|tx| -> Result<Network, EngineError> {
             let net = find_network(tx, reference)?;
-            if net.name == DEFAULT_NETWORK && reference == DEFAULT_NETWORK {
-                // Docker refuses this; the default network is remade on first use anyway.
+            if net.name == DEFAULT_NETWORK {
+                return Err(NetworkError::Predefined(net.name.clone()).into());
             }
             let users = attachments(tx, None, Some(&net))?;
             if !users.is_empty() {
