@@ -399,9 +399,7 @@ impl Engine {
                 .port_bindings
                 .iter()
                 .any(|b| b.container_port == port && b.proto == proto);
-            let bridged = !matches!(host.network_mode.as_str(), "none" | "host")
-                && !host.network_mode.starts_with("container:");
-            if host.publish_all && bridged && !published {
+            if host.publish_all && network::is_bridge_mode(&host.network_mode) && !published {
                 host.port_bindings.push(crate::parse::PortMapping {
                     host_ip: None,
                     host_port: None,

@@ -33,6 +33,12 @@ pub use minotaur_net::pool::parse_mac;
 pub const DEFAULT_NETWORK: &str = "bridge";
 /// The default network's bridge interface.
 pub const DEFAULT_BRIDGE: &str = "minotaur0";
+/// Whether a `--network` value names a bridge network (the default one or a created one), not `none`,
+/// `host` or `container:X`.
+pub fn is_bridge_mode(mode: &str) -> bool {
+    !(mode == "none" || mode == "host" || mode.starts_with("container:"))
+}
+
 /// The networks that are not bridges: they appear in `network ls` but are not stored.
 pub const BUILTIN: [&str; 2] = ["host", "none"];
 /// Where `-P` and `-p CONTAINER` find host ports: Linux's default ephemeral range.
@@ -840,7 +846,7 @@ impl Engine {
         c: &Container,
     ) -> Result<Vec<(Network, NetworkRequest)>, EngineError> {
         let mode = c.config.host.network_mode.as_str();
-        if mode == "none" || mode == "host" || mode.starts_with("container:") {
+        if !is_bridge_mode(mode) {
             return Ok(Vec::new());
         }
         let mut requests = c.config.host.networks.clone();

@@ -298,7 +298,7 @@ impl Flags {
             }
         }
         let mode = host.network_mode.clone();
-        let bridged = !(mode == "none" || mode == "host" || mode.starts_with("container:"));
+        let bridged = minotaur_engine::network::is_bridge_mode(&mode);
         if !host.port_bindings.is_empty() && !bridged {
             anyhow::bail!(
                 "cannot publish ports with --network {mode}: publishing needs a bridge network"
@@ -330,7 +330,7 @@ impl Flags {
                 self.network.clone()
             };
             for (i, n) in names.iter().enumerate() {
-                if n == "none" || n == "host" || n.starts_with("container:") {
+                if !minotaur_engine::network::is_bridge_mode(n) {
                     anyhow::bail!("--network {n} cannot be combined with other networks");
                 }
                 let mut r = minotaur_engine::network::NetworkRequest {
