@@ -10,15 +10,8 @@ ppid() { awk '/^PPid:/ {print $2}' "/proc/$1/status"; }
 say() { printf '%s\n' "$*"; }
 
 # --- the box: private /run, /etc and /var/lib (writes land in $tmp), loopback only ---
-mount -t tmpfs -o mode=755 tmpfs /run
-mkdir -p "$tmp"/{etc,varlib}-{upper,work}
-mount -t overlay overlay -o "lowerdir=/etc,upperdir=$tmp/etc-upper,workdir=$tmp/etc-work" /etc
-mount -t overlay overlay -o "lowerdir=/var/lib,upperdir=$tmp/varlib-upper,workdir=$tmp/varlib-work" /var/lib
-ip link set lo up
-# crun 1.8 sees the cgroup2 mount at /sys/fs/cgroup/unified of this hybrid host, takes it for the place to put
-# containers, and fails there (no controllers on it). Hide it under a private tmpfs (not just unmount it: then
-# crun, runc and podman would make their "unified" directories in the host's /sys/fs/cgroup tmpfs below it).
-if mountpoint -q /sys/fs/cgroup/unified; then mount -t tmpfs -o mode=755 tmpfs /sys/fs/cgroup/unified; fi
+. "$bench/box.sh"
+private_box "$tmp"
 
 export MINOTAUR_ROOT=$tmp/minotaur
 export CONTAINERS_CONF=$tmp/podman/containers.conf CONTAINERS_STORAGE_CONF=$tmp/podman/storage.conf

@@ -36,14 +36,8 @@ print("%.2f" % (j["end"]["sum_received"]["bits_per_second"] / 1e9))'; }
 median() { python3 -c 'import statistics, sys; xs = [float(x) for x in sys.argv[1:]]; print("%.2f" % statistics.median(xs) if xs else "-")' "$@"; }
 
 # --- the box: private /run, /etc and /var/lib (writes land in $tmp), loopback only ---
-mount -t tmpfs -o mode=755 tmpfs /run
-mkdir -p "$tmp"/{etc,varlib}-{upper,work}
-mount -t overlay overlay -o "lowerdir=/etc,upperdir=$tmp/etc-upper,workdir=$tmp/etc-work" /etc
-mount -t overlay overlay -o "lowerdir=/var/lib,upperdir=$tmp/varlib-upper,workdir=$tmp/varlib-work" /var/lib
-ip link set lo up
-# crun 1.8 (podman's runtime) mistakes the cgroup2 mount at /sys/fs/cgroup/unified of this hybrid host for the
-# place to put containers: hide it under a private tmpfs (see containers-box.sh).
-if mountpoint -q /sys/fs/cgroup/unified; then mount -t tmpfs -o mode=755 tmpfs /sys/fs/cgroup/unified; fi
+. "$bench/box.sh"
+private_box "$tmp"
 
 export MINOTAUR_ROOT=$tmp/minotaur
 export CONTAINERS_CONF=$tmp/podman/containers.conf CONTAINERS_STORAGE_CONF=$tmp/podman/storage.conf
