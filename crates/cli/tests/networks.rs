@@ -95,6 +95,21 @@ fn default_bridge_reaches_the_host_and_the_outside_through_nat() {
         on_bridge.contains(&format!("mt{}0", &id[..10])),
         "{on_bridge}"
     );
+    // No IPv6 on an IPv4 network: neither end has an address to announce, so a start floods nothing to the
+    // other containers on the bridge.
+    let host_end = format!("mt{}0", &id[..10]);
+    assert_eq!(h.sh_ok(&format!("ip -6 -o addr show dev {host_end}")), "");
+    assert_eq!(
+        h.sh_ok(&format!(
+            "cat /proc/sys/net/ipv6/conf/{host_end}/disable_ipv6"
+        ))
+        .trim(),
+        "1"
+    );
+    assert_eq!(
+        h.sh_ok(&format!("nsenter --net={key} ip -6 -o addr show dev eth0")),
+        ""
+    );
 
     // Host -> container by address.
     assert_eq!(curl(&h, &format!("http://{ip}/")), "hello from web");

@@ -959,6 +959,7 @@ impl Engine {
             ))
         })?;
         drop(st);
+        log::debug!("attach {}: addresses allocated", c.name);
         let mac = match &req.mac {
             Some(m) => pool::parse_mac(m).ok_or_else(|| {
                 invalid(
@@ -1008,7 +1009,11 @@ impl Engine {
             mtu: net.mtu,
         })
         .map_err(NetworkError::from)?;
-        nl.set_hairpin(&endpoint.host_veth)
+        log::debug!("attach {}: veth made", c.name);
+        // The host end is a bridge port only: it needs no IPv6 of its own (the bridge still forwards IPv6),
+        // and without it there is no link-local address, route or MLD traffic per container on the host.
+        sysctl::disable_ipv6(&endpoint.host_veth).map_err(NetworkError::from)?;
+        nl.port_up(&endpoint.host_veth)
             .map_err(NetworkError::from)?;
         let addrs: Vec<IpNet> = ipv4.iter().chain(ipv6.iter()).copied().collect();
         // Only the first network gives the default route, as with Docker; internal networks none.
@@ -1017,8 +1022,10 @@ impl Engine {
         } else {
             Vec::new()
         };
+        log::debug!("attach {}: host end up", c.name);
         minotaur_net::configure_peer(&sandbox, &endpoint.ifname, &addrs, &gateways)
             .map_err(NetworkError::from)?;
+        log::debug!("attach {}: container end configured", c.name);
         let mut st = self.store()?;
         st.write(|tx| {
             tx.put_endpoint(

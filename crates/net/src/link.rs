@@ -24,8 +24,8 @@ use netlink_packet_route::address::{
     AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressScope,
 };
 use netlink_packet_route::link::{
-    InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoPortKind, InfoVeth, LinkAttribute,
-    LinkFlags, LinkInfo, LinkMessage,
+    AfSpecInet6, AfSpecUnspec, In6AddrGenMode, InfoBridgePort, InfoData, InfoKind, InfoPortData,
+    InfoPortKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
 };
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
@@ -66,8 +66,14 @@ pub enum NetlinkError {
         #[source]
         source: io::Error,
     },
-    #[error("cannot turn on hairpin mode on bridge port {link}")]
-    SetHairpin {
+    #[error("cannot bring up bridge port {link} in hairpin mode")]
+    PortUp {
+        link: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot turn off IPv6 link-local addressing on link {link}")]
+    NoLinkLocal {
         link: String,
         #[source]
         source: io::Error,
@@ -238,8 +244,9 @@ impl Netlink {
         }
     }
 
-    /// Creates a veth pair in ONE request: `host_name` in this socket's namespace, enslaved to `master` and
-    /// up; its peer `peer_name` created directly inside `peer_netns` (the peer's own `IFLA_NET_NS_FD`, inside
+    /// Creates a veth pair in ONE request: `host_name` in this socket's namespace, enslaved to `master` (and
+    /// left down, so that its IPv6 can be switched off before it comes up: see [`Netlink::port_up`]); its peer
+    /// `peer_name` created directly inside `peer_netns` (the peer's own `IFLA_NET_NS_FD`, inside
     /// `VETH_INFO_PEER`), with `peer_mac` if given; `mtu` on both ends. Creating the peer here and moving it
     /// with a second `RTM_NEWLINK` would cost a namespace move (~25 ms: it waits for an RCU grace period
     /// while unregistering the device from the first namespace). The peer is left down, for
@@ -257,8 +264,6 @@ impl Netlink {
             peer.attributes.push(LinkAttribute::Mtu(mtu));
         }
         let mut host = LinkMessage::default();
-        host.header.flags = LinkFlags::Up;
-        host.header.change_mask = LinkFlags::Up;
         host.attributes
             .push(LinkAttribute::IfName(v.host_name.to_owned()));
         if let Some(mtu) = v.mtu {
@@ -296,13 +301,15 @@ impl Netlink {
         self.add_route_dev(dst, gateway, ifindex, &format!("#{ifindex}"))
     }
 
-    /// Turns on hairpin mode on bridge port `name`: the bridge may send a frame back out of the port it came
+    /// Sets bridge port `name` up, in hairpin mode: the bridge may send a frame back out of the port it came
     /// in on. Needed where `br_netfilter` is loaded (bridge-nf-call-iptables=1): a container's connection to
     /// its own published port is DNATed back to itself while being bridged, and without hairpin the bridge
     /// drops it. A bridge-port option is changed with `RTM_NEWLINK` on the existing link (as `ip link set
     /// dev NAME type bridge_slave hairpin on` does); `RTM_SETLINK` ignores port data.
-    pub fn set_hairpin(&mut self, name: &str) -> Result<(), NetlinkError> {
+    pub fn port_up(&mut self, name: &str) -> Result<(), NetlinkError> {
         let mut m = LinkMessage::default();
+        m.header.flags = LinkFlags::Up;
+        m.header.change_mask = LinkFlags::Up;
         m.attributes.push(LinkAttribute::IfName(name.to_owned()));
         m.attributes.push(LinkAttribute::LinkInfo(vec![
             LinkInfo::PortKind(InfoPortKind::Bridge),
@@ -312,7 +319,7 @@ impl Netlink {
         ]));
         self.exchange(RouteNetlinkMessage::NewLink(m), Answer::Ack)
             .map(drop)
-            .map_err(|source| NetlinkError::SetHairpin {
+            .map_err(|source| NetlinkError::PortUp {
                 link: name.to_owned(),
                 source,
             })
@@ -555,6 +562,23 @@ impl Netlink {
         }
     }
 
+    /// Sets link `index`'s IPv6 address generation mode to `none`: it gets no link-local address when it
+    /// comes up (as `ip link set dev X addrgenmode none`). Only an existing link takes it.
+    fn no_link_local(&mut self, index: u32, link: &str) -> Result<(), NetlinkError> {
+        let mut m = LinkMessage::default();
+        m.header.index = index;
+        m.attributes
+            .push(LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet6(
+                vec![AfSpecInet6::AddrGenMode(In6AddrGenMode::None)],
+            )]));
+        self.exchange(RouteNetlinkMessage::SetLink(m), Answer::Ack)
+            .map(drop)
+            .map_err(|source| NetlinkError::NoLinkLocal {
+                link: link.to_owned(),
+                source,
+            })
+    }
+
     fn set_up_link(&mut self, ifindex: u32, link: &str) -> Result<(), NetlinkError> {
         let mut m = LinkMessage::default();
         m.header.index = ifindex;
@@ -649,7 +673,13 @@ impl Netlink {
 /// The container side, over a socket opened in `netns`: `ifname`'s addresses, the link up, then a default
 /// route via each gateway (one per family; none when `gateways` is empty, as on internal networks). The
 /// link is set up before the routes: the kernel refuses a gateway it cannot reach, and an IPv4 prefix
-/// route exists only while its link is up.
+/// route exists only while its link is up. Without an IPv6 address in `addrs`, `ifname` gets no IPv6
+/// link-local address (address generation mode `none`, set over netlink before the link comes up), so it
+/// sends nothing when it comes up: otherwise its router solicitation, MLD reports and DAD probe are flooded
+/// by the bridge to every other container on it, which makes each start cost more the more containers
+/// there are. Docker switches IPv6 off there with the `disable_ipv6` sysctl; a sysctl in the container's
+/// namespace is avoided here because every namespace whose /proc/sys/net is looked up leaves dentries of
+/// the same names behind, and each later lookup of those names, in any namespace, walks all of them.
 pub fn configure_peer(
     netns: &Path,
     ifname: &str,
@@ -661,6 +691,9 @@ pub fn configure_peer(
         .get_link(ifname)?
         .ok_or_else(|| no_such_link(ifname.to_owned()))?;
     let index = link.header.index;
+    if !addrs.iter().any(|a| a.addr().is_ipv6()) {
+        nl.no_link_local(index, ifname)?;
+    }
     for addr in addrs {
         nl.add_address_to(index, ifname, *addr)?;
     }

@@ -72,6 +72,16 @@ pub fn set(key: &str, value: &str) -> Result<(), SysctlError> {
         })
 }
 
+/// Switches IPv6 off on link `ifname` of the caller's network namespace (`disable_ipv6`; set it before the
+/// link comes up, and the link never gets a link-local address, routes or multicast memberships). Nothing to
+/// do when the kernel has no IPv6 (booted with `ipv6.disable=1`: no /proc/sys/net/ipv6).
+pub fn disable_ipv6(ifname: &str) -> Result<(), SysctlError> {
+    if !Path::new("/proc/sys/net/ipv6").exists() {
+        return Ok(());
+    }
+    set(&format!("net/ipv6/conf/{ifname}/disable_ipv6"), "1")
+}
+
 /// Like [`set`], inside the network namespace of the nsfs file `netns` (e.g. a bind-mounted /run/netns/x).
 /// Done on a short-lived thread that setns()es there, since /proc/sys/net follows the opening thread's
 /// network namespace.

@@ -248,6 +248,11 @@ fn bridge_veth_and_peer_in_throwaway_namespaces() {
         mtu: Some(1400),
     };
     nl.add_veth(&spec).unwrap();
+    assert!(
+        !has_flag(&link(&host, "vethmt0"), "UP"),
+        "the host end comes up only with port_up"
+    );
+    nl.port_up("vethmt0").unwrap();
     let addrs_ctr = [net("10.77.0.2/24"), net("fd6d:696e:6f74:77::2/64")];
     let gws = [ip("10.77.0.1"), ip("fd6d:696e:6f74:77::1")];
     configure_peer(&ctr.path, "eth0", &addrs_ctr, &gws).unwrap();
@@ -372,10 +377,15 @@ fn bridge_veth_and_peer_in_throwaway_namespaces() {
         ..spec
     })
     .unwrap();
-    assert!(ctr
-        .cmd(&["ip", "link", "show", "dev", "eth1"])
-        .status
-        .success());
+    // An IPv4-only peer gets no IPv6 at all: no link-local address to flood the bridge with probes.
+    nl.port_up("vethmt1").unwrap();
+    configure_peer(&ctr.path, "eth1", &[net("10.77.0.3/24")], &[]).unwrap();
+    wait_until("eth1 to get a carrier", || {
+        has_flag(&link(&ctr, "eth1"), "LOWER_UP")
+    });
+    assert_eq!(link(&ctr, "eth1")["inet6_addr_gen_mode"], "none");
+    assert_ne!(link(&ctr, "eth0")["inet6_addr_gen_mode"], "none");
+    assert_eq!(ctr.ok(&["ip", "-6", "addr", "show", "dev", "eth1"]), "");
     assert!(nl.delete_link("vethmt1").unwrap());
     assert!(!nl.delete_link("vethmt1").unwrap());
     assert!(!ctr
@@ -480,6 +490,7 @@ fn timings() {
             mtu: None,
         })
         .unwrap();
+        nl.port_up("vethbench").unwrap();
         let t2 = Instant::now();
         configure_peer(
             &ctr.path,
