@@ -64,23 +64,37 @@ pub fn is_cgroup2(root: &Path) -> bool {
         .unwrap_or(false)
 }
 
-/// The v1 hierarchies mounted directly under `/sys/fs/cgroup`, from a mountinfo file: (directory name, the
-/// options that select its controllers, e.g. `cpu,cpuacct` or `name=systemd`).
-pub fn v1_hierarchies(mountinfo: &Path) -> std::io::Result<Vec<(String, String)>> {
-    let mounts = minotaur_ns::mountinfo::read(mountinfo)?;
-    Ok(mounts
-        .into_iter()
-        .filter(|m| m.fstype == "cgroup" && m.mount_point.parent() == Some(Path::new(DEFAULT_ROOT)))
-        .filter_map(|m| {
-            let name = m.mount_point.file_name()?.to_str()?.to_owned();
+/// The v1 hierarchies mounted directly under `/sys/fs/cgroup`: (directory name, the options that select its
+/// controllers, e.g. `cpu,cpuacct` or `xattr,name=systemd`). `proc_self` is a `/proc/<pid>` directory: its
+/// `cgroup` file lists the hierarchies, and its `mountinfo` is read only as far as the last of their mounts
+/// (they are mounted at boot, so near the top), not through the thousands of mounts below them.
+pub fn v1_hierarchies(proc_self: &Path) -> std::io::Result<Vec<(String, String)>> {
+    // "ID:CONTROLLERS:PATH"; the v2 line has ID 0 and no controllers.
+    let listed = fs::read_to_string(proc_self.join("cgroup"))?;
+    let mut wanted: Vec<Vec<String>> = listed
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let (id, ctrls) = (f.next()?, f.next()?);
+            (id != "0" && !ctrls.is_empty()).then(|| ctrls.split(',').map(str::to_owned).collect())
+        })
+        .collect();
+    let mut found = Vec::new();
+    minotaur_ns::mountinfo::scan(proc_self.join("mountinfo"), |m| {
+        if m.fstype == "cgroup" && m.mount_point.parent() == Some(Path::new(DEFAULT_ROOT)) {
             let opts: Vec<&str> = m
                 .super_options
                 .split(',')
                 .filter(|o| *o != "rw" && *o != "ro")
                 .collect();
-            Some((name, opts.join(",")))
-        })
-        .collect())
+            wanted.retain(|keys| !keys.iter().all(|k| opts.contains(&k.as_str())));
+            if let Some(name) = m.mount_point.file_name().and_then(|n| n.to_str()) {
+                found.push((name.to_owned(), opts.join(",")));
+            }
+        }
+        !wanted.is_empty()
+    })?;
+    Ok(found)
 }
 
 /// One container's cgroup: the directories made for it (deepest last) and where the process goes.
@@ -417,6 +431,62 @@ mod tests {
             .pids(LinuxPidsBuilder::default().limit(42).build().unwrap())
             .build()
             .unwrap()
+    }
+
+    /// A /proc/PID stand-in: its `cgroup` and `mountinfo` files.
+    fn proc_dir(cgroup: &str, mountinfo: &str) -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        fs::write(d.path().join("cgroup"), cgroup).unwrap();
+        fs::write(d.path().join("mountinfo"), mountinfo).unwrap();
+        d
+    }
+
+    const CGROUP_MOUNTS: &str = "\
+22 1 8:1 / / rw - ext4 /dev/sda1 rw
+31 22 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct
+35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory
+40 31 0:37 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd
+41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw
+";
+
+    #[test]
+    fn v1_hierarchies_stop_reading_at_the_last_one() {
+        // The line after the cgroup mounts is not mountinfo at all: reading it would fail.
+        let d = proc_dir(
+            "3:name=systemd:/a\n2:memory:/a\n1:cpu,cpuacct:/a\n0::/a\n",
+            &format!("{CGROUP_MOUNTS}not a mount\n"),
+        );
+        assert_eq!(
+            v1_hierarchies(d.path()).unwrap(),
+            [
+                ("cpu,cpuacct".to_owned(), "cpu,cpuacct".to_owned()),
+                ("memory".to_owned(), "memory".to_owned()),
+                ("systemd".to_owned(), "xattr,name=systemd".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn v1_hierarchies_not_under_sys_fs_cgroup_are_left_out() {
+        // pids is mounted elsewhere: the whole file is read, and the others are still found.
+        let d = proc_dir(
+            "4:pids:/\n2:memory:/a\n0::/a\n",
+            &format!("{CGROUP_MOUNTS}50 22 0:40 / /mnt/pids rw - cgroup cgroup rw,pids\n"),
+        );
+        assert_eq!(
+            v1_hierarchies(d.path()).unwrap(),
+            [
+                ("cpu,cpuacct".to_owned(), "cpu,cpuacct".to_owned()),
+                ("memory".to_owned(), "memory".to_owned()),
+                ("systemd".to_owned(), "xattr,name=systemd".to_owned()),
+            ]
+        );
+        let bad = proc_dir("4:pids:/\n", &format!("{CGROUP_MOUNTS}not a mount\n"));
+        assert_eq!(
+            v1_hierarchies(bad.path()).unwrap_err().kind(),
+            ErrorKind::InvalidData
+        );
     }
 
     #[test]

@@ -562,8 +562,8 @@ fn mount_cgroup(plan: &Plan<'_>, dest: &Path, opts: &MountOptions) -> Step<()> {
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
         Some("mode=755"),
     )?;
-    let hierarchies = crate::cgroup::v1_hierarchies(Path::new("/proc/self/mountinfo"))
-        .at(|| "read /proc/self/mountinfo".into())?;
+    let hierarchies = crate::cgroup::v1_hierarchies(Path::new("/proc/self"))
+        .at(|| "read the cgroup hierarchies of /proc/self".into())?;
     for (name, options) in hierarchies {
         let sub = dest.join(&name);
         make_mountpoint(&sub, true)?;
