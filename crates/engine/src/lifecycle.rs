@@ -272,6 +272,7 @@ impl Engine {
             }
         }
         drop(st);
+        log::debug!("create {}: recorded", container.name);
         if let Err(e) = self.make_files(&container, own_netns, &networks) {
             let _ = self.remove_stopped(&container);
             return Err(e);
@@ -284,6 +285,58 @@ impl Engine {
         self.find(id.as_str())
     }
 
+    /// Makes the run root (where the per-container mounts go: namespace files, image roots) and makes it a
+    /// mount point of its own, bound onto itself the first time. Containers of the `host` image have the
+    /// host's `/` as their root, a recursive bind; as a mount point the run root can be left out of it (see
+    /// `hide` in the runtime's options), so a container start does not copy, then detach, every other
+    /// container's mounts. An exclusive flock on the directory keeps two engines from both binding it.
+    fn runroot_ready(&self) -> Result<(), EngineError> {
+        let dir = &self.paths.runroot;
+        fs::create_dir_all(dir).map_err(io_err(format!("create {}", dir.display())))?;
+        let is_mount_point = |d: &Path| {
+            rustix::fs::statx(
+                rustix::fs::CWD,
+                d,
+                rustix::fs::AtFlags::empty(),
+                rustix::fs::StatxFlags::BASIC_STATS,
+            )
+            .map(|s| {
+                let root = rustix::fs::StatxAttributes::MOUNT_ROOT;
+                s.stx_attributes_mask.contains(root) && s.stx_attributes.contains(root)
+            })
+        };
+        let known = |e: rustix::io::Errno| EngineError::Sys {
+            what: format!("look at {}", dir.display()),
+            source: nix::errno::Errno::from_raw(e.raw_os_error()),
+        };
+        if is_mount_point(dir).map_err(known)? {
+            return Ok(());
+        }
+        let lock = fs::File::open(dir)
+            .map_err(io_err(format!("open {}", dir.display())))
+            .and_then(|f| {
+                Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, source)| EngineError::Sys {
+                    what: format!("lock {}", dir.display()),
+                    source,
+                })
+            })?;
+        if !is_mount_point(dir).map_err(known)? {
+            nix::mount::mount(
+                Some(dir.as_path()),
+                dir.as_path(),
+                None::<&str>,
+                nix::mount::MsFlags::MS_BIND | nix::mount::MsFlags::MS_REC,
+                None::<&str>,
+            )
+            .map_err(|source| EngineError::Sys {
+                what: format!("bind {} onto itself", dir.display()),
+                source,
+            })?;
+        }
+        drop(lock);
+        Ok(())
+    }
+
     fn make_files(
         &self,
         c: &Container,
@@ -294,10 +347,10 @@ impl Engine {
         fs::create_dir_all(&dir).map_err(io_err(format!("create {}", dir.display())))?;
         let mut endpoints = Vec::new();
         if own_netns {
-            let parent = &self.paths.runroot;
-            fs::create_dir_all(parent).map_err(io_err(format!("create {}", parent.display())))?;
+            self.runroot_ready()?;
             self.netns().add(&NetnsName::new(c.id.as_str())?)?;
             loopback_up(&self.paths.sandbox_key(&c.id))?;
+            log::debug!("create {}: network namespace made", c.name);
             for (i, (net, req)) in networks.iter().enumerate() {
                 endpoints.push(self.attach(c, net, req, i)?);
             }
@@ -464,6 +517,7 @@ impl Engine {
         }
         let mut prepared = self.prepare(&c)?;
         prepared.lock = Some(lock);
+        log::debug!("start {}: prepared", c.name);
         supervisor::start(self, c, prepared, attach)
     }
 
@@ -536,6 +590,7 @@ impl Engine {
             let id = images.resolve(&c.config.image_id)?;
             let lower = images.lower_dirs(&id)?;
             let merged = self.paths.run_dir(&c.id).join("rootfs");
+            self.runroot_ready()?;
             mount_overlay(&lower, &self.paths.container_dir(&c.id), &merged)?;
             (Root::Dir(merged.clone()), merged.clone(), Some(merged))
         };

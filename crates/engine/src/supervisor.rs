@@ -179,6 +179,7 @@ fn supervise(
         cgroup_root: engine.cgroup_root.clone(),
         stdio: Some([stdin_fd, out_w.as_fd(), err_w.as_fd()]),
         init: c.config.host.init,
+        hide: vec![engine.paths.runroot.clone()],
     };
     let undo_root = |p: &Prepared| {
         if let Some(m) = &p.overlay {

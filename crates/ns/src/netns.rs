@@ -410,11 +410,19 @@ impl Registry {
             };
             let mut made_mount_point = false;
             loop {
+                // Not recursive once it is a mount point: iproute2 uses MS_REC every time, which walks every
+                // name bound below (thousands, with a container engine's). A mount attached below a shared
+                // mount is made shared anyway; only binds carried over by our own rbind need the walk.
+                let rec = if made_mount_point {
+                    MsFlags::MS_REC
+                } else {
+                    MsFlags::empty()
+                };
                 let shared = mount(
                     None::<&str>,
                     dir,
                     None::<&str>,
-                    MsFlags::MS_SHARED | MsFlags::MS_REC,
+                    MsFlags::MS_SHARED | rec,
                     None::<&str>,
                 );
                 match shared {

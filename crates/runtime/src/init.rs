@@ -135,6 +135,19 @@ fn body(plan: &Plan<'_>, status: &mut File, go: &mut File) -> Step<Infallible> {
             .ok_or_else(|| fail(format!("rootfs propagation {p}"), Errno::EINVAL))?,
     };
     mount_at(None, Path::new("/"), None, propagation, None)?;
+    for p in plan.hide {
+        // EINVAL: not a mount point (or not there at all: ENOENT); nothing to leave out then.
+        match mount(
+            None::<&str>,
+            p,
+            None::<&str>,
+            MsFlags::MS_UNBINDABLE,
+            None::<&str>,
+        ) {
+            Ok(()) | Err(Errno::EINVAL) | Err(Errno::ENOENT) => {}
+            Err(e) => return Err(fail(format!("make {} unbindable", p.display()), e)),
+        }
+    }
 
     // The root: a recursive bind of the spec's root over the bundle directory, then pivot_root into it.
     let target = &plan.bundle;

@@ -136,6 +136,11 @@ pub struct CreateOptions<'a> {
     pub stdio: Option<[BorrowedFd<'a>; 3]>,
     /// PID 1 stays the runtime's own init, which runs the command as its child (see [`reaper`]).
     pub init: bool,
+    /// Mount points of the caller's to leave out when the root is a recursive bind of a tree that holds them
+    /// (the host's own `/`, say, holding an engine's per-container mounts): in the container's new mount
+    /// namespace they are made unbindable before the root is bound, so the bind skips them and all below
+    /// them instead of copying them only to detach them later. A path that is not a mount point is ignored.
+    pub hide: Vec<PathBuf>,
 }
 
 impl Default for CreateOptions<'_> {
@@ -144,6 +149,7 @@ impl Default for CreateOptions<'_> {
             cgroup_root: PathBuf::from(cgroup::DEFAULT_ROOT),
             stdio: None,
             init: false,
+            hide: Vec::new(),
         }
     }
 }
@@ -259,6 +265,8 @@ pub(crate) struct Plan<'a> {
     pub stdio: Option<[BorrowedFd<'a>; 3]>,
     /// Keep PID 1 as a reaper and run the command as its child.
     pub init: bool,
+    /// Mount points to leave out of a recursive bind of the root ([`CreateOptions::hide`]).
+    pub hide: &'a [PathBuf],
 }
 
 /// Creates a container from `spec`: forks its init process into new namespaces, sets up its root filesystem
@@ -373,6 +381,7 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
         host_is_cgroup2: cgroup::is_cgroup2(&opts.cgroup_root),
         stdio: opts.stdio,
         init: opts.init,
+        hide: &opts.hide,
     };
     let result = spawn(plan, flags, cgroup.as_ref());
     match result {
