@@ -45,6 +45,8 @@ use crate::{Config, DnsError};
 
 /// The configuration, in the resolver directory.
 pub const CONFIG_FILE: &str = "config.json";
+/// The directory of per-container record files, in the resolver directory.
+pub const RECORDS_DIR: &str = "records";
 /// The lock and PID file, in the resolver directory.
 pub const LOCK_FILE: &str = "lock";
 /// How long [`notify`] waits for a server it started to report that it serves.
@@ -69,6 +71,60 @@ pub fn write_config(dir: &Path, config: &Config) -> Result<(), DnsError> {
         Ok(())
     };
     write().map_err(|e| DnsError::Write(path.clone(), e))
+}
+
+/// Writes container `container`'s entries to `dir/records/CONTAINER.json` atomically, or removes that file
+/// when there are none. A running server picks the change up by itself (it watches the directory with
+/// inotify), so a container's start or removal costs the same however many containers there are; the
+/// configuration file holds only the listeners, and changes when a network gets its first container or
+/// loses its last.
+pub fn write_records(
+    dir: &Path,
+    container: &str,
+    entries: &[crate::Entry],
+) -> Result<(), DnsError> {
+    let records = dir.join(RECORDS_DIR);
+    let path = records.join(format!("{container}.json"));
+    if container.is_empty() || container.starts_with('.') || container.contains('/') {
+        return Err(DnsError::Write(
+            path,
+            io::Error::new(io::ErrorKind::InvalidInput, "not a container ID"),
+        ));
+    }
+    if entries.is_empty() {
+        return match fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(DnsError::Write(path, e)),
+            _ => Ok(()),
+        };
+    }
+    fs::create_dir_all(&records).map_err(|e| DnsError::Write(records.clone(), e))?;
+    let write = || -> io::Result<()> {
+        // A leading dot: the server skips temporary files.
+        let mut tmp = tempfile::Builder::new().prefix(".").tempfile_in(&records)?;
+        let mut bytes = serde_json::to_vec(entries)?;
+        bytes.push(b'\n');
+        tmp.write_all(&bytes)?;
+        tmp.as_file()
+            .set_permissions(fs::Permissions::from_mode(0o644))?;
+        tmp.persist(&path).map_err(|e| e.error)?;
+        Ok(())
+    };
+    write().map_err(|e| DnsError::Write(path.clone(), e))
+}
+
+/// Reads one record file of `dir/records` by file name: `None` when it is gone (or is not a record file).
+pub fn read_records(dir: &Path, file: &str) -> Result<Option<Vec<crate::Entry>>, DnsError> {
+    if file.starts_with('.') || !file.ends_with(".json") {
+        return Ok(None);
+    }
+    let path = dir.join(RECORDS_DIR).join(file);
+    match fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| DnsError::Parse(path, e)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(DnsError::Read(path, e)),
+    }
 }
 
 /// Reads `dir/config.json`; a missing file is the empty configuration.
@@ -138,10 +194,23 @@ fn server_pid(dir: &Path) -> Option<Pid> {
 /// The server gets `--lock-fd N` (the lock, already taken: it inherits it) and `--ready-fd N` (a pipe on which
 /// it writes `ready` once it serves, or `error: MESSAGE`).
 pub fn notify(dir: &Path, exe: &Path) -> Result<(), DnsError> {
+    notify_with(dir, exe, true)
+}
+
+/// [`notify`] after a change to record files only (see [`write_records`]): a running server is left alone,
+/// since it applies record files by itself; one is started when none runs.
+pub fn ensure_running(dir: &Path, exe: &Path) -> Result<(), DnsError> {
+    notify_with(dir, exe, false)
+}
+
+fn notify_with(dir: &Path, exe: &Path, signal: bool) -> Result<(), DnsError> {
     let dir = fs::canonicalize(dir).map_err(|e| DnsError::Read(dir.to_owned(), e))?;
     loop {
         let lock = open_lock(&dir)?;
         if !try_lock(&dir, &lock)? {
+            if !signal {
+                return Ok(());
+            }
             let Some(pid) = server_pid(&dir) else {
                 // Rule 2: the holder has yet to write its PID and read the configuration.
                 return Ok(());

@@ -13,9 +13,16 @@
 //! parsed and built with `hickory-proto`; the server itself is plain blocking sockets and threads.
 //!
 //! ```text
-//! DIR/config.json   the Config, replaced atomically (temp file + rename) by write_config
-//! DIR/lock          flock(2)ed exclusively by the running server, which writes its PID there
+//! DIR/config.json            the Config, replaced atomically (temp file + rename) by write_config
+//! DIR/records/<container>.json  one container's Entries (its records on each network), by write_records
+//! DIR/lock                   flock(2)ed exclusively by the running server, which writes its PID there
 //! ```
+//!
+//! A listener's zone holds the records of its [`Listener`] plus the entries of every record file that name its
+//! network. The server watches `records/` with inotify and applies a changed file by itself, so starting or
+//! removing a container costs the engine one small file whatever the number of containers; SIGHUP is only
+//! needed when the listeners change (the engine sends it every time anyway: it is cheap and it is what
+//! starts a server that is not running).
 #![forbid(unsafe_code)]
 
 mod answer;
@@ -30,7 +37,10 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use answer::{answer, Outcome, Zone, TTL};
-pub use control::{adopt_fd, detach, notify, read_config, write_config, CONFIG_FILE, LOCK_FILE};
+pub use control::{
+    adopt_fd, detach, ensure_running, notify, read_config, read_records, write_config,
+    write_records, CONFIG_FILE, LOCK_FILE, RECORDS_DIR,
+};
 pub use forward::host_upstreams;
 pub use server::{serve, serve_locked};
 
@@ -66,6 +76,15 @@ pub struct Record {
     /// its addresses is also answered from its other networks' records.
     #[serde(default)]
     pub container: String,
+}
+
+/// A container's record on one network, as kept in its file under `DIR/records` (see [`write_records`]).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Entry {
+    /// The network's name: the entry goes into the zone of the listener with this name.
+    pub network: String,
+    #[serde(flatten)]
+    pub record: Record,
 }
 
 /// Why the resolver could not be configured, started or run.

@@ -1,4 +1,5 @@
-//! The server: one thread polls every listener's UDP and TCP socket and a signalfd, answers local names
+//! The server: one thread polls every listener's UDP and TCP socket, a signalfd and an inotify descriptor on the
+//! record files (applied as they change, see the crate documentation), answers local names
 //! itself (a hash lookup), and hands what takes time — forwarding to an upstream, a TCP connection — to a
 //! short-lived thread of its own, at most [`MAX_WORKERS`] at once (beyond that, a UDP query is dropped and the
 //! client retries; a TCP connection is closed).
@@ -14,13 +15,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use crate::answer::{answer_in, servfail, Outcome, Zone};
-use crate::control::{open_lock, read_config, set_pid, try_lock, unlock};
+use crate::control::{open_lock, read_config, read_records, set_pid, try_lock, unlock};
 use crate::forward::{relay_tcp, relay_udp};
-use crate::{Config, DnsError, Listener};
+use crate::{Config, DnsError, Entry, Listener, RECORDS_DIR};
 
 /// The most forwarding and TCP threads alive at once.
 pub const MAX_WORKERS: usize = 64;
@@ -71,6 +73,12 @@ struct Server<'a> {
     members: Arc<HashMap<IpAddr, Vec<Arc<Zone>>>>,
     upstreams: Arc<Vec<SocketAddr>>,
     workers: Arc<AtomicUsize>,
+    /// Watches `records/`: set up before the first scan, so no change falls in between.
+    inotify: Inotify,
+    /// The record files: file name → its entries.
+    entries: HashMap<String, Vec<Entry>>,
+    /// The configuration file as last read (the listeners), without the record files' entries.
+    config: Config,
 }
 
 fn run(
@@ -99,6 +107,19 @@ fn run(
     if !try_lock(dir, &lock)? {
         return Err(DnsError::Busy(dir.join(crate::LOCK_FILE)));
     }
+    let records = dir.join(RECORDS_DIR);
+    std::fs::create_dir_all(&records).map_err(|e| DnsError::Write(records.clone(), e))?;
+    let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)
+        .map_err(|e| DnsError::Setup("inotify", e.into()))?;
+    inotify
+        .add_watch(
+            &records,
+            AddWatchFlags::IN_CLOSE_WRITE
+                | AddWatchFlags::IN_MOVED_TO
+                | AddWatchFlags::IN_MOVED_FROM
+                | AddWatchFlags::IN_DELETE,
+        )
+        .map_err(|e| DnsError::Setup("inotify watch", e.into()))?;
     let mut server = Server {
         dir,
         port,
@@ -108,7 +129,11 @@ fn run(
         members: Arc::new(HashMap::new()),
         upstreams: Arc::default(),
         workers: Arc::default(),
+        inotify,
+        entries: HashMap::new(),
+        config: Config::default(),
     };
+    server.scan_records();
     set_pid(dir, &server.lock, Some(server.pid))?;
     let config = match read_config(dir) {
         Ok(c) => c,
@@ -152,6 +177,7 @@ fn report_ready(ready: &mut Option<File>) {
 #[derive(Clone, Copy)]
 enum Slot {
     Signal,
+    Records,
     Udp(IpAddr),
     Tcp(IpAddr),
 }
@@ -159,8 +185,11 @@ enum Slot {
 impl Server<'_> {
     fn run(mut self, signalfd: &SignalFd) -> Result<(), DnsError> {
         loop {
-            let mut slots = vec![Slot::Signal];
-            let mut fds = vec![PollFd::new(signalfd.as_fd(), PollFlags::POLLIN)];
+            let mut slots = vec![Slot::Signal, Slot::Records];
+            let mut fds = vec![
+                PollFd::new(signalfd.as_fd(), PollFlags::POLLIN),
+                PollFd::new(self.inotify.as_fd(), PollFlags::POLLIN),
+            ];
             for (ip, b) in &self.listeners {
                 slots.push(Slot::Udp(*ip));
                 fds.push(PollFd::new(b.udp.as_fd(), PollFlags::POLLIN));
@@ -187,6 +216,12 @@ impl Server<'_> {
                         }
                         // The listeners may have changed: poll them afresh.
                         break;
+                    }
+                    Slot::Records => {
+                        if self.read_changes() {
+                            let config = self.config.clone();
+                            self.apply(config, false);
+                        }
                     }
                     Slot::Udp(ip) => self.on_udp(ip),
                     Slot::Tcp(ip) => self.on_tcp(ip),
@@ -232,6 +267,8 @@ impl Server<'_> {
         };
         // After an exit that was called off (rule 3) nothing is bound any more: be patient as at start-up.
         let patient = self.listeners.is_empty();
+        // Record files written before the signal was sent are in the inotify queue by now.
+        self.read_changes();
         self.apply(config, patient);
         Ok(true)
     }
@@ -270,6 +307,8 @@ impl Server<'_> {
     /// could not be bound. `patient` (at start-up): an address in use is tried again for a moment, since the
     /// previous server may be closing it right now.
     fn apply(&mut self, config: Config, patient: bool) -> Vec<(SocketAddr, io::Error)> {
+        self.config = config.clone();
+        let config = self.with_entries(config);
         self.upstreams = Arc::new(config.upstreams);
         let wanted: HashMap<IpAddr, &Listener> =
             config.listeners.iter().map(|l| (l.address, l)).collect();
@@ -325,6 +364,76 @@ impl Server<'_> {
         }
         self.members = Arc::new(members);
         failures
+    }
+
+    /// `config` with every record file's entries added to the listener of their network.
+    fn with_entries(&self, mut config: Config) -> Config {
+        let mut by_network: HashMap<&str, Vec<&Entry>> = HashMap::new();
+        for e in self.entries.values().flatten() {
+            by_network.entry(e.network.as_str()).or_default().push(e);
+        }
+        for l in &mut config.listeners {
+            if let Some(entries) = by_network.get(l.network.as_str()) {
+                l.records.extend(entries.iter().map(|e| e.record.clone()));
+            }
+        }
+        config
+    }
+
+    /// Reads every record file (at start-up, and when the inotify queue overflowed).
+    fn scan_records(&mut self) {
+        self.entries.clear();
+        let dir = self.dir.join(RECORDS_DIR);
+        let names: Vec<String> = match std::fs::read_dir(&dir) {
+            Ok(list) => list
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .collect(),
+            Err(e) => {
+                log::warn!("cannot read {}: {e}", dir.display());
+                return;
+            }
+        };
+        for name in names {
+            self.read_record_file(name);
+        }
+    }
+
+    /// (Re)reads one record file; a file that is gone drops its entries. True when something changed.
+    fn read_record_file(&mut self, name: String) -> bool {
+        match read_records(self.dir, &name) {
+            Ok(Some(entries)) => {
+                self.entries.insert(name, entries);
+                true
+            }
+            Ok(None) => self.entries.remove(&name).is_some(),
+            Err(e) => {
+                log::warn!("{}", minotaur_ns::error_chain(&e));
+                false
+            }
+        }
+    }
+
+    /// Applies what the inotify queue reports about the record files. True when an entry changed.
+    fn read_changes(&mut self) -> bool {
+        let mut changed = false;
+        loop {
+            let events = match self.inotify.read_events() {
+                Ok(events) => events,
+                Err(nix::errno::Errno::EAGAIN) => return changed,
+                Err(e) => {
+                    log::warn!("cannot read inotify events: {e}");
+                    return changed;
+                }
+            };
+            for ev in events {
+                if ev.mask.contains(AddWatchFlags::IN_Q_OVERFLOW) {
+                    self.scan_records();
+                    changed = true;
+                } else if let Some(name) = ev.name.and_then(|n| n.into_string().ok()) {
+                    changed |= self.read_record_file(name);
+                }
+            }
+        }
     }
 
     fn on_udp(&self, ip: IpAddr) {

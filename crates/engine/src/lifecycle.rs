@@ -385,9 +385,10 @@ impl Engine {
         if own_netns {
             network::register_netns(c.name.as_str(), &self.paths.sandbox_key(&c.id), &dir)?;
         }
+        log::debug!("create {}: files written", c.name);
         if !networks.is_empty() {
             self.publish(c)?;
-            self.update_dns()?;
+            self.update_dns(&c.id)?;
         }
         Ok(())
     }
@@ -777,7 +778,7 @@ impl Engine {
             first.get_or_insert(e);
         }
         if networked {
-            if let Err(e) = self.update_dns() {
+            if let Err(e) = self.update_dns(&c.id) {
                 first.get_or_insert(e);
             }
         }
@@ -837,7 +838,7 @@ impl Engine {
             network::register_netns(new.as_str(), sandbox, &self.paths.container_dir(&c.id))?;
         }
         if !self.attachments(Some(c.id.as_str()), None)?.is_empty() {
-            self.update_dns()?;
+            self.update_dns(&c.id)?;
         }
         Ok(())
     }

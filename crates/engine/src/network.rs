@@ -23,6 +23,7 @@ use serde_json::json;
 
 use crate::container::Container;
 use crate::ids::random_hex;
+use crate::ids::ContainerId;
 use crate::lifecycle::{Engine, EngineError};
 use crate::parse::{PortMapping, Proto};
 
@@ -1113,7 +1114,7 @@ impl Engine {
             let _ = self.detach_records(&c, &net);
             return Err(e);
         }
-        self.update_dns()
+        self.update_dns(&c.id)
     }
 
     /// `network disconnect`: takes a container off a network.
@@ -1134,7 +1135,7 @@ impl Engine {
                 .map_err(NetworkError::from)?;
         }
         self.detach_records(&c, &net)?;
-        self.update_dns()
+        self.update_dns(&c.id)
     }
 
     fn detach_records(&self, c: &Container, net: &Network) -> Result<(), EngineError> {
@@ -1151,10 +1152,11 @@ impl Engine {
         self.paths.runroot.join("dns")
     }
 
-    /// Rewrites the resolver's records and tells it. A resolver that cannot be told (say, port 53 of a
-    /// gateway is taken) costs name resolution, not the container: it is a warning.
-    pub(crate) fn update_dns(&self) -> Result<(), EngineError> {
-        if let Err(e) = self.try_update_dns() {
+    /// Updates the resolver for a change to container `id` (created, removed, renamed, connected or
+    /// disconnected) and tells it. A resolver that cannot be told (say, port 53 of a gateway is taken) costs
+    /// name resolution, not the container: it is a warning.
+    pub(crate) fn update_dns(&self, id: &ContainerId) -> Result<(), EngineError> {
+        if let Err(e) = self.try_update_dns(id) {
             log::warn!(
                 "container names will not resolve: {}",
                 crate::error_chain(&e)
@@ -1163,84 +1165,83 @@ impl Engine {
         Ok(())
     }
 
-    /// Rewrites the resolver's records from the store and tells it (starting it when a network has
-    /// containers, letting it go when none has).
-    fn try_update_dns(&self) -> Result<(), EngineError> {
+    /// Rewrites container `id`'s record file (gone when it is on no network) and, when the networks that have
+    /// containers changed, the listeners; then tells the resolver (starting it when a network has
+    /// containers, letting it go when none has). Only the one container's endpoints are read: the work is
+    /// the same at the first container and at the thousandth.
+    fn try_update_dns(&self, id: &ContainerId) -> Result<(), EngineError> {
         let networks = self.networks()?;
         let mut st = self.store()?;
-        let attached = st
-            .read(|tx| tx.endpoint_data())?
-            .into_iter()
-            .map(|(container_id, _, data)| {
-                let endpoint: Endpoint =
-                    serde_json::from_str(&data).map_err(|source| NetworkError::Corrupt {
-                        id: format!("(endpoint of container {container_id})"),
-                        source,
-                    })?;
-                Ok(Attachment {
-                    container_name: if endpoint.container_name.is_empty() {
-                        container_id[..12].to_owned()
-                    } else {
-                        endpoint.container_name.clone()
-                    },
-                    network: String::new(),
-                    container_id,
-                    endpoint,
-                })
-            })
-            .collect::<Result<Vec<_>, EngineError>>()?;
+        let (in_use, own) = st.read(|tx| -> Result<_, StateError> {
+            Ok((
+                tx.networks_in_use()?,
+                tx.endpoints(Some(id.as_str()), None)?,
+            ))
+        })?;
         drop(st);
-        log::debug!("dns: {} endpoints read", attached.len());
         let mut listeners = Vec::new();
-        for n in &networks {
-            let on: Vec<&Attachment> = attached
-                .iter()
-                .filter(|a| a.endpoint.network_id == n.id)
-                .collect();
-            if on.is_empty() {
-                continue;
-            }
-            let records: Vec<minotaur_dns::Record> = on
-                .iter()
-                .map(|a| {
-                    let mut names = vec![a.container_name.clone()];
-                    names.extend(a.endpoint.aliases.iter().cloned());
-                    names.push(a.container_id[..12].to_owned());
-                    minotaur_dns::Record {
-                        names,
-                        addresses: a.endpoint.addresses().collect(),
-                        container: a.container_id.clone(),
-                    }
-                })
-                .collect();
+        for n in networks.iter().filter(|n| in_use.contains(&n.id)) {
             for s in &n.subnets {
                 listeners.push(minotaur_dns::Listener {
                     address: s.gateway,
                     network: n.name.clone(),
                     internal: n.internal,
-                    records: records.clone(),
+                    records: Vec::new(),
                 });
             }
         }
+        let mut entries = Vec::new();
+        for row in own {
+            let endpoint: Endpoint =
+                serde_json::from_str(&row.data).map_err(|source| NetworkError::Corrupt {
+                    id: format!("(endpoint of container {})", row.container_id),
+                    source,
+                })?;
+            let Some(net) = networks.iter().find(|n| n.id == row.network_id) else {
+                continue;
+            };
+            let mut names = vec![row.container_name.clone()];
+            names.extend(endpoint.aliases.iter().cloned());
+            names.push(row.container_id[..12].to_owned());
+            entries.push(minotaur_dns::Entry {
+                network: net.name.clone(),
+                record: minotaur_dns::Record {
+                    names,
+                    addresses: endpoint.addresses().collect(),
+                    container: row.container_id.clone(),
+                },
+            });
+        }
+        log::debug!("dns: {} entries of {}", entries.len(), id.short());
         let dir = self.dns_dir();
         if listeners.is_empty() && !dir.exists() {
             return Ok(());
         }
-        let config = minotaur_dns::Config {
-            listeners,
-            upstreams: minotaur_dns::host_upstreams(),
-        };
         fs::create_dir_all(&dir).map_err(|source| EngineError::Io {
             what: format!("create {}", dir.display()),
             source,
         })?;
-        minotaur_dns::write_config(&dir, &config).map_err(NetworkError::from)?;
-        log::debug!("dns: configuration written");
+        minotaur_dns::write_records(&dir, id.as_str(), &entries).map_err(NetworkError::from)?;
+        let config = minotaur_dns::Config {
+            listeners,
+            upstreams: minotaur_dns::host_upstreams(),
+        };
+        // A configuration that cannot be read is replaced.
+        let changed = minotaur_dns::read_config(&dir).ok().as_ref() != Some(&config);
+        if changed {
+            minotaur_dns::write_config(&dir, &config).map_err(NetworkError::from)?;
+            log::debug!("dns: listeners written");
+        }
         let exe = std::env::current_exe().map_err(|source| EngineError::Io {
             what: "find the minotaur executable".into(),
             source,
         })?;
-        minotaur_dns::notify(&dir, &exe).map_err(NetworkError::from)?;
+        if changed {
+            minotaur_dns::notify(&dir, &exe)
+        } else {
+            minotaur_dns::ensure_running(&dir, &exe)
+        }
+        .map_err(NetworkError::from)?;
         log::debug!("dns: resolver told");
         Ok(())
     }

@@ -253,19 +253,47 @@ impl ReadTx<'_> {
         list().map_err(self.query_error("list networks"))
     }
 
+    /// The IDs of the networks that have at least one endpoint.
+    pub fn networks_in_use(&self) -> Result<Vec<String>, StateError> {
+        let list = || -> rusqlite::Result<Vec<String>> {
+            self.conn
+                .prepare("SELECT DISTINCT network_id FROM endpoints")?
+                .query_map([], |r| r.get(0))?
+                .collect()
+        };
+        list().map_err(self.query_error("list the networks in use"))
+    }
+
     /// Endpoints: of one container, on one network, or (both `None`) all.
     pub fn endpoints(
         &self,
         container_id: Option<&str>,
         network_id: Option<&str>,
     ) -> Result<Vec<EndpointRow>, StateError> {
+        // Each condition only when asked: "?1 IS NULL OR ..." would keep SQLite from using the key, and a
+        // container's own endpoints are read at every container start.
+        let mut conditions = Vec::new();
+        let mut values = Vec::new();
+        for (column, value) in [
+            ("e.container_id", container_id),
+            ("e.network_id", network_id),
+        ] {
+            if let Some(v) = value {
+                values.push(v);
+                conditions.push(format!("{column} = ?{}", values.len()));
+            }
+        }
+        let filter = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
+        };
         let list = || -> rusqlite::Result<Vec<EndpointRow>> {
             self.conn
                 .prepare(&format!(
-                    "{ENDPOINT_QUERY} WHERE (?1 IS NULL OR e.container_id = ?1)
-                     AND (?2 IS NULL OR e.network_id = ?2) ORDER BY c.created_at, c.id, e.network_id"
+                    "{ENDPOINT_QUERY} {filter} ORDER BY c.created_at, c.id, e.network_id"
                 ))?
-                .query_map(params![container_id, network_id], endpoint_row)?
+                .query_map(rusqlite::params_from_iter(&values), endpoint_row)?
                 .collect()
         };
         list().map_err(self.query_error("list endpoints"))

@@ -4,11 +4,12 @@ use crate::error::CliResult;
 
 /// Run the DNS server of container networks (minotaur starts it on demand; not for people)
 ///
-/// Serves the names in DIR/config.json on each network's gateway address until no network has containers.
-/// SIGHUP reloads the configuration, SIGTERM stops the server.
+/// Serves the names in DIR/config.json and DIR/records on each network's gateway address until no network has
+/// containers. Record files are applied as they change; SIGHUP reloads the configuration, SIGTERM stops the
+/// server.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The resolver directory: config.json and the lock file
+    /// The resolver directory: config.json, records/ and the lock file
     #[arg(long, value_name = "DIR")]
     dir: PathBuf,
 
