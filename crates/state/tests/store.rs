@@ -412,7 +412,7 @@ fn the_wal_stays_short_across_many_processes_worth_of_writes() {
             .unwrap();
     }
     let len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
-    assert!(len <= 2 << 20, "the WAL grew to {len} bytes");
+    assert!(len <= 512 << 10, "the WAL grew to {len} bytes");
     let mut store = Store::open(dir.path()).unwrap();
     assert_eq!(names(&mut store).len(), 800);
 }
