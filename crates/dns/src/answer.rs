@@ -29,33 +29,54 @@ pub struct Zone {
 
 impl Zone {
     pub fn new(listener: &Listener) -> Zone {
-        let mut names: HashMap<String, Vec<IpAddr>> = HashMap::new();
-        let mut reverse = HashMap::new();
-        for record in &listener.records {
-            for name in &record.names {
-                let addrs = names.entry(key(name)).or_default();
-                for a in &record.addresses {
-                    if !addrs.contains(a) {
-                        addrs.push(*a);
-                    }
-                }
-            }
-            let Some(first) = record.names.first() else {
-                continue;
-            };
-            let Ok(target) = Name::from_ascii(format!("{}.", first.trim_end_matches('.'))) else {
-                log::warn!("network {}: {first:?} is not a DNS name", listener.network);
-                continue;
-            };
-            for a in &record.addresses {
-                reverse.entry(*a).or_insert_with(|| target.clone());
-            }
-        }
-        Zone {
+        let mut zone = Zone {
             network: listener.network.clone(),
             internal: listener.internal,
-            names,
-            reverse,
+            ..Zone::default()
+        };
+        for record in &listener.records {
+            zone.add(record);
+        }
+        zone
+    }
+
+    /// Adds one container's record: its names to its addresses, and its first name as their PTR (unless
+    /// an earlier record has it).
+    pub fn add(&mut self, record: &crate::Record) {
+        for name in &record.names {
+            let addrs = self.names.entry(key(name)).or_default();
+            for a in &record.addresses {
+                if !addrs.contains(a) {
+                    addrs.push(*a);
+                }
+            }
+        }
+        let Some(first) = record.names.first() else {
+            return;
+        };
+        let Ok(target) = Name::from_ascii(format!("{}.", first.trim_end_matches('.'))) else {
+            log::warn!("network {}: {first:?} is not a DNS name", self.network);
+            return;
+        };
+        for a in &record.addresses {
+            self.reverse.entry(*a).or_insert_with(|| target.clone());
+        }
+    }
+
+    /// Takes back what [`Zone::add`] added for `record`: its addresses from its names (a name another
+    /// container shares keeps that one's addresses) and the PTRs of its addresses.
+    pub fn remove(&mut self, record: &crate::Record) {
+        for name in &record.names {
+            let k = key(name);
+            if let Some(addrs) = self.names.get_mut(&k) {
+                addrs.retain(|a| !record.addresses.contains(a));
+                if addrs.is_empty() {
+                    self.names.remove(&k);
+                }
+            }
+        }
+        for a in &record.addresses {
+            self.reverse.remove(a);
         }
     }
 }
@@ -364,6 +385,46 @@ mod tests {
         assert_eq!(
             answer(&response.to_vec().unwrap(), &zone(false), true),
             Outcome::Drop
+        );
+    }
+
+    #[test]
+    fn a_record_removed_takes_only_its_own_addresses() {
+        let mut z = zone(false);
+        let shared = |addr: [u8; 4]| Container {
+            names: vec![format!("c{}", addr[3]), "shared".into()],
+            addresses: vec![IpAddr::from(addr)],
+            container: format!("c{}", addr[3]),
+        };
+        z.add(&shared([10, 89, 0, 7]));
+        z.add(&shared([10, 89, 0, 8]));
+        let shared_a = |z: &Zone| rdata(&reply(answer(&query("shared", RecordType::A), z, true)));
+        assert_eq!(shared_a(&z), ["10.89.0.7", "10.89.0.8"]);
+        z.remove(&shared([10, 89, 0, 7]));
+        assert_eq!(
+            shared_a(&z),
+            ["10.89.0.8"],
+            "the other container keeps the alias"
+        );
+        // Not ours any more: forwarded, as any other name.
+        assert_eq!(
+            answer(&query("c7", RecordType::A), &z, true),
+            Outcome::Forward
+        );
+        assert_eq!(
+            answer(&query("7.0.89.10.in-addr.arpa", RecordType::PTR), &z, true),
+            Outcome::Forward
+        );
+        let ptr = reply(answer(
+            &query("8.0.89.10.in-addr.arpa", RecordType::PTR),
+            &z,
+            true,
+        ));
+        assert_eq!(rdata(&ptr), ["c8."]);
+        // What was there before is untouched.
+        assert_eq!(
+            rdata(&reply(answer(&query("web", RecordType::A), &z, true))),
+            ["10.89.0.2"]
         );
     }
 

@@ -11,7 +11,7 @@ use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -57,10 +57,24 @@ pub fn serve_locked(
     result
 }
 
+/// A zone shared with the threads that answer from it, changed in place as record files change.
+type Shared = Arc<RwLock<Zone>>;
+/// A container's address → the zones of every network it is on.
+type Members = Arc<RwLock<HashMap<IpAddr, Vec<Shared>>>>;
+
+/// A poisoned lock (a panic while answering) still holds a usable zone.
+fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|e| e.into_inner())
+}
+
 struct Bound {
     udp: Arc<UdpSocket>,
     tcp: TcpListener,
-    zone: Arc<Zone>,
+    zone: Shared,
 }
 
 struct Server<'a> {
@@ -69,8 +83,7 @@ struct Server<'a> {
     lock: File,
     pid: u32,
     listeners: HashMap<IpAddr, Bound>,
-    /// A container's address → the zones of every network it is on.
-    members: Arc<HashMap<IpAddr, Vec<Arc<Zone>>>>,
+    members: Members,
     upstreams: Arc<Vec<SocketAddr>>,
     workers: Arc<AtomicUsize>,
     /// Watches `records/`: set up before the first scan, so no change falls in between.
@@ -126,7 +139,7 @@ fn run(
         lock,
         pid: std::process::id(),
         listeners: HashMap::new(),
-        members: Arc::new(HashMap::new()),
+        members: Members::default(),
         upstreams: Arc::default(),
         workers: Arc::default(),
         inotify,
@@ -315,13 +328,13 @@ impl Server<'_> {
         self.listeners.retain(|ip, b| {
             let keep = wanted.contains_key(ip);
             if !keep {
-                log::info!("network {}: closing {ip}", b.zone.network);
+                log::info!("network {}: closing {ip}", read(&b.zone).network);
             }
             keep
         });
         let mut failures = Vec::new();
         for (ip, listener) in wanted {
-            let zone = Arc::new(Zone::new(listener));
+            let zone = Arc::new(RwLock::new(Zone::new(listener)));
             if let Some(b) = self.listeners.get_mut(&ip) {
                 b.zone = zone;
                 continue;
@@ -340,7 +353,7 @@ impl Server<'_> {
             }
         }
         // Every network a container is on, reached from each of its addresses.
-        let mut zones_of: HashMap<&str, Vec<Arc<Zone>>> = HashMap::new();
+        let mut zones_of: HashMap<&str, Vec<Shared>> = HashMap::new();
         for l in &config.listeners {
             let Some(b) = self.listeners.get(&l.address) else {
                 continue;
@@ -352,7 +365,7 @@ impl Server<'_> {
                 }
             }
         }
-        let mut members: HashMap<IpAddr, Vec<Arc<Zone>>> = HashMap::new();
+        let mut members: HashMap<IpAddr, Vec<Shared>> = HashMap::new();
         for l in &config.listeners {
             for r in &l.records {
                 if let Some(zones) = zones_of.get(r.container.as_str()) {
@@ -362,8 +375,49 @@ impl Server<'_> {
                 }
             }
         }
-        self.members = Arc::new(members);
+        *write(&self.members) = members;
         failures
+    }
+
+    /// The zones of the listeners of network `name` (one per gateway address: IPv4, IPv6).
+    fn zones_of(&self, name: &str) -> Vec<Shared> {
+        self.listeners
+            .values()
+            .filter(|b| read(&b.zone).network == name)
+            .map(|b| Arc::clone(&b.zone))
+            .collect()
+    }
+
+    /// Applies one container's record file in place: `old` entries out of their zones, `new` ones in, and
+    /// its addresses' networks (for the answers of its other networks). The cost is that of one container,
+    /// however many the zones hold.
+    fn replace_entries(&self, old: &[Entry], new: &[Entry]) {
+        let mut members = write(&self.members);
+        for e in old {
+            for z in self.zones_of(&e.network) {
+                write(&z).remove(&e.record);
+            }
+            for a in &e.record.addresses {
+                members.remove(a);
+            }
+        }
+        let mut zones: Vec<Shared> = Vec::new();
+        for e in new {
+            for z in self.zones_of(&e.network) {
+                write(&z).add(&e.record);
+                if !e.record.container.is_empty() && !zones.iter().any(|x| Arc::ptr_eq(x, &z)) {
+                    zones.push(z);
+                }
+            }
+        }
+        if zones.is_empty() {
+            return;
+        }
+        for e in new {
+            for a in &e.record.addresses {
+                members.insert(*a, zones.clone());
+            }
+        }
     }
 
     /// `config` with every record file's entries added to the listener of their network.
@@ -380,7 +434,8 @@ impl Server<'_> {
         config
     }
 
-    /// Reads every record file (at start-up, and when the inotify queue overflowed).
+    /// Reads every record file (at start-up, and when the inotify queue overflowed); the zones are rebuilt
+    /// from them by the next [`Server::apply`].
     fn scan_records(&mut self) {
         self.entries.clear();
         let dir = self.dir.join(RECORDS_DIR);
@@ -394,43 +449,51 @@ impl Server<'_> {
             }
         };
         for name in names {
-            self.read_record_file(name);
-        }
-    }
-
-    /// (Re)reads one record file; a file that is gone drops its entries. True when something changed.
-    fn read_record_file(&mut self, name: String) -> bool {
-        match read_records(self.dir, &name) {
-            Ok(Some(entries)) => {
-                self.entries.insert(name, entries);
-                true
-            }
-            Ok(None) => self.entries.remove(&name).is_some(),
-            Err(e) => {
-                log::warn!("{}", minotaur_ns::error_chain(&e));
-                false
+            match read_records(self.dir, &name) {
+                Ok(Some(entries)) => {
+                    self.entries.insert(name, entries);
+                }
+                Ok(None) => {}
+                Err(e) => log::warn!("{}", minotaur_ns::error_chain(&e)),
             }
         }
     }
 
-    /// Applies what the inotify queue reports about the record files. True when an entry changed.
+    /// Applies what the inotify queue reports about the record files, each changed file in place in the
+    /// zones. True when the queue overflowed: everything was read again, and the zones need a rebuild.
     fn read_changes(&mut self) -> bool {
-        let mut changed = false;
         loop {
             let events = match self.inotify.read_events() {
                 Ok(events) => events,
-                Err(nix::errno::Errno::EAGAIN) => return changed,
+                Err(nix::errno::Errno::EAGAIN) => return false,
                 Err(e) => {
                     log::warn!("cannot read inotify events: {e}");
-                    return changed;
+                    return false;
                 }
             };
             for ev in events {
                 if ev.mask.contains(AddWatchFlags::IN_Q_OVERFLOW) {
                     self.scan_records();
-                    changed = true;
-                } else if let Some(name) = ev.name.and_then(|n| n.into_string().ok()) {
-                    changed |= self.read_record_file(name);
+                    while self.inotify.read_events().is_ok() {}
+                    return true;
+                }
+                let Some(name) = ev.name.and_then(|n| n.into_string().ok()) else {
+                    continue;
+                };
+                let new = match read_records(self.dir, &name) {
+                    Ok(new) => new,
+                    Err(e) => {
+                        log::warn!("{}", minotaur_ns::error_chain(&e));
+                        continue;
+                    }
+                };
+                let old = self.entries.remove(&name);
+                self.replace_entries(
+                    old.as_deref().unwrap_or_default(),
+                    new.as_deref().unwrap_or_default(),
+                );
+                if let Some(new) = new {
+                    self.entries.insert(name, new);
                 }
             }
         }
@@ -452,7 +515,12 @@ impl Server<'_> {
                 }
             };
             let query = &buf[..n];
-            match answer_in(query, &zones_for(&b.zone, &self.members, client.ip()), true) {
+            let zones = zones_for(&b.zone, &self.members, client.ip());
+            let guards: Vec<_> = zones.iter().map(|z| read(z)).collect();
+            let refs: Vec<&Zone> = guards.iter().map(|g| &**g).collect();
+            let outcome = answer_in(query, &refs, true);
+            drop(guards);
+            match outcome {
                 Outcome::Reply(bytes) => {
                     let _ = b.udp.send_to(&bytes, client);
                 }
@@ -526,27 +594,24 @@ impl Server<'_> {
 
 /// The zones a query from `client` on the listener of `zone` is answered from: that network's first, then
 /// those of the client's other networks. Never empty.
-fn zones_for<'z>(
-    zone: &'z Arc<Zone>,
-    members: &'z HashMap<IpAddr, Vec<Arc<Zone>>>,
-    client: IpAddr,
-) -> Vec<&'z Zone> {
+fn zones_for(zone: &Shared, members: &Members, client: IpAddr) -> Vec<Shared> {
     // An IPv4 client on an IPv6 socket shows as ::ffff:a.b.c.d.
     let client = match client {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(client, IpAddr::V4),
         v4 => v4,
     };
+    let members = read(members);
     let Some(own) = members.get(&client) else {
         // The host, or anyone else who can reach the gateway: that network's names.
-        return vec![zone];
+        return vec![Arc::clone(zone)];
     };
     // A container asking on another network's gateway (reachable through the host's routing) gets the
     // names of its own networks only, never that network's.
-    let mut zones: Vec<&Zone> = Vec::new();
+    let mut zones: Vec<Shared> = Vec::new();
     if own.iter().any(|z| Arc::ptr_eq(z, zone)) {
-        zones.push(zone);
+        zones.push(Arc::clone(zone));
     }
-    zones.extend(own.iter().filter(|z| !Arc::ptr_eq(z, zone)).map(|z| &**z));
+    zones.extend(own.iter().filter(|z| !Arc::ptr_eq(z, zone)).cloned());
     zones
 }
 
@@ -574,7 +639,7 @@ fn bind_once(addr: SocketAddr) -> io::Result<(UdpSocket, TcpListener)> {
 
 /// Answers the queries of one TCP connection (RFC 7766: each message preceded by its length) until the client
 /// closes it or stays idle for [`TCP_IDLE`].
-fn tcp_client(mut stream: TcpStream, zones: &[&Zone], upstreams: &[SocketAddr]) -> io::Result<()> {
+fn tcp_client(mut stream: TcpStream, zones: &[Shared], upstreams: &[SocketAddr]) -> io::Result<()> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(TCP_IDLE))?;
     stream.set_write_timeout(Some(TCP_IDLE))?;
@@ -587,7 +652,13 @@ fn tcp_client(mut stream: TcpStream, zones: &[&Zone], upstreams: &[SocketAddr]) 
         }
         let mut query = vec![0; u16::from_be_bytes(len) as usize];
         stream.read_exact(&mut query)?;
-        let reply = match answer_in(&query, zones, false) {
+        // The zones are read-locked per query only: a slow client must not hold up a record change.
+        let outcome = {
+            let guards: Vec<_> = zones.iter().map(|z| read(z)).collect();
+            let refs: Vec<&Zone> = guards.iter().map(|g| &**g).collect();
+            answer_in(&query, &refs, false)
+        };
+        let reply = match outcome {
             Outcome::Reply(bytes) => bytes,
             Outcome::Drop => return Ok(()),
             Outcome::Forward => match relay_tcp(&query, upstreams).or_else(|| servfail(&query)) {
