@@ -46,6 +46,7 @@ socat_pid=
 teardown() {
   set +e
   [ -n "$socat_pid" ] && kill "$socat_pid" 2>/dev/null && wait "$socat_pid" 2>/dev/null
+  ip netns del world 2>/dev/null
   ids=$("$bin" ps -aq 2>/dev/null)
   [ -n "$ids" ] && "$bin" rm -f $ids >/dev/null
   podman rm -a -f -t 0 >/dev/null 2>&1
@@ -163,14 +164,28 @@ socat TCP-LISTEN:18001,fork,reuseaddr "TCP:$ip_conn:8000" 2>>"$tmp/socat.log" &
 socat2_pid=$!
 wait_port 127.0.0.1 15202
 wait_port 127.0.0.1 18001
+# The outside world: a namespace behind an uplink of the box (documentation addresses), whose clients reach a
+# published port as clients on another machine do: DNAT in prerouting, then forwarding to the bridge. Its
+# baseline is the same client routed straight to the container's address.
+ip netns add world
+ip link add nbw0 type veth peer name eth0 netns world
+ip addr add 203.0.113.1/24 dev nbw0
+ip link set nbw0 up
+ip -n world addr add 203.0.113.2/24 dev eth0
+ip -n world link set lo up
+ip -n world link set eth0 up
+ip -n world route add default via 203.0.113.1
+world() { ip netns exec world "$@"; }
 declare -A tput rate why
-paths=(direct dnat dnatgw socat c2c)
+paths=(direct dnat dnatgw socat c2c wdirect wdnat)
 desc_direct="host -> container address"
 desc_dnat="host -> 127.0.0.1:published (DNAT)"
 desc_dnatgw="host -> its bridge address:published"
 gw=$("$bin" inspect -f '{{.NetworkSettings.Gateway}}' iperf)
 desc_socat="host -> socat proxy -> container"
 desc_c2c="container -> container (bridge)"
+desc_wdirect="outside -> container address (routed)"
+desc_wdnat="outside -> host:published (DNAT)"
 iperf_path() {
   case $1 in
     direct) timeout 30 iperf3 -c "$ip_iperf" -p 5201 -t 5 -J ;;
@@ -178,6 +193,8 @@ iperf_path() {
     dnatgw) timeout 30 iperf3 -c "$gw" -p 15201 -t 5 -J ;;
     socat) timeout 30 iperf3 -c 127.0.0.1 -p 15202 -t 5 -J ;;
     c2c) timeout 30 "$bin" run --rm --tmpfs /tmp host iperf3 -c "$ip_iperf" -p 5201 -t 5 -J ;;
+    wdirect) timeout 30 ip netns exec world iperf3 -c "$ip_iperf" -p 5201 -t 5 -J ;;
+    wdnat) timeout 30 ip netns exec world iperf3 -c 203.0.113.1 -p 15201 -t 5 -J ;;
   esac
 }
 for round in 1 2 3; do
@@ -192,11 +209,13 @@ for round in 1 2 3; do
 done
 declare -A conn_why conns
 for round in 1 2 3; do
-  for p in direct dnat dnatgw socat; do
+  for p in direct dnat dnatgw socat wdirect wdnat; do
+    in=()
     case $p in direct) h=$ip_conn port=8000 ;; dnat) h=127.0.0.1 port=18000 ;; dnatgw) h=$gw port=18000 ;;
-      socat) h=127.0.0.1 port=18001 ;; esac
+      socat) h=127.0.0.1 port=18001 ;; wdirect) h=$ip_conn port=8000 in=(ip netns exec world) ;;
+      wdnat) h=203.0.113.1 port=18000 in=(ip netns exec world) ;; esac
     [ -n "${conn_why[$p]:-}" ] && continue
-    if r=$(timeout 30 python3 "$bench/connrate.py" client "$h" "$port" 2 2>"$tmp/conn.err"); then
+    if r=$(timeout 30 "${in[@]}" python3 "$bench/connrate.py" client "$h" "$port" 2 2>"$tmp/conn.err"); then
       conns[$p]="${conns[$p]:-} $r"
     else
       conn_why[$p]="$(grep -v '^\s*$' "$tmp/conn.err" | tail -1)"
@@ -222,8 +241,9 @@ for p in "${paths[@]}"; do
   [ -n "${why[$p]:-}" ] && say "  iperf3 skipped: ${why[$p]}"
   [ -n "${conn_why[$p]:-}" ] && say "  connections skipped: ${conn_why[$p]}"
 done
-pct() { python3 -c 'import sys; a, b = sys.argv[1:]; print("%.0f%%" % (100 * float(a) / float(b)) if "-" not in (a, b) else "-")' "$1" "$direct_g"; }
-dnat_pct="$(pct "$(median ${tput[dnat]:-})") via 127.0.0.1, $(pct "$(median ${tput[dnatgw]:-})") via the bridge address"
+pct() { python3 -c 'import sys; a, b = sys.argv[1:]; print("%.0f%%" % (100 * float(a) / float(b)) if "-" not in (a, b) else "-")' "$1" "${2:-$direct_g}"; }
+dnat_pct="$(pct "$(median ${tput[wdnat]:-})" "$(median ${tput[wdirect]:-})") from outside (vs routed to the container);"
+dnat_pct+=" from the host itself $(pct "$(median ${tput[dnat]:-})") via 127.0.0.1, $(pct "$(median ${tput[dnatgw]:-})") via the bridge address"
 
 say
 say "== summary (issue 4's targets)"
