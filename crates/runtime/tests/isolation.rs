@@ -123,6 +123,36 @@ fn checker_sees_docker_isolation_on_a_read_only_host_root() {
     }
 }
 
+/// `hide`: a mount point of the host left out of the host's `/` bound as the root, with everything below it,
+/// while what is beside it comes along.
+#[test]
+fn hidden_mount_points_are_left_out_of_a_recursive_root() {
+    let Some(h) = host() else { return };
+    let base = h.dir().join("hidden");
+    let shown = h.dir().join("shown");
+    h.sh_ok(&format!(
+        "mkdir -p {b} {s} && mount -t tmpfs tmpfs {b} && mkdir {b}/sub && mount -t tmpfs tmpfs {b}/sub \
+         && touch {b}/sub/under && mount -t tmpfs tmpfs {s} && touch {s}/beside",
+        b = base.display(),
+        s = shown.display()
+    ));
+    let script = format!(
+        "for f in {s}/beside {b}/sub/under; do [ -e $f ] && echo yes || echo no; done; \
+         grep -c ' {b}' /proc/self/mountinfo || true",
+        b = base.display(),
+        s = shown.display()
+    );
+    let spec = spec(&["sh", "-c", &script]);
+    let hide = base.to_string_lossy().into_owned();
+    let o = run(&h, "hide", &spec, &["--hide", &hide]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "yes\nno\n0\n");
+    // Without it, both come along.
+    let o = run(&h, "nohide", &spec, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "yes\nyes\n2\n");
+}
+
 #[test]
 fn command_not_found_exits_127_naming_it() {
     let Some(h) = host() else { return };

@@ -2,8 +2,8 @@
 //! `BUNDLE/config.json`, waits for it, removes its cgroup and exits with its exit code (125/126/127 and one
 //! line on stderr when the runtime fails). `--leak-fd` first opens a descriptor without close-on-exec, so a
 //! test can check that it does not reach the container. `--hook CMD` runs `sh -c CMD` between create and start
-//! with `CONTAINER_PID` set, where the engine will set up the network. `--default-spec CMD...` prints Docker's
-//! default spec for CMD.
+//! with `CONTAINER_PID` set, where the engine will set up the network. `--hide PATH` (repeatable) is
+//! [`minotaur_runtime::CreateOptions::hide`]. `--default-spec CMD...` prints Docker's default spec for CMD.
 //!
 //! `minotaur-runtime-run --exec PID [--cwd DIR] [--user UID:GID] [--tty] [--leak-fd] [--block-signals] BUNDLE CMD...` runs CMD in
 //! the running container of `BUNDLE/config.json` whose init process is PID (its process as in the spec, with
@@ -24,11 +24,13 @@ fn main() -> ExitCode {
     let mut leak = None;
     let mut bundle = None;
     let mut hook = None;
+    let mut hide = Vec::new();
     let mut exec = ExecArgs::default();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--hook" => hook = args.next(),
+            "--hide" => hide.extend(args.next().map(PathBuf::from)),
             "--exec" => exec.pid = args.next().and_then(|p| p.parse().ok()),
             "--cwd" => exec.cwd = args.next(),
             "--user" => exec.user = args.next(),
@@ -77,7 +79,10 @@ fn main() -> ExitCode {
     if let Some(pid) = exec.pid {
         return run_exec(&spec, pid, &exec);
     }
-    let opts = minotaur_runtime::CreateOptions::default();
+    let opts = minotaur_runtime::CreateOptions {
+        hide,
+        ..Default::default()
+    };
     let mut console = None;
     let result = minotaur_runtime::create(&spec, &bundle, &opts).and_then(|mut c| {
         console = c.take_console();
