@@ -190,16 +190,26 @@ impl Cgroup {
     }
 
     fn mkdir(&mut self, base: &Path, rel: &Path) -> Result<PathBuf, CgroupError> {
-        let mut dir = base.to_owned();
-        for c in rel.components() {
-            dir.push(c);
-            match fs::create_dir(&dir) {
-                Ok(()) => self.made.push(dir.clone()),
-                Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
-                Err(source) => return Err(CgroupError::Create { path: dir, source }),
+        // An ancestor that was there a moment ago may be gone: another container's removal takes the empty
+        // ancestors it made with it (two containers of one parent, created and removed at once). Start over
+        // from the base then, a few times.
+        let mut attempts = 0;
+        'again: loop {
+            let mut dir = base.to_owned();
+            for c in rel.components() {
+                dir.push(c);
+                match fs::create_dir(&dir) {
+                    Ok(()) => self.made.push(dir.clone()),
+                    Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+                    Err(e) if e.kind() == ErrorKind::NotFound && attempts < 10 => {
+                        attempts += 1;
+                        continue 'again;
+                    }
+                    Err(source) => return Err(CgroupError::Create { path: dir, source }),
+                }
             }
+            return Ok(dir);
         }
-        Ok(dir)
     }
 
     fn create_v1(
