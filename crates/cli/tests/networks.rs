@@ -41,7 +41,7 @@ fn unreachable(h: &TestHost, script: &str) -> bool {
 }
 
 /// No network object of the containers is left: veths, /run/netns and /etc/netns entries, published-port
-/// elements; and the resolver has exited.
+/// elements, the resolver's record files; and the resolver has exited.
 fn assert_network_clean(h: &TestHost) {
     // The kernel reaps a deleted namespace's veth asynchronously.
     wait_until_ok(h, "! ip -o link show type veth | grep -v uplink0");
@@ -63,6 +63,11 @@ fn assert_network_clean(h: &TestHost) {
         "published-port elements left: {ports}"
     );
     wait_until_ok(h, "! pgrep -f 'dns-serv[e]'");
+    assert_eq!(
+        h.sh_ok("ls -A /run/minotaur/dns/records 2>/dev/null || true"),
+        "",
+        "resolver records left"
+    );
 }
 
 #[test]
