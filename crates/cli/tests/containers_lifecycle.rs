@@ -379,17 +379,34 @@ fn rm_refuses_a_running_container_and_rm_f_removes_it() {
         Some(1),
         "PID 1 survived rm -f"
     );
-    assert_eq!(box_minotaur_processes(&h), "", "supervisor survived rm -f");
+    assert_eq!(box_supervisors(&h), "", "supervisor survived rm -f");
+    // The resolver, told that no network has containers any more, exits by itself.
+    wait_until("the resolver to exit", || {
+        Ok(box_minotaur_processes(&h).is_empty())
+    })
+    .unwrap_or_else(|e| panic!("{e}: {}", box_minotaur_processes(&h)));
     assert_clean(&h, &[id]);
 }
 
-/// Supervisors still running in the box (their command name is minotaur's). Exited ones stay zombies: the
-/// box's init is a `sleep` that reaps nobody, where a real host's init would.
-/// The live minotaur processes of the box, other than its init (PID 1, `minotaur init`).
+/// The live minotaur processes of the box (supervisors, the resolver), other than its init (PID 1). Exited
+/// ones stay zombies: the box's init reaps nobody, where a real host's init would.
 fn box_minotaur_processes(h: &minotaur_testhost::TestHost) -> String {
     h.sh_ok("ps -e -o stat=,pid=,comm= | awk '$3 == \"minotaur\" && $1 !~ /^Z/ && $2 != 1'")
         .trim()
         .to_owned()
+}
+
+/// [`box_minotaur_processes`] without the resolver (`minotaur dns-serve`).
+fn box_supervisors(h: &minotaur_testhost::TestHost) -> String {
+    let resolvers = h.sh_ok("pgrep -f 'minotaur dns-serv[e]' || true");
+    box_minotaur_processes(h)
+        .lines()
+        .filter(|l| {
+            let pid = l.split_whitespace().nth(1).unwrap_or_default();
+            !resolvers.lines().any(|r| r.trim() == pid)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[test]
