@@ -55,14 +55,18 @@ const READY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Writes `config` to `dir/config.json` atomically (a temporary file in `dir`, then rename), creating `dir`.
 pub fn write_config(dir: &Path, config: &Config) -> Result<(), DnsError> {
     fs::create_dir_all(dir).map_err(|e| DnsError::Write(dir.to_owned(), e))?;
-    let path = dir.join(CONFIG_FILE);
+    replace_json(dir, CONFIG_FILE, config)
+}
+
+/// Replaces `dir/name` with `value` as JSON, atomically: a temporary file in `dir` (its name starts with a
+/// dot, which the server skips in `records/`), then rename.
+fn replace_json(dir: &Path, name: &str, value: &impl serde::Serialize) -> Result<(), DnsError> {
+    let path = dir.join(name);
     let write = || -> io::Result<()> {
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".config.")
-            .tempfile_in(dir)?;
+        let mut tmp = tempfile::Builder::new().prefix(".").tempfile_in(dir)?;
         // One write: serde_json writes token by token, and an unbuffered file made that a write(2) per
         // token, thousands per container at a thousand containers.
-        let mut bytes = serde_json::to_vec(config)?;
+        let mut bytes = serde_json::to_vec(value)?;
         bytes.push(b'\n');
         tmp.write_all(&bytes)?;
         tmp.as_file()
@@ -98,18 +102,7 @@ pub fn write_records(
         };
     }
     fs::create_dir_all(&records).map_err(|e| DnsError::Write(records.clone(), e))?;
-    let write = || -> io::Result<()> {
-        // A leading dot: the server skips temporary files.
-        let mut tmp = tempfile::Builder::new().prefix(".").tempfile_in(&records)?;
-        let mut bytes = serde_json::to_vec(entries)?;
-        bytes.push(b'\n');
-        tmp.write_all(&bytes)?;
-        tmp.as_file()
-            .set_permissions(fs::Permissions::from_mode(0o644))?;
-        tmp.persist(&path).map_err(|e| e.error)?;
-        Ok(())
-    };
-    write().map_err(|e| DnsError::Write(path.clone(), e))
+    replace_json(&records, &format!("{container}.json"), &entries)
 }
 
 /// Reads one record file of `dir/records` by file name: `None` when it is gone (or is not a record file).

@@ -312,14 +312,7 @@ impl Engine {
         if is_mount_point(dir).map_err(known)? {
             return Ok(());
         }
-        let lock = fs::File::open(dir)
-            .map_err(io_err(format!("open {}", dir.display())))
-            .and_then(|f| {
-                Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, source)| EngineError::Sys {
-                    what: format!("lock {}", dir.display()),
-                    source,
-                })
-            })?;
+        let lock = lock_dir(dir)?;
         if !is_mount_point(dir).map_err(known)? {
             nix::mount::mount(
                 Some(dir.as_path()),
@@ -503,15 +496,7 @@ impl Engine {
     /// does nothing, where both would otherwise run it, each with a supervisor and a PID 1 of its own.
     pub fn start(&self, reference: &str, attach: Attach) -> Result<Option<i32>, EngineError> {
         let c = self.find(reference)?;
-        let dir = self.paths.container_dir(&c.id);
-        let lock = fs::File::open(&dir)
-            .map_err(io_err(format!("open {}", dir.display())))
-            .and_then(|f| {
-                Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, source)| EngineError::Sys {
-                    what: format!("lock {}", dir.display()),
-                    source,
-                })
-            })?;
+        let lock = lock_dir(&self.paths.container_dir(&c.id))?;
         let c = self.find(c.id.as_str())?;
         if c.state.status == Status::Running && alive(c.state.pid, c.state.pid_start_time) {
             return Ok(None);
@@ -949,6 +934,18 @@ pub fn parse_signal(s: &str) -> Result<Signal, EngineError> {
     };
     name.parse()
         .map_err(|_| EngineError::BadSignal(s.to_owned()))
+}
+
+/// An exclusive `flock(2)` on directory `dir`, held until the returned file is dropped.
+fn lock_dir(dir: &Path) -> Result<Flock<fs::File>, EngineError> {
+    fs::File::open(dir)
+        .map_err(io_err(format!("open {}", dir.display())))
+        .and_then(|f| {
+            Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, source)| EngineError::Sys {
+                what: format!("lock {}", dir.display()),
+                source,
+            })
+        })
 }
 
 /// The start time of a process (field 22 of /proc/PID/stat, in clock ticks since boot): with the PID, it
