@@ -425,14 +425,26 @@ impl<'a> WriteTx<'a> {
         container_id: &str,
         candidates: impl IntoIterator<Item = IpAddr>,
     ) -> Result<IpAddr, StateError> {
-        let taken: HashSet<String> = self
-            .allocations(network_id)?
-            .into_iter()
-            .map(|a| a.address)
-            .collect();
+        // Addresses only, parsed once: with a thousand containers on a network this runs at every start, and
+        // formatting every candidate to compare it as text cost more than reading the table.
+        let taken = || -> rusqlite::Result<HashSet<IpAddr>> {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT address FROM ip_allocations WHERE network_id = ?1")?;
+            let rows = stmt.query_map([network_id], |r| r.get::<_, String>(0))?;
+            let mut set = HashSet::new();
+            for a in rows {
+                if let Ok(ip) = a?.parse() {
+                    set.insert(ip);
+                }
+            }
+            Ok(set)
+        };
+        let taken =
+            taken().map_err(self.query_error(format!("list addresses of network {network_id}")))?;
         let address = candidates
             .into_iter()
-            .find(|a| !taken.contains(&a.to_string()))
+            .find(|a| !taken.contains(a))
             .ok_or_else(|| StateError::AddressesExhausted {
                 network: network_id.to_owned(),
             })?;
