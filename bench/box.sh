@@ -1,4 +1,5 @@
-# Sourced by the benchmarks' box scripts, run as PID 1 of a fresh PID, network and mount namespace.
+# Sourced by the benchmarks: the box scripts (run as PID 1 of a fresh PID, network and mount namespace) use
+# private_box and podman_private; the scripts that start a box use new_cgroups_cleanup.
 #   private_box TMPDIR: private /run, /etc and /var/lib (their writes land in TMPDIR), loopback up.
 private_box() {
   local tmp=$1
@@ -12,4 +13,44 @@ private_box() {
   # it: then crun, runc and podman would make their "unified" directories in the host's /sys/fs/cgroup tmpfs
   # below it).
   if mountpoint -q /sys/fs/cgroup/unified; then mount -t tmpfs -o mode=755 tmpfs /sys/fs/cgroup/unified; fi
+}
+
+#   podman_private TMPDIR [NETWORK_BACKEND]: podman with its storage and configuration under TMPDIR/podman,
+#   through CONTAINERS_CONF and CONTAINERS_STORAGE_CONF (exported). Root here lacks CAP_SYS_RESOURCE, and podman
+#   (as root) raises RLIMIT_NOFILE and RLIMIT_NPROC to 1048576 and 4194304 unless the configuration names them:
+#   name today's hard limits instead.
+podman_private() {
+  local tmp=$1 backend=${2:-}
+  mkdir -p "$tmp/podman"
+  export CONTAINERS_CONF=$tmp/podman/containers.conf CONTAINERS_STORAGE_CONF=$tmp/podman/storage.conf
+  cat >"$CONTAINERS_CONF" <<EOC
+[containers]
+default_ulimits = ["nofile=$(ulimit -Hn):$(ulimit -Hn)", "nproc=$(ulimit -Hu):$(ulimit -Hu)"]
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+runtime = "crun"
+EOC
+  if [ -n "$backend" ]; then
+    printf '[network]\nnetwork_backend = "%s"\n' "$backend" >>"$CONTAINERS_CONF"
+  fi
+  cat >"$CONTAINERS_STORAGE_CONF" <<EOC
+[storage]
+driver = "overlay"
+graphroot = "$tmp/podman/root"
+runroot = "$tmp/podman/run"
+EOC
+}
+
+#   new_cgroups_cleanup BEFORE DIR...: removes the cgroup directories DIR (globs such as
+#   /sys/fs/cgroup/*/libpod_parent, parents the peers make and never remove) that are not listed in BEFORE (the
+#   output of `ls -d DIR...` taken before the box ran), deepest first; busy ones stay.
+new_cgroups_cleanup() {
+  local before=$1 d
+  shift
+  for d in "$@"; do
+    [ -d "$d" ] || continue
+    grep -qxF "$d" <<<"$before" && continue
+    find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
+  done
 }

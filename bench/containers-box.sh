@@ -14,7 +14,6 @@ say() { printf '%s\n' "$*"; }
 private_box "$tmp"
 
 export MINOTAUR_ROOT=$tmp/minotaur
-export CONTAINERS_CONF=$tmp/podman/containers.conf CONTAINERS_STORAGE_CONF=$tmp/podman/storage.conf
 export DOCKER_HOST=unix://$tmp/docker/docker.sock DOCKER_CONFIG=$tmp/docker/cli
 # Debian's client, matching its dockerd (another one may come first on PATH).
 docker=/usr/bin/docker
@@ -78,23 +77,7 @@ done
 CONFINE=1 bundle crun run-confined true
 
 # --- podman: private storage and configuration ---
-mkdir -p "$tmp/podman"
-# Root here lacks CAP_SYS_RESOURCE, and podman (as root) raises RLIMIT_NOFILE and RLIMIT_NPROC to 1048576 and
-# 4194304 unless the configuration names them: name today's hard limits instead.
-cat >"$CONTAINERS_CONF" <<EOF
-[containers]
-default_ulimits = ["nofile=$(ulimit -Hn):$(ulimit -Hn)", "nproc=$(ulimit -Hu):$(ulimit -Hu)"]
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-runtime = "crun"
-EOF
-cat >"$CONTAINERS_STORAGE_CONF" <<EOF
-[storage]
-driver = "overlay"
-graphroot = "$tmp/podman/root"
-runroot = "$tmp/podman/run"
-EOF
+podman_private "$tmp"
 podman import -q "$tmp/rootfs.tar" localhost/minotaur-bench >/dev/null
 
 say "kernel $(uname -r), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg);" \

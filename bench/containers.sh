@@ -27,12 +27,9 @@ out=$PWD/bench/results/containers-$stamp
 tmp=$(mktemp -d /var/tmp/minotaur-bench.XXXXXX)
 # Parent cgroups the peers create and never remove (v1: one per controller); removed afterwards if new.
 before=$(ls -d /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/*/docker 2>/dev/null || true)
+. bench/box.sh
 cleanup() {
-  for d in /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/*/docker; do
-    [ -d "$d" ] || continue
-    grep -qxF "$d" <<<"$before" && continue
-    find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
-  done
+  new_cgroups_cleanup "$before" /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/*/docker
   rm -rf "$tmp"
 }
 trap cleanup EXIT

@@ -40,7 +40,6 @@ median() { python3 -c 'import statistics, sys; xs = [float(x) for x in sys.argv[
 private_box "$tmp"
 
 export MINOTAUR_ROOT=$tmp/minotaur
-export CONTAINERS_CONF=$tmp/podman/containers.conf CONTAINERS_STORAGE_CONF=$tmp/podman/storage.conf
 export DOCKER_CONFIG=$tmp/docker-cli
 socat_pid=
 teardown() {
@@ -57,27 +56,12 @@ trap teardown EXIT
 # --- podman on its default bridge network (netavark), private storage and configuration ---
 busybox=$(command -v busybox)
 ! ldd "$busybox" >/dev/null 2>&1 || { say "busybox is not static: install busybox-static" >&2; exit 1; }
-mkdir -p "$tmp/rootfs/bin" "$tmp/podman" "$DOCKER_CONFIG"
+mkdir -p "$tmp/rootfs/bin" "$DOCKER_CONFIG"
 cp "$busybox" "$tmp/rootfs/bin/busybox"
 for a in true sleep sh; do ln -s busybox "$tmp/rootfs/bin/$a"; done
 tar -C "$tmp/rootfs" -cf "$tmp/rootfs.tar" .
 echo '{}' >"$DOCKER_CONFIG/config.json"
-cat >"$CONTAINERS_CONF" <<EOC
-[containers]
-default_ulimits = ["nofile=$(ulimit -Hn):$(ulimit -Hn)", "nproc=$(ulimit -Hu):$(ulimit -Hu)"]
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-runtime = "crun"
-[network]
-network_backend = "netavark"
-EOC
-cat >"$CONTAINERS_STORAGE_CONF" <<EOC
-[storage]
-driver = "overlay"
-graphroot = "$tmp/podman/root"
-runroot = "$tmp/podman/run"
-EOC
+podman_private "$tmp" netavark
 podman_skip=
 podman import -q "$tmp/rootfs.tar" localhost/minotaur-bench >/dev/null 2>"$tmp/podman/import.err" ||
   podman_skip="podman import failed: $(tail -1 "$tmp/podman/import.err")"

@@ -25,12 +25,9 @@ out=$PWD/bench/results/networks-$stamp
 tmp=$(mktemp -d /var/tmp/minotaur-bench.XXXXXX)
 # Parent cgroups podman creates and never removes (v1: one per controller); removed afterwards if new.
 before=$(ls -d /sys/fs/cgroup/*/libpod_parent 2>/dev/null || true)
+. bench/box.sh
 cleanup() {
-  for d in /sys/fs/cgroup/*/libpod_parent; do
-    [ -d "$d" ] || continue
-    grep -qxF "$d" <<<"$before" && continue
-    find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
-  done
+  new_cgroups_cleanup "$before" /sys/fs/cgroup/*/libpod_parent
   rm -rf "$tmp"
 }
 trap cleanup EXIT
