@@ -35,6 +35,24 @@ fn curl(h: &TestHost, url: &str) -> String {
     h.sh_ok(&format!("curl -sS -m 5 {url}")).trim().to_owned()
 }
 
+/// The minotaur command line `how` (say `["run", "--rm", "host"]`, or `["exec", "web"]`) running
+/// `curl -sS -m SECONDS URL`.
+fn curl_args<'a>(how: &[&'a str], seconds: &'a str, url: &'a str) -> Vec<&'a str> {
+    let mut args = how.to_vec();
+    args.extend_from_slice(&["curl", "-sS", "-m", seconds, url]);
+    args
+}
+
+/// What `curl URL` prints, run by minotaur as `how` says; it must succeed.
+fn curl_in(h: &TestHost, how: &[&str], url: &str) -> String {
+    ok(h, &curl_args(how, "5", url))
+}
+
+/// Whether `curl URL`, run by minotaur as `how` says, fails within 2 s.
+fn curl_fails_in(h: &TestHost, how: &[&str], url: &str) -> bool {
+    !h.mino(&curl_args(how, "2", url)).status.success()
+}
+
 /// Whether a script (a connection attempt) in the box fails.
 fn unreachable(h: &TestHost, script: &str) -> bool {
     !h.sh(script).status.success()
@@ -120,18 +138,10 @@ fn default_bridge_reaches_the_host_and_the_outside_through_nat() {
     assert_eq!(curl(&h, &format!("http://{ip}/")), "hello from web");
     // Container -> outside, through masquerade (the world has no route back to 172.17.0.0/16).
     assert_eq!(
-        ok(
+        curl_in(
             &h,
-            &[
-                "run",
-                "--rm",
-                "host",
-                "curl",
-                "-sS",
-                "-m",
-                "5",
-                &format!("http://{WORLD_HTTP}/")
-            ]
+            &["run", "--rm", "host"],
+            &format!("http://{WORLD_HTTP}/")
         ),
         WORLD_PAGE
     );
@@ -160,17 +170,8 @@ fn an_internal_network_keeps_its_containers_off_the_outside_while_the_host_reach
     // It has no default route and reaches nothing outside.
     let routes = ok(&h, &["exec", "app", "ip", "route"]);
     assert!(!routes.contains("default"), "{routes}");
-    let out = h.mino(&[
-        "exec",
-        "app",
-        "curl",
-        "-sS",
-        "-m",
-        "2",
-        &format!("http://{WORLD_HTTP}/"),
-    ]);
     assert!(
-        !out.status.success(),
+        curl_fails_in(&h, &["exec", "app"], &format!("http://{WORLD_HTTP}/")),
         "an internal container reached the outside"
     );
     // Even with a route added by hand, the firewall forwards nothing out of an internal network.
@@ -259,36 +260,21 @@ fn networks_are_isolated_from_each_other() {
     assert_eq!(b, "10.32.0.2");
     // Same network: reachable, by name too. Other network: not.
     assert_eq!(
-        ok(
+        curl_in(
             &h,
-            &[
-                "run",
-                "--rm",
-                "--network",
-                "red",
-                "host",
-                "curl",
-                "-sS",
-                "-m",
-                "3",
-                "http://r/"
-            ]
+            &["run", "--rm", "--network", "red", "host"],
+            "http://r/"
         ),
         "red"
     );
-    let out = h.mino(&[
-        "run",
-        "--rm",
-        "--network",
-        "red",
-        "host",
-        "curl",
-        "-sS",
-        "-m",
-        "2",
-        &format!("http://{b}/"),
-    ]);
-    assert!(!out.status.success(), "red reached blue");
+    assert!(
+        curl_fails_in(
+            &h,
+            &["run", "--rm", "--network", "red", "host"],
+            &format!("http://{b}/")
+        ),
+        "red reached blue"
+    );
     let out = h.mino(&[
         "run",
         "--rm",
@@ -344,14 +330,8 @@ fn networks_are_isolated_from_each_other() {
     );
     ok(&h, &["network", "connect", "blue", "both"]);
     ok(&h, &["start", "both"]);
-    assert_eq!(
-        ok(&h, &["exec", "both", "curl", "-sS", "-m", "3", "http://b/"]),
-        "blue"
-    );
-    assert_eq!(
-        ok(&h, &["exec", "both", "curl", "-sS", "-m", "3", "http://r/"]),
-        "red"
-    );
+    assert_eq!(curl_in(&h, &["exec", "both"], "http://b/"), "blue");
+    assert_eq!(curl_in(&h, &["exec", "both"], "http://r/"), "red");
     ok(&h, &["network", "disconnect", "blue", "both"]);
     let links = ok(&h, &["exec", "both", "ip", "-o", "link"]);
     assert!(!links.contains("eth1"), "{links}");
@@ -404,37 +384,9 @@ fn published_ports_reach_the_container_from_localhost_outside_and_other_containe
         ))
         .contains("refused"));
     // Hairpin: another container, and the container itself, through the host's address.
-    assert_eq!(
-        ok(
-            &h,
-            &[
-                "run",
-                "--rm",
-                "host",
-                "curl",
-                "-sS",
-                "-m",
-                "5",
-                &format!("http://{BOX_UPLINK}:8080/")
-            ]
-        ),
-        "published"
-    );
-    assert_eq!(
-        ok(
-            &h,
-            &[
-                "exec",
-                "pub",
-                "curl",
-                "-sS",
-                "-m",
-                "5",
-                &format!("http://{BOX_UPLINK}:8080/")
-            ]
-        ),
-        "published"
-    );
+    let hairpin = format!("http://{BOX_UPLINK}:8080/");
+    assert_eq!(curl_in(&h, &["run", "--rm", "host"], &hairpin), "published");
+    assert_eq!(curl_in(&h, &["exec", "pub"], &hairpin), "published");
     // A second container cannot take the same host port.
     let err = fails(
         &h,
@@ -643,20 +595,10 @@ fn ipv6_dual_stack_on_request() {
     assert!(!v4.is_empty());
     assert_eq!(curl(&h, &format!("http://[{v6}]/")), "over six");
     assert_eq!(
-        ok(
+        curl_in(
             &h,
-            &[
-                "run",
-                "--rm",
-                "--network",
-                "dual",
-                "host",
-                "curl",
-                "-sS",
-                "-m",
-                "5",
-                &format!("http://[{v6}]/")
-            ]
+            &["run", "--rm", "--network", "dual", "host"],
+            &format!("http://[{v6}]/")
         ),
         "over six"
     );
