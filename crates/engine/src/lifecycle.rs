@@ -813,10 +813,7 @@ impl Engine {
     pub fn rename(&self, reference: &str, new: &ContainerName) -> Result<(), EngineError> {
         let c = self.find(reference)?;
         let mut st = self.store()?;
-        st.write(|tx| -> Result<(), StateError> {
-            tx.rename_container(c.id.as_str(), new.as_str())?;
-            tx.set_endpoint_field(c.id.as_str(), "$.container_name", new.as_str())
-        })?;
+        st.write(|tx| tx.rename_container(c.id.as_str(), new.as_str()))?;
         drop(st);
         if let Some(sandbox) = &c.state.sandbox_key {
             network::unregister_netns(c.name.as_str(), sandbox);

@@ -178,9 +178,6 @@ pub struct Endpoint {
     pub ipv6: Option<IpNet>,
     pub gateway6: Option<IpAddr>,
     pub aliases: Vec<String>,
-    /// The container's name, for the resolver (kept in step by `rename`).
-    #[serde(default)]
-    pub container_name: String,
 }
 
 impl From<minotaur_net::netns::NetnsError> for EngineError {
@@ -990,7 +987,6 @@ impl Engine {
             ipv6,
             gateway6,
             aliases: req.aliases.clone(),
-            container_name: c.name.to_string(),
         };
         let mut nl = Netlink::open().map_err(NetworkError::from)?;
         let master = match nl.link_index(&net.bridge).map_err(NetworkError::from)? {
@@ -1499,7 +1495,6 @@ mod tests {
             ipv6: Some("fd00::2/64".parse().unwrap()),
             gateway6: None,
             aliases: vec![],
-            container_name: "c".into(),
         };
         let p = Published {
             proto: Proto::Tcp,

@@ -299,19 +299,6 @@ impl ReadTx<'_> {
         list().map_err(self.query_error("list endpoints"))
     }
 
-    /// Every endpoint as stored, without the container's row: (container ID, network ID, data). Reading the
-    /// containers too would read a page of the database per container (their rows are large) in every
-    /// process that asks, where the endpoints alone fit in a few.
-    pub fn endpoint_data(&self) -> Result<Vec<(String, String, String)>, StateError> {
-        let list = || -> rusqlite::Result<Vec<(String, String, String)>> {
-            self.conn
-                .prepare("SELECT container_id, network_id, data FROM endpoints")?
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect()
-        };
-        list().map_err(self.query_error("list endpoints"))
-    }
-
     /// Published ports: of one container, or (`None`) all.
     pub fn ports(&self, container_id: Option<&str>) -> Result<Vec<PortRow>, StateError> {
         let list = || -> rusqlite::Result<Vec<PortRow>> {
@@ -520,24 +507,6 @@ impl WriteTx<'_> {
                 [container_id, network_id, data],
             )
             .map_err(self.query_error(format!("record endpoint on network {network_id}")))?;
-        Ok(())
-    }
-
-    /// Sets one field of a container's endpoints' data (a JSON path like `$.container_name`).
-    pub fn set_endpoint_field(
-        &self,
-        container_id: &str,
-        field: &str,
-        value: &str,
-    ) -> Result<(), StateError> {
-        self.conn
-            .execute(
-                "UPDATE endpoints SET data = json_set(data, ?2, ?3) WHERE container_id = ?1",
-                [container_id, field, value],
-            )
-            .map_err(
-                self.query_error(format!("update the endpoints of container {container_id}")),
-            )?;
         Ok(())
     }
 
