@@ -516,11 +516,7 @@ impl Server<'_> {
             };
             let query = &buf[..n];
             let zones = zones_for(&b.zone, &self.members, client.ip());
-            let guards: Vec<_> = zones.iter().map(|z| read(z)).collect();
-            let refs: Vec<&Zone> = guards.iter().map(|g| &**g).collect();
-            let outcome = answer_in(query, &refs, true);
-            drop(guards);
-            match outcome {
+            match answer_from(query, &zones, true) {
                 Outcome::Reply(bytes) => {
                     let _ = b.udp.send_to(&bytes, client);
                 }
@@ -615,6 +611,14 @@ fn zones_for(zone: &Shared, members: &Members, client: IpAddr) -> Vec<Shared> {
     zones
 }
 
+/// [`answer_in`] over shared zones, read-locked for this one query only: a slow TCP client must not hold up a
+/// record change.
+fn answer_from(query: &[u8], zones: &[Shared], udp: bool) -> Outcome {
+    let guards: Vec<_> = zones.iter().map(|z| read(z)).collect();
+    let refs: Vec<&Zone> = guards.iter().map(|g| &**g).collect();
+    answer_in(query, &refs, udp)
+}
+
 fn bind(addr: SocketAddr, patient: bool) -> io::Result<(UdpSocket, TcpListener)> {
     let deadline = Instant::now() + BIND_PATIENCE;
     loop {
@@ -652,13 +656,7 @@ fn tcp_client(mut stream: TcpStream, zones: &[Shared], upstreams: &[SocketAddr])
         }
         let mut query = vec![0; u16::from_be_bytes(len) as usize];
         stream.read_exact(&mut query)?;
-        // The zones are read-locked per query only: a slow client must not hold up a record change.
-        let outcome = {
-            let guards: Vec<_> = zones.iter().map(|z| read(z)).collect();
-            let refs: Vec<&Zone> = guards.iter().map(|g| &**g).collect();
-            answer_in(&query, &refs, false)
-        };
-        let reply = match outcome {
+        let reply = match answer_from(&query, zones, false) {
             Outcome::Reply(bytes) => bytes,
             Outcome::Drop => return Ok(()),
             Outcome::Forward => match relay_tcp(&query, upstreams).or_else(|| servfail(&query)) {
