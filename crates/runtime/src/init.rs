@@ -127,6 +127,10 @@ fn body(plan: &Plan<'_>, status: &mut File, go: &mut File) -> Step<Infallible> {
     if plan.new_cgroup_ns {
         unshare(CloneFlags::CLONE_NEWCGROUP).at(|| "new cgroup namespace".into())?;
     }
+    if let Some(template) = &plan.mount_template {
+        setns(template, CloneFlags::CLONE_NEWNS).at(|| "join the mount template".into())?;
+        unshare(CloneFlags::CLONE_NEWNS).at(|| "new mount namespace".into())?;
+    }
 
     // Nothing mounted from here on may propagate back to the host, and nothing from the host comes in.
     let propagation = match linux.rootfs_propagation().as_deref() {

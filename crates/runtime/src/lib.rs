@@ -19,6 +19,7 @@ pub mod cgroup;
 pub mod defaults;
 mod exec;
 mod init;
+pub mod mount_template;
 pub mod mounts;
 pub mod reaper;
 pub mod seccomp;
@@ -141,6 +142,10 @@ pub struct CreateOptions<'a> {
     /// namespace they are made unbindable before the root is bound, so the bind skips them and all below
     /// them instead of copying them only to detach them later. A path that is not a mount point is ignored.
     pub hide: Vec<PathBuf>,
+    /// A mount namespace file ([`mount_template`]) to copy the container's mount namespace from, instead of
+    /// the caller's. Not with a shared root propagation: the container's mounts would be peers of the
+    /// template's, not of the caller's.
+    pub mount_template: Option<PathBuf>,
 }
 
 impl Default for CreateOptions<'_> {
@@ -150,6 +155,7 @@ impl Default for CreateOptions<'_> {
             stdio: None,
             init: false,
             hide: Vec::new(),
+            mount_template: None,
         }
     }
 }
@@ -267,6 +273,8 @@ pub(crate) struct Plan<'a> {
     pub init: bool,
     /// Mount points to leave out of a recursive bind of the root ([`CreateOptions::hide`]).
     pub hide: &'a [PathBuf],
+    /// [`CreateOptions::mount_template`], open.
+    pub mount_template: Option<OwnedFd>,
 }
 
 /// Creates a container from `spec`: forks its init process into new namespaces, sets up its root filesystem
@@ -330,15 +338,7 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
             }
             (_, None) => flags |= flag,
             (kind, Some(path)) => {
-                let fd = open(
-                    path.as_path(),
-                    OFlag::O_RDONLY | OFlag::O_CLOEXEC,
-                    Mode::empty(),
-                )
-                .map_err(|source| RuntimeError::OpenNamespace {
-                    path: path.clone(),
-                    source,
-                })?;
+                let fd = open_namespace(path)?;
                 if kind == LinuxNamespaceType::Pid {
                     // setns(CLONE_NEWPID) only applies to children: do it here so the child is born there.
                     nix::sched::setns(&fd, flag).map_err(|source| RuntimeError::OpenNamespace {
@@ -361,6 +361,25 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
             "a hostname needs a new uts namespace".into(),
         ));
     }
+    let mount_template = match &opts.mount_template {
+        // Shared with the template's mounts, the container's would never reach the caller's.
+        Some(_)
+            if linux
+                .rootfs_propagation()
+                .as_deref()
+                .is_some_and(|p| p.contains("shared")) =>
+        {
+            return Err(RuntimeError::Unsupported(
+                "shared root propagation with a mount template".into(),
+            ))
+        }
+        Some(path) => {
+            // The child copies the template instead of the caller's namespace (init::body).
+            flags.remove(CloneFlags::CLONE_NEWNS);
+            Some(open_namespace(path)?)
+        }
+        None => None,
+    };
     let seccomp = linux.seccomp().as_ref().map(seccomp::compile).transpose()?;
     let cgroup = match linux.cgroups_path() {
         Some(path) => Some(Cgroup::create(
@@ -382,6 +401,7 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
         stdio: opts.stdio,
         init: opts.init,
         hide: &opts.hide,
+        mount_template,
     };
     let result = spawn(plan, flags, cgroup.as_ref());
     match result {
@@ -400,6 +420,15 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
             Err(e)
         }
     }
+}
+
+fn open_namespace(path: &Path) -> Result<OwnedFd, RuntimeError> {
+    open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()).map_err(|source| {
+        RuntimeError::OpenNamespace {
+            path: path.to_owned(),
+            source,
+        }
+    })
 }
 
 pub(crate) fn pipe() -> Result<(File, File), RuntimeError> {

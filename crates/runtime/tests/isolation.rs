@@ -153,6 +153,81 @@ fn hidden_mount_points_are_left_out_of_a_recursive_root() {
     assert_eq!(String::from_utf8_lossy(&o.stdout), "yes\nyes\n2\n");
 }
 
+/// `mount_template`: refused while the host's root is private; otherwise the container's mounts come from the
+/// template, which follows what the host mounts later, lacks the namespace files (left-out directory and stray
+/// ones alike), never gets the container's own mounts, and took nothing away from the host.
+#[test]
+fn a_mount_template_follows_the_host_and_leaves_out_namespace_files() {
+    let Some(h) = host() else { return };
+    let d = h.dir().join("tpl");
+    let file = d.join("ns/mnt");
+    let (dir, file_s) = (d.display().to_string(), file.display().to_string());
+    h.sh_ok(&format!(
+        "mkdir -p {dir}/ns {dir}/netns {dir}/later && mount --make-rprivate /"
+    ));
+    let make = |h: &TestHost| {
+        h.command(RUN)
+            .args(["--make-mount-template", &file_s, &format!("{dir}/netns")])
+            .output()
+            .unwrap()
+    };
+    let o = make(&h);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("root mount is not shared"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!file.exists(), "a refused template left its file");
+
+    // As on a systemd host: a shared root. The template's file sits on a private mount of its own.
+    h.sh_ok(&format!(
+        "mount --make-rshared / && mount --bind {dir}/ns {dir}/ns && mount --make-private {dir}/ns \
+         && mount -t tmpfs tmpfs {dir}/netns && touch {dir}/netns/a {dir}/stray \
+         && mount --bind /proc/self/ns/net {dir}/netns/a && mount --bind /proc/self/ns/net {dir}/stray"
+    ));
+    let o = make(&h);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Detached in the template only.
+    h.sh_ok(&format!(
+        "mountpoint -q {dir}/netns/a && mountpoint -q {dir}/stray"
+    ));
+    // Mounted by the host after the template was made.
+    h.sh_ok(&format!(
+        "mount -t tmpfs tmpfs {dir}/later && touch {dir}/later/file {dir}/netns/b \
+         && mount --bind /proc/self/ns/net {dir}/netns/b"
+    ));
+    let template_mounts = || {
+        h.sh_ok(&format!(
+            "nsenter --mount={file_s} cat /proc/self/mountinfo | wc -l"
+        ))
+    };
+    let before = template_mounts();
+    let script = format!(
+        "[ -e {dir}/later/file ] && echo later; grep -c ' - nsfs ' /proc/self/mountinfo || true"
+    );
+    let spec = spec(&["sh", "-c", &script]);
+    let o = run(&h, "tpl-run", &spec, &["--mount-template", &file_s]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "later\n0\n");
+    assert_eq!(
+        template_mounts(),
+        before,
+        "the container mounted into the template"
+    );
+    // Copied from the host instead, the namespace files come along.
+    let o = run(&h, "tpl-none", &spec, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let nsfs: u32 = out
+        .strip_prefix("later\n")
+        .unwrap_or("")
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    assert!(nsfs >= 3, "{out}");
+}
+
 #[test]
 fn command_not_found_exits_127_naming_it() {
     let Some(h) = host() else { return };

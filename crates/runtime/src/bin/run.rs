@@ -3,7 +3,10 @@
 //! line on stderr when the runtime fails). `--leak-fd` first opens a descriptor without close-on-exec, so a
 //! test can check that it does not reach the container. `--hook CMD` runs `sh -c CMD` between create and start
 //! with `CONTAINER_PID` set, where the engine will set up the network. `--hide PATH` (repeatable) is
-//! [`minotaur_runtime::CreateOptions::hide`]. `--default-spec CMD...` prints Docker's default spec for CMD.
+//! [`minotaur_runtime::CreateOptions::hide`], `--mount-template FILE` is
+//! [`minotaur_runtime::CreateOptions::mount_template`]. `--default-spec CMD...` prints Docker's default spec for CMD.
+//! `--make-mount-template FILE [DIR...]` makes a template at FILE leaving out DIR... and exits
+//! ([`minotaur_runtime::mount_template::make`]).
 //!
 //! `minotaur-runtime-run --exec PID [--cwd DIR] [--user UID:GID] [--tty] [--leak-fd] [--block-signals] BUNDLE CMD...` runs CMD in
 //! the running container of `BUNDLE/config.json` whose init process is PID (its process as in the spec, with
@@ -25,12 +28,28 @@ fn main() -> ExitCode {
     let mut bundle = None;
     let mut hook = None;
     let mut hide = Vec::new();
+    let mut mount_template = None;
     let mut exec = ExecArgs::default();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--hook" => hook = args.next(),
             "--hide" => hide.extend(args.next().map(PathBuf::from)),
+            "--mount-template" => mount_template = args.next().map(PathBuf::from),
+            "--make-mount-template" => {
+                let Some(file) = args.next() else {
+                    eprintln!("usage: minotaur-runtime-run --make-mount-template FILE [DIR...]");
+                    return ExitCode::from(2);
+                };
+                let leave_out: Vec<PathBuf> = args.map(PathBuf::from).collect();
+                return match minotaur_runtime::mount_template::make(file.as_ref(), &leave_out) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        eprintln!("minotaur-runtime-run: {}", chain(&e));
+                        ExitCode::from(1)
+                    }
+                };
+            }
             "--exec" => exec.pid = args.next().and_then(|p| p.parse().ok()),
             "--cwd" => exec.cwd = args.next(),
             "--user" => exec.user = args.next(),
@@ -81,6 +100,7 @@ fn main() -> ExitCode {
     }
     let opts = minotaur_runtime::CreateOptions {
         hide,
+        mount_template,
         ..Default::default()
     };
     let mut console = None;
