@@ -1,8 +1,10 @@
 # Sourced by the benchmarks: the box scripts (run as PID 1 of a fresh PID, network and mount namespace) use
 # private_box and podman_private; the scripts that start a box use new_cgroups_cleanup.
-#   private_box TMPDIR: private /run, /etc and /var/lib (their writes land in TMPDIR), loopback up.
+#   private_box TMPDIR: private /run, /etc and /var/lib (their writes land in TMPDIR), loopback up. The box's
+#   mounts are shared among themselves, as systemd leaves a host's (minotaur's mount template needs that).
 private_box() {
   local tmp=$1
+  mount --make-rshared /
   mount -t tmpfs -o mode=755 tmpfs /run
   mkdir -p "$tmp"/{etc,varlib}-{upper,work}
   mount -t overlay overlay -o "lowerdir=/etc,upperdir=$tmp/etc-upper,workdir=$tmp/etc-work" /etc

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_clean, host, ok};
+use common::{assert_clean, host, import_busybox, ok};
 use minotaur_testhost::TestHost;
 
 const CHECKER: &str = include_str!("checker/isolation.sh");
@@ -401,6 +401,53 @@ fn volumes_tmpfs_and_read_only_root() {
     );
     assert_eq!(std::fs::read_to_string(tmp.join("f")).unwrap(), "hi\n");
     assert_clean(&h, &[]);
+}
+
+/// Containers' mount namespaces are copied from the engine's mount template, made by the first start: the
+/// host's mounts made or removed later reach host-image roots and volumes, and image roots (mounted at each
+/// start) reach the runtime.
+#[test]
+fn the_mount_template_follows_the_hosts_mounts() {
+    let Some(h) = host() else { return };
+    import_busybox(&h, "tpl", "");
+    let first = ok(&h, &["run", "-d", "host", "sleep", "600"]);
+    let template = "/run/minotaur/mnt/template";
+    let mnt = h.sh_ok(&format!("findmnt -n -o FSTYPE,SOURCE {template}"));
+    assert!(mnt.starts_with("nsfs") && mnt.contains("mnt:["), "{mnt}");
+    // (Not below /tmp: the host image gets a tmpfs there.)
+    let late = h.dir().join("late").display().to_string();
+    h.sh_ok(&format!(
+        "mkdir -p {late} && mount -t tmpfs tmpfs {late} && echo late > {late}/file"
+    ));
+    let seen = ok(&h, &["run", "--rm", "host", "cat", &format!("{late}/file")]);
+    assert_eq!(seen, "late");
+    let seen = ok(
+        &h,
+        &[
+            "run",
+            "--rm",
+            "-v",
+            &format!("{late}:/mnt:ro"),
+            "host",
+            "cat",
+            "/mnt/file",
+        ],
+    );
+    assert_eq!(seen, "late");
+    assert_eq!(
+        ok(&h, &["run", "--rm", "tpl", "cat", "/etc/passwd"]),
+        "root:x:0:0:root:/root:/bin/sh"
+    );
+    // No container's namespace file is copied into the next one.
+    let in_new = |script: &str| ok(&h, &["run", "--rm", "host", "sh", "-c", script]);
+    let nsfs = in_new("grep -c ' - nsfs ' /proc/self/mountinfo || true");
+    assert_eq!(nsfs, "0");
+    h.sh_ok(&format!("umount {late}"));
+    let gone = in_new(&format!("test -e {late}/file && echo there || echo gone"));
+    assert_eq!(gone, "gone");
+    ok(&h, &["rm", "-f", first.trim()]);
+    ok(&h, &["rmi", "tpl"]);
+    assert_clean(&h, &[first.trim().to_owned()]);
 }
 
 #[test]

@@ -289,45 +289,73 @@ impl Engine {
     /// mount point of its own, bound onto itself the first time. Containers of the `host` image have the
     /// host's `/` as their root, a recursive bind; as a mount point the run root can be left out of it (see
     /// `hide` in the runtime's options), so a container start does not copy, then detach, every other
-    /// container's mounts. An exclusive flock on the directory keeps two engines from both binding it.
+    /// container's mounts. An exclusive flock on the directory keeps two engines from both binding it. It is a
+    /// shared mount (for the mount template, see [`Engine::mount_template`]) in a peer group of its own.
     fn runroot_ready(&self) -> Result<(), EngineError> {
         let dir = &self.paths.runroot;
         fs::create_dir_all(dir).map_err(io_err(format!("create {}", dir.display())))?;
-        let is_mount_point = |d: &Path| {
-            rustix::fs::statx(
-                rustix::fs::CWD,
-                d,
-                rustix::fs::AtFlags::empty(),
-                rustix::fs::StatxFlags::BASIC_STATS,
-            )
-            .map(|s| {
-                let root = rustix::fs::StatxAttributes::MOUNT_ROOT;
-                s.stx_attributes_mask.contains(root) && s.stx_attributes.contains(root)
-            })
-        };
-        let known = |e: rustix::io::Errno| EngineError::Sys {
-            what: format!("look at {}", dir.display()),
-            source: nix::errno::Errno::from_raw(e.raw_os_error()),
-        };
-        if is_mount_point(dir).map_err(known)? {
+        if is_mount_point(dir)? {
             return Ok(());
         }
         let lock = lock_dir(dir)?;
-        if !is_mount_point(dir).map_err(known)? {
-            nix::mount::mount(
-                Some(dir.as_path()),
-                dir.as_path(),
-                None::<&str>,
-                nix::mount::MsFlags::MS_BIND | nix::mount::MsFlags::MS_REC,
-                None::<&str>,
-            )
-            .map_err(|source| EngineError::Sys {
-                what: format!("bind {} onto itself", dir.display()),
-                source,
-            })?;
+        if !is_mount_point(dir)? {
+            bind_onto_itself(dir)?;
+            // Shared, so image roots mounted below it reach the mount template; a peer group of its own
+            // (private first), so they are not also copied onto the mount the run root sits on.
+            for (flags, what) in [
+                (nix::mount::MsFlags::MS_PRIVATE, "private"),
+                (nix::mount::MsFlags::MS_SHARED, "shared"),
+            ] {
+                set_propagation(dir, flags, what)?;
+            }
         }
         drop(lock);
         Ok(())
+    }
+
+    /// The mount namespace containers' mount namespaces are copied from (the runtime's mount template): the
+    /// host's mounts without the containers' namespace files, so that a start does not copy and then detach
+    /// a mount for every other container. Made on first use, under the run root's lock; `None` where the
+    /// host's root mount is private (a template would not follow the host's later mounts), and containers
+    /// then copy the engine's own namespace as before.
+    fn mount_template(&self) -> Result<Option<PathBuf>, EngineError> {
+        let dir = self.paths.runroot.join("mnt");
+        let file = dir.join("template");
+        if is_mount_point(&file).unwrap_or(false) {
+            return Ok(Some(file));
+        }
+        if !minotaur_runtime::mount_template::root_is_shared().unwrap_or(false) {
+            return Ok(None);
+        }
+        self.runroot_ready()?;
+        let lock = lock_dir(&self.paths.runroot)?;
+        if is_mount_point(&file).unwrap_or(false) {
+            return Ok(Some(file));
+        }
+        // The template's file must sit on a mount that does not propagate (the kernel will not propagate a
+        // bound mount namespace); the directories of namespace files must be mount points before the template
+        // is made, so the template can leave them out whole, with whatever is bound there later.
+        fs::create_dir_all(&dir).map_err(io_err(format!("create {}", dir.display())))?;
+        if !is_mount_point(&dir)? {
+            bind_onto_itself(&dir)?;
+        }
+        set_propagation(&dir, nix::mount::MsFlags::MS_PRIVATE, "private")?;
+        let system = Registry::system();
+        self.netns().prepare()?;
+        system.prepare()?;
+        let _ = fs::remove_file(&file);
+        let made = minotaur_runtime::mount_template::make(
+            &file,
+            &[self.paths.netns_dir(), system.run_dir().to_owned()],
+        );
+        drop(lock);
+        match made {
+            Ok(()) => Ok(Some(file)),
+            Err(e) => {
+                log::warn!("no mount template, containers copy the host's mounts: {e}");
+                Ok(None)
+            }
+        }
     }
 
     fn make_files(
@@ -598,6 +626,7 @@ impl Engine {
                 spec,
                 bundle,
                 overlay: overlay.clone(),
+                mount_template: self.mount_template()?,
                 lock: None,
             })
         })();
@@ -943,6 +972,49 @@ fn lock_dir(dir: &Path) -> Result<Flock<fs::File>, EngineError> {
                 source,
             })
         })
+}
+
+/// True when `dir` is the root of a mount.
+fn is_mount_point(dir: &Path) -> Result<bool, EngineError> {
+    rustix::fs::statx(
+        rustix::fs::CWD,
+        dir,
+        rustix::fs::AtFlags::empty(),
+        rustix::fs::StatxFlags::BASIC_STATS,
+    )
+    .map(|s| {
+        let root = rustix::fs::StatxAttributes::MOUNT_ROOT;
+        s.stx_attributes_mask.contains(root) && s.stx_attributes.contains(root)
+    })
+    .map_err(|e| EngineError::Sys {
+        what: format!("look at {}", dir.display()),
+        source: nix::errno::Errno::from_raw(e.raw_os_error()),
+    })
+}
+
+/// Binds `dir` onto itself (with what is mounted below it), making it a mount point.
+fn bind_onto_itself(dir: &Path) -> Result<(), EngineError> {
+    nix::mount::mount(
+        Some(dir),
+        dir,
+        None::<&str>,
+        nix::mount::MsFlags::MS_BIND | nix::mount::MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|source| EngineError::Sys {
+        what: format!("bind {} onto itself", dir.display()),
+        source,
+    })
+}
+
+/// Changes the propagation of the mount at `dir` (`what`: the type's name, for the error).
+fn set_propagation(dir: &Path, flags: nix::mount::MsFlags, what: &str) -> Result<(), EngineError> {
+    nix::mount::mount(None::<&str>, dir, None::<&str>, flags, None::<&str>).map_err(|source| {
+        EngineError::Sys {
+            what: format!("make {} {what}", dir.display()),
+            source,
+        }
+    })
 }
 
 /// The start time of a process (field 22 of /proc/PID/stat, in clock ticks since boot): with the PID, it

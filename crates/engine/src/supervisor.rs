@@ -40,13 +40,15 @@ pub enum Attach {
     Foreground { stdin: bool },
 }
 
-/// What `start` prepared: the spec, the bundle directory, an overlay mount to undo at exit, and the lock
-/// that serializes starts of the container, released once it is recorded running. (A forked supervisor
-/// shares the lock with the CLI that forked it: `flock(2)` locks belong to the open file.)
+/// What `start` prepared: the spec, the bundle directory, an overlay mount to undo at exit, the mount
+/// template, and the lock that serializes starts of the container, released once it is recorded running. (A
+/// forked supervisor shares the lock with the CLI that forked it: `flock(2)` locks belong to the open file.)
 pub struct Prepared {
     pub spec: Spec,
     pub bundle: PathBuf,
     pub overlay: Option<PathBuf>,
+    /// The mount namespace to copy the container's from (see `Engine::mount_template`).
+    pub mount_template: Option<PathBuf>,
     pub lock: Option<Flock<File>>,
 }
 
@@ -180,6 +182,7 @@ fn supervise(
         stdio: Some([stdin_fd, out_w.as_fd(), err_w.as_fd()]),
         init: c.config.host.init,
         hide: vec![engine.paths.runroot.clone()],
+        mount_template: p.mount_template.clone(),
     };
     let undo_root = |p: &Prepared| {
         if let Some(m) = &p.overlay {

@@ -149,6 +149,11 @@ impl Registry {
         }
     }
 
+    /// The directory names are bound in.
+    pub fn run_dir(&self) -> &Path {
+        &self.run_dir
+    }
+
     /// The file a name is bound on.
     pub fn path(&self, name: &NetnsName) -> PathBuf {
         self.run_dir.join(name.as_str())
@@ -375,7 +380,7 @@ impl Registry {
 
     /// Makes the directory a shared mount point as iproute2 does, then creates the empty name file.
     fn create_file(&self, name: &NetnsName) -> Result<PathBuf, NetnsError> {
-        self.prepare_run_dir()?;
+        self.prepare()?;
         let path = self.path(name);
         match open(
             &path,
@@ -392,7 +397,7 @@ impl Registry {
     /// a mount point (`MS_SHARED` on a non-mount-point fails with `EINVAL`). The bind is made private before
     /// it is made shared so that it starts a peer group of its own. An exclusive `flock` on the directory
     /// keeps concurrent adders from stacking binds (iproute2 does the same, after Debian bug 949235).
-    fn prepare_run_dir(&self) -> Result<(), NetnsError> {
+    pub fn prepare(&self) -> Result<(), NetnsError> {
         let dir = &self.run_dir;
         let created = match fs::DirBuilder::new().mode(0o755).create(dir) {
             Ok(()) => true,

@@ -173,6 +173,7 @@ impl TestHost {
             ],
             &format!(
                 r#"
+mount --make-rshared /
 mount -t tmpfs -o mode=755 tmpfs /run
 mkdir -p /run/systemd/resolve
 echo 'nameserver {WORLD_DNS}' > /run/systemd/resolve/resolv.conf

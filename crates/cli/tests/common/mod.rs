@@ -121,6 +121,13 @@ pub fn minotaur_cgroups(h: &TestHost) -> BTreeSet<String> {
     all
 }
 
+/// The engine's mounts under /run/minotaur that outlive its containers.
+const LASTING: &[&str] = &[
+    "/run/minotaur/netns",
+    "/run/minotaur/mnt",
+    "/run/minotaur/mnt/template",
+];
+
 /// Asserts that no container exists in the box and nothing of the containers `ids` is left: record,
 /// directories, network namespace files, mounts, cgroups.
 pub fn assert_clean(h: &TestHost, ids: &[String]) {
@@ -142,12 +149,13 @@ pub fn assert_clean(h: &TestHost, ids: &[String]) {
         "runtime files left under /run/minotaur"
     );
     // The netns directory itself is a shared mount point, as /run/netns is; nothing may be mounted below it.
+    // The mount template and its private directory stay until reboot.
     let mounts: Vec<String> = h
         .sh_ok("cat /proc/self/mountinfo")
         .lines()
         .filter(|l| {
             let mp = l.split(' ').nth(4).unwrap_or_default();
-            mp.starts_with("/run/minotaur/") && mp != "/run/minotaur/netns"
+            mp.starts_with("/run/minotaur/") && !LASTING.contains(&mp)
         })
         .map(str::to_owned)
         .collect();
