@@ -438,16 +438,47 @@ fn the_mount_template_follows_the_hosts_mounts() {
         ok(&h, &["run", "--rm", "tpl", "cat", "/etc/passwd"]),
         "root:x:0:0:root:/root:/bin/sh"
     );
-    // No container's namespace file is copied into the next one.
+    // The runtime is given the template.
+    let o = h
+        .minotaur()
+        .env("MINOTAUR_LOG_LEVEL", "debug")
+        .args(["run", "--rm", "host", "true"])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        log.contains(&format!("mounts copied from {template}")),
+        "{log}"
+    );
     let in_new = |script: &str| ok(&h, &["run", "--rm", "host", "sh", "-c", script]);
-    let nsfs = in_new("grep -c ' - nsfs ' /proc/self/mountinfo || true");
-    assert_eq!(nsfs, "0");
     h.sh_ok(&format!("umount {late}"));
     let gone = in_new(&format!("test -e {late}/file && echo there || echo gone"));
     assert_eq!(gone, "gone");
     ok(&h, &["rm", "-f", first.trim()]);
     ok(&h, &["rmi", "tpl"]);
     assert_clean(&h, &[first.trim().to_owned()]);
+}
+
+/// On a host whose root mount is private no template is made: containers copy the engine's namespace.
+#[test]
+fn without_a_shared_root_there_is_no_mount_template() {
+    let Some(h) = host() else { return };
+    h.sh_ok("mount --make-rprivate /");
+    let o = h
+        .minotaur()
+        .env("MINOTAUR_LOG_LEVEL", "debug")
+        .args(["run", "--rm", "host", "echo", "ran"])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{log}");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "ran\n");
+    assert!(
+        log.contains("mounts copied from the engine's namespace"),
+        "{log}"
+    );
+    h.sh_ok("! mountpoint -q /run/minotaur/mnt/template");
+    assert_clean(&h, &[]);
 }
 
 #[test]

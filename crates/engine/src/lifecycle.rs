@@ -333,21 +333,16 @@ impl Engine {
             return Ok(Some(file));
         }
         // The template's file must sit on a mount that does not propagate (the kernel will not propagate a
-        // bound mount namespace); the directories of namespace files must be mount points before the template
-        // is made, so the template can leave them out whole, with whatever is bound there later.
+        // bound mount namespace); the directory of namespace files must be a mount point before the template
+        // is made, so the template can leave it out whole, with whatever is bound there later.
         fs::create_dir_all(&dir).map_err(io_err(format!("create {}", dir.display())))?;
         if !is_mount_point(&dir)? {
             bind_onto_itself(&dir)?;
         }
         set_propagation(&dir, nix::mount::MsFlags::MS_PRIVATE, "private")?;
-        let system = Registry::system();
         self.netns().prepare()?;
-        system.prepare()?;
         let _ = fs::remove_file(&file);
-        let made = minotaur_runtime::mount_template::make(
-            &file,
-            &[self.paths.netns_dir(), system.run_dir().to_owned()],
-        );
+        let made = minotaur_runtime::mount_template::make(&file, &[self.paths.netns_dir()]);
         drop(lock);
         match made {
             Ok(()) => Ok(Some(file)),

@@ -197,7 +197,14 @@ fn supervise(
         }
     };
     drop((out_w, err_w));
-    log::debug!("supervise {}: created (pid {})", c.name, created.pid());
+    log::debug!(
+        "supervise {}: created (pid {}), mounts copied from {}",
+        c.name,
+        created.pid(),
+        p.mount_template
+            .as_deref()
+            .map_or("the engine's namespace".into(), |t| t.display().to_string())
+    );
     let mut created = created;
     let console = created.take_console();
     let pid = created.pid();

@@ -149,11 +149,6 @@ impl Registry {
         }
     }
 
-    /// The directory names are bound in.
-    pub fn run_dir(&self) -> &Path {
-        &self.run_dir
-    }
-
     /// The file a name is bound on.
     pub fn path(&self, name: &NetnsName) -> PathBuf {
         self.run_dir.join(name.as_str())

@@ -2,7 +2,7 @@
 //!
 //! A new mount namespace starts as a copy of every mount of the one it is made from, and a container's init
 //! then detaches them all again when it leaves the old root behind `pivot_root`. An engine keeps one mount
-//! per container on the host (its network namespace file, bound twice), so both steps grow with the number of
+//! per container on the host (its network namespace file), so both steps grow with the number of
 //! containers: at a thousand, about 2.5 ms of every start. A template is a mount namespace that has the
 //! host's mounts without those: it is made once, as a copy of the host's whose mounts are all slaves of the
 //! host's, so that what the host mounts or unmounts later reaches it, and with the directories of namespace
@@ -158,19 +158,6 @@ fn make_namespace(leave_out: &[PathBuf]) -> Result<OwnedFd, TemplateError> {
                 Err(e) => return Err(sys(format!("detach {}", dir.display()))(e)),
             }
         }
-    }
-    // Namespace files bound elsewhere (another engine's, `ip netns` of a directory that is no mount
-    // point) are not needed either.
-    let mut nsfs = Vec::new();
-    minotaur_ns::mountinfo::scan("/proc/thread-self/mountinfo", |m| {
-        if m.fstype == "nsfs" {
-            nsfs.push(m.mount_point.clone());
-        }
-        true
-    })
-    .map_err(TemplateError::MountTable)?;
-    for p in nsfs {
-        let _ = umount2(&p, MntFlags::MNT_DETACH);
     }
     fs::File::open("/proc/thread-self/ns/mnt")
         .map(OwnedFd::from)
