@@ -15,6 +15,33 @@ private_box() {
   # it: then crun, runc and podman would make their "unified" directories in the host's /sys/fs/cgroup tmpfs
   # below it).
   if mountpoint -q /sys/fs/cgroup/unified; then mount -t tmpfs -o mode=755 tmpfs /sys/fs/cgroup/unified; fi
+  # minotaur's connect4 program is attached only where connect_cgroup says (never the host's cgroup root).
+  export MINOTAUR_CONNECT_CGROUP=none
+}
+
+#   connect_cgroup TMPDIR: a cgroup v2 directory of the box's own (named after TMPDIR, below the hierarchy's
+#   root, reached through a cgroup2 mount at TMPDIR/cgroup2) for minotaur's connect4 program, joined by the
+#   calling shell so that the box's later processes are in it; and a sibling, DIR-out, for processes to be run
+#   out of it. The script that started the box removes both afterwards (connect_cgroup_cleanup TMPDIR).
+connect_cgroup() {
+  local tmp=$1
+  grep -qw cgroup2 /proc/filesystems || return 0
+  mkdir -p "$tmp/cgroup2"
+  mount -t cgroup2 cgroup2 "$tmp/cgroup2"
+  mkdir -p "$tmp/cgroup2/${tmp##*/}" "$tmp/cgroup2/${tmp##*/}-out"
+  echo $$ >"$tmp/cgroup2/${tmp##*/}/cgroup.procs"
+  export MINOTAUR_CONNECT_CGROUP=$tmp/cgroup2/${tmp##*/}
+}
+
+
+#   connect_cgroup_cleanup TMPDIR: removes the directory connect_cgroup made (its processes are gone).
+connect_cgroup_cleanup() {
+  local d
+  for d in /sys/fs/cgroup/unified /sys/fs/cgroup; do
+    if [ "$(stat -f -c %T "$d" 2>/dev/null)" = cgroup2fs ]; then
+      rmdir "$d/${1##*/}" "$d/${1##*/}-out" 2>/dev/null || true
+    fi
+  done
 }
 
 #   podman_private TMPDIR [NETWORK_BACKEND]: podman with its storage and configuration under TMPDIR/podman,

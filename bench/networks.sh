@@ -28,6 +28,7 @@ before=$(ls -d /sys/fs/cgroup/*/libpod_parent 2>/dev/null || true)
 . bench/box.sh
 cleanup() {
   new_cgroups_cleanup "$before" /sys/fs/cgroup/*/libpod_parent
+  connect_cgroup_cleanup "$tmp"
   rm -rf "$tmp"
 }
 trap cleanup EXIT

@@ -56,6 +56,17 @@ pub struct Global {
     )]
     pub cgroup_parent: PathBuf,
 
+    /// The cgroup v2 directory whose processes connect straight to containers when they connect to a
+    /// published port on 127.0.0.0/8 (a connect4 program; the DNAT stays for everything else): "auto" is
+    /// the root of the cgroup2 mount, "none" turns it off
+    #[arg(
+        long,
+        env = "MINOTAUR_CONNECT_CGROUP",
+        default_value = "auto",
+        value_name = "DIR"
+    )]
+    pub connect_cgroup: String,
+
     /// How much to log on standard error
     #[arg(
         long,

@@ -429,6 +429,64 @@ fn published_ports_reach_the_container_from_localhost_outside_and_other_containe
     assert_network_clean(&h);
 }
 
+/// A process of the connect cgroup that connects to a published port on 127.0.0.0/8 is connected to the
+/// container itself (its peer is the container's address); other processes go through the DNAT. The map
+/// follows `rm` and `network reload`.
+#[test]
+fn loopback_connections_from_the_connect_cgroup_go_straight_to_the_container() {
+    let Some(h) = host() else { return };
+    let Some(cg) = h.connect_cgroup() else {
+        eprintln!("skipped: no cgroup v2");
+        return;
+    };
+    web(
+        &h,
+        "direct",
+        "direct",
+        &["-p", "8090:80", "-p", "127.0.0.2:8091:80"],
+    );
+    let ip = inspect(&h, "direct", "{{.NetworkSettings.IPAddress}}");
+    let peer = |joined: bool, url: &str| {
+        let join = if joined {
+            format!("echo $$ > {}/cgroup.procs && ", cg.display())
+        } else {
+            String::new()
+        };
+        h.sh(&format!(
+            "{join}exec curl -sS -m 5 -o /dev/null -w '%{{remote_ip}} %{{http_code}}' {url}"
+        ))
+    };
+    let out = |o: std::process::Output| String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(
+        out(peer(true, "http://127.0.0.1:8090/")),
+        format!("{ip} 200")
+    );
+    assert_eq!(
+        out(peer(true, "http://127.0.0.2:8091/")),
+        format!("{ip} 200")
+    );
+    // From a socket bound to 127.0.0.1 too (masqueraded on the way out, or the answer could not come back).
+    assert_eq!(
+        out(peer(true, "--interface 127.0.0.1 http://127.0.0.1:8090/")),
+        format!("{ip} 200")
+    );
+    // Outside the cgroup, the DNAT: the peer is the address connected to.
+    assert_eq!(out(peer(false, "http://127.0.0.1:8090/")), "127.0.0.1 200");
+    // A port nobody published is not redirected.
+    assert!(!peer(true, "http://127.0.0.1:8093/").status.success());
+    // The rules and the map come back with `network reload` after a flush.
+    h.sh_ok("nft flush ruleset");
+    ok(&h, &["network", "reload"]);
+    assert_eq!(
+        out(peer(true, "http://127.0.0.1:8090/")),
+        format!("{ip} 200")
+    );
+    assert_eq!(out(peer(false, "http://127.0.0.1:8090/")), "127.0.0.1 200");
+    ok(&h, &["rm", "-f", "direct"]);
+    assert!(!peer(true, "http://127.0.0.1:8090/").status.success());
+    assert_network_clean(&h);
+}
+
 #[test]
 fn names_and_aliases_resolve_between_containers_with_ptr_records() {
     let Some(h) = host() else { return };

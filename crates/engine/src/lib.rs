@@ -24,3 +24,4 @@ pub mod template;
 pub mod user;
 
 pub use minotaur_ns::error_chain;
+pub use minotaur_runtime::cgroup::v2_root as cgroup2_root;

@@ -313,6 +313,13 @@ impl Engine {
         Ok(())
     }
 
+    /// The run root, ready, under an exclusive flock until the guard is dropped: for making what is made
+    /// once per boot below it.
+    pub(crate) fn runroot_locked(&self) -> Result<Flock<fs::File>, EngineError> {
+        self.runroot_ready()?;
+        lock_dir(&self.paths.runroot)
+    }
+
     /// The mount namespace containers' mount namespaces are copied from (the runtime's mount template): the
     /// host's mounts without the containers' namespace files, so that a start does not copy and then detach
     /// a mount for every other container. Made on first use, under the run root's lock; `None` where the
@@ -327,8 +334,7 @@ impl Engine {
         if !minotaur_runtime::mount_template::root_is_shared().unwrap_or(false) {
             return Ok(None);
         }
-        self.runroot_ready()?;
-        let lock = lock_dir(&self.paths.runroot)?;
+        let lock = self.runroot_locked()?;
         if is_mount_point(&file).unwrap_or(false) {
             return Ok(Some(file));
         }

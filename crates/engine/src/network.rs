@@ -15,6 +15,7 @@ use std::os::fd::AsFd;
 use std::path::Path;
 
 use ipnet::IpNet;
+use minotaur_firewall::connect::ConnectRedirect;
 use minotaur_firewall::{Firewall, NetworkRules, PortRule, Proto as FwProto};
 use minotaur_net::{pool, sysctl, Netlink, VethSpec};
 use minotaur_state::{EndpointRow, NetworkRow, NewNetwork, PortRow, ReadTx, StateError};
@@ -97,6 +98,8 @@ pub enum NetworkError {
     Sysctl(#[from] minotaur_net::sysctl::SysctlError),
     #[error(transparent)]
     Firewall(#[from] minotaur_firewall::FirewallError),
+    #[error(transparent)]
+    Redirect(#[from] minotaur_firewall::connect::RedirectError),
     #[error(transparent)]
     Dns(#[from] minotaur_dns::DnsError),
     #[error(transparent)]
@@ -834,6 +837,9 @@ impl Engine {
         let mut fw = Firewall::open().map_err(NetworkError::from)?;
         let all: Vec<NetworkRules> = networks.iter().map(Network::rules).collect();
         fw.sync(&all, &rules).map_err(NetworkError::from)?;
+        if let Some(r) = self.connect_redirect() {
+            r.sync(&rules).map_err(NetworkError::from)?;
+        }
         Ok(())
     }
 
@@ -1065,6 +1071,9 @@ impl Engine {
             }
             other => other.map_err(NetworkError::from)?,
         }
+        if let Some(r) = self.connect_redirect() {
+            r.add(&rules).map_err(NetworkError::from)?;
+        }
         Ok(())
     }
 
@@ -1072,10 +1081,55 @@ impl Engine {
     pub(crate) fn unpublish(&self, c: &Container) -> Result<(), EngineError> {
         let rules = self.port_rules_of(c)?;
         if !rules.is_empty() {
+            if let Some(r) = self.connect_redirect() {
+                r.remove_ports(&rules).map_err(NetworkError::from)?;
+            }
             let mut fw = Firewall::open().map_err(NetworkError::from)?;
             fw.remove_ports(&rules).map_err(NetworkError::from)?;
         }
         Ok(())
+    }
+
+    /// The connect4 redirect of published loopback ports (see `minotaur_firewall::connect`), pinned in
+    /// `<runroot>/bpf` and made on first use; `None` when `--connect-cgroup` is off, or it cannot be made
+    /// here (a warning: the DNAT still carries those connections).
+    fn connect_redirect(&self) -> Option<ConnectRedirect> {
+        let cgroup = self.paths.connect_cgroup.as_deref()?;
+        let dir = minotaur_firewall::connect::pin_dir(&self.paths.runroot);
+        let made = (|| -> Result<ConnectRedirect, EngineError> {
+            if let Some(r) = ConnectRedirect::open(&dir).map_err(NetworkError::from)? {
+                return Ok(r);
+            }
+            let _lock = self.runroot_locked()?;
+            if !is_bpffs(&dir) {
+                fs::create_dir_all(&dir).map_err(|source| EngineError::Io {
+                    what: format!("create {}", dir.display()),
+                    source,
+                })?;
+                nix::mount::mount(
+                    Some("bpf"),
+                    &dir,
+                    Some("bpf"),
+                    nix::mount::MsFlags::empty(),
+                    Some("mode=0700"),
+                )
+                .map_err(|source| EngineError::Sys {
+                    what: format!("mount a bpffs on {}", dir.display()),
+                    source,
+                })?;
+            }
+            match ConnectRedirect::open(&dir).map_err(NetworkError::from)? {
+                Some(r) => Ok(r),
+                None => Ok(ConnectRedirect::make(&dir, cgroup).map_err(NetworkError::from)?),
+            }
+        })();
+        made.map_err(|e| {
+            log::warn!(
+                "published ports on 127.0.0.1 go through DNAT only: {}",
+                crate::error_chain(&e)
+            )
+        })
+        .ok()
     }
 
     /// `network connect`: joins a container (running or not) to one more network.
@@ -1414,6 +1468,13 @@ pub(crate) fn register_netns(
     };
     copy().map_err(io(format!("write {}", etc.display())))?;
     Ok(true)
+}
+
+/// Whether `dir` is the root of a bpffs.
+fn is_bpffs(dir: &Path) -> bool {
+    nix::sys::statfs::statfs(dir)
+        .map(|s| s.filesystem_type() == nix::sys::statfs::BPF_FS_MAGIC)
+        .unwrap_or(false)
 }
 
 /// Undoes [`register_netns`], if the name is our link to `sandbox`.

@@ -8,6 +8,8 @@
 //! <runroot>/containers/<id>/          runtime, gone at reboot
 //!     bundle/                          the OCI bundle directory the root is assembled on
 //! <runroot>/netns/<id>                the network namespace, a bind-mounted nsfs file (SandboxKey)
+//! <runroot>/mnt/template              the mount template containers' mount namespaces are copied from
+//! <runroot>/bpf/                      a bpffs: the connect4 program and its map of published ports
 //! ```
 
 use std::path::PathBuf;
@@ -21,6 +23,9 @@ pub struct Paths {
     pub root: PathBuf,
     pub runroot: PathBuf,
     pub cgroup_parent: PathBuf,
+    /// The cgroup v2 directory whose processes' connections to published loopback ports go straight to the
+    /// container (`--connect-cgroup`; see `minotaur_firewall::connect`). `None`: DNAT alone.
+    pub connect_cgroup: Option<PathBuf>,
 }
 
 /// The default cgroup parent of containers.
@@ -32,6 +37,7 @@ impl Paths {
             root: root.into(),
             runroot: runroot.into(),
             cgroup_parent: PathBuf::from(CGROUP_PARENT),
+            connect_cgroup: None,
         }
     }
 

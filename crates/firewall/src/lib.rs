@@ -45,9 +45,10 @@
 //!   whose protocol and port are in a port map is DNATed to the container, first by the host-address maps,
 //!   then by the any-address maps. This runs in `prerouting` (from outside, and from containers: hairpin) and
 //!   in `output` (from the host itself, including `127.0.0.1`; `::1` is left alone, since IPv6 never routes
-//!   it out). Flows DNATed from `127.0.0.0/8` and flows DNATed from a minotaur subnet back out a minotaur
-//!   bridge are masqueraded, so that the container's answer comes back through the host. IPv4 localhost DNAT
-//!   also needs `route_localnet=1` on the bridge.
+//!   it out). Flows from `127.0.0.0/8` out a minotaur bridge and flows DNATed from a minotaur subnet back out a
+//!   minotaur bridge are masqueraded, so that the container's answer comes back through the host. IPv4 localhost DNAT
+//!   also needs `route_localnet=1` on the bridge. Connections from the host's own processes to a published
+//!   port on `127.0.0.0/8` can skip the DNAT altogether: see [`connect`].
 //! - **Forwarding** (`forward`, policy accept): established and related flows are accepted, and so are
 //!   DNATed flows towards a bridge. Our accept does not override a drop in another table: a host firewall
 //!   that drops forwarded traffic must let minotaur's through itself.
@@ -59,6 +60,7 @@
 //! two racing publishers of the same port cannot both succeed.
 #![forbid(unsafe_code)]
 
+pub mod connect;
 pub mod rules;
 
 use std::net::IpAddr;

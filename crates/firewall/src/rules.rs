@@ -200,7 +200,10 @@ const CHAINS: &[ChainDef] = &[
         name: "postrouting",
         base: Some("type nat hook postrouting priority srcnat; policy accept;"),
         rules: &[
-            "ct status dnat ip saddr 127.0.0.0/8 oifname @bridges masquerade",
+            // Loopback-sourced traffic leaving through a bridge (route_localnet) is DNATed from 127.0.0.1, or
+            // redirected at connect() from a socket bound to it (see `connect`): either way the container
+            // could not answer 127.0.0.1.
+            "ip saddr 127.0.0.0/8 oifname @bridges masquerade",
             "ct status dnat ip saddr @subnets4 oifname @bridges masquerade",
             "ct status dnat ip6 saddr @subnets6 oifname @bridges masquerade",
             "ip saddr @masquerade4 oifname != @bridges masquerade",

@@ -64,6 +64,15 @@ pub fn is_cgroup2(root: &Path) -> bool {
         .unwrap_or(false)
 }
 
+/// The root of the cgroup v2 hierarchy: `/sys/fs/cgroup` on a unified host, `/sys/fs/cgroup/unified` on a
+/// hybrid one; `None` on a host with v1 hierarchies only.
+pub fn v2_root() -> Option<PathBuf> {
+    [DEFAULT_ROOT, "/sys/fs/cgroup/unified"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| is_cgroup2(p))
+}
+
 /// The v1 hierarchies mounted directly under `/sys/fs/cgroup`: (directory name, the options that select its
 /// controllers, e.g. `cpu,cpuacct` or `xattr,name=systemd`). `proc_self` is a `/proc/<pid>` directory: its
 /// `cgroup` file lists the hierarchies, and its `mountinfo` is read only as far as the last of their mounts

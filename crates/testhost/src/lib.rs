@@ -54,6 +54,9 @@ pub struct TestHost {
     bin: PathBuf,
     boxed: Holder,
     world: Holder,
+    /// The box's own cgroup v2 directory for the engine's connect4 program (`MINOTAUR_CONNECT_CGROUP`), so
+    /// that it is never attached where the real host's processes are; `None` without cgroup v2.
+    connect_cgroup: Option<PathBuf>,
 }
 
 /// An `unshare --fork --kill-child` process and the PID-namespace init below it.
@@ -95,6 +98,9 @@ impl Drop for TestHost {
     fn drop(&mut self) {
         self.boxed.kill();
         self.world.kill();
+        if let Some(cg) = &self.connect_cgroup {
+            remove_cgroup_tree(cg);
+        }
         // Whatever cgroups the box's containers left (a test that failed half-way), deepest first. Their
         // processes died with the box's PID namespace; the kernel may take a moment to let go of them.
         let parent = self.cgroup_parent();
@@ -109,6 +115,17 @@ impl Drop for TestHost {
             let _ = fs::remove_dir(c.path().join("minotaur-test"));
         }
     }
+}
+
+/// The root of the cgroup v2 hierarchy (unified or hybrid host), if there is one.
+fn v2_root() -> Option<PathBuf> {
+    ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| {
+            nix::sys::statfs::statfs(p)
+                .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+        })
 }
 
 /// Removes a cgroup and its descendants (rmdir only: a cgroup directory has no files to delete).
@@ -194,11 +211,20 @@ ip link set lo up
             // The box's init reaps orphans, as a real host's init does.
             REAPER,
         )?;
-        let host = TestHost {
+        let mut host = TestHost {
             dir,
             bin: bin.to_owned(),
             boxed,
             world,
+            connect_cgroup: None,
+        };
+        host.connect_cgroup = match v2_root() {
+            Some(root) => {
+                let cg = root.join(host.cgroup_parent()).join("connect");
+                fs::create_dir_all(&cg).map_err(|e| format!("create {}: {e}", cg.display()))?;
+                Some(cg)
+            }
+            None => None,
         };
         host.wire()?;
         Ok(host)
@@ -309,6 +335,13 @@ ip link set lo up
         self.world.init
     }
 
+    /// The box's cgroup v2 directory for the engine's connect4 program: a process of the box that joins it
+    /// (`echo $$ > DIR/cgroup.procs`) connects straight to containers' published loopback ports; other
+    /// processes go through the DNAT. `None` on a host without cgroup v2.
+    pub fn connect_cgroup(&self) -> Option<&Path> {
+        self.connect_cgroup.as_deref()
+    }
+
     /// A command that runs `program` inside the box, with minotaur's state in the box's own directories.
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut c = Command::new("nsenter");
@@ -326,6 +359,10 @@ ip link set lo up
         .env("MINOTAUR_ROOT", self.dir.path().join("state"))
         .env("MINOTAUR_RUNROOT", "/run/minotaur")
         .env("MINOTAUR_CGROUP_PARENT", self.cgroup_parent())
+        .env(
+            "MINOTAUR_CONNECT_CGROUP",
+            self.connect_cgroup.as_deref().unwrap_or(Path::new("none")),
+        )
         .env("TMPDIR", "/tmp")
         .stdin(Stdio::null());
         c

@@ -440,6 +440,11 @@ pub fn each<T: std::fmt::Display, E: Into<anyhow::Error>>(
 pub fn engine(global: &Global) -> Engine {
     let mut paths = Paths::new(&global.root, &global.runroot);
     paths.cgroup_parent = global.cgroup_parent.clone();
+    paths.connect_cgroup = match global.connect_cgroup.as_str() {
+        "none" => None,
+        "auto" => minotaur_engine::cgroup2_root(),
+        dir => Some(dir.into()),
+    };
     Engine::new(paths)
 }
 
