@@ -5,8 +5,9 @@ Usage: launch.py --log FILE --from I --to J 'COMMAND WITH {i}'
 
 Runs COMMAND for i = I..J (inclusive; `{i}` is replaced by i), stopping at the first failure, and appends one
 line per start (i and milliseconds) to FILE. Then prints, for everything FILE holds so far: how many starts,
-the first and the last start's time, and the medians of the first ten and the last ten, so that the cost of the
-Nth container can be compared with the first's across several calls.
+the first and the last start's time, and the medians of the first ten and the last ten (and of the first and
+last hundred, from 200 starts on), so that the cost of the Nth container can be compared with the first's
+across several calls.
 """
 
 import argparse
@@ -39,8 +40,14 @@ def main():
     times = [ms for _, ms in sorted(rows)]
     n = len(times)
     head, tail = statistics.median(times[:10]), statistics.median(times[-10:])
-    print(f"{a.label}: {n} started; 1st {times[0]:.1f} ms, {n}th {times[-1]:.1f} ms; "
-          f"median of first 10 {head:.1f} ms, of last 10 {tail:.1f} ms (ratio {tail / head:.2f})", flush=True)
+    line = (f"{a.label}: {n} started; 1st {times[0]:.1f} ms, {n}th {times[-1]:.1f} ms; "
+            f"median of first 10 {head:.1f} ms, of last 10 {tail:.1f} ms (ratio {tail / head:.2f})")
+    if n >= 200:
+        # Ten samples are few where single starts stall (a cgroup v1 migration may wait a whole RCU grace
+        # period, 10-15 ms): the same with 100.
+        head, tail = statistics.median(times[:100]), statistics.median(times[-100:])
+        line += f"; of first/last 100 {head:.1f}/{tail:.1f} ms (ratio {tail / head:.2f})"
+    print(line, flush=True)
 
 
 if __name__ == "__main__":
