@@ -17,7 +17,7 @@
 use std::ffi::CString;
 use std::fs;
 use std::net::{IpAddr, Ipv4Addr};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -81,7 +81,7 @@ impl ConnectRedirect {
     pub fn make(dir: &Path, cgroup: &Path) -> Result<ConnectRedirect, RedirectError> {
         let map = bpf::map_create_hash(KEY_SIZE as u32, VALUE_SIZE as u32, MAX_PORTS)
             .map_err(sys("create the connect4 port map"))?;
-        let insns = program(map_fd(&map));
+        let insns = program(map.as_raw_fd());
         let prog = bpf::prog_load(
             bpf::BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
             bpf::BPF_CGROUP_INET4_CONNECT,
@@ -218,11 +218,6 @@ impl ConnectRedirect {
 
 fn io_errno(e: &std::io::Error) -> Errno {
     Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
-}
-
-fn map_fd(map: &OwnedFd) -> i32 {
-    use std::os::fd::AsRawFd;
-    map.as_fd().as_raw_fd()
 }
 
 /// Where the pins go: `<runroot>/bpf`, which must be a bpffs mount.
