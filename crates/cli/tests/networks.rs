@@ -484,6 +484,28 @@ fn loopback_connections_from_the_connect_cgroup_go_straight_to_the_container() {
     assert_eq!(out(peer(false, "http://127.0.0.1:8090/")), "127.0.0.1 200");
     ok(&h, &["rm", "-f", "direct"]);
     assert!(!peer(true, "http://127.0.0.1:8090/").status.success());
+    // Removed with the redirect turned off, a container's entries still go: the next container given its
+    // address must not receive connections to the port it no longer publishes.
+    web(&h, "gone", "gone", &["-p", "8094:80"]);
+    let gone_ip = inspect(&h, "gone", "{{.NetworkSettings.IPAddress}}");
+    let rm = h
+        .minotaur()
+        .env("MINOTAUR_CONNECT_CGROUP", "none")
+        .args(["rm", "-f", "gone"])
+        .output()
+        .unwrap();
+    assert!(
+        rm.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rm.stderr)
+    );
+    web(&h, "heir", "heir", &[]);
+    assert_eq!(
+        inspect(&h, "heir", "{{.NetworkSettings.IPAddress}}"),
+        gone_ip
+    );
+    assert!(!peer(true, "http://127.0.0.1:8094/").status.success());
+    ok(&h, &["rm", "-f", "heir"]);
     assert_network_clean(&h);
 }
 

@@ -1081,7 +1081,9 @@ impl Engine {
     pub(crate) fn unpublish(&self, c: &Container) -> Result<(), EngineError> {
         let rules = self.port_rules_of(c)?;
         if !rules.is_empty() {
-            if let Some(r) = self.connect_redirect() {
+            // Whatever --connect-cgroup says now: an entry left behind would send connections to an
+            // address the container no longer has.
+            if let Some(r) = self.pinned_redirect() {
                 r.remove_ports(&rules).map_err(NetworkError::from)?;
             }
             let mut fw = Firewall::open().map_err(NetworkError::from)?;
@@ -1123,13 +1125,16 @@ impl Engine {
                 None => Ok(ConnectRedirect::make(&dir, cgroup).map_err(NetworkError::from)?),
             }
         })();
-        made.map_err(|e| {
-            log::warn!(
-                "published ports on 127.0.0.1 go through DNAT only: {}",
-                crate::error_chain(&e)
-            )
-        })
-        .ok()
+        made.map_err(|e| redirect_warning(&e)).ok()
+    }
+
+    /// The connect4 redirect if one is pinned, made or not by this invocation's `--connect-cgroup`.
+    fn pinned_redirect(&self) -> Option<ConnectRedirect> {
+        let dir = minotaur_firewall::connect::pin_dir(&self.paths.runroot);
+        ConnectRedirect::open(&dir)
+            .map_err(|e| redirect_warning(&NetworkError::from(e).into()))
+            .ok()
+            .flatten()
     }
 
     /// `network connect`: joins a container (running or not) to one more network.
@@ -1468,6 +1473,13 @@ pub(crate) fn register_netns(
     };
     copy().map_err(io(format!("write {}", etc.display())))?;
     Ok(true)
+}
+
+fn redirect_warning(e: &EngineError) {
+    log::warn!(
+        "published ports on 127.0.0.1 go through DNAT only: {}",
+        crate::error_chain(e)
+    );
 }
 
 /// Whether `dir` is the root of a bpffs.
