@@ -10,7 +10,9 @@
 //! The program and its map are pinned in a bpffs directory (`<runroot>/bpf`): the engine has no daemon, so
 //! each command opens the pinned map. The program is attached to one cgroup v2 directory (by default the
 //! root of the cgroup2 mount) and applies to every process below it; it checks the network namespace, so
-//! processes of other namespaces are not affected. IPv4 only (`::1` is never DNATed, see the crate docs).
+//! processes of other namespaces are not affected. Once made, the program stays attached (with an empty map
+//! when nothing is published), as the table stays, until reboot. IPv4 only (`::1` is never DNATed, see the
+//! crate docs).
 //!
 //! Unlike the DNAT, the connected socket's peer (`getpeername`) is the container's address and port.
 
@@ -119,35 +121,6 @@ impl ConnectRedirect {
             map,
             cookie: bpf::netns_cookie().map_err(sys("read the network namespace cookie"))?,
         })
-    }
-
-    /// Detaches the program pinned in `dir` from `cgroup` and unpins both (nothing pinned: nothing to do).
-    pub fn remove(dir: &Path, cgroup: &Path) -> Result<(), RedirectError> {
-        let prog_pin = dir.join(PROG);
-        match bpf::obj_get(&cpath(&prog_pin)) {
-            Ok(prog) => {
-                if let Ok(cg) = fs::File::open(cgroup) {
-                    match bpf::prog_detach(&cg, &prog, bpf::BPF_CGROUP_INET4_CONNECT) {
-                        Ok(()) | Err(Errno::ENOENT) => {}
-                        Err(e) => {
-                            return Err(sys(format!("detach connect4 from {}", cgroup.display()))(
-                                e,
-                            ))
-                        }
-                    }
-                }
-            }
-            Err(Errno::ENOENT) => {}
-            Err(e) => return Err(sys(format!("open {}", prog_pin.display()))(e)),
-        }
-        for p in [prog_pin, dir.join(MAP)] {
-            match fs::remove_file(&p) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(sys(format!("unpin {}", p.display()))(io_errno(&e))),
-            }
-        }
-        Ok(())
     }
 
     /// Adds the loopback keys of `ports` (ports of other host addresses or of IPv6 are not redirected).
