@@ -1,9 +1,10 @@
 //! Throwaway hosts for privileged integration tests.
 //!
 //! A [`TestHost`] is a "box": a process tree in its own PID, network, mount, UTS and IPC namespaces, with a
-//! private `/run` (tmpfs) and `/tmp` (the directory of the binary under test stays visible there), an `/etc`
-//! that is an overlay whose writes land in a temporary directory, and its own
-//! state directory for minotaur. Behind its uplink sits a simulated outside world, a second set of namespaces
+//! private `/run` (a tmpfs, with the host's mounts below `/run` detached first, so that what an engine run on
+//! the real host left there, such as its run root, is not hidden underneath and copied into containers), a
+//! private `/tmp` (the directory of the binary under test stays visible there), an `/etc` that is an overlay
+//! whose writes land in a temporary directory, and its own state directory for minotaur. Behind its uplink sits a simulated outside world, a second set of namespaces
 //! that serves HTTP and DNS on documentation addresses. The box's resolver is set up like the tutorials' Ubuntu
 //! host: `/etc/resolv.conf` names a systemd-resolved style stub on 127.0.0.53, which forwards to the real
 //! upstream listed in `/run/systemd/resolve/resolv.conf`.
@@ -190,6 +191,8 @@ impl TestHost {
             ],
             &format!(
                 r#"
+for m in $(awk '$5 ~ "^/run/" {{print $5}}' /proc/self/mountinfo | sort -r); do umount -l "$m" 2>/dev/null; done
+mountpoint -q /run && umount -l /run
 mount --make-rshared /
 mount -t tmpfs -o mode=755 tmpfs /run
 mkdir -p /run/systemd/resolve
