@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 need=(ip:iproute2 nsenter:util-linux unshare:util-linux lsns:util-linux dnsmasq:dnsmasq-base
-      busybox:busybox-static curl:curl pgrep:procps nft:nftables dig:dnsutils)
+      busybox:busybox-static curl:curl pgrep:procps nft:nftables dig:dnsutils
+      docker-registry:docker-registry skopeo:skopeo umoci:umoci htpasswd:apache2-utils openssl:openssl)
 missing=()
 for pair in "${need[@]}"; do
   command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
