@@ -43,10 +43,15 @@
 mod archive;
 pub mod change;
 pub mod extract;
+mod import;
+mod index;
+mod layer;
 mod reference;
 mod store;
+mod time;
 
 pub use archive::{ArchiveError, Loaded};
 pub use extract::Options as ExtractOptions;
+pub use import::ImportOptions;
 pub use reference::{Digest, ImageId, Reference, ReferenceError};
-pub use store::{ImageInspect, ImageSummary, ImportOptions, Removed, RootFs, Store, StoreError};
+pub use store::{ImageInspect, ImageSummary, Removed, RootFs, Store, StoreError};
