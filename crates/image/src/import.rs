@@ -118,7 +118,7 @@ impl Store {
             blob: layer.blob,
             blob_size: layer.blob_size,
             diff_id: layer.diff_id,
-            media_type: layer.media_type,
+            media_type: layer.compression.media_type(),
             size: layer.size,
         })
     }
@@ -170,6 +170,7 @@ impl Store {
             let record = ImageRecord {
                 created: image.created,
                 manifest: manifest_digest.to_string(),
+                index: None,
                 layers: layers
                     .iter()
                     .map(|l| LayerRecord {
@@ -177,6 +178,7 @@ impl Store {
                         blob: l.blob.to_string(),
                         media_type: l.media_type.to_string(),
                         size: l.size,
+                        blob_size: l.blob_size,
                     })
                     .collect(),
             };

@@ -1,6 +1,5 @@
 //! The store under `<root>/image/` (layout and locking are described in the crate documentation).
 
-use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -12,7 +11,7 @@ use serde::Serialize;
 
 use crate::change::ChangeError;
 use crate::extract::ExtractError;
-use crate::index::{resolve_in, ImageRecord, Index};
+use crate::index::{resolve_in, Index};
 use crate::reference::{Digest, ImageId, Reference, ReferenceError};
 use crate::time::parse_rfc3339;
 
@@ -30,6 +29,12 @@ pub enum StoreError {
     },
     #[error("cannot lock the image store at {0}")]
     Lock(PathBuf, #[source] Errno),
+    #[error("cannot lock {path}")]
+    LockFile {
+        path: PathBuf,
+        #[source]
+        source: Errno,
+    },
     #[error("the image index {0} is corrupt")]
     Index(PathBuf, #[source] serde_json::Error),
     #[error("cannot read the image archive")]
@@ -74,6 +79,8 @@ pub struct ImageSummary {
     pub repository: String,
     /// `<none>` for an untagged image.
     pub tag: String,
+    /// The digest this repository knows the image by (`images --digests`), if it was pulled or pushed.
+    pub digest: Option<Digest>,
     pub id: ImageId,
     /// RFC 3339, as in the image config.
     pub created: String,
@@ -87,6 +94,8 @@ pub struct ImageSummary {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Removed {
     Untagged(Reference),
+    /// A `name@sha256:<hex>` reference went with its image.
+    UntaggedDigest(String),
     Deleted(ImageId),
 }
 
@@ -102,7 +111,11 @@ pub struct ImageInspect {
     pub created: String,
     pub author: String,
     pub architecture: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
     pub os: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub os_version: Option<String>,
     pub size: u64,
     pub config: Option<oci_spec::image::Config>,
     #[serde(rename = "RootFS")]
@@ -116,6 +129,24 @@ pub struct RootFs {
     #[serde(rename = "Type")]
     pub typ: String,
     pub layers: Vec<String>,
+}
+
+/// Blobs and layers (by digest, diff ID) to remove.
+#[derive(Debug, Default)]
+pub(crate) struct Garbage {
+    pub(crate) blobs: Vec<String>,
+    pub(crate) layers: Vec<String>,
+}
+
+/// What a removal freed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reclaimed {
+    /// Digests of the blobs removed.
+    pub blobs: Vec<String>,
+    /// Diff IDs of the layers removed.
+    pub layers: Vec<String>,
+    /// Bytes of blobs and of file content in layers.
+    pub bytes: u64,
 }
 
 /// The image store of one minotaur root.
@@ -133,7 +164,7 @@ impl Store {
     /// Opens (creating if needed) the store under `<root>/image/`.
     pub fn open(root: &Path) -> Result<Store, StoreError> {
         let dir = root.join("image");
-        for sub in ["blobs/sha256", "layers", "tmp"] {
+        for sub in ["blobs/sha256", "layers", "tmp/partial", "tmp/locks"] {
             let p = dir.join(sub);
             fs::create_dir_all(&p).map_err(io_err("create", &p))?;
         }
@@ -207,22 +238,36 @@ impl Store {
             let size = rec.layers.iter().map(|l| l.size).sum();
             let id_d: ImageId = id.parse()?;
             let tags = index.tags_of(id);
-            let mut push = |repository: String, tag: String| {
+            let digests = index.digests_of(id);
+            let mut push = |repository: String, tag: String, digest: Option<&str>| {
                 out.push(ImageSummary {
                     repository,
                     tag,
+                    digest: digest.and_then(|d| d.parse().ok()),
                     id: id_d.clone(),
                     created: rec.created.clone(),
                     created_unix: parse_rfc3339(&rec.created).unwrap_or(0),
                     size,
                 })
             };
+            // As Docker: an untagged image pulled by digest shows its repository with tag `<none>`.
+            if tags.is_empty() && digests.is_empty() {
+                push("<none>".into(), "<none>".into(), None);
+            }
             if tags.is_empty() {
-                push("<none>".into(), "<none>".into());
+                for d in &digests {
+                    let (name, digest) = d.split_once('@').expect("name@digest");
+                    push(name.into(), "<none>".into(), Some(digest));
+                }
             }
             for t in tags {
                 let r: Reference = t.parse()?;
-                push(r.name().into(), r.tag().into());
+                let digest = digests.iter().find_map(|d| {
+                    d.split_once('@')
+                        .filter(|(name, _)| *name == r.name())
+                        .map(|(_, digest)| digest)
+                });
+                push(r.name().into(), r.tag().into(), digest);
             }
         }
         out.sort_by(|a, b| {
@@ -273,58 +318,84 @@ impl Store {
                 id
             }
         };
-        let mut garbage = Vec::new();
+        let mut garbage = Garbage::default();
         if index.tags_of(&id).is_empty() {
-            if let Some(rec) = index.images.remove(&id) {
-                garbage = self.unreferenced(&index, &id, &rec);
+            for d in index.digests_of(&id) {
+                done.push(Removed::UntaggedDigest(d));
+            }
+            if let Some(rec) = index.remove_image(&id) {
+                let (blobs, layers) = index.referenced();
+                garbage.blobs = rec
+                    .blobs(&id)
+                    .filter(|b| !blobs.contains(*b))
+                    .map(str::to_string)
+                    .collect();
+                garbage.layers = rec
+                    .layers
+                    .iter()
+                    .filter(|l| !layers.contains(&l.diff_id))
+                    .map(|l| l.diff_id.clone())
+                    .collect();
                 done.push(Removed::Deleted(id.parse()?));
             }
         }
         self.write_index(&lock, &index)?;
-        // The index no longer names them: remove the files, still under the lock so that an import cannot
-        // publish the same layer in between. A failure here leaves only unreachable files behind.
-        for path in garbage {
-            let r = if path.is_dir() {
+        self.remove_garbage(&lock, garbage);
+        Ok(done)
+    }
+
+    /// Removes blobs and layers the index no longer names, still under the lock so that an import cannot
+    /// publish the same layer in between, and leaving whatever a pull or push has pinned. A failure leaves
+    /// only unreachable files behind, and is logged. Returns the bytes freed.
+    pub(crate) fn remove_garbage(&self, _lock: &Locked, mut garbage: Garbage) -> Reclaimed {
+        garbage.blobs.sort();
+        garbage.blobs.dedup();
+        garbage.layers.sort();
+        garbage.layers.dedup();
+        let mut done = Reclaimed::default();
+        let items = garbage
+            .blobs
+            .iter()
+            .map(|b| (b, self.blob_path(b), false))
+            .chain(garbage.layers.iter().map(|l| (l, self.layer_path(l), true)));
+        for (digest, path, is_layer) in items {
+            let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+            let claim = match self.claim(hex) {
+                Ok(Some(c)) => c,
+                Ok(None) => {
+                    log::debug!("{} is pinned by a pull or push; left", path.display());
+                    continue;
+                }
+                Err(e) => {
+                    log::warn!("{e}");
+                    continue;
+                }
+            };
+            let size = if is_layer {
+                crate::layer::tree_size(&path)
+            } else {
+                fs::symlink_metadata(&path).map(|m| m.len())
+            };
+            let r = if is_layer {
                 fs::remove_dir_all(&path)
             } else {
                 fs::remove_file(&path)
             };
-            if let Err(e) = r {
-                log::warn!("cannot remove {}: {e}", path.display());
+            match r {
+                Ok(()) => {
+                    done.bytes += size.unwrap_or(0);
+                    if is_layer {
+                        done.layers.push(digest.clone());
+                    } else {
+                        done.blobs.push(digest.clone());
+                    }
+                    claim.remove();
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => claim.remove(),
+                Err(e) => log::warn!("cannot remove {}: {e}", path.display()),
             }
         }
-        Ok(done)
-    }
-
-    /// Files of the removed image `id` that no image left in `index` uses.
-    fn unreferenced(&self, index: &Index, id: &str, rec: &ImageRecord) -> Vec<PathBuf> {
-        let mut blobs = BTreeSet::new();
-        let mut layers = BTreeSet::new();
-        for (other_id, other) in &index.images {
-            blobs.insert(other_id.as_str());
-            blobs.insert(other.manifest.as_str());
-            for l in &other.layers {
-                blobs.insert(l.blob.as_str());
-                layers.insert(l.diff_id.as_str());
-            }
-        }
-        let mut out = Vec::new();
-        for b in [id, rec.manifest.as_str()]
-            .into_iter()
-            .chain(rec.layers.iter().map(|l| l.blob.as_str()))
-        {
-            if !blobs.contains(b) {
-                out.push(self.blob_path(b));
-            }
-        }
-        for l in &rec.layers {
-            if !layers.contains(l.diff_id.as_str()) {
-                out.push(self.layer_path(&l.diff_id));
-            }
-        }
-        out.sort();
-        out.dedup();
-        out
+        done
     }
 
     /// The image's OCI config.
@@ -349,7 +420,7 @@ impl Store {
         Ok(ImageInspect {
             id: id.to_string(),
             repo_tags: index.tags_of(&id.to_string()),
-            repo_digests: Vec::new(),
+            repo_digests: index.digests_of(&id.to_string()),
             parent: String::new(),
             comment,
             created: config
@@ -358,7 +429,9 @@ impl Store {
                 .unwrap_or_else(|| rec.created.clone()),
             author: config.author().clone().unwrap_or_default(),
             architecture: config.architecture().to_string(),
+            variant: config.variant().clone(),
             os: config.os().to_string(),
+            os_version: config.os_version().clone(),
             size: rec.layers.iter().map(|l| l.size).sum(),
             config: config.config().clone(),
             root_fs: RootFs {
