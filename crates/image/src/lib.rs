@@ -62,6 +62,7 @@ mod layer;
 mod lock;
 mod pull;
 mod reference;
+mod space;
 mod store;
 mod time;
 
@@ -72,4 +73,5 @@ pub use ingest::{IngestError, IngestedLayer, LayerDesc, Outcome, Progress};
 pub use lock::Pin;
 pub use pull::{PullError, Pulled};
 pub use reference::{Digest, ImageId, Reference, ReferenceError};
+pub use space::{human_size, SpaceError, EXPANSION};
 pub use store::{ImageInspect, ImageSummary, Reclaimed, Removed, RootFs, Store, StoreError};
