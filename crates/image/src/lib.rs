@@ -55,6 +55,7 @@
 mod archive;
 pub mod change;
 pub mod extract;
+mod housekeeping;
 mod import;
 mod index;
 mod ingest;
@@ -69,6 +70,7 @@ mod time;
 
 pub use archive::{ArchiveError, Loaded};
 pub use extract::Options as ExtractOptions;
+pub use housekeeping::{HistoryEntry, Pruned};
 pub use import::ImportOptions;
 pub use ingest::{IngestError, IngestedLayer, LayerDesc, Outcome, Progress};
 pub use lock::Pin;
