@@ -13,7 +13,7 @@ use oci_spec::image::{
 use crate::change;
 use crate::extract;
 use crate::index::{ImageRecord, LayerRecord};
-use crate::layer::read_layer;
+use crate::layer::{read_layer, renamed_onto_a_directory};
 use crate::reference::{Digest, ImageId, Reference};
 use crate::store::{io_err, oci_digest, Store, StoreError};
 use crate::time::rfc3339;
@@ -194,8 +194,11 @@ impl Store {
         }
         for l in staged {
             let to = self.layer_path(l.diff_id.hex());
-            if !to.exists() {
-                fs::rename(&l.dir, &to).map_err(io_err("store layer", &to))?;
+            // A pull may put the same layer in place at any time (it does not take the store lock for that).
+            match fs::rename(&l.dir, &to) {
+                Ok(()) => {}
+                Err(e) if e.raw_os_error().is_some_and(renamed_onto_a_directory) => {}
+                Err(e) => return Err(io_err("store layer", &to)(e)),
             }
         }
         let mut ids = Vec::new();

@@ -25,7 +25,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::extract;
-use crate::layer::{stream_layer, tree_size, Compression};
+use crate::layer::{renamed_onto_a_directory, stream_layer, tree_size, Compression};
 use crate::lock::Pin;
 use crate::reference::Digest;
 use crate::store::{io_err, Store, StoreError};
@@ -417,7 +417,7 @@ impl Store {
             Some(d) => match fs::rename(d, &layer_dir) {
                 Ok(()) => s.size,
                 // Another ingest (of a blob with the same content, compressed otherwise) was first.
-                Err(e) if e.raw_os_error().is_some_and(is_exists) => {
+                Err(e) if e.raw_os_error().is_some_and(renamed_onto_a_directory) => {
                     self.unpacked_size(&desc.diff_id).map_err(store_err)?
                 }
                 Err(e) => return Err(store_err(io_err("store layer", &layer_dir)(e))),
@@ -431,9 +431,4 @@ impl Store {
         }
         Ok((outcome, unpacked))
     }
-}
-
-/// `rename(2)` onto a non-empty directory fails with `ENOTEMPTY` or `EEXIST`.
-fn is_exists(errno: i32) -> bool {
-    errno == nix::errno::Errno::ENOTEMPTY as i32 || errno == nix::errno::Errno::EEXIST as i32
 }

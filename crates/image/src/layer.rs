@@ -188,6 +188,12 @@ pub(crate) fn tree_size(dir: &Path) -> io::Result<u64> {
     Ok(total)
 }
 
+/// Whether `rename(2)` failed with this errno because the target is a directory that exists and is not
+/// empty (`ENOTEMPTY`, or `EEXIST` on some filesystems): someone else put the same layer in place first.
+pub(crate) fn renamed_onto_a_directory(errno: i32) -> bool {
+    errno == nix::errno::Errno::ENOTEMPTY as i32 || errno == nix::errno::Errno::EEXIST as i32
+}
+
 /// Passes reads through, hashing them.
 pub(crate) struct Hashing<R> {
     inner: R,
