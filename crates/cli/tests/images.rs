@@ -94,6 +94,18 @@ fn import_list_tag_and_remove() {
         .find(|l| l.starts_with("<none> "))
         .expect(&table);
     assert_eq!(none.split_whitespace().nth(2), Some(&id2[7..19]), "{table}");
+    // An imported image was never pulled or pushed: no digest.
+    let table = ok(&root, &["images", "--digests", "app"]);
+    let cols: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        cols[0][..4],
+        ["REPOSITORY", "TAG", "DIGEST", "IMAGE"],
+        "{table}"
+    );
+    assert_eq!(cols[1][..4], ["app", "1", "<none>", &id[7..19]], "{table}");
 
     let mut q: Vec<String> = ok(&root, &["images", "-q", "--no-trunc"])
         .lines()

@@ -20,8 +20,12 @@ use oci_spec::image::{Descriptor, ImageConfiguration, ImageIndex, ImageManifest}
 use serde::{Deserialize, Serialize};
 
 use crate::extract::{self, ExtractError};
+use crate::import::Pending;
+use crate::index::resolve_in;
+use crate::layer::decompress;
 use crate::reference::{Digest, ImageId, Reference};
-use crate::store::{self, Pending, Store, StoreError};
+use crate::store::{Store, StoreError};
+use crate::time::rfc3339;
 
 /// Why an archive could not be loaded or saved.
 #[derive(Debug, thiserror::Error)]
@@ -143,7 +147,7 @@ impl Store {
             })
         })?;
         let mut buf = BufReader::with_capacity(128 * 1024, reader);
-        let (_, tar) = store::decompress(&mut buf)?;
+        let (_, tar) = decompress(&mut buf)?;
         let plain = extract::Options {
             allow_devices: false,
             same_owner: false,
@@ -220,7 +224,7 @@ impl Store {
                 created: config
                     .created()
                     .clone()
-                    .unwrap_or_else(|| store::rfc3339(SystemTime::now())),
+                    .unwrap_or_else(|| rfc3339(SystemTime::now())),
                 layers,
                 tags: c.tags,
             });
@@ -242,7 +246,7 @@ impl Store {
         let mut order: Vec<ImageId> = Vec::new();
         let mut tags: HashMap<ImageId, Vec<String>> = HashMap::new();
         for s in refs {
-            let id = store::resolve_in(&index, s)?;
+            let id = resolve_in(&index, s)?;
             let tag = s
                 .parse::<Reference>()
                 .ok()
@@ -331,7 +335,7 @@ impl Store {
         };
         let f = File::open(&src).map_err(io("read", &src))?;
         let mut buf = BufReader::new(f);
-        let (_, mut r) = store::decompress(&mut buf)?;
+        let (_, mut r) = decompress(&mut buf)?;
         let tmp = work.join("layer.tar");
         let mut out = File::options()
             .create(true)

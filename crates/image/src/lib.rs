@@ -2,24 +2,31 @@
 //! directories, and the index of images and their `name:tag` references, all under `<root>/image/`.
 //!
 //! It owns importing root-filesystem tarballs (`docker import`), loading and saving image archives (`docker
-//! load`/`docker save`, OCI layouts), tagging, listing, inspecting and removing
-//! images, and extracting untrusted layers without letting them write outside their directory. It does not
-//! own containers (their overlayfs upper layers, mounts and the check that no container uses an image are the
-//! engine's and the runtime's), the built-in `host` image (the host's own filesystem, handled by the runtime),
-//! registries, or the CLI.
+//! load`/`docker save`, OCI layouts), the store's side of registry pulls and pushes (streaming, resumable,
+//! verified layer ingest; registering pulled images with their digests; what a push sends), tagging,
+//! listing, inspecting, history, pruning and removing images, and extracting untrusted layers without
+//! letting them write outside their directory. It does not own containers (their overlayfs upper layers,
+//! mounts and the check that no container uses an image are the engine's and the runtime's), the built-in
+//! `host` image (the host's own filesystem, handled by the runtime), registries and HTTP (the registry
+//! client hands it readers of blobs), or the CLI.
 //!
 //! # Layout
 //!
 //! ```text
 //! <root>/image/
 //!   lock                      flock(2)ed exclusively by every change to what is below
-//!   repositories.json         the index: images (config digest → created, manifest, layers) and tags
-//!                             (name:tag → image ID); replaced whole by an atomic rename, never edited in place
-//!   blobs/sha256/<hex>        content-addressed blobs: layer tarballs exactly as given (plain, gzip or zstd),
-//!                             image config JSON (its digest is the image ID), OCI image manifests
+//!   repositories.json         the index: images (config digest → created, manifest, index, layers), tags
+//!                             (name:tag → image ID) and digest references (name@sha256:… → image ID);
+//!                             replaced whole by an atomic rename, never edited in place
+//!   blobs/sha256/<hex>        content-addressed blobs: layer tarballs exactly as given or fetched (plain, gzip
+//!                             or zstd), image config JSON (its digest is the image ID), image manifests and
+//!                             indexes (as pulled, or made at import/load/push)
 //!   layers/<diff-id-hex>/     a layer extracted (whiteouts as overlayfs reads them), keyed by the sha256 of its
 //!                             uncompressed tar; these are the overlayfs lowerdirs
-//!   tmp/                      work space: imports stream and extract here, then rename into place
+//!   tmp/                      work space: imports and ingests extract here, then rename into place
+//!   tmp/partial/<hex>         the part of blob sha256:<hex> fetched so far; resumed by the next ingest
+//!   tmp/locks/<hex>           flock(2)ed exclusively while a process fetches blob sha256:<hex>
+//!   tmp/locks/<hex>.pin       flock(2)ed shared while a pull or push needs blob or layer <hex> to stay
 //! ```
 //!
 //! # Concurrency
@@ -33,20 +40,42 @@
 //! under the same lock, so a layer is never deleted between being published and being registered. A crash
 //! leaves at worst a directory in `tmp/` (never a half layer under its final name) or an unreferenced blob.
 //!
+//! A pull ingests its layers one by one before it registers the image, so between the two its layers are in
+//! place but unreferenced. It pins them (a shared lock per digest, see `lock.rs`), and `rmi` and `prune`
+//! remove nothing pinned. Two pulls of the same blob take turns on its fetch lock: the second finds the
+//! layer in place when the first is done.
+//!
 //! Why a JSON file and not the SQLite database of `minotaur-state`: the index is small, changes only on
-//! import/tag/rmi, and its truth is tied to files (blobs, layer directories) that must be renamed in the same
-//! critical section; a lock file and an atomic rename cover that without a schema, and the file is readable
-//! with `jq` like Docker's own `repositories.json`.
+//! import/pull/tag/rmi, and its truth is tied to files (blobs, layer directories) that must be renamed in the
+//! same critical section; a lock file and an atomic rename cover that without a schema, and the file is
+//! readable with `jq` like Docker's own `repositories.json`.
 
 #![forbid(unsafe_code)]
 
 mod archive;
 pub mod change;
 pub mod extract;
+mod housekeeping;
+mod import;
+mod index;
+mod ingest;
+mod layer;
+mod lock;
+mod pull;
+mod push;
 mod reference;
+mod space;
 mod store;
+mod time;
 
 pub use archive::{ArchiveError, Loaded};
 pub use extract::Options as ExtractOptions;
+pub use housekeeping::{HistoryEntry, Pruned};
+pub use import::ImportOptions;
+pub use ingest::{IngestError, IngestedLayer, LayerDesc, Outcome, Progress};
+pub use lock::Pin;
+pub use pull::{PullError, Pulled};
+pub use push::{PushArtifacts, PushBlob, PushError};
 pub use reference::{Digest, ImageId, Reference, ReferenceError};
-pub use store::{ImageInspect, ImageSummary, ImportOptions, Removed, RootFs, Store, StoreError};
+pub use space::{human_size, SpaceError, EXPANSION};
+pub use store::{ImageInspect, ImageSummary, Reclaimed, Removed, RootFs, Store, StoreError};

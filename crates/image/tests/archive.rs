@@ -137,7 +137,7 @@ fn save_then_load_keeps_ids_tags_and_content() {
         dst.inspect(&one.to_string()).unwrap().root_fs.layers,
         [sha(&layer("one"))]
     );
-    assert!(entries(&dst.dir().join("tmp")).is_empty());
+    assert!(common::work_dirs(dst.dir()).is_empty());
 }
 
 #[test]
@@ -278,7 +278,7 @@ fn a_layer_that_does_not_match_its_diff_id_is_refused() {
     assert!(s.images().unwrap().is_empty());
     assert!(entries(&s.dir().join("layers")).is_empty());
     assert!(entries(&s.dir().join("blobs/sha256")).is_empty());
-    assert!(entries(&s.dir().join("tmp")).is_empty());
+    assert!(common::work_dirs(s.dir()).is_empty());
 }
 
 #[test]

@@ -84,7 +84,7 @@ fn import_plain_gzip_and_zstd_share_one_layer() {
     // One extracted layer for the three images.
     assert_eq!(entries(&store.dir().join("layers")), [&diff_id[7..]]);
     assert!(
-        entries(&store.dir().join("tmp")).is_empty(),
+        common::work_dirs(store.dir()).is_empty(),
         "import left work files behind"
     );
 
@@ -295,7 +295,7 @@ fn a_failed_import_leaves_nothing_behind() {
         );
         assert_eq!(entries(&store.dir().join("blobs/sha256")), blobs, "{what}");
         assert_eq!(entries(&store.dir().join("layers")).len(), 1, "{what}");
-        assert!(entries(&store.dir().join("tmp")).is_empty(), "{what}");
+        assert!(common::work_dirs(store.dir()).is_empty(), "{what}");
     }
     assert_eq!(store.resolve("keep").unwrap(), before);
     assert!(matches!(

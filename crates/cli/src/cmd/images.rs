@@ -22,6 +22,10 @@ pub struct Args {
     #[arg(long)]
     no_trunc: bool,
 
+    /// Show the digest each repository knows the image by
+    #[arg(long)]
+    digests: bool,
+
     /// Print JSON, one object per line
     #[arg(long)]
     json: bool,
@@ -76,21 +80,28 @@ pub fn run(global: &Global, args: Args) -> CliResult {
     let rows: Vec<Vec<String>> = images
         .iter()
         .map(|i| {
-            vec![
-                i.repository.clone(),
-                i.tag.clone(),
+            let mut row = vec![i.repository.clone(), i.tag.clone()];
+            if args.digests {
+                row.push(
+                    i.digest
+                        .as_ref()
+                        .map_or_else(|| "<none>".to_string(), |d| d.to_string()),
+                );
+            }
+            row.extend([
                 id(i),
                 format!("{} ago", human_duration(now - i.created_unix)),
                 human_size(i.size),
-            ]
+            ]);
+            row
         })
         .collect();
-    output::table(
-        &mut out,
-        Some(&["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]),
-        &rows,
-        &[],
-    )?;
+    let header: &[&str] = if args.digests {
+        &["REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE"]
+    } else {
+        &["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]
+    };
+    output::table(&mut out, Some(header), &rows, &[])?;
     Ok(0)
 }
 

@@ -43,6 +43,7 @@ pub fn run(global: &Global, args: Args) -> CliResult {
                 for d in done {
                     match d {
                         Removed::Untagged(r) => writeln!(out, "Untagged: {r}")?,
+                        Removed::UntaggedDigest(r) => writeln!(out, "Untagged: {r}")?,
                         Removed::Deleted(id) => writeln!(out, "Deleted: {id}")?,
                     }
                 }
