@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod container;
+pub mod error;
 pub mod etc;
 pub mod human;
 pub mod ids;
@@ -17,6 +18,7 @@ pub mod names;
 pub mod network;
 pub mod parse;
 pub mod paths;
+pub mod process;
 pub mod spec;
 pub mod store;
 pub mod supervisor;

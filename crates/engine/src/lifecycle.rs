@@ -10,89 +10,27 @@
 
 use std::cell::{RefCell, RefMut};
 use std::fs;
-use std::io::{self, Read};
-use std::os::fd::{AsFd, OwnedFd};
+use std::io;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use minotaur_ns::netns::{NetnsError, NetnsName, Registry};
 use minotaur_state::{StateError, Store};
 use nix::fcntl::{Flock, FlockArg};
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
-use nix::unistd::Pid;
 
-use crate::container::{Config, Container, HostConfig, State, Status};
+use crate::container::{Config, Container, HostConfig, NetworkRequest, State, Status};
+use crate::error::{io_err, EngineError};
 use crate::ids::{ContainerId, ContainerName};
-use crate::network::{self, Network, NetworkError, NetworkRequest};
+use crate::network::{self, Network};
 use crate::parse::NsMode;
 use crate::paths::Paths;
-use crate::spec::{self, Joins, Root, SpecError};
+use crate::process::{alive, pidfd_if_alive, wait_fd};
+use crate::spec::{self, Joins, Root};
 use crate::store::{self, StoreError};
 use crate::supervisor::{self, Attach};
-use crate::user::{self, UserError};
-
-#[derive(Debug, thiserror::Error)]
-pub enum EngineError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    State(#[from] StateError),
-    #[error(transparent)]
-    Image(#[from] minotaur_image::StoreError),
-    #[error(transparent)]
-    Spec(#[from] SpecError),
-    #[error(transparent)]
-    User(#[from] UserError),
-    #[error(transparent)]
-    Runtime(#[from] minotaur_runtime::RuntimeError),
-    #[error(transparent)]
-    Netns(#[from] NetnsError),
-    #[error(transparent)]
-    Network(#[from] NetworkError),
-    #[error("cannot {what}")]
-    Io {
-        what: String,
-        #[source]
-        source: io::Error,
-    },
-    #[error("cannot {what}")]
-    Sys {
-        what: String,
-        #[source]
-        source: nix::Error,
-    },
-    #[error("no command specified: the {0} image has no default command")]
-    NoCommand(String),
-    #[error("container {0} is not running")]
-    NotRunning(String),
-    #[error("cannot remove container {0}: it is running (stop it first, or use --force)")]
-    Running(String),
-    #[error("bind mount source path does not exist: {0}")]
-    NoBindSource(PathBuf),
-    #[error("container {0} did not exit within {1} s of SIGKILL (a process of its PID namespace is not reaped)")]
-    Stuck(String, u64),
-    #[error("invalid signal {0:?}")]
-    BadSignal(String),
-    #[error("{message}")]
-    Supervisor { message: String, code: i32 },
-}
-
-impl EngineError {
-    /// Docker's exit status for this error: 126 or 127 when the command could not be run, else 125.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            EngineError::Runtime(e) => e.exit_code(),
-            EngineError::Supervisor { code, .. } => *code,
-            _ => 125,
-        }
-    }
-}
-
-fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> EngineError {
-    let what = what.into();
-    move |source| EngineError::Io { what, source }
-}
+use crate::user;
 
 /// What `create` is asked for, after the CLI parsed its flags.
 #[derive(Clone, Debug, Default)]
@@ -1018,67 +956,6 @@ fn set_propagation(dir: &Path, flags: nix::mount::MsFlags, what: &str) -> Result
     })
 }
 
-/// The start time of a process (field 22 of /proc/PID/stat, in clock ticks since boot): with the PID, it
-/// names one process for good, where the PID alone may be reused.
-pub fn start_time(pid: i32) -> Option<u64> {
-    stat(pid).map(|(_, start)| start)
-}
-
-/// The state letter (field 3) and start time (field 22) of a process.
-fn stat(pid: i32) -> Option<(char, u64)> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may contain spaces and parentheses: fields after it follow the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let mut fields = rest.split(' ');
-    let state = fields.next()?.chars().next()?;
-    Some((state, fields.nth(18)?.parse().ok()?))
-}
-
-/// True when `pid` is still the process that started at `start` and has not exited: a zombie (exited,
-/// not yet reaped, as a container's PID 1 is when its supervisor was killed and init has not reaped it yet)
-/// is not alive.
-pub fn alive(pid: i32, start: u64) -> bool {
-    pid > 0 && matches!(stat(pid), Some((state, t)) if t == start && state != 'Z' && state != 'X')
-}
-
-/// A pidfd for `pid` when it is still the process that started at `start`. Opening the pidfd first and
-/// checking the start time after makes the check hold for the pidfd.
-fn pidfd_if_alive(pid: i32, start: u64) -> Option<OwnedFd> {
-    if pid <= 0 {
-        return None;
-    }
-    let fd = minotaur_sys::pidfd_open(Pid::from_raw(pid)).ok()?;
-    alive(pid, start).then_some(fd)
-}
-
-/// Waits until the process behind a pidfd exits; false if `timeout` passed first.
-pub fn wait_fd(fd: &OwnedFd, timeout: Option<Duration>) -> bool {
-    let deadline = timeout.map(|t| Instant::now() + t);
-    loop {
-        let left = match deadline {
-            Some(d) => match d.checked_duration_since(Instant::now()) {
-                Some(left) => PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX),
-                None => return false,
-            },
-            None => PollTimeout::NONE,
-        };
-        let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
-        match poll(&mut fds, left) {
-            Ok(0) => return false,
-            Ok(_) => return true,
-            Err(nix::Error::EINTR) => continue,
-            Err(_) => return true,
-        }
-    }
-}
-
-/// Reads a pipe to its end (the supervisor's report).
-pub(crate) fn read_all(mut f: fs::File) -> String {
-    let mut s = String::new();
-    let _ = f.read_to_string(&mut s);
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1090,14 +967,5 @@ mod tests {
         assert_eq!(parse_signal("9").unwrap(), Signal::SIGKILL);
         assert!(parse_signal("SIGFOO").is_err());
         assert!(parse_signal("99").is_err());
-    }
-
-    #[test]
-    fn start_time_names_this_process() {
-        let me = std::process::id() as i32;
-        let t = start_time(me).unwrap();
-        assert!(alive(me, t));
-        assert!(!alive(me, t + 1));
-        assert!(!alive(0, t));
     }
 }

@@ -9,7 +9,8 @@ use minotaur_state::DB_FILE;
 use nix::unistd::Pid;
 
 use crate::container::{Container, Status};
-use crate::lifecycle::{alive, Engine};
+use crate::lifecycle::Engine;
+use crate::process::alive;
 
 /// Resolves container names and IDs, then `/run/netns` names.
 pub struct ContainerNames {

@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::os::fd::AsFd;
 use std::path::Path;
 
@@ -22,13 +22,17 @@ use minotaur_state::{EndpointRow, NetworkRow, NewNetwork, PortRow, ReadTx, State
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::container::Container;
+use crate::container::{Container, NetworkRequest};
+use crate::error::EngineError;
 use crate::ids::random_hex;
 use crate::ids::ContainerId;
-use crate::lifecycle::{Engine, EngineError};
+use crate::lifecycle::Engine;
 use crate::parse::{PortMapping, Proto};
 
-/// The network `run` joins unless told otherwise, made on first use.
+pub mod error;
+
+pub use error::NetworkError;
+/// Parses a MAC address as `--mac-address` takes it.
 pub use minotaur_net::pool::parse_mac;
 
 /// The network `run` joins unless told otherwise, made on first use.
@@ -45,66 +49,6 @@ pub fn is_bridge_mode(mode: &str) -> bool {
 pub const BUILTIN: [&str; 2] = ["host", "none"];
 /// Where `-P` and `-p CONTAINER` find host ports: Linux's default ephemeral range.
 const EPHEMERAL_PORTS: (u16, u16) = (32768, 60999);
-
-#[derive(Debug, thiserror::Error)]
-pub enum NetworkError {
-    #[error("network {0} not found")]
-    NoSuchNetwork(String),
-    #[error("network reference {0:?} is ambiguous: it is the prefix of several network IDs")]
-    Ambiguous(String),
-    #[error("invalid network name {0:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed, up to 64 characters")]
-    BadName(String),
-    #[error("network driver {0:?} is not supported (only bridge)")]
-    Driver(String),
-    #[error("invalid {what} {value:?}: {why}")]
-    Invalid {
-        what: &'static str,
-        value: String,
-        why: String,
-    },
-    #[error("subnet {subnet} overlaps subnet {other} of network {network}")]
-    Overlap {
-        subnet: IpNet,
-        other: IpNet,
-        network: String,
-    },
-    #[error("no free {0} subnet left in the address pools")]
-    PoolExhausted(&'static str),
-    #[error("{0} is a pre-defined network and cannot be removed")]
-    Predefined(String),
-    #[error(
-        "network {network} is in use by container(s) {containers}: remove or disconnect them first"
-    )]
-    InUse { network: String, containers: String },
-    #[error("address {address} is not in a subnet of network {network}")]
-    AddressOutside { address: IpAddr, network: String },
-    #[error("cannot publish ports: container {0} is only on internal networks (nothing could reach them)")]
-    InternalPublish(String),
-    #[error("container {container} is already connected to network {network}")]
-    AlreadyConnected { container: String, network: String },
-    #[error("container {container} is not connected to network {network}")]
-    NotConnected { container: String, network: String },
-    #[error("container {0} does not have a network namespace of its own (--network host or container:X)")]
-    NoOwnNetwork(String),
-    #[error("corrupt record of network {id}")]
-    Corrupt {
-        id: String,
-        #[source]
-        source: serde_json::Error,
-    },
-    #[error(transparent)]
-    Netlink(#[from] minotaur_net::NetlinkError),
-    #[error(transparent)]
-    Sysctl(#[from] minotaur_net::sysctl::SysctlError),
-    #[error(transparent)]
-    Firewall(#[from] minotaur_firewall::FirewallError),
-    #[error(transparent)]
-    Redirect(#[from] minotaur_firewall::connect::RedirectError),
-    #[error(transparent)]
-    Dns(#[from] minotaur_dns::DnsError),
-    #[error(transparent)]
-    Netns(#[from] minotaur_net::netns::NetnsError),
-}
 
 /// One subnet of a network, with its gateway (the bridge's address) and the range containers get
 /// addresses from.
@@ -152,21 +96,6 @@ pub struct NetworkCreate {
     pub options: BTreeMap<String, String>,
 }
 
-/// How a container asked to join a network (`--network NAME --ip --network-alias --mac-address`, or
-/// `network connect`).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
-pub struct NetworkRequest {
-    pub network: String,
-    #[serde(default)]
-    pub ipv4: Option<Ipv4Addr>,
-    #[serde(default)]
-    pub ipv6: Option<Ipv6Addr>,
-    #[serde(default)]
-    pub aliases: Vec<String>,
-    #[serde(default)]
-    pub mac: Option<String>,
-}
-
 /// A container's attachment to a network: the `endpoints` table's data.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Endpoint {
@@ -181,12 +110,6 @@ pub struct Endpoint {
     pub ipv6: Option<IpNet>,
     pub gateway6: Option<IpAddr>,
     pub aliases: Vec<String>,
-}
-
-impl From<minotaur_net::netns::NetnsError> for EngineError {
-    fn from(e: minotaur_net::netns::NetnsError) -> EngineError {
-        EngineError::Network(e.into())
-    }
 }
 
 impl Endpoint {

@@ -28,8 +28,10 @@ use nix::unistd::{pipe2, Pid};
 use oci_spec::runtime::Spec;
 
 use crate::container::{Container, State, Status};
-use crate::lifecycle::{start_time, Engine, EngineError};
+use crate::error::{sys_err, EngineError};
+use crate::lifecycle::Engine;
 use crate::logs::{LogWriter, Stream};
+use crate::process::{read_all, start_time};
 
 /// How the caller takes part in the container's life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,8 +78,8 @@ pub(crate) fn start(
         Attach::Foreground { stdin } => supervise(engine, c, p, Some(stdin), &mut None).map(Some),
         Attach::Detached => {
             engine.release_store();
-            let (report_r, report_w) = pipe2(OFlag::O_CLOEXEC).map_err(sys("make a pipe"))?;
-            match minotaur_sys::fork().map_err(sys("fork the supervisor"))? {
+            let (report_r, report_w) = pipe2(OFlag::O_CLOEXEC).map_err(sys_err("make a pipe"))?;
+            match minotaur_sys::fork().map_err(sys_err("fork the supervisor"))? {
                 minotaur_sys::ForkResult::Child => {
                     drop(report_r);
                     let code = detach_and_supervise(engine, c, p, report_w);
@@ -99,7 +101,7 @@ pub(crate) fn start(
 /// Reads a forked helper's report: "ok" once it has done its part, or "CODE MESSAGE" when it failed;
 /// nothing at all when it died first (`died` says what that means).
 fn read_report(report: OwnedFd, died: &str) -> Result<Option<i32>, EngineError> {
-    let report = crate::lifecycle::read_all(File::from(report));
+    let report = read_all(File::from(report));
     if report.starts_with("ok") {
         return Ok(None);
     }
@@ -139,13 +141,6 @@ fn detach_and_supervise(engine: &Engine, c: Container, p: Prepared, report: Owne
     }
 }
 
-fn sys(what: &str) -> impl FnOnce(nix::Error) -> EngineError + '_ {
-    move |source| EngineError::Sys {
-        what: what.to_owned(),
-        source,
-    }
-}
-
 fn now() -> String {
     humantime::format_rfc3339_nanos(SystemTime::now()).to_string()
 }
@@ -163,14 +158,14 @@ fn supervise(
     let _ = nix::sys::prctl::set_child_subreaper(true);
     let attached = stdin.is_some();
     let tty = c.config.tty;
-    let (out_r, out_w) = pipe2(OFlag::O_CLOEXEC).map_err(sys("make a pipe"))?;
-    let (err_r, err_w) = pipe2(OFlag::O_CLOEXEC).map_err(sys("make a pipe"))?;
+    let (out_r, out_w) = pipe2(OFlag::O_CLOEXEC).map_err(sys_err("make a pipe"))?;
+    let (err_r, err_w) = pipe2(OFlag::O_CLOEXEC).map_err(sys_err("make a pipe"))?;
     let null = nix::fcntl::open(
         "/dev/null",
         OFlag::O_RDONLY | OFlag::O_CLOEXEC,
         nix::sys::stat::Mode::empty(),
     )
-    .map_err(sys("open /dev/null"))?;
+    .map_err(sys_err("open /dev/null"))?;
     let own_stdin = io::stdin();
     let stdin_fd: BorrowedFd<'_> = if stdin == Some(true) {
         own_stdin.as_fd()
@@ -495,8 +490,8 @@ pub(crate) fn exec(
         return exec_attached(engine, spec, init, process, req).map(Some);
     }
     engine.release_store();
-    let (report_r, report_w) = pipe2(OFlag::O_CLOEXEC).map_err(sys("make a pipe"))?;
-    match minotaur_sys::fork().map_err(sys("fork"))? {
+    let (report_r, report_w) = pipe2(OFlag::O_CLOEXEC).map_err(sys_err("make a pipe"))?;
+    match minotaur_sys::fork().map_err(sys_err("fork"))? {
         minotaur_sys::ForkResult::Child => {
             drop(report_r);
             let _ = nix::unistd::setsid();
@@ -558,7 +553,7 @@ fn exec_attached(
         OFlag::O_RDWR | OFlag::O_CLOEXEC,
         nix::sys::stat::Mode::empty(),
     )
-    .map_err(sys("open /dev/null"))?;
+    .map_err(sys_err("open /dev/null"))?;
     let (stdin, stdout, stderr) = (io::stdin(), io::stdout(), io::stderr());
     let stdio = [
         if req.stdin {

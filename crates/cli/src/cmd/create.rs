@@ -333,7 +333,7 @@ impl Flags {
                 if !minotaur_engine::network::is_bridge_mode(n) {
                     anyhow::bail!("--network {n} cannot be combined with other networks");
                 }
-                let mut r = minotaur_engine::network::NetworkRequest {
+                let mut r = minotaur_engine::container::NetworkRequest {
                     network: if n == "default" {
                         "bridge".into()
                     } else {

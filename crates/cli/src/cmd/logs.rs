@@ -1,8 +1,8 @@
 use std::time::SystemTime;
 
 use minotaur_engine::container::Status;
-use minotaur_engine::lifecycle::alive;
 use minotaur_engine::logs::{self, ReadOptions};
+use minotaur_engine::process::alive;
 
 use crate::cli::Global;
 use crate::cmd::create::engine;

@@ -1,7 +1,8 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use minotaur_engine::network::{Network, NetworkCreate, NetworkRequest, BUILTIN};
+use minotaur_engine::container::NetworkRequest;
+use minotaur_engine::network::{Network, NetworkCreate, BUILTIN};
 use minotaur_engine::template::Format;
 use serde_json::json;
 

@@ -19,8 +19,7 @@ pub struct Args {
 }
 
 pub fn run(global: &Global, args: Args) -> CliResult {
-    let code =
-        |e: minotaur_engine::lifecycle::EngineError| CliError::with_code(e.exit_code() as u8, e);
+    let code = |e: minotaur_engine::error::EngineError| CliError::with_code(e.exit_code() as u8, e);
     let req = args
         .flags
         .request()

@@ -58,7 +58,7 @@ fn read_proc(pid: i32) -> Option<Proc> {
 
 pub fn run(global: &Global, args: Args) -> CliResult {
     let c = engine(global).find(&args.container)?;
-    if c.state.pid <= 0 || !minotaur_engine::lifecycle::alive(c.state.pid, c.state.pid_start_time) {
+    if c.state.pid <= 0 || !minotaur_engine::process::alive(c.state.pid, c.state.pid_start_time) {
         return Err(anyhow::anyhow!("container {} is not running", c.name).into());
     }
     let target = NsId::of_path(NsKind::Pid.proc_path(c.state.pid))?;
