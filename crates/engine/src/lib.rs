@@ -8,18 +8,27 @@
 #![forbid(unsafe_code)]
 
 pub mod container;
+pub mod context;
+pub mod create;
 pub mod error;
 pub mod etc;
+pub mod exec;
 pub mod human;
 pub mod ids;
-pub mod lifecycle;
+pub mod inspect;
 pub mod logs;
 pub mod names;
 pub mod network;
 pub mod parse;
 pub mod paths;
 pub mod process;
+mod relay;
+pub mod remove;
+pub mod rename;
+mod runroot;
 pub mod spec;
+pub mod start;
+pub mod stop;
 pub mod store;
 pub mod supervisor;
 pub mod template;

@@ -2,12 +2,15 @@
 //! process a record names; pidfds opened on them and waited on; and the report pipe of a forked helper.
 
 use std::fs;
+use std::fs::File;
 use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::unistd::Pid;
+
+use crate::error::EngineError;
 
 /// The start time of a process (field 22 of /proc/PID/stat, in clock ticks since boot): with the PID, it
 /// names one process for good, where the PID alone may be reused.
@@ -68,6 +71,25 @@ pub(crate) fn read_all(mut f: fs::File) -> String {
     let mut s = String::new();
     let _ = f.read_to_string(&mut s);
     s
+}
+
+/// Reads a forked helper's report: "ok" once it has done its part, or "CODE MESSAGE" when it failed;
+/// nothing at all when it died first (`died` says what that means).
+pub(crate) fn read_report(report: OwnedFd, died: &str) -> Result<Option<i32>, EngineError> {
+    let report = read_all(File::from(report));
+    if report.starts_with("ok") {
+        return Ok(None);
+    }
+    let (code, message) = report.split_once(' ').unwrap_or(("125", ""));
+    let message = if message.is_empty() {
+        died.to_owned()
+    } else {
+        message.to_owned()
+    };
+    Err(EngineError::Supervisor {
+        message,
+        code: code.parse().unwrap_or(125),
+    })
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! What the network modules fail on: bad network input, conflicts, and the kernel and firewall errors below.
+//! What the network modules (`crate::network`) fail on: bad network input, conflicts, and the kernel and
+//! firewall errors below.
 
 use std::net::IpAddr;
 

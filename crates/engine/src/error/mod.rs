@@ -1,5 +1,8 @@
 //! The engine's error: one enum for what every engine operation can fail on, with Docker's exit status for
 //! each. It sits at the bottom of the crate so that no module imports a capability to report a failure.
+//! What the network modules fail on is [`network::NetworkError`], one of its variants.
+
+pub mod network;
 
 use std::io;
 use std::path::PathBuf;
@@ -7,7 +10,7 @@ use std::path::PathBuf;
 use minotaur_ns::netns::NetnsError;
 use minotaur_state::StateError;
 
-use crate::network::error::NetworkError;
+use self::network::NetworkError;
 use crate::spec::SpecError;
 use crate::store::StoreError;
 use crate::user::UserError;
