@@ -5,6 +5,10 @@
 //! and how it is shown (`inspect` JSON and Go templates). It composes the layers below — the state store, the
 //! runtime that makes the process, the image store, and later the network — and owns none of their mechanics:
 //! it never calls a namespace or mount system call itself.
+//!
+//! There is no engine struct: [`context::Context`] holds what every capability shares (the paths, the cgroup
+//! root, the state store), and each capability (`create`, `start`, `stop`, `remove`, `exec`, `network`, ...) is
+//! a module of functions over it. See docs/ARCHITECTURE.md for the modules and what each owns.
 #![forbid(unsafe_code)]
 
 pub mod container;
