@@ -68,7 +68,7 @@ pub struct HostConfig {
     pub init: bool,
     /// The networks joined at create, with their addresses and aliases (empty: just `network_mode`).
     #[serde(default)]
-    pub networks: Vec<crate::network::NetworkRequest>,
+    pub networks: Vec<NetworkRequest>,
     /// `--dns`, `--dns-search`, `--dns-option`.
     #[serde(default)]
     pub dns: Vec<std::net::IpAddr>,
@@ -84,6 +84,21 @@ pub struct HostConfig {
     pub exposed: Vec<(u16, crate::parse::Proto)>,
     #[serde(default)]
     pub publish_all: bool,
+}
+
+/// How a container asked to join a network (`--network NAME --ip --network-alias --mac-address`, or
+/// `network connect`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+pub struct NetworkRequest {
+    pub network: String,
+    #[serde(default)]
+    pub ipv4: Option<std::net::Ipv4Addr>,
+    #[serde(default)]
+    pub ipv6: Option<std::net::Ipv6Addr>,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    #[serde(default)]
+    pub mac: Option<String>,
 }
 
 /// Where a container is in its lifecycle (Docker's status words).

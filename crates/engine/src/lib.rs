@@ -5,19 +5,34 @@
 //! and how it is shown (`inspect` JSON and Go templates). It composes the layers below — the state store, the
 //! runtime that makes the process, the image store, and later the network — and owns none of their mechanics:
 //! it never calls a namespace or mount system call itself.
+//!
+//! There is no engine struct: [`context::Context`] holds what every capability shares (the paths, the cgroup
+//! root, the state store), and each capability (`create`, `start`, `stop`, `remove`, `exec`, `network`, ...) is
+//! a module of functions over it. See docs/ARCHITECTURE.md for the modules and what each owns.
 #![forbid(unsafe_code)]
 
 pub mod container;
+pub mod context;
+pub mod create;
+pub mod error;
 pub mod etc;
+pub mod exec;
 pub mod human;
 pub mod ids;
-pub mod lifecycle;
+pub mod inspect;
 pub mod logs;
 pub mod names;
 pub mod network;
 pub mod parse;
 pub mod paths;
+pub mod process;
+mod relay;
+pub mod remove;
+pub mod rename;
+mod runroot;
 pub mod spec;
+pub mod start;
+pub mod stop;
 pub mod store;
 pub mod supervisor;
 pub mod template;

@@ -9,7 +9,8 @@ use minotaur_state::DB_FILE;
 use nix::unistd::Pid;
 
 use crate::container::{Container, Status};
-use crate::lifecycle::{alive, Engine};
+use crate::context::Context;
+use crate::process::alive;
 
 /// Resolves container names and IDs, then `/run/netns` names.
 pub struct ContainerNames {
@@ -18,11 +19,11 @@ pub struct ContainerNames {
 }
 
 impl ContainerNames {
-    /// The containers of `engine`, read once. A machine where minotaur never ran has none, and this does not
-    /// create the state directory.
-    pub fn load(engine: &Engine) -> ContainerNames {
-        let containers = if engine.paths.root.join(DB_FILE).exists() {
-            engine.list().unwrap_or_default()
+    /// The containers of the engine's context, read once. A machine where minotaur never ran has none, and
+    /// this does not create the state directory.
+    pub fn load(ctx: &Context) -> ContainerNames {
+        let containers = if ctx.paths.root.join(DB_FILE).exists() {
+            ctx.list().unwrap_or_default()
         } else {
             Vec::new()
         };

@@ -1,9 +1,10 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use anyhow::Context;
+use anyhow::Context as _;
 use minotaur_engine::container::{HostConfig, Seccomp};
-use minotaur_engine::lifecycle::{CreateRequest, Engine};
+use minotaur_engine::context::Context;
+use minotaur_engine::create::{self, CreateRequest};
 use minotaur_engine::parse;
 use minotaur_engine::paths::Paths;
 
@@ -333,7 +334,7 @@ impl Flags {
                 if !minotaur_engine::network::is_bridge_mode(n) {
                     anyhow::bail!("--network {n} cannot be combined with other networks");
                 }
-                let mut r = minotaur_engine::network::NetworkRequest {
+                let mut r = minotaur_engine::container::NetworkRequest {
                     network: if n == "default" {
                         "bridge".into()
                     } else {
@@ -390,7 +391,7 @@ impl Flags {
             anyhow::bail!("invalid working directory {w:?}: it must be an absolute path");
         }
         if let Some(s) = &self.stop_signal {
-            minotaur_engine::lifecycle::parse_signal(s)?;
+            minotaur_engine::stop::parse_signal(s)?;
         }
         Ok(CreateRequest {
             name: self.name.as_deref().map(str::parse).transpose()?,
@@ -436,8 +437,8 @@ pub fn each<T: std::fmt::Display, E: Into<anyhow::Error>>(
     Ok(status)
 }
 
-/// The engine over the directories the global options name.
-pub fn engine(global: &Global) -> Engine {
+/// The engine's context over the directories the global options name.
+pub fn context(global: &Global) -> Context {
     let mut paths = Paths::new(&global.root, &global.runroot);
     paths.cgroup_parent = global.cgroup_parent.clone();
     paths.connect_cgroup = match global.connect_cgroup.as_str() {
@@ -445,7 +446,7 @@ pub fn engine(global: &Global) -> Engine {
         "auto" => minotaur_engine::cgroup2_root(),
         dir => Some(dir.into()),
     };
-    Engine::new(paths)
+    Context::new(paths)
 }
 
 pub fn run(global: &Global, args: Args) -> CliResult {
@@ -453,8 +454,7 @@ pub fn run(global: &Global, args: Args) -> CliResult {
         .flags
         .request()
         .map_err(|e| CliError::with_code(125, e))?;
-    let c = engine(global)
-        .create(req)
+    let c = create::create(&context(global), req)
         .map_err(|e| CliError::with_code(e.exit_code() as u8, e))?;
     writeln!(std::io::stdout(), "{}", c.id)?;
     Ok(0)

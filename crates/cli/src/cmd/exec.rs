@@ -1,8 +1,9 @@
-use minotaur_engine::lifecycle::ExecRequest;
+use minotaur_engine::exec;
+use minotaur_engine::exec::ExecRequest;
 use minotaur_engine::parse;
 
 use crate::cli::Global;
-use crate::cmd::create::engine;
+use crate::cmd::create::context;
 use crate::error::{CliError, CliResult};
 
 /// Run a command in a running container
@@ -73,7 +74,7 @@ pub fn run(global: &Global, args: Args) -> CliResult {
         stdin: args.interactive,
         detach: args.detach,
     };
-    match engine(global).exec(&args.container, &req) {
+    match exec::exec(&context(global), &args.container, &req) {
         Ok(code) => Ok(code.unwrap_or(0) as u8),
         Err(e) => Err(CliError::with_code(e.exit_code() as u8, e)),
     }

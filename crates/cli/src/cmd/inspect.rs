@@ -1,7 +1,8 @@
 use minotaur_engine::template::Format;
+use minotaur_engine::{inspect, network};
 
 use crate::cli::Global;
-use crate::cmd::create::engine;
+use crate::cmd::create::context;
 use crate::error::CliResult;
 
 /// Show low-level information about containers or images as JSON, or through a Go template
@@ -21,29 +22,31 @@ pub struct Args {
 
 pub fn run(global: &Global, args: Args) -> CliResult {
     let format = args.format.as_deref().map(Format::parse).transpose()?;
-    let engine = engine(global);
+    let ctx = context(global);
     let images = minotaur_image::Store::open(&global.root);
     let mut docs = Vec::new();
     let mut status = 0;
     for name in &args.objects {
         let container = match args.kind.as_deref() {
             Some("image") => None,
-            _ => engine.find_live(name).ok(),
+            _ => ctx.find_live(name).ok(),
         };
         let doc = match container {
-            Some(c) => Some(engine.inspect(&c)?),
-            None if args.kind.as_deref() == Some("network") => engine.network(name).ok().map(|n| {
-                let attached = engine.attachments(None, Some(&n)).unwrap_or_default();
-                n.inspect(&attached)
-            }),
+            Some(c) => Some(inspect::inspect(&ctx, &c)?),
+            None if args.kind.as_deref() == Some("network") => {
+                network::find(&ctx, name).ok().map(|n| {
+                    let attached = network::attachments(&ctx, None, Some(&n)).unwrap_or_default();
+                    n.inspect(&attached)
+                })
+            }
             None if args.kind.as_deref() != Some("container") => images
                 .as_ref()
                 .ok()
                 .and_then(|s| s.inspect(name).ok())
                 .and_then(|i| serde_json::to_value(i).ok())
                 .or_else(|| {
-                    let n = engine.network(name).ok()?;
-                    let attached = engine.attachments(None, Some(&n)).ok()?;
+                    let n = network::find(&ctx, name).ok()?;
+                    let attached = network::attachments(&ctx, None, Some(&n)).ok()?;
                     Some(n.inspect(&attached))
                 }),
             None => None,

@@ -1,7 +1,8 @@
-use minotaur_engine::lifecycle::parse_signal;
+use minotaur_engine::stop;
+use minotaur_engine::stop::parse_signal;
 
 use crate::cli::Global;
-use crate::cmd::create::{each, engine};
+use crate::cmd::create::{context, each};
 use crate::error::CliResult;
 
 /// Send a signal (default SIGKILL) to one or more running containers
@@ -17,8 +18,8 @@ pub struct Args {
 
 pub fn run(global: &Global, args: Args) -> CliResult {
     let signal = parse_signal(&args.signal)?;
-    let engine = engine(global);
+    let ctx = context(global);
     each(&args.containers, |c| {
-        engine.kill(c, signal).map(|_| c.to_owned())
+        stop::kill(&ctx, c, signal).map(|_| c.to_owned())
     })
 }

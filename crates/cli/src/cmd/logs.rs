@@ -1,11 +1,11 @@
 use std::time::SystemTime;
 
 use minotaur_engine::container::Status;
-use minotaur_engine::lifecycle::alive;
 use minotaur_engine::logs::{self, ReadOptions};
+use minotaur_engine::process::alive;
 
 use crate::cli::Global;
-use crate::cmd::create::engine;
+use crate::cmd::create::context;
 use crate::error::CliResult;
 
 /// Fetch the logs of a container
@@ -48,13 +48,13 @@ pub fn run(global: &Global, args: Args) -> CliResult {
         since,
         timestamps: args.timestamps,
     };
-    let engine = engine(global);
-    let c = engine.find(&args.container)?;
-    let path = engine.paths.log(&c.id);
+    let ctx = context(global);
+    let c = ctx.find(&args.container)?;
+    let path = ctx.paths.log(&c.id);
     let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
     if args.follow {
         let running = || {
-            engine.find(c.id.as_str()).is_ok_and(|c| {
+            ctx.find(c.id.as_str()).is_ok_and(|c| {
                 c.state.status == Status::Running && alive(c.state.pid, c.state.pid_start_time)
             })
         };

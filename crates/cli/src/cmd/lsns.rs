@@ -10,7 +10,7 @@ use minotaur_ns::discover::{self, Relations};
 use minotaur_ns::netnsid::{NetnsId, NetnsIds};
 
 use crate::cli::Global;
-use crate::cmd::create::engine;
+use crate::cmd::create::context;
 use minotaur_ns::{Namespace, NsKind};
 use serde_json::Value;
 
@@ -206,7 +206,7 @@ impl Namer for ContainerNamer {
 }
 
 pub fn run(global: &Global, args: Args) -> CliResult {
-    let containers = ContainerNamer(ContainerNames::load(&engine(global)));
+    let containers = ContainerNamer(ContainerNames::load(&context(global)));
     run_with(args, &[&containers, &MountNamer])
 }
 

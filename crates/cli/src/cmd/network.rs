@@ -1,12 +1,14 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use minotaur_engine::network::{Network, NetworkCreate, NetworkRequest, BUILTIN};
+use minotaur_engine::container::NetworkRequest;
+use minotaur_engine::network;
+use minotaur_engine::network::{Network, NetworkCreate, BUILTIN};
 use minotaur_engine::template::Format;
 use serde_json::json;
 
 use crate::cli::Global;
-use crate::cmd::create::engine;
+use crate::cmd::create::context;
 use crate::error::CliResult;
 use crate::output;
 
@@ -143,7 +145,7 @@ pub fn run(global: &Global, args: Args) -> CliResult {
         Command::Connect(a) => connect(global, a),
         Command::Disconnect(a) => disconnect(global, a),
         Command::Reload(ReloadArgs {}) => {
-            engine(global).network_reload()?;
+            network::reload(&context(global))?;
             Ok(0)
         }
     }
@@ -170,27 +172,30 @@ fn create(global: &Global, a: CreateArgs) -> CliResult {
             return Err(anyhow::anyhow!("unknown network option {k:?} (known: com.docker.network.bridge.name, com.docker.network.driver.mtu)").into());
         }
     }
-    let net = engine(global).network_create(&NetworkCreate {
-        name: a.name,
-        driver: a.driver,
-        subnets: a.subnet,
-        gateways: a.gateway,
-        ip_ranges: a.ip_range,
-        internal: a.internal,
-        ipv6: a.ipv6,
-        labels: key_values("--label", &a.label)?,
-        options,
-    })?;
+    let net = network::create(
+        &context(global),
+        &NetworkCreate {
+            name: a.name,
+            driver: a.driver,
+            subnets: a.subnet,
+            gateways: a.gateway,
+            ip_ranges: a.ip_range,
+            internal: a.internal,
+            ipv6: a.ipv6,
+            labels: key_values("--label", &a.label)?,
+            options,
+        },
+    )?;
     writeln!(std::io::stdout(), "{}", net.id)?;
     Ok(0)
 }
 
 /// Stored networks plus `host` and `none`, Docker's order: by name.
 fn all_networks(global: &Global) -> anyhow::Result<Vec<Network>> {
-    let engine = engine(global);
+    let ctx = context(global);
     // Docker always lists its default network; ours is made (recorded) on first use.
-    engine.default_network()?;
-    let mut nets = engine.networks()?;
+    network::default_network(&ctx)?;
+    let mut nets = network::list(&ctx)?;
     nets.extend(BUILTIN.iter().map(|n| Network::builtin(n)));
     nets.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(nets)
@@ -297,18 +302,18 @@ fn ls(global: &Global, a: LsArgs) -> CliResult {
 
 fn inspect(global: &Global, a: InspectArgs) -> CliResult {
     let format = a.format.as_deref().map(Format::parse).transpose()?;
-    let engine = engine(global);
+    let ctx = context(global);
     let mut docs = Vec::new();
     for name in &a.networks {
         let net = if BUILTIN.contains(&name.as_str()) {
             Network::builtin(name)
         } else {
-            engine.network(name)?
+            network::find(&ctx, name)?
         };
         let attached = if net.bridge.is_empty() {
             Vec::new()
         } else {
-            engine.attachments(None, Some(&net))?
+            network::attachments(&ctx, None, Some(&net))?
         };
         docs.push(net.inspect(&attached));
     }
@@ -317,14 +322,14 @@ fn inspect(global: &Global, a: InspectArgs) -> CliResult {
 }
 
 fn rm(global: &Global, a: RmArgs) -> CliResult {
-    let engine = engine(global);
+    let ctx = context(global);
     crate::cmd::create::each(&a.networks, |n| {
-        engine.network_remove(n).map(|_| n.to_owned())
+        network::remove(&ctx, n).map(|_| n.to_owned())
     })
 }
 
 fn prune(global: &Global, _a: PruneArgs) -> CliResult {
-    let gone = engine(global).network_prune()?;
+    let gone = network::prune(&context(global))?;
     let mut out = std::io::stdout().lock();
     if !gone.is_empty() {
         writeln!(out, "Deleted Networks:")?;
@@ -336,7 +341,8 @@ fn prune(global: &Global, _a: PruneArgs) -> CliResult {
 }
 
 fn connect(global: &Global, a: ConnectArgs) -> CliResult {
-    engine(global).network_connect(
+    network::connect(
+        &context(global),
         &a.network,
         &a.container,
         NetworkRequest {
@@ -352,6 +358,6 @@ fn connect(global: &Global, a: ConnectArgs) -> CliResult {
 
 fn disconnect(global: &Global, a: DisconnectArgs) -> CliResult {
     let _ = a.force;
-    engine(global).network_disconnect(&a.network, &a.container)?;
+    network::disconnect(&context(global), &a.network, &a.container)?;
     Ok(0)
 }

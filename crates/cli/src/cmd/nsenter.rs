@@ -8,7 +8,7 @@ use minotaur_ns::target::{NsSource, Target};
 use nix::unistd::Pid;
 
 use crate::cli::Global;
-use crate::cmd::create::engine;
+use crate::cmd::create::context;
 use minotaur_ns::NsKind;
 use nix::unistd::{Gid, Uid};
 
@@ -111,7 +111,7 @@ impl Args {
 pub fn run(global: &Global, args: Args) -> CliResult {
     let target = args.target.as_deref().map(Target::parse).transpose()?;
     // Names are containers (by name or ID) first, then /run/netns names.
-    let names = ContainerNames::load(&engine(global));
+    let names = ContainerNames::load(&context(global));
     let target_pid = || -> anyhow::Result<Pid> {
         match &target {
             Some(Target::Pid(pid)) => Ok(*pid),

@@ -1,7 +1,8 @@
+use minotaur_engine::network;
 use std::io::Write;
 
 use crate::cli::Global;
-use crate::cmd::create::engine;
+use crate::cmd::create::context;
 use crate::error::CliResult;
 
 /// List a container's published ports, or the host address of one of them
@@ -13,9 +14,9 @@ pub struct Args {
 }
 
 pub fn run(global: &Global, args: Args) -> CliResult {
-    let engine = engine(global);
-    let c = engine.find(&args.container)?;
-    let ports = engine.published(c.id.as_str())?;
+    let ctx = context(global);
+    let c = ctx.find(&args.container)?;
+    let ports = network::published(&ctx, c.id.as_str())?;
     let wanted = match &args.port {
         None => None,
         Some(p) => {

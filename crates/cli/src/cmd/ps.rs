@@ -3,11 +3,12 @@ use std::time::SystemTime;
 
 use minotaur_engine::container::{Container, Status};
 use minotaur_engine::human;
+use minotaur_engine::network;
 use minotaur_engine::network::Published;
 use serde_json::json;
 
 use crate::cli::Global;
-use crate::cmd::create::engine;
+use crate::cmd::create::context;
 use crate::error::CliResult;
 use crate::output;
 
@@ -123,7 +124,7 @@ const HEADERS: &[(&str, &str)] = &[
 
 pub fn run(global: &Global, args: Args) -> CliResult {
     let now = SystemTime::now();
-    let mut containers = engine(global).list()?;
+    let mut containers = context(global).list()?;
     let mut keep = Vec::new();
     for c in containers.drain(..) {
         let mut ok = args.all || args.latest || c.state.status == Status::Running;
@@ -154,10 +155,10 @@ pub fn run(global: &Global, args: Args) -> CliResult {
         }
         return Ok(0);
     }
-    let engine = engine(global);
-    let ports = engine.all_published()?;
+    let ctx = context(global);
+    let ports = network::all_published(&ctx)?;
     let mut networks: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-    for a in engine.attachments(None, None)? {
+    for a in network::attachments(&ctx, None, None)? {
         networks.entry(a.container_id).or_default().push(a.network);
     }
     let rows: Vec<serde_json::Value> = keep

@@ -1,7 +1,8 @@
 use minotaur_engine::ids::ContainerName;
+use minotaur_engine::rename;
 
 use crate::cli::Global;
-use crate::cmd::create::engine;
+use crate::cmd::create::context;
 use crate::error::CliResult;
 
 /// Rename a container
@@ -16,6 +17,6 @@ pub struct Args {
 
 pub fn run(global: &Global, args: Args) -> CliResult {
     let name: ContainerName = args.new_name.parse()?;
-    engine(global).rename(&args.container, &name)?;
+    rename::rename(&context(global), &args.container, &name)?;
     Ok(0)
 }

@@ -1,9 +1,10 @@
 use std::time::Duration;
 
 use minotaur_engine::supervisor::Attach;
+use minotaur_engine::{start, stop};
 
 use crate::cli::Global;
-use crate::cmd::create::{each, engine};
+use crate::cmd::create::{context, each};
 use crate::error::CliResult;
 
 /// Restart one or more containers
@@ -18,11 +19,10 @@ pub struct Args {
 }
 
 pub fn run(global: &Global, args: Args) -> CliResult {
-    let engine = engine(global);
+    let ctx = context(global);
     each(&args.containers, |c| {
-        engine
-            .stop(c, args.time.map(Duration::from_secs))
-            .and_then(|c| engine.start(c.id.as_str(), Attach::Detached))
+        stop::stop(&ctx, c, args.time.map(Duration::from_secs))
+            .and_then(|c| start::start(&ctx, c.id.as_str(), Attach::Detached))
             .map(|_| c.to_owned())
     })
 }

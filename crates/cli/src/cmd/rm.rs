@@ -1,5 +1,7 @@
+use minotaur_engine::remove;
+
 use crate::cli::Global;
-use crate::cmd::create::{each, engine};
+use crate::cmd::create::{context, each};
 use crate::error::CliResult;
 
 /// Remove one or more containers, with everything they own
@@ -14,8 +16,8 @@ pub struct Args {
 }
 
 pub fn run(global: &Global, args: Args) -> CliResult {
-    let engine = engine(global);
+    let ctx = context(global);
     each(&args.containers, |c| {
-        engine.remove(c, args.force).map(|_| c.to_owned())
+        remove::remove(&ctx, c, args.force).map(|_| c.to_owned())
     })
 }

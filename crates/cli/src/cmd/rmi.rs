@@ -4,7 +4,7 @@ use minotaur_engine::names::ContainerNames;
 use minotaur_image::{Removed, Store};
 
 use crate::cli::Global;
-use crate::cmd::create::engine;
+use crate::cmd::create::context;
 use crate::error::{CliError, CliResult};
 
 /// Remove one or more images (untag them; delete an image and its unused layers when no tag is left)
@@ -21,7 +21,7 @@ pub struct Args {
 
 pub fn run(global: &Global, args: Args) -> CliResult {
     let store = Store::open(&global.root)?;
-    let names = ContainerNames::load(&engine(global));
+    let names = ContainerNames::load(&context(global));
     let mut out = std::io::stdout().lock();
     let mut failed = None;
     // As Docker: go on with the other images and report each failure, exit 1 if any failed.

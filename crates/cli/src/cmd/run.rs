@@ -1,9 +1,10 @@
 use std::io::Write;
 
 use minotaur_engine::supervisor::Attach;
+use minotaur_engine::{create, remove, start};
 
 use crate::cli::Global;
-use crate::cmd::create::{engine, Flags};
+use crate::cmd::create::{context, Flags};
 use crate::error::{CliError, CliResult};
 
 /// Create and run a new container; without -d, wait for it and exit with its status
@@ -19,14 +20,13 @@ pub struct Args {
 }
 
 pub fn run(global: &Global, args: Args) -> CliResult {
-    let code =
-        |e: minotaur_engine::lifecycle::EngineError| CliError::with_code(e.exit_code() as u8, e);
+    let code = |e: minotaur_engine::error::EngineError| CliError::with_code(e.exit_code() as u8, e);
     let req = args
         .flags
         .request()
         .map_err(|e| CliError::with_code(125, e))?;
-    let engine = engine(global);
-    let c = engine.create(req).map_err(code)?;
+    let ctx = context(global);
+    let c = create::create(&ctx, req).map_err(code)?;
     let attach = if args.detach {
         Attach::Detached
     } else {
@@ -34,7 +34,7 @@ pub fn run(global: &Global, args: Args) -> CliResult {
             stdin: args.flags.interactive,
         }
     };
-    match engine.start(c.id.as_str(), attach) {
+    match start::start(&ctx, c.id.as_str(), attach) {
         Ok(Some(status)) => Ok(status as u8),
         Ok(None) => {
             writeln!(std::io::stdout(), "{}", c.id)?;
@@ -42,7 +42,7 @@ pub fn run(global: &Global, args: Args) -> CliResult {
         }
         Err(e) => {
             // A container whose command never ran is not left behind.
-            let _ = engine.remove(c.id.as_str(), true);
+            let _ = remove::remove(&ctx, c.id.as_str(), true);
             Err(code(e))
         }
     }

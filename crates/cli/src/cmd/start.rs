@@ -1,9 +1,10 @@
 use std::io::Write;
 
+use minotaur_engine::start;
 use minotaur_engine::supervisor::Attach;
 
 use crate::cli::Global;
-use crate::cmd::create::engine;
+use crate::cmd::create::context;
 use crate::error::{CliError, CliResult};
 
 /// Start one or more stopped containers
@@ -22,26 +23,26 @@ pub struct Args {
 }
 
 pub fn run(global: &Global, args: Args) -> CliResult {
-    let engine = engine(global);
+    let ctx = context(global);
     if args.attach || args.interactive {
         let [c] = args.containers.as_slice() else {
             return Err(
                 anyhow::anyhow!("you cannot start and attach multiple containers at once").into(),
             );
         };
-        let status = engine
-            .start(
-                c,
-                Attach::Foreground {
-                    stdin: args.interactive,
-                },
-            )
-            .map_err(|e| CliError::with_code(e.exit_code() as u8, e))?;
+        let status = start::start(
+            &ctx,
+            c,
+            Attach::Foreground {
+                stdin: args.interactive,
+            },
+        )
+        .map_err(|e| CliError::with_code(e.exit_code() as u8, e))?;
         return Ok(status.unwrap_or(0) as u8);
     }
     let mut failed = None;
     for c in &args.containers {
-        match engine.start(c, Attach::Detached) {
+        match start::start(&ctx, c, Attach::Detached) {
             Ok(_) => writeln!(std::io::stdout(), "{c}")?,
             Err(e) => {
                 eprintln!(

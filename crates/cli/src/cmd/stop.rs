@@ -1,7 +1,8 @@
+use minotaur_engine::stop;
 use std::time::Duration;
 
 use crate::cli::Global;
-use crate::cmd::create::{each, engine};
+use crate::cmd::create::{context, each};
 use crate::error::CliResult;
 
 /// Stop one or more running containers: the stop signal, then SIGKILL after the timeout
@@ -16,10 +17,8 @@ pub struct Args {
 }
 
 pub fn run(global: &Global, args: Args) -> CliResult {
-    let engine = engine(global);
+    let ctx = context(global);
     each(&args.containers, |c| {
-        engine
-            .stop(c, args.time.map(Duration::from_secs))
-            .map(|_| c.to_owned())
+        stop::stop(&ctx, c, args.time.map(Duration::from_secs)).map(|_| c.to_owned())
     })
 }

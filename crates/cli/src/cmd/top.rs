@@ -3,7 +3,7 @@ use std::fs;
 use minotaur_ns::{NsId, NsKind};
 
 use crate::cli::Global;
-use crate::cmd::create::engine;
+use crate::cmd::create::context;
 use crate::error::CliResult;
 use crate::output;
 
@@ -57,8 +57,8 @@ fn read_proc(pid: i32) -> Option<Proc> {
 }
 
 pub fn run(global: &Global, args: Args) -> CliResult {
-    let c = engine(global).find(&args.container)?;
-    if c.state.pid <= 0 || !minotaur_engine::lifecycle::alive(c.state.pid, c.state.pid_start_time) {
+    let c = context(global).find(&args.container)?;
+    if c.state.pid <= 0 || !minotaur_engine::process::alive(c.state.pid, c.state.pid_start_time) {
         return Err(anyhow::anyhow!("container {} is not running", c.name).into());
     }
     let target = NsId::of_path(NsKind::Pid.proc_path(c.state.pid))?;

@@ -1,5 +1,7 @@
+use minotaur_engine::stop;
+
 use crate::cli::Global;
-use crate::cmd::create::{each, engine};
+use crate::cmd::create::{context, each};
 use crate::error::CliResult;
 
 /// Wait until containers stop, then print their exit codes
@@ -10,6 +12,6 @@ pub struct Args {
 }
 
 pub fn run(global: &Global, args: Args) -> CliResult {
-    let engine = engine(global);
-    each(&args.containers, |c| engine.wait(c))
+    let ctx = context(global);
+    each(&args.containers, |c| stop::wait(&ctx, c))
 }

@@ -1,0 +1,109 @@
+//! The context every engine capability works over: the directories (`Paths`), the cgroup root, and the one
+//! connection to the state store, opened on first use. Capabilities (create, start, stop, rm, exec, networks,
+//! and later volumes and pulls) are modules of functions that take a `&Context`; none of them is a method of
+//! one struct that every other module imports.
+
+use std::cell::{RefCell, RefMut};
+use std::path::PathBuf;
+
+use minotaur_ns::netns::Registry;
+use minotaur_state::Store;
+
+use crate::container::{Container, State, Status};
+use crate::error::EngineError;
+use crate::ids::ContainerId;
+use crate::paths::Paths;
+use crate::process::alive;
+use crate::store;
+
+/// The engine's shared context: where its files are, where its cgroups go, and its state store.
+#[derive(Clone, Debug)]
+pub struct Context {
+    pub paths: Paths,
+    /// The cgroup filesystem containers' cgroups are made in.
+    pub cgroup_root: PathBuf,
+    store: StoreCell,
+}
+
+/// The one connection to the state store, opened on first use. A clone of the context opens its own; a
+/// process about to fork releases it first, since an SQLite connection must not cross a fork.
+#[derive(Default)]
+struct StoreCell(RefCell<Option<Store>>);
+
+impl Clone for StoreCell {
+    fn clone(&self) -> Self {
+        StoreCell::default()
+    }
+}
+
+impl std::fmt::Debug for StoreCell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoreCell")
+    }
+}
+
+impl Context {
+    pub fn new(paths: Paths) -> Context {
+        Context {
+            paths,
+            cgroup_root: PathBuf::from(minotaur_runtime::cgroup::DEFAULT_ROOT),
+            store: StoreCell::default(),
+        }
+    }
+
+    /// The state store, opened once per context.
+    pub fn store(&self) -> Result<RefMut<'_, Store>, EngineError> {
+        let mut slot = self.store.0.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(Store::open(&self.paths.root)?);
+        }
+        Ok(RefMut::map(slot, |s| s.as_mut().expect("opened above")))
+    }
+
+    /// Closes the connection to the state store (before a fork; the next use reopens it).
+    pub(crate) fn release_store(&self) {
+        self.store.0.borrow_mut().take();
+    }
+
+    /// The registry of containers' network namespace files (`<runroot>/netns`).
+    pub(crate) fn netns(&self) -> Registry {
+        Registry::at(self.paths.netns_dir(), "/etc/netns")
+    }
+
+    /// Finds a container by ID, name or unique ID prefix.
+    pub fn find(&self, reference: &str) -> Result<Container, EngineError> {
+        let mut st = self.store()?;
+        Ok(st.read(|tx| store::find(tx, reference))?)
+    }
+
+    /// Like [`Context::find`], with the state corrected if its process died unrecorded: what `inspect` shows.
+    pub fn find_live(&self, reference: &str) -> Result<Container, EngineError> {
+        let mut c = self.find(reference)?;
+        correct(&mut c);
+        Ok(c)
+    }
+
+    /// All containers, oldest first, with the state of those whose processes died unrecorded corrected.
+    pub fn list(&self) -> Result<Vec<Container>, EngineError> {
+        let mut st = self.store()?;
+        let mut all = st.read(store::list)?;
+        all.iter_mut().for_each(correct);
+        Ok(all)
+    }
+
+    /// Records a new state for a container.
+    pub fn set_state(&self, id: &ContainerId, state: &State) -> Result<(), EngineError> {
+        let mut st = self.store()?;
+        Ok(st.write(|tx| store::set_state(tx, id, state))?)
+    }
+}
+
+/// Shows a container recorded as running whose PID 1 is gone as exited. The supervisor records the exit;
+/// this covers the moment before it does, and a supervisor that was killed. The record is not changed:
+/// `wait`, `stop` and `rm` read it to know whether a supervisor is still to be waited for.
+fn correct(c: &mut Container) {
+    if c.state.status == Status::Running && !alive(c.state.pid, c.state.pid_start_time) {
+        c.state.status = Status::Exited;
+        c.state.pid = 0;
+    }
+}

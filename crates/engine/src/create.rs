@@ -1,0 +1,312 @@
+//! `create`: resolving a request into a container's configuration (the image's defaults under the flags),
+//! recording it, and making what it owns from now until `rm`: its directory and `/etc` files, its network
+//! namespace, its endpoints, published ports and resolver records.
+//!
+//! Images and mounts enter here: `resolve_image` is where an image name becomes an ID and a configuration
+//! (where a registry pull plugs in), and `check_mounts` checks what the container mounts before anything is
+//! recorded (where named volumes resolve). The root filesystem itself is mounted at each start
+//! ([`crate::start`], [`crate::runroot`]).
+
+use std::fs;
+use std::path::Path;
+use std::time::SystemTime;
+
+use minotaur_ns::netns::NetnsName;
+use minotaur_state::StateError;
+use oci_spec::image::Config as ImageConfig;
+
+use crate::container::{Config, Container, HostConfig, NetworkRequest, State};
+use crate::context::Context;
+use crate::error::{io_err, EngineError};
+use crate::ids::{ContainerId, ContainerName};
+use crate::network::record::{is_bridge_mode, Network};
+use crate::network::{attach, dns, netns, ports};
+use crate::parse::NsMode;
+use crate::remove;
+use crate::runroot;
+use crate::spec;
+use crate::store::{self, StoreError};
+
+/// The name of the built-in image whose root filesystem is the host's own.
+pub const HOST_IMAGE: &str = "host";
+
+/// What `create` is asked for, after the CLI parsed its flags.
+#[derive(Clone, Debug, Default)]
+pub struct CreateRequest {
+    pub name: Option<ContainerName>,
+    pub image: String,
+    /// The command; empty: the image's.
+    pub cmd: Vec<String>,
+    /// `--entrypoint`; `None`: the image's.
+    pub entrypoint: Option<Vec<String>>,
+    pub env: Vec<String>,
+    pub hostname: Option<String>,
+    pub user: Option<String>,
+    pub working_dir: Option<String>,
+    pub tty: bool,
+    pub open_stdin: bool,
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub stop_signal: Option<String>,
+    pub stop_timeout: Option<u32>,
+    pub host: HostConfig,
+}
+
+/// Creates a container: its record, its directory and files, and its network namespace.
+pub fn create(ctx: &Context, req: CreateRequest) -> Result<Container, EngineError> {
+    let mut config = resolve_config(ctx, &req)?;
+    let id = ContainerId::random();
+    if config.hostname.is_empty() {
+        config.hostname = id.short().to_owned();
+    }
+    check_mounts(&config)?;
+    let mut st = ctx.store()?;
+    // Containers named on the command line must exist (and, for namespaces, be running) now.
+    st.read(|tx| -> Result<(), EngineError> {
+        for mode in [
+            &config.host.pid_mode,
+            &config.host.ipc_mode,
+            &config.host.uts_mode,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if let NsMode::Container(x) = mode {
+                store::find(tx, x)?;
+            }
+        }
+        if let Some(x) = config.host.network_mode.strip_prefix("container:") {
+            store::find(tx, x)?;
+        }
+        Ok(())
+    })?;
+    let own_netns = !matches!(config.host.network_mode.as_str(), "host")
+        && !config.host.network_mode.starts_with("container:");
+    let mut state = State::default();
+    if own_netns {
+        state.sandbox_key = Some(ctx.paths.sandbox_key(&id));
+    }
+    let mut container = Container {
+        id: id.clone(),
+        name: req.name.clone().unwrap_or_else(ContainerName::random),
+        created: humantime::format_rfc3339_nanos(SystemTime::now()).to_string(),
+        config,
+        state,
+    };
+    drop(st);
+    let networks = attach::plan(ctx, &container)?;
+    let mut st = ctx.store()?;
+    // The record first: it is the commit point that makes the name taken (and the host ports). A random
+    // name that collides gets a fresh one.
+    let mut attempt = 0;
+    loop {
+        match st.write(|tx| -> Result<(), EngineError> {
+            store::insert(tx, &container)?;
+            ports::reserve(tx, &container, &container.config.host.port_bindings)
+        }) {
+            Err(EngineError::Store(StoreError::State(StateError::NameInUse { .. })))
+                if req.name.is_none() && attempt < 20 =>
+            {
+                attempt += 1;
+                container.name = ContainerName::random_for(attempt);
+            }
+            other => break other?,
+        }
+    }
+    drop(st);
+    log::debug!("create {}: recorded", container.name);
+    if let Err(e) = make_files(ctx, &container, own_netns, &networks) {
+        let _ = remove::remove_stopped(ctx, &container);
+        return Err(e);
+    }
+    log::debug!(
+        "create {}: record, files and network namespace made",
+        container.name
+    );
+    // The creation time the store recorded is the one inspect shows.
+    ctx.find(id.as_str())
+}
+
+fn make_files(
+    ctx: &Context,
+    c: &Container,
+    own_netns: bool,
+    networks: &[(Network, NetworkRequest)],
+) -> Result<(), EngineError> {
+    let dir = ctx.paths.container_dir(&c.id);
+    fs::create_dir_all(&dir).map_err(io_err(format!("create {}", dir.display())))?;
+    let mut endpoints = Vec::new();
+    if own_netns {
+        runroot::ready(ctx)?;
+        ctx.netns().add(&NetnsName::new(c.id.as_str())?)?;
+        loopback_up(&ctx.paths.sandbox_key(&c.id))?;
+        log::debug!("create {}: network namespace made", c.name);
+        for (i, (net, req)) in networks.iter().enumerate() {
+            endpoints.push(attach::attach(ctx, c, net, req, i)?);
+        }
+    }
+    let h = &c.config.host;
+    let nameservers = if !h.dns.is_empty() {
+        h.dns.clone()
+    } else {
+        // The network's resolver answers on its gateway.
+        endpoints
+            .iter()
+            .find_map(|e| e.gateway4.or(e.gateway6))
+            .into_iter()
+            .collect()
+    };
+    crate::etc::write(
+        &dir,
+        &crate::etc::EtcSpec {
+            hostname: &c.config.hostname,
+            host_network: h.network_mode == "host",
+            addresses: endpoints.iter().flat_map(|e| e.addresses()).collect(),
+            extra_hosts: &h.extra_hosts,
+            nameservers,
+            search: &h.dns_search,
+            options: &h.dns_options,
+        },
+    )
+    .map_err(io_err(format!(
+        "write the /etc files of container {}",
+        c.name
+    )))?;
+    if own_netns {
+        netns::register(c.name.as_str(), &ctx.paths.sandbox_key(&c.id), &dir)?;
+    }
+    log::debug!("create {}: files written", c.name);
+    if !networks.is_empty() {
+        ports::publish(ctx, c)?;
+        dns::update(ctx, &c.id)?;
+    }
+    Ok(())
+}
+
+fn resolve_config(ctx: &Context, req: &CreateRequest) -> Result<Config, EngineError> {
+    let (image_id, img) = resolve_image(ctx, &req.image)?;
+    let img_cmd = img
+        .as_ref()
+        .and_then(|c| c.cmd().clone())
+        .unwrap_or_default();
+    let img_entry = img
+        .as_ref()
+        .and_then(|c| c.entrypoint().clone())
+        .unwrap_or_default();
+    let entrypoint = req.entrypoint.clone().unwrap_or(img_entry);
+    // As Docker: --entrypoint resets the image's CMD; a command given replaces it.
+    let cmd = if !req.cmd.is_empty() {
+        req.cmd.clone()
+    } else if req.entrypoint.is_some() {
+        Vec::new()
+    } else {
+        img_cmd
+    };
+    if entrypoint.is_empty() && cmd.is_empty() {
+        return Err(EngineError::NoCommand(req.image.clone()));
+    }
+    let mut env = img
+        .as_ref()
+        .and_then(|c| c.env().clone())
+        .unwrap_or_default();
+    for e in &req.env {
+        let key = e.split('=').next().unwrap_or_default();
+        env.retain(|x| x.split('=').next() != Some(key));
+        env.push(e.clone());
+    }
+    let mut host = req.host.clone();
+    // The image's EXPOSE ports are exposed too, and published by -P.
+    for p in img
+        .as_ref()
+        .and_then(|c| c.exposed_ports().clone())
+        .unwrap_or_default()
+    {
+        let (port, proto) = p.split_once('/').unwrap_or((&p, "tcp"));
+        let proto = match proto {
+            "udp" => crate::parse::Proto::Udp,
+            _ => crate::parse::Proto::Tcp,
+        };
+        let Ok(port) = port.parse::<u16>() else {
+            continue;
+        };
+        if !host.exposed.contains(&(port, proto)) {
+            host.exposed.push((port, proto));
+        }
+        let published = host
+            .port_bindings
+            .iter()
+            .any(|b| b.container_port == port && b.proto == proto);
+        if host.publish_all && is_bridge_mode(&host.network_mode) && !published {
+            host.port_bindings.push(crate::parse::PortMapping {
+                host_ip: None,
+                host_port: None,
+                container_port: port,
+                proto,
+            });
+        }
+    }
+    let config = Config {
+        hostname: req.hostname.clone().unwrap_or_default(),
+        user: req
+            .user
+            .clone()
+            .or_else(|| img.as_ref().and_then(|c| c.user().clone()))
+            .unwrap_or_default(),
+        env,
+        cmd,
+        entrypoint,
+        working_dir: req
+            .working_dir
+            .clone()
+            .or_else(|| img.as_ref().and_then(|c| c.working_dir().clone()))
+            .unwrap_or_default(),
+        image: req.image.clone(),
+        image_id,
+        labels: req.labels.clone(),
+        tty: req.tty,
+        open_stdin: req.open_stdin,
+        stop_signal: req
+            .stop_signal
+            .clone()
+            .or_else(|| img.as_ref().and_then(|c| c.stop_signal().clone()))
+            .unwrap_or_else(|| "SIGTERM".into()),
+        stop_timeout: req.stop_timeout,
+        host,
+    };
+    // Unknown capability names are bad input to create, as with Docker, not a failure at start.
+    spec::capabilities(&config)?;
+    Ok(config)
+}
+
+/// An image named on the command line: its ID and its configuration (none for the built-in `host` image).
+/// The one place a create looks for an image, so the one place an image not yet stored can be pulled.
+fn resolve_image(ctx: &Context, name: &str) -> Result<(String, Option<ImageConfig>), EngineError> {
+    if name == HOST_IMAGE {
+        return Ok(("host".to_owned(), None));
+    }
+    let images = minotaur_image::Store::open(&ctx.paths.root)?;
+    let id = images.resolve(name)?;
+    let cfg = images.config(&id)?;
+    Ok((id.to_string(), cfg.config().clone()))
+}
+
+/// Checks what a container mounts before anything of it is recorded: every bind's source exists.
+fn check_mounts(config: &Config) -> Result<(), EngineError> {
+    for b in &config.host.binds {
+        if !b.source.exists() {
+            return Err(EngineError::NoBindSource(b.source.clone()));
+        }
+    }
+    Ok(())
+}
+
+/// Brings up `lo` in the network namespace at `path`, as Docker does in every network namespace it makes
+/// (with `--network none` too: 127.0.0.1 works). On a thread of its own that joins the namespace and ends,
+/// so this process never leaves its own; the CLI forks only later, single-threaded again.
+fn loopback_up(path: &Path) -> Result<(), EngineError> {
+    minotaur_net::in_netns(path, || {
+        minotaur_sys::interface_up("lo").map_err(|source| EngineError::Sys {
+            what: format!("bring up the loopback interface in {}", path.display()),
+            source,
+        })
+    })
+}

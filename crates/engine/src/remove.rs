@@ -1,0 +1,85 @@
+//! `rm`: removing a container and everything it owns (published ports, `ip netns` name, root mount,
+//! network namespace, cgroup, files, record), going on past errors.
+
+use std::fs;
+use std::io;
+
+use minotaur_ns::netns::{NetnsError, NetnsName};
+
+use crate::container::Container;
+use crate::context::Context;
+use crate::error::EngineError;
+use crate::network::{attach, dns, netns, ports};
+use crate::stop;
+
+/// Removes a container and everything it owns: mounts, network namespace, cgroup, files, record.
+pub fn remove(ctx: &Context, reference: &str, force: bool) -> Result<Container, EngineError> {
+    let c = ctx.find(reference)?;
+    if let Some(fd) = stop::pidfd(&c)? {
+        if !force {
+            return Err(EngineError::Running(c.name.to_string()));
+        }
+        stop::kill_and_wait(&c, &fd)?;
+    }
+    stop::settle(&c);
+    remove_stopped(ctx, &c)?;
+    Ok(c)
+}
+
+/// Removes what a stopped container owns. Goes on past errors and reports the first.
+pub fn remove_stopped(ctx: &Context, c: &Container) -> Result<(), EngineError> {
+    let networked = attach::attachments(ctx, Some(c.id.as_str()), None)
+        .map(|a| !a.is_empty())
+        .unwrap_or(true);
+    let mut first = cleanup(ctx, c).err();
+    let deleted = ctx
+        .store()
+        .and_then(|mut st| Ok(st.write(|tx| tx.delete_container(c.id.as_str()))?));
+    if let Err(e) = deleted {
+        first.get_or_insert(e);
+    }
+    if networked {
+        if let Err(e) = dns::update(ctx, &c.id) {
+            first.get_or_insert(e);
+        }
+    }
+    first.map_or(Ok(()), Err)
+}
+
+/// Deletes a container's kernel objects and files (not its record).
+fn cleanup(ctx: &Context, c: &Container) -> Result<(), EngineError> {
+    let mut first: Option<EngineError> = ports::unpublish(ctx, c).err();
+    if let Some(sandbox) = &c.state.sandbox_key {
+        netns::unregister(c.name.as_str(), sandbox);
+    }
+    let rootfs = ctx.paths.run_dir(&c.id).join("rootfs");
+    let _ = nix::mount::umount2(&rootfs, nix::mount::MntFlags::MNT_DETACH);
+    if c.state.sandbox_key.is_some() {
+        if let Ok(name) = NetnsName::new(c.id.as_str()) {
+            match ctx.netns().delete(&name) {
+                Ok(()) | Err(NetnsError::NotFound(..)) => {}
+                Err(e) => {
+                    first.get_or_insert(e.into());
+                }
+            }
+        }
+    }
+    if let Err(e) =
+        minotaur_runtime::Cgroup::existing(&ctx.cgroup_root, &ctx.paths.cgroup(&c.id)).remove()
+    {
+        first.get_or_insert(EngineError::Runtime(e.into()));
+    }
+    for dir in [ctx.paths.run_dir(&c.id), ctx.paths.container_dir(&c.id)] {
+        match fs::remove_dir_all(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                first.get_or_insert(EngineError::Io {
+                    what: format!("remove {}", dir.display()),
+                    source: e,
+                });
+            }
+        }
+    }
+    first.map_or(Ok(()), Err)
+}

@@ -1,0 +1,22 @@
+//! `rename`: a container's new name in the store, in `/run/netns`, and in the resolver.
+
+use crate::context::Context;
+use crate::error::EngineError;
+use crate::ids::ContainerName;
+use crate::network::{attach, dns, netns};
+
+/// Renames a container.
+pub fn rename(ctx: &Context, reference: &str, new: &ContainerName) -> Result<(), EngineError> {
+    let c = ctx.find(reference)?;
+    let mut st = ctx.store()?;
+    st.write(|tx| tx.rename_container(c.id.as_str(), new.as_str()))?;
+    drop(st);
+    if let Some(sandbox) = &c.state.sandbox_key {
+        netns::unregister(c.name.as_str(), sandbox);
+        netns::register(new.as_str(), sandbox, &ctx.paths.container_dir(&c.id))?;
+    }
+    if !attach::attachments(ctx, Some(c.id.as_str()), None)?.is_empty() {
+        dns::update(ctx, &c.id)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,207 @@
+//! The run root and the mounts made below it: the run root as a shared mount point of its own, the mount
+//! template containers' mount namespaces are copied from, and a container's root filesystem (an overlay of
+//! its image's layers, with the mount points its spec needs).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
+
+use crate::context::Context;
+use crate::error::{io_err, EngineError};
+
+/// Makes the run root (where the per-container mounts go: namespace files, image roots) and makes it a
+/// mount point of its own, bound onto itself the first time. Containers of the `host` image have the
+/// host's `/` as their root, a recursive bind; as a mount point the run root can be left out of it (see
+/// `hide` in the runtime's options), so a container start does not copy, then detach, every other
+/// container's mounts. An exclusive flock on the directory keeps two engines from both binding it. It is a
+/// shared mount (for the mount template, see [`mount_template`]) in a peer group of its own.
+pub(crate) fn ready(ctx: &Context) -> Result<(), EngineError> {
+    let dir = &ctx.paths.runroot;
+    fs::create_dir_all(dir).map_err(io_err(format!("create {}", dir.display())))?;
+    if is_mount_point(dir)? {
+        return Ok(());
+    }
+    let lock = lock_dir(dir)?;
+    if !is_mount_point(dir)? {
+        bind_onto_itself(dir)?;
+        // Shared, so image roots mounted below it reach the mount template; a peer group of its own
+        // (private first), so they are not also copied onto the mount the run root sits on.
+        for (flags, what) in [
+            (nix::mount::MsFlags::MS_PRIVATE, "private"),
+            (nix::mount::MsFlags::MS_SHARED, "shared"),
+        ] {
+            set_propagation(dir, flags, what)?;
+        }
+    }
+    drop(lock);
+    Ok(())
+}
+
+/// The run root, ready, under an exclusive flock until the guard is dropped: for making what is made
+/// once per boot below it.
+pub(crate) fn locked(ctx: &Context) -> Result<Flock<fs::File>, EngineError> {
+    ready(ctx)?;
+    lock_dir(&ctx.paths.runroot)
+}
+
+/// The mount namespace containers' mount namespaces are copied from (the runtime's mount template): the
+/// host's mounts without the containers' namespace files, so that a start does not copy and then detach
+/// a mount for every other container. Made on first use, under the run root's lock; `None` where the
+/// host's root mount is private (a template would not follow the host's later mounts), and containers
+/// then copy the engine's own namespace as before.
+pub(crate) fn mount_template(ctx: &Context) -> Result<Option<PathBuf>, EngineError> {
+    let dir = ctx.paths.runroot.join("mnt");
+    let file = dir.join("template");
+    if is_mount_point(&file).unwrap_or(false) {
+        return Ok(Some(file));
+    }
+    if !minotaur_runtime::mount_template::root_is_shared().unwrap_or(false) {
+        return Ok(None);
+    }
+    let lock = locked(ctx)?;
+    if is_mount_point(&file).unwrap_or(false) {
+        return Ok(Some(file));
+    }
+    // The template's file must sit on a mount that does not propagate (the kernel will not propagate a
+    // bound mount namespace); the directory of namespace files must be a mount point before the template
+    // is made, so the template can leave it out whole, with whatever is bound there later.
+    fs::create_dir_all(&dir).map_err(io_err(format!("create {}", dir.display())))?;
+    if !is_mount_point(&dir)? {
+        bind_onto_itself(&dir)?;
+    }
+    set_propagation(&dir, nix::mount::MsFlags::MS_PRIVATE, "private")?;
+    ctx.netns().prepare()?;
+    let _ = fs::remove_file(&file);
+    let made = minotaur_runtime::mount_template::make(&file, &[ctx.paths.netns_dir()]);
+    drop(lock);
+    match made {
+        Ok(()) => Ok(Some(file)),
+        Err(e) => {
+            log::warn!("no mount template, containers copy the host's mounts: {e}");
+            Ok(None)
+        }
+    }
+}
+
+/// Mounts an overlayfs of `lower` (top first) with the container's upper layer at `merged`.
+pub(crate) fn mount_overlay(
+    lower: &[PathBuf],
+    container_dir: &Path,
+    merged: &Path,
+) -> Result<(), EngineError> {
+    let upper = container_dir.join("upper");
+    let work = container_dir.join("work");
+    for d in [&upper, &work, &merged.to_path_buf()] {
+        fs::create_dir_all(d).map_err(io_err(format!("create {}", d.display())))?;
+    }
+    let lowers: Vec<String> = lower.iter().map(|p| p.display().to_string()).collect();
+    let data = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lowers.join(":"),
+        upper.display(),
+        work.display()
+    );
+    nix::mount::mount(
+        Some("overlay"),
+        merged,
+        Some("overlay"),
+        nix::mount::MsFlags::empty(),
+        Some(data.as_str()),
+    )
+    .map_err(|source| EngineError::Sys {
+        what: format!("mount the root filesystem at {}", merged.display()),
+        source,
+    })
+}
+
+/// Creates, in a container's own root, the mount points its spec needs that the image lacks, so that a
+/// read-only root (`--read-only`) can still be mounted on (Docker keeps them in an init layer). Paths are
+/// resolved inside the root, so an image's symlinks cannot point the creation outside it.
+pub(crate) fn make_mount_points(
+    root: &Path,
+    spec: &oci_spec::runtime::Spec,
+) -> Result<(), EngineError> {
+    for m in spec.mounts().iter().flatten() {
+        let dest = minotaur_runtime::mounts::secure_join(root, m.destination()).map_err(io_err(
+            format!(
+                "resolve {} in the container's root",
+                m.destination().display()
+            ),
+        ))?;
+        if dest.symlink_metadata().is_ok() {
+            continue;
+        }
+        let file_source = m.typ().as_deref() == Some("bind")
+            && m.source()
+                .as_ref()
+                .is_some_and(|s| s.metadata().is_ok_and(|md| !md.is_dir()));
+        let made = if file_source {
+            dest.parent()
+                .map_or(Ok(()), fs::create_dir_all)
+                .and_then(|_| fs::File::create(&dest).map(drop))
+        } else {
+            fs::create_dir_all(&dest)
+        };
+        made.map_err(io_err(format!(
+            "create mount point {}",
+            m.destination().display()
+        )))?;
+    }
+    Ok(())
+}
+
+/// An exclusive `flock(2)` on directory `dir`, held until the returned file is dropped.
+pub(crate) fn lock_dir(dir: &Path) -> Result<Flock<fs::File>, EngineError> {
+    fs::File::open(dir)
+        .map_err(io_err(format!("open {}", dir.display())))
+        .and_then(|f| {
+            Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, source)| EngineError::Sys {
+                what: format!("lock {}", dir.display()),
+                source,
+            })
+        })
+}
+
+/// True when `dir` is the root of a mount.
+fn is_mount_point(dir: &Path) -> Result<bool, EngineError> {
+    rustix::fs::statx(
+        rustix::fs::CWD,
+        dir,
+        rustix::fs::AtFlags::empty(),
+        rustix::fs::StatxFlags::BASIC_STATS,
+    )
+    .map(|s| {
+        let root = rustix::fs::StatxAttributes::MOUNT_ROOT;
+        s.stx_attributes_mask.contains(root) && s.stx_attributes.contains(root)
+    })
+    .map_err(|e| EngineError::Sys {
+        what: format!("look at {}", dir.display()),
+        source: nix::errno::Errno::from_raw(e.raw_os_error()),
+    })
+}
+
+/// Binds `dir` onto itself (with what is mounted below it), making it a mount point.
+fn bind_onto_itself(dir: &Path) -> Result<(), EngineError> {
+    nix::mount::mount(
+        Some(dir),
+        dir,
+        None::<&str>,
+        nix::mount::MsFlags::MS_BIND | nix::mount::MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|source| EngineError::Sys {
+        what: format!("bind {} onto itself", dir.display()),
+        source,
+    })
+}
+
+/// Changes the propagation of the mount at `dir` (`what`: the type's name, for the error).
+fn set_propagation(dir: &Path, flags: nix::mount::MsFlags, what: &str) -> Result<(), EngineError> {
+    nix::mount::mount(None::<&str>, dir, None::<&str>, flags, None::<&str>).map_err(|source| {
+        EngineError::Sys {
+            what: format!("make {} {what}", dir.display()),
+            source,
+        }
+    })
+}

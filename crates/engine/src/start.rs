@@ -1,0 +1,135 @@
+//! `start`: what a container's start needs looked up before its supervisor runs (the namespaces it joins,
+//! its root filesystem, its spec, the mount template), then the supervisor.
+
+use std::fs;
+use std::path::PathBuf;
+
+use crate::container::{Container, Status};
+use crate::context::Context;
+use crate::error::{io_err, EngineError};
+use crate::parse::NsMode;
+use crate::process::alive;
+use crate::runroot::{self, lock_dir, make_mount_points, mount_overlay};
+use crate::spec::{self, Joins, Root};
+use crate::store;
+use crate::supervisor::{self, Attach};
+use crate::user;
+
+/// Starts a created or exited container. Detached: returns once its command runs, with `None`.
+/// Attached: this process supervises it and returns its exit status.
+///
+/// Starts of one container are serialized by an exclusive `flock(2)` on its directory, held until it is
+/// recorded running (or failed to start): of two concurrent starts, the second finds it running and
+/// does nothing, where both would otherwise run it, each with a supervisor and a PID 1 of its own.
+pub fn start(ctx: &Context, reference: &str, attach: Attach) -> Result<Option<i32>, EngineError> {
+    let c = ctx.find(reference)?;
+    let lock = lock_dir(&ctx.paths.container_dir(&c.id))?;
+    let c = ctx.find(c.id.as_str())?;
+    if c.state.status == Status::Running && alive(c.state.pid, c.state.pid_start_time) {
+        return Ok(None);
+    }
+    let mut prepared = prepare(ctx, &c)?;
+    prepared.lock = Some(lock);
+    log::debug!("start {}: prepared", c.name);
+    supervisor::start(ctx, c, prepared, attach)
+}
+
+/// Everything the supervisor needs that is looked up before it starts: the root and the spec.
+fn prepare(ctx: &Context, c: &Container) -> Result<supervisor::Prepared, EngineError> {
+    let mut st = ctx.store()?;
+    let joins = st.read(|tx| -> Result<Joins, EngineError> {
+        let h = &c.config.host;
+        let mut j = Joins {
+            net: c.state.sandbox_key.clone(),
+            ..Default::default()
+        };
+        j.host_net = h.network_mode == "host";
+        if let Some(x) = h.network_mode.strip_prefix("container:") {
+            let mut other = store::find(tx, x)?;
+            // A container that joined another's network hands that one on, as with Docker; the
+            // chain is bounded so that a loop of renamed containers cannot hang this.
+            for _ in 0..16 {
+                match other.config.host.network_mode.strip_prefix("container:") {
+                    Some(y) if other.state.sandbox_key.is_none() => other = store::find(tx, y)?,
+                    _ => break,
+                }
+            }
+            if other.config.host.network_mode == "host" {
+                j.host_net = true;
+                j.net = None;
+            } else {
+                j.net = Some(other.state.sandbox_key.clone().ok_or_else(|| {
+                    EngineError::NotRunning(format!("{x} (it has no network namespace of its own)"))
+                })?);
+            }
+        }
+        let path_of =
+            |mode: &Option<NsMode>, kind: &str| -> Result<(bool, Option<PathBuf>), EngineError> {
+                match mode {
+                    Some(NsMode::Host) => Ok((true, None)),
+                    Some(NsMode::Container(x)) => {
+                        let other = store::find(tx, x)?;
+                        if other.state.status != Status::Running
+                            || !alive(other.state.pid, other.state.pid_start_time)
+                        {
+                            return Err(EngineError::NotRunning(x.clone()));
+                        }
+                        Ok((
+                            false,
+                            Some(PathBuf::from(format!(
+                                "/proc/{}/ns/{kind}",
+                                other.state.pid
+                            ))),
+                        ))
+                    }
+                    _ => Ok((false, None)),
+                }
+            };
+        (j.host_pid, j.pid) = path_of(&h.pid_mode, "pid")?;
+        (j.host_ipc, j.ipc) = path_of(&h.ipc_mode, "ipc")?;
+        (j.host_uts, j.uts) = path_of(&h.uts_mode, "uts")?;
+        Ok(j)
+    })?;
+    drop(st);
+    let bundle = ctx.paths.bundle(&c.id);
+    fs::create_dir_all(&bundle).map_err(io_err(format!("create {}", bundle.display())))?;
+    let (root, root_dir, overlay) = if c.config.image_id == "host" {
+        (Root::Host, PathBuf::from("/"), None)
+    } else {
+        let images = minotaur_image::Store::open(&ctx.paths.root)?;
+        let id = images.resolve(&c.config.image_id)?;
+        let lower = images.lower_dirs(&id)?;
+        let merged = ctx.paths.run_dir(&c.id).join("rootfs");
+        runroot::ready(ctx)?;
+        mount_overlay(&lower, &ctx.paths.container_dir(&c.id), &merged)?;
+        (Root::Dir(merged.clone()), merged.clone(), Some(merged))
+    };
+    let result = (|| {
+        let identity = user::resolve(&c.config.user, &root_dir)?;
+        let etc = crate::spec::EtcFiles::in_dir(&ctx.paths.container_dir(&c.id));
+        let spec = spec::build(
+            &c.config,
+            &identity,
+            &root,
+            &joins,
+            &etc,
+            &ctx.paths.cgroup(&c.id),
+        )?;
+        if let Root::Dir(dir) = &root {
+            make_mount_points(dir, &spec)?;
+        }
+        Ok(supervisor::Prepared {
+            spec,
+            bundle,
+            overlay: overlay.clone(),
+            mount_template: runroot::mount_template(ctx)?,
+            lock: None,
+        })
+    })();
+    if result.is_err() {
+        if let Some(m) = &overlay {
+            let _ = nix::mount::umount2(m, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+    result
+}
