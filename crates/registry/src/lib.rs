@@ -2,7 +2,7 @@
 //!
 //! It owns image references and their normalisation, talking to registries (manifests, indexes and
 //! platform selection, blobs streamed with resumption and digest verification, pushes), authentication
-//! (Basic and Bearer tokens), and where a registry is and how to reach it (`registries.conf` mirrors and
+//! (Basic and Bearer tokens, Docker's `config.json` and credential helpers), and where a registry is and how to reach it (`registries.conf` mirrors and
 //! blocks, `certs.d` certificates, plain HTTP for insecure and loopback registries). It does not own storing
 //! what it fetches: the image store (`minotaur-image`) keeps blobs and layers and the engine connects the
 //! two, so this crate never writes a blob to disk, never decompresses a layer, and never depends on the
@@ -25,6 +25,7 @@
 pub mod auth;
 pub mod blob;
 pub mod client;
+pub mod config;
 pub mod platform;
 pub mod push;
 pub mod reference;
@@ -35,6 +36,7 @@ mod transport;
 pub use auth::{Anonymous, CredentialSource, Credentials};
 pub use blob::{BlobError, BlobReader};
 pub use client::{Client, ClientBuilder, ClientError, Resolved};
+pub use config::{ConfigError, DockerConfig};
 pub use platform::{Platform, PlatformError};
 pub use push::PushError;
 pub use reference::{Reference, ReferenceError, Repository};
