@@ -3,4 +3,6 @@
 #![allow(dead_code)]
 
 pub mod image;
+pub mod pki;
 pub mod registry;
+pub mod token_server;

@@ -26,6 +26,8 @@ pub struct TokenAuth {
 pub struct Options {
     /// Certificate and key (PEM) to serve HTTPS with.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// With `tls`: CA certificates that client certificates must be signed by (then required).
+    pub client_cas: Option<PathBuf>,
     /// An htpasswd file (bcrypt) for Basic authentication.
     pub htpasswd: Option<PathBuf>,
     pub token: Option<TokenAuth>,
