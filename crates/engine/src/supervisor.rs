@@ -148,6 +148,7 @@ fn supervise(
         init: c.config.host.init,
         hide: vec![ctx.paths.runroot.clone()],
         mount_template: p.mount_template.clone(),
+        overlay: None,
     };
     let undo_root = |p: &Prepared| {
         if let Some(m) = &p.overlay {
