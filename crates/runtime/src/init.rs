@@ -522,6 +522,9 @@ fn do_mount(plan: &Plan<'_>, target: &Path, m: &Mount, points: &mut MountPoints)
         let is_dir = fs::metadata(&source)
             .at(|| format!("bind source {}", source.display()))?
             .is_dir();
+        if opts.copy_up && is_dir {
+            crate::rootfs::copy_up(&dest, &source)?;
+        }
         points.make(&dest, is_dir).map_err(|f| named(f, m))?;
         let rec = if opts.rec {
             MsFlags::MS_REC

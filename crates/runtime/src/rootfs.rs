@@ -245,6 +245,70 @@ fn shim_writable(dir: &Path, writable: bool) -> Step<()> {
     })
 }
 
+/// In the init, before `volume` is mounted on `dest`: when `volume` is an empty directory and `dest` a
+/// directory of the root, copies what is in `dest` into `volume` (files, directories, symbolic links, each
+/// with its mode, owner and times; other kinds are left out). Symbolic links in `dest` are copied, never
+/// followed, so the copy reads only the root.
+pub(crate) fn copy_up(dest: &Path, volume: &Path) -> Step<()> {
+    let empty = fs::read_dir(volume)
+        .at(|| format!("read volume {}", volume.display()))?
+        .next()
+        .is_none();
+    if !empty || !dest.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+        return Ok(());
+    }
+    copy_dir(dest, volume).at(|| format!("copy {} into the volume", dest.display()))
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    for e in fs::read_dir(from)? {
+        let e = e?;
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        let meta = e.metadata()?;
+        let kind = meta.file_type();
+        if kind.is_symlink() {
+            std::os::unix::fs::symlink(fs::read_link(&src)?, &dst)?;
+        } else if kind.is_dir() {
+            fs::create_dir(&dst)?;
+            copy_dir(&src, &dst)?;
+        } else if kind.is_file() {
+            fs::copy(&src, &dst)?;
+        } else {
+            continue;
+        }
+        copy_attributes(&meta, &dst)?;
+    }
+    copy_attributes(&fs::symlink_metadata(from)?, to)
+}
+
+/// Owner, mode and modification time of `meta` onto `path` (not following a link at `path`).
+fn copy_attributes(meta: &fs::Metadata, path: &Path) -> std::io::Result<()> {
+    std::os::unix::fs::lchown(path, Some(meta.uid()), Some(meta.gid()))?;
+    if !meta.file_type().is_symlink() {
+        fs::set_permissions(
+            path,
+            std::os::unix::fs::PermissionsExt::from_mode(meta.mode()),
+        )?;
+    }
+    let mtime = rustix::fs::Timestamps {
+        last_access: rustix::fs::Timespec {
+            tv_sec: meta.atime(),
+            tv_nsec: meta.atime_nsec() as _,
+        },
+        last_modification: rustix::fs::Timespec {
+            tv_sec: meta.mtime(),
+            tv_nsec: meta.mtime_nsec() as _,
+        },
+    };
+    rustix::fs::utimensat(
+        rustix::fs::CWD,
+        path,
+        &mtime,
+        rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+    )?;
+    Ok(())
+}
+
 fn e_name(name: &std::ffi::OsStr) -> String {
     name.to_string_lossy().into_owned()
 }

@@ -152,7 +152,7 @@ fn an_overlay_root_is_mounted_in_the_containers_namespace_alone() {
     let (lower, upper, work) = (d.join("lower"), d.join("upper"), d.join("work"));
     layer(&h, &lower);
     h.sh_ok(&format!(
-        "mkdir -p {} {} /tmp/vol",
+        "mkdir -p {} {} /tmp/vol /tmp/etc-vol",
         upper.display(),
         work.display()
     ));
@@ -162,13 +162,19 @@ fn an_overlay_root_is_mounted_in_the_containers_namespace_alone() {
            echo written > /written || fail "the root is not writable"
            [ -d /vol ] && echo v > /vol/v || fail "/vol is not the bind"
            awk '$5 == "/" { print $9 }' /proc/1/mountinfo | grep -qx overlay || fail "/ is not an overlay"
+           awk '$5 == "/etc" { f = 1 } END { exit !f }' /proc/1/mountinfo || fail "/etc is not the volume"
            exit 0"#,
         false,
     );
-    s["mounts"]
+    let m = s["mounts"].as_array_mut().unwrap();
+    m.push(bind("/tmp/vol", "/vol", false));
+    // An empty volume takes the image's content at its mount point.
+    let mut etc = bind("/tmp/etc-vol", "/etc", false);
+    etc["options"]
         .as_array_mut()
         .unwrap()
-        .push(bind("/tmp/vol", "/vol", false));
+        .push(json!("copy-up"));
+    m.push(etc.clone());
     let bundle = d.join("img");
     let hook = format!(
         // While the container waits to start: the box's mount table has no overlay of it.
@@ -192,7 +198,8 @@ fn an_overlay_root_is_mounted_in_the_containers_namespace_alone() {
     // The container's changes and its mount point are in its upper layer; the image is untouched.
     h.sh_ok(&format!(
         "test \"$(cat {u}/written)\" = written && test -d {u}/vol && ! test -e {l}/written \
-         && ! test -e {l}/vol && test \"$(cat /tmp/vol/v)\" = v",
+         && ! test -e {l}/vol && test \"$(cat /tmp/vol/v)\" = v && test \"$(cat /tmp/etc-vol/os)\" = image \
+         && echo changed > /tmp/etc-vol/os",
         u = upper.display(),
         l = lower.display()
     ));
@@ -200,13 +207,13 @@ fn an_overlay_root_is_mounted_in_the_containers_namespace_alone() {
     // Read-only: the mount points are still made in the upper layer, then the root alone is read-only.
     let mut s = image_spec(
         r#"! echo x > /x 2>/dev/null || { echo "the root is writable" >&2; exit 1; }
-           echo y > /scratch/y || { echo "the tmpfs is not writable" >&2; exit 1; }"#,
+           echo y > /scratch/y || { echo "the tmpfs is not writable" >&2; exit 1; }
+           [ "$(cat /etc/os)" = changed ] || { echo "a volume with content was filled again" >&2; exit 1; }"#,
         true,
     );
-    s["mounts"]
-        .as_array_mut()
-        .unwrap()
-        .push(tmpfs("/scratch", &["size=1m"]));
+    let m = s["mounts"].as_array_mut().unwrap();
+    m.push(tmpfs("/scratch", &["size=1m"]));
+    m.push(etc);
     let out = run(
         &h,
         "img-ro",
