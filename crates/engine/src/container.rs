@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::ids::{ContainerId, ContainerName};
-use crate::parse::{Bind, NsMode, PortMapping};
+use crate::parse::{Bind, NsMode, PortMapping, VolumeMount};
 
 /// Everything `create` resolved from flags, image defaults and engine defaults.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -45,6 +45,9 @@ pub enum Seccomp {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
 pub struct HostConfig {
     pub binds: Vec<Bind>,
+    /// Named and anonymous volumes (`-v NAME:/path`, `-v /path`, `--mount type=volume`).
+    #[serde(default)]
+    pub volumes: Vec<VolumeMount>,
     pub tmpfs: BTreeMap<PathBuf, String>,
     pub read_only: bool,
     pub cap_add: Vec<String>,
@@ -176,6 +179,10 @@ impl Container {
                 json!({"Type": "bind", "Source": b.source, "Destination": b.destination, "Mode": if b.read_only {"ro"} else {""},
                    "RW": !b.read_only, "Propagation": "rprivate"})
             })
+            .chain(h.volumes.iter().map(|v| {
+                json!({"Type": "volume", "Name": v.name, "Source": v.source, "Destination": v.destination,
+                   "Driver": "local", "Mode": if v.read_only {"ro"} else {""}, "RW": !v.read_only, "Propagation": ""})
+            }))
             .chain(h.tmpfs.keys().map(|p| {
                 json!({"Type": "tmpfs", "Source": "", "Destination": p, "Mode": "", "RW": true, "Propagation": ""})
             }))
@@ -210,7 +217,9 @@ impl Container {
             "Platform": "linux",
             "HostConfig": {
                 "Binds": h.binds.iter().map(|b| format!("{}:{}{}", b.source.display(), b.destination.display(),
-                    if b.read_only { ":ro" } else { "" })).collect::<Vec<_>>(),
+                    if b.read_only { ":ro" } else { "" }))
+                    .chain(h.volumes.iter().map(|v| format!("{}:{}{}", v.name, v.destination.display(),
+                    if v.read_only { ":ro" } else { "" }))).collect::<Vec<_>>(),
                 "NetworkMode": h.network_mode,
                 "PortBindings": port_bindings,
                 "AutoRemove": h.auto_remove,

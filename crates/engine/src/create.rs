@@ -26,6 +26,7 @@ use crate::remove;
 use crate::runroot;
 use crate::spec;
 use crate::store::{self, StoreError};
+use crate::volume;
 
 /// The name of the built-in image whose root filesystem is the host's own.
 pub const HOST_IMAGE: &str = "host";
@@ -59,6 +60,7 @@ pub fn create(ctx: &Context, req: CreateRequest) -> Result<Container, EngineErro
         config.hostname = id.short().to_owned();
     }
     check_mounts(&config)?;
+    volume::name(ctx, &mut config.host);
     let mut st = ctx.store()?;
     // Containers named on the command line must exist (and, for namespaces, be running) now.
     st.read(|tx| -> Result<(), EngineError> {
@@ -101,6 +103,7 @@ pub fn create(ctx: &Context, req: CreateRequest) -> Result<Container, EngineErro
     loop {
         match st.write(|tx| -> Result<(), EngineError> {
             store::insert(tx, &container)?;
+            volume::attach(ctx, tx, &container.id, &container.config.host)?;
             ports::reserve(tx, &container, &container.config.host.port_bindings)
         }) {
             Err(EngineError::Store(StoreError::State(StateError::NameInUse { .. })))
@@ -289,13 +292,15 @@ fn resolve_image(ctx: &Context, name: &str) -> Result<(String, Option<ImageConfi
     Ok((id.to_string(), cfg.config().clone()))
 }
 
-/// Checks what a container mounts before anything of it is recorded: every bind's source exists.
+/// Checks what a container mounts before anything of it is recorded: every bind's source exists, and no
+/// two mounts share a path.
 fn check_mounts(config: &Config) -> Result<(), EngineError> {
     for b in &config.host.binds {
         if !b.source.exists() {
             return Err(EngineError::NoBindSource(b.source.clone()));
         }
     }
+    volume::check_mount_points(&config.host)?;
     Ok(())
 }
 

@@ -41,11 +41,8 @@ pub fn exec(ctx: &Context, reference: &str, req: &ExecRequest) -> Result<Option<
     let c = ctx.find(reference)?;
     log::debug!("exec in {}: found", c.name);
     let init = stop::pidfd(&c)?.ok_or_else(|| EngineError::NotRunning(c.name.to_string()))?;
-    let root_dir = if c.config.image_id == "host" {
-        PathBuf::from("/")
-    } else {
-        ctx.paths.run_dir(&c.id).join("rootfs")
-    };
+    // The container's root as its init sees it (an image's overlay is mounted only in its namespace).
+    let root_dir = PathBuf::from(format!("/proc/{}/root", c.state.pid));
     let identity = user::resolve(req.user.as_deref().unwrap_or(&c.config.user), &root_dir)?;
     let mut config = c.config.clone();
     config.cmd = req.cmd.clone();

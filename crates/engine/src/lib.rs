@@ -37,6 +37,7 @@ pub mod store;
 pub mod supervisor;
 pub mod template;
 pub mod user;
+pub mod volume;
 
 pub use minotaur_ns::error_chain;
 pub use minotaur_runtime::cgroup::v2_root as cgroup2_root;

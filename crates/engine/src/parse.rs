@@ -12,8 +12,14 @@ pub enum ParseError {
     Size(String),
     #[error("invalid --cpus {0:?}: expected a positive decimal number of CPUs (e.g. 1.5)")]
     Cpus(String),
-    #[error("invalid volume specification {0:?}: expected HOST-PATH:CONTAINER-PATH[:ro|rw]")]
+    #[error(
+        "invalid volume specification {0:?}: expected [HOST-PATH|VOLUME:]CONTAINER-PATH[:ro|rw]"
+    )]
     Volume(String),
+    #[error("invalid --mount {0:?}: {1}")]
+    Mount(String, String),
+    #[error("invalid volume name {0:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed, at least two characters")]
+    VolumeName(String),
     #[error("invalid volume specification {0:?}: {1}")]
     VolumePath(String, &'static str),
     #[error("invalid --tmpfs {0:?}: expected an absolute CONTAINER-PATH[:OPTIONS]")]
@@ -68,37 +74,83 @@ pub struct Bind {
     pub read_only: bool,
 }
 
-/// Parses `-v`. Only bind mounts of absolute host paths are supported (named volumes are not).
-pub fn volume(s: &str) -> Result<Bind, ParseError> {
-    let parts: Vec<&str> = s.split(':').collect();
-    let (src, dst, opts) = match parts.as_slice() {
-        [src, dst] => (*src, *dst, ""),
-        [src, dst, opts] => (*src, *dst, *opts),
-        _ => return Err(ParseError::Volume(s.to_owned())),
-    };
-    if !src.starts_with('/') {
-        return Err(ParseError::VolumePath(
-            s.to_owned(),
-            "the host path must be absolute (named volumes are not supported)",
-        ));
+/// A volume mounted into a container: `-v NAME:/path`, `-v /path` (anonymous), `--mount type=volume`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct VolumeMount {
+    /// The volume's name; empty for an anonymous volume until `create` names it.
+    pub name: String,
+    pub destination: PathBuf,
+    pub read_only: bool,
+    /// `volume-nocopy`: a new volume is not filled from the image.
+    #[serde(default)]
+    pub no_copy: bool,
+    /// Made for this container alone (`-v /path`), and removed with it by `run --rm` and `rm -v`.
+    #[serde(default)]
+    pub anonymous: bool,
+    /// Where the volume's data is on the host (set by `create`).
+    #[serde(default)]
+    pub source: PathBuf,
+}
+
+/// What one `-v` or `--mount` asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MountRequest {
+    Bind(Bind),
+    Volume(VolumeMount),
+    /// A tmpfs at the path, with its mount options (`size=…,mode=…`).
+    Tmpfs(PathBuf, String),
+}
+
+/// True for a name Docker accepts for a volume: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
+pub fn is_volume_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && s.len() >= 2
+        && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+}
+
+/// Checks a volume name (see [`is_volume_name`]).
+pub fn volume_name(s: &str) -> Result<String, ParseError> {
+    if is_volume_name(s) {
+        Ok(s.to_owned())
+    } else {
+        Err(ParseError::VolumeName(s.to_owned()))
     }
+}
+
+fn container_path(spec: &str, dst: &str) -> Result<PathBuf, ParseError> {
     if !dst.starts_with('/') {
         return Err(ParseError::VolumePath(
-            s.to_owned(),
+            spec.to_owned(),
             "the container path must be absolute",
         ));
     }
     if dst.split('/').any(|c| c == "..") {
         return Err(ParseError::VolumePath(
-            s.to_owned(),
+            spec.to_owned(),
             "the container path must not contain '..'",
         ));
     }
-    let mut read_only = false;
+    Ok(dst.into())
+}
+
+/// Parses `-v`: `HOST-PATH:CONTAINER-PATH[:OPTS]` (a bind), `VOLUME:CONTAINER-PATH[:OPTS]` (a named
+/// volume, made on first use) or `CONTAINER-PATH` (an anonymous volume). OPTS: `ro`, `rw`, `nocopy`.
+pub fn volume(s: &str) -> Result<MountRequest, ParseError> {
+    let parts: Vec<&str> = s.split(':').collect();
+    let (src, dst, opts) = match parts.as_slice() {
+        [dst] => ("", *dst, ""),
+        [src, dst] => (*src, *dst, ""),
+        [src, dst, opts] => (*src, *dst, *opts),
+        _ => return Err(ParseError::Volume(s.to_owned())),
+    };
+    let destination = container_path(s, dst)?;
+    let (mut read_only, mut no_copy) = (false, false);
     for o in opts.split(',').filter(|o| !o.is_empty()) {
         match o {
             "ro" => read_only = true,
             "rw" => read_only = false,
+            "nocopy" if !src.starts_with('/') => no_copy = true,
             // SELinux relabelling and propagation hints that change nothing here.
             "z" | "Z" | "rprivate" | "private" => {}
             _ => {
@@ -109,11 +161,113 @@ pub fn volume(s: &str) -> Result<Bind, ParseError> {
             }
         }
     }
-    Ok(Bind {
-        source: src.into(),
-        destination: dst.into(),
+    if src.starts_with('/') {
+        return Ok(MountRequest::Bind(Bind {
+            source: src.into(),
+            destination,
+            read_only,
+        }));
+    }
+    let name = if src.is_empty() {
+        String::new()
+    } else {
+        volume_name(src)?
+    };
+    Ok(MountRequest::Volume(VolumeMount {
+        anonymous: name.is_empty(),
+        name,
+        destination,
         read_only,
-    })
+        no_copy,
+        source: PathBuf::new(),
+    }))
+}
+
+/// Parses `--mount type=bind|volume|tmpfs,source=…,target=…[,readonly][,volume-nocopy]
+/// [,tmpfs-size=…][,tmpfs-mode=…]`, as Docker does (`type` defaults to `volume`; `src`, `dst` and
+/// `destination` are accepted too).
+pub fn mount(s: &str) -> Result<MountRequest, ParseError> {
+    let bad = |why: String| ParseError::Mount(s.to_owned(), why);
+    let (mut typ, mut source, mut target) = ("volume".to_owned(), String::new(), None);
+    let (mut read_only, mut no_copy) = (false, false);
+    let mut tmpfs_opts = Vec::new();
+    for field in s.split(',') {
+        let (key, value) = match field.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (field, None),
+        };
+        let flag = |v: Option<&str>| match v {
+            None | Some("1") | Some("true") => Ok(true),
+            Some("0") | Some("false") => Ok(false),
+            Some(v) => Err(bad(format!("{key}={v}: expected true or false"))),
+        };
+        let value_of = |v: Option<&str>| {
+            v.filter(|v| !v.is_empty())
+                .map(str::to_owned)
+                .ok_or_else(|| bad(format!("{key} needs a value")))
+        };
+        match key {
+            "type" => typ = value_of(value)?,
+            "source" | "src" => source = value_of(value)?,
+            "target" | "destination" | "dst" => target = Some(value_of(value)?),
+            "readonly" | "ro" => read_only = flag(value)?,
+            "volume-nocopy" => no_copy = flag(value)?,
+            "tmpfs-size" => {
+                let v = value_of(value)?;
+                size(&v).map_err(|_| bad(format!("tmpfs-size={v}: expected a size")))?;
+                tmpfs_opts.push(format!("size={v}"));
+            }
+            "tmpfs-mode" => {
+                let v = value_of(value)?;
+                u32::from_str_radix(&v, 8)
+                    .map_err(|_| bad(format!("tmpfs-mode={v}: expected an octal mode")))?;
+                tmpfs_opts.push(format!("mode={v}"));
+            }
+            // Propagation and consistency hints that change nothing here.
+            "bind-propagation" | "consistency" => {}
+            "" => return Err(bad("empty field".into())),
+            other => return Err(bad(format!("unknown field {other:?}"))),
+        }
+    }
+    let target = target.ok_or_else(|| bad("target is required".into()))?;
+    let destination = container_path(s, &target)?;
+    match typ.as_str() {
+        "bind" => {
+            if !source.starts_with('/') {
+                return Err(bad("a bind needs an absolute source path".into()));
+            }
+            Ok(MountRequest::Bind(Bind {
+                source: source.into(),
+                destination,
+                read_only,
+            }))
+        }
+        "volume" => {
+            let name = if source.is_empty() {
+                source
+            } else {
+                volume_name(&source)?
+            };
+            Ok(MountRequest::Volume(VolumeMount {
+                anonymous: name.is_empty(),
+                name,
+                destination,
+                read_only,
+                no_copy,
+                source: PathBuf::new(),
+            }))
+        }
+        "tmpfs" if !source.is_empty() => Err(bad("a tmpfs has no source".into())),
+        "tmpfs" => {
+            if read_only {
+                tmpfs_opts.push("ro".into());
+            }
+            Ok(MountRequest::Tmpfs(destination, tmpfs_opts.join(",")))
+        }
+        other => Err(bad(format!(
+            "unknown type {other:?} (expected bind, volume or tmpfs)"
+        ))),
+    }
 }
 
 /// Parses `--tmpfs PATH[:OPTIONS]` into the path and its mount options.
@@ -299,16 +453,33 @@ mod tests {
     fn volumes() {
         assert_eq!(
             volume("/srv/www:/usr/share/nginx/html:ro").unwrap(),
-            Bind {
+            MountRequest::Bind(Bind {
                 source: "/srv/www".into(),
                 destination: "/usr/share/nginx/html".into(),
                 read_only: true
-            }
+            })
         );
-        assert!(!volume("/a:/b").unwrap().read_only);
+        let named = |name: &str, dst: &str, read_only| {
+            MountRequest::Volume(VolumeMount {
+                name: name.into(),
+                destination: dst.into(),
+                read_only,
+                no_copy: false,
+                anonymous: name.is_empty(),
+                source: PathBuf::new(),
+            })
+        };
+        assert_eq!(volume("data:/b").unwrap(), named("data", "/b", false));
+        assert_eq!(
+            volume("my.vol_1:/b:ro").unwrap(),
+            named("my.vol_1", "/b", true)
+        );
+        assert_eq!(volume("/b").unwrap(), named("", "/b", false));
         for bad in [
-            "/a",
-            "data:/b",
+            "-x:/b",
+            "a:/b",
+            "da$ta:/b",
+            "b",
             "/a:b",
             "/a:/b:rx",
             "/a:/../etc",
@@ -316,6 +487,54 @@ mod tests {
         ] {
             assert!(volume(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn mounts_follow_docker() {
+        assert_eq!(
+            mount("type=bind,source=/srv,target=/www,readonly").unwrap(),
+            MountRequest::Bind(Bind {
+                source: "/srv".into(),
+                destination: "/www".into(),
+                read_only: true
+            })
+        );
+        assert_eq!(
+            mount("src=data,dst=/data,volume-nocopy").unwrap(),
+            MountRequest::Volume(VolumeMount {
+                name: "data".into(),
+                destination: "/data".into(),
+                read_only: false,
+                no_copy: true,
+                anonymous: false,
+                source: PathBuf::new(),
+            })
+        );
+        assert_eq!(
+            mount("type=tmpfs,destination=/scratch,tmpfs-size=1m,tmpfs-mode=1770").unwrap(),
+            MountRequest::Tmpfs("/scratch".into(), "size=1m,mode=1770".into())
+        );
+        for bad in [
+            "type=bind,target=/x",
+            "type=bind,source=rel,target=/x",
+            "type=nfs,target=/x",
+            "type=tmpfs,source=x,target=/x",
+            "source=data",
+            "target=x",
+            "source=data,target=/x,colour=red",
+            "source=data,target=/x,readonly=maybe",
+            "type=tmpfs,target=/x,tmpfs-size=lots",
+            "type=tmpfs,target=/x,tmpfs-mode=999",
+            "source=a,target=/x",
+        ] {
+            assert!(mount(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            mount("type=volume,target=/x,colour=red")
+                .unwrap_err()
+                .to_string(),
+            "invalid --mount \"type=volume,target=/x,colour=red\": unknown field \"colour\""
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //!     container.log                    json-file log (and .1, .2 when rotated)
 //!     hostname, hosts, resolv.conf     bound into the container over /etc/*
 //!     upper/, work/                    overlayfs upper and work directories (image containers)
+//! <root>/volumes/<name>/_data         a volume's data (see the volume module)
 //! <runroot>/containers/<id>/          runtime, gone at reboot
 //!     bundle/                          the OCI bundle directory the root is assembled on
 //! <runroot>/netns/<id>                the network namespace, a bind-mounted nsfs file (SandboxKey)
@@ -47,6 +48,11 @@ impl Paths {
 
     pub fn log(&self, id: &ContainerId) -> PathBuf {
         self.container_dir(id).join("container.log")
+    }
+
+    /// A volume's directory (its data is in `_data` below it).
+    pub fn volume_dir(&self, name: &str) -> PathBuf {
+        self.root.join("volumes").join(name)
     }
 
     pub fn run_dir(&self, id: &ContainerId) -> PathBuf {

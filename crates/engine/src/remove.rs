@@ -1,5 +1,5 @@
-//! `rm`: removing a container and everything it owns (published ports, `ip netns` name, root mount,
-//! network namespace, cgroup, files, record), going on past errors.
+//! `rm`: removing a container and everything it owns (published ports, `ip netns` name, network namespace,
+//! cgroup, files, record, and on request its anonymous volumes), going on past errors.
 
 use std::fs;
 use std::io;
@@ -11,9 +11,16 @@ use crate::context::Context;
 use crate::error::EngineError;
 use crate::network::{attach, dns, netns, ports};
 use crate::stop;
+use crate::volume;
 
-/// Removes a container and everything it owns: mounts, network namespace, cgroup, files, record.
-pub fn remove(ctx: &Context, reference: &str, force: bool) -> Result<Container, EngineError> {
+/// Removes a container and everything it owns: network namespace, cgroup, files, record; with `volumes`
+/// (`rm -v`), its anonymous volumes too.
+pub fn remove(
+    ctx: &Context,
+    reference: &str,
+    force: bool,
+    volumes: bool,
+) -> Result<Container, EngineError> {
     let c = ctx.find(reference)?;
     if let Some(fd) = stop::pidfd(&c)? {
         if !force {
@@ -22,12 +29,22 @@ pub fn remove(ctx: &Context, reference: &str, force: bool) -> Result<Container, 
         stop::kill_and_wait(&c, &fd)?;
     }
     stop::settle(&c);
-    remove_stopped(ctx, &c)?;
+    remove_stopped_with(ctx, &c, volumes || c.config.host.auto_remove)?;
     Ok(c)
 }
 
-/// Removes what a stopped container owns. Goes on past errors and reports the first.
+/// Removes what a stopped container owns, and its anonymous volumes when it was run with `--rm`. Goes on
+/// past errors and reports the first.
 pub fn remove_stopped(ctx: &Context, c: &Container) -> Result<(), EngineError> {
+    remove_stopped_with(ctx, c, c.config.host.auto_remove)
+}
+
+fn remove_stopped_with(ctx: &Context, c: &Container, volumes: bool) -> Result<(), EngineError> {
+    let anonymous = if volumes {
+        volume::of(ctx, &c.id)?
+    } else {
+        Vec::new()
+    };
     let networked = attach::attachments(ctx, Some(c.id.as_str()), None)
         .map(|a| !a.is_empty())
         .unwrap_or(true);
@@ -35,8 +52,15 @@ pub fn remove_stopped(ctx: &Context, c: &Container) -> Result<(), EngineError> {
     let deleted = ctx
         .store()
         .and_then(|mut st| Ok(st.write(|tx| tx.delete_container(c.id.as_str()))?));
-    if let Err(e) = deleted {
-        first.get_or_insert(e);
+    match deleted {
+        Ok(_) => {
+            if let Err(e) = volume::remove_anonymous(ctx, &anonymous) {
+                first.get_or_insert(e.into());
+            }
+        }
+        Err(e) => {
+            first.get_or_insert(e);
+        }
     }
     if networked {
         if let Err(e) = dns::update(ctx, &c.id) {
@@ -52,8 +76,6 @@ fn cleanup(ctx: &Context, c: &Container) -> Result<(), EngineError> {
     if let Some(sandbox) = &c.state.sandbox_key {
         netns::unregister(c.name.as_str(), sandbox);
     }
-    let rootfs = ctx.paths.run_dir(&c.id).join("rootfs");
-    let _ = nix::mount::umount2(&rootfs, nix::mount::MntFlags::MNT_DETACH);
     if c.state.sandbox_key.is_some() {
         if let Ok(name) = NetnsName::new(c.id.as_str()) {
             match ctx.netns().delete(&name) {

@@ -1,6 +1,6 @@
-//! The run root and the mounts made below it: the run root as a shared mount point of its own, the mount
-//! template containers' mount namespaces are copied from, and a container's root filesystem (an overlay of
-//! its image's layers, with the mount points its spec needs).
+//! The run root and the mounts made below it: the run root as a shared mount point of its own, and the mount
+//! template containers' mount namespaces are copied from; and the directories of a container's overlay root
+//! (which the runtime mounts in the container's own mount namespace, not here).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -10,7 +10,7 @@ use nix::fcntl::{Flock, FlockArg};
 use crate::context::Context;
 use crate::error::{io_err, EngineError};
 
-/// Makes the run root (where the per-container mounts go: namespace files, image roots) and makes it a
+/// Makes the run root (where the per-container mounts go: namespace files) and makes it a
 /// mount point of its own, bound onto itself the first time. Containers of the `host` image have the
 /// host's `/` as their root, a recursive bind; as a mount point the run root can be left out of it (see
 /// `hide` in the runtime's options), so a container start does not copy, then detach, every other
@@ -25,8 +25,8 @@ pub(crate) fn ready(ctx: &Context) -> Result<(), EngineError> {
     let lock = lock_dir(dir)?;
     if !is_mount_point(dir)? {
         bind_onto_itself(dir)?;
-        // Shared, so image roots mounted below it reach the mount template; a peer group of its own
-        // (private first), so they are not also copied onto the mount the run root sits on.
+        // Shared, so what is mounted below it reaches the mount template; a peer group of its own
+        // (private first), so it is not also copied onto the mount the run root sits on.
         for (flags, what) in [
             (nix::mount::MsFlags::MS_PRIVATE, "private"),
             (nix::mount::MsFlags::MS_SHARED, "shared"),
@@ -84,71 +84,18 @@ pub(crate) fn mount_template(ctx: &Context) -> Result<Option<PathBuf>, EngineErr
     }
 }
 
-/// Mounts an overlayfs of `lower` (top first) with the container's upper layer at `merged`.
-pub(crate) fn mount_overlay(
-    lower: &[PathBuf],
+/// The overlay root of an image container: the image's layers (top first) under the container's own upper
+/// layer, whose directories are made here. The runtime mounts it in the container's mount namespace.
+pub(crate) fn overlay(
+    lower: Vec<PathBuf>,
     container_dir: &Path,
-    merged: &Path,
-) -> Result<(), EngineError> {
+) -> Result<minotaur_runtime::Overlay, EngineError> {
     let upper = container_dir.join("upper");
     let work = container_dir.join("work");
-    for d in [&upper, &work, &merged.to_path_buf()] {
+    for d in [&upper, &work] {
         fs::create_dir_all(d).map_err(io_err(format!("create {}", d.display())))?;
     }
-    let lowers: Vec<String> = lower.iter().map(|p| p.display().to_string()).collect();
-    let data = format!(
-        "lowerdir={},upperdir={},workdir={}",
-        lowers.join(":"),
-        upper.display(),
-        work.display()
-    );
-    nix::mount::mount(
-        Some("overlay"),
-        merged,
-        Some("overlay"),
-        nix::mount::MsFlags::empty(),
-        Some(data.as_str()),
-    )
-    .map_err(|source| EngineError::Sys {
-        what: format!("mount the root filesystem at {}", merged.display()),
-        source,
-    })
-}
-
-/// Creates, in a container's own root, the mount points its spec needs that the image lacks, so that a
-/// read-only root (`--read-only`) can still be mounted on (Docker keeps them in an init layer). Paths are
-/// resolved inside the root, so an image's symlinks cannot point the creation outside it.
-pub(crate) fn make_mount_points(
-    root: &Path,
-    spec: &oci_spec::runtime::Spec,
-) -> Result<(), EngineError> {
-    for m in spec.mounts().iter().flatten() {
-        let dest = minotaur_runtime::mounts::secure_join(root, m.destination()).map_err(io_err(
-            format!(
-                "resolve {} in the container's root",
-                m.destination().display()
-            ),
-        ))?;
-        if dest.symlink_metadata().is_ok() {
-            continue;
-        }
-        let file_source = m.typ().as_deref() == Some("bind")
-            && m.source()
-                .as_ref()
-                .is_some_and(|s| s.metadata().is_ok_and(|md| !md.is_dir()));
-        let made = if file_source {
-            dest.parent()
-                .map_or(Ok(()), fs::create_dir_all)
-                .and_then(|_| fs::File::create(&dest).map(drop))
-        } else {
-            fs::create_dir_all(&dest)
-        };
-        made.map_err(io_err(format!(
-            "create mount point {}",
-            m.destination().display()
-        )))?;
-    }
-    Ok(())
+    Ok(minotaur_runtime::Overlay { lower, upper, work })
 }
 
 /// An exclusive `flock(2)` on directory `dir`, held until the returned file is dropped.

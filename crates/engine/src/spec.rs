@@ -451,7 +451,11 @@ mod tests {
     #[test]
     fn binds_and_user_reach_the_spec() {
         let mut c = config();
-        c.host.binds = vec![crate::parse::volume("/srv:/data:ro").unwrap()];
+        let crate::parse::MountRequest::Bind(b) = crate::parse::volume("/srv:/data:ro").unwrap()
+        else {
+            panic!("a host path is a bind")
+        };
+        c.host.binds = vec![b];
         let id = Identity {
             uid: 33,
             gid: 33,

@@ -2,18 +2,19 @@
 //! its root filesystem, its spec, the mount template), then the supervisor.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::container::{Container, Status};
 use crate::context::Context;
 use crate::error::{io_err, EngineError};
 use crate::parse::NsMode;
 use crate::process::alive;
-use crate::runroot::{self, lock_dir, make_mount_points, mount_overlay};
+use crate::runroot::{self, lock_dir};
 use crate::spec::{self, Joins, Root};
 use crate::store;
 use crate::supervisor::{self, Attach};
 use crate::user;
+use crate::volume;
 
 /// Starts a created or exited container. Detached: returns once its command runs, with `None`.
 /// Attached: this process supervises it and returns its exit status.
@@ -93,43 +94,36 @@ fn prepare(ctx: &Context, c: &Container) -> Result<supervisor::Prepared, EngineE
     drop(st);
     let bundle = ctx.paths.bundle(&c.id);
     fs::create_dir_all(&bundle).map_err(io_err(format!("create {}", bundle.display())))?;
-    let (root, root_dir, overlay) = if c.config.image_id == "host" {
-        (Root::Host, PathBuf::from("/"), None)
+    // An image's root is an overlay the container's init mounts in its own mount namespace (see the
+    // runtime's rootfs module): nothing of it is mounted here, and the user is looked up in its layers.
+    let (root, overlay, identity) = if c.config.image_id == "host" {
+        let identity = user::resolve(&c.config.user, Path::new("/"))?;
+        (Root::Host, None, identity)
     } else {
         let images = minotaur_image::Store::open(&ctx.paths.root)?;
         let id = images.resolve(&c.config.image_id)?;
-        let lower = images.lower_dirs(&id)?;
-        let merged = ctx.paths.run_dir(&c.id).join("rootfs");
-        runroot::ready(ctx)?;
-        mount_overlay(&lower, &ctx.paths.container_dir(&c.id), &merged)?;
-        (Root::Dir(merged.clone()), merged.clone(), Some(merged))
+        let overlay = runroot::overlay(images.lower_dirs(&id)?, &ctx.paths.container_dir(&c.id))?;
+        let layers: Vec<PathBuf> = std::iter::once(overlay.upper.clone())
+            .chain(overlay.lower.iter().cloned())
+            .collect();
+        let identity = user::resolve_in_layers(&c.config.user, &layers)?;
+        (Root::Dir(PathBuf::from("rootfs")), Some(overlay), identity)
     };
-    let result = (|| {
-        let identity = user::resolve(&c.config.user, &root_dir)?;
-        let etc = crate::spec::EtcFiles::in_dir(&ctx.paths.container_dir(&c.id));
-        let spec = spec::build(
-            &c.config,
-            &identity,
-            &root,
-            &joins,
-            &etc,
-            &ctx.paths.cgroup(&c.id),
-        )?;
-        if let Root::Dir(dir) = &root {
-            make_mount_points(dir, &spec)?;
-        }
-        Ok(supervisor::Prepared {
-            spec,
-            bundle,
-            overlay: overlay.clone(),
-            mount_template: runroot::mount_template(ctx)?,
-            lock: None,
-        })
-    })();
-    if result.is_err() {
-        if let Some(m) = &overlay {
-            let _ = nix::mount::umount2(m, nix::mount::MntFlags::MNT_DETACH);
-        }
-    }
-    result
+    let etc = crate::spec::EtcFiles::in_dir(&ctx.paths.container_dir(&c.id));
+    let mut spec = spec::build(
+        &c.config,
+        &identity,
+        &root,
+        &joins,
+        &etc,
+        &ctx.paths.cgroup(&c.id),
+    )?;
+    volume::add_mounts(ctx, c, &mut spec)?;
+    Ok(supervisor::Prepared {
+        spec,
+        bundle,
+        overlay,
+        mount_template: runroot::mount_template(ctx)?,
+        lock: None,
+    })
 }

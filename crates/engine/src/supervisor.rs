@@ -41,13 +41,13 @@ pub enum Attach {
     Foreground { stdin: bool },
 }
 
-/// What `start` prepared: the spec, the bundle directory, an overlay mount to undo at exit, the mount
+/// What `start` prepared: the spec, the bundle directory, the overlay root (mounted by the runtime), the mount
 /// template, and the lock that serializes starts of the container, released once it is recorded running. (A
 /// forked supervisor shares the lock with the CLI that forked it: `flock(2)` locks belong to the open file.)
 pub struct Prepared {
     pub spec: Spec,
     pub bundle: PathBuf,
-    pub overlay: Option<PathBuf>,
+    pub overlay: Option<minotaur_runtime::Overlay>,
     /// The mount namespace to copy the container's from (see `runroot::mount_template`).
     pub mount_template: Option<PathBuf>,
     pub lock: Option<Flock<File>>,
@@ -148,16 +148,11 @@ fn supervise(
         init: c.config.host.init,
         hide: vec![ctx.paths.runroot.clone()],
         mount_template: p.mount_template.clone(),
-    };
-    let undo_root = |p: &Prepared| {
-        if let Some(m) = &p.overlay {
-            let _ = nix::mount::umount2(m, nix::mount::MntFlags::MNT_DETACH);
-        }
+        overlay: p.overlay.clone(),
     };
     let created = match minotaur_runtime::create(&p.spec, &p.bundle, &opts) {
         Ok(created) => created,
         Err(e) => {
-            undo_root(&p);
             return Err(e.into());
         }
     };
@@ -178,7 +173,6 @@ fn supervise(
         Err(e) => {
             // The init process exits by itself after a failed exec; reap it and record the failure.
             let _ = waitpid(pid, None);
-            undo_root(&p);
             c.state = State {
                 status: Status::Exited,
                 exit_code: e.exit_code(),
@@ -209,7 +203,6 @@ fn supervise(
     if let Err(e) = ctx.set_state(&c.id, &c.state) {
         let _ = minotaur_sys::pidfd_send_signal(&started.pidfd, Signal::SIGKILL);
         let _ = waitpid(pid, None);
-        undo_root(&p);
         return Err(e);
     }
     // Recorded running: another start may look now (and will find it running).
@@ -257,7 +250,6 @@ fn supervise(
         WaitStatus::Signaled(_, sig, _) => 128 + sig as i32,
         _ => 255,
     };
-    undo_root(&p);
     if let Some(cg) = started.cgroup {
         let _ = cg.remove();
     }

@@ -1,7 +1,7 @@
 //! Resolving `--user` against the image's `/etc/passwd` and `/etc/group`, as Docker does: `name`, `uid`,
 //! `name:group`, `uid:gid`; the user's supplementary groups are the groups that list it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum UserError {
@@ -127,6 +127,50 @@ pub fn resolve(spec: &str, rootfs: &Path) -> Result<Identity, UserError> {
     resolve_with(spec, &read("passwd"), &read("group"))
 }
 
+/// Resolves `spec` against `etc/passwd` and `etc/group` as an overlayfs of `layers` (top first) would show
+/// them, without mounting it: an image container's root is mounted only inside its own mount namespace.
+pub fn resolve_in_layers(spec: &str, layers: &[PathBuf]) -> Result<Identity, UserError> {
+    let read = |f: &str| {
+        layered_file(layers, &Path::new("etc").join(f))
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .unwrap_or_default()
+    };
+    resolve_with(spec, &read("passwd"), &read("group"))
+}
+
+/// The file at `rel` in the overlay of `layers` (top first): the topmost layer's, unless a layer above it
+/// hides it with a whiteout (a character device 0:0, of it or of a directory on its way), a non-directory
+/// in the way, or an opaque directory on its way (`trusted.overlay.opaque=y`). Symbolic links on the way are
+/// not followed.
+pub fn layered_file(layers: &[PathBuf], rel: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::FileTypeExt;
+    use std::os::unix::fs::MetadataExt;
+    let whiteout = |m: &std::fs::Metadata| m.file_type().is_char_device() && m.rdev() == 0;
+    for layer in layers {
+        let mut opaque = false;
+        let mut dir = layer.clone();
+        for c in rel.parent().into_iter().flat_map(Path::components) {
+            dir.push(c);
+            match dir.symlink_metadata() {
+                Ok(m) if m.is_dir() => {
+                    let mut flag = [0u8; 1];
+                    opaque |= rustix::fs::lgetxattr(&dir, "trusted.overlay.opaque", &mut flag)
+                        .is_ok_and(|n| n == 1 && flag[0] == b'y');
+                }
+                Ok(_) => return None,
+                Err(_) => break,
+            }
+        }
+        match layer.join(rel).symlink_metadata() {
+            Ok(m) if whiteout(&m) => return None,
+            Ok(_) => return Some(layer.join(rel)),
+            Err(_) if opaque => return None,
+            Err(_) => {}
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +190,29 @@ mod tests {
         let id = resolve_with("1234:5678", PASSWD, GROUP).unwrap();
         assert_eq!((id.uid, id.gid), (1234, 5678));
         assert_eq!(resolve_with("33", PASSWD, GROUP).unwrap().home, "/var/www");
+    }
+
+    #[test]
+    fn files_resolve_through_layers_like_overlayfs() {
+        let d = tempfile::tempdir().unwrap();
+        let l = |n: &str| d.path().join(n);
+        for (layer, file) in [
+            ("base", "etc/passwd"),
+            ("base", "etc/group"),
+            ("mid", "etc/group"),
+        ] {
+            std::fs::create_dir_all(l(layer).join("etc")).unwrap();
+            std::fs::write(l(layer).join(file), layer).unwrap();
+        }
+        std::fs::create_dir_all(l("top")).unwrap();
+        let layers = [l("top"), l("mid"), l("base")];
+        let find = |f: &str| layered_file(&layers, Path::new(f));
+        assert_eq!(find("etc/passwd"), Some(l("base").join("etc/passwd")));
+        assert_eq!(find("etc/group"), Some(l("mid").join("etc/group")));
+        assert_eq!(find("etc/shadow"), None);
+        // A non-directory over `etc` hides everything below it.
+        std::fs::write(l("top").join("etc"), "").unwrap();
+        assert_eq!(find("etc/passwd"), None);
     }
 
     #[test]

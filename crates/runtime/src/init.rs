@@ -27,6 +27,7 @@ use oci_spec::runtime::{Capabilities, Mount, Process};
 use std::os::fd::AsFd;
 
 use crate::mounts::{parse_options, MountOptions};
+use crate::rootfs::MountPoints;
 use crate::seccomp::Program;
 use crate::{exec_exit_code, Failure, Plan, FAILED, READY};
 
@@ -153,26 +154,48 @@ fn body(plan: &Plan<'_>, status: &mut File, go: &mut File) -> Step<Infallible> {
         }
     }
 
-    // The root: a recursive bind of the spec's root over the bundle directory, then pivot_root into it.
+    // The root, over the bundle directory, then pivot_root into it: an overlay mounted here, in the private
+    // namespace (see the rootfs module), or a recursive bind of the spec's root.
     let target = &plan.bundle;
-    mount_at(
-        Some(&plan.root),
-        target,
-        None,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None,
-    )?;
-    if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
-        let c = cstring(target.as_os_str().as_bytes())?;
-        minotaur_sys::mount_setattr_rdonly_recursive(&c)
-            .at(|| format!("make root {} read-only", plan.root.display()))?;
+    let read_only = spec.root().as_ref().and_then(|r| r.readonly()) == Some(true);
+    match &plan.overlay {
+        Some(overlay) => crate::rootfs::mount_overlay(overlay, target)?,
+        None => {
+            mount_at(
+                Some(&plan.root),
+                target,
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None,
+            )?;
+            // Read-only before anything is mounted on it: the bind's own submounts (the host's) with it,
+            // and no mount point is ever created in a directory the runtime was only lent.
+            if read_only {
+                let c = cstring(target.as_os_str().as_bytes())?;
+                minotaur_sys::mount_setattr_rdonly_recursive(&c)
+                    .at(|| format!("make root {} read-only", plan.root.display()))?;
+            }
+        }
     }
+    let mut points = MountPoints::default();
     let mut dev_is_ours = false;
     for m in spec.mounts().iter().flatten() {
-        do_mount(plan, target, m)?;
+        do_mount(plan, target, m, &mut points)?;
         if m.destination() == Path::new("/dev") {
             dev_is_ours = true;
         }
+    }
+    // The overlay's upper layer is the container's own, so its mount points were made in it (as Docker's
+    // init layer has them); only now does the overlay mount itself, and nothing mounted on it, become
+    // read-only.
+    if read_only && plan.overlay.is_some() {
+        mount_at(
+            None,
+            target,
+            None,
+            MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY,
+            None,
+        )?;
     }
     if dev_is_ours {
         populate_dev(target, linux.devices().as_deref().unwrap_or_default())?;
@@ -477,7 +500,7 @@ fn under(target: &Path, dest: &Path) -> PathBuf {
     target.join(dest.strip_prefix("/").unwrap_or(dest))
 }
 
-fn do_mount(plan: &Plan<'_>, target: &Path, m: &Mount) -> Step<()> {
+fn do_mount(plan: &Plan<'_>, target: &Path, m: &Mount, points: &mut MountPoints) -> Step<()> {
     let dest = crate::mounts::secure_join(target, m.destination())
         .at(|| format!("resolve mount point {}", m.destination().display()))?;
     let typ = m.typ().as_deref().unwrap_or("none");
@@ -499,13 +522,21 @@ fn do_mount(plan: &Plan<'_>, target: &Path, m: &Mount) -> Step<()> {
         let is_dir = fs::metadata(&source)
             .at(|| format!("bind source {}", source.display()))?
             .is_dir();
-        make_mountpoint(&dest, is_dir).map_err(|f| named(f, m))?;
+        if opts.copy_up && is_dir {
+            crate::rootfs::copy_up(&dest, &source)?;
+        }
+        points.make(&dest, is_dir).map_err(|f| named(f, m))?;
         let rec = if opts.rec {
             MsFlags::MS_REC
         } else {
             MsFlags::empty()
         };
         mount_at(Some(&source), &dest, None, MsFlags::MS_BIND | rec, None)?;
+        points.mounted(&dest);
+        // A bind takes its flags from its source's mount: `ro`, `nosuid`... need a remount (MS_BIND with
+        // MS_REMOUNT changes the new mount alone). That covers only the top mount of an `rbind`; a read-only
+        // one is made read-only through and through with mount_setattr(2), so nothing of the source below
+        // it is writable either.
         if !opts.flags.is_empty() {
             mount_at(
                 None,
@@ -515,8 +546,13 @@ fn do_mount(plan: &Plan<'_>, target: &Path, m: &Mount) -> Step<()> {
                 None,
             )?;
         }
+        if opts.rec && opts.flags.contains(MsFlags::MS_RDONLY) {
+            let c = cstring(dest.as_os_str().as_bytes())?;
+            minotaur_sys::mount_setattr_rdonly_recursive(&c)
+                .at(|| format!("make {} read-only", m.destination().display()))?;
+        }
     } else {
-        make_mountpoint(&dest, true).map_err(|f| named(f, m))?;
+        points.make(&dest, true).map_err(|f| named(f, m))?;
         // A new filesystem hides whatever the root's copy had mounted there (the host's /run, /proc... when
         // the root is the host's own): detach that subtree rather than keep it underneath, invisible but
         // costing memory, and copied again by every later mount namespace made from this one. Not a mount
@@ -525,6 +561,7 @@ fn do_mount(plan: &Plan<'_>, target: &Path, m: &Mount) -> Step<()> {
         let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
         let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
         mount_at(Some(&source), &dest, Some(typ), opts.flags, data)?;
+        points.mounted(&dest);
     }
     for p in &opts.propagation {
         mount_at(None, &dest, None, *p, None)?;
@@ -534,11 +571,12 @@ fn do_mount(plan: &Plan<'_>, target: &Path, m: &Mount) -> Step<()> {
 
 /// Names a mount point by its path in the container, which is what the user wrote.
 fn named(mut f: Failure, m: &Mount) -> Failure {
-    f.step = format!("create mount point {}", m.destination().display());
-    if f.errno == Errno::EROFS as i32 {
-        f.step
-            .push_str(" (a read-only root needs its mount points to exist)");
-    }
+    let what = format!("create mount point {}", m.destination().display());
+    f.step = if f.step.starts_with("create mount point") {
+        what
+    } else {
+        format!("{what}: {}", f.step)
+    };
     f
 }
 

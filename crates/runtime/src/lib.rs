@@ -22,6 +22,7 @@ mod init;
 pub mod mount_template;
 pub mod mounts;
 pub mod reaper;
+pub mod rootfs;
 pub mod seccomp;
 
 use std::fs::File;
@@ -41,6 +42,7 @@ use serde::{Deserialize, Serialize};
 
 pub use cgroup::Cgroup;
 pub use exec::{exec, Exec, ExecOptions};
+pub use rootfs::Overlay;
 
 /// Errors of creating and starting a container.
 #[derive(Debug, thiserror::Error)]
@@ -146,6 +148,10 @@ pub struct CreateOptions<'a> {
     /// the caller's. Not with a shared root propagation: the container's mounts would be peers of the
     /// template's, not of the caller's.
     pub mount_template: Option<PathBuf>,
+    /// The root is this overlay, mounted by the init in the container's own mount namespace ([`rootfs`]),
+    /// instead of a bind of the spec's `root.path` (which is then not used). With `root.readonly` the
+    /// overlay is made read-only once the spec's mount points are made in its upper layer.
+    pub overlay: Option<Overlay>,
 }
 
 impl Default for CreateOptions<'_> {
@@ -156,6 +162,7 @@ impl Default for CreateOptions<'_> {
             init: false,
             hide: Vec::new(),
             mount_template: None,
+            overlay: None,
         }
     }
 }
@@ -275,6 +282,8 @@ pub(crate) struct Plan<'a> {
     pub hide: &'a [PathBuf],
     /// [`CreateOptions::mount_template`], open.
     pub mount_template: Option<OwnedFd>,
+    /// [`CreateOptions::overlay`].
+    pub overlay: Option<&'a Overlay>,
 }
 
 /// Creates a container from `spec`: forks its init process into new namespaces, sets up its root filesystem
@@ -402,6 +411,7 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
         init: opts.init,
         hide: &opts.hide,
         mount_template,
+        overlay: opts.overlay.as_ref(),
     };
     let result = spawn(plan, flags, cgroup.as_ref());
     match result {

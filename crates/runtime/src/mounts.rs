@@ -67,6 +67,10 @@ pub struct MountOptions {
     pub bind: bool,
     /// `rbind`: bind the whole tree below the source.
     pub rec: bool,
+    /// `copy-up` (an extension of this runtime, for a bind of a volume): when the source directory is empty,
+    /// what the root has at the destination is copied into it before it is mounted there, as a new Docker
+    /// volume takes the image's content.
+    pub copy_up: bool,
     /// Propagation changes, each its own mount call, in order.
     pub propagation: Vec<MsFlags>,
     /// Everything else, comma-separated, passed as the filesystem's data (`mode=755`, `size=65536k`).
@@ -79,6 +83,7 @@ impl Default for MountOptions {
             flags: MsFlags::empty(),
             bind: false,
             rec: false,
+            copy_up: false,
             propagation: Vec::new(),
             data: String::new(),
         }
@@ -113,6 +118,10 @@ pub fn parse_options(options: &[String]) -> MountOptions {
             "rbind" => {
                 out.bind = true;
                 out.rec = true;
+                continue;
+            }
+            "copy-up" => {
+                out.copy_up = true;
                 continue;
             }
             "defaults" => continue,
@@ -172,7 +181,8 @@ mod tests {
     #[test]
     fn read_only_rbind_with_propagation() {
         let o = opts(&["rbind", "ro", "rprivate"]);
-        assert!(o.bind && o.rec);
+        assert!(o.bind && o.rec && !o.copy_up);
+        assert!(opts(&["rbind", "copy-up"]).copy_up);
         assert_eq!(o.flags, MsFlags::MS_RDONLY);
         assert_eq!(o.propagation, vec![MsFlags::MS_PRIVATE | MsFlags::MS_REC]);
         assert_eq!(o.data, "");

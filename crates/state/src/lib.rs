@@ -90,6 +90,27 @@
 //! | `container_port` | INTEGER NOT NULL | the port in the container |
 //!
 //! PRIMARY KEY (`proto`, `host_ip`, `host_port`); index `ports_container` on `container_id`.
+//!
+//! `volumes`: one row per named or anonymous volume (its data lives in the engine's directory for it).
+//!
+//! | column | type | meaning |
+//! |---|---|---|
+//! | `name` | TEXT PRIMARY KEY | the volume name (an anonymous volume's is 64 hex characters) |
+//! | `driver` | TEXT NOT NULL | `local` |
+//! | `anonymous` | INTEGER NOT NULL, 0 or 1 | 1 when made for one container's `-v /path` |
+//! | `created_at` | TEXT NOT NULL | when it was created |
+//! | `config` | TEXT NOT NULL, valid JSON | labels and options (the engine's format) |
+//!
+//! `volume_mounts`: which container mounts which volume. A volume with rows here cannot be deleted (no
+//! cascade): that is the in-use check, made in the same transaction as the delete. A removed container's
+//! rows go with it.
+//!
+//! | column | type | meaning |
+//! |---|---|---|
+//! | `volume` | TEXT NOT NULL, REFERENCES `volumes(name)` | the volume |
+//! | `container_id` | TEXT NOT NULL, REFERENCES `containers(id)` ON DELETE CASCADE | who mounts it |
+//!
+//! PRIMARY KEY (`volume`, `container_id`); index `volume_mounts_container` on `container_id`.
 #![forbid(unsafe_code)]
 
 mod tx;
@@ -106,8 +127,8 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 
 pub use tx::{
-    Allocation, ContainerRow, EndpointRow, NetworkRow, NewContainer, NewNetwork, PortRow, ReadTx,
-    WriteTx,
+    Allocation, ContainerRow, EndpointRow, NetworkRow, NewContainer, NewNetwork, NewVolume,
+    PortRow, ReadTx, VolumeRow, WriteTx,
 };
 
 /// The database's file name under the root directory.
@@ -164,6 +185,20 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (proto, host_ip, host_port)
     ) STRICT, WITHOUT ROWID;
     CREATE INDEX ports_container ON ports(container_id);",
+    // 3: volumes, and which containers mount them.
+    "CREATE TABLE volumes (
+        name       TEXT NOT NULL PRIMARY KEY,
+        driver     TEXT NOT NULL,
+        anonymous  INTEGER NOT NULL CHECK (anonymous IN (0, 1)),
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        config     TEXT NOT NULL CHECK (json_valid(config))
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE volume_mounts (
+        volume       TEXT NOT NULL REFERENCES volumes(name),
+        container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+        PRIMARY KEY (volume, container_id)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX volume_mounts_container ON volume_mounts(container_id);",
 ];
 
 /// The schema version this build creates and understands.
@@ -239,6 +274,12 @@ pub enum StateError {
     },
     #[error("no free host port for {proto} in {lo}-{hi}")]
     PortsExhausted { proto: String, lo: u16, hi: u16 },
+    /// Containers (by ID) mount the volume.
+    #[error("volume {name} is in use by container {}", containers.join(", "))]
+    VolumeInUse {
+        name: String,
+        containers: Vec<String>,
+    },
 }
 
 /// The WAL size past which a commit checkpoints and truncates it (see [`Store::bound_wal`]): 64 pages. Every

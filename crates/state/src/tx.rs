@@ -10,6 +10,10 @@ use rusqlite::{ffi, params, Connection, OptionalExtension, Row};
 
 use crate::StateError;
 
+mod volume;
+
+pub use volume::{NewVolume, VolumeRow};
+
 /// A container to insert. `config` and `state` must be valid JSON.
 #[derive(Clone, Copy, Debug)]
 pub struct NewContainer<'a> {

@@ -64,7 +64,9 @@ fn open_creates_private_root_and_wal_database() {
             "endpoints",
             "ip_allocations",
             "networks",
-            "ports"
+            "ports",
+            "volume_mounts",
+            "volumes"
         ]
     );
 }
@@ -415,4 +417,60 @@ fn the_wal_stays_short_across_many_processes_worth_of_writes() {
     assert!(len <= 512 << 10, "the WAL grew to {len} bytes");
     let mut store = Store::open(dir.path()).unwrap();
     assert_eq!(names(&mut store).len(), 800);
+}
+
+#[test]
+fn a_mounted_volume_is_not_deleted_until_its_containers_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let vol = |name, anonymous| minotaur_state::NewVolume {
+        name,
+        driver: "local",
+        anonymous,
+        config: "{}",
+    };
+    let (a, b) = (id(1), id(2));
+    store
+        .write(|tx| {
+            assert!(tx.insert_volume(&vol("data", false))?);
+            assert!(
+                !tx.insert_volume(&vol("data", true))?,
+                "a second insert is a no-op"
+            );
+            tx.insert_volume(&vol("anon", true))?;
+            tx.insert_container(&container(&a, "web"))?;
+            tx.insert_container(&container(&b, "db"))?;
+            tx.mount_volume("data", &a)?;
+            tx.mount_volume("data", &b)?;
+            tx.mount_volume("anon", &a)?;
+            Ok::<_, StateError>(())
+        })
+        .unwrap();
+    let data = store.read(|tx| tx.volume("data")).unwrap().unwrap();
+    assert!(!data.anonymous);
+    let mut users = data.containers.clone();
+    users.sort();
+    assert_eq!(users, [a.clone(), b.clone()]);
+    assert_eq!(
+        store.read(|tx| tx.volumes_of(&a)).unwrap(),
+        [("anon".to_string(), true), ("data".to_string(), false)]
+    );
+    let err = store.write(|tx| tx.delete_volume("data")).unwrap_err();
+    assert!(
+        matches!(&err, StateError::VolumeInUse { name, .. } if name == "data"),
+        "{err}"
+    );
+    store.write(|tx| tx.delete_container(&a)).unwrap();
+    store.write(|tx| tx.delete_container(&b)).unwrap();
+    assert!(store.write(|tx| tx.delete_volume("data")).unwrap());
+    assert!(!store.write(|tx| tx.delete_volume("data")).unwrap());
+    assert_eq!(
+        store
+            .read(|tx| tx.volumes())
+            .unwrap()
+            .iter()
+            .map(|v| v.name.as_str())
+            .collect::<Vec<_>>(),
+        ["anon"]
+    );
 }

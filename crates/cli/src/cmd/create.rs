@@ -42,9 +42,15 @@ pub struct Flags {
     #[arg(long, value_name = "FILE")]
     pub env_file: Vec<std::path::PathBuf>,
 
-    /// Bind mount a host path: HOST-PATH:CONTAINER-PATH[:ro]
-    #[arg(short = 'v', long = "volume", value_name = "HOST:CONTAINER[:ro]")]
+    /// Mount a volume or a host path: VOLUME:CONTAINER-PATH[:ro] (made on first use, filled from the
+    /// image when new), HOST-PATH:CONTAINER-PATH[:ro], or CONTAINER-PATH (an anonymous volume)
+    #[arg(short = 'v', long = "volume", value_name = "[SOURCE:]CONTAINER[:ro]")]
     pub volume: Vec<String>,
+
+    /// Mount a bind, volume or tmpfs: type=bind|volume|tmpfs,source=…,target=…[,readonly]
+    /// [,volume-nocopy][,tmpfs-size=…][,tmpfs-mode=…]
+    #[arg(long, value_name = "type=…,source=…,target=…")]
+    pub mount: Vec<String>,
 
     /// Mount a tmpfs: CONTAINER-PATH[:OPTIONS]
     #[arg(long, value_name = "PATH[:OPTIONS]")]
@@ -262,8 +268,19 @@ impl Flags {
             init: self.init,
             ..Default::default()
         };
-        for v in &self.volume {
-            host.binds.push(parse::volume(v)?);
+        let requests = self
+            .volume
+            .iter()
+            .map(|v| parse::volume(v))
+            .chain(self.mount.iter().map(|m| parse::mount(m)));
+        for r in requests {
+            match r? {
+                parse::MountRequest::Bind(b) => host.binds.push(b),
+                parse::MountRequest::Volume(v) => host.volumes.push(v),
+                parse::MountRequest::Tmpfs(p, o) => {
+                    host.tmpfs.insert(p, o);
+                }
+            }
         }
         for t in &self.tmpfs {
             let (p, o) = parse::tmpfs(t)?;

@@ -30,6 +30,7 @@ mod tag;
 mod top;
 mod unshare;
 mod version;
+mod volume;
 mod wait;
 
 use clap::Subcommand;
@@ -55,6 +56,7 @@ pub enum Command {
     Rename(rename::Args),
     Port(port::Args),
     Network(network::Args),
+    Volume(volume::Args),
     Version(version::Args),
     Completion(completion::Args),
     Man(man::Args),
@@ -91,6 +93,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Rename(args) => rename::run(&cli.global, args),
         Command::Port(args) => port::run(&cli.global, args),
         Command::Network(args) => network::run(&cli.global, args),
+        Command::Volume(args) => volume::run(&cli.global, args),
         Command::Version(args) => version::run(args),
         Command::Completion(args) => completion::run(args),
         Command::Man(args) => man::run(args),

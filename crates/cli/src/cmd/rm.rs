@@ -11,6 +11,10 @@ pub struct Args {
     #[arg(short = 'f', long)]
     force: bool,
 
+    /// Remove the containers' anonymous volumes too
+    #[arg(short = 'v', long)]
+    volumes: bool,
+
     #[arg(required = true, value_name = "CONTAINER")]
     containers: Vec<String>,
 }
@@ -18,6 +22,6 @@ pub struct Args {
 pub fn run(global: &Global, args: Args) -> CliResult {
     let ctx = context(global);
     each(&args.containers, |c| {
-        remove::remove(&ctx, c, args.force).map(|_| c.to_owned())
+        remove::remove(&ctx, c, args.force, args.volumes).map(|_| c.to_owned())
     })
 }

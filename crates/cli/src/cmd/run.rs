@@ -42,7 +42,7 @@ pub fn run(global: &Global, args: Args) -> CliResult {
         }
         Err(e) => {
             // A container whose command never ran is not left behind.
-            let _ = remove::remove(&ctx, c.id.as_str(), true);
+            let _ = remove::remove(&ctx, c.id.as_str(), true, true);
             Err(code(e))
         }
     }

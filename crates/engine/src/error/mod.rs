@@ -3,6 +3,7 @@
 //! What the network modules fail on is [`network::NetworkError`], one of its variants.
 
 pub mod network;
+pub mod volume;
 
 use std::io;
 use std::path::PathBuf;
@@ -33,6 +34,8 @@ pub enum EngineError {
     Netns(#[from] NetnsError),
     #[error(transparent)]
     Network(#[from] NetworkError),
+    #[error(transparent)]
+    Volume(#[from] self::volume::VolumeError),
     #[error("cannot {what}")]
     Io {
         what: String,

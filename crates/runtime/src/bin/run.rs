@@ -4,7 +4,8 @@
 //! test can check that it does not reach the container. `--hook CMD` runs `sh -c CMD` between create and start
 //! with `CONTAINER_PID` set, where the engine will set up the network. `--hide PATH` (repeatable) is
 //! [`minotaur_runtime::CreateOptions::hide`], `--mount-template FILE` is
-//! [`minotaur_runtime::CreateOptions::mount_template`]. `--default-spec CMD...` prints Docker's default spec for CMD.
+//! [`minotaur_runtime::CreateOptions::mount_template`], `--overlay LOWER[:LOWER...] UPPER WORK` is
+//! [`minotaur_runtime::CreateOptions::overlay`]. `--default-spec CMD...` prints Docker's default spec for CMD.
 //! `--make-mount-template FILE [DIR...]` makes a template at FILE leaving out DIR... and exits
 //! ([`minotaur_runtime::mount_template::make`]).
 //!
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
     let mut hook = None;
     let mut hide = Vec::new();
     let mut mount_template = None;
+    let mut overlay = None;
     let mut exec = ExecArgs::default();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -36,6 +38,19 @@ fn main() -> ExitCode {
             "--hook" => hook = args.next(),
             "--hide" => hide.extend(args.next().map(PathBuf::from)),
             "--mount-template" => mount_template = args.next().map(PathBuf::from),
+            "--overlay" => {
+                let (Some(lower), Some(upper), Some(work)) =
+                    (args.next(), args.next(), args.next())
+                else {
+                    eprintln!("usage: minotaur-runtime-run --overlay LOWER[:LOWER...] UPPER WORK");
+                    return ExitCode::from(2);
+                };
+                overlay = Some(minotaur_runtime::Overlay {
+                    lower: lower.split(':').map(PathBuf::from).collect(),
+                    upper: upper.into(),
+                    work: work.into(),
+                });
+            }
             "--make-mount-template" => {
                 let Some(file) = args.next() else {
                     eprintln!("usage: minotaur-runtime-run --make-mount-template FILE [DIR...]");
@@ -101,6 +116,7 @@ fn main() -> ExitCode {
     let opts = minotaur_runtime::CreateOptions {
         hide,
         mount_template,
+        overlay,
         ..Default::default()
     };
     let mut console = None;
