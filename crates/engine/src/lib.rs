@@ -8,7 +8,9 @@
 #![forbid(unsafe_code)]
 
 pub mod container;
+pub mod docker_types;
 pub mod etc;
+pub mod gofmt;
 pub mod human;
 pub mod ids;
 pub mod lifecycle;

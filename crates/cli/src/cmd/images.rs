@@ -1,6 +1,7 @@
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use minotaur_engine::lifecycle::HOST_IMAGE;
 use minotaur_image::Store;
 
 use crate::cli::Global;
@@ -25,7 +26,29 @@ pub struct Args {
     /// Print JSON, one object per line
     #[arg(long)]
     json: bool,
+
+    /// Go template per image (`table` prefix for aligned columns with headers), or `json`
+    #[arg(long)]
+    format: Option<String>,
 }
+
+/// Docker's default `images` table.
+const DEFAULT_FORMAT: &str =
+    "table {{.Repository}}\\t{{.Tag}}\\t{{.ID}}\\t{{.CreatedSince}}\\t{{.Size}}";
+
+const HEADERS: &[(&str, &str)] = &[
+    ("Repository", "REPOSITORY"),
+    ("Tag", "TAG"),
+    ("ID", "IMAGE ID"),
+    ("CreatedSince", "CREATED"),
+    ("CreatedAt", "CREATED AT"),
+    ("Size", "SIZE"),
+    ("VirtualSize", "SIZE"),
+    ("SharedSize", "SHARED SIZE"),
+    ("UniqueSize", "UNIQUE SIZE"),
+    ("Containers", "CONTAINERS"),
+    ("Digest", "DIGEST"),
+];
 
 pub fn run(global: &Global, args: Args) -> CliResult {
     let store = Store::open(&global.root)?;
@@ -40,12 +63,17 @@ pub fn run(global: &Global, args: Args) -> CliResult {
             (Some(r.name().to_string()), None)
         }
     };
-    let images: Vec<_> = store
+    let mut images: Vec<_> = store
         .images()?
         .into_iter()
         .filter(|i| repo.as_ref().is_none_or(|r| *r == i.repository))
         .filter(|i| tag.as_ref().is_none_or(|t| *t == i.tag))
+        .map(Some)
         .collect();
+    // The built-in image, always there: the host's own filesystem, no layers, no creation time.
+    if repo.as_ref().is_none_or(|r| r == HOST_IMAGE) && tag.is_none() {
+        images.push(None);
+    }
     let mut out = std::io::stdout().lock();
     let id = |i: &minotaur_image::ImageSummary| {
         if args.no_trunc {
@@ -57,14 +85,15 @@ pub fn run(global: &Global, args: Args) -> CliResult {
     if args.quiet {
         let mut seen = std::collections::HashSet::new();
         for i in &images {
-            if seen.insert(i.id.clone()) {
-                writeln!(out, "{}", id(i))?;
+            let id = i.as_ref().map_or(HOST_IMAGE.to_owned(), id);
+            if seen.insert(id.clone()) {
+                writeln!(out, "{id}")?;
             }
         }
         return Ok(0);
     }
     if args.json {
-        for i in &images {
+        for i in images.iter().flatten() {
             writeln!(out, "{}", serde_json::to_string(i)?)?;
         }
         return Ok(0);
@@ -73,24 +102,40 @@ pub fn run(global: &Global, args: Args) -> CliResult {
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs() as i64;
-    let rows: Vec<Vec<String>> = images
+    let rows: Vec<serde_json::Value> = images
         .iter()
-        .map(|i| {
-            vec![
-                i.repository.clone(),
-                i.tag.clone(),
-                id(i),
-                format!("{} ago", human_duration(now - i.created_unix)),
-                human_size(i.size),
-            ]
+        .map(|i| match i {
+            Some(i) => serde_json::json!({
+                "Repository": i.repository,
+                "Tag": i.tag,
+                "ID": id(i),
+                "CreatedSince": format!("{} ago", human_duration(now - i.created_unix)),
+                "CreatedAt": output::go_time(&i.created, false),
+                "Size": human_size(i.size),
+                "VirtualSize": human_size(i.size),
+                "SharedSize": "N/A",
+                "UniqueSize": "N/A",
+                "Containers": "N/A",
+                "Digest": "<none>",
+            }),
+            None => serde_json::json!({
+                "Repository": HOST_IMAGE,
+                "Tag": "latest",
+                "ID": HOST_IMAGE,
+                // Docker's answer for an image without a creation time.
+                "CreatedSince": "N/A",
+                "CreatedAt": "N/A",
+                "Size": human_size(0),
+                "VirtualSize": human_size(0),
+                "SharedSize": "N/A",
+                "UniqueSize": "N/A",
+                "Containers": "N/A",
+                "Digest": "<none>",
+            }),
         })
         .collect();
-    output::table(
-        &mut out,
-        Some(&["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]),
-        &rows,
-        &[],
-    )?;
+    let format = args.format.as_deref().unwrap_or(DEFAULT_FORMAT);
+    output::list(&mut out, format, &rows, HEADERS)?;
     Ok(0)
 }
 

@@ -1,3 +1,4 @@
+use minotaur_engine::docker_types;
 use minotaur_engine::template::Format;
 
 use crate::cli::Global;
@@ -31,20 +32,21 @@ pub fn run(global: &Global, args: Args) -> CliResult {
             _ => engine.find_live(name).ok(),
         };
         let doc = match container {
-            Some(c) => Some(engine.inspect(&c)?),
+            Some(c) => Some((engine.inspect(&c)?, &docker_types::CONTAINER)),
             None if args.kind.as_deref() == Some("network") => engine.network(name).ok().map(|n| {
                 let attached = engine.attachments(None, Some(&n)).unwrap_or_default();
-                n.inspect(&attached)
+                (n.inspect(&attached), &docker_types::NETWORK)
             }),
             None if args.kind.as_deref() != Some("container") => images
                 .as_ref()
                 .ok()
                 .and_then(|s| s.inspect(name).ok())
                 .and_then(|i| serde_json::to_value(i).ok())
+                .map(|d| (d, &docker_types::IMAGE))
                 .or_else(|| {
                     let n = engine.network(name).ok()?;
                     let attached = engine.attachments(None, Some(&n)).ok()?;
-                    Some(n.inspect(&attached))
+                    Some((n.inspect(&attached), &docker_types::NETWORK))
                 }),
             None => None,
         };

@@ -1,6 +1,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
+use minotaur_engine::docker_types;
 use minotaur_engine::network::{Network, NetworkCreate, NetworkRequest, BUILTIN};
 use minotaur_engine::template::Format;
 use serde_json::json;
@@ -250,9 +251,10 @@ fn ls(global: &Global, a: LsArgs) -> CliResult {
                 "Name": n.name,
                 "Driver": n.driver,
                 "Scope": "local",
-                "IPv6": n.ipv6,
-                "Internal": n.internal,
-                "CreatedAt": n.created,
+                // Docker's network context gives every field as a string.
+                "IPv6": n.ipv6.to_string(),
+                "Internal": n.internal.to_string(),
+                "CreatedAt": output::go_time(&n.created, true),
                 "Labels": n.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
             })
         })
@@ -267,31 +269,11 @@ fn ls(global: &Global, a: LsArgs) -> CliResult {
         ("CreatedAt", "CREATED AT"),
         ("Labels", "LABELS"),
     ];
-    match a.format.as_deref() {
-        Some("json") => {
-            for r in &rows {
-                writeln!(out, "{r}")?;
-            }
-        }
-        Some(f) => output::templated(&mut out, f, &rows, &headers)?,
-        None => {
-            let cells: Vec<Vec<String>> = rows
-                .iter()
-                .map(|r| {
-                    ["ID", "Name", "Driver", "Scope"]
-                        .iter()
-                        .map(|c| r[c].as_str().unwrap_or_default().to_owned())
-                        .collect()
-                })
-                .collect();
-            output::table(
-                &mut out,
-                Some(&["NETWORK ID", "NAME", "DRIVER", "SCOPE"]),
-                &cells,
-                &[],
-            )?;
-        }
-    }
+    let format = a
+        .format
+        .as_deref()
+        .unwrap_or("table {{.ID}}\\t{{.Name}}\\t{{.Driver}}\\t{{.Scope}}");
+    output::list(&mut out, format, &rows, &headers)?;
     Ok(0)
 }
 
@@ -310,7 +292,7 @@ fn inspect(global: &Global, a: InspectArgs) -> CliResult {
         } else {
             engine.attachments(None, Some(&net))?
         };
-        docs.push(net.inspect(&attached));
+        docs.push((net.inspect(&attached), &docker_types::NETWORK));
     }
     crate::output::documents(&mut std::io::stdout().lock(), format.as_ref(), &docs)?;
     Ok(0)
