@@ -387,8 +387,8 @@ fn shortest(x: f64) -> String {
     go_exponent(&format!("{x:e}"))
 }
 
-/// `%.Pg`: P significant digits, an exponent when it is below -4 or at least P.
-fn format_g(x: f64, p: usize) -> String {
+/// Go's `%.Pg`: P significant digits, an exponent when it is below -4 or at least P.
+pub fn format_g(x: f64, p: usize) -> String {
     if x == 0.0 {
         return "0".into();
     }

@@ -159,7 +159,8 @@ fn human_duration(secs: i64) -> String {
     }
 }
 
-/// Docker's (go-units) `HumanSize`: decimal units, four significant digits.
+/// Docker's `HumanSizeWithPrecision(size, 3)` (go-units), as its CLI prints image sizes since version 23:
+/// decimal units, Go's `%.3g`.
 fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
     let mut v = bytes as f64;
@@ -168,16 +169,8 @@ fn human_size(bytes: u64) -> String {
         v /= 1000.0;
         unit += 1;
     }
-    let decimals = if v >= 100.0 {
-        1
-    } else if v >= 10.0 {
-        2
-    } else {
-        3
-    };
-    let s = format!("{v:.decimals$}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    format!("{s}{}", UNITS[unit])
+    let n = minotaur_engine::gofmt::format_g(v, 3);
+    format!("{n}{}", UNITS[unit])
 }
 
 #[cfg(test)]
@@ -188,7 +181,9 @@ mod tests {
     fn sizes_and_durations_read_like_docker() {
         assert_eq!(human_size(0), "0B");
         assert_eq!(human_size(19), "19B");
-        assert_eq!(human_size(4_261_000), "4.261MB");
+        assert_eq!(human_size(4_261_000), "4.26MB");
+        assert_eq!(human_size(1_982_464), "1.98MB");
+        assert_eq!(human_size(123_456_789), "123MB");
         assert_eq!(human_size(77_800_000), "77.8MB");
         assert_eq!(human_size(1_000), "1kB");
         assert_eq!(human_duration(0), "Less than a second");
