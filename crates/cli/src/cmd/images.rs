@@ -83,11 +83,11 @@ pub fn run(global: &Global, args: Args) -> CliResult {
         }
     };
     if args.quiet {
+        // IDs to feed `rmi` and the like: the built-in image is not one of them.
         let mut seen = std::collections::HashSet::new();
-        for i in &images {
-            let id = i.as_ref().map_or(HOST_IMAGE.to_owned(), id);
-            if seen.insert(id.clone()) {
-                writeln!(out, "{id}")?;
+        for i in images.iter().flatten() {
+            if seen.insert(i.id.clone()) {
+                writeln!(out, "{}", id(i))?;
             }
         }
         return Ok(0);

@@ -281,11 +281,19 @@ fn inspect(global: &Global, a: InspectArgs) -> CliResult {
     let format = a.format.as_deref().map(Format::parse).transpose()?;
     let engine = engine(global);
     let mut docs = Vec::new();
+    // As Docker: what was found is printed (`[]` if nothing), then each name that was not.
+    let mut missing = Vec::new();
     for name in &a.networks {
         let net = if BUILTIN.contains(&name.as_str()) {
             Network::builtin(name)
         } else {
-            engine.network(name)?
+            match engine.network(name) {
+                Ok(n) => n,
+                Err(e) => {
+                    missing.push(e);
+                    continue;
+                }
+            }
         };
         let attached = if net.bridge.is_empty() {
             Vec::new()
@@ -295,7 +303,10 @@ fn inspect(global: &Global, a: InspectArgs) -> CliResult {
         docs.push((net.inspect(&attached), &docker_types::NETWORK));
     }
     crate::output::documents(&mut std::io::stdout().lock(), format.as_ref(), &docs)?;
-    Ok(0)
+    for e in &missing {
+        eprintln!("minotaur: {e}");
+    }
+    Ok(if missing.is_empty() { 0 } else { 1 })
 }
 
 fn rm(global: &Global, a: RmArgs) -> CliResult {
