@@ -13,6 +13,9 @@ use crate::cmd::Command;
 #[derive(Debug, Parser)]
 #[command(
     name = "minotaur",
+    // Fixed, not argv[0]: installed as `docker` (a symbolic link, for scripts that call docker), minotaur
+    // behaves and speaks as itself. Nothing else reads argv[0].
+    bin_name = "minotaur",
     version,
     propagate_version = true,
     max_term_width = 110
@@ -110,5 +113,21 @@ impl Global {
                 }
             })
             .init();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn invoked_as_docker_it_is_minotaur() {
+        let cli = Cli::try_parse_from(["/usr/local/bin/docker", "ps", "-a"]).unwrap();
+        assert!(matches!(cli.command, Command::Ps(_)));
+        let err = Cli::try_parse_from(["docker", "ps", "--bogus"]).unwrap_err();
+        assert!(err.to_string().contains("Usage: minotaur ps"), "{err}");
+        let mut cmd = Cli::command();
+        assert!(cmd.render_usage().to_string().contains("minotaur"));
     }
 }

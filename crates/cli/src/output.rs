@@ -137,8 +137,63 @@ pub fn json_records(
     writeln!(out)
 }
 
-/// Docker's `--format` for list commands: a Go template per row; with a `table` prefix, aligned columns under
-/// a header row rendered from `headers` (field → column title).
+/// The minimum cell width of Docker's list tables (`ps`, `images`, `network ls`, `volume ls`): its
+/// formatter writes through `tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)`.
+pub const DOCKER_MIN_WIDTH: usize = 10;
+
+/// Writes lines whose cells are separated by tabs the way Go's `text/tabwriter` does with Docker's settings
+/// (`tabwriter.NewWriter(out, min_width, 1, 3, ' ', 0)`): every cell but the last of a line padded with spaces
+/// to its column's width, which is its widest cell plus 3, and at least `min_width`; a column spans the
+/// consecutive lines that have a cell in it. The `tabwriter` crate is a port of Go's; it adds its padding to
+/// the width instead of counting it in, hence the minimum less 3.
+pub fn tabwriter(out: &mut impl Write, text: &str, min_width: usize) -> io::Result<()> {
+    const PADDING: usize = 3;
+    let mut tw = tabwriter::TabWriter::new(Vec::new())
+        .minwidth(min_width.saturating_sub(PADDING))
+        .padding(PADDING);
+    tw.write_all(text.as_bytes())?;
+    let bytes = tw
+        .into_inner()
+        .map_err(|e| io::Error::other(e.to_string()))?;
+    out.write_all(&bytes)
+}
+
+/// A list command's `--format`: `json` is `{{json .}}` (Docker 23 and later), and `{{json .}}` marshals the
+/// row as Docker does (see [`go_json`]); anything else is a template (see [`templated`]).
+pub fn list(
+    out: &mut impl Write,
+    format: &str,
+    rows: &[serde_json::Value],
+    headers: &[(&str, &str)],
+) -> anyhow::Result<()> {
+    if matches!(format.trim(), "json" | "{{json .}}" | "{{ json . }}") {
+        for r in rows {
+            writeln!(out, "{}", go_json(r))?;
+        }
+        return Ok(());
+    }
+    templated(out, format, rows, headers)
+}
+
+/// JSON as Go's `json.Marshal` writes it, which Docker's list rows go through: keys sorted, no spaces, and
+/// `<`, `>`, `&`, U+2028 and U+2029 escaped (they never occur outside strings in JSON, so the serialized
+/// text can be rewritten).
+pub fn go_json(v: &serde_json::Value) -> String {
+    let s = v.to_string();
+    if !s.contains(['<', '>', '&', '\u{2028}', '\u{2029}']) {
+        return s;
+    }
+    s.replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
+}
+
+/// Docker's `--format` for list commands, as its CLI's formatter does it: `\t` and `\n` in the format are a tab
+/// and a newline, and each row is the template's output and a newline. With a `table` prefix, the rows are
+/// aligned (see [`tabwriter`]) under a header row rendered from `headers` (field → column title); without,
+/// they are written as they are.
 pub fn templated(
     out: &mut impl Write,
     format: &str,
@@ -146,46 +201,72 @@ pub fn templated(
     headers: &[(&str, &str)],
 ) -> anyhow::Result<()> {
     use minotaur_engine::template::Format;
-    let Some(body) = format.trim_start().strip_prefix("table") else {
-        let fmt = Format::parse(&format.replace("\\t", "\t"))?;
-        for r in rows {
-            writeln!(out, "{}", fmt.render(r)?)?;
-        }
-        return Ok(());
+    let (table, body) = match format.strip_prefix("table") {
+        Some(body) => (true, body),
+        None => (false, format),
     };
-    let fmt = Format::parse(&body.trim_start().replace("\\t", "\t"))?;
-    let header: serde_json::Value = headers
-        .iter()
-        .map(|(k, h)| (k.to_string(), serde_json::json!(h)))
-        .collect::<serde_json::Map<_, _>>()
-        .into();
-    let mut lines = vec![fmt.render(&header)?];
-    for r in rows {
-        lines.push(fmt.render(r)?);
+    let body = body
+        .trim_matches(' ')
+        .replace("\\t", "\t")
+        .replace("\\n", "\n");
+    let fmt = Format::parse(&body)?;
+    let mut text = String::new();
+    if table {
+        let header: serde_json::Value = headers
+            .iter()
+            .map(|(k, h)| (k.to_string(), serde_json::json!(h)))
+            .collect::<serde_json::Map<_, _>>()
+            .into();
+        text.push_str(&fmt.render(&header)?);
+        text.push('\n');
     }
-    let cells: Vec<Vec<String>> = lines
-        .iter()
-        .map(|l| l.split('\t').map(str::to_owned).collect())
-        .collect();
-    let (head, rest) = cells.split_first().expect("a header line");
-    let head: Vec<&str> = head.iter().map(String::as_str).collect();
-    table(out, Some(&head), rest, &[])?;
+    for r in rows {
+        text.push_str(&fmt.render(r)?);
+        text.push('\n');
+    }
+    if table {
+        tabwriter(out, &text, DOCKER_MIN_WIDTH)?;
+    } else {
+        out.write_all(text.as_bytes())?;
+    }
     Ok(())
 }
 
-/// Prints `inspect` documents as Docker does: a pretty JSON array, or each through a Go template.
+/// A time as Go's `time.Time.String()` prints it in the local time zone, as Docker's list commands show
+/// `CreatedAt`: `2006-01-02 15:04:05.999999999 -0700 MST`, with the fraction (`nanos`) or without it (`ps`,
+/// whose times are whole seconds). What cannot be parsed is shown as it is.
+pub fn go_time(rfc3339: &str, nanos: bool) -> String {
+    let fmt = if nanos {
+        "%Y-%m-%d %H:%M:%S%.f %z %Z"
+    } else {
+        "%Y-%m-%d %H:%M:%S %z %Z"
+    };
+    match rfc3339.parse::<jiff::Timestamp>() {
+        Ok(t) => t
+            .to_zoned(jiff::tz::TimeZone::system())
+            .strftime(fmt)
+            .to_string(),
+        Err(_) => rfc3339.to_owned(),
+    }
+}
+
+/// Prints `inspect` documents as Docker does: a pretty JSON array, or each through a Go template over the
+/// document's Go type.
 pub fn documents(
     out: &mut impl Write,
     format: Option<&minotaur_engine::template::Format>,
-    docs: &[serde_json::Value],
+    docs: &[(serde_json::Value, &minotaur_engine::docker_types::Ty)],
 ) -> anyhow::Result<()> {
     match format {
         Some(f) => {
-            for d in docs {
-                writeln!(out, "{}", f.render(d)?)?;
+            for (d, ty) in docs {
+                writeln!(out, "{}", f.render_as(d, ty)?)?;
             }
         }
-        None => writeln!(out, "{}", serde_json::to_string_pretty(docs)?)?,
+        None => {
+            let docs: Vec<&serde_json::Value> = docs.iter().map(|(d, _)| d).collect();
+            writeln!(out, "{}", serde_json::to_string_pretty(&docs)?)?;
+        }
     }
     Ok(())
 }
@@ -226,6 +307,93 @@ mod tests {
         assert_eq!(
             v,
             serde_json::json!({"namespaces": [{"ns": 4026531840u64, "type": "net", "nsfs": null}]})
+        );
+    }
+
+    #[test]
+    fn docker_tables_pad_like_gos_tabwriter() {
+        let rows = vec![
+            serde_json::json!({"ID": "0123456789ab", "Image": "busybox", "Ports": "", "Names": "web"}),
+            serde_json::json!({"ID": "ba9876543210", "Image": "host", "Ports": "0.0.0.0:8080->80/tcp", "Names": "x"}),
+        ];
+        let headers = [
+            ("ID", "CONTAINER ID"),
+            ("Image", "IMAGE"),
+            ("Ports", "PORTS"),
+            ("Names", "NAMES"),
+        ];
+        let mut out = Vec::new();
+        templated(
+            &mut out,
+            "table {{.ID}}\\t{{.Image}}\\t{{.Ports}}\\t{{.Names}}",
+            &rows,
+            &headers,
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "CONTAINER ID   IMAGE     PORTS                  NAMES\n\
+             0123456789ab   busybox                          web\n\
+             ba9876543210   host      0.0.0.0:8080->80/tcp   x\n"
+        );
+        // Without `table`: no header, tabs stay tabs, the format's spaces at both ends go.
+        let mut out = Vec::new();
+        templated(&mut out, " {{.Names}}\\t{{.Image}} ", &rows, &headers).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "web\tbusybox\nx\thost\n");
+        // A header alone, when nothing matches.
+        let mut out = Vec::new();
+        templated(&mut out, "table {{.Names}}", &[], &headers).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "NAMES\n");
+    }
+
+    #[test]
+    fn times_print_like_gos_time_string() {
+        // Tests run with the machine's zone; pin it to UTC for exact bytes where it is not.
+        if jiff::tz::TimeZone::system().to_offset(jiff::Timestamp::UNIX_EPOCH)
+            != jiff::tz::Offset::UTC
+        {
+            println!("skipped: the local time zone is not UTC");
+            return;
+        }
+        assert_eq!(
+            go_time("2024-05-01T12:00:03.120000000Z", false),
+            "2024-05-01 12:00:03 +0000 UTC"
+        );
+        assert_eq!(
+            go_time("2024-05-01T12:00:03.120000000Z", true),
+            "2024-05-01 12:00:03.12 +0000 UTC"
+        );
+        assert_eq!(
+            go_time("2024-05-01T12:00:03Z", true),
+            "2024-05-01 12:00:03 +0000 UTC"
+        );
+        assert_eq!(go_time("yesterday", true), "yesterday");
+    }
+
+    #[test]
+    fn list_rows_marshal_like_go() {
+        let rows = vec![serde_json::json!({"Ports": "0.0.0.0:80->80/tcp", "ID": "ab"})];
+        let mut out = Vec::new();
+        list(&mut out, "json", &rows, &[]).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\"ID\":\"ab\",\"Ports\":\"0.0.0.0:80-\\u003e80/tcp\"}\n"
+        );
+    }
+
+    #[test]
+    fn tabwriter_columns_span_consecutive_lines_only() {
+        let mut out = Vec::new();
+        tabwriter(&mut out, "UID\tPID\tCMD\nroot\t1\tsleep 100\n", 20).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "UID                 PID                 CMD\nroot                1                   sleep 100\n"
+        );
+        let mut out = Vec::new();
+        tabwriter(&mut out, "a\tb\nsingle\nlongvalue12\tc\n", 10).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "a         b\nsingle\nlongvalue12   c\n"
         );
     }
 

@@ -104,14 +104,14 @@ fn exec_passes_exit_codes_and_flags_through() {
     assert_eq!(out.status.code(), Some(9));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "65534\n/tmp\n12\n");
     let out = h.mino(&["exec", "app", "no-such-program"]);
-    assert_eq!(out.status.code(), Some(127));
+    assert_eq!(out.status.code(), Some(126));
     assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
     let out = h.mino(&["exec", "no-such-container", "true"]);
-    assert_eq!(out.status.code(), Some(125));
+    assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no such container: no-such-container"));
     ok(&h, &["stop", "-t", "0", "app"]);
     let out = h.mino(&["exec", "app", "true"]);
-    assert_eq!(out.status.code(), Some(125));
+    assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not running"));
     ok(&h, &["rm", "app"]);
 }

@@ -78,7 +78,15 @@ fn import_list_tag_and_remove() {
 
     let table = ok(&root, &["images"]);
     let lines: Vec<&str> = table.lines().collect();
-    assert_eq!(lines.len(), 3, "{table}");
+    // Both images, and the built-in one.
+    assert_eq!(lines.len(), 4, "{table}");
+    let host: Vec<&str> = lines
+        .iter()
+        .find(|l| l.starts_with("host "))
+        .expect(&table)
+        .split_whitespace()
+        .collect();
+    assert_eq!(host, ["host", "latest", "host", "N/A", "0B"], "{table}");
     let header: Vec<&str> = lines[0].split_whitespace().collect();
     assert_eq!(
         header,

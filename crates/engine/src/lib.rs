@@ -14,9 +14,11 @@
 pub mod container;
 pub mod context;
 pub mod create;
+pub mod docker_types;
 pub mod error;
 pub mod etc;
 pub mod exec;
+pub mod gofmt;
 pub mod human;
 pub mod ids;
 pub mod inspect;

@@ -153,17 +153,23 @@ pub fn build(
     // Process: environment, directory, user, terminal, capabilities.
     let caps = capabilities(config)?;
     let mut process = spec.process().clone().expect("default spec has a process");
-    let mut env = config.env.clone();
-    let has = |env: &[String], k: &str| env.iter().any(|e| e.split('=').next() == Some(k));
-    if !has(&env, "PATH") {
-        env.insert(0, format!("PATH={}", defaults::DEFAULT_PATH));
-    }
-    if !has(&env, "HOSTNAME") {
-        env.push(format!("HOSTNAME={}", config.hostname));
-    }
-    if config.tty && !has(&env, "TERM") {
+    // Docker's order: PATH, HOSTNAME (and TERM with a terminal) first, then the configuration's variables,
+    // each replacing a default of the same name in place or appended, then HOME if still missing.
+    let mut env = vec![
+        format!("PATH={}", defaults::DEFAULT_PATH),
+        format!("HOSTNAME={}", config.hostname),
+    ];
+    if config.tty {
         env.push("TERM=xterm".into());
     }
+    let key = |e: &str| e.split('=').next().unwrap_or_default().to_owned();
+    for e in &config.env {
+        match env.iter_mut().find(|d| key(d) == key(e)) {
+            Some(d) => d.clone_from(e),
+            None => env.push(e.clone()),
+        }
+    }
+    let has = |env: &[String], k: &str| env.iter().any(|e| e.split('=').next() == Some(k));
     if !has(&env, "HOME") {
         env.push(format!("HOME={}", id.home));
     }

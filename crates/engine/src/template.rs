@@ -1,15 +1,18 @@
 //! `--format` templates, rendered the way Go's text/template renders them for Docker.
 //!
-//! Parsing and execution are gtmpl's. Two things are ours: the data is the same JSON document `inspect` prints
-//! (converted to template values), and printing follows Go's `fmt` rules (`[a b]` for a list, `map[k:v]` for a
-//! map, `<nil>`), which gtmpl does not do for composite values. We get the latter by rewriting each printing
-//! action `{{ PIPELINE }}` into `{{ PIPELINE | _gofmt }}` before parsing; control actions (`if`, `range`, …),
-//! comments and variable declarations print nothing and are left alone. Docker's extra functions are added:
-//! `json`, `join`, `upper`, `lower`, `split`, `title`, `println` (gtmpl's own), `truncate`, `pad`.
-
-use std::collections::HashMap;
+//! Parsing and execution are gtmpl's. Three things are ours: the data is the same JSON document `inspect` prints,
+//! converted to template values with the Go types Docker's documents have ([`crate::docker_types`]); printing
+//! follows Go's `fmt` rules ([`crate::gofmt`]: `[a b]` for a list, `map[k:v]` for a map, `{v1 v2}` for a struct,
+//! `<nil>`), which gtmpl does not do for composite values; and `printf` is Go's, verbs and flags. We print
+//! the Go way by rewriting each printing action `{{ PIPELINE }}` into `{{ PIPELINE | _gofmt }}` before parsing;
+//! control actions (`if`, `range`, …), comments and variable declarations print nothing and are left alone.
+//! Docker's extra functions are added: `json`, `join`, `upper`, `lower`, `split`, `title`, `println` (gtmpl's
+//! own), `truncate`, `pad`.
 
 use gtmpl::{Context, FuncError, Template, Value};
+
+use crate::docker_types::{self, Ty};
+use crate::gofmt;
 
 /// A template that could not be parsed or executed.
 #[derive(Debug, thiserror::Error)]
@@ -30,7 +33,8 @@ impl Format {
     pub fn parse(text: &str) -> Result<Format, TemplateError> {
         let mut tmpl = Template::default();
         tmpl.add_funcs(&[
-            ("_gofmt", gofmt as gtmpl::Func),
+            ("_gofmt", go_print as gtmpl::Func),
+            ("printf", printf),
             ("json", json),
             ("join", join),
             ("upper", upper),
@@ -45,35 +49,21 @@ impl Format {
         Ok(Format { tmpl })
     }
 
-    /// Renders the template over a JSON document.
+    /// Renders the template over a JSON document whose objects are all maps (`ps` rows).
     pub fn render(&self, data: &serde_json::Value) -> Result<String, TemplateError> {
+        self.render_as(data, &Ty::Any)
+    }
+
+    /// Renders the template over a JSON document standing for the Go type `ty` (see [`crate::docker_types`]),
+    /// so that structs, nil lists and nil maps print as Docker prints them.
+    pub fn render_as(&self, data: &serde_json::Value, ty: &Ty) -> Result<String, TemplateError> {
         self.tmpl
-            .render(&Context::from(to_value(data)))
+            .render(&Context::from(docker_types::to_value(data, ty)))
             .map_err(|e| TemplateError::Execute(e.to_string()))
     }
 }
 
-/// Converts a JSON document into template values. Objects become maps, so `.Key` selects a field.
-pub fn to_value(v: &serde_json::Value) -> Value {
-    match v {
-        serde_json::Value::Null => Value::Nil,
-        serde_json::Value::Bool(b) => Value::Bool(*b),
-        serde_json::Value::Number(n) => match (n.as_i64(), n.as_u64()) {
-            (Some(i), _) => Value::from(i),
-            (None, Some(u)) => Value::from(u),
-            _ => Value::from(n.as_f64().unwrap_or(0.0)),
-        },
-        serde_json::Value::String(s) => Value::String(s.clone()),
-        serde_json::Value::Array(a) => Value::Array(a.iter().map(to_value).collect()),
-        serde_json::Value::Object(o) => Value::Map(
-            o.iter()
-                .map(|(k, v)| (k.clone(), to_value(v)))
-                .collect::<HashMap<_, _>>(),
-        ),
-    }
-}
-
-/// Converts template values back into JSON (for the `json` function).
+/// Converts template values back into JSON (for the `json` function), without the keys that are ours.
 fn to_json(v: &Value) -> serde_json::Value {
     match v {
         Value::NoValue | Value::Nil | Value::Function(_) => serde_json::Value::Null,
@@ -91,31 +81,12 @@ fn to_json(v: &Value) -> serde_json::Value {
             }
         }
         Value::Array(a) => serde_json::Value::Array(a.iter().map(to_json).collect()),
-        Value::Object(m) | Value::Map(m) => {
-            serde_json::Value::Object(m.iter().map(|(k, v)| (k.clone(), to_json(v))).collect())
-        }
-    }
-}
-
-/// Go's `fmt` `%v` of a value: `[a b]`, `map[a:1 b:2]` (keys sorted), `<nil>`.
-fn go_string(v: &Value) -> String {
-    match v {
-        Value::NoValue => "<no value>".into(),
-        Value::Nil => "<nil>".into(),
-        Value::Array(a) => format!(
-            "[{}]",
-            a.iter().map(go_string).collect::<Vec<_>>().join(" ")
+        Value::Object(m) | Value::Map(m) => serde_json::Value::Object(
+            m.iter()
+                .filter(|(k, _)| !gofmt::is_hidden(k))
+                .map(|(k, v)| (k.clone(), to_json(v)))
+                .collect(),
         ),
-        Value::Object(m) | Value::Map(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            let items: Vec<String> = keys
-                .iter()
-                .map(|k| format!("{k}:{}", go_string(&m[*k])))
-                .collect();
-            format!("map[{}]", items.join(" "))
-        }
-        other => other.to_string(),
     }
 }
 
@@ -201,20 +172,30 @@ fn action_len(s: &str) -> Option<usize> {
 fn arg_str(name: &str, args: &[Value], i: usize) -> Result<String, FuncError> {
     match args.get(i) {
         Some(Value::String(s)) => Ok(s.clone()),
-        Some(Value::Number(n)) => Ok(n.to_string()),
-        Some(other) => Ok(go_string(other)),
+        Some(other) => Ok(gofmt::print(other)),
         None => Err(FuncError::AtLeastXArgs(name.into(), i + 1)),
     }
 }
 
-fn gofmt(args: &[Value]) -> Result<Value, FuncError> {
+fn go_print(args: &[Value]) -> Result<Value, FuncError> {
     let v = args
         .first()
         .ok_or_else(|| FuncError::ExactlyXArgs("_gofmt".into(), 1))?;
     Ok(match v {
-        Value::String(_) | Value::Number(_) | Value::Bool(_) => v.clone(),
-        other => Value::String(go_string(other)),
+        Value::String(_) => v.clone(),
+        other => Value::String(gofmt::print(other)),
     })
+}
+
+/// Go's `printf` (gtmpl's knows few verbs: `%q` of a string gives no quotes).
+fn printf(args: &[Value]) -> Result<Value, FuncError> {
+    match args.first() {
+        Some(Value::String(f)) => Ok(Value::String(gofmt::sprintf(f, &args[1..]))),
+        Some(_) => Err(FuncError::Generic(
+            "printf: the format must be a string".into(),
+        )),
+        None => Err(FuncError::AtLeastXArgs("printf".into(), 1)),
+    }
 }
 
 fn json(args: &[Value]) -> Result<Value, FuncError> {
@@ -228,7 +209,7 @@ fn join(args: &[Value]) -> Result<Value, FuncError> {
     let sep = arg_str("join", args, 1)?;
     match args.first() {
         Some(Value::Array(a)) => Ok(Value::String(
-            a.iter().map(go_string).collect::<Vec<_>>().join(&sep),
+            a.iter().map(gofmt::print).collect::<Vec<_>>().join(&sep),
         )),
         Some(Value::Nil) | Some(Value::NoValue) => Ok(Value::String(String::new())),
         _ => Err(FuncError::Generic(
@@ -347,6 +328,34 @@ mod tests {
         assert_eq!(render("{{$x := .On}}{{$x}}", d.clone()), "false");
         assert_eq!(render("{{/* c */}}a {{- \" b\" -}} c", d.clone()), "a bc");
         assert_eq!(render("{{\"}}\"}}", d), "}}");
+    }
+
+    #[test]
+    fn printf_quotes_like_go() {
+        let d = json!({"Name": "/web", "Pid": 7});
+        assert_eq!(render("{{.Name | printf \"%q\"}}", d.clone()), "\"/web\"");
+        assert_eq!(render("{{printf \"%s:%05d\" .Name .Pid}}", d), "/web:00007");
+    }
+
+    #[test]
+    fn inspect_documents_print_dockers_structs() {
+        let d = json!({"HostConfig": {"PortBindings": {"80/tcp": [{"HostIp": "", "HostPort": "8080"}]},
+                                      "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0}},
+                       "Config": {"Env": null}});
+        let r = |t: &str| {
+            Format::parse(t)
+                .unwrap()
+                .render_as(&d, &docker_types::CONTAINER)
+                .unwrap()
+        };
+        assert_eq!(r("{{.HostConfig.PortBindings}}"), "map[80/tcp:[{ 8080}]]");
+        assert_eq!(r("{{.HostConfig.RestartPolicy}}"), "{no 0}");
+        assert_eq!(r("{{.Config.Env}}"), "[]");
+        assert_eq!(
+            r("{{json .HostConfig.RestartPolicy}}"),
+            r#"{"MaximumRetryCount":0,"Name":"no"}"#
+        );
+        assert_eq!(r("{{range $p, $b := .HostConfig.PortBindings}}{{$p}}={{(index $b 0).HostPort}}{{end}}"), "80/tcp=8080");
     }
 
     #[test]

@@ -76,6 +76,15 @@ pub fn run(global: &Global, args: Args) -> CliResult {
     };
     match exec::exec(&context(global), &args.container, &req) {
         Ok(code) => Ok(code.unwrap_or(0) as u8),
-        Err(e) => Err(CliError::with_code(e.exit_code() as u8, e)),
+        // Docker's `exec` exits 1 when it cannot run at all (no such container, not running) and 126 when
+        // the command cannot be started, found or not: 125 and 127 are `run`'s.
+        Err(e) => Err(CliError::with_code(
+            match e.exit_code() {
+                125 => 1,
+                127 => 126,
+                c => c as u8,
+            },
+            e,
+        )),
     }
 }

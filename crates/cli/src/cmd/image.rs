@@ -51,7 +51,10 @@ fn inspect(global: &Global, args: InspectArgs) -> CliResult {
     let store = minotaur_image::Store::open(&global.root)?;
     let mut docs = Vec::new();
     for name in &args.images {
-        docs.push(serde_json::to_value(store.inspect(name)?)?);
+        docs.push((
+            serde_json::to_value(store.inspect(name)?)?,
+            &minotaur_engine::docker_types::IMAGE,
+        ));
     }
     crate::output::documents(&mut std::io::stdout().lock(), format.as_ref(), &docs)?;
     Ok(0)

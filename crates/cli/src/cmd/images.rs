@@ -1,6 +1,7 @@
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use minotaur_engine::create::HOST_IMAGE;
 use minotaur_image::Store;
 
 use crate::cli::Global;
@@ -29,7 +30,33 @@ pub struct Args {
     /// Print JSON, one object per line
     #[arg(long)]
     json: bool,
+
+    /// Go template per image (`table` prefix for aligned columns with headers), or `json`
+    #[arg(long)]
+    format: Option<String>,
 }
+
+/// Docker's default `images` table.
+const DEFAULT_FORMAT: &str =
+    "table {{.Repository}}\\t{{.Tag}}\\t{{.ID}}\\t{{.CreatedSince}}\\t{{.Size}}";
+
+/// Docker's default table with `--digests`.
+const DIGESTS_FORMAT: &str =
+    "table {{.Repository}}\\t{{.Tag}}\\t{{.Digest}}\\t{{.ID}}\\t{{.CreatedSince}}\\t{{.Size}}";
+
+const HEADERS: &[(&str, &str)] = &[
+    ("Repository", "REPOSITORY"),
+    ("Tag", "TAG"),
+    ("ID", "IMAGE ID"),
+    ("CreatedSince", "CREATED"),
+    ("CreatedAt", "CREATED AT"),
+    ("Size", "SIZE"),
+    ("VirtualSize", "SIZE"),
+    ("SharedSize", "SHARED SIZE"),
+    ("UniqueSize", "UNIQUE SIZE"),
+    ("Containers", "CONTAINERS"),
+    ("Digest", "DIGEST"),
+];
 
 pub fn run(global: &Global, args: Args) -> CliResult {
     let store = Store::open(&global.root)?;
@@ -44,12 +71,17 @@ pub fn run(global: &Global, args: Args) -> CliResult {
             (Some(r.name().to_string()), None)
         }
     };
-    let images: Vec<_> = store
+    let mut images: Vec<_> = store
         .images()?
         .into_iter()
         .filter(|i| repo.as_ref().is_none_or(|r| *r == i.repository))
         .filter(|i| tag.as_ref().is_none_or(|t| *t == i.tag))
+        .map(Some)
         .collect();
+    // The built-in image, always there: the host's own filesystem, no layers, no creation time.
+    if repo.as_ref().is_none_or(|r| r == HOST_IMAGE) && tag.is_none() {
+        images.push(None);
+    }
     let mut out = std::io::stdout().lock();
     let id = |i: &minotaur_image::ImageSummary| {
         if args.no_trunc {
@@ -59,8 +91,9 @@ pub fn run(global: &Global, args: Args) -> CliResult {
         }
     };
     if args.quiet {
+        // IDs to feed `rmi` and the like: the built-in image is not one of them.
         let mut seen = std::collections::HashSet::new();
-        for i in &images {
+        for i in images.iter().flatten() {
             if seen.insert(i.id.clone()) {
                 writeln!(out, "{}", id(i))?;
             }
@@ -68,7 +101,7 @@ pub fn run(global: &Global, args: Args) -> CliResult {
         return Ok(0);
     }
     if args.json {
-        for i in &images {
+        for i in images.iter().flatten() {
             writeln!(out, "{}", serde_json::to_string(i)?)?;
         }
         return Ok(0);
@@ -77,31 +110,44 @@ pub fn run(global: &Global, args: Args) -> CliResult {
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs() as i64;
-    let rows: Vec<Vec<String>> = images
+    let rows: Vec<serde_json::Value> = images
         .iter()
-        .map(|i| {
-            let mut row = vec![i.repository.clone(), i.tag.clone()];
-            if args.digests {
-                row.push(
-                    i.digest
-                        .as_ref()
-                        .map_or_else(|| "<none>".to_string(), |d| d.to_string()),
-                );
-            }
-            row.extend([
-                id(i),
-                format!("{} ago", human_duration(now - i.created_unix)),
-                human_size(i.size),
-            ]);
-            row
+        .map(|i| match i {
+            Some(i) => serde_json::json!({
+                "Repository": i.repository,
+                "Tag": i.tag,
+                "ID": id(i),
+                "CreatedSince": format!("{} ago", human_duration(now - i.created_unix)),
+                "CreatedAt": output::go_time(&i.created, false),
+                "Size": human_size(i.size),
+                "VirtualSize": human_size(i.size),
+                "SharedSize": "N/A",
+                "UniqueSize": "N/A",
+                "Containers": "N/A",
+                "Digest": i.digest.as_ref().map_or_else(|| "<none>".to_string(), |d| d.to_string()),
+            }),
+            None => serde_json::json!({
+                "Repository": HOST_IMAGE,
+                "Tag": "latest",
+                "ID": HOST_IMAGE,
+                // Docker's answer for an image without a creation time.
+                "CreatedSince": "N/A",
+                "CreatedAt": "N/A",
+                "Size": human_size(0),
+                "VirtualSize": human_size(0),
+                "SharedSize": "N/A",
+                "UniqueSize": "N/A",
+                "Containers": "N/A",
+                "Digest": "<none>",
+            }),
         })
         .collect();
-    let header: &[&str] = if args.digests {
-        &["REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE"]
-    } else {
-        &["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]
+    let format = match (args.format.as_deref(), args.digests) {
+        (Some(f), _) => f,
+        (None, false) => DEFAULT_FORMAT,
+        (None, true) => DIGESTS_FORMAT,
     };
-    output::table(&mut out, Some(header), &rows, &[])?;
+    output::list(&mut out, format, &rows, HEADERS)?;
     Ok(0)
 }
 
@@ -125,7 +171,8 @@ fn human_duration(secs: i64) -> String {
     }
 }
 
-/// Docker's (go-units) `HumanSize`: decimal units, four significant digits.
+/// Docker's `HumanSizeWithPrecision(size, 3)` (go-units), as its CLI prints image sizes since version 23:
+/// decimal units, Go's `%.3g`.
 fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
     let mut v = bytes as f64;
@@ -134,16 +181,8 @@ fn human_size(bytes: u64) -> String {
         v /= 1000.0;
         unit += 1;
     }
-    let decimals = if v >= 100.0 {
-        1
-    } else if v >= 10.0 {
-        2
-    } else {
-        3
-    };
-    let s = format!("{v:.decimals$}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    format!("{s}{}", UNITS[unit])
+    let n = minotaur_engine::gofmt::format_g(v, 3);
+    format!("{n}{}", UNITS[unit])
 }
 
 #[cfg(test)]
@@ -154,7 +193,9 @@ mod tests {
     fn sizes_and_durations_read_like_docker() {
         assert_eq!(human_size(0), "0B");
         assert_eq!(human_size(19), "19B");
-        assert_eq!(human_size(4_261_000), "4.261MB");
+        assert_eq!(human_size(4_261_000), "4.26MB");
+        assert_eq!(human_size(1_982_464), "1.98MB");
+        assert_eq!(human_size(123_456_789), "123MB");
         assert_eq!(human_size(77_800_000), "77.8MB");
         assert_eq!(human_size(1_000), "1kB");
         assert_eq!(human_duration(0), "Less than a second");

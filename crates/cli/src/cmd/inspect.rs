@@ -1,3 +1,4 @@
+use minotaur_engine::docker_types;
 use minotaur_engine::template::Format;
 use minotaur_engine::{inspect, network};
 
@@ -32,11 +33,11 @@ pub fn run(global: &Global, args: Args) -> CliResult {
             _ => ctx.find_live(name).ok(),
         };
         let doc = match container {
-            Some(c) => Some(inspect::inspect(&ctx, &c)?),
+            Some(c) => Some((inspect::inspect(&ctx, &c)?, &docker_types::CONTAINER)),
             None if args.kind.as_deref() == Some("network") => {
                 network::find(&ctx, name).ok().map(|n| {
                     let attached = network::attachments(&ctx, None, Some(&n)).unwrap_or_default();
-                    n.inspect(&attached)
+                    (n.inspect(&attached), &docker_types::NETWORK)
                 })
             }
             None if args.kind.as_deref() != Some("container") => images
@@ -44,10 +45,11 @@ pub fn run(global: &Global, args: Args) -> CliResult {
                 .ok()
                 .and_then(|s| s.inspect(name).ok())
                 .and_then(|i| serde_json::to_value(i).ok())
+                .map(|d| (d, &docker_types::IMAGE))
                 .or_else(|| {
                     let n = network::find(&ctx, name).ok()?;
                     let attached = network::attachments(&ctx, None, Some(&n)).ok()?;
-                    Some(n.inspect(&attached))
+                    Some((n.inspect(&attached), &docker_types::NETWORK))
                 }),
             None => None,
         };

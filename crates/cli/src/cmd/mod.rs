@@ -1,6 +1,7 @@
 //! One module per subcommand; each has an `Args` struct (its `--help` is the doc comments) and a `run`.
 
 mod completion;
+mod container;
 mod create;
 mod dns_serve;
 mod exec;
@@ -57,6 +58,7 @@ pub enum Command {
     Port(port::Args),
     Network(network::Args),
     Volume(volume::Args),
+    Container(container::Args),
     Version(version::Args),
     Completion(completion::Args),
     Man(man::Args),
@@ -94,6 +96,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Port(args) => port::run(&cli.global, args),
         Command::Network(args) => network::run(&cli.global, args),
         Command::Volume(args) => volume::run(&cli.global, args),
+        Command::Container(args) => container::run(&cli.global, args),
         Command::Version(args) => version::run(args),
         Command::Completion(args) => completion::run(args),
         Command::Man(args) => man::run(args),

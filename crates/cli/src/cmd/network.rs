@@ -2,6 +2,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use minotaur_engine::container::NetworkRequest;
+use minotaur_engine::docker_types;
 use minotaur_engine::network;
 use minotaur_engine::network::{Network, NetworkCreate, BUILTIN};
 use minotaur_engine::template::Format;
@@ -255,9 +256,10 @@ fn ls(global: &Global, a: LsArgs) -> CliResult {
                 "Name": n.name,
                 "Driver": n.driver,
                 "Scope": "local",
-                "IPv6": n.ipv6,
-                "Internal": n.internal,
-                "CreatedAt": n.created,
+                // Docker's network context gives every field as a string.
+                "IPv6": n.ipv6.to_string(),
+                "Internal": n.internal.to_string(),
+                "CreatedAt": output::go_time(&n.created, true),
                 "Labels": n.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
             })
         })
@@ -272,31 +274,11 @@ fn ls(global: &Global, a: LsArgs) -> CliResult {
         ("CreatedAt", "CREATED AT"),
         ("Labels", "LABELS"),
     ];
-    match a.format.as_deref() {
-        Some("json") => {
-            for r in &rows {
-                writeln!(out, "{r}")?;
-            }
-        }
-        Some(f) => output::templated(&mut out, f, &rows, &headers)?,
-        None => {
-            let cells: Vec<Vec<String>> = rows
-                .iter()
-                .map(|r| {
-                    ["ID", "Name", "Driver", "Scope"]
-                        .iter()
-                        .map(|c| r[c].as_str().unwrap_or_default().to_owned())
-                        .collect()
-                })
-                .collect();
-            output::table(
-                &mut out,
-                Some(&["NETWORK ID", "NAME", "DRIVER", "SCOPE"]),
-                &cells,
-                &[],
-            )?;
-        }
-    }
+    let format = a
+        .format
+        .as_deref()
+        .unwrap_or("table {{.ID}}\\t{{.Name}}\\t{{.Driver}}\\t{{.Scope}}");
+    output::list(&mut out, format, &rows, &headers)?;
     Ok(0)
 }
 
@@ -304,21 +286,32 @@ fn inspect(global: &Global, a: InspectArgs) -> CliResult {
     let format = a.format.as_deref().map(Format::parse).transpose()?;
     let ctx = context(global);
     let mut docs = Vec::new();
+    // As Docker: what was found is printed (`[]` if nothing), then each name that was not.
+    let mut missing = Vec::new();
     for name in &a.networks {
         let net = if BUILTIN.contains(&name.as_str()) {
             Network::builtin(name)
         } else {
-            network::find(&ctx, name)?
+            match network::find(&ctx, name) {
+                Ok(n) => n,
+                Err(e) => {
+                    missing.push(e);
+                    continue;
+                }
+            }
         };
         let attached = if net.bridge.is_empty() {
             Vec::new()
         } else {
             network::attachments(&ctx, None, Some(&net))?
         };
-        docs.push(net.inspect(&attached));
+        docs.push((net.inspect(&attached), &docker_types::NETWORK));
     }
     crate::output::documents(&mut std::io::stdout().lock(), format.as_ref(), &docs)?;
-    Ok(0)
+    for e in &missing {
+        eprintln!("minotaur: {e}");
+    }
+    Ok(if missing.is_empty() { 0 } else { 1 })
 }
 
 fn rm(global: &Global, a: RmArgs) -> CliResult {

@@ -52,10 +52,10 @@ pub fn run(global: &Global, args: Args) -> CliResult {
         }
         found = true;
     }
-    if let (Some((port, proto)), false) = (&wanted, found) {
-        return Err(
-            anyhow::anyhow!("no public port '{port}/{proto}' published for {}", c.name).into(),
-        );
+    if let (Some(_), false) = (&wanted, found) {
+        // Docker names the port as it was asked for: `81`, or `81/udp`.
+        let asked = args.port.as_deref().unwrap_or_default();
+        return Err(anyhow::anyhow!("no public port '{asked}' published for {}", c.name).into());
     }
     Ok(0)
 }

@@ -2,6 +2,7 @@ use std::io::Write;
 use std::time::SystemTime;
 
 use minotaur_engine::container::{Container, Status};
+use minotaur_engine::gofmt;
 use minotaur_engine::human;
 use minotaur_engine::network;
 use minotaur_engine::network::Published;
@@ -65,12 +66,20 @@ fn row(
     ports: &[Published],
     networks: &[String],
 ) -> serde_json::Value {
-    let cmd: Vec<&str> = c
+    // The daemon's `Command`: the arguments joined by spaces, those with a space in single quotes.
+    let cmd: Vec<String> = c
         .config
         .entrypoint
         .iter()
         .chain(&c.config.cmd)
-        .map(String::as_str)
+        .enumerate()
+        .map(|(i, a)| {
+            if i > 0 && a.contains(' ') {
+                format!("'{a}'")
+            } else {
+                a.clone()
+            }
+        })
         .collect();
     let mut command = cmd.join(" ");
     if !no_trunc && command.chars().count() > 20 {
@@ -84,11 +93,26 @@ fn row(
     let ago = human::since(&c.created, now)
         .map(human::duration)
         .unwrap_or_default();
+    // Bind mounts are named by their source, cut to 12 characters unless --no-trunc.
+    let mounts: Vec<String> = c
+        .config
+        .host
+        .binds
+        .iter()
+        .map(|b| {
+            let s = b.source.display().to_string();
+            if no_trunc {
+                s
+            } else {
+                s.chars().take(12).collect()
+            }
+        })
+        .collect();
     json!({
         "ID": id,
         "Image": c.config.image,
-        "Command": format!("\"{command}\""),
-        "CreatedAt": c.created,
+        "Command": gofmt::quote(&command, false),
+        "CreatedAt": output::go_time(&c.created, false),
         "RunningFor": format!("{ago} ago"),
         // Docker shows a stopped container's ports as none.
         "Ports": if c.state.status == Status::Running {
@@ -99,6 +123,11 @@ fn row(
         "State": c.state.status.as_str(),
         "Status": human::status(&c.state, now),
         "Names": c.name.as_str(),
+        "Mounts": mounts.join(","),
+        // Only volumes count, and minotaur has none yet.
+        "LocalVolumes": "0",
+        // Sizes are not computed: Docker prints this when it was not asked to compute them either.
+        "Size": "0B",
         "Labels": c.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
         "Networks": if networks.is_empty() {
             c.config.host.network_mode.clone()
@@ -107,6 +136,10 @@ fn row(
         },
     })
 }
+
+/// Docker's default `ps` table.
+const DEFAULT_FORMAT: &str =
+    "table {{.ID}}\\t{{.Image}}\\t{{.Command}}\\t{{.RunningFor}}\\t{{.Status}}\\t{{.Ports}}\\t{{.Names}}";
 
 const HEADERS: &[(&str, &str)] = &[
     ("ID", "CONTAINER ID"),
@@ -120,6 +153,9 @@ const HEADERS: &[(&str, &str)] = &[
     ("Names", "NAMES"),
     ("Labels", "LABELS"),
     ("Networks", "NETWORKS"),
+    ("Mounts", "MOUNTS"),
+    ("LocalVolumes", "LOCAL VOLUMES"),
+    ("Size", "SIZE"),
 ];
 
 pub fn run(global: &Global, args: Args) -> CliResult {
@@ -174,43 +210,7 @@ pub fn run(global: &Global, args: Args) -> CliResult {
             )
         })
         .collect();
-    match args.format.as_deref() {
-        Some("json") => {
-            for r in &rows {
-                writeln!(out, "{r}")?;
-            }
-        }
-        Some(f) => output::templated(&mut out, f, &rows, HEADERS)?,
-        None => {
-            let cols = [
-                "ID",
-                "Image",
-                "Command",
-                "RunningFor",
-                "Status",
-                "Ports",
-                "Names",
-            ];
-            let head: Vec<&str> = cols
-                .iter()
-                .map(|c| {
-                    HEADERS
-                        .iter()
-                        .find(|(k, _)| k == c)
-                        .expect("known column")
-                        .1
-                })
-                .collect();
-            let cells: Vec<Vec<String>> = rows
-                .iter()
-                .map(|r| {
-                    cols.iter()
-                        .map(|c| r[c].as_str().unwrap_or_default().to_owned())
-                        .collect()
-                })
-                .collect();
-            output::table(&mut out, Some(&head), &cells, &[])?;
-        }
-    }
+    let format = args.format.as_deref().unwrap_or(DEFAULT_FORMAT);
+    output::list(&mut out, format, &rows, HEADERS)?;
     Ok(0)
 }

@@ -118,11 +118,12 @@ pub fn run(global: &Global, args: Args) -> CliResult {
             ]
         })
         .collect();
-    output::table(
-        &mut std::io::stdout().lock(),
-        Some(&["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]),
-        &cells,
-        &[],
-    )?;
+    // Docker's `top` aligns with `tabwriter.NewWriter(out, 20, 1, 3, ' ', 0)`.
+    let mut text = ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"].join("\t") + "\n";
+    for row in &cells {
+        text.push_str(&row.join("\t"));
+        text.push('\n');
+    }
+    output::tabwriter(&mut std::io::stdout().lock(), &text, 20)?;
     Ok(0)
 }

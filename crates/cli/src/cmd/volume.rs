@@ -1,6 +1,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
+use minotaur_engine::docker_types;
 use minotaur_engine::template::Format;
 use minotaur_engine::volume::{self, Filter, Volume};
 use serde_json::json;
@@ -183,7 +184,10 @@ fn inspect(global: &Global, a: InspectArgs) -> CliResult {
     let ctx = context(global);
     let mut docs = Vec::new();
     for name in &a.volumes {
-        docs.push(volume::inspect(&ctx, name)?.inspect());
+        docs.push((
+            volume::inspect(&ctx, name)?.inspect(),
+            &docker_types::VOLUME,
+        ));
     }
     output::documents(&mut std::io::stdout().lock(), format.as_ref(), &docs)?;
     Ok(0)
