@@ -150,6 +150,24 @@ fn absolute(base: &Path, p: &Path) -> PathBuf {
     PathBuf::from(crate::canonical::clean_path(&joined.to_string_lossy()))
 }
 
+/// Whether a path names a remote resource (`https://…`, `git@…`, `oci://…`, any `scheme:…`), which
+/// minotaur does not fetch.
+fn is_remote(p: &str) -> bool {
+    if p.contains("://") || p.starts_with("git@") {
+        return true;
+    }
+    match p.split_once(':') {
+        Some((scheme, _)) => {
+            scheme.len() > 1
+                && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+        }
+        None => false,
+    }
+}
+
 fn dir_of(file: &Path) -> PathBuf {
     file.parent()
         .map_or_else(|| PathBuf::from("/"), Path::to_path_buf)
@@ -346,10 +364,9 @@ fn config_json(dict: &Node) -> serde_json::Value {
                     && path[0] == "services"
                     && path[2] == "volumes"
                     && path.last().is_some_and(|l| l == "bind")
+                    && m.get("create_host_path") == Some(&serde_json::Value::Bool(true))
                 {
-                    if m.get("create_host_path") == Some(&serde_json::Value::Bool(true)) {
-                        m.remove("create_host_path");
-                    }
+                    m.remove("create_host_path");
                 }
                 for (k, val) in m.iter_mut() {
                     path.push(k.clone());
@@ -755,7 +772,7 @@ impl Loader {
             }
             return Ok(base);
         };
-        if other.contains("://") || other.starts_with("oci:") || other.starts_with("git@") {
+        if is_remote(other) {
             return Err(invalid(
                 ext.where_(),
                 format!("extends file {other:?}: remote files are not supported"),

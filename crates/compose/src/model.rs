@@ -329,8 +329,15 @@ pub fn from_json(
     let mut pruned = json.clone();
     prune_known_empties(&mut pruned);
     serde_ignored::deserialize(pruned, |path| {
-        let text = path.to_string();
-        if !text.split('.').any(|seg| seg.starts_with("x-")) {
+        // serde_ignored names an `Option` level `?`: not a key of the file.
+        let segs: Vec<String> = path
+            .to_string()
+            .split('.')
+            .filter(|s| *s != "?")
+            .map(String::from)
+            .collect();
+        let text = segs.join(".");
+        if !segs.iter().any(|seg| seg.starts_with("x-")) {
             unsupported(text);
         }
     })
