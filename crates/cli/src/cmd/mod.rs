@@ -1,6 +1,7 @@
 //! One module per subcommand; each has an `Args` struct (its `--help` is the doc comments) and a `run`.
 
 mod completion;
+mod compose;
 mod container;
 mod create;
 mod dns_serve;
@@ -71,6 +72,7 @@ pub enum Command {
     Save(save::Args),
     Images(images::Args),
     Image(image::Args),
+    Compose(compose::Args),
     Rmi(rmi::Args),
     Tag(tag::Args),
     #[command(hide = true)]
@@ -109,6 +111,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Import(args) => import::run(&cli.global, args),
         Command::Images(args) => images::run(&cli.global, args),
         Command::Image(args) => image::run(&cli.global, args),
+        Command::Compose(args) => compose::run(args),
         Command::Rmi(args) => rmi::run(&cli.global, args),
         Command::Tag(args) => tag::run(&cli.global, args),
         Command::DnsServe(args) => dns_serve::run(args),
