@@ -19,6 +19,7 @@ pub mod etc;
 pub mod exec;
 pub mod human;
 pub mod ids;
+pub mod image;
 pub mod inspect;
 pub mod logs;
 pub mod names;
