@@ -4,12 +4,16 @@ mod completion;
 mod create;
 mod dns_serve;
 mod exec;
+mod history;
 mod image;
+mod image_prune;
 mod images;
 mod import;
 mod inspect;
 mod kill;
 mod load;
+mod login;
+mod logout;
 mod logs;
 mod lsns;
 mod man;
@@ -18,6 +22,8 @@ mod network;
 mod nsenter;
 mod port;
 mod ps;
+mod pull;
+mod push;
 mod rename;
 mod restart;
 mod rm;
@@ -67,6 +73,11 @@ pub enum Command {
     Save(save::Args),
     Images(images::Args),
     Image(image::Args),
+    Pull(pull::Args),
+    Push(push::Args),
+    Login(login::Args),
+    Logout(logout::Args),
+    History(history::Args),
     Rmi(rmi::Args),
     Tag(tag::Args),
     #[command(hide = true)]
@@ -103,6 +114,11 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Import(args) => import::run(&cli.global, args),
         Command::Images(args) => images::run(&cli.global, args),
         Command::Image(args) => image::run(&cli.global, args),
+        Command::Pull(args) => pull::run(&cli.global, args),
+        Command::Push(args) => push::run(&cli.global, args),
+        Command::Login(args) => login::run(&cli.global, args),
+        Command::Logout(args) => logout::run(args),
+        Command::History(args) => history::run(&cli.global, args),
         Command::Rmi(args) => rmi::run(&cli.global, args),
         Command::Tag(args) => tag::run(&cli.global, args),
         Command::DnsServe(args) => dns_serve::run(args),
