@@ -384,6 +384,19 @@ fn bad_pulls_say_what_failed_and_leave_nothing() {
         1,
         "linux/amd64",
     );
+
+    // registries.conf (MINOTAUR_REGISTRIES_CONF): a registry nobody serves, pulled through its mirror.
+    h.sh_ok(&format!(
+        "cat > /tmp/registries.conf <<'EOF'\n\
+         [[registry]]\nprefix = \"127.0.0.1:5009\"\n\
+         [[registry.mirror]]\nlocation = \"{REG}\"\nEOF"
+    ));
+    assert_eq!(
+        ok(&h, &["pull", "-q", "127.0.0.1:5009/bb:1"]),
+        "127.0.0.1:5009/bb:1"
+    );
+    h.sh_ok("printf '[[registry]]\\nprefix = \"127.0.0.1:5009\"\\nblocked = true\\n' > /tmp/registries.conf");
+    fails(&h, &["pull", "127.0.0.1:5009/bb:2"], 1, "blocked");
 }
 
 /// Puts an OCI index under `tag` of `repo` that lists `manifest` (already in the repository) for this host's
