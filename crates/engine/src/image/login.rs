@@ -72,3 +72,30 @@ pub fn logout(server: &str) -> Result<bool, LoginError> {
     let mut config = DockerConfig::load_default()?;
     Ok(config.erase(server)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registries_are_named_as_references_name_them() {
+        assert_eq!(registry_name(None).unwrap(), "docker.io");
+        for hub in [
+            "https://index.docker.io/v1/",
+            "index.docker.io",
+            "registry-1.docker.io",
+        ] {
+            assert_eq!(registry_name(Some(hub)).unwrap(), "docker.io", "{hub}");
+        }
+        assert_eq!(
+            registry_name(Some("https://Registry.internal:5000/")).unwrap(),
+            "registry.internal:5000"
+        );
+        assert_eq!(
+            registry_name(Some("127.0.0.1:5000")).unwrap(),
+            "127.0.0.1:5000"
+        );
+        assert!(registry_name(Some("")).is_err());
+        assert!(registry_name(Some("bad host")).is_err());
+    }
+}

@@ -459,3 +459,37 @@ fn give_back(store: &Store, layers: Vec<IngestedLayer>) {
         log::warn!("cannot remove the layers of a failed pull: {e}");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pull_policies_are_dockers() {
+        assert_eq!("missing".parse(), Ok(PullPolicy::Missing));
+        assert_eq!("always".parse(), Ok(PullPolicy::Always));
+        assert_eq!("never".parse(), Ok(PullPolicy::Never));
+        assert_eq!(PullPolicy::default(), PullPolicy::Missing);
+        assert!("sometimes".parse::<PullPolicy>().is_err());
+    }
+
+    #[test]
+    fn a_tag_is_refused_with_all_tags() {
+        let ctx = Context::new(crate::paths::Paths::new("/nonexistent", "/nonexistent"));
+        let opts = PullOptions {
+            all_tags: true,
+            ..PullOptions::default()
+        };
+        for name in ["busybox:1", "localhost:5000/app:1", "app@sha256:0"] {
+            let e = pull(
+                &ctx,
+                &RegistryOptions::default(),
+                name,
+                &opts,
+                &super::super::progress::Silent,
+            )
+            .unwrap_err();
+            assert!(matches!(e, PullError::TagWithAllTags(_)), "{name}: {e}");
+        }
+    }
+}
