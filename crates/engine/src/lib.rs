@@ -21,6 +21,7 @@ pub mod exec;
 pub mod gofmt;
 pub mod human;
 pub mod ids;
+pub mod image;
 pub mod inspect;
 pub mod logs;
 pub mod names;

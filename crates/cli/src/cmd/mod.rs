@@ -6,12 +6,16 @@ mod container;
 mod create;
 mod dns_serve;
 mod exec;
+mod history;
 mod image;
+mod image_prune;
 mod images;
 mod import;
 mod inspect;
 mod kill;
 mod load;
+mod login;
+mod logout;
 mod logs;
 mod lsns;
 mod man;
@@ -20,6 +24,8 @@ mod network;
 mod nsenter;
 mod port;
 mod ps;
+mod pull;
+mod push;
 mod rename;
 mod restart;
 mod rm;
@@ -73,6 +79,11 @@ pub enum Command {
     Images(images::Args),
     Image(image::Args),
     Compose(compose::Args),
+    Pull(pull::Args),
+    Push(push::Args),
+    Login(login::Args),
+    Logout(logout::Args),
+    History(history::Args),
     Rmi(rmi::Args),
     Tag(tag::Args),
     #[command(hide = true)]
@@ -112,6 +123,11 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Images(args) => images::run(&cli.global, args),
         Command::Image(args) => image::run(&cli.global, args),
         Command::Compose(args) => compose::run(args),
+        Command::Pull(args) => pull::run(&cli.global, args),
+        Command::Push(args) => push::run(&cli.global, args),
+        Command::Login(args) => login::run(&cli.global, args),
+        Command::Logout(args) => logout::run(args),
+        Command::History(args) => history::run(&cli.global, args),
         Command::Rmi(args) => rmi::run(&cli.global, args),
         Command::Tag(args) => tag::run(&cli.global, args),
         Command::DnsServe(args) => dns_serve::run(args),
