@@ -29,10 +29,25 @@ pub fn start(ctx: &Context, reference: &str, attach: Attach) -> Result<Option<i3
     if c.state.status == Status::Running && alive(c.state.pid, c.state.pid_start_time) {
         return Ok(None);
     }
+    // Its supervisor is waiting to restart it: that start is under way.
+    if c.state.status == Status::Restarting
+        && alive(c.state.supervisor_pid, c.state.supervisor_start_time)
+    {
+        return Ok(None);
+    }
     let mut prepared = prepare(ctx, &c)?;
     prepared.lock = Some(lock);
     log::debug!("start {}: prepared", c.name);
-    supervisor::start(ctx, c, prepared, attach)
+    supervisor::start(ctx, c, prepared, attach, again)
+}
+
+/// A restart by the container's supervisor: under the start lock, with the record read again.
+fn again(ctx: &Context, c: &Container) -> Result<supervisor::Prepared, EngineError> {
+    let lock = lock_dir(&ctx.paths.container_dir(&c.id))?;
+    let c = ctx.find(c.id.as_str())?;
+    let mut prepared = prepare(ctx, &c)?;
+    prepared.lock = Some(lock);
+    Ok(prepared)
 }
 
 /// Everything the supervisor needs that is looked up before it starts: the root and the spec.

@@ -10,6 +10,7 @@ mod images;
 mod import;
 mod inspect;
 mod kill;
+mod lifecycle;
 mod load;
 mod logs;
 mod lsns;
