@@ -8,7 +8,6 @@
 //! ([`crate::start`], [`crate::runroot`]).
 
 use std::fs;
-use std::path::Path;
 use std::time::SystemTime;
 
 use minotaur_ns::netns::NetnsName;
@@ -21,7 +20,7 @@ use crate::error::{io_err, EngineError};
 use crate::health::Healthcheck;
 use crate::ids::{ContainerId, ContainerName};
 use crate::network::record::{is_bridge_mode, Network};
-use crate::network::{attach, dns, netns, ports};
+use crate::network::{attach, dns, netns, ports, restore};
 use crate::parse::NsMode;
 use crate::remove;
 use crate::runroot;
@@ -144,7 +143,7 @@ fn make_files(
     if own_netns {
         runroot::ready(ctx)?;
         ctx.netns().add(&NetnsName::new(c.id.as_str())?)?;
-        loopback_up(&ctx.paths.sandbox_key(&c.id))?;
+        restore::loopback_up(&ctx.paths.sandbox_key(&c.id))?;
         log::debug!("create {}: network namespace made", c.name);
         for (i, (net, req)) in networks.iter().enumerate() {
             endpoints.push(attach::attach(ctx, c, net, req, i)?);
@@ -319,16 +318,4 @@ fn check_mounts(config: &Config) -> Result<(), EngineError> {
     }
     volume::check_mount_points(&config.host)?;
     Ok(())
-}
-
-/// Brings up `lo` in the network namespace at `path`, as Docker does in every network namespace it makes
-/// (with `--network none` too: 127.0.0.1 works). On a thread of its own that joins the namespace and ends,
-/// so this process never leaves its own; the CLI forks only later, single-threaded again.
-fn loopback_up(path: &Path) -> Result<(), EngineError> {
-    minotaur_net::in_netns(path, || {
-        minotaur_sys::interface_up("lo").map_err(|source| EngineError::Sys {
-            what: format!("bring up the loopback interface in {}", path.display()),
-            source,
-        })
-    })
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::container::{Container, Status};
 use crate::context::Context;
 use crate::error::{io_err, EngineError};
+use crate::network::{dns, ports, restore};
 use crate::parse::NsMode;
 use crate::process::alive;
 use crate::runroot::{self, lock_dir};
@@ -35,10 +36,30 @@ pub fn start(ctx: &Context, reference: &str, attach: Attach) -> Result<Option<i3
     {
         return Ok(None);
     }
+    restore_network(ctx, &c)?;
     let mut prepared = prepare(ctx, &c)?;
     prepared.lock = Some(lock);
     log::debug!("start {}: prepared", c.name);
     supervisor::start(ctx, c, prepared, attach, again)
+}
+
+/// After a reboot the run root is empty: the network namespace the container uses (its own, or the one
+/// of the container whose network it joins) is made again from the records, then minotaur's firewall
+/// table and the resolver. One `statfs(2)` when nothing was lost. (`system boot` does this for every
+/// container first, and the firewall table once.)
+fn restore_network(ctx: &Context, c: &Container) -> Result<(), EngineError> {
+    let mut owner = c.clone();
+    for _ in 0..16 {
+        match owner.config.host.network_mode.strip_prefix("container:") {
+            Some(x) if owner.state.sandbox_key.is_none() => owner = ctx.find(x)?,
+            _ => break,
+        }
+    }
+    if restore::sandbox(ctx, &owner)? {
+        ports::reload(ctx)?;
+        dns::update(ctx, &owner.id)?;
+    }
+    Ok(())
 }
 
 /// A restart by the container's supervisor: under the start lock, with the record read again.

@@ -28,6 +28,7 @@ mod run;
 mod save;
 mod start;
 mod stop;
+mod system;
 mod tag;
 mod top;
 mod unshare;
@@ -59,6 +60,7 @@ pub enum Command {
     Port(port::Args),
     Network(network::Args),
     Volume(volume::Args),
+    System(system::Args),
     Container(container::Args),
     Version(version::Args),
     Completion(completion::Args),
@@ -97,6 +99,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Port(args) => port::run(&cli.global, args),
         Command::Network(args) => network::run(&cli.global, args),
         Command::Volume(args) => volume::run(&cli.global, args),
+        Command::System(args) => system::run(&cli.global, args),
         Command::Container(args) => container::run(&cli.global, args),
         Command::Version(args) => version::run(args),
         Command::Completion(args) => completion::run(args),
