@@ -105,7 +105,7 @@ pub fn boot(ctx: &Context, wait: Duration) -> Result<Vec<(String, Outcome)>, Eng
     for c in cycle {
         out.push((
             c.name.to_string(),
-            Outcome::Failed("its dependencies form a cycle".into()),
+            Outcome::Failed("its dependencies form a cycle, or depend on one".into()),
         ));
     }
     let mut failed: BTreeSet<String> = out
@@ -283,6 +283,82 @@ fn wait_for(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::container::{Config, HostConfig, State};
+    use crate::ids::ContainerId;
+
+    fn container(name: &str, network: &str, labels: &[(&str, &str)]) -> Container {
+        Container {
+            id: ContainerId::random(),
+            name: name.parse().unwrap(),
+            created: String::new(),
+            config: Config {
+                hostname: String::new(),
+                user: String::new(),
+                env: vec![],
+                cmd: vec!["true".into()],
+                entrypoint: vec![],
+                working_dir: String::new(),
+                image: "host".into(),
+                image_id: "host".into(),
+                labels: labels
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                tty: false,
+                open_stdin: false,
+                stop_signal: "SIGTERM".into(),
+                stop_timeout: None,
+                healthcheck: None,
+                host: HostConfig {
+                    network_mode: network.into(),
+                    ..Default::default()
+                },
+            },
+            state: State::default(),
+        }
+    }
+
+    #[test]
+    fn dependencies_come_first_and_cycles_are_named() {
+        let web = container(
+            "web",
+            "bridge",
+            &[
+                (PROJECT, "p"),
+                (SERVICE, "web"),
+                (DEPENDS_ON, "db:service_healthy:false"),
+            ],
+        );
+        let side = container("side", "container:web", &[]);
+        let db = container("db", "bridge", &[(PROJECT, "p"), (SERVICE, "db")]);
+        // Another project's db is not web's.
+        let other = container("db2", "bridge", &[(PROJECT, "q"), (SERVICE, "db")]);
+        let a = container("a", "container:b", &[]);
+        let b = container("b", "container:a", &[]);
+        let all = vec![
+            side.clone(),
+            web.clone(),
+            other.clone(),
+            db.clone(),
+            a.clone(),
+            b.clone(),
+        ];
+        let refs: Vec<&Container> = all.iter().collect();
+        let deps: BTreeMap<&str, Vec<(String, Condition)>> = all
+            .iter()
+            .map(|c| (c.id.as_str(), dependencies(c, &all)))
+            .collect();
+        assert_eq!(
+            deps[web.id.as_str()],
+            vec![(db.id.to_string(), Condition::Healthy)]
+        );
+        let starting: BTreeSet<&str> = all.iter().map(|c| c.id.as_str()).collect();
+        let (order, cycle) = order(&refs, &deps, &starting);
+        let names: Vec<&str> = order.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["db2", "db", "web", "side"]);
+        let stuck: Vec<&str> = cycle.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(stuck, ["a", "b"]);
+    }
 
     #[test]
     fn compose_depends_on_labels() {
