@@ -208,3 +208,63 @@ fn bad_health_and_restart_flags_are_named_and_change_nothing() {
     let err = fails(&h, &["ps", "--filter", "health=great"], 1);
     assert!(err.contains("health=\"great\""), "{err}");
 }
+
+#[test]
+fn the_images_healthcheck_applies_under_the_flags() {
+    let Some(h) = host() else { return };
+    common::import_busybox(&h, "bb", "");
+    // Docker keeps HEALTHCHECK in the image config's `config.Healthcheck`: add one to a saved archive.
+    ok(&h, &["save", "-o", "/tmp/bb.tar", "bb"]);
+    h.sh_ok(
+        r#"set -e; mkdir /tmp/bb; cd /tmp/bb; tar -xf /tmp/bb.tar
+        for f in $(find . -type f); do
+          if grep -q '"config":{' "$f" && grep -q '"rootfs"' "$f"; then
+            perl -0pi -e '$h = q("Healthcheck":{"Test":["CMD-SHELL","echo from the image"],"Interval":60000000000,"Retries":1}); s/"config":\{\}/"config":{$h}/ or s/"config":\{/"config":{$h,/' "$f"
+          fi
+        done
+        tar -cf /tmp/bb-health.tar ."#,
+    );
+    ok(&h, &["rmi", "bb"]);
+    ok(&h, &["load", "-i", "/tmp/bb-health.tar"]);
+    // The image's command and retries, the flag's interval.
+    ok(
+        &h,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "img",
+            "--health-interval",
+            "50ms",
+            "bb",
+            "sleep",
+            "1000",
+        ],
+    );
+    let check: serde_json::Value =
+        serde_json::from_str(&inspect(&h, "img", "{{json .Config.Healthcheck}}")).unwrap();
+    assert_eq!(
+        check,
+        serde_json::json!({"Test": ["CMD-SHELL", "echo from the image"], "Interval": 50000000,
+            "Timeout": 0, "StartPeriod": 0, "StartInterval": 0, "Retries": 1})
+    );
+    wait_health(&h, "img", "healthy");
+    assert_eq!(health(&h, "img")["Log"][0]["Output"], "from the image\n");
+    ok(&h, &["rm", "-f", "img"]);
+    // --no-healthcheck turns the image's off.
+    ok(
+        &h,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "off",
+            "--no-healthcheck",
+            "bb",
+            "sleep",
+            "1000",
+        ],
+    );
+    assert_eq!(inspect(&h, "off", "{{.State.Health}}"), "<nil>");
+    ok(&h, &["rm", "-f", "off"]);
+}
