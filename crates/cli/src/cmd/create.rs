@@ -201,6 +201,9 @@ pub struct Flags {
     #[arg(long)]
     pub rm: bool,
 
+    #[command(flatten)]
+    pub lifecycle: crate::cmd::lifecycle::LifecycleFlags,
+
     /// The image (`host` for the host's own filesystem, read-only), then the command and its arguments
     // One positional whose values after the first are all trailing: everything after the image belongs to
     // the command, flags too, as with Docker (in `run host sh -c …`, `-c` is not `--cpu-shares`).
@@ -415,7 +418,7 @@ impl Flags {
         if let Some(s) = &self.stop_signal {
             minotaur_engine::stop::parse_signal(s)?;
         }
-        Ok(CreateRequest {
+        let mut req = CreateRequest {
             name: self.name.as_deref().map(str::parse).transpose()?,
             image: self.image().to_owned(),
             cmd: self.command().to_vec(),
@@ -435,8 +438,11 @@ impl Flags {
             labels,
             stop_signal: self.stop_signal.clone(),
             stop_timeout: self.stop_timeout,
+            healthcheck: None,
             host,
-        })
+        };
+        self.lifecycle.apply(&mut req)?;
+        Ok(req)
     }
 }
 

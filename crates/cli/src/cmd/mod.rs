@@ -13,6 +13,7 @@ mod images;
 mod import;
 mod inspect;
 mod kill;
+mod lifecycle;
 mod load;
 mod login;
 mod logout;
@@ -34,6 +35,7 @@ mod run;
 mod save;
 mod start;
 mod stop;
+mod system;
 mod tag;
 mod top;
 mod unshare;
@@ -65,6 +67,7 @@ pub enum Command {
     Port(port::Args),
     Network(network::Args),
     Volume(volume::Args),
+    System(system::Args),
     Container(container::Args),
     Version(version::Args),
     Completion(completion::Args),
@@ -109,6 +112,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Port(args) => port::run(&cli.global, args),
         Command::Network(args) => network::run(&cli.global, args),
         Command::Volume(args) => volume::run(&cli.global, args),
+        Command::System(args) => system::run(&cli.global, args),
         Command::Container(args) => container::run(&cli.global, args),
         Command::Version(args) => version::run(args),
         Command::Completion(args) => completion::run(args),
