@@ -18,6 +18,7 @@ use oci_spec::image::Config as ImageConfig;
 use crate::container::{Config, Container, HostConfig, NetworkRequest, State};
 use crate::context::Context;
 use crate::error::{io_err, EngineError};
+use crate::events;
 use crate::ids::{ContainerId, ContainerName};
 use crate::network::record::{is_bridge_mode, Network};
 use crate::network::{attach, dns, netns, ports};
@@ -126,7 +127,9 @@ pub fn create(ctx: &Context, req: CreateRequest) -> Result<Container, EngineErro
         container.name
     );
     // The creation time the store recorded is the one inspect shows.
-    ctx.find(id.as_str())
+    let container = ctx.find(id.as_str())?;
+    events::container(ctx, "create", &container, &[]);
+    Ok(container)
 }
 
 fn make_files(

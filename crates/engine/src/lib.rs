@@ -17,6 +17,7 @@ pub mod create;
 pub mod docker_types;
 pub mod error;
 pub mod etc;
+pub mod events;
 pub mod exec;
 pub mod gofmt;
 pub mod human;

@@ -9,6 +9,7 @@ use minotaur_ns::netns::{NetnsError, NetnsName};
 use crate::container::Container;
 use crate::context::Context;
 use crate::error::EngineError;
+use crate::events;
 use crate::network::{attach, dns, netns, ports};
 use crate::stop;
 use crate::volume;
@@ -54,6 +55,7 @@ fn remove_stopped_with(ctx: &Context, c: &Container, volumes: bool) -> Result<()
         .and_then(|mut st| Ok(st.write(|tx| tx.delete_container(c.id.as_str()))?));
     match deleted {
         Ok(_) => {
+            events::container(ctx, "destroy", c, &[]);
             if let Err(e) = volume::remove_anonymous(ctx, &anonymous) {
                 first.get_or_insert(e.into());
             }

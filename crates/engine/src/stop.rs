@@ -9,6 +9,7 @@ use nix::sys::signal::Signal;
 use crate::container::{Container, Status};
 use crate::context::Context;
 use crate::error::EngineError;
+use crate::events;
 use crate::process::{pidfd_if_alive, wait_fd};
 
 /// How long a SIGKILLed container may take to be gone.
@@ -22,6 +23,7 @@ pub fn kill(ctx: &Context, reference: &str, signal: Signal) -> Result<Container,
         what: format!("signal container {}", c.name),
         source,
     })?;
+    events::container(ctx, "kill", &c, &[("signal", &(signal as i32).to_string())]);
     Ok(c)
 }
 
@@ -40,11 +42,15 @@ pub fn stop(
         .or(c.config.stop_timeout.map(|s| Duration::from_secs(s.into())))
         .unwrap_or(Duration::from_secs(10));
     let sig = parse_signal(&c.config.stop_signal)?;
-    let _ = minotaur_sys::pidfd_send_signal(&fd, sig);
+    if minotaur_sys::pidfd_send_signal(&fd, sig).is_ok() {
+        events::container(ctx, "kill", &c, &[("signal", &(sig as i32).to_string())]);
+    }
     if !wait_fd(&fd, Some(timeout)) {
+        events::container(ctx, "kill", &c, &[("signal", "9")]);
         kill_and_wait(&c, &fd)?;
     }
     wait_supervisor(&c);
+    events::container(ctx, "stop", &c, &[]);
     Ok(c)
 }
 

@@ -27,6 +27,7 @@ use oci_spec::runtime::Spec;
 use crate::container::{Container, State, Status};
 use crate::context::Context;
 use crate::error::{sys_err, EngineError};
+use crate::events;
 use crate::logs::LogWriter;
 use crate::process::{read_report, start_time};
 use crate::relay::{block_forwarded, pump, Pump, RawMode};
@@ -207,6 +208,7 @@ fn supervise(
     }
     // Recorded running: another start may look now (and will find it running).
     drop(p.lock.take());
+    events::container(ctx, "start", &c, &[]);
     // Closing the report pipe is what releases the waiting CLI.
     if let Some(mut r) = report.take() {
         let _ = r.write_all(b"ok");
@@ -250,12 +252,19 @@ fn supervise(
         WaitStatus::Signaled(_, sig, _) => 128 + sig as i32,
         _ => 255,
     };
+    let mut oom_killed = false;
     if let Some(cg) = started.cgroup {
+        oom_killed = cg.oom_kills() > 0;
         let _ = cg.remove();
     }
+    if oom_killed {
+        events::container(ctx, "oom", &c, &[]);
+    }
+    events::container(ctx, "die", &c, &[("exitCode", &code.to_string())]);
     c.state = State {
         status: Status::Exited,
         exit_code: code,
+        oom_killed,
         finished_at: Some(now()),
         started_at: c.state.started_at.clone(),
         sandbox_key: c.state.sandbox_key.clone(),

@@ -24,6 +24,7 @@ pub mod mounts;
 pub mod reaper;
 pub mod rootfs;
 pub mod seccomp;
+pub mod usage;
 
 use std::fs::File;
 use std::io::{Read, Write};

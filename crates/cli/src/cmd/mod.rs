@@ -4,6 +4,7 @@ mod completion;
 mod container;
 mod create;
 mod dns_serve;
+mod events;
 mod exec;
 mod image;
 mod images;
@@ -59,6 +60,7 @@ pub enum Command {
     Network(network::Args),
     Volume(volume::Args),
     Container(container::Args),
+    Events(events::Args),
     Version(version::Args),
     Completion(completion::Args),
     Man(man::Args),
@@ -97,6 +99,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Network(args) => network::run(&cli.global, args),
         Command::Volume(args) => volume::run(&cli.global, args),
         Command::Container(args) => container::run(&cli.global, args),
+        Command::Events(args) => events::run(&cli.global, args),
         Command::Version(args) => version::run(args),
         Command::Completion(args) => completion::run(args),
         Command::Man(args) => man::run(args),

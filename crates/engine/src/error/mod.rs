@@ -36,6 +36,8 @@ pub enum EngineError {
     Network(#[from] NetworkError),
     #[error(transparent)]
     Volume(#[from] self::volume::VolumeError),
+    #[error(transparent)]
+    Events(#[from] crate::events::EventsError),
     #[error("cannot {what}")]
     Io {
         what: String,
