@@ -8,7 +8,7 @@ use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{fails, host, ok};
+use common::{fails, host, import_busybox, ok};
 
 /// Unix seconds, with a fraction, as `events --since` takes them.
 fn unix_now() -> String {
@@ -162,4 +162,54 @@ fn events_bad_input() {
     assert!(err.contains("invalid time \"yesterday\""), "{err}");
     let err = fails(&h, &["events", "--until", "0s", "--format", "{{.Nope"], 1);
     assert!(err.contains("template"), "{err}");
+}
+
+#[test]
+fn diff_lists_writes_and_deletes() {
+    let Some(h) = host() else { return };
+    import_busybox(
+        &h,
+        "bb:diff",
+        "echo k > $r/etc/keep; echo g > $r/etc/gone; mkdir -p $r/srv/www; echo i > $r/srv/www/index",
+    );
+    ok(
+        &h,
+        &[
+            "run",
+            "--name",
+            "d1",
+            "bb:diff",
+            "sh",
+            "-c",
+            "echo x >> /etc/keep && rm /etc/gone && mkdir /new && echo y > /new/f && rm -r /srv/www",
+        ],
+    );
+    assert_eq!(
+        ok(&h, &["diff", "d1"]),
+        "C /etc\nD /etc/gone\nC /etc/keep\nA /new\nA /new/f\nC /srv\nD /srv/www"
+    );
+    // A fresh container has nothing to show.
+    ok(&h, &["create", "--name", "d2", "bb:diff", "true"]);
+    assert_eq!(ok(&h, &["diff", "d2"]), "");
+    // The host image: what it writes to its private /tmp, while it runs.
+    ok(
+        &h,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "d3",
+            "host",
+            "sh",
+            "-c",
+            "echo > /tmp/made; sleep 100",
+        ],
+    );
+    minotaur_testhost::wait_until("d3 to write /tmp/made", || {
+        Ok(ok(&h, &["diff", "d3"]).contains("A /tmp/made"))
+    })
+    .unwrap();
+    assert_eq!(ok(&h, &["diff", "d3"]), "C /tmp\nA /tmp/made");
+    let err = fails(&h, &["diff", "nosuch"], 1);
+    assert_eq!(err, "minotaur: no such container: nosuch\n");
 }

@@ -14,6 +14,7 @@
 pub mod container;
 pub mod context;
 pub mod create;
+pub mod diff;
 pub mod docker_types;
 pub mod error;
 pub mod etc;

@@ -3,6 +3,7 @@
 mod completion;
 mod container;
 mod create;
+mod diff;
 mod dns_serve;
 mod events;
 mod exec;
@@ -60,6 +61,7 @@ pub enum Command {
     Network(network::Args),
     Volume(volume::Args),
     Container(container::Args),
+    Diff(diff::Args),
     Events(events::Args),
     Version(version::Args),
     Completion(completion::Args),
@@ -99,6 +101,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Network(args) => network::run(&cli.global, args),
         Command::Volume(args) => volume::run(&cli.global, args),
         Command::Container(args) => container::run(&cli.global, args),
+        Command::Diff(args) => diff::run(&cli.global, args),
         Command::Events(args) => events::run(&cli.global, args),
         Command::Version(args) => version::run(args),
         Command::Completion(args) => completion::run(args),
