@@ -213,3 +213,166 @@ fn diff_lists_writes_and_deletes() {
     let err = fails(&h, &["diff", "nosuch"], 1);
     assert_eq!(err, "minotaur: no such container: nosuch\n");
 }
+
+/// Bytes from Docker's binary size (`1.953MiB`).
+fn binary_bytes(s: &str) -> f64 {
+    let i = s.find(|c: char| c.is_ascii_alphabetic()).unwrap();
+    let (n, unit) = s.split_at(i);
+    let scale = match unit {
+        "B" => 1.0,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        _ => panic!("unit of {s}"),
+    };
+    n.parse::<f64>().unwrap() * scale
+}
+
+/// Bytes from Docker's decimal size (`1.23kB`).
+fn decimal_bytes(s: &str) -> f64 {
+    let i = s.find(|c: char| c.is_ascii_alphabetic()).unwrap();
+    let (n, unit) = s.split_at(i);
+    let scale = match unit {
+        "B" => 1.0,
+        "kB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        _ => panic!("unit of {s}"),
+    };
+    n.parse::<f64>().unwrap() * scale
+}
+
+#[test]
+fn stats_figures_move_when_the_container_works() {
+    let Some(h) = host() else { return };
+    ok(
+        &h,
+        &[
+            "run", "-d", "--name", "idle", "--memory", "64m", "host", "sleep", "1000",
+        ],
+    );
+    let figures = |c: &str| {
+        let line = ok(
+            &h,
+            &[
+                "stats",
+                "--no-stream",
+                "--format",
+                "{{.Name}}|{{.CPUPerc}}|{{.MemUsage}}|{{.NetIO}}|{{.PIDs}}",
+                c,
+            ],
+        );
+        let f: Vec<String> = line.split('|').map(str::to_owned).collect();
+        assert_eq!(f.len(), 5, "{line}");
+        assert_eq!(f[0], c);
+        f
+    };
+    let before = figures("idle");
+    let (mem0, limit) = before[2].split_once(" / ").unwrap();
+    assert_eq!(limit, "64MiB");
+    assert_eq!(before[4], "1");
+    // Memory: 20 MiB written to its private /tmp (a tmpfs, charged to the container).
+    ok(
+        &h,
+        &[
+            "exec",
+            "idle",
+            "dd",
+            "if=/dev/zero",
+            "of=/tmp/fill",
+            "bs=1M",
+            "count=20",
+        ],
+    );
+    let after = figures("idle");
+    let mem1 = after[2].split_once(" / ").unwrap().0;
+    assert!(
+        binary_bytes(mem1) >= binary_bytes(mem0) + 15.0 * 1024.0 * 1024.0,
+        "memory {mem0} -> {mem1}"
+    );
+    // Network: pings to its gateway (the box's bridge).
+    let gw = common::inspect(&h, "idle", "{{.NetworkSettings.Gateway}}");
+    let rx0 = decimal_bytes(before[3].split_once(" / ").unwrap().0);
+    ok(
+        &h,
+        &["exec", "idle", "busybox", "ping", "-c", "3", "-W", "2", &gw],
+    );
+    let net = figures("idle");
+    let (rx1, tx1) = net[3].split_once(" / ").unwrap();
+    assert!(
+        decimal_bytes(rx1) >= rx0 + 3.0 * 84.0 && decimal_bytes(tx1) >= 3.0 * 84.0,
+        "net {} -> {}",
+        before[3],
+        net[3]
+    );
+    // CPU and PIDs: a busy loop and a child.
+    ok(
+        &h,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "busy",
+            "host",
+            "sh",
+            "-c",
+            "sleep 1000 & while :; do :; done",
+        ],
+    );
+    let busy = figures("busy");
+    let cpu: f64 = busy[1].trim_end_matches('%').parse().unwrap();
+    assert!(cpu > 20.0, "a busy loop used {cpu}% CPU");
+    assert_eq!(busy[4], "2");
+    assert!(
+        figures("idle")[1]
+            .trim_end_matches('%')
+            .parse::<f64>()
+            .unwrap()
+            < 20.0,
+        "sleep used CPU"
+    );
+    // The table, and -a for stopped containers.
+    ok(&h, &["create", "--name", "off", "host", "true"]);
+    let table = ok(&h, &["stats", "--no-stream"]);
+    let mut lines = table.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap()
+        .split("  ")
+        .filter(|s| !s.is_empty())
+        .map(str::trim)
+        .collect();
+    assert_eq!(
+        header,
+        [
+            "CONTAINER ID",
+            "NAME",
+            "CPU %",
+            "MEM USAGE / LIMIT",
+            "MEM %",
+            "NET I/O",
+            "BLOCK I/O",
+            "PIDS"
+        ]
+    );
+    assert_eq!(lines.count(), 2, "{table}");
+    let all = ok(
+        &h,
+        &[
+            "stats",
+            "--no-stream",
+            "-a",
+            "--format",
+            "{{.Name}} {{.MemUsage}} {{.PIDs}}",
+        ],
+    );
+    assert!(all.lines().any(|l| l == "off 0B / 0B 0"), "{all}");
+    let err = fails(&h, &["stats", "--no-stream", "nosuch"], 1);
+    assert_eq!(err, "minotaur: no such container: nosuch\n");
+    let err = fails(
+        &h,
+        &["stats", "--no-stream", "--format", "{{.CPUPerc", "idle"],
+        1,
+    );
+    assert!(err.contains("template"), "{err}");
+}

@@ -36,6 +36,7 @@ pub mod rename;
 mod runroot;
 pub mod spec;
 pub mod start;
+pub mod stats;
 pub mod stop;
 pub mod store;
 pub mod supervisor;

@@ -6,7 +6,7 @@
 //!
 //! | figure | v2 | v1 |
 //! |---|---|---|
-//! | CPU time | `cpu.stat` `usage_usec` | `cpuacct.usage` (ns; `cpu` is mounted with `cpuacct`) |
+//! | CPU time | `cpu.stat` `usage_usec` | `cpuacct.usage` where `cpu` is mounted with `cpuacct`, else the processes' `/proc/PID/stat` times |
 //! | memory | `memory.current` − `memory.stat` `inactive_file` | `memory.usage_in_bytes` − `total_inactive_file` |
 //! | limit | `memory.max` | `memory.limit_in_bytes` (a page-rounded `i64::MAX` for none) |
 //! | PIDs | `pids.current` | `pids.current` |
@@ -15,7 +15,9 @@
 //!
 //! Memory less the inactive file cache is what Docker's CLI shows. On v1 a container has no blkio cgroup
 //! of its own (the engine makes memory, cpu and pids ones), so its block I/O is what its live processes
-//! did: a process that exited takes its share with it.
+//! did: a process that exited takes its share with it. Where `cpu` and `cpuacct` are separate hierarchies
+//! the container has no `cpuacct` cgroup either, and its CPU time is its processes' user and system time
+//! with that of the children they reaped (`/proc/PID/stat`, in clock ticks).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -36,6 +38,22 @@ pub struct Usage {
     pub block_read: u64,
     pub block_write: u64,
     pub oom_kills: u64,
+}
+
+/// The clock ticks of `/proc/PID/stat` (`USER_HZ`, 100 on every Linux architecture minotaur runs on).
+const TICKS_PER_SECOND: u64 = 100;
+
+/// utime + stime + cutime + cstime of a `/proc/PID/stat` line (fields 14 to 17, after the command name).
+fn stat_ticks(stat: &str) -> u64 {
+    let Some(close) = stat.rfind(')') else {
+        return 0;
+    };
+    stat[close + 1..]
+        .split_whitespace()
+        .skip(11)
+        .take(4)
+        .filter_map(|f| f.parse::<u64>().ok())
+        .sum()
 }
 
 fn read(dir: &Path, file: &str) -> Option<String> {
@@ -96,6 +114,14 @@ impl Usage {
                     procs = list.lines().filter_map(|l| l.trim().parse().ok()).collect();
                 }
             }
+        }
+        if u.cpu_nanos.is_none() && !procs.is_empty() {
+            let ticks: u64 = procs
+                .iter()
+                .filter_map(|pid| read(&proc.join(pid.to_string()), "stat"))
+                .map(|stat| stat_ticks(&stat))
+                .sum();
+            u.cpu_nanos = Some(ticks * (1_000_000_000 / TICKS_PER_SECOND));
         }
         if !has_io {
             for pid in procs {
@@ -186,8 +212,19 @@ mod tests {
             &proc.join("8"),
             &[("io", "read_bytes: 1\nwrite_bytes: 2\n")],
         );
-        let u = Usage::read(&[mem.clone(), cpu, pids], &proc);
+        let u = Usage::read(&[mem.clone(), cpu.clone(), pids.clone()], &proc);
         assert_eq!(u.cpu_nanos, Some(123456789));
+        // No cpuacct: the processes' times, in ticks.
+        fs::remove_file(cpu.join("cpuacct.usage")).unwrap();
+        write(
+            &proc.join("7"),
+            &[(
+                "stat",
+                "7 (sh (x)) S 1 7 7 0 -1 4194560 1 2 3 4 10 20 30 40 20 0 1 0",
+            )],
+        );
+        let u = Usage::read(&[mem.clone(), cpu, pids], &proc);
+        assert_eq!(u.cpu_nanos, Some(100 * 10_000_000));
         assert_eq!(u.memory, Some(4096));
         assert_eq!(u.memory_limit, Some(64 << 20));
         assert_eq!(u.pids, Some(2));

@@ -28,6 +28,7 @@ mod rmi;
 mod run;
 mod save;
 mod start;
+mod stats;
 mod stop;
 mod tag;
 mod top;
@@ -63,6 +64,7 @@ pub enum Command {
     Container(container::Args),
     Diff(diff::Args),
     Events(events::Args),
+    Stats(stats::Args),
     Version(version::Args),
     Completion(completion::Args),
     Man(man::Args),
@@ -103,6 +105,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Container(args) => container::run(&cli.global, args),
         Command::Diff(args) => diff::run(&cli.global, args),
         Command::Events(args) => events::run(&cli.global, args),
+        Command::Stats(args) => stats::run(&cli.global, args),
         Command::Version(args) => version::run(args),
         Command::Completion(args) => completion::run(args),
         Command::Man(args) => man::run(args),
