@@ -376,3 +376,158 @@ fn stats_figures_move_when_the_container_works() {
     );
     assert!(err.contains("template"), "{err}");
 }
+
+/// The PID of the only child of process `pid` (minotaur under the box's `nsenter`).
+fn only_child(pid: u32) -> i32 {
+    let mut found = None;
+    minotaur_testhost::wait_until("nsenter's child", || {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+            .map_err(|e| e.to_string())?;
+        found = text.split_whitespace().next().and_then(|s| s.parse().ok());
+        Ok(found.is_some())
+    })
+    .unwrap();
+    found.unwrap()
+}
+
+#[test]
+fn port_forward_reaches_a_localhost_only_server_and_back() {
+    let Some(h) = host() else { return };
+    // A server the host cannot reach: bound to the container's 127.0.0.1.
+    ok(
+        &h,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "web",
+            "host",
+            "sh",
+            "-c",
+            "mkdir /tmp/www && echo inside > /tmp/www/index.html \
+             && exec busybox httpd -f -p 127.0.0.1:8000 -h /tmp/www",
+        ],
+    );
+    let ip = common::inspect(&h, "web", "{{.NetworkSettings.IPAddress}}");
+    common::wait_until_ok(
+        &h,
+        "nsenter --net=/run/netns/web curl -sf http://127.0.0.1:8000/ >/dev/null",
+    );
+    assert!(
+        !h.sh(&format!("curl -sf --max-time 2 http://{ip}:8000/"))
+            .status
+            .success(),
+        "the server should listen on the container's localhost only"
+    );
+    // A server on the box's loopback for -R.
+    h.sh_ok("mkdir -p /tmp/hostwww && echo outside > /tmp/hostwww/index.html");
+    let mut box_httpd = h
+        .command("busybox")
+        .args(["httpd", "-f", "-p", "127.0.0.1:18080", "-h", "/tmp/hostwww"])
+        .spawn()
+        .unwrap();
+    let mut pf = h
+        .minotaur()
+        .args([
+            "port-forward",
+            "web",
+            "-L",
+            "0:8000",
+            "-R",
+            "9000:127.0.0.1:18080",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let rx = lines_of(pf.stdout.take().unwrap());
+    let first = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    let port = first
+        .strip_prefix("Forwarding from 127.0.0.1:")
+        .and_then(|s| s.strip_suffix(" -> 127.0.0.1:8000"))
+        .unwrap_or_else(|| panic!("{first}"));
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(20)).unwrap(),
+        "Forwarding from 127.0.0.1:9000 in the container -> 127.0.0.1:18080"
+    );
+    for _ in 0..3 {
+        assert_eq!(
+            h.sh_ok(&format!("curl -sS --max-time 5 http://127.0.0.1:{port}/")),
+            "inside\n"
+        );
+    }
+    assert_eq!(
+        ok(
+            &h,
+            &[
+                "exec",
+                "web",
+                "curl",
+                "-sS",
+                "--max-time",
+                "5",
+                "http://127.0.0.1:9000/"
+            ]
+        ),
+        "outside"
+    );
+    // Ctrl-C ends it.
+    let minotaur = only_child(pf.id());
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(minotaur),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = pf.wait().unwrap();
+    assert!(!status.success(), "ended by SIGINT: {status}");
+    assert!(
+        !h.sh(&format!("curl -sf --max-time 2 http://127.0.0.1:{port}/"))
+            .status
+            .success(),
+        "the forward outlived the command"
+    );
+    box_httpd.kill().unwrap();
+    box_httpd.wait().unwrap();
+}
+
+#[test]
+fn port_forward_bad_input() {
+    let Some(h) = host() else { return };
+    let err = fails(&h, &["port-forward", "nosuch", "-L", "8080:80"], 1);
+    assert_eq!(err, "minotaur: no such container: nosuch\n");
+    ok(&h, &["create", "--name", "pf", "host", "true"]);
+    ok(
+        &h,
+        &[
+            "create",
+            "--name",
+            "pfhost",
+            "--network",
+            "host",
+            "host",
+            "true",
+        ],
+    );
+    let err = fails(&h, &["port-forward", "pf", "-L", "8080"], 1);
+    assert!(err.contains("invalid forward \"8080\""), "{err}");
+    let err = fails(&h, &["port-forward", "pf", "-R", "9000:nowhere:80"], 1);
+    assert!(
+        err.contains("invalid forward \"9000:nowhere:80\": not an address"),
+        "{err}"
+    );
+    let err = fails(&h, &["port-forward", "pf"], 1);
+    assert!(err.contains("nothing to forward"), "{err}");
+    let err = fails(&h, &["port-forward", "pfhost", "-L", "8080:80"], 1);
+    assert!(err.contains("uses the host's network"), "{err}");
+    // A host port that is taken.
+    let mut holder = h
+        .command("busybox")
+        .args(["httpd", "-f", "-p", "127.0.0.1:18081", "-h", "/tmp"])
+        .spawn()
+        .unwrap();
+    common::wait_until_ok(&h, "ss -ltn | grep -q 127.0.0.1:18081");
+    let err = fails(&h, &["port-forward", "pf", "-L", "18081:80"], 1);
+    assert!(err.contains("cannot listen on 127.0.0.1:18081"), "{err}");
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+}

@@ -29,6 +29,7 @@ pub mod names;
 pub mod network;
 pub mod parse;
 pub mod paths;
+pub mod portforward;
 pub mod process;
 mod relay;
 pub mod remove;

@@ -20,6 +20,7 @@ mod netns;
 mod network;
 mod nsenter;
 mod port;
+mod port_forward;
 mod ps;
 mod rename;
 mod restart;
@@ -59,6 +60,7 @@ pub enum Command {
     Top(top::Args),
     Rename(rename::Args),
     Port(port::Args),
+    PortForward(port_forward::Args),
     Network(network::Args),
     Volume(volume::Args),
     Container(container::Args),
@@ -100,6 +102,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Top(args) => top::run(&cli.global, args),
         Command::Rename(args) => rename::run(&cli.global, args),
         Command::Port(args) => port::run(&cli.global, args),
+        Command::PortForward(args) => port_forward::run(&cli.global, args),
         Command::Network(args) => network::run(&cli.global, args),
         Command::Volume(args) => volume::run(&cli.global, args),
         Command::Container(args) => container::run(&cli.global, args),

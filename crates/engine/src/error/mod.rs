@@ -38,6 +38,8 @@ pub enum EngineError {
     Volume(#[from] self::volume::VolumeError),
     #[error(transparent)]
     Events(#[from] crate::events::EventsError),
+    #[error(transparent)]
+    Forward(#[from] crate::portforward::ForwardError),
     #[error("cannot {what}")]
     Io {
         what: String,
