@@ -531,3 +531,186 @@ fn port_forward_bad_input() {
     holder.kill().unwrap();
     holder.wait().unwrap();
 }
+
+#[test]
+fn cp_never_leaves_the_container_through_symlinks() {
+    let Some(h) = host() else { return };
+    import_busybox(
+        &h,
+        "bb:cp",
+        "ln -s / $r/escape; ln -s ../../../../.. $r/up; ln -s /tmp/box-only $r/abs",
+    );
+    h.sh_ok(
+        "mkdir -p /tmp/src/sub /tmp/box-only && echo secret > /tmp/box-only/secret \
+             && echo payload > /tmp/src/evil.txt && echo deep > /tmp/src/sub/f",
+    );
+    // Stopped (never started) container.
+    ok(&h, &["create", "--name", "c", "bb:cp", "sleep", "1000"]);
+    let err = fails(&h, &["cp", "c:/abs/secret", "/tmp/got"], 1);
+    assert_eq!(
+        err,
+        "minotaur: Could not find the file /abs/secret in container c\n"
+    );
+    let err = fails(&h, &["cp", "c:/up/tmp/box-only/secret", "/tmp/got"], 1);
+    assert!(err.contains("Could not find the file"), "{err}");
+    ok(&h, &["cp", "/tmp/src/evil.txt", "c:/escape/tmp/"]);
+    ok(&h, &["cp", "/tmp/src/evil.txt", "c:/abs"]);
+    h.sh_ok("! test -e /tmp/evil.txt && ! test -e /tmp/box-only/evil.txt && test \"$(ls /tmp/box-only)\" = secret");
+    ok(&h, &["cp", "c:/up/etc/passwd", "/tmp/pw"]);
+    assert_eq!(h.sh_ok("cat /tmp/pw"), "root:x:0:0:root:/root:/bin/sh\n");
+    // A symbolic link is copied as a link, not followed, unless -L.
+    ok(&h, &["cp", "c:/escape", "/tmp/link"]);
+    assert_eq!(h.sh_ok("readlink /tmp/link"), "/\n");
+    // What was written went to the container's layer.
+    let diff = ok(&h, &["diff", "c"]);
+    assert!(
+        diff.contains("A /tmp/evil.txt") && diff.contains("C /abs"),
+        "{diff}"
+    );
+    ok(&h, &["start", "c"]);
+    assert_eq!(
+        ok(&h, &["exec", "c", "cat", "/tmp/evil.txt", "/abs"]),
+        "payload\npayload"
+    );
+    // The running container: hostile links still resolve inside it.
+    let err = fails(&h, &["cp", "c:/abs/secret", "/tmp/got"], 1);
+    assert!(err.contains("Could not find the file"), "{err}");
+    ok(&h, &["cp", "/tmp/src", "c:/escape/srv"]);
+    assert_eq!(ok(&h, &["exec", "c", "cat", "/srv/sub/f"]), "deep");
+    h.sh_ok("! test -e /srv/sub");
+    ok(&h, &["rm", "-f", "c"]);
+}
+
+#[test]
+fn cp_both_ways_with_tar_streams_and_directories() {
+    let Some(h) = host() else { return };
+    import_busybox(
+        &h,
+        "bb:cp2",
+        "mkdir -p $r/data/in && echo one > $r/data/in/a && ln -s a $r/data/in/l",
+    );
+    ok(&h, &["run", "-d", "--name", "r", "bb:cp2", "sleep", "1000"]);
+    // Out: a directory into an existing directory, its contents with /., and to a new name.
+    h.sh_ok("mkdir -p /tmp/out1 /tmp/out2");
+    ok(&h, &["cp", "r:/data", "/tmp/out1"]);
+    assert_eq!(
+        h.sh_ok("cat /tmp/out1/data/in/a; readlink /tmp/out1/data/in/l"),
+        "one\na\n"
+    );
+    ok(&h, &["cp", "r:/data/in/.", "/tmp/out2"]);
+    assert_eq!(h.sh_ok("cat /tmp/out2/a"), "one\n");
+    ok(&h, &["cp", "r:/data/in/a", "/tmp/renamed"]);
+    assert_eq!(h.sh_ok("cat /tmp/renamed"), "one\n");
+    // Out as a tar stream.
+    let bin = env!("CARGO_BIN_EXE_minotaur");
+    let listing = h.sh_ok(&format!("{bin} cp r:/data - | tar -tf - | sort"));
+    assert_eq!(listing, "data/\ndata/in/\ndata/in/a\ndata/in/l\n");
+    // In from a tar stream, into a directory; the destination must be one.
+    h.sh_ok("mkdir -p /tmp/t && echo streamed > /tmp/t/s.txt");
+    h.sh_ok(&format!("tar -C /tmp/t -cf - . | {bin} cp - r:/data"));
+    assert_eq!(ok(&h, &["exec", "r", "cat", "/data/s.txt"]), "streamed");
+    let out = h.sh(&format!("tar -C /tmp/t -cf - . | {bin} cp - r:/data/in/a"));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "minotaur: destination \"/data/in/a\" must be a directory\n"
+    );
+    // A file onto a file replaces it; a directory onto a file is refused.
+    ok(&h, &["cp", "/tmp/t/s.txt", "r:/data/in/a"]);
+    assert_eq!(ok(&h, &["exec", "r", "cat", "/data/in/a"]), "streamed");
+    let err = fails(&h, &["cp", "/tmp/t", "r:/data/in/a"], 1);
+    assert!(err.contains("cannot copy a directory to a file"), "{err}");
+    ok(&h, &["rm", "-f", "r"]);
+}
+
+#[test]
+fn cp_on_the_host_image_and_read_only_roots() {
+    let Some(h) = host() else { return };
+    h.sh_ok("echo note > /tmp/note");
+    ok(
+        &h,
+        &[
+            "run", "-d", "--name", "hc", "-v", "hv:/data", "host", "sleep", "1000",
+        ],
+    );
+    // Its private /tmp is writable; the host's files are not.
+    ok(&h, &["cp", "/tmp/note", "hc:/tmp/copied"]);
+    assert_eq!(ok(&h, &["exec", "hc", "cat", "/tmp/copied"]), "note");
+    h.sh_ok("! test -e /tmp/copied");
+    let err = fails(&h, &["cp", "/tmp/note", "hc:/etc/"], 1);
+    assert_eq!(err, "minotaur: container rootfs is marked read-only\n");
+    ok(&h, &["cp", "hc:/etc/os-release", "/tmp/os"]);
+    assert_eq!(
+        h.sh_ok("cmp /tmp/os /etc/os-release && echo same"),
+        "same\n"
+    );
+    // Stopped: its volume still takes writes; its root does not.
+    ok(&h, &["stop", "-t", "0", "hc"]);
+    ok(&h, &["cp", "/tmp/note", "hc:/data/n"]);
+    ok(&h, &["cp", "hc:/data/n", "/tmp/back"]);
+    assert_eq!(h.sh_ok("cat /tmp/back"), "note\n");
+    let err = fails(&h, &["cp", "/tmp/note", "hc:/tmp/"], 1);
+    assert_eq!(err, "minotaur: container rootfs is marked read-only\n");
+    // An image container with --read-only, stopped and running.
+    import_busybox(&h, "bb:ro", "");
+    ok(
+        &h,
+        &[
+            "create",
+            "--name",
+            "ro",
+            "--read-only",
+            "bb:ro",
+            "sleep",
+            "1000",
+        ],
+    );
+    let err = fails(&h, &["cp", "/tmp/note", "ro:/"], 1);
+    assert_eq!(err, "minotaur: container rootfs is marked read-only\n");
+    ok(&h, &["start", "ro"]);
+    let err = fails(&h, &["cp", "/tmp/note", "ro:/"], 1);
+    assert_eq!(err, "minotaur: container rootfs is marked read-only\n");
+    ok(&h, &["cp", "ro:/etc/passwd", "/tmp/ro-passwd"]);
+    assert_eq!(ok(&h, &["diff", "ro"]), "");
+    ok(&h, &["rm", "-f", "hc", "ro"]);
+}
+
+#[test]
+fn cp_bad_input() {
+    let Some(h) = host() else { return };
+    ok(&h, &["create", "--name", "b", "host", "true"]);
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["cp", "nosuch:/etc", "/tmp/x"],
+            "no such container: nosuch",
+        ),
+        (
+            &["cp", "/tmp", "/var"],
+            "must specify at least one container source",
+        ),
+        (
+            &["cp", "b:/etc", "b:/tmp"],
+            "copying between containers is not supported",
+        ),
+        (
+            &["cp", "b:/nope", "/tmp/x"],
+            "Could not find the file /nope in container b",
+        ),
+        (
+            &["cp", "/nope", "b:/tmp"],
+            "lstat /nope: no such file or directory",
+        ),
+        (
+            &["cp", "b:/etc/hostname", "/nodir/x"],
+            "invalid output path: directory /nodir does not exist",
+        ),
+        (
+            &["cp", "b:/etc", "/etc/hostname"],
+            "cannot copy a directory to a file: /etc/hostname",
+        ),
+    ];
+    for (args, want) in cases {
+        let err = fails(&h, args, 1);
+        assert_eq!(err, format!("minotaur: {want}\n"), "{args:?}");
+    }
+}

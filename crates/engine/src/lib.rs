@@ -13,6 +13,7 @@
 
 pub mod container;
 pub mod context;
+pub mod cp;
 pub mod create;
 pub mod diff;
 pub mod docker_types;

@@ -17,6 +17,7 @@
 
 pub mod cgroup;
 pub mod defaults;
+pub mod detached;
 mod exec;
 mod init;
 pub mod mount_template;

@@ -2,6 +2,7 @@
 
 mod completion;
 mod container;
+mod cp;
 mod create;
 mod diff;
 mod dns_serve;
@@ -46,6 +47,7 @@ use crate::error::CliResult;
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Create(create::Args),
+    Cp(cp::Args),
     Run(run::Args),
     Exec(exec::Args),
     Start(start::Args),
@@ -88,6 +90,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> CliResult {
     match cli.command {
         Command::Create(args) => create::run(&cli.global, args),
+        Command::Cp(args) => cp::run(&cli.global, args),
         Command::Run(args) => run::run(&cli.global, args),
         Command::Exec(args) => exec::run(&cli.global, args),
         Command::Start(args) => start::run(&cli.global, args),

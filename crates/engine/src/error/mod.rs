@@ -39,6 +39,8 @@ pub enum EngineError {
     #[error(transparent)]
     Events(#[from] crate::events::EventsError),
     #[error(transparent)]
+    Cp(#[from] crate::cp::CpError),
+    #[error(transparent)]
     Forward(#[from] crate::portforward::ForwardError),
     #[error("cannot {what}")]
     Io {
