@@ -17,6 +17,7 @@ use oci_spec::image::Config as ImageConfig;
 use crate::container::{Config, Container, HostConfig, NetworkRequest, State};
 use crate::context::Context;
 use crate::error::{io_err, EngineError};
+use crate::events;
 use crate::health::Healthcheck;
 use crate::ids::{ContainerId, ContainerName};
 use crate::network::record::{is_bridge_mode, Network};
@@ -128,7 +129,9 @@ pub fn create(ctx: &Context, req: CreateRequest) -> Result<Container, EngineErro
         container.name
     );
     // The creation time the store recorded is the one inspect shows.
-    ctx.find(id.as_str())
+    let container = ctx.find(id.as_str())?;
+    events::container(ctx, "create", &container, &[]);
+    Ok(container)
 }
 
 fn make_files(

@@ -11,6 +11,7 @@ use nix::sys::signal::Signal;
 use crate::container::{Container, Status};
 use crate::context::Context;
 use crate::error::EngineError;
+use crate::events;
 use crate::network::{attach, dns, netns, ports};
 use crate::process::alive;
 use crate::stop;
@@ -59,6 +60,7 @@ fn remove_stopped_with(ctx: &Context, c: &Container, volumes: bool) -> Result<()
         .and_then(|mut st| Ok(st.write(|tx| tx.delete_container(c.id.as_str()))?));
     match deleted {
         Ok(_) => {
+            events::container(ctx, "destroy", c, &[]);
             if let Err(e) = volume::remove_anonymous(ctx, &anonymous) {
                 first.get_or_insert(e.into());
             }

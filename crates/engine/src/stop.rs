@@ -14,6 +14,7 @@ use nix::sys::signal::Signal;
 use crate::container::{Container, Status};
 use crate::context::Context;
 use crate::error::EngineError;
+use crate::events;
 use crate::process::{pidfd_if_alive, wait_fd};
 use crate::store;
 
@@ -34,6 +35,7 @@ pub fn kill(ctx: &Context, reference: &str, signal: Signal) -> Result<Container,
         what: format!("signal container {}", c.name),
         source,
     })?;
+    events::container(ctx, "kill", &c, &[("signal", &(signal as i32).to_string())]);
     Ok(c)
 }
 
@@ -49,6 +51,7 @@ pub fn stop(
         .unwrap_or(Duration::from_secs(10));
     let sig = parse_signal(&c.config.stop_signal)?;
     halt(ctx, &c, sig, timeout)?;
+    events::container(ctx, "stop", &c, &[]);
     Ok(c)
 }
 
@@ -79,8 +82,11 @@ pub(crate) fn halt(
         if let Some(fd) = pidfd(&c)? {
             if c.state.pid != signalled {
                 signalled = c.state.pid;
-                let _ = minotaur_sys::pidfd_send_signal(&fd, sig);
+                if minotaur_sys::pidfd_send_signal(&fd, sig).is_ok() {
+                    events::container(ctx, "kill", &c, &[("signal", &(sig as i32).to_string())]);
+                }
                 if !wait_fd(&fd, Some(timeout)) {
+                    events::container(ctx, "kill", &c, &[("signal", "9")]);
                     kill_and_wait(&c, &fd)?;
                 }
             }

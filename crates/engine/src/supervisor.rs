@@ -35,6 +35,7 @@ use oci_spec::runtime::Spec;
 use crate::container::{Container, State, Status};
 use crate::context::Context;
 use crate::error::{sys_err, EngineError};
+use crate::events;
 use crate::health::monitor::Monitor;
 use crate::health::Health;
 use crate::logs::LogWriter;
@@ -405,6 +406,7 @@ fn supervise(
     }
     // Recorded running: another start may look now (and will find it running).
     drop(p.lock.take());
+    events::container(ctx, "start", c, &[]);
     // Closing the report pipe is what releases the waiting CLI.
     if let Some(mut r) = report.take() {
         let _ = r.write_all(b"ok");
@@ -456,9 +458,15 @@ fn supervise(
         WaitStatus::Signaled(_, sig, _) => 128 + sig as i32,
         _ => 255,
     };
+    let mut oom_killed = false;
     if let Some(cg) = started.cgroup {
+        oom_killed = cg.oom_kills() > 0;
         let _ = cg.remove();
     }
+    if oom_killed {
+        events::container(ctx, "oom", c, &[]);
+    }
+    events::container(ctx, "die", c, &[("exitCode", &code.to_string())]);
     let ran = begun.elapsed();
     let policy = c.config.host.restart_policy;
     let exited = record(ctx, c, |s| {
@@ -477,6 +485,7 @@ fn supervise(
         s.pid = 0;
         s.pid_start_time = 0;
         s.exit_code = code;
+        s.oom_killed = oom_killed;
         s.finished_at = Some(now());
     });
     let exited = match exited {

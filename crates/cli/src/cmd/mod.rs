@@ -3,8 +3,11 @@
 mod completion;
 mod compose;
 mod container;
+mod cp;
 mod create;
+mod diff;
 mod dns_serve;
+mod events;
 mod exec;
 mod history;
 mod image;
@@ -24,6 +27,7 @@ mod netns;
 mod network;
 mod nsenter;
 mod port;
+mod port_forward;
 mod ps;
 mod pull;
 mod push;
@@ -34,6 +38,7 @@ mod rmi;
 mod run;
 mod save;
 mod start;
+mod stats;
 mod stop;
 mod system;
 mod tag;
@@ -51,6 +56,7 @@ use crate::error::CliResult;
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Create(create::Args),
+    Cp(cp::Args),
     Run(run::Args),
     Exec(exec::Args),
     Start(start::Args),
@@ -65,10 +71,14 @@ pub enum Command {
     Top(top::Args),
     Rename(rename::Args),
     Port(port::Args),
+    PortForward(port_forward::Args),
     Network(network::Args),
     Volume(volume::Args),
     System(system::Args),
     Container(container::Args),
+    Diff(diff::Args),
+    Events(events::Args),
+    Stats(stats::Args),
     Version(version::Args),
     Completion(completion::Args),
     Man(man::Args),
@@ -96,6 +106,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> CliResult {
     match cli.command {
         Command::Create(args) => create::run(&cli.global, args),
+        Command::Cp(args) => cp::run(&cli.global, args),
         Command::Run(args) => run::run(&cli.global, args),
         Command::Exec(args) => exec::run(&cli.global, args),
         Command::Start(args) => start::run(&cli.global, args),
@@ -110,10 +121,14 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Top(args) => top::run(&cli.global, args),
         Command::Rename(args) => rename::run(&cli.global, args),
         Command::Port(args) => port::run(&cli.global, args),
+        Command::PortForward(args) => port_forward::run(&cli.global, args),
         Command::Network(args) => network::run(&cli.global, args),
         Command::Volume(args) => volume::run(&cli.global, args),
         Command::System(args) => system::run(&cli.global, args),
         Command::Container(args) => container::run(&cli.global, args),
+        Command::Diff(args) => diff::run(&cli.global, args),
+        Command::Events(args) => events::run(&cli.global, args),
+        Command::Stats(args) => stats::run(&cli.global, args),
         Command::Version(args) => version::run(args),
         Command::Completion(args) => completion::run(args),
         Command::Man(args) => man::run(args),

@@ -145,7 +145,12 @@ pub fn pull(
     let store = minotaur_image::Store::open(&ctx.paths.root)?;
     references
         .iter()
-        .map(|r| pull_one(&store, &client, registry, r, opts, progress))
+        .map(|r| {
+            let pulled = pull_one(&store, &client, registry, r, opts, progress)?;
+            let shown = r.familiar();
+            crate::events::record(ctx, "image", "pull", &shown, &[("name", &shown)]);
+            Ok(pulled)
+        })
         .collect()
 }
 

@@ -15,6 +15,7 @@ use crate::container::{Container, NetworkRequest};
 use crate::context::Context;
 use crate::error::network::NetworkError;
 use crate::error::EngineError;
+use crate::events;
 use crate::network::dns;
 use crate::network::networks::{self, default_network, invalid, realize};
 use crate::network::record::{
@@ -159,7 +160,9 @@ pub(crate) fn attach(
             &serde_json::to_string(&endpoint).expect("an endpoint always serializes"),
         )
     })?;
+    drop(st);
     log::debug!("attach {} to {}: {:?}", c.name, net.name, endpoint.ipv4);
+    network_event(ctx, "connect", c, net);
     Ok(endpoint)
 }
 
@@ -275,7 +278,24 @@ pub fn disconnect(ctx: &Context, network: &str, container: &str) -> Result<(), E
             .map_err(NetworkError::from)?;
     }
     detach_records(ctx, &c, &net)?;
+    network_event(ctx, "disconnect", &c, &net);
     dns::update(ctx, &c.id)
+}
+
+/// Records a network event about container `c` (Docker's attributes: the container, the network's name
+/// and driver).
+fn network_event(ctx: &Context, action: &str, c: &Container, net: &Network) {
+    events::record(
+        ctx,
+        "network",
+        action,
+        &net.id,
+        &[
+            ("container", c.id.as_str()),
+            ("name", &net.name),
+            ("type", &net.driver),
+        ],
+    );
 }
 
 fn detach_records(ctx: &Context, c: &Container, net: &Network) -> Result<(), EngineError> {
