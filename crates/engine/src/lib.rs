@@ -14,6 +14,7 @@
 pub mod container;
 pub mod context;
 pub mod create;
+pub mod debug;
 pub mod error;
 pub mod etc;
 pub mod exec;

@@ -2,6 +2,7 @@
 
 mod completion;
 mod create;
+mod debug;
 mod dns_serve;
 mod exec;
 mod image;
@@ -42,6 +43,7 @@ pub enum Command {
     Create(create::Args),
     Run(run::Args),
     Exec(exec::Args),
+    Debug(debug::Args),
     Start(start::Args),
     Stop(stop::Args),
     Restart(restart::Args),
@@ -78,6 +80,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Create(args) => create::run(&cli.global, args),
         Command::Run(args) => run::run(&cli.global, args),
         Command::Exec(args) => exec::run(&cli.global, args),
+        Command::Debug(args) => debug::run(&cli.global, args),
         Command::Start(args) => start::run(&cli.global, args),
         Command::Stop(args) => stop::run(&cli.global, args),
         Command::Restart(args) => restart::run(&cli.global, args),

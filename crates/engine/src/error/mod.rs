@@ -2,6 +2,7 @@
 //! each. It sits at the bottom of the crate so that no module imports a capability to report a failure.
 //! What the network modules fail on is [`network::NetworkError`], one of its variants.
 
+pub mod debug;
 pub mod network;
 
 use std::io;
@@ -10,6 +11,7 @@ use std::path::PathBuf;
 use minotaur_ns::netns::NetnsError;
 use minotaur_state::StateError;
 
+use self::debug::DebugError;
 use self::network::NetworkError;
 use crate::spec::SpecError;
 use crate::store::StoreError;
@@ -33,6 +35,8 @@ pub enum EngineError {
     Netns(#[from] NetnsError),
     #[error(transparent)]
     Network(#[from] NetworkError),
+    #[error(transparent)]
+    Debug(#[from] DebugError),
     #[error("cannot {what}")]
     Io {
         what: String,
@@ -67,6 +71,7 @@ impl EngineError {
         match self {
             EngineError::Runtime(e) => e.exit_code(),
             EngineError::Supervisor { code, .. } => *code,
+            EngineError::Debug(DebugError::MissingCapability { .. }) => 126,
             _ => 125,
         }
     }
