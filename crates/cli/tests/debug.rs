@@ -159,3 +159,155 @@ fn debug_runs_host_and_toolbox_tools_in_a_target_without_tools() {
         "the minotaur"
     );
 }
+
+#[test]
+fn debug_works_on_a_stopped_target_and_mixes_namespaces() {
+    let Some(h) = host() else { return };
+    import_busybox(&h, "toolbox", "");
+    import_web(&h);
+    let ip = run_web(&h);
+    ok(
+        &h,
+        &["run", "-d", "--name", "tb", "toolbox", "sleep", "1000"],
+    );
+    let hostname = ok(&h, &["inspect", "-f", "{{.Config.Hostname}}", "web"]);
+
+    // Another container's filesystem as the tools, the box's PID namespace, a named netns, a PID's UTS.
+    h.sh_ok("ip netns add dbg");
+    let web_pid = ok(&h, &["inspect", "-f", "{{.State.Pid}}", "web"]);
+    let out = ok(
+        &h,
+        &[
+            "debug", "--ns", "mnt=tb", "--ns", "pid=host", "--ns", "net=dbg", "--ns",
+            &format!("uts={web_pid}"), "web", "--", "sh", "-c",
+            "ls /bin/sh; cat /target/www/index.html; hostname; ls /sys/class/net; cat /proc/1/cmdline",
+        ],
+    );
+    let init = h.sh_ok("cat /proc/1/cmdline");
+    assert_eq!(
+        out,
+        format!("/bin/sh\nthe minotaur\n{hostname}\nlo\n{init}"),
+        "the box's PID 1 is its init"
+    );
+    let out = ok(
+        &h,
+        &[
+            "debug",
+            "--ns",
+            "net=/run/netns/dbg",
+            "--ns",
+            "uts=host",
+            "web",
+            "--",
+            "sh",
+            "-c",
+            "hostname; ip -o link | wc -l",
+        ],
+    );
+    assert_eq!(out, "minotaur-box\n1");
+
+    // Stopped: its layers at /target, its network namespace (with its address) still there.
+    let before = upper(&h, "web");
+    ok(&h, &["kill", "web"]);
+    common::wait_status(&h, "web", "exited");
+    let mounts_before = mounts(&h);
+    assert_eq!(
+        ok(&h, &["debug", "web", "--", "cat", "/target/www/index.html"]),
+        "the minotaur"
+    );
+    let addrs = ok(
+        &h,
+        &[
+            "debug", "web", "--", "ip", "-o", "-4", "addr", "show", "eth0",
+        ],
+    );
+    assert!(addrs.contains(&format!("{ip}/")), "{addrs}");
+    assert_eq!(ok(&h, &["debug", "web", "--", "hostname"]), hostname);
+    assert_ne!(
+        status(&h, &["debug", "web", "--", "touch", "/target/www/x"]),
+        0,
+        "a stopped target's root is read-only"
+    );
+    // No command: a shell, reading standard input.
+    let out = h
+        .minotaur()
+        .args(["debug", "--image", "toolbox", "web"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .expect("piped")
+                .write_all(b"cat /target/www/index.html; exit 3\n")?;
+            child.wait_with_output()
+        })
+        .expect("running debug");
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "the minotaur\n");
+    assert_eq!(upper(&h, "web"), before);
+    assert_eq!(mounts(&h), mounts_before);
+    h.sh_ok("ip netns delete dbg");
+}
+
+#[test]
+fn debug_refuses_bad_input_with_one_line() {
+    let Some(h) = host() else { return };
+    import_web(&h);
+    run_web(&h);
+    let err = fails(&h, &["debug", "nosuch", "--", "true"], 125);
+    assert!(err.contains("nosuch"), "{err}");
+    let err = fails(
+        &h,
+        &["debug", "--image", "nosuch", "web", "--", "true"],
+        125,
+    );
+    assert!(err.contains("no such image"), "{err}");
+    let err = fails(&h, &["debug", "--ns", "net", "web", "--", "true"], 125);
+    assert!(err.contains("TYPE=SOURCE"), "{err}");
+    let err = fails(
+        &h,
+        &["debug", "--ns", "user=host", "web", "--", "true"],
+        125,
+    );
+    assert!(err.contains("user"), "{err}");
+    let err = fails(
+        &h,
+        &["debug", "--ns", "net=nosuch", "web", "--", "true"],
+        125,
+    );
+    assert!(err.contains("nosuch"), "{err}");
+    let err = fails(
+        &h,
+        &["debug", "--ns", "pid=image:web", "web", "--", "true"],
+        125,
+    );
+    assert!(err.contains("only a mount namespace"), "{err}");
+    let err = fails(
+        &h,
+        &["debug", "--ns", "net=/etc/passwd", "web", "--", "true"],
+        125,
+    );
+    assert!(err.contains("/etc/passwd"), "{err}");
+    let err = fails(&h, &["debug", "web", "--", "no-such-tool"], 127);
+    assert!(err.contains("no-such-tool"), "{err}");
+
+    // A program that asks, through its file capabilities, for one the target does not have.
+    h.sh_ok(
+        "set -e; mount -t tmpfs tmpfs /mnt; cp \"$(command -v busybox)\" /mnt/true
+         setcap cap_sys_module+ep /mnt/true",
+    );
+    let err = fails(&h, &["debug", "web", "--", "/mnt/true"], 126);
+    assert!(
+        err.contains("CAP_SYS_MODULE") && err.contains("--cap-add SYS_MODULE"),
+        "{err}"
+    );
+    ok(
+        &h,
+        &["debug", "--cap-add", "SYS_MODULE", "web", "--", "/mnt/true"],
+    );
+    ok(&h, &["debug", "--privileged", "web", "--", "/mnt/true"]);
+    h.sh_ok("umount /mnt");
+}
