@@ -1,5 +1,6 @@
 //! One module per subcommand; each has an `Args` struct (its `--help` is the doc comments) and a `run`.
 
+mod capture;
 mod completion;
 mod create;
 mod debug;
@@ -44,6 +45,7 @@ pub enum Command {
     Run(run::Args),
     Exec(exec::Args),
     Debug(debug::Args),
+    Capture(capture::Args),
     Start(start::Args),
     Stop(stop::Args),
     Restart(restart::Args),
@@ -81,6 +83,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Run(args) => run::run(&cli.global, args),
         Command::Exec(args) => exec::run(&cli.global, args),
         Command::Debug(args) => debug::run(&cli.global, args),
+        Command::Capture(args) => capture::run(&cli.global, args),
         Command::Start(args) => start::run(&cli.global, args),
         Command::Stop(args) => stop::run(&cli.global, args),
         Command::Restart(args) => restart::run(&cli.global, args),

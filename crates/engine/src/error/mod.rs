@@ -37,6 +37,10 @@ pub enum EngineError {
     Network(#[from] NetworkError),
     #[error(transparent)]
     Debug(#[from] DebugError),
+    #[error(transparent)]
+    Capture(#[from] minotaur_capture::CaptureError),
+    #[error(transparent)]
+    Target(#[from] minotaur_ns::target::TargetError),
     #[error("cannot {what}")]
     Io {
         what: String,
