@@ -149,6 +149,13 @@ fn debug_runs_host_and_toolbox_tools_in_a_target_without_tools() {
         "CapBnd:\t00000000a80425fb"
     );
 
+    // A terminal, as with exec: from a devpts instance of the session's own.
+    let tty = h.sh_ok(&format!(
+        "script -qec '{} debug -t web -- sh -c \"tty; ls -1 /dev/pts\"' /dev/null",
+        env!("CARGO_BIN_EXE_minotaur")
+    ));
+    assert_eq!(tty.replace('\r', ""), "/dev/pts/0\n0\nptmx\n");
+
     // Nothing changed in the target, and nothing is left of the sessions.
     assert_eq!(upper(&h, "web"), before);
     assert_eq!(mounts(&h), mounts_before);
