@@ -5,6 +5,8 @@ set -euo pipefail
 bin=$1 runs=$2 tmp=$3 out=$4 bench=$5
 . "$bench/box.sh"
 private_box "$tmp"
+# Connections to published loopback ports go straight to the container (minotaur's connect4 program).
+connect_cgroup "$tmp"
 export MINOTAUR_ROOT=$tmp/minotaur
 say() { printf '%s\n' "$*"; }
 teardown() {
@@ -31,17 +33,19 @@ say
 say "## capture against tcpdump -w, iperf3 through a published port (5 s each)"
 # The iperf3 server runs on the host image in a container; the client connects to the published port.
 "$bin" run -d --name perf -p 5201:5201 host iperf3 -s >/dev/null
-for _ in $(seq 100); do iperf3 -c 127.0.0.1 -p 5201 -t 0.1 >/dev/null 2>&1 && break; done
+for _ in $(seq 100); do
+  timeout 5 iperf3 -c 127.0.0.1 -p 5201 -t 1 --connect-timeout 500 >/dev/null 2>&1 && break
+done
 rate() { # TOOL: starts the capturer, runs iperf3, stops the capturer with SIGINT, prints its counters
   local tool=$1 log=$tmp/$1.log
   case $tool in
     minotaur) "$bin" capture perf -i eth0 -w "$tmp/m.pcapng" 2>"$log" & ;;
-    tcpdump) ip netns exec perf tcpdump -i eth0 -w "$tmp/t.pcap" 2>"$log" & ;;
+    tcpdump) ip netns exec perf tcpdump -B 4096 -i eth0 -w "$tmp/t.pcap" 2>"$log" & ;;
   esac
   local pid=$!
   for _ in $(seq 200); do grep -q '^listening on' "$log" && break; sleep 0.05; done
   local bps
-  bps=$(iperf3 -c 127.0.0.1 -p 5201 -t 5 -J | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]))')
+  bps=$(timeout 30 iperf3 -c 127.0.0.1 -p 5201 -t 5 --connect-timeout 1000 -J | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]))')
   kill -INT "$pid"
   wait "$pid" || true
   local captured dropped
