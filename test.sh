@@ -6,11 +6,14 @@ cd "$(dirname "$0")"
 
 need=(ip:iproute2 nsenter:util-linux unshare:util-linux lsns:util-linux dnsmasq:dnsmasq-base
       busybox:busybox-static curl:curl pgrep:procps nft:nftables dig:dnsutils
-      docker-registry:docker-registry skopeo:skopeo umoci:umoci htpasswd:apache2-utils openssl:openssl)
+      docker-registry:docker-registry skopeo:skopeo umoci:umoci htpasswd:apache2-utils openssl:openssl
+      tcpdump:tcpdump tshark:tshark capsh:libcap2-bin setcap:libcap2-bin)
 missing=()
 for pair in "${need[@]}"; do
   command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
 done
+# Built against: libpcap's headers (the capture crate's packet sockets and filter compiler).
+[ -e /usr/include/pcap/pcap.h ] || missing+=(libpcap-dev)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   apt-get update -qq

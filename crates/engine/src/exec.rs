@@ -151,7 +151,7 @@ fn run(
     }
 }
 
-fn run_attached(
+pub(crate) fn run_attached(
     ctx: &Context,
     spec: &Spec,
     init: &OwnedFd,

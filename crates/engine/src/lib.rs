@@ -12,10 +12,12 @@
 #![forbid(unsafe_code)]
 
 pub mod boot;
+pub mod capture;
 pub mod container;
 pub mod context;
 pub mod cp;
 pub mod create;
+pub mod debug;
 pub mod diff;
 pub mod docker_types;
 pub mod error;

@@ -1,10 +1,12 @@
 //! One module per subcommand; each has an `Args` struct (its `--help` is the doc comments) and a `run`.
 
+mod capture;
 mod completion;
 mod compose;
 mod container;
 mod cp;
 mod create;
+mod debug;
 mod diff;
 mod dns_serve;
 mod events;
@@ -59,6 +61,8 @@ pub enum Command {
     Cp(cp::Args),
     Run(run::Args),
     Exec(exec::Args),
+    Debug(debug::Args),
+    Capture(capture::Args),
     Start(start::Args),
     Stop(stop::Args),
     Restart(restart::Args),
@@ -109,6 +113,8 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Cp(args) => cp::run(&cli.global, args),
         Command::Run(args) => run::run(&cli.global, args),
         Command::Exec(args) => exec::run(&cli.global, args),
+        Command::Debug(args) => debug::run(&cli.global, args),
+        Command::Capture(args) => capture::run(&cli.global, args),
         Command::Start(args) => start::run(&cli.global, args),
         Command::Stop(args) => stop::run(&cli.global, args),
         Command::Restart(args) => restart::run(&cli.global, args),

@@ -33,7 +33,7 @@ pub fn host() -> Option<Host> {
     TestHost::new(env!("CARGO_BIN_EXE_minotaur")).map(Host)
 }
 
-fn show(out: &Output) -> String {
+pub fn show(out: &Output) -> String {
     format!(
         "status {}\nstdout: {}\nstderr: {}",
         out.status,

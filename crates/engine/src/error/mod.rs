@@ -2,6 +2,7 @@
 //! each. It sits at the bottom of the crate so that no module imports a capability to report a failure.
 //! What the network modules fail on is [`network::NetworkError`], one of its variants.
 
+pub mod debug;
 pub mod network;
 pub mod volume;
 
@@ -11,6 +12,7 @@ use std::path::PathBuf;
 use minotaur_ns::netns::NetnsError;
 use minotaur_state::StateError;
 
+use self::debug::DebugError;
 use self::network::NetworkError;
 use crate::spec::SpecError;
 use crate::store::StoreError;
@@ -42,6 +44,12 @@ pub enum EngineError {
     Cp(#[from] crate::cp::CpError),
     #[error(transparent)]
     Forward(#[from] crate::portforward::ForwardError),
+    #[error(transparent)]
+    Debug(#[from] DebugError),
+    #[error(transparent)]
+    Capture(#[from] minotaur_capture::CaptureError),
+    #[error(transparent)]
+    Target(#[from] minotaur_ns::target::TargetError),
     #[error("cannot {what}")]
     Io {
         what: String,
@@ -76,6 +84,7 @@ impl EngineError {
         match self {
             EngineError::Runtime(e) => e.exit_code(),
             EngineError::Supervisor { code, .. } => *code,
+            EngineError::Debug(DebugError::MissingCapability { .. }) => 126,
             _ => 125,
         }
     }
