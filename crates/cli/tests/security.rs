@@ -68,3 +68,32 @@ fn cve_2022_29162_exec_has_no_inheritable_capabilities() {
         "{sets}"
     );
 }
+
+/// CVE-2024-21626: a descriptor of the runtime left open while it sets the working directory
+/// (`-w /proc/self/fd/N`) would put the process in a directory outside the container's root, from which
+/// `..` reaches the host's. Each N either fails or leaves the process inside its root.
+#[test]
+fn cve_2024_21626_working_directory_cannot_be_a_leaked_descriptor() {
+    let Some(h) = host() else { return };
+    hostile(&h, "cwd", "");
+    let secret = format!("secret-{}", std::process::id());
+    let marker = h.dir().join("cve-2024-21626");
+    std::fs::write(&marker, &secret).unwrap();
+    let up = "../".repeat(40);
+    let probe = format!("cat {up}{} 2>/dev/null; pwd", marker.display());
+    ok(&h, &["run", "-d", "--name", "c", "cwd", "sleep", "1000"]);
+    for n in 3..=20 {
+        let dir = format!("/proc/self/fd/{n}");
+        for args in [
+            vec!["run", "--rm", "-w", &dir, "cwd", "sh", "-c", &probe],
+            vec!["exec", "-w", &dir, "c", "sh", "-c", &probe],
+        ] {
+            let out = h.mino(&args);
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                !stdout.contains(&secret),
+                "{args:?} read a host file: {out:?}"
+            );
+        }
+    }
+}

@@ -255,6 +255,22 @@ pub(crate) fn process_context(process: &Process) -> Step<()> {
             .at(|| format!("setrlimit {:?}", rl.typ()))?;
     }
     chdir(process.cwd()).at(|| format!("chdir {}", process.cwd().display()))?;
+    // A working directory reached through a descriptor of the runtime's (`-w /proc/self/fd/N`) may lie
+    // outside the container's root (CVE-2024-21626). The kernel's getcwd(2) then answers with a path that
+    // does not start with `/` ("(unreachable)/..."), which the C library turns into ENOENT.
+    match nix::unistd::getcwd() {
+        Ok(dir) if dir.is_absolute() => {}
+        Ok(_) | Err(Errno::ENOENT) => {
+            return Err(fail(
+                format!(
+                    "working directory {} is outside the container's root",
+                    process.cwd().display()
+                ),
+                Errno::EPERM,
+            ))
+        }
+        Err(e) => return Err(fail("getcwd", e)),
+    }
     if let Some(adj) = process.oom_score_adj() {
         fs::write("/proc/self/oom_score_adj", adj.to_string()).at(|| "set oom_score_adj".into())?;
     }
