@@ -69,6 +69,55 @@ fn cve_2022_29162_exec_has_no_inheritable_capabilities() {
     );
 }
 
+/// CVE-2019-5736: a container process opens the runtime's binary through `/proc/PID/exe` of a runtime
+/// process that has joined its PID namespace (the init that stays as PID 1, an `exec` before its execve),
+/// to overwrite it on the host. No container process can open it for writing (while any process runs the
+/// binary, the kernel refuses with ETXTBSY, and the container's supervisor runs it as long as the container
+/// lives); the binary stays as it was.
+#[test]
+fn cve_2019_5736_proc_self_exe_is_not_writable() {
+    let Some(h) = host() else { return };
+    let bin = env!("CARGO_BIN_EXE_minotaur");
+    let before = std::fs::read(bin).expect("read the binary");
+    hostile(&h, "exe", "");
+    // The attacker: every PID it sees, again and again, until told to stop. Opening for append writes nothing
+    // (and changes nothing) if it succeeds.
+    let attacker = r#"
+        while [ ! -e /tmp/stop ]; do
+            for p in /proc/[0-9]*; do
+                t=$(readlink $p/exe 2>/dev/null)
+                if (exec 3>>$p/exe) 2>/dev/null; then echo "writable $p $t" >> /tmp/seen; fi
+            done
+            echo pass > /tmp/alive
+        done
+        exec sleep 1000"#;
+    ok(
+        &h,
+        &["run", "-d", "--name", "c", "exe", "sh", "-c", attacker],
+    );
+    wait_status(&h, "c", "running");
+    for _ in 0..30 {
+        ok(&h, &["exec", "c", "true"]);
+        ok(&h, &["exec", "-d", "c", "sleep", "0"]);
+    }
+    ok(&h, &["exec", "c", "test", "-e", "/tmp/alive"]);
+    ok(&h, &["exec", "c", "touch", "/tmp/stop"]);
+    let seen = ok(
+        &h,
+        &["exec", "c", "sh", "-c", "cat /tmp/seen 2>/dev/null; true"],
+    );
+    assert_eq!(seen, "", "a container process could write the runtime's binary");
+    // With --init, PID 1 is the runtime's own binary for the container's whole life: it cannot be opened
+    // for writing either.
+    ok(&h, &["run", "-d", "--init", "--name", "i", "exe", "sleep", "1000"]);
+    let out = h.mino(&["exec", "i", "sh", "-c", "exec 3>>/proc/1/exe"]);
+    assert!(!out.status.success(), "{out:?}");
+    assert!(
+        std::fs::read(bin).expect("read the binary") == before,
+        "the binary changed"
+    );
+}
+
 /// CVE-2024-21626: a descriptor of the runtime left open while it sets the working directory
 /// (`-w /proc/self/fd/N`) would put the process in a directory outside the container's root, from which
 /// `..` reaches the host's. Each N either fails or leaves the process inside its root.
@@ -96,4 +145,65 @@ fn cve_2024_21626_working_directory_cannot_be_a_leaked_descriptor() {
             );
         }
     }
+}
+
+/// CVE-2025-31133, CVE-2025-52565: a hostile image ships `/dev/null` and `/dev/console` as symbolic links to
+/// `/proc/sys/kernel/core_pattern` and `/proc/sysrq-trigger`, hoping that the masks (a bind of /dev/null)
+/// and the console's bind follow them and leave those files writable. The container's `/dev` is a tmpfs of
+/// the runtime's own, the masks bind the real null device, and the host's files stay read-only.
+#[test]
+fn cve_2025_31133_masked_paths_and_console_ignore_hostile_dev_symlinks() {
+    let Some(h) = host() else { return };
+    hostile(
+        &h,
+        "devlinks",
+        "mkdir -p $r/dev/pts $r/proc
+         ln -s /proc/sys/kernel/core_pattern $r/dev/null
+         ln -s /proc/sysrq-trigger $r/dev/console
+         ln -s /proc/sys/kernel/core_pattern $r/dev/ptmx
+         ln -s /proc/sys/kernel/core_pattern $r/dev/pts/ptmx",
+    );
+    let core_pattern = std::fs::read("/proc/sys/kernel/core_pattern").unwrap();
+    ok(
+        &h,
+        &[
+            "run", "-d", "-t", "--name", "c", "devlinks", "sleep", "1000",
+        ],
+    );
+    wait_status(&h, "c", "running");
+    // /dev/null is the null device (1:3), the console a pseudo-terminal (major 136), masked files the null
+    // device too.
+    assert_eq!(
+        ok(&h, &["exec", "c", "stat", "-c", "%F %t:%T", "/dev/null"]),
+        "character special file 1:3"
+    );
+    assert_eq!(
+        ok(
+            &h,
+            &["exec", "c", "stat", "-L", "-c", "%F %t", "/dev/console"]
+        ),
+        "character special file 88"
+    );
+    for masked in ["/proc/timer_list", "/proc/keys"] {
+        let out = ok(
+            &h,
+            &[
+                "exec",
+                "c",
+                "sh",
+                "-c",
+                &format!("[ ! -e {masked} ] || stat -c '%t:%T' {masked}"),
+            ],
+        );
+        assert!(out.is_empty() || out == "1:3", "{masked}: {out}");
+    }
+    // Opening for append writes nothing even where it succeeds: the host's files are safe either way.
+    for target in ["/proc/sys/kernel/core_pattern", "/proc/sysrq-trigger"] {
+        let out = h.mino(&["exec", "c", "sh", "-c", &format!("exec 3>>{target}")]);
+        assert!(!out.status.success(), "{target} opens for writing");
+    }
+    assert_eq!(
+        std::fs::read("/proc/sys/kernel/core_pattern").unwrap(),
+        core_pattern
+    );
 }
