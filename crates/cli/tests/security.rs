@@ -207,3 +207,65 @@ fn cve_2025_31133_masked_paths_and_console_ignore_hostile_dev_symlinks() {
         core_pattern
     );
 }
+
+/// CVE-2021-30465: a running container swaps a directory of a volume it shares for a symbolic link while
+/// another container starts with a mount point below that directory, hoping that the runtime checks the
+/// path and then makes or mounts on it through the link, outside the new container's root. Bounded
+/// attempts; nothing may appear outside the root.
+#[test]
+fn cve_2021_30465_mount_points_in_a_shared_volume_do_not_follow_swapped_links() {
+    let Some(h) = host() else { return };
+    hostile(
+        &h,
+        "swap",
+        "ln -s busybox $r/bin/mkdir; ln -s busybox $r/bin/rm; ln -s busybox $r/bin/ln",
+    );
+    let escape = h.dir().join("cve-2021-30465");
+    std::fs::create_dir_all(&escape).unwrap();
+    let attacker = format!(
+        "while [ ! -e /vol/stop ]; do rm -rf /vol/x; mkdir /vol/x; rm -rf /vol/x; ln -s {} /vol/x; done",
+        escape.display()
+    );
+    ok(
+        &h,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "a",
+            "-v",
+            "shared:/vol",
+            "swap",
+            "sh",
+            "-c",
+            &attacker,
+        ],
+    );
+    let start = std::time::Instant::now();
+    let mut runs = 0;
+    while runs < 40 && start.elapsed() < std::time::Duration::from_secs(15) {
+        // It may start (x was a directory) or fail (x was a link); it may never reach outside.
+        let _ = h.mino(&[
+            "run",
+            "--rm",
+            "-v",
+            "shared:/data",
+            "--tmpfs",
+            "/data/x/sub",
+            "swap",
+            "true",
+        ]);
+        runs += 1;
+        let left: Vec<_> = std::fs::read_dir(&escape)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert!(
+            left.is_empty(),
+            "made outside the root after {runs} runs: {left:?}"
+        );
+    }
+    ok(&h, &["exec", "a", "touch", "/vol/stop"]);
+    wait_status(&h, "a", "exited");
+}
