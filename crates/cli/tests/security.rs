@@ -208,6 +208,66 @@ fn cve_2025_31133_masked_paths_and_console_ignore_hostile_dev_symlinks() {
     );
 }
 
+/// `--memory`: a process that outgrows it is killed by the kernel's OOM killer, and `inspect` says so.
+#[test]
+fn memory_limit_oom_is_recorded_as_oomkilled() {
+    let Some(h) = host() else { return };
+    hostile(&h, "oom", "");
+    // `tail` of /dev/zero keeps the whole endless "line" in memory.
+    let out = h.mino(&[
+        "run",
+        "--name",
+        "big",
+        "--memory",
+        "32m",
+        "--memory-swap",
+        "32m",
+        "oom",
+        "tail",
+        "/dev/zero",
+    ]);
+    assert_eq!(out.status.code(), Some(137), "{out:?}");
+    assert_eq!(inspect(&h, "big", "{{.State.OOMKilled}}"), "true");
+    ok(
+        &h,
+        &["run", "--name", "small", "--memory", "32m", "oom", "true"],
+    );
+    assert_eq!(inspect(&h, "small", "{{.State.OOMKilled}}"), "false");
+}
+
+/// A fork bomb under `--pids-limit` stops at the limit; the container is still removed cleanly.
+#[test]
+fn fork_bomb_stops_at_the_pids_limit() {
+    let Some(h) = host() else { return };
+    hostile(&h, "bomb", "");
+    let id = ok(
+        &h,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "bomb",
+            "--pids-limit",
+            "32",
+            "bomb",
+            "sh",
+            "-c",
+            "b() { b | b & }; b; sleep 1000",
+        ],
+    );
+    let events = common::cgroup_dirs(&h, &id)
+        .into_iter()
+        .map(|d| format!("{d}/pids.events"))
+        .find(|f| std::path::Path::new(f).exists())
+        .expect("the container's pids cgroup");
+    // The kernel counts the forks it refused at the limit.
+    wait_until_ok(&h, &format!("grep -q '^max [1-9]' {events}"));
+    let current = std::fs::read_to_string(events.replace("pids.events", "pids.current")).unwrap();
+    assert!(current.trim().parse::<u32>().unwrap() <= 32, "{current}");
+    ok(&h, &["rm", "-f", "bomb"]);
+    common::assert_clean(&h, &[id]);
+}
+
 /// CVE-2021-30465: a running container swaps a directory of a volume it shares for a symbolic link while
 /// another container starts with a mount point below that directory, hoping that the runtime checks the
 /// path and then makes or mounts on it through the link, outside the new container's root. Bounded

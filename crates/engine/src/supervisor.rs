@@ -456,7 +456,10 @@ fn supervise(
         WaitStatus::Signaled(_, sig, _) => 128 + sig as i32,
         _ => 255,
     };
+    // Whether the kernel's OOM killer struck is in the cgroup's counters, which go with it.
+    let mut oom_killed = false;
     if let Some(cg) = started.cgroup {
+        oom_killed = cg.oom_kills().is_some_and(|n| n > 0);
         let _ = cg.remove();
     }
     let ran = begun.elapsed();
@@ -477,6 +480,7 @@ fn supervise(
         s.pid = 0;
         s.pid_start_time = 0;
         s.exit_code = code;
+        s.oom_killed = oom_killed;
         s.finished_at = Some(now());
     });
     let exited = match exited {
