@@ -268,6 +268,55 @@ fn fork_bomb_stops_at_the_pids_limit() {
     common::assert_clean(&h, &[id]);
 }
 
+/// Log flooding: a container that writes without end costs at most `--log-opt max-size` times `max-file`
+/// of disk (plus one record), and a bad option is refused before anything is made.
+#[test]
+fn log_flooding_is_bounded_by_the_json_file_limits() {
+    let Some(h) = host() else { return };
+    hostile(
+        &h,
+        "flood",
+        "ln -s busybox $r/bin/yes; ln -s busybox $r/bin/head",
+    );
+    let id = ok(
+        &h,
+        &[
+            "run",
+            "-d",
+            "--log-opt",
+            "max-size=64k",
+            "--log-opt",
+            "max-file=2",
+            "flood",
+            "sh",
+            "-c",
+            "yes 0123456789abcdef0123456789abcdef | head -n 120000",
+        ],
+    );
+    ok(&h, &["wait", &id]);
+    let dir = h.dir().join("state/containers").join(&id);
+    let logs: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("container.log"))
+        .map(|e| e.metadata().unwrap().len())
+        .collect();
+    assert!(logs.len() <= 2, "{} log files", logs.len());
+    let total: u64 = logs.iter().sum();
+    assert!(total <= 2 * 64 * 1024 + 16 * 1024, "{total} bytes of logs");
+    // The latest lines are kept.
+    let tail = ok(&h, &["logs", "--tail", "1", &id]);
+    assert_eq!(tail, "0123456789abcdef0123456789abcdef");
+    assert_eq!(
+        inspect(&h, &id, "{{json .HostConfig.LogConfig.Config}}"),
+        r#"{"max-file":"2","max-size":"64k"}"#
+    );
+    for bad in ["max-size=0", "max-file=0", "compress=true"] {
+        let err = common::fails(&h, &["create", "--log-opt", bad, "flood", "true"], 125);
+        assert!(err.contains("--log-opt"), "{err}");
+    }
+}
+
 /// CVE-2021-30465: a running container swaps a directory of a volume it shares for a symbolic link while
 /// another container starts with a mount point below that directory, hoping that the runtime checks the
 /// path and then makes or mounts on it through the link, outside the new container's root. Bounded
