@@ -106,10 +106,16 @@ fn cve_2019_5736_proc_self_exe_is_not_writable() {
         &h,
         &["exec", "c", "sh", "-c", "cat /tmp/seen 2>/dev/null; true"],
     );
-    assert_eq!(seen, "", "a container process could write the runtime's binary");
+    assert_eq!(
+        seen, "",
+        "a container process could write the runtime's binary"
+    );
     // With --init, PID 1 is the runtime's own binary for the container's whole life: it cannot be opened
     // for writing either.
-    ok(&h, &["run", "-d", "--init", "--name", "i", "exe", "sleep", "1000"]);
+    ok(
+        &h,
+        &["run", "-d", "--init", "--name", "i", "exe", "sleep", "1000"],
+    );
     let out = h.mino(&["exec", "i", "sh", "-c", "exec 3>>/proc/1/exe"]);
     assert!(!out.status.success(), "{out:?}");
     assert!(
