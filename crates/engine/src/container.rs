@@ -95,6 +95,9 @@ pub struct HostConfig {
     /// `--restart`.
     #[serde(default)]
     pub restart_policy: RestartPolicy,
+    /// `--log-opt` of the json-file driver (`max-size`, `max-file`), checked by [`crate::parse::log_opt`].
+    #[serde(default)]
+    pub log_opts: BTreeMap<String, String>,
 }
 
 /// How a container asked to join a network (`--network NAME --ip --network-alias --mac-address`, or
@@ -249,6 +252,7 @@ impl Container {
                 "Privileged": h.privileged,
                 "ReadonlyRootfs": h.read_only,
                 "SecurityOpt": security_opt(h),
+                "LogConfig": {"Type": "json-file", "Config": h.log_opts},
                 "Tmpfs": h.tmpfs,
                 "PidMode": mode(&h.pid_mode),
                 "IpcMode": mode(&h.ipc_mode),

@@ -30,6 +30,29 @@ pub enum ParseError {
     Env(String),
     #[error("invalid --{0} {1:?}: expected host or container:NAME")]
     Mode(&'static str, String),
+    #[error("invalid --log-opt {0:?}: {1}")]
+    LogOpt(String, &'static str),
+}
+
+/// Parses a `--log-opt KEY=VALUE` of the json-file driver: `max-size` (a size above zero, as `--memory`
+/// takes it: `10m`) or `max-file` (how many files, at least 1; counts only with `max-size`).
+pub fn log_opt(s: &str) -> Result<(String, String), ParseError> {
+    let bad = |why| ParseError::LogOpt(s.to_owned(), why);
+    let (key, value) = s.split_once('=').ok_or_else(|| bad("expected KEY=VALUE"))?;
+    match key {
+        "max-size" => {
+            if size(value).map_err(|_| bad("max-size must be a size such as 10m"))? == 0 {
+                return Err(bad("max-size must be above zero"));
+            }
+        }
+        "max-file" => {
+            if !value.parse::<u32>().is_ok_and(|n| n >= 1) {
+                return Err(bad("max-file must be a whole number of at least 1"));
+            }
+        }
+        _ => return Err(bad("the json-file driver takes max-size and max-file")),
+    }
+    Ok((key.to_owned(), value.to_owned()))
 }
 
 /// Parses a byte size the way Docker's `--memory` does: `1024`, `512k`, `256m`, `1g` (binary units).
@@ -600,5 +623,24 @@ mod tests {
         );
         assert!(ns_mode("pid", "container:").is_err());
         assert!(ns_mode("ipc", "other").is_err());
+    }
+
+    #[test]
+    fn log_opts_of_the_json_file_driver() {
+        assert_eq!(
+            log_opt("max-size=1m").unwrap(),
+            ("max-size".to_owned(), "1m".to_owned())
+        );
+        assert_eq!(log_opt("max-file=2").unwrap().1, "2");
+        for bad in [
+            "max-size=0",
+            "max-size=lots",
+            "max-file=0",
+            "max-file=x",
+            "compress",
+            "mode=non-blocking",
+        ] {
+            assert!(log_opt(bad).is_err(), "{bad}");
+        }
     }
 }

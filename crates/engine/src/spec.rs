@@ -194,8 +194,19 @@ pub fn build(
         .clone()
         .expect("default spec has capabilities");
     pcaps.set_bounding(Some(caps.clone()));
-    pcaps.set_effective(Some(caps.clone()));
-    pcaps.set_permitted(Some(caps.clone()));
+    // A user other than root starts with no capability at all (the bounding set still limits what a file's
+    // capabilities may give), as the kernel has it for a non-root execve: nothing inheritable or ambient
+    // (CVE-2022-24769, CVE-2022-29162), and nothing permitted either, so that no step between setuid and
+    // execve, nor an init that stays as PID 1, holds capabilities under the user's uid.
+    let held = if id.uid == 0 {
+        caps.clone()
+    } else {
+        HashSet::new()
+    };
+    pcaps.set_effective(Some(held.clone()));
+    pcaps.set_permitted(Some(held));
+    pcaps.set_inheritable(Some(HashSet::new()));
+    pcaps.set_ambient(Some(HashSet::new()));
     process.set_capabilities(Some(pcaps));
     spec.set_process(Some(process));
     spec.set_hostname(if joins.host_uts || joins.uts.is_some() {
@@ -486,6 +497,27 @@ mod tests {
         assert!(data.options().as_ref().unwrap().contains(&"ro".to_string()));
         let user = spec.process().as_ref().unwrap().user();
         assert_eq!((user.uid(), user.gid()), (33, 33));
+        // A non-root user holds no capability; the bounding set still limits file capabilities.
+        let caps = spec
+            .process()
+            .as_ref()
+            .unwrap()
+            .capabilities()
+            .clone()
+            .unwrap();
+        for set in [
+            caps.effective(),
+            caps.permitted(),
+            caps.inheritable(),
+            caps.ambient(),
+        ] {
+            assert_eq!(set.as_ref().map(HashSet::len), Some(0));
+        }
+        assert!(caps
+            .bounding()
+            .as_ref()
+            .unwrap()
+            .contains(&Capability::Chown));
         assert!(!spec.root().as_ref().unwrap().readonly().unwrap());
     }
 }

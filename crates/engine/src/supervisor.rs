@@ -70,9 +70,23 @@ pub struct Prepared {
 /// start lock (handed in, so that this module does not import `start`, which imports it).
 pub(crate) type Prepare = fn(&Context, &Container) -> Result<Prepared, EngineError>;
 
-/// Log files are bounded: 10 MiB, three files.
+/// Log files are bounded: 10 MiB, three files, unless `--log-opt max-size/max-file` say otherwise.
 const LOG_MAX_SIZE: u64 = 10 << 20;
 const LOG_MAX_FILES: u32 = 3;
+
+/// The size and number of a container's log files: its `--log-opt`s (checked at create) or the defaults.
+fn log_limits(opts: &std::collections::BTreeMap<String, String>) -> (u64, u32) {
+    let size = opts
+        .get("max-size")
+        .and_then(|s| crate::parse::size(s).ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(LOG_MAX_SIZE);
+    let files = opts
+        .get("max-file")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(LOG_MAX_FILES);
+    (size, files)
+}
 
 pub(crate) fn start(
     ctx: &Context,
@@ -418,7 +432,8 @@ fn supervise(
         minotaur_sys::shed_memory();
     }
 
-    let mut log = LogWriter::open(ctx.paths.log(&c.id), LOG_MAX_SIZE, LOG_MAX_FILES).ok();
+    let (max_size, max_files) = log_limits(&c.config.host.log_opts);
+    let mut log = LogWriter::open(ctx.paths.log(&c.id), max_size, max_files).ok();
     let signals = if attached { block_forwarded() } else { None };
     let raw = if attached && tty {
         RawMode::enter()
@@ -458,9 +473,10 @@ fn supervise(
         WaitStatus::Signaled(_, sig, _) => 128 + sig as i32,
         _ => 255,
     };
+    // Whether the kernel's OOM killer struck is in the cgroup's counters, which go with it.
     let mut oom_killed = false;
     if let Some(cg) = started.cgroup {
-        oom_killed = cg.oom_kills() > 0;
+        oom_killed = cg.oom_kills().is_some_and(|n| n > 0);
         let _ = cg.remove();
     }
     if oom_killed {

@@ -198,9 +198,16 @@ impl Cgroup {
         &self.dirs
     }
 
-    /// How many of its processes the kernel's OOM killer has killed (see [`crate::usage`]).
-    pub fn oom_kills(&self) -> u64 {
-        crate::usage::Usage::read(&self.dirs, Path::new("/proc")).oom_kills
+    /// How many processes of the cgroup the kernel's OOM killer has killed: the `oom_kill` count of
+    /// `memory.events` (v2) or `memory.oom_control` (v1, Linux 4.13). `None` when neither is readable, as
+    /// without a memory controller. Read before [`Cgroup::remove`], which takes the counters with it.
+    pub fn oom_kills(&self) -> Option<u64> {
+        self.dirs.iter().find_map(|dir| {
+            ["memory.events", "memory.oom_control"]
+                .iter()
+                .find_map(|f| fs::read_to_string(dir.join(f)).ok())
+                .and_then(|text| oom_kill_count(&text))
+        })
     }
 
     fn mkdir(&mut self, base: &Path, rel: &Path) -> Result<PathBuf, CgroupError> {
@@ -388,6 +395,13 @@ impl Cgroup {
         }
         first_error.map_or(Ok(()), Err)
     }
+}
+
+/// The `oom_kill N` line of a `memory.events` or `memory.oom_control` file.
+fn oom_kill_count(text: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("oom_kill "))
+        .and_then(|n| n.trim().parse().ok())
 }
 
 /// `path` relative to the cgroup root, refused when it is empty or has `..` (or `.`) in it.
@@ -604,6 +618,15 @@ mod tests {
         assert_eq!(r("minotaur/c3/cpu.max"), "150000 100000");
         assert_eq!(r("minotaur/c3/pids.max"), "42");
         assert_eq!(cg.dirs(), [root.path().join("minotaur/c3")]);
+    }
+
+    #[test]
+    fn oom_kills_are_read_from_either_version() {
+        let v1 = "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n";
+        let v2 = "low 0\nhigh 0\nmax 7\noom 1\noom_kill 1\noom_group_kill 0\n";
+        assert_eq!(oom_kill_count(v1), Some(2));
+        assert_eq!(oom_kill_count(v2), Some(1));
+        assert_eq!(oom_kill_count("oom 1\n"), None);
     }
 
     #[test]

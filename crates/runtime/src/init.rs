@@ -13,7 +13,7 @@ use std::convert::Infallible;
 use std::ffi::CString;
 use std::fs::{self, File};
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -255,6 +255,22 @@ pub(crate) fn process_context(process: &Process) -> Step<()> {
             .at(|| format!("setrlimit {:?}", rl.typ()))?;
     }
     chdir(process.cwd()).at(|| format!("chdir {}", process.cwd().display()))?;
+    // A working directory reached through a descriptor of the runtime's (`-w /proc/self/fd/N`) may lie
+    // outside the container's root (CVE-2024-21626). The kernel's getcwd(2) then answers with a path that
+    // does not start with `/` ("(unreachable)/..."), which the C library turns into ENOENT.
+    match nix::unistd::getcwd() {
+        Ok(dir) if dir.is_absolute() => {}
+        Ok(_) | Err(Errno::ENOENT) => {
+            return Err(fail(
+                format!(
+                    "working directory {} is outside the container's root",
+                    process.cwd().display()
+                ),
+                Errno::EPERM,
+            ))
+        }
+        Err(e) => return Err(fail("getcwd", e)),
+    }
     if let Some(adj) = process.oom_score_adj() {
         fs::write("/proc/self/oom_score_adj", adj.to_string()).at(|| "set oom_score_adj".into())?;
     }
@@ -523,36 +539,44 @@ fn do_mount(plan: &Plan<'_>, target: &Path, m: &Mount, points: &mut MountPoints)
             .at(|| format!("bind source {}", source.display()))?
             .is_dir();
         if opts.copy_up && is_dir {
-            crate::rootfs::copy_up(&dest, &source)?;
+            // Read through a descriptor resolved in the root: what is copied into the volume comes from
+            // the container's root even if a link on the way is swapped meanwhile.
+            if let Ok(at) = open_in_root(target, m.destination()) {
+                crate::rootfs::copy_up(&Path::new(&fd_path(&at)).join("."), &source)?;
+            }
         }
-        points.make(&dest, is_dir).map_err(|f| named(f, m))?;
+        make_in_root(target, &dest, is_dir, points).map_err(|f| named(f, m))?;
         let rec = if opts.rec {
             MsFlags::MS_REC
         } else {
             MsFlags::empty()
         };
-        mount_at(Some(&source), &dest, None, MsFlags::MS_BIND | rec, None)?;
+        let at = open_in_root(target, m.destination())?;
+        mount_on(Some(&source), &at, m, None, MsFlags::MS_BIND | rec, None)?;
         points.mounted(&dest);
         // A bind takes its flags from its source's mount: `ro`, `nosuid`... need a remount (MS_BIND with
         // MS_REMOUNT changes the new mount alone). That covers only the top mount of an `rbind`; a read-only
         // one is made read-only through and through with mount_setattr(2), so nothing of the source below
-        // it is writable either.
+        // it is writable either. The new mount is opened again, in the root, to be changed.
         if !opts.flags.is_empty() {
-            mount_at(
+            let new = open_in_root(target, m.destination())?;
+            mount_on(
                 None,
-                &dest,
+                &new,
+                m,
                 None,
                 MsFlags::MS_BIND | MsFlags::MS_REMOUNT | opts.flags,
                 None,
             )?;
         }
         if opts.rec && opts.flags.contains(MsFlags::MS_RDONLY) {
-            let c = cstring(dest.as_os_str().as_bytes())?;
+            let new = open_in_root(target, m.destination())?;
+            let c = cstring(fd_path(&new).as_bytes())?;
             minotaur_sys::mount_setattr_rdonly_recursive(&c)
                 .at(|| format!("make {} read-only", m.destination().display()))?;
         }
     } else {
-        points.make(&dest, true).map_err(|f| named(f, m))?;
+        make_in_root(target, &dest, true, points).map_err(|f| named(f, m))?;
         // A new filesystem hides whatever the root's copy had mounted there (the host's /run, /proc... when
         // the root is the host's own): detach that subtree rather than keep it underneath, invisible but
         // costing memory, and copied again by every later mount namespace made from this one. Not a mount
@@ -560,13 +584,122 @@ fn do_mount(plan: &Plan<'_>, target: &Path, m: &Mount, points: &mut MountPoints)
         let _ = nix::mount::umount2(&dest, nix::mount::MntFlags::MNT_DETACH);
         let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
         let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
-        mount_at(Some(&source), &dest, Some(typ), opts.flags, data)?;
+        let at = open_in_root(target, m.destination())?;
+        mount_on(Some(&source), &at, m, Some(typ), opts.flags, data)?;
         points.mounted(&dest);
     }
-    for p in &opts.propagation {
-        mount_at(None, &dest, None, *p, None)?;
+    if !opts.propagation.is_empty() {
+        let new = open_in_root(target, m.destination())?;
+        for p in &opts.propagation {
+            mount_on(None, &new, m, None, *p, None)?;
+        }
     }
     Ok(())
+}
+
+/// Makes mount point `dest` (`root` joined with a path already resolved in it) exist, a directory or (`dir`
+/// false) an empty file, with its missing parents. Each component is opened from the one before with
+/// `O_NOFOLLOW` and made with mkdirat(2) there, so a link swapped into a shared directory meanwhile fails
+/// the walk instead of making directories outside the root (CVE-2021-30465). A root nobody may write (the
+/// host's, read-only) gets its mount points from `points`' shims.
+fn make_in_root(root: &Path, dest: &Path, dir: bool, points: &mut MountPoints) -> Step<()> {
+    use rustix::fs::{Mode, OFlags};
+    let errno = |e: rustix::io::Errno| Errno::from_raw(e.raw_os_error());
+    let what = || format!("create mount point {}", dest.display());
+    let Ok(rel) = dest.strip_prefix(root) else {
+        return points.make(dest, dir);
+    };
+    let names: Vec<_> = rel.components().map(|c| c.as_os_str().to_owned()).collect();
+    let mut cur = rustix::fs::open(
+        root,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| fail(format!("open root {}", root.display()), errno(e)))?;
+    let walk = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    for (i, name) in names.iter().enumerate() {
+        let last = i + 1 == names.len();
+        if last && !dir {
+            return match rustix::fs::openat(
+                &cur,
+                name,
+                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::from_bits_truncate(0o644),
+            ) {
+                Ok(_) | Err(rustix::io::Errno::EXIST) => Ok(()),
+                Err(rustix::io::Errno::ROFS) => points.make(dest, dir),
+                Err(e) => Err(fail(what(), errno(e))),
+            };
+        }
+        cur = match rustix::fs::openat(&cur, name, walk, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(rustix::io::Errno::NOENT) => {
+                match rustix::fs::mkdirat(&cur, name, Mode::from_bits_truncate(0o755)) {
+                    Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                    Err(rustix::io::Errno::ROFS) => return points.make(dest, dir),
+                    Err(e) => return Err(fail(what(), errno(e))),
+                }
+                rustix::fs::openat(&cur, name, walk, Mode::empty())
+                    .map_err(|e| fail(what(), errno(e)))?
+            }
+            Err(e) => return Err(fail(what(), errno(e))),
+        };
+    }
+    Ok(())
+}
+
+/// Opens mount point `dest` (a path in the container) as an `O_PATH` descriptor, resolved by the kernel
+/// inside `root` (openat2(2) `RESOLVE_IN_ROOT`: an absolute link starts again at `root`, `..` stops there,
+/// and `/proc`'s magic links are refused). Mounting on the descriptor's `/proc/self/fd` path mounts on
+/// exactly what was opened: a path checked first and mounted on later could be redirected in between by
+/// a link swapped in a directory that a running container shares, a volume (CVE-2021-30465).
+fn open_in_root(root: &Path, dest: &Path) -> Step<OwnedFd> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    let errno = |e: rustix::io::Errno| Errno::from_raw(e.raw_os_error());
+    let dir = rustix::fs::open(
+        root,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| fail(format!("open root {}", root.display()), errno(e)))?;
+    let rel = dest.strip_prefix("/").unwrap_or(dest);
+    let rel = if rel.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        rel
+    };
+    rustix::fs::openat2(
+        &dir,
+        rel,
+        OFlags::PATH | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+    )
+    .map_err(|e| fail(format!("open mount point {}", dest.display()), errno(e)))
+}
+
+/// The path through which the kernel reaches exactly what `fd` refers to.
+fn fd_path(fd: &OwnedFd) -> String {
+    format!("/proc/self/fd/{}", fd.as_raw_fd())
+}
+
+/// mount(2) on the mount point opened as `at`, naming it by its path in the container.
+fn mount_on(
+    source: Option<&Path>,
+    at: &OwnedFd,
+    m: &Mount,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> Step<()> {
+    mount(source, fd_path(at).as_str(), fstype, flags, data).at(|| {
+        format!(
+            "mount {} on {} ({})",
+            source.map(|s| s.display().to_string()).unwrap_or_default(),
+            m.destination().display(),
+            fstype.unwrap_or("bind/remount")
+        )
+    })
 }
 
 /// Names a mount point by its path in the container, which is what the user wrote.

@@ -93,6 +93,10 @@ pub struct Flags {
     #[arg(long, value_name = "OPTION")]
     pub security_opt: Vec<String>,
 
+    /// Log driver options of json-file: max-size=SIZE (e.g. 10m), max-file=N
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub log_opt: Vec<String>,
+
     /// Memory limit (e.g. 512m)
     #[arg(short = 'm', long)]
     pub memory: Option<String>,
@@ -403,6 +407,10 @@ impl Flags {
                     "invalid --security-opt {opt:?}: expected seccomp=unconfined, seccomp=FILE or no-new-privileges"
                 ),
             }
+        }
+        for opt in &self.log_opt {
+            let (k, v) = parse::log_opt(opt)?;
+            host.log_opts.insert(k, v);
         }
         let mut labels = BTreeMap::new();
         for l in &self.label {
