@@ -16,7 +16,7 @@ pub struct Args {
     /// docker-compose.yml, searched in the current directory and its parents, or COMPOSE_FILE)
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     file: Vec<PathBuf>,
-    /// Project name (default: COMPOSE_PROJECT_NAME, the file's `name:`, or the project directory's name)
+    /// Project name (default: the file's `name:`, COMPOSE_PROJECT_NAME, or the project directory's name)
     #[arg(short = 'p', long = "project-name", value_name = "NAME")]
     project_name: Option<String>,
     /// Enable the services of a profile (default: COMPOSE_PROFILES)
