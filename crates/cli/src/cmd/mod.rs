@@ -111,7 +111,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Import(args) => import::run(&cli.global, args),
         Command::Images(args) => images::run(&cli.global, args),
         Command::Image(args) => image::run(&cli.global, args),
-        Command::Compose(args) => compose::run(args),
+        Command::Compose(args) => compose::run(&cli.global, args),
         Command::Rmi(args) => rmi::run(&cli.global, args),
         Command::Tag(args) => tag::run(&cli.global, args),
         Command::DnsServe(args) => dns_serve::run(args),
