@@ -11,6 +11,7 @@
 //! a module of functions over it. See docs/ARCHITECTURE.md for the modules and what each owns.
 #![forbid(unsafe_code)]
 
+pub mod boot;
 pub mod container;
 pub mod context;
 pub mod create;
@@ -19,8 +20,10 @@ pub mod error;
 pub mod etc;
 pub mod exec;
 pub mod gofmt;
+pub mod health;
 pub mod human;
 pub mod ids;
+pub mod image;
 pub mod inspect;
 pub mod logs;
 pub mod names;
@@ -31,6 +34,7 @@ pub mod process;
 mod relay;
 pub mod remove;
 pub mod rename;
+pub mod restart;
 mod runroot;
 pub mod spec;
 pub mod start;

@@ -6,12 +6,17 @@ mod container;
 mod create;
 mod dns_serve;
 mod exec;
+mod history;
 mod image;
+mod image_prune;
 mod images;
 mod import;
 mod inspect;
 mod kill;
+mod lifecycle;
 mod load;
+mod login;
+mod logout;
 mod logs;
 mod lsns;
 mod man;
@@ -20,6 +25,8 @@ mod network;
 mod nsenter;
 mod port;
 mod ps;
+mod pull;
+mod push;
 mod rename;
 mod restart;
 mod rm;
@@ -28,6 +35,7 @@ mod run;
 mod save;
 mod start;
 mod stop;
+mod system;
 mod tag;
 mod top;
 mod unshare;
@@ -59,6 +67,7 @@ pub enum Command {
     Port(port::Args),
     Network(network::Args),
     Volume(volume::Args),
+    System(system::Args),
     Container(container::Args),
     Version(version::Args),
     Completion(completion::Args),
@@ -73,6 +82,11 @@ pub enum Command {
     Images(images::Args),
     Image(image::Args),
     Compose(compose::Args),
+    Pull(pull::Args),
+    Push(push::Args),
+    Login(login::Args),
+    Logout(logout::Args),
+    History(history::Args),
     Rmi(rmi::Args),
     Tag(tag::Args),
     #[command(hide = true)]
@@ -98,6 +112,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Port(args) => port::run(&cli.global, args),
         Command::Network(args) => network::run(&cli.global, args),
         Command::Volume(args) => volume::run(&cli.global, args),
+        Command::System(args) => system::run(&cli.global, args),
         Command::Container(args) => container::run(&cli.global, args),
         Command::Version(args) => version::run(args),
         Command::Completion(args) => completion::run(args),
@@ -112,6 +127,11 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Images(args) => images::run(&cli.global, args),
         Command::Image(args) => image::run(&cli.global, args),
         Command::Compose(args) => compose::run(&cli.global, args),
+        Command::Pull(args) => pull::run(&cli.global, args),
+        Command::Push(args) => push::run(&cli.global, args),
+        Command::Login(args) => login::run(&cli.global, args),
+        Command::Logout(args) => logout::run(args),
+        Command::History(args) => history::run(&cli.global, args),
         Command::Rmi(args) => rmi::run(&cli.global, args),
         Command::Tag(args) => tag::run(&cli.global, args),
         Command::DnsServe(args) => dns_serve::run(args),
