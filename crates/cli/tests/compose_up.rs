@@ -389,3 +389,87 @@ fn bad_compose_files_fail_on_one_line_and_create_nothing() {
         );
     }
 }
+
+#[test]
+fn up_wait_follows_health_and_one_shots_and_restart_policies_survive_kill_9() {
+    let Some(h) = host() else {
+        eprintln!("skipped: needs root and a throwaway host");
+        return;
+    };
+    let file = write(
+        &h,
+        "/tmp/deps",
+        "services:
+  db:
+    image: host
+    command: [sh, -c, 'sleep 1; touch /tmp/ready; exec sleep infinity']
+    healthcheck:
+      test: [CMD, test, -f, /tmp/ready]
+      interval: 200ms
+      retries: 20
+  init:
+    image: host
+    command: ['true']
+  web:
+    image: host
+    command: [sleep, infinity]
+    restart: always
+    depends_on:
+      db: {condition: service_healthy}
+      init: {condition: service_completed_successfully}
+",
+    );
+    ok(
+        &h,
+        &compose(&file, &["up", "-d", "--wait", "--wait-timeout", "60"]),
+    );
+    assert_eq!(
+        ok(
+            &h,
+            &["inspect", "-f", "{{.State.Health.Status}}", "deps-db-1"]
+        ),
+        "healthy"
+    );
+    assert_eq!(
+        ok(
+            &h,
+            &[
+                "inspect",
+                "-f",
+                "{{.State.Status}} {{.State.ExitCode}}",
+                "deps-init-1"
+            ]
+        ),
+        "exited 0"
+    );
+    assert_eq!(
+        ok(
+            &h,
+            &[
+                "inspect",
+                "-f",
+                "{{.State.Status}} {{.HostConfig.RestartPolicy.Name}}",
+                "deps-web-1"
+            ]
+        ),
+        "running always"
+    );
+    assert!(ok(&h, &compose(&file, &["ps"])).contains("(healthy)"));
+    // kill -9 of the main process: the supervisor starts it again.
+    let pid = ok(&h, &["inspect", "-f", "{{.State.Pid}}", "deps-web-1"]);
+    h.sh_ok(&format!("kill -9 {pid}"));
+    minotaur_testhost::wait_until("the restart policy to start web again", || {
+        let out = h.mino(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.Pid}} {{.RestartCount}}",
+            "deps-web-1",
+        ]);
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        let f: Vec<&str> = text.split(' ').collect();
+        Ok(f.len() == 3 && f[0] == "running" && f[1] != pid && f[1] != "0" && f[2] != "0")
+    })
+    .unwrap();
+    ok(&h, &compose(&file, &["down"]));
+    assert_eq!(ok(&h, &["ps", "-a", "-q"]), "");
+}

@@ -13,7 +13,9 @@ use minotaur_compose::model::{FileReference, Service};
 use minotaur_compose::Project;
 use minotaur_engine::container::{HostConfig, NetworkRequest, Seccomp};
 use minotaur_engine::create::CreateRequest;
+use minotaur_engine::health::Healthcheck;
 use minotaur_engine::parse::{self, Bind, ParseError, VolumeMount};
+use minotaur_engine::restart::RestartPolicy;
 
 use crate::labels;
 
@@ -314,6 +316,8 @@ pub fn request(t: &Target<'_>) -> Result<(CreateRequest, Vec<String>), PlanError
         }
     }
 
+    host.restart_policy = restart_policy(s).map_err(|v| invalid("restart policy", &v, None))?;
+
     let mut labels_map = s.labels.clone();
     labels_map.extend(t.project_labels.clone());
     labels_map.insert(labels::PROJECT.into(), t.project.name.clone());
@@ -352,9 +356,45 @@ pub fn request(t: &Target<'_>) -> Result<(CreateRequest, Vec<String>), PlanError
         labels: labels_map,
         stop_signal: s.stop_signal.clone(),
         stop_timeout: s.stop_grace_period.map(|d| d.as_secs() as u32),
+        healthcheck: s.healthcheck.as_ref().map(healthcheck),
         host,
     };
     Ok((req, warnings))
+}
+
+/// The service's healthcheck in the engine's (Docker's) form: durations in nanoseconds, zero for "the
+/// image's or the default", `["NONE"]` when disabled.
+fn healthcheck(h: &minotaur_compose::model::Healthcheck) -> Healthcheck {
+    let ns = |d: Option<std::time::Duration>| d.map_or(0, |d| d.as_nanos() as i64);
+    Healthcheck {
+        test: if h.disable {
+            vec!["NONE".to_owned()]
+        } else {
+            h.test.clone()
+        },
+        interval: ns(h.interval),
+        timeout: ns(h.timeout),
+        start_period: ns(h.start_period),
+        start_interval: ns(h.start_interval),
+        retries: h.retries.map_or(0, |r| r as i64),
+    }
+}
+
+/// `restart:` or `deploy.restart_policy` (`none`, `on-failure` with `max_attempts`, `any`); the text that
+/// did not parse on error.
+fn restart_policy(s: &Service) -> Result<RestartPolicy, String> {
+    if let Some(r) = &s.restart {
+        return r.parse().map_err(|_| r.clone());
+    }
+    let Some(p) = s.deploy.as_ref().and_then(|d| d.restart_policy.as_ref()) else {
+        return Ok(RestartPolicy::No);
+    };
+    Ok(match p.condition.as_deref() {
+        Some("none") => RestartPolicy::No,
+        Some("on-failure") => RestartPolicy::OnFailure(p.max_attempts.unwrap_or(0) as u32),
+        Some("any") | None => RestartPolicy::Always,
+        Some(other) => return Err(other.to_owned()),
+    })
 }
 
 /// The container that stands for a service when another names it (`service:X`): its first one.
