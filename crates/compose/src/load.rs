@@ -406,9 +406,11 @@ fn project_name(
         .and_then(|m| m.get("name"))
         .and_then(Node::as_str)
         .map(String::from);
+    // The order: the file's `name:` is what the project calls itself, so it wins over an
+    // environment variable that may have been set for another project.
     let candidates = [
-        env.get("COMPOSE_PROJECT_NAME").cloned(),
         from_file,
+        env.get("COMPOSE_PROJECT_NAME").cloned(),
         project_dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned()),

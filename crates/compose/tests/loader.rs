@@ -138,9 +138,17 @@ fn project_name_precedence() {
     );
     let mut o = opts(dir.path(), &[]);
     assert_eq!(load(&o).unwrap().project.name, "from-file");
+    // `name:` comes before COMPOSE_PROJECT_NAME, which names a project only when the file does not.
     o.environment
         .insert("COMPOSE_PROJECT_NAME".into(), "fromenv".into());
+    assert_eq!(load(&o).unwrap().project.name, "from-file");
+    write(dir.path(), "compose.yaml", "services: {a: {image: x}}\n");
     assert_eq!(load(&o).unwrap().project.name, "fromenv");
+    write(
+        dir.path(),
+        "compose.yaml",
+        "name: From-File\nservices: {a: {image: x}}\n",
+    );
     o.project_name = Some("flag".into());
     assert_eq!(load(&o).unwrap().project.name, "flag");
     o.project_name = Some("Bad Name".into());

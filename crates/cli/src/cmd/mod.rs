@@ -147,7 +147,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Import(args) => import::run(&cli.global, args),
         Command::Images(args) => images::run(&cli.global, args),
         Command::Image(args) => image::run(&cli.global, args),
-        Command::Compose(args) => compose::run(args),
+        Command::Compose(args) => compose::run(&cli.global, args),
         Command::Pull(args) => pull::run(&cli.global, args),
         Command::Push(args) => push::run(&cli.global, args),
         Command::Login(args) => login::run(&cli.global, args),

@@ -8,9 +8,9 @@ use crate::error::CliResult;
 /// List a container's published ports, or the host address of one of them
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    container: String,
+    pub(crate) container: String,
     /// PRIVATE_PORT[/PROTO]
-    port: Option<String>,
+    pub(crate) port: Option<String>,
 }
 
 pub fn run(global: &Global, args: Args) -> CliResult {

@@ -11,7 +11,7 @@ use crate::output;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[arg(value_name = "CONTAINER")]
-    container: String,
+    pub(crate) container: String,
 }
 
 struct Proc {

@@ -123,6 +123,7 @@ pub fn minotaur_cgroups(h: &TestHost) -> BTreeSet<String> {
 
 /// The engine's mounts under /run/minotaur that outlive its containers.
 const LASTING: &[&str] = &[
+    "/run/minotaur/bpf",
     "/run/minotaur/netns",
     "/run/minotaur/mnt",
     "/run/minotaur/mnt/template",
@@ -179,7 +180,9 @@ pub fn box_processes(h: &TestHost) -> Vec<String> {
             let stat = f.next()?;
             let pid = f.next()?;
             let args = f.collect::<Vec<_>>().join(" ");
-            let ours = args == "sleep infinity"
+            // PID 1 is the box's init (whatever program the harness runs as it).
+            let ours = pid == "1"
+                || args == "sleep infinity"
                 || args.starts_with("dnsmasq")
                 || args.starts_with("ps -e")
                 || args.starts_with("sh -c ps -e");

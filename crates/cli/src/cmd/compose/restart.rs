@@ -1,0 +1,28 @@
+use std::time::Duration;
+
+use super::Args as ComposeArgs;
+use crate::cli::Global;
+use crate::cmd::create::context;
+use crate::error::CliResult;
+
+/// Restart service containers
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Specify a shutdown timeout in seconds
+    #[arg(short = 't', long, value_name = "SECONDS")]
+    timeout: Option<u64>,
+    #[arg(value_name = "SERVICE")]
+    service: Vec<String>,
+}
+
+pub fn run(global: &Global, compose: &ComposeArgs, args: &Args) -> CliResult {
+    let loaded = compose.load(&args.service, false)?;
+    minotaur_composer::control::restart(
+        &context(global),
+        &loaded,
+        &args.service,
+        args.timeout.map(Duration::from_secs),
+        &mut super::progress("", false),
+    )?;
+    Ok(0)
+}
