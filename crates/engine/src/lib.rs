@@ -41,6 +41,7 @@ pub mod start;
 pub mod stop;
 pub mod store;
 pub mod supervisor;
+pub mod system;
 pub mod template;
 pub mod user;
 pub mod volume;

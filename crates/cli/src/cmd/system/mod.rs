@@ -1,6 +1,7 @@
 //! `system`: commands about the engine on this machine as a whole; one file per subcommand.
 
 mod boot;
+mod check;
 
 use crate::cli::Global;
 use crate::error::CliResult;
@@ -15,10 +16,12 @@ pub struct Args {
 #[derive(Debug, clap::Subcommand)]
 enum Command {
     Boot(boot::Args),
+    Check(check::Args),
 }
 
 pub fn run(global: &Global, args: Args) -> CliResult {
     match args.command {
         Command::Boot(a) => boot::run(global, a),
+        Command::Check(a) => check::run(global, a),
     }
 }
