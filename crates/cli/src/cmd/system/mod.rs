@@ -2,6 +2,7 @@
 
 mod boot;
 mod check;
+mod info;
 
 use crate::cli::Global;
 use crate::error::CliResult;
@@ -17,11 +18,13 @@ pub struct Args {
 enum Command {
     Boot(boot::Args),
     Check(check::Args),
+    Info(info::Args),
 }
 
 pub fn run(global: &Global, args: Args) -> CliResult {
     match args.command {
         Command::Boot(a) => boot::run(global, a),
         Command::Check(a) => check::run(global, a),
+        Command::Info(a) => info::run(global, a),
     }
 }
