@@ -1,12 +1,14 @@
 //! The engine on this machine as a whole: `system check` (what the store and the kernel disagree on, and
-//! the repair), `system info`.
+//! the repair), `system info`, `system df`.
 //!
 //! | module | owns |
 //! |---|---|
 //! | [`info`] | what this host offers the engine: kernel, cgroups, storage and sizes, networks, the resolver, security modules, the mount template, what is missing |
+//! | [`df`] | the space images, containers and volumes take, and what is reclaimable |
 //! | [`check`] | finding orphan and missing pieces (namespace files, `ip netns` names, veths, bridges, cgroups, resolver records, run directories, dead supervisors, half-pulled blobs) and repairing them |
 
 pub mod check;
+pub mod df;
 pub mod info;
 
 use std::path::Path;

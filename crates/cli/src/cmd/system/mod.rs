@@ -2,6 +2,7 @@
 
 mod boot;
 mod check;
+mod df;
 mod info;
 
 use crate::cli::Global;
@@ -18,6 +19,7 @@ pub struct Args {
 enum Command {
     Boot(boot::Args),
     Check(check::Args),
+    Df(df::Args),
     Info(info::Args),
 }
 
@@ -25,6 +27,7 @@ pub fn run(global: &Global, args: Args) -> CliResult {
     match args.command {
         Command::Boot(a) => boot::run(global, a),
         Command::Check(a) => check::run(global, a),
+        Command::Df(a) => df::run(global, a),
         Command::Info(a) => info::run(global, a),
     }
 }
