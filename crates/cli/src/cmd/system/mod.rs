@@ -4,6 +4,7 @@ mod boot;
 mod check;
 mod df;
 mod info;
+mod prune;
 
 use crate::cli::Global;
 use crate::error::CliResult;
@@ -21,6 +22,7 @@ enum Command {
     Check(check::Args),
     Df(df::Args),
     Info(info::Args),
+    Prune(prune::Args),
 }
 
 pub fn run(global: &Global, args: Args) -> CliResult {
@@ -29,5 +31,6 @@ pub fn run(global: &Global, args: Args) -> CliResult {
         Command::Check(a) => check::run(global, a),
         Command::Df(a) => df::run(global, a),
         Command::Info(a) => info::run(global, a),
+        Command::Prune(a) => prune::run(global, a),
     }
 }
