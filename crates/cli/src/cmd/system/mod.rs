@@ -5,6 +5,7 @@ mod check;
 mod df;
 mod info;
 mod prune;
+mod reset;
 
 use crate::cli::Global;
 use crate::error::CliResult;
@@ -23,6 +24,7 @@ enum Command {
     Df(df::Args),
     Info(info::Args),
     Prune(prune::Args),
+    Reset(reset::Args),
 }
 
 pub fn run(global: &Global, args: Args) -> CliResult {
@@ -32,5 +34,6 @@ pub fn run(global: &Global, args: Args) -> CliResult {
         Command::Df(a) => df::run(global, a),
         Command::Info(a) => info::run(global, a),
         Command::Prune(a) => prune::run(global, a),
+        Command::Reset(a) => reset::run(global, a),
     }
 }
