@@ -38,6 +38,7 @@ use crate::error::{sys_err, EngineError};
 use crate::health::monitor::Monitor;
 use crate::health::Health;
 use crate::logs::LogWriter;
+use crate::network::dns;
 use crate::process::{read_report, start_time};
 use crate::relay::{block_forwarded, pump, Pump, RawMode, Ticker};
 use crate::remove;
@@ -210,9 +211,14 @@ fn restarts(
                     s.supervisor_pid = 0;
                     s.supervisor_start_time = 0;
                 });
+                let _ = dns::update(ctx, &c.id);
                 return e.exit_code();
             }
         }
+    }
+    // Stopped while waiting to restart: no longer running, as far as the resolver is concerned.
+    if run.restart {
+        let _ = dns::update(ctx, &c.id);
     }
     run.code
 }
@@ -403,6 +409,9 @@ fn supervise(
             return Err(e);
         }
     }
+    // The resolver listens while a container of its networks runs, and is started by the first (see
+    // `network::dns`); before the CLI is released, so names resolve when `run -d` returns.
+    dns::update(ctx, &c.id)?;
     // Recorded running: another start may look now (and will find it running).
     drop(p.lock.take());
     // Closing the report pipe is what releases the waiting CLI.
@@ -495,6 +504,9 @@ fn supervise(
     let restart = c.state.status == Status::Restarting;
     if !restart && c.config.host.auto_remove {
         remove::remove_stopped(ctx, c)?;
+    } else if !restart {
+        // The last running container of its networks lets the resolver go.
+        dns::update(ctx, &c.id)?;
     }
     log::debug!("supervise {}: recorded and cleaned up", c.name);
     Ok(Run { code, ran, restart })
