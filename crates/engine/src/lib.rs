@@ -14,6 +14,7 @@
 pub mod boot;
 pub mod container;
 pub mod context;
+pub mod crash;
 pub mod create;
 pub mod docker_types;
 pub mod error;

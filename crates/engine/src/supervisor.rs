@@ -409,6 +409,7 @@ fn supervise(
             return Err(e);
         }
     }
+    crate::crash::after("start:running");
     // The resolver listens while a container of its networks runs, and is started by the first (see
     // `network::dns`); before the CLI is released, so names resolve when `run -d` returns.
     dns::update(ctx, &c.id)?;
