@@ -211,14 +211,14 @@ fn restarts(
                     s.supervisor_pid = 0;
                     s.supervisor_start_time = 0;
                 });
-                let _ = dns::update(ctx, &c.id);
+                tell_resolver(ctx, &c);
                 return e.exit_code();
             }
         }
     }
     // Stopped while waiting to restart: no longer running, as far as the resolver is concerned.
     if run.restart {
-        let _ = dns::update(ctx, &c.id);
+        tell_resolver(ctx, &c);
     }
     run.code
 }
@@ -412,7 +412,7 @@ fn supervise(
     crate::crash::after("start:running");
     // The resolver listens while a container of its networks runs, and is started by the first (see
     // `network::dns`); before the CLI is released, so names resolve when `run -d` returns.
-    dns::update(ctx, &c.id)?;
+    tell_resolver(ctx, c);
     // Recorded running: another start may look now (and will find it running).
     drop(p.lock.take());
     // Closing the report pipe is what releases the waiting CLI.
@@ -507,8 +507,17 @@ fn supervise(
         remove::remove_stopped(ctx, c)?;
     } else if !restart {
         // The last running container of its networks lets the resolver go.
-        dns::update(ctx, &c.id)?;
+        tell_resolver(ctx, c);
     }
     log::debug!("supervise {}: recorded and cleaned up", c.name);
     Ok(Run { code, ran, restart })
+}
+
+/// Tells the resolver that the container started or stopped running (it listens only while a container
+/// of its networks runs); nothing to tell for a container on no network. A resolver that cannot be told
+/// is a warning (see `network::dns::update`).
+fn tell_resolver(ctx: &Context, c: &Container) {
+    if crate::network::is_bridge_mode(&c.config.host.network_mode) {
+        let _ = dns::update(ctx, &c.id);
+    }
 }
