@@ -120,6 +120,7 @@ pub fn create(ctx: &Context, req: CreateRequest) -> Result<Container, EngineErro
     }
     drop(st);
     log::debug!("create {}: recorded", container.name);
+    crate::crash::after("create:record");
     if let Err(e) = make_files(ctx, &container, own_netns, &networks) {
         let _ = remove::remove_stopped(ctx, &container);
         return Err(e);
@@ -148,9 +149,11 @@ fn make_files(
         ctx.netns().add(&NetnsName::new(c.id.as_str())?)?;
         restore::loopback_up(&ctx.paths.sandbox_key(&c.id))?;
         log::debug!("create {}: network namespace made", c.name);
+        crate::crash::after("create:netns");
         for (i, (net, req)) in networks.iter().enumerate() {
             endpoints.push(attach::attach(ctx, c, net, req, i)?);
         }
+        crate::crash::after("create:endpoints");
     }
     let h = &c.config.host;
     let nameservers = if !h.dns.is_empty() {
@@ -183,6 +186,7 @@ fn make_files(
         netns::register(c.name.as_str(), &ctx.paths.sandbox_key(&c.id), &dir)?;
     }
     log::debug!("create {}: files written", c.name);
+    crate::crash::after("create:files");
     if !networks.is_empty() {
         ports::publish(ctx, c)?;
         dns::update(ctx, &c.id)?;

@@ -55,9 +55,11 @@ fn remove_stopped_with(ctx: &Context, c: &Container, volumes: bool) -> Result<()
         .map(|a| !a.is_empty())
         .unwrap_or(true);
     let mut first = cleanup(ctx, c).err();
+    crate::crash::after("rm:kernel");
     let deleted = ctx
         .store()
         .and_then(|mut st| Ok(st.write(|tx| tx.delete_container(c.id.as_str()))?));
+    crate::crash::after("rm:record");
     match deleted {
         Ok(_) => {
             events::container(ctx, "destroy", c, &[]);

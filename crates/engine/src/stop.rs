@@ -78,7 +78,12 @@ pub(crate) fn halt(
     let give_up = Instant::now() + timeout + KILL_TIMEOUT + SUPERVISOR_TIMEOUT;
     let mut signalled = 0;
     loop {
-        let c = ctx.find(c.id.as_str())?;
+        let c = match ctx.find(c.id.as_str()) {
+            Ok(c) => c,
+            // Removed meanwhile: the supervisor of a `--rm` container removes it once it exited.
+            Err(EngineError::Store(crate::store::StoreError::NoSuchContainer(_))) => return Ok(()),
+            Err(e) => return Err(e),
+        };
         if let Some(fd) = pidfd(&c)? {
             if c.state.pid != signalled {
                 signalled = c.state.pid;

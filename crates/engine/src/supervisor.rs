@@ -39,6 +39,7 @@ use crate::events;
 use crate::health::monitor::Monitor;
 use crate::health::Health;
 use crate::logs::LogWriter;
+use crate::network::dns;
 use crate::process::{read_report, start_time};
 use crate::relay::{block_forwarded, pump, Pump, RawMode, Ticker};
 use crate::remove;
@@ -225,9 +226,14 @@ fn restarts(
                     s.supervisor_pid = 0;
                     s.supervisor_start_time = 0;
                 });
+                tell_resolver(ctx, &c);
                 return e.exit_code();
             }
         }
+    }
+    // Stopped while waiting to restart: no longer running, as far as the resolver is concerned.
+    if run.restart {
+        tell_resolver(ctx, &c);
     }
     run.code
 }
@@ -418,6 +424,10 @@ fn supervise(
             return Err(e);
         }
     }
+    crate::crash::after("start:running");
+    // The resolver listens while a container of its networks runs, and is started by the first (see
+    // `network::dns`); before the CLI is released, so names resolve when `run -d` returns.
+    tell_resolver(ctx, c);
     // Recorded running: another start may look now (and will find it running).
     drop(p.lock.take());
     events::container(ctx, "start", c, &[]);
@@ -520,7 +530,19 @@ fn supervise(
     let restart = c.state.status == Status::Restarting;
     if !restart && c.config.host.auto_remove {
         remove::remove_stopped(ctx, c)?;
+    } else if !restart {
+        // The last running container of its networks lets the resolver go.
+        tell_resolver(ctx, c);
     }
     log::debug!("supervise {}: recorded and cleaned up", c.name);
     Ok(Run { code, ran, restart })
+}
+
+/// Tells the resolver that the container started or stopped running (it listens only while a container
+/// of its networks runs); nothing to tell for a container on no network. A resolver that cannot be told
+/// is a warning (see `network::dns::update`).
+fn tell_resolver(ctx: &Context, c: &Container) {
+    if crate::network::is_bridge_mode(&c.config.host.network_mode) {
+        let _ = dns::update(ctx, &c.id);
+    }
 }

@@ -153,6 +153,7 @@ pub fn create(
         Ok(())
     })?;
     drop(st);
+    crate::crash::after("volume-create:record");
     inspect(ctx, &name)
 }
 
@@ -173,6 +174,7 @@ fn insert(
     })?;
     let data = data_dir(ctx, name);
     fs::create_dir_all(&data).map_err(io_err(format!("create {}", data.display())))?;
+    crate::crash::after("volume-create:dir");
     Ok(new)
 }
 

@@ -270,6 +270,25 @@ impl ReadTx<'_> {
         list().map_err(self.query_error("list the networks in use"))
     }
 
+    /// The IDs of the networks that have an endpoint of a container whose state's `status` is one of
+    /// `statuses` (what the words mean is the engine's).
+    pub fn networks_with_containers_in(
+        &self,
+        statuses: &[&str],
+    ) -> Result<Vec<String>, StateError> {
+        let list = || -> rusqlite::Result<Vec<String>> {
+            let marks = vec!["?"; statuses.len()].join(", ");
+            self.conn
+                .prepare(&format!(
+                    "SELECT DISTINCT e.network_id FROM endpoints e JOIN containers c ON c.id = e.container_id
+                     WHERE json_extract(c.state, '$.status') IN ({marks})"
+                ))?
+                .query_map(rusqlite::params_from_iter(statuses), |r| r.get(0))?
+                .collect()
+        };
+        list().map_err(self.query_error("list the networks with running containers"))
+    }
+
     /// Endpoints: of one container, on one network, or (both `None`) all.
     pub fn endpoints(
         &self,

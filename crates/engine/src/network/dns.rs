@@ -32,15 +32,17 @@ pub(crate) fn update(ctx: &Context, id: &ContainerId) -> Result<(), EngineError>
 }
 
 /// Rewrites container `id`'s record file (gone when it is on no network) and, when the networks that have
-/// containers changed, the listeners; then tells the resolver (starting it when a network has
-/// containers, letting it go when none has). Only the one container's endpoints are read: the work is
+/// running containers changed, the listeners; then tells the resolver (starting it when a network has a
+/// running container, letting it go when none has: the supervisor calls this when its container starts
+/// and when it exits). Only the one container's endpoints are read: the work is
 /// the same at the first container and at the thousandth.
 fn try_update(ctx: &Context, id: &ContainerId) -> Result<(), EngineError> {
     let networks = networks::list(ctx)?;
     let mut st = ctx.store()?;
     let (in_use, own) = st.read(|tx| -> Result<_, StateError> {
         Ok((
-            tx.networks_in_use()?,
+            // Only running containers keep the resolver: with none, nothing of minotaur runs.
+            tx.networks_with_containers_in(&["running", "restarting"])?,
             tx.endpoints(Some(id.as_str()), None)?,
         ))
     })?;

@@ -86,6 +86,7 @@ pub fn create(ctx: &Context, req: &NetworkCreate) -> Result<Network, EngineError
             created: String::new(),
         })
     })?;
+    crate::crash::after("network-create:record");
     if let Err(e) = realize(&net, &mut Netlink::open().map_err(NetworkError::from)?) {
         let _ = remove(ctx, &net.id);
         return Err(e);
@@ -219,6 +220,7 @@ pub fn remove(ctx: &Context, reference: &str) -> Result<Network, EngineError> {
         Ok(net)
     })?;
     drop(st);
+    crate::crash::after("network-rm:record");
     let mut fw = Firewall::open().map_err(NetworkError::from)?;
     fw.remove_network(&net.rules())
         .map_err(NetworkError::from)?;

@@ -1,0 +1,113 @@
+//! "With no container running, nothing of minotaur runs": the resolver (`minotaur dns-serve`) exits when
+//! the last running container of any network stops, though stopped containers remain on their networks,
+//! and the next start brings it back.
+
+mod common;
+
+use common::{host, ok};
+use minotaur_testhost::{wait_until, TestHost};
+
+/// The PIDs of the box's live resolvers (zombies excluded: the box's init reaps nobody).
+fn resolvers(h: &TestHost) -> String {
+    h.sh_ok(
+        "for p in $(pgrep -f 'minotaur dns-serv[e]'); do
+           grep -q '^State:.*Z' /proc/$p/status 2>/dev/null || echo $p
+         done",
+    )
+    .trim()
+    .to_owned()
+}
+
+fn wait_resolver(h: &TestHost, running: bool) {
+    let what = if running {
+        "the resolver to run"
+    } else {
+        "the resolver to exit"
+    };
+    wait_until(what, || Ok(resolvers(h).is_empty() != running))
+        .unwrap_or_else(|e| panic!("{e}: {}", h.sh_ok("ps -ef")));
+}
+
+#[test]
+fn resolver_exits_when_no_container_runs_and_comes_back_with_the_next_start() {
+    let Some(h) = host() else { return };
+    ok(&h, &["network", "create", "n1"]);
+    ok(&h, &["network", "create", "n2"]);
+    // Created, never started: nothing runs.
+    ok(
+        &h,
+        &[
+            "create",
+            "--name",
+            "idle",
+            "--network",
+            "n1",
+            "host",
+            "sleep",
+            "1000",
+        ],
+    );
+    assert_eq!(resolvers(&h), "", "a resolver runs for a created container");
+
+    ok(
+        &h,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "a",
+            "--network",
+            "n1",
+            "host",
+            "sleep",
+            "1000",
+        ],
+    );
+    ok(
+        &h,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "c",
+            "--network",
+            "n1",
+            "host",
+            "sleep",
+            "1000",
+        ],
+    );
+    ok(
+        &h,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "b",
+            "--network",
+            "n2",
+            "host",
+            "sleep",
+            "1000",
+        ],
+    );
+    wait_resolver(&h, true);
+    // Names resolve while they run.
+    ok(&h, &["exec", "a", "getent", "hosts", "c"]);
+
+    // One network still has a running container: the resolver stays.
+    ok(&h, &["stop", "-t", "1", "a", "c"]);
+    assert_ne!(resolvers(&h), "", "the resolver went while b runs");
+
+    // The last one stops (by a signal: the supervisor records the exit) and the resolver goes, though
+    // four containers remain on the networks.
+    ok(&h, &["kill", "b"]);
+    wait_resolver(&h, false);
+
+    // The next start brings it back, and names resolve again.
+    ok(&h, &["start", "a", "c"]);
+    wait_resolver(&h, true);
+    ok(&h, &["exec", "a", "getent", "hosts", "c"]);
+    ok(&h, &["rm", "-f", "a", "b", "c", "idle"]);
+    wait_resolver(&h, false);
+}

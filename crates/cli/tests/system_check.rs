@@ -1,0 +1,122 @@
+//! `system check` in a box: the pieces a crash leaves (made here by hand, or by killing a container's
+//! supervisor and PID 1) are each reported with their owner, `--repair` fixes them so that a second check
+//! finds nothing, and what is not minotaur's (an `ip netns` name made by iproute2, another engine's bridge)
+//! is neither reported nor touched.
+
+mod common;
+
+use common::{host, inspect, ok, status};
+use minotaur_testhost::wait_until;
+
+const GHOST: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+#[test]
+fn system_check_finds_what_a_crash_leaves_and_repair_fixes_it() {
+    let Some(h) = host() else { return };
+    let state = h.dir().join("state");
+    let state = state.display();
+    // The unified hierarchy, or the first v1 hierarchy the runtime uses.
+    let hierarchy = h.sh_ok(
+        "if [ \"$(stat -f -c %T /sys/fs/cgroup)\" = cgroup2fs ]; then echo /sys/fs/cgroup; else echo /sys/fs/cgroup/memory; fi",
+    );
+    let cgroups = format!("{}/{}", hierarchy.trim(), h.cgroup_parent());
+
+    // A clean engine with containers has nothing to report.
+    ok(&h, &["run", "-d", "--name", "web", "host", "sleep", "1000"]);
+    ok(
+        &h,
+        &["run", "-d", "--name", "doomed", "host", "sleep", "1000"],
+    );
+    assert_eq!(ok(&h, &["system", "check"]), "");
+
+    // Not minotaur's: an iproute2 name and another engine's bridge.
+    h.sh_ok("ip netns add theirs && ip link add br-0123456789ab type bridge");
+
+    // What a crash leaves.
+    h.sh_ok(&format!(
+        "set -e
+         ip link add mt{short}0 type veth peer name xpeer0
+         ip link add mt-{short12} type bridge
+         touch /run/minotaur/netns/{GHOST}
+         mount --bind /proc/self/ns/net /run/minotaur/netns/{GHOST}
+         ln -s /run/minotaur/netns/{GHOST} /run/netns/ghost
+         mkdir -p /run/minotaur/dns/records {state}/containers/{GHOST} /run/minotaur/containers/{GHOST}
+         echo '[]' > /run/minotaur/dns/records/{GHOST}.json
+         mkdir -p {cgroups}/{GHOST}
+         mkdir -p {state}/image/tmp/partial && echo half > {state}/image/tmp/partial/{GHOST}
+         rm /run/netns/web",
+        short = &GHOST[..10],
+        short12 = &GHOST[..12],
+    ));
+    let pid = inspect(&h, "doomed", "{{.State.Pid}}");
+    let supervisor = h.sh_ok(&format!("ps -o ppid= -p {pid}")).trim().to_owned();
+    h.sh_ok(&format!("kill -9 {supervisor} {pid}"));
+    let gone = wait_until("the killed container to be gone", || {
+        Ok(!h.sh(&format!("kill -0 {pid} 2>/dev/null")).status.success())
+    });
+    assert!(gone.is_ok());
+
+    let out = h.mino(&["system", "check"]);
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    let ghost = format!("container {}", &GHOST[..12]);
+    for expected in [
+        format!("{}: orphan veth mt{}0", &ghost[..20], &GHOST[..10]),
+        format!("network (no record): orphan bridge mt-{}", &GHOST[..12]),
+        format!("{ghost}: orphan network namespace file /run/minotaur/netns/{GHOST}"),
+        format!("{ghost}: orphan ip netns name /run/netns/ghost"),
+        format!("{ghost}: orphan resolver records /run/minotaur/dns/records/{GHOST}.json"),
+        format!("{ghost}: orphan cgroup {cgroups}/{GHOST}"),
+        format!("{ghost}: orphan directory {state}/containers/{GHOST}"),
+        format!("{ghost}: orphan directory /run/minotaur/containers/{GHOST}"),
+        format!("image store: orphan partial blob sha256:{GHOST}"),
+        "container web: missing ip netns name /run/netns/web".to_owned(),
+        "container doomed: stale state \"running\"".to_owned(),
+    ] {
+        assert!(
+            report.lines().any(|l| l.starts_with(&expected)),
+            "{expected:?} not in:\n{report}"
+        );
+    }
+    for foreign in ["theirs", "br-0123456789ab", "xpeer0"] {
+        assert!(!report.contains(foreign), "{foreign} reported:\n{report}");
+    }
+    assert_eq!(report.lines().count(), 11, "{report}");
+
+    // JSON says the same.
+    let json = h.mino(&["system", "check", "--format", "json"]);
+    let findings: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON findings");
+    assert_eq!(findings.as_array().map(Vec::len), Some(11), "{findings}");
+
+    let repaired = h.mino(&["system", "check", "--repair"]);
+    assert_eq!(
+        repaired.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&repaired.stdout),
+        String::from_utf8_lossy(&repaired.stderr)
+    );
+    assert_eq!(ok(&h, &["system", "check"]), "");
+
+    // What was repaired is gone or back; what is not ours is still there.
+    h.sh_ok(&format!(
+        "set -e
+         ! ip link show mt-{short12} 2>/dev/null
+         ! ip link show mt{short}0 2>/dev/null
+         ! test -e /run/minotaur/netns/{GHOST}
+         ! test -e /run/netns/ghost
+         ! test -e {cgroups}/{GHOST}
+         ! test -e {state}/image/tmp/partial/{GHOST}
+         test -L /run/netns/web
+         ip netns list | grep -q theirs
+         ip link show br-0123456789ab >/dev/null",
+        short = &GHOST[..10],
+        short12 = &GHOST[..12],
+    ));
+    assert_eq!(inspect(&h, "doomed", "{{.State.Status}}"), "exited");
+    // The ordinary commands work on what was repaired.
+    ok(&h, &["rm", "doomed"]);
+    ok(&h, &["run", "--rm", "--name", "doomed", "host", "true"]);
+    assert_eq!(status(&h, &["system", "check", "--format", "yaml"]), 2);
+    h.sh_ok("ip netns delete theirs; ip link del br-0123456789ab");
+}

@@ -1,0 +1,628 @@
+//! `system check [--repair]`: what the store and the kernel or the filesystem disagree on, as a crash (a
+//! `kill -9` of a CLI or a supervisor, an OOM kill, a power cut) can leave them, and the repair.
+//!
+//! Each finding names its owner (a container, a network, the image store, or an orphan's former owner as far
+//! as it can be told) and carries its own repair, so `--repair` fixes exactly what was reported. Only what
+//! is minotaur's is looked at: namespace files in the run root, `/run/netns` names that are links into it
+//! (names iproute2 made are bind mounts, and a name linking elsewhere is someone else's), veths named
+//! `mt<id>` and bridges named `mt-<id>` or `minotaur0`, the containers' cgroup parent, the resolver's
+//! directory, the image store's `tmp/partial`.
+//!
+//! A container record whose files are missing (a `create` or an `rm` that died half-way) is removed whole,
+//! as `rm -f` would. nftables set and map elements and the connect4 map are not compared element by
+//! element: a repair ends with `network reload`, which replaces minotaur's table and the map with
+//! exactly what the store holds. Not checked yet: mounts of volumes and the template, stale lock files,
+//! unused image layers, image store work directories.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use minotaur_ns::netns::{NetnsError, NetnsName};
+use serde::Serialize;
+
+use crate::container::{Container, Status};
+use crate::context::Context;
+use crate::error::network::NetworkError;
+use crate::error::EngineError;
+use crate::ids::ContainerId;
+use crate::network::{attach, dns, netns, networks, ports, restore, DEFAULT_BRIDGE};
+use crate::process::alive;
+use crate::store;
+
+/// What is wrong with a piece.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Problem {
+    /// It exists, and nothing in the store owns it.
+    Orphan,
+    /// The store says it exists, and it does not.
+    Missing,
+    /// The store says something that is no longer true.
+    Stale,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Problem::Orphan => "orphan",
+            Problem::Missing => "missing",
+            Problem::Stale => "stale",
+        })
+    }
+}
+
+/// One disagreement between the store and the machine.
+#[derive(Clone, Debug, Serialize)]
+pub struct Finding {
+    /// Who the piece is (or was) of: `container NAME`, `network NAME`, `image store`, or `container ID` for
+    /// an orphan whose record is gone.
+    pub owner: String,
+    pub problem: Problem,
+    /// The piece: `network namespace file PATH`, `veth NAME`, ...
+    pub object: String,
+    #[serde(skip)]
+    fix: Fix,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {} {}", self.owner, self.problem, self.object)
+    }
+}
+
+/// How a finding is repaired.
+#[derive(Clone, Debug)]
+enum Fix {
+    /// Remove a container and all it owns (`rm -f`).
+    RemoveContainer(ContainerId),
+    /// Record the container as exited: its PID 1 and its supervisor are gone.
+    MarkExited(ContainerId),
+    /// Unmount and remove a namespace file of the run root.
+    DeleteNetns(String),
+    /// Make a container's namespace and endpoints again from the records.
+    RestoreSandbox(ContainerId),
+    /// Remove a `/run/netns` link and its `/etc/netns` directory.
+    Unregister { link: PathBuf, etc: PathBuf },
+    /// Give a container its `ip netns` name.
+    Register(ContainerId),
+    /// Delete a network interface.
+    DeleteLink(String),
+    /// Remove a cgroup (relative to the cgroup root).
+    RemoveCgroup(PathBuf),
+    /// Write a container's resolver records again (removed when it has none).
+    Records(ContainerId),
+    /// Remove a file or a directory tree.
+    Remove(PathBuf),
+    /// Remove a partial blob, if no pull holds its fetch lock.
+    Partial { partial: PathBuf, lock: PathBuf },
+}
+
+/// Compares the store with the kernel and the filesystem.
+pub fn check(ctx: &Context) -> Result<Vec<Finding>, EngineError> {
+    let containers = {
+        let mut st = ctx.store()?;
+        st.read(store::list)?
+    };
+    let by_id: HashMap<&str, &Container> = containers.iter().map(|c| (c.id.as_str(), c)).collect();
+    let mut found = Vec::new();
+    // A container without its files was being made or removed when the process died: it is removed (all
+    // of it, as `rm -f` does), and its other pieces are not reported one by one.
+    let (half, containers): (Vec<&Container>, Vec<&Container>) = containers
+        .iter()
+        .partition(|c| !ctx.paths.container_dir(&c.id).join("hosts").exists());
+    for c in half {
+        found.push(Finding {
+            owner: owner(c),
+            problem: Problem::Stale,
+            object: "record of a container half made or half removed (its files are missing)"
+                .into(),
+            fix: Fix::RemoveContainer(c.id.clone()),
+        });
+    }
+    let containers: Vec<Container> = containers.into_iter().cloned().collect();
+    supervisors(&containers, &mut found);
+    namespaces(ctx, &containers, &by_id, &mut found)?;
+    ip_netns(ctx, &containers, &by_id, &mut found)?;
+    links(ctx, &mut found)?;
+    cgroups(ctx, &by_id, &mut found)?;
+    records(ctx, &containers, &by_id, &mut found)?;
+    directories(ctx, &by_id, &mut found)?;
+    volumes(ctx, &mut found)?;
+    partials(ctx, &mut found)?;
+    Ok(found)
+}
+
+/// Repairs what [`check`] found, going on past errors: each finding with the error its repair met, if any.
+pub fn repair(ctx: &Context, found: &[Finding]) -> Vec<(Finding, Option<EngineError>)> {
+    let mut out: Vec<(Finding, Option<EngineError>)> = found
+        .iter()
+        .map(|f| (f.clone(), fix(ctx, &f.fix).err()))
+        .collect();
+    // The firewall table and the connect4 map, made to hold exactly what the store says (see the module's
+    // documentation), when there is anything of networks to hold.
+    let networked = networks::list(ctx).is_ok_and(|n| !n.is_empty());
+    if !found.is_empty() && networked {
+        if let Err(e) = ports::reload(ctx) {
+            if let Some(last) = out.last_mut() {
+                last.1.get_or_insert(e);
+            }
+        }
+    }
+    out
+}
+
+fn fix(ctx: &Context, fix: &Fix) -> Result<(), EngineError> {
+    let io = |what: String| move |source| EngineError::Io { what, source };
+    match fix {
+        Fix::MarkExited(id) => {
+            let mut st = ctx.store()?;
+            st.write(|tx| {
+                store::update_state(tx, id, |s| {
+                    if matches!(s.status, Status::Running | Status::Restarting)
+                        && !alive(s.pid, s.pid_start_time)
+                        && !alive(s.supervisor_pid, s.supervisor_start_time)
+                    {
+                        s.status = Status::Exited;
+                        s.pid = 0;
+                        s.supervisor_pid = 0;
+                        // The exit status died with the supervisor: it is not invented.
+                        s.exit_code = -1;
+                        s.error = "the supervisor died before it recorded the exit".into();
+                    }
+                })
+                .map(|_| ())
+            })?;
+            drop(st);
+            dns::update(ctx, id)
+        }
+        Fix::RemoveContainer(id) => {
+            crate::remove::remove(ctx, id.as_str(), true, false)?;
+            Ok(())
+        }
+        Fix::DeleteNetns(name) => {
+            let name = NetnsName::new(name)?;
+            match ctx.netns().delete(&name) {
+                Ok(()) | Err(NetnsError::NotFound(..)) => Ok(()),
+                Err(e) => Err(e.into()),
+            }
+        }
+        Fix::RestoreSandbox(id) => {
+            let c = ctx.find(id.as_str())?;
+            restore::sandbox(ctx, &c)?;
+            dns::update(ctx, id)
+        }
+        Fix::Unregister { link, etc } => {
+            remove_path(link).map_err(io(format!("remove {}", link.display())))?;
+            remove_path(etc).map_err(io(format!("remove {}", etc.display())))
+        }
+        Fix::Register(id) => {
+            let c = ctx.find(id.as_str())?;
+            if let Some(key) = &c.state.sandbox_key {
+                netns::register(c.name.as_str(), key, &ctx.paths.container_dir(id))?;
+            }
+            Ok(())
+        }
+        Fix::DeleteLink(name) => {
+            let mut nl = minotaur_net::Netlink::open().map_err(NetworkError::from)?;
+            nl.delete_link(name).map_err(NetworkError::from)?;
+            Ok(())
+        }
+        Fix::RemoveCgroup(path) => Ok(minotaur_runtime::Cgroup::existing(&ctx.cgroup_root, path)
+            .remove()
+            .map_err(minotaur_runtime::RuntimeError::from)?),
+        Fix::Records(id) => dns::update(ctx, id),
+        Fix::Remove(path) => remove_path(path).map_err(io(format!("remove {}", path.display()))),
+        Fix::Partial { partial, lock } => {
+            // Held while removing, so a pull starting now waits, then finds nothing to resume.
+            let held = match fs::File::open(lock) {
+                Ok(f) => {
+                    match nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+                        Ok(l) => Some(l),
+                        Err((_, nix::errno::Errno::EWOULDBLOCK)) => return Ok(()),
+                        Err((_, e)) => {
+                            return Err(EngineError::Sys {
+                                what: format!("lock {}", lock.display()),
+                                source: e,
+                            })
+                        }
+                    }
+                }
+                Err(_) => None,
+            };
+            let r = remove_path(partial).map_err(io(format!("remove {}", partial.display())));
+            drop(held);
+            r
+        }
+    }
+}
+
+/// Removes a file, a symbolic link or a directory tree; gone already is done.
+fn remove_path(path: &Path) -> io::Result<()> {
+    let r = match fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => fs::remove_dir_all(path),
+        Ok(_) => fs::remove_file(path),
+        Err(e) => Err(e),
+    };
+    match r {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
+
+fn owner(c: &Container) -> String {
+    format!("container {}", c.name)
+}
+
+/// The owner of a piece named after a container ID: the container, or the ID of one whose record is gone.
+fn owner_of(by_id: &HashMap<&str, &Container>, id: &str) -> String {
+    by_id.get(id).map_or_else(
+        || format!("container {}", &id[..id.len().min(12)]),
+        |c| owner(c),
+    )
+}
+
+/// Containers recorded as running (or restarting) whose PID 1 and supervisor are both gone: nothing will
+/// record their exit. A container whose supervisor alone died still runs, and is not a finding.
+fn supervisors(containers: &[Container], found: &mut Vec<Finding>) {
+    for c in containers {
+        let s = &c.state;
+        let dead = match s.status {
+            Status::Running => {
+                !alive(s.pid, s.pid_start_time) && !alive(s.supervisor_pid, s.supervisor_start_time)
+            }
+            Status::Restarting => !alive(s.supervisor_pid, s.supervisor_start_time),
+            _ => false,
+        };
+        if dead {
+            found.push(Finding {
+                owner: owner(c),
+                problem: Problem::Stale,
+                object: format!(
+                    "state \"{}\" (supervisor {} is gone)",
+                    s.status.as_str(),
+                    s.supervisor_pid
+                ),
+                fix: Fix::MarkExited(c.id.clone()),
+            });
+        }
+    }
+}
+
+/// Namespace files of the run root without a container, and containers whose namespace file is gone.
+fn namespaces(
+    ctx: &Context,
+    containers: &[Container],
+    by_id: &HashMap<&str, &Container>,
+    found: &mut Vec<Finding>,
+) -> Result<(), EngineError> {
+    let dir = ctx.paths.netns_dir();
+    for name in entries(&dir)? {
+        if !by_id.contains_key(name.as_str()) {
+            found.push(Finding {
+                owner: owner_of(by_id, &name),
+                problem: Problem::Orphan,
+                object: format!("network namespace file {}", dir.join(&name).display()),
+                fix: Fix::DeleteNetns(name),
+            });
+        }
+    }
+    for c in containers {
+        if let Some(key) = &c.state.sandbox_key {
+            if restore::lost(c) {
+                found.push(Finding {
+                    owner: owner(c),
+                    problem: Problem::Missing,
+                    object: format!("network namespace file {}", key.display()),
+                    fix: Fix::RestoreSandbox(c.id.clone()),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `/run/netns` names: links into the run root's namespace directory that no container (of that name)
+/// owns, and containers without their name. Names that are not such links (iproute2's bind mounts, links
+/// elsewhere) are someone else's and are never looked at again.
+fn ip_netns(
+    ctx: &Context,
+    containers: &[Container],
+    by_id: &HashMap<&str, &Container>,
+    found: &mut Vec<Finding>,
+) -> Result<(), EngineError> {
+    let run = Path::new(minotaur_ns::netns::RUN_DIR);
+    let etc = Path::new(minotaur_ns::netns::ETC_DIR);
+    let ours = ctx.paths.netns_dir();
+    let mut named = HashSet::new();
+    for name in entries(run)? {
+        let link = run.join(&name);
+        let Ok(target) = fs::read_link(&link) else {
+            continue;
+        };
+        if target.parent() != Some(ours.as_path()) {
+            continue;
+        }
+        let id = target
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match by_id.get(id.as_str()) {
+            Some(c) if c.name.as_str() == name => {
+                named.insert(id);
+            }
+            _ => found.push(Finding {
+                owner: owner_of(by_id, &id),
+                problem: Problem::Orphan,
+                object: format!("ip netns name {}", link.display()),
+                fix: Fix::Unregister {
+                    link,
+                    etc: etc.join(&name),
+                },
+            }),
+        }
+    }
+    for c in containers {
+        if c.state.sandbox_key.is_none() || named.contains(c.id.as_str()) || restore::lost(c) {
+            continue;
+        }
+        let Ok(n) = NetnsName::new(c.name.as_str()) else {
+            continue;
+        };
+        let path = minotaur_ns::netns::Registry::system().path(&n);
+        // A name someone else holds is left to them, as `create` does.
+        if fs::symlink_metadata(&path).is_err() {
+            found.push(Finding {
+                owner: owner(c),
+                problem: Problem::Missing,
+                object: format!("ip netns name {}", path.display()),
+                fix: Fix::Register(c.id.clone()),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Veths named after a container (`mt` + 10 hex digits of its ID + an index) that no endpoint records, and
+/// minotaur's bridges (`mt-` + 12 hex digits, `minotaur0`) that no network records.
+fn links(ctx: &Context, found: &mut Vec<Finding>) -> Result<(), EngineError> {
+    let endpoints = attach::attachments(ctx, None, None)?;
+    let veths: HashSet<&str> = endpoints
+        .iter()
+        .map(|a| a.endpoint.host_veth.as_str())
+        .collect();
+    let nets = networks::list(ctx)?;
+    let bridges: HashMap<&str, &str> = nets
+        .iter()
+        .map(|n| (n.bridge.as_str(), n.name.as_str()))
+        .collect();
+    let mut nl = minotaur_net::Netlink::open().map_err(NetworkError::from)?;
+    for (name, kind) in nl.links().map_err(NetworkError::from)? {
+        match kind.as_deref() {
+            Some("veth") if is_our_veth(&name) && !veths.contains(name.as_str()) => {
+                found.push(Finding {
+                    owner: format!("container {}", &name[2..12]),
+                    problem: Problem::Orphan,
+                    object: format!("veth {name}"),
+                    fix: Fix::DeleteLink(name),
+                })
+            }
+            Some("bridge") if is_our_bridge(&name) && !bridges.contains_key(name.as_str()) => found
+                .push(Finding {
+                    owner: "network (no record)".into(),
+                    problem: Problem::Orphan,
+                    object: format!("bridge {name}"),
+                    fix: Fix::DeleteLink(name),
+                }),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn is_our_veth(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix("mt") else {
+        return false;
+    };
+    rest.len() > 10
+        && rest[..10].bytes().all(|b| b.is_ascii_hexdigit())
+        && rest[10..].bytes().all(|b| b.is_ascii_digit())
+}
+
+fn is_our_bridge(name: &str) -> bool {
+    name == DEFAULT_BRIDGE
+        || name
+            .strip_prefix("mt-")
+            .is_some_and(|h| h.len() == 12 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Cgroups under the containers' parent named like a container ID that no container has: in the unified
+/// hierarchy, or in each v1 hierarchy the runtime uses.
+fn cgroups(
+    ctx: &Context,
+    by_id: &HashMap<&str, &Container>,
+    found: &mut Vec<Finding>,
+) -> Result<(), EngineError> {
+    let parent = &ctx.paths.cgroup_parent;
+    let mut names = std::collections::BTreeMap::new();
+    for dir in minotaur_runtime::Cgroup::existing(&ctx.cgroup_root, parent).dirs() {
+        for name in entries(dir)? {
+            names.entry(name).or_insert_with(|| dir.clone());
+        }
+    }
+    for (name, parent) in names {
+        if is_id(&name) && !by_id.contains_key(name.as_str()) {
+            found.push(Finding {
+                owner: owner_of(by_id, &name),
+                problem: Problem::Orphan,
+                object: format!("cgroup {}", parent.join(&name).display()),
+                fix: Fix::RemoveCgroup(ctx.paths.cgroup_parent.join(&name)),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Resolver record files of containers that are gone, and containers on networks whose file is missing.
+fn records(
+    ctx: &Context,
+    containers: &[Container],
+    by_id: &HashMap<&str, &Container>,
+    found: &mut Vec<Finding>,
+) -> Result<(), EngineError> {
+    let dir = ctx
+        .paths
+        .runroot
+        .join("dns")
+        .join(minotaur_dns::RECORDS_DIR);
+    let files: HashSet<String> = entries(&dir)?.into_iter().collect();
+    for f in &files {
+        let Some(id) = f.strip_suffix(".json").filter(|id| is_id(id)) else {
+            continue;
+        };
+        if !by_id.contains_key(id) {
+            found.push(Finding {
+                owner: owner_of(by_id, id),
+                problem: Problem::Orphan,
+                object: format!("resolver records {}", dir.join(f).display()),
+                fix: Fix::Remove(dir.join(f)),
+            });
+        }
+    }
+    let networked: HashSet<String> = attach::attachments(ctx, None, None)?
+        .into_iter()
+        .map(|a| a.container_id)
+        .collect();
+    for c in containers {
+        if networked.contains(c.id.as_str()) && !files.contains(&format!("{}.json", c.id.as_str()))
+        {
+            found.push(Finding {
+                owner: owner(c),
+                problem: Problem::Missing,
+                object: format!(
+                    "resolver records {}",
+                    dir.join(format!("{}.json", c.id.as_str())).display()
+                ),
+                fix: Fix::Records(c.id.clone()),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Container directories (persistent and runtime) without a record.
+fn directories(
+    ctx: &Context,
+    by_id: &HashMap<&str, &Container>,
+    found: &mut Vec<Finding>,
+) -> Result<(), EngineError> {
+    for base in [
+        ctx.paths.root.join("containers"),
+        ctx.paths.runroot.join("containers"),
+    ] {
+        for name in entries(&base)? {
+            if is_id(&name) && !by_id.contains_key(name.as_str()) {
+                found.push(Finding {
+                    owner: owner_of(by_id, &name),
+                    problem: Problem::Orphan,
+                    object: format!("directory {}", base.join(&name).display()),
+                    fix: Fix::Remove(base.join(&name)),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Volume directories without a record (a `volume create` that died before its commit).
+fn volumes(ctx: &Context, found: &mut Vec<Finding>) -> Result<(), EngineError> {
+    let base = ctx.paths.root.join("volumes");
+    let names = entries(&base)?;
+    if names.is_empty() {
+        return Ok(());
+    }
+    let known: HashSet<String> = crate::volume::list(ctx)?
+        .into_iter()
+        .map(|v| v.name)
+        .collect();
+    for name in names {
+        if !known.contains(&name) {
+            found.push(Finding {
+                owner: format!("volume {name}"),
+                problem: Problem::Orphan,
+                object: format!("directory {}", base.join(&name).display()),
+                fix: Fix::Remove(base.join(&name)),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Partial blobs of pulls that are no longer running: their fetch lock is free.
+fn partials(ctx: &Context, found: &mut Vec<Finding>) -> Result<(), EngineError> {
+    let tmp = ctx.paths.root.join("image").join("tmp");
+    let dir = tmp.join("partial");
+    for hex in entries(&dir)? {
+        let lock = tmp.join("locks").join(&hex);
+        let busy = fs::File::open(&lock).is_ok_and(|f| {
+            nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock).is_err()
+        });
+        if !busy {
+            found.push(Finding {
+                owner: "image store".into(),
+                problem: Problem::Orphan,
+                object: format!("partial blob sha256:{hex} ({})", dir.join(&hex).display()),
+                fix: Fix::Partial {
+                    partial: dir.join(&hex),
+                    lock,
+                },
+            });
+        }
+    }
+    Ok(())
+}
+
+fn is_id(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// The names in a directory, sorted; none when it does not exist.
+fn entries(dir: &Path) -> Result<Vec<String>, EngineError> {
+    let rd = match fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(EngineError::Io {
+                what: format!("read {}", dir.display()),
+                source,
+            })
+        }
+    };
+    let mut names: Vec<String> = rd
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn our_link_names() {
+        assert!(is_our_veth("mt01234567890"));
+        assert!(is_our_veth("mtabcdef012312"));
+        assert!(!is_our_veth("mtabcdef0123x1"));
+        assert!(!is_our_veth("veth0123456789"));
+        assert!(!is_our_veth("mt0123456789"));
+        assert!(is_our_bridge("minotaur0"));
+        assert!(is_our_bridge("mt-0123456789ab"));
+        assert!(!is_our_bridge("br-0123456789ab"));
+        assert!(!is_our_bridge("docker0"));
+        assert!(!is_our_bridge("mt-xyz"));
+    }
+}
