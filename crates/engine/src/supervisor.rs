@@ -3,17 +3,19 @@
 //! It is the parent (and a child subreaper) of the container's PID 1. It makes the container through the
 //! runtime, records it as running, then copies the container's output into its json-file log until PID 1
 //! exits, records the exit status and time, unmounts the root, removes the cgroup, and with `--rm` removes the
-//! container. Attached (`run` without `-d`), the CLI process itself is the supervisor and also relays the
-//! output (and, with `-t`, the terminal) and forwards the signals it gets. Detached, the CLI forks a
-//! supervisor in a new session, waits until it reports the container running (or why not), and exits.
+//! container. It holds the container's streams and serves them to attachers (see the `attach` module). The
+//! CLI forks it in a new session and waits until it reports the container running (or why not); detached,
+//! the CLI then exits; in the foreground (`run` without `-d`, `start -a`), the CLI attaches to it through a
+//! socket pair made before the fork and exits with the container's status, so that the container outlives
+//! a client that is killed or detaches, as with Docker.
 //!
-//! Waiting for PID 1 uses its pidfd, readable once it exits; output and signals are polled with it in one
-//! `poll(2)` loop (signals through a signalfd), so a supervisor is a single thread that sleeps until
-//! something happens.
+//! Waiting for PID 1 uses its pidfd, readable once it exits; output, input and attachers are polled with it
+//! in one `poll(2)` loop, so a supervisor is a single thread that sleeps until something happens.
 
 use std::fs::File;
 use std::io::{self, Write};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
@@ -24,21 +26,29 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::pipe2;
 use oci_spec::runtime::Spec;
 
+use crate::attach::serve::{self, Input, Streams};
+use crate::attach::{client, AttachOptions, Ended};
 use crate::container::{Container, State, Status};
 use crate::context::Context;
-use crate::error::{sys_err, EngineError};
+use crate::error::{io_err, sys_err, EngineError};
 use crate::logs::LogWriter;
 use crate::process::{read_report, start_time};
-use crate::relay::{block_forwarded, pump, Pump, RawMode};
 use crate::remove;
 
 /// How the caller takes part in the container's life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum Attach {
     /// Start it and return: a separate supervisor process stays with it.
     Detached,
-    /// Supervise it here, relaying its output; `stdin` gives it this process's standard input.
-    Foreground { stdin: bool },
+    /// Start it and attach this process to it until it exits (or the client detaches or dies).
+    Foreground(AttachOptions),
+}
+
+/// The foreground client, as the forked supervisor gets it: its end of the socket pair and its
+/// terminal's size, which the container's terminal has from the start.
+struct Client {
+    sock: UnixStream,
+    winsize: Option<nix::pty::Winsize>,
 }
 
 /// What `start` prepared: the spec, the bundle directory, the overlay root (mounted by the runtime), the mount
@@ -62,33 +72,72 @@ pub(crate) fn start(
     c: Container,
     p: Prepared,
     attach: Attach,
-) -> Result<Option<i32>, EngineError> {
-    match attach {
-        Attach::Foreground { stdin } => supervise(ctx, c, p, Some(stdin), &mut None).map(Some),
-        Attach::Detached => {
-            ctx.release_store();
-            let (report_r, report_w) = pipe2(OFlag::O_CLOEXEC).map_err(sys_err("make a pipe"))?;
-            match minotaur_sys::fork().map_err(sys_err("fork the supervisor"))? {
-                minotaur_sys::ForkResult::Child => {
-                    drop(report_r);
-                    let code = detach_and_supervise(ctx, c, p, report_w);
-                    minotaur_sys::exit_now(code);
-                }
-                minotaur_sys::ForkResult::Parent { .. } => {
-                    // The supervisor owns the container (and its root mount) from here.
-                    drop(report_w);
-                    read_report(
-                        report_r,
-                        "the supervisor died before starting the container",
-                    )
-                }
-            }
+) -> Result<Option<Ended>, EngineError> {
+    let opts = match attach {
+        Attach::Detached => return fork_supervisor(ctx, c, p, None).map(|_| None),
+        Attach::Foreground(opts) => opts,
+    };
+    let tty = c.config.tty;
+    let (mine, theirs) = UnixStream::pair().map_err(io_err("make a socket pair"))?;
+    let winsize = if tty {
+        minotaur_sys::get_winsize(io::stdin()).ok()
+    } else {
+        None
+    };
+    let client = Client {
+        sock: theirs,
+        winsize,
+    };
+    let mine = fork_supervisor(ctx, c, p, Some((client, mine)))?.expect("the client's end");
+    client::relay(mine, tty, &opts)
+        .map(Some)
+        .map_err(EngineError::from)
+}
+
+/// Forks the supervisor and waits for its report. `client`: the foreground client as the supervisor gets
+/// it, and the CLI's own end of the pair, returned once the container runs.
+fn fork_supervisor(
+    ctx: &Context,
+    c: Container,
+    p: Prepared,
+    client: Option<(Client, UnixStream)>,
+) -> Result<Option<UnixStream>, EngineError> {
+    ctx.release_store();
+    let (report_r, report_w) = pipe2(OFlag::O_CLOEXEC).map_err(sys_err("make a pipe"))?;
+    match minotaur_sys::fork().map_err(sys_err("fork the supervisor"))? {
+        minotaur_sys::ForkResult::Child => {
+            drop(report_r);
+            let client = client.map(|(theirs, mine)| {
+                drop(mine);
+                theirs
+            });
+            let code = detach_and_supervise(ctx, c, p, client, report_w);
+            minotaur_sys::exit_now(code);
+        }
+        minotaur_sys::ForkResult::Parent { .. } => {
+            // The supervisor owns the container (and its root mount) from here.
+            drop(report_w);
+            let mine = client.map(|(theirs, mine)| {
+                drop(theirs);
+                mine
+            });
+            read_report(
+                report_r,
+                "the supervisor died before starting the container",
+            )?;
+            Ok(mine)
         }
     }
 }
 
 /// The detached supervisor's life: a new session, stdio on /dev/null, subreaper, then [`supervise`].
-fn detach_and_supervise(ctx: &Context, c: Container, p: Prepared, report: OwnedFd) -> i32 {
+fn detach_and_supervise(
+    ctx: &Context,
+    c: Container,
+    p: Prepared,
+    client: Option<Client>,
+    report: OwnedFd,
+) -> i32 {
     let _ = nix::unistd::setsid();
     if let Ok(null) = nix::fcntl::open(
         "/dev/null",
@@ -100,7 +149,7 @@ fn detach_and_supervise(ctx: &Context, c: Container, p: Prepared, report: OwnedF
         let _ = nix::unistd::dup2_stderr(&null);
     }
     let mut report = Some(File::from(report));
-    match supervise(ctx, c, p, None, &mut report) {
+    match supervise(ctx, c, p, client, &mut report) {
         Ok(code) => code,
         Err(e) => {
             if let Some(mut r) = report {
@@ -116,17 +165,15 @@ fn now() -> String {
 }
 
 /// Makes and runs the container, and stays with it until it exits. Returns its exit status.
-/// `stdin`: attached (with or without this process's stdin); `None`: detached. `report` gets "ok" once the
-/// command runs (detached only).
+/// `client`: the foreground client, attached from the start. `report` gets "ok" once the command runs.
 fn supervise(
     ctx: &Context,
     mut c: Container,
     mut p: Prepared,
-    stdin: Option<bool>,
+    client: Option<Client>,
     report: &mut Option<File>,
 ) -> Result<i32, EngineError> {
     let _ = nix::sys::prctl::set_child_subreaper(true);
-    let attached = stdin.is_some();
     let tty = c.config.tty;
     let (out_r, out_w) = pipe2(OFlag::O_CLOEXEC).map_err(sys_err("make a pipe"))?;
     let (err_r, err_w) = pipe2(OFlag::O_CLOEXEC).map_err(sys_err("make a pipe"))?;
@@ -136,12 +183,15 @@ fn supervise(
         nix::sys::stat::Mode::empty(),
     )
     .map_err(sys_err("open /dev/null"))?;
-    let own_stdin = io::stdin();
-    let stdin_fd: BorrowedFd<'_> = if stdin == Some(true) {
-        own_stdin.as_fd()
+    // `-i` without `-t`: the container reads a pipe whose write end this process holds for as long as it
+    // runs, so that its stdin stays open with nobody attached (with `-t` the terminal is its stdin).
+    let (stdin_r, stdin_w) = if c.config.open_stdin && !tty {
+        let (r, w) = pipe2(OFlag::O_CLOEXEC).map_err(sys_err("make a pipe"))?;
+        (Some(r), Some(w))
     } else {
-        null.as_fd()
+        (None, None)
     };
+    let stdin_fd = stdin_r.as_ref().map_or(null.as_fd(), |r| r.as_fd());
     let opts = CreateOptions {
         cgroup_root: ctx.cgroup_root.clone(),
         stdio: Some([stdin_fd, out_w.as_fd(), err_w.as_fd()]),
@@ -156,7 +206,7 @@ fn supervise(
             return Err(e.into());
         }
     };
-    drop((out_w, err_w));
+    drop((out_w, err_w, stdin_r));
     log::debug!(
         "supervise {}: created (pid {}), mounts copied from {}",
         c.name,
@@ -167,6 +217,9 @@ fn supervise(
     );
     let mut created = created;
     let console = created.take_console();
+    if let (Some(master), Some(ws)) = (&console, client.as_ref().and_then(|c| c.winsize)) {
+        let _ = minotaur_sys::set_winsize(master, &ws);
+    }
     let pid = created.pid();
     let started = match created.start() {
         Ok(s) => s,
@@ -205,7 +258,14 @@ fn supervise(
         let _ = waitpid(pid, None);
         return Err(e);
     }
-    // Recorded running: another start may look now (and will find it running).
+    // Recorded running: another start may look now (and will find it running), and attach.
+    let listener = match serve::listen(&ctx.paths.attach_socket(&c.id)) {
+        Ok(l) => Some(l),
+        Err(e) => {
+            log::warn!("container {} cannot be attached to: {e}", c.name);
+            None
+        }
+    };
     drop(p.lock.take());
     // Closing the report pipe is what releases the waiting CLI.
     if let Some(mut r) = report.take() {
@@ -217,29 +277,23 @@ fn supervise(
     }
 
     let mut log = LogWriter::open(ctx.paths.log(&c.id), LOG_MAX_SIZE, LOG_MAX_FILES).ok();
-    let signals = if attached { block_forwarded() } else { None };
-    let raw = if attached && tty {
-        RawMode::enter()
-    } else {
-        None
+    let input = match (tty, stdin_w) {
+        (false, Some(w)) => Input::Pipe(w),
+        (true, _) if c.config.open_stdin => Input::Console,
+        _ => Input::None,
     };
-    if let (Some(master), true) = (&console, attached) {
-        if let Ok(ws) = minotaur_sys::get_winsize(io::stdin()) {
-            let _ = minotaur_sys::set_winsize(master, &ws);
-        }
-    }
-    let status = pump(Pump {
+    let (status, attachers) = serve::serve(Streams {
         pid,
         pidfd: &started.pidfd,
         out: if tty { None } else { Some(out_r) },
         err: if tty { None } else { Some(err_r) },
         console,
-        relay: attached,
-        relay_stdin: tty && stdin == Some(true),
-        signals: signals.as_ref(),
+        input,
+        listener,
+        first: client.map(|c| c.sock),
         log: log.as_mut(),
     });
-    drop(raw);
+    let _ = std::fs::remove_file(ctx.paths.attach_socket(&c.id));
     if let Some(l) = log.as_mut() {
         let _ = l.flush();
     }
@@ -261,11 +315,15 @@ fn supervise(
         sandbox_key: c.state.sandbox_key.clone(),
         ..Default::default()
     };
-    if c.config.host.auto_remove {
-        remove::remove_stopped(ctx, &c)?;
+    let recorded = if c.config.host.auto_remove {
+        remove::remove_stopped(ctx, &c)
     } else {
-        ctx.set_state(&c.id, &c.state)?;
-    }
+        ctx.set_state(&c.id, &c.state)
+    };
+    // Attachers learn the status once it is recorded (and a `--rm` container is gone), as `docker run`
+    // returns only then.
+    attachers.exited(code);
+    recorded?;
     log::debug!("supervise {}: recorded and cleaned up", c.name);
     Ok(code)
 }

@@ -1,5 +1,6 @@
 //! One module per subcommand; each has an `Args` struct (its `--help` is the doc comments) and a `run`.
 
+mod attach;
 mod completion;
 mod container;
 mod create;
@@ -44,6 +45,7 @@ pub enum Command {
     Create(create::Args),
     Run(run::Args),
     Exec(exec::Args),
+    Attach(attach::Args),
     Start(start::Args),
     Stop(stop::Args),
     Restart(restart::Args),
@@ -82,6 +84,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Create(args) => create::run(&cli.global, args),
         Command::Run(args) => run::run(&cli.global, args),
         Command::Exec(args) => exec::run(&cli.global, args),
+        Command::Attach(args) => attach::run(&cli.global, args),
         Command::Start(args) => start::run(&cli.global, args),
         Command::Stop(args) => stop::run(&cli.global, args),
         Command::Restart(args) => restart::run(&cli.global, args),

@@ -35,6 +35,8 @@ pub enum EngineError {
     #[error(transparent)]
     Network(#[from] NetworkError),
     #[error(transparent)]
+    Attach(#[from] crate::attach::AttachError),
+    #[error(transparent)]
     Volume(#[from] self::volume::VolumeError),
     #[error("cannot {what}")]
     Io {
