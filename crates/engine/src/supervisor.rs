@@ -130,7 +130,9 @@ fn fork_supervisor(
     }
 }
 
-/// The detached supervisor's life: a new session, stdio on /dev/null, subreaper, then [`supervise`].
+/// The supervisor's life: a new session, stdio on /dev/null, subreaper, then [`supervise`]. A foreground
+/// client's stderr is kept until the container runs, so that what the start logs reaches it; after that
+/// the supervisor holds none of the client's streams, whose readers must see them end with the client.
 fn detach_and_supervise(
     ctx: &Context,
     c: Container,
@@ -146,7 +148,9 @@ fn detach_and_supervise(
     ) {
         let _ = nix::unistd::dup2_stdin(&null);
         let _ = nix::unistd::dup2_stdout(&null);
-        let _ = nix::unistd::dup2_stderr(&null);
+        if client.is_none() {
+            let _ = nix::unistd::dup2_stderr(&null);
+        }
     }
     let mut report = Some(File::from(report));
     match supervise(ctx, c, p, client, &mut report) {
@@ -270,6 +274,13 @@ fn supervise(
     // Closing the report pipe is what releases the waiting CLI.
     if let Some(mut r) = report.take() {
         let _ = r.write_all(b"ok");
+        if let Ok(null) = nix::fcntl::open(
+            "/dev/null",
+            OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        ) {
+            let _ = nix::unistd::dup2_stderr(&null);
+        }
         // Detached, this process now only waits: it keeps no database connection (reopened at exit) and
         // gives back what it inherited from the CLI.
         ctx.release_store();
