@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, ValueEnum};
 
 use crate::cmd::Command;
@@ -70,6 +71,31 @@ pub struct Global {
     )]
     pub connect_cgroup: String,
 
+    /// The registries.conf to read (mirrors, locations, insecure and blocked registries) instead of
+    /// /etc/minotaur/registries.conf or /etc/containers/registries.conf
+    #[arg(long, env = "MINOTAUR_REGISTRIES_CONF", value_name = "FILE")]
+    pub registries_conf: Option<PathBuf>,
+
+    /// The certs.d directories (HOST:PORT/ca.crt, client.cert, client.key) to read instead of
+    /// /etc/containers/certs.d and /etc/docker/certs.d; several are separated by ':'
+    #[arg(
+        long = "certs-d",
+        env = "MINOTAUR_CERTS_D",
+        value_name = "DIR",
+        value_delimiter = ':'
+    )]
+    pub certs_d: Vec<PathBuf>,
+
+    /// How many layers a pull downloads at once
+    #[arg(
+        long,
+        env = "MINOTAUR_MAX_CONCURRENT_DOWNLOADS",
+        default_value_t = minotaur_engine::image::MAX_CONCURRENT_DOWNLOADS,
+        value_parser = clap::value_parser!(u16).range(1..).map(usize::from),
+        value_name = "N"
+    )]
+    pub max_concurrent_downloads: usize,
+
     /// How much to log on standard error
     #[arg(
         long,
@@ -90,6 +116,15 @@ pub enum LogLevel {
 }
 
 impl Global {
+    /// Where registries are configured, and how pulls download.
+    pub fn registry(&self) -> minotaur_engine::image::RegistryOptions {
+        minotaur_engine::image::RegistryOptions {
+            registries_conf: self.registries_conf.clone(),
+            certs_dirs: self.certs_d.clone(),
+            max_concurrent_downloads: self.max_concurrent_downloads,
+        }
+    }
+
     pub fn init_logging(&self) {
         let level = match self.log_level {
             LogLevel::Error => log::LevelFilter::Error,

@@ -54,9 +54,31 @@ fn no_new_cgroup(h: &TestHost, before: &BTreeSet<String>, args: &[&str]) {
 #[test]
 fn unknown_image_and_missing_command() {
     let Some(h) = host() else { return };
-    bad(&h, &["run", "nosuch", "true"], 125, &["nosuch"]);
-    bad(&h, &["create", "nosuch", "true"], 125, &["nosuch"]);
-    bad(&h, &["run", "-d", "nosuch:1.0", "true"], 125, &["nosuch"]);
+    // Without --pull=never a missing image would be pulled (the registry tests cover that).
+    bad(
+        &h,
+        &["run", "--pull=never", "nosuch", "true"],
+        125,
+        &["no such image: nosuch:latest"],
+    );
+    bad(
+        &h,
+        &["create", "--pull", "never", "nosuch", "true"],
+        125,
+        &["no such image: nosuch:latest"],
+    );
+    bad(
+        &h,
+        &["run", "--pull=never", "-d", "nosuch:1.0", "true"],
+        125,
+        &["no such image: nosuch:1.0"],
+    );
+    bad(
+        &h,
+        &["run", "--pull=sometimes", "nosuch", "true"],
+        125,
+        &["invalid pull policy"],
+    );
     bad(&h, &["run", "host"], 125, &["command"]);
     bad(&h, &["run", "-d", "host"], 125, &["command"]);
     bad(&h, &["create", "host"], 125, &["command"]);

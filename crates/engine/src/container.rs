@@ -8,8 +8,10 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::health::{Health, Healthcheck};
 use crate::ids::{ContainerId, ContainerName};
 use crate::parse::{Bind, NsMode, PortMapping, VolumeMount};
+use crate::restart::RestartPolicy;
 
 /// Everything `create` resolved from flags, image defaults and engine defaults.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -29,6 +31,9 @@ pub struct Config {
     pub open_stdin: bool,
     pub stop_signal: String,
     pub stop_timeout: Option<u32>,
+    /// The healthcheck (flags over the image's); `None`: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<Healthcheck>,
     pub host: HostConfig,
 }
 
@@ -87,6 +92,9 @@ pub struct HostConfig {
     pub exposed: Vec<(u16, crate::parse::Proto)>,
     #[serde(default)]
     pub publish_all: bool,
+    /// `--restart`.
+    #[serde(default)]
+    pub restart_policy: RestartPolicy,
 }
 
 /// How a container asked to join a network (`--network NAME --ip --network-alias --mac-address`, or
@@ -152,6 +160,16 @@ pub struct State {
     pub finished_at: Option<String>,
     /// The bind-mounted network namespace file (Docker's SandboxKey), when the container has its own.
     pub sandbox_key: Option<PathBuf>,
+    /// The healthcheck's results, when it has one and has been started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<Health>,
+    /// Restarts the restart policy made since the user last started it.
+    #[serde(default)]
+    pub restart_count: u32,
+    /// The user stopped it (`stop`, or `kill` with SIGKILL or its stop signal): its restart policy does
+    /// not start it again (Docker's HasBeenManuallyStopped). Cleared by `start`.
+    #[serde(default)]
+    pub stopped_by_user: bool,
 }
 
 /// A container as stored: identity, configuration, state.
@@ -210,7 +228,9 @@ impl Container {
                 "Error": s.error,
                 "StartedAt": s.started_at.as_deref().unwrap_or(ZERO_TIME),
                 "FinishedAt": s.finished_at.as_deref().unwrap_or(ZERO_TIME),
+                "Health": s.health.as_ref().filter(|_| c.healthcheck.as_ref().is_some_and(|h| h.command().is_some())),
             },
+            "RestartCount": s.restart_count,
             "Image": c.image_id,
             "Name": format!("/{}", self.name),
             "Driver": if c.image_id == "host" { "host" } else { "overlay" },
@@ -223,6 +243,7 @@ impl Container {
                 "NetworkMode": h.network_mode,
                 "PortBindings": port_bindings,
                 "AutoRemove": h.auto_remove,
+                "RestartPolicy": {"Name": h.restart_policy.name(), "MaximumRetryCount": h.restart_policy.max_retries()},
                 "CapAdd": h.cap_add,
                 "CapDrop": h.cap_drop,
                 "Privileged": h.privileged,
@@ -253,6 +274,7 @@ impl Container {
                 "Labels": c.labels,
                 "StopSignal": c.stop_signal,
                 "StopTimeout": c.stop_timeout,
+                "Healthcheck": c.healthcheck,
             },
             "NetworkSettings": {
                 "SandboxKey": s.sandbox_key.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
@@ -324,6 +346,7 @@ mod tests {
                 open_stdin: false,
                 stop_signal: "SIGTERM".into(),
                 stop_timeout: None,
+                healthcheck: None,
                 host: HostConfig {
                     network_mode: "none".into(),
                     ..Default::default()

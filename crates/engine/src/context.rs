@@ -101,9 +101,16 @@ impl Context {
 /// Shows a container recorded as running whose PID 1 is gone as exited. The supervisor records the exit;
 /// this covers the moment before it does, and a supervisor that was killed. The record is not changed:
 /// `wait`, `stop` and `rm` read it to know whether a supervisor is still to be waited for.
+/// A container recorded as restarting whose supervisor is gone (killed, or a reboot) is shown as exited.
 fn correct(c: &mut Container) {
-    if c.state.status == Status::Running && !alive(c.state.pid, c.state.pid_start_time) {
-        c.state.status = Status::Exited;
-        c.state.pid = 0;
+    let s = &mut c.state;
+    let dead = match s.status {
+        Status::Running => !alive(s.pid, s.pid_start_time),
+        Status::Restarting => !alive(s.supervisor_pid, s.supervisor_start_time),
+        _ => false,
+    };
+    if dead {
+        s.status = Status::Exited;
+        s.pid = 0;
     }
 }

@@ -8,7 +8,6 @@
 //! ([`crate::start`], [`crate::runroot`]).
 
 use std::fs;
-use std::path::Path;
 use std::time::SystemTime;
 
 use minotaur_ns::netns::NetnsName;
@@ -18,9 +17,11 @@ use oci_spec::image::Config as ImageConfig;
 use crate::container::{Config, Container, HostConfig, NetworkRequest, State};
 use crate::context::Context;
 use crate::error::{io_err, EngineError};
+use crate::events;
+use crate::health::Healthcheck;
 use crate::ids::{ContainerId, ContainerName};
 use crate::network::record::{is_bridge_mode, Network};
-use crate::network::{attach, dns, netns, ports};
+use crate::network::{attach, dns, netns, ports, restore};
 use crate::parse::NsMode;
 use crate::remove;
 use crate::runroot;
@@ -49,6 +50,8 @@ pub struct CreateRequest {
     pub labels: std::collections::BTreeMap<String, String>,
     pub stop_signal: Option<String>,
     pub stop_timeout: Option<u32>,
+    /// `--health-*` (`None`: the image's healthcheck applies).
+    pub healthcheck: Option<crate::health::Healthcheck>,
     pub host: HostConfig,
 }
 
@@ -126,7 +129,9 @@ pub fn create(ctx: &Context, req: CreateRequest) -> Result<Container, EngineErro
         container.name
     );
     // The creation time the store recorded is the one inspect shows.
-    ctx.find(id.as_str())
+    let container = ctx.find(id.as_str())?;
+    events::container(ctx, "create", &container, &[]);
+    Ok(container)
 }
 
 fn make_files(
@@ -141,7 +146,7 @@ fn make_files(
     if own_netns {
         runroot::ready(ctx)?;
         ctx.netns().add(&NetnsName::new(c.id.as_str())?)?;
-        loopback_up(&ctx.paths.sandbox_key(&c.id))?;
+        restore::loopback_up(&ctx.paths.sandbox_key(&c.id))?;
         log::debug!("create {}: network namespace made", c.name);
         for (i, (net, req)) in networks.iter().enumerate() {
             endpoints.push(attach::attach(ctx, c, net, req, i)?);
@@ -186,7 +191,7 @@ fn make_files(
 }
 
 fn resolve_config(ctx: &Context, req: &CreateRequest) -> Result<Config, EngineError> {
-    let (image_id, img) = resolve_image(ctx, &req.image)?;
+    let (image_id, img, img_health) = resolve_image(ctx, &req.image)?;
     let img_cmd = img
         .as_ref()
         .and_then(|c| c.cmd().clone())
@@ -273,6 +278,11 @@ fn resolve_config(ctx: &Context, req: &CreateRequest) -> Result<Config, EngineEr
             .or_else(|| img.as_ref().and_then(|c| c.stop_signal().clone()))
             .unwrap_or_else(|| "SIGTERM".into()),
         stop_timeout: req.stop_timeout,
+        // As Docker: the flags' fields over the image's.
+        healthcheck: match (req.healthcheck.clone(), img_health) {
+            (Some(mine), img) => Some(mine.over(img.as_ref())),
+            (None, img) => img,
+        },
         host,
     };
     // Unknown capability names are bad input to create, as with Docker, not a failure at start.
@@ -280,16 +290,25 @@ fn resolve_config(ctx: &Context, req: &CreateRequest) -> Result<Config, EngineEr
     Ok(config)
 }
 
-/// An image named on the command line: its ID and its configuration (none for the built-in `host` image).
-/// The one place a create looks for an image, so the one place an image not yet stored can be pulled.
-fn resolve_image(ctx: &Context, name: &str) -> Result<(String, Option<ImageConfig>), EngineError> {
+/// An image named on the command line: its ID, its configuration and its healthcheck (none for the
+/// built-in `host` image). The one place a create looks for an image, so the one place an image not yet
+/// stored can be pulled.
+fn resolve_image(
+    ctx: &Context,
+    name: &str,
+) -> Result<(String, Option<ImageConfig>, Option<Healthcheck>), EngineError> {
     if name == HOST_IMAGE {
-        return Ok(("host".to_owned(), None));
+        return Ok(("host".to_owned(), None, None));
     }
     let images = minotaur_image::Store::open(&ctx.paths.root)?;
     let id = images.resolve(name)?;
     let cfg = images.config(&id)?;
-    Ok((id.to_string(), cfg.config().clone()))
+    // Docker keeps HEALTHCHECK in the config document, where the OCI image spec has no field for it.
+    let health = images
+        .config_document(&id)?
+        .as_ref()
+        .and_then(crate::health::from_image_config);
+    Ok((id.to_string(), cfg.config().clone(), health))
 }
 
 /// Checks what a container mounts before anything of it is recorded: every bind's source exists, and no
@@ -302,16 +321,4 @@ fn check_mounts(config: &Config) -> Result<(), EngineError> {
     }
     volume::check_mount_points(&config.host)?;
     Ok(())
-}
-
-/// Brings up `lo` in the network namespace at `path`, as Docker does in every network namespace it makes
-/// (with `--network none` too: 127.0.0.1 works). On a thread of its own that joins the namespace and ends,
-/// so this process never leaves its own; the CLI forks only later, single-threaded again.
-fn loopback_up(path: &Path) -> Result<(), EngineError> {
-    minotaur_net::in_netns(path, || {
-        minotaur_sys::interface_up("lo").map_err(|source| EngineError::Sys {
-            what: format!("bring up the loopback interface in {}", path.display()),
-            source,
-        })
-    })
 }

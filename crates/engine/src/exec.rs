@@ -14,6 +14,7 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::pipe2;
 use oci_spec::runtime::Spec;
 
+use crate::container::Container;
 use crate::context::Context;
 use crate::error::{sys_err, EngineError};
 use crate::process::read_report;
@@ -41,6 +42,19 @@ pub fn exec(ctx: &Context, reference: &str, req: &ExecRequest) -> Result<Option<
     let c = ctx.find(reference)?;
     log::debug!("exec in {}: found", c.name);
     let init = stop::pidfd(&c)?.ok_or_else(|| EngineError::NotRunning(c.name.to_string()))?;
+    let (spec, process) = describe(ctx, &c, req)?;
+    log::debug!("exec in {}: spec built", c.name);
+    run(ctx, &spec, &init, &process, req)
+}
+
+/// The spec and process of a command run in running container `c` (for `exec`, and the supervisor's
+/// healthchecks): the container's configuration with the request's command, environment, working
+/// directory and user over it, its root as its init sees it.
+pub(crate) fn describe(
+    ctx: &Context,
+    c: &Container,
+    req: &ExecRequest,
+) -> Result<(Spec, oci_spec::runtime::Process), EngineError> {
     // The container's root as its init sees it (an image's overlay is mounted only in its namespace).
     let root_dir = PathBuf::from(format!("/proc/{}/root", c.state.pid));
     let identity = user::resolve(req.user.as_deref().unwrap_or(&c.config.user), &root_dir)?;
@@ -67,8 +81,7 @@ pub fn exec(ctx: &Context, reference: &str, req: &ExecRequest) -> Result<Option<
         &ctx.paths.cgroup(&c.id),
     )?;
     let process = spec.process().clone().expect("a built spec has a process");
-    log::debug!("exec in {}: spec built", c.name);
-    run(ctx, &spec, &init, &process, req)
+    Ok((spec, process))
 }
 
 /// Runs an extra process in a running container (see [`exec`]). Attached, its output goes straight

@@ -31,18 +31,29 @@ pub fn since(rfc3339: &str, now: SystemTime) -> Option<Duration> {
     Some(now.duration_since(t).unwrap_or_default())
 }
 
-/// The STATUS column of `docker ps`: "Up 5 minutes", "Exited (0) 2 seconds ago", "Created".
+/// The STATUS column of `docker ps`: "Up 5 minutes", "Up 3 seconds (healthy)", "Exited (0) 2 seconds
+/// ago", "Restarting (1) Less than a second ago", "Created".
 pub fn status(state: &State, now: SystemTime) -> String {
     let ago = |t: &Option<String>| t.as_deref().and_then(|t| since(t, now)).map(duration);
     match state.status {
-        Status::Running => format!("Up {}", ago(&state.started_at).unwrap_or_default()),
+        Status::Running => match &state.health {
+            Some(h) => format!(
+                "Up {} ({})",
+                ago(&state.started_at).unwrap_or_default(),
+                h.status.ps_word()
+            ),
+            None => format!("Up {}", ago(&state.started_at).unwrap_or_default()),
+        },
         Status::Paused => format!("Up {} (Paused)", ago(&state.started_at).unwrap_or_default()),
         Status::Exited => match ago(&state.finished_at) {
             Some(a) => format!("Exited ({}) {a} ago", state.exit_code),
             None => format!("Exited ({})", state.exit_code),
         },
         Status::Created => "Created".into(),
-        Status::Restarting => "Restarting".into(),
+        Status::Restarting => match ago(&state.finished_at) {
+            Some(a) => format!("Restarting ({}) {a} ago", state.exit_code),
+            None => format!("Restarting ({})", state.exit_code),
+        },
         Status::Removing => "Removal In Progress".into(),
         Status::Dead => "Dead".into(),
     }
@@ -78,5 +89,12 @@ mod tests {
         s.finished_at = Some("2026-11-29T18:09:58Z".into());
         assert_eq!(status(&s, now), "Exited (3) 2 seconds ago");
         assert_eq!(status(&State::default(), now), "Created");
+        s.status = Status::Restarting;
+        assert_eq!(status(&s, now), "Restarting (3) 2 seconds ago");
+        s.status = Status::Running;
+        s.health = Some(crate::health::Health::default());
+        assert_eq!(status(&s, now), "Up 5 minutes (health: starting)");
+        s.health.as_mut().unwrap().status = crate::health::HealthStatus::Healthy;
+        assert_eq!(status(&s, now), "Up 5 minutes (healthy)");
     }
 }

@@ -12,29 +12,38 @@
 #![forbid(unsafe_code)]
 
 pub mod attach;
+pub mod boot;
 pub mod container;
 pub mod context;
+pub mod cp;
 pub mod create;
+pub mod diff;
 pub mod docker_types;
 pub mod error;
 pub mod etc;
+pub mod events;
 pub mod exec;
 pub mod gofmt;
+pub mod health;
 pub mod human;
 pub mod ids;
+pub mod image;
 pub mod inspect;
 pub mod logs;
 pub mod names;
 pub mod network;
 pub mod parse;
 pub mod paths;
+pub mod portforward;
 pub mod process;
 mod relay;
 pub mod remove;
 pub mod rename;
+pub mod restart;
 mod runroot;
 pub mod spec;
 pub mod start;
+pub mod stats;
 pub mod stop;
 pub mod store;
 pub mod supervisor;

@@ -3,13 +3,17 @@
 
 use std::fs;
 use std::io;
+use std::time::Duration;
 
 use minotaur_ns::netns::{NetnsError, NetnsName};
+use nix::sys::signal::Signal;
 
-use crate::container::Container;
+use crate::container::{Container, Status};
 use crate::context::Context;
 use crate::error::EngineError;
+use crate::events;
 use crate::network::{attach, dns, netns, ports};
+use crate::process::alive;
 use crate::stop;
 use crate::volume;
 
@@ -22,13 +26,15 @@ pub fn remove(
     volumes: bool,
 ) -> Result<Container, EngineError> {
     let c = ctx.find(reference)?;
-    if let Some(fd) = stop::pidfd(&c)? {
+    let restarting = c.state.status == Status::Restarting
+        && alive(c.state.supervisor_pid, c.state.supervisor_start_time);
+    if stop::pidfd(&c)?.is_some() || restarting {
         if !force {
             return Err(EngineError::Running(c.name.to_string()));
         }
-        stop::kill_and_wait(&c, &fd)?;
+        stop::halt(ctx, &c, Signal::SIGKILL, Duration::ZERO)?;
     }
-    stop::settle(&c);
+    stop::settle(ctx, &c);
     remove_stopped_with(ctx, &c, volumes || c.config.host.auto_remove)?;
     Ok(c)
 }
@@ -54,6 +60,7 @@ fn remove_stopped_with(ctx: &Context, c: &Container, volumes: bool) -> Result<()
         .and_then(|mut st| Ok(st.write(|tx| tx.delete_container(c.id.as_str()))?));
     match deleted {
         Ok(_) => {
+            events::container(ctx, "destroy", c, &[]);
             if let Err(e) = volume::remove_anonymous(ctx, &anonymous) {
                 first.get_or_insert(e.into());
             }

@@ -339,6 +339,7 @@ mod tests {
             open_stdin: false,
             stop_signal: "SIGTERM".into(),
             stop_timeout: None,
+            healthcheck: None,
             host: HostConfig {
                 network_mode: "none".into(),
                 ..Default::default()

@@ -8,6 +8,7 @@ use crate::attach::Ended;
 use crate::container::{Container, Status};
 use crate::context::Context;
 use crate::error::{io_err, EngineError};
+use crate::network::{dns, ports, restore};
 use crate::parse::NsMode;
 use crate::process::alive;
 use crate::runroot::{self, lock_dir};
@@ -31,10 +32,45 @@ pub fn start(ctx: &Context, reference: &str, attach: Attach) -> Result<Option<En
     if c.state.status == Status::Running && alive(c.state.pid, c.state.pid_start_time) {
         return Ok(None);
     }
+    // Its supervisor is waiting to restart it: that start is under way.
+    if c.state.status == Status::Restarting
+        && alive(c.state.supervisor_pid, c.state.supervisor_start_time)
+    {
+        return Ok(None);
+    }
+    restore_network(ctx, &c)?;
     let mut prepared = prepare(ctx, &c)?;
     prepared.lock = Some(lock);
     log::debug!("start {}: prepared", c.name);
-    supervisor::start(ctx, c, prepared, attach)
+    supervisor::start(ctx, c, prepared, attach, again)
+}
+
+/// After a reboot the run root is empty: the network namespace the container uses (its own, or the one
+/// of the container whose network it joins) is made again from the records, then minotaur's firewall
+/// table and the resolver. One `statfs(2)` when nothing was lost. (`system boot` does this for every
+/// container first, and the firewall table once.)
+fn restore_network(ctx: &Context, c: &Container) -> Result<(), EngineError> {
+    let mut owner = c.clone();
+    for _ in 0..16 {
+        match owner.config.host.network_mode.strip_prefix("container:") {
+            Some(x) if owner.state.sandbox_key.is_none() => owner = ctx.find(x)?,
+            _ => break,
+        }
+    }
+    if restore::sandbox(ctx, &owner)? {
+        ports::reload(ctx)?;
+        dns::update(ctx, &owner.id)?;
+    }
+    Ok(())
+}
+
+/// A restart by the container's supervisor: under the start lock, with the record read again.
+fn again(ctx: &Context, c: &Container) -> Result<supervisor::Prepared, EngineError> {
+    let lock = lock_dir(&ctx.paths.container_dir(&c.id))?;
+    let c = ctx.find(c.id.as_str())?;
+    let mut prepared = prepare(ctx, &c)?;
+    prepared.lock = Some(lock);
+    Ok(prepared)
 }
 
 /// Everything the supervisor needs that is looked up before it starts: the root and the spec.

@@ -82,3 +82,17 @@ pub fn set_state(tx: &WriteTx<'_>, id: &ContainerId, state: &State) -> Result<()
     }
     Ok(())
 }
+
+/// Changes a container's state as `change` says, inside the caller's write transaction: what others
+/// recorded meanwhile (the supervisor's health, `stop`'s request) is read in the same transaction, so
+/// nothing of it is lost. Returns the state as written.
+pub fn update_state(
+    tx: &WriteTx<'_>,
+    id: &ContainerId,
+    change: impl FnOnce(&mut State),
+) -> Result<State, StoreError> {
+    let mut c = find(tx, id.as_str())?;
+    change(&mut c.state);
+    set_state(tx, id, &c.state)?;
+    Ok(c.state)
+}

@@ -10,30 +10,45 @@
 //! a client that is killed or detaches, as with Docker.
 //!
 //! Waiting for PID 1 uses its pidfd, readable once it exits; output, input and attachers are polled with it
-//! in one `poll(2)` loop, so a supervisor is a single thread that sleeps until something happens.
+//! in one `poll(2)` loop, so a supervisor is a single thread that sleeps until something happens. The
+//! container's healthcheck runs from the same loop (see [`crate::health`]).
+//!
+//! When PID 1 exits, the supervisor records the exit and asks the restart policy ([`crate::restart`])
+//! whether to start it again, in one write transaction that also reads whether the user stopped it. To
+//! restart, it records the container as `restarting`, waits out the back-off (woken early by a SIGTERM
+//! from `stop`, which marks the record first) and makes the container again with the same network
+//! namespace, which lives from `create` to `rm`. Attachers, the foreground client among them, get the exit
+//! status of the run they were attached to once it is recorded, and are let go: a foreground `run` returns
+//! the first exit status while the supervisor carries on restarting, as Docker's CLI does.
 
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use minotaur_runtime::CreateOptions;
 use nix::fcntl::{Flock, OFlag};
-use nix::sys::signal::Signal;
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::pipe2;
 use oci_spec::runtime::Spec;
 
-use crate::attach::serve::{self, Input, Streams};
+use crate::attach::serve::{self, Input, Streams, Ticker};
 use crate::attach::{client, AttachOptions, Ended};
 use crate::container::{Container, State, Status};
 use crate::context::Context;
 use crate::error::{io_err, sys_err, EngineError};
+use crate::events;
+use crate::health::monitor::Monitor;
+use crate::health::Health;
 use crate::logs::LogWriter;
 use crate::process::{read_report, start_time};
 use crate::remove;
+use crate::restart::Backoff;
+use crate::store::{self, StoreError};
 
 /// How the caller takes part in the container's life.
 #[derive(Clone, Debug)]
@@ -63,6 +78,10 @@ pub struct Prepared {
     pub lock: Option<Flock<File>>,
 }
 
+/// Prepares a container's start again, for a restart: `start`'s own preparation, under the container's
+/// start lock (handed in, so that this module does not import `start`, which imports it).
+pub(crate) type Prepare = fn(&Context, &Container) -> Result<Prepared, EngineError>;
+
 /// Log files are bounded: 10 MiB, three files.
 const LOG_MAX_SIZE: u64 = 10 << 20;
 const LOG_MAX_FILES: u32 = 3;
@@ -72,9 +91,10 @@ pub(crate) fn start(
     c: Container,
     p: Prepared,
     attach: Attach,
+    again: Prepare,
 ) -> Result<Option<Ended>, EngineError> {
     let opts = match attach {
-        Attach::Detached => return fork_supervisor(ctx, c, p, None).map(|_| None),
+        Attach::Detached => return fork_supervisor(ctx, c, p, None, again).map(|_| None),
         Attach::Foreground(opts) => opts,
     };
     let tty = c.config.tty;
@@ -88,7 +108,7 @@ pub(crate) fn start(
         sock: theirs,
         winsize,
     };
-    let mine = fork_supervisor(ctx, c, p, Some((client, mine)))?.expect("the client's end");
+    let mine = fork_supervisor(ctx, c, p, Some((client, mine)), again)?.expect("the client's end");
     client::relay(mine, tty, &opts)
         .map(Some)
         .map_err(EngineError::from)
@@ -101,6 +121,7 @@ fn fork_supervisor(
     c: Container,
     p: Prepared,
     client: Option<(Client, UnixStream)>,
+    again: Prepare,
 ) -> Result<Option<UnixStream>, EngineError> {
     ctx.release_store();
     let (report_r, report_w) = pipe2(OFlag::O_CLOEXEC).map_err(sys_err("make a pipe"))?;
@@ -111,7 +132,7 @@ fn fork_supervisor(
                 drop(mine);
                 theirs
             });
-            let code = detach_and_supervise(ctx, c, p, client, report_w);
+            let code = detach_and_supervise(ctx, c, p, client, report_w, again);
             minotaur_sys::exit_now(code);
         }
         minotaur_sys::ForkResult::Parent { .. } => {
@@ -130,15 +151,17 @@ fn fork_supervisor(
     }
 }
 
-/// The supervisor's life: a new session, stdio on /dev/null, subreaper, then [`supervise`]. A foreground
-/// client's stderr is kept until the container runs, so that what the start logs reaches it; after that
-/// the supervisor holds none of the client's streams, whose readers must see them end with the client.
+/// The supervisor's life: a new session, stdio on /dev/null, subreaper, then [`supervise`] and the
+/// restarts its policy asks for. A foreground client's stderr is kept until the container runs, so that
+/// what the start logs reaches it; after that the supervisor holds none of the client's streams, whose
+/// readers must see them end with the client.
 fn detach_and_supervise(
     ctx: &Context,
-    c: Container,
+    mut c: Container,
     p: Prepared,
     client: Option<Client>,
     report: OwnedFd,
+    again: Prepare,
 ) -> i32 {
     let _ = nix::unistd::setsid();
     if let Ok(null) = nix::fcntl::open(
@@ -152,31 +175,161 @@ fn detach_and_supervise(
             let _ = nix::unistd::dup2_stderr(&null);
         }
     }
+    let wake = wake_signal();
     let mut report = Some(File::from(report));
-    match supervise(ctx, c, p, client, &mut report) {
-        Ok(code) => code,
+    let run = match supervise(ctx, &mut c, p, client, &mut report, true) {
+        Ok(run) => run,
         Err(e) => {
             if let Some(mut r) = report {
                 let _ = write!(r, "{} {}", e.exit_code(), crate::error_chain(&e));
             }
-            e.exit_code()
+            return e.exit_code();
+        }
+    };
+    restarts(ctx, c, run, again, wake.as_ref())
+}
+
+/// SIGTERM, blocked and readable from a signalfd: how `stop` wakes a supervisor waiting to restart its
+/// container. (The runtime gives the container's processes a clean signal mask.)
+fn wake_signal() -> Option<SignalFd> {
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGTERM);
+    set.thread_block().ok()?;
+    SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).ok()
+}
+
+/// Restarts the container as long as its policy says so; returns the last exit status.
+fn restarts(
+    ctx: &Context,
+    mut c: Container,
+    mut run: Run,
+    again: Prepare,
+    wake: Option<&SignalFd>,
+) -> i32 {
+    let mut backoff = Backoff::default();
+    while run.restart {
+        let delay = backoff.next(run.ran);
+        match wait_to_restart(ctx, &mut c, delay, wake) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                log::warn!("container {}: {}", c.name, crate::error_chain(&e));
+                break;
+            }
+        }
+        log::debug!("supervise {}: restarting after {delay:?}", c.name);
+        let next = again(ctx, &c).and_then(|p| supervise(ctx, &mut c, p, None, &mut None, false));
+        match next {
+            Ok(next) => run = next,
+            Err(e) => {
+                // It cannot be made again (its image or a bind source is gone): it stays exited, with
+                // the reason, as Docker leaves a container whose restart failed.
+                let error = crate::error_chain(&e);
+                log::warn!("container {}: cannot restart it: {error}", c.name);
+                let _ = record(ctx, &c, |s| {
+                    s.status = Status::Exited;
+                    s.error = error;
+                    s.supervisor_pid = 0;
+                    s.supervisor_start_time = 0;
+                });
+                return e.exit_code();
+            }
         }
     }
+    run.code
+}
+
+/// Waits out the back-off before a restart, as the supervisor recorded in the container's state; false
+/// when the container is not to be restarted after all (the user stopped or removed it meanwhile).
+fn wait_to_restart(
+    ctx: &Context,
+    c: &mut Container,
+    delay: Duration,
+    wake: Option<&SignalFd>,
+) -> Result<bool, EngineError> {
+    let me = std::process::id() as i32;
+    // A wake-up from before now is stale: what it meant is in the record, read after.
+    if let Some(w) = wake {
+        while let Ok(Some(_)) = w.read_signal() {}
+    }
+    let go_on = |ctx: &Context, c: &mut Container| -> Result<bool, EngineError> {
+        let state = record(ctx, c, |s| {
+            if s.stopped_by_user {
+                s.status = Status::Exited;
+                s.supervisor_pid = 0;
+                s.supervisor_start_time = 0;
+            } else {
+                s.supervisor_pid = me;
+                s.supervisor_start_time = start_time(me).unwrap_or(0);
+            }
+        });
+        match state {
+            Ok(s) => {
+                let go = s.status == Status::Restarting;
+                c.state = s;
+                Ok(go)
+            }
+            Err(EngineError::Store(StoreError::NoSuchContainer(_))) => Ok(false),
+            Err(e) => Err(e),
+        }
+    };
+    if !go_on(ctx, c)? {
+        return Ok(false);
+    }
+    ctx.release_store();
+    match wake {
+        Some(w) => {
+            let mut fds = [nix::poll::PollFd::new(
+                w.as_fd(),
+                nix::poll::PollFlags::POLLIN,
+            )];
+            let ms = delay.as_millis().min(i32::MAX as u128) as i32;
+            let _ = nix::poll::poll(
+                &mut fds,
+                nix::poll::PollTimeout::try_from(ms).unwrap_or(nix::poll::PollTimeout::MAX),
+            );
+        }
+        None => std::thread::sleep(delay),
+    }
+    go_on(ctx, c)
+}
+
+/// Changes the container's state record in one write transaction (see [`store::update_state`]).
+fn record(
+    ctx: &Context,
+    c: &Container,
+    change: impl FnOnce(&mut State),
+) -> Result<State, EngineError> {
+    let mut st = ctx.store()?;
+    Ok(st.write(|tx| store::update_state(tx, &c.id, change))?)
 }
 
 fn now() -> String {
     humantime::format_rfc3339_nanos(SystemTime::now()).to_string()
 }
 
-/// Makes and runs the container, and stays with it until it exits. Returns its exit status.
-/// `client`: the foreground client, attached from the start. `report` gets "ok" once the command runs.
+/// How one run of the container ended.
+#[derive(Clone, Copy, Debug)]
+struct Run {
+    code: i32,
+    /// How long PID 1 ran.
+    ran: Duration,
+    /// The restart policy starts it again (it is recorded as restarting).
+    restart: bool,
+}
+
+/// Makes and runs the container, and stays with it until it exits; records the exit, and whether its
+/// restart policy starts it again. `client`: the foreground client, attached from the start. `report`
+/// gets "ok" once the command runs (the first run only). `by_user`: a start the user asked for, which
+/// clears an earlier stop and the restart count, as Docker's does.
 fn supervise(
     ctx: &Context,
-    mut c: Container,
+    c: &mut Container,
     mut p: Prepared,
     client: Option<Client>,
     report: &mut Option<File>,
-) -> Result<i32, EngineError> {
+    by_user: bool,
+) -> Result<Run, EngineError> {
     let _ = nix::sys::prctl::set_child_subreaper(true);
     let tty = c.config.tty;
     let (out_r, out_w) = pipe2(OFlag::O_CLOEXEC).map_err(sys_err("make a pipe"))?;
@@ -230,37 +383,52 @@ fn supervise(
         Err(e) => {
             // The init process exits by itself after a failed exec; reap it and record the failure.
             let _ = waitpid(pid, None);
-            c.state = State {
-                status: Status::Exited,
-                exit_code: e.exit_code(),
-                error: crate::error_chain(&e),
-                finished_at: Some(now()),
-                sandbox_key: c.state.sandbox_key.clone(),
-                ..Default::default()
-            };
-            let _ = ctx.set_state(&c.id, &c.state);
+            let error = crate::error_chain(&e);
+            if let Ok(s) = record(ctx, c, |s| {
+                s.status = Status::Exited;
+                s.pid = 0;
+                s.pid_start_time = 0;
+                s.supervisor_pid = 0;
+                s.supervisor_start_time = 0;
+                s.exit_code = e.exit_code();
+                s.error = error;
+                s.finished_at = Some(now());
+            }) {
+                c.state = s;
+            }
             return Err(e.into());
         }
     };
     log::debug!("supervise {}: started", c.name);
     let me = std::process::id() as i32;
-    c.state = State {
-        status: Status::Running,
-        pid: pid.as_raw(),
-        pid_start_time: start_time(pid.as_raw()).unwrap_or(0),
-        supervisor_pid: me,
-        supervisor_start_time: start_time(me).unwrap_or(0),
-        exit_code: 0,
-        error: String::new(),
-        oom_killed: false,
-        started_at: Some(now()),
-        finished_at: None,
-        sandbox_key: c.state.sandbox_key.clone(),
-    };
-    if let Err(e) = ctx.set_state(&c.id, &c.state) {
-        let _ = minotaur_sys::pidfd_send_signal(&started.pidfd, Signal::SIGKILL);
-        let _ = waitpid(pid, None);
-        return Err(e);
+    let begun = Instant::now();
+    let has_check = c
+        .config
+        .healthcheck
+        .as_ref()
+        .is_some_and(|h| h.command().is_some());
+    let running = record(ctx, c, |s| {
+        *s = State {
+            status: Status::Running,
+            pid: pid.as_raw(),
+            pid_start_time: start_time(pid.as_raw()).unwrap_or(0),
+            supervisor_pid: me,
+            supervisor_start_time: start_time(me).unwrap_or(0),
+            started_at: Some(now()),
+            sandbox_key: s.sandbox_key.take(),
+            health: has_check.then(|| Health::restart(s.health.take())),
+            restart_count: if by_user { 0 } else { s.restart_count },
+            stopped_by_user: !by_user && s.stopped_by_user,
+            ..Default::default()
+        };
+    });
+    match running {
+        Ok(s) => c.state = s,
+        Err(e) => {
+            let _ = minotaur_sys::pidfd_send_signal(&started.pidfd, Signal::SIGKILL);
+            let _ = waitpid(pid, None);
+            return Err(e);
+        }
     }
     // Recorded running: another start may look now (and will find it running), and attach.
     let listener = match serve::listen(&ctx.paths.attach_socket(&c.id)) {
@@ -271,6 +439,7 @@ fn supervise(
         }
     };
     drop(p.lock.take());
+    events::container(ctx, "start", c, &[]);
     // Closing the report pipe is what releases the waiting CLI.
     if let Some(mut r) = report.take() {
         let _ = r.write_all(b"ok");
@@ -281,11 +450,11 @@ fn supervise(
         ) {
             let _ = nix::unistd::dup2_stderr(&null);
         }
-        // Detached, this process now only waits: it keeps no database connection (reopened at exit) and
-        // gives back what it inherited from the CLI.
-        ctx.release_store();
-        minotaur_sys::shed_memory();
     }
+    // This process now only waits: it keeps no database connection (reopened when it records something)
+    // and gives back what it inherited from the CLI.
+    ctx.release_store();
+    minotaur_sys::shed_memory();
 
     let mut log = LogWriter::open(ctx.paths.log(&c.id), LOG_MAX_SIZE, LOG_MAX_FILES).ok();
     let input = match (tty, stdin_w) {
@@ -293,6 +462,7 @@ fn supervise(
         (true, _) if c.config.open_stdin => Input::Console,
         _ => Input::None,
     };
+    let mut monitor = Monitor::new(ctx, c, started.pidfd.as_fd());
     let (status, attachers) = serve::serve(Streams {
         pid,
         pidfd: &started.pidfd,
@@ -303,7 +473,12 @@ fn supervise(
         listener,
         first: client.map(|c| c.sock),
         log: log.as_mut(),
+        ticker: monitor.as_mut().map(|m| m as &mut dyn Ticker),
     });
+    if let Some(m) = monitor.as_mut() {
+        m.stop();
+    }
+    drop(monitor);
     let _ = std::fs::remove_file(ctx.paths.attach_socket(&c.id));
     if let Some(l) = log.as_mut() {
         let _ = l.flush();
@@ -315,26 +490,55 @@ fn supervise(
         WaitStatus::Signaled(_, sig, _) => 128 + sig as i32,
         _ => 255,
     };
+    let mut oom_killed = false;
     if let Some(cg) = started.cgroup {
+        oom_killed = cg.oom_kills() > 0;
         let _ = cg.remove();
     }
-    c.state = State {
-        status: Status::Exited,
-        exit_code: code,
-        finished_at: Some(now()),
-        started_at: c.state.started_at.clone(),
-        sandbox_key: c.state.sandbox_key.clone(),
-        ..Default::default()
-    };
-    let recorded = if c.config.host.auto_remove {
-        remove::remove_stopped(ctx, &c)
-    } else {
-        ctx.set_state(&c.id, &c.state)
+    if oom_killed {
+        events::container(ctx, "oom", c, &[]);
+    }
+    events::container(ctx, "die", c, &[("exitCode", &code.to_string())]);
+    let ran = begun.elapsed();
+    let policy = c.config.host.restart_policy;
+    let exited = record(ctx, c, |s| {
+        let restart = policy.restarts(code, s.restart_count, s.stopped_by_user);
+        s.status = if restart {
+            Status::Restarting
+        } else {
+            Status::Exited
+        };
+        if restart {
+            s.restart_count += 1;
+        } else {
+            s.supervisor_pid = 0;
+            s.supervisor_start_time = 0;
+        }
+        s.pid = 0;
+        s.pid_start_time = 0;
+        s.exit_code = code;
+        s.oom_killed = oom_killed;
+        s.finished_at = Some(now());
+    });
+    let recorded = match exited {
+        Ok(s) => {
+            c.state = s;
+            let restart = c.state.status == Status::Restarting;
+            let removed = if !restart && c.config.host.auto_remove {
+                remove::remove_stopped(ctx, c)
+            } else {
+                Ok(())
+            };
+            removed.map(|()| restart)
+        }
+        // Removed while it ran (`rm -f`): nothing left to record.
+        Err(EngineError::Store(StoreError::NoSuchContainer(_))) => Ok(false),
+        Err(e) => Err(e),
     };
     // Attachers learn the status once it is recorded (and a `--rm` container is gone), as `docker run`
-    // returns only then.
+    // returns only then; a container that is to restart carries on without them.
     attachers.exited(code);
-    recorded?;
+    let restart = recorded?;
     log::debug!("supervise {}: recorded and cleaned up", c.name);
-    Ok(code)
+    Ok(Run { code, ran, restart })
 }

@@ -354,7 +354,7 @@ impl Store {
                 offset = 0;
             }
             let failure = RefCell::new(None);
-            let reader = Resume {
+            let mut reader = Resume {
                 partial: &file,
                 prefix_left: offset,
                 done: 0,
@@ -364,8 +364,8 @@ impl Store {
                 failure: &failure,
                 progress,
             };
-            let s = stream_layer(reader, declared, staged.as_deref(), opts);
-            let s = match (s, failure.into_inner()) {
+            let s = stream_layer(&mut reader, declared, staged.as_deref(), opts);
+            let s = match (s, failure.borrow_mut().take()) {
                 (Ok(s), _) => Ok(s),
                 // Keep what was read for the next attempt.
                 (Err(_), Some(e)) => {
@@ -374,7 +374,7 @@ impl Store {
                         source: e,
                     })
                 }
-                (Err(e), None) => Err(store_err(e)),
+                (Err(e), None) => Err(corrupt_or(desc, &mut reader, &path, store_err(e))),
             };
             if s.is_ok() {
                 file.sync_all()
@@ -430,5 +430,39 @@ impl Store {
                 .map_err(store_err)?;
         }
         Ok((outcome, unpacked))
+    }
+}
+
+/// What to say about a blob whose content could not be read as a layer: that it does not match its digest,
+/// when it does not (a corrupted download says so rather than how the corruption upset the decompressor),
+/// otherwise `error`. The rest of the blob is read into the partial file to tell.
+fn corrupt_or<F, R>(
+    desc: &LayerDesc,
+    reader: &mut Resume<'_, F, R>,
+    partial: &std::path::Path,
+    error: IngestError,
+) -> IngestError
+where
+    F: FnOnce(u64) -> io::Result<R>,
+    R: Read,
+{
+    if io::copy(reader, &mut io::sink()).is_err() {
+        return error;
+    }
+    let mut hashing = crate::layer::Hashing::new(match File::open(partial) {
+        Ok(f) => f,
+        Err(_) => return error,
+    });
+    if io::copy(&mut hashing, &mut io::sink()).is_err() {
+        return error;
+    }
+    let (actual, _) = hashing.finish();
+    if actual == desc.digest {
+        error
+    } else {
+        IngestError::Digest {
+            expected: desc.digest.clone(),
+            actual,
+        }
     }
 }

@@ -4,6 +4,9 @@
 //! layer blobs, so that `save` and a later `push` send the same bytes and a re-pull by digest finds it. The
 //! image is tagged, and the digest it was pulled by is recorded as `name@sha256:<hex>` (Docker's
 //! `RepoDigests`): the index's digest when it came through one, else the manifest's.
+//!
+//! A pull that fails after some of its layers were ingested gives them back with
+//! [`Store::discard_ingested`], so that a failed pull leaves no layer behind.
 
 use std::fs;
 use std::time::SystemTime;
@@ -11,9 +14,9 @@ use std::time::SystemTime;
 use oci_spec::image::{ImageConfiguration, ImageIndex, ImageManifest};
 
 use crate::index::{digest_reference, ImageRecord, LayerRecord};
-use crate::ingest::IngestedLayer;
+use crate::ingest::{IngestedLayer, Outcome};
 use crate::reference::{Digest, ImageId, Reference};
-use crate::store::{io_err, Store, StoreError};
+use crate::store::{io_err, Garbage, Reclaimed, Store, StoreError};
 use crate::time::rfc3339;
 
 /// Why a pulled image could not be registered.
@@ -213,5 +216,22 @@ impl Store {
         index.digests.insert(pulled_by, id.to_string());
         self.write_index(&lock, &index)?;
         Ok(id)
+    }
+
+    /// Gives back the layers of a pull that failed before [`Store::commit_pulled`]: the blobs and extracted
+    /// layers it brought in (not those it found in place) are removed unless an image references them or
+    /// another pull or push has pinned them meanwhile. Returns what was removed.
+    pub fn discard_ingested(&self, layers: Vec<IngestedLayer>) -> Result<Reclaimed, StoreError> {
+        let mut garbage = Garbage::default();
+        for l in layers.into_iter().filter(|l| l.outcome != Outcome::Present) {
+            garbage.blobs.push(l.desc.digest.to_string());
+            garbage.layers.push(l.desc.diff_id.to_string());
+            // Dropping it releases this pull's pin, so that only someone else's keeps it.
+        }
+        let lock = self.lock()?;
+        let (blobs, layers) = self.read_index()?.referenced();
+        garbage.blobs.retain(|b| !blobs.contains(b));
+        garbage.layers.retain(|l| !layers.contains(l));
+        Ok(self.remove_garbage(&lock, garbage))
     }
 }

@@ -405,6 +405,16 @@ impl Store {
         serde_json::from_slice(&bytes).map_err(|e| StoreError::Config(id.clone(), e))
     }
 
+    /// The image's config document as stored, for the fields Docker keeps there beyond the OCI image spec
+    /// (`config.Healthcheck`); `None` when it is not a JSON object.
+    pub fn config_document(&self, id: &ImageId) -> Result<Option<serde_json::Value>, StoreError> {
+        let path = self.blob_path(id.hex());
+        let bytes = fs::read(&path).map_err(io_err("read", &path))?;
+        Ok(serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .filter(|v| v.is_object()))
+    }
+
     /// `image inspect`: Docker's fields for the image `s` (a reference or ID).
     pub fn inspect(&self, s: &str) -> Result<ImageInspect, StoreError> {
         let index = self.read_index()?;

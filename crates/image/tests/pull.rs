@@ -228,3 +228,50 @@ fn an_index_from_before_digests_still_reads() {
     assert_eq!(store.images().unwrap()[0].digest, None);
     store.tag("old:1", &"old:2".parse().unwrap()).unwrap();
 }
+
+#[test]
+fn a_failed_pull_gives_back_only_the_layers_it_brought_in() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(tmp.path()).unwrap();
+    let first = image(vec![layer("shared", "gzip")], "amd64", None);
+    let layers = ingest_all(&store, &first);
+    store
+        .commit_pulled(&Pulled {
+            repository: "first",
+            tag: None,
+            manifest: &first.manifest,
+            index: None,
+            config: &first.config,
+            layers: &layers,
+        })
+        .unwrap();
+    drop(layers);
+
+    // A second image shares a layer with the first and brings one of its own; its pull then fails.
+    let second = image(
+        vec![layer("shared", "gzip"), layer("own", "zstd")],
+        "amd64",
+        None,
+    );
+    let layers = ingest_all(&store, &second);
+    let blob = |d: &minotaur_image::Digest| store.dir().join("blobs/sha256").join(d.hex());
+    let tree = |d: &minotaur_image::Digest| store.dir().join("layers").join(d.hex());
+    let own = second.layers[1].desc.clone();
+    assert!(blob(&own.digest).is_file() && tree(&own.diff_id).is_dir());
+    let reclaimed = store.discard_ingested(layers).unwrap();
+    assert_eq!(reclaimed.blobs, [own.digest.to_string()]);
+    assert_eq!(reclaimed.layers, [own.diff_id.to_string()]);
+    assert!(!blob(&own.digest).exists() && !tree(&own.diff_id).exists());
+    // The first image's layer stays.
+    let kept = &second.layers[0].desc;
+    assert!(blob(&kept.digest).is_file() && tree(&kept.diff_id).is_dir());
+
+    // A layer another pull still holds is left to it.
+    let third = image(vec![layer("held", "gzip")], "amd64", None);
+    let held = ingest_all(&store, &third);
+    let again = ingest_all(&store, &third);
+    let reclaimed = store.discard_ingested(held).unwrap();
+    assert!(reclaimed.blobs.is_empty() && reclaimed.layers.is_empty());
+    assert!(tree(&third.layers[0].desc.diff_id).is_dir());
+    drop(again);
+}

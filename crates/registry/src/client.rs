@@ -100,6 +100,9 @@ pub struct Resolved {
     /// The index's digest, when the reference pointed at an index (manifest list) rather than a manifest:
     /// this is what [`Client::head_manifest`] returns for the same reference.
     pub index_digest: Option<Digest>,
+    /// The index's bytes exactly as the registry sent them (verified against `index_digest`), so that the
+    /// image store can keep the index the image was chosen from.
+    pub index: Option<Vec<u8>>,
 }
 
 /// Builds a [`Client`]; every setting has a default.
@@ -328,20 +331,20 @@ impl Client {
             &reference.manifest_key(),
             reference.digest(),
         )?;
-        let (manifest_bytes, media_type, digest, index_digest) = if is_index(&media_type) {
-            let index: ImageIndex =
+        let (manifest_bytes, media_type, digest, index) = if is_index(&media_type) {
+            let parsed: ImageIndex =
                 serde_json::from_slice(&bytes).map_err(|e| ClientError::BadManifest {
                     reference: reference.familiar(),
                     why: e.to_string(),
                 })?;
             let chosen = platform
-                .select(&index)
+                .select(&parsed)
                 .map_err(|source| ClientError::Platform {
                     reference: reference.familiar(),
                     source,
                 })?;
             let wanted = chosen.digest().clone();
-            let (bytes, media_type, got) =
+            let (manifest, media_type, got) =
                 self.fetch_manifest(endpoint, reference, wanted.as_ref(), Some(&wanted))?;
             if is_index(&media_type) {
                 return Err(ClientError::UnsupportedManifest {
@@ -349,9 +352,13 @@ impl Client {
                     media_type,
                 });
             }
-            (bytes, media_type, got, Some(digest))
+            (manifest, media_type, got, Some((bytes, digest)))
         } else {
             (bytes, media_type, digest, None)
+        };
+        let (index, index_digest) = match index {
+            Some((bytes, digest)) => (Some(bytes), Some(digest)),
+            None => (None, None),
         };
         let manifest: ImageManifest =
             serde_json::from_slice(&manifest_bytes).map_err(|e| ClientError::BadManifest {
@@ -388,6 +395,7 @@ impl Client {
             manifest,
             config,
             index_digest,
+            index,
         })
     }
 

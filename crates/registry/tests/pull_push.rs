@@ -34,6 +34,7 @@ fn round_trip(client: &Client, registry: &Registry) {
     assert_eq!(resolved.media_type, image::OCI_MANIFEST);
     assert_eq!(resolved.config, img.config.bytes);
     assert_eq!(resolved.index_digest, None);
+    assert_eq!(resolved.index, None);
     for (layer, want) in resolved.manifest.layers().iter().zip(&img.layers) {
         let got = read_all(client.blob(r.repository(), layer).unwrap()).unwrap();
         assert!(got == want.bytes, "layer {} differs", layer.digest());
@@ -184,6 +185,7 @@ fn an_index_resolves_to_the_platform_asked_for() {
     assert_eq!(resolved.digest, arm.digest());
     assert_eq!(resolved.config, arm.config.bytes);
     assert_eq!(resolved.index_digest.as_ref(), Some(&index_digest));
+    assert_eq!(resolved.index.as_deref(), Some(&index[..]));
     assert_eq!(client.head_manifest(&repo).unwrap(), index_digest);
 
     let resolved = client

@@ -198,6 +198,11 @@ impl Cgroup {
         &self.dirs
     }
 
+    /// How many of its processes the kernel's OOM killer has killed (see [`crate::usage`]).
+    pub fn oom_kills(&self) -> u64 {
+        crate::usage::Usage::read(&self.dirs, Path::new("/proc")).oom_kills
+    }
+
     fn mkdir(&mut self, base: &Path, rel: &Path) -> Result<PathBuf, CgroupError> {
         // An ancestor that was there a moment ago may be gone: another container's removal takes the empty
         // ancestors it made with it (two containers of one parent, created and removed at once). Start over

@@ -17,6 +17,7 @@
 
 pub mod cgroup;
 pub mod defaults;
+pub mod detached;
 mod exec;
 mod init;
 pub mod mount_template;
@@ -24,6 +25,7 @@ pub mod mounts;
 pub mod reaper;
 pub mod rootfs;
 pub mod seccomp;
+pub mod usage;
 
 use std::fs::File;
 use std::io::{Read, Write};

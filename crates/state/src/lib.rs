@@ -111,6 +111,19 @@
 //! | `container_id` | TEXT NOT NULL, REFERENCES `containers(id)` ON DELETE CASCADE | who mounts it |
 //!
 //! PRIMARY KEY (`volume`, `container_id`); index `volume_mounts_container` on `container_id`.
+//!
+//! `events`: what happened to containers, networks and images (Docker's events), newest last. There is no
+//! daemon to hold them in memory: the process that caused an event inserts it, and `events` reads them
+//! from here and follows new ones. Only the last [`EVENTS_KEPT`] are kept: an insert deletes older ones.
+//!
+//! | column | type | meaning |
+//! |---|---|---|
+//! | `seq` | INTEGER PRIMARY KEY | the order of insertion (the newest row is never deleted, so a new one always gets a higher number) |
+//! | `time_nano` | INTEGER NOT NULL | when it happened, nanoseconds since the Unix epoch (set by the caller) |
+//! | `type` | TEXT NOT NULL | `container`, `network`, `image`, `volume` |
+//! | `action` | TEXT NOT NULL | `create`, `start`, `die`, `kill`, `destroy`, `connect`, `pull`... |
+//! | `actor_id` | TEXT NOT NULL | the ID (or, for images, the reference) of what it happened to |
+//! | `attributes` | TEXT NOT NULL, valid JSON | a JSON object of strings (Docker's `Actor.Attributes`) |
 #![forbid(unsafe_code)]
 
 mod tx;
@@ -127,8 +140,8 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 
 pub use tx::{
-    Allocation, ContainerRow, EndpointRow, NetworkRow, NewContainer, NewNetwork, NewVolume,
-    PortRow, ReadTx, VolumeRow, WriteTx,
+    Allocation, ContainerRow, EndpointRow, EventRow, NetworkRow, NewContainer, NewEvent,
+    NewNetwork, NewVolume, PortRow, ReadTx, VolumeRow, WriteTx, EVENTS_KEPT,
 };
 
 /// The database's file name under the root directory.
@@ -199,6 +212,15 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (volume, container_id)
     ) STRICT, WITHOUT ROWID;
     CREATE INDEX volume_mounts_container ON volume_mounts(container_id);",
+    // 4: lifecycle events, recorded by whichever process caused them.
+    "CREATE TABLE events (
+        seq        INTEGER PRIMARY KEY,
+        time_nano  INTEGER NOT NULL,
+        type       TEXT NOT NULL,
+        action     TEXT NOT NULL,
+        actor_id   TEXT NOT NULL,
+        attributes TEXT NOT NULL CHECK (json_valid(attributes))
+    ) STRICT;",
 ];
 
 /// The schema version this build creates and understands.

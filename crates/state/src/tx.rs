@@ -10,8 +10,10 @@ use rusqlite::{ffi, params, Connection, OptionalExtension, Row};
 
 use crate::StateError;
 
+mod event;
 mod volume;
 
+pub use event::{EventRow, NewEvent, EVENTS_KEPT};
 pub use volume::{NewVolume, VolumeRow};
 
 /// A container to insert. `config` and `state` must be valid JSON.

@@ -62,6 +62,7 @@ fn open_creates_private_root_and_wal_database() {
         [
             "containers",
             "endpoints",
+            "events",
             "ip_allocations",
             "networks",
             "ports",
@@ -472,5 +473,46 @@ fn a_mounted_volume_is_not_deleted_until_its_containers_are() {
             .map(|v| v.name.as_str())
             .collect::<Vec<_>>(),
         ["anon"]
+    );
+}
+
+#[test]
+fn events_come_back_in_order_and_only_the_last_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let event = |n: i64| minotaur_state::NewEvent {
+        time_nano: 1_700_000_000_000_000_000 + n,
+        kind: "container",
+        action: if n % 2 == 0 { "start" } else { "die" },
+        actor_id: "abc",
+        attributes: r#"{"name":"web"}"#,
+    };
+    let first = store.write(|tx| tx.insert_event(&event(0))).unwrap();
+    let second = store.write(|tx| tx.insert_event(&event(1))).unwrap();
+    assert!(second > first);
+    let rows = store.read(|tx| tx.events_after(first, 10)).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].seq, rows[0].action.as_str()), (second, "die"));
+    assert_eq!(store.read(|tx| tx.last_event()).unwrap(), second);
+    // Not JSON: refused.
+    let bad = minotaur_state::NewEvent {
+        attributes: "{",
+        ..event(2)
+    };
+    assert!(store.write(|tx| tx.insert_event(&bad)).is_err());
+    store
+        .write(|tx| -> Result<(), StateError> {
+            for n in 2..minotaur_state::EVENTS_KEPT + 10 {
+                tx.insert_event(&event(n))?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let all = store.read(|tx| tx.events_after(0, i64::MAX)).unwrap();
+    assert_eq!(all.len() as i64, minotaur_state::EVENTS_KEPT);
+    assert!(all.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert_eq!(
+        all.last().unwrap().time_nano,
+        1_700_000_000_000_000_000 + minotaur_state::EVENTS_KEPT + 9
     );
 }

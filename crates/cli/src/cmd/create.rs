@@ -5,6 +5,7 @@ use anyhow::Context as _;
 use minotaur_engine::container::{HostConfig, Seccomp};
 use minotaur_engine::context::Context;
 use minotaur_engine::create::{self, CreateRequest};
+use minotaur_engine::image::pull::{self as image_pull, PullOptions, PullPolicy};
 use minotaur_engine::parse;
 use minotaur_engine::paths::Paths;
 
@@ -29,6 +30,10 @@ pub struct Flags {
     /// Assign a name to the container
     #[arg(long)]
     pub name: Option<String>,
+
+    /// Pull the image first: missing (when it is not in the store), always, or never
+    #[arg(long, default_value = "missing", value_name = "POLICY")]
+    pub pull: PullPolicy,
 
     /// Container host name (default: the first 12 characters of its ID)
     #[arg(short = 'h', long)]
@@ -195,6 +200,9 @@ pub struct Flags {
     /// Remove the container when it exits
     #[arg(long)]
     pub rm: bool,
+
+    #[command(flatten)]
+    pub lifecycle: crate::cmd::lifecycle::LifecycleFlags,
 
     /// The image (`host` for the host's own filesystem, read-only), then the command and its arguments
     // One positional whose values after the first are all trailing: everything after the image belongs to
@@ -410,7 +418,7 @@ impl Flags {
         if let Some(s) = &self.stop_signal {
             minotaur_engine::stop::parse_signal(s)?;
         }
-        Ok(CreateRequest {
+        let mut req = CreateRequest {
             name: self.name.as_deref().map(str::parse).transpose()?,
             image: self.image().to_owned(),
             cmd: self.command().to_vec(),
@@ -430,8 +438,11 @@ impl Flags {
             labels,
             stop_signal: self.stop_signal.clone(),
             stop_timeout: self.stop_timeout,
+            healthcheck: None,
             host,
-        })
+        };
+        self.lifecycle.apply(&mut req)?;
+        Ok(req)
     }
 }
 
@@ -454,6 +465,22 @@ pub fn each<T: std::fmt::Display, E: Into<anyhow::Error>>(
     Ok(status)
 }
 
+/// Pulls the image of a `create` or `run` as `--pull` says, showing progress on stderr. A missing image that
+/// is not pulled, or a pull that fails, fails the command with Docker's status 125.
+pub fn pull_image(global: &Global, ctx: &Context, flags: &Flags) -> Result<(), CliError> {
+    let reporter =
+        crate::progress::reporter(crate::progress::Mode::Auto, crate::progress::Stream::Stderr);
+    image_pull::ensure(
+        ctx,
+        &global.registry(),
+        flags.image(),
+        flags.pull,
+        &PullOptions::default(),
+        reporter.as_ref(),
+    )
+    .map_err(|e| CliError::with_code(125, e))
+}
+
 /// The engine's context over the directories the global options name.
 pub fn context(global: &Global) -> Context {
     let mut paths = Paths::new(&global.root, &global.runroot);
@@ -471,8 +498,9 @@ pub fn run(global: &Global, args: Args) -> CliResult {
         .flags
         .request()
         .map_err(|e| CliError::with_code(125, e))?;
-    let c = create::create(&context(global), req)
-        .map_err(|e| CliError::with_code(e.exit_code() as u8, e))?;
+    let ctx = context(global);
+    pull_image(global, &ctx, &args.flags)?;
+    let c = create::create(&ctx, req).map_err(|e| CliError::with_code(e.exit_code() as u8, e))?;
     writeln!(std::io::stdout(), "{}", c.id)?;
     Ok(0)
 }

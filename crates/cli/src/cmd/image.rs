@@ -1,7 +1,7 @@
 use minotaur_engine::template::Format;
 
 use crate::cli::Global;
-use crate::cmd::{images, import, load, rmi, save, tag};
+use crate::cmd::{history, image_prune, images, import, load, pull, push, rmi, save, tag};
 use crate::error::CliResult;
 
 /// Manage images (the same verbs as `docker image`)
@@ -22,6 +22,10 @@ enum Command {
     Import(import::Args),
     Load(load::Args),
     Save(save::Args),
+    Pull(pull::Args),
+    Push(push::Args),
+    History(history::Args),
+    Prune(image_prune::Args),
 }
 
 #[derive(Debug, clap::Args)]
@@ -43,6 +47,10 @@ pub fn run(global: &Global, args: Args) -> CliResult {
         Command::Import(a) => import::run(global, a),
         Command::Load(a) => load::run(global, a),
         Command::Save(a) => save::run(global, a),
+        Command::Pull(a) => pull::run(global, a),
+        Command::Push(a) => push::run(global, a),
+        Command::History(a) => history::run(global, a),
+        Command::Prune(a) => image_prune::run(global, a),
     }
 }
 

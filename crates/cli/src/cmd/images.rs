@@ -152,7 +152,7 @@ pub fn run(global: &Global, args: Args) -> CliResult {
 }
 
 /// Docker's (go-units) `HumanDuration`.
-fn human_duration(secs: i64) -> String {
+pub(crate) fn human_duration(secs: i64) -> String {
     let secs = secs.max(0);
     let minutes = secs / 60;
     let hours = (secs as f64 / 3600.0 + 0.5) as i64;

@@ -53,9 +53,14 @@ pub fn run(global: &Global, args: Args) -> CliResult {
     let path = ctx.paths.log(&c.id);
     let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
     if args.follow {
+        // Until the supervisor has recorded the exit: it copies what PID 1 wrote last after PID 1 is
+        // gone, and records the exit only then.
         let running = || {
             ctx.find(c.id.as_str()).is_ok_and(|c| {
-                c.state.status == Status::Running && alive(c.state.pid, c.state.pid_start_time)
+                let s = &c.state;
+                s.status == Status::Running
+                    && (alive(s.pid, s.pid_start_time)
+                        || alive(s.supervisor_pid, s.supervisor_start_time))
             })
         };
         logs::follow(&path, &opts, running, &mut out, &mut err)?;

@@ -2,16 +2,25 @@
 
 mod attach;
 mod completion;
+mod compose;
 mod container;
+mod cp;
 mod create;
+mod diff;
 mod dns_serve;
+mod events;
 mod exec;
+mod history;
 mod image;
+mod image_prune;
 mod images;
 mod import;
 mod inspect;
 mod kill;
+mod lifecycle;
 mod load;
+mod login;
+mod logout;
 mod logs;
 mod lsns;
 mod man;
@@ -19,7 +28,10 @@ mod netns;
 mod network;
 mod nsenter;
 mod port;
+mod port_forward;
 mod ps;
+mod pull;
+mod push;
 mod rename;
 mod restart;
 mod rm;
@@ -27,7 +39,9 @@ mod rmi;
 mod run;
 mod save;
 mod start;
+mod stats;
 mod stop;
+mod system;
 mod tag;
 mod top;
 mod unshare;
@@ -43,6 +57,7 @@ use crate::error::CliResult;
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Create(create::Args),
+    Cp(cp::Args),
     Run(run::Args),
     Exec(exec::Args),
     Attach(attach::Args),
@@ -58,9 +73,14 @@ pub enum Command {
     Top(top::Args),
     Rename(rename::Args),
     Port(port::Args),
+    PortForward(port_forward::Args),
     Network(network::Args),
     Volume(volume::Args),
+    System(system::Args),
     Container(container::Args),
+    Diff(diff::Args),
+    Events(events::Args),
+    Stats(stats::Args),
     Version(version::Args),
     Completion(completion::Args),
     Man(man::Args),
@@ -73,6 +93,12 @@ pub enum Command {
     Save(save::Args),
     Images(images::Args),
     Image(image::Args),
+    Compose(compose::Args),
+    Pull(pull::Args),
+    Push(push::Args),
+    Login(login::Args),
+    Logout(logout::Args),
+    History(history::Args),
     Rmi(rmi::Args),
     Tag(tag::Args),
     #[command(hide = true)]
@@ -82,6 +108,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> CliResult {
     match cli.command {
         Command::Create(args) => create::run(&cli.global, args),
+        Command::Cp(args) => cp::run(&cli.global, args),
         Command::Run(args) => run::run(&cli.global, args),
         Command::Exec(args) => exec::run(&cli.global, args),
         Command::Attach(args) => attach::run(&cli.global, args),
@@ -97,9 +124,14 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Top(args) => top::run(&cli.global, args),
         Command::Rename(args) => rename::run(&cli.global, args),
         Command::Port(args) => port::run(&cli.global, args),
+        Command::PortForward(args) => port_forward::run(&cli.global, args),
         Command::Network(args) => network::run(&cli.global, args),
         Command::Volume(args) => volume::run(&cli.global, args),
+        Command::System(args) => system::run(&cli.global, args),
         Command::Container(args) => container::run(&cli.global, args),
+        Command::Diff(args) => diff::run(&cli.global, args),
+        Command::Events(args) => events::run(&cli.global, args),
+        Command::Stats(args) => stats::run(&cli.global, args),
         Command::Version(args) => version::run(args),
         Command::Completion(args) => completion::run(args),
         Command::Man(args) => man::run(args),
@@ -112,6 +144,12 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Import(args) => import::run(&cli.global, args),
         Command::Images(args) => images::run(&cli.global, args),
         Command::Image(args) => image::run(&cli.global, args),
+        Command::Compose(args) => compose::run(args),
+        Command::Pull(args) => pull::run(&cli.global, args),
+        Command::Push(args) => push::run(&cli.global, args),
+        Command::Login(args) => login::run(&cli.global, args),
+        Command::Logout(args) => logout::run(args),
+        Command::History(args) => history::run(&cli.global, args),
         Command::Rmi(args) => rmi::run(&cli.global, args),
         Command::Tag(args) => tag::run(&cli.global, args),
         Command::DnsServe(args) => dns_serve::run(args),

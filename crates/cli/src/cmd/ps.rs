@@ -28,7 +28,8 @@ pub struct Args {
     #[arg(long)]
     no_trunc: bool,
 
-    /// Filter: id=, name=, status=, label=KEY[=VALUE], ancestor=IMAGE (repeatable; all must match)
+    /// Filter: id=, name=, status=, label=KEY[=VALUE], ancestor=IMAGE, health=starting|healthy|unhealthy|none
+    /// (repeatable; all must match)
     #[arg(short = 'f', long = "filter", value_name = "KEY=VALUE")]
     filter: Vec<String>,
 
@@ -41,10 +42,26 @@ pub struct Args {
     latest: bool,
 }
 
-fn matches(c: &Container, filter: &str, live: Status) -> anyhow::Result<bool> {
+/// A filter's key and value, when the key is known (and, for health, the value).
+fn check(filter: &str) -> anyhow::Result<(&str, &str)> {
     let (k, v) = filter
         .split_once('=')
         .ok_or_else(|| anyhow::anyhow!("invalid filter {filter:?}: expected KEY=VALUE"))?;
+    match k {
+        "id" | "name" | "status" | "ancestor" | "label" => {}
+        "health" if ["starting", "healthy", "unhealthy", "none"].contains(&v) => {}
+        "health" => anyhow::bail!(
+            "invalid filter health={v:?}: expected starting, healthy, unhealthy or none"
+        ),
+        _ => anyhow::bail!(
+            "invalid filter {k:?}: expected id, name, status, label, ancestor or health"
+        ),
+    }
+    Ok((k, v))
+}
+
+fn matches(c: &Container, filter: &str, live: Status) -> anyhow::Result<bool> {
+    let (k, v) = check(filter)?;
     Ok(match k {
         "id" => c.id.as_str().starts_with(v),
         "name" => c.name.as_str().contains(v),
@@ -54,7 +71,19 @@ fn matches(c: &Container, filter: &str, live: Status) -> anyhow::Result<bool> {
             Some((lk, lv)) => c.config.labels.get(lk).is_some_and(|x| x == lv),
             None => c.config.labels.contains_key(v),
         },
-        _ => anyhow::bail!("invalid filter {k:?}: expected id, name, status, label or ancestor"),
+        "health" => {
+            let checked = c
+                .config
+                .healthcheck
+                .as_ref()
+                .is_some_and(|h| h.command().is_some());
+            let health = match &c.state.health {
+                Some(h) if checked => h.status.as_str(),
+                _ => "none",
+            };
+            health == v
+        }
+        _ => unreachable!("checked above"),
     })
 }
 
@@ -159,6 +188,10 @@ const HEADERS: &[(&str, &str)] = &[
 ];
 
 pub fn run(global: &Global, args: Args) -> CliResult {
+    // Bad filters are bad with no container to filter too.
+    for f in &args.filter {
+        check(f)?;
+    }
     let now = SystemTime::now();
     let mut containers = context(global).list()?;
     let mut keep = Vec::new();

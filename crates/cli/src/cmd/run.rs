@@ -6,7 +6,7 @@ use minotaur_engine::{create, remove, start};
 
 use crate::cli::Global;
 use crate::cmd::attach::{detach_keys, finish};
-use crate::cmd::create::{context, Flags};
+use crate::cmd::create::{context, pull_image, Flags};
 use crate::error::{CliError, CliResult};
 
 /// Create and run a new container; without -d, wait for it and exit with its status
@@ -39,6 +39,7 @@ pub fn run(global: &Global, args: Args) -> CliResult {
         .map_err(|e| CliError::with_code(125, e))?;
     let keys = detach_keys(&args.detach_keys)?;
     let ctx = context(global);
+    pull_image(global, &ctx, &args.flags)?;
     let c = create::create(&ctx, req).map_err(code)?;
     let attach = if args.detach {
         Attach::Detached

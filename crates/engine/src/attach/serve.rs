@@ -1,12 +1,13 @@
 //! The supervisor's side of the attach channel: one `poll(2)` loop over PID 1's pidfd, its output (pipes,
 //! or the pty master), the listening socket and every attacher. Output goes to the log and to each
 //! attacher; attachers' input goes to the container's stdin, buffered here so that a container that does
-//! not read its input never stops the supervisor from draining its output.
+//! not read its input never stops the supervisor from draining its output. The supervisor hangs its
+//! healthcheck timer on the same loop (a [`Ticker`]).
 
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -32,6 +33,17 @@ pub(crate) enum Input {
     Pipe(OwnedFd),
 }
 
+/// Work the loop does beside serving, while PID 1 runs: woken when it is due or one of its descriptors is
+/// readable.
+pub(crate) trait Ticker {
+    /// When it is due next.
+    fn due(&self) -> Instant;
+    /// The descriptors it waits on.
+    fn fds(&self) -> Vec<BorrowedFd<'_>>;
+    /// Does what is due, or what its readable descriptors have; must not block.
+    fn tick(&mut self);
+}
+
 /// A container's streams as the supervisor holds them.
 pub(crate) struct Streams<'a> {
     pub(crate) pid: Pid,
@@ -44,6 +56,8 @@ pub(crate) struct Streams<'a> {
     /// The foreground client, connected before the container started.
     pub(crate) first: Option<UnixStream>,
     pub(crate) log: Option<&'a mut LogWriter>,
+    /// The healthcheck timer, if the container has a check.
+    pub(crate) ticker: Option<&'a mut dyn Ticker>,
 }
 
 struct Peer {
@@ -72,6 +86,7 @@ enum Slot {
     Listener,
     Peer(usize),
     Input,
+    Ticker,
 }
 
 fn set_nonblocking(fd: BorrowedFd<'_>) {
@@ -131,6 +146,12 @@ pub(crate) fn serve(mut s: Streams<'_>) -> (WaitStatus, Attachers) {
                 slots.push((slot, fd.as_fd(), PollFlags::POLLIN));
             }
         }
+        let ticking = running && s.ticker.is_some();
+        if let (true, Some(t)) = (ticking, s.ticker.as_deref()) {
+            for fd in t.fds() {
+                slots.push((Slot::Ticker, fd, PollFlags::POLLIN));
+            }
+        }
         if running {
             if let Some(l) = &s.listener {
                 slots.push((Slot::Listener, l.as_fd(), PollFlags::POLLIN));
@@ -153,12 +174,18 @@ pub(crate) fn serve(mut s: Streams<'_>) -> (WaitStatus, Attachers) {
             .collect();
         // Once PID 1 is gone its namespace is torn down and the streams close; a process outside it that
         // still holds them (with --pid host) must not keep the supervisor: give them a moment, then stop.
-        let timeout = if running {
-            PollTimeout::NONE
-        } else {
+        let timeout = if !running {
             PollTimeout::from(200u16)
+        } else if let (true, Some(t)) = (ticking, s.ticker.as_deref()) {
+            let left = t.due().saturating_duration_since(Instant::now());
+            // Rounded up: woken a millisecond late rather than spinning until it is due.
+            let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
+        } else {
+            PollTimeout::NONE
         };
         match poll(&mut fds, timeout) {
+            Ok(0) if ticking => {}
             Ok(0) => break,
             Ok(_) => {}
             Err(nix::Error::EINTR) => continue,
@@ -171,6 +198,17 @@ pub(crate) fn serve(mut s: Streams<'_>) -> (WaitStatus, Attachers) {
             .map(|((slot, _, _), _)| *slot)
             .collect();
         drop(fds);
+        if ticking {
+            let due = s
+                .ticker
+                .as_deref()
+                .is_some_and(|t| t.due() <= Instant::now());
+            if due || ready.iter().any(|slot| matches!(slot, Slot::Ticker)) {
+                if let Some(t) = s.ticker.as_deref_mut() {
+                    t.tick();
+                }
+            }
+        }
         let mut gone: Vec<usize> = Vec::new();
         for slot in ready {
             match slot {
@@ -244,6 +282,8 @@ pub(crate) fn serve(mut s: Streams<'_>) -> (WaitStatus, Attachers) {
                         }
                     }
                 }
+                // Done above, once for all its descriptors.
+                Slot::Ticker => {}
                 Slot::Input => {
                     let fd = match &s.input {
                         Input::Pipe(fd) => Some(fd.as_fd()),

@@ -38,6 +38,12 @@ pub enum EngineError {
     Attach(#[from] crate::attach::AttachError),
     #[error(transparent)]
     Volume(#[from] self::volume::VolumeError),
+    #[error(transparent)]
+    Events(#[from] crate::events::EventsError),
+    #[error(transparent)]
+    Cp(#[from] crate::cp::CpError),
+    #[error(transparent)]
+    Forward(#[from] crate::portforward::ForwardError),
     #[error("cannot {what}")]
     Io {
         what: String,

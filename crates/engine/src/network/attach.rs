@@ -5,6 +5,7 @@
 use std::fs;
 use std::net::IpAddr;
 use std::os::fd::AsFd;
+use std::path::Path;
 
 use ipnet::IpNet;
 use minotaur_net::{pool, sysctl, Netlink, VethSpec};
@@ -14,6 +15,7 @@ use crate::container::{Container, NetworkRequest};
 use crate::context::Context;
 use crate::error::network::NetworkError;
 use crate::error::EngineError;
+use crate::events;
 use crate::network::dns;
 use crate::network::networks::{self, default_network, invalid, realize};
 use crate::network::record::{
@@ -149,12 +151,38 @@ pub(crate) fn attach(
         gateway6,
         aliases: req.aliases.clone(),
     };
+    plumb(c, &sandbox, net, &endpoint, index, mac)?;
+    let mut st = ctx.store()?;
+    st.write(|tx| {
+        tx.put_endpoint(
+            c.id.as_str(),
+            &net.id,
+            &serde_json::to_string(&endpoint).expect("an endpoint always serializes"),
+        )
+    })?;
+    drop(st);
+    log::debug!("attach {} to {}: {:?}", c.name, net.name, endpoint.ipv4);
+    network_event(ctx, "connect", c, net);
+    Ok(endpoint)
+}
+
+/// The kernel's side of an endpoint: the bridge (made when missing), the veth with its container end
+/// inside the namespace at `sandbox`, its addresses and routes. At `create` and `network connect`, and
+/// again after a reboot took the namespace (see [`crate::network::restore`]).
+pub(crate) fn plumb(
+    c: &Container,
+    sandbox: &Path,
+    net: &Network,
+    endpoint: &Endpoint,
+    index: usize,
+    mac: [u8; 6],
+) -> Result<(), EngineError> {
     let mut nl = Netlink::open().map_err(NetworkError::from)?;
     let master = match nl.link_index(&net.bridge).map_err(NetworkError::from)? {
         Some(i) => i,
         None => realize(net, &mut nl)?,
     };
-    let ns = fs::File::open(&sandbox).map_err(|source| EngineError::Io {
+    let ns = fs::File::open(sandbox).map_err(|source| EngineError::Io {
         what: format!("open network namespace {}", sandbox.display()),
         source,
     })?;
@@ -173,27 +201,28 @@ pub(crate) fn attach(
     sysctl::disable_ipv6(&endpoint.host_veth).map_err(NetworkError::from)?;
     nl.port_up(&endpoint.host_veth)
         .map_err(NetworkError::from)?;
-    let addrs: Vec<IpNet> = ipv4.iter().chain(ipv6.iter()).copied().collect();
+    let addrs: Vec<IpNet> = endpoint
+        .ipv4
+        .iter()
+        .chain(endpoint.ipv6.iter())
+        .copied()
+        .collect();
     // Only the first network gives the default route, as with Docker; internal networks none.
     let gateways: Vec<IpAddr> = if index == 0 && !net.internal {
-        gateway4.iter().chain(gateway6.iter()).copied().collect()
+        endpoint
+            .gateway4
+            .iter()
+            .chain(endpoint.gateway6.iter())
+            .copied()
+            .collect()
     } else {
         Vec::new()
     };
     log::debug!("attach {}: host end up", c.name);
-    minotaur_net::configure_peer(&sandbox, &endpoint.ifname, &addrs, &gateways)
+    minotaur_net::configure_peer(sandbox, &endpoint.ifname, &addrs, &gateways)
         .map_err(NetworkError::from)?;
     log::debug!("attach {}: container end configured", c.name);
-    let mut st = ctx.store()?;
-    st.write(|tx| {
-        tx.put_endpoint(
-            c.id.as_str(),
-            &net.id,
-            &serde_json::to_string(&endpoint).expect("an endpoint always serializes"),
-        )
-    })?;
-    log::debug!("attach {} to {}: {:?}", c.name, net.name, endpoint.ipv4);
-    Ok(endpoint)
+    Ok(())
 }
 
 /// `network connect`: joins a container (running or not) to one more network.
@@ -249,7 +278,24 @@ pub fn disconnect(ctx: &Context, network: &str, container: &str) -> Result<(), E
             .map_err(NetworkError::from)?;
     }
     detach_records(ctx, &c, &net)?;
+    network_event(ctx, "disconnect", &c, &net);
     dns::update(ctx, &c.id)
+}
+
+/// Records a network event about container `c` (Docker's attributes: the container, the network's name
+/// and driver).
+fn network_event(ctx: &Context, action: &str, c: &Container, net: &Network) {
+    events::record(
+        ctx,
+        "network",
+        action,
+        &net.id,
+        &[
+            ("container", c.id.as_str()),
+            ("name", &net.name),
+            ("type", &net.driver),
+        ],
+    );
 }
 
 fn detach_records(ctx: &Context, c: &Container, net: &Network) -> Result<(), EngineError> {

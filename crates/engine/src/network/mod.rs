@@ -16,6 +16,7 @@
 //! | [`ports`] | published ports: their records, firewall rules, the connect4 redirect; `network reload` |
 //! | [`dns`] | the resolver's records and telling the resolver |
 //! | [`netns`] | containers' `ip netns` names |
+//! | [`restore`] | a container's namespace and endpoints made again from their records, after a reboot |
 //!
 //! Each is a set of functions over the engine's [`Context`](crate::context::Context).
 
@@ -25,6 +26,7 @@ pub mod netns;
 pub mod networks;
 pub mod ports;
 pub mod record;
+pub mod restore;
 
 pub use crate::error::network::NetworkError;
 pub use attach::{attachments, connect, disconnect};

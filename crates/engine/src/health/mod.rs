@@ -1,0 +1,501 @@
+//! Healthchecks: a container's check (`--health-*` flags over the image's `HEALTHCHECK`), the health its
+//! results add up to (`.State.Health` in `inspect`), and the monitor the supervisor runs them with.
+//!
+//! There is no daemon: the supervisor of a running container is the only process that knows when a check
+//! is due. Its poll loop ([`crate::relay`]) watches the [`Monitor`]'s timer, the running check's pidfd and
+//! its output pipe beside the container's own streams (the [`monitor`] module), so a check never stops the logs from being copied.
+//! A check is an `exec` into the container (the same process description `exec` builds: the container's
+//! namespaces, cgroup, seccomp filter, user, environment and working directory), its standard output and
+//! error captured together, its first 4,096 bytes kept. Each result is written into the container's
+//! state record in one write transaction that changes nothing else of it.
+//!
+//! Docker's rules, which this follows: the first check runs one interval after the start (the start
+//! interval while the container is `starting` within its start period); a check exiting 0 makes it
+//! `healthy` and resets the failing streak; any other result (a non-zero exit, a timeout, a check that
+//! could not run) adds to the streak, except while still `starting` within the start period, and `retries`
+//! failures in a row make it `unhealthy`; the last five results are kept. Durations are stored as
+//! nanoseconds, as Docker stores them in `Config.Healthcheck`.
+
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+pub(crate) mod monitor;
+
+/// What a `--health-*` flag failed on.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum HealthError {
+    #[error("invalid --{flag} {value:?}: expected a duration such as 30s, 1m30s or 500ms")]
+    Duration { flag: &'static str, value: String },
+    #[error("invalid --{flag} {value:?}: it cannot be negative")]
+    Negative { flag: &'static str, value: String },
+    #[error("invalid --{flag} {value:?}: it cannot be less than 1ms (0 takes the default)")]
+    TooShort { flag: &'static str, value: String },
+    #[error("--no-healthcheck conflicts with --{0}")]
+    Conflict(&'static str),
+    #[error("invalid --health-cmd: the command is empty")]
+    EmptyCommand,
+}
+
+/// Docker's defaults.
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_START_INTERVAL: Duration = Duration::from_secs(5);
+const DEFAULT_RETRIES: u32 = 3;
+/// Results kept in `.State.Health.Log`.
+const LOG_ENTRIES: usize = 5;
+
+/// A container's healthcheck, Docker's `Config.Healthcheck`: `Test` is `["CMD", args…]`,
+/// `["CMD-SHELL", command]` or `["NONE"]` (checks off); an empty `Test` inherits the image's. Zero
+/// durations and retries take the image's value, then Docker's default.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Healthcheck {
+    #[serde(default)]
+    pub test: Vec<String>,
+    #[serde(default)]
+    pub interval: i64,
+    #[serde(default)]
+    pub timeout: i64,
+    #[serde(default)]
+    pub start_period: i64,
+    #[serde(default)]
+    pub start_interval: i64,
+    #[serde(default)]
+    pub retries: i64,
+}
+
+impl Healthcheck {
+    /// The user's check over the image's, field by field, as Docker merges them at create.
+    pub fn over(self, image: Option<&Healthcheck>) -> Healthcheck {
+        let Some(img) = image else { return self };
+        let pick = |a: i64, b: i64| if a != 0 { a } else { b };
+        Healthcheck {
+            test: if self.test.is_empty() {
+                img.test.clone()
+            } else {
+                self.test
+            },
+            interval: pick(self.interval, img.interval),
+            timeout: pick(self.timeout, img.timeout),
+            start_period: pick(self.start_period, img.start_period),
+            start_interval: pick(self.start_interval, img.start_interval),
+            retries: pick(self.retries, img.retries),
+        }
+    }
+
+    /// The command a check runs, or `None` when checks are off.
+    pub fn command(&self) -> Option<Vec<String>> {
+        match self.test.split_first() {
+            Some((kind, rest)) if kind == "CMD" && !rest.is_empty() => Some(rest.to_vec()),
+            Some((kind, [cmd])) if kind == "CMD-SHELL" => {
+                Some(vec!["/bin/sh".into(), "-c".into(), cmd.clone()])
+            }
+            _ => None,
+        }
+    }
+
+    fn duration(ns: i64, default: Duration) -> Duration {
+        if ns > 0 {
+            Duration::from_nanos(ns as u64)
+        } else {
+            default
+        }
+    }
+
+    pub fn interval(&self) -> Duration {
+        Self::duration(self.interval, DEFAULT_INTERVAL)
+    }
+    pub fn timeout(&self) -> Duration {
+        Self::duration(self.timeout, DEFAULT_TIMEOUT)
+    }
+    pub fn start_period(&self) -> Duration {
+        Self::duration(self.start_period, Duration::ZERO)
+    }
+    pub fn start_interval(&self) -> Duration {
+        Self::duration(self.start_interval, DEFAULT_START_INTERVAL)
+    }
+    pub fn retries(&self) -> u32 {
+        if self.retries > 0 {
+            self.retries as u32
+        } else {
+            DEFAULT_RETRIES
+        }
+    }
+}
+
+/// The image's `HEALTHCHECK`, from its config document (`config.Healthcheck`, where Docker keeps it; the
+/// OCI image spec has no field for it).
+pub fn from_image_config(config: &serde_json::Value) -> Option<Healthcheck> {
+    let h = config.get("config")?.get("Healthcheck")?;
+    serde_json::from_value(h.clone()).ok()
+}
+
+/// The `--health-*` flags as given on the command line.
+#[derive(Clone, Debug, Default)]
+pub struct HealthFlags {
+    pub cmd: Option<String>,
+    pub interval: Option<String>,
+    pub timeout: Option<String>,
+    pub start_period: Option<String>,
+    pub start_interval: Option<String>,
+    pub retries: Option<i64>,
+    pub none: bool,
+}
+
+impl HealthFlags {
+    /// The check the flags ask for (`None`: no flag given, the image's applies), checked as Docker does.
+    pub fn resolve(&self) -> Result<Option<Healthcheck>, HealthError> {
+        let given: [(&'static str, bool); 6] = [
+            ("health-cmd", self.cmd.is_some()),
+            ("health-interval", self.interval.is_some()),
+            ("health-timeout", self.timeout.is_some()),
+            ("health-start-period", self.start_period.is_some()),
+            ("health-start-interval", self.start_interval.is_some()),
+            ("health-retries", self.retries.is_some()),
+        ];
+        if self.none {
+            if let Some((flag, _)) = given.iter().find(|(_, set)| *set) {
+                return Err(HealthError::Conflict(flag));
+            }
+            return Ok(Some(Healthcheck {
+                test: vec!["NONE".into()],
+                ..Default::default()
+            }));
+        }
+        if !given.iter().any(|(_, set)| *set) {
+            return Ok(None);
+        }
+        let dur = |flag: &'static str, v: &Option<String>| -> Result<i64, HealthError> {
+            let Some(v) = v else { return Ok(0) };
+            let ns = go_duration(v).ok_or_else(|| HealthError::Duration {
+                flag,
+                value: v.clone(),
+            })?;
+            if ns < 0 {
+                return Err(HealthError::Negative {
+                    flag,
+                    value: v.clone(),
+                });
+            }
+            if ns != 0 && ns < 1_000_000 {
+                return Err(HealthError::TooShort {
+                    flag,
+                    value: v.clone(),
+                });
+            }
+            Ok(ns)
+        };
+        let retries = self.retries.unwrap_or(0);
+        if retries < 0 {
+            return Err(HealthError::Negative {
+                flag: "health-retries",
+                value: retries.to_string(),
+            });
+        }
+        let test = match &self.cmd {
+            Some(c) if c.trim().is_empty() => return Err(HealthError::EmptyCommand),
+            Some(c) => vec!["CMD-SHELL".to_owned(), c.clone()],
+            None => Vec::new(),
+        };
+        Ok(Some(Healthcheck {
+            test,
+            interval: dur("health-interval", &self.interval)?,
+            timeout: dur("health-timeout", &self.timeout)?,
+            start_period: dur("health-start-period", &self.start_period)?,
+            start_interval: dur("health-start-interval", &self.start_interval)?,
+            retries,
+        }))
+    }
+}
+
+/// Parses a Go duration (`1h2m3.5s`, `300ms`, `-1s`, `0`) into nanoseconds, the syntax Docker's
+/// `--health-*` flags take.
+pub fn go_duration(s: &str) -> Option<i64> {
+    let (neg, mut rest) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    if rest == "0" {
+        return Some(0);
+    }
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total: f64 = 0.0;
+    while !rest.is_empty() {
+        let num_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let (num, after) = rest.split_at(num_end);
+        if num.is_empty() || num == "." {
+            return None;
+        }
+        let unit_end = after
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after.len());
+        let (unit, next) = after.split_at(unit_end);
+        let scale = match unit {
+            "ns" => 1.0,
+            "us" | "µs" | "μs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+        total += num.parse::<f64>().ok()? * scale;
+        rest = next;
+    }
+    if total > i64::MAX as f64 {
+        return None;
+    }
+    let ns = total.round() as i64;
+    Some(if neg { -ns } else { ns })
+}
+
+/// Formats a duration as Go prints one (`30s`, `1m30s`, `500ms`, `1.5s`), for messages Docker words so.
+pub fn go_format(d: Duration) -> String {
+    let ns = d.as_nanos();
+    if ns == 0 {
+        return "0s".into();
+    }
+    let frac = |v: u128, unit: u128| {
+        let whole = v / unit;
+        let rem = v % unit;
+        if rem == 0 {
+            whole.to_string()
+        } else {
+            let digits = unit.to_string().len() - 1;
+            let s = format!("{whole}.{rem:0digits$}");
+            s.trim_end_matches('0').to_owned()
+        }
+    };
+    if ns < 1_000 {
+        return format!("{ns}ns");
+    }
+    if ns < 1_000_000 {
+        return format!("{}µs", frac(ns, 1_000));
+    }
+    if ns < 1_000_000_000 {
+        return format!("{}ms", frac(ns, 1_000_000));
+    }
+    let h = ns / 3_600_000_000_000;
+    let m = (ns / 60_000_000_000) % 60;
+    let s = frac(ns % 60_000_000_000, 1_000_000_000);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, m) => format!("{m}m{s}s"),
+        (h, m) => format!("{h}h{m}m{s}s"),
+    }
+}
+
+/// Docker's health statuses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStatus {
+    #[default]
+    Starting,
+    Healthy,
+    Unhealthy,
+}
+
+impl HealthStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthStatus::Starting => "starting",
+            HealthStatus::Healthy => "healthy",
+            HealthStatus::Unhealthy => "unhealthy",
+        }
+    }
+
+    /// How `ps` shows it after "Up …": `(health: starting)`, `(healthy)`, `(unhealthy)`.
+    pub fn ps_word(self) -> &'static str {
+        match self {
+            HealthStatus::Starting => "health: starting",
+            h => h.as_str(),
+        }
+    }
+}
+
+/// One check's result, as in Docker's `.State.Health.Log`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HealthResult {
+    pub start: String,
+    pub end: String,
+    pub exit_code: i32,
+    pub output: String,
+}
+
+/// A container's health, Docker's `.State.Health`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Health {
+    pub status: HealthStatus,
+    pub failing_streak: u32,
+    pub log: Vec<HealthResult>,
+}
+
+impl Health {
+    /// At each start: `starting` again with no failures; the log of earlier runs is kept, as Docker
+    /// keeps it.
+    pub fn restart(previous: Option<Health>) -> Health {
+        Health {
+            status: HealthStatus::Starting,
+            failing_streak: 0,
+            log: previous.map(|h| h.log).unwrap_or_default(),
+        }
+    }
+
+    /// Adds one result. `in_start_period`: the check started within the start period, where a failure
+    /// does not count while the container is still `starting`.
+    pub fn record(&mut self, result: HealthResult, retries: u32, in_start_period: bool) {
+        if result.exit_code == 0 {
+            self.failing_streak = 0;
+            self.status = HealthStatus::Healthy;
+        } else if !(self.status == HealthStatus::Starting && in_start_period) {
+            self.failing_streak += 1;
+            if self.failing_streak >= retries {
+                self.status = HealthStatus::Unhealthy;
+            }
+        }
+        self.log.push(result);
+        let extra = self.log.len().saturating_sub(LOG_ENTRIES);
+        self.log.drain(..extra);
+    }
+}
+
+pub(crate) fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_nanos(t).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(go_duration("30s"), Some(30_000_000_000));
+        assert_eq!(go_duration("1m30s"), Some(90_000_000_000));
+        assert_eq!(go_duration("500ms"), Some(500_000_000));
+        assert_eq!(go_duration("1.5s"), Some(1_500_000_000));
+        assert_eq!(go_duration("1h"), Some(3_600_000_000_000));
+        assert_eq!(go_duration("-1s"), Some(-1_000_000_000));
+        assert_eq!(go_duration("0"), Some(0));
+        for bad in ["", "5", "abc", "1d", "s", "1.2.3s", "--1s"] {
+            assert_eq!(go_duration(bad), None, "{bad}");
+        }
+        assert_eq!(go_format(Duration::from_secs(30)), "30s");
+        assert_eq!(go_format(Duration::from_secs(90)), "1m30s");
+        assert_eq!(go_format(Duration::from_millis(100)), "100ms");
+        assert_eq!(go_format(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(go_format(Duration::from_secs(3600)), "1h0m0s");
+    }
+
+    #[test]
+    fn flags_become_a_check_and_bad_ones_are_named() {
+        let f = HealthFlags {
+            cmd: Some("true".into()),
+            interval: Some("2s".into()),
+            retries: Some(2),
+            ..Default::default()
+        };
+        let h = f.resolve().unwrap().unwrap();
+        assert_eq!(h.test, ["CMD-SHELL", "true"]);
+        assert_eq!(h.interval, 2_000_000_000);
+        assert_eq!(h.timeout(), DEFAULT_TIMEOUT);
+        assert_eq!(h.retries(), 2);
+        assert_eq!(HealthFlags::default().resolve(), Ok(None));
+        let none = HealthFlags {
+            none: true,
+            ..Default::default()
+        };
+        assert_eq!(none.resolve().unwrap().unwrap().command(), None);
+        let bad = |f: HealthFlags| f.resolve().unwrap_err().to_string();
+        assert!(bad(HealthFlags {
+            interval: Some("soon".into()),
+            ..Default::default()
+        })
+        .contains("--health-interval \"soon\""));
+        assert!(bad(HealthFlags {
+            timeout: Some("-1s".into()),
+            ..Default::default()
+        })
+        .contains("cannot be negative"));
+        assert!(bad(HealthFlags {
+            start_period: Some("10us".into()),
+            ..Default::default()
+        })
+        .contains("less than 1ms"));
+        assert!(bad(HealthFlags {
+            retries: Some(-1),
+            ..Default::default()
+        })
+        .contains("--health-retries"));
+        assert!(bad(HealthFlags {
+            none: true,
+            cmd: Some("x".into()),
+            ..Default::default()
+        })
+        .contains("conflicts with --health-cmd"));
+        assert!(bad(HealthFlags {
+            cmd: Some(" ".into()),
+            ..Default::default()
+        })
+        .contains("empty"));
+    }
+
+    #[test]
+    fn the_users_check_goes_over_the_images() {
+        let img = Healthcheck {
+            test: vec!["CMD".into(), "check".into()],
+            interval: 5,
+            retries: 7,
+            ..Default::default()
+        };
+        let mine = Healthcheck {
+            interval: 9,
+            ..Default::default()
+        };
+        let h = mine.over(Some(&img));
+        assert_eq!(h.test, ["CMD", "check"]);
+        assert_eq!((h.interval, h.retries), (9, 7));
+        assert_eq!(h.command().unwrap(), ["check"]);
+        let doc = serde_json::json!({"config": {"Healthcheck": {"Test": ["CMD-SHELL", "curl -f localhost"],
+            "Interval": 30000000000_i64, "Retries": 3}}});
+        let h = from_image_config(&doc).unwrap();
+        assert_eq!(h.command().unwrap(), ["/bin/sh", "-c", "curl -f localhost"]);
+        assert_eq!(h.interval(), Duration::from_secs(30));
+    }
+
+    fn result(code: i32) -> HealthResult {
+        HealthResult {
+            exit_code: code,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn results_add_up_as_dockers() {
+        let mut h = Health::restart(None);
+        // Failures within the start period do not count while starting.
+        h.record(result(1), 2, true);
+        assert_eq!((h.status, h.failing_streak), (HealthStatus::Starting, 0));
+        h.record(result(1), 2, false);
+        assert_eq!((h.status, h.failing_streak), (HealthStatus::Starting, 1));
+        h.record(result(0), 2, false);
+        assert_eq!((h.status, h.failing_streak), (HealthStatus::Healthy, 0));
+        h.record(result(1), 2, true);
+        assert_eq!((h.status, h.failing_streak), (HealthStatus::Healthy, 1));
+        h.record(result(-1), 2, false);
+        assert_eq!((h.status, h.failing_streak), (HealthStatus::Unhealthy, 2));
+        h.record(result(1), 2, false);
+        h.record(result(1), 2, false);
+        assert_eq!(h.log.len(), LOG_ENTRIES);
+        let again = Health::restart(Some(h));
+        assert_eq!(again.status, HealthStatus::Starting);
+        assert_eq!(again.failing_streak, 0);
+        assert_eq!(again.log.len(), LOG_ENTRIES);
+    }
+}
