@@ -773,12 +773,17 @@ fn attached_run_forwards_signals_and_still_cleans_up() {
         Ok(h.mino(&["logs", "fg"]).stdout == b"ready\n")
     })
     .unwrap();
-    // The attached minotaur is the container's supervisor: signal it as a shell's job control would.
-    let sup = h.sh_ok(
-        "ps -e -o stat=,pid=,comm= | awk '$3 == \"minotaur\" && $1 !~ /^Z/ && $2 != 1 {print $2}'",
-    );
-    assert_eq!(sup.lines().count(), 1, "{sup}");
-    h.sh_ok(&format!("kill -TERM {}", sup.trim()));
+    // Signal the attached minotaur (the child of the nsenter that put it in the box) as a shell's job
+    // control would; it forwards the signal to PID 1 through the supervisor.
+    let nsenter = child.id();
+    let client =
+        std::fs::read_to_string(format!("/proc/{nsenter}/task/{nsenter}/children")).unwrap();
+    let client: i32 = client.split_whitespace().next().unwrap().parse().unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(client),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(9));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "ready\ngot TERM\n");

@@ -197,7 +197,6 @@ pub(crate) fn run_attached(
         relay_stdin: req.tty && req.stdin,
         signals: signals.as_ref(),
         log: None,
-        ticker: None,
     });
     drop(raw);
     Ok(match status {

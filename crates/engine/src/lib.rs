@@ -11,6 +11,7 @@
 //! a module of functions over it. See docs/ARCHITECTURE.md for the modules and what each owns.
 #![forbid(unsafe_code)]
 
+pub mod attach;
 pub mod boot;
 pub mod capture;
 pub mod container;

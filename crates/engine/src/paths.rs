@@ -8,6 +8,7 @@
 //! <root>/volumes/<name>/_data         a volume's data (see the volume module)
 //! <runroot>/containers/<id>/          runtime, gone at reboot
 //!     bundle/                          the OCI bundle directory the root is assembled on
+//!     attach.sock                      the supervisor's attach channel (see the attach module)
 //! <runroot>/netns/<id>                the network namespace, a bind-mounted nsfs file (SandboxKey)
 //! <runroot>/mnt/template              the mount template containers' mount namespaces are copied from
 //! <runroot>/bpf/                      a bpffs: the connect4 program and its map of published ports
@@ -61,6 +62,11 @@ impl Paths {
 
     pub fn bundle(&self, id: &ContainerId) -> PathBuf {
         self.run_dir(id).join("bundle")
+    }
+
+    /// The socket a running container's supervisor serves its streams on.
+    pub fn attach_socket(&self, id: &ContainerId) -> PathBuf {
+        self.run_dir(id).join("attach.sock")
     }
 
     /// The directory of container network namespace files.

@@ -1,11 +1,10 @@
 //! Relaying a container process's life to the caller: one `poll(2)` loop that copies its output (to the log
 //! and, attached, to this process's stdout and stderr), feeds it this process's input through its terminal,
-//! forwards the signals this process gets, and ends when it has exited. Used by the supervisor and by `exec`.
-//! The supervisor also hangs its healthcheck timer on it (a [`Ticker`]).
+//! forwards the signals this process gets, and ends when it has exited. Used by `exec`; the supervisor serves a
+//! container's streams in its own loop ([`crate::attach::serve`]).
 
 use std::io::{self, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::time::Instant;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
@@ -56,16 +55,6 @@ impl Drop for RawMode {
     }
 }
 
-/// Work the loop does beside relaying: woken when it is due or one of its descriptors is readable.
-pub(crate) trait Ticker {
-    /// When it is due next.
-    fn due(&self) -> Instant;
-    /// The descriptors it waits on.
-    fn fds(&self) -> Vec<BorrowedFd<'_>>;
-    /// Does what is due, or what its readable descriptors have; must not block.
-    fn tick(&mut self);
-}
-
 pub(crate) struct Pump<'a> {
     pub(crate) pid: Pid,
     pub(crate) pidfd: &'a OwnedFd,
@@ -76,7 +65,6 @@ pub(crate) struct Pump<'a> {
     pub(crate) relay_stdin: bool,
     pub(crate) signals: Option<&'a SignalFd>,
     pub(crate) log: Option<&'a mut LogWriter>,
-    pub(crate) ticker: Option<&'a mut dyn Ticker>,
 }
 
 /// Copies output until PID 1 has exited and its streams are closed; forwards signals. Returns PID 1's status.
@@ -106,10 +94,6 @@ pub(crate) fn pump(mut p: Pump<'_>) -> WaitStatus {
         if stdin_open {
             slots.push((5, stdin.as_fd()));
         }
-        let ticking = status.is_none() && p.ticker.is_some();
-        if let (true, Some(t)) = (ticking, p.ticker.as_deref()) {
-            slots.extend(t.fds().into_iter().map(|fd| (6, fd)));
-        }
         let streams_open = p.out.is_some() || p.err.is_some() || p.console.is_some();
         if status.is_some() && !streams_open {
             break;
@@ -122,16 +106,10 @@ pub(crate) fn pump(mut p: Pump<'_>) -> WaitStatus {
         // holds them (with --pid host) must not keep the supervisor: give them a moment, then stop.
         let timeout = if status.is_some() {
             PollTimeout::from(200u16)
-        } else if let (true, Some(t)) = (ticking, p.ticker.as_deref()) {
-            let left = t.due().saturating_duration_since(Instant::now());
-            // Rounded up: woken a millisecond late rather than spinning until it is due.
-            let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
-            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
         } else {
             PollTimeout::NONE
         };
         match poll(&mut fds, timeout) {
-            Ok(0) if ticking => {}
             Ok(0) => break,
             Ok(_) => {}
             Err(nix::Error::EINTR) => continue,
@@ -143,17 +121,6 @@ pub(crate) fn pump(mut p: Pump<'_>) -> WaitStatus {
             .map(|((slot, _), f)| (*slot, f.revents().unwrap_or(PollFlags::empty())))
             .filter(|(_, r)| !r.is_empty())
             .collect();
-        if ticking {
-            let due = p
-                .ticker
-                .as_deref()
-                .is_some_and(|t| t.due() <= Instant::now());
-            if due || ready.iter().any(|(slot, _)| *slot == 6) {
-                if let Some(t) = p.ticker.as_deref_mut() {
-                    t.tick();
-                }
-            }
-        }
         for (slot, _) in ready {
             match slot {
                 0 => {

@@ -4,6 +4,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::attach::Ended;
 use crate::container::{Container, Status};
 use crate::context::Context;
 use crate::error::{io_err, EngineError};
@@ -18,12 +19,13 @@ use crate::user;
 use crate::volume;
 
 /// Starts a created or exited container. Detached: returns once its command runs, with `None`.
-/// Attached: this process supervises it and returns its exit status.
+/// In the foreground: this process attaches to it and returns how that ended (its exit status, a
+/// detach, or a signal this process should die of).
 ///
 /// Starts of one container are serialized by an exclusive `flock(2)` on its directory, held until it is
 /// recorded running (or failed to start): of two concurrent starts, the second finds it running and
 /// does nothing, where both would otherwise run it, each with a supervisor and a PID 1 of its own.
-pub fn start(ctx: &Context, reference: &str, attach: Attach) -> Result<Option<i32>, EngineError> {
+pub fn start(ctx: &Context, reference: &str, attach: Attach) -> Result<Option<Ended>, EngineError> {
     let c = ctx.find(reference)?;
     let lock = lock_dir(&ctx.paths.container_dir(&c.id))?;
     let c = ctx.find(c.id.as_str())?;

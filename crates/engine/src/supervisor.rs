@@ -3,24 +3,28 @@
 //! It is the parent (and a child subreaper) of the container's PID 1. It makes the container through the
 //! runtime, records it as running, then copies the container's output into its json-file log until PID 1
 //! exits, records the exit status and time, unmounts the root, removes the cgroup, and with `--rm` removes the
-//! container. Attached (`run` without `-d`), the CLI process itself is the supervisor and also relays the
-//! output (and, with `-t`, the terminal) and forwards the signals it gets. Detached, the CLI forks a
-//! supervisor in a new session, waits until it reports the container running (or why not), and exits.
+//! container. It holds the container's streams and serves them to attachers (see the `attach` module). The
+//! CLI forks it in a new session and waits until it reports the container running (or why not); detached,
+//! the CLI then exits; in the foreground (`run` without `-d`, `start -a`), the CLI attaches to it through a
+//! socket pair made before the fork and exits with the container's status, so that the container outlives
+//! a client that is killed or detaches, as with Docker.
 //!
-//! Waiting for PID 1 uses its pidfd, readable once it exits; output and signals are polled with it in one
-//! `poll(2)` loop (signals through a signalfd), so a supervisor is a single thread that sleeps until
-//! something happens. The container's healthcheck runs from the same loop (see [`crate::health`]).
+//! Waiting for PID 1 uses its pidfd, readable once it exits; output, input and attachers are polled with it
+//! in one `poll(2)` loop, so a supervisor is a single thread that sleeps until something happens. The
+//! container's healthcheck runs from the same loop (see [`crate::health`]).
 //!
 //! When PID 1 exits, the supervisor records the exit and asks the restart policy ([`crate::restart`])
 //! whether to start it again, in one write transaction that also reads whether the user stopped it. To
 //! restart, it records the container as `restarting`, waits out the back-off (woken early by a SIGTERM
 //! from `stop`, which marks the record first) and makes the container again with the same network
-//! namespace, which lives from `create` to `rm`. An attached supervisor (`run` without `-d`) hands a
-//! restart over to a detached one it forks, and returns the exit status as Docker's CLI does.
+//! namespace, which lives from `create` to `rm`. Attachers, the foreground client among them, get the exit
+//! status of the run they were attached to once it is recorded, and are let go: a foreground `run` returns
+//! the first exit status while the supervisor carries on restarting, as Docker's CLI does.
 
 use std::fs::File;
 use std::io::{self, Write};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -32,27 +36,35 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::pipe2;
 use oci_spec::runtime::Spec;
 
+use crate::attach::serve::{self, Input, Streams, Ticker};
+use crate::attach::{client, AttachOptions, Ended};
 use crate::container::{Container, State, Status};
 use crate::context::Context;
-use crate::error::{sys_err, EngineError};
+use crate::error::{io_err, sys_err, EngineError};
 use crate::events;
 use crate::health::monitor::Monitor;
 use crate::health::Health;
 use crate::logs::LogWriter;
 use crate::network::dns;
 use crate::process::{read_report, start_time};
-use crate::relay::{block_forwarded, pump, Pump, RawMode, Ticker};
 use crate::remove;
 use crate::restart::Backoff;
 use crate::store::{self, StoreError};
 
 /// How the caller takes part in the container's life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum Attach {
     /// Start it and return: a separate supervisor process stays with it.
     Detached,
-    /// Supervise it here, relaying its output; `stdin` gives it this process's standard input.
-    Foreground { stdin: bool },
+    /// Start it and attach this process to it until it exits (or the client detaches or dies).
+    Foreground(AttachOptions),
+}
+
+/// The foreground client, as the forked supervisor gets it: its end of the socket pair and its
+/// terminal's size, which the container's terminal has from the start.
+struct Client {
+    sock: UnixStream,
+    winsize: Option<nix::pty::Winsize>,
 }
 
 /// What `start` prepared: the spec, the bundle directory, the overlay root (mounted by the runtime), the mount
@@ -95,40 +107,77 @@ pub(crate) fn start(
     p: Prepared,
     attach: Attach,
     again: Prepare,
-) -> Result<Option<i32>, EngineError> {
-    match attach {
-        Attach::Foreground { stdin } => {
-            let mut c = c;
-            let run = supervise(ctx, &mut c, p, Some(stdin), &mut None, true)?;
-            if run.restart {
-                hand_over(ctx, c, run, again)?;
-            }
-            Ok(Some(run.code))
+) -> Result<Option<Ended>, EngineError> {
+    let opts = match attach {
+        Attach::Detached => return fork_supervisor(ctx, c, p, None, again).map(|_| None),
+        Attach::Foreground(opts) => opts,
+    };
+    let tty = c.config.tty;
+    let (mine, theirs) = UnixStream::pair().map_err(io_err("make a socket pair"))?;
+    let winsize = if tty {
+        minotaur_sys::get_winsize(io::stdin()).ok()
+    } else {
+        None
+    };
+    let client = Client {
+        sock: theirs,
+        winsize,
+    };
+    let mine = fork_supervisor(ctx, c, p, Some((client, mine)), again)?.expect("the client's end");
+    client::relay(mine, tty, &opts)
+        .map(Some)
+        .map_err(EngineError::from)
+}
+
+/// Forks the supervisor and waits for its report. `client`: the foreground client as the supervisor gets
+/// it, and the CLI's own end of the pair, returned once the container runs.
+fn fork_supervisor(
+    ctx: &Context,
+    c: Container,
+    p: Prepared,
+    client: Option<(Client, UnixStream)>,
+    again: Prepare,
+) -> Result<Option<UnixStream>, EngineError> {
+    ctx.release_store();
+    let (report_r, report_w) = pipe2(OFlag::O_CLOEXEC).map_err(sys_err("make a pipe"))?;
+    match minotaur_sys::fork().map_err(sys_err("fork the supervisor"))? {
+        minotaur_sys::ForkResult::Child => {
+            drop(report_r);
+            let client = client.map(|(theirs, mine)| {
+                drop(mine);
+                theirs
+            });
+            let code = detach_and_supervise(ctx, c, p, client, report_w, again);
+            minotaur_sys::exit_now(code);
         }
-        Attach::Detached => {
-            ctx.release_store();
-            let (report_r, report_w) = pipe2(OFlag::O_CLOEXEC).map_err(sys_err("make a pipe"))?;
-            match minotaur_sys::fork().map_err(sys_err("fork the supervisor"))? {
-                minotaur_sys::ForkResult::Child => {
-                    drop(report_r);
-                    let code = detach_and_supervise(ctx, c, p, report_w, again);
-                    minotaur_sys::exit_now(code);
-                }
-                minotaur_sys::ForkResult::Parent { .. } => {
-                    // The supervisor owns the container (and its root mount) from here.
-                    drop(report_w);
-                    read_report(
-                        report_r,
-                        "the supervisor died before starting the container",
-                    )
-                }
-            }
+        minotaur_sys::ForkResult::Parent { .. } => {
+            // The supervisor owns the container (and its root mount) from here.
+            drop(report_w);
+            let mine = client.map(|(theirs, mine)| {
+                drop(theirs);
+                mine
+            });
+            read_report(
+                report_r,
+                "the supervisor died before starting the container",
+            )?;
+            Ok(mine)
         }
     }
 }
 
-/// A new session with stdio on /dev/null: what a detached supervisor runs in.
-fn detach() {
+/// The supervisor's life: a new session, stdio on /dev/null, subreaper, then [`supervise`] and the
+/// restarts its policy asks for. A foreground client's stderr is kept until the container runs, so that
+/// what the start logs reaches it; after that the supervisor holds none of the client's streams, whose
+/// readers must see them end with the client.
+fn detach_and_supervise(
+    ctx: &Context,
+    mut c: Container,
+    p: Prepared,
+    client: Option<Client>,
+    report: OwnedFd,
+    again: Prepare,
+) -> i32 {
     let _ = nix::unistd::setsid();
     if let Ok(null) = nix::fcntl::open(
         "/dev/null",
@@ -137,23 +186,13 @@ fn detach() {
     ) {
         let _ = nix::unistd::dup2_stdin(&null);
         let _ = nix::unistd::dup2_stdout(&null);
-        let _ = nix::unistd::dup2_stderr(&null);
+        if client.is_none() {
+            let _ = nix::unistd::dup2_stderr(&null);
+        }
     }
-}
-
-/// The detached supervisor's life: a new session, stdio on /dev/null, subreaper, then [`supervise`] and
-/// the restarts its policy asks for.
-fn detach_and_supervise(
-    ctx: &Context,
-    mut c: Container,
-    p: Prepared,
-    report: OwnedFd,
-    again: Prepare,
-) -> i32 {
-    detach();
     let wake = wake_signal();
     let mut report = Some(File::from(report));
-    let run = match supervise(ctx, &mut c, p, None, &mut report, true) {
+    let run = match supervise(ctx, &mut c, p, client, &mut report, true) {
         Ok(run) => run,
         Err(e) => {
             if let Some(mut r) = report {
@@ -163,24 +202,6 @@ fn detach_and_supervise(
         }
     };
     restarts(ctx, c, run, again, wake.as_ref())
-}
-
-/// An attached supervisor whose container is to be restarted: a detached supervisor takes over, and this
-/// process returns the exit status.
-fn hand_over(ctx: &Context, c: Container, run: Run, again: Prepare) -> Result<(), EngineError> {
-    ctx.release_store();
-    match minotaur_sys::fork().map_err(sys_err("fork the supervisor"))? {
-        minotaur_sys::ForkResult::Child => {
-            detach();
-            // The attached supervisor blocked the signals it forwarded; a detached one only waits for
-            // SIGTERM, from `stop`.
-            let _ = SigSet::all().thread_unblock();
-            let wake = wake_signal();
-            let code = restarts(ctx, c, run, again, wake.as_ref());
-            minotaur_sys::exit_now(code);
-        }
-        minotaur_sys::ForkResult::Parent { .. } => Ok(()),
-    }
 }
 
 /// SIGTERM, blocked and readable from a signalfd: how `stop` wakes a supervisor waiting to restart its
@@ -318,19 +339,18 @@ struct Run {
 }
 
 /// Makes and runs the container, and stays with it until it exits; records the exit, and whether its
-/// restart policy starts it again. `stdin`: attached (with or without this process's stdin); `None`:
-/// detached. `report` gets "ok" once the command runs (detached only). `by_user`: a start the user asked
-/// for, which clears an earlier stop and the restart count, as Docker's does.
+/// restart policy starts it again. `client`: the foreground client, attached from the start. `report`
+/// gets "ok" once the command runs (the first run only). `by_user`: a start the user asked for, which
+/// clears an earlier stop and the restart count, as Docker's does.
 fn supervise(
     ctx: &Context,
     c: &mut Container,
     mut p: Prepared,
-    stdin: Option<bool>,
+    client: Option<Client>,
     report: &mut Option<File>,
     by_user: bool,
 ) -> Result<Run, EngineError> {
     let _ = nix::sys::prctl::set_child_subreaper(true);
-    let attached = stdin.is_some();
     let tty = c.config.tty;
     let (out_r, out_w) = pipe2(OFlag::O_CLOEXEC).map_err(sys_err("make a pipe"))?;
     let (err_r, err_w) = pipe2(OFlag::O_CLOEXEC).map_err(sys_err("make a pipe"))?;
@@ -340,12 +360,15 @@ fn supervise(
         nix::sys::stat::Mode::empty(),
     )
     .map_err(sys_err("open /dev/null"))?;
-    let own_stdin = io::stdin();
-    let stdin_fd: BorrowedFd<'_> = if stdin == Some(true) {
-        own_stdin.as_fd()
+    // `-i` without `-t`: the container reads a pipe whose write end this process holds for as long as it
+    // runs, so that its stdin stays open with nobody attached (with `-t` the terminal is its stdin).
+    let (stdin_r, stdin_w) = if c.config.open_stdin && !tty {
+        let (r, w) = pipe2(OFlag::O_CLOEXEC).map_err(sys_err("make a pipe"))?;
+        (Some(r), Some(w))
     } else {
-        null.as_fd()
+        (None, None)
     };
+    let stdin_fd = stdin_r.as_ref().map_or(null.as_fd(), |r| r.as_fd());
     let opts = CreateOptions {
         cgroup_root: ctx.cgroup_root.clone(),
         stdio: Some([stdin_fd, out_w.as_fd(), err_w.as_fd()]),
@@ -360,7 +383,7 @@ fn supervise(
             return Err(e.into());
         }
     };
-    drop((out_w, err_w));
+    drop((out_w, err_w, stdin_r));
     log::debug!(
         "supervise {}: created (pid {}), mounts copied from {}",
         c.name,
@@ -371,6 +394,9 @@ fn supervise(
     );
     let mut created = created;
     let console = created.take_console();
+    if let (Some(master), Some(ws)) = (&console, client.as_ref().and_then(|c| c.winsize)) {
+        let _ = minotaur_sys::set_winsize(master, &ws);
+    }
     let pid = created.pid();
     let started = match created.start() {
         Ok(s) => s,
@@ -428,43 +454,49 @@ fn supervise(
     // The resolver listens while a container of its networks runs, and is started by the first (see
     // `network::dns`); before the CLI is released, so names resolve when `run -d` returns.
     tell_resolver(ctx, c);
-    // Recorded running: another start may look now (and will find it running).
+    // Recorded running: another start may look now (and will find it running), and attach.
+    let listener = match serve::listen(&ctx.paths.attach_socket(&c.id)) {
+        Ok(l) => Some(l),
+        Err(e) => {
+            log::warn!("container {} cannot be attached to: {e}", c.name);
+            None
+        }
+    };
     drop(p.lock.take());
     events::container(ctx, "start", c, &[]);
     // Closing the report pipe is what releases the waiting CLI.
     if let Some(mut r) = report.take() {
         let _ = r.write_all(b"ok");
+        if let Ok(null) = nix::fcntl::open(
+            "/dev/null",
+            OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        ) {
+            let _ = nix::unistd::dup2_stderr(&null);
+        }
     }
-    if !attached {
-        // Detached, this process now only waits: it keeps no database connection (reopened when it
-        // records something) and gives back what it inherited from the CLI.
-        ctx.release_store();
-        minotaur_sys::shed_memory();
-    }
+    // This process now only waits: it keeps no database connection (reopened when it records something)
+    // and gives back what it inherited from the CLI.
+    ctx.release_store();
+    minotaur_sys::shed_memory();
 
     let (max_size, max_files) = log_limits(&c.config.host.log_opts);
     let mut log = LogWriter::open(ctx.paths.log(&c.id), max_size, max_files).ok();
-    let signals = if attached { block_forwarded() } else { None };
-    let raw = if attached && tty {
-        RawMode::enter()
-    } else {
-        None
+    let input = match (tty, stdin_w) {
+        (false, Some(w)) => Input::Pipe(w),
+        (true, _) if c.config.open_stdin => Input::Console,
+        _ => Input::None,
     };
-    if let (Some(master), true) = (&console, attached) {
-        if let Ok(ws) = minotaur_sys::get_winsize(io::stdin()) {
-            let _ = minotaur_sys::set_winsize(master, &ws);
-        }
-    }
     let mut monitor = Monitor::new(ctx, c, started.pidfd.as_fd());
-    let status = pump(Pump {
+    let (status, attachers) = serve::serve(Streams {
         pid,
         pidfd: &started.pidfd,
         out: if tty { None } else { Some(out_r) },
         err: if tty { None } else { Some(err_r) },
         console,
-        relay: attached,
-        relay_stdin: tty && stdin == Some(true),
-        signals: signals.as_ref(),
+        input,
+        listener,
+        first: client.map(|c| c.sock),
         log: log.as_mut(),
         ticker: monitor.as_mut().map(|m| m as &mut dyn Ticker),
     });
@@ -472,7 +504,7 @@ fn supervise(
         m.stop();
     }
     drop(monitor);
-    drop(raw);
+    let _ = std::fs::remove_file(ctx.paths.attach_socket(&c.id));
     if let Some(l) = log.as_mut() {
         let _ = l.flush();
     }
@@ -514,26 +546,29 @@ fn supervise(
         s.oom_killed = oom_killed;
         s.finished_at = Some(now());
     });
-    let exited = match exited {
-        Ok(s) => s,
-        // Removed while it ran (`rm -f`): nothing left to record.
-        Err(EngineError::Store(StoreError::NoSuchContainer(_))) => {
-            return Ok(Run {
-                code,
-                ran,
-                restart: false,
-            })
+    let recorded = match exited {
+        Ok(s) => {
+            c.state = s;
+            let restart = c.state.status == Status::Restarting;
+            let removed = if !restart && c.config.host.auto_remove {
+                remove::remove_stopped(ctx, c)
+            } else {
+                if !restart {
+                    // The last running container of its networks lets the resolver go.
+                    tell_resolver(ctx, c);
+                }
+                Ok(())
+            };
+            removed.map(|()| restart)
         }
-        Err(e) => return Err(e),
+        // Removed while it ran (`rm -f`): nothing left to record.
+        Err(EngineError::Store(StoreError::NoSuchContainer(_))) => Ok(false),
+        Err(e) => Err(e),
     };
-    c.state = exited;
-    let restart = c.state.status == Status::Restarting;
-    if !restart && c.config.host.auto_remove {
-        remove::remove_stopped(ctx, c)?;
-    } else if !restart {
-        // The last running container of its networks lets the resolver go.
-        tell_resolver(ctx, c);
-    }
+    // Attachers learn the status once it is recorded (and a `--rm` container is gone), as `docker run`
+    // returns only then; a container that is to restart carries on without them.
+    attachers.exited(code);
+    let restart = recorded?;
     log::debug!("supervise {}: recorded and cleaned up", c.name);
     Ok(Run { code, ran, restart })
 }

@@ -1,5 +1,6 @@
 //! One module per subcommand; each has an `Args` struct (its `--help` is the doc comments) and a `run`.
 
+mod attach;
 mod capture;
 mod completion;
 mod compose;
@@ -63,6 +64,7 @@ pub enum Command {
     Exec(exec::Args),
     Debug(debug::Args),
     Capture(capture::Args),
+    Attach(attach::Args),
     Start(start::Args),
     Stop(stop::Args),
     Restart(restart::Args),
@@ -115,6 +117,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Exec(args) => exec::run(&cli.global, args),
         Command::Debug(args) => debug::run(&cli.global, args),
         Command::Capture(args) => capture::run(&cli.global, args),
+        Command::Attach(args) => attach::run(&cli.global, args),
         Command::Start(args) => start::run(&cli.global, args),
         Command::Stop(args) => stop::run(&cli.global, args),
         Command::Restart(args) => restart::run(&cli.global, args),

@@ -1,9 +1,11 @@
 use std::io::Write;
 
+use minotaur_engine::attach::{AttachOptions, DEFAULT_DETACH_KEYS};
 use minotaur_engine::supervisor::Attach;
 use minotaur_engine::{create, remove, start};
 
 use crate::cli::Global;
+use crate::cmd::attach::{detach_keys, finish};
 use crate::cmd::create::{context, pull_image, Flags};
 use crate::error::{CliError, CliResult};
 
@@ -15,6 +17,16 @@ pub struct Args {
     #[arg(short = 'd', long)]
     detach: bool,
 
+    /// Forward the signals this process gets to the container's PID 1 (not with a terminal)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
+          default_value_t = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    sig_proxy: bool,
+
+    /// The keys that detach from a terminal and leave the container running: comma-separated, a
+    /// character or ctrl-X
+    #[arg(long, value_name = "KEYS", default_value = DEFAULT_DETACH_KEYS)]
+    detach_keys: String,
+
     #[command(flatten)]
     flags: Flags,
 }
@@ -25,22 +37,28 @@ pub fn run(global: &Global, args: Args) -> CliResult {
         .flags
         .request()
         .map_err(|e| CliError::with_code(125, e))?;
+    let keys = detach_keys(&args.detach_keys)?;
     let ctx = context(global);
     pull_image(global, &ctx, &args.flags)?;
     let c = create::create(&ctx, req).map_err(code)?;
     let attach = if args.detach {
         Attach::Detached
     } else {
-        Attach::Foreground {
+        Attach::Foreground(AttachOptions {
             stdin: args.flags.interactive,
-        }
+            close_stdin: true,
+            sig_proxy: args.sig_proxy,
+            detach_keys: keys,
+        })
     };
     match start::start(&ctx, c.id.as_str(), attach) {
-        Ok(Some(status)) => Ok(status as u8),
+        Ok(Some(ended)) => finish(ended),
         Ok(None) => {
             writeln!(std::io::stdout(), "{}", c.id)?;
             Ok(0)
         }
+        // The attachment failed, not the start: the container runs on.
+        Err(e @ minotaur_engine::error::EngineError::Attach(_)) => Err(code(e)),
         Err(e) => {
             // A container whose command never ran is not left behind.
             let _ = remove::remove(&ctx, c.id.as_str(), true, true);

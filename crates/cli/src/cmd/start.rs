@@ -1,9 +1,11 @@
 use std::io::Write;
 
+use minotaur_engine::attach::{AttachOptions, DEFAULT_DETACH_KEYS};
 use minotaur_engine::start;
 use minotaur_engine::supervisor::Attach;
 
 use crate::cli::Global;
+use crate::cmd::attach::{detach_keys, finish};
 use crate::cmd::create::context;
 use crate::error::{CliError, CliResult};
 
@@ -18,6 +20,10 @@ pub struct Args {
     #[arg(short = 'i', long)]
     interactive: bool,
 
+    /// The keys that detach from a terminal and leave the container running
+    #[arg(long, value_name = "KEYS", default_value = DEFAULT_DETACH_KEYS)]
+    detach_keys: String,
+
     #[arg(required = true, value_name = "CONTAINER")]
     containers: Vec<String>,
 }
@@ -30,15 +36,15 @@ pub fn run(global: &Global, args: Args) -> CliResult {
                 anyhow::anyhow!("you cannot start and attach multiple containers at once").into(),
             );
         };
-        let status = start::start(
-            &ctx,
-            c,
-            Attach::Foreground {
-                stdin: args.interactive,
-            },
-        )
-        .map_err(|e| CliError::with_code(e.exit_code() as u8, e))?;
-        return Ok(status.unwrap_or(0) as u8);
+        let opts = AttachOptions {
+            stdin: args.interactive,
+            close_stdin: true,
+            sig_proxy: true,
+            detach_keys: detach_keys(&args.detach_keys)?,
+        };
+        let ended = start::start(&ctx, c, Attach::Foreground(opts))
+            .map_err(|e| CliError::with_code(e.exit_code() as u8, e))?;
+        return ended.map_or(Ok(0), finish);
     }
     let mut failed = None;
     for c in &args.containers {

@@ -37,6 +37,8 @@ pub enum EngineError {
     #[error(transparent)]
     Network(#[from] NetworkError),
     #[error(transparent)]
+    Attach(#[from] crate::attach::AttachError),
+    #[error(transparent)]
     Volume(#[from] self::volume::VolumeError),
     #[error(transparent)]
     Events(#[from] crate::events::EventsError),

@@ -11,12 +11,12 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{pipe2, Pid};
 
 use super::{go_format, rfc3339, Health, HealthResult, HealthStatus, Healthcheck};
+use crate::attach::serve::Ticker;
 use crate::container::{Container, State};
 use crate::context::Context;
 use crate::error::EngineError;
 use crate::exec::{self, ExecRequest};
 use crate::ids::ContainerId;
-use crate::relay::Ticker;
 use crate::store;
 
 /// Bytes of a check's output kept.

@@ -1,6 +1,7 @@
 use std::io::IsTerminal;
 
 use minotaur_composer::control::RunOptions;
+use minotaur_engine::attach::{AttachOptions, DEFAULT_DETACH_KEYS};
 use minotaur_engine::supervisor::Attach;
 use minotaur_engine::{parse, remove, start};
 
@@ -70,10 +71,15 @@ pub fn run(global: &Global, compose: &ComposeArgs, args: &Args) -> CliResult {
     let attach = if args.detach {
         Attach::Detached
     } else {
-        Attach::Foreground { stdin: true }
+        Attach::Foreground(AttachOptions {
+            stdin: true,
+            close_stdin: true,
+            sig_proxy: true,
+            detach_keys: crate::cmd::attach::detach_keys(DEFAULT_DETACH_KEYS)?,
+        })
     };
     match start::start(&ctx, c.id.as_str(), attach) {
-        Ok(Some(status)) => Ok(status.clamp(0, 255) as u8),
+        Ok(Some(ended)) => crate::cmd::attach::finish(ended),
         Ok(None) => {
             println!("{}", c.id);
             Ok(0)
