@@ -350,3 +350,45 @@ fn take_received(fd: std::os::fd::RawFd) -> OwnedFd {
     let _ = nix::unistd::close(fd);
     owned
 }
+
+#[test]
+fn preserve_fds_and_listen_fds_reach_the_container() {
+    let Some(h) = host() else { return };
+    let b = bundle(&h, "b6", |spec| {
+        spec["process"]["args"] = serde_json::json!([
+            "sh",
+            "-c",
+            "echo \"fds=$LISTEN_FDS pid=$LISTEN_PID\"; cat <&3"
+        ]);
+    });
+    let file = h.dir().join("passed.txt");
+    std::fs::write(&file, "passed-along\n").unwrap();
+    let link = h.dir().join("minotaur-runc");
+    if !link.exists() {
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_minotaur"), &link).unwrap();
+    }
+    let root = h.dir().join("runc-state");
+    let run = |env: &str, flags: &str, id: &str| {
+        h.sh_ok(&format!(
+            "exec 3<{f}; {env} {l} --root {r} run --bundle {b} {flags} {id}",
+            f = file.display(),
+            l = link.display(),
+            r = root.display(),
+            b = b.display()
+        ))
+    };
+    assert_eq!(
+        run("", "--preserve-fds 1", "p1"),
+        "fds= pid=\npassed-along\n"
+    );
+    assert_eq!(run("LISTEN_FDS=1", "", "p2"), "fds=1 pid=1\npassed-along\n");
+    // Without either, descriptor 3 is closed in the container.
+    let out = h.sh(&format!(
+        "exec 3<{f}; {l} --root {r} run --bundle {b} p3",
+        f = file.display(),
+        l = link.display(),
+        r = root.display(),
+        b = b.display()
+    ));
+    assert!(!out.status.success(), "fd 3 leaked into the container");
+}

@@ -62,9 +62,10 @@ pub fn create(root: &Root, args: &CreateArgs) -> anyhow::Result<(Container, Star
     let bundle = bundle
         .canonicalize()
         .with_context(|| format!("bundle {}", bundle.display()))?;
-    let spec = super::load_spec(&bundle)?;
+    let mut spec = super::load_spec(&bundle)?;
+    let listen_fds = listen_fds(&mut spec);
     let dir = root.reserve(&args.id)?;
-    match create_in(root, &dir, &bundle, &spec, args) {
+    match create_in(root, &dir, &bundle, &spec, args, listen_fds) {
         Ok((c, s)) => Ok((c, s, spec)),
         Err(e) => {
             root.release(&args.id);
@@ -73,12 +74,39 @@ pub fn create(root: &Root, args: &CreateArgs) -> anyhow::Result<(Container, Star
     }
 }
 
+/// Socket activation (sd_listen_fds(3)): with `LISTEN_FDS=N` in the runtime's environment, descriptors 3 to
+/// 3+N-1 go to the container's process too, which is told so by `LISTEN_FDS=N` and `LISTEN_PID=1` in its
+/// environment (as runc does). Returns N (0 without it).
+fn listen_fds(spec: &mut Spec) -> u32 {
+    let Some(n) = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .filter(|n| *n > 0)
+    else {
+        return 0;
+    };
+    if let Some(process) = spec.process_mut() {
+        let mut env: Vec<String> = process
+            .env()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|kv| !kv.starts_with("LISTEN_FDS=") && !kv.starts_with("LISTEN_PID="))
+            .collect();
+        env.push(format!("LISTEN_FDS={n}"));
+        env.push("LISTEN_PID=1".to_owned());
+        process.set_env(Some(env));
+    }
+    n
+}
+
 fn create_in(
     root: &Root,
     dir: &Path,
     bundle: &Path,
     spec: &Spec,
     args: &CreateArgs,
+    listen_fds: u32,
 ) -> anyhow::Result<(Container, Started)> {
     let terminal = spec
         .process()
@@ -95,7 +123,7 @@ fn create_in(
         .with_context(|| format!("mkfifo {}", fifo.display()))?;
     let opts = CreateOptions {
         start_fifo: Some(fifo),
-        preserve_fds: args.preserve_fds,
+        preserve_fds: args.preserve_fds + listen_fds,
         ..CreateOptions::default()
     };
     let mut created = minotaur_runtime::create(spec, bundle, &opts)?;

@@ -19,7 +19,7 @@ pub fn run(root: &Root, args: Args) -> anyhow::Result<u8> {
     let (container, started, _spec) = super::create::create(root, &args.common)?;
     if let Err(e) = super::start::start(&container) {
         let _ = super::delete::delete(&container, true);
-        return Err(e.into());
+        return Err(e);
     }
     if args.detach {
         return Ok(0);
