@@ -6,7 +6,7 @@ use minotaur_runtime::Cgroup;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
-/// Delete a stopped (or created) container: its cgroup, its state, then the poststop hooks
+/// Delete a stopped container: its cgroup, its state, then the poststop hooks
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Kill a running container first
@@ -29,11 +29,12 @@ pub fn run(root: &Root, args: Args) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// Deletes the container; a running one only with `force` (a created one is never started, so it is killed).
+/// Deletes a stopped container; a created or running one only with `force`, killed first.
 pub fn delete(c: &Container, force: bool) -> anyhow::Result<()> {
     match c.status() {
         Status::Stopped => {}
-        Status::Created => kill_and_wait(c)?,
+        // The runtime spec: deleting a container that is not stopped is an error (runc deletes a created
+        // one anyway; its conformance suite checks the spec's rule).
         _ if force => kill_and_wait(c)?,
         status => anyhow::bail!(
             "container {} is {status}: stop it first, or delete it with --force",
