@@ -14,6 +14,11 @@ use clap::error::ErrorKind;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // Called as `minotaur-runc` (a link to this binary), it answers runc's command line.
+    let argv0 = std::env::args_os().next().unwrap_or_default();
+    if std::path::Path::new(&argv0).file_name() == Some(std::ffi::OsStr::new("minotaur-runc")) {
+        return runc_main();
+    }
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => return usage_error(err),
@@ -26,6 +31,25 @@ fn main() -> ExitCode {
             // One line, the whole chain, never a backtrace (`{:#}` does not print one even when
             // RUST_BACKTRACE is set).
             eprintln!("minotaur: {:#}", err.error);
+            ExitCode::from(err.code)
+        }
+    }
+}
+
+/// `minotaur-runc`: runc's command line, its errors printed as runc's are (one line on stderr).
+fn runc_main() -> ExitCode {
+    let args = match <cmd::runtime::Args as clap::Parser>::try_parse() {
+        Ok(args) => args,
+        Err(err) => {
+            let _ = err.print();
+            return ExitCode::from(if err.use_stderr() { 1 } else { 0 });
+        }
+    };
+    match cmd::runtime::run(args) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) if err.is_broken_pipe() => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("minotaur-runc: {:#}", err.error);
             ExitCode::from(err.code)
         }
     }

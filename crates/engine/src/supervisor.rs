@@ -376,6 +376,7 @@ fn supervise(
         hide: vec![ctx.paths.runroot.clone()],
         mount_template: p.mount_template.clone(),
         overlay: p.overlay.clone(),
+        ..CreateOptions::default()
     };
     let created = match minotaur_runtime::create(&p.spec, &p.bundle, &opts) {
         Ok(created) => created,

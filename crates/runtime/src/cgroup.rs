@@ -365,6 +365,19 @@ impl Cgroup {
         Ok(())
     }
 
+    /// The processes in the cgroup (read from the first hierarchy's `cgroup.procs`).
+    pub fn procs(&self) -> Result<Vec<i32>, CgroupError> {
+        let Some(dir) = self.dirs.first() else {
+            return Ok(Vec::new());
+        };
+        let path = dir.join("cgroup.procs");
+        let text = fs::read_to_string(&path).map_err(|source| CgroupError::Missing {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
+    }
+
     /// Removes the cgroup and the ancestors [`Cgroup::create`] made, when no other cgroup uses them. Waits
     /// briefly for the kernel to let go of a cgroup whose last process has just been reaped.
     pub fn remove(self) -> Result<(), CgroupError> {

@@ -210,7 +210,7 @@ fn child(plan: &Plan<'_>, status: &mut File, go: Option<File>) -> Step<Infallibl
         None => None,
     };
     init::attach_stdio(console, plan.stdio)?;
-    init::become_process(process, plan.seccomp.as_ref(), false)
+    init::become_process(process, plan.seccomp.as_ref(), false, 0)
 }
 
 fn cgroup_failure(e: CgroupError) -> crate::Failure {

@@ -106,7 +106,7 @@ pub(crate) fn report_ready(status: &mut File, master: Option<&nix::pty::PtyMaste
     status.write_all(&ready).at(|| "report ready".into())
 }
 
-pub(crate) fn wait_go(go: &mut File) -> Step<()> {
+pub(crate) fn wait_go(go: &mut impl Read) -> Step<()> {
     let mut b = [0u8; 1];
     match go.read(&mut b) {
         Ok(1) => Ok(()),
@@ -234,7 +234,10 @@ fn body(plan: &Plan<'_>, status: &mut File, go: &mut File) -> Step<Infallible> {
 
     // Every namespace exists and the filesystem is in place: the engine may now set up the network.
     report_ready(status, console.as_ref().map(|(m, _)| m))?;
-    wait_go(go)?;
+    match &plan.start_gate {
+        Some(gate) => wait_go(&mut &*gate)?,
+        None => wait_go(go)?,
+    }
     attach_stdio(
         console.map(|(master, slave)| {
             drop(master);
@@ -242,7 +245,7 @@ fn body(plan: &Plan<'_>, status: &mut File, go: &mut File) -> Step<Infallible> {
         }),
         plan.stdio,
     )?;
-    become_process(process, plan.seccomp.as_ref(), plan.init)
+    become_process(process, plan.seccomp.as_ref(), plan.init, plan.preserve_fds)
 }
 
 /// The limits, working directory and OOM score of `process`: the steps that need the container's
@@ -311,6 +314,7 @@ pub(crate) fn become_process(
     process: &Process,
     seccomp: Option<&Program>,
     init: bool,
+    preserve_fds: u32,
 ) -> Step<Infallible> {
     default_signals()?;
     let nnp = process.no_new_privileges() == Some(true);
@@ -361,8 +365,9 @@ pub(crate) fn become_process(
         }
     }
 
-    // No descriptor of the caller leaks into the container; the status pipe closes exactly at exec.
-    minotaur_sys::cloexec_from(3).at(|| "mark descriptors close-on-exec".into())?;
+    // No descriptor of the caller leaks into the container, beyond the `preserve_fds` after stdio the caller
+    // asked to pass on (the OCI command line's --preserve-fds); the status pipe closes exactly at exec.
+    minotaur_sys::cloexec_from(3 + preserve_fds).at(|| "mark descriptors close-on-exec".into())?;
     if nnp {
         install_seccomp(seccomp)?;
     }

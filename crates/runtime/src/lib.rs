@@ -16,15 +16,18 @@
 #![forbid(unsafe_code)]
 
 pub mod cgroup;
+pub mod console;
 pub mod defaults;
 pub mod detached;
 mod exec;
+pub mod hooks;
 mod init;
 pub mod mount_template;
 pub mod mounts;
 pub mod reaper;
 pub mod rootfs;
 pub mod seccomp;
+pub mod state;
 pub mod usage;
 
 use std::fs::File;
@@ -154,6 +157,15 @@ pub struct CreateOptions<'a> {
     /// instead of a bind of the spec's `root.path` (which is then not used). With `root.readonly` the
     /// overlay is made read-only once the spec's mount points are made in its upper layer.
     pub overlay: Option<Overlay>,
+    /// A FIFO the init waits on, instead of the caller's [`Created::start`], before it execs the command: the
+    /// OCI command line's `create` exits and a later `start` (another process) writes one byte to it. The
+    /// init opens it read-write before it forks, which never blocks on a FIFO and keeps it open for reading
+    /// after the caller has gone, so the writer's `open(O_WRONLY | O_NONBLOCK)` fails with `ENXIO` exactly
+    /// when the init is gone. See [`Created::detach`].
+    pub start_fifo: Option<PathBuf>,
+    /// How many descriptors after stdio (3, 4, ...) the container's process inherits, as the OCI command
+    /// line's `--preserve-fds` asks; every other descriptor is closed at exec.
+    pub preserve_fds: u32,
 }
 
 impl Default for CreateOptions<'_> {
@@ -165,6 +177,8 @@ impl Default for CreateOptions<'_> {
             hide: Vec::new(),
             mount_template: None,
             overlay: None,
+            start_fifo: None,
+            preserve_fds: 0,
         }
     }
 }
@@ -193,6 +207,8 @@ pub struct Created {
     status: File,
     go: File,
     console: Option<OwnedFd>,
+    /// The init waits on a start FIFO rather than on `go` ([`CreateOptions::start_fifo`]).
+    gated: bool,
 }
 
 /// A started container: its PID 1, a pidfd for it, and its cgroup (to [`Cgroup::remove`] once it has exited).
@@ -231,11 +247,28 @@ impl Created {
             status,
             mut go,
             console: _,
+            gated: _,
         } = self;
         go.write_all(&[GO]).map_err(RuntimeError::Sync)?;
         drop(go);
         await_exec(status)?;
         Ok(Started { pid, pidfd, cgroup })
+    }
+
+    /// Leaves the init process waiting on [`CreateOptions::start_fifo`] and gives up being its starter: the
+    /// caller may exit, and the init goes on to exec when a byte is written to the FIFO. Without a start FIFO
+    /// the init would exit once the caller's end of the go pipe closes, so that is an error.
+    pub fn detach(self) -> Result<Started, RuntimeError> {
+        if !self.gated {
+            return Err(RuntimeError::InvalidSpec(
+                "detach needs a start fifo".into(),
+            ));
+        }
+        Ok(Started {
+            pid: self.pid,
+            pidfd: self.pidfd,
+            cgroup: self.cgroup,
+        })
     }
 
     /// Kills and reaps the init process and removes the cgroup: the container never started.
@@ -286,6 +319,10 @@ pub(crate) struct Plan<'a> {
     pub mount_template: Option<OwnedFd>,
     /// [`CreateOptions::overlay`].
     pub overlay: Option<&'a Overlay>,
+    /// [`CreateOptions::start_fifo`], open read-write.
+    pub start_gate: Option<File>,
+    /// [`CreateOptions::preserve_fds`].
+    pub preserve_fds: u32,
 }
 
 /// Creates a container from `spec`: forks its init process into new namespaces, sets up its root filesystem
@@ -392,6 +429,20 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
         None => None,
     };
     let seccomp = linux.seccomp().as_ref().map(seccomp::compile).transpose()?;
+    let start_gate = match &opts.start_fifo {
+        Some(path) => Some(
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(path)
+                .map_err(|source| RuntimeError::Bundle {
+                    path: path.clone(),
+                    source,
+                })?,
+        ),
+        None => None,
+    };
+    let gated = start_gate.is_some();
     let cgroup = match linux.cgroups_path() {
         Some(path) => Some(Cgroup::create(
             &opts.cgroup_root,
@@ -414,6 +465,8 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
         hide: &opts.hide,
         mount_template,
         overlay: opts.overlay.as_ref(),
+        start_gate,
+        preserve_fds: opts.preserve_fds,
     };
     let result = spawn(plan, flags, cgroup.as_ref());
     match result {
@@ -424,6 +477,7 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
             status,
             go,
             console,
+            gated,
         }),
         Err(e) => {
             if let Some(cg) = cgroup {

@@ -39,6 +39,7 @@ mod restart;
 mod rm;
 mod rmi;
 mod run;
+pub mod runtime;
 mod save;
 mod start;
 mod stats;
@@ -105,6 +106,8 @@ pub enum Command {
     History(history::Args),
     Rmi(rmi::Args),
     Tag(tag::Args),
+    /// The OCI runtime command line (runc's), also answered as `minotaur-runc`
+    Runtime(runtime::Args),
     #[command(hide = true)]
     DnsServe(dns_serve::Args),
 }
@@ -158,6 +161,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::History(args) => history::run(&cli.global, args),
         Command::Rmi(args) => rmi::run(&cli.global, args),
         Command::Tag(args) => tag::run(&cli.global, args),
+        Command::Runtime(args) => runtime::run(args),
         Command::DnsServe(args) => dns_serve::run(args),
     }
 }

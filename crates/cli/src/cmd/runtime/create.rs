@@ -1,0 +1,194 @@
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use minotaur_runtime::state::{proc_start_time, Container, Record, Root};
+use minotaur_runtime::{CreateOptions, Started};
+use nix::sys::stat::Mode;
+use oci_spec::runtime::Spec;
+
+/// Create a container from a bundle; it waits for `start` to run its process
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub common: CreateArgs,
+}
+
+/// The flags `create` and `run` share.
+#[derive(Debug, clap::Args)]
+pub struct CreateArgs {
+    /// The bundle directory (holding config.json); the current directory by default
+    #[arg(short, long)]
+    pub bundle: Option<PathBuf>,
+
+    /// Write the container's PID to this file
+    #[arg(long)]
+    pub pid_file: Option<PathBuf>,
+
+    /// A Unix socket to send the master of the container's terminal to (SCM_RIGHTS)
+    #[arg(long)]
+    pub console_socket: Option<PathBuf>,
+
+    /// Accepted for compatibility; pivot_root is always used
+    #[arg(long)]
+    pub no_pivot: bool,
+
+    /// Accepted for compatibility; no session keyring is made
+    #[arg(long)]
+    pub no_new_keyring: bool,
+
+    /// Pass this many descriptors after stdio (3 and up) to the container
+    #[arg(long, default_value_t = 0)]
+    pub preserve_fds: u32,
+
+    /// The container's ID
+    pub id: String,
+}
+
+pub fn run(root: &Root, args: Args) -> anyhow::Result<u8> {
+    let (container, started, _) = create(root, &args.common)?;
+    drop(container);
+    drop(started);
+    Ok(0)
+}
+
+/// Creates the container and records it; its init waits on the start FIFO. Returns the record, the init
+/// (this process is its parent until it exits) and its spec.
+pub fn create(root: &Root, args: &CreateArgs) -> anyhow::Result<(Container, Started, Spec)> {
+    let bundle = match &args.bundle {
+        Some(b) => b.clone(),
+        None => std::env::current_dir().context("current directory")?,
+    };
+    let bundle = bundle
+        .canonicalize()
+        .with_context(|| format!("bundle {}", bundle.display()))?;
+    let mut spec = super::load_spec(&bundle)?;
+    let listen_fds = listen_fds(&mut spec);
+    let dir = root.reserve(&args.id)?;
+    match create_in(root, &dir, &bundle, &spec, args, listen_fds) {
+        Ok((c, s)) => Ok((c, s, spec)),
+        Err(e) => {
+            root.release(&args.id);
+            Err(e)
+        }
+    }
+}
+
+/// Socket activation (sd_listen_fds(3)): with `LISTEN_FDS=N` in the runtime's environment, descriptors 3 to
+/// 3+N-1 go to the container's process too, which is told so by `LISTEN_FDS=N` and `LISTEN_PID=1` in its
+/// environment (as runc does). Returns N (0 without it).
+fn listen_fds(spec: &mut Spec) -> u32 {
+    let Some(n) = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .filter(|n| *n > 0)
+    else {
+        return 0;
+    };
+    if let Some(process) = spec.process_mut() {
+        let mut env: Vec<String> = process
+            .env()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|kv| !kv.starts_with("LISTEN_FDS=") && !kv.starts_with("LISTEN_PID="))
+            .collect();
+        env.push(format!("LISTEN_FDS={n}"));
+        env.push("LISTEN_PID=1".to_owned());
+        process.set_env(Some(env));
+    }
+    n
+}
+
+fn create_in(
+    root: &Root,
+    dir: &Path,
+    bundle: &Path,
+    spec: &Spec,
+    args: &CreateArgs,
+    listen_fds: u32,
+) -> anyhow::Result<(Container, Started)> {
+    let terminal = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    if terminal && args.console_socket.is_none() {
+        anyhow::bail!(
+            "the spec asks for a terminal (process.terminal) but no --console-socket was given"
+        );
+    }
+    let fifo = dir.join("exec.fifo");
+    nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o600))
+        .with_context(|| format!("mkfifo {}", fifo.display()))?;
+    let opts = CreateOptions {
+        start_fifo: Some(fifo),
+        preserve_fds: args.preserve_fds + listen_fds,
+        ..CreateOptions::default()
+    };
+    let mut created = minotaur_runtime::create(spec, bundle, &opts)?;
+    let console: Option<OwnedFd> = created.take_console();
+    let started = created.detach()?;
+    let kill = |started: &Started| {
+        let _ = nix::sys::signal::kill(started.pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(started.pid, None);
+    };
+    let result = (|| {
+        if let (Some(master), Some(path)) = (console, &args.console_socket) {
+            minotaur_runtime::console::send(path, master)?;
+        }
+        let pid = started.pid.as_raw();
+        let start_time = proc_start_time(pid)
+            .map(|(t, _)| t)
+            .context("read the container init's start time")?;
+        let root_path = spec
+            .root()
+            .as_ref()
+            .map(|r| r.path().clone())
+            .unwrap_or_default();
+        let record = Record {
+            id: args.id.clone(),
+            pid,
+            start_time,
+            bundle: bundle.to_owned(),
+            rootfs: bundle.join(root_path),
+            created: jiff::Timestamp::now().to_string(),
+            owner: nix::unistd::User::from_uid(nix::unistd::geteuid())
+                .ok()
+                .flatten()
+                .map(|u| u.name)
+                .unwrap_or_else(|| nix::unistd::geteuid().to_string()),
+            annotations: spec.annotations().clone().unwrap_or_default(),
+            cgroup: spec.linux().as_ref().and_then(|l| l.cgroups_path().clone()),
+        };
+        let container = root.save(record)?;
+        if let Some(hooks) = spec.hooks() {
+            let state = container.state();
+            #[allow(deprecated)]
+            minotaur_runtime::hooks::run(
+                "prestart",
+                hooks.prestart().as_deref().unwrap_or_default(),
+                &state,
+            )?;
+            minotaur_runtime::hooks::run(
+                "createRuntime",
+                hooks.create_runtime().as_deref().unwrap_or_default(),
+                &state,
+            )?;
+        }
+        if let Some(path) = &args.pid_file {
+            super::write_pid_file(path, pid)?;
+        }
+        Ok(container)
+    })();
+    match result {
+        Ok(c) => Ok((c, started)),
+        Err(e) => {
+            kill(&started);
+            if let Some(cg) = started.cgroup {
+                let _ = cg.remove();
+            }
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,394 @@
+//! The OCI runtime command line (`minotaur-runc`, runc's verbs) in the throwaway host: a bundle made here (a
+//! busybox root plus `minotaur runtime spec`), taken through create, start, state, exec, kill and delete, its
+//! hooks, `run`'s exit status and the console socket protocol.
+
+mod common;
+
+use std::io::{IoSliceMut, Read};
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+
+use common::host;
+use minotaur_testhost::{wait_until, TestHost};
+use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+use serde_json::Value;
+
+/// Runs `minotaur-runc ARGS` (the binary under that name) in the box, with its state under the box's dir.
+/// Its output goes to files, not pipes: a created container keeps `create`'s stdio open (as runc's does), so
+/// a pipe would not reach its end when `create` exits.
+fn runc(h: &TestHost, args: &[&str]) -> Output {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let out = h.dir().join(format!("runc-{n}.out"));
+    let err = h.dir().join(format!("runc-{n}.err"));
+    let status = runc_cmd(h, args)
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .status()
+        .expect("running minotaur-runc");
+    Output {
+        status,
+        stdout: std::fs::read(&out).unwrap(),
+        stderr: std::fs::read(&err).unwrap(),
+    }
+}
+
+fn runc_cmd(h: &TestHost, args: &[&str]) -> std::process::Command {
+    let link = h.dir().join("minotaur-runc");
+    if !link.exists() {
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_minotaur"), &link).unwrap();
+    }
+    let root = h.dir().join("runc-state");
+    let mut c = h.command(&link);
+    c.arg("--root").arg(root).args(args);
+    c
+}
+
+fn ok(h: &TestHost, args: &[&str]) -> String {
+    let out = runc(h, args);
+    assert!(
+        out.status.success(),
+        "minotaur-runc {args:?}: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn state(h: &TestHost, id: &str) -> Value {
+    serde_json::from_str(&ok(h, &["state", id])).unwrap()
+}
+
+fn wait_status(h: &TestHost, id: &str, want: &str) {
+    wait_until(&format!("{id} {want}"), || {
+        Ok(state(h, id)["status"] == want)
+    })
+    .unwrap();
+}
+
+/// A bundle with a busybox root and `minotaur runtime spec`'s config, `edit`ed.
+fn bundle(h: &TestHost, name: &str, edit: impl FnOnce(&mut Value)) -> PathBuf {
+    let dir = h.dir().join(name);
+    let root = dir.join("rootfs");
+    std::fs::create_dir_all(root.join("bin")).unwrap();
+    let busybox = h.sh_ok("command -v busybox");
+    std::fs::copy(busybox.trim(), root.join("bin/busybox")).unwrap();
+    for c in ["sh", "cat", "echo", "sleep", "true", "ls"] {
+        std::os::unix::fs::symlink("busybox", root.join("bin").join(c)).unwrap();
+    }
+    let out = h
+        .minotaur()
+        .args(["runtime", "spec", "--bundle"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let path = dir.join("config.json");
+    let mut spec: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    spec["process"]["terminal"] = Value::Bool(false);
+    edit(&mut spec);
+    std::fs::write(&path, serde_json::to_vec(&spec).unwrap()).unwrap();
+    dir
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn create_start_state_exec_kill_delete() {
+    let Some(h) = host() else { return };
+    let b = bundle(&h, "b1", |spec| {
+        spec["process"]["args"] = serde_json::json!(["sleep", "1000"]);
+    });
+    let pid_file = h.dir().join("c1.pid");
+    ok(
+        &h,
+        &[
+            "create",
+            "--bundle",
+            s(&b),
+            "--pid-file",
+            s(&pid_file),
+            "c1",
+        ],
+    );
+    let st = state(&h, "c1");
+    assert_eq!(st["status"], "created", "{st}");
+    assert_eq!(st["id"], "c1");
+    assert_eq!(st["bundle"], s(&b));
+    let pid = st["pid"].as_i64().unwrap();
+    assert_eq!(std::fs::read_to_string(&pid_file).unwrap(), pid.to_string());
+    // Created: the init waits, it has not exec'd the command yet.
+    let cmdline = h.sh_ok(&format!("cat /proc/{pid}/cmdline"));
+    assert!(!cmdline.starts_with("sleep"), "{cmdline:?}");
+    let out = runc(&h, &["create", "--bundle", s(&b), "c1"]);
+    assert!(!out.status.success(), "a second create of c1 succeeded");
+
+    ok(&h, &["start", "c1"]);
+    wait_status(&h, "c1", "running");
+    wait_until("sleep exec'd", || {
+        Ok(h.sh_ok(&format!("cat /proc/{pid}/cmdline"))
+            .starts_with("sleep"))
+    })
+    .unwrap();
+    assert!(
+        !runc(&h, &["start", "c1"]).status.success(),
+        "start of a running container"
+    );
+    let list = ok(&h, &["list"]);
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("c1 ") && l.contains("running")),
+        "{list}"
+    );
+    let ps: Vec<i64> = serde_json::from_str(&ok(&h, &["ps", "--format", "json", "c1"])).unwrap();
+    assert_eq!(ps, vec![pid]);
+
+    // exec: the container's PID namespace (its init is PID 1 there) and exit statuses passed through.
+    assert_eq!(
+        ok(&h, &["exec", "c1", "cat", "/proc/1/cmdline"]),
+        "sleep\u{0}1000\u{0}"
+    );
+    assert_eq!(
+        runc(&h, &["exec", "c1", "sh", "-c", "exit 7"])
+            .status
+            .code(),
+        Some(7)
+    );
+    let proc_file = h.dir().join("process.json");
+    std::fs::write(
+        &proc_file,
+        r#"{"args":["sh","-c","echo $GREETING"],"env":["GREETING=from-process-json"],"cwd":"/","user":{"uid":0,"gid":0}}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        ok(&h, &["exec", "--process", s(&proc_file), "c1"]).trim(),
+        "from-process-json"
+    );
+
+    // A running container is deleted only with --force; kill stops it.
+    assert!(!runc(&h, &["delete", "c1"]).status.success());
+    ok(&h, &["kill", "c1", "KILL"]);
+    wait_status(&h, "c1", "stopped");
+    assert_eq!(state(&h, "c1")["pid"], 0);
+    assert!(
+        !runc(&h, &["kill", "c1"]).status.success(),
+        "kill of a stopped container"
+    );
+    ok(&h, &["delete", "c1"]);
+    assert!(!runc(&h, &["state", "c1"]).status.success());
+    assert_eq!(ok(&h, &["list", "-q"]), "");
+
+    // delete --force of a running one.
+    ok(&h, &["create", "--bundle", s(&b), "c2"]);
+    ok(&h, &["start", "c2"]);
+    ok(&h, &["delete", "--force", "c2"]);
+    assert!(!runc(&h, &["state", "c2"]).status.success());
+}
+
+#[test]
+fn run_passes_the_exit_status_through_and_removes_the_container() {
+    let Some(h) = host() else { return };
+    let b = bundle(&h, "b2", |spec| {
+        spec["process"]["args"] = serde_json::json!(["sh", "-c", "echo out; exit 3"]);
+    });
+    let out = runc(&h, &["run", "--bundle", s(&b), "r1"]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
+    assert!(
+        !runc(&h, &["state", "r1"]).status.success(),
+        "run left r1 behind"
+    );
+}
+
+#[test]
+fn hooks_get_the_state_on_stdin() {
+    let Some(h) = host() else { return };
+    let out = h.dir().join("hooks");
+    std::fs::create_dir(&out).unwrap();
+    let hook = |name: &str| {
+        serde_json::json!({
+            "path": "/bin/sh",
+            "args": ["sh", "-c", format!("cat > {}/{name}.json", out.display())],
+        })
+    };
+    let b = bundle(&h, "b3", |spec| {
+        spec["process"]["args"] = serde_json::json!(["sleep", "1000"]);
+        spec["hooks"] = serde_json::json!({
+            "prestart": [hook("prestart")],
+            "createRuntime": [hook("createRuntime")],
+            "poststart": [hook("poststart")],
+            "poststop": [hook("poststop")],
+        });
+    });
+    let read = |name: &str| -> Value {
+        let path = out.join(format!("{name}.json"));
+        serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|e| panic!("{name}: {e}")))
+            .unwrap()
+    };
+    ok(&h, &["create", "--bundle", s(&b), "h1"]);
+    for name in ["prestart", "createRuntime"] {
+        let st = read(name);
+        assert_eq!(st["id"], "h1", "{name}: {st}");
+        assert_eq!(st["status"], "created", "{name}: {st}");
+        assert!(st["pid"].as_i64().unwrap() > 0, "{name}: {st}");
+        assert_eq!(st["bundle"], s(&b), "{name}: {st}");
+    }
+    assert!(
+        !out.join("poststart.json").exists(),
+        "poststart ran at create"
+    );
+    ok(&h, &["start", "h1"]);
+    assert_eq!(read("poststart")["status"], "running");
+    ok(&h, &["delete", "--force", "h1"]);
+    let st = read("poststop");
+    assert_eq!(st["id"], "h1");
+    assert_eq!(st["status"], "stopped");
+
+    // A failing createRuntime hook fails the create and leaves nothing.
+    let b = bundle(&h, "b4", |spec| {
+        spec["process"]["args"] = serde_json::json!(["sleep", "1000"]);
+        spec["hooks"] = serde_json::json!({"createRuntime": [{"path": "/bin/false"}]});
+    });
+    let res = runc(&h, &["create", "--bundle", s(&b), "h2"]);
+    assert!(!res.status.success());
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(err.contains("createRuntime hook /bin/false"), "{err}");
+    assert!(
+        !runc(&h, &["state", "h2"]).status.success(),
+        "a failed create left h2"
+    );
+}
+
+#[test]
+fn console_socket_receives_the_terminal_master() {
+    let Some(h) = host() else { return };
+    let b = bundle(&h, "b5", |spec| {
+        spec["process"]["terminal"] = Value::Bool(true);
+        spec["process"]["args"] = serde_json::json!(["sh", "-c", "echo hello-from-tty; tty"]);
+    });
+    let sock = h.dir().join("console.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    // Without a socket, a terminal spec is refused.
+    assert!(!runc(&h, &["create", "--bundle", s(&b), "t0"])
+        .status
+        .success());
+
+    let mut create = runc_cmd(
+        &h,
+        &[
+            "create",
+            "--bundle",
+            s(&b),
+            "--console-socket",
+            s(&sock),
+            "t1",
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let (conn, _) = listener.accept().unwrap();
+    let mut buf = [0u8; 64];
+    let mut iov = [IoSliceMut::new(&mut buf)];
+    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = recvmsg::<()>(
+        std::os::fd::AsRawFd::as_raw_fd(&conn),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::empty(),
+    )
+    .unwrap();
+    let mut master = None;
+    for c in msg.cmsgs().unwrap() {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            master = fds.first().map(|fd| take_received(*fd));
+        }
+    }
+    let master = master.expect("no descriptor on the console socket");
+    let status = create.wait().unwrap();
+    assert!(status.success(), "create: {status}");
+    ok(&h, &["start", "t1"]);
+    let mut out = Vec::new();
+    let mut f = std::fs::File::from(master);
+    // The master reads until the slave's last holder exits (EIO).
+    let mut chunk = [0u8; 256];
+    while let Ok(n) = f.read(&mut chunk) {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&chunk[..n]);
+    }
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.contains("hello-from-tty"), "{text:?}");
+    assert!(
+        text.contains("/dev/"),
+        "tty should name a terminal: {text:?}"
+    );
+    wait_status(&h, "t1", "stopped");
+    ok(&h, &["delete", "t1"]);
+}
+
+/// Takes a descriptor received over SCM_RIGHTS as an owned one: a copy made with pidfd_getfd(2) on this
+/// process, the received number closed.
+fn take_received(fd: std::os::fd::RawFd) -> OwnedFd {
+    let me = minotaur_sys::pidfd_open(nix::unistd::getpid()).expect("pidfd_open self");
+    let owned = minotaur_sys::pidfd_getfd(&me, fd).expect("pidfd_getfd of the terminal master");
+    let _ = nix::unistd::close(fd);
+    owned
+}
+
+#[test]
+fn preserve_fds_and_listen_fds_reach_the_container() {
+    let Some(h) = host() else { return };
+    let b = bundle(&h, "b6", |spec| {
+        spec["process"]["args"] = serde_json::json!([
+            "sh",
+            "-c",
+            "echo \"fds=$LISTEN_FDS pid=$LISTEN_PID\"; cat <&3"
+        ]);
+    });
+    let file = h.dir().join("passed.txt");
+    std::fs::write(&file, "passed-along\n").unwrap();
+    let link = h.dir().join("minotaur-runc");
+    if !link.exists() {
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_minotaur"), &link).unwrap();
+    }
+    let root = h.dir().join("runc-state");
+    let run = |env: &str, flags: &str, id: &str| {
+        h.sh_ok(&format!(
+            "exec 3<{f}; {env} {l} --root {r} run --bundle {b} {flags} {id}",
+            f = file.display(),
+            l = link.display(),
+            r = root.display(),
+            b = b.display()
+        ))
+    };
+    assert_eq!(
+        run("", "--preserve-fds 1", "p1"),
+        "fds= pid=\npassed-along\n"
+    );
+    assert_eq!(run("LISTEN_FDS=1", "", "p2"), "fds=1 pid=1\npassed-along\n");
+    // Without either, descriptor 3 is closed in the container.
+    let out = h.sh(&format!(
+        "exec 3<{f}; {l} --root {r} run --bundle {b} p3",
+        f = file.display(),
+        l = link.display(),
+        r = root.display(),
+        b = b.display()
+    ));
+    assert!(!out.status.success(), "fd 3 leaked into the container");
+}
