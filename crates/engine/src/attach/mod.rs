@@ -27,8 +27,6 @@
 pub(crate) mod client;
 pub(crate) mod serve;
 
-use std::io;
-
 use crate::context::Context;
 use crate::error::EngineError;
 use crate::process::alive;
@@ -52,24 +50,7 @@ const MAX_FRAME: usize = 1 << 20;
 /// Docker's default detach keys: ctrl-p, ctrl-q.
 pub const DEFAULT_DETACH_KEYS: &str = "ctrl-p,ctrl-q";
 
-#[derive(Debug, thiserror::Error)]
-pub enum AttachError {
-    #[error("you cannot attach to a stopped container {0}, start it first")]
-    Stopped(String),
-    #[error("cannot attach to container {name}: no attach socket at {path} (its supervisor predates attach)")]
-    NoChannel {
-        name: String,
-        path: std::path::PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    #[error("the supervisor of container {0} went away without reporting an exit status")]
-    Lost(String),
-    #[error("invalid detach keys {keys:?}: {why}")]
-    DetachKeys { keys: String, why: String },
-    #[error("cannot relay the container's streams")]
-    Io(#[source] io::Error),
-}
+pub use crate::error::attach::AttachError;
 
 /// What an attacher does.
 #[derive(Clone, Debug)]

@@ -2,7 +2,11 @@
 //! each. It sits at the bottom of the crate so that no module imports a capability to report a failure.
 //! What the network modules fail on is [`network::NetworkError`], one of its variants.
 
+pub mod attach;
+pub mod cp;
 pub mod debug;
+pub mod events;
+pub mod forward;
 pub mod network;
 pub mod volume;
 
@@ -37,15 +41,15 @@ pub enum EngineError {
     #[error(transparent)]
     Network(#[from] NetworkError),
     #[error(transparent)]
-    Attach(#[from] crate::attach::AttachError),
+    Attach(#[from] self::attach::AttachError),
     #[error(transparent)]
     Volume(#[from] self::volume::VolumeError),
     #[error(transparent)]
-    Events(#[from] crate::events::EventsError),
+    Events(#[from] self::events::EventsError),
     #[error(transparent)]
-    Cp(#[from] crate::cp::CpError),
+    Cp(#[from] self::cp::CpError),
     #[error(transparent)]
-    Forward(#[from] crate::portforward::ForwardError),
+    Forward(#[from] self::forward::ForwardError),
     #[error(transparent)]
     Debug(#[from] DebugError),
     #[error(transparent)]
