@@ -239,6 +239,53 @@ fn add_mounts(
     }
 }
 
+/// An open descriptor of a namespace: what keeps a namespace that no process is in and no mount holds alive
+/// (a runtime that keeps the descriptor of a namespace it made, `unshare` before it execs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FdHolder {
+    pub pid: i32,
+    pub fd: i32,
+    pub kind: NsKind,
+    /// `/proc/PID/fd/FD`: opening it opens the namespace.
+    pub path: PathBuf,
+}
+
+/// The descriptors of every process under `proc` that refer to the namespace with inode `ino`. Finding them
+/// means reading every process's descriptor table (one readlink per descriptor), which [`discover`] does
+/// not do: this is for a question about one namespace, as `whois NS-INODE` asks it.
+pub fn fd_holders(proc: &Path, ino: u64) -> Result<Vec<FdHolder>, DiscoverError> {
+    let suffix = format!(":[{ino}]");
+    let mut out = Vec::new();
+    for pid in list_pids(proc)? {
+        let dir = proc.join(format!("{pid}/fd"));
+        let Ok(fds) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            let Ok(target) = std::fs::read_link(fd.path()) else {
+                continue;
+            };
+            // nsfs descriptors read as `net:[4026532008]`.
+            let Some(kind) = target
+                .to_str()
+                .and_then(|t| t.strip_suffix(suffix.as_str()))
+                .and_then(|k| k.parse::<NsKind>().ok())
+            else {
+                continue;
+            };
+            if let Some(n) = fd.file_name().to_str().and_then(|n| n.parse().ok()) {
+                out.push(FdHolder {
+                    pid,
+                    fd: n,
+                    kind,
+                    path: fd.path(),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// How a namespace relates to others, from the nsfs ioctls (ioctl_ns(2)).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Relations {
@@ -399,6 +446,22 @@ mod tests {
         assert_eq!(hidden.mounts[0].path, f.path().join("40/root/tmp/x"));
         assert_eq!(hidden.mounts[0].netns_name(), None);
         assert_eq!(list.len(), 3);
+    }
+
+    #[test]
+    fn finds_descriptors_held_on_a_namespace() {
+        // Our own network namespace, through a descriptor this test opens.
+        let ns = File::open("/proc/self/ns/net").unwrap();
+        let ino = NsId::of_path("/proc/self/ns/net").unwrap().ino;
+        let me = std::process::id() as i32;
+        let found = fd_holders(Path::new("/proc"), ino).unwrap();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&ns);
+        assert!(
+            found
+                .iter()
+                .any(|h| h.pid == me && h.fd == fd && h.kind == NsKind::Net),
+            "{found:#?}"
+        );
     }
 
     #[test]
