@@ -19,4 +19,4 @@ pub mod sysctl;
 
 pub use inspect::{DefaultRoute, Link};
 pub use link::{configure_peer, Netlink, NetlinkError, VethSpec};
-pub use netns::in_netns;
+pub use netns::{in_each_netns, in_netns};

@@ -534,6 +534,22 @@ fn links_name_their_veth_peers_as_ip_does() {
         .ok(&["ip", "route", "show", "default"])
         .contains("via 10.77.0.1 dev eth1"));
     assert_eq!(nl.default_routes().unwrap(), vec![]);
+
+    // Reading several namespaces from threads that move between them gives what a socket each gives.
+    let paths = [host.path.as_path(), ctr.path.as_path(), host.path.as_path()];
+    let each = minotaur_net::in_each_netns(&paths, 2, |_| Netlink::open()?.links());
+    // (Names, indexes and peers: IPv6 link-local addresses come and go with DAD meanwhile.)
+    let shape = |links: &[minotaur_net::Link]| -> Vec<(u32, String, Option<u32>, Option<i32>)> {
+        links
+            .iter()
+            .map(|l| (l.index, l.name.clone(), l.link, l.link_netnsid))
+            .collect()
+    };
+    let each: Vec<_> = each.into_iter().map(|r| shape(&r.unwrap())).collect();
+    assert_eq!(
+        each,
+        [shape(&host_links), shape(&ctr_links), shape(&host_links)]
+    );
 }
 
 /// Not a test: the figures of the data path. `cargo test -p minotaur-net --test link -- --ignored
