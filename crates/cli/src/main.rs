@@ -6,6 +6,7 @@ mod cli;
 mod cmd;
 mod error;
 mod output;
+mod render;
 
 use std::process::ExitCode;
 

@@ -36,6 +36,7 @@ pub mod stop;
 pub mod store;
 pub mod supervisor;
 pub mod template;
+pub mod topology;
 pub mod user;
 
 pub use minotaur_ns::error_chain;

@@ -4,6 +4,7 @@ mod completion;
 mod create;
 mod dns_serve;
 mod exec;
+mod graph;
 mod image;
 mod images;
 mod import;
@@ -31,6 +32,8 @@ mod top;
 mod unshare;
 mod version;
 mod wait;
+mod whois;
+mod why;
 
 use clap::Subcommand;
 
@@ -62,6 +65,9 @@ pub enum Command {
     Nsenter(nsenter::Args),
     Unshare(unshare::Args),
     Lsns(lsns::Args),
+    Whois(whois::Args),
+    Graph(graph::Args),
+    Why(why::Args),
     Import(import::Args),
     Load(load::Args),
     Save(save::Args),
@@ -98,6 +104,9 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Nsenter(args) => nsenter::run(&cli.global, args),
         Command::Unshare(args) => unshare::run(args),
         Command::Lsns(args) => lsns::run(&cli.global, args),
+        Command::Whois(args) => whois::run(&cli.global, args),
+        Command::Graph(args) => graph::run(&cli.global, args),
+        Command::Why(args) => why::run(&cli.global, args),
         Command::Load(args) => load::run(&cli.global, args),
         Command::Save(args) => save::run(&cli.global, args),
         Command::Import(args) => import::run(&cli.global, args),
