@@ -6,7 +6,8 @@ cd "$(dirname "$0")"
 
 need=(ip:iproute2 nsenter:util-linux unshare:util-linux lsns:util-linux dnsmasq:dnsmasq-base
       busybox:busybox-static curl:curl pgrep:procps nft:nftables dig:dnsutils
-      docker-registry:docker-registry skopeo:skopeo umoci:umoci htpasswd:apache2-utils openssl:openssl)
+      docker-registry:docker-registry skopeo:skopeo umoci:umoci htpasswd:apache2-utils openssl:openssl
+      dot:graphviz)
 missing=()
 for pair in "${need[@]}"; do
   command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")

@@ -255,6 +255,10 @@ pub struct FdHolder {
 /// not do: this is for a question about one namespace, as `whois NS-INODE` asks it.
 pub fn fd_holders(proc: &Path, ino: u64) -> Result<Vec<FdHolder>, DiscoverError> {
     let suffix = format!(":[{ino}]");
+    // The device of nsfs, to tell a namespace from a file that happens to have the same inode number.
+    let nsfs_dev = NsId::of_path(proc.join("self/ns/net"))
+        .ok()
+        .map(|id| id.dev);
     let mut out = Vec::new();
     for pid in list_pids(proc)? {
         let dir = proc.join(format!("{pid}/fd"));
@@ -265,14 +269,24 @@ pub fn fd_holders(proc: &Path, ino: u64) -> Result<Vec<FdHolder>, DiscoverError>
             let Ok(target) = std::fs::read_link(fd.path()) else {
                 continue;
             };
-            // nsfs descriptors read as `net:[4026532008]`.
-            let Some(kind) = target
-                .to_str()
-                .and_then(|t| t.strip_suffix(suffix.as_str()))
-                .and_then(|k| k.parse::<NsKind>().ok())
-            else {
-                continue;
+            let target = target.to_string_lossy();
+            // A descriptor opened on a namespace reads as `net:[4026532008]`; one opened through a bind
+            // mount reads as the mount's path (or `/` once it is unmounted), so a path is checked with
+            // stat(2), which follows the descriptor to the namespace itself.
+            let kind = if let Some(k) = target.strip_suffix(suffix.as_str()) {
+                k.parse::<NsKind>().ok()
+            } else if target.starts_with('/') {
+                let same = std::fs::metadata(fd.path())
+                    .is_ok_and(|m| m.st_ino() == ino && Some(m.st_dev()) == nsfs_dev);
+                if same {
+                    File::open(fd.path()).ok().and_then(NsKind::of_fd)
+                } else {
+                    None
+                }
+            } else {
+                None
             };
+            let Some(kind) = kind else { continue };
             if let Some(n) = fd.file_name().to_str().and_then(|n| n.parse().ok()) {
                 out.push(FdHolder {
                     pid,
