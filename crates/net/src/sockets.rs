@@ -1,17 +1,24 @@
-//! The listening sockets of a network namespace, as `ss -lntu` shows them, read from the kernel's
-//! `/proc/PID/net/{tcp,tcp6,udp,udp6}` tables.
+//! The listening sockets of a network namespace, as `ss -lntu` shows them, from the kernel's socket
+//! diagnostics (sock_diag(7), `NETLINK_SOCK_DIAG`).
 //!
-//! Those files describe the network namespace of the process PID (the kernel picks the namespace of the
-//! task whose `/proc` directory is read, not of the reader), so a namespace that a process is in is read
-//! without entering it; one that only a bind mount holds is read through `/proc/thread-self/net` on a
-//! short-lived thread that joins it ([`listening_in`]). sock_diag netlink would give the same rows; the
-//! text tables need no socket per namespace and are what `netstat` reads.
+//! A sock_diag socket answers for the network namespace it was made in, so a namespace is read from a
+//! thread that joins it ([`listening_in`], or many at once with [`crate::in_each_netns`]). The
+//! `/proc/PID/net/tcp` tables would need no socket, but reading one walks the kernel's whole TCP hash
+//! tables (shared by every namespace) at each read: several milliseconds per namespace on a host with many.
+//! A diag dump that asks for listeners only walks the listening hash. Messages are built and parsed by
+//! `netlink-packet-sock-diag`; the socket is `netlink-sys`'s.
 
-use std::fs;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::path::{Path, PathBuf};
+use std::net::IpAddr;
+use std::path::Path;
 
+use netlink_packet_core::{
+    NetlinkBuffer, NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_DUMP, NLM_F_REQUEST,
+};
+use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP};
+use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, SocketId, StateFlags};
+use netlink_packet_sock_diag::SockDiagMessage;
+use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket, SocketAddr};
 use serde::Serialize;
 
 /// A socket bound to a local port: a listening TCP socket or an unconnected bound UDP one.
@@ -25,12 +32,28 @@ pub struct Listener {
     pub inode: u64,
 }
 
-/// A table that could not be read.
+/// Which transports to list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Protos {
+    pub tcp: bool,
+    pub udp: bool,
+}
+
+impl Protos {
+    pub const ALL: Protos = Protos {
+        tcp: true,
+        udp: true,
+    };
+}
+
+/// A dump that could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum SocketsError {
-    #[error("cannot read socket table {}", path.display())]
-    Read {
-        path: PathBuf,
+    #[error("cannot open a sock_diag netlink socket")]
+    Socket(#[source] io::Error),
+    #[error("cannot list {what} sockets")]
+    Dump {
+        what: &'static str,
         #[source]
         source: io::Error,
     },
@@ -38,76 +61,131 @@ pub enum SocketsError {
     Netns(#[from] crate::netns::NetnsError),
 }
 
-/// TCP state LISTEN and UDP's "close" (an unconnected socket), as include/net/tcp_states.h numbers them.
-const TCP_LISTEN: &str = "0A";
-const UDP_UNCONNECTED: &str = "07";
+/// TCP's LISTEN state, and UDP's "close" (what an unconnected socket reports).
+const TCP_LISTEN: u8 = 10;
+const UDP_UNCONNECTED: u8 = 7;
 
-/// The listeners of the network namespace whose tables are under `net_dir` (`/proc/PID/net`). A table the
-/// kernel lacks (no IPv6) is empty.
-pub fn listening(net_dir: &Path) -> Result<Vec<Listener>, SocketsError> {
+/// The listeners of the caller's network namespace.
+pub fn listening(protos: Protos) -> Result<Vec<Listener>, SocketsError> {
+    let mut sock = Socket::new(NETLINK_SOCK_DIAG).map_err(SocketsError::Socket)?;
+    sock.bind_auto().map_err(SocketsError::Socket)?;
+    sock.connect(&SocketAddr::new(0, 0))
+        .map_err(SocketsError::Socket)?;
     let mut out = Vec::new();
-    for (file, proto, state) in [
-        ("tcp", "tcp", TCP_LISTEN),
-        ("tcp6", "tcp", TCP_LISTEN),
-        ("udp", "udp", UDP_UNCONNECTED),
-        ("udp6", "udp", UDP_UNCONNECTED),
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut seq = 0;
+    for (proto, name, states, wanted) in [
+        (IPPROTO_TCP, "tcp", StateFlags::LISTEN, TCP_LISTEN),
+        (IPPROTO_UDP, "udp", StateFlags::CLOSE, UDP_UNCONNECTED),
     ] {
-        let path = net_dir.join(file);
-        let text = match fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(source) => return Err(SocketsError::Read { path, source }),
-        };
-        out.extend(parse_table(&text, proto, state));
+        if (name == "tcp" && !protos.tcp) || (name == "udp" && !protos.udp) {
+            continue;
+        }
+        for family in [AF_INET, AF_INET6] {
+            seq += 1;
+            let err = |source| SocketsError::Dump { what: name, source };
+            dump(
+                &mut sock,
+                &mut buf,
+                seq,
+                family,
+                proto,
+                states.clone(),
+                &mut |h| {
+                    if h.state == wanted {
+                        out.push(Listener {
+                            proto: name,
+                            addr: h.socket_id.source_address,
+                            port: h.socket_id.source_port,
+                            inode: u64::from(h.inode),
+                        });
+                    }
+                },
+            )
+            .map_err(err)?;
+        }
     }
     Ok(out)
 }
 
 /// Like [`listening`], for the network namespace of the nsfs file `netns`, read from a thread that joins it.
-pub fn listening_in(netns: &Path) -> Result<Vec<Listener>, SocketsError> {
-    crate::netns::in_netns(netns, || listening(Path::new("/proc/thread-self/net")))
+pub fn listening_in(netns: &Path, protos: Protos) -> Result<Vec<Listener>, SocketsError> {
+    crate::netns::in_netns(netns, || listening(protos))
 }
 
-/// The rows of one table in state `state`.
-fn parse_table(text: &str, proto: &'static str, state: &str) -> Vec<Listener> {
-    text.lines()
-        .skip(1)
-        .filter_map(|line| {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            if f.get(3) != Some(&state) {
-                return None;
-            }
-            let (addr, port) = f.get(1)?.split_once(':')?;
-            Some(Listener {
-                proto,
-                addr: parse_addr(addr)?,
-                port: u16::from_str_radix(port, 16).ok()?,
-                inode: f.get(9)?.parse().ok()?,
-            })
+/// One `SOCK_DIAG_BY_FAMILY` dump, each answer handed to `each`.
+fn dump(
+    sock: &mut Socket,
+    buf: &mut [u8],
+    seq: u32,
+    family: u8,
+    protocol: u8,
+    states: StateFlags,
+    each: &mut dyn FnMut(&netlink_packet_sock_diag::inet::InetResponseHeader),
+) -> io::Result<()> {
+    let mut header = NetlinkHeader::default();
+    header.flags = NLM_F_REQUEST | NLM_F_DUMP;
+    header.sequence_number = seq;
+    let socket_id = if family == AF_INET {
+        SocketId::new_v4()
+    } else {
+        SocketId::new_v6()
+    };
+    let mut msg = NetlinkMessage::new(
+        header,
+        SockDiagMessage::InetRequest(InetRequest {
+            family,
+            protocol,
+            extensions: ExtensionFlags::empty(),
+            states,
+            socket_id,
         })
-        .collect()
+        .into(),
+    );
+    msg.finalize();
+    let mut req = vec![0u8; msg.buffer_len()];
+    msg.serialize(&mut req);
+    sock.send(&req, 0)?;
+    loop {
+        let n = sock.recv(&mut &mut buf[..], 0)?;
+        let mut rest = &buf[..n.min(buf.len())];
+        while !rest.is_empty() {
+            let len = NetlinkBuffer::new_checked(rest)
+                .map(|b| b.length() as usize)
+                .map_err(malformed)?;
+            let msg =
+                NetlinkMessage::<SockDiagMessage>::deserialize(&rest[..len]).map_err(malformed)?;
+            rest = rest.get(len.next_multiple_of(4)..).unwrap_or_default();
+            if msg.header.sequence_number != seq {
+                continue;
+            }
+            match msg.payload {
+                NetlinkPayload::InnerMessage(SockDiagMessage::InetResponse(r)) => each(&r.header),
+                NetlinkPayload::Done(_) => return Ok(()),
+                NetlinkPayload::Error(e) => {
+                    // A kernel without IPv6 (or without UDP diag) has nothing to list.
+                    let e = e.to_io();
+                    return match e.raw_os_error() {
+                        Some(code) if code == nix::errno::Errno::ENOENT as i32 => Ok(()),
+                        _ => Err(e),
+                    };
+                }
+                _ => {}
+            }
+        }
+    }
 }
 
-/// An address as the tables print it: the bytes of the address in memory, each 32-bit word printed as a
-/// host-order hex number (so 127.0.0.1 is `0100007F` on a little-endian machine).
-fn parse_addr(hex: &str) -> Option<IpAddr> {
-    let words: Option<Vec<u32>> = (0..hex.len() / 8)
-        .map(|i| u32::from_str_radix(hex.get(i * 8..i * 8 + 8)?, 16).ok())
-        .collect();
-    let bytes: Vec<u8> = words?.iter().flat_map(|w| w.to_ne_bytes()).collect();
-    match bytes.len() {
-        4 => Some(IpAddr::V4(Ipv4Addr::new(
-            bytes[0], bytes[1], bytes[2], bytes[3],
-        ))),
-        16 => Some(IpAddr::V6(Ipv6Addr::from(
-            <[u8; 16]>::try_from(bytes).ok()?,
-        ))),
-        _ => None,
-    }
+fn malformed(e: netlink_packet_core::DecodeError) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("malformed sock_diag answer: {e}"),
+    )
 }
 
 /// The processes under `proc` among `pids` that hold the socket `inode`, with the descriptor number.
 pub fn holders(proc: &Path, pids: &[i32], inode: u64) -> Vec<(i32, i32)> {
+    use std::fs;
     let wanted = format!("socket:[{inode}]");
     let mut out = Vec::new();
     for &pid in pids {
@@ -130,53 +208,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_listeners_of_both_families() {
-        let le = cfg!(target_endian = "little");
-        let lo = if le { "0100007F" } else { "7F000001" };
-        let tcp = format!(
-            "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
-             \x20  0: {lo}:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242 1 0 100 0 0 10 0\n\
-             \x20  1: {lo}:0050 {lo}:D431 01 00000000:00000000 00:00000000 00000000     0        0 4343 1 0 100 0 0 10 0\n"
-        );
-        let got = parse_table(&tcp, "tcp", TCP_LISTEN);
-        assert_eq!(
-            got,
-            vec![Listener {
-                proto: "tcp",
-                addr: "127.0.0.1".parse().unwrap(),
-                port: 8080,
-                inode: 4242
-            }]
-        );
-        let any6 = "00000000000000000000000000000000";
-        let udp6 = format!(
-            "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n\
-             \x20 12: {any6}:0035 {any6}:0000 07 00000000:00000000 00:00000000 00000000     0        0 77 2 0 0\n"
-        );
-        let got = parse_table(&udp6, "udp", UDP_UNCONNECTED);
-        assert_eq!(got[0].addr, "::".parse::<IpAddr>().unwrap());
-        assert_eq!((got[0].port, got[0].inode), (53, 77));
-    }
-
-    #[test]
-    fn ipv6_words_are_in_host_order() {
-        // ::1 is fifteen zero bytes and a one: its last word, read as a host-order number.
-        let last = u32::from_ne_bytes([0, 0, 0, 1]);
-        let hex = format!("{:08X}{:08X}{:08X}{last:08X}", 0, 0, 0);
-        assert_eq!(parse_addr(&hex), Some("::1".parse().unwrap()));
-    }
-
-    #[test]
-    fn our_own_listener_is_found() {
+    fn our_own_listeners_are_found() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
-        let all = listening(Path::new("/proc/self/net")).unwrap();
+        let u = std::net::UdpSocket::bind("[::1]:0").unwrap();
+        let uport = u.local_addr().unwrap().port();
+        let all = listening(Protos::ALL).unwrap();
         let me = all
             .iter()
             .find(|x| x.proto == "tcp" && x.port == port)
-            .expect("our listener");
+            .expect("our TCP listener");
         assert_eq!(me.addr, "127.0.0.1".parse::<IpAddr>().unwrap());
         let pid = std::process::id() as i32;
         assert_eq!(holders(Path::new("/proc"), &[pid], me.inode).len(), 1);
+        let udp = all
+            .iter()
+            .find(|x| x.proto == "udp" && x.port == uport)
+            .expect("our UDP socket");
+        assert_eq!(udp.addr, "::1".parse::<IpAddr>().unwrap());
+        let tcp_only = listening(Protos {
+            tcp: true,
+            udp: false,
+        })
+        .unwrap();
+        assert!(tcp_only.iter().all(|x| x.proto == "tcp"));
     }
 }

@@ -150,6 +150,7 @@ fn if_id(ino: u64, index: u32) -> String {
 /// Scans the machine and draws it.
 pub fn graph(ctx: &Context, opts: &GraphOptions) -> Result<Graph, TopologyError> {
     let mut topo = Topology::scan(ctx)?;
+    topo.read_published();
     if let Some(n) = &opts.network {
         if topo.network(n).is_none() {
             return Err(TopologyError::NotFound(format!("network {n} not found")));

@@ -72,7 +72,7 @@ pub struct Topology {
     /// The ports the store records, by container ID.
     #[serde(skip)]
     pub recorded: BTreeMap<String, Vec<Published>>,
-    /// The ports minotaur's firewall table publishes now.
+    /// The ports minotaur's firewall table publishes now, once read ([`Topology::read_published`]).
     pub published: Vec<PortRule>,
     /// The host's default routes.
     pub routes: Vec<DefaultRoute>,
@@ -202,7 +202,6 @@ impl Topology {
                 .collect();
         }
         let routes = nl.default_routes()?;
-        let published = published_now();
         Ok(Topology {
             host,
             netns,
@@ -210,9 +209,25 @@ impl Topology {
             networks,
             attachments,
             recorded,
-            published,
+            published: Vec::new(),
             routes,
         })
+    }
+
+    /// Reads the ports the firewall table publishes (libnftables lists the four port maps: a few
+    /// milliseconds that a question about an address need not pay). Where the table cannot be read there
+    /// are none, with a note in the log.
+    pub fn read_published(&mut self) {
+        self.published = match Firewall::open().and_then(|mut fw| fw.published()) {
+            Ok(p) => p,
+            Err(e) => {
+                log::debug!(
+                    "cannot read the published ports: {}",
+                    crate::error_chain(&e)
+                );
+                Vec::new()
+            }
+        };
     }
 
     /// The host's namespace.
@@ -318,20 +333,6 @@ impl Topology {
     pub fn network_of_bridge(&self, index: u32) -> Option<&Network> {
         let name = &self.host_links().iter().find(|l| l.index == index)?.name;
         self.networks.iter().find(|n| &n.bridge == name)
-    }
-}
-
-/// The ports the firewall table publishes; none, with a note in the log, where it cannot be read.
-fn published_now() -> Vec<PortRule> {
-    match Firewall::open().and_then(|mut fw| fw.published()) {
-        Ok(p) => p,
-        Err(e) => {
-            log::debug!(
-                "cannot read the published ports: {}",
-                crate::error_chain(&e)
-            );
-            Vec::new()
-        }
     }
 }
 

@@ -19,7 +19,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use minotaur_firewall::PortRule;
-use minotaur_net::sockets::{self, Listener};
+use minotaur_net::sockets::{self, Listener, Protos};
 use minotaur_net::Link;
 use minotaur_ns::{NsId, NsKind};
 use serde::Serialize;
@@ -164,7 +164,10 @@ pub fn whois(ctx: &Context, query: &Query) -> Result<Vec<Finding>, TopologyError
     let found = match query {
         Query::Address(ip) => address(&mut topo, *ip)?,
         Query::Interface(name) => interface(&mut topo, name),
-        Query::Port { port, proto } => port_owner(&topo, *port, *proto)?,
+        Query::Port { port, proto } => {
+            topo.read_published();
+            port_owner(&topo, *port, *proto)?
+        }
         Query::Pid(pid) => vec![process(&topo, *pid)?],
         Query::Namespace(ino) => vec![namespace(&mut topo, *ino)?],
     };
@@ -371,20 +374,24 @@ fn interface(topo: &mut Topology, name: &str) -> Vec<Finding> {
     out
 }
 
-/// The listeners of a namespace: from `/proc/PID/net` when a process is in it, else from inside it.
-fn listeners_of(ns: &NetNs) -> Vec<Listener> {
-    let r = match ns.pids.first() {
-        Some(pid) => sockets::listening(&Path::new(PROC).join(format!("{pid}/net"))),
-        None => sockets::listening_in(&ns.path),
-    };
-    r.unwrap_or_else(|e| {
-        log::debug!(
-            "cannot read the sockets of {}: {}",
-            ns.path.display(),
-            crate::error_chain(&e)
-        );
-        Vec::new()
-    })
+/// The listeners of namespaces (`protos` of them), each read from inside it; a namespace that cannot be
+/// read (gone meanwhile) has none.
+fn listeners_of(nss: &[&NetNs], protos: Protos) -> Vec<Vec<Listener>> {
+    let paths: Vec<&Path> = nss.iter().map(|n| n.path.as_path()).collect();
+    minotaur_net::in_each_netns(&paths, 2, |_| sockets::listening(protos))
+        .into_iter()
+        .zip(nss)
+        .map(|(r, ns)| {
+            r.unwrap_or_else(|e| {
+                log::debug!(
+                    "cannot read the sockets of {}: {}",
+                    ns.path.display(),
+                    crate::error_chain(&e)
+                );
+                Vec::new()
+            })
+        })
+        .collect()
 }
 
 fn listener_ref(ns: &NetNs, l: &Listener) -> ListenerRef {
@@ -408,6 +415,10 @@ fn port_owner(
     proto: Option<Proto>,
 ) -> Result<Vec<Finding>, TopologyError> {
     let proto_ok = |p: &str| proto.is_none_or(|want| want.as_str() == p);
+    let protos = Protos {
+        tcp: proto_ok("tcp"),
+        udp: proto_ok("udp"),
+    };
     let mut out = Vec::new();
     let mut seen_ns: Vec<u64> = Vec::new();
     let live: Vec<&PortRule> = topo
@@ -432,7 +443,8 @@ fn port_owner(
         match ns {
             Some(ns) => {
                 owned_by(topo, ns, &mut f);
-                let inside: Vec<ListenerRef> = listeners_of(ns)
+                let inside: Vec<ListenerRef> = listeners_of(&[ns], protos)
+                    .concat()
                     .iter()
                     .filter(|l| {
                         l.port == rule.container_port
@@ -457,13 +469,15 @@ fn port_owner(
         }
         out.push(f);
     }
-    // Sockets bound to the port in the host's namespace and in every other one (a process's port in its own
-    // namespace is not the host's, but it is what `ss -N` would show there).
-    for ns in &topo.netns {
-        if seen_ns.contains(&ns.inode) {
-            continue;
-        }
-        for l in listeners_of(ns)
+    // Sockets bound to the port in the host's namespace, and when no container publishes it, in every other
+    // one (a process's port in its own namespace is not the host's, but it is what `ss -N` shows there).
+    let others: Vec<&NetNs> = topo
+        .netns
+        .iter()
+        .filter(|n| !seen_ns.contains(&n.inode) && (live.is_empty() || n.inode == topo.host))
+        .collect();
+    for (ns, listeners) in others.iter().zip(listeners_of(&others, protos)) {
+        for l in listeners
             .iter()
             .filter(|l| l.port == port && proto_ok(l.proto))
         {

@@ -232,7 +232,8 @@ fn endpoint_owner<'a>(topo: &'a Topology, c: &'a ContainerView) -> &'a Container
 
 /// Explains and probes.
 pub fn why(ctx: &Context, source: &Party, dest: &Dest) -> Result<Verdict, TopologyError> {
-    let topo = Topology::scan(ctx)?;
+    let mut topo = Topology::scan(ctx)?;
+    topo.read_published();
     let src = resolve(&topo, source, "source")?;
     let dst = resolve(&topo, &dest.party, "destination")?;
     let transport = match (dest.port, dest.udp) {
