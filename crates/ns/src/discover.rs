@@ -100,6 +100,18 @@ pub enum DiscoverError {
 ///
 /// Processes that exit during the scan, and namespace links the caller may not read, are skipped.
 pub fn discover(proc: &Path, kinds: &[NsKind]) -> Result<Vec<Namespace>, DiscoverError> {
+    discover_with(proc, kinds, true)
+}
+
+/// Like [`discover`]; with `other_mount_namespaces` false, only the scanner's own mount table is read for
+/// nsfs mounts. Reading one table per other mount namespace is most of a scan's cost where each of a
+/// thousand containers has its own, and what it finds (a namespace bind-mounted only inside another mount
+/// namespace) is rare.
+pub fn discover_with(
+    proc: &Path,
+    kinds: &[NsKind],
+    other_mount_namespaces: bool,
+) -> Result<Vec<Namespace>, DiscoverError> {
     let wanted = |k: NsKind| kinds.is_empty() || kinds.contains(&k);
     let mut by_id: HashMap<NsId, Namespace> = HashMap::new();
     let own_mnt = NsId::of_path(proc.join("self/ns/mnt")).ok();
@@ -109,14 +121,14 @@ pub fn discover(proc: &Path, kinds: &[NsKind]) -> Result<Vec<Namespace>, Discove
     for pid in list_pids(proc)? {
         let ns_dir = proc.join(pid.to_string()).join("ns");
         for kind in NsKind::ALL {
-            if !wanted(kind) && kind != NsKind::Mnt {
+            if !wanted(kind) && (kind != NsKind::Mnt || !other_mount_namespaces) {
                 continue;
             }
             let Ok(id) = NsId::of_path(ns_dir.join(kind.name())) else {
                 // Gone, or not ours to see (EACCES): lsns skips these too.
                 continue;
             };
-            if kind == NsKind::Mnt && Some(id) != own_mnt {
+            if kind == NsKind::Mnt && other_mount_namespaces && Some(id) != own_mnt {
                 let via = other_mnt.entry(id).or_insert(pid);
                 *via = (*via).min(pid);
             }
@@ -142,7 +154,11 @@ pub fn discover(proc: &Path, kinds: &[NsKind]) -> Result<Vec<Namespace>, Discove
         source,
     })?;
     add_mounts(&mut by_id, &own, None, proc, &wanted);
-    let mut others: Vec<i32> = other_mnt.into_values().collect();
+    let mut others: Vec<i32> = if other_mount_namespaces {
+        other_mnt.into_values().collect()
+    } else {
+        Vec::new()
+    };
     others.sort_unstable();
     for pid in others {
         // A process that has exited since has taken its mount namespace's table with it, or the namespace
@@ -460,6 +476,11 @@ mod tests {
         assert_eq!(hidden.mounts[0].path, f.path().join("40/root/tmp/x"));
         assert_eq!(hidden.mounts[0].netns_name(), None);
         assert_eq!(list.len(), 3);
+
+        // Without the other mount namespaces' tables: the same but the namespace only they hold.
+        let here = discover_with(f.path(), &[NsKind::Net], false).unwrap();
+        assert_eq!(here.len(), 2, "{here:#?}");
+        assert!(here.iter().all(|n| n.id.ino != f.ino("hidden")));
     }
 
     #[test]

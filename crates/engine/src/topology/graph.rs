@@ -14,7 +14,7 @@
 //! | `route` | the host's uplink → the outside (its default route) |
 //! | `publishes` | a published port → the container it is DNATed to |
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde::Serialize;
 
@@ -68,49 +68,54 @@ pub struct Edge {
 pub struct Graph {
     pub nodes: Vec<Node>,
     pub edges: Vec<Edge>,
+    /// Node ID → position in `nodes`, and the edges out of and into each node, so that walking a graph of
+    /// thousands of nodes costs what it has edges, not nodes times edges.
+    #[serde(skip)]
+    by_id: HashMap<String, usize>,
+    #[serde(skip)]
+    outs: HashMap<String, Vec<usize>>,
+    #[serde(skip)]
+    ins: HashMap<String, Vec<usize>>,
 }
 
 impl Graph {
     pub fn node(&self, id: &str) -> Option<&Node> {
-        self.nodes.iter().find(|n| n.id == id)
+        self.nodes.get(*self.by_id.get(id)?)
     }
 
     /// The targets of `from`'s edges of kind `kind`, in order.
     pub fn out(&self, from: &str, kind: EdgeKind) -> impl Iterator<Item = (&Edge, &Node)> + '_ {
-        let from = from.to_owned();
-        self.edges
-            .iter()
-            .filter(move |e| e.from == from && e.kind == kind)
+        self.outs
+            .get(from)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.edges[i])
+            .filter(move |e| e.kind == kind)
             .filter_map(|e| Some((e, self.node(&e.to)?)))
     }
 
     /// The sources of edges of kind `kind` into `to`, in order.
     pub fn into(&self, to: &str, kind: EdgeKind) -> impl Iterator<Item = (&Edge, &Node)> + '_ {
-        let to = to.to_owned();
-        self.edges
-            .iter()
-            .filter(move |e| e.to == to && e.kind == kind)
+        self.ins
+            .get(to)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.edges[i])
+            .filter(move |e| e.kind == kind)
             .filter_map(|e| Some((e, self.node(&e.from)?)))
     }
 
     /// The other end of a veth.
     pub fn veth_peer(&self, id: &str) -> Option<&Node> {
-        self.edges
-            .iter()
-            .filter(|e| e.kind == EdgeKind::Veth)
-            .find_map(|e| {
-                if e.from == id {
-                    self.node(&e.to)
-                } else if e.to == id {
-                    self.node(&e.from)
-                } else {
-                    None
-                }
-            })
+        self.out(id, EdgeKind::Veth)
+            .map(|(_, n)| n)
+            .chain(self.into(id, EdgeKind::Veth).map(|(_, n)| n))
+            .next()
     }
 
     fn add(&mut self, id: String, kind: NodeKind, label: String, details: Vec<String>) {
-        if self.node(&id).is_none() {
+        if !self.by_id.contains_key(&id) {
+            self.by_id.insert(id.clone(), self.nodes.len());
             self.nodes.push(Node {
                 id,
                 kind,
@@ -121,6 +126,9 @@ impl Graph {
     }
 
     fn link(&mut self, from: &str, to: &str, kind: EdgeKind, label: Option<String>) {
+        let i = self.edges.len();
+        self.outs.entry(from.to_owned()).or_default().push(i);
+        self.ins.entry(to.to_owned()).or_default().push(i);
         self.edges.push(Edge {
             from: from.to_owned(),
             to: to.to_owned(),
@@ -149,7 +157,7 @@ fn if_id(ino: u64, index: u32) -> String {
 
 /// Scans the machine and draws it.
 pub fn graph(ctx: &Context, opts: &GraphOptions) -> Result<Graph, TopologyError> {
-    let mut topo = Topology::scan(ctx)?;
+    let mut topo = Topology::scan_with(ctx, opts.all)?;
     topo.read_published();
     if let Some(n) = &opts.network {
         if topo.network(n).is_none() {
@@ -164,7 +172,7 @@ pub fn graph(ctx: &Context, opts: &GraphOptions) -> Result<Graph, TopologyError>
             topo.endpoints_of(id).any(|a| a.network == net)
         }
     };
-    let containers: Vec<String> = topo
+    let containers: HashSet<String> = topo
         .containers
         .iter()
         .filter(|c| on_network(&topo, &c.id))
@@ -196,7 +204,7 @@ fn ns_label(ns: &NetNs) -> (String, Vec<String>) {
 pub fn draw(
     topo: &Topology,
     opts: &GraphOptions,
-    containers: &[String],
+    containers: &HashSet<String>,
     wanted: &BTreeSet<u64>,
 ) -> Graph {
     let mut g = Graph::default();

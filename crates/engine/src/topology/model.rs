@@ -16,7 +16,6 @@ use serde::Serialize;
 use crate::container::Status;
 use crate::context::Context;
 use crate::network::{self, Attachment, Network, Published};
-use crate::process::alive;
 use crate::topology::owner::{self, Owner};
 use crate::topology::TopologyError;
 
@@ -31,7 +30,8 @@ pub struct ContainerView {
     pub status: String,
     /// PID 1, when it runs.
     pub pid: Option<i32>,
-    pub supervisor_pid: Option<i32>,
+    /// Its supervisor's PID and start time, as recorded (check with `process::alive`).
+    pub supervisor: Option<(i32, u64)>,
     /// `bridge`, `none`, `host`, `container:X` or a network name.
     pub network_mode: String,
     /// The inode of its network namespace, when it has one now.
@@ -52,7 +52,8 @@ pub struct NetNs {
     pub owner: Owner,
     /// The minotaur containers in it (`container:X` joiners and `--network host` ones included).
     pub containers: Vec<String>,
-    /// The ID the host's namespace gives it (`link-netnsid` of a host veth whose peer is in it).
+    /// The ID the host's namespace gives it (`link-netnsid` of a host veth whose peer is in it), once
+    /// asked ([`Topology::read_nsids`]).
     pub nsid: Option<i32>,
     /// Its links, once read.
     pub links: Option<Vec<Link>>,
@@ -76,11 +77,36 @@ pub struct Topology {
     pub published: Vec<PortRule>,
     /// The host's default routes.
     pub routes: Vec<DefaultRoute>,
+    /// Lookups that would otherwise walk the lists once per item (a thousand containers, a thousand
+    /// namespaces): see [`Topology::reindex`].
+    #[serde(skip)]
+    index: Index,
+}
+
+#[derive(Debug, Default)]
+struct Index {
+    /// Namespace inode → position in `netns`.
+    ns: HashMap<u64, usize>,
+    /// The host's ID of a namespace → position in `netns`.
+    nsid: HashMap<i32, usize>,
+    /// (the host's ID of the peer's namespace, the peer's ifindex) → position in the host's links.
+    host_peer: HashMap<(i32, u32), usize>,
+    /// Container ID → positions in `attachments`.
+    endpoints: HashMap<String, Vec<usize>>,
 }
 
 impl Topology {
     /// Scans the machine. Reads the host's links, not yet other namespaces'.
     pub fn scan(ctx: &Context) -> Result<Topology, TopologyError> {
+        Topology::scan_with(ctx, false)
+    }
+
+    /// Like [`Topology::scan`]; with `other_mount_namespaces`, nsfs mounts made inside other mount
+    /// namespaces are found too (one mount table read per mount namespace: see `discover_with`).
+    pub fn scan_with(
+        ctx: &Context,
+        other_mount_namespaces: bool,
+    ) -> Result<Topology, TopologyError> {
         let proc = Path::new(PROC);
         let (containers, networks, attachments, recorded) = if ctx.paths.root.join(DB_FILE).exists()
         {
@@ -103,12 +129,15 @@ impl Topology {
         let mut views: Vec<ContainerView> = containers
             .iter()
             .map(|c| {
-                let running =
-                    c.state.status == Status::Running && alive(c.state.pid, c.state.pid_start_time);
-                let sandbox = c.state.sandbox_key.clone().filter(|k| k.exists());
-                let netns = sandbox
+                // `list` has shown a container whose PID 1 died unrecorded as exited already.
+                let running = c.state.status == Status::Running;
+                let sandbox_ns = c
+                    .state
+                    .sandbox_key
                     .as_ref()
-                    .and_then(|k| NsId::of_path(k).ok())
+                    .and_then(|k| NsId::of_path(k).ok());
+                let sandbox = c.state.sandbox_key.clone().filter(|_| sandbox_ns.is_some());
+                let netns = sandbox_ns
                     .or_else(|| {
                         running
                             .then(|| NsId::of_path(NsKind::Net.proc_path(c.state.pid)).ok())
@@ -121,8 +150,8 @@ impl Topology {
                     // `list` shows a container whose PID 1 died unrecorded as exited already.
                     status: c.state.status.as_str().to_owned(),
                     pid: running.then_some(c.state.pid),
-                    supervisor_pid: alive(c.state.supervisor_pid, c.state.supervisor_start_time)
-                        .then_some(c.state.supervisor_pid),
+                    supervisor: (c.state.supervisor_pid > 0)
+                        .then_some((c.state.supervisor_pid, c.state.supervisor_start_time)),
                     network_mode: c.config.host.network_mode.clone(),
                     netns,
                     sandbox,
@@ -142,19 +171,36 @@ impl Topology {
             }
         }
 
-        let symlinks = netns_symlinks();
-        let found = minotaur_ns::discover(proc, &[NsKind::Net])?;
+        // `/run/netns` names that are symbolic links, by the inode of the namespace they lead to.
+        let mut symlinks: HashMap<u64, Vec<(String, PathBuf)>> = HashMap::new();
+        // (Most lead to a container's SandboxKey, whose namespace is known already.)
+        let known: HashMap<&Path, u64> = views
+            .iter()
+            .filter_map(|v| Some((v.sandbox.as_deref()?, v.netns?)))
+            .collect();
+        for (name, target) in netns_symlinks() {
+            let ino = known
+                .get(target.as_path())
+                .copied()
+                .or_else(|| NsId::of_path(&target).ok().map(|id| id.ino));
+            if let Some(ino) = ino {
+                symlinks.entry(ino).or_default().push((name, target));
+            }
+        }
+        // The containers in each namespace.
+        let mut by_ns: HashMap<u64, Vec<&ContainerView>> = HashMap::new();
+        for v in &views {
+            if let Some(ino) = v.netns {
+                by_ns.entry(ino).or_default().push(v);
+            }
+        }
+        let found = minotaur_ns::discover_with(proc, &[NsKind::Net], other_mount_namespaces)?;
         let mut nl = Netlink::open()?;
         let mut netns: Vec<NetNs> = Vec::with_capacity(found.len());
         for ns in found {
             let ino = ns.id.ino;
-            let in_it: Vec<&ContainerView> =
-                views.iter().filter(|v| v.netns == Some(ino)).collect();
-            let links_to: Vec<(String, PathBuf)> = symlinks
-                .iter()
-                .filter(|(_, target)| NsId::of_path(target).is_ok_and(|id| id.ino == ino))
-                .cloned()
-                .collect();
+            let in_it: &[&ContainerView] = by_ns.get(&ino).map_or(&[], Vec::as_slice);
+            let links_to: &[(String, PathBuf)] = symlinks.get(&ino).map_or(&[], Vec::as_slice);
             let owner = if ino == host {
                 Owner::Host
             } else if let Some(first) = in_it.iter().find(|v| v.sandbox.is_some()).or(in_it.first())
@@ -164,16 +210,9 @@ impl Topology {
                     name: first.name.clone(),
                 }
             } else {
-                owner::foreign(proc, &ns.mounts, &ns.pids, &links_to).unwrap_or(Owner::Mount {
+                owner::foreign(proc, &ns.mounts, &ns.pids, links_to).unwrap_or(Owner::Mount {
                     path: ns.path.clone(),
                 })
-            };
-            let nsid = if ino == host {
-                None
-            } else {
-                File::open(&ns.path)
-                    .ok()
-                    .and_then(|f| nl.nsid_of(&f).ok().flatten())
             };
             // A bind mount (a SandboxKey, an `ip netns` name) outlives the processes: it names it best.
             let path = ns
@@ -188,7 +227,7 @@ impl Topology {
                 mounts: ns.mounts.iter().map(|m| m.path.clone()).collect(),
                 owner,
                 containers: in_it.iter().map(|v| v.name.clone()).collect(),
-                nsid,
+                nsid: None,
                 links: None,
             });
         }
@@ -202,7 +241,7 @@ impl Topology {
                 .collect();
         }
         let routes = nl.default_routes()?;
-        Ok(Topology {
+        let mut topo = Topology {
             host,
             netns,
             containers: views,
@@ -211,7 +250,33 @@ impl Topology {
             recorded,
             published: Vec::new(),
             routes,
-        })
+            index: Index::default(),
+        };
+        topo.reindex();
+        Ok(topo)
+    }
+
+    /// Rebuilds the lookups after `netns` or the host's links changed.
+    pub fn reindex(&mut self) {
+        let mut ix = Index::default();
+        for (i, n) in self.netns.iter().enumerate() {
+            ix.ns.insert(n.inode, i);
+            if let Some(id) = n.nsid {
+                ix.nsid.insert(id, i);
+            }
+        }
+        for (i, l) in self.host_links().iter().enumerate() {
+            if let (Some(id), Some(peer)) = (l.link_netnsid, l.link) {
+                ix.host_peer.insert((id, peer), i);
+            }
+        }
+        for (i, a) in self.attachments.iter().enumerate() {
+            ix.endpoints
+                .entry(a.container_id.clone())
+                .or_default()
+                .push(i);
+        }
+        self.index = ix;
     }
 
     /// Reads the ports the firewall table publishes (libnftables lists the four port maps: a few
@@ -243,12 +308,12 @@ impl Topology {
     }
 
     pub fn ns(&self, inode: u64) -> Option<&NetNs> {
-        self.netns.iter().find(|n| n.inode == inode)
+        self.netns.get(*self.index.ns.get(&inode)?)
     }
 
     /// The namespace the host knows under `nsid`.
     pub fn ns_by_nsid(&self, nsid: i32) -> Option<&NetNs> {
-        self.netns.iter().find(|n| n.nsid == Some(nsid))
+        self.netns.get(*self.index.nsid.get(&nsid)?)
     }
 
     pub fn container(&self, name_or_id: &str) -> Option<&ContainerView> {
@@ -270,9 +335,12 @@ impl Topology {
 
     /// The endpoints of a container.
     pub fn endpoints_of<'a>(&'a self, id: &'a str) -> impl Iterator<Item = &'a Attachment> + 'a {
-        self.attachments
-            .iter()
-            .filter(move |a| a.container_id == id)
+        self.index
+            .endpoints
+            .get(id)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.attachments[i])
     }
 
     pub fn network(&self, name: &str) -> Option<&Network> {
@@ -281,9 +349,32 @@ impl Topology {
             .find(|n| n.name == name || n.id == name)
     }
 
+    /// Asks the host's namespace for the IDs it gives the namespaces `inodes` (all for `None`): one
+    /// `RTM_GETNSID` each, on a descriptor of the namespace. A host veth's `IFLA_LINK_NETNSID` names its
+    /// peer's namespace by that ID.
+    pub fn read_nsids(&mut self, inodes: Option<&[u64]>) {
+        let Ok(mut nl) = Netlink::open() else {
+            return;
+        };
+        let host = self.host;
+        for n in self
+            .netns
+            .iter_mut()
+            .filter(|n| n.inode != host && n.nsid.is_none())
+            .filter(|n| inodes.is_none_or(|w| w.contains(&n.inode)))
+        {
+            n.nsid = File::open(&n.path)
+                .ok()
+                .and_then(|f| nl.nsid_of(&f).ok().flatten());
+        }
+        self.reindex();
+    }
+
     /// Reads the links of the namespaces `inodes` that are not read yet (all of them for `None`), from two
-    /// threads that move between namespaces. A namespace that vanished meanwhile keeps no links.
+    /// threads that move between namespaces, and their IDs. A namespace that vanished meanwhile keeps no
+    /// links.
     pub fn read_links(&mut self, inodes: Option<&[u64]>) {
+        self.read_nsids(inodes);
         let todo: Vec<usize> = self
             .netns
             .iter()
@@ -313,10 +404,8 @@ impl Topology {
     /// The host's end of a link in namespace `ns` (a veth whose peer is `link`), found from the host's
     /// side: the host veth whose `IFLA_LINK` is `link`'s index and whose `IFLA_LINK_NETNSID` names `ns`.
     pub fn host_peer(&self, ns: &NetNs, link: &Link) -> Option<&Link> {
-        let nsid = ns.nsid?;
-        self.host_links()
-            .iter()
-            .find(|h| h.link_netnsid == Some(nsid) && h.link == Some(link.index))
+        let i = *self.index.host_peer.get(&(ns.nsid?, link.index))?;
+        self.host_links().get(i)
     }
 
     /// The peer of a host link: its namespace and link (read the namespace's links first).

@@ -353,13 +353,24 @@ fn interface(topo: &mut Topology, name: &str) -> Vec<Finding> {
     let what = format!("interface {name}");
     let host = topo.host_links().iter().find(|l| l.name == name).cloned();
     if let Some(l) = host {
-        // The peer's namespace, to name the peer.
-        if let Some(ino) = l
-            .link_netnsid
-            .and_then(|id| topo.ns_by_nsid(id))
-            .map(|n| n.inode)
-        {
-            topo.read_links(Some(&[ino]));
+        // The peer's namespace, to name the peer: the store says which container's a minotaur veth leads
+        // to, and the kernel's ID confirms it; failing that, every namespace's ID is asked.
+        if let Some(nsid) = l.link_netnsid {
+            let guess = topo
+                .attachments
+                .iter()
+                .find(|a| a.endpoint.host_veth == name)
+                .and_then(|a| topo.containers.iter().find(|c| c.id == a.container_id))
+                .and_then(|c| c.netns);
+            if let Some(ino) = guess {
+                topo.read_nsids(Some(&[ino]));
+            }
+            if topo.ns_by_nsid(nsid).is_none() {
+                topo.read_nsids(None);
+            }
+            if let Some(ino) = topo.ns_by_nsid(nsid).map(|n| n.inode) {
+                topo.read_links(Some(&[ino]));
+            }
         }
         let ns = topo.host_ns().expect("host");
         return vec![link_finding(topo, ns, &l, what)];
@@ -518,6 +529,8 @@ fn process(topo: &Topology, pid: i32) -> Result<Finding, TopologyError> {
         )));
     }
     let ns_of = |p: i32, kind: NsKind| NsId::of_path(kind.proc_path(p)).ok();
+    let own_pidns = ns_of(pid, NsKind::Pid);
+    let host_pidns = ns_of(1, NsKind::Pid);
     let cgroup = fs::read_to_string(dir.join("cgroup")).unwrap_or_default();
     let mut f = Finding {
         what: format!("process {pid}"),
@@ -529,14 +542,17 @@ fn process(topo: &Topology, pid: i32) -> Result<Finding, TopologyError> {
             role = "PID 1".to_owned();
             return true;
         }
-        if c.supervisor_pid == Some(pid) {
+        if c.supervisor
+            .is_some_and(|(p, start)| p == pid && crate::process::alive(p, start))
+        {
             role = "supervisor".to_owned();
             return true;
         }
         let in_cgroup = cgroup.contains(&format!("/{}", c.id));
-        let same_pidns = c.pid.is_some_and(|p1| {
-            ns_of(p1, NsKind::Pid).is_some() && ns_of(p1, NsKind::Pid) == ns_of(pid, NsKind::Pid)
-        }) && ns_of(pid, NsKind::Pid) != ns_of(1, NsKind::Pid);
+        let same_pidns = !in_cgroup
+            && own_pidns.is_some()
+            && own_pidns != host_pidns
+            && c.pid.is_some_and(|p1| ns_of(p1, NsKind::Pid) == own_pidns);
         if !(in_cgroup || same_pidns) {
             return false;
         }
@@ -583,7 +599,11 @@ fn process(topo: &Topology, pid: i32) -> Result<Finding, TopologyError> {
 
 fn namespace(topo: &mut Topology, ino: u64) -> Result<Finding, TopologyError> {
     let proc = Path::new(PROC);
-    let all = minotaur_ns::discover(proc, &[])?;
+    // Its own mount table first; the tables of every other mount namespace only if that did not find it.
+    let mut all = minotaur_ns::discover_with(proc, &[], false)?;
+    if !all.iter().any(|n| n.id.ino == ino) {
+        all = minotaur_ns::discover(proc, &[])?;
+    }
     let mut f = Finding::default();
     if let Some(ns) = all.iter().find(|n| n.id.ino == ino) {
         f.what = format!("namespace {}:[{ino}]", ns.kind.name());
@@ -642,6 +662,7 @@ fn namespace(topo: &mut Topology, ino: u64) -> Result<Finding, TopologyError> {
                 nsid: None,
                 links: None,
             });
+            topo.reindex();
         }
     }
     if let Some(ns) = topo.ns(ino).map(|n| n.inode) {
