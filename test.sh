@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 need=(ip:iproute2 nsenter:util-linux unshare:util-linux lsns:util-linux dnsmasq:dnsmasq-base
       busybox:busybox-static curl:curl pgrep:procps nft:nftables dig:dnsutils
       docker-registry:docker-registry skopeo:skopeo umoci:umoci htpasswd:apache2-utils openssl:openssl
-      tcpdump:tcpdump tshark:tshark capsh:libcap2-bin setcap:libcap2-bin)
+      tcpdump:tcpdump tshark:tshark capsh:libcap2-bin setcap:libcap2-bin dot:graphviz)
 missing=()
 for pair in "${need[@]}"; do
   command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")

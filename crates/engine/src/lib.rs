@@ -52,6 +52,7 @@ pub mod store;
 pub mod supervisor;
 pub mod system;
 pub mod template;
+pub mod topology;
 pub mod user;
 pub mod volume;
 

@@ -260,6 +260,20 @@ impl Firewall {
             .map(drop)
     }
 
+    /// The ports published in the live table, read back from its four port maps (what the kernel DNATs,
+    /// whatever the store says). No table: none.
+    pub fn published(&mut self) -> Result<Vec<PortRule>, FirewallError> {
+        if !self.table_exists()? {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for (map, host_keyed) in rules::PORT_MAPS {
+            let listing = self.apply(|| format!("list map {map}"), &rules::list_map(map))?;
+            out.extend(rules::parse_port_map(&listing, host_keyed));
+        }
+        Ok(out)
+    }
+
     /// Whether the table exists (it may have been flushed away with the whole ruleset).
     pub fn table_exists(&mut self) -> Result<bool, FirewallError> {
         // Lists table names only, never their contents.

@@ -161,6 +161,38 @@ const SETS: &[SetDef] = &[
     },
 ];
 
+/// The fixed rules that decide reachability, by what they do, so that `why` can name the rule that drops or
+/// lets through a flow (the chains below are built from the same strings).
+pub mod rule {
+    /// One network talking to itself (bridged traffic between two ports of one bridge).
+    pub const SAME_BRIDGE: &str = "iifname . oifname @same_bridge accept";
+    /// Nothing is forwarded out of an internal network's bridge.
+    pub const INTERNAL_OUT: &str = "iifname @internal drop";
+    /// Nothing is forwarded into an internal network's bridge.
+    pub const INTERNAL_IN: &str = "oifname @internal drop";
+    /// Published ports reached through the host's address (hairpin) cross networks.
+    pub const DNAT_ACCEPT: &str = "ct status dnat oifname @bridges accept";
+    /// Isolation: one minotaur bridge to another is dropped.
+    pub const ISOLATION: &str = "iifname @bridges oifname @bridges drop";
+    /// Traffic of a non-internal IPv4 network leaving through a non-minotaur interface is masqueraded.
+    pub const MASQUERADE4: &str = "ip saddr @masquerade4 oifname != @bridges masquerade";
+    /// Traffic to a local address is looked up in the published-port maps.
+    pub const PUBLISHED_PREROUTING: &str = "fib daddr type local jump published";
+    /// The host's own connections to a local address are looked up in the published-port maps.
+    pub const PUBLISHED_OUTPUT: &str = "meta nfproto ipv4 fib daddr type local jump published";
+    /// The DNAT of a port published on every address.
+    pub const DNAT4: &str =
+        "meta l4proto { tcp, udp } dnat ip to meta l4proto . th dport map @ports4";
+    /// The DNAT of a port published on one host address.
+    pub const DNAT4_HOST: &str =
+        "meta l4proto { tcp, udp } dnat ip to ip daddr . meta l4proto . th dport map @ports4_host";
+
+    /// `table inet minotaur chain CHAIN: RULE`, as `why` names it.
+    pub fn cite(chain: &str, rule: &str) -> String {
+        format!("table {} chain {chain}: {rule}", super::TABLE)
+    }
+}
+
 /// A chain of the table: its hook (none for a chain that is only jumped to) and its fixed rules.
 struct ChainDef {
     name: &'static str,
@@ -174,14 +206,14 @@ const CHAINS: &[ChainDef] = &[
     ChainDef {
         name: "prerouting",
         base: Some("type nat hook prerouting priority dstnat; policy accept;"),
-        rules: &["fib daddr type local jump published"],
+        rules: &[rule::PUBLISHED_PREROUTING],
     },
     ChainDef {
         name: "output",
         // The nat output hook has no named priority; -100 is dstnat's value.
         base: Some("type nat hook output priority -100; policy accept;"),
         rules: &[
-            "meta nfproto ipv4 fib daddr type local jump published",
+            rule::PUBLISHED_OUTPUT,
             // IPv6 never routes ::1 out of the host, so a DNAT of it could only black-hole the connection.
             "ip6 daddr != ::1 fib daddr type local jump published",
         ],
@@ -190,8 +222,8 @@ const CHAINS: &[ChainDef] = &[
         name: "published",
         base: None,
         rules: &[
-            "meta l4proto { tcp, udp } dnat ip to ip daddr . meta l4proto . th dport map @ports4_host",
-            "meta l4proto { tcp, udp } dnat ip to meta l4proto . th dport map @ports4",
+            rule::DNAT4_HOST,
+            rule::DNAT4,
             "meta l4proto { tcp, udp } dnat ip6 to ip6 daddr . meta l4proto . th dport map @ports6_host",
             "meta l4proto { tcp, udp } dnat ip6 to meta l4proto . th dport map @ports6",
         ],
@@ -206,7 +238,7 @@ const CHAINS: &[ChainDef] = &[
             "ip saddr 127.0.0.0/8 oifname @bridges masquerade",
             "ct status dnat ip saddr @subnets4 oifname @bridges masquerade",
             "ct status dnat ip6 saddr @subnets6 oifname @bridges masquerade",
-            "ip saddr @masquerade4 oifname != @bridges masquerade",
+            rule::MASQUERADE4,
             "ip6 saddr @masquerade6 oifname != @bridges masquerade",
         ],
     },
@@ -216,12 +248,12 @@ const CHAINS: &[ChainDef] = &[
         rules: &[
             // With br_netfilter loaded (Docker loads it), frames bridged between two ports of one bridge pass
             // this hook too, as bridge -> same bridge: that is one network talking to itself, always allowed.
-            "iifname . oifname @same_bridge accept",
-            "iifname @internal drop",
-            "oifname @internal drop",
+            rule::SAME_BRIDGE,
+            rule::INTERNAL_OUT,
+            rule::INTERNAL_IN,
             "ct state established,related accept",
-            "ct status dnat oifname @bridges accept",
-            "iifname @bridges oifname @bridges drop",
+            rule::DNAT_ACCEPT,
+            rule::ISOLATION,
         ],
     },
 ];
@@ -464,6 +496,53 @@ pub fn port_lookup(p: &PortRule) -> String {
     format!("get element {TABLE} {set} {{ {key} }}")
 }
 
+/// The four published-port maps and whether each is keyed by the host address too.
+pub const PORT_MAPS: [(&str, bool); 4] = [
+    ("ports4", false),
+    ("ports4_host", true),
+    ("ports6", false),
+    ("ports6_host", true),
+];
+
+/// The command that lists one port map (a read of minotaur's own table; nothing else is listed).
+pub fn list_map(map: &str) -> String {
+    format!("list map {TABLE} {map}")
+}
+
+/// The published ports in what `list map` printed for a port map (`host_keyed`: one of the `_host` maps,
+/// whose keys start with the host address). Elements nft cannot have printed (a malformed line) are skipped.
+pub fn parse_port_map(listing: &str, host_keyed: bool) -> Vec<PortRule> {
+    let Some(start) = listing.find("elements = {") else {
+        return Vec::new();
+    };
+    let body = &listing[start + "elements = {".len()..];
+    let body = body.split('}').next().unwrap_or_default();
+    body.split(',')
+        .filter_map(|e| {
+            // `[HOST . ]PROTO . PORT : ADDR . PORT`; an IPv6 address holds colons but never " : ".
+            let (key, value) = e.trim().split_once(" : ")?;
+            let key: Vec<&str> = key.split(" . ").map(str::trim).collect();
+            let (host_ip, proto, port) = match (host_keyed, key.as_slice()) {
+                (true, [h, p, n]) => (Some(h.parse().ok()?), *p, *n),
+                (false, [p, n]) => (None, *p, *n),
+                _ => return None,
+            };
+            let (to, to_port) = value.trim().split_once(" . ")?;
+            Some(PortRule {
+                proto: match proto {
+                    "tcp" => Proto::Tcp,
+                    "udp" => Proto::Udp,
+                    _ => return None,
+                },
+                host_ip,
+                host_port: port.parse().ok()?,
+                container_ip: to.trim().parse().ok()?,
+                container_port: to_port.trim().parse().ok()?,
+            })
+        })
+        .collect()
+}
+
 /// The elements of a network, set by set.
 fn network_elements(n: &NetworkRules) -> Vec<(&'static str, Vec<Element>)> {
     let bridge = Element::Ifname(n.bridge.clone());
@@ -683,6 +762,39 @@ mod tests {
         assert_eq!(
             port_lookup(&port(Proto::Udp, Some("127.0.0.1"), 53, "10.88.0.3", 53)),
             "get element inet minotaur ports4_host { 127.0.0.1 . udp . 53 }"
+        );
+    }
+
+    #[test]
+    fn port_maps_are_read_back_from_nft_listings() {
+        let listing = "table inet minotaur {
+\tmap ports4 {
+\t\ttype inet_proto . inet_service : ipv4_addr . inet_service
+\t\telements = { udp . 53 : 10.0.0.9 . 53,
+\t\t\t     tcp . 8081 : 10.0.0.1 . 80 }
+\t}
+}
+";
+        assert_eq!(
+            parse_port_map(listing, false),
+            vec![
+                port(Proto::Udp, None, 53, "10.0.0.9", 53),
+                port(Proto::Tcp, None, 8081, "10.0.0.1", 80)
+            ]
+        );
+        let host6 = "\t\telements = { ::1 . tcp . 22 : fd00::2 . 2222 }\n";
+        assert_eq!(
+            parse_port_map(host6, true),
+            vec![port(Proto::Tcp, Some("::1"), 22, "fd00::2", 2222)]
+        );
+        assert_eq!(parse_port_map("\t\ttype inet_proto\n", false), vec![]);
+        // What the table's own batches write is what a listing gives back.
+        let p = port(Proto::Tcp, Some("127.0.0.1"), 8080, "10.88.0.3", 80);
+        let (set, e) = port_element(&p);
+        assert_eq!(set, "ports4_host");
+        assert_eq!(
+            parse_port_map(&format!("elements = {{ {e} }}"), true),
+            vec![p]
         );
     }
 

@@ -130,6 +130,7 @@ fn ports_change_only_map_elements_and_a_taken_port_changes_nothing() {
     Ns::new().run(|| {
         let other = other_table();
         let mut fw = Firewall::open().unwrap();
+        assert_eq!(fw.published().unwrap(), vec![], "no table, no ports");
         fw.add_network(&net("mino0", &["10.88.0.0/16", "fd00:88::/64"], false))
             .unwrap();
         let before = listing();
@@ -142,6 +143,12 @@ fn ports_change_only_map_elements_and_a_taken_port_changes_nothing() {
         fw.add_ports(&web).unwrap();
         let published = listing();
         assert_eq!(published.rules, before.rules, "publishing added rules");
+        // Read back from the live maps: what was published, nothing more.
+        let mut live = fw.published().unwrap();
+        let mut want = web.to_vec();
+        live.sort_by_key(|p| p.to_string());
+        want.sort_by_key(|p| p.to_string());
+        assert_eq!(live, want);
         assert_eq!(
             published.elements["ports4"],
             [r#"[{"concat":["tcp",8080]},{"concat":["10.88.0.2",80]}]"#]

@@ -3,15 +3,20 @@
 //!
 //! This crate owns bridges, veth pairs, addresses, routes and link lookups in a given network namespace
 //! ([`link`]), the choice of subnets, gateways, container addresses and MACs ([`pool`]), and per-namespace
-//! sysctls ([`sysctl`]). It owns no state: which networks exist, which addresses are taken and which
-//! container sits where belong to the engine, and firewalling (NAT, isolation) belongs to the firewall
-//! crate. Messages are built and parsed by `netlink-packet-route`; the socket is `netlink-sys`'s.
+//! sysctls ([`sysctl`]); and reading a namespace back for the debugging verbs: links with their veth peers
+//! and addresses, default routes ([`inspect`]) and listening sockets ([`sockets`]). It owns no state: which
+//! networks exist, which addresses are taken and which container sits where belong to the engine, and
+//! firewalling (NAT, isolation) belongs to the firewall crate. Messages are built and parsed by
+//! `netlink-packet-route`; the socket is `netlink-sys`'s.
 #![forbid(unsafe_code)]
 
+pub mod inspect;
 pub mod link;
 pub mod netns;
 pub mod pool;
+pub mod sockets;
 pub mod sysctl;
 
+pub use inspect::{DefaultRoute, Link};
 pub use link::{configure_peer, Netlink, NetlinkError, VethSpec};
-pub use netns::in_netns;
+pub use netns::{in_each_netns, in_netns};

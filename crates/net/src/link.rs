@@ -131,7 +131,7 @@ pub struct Netlink {
 
 /// How a request's answer ends.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Answer {
+pub(crate) enum Answer {
     /// A change: the kernel acknowledges it (an error message with code 0) or refuses it.
     Ack,
     /// A get: one message, or an error.
@@ -359,7 +359,7 @@ impl Netlink {
     }
     /// Every link of this namespace: its name and kind (`bridge`, `veth`, ... as `ip -d link` shows it;
     /// `None` for a link with no kind, such as `lo` or a physical device).
-    pub fn links(&mut self) -> Result<Vec<(String, Option<String>)>, NetlinkError> {
+    pub fn link_kinds(&mut self) -> Result<Vec<(String, Option<String>)>, NetlinkError> {
         let dump = self
             .exchange(
                 RouteNetlinkMessage::GetLink(LinkMessage::default()),
@@ -635,7 +635,7 @@ impl Netlink {
         self.receive(Answer::Ack).map(drop)
     }
 
-    fn exchange(
+    pub(crate) fn exchange(
         &mut self,
         msg: RouteNetlinkMessage,
         answer: Answer,
@@ -744,7 +744,7 @@ pub fn configure_peer(
 }
 
 /// The local address of an address message: IFA_LOCAL where present (IPv4), else IFA_ADDRESS.
-fn local_of(a: &AddressMessage) -> Option<IpAddr> {
+pub(crate) fn local_of(a: &AddressMessage) -> Option<IpAddr> {
     let mut address = None;
     for attr in &a.attributes {
         match attr {
@@ -763,7 +763,7 @@ fn no_such_link(link: String) -> NetlinkError {
     }
 }
 
-fn libc_errno(e: Errno) -> i32 {
+pub(crate) fn libc_errno(e: Errno) -> i32 {
     e as i32
 }
 

@@ -437,6 +437,121 @@ fn bridge_mac_changed_when_a_port_joined() {
     assert_eq!(l["address"], format_mac(&before), "{l}");
 }
 
+/// What `links`, `nsid_of` and `default_routes` read back agrees with `ip -d -j link`, `ip -j addr` and
+/// `ip route`: each veth names its peer's ifindex and namespace, on both sides, whatever order the
+/// ifindexes were handed out in (a veth pair made inside the container first moves every later number; its
+/// ends name each other with no namespace ID).
+#[test]
+fn links_name_their_veth_peers_as_ip_does() {
+    if !root_or_skip() {
+        return;
+    }
+    let host = Ns::new();
+    let ctr = Ns::new();
+    let ctr_ns = File::open(&ctr.path).unwrap();
+    let host_ns = File::open(&host.path).unwrap();
+    let mut nl = Netlink::open_in(&host.path).unwrap();
+    let br = nl.ensure_bridge("mt-peer", &[net(GW4)], None).unwrap();
+    ctr.ok(&[
+        "ip", "link", "add", "pad0", "type", "veth", "peer", "name", "pad1",
+    ]);
+    for i in 0..2 {
+        nl.add_veth(&VethSpec {
+            host_name: &format!("vethpeer{i}"),
+            master: br,
+            peer_name: &format!("eth{i}"),
+            peer_netns: ctr_ns.as_fd(),
+            peer_mac: None,
+            mtu: None,
+        })
+        .unwrap();
+        nl.port_up(&format!("vethpeer{i}")).unwrap();
+    }
+    configure_peer(
+        &ctr.path,
+        "eth1",
+        &[net("10.77.0.9/24")],
+        &[ip("10.77.0.1")],
+    )
+    .unwrap();
+
+    let ctr_id = nl
+        .nsid_of(&ctr_ns)
+        .unwrap()
+        .expect("an ID for the peer's namespace");
+    let host_links = nl.links().unwrap();
+    let mut cnl = Netlink::open_in(&ctr.path).unwrap();
+    let ctr_links = cnl.links().unwrap();
+    let host_id = cnl
+        .nsid_of(&host_ns)
+        .unwrap()
+        .expect("an ID for the host's namespace");
+    for i in 0..2 {
+        let h = host_links
+            .iter()
+            .find(|l| l.name == format!("vethpeer{i}"))
+            .unwrap();
+        let c = ctr_links
+            .iter()
+            .find(|l| l.name == format!("eth{i}"))
+            .unwrap();
+        let ipj = link(&host, &h.name);
+        assert_eq!(h.kind, "veth");
+        assert_eq!(h.master, Some(br));
+        assert_eq!(
+            Some(u64::from(h.link.unwrap())),
+            ipj["link_index"].as_u64(),
+            "{ipj}"
+        );
+        assert_eq!(
+            Some(i64::from(h.link_netnsid.unwrap())),
+            ipj["link_netnsid"].as_i64(),
+            "{ipj}"
+        );
+        assert_eq!((h.link, h.link_netnsid), (Some(c.index), Some(ctr_id)));
+        assert_eq!((c.link, c.link_netnsid), (Some(h.index), Some(host_id)));
+        assert_eq!(c.mac.as_deref(), link(&ctr, &c.name)["address"].as_str());
+    }
+    let bridge = host_links.iter().find(|l| l.index == br).unwrap();
+    assert_eq!((bridge.kind.as_str(), bridge.link), ("bridge", None));
+    assert!(bridge.addrs.contains(&net(GW4)), "{:?}", bridge.addrs);
+    let eth1 = ctr_links.iter().find(|l| l.name == "eth1").unwrap();
+    assert_eq!(eth1.addrs, vec![net("10.77.0.9/24")]);
+    let pad0 = ctr_links.iter().find(|l| l.name == "pad0").unwrap();
+    let pad1 = ctr_links.iter().find(|l| l.name == "pad1").unwrap();
+    assert_eq!((pad0.link, pad0.link_netnsid), (Some(pad1.index), None));
+    let lo = ctr_links.iter().find(|l| l.name == "lo").unwrap();
+    assert_eq!((lo.link, lo.link_netnsid), (None, None));
+    let routes = cnl.default_routes().unwrap();
+    assert_eq!(
+        routes,
+        vec![minotaur_net::DefaultRoute {
+            gateway: Some(ip("10.77.0.1")),
+            oif: Some(eth1.index)
+        }]
+    );
+    assert!(ctr
+        .ok(&["ip", "route", "show", "default"])
+        .contains("via 10.77.0.1 dev eth1"));
+    assert_eq!(nl.default_routes().unwrap(), vec![]);
+
+    // Reading several namespaces from threads that move between them gives what a socket each gives.
+    let paths = [host.path.as_path(), ctr.path.as_path(), host.path.as_path()];
+    let each = minotaur_net::in_each_netns(&paths, 2, |_| Netlink::open()?.links());
+    // (Names, indexes and peers: IPv6 link-local addresses come and go with DAD meanwhile.)
+    let shape = |links: &[minotaur_net::Link]| -> Vec<(u32, String, Option<u32>, Option<i32>)> {
+        links
+            .iter()
+            .map(|l| (l.index, l.name.clone(), l.link, l.link_netnsid))
+            .collect()
+    };
+    let each: Vec<_> = each.into_iter().map(|r| shape(&r.unwrap())).collect();
+    assert_eq!(
+        each,
+        [shape(&host_links), shape(&ctr_links), shape(&host_links)]
+    );
+}
+
 /// Not a test: the figures of the data path. `cargo test -p minotaur-net --test link -- --ignored
 /// --nocapture`.
 #[test]

@@ -100,6 +100,18 @@ pub enum DiscoverError {
 ///
 /// Processes that exit during the scan, and namespace links the caller may not read, are skipped.
 pub fn discover(proc: &Path, kinds: &[NsKind]) -> Result<Vec<Namespace>, DiscoverError> {
+    discover_with(proc, kinds, true)
+}
+
+/// Like [`discover`]; with `other_mount_namespaces` false, only the scanner's own mount table is read for
+/// nsfs mounts. Reading one table per other mount namespace is most of a scan's cost where each of a
+/// thousand containers has its own, and what it finds (a namespace bind-mounted only inside another mount
+/// namespace) is rare.
+pub fn discover_with(
+    proc: &Path,
+    kinds: &[NsKind],
+    other_mount_namespaces: bool,
+) -> Result<Vec<Namespace>, DiscoverError> {
     let wanted = |k: NsKind| kinds.is_empty() || kinds.contains(&k);
     let mut by_id: HashMap<NsId, Namespace> = HashMap::new();
     let own_mnt = NsId::of_path(proc.join("self/ns/mnt")).ok();
@@ -109,14 +121,14 @@ pub fn discover(proc: &Path, kinds: &[NsKind]) -> Result<Vec<Namespace>, Discove
     for pid in list_pids(proc)? {
         let ns_dir = proc.join(pid.to_string()).join("ns");
         for kind in NsKind::ALL {
-            if !wanted(kind) && kind != NsKind::Mnt {
+            if !wanted(kind) && (kind != NsKind::Mnt || !other_mount_namespaces) {
                 continue;
             }
             let Ok(id) = NsId::of_path(ns_dir.join(kind.name())) else {
                 // Gone, or not ours to see (EACCES): lsns skips these too.
                 continue;
             };
-            if kind == NsKind::Mnt && Some(id) != own_mnt {
+            if kind == NsKind::Mnt && other_mount_namespaces && Some(id) != own_mnt {
                 let via = other_mnt.entry(id).or_insert(pid);
                 *via = (*via).min(pid);
             }
@@ -142,7 +154,11 @@ pub fn discover(proc: &Path, kinds: &[NsKind]) -> Result<Vec<Namespace>, Discove
         source,
     })?;
     add_mounts(&mut by_id, &own, None, proc, &wanted);
-    let mut others: Vec<i32> = other_mnt.into_values().collect();
+    let mut others: Vec<i32> = if other_mount_namespaces {
+        other_mnt.into_values().collect()
+    } else {
+        Vec::new()
+    };
     others.sort_unstable();
     for pid in others {
         // A process that has exited since has taken its mount namespace's table with it, or the namespace
@@ -237,6 +253,67 @@ fn add_mounts(
             path,
         });
     }
+}
+
+/// An open descriptor of a namespace: what keeps a namespace that no process is in and no mount holds alive
+/// (a runtime that keeps the descriptor of a namespace it made, `unshare` before it execs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FdHolder {
+    pub pid: i32,
+    pub fd: i32,
+    pub kind: NsKind,
+    /// `/proc/PID/fd/FD`: opening it opens the namespace.
+    pub path: PathBuf,
+}
+
+/// The descriptors of every process under `proc` that refer to the namespace with inode `ino`. Finding them
+/// means reading every process's descriptor table (one readlink per descriptor), which [`discover`] does
+/// not do: this is for a question about one namespace, as `whois NS-INODE` asks it.
+pub fn fd_holders(proc: &Path, ino: u64) -> Result<Vec<FdHolder>, DiscoverError> {
+    let suffix = format!(":[{ino}]");
+    // The device of nsfs, to tell a namespace from a file that happens to have the same inode number.
+    let nsfs_dev = NsId::of_path(proc.join("self/ns/net"))
+        .ok()
+        .map(|id| id.dev);
+    let mut out = Vec::new();
+    for pid in list_pids(proc)? {
+        let dir = proc.join(format!("{pid}/fd"));
+        let Ok(fds) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            let Ok(target) = std::fs::read_link(fd.path()) else {
+                continue;
+            };
+            let target = target.to_string_lossy();
+            // A descriptor opened on a namespace reads as `net:[4026532008]`; one opened through a bind
+            // mount reads as the mount's path (or `/` once it is unmounted), so a path is checked with
+            // stat(2), which follows the descriptor to the namespace itself.
+            let kind = if let Some(k) = target.strip_suffix(suffix.as_str()) {
+                k.parse::<NsKind>().ok()
+            } else if target.starts_with('/') {
+                let same = std::fs::metadata(fd.path())
+                    .is_ok_and(|m| m.st_ino() == ino && Some(m.st_dev()) == nsfs_dev);
+                if same {
+                    File::open(fd.path()).ok().and_then(NsKind::of_fd)
+                } else {
+                    None
+                }
+            } else {
+                None
+            };
+            let Some(kind) = kind else { continue };
+            if let Some(n) = fd.file_name().to_str().and_then(|n| n.parse().ok()) {
+                out.push(FdHolder {
+                    pid,
+                    fd: n,
+                    kind,
+                    path: fd.path(),
+                });
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// How a namespace relates to others, from the nsfs ioctls (ioctl_ns(2)).
@@ -399,6 +476,27 @@ mod tests {
         assert_eq!(hidden.mounts[0].path, f.path().join("40/root/tmp/x"));
         assert_eq!(hidden.mounts[0].netns_name(), None);
         assert_eq!(list.len(), 3);
+
+        // Without the other mount namespaces' tables: the same but the namespace only they hold.
+        let here = discover_with(f.path(), &[NsKind::Net], false).unwrap();
+        assert_eq!(here.len(), 2, "{here:#?}");
+        assert!(here.iter().all(|n| n.id.ino != f.ino("hidden")));
+    }
+
+    #[test]
+    fn finds_descriptors_held_on_a_namespace() {
+        // Our own network namespace, through a descriptor this test opens.
+        let ns = File::open("/proc/self/ns/net").unwrap();
+        let ino = NsId::of_path("/proc/self/ns/net").unwrap().ino;
+        let me = std::process::id() as i32;
+        let found = fd_holders(Path::new("/proc"), ino).unwrap();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&ns);
+        assert!(
+            found
+                .iter()
+                .any(|h| h.pid == me && h.fd == fd && h.kind == NsKind::Net),
+            "{found:#?}"
+        );
     }
 
     #[test]

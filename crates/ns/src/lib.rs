@@ -16,7 +16,7 @@ pub mod run;
 pub mod target;
 pub mod unshare;
 
-pub use discover::{discover, Namespace, NsfsMount};
+pub use discover::{discover, discover_with, FdHolder, Namespace, NsfsMount};
 pub use kind::{NsId, NsKind, ParseKindError};
 
 /// An error and its causes on one line, `a: b: c`, as the CLI prints them (for log lines and reports).

@@ -12,6 +12,7 @@ mod diff;
 mod dns_serve;
 mod events;
 mod exec;
+mod graph;
 mod history;
 mod image;
 mod image_prune;
@@ -51,6 +52,8 @@ mod unshare;
 mod version;
 mod volume;
 mod wait;
+mod whois;
+mod why;
 
 use clap::Subcommand;
 
@@ -93,6 +96,9 @@ pub enum Command {
     Nsenter(nsenter::Args),
     Unshare(unshare::Args),
     Lsns(lsns::Args),
+    Whois(whois::Args),
+    Graph(graph::Args),
+    Why(why::Args),
     Import(import::Args),
     Load(load::Args),
     Save(save::Args),
@@ -148,6 +154,9 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Nsenter(args) => nsenter::run(&cli.global, args),
         Command::Unshare(args) => unshare::run(args),
         Command::Lsns(args) => lsns::run(&cli.global, args),
+        Command::Whois(args) => whois::run(&cli.global, args),
+        Command::Graph(args) => graph::run(&cli.global, args),
+        Command::Why(args) => why::run(&cli.global, args),
         Command::Load(args) => load::run(&cli.global, args),
         Command::Save(args) => save::run(&cli.global, args),
         Command::Import(args) => import::run(&cli.global, args),

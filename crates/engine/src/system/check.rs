@@ -399,7 +399,7 @@ fn links(ctx: &Context, found: &mut Vec<Finding>) -> Result<(), EngineError> {
         .map(|n| (n.bridge.as_str(), n.name.as_str()))
         .collect();
     let mut nl = minotaur_net::Netlink::open().map_err(NetworkError::from)?;
-    for (name, kind) in nl.links().map_err(NetworkError::from)? {
+    for (name, kind) in nl.link_kinds().map_err(NetworkError::from)? {
         match kind.as_deref() {
             Some("veth") if is_our_veth(&name) && !veths.contains(name.as_str()) => {
                 found.push(Finding {
