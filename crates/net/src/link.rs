@@ -357,43 +357,6 @@ impl Netlink {
                 source: io::Error::new(io::ErrorKind::InvalidData, "no ethernet address"),
             })
     }
-    /// Every link of this namespace: its name and kind (`bridge`, `veth`, ... as `ip -d link` shows it;
-    /// `None` for a link with no kind, such as `lo` or a physical device).
-    pub fn link_kinds(&mut self) -> Result<Vec<(String, Option<String>)>, NetlinkError> {
-        let dump = self
-            .exchange(
-                RouteNetlinkMessage::GetLink(LinkMessage::default()),
-                Answer::Dump,
-            )
-            .map_err(|source| NetlinkError::Dump {
-                what: "links",
-                source,
-            })?;
-        let mut links = Vec::new();
-        for m in dump {
-            let RouteNetlinkMessage::NewLink(l) = m else {
-                continue;
-            };
-            let mut name = None;
-            let mut kind = None;
-            for a in &l.attributes {
-                match a {
-                    LinkAttribute::IfName(n) => name = Some(n.clone()),
-                    LinkAttribute::LinkInfo(info) => {
-                        kind = info.iter().find_map(|i| match i {
-                            LinkInfo::Kind(k) => Some(k.to_string()),
-                            _ => None,
-                        })
-                    }
-                    _ => {}
-                }
-            }
-            if let Some(name) = name {
-                links.push((name, kind));
-            }
-        }
-        Ok(links)
-    }
 
     /// Every address (as its network: 10.0.0.5/24 gives 10.0.0.0/24) and every route destination of the main
     /// table in this namespace, all families, without duplicates: what a new subnet must not overlap. Default

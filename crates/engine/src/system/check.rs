@@ -399,8 +399,9 @@ fn links(ctx: &Context, found: &mut Vec<Finding>) -> Result<(), EngineError> {
         .map(|n| (n.bridge.as_str(), n.name.as_str()))
         .collect();
     let mut nl = minotaur_net::Netlink::open().map_err(NetworkError::from)?;
-    for (name, kind) in nl.link_kinds().map_err(NetworkError::from)? {
-        match kind.as_deref() {
+    for link in nl.links().map_err(NetworkError::from)? {
+        let name = link.name;
+        match Some(link.kind.as_str()).filter(|k| !k.is_empty()) {
             Some("veth") if is_our_veth(&name) && !veths.contains(name.as_str()) => {
                 found.push(Finding {
                     owner: format!("container {}", &name[2..12]),
