@@ -161,21 +161,12 @@ fn ls(global: &Global, a: LsArgs) -> CliResult {
         ("Labels", "LABELS"),
         ("Links", "LINKS"),
     ];
-    match a.format.as_deref() {
-        Some("json") => {
-            for r in &rows {
-                writeln!(out, "{r}")?;
-            }
-        }
-        Some(f) => output::templated(&mut out, f, &rows, &headers)?,
-        None => {
-            let cells: Vec<Vec<String>> = keep
-                .iter()
-                .map(|v| vec![v.driver.clone(), v.name.clone()])
-                .collect();
-            output::table(&mut out, Some(&["DRIVER", "VOLUME NAME"]), &cells, &[])?;
-        }
-    }
+    // Docker's default table, through the same formatter as its `--format`.
+    let format = a
+        .format
+        .as_deref()
+        .unwrap_or("table {{.Driver}}\\t{{.Name}}");
+    output::list(&mut out, format, &rows, &headers)?;
     Ok(0)
 }
 
