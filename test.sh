@@ -13,7 +13,7 @@ for pair in "${need[@]}"; do
   command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
 done
 # Loaded at run time, not linked: libpcap (the capture crate's packet sockets and filter compiler).
-ldconfig -p 2>/dev/null | grep -q 'libpcap\.so\.0\.8' || missing+=(libpcap0.8)
+compgen -G '/usr/lib/*/libpcap.so.0.8' >/dev/null || missing+=(libpcap0.8)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   apt-get update -qq
