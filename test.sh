@@ -12,8 +12,8 @@ missing=()
 for pair in "${need[@]}"; do
   command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
 done
-# Built against: libpcap's headers (the capture crate's packet sockets and filter compiler).
-[ -e /usr/include/pcap/pcap.h ] || missing+=(libpcap-dev)
+# Loaded at run time, not linked: libpcap (the capture crate's packet sockets and filter compiler).
+compgen -G '/usr/lib/*/libpcap.so.0.8' >/dev/null || missing+=(libpcap0.8)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   apt-get update -qq

@@ -7,9 +7,12 @@
 //! is: callers (the engine) hand it open namespace files with the label to show for each.
 //!
 //! Choices:
-//! - libpcap does the socket work, through the `pcap` crate: its `AF_PACKET` socket with a `TPACKET_V3`
-//!   ring (what tcpdump reads, so the rates compare), its filter compiler (classic BPF, attached in the
-//!   kernel with `SO_ATTACH_FILTER`), its drop counters. No expression parser or ring of our own.
+//! - libpcap does the socket work: its `AF_PACKET` socket with a `TPACKET_V3` ring (what tcpdump reads, so
+//!   the rates compare), its filter compiler (classic BPF, attached in the kernel with `SO_ATTACH_FILTER`),
+//!   its drop counters. No expression parser or ring of our own. It is not linked but loaded at run time,
+//!   the first time a capture opens, through `minotaur_sys::pcap` (as libnftables is): building needs no
+//!   `libpcap-dev`, and minotaur runs where libpcap is absent; only capturing then fails, saying to install
+//!   `libpcap0.8`.
 //! - A socket belongs to the network namespace it was made in, whatever the thread does later: each
 //!   namespace's sockets are opened on a short-lived thread that joins it, so this process never leaves its
 //!   own (no "setns in, work, setns out").
@@ -25,11 +28,11 @@ use std::io::{self, Write};
 use std::os::fd::AsFd;
 use std::time::Duration;
 
+use minotaur_sys::pcap::{LiveOptions, Pcap, PcapError};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sched::{setns, CloneFlags};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use pcap::{Active, Capture};
 use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
 use pcap_file::pcapng::blocks::interface_description::{
     InterfaceDescriptionBlock, InterfaceDescriptionOption,
@@ -42,6 +45,9 @@ pub const DEFAULT_SNAPLEN: u32 = 262_144;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
+    /// libpcap is not installed: one line saying which package to install.
+    #[error(transparent)]
+    Library(PcapError),
     #[error("invalid filter {filter:?}: {message}")]
     Filter { filter: String, message: String },
     #[error("no interface {iface} in {label}'s network namespace")]
@@ -147,16 +153,25 @@ impl Stats {
 
 /// Compiles a filter once with libpcap, for Ethernet, to report a malformed one before anything is opened.
 pub fn check_filter(filter: &str) -> Result<(), CaptureError> {
-    let dead = Capture::dead(pcap::Linktype::ETHERNET).map_err(|e| CaptureError::Filter {
-        filter: filter.to_owned(),
-        message: e.to_string(),
-    })?;
-    dead.compile(filter, true)
-        .map(drop)
-        .map_err(|e| CaptureError::Filter {
+    let filter_err = |e| {
+        pcap_error(e, |message| CaptureError::Filter {
             filter: filter.to_owned(),
-            message: pcap_message(&e),
+            message,
         })
+    };
+    let mut dead = Pcap::dead(LINKTYPE_ETHERNET, 65535).map_err(filter_err)?;
+    dead.check_filter(filter).map_err(filter_err)
+}
+
+/// `LINKTYPE_ETHERNET` (`DLT_EN10MB`).
+const LINKTYPE_ETHERNET: i32 = 1;
+
+/// libpcap's message made into `make`'s error; a missing libpcap stays the one line that says so.
+fn pcap_error(e: PcapError, make: impl FnOnce(String) -> CaptureError) -> CaptureError {
+    match e {
+        PcapError::Failed { message } => make(message),
+        missing @ PcapError::Missing { .. } => CaptureError::Library(missing),
+    }
 }
 
 /// An open capture: one packet socket per (namespace, interface), filtered, ready to read.
@@ -168,7 +183,7 @@ struct Handle {
     /// `label/iface`, as the file and the summary lines name it.
     name: String,
     iface: String,
-    cap: Capture<Active>,
+    cap: Pcap,
 }
 
 /// Opens every source's interfaces, each socket in its source's namespace, with the filter attached.
@@ -192,7 +207,7 @@ pub fn open(sources: Vec<Source>, opts: &Options) -> Result<Session, CaptureErro
 }
 
 /// On a thread of its own: joins the source's namespace, lists its interfaces and opens the sockets.
-fn open_in(src: &Source, opts: &Options) -> Result<Vec<(String, Capture<Active>)>, CaptureError> {
+fn open_in(src: &Source, opts: &Options) -> Result<Vec<(String, Pcap)>, CaptureError> {
     if let Some(ns) = &src.netns {
         setns(ns, CloneFlags::CLONE_NEWNET).map_err(|source| CaptureError::Enter {
             label: src.label.clone(),
@@ -221,49 +236,41 @@ fn open_in(src: &Source, opts: &Options) -> Result<Vec<(String, Capture<Active>)
             names.clone()
         }
     };
-    let open_err = |iface: &str, e: pcap::Error| {
-        let message = pcap_message(&e);
-        if message.contains("Operation not permitted") || message.contains("permission") {
-            CaptureError::NeedsNetRaw {
-                label: src.label.clone(),
+    let open_err = |iface: &str, e: PcapError| {
+        pcap_error(e, |message| {
+            if message.contains("Operation not permitted") || message.contains("permission") {
+                CaptureError::NeedsNetRaw {
+                    label: src.label.clone(),
+                }
+            } else {
+                CaptureError::Open {
+                    iface: iface.to_owned(),
+                    label: src.label.clone(),
+                    message,
+                }
             }
-        } else {
-            CaptureError::Open {
-                iface: iface.to_owned(),
-                label: src.label.clone(),
-                message,
-            }
-        }
+        })
+    };
+    let live = LiveOptions {
+        snaplen: opts.snaplen,
+        promisc: true,
+        immediate: opts.immediate,
+        timeout_ms: 100,
+        buffer_size: 4 << 20,
     };
     let mut out = Vec::new();
     for iface in wanted {
-        let mut cap = Capture::from_device(iface.as_str())
-            .and_then(|c| {
-                c.snaplen(opts.snaplen as i32)
-                    .promisc(true)
-                    .immediate_mode(opts.immediate)
-                    .timeout(100)
-                    .buffer_size(4 << 20)
-                    .open()
-            })
-            .map_err(|e| open_err(&iface, e))?;
-        cap.filter(&opts.filter, true)
-            .map_err(|e| CaptureError::Filter {
+        let mut cap = Pcap::open_live(&iface, &live).map_err(|e| open_err(&iface, e))?;
+        cap.set_filter(&opts.filter).map_err(|e| {
+            pcap_error(e, |message| CaptureError::Filter {
                 filter: opts.filter.clone(),
-                message: pcap_message(&e),
-            })?;
-        let cap = cap.setnonblock().map_err(|e| open_err(&iface, e))?;
+                message,
+            })
+        })?;
+        cap.set_nonblock().map_err(|e| open_err(&iface, e))?;
         out.push((iface, cap));
     }
     Ok(out)
-}
-
-/// libpcap's message without the crate's prefix.
-fn pcap_message(e: &pcap::Error) -> String {
-    match e {
-        pcap::Error::PcapError(m) => m.clone(),
-        other => other.to_string(),
-    }
 }
 
 impl Session {
@@ -304,12 +311,8 @@ impl Session {
             for (i, h) in self.handles.iter_mut().enumerate() {
                 loop {
                     match h.cap.next_packet() {
-                        Ok(p) => {
-                            let ts = Duration::new(
-                                p.header.ts.tv_sec as u64,
-                                p.header.ts.tv_usec as u32 * 1000,
-                            );
-                            match sink.write(i, &h.name, ts, p.header.len, p.data) {
+                        Ok(Some(p)) => {
+                            match sink.write(i, &h.name, p.timestamp, p.len, p.data) {
                                 Ok(()) => {}
                                 Err(e) if e.kind() == io::ErrorKind::BrokenPipe => break 'reading,
                                 Err(e) => return Err(CaptureError::Write(e)),
@@ -319,12 +322,12 @@ impl Session {
                                 break 'reading;
                             }
                         }
-                        Err(pcap::Error::TimeoutExpired) | Err(pcap::Error::NoMorePackets) => break,
+                        Ok(None) => break,
                         Err(e) => {
-                            return Err(CaptureError::Read {
+                            return Err(pcap_error(e, |message| CaptureError::Read {
                                 iface: h.iface.clone(),
-                                message: pcap_message(&e),
-                            })
+                                message,
+                            }))
                         }
                     }
                 }
@@ -364,7 +367,7 @@ impl Sink {
                 let mut writer = PcapNgWriter::new(w).map_err(write_err)?;
                 for h in handles {
                     let idb = InterfaceDescriptionBlock {
-                        linktype: DataLink::from(h.cap.get_datalink().0 as u32),
+                        linktype: DataLink::from(h.cap.datalink() as u32),
                         snaplen,
                         options: vec![
                             InterfaceDescriptionOption::IfName(h.name.clone().into()),

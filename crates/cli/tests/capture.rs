@@ -215,4 +215,17 @@ fn capture_refuses_bad_input_with_one_line() {
     assert_eq!(out.status.code(), Some(125), "{err}");
     assert!(err.contains("CAP_NET_RAW"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
+    // libpcap is loaded at run time: where it is missing (hidden here behind /dev/null, in a mount namespace
+    // of its own), only capture fails, and says which package to install.
+    let out = h.sh(&format!(
+        "unshare -m --propagation private sh -c 'for f in /usr/lib/*/libpcap.so* /usr/lib/libpcap.so*; do
+           [ -e \"$f\" ] && mount --bind /dev/null \"$f\"; done; exec \"$0\" capture web -c 1' {}",
+        std::env!("CARGO_BIN_EXE_minotaur")
+    ));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{err}");
+    assert_eq!(
+        err.trim(),
+        "minotaur: capture needs libpcap (Debian: apt-get install libpcap0.8)"
+    );
 }
