@@ -13,7 +13,6 @@ use std::net::IpAddr;
 use std::os::fd::{AsFd, AsRawFd};
 
 use ipnet::IpNet;
-use netlink_packet_route::address::AddressMessage;
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
 use netlink_packet_route::nsid::{NsidAttribute, NsidMessage};
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteMessage};
@@ -68,7 +67,7 @@ impl Netlink {
                 _ => None,
             })
             .collect();
-        for a in self.address_messages()? {
+        for a in self.addresses()? {
             let Some(ip) = local_of(&a) else { continue };
             let Ok(net) = IpNet::new(ip, a.header.prefix_len) else {
                 continue;
@@ -158,25 +157,6 @@ impl Netlink {
                 source: io::Error::new(io::ErrorKind::InvalidData, "an answer without an ID"),
             })?;
         Ok((id >= 0).then_some(id))
-    }
-
-    fn address_messages(&mut self) -> Result<Vec<AddressMessage>, NetlinkError> {
-        let reply = self
-            .exchange(
-                RouteNetlinkMessage::GetAddress(AddressMessage::default()),
-                Answer::Dump,
-            )
-            .map_err(|source| NetlinkError::Dump {
-                what: "addresses",
-                source,
-            })?;
-        Ok(reply
-            .into_iter()
-            .filter_map(|m| match m {
-                RouteNetlinkMessage::NewAddress(a) => Some(a),
-                _ => None,
-            })
-            .collect())
     }
 }
 

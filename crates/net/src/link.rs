@@ -453,7 +453,8 @@ impl Netlink {
         self.create(RouteNetlinkMessage::NewLink(m))
     }
 
-    fn addresses(&mut self) -> Result<Vec<AddressMessage>, NetlinkError> {
+    /// Every address message of this namespace (one dump).
+    pub(crate) fn addresses(&mut self) -> Result<Vec<AddressMessage>, NetlinkError> {
         let reply = self
             .exchange(
                 RouteNetlinkMessage::GetAddress(AddressMessage::default()),
