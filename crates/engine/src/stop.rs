@@ -31,11 +31,13 @@ pub fn kill(ctx: &Context, reference: &str, signal: Signal) -> Result<Container,
     if signal == Signal::SIGKILL || parse_signal(&c.config.stop_signal).ok() == Some(signal) {
         mark_stopped(ctx, &c)?;
     }
+    // Recorded before the signal is sent: the supervisor records the `die` it causes, and a follower
+    // must see them in that order, as Docker's do.
+    events::container(ctx, "kill", &c, &[("signal", &(signal as i32).to_string())]);
     minotaur_sys::pidfd_send_signal(&fd, signal).map_err(|source| EngineError::Sys {
         what: format!("signal container {}", c.name),
         source,
     })?;
-    events::container(ctx, "kill", &c, &[("signal", &(signal as i32).to_string())]);
     Ok(c)
 }
 
@@ -87,9 +89,8 @@ pub(crate) fn halt(
         if let Some(fd) = pidfd(&c)? {
             if c.state.pid != signalled {
                 signalled = c.state.pid;
-                if minotaur_sys::pidfd_send_signal(&fd, sig).is_ok() {
-                    events::container(ctx, "kill", &c, &[("signal", &(sig as i32).to_string())]);
-                }
+                events::container(ctx, "kill", &c, &[("signal", &(sig as i32).to_string())]);
+                let _ = minotaur_sys::pidfd_send_signal(&fd, sig);
                 if !wait_fd(&fd, Some(timeout)) {
                     events::container(ctx, "kill", &c, &[("signal", "9")]);
                     kill_and_wait(&c, &fd)?;
