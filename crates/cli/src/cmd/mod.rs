@@ -20,6 +20,7 @@ mod images;
 mod import;
 mod inspect;
 mod kill;
+mod kube;
 mod lifecycle;
 mod load;
 mod login;
@@ -105,6 +106,7 @@ pub enum Command {
     Images(images::Args),
     Image(image::Args),
     Compose(compose::Args),
+    Kube(kube::Args),
     Pull(pull::Args),
     Push(push::Args),
     Login(login::Args),
@@ -163,6 +165,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Images(args) => images::run(&cli.global, args),
         Command::Image(args) => image::run(&cli.global, args),
         Command::Compose(args) => compose::run(&cli.global, args),
+        Command::Kube(args) => kube::run(&cli.global, args),
         Command::Pull(args) => pull::run(&cli.global, args),
         Command::Push(args) => push::run(&cli.global, args),
         Command::Login(args) => login::run(&cli.global, args),

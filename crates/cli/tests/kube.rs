@@ -1,0 +1,350 @@
+//! `kube generate` and `kube play` in a throwaway host: generate → play → generate is a fixpoint, the
+//! generated manifests pass Kubernetes' own schemas (kubernetes-validate, when installed), ConfigMaps,
+//! Secrets, init containers and Deployments play, `--down` leaves nothing, and bad input changes nothing.
+
+mod common;
+
+use std::path::Path;
+
+use common::{fails, host, import_busybox, ok};
+use minotaur_testhost::TestHost;
+
+/// Validates `file` against Kubernetes' schemas, strictly (unknown fields fail), when the validator is
+/// installed; says so when it is not.
+fn validate(file: &Path) {
+    let o = std::process::Command::new("python3")
+        .args([
+            "-m",
+            "kubernetes_validate",
+            "--strict",
+            "--quiet",
+            "-k",
+            "1.33.0",
+        ])
+        .arg(file)
+        .output()
+        .expect("python3 runs");
+    let err = String::from_utf8_lossy(&o.stderr);
+    if err.contains("No module named kubernetes_validate") {
+        eprintln!(
+            "skipped: kubernetes-validate is not installed (pip install kubernetes-validate)"
+        );
+        return;
+    }
+    assert!(
+        o.status.success(),
+        "kubernetes-validate {}: {}{err}",
+        file.display(),
+        String::from_utf8_lossy(&o.stdout),
+    );
+}
+
+fn write(h: &TestHost, name: &str, text: &str) -> String {
+    let path = h.dir().join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+fn names(h: &TestHost) -> Vec<String> {
+    let mut v: Vec<String> = ok(h, &["ps", "-a", "--format", "{{.Names}}"])
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn generate_play_generate_is_a_fixpoint() {
+    let Some(h) = host() else { return };
+    import_busybox(&h, "bb", "");
+    std::fs::create_dir_all(h.dir().join("srv")).unwrap();
+    let srv = h.dir().join("srv").display().to_string();
+    ok(
+        &h,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "Web_App.1",
+            "-p",
+            "8080:80",
+            "-e",
+            "GREETING=hi",
+            "-v",
+            "data:/data",
+            "-v",
+            &format!("{srv}:/srv:ro"),
+            "--tmpfs",
+            "/scratch",
+            "--memory",
+            "64m",
+            "--cpus",
+            "0.5",
+            "--cap-add",
+            "NET_ADMIN",
+            "--health-cmd",
+            "true",
+            "--health-interval",
+            "30s",
+            "--restart",
+            "always",
+            "bb",
+            "sleep",
+            "1000",
+        ],
+    );
+    let first = ok(&h, &["kube", "generate", "--service", "Web_App.1"]);
+    assert!(first.contains("kind: Pod"), "{first}");
+    assert!(first.contains("name: web-app-1-pod"), "{first}");
+    assert!(first.contains("      name: web-app-1\n"), "{first}");
+    assert!(first.contains("kind: Service"), "{first}");
+    assert!(first.contains("kind: PersistentVolumeClaim"), "{first}");
+    assert!(first.contains("hostPort: 8080"), "{first}");
+    assert!(first.contains("memory: 64Mi"), "{first}");
+    assert!(first.contains("cpu: 500m"), "{first}");
+    let file = write(&h, "first.yaml", &format!("{first}\n"));
+    validate(Path::new(&file));
+
+    ok(&h, &["rm", "-f", "Web_App.1"]);
+    let played = ok(&h, &["kube", "play", &file]);
+    assert!(played.contains("Pod web-app-1-pod"), "{played}");
+    assert_eq!(
+        names(&h),
+        ["web-app-1-pod-infra", "web-app-1-pod-web-app-1"],
+        "the pod's containers"
+    );
+    let c = "web-app-1-pod-web-app-1";
+    assert_eq!(ok(&h, &["exec", c, "sh", "-c", "echo $GREETING"]), "hi");
+    assert_eq!(
+        ok(&h, &["exec", c, "cat", "/proc/sys/kernel/hostname"]),
+        "web-app-1-pod"
+    );
+    // The pod's namespaces are the infra container's.
+    let ns = |name: &str, kind: &str| {
+        let pid = ok(&h, &["inspect", "--format", "{{.State.Pid}}", name]);
+        h.sh_ok(&format!("readlink /proc/{pid}/ns/{kind}"))
+    };
+    for kind in ["net", "uts", "ipc"] {
+        assert_eq!(ns(c, kind), ns("web-app-1-pod-infra", kind), "{kind}");
+    }
+    assert!(ok(&h, &["port", "web-app-1-pod-infra"]).contains("80/tcp -> 0.0.0.0:8080"));
+
+    let second = ok(&h, &["kube", "generate", "--service", "web-app-1-pod"]);
+    assert_eq!(second, first, "generate → play → generate");
+
+    let again = h.mino(&["kube", "play", &file]);
+    assert!(!again.status.success(), "a pod that exists is refused");
+    ok(&h, &["kube", "play", "--replace", &file]);
+    assert_eq!(names(&h).len(), 2);
+
+    ok(&h, &["kube", "play", "--down", &file]);
+    assert!(names(&h).is_empty(), "--down leaves no container");
+    assert_eq!(
+        ok(&h, &["volume", "ls", "-q"]),
+        "data",
+        "the claim's volume is kept"
+    );
+}
+
+#[test]
+fn play_runs_config_maps_secrets_init_containers_and_deployments() {
+    let Some(h) = host() else { return };
+    import_busybox(&h, "bb", "");
+    let file = write(
+        &h,
+        "app.yaml",
+        r#"apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+data:
+  mode: fast
+  app.conf: |
+    level=3
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: creds
+stringData:
+  password: s3cret
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: app
+  labels:
+    tier: back
+spec:
+  restartPolicy: Never
+  volumes:
+  - name: work
+    emptyDir: {}
+  - name: conf
+    configMap:
+      name: settings
+  initContainers:
+  - name: prepare
+    image: bb
+    command: ["sh", "-c", "echo prepared > /work/state"]
+    volumeMounts:
+    - name: work
+      mountPath: /work
+  containers:
+  - name: main
+    image: bb
+    command: ["sleep", "1000"]
+    env:
+    - name: MODE
+      valueFrom:
+        configMapKeyRef: {name: settings, key: mode}
+    - name: PASSWORD
+      valueFrom:
+        secretKeyRef: {name: creds, key: password}
+    - name: POD
+      valueFrom:
+        fieldRef: {fieldPath: metadata.name}
+    - name: TIER
+      valueFrom:
+        fieldRef: {fieldPath: "metadata.labels['tier']"}
+    envFrom:
+    - prefix: CFG_
+      configMapRef: {name: settings}
+    volumeMounts:
+    - name: work
+      mountPath: /work
+    - name: conf
+      mountPath: /etc/app
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: workers
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: workers}
+  template:
+    metadata:
+      labels: {app: workers}
+    spec:
+      containers:
+      - name: w
+        image: bb
+        command: ["sleep", "1000"]
+"#,
+    );
+
+    ok(&h, &["kube", "play", &file]);
+    let main = "app-main";
+    let env = ok(
+        &h,
+        &[
+            "exec",
+            main,
+            "sh",
+            "-c",
+            "echo $MODE $PASSWORD $POD $TIER $CFG_mode",
+        ],
+    );
+    assert_eq!(env, "fast s3cret app back fast");
+    assert_eq!(
+        ok(&h, &["exec", main, "cat", "/work/state"]),
+        "prepared",
+        "the init container ran first"
+    );
+    assert_eq!(
+        ok(&h, &["exec", main, "cat", "/etc/app/app.conf"]),
+        "level=3"
+    );
+    assert_eq!(
+        ok(
+            &h,
+            &[
+                "inspect",
+                "--format",
+                "{{.State.ExitCode}} {{.State.Status}}",
+                "app-prepare"
+            ]
+        ),
+        "0 exited"
+    );
+    let all = names(&h);
+    for pod in ["workers-pod-0", "workers-pod-1"] {
+        assert!(all.contains(&format!("{pod}-w")), "{all:?}");
+    }
+    let deployment = ok(&h, &["kube", "generate", "--type", "deployment", "workers"]);
+    assert!(deployment.contains("kind: Deployment"), "{deployment}");
+    assert!(deployment.contains("replicas: 2"), "{deployment}");
+    validate(Path::new(&write(
+        &h,
+        "workers.yaml",
+        &format!("{deployment}\n"),
+    )));
+    let pod = ok(&h, &["kube", "generate", "app"]);
+    assert!(pod.contains("initContainers:"), "{pod}");
+    assert!(pod.contains("tier: back"), "{pod}");
+    validate(Path::new(&write(&h, "app-again.yaml", &format!("{pod}\n"))));
+
+    ok(&h, &["kube", "play", "--down", &file]);
+    assert!(names(&h).is_empty(), "--down leaves no container");
+    assert_eq!(
+        ok(&h, &["volume", "ls", "-q"]),
+        "",
+        "the pod's own volumes are removed"
+    );
+}
+
+#[test]
+fn kube_bad_input() {
+    let Some(h) = host() else { return };
+    import_busybox(&h, "bb", "");
+    let e = fails(&h, &["kube", "generate", "nosuch"], 1);
+    assert!(e.contains("nosuch"), "{e}");
+
+    let unknown = write(
+        &h,
+        "unknown.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: a\n    image: bb\n    command: [sleep, '100']\n    bogus: 1\n",
+    );
+    let e = fails(&h, &["kube", "play", "--strict", &unknown], 1);
+    assert!(
+        e.contains("Pod.spec.containers[0].bogus: unknown field"),
+        "{e}"
+    );
+    assert!(names(&h).is_empty(), "nothing made under --strict");
+    let out = h.mino(&["kube", "play", &unknown]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("warning: Pod.spec.containers[0].bogus"));
+    ok(&h, &["kube", "play", "--down", &unknown]);
+
+    let missing = write(
+        &h,
+        "missing.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: q\nspec:\n  containers:\n  - name: a\n    image: bb\n    env:\n    - name: X\n      valueFrom:\n        configMapKeyRef: {name: nope, key: k}\n",
+    );
+    let e = fails(&h, &["kube", "play", &missing], 1);
+    assert!(e.contains("configMap nope has no key k"), "{e}");
+
+    let bad_name = write(
+        &h,
+        "bad.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: Bad_Name\nspec:\n  containers:\n  - name: a\n    image: bb\n",
+    );
+    let e = fails(&h, &["kube", "play", &bad_name], 1);
+    assert!(e.contains("Bad_Name"), "{e}");
+
+    let init_fails = write(
+        &h,
+        "init.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: r\nspec:\n  initContainers:\n  - name: i\n    image: bb\n    command: [sh, -c, 'exit 3']\n  containers:\n  - name: a\n    image: bb\n    command: [sleep, '100']\n",
+    );
+    let e = fails(&h, &["kube", "play", &init_fails], 1);
+    assert!(e.contains("init container r-i exited with 3"), "{e}");
+    assert!(
+        names(&h).is_empty(),
+        "a failed pod leaves nothing: {:?}",
+        names(&h)
+    );
+}

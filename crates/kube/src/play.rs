@@ -1,0 +1,721 @@
+//! `kube play`: Pods and Deployments as minotaur containers. A pod is an infra container that holds the
+//! network, UTS and IPC namespaces and publishes the pod's host ports; its init containers run to
+//! completion in order, then its containers start joined to the infra container's namespaces.
+//!
+//! [`plan`] is pure: manifests to creation requests, volumes and files. [`crate::apply`] makes them.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Container as KContainer, ContainerPort, EnvVar, PodSpec, Probe, Secret,
+};
+use minotaur_engine::container::{HostConfig, NetworkRequest};
+use minotaur_engine::create::{CreateRequest, HOST_IMAGE};
+use minotaur_engine::health::Healthcheck;
+use minotaur_engine::parse::{Bind, NsMode, PortMapping, Proto, VolumeMount};
+use minotaur_engine::restart::RestartPolicy;
+
+use crate::error::KubeError;
+use crate::labels;
+use crate::manifest::Object;
+use crate::quantity;
+
+/// A pod to make.
+#[derive(Debug)]
+pub struct PodPlan {
+    pub name: String,
+    pub infra: CreateRequest,
+    /// Run to completion, in order, before `containers` start.
+    pub init: Vec<CreateRequest>,
+    pub containers: Vec<CreateRequest>,
+    /// Volumes the pod owns (emptyDir, configMap and secret contents): removed with it.
+    pub volumes: Vec<String>,
+    /// Volumes of PersistentVolumeClaims: made when missing, kept by `--down`.
+    pub claims: Vec<String>,
+    /// Files to write into the pod's volumes: (volume, path inside it, content, mode).
+    pub files: Vec<(String, String, Vec<u8>, u32)>,
+}
+
+impl PodPlan {
+    /// Every image the pod's containers need.
+    pub fn images(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self
+            .init
+            .iter()
+            .chain(&self.containers)
+            .map(|r| r.image.as_str())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// What `plan` makes of a stream: its pods, and the claims (`PersistentVolumeClaim`) it declares.
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub pods: Vec<PodPlan>,
+    pub claims: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// What the plan reads besides the pods: the stream's ConfigMaps and Secrets, by name.
+struct Sources {
+    config_maps: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
+    secrets: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
+    node: String,
+}
+
+/// The pods of `objects`, with `node` as `spec.nodeName` (the host's name).
+pub fn plan(objects: &[Object], node: &str) -> Result<Plan, KubeError> {
+    let mut sources = Sources {
+        config_maps: BTreeMap::new(),
+        secrets: BTreeMap::new(),
+        node: node.to_owned(),
+    };
+    let mut out = Plan::default();
+    for o in objects {
+        match o {
+            Object::ConfigMap(cm) => {
+                sources
+                    .config_maps
+                    .insert(name_of(&cm.metadata.name)?, config_map_data(cm));
+            }
+            Object::Secret(s) => {
+                sources
+                    .secrets
+                    .insert(name_of(&s.metadata.name)?, secret_data(s));
+            }
+            Object::PersistentVolumeClaim(c) => out.claims.push(name_of(&c.metadata.name)?),
+            Object::Service(s) => out.warnings.push(format!(
+                "Service {}: not applied (ports are published by the pods' hostPort)",
+                s.metadata.name.as_deref().unwrap_or_default()
+            )),
+            _ => {}
+        }
+    }
+    for o in objects {
+        match o {
+            Object::Pod(p) => {
+                let name = name_of(&p.metadata.name)?;
+                let spec = p.spec.as_ref().ok_or_else(|| KubeError::Pod {
+                    pod: name.clone(),
+                    what: "no spec".into(),
+                })?;
+                let pod_labels = p.metadata.labels.clone().unwrap_or_default();
+                out.pods.push(pod(
+                    &name,
+                    None,
+                    &pod_labels,
+                    spec,
+                    &sources,
+                    &mut out.warnings,
+                )?);
+            }
+            Object::Deployment(d) => {
+                let name = name_of(&d.metadata.name)?;
+                let spec = d.spec.as_ref().ok_or_else(|| KubeError::Pod {
+                    pod: name.clone(),
+                    what: "Deployment has no spec".into(),
+                })?;
+                let template = spec.template.spec.as_ref().ok_or_else(|| KubeError::Pod {
+                    pod: name.clone(),
+                    what: "Deployment has no template spec".into(),
+                })?;
+                let pod_labels = spec
+                    .template
+                    .metadata
+                    .as_ref()
+                    .and_then(|m| m.labels.clone())
+                    .unwrap_or_default();
+                for i in 0..spec.replicas.unwrap_or(1).max(0) {
+                    out.pods.push(pod(
+                        &format!("{name}-pod-{i}"),
+                        Some(&name),
+                        &pod_labels,
+                        template,
+                        &sources,
+                        &mut out.warnings,
+                    )?);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+fn name_of(name: &Option<String>) -> Result<String, KubeError> {
+    match name.as_deref() {
+        Some(n) if crate::names::is_label(n) => Ok(n.to_owned()),
+        Some(n) => Err(KubeError::Unsupported(format!(
+            "metadata.name {n:?} is not an RFC 1123 name"
+        ))),
+        None => Err(KubeError::Unsupported(
+            "an object has no metadata.name".into(),
+        )),
+    }
+}
+
+fn config_map_data(cm: &ConfigMap) -> BTreeMap<String, Vec<u8>> {
+    let mut out: BTreeMap<String, Vec<u8>> = cm
+        .data
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.clone().into_bytes()))
+        .collect();
+    out.extend(
+        cm.binary_data
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.0.clone())),
+    );
+    out
+}
+
+fn secret_data(s: &Secret) -> BTreeMap<String, Vec<u8>> {
+    let mut out: BTreeMap<String, Vec<u8>> = s
+        .data
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.0.clone()))
+        .collect();
+    out.extend(
+        s.string_data
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.clone().into_bytes())),
+    );
+    out
+}
+
+/// One pod: the infra container, then the init containers and the containers.
+fn pod(
+    name: &str,
+    deployment: Option<&str>,
+    pod_labels: &BTreeMap<String, String>,
+    spec: &PodSpec,
+    sources: &Sources,
+    warnings: &mut Vec<String>,
+) -> Result<PodPlan, KubeError> {
+    let fail = |what: String| KubeError::Pod {
+        pod: name.to_owned(),
+        what,
+    };
+    let infra_name = format!("{name}-infra");
+    let mut plan = PodPlan {
+        name: name.to_owned(),
+        infra: CreateRequest::default(),
+        init: Vec::new(),
+        containers: Vec::new(),
+        volumes: Vec::new(),
+        claims: Vec::new(),
+        files: Vec::new(),
+    };
+    for (field, set) in [
+        ("nodeSelector", spec.node_selector.is_some()),
+        ("affinity", spec.affinity.is_some()),
+        ("tolerations", spec.tolerations.is_some()),
+        ("serviceAccountName", spec.service_account_name.is_some()),
+    ] {
+        if set {
+            warnings.push(format!("pod {name}: spec.{field} is not supported"));
+        }
+    }
+
+    // The pod's volumes, as what each becomes on a container.
+    let mut pod_volumes: BTreeMap<String, Mounted> = BTreeMap::new();
+    for v in spec.volumes.iter().flatten() {
+        let owned = format!("{name}-{}", v.name);
+        let mounted = if let Some(h) = &v.host_path {
+            Mounted::Bind(PathBuf::from(&h.path))
+        } else if let Some(e) = &v.empty_dir {
+            if e.medium.as_deref() == Some("Memory") {
+                Mounted::Tmpfs
+            } else {
+                plan.volumes.push(owned.clone());
+                Mounted::Volume(owned)
+            }
+        } else if let Some(c) = &v.persistent_volume_claim {
+            plan.claims.push(c.claim_name.clone());
+            Mounted::Volume(c.claim_name.clone())
+        } else if let Some(c) = &v.config_map {
+            let data = match (sources.config_maps.get(&c.name), c.optional) {
+                (Some(d), _) => d.clone(),
+                (None, Some(true)) => BTreeMap::new(),
+                (None, _) => return Err(fail(format!("configMap {} not found", c.name))),
+            };
+            let mode = c.default_mode.unwrap_or(0o644) as u32;
+            plan.volumes.push(owned.clone());
+            files(&mut plan, &owned, &data, c.items.as_deref(), mode, &fail)?;
+            Mounted::ReadOnly(owned)
+        } else if let Some(s) = &v.secret {
+            let secret = s.secret_name.clone().unwrap_or_default();
+            let data = match (sources.secrets.get(&secret), s.optional) {
+                (Some(d), _) => d.clone(),
+                (None, Some(true)) => BTreeMap::new(),
+                (None, _) => return Err(fail(format!("secret {secret} not found"))),
+            };
+            let mode = s.default_mode.unwrap_or(0o644) as u32;
+            plan.volumes.push(owned.clone());
+            files(&mut plan, &owned, &data, s.items.as_deref(), mode, &fail)?;
+            Mounted::ReadOnly(owned)
+        } else {
+            return Err(fail(format!(
+                "volume {}: only hostPath, emptyDir, configMap, secret and persistentVolumeClaim are supported",
+                v.name
+            )));
+        };
+        pod_volumes.insert(v.name.clone(), mounted);
+    }
+
+    let restart = match spec.restart_policy.as_deref() {
+        None | Some("Always") => RestartPolicy::Always,
+        Some("OnFailure") => RestartPolicy::OnFailure(0),
+        Some("Never") => RestartPolicy::No,
+        Some(other) => return Err(fail(format!("restartPolicy {other:?} is not known"))),
+    };
+    let host_network = spec.host_network == Some(true);
+
+    // The infra container: the pod's namespaces, hostname and host ports.
+    let mut infra_labels = pod_labels.clone();
+    infra_labels.insert(labels::POD.into(), name.into());
+    infra_labels.insert(labels::INFRA.into(), "true".into());
+    if let Some(d) = deployment {
+        infra_labels.insert(labels::DEPLOYMENT.into(), d.into());
+    }
+    if let Some(h) = &spec.hostname {
+        infra_labels.insert(labels::HOSTNAME.into(), h.clone());
+    }
+    if let Some(v) = &spec.volumes {
+        infra_labels.insert(
+            labels::VOLUMES.into(),
+            serde_json::to_string(v).expect("volumes serialize"),
+        );
+    }
+    let mut port_bindings = Vec::new();
+    for c in &spec.containers {
+        for p in c.ports.iter().flatten() {
+            if let Some(hp) = p.host_port {
+                port_bindings.push(port_mapping(p, hp).map_err(&fail)?);
+            }
+        }
+    }
+    plan.infra = CreateRequest {
+        name: Some(parse_name(&infra_name, &fail)?),
+        image: HOST_IMAGE.into(),
+        cmd: vec!["sleep".into(), "infinity".into()],
+        hostname: (!host_network).then(|| spec.hostname.clone().unwrap_or(name.to_owned())),
+        labels: infra_labels,
+        host: HostConfig {
+            network_mode: if host_network { "host" } else { "bridge" }.into(),
+            networks: if host_network {
+                vec![]
+            } else {
+                vec![NetworkRequest {
+                    network: "bridge".into(),
+                    ..Default::default()
+                }]
+            },
+            port_bindings,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+
+    let inits = spec.init_containers.iter().flatten().map(|c| (c, true));
+    let all = inits.chain(spec.containers.iter().map(|c| (c, false)));
+    for (index, (c, init)) in all.enumerate() {
+        let req = container(
+            name,
+            &infra_name,
+            deployment,
+            index,
+            init,
+            c,
+            if init { RestartPolicy::No } else { restart },
+            &pod_volumes,
+            sources,
+            pod_labels,
+            warnings,
+        )
+        .map_err(|what| fail(format!("container {}: {what}", c.name)))?;
+        if init {
+            plan.init.push(req);
+        } else {
+            plan.containers.push(req);
+        }
+    }
+    Ok(plan)
+}
+
+/// What a pod volume is on a container.
+enum Mounted {
+    Bind(PathBuf),
+    Volume(String),
+    ReadOnly(String),
+    Tmpfs,
+}
+
+/// The files of a configMap or secret volume: every key, or the `items` chosen, at their paths.
+fn files(
+    plan: &mut PodPlan,
+    volume: &str,
+    data: &BTreeMap<String, Vec<u8>>,
+    items: Option<&[k8s_openapi::api::core::v1::KeyToPath]>,
+    mode: u32,
+    fail: &dyn Fn(String) -> KubeError,
+) -> Result<(), KubeError> {
+    let chosen: Vec<(String, String, u32)> = match items {
+        Some(items) => items
+            .iter()
+            .map(|i| {
+                (
+                    i.key.clone(),
+                    i.path.clone(),
+                    i.mode.map_or(mode, |m| m as u32),
+                )
+            })
+            .collect(),
+        None => data.keys().map(|k| (k.clone(), k.clone(), mode)).collect(),
+    };
+    for (key, path, mode) in chosen {
+        let content = data
+            .get(&key)
+            .ok_or_else(|| fail(format!("volume {volume}: key {key} not found")))?;
+        if path.starts_with('/') || path.split('/').any(|p| p == ".." || p.is_empty()) {
+            return Err(fail(format!(
+                "volume {volume}: path {path:?} leaves the volume"
+            )));
+        }
+        plan.files
+            .push((volume.to_owned(), path, content.clone(), mode));
+    }
+    Ok(())
+}
+
+fn parse_name(
+    name: &str,
+    fail: &dyn Fn(String) -> KubeError,
+) -> Result<minotaur_engine::ids::ContainerName, KubeError> {
+    name.parse()
+        .map_err(|e: minotaur_engine::ids::IdError| fail(e.to_string()))
+}
+
+fn port_mapping(p: &ContainerPort, host_port: i32) -> Result<PortMapping, String> {
+    let port = |n: i32| u16::try_from(n).ok().filter(|n| *n > 0);
+    Ok(PortMapping {
+        host_ip: match &p.host_ip {
+            Some(ip) => Some(
+                ip.parse()
+                    .map_err(|_| format!("hostIP {ip:?} is not an address"))?,
+            ),
+            None => None,
+        },
+        host_port: Some(port(host_port).ok_or(format!("hostPort {host_port} is out of range"))?),
+        container_port: port(p.container_port).ok_or(format!(
+            "containerPort {} is out of range",
+            p.container_port
+        ))?,
+        proto: proto(p.protocol.as_deref())?,
+    })
+}
+
+fn proto(p: Option<&str>) -> Result<Proto, String> {
+    match p {
+        None | Some("TCP") => Ok(Proto::Tcp),
+        Some("UDP") => Ok(Proto::Udp),
+        Some(other) => Err(format!("protocol {other} is not supported")),
+    }
+}
+
+/// One container of the pod, joined to the infra container's namespaces.
+#[allow(clippy::too_many_arguments)]
+fn container(
+    pod: &str,
+    infra: &str,
+    deployment: Option<&str>,
+    index: usize,
+    init: bool,
+    c: &KContainer,
+    restart: RestartPolicy,
+    volumes: &BTreeMap<String, Mounted>,
+    sources: &Sources,
+    pod_labels: &BTreeMap<String, String>,
+    warnings: &mut Vec<String>,
+) -> Result<CreateRequest, String> {
+    let image = c.image.clone().ok_or("no image")?;
+    for (field, set) in [
+        ("readinessProbe", c.readiness_probe.is_some()),
+        ("startupProbe", c.startup_probe.is_some()),
+        ("lifecycle", c.lifecycle.is_some()),
+    ] {
+        if set {
+            warnings.push(format!(
+                "pod {pod}: container {}: {field} is not supported",
+                c.name
+            ));
+        }
+    }
+    let mut labels = BTreeMap::from([
+        (labels::POD.to_owned(), pod.to_owned()),
+        (labels::CONTAINER.to_owned(), c.name.clone()),
+        (labels::INDEX.to_owned(), index.to_string()),
+    ]);
+    if init {
+        labels.insert(labels::INIT.into(), "true".into());
+    }
+    if let Some(d) = deployment {
+        labels.insert(labels::DEPLOYMENT.into(), d.into());
+    }
+    if let Some(ports) = &c.ports {
+        labels.insert(
+            labels::PORTS.into(),
+            serde_json::to_string(ports).expect("ports serialize"),
+        );
+    }
+
+    let mut host = HostConfig {
+        network_mode: format!("container:{infra}"),
+        ipc_mode: Some(NsMode::Container(infra.to_owned())),
+        uts_mode: Some(NsMode::Container(infra.to_owned())),
+        restart_policy: restart,
+        ..Default::default()
+    };
+    if let Some(mounts) = &c.volume_mounts {
+        labels.insert(
+            labels::MOUNTS.into(),
+            serde_json::to_string(mounts).expect("mounts serialize"),
+        );
+    }
+    for m in c.volume_mounts.iter().flatten() {
+        let v = volumes
+            .get(&m.name)
+            .ok_or_else(|| format!("volumeMount {}: no such volume in the pod", m.name))?;
+        let ro = m.read_only == Some(true);
+        let dest = PathBuf::from(&m.mount_path);
+        match v {
+            Mounted::Bind(src) => host.binds.push(Bind {
+                source: src.clone(),
+                destination: dest,
+                read_only: ro,
+            }),
+            Mounted::Volume(name) | Mounted::ReadOnly(name) => host.volumes.push(VolumeMount {
+                name: name.clone(),
+                destination: dest,
+                read_only: ro || matches!(v, Mounted::ReadOnly(_)),
+                no_copy: matches!(v, Mounted::ReadOnly(_)),
+                anonymous: false,
+                source: PathBuf::new(),
+            }),
+            Mounted::Tmpfs => {
+                host.tmpfs.insert(dest, String::new());
+            }
+        }
+    }
+
+    if let Some(limits) = c.resources.as_ref().and_then(|r| r.limits.as_ref()) {
+        if let Some(m) = limits.get("memory") {
+            host.memory = Some(quantity::bytes(&m.0).ok_or(format!("memory limit {:?}", m.0))?);
+        }
+        if let Some(n) = limits.get("cpu") {
+            host.nano_cpus = Some(quantity::nano_cpus(&n.0).ok_or(format!("cpu limit {:?}", n.0))?);
+        }
+    }
+    let mut user = None;
+    if let Some(sc) = &c.security_context {
+        host.privileged = sc.privileged == Some(true);
+        host.read_only = sc.read_only_root_filesystem == Some(true);
+        host.no_new_privileges = sc.allow_privilege_escalation == Some(false);
+        if let Some(caps) = &sc.capabilities {
+            host.cap_add = caps.add.clone().unwrap_or_default();
+            host.cap_drop = caps.drop.clone().unwrap_or_default();
+        }
+        user = match (sc.run_as_user, sc.run_as_group) {
+            (Some(u), Some(g)) => Some(format!("{u}:{g}")),
+            (Some(u), None) => Some(u.to_string()),
+            (None, Some(g)) => Some(format!("0:{g}")),
+            (None, None) => None,
+        };
+    }
+
+    let mut env = Vec::new();
+    for from in c.env_from.iter().flatten() {
+        let prefix = from.prefix.clone().unwrap_or_default();
+        let (kind, name, optional, map) = if let Some(r) = &from.config_map_ref {
+            ("configMap", &r.name, r.optional, &sources.config_maps)
+        } else if let Some(r) = &from.secret_ref {
+            ("secret", &r.name, r.optional, &sources.secrets)
+        } else {
+            continue;
+        };
+        match map.get(name) {
+            Some(data) => {
+                for (k, v) in data {
+                    env.push(format!("{prefix}{k}={}", String::from_utf8_lossy(v)));
+                }
+            }
+            None if optional == Some(true) => {}
+            None => return Err(format!("envFrom: {kind} {name} not found")),
+        }
+    }
+    for e in c.env.iter().flatten() {
+        env.push(format!(
+            "{}={}",
+            e.name,
+            env_value(e, pod, pod_labels, sources)?
+        ));
+    }
+
+    Ok(CreateRequest {
+        name: Some(
+            format!("{pod}-{}", c.name)
+                .parse()
+                .map_err(|e: minotaur_engine::ids::IdError| e.to_string())?,
+        ),
+        image,
+        cmd: c.args.clone().unwrap_or_default(),
+        entrypoint: c.command.clone(),
+        env,
+        user,
+        working_dir: c.working_dir.clone(),
+        tty: c.tty == Some(true),
+        open_stdin: c.stdin == Some(true),
+        labels,
+        healthcheck: c.liveness_probe.as_ref().map(healthcheck).transpose()?,
+        host,
+        ..Default::default()
+    })
+}
+
+/// An `env` entry's value: literal, or from a ConfigMap, a Secret or the pod's own fields.
+fn env_value(
+    e: &EnvVar,
+    pod: &str,
+    pod_labels: &BTreeMap<String, String>,
+    sources: &Sources,
+) -> Result<String, String> {
+    let Some(from) = &e.value_from else {
+        return Ok(e.value.clone().unwrap_or_default());
+    };
+    let lookup = |kind: &str,
+                  map: &BTreeMap<String, BTreeMap<String, Vec<u8>>>,
+                  name: &str,
+                  key: &str,
+                  optional: Option<bool>| {
+        match map.get(name).and_then(|d| d.get(key)) {
+            Some(v) => Ok(String::from_utf8_lossy(v).into_owned()),
+            None if optional == Some(true) => Ok(String::new()),
+            None => Err(format!("env {}: {kind} {name} has no key {key}", e.name)),
+        }
+    };
+    if let Some(r) = &from.config_map_key_ref {
+        return lookup(
+            "configMap",
+            &sources.config_maps,
+            &r.name,
+            &r.key,
+            r.optional,
+        );
+    }
+    if let Some(r) = &from.secret_key_ref {
+        return lookup("secret", &sources.secrets, &r.name, &r.key, r.optional);
+    }
+    if let Some(f) = &from.field_ref {
+        let path = f.field_path.as_str();
+        if let Some(key) = path
+            .strip_prefix("metadata.labels['")
+            .and_then(|k| k.strip_suffix("']"))
+        {
+            return Ok(pod_labels.get(key).cloned().unwrap_or_default());
+        }
+        return match path {
+            "metadata.name" => Ok(pod.to_owned()),
+            "metadata.namespace" => Ok("default".into()),
+            "spec.nodeName" => Ok(sources.node.clone()),
+            other => Err(format!("env {}: fieldRef {other} is not supported", e.name)),
+        };
+    }
+    Err(format!(
+        "env {}: only configMapKeyRef, secretKeyRef and fieldRef are supported",
+        e.name
+    ))
+}
+
+/// An exec liveness probe as a healthcheck; other probes are refused by name.
+fn healthcheck(p: &Probe) -> Result<Healthcheck, String> {
+    let Some(command) = p.exec.as_ref().and_then(|e| e.command.clone()) else {
+        return Err("livenessProbe: only exec probes are supported".into());
+    };
+    let ns = |s: Option<i32>| s.map_or(0, |s| i64::from(s) * 1_000_000_000);
+    Ok(Healthcheck {
+        test: std::iter::once("CMD".to_owned()).chain(command).collect(),
+        interval: ns(p.period_seconds),
+        timeout: ns(p.timeout_seconds),
+        start_period: ns(p.initial_delay_seconds),
+        start_interval: 0,
+        retries: p.failure_threshold.map_or(0, i64::from),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn plan_of(yaml: &str) -> Plan {
+        let (objects, _) = crate::manifest::read(yaml, Path::new("t.yaml")).unwrap();
+        plan(&objects, "node1").unwrap()
+    }
+
+    #[test]
+    fn a_pod_is_an_infra_container_and_its_containers_joined_to_it() {
+        let p = plan_of(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n  - name: a\n    image: nginx\n    ports:\n    - containerPort: 80\n      hostPort: 8080\n    - containerPort: 53\n      protocol: UDP\n    env:\n    - name: NODE\n      valueFrom:\n        fieldRef: {fieldPath: spec.nodeName}\n    resources:\n      limits: {memory: 128Mi, cpu: 250m}\n",
+        );
+        let pod = &p.pods[0];
+        assert_eq!(pod.infra.name.as_ref().unwrap().as_str(), "web-infra");
+        assert_eq!(
+            pod.infra.host.port_bindings.len(),
+            1,
+            "only host ports are published"
+        );
+        assert_eq!(pod.infra.host.port_bindings[0].host_port, Some(8080));
+        let a = &pod.containers[0];
+        assert_eq!(a.name.as_ref().unwrap().as_str(), "web-a");
+        assert_eq!(a.host.network_mode, "container:web-infra");
+        assert_eq!(a.host.ipc_mode, Some(NsMode::Container("web-infra".into())));
+        assert_eq!(a.env, ["NODE=node1"]);
+        assert_eq!(a.host.memory, Some(128 << 20));
+        assert_eq!(a.host.nano_cpus, Some(250_000_000));
+        assert_eq!(
+            a.host.restart_policy,
+            RestartPolicy::Always,
+            "Kubernetes' default"
+        );
+        assert_eq!(pod.images(), ["nginx"]);
+    }
+
+    #[test]
+    fn a_deployment_makes_one_pod_per_replica() {
+        let p = plan_of(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: w\nspec:\n  replicas: 3\n  selector:\n    matchLabels: {app: w}\n  template:\n    metadata:\n      labels: {app: w}\n    spec:\n      containers:\n      - name: c\n        image: busybox\n",
+        );
+        let names: Vec<_> = p.pods.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["w-pod-0", "w-pod-1", "w-pod-2"]);
+        assert_eq!(p.pods[2].infra.labels[labels::DEPLOYMENT], "w");
+    }
+
+    #[test]
+    fn missing_sources_and_escaping_paths_are_refused() {
+        let yaml = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  k: v\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  volumes:\n  - name: c\n    configMap:\n      name: cm\n      items:\n      - {key: k, path: ../../etc/passwd}\n  containers:\n  - name: a\n    image: busybox\n";
+        let (objects, _) = crate::manifest::read(yaml, Path::new("t.yaml")).unwrap();
+        let e = plan(&objects, "n").unwrap_err().to_string();
+        assert!(e.contains("leaves the volume"), "{e}");
+        let yaml = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: a\n    image: busybox\n    envFrom:\n    - secretRef: {name: nope}\n";
+        let (objects, _) = crate::manifest::read(yaml, Path::new("t.yaml")).unwrap();
+        let e = plan(&objects, "n").unwrap_err().to_string();
+        assert_eq!(e, "pod p: container a: envFrom: secret nope not found");
+    }
+}
