@@ -174,6 +174,10 @@ pub struct RunOptions {
     pub tty: bool,
     pub stdin: bool,
     pub remove: bool,
+    /// `--pull`, in place of the services' `pull_policy`.
+    pub pull: Option<crate::pull::Policy>,
+    /// Where images are pulled from.
+    pub registry: minotaur_engine::image::RegistryOptions,
 }
 
 /// `run`: a one-off container of a service (`PROJECT-SERVICE-run-ID`, labelled `oneoff`), created after
@@ -202,12 +206,23 @@ pub fn run_oneoff(
                 loaded,
                 &crate::up::UpOptions {
                     services: deps,
+                    pull: opts.pull,
+                    registry: opts.registry.clone(),
                     ..Default::default()
                 },
                 events,
             )?;
         }
     }
+    crate::pull::for_up(
+        ctx,
+        &opts.registry,
+        loaded,
+        std::slice::from_ref(&opts.service),
+        opts.pull,
+        false,
+        events,
+    )?;
     let files = project::materialise(ctx, project, &loaded.environment)?;
     let config = crate::up::service_json(loaded, &opts.service);
     let hash = loaded.service_hash(&opts.service).unwrap_or_default();

@@ -15,6 +15,7 @@ pub mod labels;
 pub mod order;
 pub mod plan;
 pub mod project;
+pub mod pull;
 pub mod up;
 pub mod wait;
 
