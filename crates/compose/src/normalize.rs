@@ -191,6 +191,12 @@ pub fn resolve_service_paths(
     };
     if let Some(build) = m.get_mut("build") {
         canonical_build(build);
+        // No context is `.`, the directory of the file (or included project) that declares the build.
+        let bmark = build.mark.clone();
+        if let Some(b) = build.as_map_mut() {
+            b.entry("context".to_owned())
+                .or_insert_with(|| s(".", &bmark));
+        }
         if let Some(ctx) = build.as_map_mut().and_then(|b| b.get_mut("context")) {
             if let Some(c) = ctx.as_str() {
                 if !c.contains("://") && !c.starts_with("git@") {

@@ -765,6 +765,17 @@ fn compose_go_loader_corpus() {
         l.config["services"]["service"]["environment"],
         json!({"SOURCE": "extends"})
     );
+    // TestIncludeWithProjectDirectory: paths are the included project's directory's.
+    assert_eq!(
+        l.config["services"]["service"]["build"]["context"],
+        data.join("subdir").to_str().unwrap()
+    );
+    assert_eq!(
+        l.config["services"]["service"]["volumes"][0]["source"],
+        data.join("subdir/compose-test-extends-imported.yaml")
+            .to_str()
+            .unwrap()
+    );
 
     // base.yaml is only a base to extend: on its own, its empty service `nil` is not a mapping.
     fails(
