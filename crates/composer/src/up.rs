@@ -99,6 +99,17 @@ pub enum Action {
     Recreated { reasons: Vec<String> },
 }
 
+impl Action {
+    /// What `up` says of the container (`Running` for one left as it was).
+    fn word(&self) -> &'static str {
+        match self {
+            Action::Kept => "Running",
+            Action::Created => "Created",
+            Action::Recreated { .. } => "Recreated",
+        }
+    }
+}
+
 /// Brings a project up; returns what it did to each container.
 pub fn up(
     ctx: &Context,
@@ -239,8 +250,10 @@ pub fn up(
                             });
                         }
                     }
-                    (Action::Recreated { .. }, Some(c)) => {
-                        remove_container(ctx, c, false)?;
+                    (action, old) => {
+                        if let (Action::Recreated { .. }, Some(c)) = (action, old) {
+                            remove_container(ctx, c, false)?;
+                        }
                         make(
                             ctx,
                             loaded,
@@ -255,37 +268,14 @@ pub fn up(
                         )?;
                         events(Event::Container {
                             name: name.clone(),
-                            action: "Recreated",
-                        });
-                    }
-                    _ => {
-                        make(
-                            ctx,
-                            loaded,
-                            svc,
-                            &name,
-                            n,
-                            &hash,
-                            &config,
-                            &project_labels,
-                            &files,
-                            events,
-                        )?;
-                        events(Event::Container {
-                            name: name.clone(),
-                            action: "Created",
+                            action: action.word(),
                         });
                     }
                 }
             } else {
-                let word = match &action {
-                    Action::Kept => "Running",
-                    Action::Created => "Created",
-                    Action::Recreated { .. } => "Recreated",
-                };
                 events(Event::Container {
                     name: name.clone(),
-                    action: word,
+                    action: action.word(),
                 });
             }
             if matches!(action, Action::Recreated { .. }) {
