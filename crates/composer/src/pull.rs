@@ -104,10 +104,8 @@ pub fn pull_plan(
     let mut out = Vec::new();
     for svc in services {
         let s = &project.services[svc];
-        let policy = match policy {
-            Some(p) => Some(p),
-            None => service_policy(project, svc)?,
-        };
+        // The service's own policy is checked even when the command line's replaces it.
+        let policy = policy.or(service_policy(project, svc)?);
         let skip = |why: &str| Step::Skip(why.to_owned());
         let step = match s.image.as_deref() {
             None => skip("Skipped - No image to be pulled"),
@@ -148,10 +146,9 @@ pub fn up_plan(
     let mut out = Vec::new();
     for svc in order {
         let s = &project.services[svc];
-        let policy = match policy {
-            Some(p) => p,
-            None => service_policy(project, svc)?.unwrap_or(Policy::Missing),
-        };
+        let policy = policy
+            .or(service_policy(project, svc)?)
+            .unwrap_or(Policy::Missing);
         // A service without an image is refused when its request is built (`build:` is not supported).
         let Some(image) = s.image.as_deref() else {
             continue;
@@ -459,6 +456,11 @@ mod tests {
         // A policy the engine does not implement.
         let p = project(&[("w", Some("web:1"), Some("daily"), false)]);
         let e = up_plan(&p, &names(&p), None, &|_| true).unwrap_err();
+        assert!(matches!(e, ComposerError::PullPolicy { .. }), "{e}");
+        // Also when the command line's policy replaces it.
+        let e = up_plan(&p, &names(&p), Some(Policy::Always), &|_| true).unwrap_err();
+        assert!(matches!(e, ComposerError::PullPolicy { .. }), "{e}");
+        let e = pull_plan(&p, &names(&p), Some(Policy::Always), false, &|_| true).unwrap_err();
         assert!(matches!(e, ComposerError::PullPolicy { .. }), "{e}");
     }
 }
