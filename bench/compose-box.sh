@@ -29,6 +29,8 @@ trap teardown EXIT
 echo 1 >/proc/sys/net/ipv4/ip_forward
 mkdir -p "$tmp/docker/data" "$tmp/docker/exec" "$tmp/docker/cli"
 echo '{}' >"$tmp/docker/daemon.json"
+# podman reads $DOCKER_CONFIG/config.json too, and every `podman run` fails when it is missing.
+echo '{}' >"$tmp/docker/cli/config.json"
 /usr/sbin/dockerd --config-file "$tmp/docker/daemon.json" --data-root "$tmp/docker/data" \
   --exec-root "$tmp/docker/exec" --pidfile "$tmp/docker/dockerd.pid" -H "$DOCKER_HOST" \
   --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false \
@@ -92,11 +94,13 @@ measure_up() { # NAME COMPOSE
 }
 listing=()
 measure_ps() { # NAME COMPOSE
-  local name=$1 c=$2 t0 t1 times=() n out
-  $c up -d >/dev/null 2>&1
+  local name=$1 c=$2 t0 t1 times=() n out up
+  up=$($c up -d 2>&1) || true
   out=$($c ps 2>&1 || true)
   n=$(grep -c 'bench[-_]s[0-9]*[-_]1' <<<"$out" || true)
   listing+=("--- $name:" "$out")
+  # A listing without the project's containers: say what `up -d` said last.
+  [ "$n" -gt 0 ] || listing+=("(up -d said, last lines:)" "$(tail -n 5 <<<"$up")")
   for _ in $(seq 1 "$runs"); do
     t0=$(ms); $c ps >/dev/null 2>&1; t1=$(ms)
     times+=($((t1 - t0)))
