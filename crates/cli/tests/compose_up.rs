@@ -363,9 +363,14 @@ fn bad_compose_files_fail_on_one_line_and_create_nothing() {
             "services:\n  a:\n    build: .\n",
             "building images is not supported",
         ),
+        // A missing image is not pulled here (the box has no registry; registry.rs tests pulls).
         (
-            "services:\n  a:\n    image: not-imported\n  b:\n    image: host\n",
-            "image not-imported not found",
+            "services:\n  a:\n    image: not-imported\n    pull_policy: never\n  b:\n    image: host\n",
+            "service a: image not-imported not found",
+        ),
+        (
+            "services:\n  a:\n    image: host\n    pull_policy: daily\n",
+            "service a: pull_policy \"daily\" is not supported",
         ),
     ];
     for (text, expected) in cases {

@@ -200,31 +200,12 @@ pub fn normalize_project_name(name: &str) -> String {
     kept.trim_start_matches(['_', '-']).to_owned()
 }
 
-/// Loads a project (see the module's documentation).
-pub fn load(opts: &Options) -> Result<Loaded, LoadError> {
+/// The variables of the env files: `--env-file`s, otherwise `dir`'s `.env` when there is one. Their own
+/// references are resolved from the process environment.
+fn read_env_files(opts: &Options, dir: &Path) -> Result<BTreeMap<String, String>, LoadError> {
     let wd = &opts.working_dir;
-    let files: Vec<PathBuf> = if !opts.files.is_empty() {
-        opts.files.iter().map(|f| absolute(wd, f)).collect()
-    } else if let Some(list) = opts
-        .environment
-        .get("COMPOSE_FILE")
-        .filter(|l| !l.is_empty())
-    {
-        list.split(':')
-            .map(|f| absolute(wd, Path::new(f)))
-            .collect()
-    } else {
-        vec![find_default_file(wd)?]
-    };
-    let project_dir = match &opts.project_directory {
-        Some(d) => absolute(wd, d),
-        None => dir_of(&files[0]),
-    };
-
-    // Interpolation's variables: the process environment over the env files.
-    let os_env = opts.environment.clone();
     let (env_files, explicit) = if opts.env_files.is_empty() {
-        let dot = project_dir.join(".env");
+        let dot = dir.join(".env");
         (if dot.is_file() { vec![dot] } else { vec![] }, false)
     } else {
         (
@@ -244,13 +225,49 @@ pub fn load(opts: &Options) -> Result<Loaded, LoadError> {
                 })
             }
         };
-        let lookup = |n: &str| os_env.get(n).cloned();
+        let lookup = |n: &str| opts.environment.get(n).cloned();
         let vars = dotenv::parse(&text, &lookup).map_err(|source| LoadError::Dotenv {
             path: f.clone(),
             source,
         })?;
         env.extend(vars);
     }
+    Ok(env)
+}
+
+/// Loads a project (see the module's documentation).
+pub fn load(opts: &Options) -> Result<Loaded, LoadError> {
+    let wd = &opts.working_dir;
+    // COMPOSE_FILE comes from the environment, otherwise from the env files of the directory the project
+    // will be in (`--project-directory`, otherwise the working directory), as docker compose reads them.
+    let compose_file = match opts.environment.get("COMPOSE_FILE") {
+        Some(v) => Some(v.clone()),
+        None if opts.files.is_empty() => {
+            let dir = opts
+                .project_directory
+                .as_ref()
+                .map_or_else(|| wd.clone(), |d| absolute(wd, d));
+            read_env_files(opts, &dir)?.remove("COMPOSE_FILE")
+        }
+        None => None,
+    };
+    let files: Vec<PathBuf> = if !opts.files.is_empty() {
+        opts.files.iter().map(|f| absolute(wd, f)).collect()
+    } else if let Some(list) = compose_file.filter(|l| !l.is_empty()) {
+        list.split(':')
+            .map(|f| absolute(wd, Path::new(f)))
+            .collect()
+    } else {
+        vec![find_default_file(wd)?]
+    };
+    let project_dir = match &opts.project_directory {
+        Some(d) => absolute(wd, d),
+        None => dir_of(&files[0]),
+    };
+
+    // Interpolation's variables: the process environment over the env files.
+    let os_env = opts.environment.clone();
+    let mut env = read_env_files(opts, &project_dir)?;
     env.extend(os_env.clone());
 
     let mut loader = Loader {

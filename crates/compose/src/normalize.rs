@@ -191,6 +191,12 @@ pub fn resolve_service_paths(
     };
     if let Some(build) = m.get_mut("build") {
         canonical_build(build);
+        // No context is `.`, the directory of the file (or included project) that declares the build.
+        let bmark = build.mark.clone();
+        if let Some(b) = build.as_map_mut() {
+            b.entry("context".to_owned())
+                .or_insert_with(|| s(".", &bmark));
+        }
         if let Some(ctx) = build.as_map_mut().and_then(|b| b.get_mut("context")) {
             if let Some(c) = ctx.as_str() {
                 if !c.contains("://") && !c.starts_with("git@") {
@@ -600,18 +606,44 @@ fn normalize_service(
         }
         m.insert("depends_on".into(), deps);
     }
+    // In compose-go's order: `links: [X[:ALIAS]]`, a namespace shared with `service:X` (both restarted with
+    // X), then `volumes_from: [X[:MODE]]` (not `container:X`).
+    let mut implied: Vec<(String, Mark, bool)> = Vec::new();
+    let refs = |key: &str| -> Vec<(String, Mark)> {
+        m.get(key)
+            .and_then(Node::as_seq)
+            .into_iter()
+            .flatten()
+            .filter_map(|n| {
+                let text = n.as_str()?;
+                (!text.starts_with("container:")).then(|| {
+                    (
+                        text.split(':').next().unwrap_or(text).to_owned(),
+                        n.where_().clone(),
+                    )
+                })
+            })
+            .collect()
+    };
+    implied.extend(refs("links").into_iter().map(|(o, mk)| (o, mk, true)));
     for key in ["network_mode", "ipc", "pid", "uts", "cgroup"] {
         let Some(node) = m.get(key) else { continue };
-        let Some(other) = node.as_str().and_then(|v| v.strip_prefix("service:")) else {
-            continue;
-        };
-        let (other, nmark) = (other.to_owned(), node.where_().clone());
+        if let Some(other) = node.as_str().and_then(|v| v.strip_prefix("service:")) {
+            implied.push((other.to_owned(), node.where_().clone(), true));
+        }
+    }
+    implied.extend(
+        refs("volumes_from")
+            .into_iter()
+            .map(|(o, mk)| (o, mk, false)),
+    );
+    for (other, nmark, restart) in implied {
         let deps = m
             .entry("depends_on".to_owned())
             .or_insert_with(|| Node::new(Value::Map(Map::new()), nmark.clone()));
         if let Some(dm) = deps.as_map_mut() {
             dm.entry(other).or_insert_with(|| {
-                let mut d = dependency(&nmark, true);
+                let mut d = dependency(&nmark, restart);
                 d.key_mark = Some(nmark.clone());
                 d
             });

@@ -765,6 +765,17 @@ fn compose_go_loader_corpus() {
         l.config["services"]["service"]["environment"],
         json!({"SOURCE": "extends"})
     );
+    // TestIncludeWithProjectDirectory: paths are the included project's directory's.
+    assert_eq!(
+        l.config["services"]["service"]["build"]["context"],
+        data.join("subdir").to_str().unwrap()
+    );
+    assert_eq!(
+        l.config["services"]["service"]["volumes"][0]["source"],
+        data.join("subdir/compose-test-extends-imported.yaml")
+            .to_str()
+            .unwrap()
+    );
 
     // base.yaml is only a base to extend: on its own, its empty service `nil` is not a mapping.
     fails(
@@ -916,4 +927,167 @@ fn config_output_validates_against_the_schema_and_round_trips() {
     o.project_name = Some(l.project.name.clone());
     let again = load(&o).unwrap();
     assert_eq!(again.config, l.config);
+}
+
+/// The expectations of compose-go's own tests on the corpus files that `compose_go_loader_corpus` and
+/// `compose_go_cli_corpus` do not already check (docs/compose-go-corpus.md lists every file and test).
+#[test]
+fn compose_go_test_expectations() {
+    let Some(corpus) = corpus() else {
+        panic!("the compose-go corpus is missing from tests/corpus");
+    };
+    let data = corpus.join("loader/testdata");
+    let dir = tempfile::tempdir().unwrap();
+    let inline = |text: &str, env: &[(&str, &str)]| {
+        write(dir.path(), "compose.yaml", text);
+        let mut o = opts(dir.path(), &[]);
+        o.environment
+            .extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        load(&o)
+    };
+    let base = data.join("extends/base.yaml");
+
+    // TestExtendsPort: the base's port.
+    let l = inline(
+        &format!(
+            "services:\n  test:\n    image: test\n    extends: {{file: {}, service: with-port}}\n",
+            base.display()
+        ),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(l.config["services"]["test"]["ports"][0]["target"], 8000);
+
+    // TestExtendsPortOverride: extending a service of a file that is also loaded keeps one port.
+    let ports = data.join("extends/ports.yaml");
+    write(
+        dir.path(),
+        "override.yaml",
+        &format!(
+            "services:\n  test:\n    extends: {{file: {}, service: test}}\n",
+            ports.display()
+        ),
+    );
+    let mut o = opts(dir.path(), &[ports.to_str().unwrap(), "override.yaml"]);
+    o.project_name = Some("corpus".into());
+    let l = load(&o).unwrap();
+    assert_eq!(
+        l.config["services"]["test"]["ports"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "{}",
+        l.config["services"]["test"]
+    );
+
+    // TestExtendsWihtMissingService: `extends` without `service`.
+    let e = inline(
+        &format!(
+            "services:\n  test:\n    image: test\n    extends:\n      file: {}\n",
+            base.display()
+        ),
+        &[],
+    )
+    .map(|_| ())
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("service"), "{e}");
+
+    // TestExtendsWithServiceRef: what the extended service refers to must exist in the extending file.
+    let refs = data.join("extends/depends_on.yaml");
+    for service in [
+        "with_depends_on",
+        "with_volumes_from",
+        "with_ipc",
+        "with_network_mode",
+    ] {
+        let text = format!(
+            "services:\n  bar:\n    extends: {{file: {}, service: {service}}}\n",
+            refs.display()
+        );
+        let e = inline(&text, &[]).map(|_| ()).unwrap_err().to_string();
+        assert!(e.contains("bar") && e.contains("zot"), "{service}: {e}");
+        inline(&format!("{text}  zot:\n    image: zot\n"), &[])
+            .unwrap_or_else(|e| panic!("{service} with zot: {e}"));
+    }
+
+    // TestLoadWithInclude: an include's env_file interpolates the included file; the environment wins.
+    let imported = data.join("subdir/compose-test-extends-imported.yaml");
+    let extra = data.join("subdir/extra.env");
+    let text = format!(
+        "name: test-include\ninclude:\n  - path: {}\n    env_file: {}\nservices:\n  foo:\n    image: busybox\n    depends_on: [imported]\n",
+        imported.display(),
+        extra.display()
+    );
+    let l = inline(&text, &[]).unwrap();
+    let s = &l.config["services"]["imported"];
+    assert_eq!(s["container_name"], "extends");
+    assert_eq!(s["image"], "nginx");
+    assert_eq!(s["environment"], json!({"SOURCE": "extends"}));
+    assert_eq!(s["volumes"][0]["source"], "/opt/data");
+    assert_eq!(s["volumes"][0]["target"], "/var/lib/mysql");
+    assert_eq!(
+        l.config["services"]["foo"]["depends_on"]["imported"],
+        json!({"condition": "service_started", "required": true})
+    );
+    let l = inline(&text, &[("SOURCE", "override")]).unwrap();
+    assert_eq!(
+        l.config["services"]["imported"]["container_name"],
+        "override"
+    );
+
+    // TestProjectWithDiscardEnvFile (docker compose's `config` discards env_file too): the file's
+    // variables are the container's environment.
+    let envdir = corpus.join("cli/testdata/env-file");
+    let l = load(&opts(&envdir, &["compose-with-env-file.yaml"])).unwrap();
+    let s = &l.config["services"]["simple"];
+    assert_eq!(s["environment"], json!({"DEFAULT_PORT": "8080"}));
+    assert!(s.get("env_file").is_none(), "{s}");
+    assert_eq!(s["ports"][0]["published"], "8000");
+    // TestProjectName "by .env": no file named, COMPOSE_FILE and COMPOSE_PROJECT_NAME from .env.
+    let l = load(&opts(&envdir, &[])).unwrap();
+    assert_eq!(l.project.name, "my_project_from_dot_env");
+    assert_eq!(l.files, [envdir.join("compose-with-env-file.yaml")]);
+
+    // TestComposeFileWithVersion (compose-go's test skips normalisation; what `config` adds to it is the
+    // default network, resource names, the default Dockerfile and the dependency volumes_from implies).
+    let path = data.join("compose-test-with-version.yaml");
+    let mut o = opts(path.parent().unwrap(), &["compose-test-with-version.yaml"]);
+    o.environment
+        .insert("QUX".into(), "qux_from_environment".into());
+    let l = load(&o).unwrap();
+    let web = &l.config["services"]["web"];
+    assert_eq!(
+        web["build"],
+        json!({"context": data.join("Dockerfile").to_str().unwrap(), "dockerfile": "Dockerfile"})
+    );
+    assert_eq!(web["networks"], json!({"front": null, "default": null}));
+    assert_eq!(web["volumes_from"], json!(["other"]));
+    assert_eq!(
+        web["depends_on"],
+        json!({"other": {"condition": "service_started", "required": true}})
+    );
+    let other = &l.config["services"]["other"];
+    assert_eq!(other["image"], "busybox:1.31.0-uclibc");
+    assert_eq!(other["command"], json!(["top"]));
+    assert_eq!(
+        other["volumes"],
+        json!([{"type": "volume", "target": "/data", "volume": {}}])
+    );
+    assert_eq!(
+        l.config["volumes"]["data"],
+        json!({"driver": "local", "name": "compose-test-with-version_data"})
+    );
+    assert_eq!(
+        l.config["networks"]["front"],
+        json!({"ipam": {}, "name": "compose-test-with-version_front"})
+    );
+
+    // TestValidateVariables: the schema accepts a file whose values are still variables (the schema is
+    // checked on the raw file here, as compose-go's test does; the loader checks it after interpolation).
+    let path = corpus.join("schema/using-variables.yaml");
+    let raw = fs::read_to_string(&path).unwrap();
+    let doc = minotaur_compose::yaml::parse(&raw, &path).unwrap();
+    minotaur_compose::schema::validate(&doc[0]).unwrap();
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use minotaur_compose::Loaded;
 use minotaur_engine::container::{Container, Status};
 use minotaur_engine::context::Context;
+use minotaur_engine::error::EngineError;
 use nix::sys::signal::Signal;
 
 use crate::error::{engine, ComposerError};
@@ -55,6 +56,38 @@ pub fn start(
     Ok(())
 }
 
+/// Whether a container is running now (its record, checked against its process).
+fn running(ctx: &Context, c: &Container) -> Result<bool, ComposerError> {
+    let live = ctx
+        .find_live(c.id.as_str())
+        .map_err(engine("inspect container", c.name.as_str()))?;
+    Ok(live.state.status == Status::Running)
+}
+
+/// Does `act` to each of the services' running containers, dependents first, telling `done` for each;
+/// `what` names the act in an error (`stop container`).
+fn each_running(
+    ctx: &Context,
+    loaded: &Loaded,
+    services: &[String],
+    what: &'static str,
+    done: &'static str,
+    mut act: impl FnMut(&Container) -> Result<Container, EngineError>,
+    events: &mut dyn FnMut(Event),
+) -> Result<(), ComposerError> {
+    for (_, c) in selected(ctx, loaded, services, true)? {
+        if !running(ctx, &c)? {
+            continue;
+        }
+        act(&c).map_err(engine(what, c.name.as_str()))?;
+        events(Event::Container {
+            name: c.name.to_string(),
+            action: done,
+        });
+    }
+    Ok(())
+}
+
 /// `stop`: stops the services' running containers, dependents first.
 pub fn stop(
     ctx: &Context,
@@ -63,21 +96,15 @@ pub fn stop(
     timeout: Option<Duration>,
     events: &mut dyn FnMut(Event),
 ) -> Result<(), ComposerError> {
-    for (_, c) in selected(ctx, loaded, services, true)? {
-        let live = ctx
-            .find_live(c.id.as_str())
-            .map_err(engine("inspect container", c.name.as_str()))?;
-        if live.state.status != Status::Running {
-            continue;
-        }
-        minotaur_engine::stop::stop(ctx, c.id.as_str(), timeout)
-            .map_err(engine("stop container", c.name.as_str()))?;
-        events(Event::Container {
-            name: c.name.to_string(),
-            action: "Stopped",
-        });
-    }
-    Ok(())
+    each_running(
+        ctx,
+        loaded,
+        services,
+        "stop container",
+        "Stopped",
+        |c| minotaur_engine::stop::stop(ctx, c.id.as_str(), timeout),
+        events,
+    )
 }
 
 /// `restart`: stops, then starts, the services' containers (stopped ones too, as docker compose does).
@@ -107,21 +134,15 @@ pub fn kill(
     signal: Signal,
     events: &mut dyn FnMut(Event),
 ) -> Result<(), ComposerError> {
-    for (_, c) in selected(ctx, loaded, services, true)? {
-        let live = ctx
-            .find_live(c.id.as_str())
-            .map_err(engine("inspect container", c.name.as_str()))?;
-        if live.state.status != Status::Running {
-            continue;
-        }
-        minotaur_engine::stop::kill(ctx, c.id.as_str(), signal)
-            .map_err(engine("kill container", c.name.as_str()))?;
-        events(Event::Container {
-            name: c.name.to_string(),
-            action: "Killed",
-        });
-    }
-    Ok(())
+    each_running(
+        ctx,
+        loaded,
+        services,
+        "kill container",
+        "Killed",
+        |c| minotaur_engine::stop::kill(ctx, c.id.as_str(), signal),
+        events,
+    )
 }
 
 /// `rm`: removes the services' stopped containers (`stop` first: running ones too), with their anonymous
@@ -135,10 +156,7 @@ pub fn rm(
     events: &mut dyn FnMut(Event),
 ) -> Result<(), ComposerError> {
     for (_, c) in selected(ctx, loaded, services, true)? {
-        let live = ctx
-            .find_live(c.id.as_str())
-            .map_err(engine("inspect container", c.name.as_str()))?;
-        if live.state.status == Status::Running {
+        if running(ctx, &c)? {
             if !stop_first {
                 continue;
             }
@@ -174,6 +192,10 @@ pub struct RunOptions {
     pub tty: bool,
     pub stdin: bool,
     pub remove: bool,
+    /// `--pull`, in place of the services' `pull_policy`.
+    pub pull: Option<crate::pull::Policy>,
+    /// Where images are pulled from.
+    pub registry: minotaur_engine::image::RegistryOptions,
 }
 
 /// `run`: a one-off container of a service (`PROJECT-SERVICE-run-ID`, labelled `oneoff`), created after
@@ -202,12 +224,23 @@ pub fn run_oneoff(
                 loaded,
                 &crate::up::UpOptions {
                     services: deps,
+                    pull: opts.pull,
+                    registry: opts.registry.clone(),
                     ..Default::default()
                 },
                 events,
             )?;
         }
     }
+    crate::pull::for_up(
+        ctx,
+        &opts.registry,
+        loaded,
+        std::slice::from_ref(&opts.service),
+        opts.pull,
+        false,
+        events,
+    )?;
     let files = project::materialise(ctx, project, &loaded.environment)?;
     let config = crate::up::service_json(loaded, &opts.service);
     let hash = loaded.service_hash(&opts.service).unwrap_or_default();

@@ -48,6 +48,17 @@ pub enum ComposerError {
     },
     #[error("service {service}: image {image} not found: import or pull it first")]
     NoImage { service: String, image: String },
+    #[error("service {service}: cannot pull image {image}")]
+    Pull {
+        service: String,
+        image: String,
+        #[source]
+        source: Box<minotaur_engine::image::pull::PullError>,
+    },
+    #[error("service {service}: pull_policy {policy:?} is not supported: use always, missing, if_not_present, never or build")]
+    PullPolicy { service: String, policy: String },
+    #[error("service {service}: image {image} is to be built (pull policy build), and building images is not supported yet")]
+    MustBuild { service: String, image: String },
     #[error("dependency cycle between services {0}")]
     Cycle(String),
     #[error("no such service: {0}")]

@@ -3,9 +3,10 @@
 //!
 //! This crate owns what a project is on the host (its containers, networks and volumes, found by docker
 //! compose's `com.docker.compose.*` labels), the mapping of a service to a container request ([`plan`]),
-//! dependency order and `depends_on` conditions, idempotent `up` by configuration hash, and `down`. It does
-//! not read compose files (`minotaur-compose` does, and depends on no engine, so the loader stays testable
-//! alone) and it does not print: verbs report [`up::Event`]s and the CLI words them.
+//! dependency order and `depends_on` conditions, which images to pull ([`pull`]), idempotent `up` by
+//! configuration hash, and `down`. It does not read compose files (`minotaur-compose` does, and depends on
+//! no engine, so the loader stays testable alone) and it does not print: verbs report [`up::Event`]s and
+//! the CLI words them.
 #![forbid(unsafe_code)]
 
 pub mod control;
@@ -15,6 +16,7 @@ pub mod labels;
 pub mod order;
 pub mod plan;
 pub mod project;
+pub mod pull;
 pub mod up;
 pub mod wait;
 

@@ -14,6 +14,7 @@ use std::time::Duration;
 use minotaur_compose::Loaded;
 use minotaur_engine::container::{Container, Status};
 use minotaur_engine::context::Context;
+use minotaur_engine::image::RegistryOptions;
 use minotaur_engine::network::{self, NetworkCreate};
 use minotaur_engine::supervisor::Attach;
 use minotaur_engine::{create, start, volume};
@@ -23,6 +24,7 @@ use crate::labels;
 use crate::order;
 use crate::plan::{self, Target};
 use crate::project::{self, Containers};
+use crate::pull::{self, Policy};
 use crate::remove_container;
 use crate::wait::{self, Condition};
 
@@ -43,6 +45,10 @@ pub struct UpOptions {
     /// Wait until every service is running and healthy, or exited 0 (one-shots).
     pub wait: bool,
     pub wait_timeout: Option<Duration>,
+    /// `--pull`, in place of each service's `pull_policy` (`None`: the service's, by default `missing`).
+    pub pull: Option<Policy>,
+    /// Where images are pulled from.
+    pub registry: RegistryOptions,
 }
 
 /// What `up` reports as it goes, in docker compose's words: `Network NAME Created`,
@@ -65,6 +71,11 @@ pub enum Event {
         name: String,
         action: &'static str,
     },
+    /// A service's image being pulled, or why it is not (`Pulling`, `Pulled`, `Skipped - …`).
+    Pull {
+        service: String,
+        status: String,
+    },
     /// A container to be recreated, and why (`--dry-run --explain`).
     Recreate {
         name: String,
@@ -86,6 +97,17 @@ pub enum Action {
     Kept,
     Created,
     Recreated { reasons: Vec<String> },
+}
+
+impl Action {
+    /// What `up` says of the container (`Running` for one left as it was).
+    fn word(&self) -> &'static str {
+        match self {
+            Action::Kept => "Running",
+            Action::Created => "Created",
+            Action::Recreated { .. } => "Recreated",
+        }
+    }
 }
 
 /// Brings a project up; returns what it did to each container.
@@ -135,7 +157,15 @@ pub fn up(
         })?;
     }
 
-    check_images(ctx, loaded, &order)?;
+    pull::for_up(
+        ctx,
+        &opts.registry,
+        loaded,
+        &order,
+        opts.pull,
+        opts.dry_run,
+        events,
+    )?;
 
     let existing = project::containers(ctx, &project.name, Some(project))?;
     orphans(ctx, &project.name, &existing, opts, events)?;
@@ -220,8 +250,10 @@ pub fn up(
                             });
                         }
                     }
-                    (Action::Recreated { .. }, Some(c)) => {
-                        remove_container(ctx, c, false)?;
+                    (action, old) => {
+                        if let (Action::Recreated { .. }, Some(c)) = (action, old) {
+                            remove_container(ctx, c, false)?;
+                        }
                         make(
                             ctx,
                             loaded,
@@ -236,37 +268,14 @@ pub fn up(
                         )?;
                         events(Event::Container {
                             name: name.clone(),
-                            action: "Recreated",
-                        });
-                    }
-                    _ => {
-                        make(
-                            ctx,
-                            loaded,
-                            svc,
-                            &name,
-                            n,
-                            &hash,
-                            &config,
-                            &project_labels,
-                            &files,
-                            events,
-                        )?;
-                        events(Event::Container {
-                            name: name.clone(),
-                            action: "Created",
+                            action: action.word(),
                         });
                     }
                 }
             } else {
-                let word = match &action {
-                    Action::Kept => "Running",
-                    Action::Created => "Created",
-                    Action::Recreated { .. } => "Recreated",
-                };
                 events(Event::Container {
                     name: name.clone(),
-                    action: word,
+                    action: action.word(),
                 });
             }
             if matches!(action, Action::Recreated { .. }) {
@@ -320,24 +329,6 @@ pub fn up(
         }
     }
     Ok(handled)
-}
-
-/// Every service's image is in the store (or is the built-in host image) before anything is made.
-fn check_images(ctx: &Context, loaded: &Loaded, order: &[String]) -> Result<(), ComposerError> {
-    let store = minotaur_image::Store::open(&ctx.paths.root)
-        .map_err(|e| engine("open", "the image store")(e.into()))?;
-    for svc in order {
-        let Some(image) = &loaded.project.services[svc].image else {
-            continue;
-        };
-        if image != minotaur_engine::create::HOST_IMAGE && store.resolve(image).is_err() {
-            return Err(ComposerError::NoImage {
-                service: svc.clone(),
-                image: image.clone(),
-            });
-        }
-    }
-    Ok(())
 }
 
 /// Starts a service's container once its dependencies meet their conditions; a running one is left be.

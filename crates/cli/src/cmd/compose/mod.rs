@@ -11,6 +11,7 @@ mod logs;
 mod ls;
 mod port;
 mod ps;
+mod pull;
 mod restart;
 mod rm;
 mod run;
@@ -58,6 +59,7 @@ enum Command {
     Up(up::Args),
     Down(down::Args),
     Ps(ps::Args),
+    Pull(pull::Args),
     Logs(logs::Args),
     Exec(exec::Args),
     Run(run::Args),
@@ -78,6 +80,7 @@ pub fn run(global: &Global, args: Args) -> CliResult {
         Command::Up(c) => up::run(global, &args, c),
         Command::Down(c) => down::run(global, &args, c),
         Command::Ps(c) => ps::run(global, &args, c),
+        Command::Pull(c) => pull::run(global, &args, c),
         Command::Logs(c) => logs::run(global, &args, c),
         Command::Exec(c) => exec::run(global, &args, c),
         Command::Run(c) => run::run(global, &args, c),
@@ -128,6 +131,7 @@ fn progress(prefix: &'static str, explain: bool) -> impl FnMut(Event) {
                 writeln!(err, "{prefix} Container {name}  {action}")
             }
             Event::Image { name, action } => writeln!(err, "{prefix} Image {name}  {action}"),
+            Event::Pull { service, status } => writeln!(err, "{prefix} {service} {status}"),
             Event::Recreate { name, reasons } if explain => writeln!(
                 err,
                 "{prefix} Container {name}  Recreate: changed {}",
@@ -137,6 +141,15 @@ fn progress(prefix: &'static str, explain: bool) -> impl FnMut(Event) {
             Event::Warning(w) => writeln!(err, "WARN[0000] {w}"),
         };
     }
+}
+
+/// The values of `up --pull` and `run --pull`: `policy` is each service's own `pull_policy`.
+const PULL_POLICIES: [&str; 5] = ["always", "missing", "never", "build", "policy"];
+
+/// The policy a `--pull` value names, `None` for `policy`.
+fn pull_policy(value: &str) -> Option<minotaur_composer::pull::Policy> {
+    // Every value clap lets through parses, except `policy`.
+    value.parse().ok()
 }
 
 /// Whether to colour service prefixes: on a terminal, unless NO_COLOR is set.

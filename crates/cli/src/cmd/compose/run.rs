@@ -31,6 +31,9 @@ pub struct Args {
     /// Disable pseudo-TTY allocation (by default one is allocated when stdin is a terminal)
     #[arg(short = 'T', long = "no-TTY")]
     no_tty: bool,
+    /// Pull images before running: always, missing, never, or the services' pull_policy
+    #[arg(long, value_name = "POLICY", default_value = "policy", value_parser = super::PULL_POLICIES)]
+    pull: String,
     #[arg(value_name = "SERVICE")]
     service: String,
     /// The command and its arguments
@@ -60,6 +63,8 @@ pub fn run(global: &Global, compose: &ComposeArgs, args: &Args) -> CliResult {
         tty: !args.no_tty && !args.detach && interactive,
         stdin: !args.detach,
         remove: args.rm,
+        pull: super::pull_policy(&args.pull),
+        registry: global.registry(),
     };
     let c = minotaur_composer::control::run_oneoff(
         &ctx,

@@ -40,8 +40,9 @@ pub struct Args {
     /// Return the exit code of the selected service container; implies --abort-on-container-exit
     #[arg(long, value_name = "SERVICE", conflicts_with = "detach")]
     exit_code_from: Option<String>,
-    /// Pull images before running ("always", "missing", "never")
-    #[arg(long, value_name = "POLICY", default_value = "missing")]
+    /// Pull images before running: always, missing, never, build (refuses services that must be built), or
+    /// the services' pull_policy (default: missing)
+    #[arg(long, value_name = "POLICY", default_value = "policy", value_parser = super::PULL_POLICIES)]
     pull: String,
     /// Execute the command in dry-run mode: say what would be done, change nothing
     #[arg(long)]
@@ -56,13 +57,6 @@ pub struct Args {
 
 pub fn run(global: &Global, compose: &ComposeArgs, args: &Args) -> CliResult {
     let loaded = compose.load(&args.services, false)?;
-    if args.pull != "missing" && args.pull != "never" {
-        return Err(anyhow::anyhow!(
-            "--pull {}: pulling images is not available in compose yet; import or pull them with `minotaur pull`",
-            args.pull
-        )
-        .into());
-    }
     if let Some(s) = &args.exit_code_from {
         if !loaded.project.services.contains_key(s) {
             return Err(anyhow::anyhow!("no such service: {s}").into());
@@ -79,6 +73,8 @@ pub fn run(global: &Global, compose: &ComposeArgs, args: &Args) -> CliResult {
         dry_run: args.dry_run,
         wait: args.wait,
         wait_timeout: args.wait_timeout.map(Duration::from_secs),
+        pull: super::pull_policy(&args.pull),
+        registry: global.registry(),
     };
     let prefix = if args.dry_run { "DRY-RUN MODE - " } else { "" };
     let mut events = super::progress(prefix, args.explain || args.dry_run);
