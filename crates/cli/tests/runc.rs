@@ -392,3 +392,39 @@ fn preserve_fds_and_listen_fds_reach_the_container() {
     ));
     assert!(!out.status.success(), "fd 3 leaked into the container");
 }
+
+/// Regression: the root was bound over the bundle directory, hiding what a caller keeps there; podman's
+/// bundle holds the container's `/dev/shm` (a tmpfs mounted at `BUNDLE/shm`), and every podman run failed
+/// with "bind source …/shm: ENOENT".
+#[test]
+fn a_bind_source_inside_the_bundle_is_not_hidden_by_the_root() {
+    let Some(h) = host() else { return };
+    let b = bundle(&h, "b7", |spec| {
+        spec["process"]["args"] = serde_json::json!(["cat", "/mnt/shm/note"]);
+    });
+    let shm = b.join("shm");
+    std::fs::create_dir(&shm).unwrap();
+    h.sh_ok(&format!(
+        "mount -t tmpfs shm {d} && echo kept-in-the-bundle > {d}/note",
+        d = shm.display()
+    ));
+    let path = b.join("config.json");
+    let mut spec: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    spec["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "destination": "/mnt/shm",
+            "type": "bind",
+            "source": s(&shm),
+            "options": ["rbind", "nosuid", "nodev"],
+        }));
+    std::fs::write(&path, serde_json::to_vec(&spec).unwrap()).unwrap();
+    let out = runc(&h, &["run", "--bundle", s(&b), "s1"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "kept-in-the-bundle\n");
+}

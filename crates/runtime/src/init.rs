@@ -154,9 +154,10 @@ fn body(plan: &Plan<'_>, status: &mut File, go: &mut File) -> Step<Infallible> {
         }
     }
 
-    // The root, over the bundle directory, then pivot_root into it: an overlay mounted here, in the private
-    // namespace (see the rootfs module), or a recursive bind of the spec's root.
-    let target = &plan.bundle;
+    // The root, over the bundle directory (or onto itself, `root_in_place`), then pivot_root into it: an
+    // overlay mounted here, in the private namespace (see the rootfs module), or a recursive bind of the
+    // spec's root.
+    let target = &plan.target;
     let read_only = spec.root().as_ref().and_then(|r| r.readonly()) == Some(true);
     match &plan.overlay {
         Some(overlay) => crate::rootfs::mount_overlay(overlay, target)?,

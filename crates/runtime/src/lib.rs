@@ -166,6 +166,11 @@ pub struct CreateOptions<'a> {
     /// How many descriptors after stdio (3, 4, ...) the container's process inherits, as the OCI command
     /// line's `--preserve-fds` asks; every other descriptor is closed at exec.
     pub preserve_fds: u32,
+    /// Assemble the root on the spec's root directory itself (a recursive bind of it onto itself, as runc
+    /// does) instead of over the bundle directory. An OCI caller's bundle holds files of its own that the
+    /// container mounts (podman keeps the container's `/dev/shm` there), which a bind over the bundle would
+    /// hide. Not with [`CreateOptions::overlay`], which is always mounted over the bundle.
+    pub root_in_place: bool,
 }
 
 impl Default for CreateOptions<'_> {
@@ -179,6 +184,7 @@ impl Default for CreateOptions<'_> {
             overlay: None,
             start_fifo: None,
             preserve_fds: 0,
+            root_in_place: false,
         }
     }
 }
@@ -299,8 +305,11 @@ fn failure_error(json: &[u8]) -> RuntimeError {
 /// What [`create`] hands to the child: the spec, resolved paths and descriptors opened in the parent.
 pub(crate) struct Plan<'a> {
     pub spec: &'a Spec,
-    /// Where the root is assembled: the bundle directory, covered by a bind mount of the root.
+    /// The bundle directory; relative bind sources are resolved against it.
     pub bundle: PathBuf,
+    /// Where the root is assembled: the bundle directory covered by a bind mount of the root, or with
+    /// [`CreateOptions::root_in_place`] the root itself.
+    pub target: PathBuf,
     /// The spec's root, resolved against the bundle.
     pub root: PathBuf,
     /// Namespaces to join: (kind flag, open nsfs file).
@@ -451,9 +460,15 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
         )?),
         None => None,
     };
+    let target = if opts.root_in_place && opts.overlay.is_none() {
+        root.clone()
+    } else {
+        bundle.clone()
+    };
     let plan = Plan {
         spec,
         bundle,
+        target,
         root,
         join,
         new_cgroup_ns,
