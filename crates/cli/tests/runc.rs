@@ -428,3 +428,135 @@ fn a_bind_source_inside_the_bundle_is_not_hidden_by_the_root() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "kept-in-the-bundle\n");
 }
+
+/// A file of the container's cgroup: `v1` under its controller's hierarchy, or `v2` on a unified host.
+fn cgroup_file(cgroup: &str, controller: &str, v1: &str, v2: &str) -> PathBuf {
+    let unified = nix::sys::statfs::statfs("/sys/fs/cgroup")
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC);
+    let rel = cgroup.trim_start_matches('/');
+    if unified {
+        Path::new("/sys/fs/cgroup").join(rel).join(v2)
+    } else {
+        Path::new("/sys/fs/cgroup")
+            .join(controller)
+            .join(rel)
+            .join(v1)
+    }
+}
+
+fn read_trim(p: &Path) -> String {
+    std::fs::read_to_string(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn pause_resume_update_and_events_act_on_the_containers_cgroup() {
+    let Some(h) = host() else { return };
+    let cgroup = format!("/{}/pr1", h.cgroup_parent());
+    let out = h.dir().join("ticks");
+    std::fs::create_dir(&out).unwrap();
+    let b = bundle(&h, "b8", |spec| {
+        spec["process"]["args"] = serde_json::json!([
+            "sh",
+            "-c",
+            "while :; do echo x >> /out/ticks; sleep 0.02; done"
+        ]);
+        spec["linux"]["cgroupsPath"] = Value::String(cgroup.clone());
+        spec["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({
+                "destination": "/out", "type": "bind", "source": s(&out), "options": ["rbind"],
+            }));
+    });
+    let ticks = || std::fs::metadata(out.join("ticks")).map_or(0, |m| m.len());
+    ok(&h, &["create", "--bundle", s(&b), "pr1"]);
+    assert!(
+        !runc(&h, &["pause", "pr1"]).status.success(),
+        "pause of a created container"
+    );
+    ok(&h, &["start", "pr1"]);
+    wait_until("ticks", || Ok(ticks() > 0)).unwrap();
+
+    ok(&h, &["pause", "pr1"]);
+    assert_eq!(state(&h, "pr1")["status"], "paused");
+    let frozen = cgroup_file(&cgroup, "freezer", "freezer.state", "cgroup.events");
+    let text = read_trim(&frozen);
+    assert!(
+        text == "FROZEN" || text.lines().any(|l| l == "frozen 1"),
+        "{}: {text}",
+        frozen.display()
+    );
+    assert!(
+        !runc(&h, &["pause", "pr1"]).status.success(),
+        "pause of a paused container"
+    );
+    assert!(
+        !runc(&h, &["exec", "pr1", "true"]).status.success(),
+        "exec into a paused container"
+    );
+    ok(&h, &["resume", "pr1"]);
+    assert_eq!(state(&h, "pr1")["status"], "running");
+    let before = ticks();
+    wait_until("ticks after resume", || Ok(ticks() > before)).unwrap();
+    assert!(
+        !runc(&h, &["resume", "pr1"]).status.success(),
+        "resume of a running container"
+    );
+
+    // update: runc's flags, then a resources file over them.
+    ok(
+        &h,
+        &[
+            "update",
+            "--memory",
+            "64m",
+            "--cpu-period",
+            "100000",
+            "--cpu-quota",
+            "50000",
+            "--pids-limit",
+            "20",
+            "pr1",
+        ],
+    );
+    let mem = cgroup_file(&cgroup, "memory", "memory.limit_in_bytes", "memory.max");
+    assert_eq!(read_trim(&mem), (64u64 << 20).to_string());
+    let pids = cgroup_file(&cgroup, "pids", "pids.max", "pids.max");
+    assert_eq!(read_trim(&pids), "20");
+    let cpu = read_trim(&cgroup_file(&cgroup, "cpu", "cpu.cfs_quota_us", "cpu.max"));
+    assert!(cpu == "50000" || cpu == "50000 100000", "{cpu}");
+    let res = h.dir().join("resources.json");
+    std::fs::write(&res, r#"{"pids":{"limit":30}}"#).unwrap();
+    ok(&h, &["update", "--resources", s(&res), "pr1"]);
+    assert_eq!(read_trim(&pids), "30");
+    assert_eq!(read_trim(&mem), (64u64 << 20).to_string(), "memory kept");
+    let bad = runc(&h, &["update", "--memory", "lots", "pr1"]);
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("--memory lots"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+
+    // events --stats: one event in runc's shape, with the limits just set.
+    let ev: Value = serde_json::from_str(&ok(&h, &["events", "--stats", "pr1"])).unwrap();
+    assert_eq!(ev["type"], "stats", "{ev}");
+    assert_eq!(ev["id"], "pr1", "{ev}");
+    let data = &ev["data"];
+    assert!(data["pids"]["current"].as_u64().unwrap() >= 1, "{ev}");
+    assert_eq!(data["pids"]["limit"], 30, "{ev}");
+    assert_eq!(data["memory"]["usage"]["limit"], 64u64 << 20, "{ev}");
+    assert!(
+        data["memory"]["usage"]["usage"].as_u64().unwrap() > 0,
+        "{ev}"
+    );
+
+    // A paused container is deleted with --force (thawed after the SIGKILL, or it would never die).
+    ok(&h, &["pause", "pr1"]);
+    ok(&h, &["delete", "--force", "pr1"]);
+    assert!(!runc(&h, &["state", "pr1"]).status.success());
+    assert!(!mem.parent().unwrap().exists(), "cgroup left behind");
+}

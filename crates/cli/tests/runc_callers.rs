@@ -1,5 +1,5 @@
 //! Real callers of the OCI runtime command line, in the throwaway host: podman (`--runtime`, through
-//! conmon) and containerd's runc v2 shim (`ctr run --runc-binary`) drive `minotaur-runc` through their usual
+//! conmon; run, exec, top, pause, unpause, stop, rm) and containerd's runc v2 shim (`ctr run --runc-binary`) drive `minotaur-runc` through their usual
 //! verbs, with an image each imports from a tar made here (a busybox root), their storage, state and sockets
 //! in the box's own directories and their containers' cgroups under the box's cgroup parent. Neither needs
 //! a registry or a network: the containers run without one.
@@ -224,6 +224,10 @@ fn podman_runs_execs_stops_and_removes_containers_through_minotaur_runc() {
     );
     let top = ok(&["top", "c1", "pid", "args"]);
     assert!(top.contains("trap"), "{top}");
+    ok(&["pause", "c1"]);
+    assert_eq!(ok(&["inspect", "-f", "{{.State.Status}}", "c1"]), "paused");
+    ok(&["unpause", "c1"]);
+    assert_eq!(ok(&["inspect", "-f", "{{.State.Status}}", "c1"]), "running");
 
     ok(&["stop", "-t", "10", "c1"]);
     assert_eq!(ok(&["inspect", "-f", "{{.State.Status}}", "c1"]), "exited");
