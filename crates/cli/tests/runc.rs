@@ -560,3 +560,77 @@ fn pause_resume_update_and_events_act_on_the_containers_cgroup() {
     assert!(!runc(&h, &["state", "pr1"]).status.success());
     assert!(!mem.parent().unwrap().exists(), "cgroup left behind");
 }
+
+#[test]
+fn a_user_namespace_maps_the_containers_root_to_the_spec_s_host_ids() {
+    let Some(h) = host() else { return };
+    let shared = h.dir().join("userns-out");
+    std::fs::create_dir(&shared).unwrap();
+    let b = bundle(&h, "b9", |spec| {
+        spec["process"]["args"] = serde_json::json!([
+            "sh",
+            "-c",
+            "cat /proc/self/uid_map /proc/self/gid_map > /out/maps; echo made > /out/file; sleep 1000"
+        ]);
+        spec["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "user"}));
+        spec["linux"]["uidMappings"] =
+            serde_json::json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+        spec["linux"]["gidMappings"] =
+            serde_json::json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
+        spec["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({
+                "destination": "/out", "type": "bind", "source": s(&shared), "options": ["rbind"],
+            }));
+    });
+    // The root and the shared directory belong to the namespace's root, as an image unpacked for it would.
+    h.sh_ok(&format!(
+        "mkdir -p {r}/proc {r}/dev {r}/sys {r}/tmp {r}/out && chown -R 200000:300000 {r} {o}",
+        r = b.join("rootfs").display(),
+        o = shared.display()
+    ));
+    ok(&h, &["create", "--bundle", s(&b), "u1"]);
+    ok(&h, &["start", "u1"]);
+    wait_until("the container's file", || Ok(shared.join("file").exists())).unwrap();
+    let maps = std::fs::read_to_string(shared.join("maps")).unwrap();
+    let fields: Vec<&str> = maps.split_whitespace().collect();
+    assert_eq!(
+        fields,
+        ["0", "200000", "65536", "0", "300000", "65536"],
+        "{maps}"
+    );
+    // Written by the container's root: owned on the host by the IDs 0 maps to.
+    let meta =
+        std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(shared.join("file")).unwrap());
+    let gid = std::os::unix::fs::MetadataExt::gid(&std::fs::metadata(shared.join("file")).unwrap());
+    assert_eq!((meta, gid), (200000, 300000));
+    // exec joins the user namespace too.
+    assert_eq!(
+        ok(&h, &["exec", "u1", "cat", "/proc/self/uid_map"])
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["0", "200000", "65536"]
+    );
+    let st = state(&h, "u1");
+    let pid = st["pid"].as_i64().unwrap();
+    let host_uid = h.sh_ok(&format!("awk '/^Uid:/ {{print $2}}' /proc/{pid}/status"));
+    assert_eq!(host_uid.trim(), "200000");
+    ok(&h, &["delete", "--force", "u1"]);
+
+    // A user namespace without mappings is refused before anything is made.
+    let b = bundle(&h, "b10", |spec| {
+        spec["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "user"}));
+    });
+    let out = runc(&h, &["create", "--bundle", s(&b), "u2"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("uidMappings"), "{err}");
+    assert!(!runc(&h, &["state", "u2"]).status.success());
+}
