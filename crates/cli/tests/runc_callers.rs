@@ -1,5 +1,6 @@
 //! Real callers of the OCI runtime command line, in the throwaway host: podman (`--runtime`, through
-//! conmon; run, exec, top, pause, unpause, stop, rm) and containerd's runc v2 shim (`ctr run --runc-binary`) drive `minotaur-runc` through their usual
+//! conmon; run, exec, top, pause, unpause, stop, rm) and containerd's runc v2 shim (`ctr run
+//! --runc-binary`; run, task exec, ps, pause, resume, kill, rm) drive `minotaur-runc` through their usual
 //! verbs, with an image each imports from a tar made here (a busybox root), their storage, state and sockets
 //! in the box's own directories and their containers' cgroups under the box's cgroup parent. Neither needs
 //! a registry or a network: the containers run without one.
@@ -397,6 +398,12 @@ fn containerd_runs_execs_kills_and_deletes_tasks_through_minotaur_runc() {
             .any(|l| l.split_whitespace().next() == Some(pid.as_str())),
         "{pid} not in {ps}"
     );
+
+    // pause and resume go through minotaur-runc's own verbs.
+    d.ok(&["task", "pause", "c1"]);
+    assert!(running("PAUSED"), "{}", d.ok(&["task", "ls"]));
+    d.ok(&["task", "resume", "c1"]);
+    assert!(running("RUNNING"), "{}", d.ok(&["task", "ls"]));
 
     d.ok(&["task", "kill", "c1"]);
     wait_until("c1 stopped", || Ok(running("STOPPED"))).unwrap();
