@@ -546,8 +546,19 @@ fn update_v2(dir: &Path, res: &LinuxResources) -> Result<(), CgroupError> {
             write(&dir.join("cpu.weight"), shares_to_weight(shares))?;
         }
         if cpu.quota().is_some() || cpu.period().is_some() {
-            let quota = cpu.quota().map(max_or).unwrap_or_else(|| "max".into());
-            let period = cpu.period().unwrap_or(100_000);
+            // What is not given stays as it is (an update of the period alone keeps the quota).
+            let now = fs::read_to_string(dir.join("cpu.max")).unwrap_or_default();
+            let mut now = now.split_whitespace();
+            let (now_quota, now_period) = (now.next(), now.next());
+            let quota = cpu
+                .quota()
+                .map(max_or)
+                .or_else(|| now_quota.map(str::to_owned))
+                .unwrap_or_else(|| "max".into());
+            let period = cpu
+                .period()
+                .or_else(|| now_period.and_then(|p| p.parse().ok()))
+                .unwrap_or(100_000);
             write(&dir.join("cpu.max"), format!("{quota} {period}"))?;
         }
     }
@@ -721,6 +732,24 @@ mod tests {
             fs::read_to_string(v2.path().join("m/u2/pids.max")).unwrap(),
             "7"
         );
+        let cpu = |quota: Option<i64>, period: Option<u64>| {
+            let mut b = LinuxCpuBuilder::default();
+            if let Some(q) = quota {
+                b = b.quota(q);
+            }
+            if let Some(p) = period {
+                b = b.period(p);
+            }
+            LinuxResourcesBuilder::default()
+                .cpu(b.build().unwrap())
+                .build()
+                .unwrap()
+        };
+        let cpu_max = || fs::read_to_string(v2.path().join("m/u2/cpu.max")).unwrap();
+        cg.update(&cpu(Some(50_000), None)).unwrap();
+        assert_eq!(cpu_max(), "50000 100000");
+        cg.update(&cpu(None, Some(200_000))).unwrap();
+        assert_eq!(cpu_max(), "50000 200000");
         assert!(!v2.path().join("m/u2/memory.max").exists());
     }
 
