@@ -392,3 +392,245 @@ fn preserve_fds_and_listen_fds_reach_the_container() {
     ));
     assert!(!out.status.success(), "fd 3 leaked into the container");
 }
+
+/// Regression: the root was bound over the bundle directory, hiding what a caller keeps there; podman's
+/// bundle holds the container's `/dev/shm` (a tmpfs mounted at `BUNDLE/shm`), and every podman run failed
+/// with "bind source …/shm: ENOENT".
+#[test]
+fn a_bind_source_inside_the_bundle_is_not_hidden_by_the_root() {
+    let Some(h) = host() else { return };
+    let b = bundle(&h, "b7", |spec| {
+        spec["process"]["args"] = serde_json::json!(["cat", "/mnt/shm/note"]);
+    });
+    let shm = b.join("shm");
+    std::fs::create_dir(&shm).unwrap();
+    h.sh_ok(&format!(
+        "mount -t tmpfs shm {d} && echo kept-in-the-bundle > {d}/note",
+        d = shm.display()
+    ));
+    let path = b.join("config.json");
+    let mut spec: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    spec["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "destination": "/mnt/shm",
+            "type": "bind",
+            "source": s(&shm),
+            "options": ["rbind", "nosuid", "nodev"],
+        }));
+    std::fs::write(&path, serde_json::to_vec(&spec).unwrap()).unwrap();
+    let out = runc(&h, &["run", "--bundle", s(&b), "s1"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "kept-in-the-bundle\n");
+}
+
+/// A file of the container's cgroup: `v1` under its controller's hierarchy, or `v2` on a unified host.
+fn cgroup_file(cgroup: &str, controller: &str, v1: &str, v2: &str) -> PathBuf {
+    let unified = nix::sys::statfs::statfs("/sys/fs/cgroup")
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC);
+    let rel = cgroup.trim_start_matches('/');
+    if unified {
+        Path::new("/sys/fs/cgroup").join(rel).join(v2)
+    } else {
+        Path::new("/sys/fs/cgroup")
+            .join(controller)
+            .join(rel)
+            .join(v1)
+    }
+}
+
+fn read_trim(p: &Path) -> String {
+    std::fs::read_to_string(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn pause_resume_update_and_events_act_on_the_containers_cgroup() {
+    let Some(h) = host() else { return };
+    let cgroup = format!("/{}/pr1", h.cgroup_parent());
+    let out = h.dir().join("ticks");
+    std::fs::create_dir(&out).unwrap();
+    let b = bundle(&h, "b8", |spec| {
+        spec["process"]["args"] = serde_json::json!([
+            "sh",
+            "-c",
+            "while :; do echo x >> /out/ticks; sleep 0.02; done"
+        ]);
+        spec["linux"]["cgroupsPath"] = Value::String(cgroup.clone());
+        spec["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({
+                "destination": "/out", "type": "bind", "source": s(&out), "options": ["rbind"],
+            }));
+    });
+    let ticks = || std::fs::metadata(out.join("ticks")).map_or(0, |m| m.len());
+    ok(&h, &["create", "--bundle", s(&b), "pr1"]);
+    assert!(
+        !runc(&h, &["pause", "pr1"]).status.success(),
+        "pause of a created container"
+    );
+    ok(&h, &["start", "pr1"]);
+    wait_until("ticks", || Ok(ticks() > 0)).unwrap();
+
+    ok(&h, &["pause", "pr1"]);
+    assert_eq!(state(&h, "pr1")["status"], "paused");
+    let frozen = cgroup_file(&cgroup, "freezer", "freezer.state", "cgroup.events");
+    let text = read_trim(&frozen);
+    assert!(
+        text == "FROZEN" || text.lines().any(|l| l == "frozen 1"),
+        "{}: {text}",
+        frozen.display()
+    );
+    assert!(
+        !runc(&h, &["pause", "pr1"]).status.success(),
+        "pause of a paused container"
+    );
+    assert!(
+        !runc(&h, &["exec", "pr1", "true"]).status.success(),
+        "exec into a paused container"
+    );
+    ok(&h, &["resume", "pr1"]);
+    assert_eq!(state(&h, "pr1")["status"], "running");
+    let before = ticks();
+    wait_until("ticks after resume", || Ok(ticks() > before)).unwrap();
+    assert!(
+        !runc(&h, &["resume", "pr1"]).status.success(),
+        "resume of a running container"
+    );
+
+    // update: runc's flags, then a resources file over them.
+    ok(
+        &h,
+        &[
+            "update",
+            "--memory",
+            "64m",
+            "--cpu-period",
+            "100000",
+            "--cpu-quota",
+            "50000",
+            "--pids-limit",
+            "20",
+            "pr1",
+        ],
+    );
+    let mem = cgroup_file(&cgroup, "memory", "memory.limit_in_bytes", "memory.max");
+    assert_eq!(read_trim(&mem), (64u64 << 20).to_string());
+    let pids = cgroup_file(&cgroup, "pids", "pids.max", "pids.max");
+    assert_eq!(read_trim(&pids), "20");
+    let cpu = read_trim(&cgroup_file(&cgroup, "cpu", "cpu.cfs_quota_us", "cpu.max"));
+    assert!(cpu == "50000" || cpu == "50000 100000", "{cpu}");
+    let res = h.dir().join("resources.json");
+    std::fs::write(&res, r#"{"pids":{"limit":30}}"#).unwrap();
+    ok(&h, &["update", "--resources", s(&res), "pr1"]);
+    assert_eq!(read_trim(&pids), "30");
+    assert_eq!(read_trim(&mem), (64u64 << 20).to_string(), "memory kept");
+    let bad = runc(&h, &["update", "--memory", "lots", "pr1"]);
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("--memory lots"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+
+    // events --stats: one event in runc's shape, with the limits just set.
+    let ev: Value = serde_json::from_str(&ok(&h, &["events", "--stats", "pr1"])).unwrap();
+    assert_eq!(ev["type"], "stats", "{ev}");
+    assert_eq!(ev["id"], "pr1", "{ev}");
+    let data = &ev["data"];
+    assert!(data["pids"]["current"].as_u64().unwrap() >= 1, "{ev}");
+    assert_eq!(data["pids"]["limit"], 30, "{ev}");
+    assert_eq!(data["memory"]["usage"]["limit"], 64u64 << 20, "{ev}");
+    assert!(
+        data["memory"]["usage"]["usage"].as_u64().unwrap() > 0,
+        "{ev}"
+    );
+
+    // A paused container is deleted with --force (thawed after the SIGKILL, or it would never die).
+    ok(&h, &["pause", "pr1"]);
+    ok(&h, &["delete", "--force", "pr1"]);
+    assert!(!runc(&h, &["state", "pr1"]).status.success());
+    assert!(!mem.parent().unwrap().exists(), "cgroup left behind");
+}
+
+#[test]
+fn a_user_namespace_maps_the_containers_root_to_the_spec_s_host_ids() {
+    let Some(h) = host() else { return };
+    let shared = h.dir().join("userns-out");
+    std::fs::create_dir(&shared).unwrap();
+    let b = bundle(&h, "b9", |spec| {
+        spec["process"]["args"] = serde_json::json!([
+            "sh",
+            "-c",
+            "cat /proc/self/uid_map /proc/self/gid_map > /out/maps; echo made > /out/file; sleep 1000"
+        ]);
+        spec["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "user"}));
+        spec["linux"]["uidMappings"] =
+            serde_json::json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+        spec["linux"]["gidMappings"] =
+            serde_json::json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
+        spec["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({
+                "destination": "/out", "type": "bind", "source": s(&shared), "options": ["rbind"],
+            }));
+    });
+    // The root and the shared directory belong to the namespace's root, as an image unpacked for it would.
+    h.sh_ok(&format!(
+        "mkdir -p {r}/proc {r}/dev {r}/sys {r}/tmp {r}/out && chown -R 200000:300000 {r} {o}",
+        r = b.join("rootfs").display(),
+        o = shared.display()
+    ));
+    ok(&h, &["create", "--bundle", s(&b), "u1"]);
+    ok(&h, &["start", "u1"]);
+    wait_until("the container's file", || Ok(shared.join("file").exists())).unwrap();
+    let maps = std::fs::read_to_string(shared.join("maps")).unwrap();
+    let fields: Vec<&str> = maps.split_whitespace().collect();
+    assert_eq!(
+        fields,
+        ["0", "200000", "65536", "0", "300000", "65536"],
+        "{maps}"
+    );
+    // Written by the container's root: owned on the host by the IDs 0 maps to.
+    let meta =
+        std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(shared.join("file")).unwrap());
+    let gid = std::os::unix::fs::MetadataExt::gid(&std::fs::metadata(shared.join("file")).unwrap());
+    assert_eq!((meta, gid), (200000, 300000));
+    // exec joins the user namespace too.
+    assert_eq!(
+        ok(&h, &["exec", "u1", "cat", "/proc/self/uid_map"])
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["0", "200000", "65536"]
+    );
+    let st = state(&h, "u1");
+    let pid = st["pid"].as_i64().unwrap();
+    let host_uid = h.sh_ok(&format!("awk '/^Uid:/ {{print $2}}' /proc/{pid}/status"));
+    assert_eq!(host_uid.trim(), "200000");
+    ok(&h, &["delete", "--force", "u1"]);
+
+    // A user namespace without mappings is refused before anything is made.
+    let b = bundle(&h, "b10", |spec| {
+        spec["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "user"}));
+    });
+    let out = runc(&h, &["create", "--bundle", s(&b), "u2"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("uidMappings"), "{err}");
+    assert!(!runc(&h, &["state", "u2"]).status.success());
+}

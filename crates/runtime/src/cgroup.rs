@@ -7,7 +7,12 @@
 //! has cgroup2 there; a v1 or hybrid host has a tmpfs holding the v1 hierarchies (and maybe an unusable
 //! `unified` v2 mount, which is ignored). The root is a parameter, so the logic runs against a temporary
 //! directory in tests. Limits are Docker's `--memory`, `--memory-swap`, `--cpus`, `--cpu-shares` and
-//! `--pids-limit`, read from the spec's `linux.resources`.
+//! `--pids-limit`, read from the spec's `linux.resources`; [`Cgroup::update`] changes them later.
+//!
+//! Freezing (the OCI command line's `pause` and `resume`): v2 writes `cgroup.freeze` and waits for
+//! `frozen 1` in `cgroup.events`; v1 has a `freezer` hierarchy, where the container gets a cgroup too (when it
+//! is mounted), and `freezer.state` goes through `FREEZING` to `FROZEN`. Either way the kernel may take a
+//! moment (each task stops at its next return to user space), so both poll until the state is reached.
 
 use std::fs;
 use std::io::ErrorKind;
@@ -21,7 +26,14 @@ use oci_spec::runtime::LinuxResources;
 pub const DEFAULT_ROOT: &str = "/sys/fs/cgroup";
 
 /// The v1 controllers a container gets a cgroup in.
-const V1_CONTROLLERS: &[&str] = &["memory", "cpu", "pids"];
+const V1_CONTROLLERS: &[&str] = &["memory", "cpu", "pids", "freezer"];
+
+/// The v1 controllers only [`Cgroup::freeze`] needs: a container made before they were in
+/// [`V1_CONTROLLERS`] has no cgroup there, and [`Cgroup::open`] does not ask for one.
+const V1_OPTIONAL: &[&str] = &["freezer"];
+
+/// How long [`Cgroup::freeze`] and [`Cgroup::thaw`] wait for the kernel to reach the state.
+const FREEZE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Errors of a container's cgroup.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +67,16 @@ pub enum CgroupError {
         #[source]
         source: std::io::Error,
     },
+    #[error("the container has no freezer cgroup (no freezer hierarchy under {0})")]
+    NoFreezer(PathBuf),
+    #[error("cannot read {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cgroup {path} did not become {want} within {FREEZE_TIMEOUT:?}")]
+    FreezeTimeout { path: PathBuf, want: &'static str },
 }
 
 /// Whether `root` is a cgroup v2 (unified) mount.
@@ -111,6 +133,10 @@ pub fn v1_hierarchies(proc_self: &Path) -> std::io::Result<Vec<(String, String)>
 pub struct Cgroup {
     /// The container's cgroup directories: one per v1 controller, or the one v2 directory.
     dirs: Vec<PathBuf>,
+    /// The v1 controller of each of `dirs`; empty on v2.
+    controllers: Vec<&'static str>,
+    /// The cgroup root it was made or opened under.
+    root: PathBuf,
     /// Ancestors that [`Cgroup::create`] made, deepest first, removed with the cgroup when empty.
     made: Vec<PathBuf>,
 }
@@ -135,13 +161,19 @@ impl Cgroup {
         let rel = relative(path)?;
         let mut cg = Cgroup {
             dirs: Vec::new(),
+            controllers: Vec::new(),
+            root: root.to_owned(),
             made: Vec::new(),
         };
         let result = if v2 {
-            cg.create_v2(root, rel, resources)
+            cg.create_v2(root, rel)
         } else {
-            cg.create_v1(root, rel, resources)
+            cg.create_v1(root, rel)
         };
+        let result = result.and_then(|()| match resources {
+            Some(res) => cg.update(res),
+            None => Ok(()),
+        });
         if let Err(e) = result {
             let _ = cg.remove();
             return Err(e);
@@ -153,42 +185,50 @@ impl Cgroup {
     /// (exec). Nothing is created; every directory [`Cgroup::create`] would make must exist.
     pub fn open(root: &Path, path: &Path) -> Result<Cgroup, CgroupError> {
         let rel = relative(path)?;
-        let dirs: Vec<PathBuf> = if is_cgroup2(root) {
-            vec![root.join(rel)]
-        } else {
-            V1_CONTROLLERS
-                .iter()
-                .map(|c| root.join(c))
-                .filter(|base| base.is_dir())
-                .map(|base| base.join(rel))
-                .collect()
+        let mut cg = Cgroup {
+            dirs: Vec::new(),
+            controllers: Vec::new(),
+            root: root.to_owned(),
+            made: Vec::new(),
         };
-        for dir in &dirs {
+        if is_cgroup2(root) {
+            cg.dirs.push(root.join(rel));
+        } else {
+            for c in V1_CONTROLLERS {
+                let base = root.join(c);
+                if !base.is_dir() || (V1_OPTIONAL.contains(c) && !base.join(rel).is_dir()) {
+                    continue;
+                }
+                cg.dirs.push(base.join(rel));
+                cg.controllers.push(c);
+            }
+        }
+        for dir in &cg.dirs {
             fs::metadata(dir).map_err(|source| CgroupError::Missing {
                 path: dir.clone(),
                 source,
             })?;
         }
-        Ok(Cgroup {
-            dirs,
-            made: Vec::new(),
-        })
+        Ok(cg)
     }
 
     /// Whatever exists of the cgroup at `path` (relative to `root`), to remove one another process made,
     /// even half-removed. Ancestors are never removed through it.
     pub fn existing(root: &Path, path: &Path) -> Cgroup {
         let rel = path.strip_prefix("/").unwrap_or(path);
-        let dirs = if is_cgroup2(root) {
-            vec![root.join(rel)]
+        let (dirs, controllers): (Vec<PathBuf>, Vec<&'static str>) = if is_cgroup2(root) {
+            (vec![root.join(rel)], Vec::new())
         } else {
             V1_CONTROLLERS
                 .iter()
-                .map(|c| root.join(c).join(rel))
-                .collect()
+                .map(|c| (root.join(c).join(rel), *c))
+                .filter(|(d, _)| d.is_dir())
+                .unzip()
         };
         Cgroup {
             dirs: dirs.into_iter().filter(|d| d.is_dir()).collect(),
+            controllers,
+            root: root.to_owned(),
             made: Vec::new(),
         }
     }
@@ -233,41 +273,74 @@ impl Cgroup {
         }
     }
 
-    fn create_v1(
-        &mut self,
-        root: &Path,
-        rel: &Path,
-        res: Option<&LinuxResources>,
-    ) -> Result<(), CgroupError> {
-        let mut dir_of = std::collections::HashMap::new();
+    fn create_v1(&mut self, root: &Path, rel: &Path) -> Result<(), CgroupError> {
         for controller in V1_CONTROLLERS {
             let base = root.join(controller);
             if !base.is_dir() {
                 continue;
             }
             let dir = self.mkdir(&base, rel)?;
-            self.dirs.push(dir.clone());
-            dir_of.insert(*controller, dir);
+            self.dirs.push(dir);
+            self.controllers.push(controller);
         }
+        Ok(())
+    }
+
+    /// Applies the limits of `res` (those it sets; the others stay as they are), as at creation: the OCI
+    /// command line's `update`.
+    pub fn update(&self, res: &LinuxResources) -> Result<(), CgroupError> {
+        if self.controllers.is_empty() {
+            match self.dirs.first() {
+                Some(dir) => update_v2(dir, res),
+                None => Ok(()),
+            }
+        } else {
+            self.update_v1(res)
+        }
+    }
+
+    fn update_v1(&self, res: &LinuxResources) -> Result<(), CgroupError> {
         let need = |c: &str| {
-            dir_of
-                .get(c)
-                .cloned()
+            self.controllers
+                .iter()
+                .position(|k| *k == c)
+                .map(|i| self.dirs[i].clone())
                 .ok_or_else(|| CgroupError::MissingController {
                     controller: c.into(),
-                    root: root.to_owned(),
+                    root: self.root.clone(),
                 })
         };
-        let Some(res) = res else { return Ok(()) };
         if let Some(mem) = res.memory() {
+            // memory+swap; the file exists only with swap accounting on. Docker ignores the flag then too.
+            let memsw = match mem.swap() {
+                Some(swap) => {
+                    let f = need("memory")?.join("memory.memsw.limit_in_bytes");
+                    f.exists().then_some((f, swap))
+                }
+                None => None,
+            };
+            // The kernel keeps memory <= memory+swap at every step: raising both, memory+swap goes first.
+            let raising = |f: &Path, to: i64| {
+                fs::read_to_string(f)
+                    .ok()
+                    .and_then(|v| v.trim().parse::<i64>().ok())
+                    .is_some_and(|now| to < 0 || to > now)
+            };
+            let memsw_first = match (&memsw, mem.limit()) {
+                (Some((f, swap)), Some(_)) => raising(f, *swap),
+                _ => false,
+            };
+            if memsw_first {
+                if let Some((f, swap)) = &memsw {
+                    write(f, swap)?;
+                }
+            }
             if let Some(limit) = mem.limit() {
                 write(&need("memory")?.join("memory.limit_in_bytes"), limit)?;
             }
-            if let Some(swap) = mem.swap() {
-                // memory+swap; the file exists only with swap accounting on. Docker ignores the flag then too.
-                let f = need("memory")?.join("memory.memsw.limit_in_bytes");
-                if f.exists() {
-                    write(&f, swap)?;
+            if !memsw_first {
+                if let Some((f, swap)) = &memsw {
+                    write(f, swap)?;
                 }
             }
         }
@@ -293,12 +366,7 @@ impl Cgroup {
         Ok(())
     }
 
-    fn create_v2(
-        &mut self,
-        root: &Path,
-        rel: &Path,
-        res: Option<&LinuxResources>,
-    ) -> Result<(), CgroupError> {
+    fn create_v2(&mut self, root: &Path, rel: &Path) -> Result<(), CgroupError> {
         // Enable the controllers in every ancestor so the leaf gets its interface files.
         let mut dir = root.to_owned();
         let available = fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default();
@@ -317,35 +385,82 @@ impl Cgroup {
                 self.dirs.push(dir.clone());
             }
         }
-        let Some(res) = res else { return Ok(()) };
-        if let Some(mem) = res.memory() {
-            if let Some(limit) = mem.limit() {
-                write(&dir.join("memory.max"), max_or(limit))?;
-            }
-            if let Some(swap) = mem.swap() {
-                // OCI's swap is memory+swap (Docker's --memory-swap); v2 limits swap alone.
-                let v = match (swap, mem.limit()) {
-                    (s, _) if s < 0 => "max".to_string(),
-                    (s, Some(l)) if l > 0 => (s - l).max(0).to_string(),
-                    (s, _) => s.to_string(),
-                };
-                write(&dir.join("memory.swap.max"), v)?;
-            }
-        }
-        if let Some(cpu) = res.cpu() {
-            if let Some(shares) = cpu.shares() {
-                write(&dir.join("cpu.weight"), shares_to_weight(shares))?;
-            }
-            if cpu.quota().is_some() || cpu.period().is_some() {
-                let quota = cpu.quota().map(max_or).unwrap_or_else(|| "max".into());
-                let period = cpu.period().unwrap_or(100_000);
-                write(&dir.join("cpu.max"), format!("{quota} {period}"))?;
-            }
-        }
-        if let Some(pids) = res.pids() {
-            write(&dir.join("pids.max"), max_or(pids.limit()))?;
-        }
         Ok(())
+    }
+
+    /// Freezes every process of the cgroup and waits until the kernel says they are (`pause`).
+    pub fn freeze(&self) -> Result<(), CgroupError> {
+        self.set_frozen(true)
+    }
+
+    /// Thaws a frozen cgroup and waits until it runs again (`resume`).
+    pub fn thaw(&self) -> Result<(), CgroupError> {
+        self.set_frozen(false)
+    }
+
+    /// Whether the cgroup is frozen (or freezing); false without a freezer.
+    pub fn is_frozen(&self) -> bool {
+        match self.freezer() {
+            Ok((dir, true)) => read_keyed(&dir.join("cgroup.events"), "frozen") == Some("1".into()),
+            Ok((dir, false)) => fs::read_to_string(dir.join("freezer.state"))
+                .is_ok_and(|s| matches!(s.trim(), "FROZEN" | "FREEZING")),
+            Err(_) => false,
+        }
+    }
+
+    /// The directory that holds the freezer's files, and whether it is v2's.
+    fn freezer(&self) -> Result<(PathBuf, bool), CgroupError> {
+        if self.controllers.is_empty() {
+            return self
+                .dirs
+                .first()
+                .map(|d| (d.clone(), true))
+                .ok_or_else(|| CgroupError::NoFreezer(self.root.clone()));
+        }
+        self.controllers
+            .iter()
+            .position(|c| *c == "freezer")
+            .map(|i| (self.dirs[i].clone(), false))
+            .ok_or_else(|| CgroupError::NoFreezer(self.root.clone()))
+    }
+
+    fn set_frozen(&self, frozen: bool) -> Result<(), CgroupError> {
+        let (dir, v2) = self.freezer()?;
+        let (file, value, want) = match (v2, frozen) {
+            (true, _) => ("cgroup.freeze", if frozen { "1" } else { "0" }, ""),
+            (false, true) => ("freezer.state", "FROZEN", "FROZEN"),
+            (false, false) => ("freezer.state", "THAWED", "THAWED"),
+        };
+        let path = dir.join(file);
+        let start = Instant::now();
+        loop {
+            // v1: a write of FROZEN while tasks are still stopping leaves FREEZING; writing it again retries.
+            write(&path, value)?;
+            let reached = if v2 {
+                let events = dir.join("cgroup.events");
+                let now = read_keyed(&events, "frozen").ok_or_else(|| CgroupError::Read {
+                    path: events.clone(),
+                    source: std::io::Error::from(ErrorKind::InvalidData),
+                })?;
+                now == value
+            } else {
+                let now = fs::read_to_string(&path).map_err(|source| CgroupError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                now.trim() == want
+            };
+            if reached {
+                return Ok(());
+            }
+            if start.elapsed() > FREEZE_TIMEOUT {
+                return Err(CgroupError::FreezeTimeout {
+                    path,
+                    want: if frozen { "frozen" } else { "thawed" },
+                });
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     /// Moves `pid` into the cgroup.
@@ -408,6 +523,57 @@ impl Cgroup {
         }
         first_error.map_or(Ok(()), Err)
     }
+}
+
+/// The v2 limits of `res`, written into `dir`.
+fn update_v2(dir: &Path, res: &LinuxResources) -> Result<(), CgroupError> {
+    if let Some(mem) = res.memory() {
+        if let Some(limit) = mem.limit() {
+            write(&dir.join("memory.max"), max_or(limit))?;
+        }
+        if let Some(swap) = mem.swap() {
+            // OCI's swap is memory+swap (Docker's --memory-swap); v2 limits swap alone.
+            let v = match (swap, mem.limit()) {
+                (s, _) if s < 0 => "max".to_string(),
+                (s, Some(l)) if l > 0 => (s - l).max(0).to_string(),
+                (s, _) => s.to_string(),
+            };
+            write(&dir.join("memory.swap.max"), v)?;
+        }
+    }
+    if let Some(cpu) = res.cpu() {
+        if let Some(shares) = cpu.shares() {
+            write(&dir.join("cpu.weight"), shares_to_weight(shares))?;
+        }
+        if cpu.quota().is_some() || cpu.period().is_some() {
+            // What is not given stays as it is (an update of the period alone keeps the quota).
+            let now = fs::read_to_string(dir.join("cpu.max")).unwrap_or_default();
+            let mut now = now.split_whitespace();
+            let (now_quota, now_period) = (now.next(), now.next());
+            let quota = cpu
+                .quota()
+                .map(max_or)
+                .or_else(|| now_quota.map(str::to_owned))
+                .unwrap_or_else(|| "max".into());
+            let period = cpu
+                .period()
+                .or_else(|| now_period.and_then(|p| p.parse().ok()))
+                .unwrap_or(100_000);
+            write(&dir.join("cpu.max"), format!("{quota} {period}"))?;
+        }
+    }
+    if let Some(pids) = res.pids() {
+        write(&dir.join("pids.max"), max_or(pids.limit()))?;
+    }
+    Ok(())
+}
+
+/// The value of `key` in a `key value` file (`cgroup.events`).
+fn read_keyed(path: &Path, key: &str) -> Option<String> {
+    fs::read_to_string(path).ok()?.lines().find_map(|l| {
+        let (k, v) = l.split_once(' ')?;
+        (k == key).then(|| v.trim().to_owned())
+    })
 }
 
 /// The `oom_kill N` line of a `memory.events` or `memory.oom_control` file.
@@ -538,6 +704,75 @@ mod tests {
             v1_hierarchies(bad.path()).unwrap_err().kind(),
             ErrorKind::InvalidData
         );
+    }
+
+    #[test]
+    fn update_changes_only_the_limits_it_names() {
+        let root = tempfile::tempdir().unwrap();
+        for c in ["memory", "cpu", "pids"] {
+            fs::create_dir(root.path().join(c)).unwrap();
+        }
+        let cg =
+            Cgroup::create(root.path(), Path::new("/minotaur/u1"), Some(&resources())).unwrap();
+        let pids = LinuxResourcesBuilder::default()
+            .pids(LinuxPidsBuilder::default().limit(7).build().unwrap())
+            .build()
+            .unwrap();
+        cg.update(&pids).unwrap();
+        let r = |p: &str| fs::read_to_string(root.path().join(p)).unwrap();
+        assert_eq!(r("pids/minotaur/u1/pids.max"), "7");
+        assert_eq!(r("memory/minotaur/u1/memory.limit_in_bytes"), "67108864");
+        assert_eq!(r("cpu/minotaur/u1/cpu.shares"), "512");
+
+        let v2 = tempfile::tempdir().unwrap();
+        fs::write(v2.path().join("cgroup.controllers"), "memory cpu pids").unwrap();
+        let cg = Cgroup::create_as(v2.path(), Path::new("m/u2"), None, true).unwrap();
+        cg.update(&pids).unwrap();
+        assert_eq!(
+            fs::read_to_string(v2.path().join("m/u2/pids.max")).unwrap(),
+            "7"
+        );
+        let cpu = |quota: Option<i64>, period: Option<u64>| {
+            let mut b = LinuxCpuBuilder::default();
+            if let Some(q) = quota {
+                b = b.quota(q);
+            }
+            if let Some(p) = period {
+                b = b.period(p);
+            }
+            LinuxResourcesBuilder::default()
+                .cpu(b.build().unwrap())
+                .build()
+                .unwrap()
+        };
+        let cpu_max = || fs::read_to_string(v2.path().join("m/u2/cpu.max")).unwrap();
+        cg.update(&cpu(Some(50_000), None)).unwrap();
+        assert_eq!(cpu_max(), "50000 100000");
+        cg.update(&cpu(None, Some(200_000))).unwrap();
+        assert_eq!(cpu_max(), "50000 200000");
+        assert!(!v2.path().join("m/u2/memory.max").exists());
+    }
+
+    #[test]
+    fn v1_freezer_state_is_written_and_read_back() {
+        let root = tempfile::tempdir().unwrap();
+        fs::create_dir(root.path().join("pids")).unwrap();
+        // Made before the freezer was one of the hierarchies: opened all the same, but cannot freeze.
+        fs::create_dir_all(root.path().join("pids/minotaur/f0")).unwrap();
+        fs::create_dir(root.path().join("freezer")).unwrap();
+        let old = Cgroup::open(root.path(), Path::new("minotaur/f0")).unwrap();
+        assert!(matches!(old.freeze(), Err(CgroupError::NoFreezer(_))));
+        assert!(!old.is_frozen());
+
+        let cg = Cgroup::create(root.path(), Path::new("minotaur/f1"), None).unwrap();
+        let state = root.path().join("freezer/minotaur/f1/freezer.state");
+        assert!(!cg.is_frozen());
+        cg.freeze().unwrap();
+        assert_eq!(fs::read_to_string(&state).unwrap(), "FROZEN");
+        assert!(cg.is_frozen());
+        cg.thaw().unwrap();
+        assert_eq!(fs::read_to_string(&state).unwrap(), "THAWED");
+        assert!(!cg.is_frozen());
     }
 
     #[test]

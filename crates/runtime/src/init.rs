@@ -125,6 +125,18 @@ fn body(plan: &Plan<'_>, status: &mut File, go: &mut File) -> Step<Infallible> {
     for (flag, fd) in &plan.join {
         setns(fd, *flag).at(|| format!("join namespace {flag:?}"))?;
     }
+    // In a new user namespace the parent has written the ID maps by now: become its root (the ID mapped to
+    // 0), as runc does, so that what the init creates in the root is owned by an ID the namespace knows
+    // (the caller's IDs are not mapped: EOVERFLOW). Going from an ID that is not the namespace's root to
+    // its root keeps every capability (capabilities(7), "Effect of user ID changes on capabilities").
+    if plan.new_user {
+        let root_gid = Gid::from_raw(0);
+        let root_uid = Uid::from_raw(0);
+        nix::unistd::setresgid(root_gid, root_gid, root_gid)
+            .at(|| "become gid 0 of the user namespace (is 0 in linux.gidMappings?)".into())?;
+        nix::unistd::setresuid(root_uid, root_uid, root_uid)
+            .at(|| "become uid 0 of the user namespace (is 0 in linux.uidMappings?)".into())?;
+    }
     if plan.new_cgroup_ns {
         unshare(CloneFlags::CLONE_NEWCGROUP).at(|| "new cgroup namespace".into())?;
     }
@@ -154,9 +166,10 @@ fn body(plan: &Plan<'_>, status: &mut File, go: &mut File) -> Step<Infallible> {
         }
     }
 
-    // The root, over the bundle directory, then pivot_root into it: an overlay mounted here, in the private
-    // namespace (see the rootfs module), or a recursive bind of the spec's root.
-    let target = &plan.bundle;
+    // The root, over the bundle directory (or onto itself, `root_in_place`), then pivot_root into it: an
+    // overlay mounted here, in the private namespace (see the rootfs module), or a recursive bind of the
+    // spec's root.
+    let target = &plan.target;
     let read_only = spec.root().as_ref().and_then(|r| r.readonly()) == Some(true);
     match &plan.overlay {
         Some(overlay) => crate::rootfs::mount_overlay(overlay, target)?,
@@ -198,7 +211,11 @@ fn body(plan: &Plan<'_>, status: &mut File, go: &mut File) -> Step<Infallible> {
         )?;
     }
     if dev_is_ours {
-        populate_dev(target, linux.devices().as_deref().unwrap_or_default())?;
+        populate_dev(
+            target,
+            linux.devices().as_deref().unwrap_or_default(),
+            plan.new_user,
+        )?;
     }
     chdir(target).at(|| format!("chdir {}", target.display()))?;
     pivot_root(".", ".").at(|| format!("pivot_root into {}", plan.root.display()))?;
@@ -565,12 +582,16 @@ fn do_mount(plan: &Plan<'_>, target: &Path, m: &Mount, points: &mut MountPoints)
         // it is writable either. The new mount is opened again, in the root, to be changed.
         if !opts.flags.is_empty() {
             let new = open_in_root(target, m.destination())?;
+            let mut flags = opts.flags;
+            if plan.new_user {
+                flags |= locked_flags(&source)?;
+            }
             mount_on(
                 None,
                 &new,
                 m,
                 None,
-                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | opts.flags,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags,
                 None,
             )?;
         }
@@ -607,6 +628,29 @@ fn do_mount(plan: &Plan<'_>, target: &Path, m: &Mount, points: &mut MountPoints)
 /// `O_NOFOLLOW` and made with mkdirat(2) there, so a link swapped into a shared directory meanwhile fails
 /// the walk instead of making directories outside the root (CVE-2021-30465). A root nobody may write (the
 /// host's, read-only) gets its mount points from `points`' shims.
+/// The flags of the mount `source` is on that a remount in a user namespace must keep: the kernel locks
+/// them on every mount copied into a less privileged mount namespace (mount_namespaces(7)), and a bind
+/// remount that would clear one fails with EPERM.
+fn locked_flags(source: &Path) -> Step<MsFlags> {
+    use nix::sys::statvfs::FsFlags;
+    let st = nix::sys::statvfs::statvfs(source).at(|| format!("statvfs {}", source.display()))?;
+    let mut flags = MsFlags::empty();
+    for (fs, ms) in [
+        (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if st.flags().contains(fs) {
+            flags |= ms;
+        }
+    }
+    Ok(flags)
+}
+
 fn make_in_root(root: &Path, dest: &Path, dir: bool, points: &mut MountPoints) -> Step<()> {
     use rustix::fs::{Mode, OFlags};
     let errno = |e: rustix::io::Errno| Errno::from_raw(e.raw_os_error());
@@ -786,7 +830,11 @@ fn mount_cgroup(plan: &Plan<'_>, dest: &Path, opts: &MountOptions) -> Step<()> {
 
 /// Fills the container's fresh `/dev` tmpfs: the default devices bound from the host's, the spec's devices
 /// made with mknod, `pts`/`shm` mount points and the usual symlinks.
-fn populate_dev(target: &Path, devices: &[oci_spec::runtime::LinuxDevice]) -> Step<()> {
+fn populate_dev(
+    target: &Path,
+    devices: &[oci_spec::runtime::LinuxDevice],
+    new_user: bool,
+) -> Step<()> {
     let dev = under(target, Path::new("/dev"));
     for name in DEFAULT_DEVICES {
         let host = Path::new("/dev").join(name);
@@ -808,13 +856,22 @@ fn populate_dev(target: &Path, devices: &[oci_spec::runtime::LinuxDevice]) -> St
             _ => nix::sys::stat::SFlag::S_IFCHR,
         };
         let mode = nix::sys::stat::Mode::from_bits_truncate(d.file_mode().unwrap_or(0o666));
-        nix::sys::stat::mknod(
+        // In a user namespace mknod(2) is refused (EPERM): the host's node is bound instead, as for the
+        // default devices.
+        match nix::sys::stat::mknod(
             &inside,
             kind,
             mode,
             nix::sys::stat::makedev(d.major() as u64, d.minor() as u64),
-        )
-        .at(|| format!("mknod {}", d.path().display()))?;
+        ) {
+            Ok(()) => {}
+            Err(Errno::EPERM) if new_user => {
+                make_mountpoint(&inside, false)?;
+                mount_at(Some(d.path()), &inside, None, MsFlags::MS_BIND, None)?;
+                continue;
+            }
+            Err(e) => return Err(fail(format!("mknod {}", d.path().display()), e)),
+        }
         if let (Some(uid), Some(gid)) = (d.uid(), d.gid()) {
             nix::unistd::chown(&inside, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))
                 .at(|| format!("chown {}", d.path().display()))?;

@@ -79,6 +79,13 @@ pub enum RuntimeError {
         #[source]
         source: Errno,
     },
+    /// The new user namespace's ID mapping could not be written.
+    #[error("write {path}")]
+    IdMap {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// The container's cgroup could not be set up.
     #[error(transparent)]
     Cgroup(#[from] cgroup::CgroupError),
@@ -166,6 +173,11 @@ pub struct CreateOptions<'a> {
     /// How many descriptors after stdio (3, 4, ...) the container's process inherits, as the OCI command
     /// line's `--preserve-fds` asks; every other descriptor is closed at exec.
     pub preserve_fds: u32,
+    /// Assemble the root on the spec's root directory itself (a recursive bind of it onto itself, as runc
+    /// does) instead of over the bundle directory. An OCI caller's bundle holds files of its own that the
+    /// container mounts (podman keeps the container's `/dev/shm` there), which a bind over the bundle would
+    /// hide. Not with [`CreateOptions::overlay`], which is always mounted over the bundle.
+    pub root_in_place: bool,
 }
 
 impl Default for CreateOptions<'_> {
@@ -179,6 +191,7 @@ impl Default for CreateOptions<'_> {
             overlay: None,
             start_fifo: None,
             preserve_fds: 0,
+            root_in_place: false,
         }
     }
 }
@@ -299,14 +312,20 @@ fn failure_error(json: &[u8]) -> RuntimeError {
 /// What [`create`] hands to the child: the spec, resolved paths and descriptors opened in the parent.
 pub(crate) struct Plan<'a> {
     pub spec: &'a Spec,
-    /// Where the root is assembled: the bundle directory, covered by a bind mount of the root.
+    /// The bundle directory; relative bind sources are resolved against it.
     pub bundle: PathBuf,
+    /// Where the root is assembled: the bundle directory covered by a bind mount of the root, or with
+    /// [`CreateOptions::root_in_place`] the root itself.
+    pub target: PathBuf,
     /// The spec's root, resolved against the bundle.
     pub root: PathBuf,
     /// Namespaces to join: (kind flag, open nsfs file).
     pub join: Vec<(CloneFlags, OwnedFd)>,
     pub new_cgroup_ns: bool,
     pub new_uts: bool,
+    /// The container has a user namespace of its own: mounts copied from the caller's are locked, and
+    /// devices cannot be made with mknod(2).
+    pub new_user: bool,
     pub seccomp: Option<seccomp::Program>,
     pub host_is_cgroup2: bool,
     /// Descriptors to become the container's 0, 1 and 2.
@@ -363,11 +382,21 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
     let mut new_cgroup_ns = false;
     let mut new_mount = false;
     let mut new_uts = false;
+    let mut new_user = false;
     for ns in linux.namespaces().iter().flatten() {
         let flag = CloneFlags::from_bits_retain(ns.typ() as i32);
         match (ns.typ(), ns.path()) {
-            (LinuxNamespaceType::User | LinuxNamespaceType::Time, _) => {
+            (LinuxNamespaceType::Time, _) => {
                 return Err(RuntimeError::Unsupported(format!("{} namespace", ns.typ())))
+            }
+            (LinuxNamespaceType::User, None) => {
+                new_user = true;
+                flags |= flag;
+            }
+            // Joined before any other: the namespaces joined after it are then entered with the
+            // capabilities it gives.
+            (LinuxNamespaceType::User, Some(path)) => {
+                join.insert(0, (flag, open_namespace(path)?));
             }
             (LinuxNamespaceType::Mount, Some(_)) => {
                 return Err(RuntimeError::Unsupported(
@@ -409,6 +438,11 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
             "a hostname needs a new uts namespace".into(),
         ));
     }
+    let id_maps = if new_user {
+        Some(id_maps(linux)?)
+    } else {
+        None
+    };
     let mount_template = match &opts.mount_template {
         // Shared with the template's mounts, the container's would never reach the caller's.
         Some(_)
@@ -451,13 +485,20 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
         )?),
         None => None,
     };
+    let target = if opts.root_in_place && opts.overlay.is_none() {
+        root.clone()
+    } else {
+        bundle.clone()
+    };
     let plan = Plan {
         spec,
         bundle,
+        target,
         root,
         join,
         new_cgroup_ns,
         new_uts,
+        new_user,
         seccomp,
         host_is_cgroup2: cgroup::is_cgroup2(&opts.cgroup_root),
         stdio: opts.stdio,
@@ -468,7 +509,7 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
         start_gate,
         preserve_fds: opts.preserve_fds,
     };
-    let result = spawn(plan, flags, cgroup.as_ref());
+    let result = spawn(plan, flags, cgroup.as_ref(), id_maps.as_ref());
     match result {
         Ok((pid, pidfd, status, go, console)) => Ok(Created {
             pid,
@@ -505,10 +546,42 @@ pub(crate) fn pipe() -> Result<(File, File), RuntimeError> {
     Ok((File::from(r), File::from(w)))
 }
 
+/// The `uid_map` and `gid_map` texts of a new user namespace: one `inside outside count` line per mapping.
+fn id_maps(linux: &oci_spec::runtime::Linux) -> Result<(String, String), RuntimeError> {
+    let text = |maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>, what: &str| {
+        let maps = maps.as_deref().unwrap_or_default();
+        if maps.is_empty() {
+            return Err(RuntimeError::InvalidSpec(format!(
+                "a new user namespace needs linux.{what}"
+            )));
+        }
+        Ok(maps
+            .iter()
+            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+            .collect::<String>())
+    };
+    Ok((
+        text(linux.uid_mappings(), "uidMappings")?,
+        text(linux.gid_mappings(), "gidMappings")?,
+    ))
+}
+
+/// Writes the ID maps of the child's new user namespace. The writer (this process, root in the parent
+/// namespace with CAP_SETUID and CAP_SETGID there) may map any IDs, and may write `gid_map` without denying
+/// setgroups(2) first (user_namespaces(7)).
+fn write_id_maps(pid: Pid, (uid_map, gid_map): &(String, String)) -> Result<(), RuntimeError> {
+    for (file, text) in [("uid_map", uid_map), ("gid_map", gid_map)] {
+        let path = PathBuf::from(format!("/proc/{pid}/{file}"));
+        std::fs::write(&path, text).map_err(|source| RuntimeError::IdMap { path, source })?;
+    }
+    Ok(())
+}
+
 fn spawn(
     plan: Plan<'_>,
     flags: CloneFlags,
     cgroup: Option<&Cgroup>,
+    id_maps: Option<&(String, String)>,
 ) -> Result<(Pid, OwnedFd, File, File, Option<OwnedFd>), RuntimeError> {
     let (mut status_rx, status_tx) = pipe()?;
     let (go_rx, mut go_tx) = pipe()?;
@@ -533,6 +606,10 @@ fn spawn(
     };
     if let Some(cg) = cgroup {
         cg.add(pid).map_err(|e| reap(e.into()))?;
+    }
+    // Before GO: the child sets up nothing until its IDs mean something in its namespace.
+    if let Some(maps) = id_maps {
+        write_id_maps(pid, maps).map_err(reap)?;
     }
     go_tx
         .write_all(&[GO])

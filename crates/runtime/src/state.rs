@@ -14,7 +14,8 @@
 //!
 //! A container's status is not stored but derived, as runc does: `stopped` when its init is gone (or is a
 //! zombie, or its PID now names another process: the record keeps the init's start time from
-//! `/proc/PID/stat`), `created` while the FIFO exists, `running` otherwise.
+//! `/proc/PID/stat`), `created` while the FIFO exists, `paused` while its cgroup is frozen (`pause`), `running`
+//! otherwise.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -65,6 +66,8 @@ pub enum Status {
     Creating,
     Created,
     Running,
+    /// Frozen by `pause` (runc's status; the runtime spec has none for it).
+    Paused,
     Stopped,
 }
 
@@ -74,6 +77,7 @@ impl std::fmt::Display for Status {
             Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         })
     }
@@ -277,9 +281,17 @@ impl Container {
             Status::Stopped
         } else if self.fifo().exists() {
             Status::Created
+        } else if self.cgroup().is_some_and(|cg| cg.is_frozen()) {
+            Status::Paused
         } else {
             Status::Running
         }
+    }
+
+    /// The container's cgroup, when its spec has a `linux.cgroupsPath` and the cgroup is there.
+    pub fn cgroup(&self) -> Option<crate::Cgroup> {
+        let path = self.record.cgroup.as_ref()?;
+        crate::Cgroup::open(Path::new(crate::cgroup::DEFAULT_ROOT), path).ok()
     }
 
     /// The state the runtime spec defines, at this moment.

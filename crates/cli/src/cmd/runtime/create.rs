@@ -124,6 +124,7 @@ fn create_in(
     let opts = CreateOptions {
         start_fifo: Some(fifo),
         preserve_fds: args.preserve_fds + listen_fds,
+        root_in_place: true,
         ..CreateOptions::default()
     };
     let mut created = minotaur_runtime::create(spec, bundle, &opts)?;

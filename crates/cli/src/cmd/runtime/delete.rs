@@ -86,6 +86,10 @@ fn kill_and_wait(c: &Container) -> anyhow::Result<()> {
     }
     super::kill::kill(c, Signal::SIGKILL, true)?;
     let _ = nix::sys::signal::kill(Pid::from_raw(c.record.pid), Signal::SIGKILL);
+    // A frozen process takes its SIGKILL only once thawed (as runc does, thaw after the signal).
+    if let Some(cg) = c.cgroup().filter(|cg| cg.is_frozen()) {
+        cg.thaw()?;
+    }
     if !c.wait_exit(Duration::from_secs(10)) {
         anyhow::bail!("container {} did not exit after SIGKILL", c.record.id);
     }

@@ -5,15 +5,19 @@
 
 mod create;
 mod delete;
+mod events;
 mod exec;
 mod features;
 mod kill;
 mod list;
+mod pause;
 mod ps;
+mod resume;
 mod run;
 mod spec;
 mod start;
 mod state;
+mod update;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -65,6 +69,10 @@ enum Verb {
     Exec(exec::Args),
     Features(features::Args),
     Spec(spec::Args),
+    Pause(pause::Args),
+    Resume(resume::Args),
+    Update(update::Args),
+    Events(events::Args),
 }
 
 /// Runs one verb. Errors go to `--log` as well when it is set (containerd's shim reads them there).
@@ -82,6 +90,10 @@ pub fn run(args: Args) -> CliResult {
         Verb::Exec(a) => exec::run(&root, a),
         Verb::Features(a) => features::run(a),
         Verb::Spec(a) => spec::run(a),
+        Verb::Pause(a) => pause::run(&root, a),
+        Verb::Resume(a) => resume::run(&root, a),
+        Verb::Update(a) => update::run(&root, a),
+        Verb::Events(a) => events::run(&root, a),
     };
     if let (Err(err), Some(log)) = (&result, &args.log) {
         log_error(log, &args.log_format, &format!("{err:#}"));

@@ -1,0 +1,147 @@
+use std::path::PathBuf;
+
+use anyhow::Context;
+use minotaur_runtime::state::{Root, Status};
+use oci_spec::runtime::{LinuxPidsBuilder, LinuxResources};
+
+/// Change a container's cgroup limits
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A JSON file of the runtime spec's `linux.resources` ("-": standard input); the flags below override it
+    #[arg(short, long)]
+    resources: Option<PathBuf>,
+
+    /// Memory limit in bytes, or with a unit (k, m, g, t); -1 for none
+    #[arg(long, allow_hyphen_values = true)]
+    memory: Option<String>,
+
+    /// Memory plus swap limit, as --memory; -1 for none
+    #[arg(long, allow_hyphen_values = true)]
+    memory_swap: Option<String>,
+
+    /// CPU shares (relative weight)
+    #[arg(long)]
+    cpu_shares: Option<u64>,
+
+    /// CPU CFS period in microseconds
+    #[arg(long)]
+    cpu_period: Option<u64>,
+
+    /// CPU CFS quota in microseconds per period; -1 for none
+    #[arg(long, allow_hyphen_values = true)]
+    cpu_quota: Option<i64>,
+
+    /// The most processes the container may have; -1 or 0 for no limit
+    #[arg(long, allow_hyphen_values = true)]
+    pids_limit: Option<i64>,
+
+    /// The container's ID
+    id: String,
+}
+
+pub fn run(root: &Root, args: Args) -> anyhow::Result<u8> {
+    let c = root.load(&args.id)?;
+    let _lock = super::lock(&c)?;
+    if c.status() == Status::Stopped {
+        anyhow::bail!("container {} is not running", c.record.id);
+    }
+    let resources = resources(&args)?;
+    let cg = c.cgroup().ok_or_else(|| {
+        anyhow::anyhow!(
+            "container {} has no cgroup (its spec has no linux.cgroupsPath) to update",
+            c.record.id
+        )
+    })?;
+    cg.update(&resources)?;
+    Ok(0)
+}
+
+/// The resources of `--resources` with the flags applied over them.
+fn resources(args: &Args) -> anyhow::Result<LinuxResources> {
+    let mut res: LinuxResources = match &args.resources {
+        None => LinuxResources::default(),
+        Some(p) if p.as_os_str() == "-" => {
+            serde_json::from_reader(std::io::stdin().lock()).context("parse resources on stdin")?
+        }
+        Some(p) => {
+            let f = std::fs::File::open(p).with_context(|| format!("open {}", p.display()))?;
+            serde_json::from_reader(std::io::BufReader::new(f))
+                .with_context(|| format!("parse resources {}", p.display()))?
+        }
+    };
+    if args.memory.is_some() || args.memory_swap.is_some() {
+        let mut mem = (*res.memory()).unwrap_or_default();
+        if let Some(m) = &args.memory {
+            mem.set_limit(Some(bytes(m).with_context(|| format!("--memory {m}"))?));
+        }
+        if let Some(m) = &args.memory_swap {
+            mem.set_swap(Some(
+                bytes(m).with_context(|| format!("--memory-swap {m}"))?,
+            ));
+        }
+        res.set_memory(Some(mem));
+    }
+    if args.cpu_shares.is_some() || args.cpu_period.is_some() || args.cpu_quota.is_some() {
+        let mut cpu = res.cpu().clone().unwrap_or_default();
+        if let Some(v) = args.cpu_shares {
+            cpu.set_shares(Some(v));
+        }
+        if let Some(v) = args.cpu_period {
+            cpu.set_period(Some(v));
+        }
+        if let Some(v) = args.cpu_quota {
+            cpu.set_quota(Some(v));
+        }
+        res.set_cpu(Some(cpu));
+    }
+    if let Some(limit) = args.pids_limit {
+        res.set_pids(Some(
+            LinuxPidsBuilder::default()
+                .limit(if limit <= 0 { -1 } else { limit })
+                .build()?,
+        ));
+    }
+    Ok(res)
+}
+
+/// A byte count as runc takes it: a number with an optional binary unit (b, k, m, g, t, with or without a
+/// trailing b), or -1 for no limit.
+fn bytes(s: &str) -> anyhow::Result<i64> {
+    let t = s.trim().to_ascii_lowercase();
+    if t == "-1" {
+        return Ok(-1);
+    }
+    let t = t.strip_suffix('b').unwrap_or(&t);
+    let (num, shift) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 10),
+        Some('m') => (&t[..t.len() - 1], 20),
+        Some('g') => (&t[..t.len() - 1], 30),
+        Some('t') => (&t[..t.len() - 1], 40),
+        _ => (t, 0),
+    };
+    let n: i64 = num
+        .parse()
+        .map_err(|_| anyhow::anyhow!("not a size: {s:?}"))?;
+    if n < 0 {
+        anyhow::bail!("a size cannot be negative (except -1): {s:?}");
+    }
+    n.checked_shl(shift)
+        .filter(|v| v >> shift == n)
+        .ok_or_else(|| anyhow::anyhow!("size too large: {s:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bytes;
+
+    #[test]
+    fn sizes_take_binary_units_like_runc() {
+        assert_eq!(bytes("1024").unwrap(), 1024);
+        assert_eq!(bytes("64m").unwrap(), 64 << 20);
+        assert_eq!(bytes("2G").unwrap(), 2 << 30);
+        assert_eq!(bytes("512kb").unwrap(), 512 << 10);
+        assert_eq!(bytes("-1").unwrap(), -1);
+        assert!(bytes("lots").is_err());
+        assert!(bytes("-5").is_err());
+    }
+}
