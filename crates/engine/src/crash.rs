@@ -18,6 +18,7 @@
 //! | `network disconnect` | `network-disconnect:link` (the container's interface is gone; the endpoint still recorded), `network-disconnect:record` (the endpoint and addresses are gone; the resolver not told) |
 //! | `volume create` | `volume-create:dir` (the directory is made; the record not yet committed), `volume-create:record` |
 //! | `volume rm` | `volume-rm:record` (the record is gone; the directory not yet) |
+//! | `pull` | `pull:layers` (every layer ingested, blobs and trees in place; the image not registered) |
 //! | `compose up` | `compose-up:networks` (networks, volumes and secret files made; no container yet), `compose-up:created` (every container made; none started) |
 //! | `compose down` | `compose-down:containers` (the containers removed; networks and volumes not yet) |
 //! | `system boot` | `boot:sandboxes` (lost network namespaces made again; the firewall table and the resolver not yet, nothing started) |

@@ -14,7 +14,7 @@
 //! own nftables table, the `bridges` set and the port maps are compared with the store; what differs is
 //! repaired by the `network reload` every repair ends with, which also makes the connect4 map hold exactly
 //! the store's ports (that map is not compared element by element). Not checked yet: mounts of volumes and
-//! the template, stale lock files, unused image layers, image store work directories.
+//! the template, stale lock files, image store work directories.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -109,6 +109,8 @@ enum Fix {
         container: ContainerId,
         network: String,
     },
+    /// Remove a blob or layer of the image store, if it is still unreferenced and unpinned.
+    Unused(minotaur_image::Unused),
     /// Make minotaur's table hold what the store says: the `network reload` every repair ends with.
     Firewall,
 }
@@ -161,6 +163,7 @@ pub fn check(ctx: &Context) -> Result<Vec<Finding>, EngineError> {
     directories(ctx, &by_id, &mut found)?;
     volumes(ctx, &mut found)?;
     partials(ctx, &mut found)?;
+    unused_layers(ctx, &mut found)?;
     Ok(found)
 }
 
@@ -260,6 +263,10 @@ fn fix(ctx: &Context, fix: &Fix) -> Result<(), EngineError> {
                 Some(a) => restore::endpoint(&c, key, &nets, &a.endpoint),
                 None => Ok(()),
             }
+        }
+        Fix::Unused(unused) => {
+            minotaur_image::Store::open(&ctx.paths.root)?.remove_unused(unused)?;
+            Ok(())
         }
         // The reload that ends the repair (see `repair`).
         Fix::Firewall => Ok(()),
@@ -811,6 +818,36 @@ fn partials(ctx: &Context, found: &mut Vec<Finding>) -> Result<(), EngineError> 
                 },
             });
         }
+    }
+    Ok(())
+}
+
+/// Blobs and layers of the image store that no image references and no running pull or push has pinned:
+/// a pull that died after ingesting its layers and before registering its image.
+fn unused_layers(ctx: &Context, found: &mut Vec<Finding>) -> Result<(), EngineError> {
+    if !ctx.paths.root.join("image").exists() {
+        return Ok(());
+    }
+    let unused = minotaur_image::Store::open(&ctx.paths.root)?.unused()?;
+    let each = |blobs: &[String], layers: &[String]| minotaur_image::Unused {
+        blobs: blobs.to_vec(),
+        layers: layers.to_vec(),
+    };
+    for l in &unused.layers {
+        found.push(Finding {
+            owner: "image store".into(),
+            problem: Problem::Orphan,
+            object: format!("layer {l} (no image uses it)"),
+            fix: Fix::Unused(each(&[], std::slice::from_ref(l))),
+        });
+    }
+    for b in &unused.blobs {
+        found.push(Finding {
+            owner: "image store".into(),
+            problem: Problem::Orphan,
+            object: format!("blob {b} (no image uses it)"),
+            fix: Fix::Unused(each(std::slice::from_ref(b), &[])),
+        });
     }
     Ok(())
 }
