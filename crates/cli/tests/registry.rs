@@ -184,6 +184,8 @@ fn push_pull_run_and_what_skopeo_sees() {
     let again = ok(&h, &["push", &image]);
     assert!(again.contains(": Layer already exists"), "{again}");
     assert_eq!(pushed_digest(&again), digest);
+    // What a push stores is an image's: nothing for `system check` to find.
+    assert_eq!(ok(&h, &["system", "check"]), "");
 
     // Pulled into an empty store it has the digest it was pushed as, and runs.
     ok(&h, &["rmi", &image, "bb:1"]);
@@ -270,6 +272,7 @@ fn push_pull_run_and_what_skopeo_sees() {
     let mut pulled: Vec<&str> = out.lines().collect();
     pulled.sort();
     assert_eq!(pulled, [format!("{REG}/bb:1"), format!("{REG}/bb:2")]);
+    assert_eq!(ok(&h, &["system", "check"]), "");
 
     // history and image prune.
     let history = ok(&h, &["history", &image]);
