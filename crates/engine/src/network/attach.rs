@@ -104,11 +104,19 @@ pub(crate) fn attach(
                     tx.claim_address(&net.id, c.id.as_str(), a)?;
                     a
                 }
-                None => tx.allocate_address(
-                    &net.id,
-                    c.id.as_str(),
-                    pool::hosts(&s.subnet, s.ip_range.as_ref(), s.gateway),
-                )?,
+                None => tx
+                    .allocate_address(
+                        &net.id,
+                        c.id.as_str(),
+                        pool::hosts(&s.subnet, s.ip_range.as_ref(), s.gateway),
+                    )
+                    // The store knows networks by ID; the user by name.
+                    .map_err(|e| match e {
+                        StateError::AddressesExhausted { .. } => StateError::AddressesExhausted {
+                            network: net.name.clone(),
+                        },
+                        e => e,
+                    })?,
             };
             Ok(Some(
                 IpNet::new(addr, s.subnet.prefix_len()).expect("prefix of a valid subnet"),
