@@ -44,6 +44,7 @@ fn system_check_finds_what_a_crash_leaves_and_repair_fixes_it() {
          echo '[]' > /run/minotaur/dns/records/{GHOST}.json
          mkdir -p {cgroups}/{GHOST}
          mkdir -p {state}/image/tmp/partial && echo half > {state}/image/tmp/partial/{GHOST}
+         mkdir -p {state}/image/tmp/locks && touch {state}/image/tmp/locks/{GHOST} {state}/image/tmp/locks/{GHOST}.pin
          rm /run/netns/web",
         short = &GHOST[..10],
         short12 = &GHOST[..12],
@@ -70,6 +71,8 @@ fn system_check_finds_what_a_crash_leaves_and_repair_fixes_it() {
         format!("{ghost}: orphan directory {state}/containers/{GHOST}"),
         format!("{ghost}: orphan directory /run/minotaur/containers/{GHOST}"),
         format!("image store: orphan partial blob sha256:{GHOST}"),
+        format!("image store: stale lock file {state}/image/tmp/locks/{GHOST} "),
+        format!("image store: stale lock file {state}/image/tmp/locks/{GHOST}.pin "),
         "container web: missing ip netns name /run/netns/web".to_owned(),
         "container doomed: stale state \"running\"".to_owned(),
     ] {
@@ -81,12 +84,12 @@ fn system_check_finds_what_a_crash_leaves_and_repair_fixes_it() {
     for foreign in ["theirs", "br-0123456789ab", "xpeer0"] {
         assert!(!report.contains(foreign), "{foreign} reported:\n{report}");
     }
-    assert_eq!(report.lines().count(), 11, "{report}");
+    assert_eq!(report.lines().count(), 13, "{report}");
 
     // JSON says the same.
     let json = h.mino(&["system", "check", "--format", "json"]);
     let findings: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON findings");
-    assert_eq!(findings.as_array().map(Vec::len), Some(11), "{findings}");
+    assert_eq!(findings.as_array().map(Vec::len), Some(13), "{findings}");
 
     let repaired = h.mino(&["system", "check", "--repair"]);
     assert_eq!(
@@ -107,6 +110,8 @@ fn system_check_finds_what_a_crash_leaves_and_repair_fixes_it() {
          ! test -e /run/netns/ghost
          ! test -e {cgroups}/{GHOST}
          ! test -e {state}/image/tmp/partial/{GHOST}
+         ! test -e {state}/image/tmp/locks/{GHOST}
+         ! test -e {state}/image/tmp/locks/{GHOST}.pin
          test -L /run/netns/web
          ip netns list | grep -q theirs
          ip link show br-0123456789ab >/dev/null",

@@ -78,9 +78,11 @@ impl Store {
     pub fn unused(&self) -> Result<Unused, StoreError> {
         let _lock = self.lock()?;
         let garbage = self.garbage(&self.read_index()?)?;
+        // Tried without making a pin file where there is none (nobody pins it then).
         let unpinned = |d: &String| {
             let hex = d.strip_prefix("sha256:").unwrap_or(d);
-            matches!(self.claim(hex), Ok(Some(_)))
+            let pin = self.dir().join("tmp/locks").join(format!("{hex}.pin"));
+            !pin.exists() || matches!(self.claim(hex), Ok(Some(_)))
         };
         Ok(Unused {
             blobs: garbage.blobs.into_iter().filter(unpinned).collect(),

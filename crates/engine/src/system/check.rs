@@ -6,7 +6,8 @@
 //! is minotaur's is looked at: namespace files in the run root, `/run/netns` names that are links into it
 //! (names iproute2 made are bind mounts, and a name linking elsewhere is someone else's), veths named
 //! `mt<id>` and bridges named `mt-<id>` or `minotaur0`, the containers' cgroup parent, the resolver's
-//! directory, the image store's `tmp/partial`.
+//! directory, the image store's `tmp/partial`, its blobs and layers no image references and nothing pins,
+//! and its lock files that nobody holds and guard nothing.
 //!
 //! A container record whose files are missing (a `create` or an `rm` that died half-way) is removed whole,
 //! as `rm -f` would. Endpoints are compared both ways (addresses without an endpoint, endpoints without
@@ -14,7 +15,7 @@
 //! own nftables table, the `bridges` set and the port maps are compared with the store; what differs is
 //! repaired by the `network reload` every repair ends with, which also makes the connect4 map hold exactly
 //! the store's ports (that map is not compared element by element). Not checked yet: mounts of volumes and
-//! the template, stale lock files, image store work directories.
+//! the template, image store work directories.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -111,6 +112,8 @@ enum Fix {
     },
     /// Remove a blob or layer of the image store, if it is still unreferenced and unpinned.
     Unused(minotaur_image::Unused),
+    /// Remove a lock file of the image store that is still stale.
+    StaleLock(PathBuf),
     /// Make minotaur's table hold what the store says: the `network reload` every repair ends with.
     Firewall,
 }
@@ -266,6 +269,10 @@ fn fix(ctx: &Context, fix: &Fix) -> Result<(), EngineError> {
         }
         Fix::Unused(unused) => {
             minotaur_image::Store::open(&ctx.paths.root)?.remove_unused(unused)?;
+            Ok(())
+        }
+        Fix::StaleLock(path) => {
+            minotaur_image::Store::open(&ctx.paths.root)?.remove_stale_lock(path)?;
             Ok(())
         }
         // The reload that ends the repair (see `repair`).
@@ -822,13 +829,15 @@ fn partials(ctx: &Context, found: &mut Vec<Finding>) -> Result<(), EngineError> 
     Ok(())
 }
 
-/// Blobs and layers of the image store that no image references and no running pull or push has pinned:
-/// a pull that died after ingesting its layers and before registering its image.
+/// Blobs and layers of the image store that no image references and no running pull or push has pinned
+/// (a pull that died after ingesting its layers and before registering its image), and its lock files
+/// that nobody holds and guard nothing (a fetch that died).
 fn unused_layers(ctx: &Context, found: &mut Vec<Finding>) -> Result<(), EngineError> {
     if !ctx.paths.root.join("image").exists() {
         return Ok(());
     }
-    let unused = minotaur_image::Store::open(&ctx.paths.root)?.unused()?;
+    let store = minotaur_image::Store::open(&ctx.paths.root)?;
+    let unused = store.unused()?;
     let each = |blobs: &[String], layers: &[String]| minotaur_image::Unused {
         blobs: blobs.to_vec(),
         layers: layers.to_vec(),
@@ -847,6 +856,17 @@ fn unused_layers(ctx: &Context, found: &mut Vec<Finding>) -> Result<(), EngineEr
             problem: Problem::Orphan,
             object: format!("blob {b} (no image uses it)"),
             fix: Fix::Unused(each(std::slice::from_ref(b), &[])),
+        });
+    }
+    for path in store.stale_locks()? {
+        found.push(Finding {
+            owner: "image store".into(),
+            problem: Problem::Stale,
+            object: format!(
+                "lock file {} (nobody holds it, it guards nothing)",
+                path.display()
+            ),
+            fix: Fix::StaleLock(path),
         });
     }
     Ok(())
