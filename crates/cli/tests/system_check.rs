@@ -41,6 +41,8 @@ fn system_check_finds_what_a_crash_leaves_and_repair_fixes_it() {
          mount --bind /proc/self/ns/net /run/minotaur/netns/{GHOST}
          ln -s /run/minotaur/netns/{GHOST} /run/netns/ghost
          mkdir -p /run/minotaur/dns/records {state}/containers/{GHOST} /run/minotaur/containers/{GHOST}
+         mkdir -p /run/minotaur/containers/{GHOST}/rootfs
+         mount -t tmpfs ghost /run/minotaur/containers/{GHOST}/rootfs
          echo '[]' > /run/minotaur/dns/records/{GHOST}.json
          mkdir -p {cgroups}/{GHOST}
          mkdir -p {state}/image/tmp/partial && echo half > {state}/image/tmp/partial/{GHOST}
@@ -70,6 +72,7 @@ fn system_check_finds_what_a_crash_leaves_and_repair_fixes_it() {
         format!("{ghost}: orphan cgroup {cgroups}/{GHOST}"),
         format!("{ghost}: orphan directory {state}/containers/{GHOST}"),
         format!("{ghost}: orphan directory /run/minotaur/containers/{GHOST}"),
+        format!("{ghost}: orphan mount /run/minotaur/containers/{GHOST}/rootfs (tmpfs)"),
         format!("image store: orphan partial blob sha256:{GHOST}"),
         format!("image store: stale lock file {state}/image/tmp/locks/{GHOST} "),
         format!("image store: stale lock file {state}/image/tmp/locks/{GHOST}.pin "),
@@ -84,12 +87,12 @@ fn system_check_finds_what_a_crash_leaves_and_repair_fixes_it() {
     for foreign in ["theirs", "br-0123456789ab", "xpeer0"] {
         assert!(!report.contains(foreign), "{foreign} reported:\n{report}");
     }
-    assert_eq!(report.lines().count(), 13, "{report}");
+    assert_eq!(report.lines().count(), 14, "{report}");
 
     // JSON says the same.
     let json = h.mino(&["system", "check", "--format", "json"]);
     let findings: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON findings");
-    assert_eq!(findings.as_array().map(Vec::len), Some(13), "{findings}");
+    assert_eq!(findings.as_array().map(Vec::len), Some(14), "{findings}");
 
     let repaired = h.mino(&["system", "check", "--repair"]);
     assert_eq!(
@@ -108,6 +111,7 @@ fn system_check_finds_what_a_crash_leaves_and_repair_fixes_it() {
          ! ip link show mt{short}0 2>/dev/null
          ! test -e /run/minotaur/netns/{GHOST}
          ! test -e /run/netns/ghost
+         ! grep -q ' /run/minotaur/containers/{GHOST}/' /proc/self/mountinfo
          ! test -e {cgroups}/{GHOST}
          ! test -e {state}/image/tmp/partial/{GHOST}
          ! test -e {state}/image/tmp/locks/{GHOST}

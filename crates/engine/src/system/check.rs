@@ -14,8 +14,8 @@
 //! their veth), and so is each container's resolver record file with what its endpoints say. Of minotaur's
 //! own nftables table, the `bridges` set and the port maps are compared with the store; what differs is
 //! repaired by the `network reload` every repair ends with, which also makes the connect4 map hold exactly
-//! the store's ports (that map is not compared element by element). Not checked yet: mounts of volumes and
-//! the template, image store work directories.
+//! the store's ports (that map is not compared element by element). Mounts below the run root are compared
+//! with the records too. Not checked yet: image store work directories.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -112,6 +112,8 @@ enum Fix {
     },
     /// Remove a blob or layer of the image store, if it is still unreferenced and unpinned.
     Unused(minotaur_image::Unused),
+    /// Unmount what is mounted at a path below the run root (every mount stacked there).
+    Unmount(PathBuf),
     /// Remove a lock file of the image store that is still stale.
     StaleLock(PathBuf),
     /// Make minotaur's table hold what the store says: the `network reload` every repair ends with.
@@ -163,6 +165,8 @@ pub fn check(ctx: &Context) -> Result<Vec<Finding>, EngineError> {
     firewall(ctx, &nets, &links, &allocations, &by_id, &half, &mut found)?;
     cgroups(ctx, &by_id, &mut found)?;
     records(ctx, &containers, &by_id, &nets, &rows, &mut found)?;
+    // Before the directories: a directory is removed only once nothing is mounted below it.
+    mounts(ctx, &by_id, &mut found)?;
     directories(ctx, &by_id, &mut found)?;
     volumes(ctx, &mut found)?;
     partials(ctx, &mut found)?;
@@ -269,6 +273,22 @@ fn fix(ctx: &Context, fix: &Fix) -> Result<(), EngineError> {
         }
         Fix::Unused(unused) => {
             minotaur_image::Store::open(&ctx.paths.root)?.remove_unused(unused)?;
+            Ok(())
+        }
+        Fix::Unmount(path) => {
+            // Detached: a process that still has a file open below it keeps it, nobody else sees it.
+            for _ in 0..16 {
+                match nix::mount::umount2(path, nix::mount::MntFlags::MNT_DETACH) {
+                    Ok(()) => {}
+                    Err(nix::errno::Errno::EINVAL | nix::errno::Errno::ENOENT) => return Ok(()),
+                    Err(source) => {
+                        return Err(EngineError::Sys {
+                            what: format!("unmount {}", path.display()),
+                            source,
+                        })
+                    }
+                }
+            }
             Ok(())
         }
         Fix::StaleLock(path) => {
@@ -752,6 +772,56 @@ fn records(
             problem,
             object: format!("resolver records {}", path.display()),
             fix: Fix::Records(c.id.clone()),
+        });
+    }
+    Ok(())
+}
+
+/// Mounts below the run root that are neither the engine's own (the run root bound onto itself, the tmpfs
+/// of the namespace files, the mount template, the bpffs of the connect4 redirect) nor a namespace file (compared above), and that belong to
+/// no recorded container: what a process that died left mounted there. A path naming a container (by ID)
+/// that has a record is that container's, and left alone.
+fn mounts(
+    ctx: &Context,
+    by_id: &HashMap<&str, &Container>,
+    found: &mut Vec<Finding>,
+) -> Result<(), EngineError> {
+    let root = &ctx.paths.runroot;
+    let own = [
+        root.clone(),
+        root.join("mnt"),
+        root.join("mnt").join("template"),
+        root.join("bpf"),
+        ctx.paths.netns_dir(),
+    ];
+    let netns = ctx.paths.netns_dir();
+    let table = "/proc/self/mountinfo";
+    let infos = minotaur_ns::mountinfo::read(table).map_err(|source| EngineError::Io {
+        what: format!("read {table}"),
+        source,
+    })?;
+    let mut seen = HashSet::new();
+    for m in infos {
+        let p = &m.mount_point;
+        if !p.starts_with(root)
+            || own.contains(p)
+            || p.parent() == Some(netns.as_path())
+            || !seen.insert(p.clone())
+        {
+            continue;
+        }
+        let id = p
+            .components()
+            .filter_map(|c| c.as_os_str().to_str())
+            .find(|s| is_id(s));
+        if id.is_some_and(|id| by_id.contains_key(id)) {
+            continue;
+        }
+        found.push(Finding {
+            owner: id.map_or_else(|| "run root".into(), |id| owner_of(by_id, id)),
+            problem: Problem::Orphan,
+            object: format!("mount {} ({})", p.display(), m.fstype),
+            fix: Fix::Unmount(p.clone()),
         });
     }
     Ok(())
