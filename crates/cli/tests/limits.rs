@@ -1,5 +1,5 @@
-//! Exhausted limits: a network with no free address left, and a minotaur process whose descriptor limit
-//! (`ulimit -n`) is too low. Each gets a one-line error naming what ran out, and leaves a state that
+//! Exhausted limits: a network with no free address left, a host port already published, and a minotaur
+//! process whose descriptor limit (`ulimit -n`) is too low. Each gets a one-line error naming what ran out, and leaves a state that
 //! `system check` finds nothing wrong with and that the next ordinary command works on.
 
 mod common;
@@ -63,6 +63,36 @@ fn a_full_subnet_is_a_one_line_error_and_changes_nothing() {
     );
     ok(&h, &["rm", "-f", "second"]);
     ok(&h, &["network", "rm", "tiny"]);
+    assert_eq!(ok(&h, &["system", "check"]), "");
+}
+
+#[test]
+fn a_taken_host_port_is_a_one_line_error_and_changes_nothing() {
+    let Some(h) = host() else { return };
+    ok(
+        &h,
+        &[
+            "run", "-d", "--name", "first", "-p", "8090:80", "host", "sleep", "1000",
+        ],
+    );
+    let err = fails(
+        &h,
+        &[
+            "run", "-d", "--name", "second", "-p", "8090:80", "host", "sleep", "1000",
+        ],
+        125,
+    );
+    assert!(err.contains("8090"), "{err}");
+    assert_eq!(ok(&h, &["ps", "-a", "--format", "{{.Names}}"]), "first");
+    assert_eq!(ok(&h, &["system", "check"]), "");
+    ok(&h, &["rm", "-f", "first"]);
+    ok(
+        &h,
+        &[
+            "run", "-d", "--name", "second", "-p", "8090:80", "host", "sleep", "1000",
+        ],
+    );
+    ok(&h, &["rm", "-f", "second"]);
     assert_eq!(ok(&h, &["system", "check"]), "");
 }
 
