@@ -749,6 +749,59 @@ fn inspect_and_ps_agree_when_the_supervisor_was_killed() {
     assert_clean(&h, &[id]);
 }
 
+/// `kill -9` of a supervisor: the container keeps running and the record says so; `logs`, `stop` and `rm`
+/// still work; the exit code shown is -1 with an error saying why, never an invented 0.
+#[test]
+fn stop_logs_and_rm_work_when_the_supervisor_was_killed() {
+    let Some(h) = host() else { return };
+    let id = ok(
+        &h,
+        &[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--stop-signal",
+            "KILL",
+            "--name",
+            "headless",
+            "host",
+            "sh",
+            "-c",
+            "echo before; exec sleep 1000",
+        ],
+    );
+    let pid = inspect(&h, "headless", "{{.State.Pid}}");
+    // The supervisor has logged the line before it is killed.
+    let logged = wait_until("the line to be logged", || {
+        Ok(String::from_utf8_lossy(&h.mino(&["logs", "headless"]).stdout).trim() == "before")
+    });
+    assert!(logged.is_ok());
+    let sup = h.sh_ok(&format!("ps -o ppid= -p {pid}")).trim().to_owned();
+    h.sh_ok(&format!("kill -9 {sup}"));
+    common::wait_until_ok(
+        &h,
+        &format!("! kill -0 {sup} 2>/dev/null || grep -q '^State:.*Z' /proc/{sup}/status"),
+    );
+    assert_eq!(
+        inspect(&h, "headless", "{{.State.Status}} {{.State.Pid}}"),
+        format!("running {pid}")
+    );
+    assert_eq!(ok(&h, &["logs", "headless"]), "before");
+    ok(&h, &["stop", "-t", "1", "headless"]);
+    assert_eq!(
+        inspect(
+            &h,
+            "headless",
+            "{{.State.Status}} {{.State.ExitCode}} {{.State.Error}}"
+        ),
+        "exited -1 the supervisor died before it recorded the exit"
+    );
+    assert_eq!(ok(&h, &["logs", "headless"]), "before");
+    ok(&h, &["rm", "headless"]);
+    assert_clean(&h, &[id]);
+}
+
 #[test]
 fn attached_run_forwards_signals_and_still_cleans_up() {
     let Some(h) = host() else { return };

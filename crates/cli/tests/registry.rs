@@ -185,6 +185,8 @@ fn push_pull_run_and_what_skopeo_sees() {
     let again = ok(&h, &["push", &image]);
     assert!(again.contains(": Layer already exists"), "{again}");
     assert_eq!(pushed_digest(&again), digest);
+    // What a push stores is an image's: nothing for `system check` to find.
+    assert_eq!(ok(&h, &["system", "check"]), "");
 
     // Pulled into an empty store it has the digest it was pushed as, and runs.
     ok(&h, &["rmi", &image, "bb:1"]);
@@ -271,6 +273,7 @@ fn push_pull_run_and_what_skopeo_sees() {
     let mut pulled: Vec<&str> = out.lines().collect();
     pulled.sort();
     assert_eq!(pulled, [format!("{REG}/bb:1"), format!("{REG}/bb:2")]);
+    assert_eq!(ok(&h, &["system", "check"]), "");
 
     // history and image prune.
     let history = ok(&h, &["history", &image]);
@@ -782,4 +785,87 @@ EOF"
         "{err}"
     );
     assert!(err.lines().any(|l| l == " web Pulled"), "{err}");
+}
+
+/// A pull that dies after its layers are in and before its image is registered (the crash point
+/// `pull:layers`): `ps` and `images` work, `system check` names each layer and blob no image uses, `--repair`
+/// removes them, a second check finds nothing, and the pull works again (and its layers are then nobody's
+/// orphans).
+#[test]
+fn a_pull_that_died_before_registering_leaves_what_system_check_removes() {
+    let Some(h) = host() else { return };
+    start_registry(&h, "reg", REG, "");
+    import_busybox(&h, "bb:1", "");
+    let image = format!("{REG}/bb:1");
+    ok(&h, &["tag", "bb:1", &image]);
+    ok(&h, &["push", &image]);
+    ok(&h, &["rmi", "bb:1", &image]);
+    assert_eq!(store_layers(&h), Vec::<String>::new());
+    assert_eq!(ok(&h, &["system", "check"]), "");
+
+    let out = h
+        .command("sh")
+        .args([
+            "-c",
+            "ulimit -c 0; exec \"$0\" \"$@\"",
+            env!("CARGO_BIN_EXE_minotaur"),
+            "pull",
+            &image,
+        ])
+        .env("DOCKER_CONFIG", "/tmp/docker")
+        .env("MINOTAUR_REGISTRIES_CONF", "/tmp/registries.conf")
+        .env("MINOTAUR_CERTS_D", "/tmp/certs.d")
+        .env("MINOTAUR_CRASH_AFTER", "pull:layers")
+        .output()
+        .expect("running minotaur");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(out.status.signal(), Some(6), "{}", show(&["pull"], &out));
+    ok(&h, &["ps", "-a"]);
+    assert_eq!(ok(&h, &["images", "-q"]), "");
+    let layers = store_layers(&h);
+    assert!(!layers.is_empty());
+
+    let first = mino(&h, &["system", "check"]);
+    let found = String::from_utf8_lossy(&first.stdout).into_owned();
+    assert_eq!(
+        first.status.code(),
+        Some(1),
+        "{}",
+        show(&["system", "check"], &first)
+    );
+    for l in &layers {
+        assert!(
+            found.contains(&format!(
+                "image store: orphan layer sha256:{l} (no image uses it)"
+            )),
+            "{l} not in {found}"
+        );
+    }
+    assert!(
+        found.lines().all(|l| l.starts_with("image store: orphan ")),
+        "{found}"
+    );
+    assert!(
+        found.contains("image store: orphan blob sha256:"),
+        "{found}"
+    );
+    let repair = mino(&h, &["system", "check", "--repair"]);
+    assert_eq!(
+        repair.status.code(),
+        Some(0),
+        "{}",
+        show(&["repair"], &repair)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&repair.stdout).lines().count(),
+        found.lines().count()
+    );
+    assert_eq!(ok(&h, &["system", "check"]), "");
+    assert_eq!(store_layers(&h), Vec::<String>::new());
+
+    ok(&h, &["pull", &image]);
+    assert_eq!(store_layers(&h), layers);
+    assert_eq!(ok(&h, &["system", "check"]), "");
+    ok(&h, &["run", "--rm", "--network", "none", &image, "true"]);
+    ok(&h, &["rmi", &image]);
 }

@@ -41,9 +41,12 @@ fn system_check_finds_what_a_crash_leaves_and_repair_fixes_it() {
          mount --bind /proc/self/ns/net /run/minotaur/netns/{GHOST}
          ln -s /run/minotaur/netns/{GHOST} /run/netns/ghost
          mkdir -p /run/minotaur/dns/records {state}/containers/{GHOST} /run/minotaur/containers/{GHOST}
+         mkdir -p /run/minotaur/containers/{GHOST}/rootfs
+         mount -t tmpfs ghost /run/minotaur/containers/{GHOST}/rootfs
          echo '[]' > /run/minotaur/dns/records/{GHOST}.json
          mkdir -p {cgroups}/{GHOST}
          mkdir -p {state}/image/tmp/partial && echo half > {state}/image/tmp/partial/{GHOST}
+         mkdir -p {state}/image/tmp/locks && touch {state}/image/tmp/locks/{GHOST} {state}/image/tmp/locks/{GHOST}.pin
          rm /run/netns/web",
         short = &GHOST[..10],
         short12 = &GHOST[..12],
@@ -69,7 +72,10 @@ fn system_check_finds_what_a_crash_leaves_and_repair_fixes_it() {
         format!("{ghost}: orphan cgroup {cgroups}/{GHOST}"),
         format!("{ghost}: orphan directory {state}/containers/{GHOST}"),
         format!("{ghost}: orphan directory /run/minotaur/containers/{GHOST}"),
+        format!("{ghost}: orphan mount /run/minotaur/containers/{GHOST}/rootfs (tmpfs)"),
         format!("image store: orphan partial blob sha256:{GHOST}"),
+        format!("image store: stale lock file {state}/image/tmp/locks/{GHOST} "),
+        format!("image store: stale lock file {state}/image/tmp/locks/{GHOST}.pin "),
         "container web: missing ip netns name /run/netns/web".to_owned(),
         "container doomed: stale state \"running\"".to_owned(),
     ] {
@@ -81,12 +87,12 @@ fn system_check_finds_what_a_crash_leaves_and_repair_fixes_it() {
     for foreign in ["theirs", "br-0123456789ab", "xpeer0"] {
         assert!(!report.contains(foreign), "{foreign} reported:\n{report}");
     }
-    assert_eq!(report.lines().count(), 11, "{report}");
+    assert_eq!(report.lines().count(), 14, "{report}");
 
     // JSON says the same.
     let json = h.mino(&["system", "check", "--format", "json"]);
     let findings: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON findings");
-    assert_eq!(findings.as_array().map(Vec::len), Some(11), "{findings}");
+    assert_eq!(findings.as_array().map(Vec::len), Some(14), "{findings}");
 
     let repaired = h.mino(&["system", "check", "--repair"]);
     assert_eq!(
@@ -105,8 +111,11 @@ fn system_check_finds_what_a_crash_leaves_and_repair_fixes_it() {
          ! ip link show mt{short}0 2>/dev/null
          ! test -e /run/minotaur/netns/{GHOST}
          ! test -e /run/netns/ghost
+         ! grep -q ' /run/minotaur/containers/{GHOST}/' /proc/self/mountinfo
          ! test -e {cgroups}/{GHOST}
          ! test -e {state}/image/tmp/partial/{GHOST}
+         ! test -e {state}/image/tmp/locks/{GHOST}
+         ! test -e {state}/image/tmp/locks/{GHOST}.pin
          test -L /run/netns/web
          ip netns list | grep -q theirs
          ip link show br-0123456789ab >/dev/null",
@@ -119,4 +128,67 @@ fn system_check_finds_what_a_crash_leaves_and_repair_fixes_it() {
     ok(&h, &["run", "--rm", "--name", "doomed", "host", "true"]);
     assert_eq!(status(&h, &["system", "check", "--format", "yaml"]), 2);
     h.sh_ok("ip netns delete theirs; ip link del br-0123456789ab");
+}
+
+/// minotaur's own table against the store: a bridge element and a published port element that no record
+/// owns are orphans, a recorded port the table lacks is missing, and the repair makes the table hold the
+/// store's ports again. Another table, even one with the same set names, is neither reported nor touched.
+#[test]
+fn system_check_compares_minotaurs_table_and_leaves_other_tables_alone() {
+    let Some(h) = host() else { return };
+    ok(
+        &h,
+        &[
+            "run", "-d", "--name", "web", "-p", "8085:80", "host", "sleep", "1000",
+        ],
+    );
+    assert_eq!(ok(&h, &["system", "check"]), "");
+    let address = inspect(
+        &h,
+        "web",
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+    );
+    h.sh_ok(
+        "set -e
+         nft add table inet theirs
+         nft add set inet theirs bridges '{ type ifname; }'
+         nft add element inet theirs bridges '{ \"mt-0123456789ab\" }'
+         nft add element inet minotaur bridges '{ \"mt-0123456789ab\" }'
+         nft add element inet minotaur ports4 '{ tcp . 9999 : 10.99.0.9 . 80 }'
+         nft delete element inet minotaur ports4 '{ tcp . 8085 }'",
+    );
+    let out = h.mino(&["system", "check"]);
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    let mut lines: Vec<&str> = report.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(
+        lines,
+        [
+            "container (no record): orphan published port element tcp *:9999 -> 10.99.0.9:80"
+                .to_owned(),
+            format!("container web: missing published port element tcp *:8085 -> {address}:80"),
+            "network (no record): orphan firewall elements of bridge mt-0123456789ab".to_owned(),
+        ]
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>(),
+    );
+    let repaired = h.mino(&["system", "check", "--repair"]);
+    assert_eq!(repaired.status.code(), Some(0));
+    assert_eq!(ok(&h, &["system", "check"]), "");
+    let ports = h.sh_ok("nft list map inet minotaur ports4");
+    assert!(
+        ports.contains(&format!("tcp . 8085 : {address} . 80")),
+        "{ports}"
+    );
+    assert!(!ports.contains("9999"), "{ports}");
+    assert!(!h
+        .sh_ok("nft list set inet minotaur bridges")
+        .contains("mt-0123456789ab"));
+    assert!(h
+        .sh_ok("nft list table inet theirs")
+        .contains("mt-0123456789ab"));
+    h.sh_ok("nft delete table inet theirs");
+    ok(&h, &["rm", "-f", "web"]);
 }

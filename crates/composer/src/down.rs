@@ -85,6 +85,7 @@ pub fn down(
         }
         images.push(c.config.image.clone());
     }
+    minotaur_engine::crash::after("compose-down:containers");
     // Networks: those labelled with the project, which covers those the file no longer declares.
     let nets = network::list(ctx).map_err(engine("list", "networks"))?;
     for n in nets

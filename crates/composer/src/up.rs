@@ -176,6 +176,9 @@ pub fn up(
     } else {
         project::materialise(ctx, project, &loaded.environment)?
     };
+    if !opts.dry_run {
+        minotaur_engine::crash::after("compose-up:networks");
+    }
 
     let mut handled = Vec::new();
     let mut recreated: BTreeSet<String> = BTreeSet::new();
@@ -301,6 +304,7 @@ pub fn up(
     if opts.no_start || opts.dry_run {
         return Ok(handled);
     }
+    minotaur_engine::crash::after("compose-up:created");
     for h in &handled {
         start_one(ctx, loaded, &h.service, &h.name, events)?;
     }

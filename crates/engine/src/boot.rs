@@ -75,6 +75,7 @@ pub fn boot(ctx: &Context, wait: Duration) -> Result<Vec<(String, Outcome)>, Eng
             )),
         }
     }
+    crate::crash::after("boot:sandboxes");
     if !restored.is_empty() {
         ports::reload(ctx)?;
         for c in &restored {

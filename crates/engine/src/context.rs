@@ -102,6 +102,7 @@ impl Context {
 /// this covers the moment before it does, and a supervisor that was killed. The record is not changed:
 /// `wait`, `stop` and `rm` read it to know whether a supervisor is still to be waited for.
 /// A container recorded as restarting whose supervisor is gone (killed, or a reboot) is shown as exited.
+/// When the supervisor is gone, the exit code shown is -1: the real one died with it.
 fn correct(c: &mut Container) {
     let s = &mut c.state;
     let dead = match s.status {
@@ -112,5 +113,13 @@ fn correct(c: &mut Container) {
     if dead {
         s.status = Status::Exited;
         s.pid = 0;
+        // With its supervisor gone too, nobody will record how PID 1 ended: the status is unknown, not
+        // success (what `system check --repair` then records).
+        if !alive(s.supervisor_pid, s.supervisor_start_time) {
+            s.exit_code = -1;
+            if s.error.is_empty() {
+                s.error = "the supervisor died before it recorded the exit".into();
+            }
+        }
     }
 }

@@ -146,7 +146,11 @@ fn run(
         }
         minotaur_sys::ForkResult::Parent { .. } => {
             drop(report_w);
-            read_report(report_r, "the exec waiter died before running the command")
+            let r = read_report(report_r, "the exec waiter died before running the command");
+            if r.is_ok() {
+                crate::crash::after("exec:started");
+            }
+            r
         }
     }
 }
@@ -180,6 +184,7 @@ pub(crate) fn run_attached(
     };
     let ex = minotaur_runtime::exec(spec, init.as_fd(), process, &opts)?;
     log::debug!("exec: running (pid {})", ex.pid);
+    crate::crash::after("exec:started");
     let signals = block_forwarded();
     let raw = if req.tty { RawMode::enter() } else { None };
     if let Some(master) = &ex.console {

@@ -77,6 +77,7 @@ pub(crate) fn halt(
         return Ok(());
     }
     mark_stopped(ctx, c)?;
+    crate::crash::after("stop:marked");
     let give_up = Instant::now() + timeout + KILL_TIMEOUT + SUPERVISOR_TIMEOUT;
     let mut signalled = 0;
     loop {
@@ -91,6 +92,7 @@ pub(crate) fn halt(
                 signalled = c.state.pid;
                 events::container(ctx, "kill", &c, &[("signal", &(sig as i32).to_string())]);
                 let _ = minotaur_sys::pidfd_send_signal(&fd, sig);
+                crate::crash::after("stop:signalled");
                 if !wait_fd(&fd, Some(timeout)) {
                     events::container(ctx, "kill", &c, &[("signal", "9")]);
                     kill_and_wait(&c, &fd)?;

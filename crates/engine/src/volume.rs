@@ -237,6 +237,9 @@ pub fn remove(ctx: &Context, name: &str, force: bool) -> Result<(), VolumeError>
         Ok(tx.delete_volume(name)?)
     })?;
     drop(st);
+    if deleted {
+        crate::crash::after("volume-rm:record");
+    }
     if !deleted {
         return if force {
             Ok(())

@@ -274,6 +274,19 @@ impl Firewall {
         Ok(out)
     }
 
+    /// The bridges in the live table's `bridges` set (one per network whose elements were added). No
+    /// table: none.
+    pub fn bridges(&mut self) -> Result<Vec<String>, FirewallError> {
+        if !self.table_exists()? {
+            return Ok(Vec::new());
+        }
+        let listing = self.apply(
+            || "list set bridges".to_owned(),
+            &rules::list_set("bridges"),
+        )?;
+        Ok(rules::parse_ifname_set(&listing))
+    }
+
     /// Whether the table exists (it may have been flushed away with the whole ruleset).
     pub fn table_exists(&mut self) -> Result<bool, FirewallError> {
         // Lists table names only, never their contents.

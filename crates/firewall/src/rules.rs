@@ -543,6 +543,27 @@ pub fn parse_port_map(listing: &str, host_keyed: bool) -> Vec<PortRule> {
         .collect()
 }
 
+/// The command that lists one set of interface names (a read of minotaur's own table).
+pub fn list_set(set: &str) -> String {
+    format!("list set {TABLE} {set}")
+}
+
+/// The interface names in what `list set` printed for a set of `type ifname` (`bridges`, `internal`): nft
+/// prints each one quoted.
+pub fn parse_ifname_set(listing: &str) -> Vec<String> {
+    let Some(start) = listing.find("elements = {") else {
+        return Vec::new();
+    };
+    let body = &listing[start + "elements = {".len()..];
+    body.split('}')
+        .next()
+        .unwrap_or_default()
+        .split(',')
+        .map(|e| e.trim().trim_matches('"').to_owned())
+        .filter(|e| !e.is_empty())
+        .collect()
+}
+
 /// The elements of a network, set by set.
 fn network_elements(n: &NetworkRules) -> Vec<(&'static str, Vec<Element>)> {
     let bridge = Element::Ifname(n.bridge.clone());
@@ -762,6 +783,38 @@ mod tests {
         assert_eq!(
             port_lookup(&port(Proto::Udp, Some("127.0.0.1"), 53, "10.88.0.3", 53)),
             "get element inet minotaur ports4_host { 127.0.0.1 . udp . 53 }"
+        );
+    }
+
+    #[test]
+    fn ifname_sets_are_read_back_from_nft_listings() {
+        let listing = "table inet minotaur {
+\tset bridges {
+\t\ttype ifname
+\t\telements = { \"minotaur0\",
+\t\t\t     \"mt-0123456789ab\" }
+\t}
+}
+";
+        assert_eq!(
+            parse_ifname_set(listing),
+            vec!["minotaur0".to_owned(), "mt-0123456789ab".to_owned()]
+        );
+        assert!(parse_ifname_set("\tset bridges {\n\t\ttype ifname\n\t}\n").is_empty());
+        // What the table's own batches write is what a listing gives back.
+        let n = NetworkRules {
+            bridge: "mt-abc".into(),
+            subnets: vec![],
+            internal: false,
+        };
+        let batch = add_network(&n).unwrap().to_string();
+        let line = batch
+            .lines()
+            .find(|l| l.contains("bridges") && l.contains("element"))
+            .unwrap();
+        assert_eq!(
+            parse_ifname_set(&line.replace("{", "elements = {")),
+            vec!["mt-abc".to_owned()]
         );
     }
 

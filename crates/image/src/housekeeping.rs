@@ -37,7 +37,68 @@ pub struct Pruned {
     pub reclaimed: Reclaimed,
 }
 
+/// Blobs and layers no image references and no pull or push has pinned (see [`Store::unused`]), as
+/// `sha256:<hex>` digests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Unused {
+    pub blobs: Vec<String>,
+    pub layers: Vec<String>,
+}
+
 impl Store {
+    /// What the index `index` does not reference: blob and layer digests.
+    fn garbage(&self, index: &crate::index::Index) -> Result<Garbage, StoreError> {
+        let (blobs, layers) = index.referenced();
+        let mut garbage = Garbage::default();
+        let listed = |dir: &std::path::Path| -> Result<Vec<String>, StoreError> {
+            let rd = match fs::read_dir(dir) {
+                Ok(rd) => rd,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+                Err(e) => return Err(crate::store::io_err("list", dir)(e)),
+            };
+            Ok(rd
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .map(|hex| format!("sha256:{hex}"))
+                .collect())
+        };
+        garbage.blobs = listed(&self.dir().join("blobs/sha256"))?
+            .into_iter()
+            .filter(|b| !blobs.contains(b))
+            .collect();
+        garbage.layers = listed(&self.dir().join("layers"))?
+            .into_iter()
+            .filter(|l| !layers.contains(l))
+            .collect();
+        Ok(garbage)
+    }
+
+    /// Blobs and layers that no image references and that no pull or push has pinned: what a pull that
+    /// died between ingesting its layers and registering the image leaves (`system check`). Read under the
+    /// store's lock, so an import or a pull registering its image is never caught half-way.
+    pub fn unused(&self) -> Result<Unused, StoreError> {
+        let _lock = self.lock()?;
+        let garbage = self.garbage(&self.read_index()?)?;
+        // Tried without making a pin file where there is none (nobody pins it then).
+        let unpinned = |d: &String| {
+            let hex = d.strip_prefix("sha256:").unwrap_or(d);
+            let pin = self.dir().join("tmp/locks").join(format!("{hex}.pin"));
+            !pin.exists() || matches!(self.claim(hex), Ok(Some(_)))
+        };
+        Ok(Unused {
+            blobs: garbage.blobs.into_iter().filter(unpinned).collect(),
+            layers: garbage.layers.into_iter().filter(unpinned).collect(),
+        })
+    }
+
+    /// Removes the blobs and layers of `unused` that are still unreferenced and unpinned.
+    pub fn remove_unused(&self, unused: &Unused) -> Result<Reclaimed, StoreError> {
+        let lock = self.lock()?;
+        let mut garbage = self.garbage(&self.read_index()?)?;
+        garbage.blobs.retain(|b| unused.blobs.contains(b));
+        garbage.layers.retain(|l| unused.layers.contains(l));
+        Ok(self.remove_garbage(&lock, garbage))
+    }
+
     /// `history`: the steps that built the image `s` (a reference or ID), newest first, from its config's
     /// history (one line per layer when it has none).
     pub fn history(&self, s: &str) -> Result<Vec<HistoryEntry>, StoreError> {
@@ -110,23 +171,7 @@ impl Store {
         if !done.images.is_empty() {
             self.write_index(&lock, &index)?;
         }
-        let (blobs, layers) = index.referenced();
-        let mut garbage = Garbage::default();
-        let listed = |dir: &std::path::Path| -> Result<Vec<String>, StoreError> {
-            let rd = fs::read_dir(dir).map_err(crate::store::io_err("list", dir))?;
-            Ok(rd
-                .filter_map(|e| e.ok()?.file_name().into_string().ok())
-                .map(|hex| format!("sha256:{hex}"))
-                .collect())
-        };
-        garbage.blobs = listed(&self.dir().join("blobs/sha256"))?
-            .into_iter()
-            .filter(|b| !blobs.contains(b))
-            .collect();
-        garbage.layers = listed(&self.dir().join("layers"))?
-            .into_iter()
-            .filter(|l| !layers.contains(l))
-            .collect();
+        let garbage = self.garbage(&index)?;
         done.reclaimed = self.remove_garbage(&lock, garbage);
         Ok(done)
     }

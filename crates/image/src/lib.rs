@@ -70,7 +70,7 @@ mod time;
 
 pub use archive::{ArchiveError, Loaded};
 pub use extract::Options as ExtractOptions;
-pub use housekeeping::{HistoryEntry, Pruned};
+pub use housekeeping::{HistoryEntry, Pruned, Unused};
 pub use import::ImportOptions;
 pub use ingest::{IngestError, IngestedLayer, LayerDesc, Outcome, Progress};
 pub use lock::Pin;

@@ -113,4 +113,60 @@ impl Store {
             FlockArg::LockExclusiveNonblock,
         )
     }
+
+    /// Lock files under `tmp/locks/` that nobody holds and that guard nothing any more: a fetch lock (the
+    /// fetcher removes it when done, so one left behind is a fetch that died) or the pin of a blob or layer
+    /// that is gone. Pins of what is still stored are kept: the next pin takes the same file.
+    pub fn stale_locks(&self) -> Result<Vec<PathBuf>, StoreError> {
+        let dir = self.dir().join("tmp/locks");
+        let rd = match fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_err("list", &dir)(e)),
+        };
+        let mut out = Vec::new();
+        for name in rd.filter_map(|e| e.ok()?.file_name().into_string().ok()) {
+            let path = dir.join(&name);
+            if self.is_stale(&name) && free(&path) {
+                out.push(path);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Removes a lock file [`Store::stale_locks`] named, if it is still stale: taken exclusively first, so
+    /// nobody holds it, and a process that opened it meanwhile finds it gone and takes a new one.
+    pub fn remove_stale_lock(&self, path: &Path) -> Result<(), StoreError> {
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            return Ok(());
+        };
+        if !path.exists() || !self.is_stale(name) {
+            return Ok(());
+        }
+        if let Some(lock) = FileLock::take(path, FlockArg::LockExclusiveNonblock)? {
+            lock.remove();
+        }
+        Ok(())
+    }
+
+    /// Whether the lock file `name` guards nothing: a fetch lock always (held or not, see the caller), a
+    /// pin when neither the blob nor the layer it names is stored.
+    fn is_stale(&self, name: &str) -> bool {
+        match name.strip_suffix(".pin") {
+            Some(hex) => {
+                let digest = format!("sha256:{hex}");
+                !self.blob_path(&digest).exists() && !self.layer_path(&digest).exists()
+            }
+            None => !name.starts_with('.'),
+        }
+    }
+}
+
+/// Whether nobody holds the lock file at `path` (tried without waiting, and without making the file).
+fn free(path: &Path) -> bool {
+    match File::open(path) {
+        Ok(f) => Flock::lock(f, FlockArg::LockExclusiveNonblock).is_ok(),
+        Err(_) => false,
+    }
 }

@@ -256,6 +256,7 @@ fn pull_one(
         &opts.extract,
         progress,
     )?;
+    crate::crash::after("pull:layers");
     let committed = store.commit_pulled(&minotaur_image::Pulled {
         repository: &repository,
         tag,

@@ -104,11 +104,19 @@ pub(crate) fn attach(
                     tx.claim_address(&net.id, c.id.as_str(), a)?;
                     a
                 }
-                None => tx.allocate_address(
-                    &net.id,
-                    c.id.as_str(),
-                    pool::hosts(&s.subnet, s.ip_range.as_ref(), s.gateway),
-                )?,
+                None => tx
+                    .allocate_address(
+                        &net.id,
+                        c.id.as_str(),
+                        pool::hosts(&s.subnet, s.ip_range.as_ref(), s.gateway),
+                    )
+                    // The store knows networks by ID; the user by name.
+                    .map_err(|e| match e {
+                        StateError::AddressesExhausted { .. } => StateError::AddressesExhausted {
+                            network: net.name.clone(),
+                        },
+                        e => e,
+                    })?,
             };
             Ok(Some(
                 IpNet::new(addr, s.subnet.prefix_len()).expect("prefix of a valid subnet"),
@@ -121,6 +129,7 @@ pub(crate) fn attach(
     })?;
     drop(st);
     log::debug!("attach {}: addresses allocated", c.name);
+    crate::crash::after("attach:addresses");
     let mac = match &req.mac {
         Some(m) => pool::parse_mac(m).ok_or_else(|| {
             invalid(
@@ -152,6 +161,7 @@ pub(crate) fn attach(
         aliases: req.aliases.clone(),
     };
     plumb(c, &sandbox, net, &endpoint, index, mac)?;
+    crate::crash::after("attach:veth");
     let mut st = ctx.store()?;
     st.write(|tx| {
         tx.put_endpoint(
@@ -257,6 +267,7 @@ pub fn connect(
         let _ = detach_records(ctx, &c, &net);
         return Err(e);
     }
+    crate::crash::after("network-connect:endpoint");
     dns::update(ctx, &c.id)
 }
 
@@ -277,7 +288,9 @@ pub fn disconnect(ctx: &Context, network: &str, container: &str) -> Result<(), E
             .and_then(|mut nl| nl.delete_link(&a.endpoint.ifname))
             .map_err(NetworkError::from)?;
     }
+    crate::crash::after("network-disconnect:link");
     detach_records(ctx, &c, &net)?;
+    crate::crash::after("network-disconnect:record");
     network_event(ctx, "disconnect", &c, &net);
     dns::update(ctx, &c.id)
 }

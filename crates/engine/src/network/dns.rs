@@ -11,7 +11,8 @@ use crate::error::network::NetworkError;
 use crate::error::EngineError;
 use crate::ids::ContainerId;
 use crate::network::networks;
-use crate::network::record::Endpoint;
+use crate::network::record::{Endpoint, Network};
+use minotaur_state::EndpointRow;
 
 /// Where the resolver keeps its configuration and lock.
 fn dir(ctx: &Context) -> std::path::PathBuf {
@@ -58,28 +59,7 @@ fn try_update(ctx: &Context, id: &ContainerId) -> Result<(), EngineError> {
             });
         }
     }
-    let mut entries = Vec::new();
-    for row in own {
-        let endpoint: Endpoint =
-            serde_json::from_str(&row.data).map_err(|source| NetworkError::Corrupt {
-                id: format!("(endpoint of container {})", row.container_id),
-                source,
-            })?;
-        let Some(net) = networks.iter().find(|n| n.id == row.network_id) else {
-            continue;
-        };
-        let mut names = vec![row.container_name.clone()];
-        names.extend(endpoint.aliases.iter().cloned());
-        names.push(row.container_id[..12].to_owned());
-        entries.push(minotaur_dns::Entry {
-            network: net.name.clone(),
-            record: minotaur_dns::Record {
-                names,
-                addresses: endpoint.addresses().collect(),
-                container: row.container_id.clone(),
-            },
-        });
-    }
+    let entries = entries(&networks, &own)?;
     log::debug!("dns: {} entries of {}", entries.len(), id.short());
     let dir = dir(ctx);
     if listeners.is_empty() && !dir.exists() {
@@ -112,4 +92,42 @@ fn try_update(ctx: &Context, id: &ContainerId) -> Result<(), EngineError> {
     .map_err(NetworkError::from)?;
     log::debug!("dns: resolver told");
     Ok(())
+}
+
+/// The path of container `id`'s record file.
+pub(crate) fn records_file(ctx: &Context, id: &str) -> std::path::PathBuf {
+    dir(ctx)
+        .join(minotaur_dns::RECORDS_DIR)
+        .join(format!("{id}.json"))
+}
+
+/// What a container's record file holds, given all `networks` and its endpoint rows `own`: one entry per
+/// endpoint, the container's name, aliases and short ID with its addresses.
+pub(crate) fn entries(
+    networks: &[Network],
+    own: &[EndpointRow],
+) -> Result<Vec<minotaur_dns::Entry>, EngineError> {
+    let mut entries = Vec::new();
+    for row in own {
+        let endpoint: Endpoint =
+            serde_json::from_str(&row.data).map_err(|source| NetworkError::Corrupt {
+                id: format!("(endpoint of container {})", row.container_id),
+                source,
+            })?;
+        let Some(net) = networks.iter().find(|n| n.id == row.network_id) else {
+            continue;
+        };
+        let mut names = vec![row.container_name.clone()];
+        names.extend(endpoint.aliases.iter().cloned());
+        names.push(row.container_id[..12].to_owned());
+        entries.push(minotaur_dns::Entry {
+            network: net.name.clone(),
+            record: minotaur_dns::Record {
+                names,
+                addresses: endpoint.addresses().collect(),
+                container: row.container_id.clone(),
+            },
+        });
+    }
+    Ok(entries)
 }

@@ -224,6 +224,7 @@ pub fn remove(ctx: &Context, reference: &str) -> Result<Network, EngineError> {
     let mut fw = Firewall::open().map_err(NetworkError::from)?;
     fw.remove_network(&net.rules())
         .map_err(NetworkError::from)?;
+    crate::crash::after("network-rm:firewall");
     Netlink::open()
         .and_then(|mut nl| nl.delete_link(&net.bridge))
         .map_err(NetworkError::from)?;

@@ -115,20 +115,7 @@ pub(crate) fn reserve(
 /// bridges' sysctls.
 pub fn reload(ctx: &Context) -> Result<(), EngineError> {
     let networks = networks::list(ctx)?;
-    let mut st = ctx.store()?;
-    let (ports, attached) = st.read(|tx| -> Result<_, EngineError> {
-        Ok((tx.ports(None)?, read_attachments(tx, None, None)?))
-    })?;
-    drop(st);
-    let mut rules = Vec::new();
-    for row in &ports {
-        let eps: Vec<&Endpoint> = attached
-            .iter()
-            .filter(|a| a.container_id == row.container_id)
-            .map(|a| &a.endpoint)
-            .collect();
-        rules.extend(port_rules(&Published::from_row(row), &eps));
-    }
+    let rules = wanted(ctx)?.into_iter().map(|(_, r)| r).collect::<Vec<_>>();
     let mut nl = Netlink::open().map_err(NetworkError::from)?;
     for n in &networks {
         if nl
@@ -146,6 +133,30 @@ pub fn reload(ctx: &Context) -> Result<(), EngineError> {
         r.sync(&rules).map_err(NetworkError::from)?;
     }
     Ok(())
+}
+
+/// Every recorded port's firewall rules, each with the ID of the container that publishes it: what
+/// minotaur's port maps hold when they agree with the store.
+pub(crate) fn wanted(ctx: &Context) -> Result<Vec<(String, PortRule)>, EngineError> {
+    let mut st = ctx.store()?;
+    let (ports, attached) = st.read(|tx| -> Result<_, EngineError> {
+        Ok((tx.ports(None)?, read_attachments(tx, None, None)?))
+    })?;
+    drop(st);
+    let mut rules = Vec::new();
+    for row in &ports {
+        let eps: Vec<&Endpoint> = attached
+            .iter()
+            .filter(|a| a.container_id == row.container_id)
+            .map(|a| &a.endpoint)
+            .collect();
+        rules.extend(
+            port_rules(&Published::from_row(row), &eps)
+                .into_iter()
+                .map(|r| (row.container_id.clone(), r)),
+        );
+    }
+    Ok(rules)
 }
 
 /// The firewall rules of a container's recorded ports, towards its endpoints' addresses.
@@ -251,6 +262,16 @@ fn port_rules(p: &Published, eps: &[&Endpoint]) -> Vec<PortRule> {
         Proto::Tcp => FwProto::Tcp,
         Proto::Udp => FwProto::Udp,
     };
+    // The first interface's (eth0's) addresses, whatever order the endpoints were read in: the store lists
+    // them by network ID, and a port must lead to the same address at `create` (one endpoint) as at a
+    // reload after a `network connect` (several).
+    let mut eps = eps.to_vec();
+    eps.sort_by_key(|e| {
+        e.ifname
+            .trim_start_matches(|c: char| !c.is_ascii_digit())
+            .parse::<usize>()
+            .unwrap_or(usize::MAX)
+    });
     let v4 = eps.iter().find_map(|e| e.ipv4.map(|n| n.addr()));
     let v6 = eps.iter().find_map(|e| e.ipv6.map(|n| n.addr()));
     let mut out = Vec::new();

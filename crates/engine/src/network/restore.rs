@@ -19,6 +19,7 @@ use crate::error::network::NetworkError;
 use crate::error::EngineError;
 use crate::network::attach::{attachments, plumb};
 use crate::network::netns;
+use crate::network::record::{Endpoint, Network};
 use crate::runroot;
 
 /// Whether the container's network namespace file is gone (or is no longer a namespace): what a reboot
@@ -55,23 +56,29 @@ pub(crate) fn sandbox(ctx: &Context, c: &Container) -> Result<bool, EngineError>
     endpoints.sort_by_key(|a| index_of(&a.endpoint.ifname));
     let networks = crate::network::networks::list(ctx)?;
     for a in &endpoints {
-        let e = &a.endpoint;
-        let net = networks
-            .iter()
-            .find(|n| n.id == e.network_id)
-            .ok_or_else(|| NetworkError::NoSuchNetwork(e.network_id.clone()))?;
-        let mac = minotaur_net::pool::parse_mac(&e.mac).ok_or_else(|| {
-            crate::network::networks::invalid(
-                "MAC address",
-                &e.mac,
-                "the endpoint's record is corrupt",
-            )
-        })?;
-        plumb(c, key, net, e, index_of(&e.ifname), mac)?;
+        endpoint(c, key, &networks, &a.endpoint)?;
     }
     netns::unregister(c.name.as_str(), key);
     netns::register(c.name.as_str(), key, &ctx.paths.container_dir(&c.id))?;
     Ok(true)
+}
+
+/// Makes one recorded endpoint of container `c` again in its namespace at `key`: the veth, with its
+/// recorded addresses, MAC and interface name (`system check --repair` of an endpoint whose veth is gone).
+pub(crate) fn endpoint(
+    c: &Container,
+    key: &Path,
+    networks: &[Network],
+    e: &Endpoint,
+) -> Result<(), EngineError> {
+    let net = networks
+        .iter()
+        .find(|n| n.id == e.network_id)
+        .ok_or_else(|| NetworkError::NoSuchNetwork(e.network_id.clone()))?;
+    let mac = minotaur_net::pool::parse_mac(&e.mac).ok_or_else(|| {
+        crate::network::networks::invalid("MAC address", &e.mac, "the endpoint's record is corrupt")
+    })?;
+    plumb(c, key, net, e, index_of(&e.ifname), mac)
 }
 
 /// `eth3` → 3.

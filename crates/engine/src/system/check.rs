@@ -6,13 +6,16 @@
 //! is minotaur's is looked at: namespace files in the run root, `/run/netns` names that are links into it
 //! (names iproute2 made are bind mounts, and a name linking elsewhere is someone else's), veths named
 //! `mt<id>` and bridges named `mt-<id>` or `minotaur0`, the containers' cgroup parent, the resolver's
-//! directory, the image store's `tmp/partial`.
+//! directory, the image store's `tmp/partial`, its blobs and layers no image references and nothing pins,
+//! and its lock files that nobody holds and guard nothing.
 //!
 //! A container record whose files are missing (a `create` or an `rm` that died half-way) is removed whole,
-//! as `rm -f` would. nftables set and map elements and the connect4 map are not compared element by
-//! element: a repair ends with `network reload`, which replaces minotaur's table and the map with
-//! exactly what the store holds. Not checked yet: mounts of volumes and the template, stale lock files,
-//! unused image layers, image store work directories.
+//! as `rm -f` would. Endpoints are compared both ways (addresses without an endpoint, endpoints without
+//! their veth), and so is each container's resolver record file with what its endpoints say. Of minotaur's
+//! own nftables table, the `bridges` set and the port maps are compared with the store; what differs is
+//! repaired by the `network reload` every repair ends with, which also makes the connect4 map hold exactly
+//! the store's ports (that map is not compared element by element). Mounts below the run root are compared
+//! with the records too. Not checked yet: image store work directories.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -20,7 +23,9 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use minotaur_firewall::PortRule;
 use minotaur_ns::netns::{NetnsError, NetnsName};
+use minotaur_state::{Allocation, EndpointRow};
 use serde::Serialize;
 
 use crate::container::{Container, Status};
@@ -98,6 +103,21 @@ enum Fix {
     Remove(PathBuf),
     /// Remove a partial blob, if no pull holds its fetch lock.
     Partial { partial: PathBuf, lock: PathBuf },
+    /// Give back the addresses a container holds on a network where it has no endpoint.
+    ReleaseAddresses { network: String, container: String },
+    /// Make a recorded endpoint's veth again, with its recorded addresses.
+    Endpoint {
+        container: ContainerId,
+        network: String,
+    },
+    /// Remove a blob or layer of the image store, if it is still unreferenced and unpinned.
+    Unused(minotaur_image::Unused),
+    /// Unmount what is mounted at a path below the run root (every mount stacked there).
+    Unmount(PathBuf),
+    /// Remove a lock file of the image store that is still stale.
+    StaleLock(PathBuf),
+    /// Make minotaur's table hold what the store says: the `network reload` every repair ends with.
+    Firewall,
 }
 
 /// Compares the store with the kernel and the filesystem.
@@ -113,7 +133,7 @@ pub fn check(ctx: &Context) -> Result<Vec<Finding>, EngineError> {
     let (half, containers): (Vec<&Container>, Vec<&Container>) = containers
         .iter()
         .partition(|c| !ctx.paths.container_dir(&c.id).join("hosts").exists());
-    for c in half {
+    for c in &half {
         found.push(Finding {
             owner: owner(c),
             problem: Problem::Stale,
@@ -122,16 +142,35 @@ pub fn check(ctx: &Context) -> Result<Vec<Finding>, EngineError> {
             fix: Fix::RemoveContainer(c.id.clone()),
         });
     }
+    let half: HashSet<&str> = half.iter().map(|c| c.id.as_str()).collect();
     let containers: Vec<Container> = containers.into_iter().cloned().collect();
+    let nets = networks::list(ctx)?;
+    let (rows, allocations) = {
+        let mut st = ctx.store()?;
+        st.read(|tx| -> Result<_, EngineError> {
+            let mut allocations = Vec::new();
+            for n in &nets {
+                for a in tx.allocations(&n.id)? {
+                    allocations.push((n, a));
+                }
+            }
+            Ok((tx.endpoints(None, None)?, allocations))
+        })?
+    };
     supervisors(&containers, &mut found);
     namespaces(ctx, &containers, &by_id, &mut found)?;
     ip_netns(ctx, &containers, &by_id, &mut found)?;
-    links(ctx, &mut found)?;
+    let links = links(ctx, &containers, &nets, &mut found)?;
+    addresses(&rows, &allocations, &by_id, &half, &mut found);
+    firewall(ctx, &nets, &links, &allocations, &by_id, &half, &mut found)?;
     cgroups(ctx, &by_id, &mut found)?;
-    records(ctx, &containers, &by_id, &mut found)?;
+    records(ctx, &containers, &by_id, &nets, &rows, &mut found)?;
+    // Before the directories: a directory is removed only once nothing is mounted below it.
+    mounts(ctx, &by_id, &mut found)?;
     directories(ctx, &by_id, &mut found)?;
     volumes(ctx, &mut found)?;
     partials(ctx, &mut found)?;
+    unused_layers(ctx, &mut found)?;
     Ok(found)
 }
 
@@ -143,7 +182,8 @@ pub fn repair(ctx: &Context, found: &[Finding]) -> Vec<(Finding, Option<EngineEr
         .collect();
     // The firewall table and the connect4 map, made to hold exactly what the store says (see the module's
     // documentation), when there is anything of networks to hold.
-    let networked = networks::list(ctx).is_ok_and(|n| !n.is_empty());
+    let networked = networks::list(ctx).is_ok_and(|n| !n.is_empty())
+        || found.iter().any(|f| matches!(f.fix, Fix::Firewall));
     if !found.is_empty() && networked {
         if let Err(e) = ports::reload(ctx) {
             if let Some(last) = out.last_mut() {
@@ -214,6 +254,49 @@ fn fix(ctx: &Context, fix: &Fix) -> Result<(), EngineError> {
             .remove()
             .map_err(minotaur_runtime::RuntimeError::from)?),
         Fix::Records(id) => dns::update(ctx, id),
+        Fix::ReleaseAddresses { network, container } => {
+            let mut st = ctx.store()?;
+            st.write(|tx| tx.release_addresses(network, container))?;
+            Ok(())
+        }
+        Fix::Endpoint { container, network } => {
+            let c = ctx.find(container.as_str())?;
+            let Some(key) = &c.state.sandbox_key else {
+                return Ok(());
+            };
+            let nets = networks::list(ctx)?;
+            let attached = attach::attachments(ctx, Some(container.as_str()), None)?;
+            match attached.iter().find(|a| &a.endpoint.network_id == network) {
+                Some(a) => restore::endpoint(&c, key, &nets, &a.endpoint),
+                None => Ok(()),
+            }
+        }
+        Fix::Unused(unused) => {
+            minotaur_image::Store::open(&ctx.paths.root)?.remove_unused(unused)?;
+            Ok(())
+        }
+        Fix::Unmount(path) => {
+            // Detached: a process that still has a file open below it keeps it, nobody else sees it.
+            for _ in 0..16 {
+                match nix::mount::umount2(path, nix::mount::MntFlags::MNT_DETACH) {
+                    Ok(()) => {}
+                    Err(nix::errno::Errno::EINVAL | nix::errno::Errno::ENOENT) => return Ok(()),
+                    Err(source) => {
+                        return Err(EngineError::Sys {
+                            what: format!("unmount {}", path.display()),
+                            source,
+                        })
+                    }
+                }
+            }
+            Ok(())
+        }
+        Fix::StaleLock(path) => {
+            minotaur_image::Store::open(&ctx.paths.root)?.remove_stale_lock(path)?;
+            Ok(())
+        }
+        // The reload that ends the repair (see `repair`).
+        Fix::Firewall => Ok(()),
         Fix::Remove(path) => remove_path(path).map_err(io(format!("remove {}", path.display()))),
         Fix::Partial { partial, lock } => {
             // Held while removing, so a pull starting now waits, then finds nothing to resume.
@@ -385,29 +468,40 @@ fn ip_netns(
     Ok(())
 }
 
-/// Veths named after a container (`mt` + 10 hex digits of its ID + an index) that no endpoint records, and
-/// minotaur's bridges (`mt-` + 12 hex digits, `minotaur0`) that no network records.
-fn links(ctx: &Context, found: &mut Vec<Finding>) -> Result<(), EngineError> {
+/// Veths named after a container (`mt` + 10 hex digits of its ID + an index) that no endpoint records,
+/// minotaur's bridges (`mt-` + 12 hex digits, `minotaur0`) that no network records, and recorded endpoints
+/// whose veth is gone while the container's namespace is there (a `network disconnect` that died after
+/// taking the interface away). Returns the names of the host's links.
+fn links(
+    ctx: &Context,
+    containers: &[Container],
+    nets: &[crate::network::Network],
+    found: &mut Vec<Finding>,
+) -> Result<HashSet<String>, EngineError> {
     let endpoints = attach::attachments(ctx, None, None)?;
     let veths: HashSet<&str> = endpoints
         .iter()
         .map(|a| a.endpoint.host_veth.as_str())
         .collect();
-    let nets = networks::list(ctx)?;
     let bridges: HashMap<&str, &str> = nets
         .iter()
         .map(|n| (n.bridge.as_str(), n.name.as_str()))
         .collect();
     let mut nl = minotaur_net::Netlink::open().map_err(NetworkError::from)?;
+    let mut names = HashSet::new();
     for link in nl.links().map_err(NetworkError::from)? {
         let name = link.name;
         match Some(link.kind.as_str()).filter(|k| !k.is_empty()) {
             Some("veth") if is_our_veth(&name) && !veths.contains(name.as_str()) => {
+                let prefix = &name[2..12];
                 found.push(Finding {
-                    owner: format!("container {}", &name[2..12]),
+                    owner: containers
+                        .iter()
+                        .find(|c| c.id.as_str().starts_with(prefix))
+                        .map_or_else(|| format!("container {prefix}"), owner),
                     problem: Problem::Orphan,
                     object: format!("veth {name}"),
-                    fix: Fix::DeleteLink(name),
+                    fix: Fix::DeleteLink(name.clone()),
                 })
             }
             Some("bridge") if is_our_bridge(&name) && !bridges.contains_key(name.as_str()) => found
@@ -415,10 +509,168 @@ fn links(ctx: &Context, found: &mut Vec<Finding>) -> Result<(), EngineError> {
                     owner: "network (no record)".into(),
                     problem: Problem::Orphan,
                     object: format!("bridge {name}"),
-                    fix: Fix::DeleteLink(name),
+                    fix: Fix::DeleteLink(name.clone()),
                 }),
             _ => {}
         }
+        names.insert(name);
+    }
+    let live: HashMap<&str, &Container> = containers
+        .iter()
+        .filter(|c| c.state.sandbox_key.is_some() && !restore::lost(c))
+        .map(|c| (c.id.as_str(), c))
+        .collect();
+    for a in &endpoints {
+        let Some(c) = live.get(a.container_id.as_str()) else {
+            continue;
+        };
+        if !names.contains(&a.endpoint.host_veth) {
+            found.push(Finding {
+                owner: owner(c),
+                problem: Problem::Missing,
+                object: format!(
+                    "veth {} (its endpoint on network {})",
+                    a.endpoint.host_veth, a.network
+                ),
+                fix: Fix::Endpoint {
+                    container: c.id.clone(),
+                    network: a.endpoint.network_id.clone(),
+                },
+            });
+        }
+    }
+    Ok(names)
+}
+
+/// Addresses the store gives a container on a network where it has no endpoint: an attach that died
+/// between taking them and recording the endpoint. A container half made is removed whole instead.
+fn addresses(
+    rows: &[EndpointRow],
+    allocations: &[(&crate::network::Network, Allocation)],
+    by_id: &HashMap<&str, &Container>,
+    half: &HashSet<&str>,
+    found: &mut Vec<Finding>,
+) {
+    let attached: HashSet<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r.container_id.as_str(), r.network_id.as_str()))
+        .collect();
+    for (net, a) in allocations {
+        if half.contains(a.container_id.as_str())
+            || attached.contains(&(a.container_id.as_str(), net.id.as_str()))
+        {
+            continue;
+        }
+        found.push(Finding {
+            owner: owner_of(by_id, &a.container_id),
+            problem: Problem::Orphan,
+            object: format!(
+                "address {} on network {} (no endpoint)",
+                a.address, net.name
+            ),
+            fix: Fix::ReleaseAddresses {
+                network: net.id.clone(),
+                container: a.container_id.clone(),
+            },
+        });
+    }
+}
+
+/// The elements of minotaur's own table against the store: the `bridges` set (a network's elements) and
+/// the port maps (published ports). What no record owns is an orphan, what a record owns and the table lacks
+/// is missing; both are repaired by the `network reload` every repair ends with. Nothing but the `inet
+/// minotaur` table is read.
+fn firewall(
+    ctx: &Context,
+    nets: &[crate::network::Network],
+    links: &HashSet<String>,
+    allocations: &[(&crate::network::Network, Allocation)],
+    by_id: &HashMap<&str, &Container>,
+    half: &HashSet<&str>,
+    found: &mut Vec<Finding>,
+) -> Result<(), EngineError> {
+    let mut fw = match minotaur_firewall::Firewall::open() {
+        Ok(fw) => fw,
+        // No networks, no table to compare: a host without nftables can still check the rest.
+        Err(_) if nets.is_empty() => return Ok(()),
+        Err(e) => return Err(NetworkError::from(e).into()),
+    };
+    if nets.is_empty() && !fw.table_exists().map_err(NetworkError::from)? {
+        return Ok(());
+    }
+    let elements: HashSet<String> = fw
+        .bridges()
+        .map_err(NetworkError::from)?
+        .into_iter()
+        .collect();
+    for e in &elements {
+        if !nets.iter().any(|n| &n.bridge == e) {
+            found.push(Finding {
+                owner: "network (no record)".into(),
+                problem: Problem::Orphan,
+                object: format!("firewall elements of bridge {e}"),
+                fix: Fix::Firewall,
+            });
+        }
+    }
+    // A network's elements are added when its bridge is made (at `network create`, or by its first
+    // container for the default network).
+    for n in nets {
+        if links.contains(&n.bridge) && !elements.contains(&n.bridge) {
+            found.push(Finding {
+                owner: format!("network {}", n.name),
+                problem: Problem::Missing,
+                object: format!("firewall elements of bridge {}", n.bridge),
+                fix: Fix::Firewall,
+            });
+        }
+    }
+    let key = |r: &PortRule| {
+        (
+            r.proto,
+            r.bound_ip(),
+            r.host_port,
+            r.container_ip,
+            r.container_port,
+        )
+    };
+    // A container half made or removed goes whole, its ports with it.
+    let wanted: Vec<(String, PortRule)> = ports::wanted(ctx)?
+        .into_iter()
+        .filter(|(id, _)| !half.contains(id.as_str()))
+        .collect();
+    let live = fw.published().map_err(NetworkError::from)?;
+    let live_keys: HashSet<_> = live.iter().map(key).collect();
+    let wanted_keys: HashSet<_> = wanted.iter().map(|(_, r)| key(r)).collect();
+    let holder: HashMap<String, &str> = allocations
+        .iter()
+        .map(|(_, a)| (a.address.clone(), a.container_id.as_str()))
+        .collect();
+    let of_half = |r: &PortRule| {
+        holder
+            .get(&r.container_ip.to_string())
+            .is_some_and(|id| half.contains(id))
+    };
+    for r in live
+        .iter()
+        .filter(|r| !wanted_keys.contains(&key(r)) && !of_half(r))
+    {
+        found.push(Finding {
+            owner: holder
+                .get(&r.container_ip.to_string())
+                .map_or_else(|| "container (no record)".into(), |id| owner_of(by_id, id)),
+            problem: Problem::Orphan,
+            object: format!("published port element {r}"),
+            fix: Fix::Firewall,
+        });
+    }
+    for (id, r) in wanted.iter().filter(|(_, r)| !live_keys.contains(&key(r))) {
+        found.push(Finding {
+            owner: owner_of(by_id, id),
+            problem: Problem::Missing,
+            object: format!("published port element {r}"),
+            fix: Fix::Firewall,
+        });
     }
     Ok(())
 }
@@ -466,18 +718,18 @@ fn cgroups(
     Ok(())
 }
 
-/// Resolver record files of containers that are gone, and containers on networks whose file is missing.
+/// Resolver record files of containers that are gone, and containers whose file is missing or does not say
+/// what their endpoints do (a `network connect` or `disconnect` that died before telling the resolver).
 fn records(
     ctx: &Context,
     containers: &[Container],
     by_id: &HashMap<&str, &Container>,
+    nets: &[crate::network::Network],
+    rows: &[EndpointRow],
     found: &mut Vec<Finding>,
 ) -> Result<(), EngineError> {
-    let dir = ctx
-        .paths
-        .runroot
-        .join("dns")
-        .join(minotaur_dns::RECORDS_DIR);
+    let base = ctx.paths.runroot.join("dns");
+    let dir = base.join(minotaur_dns::RECORDS_DIR);
     let files: HashSet<String> = entries(&dir)?.into_iter().collect();
     for f in &files {
         let Some(id) = f.strip_suffix(".json").filter(|id| is_id(id)) else {
@@ -492,23 +744,85 @@ fn records(
             });
         }
     }
-    let networked: HashSet<String> = attach::attachments(ctx, None, None)?
-        .into_iter()
-        .map(|a| a.container_id)
-        .collect();
+    // Records are written once the resolver's directory exists (the first running container makes it).
+    if !base.exists() {
+        return Ok(());
+    }
+    let sorted = |mut v: Vec<minotaur_dns::Entry>| {
+        v.sort_by(|a, b| a.network.cmp(&b.network));
+        v
+    };
     for c in containers {
-        if networked.contains(c.id.as_str()) && !files.contains(&format!("{}.json", c.id.as_str()))
+        let own: Vec<EndpointRow> = rows
+            .iter()
+            .filter(|r| r.container_id == c.id.as_str())
+            .cloned()
+            .collect();
+        let wanted = sorted(dns::entries(nets, &own)?);
+        let file = format!("{}.json", c.id.as_str());
+        let path = dns::records_file(ctx, c.id.as_str());
+        let problem = match minotaur_dns::read_records(&base, &file) {
+            Ok(None) if wanted.is_empty() => continue,
+            Ok(None) => Problem::Missing,
+            Ok(Some(have)) if sorted(have.clone()) == wanted => continue,
+            Ok(Some(_)) | Err(_) => Problem::Stale,
+        };
+        found.push(Finding {
+            owner: owner(c),
+            problem,
+            object: format!("resolver records {}", path.display()),
+            fix: Fix::Records(c.id.clone()),
+        });
+    }
+    Ok(())
+}
+
+/// Mounts below the run root that are neither the engine's own (the run root bound onto itself, the tmpfs
+/// of the namespace files, the mount template, the bpffs of the connect4 redirect) nor a namespace file (compared above), and that belong to
+/// no recorded container: what a process that died left mounted there. A path naming a container (by ID)
+/// that has a record is that container's, and left alone.
+fn mounts(
+    ctx: &Context,
+    by_id: &HashMap<&str, &Container>,
+    found: &mut Vec<Finding>,
+) -> Result<(), EngineError> {
+    let root = &ctx.paths.runroot;
+    let own = [
+        root.clone(),
+        root.join("mnt"),
+        root.join("mnt").join("template"),
+        root.join("bpf"),
+        ctx.paths.netns_dir(),
+    ];
+    let netns = ctx.paths.netns_dir();
+    let table = "/proc/self/mountinfo";
+    let infos = minotaur_ns::mountinfo::read(table).map_err(|source| EngineError::Io {
+        what: format!("read {table}"),
+        source,
+    })?;
+    let mut seen = HashSet::new();
+    for m in infos {
+        let p = &m.mount_point;
+        if !p.starts_with(root)
+            || own.contains(p)
+            || p.parent() == Some(netns.as_path())
+            || !seen.insert(p.clone())
         {
-            found.push(Finding {
-                owner: owner(c),
-                problem: Problem::Missing,
-                object: format!(
-                    "resolver records {}",
-                    dir.join(format!("{}.json", c.id.as_str())).display()
-                ),
-                fix: Fix::Records(c.id.clone()),
-            });
+            continue;
         }
+        let id = p
+            .components()
+            .filter_map(|c| c.as_os_str().to_str())
+            .find(|s| is_id(s));
+        if id.is_some_and(|id| by_id.contains_key(id)) {
+            continue;
+        }
+        found.push(Finding {
+            owner: id.map_or_else(|| "run root".into(), |id| owner_of(by_id, id)),
+            problem: Problem::Orphan,
+            object: format!("mount {} ({})", p.display(), m.fstype),
+            fix: Fix::Unmount(p.clone()),
+        });
     }
     Ok(())
 }
@@ -581,6 +895,49 @@ fn partials(ctx: &Context, found: &mut Vec<Finding>) -> Result<(), EngineError> 
                 },
             });
         }
+    }
+    Ok(())
+}
+
+/// Blobs and layers of the image store that no image references and no running pull or push has pinned
+/// (a pull that died after ingesting its layers and before registering its image), and its lock files
+/// that nobody holds and guard nothing (a fetch that died).
+fn unused_layers(ctx: &Context, found: &mut Vec<Finding>) -> Result<(), EngineError> {
+    if !ctx.paths.root.join("image").exists() {
+        return Ok(());
+    }
+    let store = minotaur_image::Store::open(&ctx.paths.root)?;
+    let unused = store.unused()?;
+    let each = |blobs: &[String], layers: &[String]| minotaur_image::Unused {
+        blobs: blobs.to_vec(),
+        layers: layers.to_vec(),
+    };
+    for l in &unused.layers {
+        found.push(Finding {
+            owner: "image store".into(),
+            problem: Problem::Orphan,
+            object: format!("layer {l} (no image uses it)"),
+            fix: Fix::Unused(each(&[], std::slice::from_ref(l))),
+        });
+    }
+    for b in &unused.blobs {
+        found.push(Finding {
+            owner: "image store".into(),
+            problem: Problem::Orphan,
+            object: format!("blob {b} (no image uses it)"),
+            fix: Fix::Unused(each(std::slice::from_ref(b), &[])),
+        });
+    }
+    for path in store.stale_locks()? {
+        found.push(Finding {
+            owner: "image store".into(),
+            problem: Problem::Stale,
+            object: format!(
+                "lock file {} (nobody holds it, it guards nothing)",
+                path.display()
+            ),
+            fix: Fix::StaleLock(path),
+        });
     }
     Ok(())
 }
