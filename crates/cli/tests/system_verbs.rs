@@ -140,6 +140,25 @@ fn system_prune_removes_what_is_unused_and_keeps_what_runs() {
 }
 
 #[test]
+fn prune_leaves_a_container_alone_while_it_is_being_made_or_started() {
+    // `create` takes its container directory's lock before the record exists, and `run` holds it until
+    // the container runs; a concurrent prune once removed such containers half-made (found by the soak).
+    let Some(h) = host() else { return };
+    let id = ok(&h, &["create", "--name", "busy", "host", "true"]);
+    h.sh_ok(&format!(
+        "flock -x \"$MINOTAUR_ROOT/containers/{}\" {} system prune -f",
+        id.trim(),
+        env!("CARGO_BIN_EXE_minotaur")
+    ));
+    assert_eq!(
+        ok(&h, &["ps", "-a", "--format", "{{.Names}}"]).trim(),
+        "busy"
+    );
+    ok(&h, &["system", "prune", "-f"]);
+    assert_eq!(ok(&h, &["ps", "-a", "-q"]), "");
+}
+
+#[test]
 fn system_reset_removes_everything_of_minotaur() {
     let Some(h) = host() else { return };
     // Not minotaur's, and left alone.

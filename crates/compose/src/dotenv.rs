@@ -17,7 +17,7 @@ pub enum DotenvError {
     BadName { line: usize, ch: char, text: String },
     #[error("line {line}: key cannot contain a space")]
     SpaceInKey { line: usize },
-    #[error("line {line}: unterminated quoted value {text}")]
+    #[error("line {line}: unterminated quoted value {text:?}")]
     Unterminated { line: usize, text: String },
     #[error("line {line}: {source}")]
     Interpolation {
@@ -191,6 +191,15 @@ fn unescape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unterminated_value_with_a_carriage_return_is_a_one_line_error() {
+        let e = parse("A=1\nB=\"two\rthree", &|_| None).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "line 2: unterminated quoted value \"\\\"two\\rthree\""
+        );
+    }
 
     #[test]
     fn escapes_and_comments() {

@@ -8,10 +8,25 @@
 /// Why a string could not be interpolated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InterpolationError {
-    #[error("required variable {name} is missing a value{}", if message.is_empty() { String::new() } else { format!(": {message}") })]
+    /// The file's message is printed with its control characters escaped: a newline in it would split
+    /// the error over lines.
+    #[error("required variable {name} is missing a value{}", if message.is_empty() { String::new() } else { format!(": {}", one_line(message)) })]
     Required { name: String, message: String },
     #[error("invalid interpolation format in {text:?}: {why}")]
     Invalid { text: String, why: &'static str },
+}
+
+/// `s` with its control characters escaped (`\n`), other characters as they are.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Interpolates one string. `lookup` gives a variable's value; the names of variables that were used without
@@ -195,6 +210,15 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(run(input).as_deref(), Ok(want), "{input}");
         }
+    }
+
+    #[test]
+    fn a_required_variables_message_with_a_newline_stays_on_one_line() {
+        let e = substitute("${UNSET:?must\nbe set é}", &|_| None, &mut Vec::new()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "required variable UNSET is missing a value: must\\nbe set é"
+        );
     }
 
     #[test]

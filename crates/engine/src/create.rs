@@ -57,6 +57,15 @@ pub struct CreateRequest {
 
 /// Creates a container: its record, its directory and files, and its network namespace.
 pub fn create(ctx: &Context, req: CreateRequest) -> Result<Container, EngineError> {
+    create_locked(ctx, req).map(|(c, _)| c)
+}
+
+/// [`create`], handing back the container directory's lock for [`crate::start::start_locked`]: `run`
+/// starts what it made with no moment in which `system prune` could take it for a stopped container.
+pub fn create_locked(
+    ctx: &Context,
+    req: CreateRequest,
+) -> Result<(Container, runroot::ContainerLock), EngineError> {
     let mut config = resolve_config(ctx, &req)?;
     let id = ContainerId::random();
     if config.hostname.is_empty() {
@@ -99,11 +108,16 @@ pub fn create(ctx: &Context, req: CreateRequest) -> Result<Container, EngineErro
     };
     drop(st);
     let networks = attach::plan(ctx, &container)?;
+    // The directory and its lock come before the record: whoever sees the record (prune) finds the lock
+    // held until the container is made, and with `run`, started.
+    let dir = ctx.paths.container_dir(&id);
+    fs::create_dir_all(&dir).map_err(io_err(format!("create {}", dir.display())))?;
+    let lock = runroot::ContainerLock(runroot::lock_dir(&dir)?);
     let mut st = ctx.store()?;
     // The record first: it is the commit point that makes the name taken (and the host ports). A random
     // name that collides gets a fresh one.
     let mut attempt = 0;
-    loop {
+    let recorded = loop {
         match st.write(|tx| -> Result<(), EngineError> {
             store::insert(tx, &container)?;
             volume::attach(ctx, tx, &container.id, &container.config.host)?;
@@ -115,8 +129,12 @@ pub fn create(ctx: &Context, req: CreateRequest) -> Result<Container, EngineErro
                 attempt += 1;
                 container.name = ContainerName::random_for(attempt);
             }
-            other => break other?,
+            other => break other,
         }
+    };
+    if let Err(e) = recorded {
+        let _ = fs::remove_dir_all(&dir);
+        return Err(e);
     }
     drop(st);
     log::debug!("create {}: recorded", container.name);
@@ -132,7 +150,7 @@ pub fn create(ctx: &Context, req: CreateRequest) -> Result<Container, EngineErro
     // The creation time the store recorded is the one inspect shows.
     let container = ctx.find(id.as_str())?;
     events::container(ctx, "create", &container, &[]);
-    Ok(container)
+    Ok((container, lock))
 }
 
 fn make_files(

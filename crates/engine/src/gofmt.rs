@@ -61,10 +61,11 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             }
             chars.next();
         }
-        f.width = number(&mut chars, args, &mut next);
+        f.width = number(&mut chars, args, &mut next, &mut out, "%!(BADWIDTH)");
         if chars.peek() == Some(&'.') {
             chars.next();
-            f.precision = Some(number(&mut chars, args, &mut next).unwrap_or(0));
+            f.precision =
+                Some(number(&mut chars, args, &mut next, &mut out, "%!(BADPREC)").unwrap_or(0));
         }
         let Some(verb) = chars.next() else {
             out.push_str("%!(NOVERB)");
@@ -96,20 +97,37 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
     out
 }
 
-/// A width or precision: digits, or `*` taking the next argument.
+/// The largest width or precision Go's fmt takes (its `tooLarge`).
+pub const MAX_WIDTH: usize = 1_000_000;
+
+/// A width or precision: digits, or `*` taking the next argument. As in Go, a number of digits above
+/// [`MAX_WIDTH`] swallows the rest of the format (which then has no verb), and a `*` argument above it is
+/// `bad` (printed `%!(BADWIDTH)` or `%!(BADPREC)`) and ignored.
 fn number(
     chars: &mut std::iter::Peekable<std::str::Chars>,
     args: &[Value],
     next: &mut usize,
+    out: &mut String,
+    bad: &str,
 ) -> Option<usize> {
     if chars.peek() == Some(&'*') {
         chars.next();
         let n = args.get(*next).and_then(as_i64);
         *next += 1;
-        return n.map(|n| n.max(0) as usize);
+        return match n {
+            Some(n) if n.unsigned_abs() <= MAX_WIDTH as u64 => Some(n.max(0) as usize),
+            _ => {
+                out.push_str(bad);
+                None
+            }
+        };
     }
     let mut n: Option<usize> = None;
     while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
+        if n.unwrap_or(0) > MAX_WIDTH {
+            chars.by_ref().for_each(drop);
+            return None;
+        }
         n = Some(n.unwrap_or(0) * 10 + d as usize);
         chars.next();
     }
@@ -504,6 +522,23 @@ mod tests {
         assert_eq!(sprintf("%s", &[Value::from(5)]), "%!s(int=5)");
         assert_eq!(sprintf("%s %s", &[s("a")]), "a %!s(MISSING)");
         assert_eq!(sprintf("%s", &[s("a"), Value::from(1)]), "a%!(EXTRA int=1)");
+    }
+
+    #[test]
+    fn a_huge_width_is_refused_as_go_does_not_an_overflow_or_a_gigabyte() {
+        assert_eq!(
+            sprintf("%99999999999999999999999d|", &[Value::from(1)]),
+            "%!(NOVERB)%!(EXTRA int=1)"
+        );
+        assert_eq!(
+            sprintf("%*d", &[Value::from(2_000_000), Value::from(7)]),
+            "%!(BADWIDTH)7"
+        );
+        assert_eq!(
+            sprintf("%.*f", &[Value::from(-2_000_000), Value::from(1.5)]),
+            "%!(BADPREC)2"
+        );
+        assert_eq!(sprintf("%3d", &[Value::from(7)]), "  7");
     }
 
     #[test]

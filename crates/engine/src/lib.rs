@@ -44,6 +44,7 @@ pub mod remove;
 pub mod rename;
 pub mod restart;
 mod runroot;
+pub use runroot::ContainerLock;
 pub mod spec;
 pub mod start;
 pub mod stats;

@@ -222,7 +222,7 @@ pub fn mount(s: &str) -> Result<MountRequest, ParseError> {
         let flag = |v: Option<&str>| match v {
             None | Some("1") | Some("true") => Ok(true),
             Some("0") | Some("false") => Ok(false),
-            Some(v) => Err(bad(format!("{key}={v}: expected true or false"))),
+            Some(v) => Err(bad(format!("{key}={v:?}: expected true or false"))),
         };
         let value_of = |v: Option<&str>| {
             v.filter(|v| !v.is_empty())
@@ -237,13 +237,13 @@ pub fn mount(s: &str) -> Result<MountRequest, ParseError> {
             "volume-nocopy" => no_copy = flag(value)?,
             "tmpfs-size" => {
                 let v = value_of(value)?;
-                size(&v).map_err(|_| bad(format!("tmpfs-size={v}: expected a size")))?;
+                size(&v).map_err(|_| bad(format!("tmpfs-size={v:?}: expected a size")))?;
                 tmpfs_opts.push(format!("size={v}"));
             }
             "tmpfs-mode" => {
                 let v = value_of(value)?;
                 u32::from_str_radix(&v, 8)
-                    .map_err(|_| bad(format!("tmpfs-mode={v}: expected an octal mode")))?;
+                    .map_err(|_| bad(format!("tmpfs-mode={v:?}: expected an octal mode")))?;
                 tmpfs_opts.push(format!("mode={v}"));
             }
             // Propagation and consistency hints that change nothing here.
@@ -451,6 +451,18 @@ pub fn ns_mode(flag: &'static str, s: &str) -> Result<NsMode, ParseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mount_value_with_a_newline_stays_on_the_errors_one_line() {
+        for bad in [
+            "type=tmpfs,target=/x,tmpfs-size=\n",
+            "type=tmpfs,target=/x,tmpfs-mode=7\n7",
+            "target=/x,readonly=yes\nminotaur: forged",
+        ] {
+            let e = mount(bad).unwrap_err().to_string();
+            assert!(!e.contains('\n'), "{e}");
+        }
+    }
 
     #[test]
     fn sizes_use_binary_units() {

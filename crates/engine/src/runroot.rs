@@ -110,6 +110,31 @@ pub(crate) fn lock_dir(dir: &Path) -> Result<Flock<fs::File>, EngineError> {
         })
 }
 
+/// The lock on a container's directory that `create` takes before the record exists and `start` holds
+/// until the container is recorded running: a container under it is being made or started, and `prune`
+/// leaves it alone. `run` carries it from its create to its start, so nothing can remove the container in
+/// between.
+pub struct ContainerLock(pub(crate) Flock<fs::File>);
+
+/// The container directory's lock if nobody holds it; `None` when it is held or the directory is missing
+/// (a container whose record is there but not its directory is being made, or was left by a crash, which
+/// `system check` repairs).
+pub(crate) fn try_lock_dir(dir: &Path) -> Result<Option<Flock<fs::File>>, EngineError> {
+    let f = match fs::File::open(dir) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err(format!("open {}", dir.display()))(e)),
+    };
+    match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
+        Ok(l) => Ok(Some(l)),
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
+        Err((_, source)) => Err(EngineError::Sys {
+            what: format!("lock {}", dir.display()),
+            source,
+        }),
+    }
+}
+
 /// True when `dir` is the root of a mount.
 fn is_mount_point(dir: &Path) -> Result<bool, EngineError> {
     rustix::fs::statx(

@@ -28,7 +28,18 @@ use crate::volume;
 pub fn start(ctx: &Context, reference: &str, attach: Attach) -> Result<Option<Ended>, EngineError> {
     let c = ctx.find(reference)?;
     let lock = lock_dir(&ctx.paths.container_dir(&c.id))?;
-    let c = ctx.find(c.id.as_str())?;
+    start_locked(ctx, c.id.as_str(), attach, runroot::ContainerLock(lock))
+}
+
+/// [`start`] under a lock already held: the one [`crate::create::create_locked`] handed back.
+pub fn start_locked(
+    ctx: &Context,
+    reference: &str,
+    attach: Attach,
+    lock: runroot::ContainerLock,
+) -> Result<Option<Ended>, EngineError> {
+    let lock = lock.0;
+    let c = ctx.find(reference)?;
     if c.state.status == Status::Running && alive(c.state.pid, c.state.pid_start_time) {
         return Ok(None);
     }

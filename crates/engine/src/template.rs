@@ -44,8 +44,8 @@ impl Format {
             ("truncate", truncate),
             ("pad", pad),
         ]);
-        tmpl.parse(rewrite_prints(text))
-            .map_err(|e| TemplateError::Parse(e.to_string()))?;
+        tmpl.parse(rewrite_prints(text)?)
+            .map_err(|e| TemplateError::Parse(one_line(&e.to_string())))?;
         Ok(Format { tmpl })
     }
 
@@ -59,8 +59,22 @@ impl Format {
     pub fn render_as(&self, data: &serde_json::Value, ty: &Ty) -> Result<String, TemplateError> {
         self.tmpl
             .render(&Context::from(docker_types::to_value(data, ty)))
-            .map_err(|e| TemplateError::Execute(e.to_string()))
+            .map_err(|e| TemplateError::Execute(one_line(&e.to_string())))
     }
+}
+
+/// gtmpl's message with its control characters escaped: it quotes the template and its keys, and an error
+/// is one line.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Converts template values back into JSON (for the `json` function), without the keys that are ours.
@@ -91,7 +105,13 @@ fn to_json(v: &Value) -> serde_json::Value {
 }
 
 /// Splits `text` into literal text and `{{ … }}` actions, and appends `| _gofmt` to each printing action.
-fn rewrite_prints(text: &str) -> String {
+///
+/// It also refuses, before gtmpl sees them, the two kinds of action gtmpl's lexer cannot take: one left open
+/// at the end of the text, and one with a non-ASCII character outside its quoted strings. Its lexer steps
+/// back one byte after every character it peeks at, whatever that character's width (Go's steps back the
+/// width): past the end of the text that re-reads the last character for ever (`{{-` never returned), and
+/// after a multi-byte character it slices inside it and panics on its own thread.
+fn rewrite_prints(text: &str) -> Result<String, TemplateError> {
     const CONTROL: &[&str] = &[
         "if", "else", "end", "range", "with", "define", "template", "block", "break", "continue",
     ];
@@ -100,11 +120,7 @@ fn rewrite_prints(text: &str) -> String {
     while let Some(start) = rest.find("{{") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        let Some(len) = action_len(after) else {
-            // Unterminated: leave it for the parser to report.
-            out.push_str(&rest[start..]);
-            return out;
-        };
+        let len = action_len(after).map_err(|why| TemplateError::Parse(why.to_owned()))?;
         let inner = &after[..len];
         rest = &after[len + 2..];
         let (lead, body) = match inner.strip_prefix('-') {
@@ -140,19 +156,42 @@ fn rewrite_prints(text: &str) -> String {
         out.push_str("}}");
     }
     out.push_str(rest);
-    out
+    Ok(out)
 }
 
-/// The length of an action's inside, up to its closing `}}`, skipping quoted strings and raw strings.
-fn action_len(s: &str) -> Option<usize> {
+/// The length of an action's inside, up to its closing `}}`, skipping what gtmpl's lexer skips: quoted
+/// strings, raw strings, character constants, and a comment that opens the action. Refuses what that lexer
+/// cannot take (see [`rewrite_prints`]), with Go's words where Go has them.
+fn action_len(s: &str) -> Result<usize, &'static str> {
     let b = s.as_bytes();
+    let body = s.strip_prefix("- ").map_or(0, |_| 2);
+    if s[body..].starts_with("/*") {
+        // Read as text up to `*/`, with no stepping back: safe whatever it holds.
+        let end = s[body + 2..].find("*/").ok_or("unclosed comment")? + body + 2 + 2;
+        return match &s[end..] {
+            r if r.starts_with("}}") => Ok(end),
+            r if r.starts_with(" -}}") => Ok(end + 2),
+            _ => Err("comment ends before closing delimiter"),
+        };
+    }
     let mut i = 0;
     while i < b.len() {
         match b[i] {
-            b'"' => {
+            q @ (b'"' | b'\'') => {
                 i += 1;
-                while i < b.len() && b[i] != b'"' {
-                    i += if b[i] == b'\\' { 2 } else { 1 };
+                while i < b.len() && b[i] != q {
+                    match b[i] {
+                        b'\n' => break,
+                        b'\\' => i += 2,
+                        _ => i += 1,
+                    }
+                }
+                if i >= b.len() || b[i] != q {
+                    return Err(if q == b'"' {
+                        "unterminated quoted string"
+                    } else {
+                        "unterminated character constant"
+                    });
                 }
             }
             b'`' => {
@@ -160,13 +199,19 @@ fn action_len(s: &str) -> Option<usize> {
                 while i < b.len() && b[i] != b'`' {
                     i += 1;
                 }
+                if i >= b.len() {
+                    return Err("unterminated raw quoted string");
+                }
             }
-            b'}' if b.get(i + 1) == Some(&b'}') => return Some(i),
+            b'}' if b.get(i + 1) == Some(&b'}') => return Ok(i),
+            c if !c.is_ascii() => {
+                return Err("a non-ASCII character outside quotes in an action is not supported")
+            }
             _ => {}
         }
         i += 1;
     }
-    None
+    Err("unclosed action")
 }
 
 fn arg_str(name: &str, args: &[Value], i: usize) -> Result<String, FuncError> {
@@ -263,7 +308,14 @@ fn truncate(args: &[Value]) -> Result<Value, FuncError> {
 fn pad(args: &[Value]) -> Result<Value, FuncError> {
     let s = arg_str("pad", args, 0)?;
     let num = |i: usize| match args.get(i) {
-        Some(Value::Number(n)) => Ok(n.as_u64().unwrap_or(0) as usize),
+        Some(Value::Number(n)) => match n.as_u64().unwrap_or(0) {
+            // Go's fmt takes no width above a million either; more would only fill the memory.
+            n if n > gofmt::MAX_WIDTH as u64 => Err(FuncError::Generic(format!(
+                "pad: {n} spaces is more than {}",
+                gofmt::MAX_WIDTH
+            ))),
+            n => Ok(n as usize),
+        },
         _ => Err(FuncError::ExactlyXArgs("pad".into(), 3)),
     };
     Ok(Value::String(format!(
@@ -356,6 +408,53 @@ mod tests {
             r#"{"MaximumRetryCount":0,"Name":"no"}"#
         );
         assert_eq!(r("{{range $p, $b := .HostConfig.PortBindings}}{{$p}}={{(index $b 0).HostPort}}{{end}}"), "80/tcp=8080");
+    }
+
+    #[test]
+    fn an_action_left_open_is_an_error_not_a_lexer_that_never_returns() {
+        for t in [
+            "{{-",
+            "{{ 1",
+            "a {{.Id",
+            "{{\"}}",
+            "{{'}}'-",
+            "{{`x",
+            "{{/* x",
+            "{{/* x */ y}}",
+        ] {
+            let e = Format::parse(t)
+                .err()
+                .unwrap_or_else(|| panic!("{t:?} parsed"));
+            assert!(
+                e.to_string().starts_with("template parsing error: "),
+                "{t:?}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_non_ascii_character_in_an_action_is_an_error_not_a_panic_in_the_lexer() {
+        assert!(Format::parse("{{.Name€}}").is_err());
+        assert!(Format::parse("{{é}}").is_err());
+        let d = json!({"Labels": {"café": "é"}});
+        assert_eq!(
+            render("é {{index .Labels \"café\"}} {{/* ü */}}", d),
+            "é é "
+        );
+    }
+
+    #[test]
+    fn an_error_quoting_a_control_character_is_one_line() {
+        let f = Format::parse("{{index .Labels \"\ra\"}}").unwrap();
+        let e = f.render(&json!(null)).unwrap_err().to_string();
+        assert!(!e.contains(['\r', '\n']), "{e}");
+    }
+
+    #[test]
+    fn a_huge_pad_is_an_error_not_an_allocation() {
+        let f = Format::parse("{{pad .Name 99999999999 0}}").unwrap();
+        assert!(f.render(&json!({"Name": "x"})).is_err());
+        assert_eq!(render("{{pad .Name 1 2}}", json!({"Name": "x"})), " x  ");
     }
 
     #[test]

@@ -60,24 +60,76 @@ pub enum ExtractError {
     Read(#[source] io::Error),
     #[error("cannot open the layer root {0}")]
     Root(PathBuf, #[source] Errno),
-    #[error("cannot {op} {path} in the layer")]
+    #[error("cannot {op} {path:?} in the layer")]
     Entry {
         op: &'static str,
         path: PathBuf,
         #[source]
         source: Errno,
     },
-    #[error("cannot write {0} in the layer")]
+    #[error("cannot write {0:?} in the layer")]
     Write(PathBuf, #[source] io::Error),
-    #[error("hard link {path} points at {target}, which is not a file in the layer")]
+    #[error("hard link {path:?} points at {target:?}, which is not a file in the layer")]
     HardlinkTarget {
         path: PathBuf,
         target: PathBuf,
         #[source]
         source: Errno,
     },
+    #[error(
+        "sparse file {path:?} in the layer claims {real} bytes with {data} of data: more than 1 GiB of holes"
+    )]
+    SparseHoles { path: PathBuf, real: u64, data: u64 },
     #[error("openat2 is not available (Linux 5.6 or later is needed to extract layers safely)")]
     NoOpenat2(#[source] Errno),
+}
+
+/// The most a GNU sparse entry's holes may add to its data. The tar reader hands holes over as zeros, so a
+/// header of a few hundred bytes could otherwise claim terabytes: written out they would fill the disk, and
+/// even read they take minutes. Image tools do not write sparse entries (the OCI layer format advises
+/// against them), so a real layer does not come near this.
+const SPARSE_HOLES_MAX: u64 = 1 << 30;
+
+/// Copies a sparse entry, leaving its runs of zeros as holes in `file` rather than writing them.
+fn copy_sparse(entry: &mut impl Read, file: &mut std::fs::File) -> io::Result<u64> {
+    use std::io::{Seek, SeekFrom, Write};
+    let mut buf = vec![0u8; 64 << 10];
+    let mut at = 0u64;
+    loop {
+        let n = match entry.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf[..n].iter().any(|&b| b != 0) {
+            file.seek(SeekFrom::Start(at))?;
+            file.write_all(&buf[..n])?;
+        }
+        at += n as u64;
+    }
+    file.set_len(at)?;
+    Ok(at)
+}
+
+/// A read error of the archive, with the control characters it quotes from the archive's headers (the
+/// tar reader names the bytes it could not parse) escaped, so that the error stays one line.
+fn read_err(e: io::Error) -> ExtractError {
+    let text = e.to_string();
+    if !text.contains(|c: char| c.is_control()) {
+        return ExtractError::Read(e);
+    }
+    let escaped: String = text
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
+    ExtractError::Read(io::Error::new(e.kind(), escaped))
 }
 
 fn entry_err(op: &'static str, path: &Path) -> impl FnOnce(Errno) -> ExtractError {
@@ -113,8 +165,8 @@ pub fn extract(archive: impl Read, root: &Path, opts: &Options) -> Result<Summar
         dirs: HashMap::new(),
     };
     let mut ar = tar::Archive::new(archive);
-    for entry in ar.entries().map_err(ExtractError::Read)? {
-        let entry = entry.map_err(ExtractError::Read)?;
+    for entry in ar.entries().map_err(read_err)? {
+        let entry = entry.map_err(read_err)?;
         ex.entry(entry)?;
     }
     ex.finish_dirs()?;
@@ -171,32 +223,29 @@ struct Extractor<'o> {
 
 impl Extractor<'_> {
     fn entry<R: Read>(&mut self, mut entry: tar::Entry<'_, R>) -> Result<(), ExtractError> {
-        let raw = entry.path().map_err(ExtractError::Read)?.into_owned();
+        let raw = entry.path().map_err(read_err)?.into_owned();
         let path = clean(&raw);
         let header = entry.header();
         let kind = header.entry_type();
-        let mode = header.mode().map_err(ExtractError::Read)? & 0o7777;
+        let mode = header.mode().map_err(read_err)? & 0o7777;
         let device = (header.device_major(), header.device_minor());
-        let link = entry
-            .link_name()
-            .map_err(ExtractError::Read)?
-            .map(|l| l.into_owned());
+        let link = entry.link_name().map_err(read_err)?.map(|l| l.into_owned());
         // PAX records override the header (sub-second mtimes, large IDs) and carry the xattrs.
         let pax = pax(&mut entry)?;
         let header = entry.header();
         let mtime = match pax.mtime {
             Some(t) => t,
-            None => TimeSpec::new(header.mtime().map_err(ExtractError::Read)? as i64, 0),
+            None => TimeSpec::new(header.mtime().map_err(read_err)? as i64, 0),
         };
         // Owners are parsed only when applied: some writers leave the fields blank.
         let (uid, gid, xattrs) = if self.opts.same_owner {
             let uid = match pax.uid {
                 Some(u) => u,
-                None => header.uid().map_err(ExtractError::Read)?,
+                None => header.uid().map_err(read_err)?,
             };
             let gid = match pax.gid {
                 Some(g) => g,
-                None => header.gid().map_err(ExtractError::Read)?,
+                None => header.gid().map_err(read_err)?,
             };
             (uid, gid, pax.xattrs)
         } else {
@@ -294,8 +343,16 @@ impl Extractor<'_> {
                 )
                 .map_err(entry_err("create file", &path))?;
                 let mut file = std::fs::File::from(fd);
-                self.summary.size += io::copy(&mut entry, &mut file)
-                    .map_err(|e| ExtractError::Write(path.clone(), e))?;
+                let written = if kind == tar::EntryType::GNUSparse {
+                    let (real, data) = (entry.size(), entry.header().entry_size().unwrap_or(0));
+                    if real.saturating_sub(data) > SPARSE_HOLES_MAX {
+                        return Err(ExtractError::SparseHoles { path, real, data });
+                    }
+                    copy_sparse(&mut entry, &mut file)
+                } else {
+                    io::copy(&mut entry, &mut file)
+                };
+                self.summary.size += written.map_err(|e| ExtractError::Write(path.clone(), e))?;
                 if let Some((u, g)) = owner {
                     fchown(
                         &file,
@@ -603,11 +660,11 @@ struct Pax {
 /// Malformed numbers are ignored in favour of the header's fields.
 fn pax<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<Pax, ExtractError> {
     let mut out = Pax::default();
-    let Some(exts) = entry.pax_extensions().map_err(ExtractError::Read)? else {
+    let Some(exts) = entry.pax_extensions().map_err(read_err)? else {
         return Ok(out);
     };
     for ext in exts {
-        let ext = ext.map_err(ExtractError::Read)?;
+        let ext = ext.map_err(read_err)?;
         let key = ext.key_bytes();
         if let Some(name) = key.strip_prefix(b"SCHILY.xattr.") {
             // overlayfs reads its own xattrs (redirect, metacopy, origin, opaque…) from lower layers: a layer

@@ -444,3 +444,62 @@ fn overlayfs_xattrs_cannot_be_forged() {
     let n = rustix::fs::flistxattr(&d, &mut buf).unwrap();
     assert_eq!(&buf[..n], b"user.ok\0");
 }
+
+#[test]
+fn a_sparse_file_claiming_a_terabyte_is_refused_at_once_not_written_out() {
+    // A 2 KiB tarball once made the extractor write a terabyte of zeros.
+    let f = Fixture::new();
+    let tar = Tar::default().sparse("bomb", &[b's'; 512], 1 << 40).build();
+    let start = std::time::Instant::now();
+    let err = f.extract(tar, &Options::default()).unwrap_err();
+    assert!(matches!(err, ExtractError::SparseHoles { .. }), "{err}");
+    assert!(start.elapsed() < std::time::Duration::from_secs(5));
+    f.assert_untouched();
+}
+
+#[test]
+fn a_sparse_file_keeps_its_holes() {
+    let f = Fixture::new();
+    let tar = Tar::default()
+        .sparse("sparse", &[b's'; 512], 64 << 20)
+        .build();
+    let summary = f.extract(tar, &Options::default()).unwrap();
+    assert_eq!(summary.size, 64 << 20);
+    let path = in_layer(&f, "sparse");
+    let m = fs::metadata(&path).unwrap();
+    assert_eq!(m.len(), 64 << 20);
+    assert!(
+        m.blocks() * 512 < 1 << 20,
+        "{} bytes on disk",
+        m.blocks() * 512
+    );
+    let data = fs::read(&path).unwrap();
+    assert!(data[..(64 << 20) - 512].iter().all(|&b| b == 0));
+    assert!(data[(64 << 20) - 512..].iter().all(|&b| b == b's'));
+    f.assert_untouched();
+}
+
+#[test]
+fn a_header_quoting_a_control_character_gives_a_one_line_error() {
+    let f = Fixture::new();
+    let mut tar = Tar::default().file("a", b"x").build();
+    // The gid field (8 bytes at offset 116) with a carriage return in its digits, checksum made valid.
+    tar[121] = b'\r';
+    let mut h = tar::Header::new_old();
+    h.as_mut_bytes().copy_from_slice(&tar[..512]);
+    h.set_cksum();
+    tar[..512].copy_from_slice(h.as_bytes());
+    let opts = Options {
+        allow_devices: false,
+        same_owner: true,
+    };
+    let err = f.extract(tar, &opts).unwrap_err();
+    let mut chain = vec![err.to_string()];
+    let mut source = std::error::Error::source(&err);
+    while let Some(e) = source {
+        chain.push(e.to_string());
+        source = e.source();
+    }
+    assert!(chain.iter().all(|m| !m.contains(['\r', '\n'])), "{chain:?}");
+    f.assert_untouched();
+}

@@ -140,6 +140,8 @@ impl Platform {
                         .to_string()
                     })
                     .filter(|p| p != "unknown/unknown")
+                    // The registry's text, on the user's terminal: escaped, so it stays one line.
+                    .map(|p| p.escape_default().to_string())
                     .collect(),
             })
     }
@@ -322,5 +324,14 @@ mod tests {
         );
         // Another OS is not a match.
         assert!(chosen("linux/amd64", &["windows/amd64"]).is_err());
+    }
+
+    #[test]
+    fn a_platform_with_a_newline_in_the_index_stays_on_the_errors_one_line() {
+        let err = chosen("linux/amd64", &["plan9\nminotaur: forged/amd64"]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "no image for platform linux/amd64 in the index; it has plan9\\nminotaur: forged/amd64"
+        );
     }
 }

@@ -43,11 +43,13 @@ pub enum RegistriesError {
         #[source]
         source: std::io::Error,
     },
-    #[error("bad registries.conf {path}")]
+    /// The TOML parser's own message, without the excerpt of the file it draws under it over several
+    /// lines, and with any control character of the file's text escaped: an error is one line.
+    #[error("bad registries.conf {path}: line {line}: {why}")]
     Parse {
         path: PathBuf,
-        #[source]
-        source: Box<toml::de::Error>,
+        line: usize,
+        why: String,
     },
     #[error("bad registries.conf entry {prefix:?}: {why}")]
     Entry { prefix: String, why: &'static str },
@@ -131,7 +133,8 @@ impl RegistriesConf {
     pub fn parse(text: &str, path: &Path) -> Result<Self, RegistriesError> {
         let file: File = toml::from_str(text).map_err(|e| RegistriesError::Parse {
             path: path.into(),
-            source: Box::new(e),
+            line: e.span().map_or(1, |s| line_of(text, s.start)),
+            why: one_line(e.message()),
         })?;
         let mut entries = Vec::with_capacity(file.registry.len());
         for mut entry in file.registry {
@@ -268,6 +271,29 @@ fn rewrite(entry: &Entry, location: &str, repo: &Repository) -> Result<Endpoint,
 }
 
 /// `localhost`, `127.0.0.0/8` and `::1`, with or without a port.
+/// The line (from 1) of the byte at `offset`.
+fn line_of(text: &str, offset: usize) -> usize {
+    let offset = offset.min(text.len());
+    text.as_bytes()[..offset]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// `s` with its control characters escaped (`\n`, `\u{1b}`), so that text quoted from a file stays on one line.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 pub(crate) fn is_loopback(host: &str) -> bool {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return ip.is_loopback();
@@ -296,6 +322,18 @@ mod tests {
 
     fn repo(s: &str) -> Repository {
         s.parse::<crate::Reference>().unwrap().repository().clone()
+    }
+
+    #[test]
+    fn a_toml_error_is_one_line_naming_the_line() {
+        let e = RegistriesConf::parse(
+            "[[registry]]\n\"a\\nb\" = 1\n\"a\\nb\" = 2\n",
+            Path::new("r.conf"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(!e.contains('\n'), "{e}");
+        assert!(e.starts_with("bad registries.conf r.conf: line 3: "), "{e}");
     }
 
     fn hosts(c: &RegistriesConf, r: &str) -> Vec<String> {

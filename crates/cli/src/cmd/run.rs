@@ -40,7 +40,7 @@ pub fn run(global: &Global, args: Args) -> CliResult {
     let keys = detach_keys(&args.detach_keys)?;
     let ctx = context(global);
     pull_image(global, &ctx, &args.flags)?;
-    let c = create::create(&ctx, req).map_err(code)?;
+    let (c, lock) = create::create_locked(&ctx, req).map_err(code)?;
     let attach = if args.detach {
         Attach::Detached
     } else {
@@ -51,7 +51,7 @@ pub fn run(global: &Global, args: Args) -> CliResult {
             detach_keys: keys,
         })
     };
-    match start::start(&ctx, c.id.as_str(), attach) {
+    match start::start_locked(&ctx, c.id.as_str(), attach, lock) {
         Ok(Some(ended)) => finish(ended),
         Ok(None) => {
             writeln!(std::io::stdout(), "{}", c.id)?;

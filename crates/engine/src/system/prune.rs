@@ -8,7 +8,7 @@ use crate::container::{Container, Status};
 use crate::context::Context;
 use crate::error::EngineError;
 use crate::network::networks;
-use crate::{human, remove, volume};
+use crate::{human, remove, runroot, volume};
 
 /// Which containers `--filter` selects. Docker's keys: `label=KEY[=VALUE]`, `label!=KEY[=VALUE]`,
 /// `until=DURATION|RFC3339` (created before then).
@@ -116,6 +116,19 @@ pub fn prune(ctx: &Context, opts: &Options) -> Result<(Pruned, Option<EngineErro
         );
         if !stopped || !opts.filters.iter().all(|f| f.matches(c, now)) {
             continue;
+        }
+        // A container being made or started holds its directory's lock: it is not stopped, only not
+        // running yet. Under the lock, its record is read again.
+        let Some(_lock) = runroot::try_lock_dir(&ctx.paths.container_dir(&c.id))? else {
+            continue;
+        };
+        match ctx.find(c.id.as_str()) {
+            Ok(now)
+                if matches!(
+                    now.state.status,
+                    Status::Created | Status::Exited | Status::Dead
+                ) => {}
+            _ => continue,
         }
         match remove::remove(ctx, c.id.as_str(), false, false) {
             Ok(_) => done.containers.push(c.id.as_str().to_owned()),

@@ -34,6 +34,18 @@ fn header(kind: EntryType, name: &str, mode: u32, size: u64) -> Header {
     h
 }
 
+/// A numeric field of a GNU header: 11 octal digits, or past 8 GiB the base-256 form.
+fn gnu_number(field: &mut [u8; 12], v: u64) {
+    if v < 1 << 33 {
+        field[..11].copy_from_slice(format!("{v:011o}").as_bytes());
+        field[11] = 0;
+    } else {
+        *field = [0; 12];
+        field[0] = 0x80;
+        field[4..].copy_from_slice(&v.to_be_bytes());
+    }
+}
+
 fn set_link(h: &mut Header, target: &str) {
     let raw = &mut h.as_old_mut().linkname;
     assert!(target.len() < raw.len());
@@ -92,6 +104,18 @@ impl Tar {
         h.set_device_minor(minor).unwrap();
         h.set_cksum();
         self.b.append(&h, &[][..]).unwrap();
+        self
+    }
+
+    /// A GNU sparse file of `real` bytes whose only data, `data`, is at its end: the rest is one hole.
+    pub fn sparse(mut self, name: &str, data: &[u8], real: u64) -> Self {
+        let mut h = header(EntryType::GNUSparse, name, 0o644, data.len() as u64);
+        let gnu = h.as_gnu_mut().unwrap();
+        gnu_number(&mut gnu.sparse[0].offset, real - data.len() as u64);
+        gnu_number(&mut gnu.sparse[0].numbytes, data.len() as u64);
+        gnu_number(&mut gnu.realsize, real);
+        h.set_cksum();
+        self.b.append(&h, data).unwrap();
         self
     }
 
