@@ -67,7 +67,7 @@ impl Compression {
     fn decoder<B: BufRead>(self, buf: B) -> Result<Decoder<B>, StoreError> {
         Ok(match self {
             Compression::None => Decoder::None(buf),
-            Compression::Gzip => Decoder::Gzip(flate2::bufread::MultiGzDecoder::new(buf)),
+            Compression::Gzip => Decoder::Gzip(Box::new(flate2::bufread::MultiGzDecoder::new(buf))),
             Compression::Zstd => Decoder::Zstd(
                 zstd::stream::read::Decoder::with_buffer(buf).map_err(StoreError::Read)?,
             ),
@@ -78,7 +78,7 @@ impl Compression {
 /// A layer's decompressor over its compressed stream, which it gives back at the end.
 pub(crate) enum Decoder<B: BufRead> {
     None(B),
-    Gzip(flate2::bufread::MultiGzDecoder<B>),
+    Gzip(Box<flate2::bufread::MultiGzDecoder<B>>),
     Zstd(zstd::stream::read::Decoder<'static, B>),
 }
 
@@ -86,7 +86,7 @@ impl<B: BufRead> Decoder<B> {
     fn into_inner(self) -> B {
         match self {
             Decoder::None(b) => b,
-            Decoder::Gzip(d) => d.into_inner(),
+            Decoder::Gzip(d) => (*d).into_inner(),
             Decoder::Zstd(d) => d.finish(),
         }
     }
