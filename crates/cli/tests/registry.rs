@@ -284,6 +284,55 @@ fn push_pull_run_and_what_skopeo_sees() {
     assert!(pruned.contains("Total reclaimed space:"), "{pruned}");
 }
 
+/// podman in the box, with its storage, configuration and temporary files under `/tmp/podman` (the box's
+/// own `/tmp`): nothing of the real host's podman is read or written.
+const PODMAN: &str = "CONTAINERS_CONF=/tmp/podman/containers.conf \
+    CONTAINERS_STORAGE_CONF=/tmp/podman/storage.conf CONTAINERS_REGISTRIES_CONF=/tmp/podman/registries.conf \
+    DOCKER_CONFIG=/tmp/podman podman --tmpdir /tmp/podman/tmp";
+
+#[test]
+fn podman_pulls_what_minotaur_pushed_with_the_same_digests() {
+    if !std::path::Path::new("/usr/bin/podman").exists() {
+        println!("skipped: /usr/bin/podman is not installed (see .ci/run for the packages)");
+        return;
+    }
+    let Some(h) = host() else { return };
+    start_registry(&h, "reg", REG, "");
+    import_busybox(&h, "bb:1", "echo two > $r/etc/layer");
+    let image = format!("{REG}/podman/bb:1");
+    ok(&h, &["tag", "bb:1", &image]);
+    let digest = pushed_digest(&ok(&h, &["push", &image]));
+    let diff_ids = ok(
+        &h,
+        &["image", "inspect", "-f", "{{json .RootFS.Layers}}", &image],
+    );
+
+    // No systemd in the box: cgroupfs and a file for events; vfs storage needs no mounts. As root, podman
+    // keeps a blob cache in /var/lib/containers whatever its storage says: the box's /var/lib becomes an
+    // overlay whose writes land in its /tmp.
+    h.sh_ok(
+        "mkdir -p /tmp/podman/tmp /tmp/varlib-upper /tmp/varlib-work
+         mount -t overlay overlay -o lowerdir=/var/lib,upperdir=/tmp/varlib-upper,workdir=/tmp/varlib-work /var/lib
+         cd /tmp/podman && echo '{}' > config.json
+         printf '[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n' > containers.conf
+         printf '[storage]\ndriver = \"vfs\"\ngraphroot = \"/tmp/podman/root\"\nrunroot = \"/tmp/podman/run\"\n' > storage.conf
+         : > registries.conf",
+    );
+    let pulled = h.sh(&format!("{PODMAN} pull -q --tls-verify=false {image}"));
+    assert!(
+        pulled.status.success(),
+        "podman pull: {}",
+        common::show(&pulled)
+    );
+    let seen = h.sh_ok(&format!(
+        "{PODMAN} image inspect --format '{{{{.Digest}}}} {{{{json .RootFS.Layers}}}}' {image}"
+    ));
+    assert_eq!(seen.trim_end(), format!("{digest} {diff_ids}"));
+    // podman verified every blob on the way; its copy of the layer holds what was imported.
+    let layer = h.sh_ok("cat /tmp/podman/root/vfs/dir/*/etc/layer");
+    assert_eq!(layer.trim_end(), "two");
+}
+
 #[test]
 fn bad_pulls_say_what_failed_and_leave_nothing() {
     let Some(h) = host() else { return };

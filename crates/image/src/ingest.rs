@@ -18,14 +18,14 @@
 //! stays pinned against `rmi` and `prune` until the [`IngestedLayer`] is dropped, so the engine keeps the
 //! layers of an image until [`Store::commit_pulled`](crate::Store::commit_pulled) has registered it.
 
-use std::cell::RefCell;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::extract;
-use crate::layer::{renamed_onto_a_directory, stream_layer, tree_size, Compression};
+use crate::layer::{renamed_onto_a_directory, stream_layer_threaded, tree_size, Compression};
 use crate::lock::Pin;
 use crate::reference::Digest;
 use crate::store::{io_err, Store, StoreError};
@@ -114,14 +114,14 @@ struct Resume<'a, F, R> {
     source: Option<F>,
     tail: Option<R>,
     /// The source's own error, kept whole: what the decompressor or extractor reports wraps only a marker.
-    failure: &'a RefCell<Option<io::Error>>,
-    progress: &'a dyn Fn(Progress),
+    failure: &'a Mutex<Option<io::Error>>,
+    progress: &'a (dyn Fn(Progress) + Sync),
 }
 
 impl<F: FnOnce(u64) -> io::Result<R>, R: Read> Resume<'_, F, R> {
     fn fail(&self, e: io::Error) -> io::Error {
         let marker = io::Error::new(e.kind(), "the layer source failed");
-        *self.failure.borrow_mut() = Some(e);
+        *self.failure.lock().expect("no panics while held") = Some(e);
         marker
     }
 
@@ -135,11 +135,29 @@ impl<F: FnOnce(u64) -> io::Result<R>, R: Read> Resume<'_, F, R> {
         }
         let want = buf.len().min((self.size - self.done) as usize);
         let tail = self.tail.as_mut().expect("opened above");
-        let n = match tail.read(&mut buf[..want]) {
-            Ok(n) => n,
-            Err(e) => return Err(self.fail(e)),
-        };
-        if n == 0 {
+        // The source's reads are small (an HTTP body comes 8 KiB at a time): fill the caller's buffer and
+        // write it to the partial file at once. Bytes read before a failure are kept there for the next
+        // attempt.
+        let mut filled = 0;
+        let mut failed = None;
+        while filled < want {
+            match tail.read(&mut buf[filled..want]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        if filled > 0 {
+            self.partial.write_all(&buf[..filled])?;
+        }
+        if let Some(e) = failed {
+            return Err(self.fail(e));
+        }
+        if filled == 0 {
             let e = io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 format!(
@@ -149,8 +167,7 @@ impl<F: FnOnce(u64) -> io::Result<R>, R: Read> Resume<'_, F, R> {
             );
             return Err(self.fail(e));
         }
-        self.partial.write_all(&buf[..n])?;
-        Ok(n)
+        Ok(filled)
     }
 }
 
@@ -206,11 +223,11 @@ impl Store {
         desc: &LayerDesc,
         opts: &extract::Options,
         source: F,
-        progress: &dyn Fn(Progress),
+        progress: &(dyn Fn(Progress) + Sync),
     ) -> Result<IngestedLayer, IngestError>
     where
-        F: FnOnce(u64) -> io::Result<R>,
-        R: Read,
+        F: FnOnce(u64) -> io::Result<R> + Send,
+        R: Read + Send,
     {
         let store_err = |source| IngestError::Store {
             digest: desc.digest.clone(),
@@ -274,7 +291,7 @@ impl Store {
     fn wait_for_fetch(
         &self,
         desc: &LayerDesc,
-        progress: &dyn Fn(Progress),
+        progress: &(dyn Fn(Progress) + Sync),
     ) -> Result<crate::lock::FileLock, StoreError> {
         let mut last = None;
         loop {
@@ -297,11 +314,11 @@ impl Store {
         desc: &LayerDesc,
         opts: &extract::Options,
         source: F,
-        progress: &dyn Fn(Progress),
+        progress: &(dyn Fn(Progress) + Sync),
     ) -> Result<(Outcome, u64), IngestError>
     where
-        F: FnOnce(u64) -> io::Result<R>,
-        R: Read,
+        F: FnOnce(u64) -> io::Result<R> + Send,
+        R: Read + Send,
     {
         let store_err = |source| IngestError::Store {
             digest: desc.digest.clone(),
@@ -329,7 +346,7 @@ impl Store {
             let f = File::open(&blob_path)
                 .map_err(io_err("open", &blob_path))
                 .map_err(store_err)?;
-            let s = stream_layer(f, declared, staged.as_deref(), opts).map_err(store_err);
+            let s = stream_layer_threaded(f, declared, staged.as_deref(), opts).map_err(store_err);
             (Outcome::Extracted, None, s)
         } else {
             let path = self.partial_path(&desc.digest);
@@ -353,7 +370,7 @@ impl Store {
                     .map_err(store_err)?;
                 offset = 0;
             }
-            let failure = RefCell::new(None);
+            let failure = Mutex::new(None);
             let mut reader = Resume {
                 partial: &file,
                 prefix_left: offset,
@@ -364,8 +381,8 @@ impl Store {
                 failure: &failure,
                 progress,
             };
-            let s = stream_layer(&mut reader, declared, staged.as_deref(), opts);
-            let s = match (s, failure.borrow_mut().take()) {
+            let s = stream_layer_threaded(&mut reader, declared, staged.as_deref(), opts);
+            let s = match (s, failure.lock().expect("no panics while held").take()) {
                 (Ok(s), _) => Ok(s),
                 // Keep what was read for the next attempt.
                 (Err(_), Some(e)) => {

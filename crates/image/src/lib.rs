@@ -63,6 +63,7 @@ mod layer;
 mod lock;
 mod pull;
 mod push;
+mod readahead;
 mod reference;
 mod space;
 mod store;

@@ -7,6 +7,10 @@
 //! disk: it hands the part it has to [`Client::blob_resume`], which hashes it so the final check covers
 //! the whole blob. A mismatch is an error from the last `read`, an [`std::io::Error`] whose inner error is a
 //! [`BlobError`], so a caller that streams into a temporary file never renames a bad blob into place.
+//!
+//! A caller that hashes every byte itself (the image store verifies each layer it ingests) asks for
+//! [`Client::unverified_blob_from`] instead: the same stream, resumed from an offset, its length still
+//! enforced, without a second SHA-256 of the blob.
 
 use std::io::{self, Read};
 use std::sync::Arc;
@@ -98,7 +102,7 @@ impl Client {
             endpoints,
             descriptor,
             0,
-            Sha256::new(),
+            Some(Sha256::new()),
         )
     }
 
@@ -124,7 +128,33 @@ impl Client {
             });
         }
         let endpoints = self.registries.pull_endpoints(repository)?;
-        BlobReader::open(self.transport.clone(), endpoints, descriptor, len, hasher)
+        BlobReader::open(
+            self.transport.clone(),
+            endpoints,
+            descriptor,
+            len,
+            Some(hasher),
+        )
+    }
+
+    /// Streams the blob `descriptor` of `repository` from byte `offset` on, **without checking its digest**:
+    /// for a caller that hashes the whole blob itself and refuses it on a mismatch. Its size is still
+    /// enforced: a blob that ends early is resumed, one that runs long is an error.
+    pub fn unverified_blob_from(
+        &self,
+        repository: &Repository,
+        descriptor: &Descriptor,
+        offset: u64,
+    ) -> Result<BlobReader, BlobError> {
+        if offset > descriptor.size() {
+            return Err(BlobError::PrefixTooLong {
+                digest: descriptor.digest().to_string(),
+                len: offset,
+                size: descriptor.size(),
+            });
+        }
+        let endpoints = self.registries.pull_endpoints(repository)?;
+        BlobReader::open(self.transport.clone(), endpoints, descriptor, offset, None)
     }
 }
 
@@ -136,7 +166,8 @@ pub struct BlobReader {
     size: u64,
     /// Bytes delivered so far, the caller's prefix included.
     offset: u64,
-    hasher: Sha256,
+    /// `None` when the caller checks the digest itself.
+    hasher: Option<Sha256>,
     body: Option<Box<dyn Read + Send + Sync>>,
     /// Consecutive failures without progress.
     failures: u32,
@@ -150,7 +181,7 @@ impl BlobReader {
         endpoints: Vec<Endpoint>,
         descriptor: &Descriptor,
         offset: u64,
-        hasher: Sha256,
+        hasher: Option<Sha256>,
     ) -> Result<Self, BlobError> {
         let digest = descriptor.digest().clone();
         if *digest.algorithm() != DigestAlgorithm::Sha256 {
@@ -268,14 +299,16 @@ impl BlobReader {
         }
     }
 
-    /// At the end: the size is right; check the digest.
+    /// At the end: the size is right; check the digest (unless the caller does).
     fn finish(&mut self) -> io::Result<usize> {
-        let got = format!("sha256:{:x}", self.hasher.clone().finalize());
-        if got != self.digest.as_ref() {
-            return Err(io::Error::other(BlobError::DigestMismatch {
-                expected: self.digest.to_string(),
-                got,
-            }));
+        if let Some(hasher) = &self.hasher {
+            let got = format!("sha256:{:x}", hasher.clone().finalize());
+            if got != self.digest.as_ref() {
+                return Err(io::Error::other(BlobError::DigestMismatch {
+                    expected: self.digest.to_string(),
+                    got,
+                }));
+            }
         }
         self.done = true;
         Ok(0)
@@ -345,7 +378,9 @@ impl Read for BlobReader {
                             size: self.size,
                         }));
                     }
-                    self.hasher.update(&buf[..n]);
+                    if let Some(hasher) = &mut self.hasher {
+                        hasher.update(&buf[..n]);
+                    }
                     self.offset += n as u64;
                     self.failures = 0;
                     return Ok(n);

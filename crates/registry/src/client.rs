@@ -381,7 +381,7 @@ impl Client {
             vec![endpoint.clone()],
             config_descriptor,
             0,
-            Sha256::new(),
+            Some(Sha256::new()),
         )
         .map_err(config_error)?;
         let mut config = Vec::with_capacity(config_descriptor.size() as usize);

@@ -8,15 +8,24 @@
 //! ```
 //!
 //! The certificate directories are `/etc/containers/certs.d` and `/etc/docker/certs.d` unless the caller
-//! gives others (tests do). The system's roots are read once per process.
+//! gives others (tests do).
+//!
+//! The system's roots (some 150 files under `/etc/ssl/certs`, each read and parsed) are loaded only when a
+//! server's certificate is first verified, and then once per process: [`client_config`] hands rustls a
+//! verifier that builds rustls' own WebPKI verifier on first use. Most pulls from a loopback or insecure
+//! registry never see a certificate (the HTTPS attempt meets a plain-HTTP server and falls back), and an
+//! up-to-date re-pull spent most of its time reading roots it never used.
 
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::{ClientConfig, RootCertStore};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 /// The certificate directories Docker and podman read.
 pub const DEFAULT_CERTS_DIRS: [&str; 2] = ["/etc/containers/certs.d", "/etc/docker/certs.d"];
@@ -53,7 +62,7 @@ pub(crate) fn client_config(
     certs_dirs: &[PathBuf],
     host: &str,
 ) -> Result<Arc<ClientConfig>, TlsError> {
-    let mut roots = system_roots().clone();
+    let mut extra_roots = Vec::new();
     let mut client: Option<(
         Vec<CertificateDer<'static>>,
         PrivateKeyDer<'static>,
@@ -69,13 +78,7 @@ pub(crate) fn client_config(
         paths.sort();
         for path in paths {
             match path.extension().and_then(|e| e.to_str()) {
-                Some("crt") => {
-                    for cert in read_certs(&path)? {
-                        if let Err(e) = roots.add(cert) {
-                            log::warn!("ignoring CA certificate in {}: {e}", path.display());
-                        }
-                    }
-                }
+                Some("crt") => extra_roots.push((read_certs(&path)?, path)),
                 Some("cert") if client.is_none() => {
                     let key_path = path.with_extension("key");
                     if !key_path.exists() {
@@ -97,11 +100,17 @@ pub(crate) fn client_config(
     // if another crate in the program enabled a second provider. rustls deprecates it for lacking
     // post-quantum key exchange, which registries do not need.
     #[allow(deprecated)]
-    let provider = rustls::crypto::ring::default_provider();
-    let builder = ClientConfig::builder_with_provider(Arc::new(provider))
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = LazyVerifier {
+        extra_roots,
+        provider: provider.clone(),
+        webpki: OnceLock::new(),
+    };
+    let builder = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(TlsError::Setup)?
-        .with_root_certificates(roots);
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier));
     let config = match client {
         Some((chain, key, path)) => builder
             .with_client_auth_cert(chain, key)
@@ -120,6 +129,92 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
         .map_err(pem_error)?
         .collect::<Result<_, _>>()
         .map_err(pem_error)
+}
+
+/// rustls' WebPKI verifier over the system's roots and a host's `certs.d` CAs, built when a certificate is
+/// first verified. Until then nothing is read: a TLS attempt that meets a plain-HTTP server, or a
+/// connection that is never made, costs no roots. Handshake signatures need no roots and are checked with
+/// the provider's algorithms, as the WebPKI verifier itself does.
+#[derive(Debug)]
+struct LazyVerifier {
+    /// The host's CA certificates from `certs.d`, with the file each came from.
+    extra_roots: Vec<(Vec<CertificateDer<'static>>, PathBuf)>,
+    provider: Arc<CryptoProvider>,
+    webpki: OnceLock<Result<Arc<WebPkiServerVerifier>, String>>,
+}
+
+impl LazyVerifier {
+    fn webpki(&self) -> Result<&Arc<WebPkiServerVerifier>, rustls::Error> {
+        self.webpki
+            .get_or_init(|| {
+                let mut roots = system_roots().clone();
+                for (certs, path) in &self.extra_roots {
+                    for cert in certs {
+                        if let Err(e) = roots.add(cert.clone()) {
+                            log::warn!("ignoring CA certificate in {}: {e}", path.display());
+                        }
+                    }
+                }
+                WebPkiServerVerifier::builder_with_provider(Arc::new(roots), self.provider.clone())
+                    .build()
+                    .map_err(|e| format!("cannot verify server certificates: {e}"))
+            })
+            .as_ref()
+            .map_err(|e| rustls::Error::General(e.clone()))
+    }
+}
+
+impl ServerCertVerifier for LazyVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.webpki()?.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
 }
 
 /// The system's trusted roots, read once.

@@ -137,6 +137,46 @@ fn blobs_are_verified_and_resumable_from_a_prefix() {
 }
 
 #[test]
+fn unverified_blobs_start_at_an_offset_and_keep_their_length() {
+    if !registry::available() {
+        return;
+    }
+    let registry = Registry::start(Options::default());
+    let client = Client::builder().build();
+    let img = image::image(3, "amd64", 32 << 10);
+    let r = reference(&registry, "app:1");
+    img.push(&client, &r);
+    let layer = &img.layers[0];
+    let len = layer.bytes.len() as u64;
+
+    let half = len / 2;
+    let mut reader = client
+        .unverified_blob_from(r.repository(), &layer.descriptor, half)
+        .unwrap();
+    assert_eq!(reader.offset(), half);
+    assert!(read_all(&mut reader).unwrap() == layer.bytes[half as usize..]);
+    let reader = client
+        .unverified_blob_from(r.repository(), &layer.descriptor, len)
+        .unwrap();
+    assert!(read_all(reader).unwrap().is_empty());
+
+    let err = client
+        .unverified_blob_from(r.repository(), &layer.descriptor, len + 1)
+        .err()
+        .unwrap();
+    assert!(matches!(err, BlobError::PrefixTooLong { .. }), "{err}");
+
+    // The length is still enforced: a descriptor that claims fewer bytes than the blob has.
+    let mut short = layer.descriptor.clone();
+    short.set_size(len - 1);
+    let reader = client
+        .unverified_blob_from(r.repository(), &short, 0)
+        .unwrap();
+    let err = BlobError::from_io(read_all(reader).unwrap_err());
+    assert!(matches!(err, BlobError::TooLong { .. }), "{err}");
+}
+
+#[test]
 fn manifest_digests_are_verified() {
     if !registry::available() {
         return;

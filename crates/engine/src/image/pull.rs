@@ -11,8 +11,7 @@
 //! layers are still pinned. A pull that fails at any point registers nothing and gives back the layers it
 //! brought in; only partial blobs stay, for the next pull to resume.
 
-use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -436,15 +435,12 @@ fn ingest_one(
             total: layer.size,
         })
     };
+    // The store hashes every byte it ingests (the part a killed pull left included) and refuses a blob
+    // whose digest is wrong, so the client does not hash it a second time; it asks for what the store
+    // lacks with a Range.
     let source = |offset: u64| -> io::Result<_> {
-        // The part a killed pull left: the client hashes it too, and asks for the rest with a Range.
-        let mut prefix: Box<dyn Read> = if offset == 0 {
-            Box::new(io::empty())
-        } else {
-            Box::new(File::open(store.partial_path(&layer.digest))?.take(offset))
-        };
         client
-            .blob_resume(reference.repository(), descriptor, &mut prefix)
+            .unverified_blob_from(reference.repository(), descriptor, offset)
             .map_err(io::Error::other)
     };
     let on_progress = |p| match p {
