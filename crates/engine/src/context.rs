@@ -102,7 +102,7 @@ impl Context {
 /// this covers the moment before it does, and a supervisor that was killed. The record is not changed:
 /// `wait`, `stop` and `rm` read it to know whether a supervisor is still to be waited for.
 /// A container recorded as restarting whose supervisor is gone (killed, or a reboot) is shown as exited.
-fn correct(c: &mut Container) {
+pub(crate) fn correct(c: &mut Container) {
     let s = &mut c.state;
     let dead = match s.status {
         Status::Running => !alive(s.pid, s.pid_start_time),
