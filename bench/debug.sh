@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
-# debug and capture (issue 11's figures).
+# debug against exec (issue 11's figure; the capture rate is bench/capture.sh's).
 #   bench/debug.sh [RUNS]
-# `debug T -- true` against `exec T true` (medians over RUNS, default 20), then the packet rate `capture`
-# keeps against `tcpdump -w` while iperf3 runs through a published port. Everything runs inside a throwaway
-# box (see bench/README.md); the traffic never leaves it.
+# `debug T -- true` against `exec T true` (medians over RUNS, default 20). Everything runs inside a
+# throwaway box (see bench/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-20}
 missing=()
-for p in busybox-static iperf3 tcpdump iproute2; do
+for p in busybox-static; do
   dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then

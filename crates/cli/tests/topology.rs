@@ -79,6 +79,29 @@ fn whois_agrees_with_ip_ss_and_lsns() {
     let local = addrs[0]["addr_info"][0]["local"].as_str().unwrap();
     assert_eq!(local, ip);
 
+    // A container that joins web's namespace shares it: named, and the namespace stays web's.
+    ok(
+        &h,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "side",
+            "--network",
+            "container:web",
+            "host",
+            "sleep",
+            "1000",
+        ],
+    );
+    let f = &whois(&h, &ip)[0];
+    assert_eq!(f["container"]["name"], "web", "{f:#}");
+    assert_eq!(f["notes"][0], "shared with: side", "{f:#}");
+    let side = inspect(&h, "side", "{{.State.Pid}}");
+    let f = &whois(&h, &side)[0];
+    assert_eq!(f["container"]["name"], "side", "{f:#}");
+    assert_eq!(f["netns"]["owner"]["name"], "web", "{f:#}");
+
     // The host end of the veth: the same container, seen from the other side.
     let f = &whois(&h, &veth)[0];
     assert_eq!(f["container"]["name"], "web");

@@ -103,7 +103,7 @@ impl Context {
 /// `wait`, `stop` and `rm` read it to know whether a supervisor is still to be waited for.
 /// A container recorded as restarting whose supervisor is gone (killed, or a reboot) is shown as exited.
 /// When the supervisor is gone, the exit code shown is -1: the real one died with it.
-fn correct(c: &mut Container) {
+pub(crate) fn correct(c: &mut Container) {
     let s = &mut c.state;
     let dead = match s.status {
         Status::Running => !alive(s.pid, s.pid_start_time),

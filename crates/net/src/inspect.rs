@@ -17,9 +17,10 @@ use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkInfo, LinkMessage
 use netlink_packet_route::nsid::{NsidAttribute, NsidMessage};
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteMessage};
 use netlink_packet_route::RouteNetlinkMessage;
+use nix::errno::Errno;
 use serde::Serialize;
 
-use crate::link::{local_of, Answer, Netlink, NetlinkError};
+use crate::link::{libc_errno, local_of, Answer, Netlink, NetlinkError};
 
 /// One network interface, as `ip -d link` shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -78,6 +79,68 @@ impl Netlink {
         }
         links.sort_by_key(|l| l.index);
         Ok(links)
+    }
+
+    /// Link `index` with its addresses, `None` when there is none: one `RTM_GETLINK` and one address dump,
+    /// where [`Netlink::links`] dumps every link (a thousand veths on a busy host).
+    pub fn link(&mut self, index: u32) -> Result<Option<Link>, NetlinkError> {
+        let mut m = LinkMessage::default();
+        m.header.index = index;
+        self.one_link(m, &format!("#{index}"))
+    }
+
+    /// Link `name` with its addresses, `None` when there is none (see [`Netlink::link`]).
+    pub fn link_named(&mut self, name: &str) -> Result<Option<Link>, NetlinkError> {
+        let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::IfName(name.to_owned()));
+        self.one_link(m, name)
+    }
+
+    /// The links that carry address `ip`, with their addresses: one address dump (a host's veths carry
+    /// none), then the links it names.
+    pub fn links_with_address(&mut self, ip: IpAddr) -> Result<Vec<Link>, NetlinkError> {
+        let mut indexes: Vec<u32> = self
+            .addresses()?
+            .iter()
+            .filter(|a| local_of(a) == Some(ip))
+            .map(|a| a.header.index)
+            .collect();
+        indexes.sort_unstable();
+        indexes.dedup();
+        let mut out = Vec::new();
+        for i in indexes {
+            out.extend(self.link(i)?);
+        }
+        Ok(out)
+    }
+
+    fn one_link(&mut self, m: LinkMessage, what: &str) -> Result<Option<Link>, NetlinkError> {
+        let reply = match self.exchange(RouteNetlinkMessage::GetLink(m), Answer::One) {
+            Ok(r) => r,
+            Err(e) if e.raw_os_error() == Some(libc_errno(Errno::ENODEV)) => return Ok(None),
+            Err(source) => {
+                return Err(NetlinkError::GetLink {
+                    link: what.to_owned(),
+                    source,
+                })
+            }
+        };
+        let Some(mut link) = reply.iter().find_map(|m| match m {
+            RouteNetlinkMessage::NewLink(l) => Some(link_of(l)),
+            _ => None,
+        }) else {
+            return Ok(None);
+        };
+        for a in self.addresses()? {
+            if a.header.index != link.index {
+                continue;
+            }
+            if let Some(net) = local_of(&a).and_then(|ip| IpNet::new(ip, a.header.prefix_len).ok())
+            {
+                link.addrs.push(net);
+            }
+        }
+        Ok(Some(link))
     }
 
     /// The default routes of the main table (one per family, usually).
@@ -204,4 +267,27 @@ fn link_of(l: &LinkMessage) -> Link {
         link.link = None;
     }
     link
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_link_is_the_same_as_in_the_dump() {
+        // Loopback of the test's own namespace: read only.
+        let mut nl = Netlink::open().unwrap();
+        let all = nl.links().unwrap();
+        let lo = all.iter().find(|l| l.name == "lo").expect("lo");
+        assert_eq!(nl.link(lo.index).unwrap().as_ref(), Some(lo));
+        assert_eq!(nl.link_named("lo").unwrap().as_ref(), Some(lo));
+        assert_eq!(nl.link_named("no-such-if0").unwrap(), None);
+        assert_eq!(nl.link(u32::MAX >> 1).unwrap(), None);
+        let local: IpAddr = "127.0.0.1".parse().unwrap();
+        if lo.addrs.iter().any(|a| a.addr() == local) {
+            assert_eq!(nl.links_with_address(local).unwrap(), vec![lo.clone()]);
+        }
+        let nowhere: IpAddr = "192.0.2.255".parse().unwrap();
+        assert_eq!(nl.links_with_address(nowhere).unwrap(), Vec::new());
+    }
 }

@@ -157,7 +157,13 @@ fn if_id(ino: u64, index: u32) -> String {
 
 /// Scans the machine and draws it.
 pub fn graph(ctx: &Context, opts: &GraphOptions) -> Result<Graph, TopologyError> {
-    let mut topo = Topology::scan_with(ctx, opts.all)?;
+    // Foreign namespaces are drawn only with --all: without it, the containers' namespaces are known from
+    // the store, and `/proc` is not scanned.
+    let mut topo = if opts.all {
+        Topology::scan_with(ctx, true)?
+    } else {
+        Topology::of_containers(ctx)?
+    };
     topo.read_published();
     if let Some(n) = &opts.network {
         if topo.network(n).is_none() {

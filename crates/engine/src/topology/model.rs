@@ -2,6 +2,11 @@
 //! routes, minotaur's containers, networks, endpoints and ports from the store, and the ports the firewall
 //! table really publishes. The links of other namespaces are read on demand ([`Topology::read_links`]):
 //! that means entering each, which a question about one address need not pay for a thousand containers.
+//!
+//! Three ways to build one: [`Topology::scan`] finds every namespace (`/proc` and nsfs mounts) and the host's
+//! links; [`Topology::of_containers`] knows the containers' namespaces from the store and skips `/proc`
+//! (what `graph` draws without `--all`); [`Topology::from_store`] starts from the store alone, and a
+//! question adds the one container, namespace or host link it needs (`whois`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -77,6 +82,14 @@ pub struct Topology {
     pub published: Vec<PortRule>,
     /// The host's default routes.
     pub routes: Vec<DefaultRoute>,
+    /// Every namespace was scanned (see [`Topology::from_store`]).
+    #[serde(skip)]
+    complete: bool,
+    /// The store's records, for containers not yet settled ([`Topology::settle`]).
+    #[serde(skip)]
+    records: Vec<crate::container::Container>,
+    #[serde(skip)]
+    settled: Vec<bool>,
     /// Lookups that would otherwise walk the lists once per item (a thousand containers, a thousand
     /// namespaces): see [`Topology::reindex`].
     #[serde(skip)]
@@ -126,38 +139,7 @@ impl Topology {
             })?
             .ino;
 
-        let mut views: Vec<ContainerView> = containers
-            .iter()
-            .map(|c| {
-                // `list` has shown a container whose PID 1 died unrecorded as exited already.
-                let running = c.state.status == Status::Running;
-                let sandbox_ns = c
-                    .state
-                    .sandbox_key
-                    .as_ref()
-                    .and_then(|k| NsId::of_path(k).ok());
-                let sandbox = c.state.sandbox_key.clone().filter(|_| sandbox_ns.is_some());
-                let netns = sandbox_ns
-                    .or_else(|| {
-                        running
-                            .then(|| NsId::of_path(NsKind::Net.proc_path(c.state.pid)).ok())
-                            .flatten()
-                    })
-                    .map(|id| id.ino);
-                ContainerView {
-                    id: c.id.to_string(),
-                    name: c.name.to_string(),
-                    // `list` shows a container whose PID 1 died unrecorded as exited already.
-                    status: c.state.status.as_str().to_owned(),
-                    pid: running.then_some(c.state.pid),
-                    supervisor: (c.state.supervisor_pid > 0)
-                        .then_some((c.state.supervisor_pid, c.state.supervisor_start_time)),
-                    network_mode: c.config.host.network_mode.clone(),
-                    netns,
-                    sandbox,
-                }
-            })
-            .collect();
+        let mut views: Vec<ContainerView> = containers.iter().map(view).collect();
         // `container:X` joiners without a process of their own share X's namespace.
         let by_name: HashMap<String, Option<u64>> = views
             .iter()
@@ -170,6 +152,7 @@ impl Topology {
                 }
             }
         }
+        let settled = vec![true; views.len()];
 
         // `/run/netns` names that are symbolic links, by the inode of the namespace they lead to.
         let mut symlinks: HashMap<u64, Vec<(String, PathBuf)>> = HashMap::new();
@@ -250,10 +233,268 @@ impl Topology {
             recorded,
             published: Vec::new(),
             routes,
+            complete: true,
+            records: Vec::new(),
+            settled,
             index: Index::default(),
         };
         topo.reindex();
         Ok(topo)
+    }
+
+    /// The store's side of the topology and the host's namespace, with no scan: no other namespace, none
+    /// of the host's links, and containers as recorded (not yet checked against their processes). A
+    /// question about one address, interface, port or process adds what it needs
+    /// ([`Topology::container_ns`], [`Topology::add_host_links`]) for a few system calls, where a scan
+    /// costs several per process and per container; what it cannot answer this way it asks of
+    /// [`Topology::scan`] ([`Topology::complete`] says which one this is).
+    pub fn from_store(ctx: &Context) -> Result<Topology, TopologyError> {
+        let proc = Path::new(PROC);
+        let (records, networks, attachments, recorded) = if ctx.paths.root.join(DB_FILE).exists() {
+            // (The store's borrow ends with its statement: the network reads take it again.)
+            let records = ctx
+                .store()?
+                .read(crate::store::list)
+                .map_err(crate::error::EngineError::from)?;
+            (
+                records,
+                network::list(ctx)?,
+                network::attachments(ctx, None, None)?,
+                network::all_published(ctx)?,
+            )
+        } else {
+            Default::default()
+        };
+        let host_id =
+            NsId::of_path(proc.join("self/ns/net")).map_err(|source| TopologyError::Read {
+                path: proc.join("self/ns/net"),
+                source,
+            })?;
+        let views: Vec<ContainerView> = records
+            .iter()
+            .map(|c| ContainerView {
+                id: c.id.to_string(),
+                name: c.name.to_string(),
+                status: c.state.status.as_str().to_owned(),
+                pid: (c.state.status == Status::Running).then_some(c.state.pid),
+                supervisor: (c.state.supervisor_pid > 0)
+                    .then_some((c.state.supervisor_pid, c.state.supervisor_start_time)),
+                network_mode: c.config.host.network_mode.clone(),
+                netns: None,
+                sandbox: c.state.sandbox_key.clone(),
+            })
+            .collect();
+        // PID 1's namespace names the host best when it is ours (as a scan finds it: its lowest PID).
+        let init = proc.join("1/ns/net");
+        let path = if NsId::of_path(&init).is_ok_and(|id| id == host_id) {
+            init
+        } else {
+            proc.join("self/ns/net")
+        };
+        let host = NetNs {
+            inode: host_id.ino,
+            path,
+            pids: Vec::new(),
+            mounts: Vec::new(),
+            owner: Owner::Host,
+            containers: views
+                .iter()
+                .filter(|v| v.network_mode == "host")
+                .map(|v| v.name.clone())
+                .collect(),
+            nsid: None,
+            links: Some(Vec::new()),
+        };
+        let mut topo = Topology {
+            host: host_id.ino,
+            netns: vec![host],
+            settled: vec![false; views.len()],
+            containers: views,
+            networks,
+            attachments,
+            recorded,
+            published: Vec::new(),
+            routes: Vec::new(),
+            complete: false,
+            records,
+            index: Index::default(),
+        };
+        topo.reindex();
+        Ok(topo)
+    }
+
+    /// The containers' side of the machine, for a picture of minotaur's own containers (`graph` without
+    /// `--all`): the store, every container settled with its namespace, the host's links and default
+    /// routes; no scan of `/proc` for namespaces minotaur did not make.
+    pub fn of_containers(ctx: &Context) -> Result<Topology, TopologyError> {
+        let mut topo = Topology::from_store(ctx)?;
+        for i in 0..topo.containers.len() {
+            topo.settle(i);
+        }
+        // Owners first (those with a namespace file of their own), then `container:X` joiners, so that each
+        // namespace is named after the container whose SandboxKey it is, as a scan names it.
+        let mut by_ns: HashMap<u64, Vec<usize>> = HashMap::new();
+        for (i, c) in topo.containers.iter().enumerate() {
+            if let Some(ino) = c.netns.filter(|&n| n != topo.host) {
+                by_ns.entry(ino).or_default().push(i);
+            }
+        }
+        let mut found: Vec<(u64, Vec<usize>)> = by_ns.into_iter().collect();
+        found.sort_unstable_by_key(|(ino, _)| *ino);
+        for (ino, members) in found {
+            let owner = members
+                .iter()
+                .copied()
+                .find(|&i| topo.containers[i].sandbox.is_some())
+                .unwrap_or(members[0]);
+            let c = &topo.containers[owner];
+            let path = c
+                .sandbox
+                .clone()
+                .unwrap_or_else(|| NsKind::Net.proc_path(c.pid.unwrap_or(0)).into());
+            topo.netns.push(NetNs {
+                inode: ino,
+                path,
+                pids: Vec::new(),
+                mounts: c.sandbox.iter().cloned().collect(),
+                owner: Owner::Container {
+                    id: c.id.clone(),
+                    name: c.name.clone(),
+                },
+                containers: members
+                    .iter()
+                    .map(|&i| topo.containers[i].name.clone())
+                    .collect(),
+                nsid: None,
+                links: None,
+            });
+        }
+        let mut nl = Netlink::open()?;
+        let links = nl.links()?;
+        topo.routes = nl.default_routes()?;
+        topo.add_host_links(links);
+        Ok(topo)
+    }
+
+    /// True when every namespace was scanned ([`Topology::scan`]); false for [`Topology::from_store`].
+    pub fn complete(&self) -> bool {
+        self.complete
+    }
+
+    /// Checks container `i` against its process and its namespace file, as a scan does for every one (a
+    /// PID 1 that died unrecorded shows it exited; the namespace is the SandboxKey's, else PID 1's).
+    pub fn settle(&mut self, i: usize) {
+        if self.settled.get(i).copied().unwrap_or(true) {
+            return;
+        }
+        self.settled[i] = true;
+        let mut c = self.records[i].clone();
+        crate::context::correct(&mut c);
+        self.containers[i] = view(&c);
+        if self.containers[i].netns.is_none() {
+            let joined = self.containers[i]
+                .network_mode
+                .strip_prefix("container:")
+                .and_then(|x| self.position(x));
+            if let Some(x) = joined.filter(|&x| x != i) {
+                self.settle(x);
+                self.containers[i].netns = self.containers[x].netns;
+            }
+        }
+    }
+
+    /// The position of a container in `containers`, by name or ID (no prefixes).
+    pub fn position(&self, name_or_id: &str) -> Option<usize> {
+        self.containers
+            .iter()
+            .position(|c| c.name == name_or_id || c.id == name_or_id)
+    }
+
+    /// The network namespace of container `i` (settled first), added to `netns` if it is not there: owned
+    /// by the container whose SandboxKey it is, with the `container:X` joiners of that one.
+    pub fn container_ns(&mut self, i: usize) -> Option<u64> {
+        self.settle(i);
+        let ino = self.containers[i].netns?;
+        if self.ns(ino).is_some() {
+            return Some(ino);
+        }
+        // The owner: this one, or the container it joined.
+        let owner = match self.containers[i].network_mode.strip_prefix("container:") {
+            Some(x) if self.containers[i].sandbox.is_none() => self.position(x).unwrap_or(i),
+            _ => i,
+        };
+        let (id, name) = (
+            self.containers[owner].id.clone(),
+            self.containers[owner].name.clone(),
+        );
+        let joiners: Vec<usize> = (0..self.containers.len())
+            .filter(|&j| {
+                j == owner
+                    || self.containers[j]
+                        .network_mode
+                        .strip_prefix("container:")
+                        .is_some_and(|x| x == name || x == id)
+            })
+            .collect();
+        for &j in &joiners {
+            self.settle(j);
+        }
+        let c = &self.containers[owner];
+        let path = c
+            .sandbox
+            .clone()
+            .unwrap_or_else(|| NsKind::Net.proc_path(c.pid.unwrap_or(0)).into());
+        let ns = NetNs {
+            inode: ino,
+            path: path.clone(),
+            pids: Vec::new(),
+            mounts: c.sandbox.iter().cloned().collect(),
+            owner: Owner::Container { id, name },
+            containers: joiners
+                .iter()
+                .filter(|&&j| self.containers[j].netns == Some(ino))
+                .map(|&j| self.containers[j].name.clone())
+                .collect(),
+            nsid: None,
+            links: None,
+        };
+        self.netns.push(ns);
+        self.reindex();
+        Some(ino)
+    }
+
+    /// Adds links to the host's namespace (by ifindex, replacing what was there): what a question needs
+    /// of the host's links, where [`Topology::scan`] reads them all.
+    pub fn add_host_links(&mut self, links: impl IntoIterator<Item = Link>) {
+        let host = self.host;
+        let Some(h) = self.netns.iter_mut().find(|n| n.inode == host) else {
+            return;
+        };
+        let list = h.links.get_or_insert_with(Vec::new);
+        for l in links {
+            match list.iter_mut().find(|x| x.index == l.index) {
+                Some(x) => *x = l,
+                None => list.push(l),
+            }
+        }
+        list.sort_by_key(|l| l.index);
+        self.reindex();
+    }
+
+    /// The processes in namespace `inode`, read now if the topology was not scanned (one stat per process).
+    pub fn pids_of(&mut self, inode: u64) -> Vec<i32> {
+        let Some(&i) = self.index.ns.get(&inode) else {
+            return Vec::new();
+        };
+        if self.complete || !self.netns[i].pids.is_empty() {
+            return self.netns[i].pids.clone();
+        }
+        let id = NsId::of_path(&self.netns[i].path).ok();
+        let pids = id
+            .and_then(|id| minotaur_ns::discover::pids_in(Path::new(PROC), NsKind::Net, id).ok())
+            .unwrap_or_default();
+        self.netns[i].pids = pids.clone();
+        pids
     }
 
     /// Rebuilds the lookups after `netns` or the host's links changed.
@@ -309,6 +550,23 @@ impl Topology {
 
     pub fn ns(&self, inode: u64) -> Option<&NetNs> {
         self.netns.get(*self.index.ns.get(&inode)?)
+    }
+
+    /// Sets what was read of namespace `inode`: its links and the ID the host gives it.
+    pub fn set_ns_links(&mut self, inode: u64, links: Vec<Link>, nsid: Option<i32>) {
+        if let Some(&i) = self.index.ns.get(&inode) {
+            self.netns[i].links = Some(links);
+            self.netns[i].nsid = nsid.or(self.netns[i].nsid);
+            self.reindex();
+        }
+    }
+
+    /// Adds a namespace found by a question (not by the scan), to be read like any other.
+    pub fn add_ns(&mut self, ns: NetNs) {
+        if self.ns(ns.inode).is_none() {
+            self.netns.push(ns);
+            self.reindex();
+        }
     }
 
     /// The namespace the host knows under `nsid`.
@@ -422,6 +680,36 @@ impl Topology {
     pub fn network_of_bridge(&self, index: u32) -> Option<&Network> {
         let name = &self.host_links().iter().find(|l| l.index == index)?.name;
         self.networks.iter().find(|n| &n.bridge == name)
+    }
+}
+
+/// A container as the debugging verbs see it, from its record (corrected for a PID 1 that died unrecorded).
+fn view(c: &crate::container::Container) -> ContainerView {
+    let running = c.state.status == Status::Running;
+    let sandbox_ns = c
+        .state
+        .sandbox_key
+        .as_ref()
+        .and_then(|k| NsId::of_path(k).ok());
+    let sandbox = c.state.sandbox_key.clone().filter(|_| sandbox_ns.is_some());
+    let netns = sandbox_ns
+        .or_else(|| {
+            running
+                .then(|| NsId::of_path(NsKind::Net.proc_path(c.state.pid)).ok())
+                .flatten()
+        })
+        .map(|id| id.ino);
+    ContainerView {
+        id: c.id.to_string(),
+        name: c.name.to_string(),
+        // `list` shows a container whose PID 1 died unrecorded as exited already.
+        status: c.state.status.as_str().to_owned(),
+        pid: running.then_some(c.state.pid),
+        supervisor: (c.state.supervisor_pid > 0)
+            .then_some((c.state.supervisor_pid, c.state.supervisor_start_time)),
+        network_mode: c.config.host.network_mode.clone(),
+        netns,
+        sandbox,
     }
 }
 

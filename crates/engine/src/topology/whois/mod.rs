@@ -3,25 +3,30 @@
 //! container).
 //!
 //! How each is found:
-//! - an address: on a link of the host, else on an endpoint the store records (confirmed in the
-//!   container's namespace), else on a link of any namespace;
-//! - an interface: in the host's namespace, else in any; a veth's peer is the link its `IFLA_LINK` names in
-//!   the namespace its `IFLA_LINK_NETNSID` names;
+//! - an address: on a link of the host (one address dump), else on an endpoint the store records
+//!   (confirmed in that container's namespace alone), else on a link of any namespace (a scan);
+//! - an interface: on the host (one link by name), else in any namespace (a scan); a veth's peer is the
+//!   link its `IFLA_LINK` names in the namespace its `IFLA_LINK_NETNSID` names (for a minotaur veth, the
+//!   namespace the store names, confirmed by the ID the kernel gives it; else every namespace's ID);
 //! - a host port: the port maps of minotaur's firewall table (DNATed ports are not sockets, so `ss` on
-//!   the host does not show them), then the listening sockets of the host and of every namespace;
+//!   the host does not show them) with the sockets of the container it is published to, and the host's
+//!   sockets; when no container publishes it, the sockets of every namespace;
 //! - a PID: its cgroup and namespaces against the containers' (an `exec`ed process is in the container's
 //!   namespaces and cgroup but is not PID 1's descendant);
-//! - a namespace inode: every namespace of any kind that a process or an nsfs mount holds, else the
-//!   descriptors of every process.
+//! - a namespace inode: a process or an nsfs mount that holds it (of this mount namespace first, then of
+//!   every other), else the descriptors of every process.
+//!
+//! At a thousand containers a scan of every namespace costs ~0.1 s of CPU, most of it the kernel's, so
+//! each question starts from the store ([`Topology::from_store`]) and reads only what it needs; what that
+//! cannot answer is asked again of a full [`Topology::scan`].
 
-use std::fs;
+use std::fs::File;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use minotaur_firewall::PortRule;
 use minotaur_net::sockets::{self, Listener, Protos};
-use minotaur_net::Link;
-use minotaur_ns::{NsId, NsKind};
+use minotaur_net::{Link, Netlink};
 use serde::Serialize;
 
 use crate::context::Context;
@@ -29,6 +34,10 @@ use crate::parse::Proto;
 use crate::topology::model::{ContainerView, NetNs, Topology, PROC};
 use crate::topology::owner::{self, Owner};
 use crate::topology::TopologyError;
+
+mod process;
+
+use process::{namespace, process};
 
 /// The lowest inode the kernel gives a namespace (`PROC_DYNAMIC_FIRST` is above it; the initial
 /// namespaces sit just below at 0xEFFFFFFB..): no PID comes near it (`pid_max` is at most 2^22).
@@ -158,23 +167,75 @@ pub struct Finding {
     pub notes: Vec<String>,
 }
 
-/// Answers a query.
+/// Answers a query. The store and a few targeted reads answer most questions (see [`Topology::from_store`]):
+/// the namespace of the container the store gives an address, port or veth, one link by name or index,
+/// one namespace's processes. Only what that does not find (an address or interface of a namespace
+/// minotaur did not make, a port nobody publishes, a process in such a namespace) scans every namespace.
 pub fn whois(ctx: &Context, query: &Query) -> Result<Vec<Finding>, TopologyError> {
-    let mut topo = Topology::scan(ctx)?;
-    let found = match query {
-        Query::Address(ip) => address(&mut topo, *ip)?,
-        Query::Interface(name) => interface(&mut topo, name),
-        Query::Port { port, proto } => {
-            topo.read_published();
-            port_owner(&topo, *port, *proto)?
-        }
-        Query::Pid(pid) => vec![process(&topo, *pid)?],
-        Query::Namespace(ino) => vec![namespace(&mut topo, *ino)?],
-    };
+    let mut topo = Topology::from_store(ctx)?;
+    let mut found = answer(&mut topo, query)?;
+    if found.is_none() {
+        topo = Topology::scan(ctx)?;
+        found = answer(&mut topo, query)?;
+    }
+    let found = found.unwrap_or_default();
     if found.is_empty() {
         return Err(not_found(&topo, query));
     }
     Ok(found)
+}
+
+/// The findings, or `None` when a topology that was not scanned cannot tell.
+fn answer(topo: &mut Topology, query: &Query) -> Result<Option<Vec<Finding>>, TopologyError> {
+    Ok(match query {
+        Query::Address(ip) => address(topo, *ip)?,
+        Query::Interface(name) => interface(topo, name)?,
+        Query::Port { port, proto } => {
+            if topo.published.is_empty() {
+                topo.read_published();
+            }
+            port_owner(topo, *port, *proto)?
+        }
+        Query::Pid(pid) => process(topo, *pid)?.map(|f| vec![f]),
+        Query::Namespace(ino) => Some(vec![namespace(topo, *ino)?]),
+    })
+}
+
+/// Reads the links of namespace `ino` through a socket opened in it, and the host's ends of its veths,
+/// each confirmed from the host's side: the host link at the veth's `IFLA_LINK` must name this namespace
+/// (by the ID the host gives it) and this veth as its peer.
+fn read_ns(topo: &mut Topology, ino: u64, host: &mut Netlink) {
+    let Some(path) = topo.ns(ino).map(|n| n.path.clone()) else {
+        return;
+    };
+    let links = match Netlink::open_in(&path).and_then(|mut nl| nl.links()) {
+        Ok(l) => l,
+        Err(e) => {
+            log::debug!(
+                "cannot read the links of {}: {}",
+                path.display(),
+                crate::error_chain(&e)
+            );
+            Vec::new()
+        }
+    };
+    let nsid = File::open(&path)
+        .ok()
+        .and_then(|f| host.nsid_of(&f).ok().flatten());
+    let mut ends = Vec::new();
+    for l in &links {
+        let (Some(peer), Some(_), Some(id)) = (l.link, l.link_netnsid, nsid) else {
+            continue;
+        };
+        if let Ok(Some(h)) = host.link(peer) {
+            if h.link_netnsid == Some(id) && h.link == Some(l.index) {
+                ends.extend(h.master.and_then(|m| host.link(m).ok().flatten()));
+                ends.push(h);
+            }
+        }
+    }
+    topo.set_ns_links(ino, links, nsid);
+    topo.add_host_links(ends);
 }
 
 fn not_found(topo: &Topology, query: &Query) -> TopologyError {
@@ -304,29 +365,43 @@ fn link_finding(topo: &Topology, ns: &NetNs, l: &Link, what: String) -> Finding 
     f
 }
 
-fn address(topo: &mut Topology, ip: IpAddr) -> Result<Vec<Finding>, TopologyError> {
+fn address(topo: &mut Topology, ip: IpAddr) -> Result<Option<Vec<Finding>>, TopologyError> {
     let what = format!("address {ip}");
-    // The namespaces to look in first: the host's, and those of containers the store gives the address.
+    if topo.complete() {
+        // Every namespace's links.
+        topo.read_links(None);
+        return Ok(Some(find_address(topo, ip, &what, None)));
+    }
+    // The host's links that carry it, and the namespaces of the containers the store gives it.
+    let mut nl = Netlink::open()?;
+    let on_host = nl.links_with_address(ip)?;
+    if on_host.iter().any(|l| l.link_netnsid.is_some()) {
+        // A host veth with the address: its peer's namespace is for the scan to find.
+        return Ok(None);
+    }
+    let masters: Vec<Link> = on_host
+        .iter()
+        .filter_map(|l| l.master)
+        .filter_map(|m| nl.link(m).ok().flatten())
+        .collect();
+    topo.add_host_links(on_host.into_iter().chain(masters));
+    let holders: Vec<usize> = topo
+        .attachments
+        .iter()
+        .filter(|a| a.endpoint.addresses().any(|x| x == ip))
+        .filter_map(|a| topo.position(&a.container_id))
+        .collect();
     let mut first: Vec<u64> = vec![topo.host];
-    for a in &topo.attachments {
-        if a.endpoint.addresses().any(|x| x == ip) {
-            if let Some(ino) = topo
-                .containers
-                .iter()
-                .find(|c| c.id == a.container_id)
-                .and_then(|c| c.netns)
-            {
+    for i in holders {
+        if let Some(ino) = topo.container_ns(i) {
+            if !first.contains(&ino) {
+                read_ns(topo, ino, &mut nl);
                 first.push(ino);
             }
         }
     }
-    topo.read_links(Some(&first));
-    let mut found = find_address(topo, ip, &what, Some(&first));
-    if found.is_empty() {
-        topo.read_links(None);
-        found = find_address(topo, ip, &what, None);
-    }
-    Ok(found)
+    let found = find_address(topo, ip, &what, Some(&first));
+    Ok((!found.is_empty()).then_some(found))
 }
 
 fn find_address(topo: &Topology, ip: IpAddr, what: &str, only: Option<&[u64]>) -> Vec<Finding> {
@@ -349,40 +424,43 @@ fn find_address(topo: &Topology, ip: IpAddr, what: &str, only: Option<&[u64]>) -
     out
 }
 
-fn interface(topo: &mut Topology, name: &str) -> Vec<Finding> {
+fn interface(topo: &mut Topology, name: &str) -> Result<Option<Vec<Finding>>, TopologyError> {
     let what = format!("interface {name}");
-    let host = topo.host_links().iter().find(|l| l.name == name).cloned();
-    if let Some(l) = host {
-        // The peer's namespace, to name the peer: the store says which container's a minotaur veth leads
-        // to, and the kernel's ID confirms it; failing that, every namespace's ID is asked.
-        if let Some(nsid) = l.link_netnsid {
-            let guess = topo
-                .attachments
-                .iter()
-                .find(|a| a.endpoint.host_veth == name)
-                .and_then(|a| topo.containers.iter().find(|c| c.id == a.container_id))
-                .and_then(|c| c.netns);
-            if let Some(ino) = guess {
-                topo.read_nsids(Some(&[ino]));
-            }
-            if topo.ns_by_nsid(nsid).is_none() {
-                topo.read_nsids(None);
-            }
-            if let Some(ino) = topo.ns_by_nsid(nsid).map(|n| n.inode) {
-                topo.read_links(Some(&[ino]));
+    if topo.complete() {
+        topo.read_links(None);
+        let mut out = Vec::new();
+        for ns in &topo.netns {
+            for l in ns.links.iter().flatten().filter(|l| l.name == name) {
+                out.push(link_finding(topo, ns, l, what.clone()));
             }
         }
-        let ns = topo.host_ns().expect("host");
-        return vec![link_finding(topo, ns, &l, what)];
+        return Ok(Some(out));
     }
-    topo.read_links(None);
-    let mut out = Vec::new();
-    for ns in &topo.netns {
-        for l in ns.links.iter().flatten().filter(|l| l.name == name) {
-            out.push(link_finding(topo, ns, l, what.clone()));
+    let mut nl = Netlink::open()?;
+    let Some(l) = nl.link_named(name)? else {
+        // Not the host's: it may be in any namespace.
+        return Ok(None);
+    };
+    let master = l.master.and_then(|m| nl.link(m).ok().flatten());
+    if let Some(nsid) = l.link_netnsid {
+        // The store says which container's namespace a minotaur veth leads to; the kernel's ID confirms
+        // it. Anything else is for the scan, which asks every namespace's ID.
+        let guess = topo
+            .attachments
+            .iter()
+            .find(|a| a.endpoint.host_veth == name)
+            .and_then(|a| topo.position(&a.container_id));
+        let Some(ino) = guess.and_then(|i| topo.container_ns(i)) else {
+            return Ok(None);
+        };
+        read_ns(topo, ino, &mut nl);
+        if topo.ns(ino).and_then(|n| n.nsid) != Some(nsid) {
+            return Ok(None);
         }
     }
-    out
+    topo.add_host_links([l.clone()].into_iter().chain(master));
+    let ns = topo.host_ns().expect("host");
+    Ok(Some(vec![link_finding(topo, ns, &l, what)]))
 }
 
 /// The listeners of namespaces (`protos` of them), each read from inside it; a namespace that cannot be
@@ -405,15 +483,17 @@ fn listeners_of(nss: &[&NetNs], protos: Protos) -> Vec<Vec<Listener>> {
         .collect()
 }
 
-fn listener_ref(ns: &NetNs, l: &Listener) -> ListenerRef {
+fn listener_ref(topo: &mut Topology, inode: u64, l: &Listener) -> ListenerRef {
     let proc = Path::new(PROC);
+    let pids = topo.pids_of(inode);
+    let owner = topo.ns(inode).map_or(Owner::Host, |n| n.owner.clone());
     ListenerRef {
         proto: l.proto.to_owned(),
         addr: l.addr.to_string(),
         port: l.port,
-        netns: ns.inode,
-        owner: ns.owner.clone(),
-        processes: sockets::holders(proc, &ns.pids, l.inode)
+        netns: inode,
+        owner,
+        processes: sockets::holders(proc, &pids, l.inode)
             .into_iter()
             .map(|(pid, _)| format!("{pid} ({})", owner::command(proc, pid)))
             .collect(),
@@ -421,10 +501,10 @@ fn listener_ref(ns: &NetNs, l: &Listener) -> ListenerRef {
 }
 
 fn port_owner(
-    topo: &Topology,
+    topo: &mut Topology,
     port: u16,
     proto: Option<Proto>,
-) -> Result<Vec<Finding>, TopologyError> {
+) -> Result<Option<Vec<Finding>>, TopologyError> {
     let proto_ok = |p: &str| proto.is_none_or(|want| want.as_str() == p);
     let protos = Protos {
         tcp: proto_ok("tcp"),
@@ -432,11 +512,16 @@ fn port_owner(
     };
     let mut out = Vec::new();
     let mut seen_ns: Vec<u64> = Vec::new();
-    let live: Vec<&PortRule> = topo
+    let live: Vec<PortRule> = topo
         .published
         .iter()
         .filter(|r| r.host_port == port && proto_ok(&r.proto.to_string()))
+        .cloned()
         .collect();
+    if live.is_empty() && !topo.complete() {
+        // Nobody publishes it: every namespace's sockets are asked.
+        return Ok(None);
+    }
     for rule in &live {
         let mut f = Finding {
             what: format!("port {} {}", rule.proto, port),
@@ -446,23 +531,21 @@ fn port_owner(
         let holder = topo
             .attachments
             .iter()
-            .find(|a| a.endpoint.addresses().any(|x| x == rule.container_ip));
-        let ns = holder
-            .and_then(|a| topo.containers.iter().find(|c| c.id == a.container_id))
-            .and_then(|c| c.netns)
-            .and_then(|ino| topo.ns(ino));
+            .find(|a| a.endpoint.addresses().any(|x| x == rule.container_ip))
+            .and_then(|a| topo.position(&a.container_id));
+        let ns = holder.and_then(|i| topo.container_ns(i));
         match ns {
-            Some(ns) => {
-                owned_by(topo, ns, &mut f);
-                let inside: Vec<ListenerRef> = listeners_of(&[ns], protos)
+            Some(ino) => {
+                let ns = topo.ns(ino).expect("added").clone();
+                owned_by(topo, &ns, &mut f);
+                let inside: Vec<Listener> = listeners_of(&[&ns], protos)
                     .concat()
-                    .iter()
+                    .into_iter()
                     .filter(|l| {
                         l.port == rule.container_port
                             && l.proto == rule.proto.to_string()
                             && (l.addr.is_unspecified() || l.addr == rule.container_ip)
                     })
-                    .map(|l| listener_ref(ns, l))
                     .collect();
                 if inside.is_empty() {
                     f.notes.push(format!(
@@ -470,8 +553,8 @@ fn port_owner(
                         rule.proto, rule.container_port
                     ));
                 }
-                f.listeners = inside;
-                seen_ns.push(ns.inode);
+                f.listeners = inside.iter().map(|l| listener_ref(topo, ino, l)).collect();
+                seen_ns.push(ino);
             }
             None => f.notes.push(format!(
                 "no container has address {} (a stale rule)",
@@ -482,12 +565,14 @@ fn port_owner(
     }
     // Sockets bound to the port in the host's namespace, and when no container publishes it, in every other
     // one (a process's port in its own namespace is not the host's, but it is what `ss -N` shows there).
-    let others: Vec<&NetNs> = topo
+    let others: Vec<NetNs> = topo
         .netns
         .iter()
         .filter(|n| !seen_ns.contains(&n.inode) && (live.is_empty() || n.inode == topo.host))
+        .cloned()
         .collect();
-    for (ns, listeners) in others.iter().zip(listeners_of(&others, protos)) {
+    let refs: Vec<&NetNs> = others.iter().collect();
+    for (ns, listeners) in others.iter().zip(listeners_of(&refs, protos)) {
         for l in listeners
             .iter()
             .filter(|l| l.port == port && proto_ok(l.proto))
@@ -503,190 +588,11 @@ fn port_owner(
                     ns.owner
                 ));
             }
-            f.listeners = vec![listener_ref(ns, l)];
+            f.listeners = vec![listener_ref(topo, ns.inode, l)];
             out.push(f);
         }
     }
-    Ok(out)
-}
-
-/// The PPID of a process.
-fn ppid(proc: &Path, pid: i32) -> Option<i32> {
-    let stat = fs::read_to_string(proc.join(format!("{pid}/stat"))).ok()?;
-    stat.get(stat.rfind(')')? + 2..)?
-        .split(' ')
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
-fn process(topo: &Topology, pid: i32) -> Result<Finding, TopologyError> {
-    let proc = Path::new(PROC);
-    let dir = proc.join(pid.to_string());
-    if pid <= 0 || !dir.join("stat").exists() {
-        return Err(TopologyError::NotFound(format!(
-            "no process with PID {pid}"
-        )));
-    }
-    let ns_of = |p: i32, kind: NsKind| NsId::of_path(kind.proc_path(p)).ok();
-    let own_pidns = ns_of(pid, NsKind::Pid);
-    let host_pidns = ns_of(1, NsKind::Pid);
-    let cgroup = fs::read_to_string(dir.join("cgroup")).unwrap_or_default();
-    let mut f = Finding {
-        what: format!("process {pid}"),
-        ..Finding::default()
-    };
-    let mut role = String::new();
-    let container = topo.containers.iter().find(|c| {
-        if c.pid == Some(pid) {
-            role = "PID 1".to_owned();
-            return true;
-        }
-        if c.supervisor
-            .is_some_and(|(p, start)| p == pid && crate::process::alive(p, start))
-        {
-            role = "supervisor".to_owned();
-            return true;
-        }
-        let in_cgroup = cgroup.contains(&format!("/{}", c.id));
-        let same_pidns = !in_cgroup
-            && own_pidns.is_some()
-            && own_pidns != host_pidns
-            && c.pid.is_some_and(|p1| ns_of(p1, NsKind::Pid) == own_pidns);
-        if !(in_cgroup || same_pidns) {
-            return false;
-        }
-        // PID 1's descendants are its children; anything else there came in by `exec`.
-        let mut p = pid;
-        let mut child = false;
-        for _ in 0..64 {
-            match ppid(proc, p) {
-                Some(pp) if Some(pp) == c.pid => {
-                    child = true;
-                    break;
-                }
-                Some(pp) if pp > 1 => p = pp,
-                _ => break,
-            }
-        }
-        role = if child { "a child of PID 1" } else { "exec'd" }.to_owned();
-        true
-    });
-    f.process = Some(ProcessRef {
-        pid,
-        command: owner::command(proc, pid),
-        role,
-    });
-    let net = ns_of(pid, NsKind::Net).map(|id| id.ino);
-    if let Some(ns) = net.and_then(|ino| topo.ns(ino)) {
-        owned_by(topo, ns, &mut f);
-    }
-    if let Some(c) = container {
-        f.container = Some(container_ref(c));
-        f.owner = Some(Owner::Container {
-            id: c.id.clone(),
-            name: c.name.clone(),
-        });
-        if f.networks.is_empty() {
-            f.networks = topo
-                .endpoints_of(&c.id)
-                .map(|a| a.network.clone())
-                .collect();
-        }
-    }
-    Ok(f)
-}
-
-fn namespace(topo: &mut Topology, ino: u64) -> Result<Finding, TopologyError> {
-    let proc = Path::new(PROC);
-    // Its own mount table first; the tables of every other mount namespace only if that did not find it.
-    let mut all = minotaur_ns::discover_with(proc, &[], false)?;
-    if !all.iter().any(|n| n.id.ino == ino) {
-        all = minotaur_ns::discover(proc, &[])?;
-    }
-    let mut f = Finding::default();
-    if let Some(ns) = all.iter().find(|n| n.id.ino == ino) {
-        f.what = format!("namespace {}:[{ino}]", ns.kind.name());
-        f.pids = ns.pids.clone();
-        f.mounts = ns.mounts.iter().map(|m| m.path.clone()).collect();
-        let host_same = NsId::of_path(proc.join(format!("self/ns/{}", ns.kind.name())))
-            .is_ok_and(|id| id == ns.id);
-        let container = topo.containers.iter().find(|c| {
-            let by_pid = c
-                .pid
-                .is_some_and(|p| NsId::of_path(ns.kind.proc_path(p)).is_ok_and(|id| id == ns.id));
-            let by_net = ns.kind == NsKind::Net && c.netns == Some(ino);
-            by_pid || by_net
-        });
-        f.owner = Some(if host_same {
-            Owner::Host
-        } else if let Some(c) = container {
-            Owner::Container {
-                id: c.id.clone(),
-                name: c.name.clone(),
-            }
-        } else {
-            owner::foreign(proc, &ns.mounts, &ns.pids, &[]).unwrap_or(Owner::Mount {
-                path: ns.path.clone(),
-            })
-        });
-        if let Some(c) = container.filter(|_| !host_same) {
-            f.container = Some(container_ref(c));
-            f.networks = topo
-                .endpoints_of(&c.id)
-                .map(|a| a.network.clone())
-                .collect();
-        }
-    } else {
-        let holders = minotaur_ns::discover::fd_holders(proc, ino)?;
-        let Some(h) = holders.first() else {
-            return Err(TopologyError::NotFound(format!(
-                "no namespace with inode {ino}"
-            )));
-        };
-        f.what = format!("namespace {}:[{ino}]", h.kind.name());
-        f.owner = Some(Owner::Descriptor {
-            pid: h.pid,
-            fd: h.fd,
-            command: owner::command(proc, h.pid),
-        });
-        if h.kind == NsKind::Net && topo.ns(ino).is_none() {
-            // Not found by the scan: add it so its links are read like any other.
-            topo.netns.push(NetNs {
-                inode: ino,
-                path: h.path.clone(),
-                pids: Vec::new(),
-                mounts: Vec::new(),
-                owner: f.owner.clone().expect("set above"),
-                containers: Vec::new(),
-                nsid: None,
-                links: None,
-            });
-            topo.reindex();
-        }
-    }
-    if let Some(ns) = topo.ns(ino).map(|n| n.inode) {
-        topo.read_links(Some(&[ns]));
-        let ns = topo.ns(ino).expect("present");
-        f.netns = Some(ns_ref(ns));
-        let names: Vec<String> = ns
-            .links
-            .iter()
-            .flatten()
-            .map(|l| {
-                let addrs: Vec<String> = l.addrs.iter().map(|a| a.to_string()).collect();
-                if addrs.is_empty() {
-                    l.name.clone()
-                } else {
-                    format!("{} {}", l.name, addrs.join(" "))
-                }
-            })
-            .collect();
-        if !names.is_empty() {
-            f.notes.push(format!("interfaces: {}", names.join(", ")));
-        }
-    }
-    Ok(f)
+    Ok(Some(out))
 }
 
 #[cfg(test)]
