@@ -210,6 +210,13 @@ pub fn templated(
         .replace("\\t", "\t")
         .replace("\\n", "\n");
     let fmt = Format::parse(&body)?;
+    let simple = Simple::parse(&body);
+    let render = |row: &serde_json::Value| -> anyhow::Result<String> {
+        match simple.as_ref().and_then(|s| s.render(row)) {
+            Some(text) => Ok(text),
+            None => Ok(fmt.render(row)?),
+        }
+    };
     let mut text = String::new();
     if table {
         let header: serde_json::Value = headers
@@ -217,11 +224,11 @@ pub fn templated(
             .map(|(k, h)| (k.to_string(), serde_json::json!(h)))
             .collect::<serde_json::Map<_, _>>()
             .into();
-        text.push_str(&fmt.render(&header)?);
+        text.push_str(&render(&header)?);
         text.push('\n');
     }
     for r in rows {
-        text.push_str(&fmt.render(r)?);
+        text.push_str(&render(r)?);
         text.push('\n');
     }
     if table {
@@ -230,6 +237,77 @@ pub fn templated(
         out.write_all(text.as_bytes())?;
     }
     Ok(())
+}
+
+/// A format made of text and `{{.Field}}` actions only, as Docker's default tables and most formats people
+/// write are. Each row is rendered by substitution: a thousand `ps` rows through the template engine cost
+/// several times what the rest of `ps` does. Anything else (functions, pipelines, conditions, trim
+/// markers) goes through the template.
+#[derive(Debug, PartialEq)]
+struct Simple<'a>(Vec<Piece<'a>>);
+
+#[derive(Debug, PartialEq)]
+enum Piece<'a> {
+    Text(&'a str),
+    Field(&'a str),
+}
+
+impl<'a> Simple<'a> {
+    fn parse(body: &'a str) -> Option<Simple<'a>> {
+        let mut pieces = Vec::new();
+        let mut rest = body;
+        while let Some(open) = rest.find("{{") {
+            if open > 0 {
+                pieces.push(Piece::Text(&rest[..open]));
+            }
+            let after = &rest[open + 2..];
+            let close = after.find("}}")?;
+            let name = after[..close].trim_matches(' ').strip_prefix('.')?;
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return None;
+            }
+            pieces.push(Piece::Field(name));
+            rest = &after[close + 2..];
+        }
+        if !rest.is_empty() {
+            pieces.push(Piece::Text(rest));
+        }
+        Some(Simple(pieces))
+    }
+
+    /// The fields the format shows.
+    fn fields(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.0.iter().filter_map(|p| match p {
+            Piece::Field(f) => Some(*f),
+            Piece::Text(_) => None,
+        })
+    }
+
+    /// The row rendered, when every field it shows is a string (as the template prints one: as it is);
+    /// `None` sends the row to the template, which knows how Go prints everything else.
+    fn render(&self, row: &serde_json::Value) -> Option<String> {
+        let mut out = String::new();
+        for p in &self.0 {
+            match p {
+                Piece::Text(t) => out.push_str(t),
+                Piece::Field(f) => out.push_str(row.get(*f)?.as_str()?),
+            }
+        }
+        Some(out)
+    }
+}
+
+/// The fields of a list row that `format` can show: those it names when it is made of `{{.Field}}`
+/// actions only, else all of them (`None`), since a function or `json .` may read any. A list command
+/// builds only these: some cost a time zone conversion or a join per row.
+pub fn fields_shown(format: &str) -> Option<Vec<String>> {
+    let body = format.strip_prefix("table").unwrap_or(format);
+    if matches!(body.trim(), "json" | "{{json .}}" | "{{ json . }}") {
+        return None;
+    }
+    let body = body.replace("\\t", "\t").replace("\\n", "\n");
+    let simple = Simple::parse(&body)?;
+    Some(simple.fields().map(str::to_owned).collect())
 }
 
 /// A time as Go's `time.Time.String()` prints it in the local time zone, as Docker's list commands show
@@ -242,12 +320,26 @@ pub fn go_time(rfc3339: &str, nanos: bool) -> String {
         "%Y-%m-%d %H:%M:%S %z %Z"
     };
     match rfc3339.parse::<jiff::Timestamp>() {
-        Ok(t) => t
-            .to_zoned(jiff::tz::TimeZone::system())
-            .strftime(fmt)
-            .to_string(),
+        Ok(t) => t.to_zoned(local_zone().clone()).strftime(fmt).to_string(),
         Err(_) => rfc3339.to_owned(),
     }
+}
+
+/// The local time zone, as Go finds it: `TZ` if set, else `/etc/localtime`. The file is read here, once:
+/// jiff's `TimeZone::system()` also looks for the zone's name, and to find it walks every directory of
+/// `/usr/share/zoneinfo` (some 40 on Debian, at every `ps`), while Go's format needs only the file's
+/// rules and abbreviations.
+fn local_zone() -> &'static jiff::tz::TimeZone {
+    static ZONE: std::sync::OnceLock<jiff::tz::TimeZone> = std::sync::OnceLock::new();
+    ZONE.get_or_init(|| {
+        if std::env::var_os("TZ").is_some() {
+            return jiff::tz::TimeZone::system();
+        }
+        std::fs::read("/etc/localtime")
+            .ok()
+            .and_then(|data| jiff::tz::TimeZone::tzif("Local", &data).ok())
+            .unwrap_or_else(jiff::tz::TimeZone::system)
+    })
 }
 
 /// Prints `inspect` documents as Docker does: a pretty JSON array, or each through a Go template over the
@@ -274,6 +366,55 @@ pub fn documents(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn simple_formats_render_as_the_template_does() {
+        let rows = [
+            serde_json::json!({"Names": "web", "Image": "busybox", "Size": "0B"}),
+            serde_json::json!({"Names": "a {{b}} c", "Image": "x\ty", "Size": "<b>"}),
+        ];
+        for format in [
+            "{{.Names}}\t{{.Image}}",
+            " {{ .Names }}: {{.Size}} ",
+            "table {{.Names}}\t{{.Image}}\t{{.Size}}",
+            "{{.Names}} - {{.Missing}}",
+            "{{.Names}}{{.Image}}",
+        ] {
+            let body = format.strip_prefix("table").unwrap_or(format);
+            let body = body.trim_matches(' ').replace("\\t", "\t");
+            let simple = Simple::parse(&body).unwrap();
+            let fmt = minotaur_engine::template::Format::parse(&body).unwrap();
+            for r in &rows {
+                // Where the substitution answers, it answers what the template prints.
+                if let Some(text) = simple.render(r) {
+                    assert_eq!(text, fmt.render(r).unwrap(), "{format}");
+                }
+            }
+        }
+        // A missing field is the template's to print ("<no value>").
+        assert_eq!(
+            Simple::parse("{{.Missing}}").unwrap().render(&rows[0]),
+            None
+        );
+        // Anything but `{{.Field}}` is the template's.
+        for format in [
+            "{{json .}}",
+            "{{.Names | upper}}",
+            "{{- .Names}}",
+            "{{if .Names}}x{{end}}",
+            "{{.Labels.x}}",
+            "{{.Names",
+        ] {
+            assert_eq!(Simple::parse(format), None, "{format}");
+        }
+        assert_eq!(
+            fields_shown("table {{.ID}}\\t{{.Names}}"),
+            Some(vec!["ID".to_owned(), "Names".to_owned()])
+        );
+        assert_eq!(fields_shown("json"), None);
+        assert_eq!(fields_shown("{{json .}}"), None);
+        assert_eq!(fields_shown("{{.Names | upper}}"), None);
+    }
 
     #[test]
     fn raw_escapes_blanks_and_backslashes() {

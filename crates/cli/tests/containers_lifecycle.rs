@@ -388,6 +388,65 @@ fn rm_refuses_a_running_container_and_rm_f_removes_it() {
     assert_clean(&h, &[id]);
 }
 
+/// `rm -f` of several containers signals every running one before it waits for any: each is still
+/// removed once, in the order given, and a name given twice or unknown is an error of its own.
+#[test]
+fn rm_f_of_several_removes_each_once_in_order() {
+    let Some(h) = host() else { return };
+    let mut ids = Vec::new();
+    for name in ["m1", "m2", "m3"] {
+        ids.push(ok(
+            &h,
+            &[
+                "run",
+                "-d",
+                "--name",
+                name,
+                "--network",
+                "none",
+                "host",
+                "sleep",
+                "1000",
+            ],
+        ));
+    }
+    ids.push(ok(
+        &h,
+        &[
+            "create",
+            "--name",
+            "m4",
+            "--network",
+            "none",
+            "host",
+            "true",
+        ],
+    ));
+    let pids: Vec<String> = ["m1", "m2", "m3"]
+        .iter()
+        .map(|n| inspect(&h, n, "{{.State.Pid}}"))
+        .collect();
+    let out = h.mino(&["rm", "-f", "m3", "m1", "nosuch", "m4", "m2", "m1"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "m3\nm1\nm4\nm2\n");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 2, "{err}");
+    assert!(
+        err.lines().all(|l| l.contains("no such container")),
+        "{err}"
+    );
+    for pid in &pids {
+        assert_eq!(
+            h.sh(&format!("test -e /proc/{pid}")).status.code(),
+            Some(1),
+            "PID 1 survived rm -f"
+        );
+    }
+    assert_eq!(box_supervisors(&h), "", "a supervisor survived rm -f");
+    assert_eq!(ok(&h, &["ps", "-aq"]), "");
+    assert_clean(&h, &ids);
+}
+
 /// The live minotaur processes of the box (supervisors, the resolver), other than its init (PID 1). Exited
 /// ones stay zombies: the box's init reaps nobody, where a real host's init would.
 fn box_minotaur_processes(h: &minotaur_testhost::TestHost) -> String {

@@ -18,9 +18,16 @@ pub fn start_time(pid: i32) -> Option<u64> {
     stat(pid).map(|(_, start)| start)
 }
 
-/// The state letter (field 3) and start time (field 22) of a process.
+/// The state letter (field 3) and start time (field 22) of a process. `ps` asks this of every running
+/// container, so it is one `read(2)` into a buffer on the stack: the kernel formats the whole line for
+/// each read, and `read_to_string`'s size probe and second read to find the end cost as much again.
 fn stat(pid: i32) -> Option<(char, u64)> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let mut buf = [0u8; 1024];
+    let n = File::open(format!("/proc/{pid}/stat"))
+        .ok()?
+        .read(&mut buf)
+        .ok()?;
+    let stat = std::str::from_utf8(&buf[..n]).ok()?;
     // The command name (field 2) may contain spaces and parentheses: fields after it follow the last ')'.
     let rest = &stat[stat.rfind(')')? + 2..];
     let mut fields = rest.split(' ');

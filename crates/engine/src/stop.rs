@@ -78,8 +78,32 @@ pub(crate) fn halt(
     }
     mark_stopped(ctx, c)?;
     crate::crash::after("stop:marked");
+    wait_halted(ctx, c, sig, timeout, 0)
+}
+
+/// The first half of a forced `rm` of several containers: marks a running container stopped and
+/// SIGKILLs its PID 1 without waiting; returns the PID signalled, for [`wait_halted`]. Signalling them
+/// all before waiting for any lets their supervisors record the exits side by side.
+pub(crate) fn kill_now(ctx: &Context, c: &Container) -> Result<i32, EngineError> {
+    let Some(fd) = pidfd(c)? else {
+        return Ok(0);
+    };
+    mark_stopped(ctx, c)?;
+    events::container(ctx, "kill", c, &[("signal", "9")]);
+    let _ = minotaur_sys::pidfd_send_signal(&fd, Signal::SIGKILL);
+    Ok(c.state.pid)
+}
+
+/// Signals a container marked stopped (unless its PID 1 `signalled` already was), and waits until its
+/// supervisor is gone; see [`halt`].
+pub(crate) fn wait_halted(
+    ctx: &Context,
+    c: &Container,
+    sig: Signal,
+    timeout: Duration,
+    mut signalled: i32,
+) -> Result<(), EngineError> {
     let give_up = Instant::now() + timeout + KILL_TIMEOUT + SUPERVISOR_TIMEOUT;
-    let mut signalled = 0;
     loop {
         let c = match ctx.find(c.id.as_str()) {
             Ok(c) => c,
@@ -93,7 +117,10 @@ pub(crate) fn halt(
                 events::container(ctx, "kill", &c, &[("signal", &(sig as i32).to_string())]);
                 let _ = minotaur_sys::pidfd_send_signal(&fd, sig);
                 crate::crash::after("stop:signalled");
-                if !wait_fd(&fd, Some(timeout)) {
+                if sig == Signal::SIGKILL {
+                    // Nothing stronger to send: one event, and a bounded wait.
+                    kill_and_wait(&c, &fd)?;
+                } else if !wait_fd(&fd, Some(timeout)) {
                     events::container(ctx, "kill", &c, &[("signal", "9")]);
                     kill_and_wait(&c, &fd)?;
                 }

@@ -351,6 +351,7 @@ fn supervise(
     by_user: bool,
 ) -> Result<Run, EngineError> {
     let _ = nix::sys::prctl::set_child_subreaper(true);
+    let foreground = client.is_some();
     let tty = c.config.tty;
     let (out_r, out_w) = pipe2(OFlag::O_CLOEXEC).map_err(sys_err("make a pipe"))?;
     let (err_r, err_w) = pipe2(OFlag::O_CLOEXEC).map_err(sys_err("make a pipe"))?;
@@ -468,10 +469,16 @@ fn supervise(
     // Closing the report pipe is what releases the waiting CLI.
     if let Some(mut r) = report.take() {
         let _ = r.write_all(b"ok");
-        if let Ok(null) = nix::fcntl::open(
-            "/dev/null",
-            OFlag::O_WRONLY | OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
+        // With debug logging a foreground client keeps getting the supervisor's steps (the exit, the
+        // records, the removal), which is where a `run --rm` spends the end of its time.
+        let keep = foreground && log::log_enabled!(log::Level::Debug);
+        if let (false, Ok(null)) = (
+            keep,
+            nix::fcntl::open(
+                "/dev/null",
+                OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            ),
         ) {
             let _ = nix::unistd::dup2_stderr(&null);
         }
@@ -522,10 +529,12 @@ fn supervise(
         oom_killed = cg.oom_kills().is_some_and(|n| n > 0);
         let _ = cg.remove();
     }
+    log::debug!("supervise {}: cgroup removed", c.name);
     if oom_killed {
         events::container(ctx, "oom", c, &[]);
     }
     events::container(ctx, "die", c, &[("exitCode", &code.to_string())]);
+    log::debug!("supervise {}: die recorded", c.name);
     let ran = begun.elapsed();
     let policy = c.config.host.restart_policy;
     let exited = record(ctx, c, |s| {
@@ -547,6 +556,7 @@ fn supervise(
         s.oom_killed = oom_killed;
         s.finished_at = Some(now());
     });
+    log::debug!("supervise {}: exit recorded", c.name);
     let recorded = match exited {
         Ok(s) => {
             c.state = s;

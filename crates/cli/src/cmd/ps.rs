@@ -6,7 +6,6 @@ use minotaur_engine::gofmt;
 use minotaur_engine::human;
 use minotaur_engine::network;
 use minotaur_engine::network::Published;
-use serde_json::json;
 
 use crate::cli::Global;
 use crate::cmd::create::context;
@@ -87,83 +86,120 @@ fn matches(c: &Container, filter: &str, live: Status) -> anyhow::Result<bool> {
     })
 }
 
-/// The fields Docker's `ps --format` templates use.
+/// The fields Docker's `ps --format` templates use; only those `shown` says (building some costs a time
+/// zone conversion or a join, for each of a thousand rows).
 fn row(
     c: &Container,
     now: SystemTime,
     no_trunc: bool,
     ports: &[Published],
     networks: &[String],
+    shown: &dyn Fn(&str) -> bool,
 ) -> serde_json::Value {
     // The daemon's `Command`: the arguments joined by spaces, those with a space in single quotes.
-    let cmd: Vec<String> = c
-        .config
-        .entrypoint
-        .iter()
-        .chain(&c.config.cmd)
-        .enumerate()
-        .map(|(i, a)| {
-            if i > 0 && a.contains(' ') {
-                format!("'{a}'")
-            } else {
-                a.clone()
-            }
-        })
-        .collect();
-    let mut command = cmd.join(" ");
-    if !no_trunc && command.chars().count() > 20 {
-        command = command.chars().take(19).collect::<String>() + "…";
-    }
-    let id = if no_trunc {
-        c.id.as_str()
-    } else {
-        c.id.short()
+    let command = || {
+        let cmd: Vec<String> = c
+            .config
+            .entrypoint
+            .iter()
+            .chain(&c.config.cmd)
+            .enumerate()
+            .map(|(i, a)| {
+                if i > 0 && a.contains(' ') {
+                    format!("'{a}'")
+                } else {
+                    a.clone()
+                }
+            })
+            .collect();
+        let mut command = cmd.join(" ");
+        if !no_trunc && command.chars().count() > 20 {
+            command = command.chars().take(19).collect::<String>() + "…";
+        }
+        gofmt::quote(&command, false)
     };
-    let ago = human::since(&c.created, now)
-        .map(human::duration)
-        .unwrap_or_default();
+    let id = || {
+        if no_trunc {
+            c.id.as_str().to_owned()
+        } else {
+            c.id.short().to_owned()
+        }
+    };
+    let ago = || {
+        let ago = human::since(&c.created, now)
+            .map(human::duration)
+            .unwrap_or_default();
+        format!("{ago} ago")
+    };
     // Bind mounts are named by their source, cut to 12 characters unless --no-trunc.
-    let mounts: Vec<String> = c
-        .config
-        .host
-        .binds
-        .iter()
-        .map(|b| {
-            let s = b.source.display().to_string();
-            if no_trunc {
-                s
-            } else {
-                s.chars().take(12).collect()
-            }
-        })
-        .collect();
-    json!({
-        "ID": id,
-        "Image": c.config.image,
-        "Command": gofmt::quote(&command, false),
-        "CreatedAt": output::go_time(&c.created, false),
-        "RunningFor": format!("{ago} ago"),
-        // Docker shows a stopped container's ports as none.
-        "Ports": if c.state.status == Status::Running {
-            ports.iter().map(Published::display).collect::<Vec<_>>().join(", ")
+    let mounts = || {
+        let mounts: Vec<String> = c
+            .config
+            .host
+            .binds
+            .iter()
+            .map(|b| {
+                let s = b.source.display().to_string();
+                if no_trunc {
+                    s
+                } else {
+                    s.chars().take(12).collect()
+                }
+            })
+            .collect();
+        mounts.join(",")
+    };
+    // Docker shows a stopped container's ports as none.
+    let ports = || {
+        if c.state.status == Status::Running {
+            ports
+                .iter()
+                .map(Published::display)
+                .collect::<Vec<_>>()
+                .join(", ")
         } else {
             String::new()
-        },
-        "State": c.state.status.as_str(),
-        "Status": human::status(&c.state, now),
-        "Names": c.name.as_str(),
-        "Mounts": mounts.join(","),
-        // Only volumes count, and minotaur has none yet.
-        "LocalVolumes": "0",
-        // Sizes are not computed: Docker prints this when it was not asked to compute them either.
-        "Size": "0B",
-        "Labels": c.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
-        "Networks": if networks.is_empty() {
+        }
+    };
+    let labels = || {
+        c.config
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let networks = || {
+        if networks.is_empty() {
             c.config.host.network_mode.clone()
         } else {
             networks.join(",")
-        },
-    })
+        }
+    };
+    let fields: [(&str, &dyn Fn() -> String); 14] = [
+        ("ID", &id),
+        ("Image", &|| c.config.image.clone()),
+        ("Command", &command),
+        ("CreatedAt", &|| output::go_time(&c.created, false)),
+        ("RunningFor", &ago),
+        ("Ports", &ports),
+        ("State", &|| c.state.status.as_str().to_owned()),
+        ("Status", &|| human::status(&c.state, now)),
+        ("Names", &|| c.name.as_str().to_owned()),
+        ("Mounts", &mounts),
+        // Only volumes count, and minotaur has none yet.
+        ("LocalVolumes", &|| "0".to_owned()),
+        // Sizes are not computed: Docker prints this when it was not asked to compute them either.
+        ("Size", &|| "0B".to_owned()),
+        ("Labels", &labels),
+        ("Networks", &networks),
+    ];
+    fields
+        .iter()
+        .filter(|(k, _)| shown(k))
+        .map(|(k, v)| (k.to_string(), serde_json::Value::String(v())))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }
 
 /// Docker's default `ps` table.
@@ -230,6 +266,9 @@ pub fn run(global: &Global, args: Args) -> CliResult {
     for a in network::attachments(&ctx, None, None)? {
         networks.entry(a.container_id).or_default().push(a.network);
     }
+    let format = args.format.as_deref().unwrap_or(DEFAULT_FORMAT);
+    let fields = output::fields_shown(format);
+    let shown = |k: &str| fields.as_ref().is_none_or(|f| f.iter().any(|x| x == k));
     let rows: Vec<serde_json::Value> = keep
         .iter()
         .map(|c| {
@@ -240,10 +279,10 @@ pub fn run(global: &Global, args: Args) -> CliResult {
                 args.no_trunc,
                 ports.get(id).map_or(&[][..], Vec::as_slice),
                 networks.get(id).map_or(&[][..], Vec::as_slice),
+                &shown,
             )
         })
         .collect();
-    let format = args.format.as_deref().unwrap_or(DEFAULT_FORMAT);
     output::list(&mut out, format, &rows, HEADERS)?;
     Ok(0)
 }

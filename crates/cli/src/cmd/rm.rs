@@ -1,7 +1,9 @@
+use std::io::Write;
+
 use minotaur_engine::remove;
 
 use crate::cli::Global;
-use crate::cmd::create::{context, each};
+use crate::cmd::create::context;
 use crate::error::CliResult;
 
 /// Remove one or more containers, with everything they own
@@ -21,7 +23,16 @@ pub struct Args {
 
 pub fn run(global: &Global, args: Args) -> CliResult {
     let ctx = context(global);
-    each(&args.containers, |c| {
-        remove::remove(&ctx, c, args.force, args.volumes).map(|_| c.to_owned())
-    })
+    let mut status = 0;
+    let results = remove::remove_many(&ctx, &args.containers, args.force, args.volumes);
+    for (reference, result) in args.containers.iter().zip(results) {
+        match result {
+            Ok(_) => writeln!(std::io::stdout(), "{reference}")?,
+            Err(e) => {
+                eprintln!("minotaur: {:#}", anyhow::Error::from(e));
+                status = 1;
+            }
+        }
+    }
+    Ok(status)
 }

@@ -122,6 +122,7 @@ pub(crate) fn relay(
                         let code = <[u8; 4]>::try_from(payload.as_slice())
                             .map(i32::from_be_bytes)
                             .unwrap_or(255);
+                        log::debug!("attach: exit status {code} received");
                         return Ok(Ended::Exited(code));
                     }
                     _ => {}
