@@ -145,8 +145,13 @@ fn rewrite_prints(text: &str) -> Result<String, TemplateError> {
             && !CONTROL.contains(&word)
             && !body.trim_start().starts_with("/*")
             && !is_decl;
+        // `{{- ` trims the text before the action. We trim it here and hand gtmpl no marker: its lexer
+        // takes the last non-space character before the marker to be one byte wide, and slices inside a
+        // multi-byte one (`é{{- .X}}` panicked on its thread).
+        if lead == "-" {
+            out.truncate(out.trim_end().len());
+        }
         out.push_str("{{");
-        out.push_str(lead);
         if prints {
             out.push_str(&format!(" ({}) | _gofmt ", body.trim()));
         } else {
@@ -441,6 +446,14 @@ mod tests {
             render("é {{index .Labels \"café\"}} {{/* ü */}}", d),
             "é é "
         );
+    }
+
+    #[test]
+    fn a_left_trim_after_a_multi_byte_character_trims_and_does_not_panic() {
+        let d = json!({"X": 1});
+        assert_eq!(render("é  \n{{- .X}}", d.clone()), "é1");
+        assert_eq!(render("{\u{feff}{{- .X -}}  ü", d.clone()), "{\u{feff}1ü");
+        assert_eq!(render("a {{.X}} {{- .X}}", d), "a 11");
     }
 
     #[test]
