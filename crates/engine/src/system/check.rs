@@ -22,6 +22,7 @@ use std::fmt;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use minotaur_firewall::PortRule;
 use minotaur_ns::netns::{NetnsError, NetnsName};
@@ -489,16 +490,22 @@ fn links(
         .collect();
     let mut nl = minotaur_net::Netlink::open().map_err(NetworkError::from)?;
     let mut names = HashSet::new();
+    // A removed container's veth goes with its namespace, which the kernel tears down after the last
+    // reference is gone, on a work queue: for a moment the host end outlives the record.
+    let settle = Instant::now() + NAMESPACE_TEARDOWN;
     for link in nl.links().map_err(NetworkError::from)? {
         let name = link.name;
         match Some(link.kind.as_str()).filter(|k| !k.is_empty()) {
             Some("veth") if is_our_veth(&name) && !veths.contains(name.as_str()) => {
                 let prefix = &name[2..12];
+                let holder = containers
+                    .iter()
+                    .find(|c| c.id.as_str().starts_with(prefix));
+                if holder.is_none() && gone_by(&mut nl, &name, settle) {
+                    continue;
+                }
                 found.push(Finding {
-                    owner: containers
-                        .iter()
-                        .find(|c| c.id.as_str().starts_with(prefix))
-                        .map_or_else(|| format!("container {prefix}"), owner),
+                    owner: holder.map_or_else(|| format!("container {prefix}"), owner),
                     problem: Problem::Orphan,
                     object: format!("veth {name}"),
                     fix: Fix::DeleteLink(name.clone()),
@@ -540,6 +547,22 @@ fn links(
         }
     }
     Ok(names)
+}
+
+/// How long the kernel may take to tear down a network namespace whose last reference went.
+const NAMESPACE_TEARDOWN: Duration = Duration::from_secs(2);
+
+/// Whether link `name` is gone by `deadline`, polled.
+fn gone_by(nl: &mut minotaur_net::Netlink, name: &str, deadline: Instant) -> bool {
+    loop {
+        match nl.link_index(name) {
+            Ok(None) => return true,
+            Ok(Some(_)) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            _ => return false,
+        }
+    }
 }
 
 /// Addresses the store gives a container on a network where it has no endpoint: an attach that died
