@@ -7,7 +7,8 @@ cd "$(dirname "$0")"
 need=(ip:iproute2 nsenter:util-linux unshare:util-linux lsns:util-linux dnsmasq:dnsmasq-base
       busybox:busybox-static curl:curl pgrep:procps nft:nftables dig:dnsutils
       docker-registry:docker-registry skopeo:skopeo umoci:umoci htpasswd:apache2-utils openssl:openssl
-      tcpdump:tcpdump tshark:tshark capsh:libcap2-bin setcap:libcap2-bin dot:graphviz)
+      tcpdump:tcpdump tshark:tshark capsh:libcap2-bin setcap:libcap2-bin dot:graphviz
+      podman:podman conmon:conmon ctr:containerd)
 missing=()
 for pair in "${need[@]}"; do
   command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
@@ -19,6 +20,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+# The Kubernetes schemas the kube tests validate generated manifests against.
+python3 -c 'import kubernetes_validate' 2>/dev/null ||
+  python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore kubernetes-validate
 
 # As root, a test host that cannot be built is a failure, not a skip.
 [ "$(id -u)" = 0 ] && export MINOTAUR_TEST_REQUIRE_HOST=1
