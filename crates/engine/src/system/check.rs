@@ -698,7 +698,7 @@ fn firewall(
     Ok(())
 }
 
-fn is_our_veth(name: &str) -> bool {
+pub(crate) fn is_our_veth(name: &str) -> bool {
     let Some(rest) = name.strip_prefix("mt") else {
         return false;
     };

@@ -45,6 +45,13 @@ pub fn reset(ctx: &Context) -> Vec<EngineError> {
                         }
                     }
                 }
+                // A removed container's veth goes with its namespace, which the kernel tears down
+                // later, on a work queue; what is left of ours is deleted now, so nothing outlives reset.
+                if let Some(nl) = nl.as_mut() {
+                    if let Err(e) = delete_our_veths(nl) {
+                        errors.push(NetworkError::from(e).into());
+                    }
+                }
             }
             Err(e) => errors.push(e),
         }
@@ -76,6 +83,16 @@ pub fn reset(ctx: &Context) -> Vec<EngineError> {
         _ => {}
     }
     errors
+}
+
+/// Deletes the host's veths named after a container; one already gone meanwhile is not an error.
+fn delete_our_veths(nl: &mut minotaur_net::Netlink) -> Result<(), minotaur_net::NetlinkError> {
+    for link in nl.links()? {
+        if link.kind == "veth" && crate::system::check::is_our_veth(&link.name) {
+            nl.delete_link(&link.name)?;
+        }
+    }
+    Ok(())
 }
 
 /// The resolver exits by itself once no network has a running container (the removals above told it);
