@@ -38,9 +38,8 @@ pub fn apply(
             });
         }
     }
-    for p in &plan.pods {
-        down_pod(ctx, &p.name, events)?;
-    }
+    let names: Vec<&str> = plan.pods.iter().map(|p| p.name.as_str()).collect();
+    down(ctx, &names, events)?;
     for claim in plan
         .claims
         .iter()
@@ -54,7 +53,7 @@ pub fn apply(
     }
     for p in &plan.pods {
         if let Err(e) = make_pod(ctx, p, events) {
-            let _ = down_pod(ctx, &p.name, &mut |_| {});
+            let _ = down(ctx, &[&p.name], &mut |_| {});
             return Err(e);
         }
     }
@@ -130,18 +129,22 @@ fn write_file(
         .map_err(io("set the mode of", &target))
 }
 
-/// Removes every container of pod `name` (stopped first) and the volumes it owns.
-pub fn down_pod(
+/// Removes every container of the pods named (stopped first) and the volumes they own.
+pub fn down(
     ctx: &Context,
-    name: &str,
+    pods: &[&str],
     events: &mut dyn FnMut(Event<'_>),
 ) -> Result<(), KubeError> {
     use crate::error::engine;
+    let of_pods = |l: &BTreeMap<String, String>| {
+        l.get(labels::POD)
+            .is_some_and(|p| pods.contains(&p.as_str()))
+    };
     let mut members: Vec<_> = crate::find::all(ctx)?
         .into_iter()
-        .filter(|c| c.config.labels.get(labels::POD).map(String::as_str) == Some(name))
+        .filter(|c| of_pods(&c.config.labels))
         .collect();
-    // The infra container last: the others share its namespaces.
+    // The infra containers last: the others share their namespaces.
     members.sort_by_key(|c| c.config.labels.contains_key(labels::INFRA));
     for c in members {
         minotaur_engine::remove::remove(ctx, c.id.as_str(), true, false)
@@ -149,7 +152,7 @@ pub fn down_pod(
         events(Event::Removed(c.name.as_str()));
     }
     for v in minotaur_engine::volume::list(ctx).map_err(volume_error("list", "volumes"))? {
-        if v.labels.get(labels::POD).map(String::as_str) == Some(name) {
+        if of_pods(&v.labels) {
             minotaur_engine::volume::remove(ctx, &v.name, true)
                 .map_err(volume_error("remove", &v.name))?;
         }

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use minotaur_engine::container::Container;
 use minotaur_engine::context::Context;
+use minotaur_engine::error::EngineError;
+use minotaur_engine::store::StoreError;
 
 use crate::error::{engine, KubeError};
 use crate::generate::Group;
@@ -23,7 +25,11 @@ pub fn all(ctx: &Context) -> Result<Vec<Container>, KubeError> {
 /// The groups for `targets`: a target that names a played pod or Deployment is that pod (a
 /// Deployment's first pod, with its replica count); the other targets are containers, put together into
 /// one pod named after the first (`NAME-pod`, as podman names it).
-pub fn groups<'a>(all: &'a [Container], targets: &[String]) -> Result<Vec<Group<'a>>, KubeError> {
+pub fn groups<'a>(
+    ctx: &Context,
+    all: &'a [Container],
+    targets: &[String],
+) -> Result<Vec<Group<'a>>, KubeError> {
     let mut groups = Vec::new();
     let mut loose: Vec<&Container> = Vec::new();
     for t in targets {
@@ -31,16 +37,17 @@ pub fn groups<'a>(all: &'a [Container], targets: &[String]) -> Result<Vec<Group<
             groups.push(g);
             continue;
         }
+        // A name, an ID or a unique ID prefix, as every other verb takes them.
+        let id = match ctx.find(t) {
+            Ok(c) => c.id,
+            Err(EngineError::Store(StoreError::NoSuchContainer(_))) => {
+                return Err(KubeError::NotFound(t.clone()))
+            }
+            Err(e) => return Err(engine("find container", t)(e)),
+        };
         let c = all
             .iter()
-            .find(|c| c.name.as_str() == t || c.id.as_str() == t)
-            .or_else(|| {
-                let mut m = all.iter().filter(|c| c.id.as_str().starts_with(t.as_str()));
-                match (m.next(), m.next()) {
-                    (Some(c), None) => Some(c),
-                    _ => None,
-                }
-            })
+            .find(|c| c.id == id)
             .ok_or_else(|| KubeError::NotFound(t.clone()))?;
         loose.push(c);
     }

@@ -76,7 +76,7 @@ fn generate(global: &Global, a: GenerateArgs) -> CliResult {
     let all = find::all(&ctx)?;
     let groups = match &a.compose {
         Some(project) => find::project(&all, project)?,
-        None => find::groups(&all, &a.targets)?,
+        None => find::groups(&ctx, &all, &a.targets)?,
     };
     let kind = if a.kind == "deployment" {
         Kind::Deployment
@@ -124,9 +124,8 @@ fn play(global: &Global, a: PlayArgs) -> CliResult {
         let _ = writeln!(std::io::stdout(), "{line}");
     };
     if a.down {
-        for p in &plan.pods {
-            apply::down_pod(&ctx, &p.name, &mut report)?;
-        }
+        let names: Vec<&str> = plan.pods.iter().map(|p| p.name.as_str()).collect();
+        apply::down(&ctx, &names, &mut report)?;
         return Ok(0);
     }
     let reporter =
