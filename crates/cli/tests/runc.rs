@@ -213,6 +213,61 @@ fn run_passes_the_exit_status_through_and_removes_the_container() {
     );
 }
 
+/// The runtime-spec conformance suite's default config made every container's init fail after `start`, with
+/// nothing said: its seccomp profile predates close_range(2), which the init called after installing the
+/// filter; and runc's own `spec` lists ambient capabilities that are not inheritable, which the kernel
+/// refuses to raise (runc and crun run such a container without them).
+#[test]
+fn a_seccomp_profile_without_close_range_and_unraisable_ambient_caps_still_run() {
+    let Some(h) = host() else { return };
+    let b = bundle(&h, "b-seccomp", |spec| {
+        spec["process"]["args"] = serde_json::json!(["sh", "-c", "echo out"]);
+        spec["process"]["noNewPrivileges"] = Value::Bool(false);
+        spec["process"]["capabilities"]["ambient"] = serde_json::json!(["CAP_KILL"]);
+        spec["process"]["capabilities"]["inheritable"] = serde_json::json!([]);
+        spec["linux"]["seccomp"] = serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": ["close_range"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+        });
+    });
+    let out = runc(&h, &["run", "--bundle", s(&b), "sc1"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
+}
+
+/// A failure of the init after a detached `create` has exited reached nobody: it goes to the container's
+/// stderr, which is `create`'s.
+#[test]
+fn an_init_failure_after_start_is_told_on_the_containers_stderr() {
+    let Some(h) = host() else { return };
+    let b = bundle(&h, "b-fail", |spec| {
+        // The program is looked for only at exec, after `start`.
+        spec["process"]["args"] = serde_json::json!(["/no/such/program"]);
+    });
+    let err_file = h.dir().join("fail-create.err");
+    let status = runc_cmd(&h, &["create", "--bundle", s(&b), "f1"])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&err_file).unwrap())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    ok(&h, &["start", "f1"]);
+    wait_status(&h, "f1", "stopped");
+    wait_until("the failure on stderr", || {
+        Ok(std::fs::read_to_string(&err_file)
+            .unwrap_or_default()
+            .contains("/no/such/program"))
+    })
+    .unwrap();
+    ok(&h, &["delete", "f1"]);
+}
+
 #[test]
 fn hooks_get_the_state_on_stdin() {
     let Some(h) = host() else { return };

@@ -93,8 +93,28 @@ pub(crate) fn child_main(mut status: File, body: impl FnOnce(&mut File) -> Step<
     };
     let mut msg = vec![FAILED];
     msg.extend(serde_json::to_vec(&failure).unwrap_or_default());
-    let _ = status.write_all(&msg);
+    // Blocked, a SIGPIPE from a pipe nobody reads stays pending and the write fails with EPIPE instead of
+    // killing us before we can say what failed.
+    let mut pipe = nix::sys::signal::SigSet::empty();
+    pipe.add(nix::sys::signal::Signal::SIGPIPE);
+    let _ = pipe.thread_block();
+    if status.write_all(&msg).is_err() {
+        // Nobody listens any more: a detached `create` has exited, and the failure came after `start`.
+        // Its stderr is the container's, which is where runc's init reports such an error too.
+        let _ = writeln!(std::io::stderr(), "{}", failure_line(&failure));
+    }
     minotaur_sys::exit_now(code)
+}
+
+/// How a failure reads on the container's stderr when the status pipe has no reader.
+fn failure_line(failure: &Failure) -> String {
+    let what = if failure.exec {
+        "exec"
+    } else {
+        "container init"
+    };
+    let errno = Errno::from_raw(failure.errno);
+    format!("{what}: {}: {}", failure.step, errno.desc())
 }
 
 /// Tells the parent that setup is done, with the number of the terminal's master (-1 for none) for it to
@@ -334,6 +354,11 @@ pub(crate) fn become_process(
     preserve_fds: u32,
 ) -> Step<Infallible> {
     default_signals()?;
+    // No descriptor of the caller leaks into the container, beyond the `preserve_fds` after stdio the caller
+    // asked to pass on (the OCI command line's --preserve-fds); the status pipe closes exactly at exec. This
+    // comes before any seccomp filter, which may refuse close_range(2) (the runtime-spec tools' default
+    // profile does), and nothing below opens a descriptor that should be kept.
+    minotaur_sys::cloexec_from(3 + preserve_fds).at(|| "mark descriptors close-on-exec".into())?;
     let nnp = process.no_new_privileges() == Some(true);
     if !nnp {
         install_seccomp(seccomp)?;
@@ -377,14 +402,18 @@ pub(crate) fn become_process(
         set_caps(CapSet::Inheritable, c.inheritable().as_ref())?;
         caps::clear(None, CapSet::Ambient).map_err(|_| fail("clear ambient set", Errno::last()))?;
         for cap in c.ambient().as_ref().map(to_caps).unwrap_or_default() {
-            caps::raise(None, CapSet::Ambient, cap)
-                .map_err(|_| fail(format!("raise ambient {cap}"), Errno::last()))?;
+            match caps::raise(None, CapSet::Ambient, cap) {
+                Ok(()) => {}
+                // The kernel raises an ambient capability only if it is both permitted and inheritable
+                // (capabilities(7)); a spec listing one that is not (runc's own `spec` does, with no
+                // inheritable set) runs without it, as runc and crun run it. EINVAL: a capability this
+                // kernel does not know.
+                Err(_) if matches!(Errno::last(), Errno::EPERM | Errno::EINVAL) => {}
+                Err(_) => return Err(fail(format!("raise ambient {cap}"), Errno::last())),
+            }
         }
     }
 
-    // No descriptor of the caller leaks into the container, beyond the `preserve_fds` after stdio the caller
-    // asked to pass on (the OCI command line's --preserve-fds); the status pipe closes exactly at exec.
-    minotaur_sys::cloexec_from(3 + preserve_fds).at(|| "mark descriptors close-on-exec".into())?;
     if nnp {
         install_seccomp(seccomp)?;
     }

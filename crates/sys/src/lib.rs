@@ -227,12 +227,41 @@ pub fn exit_now(code: i32) -> ! {
 /// Marks every descriptor from `first` upwards close-on-exec (close_range(2) with `CLOSE_RANGE_CLOEXEC`,
 /// Linux 5.11), so none of them survives the next execve. Unlike closing them, this keeps descriptors the
 /// caller still needs until the exec (such as a status pipe that must close exactly at exec).
+///
+/// Where close_range(2) is refused (`ENOSYS` before 5.11, `EPERM` or `ENOSYS` from a seccomp filter whose
+/// allow list predates the call, as the runtime-spec tools' default profile does) it falls back to what runc
+/// does without it: `F_SETFD` on each descriptor listed in `/proc/self/fd`.
 pub fn cloexec_from(first: u32) -> Result<(), Errno> {
     const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
     // SAFETY: close_range takes three integers; with CLOSE_RANGE_CLOEXEC it closes nothing, so no descriptor
     // owned elsewhere in this process becomes dangling.
     let r = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
-    Errno::result(r).map(drop)
+    match Errno::result(r) {
+        Ok(_) => Ok(()),
+        Err(Errno::ENOSYS | Errno::EPERM) => cloexec_listed_from(first),
+        Err(e) => Err(e),
+    }
+}
+
+/// [`cloexec_from`] one descriptor at a time, for the descriptors `/proc/self/fd` lists.
+fn cloexec_listed_from(first: u32) -> Result<(), Errno> {
+    let io_errno = |e: std::io::Error| e.raw_os_error().map_or(Errno::EIO, Errno::from_raw);
+    // The listing is read whole before any change: its own descriptor is listed too, and is closed by then.
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .map_err(io_errno)?
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|fd: &i32| *fd >= 0 && *fd as u32 >= first)
+        .collect();
+    for fd in fds {
+        // SAFETY: F_SETFD takes an integer and touches no memory; a descriptor closed since the listing (the
+        // listing's own) gives EBADF, which is ignored.
+        let r = unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        match Errno::result(r) {
+            Ok(_) | Err(Errno::EBADF) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Duplicates descriptor `fd` of the process behind `pidfd` into the caller (pidfd_getfd(2), Linux 5.6).
@@ -697,4 +726,27 @@ pub fn adopt_inherited_fd(fd: i32) -> Result<OwnedFd, Errno> {
     // SAFETY: the descriptor is open (checked) and, by this function's contract, inherited and owned by
     // nothing else in this process.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn is_cloexec(fd: &OwnedFd) -> bool {
+        let flags = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).expect("F_GETFD");
+        flags & libc::FD_CLOEXEC != 0
+    }
+
+    /// A seccomp profile without close_range(2) made every container's init fail before exec: the listing
+    /// fallback must leave the same result as the system call.
+    #[test]
+    fn cloexec_fallback_marks_inherited_descriptors() {
+        let file = std::fs::File::open("/dev/null").expect("open /dev/null");
+        // dup(2) gives a descriptor without close-on-exec, as one inherited from a caller would be.
+        let inherited = nix::unistd::dup(&file).expect("dup");
+        assert!(!is_cloexec(&inherited));
+        let first = inherited.as_raw_fd() as u32;
+        cloexec_listed_from(first).expect("mark descriptors");
+        assert!(is_cloexec(&inherited));
+    }
 }
