@@ -478,11 +478,15 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
     };
     let gated = start_gate.is_some();
     let cgroup = match linux.cgroups_path() {
-        Some(path) => Some(Cgroup::create(
-            &opts.cgroup_root,
-            path,
-            linux.resources().as_ref(),
-        )?),
+        Some(path) => {
+            let resources = linux.resources().as_ref().map(|res| {
+                cgroup::with_default_device_rules(
+                    res,
+                    linux.devices().as_deref().unwrap_or_default(),
+                )
+            });
+            Some(Cgroup::create(&opts.cgroup_root, path, resources.as_ref())?)
+        }
         None => None,
     };
     let target = if opts.root_in_place && opts.overlay.is_none() {

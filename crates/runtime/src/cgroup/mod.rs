@@ -14,6 +14,10 @@
 //! is mounted), and `freezer.state` goes through `FREEZING` to `FROZEN`. Either way the kernel may take a
 //! moment (each task stops at its next return to user space), so both poll until the state is reached.
 
+mod v1;
+
+pub(crate) use v1::with_default_device_rules;
+
 use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
@@ -27,6 +31,12 @@ pub const DEFAULT_ROOT: &str = "/sys/fs/cgroup";
 
 /// The v1 controllers a container gets a cgroup in.
 const V1_CONTROLLERS: &[&str] = &["memory", "cpu", "pids", "freezer"];
+
+/// The v1 controllers a container gets a cgroup in only when its `linux.resources` sets a limit of theirs
+/// (see [`v1::wanted`]): most containers set none, and each one more is a directory to make and remove.
+const V1_ON_DEMAND: &[&str] = &[
+    "cpuset", "devices", "blkio", "hugetlb", "net_cls", "net_prio",
+];
 
 /// The v1 controllers only [`Cgroup::freeze`] needs: a container made before they were in
 /// [`V1_CONTROLLERS`] has no cgroup there, and [`Cgroup::open`] does not ask for one.
@@ -168,7 +178,7 @@ impl Cgroup {
         let result = if v2 {
             cg.create_v2(root, rel)
         } else {
-            cg.create_v1(root, rel)
+            cg.create_v1(root, rel, resources)
         };
         let result = result.and_then(|()| match resources {
             Some(res) => cg.update(res),
@@ -194,9 +204,10 @@ impl Cgroup {
         if is_cgroup2(root) {
             cg.dirs.push(root.join(rel));
         } else {
-            for c in V1_CONTROLLERS {
+            for c in V1_CONTROLLERS.iter().chain(V1_ON_DEMAND) {
+                let optional = V1_OPTIONAL.contains(c) || V1_ON_DEMAND.contains(c);
                 let base = root.join(c);
-                if !base.is_dir() || (V1_OPTIONAL.contains(c) && !base.join(rel).is_dir()) {
+                if !base.is_dir() || (optional && !base.join(rel).is_dir()) {
                     continue;
                 }
                 cg.dirs.push(base.join(rel));
@@ -221,6 +232,7 @@ impl Cgroup {
         } else {
             V1_CONTROLLERS
                 .iter()
+                .chain(V1_ON_DEMAND)
                 .map(|c| (root.join(c).join(rel), *c))
                 .filter(|(d, _)| d.is_dir())
                 .unzip()
@@ -273,13 +285,29 @@ impl Cgroup {
         }
     }
 
-    fn create_v1(&mut self, root: &Path, rel: &Path) -> Result<(), CgroupError> {
-        for controller in V1_CONTROLLERS {
+    fn create_v1(
+        &mut self,
+        root: &Path,
+        rel: &Path,
+        resources: Option<&LinuxResources>,
+    ) -> Result<(), CgroupError> {
+        let wanted = resources.map(v1::wanted).unwrap_or_default();
+        for controller in V1_CONTROLLERS.iter().chain(&wanted) {
             let base = root.join(controller);
             if !base.is_dir() {
+                // A limit of a controller that is not mounted fails in `update`, naming it.
                 continue;
             }
+            let made_before = self.made.len();
             let dir = self.mkdir(&base, rel)?;
+            if *controller == "cpuset" {
+                // A new cpuset cgroup has no CPUs and no memory nodes: no task can join it until it has some.
+                // Each directory made here gets its parent's, top down, as runc does.
+                let made: Vec<PathBuf> = self.made[made_before..].to_vec();
+                for d in &made {
+                    v1::inherit_cpuset(d)?;
+                }
+            }
             self.dirs.push(dir);
             self.controllers.push(controller);
         }
@@ -363,7 +391,7 @@ impl Cgroup {
             };
             write(&need("pids")?.join("pids.max"), v)?;
         }
-        Ok(())
+        v1::update(&need, res)
     }
 
     fn create_v2(&mut self, root: &Path, rel: &Path) -> Result<(), CgroupError> {
