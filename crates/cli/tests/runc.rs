@@ -268,6 +268,40 @@ fn an_init_failure_after_start_is_told_on_the_containers_stderr() {
     ok(&h, &["delete", "f1"]);
 }
 
+/// `linux.rootfsPropagation` shared or unbindable made create fail (pivot_root refuses a shared parent
+/// mount; an unbindable tree cannot be bound), and the propagation is the container's root's, applied once
+/// it is `/`.
+#[test]
+fn rootfs_propagation_shared_and_unbindable_apply_to_the_containers_root() {
+    let Some(h) = host() else { return };
+    for (mode, field) in [("shared", "shared:"), ("unbindable", "unbindable")] {
+        let b = bundle(&h, &format!("b-prop-{mode}"), |spec| {
+            spec["linux"]["rootfsPropagation"] = Value::String(mode.into());
+            spec["process"]["args"] = serde_json::json!([
+                "sh",
+                "-c",
+                "while read -r id parent dev root point rest; do \
+                 [ \"$point\" = / ] && echo \"$rest\"; done < /proc/self/mountinfo; true"
+            ]);
+        });
+        let out = runc(&h, &["run", "--bundle", s(&b), &format!("prop-{mode}")]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{mode}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let root_line = String::from_utf8_lossy(&out.stdout);
+        assert!(root_line.contains(field), "{mode}: / is {root_line:?}");
+    }
+    // Detaching the container's old root did not unmount the box's own mounts, its peers: the box still
+    // sees its own processes in its /proc.
+    assert!(
+        h.sh_ok("ls /proc").lines().any(|l| l == "1"),
+        "the box lost its /proc"
+    );
+}
+
 #[test]
 fn hooks_get_the_state_on_stdin() {
     let Some(h) = host() else { return };

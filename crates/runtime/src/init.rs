@@ -117,6 +117,20 @@ fn failure_line(failure: &Failure) -> String {
     format!("{what}: {}: {}", failure.step, errno.desc())
 }
 
+/// Makes the mount that holds `path` private (not recursively), when it is shared.
+fn parent_mount_private(path: &Path) -> Step<()> {
+    let mounts = minotaur_ns::mountinfo::read("/proc/self/mountinfo")
+        .at(|| "read /proc/self/mountinfo".into())?;
+    let holder = mounts
+        .iter()
+        .filter(|m| path.starts_with(&m.mount_point))
+        .max_by_key(|m| m.mount_point.as_os_str().len());
+    match holder {
+        Some(m) if m.is_shared() => mount_at(None, &m.mount_point, None, MsFlags::MS_PRIVATE, None),
+        _ => Ok(()),
+    }
+}
+
 /// Tells the parent that setup is done, with the number of the terminal's master (-1 for none) for it to
 /// take with pidfd_getfd(2).
 pub(crate) fn report_ready(status: &mut File, master: Option<&nix::pty::PtyMaster>) -> Step<()> {
@@ -165,13 +179,28 @@ fn body(plan: &Plan<'_>, status: &mut File, go: &mut File) -> Step<Infallible> {
         unshare(CloneFlags::CLONE_NEWNS).at(|| "new mount namespace".into())?;
     }
 
-    // Nothing mounted from here on may propagate back to the host, and nothing from the host comes in.
-    let propagation = match linux.rootfs_propagation().as_deref() {
-        None | Some("") => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
-        Some(p) => crate::mounts::propagation(p)
-            .ok_or_else(|| fail(format!("rootfs propagation {p}"), Errno::EINVAL))?,
+    // Nothing mounted from here on may propagate back to the host, and nothing from the host comes in,
+    // unless the spec's `rootfsPropagation` says otherwise. That one is applied again to the container's
+    // own root once it is `/` (below, after pivot_root), which is what the spec means by it.
+    let root_propagation = match linux.rootfs_propagation().as_deref() {
+        None | Some("") => None,
+        Some(p) => Some(
+            crate::mounts::propagation(p)
+                .ok_or_else(|| fail(format!("rootfs propagation {p}"), Errno::EINVAL))?,
+        ),
+    };
+    let propagation = match root_propagation {
+        // An unbindable tree cannot be the source of the root's bind; the new root gets it after pivot.
+        None => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+        Some(p) if p.contains(MsFlags::MS_UNBINDABLE) => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+        Some(p) => p,
     };
     mount_at(None, Path::new("/"), None, propagation, None)?;
+    if root_propagation.is_some_and(|p| p.contains(MsFlags::MS_SHARED)) {
+        // pivot_root(2) refuses a shared parent mount of the new root (EINVAL); as runc does, the mount
+        // holding the root is made private in this namespace only.
+        parent_mount_private(&plan.root)?;
+    }
     for p in plan.hide {
         // EINVAL: not a mount point (or not there at all: ENOENT); nothing to leave out then.
         match mount(
@@ -239,8 +268,21 @@ fn body(plan: &Plan<'_>, status: &mut File, go: &mut File) -> Step<Infallible> {
     }
     chdir(target).at(|| format!("chdir {}", target.display()))?;
     pivot_root(".", ".").at(|| format!("pivot_root into {}", plan.root.display()))?;
+    // The old root, now stacked under ".", may still share peer groups with the caller's mounts (a shared
+    // `rootfsPropagation` leaves them so): detaching it would unmount the caller's peers too. As a slave it
+    // gets nothing back to propagate, as runc does it.
+    mount_at(
+        None,
+        Path::new("."),
+        None,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None,
+    )?;
     umount2(".", MntFlags::MNT_DETACH).at(|| "detach the old root".into())?;
     chdir("/").at(|| "chdir /".into())?;
+    if let Some(p) = root_propagation {
+        mount_at(None, Path::new("/"), None, p, None)?;
+    }
 
     if let Some(sysctl) = linux.sysctl() {
         for (key, value) in sysctl {
