@@ -302,6 +302,77 @@ fn rootfs_propagation_shared_and_unbindable_apply_to_the_containers_root() {
     );
 }
 
+/// A spec device's `fileMode` was cut by the umask (0660 became 0640).
+#[test]
+fn spec_devices_get_their_file_mode_whatever_the_umask() {
+    let Some(h) = host() else { return };
+    let b = bundle(&h, "b-dev", |spec| {
+        spec["linux"]["devices"] = serde_json::json!([
+            {"path": "/dev/test1", "type": "c", "major": 1, "minor": 3, "fileMode": 0o660, "uid": 0, "gid": 0}
+        ]);
+        spec["process"]["args"] = serde_json::json!(["ls", "-l", "/dev/test1"]);
+    });
+    let out = runc(&h, &["run", "--bundle", s(&b), "dev1"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.starts_with("crw-rw---- "), "{text:?}");
+}
+
+/// A hostname with a UTS namespace given by path was refused ("needs a new uts namespace"); runc sets it
+/// in the joined namespace, and the spec forbids it only with the caller's own.
+#[test]
+fn a_hostname_is_set_in_a_uts_namespace_joined_by_path() {
+    let Some(h) = host() else { return };
+    let b = bundle(&h, "b-uts-owner", |spec| {
+        spec["process"]["args"] = serde_json::json!(["sleep", "1000"]);
+    });
+    ok(&h, &["run", "--detach", "--bundle", s(&b), "uts-owner"]);
+    let pid = state(&h, "uts-owner")["pid"].as_i64().unwrap();
+    let b = bundle(&h, "b-uts-joiner", |spec| {
+        spec["hostname"] = Value::String("joined".into());
+        let namespaces = spec["linux"]["namespaces"].as_array_mut().unwrap();
+        for ns in namespaces.iter_mut() {
+            if ns["type"] == "uts" {
+                ns["path"] = Value::String(format!("/proc/{pid}/ns/uts"));
+            }
+        }
+        spec["process"]["args"] = serde_json::json!(["cat", "/proc/sys/kernel/hostname"]);
+    });
+    let out = runc(&h, &["run", "--bundle", s(&b), "uts-joiner"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "joined\n");
+    // The owner sees the name set in its namespace.
+    assert_eq!(
+        h.sh_ok(&format!(
+            "nsenter -t {pid} -u cat /proc/sys/kernel/hostname"
+        )),
+        "joined\n"
+    );
+    ok(&h, &["delete", "--force", "uts-owner"]);
+}
+
+/// `ociVersion: "invalid"` was run instead of refused.
+#[test]
+fn an_unsupported_oci_version_is_refused() {
+    let Some(h) = host() else { return };
+    let b = bundle(&h, "b-version", |spec| {
+        spec["ociVersion"] = Value::String("invalid".into());
+    });
+    let out = runc(&h, &["create", "--bundle", s(&b), "v1"]);
+    assert!(!out.status.success(), "an invalid ociVersion was created");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("ociVersion"), "{err}");
+    assert!(!runc(&h, &["state", "v1"]).status.success());
+}
+
 #[test]
 fn hooks_get_the_state_on_stdin() {
     let Some(h) = host() else { return };
@@ -345,6 +416,25 @@ fn hooks_get_the_state_on_stdin() {
     let st = read("poststop");
     assert_eq!(st["id"], "h1");
     assert_eq!(st["status"], "stopped");
+
+    // A process that exits at once: poststart is still told it was started, running, with its PID (it was
+    // told "stopped" and PID 0).
+    let b = bundle(&h, "b3-quick", |spec| {
+        spec["process"]["args"] = serde_json::json!(["true"]);
+        spec["hooks"] = serde_json::json!({
+            "poststart": [{
+                "path": "/bin/sh",
+                "args": ["sh", "-c", format!("cat > {}/quick.json", out.display())],
+            }],
+        });
+    });
+    ok(&h, &["create", "--bundle", s(&b), "h3"]);
+    let pid = state(&h, "h3")["pid"].as_i64().unwrap();
+    ok(&h, &["start", "h3"]);
+    let st = read("quick");
+    assert_eq!(st["status"], "running", "{st}");
+    assert_eq!(st["pid"].as_i64(), Some(pid), "{st}");
+    ok(&h, &["delete", "h3"]);
 
     // A failing createRuntime hook fails the create and leaves nothing.
     let b = bundle(&h, "b4", |spec| {

@@ -297,7 +297,7 @@ fn body(plan: &Plan<'_>, status: &mut File, go: &mut File) -> Step<Infallible> {
         readonly(Path::new(p))?;
     }
     if let Some(name) = spec.hostname() {
-        if plan.new_uts {
+        if plan.own_uts {
             sethostname(name).at(|| format!("sethostname {name}"))?;
         }
     }
@@ -943,6 +943,14 @@ fn populate_dev(
             }
             Err(e) => return Err(fail(format!("mknod {}", d.path().display()), e)),
         }
+        // mknod(2) applies the umask (0022 leaves a 0660 device 0640): the spec's mode is the node's.
+        nix::sys::stat::fchmodat(
+            nix::fcntl::AT_FDCWD,
+            &inside,
+            mode,
+            nix::sys::stat::FchmodatFlags::FollowSymlink,
+        )
+        .at(|| format!("chmod {}", d.path().display()))?;
         if let (Some(uid), Some(gid)) = (d.uid(), d.gid()) {
             nix::unistd::chown(&inside, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))
                 .at(|| format!("chown {}", d.path().display()))?;

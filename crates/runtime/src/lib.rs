@@ -322,7 +322,8 @@ pub(crate) struct Plan<'a> {
     /// Namespaces to join: (kind flag, open nsfs file).
     pub join: Vec<(CloneFlags, OwnedFd)>,
     pub new_cgroup_ns: bool,
-    pub new_uts: bool,
+    /// The spec lists a UTS namespace, new or joined: the hostname is set in it.
+    pub own_uts: bool,
     /// The container has a user namespace of its own: mounts copied from the caller's are locked, and
     /// devices cannot be made with mknod(2).
     pub new_user: bool,
@@ -358,6 +359,7 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
             path: bundle.to_owned(),
             source,
         })?;
+    check_oci_version(spec.version())?;
     let root = spec
         .root()
         .as_ref()
@@ -381,7 +383,7 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
     let mut join = Vec::new();
     let mut new_cgroup_ns = false;
     let mut new_mount = false;
-    let mut new_uts = false;
+    let mut own_uts = false;
     let mut new_user = false;
     for ns in linux.namespaces().iter().flatten() {
         let flag = CloneFlags::from_bits_retain(ns.typ() as i32);
@@ -410,8 +412,14 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
             // Created after the parent has put the child in its cgroup, so the namespace is rooted there.
             (LinuxNamespaceType::Cgroup, None) => new_cgroup_ns = true,
             (LinuxNamespaceType::Uts, None) => {
-                new_uts = true;
+                own_uts = true;
                 flags |= flag;
+            }
+            // A UTS namespace given by path is the container's too: its hostname is set there, as runc
+            // does (the spec forbids a hostname only with the caller's own).
+            (LinuxNamespaceType::Uts, Some(path)) => {
+                own_uts = true;
+                join.push((flag, open_namespace(path)?));
             }
             (_, None) => flags |= flag,
             (kind, Some(path)) => {
@@ -433,9 +441,9 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
             "a container without its own mount namespace".into(),
         ));
     }
-    if spec.hostname().is_some() && !new_uts {
+    if spec.hostname().is_some() && !own_uts {
         return Err(RuntimeError::InvalidSpec(
-            "a hostname needs a new uts namespace".into(),
+            "a hostname needs a uts namespace of the container's own".into(),
         ));
     }
     let id_maps = if new_user {
@@ -501,7 +509,7 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
         root,
         join,
         new_cgroup_ns,
-        new_uts,
+        own_uts,
         new_user,
         seccomp,
         host_is_cgroup2: cgroup::is_cgroup2(&opts.cgroup_root),
@@ -530,6 +538,24 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
             }
             Err(e)
         }
+    }
+}
+
+/// Refuses a spec whose `ociVersion` is not a version of the runtime spec this runtime implements (1.x.y,
+/// SemVer): the spec makes an unsupported value an error, not something to guess at.
+fn check_oci_version(version: &str) -> Result<(), RuntimeError> {
+    let core = version.split(['-', '+']).next().unwrap_or_default();
+    let parts: Vec<&str> = core.split('.').collect();
+    let numeric = parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    if numeric && parts[0] == "1" {
+        Ok(())
+    } else {
+        Err(RuntimeError::Unsupported(format!(
+            "ociVersion {version:?} (this runtime implements 1.x.y)"
+        )))
     }
 }
 
@@ -682,5 +708,21 @@ pub(crate) fn await_exec(mut status: File) -> Result<(), RuntimeError> {
         Some(_) => Err(RuntimeError::Sync(std::io::Error::other(
             "unexpected message from the container process",
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_oci_version;
+
+    /// The conformance suite's config with `ociVersion: "invalid"` was run instead of refused.
+    #[test]
+    fn oci_versions_other_than_1_x_y_are_refused() {
+        for ok in ["1.0.0", "1.0.2-dev", "1.1.0", "1.2.1+build.5"] {
+            assert!(check_oci_version(ok).is_ok(), "{ok}");
+        }
+        for bad in ["invalid", "", "2.0.0", "1.0", "1.a.0", "v1.0.0"] {
+            assert!(check_oci_version(bad).is_err(), "{bad}");
+        }
     }
 }

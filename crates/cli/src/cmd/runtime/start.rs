@@ -46,10 +46,15 @@ pub fn start(c: &Container) -> anyhow::Result<()> {
         .with_context(|| format!("start container {}", c.record.id))?;
     drop(f);
     if let Some(hooks) = super::container_spec(c)?.hooks() {
+        // The hooks are told of the container as it was started, running with its PID, as runc tells them,
+        // even when its process has already exited by the time they run.
+        let mut state = c.state();
+        state.status = Status::Running;
+        state.pid = c.record.pid;
         if let Err(e) = minotaur_runtime::hooks::run(
             "poststart",
             hooks.poststart().as_deref().unwrap_or_default(),
-            &c.state(),
+            &state,
         ) {
             eprintln!("minotaur-runc: warning: {e}");
         }
