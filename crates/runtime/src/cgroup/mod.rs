@@ -7,7 +7,10 @@
 //! has cgroup2 there; a v1 or hybrid host has a tmpfs holding the v1 hierarchies (and maybe an unusable
 //! `unified` v2 mount, which is ignored). The root is a parameter, so the logic runs against a temporary
 //! directory in tests. Limits are Docker's `--memory`, `--memory-swap`, `--cpus`, `--cpu-shares` and
-//! `--pids-limit`, read from the spec's `linux.resources`; [`Cgroup::update`] changes them later.
+//! `--pids-limit`, read from the spec's `linux.resources`; [`Cgroup::update`] changes them later. On v1 the
+//! rest of `linux.resources` (cpuset, realtime CPU, memory reservation and OOM switch, blkio, hugetlb,
+//! net_cls, net_prio, device rules) is the [`v1`] module's, in controllers made only when used; on v2 those
+//! are not applied yet.
 //!
 //! Freezing (the OCI command line's `pause` and `resume`): v2 writes `cgroup.freeze` and waits for
 //! `frozen 1` in `cgroup.events`; v1 has a `freezer` hierarchy, where the container gets a cgroup too (when it
