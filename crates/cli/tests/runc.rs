@@ -373,6 +373,45 @@ fn an_unsupported_oci_version_is_refused() {
     assert!(!runc(&h, &["state", "v1"]).status.success());
 }
 
+/// startContainer hooks were not run. They run in the container's namespaces (its root, its hostname),
+/// after start and before the process, with the state on stdin.
+#[test]
+fn start_container_hooks_run_inside_the_container_before_its_process() {
+    let Some(h) = host() else { return };
+    let b = bundle(&h, "b-start-hook", |spec| {
+        spec["hostname"] = Value::String("inside".into());
+        spec["process"]["args"] = serde_json::json!(["echo", "process"]);
+        spec["hooks"] = serde_json::json!({
+            "startContainer": [{
+                "path": "/bin/sh",
+                "args": ["sh", "-c", "cat; echo; cat /proc/sys/kernel/hostname"],
+            }],
+        });
+    });
+    let out = runc(&h, &["run", "--bundle", s(&b), "sh1"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let st: Value = serde_json::from_str(lines.next().unwrap_or_default()).unwrap();
+    assert_eq!(st["id"], "sh1", "{text}");
+    assert_eq!(st["status"], "created", "{text}");
+    assert_eq!(lines.next(), Some("inside"), "{text}");
+    assert_eq!(lines.next(), Some("process"), "{text}");
+
+    // A failing one fails the start: the process never runs.
+    let b = bundle(&h, "b-start-hook-fail", |spec| {
+        spec["process"]["args"] = serde_json::json!(["echo", "process"]);
+        spec["hooks"] = serde_json::json!({"startContainer": [{"path": "/bin/false"}]});
+    });
+    let out = runc(&h, &["run", "--bundle", s(&b), "sh2"]);
+    assert!(!out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("process"));
+}
+
 #[test]
 fn hooks_get_the_state_on_stdin() {
     let Some(h) = host() else { return };

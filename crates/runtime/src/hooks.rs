@@ -3,8 +3,8 @@
 //! `prestart` and `createRuntime` run in the runtime's namespaces after the container's namespaces exist and
 //! before `create` returns; `poststart` after `start` has let the process exec; `poststop` at `delete`. A hook
 //! that fails or outlives its `timeout` fails the operation (except `poststart` and `poststop`, whose failures
-//! the spec makes warnings: the caller decides). `createContainer` and `startContainer`, which the spec runs in
-//! the container's mount namespace, are not run here.
+//! the spec makes warnings: the caller decides). `startContainer` runs in the container's namespaces, run by
+//! the init (see the init module) through [`run`]; `createContainer` is not run yet.
 
 use std::io::Write;
 use std::os::unix::process::CommandExt;

@@ -117,6 +117,27 @@ fn failure_line(failure: &Failure) -> String {
     format!("{what}: {}: {}", failure.step, errno.desc())
 }
 
+/// Runs the spec's `startContainer` hooks: in the container's namespaces, with paths resolved in its root,
+/// after `start` and before the process is exec'd. Their state has the PID as the container sees it and
+/// status `created`, as runc gives them. A failing hook fails the start.
+fn start_container_hooks(plan: &Plan<'_>) -> Step<()> {
+    let (Some(base), Some(hooks)) = (plan.hook_state, plan.spec.hooks().as_ref()) else {
+        return Ok(());
+    };
+    let list = hooks.start_container().as_deref().unwrap_or_default();
+    if list.is_empty() {
+        return Ok(());
+    }
+    let mut state = base.clone();
+    state.pid = nix::unistd::getpid().as_raw();
+    state.status = crate::state::Status::Created;
+    crate::hooks::run("startContainer", list, &state).map_err(|e| Failure {
+        step: e.to_string(),
+        errno: Errno::EIO as i32,
+        exec: false,
+    })
+}
+
 /// Makes the mount that holds `path` private (not recursively), when it is shared.
 fn parent_mount_private(path: &Path) -> Step<()> {
     let mounts = minotaur_ns::mountinfo::read("/proc/self/mountinfo")
@@ -317,6 +338,7 @@ fn body(plan: &Plan<'_>, status: &mut File, go: &mut File) -> Step<Infallible> {
         Some(gate) => wait_go(&mut &*gate)?,
         None => wait_go(go)?,
     }
+    start_container_hooks(plan)?;
     attach_stdio(
         console.map(|(master, slave)| {
             drop(master);

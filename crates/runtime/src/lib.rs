@@ -178,6 +178,10 @@ pub struct CreateOptions<'a> {
     /// container mounts (podman keeps the container's `/dev/shm` there), which a bind over the bundle would
     /// hide. Not with [`CreateOptions::overlay`], which is always mounted over the bundle.
     pub root_in_place: bool,
+    /// The state the spec's `startContainer` hooks are told (its PID and status are filled in by the init,
+    /// which runs them in the container's namespaces once started, just before it execs the process, as
+    /// runc does). `None`: those hooks are not run (the engine's containers have none).
+    pub hook_state: Option<state::State>,
 }
 
 impl Default for CreateOptions<'_> {
@@ -192,6 +196,7 @@ impl Default for CreateOptions<'_> {
             start_fifo: None,
             preserve_fds: 0,
             root_in_place: false,
+            hook_state: None,
         }
     }
 }
@@ -343,6 +348,8 @@ pub(crate) struct Plan<'a> {
     pub start_gate: Option<File>,
     /// [`CreateOptions::preserve_fds`].
     pub preserve_fds: u32,
+    /// [`CreateOptions::hook_state`].
+    pub hook_state: Option<&'a state::State>,
 }
 
 /// Creates a container from `spec`: forks its init process into new namespaces, sets up its root filesystem
@@ -520,6 +527,7 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
         overlay: opts.overlay.as_ref(),
         start_gate,
         preserve_fds: opts.preserve_fds,
+        hook_state: opts.hook_state.as_ref(),
     };
     let result = spawn(plan, flags, cgroup.as_ref(), id_maps.as_ref());
     match result {

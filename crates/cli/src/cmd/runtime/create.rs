@@ -2,7 +2,7 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use minotaur_runtime::state::{proc_start_time, Container, Record, Root};
+use minotaur_runtime::state::{proc_start_time, Container, Record, Root, Status};
 use minotaur_runtime::{CreateOptions, Started};
 use nix::sys::stat::Mode;
 use oci_spec::runtime::Spec;
@@ -121,10 +121,28 @@ fn create_in(
     let fifo = dir.join("exec.fifo");
     nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o600))
         .with_context(|| format!("mkfifo {}", fifo.display()))?;
+    let root_path = spec
+        .root()
+        .as_ref()
+        .map(|r| r.path().clone())
+        .unwrap_or_default();
+    // What the startContainer hooks are told; the init fills in its PID and the status.
+    let hook_state = minotaur_runtime::state::State {
+        oci_version: oci_spec::runtime::VERSION.to_owned(),
+        id: args.id.clone(),
+        status: Status::Created,
+        pid: 0,
+        bundle: bundle.to_owned(),
+        rootfs: bundle.join(&root_path),
+        created: jiff::Timestamp::now().to_string(),
+        owner: owner_name(),
+        annotations: spec.annotations().clone().unwrap_or_default(),
+    };
     let opts = CreateOptions {
         start_fifo: Some(fifo),
         preserve_fds: args.preserve_fds + listen_fds,
         root_in_place: true,
+        hook_state: Some(hook_state),
         ..CreateOptions::default()
     };
     let mut created = minotaur_runtime::create(spec, bundle, &opts)?;
@@ -154,11 +172,7 @@ fn create_in(
             bundle: bundle.to_owned(),
             rootfs: bundle.join(root_path),
             created: jiff::Timestamp::now().to_string(),
-            owner: nix::unistd::User::from_uid(nix::unistd::geteuid())
-                .ok()
-                .flatten()
-                .map(|u| u.name)
-                .unwrap_or_else(|| nix::unistd::geteuid().to_string()),
+            owner: owner_name(),
             annotations: spec.annotations().clone().unwrap_or_default(),
             cgroup: spec.linux().as_ref().and_then(|l| l.cgroups_path().clone()),
         };
@@ -192,4 +206,13 @@ fn create_in(
             Err(e)
         }
     }
+}
+
+/// The name of the user running the runtime (its UID when it has none), as runc records the owner.
+fn owner_name() -> String {
+    nix::unistd::User::from_uid(nix::unistd::geteuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| nix::unistd::geteuid().to_string())
 }
