@@ -291,14 +291,16 @@ fn body(plan: &Plan<'_>, status: &mut File, go: &mut File) -> Step<Infallible> {
     pivot_root(".", ".").at(|| format!("pivot_root into {}", plan.root.display()))?;
     // The old root, now stacked under ".", may still share peer groups with the caller's mounts (a shared
     // `rootfsPropagation` leaves them so): detaching it would unmount the caller's peers too. As a slave it
-    // gets nothing back to propagate, as runc does it.
-    mount_at(
-        None,
-        Path::new("."),
-        None,
-        MsFlags::MS_SLAVE | MsFlags::MS_REC,
-        None,
-    )?;
+    // gets nothing back to propagate, as runc does it. Made private above (the default), it has no peers.
+    if propagation != MsFlags::MS_PRIVATE | MsFlags::MS_REC {
+        mount_at(
+            None,
+            Path::new("."),
+            None,
+            MsFlags::MS_SLAVE | MsFlags::MS_REC,
+            None,
+        )?;
+    }
     umount2(".", MntFlags::MNT_DETACH).at(|| "detach the old root".into())?;
     chdir("/").at(|| "chdir /".into())?;
     if let Some(p) = root_propagation {
