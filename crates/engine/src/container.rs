@@ -34,6 +34,12 @@ pub struct Config {
     /// The healthcheck (flags over the image's); `None`: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<Healthcheck>,
+    /// The readiness check (Kubernetes' readinessProbe): whether the container is ready for traffic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness: Option<Healthcheck>,
+    /// The startup check (Kubernetes' startupProbe): the others wait until it has succeeded once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup: Option<Healthcheck>,
     pub host: HostConfig,
 }
 
@@ -166,6 +172,12 @@ pub struct State {
     /// The healthcheck's results, when it has one and has been started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<Health>,
+    /// The readiness check's results, when it has one and has been started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness: Option<Health>,
+    /// The startup check's results, when it has one and has been started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup: Option<Health>,
     /// Restarts the restart policy made since the user last started it.
     #[serde(default)]
     pub restart_count: u32,
@@ -214,7 +226,7 @@ impl Container {
             Some(NsMode::Container(x)) => format!("container:{x}"),
         };
         let port_bindings = port_map(&h.port_bindings);
-        json!({
+        let mut doc = json!({
             "Id": self.id,
             "Created": self.created,
             "Path": c.entrypoint.iter().chain(&c.cmd).next().cloned().unwrap_or_default(),
@@ -231,7 +243,7 @@ impl Container {
                 "Error": s.error,
                 "StartedAt": s.started_at.as_deref().unwrap_or(ZERO_TIME),
                 "FinishedAt": s.finished_at.as_deref().unwrap_or(ZERO_TIME),
-                "Health": s.health.as_ref().filter(|_| c.healthcheck.as_ref().is_some_and(|h| h.command().is_some())),
+                "Health": s.health.as_ref().filter(|_| c.healthcheck.as_ref().is_some_and(|h| h.runs())),
             },
             "RestartCount": s.restart_count,
             "Image": c.image_id,
@@ -288,7 +300,17 @@ impl Container {
                 "MacAddress": "",
                 "Networks": {},
             },
-        })
+        });
+        // Kubernetes' readiness and startup checks (minotaur's own fields), only when the container has them.
+        for (key, check, health) in [
+            ("Readiness", &c.readiness, &s.readiness),
+            ("Startup", &c.startup, &s.startup),
+        ] {
+            if let (Some(h), true) = (health, check.as_ref().is_some_and(|c| c.runs())) {
+                doc["State"][key] = json!(h);
+            }
+        }
+        doc
     }
 }
 
@@ -351,6 +373,8 @@ mod tests {
                 stop_signal: "SIGTERM".into(),
                 stop_timeout: None,
                 healthcheck: None,
+                readiness: None,
+                startup: None,
                 host: HostConfig {
                     network_mode: "none".into(),
                     ..Default::default()

@@ -15,4 +15,5 @@ pub mod labels;
 pub mod manifest;
 pub mod names;
 pub mod play;
+pub mod probe;
 pub mod quantity;

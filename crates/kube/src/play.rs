@@ -8,17 +8,17 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Container as KContainer, ContainerPort, EnvVar, PodSpec, Probe, Secret,
+    ConfigMap, Container as KContainer, ContainerPort, EnvVar, PodSpec, Secret,
 };
 use minotaur_engine::container::{HostConfig, NetworkRequest};
 use minotaur_engine::create::{CreateRequest, HOST_IMAGE};
-use minotaur_engine::health::Healthcheck;
 use minotaur_engine::parse::{Bind, NsMode, PortMapping, Proto, VolumeMount};
 use minotaur_engine::restart::RestartPolicy;
 
 use crate::error::KubeError;
 use crate::labels;
 use crate::manifest::Object;
+use crate::probe;
 use crate::quantity;
 
 /// A pod to make.
@@ -446,17 +446,11 @@ fn container(
     warnings: &mut Vec<String>,
 ) -> Result<CreateRequest, String> {
     let image = c.image.clone().ok_or("no image")?;
-    for (field, set) in [
-        ("readinessProbe", c.readiness_probe.is_some()),
-        ("startupProbe", c.startup_probe.is_some()),
-        ("lifecycle", c.lifecycle.is_some()),
-    ] {
-        if set {
-            warnings.push(format!(
-                "pod {pod}: container {}: {field} is not supported",
-                c.name
-            ));
-        }
+    if c.lifecycle.is_some() {
+        warnings.push(format!(
+            "pod {pod}: container {}: lifecycle is not supported",
+            c.name
+        ));
     }
     let mut labels = BTreeMap::from([
         (labels::POD.to_owned(), pod.to_owned()),
@@ -583,7 +577,21 @@ fn container(
         tty: c.tty == Some(true),
         open_stdin: c.stdin == Some(true),
         labels,
-        healthcheck: c.liveness_probe.as_ref().map(healthcheck).transpose()?,
+        healthcheck: c
+            .liveness_probe
+            .as_ref()
+            .map(|p| probe::check("livenessProbe", p, c, true))
+            .transpose()?,
+        readiness: c
+            .readiness_probe
+            .as_ref()
+            .map(|p| probe::check("readinessProbe", p, c, false))
+            .transpose()?,
+        startup: c
+            .startup_probe
+            .as_ref()
+            .map(|p| probe::check("startupProbe", p, c, true))
+            .transpose()?,
         host,
         ..Default::default()
     })
@@ -641,22 +649,6 @@ fn env_value(
         "env {}: only configMapKeyRef, secretKeyRef and fieldRef are supported",
         e.name
     ))
-}
-
-/// An exec liveness probe as a healthcheck; other probes are refused by name.
-fn healthcheck(p: &Probe) -> Result<Healthcheck, String> {
-    let Some(command) = p.exec.as_ref().and_then(|e| e.command.clone()) else {
-        return Err("livenessProbe: only exec probes are supported".into());
-    };
-    let ns = |s: Option<i32>| s.map_or(0, |s| i64::from(s) * 1_000_000_000);
-    Ok(Healthcheck {
-        test: std::iter::once("CMD".to_owned()).chain(command).collect(),
-        interval: ns(p.period_seconds),
-        timeout: ns(p.timeout_seconds),
-        start_period: ns(p.initial_delay_seconds),
-        start_interval: 0,
-        retries: p.failure_threshold.map_or(0, i64::from),
-    })
 }
 
 #[cfg(test)]
