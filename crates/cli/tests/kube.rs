@@ -2,7 +2,8 @@
 //! generated manifests pass Kubernetes' own schemas (kubernetes-validate, when installed), ConfigMaps,
 //! Secrets, init containers and Deployments play, probes run (httpGet and tcpSocket from inside the pod's
 //! network, with no tool in the image; a startup probe holds the others; a failing liveness probe
-//! restarts), `--down` leaves nothing, and bad input changes nothing.
+//! restarts), a Service's name resolves to the pods it selects while they are ready, `--down` leaves
+//! nothing, and bad input changes nothing.
 
 mod common;
 
@@ -411,6 +412,137 @@ spec:
     ok(&h, &["kube", "play", "--replace", &again]);
     assert_eq!(ok(&h, &["kube", "generate", "probed"]), first);
     ok(&h, &["kube", "play", "--down", &again]);
+    assert!(names(&h).is_empty(), "--down leaves no container");
+}
+
+#[test]
+fn a_services_name_resolves_to_its_ready_pods() {
+    let Some(h) = host() else { return };
+    import_busybox(
+        &h,
+        "bb",
+        "for c in httpd mkdir rm; do ln -s busybox $r/bin/$c; done",
+    );
+    let file = write(
+        &h,
+        "service.yaml",
+        r#"apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  selector: {app: web}
+  ports:
+  - port: 8080
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: httpd
+        image: bb
+        command: [sh, -c, "mkdir -p /www && exec httpd -f -p 8080 -h /www"]
+        readinessProbe:
+          httpGet: {path: /ready, port: 8080}
+          periodSeconds: 1
+          failureThreshold: 1
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: other
+  labels: {app: other}
+spec:
+  containers:
+  - name: c
+    image: bb
+    command: [sleep, "1000"]
+"#,
+    );
+    let played = h.mino(&["kube", "play", &file]);
+    assert!(played.status.success(), "{}", common::show(&played));
+    assert!(
+        !String::from_utf8_lossy(&played.stderr).contains("Service"),
+        "a Service with a selector is applied: {}",
+        common::show(&played)
+    );
+    let ip = |pod: &str| {
+        inspect(
+            &h,
+            &format!("{pod}-infra"),
+            "{{.NetworkSettings.IPAddress}}",
+        )
+    };
+    let (a, b) = (ip("web-pod-0"), ip("web-pod-1"));
+    let gateway = inspect(&h, "web-pod-0-infra", "{{.NetworkSettings.Gateway}}");
+    assert!(!gateway.is_empty() && !a.is_empty() && !b.is_empty());
+    let dig = |name: &str| {
+        let mut v: Vec<String> = h
+            .sh_ok(&format!("dig +time=1 +tries=1 +short @{gateway} {name}"))
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        v.sort();
+        v
+    };
+    let wait_answer = |name: &str, want: &[&String]| {
+        let mut want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
+        want.sort();
+        wait_until(&format!("{name} to resolve to {want:?}"), || {
+            Ok(dig(name) == want)
+        })
+        .unwrap_or_else(|e| panic!("{e}: {:?}", dig(name)));
+    };
+    // The pods run but are not ready (no /ready yet): the name answers nothing; the pods' own do.
+    wait_for(
+        &h,
+        "web-pod-0-httpd",
+        "{{.State.Readiness.Log | len | printf \"%d\"}}",
+        "1",
+    );
+    assert_eq!(dig("web"), Vec::<String>::new(), "no pod is ready");
+    assert_eq!(dig("web-pod-0-infra"), vec![a.clone()]);
+
+    ok(
+        &h,
+        &[
+            "exec",
+            "web-pod-0-httpd",
+            "sh",
+            "-c",
+            "echo ok > /www/ready",
+        ],
+    );
+    wait_answer("web", &[&a]);
+    ok(
+        &h,
+        &[
+            "exec",
+            "web-pod-1-httpd",
+            "sh",
+            "-c",
+            "echo ok > /www/ready",
+        ],
+    );
+    wait_answer("web", &[&a, &b]);
+    wait_answer("web.default.svc.cluster.local", &[&a, &b]);
+    // A pod that turns unready leaves the name; the other pod (no selector match) never had it.
+    ok(&h, &["exec", "web-pod-0-httpd", "rm", "/www/ready"]);
+    wait_answer("web", &[&b]);
+    // A stopped pod is not ready either.
+    ok(&h, &["stop", "web-pod-1-httpd"]);
+    wait_answer("web", &[]);
+
+    ok(&h, &["kube", "play", "--down", &file]);
     assert!(names(&h).is_empty(), "--down leaves no container");
 }
 

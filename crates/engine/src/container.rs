@@ -83,6 +83,10 @@ pub struct HostConfig {
     /// The networks joined at create, with their addresses and aliases (empty: just `network_mode`).
     #[serde(default)]
     pub networks: Vec<NetworkRequest>,
+    /// Names its endpoints answer to in the resolver only while it is ready (see
+    /// `network::dns::ready`): a Kubernetes Service's name on the pods its selector matches.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ready_names: Vec<String>,
     /// `--dns`, `--dns-search`, `--dns-option`.
     #[serde(default)]
     pub dns: Vec<std::net::IpAddr>,

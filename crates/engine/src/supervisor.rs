@@ -568,6 +568,9 @@ fn supervise(
                 if !restart {
                     // The last running container of its networks lets the resolver go.
                     tell_resolver(ctx, c);
+                } else if c.config.readiness.as_ref().is_some_and(|r| r.runs()) {
+                    // Not ready while it waits to restart.
+                    dns::readiness_changed(ctx, c);
                 }
                 Ok(())
             };
@@ -591,5 +594,8 @@ fn supervise(
 fn tell_resolver(ctx: &Context, c: &Container) {
     if crate::network::is_bridge_mode(&c.config.host.network_mode) {
         let _ = dns::update(ctx, &c.id);
+    } else if c.config.readiness.as_ref().is_some_and(|r| r.runs()) {
+        // It joins another's network: that one's ready names may come or go with it.
+        dns::readiness_changed(ctx, c);
     }
 }

@@ -75,6 +75,7 @@ pub fn plan(objects: &[Object], node: &str) -> Result<Plan, KubeError> {
         node: node.to_owned(),
     };
     let mut out = Plan::default();
+    let mut services = Vec::new();
     for o in objects {
         match o {
             Object::ConfigMap(cm) => {
@@ -88,10 +89,15 @@ pub fn plan(objects: &[Object], node: &str) -> Result<Plan, KubeError> {
                     .insert(name_of(&s.metadata.name)?, secret_data(s));
             }
             Object::PersistentVolumeClaim(c) => out.claims.push(name_of(&c.metadata.name)?),
-            Object::Service(s) => out.warnings.push(format!(
-                "Service {}: not applied (ports are published by the pods' hostPort)",
-                s.metadata.name.as_deref().unwrap_or_default()
-            )),
+            Object::Service(s) => {
+                let name = name_of(&s.metadata.name)?;
+                match s.spec.as_ref().and_then(|s| s.selector.clone()) {
+                    Some(selector) if !selector.is_empty() => services.push((name, selector)),
+                    _ => out.warnings.push(format!(
+                        "Service {name}: it has no selector, so its name resolves to no pod"
+                    )),
+                }
+            }
             _ => {}
         }
     }
@@ -143,7 +149,27 @@ pub fn plan(objects: &[Object], node: &str) -> Result<Plan, KubeError> {
             _ => {}
         }
     }
+    // A Service's name resolves to the pods its selector matches, while they are ready: it is one of the
+    // ready names of each pod's infra container, which holds the pod's network.
+    for (service, selector) in &services {
+        for p in &mut out.pods {
+            if selector
+                .iter()
+                .all(|(k, v)| p.infra.labels.get(k) == Some(v))
+            {
+                p.infra.host.ready_names.extend(service_names(service));
+            }
+        }
+    }
     Ok(out)
+}
+
+/// The names a Service answers to: its own, and its fully qualified name in the `default` namespace.
+fn service_names(service: &str) -> [String; 2] {
+    [
+        service.to_owned(),
+        format!("{service}.default.svc.cluster.local"),
+    ]
 }
 
 fn name_of(name: &Option<String>) -> Result<String, KubeError> {
@@ -697,6 +723,31 @@ mod tests {
         let names: Vec<_> = p.pods.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["w-pod-0", "w-pod-1", "w-pod-2"]);
         assert_eq!(p.pods[2].infra.labels[labels::DEPLOYMENT], "w");
+    }
+
+    #[test]
+    fn a_services_name_goes_to_the_pods_its_selector_matches() {
+        let p = plan_of(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  selector: {app: w}\n  ports: [{port: 80}]\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: bare\nspec:\n  ports: [{port: 80}]\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: w\nspec:\n  replicas: 2\n  selector:\n    matchLabels: {app: w}\n  template:\n    metadata:\n      labels: {app: w, tier: front}\n    spec:\n      containers:\n      - {name: c, image: busybox}\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: other\n  labels: {app: x}\nspec:\n  containers:\n  - {name: c, image: busybox}\n",
+        );
+        let names: Vec<_> = p
+            .pods
+            .iter()
+            .map(|p| (p.name.as_str(), p.infra.host.ready_names.clone()))
+            .collect();
+        let web = vec!["web".to_owned(), "web.default.svc.cluster.local".to_owned()];
+        assert_eq!(
+            names,
+            [
+                ("w-pod-0", web.clone()),
+                ("w-pod-1", web),
+                ("other", vec![])
+            ]
+        );
+        assert_eq!(
+            p.warnings,
+            ["Service bare: it has no selector, so its name resolves to no pod"]
+        );
     }
 
     #[test]

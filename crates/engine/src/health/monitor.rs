@@ -305,6 +305,12 @@ impl Check {
         }
         if let Some(status) = changed {
             event(&t.name, role, status);
+            if role == Role::Readiness {
+                if let Ok(c) = t.ctx.find(t.id.as_str()) {
+                    crate::network::dns::readiness_changed(t.ctx, &c);
+                }
+                t.ctx.release_store();
+            }
             if status == HealthStatus::Unhealthy && self.check.kill_unhealthy {
                 log::info!(
                     "container {}: {} check failed {retries} times: killing it",
