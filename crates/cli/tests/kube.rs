@@ -211,6 +211,12 @@ spec:
     - name: TIER
       valueFrom:
         fieldRef: {fieldPath: "metadata.labels['tier']"}
+    - name: POD_IP
+      valueFrom:
+        fieldRef: {fieldPath: status.podIP}
+    - name: HOST_IP
+      valueFrom:
+        fieldRef: {fieldPath: status.hostIP}
     envFrom:
     - prefix: CFG_
       configMapRef: {name: settings}
@@ -252,6 +258,14 @@ spec:
         ],
     );
     assert_eq!(env, "fast s3cret app back fast");
+    let ips = ok(&h, &["exec", main, "sh", "-c", "echo $POD_IP $HOST_IP"]);
+    let infra = inspect(
+        &h,
+        "app-infra",
+        "{{.NetworkSettings.IPAddress}} {{.NetworkSettings.Gateway}}",
+    );
+    assert_eq!(ips, infra, "status.podIP and status.hostIP");
+    assert!(!ips.starts_with(' ') && ips.contains(' '), "{ips}");
     assert_eq!(
         ok(&h, &["exec", main, "cat", "/work/state"]),
         "prepared",

@@ -35,6 +35,76 @@ pub struct PodPlan {
     pub claims: Vec<String>,
     /// Files to write into the pod's volumes: (volume, path inside it, content, mode).
     pub files: Vec<(String, String, Vec<u8>, u32)>,
+    /// Environment variables known only once the infra container has its address: (container, index
+    /// in its `env`, field). Their entries hold `NAME=` until [`PodPlan::fill`].
+    pub late_env: Vec<(String, usize, PodField)>,
+}
+
+/// A pod's field known once its infra container is made (`fieldRef`s of `status`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PodField {
+    /// `status.podIP`: the pod's first address.
+    PodIp,
+    /// `status.podIPs`: all its addresses, comma-separated.
+    PodIps,
+    /// `status.hostIP`: the host's address on the pod's network (its gateway), where the pod reaches it.
+    HostIp,
+    /// `status.hostIPs`.
+    HostIps,
+}
+
+impl PodField {
+    /// The field's path, as a `fieldRef` names it.
+    pub fn path(self) -> &'static str {
+        match self {
+            PodField::PodIp => "status.podIP",
+            PodField::PodIps => "status.podIPs",
+            PodField::HostIp => "status.hostIP",
+            PodField::HostIps => "status.hostIPs",
+        }
+    }
+}
+
+/// The addresses a made pod's `status` fields read.
+#[derive(Clone, Debug, Default)]
+pub struct PodAddresses {
+    pub pod: Vec<String>,
+    pub host: Vec<String>,
+}
+
+impl PodPlan {
+    /// `req` (one of this pod's init containers or containers) with its late environment filled in.
+    pub fn fill(&self, req: &CreateRequest, addrs: &PodAddresses) -> Result<CreateRequest, String> {
+        let mut req = req.clone();
+        let name = req
+            .name
+            .as_ref()
+            .map(|n| n.as_str().to_owned())
+            .unwrap_or_default();
+        for (_, index, field) in self.late_env.iter().filter(|(c, _, _)| *c == name) {
+            let (list, all) = match field {
+                PodField::PodIp => (&addrs.pod, false),
+                PodField::PodIps => (&addrs.pod, true),
+                PodField::HostIp => (&addrs.host, false),
+                PodField::HostIps => (&addrs.host, true),
+            };
+            let value = if all {
+                list.join(",")
+            } else {
+                list.first().cloned().unwrap_or_default()
+            };
+            if value.is_empty() {
+                return Err(format!(
+                    "container {name}: the pod has no address for {}",
+                    field.path()
+                ));
+            }
+            if let Some(e) = req.env.get_mut(*index) {
+                e.push_str(&value);
+            }
+        }
+        Ok(req)
+    }
 }
 
 impl PodPlan {
@@ -238,6 +308,7 @@ fn pod(
         volumes: Vec::new(),
         claims: Vec::new(),
         files: Vec::new(),
+        late_env: Vec::new(),
     };
     for (field, set) in [
         ("nodeSelector", spec.node_selector.is_some()),
@@ -353,6 +424,7 @@ fn pod(
     let inits = spec.init_containers.iter().flatten().map(|c| (c, true));
     let all = inits.chain(spec.containers.iter().map(|c| (c, false)));
     for (index, (c, init)) in all.enumerate() {
+        let mut late = Vec::new();
         let req = container(
             name,
             &infra_name,
@@ -365,8 +437,22 @@ fn pod(
             sources,
             pod_labels,
             warnings,
+            &mut late,
         )
         .map_err(|what| fail(format!("container {}: {what}", c.name)))?;
+        if host_network && !late.is_empty() {
+            return Err(fail(format!(
+                "container {}: a fieldRef of status is not supported with hostNetwork",
+                c.name
+            )));
+        }
+        let req_name = req
+            .name
+            .as_ref()
+            .map(|n| n.as_str().to_owned())
+            .unwrap_or_default();
+        plan.late_env
+            .extend(late.into_iter().map(|(i, f)| (req_name.clone(), i, f)));
         if init {
             plan.init.push(req);
         } else {
@@ -470,6 +556,7 @@ fn container(
     sources: &Sources,
     pod_labels: &BTreeMap<String, String>,
     warnings: &mut Vec<String>,
+    late: &mut Vec<(usize, PodField)>,
 ) -> Result<CreateRequest, String> {
     let image = c.image.clone().ok_or("no image")?;
     if c.lifecycle.is_some() {
@@ -581,11 +668,13 @@ fn container(
         }
     }
     for e in c.env.iter().flatten() {
-        env.push(format!(
-            "{}={}",
-            e.name,
-            env_value(e, pod, pod_labels, sources)?
-        ));
+        match env_value(e, pod, pod_labels, sources)? {
+            EnvValue::Now(v) => env.push(format!("{}={v}", e.name)),
+            EnvValue::Late(field) => {
+                late.push((env.len(), field));
+                env.push(format!("{}=", e.name));
+            }
+        }
     }
 
     Ok(CreateRequest {
@@ -623,15 +712,21 @@ fn container(
     })
 }
 
+/// An `env` entry's value, now or once the pod has its address.
+enum EnvValue {
+    Now(String),
+    Late(PodField),
+}
+
 /// An `env` entry's value: literal, or from a ConfigMap, a Secret or the pod's own fields.
 fn env_value(
     e: &EnvVar,
     pod: &str,
     pod_labels: &BTreeMap<String, String>,
     sources: &Sources,
-) -> Result<String, String> {
+) -> Result<EnvValue, String> {
     let Some(from) = &e.value_from else {
-        return Ok(e.value.clone().unwrap_or_default());
+        return Ok(EnvValue::Now(e.value.clone().unwrap_or_default()));
     };
     let lookup = |kind: &str,
                   map: &BTreeMap<String, BTreeMap<String, Vec<u8>>>,
@@ -639,8 +734,8 @@ fn env_value(
                   key: &str,
                   optional: Option<bool>| {
         match map.get(name).and_then(|d| d.get(key)) {
-            Some(v) => Ok(String::from_utf8_lossy(v).into_owned()),
-            None if optional == Some(true) => Ok(String::new()),
+            Some(v) => Ok(EnvValue::Now(String::from_utf8_lossy(v).into_owned())),
+            None if optional == Some(true) => Ok(EnvValue::Now(String::new())),
             None => Err(format!("env {}: {kind} {name} has no key {key}", e.name)),
         }
     };
@@ -662,12 +757,18 @@ fn env_value(
             .strip_prefix("metadata.labels['")
             .and_then(|k| k.strip_suffix("']"))
         {
-            return Ok(pod_labels.get(key).cloned().unwrap_or_default());
+            return Ok(EnvValue::Now(
+                pod_labels.get(key).cloned().unwrap_or_default(),
+            ));
         }
         return match path {
-            "metadata.name" => Ok(pod.to_owned()),
-            "metadata.namespace" => Ok("default".into()),
-            "spec.nodeName" => Ok(sources.node.clone()),
+            "metadata.name" => Ok(EnvValue::Now(pod.to_owned())),
+            "metadata.namespace" => Ok(EnvValue::Now("default".into())),
+            "spec.nodeName" => Ok(EnvValue::Now(sources.node.clone())),
+            "status.podIP" => Ok(EnvValue::Late(PodField::PodIp)),
+            "status.podIPs" => Ok(EnvValue::Late(PodField::PodIps)),
+            "status.hostIP" => Ok(EnvValue::Late(PodField::HostIp)),
+            "status.hostIPs" => Ok(EnvValue::Late(PodField::HostIps)),
             other => Err(format!("env {}: fieldRef {other} is not supported", e.name)),
         };
     }
@@ -747,6 +848,39 @@ mod tests {
         assert_eq!(
             p.warnings,
             ["Service bare: it has no selector, so its name resolves to no pod"]
+        );
+    }
+
+    #[test]
+    fn status_fields_are_filled_once_the_pod_has_its_address() {
+        let yaml = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: a\n    image: busybox\n    env:\n    - {name: FIRST, value: x}\n    - name: IP\n      valueFrom:\n        fieldRef: {fieldPath: status.podIP}\n    - name: IPS\n      valueFrom:\n        fieldRef: {fieldPath: status.podIPs}\n    - name: HOST\n      valueFrom:\n        fieldRef: {fieldPath: status.hostIP}\n";
+        let p = plan_of(yaml);
+        let pod = &p.pods[0];
+        assert_eq!(pod.containers[0].env, ["FIRST=x", "IP=", "IPS=", "HOST="]);
+        let addrs = PodAddresses {
+            pod: vec!["10.88.0.5".into(), "fd00::5".into()],
+            host: vec!["10.88.0.1".into()],
+        };
+        let filled = pod.fill(&pod.containers[0], &addrs).unwrap();
+        assert_eq!(
+            filled.env,
+            [
+                "FIRST=x",
+                "IP=10.88.0.5",
+                "IPS=10.88.0.5,fd00::5",
+                "HOST=10.88.0.1"
+            ]
+        );
+        let e = pod
+            .fill(&pod.containers[0], &PodAddresses::default())
+            .unwrap_err();
+        assert_eq!(e, "container p-a: the pod has no address for status.podIP");
+        let host = yaml.replace("spec:\n", "spec:\n  hostNetwork: true\n");
+        let (objects, _) = crate::manifest::read(&host, Path::new("t.yaml")).unwrap();
+        let e = plan(&objects, "n").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "pod p: container a: a fieldRef of status is not supported with hostNetwork"
         );
     }
 
