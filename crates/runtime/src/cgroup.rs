@@ -7,7 +7,12 @@
 //! has cgroup2 there; a v1 or hybrid host has a tmpfs holding the v1 hierarchies (and maybe an unusable
 //! `unified` v2 mount, which is ignored). The root is a parameter, so the logic runs against a temporary
 //! directory in tests. Limits are Docker's `--memory`, `--memory-swap`, `--cpus`, `--cpu-shares` and
-//! `--pids-limit`, read from the spec's `linux.resources`; [`Cgroup::update`] changes them later.
+//! `--pids-limit`, read from the spec's `linux.resources`; [`Cgroup::update`] changes them later, and also
+//! takes runc's other `update` limits: cpusets, the memory reservation, realtime CPU time (v1 only: v2 has
+//! no `cpu.rt_*`) and the block I/O weight. On v1 a container gets a cgroup in the `cpuset` and `blkio`
+//! hierarchies only when one of their limits is first set (a new cpuset cgroup must be given CPUs and
+//! memory nodes before anything can join it, which would cost every container a few writes), and its
+//! processes are moved there; on v2 the `cpuset` and `io` controllers are enabled in the ancestors then.
 //!
 //! Freezing (the OCI command line's `pause` and `resume`): v2 writes `cgroup.freeze` and waits for
 //! `frozen 1` in `cgroup.events`; v1 has a `freezer` hierarchy, where the container gets a cgroup too (when it
@@ -31,6 +36,10 @@ const V1_CONTROLLERS: &[&str] = &["memory", "cpu", "pids", "freezer"];
 /// The v1 controllers only [`Cgroup::freeze`] needs: a container made before they were in
 /// [`V1_CONTROLLERS`] has no cgroup there, and [`Cgroup::open`] does not ask for one.
 const V1_OPTIONAL: &[&str] = &["freezer"];
+
+/// The v1 controllers a container gets a cgroup in only when an update sets one of their limits (see the
+/// module's documentation).
+const V1_ON_DEMAND: &[&str] = &["cpuset", "blkio"];
 
 /// How long [`Cgroup::freeze`] and [`Cgroup::thaw`] wait for the kernel to reach the state.
 const FREEZE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -77,6 +86,8 @@ pub enum CgroupError {
     },
     #[error("cgroup {path} did not become {want} within {FREEZE_TIMEOUT:?}")]
     FreezeTimeout { path: PathBuf, want: &'static str },
+    #[error("{what} cannot be set: {why}")]
+    Unsupported { what: &'static str, why: String },
 }
 
 /// Whether `root` is a cgroup v2 (unified) mount.
@@ -194,9 +205,10 @@ impl Cgroup {
         if is_cgroup2(root) {
             cg.dirs.push(root.join(rel));
         } else {
-            for c in V1_CONTROLLERS {
+            for c in V1_CONTROLLERS.iter().chain(V1_ON_DEMAND) {
                 let base = root.join(c);
-                if !base.is_dir() || (V1_OPTIONAL.contains(c) && !base.join(rel).is_dir()) {
+                let optional = V1_OPTIONAL.contains(c) || V1_ON_DEMAND.contains(c);
+                if !base.is_dir() || (optional && !base.join(rel).is_dir()) {
                     continue;
                 }
                 cg.dirs.push(base.join(rel));
@@ -221,6 +233,7 @@ impl Cgroup {
         } else {
             V1_CONTROLLERS
                 .iter()
+                .chain(V1_ON_DEMAND)
                 .map(|c| (root.join(c).join(rel), *c))
                 .filter(|(d, _)| d.is_dir())
                 .unzip()
@@ -288,10 +301,10 @@ impl Cgroup {
 
     /// Applies the limits of `res` (those it sets; the others stay as they are), as at creation: the OCI
     /// command line's `update`.
-    pub fn update(&self, res: &LinuxResources) -> Result<(), CgroupError> {
+    pub fn update(&mut self, res: &LinuxResources) -> Result<(), CgroupError> {
         if self.controllers.is_empty() {
             match self.dirs.first() {
-                Some(dir) => update_v2(dir, res),
+                Some(dir) => update_v2(&self.root, dir, res),
                 None => Ok(()),
             }
         } else {
@@ -299,7 +312,59 @@ impl Cgroup {
         }
     }
 
-    fn update_v1(&self, res: &LinuxResources) -> Result<(), CgroupError> {
+    /// The container's directory in v1 hierarchy `controller`, made now (with its processes moved into
+    /// it) when it has none: the [`V1_ON_DEMAND`] controllers.
+    fn on_demand(&mut self, controller: &'static str) -> Result<PathBuf, CgroupError> {
+        if let Some(i) = self.controllers.iter().position(|c| *c == controller) {
+            return Ok(self.dirs[i].clone());
+        }
+        let base = self.root.join(controller);
+        let (Some(first), true) = (self.dirs.first().cloned(), base.is_dir()) else {
+            return Err(CgroupError::MissingController {
+                controller: controller.into(),
+                root: self.root.clone(),
+            });
+        };
+        let rel = first
+            .strip_prefix(self.root.join(self.controllers[0]))
+            .map_err(|_| CgroupError::BadPath(first.clone()))?
+            .to_owned();
+        let made_before = self.made.len();
+        let dir = self.mkdir(&base, &rel)?;
+        // A new cpuset cgroup has no CPUs and no memory nodes, and nothing can join it until it has: each
+        // directory just made takes its parent's.
+        if controller == "cpuset" {
+            for d in &self.made[made_before..] {
+                let parent = d.parent().unwrap_or(&base).to_owned();
+                for f in ["cpuset.cpus", "cpuset.mems"] {
+                    let v =
+                        fs::read_to_string(parent.join(f)).map_err(|source| CgroupError::Read {
+                            path: parent.join(f),
+                            source,
+                        })?;
+                    write(&d.join(f), v.trim())?;
+                }
+            }
+        }
+        let procs = first.join("cgroup.procs");
+        let pids = fs::read_to_string(&procs).map_err(|source| CgroupError::Read {
+            path: procs.clone(),
+            source,
+        })?;
+        for pid in pids.split_whitespace() {
+            match write(&dir.join("cgroup.procs"), pid) {
+                // A process that exited since the list was read.
+                Err(CgroupError::Write { source, .. })
+                    if source.raw_os_error() == Some(nix::libc::ESRCH) => {}
+                other => other?,
+            }
+        }
+        self.dirs.push(dir.clone());
+        self.controllers.push(controller);
+        Ok(dir)
+    }
+
+    fn update_v1(&mut self, res: &LinuxResources) -> Result<(), CgroupError> {
         let need = |c: &str| {
             self.controllers
                 .iter()
@@ -362,6 +427,52 @@ impl Cgroup {
                 "max".into()
             };
             write(&need("pids")?.join("pids.max"), v)?;
+        }
+        if let Some(mem) = res.memory() {
+            if let Some(r) = mem.reservation().filter(|r| *r != 0) {
+                write(&need("memory")?.join("memory.soft_limit_in_bytes"), r)?;
+            }
+        }
+        if let Some(cpu) = res.cpu() {
+            // runc's order: the period, then the runtime, which must fit in it.
+            // Zero is unset, as runc takes it.
+            if let Some(p) = cpu.realtime_period().filter(|v| *v != 0) {
+                write(&need("cpu")?.join("cpu.rt_period_us"), p)?;
+            }
+            if let Some(r) = cpu.realtime_runtime().filter(|v| *v != 0) {
+                write(&need("cpu")?.join("cpu.rt_runtime_us"), r)?;
+            }
+            // Empty and zero values are unset, as runc takes them.
+            let (cpus, mems) = (nonempty(cpu.cpus()), nonempty(cpu.mems()));
+            if cpus.is_some() || mems.is_some() {
+                let dir = self.on_demand("cpuset")?;
+                if let Some(mems) = mems {
+                    write(&dir.join("cpuset.mems"), mems)?;
+                }
+                if let Some(cpus) = cpus {
+                    write(&dir.join("cpuset.cpus"), cpus)?;
+                }
+            }
+        }
+        if let Some(w) = res
+            .block_io()
+            .as_ref()
+            .and_then(|b| b.weight())
+            .filter(|w| *w != 0)
+        {
+            let dir = self.on_demand("blkio")?;
+            let file = ["blkio.weight", "blkio.bfq.weight"]
+                .into_iter()
+                .map(|f| dir.join(f))
+                .find(|f| f.exists())
+                .ok_or_else(|| CgroupError::Unsupported {
+                    what: "the block I/O weight",
+                    why: format!(
+                        "{} has neither blkio.weight nor blkio.bfq.weight (no I/O scheduler with weights)",
+                        dir.display()
+                    ),
+                })?;
+            write(&file, w)?;
         }
         Ok(())
     }
@@ -525,8 +636,77 @@ impl Cgroup {
     }
 }
 
-/// The v2 limits of `res`, written into `dir`.
-fn update_v2(dir: &Path, res: &LinuxResources) -> Result<(), CgroupError> {
+/// Enables `controller` in every ancestor of `dir` below `root` (and the root), so `dir` gets its files.
+fn enable_v2(root: &Path, dir: &Path, controller: &str) -> Result<(), CgroupError> {
+    let available = fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default();
+    if !available.split_whitespace().any(|c| c == controller) {
+        return Err(CgroupError::MissingController {
+            controller: controller.into(),
+            root: root.to_owned(),
+        });
+    }
+    let rel = dir.strip_prefix(root).unwrap_or(dir);
+    let mut at = root.to_owned();
+    for c in rel.components() {
+        let control = at.join("cgroup.subtree_control");
+        let on = fs::read_to_string(&control).unwrap_or_default();
+        if !on.split_whitespace().any(|c| c == controller) {
+            write(&control, format!("+{controller}"))?;
+        }
+        at.push(c);
+    }
+    Ok(())
+}
+
+/// The v2 limits of `res`, written into `dir` (under `root`).
+fn update_v2(root: &Path, dir: &Path, res: &LinuxResources) -> Result<(), CgroupError> {
+    if let Some(cpu) = res.cpu() {
+        // Zero is unset, as runc takes it.
+        if cpu.realtime_period().is_some_and(|v| v != 0)
+            || cpu.realtime_runtime().is_some_and(|v| v != 0)
+        {
+            return Err(CgroupError::Unsupported {
+                what: "realtime CPU time",
+                why: "cgroup v2 has no cpu.rt_period_us or cpu.rt_runtime_us".into(),
+            });
+        }
+        let (cpus, mems) = (nonempty(cpu.cpus()), nonempty(cpu.mems()));
+        if cpus.is_some() || mems.is_some() {
+            enable_v2(root, dir, "cpuset")?;
+            if let Some(mems) = mems {
+                write(&dir.join("cpuset.mems"), mems)?;
+            }
+            if let Some(cpus) = cpus {
+                write(&dir.join("cpuset.cpus"), cpus)?;
+            }
+        }
+    }
+    if let Some(r) = res
+        .memory()
+        .as_ref()
+        .and_then(|m| m.reservation())
+        .filter(|r| *r != 0)
+    {
+        write(&dir.join("memory.low"), max_or(r))?;
+    }
+    if let Some(w) = res
+        .block_io()
+        .as_ref()
+        .and_then(|b| b.weight())
+        .filter(|w| *w != 0)
+    {
+        enable_v2(root, dir, "io")?;
+        // v1's 10..1000 on v2's 1..10000, as runc converts it; BFQ's file takes v1's scale.
+        let (file, value) = if dir.join("io.bfq.weight").exists() {
+            ("io.bfq.weight", u64::from(w))
+        } else {
+            (
+                "io.weight",
+                1 + (u64::from(w).saturating_sub(10)) * 9999 / 990,
+            )
+        };
+        write(&dir.join(file), value)?;
+    }
     if let Some(mem) = res.memory() {
         if let Some(limit) = mem.limit() {
             write(&dir.join("memory.max"), max_or(limit))?;
@@ -594,6 +774,11 @@ fn relative(path: &Path) -> Result<&Path, CgroupError> {
         return Err(CgroupError::BadPath(path.to_owned()));
     }
     Ok(rel)
+}
+
+/// A cpuset list, unless it is empty (unset).
+fn nonempty(v: &Option<String>) -> Option<&str> {
+    v.as_deref().filter(|s| !s.is_empty())
 }
 
 fn max_or(v: i64) -> String {
@@ -707,12 +892,102 @@ mod tests {
     }
 
     #[test]
+    fn v1_cpuset_and_blkio_cgroups_are_made_when_first_asked_for() {
+        let root = tempfile::tempdir().unwrap();
+        for c in ["memory", "cpu", "pids", "cpuset", "blkio"] {
+            fs::create_dir(root.path().join(c)).unwrap();
+        }
+        fs::write(root.path().join("cpuset/cpuset.cpus"), "0-3\n").unwrap();
+        fs::write(root.path().join("cpuset/cpuset.mems"), "0\n").unwrap();
+        let mut cg = Cgroup::create(root.path(), Path::new("minotaur/u4"), None).unwrap();
+        assert!(
+            !root.path().join("cpuset/minotaur").exists(),
+            "not made at create"
+        );
+        // What the kernel would list: the container's processes, moved into the new cgroup.
+        fs::write(
+            root.path().join("memory/minotaur/u4/cgroup.procs"),
+            "41\n42\n",
+        )
+        .unwrap();
+        let res: LinuxResources = serde_json::from_str(
+            r#"{"cpu": {"cpus": "1", "mems": "0", "realtimePeriod": 1000000, "realtimeRuntime": 0},
+                "memory": {"reservation": 33554432}}"#,
+        )
+        .unwrap();
+        cg.update(&res).unwrap();
+        let r = |p: &str| fs::read_to_string(root.path().join(p)).unwrap();
+        assert_eq!(
+            r("cpuset/minotaur/cpuset.cpus"),
+            "0-3",
+            "the parent's, first"
+        );
+        assert_eq!(r("cpuset/minotaur/u4/cpuset.cpus"), "1");
+        assert_eq!(r("cpuset/minotaur/u4/cpuset.mems"), "0");
+        assert_eq!(
+            r("cpuset/minotaur/u4/cgroup.procs"),
+            "42",
+            "the last pid written"
+        );
+        assert_eq!(r("cpu/minotaur/u4/cpu.rt_period_us"), "1000000");
+        assert!(
+            !root
+                .path()
+                .join("cpu/minotaur/u4/cpu.rt_runtime_us")
+                .exists(),
+            "0 is unset"
+        );
+        assert_eq!(
+            r("memory/minotaur/u4/memory.soft_limit_in_bytes"),
+            "33554432"
+        );
+        let opened = Cgroup::open(root.path(), Path::new("minotaur/u4")).unwrap();
+        assert!(opened
+            .dirs()
+            .contains(&root.path().join("cpuset/minotaur/u4")));
+        // No blkio.weight file in the new cgroup: no I/O scheduler with weights.
+        let w: LinuxResources = serde_json::from_str(r#"{"blockIO": {"weight": 500}}"#).unwrap();
+        let e = cg.update(&w).unwrap_err().to_string();
+        assert!(e.starts_with("the block I/O weight cannot be set: "), "{e}");
+        assert!(root.path().join("blkio/minotaur/u4").is_dir());
+        let existing = Cgroup::existing(root.path(), Path::new("minotaur/u4"));
+        assert_eq!(existing.dirs().len(), 5, "{:?}", existing.dirs());
+    }
+
+    #[test]
+    fn v2_enables_cpuset_and_io_when_asked_and_refuses_realtime() {
+        let v2 = tempfile::tempdir().unwrap();
+        fs::write(
+            v2.path().join("cgroup.controllers"),
+            "cpuset cpu io memory pids\n",
+        )
+        .unwrap();
+        let mut cg = Cgroup::create_as(v2.path(), Path::new("m/u5"), None, true).unwrap();
+        let res: LinuxResources = serde_json::from_str(
+            r#"{"cpu": {"cpus": "0-1"}, "memory": {"reservation": -1}, "blockIO": {"weight": 1000}}"#,
+        )
+        .unwrap();
+        cg.update(&res).unwrap();
+        let r = |p: &str| fs::read_to_string(v2.path().join(p)).unwrap();
+        assert_eq!(r("m/u5/cpuset.cpus"), "0-1");
+        assert_eq!(r("m/u5/memory.low"), "max");
+        assert_eq!(r("m/u5/io.weight"), "10000");
+        assert!(r("m/cgroup.subtree_control").ends_with("+io"));
+        let rt: LinuxResources =
+            serde_json::from_str(r#"{"cpu": {"realtimeRuntime": 950000}}"#).unwrap();
+        assert_eq!(
+            cg.update(&rt).unwrap_err().to_string(),
+            "realtime CPU time cannot be set: cgroup v2 has no cpu.rt_period_us or cpu.rt_runtime_us"
+        );
+    }
+
+    #[test]
     fn update_changes_only_the_limits_it_names() {
         let root = tempfile::tempdir().unwrap();
         for c in ["memory", "cpu", "pids"] {
             fs::create_dir(root.path().join(c)).unwrap();
         }
-        let cg =
+        let mut cg =
             Cgroup::create(root.path(), Path::new("/minotaur/u1"), Some(&resources())).unwrap();
         let pids = LinuxResourcesBuilder::default()
             .pids(LinuxPidsBuilder::default().limit(7).build().unwrap())
@@ -726,7 +1001,7 @@ mod tests {
 
         let v2 = tempfile::tempdir().unwrap();
         fs::write(v2.path().join("cgroup.controllers"), "memory cpu pids").unwrap();
-        let cg = Cgroup::create_as(v2.path(), Path::new("m/u2"), None, true).unwrap();
+        let mut cg = Cgroup::create_as(v2.path(), Path::new("m/u2"), None, true).unwrap();
         cg.update(&pids).unwrap();
         assert_eq!(
             fs::read_to_string(v2.path().join("m/u2/pids.max")).unwrap(),
