@@ -353,11 +353,12 @@ fn port_map(ports: &[PortMapping]) -> serde_json::Value {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::template::Format;
 
-    fn sample() -> Container {
+    /// A running container, for tests.
+    pub(crate) fn sample() -> Container {
         Container {
             id: ContainerId::random(),
             name: "mynginx".parse().unwrap(),

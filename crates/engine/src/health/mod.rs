@@ -597,6 +597,85 @@ mod tests {
         assert_eq!(h.interval(), Duration::from_secs(30));
     }
 
+    #[test]
+    fn probe_tests_and_fields_read_back_and_docker_checks_print_as_before() {
+        let http = Healthcheck {
+            test: vec![
+                "HTTP-GET".into(),
+                "http://10.0.0.2:8080/ready".into(),
+                "X-A: b".into(),
+            ],
+            initial_delay: Some(0),
+            success_threshold: 2,
+            kill_unhealthy: true,
+            ..Default::default()
+        };
+        assert!(matches!(http.action(), Some(Action::HttpGet { .. })));
+        assert_eq!(http.command(), None, "runs no command");
+        assert_eq!(http.first(), Duration::ZERO);
+        assert_eq!(http.success_threshold(), 2);
+        let tcp = Healthcheck {
+            test: vec!["TCP".into(), "127.0.0.1:5432".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            tcp.action(),
+            Some(Action::Tcp("127.0.0.1:5432".parse().unwrap()))
+        );
+        assert_eq!(
+            tcp.first(),
+            DEFAULT_INTERVAL,
+            "Docker's: one interval after the start"
+        );
+        for bad in [
+            &["TCP", "nowhere"][..],
+            &["HTTP-GET", "https://1.2.3.4/"],
+            &["NONE"],
+        ] {
+            let h = Healthcheck {
+                test: bad.iter().map(|s| s.to_string()).collect(),
+                ..Default::default()
+            };
+            assert!(!h.runs(), "{bad:?}");
+        }
+        // The new fields are left out when unset: a Docker check's JSON is Docker's.
+        let docker = serde_json::to_value(Healthcheck {
+            test: vec!["CMD".into(), "true".into()],
+            ..Default::default()
+        })
+        .unwrap();
+        let keys: Vec<_> = docker.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(
+            keys,
+            [
+                "Interval",
+                "Retries",
+                "StartInterval",
+                "StartPeriod",
+                "Test",
+                "Timeout"
+            ]
+        );
+        let back: Healthcheck =
+            serde_json::from_value(serde_json::to_value(&http).unwrap()).unwrap();
+        assert_eq!(back, http);
+    }
+
+    #[test]
+    fn a_success_threshold_needs_successes_in_a_row() {
+        let mut h = Health::restart(None);
+        h.record_with(result(0), 1, 2, false);
+        assert_eq!(h.status, HealthStatus::Starting, "one success of two");
+        h.record_with(result(0), 1, 2, false);
+        assert_eq!(h.status, HealthStatus::Healthy);
+        h.record_with(result(1), 1, 2, false);
+        assert_eq!(h.status, HealthStatus::Unhealthy);
+        h.record_with(result(0), 1, 2, false);
+        assert_eq!(h.status, HealthStatus::Unhealthy, "the streak starts again");
+        h.record_with(result(0), 1, 2, false);
+        assert_eq!(h.status, HealthStatus::Healthy);
+    }
+
     fn result(code: i32) -> HealthResult {
         HealthResult {
             exit_code: code,

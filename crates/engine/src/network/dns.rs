@@ -190,3 +190,64 @@ pub(crate) fn entries(
     }
     Ok(entries)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::container::tests::sample;
+    use crate::health::{Health, HealthStatus, Healthcheck};
+    use crate::ids::ContainerId;
+
+    #[test]
+    fn ready_names_answer_while_every_joined_readiness_check_passes() {
+        let mut infra = sample();
+        infra.name = "pod-infra".parse().unwrap();
+        infra.config.host.ready_names = vec!["web".into()];
+        let joined = |name: &str, status: Option<HealthStatus>| {
+            let mut c = sample();
+            c.id = ContainerId::random();
+            c.name = name.parse().unwrap();
+            c.config.host.network_mode = "container:pod-infra".into();
+            if let Some(s) = status {
+                c.config.readiness = Some(Healthcheck {
+                    test: vec!["TCP".into(), "127.0.0.1:80".into()],
+                    ..Default::default()
+                });
+                c.state.readiness = Some(Health {
+                    status: s,
+                    ..Default::default()
+                });
+            }
+            c
+        };
+        let a = joined("pod-a", Some(HealthStatus::Healthy));
+        let b = joined("pod-b", Some(HealthStatus::Starting));
+        let plain = joined("pod-c", None);
+        let all = |v: &[&Container]| v.iter().map(|c| (*c).clone()).collect::<Vec<_>>();
+        assert_eq!(ready_names(&infra, &all(&[&infra, &a, &plain])), ["web"]);
+        assert!(
+            ready_names(&infra, &all(&[&infra, &a, &b])).is_empty(),
+            "b is not ready"
+        );
+        let mut stopped = a.clone();
+        stopped.state.status = Status::Exited;
+        assert!(
+            !ready(&infra, &all(&[&infra, &stopped])),
+            "a stopped container is not ready"
+        );
+        assert!(
+            ready(&infra, &all(&[&infra, &plain])),
+            "no readiness check: running is ready"
+        );
+        // Joined by ID prefix, as `container:` may name it.
+        let mut by_id = b.clone();
+        by_id.config.host.network_mode = format!("container:{}", &infra.id.as_str()[..12]);
+        assert!(!ready(&infra, &all(&[&infra, &by_id])));
+        let mut down = infra.clone();
+        down.state.status = Status::Exited;
+        assert!(
+            !ready(&down, &all(&[&down, &a])),
+            "the holder itself must run"
+        );
+    }
+}
