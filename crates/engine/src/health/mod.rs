@@ -16,7 +16,7 @@
 //! failures in a row make it `unhealthy`; the last five results are kept. Durations are stored as
 //! nanoseconds, as Docker stores them in `Config.Healthcheck`.
 //!
-//! Kubernetes' probes (from `kube play`) are checks too, with three additions Docker's has not, each a
+//! Kubernetes' probes (from `kube play`) are checks too, with four additions Docker's has not, each a
 //! field left out of the JSON when unset, so a Docker healthcheck reads and prints as before:
 //! - two kinds of `Test` that run no command in the container, which may have no `curl`:
 //!   `["HTTP-GET", URL, "Header: value"...]` and `["TCP", "ADDR:PORT"]`, done by the supervisor from
