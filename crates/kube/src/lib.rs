@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod apply;
+pub mod env;
 pub mod error;
 pub mod find;
 pub mod generate;
