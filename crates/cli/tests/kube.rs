@@ -1,13 +1,16 @@
 //! `kube generate` and `kube play` in a throwaway host: generate → play → generate is a fixpoint, the
 //! generated manifests pass Kubernetes' own schemas (kubernetes-validate, when installed), ConfigMaps,
-//! Secrets, init containers and Deployments play, `--down` leaves nothing, and bad input changes nothing.
+//! Secrets, init containers and Deployments play, probes run (httpGet and tcpSocket from inside the pod's
+//! network, with no tool in the image; a startup probe holds the others; a failing liveness probe
+//! restarts), a Service's name resolves to the pods it selects while they are ready, `--down` leaves
+//! nothing, and bad input changes nothing.
 
 mod common;
 
 use std::path::Path;
 
-use common::{fails, host, import_busybox, ok};
-use minotaur_testhost::TestHost;
+use common::{fails, host, import_busybox, inspect, ok};
+use minotaur_testhost::{wait_until, TestHost};
 
 /// Validates `file` against Kubernetes' schemas, strictly (unknown fields fail), when the validator is
 /// installed; says so when it is not.
@@ -208,6 +211,12 @@ spec:
     - name: TIER
       valueFrom:
         fieldRef: {fieldPath: "metadata.labels['tier']"}
+    - name: POD_IP
+      valueFrom:
+        fieldRef: {fieldPath: status.podIP}
+    - name: HOST_IP
+      valueFrom:
+        fieldRef: {fieldPath: status.hostIP}
     envFrom:
     - prefix: CFG_
       configMapRef: {name: settings}
@@ -249,6 +258,14 @@ spec:
         ],
     );
     assert_eq!(env, "fast s3cret app back fast");
+    let ips = ok(&h, &["exec", main, "sh", "-c", "echo $POD_IP $HOST_IP"]);
+    let infra = inspect(
+        &h,
+        "app-infra",
+        "{{.NetworkSettings.IPAddress}} {{.NetworkSettings.Gateway}}",
+    );
+    assert_eq!(ips, infra, "status.podIP and status.hostIP");
+    assert!(!ips.starts_with(' ') && ips.contains(' '), "{ips}");
     assert_eq!(
         ok(&h, &["exec", main, "cat", "/work/state"]),
         "prepared",
@@ -294,6 +311,258 @@ spec:
         "",
         "the pod's own volumes are removed"
     );
+}
+
+/// Waits until `inspect -f TEMPLATE C` prints `want`.
+fn wait_for(h: &TestHost, c: &str, template: &str, want: &str) {
+    wait_until(&format!("{c}: {template} to be {want}"), || {
+        let o = h.mino(&["inspect", "-f", template, c]);
+        Ok(String::from_utf8_lossy(&o.stdout).trim() == want)
+    })
+    .unwrap_or_else(|e| panic!("{e}: {}", inspect(h, c, "{{json .State}}")));
+}
+
+#[test]
+fn play_runs_probes() {
+    let Some(h) = host() else { return };
+    import_busybox(
+        &h,
+        "bb",
+        "for c in httpd mkdir rm; do ln -s busybox $r/bin/$c; done",
+    );
+    let file = write(
+        &h,
+        "probed.yaml",
+        r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: probed
+spec:
+  containers:
+  - name: web
+    image: bb
+    command: [sh, -c, "mkdir -p /www && echo ok > /www/ready && exec httpd -f -p 8080 -h /www"]
+    ports:
+    - containerPort: 8080
+    readinessProbe:
+      httpGet: {path: /ready, port: 8080, httpHeaders: [{name: X-Probe, value: "1"}]}
+      periodSeconds: 1
+      failureThreshold: 1
+  - name: gated
+    image: bb
+    command: [sleep, "1000"]
+    startupProbe:
+      exec: {command: [cat, /tmp/up]}
+      periodSeconds: 1
+      failureThreshold: 1000
+    readinessProbe:
+      tcpSocket: {port: 8080}
+      periodSeconds: 1
+  - name: dies
+    image: bb
+    command: [sleep, "1000"]
+    livenessProbe:
+      tcpSocket: {port: 9999}
+      periodSeconds: 1
+      failureThreshold: 2
+"#,
+    );
+    ok(&h, &["kube", "play", &file]);
+
+    // httpGet from inside the pod's network: the image has no HTTP client.
+    let ready = "{{.State.Readiness.Status}}";
+    wait_for(&h, "probed-web", ready, "healthy");
+    ok(&h, &["exec", "probed-web", "rm", "/www/ready"]);
+    wait_for(&h, "probed-web", ready, "unhealthy");
+    let log = inspect(&h, "probed-web", "{{json .State.Readiness.Log}}");
+    assert!(log.contains("status code 404"), "{log}");
+    ok(
+        &h,
+        &["exec", "probed-web", "sh", "-c", "echo ok > /www/ready"],
+    );
+    wait_for(&h, "probed-web", ready, "healthy");
+
+    // The startup probe holds the readiness probe back until it succeeds.
+    assert_eq!(
+        inspect(
+            &h,
+            "probed-gated",
+            "{{.State.Startup.Status}} {{.State.Readiness.Status}}"
+        ),
+        "starting starting",
+        "readiness waits for startup"
+    );
+    assert_eq!(
+        inspect(&h, "probed-gated", "{{len .State.Readiness.Log}}"),
+        "0"
+    );
+    ok(&h, &["exec", "probed-gated", "sh", "-c", "echo > /tmp/up"]);
+    wait_for(&h, "probed-gated", "{{.State.Startup.Status}}", "healthy");
+    wait_for(&h, "probed-gated", ready, "healthy");
+
+    // A failing liveness probe kills the container, and the restart policy starts it again.
+    wait_until("probed-dies to be restarted", || {
+        Ok(inspect(&h, "probed-dies", "{{.RestartCount}}") != "0")
+    })
+    .unwrap();
+    let log = inspect(&h, "probed-dies", "{{json .State.Health.Log}}");
+    assert!(log.contains("127.0.0.1:9999"), "{log}");
+
+    // Generated back, the probes are what was played.
+    let first = ok(&h, &["kube", "generate", "probed"]);
+    for want in [
+        "readinessProbe:",
+        "startupProbe:",
+        "livenessProbe:",
+        "path: /ready",
+        "name: X-Probe",
+        "tcpSocket:",
+        "failureThreshold: 1000",
+    ] {
+        assert!(first.contains(want), "{want}: {first}");
+    }
+    let again = write(&h, "probed-again.yaml", &format!("{first}\n"));
+    validate(Path::new(&again));
+    ok(&h, &["kube", "play", "--replace", &again]);
+    assert_eq!(ok(&h, &["kube", "generate", "probed"]), first);
+    ok(&h, &["kube", "play", "--down", &again]);
+    assert!(names(&h).is_empty(), "--down leaves no container");
+}
+
+#[test]
+fn a_services_name_resolves_to_its_ready_pods() {
+    let Some(h) = host() else { return };
+    import_busybox(
+        &h,
+        "bb",
+        "for c in httpd mkdir rm; do ln -s busybox $r/bin/$c; done",
+    );
+    let file = write(
+        &h,
+        "service.yaml",
+        r#"apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  selector: {app: web}
+  ports:
+  - port: 8080
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: httpd
+        image: bb
+        command: [sh, -c, "mkdir -p /www && exec httpd -f -p 8080 -h /www"]
+        readinessProbe:
+          httpGet: {path: /ready, port: 8080}
+          periodSeconds: 1
+          failureThreshold: 1
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: other
+  labels: {app: other}
+spec:
+  containers:
+  - name: c
+    image: bb
+    command: [sleep, "1000"]
+"#,
+    );
+    let played = h.mino(&["kube", "play", &file]);
+    assert!(played.status.success(), "{}", common::show(&played));
+    assert!(
+        !String::from_utf8_lossy(&played.stderr).contains("Service"),
+        "a Service with a selector is applied: {}",
+        common::show(&played)
+    );
+    let ip = |pod: &str| {
+        inspect(
+            &h,
+            &format!("{pod}-infra"),
+            "{{.NetworkSettings.IPAddress}}",
+        )
+    };
+    let (a, b) = (ip("web-pod-0"), ip("web-pod-1"));
+    let gateway = inspect(&h, "web-pod-0-infra", "{{.NetworkSettings.Gateway}}");
+    assert!(!gateway.is_empty() && !a.is_empty() && !b.is_empty());
+    // None when the query itself failed (a timeout on a loaded machine): asked again.
+    let dig = |name: &str| {
+        let out = h.sh(&format!("dig +time=2 +tries=2 +short @{gateway} {name}"));
+        out.status.success().then(|| {
+            let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(str::to_owned)
+                .collect();
+            v.sort();
+            v
+        })
+    };
+    let wait_answer = |name: &str, want: &[&String]| {
+        let mut want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
+        want.sort();
+        wait_until(&format!("{name} to resolve to {want:?}"), || {
+            Ok(dig(name).as_ref() == Some(&want))
+        })
+        .unwrap_or_else(|e| panic!("{e}: {:?}", dig(name)));
+    };
+    // The pods run but are not ready (no /ready yet): the name answers nothing; the pods' own do.
+    for pod in ["web-pod-0", "web-pod-1"] {
+        wait_for(
+            &h,
+            &format!("{pod}-httpd"),
+            "{{.State.Readiness.Status}}",
+            "unhealthy",
+        );
+    }
+    wait_answer("web", &[]);
+    wait_answer("web-pod-0-infra", &[&a]);
+
+    ok(
+        &h,
+        &[
+            "exec",
+            "web-pod-0-httpd",
+            "sh",
+            "-c",
+            "echo ok > /www/ready",
+        ],
+    );
+    wait_answer("web", &[&a]);
+    ok(
+        &h,
+        &[
+            "exec",
+            "web-pod-1-httpd",
+            "sh",
+            "-c",
+            "echo ok > /www/ready",
+        ],
+    );
+    wait_answer("web", &[&a, &b]);
+    wait_answer("web.default.svc.cluster.local", &[&a, &b]);
+    // A pod that turns unready leaves the name; the other pod (no selector match) never had it.
+    ok(&h, &["exec", "web-pod-0-httpd", "rm", "/www/ready"]);
+    wait_answer("web", &[&b]);
+    // A stopped pod is not ready either.
+    ok(&h, &["stop", "web-pod-1-httpd"]);
+    wait_answer("web", &[]);
+
+    ok(&h, &["kube", "play", "--down", &file]);
+    assert!(names(&h).is_empty(), "--down leaves no container");
 }
 
 #[test]

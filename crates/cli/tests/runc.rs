@@ -670,6 +670,21 @@ fn read_trim(p: &Path) -> String {
 }
 
 #[test]
+fn systemd_cgroup_is_refused_naming_why() {
+    let Some(h) = host() else { return };
+    let booted = h.sh("test -d /run/systemd/system").status.success();
+    let out = runc(&h, &["--systemd-cgroup", "state", "nosuch"]);
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    let why = if booted {
+        "--systemd-cgroup: the systemd cgroup driver is not implemented"
+    } else {
+        "--systemd-cgroup: systemd is not running here (PID 1 is "
+    };
+    assert!(e.contains(why), "{e}");
+}
+
+#[test]
 fn pause_resume_update_and_events_act_on_the_containers_cgroup() {
     let Some(h) = host() else { return };
     let cgroup = format!("/{}/pr1", h.cgroup_parent());
@@ -758,6 +773,85 @@ fn pause_resume_update_and_events_act_on_the_containers_cgroup() {
         "{}",
         String::from_utf8_lossy(&bad.stderr)
     );
+
+    // runc's other flags: a cpuset (its cgroup made when first asked for, the container's processes moved
+    // into it), the memory reservation, realtime CPU time (v1 only).
+    ok(
+        &h,
+        &[
+            "update",
+            "--cpuset-cpus",
+            "0",
+            "--cpuset-mems",
+            "0",
+            "--memory-reservation",
+            "32m",
+            "pr1",
+        ],
+    );
+    let cpus = cgroup_file(&cgroup, "cpuset", "cpuset.cpus", "cpuset.cpus");
+    assert_eq!(read_trim(&cpus), "0");
+    // The container's init, as its own /proc/PID/cgroup names its cpuset cgroup (v1; v2 has one line).
+    let pid = state(&h, "pr1")["pid"].to_string();
+    let cgroups = h.sh_ok(&format!("cat /proc/{pid}/cgroup"));
+    assert!(
+        cgroups
+            .lines()
+            .any(|l| (l.contains(":cpuset:") || l.starts_with("0::")) && l.ends_with(&cgroup)),
+        "{cgroup} in {cgroups}"
+    );
+    let soft = cgroup_file(
+        &cgroup,
+        "memory",
+        "memory.soft_limit_in_bytes",
+        "memory.low",
+    );
+    assert_eq!(read_trim(&soft), (32u64 << 20).to_string());
+    let rt = runc(&h, &["update", "--cpu-rt-period", "500000", "pr1"]);
+    let rt_period = cgroup_file(&cgroup, "cpu", "cpu.rt_period_us", "cpu.max");
+    if rt_period.ends_with("cpu.rt_period_us") {
+        assert!(
+            rt.status.success(),
+            "{}",
+            String::from_utf8_lossy(&rt.stderr)
+        );
+        assert_eq!(read_trim(&rt_period), "500000");
+    } else {
+        assert!(String::from_utf8_lossy(&rt.stderr).contains("cgroup v2 has no cpu.rt_period_us"));
+    }
+    // The block I/O weight, where the kernel has a scheduler that takes one.
+    let w = runc(&h, &["update", "--blkio-weight", "500", "pr1"]);
+    let weight = cgroup_file(&cgroup, "blkio", "blkio.weight", "io.weight");
+    if weight.exists() {
+        assert!(w.status.success(), "{}", String::from_utf8_lossy(&w.stderr));
+    } else {
+        let e = String::from_utf8_lossy(&w.stderr);
+        assert!(e.contains("the block I/O weight cannot be set: "), "{e}");
+    }
+    // Refused as runc refuses them, changing nothing.
+    for (args, why) in [
+        (
+            &["--kernel-memory", "1m"][..],
+            "kernel memory limits are not supported",
+        ),
+        (
+            &["--l3-cache-schema", "L3:0=f"][..],
+            "Intel RDT (resctrl) is not supported",
+        ),
+        (
+            &["--blkio-weight", "5"][..],
+            "the weight must be from 10 to 1000",
+        ),
+    ] {
+        let out = runc(
+            &h,
+            &[&["update"][..], args, &["--memory", "32m", "pr1"][..]].concat(),
+        );
+        assert!(!out.status.success(), "{args:?}");
+        let e = String::from_utf8_lossy(&out.stderr);
+        assert!(e.contains(why), "{args:?}: {e}");
+    }
+    assert_eq!(read_trim(&mem), (64u64 << 20).to_string(), "memory kept");
 
     // events --stats: one event in runc's shape, with the limits just set.
     let ev: Value = serde_json::from_str(&ok(&h, &["events", "--stats", "pr1"])).unwrap();

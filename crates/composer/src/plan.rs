@@ -357,6 +357,8 @@ pub fn request(t: &Target<'_>) -> Result<(CreateRequest, Vec<String>), PlanError
         stop_signal: s.stop_signal.clone(),
         stop_timeout: s.stop_grace_period.map(|d| d.as_secs() as u32),
         healthcheck: s.healthcheck.as_ref().map(healthcheck),
+        readiness: None,
+        startup: None,
         host,
     };
     Ok((req, warnings))
@@ -377,6 +379,7 @@ fn healthcheck(h: &minotaur_compose::model::Healthcheck) -> Healthcheck {
         start_period: ns(h.start_period),
         start_interval: ns(h.start_interval),
         retries: h.retries.map_or(0, |r| r as i64),
+        ..Default::default()
     }
 }
 

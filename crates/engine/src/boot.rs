@@ -310,6 +310,8 @@ mod tests {
                 stop_signal: "SIGTERM".into(),
                 stop_timeout: None,
                 healthcheck: None,
+                readiness: None,
+                startup: None,
                 host: HostConfig {
                     network_mode: network.into(),
                     ..Default::default()

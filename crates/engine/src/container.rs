@@ -34,6 +34,12 @@ pub struct Config {
     /// The healthcheck (flags over the image's); `None`: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<Healthcheck>,
+    /// The readiness check (Kubernetes' readinessProbe): whether the container is ready for traffic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness: Option<Healthcheck>,
+    /// The startup check (Kubernetes' startupProbe): the others wait until it has succeeded once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup: Option<Healthcheck>,
     pub host: HostConfig,
 }
 
@@ -77,6 +83,10 @@ pub struct HostConfig {
     /// The networks joined at create, with their addresses and aliases (empty: just `network_mode`).
     #[serde(default)]
     pub networks: Vec<NetworkRequest>,
+    /// Names its endpoints answer to in the resolver only while it is ready (see
+    /// `network::dns::ready`): a Kubernetes Service's name on the pods its selector matches.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ready_names: Vec<String>,
     /// `--dns`, `--dns-search`, `--dns-option`.
     #[serde(default)]
     pub dns: Vec<std::net::IpAddr>,
@@ -166,6 +176,12 @@ pub struct State {
     /// The healthcheck's results, when it has one and has been started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<Health>,
+    /// The readiness check's results, when it has one and has been started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness: Option<Health>,
+    /// The startup check's results, when it has one and has been started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup: Option<Health>,
     /// Restarts the restart policy made since the user last started it.
     #[serde(default)]
     pub restart_count: u32,
@@ -214,7 +230,7 @@ impl Container {
             Some(NsMode::Container(x)) => format!("container:{x}"),
         };
         let port_bindings = port_map(&h.port_bindings);
-        json!({
+        let mut doc = json!({
             "Id": self.id,
             "Created": self.created,
             "Path": c.entrypoint.iter().chain(&c.cmd).next().cloned().unwrap_or_default(),
@@ -231,7 +247,7 @@ impl Container {
                 "Error": s.error,
                 "StartedAt": s.started_at.as_deref().unwrap_or(ZERO_TIME),
                 "FinishedAt": s.finished_at.as_deref().unwrap_or(ZERO_TIME),
-                "Health": s.health.as_ref().filter(|_| c.healthcheck.as_ref().is_some_and(|h| h.command().is_some())),
+                "Health": s.health.as_ref().filter(|_| c.healthcheck.as_ref().is_some_and(|h| h.runs())),
             },
             "RestartCount": s.restart_count,
             "Image": c.image_id,
@@ -288,7 +304,17 @@ impl Container {
                 "MacAddress": "",
                 "Networks": {},
             },
-        })
+        });
+        // Kubernetes' readiness and startup checks (minotaur's own fields), only when the container has them.
+        for (key, check, health) in [
+            ("Readiness", &c.readiness, &s.readiness),
+            ("Startup", &c.startup, &s.startup),
+        ] {
+            if let (Some(h), true) = (health, check.as_ref().is_some_and(|c| c.runs())) {
+                doc["State"][key] = json!(h);
+            }
+        }
+        doc
     }
 }
 
@@ -327,11 +353,12 @@ fn port_map(ports: &[PortMapping]) -> serde_json::Value {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::template::Format;
 
-    fn sample() -> Container {
+    /// A running container, for tests.
+    pub(crate) fn sample() -> Container {
         Container {
             id: ContainerId::random(),
             name: "mynginx".parse().unwrap(),
@@ -351,6 +378,8 @@ mod tests {
                 stop_signal: "SIGTERM".into(),
                 stop_timeout: None,
                 healthcheck: None,
+                readiness: None,
+                startup: None,
                 host: HostConfig {
                     network_mode: "none".into(),
                     ..Default::default()

@@ -52,6 +52,10 @@ pub struct CreateRequest {
     pub stop_timeout: Option<u32>,
     /// `--health-*` (`None`: the image's healthcheck applies).
     pub healthcheck: Option<crate::health::Healthcheck>,
+    /// A readiness check (Kubernetes' readinessProbe).
+    pub readiness: Option<crate::health::Healthcheck>,
+    /// A startup check (Kubernetes' startupProbe).
+    pub startup: Option<crate::health::Healthcheck>,
     pub host: HostConfig,
 }
 
@@ -305,6 +309,8 @@ fn resolve_config(ctx: &Context, req: &CreateRequest) -> Result<Config, EngineEr
             (Some(mine), img) => Some(mine.over(img.as_ref())),
             (None, img) => img,
         },
+        readiness: req.readiness.clone(),
+        startup: req.startup.clone(),
         host,
     };
     // Unknown capability names are bad input to create, as with Docker, not a failure at start.

@@ -351,6 +351,8 @@ mod tests {
             stop_signal: "SIGTERM".into(),
             stop_timeout: None,
             healthcheck: None,
+            readiness: None,
+            startup: None,
             host: HostConfig {
                 network_mode: "none".into(),
                 ..Default::default()

@@ -424,11 +424,10 @@ fn supervise(
     log::debug!("supervise {}: started", c.name);
     let me = std::process::id() as i32;
     let begun = Instant::now();
-    let has_check = c
-        .config
-        .healthcheck
-        .as_ref()
-        .is_some_and(|h| h.command().is_some());
+    let runs = |h: &Option<crate::health::Healthcheck>| h.as_ref().is_some_and(|h| h.runs());
+    let has_check = runs(&c.config.healthcheck);
+    let has_readiness = runs(&c.config.readiness);
+    let has_startup = runs(&c.config.startup);
     let running = record(ctx, c, |s| {
         *s = State {
             status: Status::Running,
@@ -439,6 +438,8 @@ fn supervise(
             started_at: Some(now()),
             sandbox_key: s.sandbox_key.take(),
             health: has_check.then(|| Health::restart(s.health.take())),
+            readiness: has_readiness.then(|| Health::restart(s.readiness.take())),
+            startup: has_startup.then(|| Health::restart(s.startup.take())),
             restart_count: if by_user { 0 } else { s.restart_count },
             stopped_by_user: !by_user && s.stopped_by_user,
             ..Default::default()
@@ -495,7 +496,7 @@ fn supervise(
         (true, _) if c.config.open_stdin => Input::Console,
         _ => Input::None,
     };
-    let mut monitor = Monitor::new(ctx, c, started.pidfd.as_fd());
+    let mut monitor = Monitor::new(ctx, c, pid, started.pidfd.as_fd());
     let (status, attachers) = serve::serve(Streams {
         pid,
         pidfd: &started.pidfd,
@@ -567,6 +568,9 @@ fn supervise(
                 if !restart {
                     // The last running container of its networks lets the resolver go.
                     tell_resolver(ctx, c);
+                } else if c.config.readiness.as_ref().is_some_and(|r| r.runs()) {
+                    // Not ready while it waits to restart.
+                    dns::readiness_changed(ctx, c);
                 }
                 Ok(())
             };
@@ -590,5 +594,8 @@ fn supervise(
 fn tell_resolver(ctx: &Context, c: &Container) {
     if crate::network::is_bridge_mode(&c.config.host.network_mode) {
         let _ = dns::update(ctx, &c.id);
+    } else if c.config.readiness.as_ref().is_some_and(|r| r.runs()) {
+        // It joins another's network: that one's ready names may come or go with it.
+        dns::readiness_changed(ctx, c);
     }
 }

@@ -7,7 +7,7 @@ use minotaur_engine::context::Context;
 
 use crate::error::KubeError;
 use crate::labels;
-use crate::play::{Plan, PodPlan};
+use crate::play::{Plan, PodAddresses, PodPlan};
 
 /// How `apply` reports what it does, for the CLI to word.
 pub enum Event<'a> {
@@ -83,10 +83,19 @@ fn make_pod(
         .as_ref()
         .map(|n| n.as_str().to_owned())
         .unwrap_or_default();
-    create::create(ctx, p.infra.clone()).map_err(engine("create container", &infra))?;
+    let made = create::create(ctx, p.infra.clone()).map_err(engine("create container", &infra))?;
     start::start(ctx, &infra, Attach::Detached).map_err(engine("start container", &infra))?;
     events(Event::Pod(&p.name));
+    let addrs = if p.late_env.is_empty() {
+        PodAddresses::default()
+    } else {
+        addresses(ctx, &made).map_err(engine("inspect container", &infra))?
+    };
     for req in p.init.iter().chain(&p.containers) {
+        let req = &p.fill(req, &addrs).map_err(|what| KubeError::Pod {
+            pod: p.name.clone(),
+            what,
+        })?;
         let name = req
             .name
             .as_ref()
@@ -106,6 +115,27 @@ fn make_pod(
         events(Event::Container(&name));
     }
     Ok(())
+}
+
+/// The pod's addresses (its infra container's, on its first network) and the host's on that network (the
+/// gateway), for the `status` fields of `fieldRef`s.
+fn addresses(
+    ctx: &Context,
+    infra: &minotaur_engine::container::Container,
+) -> Result<PodAddresses, minotaur_engine::error::EngineError> {
+    let doc = minotaur_engine::inspect::inspect(ctx, infra)?;
+    let ns = &doc["NetworkSettings"];
+    let pick = |keys: [&str; 2]| -> Vec<String> {
+        keys.iter()
+            .filter_map(|k| ns[*k].as_str())
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    Ok(PodAddresses {
+        pod: pick(["IPAddress", "GlobalIPv6Address"]),
+        host: pick(["Gateway", "IPv6Gateway"]),
+    })
 }
 
 /// Writes one file of a configMap or secret volume, making its directories.

@@ -7,7 +7,8 @@
 //! - binds → `hostPath` volumes, named volumes → PersistentVolumeClaims, anonymous volumes → `emptyDir`,
 //!   `--tmpfs` → `emptyDir` in memory;
 //! - `--privileged`, `--cap-add`/`--cap-drop`, `--read-only`, `--user UID[:GID]` and
-//!   `no-new-privileges` → `securityContext`; the healthcheck → `livenessProbe`;
+//!   `no-new-privileges` → `securityContext`; the healthcheck → `livenessProbe`, the readiness and
+//!   startup checks (of a played pod) → `readinessProbe` and `startupProbe` (see [`crate::probe`]);
 //! - the restart policy → the pod's `restartPolicy`; `--network host` → `hostNetwork`.
 
 use std::collections::BTreeMap;
@@ -15,9 +16,9 @@ use std::path::Path;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container as KContainer, ContainerPort, EmptyDirVolumeSource, EnvVar, ExecAction,
+    Capabilities, Container as KContainer, ContainerPort, EmptyDirVolumeSource, EnvVar,
     HostPathVolumeSource, PersistentVolumeClaim, PersistentVolumeClaimSpec,
-    PersistentVolumeClaimVolumeSource, Pod, PodSpec, PodTemplateSpec, Probe, ResourceRequirements,
+    PersistentVolumeClaimVolumeSource, Pod, PodSpec, PodTemplateSpec, ResourceRequirements,
     SecurityContext, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
     VolumeResourceRequirements,
 };
@@ -30,6 +31,7 @@ use minotaur_engine::restart::RestartPolicy;
 
 use crate::labels;
 use crate::names::label;
+use crate::probe;
 
 /// What `kube generate` makes of a group of containers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -298,7 +300,9 @@ fn container(c: &Container, volumes: &mut Volumes) -> KContainer {
             ..Default::default()
         }),
         security_context: security_context(c),
-        liveness_probe: cfg.healthcheck.as_ref().and_then(probe),
+        liveness_probe: cfg.healthcheck.as_ref().and_then(probe::probe),
+        readiness_probe: cfg.readiness.as_ref().and_then(probe::probe),
+        startup_probe: cfg.startup.as_ref().and_then(probe::probe),
         tty: cfg.tty.then_some(true),
         stdin: cfg.open_stdin.then_some(true),
         ..Default::default()
@@ -410,28 +414,6 @@ fn security_context(c: &Container) -> Option<SecurityContext> {
         ..Default::default()
     };
     (sc != SecurityContext::default()).then_some(sc)
-}
-
-/// A healthcheck as a liveness probe; `NONE` (disabled) and an empty test have none.
-fn probe(hc: &minotaur_engine::health::Healthcheck) -> Option<Probe> {
-    let command = match hc.test.split_first() {
-        Some((kind, rest)) if kind == "CMD" => rest.to_vec(),
-        Some((kind, rest)) if kind == "CMD-SHELL" => {
-            vec!["/bin/sh".into(), "-c".into(), rest.join(" ")]
-        }
-        _ => return None,
-    };
-    let secs = |ns: i64| (ns > 0).then(|| (ns / 1_000_000_000).max(1) as i32);
-    Some(Probe {
-        exec: Some(ExecAction {
-            command: Some(command),
-        }),
-        period_seconds: secs(hc.interval),
-        timeout_seconds: secs(hc.timeout),
-        initial_delay_seconds: secs(hc.start_period),
-        failure_threshold: (hc.retries > 0).then_some(hc.retries as i32),
-        ..Default::default()
-    })
 }
 
 /// The Service's ports: every container port of the group, named `PORT-PROTO` as Services require

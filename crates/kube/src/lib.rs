@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod apply;
+pub mod env;
 pub mod error;
 pub mod find;
 pub mod generate;
@@ -15,4 +16,5 @@ pub mod labels;
 pub mod manifest;
 pub mod names;
 pub mod play;
+pub mod probe;
 pub mod quantity;

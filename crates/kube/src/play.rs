@@ -8,17 +8,19 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Container as KContainer, ContainerPort, EnvVar, PodSpec, Probe, Secret,
+    ConfigMap, Container as KContainer, ContainerPort, PodSpec, Secret,
 };
 use minotaur_engine::container::{HostConfig, NetworkRequest};
 use minotaur_engine::create::{CreateRequest, HOST_IMAGE};
-use minotaur_engine::health::Healthcheck;
 use minotaur_engine::parse::{Bind, NsMode, PortMapping, Proto, VolumeMount};
 use minotaur_engine::restart::RestartPolicy;
 
+use crate::env::{env_value, EnvValue};
+pub use crate::env::{PodAddresses, PodField};
 use crate::error::KubeError;
 use crate::labels;
 use crate::manifest::Object;
+use crate::probe;
 use crate::quantity;
 
 /// A pod to make.
@@ -35,6 +37,44 @@ pub struct PodPlan {
     pub claims: Vec<String>,
     /// Files to write into the pod's volumes: (volume, path inside it, content, mode).
     pub files: Vec<(String, String, Vec<u8>, u32)>,
+    /// Environment variables known only once the infra container has its address: (container, index
+    /// in its `env`, field). Their entries hold `NAME=` until [`PodPlan::fill`].
+    pub late_env: Vec<(String, usize, PodField)>,
+}
+
+impl PodPlan {
+    /// `req` (one of this pod's init containers or containers) with its late environment filled in.
+    pub fn fill(&self, req: &CreateRequest, addrs: &PodAddresses) -> Result<CreateRequest, String> {
+        let mut req = req.clone();
+        let name = req
+            .name
+            .as_ref()
+            .map(|n| n.as_str().to_owned())
+            .unwrap_or_default();
+        for (_, index, field) in self.late_env.iter().filter(|(c, _, _)| *c == name) {
+            let (list, all) = match field {
+                PodField::PodIp => (&addrs.pod, false),
+                PodField::PodIps => (&addrs.pod, true),
+                PodField::HostIp => (&addrs.host, false),
+                PodField::HostIps => (&addrs.host, true),
+            };
+            let value = if all {
+                list.join(",")
+            } else {
+                list.first().cloned().unwrap_or_default()
+            };
+            if value.is_empty() {
+                return Err(format!(
+                    "container {name}: the pod has no address for {}",
+                    field.path()
+                ));
+            }
+            if let Some(e) = req.env.get_mut(*index) {
+                e.push_str(&value);
+            }
+        }
+        Ok(req)
+    }
 }
 
 impl PodPlan {
@@ -61,10 +101,10 @@ pub struct Plan {
 }
 
 /// What the plan reads besides the pods: the stream's ConfigMaps and Secrets, by name.
-struct Sources {
-    config_maps: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
-    secrets: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
-    node: String,
+pub(crate) struct Sources {
+    pub(crate) config_maps: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
+    pub(crate) secrets: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
+    pub(crate) node: String,
 }
 
 /// The pods of `objects`, with `node` as `spec.nodeName` (the host's name).
@@ -75,6 +115,7 @@ pub fn plan(objects: &[Object], node: &str) -> Result<Plan, KubeError> {
         node: node.to_owned(),
     };
     let mut out = Plan::default();
+    let mut services = Vec::new();
     for o in objects {
         match o {
             Object::ConfigMap(cm) => {
@@ -88,10 +129,15 @@ pub fn plan(objects: &[Object], node: &str) -> Result<Plan, KubeError> {
                     .insert(name_of(&s.metadata.name)?, secret_data(s));
             }
             Object::PersistentVolumeClaim(c) => out.claims.push(name_of(&c.metadata.name)?),
-            Object::Service(s) => out.warnings.push(format!(
-                "Service {}: not applied (ports are published by the pods' hostPort)",
-                s.metadata.name.as_deref().unwrap_or_default()
-            )),
+            Object::Service(s) => {
+                let name = name_of(&s.metadata.name)?;
+                match s.spec.as_ref().and_then(|s| s.selector.clone()) {
+                    Some(selector) if !selector.is_empty() => services.push((name, selector)),
+                    _ => out.warnings.push(format!(
+                        "Service {name}: it has no selector, so its name resolves to no pod"
+                    )),
+                }
+            }
             _ => {}
         }
     }
@@ -143,7 +189,27 @@ pub fn plan(objects: &[Object], node: &str) -> Result<Plan, KubeError> {
             _ => {}
         }
     }
+    // A Service's name resolves to the pods its selector matches, while they are ready: it is one of the
+    // ready names of each pod's infra container, which holds the pod's network.
+    for (service, selector) in &services {
+        for p in &mut out.pods {
+            if selector
+                .iter()
+                .all(|(k, v)| p.infra.labels.get(k) == Some(v))
+            {
+                p.infra.host.ready_names.extend(service_names(service));
+            }
+        }
+    }
     Ok(out)
+}
+
+/// The names a Service answers to: its own, and its fully qualified name in the `default` namespace.
+fn service_names(service: &str) -> [String; 2] {
+    [
+        service.to_owned(),
+        format!("{service}.default.svc.cluster.local"),
+    ]
 }
 
 fn name_of(name: &Option<String>) -> Result<String, KubeError> {
@@ -212,6 +278,7 @@ fn pod(
         volumes: Vec::new(),
         claims: Vec::new(),
         files: Vec::new(),
+        late_env: Vec::new(),
     };
     for (field, set) in [
         ("nodeSelector", spec.node_selector.is_some()),
@@ -327,6 +394,7 @@ fn pod(
     let inits = spec.init_containers.iter().flatten().map(|c| (c, true));
     let all = inits.chain(spec.containers.iter().map(|c| (c, false)));
     for (index, (c, init)) in all.enumerate() {
+        let mut late = Vec::new();
         let req = container(
             name,
             &infra_name,
@@ -339,8 +407,22 @@ fn pod(
             sources,
             pod_labels,
             warnings,
+            &mut late,
         )
         .map_err(|what| fail(format!("container {}: {what}", c.name)))?;
+        if host_network && !late.is_empty() {
+            return Err(fail(format!(
+                "container {}: a fieldRef of status is not supported with hostNetwork",
+                c.name
+            )));
+        }
+        let req_name = req
+            .name
+            .as_ref()
+            .map(|n| n.as_str().to_owned())
+            .unwrap_or_default();
+        plan.late_env
+            .extend(late.into_iter().map(|(i, f)| (req_name.clone(), i, f)));
         if init {
             plan.init.push(req);
         } else {
@@ -444,19 +526,14 @@ fn container(
     sources: &Sources,
     pod_labels: &BTreeMap<String, String>,
     warnings: &mut Vec<String>,
+    late: &mut Vec<(usize, PodField)>,
 ) -> Result<CreateRequest, String> {
     let image = c.image.clone().ok_or("no image")?;
-    for (field, set) in [
-        ("readinessProbe", c.readiness_probe.is_some()),
-        ("startupProbe", c.startup_probe.is_some()),
-        ("lifecycle", c.lifecycle.is_some()),
-    ] {
-        if set {
-            warnings.push(format!(
-                "pod {pod}: container {}: {field} is not supported",
-                c.name
-            ));
-        }
+    if c.lifecycle.is_some() {
+        warnings.push(format!(
+            "pod {pod}: container {}: lifecycle is not supported",
+            c.name
+        ));
     }
     let mut labels = BTreeMap::from([
         (labels::POD.to_owned(), pod.to_owned()),
@@ -561,11 +638,13 @@ fn container(
         }
     }
     for e in c.env.iter().flatten() {
-        env.push(format!(
-            "{}={}",
-            e.name,
-            env_value(e, pod, pod_labels, sources)?
-        ));
+        match env_value(e, pod, pod_labels, sources)? {
+            EnvValue::Now(v) => env.push(format!("{}={v}", e.name)),
+            EnvValue::Late(field) => {
+                late.push((env.len(), field));
+                env.push(format!("{}=", e.name));
+            }
+        }
     }
 
     Ok(CreateRequest {
@@ -583,79 +662,23 @@ fn container(
         tty: c.tty == Some(true),
         open_stdin: c.stdin == Some(true),
         labels,
-        healthcheck: c.liveness_probe.as_ref().map(healthcheck).transpose()?,
+        healthcheck: c
+            .liveness_probe
+            .as_ref()
+            .map(|p| probe::check("livenessProbe", p, c, true))
+            .transpose()?,
+        readiness: c
+            .readiness_probe
+            .as_ref()
+            .map(|p| probe::check("readinessProbe", p, c, false))
+            .transpose()?,
+        startup: c
+            .startup_probe
+            .as_ref()
+            .map(|p| probe::check("startupProbe", p, c, true))
+            .transpose()?,
         host,
         ..Default::default()
-    })
-}
-
-/// An `env` entry's value: literal, or from a ConfigMap, a Secret or the pod's own fields.
-fn env_value(
-    e: &EnvVar,
-    pod: &str,
-    pod_labels: &BTreeMap<String, String>,
-    sources: &Sources,
-) -> Result<String, String> {
-    let Some(from) = &e.value_from else {
-        return Ok(e.value.clone().unwrap_or_default());
-    };
-    let lookup = |kind: &str,
-                  map: &BTreeMap<String, BTreeMap<String, Vec<u8>>>,
-                  name: &str,
-                  key: &str,
-                  optional: Option<bool>| {
-        match map.get(name).and_then(|d| d.get(key)) {
-            Some(v) => Ok(String::from_utf8_lossy(v).into_owned()),
-            None if optional == Some(true) => Ok(String::new()),
-            None => Err(format!("env {}: {kind} {name} has no key {key}", e.name)),
-        }
-    };
-    if let Some(r) = &from.config_map_key_ref {
-        return lookup(
-            "configMap",
-            &sources.config_maps,
-            &r.name,
-            &r.key,
-            r.optional,
-        );
-    }
-    if let Some(r) = &from.secret_key_ref {
-        return lookup("secret", &sources.secrets, &r.name, &r.key, r.optional);
-    }
-    if let Some(f) = &from.field_ref {
-        let path = f.field_path.as_str();
-        if let Some(key) = path
-            .strip_prefix("metadata.labels['")
-            .and_then(|k| k.strip_suffix("']"))
-        {
-            return Ok(pod_labels.get(key).cloned().unwrap_or_default());
-        }
-        return match path {
-            "metadata.name" => Ok(pod.to_owned()),
-            "metadata.namespace" => Ok("default".into()),
-            "spec.nodeName" => Ok(sources.node.clone()),
-            other => Err(format!("env {}: fieldRef {other} is not supported", e.name)),
-        };
-    }
-    Err(format!(
-        "env {}: only configMapKeyRef, secretKeyRef and fieldRef are supported",
-        e.name
-    ))
-}
-
-/// An exec liveness probe as a healthcheck; other probes are refused by name.
-fn healthcheck(p: &Probe) -> Result<Healthcheck, String> {
-    let Some(command) = p.exec.as_ref().and_then(|e| e.command.clone()) else {
-        return Err("livenessProbe: only exec probes are supported".into());
-    };
-    let ns = |s: Option<i32>| s.map_or(0, |s| i64::from(s) * 1_000_000_000);
-    Ok(Healthcheck {
-        test: std::iter::once("CMD".to_owned()).chain(command).collect(),
-        interval: ns(p.period_seconds),
-        timeout: ns(p.timeout_seconds),
-        start_period: ns(p.initial_delay_seconds),
-        start_interval: 0,
-        retries: p.failure_threshold.map_or(0, i64::from),
     })
 }
 
@@ -705,6 +728,64 @@ mod tests {
         let names: Vec<_> = p.pods.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["w-pod-0", "w-pod-1", "w-pod-2"]);
         assert_eq!(p.pods[2].infra.labels[labels::DEPLOYMENT], "w");
+    }
+
+    #[test]
+    fn a_services_name_goes_to_the_pods_its_selector_matches() {
+        let p = plan_of(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  selector: {app: w}\n  ports: [{port: 80}]\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: bare\nspec:\n  ports: [{port: 80}]\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: w\nspec:\n  replicas: 2\n  selector:\n    matchLabels: {app: w}\n  template:\n    metadata:\n      labels: {app: w, tier: front}\n    spec:\n      containers:\n      - {name: c, image: busybox}\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: other\n  labels: {app: x}\nspec:\n  containers:\n  - {name: c, image: busybox}\n",
+        );
+        let names: Vec<_> = p
+            .pods
+            .iter()
+            .map(|p| (p.name.as_str(), p.infra.host.ready_names.clone()))
+            .collect();
+        let web = vec!["web".to_owned(), "web.default.svc.cluster.local".to_owned()];
+        assert_eq!(
+            names,
+            [
+                ("w-pod-0", web.clone()),
+                ("w-pod-1", web),
+                ("other", vec![])
+            ]
+        );
+        assert_eq!(
+            p.warnings,
+            ["Service bare: it has no selector, so its name resolves to no pod"]
+        );
+    }
+
+    #[test]
+    fn status_fields_are_filled_once_the_pod_has_its_address() {
+        let yaml = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: a\n    image: busybox\n    env:\n    - {name: FIRST, value: x}\n    - name: IP\n      valueFrom:\n        fieldRef: {fieldPath: status.podIP}\n    - name: IPS\n      valueFrom:\n        fieldRef: {fieldPath: status.podIPs}\n    - name: HOST\n      valueFrom:\n        fieldRef: {fieldPath: status.hostIP}\n";
+        let p = plan_of(yaml);
+        let pod = &p.pods[0];
+        assert_eq!(pod.containers[0].env, ["FIRST=x", "IP=", "IPS=", "HOST="]);
+        let addrs = PodAddresses {
+            pod: vec!["10.88.0.5".into(), "fd00::5".into()],
+            host: vec!["10.88.0.1".into()],
+        };
+        let filled = pod.fill(&pod.containers[0], &addrs).unwrap();
+        assert_eq!(
+            filled.env,
+            [
+                "FIRST=x",
+                "IP=10.88.0.5",
+                "IPS=10.88.0.5,fd00::5",
+                "HOST=10.88.0.1"
+            ]
+        );
+        let e = pod
+            .fill(&pod.containers[0], &PodAddresses::default())
+            .unwrap_err();
+        assert_eq!(e, "container p-a: the pod has no address for status.podIP");
+        let host = yaml.replace("spec:\n", "spec:\n  hostNetwork: true\n");
+        let (objects, _) = crate::manifest::read(&host, Path::new("t.yaml")).unwrap();
+        let e = plan(&objects, "n").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "pod p: container a: a fieldRef of status is not supported with hostNetwork"
+        );
     }
 
     #[test]

@@ -447,6 +447,8 @@ impl Flags {
             stop_signal: self.stop_signal.clone(),
             stop_timeout: self.stop_timeout,
             healthcheck: None,
+            readiness: None,
+            startup: None,
             host,
         };
         self.lifecycle.apply(&mut req)?;

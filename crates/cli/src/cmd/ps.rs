@@ -71,11 +71,7 @@ fn matches(c: &Container, filter: &str, live: Status) -> anyhow::Result<bool> {
             None => c.config.labels.contains_key(v),
         },
         "health" => {
-            let checked = c
-                .config
-                .healthcheck
-                .as_ref()
-                .is_some_and(|h| h.command().is_some());
+            let checked = c.config.healthcheck.as_ref().is_some_and(|h| h.runs());
             let health = match &c.state.health {
                 Some(h) if checked => h.status.as_str(),
                 _ => "none",

@@ -38,8 +38,8 @@ pub(crate) enum Input {
 pub(crate) trait Ticker {
     /// When it is due next.
     fn due(&self) -> Instant;
-    /// The descriptors it waits on.
-    fn fds(&self) -> Vec<BorrowedFd<'_>>;
+    /// The descriptors it waits on, and for what.
+    fn fds(&self) -> Vec<(BorrowedFd<'_>, PollFlags)>;
     /// Does what is due, or what its readable descriptors have; must not block.
     fn tick(&mut self);
 }
@@ -148,8 +148,8 @@ pub(crate) fn serve(mut s: Streams<'_>) -> (WaitStatus, Attachers) {
         }
         let ticking = running && s.ticker.is_some();
         if let (true, Some(t)) = (ticking, s.ticker.as_deref()) {
-            for fd in t.fds() {
-                slots.push((Slot::Ticker, fd, PollFlags::POLLIN));
+            for (fd, flags) in t.fds() {
+                slots.push((Slot::Ticker, fd, flags));
             }
         }
         if running {

@@ -15,12 +15,28 @@
 //! could not run) adds to the streak, except while still `starting` within the start period, and `retries`
 //! failures in a row make it `unhealthy`; the last five results are kept. Durations are stored as
 //! nanoseconds, as Docker stores them in `Config.Healthcheck`.
+//!
+//! Kubernetes' probes (from `kube play`) are checks too, with four additions Docker's has not, each a
+//! field left out of the JSON when unset, so a Docker healthcheck reads and prints as before:
+//! - two kinds of `Test` that run no command in the container, which may have no `curl`:
+//!   `["HTTP-GET", URL, "Header: value"...]` and `["TCP", "ADDR:PORT"]`, done by the supervisor from
+//!   inside the container's network namespace (see [`netprobe`]);
+//! - `InitialDelay`: the first check runs after it (Kubernetes' `initialDelaySeconds`), not after one
+//!   interval, and failures count from the start;
+//! - `SuccessThreshold`: successes in a row that make an unhealthy (or starting) check healthy again;
+//! - `KillUnhealthy`: PID 1 is killed when the check turns unhealthy, and the restart policy decides what
+//!   follows, as the kubelet does for a failing liveness or startup probe.
+//!
+//! A container has up to three checks ([`Role`]): its healthcheck (`State.Health`, Kubernetes'
+//! liveness), a readiness check (`State.Readiness`: whether a Service's name answers with its address)
+//! and a startup check, which holds the other two back until it has succeeded once.
 
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
 pub(crate) mod monitor;
+pub mod netprobe;
 
 /// What a `--health-*` flag failed on.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -63,6 +79,58 @@ pub struct Healthcheck {
     pub start_interval: i64,
     #[serde(default)]
     pub retries: i64,
+    /// Kubernetes' `initialDelaySeconds`, in nanoseconds: when set, the first check runs after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_delay: Option<i64>,
+    /// Kubernetes' `successThreshold` (0: 1).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub success_threshold: i64,
+    /// Kill PID 1 when the check turns unhealthy.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub kill_unhealthy: bool,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
+/// What a check does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// A command exec'd in the container.
+    Exec(Vec<String>),
+    /// An HTTP GET from inside the container's network namespace: healthy on a status from 200 to 399.
+    HttpGet {
+        addr: std::net::SocketAddr,
+        /// The request target (`/healthz?x=1`).
+        path: String,
+        /// `Host` as the URL named it.
+        host: String,
+        headers: Vec<(String, String)>,
+    },
+    /// A TCP connection from inside the container's network namespace: healthy once it is accepted.
+    Tcp(std::net::SocketAddr),
+}
+
+/// Which of a container's checks a check is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// The healthcheck (Kubernetes' liveness probe): `State.Health`.
+    Health,
+    /// `State.Readiness`.
+    Readiness,
+    /// Holds the others back until it succeeds once.
+    Startup,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Health => "health",
+            Role::Readiness => "readiness",
+            Role::Startup => "startup",
+        }
+    }
 }
 
 impl Healthcheck {
@@ -81,18 +149,40 @@ impl Healthcheck {
             start_period: pick(self.start_period, img.start_period),
             start_interval: pick(self.start_interval, img.start_interval),
             retries: pick(self.retries, img.retries),
+            ..self
         }
     }
 
-    /// The command a check runs, or `None` when checks are off.
+    /// The command a check runs, or `None` when checks are off or the check runs no command.
     pub fn command(&self) -> Option<Vec<String>> {
-        match self.test.split_first() {
-            Some((kind, rest)) if kind == "CMD" && !rest.is_empty() => Some(rest.to_vec()),
-            Some((kind, [cmd])) if kind == "CMD-SHELL" => {
-                Some(vec!["/bin/sh".into(), "-c".into(), cmd.clone()])
-            }
+        match self.action() {
+            Some(Action::Exec(cmd)) => Some(cmd),
             _ => None,
         }
+    }
+
+    /// What a check does, or `None` when checks are off (or the test is not understood).
+    pub fn action(&self) -> Option<Action> {
+        match self.test.split_first() {
+            Some((kind, rest)) if kind == "CMD" && !rest.is_empty() => {
+                Some(Action::Exec(rest.to_vec()))
+            }
+            Some((kind, [cmd])) if kind == "CMD-SHELL" => Some(Action::Exec(vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                cmd.clone(),
+            ])),
+            Some((kind, [url, headers @ ..])) if kind == "HTTP-GET" => {
+                netprobe::http_action(url, headers).ok()
+            }
+            Some((kind, [addr])) if kind == "TCP" => addr.parse().ok().map(Action::Tcp),
+            _ => None,
+        }
+    }
+
+    /// Whether a check runs: it has something to do.
+    pub fn runs(&self) -> bool {
+        self.action().is_some()
     }
 
     fn duration(ns: i64, default: Duration) -> Duration {
@@ -120,6 +210,17 @@ impl Healthcheck {
             self.retries as u32
         } else {
             DEFAULT_RETRIES
+        }
+    }
+    pub fn success_threshold(&self) -> u32 {
+        self.success_threshold.clamp(1, i64::from(u32::MAX)) as u32
+    }
+    /// When the first check runs, counted from the start.
+    pub fn first(&self) -> Duration {
+        match self.initial_delay {
+            Some(ns) => Duration::from_nanos(ns.max(0) as u64),
+            None if self.start_period() > Duration::ZERO => self.start_interval(),
+            None => self.interval(),
         }
     }
 }
@@ -205,6 +306,7 @@ impl HealthFlags {
             start_period: dur("health-start-period", &self.start_period)?,
             start_interval: dur("health-start-interval", &self.start_interval)?,
             retries,
+            ..Default::default()
         }))
     }
 }
@@ -335,6 +437,13 @@ pub struct Health {
     pub status: HealthStatus,
     pub failing_streak: u32,
     pub log: Vec<HealthResult>,
+    /// Successes in a row, kept only for a check with a success threshold above 1.
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub succeeding_streak: u32,
+}
+
+fn is_zero_u32(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Health {
@@ -345,16 +454,35 @@ impl Health {
             status: HealthStatus::Starting,
             failing_streak: 0,
             log: previous.map(|h| h.log).unwrap_or_default(),
+            succeeding_streak: 0,
         }
     }
 
     /// Adds one result. `in_start_period`: the check started within the start period, where a failure
     /// does not count while the container is still `starting`.
     pub fn record(&mut self, result: HealthResult, retries: u32, in_start_period: bool) {
+        self.record_with(result, retries, 1, in_start_period)
+    }
+
+    /// [`Health::record`] where `successes` results of 0 in a row are needed to turn healthy (Kubernetes'
+    /// `successThreshold`); once healthy, one success keeps it so.
+    pub fn record_with(
+        &mut self,
+        result: HealthResult,
+        retries: u32,
+        successes: u32,
+        in_start_period: bool,
+    ) {
         if result.exit_code == 0 {
             self.failing_streak = 0;
-            self.status = HealthStatus::Healthy;
+            if successes > 1 {
+                self.succeeding_streak = self.succeeding_streak.saturating_add(1);
+            }
+            if successes <= 1 || self.succeeding_streak >= successes {
+                self.status = HealthStatus::Healthy;
+            }
         } else if !(self.status == HealthStatus::Starting && in_start_period) {
+            self.succeeding_streak = 0;
             self.failing_streak += 1;
             if self.failing_streak >= retries {
                 self.status = HealthStatus::Unhealthy;
@@ -467,6 +595,85 @@ mod tests {
         let h = from_image_config(&doc).unwrap();
         assert_eq!(h.command().unwrap(), ["/bin/sh", "-c", "curl -f localhost"]);
         assert_eq!(h.interval(), Duration::from_secs(30));
+    }
+
+    #[test]
+    fn probe_tests_and_fields_read_back_and_docker_checks_print_as_before() {
+        let http = Healthcheck {
+            test: vec![
+                "HTTP-GET".into(),
+                "http://10.0.0.2:8080/ready".into(),
+                "X-A: b".into(),
+            ],
+            initial_delay: Some(0),
+            success_threshold: 2,
+            kill_unhealthy: true,
+            ..Default::default()
+        };
+        assert!(matches!(http.action(), Some(Action::HttpGet { .. })));
+        assert_eq!(http.command(), None, "runs no command");
+        assert_eq!(http.first(), Duration::ZERO);
+        assert_eq!(http.success_threshold(), 2);
+        let tcp = Healthcheck {
+            test: vec!["TCP".into(), "127.0.0.1:5432".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            tcp.action(),
+            Some(Action::Tcp("127.0.0.1:5432".parse().unwrap()))
+        );
+        assert_eq!(
+            tcp.first(),
+            DEFAULT_INTERVAL,
+            "Docker's: one interval after the start"
+        );
+        for bad in [
+            &["TCP", "nowhere"][..],
+            &["HTTP-GET", "https://1.2.3.4/"],
+            &["NONE"],
+        ] {
+            let h = Healthcheck {
+                test: bad.iter().map(|s| s.to_string()).collect(),
+                ..Default::default()
+            };
+            assert!(!h.runs(), "{bad:?}");
+        }
+        // The new fields are left out when unset: a Docker check's JSON is Docker's.
+        let docker = serde_json::to_value(Healthcheck {
+            test: vec!["CMD".into(), "true".into()],
+            ..Default::default()
+        })
+        .unwrap();
+        let keys: Vec<_> = docker.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(
+            keys,
+            [
+                "Interval",
+                "Retries",
+                "StartInterval",
+                "StartPeriod",
+                "Test",
+                "Timeout"
+            ]
+        );
+        let back: Healthcheck =
+            serde_json::from_value(serde_json::to_value(&http).unwrap()).unwrap();
+        assert_eq!(back, http);
+    }
+
+    #[test]
+    fn a_success_threshold_needs_successes_in_a_row() {
+        let mut h = Health::restart(None);
+        h.record_with(result(0), 1, 2, false);
+        assert_eq!(h.status, HealthStatus::Starting, "one success of two");
+        h.record_with(result(0), 1, 2, false);
+        assert_eq!(h.status, HealthStatus::Healthy);
+        h.record_with(result(1), 1, 2, false);
+        assert_eq!(h.status, HealthStatus::Unhealthy);
+        h.record_with(result(0), 1, 2, false);
+        assert_eq!(h.status, HealthStatus::Unhealthy, "the streak starts again");
+        h.record_with(result(0), 1, 2, false);
+        assert_eq!(h.status, HealthStatus::Healthy);
     }
 
     fn result(code: i32) -> HealthResult {

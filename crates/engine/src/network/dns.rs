@@ -4,8 +4,7 @@
 
 use std::fs;
 
-use minotaur_state::StateError;
-
+use crate::container::{Container, Status};
 use crate::context::Context;
 use crate::error::network::NetworkError;
 use crate::error::EngineError;
@@ -40,11 +39,19 @@ pub(crate) fn update(ctx: &Context, id: &ContainerId) -> Result<(), EngineError>
 fn try_update(ctx: &Context, id: &ContainerId) -> Result<(), EngineError> {
     let networks = networks::list(ctx)?;
     let mut st = ctx.store()?;
-    let (in_use, own) = st.read(|tx| -> Result<_, StateError> {
+    let (in_use, own, ready_names) = st.read(|tx| -> Result<_, EngineError> {
+        // Only a container with ready names needs the others read (a removed one has none).
+        let ready_names = match crate::store::find(tx, id.as_str()) {
+            Ok(c) if !c.config.host.ready_names.is_empty() => {
+                ready_names(&c, &crate::store::list(tx)?)
+            }
+            _ => Vec::new(),
+        };
         Ok((
             // Only running containers keep the resolver: with none, nothing of minotaur runs.
             tx.networks_with_containers_in(&["running", "restarting"])?,
             tx.endpoints(Some(id.as_str()), None)?,
+            ready_names,
         ))
     })?;
     drop(st);
@@ -59,7 +66,7 @@ fn try_update(ctx: &Context, id: &ContainerId) -> Result<(), EngineError> {
             });
         }
     }
-    let entries = entries(&networks, &own)?;
+    let entries = entries(&networks, &own, &ready_names)?;
     log::debug!("dns: {} entries of {}", entries.len(), id.short());
     let dir = dir(ctx);
     if listeners.is_empty() && !dir.exists() {
@@ -101,11 +108,62 @@ pub(crate) fn records_file(ctx: &Context, id: &str) -> std::path::PathBuf {
         .join(format!("{id}.json"))
 }
 
-/// What a container's record file holds, given all `networks` and its endpoint rows `own`: one entry per
-/// endpoint, the container's name, aliases and short ID with its addresses.
+/// Whether container `c`'s ready names answer now: it runs, and every running or stopped container that
+/// joins its network namespace (`--network container:C`) and has a readiness check is running and ready.
+/// With none that has a check, running is ready, as a Kubernetes pod with no readiness probe is.
+pub fn ready(c: &Container, all: &[Container]) -> bool {
+    let joins = |x: &Container| {
+        x.config
+            .host
+            .network_mode
+            .strip_prefix("container:")
+            .is_some_and(|r| {
+                r == c.name.as_str() || (!r.is_empty() && c.id.as_str().starts_with(r))
+            })
+    };
+    c.state.status == Status::Running
+        && all
+            .iter()
+            .filter(|x| joins(x) && x.config.readiness.as_ref().is_some_and(|r| r.runs()))
+            .all(|x| {
+                x.state.status == Status::Running
+                    && x.state
+                        .readiness
+                        .as_ref()
+                        .is_some_and(|h| h.status == crate::health::HealthStatus::Healthy)
+            })
+}
+
+/// Container `c`'s ready names when it is ready (see [`ready`]), else none.
+pub(crate) fn ready_names(c: &Container, all: &[Container]) -> Vec<String> {
+    if ready(c, all) {
+        c.config.host.ready_names.clone()
+    } else {
+        Vec::new()
+    }
+}
+
+/// Tells the resolver that container `c`'s readiness changed, or that it started or stopped: the records
+/// of the container whose network namespace it uses (its own, or `container:X`'s) may gain or lose their
+/// ready names. A warning when it cannot, as [`update`].
+pub(crate) fn readiness_changed(ctx: &Context, c: &Container) {
+    let owner = match c.config.host.network_mode.strip_prefix("container:") {
+        Some(x) => match ctx.find(x) {
+            Ok(o) => o.id,
+            Err(_) => return,
+        },
+        None => c.id.clone(),
+    };
+    let _ = update(ctx, &owner);
+}
+
+/// What a container's record file holds, given all `networks`, its endpoint rows `own` and the names it
+/// answers to while ready (when it is): one entry per endpoint, the container's name, aliases, ready
+/// names and short ID with its addresses.
 pub(crate) fn entries(
     networks: &[Network],
     own: &[EndpointRow],
+    ready_names: &[String],
 ) -> Result<Vec<minotaur_dns::Entry>, EngineError> {
     let mut entries = Vec::new();
     for row in own {
@@ -119,6 +177,7 @@ pub(crate) fn entries(
         };
         let mut names = vec![row.container_name.clone()];
         names.extend(endpoint.aliases.iter().cloned());
+        names.extend(ready_names.iter().cloned());
         names.push(row.container_id[..12].to_owned());
         entries.push(minotaur_dns::Entry {
             network: net.name.clone(),
@@ -130,4 +189,65 @@ pub(crate) fn entries(
         });
     }
     Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::container::tests::sample;
+    use crate::health::{Health, HealthStatus, Healthcheck};
+    use crate::ids::ContainerId;
+
+    #[test]
+    fn ready_names_answer_while_every_joined_readiness_check_passes() {
+        let mut infra = sample();
+        infra.name = "pod-infra".parse().unwrap();
+        infra.config.host.ready_names = vec!["web".into()];
+        let joined = |name: &str, status: Option<HealthStatus>| {
+            let mut c = sample();
+            c.id = ContainerId::random();
+            c.name = name.parse().unwrap();
+            c.config.host.network_mode = "container:pod-infra".into();
+            if let Some(s) = status {
+                c.config.readiness = Some(Healthcheck {
+                    test: vec!["TCP".into(), "127.0.0.1:80".into()],
+                    ..Default::default()
+                });
+                c.state.readiness = Some(Health {
+                    status: s,
+                    ..Default::default()
+                });
+            }
+            c
+        };
+        let a = joined("pod-a", Some(HealthStatus::Healthy));
+        let b = joined("pod-b", Some(HealthStatus::Starting));
+        let plain = joined("pod-c", None);
+        let all = |v: &[&Container]| v.iter().map(|c| (*c).clone()).collect::<Vec<_>>();
+        assert_eq!(ready_names(&infra, &all(&[&infra, &a, &plain])), ["web"]);
+        assert!(
+            ready_names(&infra, &all(&[&infra, &a, &b])).is_empty(),
+            "b is not ready"
+        );
+        let mut stopped = a.clone();
+        stopped.state.status = Status::Exited;
+        assert!(
+            !ready(&infra, &all(&[&infra, &stopped])),
+            "a stopped container is not ready"
+        );
+        assert!(
+            ready(&infra, &all(&[&infra, &plain])),
+            "no readiness check: running is ready"
+        );
+        // Joined by ID prefix, as `container:` may name it.
+        let mut by_id = b.clone();
+        by_id.config.host.network_mode = format!("container:{}", &infra.id.as_str()[..12]);
+        assert!(!ready(&infra, &all(&[&infra, &by_id])));
+        let mut down = infra.clone();
+        down.state.status = Status::Exited;
+        assert!(
+            !ready(&down, &all(&[&down, &a])),
+            "the holder itself must run"
+        );
+    }
 }

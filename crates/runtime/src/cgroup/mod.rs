@@ -7,10 +7,14 @@
 //! has cgroup2 there; a v1 or hybrid host has a tmpfs holding the v1 hierarchies (and maybe an unusable
 //! `unified` v2 mount, which is ignored). The root is a parameter, so the logic runs against a temporary
 //! directory in tests. Limits are Docker's `--memory`, `--memory-swap`, `--cpus`, `--cpu-shares` and
-//! `--pids-limit`, read from the spec's `linux.resources`; [`Cgroup::update`] changes them later. On v1 the
-//! rest of `linux.resources` (cpuset, realtime CPU, memory reservation and OOM switch, blkio, hugetlb,
-//! net_cls, net_prio, device rules) is the [`v1`] module's, in controllers made only when used; on v2 those
-//! are not applied yet.
+//! `--pids-limit`, read from the spec's `linux.resources`; [`Cgroup::update`] changes them later, and also
+//! takes runc's other `update` limits. On v1 the rest of `linux.resources` (cpuset, realtime CPU, memory
+//! reservation and OOM switch, blkio, hugetlb, net_cls, net_prio, device rules) is the [`v1`] module's, in
+//! controllers made only when used: at creation when the spec sets one of their limits, or when an update
+//! first does (a new cpuset cgroup must be given CPUs and memory nodes before anything can join it, which
+//! would cost every container a few writes), with the container's processes moved there. On v2 the
+//! `cpuset` and `io` controllers are enabled in the ancestors when an update needs them; realtime CPU time
+//! is refused (v2 has no `cpu.rt_*`), and device, hugetlb and network limits are not applied yet.
 //!
 //! Freezing (the OCI command line's `pause` and `resume`): v2 writes `cgroup.freeze` and waits for
 //! `frozen 1` in `cgroup.events`; v1 has a `freezer` hierarchy, where the container gets a cgroup too (when it
@@ -28,6 +32,8 @@ use std::time::{Duration, Instant};
 
 use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
+
+mod limits;
 
 /// Where the cgroup filesystems are mounted on a normal host.
 pub const DEFAULT_ROOT: &str = "/sys/fs/cgroup";
@@ -90,6 +96,8 @@ pub enum CgroupError {
     },
     #[error("cgroup {path} did not become {want} within {FREEZE_TIMEOUT:?}")]
     FreezeTimeout { path: PathBuf, want: &'static str },
+    #[error("{what} cannot be set: {why}")]
+    Unsupported { what: &'static str, why: String },
 }
 
 /// Whether `root` is a cgroup v2 (unified) mount.
@@ -317,86 +325,6 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Applies the limits of `res` (those it sets; the others stay as they are), as at creation: the OCI
-    /// command line's `update`.
-    pub fn update(&self, res: &LinuxResources) -> Result<(), CgroupError> {
-        if self.controllers.is_empty() {
-            match self.dirs.first() {
-                Some(dir) => update_v2(dir, res),
-                None => Ok(()),
-            }
-        } else {
-            self.update_v1(res)
-        }
-    }
-
-    fn update_v1(&self, res: &LinuxResources) -> Result<(), CgroupError> {
-        let need = |c: &str| {
-            self.controllers
-                .iter()
-                .position(|k| *k == c)
-                .map(|i| self.dirs[i].clone())
-                .ok_or_else(|| CgroupError::MissingController {
-                    controller: c.into(),
-                    root: self.root.clone(),
-                })
-        };
-        if let Some(mem) = res.memory() {
-            // memory+swap; the file exists only with swap accounting on. Docker ignores the flag then too.
-            let memsw = match mem.swap() {
-                Some(swap) => {
-                    let f = need("memory")?.join("memory.memsw.limit_in_bytes");
-                    f.exists().then_some((f, swap))
-                }
-                None => None,
-            };
-            // The kernel keeps memory <= memory+swap at every step: raising both, memory+swap goes first.
-            let raising = |f: &Path, to: i64| {
-                fs::read_to_string(f)
-                    .ok()
-                    .and_then(|v| v.trim().parse::<i64>().ok())
-                    .is_some_and(|now| to < 0 || to > now)
-            };
-            let memsw_first = match (&memsw, mem.limit()) {
-                (Some((f, swap)), Some(_)) => raising(f, *swap),
-                _ => false,
-            };
-            if memsw_first {
-                if let Some((f, swap)) = &memsw {
-                    write(f, swap)?;
-                }
-            }
-            if let Some(limit) = mem.limit() {
-                write(&need("memory")?.join("memory.limit_in_bytes"), limit)?;
-            }
-            if !memsw_first {
-                if let Some((f, swap)) = &memsw {
-                    write(f, swap)?;
-                }
-            }
-        }
-        if let Some(cpu) = res.cpu() {
-            if let Some(shares) = cpu.shares() {
-                write(&need("cpu")?.join("cpu.shares"), shares)?;
-            }
-            if let Some(period) = cpu.period() {
-                write(&need("cpu")?.join("cpu.cfs_period_us"), period)?;
-            }
-            if let Some(quota) = cpu.quota() {
-                write(&need("cpu")?.join("cpu.cfs_quota_us"), quota)?;
-            }
-        }
-        if let Some(pids) = res.pids() {
-            let v = if pids.limit() > 0 {
-                pids.limit().to_string()
-            } else {
-                "max".into()
-            };
-            write(&need("pids")?.join("pids.max"), v)?;
-        }
-        v1::update(&need, res)
-    }
-
     fn create_v2(&mut self, root: &Path, rel: &Path) -> Result<(), CgroupError> {
         // Enable the controllers in every ancestor so the leaf gets its interface files.
         let mut dir = root.to_owned();
@@ -556,49 +484,6 @@ impl Cgroup {
     }
 }
 
-/// The v2 limits of `res`, written into `dir`.
-fn update_v2(dir: &Path, res: &LinuxResources) -> Result<(), CgroupError> {
-    if let Some(mem) = res.memory() {
-        if let Some(limit) = mem.limit() {
-            write(&dir.join("memory.max"), max_or(limit))?;
-        }
-        if let Some(swap) = mem.swap() {
-            // OCI's swap is memory+swap (Docker's --memory-swap); v2 limits swap alone.
-            let v = match (swap, mem.limit()) {
-                (s, _) if s < 0 => "max".to_string(),
-                (s, Some(l)) if l > 0 => (s - l).max(0).to_string(),
-                (s, _) => s.to_string(),
-            };
-            write(&dir.join("memory.swap.max"), v)?;
-        }
-    }
-    if let Some(cpu) = res.cpu() {
-        if let Some(shares) = cpu.shares() {
-            write(&dir.join("cpu.weight"), shares_to_weight(shares))?;
-        }
-        if cpu.quota().is_some() || cpu.period().is_some() {
-            // What is not given stays as it is (an update of the period alone keeps the quota).
-            let now = fs::read_to_string(dir.join("cpu.max")).unwrap_or_default();
-            let mut now = now.split_whitespace();
-            let (now_quota, now_period) = (now.next(), now.next());
-            let quota = cpu
-                .quota()
-                .map(max_or)
-                .or_else(|| now_quota.map(str::to_owned))
-                .unwrap_or_else(|| "max".into());
-            let period = cpu
-                .period()
-                .or_else(|| now_period.and_then(|p| p.parse().ok()))
-                .unwrap_or(100_000);
-            write(&dir.join("cpu.max"), format!("{quota} {period}"))?;
-        }
-    }
-    if let Some(pids) = res.pids() {
-        write(&dir.join("pids.max"), max_or(pids.limit()))?;
-    }
-    Ok(())
-}
-
 /// The value of `key` in a `key value` file (`cgroup.events`).
 fn read_keyed(path: &Path, key: &str) -> Option<String> {
     fs::read_to_string(path).ok()?.lines().find_map(|l| {
@@ -738,12 +623,102 @@ mod tests {
     }
 
     #[test]
+    fn v1_cpuset_and_blkio_cgroups_are_made_when_first_asked_for() {
+        let root = tempfile::tempdir().unwrap();
+        for c in ["memory", "cpu", "pids", "cpuset", "blkio"] {
+            fs::create_dir(root.path().join(c)).unwrap();
+        }
+        fs::write(root.path().join("cpuset/cpuset.cpus"), "0-3\n").unwrap();
+        fs::write(root.path().join("cpuset/cpuset.mems"), "0\n").unwrap();
+        let mut cg = Cgroup::create(root.path(), Path::new("minotaur/u4"), None).unwrap();
+        assert!(
+            !root.path().join("cpuset/minotaur").exists(),
+            "not made at create"
+        );
+        // What the kernel would list: the container's processes, moved into the new cgroup.
+        fs::write(
+            root.path().join("memory/minotaur/u4/cgroup.procs"),
+            "41\n42\n",
+        )
+        .unwrap();
+        let res: LinuxResources = serde_json::from_str(
+            r#"{"cpu": {"cpus": "1", "mems": "0", "realtimePeriod": 1000000, "realtimeRuntime": 0},
+                "memory": {"reservation": 33554432}}"#,
+        )
+        .unwrap();
+        cg.update(&res).unwrap();
+        let r = |p: &str| fs::read_to_string(root.path().join(p)).unwrap();
+        assert_eq!(
+            r("cpuset/minotaur/cpuset.cpus"),
+            "0-3",
+            "the parent's, first"
+        );
+        assert_eq!(r("cpuset/minotaur/u4/cpuset.cpus"), "1");
+        assert_eq!(r("cpuset/minotaur/u4/cpuset.mems"), "0");
+        assert_eq!(
+            r("cpuset/minotaur/u4/cgroup.procs"),
+            "42",
+            "the last pid written"
+        );
+        assert_eq!(r("cpu/minotaur/u4/cpu.rt_period_us"), "1000000");
+        assert!(
+            !root
+                .path()
+                .join("cpu/minotaur/u4/cpu.rt_runtime_us")
+                .exists(),
+            "0 is unset"
+        );
+        assert_eq!(
+            r("memory/minotaur/u4/memory.soft_limit_in_bytes"),
+            "33554432"
+        );
+        let opened = Cgroup::open(root.path(), Path::new("minotaur/u4")).unwrap();
+        assert!(opened
+            .dirs()
+            .contains(&root.path().join("cpuset/minotaur/u4")));
+        // No blkio.weight file in the new cgroup: no I/O scheduler with weights.
+        let w: LinuxResources = serde_json::from_str(r#"{"blockIO": {"weight": 500}}"#).unwrap();
+        let e = cg.update(&w).unwrap_err().to_string();
+        assert!(e.starts_with("the block I/O weight cannot be set: "), "{e}");
+        assert!(root.path().join("blkio/minotaur/u4").is_dir());
+        let existing = Cgroup::existing(root.path(), Path::new("minotaur/u4"));
+        assert_eq!(existing.dirs().len(), 5, "{:?}", existing.dirs());
+    }
+
+    #[test]
+    fn v2_enables_cpuset_and_io_when_asked_and_refuses_realtime() {
+        let v2 = tempfile::tempdir().unwrap();
+        fs::write(
+            v2.path().join("cgroup.controllers"),
+            "cpuset cpu io memory pids\n",
+        )
+        .unwrap();
+        let mut cg = Cgroup::create_as(v2.path(), Path::new("m/u5"), None, true).unwrap();
+        let res: LinuxResources = serde_json::from_str(
+            r#"{"cpu": {"cpus": "0-1"}, "memory": {"reservation": -1}, "blockIO": {"weight": 1000}}"#,
+        )
+        .unwrap();
+        cg.update(&res).unwrap();
+        let r = |p: &str| fs::read_to_string(v2.path().join(p)).unwrap();
+        assert_eq!(r("m/u5/cpuset.cpus"), "0-1");
+        assert_eq!(r("m/u5/memory.low"), "max");
+        assert_eq!(r("m/u5/io.weight"), "10000");
+        assert!(r("m/cgroup.subtree_control").ends_with("+io"));
+        let rt: LinuxResources =
+            serde_json::from_str(r#"{"cpu": {"realtimeRuntime": 950000}}"#).unwrap();
+        assert_eq!(
+            cg.update(&rt).unwrap_err().to_string(),
+            "realtime CPU time cannot be set: cgroup v2 has no cpu.rt_period_us or cpu.rt_runtime_us"
+        );
+    }
+
+    #[test]
     fn update_changes_only_the_limits_it_names() {
         let root = tempfile::tempdir().unwrap();
         for c in ["memory", "cpu", "pids"] {
             fs::create_dir(root.path().join(c)).unwrap();
         }
-        let cg =
+        let mut cg =
             Cgroup::create(root.path(), Path::new("/minotaur/u1"), Some(&resources())).unwrap();
         let pids = LinuxResourcesBuilder::default()
             .pids(LinuxPidsBuilder::default().limit(7).build().unwrap())
@@ -757,7 +732,7 @@ mod tests {
 
         let v2 = tempfile::tempdir().unwrap();
         fs::write(v2.path().join("cgroup.controllers"), "memory cpu pids").unwrap();
-        let cg = Cgroup::create_as(v2.path(), Path::new("m/u2"), None, true).unwrap();
+        let mut cg = Cgroup::create_as(v2.path(), Path::new("m/u2"), None, true).unwrap();
         cg.update(&pids).unwrap();
         assert_eq!(
             fs::read_to_string(v2.path().join("m/u2/pids.max")).unwrap(),

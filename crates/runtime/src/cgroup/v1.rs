@@ -27,7 +27,7 @@ pub(super) fn wanted(res: &LinuxResources) -> Vec<&'static str> {
     if res
         .cpu()
         .as_ref()
-        .is_some_and(|c| c.cpus().is_some() || c.mems().is_some())
+        .is_some_and(|c| nonempty(c.cpus()).is_some() || nonempty(c.mems()).is_some())
     {
         out.push("cpuset");
     }
@@ -82,7 +82,8 @@ pub(super) fn update(
     res: &LinuxResources,
 ) -> Result<(), CgroupError> {
     if let Some(mem) = res.memory() {
-        if let Some(v) = mem.reservation() {
+        // Zero, like an empty list below, is unset, as runc takes it.
+        if let Some(v) = mem.reservation().filter(|v| *v != 0) {
             write(&need("memory")?.join("memory.soft_limit_in_bytes"), v)?;
         }
         // Kernel memory limits are gone from recent kernels (and deprecated before); where the file is
@@ -110,23 +111,35 @@ pub(super) fn update(
     }
     if let Some(cpu) = res.cpu() {
         // The period first: the runtime must fit in it.
-        if let Some(v) = cpu.realtime_period() {
+        if let Some(v) = cpu.realtime_period().filter(|v| *v != 0) {
             write(&need("cpu")?.join("cpu.rt_period_us"), v)?;
         }
-        if let Some(v) = cpu.realtime_runtime() {
+        if let Some(v) = cpu.realtime_runtime().filter(|v| *v != 0) {
             write(&need("cpu")?.join("cpu.rt_runtime_us"), v)?;
         }
-        if let Some(v) = cpu.cpus() {
+        if let Some(v) = nonempty(cpu.cpus()) {
             write(&need("cpuset")?.join("cpuset.cpus"), v)?;
         }
-        if let Some(v) = cpu.mems() {
+        if let Some(v) = nonempty(cpu.mems()) {
             write(&need("cpuset")?.join("cpuset.mems"), v)?;
         }
     }
     if let Some(io) = res.block_io() {
         let dir = need("blkio")?;
-        if let Some(v) = io.weight() {
-            write(&dir.join("blkio.weight"), v)?;
+        if let Some(w) = io.weight().filter(|w| *w != 0) {
+            // Without CFQ the weight is BFQ's; with neither there is none to set.
+            let file = ["blkio.weight", "blkio.bfq.weight"]
+                .into_iter()
+                .map(|f| dir.join(f))
+                .find(|f| f.exists())
+                .ok_or_else(|| CgroupError::Unsupported {
+                    what: "the block I/O weight",
+                    why: format!(
+                        "{} has neither blkio.weight nor blkio.bfq.weight (no I/O scheduler with weights)",
+                        dir.display()
+                    ),
+                })?;
+            write(&file, w)?;
         }
         if let Some(v) = io.leaf_weight() {
             write(&dir.join("blkio.leaf_weight"), v)?;
@@ -259,6 +272,11 @@ pub(super) fn device_rule(rule: &LinuxDeviceCgroup) -> String {
     let num = |n: Option<i64>| n.map_or("*".to_owned(), |n| n.to_string());
     let access = rule.access().as_deref().unwrap_or("rwm");
     format!("{typ} {}:{} {access}", num(rule.major()), num(rule.minor()))
+}
+
+/// A cpuset list, unless it is empty (unset).
+pub(super) fn nonempty(v: &Option<String>) -> Option<&str> {
+    v.as_deref().filter(|s| !s.is_empty())
 }
 
 #[cfg(test)]

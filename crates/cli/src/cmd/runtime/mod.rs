@@ -48,7 +48,7 @@ pub struct Args {
     #[arg(long, global = true)]
     debug: bool,
 
-    /// Accepted for compatibility; cgroups are managed through the cgroup filesystem
+    /// Refused: cgroups are managed through the cgroup filesystem, not by systemd (the error says why)
     #[arg(long, global = true)]
     systemd_cgroup: bool,
 
@@ -79,6 +79,7 @@ enum Verb {
 pub fn run(args: Args) -> CliResult {
     let root = Root::new(&args.root);
     let result = match args.verb {
+        _ if args.systemd_cgroup => Err(anyhow::anyhow!("{}", systemd_refusal(Path::new("/")))),
         Verb::Create(a) => create::run(&root, a),
         Verb::Start(a) => start::run(&root, a),
         Verb::State(a) => state::run(&root, a),
@@ -99,6 +100,27 @@ pub fn run(args: Args) -> CliResult {
         log_error(log, &args.log_format, &format!("{err:#}"));
     }
     Ok(result?)
+}
+
+/// Why `--systemd-cgroup` is refused on the host whose root is `root`: systemd's cgroup driver asks
+/// systemd (over D-Bus) to make a transient scope for the container; minotaur has no such driver. Where
+/// systemd does not run (as sd_booted(3) tells it: `/run/systemd/system` is a directory) there is nothing to
+/// ask, and the message says so, naming PID 1.
+fn systemd_refusal(root: &Path) -> String {
+    let booted = root.join("run/systemd/system").is_dir();
+    if booted {
+        return "--systemd-cgroup: the systemd cgroup driver is not implemented: minotaur manages \
+                cgroups through the cgroup filesystem; leave the flag out"
+            .into();
+    }
+    let pid1 = std::fs::read_to_string(root.join("proc/1/comm"))
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "unknown".into());
+    format!(
+        "--systemd-cgroup: systemd is not running here (PID 1 is {pid1:?} and {} is not a directory), \
+         so there is no systemd to manage cgroups; leave the flag out",
+        root.join("run/systemd/system").display()
+    )
 }
 
 /// Appends one error line to the log file, as text or as runc's JSON (`{"level","msg","time"}`).
@@ -154,4 +176,27 @@ fn write_pid_file(path: &Path, pid: i32) -> anyhow::Result<()> {
     let tmp = path.with_extension("tmp-pid");
     std::fs::write(&tmp, pid.to_string()).with_context(|| format!("write {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::systemd_refusal;
+
+    #[test]
+    fn systemd_cgroup_is_refused_naming_why() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("proc/1")).unwrap();
+        std::fs::write(root.path().join("proc/1/comm"), "init\n").unwrap();
+        let e = systemd_refusal(root.path());
+        assert!(
+            e.starts_with("--systemd-cgroup: systemd is not running here (PID 1 is \"init\" and "),
+            "{e}"
+        );
+        std::fs::create_dir_all(root.path().join("run/systemd/system")).unwrap();
+        let e = systemd_refusal(root.path());
+        assert!(
+            e.contains("the systemd cgroup driver is not implemented"),
+            "{e}"
+        );
+    }
 }

@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use minotaur_runtime::state::{Root, Status};
-use oci_spec::runtime::{LinuxPidsBuilder, LinuxResources};
+use oci_spec::runtime::{LinuxBlockIo, LinuxPidsBuilder, LinuxResources};
 
 /// Change a container's cgroup limits
 #[derive(Debug, clap::Args)]
@@ -35,18 +35,83 @@ pub struct Args {
     #[arg(long, allow_hyphen_values = true)]
     pids_limit: Option<i64>,
 
+    /// Realtime CPU period in microseconds (cgroup v1)
+    #[arg(long)]
+    cpu_rt_period: Option<u64>,
+
+    /// Realtime CPU time in microseconds per period (cgroup v1)
+    #[arg(long, allow_hyphen_values = true)]
+    cpu_rt_runtime: Option<i64>,
+
+    /// The CPUs the container may run on (0-3, 0,1)
+    #[arg(long)]
+    cpuset_cpus: Option<String>,
+
+    /// The memory nodes the container may allocate on (0-3, 0,1)
+    #[arg(long)]
+    cpuset_mems: Option<String>,
+
+    /// Memory soft limit in bytes, or with a unit (k, m, g, t); -1 for none
+    #[arg(long, allow_hyphen_values = true)]
+    memory_reservation: Option<String>,
+
+    /// Block I/O weight, 10 to 1000
+    #[arg(long)]
+    blkio_weight: Option<u16>,
+
+    /// Refused: kernel memory limits are not supported (runc refuses them too)
+    #[arg(long, allow_hyphen_values = true)]
+    kernel_memory: Option<String>,
+
+    /// Refused: kernel TCP memory limits are not supported
+    #[arg(long, allow_hyphen_values = true)]
+    kernel_memory_tcp: Option<String>,
+
+    /// Refused: Intel RDT (resctrl) is not supported
+    #[arg(long)]
+    l3_cache_schema: Option<String>,
+
+    /// Refused: Intel RDT (resctrl) is not supported
+    #[arg(long)]
+    mem_bw_schema: Option<String>,
+
     /// The container's ID
     id: String,
 }
 
 pub fn run(root: &Root, args: Args) -> anyhow::Result<u8> {
+    // Refused before anything is looked at, so nothing changes.
+    if let Some(flag) = [
+        ("--kernel-memory", args.kernel_memory.is_some()),
+        ("--kernel-memory-tcp", args.kernel_memory_tcp.is_some()),
+    ]
+    .into_iter()
+    .find_map(|(f, set)| set.then_some(f))
+    {
+        anyhow::bail!(
+            "{flag}: kernel memory limits are not supported (the kernel deprecated them in 5.4 and runc \
+             no longer sets them)"
+        );
+    }
+    if let Some(flag) = [
+        ("--l3-cache-schema", args.l3_cache_schema.is_some()),
+        ("--mem-bw-schema", args.mem_bw_schema.is_some()),
+    ]
+    .into_iter()
+    .find_map(|(f, set)| set.then_some(f))
+    {
+        anyhow::bail!("{flag}: Intel RDT (resctrl) is not supported");
+    }
+    if let Some(w) = args.blkio_weight.filter(|w| !(10..=1000).contains(w)) {
+        anyhow::bail!("--blkio-weight {w}: the weight must be from 10 to 1000");
+    }
     let c = root.load(&args.id)?;
     let _lock = super::lock(&c)?;
     if c.status() == Status::Stopped {
         anyhow::bail!("container {} is not running", c.record.id);
     }
     let resources = resources(&args)?;
-    let cg = c.cgroup().ok_or_else(|| {
+    let mut cg = c.cgroup().ok_or_else(|| {
         anyhow::anyhow!(
             "container {} has no cgroup (its spec has no linux.cgroupsPath) to update",
             c.record.id
@@ -69,8 +134,13 @@ fn resources(args: &Args) -> anyhow::Result<LinuxResources> {
                 .with_context(|| format!("parse resources {}", p.display()))?
         }
     };
-    if args.memory.is_some() || args.memory_swap.is_some() {
+    if args.memory.is_some() || args.memory_swap.is_some() || args.memory_reservation.is_some() {
         let mut mem = (*res.memory()).unwrap_or_default();
+        if let Some(m) = &args.memory_reservation {
+            mem.set_reservation(Some(
+                bytes(m).with_context(|| format!("--memory-reservation {m}"))?,
+            ));
+        }
         if let Some(m) = &args.memory {
             mem.set_limit(Some(bytes(m).with_context(|| format!("--memory {m}"))?));
         }
@@ -81,8 +151,27 @@ fn resources(args: &Args) -> anyhow::Result<LinuxResources> {
         }
         res.set_memory(Some(mem));
     }
-    if args.cpu_shares.is_some() || args.cpu_period.is_some() || args.cpu_quota.is_some() {
+    if args.cpu_shares.is_some()
+        || args.cpu_period.is_some()
+        || args.cpu_quota.is_some()
+        || args.cpu_rt_period.is_some()
+        || args.cpu_rt_runtime.is_some()
+        || args.cpuset_cpus.is_some()
+        || args.cpuset_mems.is_some()
+    {
         let mut cpu = res.cpu().clone().unwrap_or_default();
+        if let Some(v) = args.cpu_rt_period {
+            cpu.set_realtime_period(Some(v));
+        }
+        if let Some(v) = args.cpu_rt_runtime {
+            cpu.set_realtime_runtime(Some(v));
+        }
+        if let Some(v) = &args.cpuset_cpus {
+            cpu.set_cpus(Some(v.clone()));
+        }
+        if let Some(v) = &args.cpuset_mems {
+            cpu.set_mems(Some(v.clone()));
+        }
         if let Some(v) = args.cpu_shares {
             cpu.set_shares(Some(v));
         }
@@ -93,6 +182,11 @@ fn resources(args: &Args) -> anyhow::Result<LinuxResources> {
             cpu.set_quota(Some(v));
         }
         res.set_cpu(Some(cpu));
+    }
+    if let Some(w) = args.blkio_weight {
+        let mut b: LinuxBlockIo = res.block_io().clone().unwrap_or_default();
+        b.set_weight(Some(w));
+        res.set_block_io(Some(b));
     }
     if let Some(limit) = args.pids_limit {
         res.set_pids(Some(

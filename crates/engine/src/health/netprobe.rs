@@ -1,0 +1,321 @@
+//! Checks that run no command in the container: a TCP connection or an HTTP GET, made by the supervisor
+//! from inside the container's network namespace. Images often have no `curl` or `nc`, and Kubernetes'
+//! `httpGet` and `tcpSocket` probes need none: the kubelet makes them from the node.
+//!
+//! The socket is made by a short-lived thread that joins the namespace (a socket keeps the namespace it
+//! was made in: see `minotaur_net::netns::in_netns`), and everything after that (the connection, the
+//! request, the response) is non-blocking, driven by the supervisor's poll loop like an exec'd check,
+//! so a check never holds up the container's logs. No thread outlives the socket's making, so the
+//! supervisor stays single-threaded when it clones a check or a restarted container.
+//!
+//! As the kubelet does: a status from 200 to 399 is healthy (a redirect is not followed), the response's
+//! headers are all that is read, and `Host` is the URL's. Only `http` URLs with an IP address are taken:
+//! there is no TLS and no name resolution here.
+
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::Path;
+
+use nix::poll::PollFlags;
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+use super::Action;
+
+/// Bytes of a response read before its headers must be complete.
+const MAX_RESPONSE: usize = 16 * 1024;
+
+/// What an `HTTP-GET` or `TCP` test failed on.
+#[derive(Debug, thiserror::Error)]
+pub enum NetProbeError {
+    #[error("invalid health check URL {url:?}: {reason}")]
+    Url { url: String, reason: String },
+    #[error("invalid health check header {0:?}: expected NAME: VALUE")]
+    Header(String),
+    #[error(transparent)]
+    Netns(#[from] minotaur_net::netns::NetnsError),
+    #[error("cannot make a socket in the container's network namespace")]
+    Socket(#[source] io::Error),
+}
+
+/// The [`Action`] of `["HTTP-GET", url, headers...]`.
+pub fn http_action(url: &str, headers: &[String]) -> Result<Action, NetProbeError> {
+    let bad = |reason: &str| NetProbeError::Url {
+        url: url.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let u = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
+    if u.scheme() != "http" {
+        return Err(bad("only http is supported"));
+    }
+    let ip = match u.host() {
+        Some(url::Host::Ipv4(a)) => std::net::IpAddr::V4(a),
+        Some(url::Host::Ipv6(a)) => std::net::IpAddr::V6(a),
+        _ => return Err(bad("the host must be an IP address")),
+    };
+    let port = u.port_or_known_default().unwrap_or(80);
+    let mut path = u.path().to_owned();
+    if let Some(q) = u.query() {
+        path.push('?');
+        path.push_str(q);
+    }
+    let headers = headers
+        .iter()
+        .map(|h| {
+            let (k, v) = h
+                .split_once(':')
+                .ok_or_else(|| NetProbeError::Header(h.clone()))?;
+            let k = k.trim();
+            let ok = !k.is_empty()
+                && k.bytes().all(|b| b.is_ascii_graphic() && b != b':')
+                && !v.contains(['\r', '\n']);
+            ok.then(|| (k.to_owned(), v.trim().to_owned()))
+                .ok_or_else(|| NetProbeError::Header(h.clone()))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Action::HttpGet {
+        addr: SocketAddr::new(ip, port),
+        path,
+        host: match u.port() {
+            Some(p) => format!("{}:{p}", u.host_str().unwrap_or_default()),
+            None => u.host_str().unwrap_or_default().to_owned(),
+        },
+        headers,
+    })
+}
+
+/// The request an `HTTP-GET` check sends.
+fn request(path: &str, host: &str, headers: &[(String, String)]) -> Vec<u8> {
+    let mut r = format!("GET {path} HTTP/1.1\r\n");
+    let has = |name: &str| headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
+    if !has("host") {
+        r.push_str(&format!("Host: {host}\r\n"));
+    }
+    if !has("user-agent") {
+        r.push_str("User-Agent: minotaur-probe\r\n");
+    }
+    if !has("accept") {
+        r.push_str("Accept: */*\r\n");
+    }
+    for (k, v) in headers {
+        r.push_str(&format!("{k}: {v}\r\n"));
+    }
+    r.push_str("Connection: close\r\n\r\n");
+    r.into_bytes()
+}
+
+enum Stage {
+    Connecting,
+    Writing,
+    Reading,
+}
+
+/// A TCP or HTTP check under way.
+pub(crate) struct NetProbe {
+    sock: Socket,
+    addr: SocketAddr,
+    stage: Stage,
+    /// The HTTP request still to send; `None` for a TCP check.
+    request: Option<Vec<u8>>,
+    response: Vec<u8>,
+}
+
+/// Where a check stands after [`NetProbe::step`].
+pub(crate) enum Step {
+    Pending,
+    /// Its exit code (0: healthy) and output.
+    Done(i32, String),
+}
+
+impl NetProbe {
+    /// Starts `action` (a TCP or HTTP check) from inside the network namespace of the nsfs file `netns`.
+    pub(crate) fn start(netns: &Path, action: &Action) -> Result<NetProbe, String> {
+        let (addr, request) = match action {
+            Action::Tcp(a) => (*a, None),
+            Action::HttpGet {
+                addr,
+                path,
+                host,
+                headers,
+            } => (*addr, Some(request(path, host, headers))),
+            Action::Exec(_) => return Err("an exec check has no socket".into()),
+        };
+        let sock = minotaur_net::netns::in_netns(netns, || -> Result<Socket, NetProbeError> {
+            let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+                .map_err(NetProbeError::Socket)?;
+            s.set_nonblocking(true).map_err(NetProbeError::Socket)?;
+            Ok(s)
+        })
+        .map_err(|e| crate::error_chain(&e))?;
+        match sock.connect(&SockAddr::from(addr)) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(nix::libc::EINPROGRESS) => {}
+            Err(e) => return Err(dial_error(addr, &e)),
+        }
+        Ok(NetProbe {
+            sock,
+            addr,
+            stage: Stage::Connecting,
+            request,
+            response: Vec::new(),
+        })
+    }
+
+    /// The descriptor to poll and what for.
+    pub(crate) fn interest(&self) -> (BorrowedFd<'_>, PollFlags) {
+        let flags = match self.stage {
+            Stage::Connecting | Stage::Writing => PollFlags::POLLOUT,
+            Stage::Reading => PollFlags::POLLIN,
+        };
+        (self.sock.as_fd(), flags)
+    }
+
+    /// Goes as far as the socket allows without blocking.
+    pub(crate) fn step(&mut self) -> Step {
+        loop {
+            match self.stage {
+                Stage::Connecting => {
+                    match self.sock.take_error() {
+                        Ok(Some(e)) | Err(e) => return Step::Done(1, dial_error(self.addr, &e)),
+                        Ok(None) => {}
+                    }
+                    if self.sock.peer_addr().is_err() {
+                        return Step::Pending;
+                    }
+                    match &self.request {
+                        None => return Step::Done(0, format!("connected to {}", self.addr)),
+                        Some(_) => self.stage = Stage::Writing,
+                    }
+                }
+                Stage::Writing => {
+                    let req = self.request.as_mut().expect("an HTTP check has a request");
+                    match (&self.sock).write(req) {
+                        Ok(n) => {
+                            req.drain(..n);
+                            if req.is_empty() {
+                                self.stage = Stage::Reading;
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Pending,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Step::Done(1, format!("HTTP probe failed: {e}")),
+                    }
+                }
+                Stage::Reading => {
+                    let mut buf = [0u8; 4096];
+                    match (&self.sock).read(&mut buf) {
+                        Ok(0) => {
+                            return Step::Done(
+                                1,
+                                "HTTP probe failed: the connection closed before the response's headers"
+                                    .into(),
+                            )
+                        }
+                        Ok(n) => self.response.extend_from_slice(&buf[..n]),
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Pending,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => return Step::Done(1, format!("HTTP probe failed: {e}")),
+                    }
+                    if let Some(done) = verdict(&self.response) {
+                        return done;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The result a response's beginning gives, once its headers are complete (or it cannot be HTTP).
+fn verdict(response: &[u8]) -> Option<Step> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut r = httparse::Response::new(&mut headers);
+    match r.parse(response) {
+        Ok(httparse::Status::Complete(_)) => {
+            let code = r.code.unwrap_or(0);
+            let text = format!("HTTP probe: status code {code}");
+            Some(Step::Done(
+                if (200..400).contains(&code) { 0 } else { 1 },
+                text,
+            ))
+        }
+        Ok(httparse::Status::Partial) if response.len() < MAX_RESPONSE => None,
+        Ok(httparse::Status::Partial) => Some(Step::Done(
+            1,
+            "HTTP probe failed: the response's headers are too long".into(),
+        )),
+        Err(e) => Some(Step::Done(
+            1,
+            format!("HTTP probe failed: malformed response: {e}"),
+        )),
+    }
+}
+
+fn dial_error(addr: SocketAddr, e: &io::Error) -> String {
+    format!("dial tcp {addr}: connect: {e}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_and_headers_become_a_request() {
+        let a = http_action(
+            "http://127.0.0.1:8080/healthz?x=1",
+            &["X-Probe: yes".into()],
+        )
+        .unwrap();
+        let Action::HttpGet {
+            addr,
+            path,
+            host,
+            headers,
+        } = &a
+        else {
+            panic!("{a:?}")
+        };
+        assert_eq!(addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(path, "/healthz?x=1");
+        let req = String::from_utf8(request(path, host, headers)).unwrap();
+        assert_eq!(
+            req,
+            "GET /healthz?x=1 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: minotaur-probe\r\n\
+             Accept: */*\r\nX-Probe: yes\r\nConnection: close\r\n\r\n"
+        );
+        let Action::HttpGet { addr, .. } = http_action("http://[::1]/", &[]).unwrap() else {
+            unreachable!()
+        };
+        assert_eq!(addr.to_string(), "[::1]:80");
+        for (url, why) in [
+            ("https://127.0.0.1/", "only http"),
+            ("http://localhost/", "IP address"),
+            ("nonsense", "relative URL"),
+        ] {
+            let e = http_action(url, &[]).unwrap_err().to_string();
+            assert!(e.contains(why), "{url}: {e}");
+        }
+        assert!(matches!(
+            http_action("http://127.0.0.1/", &["nocolon".into()]),
+            Err(NetProbeError::Header(h)) if h == "nocolon"
+        ));
+        assert!(http_action("http://127.0.0.1/", &["X: a\r\nY: b".into()]).is_err());
+    }
+
+    #[test]
+    fn status_codes_from_200_to_399_are_healthy() {
+        let code = |r: &[u8]| match verdict(r) {
+            Some(Step::Done(c, _)) => Some(c),
+            _ => None,
+        };
+        assert_eq!(code(b"HTTP/1.1 200 OK\r\n\r\n"), Some(0));
+        assert_eq!(code(b"HTTP/1.0 302 Found\r\nLocation: /x\r\n\r\n"), Some(0));
+        assert_eq!(code(b"HTTP/1.1 404 Not Found\r\n\r\n"), Some(1));
+        assert_eq!(code(b"HTTP/1.1 503 Unavailable\r\n\r\n"), Some(1));
+        assert_eq!(
+            code(b"HTTP/1.1 200 OK\r\nContent-"),
+            None,
+            "headers not complete"
+        );
+        assert_eq!(code(b"SSH-2.0-OpenSSH\r\n\r\n"), Some(1));
+    }
+}
