@@ -147,7 +147,9 @@ pub fn reload(ctx: &Context) -> Result<(), EngineError> {
     let mut fw = Firewall::open().map_err(NetworkError::from)?;
     let all: Vec<NetworkRules> = networks.iter().map(Network::rules).collect();
     fw.sync(&all, &rules).map_err(NetworkError::from)?;
-    if let Some(r) = connect_redirect(ctx) {
+    // A map pinned by an earlier command is synced too, whatever --connect-cgroup says now: its
+    // program still redirects by it.
+    if let Some(r) = connect_redirect(ctx).or_else(|| pinned_redirect(ctx)) {
         r.sync(&rules).map_err(NetworkError::from)?;
     }
     Ok(())
@@ -265,7 +267,7 @@ fn connect_redirect(ctx: &Context) -> Option<ConnectRedirect> {
 }
 
 /// The connect4 redirect if one is pinned, made or not by this invocation's `--connect-cgroup`.
-fn pinned_redirect(ctx: &Context) -> Option<ConnectRedirect> {
+pub(crate) fn pinned_redirect(ctx: &Context) -> Option<ConnectRedirect> {
     let dir = minotaur_firewall::connect::pin_dir(&ctx.paths.runroot);
     ConnectRedirect::open(&dir)
         .map_err(|e| redirect_warning(&NetworkError::from(e).into()))
