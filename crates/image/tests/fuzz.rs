@@ -1,6 +1,6 @@
 //! Property tests of what the image store parses: hostile layer tarballs (absolute names, `..`, a symlink and
 //! then a file through it, hard links out of the layer, whiteouts, PAX records, huge and sparse sizes,
-//! corrupted and truncated headers), image references, and the documents `load` reads first (`manifest.json`
+//! corrupted and truncated headers), image references, `images --filter`, and the documents `load` reads first (`manifest.json`
 //! of `docker save`, `index.json` of an OCI layout). No input may panic, hang, or write outside the
 //! layer root; each is extracted or refused with a one-line error. Tarballs are built from entries near what
 //! real layers hold, then bytes of them are changed (header checksums kept valid) and the stream may be cut
@@ -16,7 +16,7 @@ use std::str::FromStr;
 use common::Tar;
 use minotaur_fuzzkit::{assert_one_line, config, near, seed_files, seed_lines, within};
 use minotaur_image::extract::{extract, Options};
-use minotaur_image::{Digest, ExtractOptions, Reference, Store};
+use minotaur_image::{Digest, ExtractOptions, ImageFilter, Reference, Store};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use tar::EntryType;
@@ -574,5 +574,63 @@ proptest! {
     #[test]
     fn load_manifests_and_indexes(s in near(archive_seeds(), ARCHIVE_TOKENS)) {
         check_load(s);
+    }
+}
+
+const IMAGE_FILTER_TOKENS: &[&str] = &[
+    "=",
+    "dangling",
+    "reference",
+    "true",
+    "false",
+    "*",
+    "?",
+    "[",
+    "]",
+    "[!",
+    "-",
+    "\\",
+    ":",
+    "/",
+    "**",
+    "busybox",
+    "latest",
+    " ",
+    "\n",
+    "é",
+];
+
+fn check_image_filter(s: String) {
+    within(&format!("images --filter {s:?}"), move || {
+        match s.parse::<ImageFilter>() {
+            Ok(f) => {
+                // Matching never panics, whatever the pattern.
+                let _ = f.matches_name("localhost:5000/team/app", "v1");
+                let _ = f.matches_name("<none>", "<none>");
+            }
+            Err(e) => assert_one_line(&e),
+        }
+    });
+}
+
+fn image_filter_seeds() -> Vec<String> {
+    seed_lines(format!(
+        "{}/tests/seeds/image_filters",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+}
+
+#[test]
+fn image_filter_seeds_parse_or_fail_in_one_line() {
+    image_filter_seeds()
+        .into_iter()
+        .for_each(check_image_filter);
+}
+
+proptest! {
+    #![proptest_config(config(1500))]
+    #[test]
+    fn image_filters(s in near(image_filter_seeds(), IMAGE_FILTER_TOKENS)) {
+        check_image_filter(s);
     }
 }
