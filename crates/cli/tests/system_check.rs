@@ -232,7 +232,8 @@ fn system_check_compares_the_connect4_map_element_by_element() {
     // The store forgets web's port: its table and map elements are orphans.
     let db = h.dir().join("state/minotaur.db");
     h.sh_ok(&format!(
-        "sqlite3 {} 'DELETE FROM ports WHERE host_port = 8086'",
+        "python3 -c 'import sqlite3; c = sqlite3.connect(\"{}\"); \
+         c.execute(\"DELETE FROM ports WHERE host_port = 8086\"); c.commit()'",
         db.display()
     ));
     let out = h.mino(&["system", "check"]);
