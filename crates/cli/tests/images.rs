@@ -252,3 +252,48 @@ fn whiteouts_hide_lower_files_in_overlayfs() {
     ));
     assert_eq!(merged, ".\n./dir\n./dir/y\n./etc\n./etc/b\n");
 }
+
+#[test]
+fn images_filter_by_dangling_and_reference() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let tarball = rootfs(tmp.path());
+    let t = tarball.to_str().unwrap();
+    let tagged = ok(&root, &["import", t, "team/app:1"]);
+    ok(&root, &["tag", "team/app:1", "other:2"]);
+    // An untagged one.
+    ok(&root, &["import", "-c", "ENV X=1", t]);
+    let names = |filters: &[&str]| {
+        let mut args = vec!["images", "--format", "{{.Repository}}:{{.Tag}}"];
+        for f in filters {
+            args.extend(["--filter", f]);
+        }
+        let mut v: Vec<String> = ok(&root, &args).lines().map(str::to_owned).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(&["dangling=true"]), ["<none>:<none>"]);
+    assert_eq!(
+        names(&["dangling=false"]),
+        ["host:latest", "other:2", "team/app:1"]
+    );
+    assert_eq!(names(&["reference=team/*"]), ["team/app:1"]);
+    assert_eq!(names(&["reference=*"]), ["host:latest", "other:2"]);
+    assert_eq!(names(&["reference=*:2", "dangling=false"]), ["other:2"]);
+    let q = ok(
+        &root,
+        &["images", "-q", "--no-trunc", "-f", "reference=other"],
+    );
+    assert_eq!(q.trim(), tagged.trim());
+    fails(
+        &root,
+        &["images", "-f", "dangling=maybe"],
+        "dangling=\"maybe\"",
+    );
+    fails(&root, &["images", "-f", "reference=["], "reference=\"[\"");
+    fails(
+        &root,
+        &["images", "-f", "label=a"],
+        "expected dangling or reference",
+    );
+}

@@ -157,3 +157,87 @@ fn too_few_descriptors_is_a_one_line_error_and_leaves_a_consistent_state() {
     }
     ok(&h, &["network", "rm", "n1"]);
 }
+
+#[test]
+fn no_free_ephemeral_port_is_a_one_line_error_and_changes_nothing() {
+    let Some(h) = host() else { return };
+    // `-p CONTAINER` picks from the ephemeral range of minotaur's network namespace: the box's own, so
+    // narrowing it touches nothing of the real host's.
+    h.sh_ok("echo '40000 40001' > /proc/sys/net/ipv4/ip_local_port_range");
+    let run = |name| {
+        [
+            "run", "-d", "--name", name, "-p", "80", "host", "sleep", "1000",
+        ]
+    };
+    for (c, port) in [("a", "40000"), ("b", "40001")] {
+        ok(&h, &run(c));
+        assert!(ok(&h, &["port", c]).ends_with(&format!(":{port}")), "{c}");
+    }
+    let err = fails(&h, &run("c"), 125);
+    assert!(
+        err.contains("no free host port for tcp in 40000-40001"),
+        "{err}"
+    );
+    let mut names = ok(&h, &["ps", "-a", "--format", "{{.Names}}"])
+        .lines()
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+    names.sort();
+    assert_eq!(names, ["a", "b"]);
+    assert_eq!(ok(&h, &["system", "check"]), "");
+    // Another protocol has its own ports; a port given back is taken again.
+    ok(
+        &h,
+        &[
+            "run", "-d", "--name", "u", "-p", "80/udp", "host", "sleep", "1000",
+        ],
+    );
+    ok(&h, &["rm", "-f", "a"]);
+    ok(&h, &run("c"));
+    assert!(ok(&h, &["port", "c"]).ends_with(":40000"));
+    ok(&h, &["rm", "-f", "b", "c", "u"]);
+    assert_eq!(ok(&h, &["system", "check"]), "");
+}
+
+#[test]
+fn events_follow_without_inotify_left() {
+    let Some(h) = host() else { return };
+    // A user namespace of its own whose inotify budget is nil (`user.max_inotify_instances` is per user
+    // namespace; the real host's is not touched): the follower runs there, as one whose container used up
+    // the user's instances would.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let (since, until) = (now.to_string(), (now + 4).to_string());
+    let follower = h
+        .command("unshare")
+        .args([
+            "-U",
+            "-r",
+            "sh",
+            "-c",
+            "echo 0 > /proc/sys/user/max_inotify_instances && exec \"$0\" \"$@\"",
+            env!("CARGO_BIN_EXE_minotaur"),
+            "events",
+            "--since",
+            &since,
+            "--until",
+            &until,
+            "--filter",
+            "event=create",
+            "--format",
+            "{{.Actor.Attributes.name}}",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting the follower");
+    ok(&h, &["create", "--name", "c1", "host", "true"]);
+    let out = follower.wait_with_output().expect("the follower");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("no inotify left"), "{err}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "c1", "{err}");
+    ok(&h, &["rm", "c1"]);
+}

@@ -918,3 +918,63 @@ fn a_pull_that_died_before_registering_leaves_what_system_check_removes() {
     ok(&h, &["run", "--rm", "--network", "none", &image, "true"]);
     ok(&h, &["rmi", &image]);
 }
+
+#[test]
+fn a_pull_onto_a_full_disk_fails_in_one_line_and_keeps_nothing() {
+    let Some(h) = host() else { return };
+    // The store on a small tmpfs of the box's own, with room for one of the images at a time.
+    let state = h.dir().join("state").display().to_string();
+    h.sh_ok(&format!(
+        "mount -t tmpfs -o size=16m,mode=700 tmpfs {state}"
+    ));
+    start_registry(&h, "reg", REG, "");
+    import_busybox(&h, "bb:1", "");
+    // 3 MiB of zeros: a few KiB once compressed, so the pull's estimate lets it start, and it runs out
+    // of room while extracting.
+    h.sh_ok(
+        "set -e; mkdir /tmp/zeros; dd if=/dev/zero of=/tmp/zeros/zeros bs=1M count=3 2>/dev/null
+             tar -C /tmp/zeros -cf /tmp/zeros.tar .",
+    );
+    let bb = format!("{REG}/bb:1");
+    let zeros = format!("{REG}/zeros:1");
+    ok(&h, &["tag", "bb:1", &bb]);
+    ok(&h, &["push", &bb]);
+    ok(&h, &["rmi", "bb:1", &bb]);
+    ok(&h, &["import", "/tmp/zeros.tar", &zeros]);
+    ok(&h, &["push", &zeros]);
+    ok(&h, &["rmi", &zeros]);
+    ok(&h, &["image", "prune", "-a", "-f"]);
+    let stored = || {
+        h.sh_ok(&format!(
+            "find {state}/image/blobs/sha256 {state}/image/layers {state}/image/tmp/partial -mindepth 1"
+        ))
+    };
+    assert_eq!(stored(), "");
+    // No room at all and less room than the estimate: refused before fetching. Room for the blob, not
+    // for its layer: out of room half-way.
+    for (image, free) in [(&bb, 0), (&bb, 3072), (&zeros, 1024), (&zeros, 64)] {
+        h.sh_ok(&format!(
+            "dd if=/dev/zero of={state}/fill bs=4k 2>/dev/null || true
+             [ {free} = 0 ] || truncate -s -{free}k {state}/fill"
+        ));
+        let out = mino(&h, &["pull", "-q", image]);
+        h.sh_ok(&format!("rm {state}/fill"));
+        let err = String::from_utf8_lossy(&out.stderr).to_lowercase();
+        let what = format!("{image} with {free} KiB free: {}", show(&["pull"], &out));
+        assert!(!out.status.success(), "{what}");
+        assert_eq!(err.lines().count(), 1, "{what}");
+        assert!(
+            err.contains("no space left") || err.contains("not enough free space"),
+            "{what}"
+        );
+        assert_eq!(ok(&h, &["images", "-q"]), "", "{what}");
+        assert_eq!(ok(&h, &["system", "check"]), "", "{what}");
+        ok(&h, &["image", "prune", "-a", "-f"]);
+        assert_eq!(stored(), "", "{what}");
+    }
+    ok(&h, &["pull", "-q", &zeros]);
+    ok(&h, &["rmi", &zeros]);
+    ok(&h, &["pull", "-q", &bb]);
+    ok(&h, &["run", "--rm", "--network", "none", &bb, "true"]);
+    assert_eq!(ok(&h, &["system", "check"]), "");
+}

@@ -192,3 +192,71 @@ fn system_check_compares_minotaurs_table_and_leaves_other_tables_alone() {
     h.sh_ok("nft delete table inet theirs");
     ok(&h, &["rm", "-f", "web"]);
 }
+
+#[test]
+fn system_check_compares_the_connect4_map_element_by_element() {
+    let Some(h) = host() else { return };
+    if h.connect_cgroup().is_none() {
+        println!("skipped: no cgroup v2 to attach the connect4 program to");
+        return;
+    }
+    let run = |name: &str, port: &str, cgroup: Option<&str>| {
+        let mut cmd = h.minotaur();
+        if let Some(c) = cgroup {
+            cmd.env("MINOTAUR_CONNECT_CGROUP", c);
+        }
+        let out = cmd
+            .args([
+                "run", "-d", "--name", name, "-p", port, "host", "sleep", "1000",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", common::show(&out));
+    };
+    run("web", "8086:80", None);
+    if !h.sh_ok("ls /run/minotaur/bpf").contains("connect4-ports") {
+        println!("skipped: this kernel runs no connect4 program");
+        ok(&h, &["rm", "-f", "web"]);
+        return;
+    }
+    // Published with the redirect off: the pinned map lacks its element.
+    run("quiet", "8087:80", Some("none"));
+    let address = |c| {
+        inspect(
+            &h,
+            c,
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+        )
+    };
+    let (web, quiet) = (address("web"), address("quiet"));
+    // The store forgets web's port: its table and map elements are orphans.
+    let db = h.dir().join("state/minotaur.db");
+    h.sh_ok(&format!(
+        "python3 -c 'import sqlite3; c = sqlite3.connect(\"{}\"); \
+         c.execute(\"DELETE FROM ports WHERE host_port = 8086\"); c.commit()'",
+        db.display()
+    ));
+    let out = h.mino(&["system", "check"]);
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    let mut lines: Vec<&str> = report.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(
+        lines,
+        [
+            format!("container quiet: missing connect4 map element tcp 0.0.0.0:8087 -> {quiet}:80"),
+            format!("container web: orphan connect4 map element tcp 0.0.0.0:8086 -> {web}:80"),
+            format!("container web: orphan published port element tcp *:8086 -> {web}:80"),
+        ]
+    );
+    let repaired = h.mino(&["system", "check", "--repair"]);
+    assert_eq!(
+        repaired.status.code(),
+        Some(0),
+        "{}",
+        common::show(&repaired)
+    );
+    assert_eq!(ok(&h, &["system", "check"]), "");
+    ok(&h, &["rm", "-f", "web", "quiet"]);
+    assert_eq!(ok(&h, &["system", "check"]), "");
+}

@@ -121,10 +121,11 @@ pub fn create_locked(
     // The record first: it is the commit point that makes the name taken (and the host ports). A random
     // name that collides gets a fresh one.
     let mut attempt = 0;
+    let mut volumes = volume::Made::default();
     let recorded = loop {
         match st.write(|tx| -> Result<(), EngineError> {
             store::insert(tx, &container)?;
-            volume::attach(ctx, tx, &container.id, &container.config.host)?;
+            volume::attach(ctx, tx, &container.id, &container.config.host, &mut volumes)?;
             ports::reserve(tx, &container, &container.config.host.port_bindings)
         }) {
             Err(EngineError::Store(StoreError::State(StateError::NameInUse { .. })))
@@ -137,6 +138,7 @@ pub fn create_locked(
         }
     };
     if let Err(e) = recorded {
+        volumes.forget();
         let _ = fs::remove_dir_all(&dir);
         return Err(e);
     }

@@ -25,6 +25,9 @@ use crate::error::{sys_err, EngineError};
 /// How often a follower reads the table when inotify said nothing.
 const RECHECK: Duration = Duration::from_secs(2);
 
+/// How often a follower reads the table when it could not watch the store (no inotify left).
+const RECHECK_UNWATCHED: Duration = Duration::from_millis(250);
+
 /// Rows read from the store at a time.
 const BATCH: i64 = 256;
 
@@ -270,14 +273,12 @@ pub fn follow(
     mut f: impl FnMut(&Event) -> Result<bool, EngineError>,
 ) -> Result<(), EngineError> {
     // Watch first, then read: a commit between the two is seen by one or the other.
-    let inotify = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK)
-        .map_err(sys_err("start watching the state store"))?;
-    inotify
-        .add_watch(
-            &ctx.paths.root,
-            AddWatchFlags::IN_MODIFY | AddWatchFlags::IN_CREATE | AddWatchFlags::IN_MOVED_TO,
-        )
-        .map_err(sys_err(format!("watch {}", ctx.paths.root.display())))?;
+    let inotify = watch(ctx)?;
+    let recheck = if inotify.is_some() {
+        RECHECK
+    } else {
+        RECHECK_UNWATCHED
+    };
     let mut last = match query.since {
         Some(_) => 0,
         None => ctx.store()?.read(|tx| tx.last_event())?,
@@ -303,7 +304,7 @@ pub fn follow(
                 break;
             }
         }
-        let mut wait = RECHECK;
+        let mut wait = recheck;
         if let Some(u) = query.until {
             let left = u - now_nanos();
             if left <= 0 {
@@ -311,14 +312,55 @@ pub fn follow(
             }
             wait = wait.min(Duration::from_nanos(left as u64));
         }
-        let mut fds = [PollFd::new(inotify.as_fd(), PollFlags::POLLIN)];
         let ms = u16::try_from(wait.as_millis().max(1)).unwrap_or(u16::MAX);
+        let mut fds: Vec<PollFd<'_>> = inotify
+            .iter()
+            .map(|i| PollFd::new(i.as_fd(), PollFlags::POLLIN))
+            .collect();
         match poll(&mut fds, PollTimeout::from(ms)) {
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
             Err(e) => return Err(sys_err("wait for events")(e)),
         }
         // Drain what woke us; the table says what is new.
-        while inotify.read_events().is_ok_and(|v| !v.is_empty()) {}
+        while let Some(i) = &inotify {
+            if !i.read_events().is_ok_and(|v| !v.is_empty()) {
+                break;
+            }
+        }
+    }
+}
+
+/// An inotify watch on the store's directory, or `None` when the user's inotify instances or watches are
+/// used up (`fs.inotify.max_user_instances` and `max_user_watches`, which every process of the same user
+/// shares, a container's root included): the follower then reads the table every
+/// [`RECHECK_UNWATCHED`] instead, and says so once.
+fn watch(ctx: &Context) -> Result<Option<Inotify>, EngineError> {
+    use nix::errno::Errno;
+    let exhausted = |e: &Errno| matches!(e, Errno::EMFILE | Errno::ENFILE | Errno::ENOSPC);
+    let root = &ctx.paths.root;
+    let watched = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK)
+        .map_err(|e| (e, "start watching the state store".to_owned()))
+        .and_then(|inotify| {
+            inotify
+                .add_watch(
+                    root,
+                    AddWatchFlags::IN_MODIFY
+                        | AddWatchFlags::IN_CREATE
+                        | AddWatchFlags::IN_MOVED_TO,
+                )
+                .map(|_| inotify)
+                .map_err(|e| (e, format!("watch {}", root.display())))
+        });
+    match watched {
+        Ok(inotify) => Ok(Some(inotify)),
+        Err((e, what)) if exhausted(&e) => {
+            log::warn!(
+                "cannot {what} ({e}): no inotify left for this user, reading events every {} ms",
+                RECHECK_UNWATCHED.as_millis()
+            );
+            Ok(None)
+        }
+        Err((e, what)) => Err(sys_err(what)(e)),
     }
 }
 

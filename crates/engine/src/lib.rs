@@ -26,6 +26,7 @@ pub mod error;
 pub mod etc;
 pub mod events;
 pub mod exec;
+pub mod filters;
 pub mod gofmt;
 pub mod health;
 pub mod human;

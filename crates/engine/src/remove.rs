@@ -97,7 +97,7 @@ fn remove_stopped_with(ctx: &Context, c: &Container, volumes: bool) -> Result<()
     crate::crash::after("rm:kernel");
     let deleted = ctx
         .store()
-        .and_then(|mut st| Ok(st.write(|tx| tx.delete_container(c.id.as_str()))?));
+        .and_then(|mut st| Ok(st.write_freeing(|tx| tx.delete_container(c.id.as_str()))?));
     crate::crash::after("rm:record");
     match deleted {
         Ok(_) => {

@@ -148,23 +148,45 @@ pub fn create(
     };
     let config = serde_json::to_string(&Config { labels }).expect("serializable");
     let mut st = ctx.store().map_err(store_error)?;
-    st.write(|tx| -> Result<(), VolumeError> {
-        insert(ctx, tx, &name, false, &config)?;
+    let mut made = Made::default();
+    let recorded = st.write(|tx| -> Result<(), VolumeError> {
+        insert(ctx, tx, &name, false, &config, &mut made)?;
         Ok(())
-    })?;
+    });
+    if let Err(e) = recorded {
+        made.forget();
+        return Err(e);
+    }
     drop(st);
     crate::crash::after("volume-create:record");
     inspect(ctx, &name)
 }
 
+/// The directories of volumes whose records a write transaction inserted. They are made inside the
+/// transaction, so that a failure to make one leaves no record; when the transaction then fails (the
+/// commit too can fail: a full disk), [`Made::forget`] removes them, or they would outlive it as
+/// directories no record owns.
+#[derive(Default)]
+pub(crate) struct Made(Vec<PathBuf>);
+
+impl Made {
+    /// Removes the directories, after the transaction that would have recorded them failed.
+    pub(crate) fn forget(self) {
+        for dir in self.0 {
+            let _ = fs::remove_dir_all(dir);
+        }
+    }
+}
+
 /// Inserts a volume's record unless it exists, and makes its directory: inside a write transaction, so
-/// a failure to make the directory leaves no record.
+/// a failure to make the directory leaves no record. A new volume's directory is added to `made`.
 fn insert(
     ctx: &Context,
     tx: &WriteTx<'_>,
     name: &str,
     anonymous: bool,
     config: &str,
+    made: &mut Made,
 ) -> Result<bool, VolumeError> {
     let new = tx.insert_volume(&NewVolume {
         name,
@@ -172,6 +194,9 @@ fn insert(
         anonymous,
         config,
     })?;
+    if new {
+        made.0.push(ctx.paths.volume_dir(name));
+    }
     let data = data_dir(ctx, name);
     fs::create_dir_all(&data).map_err(io_err(format!("create {}", data.display())))?;
     crate::crash::after("volume-create:dir");
@@ -295,9 +320,10 @@ pub(crate) fn attach(
     tx: &WriteTx<'_>,
     id: &ContainerId,
     host: &HostConfig,
+    made: &mut Made,
 ) -> Result<(), VolumeError> {
     for v in &host.volumes {
-        insert(ctx, tx, &v.name, v.anonymous, "{}")?;
+        insert(ctx, tx, &v.name, v.anonymous, "{}", made)?;
         tx.mount_volume(&v.name, id.as_str())?;
     }
     Ok(())

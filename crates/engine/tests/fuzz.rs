@@ -1,11 +1,13 @@
-//! Property tests of the parsers that take a user's text: `run`/`create` flag values, `--filter` expressions,
-//! `--since`/`--until` times and `--format` Go templates. No input may panic or hang; each is accepted or
+//! Property tests of the parsers that take a user's text: `run`/`create` flag values, `--filter` expressions
+//! (`ps`, `network ls`, `volume ls`, the prunes, `events`), `--since`/`--until` times and `--format` Go
+//! templates. No input may panic or hang; each is accepted or
 //! refused with a one-line error. Inputs are the seeds in `tests/seeds/<parser>/` with small edits made of the
 //! grammar's own tokens (see `minotaur-fuzzkit`); failures found are kept in `proptest-regressions/`.
 
 use std::time::{Duration, SystemTime};
 
 use minotaur_engine::events::{self, Filter as EventsFilter};
+use minotaur_engine::filters::{ContainerFilter, NetworkFilter};
 use minotaur_engine::ids::ContainerName;
 use minotaur_engine::parse;
 use minotaur_engine::system::prune::Filter as PruneFilter;
@@ -186,6 +188,12 @@ const FILTER_TOKENS: &[&str] = &[
     "image",
     "network",
     "type",
+    "status",
+    "health",
+    "ancestor",
+    "builtin",
+    "custom",
+    "healthy",
     "true",
     "false",
     "1",
@@ -205,6 +213,8 @@ fn check_filters(s: String) {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         check(PruneFilter::parse(&s, now));
         check(s.parse::<VolumeFilter>());
+        check(s.parse::<ContainerFilter>());
+        check(s.parse::<NetworkFilter>());
         check(EventsFilter::parse(&[s.as_str(), "type=container"]));
         check(events::parse_time(&s, now));
     });

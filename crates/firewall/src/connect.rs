@@ -163,6 +163,30 @@ impl ConnectRedirect {
         self.add(ports)
     }
 
+    /// Every element of the map, read back (`system check` compares them with the store's ports).
+    pub fn elements(&self) -> Result<Vec<RedirectElement>, RedirectError> {
+        let mut out = Vec::new();
+        for key in bpf::map_keys(&self.map, KEY_SIZE).map_err(sys("list the connect4 port map"))? {
+            match bpf::map_lookup(&self.map, &key, VALUE_SIZE) {
+                Ok(value) => out.extend(RedirectElement::decode(&key, &value, self.cookie)),
+                // Removed since it was listed.
+                Err(Errno::ENOENT) => {}
+                Err(e) => return Err(sys("read the connect4 port map")(e)),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The elements that `ports` make (those of them the program redirects), as [`Self::sync`] would
+    /// write them.
+    pub fn elements_of(&self, ports: &[PortRule]) -> Vec<RedirectElement> {
+        ports
+            .iter()
+            .filter_map(|p| self.entry(p))
+            .filter_map(|(k, v)| RedirectElement::decode(&k, &v, self.cookie))
+            .collect()
+    }
+
     /// The map element of a published port, if it is one the program redirects: an IPv4 container, published
     /// on every address (key address 0) or on a loopback address.
     fn entry(&self, p: &PortRule) -> Option<([u8; KEY_SIZE], [u8; VALUE_SIZE])> {
@@ -186,6 +210,57 @@ impl ConnectRedirect {
         value[..4].copy_from_slice(&to.octets());
         value[4..6].copy_from_slice(&p.container_port.to_be_bytes());
         Some((key, value))
+    }
+}
+
+/// One element of the connect4 map: a connection over `proto` to `host_ip:host_port` (`0.0.0.0`: any
+/// loopback address) goes to `container_ip:container_port` instead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RedirectElement {
+    pub proto: Proto,
+    pub host_ip: Ipv4Addr,
+    pub host_port: u16,
+    pub container_ip: Ipv4Addr,
+    pub container_port: u16,
+    /// Whether the key is for the network namespace this process runs in (the one the engine publishes
+    /// ports in); a key of another one is never written by this engine's commands.
+    pub this_namespace: bool,
+}
+
+impl RedirectElement {
+    /// The element a key and value of the map hold; `None` for a key of a protocol the program does not
+    /// redirect, or of the wrong size.
+    fn decode(key: &[u8], value: &[u8], cookie: u64) -> Option<RedirectElement> {
+        let key: &[u8; KEY_SIZE] = key.try_into().ok()?;
+        let value: &[u8; VALUE_SIZE] = value.try_into().ok()?;
+        let proto = match i32::from(key[14]) {
+            libc::IPPROTO_TCP => Proto::Tcp,
+            libc::IPPROTO_UDP => Proto::Udp,
+            _ => return None,
+        };
+        let ip = |b: &[u8]| Ipv4Addr::new(b[0], b[1], b[2], b[3]);
+        Some(RedirectElement {
+            proto,
+            host_ip: ip(&key[8..12]),
+            host_port: u16::from_be_bytes([key[12], key[13]]),
+            container_ip: ip(&value[..4]),
+            container_port: u16::from_be_bytes([value[4], value[5]]),
+            this_namespace: key[..8] == cookie.to_ne_bytes(),
+        })
+    }
+}
+
+impl std::fmt::Display for RedirectElement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}:{} -> {}:{}",
+            self.proto, self.host_ip, self.host_port, self.container_ip, self.container_port
+        )?;
+        if !self.this_namespace {
+            f.write_str(" (of another network namespace)")?;
+        }
+        Ok(())
     }
 }
 
@@ -281,6 +356,28 @@ fn program(map: i32) -> Vec<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn map_elements_read_back_as_published_ports() {
+        let cookie = 0x1234_5678_9abc_def0_u64;
+        let mut key = [0u8; KEY_SIZE];
+        key[..8].copy_from_slice(&cookie.to_ne_bytes());
+        key[8..12].copy_from_slice(&[127, 0, 0, 1]);
+        key[12..14].copy_from_slice(&8080u16.to_be_bytes());
+        key[14] = libc::IPPROTO_UDP as u8;
+        let value = [10, 88, 0, 2, 0, 80, 0, 0];
+        let e = RedirectElement::decode(&key, &value, cookie).unwrap();
+        assert_eq!(e.to_string(), "udp 127.0.0.1:8080 -> 10.88.0.2:80");
+        let other = RedirectElement::decode(&key, &value, cookie + 1).unwrap();
+        assert_eq!(
+            other.to_string(),
+            "udp 127.0.0.1:8080 -> 10.88.0.2:80 (of another network namespace)"
+        );
+        assert_ne!(e, other);
+        key[14] = 1;
+        assert_eq!(RedirectElement::decode(&key, &value, cookie), None);
+        assert_eq!(RedirectElement::decode(&key[..15], &value, cookie), None);
+    }
 
     #[test]
     fn jumps_land_where_the_comments_say() {

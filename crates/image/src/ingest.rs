@@ -236,14 +236,40 @@ impl Store {
         let pin = self
             .pin([desc.digest.hex(), desc.diff_id.hex()])
             .map_err(store_err)?;
-        let done = |outcome, unpacked_size| IngestedLayer {
-            desc: desc.clone(),
-            unpacked_size,
-            outcome,
-            _pin: pin,
+        match self.ingest_pinned(desc, opts, source, progress) {
+            Ok((outcome, unpacked_size)) => Ok(IngestedLayer {
+                desc: desc.clone(),
+                unpacked_size,
+                outcome,
+                _pin: pin,
+            }),
+            Err(e) => {
+                // A fetch that failed (the disk full, the registry gone) leaves no pin files behind
+                // for `system check` to find: they guard nothing it stored.
+                self.unpin(pin);
+                Err(e)
+            }
+        }
+    }
+
+    /// [`Store::ingest_layer`] once the layer is pinned.
+    fn ingest_pinned<F, R>(
+        &self,
+        desc: &LayerDesc,
+        opts: &extract::Options,
+        source: F,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<(Outcome, u64), IngestError>
+    where
+        F: FnOnce(u64) -> io::Result<R> + Send,
+        R: Read + Send,
+    {
+        let store_err = |source| IngestError::Store {
+            digest: desc.digest.clone(),
+            source,
         };
         if let Some(size) = self.present(desc).map_err(store_err)? {
-            return Ok(done(Outcome::Present, size));
+            return Ok((Outcome::Present, size));
         }
         let fetch = match self
             .fetch_lock(desc.digest.hex(), false)
@@ -254,12 +280,11 @@ impl Store {
         };
         // Whoever held the lock may have brought it in.
         if let Some(size) = self.present(desc).map_err(store_err)? {
-            return Ok(done(Outcome::Present, size));
+            return Ok((Outcome::Present, size));
         }
         let r = self.fetch(desc, opts, source, progress);
         fetch.remove();
-        let (outcome, size) = r?;
-        Ok(done(outcome, size))
+        r
     }
 
     /// Bytes of file content of the layer when both it and its blob are in the store.

@@ -55,6 +55,7 @@
 mod archive;
 pub mod change;
 pub mod extract;
+mod filter;
 mod housekeeping;
 mod import;
 mod index;
@@ -71,6 +72,7 @@ mod time;
 
 pub use archive::{ArchiveError, Loaded};
 pub use extract::Options as ExtractOptions;
+pub use filter::{ImageFilter, ImageFilterError};
 pub use housekeeping::{HistoryEntry, Pruned, Unused};
 pub use import::ImportOptions;
 pub use ingest::{IngestError, IngestedLayer, LayerDesc, Outcome, Progress};

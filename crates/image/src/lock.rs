@@ -106,6 +106,18 @@ impl Store {
         Ok(Pin { _locks: locks })
     }
 
+    /// Lets go of a pin and removes its lock files that guard nothing (what it pinned never reached the
+    /// store) and that nobody else holds.
+    pub(crate) fn unpin(&self, pin: Pin) {
+        let paths: Vec<PathBuf> = pin._locks.iter().map(|l| l.path.clone()).collect();
+        drop(pin);
+        for path in paths {
+            if let Err(e) = self.remove_stale_lock(&path) {
+                log::debug!("cannot remove {}: {e}", path.display());
+            }
+        }
+    }
+
     /// The right to remove the blob or layer `<hex>`: `None` while anything pins it.
     pub(crate) fn claim(&self, hex: &str) -> Result<Option<FileLock>, StoreError> {
         FileLock::take(

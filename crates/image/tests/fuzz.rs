@@ -1,6 +1,7 @@
 //! Property tests of what the image store parses: hostile layer tarballs (absolute names, `..`, a symlink and
 //! then a file through it, hard links out of the layer, whiteouts, PAX records, huge and sparse sizes,
-//! corrupted and truncated headers) and image references. No input may panic, hang, or write outside the
+//! corrupted and truncated headers), image references, `images --filter`, and the documents `load` reads first (`manifest.json`
+//! of `docker save`, `index.json` of an OCI layout). No input may panic, hang, or write outside the
 //! layer root; each is extracted or refused with a one-line error. Tarballs are built from entries near what
 //! real layers hold, then bytes of them are changed (header checksums kept valid) and the stream may be cut
 //! short. Failures found are kept in `fuzz.proptest-regressions`.
@@ -13,9 +14,9 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use common::Tar;
-use minotaur_fuzzkit::{assert_one_line, config, near, seed_lines, within};
+use minotaur_fuzzkit::{assert_one_line, config, near, seed_files, seed_lines, within};
 use minotaur_image::extract::{extract, Options};
-use minotaur_image::{Digest, Reference};
+use minotaur_image::{Digest, ExtractOptions, ImageFilter, Reference, Store};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use tar::EntryType;
@@ -381,5 +382,255 @@ proptest! {
         s in near(seed_lines(format!("{}/tests/seeds/references", env!("CARGO_MANIFEST_DIR"))), REFERENCE_TOKENS)
     ) {
         check_reference(s);
+    }
+}
+
+/// The members of the archives `load` is given around a fuzzed `manifest.json` or `index.json`: one layer, its
+/// image config, an OCI manifest of them and an index (a platform list) of that manifest, at the names both
+/// layouts use. Seeds name them by placeholders (`@CONFIG@`, `@LAYER@`, `@MANIFEST@`, `@LIST@` and their
+/// `_SIZE@`s), replaced after the edits.
+struct Members {
+    files: Vec<(String, Vec<u8>)>,
+    placeholders: Vec<(String, String)>,
+}
+
+fn members() -> Members {
+    let hex = |b: &[u8]| Digest::of(b).hex().to_owned();
+    let layer = Tar::default()
+        .dir("etc", 0o755)
+        .file("etc/os-release", b"ID=fuzz\n")
+        .build();
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": oci_spec::image::Arch::default().to_string(),
+        "os": "linux",
+        "config": {"Cmd": ["/bin/sh"]},
+        "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{}", hex(&layer))]},
+    }))
+    .unwrap();
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": format!("sha256:{}", hex(&config)), "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                    "digest": format!("sha256:{}", hex(&layer)), "size": layer.len()}],
+    }))
+    .unwrap();
+    let list = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                       "digest": format!("sha256:{}", hex(&manifest)), "size": manifest.len(),
+                       "platform": {"architecture": oci_spec::image::Arch::default().to_string(), "os": "linux"}}],
+    }))
+    .unwrap();
+    let mut placeholders = Vec::new();
+    let mut files = vec![
+        (
+            "oci-layout".to_owned(),
+            br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec(),
+        ),
+        ("config.json".to_owned(), config.clone()),
+        ("layer.tar".to_owned(), layer.clone()),
+    ];
+    for (name, bytes) in [
+        ("CONFIG", config),
+        ("LAYER", layer),
+        ("MANIFEST", manifest),
+        ("LIST", list),
+    ] {
+        placeholders.push((format!("@{name}_SIZE@"), bytes.len().to_string()));
+        placeholders.push((format!("@{name}@"), hex(&bytes)));
+        files.push((format!("blobs/sha256/{}", hex(&bytes)), bytes));
+    }
+    Members {
+        files,
+        placeholders,
+    }
+}
+
+/// Loads an archive of the members and `doc` as `name` into a store of its own, which it returns.
+fn load(
+    m: &Members,
+    name: &str,
+    doc: &str,
+) -> (
+    tempfile::TempDir,
+    Store,
+    Result<Vec<minotaur_image::Loaded>, minotaur_image::ArchiveError>,
+) {
+    let doc = m
+        .placeholders
+        .iter()
+        .fold(doc.to_owned(), |d, (from, to)| d.replace(from, to));
+    // On a tmpfs when there is one: a load syncs what it writes, which a disk makes slow.
+    let tmp = match std::path::Path::new("/dev/shm").is_dir() {
+        true => tempfile::tempdir_in("/dev/shm"),
+        false => tempfile::tempdir(),
+    }
+    .unwrap();
+    let store = Store::open(tmp.path()).unwrap();
+    let mut t = Tar::default();
+    for (n, b) in &m.files {
+        t = t.file(n, b);
+    }
+    let archive = t.file(name, doc.as_bytes()).build();
+    let opts = ExtractOptions {
+        allow_devices: false,
+        same_owner: false,
+    };
+    let result = store.load(&archive[..], &opts);
+    (tmp, store, result)
+}
+
+/// Loads `doc` as the `manifest.json` of one archive and the `index.json` of another: each load works or
+/// fails with one line, and a failed one registers nothing.
+fn check_load(doc: String) {
+    within(&format!("load of {doc:?}"), move || {
+        let m = members();
+        for name in ["manifest.json", "index.json"] {
+            let (_tmp, store, result) = load(&m, name, &doc);
+            if let Err(e) = result {
+                assert_one_line(&e);
+                let images = store.images().unwrap();
+                assert!(
+                    images.iter().all(|i| i.repository == "host"),
+                    "a failed load registered {images:?}"
+                );
+            }
+        }
+    });
+}
+
+const ARCHIVE_TOKENS: &[&str] = &[
+    "\"",
+    "{",
+    "}",
+    "[",
+    "]",
+    ":",
+    ",",
+    "null",
+    "true",
+    "0",
+    "-1",
+    "1e999",
+    "99999999999999999999",
+    "\"Config\"",
+    "\"Layers\"",
+    "\"RepoTags\"",
+    "\"manifests\"",
+    "\"digest\"",
+    "\"size\"",
+    "\"mediaType\"",
+    "\"platform\"",
+    "\"annotations\"",
+    "\"config.json\"",
+    "\"layer.tar\"",
+    "\"blobs/sha256/@LAYER@\"",
+    "\"blobs/sha256/@CONFIG@\"",
+    "\"sha256:@MANIFEST@\"",
+    "\"sha256:@LIST@\"",
+    "\"sha256:@CONFIG@\"",
+    "\"sha256:\"",
+    "\"../../etc/passwd\"",
+    "\"/etc/passwd\"",
+    "\"application/vnd.oci.image.index.v1+json\"",
+    "\"application/vnd.oci.image.manifest.v1+json\"",
+    "\"io.containerd.image.name\"",
+    "\"UPPER:tag\"",
+    "\\u0000",
+    "é",
+    " ",
+    "\n",
+];
+
+fn archive_seeds() -> Vec<String> {
+    seed_files(format!(
+        "{}/tests/seeds/archive_manifests",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+}
+
+#[test]
+fn archive_seeds_load_or_fail_in_one_line() {
+    let seeds = archive_seeds();
+    // The seeds are worth something only if some of them load: the members and placeholders are right.
+    let m = members();
+    let loads = seeds
+        .iter()
+        .filter(|doc| {
+            ["manifest.json", "index.json"]
+                .iter()
+                .any(|name| load(&m, name, doc).2.is_ok())
+        })
+        .count();
+    assert!(loads >= 4, "only {loads} seeds load");
+    seeds.into_iter().for_each(check_load);
+}
+
+proptest! {
+    #![proptest_config(config(500))]
+    #[test]
+    fn load_manifests_and_indexes(s in near(archive_seeds(), ARCHIVE_TOKENS)) {
+        check_load(s);
+    }
+}
+
+const IMAGE_FILTER_TOKENS: &[&str] = &[
+    "=",
+    "dangling",
+    "reference",
+    "true",
+    "false",
+    "*",
+    "?",
+    "[",
+    "]",
+    "[!",
+    "-",
+    "\\",
+    ":",
+    "/",
+    "**",
+    "busybox",
+    "latest",
+    " ",
+    "\n",
+    "é",
+];
+
+fn check_image_filter(s: String) {
+    within(&format!("images --filter {s:?}"), move || {
+        match s.parse::<ImageFilter>() {
+            Ok(f) => {
+                // Matching never panics, whatever the pattern.
+                let _ = f.matches_name("localhost:5000/team/app", "v1");
+                let _ = f.matches_name("<none>", "<none>");
+            }
+            Err(e) => assert_one_line(&e),
+        }
+    });
+}
+
+fn image_filter_seeds() -> Vec<String> {
+    seed_lines(format!(
+        "{}/tests/seeds/image_filters",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+}
+
+#[test]
+fn image_filter_seeds_parse_or_fail_in_one_line() {
+    image_filter_seeds()
+        .into_iter()
+        .for_each(check_image_filter);
+}
+
+proptest! {
+    #![proptest_config(config(1500))]
+    #[test]
+    fn image_filters(s in near(image_filter_seeds(), IMAGE_FILTER_TOKENS)) {
+        check_image_filter(s);
     }
 }

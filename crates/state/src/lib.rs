@@ -24,7 +24,18 @@
 //! <root>/minotaur.db       the database, mode 0600
 //! <root>/minotaur.db-wal   SQLite's write-ahead log and its shared-memory index; present while a process has
 //! <root>/minotaur.db-shm   the database open (do not copy the .db file alone while they exist)
+//! <root>/minotaur.reserve  RESERVE_SIZE bytes of zeros, written out: room kept back for deletions
 //! ```
+//!
+//! # A full file system
+//!
+//! SQLite needs room to delete too: in WAL mode a transaction that removes rows appends the pages it
+//! changed to the log. On a full file system a command that made part of a container and failed could not
+//! then delete its record, and a user could not `rm` anything to make room. So [`Store::open`] keeps
+//! [`RESERVE_SIZE`] bytes allocated in `minotaur.reserve`, and [`Store::write_freeing`], meant for
+//! transactions that delete, gives that room back and tries once more when its first attempt fails. The
+//! next `open` that finds room makes the reserve again. A commit that fails for want of room is
+//! [`StateError::Full`].
 //!
 //! `PRAGMA user_version` is the schema version: the number of migrations applied (see [`SCHEMA_VERSION`]). All
 //! tables are `STRICT`. IDs are 64 lowercase hex characters. Times are RFC 3339 in UTC with milliseconds
@@ -129,7 +140,7 @@
 mod tx;
 
 use std::fs::{DirBuilder, OpenOptions};
-use std::io;
+use std::io::{self, Write};
 use std::net::IpAddr;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -146,6 +157,13 @@ pub use tx::{
 
 /// The database's file name under the root directory.
 pub const DB_FILE: &str = "minotaur.db";
+
+/// The file whose blocks are kept back for deletions on a full file system (see the crate documentation).
+pub const RESERVE_FILE: &str = "minotaur.reserve";
+
+/// The reserve's size: 64 pages, more than SQLite appends to the log to delete a container and every row
+/// that refers to it.
+pub const RESERVE_SIZE: usize = 256 * 1024;
 
 /// How long a process waits for another one's write lock before giving up with "database is locked".
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -272,6 +290,9 @@ pub enum StateError {
         #[source]
         source: rusqlite::Error,
     },
+    /// SQLite's `SQLITE_FULL`: the file system holding the database has no room left.
+    #[error("state database {path}: no space left on its file system")]
+    Full { path: PathBuf },
     #[error("state database {path}: cannot {what}")]
     Query {
         path: PathBuf,
@@ -310,6 +331,17 @@ pub enum StateError {
 /// this many pages.
 const WAL_LIMIT: u64 = 64 * 4096;
 
+impl StateError {
+    /// Whether the file system holding the database has no room left.
+    pub fn is_full(&self) -> bool {
+        match self {
+            StateError::Full { .. } => true,
+            StateError::Open { source, .. } | StateError::Migrate { source, .. } => is_full(source),
+            _ => false,
+        }
+    }
+}
+
 /// An open state database. One per process (or per thread): it holds one SQLite connection.
 pub struct Store {
     conn: Connection,
@@ -319,7 +351,19 @@ pub struct Store {
 impl Store {
     /// Opens the state database under `root`, creating the directory (mode 0700) and the database as needed,
     /// and brings its schema up to [`SCHEMA_VERSION`]. Safe to call from many processes at once.
+    ///
+    /// Opening needs room too (SQLite makes the log's index file): on a full file system the reserve is
+    /// given back and the open tried once more, so that a user can still list and remove what takes room.
     pub fn open(root: &Path) -> Result<Store, StateError> {
+        match Store::open_once(root) {
+            Err(e) if e.is_full() && std::fs::remove_file(root.join(RESERVE_FILE)).is_ok() => {
+                Store::open_once(root)
+            }
+            other => other,
+        }
+    }
+
+    fn open_once(root: &Path) -> Result<Store, StateError> {
         DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -346,6 +390,7 @@ impl Store {
         let store = Store { conn, path };
         store.configure()?;
         store.migrate()?;
+        keep_reserve(root);
         Ok(store)
     }
 
@@ -370,6 +415,22 @@ impl Store {
             .map_err(|source| tx_error(path, "commit", source))?;
         self.bound_wal();
         Ok(value)
+    }
+
+    /// [`Store::write`] for a transaction that frees room (deletes rows): when it fails, the reserve (see the
+    /// crate documentation) is given back to the file system and `f` runs once more in a new transaction.
+    /// Whatever made the first attempt fail, the second one's result is returned.
+    pub fn write_freeing<T, E>(&mut self, f: impl Fn(&WriteTx<'_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StateError>,
+    {
+        match self.write(&f) {
+            Ok(value) => Ok(value),
+            Err(first) => match self.path.parent().map(|root| root.join(RESERVE_FILE)) {
+                Some(reserve) if std::fs::remove_file(&reserve).is_ok() => self.write(f),
+                _ => Err(first),
+            },
+        }
     }
 
     /// Keeps the WAL short. A process that opens the database while no other has it open rebuilds the WAL's
@@ -411,9 +472,17 @@ impl Store {
     /// The connection settings, which SQLite keeps per connection (except the journal mode, which is stored
     /// in the file and set here the first time).
     fn configure(&self) -> Result<(), StateError> {
-        let open_error = |source| StateError::Open {
-            path: self.path.clone(),
-            source,
+        let open_error = |source| {
+            if is_full(&source) {
+                StateError::Full {
+                    path: self.path.clone(),
+                }
+            } else {
+                StateError::Open {
+                    path: self.path.clone(),
+                    source,
+                }
+            }
         };
         self.conn.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
         self.conn
@@ -500,7 +569,40 @@ impl Store {
     }
 }
 
+/// Makes the reserve under `root` if it is missing. Best effort: with no room for all of it, nothing is kept
+/// (a partial reserve would only take room the failing command needs), and the next open tries again.
+fn keep_reserve(root: &Path) {
+    let path = root.join(RESERVE_FILE);
+    if path.exists() {
+        return;
+    }
+    // Another process making it at the same time makes `create_new` fail: one reserve is enough.
+    let Ok(mut file) = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+    else {
+        return;
+    };
+    // Written, not `set_len`: a sparse file would keep nothing back.
+    if file.write_all(&[0; RESERVE_SIZE]).is_err() {
+        drop(file);
+        let _ = std::fs::remove_file(&path);
+    }
+}
+
+/// Whether SQLite failed for want of room.
+pub(crate) fn is_full(e: &rusqlite::Error) -> bool {
+    e.sqlite_error_code() == Some(ErrorCode::DiskFull)
+}
+
 fn tx_error(path: &Path, op: &'static str, source: rusqlite::Error) -> StateError {
+    if is_full(&source) {
+        return StateError::Full {
+            path: path.to_owned(),
+        };
+    }
     StateError::Transaction {
         path: path.to_owned(),
         op,

@@ -165,7 +165,13 @@ impl<'a> ReadTx<'a> {
     fn query_error(&self, what: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> StateError {
         let path = self.path.to_owned();
         let what = what.into();
-        move |source| StateError::Query { path, what, source }
+        move |source| {
+            if crate::is_full(&source) {
+                StateError::Full { path }
+            } else {
+                StateError::Query { path, what, source }
+            }
+        }
     }
 
     /// The container whose ID or name is `id_or_name` (an exact ID match wins over a name).

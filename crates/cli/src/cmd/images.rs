@@ -2,7 +2,7 @@ use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use minotaur_engine::create::HOST_IMAGE;
-use minotaur_image::Store;
+use minotaur_image::{ImageFilter, Store};
 
 use crate::cli::Global;
 use crate::error::CliResult;
@@ -14,6 +14,10 @@ pub struct Args {
     /// Only images of this repository (and tag)
     #[arg(value_name = "REPOSITORY[:TAG]")]
     reference: Option<String>,
+
+    /// Filter: dangling=true|false, reference=PATTERN (a shell pattern over REPOSITORY[:TAG])
+    #[arg(short = 'f', long = "filter", value_name = "KEY=VALUE")]
+    filter: Vec<String>,
 
     /// Only print image IDs
     #[arg(short, long)]
@@ -59,6 +63,12 @@ const HEADERS: &[(&str, &str)] = &[
 ];
 
 pub fn run(global: &Global, args: Args) -> CliResult {
+    let filters = args
+        .filter
+        .iter()
+        .map(|f| f.parse::<ImageFilter>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::from)?;
     let store = Store::open(&global.root)?;
     let (repo, tag) = match args.reference.as_deref() {
         None => (None, None),
@@ -76,10 +86,14 @@ pub fn run(global: &Global, args: Args) -> CliResult {
         .into_iter()
         .filter(|i| repo.as_ref().is_none_or(|r| *r == i.repository))
         .filter(|i| tag.as_ref().is_none_or(|t| *t == i.tag))
+        .filter(|i| filters.iter().all(|f| f.matches(i)))
         .map(Some)
         .collect();
     // The built-in image, always there: the host's own filesystem, no layers, no creation time.
-    if repo.as_ref().is_none_or(|r| r == HOST_IMAGE) && tag.is_none() {
+    if repo.as_ref().is_none_or(|r| r == HOST_IMAGE)
+        && tag.is_none()
+        && filters.iter().all(|f| f.matches_name(HOST_IMAGE, "latest"))
+    {
         images.push(None);
     }
     let mut out = std::io::stdout().lock();

@@ -3,6 +3,7 @@ use std::io::Write;
 
 use minotaur_engine::container::NetworkRequest;
 use minotaur_engine::docker_types;
+use minotaur_engine::filters::NetworkFilter;
 use minotaur_engine::network;
 use minotaur_engine::network::{Network, NetworkCreate, BUILTIN};
 use minotaur_engine::template::Format;
@@ -202,38 +203,17 @@ fn all_networks(global: &Global) -> anyhow::Result<Vec<Network>> {
     Ok(nets)
 }
 
-fn matches(n: &Network, filter: &str) -> anyhow::Result<bool> {
-    let (k, v) = filter
-        .split_once('=')
-        .ok_or_else(|| anyhow::anyhow!("invalid filter {filter:?}: expected KEY=VALUE"))?;
-    Ok(match k {
-        "name" => n.name.contains(v),
-        "id" => n.id.starts_with(v),
-        "driver" => n.driver == v,
-        "label" => match v.split_once('=') {
-            Some((lk, lv)) => n.labels.get(lk).is_some_and(|x| x == lv),
-            None => n.labels.contains_key(v),
-        },
-        "type" => match v {
-            "builtin" => BUILTIN.contains(&n.name.as_str()) || n.name == "bridge",
-            "custom" => !(BUILTIN.contains(&n.name.as_str()) || n.name == "bridge"),
-            _ => anyhow::bail!("invalid filter type={v:?}: expected custom or builtin"),
-        },
-        _ => anyhow::bail!("invalid filter {k:?}: expected name, id, driver, label or type"),
-    })
-}
-
 fn ls(global: &Global, a: LsArgs) -> CliResult {
-    let mut keep = Vec::new();
-    for n in all_networks(global)? {
-        let mut ok = true;
-        for f in &a.filter {
-            ok &= matches(&n, f)?;
-        }
-        if ok {
-            keep.push(n);
-        }
-    }
+    let filters = a
+        .filter
+        .iter()
+        .map(|f| f.parse::<NetworkFilter>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::from)?;
+    let keep: Vec<Network> = all_networks(global)?
+        .into_iter()
+        .filter(|n| filters.iter().all(|f| f.matches(n)))
+        .collect();
     let id = |n: &Network| {
         if a.no_trunc {
             n.id.clone()

@@ -2,6 +2,7 @@ use std::io::Write;
 use std::time::SystemTime;
 
 use minotaur_engine::container::{Container, Status};
+use minotaur_engine::filters::ContainerFilter;
 use minotaur_engine::gofmt;
 use minotaur_engine::human;
 use minotaur_engine::network;
@@ -39,47 +40,6 @@ pub struct Args {
     /// Show the latest created container
     #[arg(short = 'l', long)]
     latest: bool,
-}
-
-/// A filter's key and value, when the key is known (and, for health, the value).
-fn check(filter: &str) -> anyhow::Result<(&str, &str)> {
-    let (k, v) = filter
-        .split_once('=')
-        .ok_or_else(|| anyhow::anyhow!("invalid filter {filter:?}: expected KEY=VALUE"))?;
-    match k {
-        "id" | "name" | "status" | "ancestor" | "label" => {}
-        "health" if ["starting", "healthy", "unhealthy", "none"].contains(&v) => {}
-        "health" => anyhow::bail!(
-            "invalid filter health={v:?}: expected starting, healthy, unhealthy or none"
-        ),
-        _ => anyhow::bail!(
-            "invalid filter {k:?}: expected id, name, status, label, ancestor or health"
-        ),
-    }
-    Ok((k, v))
-}
-
-fn matches(c: &Container, filter: &str, live: Status) -> anyhow::Result<bool> {
-    let (k, v) = check(filter)?;
-    Ok(match k {
-        "id" => c.id.as_str().starts_with(v),
-        "name" => c.name.as_str().contains(v),
-        "status" => live.as_str() == v,
-        "ancestor" => c.config.image == v || c.config.image_id.contains(v),
-        "label" => match v.split_once('=') {
-            Some((lk, lv)) => c.config.labels.get(lk).is_some_and(|x| x == lv),
-            None => c.config.labels.contains_key(v),
-        },
-        "health" => {
-            let checked = c.config.healthcheck.as_ref().is_some_and(|h| h.runs());
-            let health = match &c.state.health {
-                Some(h) if checked => h.status.as_str(),
-                _ => "none",
-            };
-            health == v
-        }
-        _ => unreachable!("checked above"),
-    })
 }
 
 /// The fields Docker's `ps --format` templates use; only those `shown` says (building some costs a time
@@ -221,17 +181,18 @@ const HEADERS: &[(&str, &str)] = &[
 
 pub fn run(global: &Global, args: Args) -> CliResult {
     // Bad filters are bad with no container to filter too.
-    for f in &args.filter {
-        check(f)?;
-    }
+    let filters = args
+        .filter
+        .iter()
+        .map(|f| f.parse::<ContainerFilter>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::from)?;
     let now = SystemTime::now();
     let mut containers = context(global).list()?;
     let mut keep = Vec::new();
     for c in containers.drain(..) {
         let mut ok = args.all || args.latest || c.state.status == Status::Running;
-        for f in &args.filter {
-            ok &= matches(&c, f, c.state.status)?;
-        }
+        ok &= filters.iter().all(|f| f.matches(&c, c.state.status));
         if ok {
             keep.push(c);
         }

@@ -20,8 +20,27 @@ use crate::network::record::{read_attachments, Endpoint, Network};
 use crate::parse::{PortMapping, Proto};
 use crate::runroot;
 
-/// Where `-P` and `-p CONTAINER` find host ports: Linux's default ephemeral range.
+/// Where `-P` and `-p CONTAINER` find host ports when the kernel does not say: Linux's default ephemeral
+/// range.
 const EPHEMERAL_PORTS: (u16, u16) = (32768, 60999);
+
+/// Where `-P` and `-p CONTAINER` find host ports: the host's ephemeral range, as Docker takes it,
+/// `net.ipv4.ip_local_port_range` of the network namespace minotaur runs in (the sysctl is per namespace).
+fn ephemeral_ports() -> (u16, u16) {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| parse_port_range(&s))
+        .unwrap_or(EPHEMERAL_PORTS)
+}
+
+/// `ip_local_port_range`'s two numbers, low and high, separated by white space.
+fn parse_port_range(s: &str) -> Option<(u16, u16)> {
+    let mut it = s.split_whitespace().map(|n| n.parse::<u16>().ok());
+    match (it.next()??, it.next()??, it.next()) {
+        (lo, hi, None) if lo > 0 && lo <= hi => Some((lo, hi)),
+        _ => None,
+    }
+}
 
 /// A published port as recorded: `host_ip` `None` is every host address.
 #[derive(Clone, Debug, PartialEq)]
@@ -86,18 +105,17 @@ pub(crate) fn reserve(
     ports: &[PortMapping],
 ) -> Result<(), EngineError> {
     let mut picked: Vec<u16> = Vec::new();
+    let (lo, hi) = if ports.iter().any(|p| p.host_port.is_none()) {
+        ephemeral_ports()
+    } else {
+        EPHEMERAL_PORTS
+    };
     for p in ports {
         let host_ip = p.host_ip.map(|ip| ip.to_string()).unwrap_or_default();
         let proto = p.proto.as_str();
         let host_port = match p.host_port {
             Some(port) => port,
-            None => tx.free_port(
-                proto,
-                &host_ip,
-                EPHEMERAL_PORTS.0,
-                EPHEMERAL_PORTS.1,
-                &picked,
-            )?,
+            None => tx.free_port(proto, &host_ip, lo, hi, &picked)?,
         };
         picked.push(host_port);
         tx.publish_port(&PortRow {
@@ -129,7 +147,9 @@ pub fn reload(ctx: &Context) -> Result<(), EngineError> {
     let mut fw = Firewall::open().map_err(NetworkError::from)?;
     let all: Vec<NetworkRules> = networks.iter().map(Network::rules).collect();
     fw.sync(&all, &rules).map_err(NetworkError::from)?;
-    if let Some(r) = connect_redirect(ctx) {
+    // A map pinned by an earlier command is synced too, whatever --connect-cgroup says now: its
+    // program still redirects by it.
+    if let Some(r) = connect_redirect(ctx).or_else(|| pinned_redirect(ctx)) {
         r.sync(&rules).map_err(NetworkError::from)?;
     }
     Ok(())
@@ -247,7 +267,7 @@ fn connect_redirect(ctx: &Context) -> Option<ConnectRedirect> {
 }
 
 /// The connect4 redirect if one is pinned, made or not by this invocation's `--connect-cgroup`.
-fn pinned_redirect(ctx: &Context) -> Option<ConnectRedirect> {
+pub(crate) fn pinned_redirect(ctx: &Context) -> Option<ConnectRedirect> {
     let dir = minotaur_firewall::connect::pin_dir(&ctx.paths.runroot);
     ConnectRedirect::open(&dir)
         .map_err(|e| redirect_warning(&NetworkError::from(e).into()))
@@ -307,6 +327,15 @@ fn is_bpffs(dir: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_kernels_port_range_is_read_as_it_prints_it() {
+        assert_eq!(parse_port_range("32768\t60999\n"), Some((32768, 60999)));
+        assert_eq!(parse_port_range("40000 40000"), Some((40000, 40000)));
+        for bad in ["", "40000", "2 1", "0 10", "1 2 3", "1 65536", "a b"] {
+            assert_eq!(parse_port_range(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn ports_reach_both_families_unless_tied_to_one() {

@@ -14,7 +14,7 @@
 //! their veth), and so is each container's resolver record file with what its endpoints say. Of minotaur's
 //! own nftables table, the `bridges` set and the port maps are compared with the store; what differs is
 //! repaired by the `network reload` every repair ends with, which also makes the connect4 map hold exactly
-//! the store's ports (that map is not compared element by element). Mounts below the run root are compared
+//! the store's ports; that map, when one is pinned, is compared with the store element by element too. Mounts below the run root are compared
 //! with the records too. Not checked yet: image store work directories.
 
 use std::collections::{HashMap, HashSet};
@@ -692,6 +692,60 @@ fn firewall(
             owner: owner_of(by_id, id),
             problem: Problem::Missing,
             object: format!("published port element {r}"),
+            fix: Fix::Firewall,
+        });
+    }
+    redirect(ctx, &wanted, &holder, by_id, half, found)
+}
+
+/// The connect4 map (when one is pinned), element by element, against the store's published ports: what
+/// no port makes is an orphan (it would send a connection to an address that may be another container's),
+/// what a port makes and the map lacks is missing. Both are repaired by the `network reload` every repair
+/// ends with, which makes the map hold exactly the store's ports.
+fn redirect(
+    ctx: &Context,
+    wanted: &[(String, PortRule)],
+    holder: &HashMap<String, &str>,
+    by_id: &HashMap<&str, &Container>,
+    half: &HashSet<&str>,
+    found: &mut Vec<Finding>,
+) -> Result<(), EngineError> {
+    let Some(map) = ports::pinned_redirect(ctx) else {
+        return Ok(());
+    };
+    let live: HashSet<_> = map
+        .elements()
+        .map_err(NetworkError::from)?
+        .into_iter()
+        .collect();
+    let wanted: Vec<_> = wanted
+        .iter()
+        .flat_map(|(id, r)| {
+            map.elements_of(std::slice::from_ref(r))
+                .into_iter()
+                .map(move |e| (id, e))
+        })
+        .collect();
+    let wanted_set: HashSet<_> = wanted.iter().map(|(_, e)| *e).collect();
+    let mut orphans: Vec<_> = live.difference(&wanted_set).collect();
+    orphans.sort_by_key(|e| e.to_string());
+    for e in orphans {
+        let id = holder.get(&e.container_ip.to_string());
+        if id.is_some_and(|id| half.contains(id)) {
+            continue;
+        }
+        found.push(Finding {
+            owner: id.map_or_else(|| "container (no record)".into(), |id| owner_of(by_id, id)),
+            problem: Problem::Orphan,
+            object: format!("connect4 map element {e}"),
+            fix: Fix::Firewall,
+        });
+    }
+    for (id, e) in wanted.iter().filter(|(_, e)| !live.contains(e)) {
+        found.push(Finding {
+            owner: owner_of(by_id, id),
+            problem: Problem::Missing,
+            object: format!("connect4 map element {e}"),
             fix: Fix::Firewall,
         });
     }
