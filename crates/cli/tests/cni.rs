@@ -215,8 +215,26 @@ fn minimal_config_adds_checks_and_deletes_idempotently() {
     assert!(!h.sh_ok("ip netns exec pa ip -o link show").contains("eth0"));
     let (code, _) = cni_err(&h, "CHECK", "pod-a", "pa", &check);
     assert_eq!(code, 3);
-    // DEL after the namespace is gone, and without CNI_NETNS, succeeds and frees the address.
+    // A namespace gone without a DEL leaves a record whose veth is gone: system check names it, and its
+    // repair takes it away as a GC would; an `mc` veth nobody recorded is an orphan.
+    let veth_b = b["interfaces"][1]["name"].as_str().unwrap().to_owned();
     h.sh_ok("ip netns delete pb");
+    minotaur_testhost::wait_until("the veth to go with its namespace", || {
+        Ok(!h.sh_ok("ip -o link show").contains(&veth_b))
+    })
+    .unwrap();
+    h.sh_ok("ip link add mc0123456789abc type veth peer name mcpeer");
+    let out = h.mino(&["system", "check"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.contains("CNI attachment pod-b/eth0 on network cninet"),
+        "{report}"
+    );
+    assert!(report.contains("veth mc0123456789abc"), "{report}");
+    ok(&h, &["system", "check", "--repair"]);
+    assert_eq!(ok(&h, &["system", "check"]), "");
+    // DEL after the namespace and the record are gone, and without CNI_NETNS, succeeds.
     assert_eq!(cni_ok(&h, "DEL", "pod-b", "", &conf), Value::Null);
     assert_eq!(cni_ok(&h, "DEL", "pod-b", "pb", &conf), Value::Null);
     // DEL of a network that never existed succeeds too.

@@ -27,6 +27,15 @@ use crate::network::networks::{self, NetworkCreate};
 use crate::network::ports::{add_rules, cni_port_rules, remove_rules};
 use crate::network::record::{CniRecord, CniRoute, Endpoint, Network, DEFAULT_NETWORK};
 
+/// The prefix of an attachment's host veth: `mc` and 13 hex digits (a container's are `mt…`).
+const VETH_PREFIX: &str = "mc";
+
+/// Whether `name` is an attachment's host veth by its form.
+pub(crate) fn is_cni_veth(name: &str) -> bool {
+    name.strip_prefix(VETH_PREFIX)
+        .is_some_and(|h| h.len() == 13 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// ADD: joins `CNI_NETNS` to the network and returns the spec's result.
 pub fn add(ctx: &Context, inv: &Invocation, conf: &NetConf) -> Result<Value, CniError> {
     let netns = inv.netns.as_deref().expect("ADD has CNI_NETNS (checked)");
@@ -65,7 +74,7 @@ pub fn add(ctx: &Context, inv: &Invocation, conf: &NetConf) -> Result<Value, Cni
         && (conf.routes().is_empty()
             || conf.is_default_gateway == Some(true)
             || conf.routes().iter().any(|r| r.dst.prefix_len() == 0));
-    let host_veth = format!("mc{}", &random_hex()[..13]);
+    let host_veth = format!("{VETH_PREFIX}{}", &random_hex()[..13]);
     let mut st = ctx.store()?;
     let rec = st.write(|tx| -> Result<CniRecord, CniError> {
         check_ports(tx, &ports)?;
