@@ -382,3 +382,175 @@ fn a_port_mapping_is_reached_over_loopback_and_survives_a_reload() {
     assert!(!table.contains("18080"), "{table}");
     h.sh_ok(&format!("kill {pid}"));
 }
+
+/// True when `tool` is on the PATH; otherwise says the test is skipped.
+fn have(tool: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(tool).is_file()));
+    if !found {
+        eprintln!("skipped: {tool} is not installed");
+    }
+    found
+}
+
+/// A layer tar of a busybox root: `/bin/busybox` and the applets the test uses as links to it.
+fn busybox_layer(h: &TestHost) -> Vec<u8> {
+    let busybox = h.sh_ok("command -v busybox");
+    let mut b = tar::Builder::new(Vec::new());
+    b.mode(tar::HeaderMode::Deterministic);
+    let mut dir = tar::Header::new_gnu();
+    dir.set_entry_type(tar::EntryType::Directory);
+    dir.set_mode(0o755);
+    dir.set_size(0);
+    for d in ["bin", "tmp", "proc", "sys", "dev", "etc", "srv"] {
+        b.append_data(&mut dir.clone(), d, std::io::empty())
+            .unwrap();
+    }
+    b.append_path_with_name(busybox.trim(), "bin/busybox")
+        .unwrap();
+    for applet in ["sh", "ip", "httpd", "echo", "sleep"] {
+        let mut link = tar::Header::new_gnu();
+        link.set_entry_type(tar::EntryType::Symlink);
+        link.set_mode(0o777);
+        link.set_size(0);
+        b.append_link(&mut link, format!("bin/{applet}"), "busybox")
+            .unwrap();
+    }
+    let page = b"from-podman\n";
+    let mut file = tar::Header::new_gnu();
+    file.set_mode(0o644);
+    file.set_size(page.len() as u64);
+    b.append_data(&mut file, "srv/index.html", &page[..])
+        .unwrap();
+    b.into_inner().unwrap()
+}
+
+/// podman 4.3's CNI backend with a network list whose only plugin is `minotaur-cni`: its containers get
+/// addresses on the minotaur network of that name, a published port is reached over loopback, and `rm`
+/// (podman's DEL) leaves no attachment, veth or port behind.
+#[test]
+fn podman_cni_backend_runs_containers_on_a_minotaur_network() {
+    if !have("podman") || !have("conmon") {
+        return;
+    }
+    let Some(h) = host() else { return };
+    let plugins = h.dir().join("cni-bin");
+    let configs = h.dir().join("cni-conf");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::create_dir_all(&configs).unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_minotaur"), plugins.join("minotaur-cni"))
+        .unwrap();
+    let runc = h.dir().join("minotaur-runc");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_minotaur"), &runc).unwrap();
+    std::fs::write(
+        configs.join("mtnet.conflist"),
+        json!({
+            "cniVersion": "1.0.0",
+            "name": "mtnet",
+            "plugins": [{"type": "minotaur-cni", "capabilities": {"portMappings": true}}]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    // podman's cleanup after `run --rm` is another podman, started by conmon, that gets CONTAINERS_CONF
+    // and not the rest of the environment: minotaur's directories reach the plugin through the file's
+    // engine environment. libcni caches results in /var/lib/cni: the box gets a /var/lib of its own.
+    let conf = h.dir().join("containers.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[engine]\nenv = [\"MINOTAUR_ROOT={}\", \"MINOTAUR_RUNROOT=/run/minotaur\"]\n\
+             [network]\nnetwork_backend = \"cni\"\ncni_plugin_dirs = [\"{}\"]\nnetwork_config_dir = \"{}\"\n",
+            h.dir().join("state").display(),
+            plugins.display(),
+            configs.display()
+        ),
+    )
+    .unwrap();
+    h.sh_ok("mount -t tmpfs -o mode=755 tmpfs /var/lib");
+    let storage = h.dir().join("podman-storage");
+    let tar = h.dir().join("busybox.tar");
+    std::fs::write(&tar, busybox_layer(&h)).unwrap();
+    let cgroup_parent = format!("/{}", h.cgroup_parent());
+    let podman = |args: &[&str]| -> Output {
+        h.command("podman")
+            .env("CONTAINERS_CONF", &conf)
+            .arg("--root")
+            .arg(&storage)
+            .args([
+                "--runroot",
+                "/run/podman-run",
+                "--tmpdir",
+                "/run/podman-tmp",
+            ])
+            .args(["--storage-driver", "vfs", "--cgroup-manager", "cgroupfs"])
+            .args(["--events-backend", "file", "--runtime"])
+            .arg(&runc)
+            .args(args)
+            .output()
+            .expect("running podman")
+    };
+    let pok = |args: &[&str]| -> String {
+        let out = podman(args);
+        assert!(out.status.success(), "podman {args:?}: {}", show(&out));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    pok(&["import", tar.to_str().unwrap(), "localhost/bb:latest"]);
+    let run = [
+        "run",
+        "--network",
+        "mtnet",
+        "--cgroup-parent",
+        &cgroup_parent,
+    ];
+    let addrs = pok(&[
+        &run[..],
+        &["--rm", "localhost/bb", "ip", "-o", "-4", "addr"],
+    ]
+    .concat());
+    let subnet = ok(
+        &h,
+        &[
+            "network",
+            "inspect",
+            "mtnet",
+            "--format",
+            "{{(index .IPAM.Config 0).Subnet}}",
+        ],
+    );
+    let prefix: String = subnet.split('.').take(2).collect::<Vec<_>>().join(".");
+    assert!(
+        addrs.contains(&format!("inet {prefix}.")),
+        "{addrs} not in {subnet}"
+    );
+    // --rm ran podman's DEL: nothing of the attachment is left.
+    assert!(!h.sh_ok("ip -o link show").contains(": mc"));
+    // A published port, reached over loopback; rm takes it away.
+    pok(&[
+        &run[..],
+        &[
+            "-d",
+            "--name",
+            "web",
+            "-p",
+            "18082:80",
+            "localhost/bb",
+            "httpd",
+            "-f",
+            "-p",
+            "80",
+            "-h",
+            "/srv",
+        ],
+    ]
+    .concat());
+    common::wait_until_ok(&h, "curl -sf -m 2 http://127.0.0.1:18082/");
+    assert_eq!(
+        h.sh_ok("curl -sS -m 5 http://127.0.0.1:18082/").trim(),
+        "from-podman"
+    );
+    pok(&["rm", "-f", "web"]);
+    assert!(!h.sh_ok("nft list table inet minotaur").contains("18082"));
+    assert!(!h.sh_ok("ip -o link show").contains(": mc"));
+    ok(&h, &["network", "rm", "mtnet"]);
+}

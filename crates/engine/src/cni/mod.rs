@@ -45,6 +45,20 @@ pub fn run(
         })));
     }
     let conf = NetConf::parse(config)?;
+    // Without a store nothing was ever attached: the commands that only look or take away do not make one
+    // (a DEL run with another MINOTAUR_ROOT than its ADD must not leave a database behind).
+    if inv.command != Command::Add && !ctx.paths.root.join(minotaur_state::DB_FILE).exists() {
+        return match inv.command {
+            Command::Check => Err(CniError::UnknownContainer(format!(
+                "{}/{} is not attached to network {} (there is no state in {})",
+                inv.container_id,
+                inv.ifname,
+                conf.name,
+                ctx.paths.root.display()
+            ))),
+            _ => Ok(None),
+        };
+    }
     match inv.command {
         Command::Add => attachment::add(ctx, inv, &conf).map(Some),
         Command::Del => attachment::del(ctx, inv, &conf).map(|()| None),
