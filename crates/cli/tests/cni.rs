@@ -27,7 +27,22 @@ fn plugin(h: &TestHost) -> PathBuf {
 /// Starts the plugin with `command` for (`id`, `ifname`) in namespace `netns` (a `/run/netns` name; empty
 /// for none), `config` on its stdin.
 fn spawn(h: &TestHost, command: &str, id: &str, netns: &str, config: &Value) -> Child {
+    spawn_args(h, command, id, netns, config, "")
+}
+
+/// [`spawn`] with `CNI_ARGS`.
+fn spawn_args(
+    h: &TestHost,
+    command: &str,
+    id: &str,
+    netns: &str,
+    config: &Value,
+    args: &str,
+) -> Child {
     let mut c = h.command(plugin(h));
+    if !args.is_empty() {
+        c.env("CNI_ARGS", args);
+    }
     c.env("CNI_COMMAND", command)
         .env("CNI_CONTAINERID", id)
         .env("CNI_IFNAME", "eth0")
@@ -553,4 +568,38 @@ fn podman_cni_backend_runs_containers_on_a_minotaur_network() {
     assert!(!h.sh_ok("nft list table inet minotaur").contains("18082"));
     assert!(!h.sh_ok("ip -o link show").contains(": mc"));
     ok(&h, &["network", "rm", "mtnet"]);
+}
+
+/// An attachment's pod name (`K8S_POD_NAME`) and container ID resolve to its address in minotaur's
+/// resolver on the network's gateway, which the result names as the nameserver; after DEL they do not.
+#[test]
+fn attachment_names_resolve_on_the_gateway_until_del() {
+    let Some(h) = host() else { return };
+    netns_add(&h, &["dna", "dnb"]);
+    let conf = minimal("dnsnet");
+    let out = spawn_args(
+        &h,
+        "ADD",
+        "pod-a",
+        "dna",
+        &conf,
+        "IgnoreUnknown=1;K8S_POD_NAME=alpha",
+    )
+    .wait_with_output()
+    .unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    let a: Value = serde_json::from_slice(&out.stdout).unwrap();
+    cni_ok(&h, "ADD", "pod-b", "dnb", &conf);
+    let gateway = a["ips"][0]["gateway"].as_str().unwrap().to_owned();
+    assert_eq!(a["dns"]["nameservers"][0], gateway.as_str(), "{a}");
+    let ip_a = address(&a);
+    for name in ["alpha", "pod-a"] {
+        let dig = format!("ip netns exec dnb dig +short +time=2 +tries=1 @{gateway} {name}");
+        common::wait_until_ok(&h, &format!("test \"$({dig})\" = {ip_a}"));
+    }
+    cni_ok(&h, "DEL", "pod-a", "dna", &conf);
+    let gone =
+        format!("test -z \"$(ip netns exec dnb dig +short +time=2 +tries=1 @{gateway} alpha)\"");
+    common::wait_until_ok(&h, &gone);
+    cni_ok(&h, "DEL", "pod-b", "dnb", &conf);
 }

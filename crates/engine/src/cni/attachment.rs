@@ -23,6 +23,7 @@ use crate::error::network::NetworkError;
 use crate::error::EngineError;
 use crate::ids::random_hex;
 use crate::network::attach::plumb;
+use crate::network::dns;
 use crate::network::networks::{self, NetworkCreate};
 use crate::network::ports::{add_rules, cni_port_rules, remove_rules};
 use crate::network::record::{CniRecord, CniRoute, Endpoint, Network, DEFAULT_NETWORK};
@@ -75,6 +76,15 @@ pub fn add(ctx: &Context, inv: &Invocation, conf: &NetConf) -> Result<Value, Cni
             || conf.is_default_gateway == Some(true)
             || conf.routes().iter().any(|r| r.dst.prefix_len() == 0));
     let host_veth = format!("{VETH_PREFIX}{}", &random_hex()[..13]);
+    // The pod's name where a Kubernetes runtime gives it, and the container ID, as DNS labels.
+    let names: Vec<String> = inv
+        .args
+        .get("K8S_POD_NAME")
+        .into_iter()
+        .chain(std::iter::once(&inv.container_id))
+        .filter(|n| is_dns_label(n))
+        .cloned()
+        .collect();
     let mut st = ctx.store()?;
     let rec = st.write(|tx| -> Result<CniRecord, CniError> {
         check_ports(tx, &ports)?;
@@ -150,6 +160,7 @@ pub fn add(ctx: &Context, inv: &Invocation, conf: &NetConf) -> Result<Value, Cni
             ports: ports.clone(),
             routes: routes.clone(),
             default_routes,
+            names: names.clone(),
         };
         tx.set_cni_attachment_data(
             &net.id,
@@ -195,7 +206,37 @@ pub fn add(ctx: &Context, inv: &Invocation, conf: &NetConf) -> Result<Value, Cni
         }
         return Err(e);
     }
+    let key = dns_key(&net.id, &inv.container_id, &inv.ifname);
+    dns::update_cni(ctx, &key, &dns_entries(&net, &rec, &key));
     Ok(result(conf, &net, &rec, netns))
+}
+
+/// The resolver's record file of an attachment: not a container ID, so the records check leaves it alone.
+fn dns_key(network_id: &str, container_id: &str, ifname: &str) -> String {
+    format!("cni-{}-{container_id}-{ifname}", &network_id[..12])
+}
+
+/// What the resolver answers for an attachment: its names with its addresses, on its network.
+fn dns_entries(net: &Network, rec: &CniRecord, key: &str) -> Vec<minotaur_dns::Entry> {
+    if rec.names.is_empty() {
+        return Vec::new();
+    }
+    vec![minotaur_dns::Entry {
+        network: net.name.clone(),
+        record: minotaur_dns::Record {
+            names: rec.names.clone(),
+            addresses: rec.endpoint.addresses().collect(),
+            container: key.to_owned(),
+        },
+    }]
+}
+
+/// Whether `s` can be a DNS name's label (letters, digits, `-`, `_`; at most 63).
+fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// DEL: takes the attachment away. Nothing there (no network, no record, no namespace) is success.
@@ -382,8 +423,26 @@ fn teardown(ctx: &Context, row: &CniAttachmentRow) -> Result<(), CniError> {
     if let Some(e) = first {
         return Err(e);
     }
+    Ok(forget(
+        ctx,
+        &row.network_id,
+        &row.container_id,
+        &row.ifname,
+    )?)
+}
+
+/// Deletes an attachment's record with its addresses, and its names from the resolver. Its ports leave
+/// the firewall with its teardown, or with the next `network reload`.
+pub(crate) fn forget(
+    ctx: &Context,
+    network_id: &str,
+    container_id: &str,
+    ifname: &str,
+) -> Result<(), EngineError> {
     let mut st = ctx.store()?;
-    st.write(|tx| tx.delete_cni_attachment(&row.network_id, &row.container_id, &row.ifname))?;
+    st.write(|tx| tx.delete_cni_attachment(network_id, container_id, ifname))?;
+    drop(st);
+    dns::update_cni(ctx, &dns_key(network_id, container_id, ifname), &[]);
     Ok(())
 }
 
@@ -441,6 +500,11 @@ fn result(conf: &NetConf, net: &Network, rec: &CniRecord, netns: &Path) -> Value
     let inside = json!({"name": ep.ifname, "mac": ep.mac, "sandbox": netns.display().to_string()});
     let mut ips = Vec::new();
     let mut routes = Vec::new();
+    let nameservers: Vec<String> = [ep.gateway4, ep.gateway6]
+        .into_iter()
+        .flatten()
+        .map(|g| g.to_string())
+        .collect();
     for (addr, gw) in [(ep.ipv4, ep.gateway4), (ep.ipv6, ep.gateway6)] {
         let Some(addr) = addr else { continue };
         let mut ip = json!({"address": addr.to_string(), "interface": 2});
@@ -468,7 +532,8 @@ fn result(conf: &NetConf, net: &Network, rec: &CniRecord, netns: &Path) -> Value
         "interfaces": [bridge, host, inside],
         "ips": ips,
         "routes": routes,
-        "dns": {},
+        // minotaur's resolver answers on the gateways (the runtime writes the namespace's resolv.conf).
+        "dns": if rec.names.is_empty() { json!({}) } else { json!({"nameservers": nameservers}) },
     })
 }
 

@@ -96,6 +96,10 @@ pub struct CniRecord {
     /// Whether the default routes via the gateways were added.
     #[serde(default)]
     pub default_routes: bool,
+    /// The names the resolver answers with its addresses on the network (`K8S_POD_NAME` and the
+    /// container ID).
+    #[serde(default)]
+    pub names: Vec<String>,
 }
 
 /// A published port of a CNI attachment.

@@ -310,11 +310,7 @@ fn fix(ctx: &Context, fix: &Fix) -> Result<(), EngineError> {
             network,
             container,
             ifname,
-        } => {
-            let mut st = ctx.store()?;
-            st.write(|tx| tx.delete_cni_attachment(network, container, ifname))?;
-            Ok(())
-        }
+        } => crate::cni::attachment::forget(ctx, network, container, ifname),
         Fix::Firewall => Ok(()),
         Fix::Remove(path) => remove_path(path).map_err(io(format!("remove {}", path.display()))),
         Fix::Partial { partial, lock } => {
