@@ -15,7 +15,8 @@
 //! | [`attachment`] | ADD, DEL, CHECK and GC: the record, the veth, the routes, the ports |
 //! | [`error`] | [`CniError`] and the spec's error codes and document |
 //!
-//! DNS names for attachments are not served: the resolver's records are containers'.
+//! The resolver answers an attachment's names (`K8S_POD_NAME` from `CNI_ARGS`, and the container ID) with
+//! its addresses on the network's gateways.
 
 pub mod attachment;
 pub mod config;
