@@ -308,7 +308,8 @@ pub fn check(ctx: &Context, inv: &Invocation, conf: &NetConf) -> Result<(), CniE
     let mut host = Netlink::open().map_err(NetworkError::from)?;
     let bridge = host.link_index(&net.bridge).map_err(NetworkError::from)?;
     let port = host.link_named(&ep.host_veth).map_err(NetworkError::from)?;
-    if port.as_ref().and_then(|p| p.master).is_none() || port.and_then(|p| p.master) != bridge {
+    let master = port.and_then(|p| p.master);
+    if master.is_none() || master != bridge {
         return Err(CniError::Check(format!(
             "the host end {} is not a port of bridge {}",
             ep.host_veth, net.bridge
