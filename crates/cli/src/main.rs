@@ -17,8 +17,13 @@ use clap::Parser;
 fn main() -> ExitCode {
     // Called as `minotaur-runc` (a link to this binary), it answers runc's command line.
     let argv0 = std::env::args_os().next().unwrap_or_default();
-    if std::path::Path::new(&argv0).file_name() == Some(std::ffi::OsStr::new("minotaur-runc")) {
+    let name = std::path::Path::new(&argv0).file_name();
+    if name == Some(std::ffi::OsStr::new("minotaur-runc")) {
         return runc_main();
+    }
+    // Called as `minotaur-cni`, it is a CNI plugin: environment and stdin in, JSON out.
+    if name == Some(std::ffi::OsStr::new("minotaur-cni")) {
+        return cmd::cni::main();
     }
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,

@@ -14,6 +14,7 @@
 pub mod attach;
 pub mod boot;
 pub mod capture;
+pub mod cni;
 pub mod container;
 pub mod context;
 pub mod cp;

@@ -135,6 +135,31 @@
 //! | `action` | TEXT NOT NULL | `create`, `start`, `die`, `kill`, `destroy`, `connect`, `pull`... |
 //! | `actor_id` | TEXT NOT NULL | the ID (or, for images, the reference) of what it happened to |
 //! | `attributes` | TEXT NOT NULL, valid JSON | a JSON object of strings (Docker's `Actor.Attributes`) |
+//!
+//! `cni_attachments`: what `minotaur-cni` ADD made: a network namespace of a CNI runtime (not a minotaur
+//! container) on a network, keyed as CNI keys it. A network with attachments cannot be deleted (no cascade).
+//!
+//! | column | type | meaning |
+//! |---|---|---|
+//! | `network_id` | TEXT NOT NULL, REFERENCES `networks(id)` | the network (the CNI configuration's `name`) |
+//! | `container_id` | TEXT NOT NULL | the runtime's `CNI_CONTAINERID` |
+//! | `ifname` | TEXT NOT NULL | `CNI_IFNAME`, the interface inside the namespace |
+//! | `netns` | TEXT NOT NULL | `CNI_NETNS`, the namespace's path when it was attached |
+//! | `created_at` | TEXT NOT NULL | when it was attached |
+//! | `data` | TEXT NOT NULL, valid JSON | the endpoint, port mappings and result (the engine's format) |
+//!
+//! PRIMARY KEY (`network_id`, `container_id`, `ifname`).
+//!
+//! `cni_addresses`: the addresses CNI attachments hold. An address is taken once per network across this
+//! table and `ip_allocations`: both allocators read both tables inside their write transaction. Deleting
+//! the attachment deletes its rows.
+//!
+//! | column | type | meaning |
+//! |---|---|---|
+//! | `network_id`, `container_id`, `ifname` | TEXT NOT NULL, REFERENCES `cni_attachments` ON DELETE CASCADE | the attachment |
+//! | `address` | TEXT NOT NULL | the address, as in `ip_allocations` |
+//!
+//! PRIMARY KEY (`network_id`, `address`); index `cni_addresses_attachment` on the attachment's key.
 #![forbid(unsafe_code)]
 
 mod tx;
@@ -151,8 +176,8 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 
 pub use tx::{
-    Allocation, ContainerRow, EndpointRow, EventRow, NetworkRow, NewContainer, NewEvent,
-    NewNetwork, NewVolume, PortRow, ReadTx, VolumeRow, WriteTx, EVENTS_KEPT,
+    Allocation, CniAttachmentRow, ContainerRow, EndpointRow, EventRow, NetworkRow, NewContainer,
+    NewEvent, NewNetwork, NewVolume, PortRow, ReadTx, VolumeRow, WriteTx, EVENTS_KEPT,
 };
 
 /// The database's file name under the root directory.
@@ -239,6 +264,27 @@ const MIGRATIONS: &[&str] = &[
         actor_id   TEXT NOT NULL,
         attributes TEXT NOT NULL CHECK (json_valid(attributes))
     ) STRICT;",
+    // 5: CNI attachments (a caller's network namespace on a network, not a minotaur container), and the
+    // addresses they hold.
+    "CREATE TABLE cni_attachments (
+        network_id   TEXT NOT NULL REFERENCES networks(id),
+        container_id TEXT NOT NULL,
+        ifname       TEXT NOT NULL,
+        netns        TEXT NOT NULL,
+        created_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        data         TEXT NOT NULL CHECK (json_valid(data)),
+        PRIMARY KEY (network_id, container_id, ifname)
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE cni_addresses (
+        network_id   TEXT NOT NULL,
+        address      TEXT NOT NULL,
+        container_id TEXT NOT NULL,
+        ifname       TEXT NOT NULL,
+        PRIMARY KEY (network_id, address),
+        FOREIGN KEY (network_id, container_id, ifname)
+            REFERENCES cni_attachments(network_id, container_id, ifname) ON DELETE CASCADE
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX cni_addresses_attachment ON cni_addresses(network_id, container_id, ifname);",
 ];
 
 /// The schema version this build creates and understands.

@@ -10,9 +10,11 @@ use rusqlite::{ffi, params, Connection, OptionalExtension, Row};
 
 use crate::StateError;
 
+mod cni;
 mod event;
 mod volume;
 
+pub use cni::CniAttachmentRow;
 pub use event::{EventRow, NewEvent, EVENTS_KEPT};
 pub use volume::{NewVolume, VolumeRow};
 
@@ -443,23 +445,7 @@ impl<'a> WriteTx<'a> {
         container_id: &str,
         candidates: impl IntoIterator<Item = IpAddr>,
     ) -> Result<IpAddr, StateError> {
-        // Addresses only, parsed once: with a thousand containers on a network this runs at every start, and
-        // formatting every candidate to compare it as text cost more than reading the table.
-        let taken = || -> rusqlite::Result<HashSet<IpAddr>> {
-            let mut stmt = self
-                .conn
-                .prepare("SELECT address FROM ip_allocations WHERE network_id = ?1")?;
-            let rows = stmt.query_map([network_id], |r| r.get::<_, String>(0))?;
-            let mut set = HashSet::new();
-            for a in rows {
-                if let Ok(ip) = a?.parse() {
-                    set.insert(ip);
-                }
-            }
-            Ok(set)
-        };
-        let taken =
-            taken().map_err(self.query_error(format!("list addresses of network {network_id}")))?;
+        let taken = self.taken_addresses(network_id)?;
         let address = candidates
             .into_iter()
             .find(|a| !taken.contains(a))
@@ -475,6 +461,29 @@ impl<'a> WriteTx<'a> {
                 "allocate {address} on network {network_id} to container {container_id}"
             )))?;
         Ok(address)
+    }
+}
+
+impl ReadTx<'_> {
+    /// Every address held on `network_id`, by containers and by CNI attachments. Addresses only, parsed
+    /// once: with a thousand containers on a network this runs at every start, and formatting every
+    /// candidate to compare it as text cost more than reading the table.
+    pub(crate) fn taken_addresses(&self, network_id: &str) -> Result<HashSet<IpAddr>, StateError> {
+        let taken = || -> rusqlite::Result<HashSet<IpAddr>> {
+            let mut stmt = self.conn.prepare(
+                "SELECT address FROM ip_allocations WHERE network_id = ?1
+                 UNION ALL SELECT address FROM cni_addresses WHERE network_id = ?1",
+            )?;
+            let rows = stmt.query_map([network_id], |r| r.get::<_, String>(0))?;
+            let mut set = HashSet::new();
+            for a in rows {
+                if let Ok(ip) = a?.parse() {
+                    set.insert(ip);
+                }
+            }
+            Ok(set)
+        };
+        taken().map_err(self.query_error(format!("list addresses of network {network_id}")))
     }
 }
 
@@ -495,6 +504,12 @@ impl WriteTx<'_> {
         container_id: &str,
         address: IpAddr,
     ) -> Result<(), StateError> {
+        if self.cni_holds(network_id, address)? {
+            return Err(StateError::AddressInUse {
+                network: network_id.to_owned(),
+                address,
+            });
+        }
         self.conn
             .execute(
                 "INSERT INTO ip_allocations (network_id, address, container_id) VALUES (?1, ?2, ?3)",

@@ -60,6 +60,8 @@ fn open_creates_private_root_and_wal_database() {
     assert_eq!(
         tables,
         [
+            "cni_addresses",
+            "cni_attachments",
             "containers",
             "endpoints",
             "events",
@@ -515,4 +517,77 @@ fn events_come_back_in_order_and_only_the_last_are_kept() {
         all.last().unwrap().time_nano,
         1_700_000_000_000_000_000 + minotaur_state::EVENTS_KEPT + 9
     );
+}
+
+#[test]
+fn cni_attachments_and_containers_share_one_address_pool() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let net = id(0xee);
+    store
+        .write(|tx| tx.insert_network(&network(&net, "mynet")))
+        .unwrap();
+    let attachment = |cid: &str, ifname: &str| minotaur_state::CniAttachmentRow {
+        network_id: net.clone(),
+        container_id: cid.into(),
+        ifname: ifname.into(),
+        netns: "/run/netns/x".into(),
+        created_at: String::new(),
+        data: "{}".into(),
+    };
+    let a = store
+        .write(|tx| {
+            tx.insert_cni_attachment(&attachment("pod-a", "eth0"))?;
+            tx.allocate_cni_address(&net, "pod-a", "eth0", None, candidates())
+        })
+        .unwrap();
+    assert_eq!(a.to_string(), "10.88.0.2");
+    // A container skips it, and may not claim it.
+    let c = id(1);
+    let b = store
+        .write(|tx| {
+            tx.insert_container(&container(&c, "c1"))?;
+            tx.allocate_address(&net, &c, candidates())
+        })
+        .unwrap();
+    assert_eq!(b.to_string(), "10.88.0.3");
+    let err = store.write(|tx| tx.claim_address(&net, &c, a)).unwrap_err();
+    assert!(matches!(err, StateError::AddressInUse { .. }), "{err}");
+    // The same key twice is refused; another interface of the same container is not.
+    let err = store
+        .write(|tx| tx.insert_cni_attachment(&attachment("pod-a", "eth0")))
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "CNI attachment ID pod-a/eth0 is already in use"
+    );
+    let d = store
+        .write(|tx| {
+            tx.insert_cni_attachment(&attachment("pod-a", "eth1"))?;
+            tx.allocate_cni_address(&net, "pod-a", "eth1", None, candidates())
+        })
+        .unwrap();
+    assert_eq!(d.to_string(), "10.88.0.4");
+    // The network cannot go while attachments are on it; deleting one frees its address.
+    assert!(store.write(|tx| tx.delete_network(&net)).is_err());
+    assert!(store
+        .write(|tx| tx.delete_cni_attachment(&net, "pod-a", "eth0"))
+        .unwrap());
+    assert!(!store
+        .write(|tx| tx.delete_cni_attachment(&net, "pod-a", "eth0"))
+        .unwrap());
+    assert_eq!(
+        store
+            .read(|tx| tx.cni_attachments(Some(&net)))
+            .unwrap()
+            .len(),
+        1
+    );
+    let again = store
+        .write(|tx| {
+            tx.insert_cni_attachment(&attachment("pod-b", "eth0"))?;
+            tx.allocate_cni_address(&net, "pod-b", "eth0", None, candidates())
+        })
+        .unwrap();
+    assert_eq!(again.to_string(), "10.88.0.2");
 }

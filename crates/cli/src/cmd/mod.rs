@@ -2,6 +2,7 @@
 
 mod attach;
 mod capture;
+pub mod cni;
 mod completion;
 mod compose;
 mod container;

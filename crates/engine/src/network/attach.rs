@@ -160,7 +160,7 @@ pub(crate) fn attach(
         gateway6,
         aliases: req.aliases.clone(),
     };
-    plumb(c, &sandbox, net, &endpoint, index, mac)?;
+    plumb(c.name.as_str(), &sandbox, net, &endpoint, index, mac)?;
     crate::crash::after("attach:veth");
     let mut st = ctx.store()?;
     st.write(|tx| {
@@ -180,7 +180,7 @@ pub(crate) fn attach(
 /// inside the namespace at `sandbox`, its addresses and routes. At `create` and `network connect`, and
 /// again after a reboot took the namespace (see [`crate::network::restore`]).
 pub(crate) fn plumb(
-    c: &Container,
+    who: &str,
     sandbox: &Path,
     net: &Network,
     endpoint: &Endpoint,
@@ -205,7 +205,7 @@ pub(crate) fn plumb(
         mtu: net.mtu,
     })
     .map_err(NetworkError::from)?;
-    log::debug!("attach {}: veth made", c.name);
+    log::debug!("attach {}: veth made", who);
     // The host end is a bridge port only: it needs no IPv6 of its own (the bridge still forwards IPv6),
     // and without it there is no link-local address, route or MLD traffic per container on the host.
     sysctl::disable_ipv6(&endpoint.host_veth).map_err(NetworkError::from)?;
@@ -228,10 +228,10 @@ pub(crate) fn plumb(
     } else {
         Vec::new()
     };
-    log::debug!("attach {}: host end up", c.name);
+    log::debug!("attach {}: host end up", who);
     minotaur_net::configure_peer(sandbox, &endpoint.ifname, &addrs, &gateways)
         .map_err(NetworkError::from)?;
-    log::debug!("attach {}: container end configured", c.name);
+    log::debug!("attach {}: container end configured", who);
     Ok(())
 }
 

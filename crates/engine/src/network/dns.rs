@@ -11,7 +11,7 @@ use crate::error::EngineError;
 use crate::ids::ContainerId;
 use crate::network::networks;
 use crate::network::record::{Endpoint, Network};
-use minotaur_state::EndpointRow;
+use minotaur_state::{EndpointRow, StateError};
 
 /// Where the resolver keeps its configuration and lock.
 fn dir(ctx: &Context) -> std::path::PathBuf {
@@ -39,7 +39,7 @@ pub(crate) fn update(ctx: &Context, id: &ContainerId) -> Result<(), EngineError>
 fn try_update(ctx: &Context, id: &ContainerId) -> Result<(), EngineError> {
     let networks = networks::list(ctx)?;
     let mut st = ctx.store()?;
-    let (in_use, own, ready_names) = st.read(|tx| -> Result<_, EngineError> {
+    let (own, ready_names) = st.read(|tx| -> Result<_, EngineError> {
         // Only a container with ready names needs the others read (a removed one has none).
         let ready_names = match crate::store::find(tx, id.as_str()) {
             Ok(c) if !c.config.host.ready_names.is_empty() => {
@@ -47,16 +47,49 @@ fn try_update(ctx: &Context, id: &ContainerId) -> Result<(), EngineError> {
             }
             _ => Vec::new(),
         };
+        Ok((tx.endpoints(Some(id.as_str()), None)?, ready_names))
+    })?;
+    drop(st);
+    let entries = entries(&networks, &own, &ready_names)?;
+    log::debug!("dns: {} entries of {}", entries.len(), id.short());
+    sync(ctx, &networks, id.as_str(), &entries)
+}
+
+/// Updates the resolver for a CNI attachment made or taken away (`entries` empty): its record file is
+/// `key`'s. As for containers, a resolver that cannot be told is a warning.
+pub(crate) fn update_cni(ctx: &Context, key: &str, entries: &[minotaur_dns::Entry]) {
+    let done = networks::list(ctx).and_then(|networks| sync(ctx, &networks, key, entries));
+    if let Err(e) = done {
+        log::warn!(
+            "attachment names will not resolve: {}",
+            crate::error_chain(&e)
+        );
+    }
+}
+
+/// Writes record file `key` and, when the networks that have running containers or CNI attachments
+/// changed, the listeners; then tells the resolver.
+fn sync(
+    ctx: &Context,
+    networks: &[Network],
+    key: &str,
+    entries: &[minotaur_dns::Entry],
+) -> Result<(), EngineError> {
+    let mut st = ctx.store()?;
+    let (in_use, cni) = st.read(|tx| -> Result<_, StateError> {
         Ok((
-            // Only running containers keep the resolver: with none, nothing of minotaur runs.
+            // Only running containers (and attachments, whose namespaces live as long as their runtime
+            // keeps them) keep the resolver: with none, nothing of minotaur runs.
             tx.networks_with_containers_in(&["running", "restarting"])?,
-            tx.endpoints(Some(id.as_str()), None)?,
-            ready_names,
+            tx.cni_attachments(None)?,
         ))
     })?;
     drop(st);
     let mut listeners = Vec::new();
-    for n in networks.iter().filter(|n| in_use.contains(&n.id)) {
+    for n in networks
+        .iter()
+        .filter(|n| in_use.contains(&n.id) || cni.iter().any(|a| a.network_id == n.id))
+    {
         for s in &n.subnets {
             listeners.push(minotaur_dns::Listener {
                 address: s.gateway,
@@ -66,8 +99,6 @@ fn try_update(ctx: &Context, id: &ContainerId) -> Result<(), EngineError> {
             });
         }
     }
-    let entries = entries(&networks, &own, &ready_names)?;
-    log::debug!("dns: {} entries of {}", entries.len(), id.short());
     let dir = dir(ctx);
     if listeners.is_empty() && !dir.exists() {
         return Ok(());
@@ -76,7 +107,7 @@ fn try_update(ctx: &Context, id: &ContainerId) -> Result<(), EngineError> {
         what: format!("create {}", dir.display()),
         source,
     })?;
-    minotaur_dns::write_records(&dir, id.as_str(), &entries).map_err(NetworkError::from)?;
+    minotaur_dns::write_records(&dir, key, entries).map_err(NetworkError::from)?;
     let config = minotaur_dns::Config {
         listeners,
         upstreams: minotaur_dns::host_upstreams(),

@@ -216,6 +216,18 @@ pub fn remove(ctx: &Context, reference: &str) -> Result<Network, EngineError> {
             }
             .into());
         }
+        let cni = tx.cni_attachments(Some(&net.id))?;
+        if !cni.is_empty() {
+            let keys: Vec<_> = cni
+                .iter()
+                .map(|a| format!("CNI {}/{}", a.container_id, a.ifname))
+                .collect();
+            return Err(NetworkError::InUse {
+                network: net.name.clone(),
+                containers: keys.join(", "),
+            }
+            .into());
+        }
         tx.delete_network(&net.id)?;
         Ok(net)
     })?;

@@ -16,7 +16,7 @@ use crate::context::Context;
 use crate::error::network::NetworkError;
 use crate::error::EngineError;
 use crate::network::networks::{self, realize};
-use crate::network::record::{read_attachments, Endpoint, Network};
+use crate::network::record::{read_attachments, CniRecord, Endpoint, Network};
 use crate::parse::{PortMapping, Proto};
 use crate::runroot;
 
@@ -162,8 +162,19 @@ pub(crate) fn wanted(ctx: &Context) -> Result<Vec<(String, PortRule)>, EngineErr
     let (ports, attached) = st.read(|tx| -> Result<_, EngineError> {
         Ok((tx.ports(None)?, read_attachments(tx, None, None)?))
     })?;
+    let cni = st.read(|tx| tx.cni_attachments(None))?;
     drop(st);
     let mut rules = Vec::new();
+    for row in &cni {
+        let Ok(rec) = serde_json::from_str::<CniRecord>(&row.data) else {
+            continue;
+        };
+        rules.extend(
+            cni_port_rules(&rec)
+                .into_iter()
+                .map(|r| (format!("cni:{}/{}", row.container_id, row.ifname), r)),
+        );
+    }
     for row in &ports {
         let eps: Vec<&Endpoint> = attached
             .iter()
@@ -193,14 +204,35 @@ fn port_rules_of(ctx: &Context, c: &Container) -> Result<Vec<PortRule>, EngineEr
         .collect())
 }
 
+/// The firewall rules of a CNI attachment's ports, towards its addresses.
+pub(crate) fn cni_port_rules(rec: &CniRecord) -> Vec<PortRule> {
+    rec.ports
+        .iter()
+        .flat_map(|p| {
+            let published = Published {
+                proto: p.proto,
+                host_ip: p.host_ip,
+                host_port: p.host_port,
+                container_port: p.container_port,
+            };
+            port_rules(&published, &[&rec.endpoint])
+        })
+        .collect()
+}
+
 /// Publishes a container's recorded ports in the firewall.
 pub(crate) fn publish(ctx: &Context, c: &Container) -> Result<(), EngineError> {
-    let rules = port_rules_of(ctx, c)?;
+    add_rules(ctx, &port_rules_of(ctx, c)?)
+}
+
+/// Puts port rules in the firewall (and the connect4 redirect, when there is one), whoever's they are.
+/// They must be in the store already: a flushed table is put back from it.
+pub(crate) fn add_rules(ctx: &Context, rules: &[PortRule]) -> Result<(), EngineError> {
     if rules.is_empty() {
         return Ok(());
     }
     let mut fw = Firewall::open().map_err(NetworkError::from)?;
-    match fw.add_ports(&rules) {
+    match fw.add_ports(rules) {
         // Someone flushed the ruleset: put minotaur's table back from the store, which has this
         // container's ports already.
         Err(minotaur_firewall::FirewallError::TableMissing) => {
@@ -210,22 +242,26 @@ pub(crate) fn publish(ctx: &Context, c: &Container) -> Result<(), EngineError> {
         other => other.map_err(NetworkError::from)?,
     }
     if let Some(r) = connect_redirect(ctx) {
-        r.add(&rules).map_err(NetworkError::from)?;
+        r.add(rules).map_err(NetworkError::from)?;
     }
     Ok(())
 }
 
 /// Takes a container's ports off the firewall. Its veths go with its namespace.
 pub(crate) fn unpublish(ctx: &Context, c: &Container) -> Result<(), EngineError> {
-    let rules = port_rules_of(ctx, c)?;
+    remove_rules(ctx, &port_rules_of(ctx, c)?)
+}
+
+/// Takes port rules off the firewall and the connect4 redirect.
+pub(crate) fn remove_rules(ctx: &Context, rules: &[PortRule]) -> Result<(), EngineError> {
     if !rules.is_empty() {
         // Whatever --connect-cgroup says now: an entry left behind would send connections to an
         // address the container no longer has.
         if let Some(r) = pinned_redirect(ctx) {
-            r.remove_ports(&rules).map_err(NetworkError::from)?;
+            r.remove_ports(rules).map_err(NetworkError::from)?;
         }
         let mut fw = Firewall::open().map_err(NetworkError::from)?;
-        fw.remove_ports(&rules).map_err(NetworkError::from)?;
+        fw.remove_ports(rules).map_err(NetworkError::from)?;
     }
     Ok(())
 }

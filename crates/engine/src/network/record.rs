@@ -81,6 +81,43 @@ impl Endpoint {
     }
 }
 
+/// A CNI attachment's data (the `cni_attachments` table's): a caller's network namespace on a network, made
+/// by `minotaur-cni` ADD (see [`crate::cni`]).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CniRecord {
+    /// The interface, addresses and host veth, as a container's; `ifname` is `CNI_IFNAME`.
+    pub endpoint: Endpoint,
+    /// The `portMappings` capability's ports, published towards the endpoint's addresses.
+    #[serde(default)]
+    pub ports: Vec<CniPort>,
+    /// Routes added besides the default ones (the IPAM configuration's `routes`).
+    #[serde(default)]
+    pub routes: Vec<CniRoute>,
+    /// Whether the default routes via the gateways were added.
+    #[serde(default)]
+    pub default_routes: bool,
+    /// The names the resolver answers with its addresses on the network (`K8S_POD_NAME` and the
+    /// container ID).
+    #[serde(default)]
+    pub names: Vec<String>,
+}
+
+/// A published port of a CNI attachment.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CniPort {
+    pub proto: crate::parse::Proto,
+    pub host_ip: Option<IpAddr>,
+    pub host_port: u16,
+    pub container_port: u16,
+}
+
+/// A route of a CNI attachment: towards `dst` via `gw` (the network's gateway when `None`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CniRoute {
+    pub dst: IpNet,
+    pub gw: Option<IpAddr>,
+}
+
 /// An endpoint with the names it is shown under.
 #[derive(Clone, Debug)]
 pub struct Attachment {

@@ -29,11 +29,13 @@ use minotaur_ns::netns::{NetnsError, NetnsName};
 use minotaur_state::{Allocation, EndpointRow};
 use serde::Serialize;
 
+use crate::cni::attachment::is_cni_veth;
 use crate::container::{Container, Status};
 use crate::context::Context;
 use crate::error::network::NetworkError;
 use crate::error::EngineError;
 use crate::ids::ContainerId;
+use crate::network::record::CniRecord;
 use crate::network::{attach, dns, netns, networks, ports, restore, DEFAULT_BRIDGE};
 use crate::process::alive;
 use crate::store;
@@ -117,6 +119,12 @@ enum Fix {
     Unmount(PathBuf),
     /// Remove a lock file of the image store that is still stale.
     StaleLock(PathBuf),
+    /// Delete a CNI attachment's record and addresses (its ports go with the reload every repair ends with).
+    CniRecord {
+        network: String,
+        container: String,
+        ifname: String,
+    },
     /// Make minotaur's table hold what the store says: the `network reload` every repair ends with.
     Firewall,
 }
@@ -162,6 +170,7 @@ pub fn check(ctx: &Context) -> Result<Vec<Finding>, EngineError> {
     namespaces(ctx, &containers, &by_id, &mut found)?;
     ip_netns(ctx, &containers, &by_id, &mut found)?;
     let links = links(ctx, &containers, &nets, &mut found)?;
+    cni(ctx, &nets, &links, &mut found)?;
     addresses(&rows, &allocations, &by_id, &half, &mut found);
     firewall(ctx, &nets, &links, &allocations, &by_id, &half, &mut found)?;
     cgroups(ctx, &by_id, &mut found)?;
@@ -297,6 +306,11 @@ fn fix(ctx: &Context, fix: &Fix) -> Result<(), EngineError> {
             Ok(())
         }
         // The reload that ends the repair (see `repair`).
+        Fix::CniRecord {
+            network,
+            container,
+            ifname,
+        } => crate::cni::attachment::forget(ctx, network, container, ifname),
         Fix::Firewall => Ok(()),
         Fix::Remove(path) => remove_path(path).map_err(io(format!("remove {}", path.display()))),
         Fix::Partial { partial, lock } => {
@@ -747,6 +761,65 @@ fn redirect(
             problem: Problem::Missing,
             object: format!("connect4 map element {e}"),
             fix: Fix::Firewall,
+        });
+    }
+    Ok(())
+}
+
+/// CNI attachments: a host end (`mc…`) that no record names is an orphan; a record whose host end is
+/// gone (its namespace went away without a DEL, or an ADD died before making it) is stale, and goes with
+/// its addresses and ports, as a GC would take it.
+fn cni(
+    ctx: &Context,
+    nets: &[crate::network::Network],
+    links: &HashSet<String>,
+    found: &mut Vec<Finding>,
+) -> Result<(), EngineError> {
+    let rows = {
+        let mut st = ctx.store()?;
+        st.read(|tx| tx.cni_attachments(None))?
+    };
+    let mut recorded = HashSet::new();
+    for row in &rows {
+        let net = nets
+            .iter()
+            .find(|n| n.id == row.network_id)
+            .map_or(row.network_id.as_str(), |n| n.name.as_str());
+        let veth = serde_json::from_str::<CniRecord>(&row.data)
+            .ok()
+            .map(|r| r.endpoint.host_veth);
+        if let Some(v) = &veth {
+            recorded.insert(v.clone());
+        }
+        if veth.as_ref().is_some_and(|v| links.contains(v)) {
+            continue;
+        }
+        found.push(Finding {
+            owner: format!(
+                "CNI attachment {}/{} on network {net}",
+                row.container_id, row.ifname
+            ),
+            problem: Problem::Stale,
+            object: match veth {
+                Some(v) => format!("record (its veth {v} is gone)"),
+                None => "record of an attachment half made".into(),
+            },
+            fix: Fix::CniRecord {
+                network: row.network_id.clone(),
+                container: row.container_id.clone(),
+                ifname: row.ifname.clone(),
+            },
+        });
+    }
+    for name in links
+        .iter()
+        .filter(|l| is_cni_veth(l) && !recorded.contains(*l))
+    {
+        found.push(Finding {
+            owner: "CNI attachment (no record)".into(),
+            problem: Problem::Orphan,
+            object: format!("veth {name}"),
+            fix: Fix::DeleteLink(name.clone()),
         });
     }
     Ok(())

@@ -88,7 +88,10 @@ pub fn reset(ctx: &Context) -> Vec<EngineError> {
 /// Deletes the host's veths named after a container; one already gone meanwhile is not an error.
 fn delete_our_veths(nl: &mut minotaur_net::Netlink) -> Result<(), minotaur_net::NetlinkError> {
     for link in nl.links()? {
-        if link.kind == "veth" && crate::system::check::is_our_veth(&link.name) {
+        if link.kind == "veth"
+            && (crate::system::check::is_our_veth(&link.name)
+                || crate::cni::attachment::is_cni_veth(&link.name))
+        {
             nl.delete_link(&link.name)?;
         }
     }

@@ -1,0 +1,605 @@
+//! `minotaur-cni` driven as a CNI runtime drives a plugin: `CNI_*` variables, the network configuration on
+//! stdin, JSON on stdout; with network namespaces the test makes (`ip netns add`) in the throwaway host.
+//! ADD, CHECK, DEL (twice, and with the namespace gone), GC, STATUS and VERSION; the minimal and the
+//! reference bridge plugin's configurations; parallel ADDs; a port mapping reached over loopback; and
+//! `system check` finding nothing to repair while attachments exist. Traffic goes only to loopback and
+//! between the test's own namespaces.
+
+mod common;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Child, Output, Stdio};
+
+use common::{host, ok, show};
+use minotaur_testhost::TestHost;
+use serde_json::{json, Value};
+
+/// `minotaur-cni`: the binary under that name, in the box's directory.
+fn plugin(h: &TestHost) -> PathBuf {
+    let link = h.dir().join("minotaur-cni");
+    if !link.exists() {
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_minotaur"), &link).unwrap();
+    }
+    link
+}
+
+/// Starts the plugin with `command` for (`id`, `ifname`) in namespace `netns` (a `/run/netns` name; empty
+/// for none), `config` on its stdin.
+fn spawn(h: &TestHost, command: &str, id: &str, netns: &str, config: &Value) -> Child {
+    spawn_args(h, command, id, netns, config, "")
+}
+
+/// [`spawn`] with `CNI_ARGS`.
+fn spawn_args(
+    h: &TestHost,
+    command: &str,
+    id: &str,
+    netns: &str,
+    config: &Value,
+    args: &str,
+) -> Child {
+    let mut c = h.command(plugin(h));
+    if !args.is_empty() {
+        c.env("CNI_ARGS", args);
+    }
+    c.env("CNI_COMMAND", command)
+        .env("CNI_CONTAINERID", id)
+        .env("CNI_IFNAME", "eth0")
+        .env("CNI_PATH", "/usr/lib/cni")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if !netns.is_empty() {
+        c.env("CNI_NETNS", format!("/run/netns/{netns}"));
+    }
+    let mut child = c.spawn().expect("running minotaur-cni");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(config.to_string().as_bytes())
+        .unwrap();
+    child
+}
+
+fn cni(h: &TestHost, command: &str, id: &str, netns: &str, config: &Value) -> Output {
+    spawn(h, command, id, netns, config)
+        .wait_with_output()
+        .unwrap()
+}
+
+/// Runs the plugin, asserts success, returns its stdout as JSON (`null` when it printed nothing).
+fn cni_ok(h: &TestHost, command: &str, id: &str, netns: &str, config: &Value) -> Value {
+    let out = cni(h, command, id, netns, config);
+    assert!(out.status.success(), "{command} {id}: {}", show(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    if text.trim().is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{command}: {e}: {text}"))
+    }
+}
+
+/// Runs the plugin, asserts it failed with the spec's error document, returns (code, msg).
+fn cni_err(h: &TestHost, command: &str, id: &str, netns: &str, config: &Value) -> (u64, String) {
+    let out = cni(h, command, id, netns, config);
+    assert!(
+        !out.status.success(),
+        "{command} {id} succeeded: {}",
+        show(&out)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{command}: no error document ({e}): {}", show(&out)));
+    (
+        doc["code"].as_u64().expect("a code"),
+        doc["msg"].as_str().expect("a msg").to_owned(),
+    )
+}
+
+fn minimal(name: &str) -> Value {
+    json!({"cniVersion": "1.0.0", "name": name, "type": "minotaur-cni"})
+}
+
+/// The address of the first IP of an ADD result, without its prefix.
+fn address(result: &Value) -> String {
+    let a = result["ips"][0]["address"].as_str().expect("an address");
+    a.split('/').next().unwrap().to_owned()
+}
+
+fn netns_add(h: &TestHost, names: &[&str]) {
+    for n in names {
+        h.sh_ok(&format!("ip netns add {n}"));
+    }
+}
+
+#[test]
+fn version_and_bad_input_answer_with_the_spec_documents() {
+    let Some(h) = host() else { return };
+    let v = cni_ok(&h, "VERSION", "", "", &json!({"cniVersion": "1.1.0"}));
+    assert_eq!(v["cniVersion"], "1.1.0");
+    let supported: Vec<&str> = v["supportedVersions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    for want in ["0.4.0", "1.0.0", "1.1.0"] {
+        assert!(supported.contains(&want), "{v}");
+    }
+    netns_add(&h, &["bad"]);
+    // No CNI_NETNS for ADD: invalid environment (4).
+    let (code, msg) = cni_err(&h, "ADD", "c1", "", &minimal("n1"));
+    assert_eq!(code, 4, "{msg}");
+    assert!(msg.contains("CNI_NETNS"), "{msg}");
+    // An unknown version (1), undecodable JSON (6), no name (7).
+    let (code, _) = cni_err(
+        &h,
+        "ADD",
+        "c1",
+        "bad",
+        &json!({"cniVersion": "7.0.0", "name": "n1", "type": "minotaur-cni"}),
+    );
+    assert_eq!(code, 1);
+    // (A JSON string where the object should be.)
+    assert_eq!(cni_err(&h, "ADD", "c1", "bad", &json!("{")).0, 6);
+    let (code, _) = cni_err(
+        &h,
+        "ADD",
+        "c1",
+        "bad",
+        &json!({"cniVersion": "1.0.0", "type": "minotaur-cni"}),
+    );
+    assert_eq!(code, 7);
+    // A namespace that does not exist: nothing is recorded, no network is made.
+    let (code, msg) = cni_err(&h, "ADD", "c1", "missing", &minimal("n1"));
+    assert_eq!(code, 999);
+    assert!(msg.contains("/run/netns/missing"), "{msg}");
+    assert!(!ok(&h, &["network", "ls", "--format", "{{.Name}}"]).contains("n1"));
+    // STATUS is ready.
+    assert_eq!(cni_ok(&h, "STATUS", "", "", &minimal("n1")), Value::Null);
+}
+
+#[test]
+fn minimal_config_adds_checks_and_deletes_idempotently() {
+    let Some(h) = host() else { return };
+    netns_add(&h, &["pa", "pb"]);
+    let conf = minimal("cninet");
+    let a = cni_ok(&h, "ADD", "pod-a", "pa", &conf);
+    let b = cni_ok(&h, "ADD", "pod-b", "pb", &conf);
+    assert_eq!(a["cniVersion"], "1.0.0");
+    assert_eq!(a["interfaces"][2]["name"], "eth0");
+    assert_eq!(a["interfaces"][2]["sandbox"], "/run/netns/pa");
+    assert_eq!(a["ips"][0]["interface"], 2);
+    assert_eq!(a["routes"][0]["dst"], "0.0.0.0/0");
+    let (ip_a, ip_b) = (address(&a), address(&b));
+    assert_ne!(ip_a, ip_b);
+    // The CNI network is the minotaur network of that name, made with the defaults.
+    let subnet = ok(
+        &h,
+        &[
+            "network",
+            "inspect",
+            "cninet",
+            "--format",
+            "{{(index .IPAM.Config 0).Subnet}}",
+        ],
+    );
+    let gateway = a["ips"][0]["gateway"].as_str().unwrap();
+    assert!(subnet.ends_with("/16") || subnet.contains('/'), "{subnet}");
+    // The interface has the address, the default route goes via the gateway, and the namespaces reach
+    // each other over the bridge.
+    let addrs = h.sh_ok("ip netns exec pa ip -o -4 addr show dev eth0");
+    assert!(addrs.contains(&format!("{ip_a}/")), "{addrs}");
+    let routes = h.sh_ok("ip netns exec pa ip route show default");
+    assert!(routes.contains(&format!("via {gateway}")), "{routes}");
+    h.sh_ok(&format!("ip netns exec pa busybox ping -c 1 -W 5 {ip_b}"));
+    // A second ADD of the same attachment is refused; the first stays.
+    let (code, msg) = cni_err(&h, "ADD", "pod-a", "pa", &conf);
+    assert_eq!(code, 7, "{msg}");
+    // CHECK with the previous result passes; with other addresses it fails.
+    let mut check = conf.clone();
+    check["prevResult"] = a.clone();
+    assert_eq!(cni_ok(&h, "CHECK", "pod-a", "pa", &check), Value::Null);
+    let mut wrong = check.clone();
+    wrong["prevResult"]["ips"][0]["address"] = json!("192.0.2.9/24");
+    let (code, msg) = cni_err(&h, "CHECK", "pod-a", "pa", &wrong);
+    assert_eq!(code, 999);
+    assert!(msg.contains("192.0.2.9"), "{msg}");
+    // CHECK notices an address taken off the interface.
+    h.sh_ok("ip netns exec pb ip addr flush dev eth0");
+    let mut check_b = conf.clone();
+    check_b["prevResult"] = b.clone();
+    let (code, msg) = cni_err(&h, "CHECK", "pod-b", "pb", &check_b);
+    assert_eq!(code, 999);
+    assert!(msg.contains(&ip_b), "{msg}");
+    // The network cannot be removed while attachments are on it.
+    let out = h.mino(&["network", "rm", "cninet"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("pod-a"),
+        "{}",
+        show(&out)
+    );
+    // DEL, then DEL again: both succeed; the veth is gone, and CHECK says the attachment is unknown (3).
+    let veth = a["interfaces"][1]["name"].as_str().unwrap().to_owned();
+    assert!(veth.starts_with("mc"), "{veth}");
+    assert_eq!(cni_ok(&h, "DEL", "pod-a", "pa", &conf), Value::Null);
+    assert_eq!(cni_ok(&h, "DEL", "pod-a", "pa", &conf), Value::Null);
+    assert!(!h.sh_ok("ip -o link show").contains(&veth));
+    assert!(!h.sh_ok("ip netns exec pa ip -o link show").contains("eth0"));
+    let (code, _) = cni_err(&h, "CHECK", "pod-a", "pa", &check);
+    assert_eq!(code, 3);
+    // A namespace gone without a DEL leaves a record whose veth is gone: system check names it, and its
+    // repair takes it away as a GC would; an `mc` veth nobody recorded is an orphan.
+    let veth_b = b["interfaces"][1]["name"].as_str().unwrap().to_owned();
+    h.sh_ok("ip netns delete pb");
+    minotaur_testhost::wait_until("the veth to go with its namespace", || {
+        Ok(!h.sh_ok("ip -o link show").contains(&veth_b))
+    })
+    .unwrap();
+    h.sh_ok("ip link add mc0123456789abc type veth peer name mcpeer");
+    let out = h.mino(&["system", "check"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.contains("CNI attachment pod-b/eth0 on network cninet"),
+        "{report}"
+    );
+    assert!(report.contains("veth mc0123456789abc"), "{report}");
+    ok(&h, &["system", "check", "--repair"]);
+    assert_eq!(ok(&h, &["system", "check"]), "");
+    // DEL after the namespace and the record are gone, and without CNI_NETNS, succeeds.
+    assert_eq!(cni_ok(&h, "DEL", "pod-b", "", &conf), Value::Null);
+    assert_eq!(cni_ok(&h, "DEL", "pod-b", "pb", &conf), Value::Null);
+    // DEL of a network that never existed succeeds too.
+    assert_eq!(
+        cni_ok(&h, "DEL", "pod-z", "", &minimal("never")),
+        Value::Null
+    );
+    netns_add(&h, &["pc"]);
+    let c = cni_ok(&h, "ADD", "pod-c", "pc", &conf);
+    assert_eq!(address(&c), ip_a, "the lowest free address again");
+    cni_ok(&h, "DEL", "pod-c", "pc", &conf);
+    ok(&h, &["network", "rm", "cninet"]);
+}
+
+#[test]
+fn a_bridge_plugin_config_works_by_changing_its_type() {
+    let Some(h) = host() else { return };
+    netns_add(&h, &["br1"]);
+    let conf = json!({
+        "cniVersion": "0.4.0",
+        "name": "mynet",
+        "type": "minotaur-cni",
+        "bridge": "cnibr0",
+        "isGateway": true,
+        "ipMasq": true,
+        "hairpinMode": true,
+        "mtu": 1400,
+        "ipam": {
+            "type": "host-local",
+            "ranges": [[{"subnet": "10.77.0.0/24", "rangeStart": "10.77.0.10",
+                         "rangeEnd": "10.77.0.20", "gateway": "10.77.0.1"}]],
+            "routes": [{"dst": "10.99.0.0/16"}]
+        }
+    });
+    let r = cni_ok(&h, "ADD", "ctr1", "br1", &conf);
+    assert_eq!(r["cniVersion"], "0.4.0");
+    assert_eq!(r["ips"][0]["address"], "10.77.0.10/24");
+    assert_eq!(r["ips"][0]["version"], "4");
+    assert_eq!(r["ips"][0]["gateway"], "10.77.0.1");
+    assert_eq!(r["interfaces"][0]["name"], "cnibr0");
+    let bridge = h.sh_ok("ip -o link show cnibr0");
+    assert!(bridge.contains("mtu 1400"), "{bridge}");
+    assert!(h.sh_ok("ip -o addr show cnibr0").contains("10.77.0.1/24"));
+    // The listed route via the gateway, and no default route (the routes list has none).
+    let routes = h.sh_ok("ip netns exec br1 ip route");
+    assert!(routes.contains("10.99.0.0/16 via 10.77.0.1"), "{routes}");
+    assert!(!routes.contains("default"), "{routes}");
+    let inside = h.sh_ok("ip netns exec br1 ip -o link show eth0");
+    assert!(inside.contains("mtu 1400"), "{inside}");
+    // The same name with another subnet is refused (7), naming the subnet.
+    let mut other = conf.clone();
+    other["ipam"]["ranges"][0][0]["subnet"] = json!("10.78.0.0/24");
+    other["ipam"]["ranges"][0][0]["gateway"] = json!("10.78.0.1");
+    let (code, msg) = cni_err(&h, "ADD", "ctr2", "br1", &other);
+    assert_eq!(code, 7);
+    assert!(msg.contains("10.78.0.0/24"), "{msg}");
+    // A dhcp IPAM is refused as unsupported (2).
+    let mut dhcp = conf.clone();
+    dhcp["ipam"] = json!({"type": "dhcp"});
+    assert_eq!(cni_err(&h, "ADD", "ctr3", "br1", &dhcp).0, 2);
+    cni_ok(&h, "DEL", "ctr1", "br1", &conf);
+}
+
+#[test]
+fn parallel_adds_get_distinct_addresses_and_gc_keeps_only_valid_attachments() {
+    let Some(h) = host() else { return };
+    const N: usize = 8;
+    let names: Vec<String> = (0..N).map(|i| format!("par{i}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    netns_add(&h, &refs);
+    let conf = minimal("parnet");
+    let children: Vec<Child> = names
+        .iter()
+        .map(|n| spawn(&h, "ADD", &format!("id-{n}"), n, &conf))
+        .collect();
+    let mut addrs = std::collections::BTreeSet::new();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", show(&out));
+        let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+        addrs.insert(address(&r));
+    }
+    assert_eq!(addrs.len(), N, "{addrs:?}");
+    // GC keeps the two listed and removes the rest, veths included.
+    let mut gc = conf.clone();
+    gc["cniVersion"] = json!("1.1.0");
+    gc["cni.dev/valid-attachments"] = json!([
+        {"containerID": "id-par0", "ifname": "eth0"},
+        {"containerID": "id-par1", "ifname": "eth0"},
+    ]);
+    assert_eq!(cni_ok(&h, "GC", "", "", &gc), Value::Null);
+    let links = h.sh_ok("ip -o link show");
+    assert_eq!(links.matches(": mc").count(), 2, "{links}");
+    for (i, n) in names.iter().enumerate() {
+        let inside = h.sh_ok(&format!("ip netns exec {n} ip -o link show"));
+        assert_eq!(inside.contains("eth0"), i < 2, "{n}: {inside}");
+    }
+    cni_ok(&h, "CHECK", "id-par0", "par0", &conf);
+    // GC without the list is refused rather than taking everything.
+    assert_eq!(cni_err(&h, "GC", "", "", &conf).0, 7);
+    gc["cni.dev/valid-attachments"] = json!([]);
+    cni_ok(&h, "GC", "", "", &gc);
+    assert_eq!(h.sh_ok("ip -o link show").matches(": mc").count(), 0);
+    ok(&h, &["network", "rm", "parnet"]);
+}
+
+#[test]
+fn a_port_mapping_is_reached_over_loopback_and_survives_a_reload() {
+    let Some(h) = host() else { return };
+    netns_add(&h, &["web"]);
+    let mut conf = minimal("portnet");
+    conf["runtimeConfig"] = json!({"portMappings": [
+        {"hostPort": 18080, "containerPort": 80, "protocol": "tcp"}
+    ]});
+    let r = cni_ok(&h, "ADD", "web1", "web", &conf);
+    let ip = address(&r);
+    let pid = h
+        .sh_ok(
+            "mkdir -p /tmp/www && echo cni-page > /tmp/www/index.html && \
+             (ip netns exec web busybox httpd -f -p 80 -h /tmp/www >/dev/null 2>&1 & echo $!)",
+        )
+        .trim()
+        .to_owned();
+    common::wait_until_ok(&h, &format!("curl -sf -m 2 http://{ip}/"));
+    assert_eq!(
+        h.sh_ok("curl -sS -m 5 http://127.0.0.1:18080/").trim(),
+        "cni-page"
+    );
+    // The same host port cannot be taken twice.
+    netns_add(&h, &["web2"]);
+    let (code, msg) = cni_err(&h, "ADD", "web2", "web2", &conf);
+    assert_eq!(code, 999);
+    assert!(msg.contains("18080"), "{msg}");
+    // Nothing for system check to repair while the attachment exists.
+    ok(&h, &["system", "check"]);
+    // The table is put back from the store, with the attachment's port.
+    h.sh_ok("nft delete table inet minotaur");
+    ok(&h, &["network", "reload"]);
+    assert_eq!(
+        h.sh_ok("curl -sS -m 5 http://127.0.0.1:18080/").trim(),
+        "cni-page"
+    );
+    cni_ok(&h, "DEL", "web1", "web", &conf);
+    let table = h.sh_ok("nft list table inet minotaur");
+    assert!(!table.contains("18080"), "{table}");
+    h.sh_ok(&format!("kill {pid}"));
+}
+
+/// True when `tool` is on the PATH; otherwise says the test is skipped.
+fn have(tool: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(tool).is_file()));
+    if !found {
+        eprintln!("skipped: {tool} is not installed");
+    }
+    found
+}
+
+/// A layer tar of a busybox root: `/bin/busybox` and the applets the test uses as links to it.
+fn busybox_layer(h: &TestHost) -> Vec<u8> {
+    let busybox = h.sh_ok("command -v busybox");
+    let mut b = tar::Builder::new(Vec::new());
+    b.mode(tar::HeaderMode::Deterministic);
+    let mut dir = tar::Header::new_gnu();
+    dir.set_entry_type(tar::EntryType::Directory);
+    dir.set_mode(0o755);
+    dir.set_size(0);
+    for d in ["bin", "tmp", "proc", "sys", "dev", "etc", "srv"] {
+        b.append_data(&mut dir.clone(), d, std::io::empty())
+            .unwrap();
+    }
+    b.append_path_with_name(busybox.trim(), "bin/busybox")
+        .unwrap();
+    for applet in ["sh", "ip", "httpd", "echo", "sleep"] {
+        let mut link = tar::Header::new_gnu();
+        link.set_entry_type(tar::EntryType::Symlink);
+        link.set_mode(0o777);
+        link.set_size(0);
+        b.append_link(&mut link, format!("bin/{applet}"), "busybox")
+            .unwrap();
+    }
+    let page = b"from-podman\n";
+    let mut file = tar::Header::new_gnu();
+    file.set_mode(0o644);
+    file.set_size(page.len() as u64);
+    b.append_data(&mut file, "srv/index.html", &page[..])
+        .unwrap();
+    b.into_inner().unwrap()
+}
+
+/// podman 4.3's CNI backend with a network list whose only plugin is `minotaur-cni`: its containers get
+/// addresses on the minotaur network of that name, a published port is reached over loopback, and `rm`
+/// (podman's DEL) leaves no attachment, veth or port behind.
+#[test]
+fn podman_cni_backend_runs_containers_on_a_minotaur_network() {
+    if !have("podman") || !have("conmon") {
+        return;
+    }
+    let Some(h) = host() else { return };
+    let plugins = h.dir().join("cni-bin");
+    let configs = h.dir().join("cni-conf");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::create_dir_all(&configs).unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_minotaur"), plugins.join("minotaur-cni"))
+        .unwrap();
+    let runc = h.dir().join("minotaur-runc");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_minotaur"), &runc).unwrap();
+    std::fs::write(
+        configs.join("mtnet.conflist"),
+        json!({
+            "cniVersion": "1.0.0",
+            "name": "mtnet",
+            "plugins": [{"type": "minotaur-cni", "capabilities": {"portMappings": true}}]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    // podman's cleanup after `run --rm` is another podman, started by conmon, that gets CONTAINERS_CONF
+    // and not the rest of the environment: minotaur's directories reach the plugin through the file's
+    // engine environment. libcni caches results in /var/lib/cni: the box gets a /var/lib of its own.
+    let conf = h.dir().join("containers.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[engine]\nenv = [\"MINOTAUR_ROOT={}\", \"MINOTAUR_RUNROOT=/run/minotaur\"]\n\
+             [network]\nnetwork_backend = \"cni\"\ncni_plugin_dirs = [\"{}\"]\nnetwork_config_dir = \"{}\"\n",
+            h.dir().join("state").display(),
+            plugins.display(),
+            configs.display()
+        ),
+    )
+    .unwrap();
+    h.sh_ok("mount -t tmpfs -o mode=755 tmpfs /var/lib");
+    let storage = h.dir().join("podman-storage");
+    let tar = h.dir().join("busybox.tar");
+    std::fs::write(&tar, busybox_layer(&h)).unwrap();
+    let cgroup_parent = format!("/{}", h.cgroup_parent());
+    let podman = |args: &[&str]| -> Output {
+        h.command("podman")
+            .env("CONTAINERS_CONF", &conf)
+            .arg("--root")
+            .arg(&storage)
+            .args([
+                "--runroot",
+                "/run/podman-run",
+                "--tmpdir",
+                "/run/podman-tmp",
+            ])
+            .args(["--storage-driver", "vfs", "--cgroup-manager", "cgroupfs"])
+            .args(["--events-backend", "file", "--runtime"])
+            .arg(&runc)
+            .args(args)
+            .output()
+            .expect("running podman")
+    };
+    let pok = |args: &[&str]| -> String {
+        let out = podman(args);
+        assert!(out.status.success(), "podman {args:?}: {}", show(&out));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    pok(&["import", tar.to_str().unwrap(), "localhost/bb:latest"]);
+    let run = [
+        "run",
+        "--network",
+        "mtnet",
+        "--cgroup-parent",
+        &cgroup_parent,
+    ];
+    let addrs = pok(&[
+        &run[..],
+        &["--rm", "localhost/bb", "ip", "-o", "-4", "addr"],
+    ]
+    .concat());
+    let subnet = ok(
+        &h,
+        &[
+            "network",
+            "inspect",
+            "mtnet",
+            "--format",
+            "{{(index .IPAM.Config 0).Subnet}}",
+        ],
+    );
+    let prefix: String = subnet.split('.').take(2).collect::<Vec<_>>().join(".");
+    assert!(
+        addrs.contains(&format!("inet {prefix}.")),
+        "{addrs} not in {subnet}"
+    );
+    // --rm ran podman's DEL: nothing of the attachment is left.
+    assert!(!h.sh_ok("ip -o link show").contains(": mc"));
+    // A published port, reached over loopback; rm takes it away.
+    pok(&[
+        &run[..],
+        &[
+            "-d",
+            "--name",
+            "web",
+            "-p",
+            "18082:80",
+            "localhost/bb",
+            "httpd",
+            "-f",
+            "-p",
+            "80",
+            "-h",
+            "/srv",
+        ],
+    ]
+    .concat());
+    common::wait_until_ok(&h, "curl -sf -m 2 http://127.0.0.1:18082/");
+    assert_eq!(
+        h.sh_ok("curl -sS -m 5 http://127.0.0.1:18082/").trim(),
+        "from-podman"
+    );
+    pok(&["rm", "-f", "web"]);
+    assert!(!h.sh_ok("nft list table inet minotaur").contains("18082"));
+    assert!(!h.sh_ok("ip -o link show").contains(": mc"));
+    ok(&h, &["network", "rm", "mtnet"]);
+}
+
+/// An attachment's pod name (`K8S_POD_NAME`) and container ID resolve to its address in minotaur's
+/// resolver on the network's gateway, which the result names as the nameserver; after DEL they do not.
+#[test]
+fn attachment_names_resolve_on_the_gateway_until_del() {
+    let Some(h) = host() else { return };
+    netns_add(&h, &["dna", "dnb"]);
+    let conf = minimal("dnsnet");
+    let out = spawn_args(
+        &h,
+        "ADD",
+        "pod-a",
+        "dna",
+        &conf,
+        "IgnoreUnknown=1;K8S_POD_NAME=alpha",
+    )
+    .wait_with_output()
+    .unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    let a: Value = serde_json::from_slice(&out.stdout).unwrap();
+    cni_ok(&h, "ADD", "pod-b", "dnb", &conf);
+    let gateway = a["ips"][0]["gateway"].as_str().unwrap().to_owned();
+    assert_eq!(a["dns"]["nameservers"][0], gateway.as_str(), "{a}");
+    let ip_a = address(&a);
+    for name in ["alpha", "pod-a"] {
+        let dig = format!("ip netns exec dnb dig +short +time=2 +tries=1 @{gateway} {name}");
+        common::wait_until_ok(&h, &format!("test \"$({dig})\" = {ip_a}"));
+    }
+    cni_ok(&h, "DEL", "pod-a", "dna", &conf);
+    let gone =
+        format!("test -z \"$(ip netns exec dnb dig +short +time=2 +tries=1 @{gateway} alpha)\"");
+    common::wait_until_ok(&h, &gone);
+    cni_ok(&h, "DEL", "pod-b", "dnb", &conf);
+}

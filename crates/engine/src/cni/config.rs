@@ -1,0 +1,448 @@
+//! What a CNI runtime hands the plugin: the `CNI_*` environment ([`Invocation`]) and the network
+//! configuration on stdin ([`NetConf`]), with the reference bridge plugin's keys and host-local's IPAM
+//! section, checked into what an attachment needs.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+use crate::cni::error::CniError;
+use crate::parse::Proto;
+
+/// The spec versions this plugin answers for, oldest first. The result's shape is 1.0's for all of them
+/// but the 0.x ones, which also name each address's IP version.
+pub const SUPPORTED_VERSIONS: [&str; 5] = ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"];
+
+/// The CNI commands (the spec's `CNI_COMMAND`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    Add,
+    Del,
+    Check,
+    Status,
+    Gc,
+    Version,
+}
+
+impl Command {
+    pub fn parse(s: &str) -> Result<Command, CniError> {
+        Ok(match s {
+            "ADD" => Command::Add,
+            "DEL" => Command::Del,
+            "CHECK" => Command::Check,
+            "STATUS" => Command::Status,
+            "GC" => Command::Gc,
+            "VERSION" => Command::Version,
+            other => {
+                return Err(CniError::InvalidEnv(format!(
+                    "CNI_COMMAND {other:?} is not one of ADD, DEL, CHECK, STATUS, GC, VERSION"
+                )))
+            }
+        })
+    }
+}
+
+/// The `CNI_*` environment of one invocation.
+#[derive(Clone, Debug)]
+pub struct Invocation {
+    pub command: Command,
+    /// `CNI_CONTAINERID`.
+    pub container_id: String,
+    /// `CNI_NETNS`: the namespace's path (empty where the spec allows it: DEL, GC, STATUS).
+    pub netns: Option<PathBuf>,
+    /// `CNI_IFNAME`.
+    pub ifname: String,
+    /// `CNI_ARGS`, `K=V;K=V`.
+    pub args: BTreeMap<String, String>,
+}
+
+impl Invocation {
+    /// Reads the invocation from an environment lookup (`std::env::var` for the real one). Which variables
+    /// are required depends on the command, as the spec's table says.
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Invocation, CniError> {
+        let get = |k: &str| var(k).filter(|v| !v.is_empty());
+        let command = Command::parse(
+            &get("CNI_COMMAND")
+                .ok_or_else(|| CniError::InvalidEnv("CNI_COMMAND is not set".into()))?,
+        )?;
+        let needs_attachment = matches!(command, Command::Add | Command::Del | Command::Check);
+        let required = |k: &str| -> Result<String, CniError> {
+            match get(k) {
+                Some(v) => Ok(v),
+                None if needs_attachment => Err(CniError::InvalidEnv(format!("{k} is not set"))),
+                None => Ok(String::new()),
+            }
+        };
+        let container_id = required("CNI_CONTAINERID")?;
+        let ifname = required("CNI_IFNAME")?;
+        let netns = get("CNI_NETNS").map(PathBuf::from);
+        if netns.is_none() && matches!(command, Command::Add | Command::Check) {
+            return Err(CniError::InvalidEnv("CNI_NETNS is not set".into()));
+        }
+        if needs_attachment {
+            check_container_id(&container_id)?;
+            check_ifname(&ifname)?;
+        }
+        let args = get("CNI_ARGS")
+            .map(|a| {
+                a.split(';')
+                    .filter(|kv| !kv.is_empty())
+                    .map(|kv| match kv.split_once('=') {
+                        Some((k, v)) => Ok((k.to_owned(), v.to_owned())),
+                        None => Err(CniError::InvalidEnv(format!(
+                            "CNI_ARGS item {kv:?} is not KEY=VALUE"
+                        ))),
+                    })
+                    .collect::<Result<_, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
+        Ok(Invocation {
+            command,
+            container_id,
+            netns,
+            ifname,
+            args,
+        })
+    }
+}
+
+/// The spec's rule for container IDs: alphanumerics, then also `_`, `.` and `-`.
+fn check_container_id(id: &str) -> Result<(), CniError> {
+    let ok = id.as_bytes()[0].is_ascii_alphanumeric()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(CniError::InvalidEnv(format!(
+            "CNI_CONTAINERID {id:?} has characters other than letters, digits, '_', '.' and '-'"
+        )))
+    }
+}
+
+/// Linux's rule for interface names, which the spec repeats.
+fn check_ifname(name: &str) -> Result<(), CniError> {
+    if name.len() > 15
+        || name == "."
+        || name == ".."
+        || name.contains(['/', ':'])
+        || name.contains(char::is_whitespace)
+    {
+        return Err(CniError::InvalidEnv(format!(
+            "CNI_IFNAME {name:?} is not a valid interface name (1-15 characters, no '/', ':' or spaces)"
+        )));
+    }
+    Ok(())
+}
+
+/// The network configuration on stdin. Keys of other plugins (and the reference bridge plugin's that have
+/// no meaning here) are ignored, as the spec asks.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetConf {
+    #[serde(default)]
+    pub cni_version: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(rename = "type", default)]
+    pub plugin: String,
+    /// The bridge's name; a new network's bridge is named after it.
+    pub bridge: Option<String>,
+    /// Whether the bridge holds the gateway. minotaur's bridges always do; `false` is refused.
+    pub is_gateway: Option<bool>,
+    /// Whether the default route goes via the gateway; the default when the IPAM section has no routes.
+    pub is_default_gateway: Option<bool>,
+    /// Whether traffic leaving the network is masqueraded. Accepted and not used: a minotaur network that
+    /// is not internal always masquerades what leaves it.
+    pub ip_masq: Option<bool>,
+    pub mtu: Option<u32>,
+    #[serde(default)]
+    pub ipam: Option<Ipam>,
+    #[serde(default)]
+    pub runtime_config: RuntimeConfig,
+    /// What ADD returned, for CHECK (and DEL, which does not need it).
+    pub prev_result: Option<serde_json::Value>,
+    /// GC's list of the attachments to keep.
+    #[serde(rename = "cni.dev/valid-attachments")]
+    pub valid_attachments: Option<Vec<ValidAttachment>>,
+}
+
+/// host-local's IPAM section.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Ipam {
+    #[serde(rename = "type", default)]
+    pub plugin: String,
+    /// Range sets, one per address family; each set's first range is used.
+    #[serde(default)]
+    pub ranges: Vec<Vec<Range>>,
+    #[serde(default)]
+    pub routes: Vec<Route>,
+    /// host-local's older single range (`subnet`, `gateway`, `rangeStart`, `rangeEnd` at this level).
+    #[serde(flatten)]
+    pub single: Option<Range>,
+}
+
+/// One host-local range.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Range {
+    pub subnet: IpNet,
+    pub gateway: Option<IpAddr>,
+    pub range_start: Option<IpAddr>,
+    pub range_end: Option<IpAddr>,
+}
+
+/// A route of the IPAM section: `gw` absent means via the network's gateway.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct Route {
+    pub dst: IpNet,
+    pub gw: Option<IpAddr>,
+}
+
+/// The capabilities a runtime passes in `runtimeConfig`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuntimeConfig {
+    #[serde(default)]
+    pub port_mappings: Vec<PortMapping>,
+}
+
+/// One entry of the `portMappings` capability.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PortMapping {
+    pub host_port: u16,
+    pub container_port: u16,
+    #[serde(default = "tcp")]
+    pub protocol: String,
+    #[serde(rename = "hostIP")]
+    pub host_ip: Option<String>,
+}
+
+fn tcp() -> String {
+    "tcp".into()
+}
+
+/// One entry of `cni.dev/valid-attachments`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "camelCase")]
+pub struct ValidAttachment {
+    #[serde(rename = "containerID")]
+    pub container_id: String,
+    pub ifname: String,
+}
+
+impl NetConf {
+    /// Parses and checks the configuration: a version this plugin answers for, a name, our type, and
+    /// IPAM and port settings it can honour.
+    pub fn parse(bytes: &[u8]) -> Result<NetConf, CniError> {
+        let conf: NetConf = serde_json::from_slice(bytes).map_err(CniError::Decode)?;
+        conf.check_version()?;
+        if conf.name.is_empty() {
+            return Err(CniError::InvalidConfig(
+                "the configuration has no name".into(),
+            ));
+        }
+        if conf.is_gateway == Some(false) {
+            return Err(CniError::Unsupported(
+                "isGateway false: a minotaur network's bridge always holds its gateway".into(),
+            ));
+        }
+        if let Some(ipam) = &conf.ipam {
+            if !matches!(ipam.plugin.as_str(), "" | "host-local" | "minotaur-cni") {
+                return Err(CniError::Unsupported(format!(
+                    "ipam type {:?}: addresses come from minotaur's own allocator (host-local's keys are \
+                     understood)",
+                    ipam.plugin
+                )));
+            }
+        }
+        for p in &conf.runtime_config.port_mappings {
+            p.port()?;
+        }
+        Ok(conf)
+    }
+
+    /// The version check the spec asks every command to make (error 1).
+    pub fn check_version(&self) -> Result<(), CniError> {
+        if self.cni_version.is_empty() {
+            return Err(CniError::InvalidConfig(
+                "the configuration has no cniVersion".into(),
+            ));
+        }
+        if !SUPPORTED_VERSIONS.contains(&self.cni_version.as_str()) {
+            return Err(CniError::IncompatibleVersion(self.cni_version.clone()));
+        }
+        Ok(())
+    }
+
+    /// The ranges asked for: the first of each range set, or the older single range.
+    pub fn ranges(&self) -> Vec<Range> {
+        let Some(ipam) = &self.ipam else {
+            return Vec::new();
+        };
+        let mut out: Vec<Range> = ipam
+            .ranges
+            .iter()
+            .filter_map(|set| set.first().cloned())
+            .collect();
+        if out.is_empty() {
+            out.extend(ipam.single.clone());
+        }
+        out
+    }
+
+    /// The IPAM section's routes.
+    pub fn routes(&self) -> &[Route] {
+        self.ipam.as_ref().map_or(&[], |i| &i.routes)
+    }
+
+    /// Whether the results of this version name each address's IP version (0.3.x and 0.4.0).
+    pub fn legacy_result(&self) -> bool {
+        self.cni_version.starts_with("0.")
+    }
+}
+
+impl PortMapping {
+    /// The mapping as a published port.
+    pub fn port(&self) -> Result<crate::network::record::CniPort, CniError> {
+        let proto = match self.protocol.to_ascii_lowercase().as_str() {
+            "tcp" | "" => Proto::Tcp,
+            "udp" => Proto::Udp,
+            other => {
+                return Err(CniError::Unsupported(format!(
+                    "port mapping protocol {other:?} (only tcp and udp)"
+                )))
+            }
+        };
+        if self.host_port == 0 || self.container_port == 0 {
+            return Err(CniError::InvalidConfig(format!(
+                "port mapping {}:{} has a zero port",
+                self.host_port, self.container_port
+            )));
+        }
+        let host_ip = match self.host_ip.as_deref() {
+            None | Some("") | Some("0.0.0.0") | Some("::") => None,
+            Some(ip) => Some(ip.parse::<IpAddr>().map_err(|_| {
+                CniError::InvalidConfig(format!("port mapping hostIP {ip:?} is not an address"))
+            })?),
+        };
+        Ok(crate::network::record::CniPort {
+            proto,
+            host_ip,
+            host_port: self.host_port,
+            container_port: self.container_port,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_minimal_configuration_parses() {
+        let c = NetConf::parse(br#"{"cniVersion":"1.0.0","name":"net1","type":"minotaur-cni"}"#)
+            .unwrap();
+        assert_eq!(c.name, "net1");
+        assert!(c.ranges().is_empty());
+    }
+
+    #[test]
+    fn a_bridge_plugin_configuration_parses() {
+        let c = NetConf::parse(
+            br#"{"cniVersion":"1.1.0","name":"mynet","type":"minotaur-cni","bridge":"cni0",
+                "isGateway":true,"ipMasq":true,"mtu":1400,"hairpinMode":true,
+                "ipam":{"type":"host-local","ranges":[[{"subnet":"10.22.0.0/16","rangeStart":"10.22.0.10",
+                "rangeEnd":"10.22.0.20","gateway":"10.22.0.1"}]],"routes":[{"dst":"0.0.0.0/0"}]},
+                "runtimeConfig":{"portMappings":[{"hostPort":8080,"containerPort":80,"protocol":"tcp"}]}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.bridge.as_deref(), Some("cni0"));
+        assert_eq!(c.mtu, Some(1400));
+        let r = c.ranges();
+        assert_eq!(r[0].subnet.to_string(), "10.22.0.0/16");
+        assert_eq!(r[0].range_start, Some("10.22.0.10".parse().unwrap()));
+        assert_eq!(c.routes()[0].dst.to_string(), "0.0.0.0/0");
+        assert_eq!(
+            c.runtime_config.port_mappings[0].port().unwrap().host_port,
+            8080
+        );
+    }
+
+    #[test]
+    fn host_local_single_range_parses() {
+        let c = NetConf::parse(
+            br#"{"cniVersion":"0.4.0","name":"n","type":"minotaur-cni",
+                "ipam":{"type":"host-local","subnet":"10.9.0.0/24","gateway":"10.9.0.1"}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.ranges()[0].gateway, Some("10.9.0.1".parse().unwrap()));
+        assert!(c.legacy_result());
+    }
+
+    #[test]
+    fn bad_configurations_get_the_spec_codes() {
+        let code = |s: &str| NetConf::parse(s.as_bytes()).unwrap_err().code();
+        assert_eq!(
+            code(r#"{"cniVersion":"9.9.9","name":"n","type":"minotaur-cni"}"#),
+            1
+        );
+        assert_eq!(
+            code(r#"{"cniVersion":"1.0.0","name":"n","ipam":{"type":"dhcp"}}"#),
+            2
+        );
+        assert_eq!(code(r#"{"cniVersion":"1.0.0","#), 6);
+        assert_eq!(code(r#"{"cniVersion":"1.0.0","type":"minotaur-cni"}"#), 7);
+    }
+
+    #[test]
+    fn the_environment_is_checked_per_command() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let add = Invocation::from_env(env(&[
+            ("CNI_COMMAND", "ADD"),
+            ("CNI_CONTAINERID", "abc"),
+            ("CNI_NETNS", "/run/netns/x"),
+            ("CNI_IFNAME", "eth0"),
+            ("CNI_ARGS", "IgnoreUnknown=1;K8S_POD_NAME=p"),
+        ]))
+        .unwrap();
+        assert_eq!(add.command, Command::Add);
+        assert_eq!(add.args["K8S_POD_NAME"], "p");
+        let err = Invocation::from_env(env(&[
+            ("CNI_COMMAND", "ADD"),
+            ("CNI_CONTAINERID", "abc"),
+            ("CNI_IFNAME", "eth0"),
+        ]))
+        .unwrap_err();
+        assert_eq!(err.code(), 4);
+        assert_eq!(err.to_string(), "CNI_NETNS is not set");
+        let err = Invocation::from_env(env(&[
+            ("CNI_COMMAND", "DEL"),
+            ("CNI_CONTAINERID", "a/b"),
+            ("CNI_IFNAME", "eth0"),
+        ]))
+        .unwrap_err();
+        assert_eq!(err.code(), 4);
+        assert!(Invocation::from_env(env(&[("CNI_COMMAND", "STATUS")])).is_ok());
+        assert_eq!(
+            Invocation::from_env(env(&[("CNI_COMMAND", "BOGUS")]))
+                .unwrap_err()
+                .code(),
+            4
+        );
+    }
+}
