@@ -140,8 +140,8 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 
 pub use tx::{
-    Allocation, ContainerRow, EndpointRow, EventRow, NetworkRow, NewContainer, NewEvent,
-    NewNetwork, NewVolume, PortRow, ReadTx, VolumeRow, WriteTx, EVENTS_KEPT,
+    Allocation, ContainerRef, ContainerRow, EndpointRow, EventRow, NetworkRow, NewContainer,
+    NewEvent, NewNetwork, NewVolume, PortRow, ReadTx, VolumeRow, WriteTx, EVENTS_KEPT,
 };
 
 /// The database's file name under the root directory.
