@@ -162,6 +162,11 @@ pub struct State {
     /// When `pid` started (clock ticks since boot, /proc/PID/stat): `pid` and this name one process for good.
     #[serde(default)]
     pub pid_start_time: u64,
+    /// The inode of `pid`'s pidfd on pidfs (Linux 6.9 and later; 0 where pidfds are not on pidfs or it
+    /// was not recorded): it too names one process for good, and is cheaper to check (see
+    /// `process::alive_all`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub pid_inode: u64,
     /// Host PID of the supervisor while it runs, else 0.
     pub supervisor_pid: i32,
     #[serde(default)]
@@ -350,6 +355,10 @@ fn port_map(ports: &[PortMapping]) -> serde_json::Value {
         }));
     }
     json!(m)
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[cfg(test)]

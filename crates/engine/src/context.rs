@@ -13,7 +13,7 @@ use crate::container::{Container, State, Status};
 use crate::error::EngineError;
 use crate::ids::ContainerId;
 use crate::paths::Paths;
-use crate::process::alive;
+use crate::process::{alive, alive_all};
 use crate::store;
 
 /// The engine's shared context: where its files are, where its cgroups go, and its state store.
@@ -87,7 +87,22 @@ impl Context {
     pub fn list(&self) -> Result<Vec<Container>, EngineError> {
         let mut st = self.store()?;
         let mut all = st.read(store::list)?;
-        all.iter_mut().for_each(correct);
+        drop(st);
+        // PID 1 of every running container checked at once; the rare rest one by one.
+        let running: Vec<(i32, u64, u64)> = all
+            .iter()
+            .filter(|c| c.state.status == Status::Running)
+            .map(|c| (c.state.pid, c.state.pid_start_time, c.state.pid_inode))
+            .collect();
+        let mut live = alive_all(&running).into_iter();
+        for c in &mut all {
+            if c.state.status == Status::Running {
+                let alive = live.next().expect("one answer per running container");
+                correct_as(c, alive);
+            } else {
+                correct(c);
+            }
+        }
         Ok(all)
     }
 
@@ -104,9 +119,16 @@ impl Context {
 /// A container recorded as restarting whose supervisor is gone (killed, or a reboot) is shown as exited.
 /// When the supervisor is gone, the exit code shown is -1: the real one died with it.
 pub(crate) fn correct(c: &mut Container) {
+    let s = &c.state;
+    let running = s.status == Status::Running && alive(s.pid, s.pid_start_time);
+    correct_as(c, running);
+}
+
+/// [`correct`], told whether a running container's PID 1 is alive.
+fn correct_as(c: &mut Container, pid1_alive: bool) {
     let s = &mut c.state;
     let dead = match s.status {
-        Status::Running => !alive(s.pid, s.pid_start_time),
+        Status::Running => !pid1_alive,
         Status::Restarting => !alive(s.supervisor_pid, s.supervisor_start_time),
         _ => false,
     };

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::os::fd::AsFd;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use minotaur_state::{EventRow, NewEvent};
+use minotaur_state::{EventRow, NewEvent, StateError, WriteTx};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use serde_json::json;
@@ -117,18 +117,9 @@ fn now_nanos() -> i64 {
 /// `start`, `die`, `kill`, `destroy`, `connect`, `pull`...), the ID of what it happened to, and its
 /// attributes. Never fails: what the store refuses is logged.
 pub fn record(ctx: &Context, kind: &str, action: &str, id: &str, attrs: &[(&str, &str)]) {
-    let attributes: BTreeMap<&str, &str> = attrs.iter().copied().collect();
-    let attributes = serde_json::to_string(&attributes).expect("strings always serialize");
-    let event = NewEvent {
-        time_nano: now_nanos(),
-        kind,
-        action,
-        actor_id: id,
-        attributes: &attributes,
-    };
     let written = ctx
         .store()
-        .and_then(|mut st| Ok(st.write(|tx| tx.insert_event(&event))?));
+        .and_then(|mut st| Ok(st.write(|tx| record_in(tx, kind, action, id, attrs))?));
     if let Err(e) = written {
         log::warn!(
             "cannot record event {kind} {action} {id}: {}",
@@ -137,9 +128,43 @@ pub fn record(ctx: &Context, kind: &str, action: &str, id: &str, attrs: &[(&str,
     }
 }
 
-/// Records a container's event with Docker's attributes (its image, name and labels) and `extra` ones
-/// (`exitCode` for `die`, `signal` for `kill`).
-pub fn container(ctx: &Context, action: &str, c: &Container, extra: &[(&str, &str)]) {
+/// Records an event inside the caller's write transaction (one of many, as `rm` of many containers
+/// records them); [`record`] for one.
+fn record_in(
+    tx: &WriteTx<'_>,
+    kind: &str,
+    action: &str,
+    id: &str,
+    attrs: &[(&str, &str)],
+) -> Result<(), StateError> {
+    let attributes: BTreeMap<&str, &str> = attrs.iter().copied().collect();
+    let attributes = serde_json::to_string(&attributes).expect("strings always serialize");
+    tx.insert_event(&NewEvent {
+        time_nano: now_nanos(),
+        kind,
+        action,
+        actor_id: id,
+        attributes: &attributes,
+    })?;
+    Ok(())
+}
+
+/// [`container`]'s event inside the caller's write transaction.
+pub(crate) fn container_in(
+    tx: &WriteTx<'_>,
+    action: &str,
+    c: &Container,
+    extra: &[(&str, &str)],
+) -> Result<(), StateError> {
+    let attrs = container_attributes(c, extra);
+    record_in(tx, "container", action, c.id.as_str(), &attrs)
+}
+
+/// Docker's attributes of a container's event: its labels, image and name, then `extra`.
+fn container_attributes<'a>(
+    c: &'a Container,
+    extra: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
     let mut attrs: Vec<(&str, &str)> = c
         .config
         .labels
@@ -149,6 +174,13 @@ pub fn container(ctx: &Context, action: &str, c: &Container, extra: &[(&str, &st
     attrs.push(("image", &c.config.image));
     attrs.push(("name", c.name.as_str()));
     attrs.extend_from_slice(extra);
+    attrs
+}
+
+/// Records a container's event with Docker's attributes (its image, name and labels) and `extra` ones
+/// (`exitCode` for `die`, `signal` for `kill`).
+pub fn container(ctx: &Context, action: &str, c: &Container, extra: &[(&str, &str)]) {
+    let attrs = container_attributes(c, extra);
     record(ctx, "container", action, c.id.as_str(), &attrs);
 }
 

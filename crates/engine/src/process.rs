@@ -8,6 +8,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::statfs::FsType;
 use nix::unistd::Pid;
 
 use crate::error::EngineError;
@@ -40,6 +41,74 @@ fn stat(pid: i32) -> Option<(char, u64)> {
 /// is not alive.
 pub fn alive(pid: i32, start: u64) -> bool {
     pid > 0 && matches!(stat(pid), Some((state, t)) if t == start && state != 'Z' && state != 'X')
+}
+
+/// The magic number of pidfs (`PIDFS_MAGIC` in <linux/magic.h>), the filesystem of pidfds since Linux 6.9.
+const PIDFS_MAGIC: FsType = FsType(0x5049_4446);
+
+/// The inode of a pidfd on pidfs: a number the kernel gives each process when it is made and never gives
+/// another during the boot (on 64-bit kernels; see pidfs.c), so it names one process for good, as the PID
+/// and its start time do. 0 when pidfds are not on pidfs (before Linux 6.9: they share one anonymous
+/// inode), and then [`alive_all`] reads the start time instead.
+pub(crate) fn pidfd_inode(fd: &OwnedFd) -> u64 {
+    let on_pidfs = nix::sys::statfs::fstatfs(fd).is_ok_and(|s| s.filesystem_type() == PIDFS_MAGIC);
+    if !on_pidfs {
+        return 0;
+    }
+    nix::sys::stat::fstat(fd).map_or(0, |st| st.st_ino)
+}
+
+/// How many pidfds [`alive_all`] holds open at once: well under the usual limit of 1,024 descriptors.
+const CHECK_BATCH: usize = 256;
+
+/// For each process named by its PID, start time and pidfs inode (0: not recorded), whether it is still
+/// that process and has not exited; [`alive`] for many at once (`ps` asks this of every running
+/// container). Where the inode is recorded, the check is a `pidfd_open(2)` and an `fstat(2)` of the pidfd
+/// (the PID now names another process when the inode differs), then one `poll(2)` over a batch of them,
+/// in which an exited process's pidfd is readable: a zombie is not alive. That is cheaper than reading
+/// `/proc/PID/stat`, for which the kernel walks the path and formats 52 fields (two thirds of the CPU
+/// time `ps` spent with 1,000 containers running).
+pub fn alive_all(procs: &[(i32, u64, u64)]) -> Vec<bool> {
+    let mut out = vec![false; procs.len()];
+    let mut open: Vec<(usize, OwnedFd)> = Vec::with_capacity(CHECK_BATCH);
+    let flush = |open: &mut Vec<(usize, OwnedFd)>, out: &mut [bool]| {
+        let mut fds: Vec<PollFd> = open
+            .iter()
+            .map(|(_, fd)| PollFd::new(fd.as_fd(), PollFlags::POLLIN))
+            .collect();
+        let polled = loop {
+            match poll(&mut fds, PollTimeout::ZERO) {
+                Err(nix::Error::EINTR) => continue,
+                r => break r.is_ok(),
+            }
+        };
+        for ((i, _), fd) in open.iter().zip(&fds) {
+            out[*i] = polled && fd.revents().is_some_and(|r| r.is_empty());
+        }
+        drop(fds);
+        open.clear();
+    };
+    for (i, &(pid, start, inode)) in procs.iter().enumerate() {
+        if pid <= 0 {
+            continue;
+        }
+        if inode == 0 {
+            out[i] = alive(pid, start);
+            continue;
+        }
+        let Ok(fd) = minotaur_sys::pidfd_open(Pid::from_raw(pid)) else {
+            continue;
+        };
+        if nix::sys::stat::fstat(&fd).map_or(true, |st| st.st_ino != inode) {
+            continue;
+        }
+        open.push((i, fd));
+        if open.len() == CHECK_BATCH {
+            flush(&mut open, &mut out);
+        }
+    }
+    flush(&mut open, &mut out);
+    out
 }
 
 /// A pidfd for `pid` when it is still the process that started at `start`. Opening the pidfd first and
@@ -110,5 +179,38 @@ mod tests {
         assert!(alive(me, t));
         assert!(!alive(me, t + 1));
         assert!(!alive(0, t));
+    }
+
+    #[test]
+    fn alive_all_tells_live_recycled_and_exited_processes_apart() {
+        let me = std::process::id() as i32;
+        let t = start_time(me).unwrap();
+        let fd = minotaur_sys::pidfd_open(Pid::from_raw(me)).unwrap();
+        let ino = pidfd_inode(&fd);
+        // A child that has exited but is not reaped yet: a zombie, not alive.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let zpid = child.id() as i32;
+        let zfd = minotaur_sys::pidfd_open(Pid::from_raw(zpid)).unwrap();
+        wait_fd(&zfd, None);
+        let zino = pidfd_inode(&zfd);
+        let zstart = start_time(zpid).unwrap_or(0);
+        let got = alive_all(&[
+            (me, t, ino),
+            (me, t, 0),
+            (me, t + 1, 0),
+            (zpid, zstart, zino),
+            (zpid, zstart, 0),
+            (0, t, ino),
+        ]);
+        child.wait().unwrap();
+        if ino == 0 {
+            println!("skipped: pidfds are not on pidfs here (before Linux 6.9): the inode checks");
+            assert_eq!(&got[1..3], &[true, false]);
+            return;
+        }
+        // The same PID with another inode is another process.
+        let other = alive_all(&[(me, t, ino + 1)]);
+        assert_eq!(got, vec![true, true, false, false, false, false]);
+        assert_eq!(other, vec![false]);
     }
 }

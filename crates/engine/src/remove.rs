@@ -1,8 +1,10 @@
 //! `rm`: removing a container and everything it owns (published ports, `ip netns` name, network namespace,
 //! cgroup, files, record, and on request its anonymous volumes), going on past errors.
 
+use std::collections::HashSet;
 use std::fs;
 use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use minotaur_ns::netns::{NetnsError, NetnsName};
@@ -15,7 +17,7 @@ use crate::events;
 use crate::network::{attach, dns, netns, ports};
 use crate::process::alive;
 use crate::stop;
-use crate::store::StoreError;
+use crate::store::{self, StoreError};
 use crate::volume;
 
 /// Removes a container and everything it owns: network namespace, cgroup, files, record; with `volumes`
@@ -31,51 +33,300 @@ pub fn remove(
         .expect("one result per reference")
 }
 
+/// How many containers [`remove_many`] takes apart at once. Taking one apart is mostly waiting (for its
+/// supervisor to go, for the filesystem's journal, for the kernel's unmount), not computing: threads
+/// overlap the waits, on any number of cores.
+const WORKERS: usize = 8;
+
+/// A container [`remove_many`] found: whether its PID 1 was SIGKILLed (the PID, else 0) and whether its
+/// supervisor is waiting to restart it.
+struct Target {
+    c: Container,
+    signalled: i32,
+    restarting: bool,
+}
+
+/// What taking a container apart left for the record's removal: its anonymous volumes, whether it was on
+/// a network, and the first error of its kernel objects and files.
+struct TakenApart {
+    anonymous: Vec<(String, bool)>,
+    networked: bool,
+    error: Option<EngineError>,
+}
+
 /// Removes several containers, as `rm A B C` asks, with the result of each in the order given. With
 /// `force`, every running one is SIGKILLed before any is waited for: their supervisors then record the
-/// exits side by side, and removing a thousand running containers costs about one exit and a thousand
-/// removals rather than a thousand exits one after another. A container named twice is removed once;
-/// the second name finds it gone, as it would one command later.
+/// exits side by side. The records are read in one transaction; the running ones are marked stopped
+/// (with their `kill` events) in one, and the removed ones deleted (with their `destroy` events) in
+/// one; in between, [`WORKERS`] threads wait for the supervisors and take the containers' kernel
+/// objects and files apart. So removing a thousand running containers costs about one exit, a thousand
+/// removals side by side and three transactions, rather than a thousand of each one after another. A
+/// container named twice is removed once; the second name finds it gone, as it would one command later.
 pub fn remove_many(
     ctx: &Context,
     references: &[String],
     force: bool,
     volumes: bool,
 ) -> Vec<Result<Container, EngineError>> {
-    let mut seen = std::collections::HashSet::new();
-    // Each container found, with the PID 1 that was SIGKILLed (0: none) and whether its supervisor is
-    // waiting to restart it.
-    let found: Vec<Result<(Container, i32, bool), EngineError>> = references
-        .iter()
-        .map(|r| {
-            let c = ctx.find(r)?;
-            if !seen.insert(c.id.clone()) {
-                return Err(StoreError::NoSuchContainer(r.clone()).into());
-            }
+    let mut results: Vec<Result<Target, EngineError>> = find_all(ctx, references)
+        .into_iter()
+        .map(|found| {
+            let c = found?;
             let restarting = c.state.status == Status::Restarting
                 && alive(c.state.supervisor_pid, c.state.supervisor_start_time);
             let running = stop::pidfd(&c)?.is_some();
             if (running || restarting) && !force {
                 return Err(EngineError::Running(c.name.to_string()));
             }
-            let signalled = if running { stop::kill_now(ctx, &c)? } else { 0 };
-            Ok((c, signalled, restarting))
+            Ok(Target {
+                signalled: if running { c.state.pid } else { 0 },
+                c,
+                restarting,
+            })
         })
         .collect();
+    mark_stopped(ctx, &mut results);
+    for t in results.iter_mut().flatten() {
+        if t.signalled != 0 {
+            // Gone meanwhile (or another process now): nothing to signal, the wait below finds it gone.
+            match stop::pidfd(&t.c) {
+                Ok(Some(fd)) => {
+                    let _ = minotaur_sys::pidfd_send_signal(&fd, Signal::SIGKILL);
+                }
+                _ => t.signalled = 0,
+            }
+        }
+    }
+    let apart = take_apart_all(ctx, &results, volumes);
+    let mut results: Vec<Result<(Target, TakenApart), EngineError>> = results
+        .into_iter()
+        .zip(apart)
+        .map(|(t, a)| Ok((t?, a?)))
+        .collect();
+    delete_records(ctx, &mut results);
+    results
+        .into_iter()
+        .map(|r| {
+            let (t, a) = r?;
+            let mut first = a.error;
+            if let Err(e) = volume::remove_anonymous(ctx, &a.anonymous) {
+                first.get_or_insert(e.into());
+            }
+            if a.networked {
+                if let Err(e) = dns::update(ctx, &t.c.id) {
+                    first.get_or_insert(e);
+                }
+            }
+            first.map_or(Ok(t.c), Err)
+        })
+        .collect()
+}
+
+/// The containers `references` name, read in one transaction; a container named twice is found once.
+fn find_all(ctx: &Context, references: &[String]) -> Vec<Result<Container, EngineError>> {
+    let read = ctx.store().and_then(|mut st| {
+        Ok(st.read(
+            |tx| -> Result<Vec<Result<Container, StoreError>>, StoreError> {
+                Ok(references.iter().map(|r| store::find(tx, r)).collect())
+            },
+        )?)
+    });
+    let found = match read {
+        Ok(found) => found,
+        // The store cannot be read at all: each reference gets that error.
+        Err(_) => return references.iter().map(|r| ctx.find(r)).collect(),
+    };
+    let mut seen = HashSet::new();
     found
         .into_iter()
-        .map(|f| {
-            let (c, signalled, restarting) = f?;
-            if signalled != 0 {
-                stop::wait_halted(ctx, &c, Signal::SIGKILL, Duration::ZERO, signalled)?;
-            } else if restarting {
-                stop::halt(ctx, &c, Signal::SIGKILL, Duration::ZERO)?;
+        .zip(references)
+        .map(|(f, r)| {
+            let c = f?;
+            if !seen.insert(c.id.clone()) {
+                return Err(StoreError::NoSuchContainer(r.clone()).into());
             }
-            stop::settle(ctx, &c);
-            remove_stopped_with(ctx, &c, volumes || c.config.host.auto_remove)?;
             Ok(c)
         })
         .collect()
+}
+
+/// Records that the user stopped the running and restarting containers of `targets` (so that their
+/// supervisors do not restart them), with a `kill` event for each one to be SIGKILLed, in one
+/// transaction. A container removed meanwhile gets its error. Should the transaction fail, each is
+/// marked on its own, and gets its own error.
+fn mark_stopped(ctx: &Context, targets: &mut [Result<Target, EngineError>]) {
+    let to_mark = |t: &Target| t.signalled != 0 || t.restarting;
+    if !targets.iter().flatten().any(to_mark) {
+        return;
+    }
+    let batch = ctx.store().and_then(|mut st| {
+        Ok(st.write(|tx| -> Result<Vec<bool>, StoreError> {
+            let mut gone = Vec::new();
+            for t in targets.iter().flatten().filter(|t| to_mark(t)) {
+                match store::update_state(tx, &t.c.id, |s| s.stopped_by_user = true) {
+                    Ok(_) => gone.push(false),
+                    Err(StoreError::NoSuchContainer(_)) => {
+                        gone.push(true);
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
+                if t.signalled != 0 {
+                    events::container_in(tx, "kill", &t.c, &[("signal", "9")])?;
+                }
+            }
+            Ok(gone)
+        })?)
+    });
+    let marked: Vec<&mut Result<Target, EngineError>> = targets
+        .iter_mut()
+        .filter(|t| t.as_ref().is_ok_and(to_mark))
+        .collect();
+    match batch {
+        Ok(gone) => {
+            for (t, gone) in marked.into_iter().zip(gone) {
+                if gone {
+                    let id = t.as_ref().map(|t| t.c.id.to_string()).unwrap_or_default();
+                    *t = Err(StoreError::NoSuchContainer(id).into());
+                }
+            }
+        }
+        Err(_) => {
+            for t in marked {
+                let Ok(target) = t else { continue };
+                let one = ctx.store().and_then(|mut st| {
+                    Ok(st.write(|tx| -> Result<(), StoreError> {
+                        store::update_state(tx, &target.c.id, |s| s.stopped_by_user = true)?;
+                        if target.signalled != 0 {
+                            events::container_in(tx, "kill", &target.c, &[("signal", "9")])?;
+                        }
+                        Ok(())
+                    })?)
+                });
+                if let Err(e) = one {
+                    *t = Err(e);
+                }
+            }
+        }
+    }
+}
+
+/// Waits for each container's supervisor to be gone and takes the container's kernel objects and files
+/// apart, on up to [`WORKERS`] threads (one container: on this one), each with its own connection to
+/// the store.
+fn take_apart_all(
+    ctx: &Context,
+    targets: &[Result<Target, EngineError>],
+    volumes: bool,
+) -> Vec<Result<TakenApart, EngineError>> {
+    let todo: Vec<(usize, &Target)> = targets
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| Some((i, t.as_ref().ok()?)))
+        .collect();
+    let mut out: Vec<Option<Result<TakenApart, EngineError>>> =
+        targets.iter().map(|_| None).collect();
+    let workers = WORKERS.min(todo.len());
+    if workers <= 1 {
+        for (i, t) in todo {
+            out[i] = Some(take_apart(ctx, t, volumes));
+        }
+    } else {
+        let next = AtomicUsize::new(0);
+        let done: Vec<(usize, Result<TakenApart, EngineError>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    let ctx = ctx.clone();
+                    let (todo, next) = (&todo, &next);
+                    scope.spawn(move || {
+                        let mut done = Vec::new();
+                        loop {
+                            let k = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(&(i, t)) = todo.get(k) else { break };
+                            done.push((i, take_apart(&ctx, t, volumes)));
+                        }
+                        done
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("a removal thread panicked"))
+                .collect()
+        });
+        for (i, r) in done {
+            out[i] = Some(r);
+        }
+    }
+    out.into_iter()
+        .map(|r| {
+            // None: failed earlier; its error stays in `targets`, and this one is never looked at.
+            r.unwrap_or(Ok(TakenApart {
+                anonymous: Vec::new(),
+                networked: false,
+                error: None,
+            }))
+        })
+        .collect()
+}
+
+/// One container's part of [`take_apart_all`].
+fn take_apart(ctx: &Context, t: &Target, volumes: bool) -> Result<TakenApart, EngineError> {
+    let c = &t.c;
+    if t.signalled != 0 || t.restarting {
+        stop::wait_halted(ctx, c, Signal::SIGKILL, Duration::ZERO, t.signalled)?;
+    }
+    stop::settle(ctx, c);
+    let anonymous = if volumes || c.config.host.auto_remove {
+        volume::of(ctx, &c.id)?
+    } else {
+        Vec::new()
+    };
+    let networked = attach::attachments(ctx, Some(c.id.as_str()), None)
+        .map(|a| !a.is_empty())
+        .unwrap_or(true);
+    let error = cleanup(ctx, c).err();
+    crate::crash::after("rm:kernel");
+    Ok(TakenApart {
+        anonymous,
+        networked,
+        error,
+    })
+}
+
+/// Deletes the records of the containers taken apart, with a `destroy` event for each, in one
+/// transaction (on a full disk, with the store's reserve given back). Should it fail, each is deleted on
+/// its own, and gets its own error.
+fn delete_records(ctx: &Context, results: &mut [Result<(Target, TakenApart), EngineError>]) {
+    if !results.iter().any(Result::is_ok) {
+        return;
+    }
+    let batch = ctx.store().and_then(|mut st| {
+        Ok(st.write_freeing(|tx| -> Result<(), StoreError> {
+            for (t, _) in results.iter().flatten() {
+                tx.delete_container(t.c.id.as_str())?;
+                events::container_in(tx, "destroy", &t.c, &[])?;
+            }
+            Ok(())
+        })?)
+    });
+    crate::crash::after("rm:record");
+    if batch.is_ok() {
+        return;
+    }
+    for r in results.iter_mut() {
+        let Ok((t, _)) = r else { continue };
+        let one = ctx.store().and_then(|mut st| {
+            Ok(st.write_freeing(|tx| -> Result<(), StoreError> {
+                tx.delete_container(t.c.id.as_str())?;
+                events::container_in(tx, "destroy", &t.c, &[])?;
+                Ok(())
+            })?)
+        });
+        if let Err(e) = one {
+            *r = Err(e);
+        }
+    }
 }
 
 /// Removes what a stopped container owns, and its anonymous volumes when it was run with `--rm`. Goes on

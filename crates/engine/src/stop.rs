@@ -81,19 +81,6 @@ pub(crate) fn halt(
     wait_halted(ctx, c, sig, timeout, 0)
 }
 
-/// The first half of a forced `rm` of several containers: marks a running container stopped and
-/// SIGKILLs its PID 1 without waiting; returns the PID signalled, for [`wait_halted`]. Signalling them
-/// all before waiting for any lets their supervisors record the exits side by side.
-pub(crate) fn kill_now(ctx: &Context, c: &Container) -> Result<i32, EngineError> {
-    let Some(fd) = pidfd(c)? else {
-        return Ok(0);
-    };
-    mark_stopped(ctx, c)?;
-    events::container(ctx, "kill", c, &[("signal", "9")]);
-    let _ = minotaur_sys::pidfd_send_signal(&fd, Signal::SIGKILL);
-    Ok(c.state.pid)
-}
-
 /// Signals a container marked stopped (unless its PID 1 `signalled` already was), and waits until its
 /// supervisor is gone; see [`halt`].
 pub(crate) fn wait_halted(

@@ -1,7 +1,7 @@
 //! Containers in the state store: rows to [`Container`]s and back, and Docker's ways of naming one
 //! (full ID, name, or a unique ID prefix).
 
-use minotaur_state::{ContainerRow, NewContainer, ReadTx, StateError, WriteTx};
+use minotaur_state::{ContainerRef, ContainerRow, NewContainer, ReadTx, StateError, WriteTx};
 
 use crate::container::{Config, Container, State};
 use crate::ids::ContainerId;
@@ -24,20 +24,31 @@ pub enum StoreError {
 }
 
 fn from_row(row: ContainerRow) -> Result<Container, StoreError> {
+    from_ref(ContainerRef {
+        id: &row.id,
+        name: &row.name,
+        image: &row.image,
+        created_at: &row.created_at,
+        config: &row.config,
+        state: &row.state,
+    })
+}
+
+fn from_ref(row: ContainerRef<'_>) -> Result<Container, StoreError> {
     let corrupt = |what| {
-        let id = row.id.clone();
+        let id = row.id.to_owned();
         move |source| StoreError::Corrupt { id, what, source }
     };
     Ok(Container {
-        config: serde_json::from_str::<Config>(&row.config).map_err(corrupt("config"))?,
-        state: serde_json::from_str::<State>(&row.state).map_err(corrupt("state"))?,
-        id: ContainerId::try_from(row.id.clone())
-            .map_err(|_| StoreError::NoSuchContainer(row.id.clone()))?,
+        config: serde_json::from_str::<Config>(row.config).map_err(corrupt("config"))?,
+        state: serde_json::from_str::<State>(row.state).map_err(corrupt("state"))?,
+        id: ContainerId::try_from(row.id.to_owned())
+            .map_err(|_| StoreError::NoSuchContainer(row.id.to_owned()))?,
         name: row
             .name
             .parse()
-            .map_err(|_| StoreError::NoSuchContainer(row.name.clone()))?,
-        created: row.created_at,
+            .map_err(|_| StoreError::NoSuchContainer(row.name.to_owned()))?,
+        created: row.created_at.to_owned(),
     })
 }
 
@@ -57,7 +68,12 @@ pub fn find(tx: &ReadTx<'_>, reference: &str) -> Result<Container, StoreError> {
 
 /// All containers, oldest first.
 pub fn list(tx: &ReadTx<'_>) -> Result<Vec<Container>, StoreError> {
-    tx.containers()?.into_iter().map(from_row).collect()
+    let mut all = Vec::new();
+    tx.for_each_container(|row| -> Result<(), StoreError> {
+        all.push(from_ref(row)?);
+        Ok(())
+    })?;
+    Ok(all)
 }
 
 /// Inserts a new container; fails with `NameInUse` when the name is taken.

@@ -46,7 +46,7 @@ use crate::health::monitor::Monitor;
 use crate::health::Health;
 use crate::logs::LogWriter;
 use crate::network::dns;
-use crate::process::{read_report, start_time};
+use crate::process::{pidfd_inode, read_report, start_time};
 use crate::remove;
 use crate::restart::Backoff;
 use crate::store::{self, StoreError};
@@ -410,6 +410,7 @@ fn supervise(
                 s.status = Status::Exited;
                 s.pid = 0;
                 s.pid_start_time = 0;
+                s.pid_inode = 0;
                 s.supervisor_pid = 0;
                 s.supervisor_start_time = 0;
                 s.exit_code = e.exit_code();
@@ -433,6 +434,7 @@ fn supervise(
             status: Status::Running,
             pid: pid.as_raw(),
             pid_start_time: start_time(pid.as_raw()).unwrap_or(0),
+            pid_inode: pidfd_inode(&started.pidfd),
             supervisor_pid: me,
             supervisor_start_time: start_time(me).unwrap_or(0),
             started_at: Some(now()),
@@ -553,6 +555,7 @@ fn supervise(
         }
         s.pid = 0;
         s.pid_start_time = 0;
+        s.pid_inode = 0;
         s.exit_code = code;
         s.oom_killed = oom_killed;
         s.finished_at = Some(now());

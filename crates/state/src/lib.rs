@@ -176,8 +176,9 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 
 pub use tx::{
-    Allocation, CniAttachmentRow, ContainerRow, EndpointRow, EventRow, NetworkRow, NewContainer,
-    NewEvent, NewNetwork, NewVolume, PortRow, ReadTx, VolumeRow, WriteTx, EVENTS_KEPT,
+    Allocation, CniAttachmentRow, ContainerRef, ContainerRow, EndpointRow, EventRow, NetworkRow,
+    NewContainer, NewEvent, NewNetwork, NewVolume, PortRow, ReadTx, VolumeRow, WriteTx,
+    EVENTS_KEPT,
 };
 
 /// The database's file name under the root directory.

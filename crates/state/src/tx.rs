@@ -40,6 +40,19 @@ pub struct ContainerRow {
     pub state: String,
 }
 
+/// A row of the `containers` table as SQLite holds it, lent for one call of the closure given to
+/// [`ReadTx::for_each_container`]: nothing is copied out of it but what the caller takes.
+#[derive(Clone, Copy, Debug)]
+pub struct ContainerRef<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub image: &'a str,
+    /// RFC 3339, UTC.
+    pub created_at: &'a str,
+    pub config: &'a str,
+    pub state: &'a str,
+}
+
 /// A network to insert. `config` must be valid JSON.
 #[derive(Clone, Copy, Debug)]
 pub struct NewNetwork<'a> {
@@ -223,6 +236,43 @@ impl<'a> ReadTx<'a> {
                 .collect()
         };
         list().map_err(self.query_error("list containers"))
+    }
+
+    /// Calls `f` with every container, oldest first, each row lent rather than copied: what `ps` reads
+    /// of a thousand containers, where copying every row's text into strings of its own (and parsing
+    /// the copies) cost a fifth of its time.
+    pub fn for_each_container<E: From<StateError>>(
+        &self,
+        mut f: impl FnMut(ContainerRef<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let sql = format!("SELECT {CONTAINER_COLUMNS} FROM containers ORDER BY created_at, rowid");
+        let error = || self.query_error("list containers");
+        let mut stmt = self.conn.prepare(&sql).map_err(error())?;
+        let mut rows = stmt.query([]).map_err(error())?;
+        while let Some(row) = rows.next().map_err(error())? {
+            let text = |i: usize| -> Result<&str, StateError> {
+                row.get_ref(i)
+                    .and_then(|v| {
+                        v.as_str().map_err(|e| {
+                            rusqlite::Error::FromSqlConversionFailure(
+                                i,
+                                rusqlite::types::Type::Text,
+                                Box::new(e),
+                            )
+                        })
+                    })
+                    .map_err(error())
+            };
+            f(ContainerRef {
+                id: text(0)?,
+                name: text(1)?,
+                image: text(2)?,
+                created_at: text(3)?,
+                config: text(4)?,
+                state: text(5)?,
+            })?;
+        }
+        Ok(())
     }
 
     /// The addresses allocated on a network, in no particular order.

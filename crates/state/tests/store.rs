@@ -591,3 +591,45 @@ fn cni_attachments_and_containers_share_one_address_pool() {
         .unwrap();
     assert_eq!(again.to_string(), "10.88.0.2");
 }
+
+#[test]
+fn for_each_container_lends_the_rows_of_containers_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    store
+        .write(|tx| {
+            tx.insert_container(&container(&id(2), "second"))?;
+            tx.insert_container(&container(&id(1), "first"))
+        })
+        .unwrap();
+    let mut seen = Vec::new();
+    store
+        .read(|tx| {
+            tx.for_each_container(|row| -> Result<(), StateError> {
+                seen.push((row.id.to_owned(), row.name.to_owned(), row.state.to_owned()));
+                Ok(())
+            })
+        })
+        .unwrap();
+    // Oldest first, as `containers` lists them, and the same rows.
+    let rows = store.read(|tx| tx.containers()).unwrap();
+    let want: Vec<_> = rows.into_iter().map(|r| (r.id, r.name, r.state)).collect();
+    assert_eq!(seen, want);
+    assert_eq!(seen[0].1, "second");
+    assert_eq!(seen[1].2, r#"{"status":"created"}"#);
+    // The closure's error ends the walk and is returned.
+    let mut calls = 0;
+    let err = store
+        .read(|tx| {
+            tx.for_each_container(|_| {
+                calls += 1;
+                Err(StateError::NameInUse {
+                    kind: "container",
+                    name: "stop".into(),
+                })
+            })
+        })
+        .unwrap_err();
+    assert!(matches!(err, StateError::NameInUse { .. }), "{err}");
+    assert_eq!(calls, 1);
+}

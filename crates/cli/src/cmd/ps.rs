@@ -188,7 +188,9 @@ pub fn run(global: &Global, args: Args) -> CliResult {
         .collect::<Result<Vec<_>, _>>()
         .map_err(anyhow::Error::from)?;
     let now = SystemTime::now();
-    let mut containers = context(global).list()?;
+    // One context, so one connection to the store, for the list, the ports and the networks.
+    let ctx = context(global);
+    let mut containers = ctx.list()?;
     let mut keep = Vec::new();
     for c in containers.drain(..) {
         let mut ok = args.all || args.latest || c.state.status == Status::Running;
@@ -217,7 +219,6 @@ pub fn run(global: &Global, args: Args) -> CliResult {
         }
         return Ok(0);
     }
-    let ctx = context(global);
     let ports = network::all_published(&ctx)?;
     let mut networks: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for a in network::attachments(&ctx, None, None)? {
