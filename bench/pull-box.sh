@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The inside of bench/pull.sh's box, run as PID 1 of a fresh PID namespace; not meant to be run by hand.
-#   pull-box.sh MINOTAUR RUNS TMPDIR OUT-PREFIX BENCH-DIR
+#   pull-box.sh MINOTAUR RUNS TMPDIR OUT-PREFIX BENCH-DIR [OLD-MINOTAUR]
 set -euo pipefail
-bin=$1 runs=$2 tmp=$3 out=$4 bench=$5
+bin=$1 runs=$2 tmp=$3 out=$4 bench=$5 old=${6:-}
 say() { printf '%s\n' "$*"; }
 . "$bench/box.sh"
 private_box "$tmp"
@@ -49,8 +49,10 @@ M="env MINOTAUR_ROOT=$tmp/m $bin"
 mreset="rm -rf $tmp/m"
 preset="podman rmi -a -f"
 sreset="rm -rf $tmp/skopeo"
+freset="rm -rf $tmp/floor; mkdir $tmp/floor"
 say
-say "# cold pull of 8 layers (~300 MB), and the big layer (1 GiB uncompressed) against the inflate floor"
+say "# cold pull of 8 layers (~300 MB), and the big layer (1 GiB uncompressed) against the decompression floor"
+say "# (which writes nothing) and the extraction floor (which writes the tree but keeps no blob and hashes nothing)"
 python3 "$bench/resetit.py" -n "$runs" --json "$out.pull.json" \
   --pair "pull 8 layers vs podman pull" "$M pull -q $R/bench/eight:1" "$mreset" \
     "podman pull -q --tls-verify=false $R/bench/eight:1" "$preset" \
@@ -59,7 +61,22 @@ python3 "$bench/resetit.py" -n "$runs" --json "$out.pull.json" \
   --pair "pull big gzip vs curl | gzip -dc" "$M pull -q $R/bench/big-gzip:1" "$mreset" \
     "curl -s http://$R/v2/bench/big-gzip/blobs/$gz | gzip -dc >/dev/null" "" \
   --pair "pull big zstd vs curl | zstd -dc" "$M pull -q $R/bench/big-zstd:1" "$mreset" \
-    "curl -s http://$R/v2/bench/big-zstd/blobs/$zs | zstd -dc >/dev/null" ""
+    "curl -s http://$R/v2/bench/big-zstd/blobs/$zs | zstd -dc >/dev/null" "" \
+  --pair "pull big gzip vs curl | gzip -dc | tar -x" "$M pull -q $R/bench/big-gzip:1" "$mreset" \
+    "curl -s http://$R/v2/bench/big-gzip/blobs/$gz | gzip -dc | tar -x -C $tmp/floor" "$freset" \
+  --pair "pull big zstd vs curl | zstd -dc | tar -x" "$M pull -q $R/bench/big-zstd:1" "$mreset" \
+    "curl -s http://$R/v2/bench/big-zstd/blobs/$zs | zstd -dc | tar -x -C $tmp/floor" "$freset"
+if [ -n "$old" ]; then
+  O="env MINOTAUR_ROOT=$tmp/o $old"
+  oreset="rm -rf $tmp/o"
+  say
+  say "# the same pulls, this build against the old one ($old)"
+  python3 "$bench/resetit.py" -n "$runs" --json "$out.old.json" \
+    --pair "pull 8 layers, new vs old" "$M pull -q $R/bench/eight:1" "$mreset" "$O pull -q $R/bench/eight:1" "$oreset" \
+    --pair "pull big gzip, new vs old" "$M pull -q $R/bench/big-gzip:1" "$mreset" "$O pull -q $R/bench/big-gzip:1" "$oreset" \
+    --pair "pull big zstd, new vs old" "$M pull -q $R/bench/big-zstd:1" "$mreset" "$O pull -q $R/bench/big-zstd:1" "$oreset"
+  rm -rf "$tmp/o"
+fi
 
 say
 say "# up-to-date re-pull (the image is present), and what it asked the registry"

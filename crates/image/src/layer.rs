@@ -135,9 +135,9 @@ pub(crate) fn stream_layer(
     streamed(blob, blob_size, diff_id, tar_len, compression, size)
 }
 
-/// [`stream_layer`] in three threads: one reads `raw` and hashes it, one decompresses and hashes the tar,
-/// and the caller's extracts it, each a few buffers ahead of the next (see `readahead`). The work is the
-/// same; a layer takes the time of its slowest stage rather than of all three.
+/// [`stream_layer`] in five threads: one reads `raw`, one decompresses, and the caller's extracts the tar,
+/// each a few buffers ahead of the next, while two more hash what the first two read (see `readahead`). The
+/// work is the same; a layer takes the time of its slowest stage rather than of all of them.
 pub(crate) fn stream_layer_threaded(
     raw: impl Read + Send,
     declared: Option<Compression>,
@@ -145,14 +145,15 @@ pub(crate) fn stream_layer_threaded(
     opts: &extract::Options,
 ) -> Result<Streamed, StoreError> {
     std::thread::scope(|s| {
-        let mut compressed = ReadAhead::spawn(s, Hashing::new(raw));
+        let (mut compressed, blob_hasher) = ReadAhead::spawn_hashed(s, raw);
         let compression = compression(&mut compressed, declared)?;
-        let mut tar = ReadAhead::spawn(s, Hashing::new(compression.decoder(compressed)?));
+        let (mut tar, tar_hasher) = ReadAhead::spawn_hashed(s, compression.decoder(compressed)?);
         let size = extract_all(&mut tar, dir, opts)?;
-        let (diff_id, tar_len, decoder) = tar.into_inner().into_parts();
-        let mut compressed = decoder.into_inner();
+        let mut compressed = tar.into_inner().into_inner();
         io::copy(&mut compressed, &mut io::sink()).map_err(StoreError::Read)?;
-        let (blob, blob_size) = compressed.into_inner().finish();
+        drop(compressed.into_inner());
+        let (diff_id, tar_len) = tar_hasher.finish();
+        let (blob, blob_size) = blob_hasher.finish();
         streamed(blob, blob_size, diff_id, tar_len, compression, size)
     })
 }
