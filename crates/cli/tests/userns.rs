@@ -192,7 +192,30 @@ fn auto_ranges_are_disjoint_root_inside_and_freed_by_rm() {
         ]),
     );
     assert_eq!(outside(&h, "c").0, "0 100000 65536 / 0 500000 65536");
+    // A stopped container keeps its range, and starts again in it, its files still its root's.
+    ok(&h, &["stop", "-t", "0", "c"]);
+    ok(&h, &["exec", "b", "true"]);
+    ok(&h, &["start", "c"]);
+    assert_eq!(outside(&h, "c").0, "0 100000 65536 / 0 500000 65536");
+    assert_eq!(
+        ok(
+            &h,
+            &[
+                "exec",
+                "c",
+                "sh",
+                "-c",
+                "touch /f && stat -c %u:%g /f /bin/busybox"
+            ]
+        ),
+        "0:0\n0:0"
+    );
+    let ids: Vec<String> = ["b", "c", "plain"]
+        .iter()
+        .map(|c| inspect(&h, c, "{{.Id}}"))
+        .collect();
     ok(&h, &["rm", "-f", "b", "c", "plain"]);
+    common::assert_clean(&h, &ids);
 }
 
 #[test]
@@ -235,6 +258,7 @@ fn concurrent_creates_get_disjoint_ranges() {
     starts.sort_unstable();
     assert_eq!(starts, [100000, 140000, 180000, 220000]);
     ok(&h, &["rm", "-f", &ids[0], &ids[1], &ids[2], &ids[3]]);
+    common::assert_clean(&h, &ids);
 }
 
 #[test]

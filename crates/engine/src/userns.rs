@@ -113,7 +113,7 @@ pub fn first_free(ranges: &[SubRange], taken: &[(u64, u64)], size: u32) -> Optio
         let end = start.checked_add(size)?;
         let fits = ranges
             .iter()
-            .any(|r| r.start <= start && end <= r.start + r.count);
+            .any(|r| r.start <= start && end <= r.start.saturating_add(r.count));
         let free = taken.iter().all(|(s, n)| end <= *s || s + n <= start);
         // The host's own IDs end at 2^32-1 (not mappable), so the last ID of the range must be below it.
         (fits && free && end <= u64::from(u32::MAX))
@@ -266,5 +266,17 @@ mod tests {
         ];
         assert_eq!(first_free(&two, &[(10, 5)], 5), Some(1000));
         assert_eq!(first_free(&two, &[], 6), Some(1000));
+        // Numbers a hostile file could hold: no overflow, and nothing beyond the host's IDs.
+        let huge = [SubRange {
+            start: u64::MAX - 1,
+            count: u64::MAX,
+        }];
+        assert_eq!(first_free(&huge, &[], 1), None);
+        let top = [SubRange {
+            start: u64::from(u32::MAX) - 10,
+            count: 100,
+        }];
+        assert_eq!(first_free(&top, &[], 10), Some(u32::MAX - 10));
+        assert_eq!(first_free(&top, &[], 11), None);
     }
 }
