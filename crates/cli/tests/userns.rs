@@ -293,7 +293,57 @@ fn a_missing_subuid_entry_is_one_line_and_leaves_no_container() {
         125,
     );
     assert!(err.contains("keep-id"), "{err}");
-    let err = fails(&h, &args(&["create", "--userns=auto", "host", "true"]), 125);
-    assert!(err.contains("host image"), "{err}");
     assert_eq!(ok(&h, &["ps", "-a", "-q"]), "");
+}
+
+#[test]
+fn the_host_image_is_idmapped_too() {
+    let Some(h) = host() else { return };
+    subids(&h);
+    // The box's mount points, less the engine's own under the run root (the container's netns file, the
+    // mount template and the bpffs, which outlive the container).
+    let mounts =
+        || h.sh_ok("awk '{print $5}' /proc/self/mountinfo | grep -v '^/run/minotaur' | sort");
+    let before = mounts();
+    let run = [
+        "run",
+        "-d",
+        "--name",
+        "h",
+        "--userns=auto",
+        "host",
+        "sleep",
+        "1000",
+    ];
+    ok(&h, &args(&run));
+    // The root's clone was a peer of the box's shared mounts: nothing of the container reached them.
+    assert_eq!(mounts(), before);
+    assert_eq!(
+        outside(&h, "h").1,
+        "Uid: 100000 100000 100000 100000 Gid: 500000 500000 500000 500000"
+    );
+    assert_eq!(ok(&h, &["exec", "h", "id", "-u"]), "0");
+    // The host's files are root's inside, and stay read-only. The box's /etc is an overlayfs, which
+    // cannot be idmapped: its files show as nobody's (readable all the same).
+    let sh = h.sh_ok("readlink -f \"$(command -v sh)\"");
+    let stat = [
+        "exec",
+        "h",
+        "stat",
+        "-c",
+        "%u:%g",
+        "/",
+        "/usr/bin",
+        sh.trim(),
+        "/etc/passwd",
+    ];
+    assert_eq!(ok(&h, &stat), "0:0\n0:0\n0:0\n65534:65534");
+    assert!(ok(&h, &["exec", "h", "cat", "/etc/passwd"]).starts_with("root:"));
+    let out = h.mino(&["exec", "h", "touch", "/etc/userns-test"]);
+    assert!(!out.status.success(), "{}", common::show(&out));
+    assert_eq!(h.sh("test -e /etc/userns-test").status.code(), Some(1));
+    let id = inspect(&h, "h", "{{.Id}}");
+    ok(&h, &["rm", "-f", "h"]);
+    common::assert_clean(&h, &[id]);
+    assert_eq!(mounts(), before);
 }

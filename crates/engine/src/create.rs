@@ -83,9 +83,6 @@ pub fn create_locked(
             None
         }
         userns::Mode::Auto { size } => {
-            if config.image_id == HOST_IMAGE {
-                return Err(userns::UsernsError::HostImage.into());
-            }
             userns::check(&ctx.paths.subid)?;
             Some(size)
         }

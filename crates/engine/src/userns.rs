@@ -41,8 +41,6 @@ pub enum UsernsError {
         user: &'static str,
         size: u32,
     },
-    #[error("--userns=auto needs an image: the host image's root cannot be idmapped")]
-    HostImage,
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -1,4 +1,4 @@
-//! An overlay root for a container with a user namespace of its own, made of *idmapped* layers.
+//! The root of a container with a user namespace of its own, made of *idmapped* mounts.
 //!
 //! The image's files belong to the host's root (ID 0). In a user namespace that maps its IDs `0..N` onto a
 //! host range `R..R+N`, host ID 0 is not mapped: the files would show as the overflow ID (`nobody`), and the
@@ -17,6 +17,9 @@
 //! back to read-only). The container's own files are therefore stored with the range's IDs, as the
 //! container's processes write them; the caller gives the upper directory to the range's root before the
 //! overlay is made, so that the container's `/` is its root's.
+//!
+//! A root that is not an overlay (the engine's `host` image: the host's `/`) is a recursive clone of its
+//! mount tree, each mount idmapped on its own ([`tree`]).
 //!
 //! mount_setattr(2) takes the mapping from a user namespace, given as a descriptor: a short-lived child is
 //! made in a new user namespace, its maps written as the container's will be, its namespace opened, and
@@ -146,4 +149,57 @@ pub(crate) fn overlay(o: &Overlay, userns: BorrowedFd<'_>) -> Result<OwnedFd, Id
     // The overlay holds private clones of its layers now: ours may go.
     drop(clones);
     fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, MountAttrFlags::empty()).map_err(err("fsmount"))
+}
+
+/// A recursive clone of the mount tree at `root` (the host's `/` for the `host` image), each of its mounts
+/// idmapped as `userns` maps, as a detached tree. mount_setattr(2) with `AT_RECURSIVE` would fail as a whole
+/// on the first filesystem that cannot be idmapped (proc, sysfs, devpts, cgroup...): each mount is idmapped
+/// alone instead, and those that cannot be keep showing their files as nobody's. The container mounts its
+/// own `/proc`, `/sys`, `/dev` and `/run` over most of them. The root mount itself must take the mapping.
+pub(crate) fn tree(root: &Path, userns: BorrowedFd<'_>) -> Result<OwnedFd, IdmapError> {
+    let err = |step| {
+        move |source: std::io::Error| IdmapError::Layer {
+            path: root.to_owned(),
+            step,
+            hint: "",
+            source,
+        }
+    };
+    let tree = open_tree(
+        CWD,
+        root,
+        OpenTreeFlags::OPEN_TREE_CLONE
+            | OpenTreeFlags::OPEN_TREE_CLOEXEC
+            | OpenTreeFlags::AT_RECURSIVE,
+    )
+    .map_err(|e| err("open_tree")(e.into()))?;
+    minotaur_sys::mount_setattr_idmap(tree.as_fd(), userns).map_err(|e| IdmapError::Layer {
+        path: root.to_owned(),
+        step: "mount_setattr",
+        hint: ": its filesystem does not support idmapped mounts",
+        source: e.into(),
+    })?;
+    let mounts =
+        minotaur_ns::mountinfo::read("/proc/self/mountinfo").map_err(err("read mountinfo"))?;
+    for m in &mounts {
+        let Ok(rel) = m.mount_point.strip_prefix(root) else {
+            continue;
+        };
+        if rel.as_os_str().is_empty() {
+            continue;
+        }
+        // The walk crosses into the clone's mount at that point (the top one, where mounts are stacked).
+        let Ok(at) = openat(
+            &tree,
+            rel,
+            OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) else {
+            continue;
+        };
+        // EINVAL: a filesystem without idmapped mounts, or a mount point below one not cloned (an
+        // unbindable mount is left out of the clone); either way that mount stays as it is.
+        let _ = minotaur_sys::mount_setattr_idmap(at.as_fd(), userns);
+    }
+    Ok(tree)
 }

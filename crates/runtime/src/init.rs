@@ -241,17 +241,31 @@ fn body(plan: &Plan<'_>, status: &mut File, go: &mut File) -> Step<Infallible> {
     // spec's root.
     let target = &plan.target;
     let read_only = spec.root().as_ref().and_then(|r| r.readonly()) == Some(true);
-    match (&plan.idmapped_overlay, &plan.overlay) {
-        (Some(mount), _) => crate::rootfs::move_mount_to(mount, target)?,
+    match (&plan.idmapped_root, &plan.overlay) {
+        (Some(mount), Some(_)) => crate::rootfs::move_mount_to(mount, target)?,
         (None, Some(overlay)) => crate::rootfs::mount_overlay(overlay, target)?,
-        (None, None) => {
-            mount_at(
-                Some(&plan.root),
-                target,
-                None,
-                MsFlags::MS_BIND | MsFlags::MS_REC,
-                None,
-            )?;
+        (mount, None) => {
+            match mount {
+                Some(mount) => {
+                    crate::rootfs::move_mount_to(mount, target)?;
+                    // A clone keeps its source's peer groups: the host's shared mounts would receive
+                    // what the container mounts, and pivot_root(2) refuses a shared root's parent.
+                    mount_at(
+                        None,
+                        target,
+                        None,
+                        MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+                        None,
+                    )?
+                }
+                None => mount_at(
+                    Some(&plan.root),
+                    target,
+                    None,
+                    MsFlags::MS_BIND | MsFlags::MS_REC,
+                    None,
+                )?,
+            }
             // Read-only before anything is mounted on it: the bind's own submounts (the host's) with it,
             // and no mount point is ever created in a directory the runtime was only lent.
             if read_only {

@@ -186,6 +186,10 @@ pub struct CreateOptions<'a> {
     /// which runs them in the container's namespaces once started, just before it execs the process, as
     /// runc does). `None`: those hooks are not run (the engine's containers have none).
     pub hook_state: Option<state::State>,
+    /// With a new user namespace and no overlay, the root is a recursive clone of the spec's root whose
+    /// mounts are idmapped onto the namespace's IDs (see the idmap module), instead of a bind that shows
+    /// the caller's files as nobody's. The engine's `host` image asks for it.
+    pub idmap_root: bool,
 }
 
 impl Default for CreateOptions<'_> {
@@ -201,6 +205,7 @@ impl Default for CreateOptions<'_> {
             preserve_fds: 0,
             root_in_place: false,
             hook_state: None,
+            idmap_root: false,
         }
     }
 }
@@ -348,9 +353,10 @@ pub(crate) struct Plan<'a> {
     pub mount_template: Option<OwnedFd>,
     /// [`CreateOptions::overlay`].
     pub overlay: Option<&'a Overlay>,
-    /// With a new user namespace, the overlay made here of idmapped layers (see the idmap module), for
-    /// the init to move onto its root instead of mounting [`Plan::overlay`] itself.
-    pub idmapped_overlay: Option<OwnedFd>,
+    /// With a new user namespace, the root made here of idmapped mounts (see the idmap module): the
+    /// overlay, or a clone of the root's tree. The init moves it onto its root instead of mounting
+    /// [`Plan::overlay`] or binding [`Plan::root`] itself.
+    pub idmapped_root: Option<OwnedFd>,
     /// [`CreateOptions::start_fifo`], open read-write.
     pub start_gate: Option<File>,
     /// [`CreateOptions::preserve_fds`].
@@ -468,10 +474,14 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
     // A new user namespace would show the image's files (the host's root's) as nobody's: its layers are
     // idmapped onto the namespace's IDs. A root that is a plain directory is bound as it is (as runc does:
     // its owner is the caller's business).
-    let idmapped_overlay = match (&id_maps, &opts.overlay) {
+    let idmapped_root = match (&id_maps, &opts.overlay) {
         (Some(maps), Some(overlay)) => {
             let userns = idmap::userns(maps)?;
             Some(idmap::overlay(overlay, userns.as_fd())?)
+        }
+        (Some(maps), None) if opts.idmap_root => {
+            let userns = idmap::userns(maps)?;
+            Some(idmap::tree(&root, userns.as_fd())?)
         }
         _ => None,
     };
@@ -542,7 +552,7 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
         hide: &opts.hide,
         mount_template,
         overlay: opts.overlay.as_ref(),
-        idmapped_overlay,
+        idmapped_root,
         start_gate,
         preserve_fds: opts.preserve_fds,
         hook_state: opts.hook_state.as_ref(),
