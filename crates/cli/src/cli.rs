@@ -96,6 +96,24 @@ pub struct Global {
     )]
     pub max_concurrent_downloads: usize,
 
+    /// The subordinate user IDs `--userns=auto` takes ranges from (the `containers` user's)
+    #[arg(
+        long,
+        env = "MINOTAUR_SUBUID",
+        default_value = "/etc/subuid",
+        value_name = "FILE"
+    )]
+    pub subuid: PathBuf,
+
+    /// The subordinate group IDs `--userns=auto` takes ranges from (the `containers` user's)
+    #[arg(
+        long,
+        env = "MINOTAUR_SUBGID",
+        default_value = "/etc/subgid",
+        value_name = "FILE"
+    )]
+    pub subgid: PathBuf,
+
     /// How much to log on standard error
     #[arg(
         long,

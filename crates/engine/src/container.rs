@@ -108,6 +108,12 @@ pub struct HostConfig {
     /// `--log-opt` of the json-file driver (`max-size`, `max-file`), checked by [`crate::parse::log_opt`].
     #[serde(default)]
     pub log_opts: BTreeMap<String, String>,
+    /// `--userns` as given (`auto`, `auto:size=N`; empty: the host's).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub userns_mode: String,
+    /// The ID range `--userns=auto` reserved for the container (see [`crate::userns`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userns: Option<crate::userns::IdMap>,
 }
 
 /// How a container asked to join a network (`--network NAME --ip --network-alias --mac-address`, or
@@ -278,6 +284,7 @@ impl Container {
                 "PidMode": mode(&h.pid_mode),
                 "IpcMode": mode(&h.ipc_mode),
                 "UTSMode": mode(&h.uts_mode),
+                "UsernsMode": h.userns_mode,
                 "Memory": h.memory.unwrap_or(0),
                 "MemorySwap": h.memory_swap.unwrap_or(0),
                 "NanoCpus": h.nano_cpus.unwrap_or(0),

@@ -27,6 +27,7 @@ use crate::remove;
 use crate::runroot;
 use crate::spec;
 use crate::store::{self, StoreError};
+use crate::userns;
 use crate::volume;
 
 /// The name of the built-in image whose root filesystem is the host's own.
@@ -76,6 +77,16 @@ pub fn create_locked(
         config.hostname = id.short().to_owned();
     }
     check_mounts(&config)?;
+    let userns_size = match userns::parse_mode(&config.host.userns_mode)? {
+        userns::Mode::Host => {
+            config.host.userns_mode.clear();
+            None
+        }
+        userns::Mode::Auto { size } => {
+            userns::check(&ctx.paths.subid)?;
+            Some(size)
+        }
+    };
     volume::name(ctx, &mut config.host);
     let mut st = ctx.store()?;
     // Containers named on the command line must exist (and, for namespaces, be running) now.
@@ -124,6 +135,10 @@ pub fn create_locked(
     let mut volumes = volume::Made::default();
     let recorded = loop {
         match st.write(|tx| -> Result<(), EngineError> {
+            // The ID range is chosen in the transaction that records it: no other create can take it too.
+            if let Some(size) = userns_size {
+                container.config.host.userns = Some(userns::allocate(tx, &ctx.paths.subid, size)?);
+            }
             store::insert(tx, &container)?;
             volume::attach(ctx, tx, &container.id, &container.config.host, &mut volumes)?;
             ports::reserve(tx, &container, &container.config.host.port_bindings)

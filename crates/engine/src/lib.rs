@@ -57,6 +57,7 @@ pub mod system;
 pub mod template;
 pub mod topology;
 pub mod user;
+pub mod userns;
 pub mod volume;
 
 pub use minotaur_ns::error_chain;

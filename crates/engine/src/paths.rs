@@ -28,6 +28,8 @@ pub struct Paths {
     /// The cgroup v2 directory whose processes' connections to published loopback ports go straight to the
     /// container (`--connect-cgroup`; see `minotaur_firewall::connect`). `None`: DNAT alone.
     pub connect_cgroup: Option<PathBuf>,
+    /// The subordinate ID files `--userns=auto` takes its ranges from.
+    pub subid: crate::userns::SubidFiles,
 }
 
 /// The default cgroup parent of containers.
@@ -40,6 +42,7 @@ impl Paths {
             runroot: runroot.into(),
             cgroup_parent: PathBuf::from(CGROUP_PARENT),
             connect_cgroup: None,
+            subid: crate::userns::SubidFiles::default(),
         }
     }
 

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use minotaur_runtime::defaults;
 use oci_spec::runtime::{
-    Capability, LinuxCpuBuilder, LinuxMemoryBuilder, LinuxNamespaceBuilder, LinuxNamespaceType,
-    LinuxPidsBuilder, LinuxResourcesBuilder, LinuxSeccomp, Mount, MountBuilder, RootBuilder, Spec,
-    UserBuilder,
+    Capability, LinuxCpuBuilder, LinuxIdMappingBuilder, LinuxMemoryBuilder, LinuxNamespaceBuilder,
+    LinuxNamespaceType, LinuxPidsBuilder, LinuxResourcesBuilder, LinuxSeccomp, Mount, MountBuilder,
+    RootBuilder, Spec, UserBuilder,
 };
 
 use crate::container::{Config, Seccomp};
@@ -276,6 +276,20 @@ pub fn build(
     if !joins.host_net {
         namespaces.push(ns(LinuxNamespaceType::Network, &joins.net));
     }
+    // `--userns=auto`: a user namespace of its own, mapping the container's IDs 0..size onto its range.
+    if let Some(m) = &config.host.userns {
+        namespaces.push(ns(LinuxNamespaceType::User, &None));
+        let map = |host: u32| {
+            vec![LinuxIdMappingBuilder::default()
+                .container_id(0u32)
+                .host_id(host)
+                .size(m.size)
+                .build()
+                .expect("complete id mapping")]
+        };
+        linux.set_uid_mappings(Some(map(m.uid)));
+        linux.set_gid_mappings(Some(map(m.gid)));
+    }
     linux.set_namespaces(Some(namespaces));
     linux.set_cgroups_path(Some(cgroup.to_owned()));
 
@@ -393,6 +407,55 @@ mod tests {
         );
         c.host.cap_add = vec!["FLY".into()];
         assert!(capabilities(&c).is_err());
+    }
+
+    #[test]
+    fn userns_range_becomes_a_user_namespace_and_its_maps() {
+        let mut c = config();
+        let plain = build(
+            &c,
+            &root_id(),
+            &Root::Host,
+            &Joins::default(),
+            &etc(),
+            Path::new("m/x"),
+        );
+        let linux = plain.unwrap().linux().clone().unwrap();
+        assert!(!linux
+            .namespaces()
+            .as_ref()
+            .unwrap()
+            .iter()
+            .any(|n| n.typ() == LinuxNamespaceType::User));
+        assert!(linux.uid_mappings().is_none());
+        c.host.userns = Some(crate::userns::IdMap {
+            uid: 100000,
+            gid: 200000,
+            size: 1000,
+        });
+        let spec = build(
+            &c,
+            &root_id(),
+            &Root::Dir("/r".into()),
+            &Joins::default(),
+            &etc(),
+            Path::new("m/x"),
+        );
+        let linux = spec.unwrap().linux().clone().unwrap();
+        let ns = linux.namespaces().as_ref().unwrap();
+        assert!(ns
+            .iter()
+            .any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_none()));
+        let uid = &linux.uid_mappings().as_ref().unwrap()[0];
+        let gid = &linux.gid_mappings().as_ref().unwrap()[0];
+        assert_eq!(
+            (uid.container_id(), uid.host_id(), uid.size()),
+            (0, 100000, 1000)
+        );
+        assert_eq!(
+            (gid.container_id(), gid.host_id(), gid.size()),
+            (0, 200000, 1000)
+        );
     }
 
     #[test]

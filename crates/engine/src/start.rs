@@ -156,6 +156,13 @@ fn prepare(ctx: &Context, c: &Container) -> Result<supervisor::Prepared, EngineE
             .chain(overlay.lower.iter().cloned())
             .collect();
         let identity = user::resolve_in_layers(&c.config.user, &layers)?;
+        // With a user namespace of its own the container writes its layer with its range's IDs; the
+        // layer's top is its root's, or the container's `/` would be nobody's (see the runtime's idmap
+        // module).
+        if let Some(m) = &c.config.host.userns {
+            std::os::unix::fs::chown(&overlay.upper, Some(m.uid), Some(m.gid))
+                .map_err(io_err(format!("chown {}", overlay.upper.display())))?;
+        }
         (Root::Dir(PathBuf::from("rootfs")), Some(overlay), identity)
     };
     let etc = crate::spec::EtcFiles::in_dir(&ctx.paths.container_dir(&c.id));
@@ -172,7 +179,12 @@ fn prepare(ctx: &Context, c: &Container) -> Result<supervisor::Prepared, EngineE
         spec,
         bundle,
         overlay,
-        mount_template: runroot::mount_template(ctx)?,
+        // The template's mount namespace belongs to the host's user namespace: a container in a user
+        // namespace of its own cannot join it, and copies the caller's instead.
+        mount_template: match c.config.host.userns {
+            Some(_) => None,
+            None => runroot::mount_template(ctx)?,
+        },
         lock: None,
     })
 }

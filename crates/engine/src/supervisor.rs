@@ -377,6 +377,7 @@ fn supervise(
         hide: vec![ctx.paths.runroot.clone()],
         mount_template: p.mount_template.clone(),
         overlay: p.overlay.clone(),
+        idmap_root: c.config.host.userns.is_some(),
         ..CreateOptions::default()
     };
     let created = match minotaur_runtime::create(&p.spec, &p.bundle, &opts) {

@@ -241,16 +241,31 @@ fn body(plan: &Plan<'_>, status: &mut File, go: &mut File) -> Step<Infallible> {
     // spec's root.
     let target = &plan.target;
     let read_only = spec.root().as_ref().and_then(|r| r.readonly()) == Some(true);
-    match &plan.overlay {
-        Some(overlay) => crate::rootfs::mount_overlay(overlay, target)?,
-        None => {
-            mount_at(
-                Some(&plan.root),
-                target,
-                None,
-                MsFlags::MS_BIND | MsFlags::MS_REC,
-                None,
-            )?;
+    match (&plan.idmapped_root, &plan.overlay) {
+        (Some(mount), Some(_)) => crate::rootfs::move_mount_to(mount, target)?,
+        (None, Some(overlay)) => crate::rootfs::mount_overlay(overlay, target)?,
+        (mount, None) => {
+            match mount {
+                Some(mount) => {
+                    crate::rootfs::move_mount_to(mount, target)?;
+                    // A clone keeps its source's peer groups: the host's shared mounts would receive
+                    // what the container mounts, and pivot_root(2) refuses a shared root's parent.
+                    mount_at(
+                        None,
+                        target,
+                        None,
+                        MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+                        None,
+                    )?
+                }
+                None => mount_at(
+                    Some(&plan.root),
+                    target,
+                    None,
+                    MsFlags::MS_BIND | MsFlags::MS_REC,
+                    None,
+                )?,
+            }
             // Read-only before anything is mounted on it: the bind's own submounts (the host's) with it,
             // and no mount point is ever created in a directory the runtime was only lent.
             if read_only {
@@ -706,7 +721,27 @@ fn do_mount(plan: &Plan<'_>, target: &Path, m: &Mount, points: &mut MountPoints)
         let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
         let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
         let at = open_in_root(target, m.destination())?;
-        mount_on(Some(&source), &at, m, Some(typ), opts.flags, data)?;
+        match mount_on(Some(&source), &at, m, Some(typ), opts.flags, data) {
+            // sysfs shows a network namespace's devices, and only its owner's root may mount it: a
+            // container with a user namespace of its own in a network namespace it does not own gets the
+            // caller's /sys bound read-only instead, as runc does.
+            Err(f) if plan.new_user && typ == "sysfs" && f.errno == Errno::EPERM as i32 => {
+                let sys = Path::new("/sys");
+                mount_on(
+                    Some(sys),
+                    &at,
+                    m,
+                    None,
+                    MsFlags::MS_BIND | MsFlags::MS_REC,
+                    None,
+                )?;
+                let new = open_in_root(target, m.destination())?;
+                let c = cstring(fd_path(&new).as_bytes())?;
+                minotaur_sys::mount_setattr_rdonly_recursive(&c)
+                    .at(|| format!("make {} read-only", m.destination().display()))?;
+            }
+            other => other?,
+        }
         points.mounted(&dest);
     }
     if !opts.propagation.is_empty() {

@@ -21,6 +21,7 @@ pub mod defaults;
 pub mod detached;
 mod exec;
 pub mod hooks;
+pub mod idmap;
 mod init;
 pub mod mount_template;
 pub mod mounts;
@@ -32,7 +33,7 @@ pub mod usage;
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use minotaur_sys::Clone3Result;
@@ -86,6 +87,9 @@ pub enum RuntimeError {
         #[source]
         source: std::io::Error,
     },
+    /// The idmapped root of a container with a user namespace of its own could not be made.
+    #[error(transparent)]
+    Idmap(#[from] idmap::IdmapError),
     /// The container's cgroup could not be set up.
     #[error(transparent)]
     Cgroup(#[from] cgroup::CgroupError),
@@ -182,6 +186,10 @@ pub struct CreateOptions<'a> {
     /// which runs them in the container's namespaces once started, just before it execs the process, as
     /// runc does). `None`: those hooks are not run (the engine's containers have none).
     pub hook_state: Option<state::State>,
+    /// With a new user namespace and no overlay, the root is a recursive clone of the spec's root whose
+    /// mounts are idmapped onto the namespace's IDs (see the idmap module), instead of a bind that shows
+    /// the caller's files as nobody's. The engine's `host` image asks for it.
+    pub idmap_root: bool,
 }
 
 impl Default for CreateOptions<'_> {
@@ -197,6 +205,7 @@ impl Default for CreateOptions<'_> {
             preserve_fds: 0,
             root_in_place: false,
             hook_state: None,
+            idmap_root: false,
         }
     }
 }
@@ -344,6 +353,10 @@ pub(crate) struct Plan<'a> {
     pub mount_template: Option<OwnedFd>,
     /// [`CreateOptions::overlay`].
     pub overlay: Option<&'a Overlay>,
+    /// With a new user namespace, the root made here of idmapped mounts (see the idmap module): the
+    /// overlay, or a clone of the root's tree. The init moves it onto its root instead of mounting
+    /// [`Plan::overlay`] or binding [`Plan::root`] itself.
+    pub idmapped_root: Option<OwnedFd>,
     /// [`CreateOptions::start_fifo`], open read-write.
     pub start_gate: Option<File>,
     /// [`CreateOptions::preserve_fds`].
@@ -458,6 +471,20 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
     } else {
         None
     };
+    // A new user namespace would show the image's files (the host's root's) as nobody's: its layers are
+    // idmapped onto the namespace's IDs. A root that is a plain directory is bound as it is (as runc does:
+    // its owner is the caller's business).
+    let idmapped_root = match (&id_maps, &opts.overlay) {
+        (Some(maps), Some(overlay)) => {
+            let userns = idmap::userns(maps)?;
+            Some(idmap::overlay(overlay, userns.as_fd())?)
+        }
+        (Some(maps), None) if opts.idmap_root => {
+            let userns = idmap::userns(maps)?;
+            Some(idmap::tree(&root, userns.as_fd())?)
+        }
+        _ => None,
+    };
     let mount_template = match &opts.mount_template {
         // Shared with the template's mounts, the container's would never reach the caller's.
         Some(_)
@@ -525,6 +552,7 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
         hide: &opts.hide,
         mount_template,
         overlay: opts.overlay.as_ref(),
+        idmapped_root,
         start_gate,
         preserve_fds: opts.preserve_fds,
         hook_state: opts.hook_state.as_ref(),
@@ -615,26 +643,73 @@ fn write_id_maps(pid: Pid, (uid_map, gid_map): &(String, String)) -> Result<(), 
     Ok(())
 }
 
+/// The name of a namespace's file in `/proc/PID/ns`.
+fn ns_file(flag: CloneFlags) -> &'static str {
+    match flag {
+        CloneFlags::CLONE_NEWNET => "net",
+        CloneFlags::CLONE_NEWIPC => "ipc",
+        CloneFlags::CLONE_NEWUTS => "uts",
+        CloneFlags::CLONE_NEWCGROUP => "cgroup",
+        CloneFlags::CLONE_NEWPID => "pid_for_children",
+        CloneFlags::CLONE_NEWUSER => "user",
+        _ => "mnt",
+    }
+}
+
 fn spawn(
-    plan: Plan<'_>,
+    mut plan: Plan<'_>,
     flags: CloneFlags,
     cgroup: Option<&Cgroup>,
     id_maps: Option<&(String, String)>,
 ) -> Result<(Pid, OwnedFd, File, File, Option<OwnedFd>), RuntimeError> {
     let (mut status_rx, status_tx) = pipe()?;
     let (go_rx, mut go_tx) = pipe()?;
-    let clone = minotaur_sys::clone3(flags.bits() as u64).map_err(|source| RuntimeError::Sys {
-        what: "clone3",
-        source,
-    })?;
+    // A child in a new user namespace may not join namespaces the host's user namespace owns (setns(2)
+    // needs CAP_SYS_ADMIN over their owner): it is born in them instead. This thread joins them for the
+    // clone3 and then goes back to its own, as runc's nsexec joins them before it unshares the user
+    // namespace.
+    let mut inherit = Vec::new();
+    if id_maps.is_some() {
+        (inherit, plan.join) = std::mem::take(&mut plan.join)
+            .into_iter()
+            .partition(|(flag, _)| *flag != CloneFlags::CLONE_NEWUSER);
+    }
+    let sys = |what| move |source| RuntimeError::Sys { what, source };
+    let mut back = Vec::with_capacity(inherit.len());
+    for (flag, _) in &inherit {
+        let own = PathBuf::from(format!("/proc/thread-self/ns/{}", ns_file(*flag)));
+        back.push((*flag, open_namespace(&own)?));
+    }
+    let switch_back = |back: &[(CloneFlags, OwnedFd)]| {
+        for (flag, fd) in back {
+            nix::sched::setns(fd, *flag).map_err(sys("return to the caller's namespace"))?;
+        }
+        Ok::<(), RuntimeError>(())
+    };
+    for (flag, fd) in &inherit {
+        if let Err(e) = nix::sched::setns(fd, *flag) {
+            switch_back(&back)?;
+            return Err(sys("join a namespace for the container's init")(e));
+        }
+    }
+    let clone = minotaur_sys::clone3(flags.bits() as u64).map_err(sys("clone3"));
     let (pid, pidfd) = match clone {
-        Clone3Result::Child => {
+        Ok(Clone3Result::Child) => {
             drop(status_rx);
             drop(go_tx);
             init::run(plan, status_tx, go_rx)
         }
-        Clone3Result::Parent { child, pidfd } => (child, pidfd),
+        Ok(Clone3Result::Parent { child, pidfd }) => (child, pidfd),
+        Err(e) => {
+            switch_back(&back)?;
+            return Err(e);
+        }
     };
+    if let Err(e) = switch_back(&back) {
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = waitpid(pid, None);
+        return Err(e);
+    }
     drop(status_tx);
     drop(go_rx);
     let reap = |e: RuntimeError| {

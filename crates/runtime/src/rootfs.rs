@@ -73,6 +73,19 @@ pub(crate) fn mount_overlay(overlay: &Overlay, target: &Path) -> Step<()> {
     .at(|| format!("mount the overlay root on {}", target.display()))
 }
 
+/// In the init: attaches the detached mount `mount` (the idmapped overlay) on `target`.
+pub(crate) fn move_mount_to(mount: &OwnedFd, target: &Path) -> Step<()> {
+    move_mount(
+        mount,
+        "",
+        rustix::fs::CWD,
+        target,
+        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+    )
+    .map_err(|e| Errno::from_raw(e.raw_os_error()))
+    .at(|| format!("move the idmapped overlay root onto {}", target.display()))
+}
+
 /// In the init: makes mount points, with a shim (see the module's documentation) where the root is
 /// read-only, and remembers the shims it made so that a second missing entry of the same directory reuses
 /// the shim instead of stacking another.

@@ -129,6 +129,11 @@ pub struct Flags {
     #[arg(long)]
     pub uts: Option<String>,
 
+    /// User namespace: host (the default), or auto[:size=N] for one of its own mapping the container's IDs
+    /// 0..N (65536) onto a free range of the `containers` user's in /etc/subuid and /etc/subgid
+    #[arg(long, value_name = "MODE")]
+    pub userns: Option<String>,
+
     /// Network: bridge (the default), a network's name, none, host, or container:NAME; repeat to join several
     #[arg(long, visible_alias = "net", value_name = "NETWORK")]
     pub network: Vec<String>,
@@ -278,6 +283,7 @@ impl Flags {
             },
             auto_remove: self.rm,
             init: self.init,
+            userns_mode: self.userns.clone().unwrap_or_default(),
             ..Default::default()
         };
         let requests = self
@@ -499,6 +505,10 @@ pub fn context(global: &Global) -> Context {
         "none" => None,
         "auto" => minotaur_engine::cgroup2_root(),
         dir => Some(dir.into()),
+    };
+    paths.subid = minotaur_engine::userns::SubidFiles {
+        subuid: global.subuid.clone(),
+        subgid: global.subgid.clone(),
     };
     Context::new(paths)
 }

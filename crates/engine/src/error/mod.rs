@@ -53,6 +53,8 @@ pub enum EngineError {
     #[error(transparent)]
     Debug(#[from] DebugError),
     #[error(transparent)]
+    Userns(#[from] crate::userns::UsernsError),
+    #[error(transparent)]
     Capture(#[from] minotaur_capture::CaptureError),
     #[error(transparent)]
     Target(#[from] minotaur_ns::target::TargetError),

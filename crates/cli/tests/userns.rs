@@ -1,0 +1,354 @@
+//! `--userns=auto`: each container gets a user namespace of its own over a range of the box's subordinate
+//! IDs (files written in the box and named with `--subuid`/`--subgid`, never the real host's), its image's
+//! files appear as root's inside through idmapped layers, and `rm` gives the range back.
+
+mod common;
+
+use common::{fails, host, import_busybox, inspect, ok};
+use minotaur_testhost::TestHost;
+
+const SUBUID: &str = "/tmp/userns-subuid";
+const SUBGID: &str = "/tmp/userns-subgid";
+
+/// Writes the box's subordinate ID files: the `containers` user owns 100000..300000 and 500000..700000.
+fn subids(h: &TestHost) {
+    h.sh_ok(&format!(
+        "printf 'alice:10000:5000\\ncontainers:100000:200000\\n' > {SUBUID}
+         printf 'containers:500000:200000\\n' > {SUBGID}"
+    ));
+}
+
+/// minotaur with the box's subordinate ID files.
+fn args<'a>(rest: &[&'a str]) -> Vec<&'a str> {
+    let mut all = vec!["--subuid", SUBUID, "--subgid", SUBGID];
+    all.extend_from_slice(rest);
+    all
+}
+
+/// A file of /proc as one line with its columns separated by single spaces.
+fn squeeze(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The uid_map of a running container's PID 1, and the real uid its `/proc/PID/status` shows outside.
+fn outside(h: &TestHost, c: &str) -> (String, String) {
+    let pid = inspect(h, c, "{{.State.Pid}}");
+    let map = h.sh_ok(&format!("cat /proc/{pid}/uid_map"));
+    let gid_map = h.sh_ok(&format!("cat /proc/{pid}/gid_map"));
+    let status = h.sh_ok(&format!("grep -E '^(Uid|Gid):' /proc/{pid}/status"));
+    (
+        format!("{} / {}", squeeze(&map), squeeze(&gid_map)),
+        squeeze(&status),
+    )
+}
+
+#[test]
+fn auto_ranges_are_disjoint_root_inside_and_freed_by_rm() {
+    let Some(h) = host() else { return };
+    subids(&h);
+    import_busybox(
+        &h,
+        "bb",
+        "for c in id stat touch; do ln -s busybox $r/bin/$c; done; chmod 700 $r/etc",
+    );
+    ok(
+        &h,
+        &args(&[
+            "run",
+            "-d",
+            "--name",
+            "a",
+            "--userns=auto",
+            "bb",
+            "sleep",
+            "1000",
+        ]),
+    );
+    ok(
+        &h,
+        &args(&[
+            "run",
+            "-d",
+            "--name",
+            "b",
+            "--userns",
+            "auto:size=1000",
+            "bb",
+            "sleep",
+            "1000",
+        ]),
+    );
+    ok(&h, &["run", "-d", "--name", "plain", "bb", "sleep", "1000"]);
+    assert_eq!(inspect(&h, "a", "{{.HostConfig.UsernsMode}}"), "auto");
+    assert_eq!(
+        inspect(&h, "b", "{{.HostConfig.UsernsMode}}"),
+        "auto:size=1000"
+    );
+    assert_eq!(inspect(&h, "plain", "{{.HostConfig.UsernsMode}}"), "");
+
+    // Outside: the ranges, one after the other, and the processes' IDs are the ranges' first.
+    assert_eq!(
+        outside(&h, "a"),
+        (
+            "0 100000 65536 / 0 500000 65536".to_owned(),
+            "Uid: 100000 100000 100000 100000 Gid: 500000 500000 500000 500000".to_owned()
+        )
+    );
+    assert_eq!(
+        outside(&h, "b"),
+        (
+            "0 165536 1000 / 0 565536 1000".to_owned(),
+            "Uid: 165536 165536 165536 165536 Gid: 565536 565536 565536 565536".to_owned()
+        )
+    );
+    // Nothing of it looks out of place to the store's checker.
+    ok(&h, &["system", "check"]);
+    // Without --userns nothing changes: the host's IDs.
+    assert_eq!(outside(&h, "plain").0, "0 0 4294967295 / 0 0 4294967295");
+
+    // Inside: root, its own map, and the image's files (the host root's) are root's, also a directory
+    // only root may enter; what root writes is root's.
+    assert_eq!(ok(&h, &["exec", "a", "id", "-u"]), "0");
+    assert_eq!(
+        squeeze(&ok(&h, &["exec", "a", "cat", "/proc/self/uid_map"])),
+        "0 100000 65536"
+    );
+    assert_eq!(
+        ok(
+            &h,
+            &[
+                "exec",
+                "a",
+                "stat",
+                "-c",
+                "%u:%g",
+                "/bin/busybox",
+                "/etc",
+                "/"
+            ]
+        ),
+        "0:0\n0:0\n0:0"
+    );
+    assert_eq!(
+        ok(&h, &["exec", "a", "cat", "/etc/passwd"]),
+        "root:x:0:0:root:/root:/bin/sh"
+    );
+    assert_eq!(
+        ok(
+            &h,
+            &[
+                "exec",
+                "a",
+                "sh",
+                "-c",
+                "touch /etc/new && stat -c %u:%g /etc/new"
+            ]
+        ),
+        "0:0"
+    );
+    // On disk the container's own files have the range's IDs, and the host's files it is lent are
+    // nobody's inside: its root is not the host's.
+    let id = inspect(&h, "a", "{{.Id}}");
+    assert_eq!(
+        h.sh_ok(&format!(
+            "stat -c %u:%g $MINOTAUR_ROOT/containers/{id}/upper/etc/new"
+        ))
+        .trim(),
+        "100000:500000"
+    );
+    h.sh_ok("echo secret > /tmp/userns-host-file; chmod 644 /tmp/userns-host-file");
+    ok(
+        &h,
+        &args(&[
+            "run",
+            "-d",
+            "--name",
+            "lent",
+            "--userns=auto",
+            "-v",
+            "/tmp/userns-host-file:/h",
+            "bb",
+            "sleep",
+            "1000",
+        ]),
+    );
+    assert_eq!(ok(&h, &["exec", "lent", "stat", "-c", "%u", "/h"]), "65534");
+    let out = h.mino(&["exec", "lent", "sh", "-c", "echo owned > /h"]);
+    assert!(!out.status.success(), "{}", common::show(&out));
+    assert_eq!(h.sh_ok("cat /tmp/userns-host-file").trim(), "secret");
+    ok(&h, &["rm", "-f", "lent"]);
+
+    // rm frees the range: the next container gets a's.
+    ok(&h, &["rm", "-f", "a"]);
+    ok(
+        &h,
+        &args(&[
+            "run",
+            "-d",
+            "--name",
+            "c",
+            "--userns=auto",
+            "bb",
+            "sleep",
+            "1000",
+        ]),
+    );
+    assert_eq!(outside(&h, "c").0, "0 100000 65536 / 0 500000 65536");
+    // A stopped container keeps its range, and starts again in it, its files still its root's.
+    ok(&h, &["stop", "-t", "0", "c"]);
+    ok(&h, &["exec", "b", "true"]);
+    ok(&h, &["start", "c"]);
+    assert_eq!(outside(&h, "c").0, "0 100000 65536 / 0 500000 65536");
+    assert_eq!(
+        ok(
+            &h,
+            &[
+                "exec",
+                "c",
+                "sh",
+                "-c",
+                "touch /f && stat -c %u:%g /f /bin/busybox"
+            ]
+        ),
+        "0:0\n0:0"
+    );
+    let ids: Vec<String> = ["b", "c", "plain"]
+        .iter()
+        .map(|c| inspect(&h, c, "{{.Id}}"))
+        .collect();
+    ok(&h, &["rm", "-f", "b", "c", "plain"]);
+    common::assert_clean(&h, &ids);
+}
+
+#[test]
+fn concurrent_creates_get_disjoint_ranges() {
+    let Some(h) = host() else { return };
+    subids(&h);
+    import_busybox(&h, "bb", "");
+    let ids: Vec<String> = std::thread::scope(|s| {
+        let jobs: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    ok(
+                        &h,
+                        &args(&[
+                            "create",
+                            "--userns",
+                            "auto:size=40000",
+                            "bb",
+                            "sleep",
+                            "1000",
+                        ]),
+                    )
+                })
+            })
+            .collect();
+        jobs.into_iter().map(|j| j.join().unwrap()).collect()
+    });
+    let mut starts = Vec::new();
+    for id in &ids {
+        ok(&h, &["start", id]);
+        let map = outside(&h, id).0;
+        let fields: Vec<u32> = map
+            .split([' ', '/'])
+            .filter(|f| !f.is_empty())
+            .map(|f| f.parse().unwrap())
+            .collect();
+        assert_eq!(fields[2], 40000, "{map}");
+        starts.push(fields[1]);
+    }
+    starts.sort_unstable();
+    assert_eq!(starts, [100000, 140000, 180000, 220000]);
+    ok(&h, &["rm", "-f", &ids[0], &ids[1], &ids[2], &ids[3]]);
+    common::assert_clean(&h, &ids);
+}
+
+#[test]
+fn a_missing_subuid_entry_is_one_line_and_leaves_no_container() {
+    let Some(h) = host() else { return };
+    import_busybox(&h, "bb", "");
+    h.sh_ok(&format!(
+        "printf 'alice:100000:65536\\n' > {SUBUID}; printf 'containers:100000:65536\\n' > {SUBGID}"
+    ));
+    let err = fails(&h, &args(&["run", "--userns=auto", "bb", "true"]), 125);
+    assert!(
+        err.contains(SUBUID) && err.contains("\"containers\""),
+        "{err}"
+    );
+    h.sh_ok(&format!("rm {SUBUID}"));
+    let err = fails(&h, &args(&["create", "--userns=auto", "bb", "true"]), 125);
+    assert!(
+        err.contains(SUBUID) && err.contains("\"containers\""),
+        "{err}"
+    );
+    // Not enough IDs for the size asked.
+    subids(&h);
+    let err = fails(
+        &h,
+        &args(&["create", "--userns=auto:size=300000", "bb", "true"]),
+        125,
+    );
+    assert!(err.contains("no free range of 300000"), "{err}");
+    let err = fails(
+        &h,
+        &args(&["create", "--userns=keep-id", "bb", "true"]),
+        125,
+    );
+    assert!(err.contains("keep-id"), "{err}");
+    // No record, directory, namespace file or mount is left, also by the range found full inside the
+    // transaction that would have recorded the container.
+    common::assert_clean(&h, &[]);
+}
+
+#[test]
+fn the_host_image_is_idmapped_too() {
+    let Some(h) = host() else { return };
+    subids(&h);
+    // The box's mount points, less the engine's own under the run root (the container's netns file, the
+    // mount template and the bpffs, which outlive the container).
+    let mounts =
+        || h.sh_ok("awk '{print $5}' /proc/self/mountinfo | grep -v '^/run/minotaur' | sort");
+    let before = mounts();
+    let run = [
+        "run",
+        "-d",
+        "--name",
+        "h",
+        "--userns=auto",
+        "host",
+        "sleep",
+        "1000",
+    ];
+    ok(&h, &args(&run));
+    // The root's clone was a peer of the box's shared mounts: nothing of the container reached them.
+    assert_eq!(mounts(), before);
+    assert_eq!(
+        outside(&h, "h").1,
+        "Uid: 100000 100000 100000 100000 Gid: 500000 500000 500000 500000"
+    );
+    assert_eq!(ok(&h, &["exec", "h", "id", "-u"]), "0");
+    ok(&h, &["system", "check"]);
+    // The host's files are root's inside, and stay read-only. The box's /etc is an overlayfs, which
+    // cannot be idmapped: its files show as nobody's (readable all the same).
+    let sh = h.sh_ok("readlink -f \"$(command -v sh)\"");
+    let stat = [
+        "exec",
+        "h",
+        "stat",
+        "-c",
+        "%u:%g",
+        "/",
+        "/usr/bin",
+        sh.trim(),
+        "/etc/passwd",
+    ];
+    assert_eq!(ok(&h, &stat), "0:0\n0:0\n0:0\n65534:65534");
+    assert!(ok(&h, &["exec", "h", "cat", "/etc/passwd"]).starts_with("root:"));
+    let out = h.mino(&["exec", "h", "touch", "/etc/userns-test"]);
+    assert!(!out.status.success(), "{}", common::show(&out));
+    assert_eq!(h.sh("test -e /etc/userns-test").status.code(), Some(1));
+    let id = inspect(&h, "h", "{{.Id}}");
+    ok(&h, &["rm", "-f", "h"]);
+    common::assert_clean(&h, &[id]);
+    assert_eq!(mounts(), before);
+}
