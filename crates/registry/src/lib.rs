@@ -38,7 +38,7 @@ pub use blob::{BlobError, BlobReader};
 pub use client::{Client, ClientBuilder, ClientError, Resolved};
 pub use config::{ConfigError, DockerConfig};
 pub use platform::{Platform, PlatformError};
-pub use push::PushError;
+pub use push::{PushError, Upload};
 pub use reference::{Reference, ReferenceError, Repository};
 pub use registries::{RegistriesConf, RegistriesError};
 pub use transport::{RetryPolicy, TransportError};

@@ -1,13 +1,27 @@
 //! Pushing: asking whether a blob is there, mounting it from another repository of the same registry,
-//! uploading it in one streamed `PUT`, and putting a manifest.
+//! uploading it in one streamed `PUT` or in chunks, and putting a manifest.
 //!
 //! Pushes always go to a repository's location (registries.conf), never to a mirror, with a token scope of
 //! `repository:<path>:pull,push`. An upload is `POST /v2/<name>/blobs/uploads/` (which also authenticates,
 //! so the body is never sent twice) and then one `PUT <location>?digest=<digest>` whose body streams from the
 //! caller's reader with the descriptor's size as its `Content-Length`; the registry verifies the digest.
 //! A streamed body cannot be replayed, so a failed upload is not retried here: the caller may try again.
+//!
+//! A big blob goes in chunks instead ([`Client::push_blob_in_chunks`], the distribution spec's chunked
+//! upload): after the `POST`, each chunk is a `PATCH` to the latest `Location` with `Content-Range:
+//! START-END` (inclusive), and the upload is closed by an empty `PUT <location>?digest=<digest>`. Each
+//! answer's `Range` (`0-END`) says how much the registry holds. A chunk that fails (a broken connection, an
+//! error status, a `416` for an offset the registry did not expect) is not a failed upload: the client asks
+//! the last location where the upload stands (`GET`, answered with its `Range`) and goes on from there,
+//! seeking the content back or forward, so nothing the registry already has is sent again. Only after as
+//! many failures in a row as the retry policy has attempts does the upload fail.
+//!
+//! distribution ties each location to the offset it was handed out at, and cancels the upload when asked
+//! about it after the upload grew past that offset: so when a chunk's answer is lost after the registry
+//! took the chunk, the status is a `404` and the upload starts again with a new `POST`, the one case in
+//! which bytes are sent twice.
 
-use std::io::{self, Read};
+use std::io::{self, Read, Seek, SeekFrom};
 
 use oci_spec::image::{Descriptor, Digest};
 
@@ -33,6 +47,23 @@ pub enum PushError {
         reference: String,
         expected: String,
         got: String,
+    },
+    #[error("{host} answered the upload of blob {digest} with a Range it cannot hold: {range:?}")]
+    BadRange {
+        host: String,
+        digest: String,
+        range: String,
+    },
+    #[error(
+        "the upload of blob {digest} to {host} failed {attempts} times in a row at byte {offset}"
+    )]
+    Stuck {
+        host: String,
+        digest: String,
+        offset: u64,
+        attempts: u32,
+        #[source]
+        source: Box<PushError>,
     },
     #[error(transparent)]
     Registries(#[from] RegistriesError),
@@ -116,28 +147,8 @@ impl Client {
         let digest = descriptor.digest();
         let what = format!("an upload of blob {digest}");
         let scope = repository_scope(&endpoint.path, true);
-        let start = Request::new(
-            "POST",
-            &endpoint,
-            Target::Path(format!("/v2/{}/blobs/uploads/", endpoint.path)),
-            what.clone(),
-        )
-        .scope(scope.clone());
-        let response = self.transport.send(&start, Body::Empty)?;
-        if response.status() != 202 {
-            return Err(TransportError::status(&endpoint.host, what, response).into());
-        }
-        let Some(location) = response.header("location").map(str::to_string) else {
-            return Err(PushError::NoLocation {
-                host: endpoint.host.clone(),
-                digest: digest.to_string(),
-            });
-        };
-        let separator = if location.contains('?') { '&' } else { '?' };
-        let location = format!(
-            "{location}{separator}digest={}",
-            digest.as_ref().replace(':', "%3A")
-        );
+        let location = self.start_upload(&endpoint, digest, &what, &scope)?;
+        let location = with_digest(&location, digest);
         let put = Request::new("PUT", &endpoint, target(&location), what.clone())
             .header("Content-Type", "application/octet-stream")
             .scope(scope);
@@ -160,6 +171,216 @@ impl Client {
             return Err(TransportError::status(&endpoint.host, what, response).into());
         }
         Ok(())
+    }
+
+    /// Uploads the blob `descriptor` to `repository` in chunks of at most `chunk_size` bytes (see the module
+    /// documentation), reading from `content`, which must hold exactly `descriptor.size()` bytes from its
+    /// start. A chunk that fails is resumed from where the registry says the upload stands.
+    pub fn push_blob_in_chunks(
+        &self,
+        repository: &Repository,
+        descriptor: &Descriptor,
+        content: &mut dyn Upload,
+        chunk_size: u64,
+    ) -> Result<(), PushError> {
+        let endpoint = self.registries.push_endpoint(repository)?;
+        let digest = descriptor.digest();
+        let size = descriptor.size();
+        let chunk_size = chunk_size.max(1);
+        let what = format!("an upload of blob {digest}");
+        let scope = repository_scope(&endpoint.path, true);
+        let mut location = self.start_upload(&endpoint, digest, &what, &scope)?;
+        let policy = self.transport.settings().retry;
+        let mut offset = 0;
+        let mut failures = 0;
+        while offset < size {
+            let len = chunk_size.min(size - offset);
+            let failure = match self.patch(&endpoint, digest, &location, content, offset, len) {
+                Ok(Chunk::Taken {
+                    location: next,
+                    end,
+                }) => {
+                    location = next;
+                    offset = end;
+                    failures = 0;
+                    continue;
+                }
+                Ok(Chunk::Refused(e)) => e,
+                // The content itself could not be read: no registry can help with that.
+                Err(e) => return Err(e),
+            };
+            failures += 1;
+            if failures >= policy.attempts.max(1) {
+                return Err(PushError::Stuck {
+                    host: endpoint.host.clone(),
+                    digest: digest.to_string(),
+                    offset,
+                    attempts: failures,
+                    source: Box::new(failure),
+                });
+            }
+            let wait = policy.backoff(failures - 1);
+            log::info!(
+                "a chunk of blob {digest} at byte {offset} failed: {failure}; asking {} where the upload stands in {wait:?}",
+                endpoint.host
+            );
+            std::thread::sleep(wait);
+            match self.upload_status(&endpoint, digest, &location, offset)? {
+                Some(status) => (location, offset) = status,
+                None => {
+                    log::info!(
+                        "{} no longer knows the upload of blob {digest}; starting it again",
+                        endpoint.host
+                    );
+                    location = self.start_upload(&endpoint, digest, &what, &scope)?;
+                    offset = 0;
+                }
+            }
+            if offset > size {
+                return Err(PushError::BadRange {
+                    host: endpoint.host.clone(),
+                    digest: digest.to_string(),
+                    range: format!("0-{}", offset - 1),
+                });
+            }
+        }
+        let put = Request::new(
+            "PUT",
+            &endpoint,
+            target(&with_digest(&location, digest)),
+            what.clone(),
+        )
+        .header("Content-Type", "application/octet-stream")
+        .scope(scope);
+        let response = self.transport.send(&put, Body::Empty)?;
+        if response.status() != 201 {
+            return Err(TransportError::status(&endpoint.host, what, response).into());
+        }
+        Ok(())
+    }
+
+    /// Starts an upload (`POST`); returns where to send it.
+    fn start_upload(
+        &self,
+        endpoint: &Endpoint,
+        digest: &Digest,
+        what: &str,
+        scope: &str,
+    ) -> Result<String, PushError> {
+        let start = Request::new(
+            "POST",
+            endpoint,
+            Target::Path(format!("/v2/{}/blobs/uploads/", endpoint.path)),
+            what,
+        )
+        .scope(scope.to_string());
+        let response = self.transport.send(&start, Body::Empty)?;
+        if response.status() != 202 {
+            return Err(TransportError::status(&endpoint.host, what, response).into());
+        }
+        response
+            .header("location")
+            .map(str::to_string)
+            .ok_or_else(|| PushError::NoLocation {
+                host: endpoint.host.clone(),
+                digest: digest.to_string(),
+            })
+    }
+
+    /// Sends bytes `offset..offset + len` of `content` as one `PATCH` to `location`. `Err` only when the
+    /// content cannot be read; what the registry did not take is a [`Chunk::Refused`].
+    fn patch(
+        &self,
+        endpoint: &Endpoint,
+        digest: &Digest,
+        location: &str,
+        content: &mut dyn Upload,
+        offset: u64,
+        len: u64,
+    ) -> Result<Chunk, PushError> {
+        let content_error = |source| PushError::Content {
+            digest: digest.to_string(),
+            source,
+        };
+        content
+            .seek(SeekFrom::Start(offset))
+            .map_err(content_error)?;
+        let what = format!("a chunk of blob {digest} at byte {offset}");
+        let req = Request::new("PATCH", endpoint, target(location), what.clone())
+            .header("Content-Type", "application/octet-stream")
+            .header("Content-Range", format!("{offset}-{}", offset + len - 1))
+            .scope(repository_scope(&endpoint.path, true));
+        let mut exact = Exact {
+            inner: &mut *content,
+            remaining: len,
+            error: None,
+        };
+        let result = self.transport.send(&req, Body::Stream(&mut exact, len));
+        if let Some(source) = exact.error.take() {
+            return Err(content_error(source));
+        }
+        let response = match result {
+            Ok(r) => r,
+            Err(e) => return Ok(Chunk::Refused(e.into())),
+        };
+        if response.status() != 202 {
+            return Ok(Chunk::Refused(
+                TransportError::status(&endpoint.host, what, response).into(),
+            ));
+        }
+        let Some(next) = response.header("location").map(str::to_string) else {
+            return Ok(Chunk::Refused(PushError::NoLocation {
+                host: endpoint.host.clone(),
+                digest: digest.to_string(),
+            }));
+        };
+        // The registry's own count wins over ours; without one, it took the chunk.
+        let end = match response.header("range") {
+            Some(range) => received(range, offset + len).ok_or_else(|| PushError::BadRange {
+                host: endpoint.host.clone(),
+                digest: digest.to_string(),
+                range: range.to_string(),
+            })?,
+            None => offset + len,
+        };
+        Ok(Chunk::Taken {
+            location: next,
+            end,
+        })
+    }
+
+    /// Where the upload at `location` stands (`GET`): the location to go on with and how many bytes the
+    /// registry holds; `None` when the registry no longer knows the upload (`404`). `offset` is where the
+    /// client thought it was.
+    fn upload_status(
+        &self,
+        endpoint: &Endpoint,
+        digest: &Digest,
+        location: &str,
+        offset: u64,
+    ) -> Result<Option<(String, u64)>, PushError> {
+        let what = format!("the status of the upload of blob {digest}");
+        let req = Request::new("GET", endpoint, target(location), what.clone())
+            .scope(repository_scope(&endpoint.path, true));
+        let response = self.transport.send(&req, Body::Empty)?;
+        if response.status() == 404 {
+            return Ok(None);
+        }
+        if !(200..300).contains(&response.status()) {
+            return Err(TransportError::status(&endpoint.host, what, response).into());
+        }
+        let next = response
+            .header("location")
+            .map_or_else(|| location.to_string(), str::to_string);
+        let held = match response.header("range") {
+            Some(range) => received(range, offset).ok_or_else(|| PushError::BadRange {
+                host: endpoint.host.clone(),
+                digest: digest.to_string(),
+                range: range.to_string(),
+            })?,
+            None => 0,
+        };
+        Ok(Some((next, held)))
     }
 
     /// Puts a manifest (or index) of `media_type` under the reference's tag (or digest); returns its
@@ -212,6 +433,44 @@ fn blob_path(endpoint: &Endpoint, digest: &Digest) -> String {
     format!("/v2/{}/blobs/{digest}", endpoint.path)
 }
 
+/// What a blob is uploaded from in chunks: content that can be read again from any offset (a file).
+pub trait Upload: Read + Seek {}
+
+impl<T: Read + Seek> Upload for T {}
+
+/// How one `PATCH` went.
+enum Chunk {
+    /// The registry holds the upload up to byte `end` (exclusive) and wants the next chunk at `location`.
+    Taken { location: String, end: u64 },
+    /// It did not take the chunk (or its answer was lost).
+    Refused(PushError),
+}
+
+/// How many bytes a `Range: [bytes=]0-END` header says the registry holds. distribution sends `0-0` for an
+/// empty upload as well as for one of one byte; `expected` (what the client believes) settles which.
+fn received(range: &str, expected: u64) -> Option<u64> {
+    let range = range.trim();
+    let range = range.strip_prefix("bytes=").unwrap_or(range);
+    let (start, end) = range.split_once('-')?;
+    let (start, end): (u64, u64) = (start.trim().parse().ok()?, end.trim().parse().ok()?);
+    if start != 0 {
+        return None;
+    }
+    if end == 0 && expected != 1 {
+        return Some(0);
+    }
+    end.checked_add(1)
+}
+
+/// `location` with the `digest` query parameter that closes an upload.
+fn with_digest(location: &str, digest: &Digest) -> String {
+    let separator = if location.contains('?') { '&' } else { '?' };
+    format!(
+        "{location}{separator}digest={}",
+        digest.as_ref().replace(':', "%3A")
+    )
+}
+
 /// An upload `Location`: a path on the registry, or an absolute URL.
 fn target(location: &str) -> Target {
     if location.starts_with('/') {
@@ -257,5 +516,23 @@ impl Read for Exact<'_> {
                 Err(e)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::received;
+
+    #[test]
+    fn ranges_say_how_much_the_registry_holds() {
+        assert_eq!(received("0-1023", 0), Some(1024));
+        assert_eq!(received("bytes=0-1023", 0), Some(1024));
+        assert_eq!(received("0-0", 0), Some(0));
+        assert_eq!(received("0-0", 5), Some(0));
+        assert_eq!(received("0-0", 1), Some(1));
+        assert_eq!(received("5-9", 10), None);
+        assert_eq!(received("0-", 10), None);
+        assert_eq!(received("nonsense", 10), None);
+        assert_eq!(received(&format!("0-{}", u64::MAX), 10), None);
     }
 }

@@ -21,10 +21,14 @@ pub enum Fault {
     FlipByte(usize),
     /// Forward the request without its `Range` header.
     IgnoreRange,
+    /// Forward the request, then throw the registry's answer away and answer this status instead.
+    LoseAnswer(u16),
 }
 
 struct Rule {
     path_contains: String,
+    /// Matching requests to let through before the fault applies.
+    skip: usize,
     fault: Fault,
     times: usize,
 }
@@ -32,7 +36,7 @@ struct Rule {
 pub struct FaultProxy {
     pub host: String,
     rules: Arc<Mutex<Vec<Rule>>>,
-    /// `METHOD PATH [Range]` of every request, in order.
+    /// `METHOD PATH [Range] [Content-Range]` of every request, in order.
     pub requests: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
 }
@@ -69,10 +73,16 @@ impl FaultProxy {
         }
     }
 
-    /// Applies `fault` to the next `times` requests whose path contains `path_contains`.
+    /// Applies `fault` to the next `times` requests whose `METHOD PATH` contains `path_contains`.
     pub fn add(&self, path_contains: &str, fault: Fault, times: usize) {
+        self.add_after(path_contains, 0, fault, times);
+    }
+
+    /// Like [`FaultProxy::add`], once `skip` matching requests have gone through untouched.
+    pub fn add_after(&self, path_contains: &str, skip: usize, fault: Fault, times: usize) {
         self.rules.lock().unwrap().push(Rule {
             path_contains: path_contains.into(),
+            skip,
             fault,
             times,
         });
@@ -105,6 +115,7 @@ fn handle(
     let mut head = Vec::new();
     let mut content_length = 0usize;
     let mut range = None;
+    let mut content_range = None;
     let mut request_line = String::new();
     reader.read_line(&mut request_line)?;
     loop {
@@ -119,6 +130,7 @@ fn handle(
             "connection" => continue,
             "content-length" => content_length = value.trim().parse().unwrap_or(0),
             "range" => range = Some(value.trim().to_string()),
+            "content-range" => content_range = Some(value.trim().to_string()),
             _ => {}
         }
         head.push(line.trim_end().to_string());
@@ -136,19 +148,30 @@ fn handle(
         .unwrap_or("")
         .to_string();
     log.lock().unwrap().push(
-        format!("{method} {path} {}", range.as_deref().unwrap_or(""))
-            .trim_end()
-            .to_string(),
+        [
+            Some(method.as_str()),
+            Some(path.as_str()),
+            range.as_deref(),
+            content_range.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" "),
     );
 
     let fault = {
         let mut rules = rules.lock().unwrap();
         let found = rules
             .iter_mut()
-            .find(|r| r.times > 0 && path.contains(&r.path_contains));
-        found.map(|r| {
+            .find(|r| r.times > 0 && format!("{method} {path}").contains(&r.path_contains));
+        found.and_then(|r| {
+            if r.skip > 0 {
+                r.skip -= 1;
+                return None;
+            }
             r.times -= 1;
-            r.fault
+            Some(r.fault)
         })
     };
     let mut client = client;
@@ -179,6 +202,13 @@ fn handle(
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
         .map_or(response.len(), |i| i + 4);
+    if let Some(Fault::LoseAnswer(status)) = fault {
+        write!(
+            client,
+            "HTTP/1.1 {status} Injected\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )?;
+        return client.shutdown(Shutdown::Both);
+    }
     let (response_head, response_body) = response.split_at(split);
     let mut response_head: String = String::from_utf8_lossy(response_head)
         .lines()
