@@ -96,6 +96,16 @@ pub struct Global {
     )]
     pub max_concurrent_downloads: usize,
 
+    /// A push uploads a blob bigger than this many bytes in chunks of this size, each resumable on its own
+    #[arg(
+        long,
+        env = "MINOTAUR_PUSH_CHUNK_SIZE",
+        default_value_t = minotaur_engine::image::PUSH_CHUNK_SIZE,
+        value_parser = clap::value_parser!(u64).range(1..),
+        value_name = "BYTES"
+    )]
+    pub push_chunk_size: u64,
+
     /// The subordinate user IDs `--userns=auto` takes ranges from (the `containers` user's)
     #[arg(
         long,
@@ -140,6 +150,7 @@ impl Global {
             registries_conf: self.registries_conf.clone(),
             certs_dirs: self.certs_d.clone(),
             max_concurrent_downloads: self.max_concurrent_downloads,
+            push_chunk_size: self.push_chunk_size,
         }
     }
 

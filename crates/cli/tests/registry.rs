@@ -284,6 +284,85 @@ fn push_pull_run_and_what_skopeo_sees() {
     assert!(pruned.contains("Total reclaimed space:"), "{pruned}");
 }
 
+/// With a small chunk size, a push sends each blob bigger than it as one `PATCH` per chunk (counted in the
+/// registry's log), and what it pushed pulls back with the same digests. Faults in the middle of a chunked
+/// upload are tested against the registry client, through its fault proxy (crates/registry/tests/chunked.rs).
+#[test]
+fn big_blobs_are_pushed_in_chunks_and_pull_back_the_same() {
+    let Some(h) = host() else { return };
+    start_registry(&h, "reg", REG, "");
+    import_busybox(&h, "bb:1", "");
+    let image = format!("{REG}/chunked:1");
+    ok(&h, &["tag", "bb:1", &image]);
+    let local = ok(
+        &h,
+        &["image", "inspect", "-f", "{{json .RootFS.Layers}}", &image],
+    );
+    let chunk: u64 = 64 << 10;
+    let out = h
+        .minotaur()
+        .env("DOCKER_CONFIG", "/tmp/docker")
+        .env("MINOTAUR_REGISTRIES_CONF", "/tmp/registries.conf")
+        .env("MINOTAUR_CERTS_D", "/tmp/certs.d")
+        .env("MINOTAUR_PUSH_CHUNK_SIZE", chunk.to_string())
+        .args(["push", &image])
+        .output()
+        .expect("running minotaur");
+    assert!(out.status.success(), "{}", show(&["push"], &out));
+    let digest = pushed_digest(String::from_utf8_lossy(&out.stdout).trim_end());
+
+    let raw = h.sh_ok(&format!(
+        "skopeo inspect --raw --tls-verify=false docker://{image}"
+    ));
+    let manifest: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    let sizes: Vec<u64> = std::iter::once(&manifest["config"])
+        .chain(manifest["layers"].as_array().unwrap())
+        .map(|d| d["size"].as_u64().unwrap())
+        .collect();
+    let chunked = sizes.iter().filter(|&&s| s > chunk).count();
+    let expected: u64 = sizes
+        .iter()
+        .filter(|&&s| s > chunk)
+        .map(|s| s.div_ceil(chunk))
+        .sum();
+    assert!(
+        expected >= 2,
+        "busybox's layer is to need several chunks: {raw}"
+    );
+    let requests = requests(&h, "reg", 0);
+    let count = |prefix: &str| requests.iter().filter(|r| r.starts_with(prefix)).count();
+    assert_eq!(
+        count("PATCH /v2/chunked/blobs/uploads/") as u64,
+        expected,
+        "{requests:#?}"
+    );
+    // Each blob is started once and closed once, whether it went in chunks or whole.
+    assert_eq!(
+        count("POST /v2/chunked/blobs/uploads/"),
+        sizes.len(),
+        "{requests:#?}"
+    );
+    assert_eq!(
+        count("PUT /v2/chunked/blobs/uploads/"),
+        sizes.len(),
+        "{requests:#?}"
+    );
+    assert!(chunked >= 1);
+
+    // Pulled into an empty store it has the digests it was pushed with.
+    ok(&h, &["rmi", &image, "bb:1"]);
+    let out = ok(&h, &["pull", &image]);
+    assert!(out.contains(&format!("Digest: {digest}")), "{out}");
+    assert_eq!(
+        ok(
+            &h,
+            &["image", "inspect", "-f", "{{json .RootFS.Layers}}", &image]
+        ),
+        local
+    );
+    assert_eq!(ok(&h, &["system", "check"]), "");
+}
+
 /// podman in the box, with its storage, configuration and temporary files under `/tmp/podman` (the box's
 /// own `/tmp`): nothing of the real host's podman is read or written.
 const PODMAN: &str = "CONTAINERS_CONF=/tmp/podman/containers.conf \

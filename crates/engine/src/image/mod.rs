@@ -21,6 +21,10 @@ use minotaur_registry::{Client, DockerConfig, RegistriesConf, RegistriesError};
 /// How many layers a pull downloads at once unless told otherwise (Docker's default).
 pub const MAX_CONCURRENT_DOWNLOADS: usize = 3;
 
+/// The size of a push's upload chunks unless told otherwise: a blob bigger than this goes in chunks of it,
+/// each resumable on its own; a smaller one in a single request.
+pub const PUSH_CHUNK_SIZE: u64 = 32 << 20;
+
 /// Why the registry configuration could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
@@ -41,6 +45,8 @@ pub struct RegistryOptions {
     pub certs_dirs: Vec<PathBuf>,
     /// How many layers a pull downloads at once (at least 1).
     pub max_concurrent_downloads: usize,
+    /// A push uploads a blob bigger than this in chunks of this size (at least 1), a smaller one whole.
+    pub push_chunk_size: u64,
 }
 
 impl Default for RegistryOptions {
@@ -49,6 +55,7 @@ impl Default for RegistryOptions {
             registries_conf: None,
             certs_dirs: Vec::new(),
             max_concurrent_downloads: MAX_CONCURRENT_DOWNLOADS,
+            push_chunk_size: PUSH_CHUNK_SIZE,
         }
     }
 }

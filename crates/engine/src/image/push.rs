@@ -4,7 +4,8 @@
 //! blobs as stored, plain layers gzipped once), so that a pulled image goes out with the digests it came
 //! with. Each blob is skipped when the registry has it already (one `HEAD`), mounted from another repository
 //! of the same registry when the image was pulled from or pushed to one (its RepoDigests), and uploaded
-//! otherwise; then the manifest is put under the tag, and the digest it was accepted as is recorded.
+//! otherwise: in one request, or in resumable chunks when it is bigger than
+//! [`RegistryOptions::push_chunk_size`]; then the manifest is put under the tag, and the digest it was accepted as is recorded.
 
 use minotaur_image::{PushBlob, Store, StoreError};
 use minotaur_registry::{
@@ -84,8 +85,9 @@ pub fn push(
         .filter_map(|d| Repository::parse(d.split_once('@')?.0).ok())
         .filter(|r| r.domain() == repository.domain() && r != repository)
         .collect();
+    let chunk_size = registry.push_chunk_size.max(1);
     for blob in &artifacts.layers {
-        push_blob(&client, repository, &sources, blob, progress)?;
+        push_blob(&client, repository, &sources, blob, chunk_size, progress)?;
     }
     // The configuration goes last and, as with Docker, unannounced.
     push_blob(
@@ -93,6 +95,7 @@ pub fn push(
         repository,
         &sources,
         &artifacts.config,
+        chunk_size,
         &super::progress::Silent,
     )?;
     let digest = client.push_manifest(
@@ -130,6 +133,7 @@ fn push_blob(
     repository: &Repository,
     sources: &[Repository],
     blob: &PushBlob,
+    chunk_size: u64,
     progress: &dyn Progress,
 ) -> Result<(), PushError> {
     let digest: oci_spec::image::Digest = blob
@@ -161,7 +165,11 @@ fn push_blob(
         digest: blob.digest.to_string(),
         source,
     })?;
-    client.push_blob(repository, &descriptor, &mut content)?;
+    if blob.size > chunk_size {
+        client.push_blob_in_chunks(repository, &descriptor, &mut content, chunk_size)?;
+    } else {
+        client.push_blob(repository, &descriptor, &mut content)?;
+    }
     report(BlobStatus::Pushed, None);
     Ok(())
 }
