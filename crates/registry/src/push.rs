@@ -12,7 +12,8 @@
 //! START-END` (inclusive), and the upload is closed by an empty `PUT <location>?digest=<digest>`. Each
 //! answer's `Range` (`0-END`) says how much the registry holds. A chunk that fails (a broken connection, an
 //! error status, a `416` for an offset the registry did not expect) is not a failed upload: the client asks
-//! the last location where the upload stands (`GET`, answered with its `Range`) and goes on from there,
+//! the last location where the upload stands (`GET`, answered with its `Range`; a `416` that carries a
+//! `Range` answers that itself) and goes on from there,
 //! seeking the content back or forward, so nothing the registry already has is sent again. Only after as
 //! many failures in a row as the retry policy has attempts does the upload fail.
 //!
@@ -193,22 +194,39 @@ impl Client {
         let policy = self.transport.settings().retry;
         let mut offset = 0;
         let mut failures = 0;
-        while offset < size {
+        loop {
+            // A registry that claims more than the blob has is not to be believed, nor closed.
+            if offset > size {
+                return Err(PushError::BadRange {
+                    host: endpoint.host.clone(),
+                    digest: digest.to_string(),
+                    range: format!("0-{}", offset - 1),
+                });
+            }
+            if offset == size {
+                break;
+            }
             let len = chunk_size.min(size - offset);
-            let failure = match self.patch(&endpoint, digest, &location, content, offset, len) {
-                Ok(Chunk::Taken {
-                    location: next,
-                    end,
-                }) => {
-                    location = next;
-                    offset = end;
-                    failures = 0;
-                    continue;
-                }
-                Ok(Chunk::Refused(e)) => e,
-                // The content itself could not be read: no registry can help with that.
-                Err(e) => return Err(e),
-            };
+            let (failure, known) =
+                match self.patch(&endpoint, digest, &location, content, offset, len) {
+                    Ok(Chunk::Taken {
+                        location: next,
+                        end,
+                    }) => {
+                        location = next;
+                        offset = end;
+                        failures = 0;
+                        continue;
+                    }
+                    Ok(Chunk::Refused(e)) => (e, None),
+                    Ok(Chunk::Elsewhere {
+                        location: next,
+                        end,
+                        error,
+                    }) => (error, Some((next.unwrap_or_else(|| location.clone()), end))),
+                    // The content itself could not be read: no registry can help with that.
+                    Err(e) => return Err(e),
+                };
             failures += 1;
             if failures >= policy.attempts.max(1) {
                 return Err(PushError::Stuck {
@@ -218,6 +236,15 @@ impl Client {
                     attempts: failures,
                     source: Box::new(failure),
                 });
+            }
+            if let Some(position) = known {
+                log::info!(
+                    "{} wants the upload of blob {digest} to go on at byte {}, not {offset}",
+                    endpoint.host,
+                    position.1
+                );
+                (location, offset) = position;
+                continue;
             }
             let wait = policy.backoff(failures - 1);
             log::info!(
@@ -235,13 +262,6 @@ impl Client {
                     location = self.start_upload(&endpoint, digest, &what, &scope)?;
                     offset = 0;
                 }
-            }
-            if offset > size {
-                return Err(PushError::BadRange {
-                    host: endpoint.host.clone(),
-                    digest: digest.to_string(),
-                    range: format!("0-{}", offset - 1),
-                });
             }
         }
         let put = Request::new(
@@ -323,6 +343,17 @@ impl Client {
             Ok(r) => r,
             Err(e) => return Ok(Chunk::Refused(e.into())),
         };
+        if response.status() == 416 {
+            // The registry wants another offset; with a Range it says which, without one it is asked.
+            let next = response.header("location").map(str::to_string);
+            if let Some(end) = response.header("range").and_then(|r| received(r, offset)) {
+                return Ok(Chunk::Elsewhere {
+                    location: next,
+                    end,
+                    error: TransportError::status(&endpoint.host, what, response).into(),
+                });
+            }
+        }
         if response.status() != 202 {
             return Ok(Chunk::Refused(
                 TransportError::status(&endpoint.host, what, response).into(),
@@ -444,6 +475,13 @@ enum Chunk {
     Taken { location: String, end: u64 },
     /// It did not take the chunk (or its answer was lost).
     Refused(PushError),
+    /// It did not take the chunk (`416`) and said where the upload stands: `end` bytes, to go on at
+    /// `location` (or the same location when it named none).
+    Elsewhere {
+        location: Option<String>,
+        end: u64,
+        error: PushError,
+    },
 }
 
 /// How many bytes a `Range: [bytes=]0-END` header says the registry holds. distribution sends `0-0` for an

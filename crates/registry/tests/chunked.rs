@@ -1,6 +1,8 @@
 //! Chunked uploads against a real registry, through a proxy that counts the requests and breaks chosen
-//! ones: a big blob goes as several `PATCH`es and pulls back the same, and a chunk that fails (an error
-//! status, a `416`) is resumed from where the registry stands, not from the start.
+//! ones: a big blob goes as several `PATCH`es and pulls back the same; a chunk that fails (an error
+//! status, a `416`, with or without a `Range`) is resumed from where the registry stands, not from the
+//! start; a lost answer starts the upload again (distribution forgets it); and a short content, a chunk
+//! that keeps failing or a `Range` past the blob's end fail naming what went wrong.
 
 mod common;
 
@@ -183,6 +185,79 @@ fn a_chunk_that_keeps_failing_fails_the_upload_naming_the_offset() {
     assert!(shown.contains(&format!("at byte {CHUNK}")), "{shown}");
 }
 
+/// A `416` whose `Range` says where the registry stands is followed without asking for the status.
+#[test]
+fn a_416_with_a_range_goes_on_where_it_says() {
+    let Some((_registry, proxy)) = setup() else {
+        return;
+    };
+    let client = client(3);
+    let layer = image::blob(
+        image::noise(15, 4 * CHUNK as usize),
+        MediaType::ImageLayerGzip,
+    );
+    let len = layer.bytes.len() as u64;
+    let r: Reference = format!("{}/ranged:1", proxy.host).parse().unwrap();
+    // The third chunk is refused with the registry's true position, two chunks.
+    proxy.add_after("PATCH ", 2, Fault::Answer(416, "Range: 0-131071"), 1);
+    assert_eq!(CHUNK, 65536);
+    client
+        .push_blob_in_chunks(
+            r.repository(),
+            &layer.descriptor,
+            &mut Cursor::new(&layer.bytes),
+            CHUNK,
+        )
+        .unwrap();
+    let all = ranges(0, len);
+    let mut expected = all[..3].to_vec();
+    expected.extend(all[2..].iter().cloned());
+    let requests = proxy.requests();
+    assert_eq!(patches(&proxy), expected, "{requests:?}");
+    assert!(
+        !requests.iter().any(|r| r.starts_with("GET ")),
+        "{requests:?}"
+    );
+    let mut got = Vec::new();
+    client
+        .blob(r.repository(), &layer.descriptor)
+        .unwrap()
+        .read_to_end(&mut got)
+        .unwrap();
+    assert!(got == layer.bytes);
+}
+
+/// A registry that claims more bytes than the blob has gets no closing `PUT`.
+#[test]
+fn a_range_past_the_end_is_an_error() {
+    let Some((_registry, proxy)) = setup() else {
+        return;
+    };
+    let layer = image::blob(
+        image::noise(16, 2 * CHUNK as usize),
+        MediaType::ImageLayerGzip,
+    );
+    let r: Reference = format!("{}/past:1", proxy.host).parse().unwrap();
+    proxy.add("PATCH ", Fault::Answer(416, "Range: 0-999999"), 1);
+    let err = client(3)
+        .push_blob_in_chunks(
+            r.repository(),
+            &layer.descriptor,
+            &mut Cursor::new(&layer.bytes),
+            CHUNK,
+        )
+        .unwrap_err();
+    let PushError::BadRange { range, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(range, "0-999999");
+    let requests = proxy.requests();
+    assert!(
+        !requests.iter().any(|r| r.starts_with("PUT ")),
+        "{requests:?}"
+    );
+}
+
 /// distribution forgets an upload asked about through a location older than its last chunk: the upload
 /// starts again, and still arrives whole.
 #[test]
@@ -223,4 +298,40 @@ fn a_chunk_whose_answer_was_lost_starts_the_upload_again() {
         .read_to_end(&mut got)
         .unwrap();
     assert!(got == layer.bytes);
+}
+
+#[test]
+fn content_shorter_than_its_descriptor_is_an_error_naming_the_blob() {
+    let Some((_registry, proxy)) = setup() else {
+        return;
+    };
+    let layer = image::blob(
+        image::noise(14, 3 * CHUNK as usize),
+        MediaType::ImageLayerGzip,
+    );
+    let r: Reference = format!("{}/short:1", proxy.host).parse().unwrap();
+    let short = &layer.bytes[..CHUNK as usize + 100];
+    let err = client(3)
+        .push_blob_in_chunks(
+            r.repository(),
+            &layer.descriptor,
+            &mut Cursor::new(short),
+            CHUNK,
+        )
+        .unwrap_err();
+    let PushError::Content { digest, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(digest, layer.descriptor.digest().as_ref());
+    // The first chunk went whole; the short second one was given up at once (the proxy logs a request
+    // only once it has its whole body), with no status asked and no new upload started.
+    let requests = proxy.requests();
+    assert_eq!(patches(&proxy), ranges(0, CHUNK), "{requests:?}");
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.starts_with("PATCH ") || r == "POST /v2/short/blobs/uploads/"),
+        "{requests:?}"
+    );
+    assert_eq!(requests.len(), 2, "{requests:?}");
 }

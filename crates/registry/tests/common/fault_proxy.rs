@@ -21,6 +21,8 @@ pub enum Fault {
     FlipByte(usize),
     /// Forward the request without its `Range` header.
     IgnoreRange,
+    /// Answer this status with this one extra header line (`Range: 0-9`) without asking the registry.
+    Answer(u16, &'static str),
     /// Forward the request, then throw the registry's answer away and answer this status instead.
     LoseAnswer(u16),
 }
@@ -175,6 +177,13 @@ fn handle(
         })
     };
     let mut client = client;
+    if let Some(Fault::Answer(status, header)) = fault {
+        write!(
+            client,
+            "HTTP/1.1 {status} Injected\r\n{header}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )?;
+        return client.shutdown(Shutdown::Both);
+    }
     if let Some(Fault::Status(status, retry_after)) = fault {
         write!(
             client,
