@@ -70,3 +70,53 @@ fn dns_serve_is_hidden_and_says_what_it_cannot_read() {
     );
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+#[test]
+fn dns_serve_reads_its_records_without_inotify() {
+    let Some(h) = host() else { return };
+    // A user namespace of its own whose inotify budget is nil (`user.max_inotify_instances` is per user
+    // namespace; the real host's is not touched), as for a server whose user a container has drained.
+    // Port 5353: a port below 1024 is not this user namespace's to bind in the box's network namespace.
+    h.sh_ok(r#"mkdir -p /run/dns2 && printf '{"listeners":[{"address":"127.0.0.11","network":"front","internal":false,"records":[]}],"upstreams":[]}' > /run/dns2/config.json"#);
+    let server = h
+        .command("unshare")
+        .args([
+            "-U",
+            "-r",
+            "sh",
+            "-c",
+            "echo 0 > /proc/sys/user/max_inotify_instances && exec \"$0\" \"$@\"",
+            env!("CARGO_BIN_EXE_minotaur"),
+            "dns-serve",
+            "--dir",
+            "/run/dns2",
+            "--port",
+            "5353",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting the server");
+    let dig = |name: &str| {
+        let out = h.sh(&format!(
+            "dig +time=1 +tries=1 +short -p 5353 @127.0.0.11 {name}"
+        ));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    // A record file written after the start, as the engine writes one (a rename into place), is answered.
+    wait_until("the server to start", || {
+        Ok(!h.sh_ok("cat /run/dns2/lock 2>/dev/null || true").is_empty())
+    })
+    .unwrap();
+    h.sh_ok(r#"mkdir -p /run/dns2/records && printf '[{"network":"front","names":["late"],"addresses":["10.89.0.9"]}]' > /run/dns2/records/.c1 && mv /run/dns2/records/.c1 /run/dns2/records/c1.json"#);
+    wait_until("the record to be answered", || {
+        Ok(dig("late") == "10.89.0.9")
+    })
+    .unwrap();
+    h.sh_ok("rm /run/dns2/records/c1.json");
+    wait_until("the record to go", || Ok(dig("late").is_empty())).unwrap();
+    h.sh_ok(r#"printf '{"listeners":[],"upstreams":[]}' > /run/dns2/config.json && kill -HUP $(cat /run/dns2/lock)"#);
+    let out = server.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("no inotify left"), "{err}");
+}

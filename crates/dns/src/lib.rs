@@ -22,7 +22,9 @@
 //! network. The server watches `records/` with inotify and applies a changed file by itself, so starting or
 //! removing a container costs the engine one small file whatever the number of containers; SIGHUP is only
 //! needed when the listeners change (the engine sends it every time anyway: it is cheap and it is what
-//! starts a server that is not running).
+//! starts a server that is not running). A server whose user has no inotify left (a container running as the
+//! same user may have used up its instances) looks at `records/`'s modification time on every wake-up and at
+//! least every 250 ms instead, and warns once: the names still resolve.
 #![forbid(unsafe_code)]
 
 mod answer;

@@ -32,6 +32,9 @@ const WORKER_STACK: usize = 128 * 1024;
 /// How long a starting server retries an address in use.
 const BIND_PATIENCE: Duration = Duration::from_millis(500);
 
+/// How often `records/` is looked at when there is no inotify to watch it.
+const RECORDS_POLL: Duration = Duration::from_millis(250);
+
 /// Runs the server for the resolver directory `dir` on `port` (53 in production) until the configuration
 /// names no listener (or SIGTERM/SIGINT). Takes the lock itself (an error when another server holds it).
 /// SIGHUP reloads the configuration: new listeners are bound, gone ones closed, records replaced; a listener
@@ -86,8 +89,12 @@ struct Server<'a> {
     members: Members,
     upstreams: Arc<Vec<SocketAddr>>,
     workers: Arc<AtomicUsize>,
-    /// Watches `records/`: set up before the first scan, so no change falls in between.
-    inotify: Inotify,
+    /// Watches `records/`: set up before the first scan, so no change falls in between. `None` when the
+    /// user has no inotify instance or watch left (a container of the same user may have used them up):
+    /// then `records/` is looked at every [`RECORDS_POLL`], by its modification time.
+    inotify: Option<Inotify>,
+    /// `records/`'s modification time at the last scan, when there is no inotify.
+    records_mtime: Option<std::time::SystemTime>,
     /// The record files: file name → its entries.
     entries: HashMap<String, Vec<Entry>>,
     /// The configuration file as last read (the listeners), without the record files' entries.
@@ -122,17 +129,19 @@ fn run(
     }
     let records = dir.join(RECORDS_DIR);
     std::fs::create_dir_all(&records).map_err(|e| DnsError::Write(records.clone(), e))?;
-    let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)
-        .map_err(|e| DnsError::Setup("inotify", e.into()))?;
-    inotify
-        .add_watch(
-            &records,
-            AddWatchFlags::IN_CLOSE_WRITE
-                | AddWatchFlags::IN_MOVED_TO
-                | AddWatchFlags::IN_MOVED_FROM
-                | AddWatchFlags::IN_DELETE,
-        )
-        .map_err(|e| DnsError::Setup("inotify watch", e.into()))?;
+    let inotify = match watch(&records) {
+        Ok(inotify) => Some(inotify),
+        // The user's instances (EMFILE) or watches (ENOSPC) are used up.
+        Err(e @ (nix::errno::Errno::EMFILE | nix::errno::Errno::ENOSPC)) => {
+            log::warn!(
+                "no inotify left to watch {} ({e}): reading it every {} ms",
+                records.display(),
+                RECORDS_POLL.as_millis()
+            );
+            None
+        }
+        Err(e) => return Err(DnsError::Setup("inotify", e.into())),
+    };
     let mut server = Server {
         dir,
         port,
@@ -143,6 +152,7 @@ fn run(
         upstreams: Arc::default(),
         workers: Arc::default(),
         inotify,
+        records_mtime: None,
         entries: HashMap::new(),
         config: Config::default(),
     };
@@ -180,6 +190,19 @@ fn run(
     server.run(&signalfd)
 }
 
+/// An inotify descriptor watching `records` for files written, renamed and removed.
+fn watch(records: &Path) -> Result<Inotify, nix::errno::Errno> {
+    let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
+    inotify.add_watch(
+        records,
+        AddWatchFlags::IN_CLOSE_WRITE
+            | AddWatchFlags::IN_MOVED_TO
+            | AddWatchFlags::IN_MOVED_FROM
+            | AddWatchFlags::IN_DELETE,
+    )?;
+    Ok(inotify)
+}
+
 fn report_ready(ready: &mut Option<File>) {
     if let Some(mut pipe) = ready.take() {
         let _ = pipe.write_all(b"ready\n");
@@ -198,18 +221,23 @@ enum Slot {
 impl Server<'_> {
     fn run(mut self, signalfd: &SignalFd) -> Result<(), DnsError> {
         loop {
-            let mut slots = vec![Slot::Signal, Slot::Records];
-            let mut fds = vec![
-                PollFd::new(signalfd.as_fd(), PollFlags::POLLIN),
-                PollFd::new(self.inotify.as_fd(), PollFlags::POLLIN),
-            ];
+            let mut slots = vec![Slot::Signal];
+            let mut fds = vec![PollFd::new(signalfd.as_fd(), PollFlags::POLLIN)];
+            if let Some(inotify) = &self.inotify {
+                slots.push(Slot::Records);
+                fds.push(PollFd::new(inotify.as_fd(), PollFlags::POLLIN));
+            }
             for (ip, b) in &self.listeners {
                 slots.push(Slot::Udp(*ip));
                 fds.push(PollFd::new(b.udp.as_fd(), PollFlags::POLLIN));
                 slots.push(Slot::Tcp(*ip));
                 fds.push(PollFd::new(b.tcp.as_fd(), PollFlags::POLLIN));
             }
-            match poll(&mut fds, PollTimeout::NONE) {
+            let timeout = match self.inotify {
+                Some(_) => PollTimeout::NONE,
+                None => PollTimeout::from(RECORDS_POLL.as_millis() as u16),
+            };
+            match poll(&mut fds, timeout) {
                 Ok(_) => {}
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(e) => return Err(DnsError::Setup("poll", e.into())),
@@ -221,6 +249,12 @@ impl Server<'_> {
                 .map(|(s, _)| *s)
                 .collect();
             drop(fds);
+            // Without inotify, `records/` is looked at on every wake-up (one `statx`), so that a steady
+            // flow of queries cannot hold a change back.
+            if self.inotify.is_none() && self.read_changes() {
+                let config = self.config.clone();
+                self.apply(config, false);
+            }
             for slot in due {
                 match slot {
                     Slot::Signal => {
@@ -461,9 +495,25 @@ impl Server<'_> {
 
     /// Applies what the inotify queue reports about the record files, each changed file in place in the
     /// zones. True when the queue overflowed: everything was read again, and the zones need a rebuild.
+    /// Without inotify: true when `records/` changed since the last look, and everything was read again.
     fn read_changes(&mut self) -> bool {
+        if self.inotify.is_none() {
+            let mtime = std::fs::metadata(self.dir.join(RECORDS_DIR))
+                .and_then(|m| m.modified())
+                .ok();
+            if mtime.is_some() && mtime == self.records_mtime {
+                return false;
+            }
+            // Read before the scan: a change during it shows at the next look.
+            self.records_mtime = mtime;
+            self.scan_records();
+            return true;
+        }
         loop {
-            let events = match self.inotify.read_events() {
+            let Some(inotify) = &self.inotify else {
+                return false;
+            };
+            let events = match inotify.read_events() {
                 Ok(events) => events,
                 Err(nix::errno::Errno::EAGAIN) => return false,
                 Err(e) => {
@@ -473,8 +523,8 @@ impl Server<'_> {
             };
             for ev in events {
                 if ev.mask.contains(AddWatchFlags::IN_Q_OVERFLOW) {
+                    while inotify.read_events().is_ok() {}
                     self.scan_records();
-                    while self.inotify.read_events().is_ok() {}
                     return true;
                 }
                 let Some(name) = ev.name.and_then(|n| n.into_string().ok()) else {
