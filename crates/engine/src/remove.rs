@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use minotaur_ns::netns::{NetnsError, NetnsName};
+use minotaur_state::WriteTx;
 use nix::sys::signal::Signal;
 
 use crate::container::{Container, Status};
@@ -163,16 +164,10 @@ fn mark_stopped(ctx: &Context, targets: &mut [Result<Target, EngineError>]) {
         Ok(st.write(|tx| -> Result<Vec<bool>, StoreError> {
             let mut gone = Vec::new();
             for t in targets.iter().flatten().filter(|t| to_mark(t)) {
-                match store::update_state(tx, &t.c.id, |s| s.stopped_by_user = true) {
-                    Ok(_) => gone.push(false),
-                    Err(StoreError::NoSuchContainer(_)) => {
-                        gone.push(true);
-                        continue;
-                    }
+                match mark_one(tx, t) {
+                    Ok(()) => gone.push(false),
+                    Err(StoreError::NoSuchContainer(_)) => gone.push(true),
                     Err(e) => return Err(e),
-                }
-                if t.signalled != 0 {
-                    events::container_in(tx, "kill", &t.c, &[("signal", "9")])?;
                 }
             }
             Ok(gone)
@@ -194,21 +189,24 @@ fn mark_stopped(ctx: &Context, targets: &mut [Result<Target, EngineError>]) {
         Err(_) => {
             for t in marked {
                 let Ok(target) = t else { continue };
-                let one = ctx.store().and_then(|mut st| {
-                    Ok(st.write(|tx| -> Result<(), StoreError> {
-                        store::update_state(tx, &target.c.id, |s| s.stopped_by_user = true)?;
-                        if target.signalled != 0 {
-                            events::container_in(tx, "kill", &target.c, &[("signal", "9")])?;
-                        }
-                        Ok(())
-                    })?)
-                });
+                let one = ctx
+                    .store()
+                    .and_then(|mut st| Ok(st.write(|tx| mark_one(tx, target))?));
                 if let Err(e) = one {
                     *t = Err(e);
                 }
             }
         }
     }
+}
+
+/// Marks one container stopped by the user, with its `kill` event when it was signalled.
+fn mark_one(tx: &WriteTx<'_>, t: &Target) -> Result<(), StoreError> {
+    store::update_state(tx, &t.c.id, |s| s.stopped_by_user = true)?;
+    if t.signalled != 0 {
+        events::container_in(tx, "kill", &t.c, &[("signal", "9")])?;
+    }
+    Ok(())
 }
 
 /// Waits for each container's supervisor to be gone and takes the container's kernel objects and files
@@ -304,8 +302,7 @@ fn delete_records(ctx: &Context, results: &mut [Result<(Target, TakenApart), Eng
     let batch = ctx.store().and_then(|mut st| {
         Ok(st.write_freeing(|tx| -> Result<(), StoreError> {
             for (t, _) in results.iter().flatten() {
-                tx.delete_container(t.c.id.as_str())?;
-                events::container_in(tx, "destroy", &t.c, &[])?;
+                delete_one(tx, &t.c)?;
             }
             Ok(())
         })?)
@@ -316,17 +313,20 @@ fn delete_records(ctx: &Context, results: &mut [Result<(Target, TakenApart), Eng
     }
     for r in results.iter_mut() {
         let Ok((t, _)) = r else { continue };
-        let one = ctx.store().and_then(|mut st| {
-            Ok(st.write_freeing(|tx| -> Result<(), StoreError> {
-                tx.delete_container(t.c.id.as_str())?;
-                events::container_in(tx, "destroy", &t.c, &[])?;
-                Ok(())
-            })?)
-        });
+        let one = ctx
+            .store()
+            .and_then(|mut st| Ok(st.write_freeing(|tx| delete_one(tx, &t.c))?));
         if let Err(e) = one {
             *r = Err(e);
         }
     }
+}
+
+/// Deletes one container's record, with its `destroy` event.
+fn delete_one(tx: &WriteTx<'_>, c: &Container) -> Result<(), StoreError> {
+    tx.delete_container(c.id.as_str())?;
+    events::container_in(tx, "destroy", c, &[])?;
+    Ok(())
 }
 
 /// Removes what a stopped container owns, and its anonymous volumes when it was run with `--rm`. Goes on
