@@ -221,7 +221,16 @@ impl View {
         let how = OpenHow::new()
             .flags(flags)
             .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
-        match openat2(root.as_fd(), &rel, how) {
+        // EAGAIN: a rename or mount anywhere on the system during the walk made the kernel refuse to vouch
+        // for `..`; openat2(2) asks the caller to retry, as the layer extractor does.
+        let mut tries = 0;
+        let opened = loop {
+            match openat2(root.as_fd(), &rel, how) {
+                Err(Errno::EAGAIN) if tries < 8 => tries += 1,
+                r => break r,
+            }
+        };
+        match opened {
             Ok(fd) => Ok(Some((fd, writable))),
             Err(Errno::ENOENT | Errno::ENOTDIR) => Ok(None),
             Err(source) => Err(CpError::Container {
