@@ -114,6 +114,9 @@ pub struct HostConfig {
     /// The ID range `--userns=auto` reserved for the container (see [`crate::userns`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub userns: Option<crate::userns::IdMap>,
+    /// `--ulimit`: resource limits of its processes (unset ones are the caller's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ulimits: Vec<crate::parse::Ulimit>,
 }
 
 /// How a container asked to join a network (`--network NAME --ip --network-alias --mac-address`, or
@@ -290,6 +293,11 @@ impl Container {
                 "NanoCpus": h.nano_cpus.unwrap_or(0),
                 "CpuShares": h.cpu_shares.unwrap_or(0),
                 "PidsLimit": h.pids_limit,
+                "Ulimits": h.ulimits.iter().map(|u| serde_json::json!({
+                    "Name": u.name,
+                    "Soft": docker_limit(u.soft),
+                    "Hard": docker_limit(u.hard),
+                })).collect::<Vec<_>>(),
                 "Init": h.init,
             },
             "Mounts": mounts,
@@ -362,6 +370,11 @@ fn port_map(ports: &[PortMapping]) -> serde_json::Value {
         }));
     }
     json!(m)
+}
+
+/// A limit as Docker's inspect shows it: -1 for none.
+fn docker_limit(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(-1)
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -32,6 +32,70 @@ pub enum ParseError {
     Mode(&'static str, String),
     #[error("invalid --log-opt {0:?}: {1}")]
     LogOpt(String, &'static str),
+    #[error("invalid --ulimit {0:?}: {1}")]
+    Ulimit(String, &'static str),
+}
+
+/// One `--ulimit NAME=SOFT[:HARD]`: a resource limit of the container's process (setrlimit(2)).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Ulimit {
+    /// Docker's name: `nofile`, `nproc`, `core`, … (see [`ULIMIT_NAMES`]).
+    pub name: String,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+/// The names `--ulimit` takes, as Docker's have them (each is `RLIMIT_` and the name in capitals).
+pub const ULIMIT_NAMES: &[&str] = &[
+    "as",
+    "core",
+    "cpu",
+    "data",
+    "fsize",
+    "locks",
+    "memlock",
+    "msgqueue",
+    "nice",
+    "nofile",
+    "nproc",
+    "rss",
+    "rtprio",
+    "rttime",
+    "sigpending",
+    "stack",
+];
+
+/// Parses `--ulimit NAME=SOFT[:HARD]` as Docker does: a known name, whole numbers (`-1` or `unlimited`
+/// for no limit), the hard limit the soft one unless given, and never a soft limit above the hard one.
+pub fn ulimit(s: &str) -> Result<Ulimit, ParseError> {
+    let bad = |why| ParseError::Ulimit(s.to_owned(), why);
+    let (name, values) = s
+        .split_once('=')
+        .ok_or_else(|| bad("expected NAME=SOFT[:HARD]"))?;
+    if !ULIMIT_NAMES.contains(&name) {
+        return Err(bad("unknown name (nofile, nproc, core, stack, memlock, …)"));
+    }
+    let number = |v: &str| match v {
+        "-1" | "unlimited" => Ok(u64::MAX),
+        _ => v
+            .parse::<u64>()
+            .map_err(|_| bad("limits are whole numbers, -1 or unlimited")),
+    };
+    let (soft, hard) = match values.split_once(':') {
+        Some((soft, hard)) => (number(soft)?, number(hard)?),
+        None => {
+            let n = number(values)?;
+            (n, n)
+        }
+    };
+    if soft > hard {
+        return Err(bad("the soft limit is above the hard one"));
+    }
+    Ok(Ulimit {
+        name: name.to_owned(),
+        soft,
+        hard,
+    })
 }
 
 /// Parses a `--log-opt KEY=VALUE` of the json-file driver: `max-size` (a size above zero, as `--memory`
@@ -451,6 +515,37 @@ pub fn ns_mode(flag: &'static str, s: &str) -> Result<NsMode, ParseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ulimits_take_dockers_syntax() {
+        let u = |name: &str, soft, hard| Ulimit {
+            name: name.to_owned(),
+            soft,
+            hard,
+        };
+        assert_eq!(ulimit("nofile=1024").unwrap(), u("nofile", 1024, 1024));
+        assert_eq!(ulimit("nofile=1024:4096").unwrap(), u("nofile", 1024, 4096));
+        assert_eq!(ulimit("core=-1").unwrap(), u("core", u64::MAX, u64::MAX));
+        assert_eq!(
+            ulimit("memlock=64:unlimited").unwrap(),
+            u("memlock", 64, u64::MAX)
+        );
+        for bad in [
+            "nofile",
+            "nofile=",
+            "nofile=4096:1024",
+            "files=10",
+            "nofile=1k",
+            "nofile=1:2:3",
+            "nofile=-2",
+        ] {
+            assert!(ulimit(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            ulimit("nofile=4096:1024").unwrap_err().to_string(),
+            "invalid --ulimit \"nofile=4096:1024\": the soft limit is above the hard one"
+        );
+    }
 
     #[test]
     fn a_mount_value_with_a_newline_stays_on_the_errors_one_line() {

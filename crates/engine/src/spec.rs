@@ -9,7 +9,7 @@ use minotaur_runtime::defaults;
 use oci_spec::runtime::{
     Capability, LinuxCpuBuilder, LinuxIdMappingBuilder, LinuxMemoryBuilder, LinuxNamespaceBuilder,
     LinuxNamespaceType, LinuxPidsBuilder, LinuxResourcesBuilder, LinuxSeccomp, Mount, MountBuilder,
-    RootBuilder, Spec, UserBuilder,
+    PosixRlimitBuilder, PosixRlimitType, RootBuilder, Spec, UserBuilder,
 };
 
 use crate::container::{Config, Seccomp};
@@ -21,6 +21,8 @@ pub enum SpecError {
     Capability(String),
     #[error("invalid seccomp profile")]
     Seccomp(#[source] serde_json::Error),
+    #[error("unknown ulimit {0:?}")]
+    Ulimit(String),
 }
 
 /// Where the container's root filesystem comes from.
@@ -208,6 +210,24 @@ pub fn build(
     pcaps.set_inheritable(Some(HashSet::new()));
     pcaps.set_ambient(Some(HashSet::new()));
     process.set_capabilities(Some(pcaps));
+    // `--ulimit`: set by the init before it drops privileges; limits not named are the caller's.
+    let rlimits = config
+        .host
+        .ulimits
+        .iter()
+        .map(|u| {
+            let typ: PosixRlimitType = format!("RLIMIT_{}", u.name.to_ascii_uppercase())
+                .parse()
+                .map_err(|_| SpecError::Ulimit(u.name.clone()))?;
+            Ok(PosixRlimitBuilder::default()
+                .typ(typ)
+                .soft(u.soft)
+                .hard(u.hard)
+                .build()
+                .expect("complete rlimit"))
+        })
+        .collect::<Result<Vec<_>, SpecError>>()?;
+    process.set_rlimits((!rlimits.is_empty()).then_some(rlimits));
     spec.set_process(Some(process));
     spec.set_hostname(if joins.host_uts || joins.uts.is_some() {
         None
@@ -389,6 +409,57 @@ mod tests {
             additional_gids: vec![0],
             home: "/root".into(),
         }
+    }
+
+    #[test]
+    fn ulimits_become_the_process_rlimits() {
+        let mut c = config();
+        let build_it = |c: &Config| {
+            build(
+                c,
+                &root_id(),
+                &Root::Host,
+                &Joins::default(),
+                &etc(),
+                Path::new("m/x"),
+            )
+            .unwrap()
+        };
+        // None named: none set, so the caller's stay.
+        assert_eq!(build_it(&c).process().as_ref().unwrap().rlimits(), &None);
+        c.host.ulimits = vec![
+            crate::parse::ulimit("nofile=4096:8192").unwrap(),
+            crate::parse::ulimit("as=-1").unwrap(),
+        ];
+        let spec = build_it(&c);
+        let got: Vec<_> = spec
+            .process()
+            .as_ref()
+            .unwrap()
+            .rlimits()
+            .iter()
+            .flatten()
+            .map(|r| (r.typ(), r.soft(), r.hard()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (PosixRlimitType::RlimitNofile, 4096, 8192),
+                (PosixRlimitType::RlimitAs, u64::MAX, u64::MAX)
+            ]
+        );
+        c.host.ulimits[0].name = "files".into();
+        assert!(matches!(
+            build(
+                &c,
+                &root_id(),
+                &Root::Host,
+                &Joins::default(),
+                &etc(),
+                Path::new("m/x")
+            ),
+            Err(SpecError::Ulimit(n)) if n == "files"
+        ));
     }
 
     #[test]

@@ -97,6 +97,10 @@ pub struct Flags {
     #[arg(long, value_name = "KEY=VALUE")]
     pub log_opt: Vec<String>,
 
+    /// A resource limit of the container's processes, NAME=SOFT[:HARD] (e.g. nofile=4096); repeatable
+    #[arg(long, value_name = "NAME=SOFT[:HARD]")]
+    pub ulimit: Vec<String>,
+
     /// Memory limit (e.g. 512m)
     #[arg(short = 'm', long)]
     pub memory: Option<String>,
@@ -417,6 +421,12 @@ impl Flags {
         for opt in &self.log_opt {
             let (k, v) = parse::log_opt(opt)?;
             host.log_opts.insert(k, v);
+        }
+        for u in &self.ulimit {
+            let u = parse::ulimit(u)?;
+            // A name given twice: the last one counts, as with Docker.
+            host.ulimits.retain(|have| have.name != u.name);
+            host.ulimits.push(u);
         }
         let mut labels = BTreeMap::new();
         for l in &self.label {
