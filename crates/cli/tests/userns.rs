@@ -352,3 +352,98 @@ fn the_host_image_is_idmapped_too() {
     common::assert_clean(&h, &[id]);
     assert_eq!(mounts(), before);
 }
+
+/// The uid, with no user or process of its own anywhere, that the pipe test's containers run as.
+const PIPE_UID: u32 = 54321;
+
+/// Holds enough pipes to pass the soft limit of pipe pages (`fs.pipe-user-pages-soft`), then says the size
+/// of one more pipe (F_GETPIPE_SZ) and keeps them until it is killed.
+const FILL_PIPES: &str = r#"$| = 1; my @held;
+for (1 .. $ARGV[0]) { pipe(my $r, my $w) or die "pipe: $!\n"; push @held, $r, $w }
+pipe(my $r, my $w) or die "pipe: $!\n"; printf "filled %d\n", fcntl($w, 1032, 0); sleep 100000"#;
+
+/// The size of a new pipe made by a host process of the box running as `uid`.
+fn pipe_size_as(h: &TestHost, uid: u32) -> u64 {
+    h.sh_ok(&format!(
+        "setpriv --reuid {uid} --regid {uid} --clear-groups \
+         perl -e 'pipe(my $r, my $w) or die; print fcntl($w, 1032, 0)'"
+    ))
+    .trim()
+    .parse()
+    .unwrap()
+}
+
+/// Runs the pipe filler in a container as [`PIPE_UID`] and returns the size of its last pipe once it
+/// holds them all.
+fn fill_pipes(h: &TestHost, name: &str, userns: &[&str], pipes: u64) -> u64 {
+    let nofile = format!("nofile={}", 2 * pipes + 64);
+    let count = pipes.to_string();
+    let uid = format!("{PIPE_UID}:{PIPE_UID}");
+    let mut run = vec!["run", "-d", "--name", name, "-u", &uid, "--ulimit", &nofile];
+    run.extend_from_slice(userns);
+    run.extend_from_slice(&["host", "perl", "-e", FILL_PIPES, &count]);
+    ok(h, &args(&run));
+    let mut said = String::new();
+    minotaur_testhost::wait_until(&format!("{name} to hold {pipes} pipes"), || {
+        said = ok(h, &["logs", name]);
+        Ok(said.starts_with("filled ") || inspect(h, name, "{{.State.Status}}") != "running")
+    })
+    .unwrap();
+    said.strip_prefix("filled ")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{name} said {said:?}"))
+}
+
+/// Pipe buffers are counted per host uid (the kernel's user_struct): a container whose user is a host uid
+/// shares that uid's `fs.pipe-user-pages-soft` with every host process of it, and one that fills it leaves
+/// them pipes of the minimum size. With `--userns=auto` the same container is other host uids (its range's),
+/// and the host's processes of that uid keep full pipes. No sysctl is changed: the pipes are held only
+/// while the containers run.
+#[test]
+fn pipe_exhaustion_in_a_userns_container_does_not_reach_the_hosts_uid() {
+    let Some(h) = host() else { return };
+    let soft: u64 = h
+        .sh_ok("cat /proc/sys/fs/pipe-user-pages-soft")
+        .trim()
+        .parse()
+        .unwrap();
+    if soft == 0 || soft > 1 << 20 {
+        println!("skipped: fs.pipe-user-pages-soft is {soft}, no soft limit a test can fill");
+        return;
+    }
+    subids(&h);
+    let full = pipe_size_as(&h, PIPE_UID);
+    let page: u64 = h.sh_ok("getconf PAGESIZE").trim().parse().unwrap();
+    // A new pipe has 16 pages, so that many of them pass the limit.
+    assert_eq!(full, 16 * page, "a fresh pipe of uid {PIPE_UID}");
+    let pipes = soft / 16 + 16;
+
+    // Without a user namespace the container is host uid 54321: filling the limit leaves its own new
+    // pipes and the host's processes of that uid with minimal (two-page) pipes.
+    let small = fill_pipes(&h, "shared", &[], pipes);
+    assert!(small < full, "the container's last pipe has {small} bytes");
+    assert_eq!(pipe_size_as(&h, PIPE_UID), small);
+    ok(&h, &["rm", "-f", "shared"]);
+    minotaur_testhost::wait_until("the container's pipes to be freed", || {
+        Ok(pipe_size_as(&h, PIPE_UID) == full)
+    })
+    .unwrap();
+
+    // With one the same container is uid 100000 + 54321 on the host: it fills that uid's limit (its own
+    // new pipes are small), and the host's uid 54321 keeps full pipes.
+    let own = fill_pipes(&h, "own", &["--userns=auto"], pipes);
+    assert_eq!(own, small, "the userns container's last pipe");
+    let mapped = 100_000 + PIPE_UID;
+    assert_eq!(
+        outside(&h, "own").1,
+        format!(
+            "Uid: {mapped} {mapped} {mapped} {mapped} Gid: {g} {g} {g} {g}",
+            g = 500_000 + PIPE_UID
+        )
+    );
+    assert_eq!(pipe_size_as(&h, mapped), small);
+    assert_eq!(pipe_size_as(&h, PIPE_UID), full);
+    let id = inspect(&h, "own", "{{.Id}}");
+    ok(&h, &["rm", "-f", "own"]);
+    common::assert_clean(&h, &[id]);
+}
