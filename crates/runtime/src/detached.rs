@@ -7,7 +7,7 @@
 //! The caller keeps the container from starting meanwhile: two overlays must not share an upper and work
 //! directory.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 
 use rustix::mount::{
@@ -54,4 +54,26 @@ pub fn overlay(o: &Overlay, read_only: bool) -> Result<OwnedFd, DetachedError> {
         MountAttrFlags::empty()
     };
     fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, attrs).map_err(err("fsmount"))
+}
+
+/// The overlay `o` as a container with a user namespace of its own sees it: its lower layers idmapped by
+/// `maps` (the namespace's `uid_map` and `gid_map` texts), as [`crate::idmap`] makes its root, so that
+/// each file shows the host ID that the container's own ID is. Read-only when `read_only`.
+pub fn idmapped_overlay(
+    o: &Overlay,
+    maps: &(String, String),
+    read_only: bool,
+) -> Result<OwnedFd, crate::RuntimeError> {
+    let userns = crate::idmap::userns(maps)?;
+    Ok(crate::idmap::overlay(o, userns.as_fd(), read_only)?)
+}
+
+/// The mount tree at `root` as a container with a user namespace of its own and that root sees it: a
+/// detached clone, each mount idmapped by `maps` where its filesystem allows (see [`crate::idmap`]).
+pub fn idmapped_tree(
+    root: &std::path::Path,
+    maps: &(String, String),
+) -> Result<OwnedFd, crate::RuntimeError> {
+    let userns = crate::idmap::userns(maps)?;
+    Ok(crate::idmap::tree(root, userns.as_fd())?)
 }

@@ -126,8 +126,13 @@ fn idmapped(path: &Path, userns: BorrowedFd<'_>) -> Result<(OwnedFd, OwnedFd), I
     Ok((tree, dir))
 }
 
-/// The overlay `o` of idmapped lower layers, as a detached mount (see the module's documentation).
-pub(crate) fn overlay(o: &Overlay, userns: BorrowedFd<'_>) -> Result<OwnedFd, IdmapError> {
+/// The overlay `o` of idmapped lower layers, as a detached mount (see the module's documentation),
+/// read-only when `read_only`.
+pub(crate) fn overlay(
+    o: &Overlay,
+    userns: BorrowedFd<'_>,
+    read_only: bool,
+) -> Result<OwnedFd, IdmapError> {
     let err = |step| {
         let upper = o.upper.clone();
         move |e: rustix::io::Errno| IdmapError::Overlay {
@@ -148,7 +153,12 @@ pub(crate) fn overlay(o: &Overlay, userns: BorrowedFd<'_>) -> Result<OwnedFd, Id
     fsconfig_create(&fs).map_err(err("create"))?;
     // The overlay holds private clones of its layers now: ours may go.
     drop(clones);
-    fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, MountAttrFlags::empty()).map_err(err("fsmount"))
+    let attrs = if read_only {
+        MountAttrFlags::MOUNT_ATTR_RDONLY
+    } else {
+        MountAttrFlags::empty()
+    };
+    fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, attrs).map_err(err("fsmount"))
 }
 
 /// A recursive clone of the mount tree at `root` (the host's `/` for the `host` image), each of its mounts

@@ -477,7 +477,7 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
     let idmapped_root = match (&id_maps, &opts.overlay) {
         (Some(maps), Some(overlay)) => {
             let userns = idmap::userns(maps)?;
-            Some(idmap::overlay(overlay, userns.as_fd())?)
+            Some(idmap::overlay(overlay, userns.as_fd(), false)?)
         }
         (Some(maps), None) if opts.idmap_root => {
             let userns = idmap::userns(maps)?;
