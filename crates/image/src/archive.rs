@@ -151,6 +151,7 @@ impl Store {
         let plain = extract::Options {
             allow_devices: false,
             same_owner: false,
+            id_map: None,
         };
         extract::extract(tar, &dir, &plain).map_err(ArchiveError::Unpack)?;
         let ar = Unpacked { dir };

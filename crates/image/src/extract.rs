@@ -42,6 +42,10 @@ pub struct Options {
     pub allow_devices: bool,
     /// Apply the archive's owners and xattrs (needs root; on by default when running as root).
     pub same_owner: bool,
+    /// The IDs of a user namespace the files are for: with `same_owner` the archive's owners are the
+    /// namespace's IDs, written as the host IDs they are (an ID outside the range is an error); without it
+    /// every entry belongs to the namespace's root.
+    pub id_map: Option<IdRange>,
 }
 
 impl Default for Options {
@@ -49,9 +53,43 @@ impl Default for Options {
         Options {
             allow_devices: false,
             same_owner: nix::unistd::geteuid().is_root(),
+            id_map: None,
         }
     }
 }
+
+/// A user namespace's IDs `0..size`, which are the host's `uid..uid+size` and `gid..gid+size`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdRange {
+    pub uid: u32,
+    pub gid: u32,
+    pub size: u32,
+}
+
+impl IdRange {
+    /// The host IDs of the namespace's `(uid, gid)`, or which of them is outside the range.
+    pub fn to_host(&self, uid: u64, gid: u64) -> Result<(u64, u64), (&'static str, u64)> {
+        let size = u64::from(self.size);
+        if uid >= size {
+            return Err(("uid", uid));
+        }
+        if gid >= size {
+            return Err(("gid", gid));
+        }
+        Ok((u64::from(self.uid) + uid, u64::from(self.gid) + gid))
+    }
+
+    /// The namespace's ID for host ID `host` whose range starts at `start`: the overflow ID (65534,
+    /// `nobody`) when the namespace has none for it, as the kernel shows such IDs inside.
+    pub fn to_inside(start: u32, size: u32, host: u64) -> u64 {
+        host.checked_sub(u64::from(start))
+            .filter(|id| *id < u64::from(size))
+            .unwrap_or(OVERFLOW_ID)
+    }
+}
+
+/// The ID the kernel shows for one a user namespace does not map (`/proc/sys/kernel/overflowuid`).
+pub const OVERFLOW_ID: u64 = 65534;
 
 /// Why a layer could not be extracted.
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +118,13 @@ pub enum ExtractError {
         "sparse file {path:?} in the layer claims {real} bytes with {data} of data: more than 1 GiB of holes"
     )]
     SparseHoles { path: PathBuf, real: u64, data: u64 },
+    #[error("{path:?} is owned by {what} {id}, outside the container's {size} IDs")]
+    OutOfRange {
+        path: PathBuf,
+        what: &'static str,
+        id: u64,
+        size: u32,
+    },
     #[error("openat2 is not available (Linux 5.6 or later is needed to extract layers safely)")]
     NoOpenat2(#[source] Errno),
 }
@@ -279,7 +324,22 @@ impl Extractor<'_> {
         } else {
             (0, 0, Vec::new())
         };
-        let owner = self.opts.same_owner.then_some((uid, gid));
+        let owner = match (self.opts.same_owner, self.opts.id_map) {
+            (true, None) => Some((uid, gid)),
+            (true, Some(m)) => {
+                Some(
+                    m.to_host(uid, gid)
+                        .map_err(|(what, id)| ExtractError::OutOfRange {
+                            path: path.clone(),
+                            what,
+                            id,
+                            size: m.size,
+                        })?,
+                )
+            }
+            (false, Some(m)) => Some((u64::from(m.uid), u64::from(m.gid))),
+            (false, None) => None,
+        };
 
         let name = path.file_name().map(OsStr::to_os_string);
         let parent_path = path.parent().unwrap_or(Path::new("")).to_path_buf();

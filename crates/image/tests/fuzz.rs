@@ -478,6 +478,7 @@ fn load(
     let opts = ExtractOptions {
         allow_devices: false,
         same_owner: false,
+        id_map: None,
     };
     let result = store.load(&archive[..], &opts);
     (tmp, store, result)

@@ -11,7 +11,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use common::{is_root, Tar};
-use minotaur_image::extract::{extract, ExtractError, Options};
+use minotaur_image::extract::{extract, ExtractError, IdRange, Options};
 
 struct Fixture {
     _tmp: tempfile::TempDir,
@@ -391,6 +391,63 @@ fn without_same_owner_files_belong_to_the_extractor() {
 }
 
 #[test]
+fn an_id_map_shifts_owners_into_its_range_and_refuses_others() {
+    if !is_root() {
+        println!("skipped: chown needs root");
+        return;
+    }
+    let range = IdRange {
+        uid: 100_000,
+        gid: 500_000,
+        size: 1000,
+    };
+    // With the archive's owners: the container's IDs, written as the host's.
+    let f = Fixture::new();
+    let tar = Tar::default()
+        .file_full("f", b"x", 0o640, 7, 999, 5)
+        .build();
+    let kept = Options {
+        same_owner: true,
+        id_map: Some(range),
+        ..Options::default()
+    };
+    f.extract(tar, &kept).unwrap();
+    let m = fs::metadata(in_layer(&f, "f")).unwrap();
+    assert_eq!((m.uid(), m.gid()), (100_007, 500_999));
+    // Without them: the range's root.
+    let f = Fixture::new();
+    let tar = Tar::default()
+        .file_full("f", b"x", 0o640, 4321, 4321, 5)
+        .build();
+    let plain = Options {
+        same_owner: false,
+        ..kept.clone()
+    };
+    f.extract(tar, &plain).unwrap();
+    let m = fs::metadata(in_layer(&f, "f")).unwrap();
+    assert_eq!((m.uid(), m.gid()), (100_000, 500_000));
+    // An owner the range has no ID for: refused by name.
+    let f = Fixture::new();
+    let tar = Tar::default()
+        .file_full("f", b"x", 0o640, 5, 1000, 5)
+        .build();
+    let err = f.extract(tar, &kept).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "\"f\" is owned by gid 1000, outside the container's 1000 IDs"
+    );
+    assert!(!in_layer(&f, "f").exists());
+}
+
+#[test]
+fn ids_map_back_to_the_containers_or_the_overflow_id() {
+    assert_eq!(IdRange::to_inside(100_000, 1000, 100_000), 0);
+    assert_eq!(IdRange::to_inside(100_000, 1000, 100_999), 999);
+    assert_eq!(IdRange::to_inside(100_000, 1000, 101_000), 65534);
+    assert_eq!(IdRange::to_inside(100_000, 1000, 0), 65534);
+}
+
+#[test]
 fn a_directory_is_replaced_by_a_later_file_and_back() {
     let f = Fixture::new();
     let tar = Tar::default()
@@ -492,6 +549,7 @@ fn a_header_quoting_a_control_character_gives_a_one_line_error() {
     let opts = Options {
         allow_devices: false,
         same_owner: true,
+        id_map: None,
     };
     let err = f.extract(tar, &opts).unwrap_err();
     let mut chain = vec![err.to_string()];
