@@ -447,3 +447,110 @@ fn pipe_exhaustion_in_a_userns_container_does_not_reach_the_hosts_uid() {
     ok(&h, &["rm", "-f", "own"]);
     common::assert_clean(&h, &[id]);
 }
+
+/// `cp` on a `--userns=auto` container speaks the container's IDs, as Docker's does with userns-remap: what
+/// it copies in belongs to the container's root (its range's first IDs on the host), `-a` and a tar
+/// stream keep their owners as the container's IDs (one outside the range is refused), and what it copies
+/// out carries the container's IDs, running or stopped.
+#[test]
+fn cp_maps_owners_into_and_out_of_a_userns_container() {
+    let Some(h) = host() else { return };
+    subids(&h);
+    import_busybox(
+        &h,
+        "bb",
+        "for c in stat touch chown; do ln -s busybox $r/bin/$c; done",
+    );
+    ok(
+        &h,
+        &args(&[
+            "run",
+            "-d",
+            "--name",
+            "u",
+            "--userns=auto",
+            "bb",
+            "sleep",
+            "1000",
+        ]),
+    );
+    let id = inspect(&h, "u", "{{.Id}}");
+    let upper = format!("$MINOTAUR_ROOT/containers/{id}/upper");
+    h.sh_ok(
+        "mkdir -p /tmp/src /tmp/out; cd /tmp/src; echo f > f; echo g > g; echo big > big
+         chown 0:0 f; chown 1234:2345 g; chown 70000:70000 big",
+    );
+    let stat = |path: &str| ok(&h, &["exec", "u", "stat", "-c", "%u:%g", path]);
+    let on_host = |path: &str| h.sh_ok(&format!("stat -c %u:%g {path}")).trim().to_owned();
+    let stream = |script: &str| {
+        h.sh_ok(&format!(
+            "set -e; {script}",
+            script = script.replace("MINO", env!("CARGO_BIN_EXE_minotaur"))
+        ))
+    };
+
+    // In: the container's root owns a plain copy; -a keeps the source's owners as the container's IDs.
+    ok(&h, &["cp", "/tmp/src/f", "u:/f"]);
+    assert_eq!(stat("/f"), "0:0");
+    assert_eq!(on_host(&format!("{upper}/f")), "100000:500000");
+    ok(&h, &["cp", "-a", "/tmp/src/g", "u:/g"]);
+    assert_eq!(stat("/g"), "1234:2345");
+    assert_eq!(on_host(&format!("{upper}/g")), "101234:502345");
+    // A tar stream's owners are the container's IDs too.
+    stream("tar --numeric-owner --owner=7 --group=8 -C /tmp/src -cf /tmp/in.tar f; MINO cp - u:/tmp < /tmp/in.tar");
+    assert_eq!(stat("/tmp/f"), "7:8");
+    // An owner the container has no ID for is refused, in one line, and nothing is written.
+    let err = fails(&h, &["cp", "-a", "/tmp/src/big", "u:/big"], 1);
+    assert!(
+        err.contains("uid 70000") && err.contains("65536 IDs"),
+        "{err}"
+    );
+    assert_eq!(
+        h.mino(&["exec", "u", "stat", "/big"]).status.code(),
+        Some(1)
+    );
+
+    // Out: the container's IDs, with -a and in a tar stream; the caller's without -a.
+    ok(
+        &h,
+        &["exec", "u", "sh", "-c", "echo w > /w && chown 42:43 /w"],
+    );
+    assert_eq!(on_host(&format!("{upper}/w")), "100042:500043");
+    ok(&h, &["cp", "-a", "u:/w", "/tmp/out/w-a"]);
+    assert_eq!(on_host("/tmp/out/w-a"), "42:43");
+    ok(&h, &["cp", "u:/w", "/tmp/out/w"]);
+    assert_eq!(on_host("/tmp/out/w"), "0:0");
+    let listed = |path: &str| {
+        stream(&format!(
+            "MINO cp u:{path} - > /tmp/out.tar; tar --numeric-owner -tvf /tmp/out.tar | awk '{{print $2}}'"
+        ))
+        .trim()
+        .to_owned()
+    };
+    assert_eq!(listed("/w"), "42/43");
+    // The image's files (idmapped layers) are the container's root's.
+    assert_eq!(listed("/bin/busybox"), "0/0");
+
+    // Stopped: the same, through the same idmapped layers.
+    ok(&h, &["stop", "-t", "0", "u"]);
+    assert_eq!(listed("/bin/busybox"), "0/0");
+    assert_eq!(listed("/w"), "42/43");
+    ok(&h, &["cp", "-a", "u:/etc/passwd", "/tmp/out/passwd"]);
+    assert_eq!(on_host("/tmp/out/passwd"), "0:0");
+    ok(&h, &["cp", "/tmp/src/f", "u:/etc/f"]);
+    ok(&h, &["cp", "-a", "/tmp/src/g", "u:/etc/g"]);
+    assert_eq!(on_host(&format!("{upper}/etc/f")), "100000:500000");
+    // Copying into /etc copied it up as the container's root's, not the host's.
+    assert_eq!(on_host(&format!("{upper}/etc")), "100000:500000");
+    ok(&h, &["start", "u"]);
+    assert_eq!(stat("/etc/f"), "0:0");
+    assert_eq!(stat("/etc/g"), "1234:2345");
+    assert_eq!(stat("/etc"), "0:0");
+    // diff names what changed, with no owners to map.
+    let diff = ok(&h, &["diff", "u"]);
+    for line in ["C /etc", "A /etc/f", "A /etc/g", "A /f", "A /g", "A /w"] {
+        assert!(diff.lines().any(|l| l == line), "{line} in {diff}");
+    }
+    ok(&h, &["rm", "-f", "u"]);
+    common::assert_clean(&h, &[id]);
+}

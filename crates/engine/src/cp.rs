@@ -24,7 +24,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use minotaur_image::extract::{self, ExtractError, Options};
+use minotaur_image::extract::{self, ExtractError, IdRange, Options};
 use nix::errno::Errno;
 use nix::fcntl::{openat, openat2, OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::{fstat, fstatat, FileStat, Mode, SFlag};
@@ -34,6 +34,7 @@ use crate::context::Context;
 use crate::error::EngineError;
 use crate::process::alive;
 use crate::runroot;
+use crate::userns::IdMap;
 
 pub use crate::error::cp::CpError;
 
@@ -92,6 +93,9 @@ struct View {
     mounts: Vec<MountPoint>,
     /// False for a stopped `host` container's root, which is the host's.
     writable: bool,
+    /// The container's ID range, with `--userns=auto`: the root shows host IDs (its layers idmapped as
+    /// the container's own root has them), which `cp` maps to the container's and back.
+    ids: Option<IdMap>,
     _lock: Option<nix::fcntl::Flock<File>>,
 }
 
@@ -136,17 +140,19 @@ impl View {
                 source,
             }
         };
+        let h = &c.config.host;
+        let ids = h.userns;
         if c.state.status == Status::Running && alive(c.state.pid, c.state.pid_start_time) {
             let root = PathBuf::from(format!("/proc/{}/root", c.state.pid));
             return Ok(View {
                 root: open_dir(&root).map_err(sys("open the root", Path::new("/")))?,
                 mounts: Vec::new(),
                 writable: true,
+                ids,
                 name,
                 _lock: None,
             });
         }
-        let h = &c.config.host;
         let mut mounts: Vec<MountPoint> = h
             .binds
             .iter()
@@ -162,10 +168,16 @@ impl View {
         // The deepest mount point first: it is the one a path below several is in.
         mounts.sort_by_key(|m| std::cmp::Reverse(m.destination.components().count()));
         if c.config.image_id == "host" {
+            let root = match &ids {
+                // The host's tree as the container sees it, each mount idmapped where it can be.
+                Some(m) => minotaur_runtime::detached::idmapped_tree(Path::new("/"), &m.maps())?,
+                None => open_dir(Path::new("/")).map_err(sys("open the root", Path::new("/")))?,
+            };
             return Ok(View {
-                root: open_dir(Path::new("/")).map_err(sys("open the root", Path::new("/")))?,
+                root,
                 mounts,
                 writable: false,
+                ids,
                 name,
                 _lock: None,
             });
@@ -175,12 +187,19 @@ impl View {
         let images = minotaur_image::Store::open(&ctx.paths.root)?;
         let id = images.resolve(&c.config.image_id)?;
         let overlay = runroot::overlay(images.lower_dirs(&id)?, &ctx.paths.container_dir(&c.id))?;
-        let root =
-            minotaur_runtime::detached::overlay(&overlay, h.read_only).map_err(CpError::from)?;
+        let root = match &ids {
+            Some(m) => {
+                minotaur_runtime::detached::idmapped_overlay(&overlay, &m.maps(), h.read_only)?
+            }
+            None => {
+                minotaur_runtime::detached::overlay(&overlay, h.read_only).map_err(CpError::from)?
+            }
+        };
         Ok(View {
             root,
             mounts,
             writable: true,
+            ids,
             name,
             _lock: Some(lock),
         })
@@ -437,9 +456,16 @@ pub fn copy_in(
         return Err(CpError::ReadOnly.into());
     }
     let root = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()));
+    // Into a container with a user namespace of its own, owners are its IDs: its root's, or with `-a`
+    // the source's taken as the container's.
     let xopts = Options {
         allow_devices: false,
         same_owner: opts.archive || local.is_none(),
+        id_map: view.ids.map(|m| IdRange {
+            uid: m.uid,
+            gid: m.gid,
+            size: m.size,
+        }),
     };
     let extract_err = |e: ExtractError| -> EngineError {
         if error_is(&e, Errno::EROFS) {
@@ -549,8 +575,16 @@ impl<'a, 'v> TarWriter<'a, 'v> {
     ) -> Result<(), CpError> {
         let mut h = tar::Header::new_gnu();
         h.set_mode(st.st_mode & 0o7777);
-        h.set_uid(st.st_uid.into());
-        h.set_gid(st.st_gid.into());
+        // The owners as the container has them.
+        let (uid, gid) = match &self.view.ids {
+            Some(m) => (
+                IdRange::to_inside(m.uid, m.size, st.st_uid.into()),
+                IdRange::to_inside(m.gid, m.size, st.st_gid.into()),
+            ),
+            None => (st.st_uid.into(), st.st_gid.into()),
+        };
+        h.set_uid(uid);
+        h.set_gid(gid);
         h.set_mtime(st.st_mtime.max(0) as u64);
         let kind = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
         match kind {

@@ -77,6 +77,16 @@ pub struct IdMap {
     pub size: u32,
 }
 
+impl IdMap {
+    /// The `uid_map` and `gid_map` texts of the container's user namespace.
+    pub fn maps(&self) -> (String, String) {
+        (
+            format!("0 {} {}\n", self.uid, self.size),
+            format!("0 {} {}\n", self.gid, self.size),
+        )
+    }
+}
+
 /// One `user:start:count` line of a subordinate ID file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SubRange {
