@@ -372,6 +372,14 @@ fn bad_compose_files_fail_on_one_line_and_create_nothing() {
             "services:\n  a:\n    image: host\n    pull_policy: daily\n",
             "service a: pull_policy \"daily\" is not supported",
         ),
+        (
+            "services:\n  a:\n    image: host\n    userns_mode: keep-id\n",
+            "compose.yml:4: services.a.userns_mode: \"keep-id\" is not a user namespace mode",
+        ),
+        (
+            "services:\n  a:\n    image: host\n    ulimits:\n      nofile: {soft: 20, hard: 10}\n",
+            "service \"a\": invalid ulimits \"nofile=20:10\"",
+        ),
     ];
     for (text, expected) in cases {
         let file = write(&h, "/tmp/bad", text);
@@ -477,4 +485,64 @@ fn up_wait_follows_health_and_one_shots_and_restart_policies_survive_kill_9() {
     .unwrap();
     ok(&h, &compose(&file, &["down"]));
     assert_eq!(ok(&h, &["ps", "-a", "-q"]), "");
+}
+
+/// `userns_mode: auto` (and `auto:size=N`) gives a service's container a user namespace of its own over a
+/// range of the box's subordinate IDs, as `run --userns` does; `ulimits` become its resource limits.
+#[test]
+fn userns_mode_and_ulimits_reach_the_services_containers() {
+    let Some(h) = host() else {
+        eprintln!("skipped: needs root and a throwaway host");
+        return;
+    };
+    h.sh_ok(
+        "printf 'containers:100000:200000\\n' > /tmp/subuid; printf 'containers:500000:200000\\n' > /tmp/subgid",
+    );
+    let file = write(
+        &h,
+        "/tmp/uns",
+        "services:
+  auto:
+    image: host
+    command: [sleep, '1000']
+    userns_mode: auto
+    ulimits:
+      nofile: {soft: 1000, hard: 2000}
+      nproc: 500
+  sized:
+    image: host
+    command: [sleep, '1000']
+    userns_mode: auto:size=1000
+  plain:
+    image: host
+    command: [sleep, '1000']
+    userns_mode: host
+",
+    );
+    let mut up = vec!["--subuid", "/tmp/subuid", "--subgid", "/tmp/subgid"];
+    up.extend(compose(&file, &["up", "-d"]));
+    ok(&h, &up);
+    let uid_map = |c: &str| {
+        let pid = ok(&h, &["inspect", "-f", "{{.State.Pid}}", c]);
+        h.sh_ok(&format!("cat /proc/{pid}/uid_map"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(uid_map("uns-auto-1"), "0 100000 65536");
+    assert_eq!(uid_map("uns-sized-1"), "0 165536 1000");
+    assert_eq!(uid_map("uns-plain-1"), "0 0 4294967295");
+    let inspect = |c: &str, f: &str| ok(&h, &["inspect", "-f", f, c]);
+    assert_eq!(inspect("uns-auto-1", "{{.HostConfig.UsernsMode}}"), "auto");
+    assert_eq!(inspect("uns-plain-1", "{{.HostConfig.UsernsMode}}"), "");
+    let pid = inspect("uns-auto-1", "{{.State.Pid}}");
+    let limits = h.sh_ok(&format!(
+        "grep -E '^Max (open files|processes)' /proc/{pid}/limits | awk '{{print $(NF-2), $(NF-1)}}'"
+    ));
+    assert_eq!(limits.trim(), "500 500\n1000 2000");
+    // A second up changes nothing: the ranges stay the containers'.
+    ok(&h, &up);
+    assert_eq!(uid_map("uns-sized-1"), "0 165536 1000");
+    ok(&h, &compose(&file, &["down"]));
+    assert_clean(&h, &[]);
 }

@@ -81,6 +81,8 @@ pub struct Service {
     pub ulimits: BTreeMap<String, Ulimit>,
     pub pid: Option<String>,
     pub ipc: Option<String>,
+    /// `host`, `auto` or `auto:size=N` (checked when the file is loaded).
+    pub userns_mode: Option<String>,
     #[serde(deserialize_with = "opt_bytes")]
     pub shm_size: Option<u64>,
     pub stdin_open: bool,

@@ -499,6 +499,20 @@ fn normalize_service(
             duration(hc, key, &p("healthcheck"))?;
         }
     }
+    if let Some(n) = m.get("userns_mode") {
+        let mode = n.scalar_text().unwrap_or_default();
+        let size_ok = |n: &str| n.parse::<u32>().is_ok_and(|n| n > 0);
+        let known = mode == "host"
+            || mode == "auto"
+            || mode.strip_prefix("auto:size=").is_some_and(size_ok);
+        if !known {
+            return Err(invalid(
+                n,
+                &p("userns_mode"),
+                format!("{mode:?} is not a user namespace mode minotaur has (host, auto or auto:size=N)"),
+            ));
+        }
+    }
     duration(m, "stop_grace_period", &path)?;
     for key in ["mem_limit", "mem_reservation", "memswap_limit", "shm_size"] {
         bytes(m, key, &path)?;

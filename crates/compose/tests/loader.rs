@@ -1091,3 +1091,26 @@ fn compose_go_test_expectations() {
     let doc = minotaur_compose::yaml::parse(&raw, &path).unwrap();
     minotaur_compose::schema::validate(&doc[0]).unwrap();
 }
+
+#[test]
+fn userns_mode_is_host_or_auto_and_anything_else_is_refused_by_its_path() {
+    let l = load_text(
+        "services:\n  a:\n    image: x\n    userns_mode: auto\n  b:\n    image: x\n    userns_mode: auto:size=1000\n  c:\n    image: x\n    userns_mode: host\n  d:\n    image: x\n",
+    )
+    .unwrap();
+    let mode = |s: &str| l.project.services[s].userns_mode.clone();
+    assert_eq!(mode("a").as_deref(), Some("auto"));
+    assert_eq!(mode("b").as_deref(), Some("auto:size=1000"));
+    assert_eq!(mode("c").as_deref(), Some("host"));
+    assert_eq!(mode("d"), None);
+    for bad in ["keep-id", "auto:size=0", "auto:size=x", "private", "''"] {
+        let e = err_text(&format!(
+            "services:\n  web:\n    image: x\n    userns_mode: {bad}\n"
+        ));
+        assert!(
+            e.contains("compose.yaml:4") && e.contains("services.web.userns_mode"),
+            "{bad}: {e}"
+        );
+        assert_eq!(e.lines().count(), 1, "{e}");
+    }
+}

@@ -2,14 +2,14 @@
 //! service. Pure (no engine state is read), so every mapping is tested without root: names of networks and
 //! volumes come from the project, the containers of other services by their compose names.
 //!
-//! What the engine cannot do yet (sysctls, ulimits, a domain name) is returned as a warning naming the
+//! What the engine cannot do yet (sysctls, a domain name) is returned as a warning naming the
 //! key, never dropped silently.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use minotaur_compose::model::{FileReference, Service};
+use minotaur_compose::model::{FileReference, Service, Ulimit};
 use minotaur_compose::Project;
 use minotaur_engine::container::{HostConfig, NetworkRequest, Seccomp};
 use minotaur_engine::create::CreateRequest;
@@ -84,9 +84,6 @@ pub fn request(t: &Target<'_>) -> Result<(CreateRequest, Vec<String>), PlanError
     if !s.sysctls.is_empty() {
         unsupported("sysctls");
     }
-    if !s.ulimits.is_empty() {
-        unsupported("ulimits");
-    }
     if s.domainname.is_some() {
         unsupported("domainname");
     }
@@ -106,8 +103,18 @@ pub fn request(t: &Target<'_>) -> Result<(CreateRequest, Vec<String>), PlanError
         pids_limit: s.pids_limit,
         memory: s.mem_limit,
         nano_cpus: s.cpus.map(|c| (c * 1e9).round() as i64),
+        userns_mode: s.userns_mode.clone().unwrap_or_default(),
         ..Default::default()
     };
+    for (limit, value) in &s.ulimits {
+        let (soft, hard) = match value {
+            Ulimit::Single(n) => (*n, *n),
+            Ulimit::Pair { soft, hard } => (*soft, *hard),
+        };
+        let text = format!("{limit}={soft}:{hard}");
+        host.ulimits
+            .push(parse::ulimit(&text).map_err(|e| invalid("ulimits", &text, Some(e)))?);
+    }
     if let Some(limits) = s.deploy.as_ref().and_then(|d| d.resources.limits.as_ref()) {
         host.memory = limits.memory.or(host.memory);
         host.nano_cpus = limits
