@@ -617,3 +617,89 @@ fn kube_bad_input() {
         names(&h)
     );
 }
+
+/// `hostUsers: false` is `--userns=auto` on each of the pod's containers, both ways: `kube generate`
+/// writes it for containers that have user namespaces of their own, `kube play` gives them one, and
+/// generate → play → generate stays a fixpoint. With the host's namespaces it is refused, as Kubernetes
+/// refuses it.
+#[test]
+fn host_users_false_is_a_user_namespace_per_container() {
+    let Some(h) = host() else { return };
+    import_busybox(&h, "bb", "");
+    h.sh_ok(
+        "printf 'containers:100000:200000\\n' > /tmp/subuid; printf 'containers:500000:200000\\n' > /tmp/subgid",
+    );
+    fn with_ids<'a>(rest: &[&'a str]) -> Vec<&'a str> {
+        let mut all = vec!["--subuid", "/tmp/subuid", "--subgid", "/tmp/subgid"];
+        all.extend_from_slice(rest);
+        all
+    }
+    ok(
+        &h,
+        &with_ids(&[
+            "run",
+            "-d",
+            "--name",
+            "app",
+            "--userns=auto",
+            "bb",
+            "sleep",
+            "1000",
+        ]),
+    );
+    let first = ok(&h, &["kube", "generate", "app"]);
+    assert!(first.contains("  hostUsers: false\n"), "{first}");
+    let file = write(&h, "users.yaml", &format!("{first}\n"));
+    validate(Path::new(&file));
+    ok(&h, &["rm", "-f", "app"]);
+
+    ok(&h, &with_ids(&["kube", "play", &file]));
+    let uid_map = |c: &str| {
+        let pid = inspect(&h, c, "{{.State.Pid}}");
+        h.sh_ok(&format!("cat /proc/{pid}/uid_map"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(uid_map("app-pod-app"), "0 100000 65536");
+    assert_eq!(
+        inspect(&h, "app-pod-app", "{{.HostConfig.UsernsMode}}"),
+        "auto"
+    );
+    // The infra container only holds the pod's namespaces: the host's IDs. The container shares its
+    // network and UTS namespaces, not its IPC one (owned by the host's user namespace).
+    assert_eq!(uid_map("app-pod-infra"), "0 0 4294967295");
+    let ns = |name: &str, kind: &str| {
+        let pid = inspect(&h, name, "{{.State.Pid}}");
+        h.sh_ok(&format!("readlink /proc/{pid}/ns/{kind}"))
+    };
+    for kind in ["net", "uts"] {
+        assert_eq!(ns("app-pod-app", kind), ns("app-pod-infra", kind), "{kind}");
+    }
+    assert_ne!(ns("app-pod-app", "ipc"), ns("app-pod-infra", "ipc"));
+    let second = ok(&h, &["kube", "generate", "app-pod"]);
+    assert_eq!(second, first, "generate → play → generate");
+    ok(&h, &["kube", "play", "--down", &file]);
+    assert!(names(&h).is_empty(), "--down leaves no container");
+
+    // Without hostUsers the pod's containers keep the host's IDs.
+    let plain = write(&h, "plain.yaml", &first.replace("  hostUsers: false\n", ""));
+    ok(&h, &with_ids(&["kube", "play", &plain]));
+    assert_eq!(uid_map("app-pod-app"), "0 0 4294967295");
+    ok(&h, &["kube", "play", "--down", &plain]);
+
+    let both = write(
+        &h,
+        "both.yaml",
+        &first.replace(
+            "  hostUsers: false\n",
+            "  hostUsers: false\n  hostNetwork: true\n",
+        ),
+    );
+    let err = fails(&h, &with_ids(&["kube", "play", &both]), 1);
+    assert!(
+        err.contains("hostUsers: false cannot be combined with hostNetwork"),
+        "{err}"
+    );
+    assert!(names(&h).is_empty(), "a refused pod makes nothing");
+}

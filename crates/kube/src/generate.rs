@@ -9,7 +9,8 @@
 //! - `--privileged`, `--cap-add`/`--cap-drop`, `--read-only`, `--user UID[:GID]` and
 //!   `no-new-privileges` → `securityContext`; the healthcheck → `livenessProbe`, the readiness and
 //!   startup checks (of a played pod) → `readinessProbe` and `startupProbe` (see [`crate::probe`]);
-//! - the restart policy → the pod's `restartPolicy`; `--network host` → `hostNetwork`.
+//! - the restart policy → the pod's `restartPolicy`; `--network host` → `hostNetwork`; `--userns=auto`
+//!   on every container → `hostUsers: false`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -100,6 +101,13 @@ pub fn generate(group: &Group<'_>, kind: Kind, service: bool) -> Vec<serde_json:
         host_network: holder
             .filter(|c| c.config.host.network_mode == "host")
             .map(|_| true),
+        // A pod whose containers all have user namespaces of their own (`--userns=auto`).
+        host_users: (!group.containers.is_empty()
+            && group
+                .containers
+                .iter()
+                .all(|c| c.config.host.userns.is_some()))
+        .then_some(false),
         hostname: holder
             .and_then(|c| c.config.labels.get(labels::HOSTNAME))
             .cloned(),

@@ -344,6 +344,15 @@ fn pod(
         Some(other) => return Err(fail(format!("restartPolicy {other:?} is not known"))),
     };
     let host_network = spec.host_network == Some(true);
+    // `hostUsers: false`: each container gets a user namespace of its own (`--userns=auto`) and with it
+    // an IPC namespace of its own; the infra container, which holds the pod's network and UTS namespaces,
+    // keeps the host's IDs. Kubernetes refuses it with the host's namespaces, and so does this.
+    let own_users = spec.host_users == Some(false);
+    if own_users && (host_network || spec.host_pid == Some(true) || spec.host_ipc == Some(true)) {
+        return Err(fail(
+            "hostUsers: false cannot be combined with hostNetwork, hostPID or hostIPC".into(),
+        ));
+    }
 
     // The infra container: the pod's namespaces, hostname and host ports.
     let mut infra_labels = pod_labels.clone();
@@ -395,7 +404,7 @@ fn pod(
     let all = inits.chain(spec.containers.iter().map(|c| (c, false)));
     for (index, (c, init)) in all.enumerate() {
         let mut late = Vec::new();
-        let req = container(
+        let mut req = container(
             name,
             &infra_name,
             deployment,
@@ -410,6 +419,12 @@ fn pod(
             &mut late,
         )
         .map_err(|what| fail(format!("container {}: {what}", c.name)))?;
+        if own_users {
+            req.host.userns_mode = "auto".into();
+            // Its own IPC namespace: the infra container's belongs to the host's user namespace, where
+            // the container's root may not mount its message queues.
+            req.host.ipc_mode = None;
+        }
         if host_network && !late.is_empty() {
             return Err(fail(format!(
                 "container {}: a fieldRef of status is not supported with hostNetwork",
