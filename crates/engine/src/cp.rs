@@ -16,6 +16,14 @@
 //! - a stopped `host` container: the host's `/`, read-only;
 //! - and for a stopped container, a path below a volume or bind mount point is resolved in that volume or
 //!   bind's directory instead (the mount point being its root).
+//!
+//! A container with a user namespace of its own (`--userns=auto`) has its IDs `0..N` at a range of host
+//! IDs. Its root is seen with host IDs (a stopped one's through the same idmapped layers it runs on, see
+//! the runtime's `idmap` module), and `cp` speaks the container's IDs, as Docker's does with
+//! userns-remap: what it writes belongs to the container's root, or with `-a` (and from a tar stream) to
+//! the source's owners taken as the container's IDs, written as the range's (an owner outside the range
+//! is refused); what it reads is shown with the container's IDs (`nobody`, 65534, for a host ID outside
+//! the range, as the kernel shows it inside).
 
 use std::ffi::OsStr;
 use std::fs::File;
