@@ -554,3 +554,31 @@ fn cp_maps_owners_into_and_out_of_a_userns_container() {
     ok(&h, &["rm", "-f", "u"]);
     common::assert_clean(&h, &[id]);
 }
+
+/// A `host` image container with --userns=auto failed to start (ELOOP) once any container without one had
+/// run: that start makes the mount template, a mount namespace's file bound below the run root, and the
+/// idmapped clone of the host's tree held it; the kernel refuses to move a tree holding a mount
+/// namespace's file into a newer mount namespace. The template's directory is now unbindable, so clones
+/// leave it out.
+#[test]
+fn a_host_image_userns_container_starts_after_the_mount_template_is_made() {
+    let Some(h) = host() else { return };
+    subids(&h);
+    ok(&h, &["run", "--rm", "host", "true"]);
+    assert!(h
+        .sh("mountpoint -q /run/minotaur/mnt/template")
+        .status
+        .success());
+    let run = [
+        "run",
+        "--rm",
+        "--userns=auto",
+        "host",
+        "cat",
+        "/proc/self/uid_map",
+    ];
+    assert_eq!(squeeze(&ok(&h, &args(&run))), "0 100000 65536");
+    // And the template still serves containers without one.
+    ok(&h, &["run", "--rm", "host", "true"]);
+    common::assert_clean(&h, &[]);
+}

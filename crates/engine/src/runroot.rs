@@ -70,7 +70,7 @@ pub(crate) fn mount_template(ctx: &Context) -> Result<Option<PathBuf>, EngineErr
     if !is_mount_point(&dir)? {
         bind_onto_itself(&dir)?;
     }
-    set_propagation(&dir, nix::mount::MsFlags::MS_PRIVATE, "private")?;
+    set_propagation(&dir, nix::mount::MsFlags::MS_UNBINDABLE, "unbindable")?;
     ctx.netns().prepare()?;
     let _ = fs::remove_file(&file);
     let made = minotaur_runtime::mount_template::make(&file, &[ctx.paths.netns_dir()]);
@@ -82,6 +82,20 @@ pub(crate) fn mount_template(ctx: &Context) -> Result<Option<PathBuf>, EngineErr
             Ok(None)
         }
     }
+}
+
+/// Keeps the mount template's directory out of clones of the host's mount tree: it is made unbindable
+/// (so also private), and a recursive clone (open_tree(2) `AT_RECURSIVE`, as the idmapped root of a `host`
+/// image container with a user namespace of its own is made) leaves it out. Such a clone would otherwise
+/// hold the template, a mount namespace's file, and the kernel refuses to move a tree holding one into a
+/// newer mount namespace (ELOOP: it could make a loop of namespaces). A template made before directories
+/// were made unbindable sits on a private one, changed here. Nothing to do without a template.
+pub(crate) fn template_unbindable(ctx: &Context) -> Result<(), EngineError> {
+    let dir = ctx.paths.runroot.join("mnt");
+    if is_mount_point(&dir).unwrap_or(false) {
+        set_propagation(&dir, nix::mount::MsFlags::MS_UNBINDABLE, "unbindable")?;
+    }
+    Ok(())
 }
 
 /// The overlay root of an image container: the image's layers (top first) under the container's own upper

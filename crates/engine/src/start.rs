@@ -147,6 +147,10 @@ fn prepare(ctx: &Context, c: &Container) -> Result<supervisor::Prepared, EngineE
     // runtime's rootfs module): nothing of it is mounted here, and the user is looked up in its layers.
     let (root, overlay, identity) = if c.config.image_id == "host" {
         let identity = user::resolve(&c.config.user, Path::new("/"))?;
+        if c.config.host.userns.is_some() {
+            // Its root is an idmapped clone of the host's tree, which must leave the template out.
+            runroot::template_unbindable(ctx)?;
+        }
         (Root::Host, None, identity)
     } else {
         let images = minotaur_image::Store::open(&ctx.paths.root)?;
