@@ -582,3 +582,62 @@ fn a_host_image_userns_container_starts_after_the_mount_template_is_made() {
     ok(&h, &["run", "--rm", "host", "true"]);
     common::assert_clean(&h, &[]);
 }
+
+/// A volume made for a `--userns=auto` container is its root's: the container fills it from its image and
+/// writes to it (the host's root, who made the directory, is nobody in there).
+#[test]
+fn a_volume_made_for_a_userns_container_is_its_roots() {
+    let Some(h) = host() else { return };
+    subids(&h);
+    import_busybox(
+        &h,
+        "bb",
+        "for c in stat touch; do ln -s busybox $r/bin/$c; done",
+    );
+    let run = [
+        "run",
+        "-d",
+        "--name",
+        "v",
+        "--userns=auto",
+        "-v",
+        "data:/etc",
+        "-v",
+        "/scratch",
+        "bb",
+        "sleep",
+        "1000",
+    ];
+    ok(&h, &args(&run));
+    // Filled from the image (its /etc/passwd), the container's root's inside and the range's outside.
+    assert_eq!(
+        ok(&h, &["exec", "v", "cat", "/etc/passwd"]),
+        "root:x:0:0:root:/root:/bin/sh"
+    );
+    let stat = [
+        "exec",
+        "v",
+        "stat",
+        "-c",
+        "%u:%g",
+        "/etc",
+        "/etc/passwd",
+        "/scratch",
+    ];
+    assert_eq!(ok(&h, &stat), "0:0\n0:0\n0:0");
+    ok(
+        &h,
+        &["exec", "v", "sh", "-c", "touch /etc/new /scratch/new"],
+    );
+    assert_eq!(
+        h.sh_ok(
+            "stat -c %u:%g $MINOTAUR_ROOT/volumes/data/_data $MINOTAUR_ROOT/volumes/data/_data/new"
+        )
+        .trim(),
+        "100000:500000\n100000:500000"
+    );
+    let id = inspect(&h, "v", "{{.Id}}");
+    ok(&h, &["rm", "-f", "-v", "v"]);
+    ok(&h, &["volume", "rm", "data"]);
+    common::assert_clean(&h, &[id]);
+}

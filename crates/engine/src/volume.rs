@@ -323,7 +323,15 @@ pub(crate) fn attach(
     made: &mut Made,
 ) -> Result<(), VolumeError> {
     for v in &host.volumes {
-        insert(ctx, tx, &v.name, v.anonymous, "{}", made)?;
+        let new = insert(ctx, tx, &v.name, v.anonymous, "{}", made)?;
+        // A volume made for a container with a user namespace of its own is its root's, as podman and
+        // Docker's userns-remap make it: the host's root is nobody in there, and the container could
+        // neither fill it from its image nor write to it.
+        if let (true, Some(m)) = (new, &host.userns) {
+            let data = data_dir(ctx, &v.name);
+            std::os::unix::fs::chown(&data, Some(m.uid), Some(m.gid))
+                .map_err(io_err(format!("chown {}", data.display())))?;
+        }
         tx.mount_volume(&v.name, id.as_str())?;
     }
     Ok(())
