@@ -540,6 +540,11 @@ fn userns_mode_and_ulimits_reach_the_services_containers() {
         "grep -E '^Max (open files|processes)' /proc/{pid}/limits | awk '{{print $(NF-2), $(NF-1)}}'"
     ));
     assert_eq!(limits.trim(), "500 500\n1000 2000");
+    let shown = inspect(
+        "uns-auto-1",
+        "{{range .HostConfig.Ulimits}}{{.Name}}={{.Soft}}:{{.Hard}} {{end}}",
+    );
+    assert_eq!(shown, "nofile=1000:2000 nproc=500:500");
     // A second up changes nothing: the ranges stay the containers'.
     ok(&h, &up);
     assert_eq!(uid_map("uns-sized-1"), "0 165536 1000");
