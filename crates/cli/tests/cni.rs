@@ -348,9 +348,16 @@ fn parallel_adds_get_distinct_addresses_and_gc_keeps_only_valid_attachments() {
         assert_eq!(inside.contains("eth0"), i < 2, "{n}: {inside}");
     }
     cni_ok(&h, "CHECK", "id-par0", "par0", &conf);
-    // GC without the list is refused rather than taking everything.
-    assert_eq!(cni_err(&h, "GC", "", "", &conf).0, 7);
-    gc["cni.dev/valid-attachments"] = json!([]);
+    // The list under the spec text's other name (libcni sends both) keeps what it lists too.
+    gc.as_object_mut()
+        .unwrap()
+        .remove("cni.dev/valid-attachments");
+    gc["cni.dev/attachments"] = json!([{"containerID": "id-par0", "ifname": "eth0"}]);
+    cni_ok(&h, "GC", "", "", &gc);
+    assert_eq!(h.sh_ok("ip -o link show").matches(": mc").count(), 1);
+    cni_ok(&h, "CHECK", "id-par0", "par0", &conf);
+    // `cnitool gc` sends no list at all, meaning every attachment is stale.
+    gc.as_object_mut().unwrap().remove("cni.dev/attachments");
     cni_ok(&h, "GC", "", "", &gc);
     assert_eq!(h.sh_ok("ip -o link show").matches(": mc").count(), 0);
     ok(&h, &["network", "rm", "parnet"]);

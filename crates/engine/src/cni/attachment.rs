@@ -340,13 +340,10 @@ pub fn check(ctx: &Context, inv: &Invocation, conf: &NetConf) -> Result<(), CniE
     Ok(())
 }
 
-/// GC: takes away every attachment on the network that `cni.dev/valid-attachments` does not list. Goes
-/// on past errors and reports them together.
+/// GC: takes away every attachment on the network that `cni.dev/valid-attachments` does not list (all of
+/// them when there is no list, see [`NetConf::valid`]). Goes on past errors and reports them together.
 pub fn gc(ctx: &Context, conf: &NetConf) -> Result<(), CniError> {
-    let valid = conf
-        .valid_attachments
-        .as_ref()
-        .ok_or_else(|| CniError::InvalidConfig("GC needs cni.dev/valid-attachments".into()))?;
+    let valid = conf.valid();
     let Some(net) = network_named(ctx, &conf.name)? else {
         return Ok(());
     };

@@ -167,9 +167,12 @@ pub struct NetConf {
     pub runtime_config: RuntimeConfig,
     /// What ADD returned, for CHECK (and DEL, which does not need it).
     pub prev_result: Option<serde_json::Value>,
-    /// GC's list of the attachments to keep.
+    /// GC's list of the attachments to keep. Absent or `null` means none is (see [`NetConf::valid`]).
     #[serde(rename = "cni.dev/valid-attachments")]
     pub valid_attachments: Option<Vec<ValidAttachment>>,
+    /// The same list under the name the spec's text once gave it; libcni sends both.
+    #[serde(rename = "cni.dev/attachments")]
+    pub attachments: Option<Vec<ValidAttachment>>,
 }
 
 /// host-local's IPAM section.
@@ -298,6 +301,17 @@ impl NetConf {
         out
     }
 
+    /// GC's attachments to keep: `cni.dev/valid-attachments`, or `cni.dev/attachments`. Neither (or
+    /// `null`, which is how libcni encodes an empty Go list) means that none is valid, as the reference
+    /// plugins' library reads it and as `cnitool gc` means it ("all attachments are stale"): libcni has
+    /// already sent a DEL for each attachment it cached before it sends GC.
+    pub fn valid(&self) -> &[ValidAttachment] {
+        self.valid_attachments
+            .as_deref()
+            .or(self.attachments.as_deref())
+            .unwrap_or(&[])
+    }
+
     /// The IPAM section's routes.
     pub fn routes(&self) -> &[Route] {
         self.ipam.as_ref().map_or(&[], |i| &i.routes)
@@ -385,6 +399,26 @@ mod tests {
         .unwrap();
         assert_eq!(c.ranges()[0].gateway, Some("10.9.0.1".parse().unwrap()));
         assert!(c.legacy_result());
+    }
+
+    #[test]
+    fn gc_without_a_list_or_with_null_keeps_nothing() {
+        let valid = |s: &str| NetConf::parse(s.as_bytes()).unwrap().valid().to_vec();
+        let base = r#""cniVersion":"1.1.0","name":"n","type":"minotaur-cni""#;
+        assert!(valid(&format!("{{{base}}}")).is_empty());
+        assert!(valid(&format!(r#"{{{base},"cni.dev/valid-attachments":null}}"#)).is_empty());
+        let one = r#"[{"containerID":"a","ifname":"eth0"}]"#;
+        assert_eq!(
+            valid(&format!(r#"{{{base},"cni.dev/attachments":{one}}}"#))[0].container_id,
+            "a"
+        );
+        assert_eq!(
+            valid(&format!(
+                r#"{{{base},"cni.dev/valid-attachments":{one},"cni.dev/attachments":{one}}}"#
+            ))
+            .len(),
+            1
+        );
     }
 
     #[test]
