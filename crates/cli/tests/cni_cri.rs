@@ -247,7 +247,7 @@ fn containerd_cri_runs_pods_on_a_minotaur_network_and_frees_them() {
     // Each pod resolves the other by its pod name on the network's gateway, from its own namespace.
     let netns_of = |ip: &str| -> String {
         h.sh_ok(&format!(
-            "for n in $(ls /run/netns); do ip netns exec $n ip -o -4 addr show | grep -q ' {ip}/' && echo $n; done"
+            "for n in $(ls /run/netns); do ip netns exec $n ip -o -4 addr show | grep -q ' {ip}/' && echo $n; done; true"
         ))
         .trim()
         .to_owned()
