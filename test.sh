@@ -8,7 +8,7 @@ need=(ip:iproute2 nsenter:util-linux unshare:util-linux lsns:util-linux dnsmasq:
       busybox:busybox-static curl:curl pgrep:procps nft:nftables dig:dnsutils
       docker-registry:docker-registry skopeo:skopeo umoci:umoci htpasswd:apache2-utils openssl:openssl
       tcpdump:tcpdump tshark:tshark capsh:libcap2-bin setcap:libcap2-bin dot:graphviz
-      podman:podman conmon:conmon ctr:containerd)
+      podman:podman conmon:conmon ctr:containerd /usr/lib/cni/loopback:containernetworking-plugins)
 missing=()
 for pair in "${need[@]}"; do
   command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
@@ -24,6 +24,10 @@ fi
 # The Kubernetes schemas the kube tests validate generated manifests against.
 python3 -c 'import kubernetes_validate' 2>/dev/null ||
   python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore kubernetes-validate
+
+# The CRI client of the containerd CRI test.
+python3 -c 'import grpc' 2>/dev/null ||
+  python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore grpcio
 
 # As root, a test host that cannot be built is a failure, not a skip.
 [ "$(id -u)" = 0 ] && export MINOTAUR_TEST_REQUIRE_HOST=1

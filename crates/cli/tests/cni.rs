@@ -348,9 +348,16 @@ fn parallel_adds_get_distinct_addresses_and_gc_keeps_only_valid_attachments() {
         assert_eq!(inside.contains("eth0"), i < 2, "{n}: {inside}");
     }
     cni_ok(&h, "CHECK", "id-par0", "par0", &conf);
-    // GC without the list is refused rather than taking everything.
-    assert_eq!(cni_err(&h, "GC", "", "", &conf).0, 7);
-    gc["cni.dev/valid-attachments"] = json!([]);
+    // The list under the spec text's other name (libcni sends both) keeps what it lists too.
+    gc.as_object_mut()
+        .unwrap()
+        .remove("cni.dev/valid-attachments");
+    gc["cni.dev/attachments"] = json!([{"containerID": "id-par0", "ifname": "eth0"}]);
+    cni_ok(&h, "GC", "", "", &gc);
+    assert_eq!(h.sh_ok("ip -o link show").matches(": mc").count(), 1);
+    cni_ok(&h, "CHECK", "id-par0", "par0", &conf);
+    // `cnitool gc` sends no list at all, meaning every attachment is stale.
+    gc.as_object_mut().unwrap().remove("cni.dev/attachments");
     cni_ok(&h, "GC", "", "", &gc);
     assert_eq!(h.sh_ok("ip -o link show").matches(": mc").count(), 0);
     ok(&h, &["network", "rm", "parnet"]);
@@ -602,4 +609,119 @@ fn attachment_names_resolve_on_the_gateway_until_del() {
         format!("test -z \"$(ip netns exec dnb dig +short +time=2 +tries=1 @{gateway} alpha)\"");
     common::wait_until_ok(&h, &gone);
     cni_ok(&h, "DEL", "pod-b", "dnb", &conf);
+}
+
+/// Every range of a range set is used, in order; addresses asked for by the `ips` capability and by
+/// `args.cni.ips` are taken (and refused outside the ranges); the `ipRanges` capability replaces the
+/// configuration's ranges; the `dns` capability's settings are in the result; and chained after another
+/// plugin, ADD keeps the previous result's interfaces, addresses, routes and servers before its own.
+#[test]
+fn range_sets_requested_addresses_capabilities_and_a_previous_result() {
+    let Some(h) = host() else { return };
+    let spaces: Vec<String> = (0..9).map(|i| format!("rs{i}")).collect();
+    let refs: Vec<&str> = spaces.iter().map(String::as_str).collect();
+    netns_add(&h, &refs);
+    let conf = json!({
+        "cniVersion": "1.0.0",
+        "name": "ranges",
+        "type": "minotaur-cni",
+        "ipam": {"type": "host-local", "ranges": [[
+            {"subnet": "10.66.0.0/24", "rangeStart": "10.66.0.10", "rangeEnd": "10.66.0.11",
+             "gateway": "10.66.0.1"},
+            {"subnet": "10.66.0.0/24", "rangeStart": "10.66.0.200", "rangeEnd": "10.66.0.201"}
+        ]]}
+    });
+    let add = |id: &str, ns: &str, conf: &Value| address(&cni_ok(&h, "ADD", id, ns, conf));
+    // The first window, then the second; then the set is exhausted.
+    assert_eq!(add("a0", "rs0", &conf), "10.66.0.10");
+    assert_eq!(add("a1", "rs1", &conf), "10.66.0.11");
+    assert_eq!(add("a2", "rs2", &conf), "10.66.0.200");
+    assert_eq!(add("a3", "rs3", &conf), "10.66.0.201");
+    let (code, msg) = cni_err(&h, "ADD", "a4", "rs4", &conf);
+    assert_eq!(code, 999);
+    assert!(msg.contains("no free address"), "{msg}");
+    cni_ok(&h, "DEL", "a1", "rs1", &conf);
+    cni_ok(&h, "DEL", "a2", "rs2", &conf);
+
+    // The `ips` capability (a prefix length is allowed) and `args.cni.ips`.
+    let mut cap = conf.clone();
+    cap["runtimeConfig"] = json!({"ips": ["10.66.0.200/24"]});
+    assert_eq!(add("a4", "rs4", &cap), "10.66.0.200");
+    let mut args = conf.clone();
+    args["args"] = json!({"cni": {"ips": ["10.66.0.11"]}});
+    assert_eq!(add("a5", "rs5", &args), "10.66.0.11");
+    // Outside every range of the set: refused, naming the address.
+    args["args"]["cni"]["ips"] = json!(["10.66.0.50"]);
+    let (code, msg) = cni_err(&h, "ADD", "a6", "rs6", &args);
+    assert_eq!(code, 7);
+    assert!(msg.contains("10.66.0.50"), "{msg}");
+    let inside = h.sh_ok("ip netns exec rs5 ip -o -4 addr show eth0");
+    assert!(inside.contains("10.66.0.11/24"), "{inside}");
+
+    // The `ipRanges` capability replaces the configuration's ranges.
+    let mut ranges = conf.clone();
+    ranges["runtimeConfig"] = json!({"ipRanges": [[
+        {"subnet": "10.66.0.0/24", "rangeStart": "10.66.0.100", "rangeEnd": "10.66.0.100"}
+    ]]});
+    assert_eq!(add("a6", "rs6", &ranges), "10.66.0.100");
+
+    // The `dns` capability, with a pod name (so the gateway's resolver comes first).
+    let mut dns = conf.clone();
+    dns["runtimeConfig"] = json!({"dns": {
+        "servers": ["192.0.2.53"], "searches": ["svc.test"], "options": ["ndots:5"]
+    }});
+    cni_ok(&h, "DEL", "a6", "rs6", &conf);
+    cni_ok(&h, "DEL", "a0", "rs0", &conf);
+    let out = spawn_args(&h, "ADD", "a7", "rs7", &dns, "K8S_POD_NAME=dnspod")
+        .wait_with_output()
+        .unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        r["dns"],
+        json!({"nameservers": ["10.66.0.1", "192.0.2.53"], "search": ["svc.test"],
+               "options": ["ndots:5"]})
+    );
+
+    // Chained after another plugin: its result first, ours after it, our address's index counting its
+    // interfaces; CHECK with the list's final result (which holds more addresses than ours) passes.
+    cni_ok(&h, "DEL", "a7", "rs7", &conf);
+    let mut chained = conf.clone();
+    chained["prevResult"] = json!({
+        "cniVersion": "1.0.0",
+        "interfaces": [{"name": "macvlan0", "sandbox": "/run/netns/rs8"}],
+        "ips": [{"address": "192.0.2.5/24", "interface": 0}],
+        "routes": [{"dst": "192.0.2.0/24"}],
+        "dns": {"nameservers": ["192.0.2.1"], "domain": "example.test"}
+    });
+    let r = cni_ok(&h, "ADD", "a8", "rs8", &chained);
+    let names: Vec<&str> = r["interfaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 4, "{r}");
+    assert_eq!(names[0], "macvlan0");
+    assert_eq!(names[3], "eth0");
+    assert_eq!(r["ips"][0]["address"], "192.0.2.5/24");
+    assert_eq!(r["ips"][1]["address"], "10.66.0.10/24");
+    assert_eq!(r["ips"][1]["interface"], 3);
+    assert_eq!(r["routes"][0]["dst"], "192.0.2.0/24");
+    assert_eq!(
+        r["dns"],
+        json!({"nameservers": ["10.66.0.1", "192.0.2.1"], "domain": "example.test"})
+    );
+    let mut check = conf.clone();
+    check["prevResult"] = r;
+    cni_ok(&h, "CHECK", "a8", "rs8", &check);
+    // A previous result without our address fails CHECK.
+    check["prevResult"]["ips"] = json!([{"address": "192.0.2.5/24", "interface": 0}]);
+    assert_eq!(cni_err(&h, "CHECK", "a8", "rs8", &check).0, 999);
+
+    for (id, ns) in [("a3", "rs3"), ("a4", "rs4"), ("a5", "rs5"), ("a8", "rs8")] {
+        cni_ok(&h, "DEL", id, ns, &conf);
+    }
+    assert_eq!(h.sh_ok("ip -o link show").matches(": mc").count(), 0);
+    ok(&h, &["network", "rm", "ranges"]);
 }

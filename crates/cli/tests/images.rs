@@ -254,7 +254,7 @@ fn whiteouts_hide_lower_files_in_overlayfs() {
 }
 
 #[test]
-fn images_filter_by_dangling_and_reference() {
+fn images_filter_by_dangling_reference_label_and_creation_time() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("root");
     let tarball = rootfs(tmp.path());
@@ -293,7 +293,30 @@ fn images_filter_by_dangling_and_reference() {
     fails(&root, &["images", "-f", "reference=["], "reference=\"[\"");
     fails(
         &root,
-        &["images", "-f", "label=a"],
-        "expected dangling or reference",
+        &["images", "-f", "colour=red"],
+        "expected dangling, reference, label, before or since",
+    );
+
+    // label, before and since: by the config's labels and creation times (to the nanosecond, as Docker).
+    ok(&root, &["import", "-c", "LABEL tier=web", t, "web:1"]);
+    assert_eq!(names(&["label=tier"]), ["web:1"]);
+    assert_eq!(names(&["label=tier=web"]), ["web:1"]);
+    assert!(names(&["label=tier=db"]).is_empty());
+    assert_eq!(
+        names(&["before=web:1"]),
+        ["<none>:<none>", "other:2", "team/app:1"]
+    );
+    assert_eq!(names(&["since=team/app:1"]), ["<none>:<none>", "web:1"]);
+    assert_eq!(names(&["since=team/app:1", "dangling=false"]), ["web:1"]);
+    assert!(names(&["since=web:1"]).is_empty());
+    fails(
+        &root,
+        &["images", "-f", "before=nosuch:1"],
+        "no such image: nosuch:1",
+    );
+    fails(
+        &root,
+        &["images", "-f", "since="],
+        "invalid filter since=: expected an image",
     );
 }

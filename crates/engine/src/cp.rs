@@ -33,8 +33,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use minotaur_image::extract::{self, ExtractError, IdRange, Options};
+use minotaur_sys::resolve::open_in_root;
 use nix::errno::Errno;
-use nix::fcntl::{openat, openat2, OFlag, OpenHow, ResolveFlag};
+use nix::fcntl::{openat, OFlag};
 use nix::sys::stat::{fstat, fstatat, FileStat, Mode, SFlag};
 
 use crate::container::{Container, Status};
@@ -240,24 +241,7 @@ impl View {
         if !follow {
             flags |= OFlag::O_NOFOLLOW;
         }
-        let rel = if rel.as_os_str().is_empty() {
-            PathBuf::from(".")
-        } else {
-            rel
-        };
-        let how = OpenHow::new()
-            .flags(flags)
-            .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
-        // EAGAIN: a rename or mount anywhere on the system during the walk made the kernel refuse to vouch
-        // for `..`; openat2(2) asks the caller to retry, as the layer extractor does.
-        let mut tries = 0;
-        let opened = loop {
-            match openat2(root.as_fd(), &rel, how) {
-                Err(Errno::EAGAIN) if tries < 8 => tries += 1,
-                r => break r,
-            }
-        };
-        match opened {
+        match open_in_root(root, &rel, flags) {
             Ok(fd) => Ok(Some((fd, writable))),
             Err(Errno::ENOENT | Errno::ENOTDIR) => Ok(None),
             Err(source) => Err(CpError::Container {

@@ -29,8 +29,9 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
+use minotaur_sys::resolve;
 use nix::errno::Errno;
-use nix::fcntl::{openat, openat2, OFlag, OpenHow, ResolveFlag};
+use nix::fcntl::{openat, OFlag};
 use nix::sys::stat::{fchmod, futimens, makedev, mkdirat, mknodat, Mode, SFlag};
 use nix::sys::time::TimeSpec;
 use nix::unistd::{fchown, fchownat, linkat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
@@ -229,11 +230,8 @@ pub fn open_in_root(root: &Path, path: &Path) -> Result<std::fs::File, ExtractEr
         Mode::empty(),
     )
     .map_err(|e| ExtractError::Root(root.to_path_buf(), e))?;
-    let how = OpenHow::new()
-        .flags(OFlag::O_RDONLY | OFlag::O_CLOEXEC)
-        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
     let p = clean(path);
-    let fd = openat2(&root_fd, &p, how).map_err(entry_err("open", &p))?;
+    let fd = resolve::open_in_root(&root_fd, &p, OFlag::O_RDONLY).map_err(entry_err("open", &p))?;
     Ok(std::fs::File::from(fd))
 }
 
@@ -622,23 +620,9 @@ impl Extractor<'_> {
     /// Opens `path` (relative to the layer root, resolved as if the root were `/`), not following a final
     /// symlink. The empty path is the root itself.
     fn open_in_root(&self, path: &Path, flags: OFlag) -> Result<OwnedFd, ExtractError> {
-        let p: &Path = if path.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            path
-        };
-        let how = OpenHow::new()
-            .flags(flags | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC)
-            .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
-        // EAGAIN: a concurrent rename somewhere under the root made the kernel refuse to vouch for `..`;
-        // nothing else renames in a layer being extracted, but retrying is what openat2(2) asks for.
-        let mut tries = 0;
-        loop {
-            match openat2(&self.root, p, how) {
-                Err(Errno::EAGAIN) if tries < 8 => tries += 1,
-                Err(e @ Errno::ENOSYS) => return Err(ExtractError::NoOpenat2(e)),
-                r => return r.map_err(entry_err("open", path)),
-            }
+        match resolve::open_in_root(&self.root, path, flags | OFlag::O_NOFOLLOW) {
+            Err(e @ Errno::ENOSYS) => Err(ExtractError::NoOpenat2(e)),
+            r => r.map_err(entry_err("open", path)),
         }
     }
 

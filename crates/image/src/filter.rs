@@ -1,5 +1,9 @@
-//! `images --filter KEY=VALUE`: Docker's `dangling` and `reference`. Parsed once, before anything is listed.
+//! `images --filter KEY=VALUE`: Docker's `dangling`, `reference`, `label`, `before` and `since`. Parsed once,
+//! before anything is listed; the images `before` and `since` name are looked up by [`Store::images_filtered`].
+//!
+//! [`Store::images_filtered`]: crate::Store::images_filtered
 
+use std::collections::HashMap;
 use std::str::FromStr;
 
 use glob::{MatchOptions, Pattern};
@@ -19,8 +23,10 @@ pub enum ImageFilterError {
         #[source]
         source: glob::PatternError,
     },
-    #[error("invalid filter {0:?}: expected dangling or reference")]
+    #[error("invalid filter {0:?}: expected dangling, reference, label, before or since")]
     Key(String),
+    #[error("invalid filter {0}=: expected an image")]
+    NoImage(&'static str),
 }
 
 /// One `images --filter`.
@@ -30,6 +36,12 @@ pub enum ImageFilter {
     Dangling(bool),
     /// A shell pattern (Go's `path.Match`: `*` stops at `/`) over `REPOSITORY:TAG` or `REPOSITORY`.
     Reference(Pattern),
+    /// `label=KEY` or `label=KEY=VALUE`, over the image config's labels.
+    Label(String, Option<String>),
+    /// Created before the image named (a reference or ID), as Docker compares them: by creation time.
+    Before(String),
+    /// Created after the image named.
+    Since(String),
 }
 
 impl FromStr for ImageFilter {
@@ -51,9 +63,27 @@ impl FromStr for ImageFilter {
                     source,
                 }
             })?),
+            "label" => match v.split_once('=') {
+                Some((k, v)) => ImageFilter::Label(k.to_owned(), Some(v.to_owned())),
+                None => ImageFilter::Label(v.to_owned(), None),
+            },
+            "before" | "since" if v.is_empty() => {
+                return Err(ImageFilterError::NoImage(if k == "before" {
+                    "before"
+                } else {
+                    "since"
+                }))
+            }
+            "before" => ImageFilter::Before(v.to_owned()),
+            "since" => ImageFilter::Since(v.to_owned()),
             _ => return Err(ImageFilterError::Key(k.to_owned())),
         })
     }
+}
+
+/// When `i` was made, to the nanosecond; `None` when its config gives no readable time.
+fn created(i: &ImageSummary) -> Option<i128> {
+    crate::time::parse_rfc3339_nanos(&i.created)
 }
 
 /// `path.Match`'s rules: a wildcard never matches a `/`.
@@ -64,14 +94,34 @@ const PATH_MATCH: MatchOptions = MatchOptions {
 };
 
 impl ImageFilter {
-    pub fn matches(&self, i: &ImageSummary) -> bool {
-        self.matches_name(&i.repository, &i.tag)
+    /// Whether `i` passes. `created_of` gives the creation time (nanoseconds since the epoch) of the image a
+    /// `before` or `since` names; `labels` gives `i`'s config labels, and is called only by `label`.
+    pub fn matches(
+        &self,
+        i: &ImageSummary,
+        created_of: impl Fn(&str) -> Option<i128>,
+        labels: impl FnOnce() -> HashMap<String, String>,
+    ) -> bool {
+        match self {
+            ImageFilter::Label(k, v) => {
+                let labels = labels();
+                match v {
+                    Some(v) => labels.get(k) == Some(v),
+                    None => labels.contains_key(k),
+                }
+            }
+            ImageFilter::Before(r) => created_of(r).zip(created(i)).is_some_and(|(t, c)| c < t),
+            ImageFilter::Since(r) => created_of(r).zip(created(i)).is_some_and(|(t, c)| c > t),
+            _ => self.matches_name(&i.repository, &i.tag),
+        }
     }
 
-    /// [`Self::matches`] for an image listed as `repository` and `tag` (`<none>` when untagged).
+    /// [`Self::matches`] for an image known only as `repository` and `tag` (`<none>` when untagged), with no
+    /// config: the built-in `host` image, which has no labels and no creation time.
     pub fn matches_name(&self, repository: &str, tag: &str) -> bool {
         let untagged = repository == "<none>";
         match self {
+            ImageFilter::Label(..) | ImageFilter::Before(_) | ImageFilter::Since(_) => false,
             ImageFilter::Dangling(d) => *d == untagged,
             ImageFilter::Reference(p) => {
                 !untagged
@@ -103,20 +153,51 @@ mod tests {
         let f = |s: &str| s.parse::<ImageFilter>().unwrap();
         let bb = image("busybox", "1.36");
         let local = image("localhost:5000/team/app", "v1");
-        assert!(f("reference=busybox").matches(&bb));
-        assert!(f("reference=busy*:1.*").matches(&bb));
-        assert!(!f("reference=busybox:latest").matches(&bb));
-        assert!(f("reference=localhost:5000/*/app").matches(&local));
+        let names = |f: ImageFilter, i: &ImageSummary| f.matches_name(&i.repository, &i.tag);
+        assert!(names(f("reference=busybox"), &bb));
+        assert!(names(f("reference=busy*:1.*"), &bb));
+        assert!(!names(f("reference=busybox:latest"), &bb));
+        assert!(names(f("reference=localhost:5000/*/app"), &local));
         assert!(
-            !f("reference=localhost:5000/*").matches(&local),
+            !names(f("reference=localhost:5000/*"), &local),
             "* stops at /"
         );
-        assert!(f("dangling=true").matches(&image("<none>", "<none>")));
-        assert!(!f("dangling=true").matches(&bb));
-        assert!(!f("reference=*").matches(&image("<none>", "<none>")));
-        for bad in ["dangling=maybe", "reference=[", "label=a", "nokey"] {
+        assert!(f("dangling=true").matches_name("<none>", "<none>"));
+        assert!(!names(f("dangling=true"), &bb));
+        assert!(!f("reference=*").matches_name("<none>", "<none>"));
+        for bad in [
+            "dangling=maybe",
+            "reference=[",
+            "before=",
+            "colour=red",
+            "nokey",
+        ] {
             let e = bad.parse::<ImageFilter>().unwrap_err();
             assert!(!e.to_string().contains('\n'), "{e}");
         }
+    }
+
+    #[test]
+    fn labels_and_creation_times_filter_as_docker_s_do() {
+        let f = |s: &str| s.parse::<ImageFilter>().unwrap();
+        let mut old = image("old", "1");
+        old.created = "2026-12-06T10:00:00.1Z".into();
+        let labels = || HashMap::from([("tier".to_string(), "web".to_string())]);
+        let mid = crate::time::parse_rfc3339_nanos("2026-12-06T10:00:00.200000000Z");
+        let at = |r: &str| (r == "mid").then_some(mid.unwrap());
+        assert!(f("label=tier").matches(&old, at, labels));
+        assert!(f("label=tier=web").matches(&old, at, labels));
+        assert!(!f("label=tier=db").matches(&old, at, labels));
+        assert!(!f("label=owner").matches(&old, at, labels));
+        assert!(f("before=mid").matches(&old, at, labels));
+        assert!(!f("since=mid").matches(&old, at, labels));
+        old.created = "2026-12-06T10:00:00.2Z".into();
+        assert!(
+            !f("before=mid").matches(&old, at, labels),
+            "strictly before"
+        );
+        assert!(!f("since=mid").matches(&old, at, labels), "strictly after");
+        assert!(!f("label=tier").matches_name("host", "latest"), "no labels");
+        assert!(!f("since=mid").matches_name("host", "latest"), "no time");
     }
 }

@@ -13,7 +13,7 @@ use crate::change::ChangeError;
 use crate::extract::ExtractError;
 use crate::index::{resolve_in, Index};
 use crate::reference::{Digest, ImageId, Reference, ReferenceError};
-use crate::time::parse_rfc3339;
+use crate::time::{parse_rfc3339, parse_rfc3339_nanos};
 
 const INDEX: &str = "repositories.json";
 
@@ -232,51 +232,56 @@ impl Store {
 
     /// Every image and tag, newest first; an untagged image appears once as `<none>:<none>`.
     pub fn images(&self) -> Result<Vec<ImageSummary>, StoreError> {
+        images_in(&self.read_index()?)
+    }
+
+    /// [`Self::images`] that pass every filter (`images --filter`). The images `before` and `since` name
+    /// are looked up first, so a missing one fails the listing; labels are read only if a filter asks.
+    pub fn images_filtered(
+        &self,
+        filters: &[crate::ImageFilter],
+    ) -> Result<Vec<ImageSummary>, StoreError> {
+        use crate::ImageFilter;
         let index = self.read_index()?;
-        let mut out = Vec::new();
-        for (id, rec) in &index.images {
-            let size = rec.layers.iter().map(|l| l.size).sum();
-            let id_d: ImageId = id.parse()?;
-            let tags = index.tags_of(id);
-            let digests = index.digests_of(id);
-            let mut push = |repository: String, tag: String, digest: Option<&str>| {
-                out.push(ImageSummary {
-                    repository,
-                    tag,
-                    digest: digest.and_then(|d| d.parse().ok()),
-                    id: id_d.clone(),
-                    created: rec.created.clone(),
-                    created_unix: parse_rfc3339(&rec.created).unwrap_or(0),
-                    size,
-                })
-            };
-            // As Docker: an untagged image pulled by digest shows its repository with tag `<none>`.
-            if tags.is_empty() && digests.is_empty() {
-                push("<none>".into(), "<none>".into(), None);
-            }
-            if tags.is_empty() {
-                for d in &digests {
-                    let (name, digest) = d.split_once('@').expect("name@digest");
-                    push(name.into(), "<none>".into(), Some(digest));
-                }
-            }
-            for t in tags {
-                let r: Reference = t.parse()?;
-                let digest = digests.iter().find_map(|d| {
-                    d.split_once('@')
-                        .filter(|(name, _)| *name == r.name())
-                        .map(|(_, digest)| digest)
-                });
-                push(r.name().into(), r.tag().into(), digest);
+        let mut created = std::collections::HashMap::new();
+        for f in filters {
+            if let ImageFilter::Before(r) | ImageFilter::Since(r) = f {
+                let id = resolve_in(&index, r)?;
+                let time = index
+                    .images
+                    .get(&id.to_string())
+                    .and_then(|rec| parse_rfc3339_nanos(&rec.created))
+                    .unwrap_or(0);
+                created.insert(r.as_str(), time);
             }
         }
-        out.sort_by(|a, b| {
-            b.created_unix
-                .cmp(&a.created_unix)
-                .then_with(|| a.repository.cmp(&b.repository))
-                .then_with(|| a.tag.cmp(&b.tag))
-        });
-        Ok(out)
+        let mut images = images_in(&index)?;
+        let mut labels = std::collections::HashMap::new();
+        let mut keep = Vec::with_capacity(images.len());
+        for i in images.drain(..) {
+            let mut pass = true;
+            for f in filters {
+                let labels_of = || {
+                    labels
+                        .entry(i.id.clone())
+                        .or_insert_with(|| {
+                            self.config(&i.id)
+                                .ok()
+                                .and_then(|c| c.config().as_ref()?.labels().clone())
+                                .unwrap_or_default()
+                        })
+                        .clone()
+                };
+                if !f.matches(&i, |r| created.get(r).copied(), labels_of) {
+                    pass = false;
+                    break;
+                }
+            }
+            if pass {
+                keep.push(i);
+            }
+        }
+        Ok(keep)
     }
 
     /// Tags the image `src` (a reference or ID) as `new`, moving `new` off any image that had it.
@@ -477,4 +482,52 @@ pub(crate) fn oci_digest(d: &Digest) -> oci_spec::image::Digest {
     d.to_string()
         .parse()
         .expect("a sha256 digest is a valid OCI digest")
+}
+
+/// Every image and tag in `index`, newest first: [`Store::images`].
+fn images_in(index: &Index) -> Result<Vec<ImageSummary>, StoreError> {
+    let mut out = Vec::new();
+    for (id, rec) in &index.images {
+        let size = rec.layers.iter().map(|l| l.size).sum();
+        let id_d: ImageId = id.parse()?;
+        let tags = index.tags_of(id);
+        let digests = index.digests_of(id);
+        let mut push = |repository: String, tag: String, digest: Option<&str>| {
+            out.push(ImageSummary {
+                repository,
+                tag,
+                digest: digest.and_then(|d| d.parse().ok()),
+                id: id_d.clone(),
+                created: rec.created.clone(),
+                created_unix: parse_rfc3339(&rec.created).unwrap_or(0),
+                size,
+            })
+        };
+        // As Docker: an untagged image pulled by digest shows its repository with tag `<none>`.
+        if tags.is_empty() && digests.is_empty() {
+            push("<none>".into(), "<none>".into(), None);
+        }
+        if tags.is_empty() {
+            for d in &digests {
+                let (name, digest) = d.split_once('@').expect("name@digest");
+                push(name.into(), "<none>".into(), Some(digest));
+            }
+        }
+        for t in tags {
+            let r: Reference = t.parse()?;
+            let digest = digests.iter().find_map(|d| {
+                d.split_once('@')
+                    .filter(|(name, _)| *name == r.name())
+                    .map(|(_, digest)| digest)
+            });
+            push(r.name().into(), r.tag().into(), digest);
+        }
+    }
+    out.sort_by(|a, b| {
+        b.created_unix
+            .cmp(&a.created_unix)
+            .then_with(|| a.repository.cmp(&b.repository))
+            .then_with(|| a.tag.cmp(&b.tag))
+    });
+    Ok(out)
 }

@@ -28,6 +28,22 @@ pub(crate) fn parse_rfc3339(s: &str) -> Option<i64> {
     Some(days * 86400 + n(11..13)? * 3600 + n(14..16)? * 60 + n(17..19)?)
 }
 
+/// Nanoseconds since the epoch of a UTC RFC 3339 time, with its fraction of a second (any number of digits):
+/// for ordering images created within one second, as Docker orders them.
+pub(crate) fn parse_rfc3339_nanos(s: &str) -> Option<i128> {
+    let secs = parse_rfc3339(s)?;
+    let frac = match s.as_bytes()[19] {
+        b'.' => &s[20..s.len() - 1],
+        b'Z' => "",
+        _ => return None,
+    };
+    if frac.len() > 9 || !frac.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let nanos = format!("{frac:0<9}").parse::<i128>().ok()?;
+    Some(i128::from(secs) * 1_000_000_000 + nanos)
+}
+
 // Howard Hinnant's days <-> civil date algorithms (proleptic Gregorian, days since 1970-01-01).
 fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719_468;

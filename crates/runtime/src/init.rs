@@ -833,28 +833,15 @@ fn make_in_root(root: &Path, dest: &Path, dir: bool, points: &mut MountPoints) -
 /// exactly what was opened: a path checked first and mounted on later could be redirected in between by
 /// a link swapped in a directory that a running container shares, a volume (CVE-2021-30465).
 fn open_in_root(root: &Path, dest: &Path) -> Step<OwnedFd> {
-    use rustix::fs::{Mode, OFlags, ResolveFlags};
-    let errno = |e: rustix::io::Errno| Errno::from_raw(e.raw_os_error());
-    let dir = rustix::fs::open(
+    use nix::fcntl::OFlag;
+    let dir = nix::fcntl::open(
         root,
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
     )
-    .map_err(|e| fail(format!("open root {}", root.display()), errno(e)))?;
-    let rel = dest.strip_prefix("/").unwrap_or(dest);
-    let rel = if rel.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        rel
-    };
-    rustix::fs::openat2(
-        &dir,
-        rel,
-        OFlags::PATH | OFlags::CLOEXEC,
-        Mode::empty(),
-        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
-    )
-    .map_err(|e| fail(format!("open mount point {}", dest.display()), errno(e)))
+    .map_err(|e| fail(format!("open root {}", root.display()), e))?;
+    minotaur_sys::resolve::open_in_root(&dir, dest, OFlag::O_PATH)
+        .map_err(|e| fail(format!("open mount point {}", dest.display()), e))
 }
 
 /// The path through which the kernel reaches exactly what `fd` refers to.

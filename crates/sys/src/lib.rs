@@ -8,6 +8,7 @@
 
 pub mod bpf;
 pub mod pcap;
+pub mod resolve;
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 

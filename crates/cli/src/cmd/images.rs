@@ -15,7 +15,8 @@ pub struct Args {
     #[arg(value_name = "REPOSITORY[:TAG]")]
     reference: Option<String>,
 
-    /// Filter: dangling=true|false, reference=PATTERN (a shell pattern over REPOSITORY[:TAG])
+    /// Filter: dangling=true|false, reference=PATTERN (a shell pattern over REPOSITORY[:TAG]),
+    /// label=KEY[=VALUE], before=IMAGE, since=IMAGE
     #[arg(short = 'f', long = "filter", value_name = "KEY=VALUE")]
     filter: Vec<String>,
 
@@ -82,11 +83,10 @@ pub fn run(global: &Global, args: Args) -> CliResult {
         }
     };
     let mut images: Vec<_> = store
-        .images()?
+        .images_filtered(&filters)?
         .into_iter()
         .filter(|i| repo.as_ref().is_none_or(|r| *r == i.repository))
         .filter(|i| tag.as_ref().is_none_or(|t| *t == i.tag))
-        .filter(|i| filters.iter().all(|f| f.matches(i)))
         .map(Some)
         .collect();
     // The built-in image, always there: the host's own filesystem, no layers, no creation time.

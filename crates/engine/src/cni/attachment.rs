@@ -59,8 +59,8 @@ pub fn add(ctx: &Context, inv: &Invocation, conf: &NetConf) -> Result<Value, Cni
             NetworkError::InternalPublish(format!("{}/{}", inv.container_id, inv.ifname)).into(),
         );
     }
-    let wanted = requested_ips(inv)?;
-    let ranges = conf.ranges();
+    let wanted = wanted_ips(conf, inv)?;
+    let sets = [conf.range_set(false), conf.range_set(true)];
     let routes: Vec<CniRoute> = conf
         .routes()
         .iter()
@@ -107,11 +107,14 @@ pub fn add(ctx: &Context, inv: &Invocation, conf: &NetConf) -> Result<Value, Cni
             let Some(s) = net.subnet_of(v6) else {
                 return Ok(None);
             };
-            let range: Option<&Range> = ranges.iter().find(|r| r.subnet.addr().is_ipv6() == v6);
-            let (lo, hi) = (
-                range.and_then(|r| r.range_start),
-                range.and_then(|r| r.range_end),
-            );
+            // The family's range set: windows of the subnet, tried in order; none is the whole pool.
+            let windows: Vec<(Option<IpAddr>, Option<IpAddr>)> = match &sets[usize::from(v6)] {
+                Some(set) => set.iter().map(|r| (r.range_start, r.range_end)).collect(),
+                None => vec![(None, None)],
+            };
+            let within = |a: IpAddr, (lo, hi): (Option<IpAddr>, Option<IpAddr>)| {
+                lo.is_none_or(|l| a >= l) && hi.is_none_or(|h| a <= h)
+            };
             let want = wanted.iter().copied().find(|a| a.is_ipv6() == v6);
             if let Some(a) = want {
                 if !s.subnet.contains(&a) || a == s.gateway || a == s.subnet.network() {
@@ -121,9 +124,17 @@ pub fn add(ctx: &Context, inv: &Invocation, conf: &NetConf) -> Result<Value, Cni
                     }
                     .into());
                 }
+                if !windows.iter().any(|w| within(a, *w)) {
+                    return Err(CniError::InvalidConfig(format!(
+                        "requested address {a} is in none of the configuration's ranges of {}",
+                        s.subnet
+                    )));
+                }
             }
-            let candidates = pool::hosts(&s.subnet, s.ip_range.as_ref(), s.gateway)
-                .filter(move |a| lo.is_none_or(|l| *a >= l) && hi.is_none_or(|h| *a <= h));
+            let candidates = windows.iter().flat_map(|w| {
+                pool::hosts(&s.subnet, s.ip_range.as_ref(), s.gateway)
+                    .filter(move |a| within(*a, *w))
+            });
             let addr = tx
                 .allocate_cni_address(&net.id, &inv.container_id, &inv.ifname, want, candidates)
                 .map_err(|e| match e {
@@ -254,7 +265,7 @@ pub fn del(ctx: &Context, inv: &Invocation, conf: &NetConf) -> Result<(), CniErr
 }
 
 /// CHECK: the interface is in the namespace with the recorded MAC and addresses and is up, its host end
-/// is a port of the network's bridge, and the previous result's addresses are the recorded ones.
+/// is a port of the network's bridge, and the previous result holds the recorded addresses.
 pub fn check(ctx: &Context, inv: &Invocation, conf: &NetConf) -> Result<(), CniError> {
     let netns = inv.netns.as_deref().expect("CHECK has CNI_NETNS (checked)");
     let unknown = || {
@@ -329,9 +340,10 @@ pub fn check(ctx: &Context, inv: &Invocation, conf: &NetConf) -> Result<(), CniE
             .chain(ep.ipv6.iter())
             .map(|n| n.to_string())
             .collect();
-        if prev_ips != ours {
+        // Other plugins of the list may have added addresses of their own.
+        if !ours.is_subset(&prev_ips) {
             return Err(CniError::Check(format!(
-                "the previous result's addresses ({}) are not the attachment's ({})",
+                "the previous result's addresses ({}) lack the attachment's ({})",
                 prev_ips.into_iter().collect::<Vec<_>>().join(", "),
                 ours.into_iter().collect::<Vec<_>>().join(", ")
             )));
@@ -340,13 +352,10 @@ pub fn check(ctx: &Context, inv: &Invocation, conf: &NetConf) -> Result<(), CniE
     Ok(())
 }
 
-/// GC: takes away every attachment on the network that `cni.dev/valid-attachments` does not list. Goes
-/// on past errors and reports them together.
+/// GC: takes away every attachment on the network that `cni.dev/valid-attachments` does not list (all of
+/// them when there is no list, see [`NetConf::valid`]). Goes on past errors and reports them together.
 pub fn gc(ctx: &Context, conf: &NetConf) -> Result<(), CniError> {
-    let valid = conf
-        .valid_attachments
-        .as_ref()
-        .ok_or_else(|| CniError::InvalidConfig("GC needs cni.dev/valid-attachments".into()))?;
+    let valid = conf.valid();
     let Some(net) = network_named(ctx, &conf.name)? else {
         return Ok(());
     };
@@ -480,8 +489,17 @@ fn add_routes(netns: &Path, rec: &CniRecord) -> Result<(), CniError> {
 }
 
 /// The spec's result: the bridge, the host end and the inside interface; the addresses on the inside one;
-/// the routes.
+/// the routes; the resolver. Chained after another plugin, the previous result's interfaces, addresses
+/// and routes come first and ours follow (our addresses' `interface` indexes count theirs), as the spec
+/// asks of a plugin that adds to a result.
 fn result(conf: &NetConf, net: &Network, rec: &CniRecord, netns: &Path) -> Value {
+    let prev = conf.prev_result.as_ref();
+    let prev_list = |key: &str| -> Vec<Value> {
+        prev.and_then(|p| p.get(key)?.as_array().cloned())
+            .unwrap_or_default()
+    };
+    let mut interfaces = prev_list("interfaces");
+    let inside_index = interfaces.len() + 2;
     let ep = &rec.endpoint;
     let mac_of = |name: &str| {
         Netlink::open()
@@ -499,16 +517,12 @@ fn result(conf: &NetConf, net: &Network, rec: &CniRecord, netns: &Path) -> Value
         host["mac"] = json!(m);
     }
     let inside = json!({"name": ep.ifname, "mac": ep.mac, "sandbox": netns.display().to_string()});
-    let mut ips = Vec::new();
-    let mut routes = Vec::new();
-    let nameservers: Vec<String> = [ep.gateway4, ep.gateway6]
-        .into_iter()
-        .flatten()
-        .map(|g| g.to_string())
-        .collect();
+    interfaces.extend([bridge, host, inside]);
+    let mut ips = prev_list("ips");
+    let mut routes = prev_list("routes");
     for (addr, gw) in [(ep.ipv4, ep.gateway4), (ep.ipv6, ep.gateway6)] {
         let Some(addr) = addr else { continue };
-        let mut ip = json!({"address": addr.to_string(), "interface": 2});
+        let mut ip = json!({"address": addr.to_string(), "interface": inside_index});
         if let Some(gw) = gw {
             ip["gateway"] = json!(gw.to_string());
             if rec.default_routes {
@@ -530,12 +544,59 @@ fn result(conf: &NetConf, net: &Network, rec: &CniRecord, netns: &Path) -> Value
     }
     json!({
         "cniVersion": conf.cni_version,
-        "interfaces": [bridge, host, inside],
+        "interfaces": interfaces,
         "ips": ips,
         "routes": routes,
-        // minotaur's resolver answers on the gateways (the runtime writes the namespace's resolv.conf).
-        "dns": if rec.names.is_empty() { json!({}) } else { json!({"nameservers": nameservers}) },
+        "dns": dns(conf, rec),
     })
+}
+
+/// The result's `dns`: minotaur's resolver on the gateways (when the attachment has names), then the
+/// `dns` capability's servers, searches and options, then the previous result's. The runtime writes the
+/// namespace's `resolv.conf` from it.
+fn dns(conf: &NetConf, rec: &CniRecord) -> Value {
+    let ep = &rec.endpoint;
+    let cap = conf.runtime_config.dns.clone().unwrap_or_default();
+    let prev = conf.prev_result.as_ref().and_then(|p| p.get("dns"));
+    let prev_list = |key: &str| -> Vec<String> {
+        prev.and_then(|d| d.get(key)?.as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect()
+    };
+    let gateways: Vec<String> = if rec.names.is_empty() {
+        Vec::new()
+    } else {
+        [ep.gateway4, ep.gateway6]
+            .into_iter()
+            .flatten()
+            .map(|g| g.to_string())
+            .collect()
+    };
+    let mut doc = serde_json::Map::new();
+    for (key, lists) in [
+        (
+            "nameservers",
+            [gateways, cap.servers, prev_list("nameservers")],
+        ),
+        ("search", [Vec::new(), cap.searches, prev_list("search")]),
+        ("options", [Vec::new(), cap.options, prev_list("options")]),
+    ] {
+        let mut all: Vec<String> = Vec::new();
+        for v in lists.into_iter().flatten() {
+            if !all.contains(&v) {
+                all.push(v);
+            }
+        }
+        if !all.is_empty() {
+            doc.insert(key.to_owned(), json!(all));
+        }
+    }
+    if let Some(domain) = prev.and_then(|d| d.get("domain")) {
+        doc.insert("domain".to_owned(), domain.clone());
+    }
+    Value::Object(doc)
 }
 
 /// The network of a configuration's name (an exact name: a CNI name is never taken as an ID prefix).
@@ -551,7 +612,17 @@ fn network_for(ctx: &Context, conf: &NetConf) -> Result<Network, CniError> {
         Some(n) => n,
         None if conf.name == DEFAULT_NETWORK => networks::default_network(ctx)?,
         None => {
-            let ranges = conf.ranges();
+            // A set's ranges are windows of one subnet (checked): its first names the subnet, and the
+            // gateway is the first one a range of the set gives.
+            let ranges: Vec<Range> = conf
+                .range_sets()
+                .iter()
+                .filter_map(|set| {
+                    let mut r = set.first()?.clone();
+                    r.gateway = set.iter().find_map(|r| r.gateway);
+                    Some(r)
+                })
+                .collect();
             let mut options = std::collections::BTreeMap::new();
             if let Some(b) = &conf.bridge {
                 options.insert("com.docker.network.bridge.name".to_owned(), b.clone());
@@ -619,18 +690,29 @@ fn network_for(ctx: &Context, conf: &NetConf) -> Result<Network, CniError> {
     Ok(net)
 }
 
-/// Addresses asked for in `CNI_ARGS` (`IP=10.1.0.5` or several, comma-separated), as host-local takes them.
-fn requested_ips(inv: &Invocation) -> Result<Vec<IpAddr>, CniError> {
+/// The addresses asked for, as host-local gathers them: the `ips` capability, `args.cni.ips` and
+/// `CNI_ARGS`' `IP` (`IP=10.1.0.5` or several, comma-separated); at most one per address family.
+fn wanted_ips(conf: &NetConf, inv: &Invocation) -> Result<Vec<IpAddr>, CniError> {
+    let mut wanted = conf.requested_ips()?;
     let Some(list) = inv.args.get("IP") else {
-        return Ok(Vec::new());
+        return Ok(wanted);
     };
-    list.split(',')
-        .map(|s| {
-            let s = s.split('/').next().unwrap_or(s);
-            s.parse()
-                .map_err(|_| CniError::InvalidEnv(format!("CNI_ARGS IP {s:?} is not an address")))
-        })
-        .collect()
+    for s in list.split(',') {
+        let s = s.split('/').next().unwrap_or(s);
+        let a: IpAddr = s
+            .parse()
+            .map_err(|_| CniError::InvalidEnv(format!("CNI_ARGS IP {s:?} is not an address")))?;
+        if wanted.contains(&a) {
+            continue;
+        }
+        if let Some(other) = wanted.iter().find(|o| o.is_ipv6() == a.is_ipv6()) {
+            return Err(CniError::Unsupported(format!(
+                "requested addresses {other} and {a}: an attachment has one address per family"
+            )));
+        }
+        wanted.push(a);
+    }
+    Ok(wanted)
 }
 
 /// Refuses host ports that a container or another attachment publishes already.

@@ -165,11 +165,33 @@ pub struct NetConf {
     pub ipam: Option<Ipam>,
     #[serde(default)]
     pub runtime_config: RuntimeConfig,
-    /// What ADD returned, for CHECK (and DEL, which does not need it).
+    /// The configuration's own arguments: `args.cni.ips` asks for addresses, as host-local reads it.
+    #[serde(default)]
+    pub args: ConfArgs,
+    /// The previous plugin's result: on ADD when this plugin is chained after another (its interfaces,
+    /// addresses and routes are kept in ours), and what ADD returned on CHECK and DEL.
     pub prev_result: Option<serde_json::Value>,
-    /// GC's list of the attachments to keep.
+    /// GC's list of the attachments to keep. Absent or `null` means none is (see [`NetConf::valid`]).
     #[serde(rename = "cni.dev/valid-attachments")]
     pub valid_attachments: Option<Vec<ValidAttachment>>,
+    /// The same list under the name the spec's text once gave it; libcni sends both.
+    #[serde(rename = "cni.dev/attachments")]
+    pub attachments: Option<Vec<ValidAttachment>>,
+}
+
+/// The `args` key of a configuration; only the `cni` namespace's `ips` is read.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct ConfArgs {
+    #[serde(default)]
+    pub cni: ConfCniArgs,
+}
+
+/// `args.cni`.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct ConfCniArgs {
+    /// Addresses to take (with or without a prefix length), one per address family.
+    #[serde(default)]
+    pub ips: Vec<String>,
 }
 
 /// host-local's IPAM section.
@@ -178,7 +200,8 @@ pub struct NetConf {
 pub struct Ipam {
     #[serde(rename = "type", default)]
     pub plugin: String,
-    /// Range sets, one per address family; each set's first range is used.
+    /// Range sets, at most one per address family. The ranges of a set are windows of one subnet, tried
+    /// in order, as host-local tries them.
     #[serde(default)]
     pub ranges: Vec<Vec<Range>>,
     #[serde(default)]
@@ -211,6 +234,26 @@ pub struct Route {
 pub struct RuntimeConfig {
     #[serde(default)]
     pub port_mappings: Vec<PortMapping>,
+    /// The `ips` capability: addresses to take, as `args.cni.ips`.
+    #[serde(default)]
+    pub ips: Vec<String>,
+    /// The `ipRanges` capability: range sets that replace the IPAM section's, as host-local takes them.
+    #[serde(default)]
+    pub ip_ranges: Vec<Vec<Range>>,
+    /// The `dns` capability: what the runtime wants in the namespace's resolver configuration.
+    #[serde(default)]
+    pub dns: Option<DnsCapability>,
+}
+
+/// The `dns` capability's settings.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+pub struct DnsCapability {
+    #[serde(default)]
+    pub servers: Vec<String>,
+    #[serde(default)]
+    pub searches: Vec<String>,
+    #[serde(default)]
+    pub options: Vec<String>,
 }
 
 /// One entry of the `portMappings` capability.
@@ -266,7 +309,47 @@ impl NetConf {
         for p in &conf.runtime_config.port_mappings {
             p.port()?;
         }
+        conf.check_range_sets()?;
+        conf.requested_ips()?;
         Ok(conf)
+    }
+
+    /// A minotaur network has one subnet per address family, so a range set's ranges must be windows of
+    /// one subnet, and there is at most one set per family (host-local would give an address from each).
+    fn check_range_sets(&self) -> Result<(), CniError> {
+        let sets = self.range_sets();
+        for (i, set) in sets.iter().enumerate() {
+            let Some(first) = set.first() else {
+                return Err(CniError::InvalidConfig(format!("range set {i} is empty")));
+            };
+            let subnet = first.subnet.trunc();
+            for r in set {
+                if r.subnet.trunc() != subnet {
+                    return Err(CniError::Unsupported(format!(
+                        "range set {i} mixes subnets {subnet} and {}: a minotaur network has one subnet \
+                         per address family (its ranges may be windows of that subnet)",
+                        r.subnet.trunc()
+                    )));
+                }
+                for a in [r.range_start, r.range_end].into_iter().flatten() {
+                    if !subnet.contains(&a) {
+                        return Err(CniError::InvalidConfig(format!(
+                            "range boundary {a} is outside its subnet {subnet}"
+                        )));
+                    }
+                }
+            }
+            if sets[..i]
+                .iter()
+                .any(|other| other[0].subnet.addr().is_ipv6() == subnet.addr().is_ipv6())
+            {
+                return Err(CniError::Unsupported(format!(
+                    "two range sets of one address family ({subnet}): an attachment has one address \
+                     per family"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// The version check the spec asks every command to make (error 1).
@@ -282,20 +365,58 @@ impl NetConf {
         Ok(())
     }
 
-    /// The ranges asked for: the first of each range set, or the older single range.
-    pub fn ranges(&self) -> Vec<Range> {
+    /// The range sets in force: the `ipRanges` capability's when the runtime gives them, else the IPAM
+    /// section's `ranges`, else its older single range as a set of one.
+    pub fn range_sets(&self) -> Vec<Vec<Range>> {
+        if !self.runtime_config.ip_ranges.is_empty() {
+            return self.runtime_config.ip_ranges.clone();
+        }
         let Some(ipam) = &self.ipam else {
             return Vec::new();
         };
-        let mut out: Vec<Range> = ipam
-            .ranges
-            .iter()
-            .filter_map(|set| set.first().cloned())
-            .collect();
-        if out.is_empty() {
-            out.extend(ipam.single.clone());
+        if !ipam.ranges.is_empty() {
+            return ipam.ranges.clone();
         }
-        out
+        ipam.single
+            .clone()
+            .map(|r| vec![vec![r]])
+            .unwrap_or_default()
+    }
+
+    /// Every range of every set in force.
+    pub fn ranges(&self) -> Vec<Range> {
+        self.range_sets().into_iter().flatten().collect()
+    }
+
+    /// The range set of one address family, if the configuration has one.
+    pub fn range_set(&self, v6: bool) -> Option<Vec<Range>> {
+        self.range_sets()
+            .into_iter()
+            .find(|set| set.first().is_some_and(|r| r.subnet.addr().is_ipv6() == v6))
+    }
+
+    /// The addresses asked for by the `ips` capability and `args.cni.ips` (a prefix length is allowed and
+    /// ignored), at most one per address family. `CNI_ARGS`' `IP` is the invocation's.
+    pub fn requested_ips(&self) -> Result<Vec<IpAddr>, CniError> {
+        parse_ips(
+            self.runtime_config
+                .ips
+                .iter()
+                .chain(&self.args.cni.ips)
+                .map(String::as_str),
+            "requested address",
+        )
+    }
+
+    /// GC's attachments to keep: `cni.dev/valid-attachments`, or `cni.dev/attachments`. Neither (or
+    /// `null`, which is how libcni encodes an empty Go list) means that none is valid, as the reference
+    /// plugins' library reads it and as `cnitool gc` means it ("all attachments are stale"): libcni has
+    /// already sent a DEL for each attachment it cached before it sends GC.
+    pub fn valid(&self) -> &[ValidAttachment] {
+        self.valid_attachments
+            .as_deref()
+            .or(self.attachments.as_deref())
+            .unwrap_or(&[])
     }
 
     /// The IPAM section's routes.
@@ -307,6 +428,32 @@ impl NetConf {
     pub fn legacy_result(&self) -> bool {
         self.cni_version.starts_with("0.")
     }
+}
+
+/// Addresses with or without a prefix length; duplicates are one; two of one family are refused.
+pub fn parse_ips<'a>(
+    list: impl Iterator<Item = &'a str>,
+    what: &str,
+) -> Result<Vec<IpAddr>, CniError> {
+    let mut out: Vec<IpAddr> = Vec::new();
+    for s in list {
+        let a: IpAddr = s
+            .split('/')
+            .next()
+            .unwrap_or(s)
+            .parse()
+            .map_err(|_| CniError::InvalidConfig(format!("{what} {s:?} is not an address")))?;
+        if out.contains(&a) {
+            continue;
+        }
+        if let Some(other) = out.iter().find(|o| o.is_ipv6() == a.is_ipv6()) {
+            return Err(CniError::Unsupported(format!(
+                "{what}s {other} and {a}: an attachment has one address per family"
+            )));
+        }
+        out.push(a);
+    }
+    Ok(out)
 }
 
 impl PortMapping {
@@ -385,6 +532,110 @@ mod tests {
         .unwrap();
         assert_eq!(c.ranges()[0].gateway, Some("10.9.0.1".parse().unwrap()));
         assert!(c.legacy_result());
+    }
+
+    #[test]
+    fn range_sets_come_from_ip_ranges_before_the_ipam_section() {
+        let c = NetConf::parse(
+            br#"{"cniVersion":"1.0.0","name":"n","type":"minotaur-cni",
+                "ipam":{"type":"host-local","ranges":[
+                    [{"subnet":"10.5.0.0/24","rangeStart":"10.5.0.10","rangeEnd":"10.5.0.11"},
+                     {"subnet":"10.5.0.0/24","rangeStart":"10.5.0.50","gateway":"10.5.0.1"}],
+                    [{"subnet":"fd00:5::/64"}]]}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.range_sets().len(), 2);
+        assert_eq!(c.range_set(false).unwrap().len(), 2);
+        assert_eq!(
+            c.range_set(true).unwrap()[0].subnet.to_string(),
+            "fd00:5::/64"
+        );
+        let c = NetConf::parse(
+            br#"{"cniVersion":"1.0.0","name":"n","type":"minotaur-cni",
+                "ipam":{"type":"host-local","subnet":"10.5.0.0/24"},
+                "runtimeConfig":{"ipRanges":[[{"subnet":"10.6.0.0/24","rangeStart":"10.6.0.7"}]]}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.ranges().len(), 1);
+        assert_eq!(c.ranges()[0].subnet.to_string(), "10.6.0.0/24");
+        assert!(c.range_set(true).is_none());
+    }
+
+    #[test]
+    fn range_sets_a_network_cannot_hold_are_refused() {
+        let code = |ipam: &str| {
+            NetConf::parse(
+                format!(
+                    r#"{{"cniVersion":"1.0.0","name":"n","type":"minotaur-cni","ipam":{ipam}}}"#
+                )
+                .as_bytes(),
+            )
+            .unwrap_err()
+            .code()
+        };
+        // Two subnets in one set, two sets of one family: one subnet and one address per family.
+        assert_eq!(
+            code(r#"{"ranges":[[{"subnet":"10.5.0.0/24"},{"subnet":"10.6.0.0/24"}]]}"#),
+            2
+        );
+        assert_eq!(
+            code(r#"{"ranges":[[{"subnet":"10.5.0.0/24"}],[{"subnet":"10.6.0.0/24"}]]}"#),
+            2
+        );
+        assert_eq!(
+            code(r#"{"ranges":[[{"subnet":"10.5.0.0/24","rangeEnd":"10.9.0.1"}]]}"#),
+            7
+        );
+        assert_eq!(code(r#"{"ranges":[[]]}"#), 7);
+    }
+
+    #[test]
+    fn requested_addresses_come_from_the_ips_capability_and_args() {
+        let c = NetConf::parse(
+            br#"{"cniVersion":"1.0.0","name":"n","type":"minotaur-cni",
+                "args":{"cni":{"ips":["10.5.0.9"]}},
+                "runtimeConfig":{"ips":["fd00:5::9/64","10.5.0.9/24"]}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            c.requested_ips().unwrap(),
+            vec![
+                "fd00:5::9".parse::<IpAddr>().unwrap(),
+                "10.5.0.9".parse().unwrap()
+            ]
+        );
+        let err = NetConf::parse(
+            br#"{"cniVersion":"1.0.0","name":"n","type":"minotaur-cni",
+                "args":{"cni":{"ips":["10.5.0.9","10.5.0.8"]}}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(err.code(), 2);
+        let err = NetConf::parse(
+            br#"{"cniVersion":"1.0.0","name":"n","type":"minotaur-cni",
+                "runtimeConfig":{"ips":["ten"]}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(err.code(), 7);
+    }
+
+    #[test]
+    fn gc_without_a_list_or_with_null_keeps_nothing() {
+        let valid = |s: &str| NetConf::parse(s.as_bytes()).unwrap().valid().to_vec();
+        let base = r#""cniVersion":"1.1.0","name":"n","type":"minotaur-cni""#;
+        assert!(valid(&format!("{{{base}}}")).is_empty());
+        assert!(valid(&format!(r#"{{{base},"cni.dev/valid-attachments":null}}"#)).is_empty());
+        let one = r#"[{"containerID":"a","ifname":"eth0"}]"#;
+        assert_eq!(
+            valid(&format!(r#"{{{base},"cni.dev/attachments":{one}}}"#))[0].container_id,
+            "a"
+        );
+        assert_eq!(
+            valid(&format!(
+                r#"{{{base},"cni.dev/valid-attachments":{one},"cni.dev/attachments":{one}}}"#
+            ))
+            .len(),
+            1
+        );
     }
 
     #[test]

@@ -25,7 +25,9 @@ pub fn run(root: &Root, args: Args) -> anyhow::Result<u8> {
     let c = root.load(&args.id)?;
     let _lock = super::lock(&c)?;
     if c.status() == Status::Stopped {
-        anyhow::bail!("container {} is not running", c.record.id);
+        // runc's words: containerd's shim reads "container not running" in a failed kill as "already
+        // exited", and fails the kill (and with it a CRI StopPodSandbox) on any other message.
+        anyhow::bail!("container not running: {}", c.record.id);
     }
     kill(&c, signal, args.all)?;
     Ok(0)
