@@ -1,10 +1,11 @@
 //! The runtime spec's hooks: programs run at points of a container's life with its state as JSON on stdin.
 //!
-//! `prestart` and `createRuntime` run in the runtime's namespaces after the container's namespaces exist and
-//! before `create` returns; `poststart` after `start` has let the process exec; `poststop` at `delete`. A hook
-//! that fails or outlives its `timeout` fails the operation (except `poststart` and `poststop`, whose failures
-//! the spec makes warnings: the caller decides). `startContainer` runs in the container's namespaces, run by
-//! the init (see the init module) through [`run`]; `createContainer` is not run yet.
+//! `prestart` and `createRuntime` run in the runtime's namespaces once the init has made the container's
+//! mounts and before it enters its root (`CreateOptions::before_pivot`); `poststart` after `start` has let
+//! the process exec; `poststop` at `delete`. A hook that fails or outlives its `timeout` fails the operation
+//! (except `poststart` and `poststop`, whose failures the spec makes warnings: the caller decides).
+//! `createContainer` (before pivot_root) and `startContainer` (after `start`, before the process) run in the
+//! container's namespaces, run by the init (see the init module) through [`run`].
 
 use std::io::Write;
 use std::os::unix::process::CommandExt;

@@ -53,6 +53,11 @@ pub fn delete(c: &Container, force: bool) -> anyhow::Result<()> {
             Err(e) => errors.push(e.into()),
         }
     }
+    if let Some(shared) = &c.record.shared_root {
+        if let Err(e) = minotaur_runtime::shared_mounts::release(shared) {
+            errors.push(e.into());
+        }
+    }
     let spec = super::container_spec(c);
     let state = c.state();
     if let Err(e) = c.remove() {
