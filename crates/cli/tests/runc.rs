@@ -1188,3 +1188,43 @@ fn every_hook_kind_runs_in_the_spec_s_order_with_its_state() {
     assert!(err.contains("createContainer hook /bin/false"), "{err}");
     assert!(!runc(&h, &["state", "order-fail"]).status.success());
 }
+
+/// A failing poststart or poststop hook stopped the ones after it (runtime-tools' `poststart_fail` and
+/// `poststop_fail`): the spec makes it a warning after which "the remaining hooks and lifecycle continue as
+/// if the hook had succeeded".
+#[test]
+fn a_failing_poststart_or_poststop_hook_does_not_stop_the_ones_after_it() {
+    let Some(h) = host() else { return };
+    let out = h.dir().join("after-failing-hooks");
+    let after = |name: &str| {
+        serde_json::json!({
+            "path": "/bin/sh",
+            "args": ["sh", "-c", format!("echo {name} >> {}", out.display())],
+        })
+    };
+    let b = bundle(&h, "b-failing-hooks", |spec| {
+        spec["process"]["args"] = serde_json::json!(["true"]);
+        spec["hooks"] = serde_json::json!({
+            "poststart": [{"path": "/bin/false"}, after("poststart")],
+            "poststop": [{"path": "/bin/false"}, after("poststop")],
+        });
+    });
+    ok(&h, &["create", "--bundle", s(&b), "failing-hooks"]);
+    let start = runc(&h, &["start", "failing-hooks"]);
+    assert!(
+        start.status.success(),
+        "a failing poststart hook failed start"
+    );
+    let warning = String::from_utf8_lossy(&start.stderr);
+    assert!(warning.contains("poststart hook /bin/false"), "{warning}");
+    wait_status(&h, "failing-hooks", "stopped");
+    let delete = runc(&h, &["delete", "failing-hooks"]);
+    assert!(
+        delete.status.success(),
+        "a failing poststop hook failed delete"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "poststart\npoststop\n"
+    );
+}

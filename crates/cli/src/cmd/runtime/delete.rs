@@ -66,7 +66,7 @@ pub fn delete(c: &Container, force: bool) -> anyhow::Result<()> {
     match spec {
         Ok(spec) => {
             if let Some(hooks) = spec.hooks() {
-                if let Err(e) = minotaur_runtime::hooks::run(
+                for e in minotaur_runtime::hooks::run_all(
                     "poststop",
                     hooks.poststop().as_deref().unwrap_or_default(),
                     &state,
