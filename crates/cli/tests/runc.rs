@@ -994,6 +994,12 @@ fn a_container_without_a_mount_namespace_of_its_own_shares_the_callers() {
     );
     ok(&h, &["start", "itype"]);
     wait_status(&h, "itype", "running");
+    // exec runs in the container's root too, not in the namespace's (the caller's) root.
+    let ls = ok(&h, &["exec", "itype", "ls", "/"]);
+    assert!(
+        ls.lines().any(|l| l == "bin") && !ls.lines().any(|l| l == "usr"),
+        "exec did not run in the container's root: {ls}"
+    );
     ok(&h, &["delete", "--force", "itype"]);
     let left = mounts_below(&h, "/proc/self/mountinfo", &rootfs);
     assert!(left.is_empty(), "delete left mounts: {left:?}");
@@ -1084,6 +1090,13 @@ fn a_mount_namespace_joined_by_path_keeps_its_other_processes_root() {
     assert!(
         mounts_below(&h, "/proc/self/mountinfo", &rootfs).is_empty(),
         "the container's mounts reached the caller's namespace"
+    );
+    ok(&h, &["start", "mntpath"]);
+    wait_status(&h, "mntpath", "running");
+    let ls = ok(&h, &["exec", "mntpath", "ls", "/"]);
+    assert!(
+        ls.lines().any(|l| l == "bin") && !ls.lines().any(|l| l == "usr"),
+        "exec did not run in the container's root: {ls}"
     );
     ok(&h, &["delete", "--force", "mntpath"]);
     let left = mounts_below(&h, &table, &rootfs);
