@@ -117,9 +117,9 @@ fn undo_shared_root(plan: &Plan<'_>) {
     }
 }
 
-/// Tells the parent the ID of the root's bind at `target` (statx(2) `STATX_MNT_ID`) and its path: it is the container's,
-/// for `delete` to take out of the namespace it shares, even once something (the mount point shims of a
-/// read-only root) is mounted over it.
+/// Tells the parent the ID of the root's bind at `target` (statx(2) `STATX_MNT_ID`) and its path: it is the
+/// container's, for `delete` to take out of the namespace it shares, even once something (the mount point
+/// shims of a read-only root) is mounted over it.
 fn report_shared_root(plan: &Plan<'_>, status: &mut File, target: &Path) -> Step<()> {
     use rustix::fs::{AtFlags, StatxFlags, CWD};
     let st = rustix::fs::statx(CWD, target, AtFlags::empty(), StatxFlags::MNT_ID).map_err(|e| {

@@ -119,7 +119,8 @@ pub enum RuntimeError {
         #[source]
         source: Errno,
     },
-    /// A hook the caller runs before the container's root is entered ([`CreateOptions::before_pivot`]) failed.
+    /// A hook the caller runs before the container's root is entered ([`CreateOptions::before_pivot`])
+    /// failed.
     #[error(transparent)]
     Hook(#[from] hooks::HookError),
     /// The init process died without saying why.
@@ -202,7 +203,8 @@ pub struct CreateOptions<'a> {
     pub before_pivot: Option<BeforePivot<'a>>,
 }
 
-/// A step of the caller's between the container's mounts and its `pivot_root` ([`CreateOptions::before_pivot`]).
+/// A step of the caller's between the container's mounts and its `pivot_root`
+/// ([`CreateOptions::before_pivot`]).
 #[derive(Clone, Copy)]
 pub struct BeforePivot<'a>(pub &'a dyn Fn(Pid) -> Result<(), hooks::HookError>);
 
