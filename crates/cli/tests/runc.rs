@@ -946,3 +946,298 @@ fn a_user_namespace_maps_the_containers_root_to_the_spec_s_host_ids() {
     assert!(err.contains("uidMappings"), "{err}");
     assert!(!runc(&h, &["state", "u2"]).status.success());
 }
+
+/// The mount points below `dir` in the mount table `table` (a `/proc/PID/mountinfo`).
+fn mounts_below(h: &TestHost, table: &str, dir: &Path) -> Vec<String> {
+    h.sh_ok(&format!("cut -d' ' -f5 {table}"))
+        .lines()
+        .filter(|m| Path::new(m).starts_with(dir))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Takes the mount namespace out of a spec (and the masked and read-only paths, which need one).
+fn without_mount_ns(spec: &mut Value) {
+    spec["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|ns| ns["type"] != "mount");
+    spec["linux"]["maskedPaths"] = serde_json::json!([]);
+    spec["linux"]["readonlyPaths"] = serde_json::json!([]);
+}
+
+/// A spec without a mount namespace was refused (runtime-tools' `linux_ns_itype`). The container shares the
+/// caller's: its root and mounts are made there, it is chrooted into them, and `delete` takes them away.
+#[test]
+fn a_container_without_a_mount_namespace_of_its_own_shares_the_callers() {
+    let Some(h) = host() else { return };
+    let b = bundle(&h, "b-itype", |spec| {
+        without_mount_ns(spec);
+        spec["process"]["args"] = serde_json::json!(["sleep", "1000"]);
+    });
+    let rootfs = b.join("rootfs");
+    ok(&h, &["create", "--bundle", s(&b), "itype"]);
+    let pid = state(&h, "itype")["pid"].as_i64().unwrap();
+    assert_eq!(
+        h.sh_ok(&format!("readlink /proc/{pid}/ns/mnt")),
+        h.sh_ok("readlink /proc/self/ns/mnt"),
+        "the container has a mount namespace of its own"
+    );
+    assert_eq!(
+        h.sh_ok(&format!("readlink /proc/{pid}/root")).trim(),
+        s(&rootfs)
+    );
+    let mounts = mounts_below(&h, "/proc/self/mountinfo", &rootfs);
+    assert!(
+        mounts.iter().any(|m| Path::new(m) == rootfs.join("proc")),
+        "the container's /proc is not in the caller's namespace: {mounts:?}"
+    );
+    ok(&h, &["start", "itype"]);
+    wait_status(&h, "itype", "running");
+    // exec runs in the container's root too, not in the namespace's (the caller's) root.
+    let ls = ok(&h, &["exec", "itype", "ls", "/"]);
+    assert!(
+        ls.lines().any(|l| l == "bin") && !ls.lines().any(|l| l == "usr"),
+        "exec did not run in the container's root: {ls}"
+    );
+    ok(&h, &["delete", "--force", "itype"]);
+    let left = mounts_below(&h, "/proc/self/mountinfo", &rootfs);
+    assert!(left.is_empty(), "delete left mounts: {left:?}");
+
+    // Masked and read-only paths would restrict the namespace's other users: refused, as runc does.
+    let b = bundle(&h, "b-itype-masked", |spec| {
+        without_mount_ns(spec);
+        spec["linux"]["maskedPaths"] = serde_json::json!(["/proc/kcore"]);
+    });
+    let out = runc(&h, &["create", "--bundle", s(&b), "itype-masked"]);
+    assert!(
+        !out.status.success(),
+        "masked paths without a mount namespace"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("masked"), "{err}");
+    assert!(mounts_below(&h, "/proc/self/mountinfo", &b).is_empty());
+
+    // A create that fails half-way leaves nothing in the caller's namespace either: before the root is
+    // entered (a hook), or in it (a working directory that is not there).
+    let b = bundle(&h, "b-itype-fail", |spec| {
+        without_mount_ns(spec);
+        spec["hooks"] = serde_json::json!({"createContainer": [{"path": "/bin/false"}]});
+    });
+    let b2 = bundle(&h, "b-itype-cwd", |spec| {
+        without_mount_ns(spec);
+        spec["process"]["cwd"] = Value::String("/not-there".into());
+    });
+    for (b, id) in [(b, "itype-fail"), (b2, "itype-cwd")] {
+        assert!(!runc(&h, &["create", "--bundle", s(&b), id])
+            .status
+            .success());
+        let left = mounts_below(&h, "/proc/self/mountinfo", &b);
+        assert!(left.is_empty(), "a failed create left mounts: {left:?}");
+    }
+}
+
+/// Joining a mount namespace by path was refused (runtime-tools' `linux_ns_path` "mnt"). The container's
+/// mounts are made in the joined namespace and it is chrooted, so the root of the namespace's other
+/// processes stays where it was (pivot_root would have moved it); `delete` takes the mounts away.
+#[test]
+fn a_mount_namespace_joined_by_path_keeps_its_other_processes_root() {
+    let Some(h) = host() else { return };
+    // A process of the box's in a mount namespace of its own; its PID as the box sees it.
+    let mut other = h
+        .command("sh")
+        .args([
+            "-c",
+            "unshare --mount --propagation private sleep 1000 >/dev/null & echo $!",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pid = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(other.stdout.take().unwrap()),
+        &mut pid,
+    )
+    .unwrap();
+    let pid = pid.trim().to_owned();
+    let _ = other.wait();
+    let mine = h.sh_ok("readlink /proc/self/ns/mnt");
+    wait_until("the other process in its mount namespace", || {
+        Ok(h.sh_ok(&format!("readlink /proc/{pid}/ns/mnt")) != mine)
+    })
+    .unwrap();
+    let ns = format!("/proc/{pid}/ns/mnt");
+    let b = bundle(&h, "b-mntpath", |spec| {
+        for n in spec["linux"]["namespaces"].as_array_mut().unwrap() {
+            if n["type"] == "mount" {
+                n["path"] = Value::String(ns.clone());
+            }
+        }
+        spec["linux"]["maskedPaths"] = serde_json::json!([]);
+        spec["linux"]["readonlyPaths"] = serde_json::json!([]);
+        spec["process"]["args"] = serde_json::json!(["sleep", "1000"]);
+    });
+    let rootfs = b.join("rootfs");
+    ok(&h, &["create", "--bundle", s(&b), "mntpath"]);
+    let cpid = state(&h, "mntpath")["pid"].as_i64().unwrap();
+    assert_eq!(
+        h.sh_ok(&format!("readlink /proc/{cpid}/ns/mnt")),
+        h.sh_ok(&format!("readlink {ns}"))
+    );
+    assert_eq!(h.sh_ok(&format!("readlink /proc/{pid}/root")).trim(), "/");
+    let table = format!("/proc/{pid}/mountinfo");
+    assert!(!mounts_below(&h, &table, &rootfs).is_empty());
+    assert!(
+        mounts_below(&h, "/proc/self/mountinfo", &rootfs).is_empty(),
+        "the container's mounts reached the caller's namespace"
+    );
+    ok(&h, &["start", "mntpath"]);
+    wait_status(&h, "mntpath", "running");
+    let ls = ok(&h, &["exec", "mntpath", "ls", "/"]);
+    assert!(
+        ls.lines().any(|l| l == "bin") && !ls.lines().any(|l| l == "usr"),
+        "exec did not run in the container's root: {ls}"
+    );
+    ok(&h, &["delete", "--force", "mntpath"]);
+    let left = mounts_below(&h, &table, &rootfs);
+    assert!(left.is_empty(), "delete left mounts: {left:?}");
+    h.sh_ok(&format!("kill {pid}"));
+}
+
+/// createContainer hooks were not run. Every kind runs once, in the runtime spec's order, each told the
+/// state it should be: createContainer in the container's mount namespace before pivot_root (the caller's
+/// paths resolve), startContainer inside the container, both with the PID as the container sees it.
+#[test]
+fn every_hook_kind_runs_in_the_spec_s_order_with_its_state() {
+    let Some(h) = host() else { return };
+    let out = h.dir().join("hook-order");
+    std::fs::create_dir(&out).unwrap();
+    // A hook appends its name and its mount namespace to `order`, and keeps its stdin as NAME.json. Before
+    // pivot_root, the caller's path to `out` works; after it, the container's bind of it at /out.
+    let hook = |name: &str, dir: &str| {
+        serde_json::json!({
+            "path": "/bin/sh",
+            "args": ["sh", "-c", format!(
+                "cat > {dir}/{name}.json; echo {name} $(readlink /proc/self/ns/mnt) >> {dir}/order"
+            )],
+        })
+    };
+    let host_dir = s(&out).to_owned();
+    let b = bundle(&h, "b-hook-order", |spec| {
+        spec["process"]["args"] = serde_json::json!(["sleep", "1000"]);
+        spec["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({
+                "destination": "/out", "type": "bind", "source": host_dir, "options": ["rbind"],
+            }));
+        spec["annotations"] = serde_json::json!({"org.example": "hooks"});
+        spec["hooks"] = serde_json::json!({
+            "prestart": [hook("prestart", &host_dir)],
+            "createRuntime": [hook("createRuntime", &host_dir)],
+            "createContainer": [hook("createContainer", &host_dir)],
+            "startContainer": [hook("startContainer", "/out")],
+            "poststart": [hook("poststart", &host_dir)],
+            "poststop": [hook("poststop", &host_dir)],
+        });
+    });
+    ok(&h, &["create", "--bundle", s(&b), "order"]);
+    let pid = state(&h, "order")["pid"].as_i64().unwrap();
+    let container_ns = h.sh_ok(&format!("readlink /proc/{pid}/ns/mnt"));
+    ok(&h, &["start", "order"]);
+    ok(&h, &["delete", "--force", "order"]);
+    let runtime_ns = h.sh_ok("readlink /proc/self/ns/mnt");
+    let order = std::fs::read_to_string(out.join("order")).unwrap();
+    let seen: Vec<(&str, &str)> = order.lines().map(|l| l.split_once(' ').unwrap()).collect();
+    let names: Vec<&str> = seen.iter().map(|(n, _)| *n).collect();
+    assert_eq!(
+        names,
+        [
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "startContainer",
+            "poststart",
+            "poststop"
+        ],
+        "{order}"
+    );
+    for (name, ns) in seen {
+        let want = match name {
+            "createContainer" | "startContainer" => container_ns.trim(),
+            _ => runtime_ns.trim(),
+        };
+        assert_eq!(ns, want, "{name} ran in the wrong mount namespace");
+    }
+    for (name, status, want_pid) in [
+        ("prestart", "created", pid),
+        ("createRuntime", "created", pid),
+        ("createContainer", "created", 1),
+        ("startContainer", "created", 1),
+        ("poststart", "running", pid),
+        ("poststop", "stopped", -1),
+    ] {
+        let st: Value =
+            serde_json::from_slice(&std::fs::read(out.join(format!("{name}.json"))).unwrap())
+                .unwrap();
+        assert_eq!(st["id"], "order", "{name}: {st}");
+        assert_eq!(st["status"], status, "{name}: {st}");
+        assert_eq!(st["bundle"], s(&b), "{name}: {st}");
+        assert_eq!(st["annotations"]["org.example"], "hooks", "{name}: {st}");
+        assert!(st["ociVersion"].is_string(), "{name}: {st}");
+        if want_pid >= 0 {
+            assert_eq!(st["pid"].as_i64(), Some(want_pid), "{name}: {st}");
+        }
+    }
+
+    // A failing createContainer hook fails the create: no container, no process.
+    let b = bundle(&h, "b-hook-order-fail", |spec| {
+        spec["process"]["args"] = serde_json::json!(["sleep", "1000"]);
+        spec["hooks"] = serde_json::json!({"createContainer": [{"path": "/bin/false"}]});
+    });
+    let res = runc(&h, &["create", "--bundle", s(&b), "order-fail"]);
+    assert!(!res.status.success());
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(err.contains("createContainer hook /bin/false"), "{err}");
+    assert!(!runc(&h, &["state", "order-fail"]).status.success());
+}
+
+/// A failing poststart or poststop hook stopped the ones after it (runtime-tools' `poststart_fail` and
+/// `poststop_fail`): the spec makes it a warning after which "the remaining hooks and lifecycle continue as
+/// if the hook had succeeded".
+#[test]
+fn a_failing_poststart_or_poststop_hook_does_not_stop_the_ones_after_it() {
+    let Some(h) = host() else { return };
+    let out = h.dir().join("after-failing-hooks");
+    let after = |name: &str| {
+        serde_json::json!({
+            "path": "/bin/sh",
+            "args": ["sh", "-c", format!("echo {name} >> {}", out.display())],
+        })
+    };
+    let b = bundle(&h, "b-failing-hooks", |spec| {
+        spec["process"]["args"] = serde_json::json!(["true"]);
+        spec["hooks"] = serde_json::json!({
+            "poststart": [{"path": "/bin/false"}, after("poststart")],
+            "poststop": [{"path": "/bin/false"}, after("poststop")],
+        });
+    });
+    ok(&h, &["create", "--bundle", s(&b), "failing-hooks"]);
+    let start = runc(&h, &["start", "failing-hooks"]);
+    assert!(
+        start.status.success(),
+        "a failing poststart hook failed start"
+    );
+    let warning = String::from_utf8_lossy(&start.stderr);
+    assert!(warning.contains("poststart hook /bin/false"), "{warning}");
+    wait_status(&h, "failing-hooks", "stopped");
+    let delete = runc(&h, &["delete", "failing-hooks"]);
+    assert!(
+        delete.status.success(),
+        "a failing poststop hook failed delete"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "poststart\npoststop\n"
+    );
+}

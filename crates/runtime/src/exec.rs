@@ -10,7 +10,9 @@
 //!   container died cannot send the process somewhere else. Every namespace that differs from the caller's
 //!   is joined with one `setns(pidfd, flags)` (Linux 5.8), which the kernel applies atomically and in the
 //!   right order; joining the mount namespace makes its root (the container's, after its `pivot_root`) the
-//!   child's root and working directory, so no `chroot` is needed.
+//!   child's root and working directory, so no `chroot` is needed. A container without a mount namespace
+//!   of its own entered its root with chroot(2) (see the init module): there the child, once in the
+//!   namespace, chroots into the init's root, opened through `/proc/PID/root` before the clone.
 //! - A PID namespace only applies to children of the process that joins it. Instead of forking twice (runc's
 //!   nsexec: join, then fork again with `CLONE_PARENT`), the caller joins it for its children just around the
 //!   one clone3 and then goes back to its own, so the child is born inside with the caller as its parent.
@@ -106,9 +108,19 @@ pub fn exec(
         .as_ref()
         .map(|p| Cgroup::open(&opts.cgroup_root, p))
         .transpose()?;
+    let init_root = open(
+        format!("/proc/{init_pid}/root").as_str(),
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|source| RuntimeError::NotRunning {
+        pid: init_pid,
+        source,
+    })?;
     let plan = Plan {
         process,
         init,
+        init_root,
         flags,
         cgroup,
         seccomp,
@@ -183,6 +195,8 @@ pub fn exec(
 struct Plan<'a> {
     process: &'a Process,
     init: BorrowedFd<'a>,
+    /// The init's root directory (`/proc/PID/root`), opened in the caller's PID namespace.
+    init_root: OwnedFd,
     /// The namespaces the child joins (all that differ from the caller's, but PID).
     flags: CloneFlags,
     cgroup: Option<Cgroup>,
@@ -197,6 +211,7 @@ fn child(plan: &Plan<'_>, status: &mut File, go: Option<File>) -> Step<Infallibl
     if !plan.flags.is_empty() {
         setns(plan.init, plan.flags).at(|| "join the container's namespaces".into())?;
     }
+    enter_init_root(&plan.init_root)?;
     let process = plan.process;
     init::process_context(process)?;
     let console = match go {
@@ -245,6 +260,29 @@ fn enter_pid_namespace(init: BorrowedFd<'_>) -> Result<OwnedFd, RuntimeError> {
 
 /// The namespaces of `init` that differ from the caller's: whether its PID namespace does (compared with
 /// the caller's namespace for children, where a child would be born), and the flags of the others.
+/// Makes the init's root this process's root when joining its mount namespace did not (it is the caller's,
+/// or the init chrooted into a root below the namespace's): the same mount and directory, or chroot(2)
+/// into it.
+fn enter_init_root(init_root: &OwnedFd) -> Step<()> {
+    use rustix::fs::{statx, AtFlags, StatxFlags, CWD};
+    let what = |e: rustix::io::Errno| {
+        init::fail(
+            "stat the container's root",
+            Errno::from_raw(e.raw_os_error()),
+        )
+    };
+    let mask = StatxFlags::INO | StatxFlags::MNT_ID;
+    let theirs = statx(init_root, "", AtFlags::EMPTY_PATH, mask).map_err(what)?;
+    let ours = statx(CWD, "/", AtFlags::empty(), mask).map_err(what)?;
+    let same = |s: &rustix::fs::Statx| (s.stx_mnt_id, s.stx_ino, s.stx_dev_major, s.stx_dev_minor);
+    if same(&theirs) == same(&ours) {
+        return Ok(());
+    }
+    nix::unistd::fchdir(init_root).at(|| "enter the container's root".into())?;
+    nix::unistd::chroot(".").at(|| "chroot into the container's root".into())?;
+    nix::unistd::chdir("/").at(|| "chdir /".into())
+}
+
 fn namespaces_to_join(init: Pid) -> Result<(bool, CloneFlags), RuntimeError> {
     let mut join_pid = false;
     let mut flags = CloneFlags::empty();

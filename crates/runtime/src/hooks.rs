@@ -1,10 +1,11 @@
 //! The runtime spec's hooks: programs run at points of a container's life with its state as JSON on stdin.
 //!
-//! `prestart` and `createRuntime` run in the runtime's namespaces after the container's namespaces exist and
-//! before `create` returns; `poststart` after `start` has let the process exec; `poststop` at `delete`. A hook
-//! that fails or outlives its `timeout` fails the operation (except `poststart` and `poststop`, whose failures
-//! the spec makes warnings: the caller decides). `startContainer` runs in the container's namespaces, run by
-//! the init (see the init module) through [`run`]; `createContainer` is not run yet.
+//! `prestart` and `createRuntime` run in the runtime's namespaces once the init has made the container's
+//! mounts and before it enters its root (`CreateOptions::before_pivot`); `poststart` after `start` has let
+//! the process exec; `poststop` at `delete`. A hook that fails or outlives its `timeout` fails the operation
+//! (except `poststart` and `poststop`, whose failures the spec makes warnings: [`run_all`] runs them all).
+//! `createContainer` (before pivot_root) and `startContainer` (after `start`, before the process) run in the
+//! container's namespaces, run by the init (see the init module) through [`run`].
 
 use std::io::Write;
 use std::os::unix::process::CommandExt;
@@ -48,6 +49,17 @@ pub fn run(kind: &'static str, hooks: &[Hook], state: &State) -> Result<(), Hook
         run_one(kind, hook, &json)?;
     }
     Ok(())
+}
+
+/// Runs every one of `hooks`, whatever the ones before did, and returns the failures: poststart and
+/// poststop hooks, whose failures the runtime spec makes warnings after which "the remaining hooks and
+/// lifecycle continue as if the hook had succeeded".
+pub fn run_all(kind: &'static str, hooks: &[Hook], state: &State) -> Vec<HookError> {
+    let json = serde_json::to_vec(state).unwrap_or_default();
+    hooks
+        .iter()
+        .filter_map(|hook| run_one(kind, hook, &json).err())
+        .collect()
 }
 
 fn run_one(kind: &'static str, hook: &Hook, state: &[u8]) -> Result<(), HookError> {

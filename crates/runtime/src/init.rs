@@ -29,7 +29,7 @@ use std::os::fd::AsFd;
 use crate::mounts::{parse_options, MountOptions};
 use crate::rootfs::MountPoints;
 use crate::seccomp::Program;
-use crate::{exec_exit_code, Failure, Plan, FAILED, READY};
+use crate::{exec_exit_code, Failure, Plan, FAILED, MOUNTED, READY, SHARED_ROOT};
 
 /// The devices every container gets in its `/dev` (the OCI runtime spec's default devices).
 const DEFAULT_DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
@@ -74,7 +74,72 @@ impl<T> At<T> for std::io::Result<T> {
 
 /// The child's entry point.
 pub(crate) fn run(plan: Plan<'_>, status: File, mut go: File) -> ! {
-    child_main(status, |status| body(&plan, status, &mut go))
+    child_main(status, |status| {
+        let failure = body(&plan, status, &mut go);
+        undo_shared_root(&plan);
+        failure
+    })
+}
+
+/// What a create that fails in a mount namespace the container shares must undo before its caller has
+/// recorded it (see [`Plan::shared_root`]).
+#[derive(Debug, Default)]
+pub(crate) struct SharedRootUndo {
+    /// The ID of the root's bind at the plan's target, from when it is made until READY.
+    pub mount_id: std::cell::Cell<Option<u64>>,
+    /// The root from before chroot(2), to go back to it and reach the target again.
+    pub old_root: std::cell::OnceCell<OwnedFd>,
+}
+
+/// A create that fails between the bind of the root and READY takes the bind, and all mounted on and
+/// below it, out of the namespace it shares: nobody else knows it is there. umount2(2) takes the topmost
+/// mount at the path, so mounts stacked on the bind (a read-only root's mount point shims) go first.
+fn undo_shared_root(plan: &Plan<'_>) {
+    let Some(ours) = plan.shared_root.mount_id.get() else {
+        return;
+    };
+    if let Some(old) = plan.shared_root.old_root.get() {
+        if nix::unistd::fchdir(old).is_err() || nix::unistd::chroot(".").is_err() {
+            return;
+        }
+    }
+    for _ in 0..64 {
+        let top = rustix::fs::statx(
+            rustix::fs::CWD,
+            &plan.target,
+            rustix::fs::AtFlags::empty(),
+            rustix::fs::StatxFlags::MNT_ID,
+        );
+        let Ok(top) = top else { return };
+        if umount2(&plan.target, MntFlags::MNT_DETACH).is_err() || top.stx_mnt_id == ours {
+            return;
+        }
+    }
+}
+
+/// Tells the parent the ID of the root's bind at `target` (statx(2) `STATX_MNT_ID`) and its path: it is the
+/// container's, for `delete` to take out of the namespace it shares, even once something (the mount point
+/// shims of a read-only root) is mounted over it.
+fn report_shared_root(plan: &Plan<'_>, status: &mut File, target: &Path) -> Step<()> {
+    use rustix::fs::{AtFlags, StatxFlags, CWD};
+    let st = rustix::fs::statx(CWD, target, AtFlags::empty(), StatxFlags::MNT_ID).map_err(|e| {
+        fail(
+            format!("statx {}", target.display()),
+            Errno::from_raw(e.raw_os_error()),
+        )
+    })?;
+    plan.shared_root.mount_id.set(Some(st.stx_mnt_id));
+    // Where it is, as the mount table shows it (links resolved): with the ID, that tells it from a later
+    // mount that gets the same ID once this one is gone.
+    let at = fs::canonicalize(target).at(|| format!("resolve {}", target.display()))?;
+    let at = at.as_os_str().as_bytes();
+    let mut msg = vec![SHARED_ROOT];
+    msg.extend(st.stx_mnt_id.to_le_bytes());
+    msg.extend((at.len() as u32).to_le_bytes());
+    msg.extend(at);
+    status
+        .write_all(&msg)
+        .at(|| "report the root's mount".into())
 }
 
 /// Runs `body` in a forked child and never returns: `body` execs, or its [`Failure`] goes to the parent over
@@ -132,6 +197,28 @@ fn start_container_hooks(plan: &Plan<'_>) -> Step<()> {
     state.pid = nix::unistd::getpid().as_raw();
     state.status = crate::state::Status::Created;
     crate::hooks::run("startContainer", list, &state).map_err(|e| Failure {
+        step: e.to_string(),
+        errno: Errno::EIO as i32,
+        exec: false,
+    })
+}
+
+/// Runs the spec's `createContainer` hooks: in the container's namespaces, after its mounts are made and
+/// before its root is entered, so their paths resolve in the runtime's filesystem (the runtime spec's
+/// rule). Their state is the one `startContainer` hooks get: the PID as the container sees it, status
+/// `created`. A failing hook fails the create.
+fn create_container_hooks(plan: &Plan<'_>) -> Step<()> {
+    let (Some(base), Some(hooks)) = (plan.hook_state, plan.spec.hooks().as_ref()) else {
+        return Ok(());
+    };
+    let list = hooks.create_container().as_deref().unwrap_or_default();
+    if list.is_empty() {
+        return Ok(());
+    }
+    let mut state = base.clone();
+    state.pid = nix::unistd::getpid().as_raw();
+    state.status = crate::state::Status::Created;
+    crate::hooks::run("createContainer", list, &state).map_err(|e| Failure {
         step: e.to_string(),
         errno: Errno::EIO as i32,
         exec: false,
@@ -216,13 +303,17 @@ fn body(plan: &Plan<'_>, status: &mut File, go: &mut File) -> Step<Infallible> {
         Some(p) if p.contains(MsFlags::MS_UNBINDABLE) => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
         Some(p) => p,
     };
-    mount_at(None, Path::new("/"), None, propagation, None)?;
-    if root_propagation.is_some_and(|p| p.contains(MsFlags::MS_SHARED)) {
+    // In a namespace that is not the container's own, its other users' mounts are left as they are: the
+    // root and the spec's mounts are made there as its users would make them, and propagate as theirs do.
+    if plan.own_mount_ns {
+        mount_at(None, Path::new("/"), None, propagation, None)?;
+    }
+    if plan.own_mount_ns && root_propagation.is_some_and(|p| p.contains(MsFlags::MS_SHARED)) {
         // pivot_root(2) refuses a shared parent mount of the new root (EINVAL); as runc does, the mount
         // holding the root is made private in this namespace only.
         parent_mount_private(&plan.root)?;
     }
-    for p in plan.hide {
+    for p in plan.hide.iter().filter(|_| plan.own_mount_ns) {
         // EINVAL: not a mount point (or not there at all: ENOENT); nothing to leave out then.
         match mount(
             None::<&str>,
@@ -258,13 +349,18 @@ fn body(plan: &Plan<'_>, status: &mut File, go: &mut File) -> Step<Infallible> {
                         None,
                     )?
                 }
-                None => mount_at(
-                    Some(&plan.root),
-                    target,
-                    None,
-                    MsFlags::MS_BIND | MsFlags::MS_REC,
-                    None,
-                )?,
+                None => {
+                    mount_at(
+                        Some(&plan.root),
+                        target,
+                        None,
+                        MsFlags::MS_BIND | MsFlags::MS_REC,
+                        None,
+                    )?;
+                    if !plan.own_mount_ns {
+                        report_shared_root(plan, status, target)?;
+                    }
+                }
             }
             // Read-only before anything is mounted on it: the bind's own submounts (the host's) with it,
             // and no mount point is ever created in a directory the runtime was only lent.
@@ -302,21 +398,47 @@ fn body(plan: &Plan<'_>, status: &mut File, go: &mut File) -> Step<Infallible> {
             plan.new_user,
         )?;
     }
-    chdir(target).at(|| format!("chdir {}", target.display()))?;
-    pivot_root(".", ".").at(|| format!("pivot_root into {}", plan.root.display()))?;
-    // The old root, now stacked under ".", may still share peer groups with the caller's mounts (a shared
-    // `rootfsPropagation` leaves them so): detaching it would unmount the caller's peers too. As a slave it
-    // gets nothing back to propagate, as runc does it. Made private above (the default), it has no peers.
-    if propagation != MsFlags::MS_PRIVATE | MsFlags::MS_REC {
-        mount_at(
-            None,
-            Path::new("."),
-            None,
-            MsFlags::MS_SLAVE | MsFlags::MS_REC,
-            None,
-        )?;
+    // The caller's prestart and createRuntime hooks, then the createContainer hooks here: after the
+    // mounts, before the root is entered (the runtime spec's order).
+    if plan.pause_before_pivot {
+        status
+            .write_all(&[MOUNTED])
+            .at(|| "report mounts made".into())?;
+        wait_go(go)?;
     }
-    umount2(".", MntFlags::MNT_DETACH).at(|| "detach the old root".into())?;
+    create_container_hooks(plan)?;
+    chdir(target).at(|| format!("chdir {}", target.display()))?;
+    if plan.own_mount_ns {
+        pivot_root(".", ".").at(|| format!("pivot_root into {}", plan.root.display()))?;
+        // The old root, now stacked under ".", may still share peer groups with the caller's mounts (a
+        // shared `rootfsPropagation` leaves them so): detaching it would unmount the caller's peers too. As
+        // a slave it gets nothing back to propagate, as runc does it. Made private above (the default), it
+        // has no peers.
+        if propagation != MsFlags::MS_PRIVATE | MsFlags::MS_REC {
+            mount_at(
+                None,
+                Path::new("."),
+                None,
+                MsFlags::MS_SLAVE | MsFlags::MS_REC,
+                None,
+            )?;
+        }
+        umount2(".", MntFlags::MNT_DETACH).at(|| "detach the old root".into())?;
+    } else {
+        // pivot_root(2) would change the root of every process of the namespace whose root is its root
+        // (and the old root could not be detached without taking it from them): only this process's root
+        // changes. runc pivots in a joined namespace, and uses chroot(2) only in the caller's.
+        let old = nix::fcntl::open(
+            "/",
+            nix::fcntl::OFlag::O_PATH
+                | nix::fcntl::OFlag::O_DIRECTORY
+                | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .at(|| "open /".into())?;
+        let _ = plan.shared_root.old_root.set(old);
+        nix::unistd::chroot(".").at(|| format!("chroot into {}", plan.root.display()))?;
+    }
     chdir("/").at(|| "chdir /".into())?;
     if let Some(p) = root_propagation {
         mount_at(None, Path::new("/"), None, p, None)?;
@@ -351,6 +473,8 @@ fn body(plan: &Plan<'_>, status: &mut File, go: &mut File) -> Step<Infallible> {
 
     // Every namespace exists and the filesystem is in place: the engine may now set up the network.
     report_ready(status, console.as_ref().map(|(m, _)| m))?;
+    // The caller knows of a shared root from here on (it records it for `delete`).
+    plan.shared_root.mount_id.set(None);
     match &plan.start_gate {
         Some(gate) => wait_go(&mut &*gate)?,
         None => wait_go(go)?,

@@ -28,12 +28,14 @@ pub mod mounts;
 pub mod reaper;
 pub mod rootfs;
 pub mod seccomp;
+pub mod shared_mounts;
 pub mod state;
 pub mod usage;
 
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
 use minotaur_sys::Clone3Result;
@@ -117,6 +119,10 @@ pub enum RuntimeError {
         #[source]
         source: Errno,
     },
+    /// A hook the caller runs before the container's root is entered ([`CreateOptions::before_pivot`])
+    /// failed.
+    #[error(transparent)]
+    Hook(#[from] hooks::HookError),
     /// The init process died without saying why.
     #[error("container init exited unexpectedly ({status})")]
     InitDied { status: String },
@@ -190,6 +196,22 @@ pub struct CreateOptions<'a> {
     /// mounts are idmapped onto the namespace's IDs (see the idmap module), instead of a bind that shows
     /// the caller's files as nobody's. The engine's `host` image asks for it.
     pub idmap_root: bool,
+    /// Run by the caller once the init has made the container's mounts and before it enters its root
+    /// (pivot_root), with the init's PID; the init waits for it. The OCI command line's `prestart` and
+    /// `createRuntime` hooks run here, so that the `createContainer` hooks the init runs next come after
+    /// them (the runtime spec's order). An error kills the init and fails [`create`].
+    pub before_pivot: Option<BeforePivot<'a>>,
+}
+
+/// A step of the caller's between the container's mounts and its `pivot_root`
+/// ([`CreateOptions::before_pivot`]).
+#[derive(Clone, Copy)]
+pub struct BeforePivot<'a>(pub &'a dyn Fn(Pid) -> Result<(), hooks::HookError>);
+
+impl std::fmt::Debug for BeforePivot<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BeforePivot(..)")
+    }
 }
 
 impl Default for CreateOptions<'_> {
@@ -206,6 +228,7 @@ impl Default for CreateOptions<'_> {
             root_in_place: false,
             hook_state: None,
             idmap_root: false,
+            before_pivot: None,
         }
     }
 }
@@ -222,6 +245,12 @@ pub(crate) struct Failure {
 const READY: u8 = b'R';
 const FAILED: u8 = b'F';
 const GO: u8 = b'G';
+/// The init has made the container's mounts and waits for a GO before it enters its root
+/// ([`CreateOptions::before_pivot`]).
+const MOUNTED: u8 = b'M';
+/// Without a mount namespace of its own, the init has bound the root in the namespace it shares; the
+/// mount's ID follows (8 bytes, little-endian), then the length of its path (4 bytes) and the path.
+const SHARED_ROOT: u8 = b'B';
 
 /// A container whose init process has set up everything and waits for [`Created::start`]. Dropping it
 /// instead makes the init process exit (the caller still reaps it); [`Created::abort`] also reaps it and
@@ -236,6 +265,8 @@ pub struct Created {
     console: Option<OwnedFd>,
     /// The init waits on a start FIFO rather than on `go` ([`CreateOptions::start_fifo`]).
     gated: bool,
+    /// Without a mount namespace of its own: the ID of the bind of its root and where it is.
+    shared_root: Option<(u64, PathBuf)>,
 }
 
 /// A started container: its PID 1, a pidfd for it, and its cgroup (to [`Cgroup::remove`] once it has exited).
@@ -258,6 +289,12 @@ impl Created {
         &self.pidfd
     }
 
+    /// When the container has no mount namespace of its own, the ID of the mount the init made of its root
+    /// in the namespace it shares, and its mount point there: what [`shared_mounts::release`] takes away.
+    pub fn shared_root(&self) -> Option<(u64, &Path)> {
+        self.shared_root.as_ref().map(|(id, p)| (*id, p.as_path()))
+    }
+
     /// The master side of the container's terminal (when `process.terminal` is set), for the supervisor to
     /// relay; the container has the slave as `/dev/console` and as its stdin, stdout and stderr.
     pub fn take_console(&mut self) -> Option<OwnedFd> {
@@ -275,6 +312,7 @@ impl Created {
             mut go,
             console: _,
             gated: _,
+            shared_root: _,
         } = self;
         go.write_all(&[GO]).map_err(RuntimeError::Sync)?;
         drop(go);
@@ -363,6 +401,15 @@ pub(crate) struct Plan<'a> {
     pub preserve_fds: u32,
     /// [`CreateOptions::hook_state`].
     pub hook_state: Option<&'a state::State>,
+    /// The container has a mount namespace of its own (a new one). Without one (the caller's, or one
+    /// joined by path) its root and mounts are made in a namespace others use too, and it is entered
+    /// with chroot(2): pivot_root(2) would move the root of every process of that namespace.
+    pub own_mount_ns: bool,
+    /// The init says [`MOUNTED`] and waits for a GO before it enters its root.
+    pub pause_before_pivot: bool,
+    /// Without [`Plan::own_mount_ns`], where the init's bind of the root is while nobody else knows of it
+    /// (until READY), so that a failure before then detaches it.
+    pub shared_root: init::SharedRootUndo,
 }
 
 /// Creates a container from `spec`: forks its init process into new namespaces, sets up its root filesystem
@@ -420,10 +467,9 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
             (LinuxNamespaceType::User, Some(path)) => {
                 join.insert(0, (flag, open_namespace(path)?));
             }
-            (LinuxNamespaceType::Mount, Some(_)) => {
-                return Err(RuntimeError::Unsupported(
-                    "joining a mount namespace".into(),
-                ))
+            // The container's mounts are made in the joined namespace (see `shared_mounts`).
+            (LinuxNamespaceType::Mount, Some(path)) => {
+                join.push((flag, open_namespace(path)?));
             }
             (LinuxNamespaceType::Mount, None) => {
                 new_mount = true;
@@ -457,9 +503,7 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
         }
     }
     if !new_mount {
-        return Err(RuntimeError::Unsupported(
-            "a container without its own mount namespace".into(),
-        ));
+        check_shared_mount_ns(linux, opts, new_user)?;
     }
     if spec.hostname().is_some() && !own_uts {
         return Err(RuntimeError::InvalidSpec(
@@ -556,17 +600,27 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
         start_gate,
         preserve_fds: opts.preserve_fds,
         hook_state: opts.hook_state.as_ref(),
+        own_mount_ns: new_mount,
+        pause_before_pivot: opts.before_pivot.is_some(),
+        shared_root: init::SharedRootUndo::default(),
     };
-    let result = spawn(plan, flags, cgroup.as_ref(), id_maps.as_ref());
+    let result = spawn(
+        plan,
+        flags,
+        cgroup.as_ref(),
+        id_maps.as_ref(),
+        opts.before_pivot,
+    );
     match result {
-        Ok((pid, pidfd, status, go, console)) => Ok(Created {
-            pid,
-            pidfd,
+        Ok(s) => Ok(Created {
+            pid: s.pid,
+            pidfd: s.pidfd,
             cgroup,
-            status,
-            go,
-            console,
+            status: s.status,
+            go: s.go,
+            console: s.console,
             gated,
+            shared_root: s.shared_root,
         }),
         Err(e) => {
             if let Some(cg) = cgroup {
@@ -575,6 +629,38 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
             Err(e)
         }
     }
+}
+
+/// What a container without a mount namespace of its own cannot have. As runc: masked and read-only
+/// paths (they would restrict the namespace's other users too). The engine's own ways of making a root
+/// (an overlay, idmapped layers, a mount template) are made for a private namespace. A mount namespace
+/// joined with a new user namespace would have to be joined by the caller around clone3, which would move
+/// the caller's root and working directory.
+fn check_shared_mount_ns(
+    linux: &oci_spec::runtime::Linux,
+    opts: &CreateOptions,
+    new_user: bool,
+) -> Result<(), RuntimeError> {
+    let refuse = |what: &str| {
+        Err(RuntimeError::Unsupported(format!(
+            "{what} without a mount namespace of the container's own"
+        )))
+    };
+    if linux.masked_paths().as_ref().is_some_and(|p| !p.is_empty())
+        || linux
+            .readonly_paths()
+            .as_ref()
+            .is_some_and(|p| !p.is_empty())
+    {
+        return refuse("masked or read-only paths (linux.maskedPaths, linux.readonlyPaths)");
+    }
+    if new_user {
+        return refuse("a new user namespace");
+    }
+    if opts.overlay.is_some() || opts.idmap_root || opts.mount_template.is_some() {
+        return refuse("an overlay, idmapped or templated root");
+    }
+    Ok(())
 }
 
 /// Refuses a spec whose `ociVersion` is not a version of the runtime spec this runtime implements (1.x.y,
@@ -661,7 +747,9 @@ fn spawn(
     flags: CloneFlags,
     cgroup: Option<&Cgroup>,
     id_maps: Option<&(String, String)>,
-) -> Result<(Pid, OwnedFd, File, File, Option<OwnedFd>), RuntimeError> {
+    before_pivot: Option<BeforePivot<'_>>,
+) -> Result<Spawned, RuntimeError> {
+    let own_mount_ns = plan.own_mount_ns;
     let (mut status_rx, status_tx) = pipe()?;
     let (go_rx, mut go_tx) = pipe()?;
     // A child in a new user namespace may not join namespaces the host's user namespace owns (setns(2)
@@ -727,8 +815,88 @@ fn spawn(
     go_tx
         .write_all(&[GO])
         .map_err(|e| reap(RuntimeError::Sync(e)))?;
+    let shared_root = if own_mount_ns {
+        None
+    } else {
+        let head = await_message(&mut status_rx, pid, SHARED_ROOT, 12)?;
+        let (id, len) = head.split_at(8);
+        let id = u64::from_le_bytes(id.try_into().unwrap_or_default());
+        let len = u32::from_le_bytes(len.try_into().unwrap_or_default());
+        let mut at = vec![0u8; len as usize];
+        status_rx.read_exact(&mut at).map_err(|e| {
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            let _ = waitpid(pid, None);
+            RuntimeError::Sync(e)
+        })?;
+        Some((id, PathBuf::from(std::ffi::OsString::from_vec(at))))
+    };
+    if let Some(BeforePivot(step)) = before_pivot {
+        await_message(&mut status_rx, pid, MOUNTED, 0)?;
+        step(pid).map_err(|e| reap(e.into()))?;
+        go_tx
+            .write_all(&[GO])
+            .map_err(|e| reap(RuntimeError::Sync(e)))?;
+    }
     let console = await_ready(&mut status_rx, pid, &pidfd)?;
-    Ok((pid, pidfd, status_rx, go_tx, console))
+    Ok(Spawned {
+        pid,
+        pidfd,
+        status: status_rx,
+        go: go_tx,
+        console,
+        shared_root,
+    })
+}
+
+/// The init [`spawn`] made, once it is READY.
+struct Spawned {
+    pid: Pid,
+    pidfd: OwnedFd,
+    status: File,
+    go: File,
+    console: Option<OwnedFd>,
+    shared_root: Option<(u64, PathBuf)>,
+}
+
+/// Waits for the child's message `want` and reads the `len` bytes that follow it. On any other outcome
+/// the child is reaped (killed first if it still runs) and the error returned.
+fn await_message(
+    status_rx: &mut File,
+    pid: Pid,
+    want: u8,
+    len: usize,
+) -> Result<Vec<u8>, RuntimeError> {
+    let reap = |e: RuntimeError| {
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = waitpid(pid, None);
+        e
+    };
+    let mut first = [0u8; 1];
+    let n = status_rx
+        .read(&mut first)
+        .map_err(|e| reap(RuntimeError::Sync(e)))?;
+    match (n, first[0]) {
+        (1, got) if got == want => {
+            let mut rest = vec![0u8; len];
+            status_rx
+                .read_exact(&mut rest)
+                .map_err(|e| reap(RuntimeError::Sync(e)))?;
+            Ok(rest)
+        }
+        (1, FAILED) => {
+            let mut rest = Vec::new();
+            let _ = status_rx.read_to_end(&mut rest);
+            let _ = waitpid(pid, None);
+            Err(failure_error(&rest))
+        }
+        _ => {
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            let status = waitpid(pid, None)
+                .map(|s| format!("{s:?}"))
+                .unwrap_or_else(|e| e.to_string());
+            Err(RuntimeError::InitDied { status })
+        }
+    }
 }
 
 /// Waits for the child's READY (and the number of its terminal's master, taken with pidfd_getfd(2)). On any

@@ -104,6 +104,10 @@ pub struct Record {
     /// `linux.cgroupsPath` of its spec, when it has one.
     #[serde(default)]
     pub cgroup: Option<PathBuf>,
+    /// Without a mount namespace of its own, the container's root as made in the namespace it shares;
+    /// `delete` detaches it (see the shared_mounts module).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_root: Option<crate::shared_mounts::SharedRoot>,
 }
 
 /// The state of the runtime spec (`state` prints it, hooks read it on stdin), with runc's extra fields.
@@ -359,6 +363,7 @@ mod tests {
             owner: "root".into(),
             annotations: HashMap::new(),
             cgroup: None,
+            shared_root: None,
         }
     }
 

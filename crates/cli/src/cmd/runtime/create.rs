@@ -138,15 +138,31 @@ fn create_in(
         owner: owner_name(),
         annotations: spec.annotations().clone().unwrap_or_default(),
     };
+    // prestart and createRuntime hooks run once the init has made the mounts, before it enters its root
+    // and runs the createContainer hooks (the runtime spec's order), with the state as runc gives it.
+    let hooks = spec.hooks().clone().unwrap_or_default();
+    #[allow(deprecated)]
+    let prestart = hooks.prestart().clone().unwrap_or_default();
+    let create_runtime = hooks.create_runtime().clone().unwrap_or_default();
+    let runtime_hooks = |pid: nix::unistd::Pid| {
+        let mut state = hook_state.clone();
+        state.pid = pid.as_raw();
+        minotaur_runtime::hooks::run("prestart", &prestart, &state)?;
+        minotaur_runtime::hooks::run("createRuntime", &create_runtime, &state)
+    };
+    let before_pivot = (!prestart.is_empty() || !create_runtime.is_empty())
+        .then_some(minotaur_runtime::BeforePivot(&runtime_hooks));
     let opts = CreateOptions {
         start_fifo: Some(fifo),
         preserve_fds: args.preserve_fds + listen_fds,
         root_in_place: true,
-        hook_state: Some(hook_state),
+        hook_state: Some(hook_state.clone()),
+        before_pivot,
         ..CreateOptions::default()
     };
     let mut created = minotaur_runtime::create(spec, bundle, &opts)?;
     let console: Option<OwnedFd> = created.take_console();
+    let shared = shared_root(spec, &created);
     let started = created.detach()?;
     let kill = |started: &Started| {
         let _ = nix::sys::signal::kill(started.pid, nix::sys::signal::Signal::SIGKILL);
@@ -175,22 +191,9 @@ fn create_in(
             owner: owner_name(),
             annotations: spec.annotations().clone().unwrap_or_default(),
             cgroup: spec.linux().as_ref().and_then(|l| l.cgroups_path().clone()),
+            shared_root: shared.clone(),
         };
         let container = root.save(record)?;
-        if let Some(hooks) = spec.hooks() {
-            let state = container.state();
-            #[allow(deprecated)]
-            minotaur_runtime::hooks::run(
-                "prestart",
-                hooks.prestart().as_deref().unwrap_or_default(),
-                &state,
-            )?;
-            minotaur_runtime::hooks::run(
-                "createRuntime",
-                hooks.create_runtime().as_deref().unwrap_or_default(),
-                &state,
-            )?;
-        }
         if let Some(path) = &args.pid_file {
             super::write_pid_file(path, pid)?;
         }
@@ -200,12 +203,38 @@ fn create_in(
         Ok(c) => Ok((c, started)),
         Err(e) => {
             kill(&started);
+            if let Some(root) = &shared {
+                let _ = minotaur_runtime::shared_mounts::release(root);
+            }
             if let Some(cg) = started.cgroup {
                 let _ = cg.remove();
             }
             Err(e)
         }
     }
+}
+
+/// Without a mount namespace of its own, the root the init made in the namespace it shares, for `delete` to
+/// detach.
+fn shared_root(
+    spec: &Spec,
+    created: &minotaur_runtime::Created,
+) -> Option<minotaur_runtime::shared_mounts::SharedRoot> {
+    let (mount_id, mount_point) = created.shared_root()?;
+    let namespace = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .and_then(|nss| {
+            nss.iter()
+                .find(|ns| ns.typ() == oci_spec::runtime::LinuxNamespaceType::Mount)
+        })
+        .and_then(|ns| ns.path().clone());
+    Some(minotaur_runtime::shared_mounts::SharedRoot {
+        mount_id,
+        mount_point: mount_point.to_owned(),
+        namespace,
+    })
 }
 
 /// The name of the user running the runtime (its UID when it has none), as runc records the owner.

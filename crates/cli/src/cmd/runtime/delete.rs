@@ -53,6 +53,11 @@ pub fn delete(c: &Container, force: bool) -> anyhow::Result<()> {
             Err(e) => errors.push(e.into()),
         }
     }
+    if let Some(shared) = &c.record.shared_root {
+        if let Err(e) = minotaur_runtime::shared_mounts::release(shared) {
+            errors.push(e.into());
+        }
+    }
     let spec = super::container_spec(c);
     let state = c.state();
     if let Err(e) = c.remove() {
@@ -61,7 +66,7 @@ pub fn delete(c: &Container, force: bool) -> anyhow::Result<()> {
     match spec {
         Ok(spec) => {
             if let Some(hooks) = spec.hooks() {
-                if let Err(e) = minotaur_runtime::hooks::run(
+                for e in minotaur_runtime::hooks::run_all(
                     "poststop",
                     hooks.poststop().as_deref().unwrap_or_default(),
                     &state,

@@ -51,7 +51,7 @@ pub fn start(c: &Container) -> anyhow::Result<()> {
         let mut state = c.state();
         state.status = Status::Running;
         state.pid = c.record.pid;
-        if let Err(e) = minotaur_runtime::hooks::run(
+        for e in minotaur_runtime::hooks::run_all(
             "poststart",
             hooks.poststart().as_deref().unwrap_or_default(),
             &state,
