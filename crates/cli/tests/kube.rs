@@ -1,8 +1,8 @@
 //! `kube generate` and `kube play` in a throwaway host: generate → play → generate is a fixpoint, the
 //! generated manifests pass Kubernetes' own schemas (kubernetes-validate, when installed), ConfigMaps,
 //! Secrets, init containers and Deployments play, probes run (httpGet and tcpSocket from inside the pod's
-//! network, with no tool in the image; a startup probe holds the others; a failing liveness probe
-//! restarts), a Service's name resolves to the pods it selects while they are ready, `--down` leaves
+//! network, with no tool in the image; HTTPS without verifying the certificate; a startup probe holds
+//! the others; a failing liveness probe restarts), a Service's name resolves to the pods it selects while they are ready, `--down` leaves
 //! nothing, and bad input changes nothing.
 
 mod common;
@@ -426,6 +426,101 @@ spec:
     ok(&h, &["kube", "play", "--replace", &again]);
     assert_eq!(ok(&h, &["kube", "generate", "probed"]), first);
     ok(&h, &["kube", "play", "--down", &again]);
+    assert!(names(&h).is_empty(), "--down leaves no container");
+}
+
+/// A Python HTTPS server for [`https_probes_speak_tls_without_verifying_the_certificate`]: `/ready`
+/// answers 200 while /tmp/ready exists and the request's `Host` is `web.example`, else 503 or 400.
+const TLS_SERVER: &str = r#"import http.server, os, ssl
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.headers.get("Host") != "web.example":
+            code = 400
+        elif self.path == "/ready" and os.path.exists("/tmp/ready"):
+            code = 200
+        else:
+            code = 503
+        self.send_response(code)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+s = http.server.HTTPServer(("", 8443), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain("/certs/cert.pem", "/certs/key.pem")
+s.socket = ctx.wrap_socket(s.socket, server_side=True)
+s.serve_forever()
+"#;
+
+#[test]
+fn https_probes_speak_tls_without_verifying_the_certificate() {
+    let Some(h) = host() else { return };
+    let have = |cmd: &str| h.sh(cmd).status.success();
+    if !have("command -v openssl") || !have("python3 -c 'import ssl, http.server'") {
+        eprintln!("skipped: https probes need openssl and python3 with ssl on the host");
+        return;
+    }
+    let certs = h.dir().join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    std::fs::write(certs.join("serve.py"), TLS_SERVER).unwrap();
+    // A self-signed certificate for a name that is not the address probed: unverifiable, as pods' are.
+    h.sh_ok(&format!(
+        "cd {} && openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=other.example \
+         -keyout key.pem -out cert.pem 2>/dev/null",
+        certs.display()
+    ));
+    let file = write(
+        &h,
+        "tls.yaml",
+        &format!(
+            r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: tls
+spec:
+  volumes:
+  - name: certs
+    hostPath: {{path: {certs}}}
+  containers:
+  - name: web
+    image: host
+    command: [python3, /certs/serve.py]
+    volumeMounts: [{{name: certs, mountPath: /certs}}]
+    readinessProbe:
+      httpGet: {{path: /ready, port: 8443, scheme: HTTPS, httpHeaders: [{{name: Host, value: web.example}}]}}
+      periodSeconds: 1
+      failureThreshold: 1
+  - name: plain
+    image: host
+    command: [python3, -m, http.server, "8080"]
+    readinessProbe:
+      httpGet: {{port: 8080, scheme: HTTPS}}
+      periodSeconds: 1
+      failureThreshold: 1
+"#,
+            certs = certs.display()
+        ),
+    );
+    ok(&h, &["kube", "play", &file]);
+    let ready = "{{.State.Readiness.Status}}";
+    // The server answers over TLS with 503 until /tmp/ready exists; the Host header reached it (else 400).
+    wait_until("tls-web's probe to get a 503", || {
+        Ok(inspect(&h, "tls-web", "{{json .State.Readiness.Log}}").contains("status code 503"))
+    })
+    .unwrap_or_else(|e| panic!("{e}: {}", inspect(&h, "tls-web", "{{json .State}}")));
+    ok(&h, &["exec", "tls-web", "touch", "/tmp/ready"]);
+    wait_for(&h, "tls-web", ready, "healthy");
+    ok(&h, &["exec", "tls-web", "rm", "/tmp/ready"]);
+    wait_for(&h, "tls-web", ready, "unhealthy");
+    // A server that speaks no TLS fails the probe at the handshake.
+    wait_for(&h, "tls-plain", ready, "unhealthy");
+    let log = inspect(&h, "tls-plain", "{{json .State.Readiness.Log}}");
+    assert!(log.contains("TLS handshake failed"), "{log}");
+
+    let first = ok(&h, &["kube", "generate", "tls"]);
+    assert!(first.contains("scheme: HTTPS"), "{first}");
+    assert!(first.contains("value: web.example"), "{first}");
+    let again = write(&h, "tls-again.yaml", &format!("{first}\n"));
+    validate(Path::new(&again));
+    ok(&h, &["kube", "play", "--down", &file]);
     assert!(names(&h).is_empty(), "--down leaves no container");
 }
 

@@ -3,7 +3,8 @@
 //! A probe becomes a [`Healthcheck`] with every field set (Kubernetes' defaults filled in: a period of
 //! 10 s, a timeout of 1 s, 3 failures, 1 success, no initial delay), so it behaves the same whatever
 //! the engine's defaults are: `exec` is `["CMD", ...]`; `httpGet` is the engine's `["HTTP-GET", URL,
-//! headers...]` and `tcpSocket` its `["TCP", ADDR:PORT]`, both made by the supervisor from inside the
+//! headers...]` (an `https` URL for `scheme: HTTPS`: TLS without verifying the certificate, as the
+//! kubelet) and `tcpSocket` its `["TCP", ADDR:PORT]`, both made by the supervisor from inside the
 //! pod's network namespace, so the image needs no `curl`. Liveness and startup probes kill the container
 //! when they fail (`KillUnhealthy`), and the pod's restart policy decides what follows, as the kubelet
 //! does. A probe's host defaults to `127.0.0.1` in the pod's network namespace (Kubernetes' default is
@@ -58,10 +59,11 @@ pub fn check(field: &str, p: &Probe, c: &KContainer, kill: bool) -> Result<Healt
         }
         std::iter::once("CMD".to_owned()).chain(command).collect()
     } else if let Some(h) = &p.http_get {
-        match h.scheme.as_deref() {
-            None | Some("HTTP") => {}
+        let scheme = match h.scheme.as_deref() {
+            None | Some("HTTP") => "http",
+            Some("HTTPS") => "https",
             Some(s) => return Err(format!("{field}: httpGet scheme {s} is not supported")),
-        }
+        };
         let addr = std::net::SocketAddr::new(host(&h.host)?, port(&h.port)?);
         let path = h.path.as_deref().unwrap_or("/");
         let path = if path.starts_with('/') {
@@ -69,7 +71,7 @@ pub fn check(field: &str, p: &Probe, c: &KContainer, kill: bool) -> Result<Healt
         } else {
             format!("/{path}")
         };
-        let mut test = vec!["HTTP-GET".to_owned(), format!("http://{addr}{path}")];
+        let mut test = vec!["HTTP-GET".to_owned(), format!("{scheme}://{addr}{path}")];
         for hd in h.http_headers.iter().flatten() {
             test.push(format!("{}: {}", hd.name, hd.value));
         }
@@ -109,6 +111,7 @@ pub fn probe(hc: &Healthcheck) -> Option<Probe> {
             })
         }
         Action::HttpGet {
+            tls,
             addr,
             path,
             headers,
@@ -124,7 +127,7 @@ pub fn probe(hc: &Healthcheck) -> Option<Probe> {
                         .map(|(name, value)| HTTPHeader { name, value })
                         .collect()
                 }),
-                scheme: None,
+                scheme: tls.then(|| "HTTPS".to_owned()),
             })
         }
         Action::Tcp(addr) => {
@@ -216,6 +219,30 @@ mod tests {
     }
 
     #[test]
+    fn an_https_probe_keeps_its_scheme_host_and_headers() {
+        let c = container(
+            "name: a\nimage: x\nreadinessProbe:\n  httpGet: {port: 8443, scheme: HTTPS, host: 10.0.0.2, httpHeaders: [{name: Host, value: web.example}]}\n",
+        );
+        let p = c.readiness_probe.as_ref().unwrap();
+        let r = check("readinessProbe", p, &c, false).unwrap();
+        assert_eq!(
+            r.test,
+            ["HTTP-GET", "https://10.0.0.2:8443/", "Host: web.example"]
+        );
+        let Some(Action::HttpGet { tls, .. }) = r.action() else {
+            panic!("{:?}", r.action())
+        };
+        assert!(tls);
+        let back = probe(&r).unwrap();
+        let h = back.http_get.as_ref().unwrap();
+        assert_eq!(
+            (h.scheme.as_deref(), h.host.as_deref()),
+            (Some("HTTPS"), Some("10.0.0.2"))
+        );
+        assert_eq!(check("readinessProbe", &back, &c, false).unwrap(), r);
+    }
+
+    #[test]
     fn a_docker_healthcheck_keeps_its_own_defaults() {
         let hc = Healthcheck {
             test: vec!["CMD-SHELL".into(), "true".into()],
@@ -230,12 +257,12 @@ mod tests {
     #[test]
     fn what_cannot_be_checked_is_refused_by_name() {
         let c = container(
-            "name: a\nimage: x\nreadinessProbe:\n  httpGet: {port: 80, scheme: HTTPS}\nlivenessProbe:\n  tcpSocket: {port: 80, host: db.example}\nstartupProbe:\n  httpGet: {port: http}\n",
+            "name: a\nimage: x\nreadinessProbe:\n  httpGet: {port: 80, scheme: FTP}\nlivenessProbe:\n  tcpSocket: {port: 80, host: db.example}\nstartupProbe:\n  httpGet: {port: http}\n",
         );
         let e = |p: &Option<Probe>| check("p", p.as_ref().unwrap(), &c, false).unwrap_err();
         assert_eq!(
             e(&c.readiness_probe),
-            "p: httpGet scheme HTTPS is not supported"
+            "p: httpGet scheme FTP is not supported"
         );
         assert_eq!(
             e(&c.liveness_probe),

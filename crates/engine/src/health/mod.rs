@@ -101,6 +101,8 @@ pub enum Action {
     Exec(Vec<String>),
     /// An HTTP GET from inside the container's network namespace: healthy on a status from 200 to 399.
     HttpGet {
+        /// `https`: the request goes over TLS, the server's certificate unverified (as the kubelet's).
+        tls: bool,
         addr: std::net::SocketAddr,
         /// The request target (`/healthz?x=1`).
         path: String,
@@ -629,7 +631,7 @@ mod tests {
         );
         for bad in [
             &["TCP", "nowhere"][..],
-            &["HTTP-GET", "https://1.2.3.4/"],
+            &["HTTP-GET", "ftp://1.2.3.4/"],
             &["NONE"],
         ] {
             let h = Healthcheck {
