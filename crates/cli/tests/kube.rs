@@ -525,7 +525,7 @@ spec:
 }
 
 #[test]
-fn a_services_name_resolves_to_its_ready_pods() {
+fn a_headless_services_name_resolves_to_its_ready_pods() {
     let Some(h) = host() else { return };
     import_busybox(
         &h,
@@ -540,6 +540,7 @@ kind: Service
 metadata:
   name: web
 spec:
+  clusterIP: None
   selector: {app: web}
   ports:
   - port: 8080
@@ -658,6 +659,159 @@ spec:
 
     ok(&h, &["kube", "play", "--down", &file]);
     assert!(names(&h).is_empty(), "--down leaves no container");
+}
+
+#[test]
+fn a_services_cluster_ip_leads_to_its_ready_pods() {
+    let Some(h) = host() else { return };
+    if !h.sh("command -v curl").status.success() {
+        eprintln!("skipped: the client pod runs the host's curl, and the host has none");
+        return;
+    }
+    import_busybox(
+        &h,
+        "bb",
+        "for c in httpd mkdir rm hostname; do ln -s busybox $r/bin/$c; done",
+    );
+    let file = write(
+        &h,
+        "cluster-ip.yaml",
+        r#"apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  selector: {app: web}
+  ports:
+  - port: 80
+    targetPort: http
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: httpd
+        image: bb
+        command: [sh, -c, "mkdir -p /www && hostname > /www/id && exec httpd -f -p 8080 -h /www"]
+        ports:
+        - {name: http, containerPort: 8080}
+        readinessProbe:
+          httpGet: {path: /ready, port: http}
+          periodSeconds: 1
+          failureThreshold: 1
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: client
+spec:
+  containers:
+  - name: c
+    image: host
+    command: [sleep, "1000"]
+"#,
+    );
+    ok(&h, &["kube", "play", &file]);
+    let gateway = inspect(&h, "web-pod-0-infra", "{{.NetworkSettings.Gateway}}");
+    // The name resolves to the cluster IP, ready pods or not.
+    let mut cluster_ip = String::new();
+    wait_until("web to resolve to a cluster IP", || {
+        let out = h.sh(&format!("dig +time=2 +tries=2 +short @{gateway} web"));
+        cluster_ip = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        Ok(out.status.success() && !cluster_ip.is_empty())
+    })
+    .unwrap();
+    assert!(
+        cluster_ip.starts_with("10.9") || cluster_ip.starts_with("10.1"),
+        "in the service range: {cluster_ip}"
+    );
+    let fqdn = h.sh_ok(&format!(
+        "dig +time=2 +tries=2 +short @{gateway} web.default.svc.cluster.local"
+    ));
+    assert_eq!(fqdn.trim(), cluster_ip);
+    // From the client pod: the Service's port 80 leads to a ready pod's port 8080 (named `http`).
+    let get = || {
+        let o = h.mino(&[
+            "exec",
+            "client-c",
+            "curl",
+            "-sS",
+            "--max-time",
+            "3",
+            &format!("http://{cluster_ip}/id"),
+        ]);
+        o.status
+            .success()
+            .then(|| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    for pod in ["web-pod-0", "web-pod-1"] {
+        wait_for(
+            &h,
+            &format!("{pod}-httpd"),
+            "{{.State.Readiness.Status}}",
+            "unhealthy",
+        );
+    }
+    assert_eq!(get(), None, "no ready pod: the cluster IP refuses");
+
+    ok(
+        &h,
+        &[
+            "exec",
+            "web-pod-0-httpd",
+            "sh",
+            "-c",
+            "echo ok > /www/ready",
+        ],
+    );
+    wait_until("the cluster IP to lead to web-pod-0", || {
+        Ok(get().as_deref() == Some("web-pod-0"))
+    })
+    .unwrap();
+    for _ in 0..8 {
+        assert_eq!(
+            get().as_deref(),
+            Some("web-pod-0"),
+            "web-pod-1 is not ready"
+        );
+    }
+    ok(
+        &h,
+        &[
+            "exec",
+            "web-pod-1-httpd",
+            "sh",
+            "-c",
+            "echo ok > /www/ready",
+        ],
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    wait_until("connections to reach both ready pods", || {
+        seen.extend(get());
+        Ok(seen.len() == 2)
+    })
+    .unwrap_or_else(|e| panic!("{e}: {seen:?}"));
+    // A pod that turns unready leaves the endpoints.
+    ok(&h, &["exec", "web-pod-0-httpd", "rm", "/www/ready"]);
+    wait_until("the cluster IP to lead to web-pod-1 alone", || {
+        Ok((0..8).all(|_| get().as_deref() == Some("web-pod-1")))
+    })
+    .unwrap();
+
+    ok(&h, &["kube", "play", "--down", &file]);
+    assert!(names(&h).is_empty(), "--down leaves no container");
+    let map = h.sh_ok("nft list map inet minotaur services4");
+    assert!(!map.contains("elements"), "--down removes the rules: {map}");
+    assert_eq!(ok(&h, &["system", "check"]), "", "system check is clean");
 }
 
 #[test]

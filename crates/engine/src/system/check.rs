@@ -908,7 +908,12 @@ fn records(
             .filter(|r| r.container_id == c.id.as_str())
             .cloned()
             .collect();
-        let wanted = sorted(dns::entries(nets, &own, &dns::ready_names(c, containers))?);
+        let wanted = sorted(dns::entries(
+            nets,
+            &own,
+            &dns::ready_names(c, containers),
+            &crate::network::services::cluster_names(c),
+        )?);
         let file = format!("{}.json", c.id.as_str());
         let path = dns::records_file(ctx, c.id.as_str());
         let problem = match minotaur_dns::read_records(&base, &file) {
