@@ -806,6 +806,17 @@ spec:
         Ok((0..8).all(|_| get().as_deref() == Some("web-pod-1")))
     })
     .unwrap();
+    // The map agrees with the pods: system check finds nothing. A table made anew (`network reload`,
+    // as after a flushed ruleset) gets the endpoints back.
+    assert_eq!(ok(&h, &["system", "check"]), "", "system check with pods");
+    h.sh_ok("nft delete table inet minotaur");
+    ok(&h, &["network", "reload"]);
+    assert_eq!(get().as_deref(), Some("web-pod-1"), "after network reload");
+    assert_eq!(
+        ok(&h, &["system", "check"]),
+        "",
+        "system check after reload"
+    );
 
     ok(&h, &["kube", "play", "--down", &file]);
     assert!(names(&h).is_empty(), "--down leaves no container");

@@ -128,6 +128,18 @@ fn sync(ctx: &Context, ips: &[Ipv4Addr]) -> Result<(), EngineError> {
     Ok(())
 }
 
+/// Puts every cluster IP's ready endpoints in the firewall `fw` (after the table was made anew).
+pub(crate) fn reload(ctx: &Context, fw: &mut Firewall) -> Result<(), EngineError> {
+    let (all, addresses) = read(ctx)?;
+    let ips = cluster_ips(&all);
+    if ips.is_empty() {
+        return Ok(());
+    }
+    fw.set_services(&ips, &rules(&ips, &all, &addresses))
+        .map_err(NetworkError::from)?;
+    Ok(())
+}
+
 /// Every container, and the IPv4 address of each one's first endpoint.
 pub(crate) fn read(
     ctx: &Context,
