@@ -876,4 +876,29 @@ fn kube_bad_input() {
         "a failed pod leaves nothing: {:?}",
         names(&h)
     );
+
+    // A cluster IP outside the service range, or one another Service holds, is refused before anything
+    // is made.
+    let service = |name: &str, ip: &str, pod: &str| {
+        format!(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\nspec:\n  clusterIP: {ip}\n  selector: {{app: {pod}}}\n  ports: [{{port: 80}}]\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: {pod}\n  labels: {{app: {pod}}}\nspec:\n  containers:\n  - name: a\n    image: bb\n    command: [sleep, '100']\n"
+        )
+    };
+    let outside = write(&h, "outside.yaml", &service("s", "172.17.0.9", "s1"));
+    let e = fails(&h, &["kube", "play", &outside], 1);
+    assert!(
+        e.contains("Service s: clusterIP 172.17.0.9 is outside the service range 10.96.0.0/12"),
+        "{e}"
+    );
+    assert!(names(&h).is_empty(), "nothing made: {:?}", names(&h));
+    let first = write(&h, "first.yaml", &service("one", "10.96.7.7", "p1"));
+    ok(&h, &["kube", "play", &first]);
+    let taken = write(&h, "taken.yaml", &service("two", "10.96.7.7", "p2"));
+    let e = fails(&h, &["kube", "play", &taken], 1);
+    assert!(
+        e.contains("Service two: clusterIP 10.96.7.7 is Service one's"),
+        "{e}"
+    );
+    assert_eq!(names(&h), ["p1-a", "p1-infra"], "nothing more made");
+    ok(&h, &["kube", "play", "--down", &first]);
 }
