@@ -1,8 +1,8 @@
 //! `kube generate` and `kube play` in a throwaway host: generate → play → generate is a fixpoint, the
 //! generated manifests pass Kubernetes' own schemas (kubernetes-validate, when installed), ConfigMaps,
 //! Secrets, init containers and Deployments play, probes run (httpGet and tcpSocket from inside the pod's
-//! network, with no tool in the image; HTTPS without verifying the certificate; a startup probe holds
-//! the others; a failing liveness probe restarts), a Service's name resolves to the pods it selects while they are ready, `--down` leaves
+//! network, with no tool in the image; HTTPS without verifying the certificate; gRPC health checks; a
+//! startup probe holds the others; a failing liveness probe restarts), a Service's name resolves to the pods it selects while they are ready, `--down` leaves
 //! nothing, and bad input changes nothing.
 
 mod common;
@@ -657,6 +657,93 @@ spec:
     ok(&h, &["stop", "web-pod-1-httpd"]);
     wait_answer("web", &[]);
 
+    ok(&h, &["kube", "play", "--down", &file]);
+    assert!(names(&h).is_empty(), "--down leaves no container");
+}
+
+/// A gRPC health server for [`grpc_probes_ask_the_health_service`]: service `db` is SERVING while
+/// /tmp/serving exists, NOT_SERVING otherwise; no other service is known.
+const GRPC_SERVER: &str = r#"import os, time
+from concurrent import futures
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+h = health.HealthServicer()
+health_pb2_grpc.add_HealthServicer_to_server(h, server)
+server.add_insecure_port("0.0.0.0:9090")
+server.start()
+S = health_pb2.HealthCheckResponse
+while True:
+    h.set("db", S.SERVING if os.path.exists("/tmp/serving") else S.NOT_SERVING)
+    time.sleep(0.2)
+"#;
+
+#[test]
+fn grpc_probes_ask_the_health_service() {
+    let Some(h) = host() else { return };
+    let python = h.sh("python3 -c 'import sys, grpc_health.v1.health; print(sys.executable)'");
+    if !python.status.success() {
+        eprintln!("skipped: grpc probes need python3 with grpcio-health-checking on the host");
+        return;
+    }
+    let python = String::from_utf8_lossy(&python.stdout).trim().to_owned();
+    let dir = h.dir().join("grpc");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("serve.py"), GRPC_SERVER).unwrap();
+    let file = write(
+        &h,
+        "grpc.yaml",
+        &format!(
+            r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: grpc
+spec:
+  volumes:
+  - name: srv
+    hostPath: {{path: {dir}}}
+  containers:
+  - name: server
+    image: host
+    command: [{python}, /srv/serve.py]
+    volumeMounts: [{{name: srv, mountPath: /srv}}]
+    readinessProbe:
+      grpc: {{port: 9090, service: db}}
+      periodSeconds: 1
+      failureThreshold: 1
+  - name: other
+    image: host
+    command: [sleep, "1000"]
+    readinessProbe:
+      grpc: {{port: 9090, service: nosuch}}
+      periodSeconds: 1
+"#,
+            dir = dir.display()
+        ),
+    );
+    ok(&h, &["kube", "play", &file]);
+    let ready = "{{.State.Readiness.Status}}";
+    let log = |c: &str| inspect(&h, c, "{{json .State.Readiness.Log}}");
+    wait_until("grpc-server's probe to see NOT_SERVING", || {
+        Ok(log("grpc-server").contains("NOT_SERVING"))
+    })
+    .unwrap_or_else(|e| panic!("{e}: {}", log("grpc-server")));
+    ok(&h, &["exec", "grpc-server", "touch", "/tmp/serving"]);
+    wait_for(&h, "grpc-server", ready, "healthy");
+    assert!(log("grpc-server").contains(r#"service \"db\" is SERVING"#));
+    ok(&h, &["exec", "grpc-server", "rm", "/tmp/serving"]);
+    wait_for(&h, "grpc-server", ready, "unhealthy");
+    // An unknown service is the server's NOT_FOUND (grpc-status 5).
+    wait_until("grpc-other's probe to fail with NOT_FOUND", || {
+        Ok(log("grpc-other").contains("grpc-status 5"))
+    })
+    .unwrap_or_else(|e| panic!("{e}: {}", log("grpc-other")));
+
+    let first = ok(&h, &["kube", "generate", "grpc"]);
+    assert!(first.contains("grpc:"), "{first}");
+    assert!(first.contains("service: db"), "{first}");
+    let again = write(&h, "grpc-again.yaml", &format!("{first}\n"));
+    validate(Path::new(&again));
     ok(&h, &["kube", "play", "--down", &file]);
     assert!(names(&h).is_empty(), "--down leaves no container");
 }

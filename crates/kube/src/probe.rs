@@ -4,8 +4,8 @@
 //! 10 s, a timeout of 1 s, 3 failures, 1 success, no initial delay), so it behaves the same whatever
 //! the engine's defaults are: `exec` is `["CMD", ...]`; `httpGet` is the engine's `["HTTP-GET", URL,
 //! headers...]` (an `https` URL for `scheme: HTTPS`: TLS without verifying the certificate, as the
-//! kubelet) and `tcpSocket` its `["TCP", ADDR:PORT]`, both made by the supervisor from inside the
-//! pod's network namespace, so the image needs no `curl`. Liveness and startup probes kill the container
+//! kubelet), `tcpSocket` its `["TCP", ADDR:PORT]` and `grpc` its `["GRPC", ADDR:PORT, SERVICE]`, all
+//! made by the supervisor from inside the pod's network namespace, so the image needs no `curl`. Liveness and startup probes kill the container
 //! when they fail (`KillUnhealthy`), and the pod's restart policy decides what follows, as the kubelet
 //! does. A probe's host defaults to `127.0.0.1` in the pod's network namespace (Kubernetes' default is
 //! the pod's IP; both reach a server listening on every address).
@@ -17,7 +17,8 @@
 use std::net::IpAddr;
 
 use k8s_openapi::api::core::v1::{
-    Container as KContainer, ExecAction, HTTPGetAction, HTTPHeader, Probe, TCPSocketAction,
+    Container as KContainer, ExecAction, GRPCAction, HTTPGetAction, HTTPHeader, Probe,
+    TCPSocketAction,
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use minotaur_engine::health::{Action, Healthcheck};
@@ -82,10 +83,13 @@ pub fn check(field: &str, p: &Probe, c: &KContainer, kill: bool) -> Result<Healt
     } else if let Some(t) = &p.tcp_socket {
         let addr = std::net::SocketAddr::new(host(&t.host)?, port(&t.port)?);
         vec!["TCP".to_owned(), addr.to_string()]
-    } else if p.grpc.is_some() {
-        return Err(format!("{field}: grpc probes are not supported"));
+    } else if let Some(g) = &p.grpc {
+        let addr = std::net::SocketAddr::new(host(&None)?, port(&IntOrString::Int(g.port))?);
+        let mut test = vec!["GRPC".to_owned(), addr.to_string()];
+        test.extend(g.service.clone().filter(|s| !s.is_empty()));
+        test
     } else {
-        return Err(format!("{field}: no exec, httpGet or tcpSocket"));
+        return Err(format!("{field}: no exec, httpGet, tcpSocket or grpc"));
     };
     let secs = |v: Option<i32>, default: i32| i64::from(v.unwrap_or(default).max(0)) * SECOND;
     Ok(Healthcheck {
@@ -134,6 +138,12 @@ pub fn probe(hc: &Healthcheck) -> Option<Probe> {
             p.tcp_socket = Some(TCPSocketAction {
                 host: host(addr.ip()),
                 port: IntOrString::Int(addr.port().into()),
+            })
+        }
+        Action::Grpc { addr, service } => {
+            p.grpc = Some(GRPCAction {
+                port: addr.port().into(),
+                service: (!service.is_empty()).then_some(service),
             })
         }
     }
@@ -240,6 +250,31 @@ mod tests {
             (Some("HTTPS"), Some("10.0.0.2"))
         );
         assert_eq!(check("readinessProbe", &back, &c, false).unwrap(), r);
+    }
+
+    #[test]
+    fn a_grpc_probe_asks_the_health_service_and_comes_back() {
+        let c = container(
+            "name: a\nimage: x\nlivenessProbe:\n  grpc: {port: 9090, service: db}\nreadinessProbe:\n  grpc: {port: 9091}\n",
+        );
+        let l = check(
+            "livenessProbe",
+            c.liveness_probe.as_ref().unwrap(),
+            &c,
+            true,
+        )
+        .unwrap();
+        assert_eq!(l.test, ["GRPC", "127.0.0.1:9090", "db"]);
+        let r = check(
+            "readinessProbe",
+            c.readiness_probe.as_ref().unwrap(),
+            &c,
+            false,
+        )
+        .unwrap();
+        assert_eq!(r.test, ["GRPC", "127.0.0.1:9091"]);
+        assert_eq!(probe(&l).unwrap(), *c.liveness_probe.as_ref().unwrap());
+        assert_eq!(probe(&r).unwrap(), *c.readiness_probe.as_ref().unwrap());
     }
 
     #[test]

@@ -123,6 +123,8 @@ enum Stage {
     Reading,
     /// An `https` check once connected: the handshake, the request and the response, through rustls.
     Tls(Box<rustls::ClientConnection>),
+    /// A gRPC check once connected.
+    Grpc(Box<super::grpc::GrpcCall>),
 }
 
 /// A TCP or HTTP check under way.
@@ -134,6 +136,8 @@ pub(crate) struct NetProbe {
     request: Option<Vec<u8>>,
     /// Whether the request goes over TLS.
     tls: bool,
+    /// The service a gRPC check asks about; `None` for another check.
+    grpc: Option<String>,
     response: Vec<u8>,
 }
 
@@ -147,8 +151,13 @@ pub(crate) enum Step {
 impl NetProbe {
     /// Starts `action` (a TCP or HTTP check) from inside the network namespace of the nsfs file `netns`.
     pub(crate) fn start(netns: &Path, action: &Action) -> Result<NetProbe, String> {
+        let mut grpc = None;
         let (addr, request, tls) = match action {
             Action::Tcp(a) => (*a, None, false),
+            Action::Grpc { addr, service } => {
+                grpc = Some(service.clone());
+                (*addr, None, false)
+            }
             Action::HttpGet {
                 tls,
                 addr,
@@ -176,6 +185,7 @@ impl NetProbe {
             stage: Stage::Connecting,
             request,
             tls,
+            grpc,
             response: Vec::new(),
         })
     }
@@ -187,6 +197,8 @@ impl NetProbe {
             Stage::Reading => PollFlags::POLLIN,
             Stage::Tls(conn) if conn.wants_write() => PollFlags::POLLOUT,
             Stage::Tls(_) => PollFlags::POLLIN,
+            Stage::Grpc(call) if call.wants_write() => PollFlags::POLLOUT,
+            Stage::Grpc(_) => PollFlags::POLLIN,
         };
         (self.sock.as_fd(), flags)
     }
@@ -202,6 +214,15 @@ impl NetProbe {
                     }
                     if self.sock.peer_addr().is_err() {
                         return Step::Pending;
+                    }
+                    if let Some(service) = &self.grpc {
+                        match super::grpc::GrpcCall::start(&self.sock, self.addr, service) {
+                            Ok(call) => {
+                                self.stage = Stage::Grpc(Box::new(call));
+                                continue;
+                            }
+                            Err(e) => return Step::Done(1, format!("gRPC probe failed: {e}")),
+                        }
                     }
                     match self.request.take() {
                         None => return Step::Done(0, format!("connected to {}", self.addr)),
@@ -251,6 +272,7 @@ impl NetProbe {
                 Stage::Tls(conn) => {
                     return tls_step(conn, &self.sock, &mut self.response);
                 }
+                Stage::Grpc(call) => return call.step(),
             }
         }
     }
