@@ -95,6 +95,8 @@ pub enum FirewallError {
     InvalidBridge { name: String, reason: &'static str },
     #[error("cannot publish {port}: {reason}")]
     InvalidPort { port: String, reason: &'static str },
+    #[error("invalid cluster IP port {port}: {reason}")]
+    InvalidServicePort { port: String, reason: &'static str },
 }
 
 impl FirewallError {

@@ -133,7 +133,7 @@ pub fn slots(rules: &[ServiceRule]) -> Vec<Slot> {
 
 fn check(rules: &[ServiceRule]) -> Result<(), FirewallError> {
     for r in rules {
-        let bad = |reason| FirewallError::InvalidPort {
+        let bad = |reason| FirewallError::InvalidServicePort {
             port: format!("{} {}:{}", r.proto, r.cluster_ip, r.port),
             reason,
         };
