@@ -907,8 +907,16 @@ spec:
 
     ok(&h, &["kube", "play", "--down", &file]);
     assert!(names(&h).is_empty(), "--down leaves no container");
-    let map = h.sh_ok("nft list map inet minotaur services4");
-    assert!(!map.contains("elements"), "--down removes the rules: {map}");
+    for what in [
+        "map inet minotaur services4",
+        "set inet minotaur cluster_ips4",
+    ] {
+        let listed = h.sh_ok(&format!("nft list {what}"));
+        assert!(
+            !listed.contains("elements"),
+            "--down removes the rules: {listed}"
+        );
+    }
     assert_eq!(ok(&h, &["system", "check"]), "", "system check is clean");
 }
 

@@ -30,6 +30,7 @@
 //! | `ports4`, `ports6` | `proto . host port : container address . port`, published on every local address |
 //! | `ports4_host`, `ports6_host` | the same keyed by the host address too (`-p ADDR:PORT:PORT`) |
 //! | `services4` | `cluster IP . proto . port . slot : endpoint address . port` (see [`services`]) |
+//! | `cluster_ips4` | the cluster IPs given out |
 //!
 //! - **Masquerade** (`postrouting`, srcnat): traffic from a non-internal subnet that leaves through an interface
 //!   that is not a minotaur bridge is masqueraded. (Through another minotaur bridge it is dropped, below.)
@@ -310,7 +311,8 @@ impl Firewall {
         let mut last = None;
         for _ in 0..3 {
             let live = self.service_slots()?;
-            let batch = services::replace(&live, ips, rules)?;
+            let live_ips = self.cluster_ips()?;
+            let batch = services::replace(&live, &live_ips, ips, rules)?;
             if batch.is_empty() {
                 return Ok(());
             }
@@ -333,6 +335,17 @@ impl Firewall {
         }
         match self.nft.run(&rules::list_map("services4")) {
             Ok(listing) => Ok(services::parse_map(&listing)),
+            Err(_) => Ok(Vec::new()),
+        }
+    }
+
+    /// The cluster IPs given out in the live table (the `cluster_ips4` set; none without it).
+    pub fn cluster_ips(&mut self) -> Result<Vec<std::net::Ipv4Addr>, FirewallError> {
+        if !self.table_exists()? {
+            return Ok(Vec::new());
+        }
+        match self.nft.run(&rules::list_set("cluster_ips4")) {
+            Ok(listing) => Ok(services::parse_ips(&listing)),
             Err(_) => Ok(Vec::new()),
         }
     }

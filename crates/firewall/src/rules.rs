@@ -164,6 +164,11 @@ const SETS: &[SetDef] = &[
         kind: "map",
         spec: crate::services::MAP_SPEC,
     },
+    SetDef {
+        name: "cluster_ips4",
+        kind: "set",
+        spec: "type ipv4_addr;",
+    },
 ];
 
 /// The fixed rules that decide reachability, by what they do, so that `why` can name the rule that drops or
@@ -191,12 +196,12 @@ pub mod rule {
     /// The DNAT of a port published on one host address.
     pub const DNAT4_HOST: &str =
         "meta l4proto { tcp, udp } dnat ip to ip daddr . meta l4proto . th dport map @ports4_host";
-    /// Traffic to the service range is looked up in the cluster IPs' map.
-    pub const SERVICES_JUMP: &str = "ip daddr 10.96.0.0/12 jump services";
+    /// Traffic to a cluster IP is looked up in the cluster IPs' map.
+    pub const SERVICES_JUMP: &str = "ip daddr @cluster_ips4 jump services";
     /// The DNAT of a cluster IP's port to one of its ready endpoints, by the slot of the source port.
     pub const SERVICES_DNAT: &str = "meta l4proto { tcp, udp } dnat ip to ip daddr . meta l4proto . th dport . ( th sport & 0x1e ) map @services4";
     /// A cluster IP's port with no ready endpoint (not DNATed) is refused, never routed on.
-    pub const SERVICES_REJECT: &str = "ip daddr 10.96.0.0/12 reject";
+    pub const SERVICES_REJECT: &str = "ip daddr @cluster_ips4 reject";
 
     /// `table inet minotaur chain CHAIN: RULE`, as `why` names it.
     pub fn cite(chain: &str, rule: &str) -> String {
@@ -320,6 +325,8 @@ pub(crate) enum Element {
     },
     /// A cluster IP's slot: `cluster IP . proto . port . slot : endpoint address . port`.
     Service(crate::services::Slot),
+    /// One address.
+    Addr(IpAddr),
 }
 
 impl fmt::Display for Element {
@@ -342,6 +349,7 @@ impl fmt::Display for Element {
                 write!(f, "{proto} . {port} : {to} . {to_port}")
             }
             Element::Service(s) => write!(f, "{s}"),
+            Element::Addr(a) => write!(f, "{a}"),
         }
     }
 }

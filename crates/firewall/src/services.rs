@@ -6,9 +6,12 @@
 //! Cluster IPs come from `10.96.0.0/12`, Kubernetes' own default service range, so manifests that name a
 //! `clusterIP` written for a cluster keep it. minotaur's networks never get a subnet there: their pools are
 //! Docker's (`172.17.0.0/16` … `172.31.0.0/16`, then `192.168.0.0/16`), and the caller refuses a cluster IP
-//! that a network made with `--subnet` covers. Nothing routes the range: traffic to it is DNATed in
-//! `prerouting` (from containers) and `output` (from the host), and what no rule DNATed (a port with no
-//! ready endpoint) is refused in `forward`, so it never leaves for the host's default route.
+//! that a network made with `--subnet` covers. The rules match only the cluster IPs given out (the set
+//! `cluster_ips4`), never the whole range, which a host's own network may use: traffic to one is DNATed
+//! in `prerouting` (from containers) and `output` (from the host), and what no rule DNATed (a port with
+//! no ready endpoint) is refused in `forward`, so a container's connection never leaves for the host's
+//! default route. (The host's own connection to such a port takes the host's routes: a rule for it
+//! would have to sit in a filter hook that every packet of the host passes.)
 //!
 //! # One map, fixed rules
 //!
@@ -149,17 +152,32 @@ fn check(rules: &[ServiceRule]) -> Result<(), FirewallError> {
     Ok(())
 }
 
-/// The batch that turns `live` (the map as read) into `rules` for the cluster IPs `ips` (and those of
-/// `rules`): their slots that must go are deleted, the new ones added; other cluster IPs are left alone.
-/// Empty when nothing changes.
+/// The batch that turns `live` (the map as read) and `live_ips` (the `cluster_ips4` set as read) into
+/// `rules` for the cluster IPs `ips` (and those of `rules`): their slots that must go are deleted, the
+/// new ones added; an address with a rule (even one with no endpoint) is in the set, one without leaves
+/// it; other cluster IPs are left alone. Empty when nothing changes.
 pub fn replace(
     live: &[Slot],
+    live_ips: &[Ipv4Addr],
     ips: &[Ipv4Addr],
     rules: &[ServiceRule],
 ) -> Result<Batch, FirewallError> {
     check(rules)?;
     let ours = |ip: &Ipv4Addr| ips.contains(ip) || rules.iter().any(|r| r.cluster_ip == *ip);
     let wanted = slots(rules);
+    let mut wanted_ips: Vec<Ipv4Addr> = rules.iter().map(|r| r.cluster_ip).collect();
+    wanted_ips.sort();
+    wanted_ips.dedup();
+    let ips_gone: Vec<Element> = live_ips
+        .iter()
+        .filter(|ip| ours(ip) && !wanted_ips.contains(ip))
+        .map(|ip| Element::Addr((*ip).into()))
+        .collect();
+    let ips_new: Vec<Element> = wanted_ips
+        .iter()
+        .filter(|ip| !live_ips.contains(ip))
+        .map(|ip| Element::Addr((*ip).into()))
+        .collect();
     // A slot's key with another endpoint is deleted and added again: `add` cannot change a value.
     let gone: Vec<Element> = live
         .iter()
@@ -172,14 +190,33 @@ pub fn replace(
         .map(|s| Element::Service(s.clone()))
         .collect();
     let mut b = Batch::default();
-    if gone.is_empty() && new.is_empty() {
+    if gone.is_empty() && new.is_empty() && ips_gone.is_empty() && ips_new.is_empty() {
         return Ok(b);
     }
     // The skeleton first: a table made before cluster IPs has no map yet.
     b.commands.push(Command::Skeleton);
     b.push_elements(Verb::Delete, "services4", gone);
+    b.push_elements(Verb::Delete, "cluster_ips4", ips_gone);
+    b.push_elements(Verb::Add, "cluster_ips4", ips_new);
     b.push_elements(Verb::Add, "services4", new);
     Ok(b)
+}
+
+/// The addresses in what `list set` printed for `cluster_ips4`.
+pub fn parse_ips(listing: &str) -> Vec<Ipv4Addr> {
+    let Some(start) = listing.find("elements = {") else {
+        return Vec::new();
+    };
+    let body = &listing[start + "elements = {".len()..];
+    let mut out: Vec<Ipv4Addr> = body
+        .split('}')
+        .next()
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|e| e.trim().parse().ok())
+        .collect();
+    out.sort();
+    out
 }
 
 /// The slots in what `list map` printed for `services4`; lines nft cannot have printed are skipped.
@@ -261,6 +298,7 @@ mod tests {
         live.extend(slots(&[other]));
         let b = replace(
             &live,
+            &[ip("10.96.0.10"), ip("10.96.0.11")],
             &[],
             &[rule(&[("172.17.0.2", 8080), ("172.17.0.3", 8080)])],
         )
@@ -277,16 +315,31 @@ mod tests {
         ));
         assert!(!text.contains("10.96.0.11"));
         // The last endpoint gone: every slot of the address goes, and nothing is added.
-        let b = replace(&live, &[ip("10.96.0.10")], &[])
+        // With the Service gone, the address leaves the set too.
+        let live_ips = [ip("10.96.0.10"), ip("10.96.0.11")];
+        let b = replace(&live, &live_ips, &[ip("10.96.0.10")], &[])
+            .unwrap()
+            .to_string();
+        assert_eq!(b.matches("delete element").count(), 17);
+        assert!(b.contains("delete element inet minotaur cluster_ips4 { 10.96.0.10 }"));
+        assert_eq!(b.matches("add element").count(), 0);
+        // A Service whose pods are none ready: no slot, but its address stays in the set (refused).
+        let b = replace(&live, &live_ips, &[], &[rule(&[])])
             .unwrap()
             .to_string();
         assert_eq!(b.matches("delete element").count(), 16);
-        assert_eq!(b.matches("add element").count(), 0);
+        assert!(!b.contains("element inet minotaur cluster_ips4"), "{b}");
+        // A new Service: its address joins the set.
+        let b = replace(&[], &[], &[], &[rule(&[])]).unwrap().to_string();
+        assert!(b.contains("add element inet minotaur cluster_ips4 { 10.96.0.10 }"));
         // Nothing to change: an empty batch.
-        assert!(replace(&before, &[], &[rule(&[("172.17.0.2", 8080)])])
-            .unwrap()
-            .is_empty());
+        assert!(
+            replace(&before, &live_ips, &[], &[rule(&[("172.17.0.2", 8080)])])
+                .unwrap()
+                .is_empty()
+        );
         let e = replace(
+            &[],
             &[],
             &[],
             &[ServiceRule {
@@ -310,9 +363,15 @@ mod tests {
     }
 
     #[test]
-    fn the_rules_name_the_range() {
-        assert!(crate::rules::rule::SERVICES_JUMP.contains(SERVICE_RANGE4));
-        assert!(crate::rules::rule::SERVICES_REJECT.contains(SERVICE_RANGE4));
+    fn the_rules_match_the_cluster_ips_given_out_not_the_range() {
+        assert!(crate::rules::rule::SERVICES_JUMP.contains("@cluster_ips4"));
+        assert!(crate::rules::rule::SERVICES_REJECT.contains("@cluster_ips4"));
+        assert_eq!(
+            parse_ips(
+                "set cluster_ips4 {\n\ttype ipv4_addr\n\telements = { 10.96.0.10, 10.96.3.1 }\n}"
+            ),
+            [ip("10.96.0.10"), ip("10.96.3.1")]
+        );
         let mask = format!("& {:#x} ", (SLOTS - 1) * 2);
         assert!(crate::rules::rule::SERVICES_DNAT.contains(&mask));
         assert!(in_range(ip("10.111.255.255")) && !in_range(ip("10.112.0.0")));

@@ -713,7 +713,7 @@ fn firewall(
     redirect(ctx, &wanted, &holder, by_id, half, found)
 }
 
-/// The cluster IPs' map against the containers that back them and their readiness: a slot no ready
+/// The cluster IPs' map and set against the containers that back them and their readiness: a slot no ready
 /// endpoint makes is an orphan (it leads a Service's connections to a pod that is gone or not ready),
 /// one the containers make and the map lacks is missing. The `network reload` every repair ends with
 /// makes the map hold exactly what they make.
@@ -751,6 +751,24 @@ fn cluster_ips(
             owner: service_of(s.cluster_ip),
             problem: Problem::Missing,
             object: format!("cluster IP element {s}"),
+            fix: Fix::Firewall,
+        });
+    }
+    // The addresses given out, which the rules match.
+    let live_ips = fw.cluster_ips().map_err(NetworkError::from)?;
+    for ip in live_ips.iter().filter(|ip| !ips.contains(ip)) {
+        found.push(Finding {
+            owner: service_of(*ip),
+            problem: Problem::Orphan,
+            object: format!("cluster IP {ip}"),
+            fix: Fix::Firewall,
+        });
+    }
+    for ip in ips.iter().filter(|ip| !live_ips.contains(ip)) {
+        found.push(Finding {
+            owner: service_of(*ip),
+            problem: Problem::Missing,
+            object: format!("cluster IP {ip}"),
             fix: Fix::Firewall,
         });
     }
