@@ -1,8 +1,8 @@
 //! `kube generate` and `kube play` in a throwaway host: generate → play → generate is a fixpoint, the
 //! generated manifests pass Kubernetes' own schemas (kubernetes-validate, when installed), ConfigMaps,
 //! Secrets, init containers and Deployments play, probes run (httpGet and tcpSocket from inside the pod's
-//! network, with no tool in the image; a startup probe holds the others; a failing liveness probe
-//! restarts), a Service's name resolves to the pods it selects while they are ready, `--down` leaves
+//! network, with no tool in the image; HTTPS without verifying the certificate; gRPC health checks; a
+//! startup probe holds the others; a failing liveness probe restarts), a Service's name resolves to the pods it selects while they are ready, `--down` leaves
 //! nothing, and bad input changes nothing.
 
 mod common;
@@ -429,8 +429,103 @@ spec:
     assert!(names(&h).is_empty(), "--down leaves no container");
 }
 
+/// A Python HTTPS server for [`https_probes_speak_tls_without_verifying_the_certificate`]: `/ready`
+/// answers 200 while /tmp/ready exists and the request's `Host` is `web.example`, else 503 or 400.
+const TLS_SERVER: &str = r#"import http.server, os, ssl
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.headers.get("Host") != "web.example":
+            code = 400
+        elif self.path == "/ready" and os.path.exists("/tmp/ready"):
+            code = 200
+        else:
+            code = 503
+        self.send_response(code)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+s = http.server.HTTPServer(("", 8443), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain("/certs/cert.pem", "/certs/key.pem")
+s.socket = ctx.wrap_socket(s.socket, server_side=True)
+s.serve_forever()
+"#;
+
 #[test]
-fn a_services_name_resolves_to_its_ready_pods() {
+fn https_probes_speak_tls_without_verifying_the_certificate() {
+    let Some(h) = host() else { return };
+    let have = |cmd: &str| h.sh(cmd).status.success();
+    if !have("command -v openssl") || !have("python3 -c 'import ssl, http.server'") {
+        eprintln!("skipped: https probes need openssl and python3 with ssl on the host");
+        return;
+    }
+    let certs = h.dir().join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    std::fs::write(certs.join("serve.py"), TLS_SERVER).unwrap();
+    // A self-signed certificate for a name that is not the address probed: unverifiable, as pods' are.
+    h.sh_ok(&format!(
+        "cd {} && openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=other.example \
+         -keyout key.pem -out cert.pem 2>/dev/null",
+        certs.display()
+    ));
+    let file = write(
+        &h,
+        "tls.yaml",
+        &format!(
+            r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: tls
+spec:
+  volumes:
+  - name: certs
+    hostPath: {{path: {certs}}}
+  containers:
+  - name: web
+    image: host
+    command: [python3, /certs/serve.py]
+    volumeMounts: [{{name: certs, mountPath: /certs}}]
+    readinessProbe:
+      httpGet: {{path: /ready, port: 8443, scheme: HTTPS, httpHeaders: [{{name: Host, value: web.example}}]}}
+      periodSeconds: 1
+      failureThreshold: 1
+  - name: plain
+    image: host
+    command: [python3, -m, http.server, "8080"]
+    readinessProbe:
+      httpGet: {{port: 8080, scheme: HTTPS}}
+      periodSeconds: 1
+      failureThreshold: 1
+"#,
+            certs = certs.display()
+        ),
+    );
+    ok(&h, &["kube", "play", &file]);
+    let ready = "{{.State.Readiness.Status}}";
+    // The server answers over TLS with 503 until /tmp/ready exists; the Host header reached it (else 400).
+    wait_until("tls-web's probe to get a 503", || {
+        Ok(inspect(&h, "tls-web", "{{json .State.Readiness.Log}}").contains("status code 503"))
+    })
+    .unwrap_or_else(|e| panic!("{e}: {}", inspect(&h, "tls-web", "{{json .State}}")));
+    ok(&h, &["exec", "tls-web", "touch", "/tmp/ready"]);
+    wait_for(&h, "tls-web", ready, "healthy");
+    ok(&h, &["exec", "tls-web", "rm", "/tmp/ready"]);
+    wait_for(&h, "tls-web", ready, "unhealthy");
+    // A server that speaks no TLS fails the probe at the handshake.
+    wait_for(&h, "tls-plain", ready, "unhealthy");
+    let log = inspect(&h, "tls-plain", "{{json .State.Readiness.Log}}");
+    assert!(log.contains("TLS handshake failed"), "{log}");
+
+    let first = ok(&h, &["kube", "generate", "tls"]);
+    assert!(first.contains("scheme: HTTPS"), "{first}");
+    assert!(first.contains("value: web.example"), "{first}");
+    let again = write(&h, "tls-again.yaml", &format!("{first}\n"));
+    validate(Path::new(&again));
+    ok(&h, &["kube", "play", "--down", &file]);
+    assert!(names(&h).is_empty(), "--down leaves no container");
+}
+
+#[test]
+fn a_headless_services_name_resolves_to_its_ready_pods() {
     let Some(h) = host() else { return };
     import_busybox(
         &h,
@@ -445,6 +540,7 @@ kind: Service
 metadata:
   name: web
 spec:
+  clusterIP: None
   selector: {app: web}
   ports:
   - port: 8080
@@ -565,6 +661,265 @@ spec:
     assert!(names(&h).is_empty(), "--down leaves no container");
 }
 
+/// A gRPC health server for [`grpc_probes_ask_the_health_service`]: service `db` is SERVING while
+/// /tmp/serving exists, NOT_SERVING otherwise; no other service is known.
+const GRPC_SERVER: &str = r#"import os, time
+from concurrent import futures
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+h = health.HealthServicer()
+health_pb2_grpc.add_HealthServicer_to_server(h, server)
+server.add_insecure_port("0.0.0.0:9090")
+server.start()
+S = health_pb2.HealthCheckResponse
+while True:
+    h.set("db", S.SERVING if os.path.exists("/tmp/serving") else S.NOT_SERVING)
+    time.sleep(0.2)
+"#;
+
+#[test]
+fn grpc_probes_ask_the_health_service() {
+    let Some(h) = host() else { return };
+    let python = h.sh("python3 -c 'import sys, grpc_health.v1.health; print(sys.executable)'");
+    if !python.status.success() {
+        eprintln!("skipped: grpc probes need python3 with grpcio-health-checking on the host");
+        return;
+    }
+    let python = String::from_utf8_lossy(&python.stdout).trim().to_owned();
+    let dir = h.dir().join("grpc");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("serve.py"), GRPC_SERVER).unwrap();
+    let file = write(
+        &h,
+        "grpc.yaml",
+        &format!(
+            r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: grpc
+spec:
+  volumes:
+  - name: srv
+    hostPath: {{path: {dir}}}
+  containers:
+  - name: server
+    image: host
+    command: [{python}, /srv/serve.py]
+    volumeMounts: [{{name: srv, mountPath: /srv}}]
+    readinessProbe:
+      grpc: {{port: 9090, service: db}}
+      periodSeconds: 1
+      failureThreshold: 1
+  - name: other
+    image: host
+    command: [sleep, "1000"]
+    readinessProbe:
+      grpc: {{port: 9090, service: nosuch}}
+      periodSeconds: 1
+"#,
+            dir = dir.display()
+        ),
+    );
+    ok(&h, &["kube", "play", &file]);
+    let ready = "{{.State.Readiness.Status}}";
+    let log = |c: &str| inspect(&h, c, "{{json .State.Readiness.Log}}");
+    wait_until("grpc-server's probe to see NOT_SERVING", || {
+        Ok(log("grpc-server").contains("NOT_SERVING"))
+    })
+    .unwrap_or_else(|e| panic!("{e}: {}", log("grpc-server")));
+    ok(&h, &["exec", "grpc-server", "touch", "/tmp/serving"]);
+    wait_for(&h, "grpc-server", ready, "healthy");
+    assert!(log("grpc-server").contains(r#"service \"db\" is SERVING"#));
+    ok(&h, &["exec", "grpc-server", "rm", "/tmp/serving"]);
+    wait_for(&h, "grpc-server", ready, "unhealthy");
+    // An unknown service is the server's NOT_FOUND (grpc-status 5).
+    wait_until("grpc-other's probe to fail with NOT_FOUND", || {
+        Ok(log("grpc-other").contains("grpc-status 5"))
+    })
+    .unwrap_or_else(|e| panic!("{e}: {}", log("grpc-other")));
+
+    let first = ok(&h, &["kube", "generate", "grpc"]);
+    assert!(first.contains("grpc:"), "{first}");
+    assert!(first.contains("service: db"), "{first}");
+    let again = write(&h, "grpc-again.yaml", &format!("{first}\n"));
+    validate(Path::new(&again));
+    ok(&h, &["kube", "play", "--down", &file]);
+    assert!(names(&h).is_empty(), "--down leaves no container");
+}
+
+#[test]
+fn a_services_cluster_ip_leads_to_its_ready_pods() {
+    let Some(h) = host() else { return };
+    if !h.sh("command -v curl").status.success() {
+        eprintln!("skipped: the client pod runs the host's curl, and the host has none");
+        return;
+    }
+    import_busybox(
+        &h,
+        "bb",
+        "for c in httpd mkdir rm hostname; do ln -s busybox $r/bin/$c; done",
+    );
+    let file = write(
+        &h,
+        "cluster-ip.yaml",
+        r#"apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  selector: {app: web}
+  ports:
+  - port: 80
+    targetPort: http
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: httpd
+        image: bb
+        command: [sh, -c, "mkdir -p /www && hostname > /www/id && exec httpd -f -p 8080 -h /www"]
+        ports:
+        - {name: http, containerPort: 8080}
+        readinessProbe:
+          httpGet: {path: /ready, port: http}
+          periodSeconds: 1
+          failureThreshold: 1
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: client
+spec:
+  containers:
+  - name: c
+    image: host
+    command: [sleep, "1000"]
+"#,
+    );
+    ok(&h, &["kube", "play", &file]);
+    let gateway = inspect(&h, "web-pod-0-infra", "{{.NetworkSettings.Gateway}}");
+    // The name resolves to the cluster IP, ready pods or not.
+    let mut cluster_ip = String::new();
+    wait_until("web to resolve to a cluster IP", || {
+        let out = h.sh(&format!("dig +time=2 +tries=2 +short @{gateway} web"));
+        cluster_ip = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        Ok(out.status.success() && !cluster_ip.is_empty())
+    })
+    .unwrap();
+    assert!(
+        cluster_ip.starts_with("10.9") || cluster_ip.starts_with("10.1"),
+        "in the service range: {cluster_ip}"
+    );
+    let fqdn = h.sh_ok(&format!(
+        "dig +time=2 +tries=2 +short @{gateway} web.default.svc.cluster.local"
+    ));
+    assert_eq!(fqdn.trim(), cluster_ip);
+    // From the client pod: the Service's port 80 leads to a ready pod's port 8080 (named `http`).
+    let get = || {
+        let o = h.mino(&[
+            "exec",
+            "client-c",
+            "curl",
+            "-sS",
+            "--max-time",
+            "3",
+            &format!("http://{cluster_ip}/id"),
+        ]);
+        o.status
+            .success()
+            .then(|| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    for pod in ["web-pod-0", "web-pod-1"] {
+        wait_for(
+            &h,
+            &format!("{pod}-httpd"),
+            "{{.State.Readiness.Status}}",
+            "unhealthy",
+        );
+    }
+    assert_eq!(get(), None, "no ready pod: the cluster IP refuses");
+
+    ok(
+        &h,
+        &[
+            "exec",
+            "web-pod-0-httpd",
+            "sh",
+            "-c",
+            "echo ok > /www/ready",
+        ],
+    );
+    wait_until("the cluster IP to lead to web-pod-0", || {
+        Ok(get().as_deref() == Some("web-pod-0"))
+    })
+    .unwrap();
+    for _ in 0..8 {
+        assert_eq!(
+            get().as_deref(),
+            Some("web-pod-0"),
+            "web-pod-1 is not ready"
+        );
+    }
+    ok(
+        &h,
+        &[
+            "exec",
+            "web-pod-1-httpd",
+            "sh",
+            "-c",
+            "echo ok > /www/ready",
+        ],
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    wait_until("connections to reach both ready pods", || {
+        seen.extend(get());
+        Ok(seen.len() == 2)
+    })
+    .unwrap_or_else(|e| panic!("{e}: {seen:?}"));
+    // A pod that turns unready leaves the endpoints.
+    ok(&h, &["exec", "web-pod-0-httpd", "rm", "/www/ready"]);
+    wait_until("the cluster IP to lead to web-pod-1 alone", || {
+        Ok((0..8).all(|_| get().as_deref() == Some("web-pod-1")))
+    })
+    .unwrap();
+    // The map agrees with the pods: system check finds nothing. A table made anew (`network reload`,
+    // as after a flushed ruleset) gets the endpoints back.
+    assert_eq!(ok(&h, &["system", "check"]), "", "system check with pods");
+    h.sh_ok("nft delete table inet minotaur");
+    ok(&h, &["network", "reload"]);
+    assert_eq!(get().as_deref(), Some("web-pod-1"), "after network reload");
+    assert_eq!(
+        ok(&h, &["system", "check"]),
+        "",
+        "system check after reload"
+    );
+
+    ok(&h, &["kube", "play", "--down", &file]);
+    assert!(names(&h).is_empty(), "--down leaves no container");
+    for what in [
+        "map inet minotaur services4",
+        "set inet minotaur cluster_ips4",
+    ] {
+        let listed = h.sh_ok(&format!("nft list {what}"));
+        assert!(
+            !listed.contains("elements"),
+            "--down removes the rules: {listed}"
+        );
+    }
+    assert_eq!(ok(&h, &["system", "check"]), "", "system check is clean");
+}
+
 #[test]
 fn kube_bad_input() {
     let Some(h) = host() else { return };
@@ -616,6 +971,31 @@ fn kube_bad_input() {
         "a failed pod leaves nothing: {:?}",
         names(&h)
     );
+
+    // A cluster IP outside the service range, or one another Service holds, is refused before anything
+    // is made.
+    let service = |name: &str, ip: &str, pod: &str| {
+        format!(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\nspec:\n  clusterIP: {ip}\n  selector: {{app: {pod}}}\n  ports: [{{port: 80}}]\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: {pod}\n  labels: {{app: {pod}}}\nspec:\n  containers:\n  - name: a\n    image: bb\n    command: [sleep, '100']\n"
+        )
+    };
+    let outside = write(&h, "outside.yaml", &service("s", "172.17.0.9", "s1"));
+    let e = fails(&h, &["kube", "play", &outside], 1);
+    assert!(
+        e.contains("Service s: clusterIP 172.17.0.9 is outside the service range 10.96.0.0/12"),
+        "{e}"
+    );
+    assert!(names(&h).is_empty(), "nothing made: {:?}", names(&h));
+    let first = write(&h, "first.yaml", &service("one", "10.96.7.7", "p1"));
+    ok(&h, &["kube", "play", &first]);
+    let taken = write(&h, "taken.yaml", &service("two", "10.96.7.7", "p2"));
+    let e = fails(&h, &["kube", "play", &taken], 1);
+    assert!(
+        e.contains("Service two: clusterIP 10.96.7.7 is Service one's"),
+        "{e}"
+    );
+    assert_eq!(names(&h), ["p1-a", "p1-infra"], "nothing more made");
+    ok(&h, &["kube", "play", "--down", &first]);
 }
 
 /// `hostUsers: false` is `--userns=auto` on each of the pod's containers, both ways: `kube generate`

@@ -53,6 +53,18 @@ pub enum Seccomp {
     Profile(String),
 }
 
+/// One port of a Service with a cluster IP, as one of its endpoints backs it: connections to
+/// `cluster_ip:port` lead to this container's address and `target_port` while it is ready.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ServicePort {
+    /// The Service's name (and the names it resolves by: see `network::services::names`).
+    pub service: String,
+    pub cluster_ip: std::net::Ipv4Addr,
+    pub proto: minotaur_firewall::Proto,
+    pub port: u16,
+    pub target_port: u16,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
 pub struct HostConfig {
     pub binds: Vec<Bind>,
@@ -87,6 +99,10 @@ pub struct HostConfig {
     /// `network::dns::ready`): a Kubernetes Service's name on the pods its selector matches.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ready_names: Vec<String>,
+    /// Ports of Kubernetes Services with a cluster IP that lead to this container's network namespace
+    /// while it is ready (see `network::services`); their names resolve to the cluster IP.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service_ports: Vec<ServicePort>,
     /// `--dns`, `--dns-search`, `--dns-option`.
     #[serde(default)]
     pub dns: Vec<std::net::IpAddr>,

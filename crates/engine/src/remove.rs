@@ -118,6 +118,8 @@ pub fn remove_many(
                     first.get_or_insert(e);
                 }
             }
+            // Its record is gone: the cluster IPs it backed lose it as an endpoint.
+            crate::network::services::update(ctx, &t.c);
             first.map_or(Ok(t.c), Err)
         })
         .collect()
@@ -366,6 +368,7 @@ fn remove_stopped_with(ctx: &Context, c: &Container, volumes: bool) -> Result<()
             first.get_or_insert(e);
         }
     }
+    crate::network::services::update(ctx, c);
     first.map_or(Ok(()), Err)
 }
 

@@ -29,6 +29,8 @@
 //! | `masquerade4`, `masquerade6` | the subnets of non-internal networks |
 //! | `ports4`, `ports6` | `proto . host port : container address . port`, published on every local address |
 //! | `ports4_host`, `ports6_host` | the same keyed by the host address too (`-p ADDR:PORT:PORT`) |
+//! | `services4` | `cluster IP . proto . port . slot : endpoint address . port` (see [`services`]) |
+//! | `cluster_ips4` | the cluster IPs given out |
 //!
 //! - **Masquerade** (`postrouting`, srcnat): traffic from a non-internal subnet that leaves through an interface
 //!   that is not a minotaur bridge is masqueraded. (Through another minotaur bridge it is dropped, below.)
@@ -62,12 +64,14 @@
 
 pub mod connect;
 pub mod rules;
+pub mod services;
 
 use std::net::IpAddr;
 
 use minotaur_sys::{NftLoadError, Nftables};
 
 pub use rules::{NetworkRules, PortRule, Proto};
+pub use services::{ServiceRule, Slot};
 
 /// Errors of the firewall.
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +96,8 @@ pub enum FirewallError {
     InvalidBridge { name: String, reason: &'static str },
     #[error("cannot publish {port}: {reason}")]
     InvalidPort { port: String, reason: &'static str },
+    #[error("invalid cluster IP port {port}: {reason}")]
+    InvalidServicePort { port: String, reason: &'static str },
 }
 
 impl FirewallError {
@@ -285,6 +291,63 @@ impl Firewall {
             &rules::list_set("bridges"),
         )?;
         Ok(rules::parse_ifname_set(&listing))
+    }
+
+    /// Makes the ports of the cluster IPs `ips` lead to exactly `rules`' endpoints: what the map held for
+    /// those addresses is replaced, and an address with no rule (or rules with no endpoint) leaves it. One
+    /// batch, after reading the map back; a batch refused because another process changed the same
+    /// cluster IP in between is made again from a fresh read (three tries).
+    pub fn set_services(
+        &mut self,
+        ips: &[std::net::Ipv4Addr],
+        rules: &[ServiceRule],
+    ) -> Result<(), FirewallError> {
+        if !self.table_exists()? {
+            return match rules.iter().all(|r| r.endpoints.is_empty()) {
+                true => Ok(()),
+                false => Err(FirewallError::TableMissing),
+            };
+        }
+        let mut last = None;
+        for _ in 0..3 {
+            let live = self.service_slots()?;
+            let live_ips = self.cluster_ips()?;
+            let batch = services::replace(&live, &live_ips, ips, rules)?;
+            if batch.is_empty() {
+                return Ok(());
+            }
+            match self.apply(
+                || "set the endpoints of cluster IPs".to_owned(),
+                &batch.to_string(),
+            ) {
+                Ok(_) => return Ok(()),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.expect("three tries failed"))
+    }
+
+    /// The cluster IPs' slots in the live table (none without the table, or with a table made before
+    /// cluster IPs, which has no map yet).
+    pub fn service_slots(&mut self) -> Result<Vec<Slot>, FirewallError> {
+        if !self.table_exists()? {
+            return Ok(Vec::new());
+        }
+        match self.nft.run(&rules::list_map("services4")) {
+            Ok(listing) => Ok(services::parse_map(&listing)),
+            Err(_) => Ok(Vec::new()),
+        }
+    }
+
+    /// The cluster IPs given out in the live table (the `cluster_ips4` set; none without it).
+    pub fn cluster_ips(&mut self) -> Result<Vec<std::net::Ipv4Addr>, FirewallError> {
+        if !self.table_exists()? {
+            return Ok(Vec::new());
+        }
+        match self.nft.run(&rules::list_set("cluster_ips4")) {
+            Ok(listing) => Ok(services::parse_ips(&listing)),
+            Err(_) => Ok(Vec::new()),
+        }
     }
 
     /// Whether the table exists (it may have been flushed away with the whole ruleset).

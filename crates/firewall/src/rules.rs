@@ -159,6 +159,16 @@ const SETS: &[SetDef] = &[
         kind: "map",
         spec: "type ipv6_addr . inet_proto . inet_service : ipv6_addr . inet_service;",
     },
+    SetDef {
+        name: "services4",
+        kind: "map",
+        spec: crate::services::MAP_SPEC,
+    },
+    SetDef {
+        name: "cluster_ips4",
+        kind: "set",
+        spec: "type ipv4_addr;",
+    },
 ];
 
 /// The fixed rules that decide reachability, by what they do, so that `why` can name the rule that drops or
@@ -186,6 +196,12 @@ pub mod rule {
     /// The DNAT of a port published on one host address.
     pub const DNAT4_HOST: &str =
         "meta l4proto { tcp, udp } dnat ip to ip daddr . meta l4proto . th dport map @ports4_host";
+    /// Traffic to a cluster IP is looked up in the cluster IPs' map.
+    pub const SERVICES_JUMP: &str = "ip daddr @cluster_ips4 jump services";
+    /// The DNAT of a cluster IP's port to one of its ready endpoints, by the slot of the source port.
+    pub const SERVICES_DNAT: &str = "meta l4proto { tcp, udp } dnat ip to ip daddr . meta l4proto . th dport . ( th sport & 0x1e ) map @services4";
+    /// A cluster IP's port with no ready endpoint (not DNATed) is refused, never routed on.
+    pub const SERVICES_REJECT: &str = "ip daddr @cluster_ips4 reject";
 
     /// `table inet minotaur chain CHAIN: RULE`, as `why` names it.
     pub fn cite(chain: &str, rule: &str) -> String {
@@ -206,7 +222,7 @@ const CHAINS: &[ChainDef] = &[
     ChainDef {
         name: "prerouting",
         base: Some("type nat hook prerouting priority dstnat; policy accept;"),
-        rules: &[rule::PUBLISHED_PREROUTING],
+        rules: &[rule::PUBLISHED_PREROUTING, rule::SERVICES_JUMP],
     },
     ChainDef {
         name: "output",
@@ -216,7 +232,13 @@ const CHAINS: &[ChainDef] = &[
             rule::PUBLISHED_OUTPUT,
             // IPv6 never routes ::1 out of the host, so a DNAT of it could only black-hole the connection.
             "ip6 daddr != ::1 fib daddr type local jump published",
+            rule::SERVICES_JUMP,
         ],
+    },
+    ChainDef {
+        name: "services",
+        base: None,
+        rules: &[rule::SERVICES_DNAT],
     },
     ChainDef {
         name: "published",
@@ -248,6 +270,8 @@ const CHAINS: &[ChainDef] = &[
         rules: &[
             // With br_netfilter loaded (Docker loads it), frames bridged between two ports of one bridge pass
             // this hook too, as bridge -> same bridge: that is one network talking to itself, always allowed.
+            // Before it: a cluster IP that was not DNATed has no ready endpoint.
+            rule::SERVICES_REJECT,
             rule::SAME_BRIDGE,
             rule::INTERNAL_OUT,
             rule::INTERNAL_IN,
@@ -265,7 +289,7 @@ pub fn fixed_rule_count() -> usize {
 
 /// How a batch changes elements.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Verb {
+pub(crate) enum Verb {
     /// Adds; an element that is already there (with the same value) is not an error.
     Add,
     /// Adds; an element whose key is already there fails the whole batch (`EEXIST`).
@@ -286,7 +310,7 @@ impl Verb {
 
 /// One element of a set or map, typed.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Element {
+pub(crate) enum Element {
     Ifname(String),
     /// `iifname . oifname`.
     IfnamePair(String, String),
@@ -299,6 +323,10 @@ enum Element {
         to: IpAddr,
         to_port: u16,
     },
+    /// A cluster IP's slot: `cluster IP . proto . port . slot : endpoint address . port`.
+    Service(crate::services::Slot),
+    /// One address.
+    Addr(IpAddr),
 }
 
 impl fmt::Display for Element {
@@ -320,13 +348,15 @@ impl fmt::Display for Element {
                 }
                 write!(f, "{proto} . {port} : {to} . {to_port}")
             }
+            Element::Service(s) => write!(f, "{s}"),
+            Element::Addr(a) => write!(f, "{a}"),
         }
     }
 }
 
 /// One command of a batch.
 #[derive(Debug)]
-enum Command {
+pub(crate) enum Command {
     /// `add table` (nothing if it exists) or `delete table` (with everything in it).
     Table(Verb),
     /// Declares the fixed sets, maps and chains, empties the chains and adds their fixed rules: the result is
@@ -342,11 +372,11 @@ enum Command {
 /// Commands that libnftables applies as one transaction: all of them or none.
 #[derive(Debug, Default)]
 pub struct Batch {
-    commands: Vec<Command>,
+    pub(crate) commands: Vec<Command>,
 }
 
 impl Batch {
-    fn push_elements(&mut self, verb: Verb, set: &'static str, elements: Vec<Element>) {
+    pub(crate) fn push_elements(&mut self, verb: Verb, set: &'static str, elements: Vec<Element>) {
         if !elements.is_empty() {
             self.commands.push(Command::Elements {
                 verb,

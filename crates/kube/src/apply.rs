@@ -38,6 +38,7 @@ pub fn apply(
             });
         }
     }
+    let cluster_ips = crate::service::assign(ctx, plan)?;
     let names: Vec<&str> = plan.pods.iter().map(|p| p.name.as_str()).collect();
     down(ctx, &names, events)?;
     for claim in plan
@@ -52,7 +53,7 @@ pub fn apply(
         }
     }
     for p in &plan.pods {
-        if let Err(e) = make_pod(ctx, p, events) {
+        if let Err(e) = make_pod(ctx, p, &cluster_ips, events) {
             let _ = down(ctx, &[&p.name], &mut |_| {});
             return Err(e);
         }
@@ -63,6 +64,7 @@ pub fn apply(
 fn make_pod(
     ctx: &Context,
     p: &PodPlan,
+    cluster_ips: &BTreeMap<String, std::net::Ipv4Addr>,
     events: &mut dyn FnMut(Event<'_>),
 ) -> Result<(), KubeError> {
     use crate::error::engine;
@@ -83,7 +85,8 @@ fn make_pod(
         .as_ref()
         .map(|n| n.as_str().to_owned())
         .unwrap_or_default();
-    let made = create::create(ctx, p.infra.clone()).map_err(engine("create container", &infra))?;
+    let made = create::create(ctx, crate::service::fill(p, cluster_ips))
+        .map_err(engine("create container", &infra))?;
     start::start(ctx, &infra, Attach::Detached).map_err(engine("start container", &infra))?;
     events(Event::Pod(&p.name));
     let addrs = if p.late_env.is_empty() {

@@ -18,3 +18,4 @@ pub mod names;
 pub mod play;
 pub mod probe;
 pub mod quantity;
+pub mod service;

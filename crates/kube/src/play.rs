@@ -22,6 +22,7 @@ use crate::labels;
 use crate::manifest::Object;
 use crate::probe;
 use crate::quantity;
+use crate::service::ClusterIp;
 
 /// A pod to make.
 #[derive(Debug)]
@@ -97,6 +98,9 @@ impl PodPlan {
 pub struct Plan {
     pub pods: Vec<PodPlan>,
     pub claims: Vec<String>,
+    /// Services with a cluster IP: their names and the address the manifest names, if it does (else
+    /// one is chosen at apply: see [`crate::service::assign`]).
+    pub services: Vec<(String, Option<std::net::Ipv4Addr>)>,
     pub warnings: Vec<String>,
 }
 
@@ -131,11 +135,13 @@ pub fn plan(objects: &[Object], node: &str) -> Result<Plan, KubeError> {
             Object::PersistentVolumeClaim(c) => out.claims.push(name_of(&c.metadata.name)?),
             Object::Service(s) => {
                 let name = name_of(&s.metadata.name)?;
-                match s.spec.as_ref().and_then(|s| s.selector.clone()) {
-                    Some(selector) if !selector.is_empty() => services.push((name, selector)),
-                    _ => out.warnings.push(format!(
-                        "Service {name}: it has no selector, so its name resolves to no pod"
-                    )),
+                if let Some(def) = crate::service::read(name, s, &mut out.warnings)? {
+                    match def.cluster_ip {
+                        ClusterIp::Headless => {}
+                        ClusterIp::Auto => out.services.push((def.name.clone(), None)),
+                        ClusterIp::Fixed(ip) => out.services.push((def.name.clone(), Some(ip))),
+                    }
+                    services.push(def);
                 }
             }
             _ => {}
@@ -150,14 +156,9 @@ pub fn plan(objects: &[Object], node: &str) -> Result<Plan, KubeError> {
                     what: "no spec".into(),
                 })?;
                 let pod_labels = p.metadata.labels.clone().unwrap_or_default();
-                out.pods.push(pod(
-                    &name,
-                    None,
-                    &pod_labels,
-                    spec,
-                    &sources,
-                    &mut out.warnings,
-                )?);
+                let mut planned = pod(&name, None, &pod_labels, spec, &sources, &mut out.warnings)?;
+                crate::service::bind(&services, &mut planned, spec, &mut out.warnings);
+                out.pods.push(planned);
             }
             Object::Deployment(d) => {
                 let name = name_of(&d.metadata.name)?;
@@ -176,40 +177,22 @@ pub fn plan(objects: &[Object], node: &str) -> Result<Plan, KubeError> {
                     .and_then(|m| m.labels.clone())
                     .unwrap_or_default();
                 for i in 0..spec.replicas.unwrap_or(1).max(0) {
-                    out.pods.push(pod(
+                    let mut planned = pod(
                         &format!("{name}-pod-{i}"),
                         Some(&name),
                         &pod_labels,
                         template,
                         &sources,
                         &mut out.warnings,
-                    )?);
+                    )?;
+                    crate::service::bind(&services, &mut planned, template, &mut out.warnings);
+                    out.pods.push(planned);
                 }
             }
             _ => {}
         }
     }
-    // A Service's name resolves to the pods its selector matches, while they are ready: it is one of the
-    // ready names of each pod's infra container, which holds the pod's network.
-    for (service, selector) in &services {
-        for p in &mut out.pods {
-            if selector
-                .iter()
-                .all(|(k, v)| p.infra.labels.get(k) == Some(v))
-            {
-                p.infra.host.ready_names.extend(service_names(service));
-            }
-        }
-    }
     Ok(out)
-}
-
-/// The names a Service answers to: its own, and its fully qualified name in the `default` namespace.
-fn service_names(service: &str) -> [String; 2] {
-    [
-        service.to_owned(),
-        format!("{service}.default.svc.cluster.local"),
-    ]
 }
 
 fn name_of(name: &Option<String>) -> Result<String, KubeError> {
@@ -748,7 +731,7 @@ mod tests {
     #[test]
     fn a_services_name_goes_to_the_pods_its_selector_matches() {
         let p = plan_of(
-            "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  selector: {app: w}\n  ports: [{port: 80}]\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: bare\nspec:\n  ports: [{port: 80}]\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: w\nspec:\n  replicas: 2\n  selector:\n    matchLabels: {app: w}\n  template:\n    metadata:\n      labels: {app: w, tier: front}\n    spec:\n      containers:\n      - {name: c, image: busybox}\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: other\n  labels: {app: x}\nspec:\n  containers:\n  - {name: c, image: busybox}\n",
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  clusterIP: None\n  selector: {app: w}\n  ports: [{port: 80}]\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: api\nspec:\n  selector: {tier: front}\n  ports: [{port: 80, targetPort: http}, {port: 53, protocol: UDP}]\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: fixed\nspec:\n  clusterIP: 10.96.0.20\n  selector: {app: x}\n  ports: [{port: 81, targetPort: web}]\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: bare\nspec:\n  ports: [{port: 80}]\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: w\nspec:\n  replicas: 2\n  selector:\n    matchLabels: {app: w}\n  template:\n    metadata:\n      labels: {app: w, tier: front}\n    spec:\n      containers:\n      - {name: c, image: busybox, ports: [{name: http, containerPort: 8080}]}\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: other\n  labels: {app: x}\nspec:\n  containers:\n  - {name: c, image: busybox}\n",
         );
         let names: Vec<_> = p
             .pods
@@ -762,12 +745,59 @@ mod tests {
                 ("w-pod-0", web.clone()),
                 ("w-pod-1", web),
                 ("other", vec![])
+            ],
+            "a headless Service's names are the pods' ready names"
+        );
+        // A Service with a cluster IP: its ports on the infra containers, the named target port
+        // looked up in the pod; the address is chosen at apply.
+        let ports: Vec<_> = p.pods[0]
+            .infra
+            .host
+            .service_ports
+            .iter()
+            .map(|s| (s.service.as_str(), s.proto, s.port, s.target_port))
+            .collect();
+        assert_eq!(
+            ports,
+            [
+                ("api", minotaur_firewall::Proto::Tcp, 80, 8080),
+                ("api", minotaur_firewall::Proto::Udp, 53, 53)
+            ]
+        );
+        assert_eq!(p.pods[1].infra.host.service_ports.len(), 2);
+        assert!(p.pods[2].infra.host.service_ports.is_empty());
+        assert_eq!(
+            p.services,
+            [
+                ("api".to_owned(), None),
+                ("fixed".to_owned(), Some("10.96.0.20".parse().unwrap()))
             ]
         );
         assert_eq!(
             p.warnings,
-            ["Service bare: it has no selector, so its name resolves to no pod"]
+            [
+                "Service bare: it has no selector, so its name resolves to no pod",
+                "Service fixed: pod other has no port web, so its port 81 does not lead to it"
+            ]
         );
+        for (bad, why) in [
+            (
+                "clusterIP: 172.17.0.9",
+                "outside the service range 10.96.0.0/12",
+            ),
+            ("clusterIP: nope", "is not an IPv4 address"),
+            (
+                "ports: [{port: 80, protocol: SCTP}]",
+                "protocol SCTP is not supported",
+            ),
+        ] {
+            let yaml = format!(
+                "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\nspec:\n  selector: {{a: b}}\n  {bad}\n"
+            );
+            let (objects, _) = crate::manifest::read(&yaml, Path::new("s.yaml")).unwrap();
+            let e = plan(&objects, "node").unwrap_err().to_string();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
     }
 
     #[test]

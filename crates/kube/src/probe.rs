@@ -3,8 +3,9 @@
 //! A probe becomes a [`Healthcheck`] with every field set (Kubernetes' defaults filled in: a period of
 //! 10 s, a timeout of 1 s, 3 failures, 1 success, no initial delay), so it behaves the same whatever
 //! the engine's defaults are: `exec` is `["CMD", ...]`; `httpGet` is the engine's `["HTTP-GET", URL,
-//! headers...]` and `tcpSocket` its `["TCP", ADDR:PORT]`, both made by the supervisor from inside the
-//! pod's network namespace, so the image needs no `curl`. Liveness and startup probes kill the container
+//! headers...]` (an `https` URL for `scheme: HTTPS`: TLS without verifying the certificate, as the
+//! kubelet), `tcpSocket` its `["TCP", ADDR:PORT]` and `grpc` its `["GRPC", ADDR:PORT, SERVICE]`, all
+//! made by the supervisor from inside the pod's network namespace, so the image needs no `curl`. Liveness and startup probes kill the container
 //! when they fail (`KillUnhealthy`), and the pod's restart policy decides what follows, as the kubelet
 //! does. A probe's host defaults to `127.0.0.1` in the pod's network namespace (Kubernetes' default is
 //! the pod's IP; both reach a server listening on every address).
@@ -16,7 +17,8 @@
 use std::net::IpAddr;
 
 use k8s_openapi::api::core::v1::{
-    Container as KContainer, ExecAction, HTTPGetAction, HTTPHeader, Probe, TCPSocketAction,
+    Container as KContainer, ExecAction, GRPCAction, HTTPGetAction, HTTPHeader, Probe,
+    TCPSocketAction,
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use minotaur_engine::health::{Action, Healthcheck};
@@ -58,10 +60,11 @@ pub fn check(field: &str, p: &Probe, c: &KContainer, kill: bool) -> Result<Healt
         }
         std::iter::once("CMD".to_owned()).chain(command).collect()
     } else if let Some(h) = &p.http_get {
-        match h.scheme.as_deref() {
-            None | Some("HTTP") => {}
+        let scheme = match h.scheme.as_deref() {
+            None | Some("HTTP") => "http",
+            Some("HTTPS") => "https",
             Some(s) => return Err(format!("{field}: httpGet scheme {s} is not supported")),
-        }
+        };
         let addr = std::net::SocketAddr::new(host(&h.host)?, port(&h.port)?);
         let path = h.path.as_deref().unwrap_or("/");
         let path = if path.starts_with('/') {
@@ -69,7 +72,7 @@ pub fn check(field: &str, p: &Probe, c: &KContainer, kill: bool) -> Result<Healt
         } else {
             format!("/{path}")
         };
-        let mut test = vec!["HTTP-GET".to_owned(), format!("http://{addr}{path}")];
+        let mut test = vec!["HTTP-GET".to_owned(), format!("{scheme}://{addr}{path}")];
         for hd in h.http_headers.iter().flatten() {
             test.push(format!("{}: {}", hd.name, hd.value));
         }
@@ -80,10 +83,13 @@ pub fn check(field: &str, p: &Probe, c: &KContainer, kill: bool) -> Result<Healt
     } else if let Some(t) = &p.tcp_socket {
         let addr = std::net::SocketAddr::new(host(&t.host)?, port(&t.port)?);
         vec!["TCP".to_owned(), addr.to_string()]
-    } else if p.grpc.is_some() {
-        return Err(format!("{field}: grpc probes are not supported"));
+    } else if let Some(g) = &p.grpc {
+        let addr = std::net::SocketAddr::new(host(&None)?, port(&IntOrString::Int(g.port))?);
+        let mut test = vec!["GRPC".to_owned(), addr.to_string()];
+        test.extend(g.service.clone().filter(|s| !s.is_empty()));
+        test
     } else {
-        return Err(format!("{field}: no exec, httpGet or tcpSocket"));
+        return Err(format!("{field}: no exec, httpGet, tcpSocket or grpc"));
     };
     let secs = |v: Option<i32>, default: i32| i64::from(v.unwrap_or(default).max(0)) * SECOND;
     Ok(Healthcheck {
@@ -109,6 +115,7 @@ pub fn probe(hc: &Healthcheck) -> Option<Probe> {
             })
         }
         Action::HttpGet {
+            tls,
             addr,
             path,
             headers,
@@ -124,13 +131,19 @@ pub fn probe(hc: &Healthcheck) -> Option<Probe> {
                         .map(|(name, value)| HTTPHeader { name, value })
                         .collect()
                 }),
-                scheme: None,
+                scheme: tls.then(|| "HTTPS".to_owned()),
             })
         }
         Action::Tcp(addr) => {
             p.tcp_socket = Some(TCPSocketAction {
                 host: host(addr.ip()),
                 port: IntOrString::Int(addr.port().into()),
+            })
+        }
+        Action::Grpc { addr, service } => {
+            p.grpc = Some(GRPCAction {
+                port: addr.port().into(),
+                service: (!service.is_empty()).then_some(service),
             })
         }
     }
@@ -216,6 +229,55 @@ mod tests {
     }
 
     #[test]
+    fn an_https_probe_keeps_its_scheme_host_and_headers() {
+        let c = container(
+            "name: a\nimage: x\nreadinessProbe:\n  httpGet: {port: 8443, scheme: HTTPS, host: 10.0.0.2, httpHeaders: [{name: Host, value: web.example}]}\n",
+        );
+        let p = c.readiness_probe.as_ref().unwrap();
+        let r = check("readinessProbe", p, &c, false).unwrap();
+        assert_eq!(
+            r.test,
+            ["HTTP-GET", "https://10.0.0.2:8443/", "Host: web.example"]
+        );
+        let Some(Action::HttpGet { tls, .. }) = r.action() else {
+            panic!("{:?}", r.action())
+        };
+        assert!(tls);
+        let back = probe(&r).unwrap();
+        let h = back.http_get.as_ref().unwrap();
+        assert_eq!(
+            (h.scheme.as_deref(), h.host.as_deref()),
+            (Some("HTTPS"), Some("10.0.0.2"))
+        );
+        assert_eq!(check("readinessProbe", &back, &c, false).unwrap(), r);
+    }
+
+    #[test]
+    fn a_grpc_probe_asks_the_health_service_and_comes_back() {
+        let c = container(
+            "name: a\nimage: x\nlivenessProbe:\n  grpc: {port: 9090, service: db}\nreadinessProbe:\n  grpc: {port: 9091}\n",
+        );
+        let l = check(
+            "livenessProbe",
+            c.liveness_probe.as_ref().unwrap(),
+            &c,
+            true,
+        )
+        .unwrap();
+        assert_eq!(l.test, ["GRPC", "127.0.0.1:9090", "db"]);
+        let r = check(
+            "readinessProbe",
+            c.readiness_probe.as_ref().unwrap(),
+            &c,
+            false,
+        )
+        .unwrap();
+        assert_eq!(r.test, ["GRPC", "127.0.0.1:9091"]);
+        assert_eq!(probe(&l).unwrap(), *c.liveness_probe.as_ref().unwrap());
+        assert_eq!(probe(&r).unwrap(), *c.readiness_probe.as_ref().unwrap());
+    }
+
+    #[test]
     fn a_docker_healthcheck_keeps_its_own_defaults() {
         let hc = Healthcheck {
             test: vec!["CMD-SHELL".into(), "true".into()],
@@ -230,12 +292,12 @@ mod tests {
     #[test]
     fn what_cannot_be_checked_is_refused_by_name() {
         let c = container(
-            "name: a\nimage: x\nreadinessProbe:\n  httpGet: {port: 80, scheme: HTTPS}\nlivenessProbe:\n  tcpSocket: {port: 80, host: db.example}\nstartupProbe:\n  httpGet: {port: http}\n",
+            "name: a\nimage: x\nreadinessProbe:\n  httpGet: {port: 80, scheme: FTP}\nlivenessProbe:\n  tcpSocket: {port: 80, host: db.example}\nstartupProbe:\n  httpGet: {port: http}\n",
         );
         let e = |p: &Option<Probe>| check("p", p.as_ref().unwrap(), &c, false).unwrap_err();
         assert_eq!(
             e(&c.readiness_probe),
-            "p: httpGet scheme HTTPS is not supported"
+            "p: httpGet scheme FTP is not supported"
         );
         assert_eq!(
             e(&c.liveness_probe),

@@ -19,8 +19,9 @@
 //! Kubernetes' probes (from `kube play`) are checks too, with four additions Docker's has not, each a
 //! field left out of the JSON when unset, so a Docker healthcheck reads and prints as before:
 //! - two kinds of `Test` that run no command in the container, which may have no `curl`:
-//!   `["HTTP-GET", URL, "Header: value"...]` and `["TCP", "ADDR:PORT"]`, done by the supervisor from
-//!   inside the container's network namespace (see [`netprobe`]);
+//!   `["HTTP-GET", URL, "Header: value"...]`, `["TCP", "ADDR:PORT"]` and `["GRPC", "ADDR:PORT",
+//!   SERVICE]` (the service is optional), done by the supervisor from inside the container's network
+//!   namespace (see [`netprobe`] and [`grpc`]);
 //! - `InitialDelay`: the first check runs after it (Kubernetes' `initialDelaySeconds`), not after one
 //!   interval, and failures count from the start;
 //! - `SuccessThreshold`: successes in a row that make an unhealthy (or starting) check healthy again;
@@ -35,6 +36,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
+pub(crate) mod grpc;
 pub(crate) mod monitor;
 pub mod netprobe;
 
@@ -101,6 +103,8 @@ pub enum Action {
     Exec(Vec<String>),
     /// An HTTP GET from inside the container's network namespace: healthy on a status from 200 to 399.
     HttpGet {
+        /// `https`: the request goes over TLS, the server's certificate unverified (as the kubelet's).
+        tls: bool,
         addr: std::net::SocketAddr,
         /// The request target (`/healthz?x=1`).
         path: String,
@@ -110,6 +114,12 @@ pub enum Action {
     },
     /// A TCP connection from inside the container's network namespace: healthy once it is accepted.
     Tcp(std::net::SocketAddr),
+    /// A `grpc.health.v1.Health/Check` call from inside the container's network namespace (see
+    /// [`grpc`]): healthy when the service (the server's when empty) is `SERVING`.
+    Grpc {
+        addr: std::net::SocketAddr,
+        service: String,
+    },
 }
 
 /// Which of a container's checks a check is.
@@ -176,6 +186,12 @@ impl Healthcheck {
                 netprobe::http_action(url, headers).ok()
             }
             Some((kind, [addr])) if kind == "TCP" => addr.parse().ok().map(Action::Tcp),
+            Some((kind, [addr, service @ ..])) if kind == "GRPC" && service.len() <= 1 => {
+                Some(Action::Grpc {
+                    addr: addr.parse().ok()?,
+                    service: service.first().cloned().unwrap_or_default(),
+                })
+            }
             _ => None,
         }
     }
@@ -622,6 +638,17 @@ mod tests {
             tcp.action(),
             Some(Action::Tcp("127.0.0.1:5432".parse().unwrap()))
         );
+        let grpc = Healthcheck {
+            test: vec!["GRPC".into(), "127.0.0.1:9090".into(), "db".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            grpc.action(),
+            Some(Action::Grpc {
+                addr: "127.0.0.1:9090".parse().unwrap(),
+                service: "db".into()
+            })
+        );
         assert_eq!(
             tcp.first(),
             DEFAULT_INTERVAL,
@@ -629,7 +656,7 @@ mod tests {
         );
         for bad in [
             &["TCP", "nowhere"][..],
-            &["HTTP-GET", "https://1.2.3.4/"],
+            &["HTTP-GET", "ftp://1.2.3.4/"],
             &["NONE"],
         ] {
             let h = Healthcheck {

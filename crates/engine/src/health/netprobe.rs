@@ -9,13 +9,21 @@
 //! supervisor stays single-threaded when it clones a check or a restarted container.
 //!
 //! As the kubelet does: a status from 200 to 399 is healthy (a redirect is not followed), the response's
-//! headers are all that is read, and `Host` is the URL's. Only `http` URLs with an IP address are taken:
-//! there is no TLS and no name resolution here.
+//! headers are all that is read, and `Host` is the URL's. `http` and `https` URLs with an IP address are
+//! taken: there is no name resolution here.
+//!
+//! An `https` check speaks TLS through rustls (the registry client's stack, so the binary carries no
+//! second one), driven by the same poll loop: rustls keeps the records, the socket stays non-blocking.
+//! Like the kubelet's (Go's `InsecureSkipVerify`), it does not verify the server's certificate: a pod's
+//! certificate is usually self-signed or names a Service, not the address probed. The handshake's own
+//! signature is still checked against the certificate's key, so the peer must hold that key. No SNI is
+//! sent, since the URL's host is an address (Go sends none for one either).
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
 
 use nix::poll::PollFlags;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
@@ -45,15 +53,19 @@ pub fn http_action(url: &str, headers: &[String]) -> Result<Action, NetProbeErro
         reason: reason.to_owned(),
     };
     let u = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
-    if u.scheme() != "http" {
-        return Err(bad("only http is supported"));
-    }
+    let tls = match u.scheme() {
+        "http" => false,
+        "https" => true,
+        _ => return Err(bad("only http and https are supported")),
+    };
     let ip = match u.host() {
         Some(url::Host::Ipv4(a)) => std::net::IpAddr::V4(a),
         Some(url::Host::Ipv6(a)) => std::net::IpAddr::V6(a),
         _ => return Err(bad("the host must be an IP address")),
     };
-    let port = u.port_or_known_default().unwrap_or(80);
+    let port = u
+        .port_or_known_default()
+        .unwrap_or(if tls { 443 } else { 80 });
     let mut path = u.path().to_owned();
     if let Some(q) = u.query() {
         path.push('?');
@@ -74,6 +86,7 @@ pub fn http_action(url: &str, headers: &[String]) -> Result<Action, NetProbeErro
         })
         .collect::<Result<_, _>>()?;
     Ok(Action::HttpGet {
+        tls,
         addr: SocketAddr::new(ip, port),
         path,
         host: match u.port() {
@@ -108,6 +121,10 @@ enum Stage {
     Connecting,
     Writing,
     Reading,
+    /// An `https` check once connected: the handshake, the request and the response, through rustls.
+    Tls(Box<rustls::ClientConnection>),
+    /// A gRPC check once connected.
+    Grpc(Box<super::grpc::GrpcCall>),
 }
 
 /// A TCP or HTTP check under way.
@@ -117,6 +134,10 @@ pub(crate) struct NetProbe {
     stage: Stage,
     /// The HTTP request still to send; `None` for a TCP check.
     request: Option<Vec<u8>>,
+    /// Whether the request goes over TLS.
+    tls: bool,
+    /// The service a gRPC check asks about; `None` for another check.
+    grpc: Option<String>,
     response: Vec<u8>,
 }
 
@@ -130,14 +151,20 @@ pub(crate) enum Step {
 impl NetProbe {
     /// Starts `action` (a TCP or HTTP check) from inside the network namespace of the nsfs file `netns`.
     pub(crate) fn start(netns: &Path, action: &Action) -> Result<NetProbe, String> {
-        let (addr, request) = match action {
-            Action::Tcp(a) => (*a, None),
+        let mut grpc = None;
+        let (addr, request, tls) = match action {
+            Action::Tcp(a) => (*a, None, false),
+            Action::Grpc { addr, service } => {
+                grpc = Some(service.clone());
+                (*addr, None, false)
+            }
             Action::HttpGet {
+                tls,
                 addr,
                 path,
                 host,
                 headers,
-            } => (*addr, Some(request(path, host, headers))),
+            } => (*addr, Some(request(path, host, headers)), *tls),
             Action::Exec(_) => return Err("an exec check has no socket".into()),
         };
         let sock = minotaur_net::netns::in_netns(netns, || -> Result<Socket, NetProbeError> {
@@ -157,15 +184,21 @@ impl NetProbe {
             addr,
             stage: Stage::Connecting,
             request,
+            tls,
+            grpc,
             response: Vec::new(),
         })
     }
 
     /// The descriptor to poll and what for.
     pub(crate) fn interest(&self) -> (BorrowedFd<'_>, PollFlags) {
-        let flags = match self.stage {
+        let flags = match &self.stage {
             Stage::Connecting | Stage::Writing => PollFlags::POLLOUT,
             Stage::Reading => PollFlags::POLLIN,
+            Stage::Tls(conn) if conn.wants_write() => PollFlags::POLLOUT,
+            Stage::Tls(_) => PollFlags::POLLIN,
+            Stage::Grpc(call) if call.wants_write() => PollFlags::POLLOUT,
+            Stage::Grpc(_) => PollFlags::POLLIN,
         };
         (self.sock.as_fd(), flags)
     }
@@ -173,7 +206,7 @@ impl NetProbe {
     /// Goes as far as the socket allows without blocking.
     pub(crate) fn step(&mut self) -> Step {
         loop {
-            match self.stage {
+            match &mut self.stage {
                 Stage::Connecting => {
                     match self.sock.take_error() {
                         Ok(Some(e)) | Err(e) => return Step::Done(1, dial_error(self.addr, &e)),
@@ -182,9 +215,25 @@ impl NetProbe {
                     if self.sock.peer_addr().is_err() {
                         return Step::Pending;
                     }
-                    match &self.request {
+                    if let Some(service) = &self.grpc {
+                        match super::grpc::GrpcCall::start(&self.sock, self.addr, service) {
+                            Ok(call) => {
+                                self.stage = Stage::Grpc(Box::new(call));
+                                continue;
+                            }
+                            Err(e) => return Step::Done(1, format!("gRPC probe failed: {e}")),
+                        }
+                    }
+                    match self.request.take() {
                         None => return Step::Done(0, format!("connected to {}", self.addr)),
-                        Some(_) => self.stage = Stage::Writing,
+                        Some(req) if self.tls => match tls_connection(self.addr, &req) {
+                            Ok(conn) => self.stage = Stage::Tls(Box::new(conn)),
+                            Err(e) => return Step::Done(1, format!("HTTPS probe failed: {e}")),
+                        },
+                        Some(req) => {
+                            self.request = Some(req);
+                            self.stage = Stage::Writing;
+                        }
                     }
                 }
                 Stage::Writing => {
@@ -220,8 +269,153 @@ impl NetProbe {
                         return done;
                     }
                 }
+                Stage::Tls(conn) => {
+                    return tls_step(conn, &self.sock, &mut self.response);
+                }
+                Stage::Grpc(call) => return call.step(),
             }
         }
+    }
+}
+
+/// Goes as far as the socket allows with an `https` check: writes what rustls has to send, reads what
+/// the server sent, and hands the decrypted response to [`verdict`].
+fn tls_step(
+    conn: &mut rustls::ClientConnection,
+    mut sock: &Socket,
+    response: &mut Vec<u8>,
+) -> Step {
+    let failed = |conn: &rustls::ClientConnection, e: &dyn std::fmt::Display| {
+        let what = if conn.is_handshaking() {
+            "TLS handshake"
+        } else {
+            "HTTPS probe"
+        };
+        Step::Done(1, format!("{what} failed: {e}"))
+    };
+    loop {
+        while conn.wants_write() {
+            match conn.write_tls(&mut sock) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Pending,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return failed(conn, &e),
+            }
+        }
+        let mut buf = [0u8; 4096];
+        match conn.reader().read(&mut buf) {
+            Ok(0) => {
+                return Step::Done(
+                    1,
+                    "HTTPS probe failed: the connection closed before the response's headers"
+                        .into(),
+                )
+            }
+            Ok(n) => {
+                response.extend_from_slice(&buf[..n]);
+                match verdict(response) {
+                    Some(done) => return done,
+                    None => continue,
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                return failed(conn, &"the connection closed")
+            }
+            Err(e) => return failed(conn, &e),
+        }
+        match conn.read_tls(&mut sock) {
+            // The end of the stream: rustls now reports it through its reader, above.
+            Ok(0) => {}
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Pending,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return failed(conn, &e),
+        }
+        if let Err(e) = conn.process_new_packets() {
+            // The alert that tells the server why, if the socket takes it now.
+            let _ = conn.write_tls(&mut sock);
+            return failed(conn, &e);
+        }
+    }
+}
+
+/// A TLS client for `addr` with `request` queued (rustls sends it once the handshake is done).
+fn tls_connection(
+    addr: SocketAddr,
+    request: &[u8],
+) -> Result<rustls::ClientConnection, rustls::Error> {
+    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    let config = match CONFIG.get() {
+        Some(c) => c.clone(),
+        None => {
+            // ring, as the registry client uses: rustls deprecates it for lacking post-quantum key
+            // exchange, which a probe of a pod's own port does not need.
+            #[allow(deprecated)]
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let c = rustls::ClientConfig::builder_with_provider(provider.clone())
+                .with_safe_default_protocol_versions()?
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(Unverified(provider)))
+                .with_no_client_auth();
+            CONFIG.get_or_init(|| Arc::new(c)).clone()
+        }
+    };
+    let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+    let mut conn = rustls::ClientConnection::new(config, name)?;
+    conn.writer()
+        .write_all(request)
+        .map_err(|e| rustls::Error::General(e.to_string()))?;
+    Ok(conn)
+}
+
+/// Accepts any server certificate, as the kubelet's probes do, but still checks the handshake's
+/// signature against the certificate's key.
+#[derive(Debug)]
+struct Unverified(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for Unverified {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 
@@ -266,6 +460,7 @@ mod tests {
         )
         .unwrap();
         let Action::HttpGet {
+            tls,
             addr,
             path,
             host,
@@ -275,6 +470,7 @@ mod tests {
             panic!("{a:?}")
         };
         assert_eq!(addr.to_string(), "127.0.0.1:8080");
+        assert!(!tls);
         assert_eq!(path, "/healthz?x=1");
         let req = String::from_utf8(request(path, host, headers)).unwrap();
         assert_eq!(
@@ -286,8 +482,13 @@ mod tests {
             unreachable!()
         };
         assert_eq!(addr.to_string(), "[::1]:80");
+        let Action::HttpGet { tls, addr, .. } = http_action("https://10.0.0.2/", &[]).unwrap()
+        else {
+            unreachable!()
+        };
+        assert_eq!((tls, addr.to_string().as_str()), (true, "10.0.0.2:443"));
         for (url, why) in [
-            ("https://127.0.0.1/", "only http"),
+            ("ftp://127.0.0.1/", "only http and https"),
             ("http://localhost/", "IP address"),
             ("nonsense", "relative URL"),
         ] {

@@ -11,6 +11,7 @@ use crate::error::EngineError;
 use crate::ids::ContainerId;
 use crate::network::networks;
 use crate::network::record::{Endpoint, Network};
+use crate::network::services;
 use minotaur_state::{EndpointRow, StateError};
 
 /// Where the resolver keeps its configuration and lock.
@@ -21,12 +22,17 @@ fn dir(ctx: &Context) -> std::path::PathBuf {
 /// Updates the resolver for a change to container `id` (created, removed, renamed, connected or
 /// disconnected) and tells it. A resolver that cannot be told (say, port 53 of a gateway is taken) costs
 /// name resolution, not the container: it is a warning.
+///
+/// A container that backs cluster IPs has their firewall rules brought up to date too (see
+/// [`services::update`]): whatever made its records change may have changed its readiness.
 pub(crate) fn update(ctx: &Context, id: &ContainerId) -> Result<(), EngineError> {
-    if let Err(e) = try_update(ctx, id) {
-        log::warn!(
+    match try_update(ctx, id) {
+        Ok(Some(backs)) => services::update(ctx, &backs),
+        Ok(None) => {}
+        Err(e) => log::warn!(
             "container names will not resolve: {}",
             crate::error_chain(&e)
-        );
+        ),
     }
     Ok(())
 }
@@ -35,24 +41,31 @@ pub(crate) fn update(ctx: &Context, id: &ContainerId) -> Result<(), EngineError>
 /// running containers changed, the listeners; then tells the resolver (starting it when a network has a
 /// running container, letting it go when none has: the supervisor calls this when its container starts
 /// and when it exits). Only the one container's endpoints are read: the work is
-/// the same at the first container and at the thousandth.
-fn try_update(ctx: &Context, id: &ContainerId) -> Result<(), EngineError> {
+/// the same at the first container and at the thousandth. Gives back the container when it backs
+/// cluster IPs.
+fn try_update(ctx: &Context, id: &ContainerId) -> Result<Option<Container>, EngineError> {
     let networks = networks::list(ctx)?;
     let mut st = ctx.store()?;
-    let (own, ready_names) = st.read(|tx| -> Result<_, EngineError> {
+    let (own, ready_names, found) = st.read(|tx| -> Result<_, EngineError> {
+        let found = crate::store::find(tx, id.as_str()).ok();
         // Only a container with ready names needs the others read (a removed one has none).
-        let ready_names = match crate::store::find(tx, id.as_str()) {
-            Ok(c) if !c.config.host.ready_names.is_empty() => {
-                ready_names(&c, &crate::store::list(tx)?)
+        let ready_names = match &found {
+            Some(c) if !c.config.host.ready_names.is_empty() => {
+                ready_names(c, &crate::store::list(tx)?)
             }
             _ => Vec::new(),
         };
-        Ok((tx.endpoints(Some(id.as_str()), None)?, ready_names))
+        Ok((tx.endpoints(Some(id.as_str()), None)?, ready_names, found))
     })?;
     drop(st);
-    let entries = entries(&networks, &own, &ready_names)?;
+    let cluster = found
+        .as_ref()
+        .map(services::cluster_names)
+        .unwrap_or_default();
+    let entries = entries(&networks, &own, &ready_names, &cluster)?;
     log::debug!("dns: {} entries of {}", entries.len(), id.short());
-    sync(ctx, &networks, id.as_str(), &entries)
+    sync(ctx, &networks, id.as_str(), &entries)?;
+    Ok(found.filter(|c| !c.config.host.service_ports.is_empty()))
 }
 
 /// Updates the resolver for a CNI attachment made or taken away (`entries` empty): its record file is
@@ -188,13 +201,15 @@ pub(crate) fn readiness_changed(ctx: &Context, c: &Container) {
     let _ = update(ctx, &owner);
 }
 
-/// What a container's record file holds, given all `networks`, its endpoint rows `own` and the names it
-/// answers to while ready (when it is): one entry per endpoint, the container's name, aliases, ready
-/// names and short ID with its addresses.
+/// What a container's record file holds, given all `networks`, its endpoint rows `own`, the names it
+/// answers to while ready (when it is) and the names of the cluster IPs it backs: one entry per
+/// endpoint, the container's name, aliases, ready names and short ID with its addresses, and one per
+/// endpoint and cluster IP, the Service's names with the cluster IP.
 pub(crate) fn entries(
     networks: &[Network],
     own: &[EndpointRow],
     ready_names: &[String],
+    cluster: &[(Vec<String>, std::net::IpAddr)],
 ) -> Result<Vec<minotaur_dns::Entry>, EngineError> {
     let mut entries = Vec::new();
     for row in own {
@@ -218,6 +233,16 @@ pub(crate) fn entries(
                 container: row.container_id.clone(),
             },
         });
+        for (names, ip) in cluster {
+            entries.push(minotaur_dns::Entry {
+                network: net.name.clone(),
+                record: minotaur_dns::Record {
+                    names: names.clone(),
+                    addresses: vec![*ip],
+                    container: row.container_id.clone(),
+                },
+            });
+        }
     }
     Ok(entries)
 }

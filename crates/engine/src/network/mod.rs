@@ -17,6 +17,7 @@
 //! | [`dns`] | the resolver's records and telling the resolver |
 //! | [`netns`] | containers' `ip netns` names |
 //! | [`restore`] | a container's namespace and endpoints made again from their records, after a reboot |
+//! | [`services`] | Kubernetes Services' cluster IPs: their names, and their ports' ready endpoints in the firewall |
 //!
 //! Each is a set of functions over the engine's [`Context`](crate::context::Context).
 
@@ -27,6 +28,7 @@ pub mod networks;
 pub mod ports;
 pub mod record;
 pub mod restore;
+pub mod services;
 
 pub use crate::error::network::NetworkError;
 pub use attach::{attachments, connect, disconnect};

@@ -129,8 +129,8 @@ pub(crate) fn reserve(
     Ok(())
 }
 
-/// Restores minotaur's firewall table from the store (after someone flushed the ruleset), and the
-/// bridges' sysctls.
+/// Restores minotaur's firewall table from the store (after someone flushed the ruleset), with the
+/// cluster IPs' ready endpoints, and the bridges' sysctls.
 pub fn reload(ctx: &Context) -> Result<(), EngineError> {
     let networks = networks::list(ctx)?;
     let rules = wanted(ctx)?.into_iter().map(|(_, r)| r).collect::<Vec<_>>();
@@ -147,6 +147,8 @@ pub fn reload(ctx: &Context) -> Result<(), EngineError> {
     let mut fw = Firewall::open().map_err(NetworkError::from)?;
     let all: Vec<NetworkRules> = networks.iter().map(Network::rules).collect();
     fw.sync(&all, &rules).map_err(NetworkError::from)?;
+    // The table was made anew: the cluster IPs' endpoints go back in.
+    crate::network::services::reload(ctx, &mut fw)?;
     // A map pinned by an earlier command is synced too, whatever --connect-cgroup says now: its
     // program still redirects by it.
     if let Some(r) = connect_redirect(ctx).or_else(|| pinned_redirect(ctx)) {

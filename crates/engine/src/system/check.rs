@@ -709,7 +709,70 @@ fn firewall(
             fix: Fix::Firewall,
         });
     }
+    cluster_ips(ctx, &mut fw, half, found)?;
     redirect(ctx, &wanted, &holder, by_id, half, found)
+}
+
+/// The cluster IPs' map and set against the containers that back them and their readiness: a slot no ready
+/// endpoint makes is an orphan (it leads a Service's connections to a pod that is gone or not ready),
+/// one the containers make and the map lacks is missing. The `network reload` every repair ends with
+/// makes the map hold exactly what they make.
+fn cluster_ips(
+    ctx: &Context,
+    fw: &mut minotaur_firewall::Firewall,
+    half: &HashSet<&str>,
+    found: &mut Vec<Finding>,
+) -> Result<(), EngineError> {
+    use crate::network::services;
+    let (mut all, addresses) = services::read(ctx)?;
+    all.retain(|c| !half.contains(c.id.as_str()));
+    let ips = services::cluster_ips(&all);
+    let wanted = minotaur_firewall::services::slots(&services::rules(&ips, &all, &addresses));
+    let live = fw.service_slots().map_err(NetworkError::from)?;
+    let service_of = |ip: std::net::Ipv4Addr| {
+        all.iter()
+            .flat_map(|c| &c.config.host.service_ports)
+            .find(|p| p.cluster_ip == ip)
+            .map_or_else(
+                || "Service (no container)".to_owned(),
+                |p| format!("Service {}", p.service),
+            )
+    };
+    for s in live.iter().filter(|s| !wanted.contains(s)) {
+        found.push(Finding {
+            owner: service_of(s.cluster_ip),
+            problem: Problem::Orphan,
+            object: format!("cluster IP element {s}"),
+            fix: Fix::Firewall,
+        });
+    }
+    for s in wanted.iter().filter(|s| !live.contains(s)) {
+        found.push(Finding {
+            owner: service_of(s.cluster_ip),
+            problem: Problem::Missing,
+            object: format!("cluster IP element {s}"),
+            fix: Fix::Firewall,
+        });
+    }
+    // The addresses given out, which the rules match.
+    let live_ips = fw.cluster_ips().map_err(NetworkError::from)?;
+    for ip in live_ips.iter().filter(|ip| !ips.contains(ip)) {
+        found.push(Finding {
+            owner: service_of(*ip),
+            problem: Problem::Orphan,
+            object: format!("cluster IP {ip}"),
+            fix: Fix::Firewall,
+        });
+    }
+    for ip in ips.iter().filter(|ip| !live_ips.contains(ip)) {
+        found.push(Finding {
+            owner: service_of(*ip),
+            problem: Problem::Missing,
+            object: format!("cluster IP {ip}"),
+            fix: Fix::Firewall,
+        });
+    }
+    Ok(())
 }
 
 /// The connect4 map (when one is pinned), element by element, against the store's published ports: what
@@ -908,7 +971,12 @@ fn records(
             .filter(|r| r.container_id == c.id.as_str())
             .cloned()
             .collect();
-        let wanted = sorted(dns::entries(nets, &own, &dns::ready_names(c, containers))?);
+        let wanted = sorted(dns::entries(
+            nets,
+            &own,
+            &dns::ready_names(c, containers),
+            &crate::network::services::cluster_names(c),
+        )?);
         let file = format!("{}.json", c.id.as_str());
         let path = dns::records_file(ctx, c.id.as_str());
         let problem = match minotaur_dns::read_records(&base, &file) {

@@ -1,0 +1,165 @@
+//! Kubernetes Services with a cluster IP (`kube play`): a virtual address from the service range
+//! (`minotaur_firewall::services`) whose ports lead to the ready pods behind the Service, at their target
+//! ports, by kernel DNAT.
+//!
+//! Nothing is stored apart from the containers: each pod's infra container (the holder of its network
+//! namespace) carries the [`ServicePort`]s it backs in its configuration. A cluster IP's endpoints are
+//! therefore worked out from the containers that name it, and kept in the firewall by [`update`], which
+//! runs wherever a container's readiness can change: when it starts or stops, when one of its containers'
+//! readiness checks changes its result, and when it is removed (so `kube play --down` takes the rules away
+//! with the last pod). The Service's names resolve to the cluster IP (see `dns::entries`) for as long as a
+//! container backing it exists, ready or not, as a cluster's do.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+
+use minotaur_firewall::{Firewall, ServiceRule};
+
+use crate::container::{Container, ServicePort};
+use crate::context::Context;
+use crate::error::network::NetworkError;
+use crate::error::EngineError;
+use crate::network::dns;
+use crate::network::record::Endpoint;
+
+/// The names a Service answers to: its own, and its fully qualified name in the `default` namespace.
+pub fn names(service: &str) -> [String; 2] {
+    [
+        service.to_owned(),
+        format!("{service}.default.svc.cluster.local"),
+    ]
+}
+
+/// The cluster IPs' names container `c` answers for: (names, cluster IP) per Service it backs.
+pub(crate) fn cluster_names(c: &Container) -> Vec<(Vec<String>, IpAddr)> {
+    let mut out: Vec<(Vec<String>, IpAddr)> = Vec::new();
+    for p in &c.config.host.service_ports {
+        let ip = IpAddr::V4(p.cluster_ip);
+        if !out.iter().any(|(_, a)| *a == ip) {
+            out.push((names(&p.service).to_vec(), ip));
+        }
+    }
+    out
+}
+
+/// The firewall's rules for the cluster IPs `ips`, from every container (`all`) and the IPv4 address of
+/// each container's first endpoint (`addresses`, by container ID): one per (cluster IP, protocol, port),
+/// with the addresses and target ports of the containers that back it and are ready ([`dns::ready`]).
+pub fn rules(
+    ips: &[Ipv4Addr],
+    all: &[Container],
+    addresses: &BTreeMap<String, Ipv4Addr>,
+) -> Vec<ServiceRule> {
+    let mut out: Vec<ServiceRule> = Vec::new();
+    for c in all {
+        let ready = dns::ready(c, all);
+        for p in c
+            .config
+            .host
+            .service_ports
+            .iter()
+            .filter(|p| ips.contains(&p.cluster_ip))
+        {
+            let i = match out
+                .iter()
+                .position(|r| (r.cluster_ip, r.proto, r.port) == (p.cluster_ip, p.proto, p.port))
+            {
+                Some(i) => i,
+                None => {
+                    out.push(ServiceRule {
+                        cluster_ip: p.cluster_ip,
+                        proto: p.proto,
+                        port: p.port,
+                        endpoints: Vec::new(),
+                    });
+                    out.len() - 1
+                }
+            };
+            if let (true, Some(addr)) = (ready, addresses.get(c.id.as_str())) {
+                out[i].endpoints.push((*addr, p.target_port));
+            }
+        }
+    }
+    out
+}
+
+/// Every cluster IP that some container backs.
+pub fn cluster_ips(all: &[Container]) -> Vec<Ipv4Addr> {
+    let mut ips: Vec<Ipv4Addr> = all
+        .iter()
+        .flat_map(|c| c.config.host.service_ports.iter().map(|p| p.cluster_ip))
+        .collect();
+    ips.sort();
+    ips.dedup();
+    ips
+}
+
+/// The cluster IPs of `ports`, each once.
+fn ips_of(ports: &[ServicePort]) -> Vec<Ipv4Addr> {
+    let mut ips: Vec<Ipv4Addr> = ports.iter().map(|p| p.cluster_ip).collect();
+    ips.sort();
+    ips.dedup();
+    ips
+}
+
+/// Makes the firewall lead the cluster IPs that container `c` backs (or backed: it may just have been
+/// removed) to their ready endpoints now. Nothing for a container that backs none. A firewall that
+/// cannot be changed costs the Service, not the container: a warning, as the resolver's is.
+pub(crate) fn update(ctx: &Context, c: &Container) {
+    let ips = ips_of(&c.config.host.service_ports);
+    if ips.is_empty() {
+        return;
+    }
+    if let Err(e) = sync(ctx, &ips) {
+        log::warn!(
+            "the cluster IPs of {} are not up to date: {}",
+            c.name,
+            crate::error_chain(&e)
+        );
+    }
+}
+
+/// The rules of `ips` from the store, applied.
+fn sync(ctx: &Context, ips: &[Ipv4Addr]) -> Result<(), EngineError> {
+    let (all, addresses) = read(ctx)?;
+    let rules = rules(ips, &all, &addresses);
+    let mut fw = Firewall::open().map_err(NetworkError::from)?;
+    fw.set_services(ips, &rules).map_err(NetworkError::from)?;
+    Ok(())
+}
+
+/// Puts every cluster IP's ready endpoints in the firewall `fw` (after the table was made anew).
+pub(crate) fn reload(ctx: &Context, fw: &mut Firewall) -> Result<(), EngineError> {
+    let (all, addresses) = read(ctx)?;
+    let ips = cluster_ips(&all);
+    if ips.is_empty() {
+        return Ok(());
+    }
+    fw.set_services(&ips, &rules(&ips, &all, &addresses))
+        .map_err(NetworkError::from)?;
+    Ok(())
+}
+
+/// Every container, and the IPv4 address of each one's first endpoint.
+pub(crate) fn read(
+    ctx: &Context,
+) -> Result<(Vec<Container>, BTreeMap<String, Ipv4Addr>), EngineError> {
+    let mut st = ctx.store()?;
+    let (all, rows) = st.read(|tx| -> Result<_, EngineError> {
+        Ok((crate::store::list(tx)?, tx.endpoints(None, None)?))
+    })?;
+    let mut addresses = BTreeMap::new();
+    for row in rows {
+        let Ok(e) = serde_json::from_str::<Endpoint>(&row.data) else {
+            continue;
+        };
+        let v4 = e.addresses().find_map(|a| match a {
+            IpAddr::V4(a) => Some(a),
+            IpAddr::V6(_) => None,
+        });
+        if let Some(a) = v4 {
+            addresses.entry(row.container_id.clone()).or_insert(a);
+        }
+    }
+    Ok((all, addresses))
+}
