@@ -363,6 +363,10 @@ pub(crate) struct Plan<'a> {
     pub preserve_fds: u32,
     /// [`CreateOptions::hook_state`].
     pub hook_state: Option<&'a state::State>,
+    /// The cgroup the init moves itself into, first thing (see [`Cgroup::add_self`]): without a new user
+    /// namespace. In one, its IDs mean nothing until the parent has written the maps, so the parent moves
+    /// it, naming its PID, which costs the kernel's thread-group lock.
+    pub cgroup: Option<&'a Cgroup>,
 }
 
 /// Creates a container from `spec`: forks its init process into new namespaces, sets up its root filesystem
@@ -556,8 +560,10 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
         start_gate,
         preserve_fds: opts.preserve_fds,
         hook_state: opts.hook_state.as_ref(),
+        cgroup: cgroup.as_ref().filter(|_| !new_user),
     };
-    let result = spawn(plan, flags, cgroup.as_ref(), id_maps.as_ref());
+    let parent_adds = cgroup.as_ref().filter(|_| new_user);
+    let result = spawn(plan, flags, parent_adds, id_maps.as_ref());
     match result {
         Ok((pid, pidfd, status, go, console)) => Ok(Created {
             pid,
