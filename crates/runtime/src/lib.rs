@@ -730,9 +730,12 @@ fn spawn(
     if let Some(maps) = id_maps {
         write_id_maps(pid, maps).map_err(reap)?;
     }
-    go_tx
-        .write_all(&[GO])
-        .map_err(|e| reap(RuntimeError::Sync(e)))?;
+    if let Err(e) = go_tx.write_all(&[GO]) {
+        // A child that failed before the go (joining its cgroup) has closed its end and said why on the
+        // status pipe: that is the error to report, not the broken pipe.
+        await_ready(&mut status_rx, pid, &pidfd)?;
+        return Err(reap(RuntimeError::Sync(e)));
+    }
     let console = await_ready(&mut status_rx, pid, &pidfd)?;
     Ok((pid, pidfd, status_rx, go_tx, console))
 }
