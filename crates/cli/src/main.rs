@@ -25,7 +25,11 @@ fn main() -> ExitCode {
     if name == Some(std::ffi::OsStr::new("minotaur-cni")) {
         return cmd::cni::main();
     }
-    let cli = match cli::Cli::try_parse() {
+    let parsed = match cmd::parse_exec() {
+        Some(cli) => Ok(cli),
+        None => cli::Cli::try_parse(),
+    };
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(err) => return usage_error(err),
     };

@@ -16,8 +16,9 @@
 //! - A PID namespace only applies to children of the process that joins it. Instead of forking twice (runc's
 //!   nsexec: join, then fork again with `CLONE_PARENT`), the caller joins it for its children just around the
 //!   one clone3 and then goes back to its own, so the child is born inside with the caller as its parent.
-//! - The child moves itself into the cgroup (writing 0 to `cgroup.procs`) before it joins the cgroup
-//!   namespace, so it shows up there as the container's processes do, with no round trip to the parent.
+//! - The child moves itself into the cgroup (writing 0 to `tasks` on v1, `cgroup.procs` on v2: see
+//!   [`Cgroup::add_self`]) before it joins the cgroup namespace, so it shows up there as the container's
+//!   processes do, with no round trip to the parent.
 //!   `CLONE_INTO_CGROUP` would do it at fork, but only on cgroup v2, and hybrid v1 hosts are common.
 //! - Without a terminal nothing goes back and forth: the parent reads the status pipe until it closes at
 //!   execve, or gets the child's failure. With one, the child first hands over the master of its pty.
@@ -38,7 +39,7 @@ use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use oci_spec::runtime::{Process, Spec};
 
-use crate::cgroup::{self, Cgroup, CgroupError};
+use crate::cgroup::{self, Cgroup};
 use crate::init::{self, At, Step};
 use crate::{await_exec, await_ready, pipe, seccomp, RuntimeError, GO};
 
@@ -206,7 +207,7 @@ struct Plan<'a> {
 
 fn child(plan: &Plan<'_>, status: &mut File, go: Option<File>) -> Step<Infallible> {
     if let Some(cg) = &plan.cgroup {
-        cg.add_self().map_err(cgroup_failure)?;
+        cg.add_self().map_err(init::cgroup_failure)?;
     }
     if !plan.flags.is_empty() {
         setns(plan.init, plan.flags).at(|| "join the container's namespaces".into())?;
@@ -226,19 +227,6 @@ fn child(plan: &Plan<'_>, status: &mut File, go: Option<File>) -> Step<Infallibl
     };
     init::attach_stdio(console, plan.stdio)?;
     init::become_process(process, plan.seccomp.as_ref(), false, 0)
-}
-
-fn cgroup_failure(e: CgroupError) -> crate::Failure {
-    match e {
-        CgroupError::Write { path, source, .. } => init::fail(
-            format!("join cgroup {}", path.display()),
-            source
-                .raw_os_error()
-                .map(Errno::from_raw)
-                .unwrap_or(Errno::EIO),
-        ),
-        other => init::fail(other.to_string(), Errno::EIO),
-    }
 }
 
 /// Joins the PID namespace of `init` for the caller's next children; returns the caller's own namespace

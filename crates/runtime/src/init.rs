@@ -26,6 +26,7 @@ use nix::unistd::{chdir, execve, pivot_root, sethostname, Gid, Uid};
 use oci_spec::runtime::{Capabilities, Mount, Process};
 use std::os::fd::AsFd;
 
+use crate::cgroup::CgroupError;
 use crate::mounts::{parse_options, MountOptions};
 use crate::rootfs::MountPoints;
 use crate::seccomp::Program;
@@ -262,7 +263,11 @@ fn body(plan: &Plan<'_>, status: &mut File, go: &mut File) -> Step<Infallible> {
     let linux = spec.linux().as_ref().expect("checked by create");
     let process = spec.process().as_ref().expect("checked by create");
 
-    // The parent puts us in the container's cgroup first, so a new cgroup namespace is rooted there.
+    // In the container's cgroup first, so a new cgroup namespace is rooted there: the init moves itself,
+    // or (in a new user namespace) the parent moves it before the go.
+    if let Some(cg) = plan.cgroup {
+        cg.add_self().map_err(cgroup_failure)?;
+    }
     wait_go(go)?;
     for (flag, fd) in &plan.join {
         setns(fd, *flag).at(|| format!("join namespace {flag:?}"))?;
@@ -642,6 +647,20 @@ pub(crate) fn become_process(
         process.args().as_deref().unwrap_or_default(),
         process.env().as_deref(),
     ))
+}
+
+/// A failure to join the container's cgroup, as the parent reports it.
+pub(crate) fn cgroup_failure(e: CgroupError) -> Failure {
+    match e {
+        CgroupError::Write { path, source, .. } => fail(
+            format!("join cgroup {}", path.display()),
+            source
+                .raw_os_error()
+                .map(Errno::from_raw)
+                .unwrap_or(Errno::EIO),
+        ),
+        other => fail(other.to_string(), Errno::EIO),
+    }
 }
 
 /// The signal handling a program expects from a fresh process: nothing blocked and every signal at its

@@ -410,6 +410,10 @@ pub(crate) struct Plan<'a> {
     /// Without [`Plan::own_mount_ns`], where the init's bind of the root is while nobody else knows of it
     /// (until READY), so that a failure before then detaches it.
     pub shared_root: init::SharedRootUndo,
+    /// The cgroup the init moves itself into, first thing (see [`Cgroup::add_self`]): without a new user
+    /// namespace. In one, its IDs mean nothing until the parent has written the maps, so the parent moves
+    /// it, naming its PID, which costs the kernel's thread-group lock.
+    pub cgroup: Option<&'a Cgroup>,
 }
 
 /// Creates a container from `spec`: forks its init process into new namespaces, sets up its root filesystem
@@ -603,11 +607,13 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
         own_mount_ns: new_mount,
         pause_before_pivot: opts.before_pivot.is_some(),
         shared_root: init::SharedRootUndo::default(),
+        cgroup: cgroup.as_ref().filter(|_| !new_user),
     };
+    let parent_adds = cgroup.as_ref().filter(|_| new_user);
     let result = spawn(
         plan,
         flags,
-        cgroup.as_ref(),
+        parent_adds,
         id_maps.as_ref(),
         opts.before_pivot,
     );
@@ -812,9 +818,12 @@ fn spawn(
     if let Some(maps) = id_maps {
         write_id_maps(pid, maps).map_err(reap)?;
     }
-    go_tx
-        .write_all(&[GO])
-        .map_err(|e| reap(RuntimeError::Sync(e)))?;
+    if let Err(e) = go_tx.write_all(&[GO]) {
+        // A child that failed before the go (joining its cgroup) has closed its end and said why on the
+        // status pipe: that is the error to report, not the broken pipe.
+        await_ready(&mut status_rx, pid, &pidfd)?;
+        return Err(reap(RuntimeError::Sync(e)));
+    }
     let shared_root = if own_mount_ns {
         None
     } else {

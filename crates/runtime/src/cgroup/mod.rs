@@ -430,11 +430,25 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Moves the calling process into the cgroup: writing 0 to `cgroup.procs` means "the writer" on v1 and
-    /// v2 alike, so a forked child can join before it changes namespaces, with no round trip to its parent.
+    /// Moves the calling process, which must have a single thread, into the cgroup: writing 0 means "the
+    /// writer", so a forked child can join before it changes namespaces, with no round trip to its parent.
+    ///
+    /// On v1 the 0 goes to `tasks` (the calling thread), not to `cgroup.procs` (its whole thread group).
+    /// To move a thread group, or any task named by a PID, the kernel takes `cgroup_threadgroup_rwsem` for
+    /// writing, a per-CPU rwsem whose writer waits for an RCU grace period when none was taken recently
+    /// (`rcu_sync_enter`): 4 to 11 ms on this project's 2-core machines, most of an `exec`. Moving only the
+    /// calling thread needs no such lock (`cgroup_procs_write_start` in kernel/cgroup/cgroup.c; "it won't
+    /// exit(2) under our hands or change PID through exec(2)"), and for a process with one thread it is the
+    /// same move. v2 has no `tasks` file (`cgroup.threads` only works in threaded subtrees), so there it is
+    /// `cgroup.procs`.
     pub fn add_self(&self) -> Result<(), CgroupError> {
+        let file = if self.controllers.is_empty() {
+            "cgroup.procs"
+        } else {
+            "tasks"
+        };
         for dir in &self.dirs {
-            write(&dir.join("cgroup.procs"), 0)?;
+            write(&dir.join(file), 0)?;
         }
         Ok(())
     }
@@ -803,6 +817,12 @@ mod tests {
         // A running container's cgroup, found again for exec: the same directories, nothing made.
         let again = Cgroup::open(root.path(), Path::new("minotaur/c1")).unwrap();
         assert_eq!(again.dirs(), cg.dirs());
+        // A process moving itself names only its thread, in `tasks`: no thread-group lock.
+        again.add_self().unwrap();
+        for c in ["memory", "cpu", "pids"] {
+            assert_eq!(r(&format!("{c}/minotaur/c1/tasks")), "0");
+        }
+        assert_eq!(r("pids/minotaur/c1/cgroup.procs"), "1234");
         assert!(matches!(
             Cgroup::open(root.path(), Path::new("minotaur/c9")),
             Err(CgroupError::Missing { .. })
@@ -872,6 +892,10 @@ mod tests {
         assert_eq!(r("minotaur/c3/cpu.max"), "150000 100000");
         assert_eq!(r("minotaur/c3/pids.max"), "42");
         assert_eq!(cg.dirs(), [root.path().join("minotaur/c3")]);
+        // v2 has no `tasks` file outside threaded subtrees: a process moves itself through `cgroup.procs`.
+        cg.add_self().unwrap();
+        assert_eq!(r("minotaur/c3/cgroup.procs"), "0");
+        assert!(!root.path().join("minotaur/c3/tasks").exists());
     }
 
     #[test]
