@@ -8,7 +8,8 @@ Usage: resetit.py [-n RUNS] [--json FILE]
 Like timeit.py (alternating rounds whose order flips every round; medians, the ratio minotaur/peer and the
 10th/90th percentiles), except that each command's RESET (a shell line; may be empty) runs untimed before each
 of its samples, and that the peak resident set size of each timed command (its largest process, from
-wait4's rusage) is reported too. Commands are shell lines, so a pipeline (`curl URL | gzip -dc >/dev/null`)
+wait4's rusage) is reported too, with the median CPU time each command used (user and system, its own and
+its descendants': on a shared machine a steadier measure of the work than the wall time). Commands are shell lines, so a pipeline (`curl URL | gzip -dc >/dev/null`)
 is one sample. A command that fails prints "skipped: ..." for its row. Not a test: it never fails on a slow
 result.
 """
@@ -35,7 +36,8 @@ def sh(line):
 
 
 def timed(line):
-    """Runs LINE; returns (milliseconds, peak RSS in KiB of its largest descendant)."""
+    """Runs LINE; returns (milliseconds, peak RSS in KiB of its largest descendant, CPU milliseconds of it and
+    its descendants)."""
     t0 = time.perf_counter_ns()
     p = subprocess.Popen(["bash", "-c", line], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE)
@@ -47,7 +49,7 @@ def timed(line):
     if code != 0:
         tail = [x for x in err.splitlines() if x.strip()]
         raise Failed(f"{line!r} exited {code}" + (f": {tail[-1].strip()}" if tail else ""))
-    return ms, usage.ru_maxrss
+    return ms, usage.ru_maxrss, (usage.ru_utime + usage.ru_stime) * 1e3
 
 
 def pct(xs, p):
@@ -65,10 +67,11 @@ def main():
     rows = [(p[0], [(p[1], p[2]), (p[3], p[4])]) for p in a.pair]
     rows += [(s[0], [(s[1], s[2])]) for s in a.solo]
     out = {}
-    print(f"{'':44} {'minotaur':>10} {'peer':>10} {'ratio':>7}   p10-p90 (ms)   peak RSS (KiB)")
+    print(f"{'':44} {'minotaur':>10} {'peer':>10} {'ratio':>7}   p10-p90 (ms)   CPU (ms)   peak RSS (KiB)")
     for label, cmds in rows:
         samples = [[] for _ in cmds]
         rss = [[] for _ in cmds]
+        cpu = [[] for _ in cmds]
         try:
             for r in range(a.n):
                 order = range(len(cmds)) if r % 2 == 0 else reversed(range(len(cmds)))
@@ -76,9 +79,10 @@ def main():
                     cmd, reset = cmds[i]
                     if reset:
                         sh(reset)
-                    ms, kib = timed(cmd)
+                    ms, kib, cpu_ms = timed(cmd)
                     samples[i].append(ms)
                     rss[i].append(kib)
+                    cpu[i].append(cpu_ms)
         except Failed as e:
             print(f"{label:44} skipped: {e}")
             sys.stdout.flush()
@@ -88,9 +92,11 @@ def main():
         peer = f"{med[1]:10.1f}" if len(med) == 2 else " " * 10
         spread = " / ".join(f"{pct(s, 10):.0f}-{pct(s, 90):.0f}" for s in samples)
         peaks = " / ".join(str(max(x)) for x in rss)
-        print(f"{label:44} {med[0]:10.1f} {peer} {ratio}   {spread}   {peaks}")
+        cpus = " / ".join(f"{statistics.median(x):.0f}" for x in cpu)
+        print(f"{label:44} {med[0]:10.1f} {peer} {ratio}   {spread}   {cpus}   {peaks}")
         sys.stdout.flush()
-        out[label] = {"medians_ms": med, "samples_ms": samples, "peak_rss_kib": [max(x) for x in rss]}
+        out[label] = {"medians_ms": med, "samples_ms": samples, "peak_rss_kib": [max(x) for x in rss],
+                      "cpu_ms": cpu}
     if a.json:
         with open(a.json, "w") as f:
             json.dump(out, f, indent=1)

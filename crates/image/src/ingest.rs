@@ -135,9 +135,9 @@ impl<F: FnOnce(u64) -> io::Result<R>, R: Read> Resume<'_, F, R> {
         }
         let want = buf.len().min((self.size - self.done) as usize);
         let tail = self.tail.as_mut().expect("opened above");
-        // The source's reads are small (an HTTP body comes 8 KiB at a time): fill the caller's buffer and
-        // write it to the partial file at once. Bytes read before a failure are kept there for the next
-        // attempt.
+        // The source's reads may be small (an HTTP body comes as one `recv` gave it): fill the caller's
+        // buffer and write it to the partial file at once. Bytes read before a failure are kept there for
+        // the next attempt.
         let mut filled = 0;
         let mut failed = None;
         while filled < want {

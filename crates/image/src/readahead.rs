@@ -12,10 +12,10 @@
 //! whichever of the reader and the hasher is done with a buffer last.
 //!
 //! The source's thread fills a whole buffer before handing it over, so the reader sees large reads however
-//! small the source's are (an HTTP body arrives 8 KiB at a time). An error is handed over after the bytes
-//! read before it. The threads belong to a [`std::thread::Scope`], so the source may borrow from the caller;
-//! [`ReadAhead::into_inner`] stops the source's thread and gives the source back, and [`Hasher::finish`] gives
-//! the digest of every byte the source's thread read.
+//! small the source's are (an HTTP body arrives as one `recv` gave it). An error is handed over after the
+//! bytes read before it. The threads belong to a [`std::thread::Scope`], so the source may borrow from the
+//! caller; [`ReadAhead::into_inner`] stops the source's thread and gives the source back, and
+//! [`Hasher::finish`] gives the digest of every byte the source's thread read.
 
 use std::io::{self, BufRead, Read};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError};

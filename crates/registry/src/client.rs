@@ -23,7 +23,9 @@ use crate::platform::{Platform, PlatformError};
 use crate::reference::{Reference, Repository};
 use crate::registries::{Endpoint, RegistriesConf, RegistriesError};
 use crate::tls::DEFAULT_CERTS_DIRS;
-use crate::transport::{Body, Request, RetryPolicy, Settings, Target, Transport, TransportError};
+use crate::transport::{
+    Body, Request, Response, RetryPolicy, Settings, Target, Transport, TransportError,
+};
 
 /// Docker's schema 2 image manifest.
 pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
@@ -509,7 +511,7 @@ pub(crate) fn sha256_digest(bytes: &[u8]) -> Digest {
     Digest::from_str(&hex).expect("a sha256 digest is valid")
 }
 
-fn read_limited(response: ureq::Response, limit: u64, what: &str) -> Result<Vec<u8>, ClientError> {
+fn read_limited(response: Response, limit: u64, what: &str) -> Result<Vec<u8>, ClientError> {
     let mut bytes = Vec::new();
     response
         .into_reader()

@@ -15,8 +15,14 @@
 //! verifier that builds rustls' own WebPKI verifier on first use. Most pulls from a loopback or insecure
 //! registry never see a certificate (the HTTPS attempt meets a plain-HTTP server and falls back), and an
 //! up-to-date re-pull spent most of its time reading roots it never used.
+//!
+//! The HTTP client (ureq 3) takes TLS settings of its own kind, which can neither carry such a verifier nor
+//! a client certificate chosen per host; so TLS is a [`Connector`] of ours in its connector chain: it wraps
+//! the TCP transport of an `https://` connection in rustls with the host's [`ClientConfig`], and leaves a
+//! plain `http://` one alone.
 
-use std::io;
+use std::fmt;
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -25,7 +31,13 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme,
+    StreamOwned,
+};
+use ureq::unversioned::transport::{
+    Buffers, ConnectionDetails, Either, LazyBuffers, NextTimeout, Transport, TransportAdapter,
+};
 
 /// The certificate directories Docker and podman read.
 pub const DEFAULT_CERTS_DIRS: [&str; 2] = ["/etc/containers/certs.d", "/etc/docker/certs.d"];
@@ -230,4 +242,103 @@ fn system_roots() -> &'static RootCertStore {
         log::debug!("{added} system CA certificates ({ignored} unusable)");
         roots
     })
+}
+
+/// Wraps an `https://` connection's transport in rustls with one host's [`ClientConfig`] (see the module
+/// documentation); a plain-HTTP one passes through.
+pub(crate) struct Connector {
+    config: Arc<ClientConfig>,
+}
+
+impl Connector {
+    pub(crate) fn new(config: Arc<ClientConfig>) -> Self {
+        Connector { config }
+    }
+}
+
+impl fmt::Debug for Connector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("tls::Connector")
+    }
+}
+
+/// What rustls says, as the I/O error the HTTP client reports and the transport's fallback to plain HTTP
+/// looks for.
+fn tls_error(e: rustls::Error) -> ureq::Error {
+    ureq::Error::Io(io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+impl<In: Transport> ureq::unversioned::transport::Connector<In> for Connector {
+    type Out = Either<In, TlsTransport>;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<In>,
+    ) -> Result<Option<Self::Out>, ureq::Error> {
+        let Some(transport) = chained else {
+            return Err(ureq::Error::ConnectionFailed);
+        };
+        if !details.needs_tls() || transport.is_tls() {
+            return Ok(Some(Either::A(transport)));
+        }
+        let host = details
+            .uri
+            .host()
+            .ok_or_else(|| ureq::Error::BadUri(details.uri.to_string()))?;
+        // An IPv6 literal comes bracketed in a URI; rustls wants the bare address.
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let name = ServerName::try_from(host.to_string())
+            .map_err(|_| ureq::Error::BadUri(details.uri.to_string()))?;
+        let mut conn = ClientConnection::new(self.config.clone(), name).map_err(tls_error)?;
+        let mut sock = TransportAdapter::new(transport.boxed(), details.current_time.clone());
+        sock.set_timeout(details.timeout);
+        conn.complete_io(&mut sock)?;
+        let config = details.config;
+        Ok(Some(Either::B(TlsTransport {
+            buffers: LazyBuffers::new(config.input_buffer_size(), config.output_buffer_size()),
+            stream: StreamOwned { conn, sock },
+        })))
+    }
+}
+
+/// An HTTP/1.1 transport over rustls.
+pub(crate) struct TlsTransport {
+    buffers: LazyBuffers,
+    stream: StreamOwned<ClientConnection, TransportAdapter>,
+}
+
+impl fmt::Debug for TlsTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TlsTransport")
+    }
+}
+
+impl Transport for TlsTransport {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        &mut self.buffers
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        self.stream.get_mut().set_timeout(timeout);
+        let output = &self.buffers.output()[..amount];
+        self.stream.write_all(output)?;
+        Ok(())
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        self.stream.get_mut().set_timeout(timeout);
+        let input = self.buffers.input_append_buf();
+        let n = self.stream.read(input)?;
+        self.buffers.input_appended(n);
+        Ok(n > 0)
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.stream.get_mut().get_mut().is_open()
+    }
+
+    fn is_tls(&self) -> bool {
+        true
+    }
 }
