@@ -543,6 +543,16 @@ fn supervise(
         let _ = cg.remove();
     }
     log::debug!("supervise {}: cgroup removed", c.name);
+    if !oom_killed && left_to_rm(ctx, c, &status) {
+        // `rm -f` killed it and records the exit with the removal: nothing left to record or tell.
+        attachers.exited(code);
+        log::debug!("supervise {}: exit left to rm", c.name);
+        return Ok(Run {
+            code,
+            ran: begun.elapsed(),
+            restart: false,
+        });
+    }
     if oom_killed {
         events::container(ctx, "oom", c, &[]);
     }
@@ -599,6 +609,22 @@ fn supervise(
     let restart = recorded?;
     log::debug!("supervise {}: recorded and cleaned up", c.name);
     Ok(Run { code, ran, restart })
+}
+
+/// Whether PID 1 died of the SIGKILL of an `rm -f` that is removing the container (see
+/// `State::removing`), which then records the exit itself; one read of the record, which takes no write
+/// lock.
+fn left_to_rm(ctx: &Context, c: &Container, status: &WaitStatus) -> bool {
+    if !matches!(status, WaitStatus::Signaled(_, Signal::SIGKILL, _)) {
+        return false;
+    }
+    let now = ctx
+        .store()
+        .and_then(|mut st| Ok(st.read(|tx| store::find(tx, c.id.as_str()))?));
+    match now {
+        Ok(now) => now.state.removing && now.state.pid == c.state.pid,
+        Err(_) => false,
+    }
 }
 
 /// Tells the resolver that the container started or stopped running (it listens only while a container
