@@ -161,7 +161,8 @@ fn rm_force_of_many_records_one_die_each() {
     for name in ["rf1", "rf2", "rf3"] {
         ok(&h, &["run", "-d", "--name", name, "host", "sleep", "100"]);
     }
-    ok(&h, &["run", "--name", "rf4", "host", "sh", "-c", "exit 3"]);
+    let out = h.mino(&["run", "--name", "rf4", "host", "sh", "-c", "exit 3"]);
+    assert_eq!(out.status.code(), Some(3), "{}", common::show(&out));
     ok(&h, &["rm", "-f", "rf1", "rf2", "rf3", "rf4"]);
     assert_eq!(ok(&h, &["ps", "-aq"]), "");
     let events = |filter: &str| {
