@@ -151,6 +151,63 @@ fn events_are_seen_by_a_follower_in_another_process() {
     ok(&h, &["network", "rm", "evnet"]);
 }
 
+/// `rm -f` of running containers records their exits itself (their supervisors leave an exit by its
+/// SIGKILL to it): still one `die` each, with 137, between the `kill` and the `destroy`; a container that
+/// had exited by itself keeps the status its supervisor recorded.
+#[test]
+fn rm_force_of_many_records_one_die_each() {
+    let Some(h) = host() else { return };
+    let since = unix_now();
+    for name in ["rf1", "rf2", "rf3"] {
+        ok(&h, &["run", "-d", "--name", name, "host", "sleep", "100"]);
+    }
+    let out = h.mino(&["run", "--name", "rf4", "host", "sh", "-c", "exit 3"]);
+    assert_eq!(out.status.code(), Some(3), "{}", common::show(&out));
+    ok(&h, &["rm", "-f", "rf1", "rf2", "rf3", "rf4"]);
+    assert_eq!(ok(&h, &["ps", "-aq"]), "");
+    let events = |filter: &str| {
+        let out = ok(
+            &h,
+            &[
+                "events",
+                "--since",
+                &since,
+                "--until",
+                "0s",
+                "--filter",
+                filter,
+                "--format",
+                "{{.Actor.Attributes.name}} {{.Action}} {{.Actor.Attributes.exitCode}}",
+            ],
+        );
+        let mut lines: Vec<String> = out.lines().map(|l| l.trim_end().to_owned()).collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!(
+        events("event=die"),
+        ["rf1 die 137", "rf2 die 137", "rf3 die 137", "rf4 die 3"]
+    );
+    let order: Vec<String> = ok(
+        &h,
+        &[
+            "events",
+            "--since",
+            &since,
+            "--until",
+            "0s",
+            "--filter",
+            "container=rf2",
+            "--format",
+            "{{.Action}}",
+        ],
+    )
+    .lines()
+    .map(str::to_owned)
+    .collect();
+    assert_eq!(order, ["create", "start", "kill", "die", "destroy"]);
+}
+
 #[test]
 fn events_bad_input() {
     let Some(h) = host() else { return };

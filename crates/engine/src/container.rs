@@ -219,6 +219,12 @@ pub struct State {
     /// not start it again (Docker's HasBeenManuallyStopped). Cleared by `start`.
     #[serde(default)]
     pub stopped_by_user: bool,
+    /// `rm -f` is removing it and SIGKILLed its PID 1: an exit by that signal is then recorded by the `rm`
+    /// (the `die` event, in the transaction that deletes the record), not by the supervisor, so that the
+    /// supervisors of a thousand containers removed at once do not each queue for the write lock. An exit
+    /// of any other kind is still the supervisor's to record: only it knows the status. Cleared by `start`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub removing: bool,
 }
 
 /// A container as stored: identity, configuration, state.
@@ -395,6 +401,10 @@ fn docker_limit(n: u64) -> i64 {
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 #[cfg(test)]

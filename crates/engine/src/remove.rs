@@ -202,9 +202,13 @@ fn mark_stopped(ctx: &Context, targets: &mut [Result<Target, EngineError>]) {
     }
 }
 
-/// Marks one container stopped by the user, with its `kill` event when it was signalled.
+/// Marks one container stopped by the user, with its `kill` event when it was signalled; a signalled one
+/// is also marked as being removed, which leaves its exit by the SIGKILL for [`delete_one`] to record.
 fn mark_one(tx: &WriteTx<'_>, t: &Target) -> Result<(), StoreError> {
-    store::update_state(tx, &t.c.id, |s| s.stopped_by_user = true)?;
+    store::update_state(tx, &t.c.id, |s| {
+        s.stopped_by_user = true;
+        s.removing = t.signalled != 0;
+    })?;
     if t.signalled != 0 {
         events::container_in(tx, "kill", &t.c, &[("signal", "9")])?;
     }
@@ -324,8 +328,18 @@ fn delete_records(ctx: &Context, results: &mut [Result<(Target, TakenApart), Eng
     }
 }
 
-/// Deletes one container's record, with its `destroy` event.
+/// Deletes one container's record, with its `destroy` event. A container whose supervisor left its exit to
+/// the `rm` (it was SIGKILLed while marked as being removed: see `State::removing`) still shows running
+/// here, and gets its `die` event first, with the status of that signal.
 fn delete_one(tx: &WriteTx<'_>, c: &Container) -> Result<(), StoreError> {
+    match store::find(tx, c.id.as_str()) {
+        Ok(now) if now.state.removing && now.state.status == Status::Running => {
+            let code = (128 + Signal::SIGKILL as i32).to_string();
+            events::container_in(tx, "die", &now, &[("exitCode", &code)])?;
+        }
+        Ok(_) | Err(StoreError::NoSuchContainer(_)) => {}
+        Err(e) => return Err(e),
+    }
     tx.delete_container(c.id.as_str())?;
     events::container_in(tx, "destroy", c, &[])?;
     Ok(())

@@ -345,11 +345,18 @@ struct Run {
 fn supervise(
     ctx: &Context,
     c: &mut Container,
-    mut p: Prepared,
+    p: Prepared,
     client: Option<Client>,
     report: &mut Option<File>,
     by_user: bool,
 ) -> Result<Run, EngineError> {
+    let Prepared {
+        spec,
+        bundle,
+        overlay,
+        mount_template,
+        lock,
+    } = p;
     let _ = nix::sys::prctl::set_child_subreaper(true);
     let foreground = client.is_some();
     let tty = c.config.tty;
@@ -375,23 +382,26 @@ fn supervise(
         stdio: Some([stdin_fd, out_w.as_fd(), err_w.as_fd()]),
         init: c.config.host.init,
         hide: vec![ctx.paths.runroot.clone()],
-        mount_template: p.mount_template.clone(),
-        overlay: p.overlay.clone(),
+        mount_template: mount_template.clone(),
+        overlay,
         idmap_root: c.config.host.userns.is_some(),
         ..CreateOptions::default()
     };
-    let created = match minotaur_runtime::create(&p.spec, &p.bundle, &opts) {
+    let created = match minotaur_runtime::create(&spec, &bundle, &opts) {
         Ok(created) => created,
         Err(e) => {
             return Err(e.into());
         }
     };
+    // The spec (with its seccomp profile, a few hundred syscall names) is not needed again: a restart
+    // prepares a new one. Freed here, its pages can be given back before the supervisor sleeps.
+    drop((spec, opts));
     drop((out_w, err_w, stdin_r));
     log::debug!(
         "supervise {}: created (pid {}), mounts copied from {}",
         c.name,
         created.pid(),
-        p.mount_template
+        mount_template
             .as_deref()
             .map_or("the engine's namespace".into(), |t| t.display().to_string())
     );
@@ -468,7 +478,7 @@ fn supervise(
             None
         }
     };
-    drop(p.lock.take());
+    drop(lock);
     events::container(ctx, "start", c, &[]);
     // Closing the report pipe is what releases the waiting CLI.
     if let Some(mut r) = report.take() {
@@ -487,10 +497,9 @@ fn supervise(
             let _ = nix::unistd::dup2_stderr(&null);
         }
     }
-    // This process now only waits: it keeps no database connection (reopened when it records something)
-    // and gives back what it inherited from the CLI.
+    // This process now only waits: it keeps no database connection (reopened when it records something),
+    // and the serving loop gives back what it inherited from the CLI before it first sleeps.
     ctx.release_store();
-    minotaur_sys::shed_memory();
 
     let (max_size, max_files) = log_limits(&c.config.host.log_opts);
     let mut log = LogWriter::open(ctx.paths.log(&c.id), max_size, max_files).ok();
@@ -534,6 +543,16 @@ fn supervise(
         let _ = cg.remove();
     }
     log::debug!("supervise {}: cgroup removed", c.name);
+    if !oom_killed && left_to_rm(ctx, c, &status) {
+        // `rm -f` killed it and records the exit with the removal: nothing left to record or tell.
+        attachers.exited(code);
+        log::debug!("supervise {}: exit left to rm", c.name);
+        return Ok(Run {
+            code,
+            ran: begun.elapsed(),
+            restart: false,
+        });
+    }
     if oom_killed {
         events::container(ctx, "oom", c, &[]);
     }
@@ -590,6 +609,22 @@ fn supervise(
     let restart = recorded?;
     log::debug!("supervise {}: recorded and cleaned up", c.name);
     Ok(Run { code, ran, restart })
+}
+
+/// Whether PID 1 died of the SIGKILL of an `rm -f` that is removing the container (see
+/// `State::removing`), which then records the exit itself; one read of the record, which takes no write
+/// lock.
+fn left_to_rm(ctx: &Context, c: &Container, status: &WaitStatus) -> bool {
+    if !matches!(status, WaitStatus::Signaled(_, Signal::SIGKILL, _)) {
+        return false;
+    }
+    let now = ctx
+        .store()
+        .and_then(|mut st| Ok(st.read(|tx| store::find(tx, c.id.as_str()))?));
+    match now {
+        Ok(now) => now.state.removing && now.state.pid == c.state.pid,
+        Err(_) => false,
+    }
 }
 
 /// Tells the resolver that the container started or stopped running (it listens only while a container

@@ -52,6 +52,10 @@
 //! | `config` | TEXT NOT NULL, valid JSON | what it was created with (the engine's format) |
 //! | `state` | TEXT NOT NULL, valid JSON | what it is doing now: status, PID... (the engine's format) |
 //!
+//! Index `containers_created` on `created_at` (schema 6): listings are oldest first (`created_at`, then the
+//! rowid, which every index entry carries), and walking the index in order spares sorting every row with its
+//! JSON, which at 1,000 containers was a sixth of `ps`.
+//!
 //! `networks`: one row per network.
 //!
 //! | column | type | meaning |
@@ -286,6 +290,8 @@ const MIGRATIONS: &[&str] = &[
             REFERENCES cni_attachments(network_id, container_id, ifname) ON DELETE CASCADE
     ) STRICT, WITHOUT ROWID;
     CREATE INDEX cni_addresses_attachment ON cni_addresses(network_id, container_id, ifname);",
+    // 6: containers listed oldest first without a sort.
+    "CREATE INDEX containers_created ON containers(created_at);",
 ];
 
 /// The schema version this build creates and understands.

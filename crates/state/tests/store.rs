@@ -90,6 +90,53 @@ fn reopen_keeps_rows_and_schema_version() {
     assert_eq!(user_version(again.path()), SCHEMA_VERSION);
 }
 
+/// Schema 6 adds the index `ps` walks; a database made by schema 5 (the same tables, no index) gets it
+/// on open and keeps its rows, listed oldest first.
+#[test]
+fn a_schema_5_database_gains_the_creation_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    store
+        .write(|tx| {
+            for (n, name) in ["c", "a", "b"].iter().enumerate() {
+                tx.insert_container(&container(&id(n as u64 + 1), name))?;
+            }
+            Ok::<(), StateError>(())
+        })
+        .unwrap();
+    let path = store.path().to_owned();
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    // Creation times out of insertion order, so that the listing's order is the index's, not the rowid's.
+    conn.execute_batch(
+        "UPDATE containers SET created_at = '2026-01-0' || (CASE name WHEN 'a' THEN 1 WHEN 'b' THEN 2 ELSE 3 END) || 'T00:00:00.000Z';
+         DROP INDEX containers_created;
+         PRAGMA user_version = 5;",
+    )
+    .unwrap();
+    drop(conn);
+    assert_eq!(user_version(&path), 5);
+
+    let mut store = Store::open(dir.path()).unwrap();
+    assert_eq!(user_version(&path), SCHEMA_VERSION);
+    assert_eq!(SCHEMA_VERSION, 6);
+    assert_eq!(names(&mut store), ["a", "b", "c"]);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let plan: Vec<String> = conn
+        .prepare("EXPLAIN QUERY PLAN SELECT id, name FROM containers ORDER BY created_at, rowid")
+        .unwrap()
+        .query_map([], |r| r.get(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        plan.iter()
+            .any(|p| p.contains("USING INDEX containers_created"))
+            && !plan.iter().any(|p| p.contains("TEMP B-TREE")),
+        "{plan:?}"
+    );
+}
+
 #[test]
 fn database_newer_than_binary_is_refused() {
     let dir = tempfile::tempdir().unwrap();

@@ -9,6 +9,7 @@
 pub mod bpf;
 pub mod pcap;
 pub mod resolve;
+mod shed;
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
@@ -16,6 +17,7 @@ use nix::errno::Errno;
 use nix::unistd::Pid;
 
 pub use nix::unistd::ForkResult;
+pub use shed::shed_memory;
 
 /// Forks the calling process.
 ///
@@ -461,61 +463,6 @@ pub fn exit_with_only(keep: BorrowedFd<'_>, f: impl FnOnce() -> i32) -> ! {
         libc::syscall(libc::SYS_close_range, k + 1, u32::MAX, 0u32);
     }
     exit_now(f())
-}
-
-/// Gives back memory a long-lived, mostly idle process no longer needs: the C heap's free memory
-/// (malloc_trim(3)), and the page-table entries of the running executable's mappings that hold nothing but
-/// file contents (MADV_DONTNEED). A supervisor forked from the CLI inherits everything the CLI touched;
-/// alone on a machine, every page of it counts against the supervisor (PSS). Such pages come back from the
-/// page cache on the next touch, so only the few that the supervisor's loop uses stay mapped.
-///
-/// A mapping qualifies only when it is private, not writable and has no anonymous (copied-on-write) pages,
-/// per /proc/self/smaps: code and read-only data do; the data made read-only after relocation (RELRO: the
-/// GOT, `.data.rel.ro`) does not, since the loader wrote it, and dropping it would bring back the file's
-/// unrelocated bytes.
-pub fn shed_memory() {
-    // SAFETY: malloc_trim only returns free heap memory to the kernel; it takes and returns integers.
-    unsafe { libc::malloc_trim(0) };
-    let Ok(exe) = std::fs::read_link("/proc/self/exe") else {
-        return;
-    };
-    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
-        return;
-    };
-    let mut current: Option<(usize, usize)> = None;
-    for line in smaps.lines() {
-        let mut f = line.split_whitespace();
-        let first = f.next().unwrap_or_default();
-        if let Some((start, end)) = first.split_once('-').filter(|_| !first.ends_with(':')) {
-            // A mapping's header line: range, perms, offset, dev, inode, path.
-            let perms = f.next().unwrap_or_default();
-            let path = f.nth(3).unwrap_or_default();
-            current = match (
-                usize::from_str_radix(start, 16),
-                usize::from_str_radix(end, 16),
-            ) {
-                (Ok(s), Ok(e))
-                    if path == exe.as_os_str()
-                        && perms.starts_with('r')
-                        && !perms.contains('w')
-                        && perms.ends_with('p') =>
-                {
-                    Some((s, e))
-                }
-                _ => None,
-            };
-        } else if first == "Anonymous:" {
-            if let (Some((start, end)), Some("0")) = (current.take(), f.next()) {
-                // SAFETY: the range is a private, non-writable, file-backed mapping of our own executable
-                // with no anonymous page (checked above): it holds only what is in the file, so dropping its
-                // page-table entries loses nothing; the next access faults each page back in from the page
-                // cache, including the code this function runs from.
-                unsafe {
-                    libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED)
-                };
-            }
-        }
-    }
 }
 
 /// Why [`Nftables::open`] failed.

@@ -97,6 +97,14 @@ fn set_nonblocking(fd: BorrowedFd<'_>) {
     );
 }
 
+/// The loop's read buffer, allocated on first use.
+fn buffer(buf: &mut Vec<u8>) -> &mut [u8] {
+    if buf.is_empty() {
+        buf.resize(64 * 1024, 0);
+    }
+    buf
+}
+
 /// Serves the container until PID 1 has exited and its output is drained. Returns PID 1's status and the
 /// attachers still connected.
 pub(crate) fn serve(mut s: Streams<'_>) -> (WaitStatus, Attachers) {
@@ -121,7 +129,11 @@ pub(crate) fn serve(mut s: Streams<'_>) -> (WaitStatus, Attachers) {
     }
     let mut pending = Pending::default();
     let mut status: Option<WaitStatus> = None;
-    let mut buf = vec![0u8; 64 * 1024];
+    // Allocated at the first read: a container that stays quiet never costs the supervisor its pages.
+    let mut buf: Vec<u8> = Vec::new();
+    // The supervisor gives back what it no longer needs right before it first sleeps (see
+    // `minotaur_sys::shed_memory`): from then on only this loop's code is touched again.
+    let mut shed = true;
     loop {
         let streams_open = s.out.is_some() || s.err.is_some() || s.console.is_some();
         if status.is_some() && !streams_open {
@@ -184,6 +196,9 @@ pub(crate) fn serve(mut s: Streams<'_>) -> (WaitStatus, Attachers) {
         } else {
             PollTimeout::NONE
         };
+        if std::mem::take(&mut shed) {
+            minotaur_sys::shed_memory();
+        }
         match poll(&mut fds, timeout) {
             Ok(0) if ticking => {}
             Ok(0) => break,
@@ -225,7 +240,7 @@ pub(crate) fn serve(mut s: Streams<'_>) -> (WaitStatus, Attachers) {
                         Slot::Err => (&mut s.err, Stream::Stderr),
                         _ => (&mut s.console, Stream::Stdout),
                     };
-                    let n = match fd.as_ref().map(|f| nix::unistd::read(f, &mut buf)) {
+                    let n = match fd.as_ref().map(|f| nix::unistd::read(f, buffer(&mut buf))) {
                         Some(Ok(n)) => n,
                         Some(Err(nix::Error::EAGAIN | nix::Error::EINTR)) => continue,
                         _ => 0,
@@ -262,7 +277,7 @@ pub(crate) fn serve(mut s: Streams<'_>) -> (WaitStatus, Attachers) {
                 }
                 Slot::Peer(i) => {
                     let p = &mut peers[i];
-                    match p.sock.read(&mut buf) {
+                    match p.sock.read(buffer(&mut buf)) {
                         Ok(0) | Err(_) => {
                             gone.push(i);
                             continue;
