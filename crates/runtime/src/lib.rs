@@ -727,6 +727,17 @@ fn id_maps(linux: &oci_spec::runtime::Linux) -> Result<(String, String), Runtime
 /// Writes the ID maps of the child's new user namespace. The writer (this process, root in the parent
 /// namespace with CAP_SETUID and CAP_SETGID there) may map any IDs, and may write `gid_map` without denying
 /// setgroups(2) first (user_namespaces(7)).
+/// The host ID a user namespace's ID 0 maps to, from the text of its `uid_map` or `gid_map`.
+fn host_root(map: &str) -> Option<u32> {
+    map.lines().find_map(|line| {
+        let mut f = line.split_whitespace().map(str::parse::<u32>);
+        match (f.next()?.ok()?, f.next()?.ok()?, f.next()?.ok()?) {
+            (0, host, n) if n > 0 => Some(host),
+            _ => None,
+        }
+    })
+}
+
 fn write_id_maps(pid: Pid, (uid_map, gid_map): &(String, String)) -> Result<(), RuntimeError> {
     for (file, text) in [("uid_map", uid_map), ("gid_map", gid_map)] {
         let path = PathBuf::from(format!("/proc/{pid}/{file}"));
@@ -786,6 +797,30 @@ fn spawn(
             return Err(sys("join a namespace for the container's init")(e));
         }
     }
+    // The thread that makes a user namespace owns it, and the kernel charges what the namespace's processes
+    // hold (inotify instances and watches, user namespaces) to its owner in every namespace above it. Made
+    // as the host user the container's root maps to, a container that exhausts those counts exhausts its
+    // own range's user's, not root's, whose daemons share them.
+    let owner = id_maps
+        .and_then(|(uid_map, gid_map)| Some((host_root(uid_map)?, host_root(gid_map)?)))
+        .filter(|_| nix::unistd::geteuid().is_root());
+    let egid = nix::unistd::getegid().as_raw();
+    let restore = |owner: Option<(u32, u32)>| match owner {
+        Some(_) => minotaur_sys::set_thread_euid(0)
+            .and_then(|()| minotaur_sys::set_thread_egid(egid))
+            .map_err(sys("become root again after making the user namespace")),
+        None => Ok(()),
+    };
+    if let Some((uid, gid)) = owner {
+        let become_owner = minotaur_sys::set_thread_egid(gid)
+            .and_then(|()| minotaur_sys::set_thread_euid(uid))
+            .map_err(sys("become the owner of the container's user namespace"));
+        if let Err(e) = become_owner {
+            restore(owner)?;
+            switch_back(&back)?;
+            return Err(e);
+        }
+    }
     let clone = minotaur_sys::clone3(flags.bits() as u64).map_err(sys("clone3"));
     let (pid, pidfd) = match clone {
         Ok(Clone3Result::Child) => {
@@ -795,10 +830,16 @@ fn spawn(
         }
         Ok(Clone3Result::Parent { child, pidfd }) => (child, pidfd),
         Err(e) => {
+            restore(owner)?;
             switch_back(&back)?;
             return Err(e);
         }
     };
+    if let Err(e) = restore(owner) {
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = waitpid(pid, None);
+        return Err(e);
+    }
     if let Err(e) = switch_back(&back) {
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
         let _ = waitpid(pid, None);
