@@ -448,6 +448,86 @@ fn pipe_exhaustion_in_a_userns_container_does_not_reach_the_hosts_uid() {
     common::assert_clean(&h, &[id]);
 }
 
+/// Makes inotify instances until the kernel refuses one, says how many it holds, and keeps them.
+const FILL_INOTIFY: &str = r#"import ctypes, os, time
+libc = ctypes.CDLL(None, use_errno=True)
+held = []
+while libc.inotify_init1(0) >= 0:
+    held.append(1)
+print("filled", len(held), os.strerror(ctypes.get_errno()), flush=True)
+time.sleep(100000)
+"#;
+
+/// Whether a host process of the box's root can still make an inotify instance.
+fn root_gets_inotify(h: &TestHost) -> bool {
+    let out = h.sh_ok("python3 -c 'import ctypes; print(ctypes.CDLL(None).inotify_init1(0) >= 0)'");
+    out.trim() == "True"
+}
+
+/// inotify instances are counted per user, and a user namespace's processes are charged to the
+/// namespace's owner in the host's namespace: a `--userns=auto` container's namespace is owned by the
+/// host user its root maps to, so a container that holds every instance it may have exhausts that
+/// user's count, never root's (which the host's daemons share).
+#[test]
+fn inotify_exhaustion_in_a_userns_container_does_not_reach_the_hosts_root() {
+    let Some(h) = host() else { return };
+    if h.sh("command -v python3").status.code() != Some(0) {
+        println!("skipped: no python3 in the host image to make inotify instances");
+        return;
+    }
+    let limit: u64 = h
+        .sh_ok("cat /proc/sys/fs/inotify/max_user_instances")
+        .trim()
+        .parse()
+        .unwrap();
+    if limit > 4096 {
+        println!("skipped: fs.inotify.max_user_instances is {limit}, more than a test should hold");
+        return;
+    }
+    subids(&h);
+    ok(
+        &h,
+        &args(&[
+            "run",
+            "-d",
+            "--name",
+            "ino",
+            "--userns=auto",
+            "host",
+            "python3",
+            "-c",
+            FILL_INOTIFY,
+        ]),
+    );
+    let mut said = String::new();
+    minotaur_testhost::wait_until("the container to hold its inotify instances", || {
+        said = ok(&h, &["logs", "ino"]);
+        Ok(said.starts_with("filled ") || inspect(&h, "ino", "{{.State.Status}}") != "running")
+    })
+    .unwrap();
+    // All of the per-user limit, and refused by it: the count is the range's user's, which held none.
+    let held: u64 = said
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("the container said {said:?}"));
+    assert_eq!(held, limit, "{said}");
+    // The namespace's owner (NS_GET_OWNER_UID), read in the box, where the PID means the container.
+    let pid = inspect(&h, "ino", "{{.State.Pid}}");
+    let owner = h.sh_ok(&format!(
+        "python3 -c 'import fcntl, os, struct; fd = os.open(\"/proc/{pid}/ns/user\", os.O_RDONLY); \
+         print(struct.unpack(\"I\", fcntl.ioctl(fd, 0xb704, bytes(4)))[0])'"
+    ));
+    assert_eq!(owner.trim(), "100000");
+    assert!(
+        root_gets_inotify(&h),
+        "the container took root's inotify instances"
+    );
+    let id = inspect(&h, "ino", "{{.Id}}");
+    ok(&h, &["rm", "-f", "ino"]);
+    common::assert_clean(&h, &[id]);
+}
+
 /// `cp` on a `--userns=auto` container speaks the container's IDs, as Docker's does with userns-remap: what
 /// it copies in belongs to the container's root (its range's first IDs on the host), `-a` and a tar
 /// stream keep their owners as the container's IDs (one outside the range is refused), and what it copies
