@@ -2,7 +2,10 @@ use std::io::Write;
 
 use anyhow::Context;
 use minotaur_runtime::state::{Container, Root, Status};
+use std::os::fd::AsFd;
+
 use nix::fcntl::OFlag;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::stat::Mode;
 
 /// Run the process of a created container
@@ -44,6 +47,17 @@ pub fn start(c: &Container) -> anyhow::Result<()> {
     let mut f = std::fs::File::from(fd);
     f.write_all(b"0")
         .with_context(|| format!("start container {}", c.record.id))?;
+    // The init holds the FIFO open (close-on-exec) until it has run the startContainer hooks and exec'd the
+    // process, or died: then it has no reader left, and the kernel reports POLLERR on this writer. Only
+    // then is the process started, and the poststart hooks may run (the spec orders them after it).
+    let mut fds = [PollFd::new(f.as_fd(), PollFlags::empty())];
+    loop {
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) if fds[0].any().unwrap_or(true) => break,
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e).with_context(|| format!("wait for container {}", c.record.id)),
+        }
+    }
     drop(f);
     if let Some(hooks) = super::container_spec(c)?.hooks() {
         // The hooks are told of the container as it was started, running with its PID, as runc tells them,
