@@ -956,45 +956,19 @@ pub(crate) fn await_ready(
     pid: Pid,
     pidfd: &OwnedFd,
 ) -> Result<Option<OwnedFd>, RuntimeError> {
-    let reap = |e: RuntimeError| {
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
-        let _ = waitpid(pid, None);
-        e
-    };
-    let mut first = [0u8; 1];
-    let n = status_rx
-        .read(&mut first)
-        .map_err(|e| reap(RuntimeError::Sync(e)))?;
-    match (n, first[0]) {
-        (1, READY) => {
-            let mut fd = [0u8; 4];
-            status_rx
-                .read_exact(&mut fd)
-                .map_err(|e| reap(RuntimeError::Sync(e)))?;
-            match i32::from_le_bytes(fd) {
-                -1 => Ok(None),
-                fd => minotaur_sys::pidfd_getfd(pidfd, fd)
-                    .map(Some)
-                    .map_err(|source| {
-                        reap(RuntimeError::Sys {
-                            what: "pidfd_getfd (container terminal)",
-                            source,
-                        })
-                    }),
-            }
-        }
-        (1, FAILED) => {
-            let mut rest = Vec::new();
-            let _ = status_rx.read_to_end(&mut rest);
-            let _ = waitpid(pid, None);
-            Err(failure_error(&rest))
-        }
-        _ => {
-            let status = waitpid(pid, None)
-                .map(|s| format!("{s:?}"))
-                .unwrap_or_else(|e| e.to_string());
-            Err(RuntimeError::InitDied { status })
-        }
+    let fd = await_message(status_rx, pid, READY, 4)?;
+    match i32::from_le_bytes(fd.try_into().unwrap_or([0xff; 4])) {
+        -1 => Ok(None),
+        fd => minotaur_sys::pidfd_getfd(pidfd, fd)
+            .map(Some)
+            .map_err(|source| {
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+                let _ = waitpid(pid, None);
+                RuntimeError::Sys {
+                    what: "pidfd_getfd (container terminal)",
+                    source,
+                }
+            }),
     }
 }
 
