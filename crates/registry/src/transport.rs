@@ -44,9 +44,11 @@ pub(crate) const INPUT_BUFFER: usize = 256 * 1024;
 /// Why a request to a registry failed.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
-    #[error("cannot reach registry {host}")]
+    #[error("cannot reach registry {host} for {what}")]
     Unreachable {
         host: String,
+        /// What was being fetched or sent (the request's `what`).
+        what: String,
         #[source]
         source: Box<ureq::Error>,
     },
@@ -410,6 +412,7 @@ impl Transport {
             Err(e) => {
                 return Err(TransportError::Unreachable {
                     host: realm_host,
+                    what: format!("a token for {}", req.what),
                     source: Box::new(e),
                 })
             }
@@ -470,7 +473,9 @@ impl Transport {
                     );
                     std::thread::sleep(wait);
                 }
-                Err(TransportError::Unreachable { host, source }) if !last && broken(&source) => {
+                Err(TransportError::Unreachable { host, source, .. })
+                    if !last && broken(&source) =>
+                {
                     let wait = policy.backoff(retry);
                     log::info!(
                         "{host} broke the connection during {}: {source}; retrying in {wait:?}",
@@ -554,6 +559,7 @@ impl Transport {
         }
         let unreachable = |e: ureq::Error| TransportError::Unreachable {
             host: host.to_string(),
+            what: req.what.clone(),
             source: Box::new(e),
         };
         let result = match body {
