@@ -201,7 +201,12 @@ impl Registry {
             return Err(NetnsError::NotFound(name.clone()));
         }
         let _ = umount2(&path, MntFlags::MNT_DETACH);
-        fs::remove_file(&path).map_err(|e| NetnsError::Remove(path, e))
+        match fs::remove_file(&path) {
+            // Removed by another process since it was seen (a container's own cleanup beside a prune):
+            // the name is gone, as asked.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            r => r.map_err(|e| NetnsError::Remove(path, e)),
+        }
     }
 
     /// Removes every name (`ip -all netns delete`), carrying on past failures. Returns the names removed.
@@ -213,6 +218,7 @@ impl Registry {
             let _ = umount2(&path, MntFlags::MNT_DETACH);
             match fs::remove_file(&path) {
                 Ok(()) => done.push(name),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => failed.push(NetnsError::Remove(path, e)),
             }
         }
