@@ -158,6 +158,9 @@ fn containerd_cri_runs_pods_on_a_minotaur_network_and_frees_them() {
         return;
     }
     let Some(h) = host() else { return };
+    // libcni (in containerd's CRI plugin) caches every result under /var/lib/cni: the box gets a /var/lib
+    // of its own, so nothing is written to the real host's.
+    h.sh_ok("mount -t tmpfs -o mode=755 tmpfs /var/lib");
     let bin_dir = h.dir().join("cni-bin");
     let conf_dir = h.dir().join("cni-conf");
     std::fs::create_dir_all(&bin_dir).unwrap();
