@@ -12,9 +12,10 @@ use nix::mount::{mount, MsFlags};
 use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::Mount;
 
-use super::{cstring, fail, At, Step};
+use super::cstring;
 use crate::mounts::{parse_options, MountOptions};
 use crate::rootfs::MountPoints;
+use crate::status::{fail, At, Step};
 use crate::{Failure, Plan};
 
 /// The devices every container gets in its `/dev` (the OCI runtime spec's default devices).
