@@ -129,7 +129,7 @@ pub struct HostConfig {
     pub userns_mode: String,
     /// The ID range `--userns=auto` reserved for the container (see [`crate::userns`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub userns: Option<crate::userns::IdMap>,
+    pub userns: Option<IdMap>,
     /// `--ulimit`: resource limits of its processes (unset ones are the caller's).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ulimits: Vec<crate::parse::Ulimit>,
@@ -405,6 +405,24 @@ fn is_zero(n: &u64) -> bool {
 
 fn is_false(b: &bool) -> bool {
     !*b
+}
+
+/// A container's ID mapping: its IDs `0..size` are the host's `uid..uid+size` and `gid..gid+size`.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct IdMap {
+    pub uid: u32,
+    pub gid: u32,
+    pub size: u32,
+}
+
+impl IdMap {
+    /// The `uid_map` and `gid_map` texts of the container's user namespace.
+    pub fn maps(&self) -> (String, String) {
+        (
+            format!("0 {} {}\n", self.uid, self.size),
+            format!("0 {} {}\n", self.gid, self.size),
+        )
+    }
 }
 
 #[cfg(test)]
