@@ -11,9 +11,9 @@ use minotaur_kube::generate::{self, Kind};
 use minotaur_kube::play;
 use minotaur_kube::{find, manifest};
 
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::{CliError, CliResult};
+use crate::global::context;
+use crate::global::Global;
 
 /// Kubernetes YAML: generate it from containers, play it as containers
 #[derive(Debug, clap::Args)]
