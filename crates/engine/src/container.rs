@@ -63,6 +63,43 @@ pub struct ServicePort {
     pub proto: minotaur_firewall::Proto,
     pub port: u16,
     pub target_port: u16,
+    /// The Service's `type`.
+    #[serde(default, skip_serializing_if = "ServiceType::is_cluster_ip")]
+    pub service_type: ServiceType,
+    /// The port on every address of the host that leads where `port` does (`NodePort` and
+    /// `LoadBalancer`; a `LoadBalancer`'s `port` is published on the host too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_port: Option<u16>,
+    /// `sessionAffinity: ClientIP`: one client's connections all reach the same endpoint.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub client_affinity: bool,
+}
+
+impl ServicePort {
+    /// The ports on the host's addresses that lead where this one does: its node port, and its port too
+    /// for a `LoadBalancer` (on one machine, the host is the load balancer).
+    pub fn host_ports(&self) -> Vec<u16> {
+        let mut out: Vec<u16> = self.node_port.into_iter().collect();
+        if self.service_type == ServiceType::LoadBalancer {
+            out.push(self.port);
+        }
+        out
+    }
+}
+
+/// A Kubernetes Service's `type` (`ExternalName` is not played).
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ServiceType {
+    #[default]
+    ClusterIP,
+    NodePort,
+    LoadBalancer,
+}
+
+impl ServiceType {
+    fn is_cluster_ip(&self) -> bool {
+        *self == ServiceType::ClusterIP
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]

@@ -160,9 +160,24 @@ const SETS: &[SetDef] = &[
         spec: "type ipv6_addr . inet_proto . inet_service : ipv6_addr . inet_service;",
     },
     SetDef {
-        name: "services4",
+        name: crate::services::MAPS[0].0,
         kind: "map",
-        spec: crate::services::MAP_SPEC,
+        spec: crate::services::MAPS[0].1,
+    },
+    SetDef {
+        name: crate::services::MAPS[1].0,
+        kind: "map",
+        spec: crate::services::MAPS[1].1,
+    },
+    SetDef {
+        name: crate::services::MAPS[2].0,
+        kind: "map",
+        spec: crate::services::MAPS[2].1,
+    },
+    SetDef {
+        name: crate::services::MAPS[3].0,
+        kind: "map",
+        spec: crate::services::MAPS[3].1,
     },
     SetDef {
         name: "cluster_ips4",
@@ -200,6 +215,12 @@ pub mod rule {
     pub const SERVICES_JUMP: &str = "ip daddr @cluster_ips4 jump services";
     /// The DNAT of a cluster IP's port to one of its ready endpoints, by the slot of the source port.
     pub const SERVICES_DNAT: &str = "meta l4proto { tcp, udp } dnat ip to ip daddr . meta l4proto . th dport . ( th sport & 0x1e ) map @services4";
+    /// The same with `sessionAffinity: ClientIP`, by the slot of the source address.
+    pub const SERVICES_DNAT_CLIENT: &str = "meta l4proto { tcp, udp } dnat ip to ip daddr . meta l4proto . th dport . ( ip saddr & 0.0.0.15 ) map @services4_client";
+    /// The DNAT of a node port (on a local address) to one of its Service's ready endpoints.
+    pub const NODE_PORTS_DNAT: &str = "meta l4proto { tcp, udp } dnat ip to meta l4proto . th dport . ( th sport & 0x1e ) map @node_ports4";
+    /// The same with `sessionAffinity: ClientIP`.
+    pub const NODE_PORTS_DNAT_CLIENT: &str = "meta l4proto { tcp, udp } dnat ip to meta l4proto . th dport . ( ip saddr & 0.0.0.15 ) map @node_ports4_client";
     /// A cluster IP's port with no ready endpoint (not DNATed) is refused, never routed on.
     pub const SERVICES_REJECT: &str = "ip daddr @cluster_ips4 reject";
 
@@ -238,7 +259,7 @@ const CHAINS: &[ChainDef] = &[
     ChainDef {
         name: "services",
         base: None,
-        rules: &[rule::SERVICES_DNAT],
+        rules: &[rule::SERVICES_DNAT_CLIENT, rule::SERVICES_DNAT],
     },
     ChainDef {
         name: "published",
@@ -246,6 +267,8 @@ const CHAINS: &[ChainDef] = &[
         rules: &[
             rule::DNAT4_HOST,
             rule::DNAT4,
+            rule::NODE_PORTS_DNAT_CLIENT,
+            rule::NODE_PORTS_DNAT,
             "meta l4proto { tcp, udp } dnat ip6 to ip6 daddr . meta l4proto . th dport map @ports6_host",
             "meta l4proto { tcp, udp } dnat ip6 to meta l4proto . th dport map @ports6",
         ],
@@ -263,6 +286,14 @@ const CHAINS: &[ChainDef] = &[
             rule::MASQUERADE4,
             "ip6 saddr @masquerade6 oifname != @bridges masquerade",
         ],
+    },
+    ChainDef {
+        name: "local_out",
+        // After the nat output hook (-100): what it DNATed no longer goes to a cluster IP.
+        base: Some("type filter hook output priority filter; policy accept;"),
+        // The host's own connection to a cluster IP's port with no ready endpoint is refused, as a
+        // container's is in forward, rather than sent along the host's routes.
+        rules: &[rule::SERVICES_REJECT],
     },
     ChainDef {
         name: "forward",

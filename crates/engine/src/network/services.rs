@@ -1,6 +1,7 @@
 //! Kubernetes Services with a cluster IP (`kube play`): a virtual address from the service range
 //! (`minotaur_firewall::services`) whose ports lead to the ready pods behind the Service, at their target
-//! ports, by kernel DNAT.
+//! ports, by kernel DNAT; and the node ports of `NodePort` and `LoadBalancer` Services, which lead to the
+//! same pods from every address of the host.
 //!
 //! Nothing is stored apart from the containers: each pod's infra container (the holder of its network
 //! namespace) carries the [`ServicePort`]s it backs in its configuration. A cluster IP's endpoints are
@@ -70,6 +71,8 @@ pub fn rules(
                         cluster_ip: p.cluster_ip,
                         proto: p.proto,
                         port: p.port,
+                        node_ports: p.host_ports(),
+                        client_affinity: p.client_affinity,
                         endpoints: Vec::new(),
                     });
                     out.len() - 1
@@ -102,6 +105,21 @@ fn ips_of(ports: &[ServicePort]) -> Vec<Ipv4Addr> {
     ips
 }
 
+/// The ports on the host's addresses of `ports` (node ports, and a `LoadBalancer`'s ports), each once.
+pub fn node_ports_of<'a>(
+    ports: impl IntoIterator<Item = &'a ServicePort>,
+) -> Vec<(minotaur_firewall::Proto, u16)> {
+    let mut out: Vec<(minotaur_firewall::Proto, u16)> = Vec::new();
+    for p in ports {
+        for n in p.host_ports() {
+            if !out.contains(&(p.proto, n)) {
+                out.push((p.proto, n));
+            }
+        }
+    }
+    out
+}
+
 /// Makes the firewall lead the cluster IPs that container `c` backs (or backed: it may just have been
 /// removed) to their ready endpoints now. Nothing for a container that backs none. A firewall that
 /// cannot be changed costs the Service, not the container: a warning, as the resolver's is.
@@ -110,7 +128,7 @@ pub(crate) fn update(ctx: &Context, c: &Container) {
     if ips.is_empty() {
         return;
     }
-    if let Err(e) = sync(ctx, &ips) {
+    if let Err(e) = sync(ctx, &ips, &node_ports_of(&c.config.host.service_ports)) {
         log::warn!(
             "the cluster IPs of {} are not up to date: {}",
             c.name,
@@ -119,12 +137,17 @@ pub(crate) fn update(ctx: &Context, c: &Container) {
     }
 }
 
-/// The rules of `ips` from the store, applied.
-fn sync(ctx: &Context, ips: &[Ipv4Addr]) -> Result<(), EngineError> {
+/// The rules of `ips` from the store, applied; `node_ports` are the node ports those Services had.
+fn sync(
+    ctx: &Context,
+    ips: &[Ipv4Addr],
+    node_ports: &[(minotaur_firewall::Proto, u16)],
+) -> Result<(), EngineError> {
     let (all, addresses) = read(ctx)?;
     let rules = rules(ips, &all, &addresses);
     let mut fw = Firewall::open().map_err(NetworkError::from)?;
-    fw.set_services(ips, &rules).map_err(NetworkError::from)?;
+    fw.set_services(ips, node_ports, &rules)
+        .map_err(NetworkError::from)?;
     Ok(())
 }
 
@@ -135,7 +158,8 @@ pub(crate) fn reload(ctx: &Context, fw: &mut Firewall) -> Result<(), EngineError
     if ips.is_empty() {
         return Ok(());
     }
-    fw.set_services(&ips, &rules(&ips, &all, &addresses))
+    let node_ports = node_ports_of(all.iter().flat_map(|c| &c.config.host.service_ports));
+    fw.set_services(&ips, &node_ports, &rules(&ips, &all, &addresses))
         .map_err(NetworkError::from)?;
     Ok(())
 }

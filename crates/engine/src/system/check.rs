@@ -713,10 +713,35 @@ fn firewall(
     redirect(ctx, &wanted, &holder, by_id, half, found)
 }
 
-/// The cluster IPs' map and set against the containers that back them and their readiness: a slot no ready
-/// endpoint makes is an orphan (it leads a Service's connections to a pod that is gone or not ready),
-/// one the containers make and the map lacks is missing. The `network reload` every repair ends with
-/// makes the map hold exactly what they make.
+/// Compares what should be (`wanted`) with what is (`live`): each piece only `live` holds is an orphan,
+/// each only `wanted` holds is missing; `describe` gives a piece's owner and object.
+fn compare<T: PartialEq>(
+    wanted: &[T],
+    live: &[T],
+    describe: impl Fn(&T) -> (String, String),
+    fix: Fix,
+    found: &mut Vec<Finding>,
+) {
+    let gone = live.iter().filter(|x| !wanted.contains(x));
+    let lacking = wanted.iter().filter(|x| !live.contains(x));
+    for (problem, x) in gone
+        .map(|x| (Problem::Orphan, x))
+        .chain(lacking.map(|x| (Problem::Missing, x)))
+    {
+        let (owner, object) = describe(x);
+        found.push(Finding {
+            owner,
+            problem,
+            object,
+            fix: fix.clone(),
+        });
+    }
+}
+
+/// The cluster IPs' and node ports' maps and the cluster IP set against the containers that back them and
+/// their readiness: a slot no ready endpoint makes is an orphan (it leads a Service's connections to a pod
+/// that is gone or not ready), one the containers make and the map lacks is missing. The `network reload`
+/// every repair ends with makes the maps hold exactly what they make.
 fn cluster_ips(
     ctx: &Context,
     fw: &mut minotaur_firewall::Firewall,
@@ -724,54 +749,43 @@ fn cluster_ips(
     found: &mut Vec<Finding>,
 ) -> Result<(), EngineError> {
     use crate::network::services;
+    use minotaur_firewall::services::{Front, Slot};
     let (mut all, addresses) = services::read(ctx)?;
     all.retain(|c| !half.contains(c.id.as_str()));
     let ips = services::cluster_ips(&all);
     let wanted = minotaur_firewall::services::slots(&services::rules(&ips, &all, &addresses));
     let live = fw.service_slots().map_err(NetworkError::from)?;
-    let service_of = |ip: std::net::Ipv4Addr| {
-        all.iter()
-            .flat_map(|c| &c.config.host.service_ports)
-            .find(|p| p.cluster_ip == ip)
-            .map_or_else(
-                || "Service (no container)".to_owned(),
-                |p| format!("Service {}", p.service),
-            )
+    let ports = || all.iter().flat_map(|c| &c.config.host.service_ports);
+    let service = |p: Option<&crate::container::ServicePort>| {
+        p.map_or_else(
+            || "Service (no container)".to_owned(),
+            |p| format!("Service {}", p.service),
+        )
     };
-    for s in live.iter().filter(|s| !wanted.contains(s)) {
-        found.push(Finding {
-            owner: service_of(s.cluster_ip),
-            problem: Problem::Orphan,
-            object: format!("cluster IP element {s}"),
-            fix: Fix::Firewall,
-        });
-    }
-    for s in wanted.iter().filter(|s| !live.contains(s)) {
-        found.push(Finding {
-            owner: service_of(s.cluster_ip),
-            problem: Problem::Missing,
-            object: format!("cluster IP element {s}"),
-            fix: Fix::Firewall,
-        });
-    }
+    let service_of = |ip: std::net::Ipv4Addr| service(ports().find(|p| p.cluster_ip == ip));
+    let owner = |s: &Slot| match s.front {
+        Front::ClusterIp(ip) => service_of(ip),
+        Front::Node => service(ports().find(|p| {
+            minotaur_firewall::services::ProtoKey::from(p.proto) == s.proto
+                && p.host_ports().contains(&s.port)
+        })),
+    };
+    compare(
+        &wanted,
+        &live,
+        |s| (owner(s), format!("{} element {s}", s.map())),
+        Fix::Firewall,
+        found,
+    );
     // The addresses given out, which the rules match.
     let live_ips = fw.cluster_ips().map_err(NetworkError::from)?;
-    for ip in live_ips.iter().filter(|ip| !ips.contains(ip)) {
-        found.push(Finding {
-            owner: service_of(*ip),
-            problem: Problem::Orphan,
-            object: format!("cluster IP {ip}"),
-            fix: Fix::Firewall,
-        });
-    }
-    for ip in ips.iter().filter(|ip| !live_ips.contains(ip)) {
-        found.push(Finding {
-            owner: service_of(*ip),
-            problem: Problem::Missing,
-            object: format!("cluster IP {ip}"),
-            fix: Fix::Firewall,
-        });
-    }
+    compare(
+        &ips,
+        &live_ips,
+        |ip| (service_of(*ip), format!("cluster IP {ip}")),
+        Fix::Firewall,
+        found,
+    );
     Ok(())
 }
 
