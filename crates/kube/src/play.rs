@@ -41,6 +41,9 @@ pub struct PodPlan {
     /// Environment variables known only once the infra container has its address: (container, index
     /// in its `env`, field). Their entries hold `NAME=` until [`PodPlan::fill`].
     pub late_env: Vec<(String, usize, PodField)>,
+    /// The Services whose selector matches the pod, as the manifest gave them (see
+    /// [`crate::service::fill`]).
+    pub services: Vec<k8s_openapi::api::core::v1::Service>,
 }
 
 impl PodPlan {
@@ -262,6 +265,7 @@ fn pod(
         claims: Vec::new(),
         files: Vec::new(),
         late_env: Vec::new(),
+        services: Vec::new(),
     };
     for (field, set) in [
         ("nodeSelector", spec.node_selector.is_some()),
@@ -765,6 +769,11 @@ mod tests {
             ]
         );
         assert_eq!(p.pods[1].infra.host.service_ports.len(), 2);
+        assert!(p.pods[0].infra.host.service_ports.iter().all(|s| {
+            s.service_type == minotaur_engine::container::ServiceType::ClusterIP
+                && s.node_port.is_none()
+                && !s.client_affinity
+        }));
         assert!(p.pods[2].infra.host.service_ports.is_empty());
         assert_eq!(
             p.services,
@@ -790,6 +799,26 @@ mod tests {
                 "ports: [{port: 80, protocol: SCTP}]",
                 "protocol SCTP is not supported",
             ),
+            (
+                "type: ExternalName\n  externalName: example.org",
+                "type ExternalName is not supported",
+            ),
+            (
+                "ports: [{port: 80, nodePort: 30080}]",
+                "ports[0]: nodePort needs type NodePort or LoadBalancer",
+            ),
+            (
+                "type: NodePort\n  ports: [{port: 80, nodePort: 8080}]",
+                "ports[0]: nodePort 8080 is outside the node port range 30000-32767",
+            ),
+            (
+                "type: NodePort\n  clusterIP: None\n  ports: [{port: 80}]",
+                "type NodePort needs a cluster IP, and clusterIP is None",
+            ),
+            (
+                "sessionAffinity: Sticky\n  ports: [{port: 80}]",
+                "sessionAffinity Sticky is not supported",
+            ),
         ] {
             let yaml = format!(
                 "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\nspec:\n  selector: {{a: b}}\n  {bad}\n"
@@ -798,6 +827,48 @@ mod tests {
             let e = plan(&objects, "node").unwrap_err().to_string();
             assert!(e.contains(why), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn node_ports_load_balancers_and_client_affinity_reach_the_infra_container() {
+        use minotaur_engine::container::ServiceType;
+        let p = plan_of(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: np\nspec:\n  type: NodePort\n  sessionAffinity: ClientIP\n  selector: {app: w}\n  ports: [{port: 80, targetPort: 8080, nodePort: 30080}, {port: 53, protocol: UDP}]\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: lb\nspec:\n  type: LoadBalancer\n  selector: {app: w}\n  ports: [{port: 8443}]\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: w\n  labels: {app: w}\nspec:\n  containers:\n  - {name: c, image: busybox}\n",
+        );
+        let ports: Vec<_> = p.pods[0]
+            .infra
+            .host
+            .service_ports
+            .iter()
+            .map(|s| {
+                (
+                    s.service.as_str(),
+                    s.port,
+                    s.service_type,
+                    s.node_port,
+                    s.client_affinity,
+                )
+            })
+            .collect();
+        assert_eq!(
+            ports,
+            [
+                ("np", 80, ServiceType::NodePort, Some(30080), true),
+                ("np", 53, ServiceType::NodePort, None, true),
+                ("lb", 8443, ServiceType::LoadBalancer, None, false),
+            ],
+            "a node port the manifest leaves out is chosen at apply"
+        );
+        let lb = &p.pods[0].infra.host.service_ports[2];
+        let with_node_port = minotaur_engine::container::ServicePort {
+            node_port: Some(31000),
+            ..lb.clone()
+        };
+        assert_eq!(
+            with_node_port.host_ports(),
+            [31000, 8443],
+            "a LoadBalancer's port is on the host too"
+        );
     }
 
     #[test]

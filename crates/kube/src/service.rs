@@ -9,13 +9,18 @@
 //!   the pod, looked up in each pod). Each selected pod's infra container carries the ports it backs
 //!   (`minotaur_engine::container::ServicePort`), and the engine keeps the firewall in step with their
 //!   readiness.
+//! - `type: NodePort` adds a port on every address of the host (its `nodePort`, or one chosen at
+//!   [`assign`] from 30000–32767) leading to the same pods; `type: LoadBalancer` is a NodePort whose
+//!   `port` is also published on the host's addresses, as single-node distributions' built-in load
+//!   balancers do. `sessionAffinity: ClientIP` sends one client's connections to one pod.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use k8s_openapi::api::core::v1::{PodSpec, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use minotaur_engine::container::ServicePort;
+use minotaur_engine::container::{ServicePort, ServiceType};
 use minotaur_engine::context::Context;
 use minotaur_firewall::Proto;
 
@@ -39,8 +44,22 @@ pub struct ServiceDef {
     pub name: String,
     pub selector: BTreeMap<String, String>,
     pub cluster_ip: ClusterIp,
-    /// (protocol, port, targetPort).
-    pub ports: Vec<(Proto, u16, IntOrString)>,
+    pub service_type: ServiceType,
+    /// `sessionAffinity: ClientIP`.
+    pub client_affinity: bool,
+    pub ports: Vec<PortDef>,
+    /// The Service as the manifest gave it (its name, labels and spec), for `kube generate`.
+    pub manifest: Service,
+}
+
+/// One of a Service's `ports`.
+#[derive(Clone, Debug)]
+pub struct PortDef {
+    pub proto: Proto,
+    pub port: u16,
+    pub target: IntOrString,
+    /// `nodePort`, when the manifest names it.
+    pub node_port: Option<u16>,
 }
 
 /// The Service `name`, or `None` (with a warning) when it has no selector and so leads nowhere.
@@ -76,6 +95,27 @@ pub(crate) fn read(
             ClusterIp::Fixed(ip)
         }
     };
+    let service_type = match spec.type_.as_deref() {
+        None | Some("ClusterIP") => ServiceType::ClusterIP,
+        Some("NodePort") => ServiceType::NodePort,
+        Some("LoadBalancer") => ServiceType::LoadBalancer,
+        Some(other) => return Err(bad(format!("type {other} is not supported"))),
+    };
+    if service_type != ServiceType::ClusterIP && cluster_ip == ClusterIp::Headless {
+        return Err(bad(format!(
+            "type {service_type:?} needs a cluster IP, and clusterIP is None"
+        )));
+    }
+    let client_affinity = match spec.session_affinity.as_deref() {
+        None | Some("None") => false,
+        Some("ClientIP") => true,
+        Some(other) => return Err(bad(format!("sessionAffinity {other} is not supported"))),
+    };
+    if spec.session_affinity_config.is_some() {
+        warnings.push(format!(
+            "Service {name}: sessionAffinityConfig is ignored: a client keeps its pod while the ready pods stay the same"
+        ));
+    }
     let mut ports = Vec::new();
     for (i, p) in spec.ports.iter().flatten().enumerate() {
         let proto = match p.protocol.as_deref() {
@@ -92,16 +132,50 @@ pub(crate) fn read(
             .filter(|n| *n > 0)
             .ok_or_else(|| bad(format!("ports[{i}]: port {} is out of range", p.port)))?;
         let target = p.target_port.clone().unwrap_or(IntOrString::Int(p.port));
-        ports.push((proto, port, target));
+        let node_port = match p.node_port {
+            None | Some(0) => None,
+            Some(_) if service_type == ServiceType::ClusterIP => {
+                return Err(bad(format!(
+                    "ports[{i}]: nodePort needs type NodePort or LoadBalancer"
+                )))
+            }
+            Some(n) => Some(
+                u16::try_from(n)
+                    .ok()
+                    .filter(|n| minotaur_firewall::services::NODE_PORTS.contains(n))
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "ports[{i}]: nodePort {n} is outside the node port range 30000-32767"
+                        ))
+                    })?,
+            ),
+        };
+        ports.push(PortDef {
+            proto,
+            port,
+            target,
+            node_port,
+        });
     }
     if cluster_ip != ClusterIp::Headless && ports.is_empty() {
         return Err(bad("a Service with a cluster IP needs ports".into()));
     }
     Ok(Some(ServiceDef {
-        name,
         selector,
         cluster_ip,
+        service_type,
+        client_affinity,
         ports,
+        manifest: Service {
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                labels: s.metadata.labels.clone(),
+                ..Default::default()
+            },
+            spec: s.spec.clone(),
+            status: None,
+        },
+        name,
     }))
 }
 
@@ -123,6 +197,7 @@ pub(crate) fn bind(
         {
             continue;
         }
+        pod.services.push(d.manifest.clone());
         if d.cluster_ip == ClusterIp::Headless {
             pod.infra
                 .host
@@ -137,7 +212,13 @@ pub(crate) fn bind(
             ));
             continue;
         }
-        for (proto, port, target) in &d.ports {
+        for PortDef {
+            proto,
+            port,
+            target,
+            node_port,
+        } in &d.ports
+        {
             let target_port = match target {
                 IntOrString::Int(n) => u16::try_from(*n).ok().filter(|n| *n > 0),
                 IntOrString::String(name) => spec
@@ -164,22 +245,39 @@ pub(crate) fn bind(
                 proto: *proto,
                 port: *port,
                 target_port,
+                service_type: d.service_type,
+                node_port: *node_port,
+                client_affinity: d.client_affinity,
             });
         }
     }
 }
 
-/// The addresses of the plan's Services with a cluster IP, by name (see [`fill`]). A Service keeps the address it has on pods outside the plan; a new one gets a free address
-/// chosen from its name (so the same name gets the same address while it is free). An address that
-/// another Service holds, or that a network's subnet covers, is refused for a `clusterIP` the manifest
-/// names and skipped when choosing.
-pub fn assign(ctx: &Context, plan: &Plan) -> Result<BTreeMap<String, Ipv4Addr>, KubeError> {
+/// What [`assign`] chose for a plan's Services.
+#[derive(Debug, Default)]
+pub struct Assigned {
+    /// Each Service's cluster IP, by name.
+    pub cluster_ips: BTreeMap<String, Ipv4Addr>,
+    /// The node port of each (Service, protocol, port) that has one.
+    pub node_ports: Vec<((String, Proto, u16), u16)>,
+}
+
+/// The addresses of the plan's Services with a cluster IP, by name, and their node ports (see [`fill`]).
+/// A Service keeps the address and node ports it has on pods outside the plan; a new one gets a free
+/// address chosen from its name (so the same name gets the same address while it is free), and a free
+/// node port chosen the same way from its name and port. An address that another Service holds, or that a
+/// network's subnet covers, is refused for a `clusterIP` the manifest names and skipped when choosing; so
+/// is a port on the host's addresses (a `nodePort`, a `LoadBalancer`'s `port`) that another Service or a
+/// container's published port (`-p`) holds.
+pub fn assign(ctx: &Context, plan: &Plan) -> Result<Assigned, KubeError> {
     use crate::error::engine;
     if plan.services.is_empty() {
-        return Ok(BTreeMap::new());
+        return Ok(Assigned::default());
     }
     let replaced: Vec<&str> = plan.pods.iter().map(|p| p.name.as_str()).collect();
     let mut held: BTreeMap<Ipv4Addr, String> = BTreeMap::new();
+    // (protocol, port on the host) → (Service, its port), or a container's published port.
+    let mut held_ports: Vec<((Proto, u16), HostPortHolder)> = Vec::new();
     for c in crate::find::all(ctx)? {
         let pod = c.config.labels.get(crate::labels::POD).map(String::as_str);
         if pod.is_some_and(|p| replaced.contains(&p)) {
@@ -187,6 +285,24 @@ pub fn assign(ctx: &Context, plan: &Plan) -> Result<BTreeMap<String, Ipv4Addr>, 
         }
         for p in &c.config.host.service_ports {
             held.insert(p.cluster_ip, p.service.clone());
+            for n in p.host_ports() {
+                let holder =
+                    HostPortHolder::Service(p.service.clone(), p.port, p.node_port == Some(n));
+                held_ports.push(((p.proto, n), holder));
+            }
+        }
+    }
+    let wanted: Vec<&ServicePort> = plan
+        .pods
+        .iter()
+        .flat_map(|p| &p.infra.host.service_ports)
+        .filter(|p| p.service_type != ServiceType::ClusterIP)
+        .collect();
+    if !wanted.is_empty() {
+        let published = minotaur_engine::network::ports::wanted(ctx)
+            .map_err(engine("list", "published ports"))?;
+        for (_, r) in published.iter().filter(|(_, r)| r.container_ip.is_ipv4()) {
+            held_ports.push(((r.proto, r.host_port), HostPortHolder::Published));
         }
     }
     let subnets: Vec<ipnet::IpNet> = minotaur_engine::network::networks::list(ctx)
@@ -231,21 +347,143 @@ pub fn assign(ctx: &Context, plan: &Plan) -> Result<BTreeMap<String, Ipv4Addr>, 
         held.insert(ip, name.clone());
         chosen.insert(name.clone(), ip);
     }
-    Ok(chosen)
+    let mut node_ports: Vec<((String, Proto, u16), u16)> = Vec::new();
+    for p in wanted {
+        let key = (p.service.clone(), p.proto, p.port);
+        if node_ports.iter().any(|(k, _)| *k == key) {
+            continue;
+        }
+        let taken = |n: u16, held_ports: &[((Proto, u16), HostPortHolder)]| {
+            held_ports
+                .iter()
+                .find(|((proto, port), h)| {
+                    (*proto, *port) == (p.proto, n)
+                        && !matches!(h, HostPortHolder::Service(s, port, _) if *s == p.service && *port == p.port)
+                })
+                .map(|(_, h)| h.clone())
+        };
+        let bad = |n: u16, h: HostPortHolder| {
+            let holder = match h {
+                HostPortHolder::Service(s, _, _) => format!("Service {s}'s"),
+                HostPortHolder::Published => "published by a container".to_owned(),
+            };
+            KubeError::Unsupported(format!(
+                "Service {}: {} port {n} on the host is {holder}",
+                p.service, p.proto
+            ))
+        };
+        if p.service_type == ServiceType::LoadBalancer {
+            if let Some(h) = taken(p.port, &held_ports) {
+                return Err(bad(p.port, h));
+            }
+        }
+        let n = match p.node_port {
+            Some(n) => {
+                if let Some(h) = taken(n, &held_ports) {
+                    return Err(bad(n, h));
+                }
+                n
+            }
+            None => {
+                let kept = held_ports.iter().find_map(|(k, h)| match h {
+                    HostPortHolder::Service(s, port, true)
+                        if *s == p.service && *port == p.port && k.0 == p.proto =>
+                    {
+                        Some(k.1)
+                    }
+                    _ => None,
+                });
+                match kept {
+                    Some(n) => n,
+                    None => free_port(&format!("{}/{}/{}", p.service, p.proto, p.port), |n| {
+                        taken(n, &held_ports).is_none()
+                            && !(p.service_type == ServiceType::LoadBalancer && n == p.port)
+                    })
+                    .ok_or_else(|| {
+                        KubeError::Unsupported(format!(
+                            "Service {}: no free node port in 30000-32767",
+                            p.service
+                        ))
+                    })?,
+                }
+            }
+        };
+        let me = |port| HostPortHolder::Service(p.service.clone(), p.port, port == n);
+        held_ports.push(((p.proto, n), me(n)));
+        if p.service_type == ServiceType::LoadBalancer {
+            held_ports.push(((p.proto, p.port), me(p.port)));
+        }
+        node_ports.push((key, n));
+    }
+    Ok(Assigned {
+        cluster_ips: chosen,
+        node_ports,
+    })
 }
 
-/// `pod`'s infra container request with the cluster IPs [`assign`] chose in its service ports.
-pub fn fill(
-    pod: &PodPlan,
-    chosen: &BTreeMap<String, Ipv4Addr>,
-) -> minotaur_engine::create::CreateRequest {
+/// Who holds a port on the host's addresses.
+#[derive(Clone, Debug)]
+enum HostPortHolder {
+    /// A Service's port (the Service, its `port`, and whether this is its node port rather than a
+    /// `LoadBalancer`'s `port`).
+    Service(String, u16, bool),
+    /// A container's published port.
+    Published,
+}
+
+/// `pod`'s infra container request with the cluster IPs and node ports [`assign`] chose in its service
+/// ports, and the Services that select it in a label ([`crate::labels::SERVICES`]), their node ports
+/// filled in, so that `kube generate` writes back what was played. (A cluster IP the manifest left out
+/// stays out: the same name gets the same address again while it is free.)
+pub fn fill(pod: &PodPlan, chosen: &Assigned) -> minotaur_engine::create::CreateRequest {
     let mut infra = pod.infra.clone();
     for sp in &mut infra.host.service_ports {
-        if let Some(ip) = chosen.get(&sp.service) {
+        if let Some(ip) = chosen.cluster_ips.get(&sp.service) {
             sp.cluster_ip = *ip;
         }
+        let key = (sp.service.clone(), sp.proto, sp.port);
+        if let Some((_, n)) = chosen.node_ports.iter().find(|(k, _)| *k == key) {
+            sp.node_port = Some(*n);
+        }
+    }
+    let mut services = pod.services.clone();
+    for s in &mut services {
+        let name = s.metadata.name.clone().unwrap_or_default();
+        for p in s.spec.iter_mut().flat_map(|s| s.ports.iter_mut().flatten()) {
+            let proto = match p.protocol.as_deref() {
+                Some("UDP") => Proto::Udp,
+                _ => Proto::Tcp,
+            };
+            let key = (name.clone(), proto, u16::try_from(p.port).unwrap_or(0));
+            if let Some((_, n)) = chosen.node_ports.iter().find(|(k, _)| *k == key) {
+                p.node_port = Some(i32::from(*n));
+            }
+        }
+    }
+    if !services.is_empty() {
+        infra.labels.insert(
+            crate::labels::SERVICES.into(),
+            serde_json::to_string(&services).expect("Services serialize"),
+        );
     }
     infra
+}
+
+/// The first node port from the one `seed` hashes to, onwards through 30000–32767, that `ok` takes.
+fn free_port(seed: &str, ok: impl Fn(u16) -> bool) -> Option<u16> {
+    let range = minotaur_firewall::services::NODE_PORTS;
+    let (start, size) = (*range.start(), range.end() - range.start() + 1);
+    let hash = fnv(seed);
+    (0..u32::from(size))
+        .map(|i| start + u16::try_from(hash.wrapping_add(i) % u32::from(size)).unwrap_or(0))
+        .find(|n| ok(*n))
+}
+
+/// FNV-1a: stable across runs and builds, unlike the standard library's hasher.
+fn fnv(s: &str) -> u32 {
+    s.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
 }
 
 /// The first address from the one `name` hashes to, onwards through the service range, that `ok` takes;
@@ -254,10 +492,7 @@ fn free(name: &str, ok: impl Fn(Ipv4Addr) -> bool) -> Option<Ipv4Addr> {
     let range: ipnet::Ipv4Net = minotaur_firewall::services::SERVICE_RANGE4.parse().ok()?;
     let base = u32::from(range.network());
     let size = 1u32 << (32 - range.prefix_len());
-    // FNV-1a: stable across runs and builds, unlike the standard library's hasher.
-    let hash = name.bytes().fold(0x811c_9dc5u32, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    });
+    let hash = fnv(name);
     let usable = size - 2;
     (0..usable)
         .map(|i| Ipv4Addr::from(base + 1 + (hash.wrapping_add(i) % usable)))
@@ -276,5 +511,16 @@ mod tests {
         let next = free("web", |ip| ip != a).unwrap();
         assert_ne!(next, a);
         assert_eq!(free("web", |_| false), None);
+    }
+
+    #[test]
+    fn a_node_port_is_chosen_in_the_range_from_its_name() {
+        let a = free_port("web/tcp/80", |_| true).unwrap();
+        assert!(minotaur_firewall::services::NODE_PORTS.contains(&a));
+        assert_eq!(free_port("web/tcp/80", |_| true), Some(a));
+        let next = free_port("web/tcp/80", |n| n != a).unwrap();
+        assert_ne!(next, a);
+        assert_eq!(free_port("web/tcp/80", |n| n == 32767), Some(32767));
+        assert_eq!(free_port("web/tcp/80", |_| false), None);
     }
 }
