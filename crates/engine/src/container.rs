@@ -59,7 +59,8 @@ pub enum Seccomp {
 pub struct ServicePort {
     /// The Service's name (and the names it resolves by: see `network::services::names`).
     pub service: String,
-    pub cluster_ip: std::net::Ipv4Addr,
+    /// IPv4 or IPv6: a dual-stack Service's port is two of these, one per cluster IP.
+    pub cluster_ip: std::net::IpAddr,
     pub proto: minotaur_firewall::Proto,
     pub port: u16,
     pub target_port: u16,
@@ -77,8 +78,12 @@ pub struct ServicePort {
 
 impl ServicePort {
     /// The ports on the host's addresses that lead where this one does: its node port, and its port too
-    /// for a `LoadBalancer` (on one machine, the host is the load balancer).
+    /// for a `LoadBalancer` (on one machine, the host is the load balancer). Those of a dual-stack
+    /// Service are its IPv4 cluster IP's: node ports lead to IPv4 endpoints only.
     pub fn host_ports(&self) -> Vec<u16> {
+        if self.cluster_ip.is_ipv6() {
+            return Vec::new();
+        }
         let mut out: Vec<u16> = self.node_port.into_iter().collect();
         if self.service_type == ServiceType::LoadBalancer {
             out.push(self.port);

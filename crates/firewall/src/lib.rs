@@ -31,7 +31,8 @@
 //! | `ports4_host`, `ports6_host` | the same keyed by the host address too (`-p ADDR:PORT:PORT`) |
 //! | `services4`, `services4_client` | `cluster IP . proto . port . slot : endpoint address . port` (see [`services`]) |
 //! | `node_ports4`, `node_ports4_client` | `proto . node port . slot : endpoint address . port` |
-//! | `cluster_ips4` | the cluster IPs given out |
+//! | `services6`, `services6_client` | the same for IPv6 cluster IPs |
+//! | `cluster_ips4`, `cluster_ips6` | the cluster IPs given out |
 //!
 //! - **Masquerade** (`postrouting`, srcnat): traffic from a non-internal subnet that leaves through an interface
 //!   that is not a minotaur bridge is masqueraded. (Through another minotaur bridge it is dropped, below.)
@@ -301,7 +302,7 @@ impl Firewall {
     /// read (three tries).
     pub fn set_services(
         &mut self,
-        ips: &[std::net::Ipv4Addr],
+        ips: &[IpAddr],
         node_ports: &[(Proto, u16)],
         rules: &[ServiceRule],
     ) -> Result<(), FirewallError> {
@@ -346,15 +347,20 @@ impl Firewall {
         Ok(out)
     }
 
-    /// The cluster IPs given out in the live table (the `cluster_ips4` set; none without it).
-    pub fn cluster_ips(&mut self) -> Result<Vec<std::net::Ipv4Addr>, FirewallError> {
+    /// The cluster IPs given out in the live table (the `cluster_ips4` and `cluster_ips6` sets; none
+    /// from a set the table lacks).
+    pub fn cluster_ips(&mut self) -> Result<Vec<IpAddr>, FirewallError> {
         if !self.table_exists()? {
             return Ok(Vec::new());
         }
-        match self.nft.run(&rules::list_set("cluster_ips4")) {
-            Ok(listing) => Ok(services::parse_ips(&listing)),
-            Err(_) => Ok(Vec::new()),
+        let mut out = Vec::new();
+        for set in ["cluster_ips4", "cluster_ips6"] {
+            if let Ok(listing) = self.nft.run(&rules::list_set(set)) {
+                out.extend(services::parse_ips(&listing));
+            }
         }
+        out.sort();
+        Ok(out)
     }
 
     /// Whether the table exists (it may have been flushed away with the whole ruleset).

@@ -50,16 +50,24 @@
 //! Replies come back through conntrack; a connection from a pod to its own Service (hairpin) is
 //! masqueraded by the rule that already masquerades DNATed flows back out a bridge.
 //!
-//! IPv4 only: a cluster IP is one IPv4 address, and node ports lead to the endpoints' IPv4 addresses.
+//! # IPv6
+//!
+//! An IPv6 cluster IP comes from `fd00:10:96::/112` (the IPv6 service range single-node Kubernetes
+//! distributions such as kind use), outside minotaur's IPv6 pool (`fd6d:696e:6f74::/48`). It has maps of
+//! its own, `services6` and `services6_client` (the slot of the latter from `ip6 saddr & ::f`), and the
+//! set `cluster_ips6`, with the same rules in the same places. A cluster IP leads to endpoints of its own
+//! family: a dual-stack Service is two cluster IPs. Node ports lead to IPv4 endpoints only.
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::rules::{Batch, Command, Element, Proto, Verb};
 use crate::FirewallError;
 
-/// The service range (see the module documentation). The fixed rules name it literally.
+/// The service range (see the module documentation).
 pub const SERVICE_RANGE4: &str = "10.96.0.0/12";
+/// The IPv6 service range.
+pub const SERVICE_RANGE6: &str = "fd00:10:96::/112";
 
 /// Slots per port: the values of the rules' `th sport & 0x1e` (halved) or `ip saddr & 0.0.0.15`.
 pub const SLOTS: u16 = 16;
@@ -69,7 +77,7 @@ pub const NODE_PORTS: std::ops::RangeInclusive<u16> = 30000..=32767;
 
 /// The maps' names and declarations. A source-port slot is typed as a port (it is the masked source
 /// port), a source-address slot as an address.
-pub(crate) const MAPS: [(&str, &str); 4] = [
+pub(crate) const MAPS: [(&str, &str); 6] = [
     (
         "services4",
         "type ipv4_addr . inet_proto . inet_service . inet_service : ipv4_addr . inet_service;",
@@ -77,6 +85,14 @@ pub(crate) const MAPS: [(&str, &str); 4] = [
     (
         "services4_client",
         "type ipv4_addr . inet_proto . inet_service . ipv4_addr : ipv4_addr . inet_service;",
+    ),
+    (
+        "services6",
+        "type ipv6_addr . inet_proto . inet_service . inet_service : ipv6_addr . inet_service;",
+    ),
+    (
+        "services6_client",
+        "type ipv6_addr . inet_proto . inet_service . ipv6_addr : ipv6_addr . inet_service;",
     ),
     (
         "node_ports4",
@@ -88,18 +104,22 @@ pub(crate) const MAPS: [(&str, &str); 4] = [
     ),
 ];
 
-/// Whether `ip` is in the service range.
-pub fn in_range(ip: Ipv4Addr) -> bool {
-    SERVICE_RANGE4
-        .parse::<ipnet::Ipv4Net>()
-        .is_ok_and(|n| n.contains(&ip))
+/// Whether `ip` is in the service range of its family.
+pub fn in_range(ip: IpAddr) -> bool {
+    range(ip.is_ipv4()).contains(&ip)
+}
+
+/// The service range of IPv4 (`true`) or IPv6.
+pub fn range(v4: bool) -> ipnet::IpNet {
+    let text = if v4 { SERVICE_RANGE4 } else { SERVICE_RANGE6 };
+    text.parse().expect("the service ranges parse")
 }
 
 /// One port of a cluster IP, the node ports that lead where it does, and the ready endpoints (address,
 /// target port) it leads to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServiceRule {
-    pub cluster_ip: Ipv4Addr,
+    pub cluster_ip: IpAddr,
     pub proto: Proto,
     pub port: u16,
     /// Ports on every address of the host with the same endpoints (`nodePort`, and a `LoadBalancer`'s
@@ -107,13 +127,14 @@ pub struct ServiceRule {
     pub node_ports: Vec<u16>,
     /// `sessionAffinity: ClientIP`: the slot is taken from the client's address.
     pub client_affinity: bool,
-    pub endpoints: Vec<(Ipv4Addr, u16)>,
+    /// Of the cluster IP's family.
+    pub endpoints: Vec<(IpAddr, u16)>,
 }
 
 /// Where a slot's connections arrive: a cluster IP, or a node port on any address of the host.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Front {
-    ClusterIp(Ipv4Addr),
+    ClusterIp(IpAddr),
     Node,
 }
 
@@ -126,7 +147,7 @@ pub struct Slot {
     /// Whether the slot is the client's address's (`sessionAffinity: ClientIP`) or its source port's.
     pub by_client: bool,
     pub slot: u16,
-    pub to: Ipv4Addr,
+    pub to: IpAddr,
     pub to_port: u16,
 }
 
@@ -134,15 +155,17 @@ impl Slot {
     /// The map the slot is an element of.
     pub fn map(&self) -> &'static str {
         match (self.front, self.by_client) {
-            (Front::ClusterIp(_), false) => MAPS[0].0,
-            (Front::ClusterIp(_), true) => MAPS[1].0,
-            (Front::Node, false) => MAPS[2].0,
-            (Front::Node, true) => MAPS[3].0,
+            (Front::ClusterIp(IpAddr::V4(_)), false) => MAPS[0].0,
+            (Front::ClusterIp(IpAddr::V4(_)), true) => MAPS[1].0,
+            (Front::ClusterIp(IpAddr::V6(_)), false) => MAPS[2].0,
+            (Front::ClusterIp(IpAddr::V6(_)), true) => MAPS[3].0,
+            (Front::Node, false) => MAPS[4].0,
+            (Front::Node, true) => MAPS[5].0,
         }
     }
 
     /// Whether the slot belongs to `ips` or `node_ports`.
-    fn of(&self, ips: &[Ipv4Addr], node_ports: &[(ProtoKey, u16)]) -> bool {
+    fn of(&self, ips: &[IpAddr], node_ports: &[(ProtoKey, u16)]) -> bool {
         match self.front {
             Front::ClusterIp(ip) => ips.contains(&ip),
             Front::Node => node_ports.contains(&(self.proto, self.port)),
@@ -183,7 +206,10 @@ impl fmt::Display for Slot {
         }
         write!(f, "{} . {} . ", self.proto, self.port)?;
         if self.by_client {
-            write!(f, "{}", Ipv4Addr::from(u32::from(self.slot)))?;
+            match self.to {
+                IpAddr::V4(_) => write!(f, "{}", Ipv4Addr::from(u32::from(self.slot)))?,
+                IpAddr::V6(_) => write!(f, "{}", Ipv6Addr::from(u128::from(self.slot)))?,
+            }
         } else {
             write!(f, "{}", self.slot * 2)?;
         }
@@ -197,13 +223,20 @@ pub fn slots(rules: &[ServiceRule]) -> Vec<Slot> {
     let mut out = Vec::new();
     for r in rules {
         let mut endpoints = r.endpoints.clone();
+        // A node port leads to IPv4 endpoints only (see the module documentation).
+        let node_ports = if r.cluster_ip.is_ipv4() {
+            &r.node_ports[..]
+        } else {
+            &[]
+        };
+        endpoints.retain(|(a, _)| a.is_ipv4() == r.cluster_ip.is_ipv4());
         endpoints.sort();
         endpoints.dedup();
         if endpoints.is_empty() {
             continue;
         }
         let fronts = std::iter::once((Front::ClusterIp(r.cluster_ip), r.port))
-            .chain(r.node_ports.iter().map(|p| (Front::Node, *p)));
+            .chain(node_ports.iter().map(|p| (Front::Node, *p)));
         for (front, port) in fronts {
             for slot in 0..SLOTS {
                 let (to, to_port) = endpoints[usize::from(slot) % endpoints.len()];
@@ -231,9 +264,13 @@ fn check(rules: &[ServiceRule]) -> Result<(), FirewallError> {
             reason,
         };
         if !in_range(r.cluster_ip) {
-            return Err(bad(
-                "the cluster IP is outside the service range 10.96.0.0/12",
-            ));
+            return Err(bad("the cluster IP is outside the service range"));
+        }
+        if r.endpoints
+            .iter()
+            .any(|(a, _)| a.is_ipv4() != r.cluster_ip.is_ipv4())
+        {
+            return Err(bad("an endpoint is of another family than the cluster IP"));
         }
         if r.port == 0 || r.endpoints.iter().any(|(_, p)| *p == 0) || r.node_ports.contains(&0) {
             return Err(bad("port 0 cannot be a service port"));
@@ -256,8 +293,8 @@ fn check(rules: &[ServiceRule]) -> Result<(), FirewallError> {
 /// nothing changes.
 pub fn replace(
     live: &[Slot],
-    live_ips: &[Ipv4Addr],
-    ips: &[Ipv4Addr],
+    live_ips: &[IpAddr],
+    ips: &[IpAddr],
     node_ports: &[(Proto, u16)],
     rules: &[ServiceRule],
 ) -> Result<Batch, FirewallError> {
@@ -272,19 +309,25 @@ pub fn replace(
             .flat_map(|r| r.node_ports.iter().map(|n| (r.proto.into(), *n))),
     );
     let wanted = slots(rules);
-    let mut wanted_ips: Vec<Ipv4Addr> = rules.iter().map(|r| r.cluster_ip).collect();
+    let mut wanted_ips: Vec<IpAddr> = rules.iter().map(|r| r.cluster_ip).collect();
     wanted_ips.sort();
     wanted_ips.dedup();
-    let ips_gone: Vec<Element> = live_ips
+    let ips_gone: Vec<IpAddr> = live_ips
         .iter()
         .filter(|ip| our_ips.contains(ip) && !wanted_ips.contains(ip))
-        .map(|ip| Element::Addr((*ip).into()))
+        .copied()
         .collect();
-    let ips_new: Vec<Element> = wanted_ips
+    let ips_new: Vec<IpAddr> = wanted_ips
         .iter()
         .filter(|ip| !live_ips.contains(ip))
-        .map(|ip| Element::Addr((*ip).into()))
+        .copied()
         .collect();
+    let in_set = |ips: &[IpAddr], v4: bool| -> Vec<Element> {
+        ips.iter()
+            .filter(|ip| ip.is_ipv4() == v4)
+            .map(|ip| Element::Addr(*ip))
+            .collect()
+    };
     // A slot's key with another endpoint is deleted and added again: `add` cannot change a value.
     let gone: Vec<&Slot> = live
         .iter()
@@ -307,21 +350,23 @@ pub fn replace(
     for (map, _) in MAPS {
         b.push_elements(Verb::Delete, map, in_map(&gone, map));
     }
-    b.push_elements(Verb::Delete, "cluster_ips4", ips_gone);
-    b.push_elements(Verb::Add, "cluster_ips4", ips_new);
+    for (set, v4) in [("cluster_ips4", true), ("cluster_ips6", false)] {
+        b.push_elements(Verb::Delete, set, in_set(&ips_gone, v4));
+        b.push_elements(Verb::Add, set, in_set(&ips_new, v4));
+    }
     for (map, _) in MAPS {
         b.push_elements(Verb::Add, map, in_map(&new, map));
     }
     Ok(b)
 }
 
-/// The addresses in what `list set` printed for `cluster_ips4`.
-pub fn parse_ips(listing: &str) -> Vec<Ipv4Addr> {
+/// The addresses in what `list set` printed for `cluster_ips4` or `cluster_ips6`.
+pub fn parse_ips(listing: &str) -> Vec<IpAddr> {
     let Some(start) = listing.find("elements = {") else {
         return Vec::new();
     };
     let body = &listing[start + "elements = {".len()..];
-    let mut out: Vec<Ipv4Addr> = body
+    let mut out: Vec<IpAddr> = body
         .split('}')
         .next()
         .unwrap_or_default()
@@ -338,11 +383,13 @@ pub fn parse_map(map: &str, listing: &str) -> Vec<Slot> {
     let Some(start) = listing.find("elements = {") else {
         return Vec::new();
     };
-    let (cluster, by_client) = match map {
-        "services4" => (true, false),
-        "services4_client" => (true, true),
-        "node_ports4" => (false, false),
-        "node_ports4_client" => (false, true),
+    let (cluster, by_client, v4) = match map {
+        "services4" => (true, false, true),
+        "services4_client" => (true, true, true),
+        "services6" => (true, false, false),
+        "services6_client" => (true, true, false),
+        "node_ports4" => (false, false, true),
+        "node_ports4_client" => (false, true, true),
         _ => return Vec::new(),
     };
     let body = &listing[start + "elements = {".len()..];
@@ -363,10 +410,10 @@ pub fn parse_map(map: &str, listing: &str) -> Vec<Slot> {
             let [proto, port, slot] = key.as_slice() else {
                 return None;
             };
-            let slot = if by_client {
-                u16::try_from(u32::from(slot.parse::<Ipv4Addr>().ok()?)).ok()?
-            } else {
-                slot.parse::<u16>().ok().filter(|s| s % 2 == 0)? / 2
+            let slot = match (by_client, v4) {
+                (true, true) => u16::try_from(u32::from(slot.parse::<Ipv4Addr>().ok()?)).ok()?,
+                (true, false) => u16::try_from(u128::from(slot.parse::<Ipv6Addr>().ok()?)).ok()?,
+                (false, _) => slot.parse::<u16>().ok().filter(|s| s % 2 == 0)? / 2,
             };
             let (to, to_port) = value.trim().split_once(" . ")?;
             Some(Slot {
@@ -382,7 +429,7 @@ pub fn parse_map(map: &str, listing: &str) -> Vec<Slot> {
                 to: to.trim().parse().ok()?,
                 to_port: to_port.trim().parse().ok()?,
             })
-            .filter(|s| s.slot < SLOTS)
+            .filter(|s| s.slot < SLOTS && s.to.is_ipv4() == v4)
         })
         .collect();
     out.sort();
@@ -393,7 +440,7 @@ pub fn parse_map(map: &str, listing: &str) -> Vec<Slot> {
 mod tests {
     use super::*;
 
-    fn ip(s: &str) -> Ipv4Addr {
+    fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
     }
 
@@ -507,6 +554,64 @@ mod tests {
             &[twice.clone(), ServiceRule { port: 81, ..twice }],
         );
         assert!(e.unwrap_err().to_string().contains("node port"));
+    }
+
+    #[test]
+    fn ipv6_cluster_ips_have_maps_and_a_set_of_their_own() {
+        let r = ServiceRule {
+            cluster_ip: ip("fd00:10:96::a"),
+            node_ports: vec![30080],
+            client_affinity: true,
+            endpoints: vec![(ip("fd6d:696e:6f74::2"), 8080)],
+            ..rule(&[])
+        };
+        let s = slots(std::slice::from_ref(&r));
+        assert_eq!(s.len(), 16, "no node port leads to IPv6 endpoints");
+        assert_eq!(s[5].map(), "services6_client");
+        assert_eq!(
+            s[5].to_string(),
+            "fd00:10:96::a . tcp . 80 . ::5 : fd6d:696e:6f74::2 . 8080"
+        );
+        let b = replace(&[], &[], &[], &[], std::slice::from_ref(&r))
+            .unwrap()
+            .to_string();
+        assert!(
+            b.contains("add element inet minotaur cluster_ips6 { fd00:10:96::a }"),
+            "{b}"
+        );
+        assert!(!b.contains("element inet minotaur cluster_ips4"), "{b}");
+        let listing = format!(
+            "map services6_client {{\n\telements = {{ {} }}\n}}",
+            s.iter()
+                .map(Slot::to_string)
+                .collect::<Vec<_>>()
+                .join(",\n")
+        );
+        assert_eq!(parse_map("services6_client", &listing), s);
+        let e = replace(
+            &[],
+            &[],
+            &[],
+            &[],
+            &[ServiceRule {
+                endpoints: vec![(ip("172.17.0.2"), 80)],
+                ..r.clone()
+            }],
+        );
+        assert!(e.unwrap_err().to_string().contains("another family"));
+        let e = replace(
+            &[],
+            &[],
+            &[],
+            &[],
+            &[ServiceRule {
+                cluster_ip: ip("fd00:10:97::a"),
+                endpoints: vec![],
+                ..r
+            }],
+        );
+        assert!(e.unwrap_err().to_string().contains("service range"));
+        assert!(in_range(ip("fd00:10:96::ffff")) && !in_range(ip("fd6d:696e:6f74::1")));
     }
 
     #[test]

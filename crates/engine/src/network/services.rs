@@ -12,7 +12,7 @@
 //! container backing it exists, ready or not, as a cluster's do.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 use minotaur_firewall::{Firewall, ServiceRule};
 
@@ -35,7 +35,7 @@ pub fn names(service: &str) -> [String; 2] {
 pub(crate) fn cluster_names(c: &Container) -> Vec<(Vec<String>, IpAddr)> {
     let mut out: Vec<(Vec<String>, IpAddr)> = Vec::new();
     for p in &c.config.host.service_ports {
-        let ip = IpAddr::V4(p.cluster_ip);
+        let ip = p.cluster_ip;
         if !out.iter().any(|(_, a)| *a == ip) {
             out.push((names(&p.service).to_vec(), ip));
         }
@@ -43,14 +43,11 @@ pub(crate) fn cluster_names(c: &Container) -> Vec<(Vec<String>, IpAddr)> {
     out
 }
 
-/// The firewall's rules for the cluster IPs `ips`, from every container (`all`) and the IPv4 address of
-/// each container's first endpoint (`addresses`, by container ID): one per (cluster IP, protocol, port),
-/// with the addresses and target ports of the containers that back it and are ready ([`dns::ready`]).
-pub fn rules(
-    ips: &[Ipv4Addr],
-    all: &[Container],
-    addresses: &BTreeMap<String, Ipv4Addr>,
-) -> Vec<ServiceRule> {
+/// The firewall's rules for the cluster IPs `ips`, from every container (`all`) and the first IPv4 and
+/// IPv6 addresses of each container's endpoints (`addresses`, by container ID): one per (cluster IP,
+/// protocol, port), with the addresses (of the cluster IP's family) and target ports of the containers
+/// that back it and are ready ([`dns::ready`]).
+pub fn rules(ips: &[IpAddr], all: &[Container], addresses: &Addresses) -> Vec<ServiceRule> {
     let mut out: Vec<ServiceRule> = Vec::new();
     for c in all {
         let ready = dns::ready(c, all);
@@ -78,7 +75,10 @@ pub fn rules(
                     out.len() - 1
                 }
             };
-            if let (true, Some(addr)) = (ready, addresses.get(c.id.as_str())) {
+            let addr = addresses
+                .get(c.id.as_str())
+                .and_then(|a| a.iter().find(|a| a.is_ipv4() == p.cluster_ip.is_ipv4()));
+            if let (true, Some(addr)) = (ready, addr) {
                 out[i].endpoints.push((*addr, p.target_port));
             }
         }
@@ -87,8 +87,8 @@ pub fn rules(
 }
 
 /// Every cluster IP that some container backs.
-pub fn cluster_ips(all: &[Container]) -> Vec<Ipv4Addr> {
-    let mut ips: Vec<Ipv4Addr> = all
+pub fn cluster_ips(all: &[Container]) -> Vec<IpAddr> {
+    let mut ips: Vec<IpAddr> = all
         .iter()
         .flat_map(|c| c.config.host.service_ports.iter().map(|p| p.cluster_ip))
         .collect();
@@ -98,8 +98,8 @@ pub fn cluster_ips(all: &[Container]) -> Vec<Ipv4Addr> {
 }
 
 /// The cluster IPs of `ports`, each once.
-fn ips_of(ports: &[ServicePort]) -> Vec<Ipv4Addr> {
-    let mut ips: Vec<Ipv4Addr> = ports.iter().map(|p| p.cluster_ip).collect();
+fn ips_of(ports: &[ServicePort]) -> Vec<IpAddr> {
+    let mut ips: Vec<IpAddr> = ports.iter().map(|p| p.cluster_ip).collect();
     ips.sort();
     ips.dedup();
     ips
@@ -140,7 +140,7 @@ pub(crate) fn update(ctx: &Context, c: &Container) {
 /// The rules of `ips` from the store, applied; `node_ports` are the node ports those Services had.
 fn sync(
     ctx: &Context,
-    ips: &[Ipv4Addr],
+    ips: &[IpAddr],
     node_ports: &[(minotaur_firewall::Proto, u16)],
 ) -> Result<(), EngineError> {
     let (all, addresses) = read(ctx)?;
@@ -164,10 +164,11 @@ pub(crate) fn reload(ctx: &Context, fw: &mut Firewall) -> Result<(), EngineError
     Ok(())
 }
 
-/// Every container, and the IPv4 address of each one's first endpoint.
-pub(crate) fn read(
-    ctx: &Context,
-) -> Result<(Vec<Container>, BTreeMap<String, Ipv4Addr>), EngineError> {
+/// The first IPv4 and the first IPv6 address of each container's endpoints, by container ID.
+pub type Addresses = BTreeMap<String, Vec<IpAddr>>;
+
+/// Every container, and their [`Addresses`].
+pub(crate) fn read(ctx: &Context) -> Result<(Vec<Container>, Addresses), EngineError> {
     let mut st = ctx.store()?;
     let (all, rows) = st.read(|tx| -> Result<_, EngineError> {
         Ok((crate::store::list(tx)?, tx.endpoints(None, None)?))
@@ -177,12 +178,11 @@ pub(crate) fn read(
         let Ok(e) = serde_json::from_str::<Endpoint>(&row.data) else {
             continue;
         };
-        let v4 = e.addresses().find_map(|a| match a {
-            IpAddr::V4(a) => Some(a),
-            IpAddr::V6(_) => None,
-        });
-        if let Some(a) = v4 {
-            addresses.entry(row.container_id.clone()).or_insert(a);
+        let known: &mut Vec<IpAddr> = addresses.entry(row.container_id.clone()).or_default();
+        for a in e.addresses() {
+            if !known.iter().any(|k| k.is_ipv4() == a.is_ipv4()) {
+                known.push(a);
+            }
         }
     }
     Ok((all, addresses))

@@ -762,7 +762,7 @@ fn cluster_ips(
             |p| format!("Service {}", p.service),
         )
     };
-    let service_of = |ip: std::net::Ipv4Addr| service(ports().find(|p| p.cluster_ip == ip));
+    let service_of = |ip: std::net::IpAddr| service(ports().find(|p| p.cluster_ip == ip));
     let owner = |s: &Slot| match s.front {
         Front::ClusterIp(ip) => service_of(ip),
         Front::Node => service(ports().find(|p| {
