@@ -9,7 +9,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{fails, host, import_busybox, inspect, ok};
+use common::{fails, host, import_busybox, inspect, ok, show};
 use minotaur_testhost::{wait_until, TestHost};
 
 /// Validates `file` against Kubernetes' schemas, strictly (unknown fields fail), when the validator is
@@ -1143,6 +1143,175 @@ spec:
         });
     }
     ok(&h, &["kube", "play", "--down", &generated]);
+    assert_eq!(ok(&h, &["system", "check"]), "", "system check is clean");
+}
+
+/// On a dual-stack pods' network (`kube play --network`), `ipFamilyPolicy: PreferDualStack` gives a Service an IPv6 cluster IP
+/// from `fd00:10:96::/112` besides its IPv4 one: the names resolve to both (AAAA and A), both lead to the
+/// ready pods, and with none ready both refuse, the host's own connections included.
+#[test]
+fn ipv6_cluster_ips_on_a_dual_stack_network() {
+    let Some(h) = host() else { return };
+    if !h.sh("command -v curl").status.success() {
+        eprintln!("skipped: the client pod runs the host's curl, and the host has none");
+        return;
+    }
+    import_busybox(
+        &h,
+        "bb",
+        "for c in httpd mkdir hostname; do ln -s busybox $r/bin/$c; done",
+    );
+    // The pods' network (`--network`), dual-stack.
+    ok(
+        &h,
+        &[
+            "network",
+            "create",
+            "--ipv6",
+            "--subnet",
+            "172.30.0.0/16",
+            "--subnet",
+            "fd6d:696e:6f74:30::/64",
+            "dual",
+        ],
+    );
+    let file = write(
+        &h,
+        "dual.yaml",
+        r#"apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  ipFamilyPolicy: PreferDualStack
+  selector: {app: web}
+  ports:
+  - {port: 80, targetPort: http}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: httpd
+        image: bb
+        command: [sh, -c, "mkdir -p /www && hostname > /www/id && exec httpd -f -p 8080 -h /www"]
+        ports:
+        - {name: http, containerPort: 8080}
+        readinessProbe:
+          httpGet: {path: /ready, port: http}
+          periodSeconds: 1
+          failureThreshold: 1
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: client
+spec:
+  containers:
+  - name: c
+    image: host
+    command: [sleep, "1000"]
+"#,
+    );
+    ok(&h, &["kube", "play", "--network", "dual", &file]);
+    let gateway = inspect(&h, "web-pod-0-infra", "{{.NetworkSettings.Gateway}}");
+    let dig = |kind: &str| {
+        let mut got = String::new();
+        wait_until(&format!("web to have an {kind} record"), || {
+            let out = h.sh(&format!(
+                "dig +time=2 +tries=2 +short @{gateway} web {kind}"
+            ));
+            got = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+            Ok(out.status.success() && !got.is_empty())
+        })
+        .unwrap();
+        got
+    };
+    let v4 = dig("A");
+    let v6 = dig("AAAA");
+    assert!(v4.starts_with("10.9") || v4.starts_with("10.1"), "{v4}");
+    assert!(
+        v6.starts_with("fd00:10:96::"),
+        "in the IPv6 service range: {v6}"
+    );
+    let get = |url: &str| {
+        let o = h.mino(&["exec", "client-c", "curl", "-gsS", "--max-time", "3", url]);
+        o.status
+            .success()
+            .then(|| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    let url6 = format!("http://[{v6}]/id");
+    let url4 = format!("http://{v4}/id");
+    for pod in ["web-pod-0", "web-pod-1"] {
+        wait_for(
+            &h,
+            &format!("{pod}-httpd"),
+            "{{.State.Readiness.Status}}",
+            "unhealthy",
+        );
+    }
+    assert_eq!(
+        get(&url6),
+        None,
+        "no ready pod: the IPv6 cluster IP refuses"
+    );
+    // The box has no IPv6 default route; give the service range one, as a host's default route would.
+    h.sh_ok(
+        "ip -6 route add fd00:10:96::/112 dev $(ip -o -6 route show fd6d:696e:6f74:30::/64 | awk '{print $3}')",
+    );
+    let from_host = h.sh(&format!("timeout 5 bash -c 'echo > /dev/tcp/{v6}/80'"));
+    let err = String::from_utf8_lossy(&from_host.stderr);
+    assert!(
+        !from_host.status.success() && err.contains("Connection refused"),
+        "from the host: {err}"
+    );
+    for pod in ["web-pod-0", "web-pod-1"] {
+        ok(
+            &h,
+            &[
+                "exec",
+                &format!("{pod}-httpd"),
+                "sh",
+                "-c",
+                "echo ok > /www/ready",
+            ],
+        );
+    }
+    for url in [&url6, &url4] {
+        let mut seen = std::collections::BTreeSet::new();
+        wait_until(&format!("{url} to reach both ready pods"), || {
+            seen.extend(get(url));
+            Ok(seen.len() == 2)
+        })
+        .unwrap_or_else(|e| panic!("{e}: {seen:?}"));
+    }
+    let o = h.sh(&format!("curl -gsS --max-time 3 {url6}"));
+    assert!(o.status.success(), "from the host over IPv6: {}", show(&o));
+    assert_eq!(
+        ok(&h, &["system", "check"]),
+        "",
+        "system check with both families"
+    );
+    ok(&h, &["kube", "play", "--down", &file]);
+    for what in [
+        "map inet minotaur services6",
+        "set inet minotaur cluster_ips6",
+    ] {
+        let listed = h.sh_ok(&format!("nft list {what}"));
+        assert!(
+            !listed.contains("elements"),
+            "--down removes the rules: {listed}"
+        );
+    }
     assert_eq!(ok(&h, &["system", "check"]), "", "system check is clean");
 }
 
