@@ -60,6 +60,9 @@ struct PlayArgs {
     /// Fail on unknown kinds and fields instead of warning
     #[arg(long)]
     strict: bool,
+    /// The network the pods join (the host's, with `hostNetwork: true`)
+    #[arg(long, default_value = "bridge")]
+    network: String,
     /// The YAML file, or `-`
     file: PathBuf,
 }
@@ -103,7 +106,7 @@ fn play(global: &Global, a: PlayArgs) -> CliResult {
     let (text, label) = read(&a.file)?;
     let (objects, warnings) = manifest::read(&text, Path::new(&label))?;
     let node = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    let plan = play::plan(&objects, node.trim())?;
+    let plan = play::plan(&objects, node.trim(), &a.network)?;
     let warnings: Vec<&String> = warnings.iter().chain(&plan.warnings).collect();
     if a.strict {
         if let Some(w) = warnings.first() {
