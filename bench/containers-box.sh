@@ -112,7 +112,9 @@ say "== run a container that runs true (--rm, no network)"
 mino_run="$bin run --rm --network none host true"
 docker_row=(--skip "run --rm true: docker" "$docker_skip")
 [ -z "$docker_skip" ] && docker_row=(--pair "run --rm true: docker" "$mino_run" "$docker run --rm --network none minotaur-bench true")
+# The floor: the same namespaces made and entered with nothing else done (issue 15's target is 2.5x it).
 timeit --json "$out.run.json" \
+  --pair "run --rm true: floor, unshare -fpmuin --mount-proc" "$mino_run" "unshare -fpmuin --mount-proc true" \
   --pair "run --rm true: crun run" "$mino_run" "$crun run -b $tmp/crun/run bench-run" \
   --pair "run --rm true: crun run, Docker's caps+seccomp" "$mino_run" "$crun run -b $tmp/crun/run-confined bench-run" \
   --pair "run --rm true: runc run" "$mino_run" "$runc run -b $tmp/runc/run bench-run" \
