@@ -124,7 +124,8 @@ fn identity(file: &Path) -> std::io::Result<(u64, u64)> {
 
 /// When the template bound at `file` holds `root` ready: the paths left out of it (a container must get a
 /// filesystem of its own on each, or it would see an empty directory where the host has its mounts).
-/// `None`: no template there, or one made without this host root (by an older build, or before a reboot).
+/// `None`: no template there, or one made without this host root (by an older build, or before a reboot),
+/// or the directory gone (removed, its mount in the template goes with it).
 pub fn host_root(file: &Path, root: &Path) -> Option<Vec<PathBuf>> {
     let marker = HostRoot {
         dir: root.to_owned(),
@@ -135,7 +136,7 @@ pub fn host_root(file: &Path, root: &Path) -> Option<Vec<PathBuf>> {
     let mut lines = text.lines();
     let (dev, ino) = lines.next()?.split_once(':')?;
     let made_in = (dev.parse().ok()?, ino.parse().ok()?);
-    if identity(file).ok()? != made_in || !text.ends_with('\n') {
+    if identity(file).ok()? != made_in || !text.ends_with('\n') || !root.is_dir() {
         return None;
     }
     Some(lines.map(PathBuf::from).collect())
@@ -317,6 +318,7 @@ mod tests {
             without: vec!["/proc".into(), "/run".into()],
         };
         assert_eq!(host_root(&file, &root.dir), None, "no marker yet");
+        fs::create_dir(&root.dir).unwrap();
         let id = identity(&file).unwrap();
         fs::write(root.marker(), marker_text(id, &root.without)).unwrap();
         assert_eq!(host_root(&file, &root.dir), Some(root.without.clone()));
@@ -336,6 +338,8 @@ mod tests {
         assert_eq!(host_root(&file, &root.dir), None);
         fs::write(root.marker(), text).unwrap();
         assert_eq!(host_root(&file, &root.dir), Some(root.without.clone()));
+        fs::remove_dir(&root.dir).unwrap();
+        assert_eq!(host_root(&file, &root.dir), None, "the directory gone");
         fs::remove_dir_all(&dir).unwrap();
     }
 }
