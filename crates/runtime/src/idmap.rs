@@ -82,7 +82,7 @@ pub(crate) fn userns(maps: &(String, String)) -> Result<OwnedFd, crate::RuntimeE
         Clone3Result::Parent { child, .. } => child,
     };
     drop(rx);
-    let opened = crate::write_id_maps(child, maps).and_then(|()| {
+    let opened = crate::spawn::write_id_maps(child, maps).and_then(|()| {
         File::open(format!("/proc/{child}/ns/user"))
             .map(OwnedFd::from)
             .map_err(|e| err("open its nsfs file")(e).into())
