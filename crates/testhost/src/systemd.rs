@@ -7,7 +7,7 @@
 //! ```text
 //! /              a tmpfs                      /usr    the host's, read-only (bin, sbin, lib, lib64 link there)
 //! /etc           an overlay on the box's /etc, writes land in the box's directory
-//! /var /run /tmp tmpfs                        /proc   its own, with /proc/sys read-only
+//! /var /run /tmp tmpfs (/var/run → /run)     /proc   its own, with /proc/sys read-only
 //! /sys           a read-only sysfs            /dev    a tmpfs with null, zero, full, random, urandom, tty
 //!                                                     bound in, its own devpts and /dev/shm
 //! /sys/fs/cgroup a read-only tmpfs with each of the host's hierarchies mounted from a new cgroup namespace
@@ -75,6 +75,8 @@ printf "[Unit]\nDescription=minotaur test systemd\nDefaultDependencies=no\nRequi
 printf "[Unit]\nDefaultDependencies=no\n" > "$S/dbus.service.d/minotaur-test.conf"
 printf "[Unit]\nDefaultDependencies=no\n" > "$S/dbus.socket.d/minotaur-test.conf"
 mount -t tmpfs -o mode=755 var "$R/var"
+ln -s ../run "$R/var/run"
+ln -s ../run/lock "$R/var/lock"
 mount -t tmpfs -o mode=755 run "$R/run"
 mount -t tmpfs -o mode=1777 tmp "$R/tmp"
 mount -t proc proc "$R/proc"
