@@ -125,6 +125,8 @@ fn systemd_cgroup_makes_updates_and_stops_a_transient_scope() {
         Ok(sd_state(&h, &sd, "sd1")["status"] == "running")
     })
     .unwrap();
+    // exec joins the scope's cgroup (it looked for the cgroupsPath as a directory, podman's exec failed).
+    assert_eq!(sd_ok(&h, &sd, &["exec", "sd1", "echo", "in"]), "in\n");
     // The freezer, which systemd does not manage on v1, is the runtime's, at the scope's path.
     sd_ok(&h, &sd, &["pause", "sd1"]);
     assert_eq!(sd_state(&h, &sd, "sd1")["status"], "paused");
