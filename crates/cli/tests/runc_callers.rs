@@ -316,7 +316,7 @@ fn podman_with_systemds_cgroup_manager_runs_containers_in_scopes_through_minotau
     );
     assert_eq!(
         ok(&["exec", "c1", "cat", "/proc/1/cmdline"]),
-        "sleep\01000\0"
+        "sleep\u{0}1000\u{0}"
     );
     ok(&["rm", "-f", "c1"]);
     wait_until("c1's scope gone", || {
