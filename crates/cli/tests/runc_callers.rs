@@ -241,6 +241,90 @@ fn podman_runs_execs_stops_and_removes_containers_through_minotaur_runc() {
     );
 }
 
+/// podman with `--cgroup-manager systemd` under a systemd booted in the box: podman asks for
+/// `--systemd-cgroup` and a `machine.slice:libpod:ID` cgroups path, so each container is a transient scope
+/// `libpod-ID.scope` that minotaur-runc has systemd make, and that is gone once podman removes it.
+#[test]
+fn podman_with_systemds_cgroup_manager_runs_containers_in_scopes_through_minotaur_runc() {
+    if !have("podman") || !have("conmon") {
+        return;
+    }
+    let Some(h) = host() else { return };
+    let Some(sd) = h.boot_systemd() else { return };
+    let runc = runc_link(&h);
+    let storage = h.dir().join("podman-storage");
+    let tar = h.dir().join("busybox.tar");
+    std::fs::write(&tar, busybox_layer(&h)).unwrap();
+    let podman = |args: &[&str]| -> Output {
+        sd.command("podman")
+            .arg("--root")
+            .arg(&storage)
+            .args([
+                "--runroot",
+                "/run/podman-run",
+                "--tmpdir",
+                "/run/podman-tmp",
+            ])
+            .args(["--storage-driver", "vfs", "--cgroup-manager", "systemd"])
+            .args(["--events-backend", "file", "--runtime"])
+            .arg(&runc)
+            .args(args)
+            .output()
+            .expect("running podman")
+    };
+    let ok = |args: &[&str]| -> String {
+        let out = podman(args);
+        assert!(out.status.success(), "podman {args:?}: {}", show(&out));
+        text(&out)
+    };
+    ok(&["import", tar.to_str().unwrap(), "localhost/bb:latest"]);
+    let out = ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--cgroupns",
+        "host",
+        "localhost/bb",
+        "cat",
+        "/proc/self/cgroup",
+    ]);
+    assert!(
+        out.lines()
+            .any(|l| l.contains(":name=systemd:/machine.slice/libpod-") && l.ends_with(".scope"))
+            || out
+                .lines()
+                .any(|l| l.starts_with("0::/machine.slice/libpod-") && l.ends_with(".scope")),
+        "{out}"
+    );
+    let id = ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        "c1",
+        "localhost/bb",
+        "sleep",
+        "1000",
+    ]);
+    let unit = format!("libpod-{id}.scope");
+    assert_eq!(sd.show(&unit, "ActiveState"), "active");
+    assert_eq!(
+        sd.show(&unit, "ControlGroup"),
+        format!("/machine.slice/{unit}")
+    );
+    assert_eq!(
+        ok(&["exec", "c1", "cat", "/proc/1/cmdline"]),
+        "sleep\u{0}1000\u{0}"
+    );
+    ok(&["rm", "-f", "c1"]);
+    wait_until("c1's scope gone", || {
+        Ok(sd.show(&unit, "LoadState") == "not-found")
+    })
+    .unwrap();
+}
+
 /// A containerd started in the box, its root, state and sockets in the box's directories (the CRI plugin,
 /// which would want CNI, off); killed by its PID in the box when dropped.
 struct Containerd<'a> {

@@ -68,6 +68,11 @@ pub struct CreateOptions<'a> {
     /// `createRuntime` hooks run here, so that the `createContainer` hooks the init runs next come after
     /// them (the runtime spec's order). An error kills the init and fails [`create`].
     pub before_pivot: Option<BeforePivot<'a>>,
+    /// The container's cgroup is this transient scope, which systemd makes on the system bus with the init
+    /// in it (the cgroup::systemd module), instead of `linux.cgroupsPath` under [`CreateOptions::cgroup_root`].
+    /// The directories of the hierarchies systemd does not manage are made at the scope's path, and every
+    /// limit is written to the files as well, as without it.
+    pub systemd_scope: Option<cgroup::systemd::Scope>,
 }
 
 impl Default for CreateOptions<'_> {
@@ -85,6 +90,7 @@ impl Default for CreateOptions<'_> {
             hook_state: None,
             idmap_root: false,
             before_pivot: None,
+            systemd_scope: None,
         }
     }
 }
@@ -335,17 +341,37 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
         None => None,
     };
     let gated = start_gate.is_some();
-    let cgroup = match linux.cgroups_path() {
-        Some(path) => {
-            let resources = linux.resources().as_ref().map(|res| {
-                cgroup::with_default_device_rules(
-                    res,
-                    linux.devices().as_deref().unwrap_or_default(),
-                )
-            });
-            Some(Cgroup::create(&opts.cgroup_root, path, resources.as_ref())?)
-        }
-        None => None,
+    let resources = linux.resources().as_ref().map(|res| {
+        cgroup::with_default_device_rules(res, linux.devices().as_deref().unwrap_or_default())
+    });
+    let host_is_cgroup2 = cgroup::is_cgroup2(&opts.cgroup_root);
+    // With systemd's driver the cgroup is made once the init exists: systemd takes a PID into the scope.
+    let cgroup = match (linux.cgroups_path(), &opts.systemd_scope) {
+        (Some(path), None) => Some(Cgroup::create(&opts.cgroup_root, path, resources.as_ref())?),
+        _ => None,
+    };
+    let systemd = std::cell::RefCell::new(None);
+    let scope_cgroup = std::cell::RefCell::new(None);
+    // The bus connection is made only here, after the clone: zbus runs threads of its own, and a child
+    // cloned from a process with other threads may find a lock one of them held (the allocator's) locked
+    // forever. The init waits for its go meanwhile.
+    let join_scope = |pid: Pid| -> Result<(), RuntimeError> {
+        let Some(scope) = &opts.systemd_scope else {
+            return Ok(());
+        };
+        let sd = cgroup::systemd::Systemd::connect()?;
+        let started = sd.start_scope(
+            scope,
+            pid.as_raw() as u32,
+            resources.as_ref(),
+            host_is_cgroup2,
+        );
+        *systemd.borrow_mut() = Some(sd);
+        started?;
+        let cg = Cgroup::create(&opts.cgroup_root, &scope.cgroup, resources.as_ref())?;
+        let added = cg.add(pid);
+        *scope_cgroup.borrow_mut() = Some(cg);
+        Ok(added?)
     };
     let target = if opts.root_in_place && opts.overlay.is_none() {
         root.clone()
@@ -362,7 +388,7 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
         own_uts,
         new_user,
         seccomp,
-        host_is_cgroup2: cgroup::is_cgroup2(&opts.cgroup_root),
+        host_is_cgroup2,
         stdio: opts.stdio,
         init: opts.init,
         hide: &opts.hide,
@@ -378,13 +404,27 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
         cgroup: cgroup.as_ref().filter(|_| !new_user),
     };
     let parent_adds = cgroup.as_ref().filter(|_| new_user);
+    let add = |pid: Pid| -> Result<(), RuntimeError> {
+        match parent_adds {
+            Some(cg) => Ok(cg.add(pid)?),
+            None => Ok(()),
+        }
+    };
+    let parent_join: Option<crate::spawn::ParentJoin<'_>> = if opts.systemd_scope.is_some() {
+        Some(&join_scope)
+    } else if parent_adds.is_some() {
+        Some(&add)
+    } else {
+        None
+    };
     let result = spawn(
         plan,
         flags,
-        parent_adds,
+        parent_join,
         id_maps.as_ref(),
         opts.before_pivot,
     );
+    let cgroup = cgroup.or_else(|| scope_cgroup.take());
     match result {
         Ok(s) => Ok(Created {
             pid: s.pid,
@@ -397,6 +437,10 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
             shared_root: s.shared_root,
         }),
         Err(e) => {
+            // The init is dead: systemd stops an empty scope by itself, but not before it notices.
+            if let (Some(sd), Some(scope)) = (systemd.take(), &opts.systemd_scope) {
+                let _ = sd.stop(&scope.unit);
+            }
             if let Some(cg) = cgroup {
                 let _ = cg.remove();
             }

@@ -94,6 +94,9 @@ pub enum RuntimeError {
     /// The container's cgroup could not be set up.
     #[error(transparent)]
     Cgroup(#[from] cgroup::CgroupError),
+    /// systemd could not make the container's scope ([`CreateOptions::systemd_scope`]).
+    #[error(transparent)]
+    Systemd(#[from] cgroup::systemd::SystemdError),
     /// The seccomp profile could not be compiled.
     #[error(transparent)]
     Seccomp(#[from] seccomp::SeccompError),

@@ -16,7 +16,7 @@ use nix::unistd::Pid;
 
 use crate::idmap::{host_root, write_id_maps};
 use crate::status::{await_message, await_ready, pipe, GO, MOUNTED, SHARED_ROOT};
-use crate::{init, BeforePivot, Cgroup, Plan, RuntimeError};
+use crate::{init, BeforePivot, Plan, RuntimeError};
 
 /// The name of a namespace's file in `/proc/PID/ns`.
 pub(crate) fn ns_file(flag: CloneFlags) -> &'static str {
@@ -31,10 +31,15 @@ pub(crate) fn ns_file(flag: CloneFlags) -> &'static str {
     }
 }
 
+/// What the parent does for the child's cgroup between the clone and the go, when the child does not join
+/// its cgroup itself: with a new user namespace the child could not ([`crate::Cgroup::add`]), and with the systemd
+/// driver systemd is asked to take it into a scope first.
+pub(crate) type ParentJoin<'a> = &'a dyn Fn(Pid) -> Result<(), RuntimeError>;
+
 pub(crate) fn spawn(
     mut plan: Plan<'_>,
     flags: CloneFlags,
-    cgroup: Option<&Cgroup>,
+    parent_join: Option<ParentJoin<'_>>,
     id_maps: Option<&(String, String)>,
     before_pivot: Option<BeforePivot<'_>>,
 ) -> Result<Spawned, RuntimeError> {
@@ -124,8 +129,8 @@ pub(crate) fn spawn(
         let _ = waitpid(pid, None);
         e
     };
-    if let Some(cg) = cgroup {
-        cg.add(pid).map_err(|e| reap(e.into()))?;
+    if let Some(join) = parent_join {
+        join(pid).map_err(reap)?;
     }
     // Before GO: the child sets up nothing until its IDs mean something in its namespace.
     if let Some(maps) = id_maps {
