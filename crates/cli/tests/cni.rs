@@ -725,3 +725,155 @@ fn range_sets_requested_addresses_capabilities_and_a_previous_result() {
     assert_eq!(h.sh_ok("ip -o link show").matches(": mc").count(), 0);
     ok(&h, &["network", "rm", "ranges"]);
 }
+
+/// Receives one TCP connection on port 5201 of every address, says "listening" first, and prints the
+/// bytes it read and the seconds from the first byte to the end.
+const RECEIVER: &str = r#"
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 5201))
+s.listen(1)
+print("listening", flush=True)
+c, _ = s.accept()
+n, first = 0, None
+while True:
+    b = c.recv(65536)
+    if not b:
+        break
+    if first is None:
+        first = time.monotonic()
+    n += len(b)
+print(n, time.monotonic() - first, flush=True)
+"#;
+
+/// Sends `sys.argv[2]` bytes to port 5201 of `sys.argv[1]`.
+const SENDER: &str = r#"
+import socket, sys
+c = socket.create_connection((sys.argv[1], 5201), timeout=60)
+c.sendall(b"x" * int(sys.argv[2]))
+c.close()
+"#;
+
+/// Sends `bytes` from namespace `from` to `to_ip` in namespace `to`; returns the rate the receiver saw,
+/// in bits per second.
+fn transfer(h: &TestHost, from: &str, to: &str, to_ip: &str, bytes: u64) -> f64 {
+    use std::io::BufRead;
+    let mut rx = h
+        .command("ip")
+        .args(["netns", "exec", to, "python3", "-c", RECEIVER])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(rx.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "listening");
+    let tx = h
+        .command("ip")
+        .args(["netns", "exec", from, "python3", "-c", SENDER, to_ip])
+        .arg(bytes.to_string())
+        .output()
+        .unwrap();
+    assert!(tx.status.success(), "sender: {}", show(&tx));
+    let seen = lines.next().unwrap().unwrap();
+    assert!(rx.wait().unwrap().success());
+    let (n, secs) = seen.split_once(' ').unwrap();
+    assert_eq!(n.parse::<u64>().unwrap(), bytes, "{seen}");
+    bytes as f64 * 8.0 / secs.parse::<f64>().unwrap()
+}
+
+#[test]
+fn the_bandwidth_capability_shapes_both_directions_and_del_removes_it() {
+    let Some(h) = host() else { return };
+    // python3 sends and receives the traffic.
+    if !have("python3") {
+        return;
+    }
+    netns_add(&h, &["bwa", "bwb"]);
+    // Into pod A at 16 Mbit/s, out of it at 8 Mbit/s; pod B is not shaped.
+    let (ingress, egress) = (16_000_000u64, 8_000_000u64);
+    let mut conf = minimal("bwnet");
+    conf["runtimeConfig"]["bandwidth"] = json!({
+        "ingressRate": ingress, "ingressBurst": 160_000,
+        "egressRate": egress, "egressBurst": 160_000,
+    });
+    // A rate without its burst is refused, as the reference plugin refuses it (7), and nothing is made.
+    let mut bad = conf.clone();
+    bad["runtimeConfig"]["bandwidth"] = json!({"egressRate": egress});
+    let (code, msg) = cni_err(&h, "ADD", "pod-a", "bwa", &bad);
+    assert_eq!(code, 7, "{msg}");
+    assert!(msg.contains("egressBurst"), "{msg}");
+
+    let a = cni_ok(&h, "ADD", "pod-a", "bwa", &conf);
+    let b = cni_ok(&h, "ADD", "pod-b", "bwb", &minimal("bwnet"));
+    let veth = a["interfaces"][1]["name"].as_str().unwrap().to_owned();
+    let ifb = format!("mb{}", &veth[2..]);
+    let (ip_a, ip_b) = (address(&a), address(&b));
+
+    // The kernel's view, as `tc` prints it: a token bucket at the host end's root, its ingress redirected
+    // to the ifb, and the ifb's own token bucket.
+    let host_q = h.sh_ok(&format!("tc -s qdisc show dev {veth}"));
+    assert!(host_q.contains("qdisc tbf 1: root"), "{host_q}");
+    assert!(host_q.contains("rate 16Mbit"), "{host_q}");
+    assert!(host_q.contains("qdisc ingress ffff:"), "{host_q}");
+    let filter = h.sh_ok(&format!("tc filter show dev {veth} ingress"));
+    assert!(
+        filter.contains(&format!("Egress Redirect to device {ifb}")),
+        "{filter}"
+    );
+    let ifb_q = h.sh_ok(&format!("tc -s qdisc show dev {ifb}"));
+    assert!(ifb_q.contains("rate 8Mbit"), "{ifb_q}");
+    let mut check = conf.clone();
+    check["prevResult"] = a.clone();
+    assert_eq!(cni_ok(&h, "CHECK", "pod-a", "bwa", &check), Value::Null);
+
+    // Real traffic between the two namespaces: 2 MB each way. A token bucket lets the burst through at
+    // once and then the rate; allow some slack for the burst and the timing, but not an unshaped rate
+    // (the same transfer between unshaped namespaces runs at gigabits).
+    let bytes = 2_000_000;
+    let out = transfer(&h, "bwa", "bwb", &ip_b, bytes);
+    assert!(
+        out > egress as f64 * 0.6 && out < egress as f64 * 1.25,
+        "egress at {out} bit/s, shaped to {egress}"
+    );
+    let into = transfer(&h, "bwb", "bwa", &ip_a, bytes);
+    eprintln!("pod A sent at {out:.0} bit/s and received at {into:.0} bit/s");
+    assert!(
+        into > ingress as f64 * 0.6 && into < ingress as f64 * 1.25,
+        "ingress at {into} bit/s, shaped to {ingress}"
+    );
+    // The ifb's counters hold what pod A sent.
+    let ifb_q = h.sh_ok(&format!("tc -s qdisc show dev {ifb}"));
+    let sent: u64 = ifb_q
+        .split_whitespace()
+        .skip_while(|w| *w != "Sent")
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{ifb_q}"));
+    assert!(sent >= bytes, "{ifb_q}");
+
+    // CHECK notices the shaping taken away.
+    h.sh_ok(&format!("tc qdisc del dev {veth} root"));
+    let (code, msg) = cni_err(&h, "CHECK", "pod-a", "bwa", &check);
+    assert_eq!(code, 999);
+    assert!(msg.contains("token bucket"), "{msg}");
+
+    // DEL takes the ifb away with the veth, and DEL again is still success.
+    cni_ok(&h, "DEL", "pod-a", "bwa", &conf);
+    cni_ok(&h, "DEL", "pod-a", "bwa", &conf);
+    let links = h.sh_ok("ip -o link show");
+    assert!(!links.contains(&veth) && !links.contains(&ifb), "{links}");
+    // An ifb of ours whose host end is gone is an orphan to system check, and its repair removes it.
+    h.sh_ok("ip link add mb0123456789abc type ifb");
+    let out = h.mino(&["system", "check"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("ifb mb0123456789abc"),
+        "{}",
+        show(&out)
+    );
+    ok(&h, &["system", "check", "--repair"]);
+    assert!(!h.sh_ok("ip -o link show").contains("mb0123456789abc"));
+    cni_ok(&h, "DEL", "pod-b", "bwb", &minimal("bwnet"));
+    ok(&h, &["network", "rm", "bwnet"]);
+    assert_eq!(ok(&h, &["system", "check"]), "");
+}

@@ -2,9 +2,10 @@
 //!
 //! ADD takes the addresses and records the attachment in one write transaction (so parallel ADDs get
 //! distinct addresses, and a DEL after a half-done ADD finds what to undo), then makes the veth with its
-//! inside end created directly in `CNI_NETNS` (the plumbing containers' endpoints use), its routes, and its
-//! ports. DEL removes the host end (the kernel takes the inside end with it, and with the namespace gone it
-//! is gone already), the ports and the record; what is already gone is not an error, so DEL is idempotent.
+//! inside end created directly in `CNI_NETNS` (the plumbing containers' endpoints use), its routes, its
+//! shaping (the `bandwidth` capability, [`crate::cni::bandwidth`]) and its ports. DEL removes the host end
+//! (the kernel takes the inside end with it, and with the namespace gone it is gone already), the ifb
+//! device, the ports and the record; what is already gone is not an error, so DEL is idempotent.
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -16,6 +17,7 @@ use minotaur_net::{pool, Netlink};
 use minotaur_state::{CniAttachmentRow, StateError};
 use serde_json::{json, Value};
 
+use crate::cni::bandwidth;
 use crate::cni::config::{Invocation, NetConf, Range};
 use crate::cni::error::CniError;
 use crate::context::Context;
@@ -172,6 +174,7 @@ pub fn add(ctx: &Context, inv: &Invocation, conf: &NetConf) -> Result<Value, Cni
             routes: routes.clone(),
             default_routes,
             names: names.clone(),
+            bandwidth: conf.runtime_config.bandwidth.filter(|b| b.shapes()),
         };
         tx.set_cni_attachment_data(
             &net.id,
@@ -196,6 +199,10 @@ pub fn add(ctx: &Context, inv: &Invocation, conf: &NetConf) -> Result<Value, Cni
         )?;
         if !rec.routes.is_empty() {
             add_routes(netns, &rec)?;
+        }
+        if let Some(bw) = &rec.bandwidth {
+            let mut nl = Netlink::open().map_err(NetworkError::from)?;
+            bandwidth::shape(&mut nl, &rec, bw, net.mtu.unwrap_or(1500))?;
         }
         add_rules(ctx, &cni_port_rules(&rec))?;
         Ok(())
@@ -326,6 +333,7 @@ pub fn check(ctx: &Context, inv: &Invocation, conf: &NetConf) -> Result<(), CniE
             ep.host_veth, net.bridge
         )));
     }
+    bandwidth::check(&mut host, &rec)?;
     if let Some(prev) = &conf.prev_result {
         let prev_ips: BTreeSet<String> = prev
             .get("ips")
@@ -426,8 +434,18 @@ fn teardown(ctx: &Context, row: &CniAttachmentRow) -> Result<(), CniError> {
         if let Err(e) = remove_rules(ctx, &cni_port_rules(&rec)) {
             first.get_or_insert(e.into());
         }
-        if let Err(e) = Netlink::open().and_then(|mut nl| nl.delete_link(&rec.endpoint.host_veth)) {
-            first.get_or_insert(NetworkError::from(e).into());
+        match Netlink::open() {
+            Ok(mut nl) => {
+                if let Err(e) = nl.delete_link(&rec.endpoint.host_veth) {
+                    first.get_or_insert(NetworkError::from(e).into());
+                }
+                if let Err(e) = bandwidth::unshape(&mut nl, &rec) {
+                    first.get_or_insert(e.into());
+                }
+            }
+            Err(e) => {
+                first.get_or_insert(NetworkError::from(e).into());
+            }
         }
     }
     if let Some(e) = first {

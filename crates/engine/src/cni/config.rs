@@ -10,6 +10,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 
 use crate::cni::error::CniError;
+use crate::network::record::CniBandwidth;
 use crate::parse::Proto;
 
 /// The spec versions this plugin answers for, oldest first. The result's shape is 1.0's for all of them
@@ -243,6 +244,30 @@ pub struct RuntimeConfig {
     /// The `dns` capability: what the runtime wants in the namespace's resolver configuration.
     #[serde(default)]
     pub dns: Option<DnsCapability>,
+    /// The `bandwidth` capability: rates to shape the attachment's traffic to.
+    #[serde(default)]
+    pub bandwidth: Option<CniBandwidth>,
+}
+
+/// The `bandwidth` capability's checks, as the reference plugin makes them: a rate needs a burst and a
+/// burst a rate; a burst must fit the kernel's 32-bit byte count.
+fn check_bandwidth(bw: &CniBandwidth) -> Result<(), CniError> {
+    for (dir, rate, burst) in [
+        ("ingress", bw.ingress_rate, bw.ingress_burst),
+        ("egress", bw.egress_rate, bw.egress_burst),
+    ] {
+        if (rate == 0) != (burst == 0) {
+            return Err(CniError::InvalidConfig(format!(
+                "bandwidth: {dir}Rate and {dir}Burst must be given together ({rate} and {burst})"
+            )));
+        }
+        if burst / 8 >= u64::from(u32::MAX) {
+            return Err(CniError::InvalidConfig(format!(
+                "bandwidth: {dir}Burst {burst} is 4 GiB or more"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The `dns` capability's settings.
@@ -311,6 +336,9 @@ impl NetConf {
         }
         conf.check_range_sets()?;
         conf.requested_ips()?;
+        if let Some(bw) = &conf.runtime_config.bandwidth {
+            check_bandwidth(bw)?;
+        }
         Ok(conf)
     }
 
@@ -651,6 +679,36 @@ mod tests {
         );
         assert_eq!(code(r#"{"cniVersion":"1.0.0","#), 6);
         assert_eq!(code(r#"{"cniVersion":"1.0.0","type":"minotaur-cni"}"#), 7);
+    }
+
+    #[test]
+    fn the_bandwidth_capability_needs_rates_with_bursts() {
+        let with = |bw: &str| {
+            NetConf::parse(
+                format!(
+                    r#"{{"cniVersion":"1.0.0","name":"n","runtimeConfig":{{"bandwidth":{bw}}}}}"#
+                )
+                .as_bytes(),
+            )
+        };
+        let c = with(r#"{"ingressRate":1000000,"ingressBurst":80000}"#).unwrap();
+        let bw = c.runtime_config.bandwidth.unwrap();
+        assert_eq!((bw.ingress_rate, bw.ingress_burst), (1_000_000, 80_000));
+        assert_eq!((bw.egress_rate, bw.egress_burst), (0, 0));
+        assert!(bw.shapes());
+        assert!(!with("{}")
+            .unwrap()
+            .runtime_config
+            .bandwidth
+            .unwrap()
+            .shapes());
+        for bad in [
+            r#"{"egressRate":1000000}"#,
+            r#"{"ingressBurst":80000}"#,
+            r#"{"egressRate":1,"egressBurst":40000000000}"#,
+        ] {
+            assert_eq!(with(bad).unwrap_err().code(), 7, "{bad}");
+        }
     }
 
     #[test]

@@ -13,12 +13,14 @@
 //! |---|---|
 //! | [`config`] | the `CNI_*` environment and the network configuration, with the spec's checks |
 //! | [`attachment`] | ADD, DEL, CHECK and GC: the record, the veth, the routes, the ports |
+//! | [`bandwidth`] | the `bandwidth` capability: token buckets on the host end and on an ifb device |
 //! | [`error`] | [`CniError`] and the spec's error codes and document |
 //!
 //! The resolver answers an attachment's names (`K8S_POD_NAME` from `CNI_ARGS`, and the container ID) with
 //! its addresses on the network's gateways.
 
 pub mod attachment;
+pub mod bandwidth;
 pub mod config;
 pub mod error;
 

@@ -100,6 +100,32 @@ pub struct CniRecord {
     /// container ID).
     #[serde(default)]
     pub names: Vec<String>,
+    /// The `bandwidth` capability's shaping, on the host end of the veth and the ifb device beside it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bandwidth: Option<CniBandwidth>,
+}
+
+/// The `bandwidth` capability's settings, as the reference `bandwidth` plugin reads them: rates in bits
+/// per second and bursts in bits. Ingress is traffic into the container, egress traffic out of it; a
+/// direction with no rate is not shaped.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct CniBandwidth {
+    #[serde(default)]
+    pub ingress_rate: u64,
+    #[serde(default)]
+    pub ingress_burst: u64,
+    #[serde(default)]
+    pub egress_rate: u64,
+    #[serde(default)]
+    pub egress_burst: u64,
+}
+
+impl CniBandwidth {
+    /// Whether any direction is shaped.
+    pub fn shapes(&self) -> bool {
+        self.ingress_rate > 0 || self.egress_rate > 0
+    }
 }
 
 /// A published port of a CNI attachment.
