@@ -726,6 +726,128 @@ fn range_sets_requested_addresses_capabilities_and_a_previous_result() {
     ok(&h, &["network", "rm", "ranges"]);
 }
 
+#[test]
+fn several_range_sets_of_one_family_give_an_address_each() {
+    let Some(h) = host() else { return };
+    netns_add(&h, &["ms0", "ms1", "ms2"]);
+    let conf = json!({
+        "cniVersion": "1.0.0",
+        "name": "multi",
+        "type": "minotaur-cni",
+        "ipam": {"type": "host-local", "ranges": [
+            [{"subnet": "10.67.0.0/24", "rangeStart": "10.67.0.10", "rangeEnd": "10.67.0.19",
+              "gateway": "10.67.0.1"}],
+            [{"subnet": "10.67.0.0/24", "rangeStart": "10.67.0.100", "rangeEnd": "10.67.0.100"}]
+        ]}
+    });
+    // One address from each set, both on the interface and in the result, one default route.
+    let a = cni_ok(&h, "ADD", "m0", "ms0", &conf);
+    let ips: Vec<&str> = a["ips"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["address"].as_str().unwrap())
+        .collect();
+    assert_eq!(ips, ["10.67.0.10/24", "10.67.0.100/24"], "{a}");
+    assert_eq!(a["routes"].as_array().unwrap().len(), 1, "{a}");
+    let inside = h.sh_ok("ip netns exec ms0 ip -o -4 addr show eth0");
+    assert!(
+        inside.contains("10.67.0.10/24") && inside.contains("10.67.0.100/24"),
+        "{inside}"
+    );
+    let mut check = conf.clone();
+    check["prevResult"] = a.clone();
+    cni_ok(&h, "CHECK", "m0", "ms0", &check);
+    // The second set is exhausted now: the next ADD fails and takes nothing from the first.
+    let (code, msg) = cni_err(&h, "ADD", "m1", "ms1", &conf);
+    assert_eq!(code, 999);
+    assert!(msg.contains("no free address"), "{msg}");
+    // Requested addresses go to the set that holds them; two in one set are refused.
+    cni_ok(&h, "DEL", "m0", "ms0", &conf);
+    let mut wanted = conf.clone();
+    wanted["args"] = json!({"cni": {"ips": ["10.67.0.100", "10.67.0.15"]}});
+    let b = cni_ok(&h, "ADD", "m1", "ms1", &wanted);
+    assert_eq!(b["ips"][0]["address"], "10.67.0.15/24", "{b}");
+    assert_eq!(b["ips"][1]["address"], "10.67.0.100/24", "{b}");
+    wanted["args"] = json!({"cni": {"ips": ["10.67.0.16", "10.67.0.17"]}});
+    let (code, msg) = cni_err(&h, "ADD", "m2", "ms2", &wanted);
+    assert_eq!(code, 7);
+    assert!(msg.contains("10.67.0.17"), "{msg}");
+    // DEL frees both addresses: they are the next attachment's.
+    cni_ok(&h, "DEL", "m1", "ms1", &conf);
+    let c = cni_ok(&h, "ADD", "m2", "ms2", &conf);
+    assert_eq!(c["ips"][1]["address"], "10.67.0.100/24", "{c}");
+    cni_ok(&h, "DEL", "m2", "ms2", &conf);
+    ok(&h, &["network", "rm", "multi"]);
+}
+
+#[test]
+fn is_gateway_false_leaves_the_bridge_without_an_address_or_default_route() {
+    let Some(h) = host() else { return };
+    netns_add(&h, &["ng0", "ng1", "ng2"]);
+    let conf = json!({
+        "cniVersion": "1.0.0",
+        "name": "nogw",
+        "type": "minotaur-cni",
+        "bridge": "nogw0",
+        "isGateway": false,
+        "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.68.0.0/24"}]]}
+    });
+    let a = cni_ok(&h, "ADD", "g0", "ng0", &conf);
+    let b = cni_ok(&h, "ADD", "g1", "ng1", &conf);
+    // No address on the bridge, no default route inside, no resolver in the result; the pods still
+    // reach each other over the bridge.
+    let bridge = h.sh_ok("ip -o addr show dev nogw0");
+    assert!(!bridge.contains("inet "), "{bridge}");
+    assert_eq!(a["routes"], json!([]), "{a}");
+    assert!(a["dns"].get("nameservers").is_none(), "{a}");
+    assert_eq!(
+        h.sh_ok("ip netns exec ng0 ip route show default").trim(),
+        ""
+    );
+    h.sh_ok(&format!(
+        "ip netns exec ng0 busybox ping -c 1 -W 5 {}",
+        address(&b)
+    ));
+    // The network says so as Docker does, and a configuration that disagrees with it is refused.
+    let options = ok(
+        &h,
+        &[
+            "network",
+            "inspect",
+            "nogw",
+            "--format",
+            "{{json .Options}}",
+        ],
+    );
+    assert!(
+        options.contains(r#""com.docker.network.bridge.inhibit_ipv4":"true""#),
+        "{options}"
+    );
+    let mut gw = conf.clone();
+    gw["isGateway"] = json!(true);
+    let (code, msg) = cni_err(&h, "ADD", "g2", "ng2", &gw);
+    assert_eq!(code, 7);
+    assert!(msg.contains("isGateway"), "{msg}");
+    // A default route the IPAM section names is added, via its gateway.
+    let mut routed = conf.clone();
+    routed["ipam"]["routes"] = json!([{"dst": "0.0.0.0/0", "gw": "10.68.0.254"}]);
+    let c = cni_ok(&h, "ADD", "g2", "ng2", &routed);
+    assert_eq!(c["routes"][0]["gw"], "10.68.0.254", "{c}");
+    let route = h.sh_ok("ip netns exec ng2 ip route show default");
+    assert!(route.contains("via 10.68.0.254"), "{route}");
+    // With an IPv6 range it is refused: only the IPv4 gateway can stay off the bridge.
+    let mut v6 = conf.clone();
+    v6["name"] = json!("nogw6");
+    v6["ipam"]["ranges"] = json!([[{"subnet": "fd00:68::/64"}]]);
+    assert_eq!(cni_err(&h, "ADD", "g3", "ng2", &v6).0, 2);
+    for (id, ns) in [("g0", "ng0"), ("g1", "ng1"), ("g2", "ng2")] {
+        cni_ok(&h, "DEL", id, ns, &conf);
+    }
+    ok(&h, &["network", "rm", "nogw"]);
+    assert_eq!(ok(&h, &["system", "check"]), "");
+}
+
 /// Receives one TCP connection on port 5201 of every address, says "listening" first, and prints the
 /// bytes it read and the seconds from the first byte to the end.
 const RECEIVER: &str = r#"

@@ -28,7 +28,9 @@ use crate::network::attach::plumb;
 use crate::network::dns;
 use crate::network::networks::{self, NetworkCreate};
 use crate::network::ports::{add_rules, cni_port_rules, remove_rules};
-use crate::network::record::{CniRecord, CniRoute, Endpoint, Network, DEFAULT_NETWORK};
+use crate::network::record::{
+    CniRecord, CniRoute, Endpoint, Network, DEFAULT_NETWORK, INHIBIT_IPV4,
+};
 
 /// The prefix of an attachment's host veth: `mc` and 13 hex digits (a container's are `mt…`).
 const VETH_PREFIX: &str = "mc";
@@ -62,21 +64,27 @@ pub fn add(ctx: &Context, inv: &Invocation, conf: &NetConf) -> Result<Value, Cni
         );
     }
     let wanted = wanted_ips(conf, inv)?;
-    let sets = [conf.range_set(false), conf.range_set(true)];
+    // A default route with a gateway of its own is a route like the others; one without goes via the
+    // network's gateway, as the default routes do.
     let routes: Vec<CniRoute> = conf
         .routes()
         .iter()
-        .filter(|r| r.dst.prefix_len() != 0)
+        .filter(|r| r.dst.prefix_len() != 0 || r.gw.is_some())
         .map(|r| CniRoute {
             dst: r.dst.trunc(),
             gw: r.gw,
         })
         .collect();
-    // Default routes unless the configuration lists routes without one (host-local's `routes`).
+    // Default routes unless the configuration lists routes without one (host-local's `routes`), or the
+    // bridge holds no gateway and the routes do not name one.
+    let named_default = conf
+        .routes()
+        .iter()
+        .any(|r| r.dst.prefix_len() == 0 && r.gw.is_none());
     let default_routes = !net.internal
-        && (conf.routes().is_empty()
+        && (named_default
             || conf.is_default_gateway == Some(true)
-            || conf.routes().iter().any(|r| r.dst.prefix_len() == 0));
+            || (conf.routes().is_empty() && net.bridge_holds_gateway(false)));
     let host_veth = format!("{VETH_PREFIX}{}", &random_hex()[..13]);
     // The pod's name where a Kubernetes runtime gives it, and the container ID, as DNS labels.
     let names: Vec<String> = inv
@@ -105,20 +113,34 @@ pub fn add(ctx: &Context, inv: &Invocation, conf: &NetConf) -> Result<Value, Cni
             )),
             e => e.into(),
         })?;
-        let pick = |v6: bool| -> Result<Option<IpNet>, CniError> {
+        // Per family, one address from each range set (host-local's rule): its ranges are windows of
+        // the network's subnet, tried in order; no set is the whole pool. A requested address goes to
+        // the first set that holds it.
+        let mut addrs: Vec<IpNet> = Vec::new();
+        for v6 in [false, true] {
             let Some(s) = net.subnet_of(v6) else {
-                return Ok(None);
+                continue;
             };
-            // The family's range set: windows of the subnet, tried in order; none is the whole pool.
-            let windows: Vec<(Option<IpAddr>, Option<IpAddr>)> = match &sets[usize::from(v6)] {
-                Some(set) => set.iter().map(|r| (r.range_start, r.range_end)).collect(),
-                None => vec![(None, None)],
+            let sets: Vec<Vec<(Option<IpAddr>, Option<IpAddr>)>> = {
+                let of_family = conf.range_sets_of(v6);
+                if of_family.is_empty() {
+                    vec![vec![(None, None)]]
+                } else {
+                    of_family
+                        .iter()
+                        .map(|set| set.iter().map(|r| (r.range_start, r.range_end)).collect())
+                        .collect()
+                }
             };
             let within = |a: IpAddr, (lo, hi): (Option<IpAddr>, Option<IpAddr>)| {
                 lo.is_none_or(|l| a >= l) && hi.is_none_or(|h| a <= h)
             };
-            let want = wanted.iter().copied().find(|a| a.is_ipv6() == v6);
-            if let Some(a) = want {
+            let wants: Vec<IpAddr> = wanted
+                .iter()
+                .copied()
+                .filter(|a| a.is_ipv6() == v6)
+                .collect();
+            for &a in &wants {
                 if !s.subnet.contains(&a) || a == s.gateway || a == s.subnet.network() {
                     return Err(NetworkError::AddressOutside {
                         address: a,
@@ -126,30 +148,46 @@ pub fn add(ctx: &Context, inv: &Invocation, conf: &NetConf) -> Result<Value, Cni
                     }
                     .into());
                 }
-                if !windows.iter().any(|w| within(a, *w)) {
+            }
+            // Each requested address to the first set that holds it and has none yet.
+            let mut set_wants: Vec<Option<IpAddr>> = vec![None; sets.len()];
+            for a in wants {
+                let Some(slot) = sets.iter().enumerate().find_map(|(i, windows)| {
+                    (set_wants[i].is_none() && windows.iter().any(|w| within(a, *w))).then_some(i)
+                }) else {
                     return Err(CniError::InvalidConfig(format!(
-                        "requested address {a} is in none of the configuration's ranges of {}",
+                        "requested address {a} is in none of the configuration's range sets of {} \
+                         that has no requested address yet (one address per set)",
                         s.subnet
                     )));
-                }
+                };
+                set_wants[slot] = Some(a);
             }
-            let candidates = windows.iter().flat_map(|w| {
-                pool::hosts(&s.subnet, s.ip_range.as_ref(), s.gateway)
-                    .filter(move |a| within(*a, *w))
-            });
-            let addr = tx
-                .allocate_cni_address(&net.id, &inv.container_id, &inv.ifname, want, candidates)
-                .map_err(|e| match e {
-                    StateError::AddressesExhausted { .. } => StateError::AddressesExhausted {
-                        network: net.name.clone(),
-                    },
-                    e => e,
-                })?;
-            Ok(Some(
-                IpNet::new(addr, s.subnet.prefix_len()).expect("prefix of a valid subnet"),
-            ))
-        };
-        let (ipv4, ipv6) = (pick(false)?, pick(true)?);
+            for (windows, want) in sets.iter().zip(set_wants) {
+                let candidates = windows.iter().flat_map(|w| {
+                    pool::hosts(&s.subnet, s.ip_range.as_ref(), s.gateway)
+                        .filter(move |a| within(*a, *w))
+                });
+                let addr = tx
+                    .allocate_cni_address(&net.id, &inv.container_id, &inv.ifname, want, candidates)
+                    .map_err(|e| match e {
+                        StateError::AddressesExhausted { .. } => StateError::AddressesExhausted {
+                            network: net.name.clone(),
+                        },
+                        e => e,
+                    })?;
+                addrs.push(
+                    IpNet::new(addr, s.subnet.prefix_len()).expect("prefix of a valid subnet"),
+                );
+            }
+        }
+        let first = |v6: bool| addrs.iter().copied().find(|a| a.addr().is_ipv6() == v6);
+        let (ipv4, ipv6) = (first(false), first(true));
+        let extra_addresses: Vec<IpNet> = addrs
+            .iter()
+            .copied()
+            .filter(|a| Some(*a) != ipv4 && Some(*a) != ipv6)
+            .collect();
         let mac = match ipv4.map(|n| n.addr()) {
             Some(IpAddr::V4(a)) => pool::mac_for(a),
             _ => {
@@ -175,6 +213,7 @@ pub fn add(ctx: &Context, inv: &Invocation, conf: &NetConf) -> Result<Value, Cni
             default_routes,
             names: names.clone(),
             bandwidth: conf.runtime_config.bandwidth.filter(|b| b.shapes()),
+            extra_addresses,
         };
         tx.set_cni_attachment_data(
             &net.id,
@@ -197,8 +236,8 @@ pub fn add(ctx: &Context, inv: &Invocation, conf: &NetConf) -> Result<Value, Cni
             if default_routes { 0 } else { 1 },
             mac,
         )?;
-        if !rec.routes.is_empty() {
-            add_routes(netns, &rec)?;
+        if !rec.routes.is_empty() || !rec.extra_addresses.is_empty() {
+            finish_inside(netns, &rec)?;
         }
         if let Some(bw) = &rec.bandwidth {
             let mut nl = Netlink::open().map_err(NetworkError::from)?;
@@ -243,7 +282,7 @@ fn dns_entries(net: &Network, rec: &CniRecord, key: &str) -> Vec<minotaur_dns::E
         network: net.name.clone(),
         record: minotaur_dns::Record {
             names: rec.names.clone(),
-            addresses: rec.endpoint.addresses().collect(),
+            addresses: rec.addresses().map(|a| a.addr()).collect(),
             container: key.to_owned(),
         },
     }]
@@ -315,8 +354,8 @@ pub fn check(ctx: &Context, inv: &Invocation, conf: &NetConf) -> Result<(), CniE
     if !link.up {
         return Err(CniError::Check(format!("interface {} is down", ep.ifname)));
     }
-    for want in ep.ipv4.iter().chain(ep.ipv6.iter()) {
-        if !link.addrs.contains(want) {
+    for want in rec.addresses() {
+        if !link.addrs.contains(&want) {
             return Err(CniError::Check(format!(
                 "interface {} lacks address {want}",
                 ep.ifname
@@ -342,12 +381,7 @@ pub fn check(ctx: &Context, inv: &Invocation, conf: &NetConf) -> Result<(), CniE
             .flatten()
             .filter_map(|ip| ip.get("address")?.as_str().map(str::to_owned))
             .collect();
-        let ours: BTreeSet<String> = ep
-            .ipv4
-            .iter()
-            .chain(ep.ipv6.iter())
-            .map(|n| n.to_string())
-            .collect();
+        let ours: BTreeSet<String> = rec.addresses().map(|n| n.to_string()).collect();
         // Other plugins of the list may have added addresses of their own.
         if !ours.is_subset(&prev_ips) {
             return Err(CniError::Check(format!(
@@ -487,13 +521,17 @@ fn record_of(row: &CniAttachmentRow) -> Result<CniRecord, CniError> {
     })
 }
 
-/// The routes of the IPAM section other than the default ones, via their gateway or the network's.
-fn add_routes(netns: &Path, rec: &CniRecord) -> Result<(), CniError> {
+/// The addresses of the second and later range sets, then the routes of the IPAM section other than the
+/// default ones (via their gateway or the network's).
+fn finish_inside(netns: &Path, rec: &CniRecord) -> Result<(), CniError> {
     let mut nl = Netlink::open_in(netns).map_err(NetworkError::from)?;
     let index = nl
         .link_index(&rec.endpoint.ifname)
         .map_err(NetworkError::from)?
         .ok_or_else(|| CniError::Check(format!("interface {} vanished", rec.endpoint.ifname)))?;
+    for a in &rec.extra_addresses {
+        nl.add_address(index, *a).map_err(NetworkError::from)?;
+    }
     for r in &rec.routes {
         let gw = r.gw.or(if r.dst.addr().is_ipv6() {
             rec.endpoint.gateway6
@@ -538,12 +576,17 @@ fn result(conf: &NetConf, net: &Network, rec: &CniRecord, netns: &Path) -> Value
     interfaces.extend([bridge, host, inside]);
     let mut ips = prev_list("ips");
     let mut routes = prev_list("routes");
-    for (addr, gw) in [(ep.ipv4, ep.gateway4), (ep.ipv6, ep.gateway6)] {
-        let Some(addr) = addr else { continue };
+    let mut routed = BTreeSet::new();
+    for addr in rec.addresses() {
+        let gw = if addr.addr().is_ipv6() {
+            ep.gateway6
+        } else {
+            ep.gateway4
+        };
         let mut ip = json!({"address": addr.to_string(), "interface": inside_index});
         if let Some(gw) = gw {
             ip["gateway"] = json!(gw.to_string());
-            if rec.default_routes {
+            if rec.default_routes && routed.insert(gw) {
                 let dst = if gw.is_ipv6() { "::/0" } else { "0.0.0.0/0" };
                 routes.push(json!({"dst": dst, "gw": gw.to_string()}));
             }
@@ -565,14 +608,14 @@ fn result(conf: &NetConf, net: &Network, rec: &CniRecord, netns: &Path) -> Value
         "interfaces": interfaces,
         "ips": ips,
         "routes": routes,
-        "dns": dns(conf, rec),
+        "dns": dns(conf, net, rec),
     })
 }
 
 /// The result's `dns`: minotaur's resolver on the gateways (when the attachment has names), then the
 /// `dns` capability's servers, searches and options, then the previous result's. The runtime writes the
 /// namespace's `resolv.conf` from it.
-fn dns(conf: &NetConf, rec: &CniRecord) -> Value {
+fn dns(conf: &NetConf, net: &Network, rec: &CniRecord) -> Value {
     let ep = &rec.endpoint;
     let cap = conf.runtime_config.dns.clone().unwrap_or_default();
     let prev = conf.prev_result.as_ref().and_then(|p| p.get("dns"));
@@ -589,6 +632,7 @@ fn dns(conf: &NetConf, rec: &CniRecord) -> Value {
         [ep.gateway4, ep.gateway6]
             .into_iter()
             .flatten()
+            .filter(|g| net.bridge_holds_gateway(g.is_ipv6()))
             .map(|g| g.to_string())
             .collect()
     };
@@ -630,11 +674,11 @@ fn network_for(ctx: &Context, conf: &NetConf) -> Result<Network, CniError> {
         Some(n) => n,
         None if conf.name == DEFAULT_NETWORK => networks::default_network(ctx)?,
         None => {
-            // A set's ranges are windows of one subnet (checked): its first names the subnet, and the
-            // gateway is the first one a range of the set gives.
-            let ranges: Vec<Range> = conf
-                .range_sets()
+            // The sets of a family are windows of one subnet (checked): the first set's first range
+            // names it, and the gateway is the first one a range of that set gives.
+            let ranges: Vec<Range> = [conf.range_sets_of(false), conf.range_sets_of(true)]
                 .iter()
+                .filter_map(|sets| sets.first())
                 .filter_map(|set| {
                     let mut r = set.first()?.clone();
                     r.gateway = set.iter().find_map(|r| r.gateway);
@@ -647,6 +691,9 @@ fn network_for(ctx: &Context, conf: &NetConf) -> Result<Network, CniError> {
             }
             if let Some(m) = conf.mtu {
                 options.insert("com.docker.network.driver.mtu".to_owned(), m.to_string());
+            }
+            if conf.gateway_on_bridge() == Some(false) {
+                options.insert(INHIBIT_IPV4.to_owned(), "true".to_owned());
             }
             let req = NetworkCreate {
                 name: conf.name.clone(),
@@ -676,6 +723,16 @@ fn network_for(ctx: &Context, conf: &NetConf) -> Result<Network, CniError> {
             }
         }
     };
+    if let Some(want) = conf.gateway_on_bridge() {
+        if want != net.bridge_holds_gateway(false) {
+            return Err(CniError::InvalidConfig(format!(
+                "network {} exists {} its gateway on the bridge, and the configuration says isGateway \
+                 {want}",
+                net.name,
+                if want { "without" } else { "with" }
+            )));
+        }
+    }
     if let Some(b) = &conf.bridge {
         if *b != net.bridge {
             return Err(CniError::InvalidConfig(format!(
@@ -709,7 +766,8 @@ fn network_for(ctx: &Context, conf: &NetConf) -> Result<Network, CniError> {
 }
 
 /// The addresses asked for, as host-local gathers them: the `ips` capability, `args.cni.ips` and
-/// `CNI_ARGS`' `IP` (`IP=10.1.0.5` or several, comma-separated); at most one per address family.
+/// `CNI_ARGS`' `IP` (`IP=10.1.0.5` or several, comma-separated); at most one per range set (checked as
+/// they are taken).
 fn wanted_ips(conf: &NetConf, inv: &Invocation) -> Result<Vec<IpAddr>, CniError> {
     let mut wanted = conf.requested_ips()?;
     let Some(list) = inv.args.get("IP") else {
@@ -720,15 +778,9 @@ fn wanted_ips(conf: &NetConf, inv: &Invocation) -> Result<Vec<IpAddr>, CniError>
         let a: IpAddr = s
             .parse()
             .map_err(|_| CniError::InvalidEnv(format!("CNI_ARGS IP {s:?} is not an address")))?;
-        if wanted.contains(&a) {
-            continue;
+        if !wanted.contains(&a) {
+            wanted.push(a);
         }
-        if let Some(other) = wanted.iter().find(|o| o.is_ipv6() == a.is_ipv6()) {
-            return Err(CniError::Unsupported(format!(
-                "requested addresses {other} and {a}: an attachment has one address per family"
-            )));
-        }
-        wanted.push(a);
     }
     Ok(wanted)
 }
