@@ -11,7 +11,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, Output, Stdio};
 
-use common::{host, ok, show};
+use common::{have, host, ok, show};
 use minotaur_testhost::TestHost;
 use serde_json::{json, Value};
 
@@ -403,16 +403,6 @@ fn a_port_mapping_is_reached_over_loopback_and_survives_a_reload() {
     let table = h.sh_ok("nft list table inet minotaur");
     assert!(!table.contains("18080"), "{table}");
     h.sh_ok(&format!("kill {pid}"));
-}
-
-/// True when `tool` is on the PATH; otherwise says the test is skipped.
-fn have(tool: &str) -> bool {
-    let found = std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(tool).is_file()));
-    if !found {
-        eprintln!("skipped: {tool} is not installed");
-    }
-    found
 }
 
 /// A layer tar of a busybox root: `/bin/busybox` and the applets the test uses as links to it.
