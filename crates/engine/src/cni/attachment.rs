@@ -17,9 +17,9 @@ use minotaur_net::{pool, Netlink};
 use minotaur_state::{CniAttachmentRow, StateError};
 use serde_json::{json, Value};
 
-use crate::cni::bandwidth;
 use crate::cni::config::{Invocation, NetConf, Range};
 use crate::cni::error::CniError;
+use crate::cni::{bandwidth, ipam};
 use crate::context::Context;
 use crate::error::network::NetworkError;
 use crate::error::EngineError;
@@ -63,7 +63,7 @@ pub fn add(ctx: &Context, inv: &Invocation, conf: &NetConf) -> Result<Value, Cni
             NetworkError::InternalPublish(format!("{}/{}", inv.container_id, inv.ifname)).into(),
         );
     }
-    let wanted = wanted_ips(conf, inv)?;
+    let wanted = ipam::wanted_ips(conf, inv)?;
     // A default route with a gateway of its own is a route like the others; one without goes via the
     // network's gateway, as the default routes do.
     let routes: Vec<CniRoute> = conf
@@ -113,74 +113,7 @@ pub fn add(ctx: &Context, inv: &Invocation, conf: &NetConf) -> Result<Value, Cni
             )),
             e => e.into(),
         })?;
-        // Per family, one address from each range set (host-local's rule): its ranges are windows of
-        // the network's subnet, tried in order; no set is the whole pool. A requested address goes to
-        // the first set that holds it.
-        let mut addrs: Vec<IpNet> = Vec::new();
-        for v6 in [false, true] {
-            let Some(s) = net.subnet_of(v6) else {
-                continue;
-            };
-            let sets: Vec<Vec<(Option<IpAddr>, Option<IpAddr>)>> = {
-                let of_family = conf.range_sets_of(v6);
-                if of_family.is_empty() {
-                    vec![vec![(None, None)]]
-                } else {
-                    of_family
-                        .iter()
-                        .map(|set| set.iter().map(|r| (r.range_start, r.range_end)).collect())
-                        .collect()
-                }
-            };
-            let within = |a: IpAddr, (lo, hi): (Option<IpAddr>, Option<IpAddr>)| {
-                lo.is_none_or(|l| a >= l) && hi.is_none_or(|h| a <= h)
-            };
-            let wants: Vec<IpAddr> = wanted
-                .iter()
-                .copied()
-                .filter(|a| a.is_ipv6() == v6)
-                .collect();
-            for &a in &wants {
-                if !s.subnet.contains(&a) || a == s.gateway || a == s.subnet.network() {
-                    return Err(NetworkError::AddressOutside {
-                        address: a,
-                        network: net.name.clone(),
-                    }
-                    .into());
-                }
-            }
-            // Each requested address to the first set that holds it and has none yet.
-            let mut set_wants: Vec<Option<IpAddr>> = vec![None; sets.len()];
-            for a in wants {
-                let Some(slot) = sets.iter().enumerate().find_map(|(i, windows)| {
-                    (set_wants[i].is_none() && windows.iter().any(|w| within(a, *w))).then_some(i)
-                }) else {
-                    return Err(CniError::InvalidConfig(format!(
-                        "requested address {a} is in none of the configuration's range sets of {} \
-                         that has no requested address yet (one address per set)",
-                        s.subnet
-                    )));
-                };
-                set_wants[slot] = Some(a);
-            }
-            for (windows, want) in sets.iter().zip(set_wants) {
-                let candidates = windows.iter().flat_map(|w| {
-                    pool::hosts(&s.subnet, s.ip_range.as_ref(), s.gateway)
-                        .filter(move |a| within(*a, *w))
-                });
-                let addr = tx
-                    .allocate_cni_address(&net.id, &inv.container_id, &inv.ifname, want, candidates)
-                    .map_err(|e| match e {
-                        StateError::AddressesExhausted { .. } => StateError::AddressesExhausted {
-                            network: net.name.clone(),
-                        },
-                        e => e,
-                    })?;
-                addrs.push(
-                    IpNet::new(addr, s.subnet.prefix_len()).expect("prefix of a valid subnet"),
-                );
-            }
-        }
+        let addrs = ipam::allocate(tx, &net, conf, inv, &wanted)?;
         let first = |v6: bool| addrs.iter().copied().find(|a| a.addr().is_ipv6() == v6);
         let (ipv4, ipv6) = (first(false), first(true));
         let extra_addresses: Vec<IpNet> = addrs
@@ -763,26 +696,6 @@ fn network_for(ctx: &Context, conf: &NetConf) -> Result<Network, CniError> {
         }
     }
     Ok(net)
-}
-
-/// The addresses asked for, as host-local gathers them: the `ips` capability, `args.cni.ips` and
-/// `CNI_ARGS`' `IP` (`IP=10.1.0.5` or several, comma-separated); at most one per range set (checked as
-/// they are taken).
-fn wanted_ips(conf: &NetConf, inv: &Invocation) -> Result<Vec<IpAddr>, CniError> {
-    let mut wanted = conf.requested_ips()?;
-    let Some(list) = inv.args.get("IP") else {
-        return Ok(wanted);
-    };
-    for s in list.split(',') {
-        let s = s.split('/').next().unwrap_or(s);
-        let a: IpAddr = s
-            .parse()
-            .map_err(|_| CniError::InvalidEnv(format!("CNI_ARGS IP {s:?} is not an address")))?;
-        if !wanted.contains(&a) {
-            wanted.push(a);
-        }
-    }
-    Ok(wanted)
 }
 
 /// Refuses host ports that a container or another attachment publishes already.
