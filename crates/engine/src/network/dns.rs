@@ -103,7 +103,12 @@ fn sync(
         .iter()
         .filter(|n| in_use.contains(&n.id) || cni.iter().any(|a| a.network_id == n.id))
     {
-        for s in &n.subnets {
+        // The resolver listens on the gateways the bridge holds.
+        for s in n
+            .subnets
+            .iter()
+            .filter(|s| n.bridge_holds_gateway(s.subnet.addr().is_ipv6()))
+        {
             listeners.push(minotaur_dns::Listener {
                 address: s.gateway,
                 network: n.name.clone(),

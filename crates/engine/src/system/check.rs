@@ -29,6 +29,7 @@ use minotaur_state::{Allocation, EndpointRow};
 use serde::Serialize;
 
 use crate::cni::attachment::is_cni_veth;
+use crate::cni::bandwidth::veth_of_ifb;
 use crate::container::{Container, Status};
 use crate::context::Context;
 use crate::error::network::NetworkError;
@@ -614,7 +615,8 @@ fn addresses(
     }
 }
 
-/// CNI attachments: a host end (`mc…`) that no record names is an orphan; a record whose host end is
+/// CNI attachments: a host end (`mc…`) that no record names is an orphan, and so is an ifb device (`mb…`)
+/// whose host end is gone; a record whose host end is
 /// gone (its namespace went away without a DEL, or an ADD died before making it) is stale, and goes with
 /// its addresses and ports, as a GC would take it.
 fn cni(
@@ -667,6 +669,19 @@ fn cni(
             owner: "CNI attachment (no record)".into(),
             problem: Problem::Orphan,
             object: format!("veth {name}"),
+            fix: Fix::DeleteLink(name.clone()),
+        });
+    }
+    // An ifb device shapes its host end's egress: without that host end it serves nothing.
+    for (name, veth) in links
+        .iter()
+        .filter_map(|l| Some((l, veth_of_ifb(l)?)))
+        .filter(|(_, veth)| !links.contains(veth))
+    {
+        found.push(Finding {
+            owner: "CNI attachment (no host end)".into(),
+            problem: Problem::Orphan,
+            object: format!("ifb {name} (its veth {veth} is gone)"),
             fix: Fix::DeleteLink(name.clone()),
         });
     }
