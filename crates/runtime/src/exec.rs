@@ -40,7 +40,8 @@ use nix::unistd::Pid;
 use oci_spec::runtime::{Process, Spec};
 
 use crate::cgroup::{self, Cgroup};
-use crate::init::{self, At, Step};
+use crate::init;
+use crate::status::{fail, At, Step};
 use crate::{await_exec, await_ready, pipe, seccomp, RuntimeError, GO};
 
 /// Options of [`exec`] that are not part of the spec.
@@ -254,7 +255,7 @@ fn enter_pid_namespace(init: BorrowedFd<'_>) -> Result<OwnedFd, RuntimeError> {
 fn enter_init_root(init_root: &OwnedFd) -> Step<()> {
     use rustix::fs::{statx, AtFlags, StatxFlags, CWD};
     let what = |e: rustix::io::Errno| {
-        init::fail(
+        fail(
             "stat the container's root",
             Errno::from_raw(e.raw_os_error()),
         )

@@ -1,0 +1,301 @@
+//! The process the init (or `exec`) becomes: its limits and working directory, its stdio or terminal, and
+//! the last steps from full privileges to execve.
+
+use std::convert::Infallible;
+use std::ffi::CString;
+use std::fs;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::Path;
+use std::str::FromStr;
+
+use caps::CapSet;
+use nix::errno::Errno;
+use nix::mount::MsFlags;
+use nix::unistd::{chdir, execve, Gid, Uid};
+use oci_spec::runtime::{Capabilities, Process};
+
+use super::mount::{make_mountpoint, mount_at};
+use crate::seccomp::Program;
+use crate::status::{fail, At, Step};
+use crate::Failure;
+
+/// The limits, working directory and OOM score of `process`: the steps that need the container's
+/// filesystem in place and run with full privileges.
+pub(crate) fn process_context(process: &Process) -> Step<()> {
+    for rl in process.rlimits().iter().flatten() {
+        let resource = rlimit_resource(rl.typ())
+            .ok_or_else(|| fail(format!("rlimit {:?}", rl.typ()), Errno::EINVAL))?;
+        nix::sys::resource::setrlimit(resource, rl.soft(), rl.hard())
+            .at(|| format!("setrlimit {:?}", rl.typ()))?;
+    }
+    chdir(process.cwd()).at(|| format!("chdir {}", process.cwd().display()))?;
+    // A working directory reached through a descriptor of the runtime's (`-w /proc/self/fd/N`) may lie
+    // outside the container's root (CVE-2024-21626). The kernel's getcwd(2) then answers with a path that
+    // does not start with `/` ("(unreachable)/..."), which the C library turns into ENOENT.
+    match nix::unistd::getcwd() {
+        Ok(dir) if dir.is_absolute() => {}
+        Ok(_) | Err(Errno::ENOENT) => {
+            return Err(fail(
+                format!(
+                    "working directory {} is outside the container's root",
+                    process.cwd().display()
+                ),
+                Errno::EPERM,
+            ))
+        }
+        Err(e) => return Err(fail("getcwd", e)),
+    }
+    if let Some(adj) = process.oom_score_adj() {
+        fs::write("/proc/self/oom_score_adj", adj.to_string()).at(|| "set oom_score_adj".into())?;
+    }
+    Ok(())
+}
+
+/// Makes the terminal whose slave is at `console` (a new session's controlling terminal), or else `stdio`,
+/// the process's stdin, stdout and stderr. With neither, 0, 1 and 2 stay the caller's.
+pub(crate) fn attach_stdio(
+    console: Option<String>,
+    stdio: Option<[BorrowedFd<'_>; 3]>,
+) -> Step<()> {
+    if let Some(slave) = console {
+        nix::unistd::setsid().at(|| "setsid".into())?;
+        let tty = nix::fcntl::open(
+            slave.as_str(),
+            nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .at(|| format!("open {slave}"))?;
+        minotaur_sys::set_controlling_terminal(&tty).at(|| "set controlling terminal".into())?;
+        nix::unistd::dup2_stdin(&tty).at(|| "terminal as stdin".into())?;
+        nix::unistd::dup2_stdout(&tty).at(|| "terminal as stdout".into())?;
+        nix::unistd::dup2_stderr(&tty).at(|| "terminal as stderr".into())?;
+    } else if let Some([stdin, stdout, stderr]) = stdio {
+        // dup2 clears close-on-exec on the new descriptor; the originals are closed at exec.
+        nix::unistd::dup2_stdin(stdin).at(|| "set stdin".into())?;
+        nix::unistd::dup2_stdout(stdout).at(|| "set stdout".into())?;
+        nix::unistd::dup2_stderr(stderr).at(|| "set stderr".into())?;
+    }
+    Ok(())
+}
+
+/// The last steps, from full privileges to execve: seccomp, no_new_privs, capabilities, the user, default
+/// signal handling, close-on-exec for every inherited descriptor. Shared by a container's init process and
+/// processes exec'd into it.
+pub(crate) fn become_process(
+    process: &Process,
+    seccomp: Option<&Program>,
+    init: bool,
+    preserve_fds: u32,
+) -> Step<Infallible> {
+    default_signals()?;
+    // No descriptor of the caller leaks into the container, beyond the `preserve_fds` after stdio the caller
+    // asked to pass on (the OCI command line's --preserve-fds); the status pipe closes exactly at exec. This
+    // comes before any seccomp filter, which may refuse close_range(2) (the runtime-spec tools' default
+    // profile does), and nothing below opens a descriptor that should be kept.
+    minotaur_sys::cloexec_from(3 + preserve_fds).at(|| "mark descriptors close-on-exec".into())?;
+    let nnp = process.no_new_privileges() == Some(true);
+    if !nnp {
+        install_seccomp(seccomp)?;
+    }
+    if nnp {
+        nix::sys::prctl::set_no_new_privs().at(|| "set no_new_privs".into())?;
+    }
+    let caps = process.capabilities().as_ref();
+    if let Some(bounding) = caps.and_then(|c| c.bounding().as_ref()) {
+        let keep = to_caps(bounding);
+        for cap in caps::all() {
+            if !keep.contains(&cap) {
+                match caps::drop(None, CapSet::Bounding, cap) {
+                    Ok(()) => {}
+                    // A capability this kernel does not know is not in the bounding set anyway.
+                    Err(_) if Errno::last() == Errno::EINVAL => {}
+                    Err(_) => {
+                        return Err(fail(format!("drop {cap} from bounding set"), Errno::last()))
+                    }
+                }
+            }
+        }
+    }
+    let user = process.user();
+    let uid = Uid::from_raw(user.uid());
+    let gid = Gid::from_raw(user.gid());
+    let groups: Vec<Gid> = user
+        .additional_gids()
+        .iter()
+        .flatten()
+        .map(|g| Gid::from_raw(*g))
+        .collect();
+    nix::unistd::setgroups(&groups).at(|| "setgroups".into())?;
+    nix::unistd::setresgid(gid, gid, gid).at(|| format!("setgid {gid}"))?;
+    nix::sys::prctl::set_keepcaps(true).at(|| "keep capabilities".into())?;
+    nix::unistd::setresuid(uid, uid, uid).at(|| format!("setuid {uid}"))?;
+    if let Some(c) = caps {
+        // Effective before permitted: the kernel wants the new effective set inside the new permitted set.
+        set_caps(CapSet::Effective, c.effective().as_ref())?;
+        set_caps(CapSet::Permitted, c.permitted().as_ref())?;
+        set_caps(CapSet::Inheritable, c.inheritable().as_ref())?;
+        caps::clear(None, CapSet::Ambient).map_err(|_| fail("clear ambient set", Errno::last()))?;
+        for cap in c.ambient().as_ref().map(to_caps).unwrap_or_default() {
+            match caps::raise(None, CapSet::Ambient, cap) {
+                Ok(()) => {}
+                // The kernel raises an ambient capability only if it is both permitted and inheritable
+                // (capabilities(7)); a spec listing one that is not (runc's own `spec` does, with no
+                // inheritable set) runs without it, as runc and crun run it. EINVAL: a capability this
+                // kernel does not know.
+                Err(_) if matches!(Errno::last(), Errno::EPERM | Errno::EINVAL) => {}
+                Err(_) => return Err(fail(format!("raise ambient {cap}"), Errno::last())),
+            }
+        }
+    }
+
+    if nnp {
+        install_seccomp(seccomp)?;
+    }
+    if init {
+        // PID 1 stays ours and reaps; the command runs as its child (see the reaper module). The child
+        // inherits the status pipe and reports an exec failure through it; PID 1 closes its own copy, so the
+        // parent sees the pipe close exactly when the command has exec'd.
+        let sfd = crate::reaper::prepare().at(|| "prepare the init's signals".into())?;
+        match minotaur_sys::fork().at(|| "fork the command under the init".into())? {
+            nix::unistd::ForkResult::Child => {
+                crate::reaper::signals()
+                    .thread_unblock()
+                    .at(|| "unblock signals".into())?;
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                minotaur_sys::exit_with_only(sfd.as_fd(), || crate::reaper::run(&sfd, child));
+            }
+        }
+    }
+    Err(exec(
+        process.args().as_deref().unwrap_or_default(),
+        process.env().as_deref(),
+    ))
+}
+
+/// The signal handling a program expects from a fresh process: nothing blocked and every signal at its
+/// default action. execve(2) keeps the caller's mask and ignored signals (the Rust runtime ignores SIGPIPE,
+/// glibc's posix_spawn leaves its internal signals ignored, and a supervisor or CLI may block others); the
+/// kernel only resets handlers.
+fn default_signals() -> Step<()> {
+    use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow};
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
+        .at(|| "unblock signals".into())?;
+    minotaur_sys::reset_all_signals_to_default().at(|| "reset signal actions".into())
+}
+
+/// Opens a pty in the container's devpts; with `dev_is_ours` (the container's init making its own `/dev`)
+/// binds its slave over `/dev/console`. Returns the master and the slave's path.
+pub(crate) fn open_console(dev_is_ours: bool) -> Step<(nix::pty::PtyMaster, String)> {
+    use nix::fcntl::OFlag;
+    let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+        .at(|| "open /dev/ptmx".into())?;
+    nix::pty::grantpt(&master).at(|| "grantpt".into())?;
+    nix::pty::unlockpt(&master).at(|| "unlockpt".into())?;
+    let slave = nix::pty::ptsname_r(&master).at(|| "ptsname".into())?;
+    if dev_is_ours {
+        let console = Path::new("/dev/console");
+        make_mountpoint(console, false)?;
+        mount_at(
+            Some(Path::new(&slave)),
+            console,
+            None,
+            MsFlags::MS_BIND,
+            None,
+        )?;
+    }
+    Ok((master, slave))
+}
+
+fn install_seccomp(seccomp: Option<&Program>) -> Step<()> {
+    if let Some(program) = seccomp {
+        for filter in &program.filters {
+            minotaur_sys::seccomp_set_filter(filter).at(|| "install seccomp filter".into())?;
+        }
+    }
+    Ok(())
+}
+
+fn to_caps(set: &Capabilities) -> caps::CapsHashSet {
+    set.iter()
+        .filter_map(|c| {
+            let name = c.to_string();
+            caps::Capability::from_str(&format!("CAP_{}", name.trim_start_matches("CAP_"))).ok()
+        })
+        .collect()
+}
+
+fn set_caps(set: CapSet, value: Option<&Capabilities>) -> Step<()> {
+    let value = value.map(to_caps).unwrap_or_default();
+    caps::set(None, set, &value)
+        .map_err(|_| fail(format!("set {set:?} capabilities"), Errno::last()))
+}
+
+/// execve with a PATH search inside the container, as execvp does: "not found" only when no candidate
+/// exists, "permission denied" when one exists but cannot be executed.
+fn exec(args: &[String], env: Option<&[String]>) -> Failure {
+    let exec_fail = |errno: Errno| Failure {
+        step: args.first().cloned().unwrap_or_default(),
+        errno: errno as i32,
+        exec: true,
+    };
+    let (Ok(argv), Ok(envp)) = (
+        args.iter()
+            .map(|a| CString::new(a.as_bytes()))
+            .collect::<Result<Vec<_>, _>>(),
+        env.unwrap_or_default()
+            .iter()
+            .map(|a| CString::new(a.as_bytes()))
+            .collect::<Result<Vec<_>, _>>(),
+    ) else {
+        return exec_fail(Errno::EINVAL);
+    };
+    let prog = &args[0];
+    if prog.contains('/') {
+        let Err(e) = execve(&argv[0], &argv, &envp);
+        return exec_fail(e);
+    }
+    let path = env
+        .unwrap_or_default()
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or(crate::defaults::DEFAULT_PATH);
+    let mut seen = Errno::ENOENT;
+    for dir in path.split(':').filter(|d| !d.is_empty()) {
+        let Ok(candidate) = CString::new(format!("{dir}/{prog}")) else {
+            continue;
+        };
+        let Err(e) = execve(&candidate, &argv, &envp);
+        match e {
+            Errno::ENOENT | Errno::ENOTDIR => {}
+            Errno::EACCES => seen = Errno::EACCES,
+            other => return exec_fail(other),
+        }
+    }
+    exec_fail(seen)
+}
+
+fn rlimit_resource(t: oci_spec::runtime::PosixRlimitType) -> Option<nix::sys::resource::Resource> {
+    use nix::sys::resource::Resource as R;
+    use oci_spec::runtime::PosixRlimitType as T;
+    Some(match t {
+        T::RlimitCpu => R::RLIMIT_CPU,
+        T::RlimitFsize => R::RLIMIT_FSIZE,
+        T::RlimitData => R::RLIMIT_DATA,
+        T::RlimitStack => R::RLIMIT_STACK,
+        T::RlimitCore => R::RLIMIT_CORE,
+        T::RlimitRss => R::RLIMIT_RSS,
+        T::RlimitNproc => R::RLIMIT_NPROC,
+        T::RlimitNofile => R::RLIMIT_NOFILE,
+        T::RlimitMemlock => R::RLIMIT_MEMLOCK,
+        T::RlimitAs => R::RLIMIT_AS,
+        T::RlimitLocks => R::RLIMIT_LOCKS,
+        T::RlimitSigpending => R::RLIMIT_SIGPENDING,
+        T::RlimitMsgqueue => R::RLIMIT_MSGQUEUE,
+        T::RlimitNice => R::RLIMIT_NICE,
+        T::RlimitRtprio => R::RLIMIT_RTPRIO,
+        T::RlimitRttime => R::RLIMIT_RTTIME,
+        #[allow(unreachable_patterns)]
+        _ => return None,
+    })
+}
