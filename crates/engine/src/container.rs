@@ -138,7 +138,7 @@ pub struct HostConfig {
     #[serde(default)]
     pub networks: Vec<NetworkRequest>,
     /// Names its endpoints answer to in the resolver only while it is ready (see
-    /// `network::dns::ready`): a Kubernetes Service's name on the pods its selector matches.
+    /// `Container::ready`): a Kubernetes Service's name on the pods its selector matches.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ready_names: Vec<String>,
     /// Ports of Kubernetes Services with a cluster IP that lead to this container's network namespace
@@ -282,6 +282,33 @@ pub struct Container {
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
 impl Container {
+    /// Whether the container's ready names answer now: it runs, and every running or stopped container that
+    /// joins its network namespace (`--network container:C`) and has a readiness check is running and ready.
+    /// With none that has a check, running is ready, as a Kubernetes pod with no readiness probe is.
+    pub fn ready(&self, all: &[Container]) -> bool {
+        let c = self;
+        let joins = |x: &Container| {
+            x.config
+                .host
+                .network_mode
+                .strip_prefix("container:")
+                .is_some_and(|r| {
+                    r == c.name.as_str() || (!r.is_empty() && c.id.as_str().starts_with(r))
+                })
+        };
+        c.state.status == Status::Running
+            && all
+                .iter()
+                .filter(|x| joins(x) && x.config.readiness.as_ref().is_some_and(|r| r.runs()))
+                .all(|x| {
+                    x.state.status == Status::Running
+                        && x.state
+                            .readiness
+                            .as_ref()
+                            .is_some_and(|h| h.status == crate::health::HealthStatus::Healthy)
+                })
+    }
+
     /// The document `inspect` prints, with Docker's field names, so Docker's templates work on it.
     pub fn inspect(&self) -> serde_json::Value {
         let c = &self.config;

@@ -20,7 +20,6 @@ use crate::container::{Container, ServicePort};
 use crate::context::Context;
 use crate::error::network::NetworkError;
 use crate::error::EngineError;
-use crate::network::dns;
 use crate::network::record::Endpoint;
 
 /// The names a Service answers to: its own, and its fully qualified name in the `default` namespace.
@@ -46,11 +45,11 @@ pub(crate) fn cluster_names(c: &Container) -> Vec<(Vec<String>, IpAddr)> {
 /// The firewall's rules for the cluster IPs `ips`, from every container (`all`) and the first IPv4 and
 /// IPv6 addresses of each container's endpoints (`addresses`, by container ID): one per (cluster IP,
 /// protocol, port), with the addresses (of the cluster IP's family) and target ports of the containers
-/// that back it and are ready ([`dns::ready`]).
+/// that back it and are ready ([`Container::ready`]).
 pub fn rules(ips: &[IpAddr], all: &[Container], addresses: &Addresses) -> Vec<ServiceRule> {
     let mut out: Vec<ServiceRule> = Vec::new();
     for c in all {
-        let ready = dns::ready(c, all);
+        let ready = c.ready(all);
         for p in c
             .config
             .host
