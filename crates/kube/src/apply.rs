@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 
 use minotaur_engine::context::Context;
 
+use crate::env::PodAddresses;
 use crate::error::KubeError;
 use crate::labels;
-use crate::play::{Plan, PodAddresses, PodPlan};
+use crate::plan::{Plan, PodPlan};
 
 /// How `apply` reports what it does, for the CLI to word.
 pub enum Event<'a> {

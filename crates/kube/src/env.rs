@@ -6,8 +6,6 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::EnvVar;
 
-use crate::play::Sources;
-
 /// A pod's field known once its infra container is made (`fieldRef`s of `status`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PodField {
@@ -104,4 +102,12 @@ pub(crate) fn env_value(
         "env {}: only configMapKeyRef, secretKeyRef and fieldRef are supported",
         e.name
     ))
+}
+
+/// What the plan reads besides the pods: the stream's ConfigMaps and Secrets, by name.
+pub(crate) struct Sources {
+    pub(crate) config_maps: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
+    pub(crate) secrets: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
+    pub(crate) node: String,
+    pub(crate) network: String,
 }

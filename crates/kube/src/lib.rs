@@ -15,6 +15,7 @@ pub mod generate;
 pub mod labels;
 pub mod manifest;
 pub mod names;
+pub mod plan;
 pub mod play;
 pub mod probe;
 pub mod quantity;

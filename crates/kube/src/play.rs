@@ -15,107 +15,16 @@ use minotaur_engine::create::{CreateRequest, HOST_IMAGE};
 use minotaur_engine::parse::{Bind, NsMode, PortMapping, Proto, VolumeMount};
 use minotaur_engine::restart::RestartPolicy;
 
+use crate::env::Sources;
 use crate::env::{env_value, EnvValue};
 pub use crate::env::{PodAddresses, PodField};
 use crate::error::KubeError;
 use crate::labels;
 use crate::manifest::Object;
+pub use crate::plan::{Plan, PodPlan};
 use crate::probe;
 use crate::quantity;
 use crate::service::ClusterIp;
-
-/// A pod to make.
-#[derive(Debug)]
-pub struct PodPlan {
-    pub name: String,
-    pub infra: CreateRequest,
-    /// Run to completion, in order, before `containers` start.
-    pub init: Vec<CreateRequest>,
-    pub containers: Vec<CreateRequest>,
-    /// Volumes the pod owns (emptyDir, configMap and secret contents): removed with it.
-    pub volumes: Vec<String>,
-    /// Volumes of PersistentVolumeClaims: made when missing, kept by `--down`.
-    pub claims: Vec<String>,
-    /// Files to write into the pod's volumes: (volume, path inside it, content, mode).
-    pub files: Vec<(String, String, Vec<u8>, u32)>,
-    /// Environment variables known only once the infra container has its address: (container, index
-    /// in its `env`, field). Their entries hold `NAME=` until [`PodPlan::fill`].
-    pub late_env: Vec<(String, usize, PodField)>,
-    /// The Services whose selector matches the pod, as the manifest gave them (see
-    /// [`crate::service::fill`]).
-    pub services: Vec<k8s_openapi::api::core::v1::Service>,
-}
-
-impl PodPlan {
-    /// `req` (one of this pod's init containers or containers) with its late environment filled in.
-    pub fn fill(&self, req: &CreateRequest, addrs: &PodAddresses) -> Result<CreateRequest, String> {
-        let mut req = req.clone();
-        let name = req
-            .name
-            .as_ref()
-            .map(|n| n.as_str().to_owned())
-            .unwrap_or_default();
-        for (_, index, field) in self.late_env.iter().filter(|(c, _, _)| *c == name) {
-            let (list, all) = match field {
-                PodField::PodIp => (&addrs.pod, false),
-                PodField::PodIps => (&addrs.pod, true),
-                PodField::HostIp => (&addrs.host, false),
-                PodField::HostIps => (&addrs.host, true),
-            };
-            let value = if all {
-                list.join(",")
-            } else {
-                list.first().cloned().unwrap_or_default()
-            };
-            if value.is_empty() {
-                return Err(format!(
-                    "container {name}: the pod has no address for {}",
-                    field.path()
-                ));
-            }
-            if let Some(e) = req.env.get_mut(*index) {
-                e.push_str(&value);
-            }
-        }
-        Ok(req)
-    }
-}
-
-impl PodPlan {
-    /// Every image the pod's containers need.
-    pub fn images(&self) -> Vec<&str> {
-        let mut out: Vec<&str> = self
-            .init
-            .iter()
-            .chain(&self.containers)
-            .map(|r| r.image.as_str())
-            .collect();
-        out.sort();
-        out.dedup();
-        out
-    }
-}
-
-/// What `plan` makes of a stream: its pods, and the claims (`PersistentVolumeClaim`) it declares.
-#[derive(Debug, Default)]
-pub struct Plan {
-    pub pods: Vec<PodPlan>,
-    pub claims: Vec<String>,
-    /// Services with a cluster IP: their names and the addresses and families they ask for (chosen at
-    /// apply: see [`crate::service::assign`]).
-    pub services: Vec<(String, crate::service::Wanted)>,
-    /// The network the pods join (`kube play --network`, `bridge` by default).
-    pub network: String,
-    pub warnings: Vec<String>,
-}
-
-/// What the plan reads besides the pods: the stream's ConfigMaps and Secrets, by name.
-pub(crate) struct Sources {
-    pub(crate) config_maps: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
-    pub(crate) secrets: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
-    pub(crate) node: String,
-    pub(crate) network: String,
-}
 
 /// The pods of `objects`, with `node` as `spec.nodeName` (the host's name), on the network `network`
 /// (unless they use the host's).

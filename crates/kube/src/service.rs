@@ -25,7 +25,8 @@ use minotaur_engine::context::Context;
 use minotaur_firewall::Proto;
 
 use crate::error::KubeError;
-use crate::play::{Plan, PodPlan};
+pub use crate::plan::{FamilyPolicy, Wanted};
+use crate::plan::{Plan, PodPlan};
 
 /// What a Service's address is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,28 +35,6 @@ pub enum ClusterIp {
     Headless,
     /// One cluster IP per family, chosen at apply ([`assign`]) unless the manifest names it.
     Virtual(Wanted),
-}
-
-/// The cluster IPs a Service asks for.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Wanted {
-    /// `clusterIPs` (or `clusterIP`), as the manifest names them.
-    pub fixed: Vec<IpAddr>,
-    /// `ipFamilies`, `true` for IPv4, in order; empty when not given.
-    pub families: Vec<bool>,
-    pub policy: FamilyPolicy,
-}
-
-/// `ipFamilyPolicy`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum FamilyPolicy {
-    /// One cluster IP, of the first of `ipFamilies`, or of the pods' network's first family.
-    #[default]
-    SingleStack,
-    /// One per family the pods' network has.
-    PreferDualStack,
-    /// One per family; refused on a network without both.
-    RequireDualStack,
 }
 
 /// A Service as `play` reads it.
