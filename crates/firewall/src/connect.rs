@@ -26,7 +26,8 @@ use std::path::{Path, PathBuf};
 use minotaur_sys::bpf;
 use nix::errno::Errno;
 
-use crate::rules::{PortRule, Proto};
+use crate::batch::Proto;
+use crate::rules::PortRule;
 
 /// The pinned map of published loopback ports, and the program that reads it.
 const MAP: &str = "connect4-ports";

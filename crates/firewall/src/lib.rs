@@ -64,15 +64,18 @@
 //! two racing publishers of the same port cannot both succeed.
 #![forbid(unsafe_code)]
 
+mod batch;
 pub mod connect;
 pub mod rules;
 pub mod services;
+mod table;
 
 use std::net::IpAddr;
 
 use minotaur_sys::{NftLoadError, Nftables};
 
-pub use rules::{NetworkRules, PortRule, Proto};
+pub use batch::Proto;
+pub use rules::{NetworkRules, PortRule};
 pub use services::{ServiceRule, Slot};
 
 /// Errors of the firewall.

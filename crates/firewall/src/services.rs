@@ -58,10 +58,11 @@
 //! set `cluster_ips6`, with the same rules in the same places. A cluster IP leads to endpoints of its own
 //! family: a dual-stack Service is two cluster IPs. Node ports lead to IPv4 endpoints only.
 
-use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::rules::{Batch, Command, Element, Proto, Verb};
+use crate::batch::{Batch, Command, Element, Proto, Verb};
+pub use crate::batch::{Front, ProtoKey, Slot};
+pub(crate) use crate::table::MAPS;
 use crate::FirewallError;
 
 /// The service range (see the module documentation).
@@ -74,35 +75,6 @@ pub const SLOTS: u16 = 16;
 
 /// The range node ports are given out from when a Service names none (Kubernetes' default).
 pub const NODE_PORTS: std::ops::RangeInclusive<u16> = 30000..=32767;
-
-/// The maps' names and declarations. A source-port slot is typed as a port (it is the masked source
-/// port), a source-address slot as an address.
-pub(crate) const MAPS: [(&str, &str); 6] = [
-    (
-        "services4",
-        "type ipv4_addr . inet_proto . inet_service . inet_service : ipv4_addr . inet_service;",
-    ),
-    (
-        "services4_client",
-        "type ipv4_addr . inet_proto . inet_service . ipv4_addr : ipv4_addr . inet_service;",
-    ),
-    (
-        "services6",
-        "type ipv6_addr . inet_proto . inet_service . inet_service : ipv6_addr . inet_service;",
-    ),
-    (
-        "services6_client",
-        "type ipv6_addr . inet_proto . inet_service . ipv6_addr : ipv6_addr . inet_service;",
-    ),
-    (
-        "node_ports4",
-        "type inet_proto . inet_service . inet_service : ipv4_addr . inet_service;",
-    ),
-    (
-        "node_ports4_client",
-        "type inet_proto . inet_service . ipv4_addr : ipv4_addr . inet_service;",
-    ),
-];
 
 /// Whether `ip` is in the service range of its family.
 pub fn in_range(ip: IpAddr) -> bool {
@@ -129,92 +101,6 @@ pub struct ServiceRule {
     pub client_affinity: bool,
     /// Of the cluster IP's family.
     pub endpoints: Vec<(IpAddr, u16)>,
-}
-
-/// Where a slot's connections arrive: a cluster IP, or a node port on any address of the host.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Front {
-    ClusterIp(IpAddr),
-    Node,
-}
-
-/// One element of a map: a port's slot (0 to 15) and the endpoint it leads to.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Slot {
-    pub front: Front,
-    pub proto: ProtoKey,
-    pub port: u16,
-    /// Whether the slot is the client's address's (`sessionAffinity: ClientIP`) or its source port's.
-    pub by_client: bool,
-    pub slot: u16,
-    pub to: IpAddr,
-    pub to_port: u16,
-}
-
-impl Slot {
-    /// The map the slot is an element of.
-    pub fn map(&self) -> &'static str {
-        match (self.front, self.by_client) {
-            (Front::ClusterIp(IpAddr::V4(_)), false) => MAPS[0].0,
-            (Front::ClusterIp(IpAddr::V4(_)), true) => MAPS[1].0,
-            (Front::ClusterIp(IpAddr::V6(_)), false) => MAPS[2].0,
-            (Front::ClusterIp(IpAddr::V6(_)), true) => MAPS[3].0,
-            (Front::Node, false) => MAPS[4].0,
-            (Front::Node, true) => MAPS[5].0,
-        }
-    }
-
-    /// Whether the slot belongs to `ips` or `node_ports`.
-    fn of(&self, ips: &[IpAddr], node_ports: &[(ProtoKey, u16)]) -> bool {
-        match self.front {
-            Front::ClusterIp(ip) => ips.contains(&ip),
-            Front::Node => node_ports.contains(&(self.proto, self.port)),
-        }
-    }
-}
-
-/// [`Proto`] with an order, for sorting slots.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ProtoKey {
-    Tcp,
-    Udp,
-}
-
-impl From<Proto> for ProtoKey {
-    fn from(p: Proto) -> ProtoKey {
-        match p {
-            Proto::Tcp => ProtoKey::Tcp,
-            Proto::Udp => ProtoKey::Udp,
-        }
-    }
-}
-
-impl fmt::Display for ProtoKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ProtoKey::Tcp => "tcp",
-            ProtoKey::Udp => "udp",
-        })
-    }
-}
-
-/// The element as its map holds it (see [`Slot::map`]).
-impl fmt::Display for Slot {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Front::ClusterIp(ip) = self.front {
-            write!(f, "{ip} . ")?;
-        }
-        write!(f, "{} . {} . ", self.proto, self.port)?;
-        if self.by_client {
-            match self.to {
-                IpAddr::V4(_) => write!(f, "{}", Ipv4Addr::from(u32::from(self.slot)))?,
-                IpAddr::V6(_) => write!(f, "{}", Ipv6Addr::from(u128::from(self.slot)))?,
-            }
-        } else {
-            write!(f, "{}", self.slot * 2)?;
-        }
-        write!(f, " : {} . {}", self.to, self.to_port)
-    }
 }
 
 /// The slots of `rules`: each port's endpoints, sorted, given out in turn over its [`SLOTS`] slots, at the
@@ -331,7 +217,7 @@ pub fn replace(
     // A slot's key with another endpoint is deleted and added again: `add` cannot change a value.
     let gone: Vec<&Slot> = live
         .iter()
-        .filter(|s| s.of(&our_ips, &our_ports) && !wanted.contains(s))
+        .filter(|s| slot_of(s, &our_ips, &our_ports) && !wanted.contains(s))
         .collect();
     let new: Vec<&Slot> = wanted.iter().filter(|s| !live.contains(s)).collect();
     let mut b = Batch::default();
@@ -434,6 +320,14 @@ pub fn parse_map(map: &str, listing: &str) -> Vec<Slot> {
         .collect();
     out.sort();
     out
+}
+
+/// Whether `slot` belongs to `ips` or `node_ports`.
+fn slot_of(slot: &Slot, ips: &[IpAddr], node_ports: &[(ProtoKey, u16)]) -> bool {
+    match slot.front {
+        Front::ClusterIp(ip) => ips.contains(&ip),
+        Front::Node => node_ports.contains(&(slot.proto, slot.port)),
+    }
 }
 
 #[cfg(test)]
