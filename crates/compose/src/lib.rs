@@ -11,13 +11,17 @@
 
 pub mod canonical;
 pub mod dotenv;
+mod error;
+mod files;
 pub mod interpolate;
 mod load;
 pub mod merge;
 pub mod model;
 pub mod normalize;
 pub mod output;
+mod reader;
 pub mod schema;
+mod select;
 pub mod yaml;
 
 pub use load::{
