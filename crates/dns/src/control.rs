@@ -204,6 +204,13 @@ pub fn notify_nowait(dir: &Path, exe: &Path, reload: bool) -> Result<Option<Star
     notify_with(dir, exe, reload)
 }
 
+/// Whether a server for `dir` runs: the lock file names a live `dns-serve` of `dir`. Only reads; a server
+/// that is starting (it has yet to write its PID) or exiting may be missed or counted, so this is a hint for
+/// skipping work, never a step of the protocol.
+pub fn serving(dir: &Path) -> bool {
+    fs::canonicalize(dir).is_ok_and(|dir| server_pid(&dir).is_some())
+}
+
 /// A server that [`notify_nowait`] started and that may not serve yet.
 #[derive(Debug)]
 pub struct Starting {
@@ -356,6 +363,32 @@ pub fn detach() -> Result<(), DnsError> {
 mod tests {
     use super::*;
     use crate::{Listener, Record};
+
+    #[test]
+    fn serving_only_when_the_lock_file_names_a_live_server_of_this_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!serving(dir.path()), "no lock file");
+        assert!(!serving(&dir.path().join("missing")), "no directory");
+        let lock = open_lock(dir.path()).unwrap();
+        set_pid(dir.path(), &lock, Some(std::process::id())).unwrap();
+        assert!(!serving(dir.path()), "a PID that is not a dns-serve");
+        // A process whose command line is a server's of this directory (the shell stays, as `sleep` is not
+        // its last command).
+        let real = fs::canonicalize(dir.path()).unwrap();
+        let mut fake = Command::new("sh")
+            .args(["-c", "sleep 30; true", "dns-serve", "--dir"])
+            .arg(&real)
+            .spawn()
+            .unwrap();
+        set_pid(dir.path(), &lock, Some(fake.id())).unwrap();
+        let other = tempfile::tempdir().unwrap();
+        let named = serving(dir.path());
+        fake.kill().unwrap();
+        fake.wait().unwrap();
+        assert!(named, "a live server of this directory");
+        assert!(!serving(other.path()), "another directory");
+        assert!(!serving(dir.path()), "the server is gone");
+    }
 
     #[test]
     fn config_round_trips_and_missing_is_empty() {

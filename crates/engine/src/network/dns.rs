@@ -55,6 +55,11 @@ fn try_update(ctx: &Context, id: &ContainerId) -> Result<Option<Container>, Engi
 /// then finds the configuration written and the server there. Gives back the server it started, if it
 /// started one. Should the container not come to run, [`update`] lets the resolver go again.
 pub(crate) fn start_early(ctx: &Context, id: &ContainerId) -> Option<minotaur_dns::Starting> {
+    // With a server running (a container of some network runs) there is no start to overlap, and
+    // nothing is read or written twice.
+    if minotaur_dns::serving(&dir(ctx)) {
+        return None;
+    }
     match update_records(ctx, id, true) {
         Ok((_, starting)) => starting,
         Err(e) => {
