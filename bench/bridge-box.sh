@@ -30,6 +30,19 @@ if [ -n "$old" ]; then
     --pair "none: new/old" "$new run --rm --network none host true" "$old run --rm --network none host true")
 fi
 python3 "$bench/timeit.py" -n "$runs" -w 3 "${pairs[@]}"
+# The same beside a running container of the network: its resolver serves already, no run starts one.
+# (Names differ between the builds: both register theirs in the box's /run/netns.)
+for which in new ${old:+old}; do
+  ${!which} run -d --name "bench-beside-$which" host sleep 100000 >/dev/null
+done
+beside=(--solo "bridged, beside a running one: new" "$new run --rm host true")
+if [ -n "$old" ]; then
+  beside=(--pair "bridged, beside a running one: new/old" "$new run --rm host true" "$old run --rm host true")
+fi
+python3 "$bench/timeit.py" -n "$runs" -w 3 "${beside[@]}"
+for which in new ${old:+old}; do
+  ${!which} rm -f "bench-beside-$which" >/dev/null
+done
 # The debug log's step times of a bridged run: ten of each build, alternating, medians per step (a step is
 # a debug line without the container's name and the numbers in it).
 for i in $(seq 10); do

@@ -6,7 +6,8 @@
 # and minotaur's nftables table are the box's), each build with a store, a run root and a network
 # namespace of its own (entered with nsenter, for both of a pair alike), timeit.py
 # alternates: each build's bridged run against its `--network none` run, and the two builds' bridged runs
-# (and `none` runs) against each other. Then ten bridged runs of each build with the debug log, whose step
+# (and `none` runs) against each other; then the bridged runs again beside a running container of the
+# network (whose resolver already serves). Then ten bridged runs of each build with the debug log, whose step
 # times (µs since the CLI started) are printed as medians per step. See bench/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
