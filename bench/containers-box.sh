@@ -112,12 +112,23 @@ say "== run a container that runs true (--rm, no network)"
 mino_run="$bin run --rm --network none host true"
 docker_row=(--skip "run --rm true: docker" "$docker_skip")
 [ -z "$docker_skip" ] && docker_row=(--pair "run --rm true: docker" "$mino_run" "$docker run --rm --network none minotaur-bench true")
+# The floor: the same namespaces made and entered with nothing else done (issue 15's target is 2.5x it).
 timeit --json "$out.run.json" \
+  --pair "run --rm true: floor, unshare -fpmuin --mount-proc" "$mino_run" "unshare -fpmuin --mount-proc true" \
   --pair "run --rm true: crun run" "$mino_run" "$crun run -b $tmp/crun/run bench-run" \
   --pair "run --rm true: crun run, Docker's caps+seccomp" "$mino_run" "$crun run -b $tmp/crun/run-confined bench-run" \
   --pair "run --rm true: runc run" "$mino_run" "$runc run -b $tmp/runc/run bench-run" \
   --pair "run --rm true: podman" "$mino_run" "podman run --rm --network none localhost/minotaur-bench true" \
   "${docker_row[@]}"
+# A host whose root mount is private (inside another container, a CI job) gets no mount template. The same
+# run in a mount namespace of its own whose mounts are all private (and a run root of its own, bound here
+# once as the engine would bind it, so that no run binds it again), against one in a mount namespace whose
+# mounts stay shared, which copies the box's: the template the runs above made comes with it.
+mkdir -p /run/minotaur-private && mount --bind /run/minotaur-private /run/minotaur-private
+timeit --json "$out.private-root.json" \
+  --pair "run --rm true: private root vs shared" \
+  "unshare -m --propagation private env MINOTAUR_RUNROOT=/run/minotaur-private $mino_run" \
+  "unshare -m --propagation unchanged $mino_run"
 
 # --- exec, with one container of each running sleep ---
 say

@@ -5,6 +5,7 @@
 mod cli;
 mod cmd;
 mod error;
+mod global;
 mod output;
 mod progress;
 mod render;
@@ -12,7 +13,7 @@ mod render;
 use std::process::ExitCode;
 
 use clap::error::ErrorKind;
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 fn main() -> ExitCode {
     // Called as `minotaur-runc` (a link to this binary), it answers runc's command line.
@@ -25,7 +26,7 @@ fn main() -> ExitCode {
     if name == Some(std::ffi::OsStr::new("minotaur-cni")) {
         return cmd::cni::main();
     }
-    let parsed = match cmd::parse_exec() {
+    let parsed = match cli::parse_exec() {
         Some(cli) => Ok(cli),
         None => cli::Cli::try_parse(),
     };
@@ -34,7 +35,7 @@ fn main() -> ExitCode {
         Err(err) => return usage_error(err),
     };
     cli.global.init_logging();
-    match cmd::run(cli) {
+    match cmd::run(&cli.global, cli.command, cli::Cli::command) {
         Ok(code) => ExitCode::from(code),
         Err(err) if err.is_broken_pipe() => ExitCode::SUCCESS,
         Err(err) => {

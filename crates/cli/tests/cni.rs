@@ -11,7 +11,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, Output, Stdio};
 
-use common::{host, ok, show};
+use common::{have, host, ok, show};
 use minotaur_testhost::TestHost;
 use serde_json::{json, Value};
 
@@ -405,16 +405,6 @@ fn a_port_mapping_is_reached_over_loopback_and_survives_a_reload() {
     h.sh_ok(&format!("kill {pid}"));
 }
 
-/// True when `tool` is on the PATH; otherwise says the test is skipped.
-fn have(tool: &str) -> bool {
-    let found = std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(tool).is_file()));
-    if !found {
-        eprintln!("skipped: {tool} is not installed");
-    }
-    found
-}
-
 /// A layer tar of a busybox root: `/bin/busybox` and the applets the test uses as links to it.
 fn busybox_layer(h: &TestHost) -> Vec<u8> {
     let busybox = h.sh_ok("command -v busybox");
@@ -724,4 +714,278 @@ fn range_sets_requested_addresses_capabilities_and_a_previous_result() {
     }
     assert_eq!(h.sh_ok("ip -o link show").matches(": mc").count(), 0);
     ok(&h, &["network", "rm", "ranges"]);
+}
+
+#[test]
+fn several_range_sets_of_one_family_give_an_address_each() {
+    let Some(h) = host() else { return };
+    netns_add(&h, &["ms0", "ms1", "ms2"]);
+    let conf = json!({
+        "cniVersion": "1.0.0",
+        "name": "multi",
+        "type": "minotaur-cni",
+        "ipam": {"type": "host-local", "ranges": [
+            [{"subnet": "10.67.0.0/24", "rangeStart": "10.67.0.10", "rangeEnd": "10.67.0.19",
+              "gateway": "10.67.0.1"}],
+            [{"subnet": "10.67.0.0/24", "rangeStart": "10.67.0.100", "rangeEnd": "10.67.0.100"}]
+        ]}
+    });
+    // One address from each set, both on the interface and in the result, one default route.
+    let a = cni_ok(&h, "ADD", "m0", "ms0", &conf);
+    let ips: Vec<&str> = a["ips"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["address"].as_str().unwrap())
+        .collect();
+    assert_eq!(ips, ["10.67.0.10/24", "10.67.0.100/24"], "{a}");
+    assert_eq!(a["routes"].as_array().unwrap().len(), 1, "{a}");
+    let inside = h.sh_ok("ip netns exec ms0 ip -o -4 addr show eth0");
+    assert!(
+        inside.contains("10.67.0.10/24") && inside.contains("10.67.0.100/24"),
+        "{inside}"
+    );
+    let mut check = conf.clone();
+    check["prevResult"] = a.clone();
+    cni_ok(&h, "CHECK", "m0", "ms0", &check);
+    // The second set is exhausted now: the next ADD fails and takes nothing from the first.
+    let (code, msg) = cni_err(&h, "ADD", "m1", "ms1", &conf);
+    assert_eq!(code, 999);
+    assert!(msg.contains("no free address"), "{msg}");
+    // Requested addresses go to the set that holds them; two in one set are refused.
+    cni_ok(&h, "DEL", "m0", "ms0", &conf);
+    let mut wanted = conf.clone();
+    wanted["args"] = json!({"cni": {"ips": ["10.67.0.100", "10.67.0.15"]}});
+    let b = cni_ok(&h, "ADD", "m1", "ms1", &wanted);
+    assert_eq!(b["ips"][0]["address"], "10.67.0.15/24", "{b}");
+    assert_eq!(b["ips"][1]["address"], "10.67.0.100/24", "{b}");
+    wanted["args"] = json!({"cni": {"ips": ["10.67.0.16", "10.67.0.17"]}});
+    let (code, msg) = cni_err(&h, "ADD", "m2", "ms2", &wanted);
+    assert_eq!(code, 7);
+    assert!(msg.contains("10.67.0.17"), "{msg}");
+    // DEL frees both addresses: they are the next attachment's.
+    cni_ok(&h, "DEL", "m1", "ms1", &conf);
+    let c = cni_ok(&h, "ADD", "m2", "ms2", &conf);
+    assert_eq!(c["ips"][1]["address"], "10.67.0.100/24", "{c}");
+    cni_ok(&h, "DEL", "m2", "ms2", &conf);
+    ok(&h, &["network", "rm", "multi"]);
+}
+
+#[test]
+fn is_gateway_false_leaves_the_bridge_without_an_address_or_default_route() {
+    let Some(h) = host() else { return };
+    netns_add(&h, &["ng0", "ng1", "ng2"]);
+    let conf = json!({
+        "cniVersion": "1.0.0",
+        "name": "nogw",
+        "type": "minotaur-cni",
+        "bridge": "nogw0",
+        "isGateway": false,
+        "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.68.0.0/24"}]]}
+    });
+    let a = cni_ok(&h, "ADD", "g0", "ng0", &conf);
+    let b = cni_ok(&h, "ADD", "g1", "ng1", &conf);
+    // No address on the bridge, no default route inside, no resolver in the result; the pods still
+    // reach each other over the bridge.
+    let bridge = h.sh_ok("ip -o addr show dev nogw0");
+    assert!(!bridge.contains("inet "), "{bridge}");
+    assert_eq!(a["routes"], json!([]), "{a}");
+    assert!(a["dns"].get("nameservers").is_none(), "{a}");
+    assert_eq!(
+        h.sh_ok("ip netns exec ng0 ip route show default").trim(),
+        ""
+    );
+    h.sh_ok(&format!(
+        "ip netns exec ng0 busybox ping -c 1 -W 5 {}",
+        address(&b)
+    ));
+    // The network says so as Docker does, and a configuration that disagrees with it is refused.
+    let options = ok(
+        &h,
+        &[
+            "network",
+            "inspect",
+            "nogw",
+            "--format",
+            "{{json .Options}}",
+        ],
+    );
+    assert!(
+        options.contains(r#""com.docker.network.bridge.inhibit_ipv4":"true""#),
+        "{options}"
+    );
+    let mut gw = conf.clone();
+    gw["isGateway"] = json!(true);
+    let (code, msg) = cni_err(&h, "ADD", "g2", "ng2", &gw);
+    assert_eq!(code, 7);
+    assert!(msg.contains("isGateway"), "{msg}");
+    // A default route the IPAM section names is added, via its gateway.
+    let mut routed = conf.clone();
+    routed["ipam"]["routes"] = json!([{"dst": "0.0.0.0/0", "gw": "10.68.0.254"}]);
+    let c = cni_ok(&h, "ADD", "g2", "ng2", &routed);
+    assert_eq!(c["routes"][0]["gw"], "10.68.0.254", "{c}");
+    let route = h.sh_ok("ip netns exec ng2 ip route show default");
+    assert!(route.contains("via 10.68.0.254"), "{route}");
+    // With an IPv6 range it is refused: only the IPv4 gateway can stay off the bridge.
+    let mut v6 = conf.clone();
+    v6["name"] = json!("nogw6");
+    v6["ipam"]["ranges"] = json!([[{"subnet": "fd00:68::/64"}]]);
+    assert_eq!(cni_err(&h, "ADD", "g3", "ng2", &v6).0, 2);
+    for (id, ns) in [("g0", "ng0"), ("g1", "ng1"), ("g2", "ng2")] {
+        cni_ok(&h, "DEL", id, ns, &conf);
+    }
+    ok(&h, &["network", "rm", "nogw"]);
+    assert_eq!(ok(&h, &["system", "check"]), "");
+}
+
+/// Receives one TCP connection on port 5201 of every address, says "listening" first, and prints the
+/// bytes it read and the seconds from the first byte to the end.
+const RECEIVER: &str = r#"
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 5201))
+s.listen(1)
+print("listening", flush=True)
+c, _ = s.accept()
+n, first = 0, None
+while True:
+    b = c.recv(65536)
+    if not b:
+        break
+    if first is None:
+        first = time.monotonic()
+    n += len(b)
+print(n, time.monotonic() - first, flush=True)
+"#;
+
+/// Sends `sys.argv[2]` bytes to port 5201 of `sys.argv[1]`.
+const SENDER: &str = r#"
+import socket, sys
+c = socket.create_connection((sys.argv[1], 5201), timeout=60)
+c.sendall(b"x" * int(sys.argv[2]))
+c.close()
+"#;
+
+/// Sends `bytes` from namespace `from` to `to_ip` in namespace `to`; returns the rate the receiver saw,
+/// in bits per second.
+fn transfer(h: &TestHost, from: &str, to: &str, to_ip: &str, bytes: u64) -> f64 {
+    use std::io::BufRead;
+    let mut rx = h
+        .command("ip")
+        .args(["netns", "exec", to, "python3", "-c", RECEIVER])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(rx.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "listening");
+    let tx = h
+        .command("ip")
+        .args(["netns", "exec", from, "python3", "-c", SENDER, to_ip])
+        .arg(bytes.to_string())
+        .output()
+        .unwrap();
+    assert!(tx.status.success(), "sender: {}", show(&tx));
+    let seen = lines.next().unwrap().unwrap();
+    assert!(rx.wait().unwrap().success());
+    let (n, secs) = seen.split_once(' ').unwrap();
+    assert_eq!(n.parse::<u64>().unwrap(), bytes, "{seen}");
+    bytes as f64 * 8.0 / secs.parse::<f64>().unwrap()
+}
+
+#[test]
+fn the_bandwidth_capability_shapes_both_directions_and_del_removes_it() {
+    let Some(h) = host() else { return };
+    // python3 sends and receives the traffic.
+    if !have("python3") {
+        return;
+    }
+    netns_add(&h, &["bwa", "bwb"]);
+    // Into pod A at 16 Mbit/s, out of it at 8 Mbit/s; pod B is not shaped.
+    let (ingress, egress) = (16_000_000u64, 8_000_000u64);
+    let mut conf = minimal("bwnet");
+    conf["runtimeConfig"]["bandwidth"] = json!({
+        "ingressRate": ingress, "ingressBurst": 160_000,
+        "egressRate": egress, "egressBurst": 160_000,
+    });
+    // A rate without its burst is refused, as the reference plugin refuses it (7), and nothing is made.
+    let mut bad = conf.clone();
+    bad["runtimeConfig"]["bandwidth"] = json!({"egressRate": egress});
+    let (code, msg) = cni_err(&h, "ADD", "pod-a", "bwa", &bad);
+    assert_eq!(code, 7, "{msg}");
+    assert!(msg.contains("egressBurst"), "{msg}");
+
+    let a = cni_ok(&h, "ADD", "pod-a", "bwa", &conf);
+    let b = cni_ok(&h, "ADD", "pod-b", "bwb", &minimal("bwnet"));
+    let veth = a["interfaces"][1]["name"].as_str().unwrap().to_owned();
+    let ifb = format!("mb{}", &veth[2..]);
+    let (ip_a, ip_b) = (address(&a), address(&b));
+
+    // The kernel's view, as `tc` prints it: a token bucket at the host end's root, its ingress redirected
+    // to the ifb, and the ifb's own token bucket.
+    let host_q = h.sh_ok(&format!("tc -s qdisc show dev {veth}"));
+    assert!(host_q.contains("qdisc tbf 1: root"), "{host_q}");
+    assert!(host_q.contains("rate 16Mbit"), "{host_q}");
+    assert!(host_q.contains("qdisc ingress ffff:"), "{host_q}");
+    let filter = h.sh_ok(&format!("tc filter show dev {veth} ingress"));
+    assert!(
+        filter.contains(&format!("Egress Redirect to device {ifb}")),
+        "{filter}"
+    );
+    let ifb_q = h.sh_ok(&format!("tc -s qdisc show dev {ifb}"));
+    assert!(ifb_q.contains("rate 8Mbit"), "{ifb_q}");
+    let mut check = conf.clone();
+    check["prevResult"] = a.clone();
+    assert_eq!(cni_ok(&h, "CHECK", "pod-a", "bwa", &check), Value::Null);
+
+    // Real traffic between the two namespaces: 2 MB each way. A token bucket lets the burst through at
+    // once and then the rate; allow some slack for the burst and the timing, but not an unshaped rate
+    // (the same transfer between unshaped namespaces runs at gigabits).
+    let bytes = 2_000_000;
+    let out = transfer(&h, "bwa", "bwb", &ip_b, bytes);
+    assert!(
+        out > egress as f64 * 0.6 && out < egress as f64 * 1.25,
+        "egress at {out} bit/s, shaped to {egress}"
+    );
+    let into = transfer(&h, "bwb", "bwa", &ip_a, bytes);
+    eprintln!("pod A sent at {out:.0} bit/s and received at {into:.0} bit/s");
+    assert!(
+        into > ingress as f64 * 0.6 && into < ingress as f64 * 1.25,
+        "ingress at {into} bit/s, shaped to {ingress}"
+    );
+    // The ifb's counters hold what pod A sent.
+    let ifb_q = h.sh_ok(&format!("tc -s qdisc show dev {ifb}"));
+    let sent: u64 = ifb_q
+        .split_whitespace()
+        .skip_while(|w| *w != "Sent")
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{ifb_q}"));
+    assert!(sent >= bytes, "{ifb_q}");
+
+    // CHECK notices the shaping taken away.
+    h.sh_ok(&format!("tc qdisc del dev {veth} root"));
+    let (code, msg) = cni_err(&h, "CHECK", "pod-a", "bwa", &check);
+    assert_eq!(code, 999);
+    assert!(msg.contains("token bucket"), "{msg}");
+
+    // DEL takes the ifb away with the veth, and DEL again is still success.
+    cni_ok(&h, "DEL", "pod-a", "bwa", &conf);
+    cni_ok(&h, "DEL", "pod-a", "bwa", &conf);
+    let links = h.sh_ok("ip -o link show");
+    assert!(!links.contains(&veth) && !links.contains(&ifb), "{links}");
+    // An ifb of ours whose host end is gone is an orphan to system check, and its repair removes it.
+    h.sh_ok("ip link add mb0123456789abc type ifb");
+    let out = h.mino(&["system", "check"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("ifb mb0123456789abc"),
+        "{}",
+        show(&out)
+    );
+    ok(&h, &["system", "check", "--repair"]);
+    assert!(!h.sh_ok("ip -o link show").contains("mb0123456789abc"));
+    cni_ok(&h, "DEL", "pod-b", "bwb", &minimal("bwnet"));
+    ok(&h, &["network", "rm", "bwnet"]);
+    assert_eq!(ok(&h, &["system", "check"]), "");
 }

@@ -8,52 +8,25 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::Path;
 use std::process::Output;
 
-use common::{host, import_busybox, ok, show, wait_until_ok};
+use common::containerd::Containerd;
+use common::{have, host, import_busybox, ok, show, wait_until_ok};
 use minotaur_testhost::{wait_until, TestHost};
-
-/// True when `tool` is on the PATH; otherwise says the test is skipped.
-fn have(tool: &str) -> bool {
-    let found = std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(tool).is_file()));
-    if !found {
-        eprintln!("skipped: {tool} is not installed");
-    }
-    found
-}
 
 /// The loopback plugin containerd's CRI runs for every pod's `lo` (Debian's containernetworking-plugins).
 const LOOPBACK: &str = "/usr/lib/cni/loopback";
 
-/// containerd with its CRI plugin, started in the box; killed by its PID when dropped.
-struct Cri<'a> {
-    h: &'a TestHost,
-    pid: String,
-    socket: String,
-}
+/// containerd with its CRI plugin, started in the box (see [`Containerd`]).
+struct Cri<'a>(Containerd<'a>);
 
 impl<'a> Cri<'a> {
     fn start(h: &'a TestHost, bin_dir: &Path, conf_dir: &Path, runc: &Path) -> Cri<'a> {
-        let dir = h.dir().join("containerd-cri");
-        std::fs::create_dir_all(&dir).unwrap();
-        let config = dir.join("config.toml");
-        let socket = "/run/containerd-cri/containerd.sock".to_owned();
         // restrict_oom_score_adj: CRI gives a sandbox -998, and lowering a score needs CAP_SYS_RESOURCE,
         // which root may not have where the tests run; restricted, the sandbox keeps containerd's score.
-        let mut f = std::fs::File::create(&config).unwrap();
-        write!(
-            f,
-            r#"version = 2
-root = "{root}"
-state = "/run/containerd-cri/state"
-[grpc]
-  address = "{socket}"
-[ttrpc]
-  address = "{socket}.ttrpc"
-[plugins."io.containerd.grpc.v1.cri"]
+        let extra = format!(
+            r#"[plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "localhost/pause:latest"
   disable_apparmor = true
   restrict_oom_score_adj = true
@@ -65,47 +38,30 @@ state = "/run/containerd-cri/state"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
       BinaryName = "{runc}"
 "#,
-            root = dir.join("root").display(),
             bin = bin_dir.display(),
             conf = conf_dir.display(),
             runc = runc.display(),
-        )
-        .unwrap();
-        // containerd passes its environment (the box's MINOTAUR_* directories) on to the plugins it runs.
-        let pid = h
-            .sh_ok(&format!(
-                "mkdir -p /run/containerd-cri; containerd --config {c} >{l} 2>&1 & echo $!",
-                c = config.display(),
-                l = dir.join("log").display()
-            ))
-            .trim()
-            .to_owned();
-        let cri = Cri { h, pid, socket };
-        wait_until("containerd's CRI socket", || {
+        );
+        let cri = Cri(Containerd::start(h, "containerd-cri", &extra));
+        wait_until("containerd's CRI service", || {
             Ok(cri.client(&["version"]).status.success())
         })
         .unwrap();
         cri
     }
 
+    /// `ctr` in CRI's namespace.
     fn ctr(&self, args: &[&str]) -> String {
-        let out = self
-            .h
-            .command("ctr")
-            .args(["--address", &self.socket, "--namespace", "k8s.io"])
-            .args(args)
-            .output()
-            .expect("running ctr");
-        assert!(out.status.success(), "ctr {args:?}: {}", show(&out));
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        self.0.ok(&[&["--namespace", "k8s.io"][..], args].concat())
     }
 
     fn client(&self, args: &[&str]) -> Output {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cri_client.py");
-        self.h
+        self.0
+            .h
             .command("python3")
             .arg(script)
-            .arg(&self.socket)
+            .arg(&self.0.socket)
             .args(args)
             .output()
             .expect("running python3")
@@ -122,13 +78,7 @@ state = "/run/containerd-cri/state"
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(self.h.dir().join("containerd-cri/log")).unwrap_or_default()
-    }
-}
-
-impl Drop for Cri<'_> {
-    fn drop(&mut self) {
-        let _ = self.h.sh(&format!("kill {}", self.pid));
+        self.0.log()
     }
 }
 

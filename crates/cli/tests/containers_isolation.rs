@@ -481,6 +481,53 @@ fn without_a_shared_root_there_is_no_mount_template() {
     assert_clean(&h, &[]);
 }
 
+/// A host whose `/proc` has a second proc mounted over the first (as `unshare --mount-proc` leaves one):
+/// a container's own `/proc` used to replace only the top one, and a container allowed to unmount it found
+/// the host's processes in the one below. Checked without a mount template (private root), then with the
+/// template's ready root (shared root), whose `/proc`, `/dev`, `/sys` and `/run` are left empty.
+#[test]
+fn stacked_host_procs_are_not_found_under_a_containers_proc() {
+    let Some(h) = host() else { return };
+    h.sh_ok("mount -t proc proc /proc && mount --make-rprivate /");
+    assert!(
+        h.sh_ok("grep -c ' /proc proc ' /proc/self/mounts")
+            .trim()
+            .parse::<u32>()
+            .unwrap()
+            >= 2
+    );
+    let below =
+        |h: &TestHost| {
+            let o = h
+            .minotaur()
+            .env("MINOTAUR_LOG_LEVEL", "debug")
+            .args([
+                "run", "--rm", "--privileged", "--network", "none", "host", "sh", "-c",
+                "for d in /run /dev /sys /proc; do umount -l $d; done; ls -A /proc /sys | wc -l",
+            ])
+            .output()
+            .unwrap();
+            let log = String::from_utf8_lossy(&o.stderr).into_owned();
+            assert!(o.status.success(), "{log}");
+            (String::from_utf8_lossy(&o.stdout).trim().to_owned(), log)
+        };
+    let (entries, log) = below(&h);
+    assert!(
+        log.contains("mounts copied from the engine's namespace"),
+        "{log}"
+    );
+    // `ls` of two empty directories prints their two headers and a blank line between them.
+    assert_eq!(entries, "3", "what is under the container's /proc and /sys");
+    h.sh_ok("mount --make-rshared /");
+    let (entries, log) = below(&h);
+    assert!(
+        log.contains("mounts copied from /run/minotaur/mnt/template"),
+        "{log}"
+    );
+    assert_eq!(entries, "3", "what is under the container's /proc and /sys");
+    assert_clean(&h, &[]);
+}
+
 #[test]
 fn mount_points_through_an_images_symlinks_stay_in_its_root() {
     let Some(h) = host() else { return };

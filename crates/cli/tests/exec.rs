@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{host, ok};
+use common::{fails, host, ok};
 
 #[test]
 fn exec_sees_the_containers_namespaces_and_a_veth_moved_in_by_hand() {
@@ -114,4 +114,44 @@ fn exec_passes_exit_codes_and_flags_through() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not running"));
     ok(&h, &["rm", "app"]);
+}
+
+/// `exec` by name reads the container's exec record (`<runroot>/exec/<name>`) rather than the store. The
+/// record must follow the store: a renamed container is not reached by its old name, the old name taken by
+/// another container reaches that one, and a damaged record, or a stale one of a stopped container, is
+/// passed over for the store's answer.
+#[test]
+fn exec_by_name_follows_renames_and_stops_past_its_exec_record() {
+    let Some(h) = host() else { return };
+    let records = "/run/minotaur/exec";
+    let cmdline = |name: &str| ok(&h, &["exec", name, "cat", "/proc/1/cmdline"]);
+    ok(
+        &h,
+        &["run", "-d", "--name", "first", "host", "sleep", "1000"],
+    );
+    h.sh_ok(&format!("test -f {records}/first"));
+    assert_eq!(cmdline("first"), "sleep\u{0}1000\u{0}");
+    ok(&h, &["rename", "first", "second"]);
+    h.sh_ok(&format!("test ! -e {records}/first"));
+    let err = fails(&h, &["exec", "first", "true"], 1);
+    assert!(err.contains("no such container: first"), "{err}");
+    assert_eq!(cmdline("second"), "sleep\u{0}1000\u{0}");
+
+    ok(
+        &h,
+        &["run", "-d", "--name", "first", "host", "sleep", "2000"],
+    );
+    assert_eq!(cmdline("first"), "sleep\u{0}2000\u{0}");
+    h.sh_ok(&format!(
+        "cp {records}/first {records}/.saved && echo garbage > {records}/first"
+    ));
+    assert_eq!(cmdline("first"), "sleep\u{0}2000\u{0}");
+    ok(&h, &["stop", "-t", "0", "first"]);
+    h.sh_ok(&format!("mv {records}/.saved {records}/first"));
+    let err = fails(&h, &["exec", "first", "true"], 1);
+    assert!(err.contains("is not running"), "{err}");
+    ok(&h, &["start", "first"]);
+    assert_eq!(cmdline("first"), "sleep\u{0}2000\u{0}");
+    ok(&h, &["rm", "-f", "first", "second"]);
+    h.sh_ok(&format!("test ! -e {records}/first"));
 }

@@ -7,23 +7,13 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::{host, show};
+use common::containerd::Containerd;
+use common::{have, host, show};
 use minotaur_testhost::{wait_until, TestHost};
 use sha2::{Digest, Sha256};
-
-/// True when `tool` is on the PATH; otherwise says the test is skipped.
-fn have(tool: &str) -> bool {
-    let found = std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(tool).is_file()));
-    if !found {
-        eprintln!("skipped: {tool} is not installed");
-    }
-    found
-}
 
 /// `minotaur-runc`: the binary under that name, in the box's directory.
 fn runc_link(h: &TestHost) -> PathBuf {
@@ -241,65 +231,88 @@ fn podman_runs_execs_stops_and_removes_containers_through_minotaur_runc() {
     );
 }
 
-/// A containerd started in the box, its root, state and sockets in the box's directories (the CRI plugin,
-/// which would want CNI, off); killed by its PID in the box when dropped.
-struct Containerd<'a> {
-    h: &'a TestHost,
-    pid: String,
-    socket: String,
-}
-
-impl<'a> Containerd<'a> {
-    fn start(h: &'a TestHost) -> Containerd<'a> {
-        let dir = h.dir().join("containerd");
-        std::fs::create_dir_all(&dir).unwrap();
-        let config = dir.join("config.toml");
-        let socket = "/run/containerd-test/containerd.sock".to_owned();
-        let mut f = std::fs::File::create(&config).unwrap();
-        write!(
-            f,
-            "version = 2\nroot = \"{root}\"\nstate = \"/run/containerd-test/state\"\n\
-             disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
-             [grpc]\n  address = \"{socket}\"\n[ttrpc]\n  address = \"{socket}.ttrpc\"\n",
-            root = dir.join("root").display(),
-        )
-        .unwrap();
-        let pid = h
-            .sh_ok(&format!(
-                "mkdir -p /run/containerd-test; containerd --config {c} >{l} 2>&1 & echo $!",
-                c = config.display(),
-                l = dir.join("log").display()
-            ))
-            .trim()
-            .to_owned();
-        let d = Containerd { h, pid, socket };
-        wait_until("containerd's socket", || {
-            Ok(d.ctr(&["version"]).status.success())
-        })
-        .unwrap();
-        d
+/// podman with `--cgroup-manager systemd` under a systemd booted in the box: podman asks for
+/// `--systemd-cgroup` and a `machine.slice:libpod:ID` cgroups path, so each container is a transient scope
+/// `libpod-ID.scope` that minotaur-runc has systemd make, and that is gone once podman removes it.
+#[test]
+fn podman_with_systemds_cgroup_manager_runs_containers_in_scopes_through_minotaur_runc() {
+    if !have("podman") || !have("conmon") {
+        return;
     }
-
-    fn ctr(&self, args: &[&str]) -> Output {
-        self.h
-            .command("ctr")
-            .args(["--address", &self.socket])
+    let Some(h) = host() else { return };
+    let Some(sd) = h.boot_systemd() else { return };
+    let runc = runc_link(&h);
+    let storage = h.dir().join("podman-storage");
+    let tar = h.dir().join("busybox.tar");
+    std::fs::write(&tar, busybox_layer(&h)).unwrap();
+    let podman = |args: &[&str]| -> Output {
+        sd.command("podman")
+            .arg("--root")
+            .arg(&storage)
+            .args([
+                "--runroot",
+                "/run/podman-run",
+                "--tmpdir",
+                "/run/podman-tmp",
+            ])
+            .args(["--storage-driver", "vfs", "--cgroup-manager", "systemd"])
+            .args(["--events-backend", "file", "--runtime"])
+            .arg(&runc)
             .args(args)
             .output()
-            .expect("running ctr")
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.ctr(args);
-        assert!(out.status.success(), "ctr {args:?}: {}", show(&out));
+            .expect("running podman")
+    };
+    let ok = |args: &[&str]| -> String {
+        let out = podman(args);
+        assert!(out.status.success(), "podman {args:?}: {}", show(&out));
         text(&out)
-    }
-}
-
-impl Drop for Containerd<'_> {
-    fn drop(&mut self) {
-        let _ = self.h.sh(&format!("kill {}", self.pid));
-    }
+    };
+    ok(&["import", tar.to_str().unwrap(), "localhost/bb:latest"]);
+    let out = ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--cgroupns",
+        "host",
+        "localhost/bb",
+        "cat",
+        "/proc/self/cgroup",
+    ]);
+    assert!(
+        out.lines()
+            .any(|l| l.contains(":name=systemd:/machine.slice/libpod-") && l.ends_with(".scope"))
+            || out
+                .lines()
+                .any(|l| l.starts_with("0::/machine.slice/libpod-") && l.ends_with(".scope")),
+        "{out}"
+    );
+    let id = ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        "c1",
+        "localhost/bb",
+        "sleep",
+        "1000",
+    ]);
+    let unit = format!("libpod-{id}.scope");
+    assert_eq!(sd.show(&unit, "ActiveState"), "active");
+    assert_eq!(
+        sd.show(&unit, "ControlGroup"),
+        format!("/machine.slice/{unit}")
+    );
+    assert_eq!(
+        ok(&["exec", "c1", "cat", "/proc/1/cmdline"]),
+        "sleep\u{0}1000\u{0}"
+    );
+    ok(&["rm", "-f", "c1"]);
+    wait_until("c1's scope gone", || {
+        Ok(sd.show(&unit, "LoadState") == "not-found")
+    })
+    .unwrap();
 }
 
 #[test]
@@ -315,7 +328,12 @@ fn containerd_runs_execs_kills_and_deletes_tasks_through_minotaur_runc() {
         oci_archive(&busybox_layer(&h), "localhost/bb:latest"),
     )
     .unwrap();
-    let d = Containerd::start(&h);
+    // The CRI plugin, which would want CNI, off.
+    let d = Containerd::start(
+        &h,
+        "containerd-test",
+        "disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n",
+    );
     d.ok(&["image", "import", archive.to_str().unwrap()]);
     let images = d.ok(&["image", "ls", "-q"]);
     assert!(images.contains("localhost/bb:latest"), "{images}");

@@ -10,9 +10,10 @@ use minotaur_engine::error::EngineError;
 use nix::sys::signal::Signal;
 
 use crate::error::{engine, ComposerError};
+use crate::event::Event;
 use crate::order;
 use crate::project;
-use crate::up::{start_one, Event};
+use crate::up::start_one;
 
 /// The containers of the named services (all when empty), in dependency order; `reverse`: dependents
 /// first.

@@ -9,10 +9,10 @@ use minotaur_engine::context::Context;
 use minotaur_engine::{network, volume};
 
 use crate::error::{engine, ComposerError};
+use crate::event::Event;
 use crate::labels;
 use crate::order;
 use crate::project;
-use crate::up::Event;
 
 /// What `down` is asked for.
 #[derive(Debug, Clone, Default)]

@@ -5,13 +5,14 @@
 //! compose's `com.docker.compose.*` labels), the mapping of a service to a container request ([`plan`]),
 //! dependency order and `depends_on` conditions, which images to pull ([`pull`]), idempotent `up` by
 //! configuration hash, and `down`. It does not read compose files (`minotaur-compose` does, and depends on
-//! no engine, so the loader stays testable alone) and it does not print: verbs report [`up::Event`]s and
+//! no engine, so the loader stays testable alone) and it does not print: verbs report [`Event`]s and
 //! the CLI words them.
 #![forbid(unsafe_code)]
 
 pub mod control;
 pub mod down;
 pub mod error;
+pub mod event;
 pub mod labels;
 pub mod order;
 pub mod plan;
@@ -21,7 +22,8 @@ pub mod up;
 pub mod wait;
 
 pub use error::ComposerError;
-pub use up::{up, Event, UpOptions};
+pub use event::Event;
+pub use up::{up, UpOptions};
 
 use minotaur_engine::container::{Container, Status};
 use minotaur_engine::context::Context;

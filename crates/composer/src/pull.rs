@@ -19,8 +19,8 @@ use minotaur_engine::image::pull::{self as engine_pull, PullOptions as EnginePul
 use minotaur_engine::image::RegistryOptions;
 
 use crate::error::{engine, ComposerError};
+use crate::event::Event;
 use crate::order;
-use crate::up::Event;
 
 /// A pull policy: `pull_policy:` of a service, `up --pull`, `pull --policy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -20,6 +20,7 @@ use minotaur_engine::supervisor::Attach;
 use minotaur_engine::{create, start, volume};
 
 use crate::error::{engine, ComposerError};
+use crate::event::Event;
 use crate::labels;
 use crate::order;
 use crate::plan::{self, Target};
@@ -49,39 +50,6 @@ pub struct UpOptions {
     pub pull: Option<Policy>,
     /// Where images are pulled from.
     pub registry: RegistryOptions,
-}
-
-/// What `up` reports as it goes, in docker compose's words: `Network NAME Created`,
-/// `Container NAME Recreated`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
-    Network {
-        name: String,
-        action: &'static str,
-    },
-    Volume {
-        name: String,
-        action: &'static str,
-    },
-    Container {
-        name: String,
-        action: &'static str,
-    },
-    Image {
-        name: String,
-        action: &'static str,
-    },
-    /// A service's image being pulled, or why it is not (`Pulling`, `Pulled`, `Skipped - …`).
-    Pull {
-        service: String,
-        status: String,
-    },
-    /// A container to be recreated, and why (`--dry-run --explain`).
-    Recreate {
-        name: String,
-        reasons: Vec<String>,
-    },
-    Warning(String),
 }
 
 /// One container `up` handled.

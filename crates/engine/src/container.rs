@@ -59,10 +59,52 @@ pub enum Seccomp {
 pub struct ServicePort {
     /// The Service's name (and the names it resolves by: see `network::services::names`).
     pub service: String,
-    pub cluster_ip: std::net::Ipv4Addr,
+    /// IPv4 or IPv6: a dual-stack Service's port is two of these, one per cluster IP.
+    pub cluster_ip: std::net::IpAddr,
     pub proto: minotaur_firewall::Proto,
     pub port: u16,
     pub target_port: u16,
+    /// The Service's `type`.
+    #[serde(default, skip_serializing_if = "ServiceType::is_cluster_ip")]
+    pub service_type: ServiceType,
+    /// The port on every address of the host that leads where `port` does (`NodePort` and
+    /// `LoadBalancer`; a `LoadBalancer`'s `port` is published on the host too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_port: Option<u16>,
+    /// `sessionAffinity: ClientIP`: one client's connections all reach the same endpoint.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub client_affinity: bool,
+}
+
+impl ServicePort {
+    /// The ports on the host's addresses that lead where this one does: its node port, and its port too
+    /// for a `LoadBalancer` (on one machine, the host is the load balancer). Those of a dual-stack
+    /// Service are its IPv4 cluster IP's: node ports lead to IPv4 endpoints only.
+    pub fn host_ports(&self) -> Vec<u16> {
+        if self.cluster_ip.is_ipv6() {
+            return Vec::new();
+        }
+        let mut out: Vec<u16> = self.node_port.into_iter().collect();
+        if self.service_type == ServiceType::LoadBalancer {
+            out.push(self.port);
+        }
+        out
+    }
+}
+
+/// A Kubernetes Service's `type` (`ExternalName` is not played).
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ServiceType {
+    #[default]
+    ClusterIP,
+    NodePort,
+    LoadBalancer,
+}
+
+impl ServiceType {
+    fn is_cluster_ip(&self) -> bool {
+        *self == ServiceType::ClusterIP
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
@@ -96,7 +138,7 @@ pub struct HostConfig {
     #[serde(default)]
     pub networks: Vec<NetworkRequest>,
     /// Names its endpoints answer to in the resolver only while it is ready (see
-    /// `network::dns::ready`): a Kubernetes Service's name on the pods its selector matches.
+    /// `Container::ready`): a Kubernetes Service's name on the pods its selector matches.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ready_names: Vec<String>,
     /// Ports of Kubernetes Services with a cluster IP that lead to this container's network namespace
@@ -129,7 +171,7 @@ pub struct HostConfig {
     pub userns_mode: String,
     /// The ID range `--userns=auto` reserved for the container (see [`crate::userns`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub userns: Option<crate::userns::IdMap>,
+    pub userns: Option<IdMap>,
     /// `--ulimit`: resource limits of its processes (unset ones are the caller's).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ulimits: Vec<crate::parse::Ulimit>,
@@ -240,6 +282,33 @@ pub struct Container {
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
 impl Container {
+    /// Whether the container's ready names answer now: it runs, and every running or stopped container that
+    /// joins its network namespace (`--network container:C`) and has a readiness check is running and ready.
+    /// With none that has a check, running is ready, as a Kubernetes pod with no readiness probe is.
+    pub fn ready(&self, all: &[Container]) -> bool {
+        let c = self;
+        let joins = |x: &Container| {
+            x.config
+                .host
+                .network_mode
+                .strip_prefix("container:")
+                .is_some_and(|r| {
+                    r == c.name.as_str() || (!r.is_empty() && c.id.as_str().starts_with(r))
+                })
+        };
+        c.state.status == Status::Running
+            && all
+                .iter()
+                .filter(|x| joins(x) && x.config.readiness.as_ref().is_some_and(|r| r.runs()))
+                .all(|x| {
+                    x.state.status == Status::Running
+                        && x.state
+                            .readiness
+                            .as_ref()
+                            .is_some_and(|h| h.status == crate::health::HealthStatus::Healthy)
+                })
+    }
+
     /// The document `inspect` prints, with Docker's field names, so Docker's templates work on it.
     pub fn inspect(&self) -> serde_json::Value {
         let c = &self.config;
@@ -405,6 +474,24 @@ fn is_zero(n: &u64) -> bool {
 
 fn is_false(b: &bool) -> bool {
     !*b
+}
+
+/// A container's ID mapping: its IDs `0..size` are the host's `uid..uid+size` and `gid..gid+size`.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct IdMap {
+    pub uid: u32,
+    pub gid: u32,
+    pub size: u32,
+}
+
+impl IdMap {
+    /// The `uid_map` and `gid_map` texts of the container's user namespace.
+    pub fn maps(&self) -> (String, String) {
+        (
+            format!("0 {} {}\n", self.uid, self.size),
+            format!("0 {} {}\n", self.gid, self.size),
+        )
+    }
 }
 
 #[cfg(test)]

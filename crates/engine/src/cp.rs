@@ -38,12 +38,12 @@ use nix::errno::Errno;
 use nix::fcntl::{openat, OFlag};
 use nix::sys::stat::{fstat, fstatat, FileStat, Mode, SFlag};
 
+use crate::container::IdMap;
 use crate::container::{Container, Status};
 use crate::context::Context;
 use crate::error::EngineError;
 use crate::process::alive;
 use crate::runroot;
-use crate::userns::IdMap;
 
 pub use crate::error::cp::CpError;
 

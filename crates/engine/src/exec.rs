@@ -3,6 +3,10 @@
 //! returned. Detached, a small waiter process in a new session becomes its parent, so that it is reaped
 //! when it exits: an unreaped process in the container's PID namespace would keep the container's PID 1
 //! from ever finishing its exit.
+//!
+//! A container named by its name is looked up in its exec record (see [`record`]) before the store.
+
+pub(crate) mod record;
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -39,9 +43,19 @@ pub struct ExecRequest {
 /// seccomp filter and capabilities; its environment plus `env`; its working directory and user unless
 /// given. Returns the process's exit status, or `None` when `detach` (it then runs on unwaited).
 pub fn exec(ctx: &Context, reference: &str, req: &ExecRequest) -> Result<Option<i32>, EngineError> {
-    let c = ctx.find(reference)?;
-    log::debug!("exec in {}: found", c.name);
-    let init = stop::pidfd(&c)?.ok_or_else(|| EngineError::NotRunning(c.name.to_string()))?;
+    let (c, init) = match record::running(&ctx.paths, reference) {
+        Some(found) => {
+            log::debug!("exec in {}: found in its exec record", found.0.name);
+            found
+        }
+        None => {
+            let c = ctx.find(reference)?;
+            log::debug!("exec in {}: found", c.name);
+            let init =
+                stop::pidfd(&c)?.ok_or_else(|| EngineError::NotRunning(c.name.to_string()))?;
+            (c, init)
+        }
+    };
     let (spec, process) = describe(ctx, &c, req)?;
     log::debug!("exec in {}: spec built", c.name);
     run(ctx, &spec, &init, &process, req)

@@ -9,6 +9,7 @@
 //! <runroot>/containers/<id>/          runtime, gone at reboot
 //!     bundle/                          the OCI bundle directory the root is assembled on
 //!     attach.sock                      the supervisor's attach channel (see the attach module)
+//! <runroot>/exec/<name>               a running container's exec record (see `exec::record`)
 //! <runroot>/netns/<id>                the network namespace, a bind-mounted nsfs file (SandboxKey)
 //! <runroot>/mnt/template              the mount template containers' mount namespaces are copied from
 //! <runroot>/bpf/                      a bpffs: the connect4 program and its map of published ports

@@ -407,6 +407,7 @@ fn cleanup(ctx: &Context, c: &Container) -> Result<(), EngineError> {
     {
         first.get_or_insert(EngineError::Runtime(e.into()));
     }
+    crate::exec::record::forget(&ctx.paths, &c.name, &c.id);
     for dir in [ctx.paths.run_dir(&c.id), ctx.paths.container_dir(&c.id)] {
         match fs::remove_dir_all(&dir) {
             Ok(()) => {}

@@ -73,7 +73,9 @@ pub(crate) fn mount_template(ctx: &Context) -> Result<Option<PathBuf>, EngineErr
     set_propagation(&dir, nix::mount::MsFlags::MS_UNBINDABLE, "unbindable")?;
     ctx.netns().prepare()?;
     let _ = fs::remove_file(&file);
-    let made = minotaur_runtime::mount_template::make(&file, &[ctx.paths.netns_dir()]);
+    let root = host_root_of(ctx);
+    fs::create_dir_all(&root.dir).map_err(io_err(format!("create {}", root.dir.display())))?;
+    let made = minotaur_runtime::mount_template::make(&file, &[ctx.paths.netns_dir()], Some(&root));
     drop(lock);
     match made {
         Ok(()) => Ok(Some(file)),
@@ -82,6 +84,50 @@ pub(crate) fn mount_template(ctx: &Context) -> Result<Option<PathBuf>, EngineErr
             Ok(None)
         }
     }
+}
+
+/// Where the `host` image's root lies ready in the mount template (see the runtime's `mount_template`), and
+/// what is left out of it: the paths where the `host` image mounts filesystems of its own, and the run root
+/// (which every container's root leaves out, `hide`).
+fn host_root_of(ctx: &Context) -> minotaur_runtime::mount_template::HostRoot {
+    let mut without: Vec<PathBuf> = ["/proc", "/dev", "/sys", "/tmp", "/run"]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+    without.push(ctx.paths.runroot.clone());
+    minotaur_runtime::mount_template::HostRoot {
+        dir: ctx.paths.runroot.join("mnt").join("root"),
+        without,
+    }
+}
+
+/// The root a `host` image container with `spec` binds from the mount `template`: the host's `/` as the
+/// template holds it ready, without the host's `/proc`, `/dev`, `/sys`, `/tmp` and `/run`, when the spec
+/// mounts a filesystem of its own on each of them (so that the container sees the same as with a bind of
+/// `/` whose submounts there its init detaches, and the init has nothing to detach); `None`: `/` itself.
+pub(crate) fn host_root(
+    ctx: &Context,
+    template: &Path,
+    spec: &oci_spec::runtime::Spec,
+) -> Option<PathBuf> {
+    let root = host_root_of(ctx);
+    let without = minotaur_runtime::mount_template::host_root(template, &root.dir)?;
+    let mounts = spec.mounts().as_deref().unwrap_or_default();
+    let own_filesystem = |p: &Path| {
+        mounts.iter().any(|m| {
+            m.destination() == p
+                && m.typ().as_deref().is_some_and(|t| t != "bind")
+                && !m
+                    .options()
+                    .iter()
+                    .flatten()
+                    .any(|o| o == "bind" || o == "rbind")
+        })
+    };
+    without
+        .iter()
+        .all(|p| *p == ctx.paths.runroot || own_filesystem(p))
+        .then_some(root.dir)
 }
 
 /// Keeps the mount template's directory out of clones of the host's mount tree: it is made unbindable

@@ -499,7 +499,7 @@ mod tests {
             .iter()
             .any(|n| n.typ() == LinuxNamespaceType::User));
         assert!(linux.uid_mappings().is_none());
-        c.host.userns = Some(crate::userns::IdMap {
+        c.host.userns = Some(crate::container::IdMap {
             uid: 100000,
             gid: 200000,
             size: 1000,

@@ -179,16 +179,26 @@ fn prepare(ctx: &Context, c: &Container) -> Result<supervisor::Prepared, EngineE
         &ctx.paths.cgroup(&c.id),
     )?;
     volume::add_mounts(ctx, c, &mut spec)?;
+    // The template's mount namespace belongs to the host's user namespace: a container in a user
+    // namespace of its own cannot join it, and copies the caller's instead.
+    let mount_template = match c.config.host.userns {
+        Some(_) => None,
+        None => runroot::mount_template(ctx)?,
+    };
+    if let (Root::Host, Some(template)) = (&root, &mount_template) {
+        if let (Some(ready), Some(mut r)) = (
+            runroot::host_root(ctx, template, &spec),
+            spec.root().clone(),
+        ) {
+            r.set_path(ready);
+            spec.set_root(Some(r));
+        }
+    }
     Ok(supervisor::Prepared {
         spec,
         bundle,
         overlay,
-        // The template's mount namespace belongs to the host's user namespace: a container in a user
-        // namespace of its own cannot join it, and copies the caller's instead.
-        mount_template: match c.config.host.userns {
-            Some(_) => None,
-            None => runroot::mount_template(ctx)?,
-        },
+        mount_template,
         lock: None,
     })
 }

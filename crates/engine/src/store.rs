@@ -107,8 +107,17 @@ pub fn update_state(
     id: &ContainerId,
     change: impl FnOnce(&mut State),
 ) -> Result<State, StoreError> {
+    update(tx, id, change).map(|c| c.state)
+}
+
+/// [`update_state`], returning the whole container as the transaction now has it (its name included).
+pub fn update(
+    tx: &WriteTx<'_>,
+    id: &ContainerId,
+    change: impl FnOnce(&mut State),
+) -> Result<Container, StoreError> {
     let mut c = find(tx, id.as_str())?;
     change(&mut c.state);
     set_state(tx, id, &c.state)?;
-    Ok(c.state)
+    Ok(c)
 }

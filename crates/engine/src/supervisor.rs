@@ -324,6 +324,21 @@ fn record(
     Ok(st.write(|tx| store::update_state(tx, &c.id, change))?)
 }
 
+/// [`record`] of the start, which also writes the container's exec record under the name the store has
+/// in that transaction.
+fn record_running(
+    ctx: &Context,
+    c: &Container,
+    change: impl FnOnce(&mut State),
+) -> Result<State, EngineError> {
+    let mut st = ctx.store()?;
+    Ok(st.write(|tx| {
+        let now = store::update(tx, &c.id, change)?;
+        crate::exec::record::write(&ctx.paths, &now);
+        Ok::<_, StoreError>(now.state)
+    })?)
+}
+
 fn now() -> String {
     humantime::format_rfc3339_nanos(SystemTime::now()).to_string()
 }
@@ -444,7 +459,8 @@ fn supervise(
     let has_check = runs(&c.config.healthcheck);
     let has_readiness = runs(&c.config.readiness);
     let has_startup = runs(&c.config.startup);
-    let running = record(ctx, c, |s| {
+    // The exec record is written in the same transaction (see `exec::record`).
+    let running = record_running(ctx, c, |s| {
         *s = State {
             status: Status::Running,
             pid: pid.as_raw(),
@@ -541,6 +557,7 @@ fn supervise(
         let _ = l.flush();
     }
     log::debug!("supervise {}: exited", c.name);
+    crate::exec::record::forget(&ctx.paths, &c.name, &c.id);
 
     let code = match status {
         WaitStatus::Exited(_, code) => code,

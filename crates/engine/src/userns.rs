@@ -11,7 +11,6 @@
 use std::path::{Path, PathBuf};
 
 use minotaur_state::ReadTx;
-use serde::{Deserialize, Serialize};
 
 use crate::store::{self, StoreError};
 
@@ -69,23 +68,8 @@ pub fn parse_mode(s: &str) -> Result<Mode, UsernsError> {
     }
 }
 
-/// A container's ID mapping: its IDs `0..size` are the host's `uid..uid+size` and `gid..gid+size`.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct IdMap {
-    pub uid: u32,
-    pub gid: u32,
-    pub size: u32,
-}
-
-impl IdMap {
-    /// The `uid_map` and `gid_map` texts of the container's user namespace.
-    pub fn maps(&self) -> (String, String) {
-        (
-            format!("0 {} {}\n", self.uid, self.size),
-            format!("0 {} {}\n", self.gid, self.size),
-        )
-    }
-}
+/// The mapping a container's user namespace has (it is part of the container's configuration).
+pub use crate::container::IdMap;
 
 /// One `user:start:count` line of a subordinate ID file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -29,8 +29,10 @@
 //! | `masquerade4`, `masquerade6` | the subnets of non-internal networks |
 //! | `ports4`, `ports6` | `proto . host port : container address . port`, published on every local address |
 //! | `ports4_host`, `ports6_host` | the same keyed by the host address too (`-p ADDR:PORT:PORT`) |
-//! | `services4` | `cluster IP . proto . port . slot : endpoint address . port` (see [`services`]) |
-//! | `cluster_ips4` | the cluster IPs given out |
+//! | `services4`, `services4_client` | `cluster IP . proto . port . slot : endpoint address . port` (see [`services`]) |
+//! | `node_ports4`, `node_ports4_client` | `proto . node port . slot : endpoint address . port` |
+//! | `services6`, `services6_client` | the same for IPv6 cluster IPs |
+//! | `cluster_ips4`, `cluster_ips6` | the cluster IPs given out |
 //!
 //! - **Masquerade** (`postrouting`, srcnat): traffic from a non-internal subnet that leaves through an interface
 //!   that is not a minotaur bridge is masqueraded. (Through another minotaur bridge it is dropped, below.)
@@ -293,13 +295,15 @@ impl Firewall {
         Ok(rules::parse_ifname_set(&listing))
     }
 
-    /// Makes the ports of the cluster IPs `ips` lead to exactly `rules`' endpoints: what the map held for
-    /// those addresses is replaced, and an address with no rule (or rules with no endpoint) leaves it. One
-    /// batch, after reading the map back; a batch refused because another process changed the same
-    /// cluster IP in between is made again from a fresh read (three tries).
+    /// Makes the ports of the cluster IPs `ips` and the node ports `node_ports` lead to exactly `rules`'
+    /// endpoints: what the maps held for those addresses and ports is replaced, and an address with no
+    /// rule (or rules with no endpoint) leaves them. One batch, after reading the maps back; a batch
+    /// refused because another process changed the same cluster IP in between is made again from a fresh
+    /// read (three tries).
     pub fn set_services(
         &mut self,
-        ips: &[std::net::Ipv4Addr],
+        ips: &[IpAddr],
+        node_ports: &[(Proto, u16)],
         rules: &[ServiceRule],
     ) -> Result<(), FirewallError> {
         if !self.table_exists()? {
@@ -312,7 +316,7 @@ impl Firewall {
         for _ in 0..3 {
             let live = self.service_slots()?;
             let live_ips = self.cluster_ips()?;
-            let batch = services::replace(&live, &live_ips, ips, rules)?;
+            let batch = services::replace(&live, &live_ips, ips, node_ports, rules)?;
             if batch.is_empty() {
                 return Ok(());
             }
@@ -327,27 +331,36 @@ impl Firewall {
         Err(last.expect("three tries failed"))
     }
 
-    /// The cluster IPs' slots in the live table (none without the table, or with a table made before
-    /// cluster IPs, which has no map yet).
+    /// The cluster IPs' and node ports' slots in the live table, from its four maps (none without the
+    /// table; none from a map that a table made before it lacks).
     pub fn service_slots(&mut self) -> Result<Vec<Slot>, FirewallError> {
         if !self.table_exists()? {
             return Ok(Vec::new());
         }
-        match self.nft.run(&rules::list_map("services4")) {
-            Ok(listing) => Ok(services::parse_map(&listing)),
-            Err(_) => Ok(Vec::new()),
+        let mut out = Vec::new();
+        for (map, _) in services::MAPS {
+            if let Ok(listing) = self.nft.run(&rules::list_map(map)) {
+                out.extend(services::parse_map(map, &listing));
+            }
         }
+        out.sort();
+        Ok(out)
     }
 
-    /// The cluster IPs given out in the live table (the `cluster_ips4` set; none without it).
-    pub fn cluster_ips(&mut self) -> Result<Vec<std::net::Ipv4Addr>, FirewallError> {
+    /// The cluster IPs given out in the live table (the `cluster_ips4` and `cluster_ips6` sets; none
+    /// from a set the table lacks).
+    pub fn cluster_ips(&mut self) -> Result<Vec<IpAddr>, FirewallError> {
         if !self.table_exists()? {
             return Ok(Vec::new());
         }
-        match self.nft.run(&rules::list_set("cluster_ips4")) {
-            Ok(listing) => Ok(services::parse_ips(&listing)),
-            Err(_) => Ok(Vec::new()),
+        let mut out = Vec::new();
+        for set in ["cluster_ips4", "cluster_ips6"] {
+            if let Ok(listing) = self.nft.run(&rules::list_set(set)) {
+                out.extend(services::parse_ips(&listing));
+            }
         }
+        out.sort();
+        Ok(out)
     }
 
     /// Whether the table exists (it may have been flushed away with the whole ruleset).

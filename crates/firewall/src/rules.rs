@@ -160,14 +160,44 @@ const SETS: &[SetDef] = &[
         spec: "type ipv6_addr . inet_proto . inet_service : ipv6_addr . inet_service;",
     },
     SetDef {
-        name: "services4",
+        name: crate::services::MAPS[0].0,
         kind: "map",
-        spec: crate::services::MAP_SPEC,
+        spec: crate::services::MAPS[0].1,
+    },
+    SetDef {
+        name: crate::services::MAPS[1].0,
+        kind: "map",
+        spec: crate::services::MAPS[1].1,
+    },
+    SetDef {
+        name: crate::services::MAPS[2].0,
+        kind: "map",
+        spec: crate::services::MAPS[2].1,
+    },
+    SetDef {
+        name: crate::services::MAPS[3].0,
+        kind: "map",
+        spec: crate::services::MAPS[3].1,
+    },
+    SetDef {
+        name: crate::services::MAPS[4].0,
+        kind: "map",
+        spec: crate::services::MAPS[4].1,
+    },
+    SetDef {
+        name: crate::services::MAPS[5].0,
+        kind: "map",
+        spec: crate::services::MAPS[5].1,
     },
     SetDef {
         name: "cluster_ips4",
         kind: "set",
         spec: "type ipv4_addr;",
+    },
+    SetDef {
+        name: "cluster_ips6",
+        kind: "set",
+        spec: "type ipv6_addr;",
     },
 ];
 
@@ -200,8 +230,22 @@ pub mod rule {
     pub const SERVICES_JUMP: &str = "ip daddr @cluster_ips4 jump services";
     /// The DNAT of a cluster IP's port to one of its ready endpoints, by the slot of the source port.
     pub const SERVICES_DNAT: &str = "meta l4proto { tcp, udp } dnat ip to ip daddr . meta l4proto . th dport . ( th sport & 0x1e ) map @services4";
+    /// The same with `sessionAffinity: ClientIP`, by the slot of the source address.
+    pub const SERVICES_DNAT_CLIENT: &str = "meta l4proto { tcp, udp } dnat ip to ip daddr . meta l4proto . th dport . ( ip saddr & 0.0.0.15 ) map @services4_client";
+    /// The DNAT of a node port (on a local address) to one of its Service's ready endpoints.
+    pub const NODE_PORTS_DNAT: &str = "meta l4proto { tcp, udp } dnat ip to meta l4proto . th dport . ( th sport & 0x1e ) map @node_ports4";
+    /// The same with `sessionAffinity: ClientIP`.
+    pub const NODE_PORTS_DNAT_CLIENT: &str = "meta l4proto { tcp, udp } dnat ip to meta l4proto . th dport . ( ip saddr & 0.0.0.15 ) map @node_ports4_client";
     /// A cluster IP's port with no ready endpoint (not DNATed) is refused, never routed on.
     pub const SERVICES_REJECT: &str = "ip daddr @cluster_ips4 reject";
+    /// Traffic to an IPv6 cluster IP is looked up in the IPv6 cluster IPs' maps.
+    pub const SERVICES6_JUMP: &str = "ip6 daddr @cluster_ips6 jump services";
+    /// The DNAT of an IPv6 cluster IP's port, by the slot of the source port.
+    pub const SERVICES6_DNAT: &str = "meta l4proto { tcp, udp } dnat ip6 to ip6 daddr . meta l4proto . th dport . ( th sport & 0x1e ) map @services6";
+    /// The same with `sessionAffinity: ClientIP`, by the slot of the source address.
+    pub const SERVICES6_DNAT_CLIENT: &str = "meta l4proto { tcp, udp } dnat ip6 to ip6 daddr . meta l4proto . th dport . ( ip6 saddr & ::f ) map @services6_client";
+    /// An IPv6 cluster IP's port with no ready endpoint is refused.
+    pub const SERVICES6_REJECT: &str = "ip6 daddr @cluster_ips6 reject";
 
     /// `table inet minotaur chain CHAIN: RULE`, as `why` names it.
     pub fn cite(chain: &str, rule: &str) -> String {
@@ -222,7 +266,11 @@ const CHAINS: &[ChainDef] = &[
     ChainDef {
         name: "prerouting",
         base: Some("type nat hook prerouting priority dstnat; policy accept;"),
-        rules: &[rule::PUBLISHED_PREROUTING, rule::SERVICES_JUMP],
+        rules: &[
+            rule::PUBLISHED_PREROUTING,
+            rule::SERVICES_JUMP,
+            rule::SERVICES6_JUMP,
+        ],
     },
     ChainDef {
         name: "output",
@@ -233,12 +281,18 @@ const CHAINS: &[ChainDef] = &[
             // IPv6 never routes ::1 out of the host, so a DNAT of it could only black-hole the connection.
             "ip6 daddr != ::1 fib daddr type local jump published",
             rule::SERVICES_JUMP,
+            rule::SERVICES6_JUMP,
         ],
     },
     ChainDef {
         name: "services",
         base: None,
-        rules: &[rule::SERVICES_DNAT],
+        rules: &[
+            rule::SERVICES_DNAT_CLIENT,
+            rule::SERVICES_DNAT,
+            rule::SERVICES6_DNAT_CLIENT,
+            rule::SERVICES6_DNAT,
+        ],
     },
     ChainDef {
         name: "published",
@@ -246,6 +300,8 @@ const CHAINS: &[ChainDef] = &[
         rules: &[
             rule::DNAT4_HOST,
             rule::DNAT4,
+            rule::NODE_PORTS_DNAT_CLIENT,
+            rule::NODE_PORTS_DNAT,
             "meta l4proto { tcp, udp } dnat ip6 to ip6 daddr . meta l4proto . th dport map @ports6_host",
             "meta l4proto { tcp, udp } dnat ip6 to meta l4proto . th dport map @ports6",
         ],
@@ -265,6 +321,14 @@ const CHAINS: &[ChainDef] = &[
         ],
     },
     ChainDef {
+        name: "local_out",
+        // After the nat output hook (-100): what it DNATed no longer goes to a cluster IP.
+        base: Some("type filter hook output priority filter; policy accept;"),
+        // The host's own connection to a cluster IP's port with no ready endpoint is refused, as a
+        // container's is in forward, rather than sent along the host's routes.
+        rules: &[rule::SERVICES_REJECT, rule::SERVICES6_REJECT],
+    },
+    ChainDef {
         name: "forward",
         base: Some("type filter hook forward priority filter; policy accept;"),
         rules: &[
@@ -272,6 +336,7 @@ const CHAINS: &[ChainDef] = &[
             // this hook too, as bridge -> same bridge: that is one network talking to itself, always allowed.
             // Before it: a cluster IP that was not DNATed has no ready endpoint.
             rule::SERVICES_REJECT,
+            rule::SERVICES6_REJECT,
             rule::SAME_BRIDGE,
             rule::INTERNAL_OUT,
             rule::INTERNAL_IN,

@@ -19,12 +19,13 @@ use std::time::SystemTime;
 use oci_spec::image::{Descriptor, ImageConfiguration, ImageIndex, ImageManifest};
 use serde::{Deserialize, Serialize};
 
+use crate::error::StoreError;
 use crate::extract::{self, ExtractError};
 use crate::import::Pending;
 use crate::index::resolve_in;
 use crate::layer::decompress;
 use crate::reference::{Digest, ImageId, Reference};
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 use crate::time::rfc3339;
 
 /// Why an archive could not be loaded or saved.

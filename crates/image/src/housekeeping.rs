@@ -5,9 +5,10 @@ use std::fs;
 
 use serde::Serialize;
 
+use crate::error::StoreError;
 use crate::index::resolve_in;
 use crate::reference::ImageId;
-use crate::store::{Garbage, Reclaimed, Removed, Store, StoreError};
+use crate::store::{Garbage, Reclaimed, Removed, Store};
 use crate::time::parse_rfc3339;
 
 /// One line of `history`, newest first, with Docker's columns.
@@ -54,7 +55,7 @@ impl Store {
             let rd = match fs::read_dir(dir) {
                 Ok(rd) => rd,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-                Err(e) => return Err(crate::store::io_err("list", dir)(e)),
+                Err(e) => return Err(crate::error::io_err("list", dir)(e)),
             };
             Ok(rd
                 .filter_map(|e| e.ok()?.file_name().into_string().ok())

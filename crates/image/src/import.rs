@@ -11,11 +11,12 @@ use oci_spec::image::{
 };
 
 use crate::change;
+use crate::error::{io_err, StoreError};
 use crate::extract;
 use crate::index::{ImageRecord, LayerRecord};
 use crate::layer::{read_layer, renamed_onto_a_directory};
 use crate::reference::{Digest, ImageId, Reference};
-use crate::store::{io_err, oci_digest, Store, StoreError};
+use crate::store::{oci_digest, Store};
 use crate::time::rfc3339;
 
 /// How to import a tarball.

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::StoreError;
 use crate::reference::{Digest, ImageId, Reference};
-use crate::store::StoreError;
 
 /// `repositories.json`.
 #[derive(Debug, Default, Serialize, Deserialize)]

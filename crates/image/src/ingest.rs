@@ -24,11 +24,12 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::error::{io_err, StoreError};
 use crate::extract;
 use crate::layer::{renamed_onto_a_directory, stream_layer_threaded, tree_size, Compression};
 use crate::lock::Pin;
 use crate::reference::Digest;
-use crate::store::{io_err, Store, StoreError};
+use crate::store::Store;
 
 /// How long a waiter sleeps between looks at the lock and the other process's partial file.
 const WAIT_POLL: Duration = Duration::from_millis(50);

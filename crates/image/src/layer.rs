@@ -12,10 +12,10 @@ use std::path::Path;
 use oci_spec::image::MediaType;
 use sha2::Digest as _;
 
+use crate::error::StoreError;
 use crate::extract;
 use crate::readahead::{ReadAhead, CHUNK};
 use crate::reference::Digest;
-use crate::store::StoreError;
 
 /// How a layer blob is compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -54,6 +54,7 @@
 
 mod archive;
 pub mod change;
+mod error;
 pub mod extract;
 mod filter;
 mod housekeeping;
@@ -71,6 +72,7 @@ mod store;
 mod time;
 
 pub use archive::{ArchiveError, Loaded};
+pub use error::StoreError;
 pub use extract::Options as ExtractOptions;
 pub use filter::{ImageFilter, ImageFilterError};
 pub use housekeeping::{HistoryEntry, Pruned, Unused};
@@ -81,4 +83,4 @@ pub use pull::{PullError, Pulled};
 pub use push::{PushArtifacts, PushBlob, PushError};
 pub use reference::{Digest, ImageId, Reference, ReferenceError};
 pub use space::{human_size, SpaceError, EXPANSION};
-pub use store::{ImageInspect, ImageSummary, Reclaimed, Removed, RootFs, Store, StoreError};
+pub use store::{ImageInspect, ImageSummary, Reclaimed, Removed, RootFs, Store};

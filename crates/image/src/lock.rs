@@ -19,7 +19,8 @@ use std::path::{Path, PathBuf};
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 
-use crate::store::{io_err, Store, StoreError};
+use crate::error::{io_err, StoreError};
+use crate::store::Store;
 
 /// A held `flock(2)` on a file under `tmp/locks/`, released when dropped.
 #[derive(Debug)]

@@ -13,10 +13,11 @@ use std::time::SystemTime;
 
 use oci_spec::image::{ImageConfiguration, ImageIndex, ImageManifest};
 
+use crate::error::{io_err, StoreError};
 use crate::index::{digest_reference, ImageRecord, LayerRecord};
 use crate::ingest::{IngestedLayer, Outcome};
 use crate::reference::{Digest, ImageId, Reference};
-use crate::store::{io_err, Garbage, Reclaimed, Store, StoreError};
+use crate::store::{Garbage, Reclaimed, Store};
 use crate::time::rfc3339;
 
 /// Why a pulled image could not be registered.

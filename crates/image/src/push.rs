@@ -13,11 +13,12 @@ use std::path::PathBuf;
 
 use oci_spec::image::{Descriptor, ImageManifest, ImageManifestBuilder, MediaType};
 
+use crate::error::{io_err, StoreError};
 use crate::index::{digest_reference, resolve_in, LayerRecord};
 use crate::layer::{Compression, Hashing};
 use crate::lock::Pin;
 use crate::reference::{Digest, ImageId};
-use crate::store::{io_err, oci_digest, Garbage, Store, StoreError};
+use crate::store::{oci_digest, Garbage, Store};
 
 /// Why an image cannot be pushed.
 #[derive(Debug, thiserror::Error)]

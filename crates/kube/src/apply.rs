@@ -64,7 +64,7 @@ pub fn apply(
 fn make_pod(
     ctx: &Context,
     p: &PodPlan,
-    cluster_ips: &BTreeMap<String, std::net::Ipv4Addr>,
+    cluster_ips: &crate::service::Assigned,
     events: &mut dyn FnMut(Event<'_>),
 ) -> Result<(), KubeError> {
     use crate::error::engine;

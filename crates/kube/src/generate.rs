@@ -10,7 +10,9 @@
 //!   `no-new-privileges` → `securityContext`; the healthcheck → `livenessProbe`, the readiness and
 //!   startup checks (of a played pod) → `readinessProbe` and `startupProbe` (see [`crate::probe`]);
 //! - the restart policy → the pod's `restartPolicy`; `--network host` → `hostNetwork`; `--userns=auto`
-//!   on every container → `hostUsers: false`.
+//!   on every container → `hostUsers: false`;
+//! - the Services that selected a played pod → those Services, as played (with the node ports `play`
+//!   chose); `--service` makes one for the containers' ports only when there are none.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -170,7 +172,16 @@ pub fn generate(group: &Group<'_>, kind: Kind, service: bool) -> Vec<serde_json:
             status: None,
         }));
     }
-    if service {
+    // The Services a played pod was selected by, written back as played; else, with `service`, one for
+    // the containers' ports.
+    let played: Vec<Service> = group
+        .infra
+        .and_then(|i| i.config.labels.get(labels::SERVICES))
+        .and_then(|v| serde_json::from_str(v).ok())
+        .unwrap_or_default();
+    let written_back = !played.is_empty();
+    docs.extend(played.iter().map(to_json));
+    if service && !written_back {
         let ports = service_ports(&group.containers);
         if !ports.is_empty() {
             docs.push(to_json(&Service {

@@ -21,5 +21,8 @@ pub const PORTS: &str = "io.minotaur.kube.ports";
 pub const MOUNTS: &str = "io.minotaur.kube.mounts";
 /// The pod's `volumes`, as its manifest gave them (on the infra container).
 pub const VOLUMES: &str = "io.minotaur.kube.volumes";
+/// The Services that select the pod, as its manifest gave them with the node ports `play` chose (on
+/// the infra container), for `kube generate` to write back.
+pub const SERVICES: &str = "io.minotaur.kube.services";
 /// The prefix of every label above: the pod's own labels are the infra container's other labels.
 pub const PREFIX: &str = "io.minotaur.kube.";

@@ -41,6 +41,9 @@ pub struct PodPlan {
     /// Environment variables known only once the infra container has its address: (container, index
     /// in its `env`, field). Their entries hold `NAME=` until [`PodPlan::fill`].
     pub late_env: Vec<(String, usize, PodField)>,
+    /// The Services whose selector matches the pod, as the manifest gave them (see
+    /// [`crate::service::fill`]).
+    pub services: Vec<k8s_openapi::api::core::v1::Service>,
 }
 
 impl PodPlan {
@@ -98,9 +101,11 @@ impl PodPlan {
 pub struct Plan {
     pub pods: Vec<PodPlan>,
     pub claims: Vec<String>,
-    /// Services with a cluster IP: their names and the address the manifest names, if it does (else
-    /// one is chosen at apply: see [`crate::service::assign`]).
-    pub services: Vec<(String, Option<std::net::Ipv4Addr>)>,
+    /// Services with a cluster IP: their names and the addresses and families they ask for (chosen at
+    /// apply: see [`crate::service::assign`]).
+    pub services: Vec<(String, crate::service::Wanted)>,
+    /// The network the pods join (`kube play --network`, `bridge` by default).
+    pub network: String,
     pub warnings: Vec<String>,
 }
 
@@ -109,16 +114,22 @@ pub(crate) struct Sources {
     pub(crate) config_maps: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
     pub(crate) secrets: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
     pub(crate) node: String,
+    pub(crate) network: String,
 }
 
-/// The pods of `objects`, with `node` as `spec.nodeName` (the host's name).
-pub fn plan(objects: &[Object], node: &str) -> Result<Plan, KubeError> {
+/// The pods of `objects`, with `node` as `spec.nodeName` (the host's name), on the network `network`
+/// (unless they use the host's).
+pub fn plan(objects: &[Object], node: &str, network: &str) -> Result<Plan, KubeError> {
     let mut sources = Sources {
         config_maps: BTreeMap::new(),
         secrets: BTreeMap::new(),
         node: node.to_owned(),
+        network: network.to_owned(),
     };
-    let mut out = Plan::default();
+    let mut out = Plan {
+        network: network.to_owned(),
+        ..Plan::default()
+    };
     let mut services = Vec::new();
     for o in objects {
         match o {
@@ -136,10 +147,8 @@ pub fn plan(objects: &[Object], node: &str) -> Result<Plan, KubeError> {
             Object::Service(s) => {
                 let name = name_of(&s.metadata.name)?;
                 if let Some(def) = crate::service::read(name, s, &mut out.warnings)? {
-                    match def.cluster_ip {
-                        ClusterIp::Headless => {}
-                        ClusterIp::Auto => out.services.push((def.name.clone(), None)),
-                        ClusterIp::Fixed(ip) => out.services.push((def.name.clone(), Some(ip))),
+                    if let ClusterIp::Virtual(wanted) = &def.cluster_ip {
+                        out.services.push((def.name.clone(), wanted.clone()));
                     }
                     services.push(def);
                 }
@@ -262,6 +271,7 @@ fn pod(
         claims: Vec::new(),
         files: Vec::new(),
         late_env: Vec::new(),
+        services: Vec::new(),
     };
     for (field, set) in [
         ("nodeSelector", spec.node_selector.is_some()),
@@ -368,12 +378,16 @@ fn pod(
         hostname: (!host_network).then(|| spec.hostname.clone().unwrap_or(name.to_owned())),
         labels: infra_labels,
         host: HostConfig {
-            network_mode: if host_network { "host" } else { "bridge" }.into(),
+            network_mode: if host_network {
+                "host".into()
+            } else {
+                sources.network.clone()
+            },
             networks: if host_network {
                 vec![]
             } else {
                 vec![NetworkRequest {
-                    network: "bridge".into(),
+                    network: sources.network.clone(),
                     ..Default::default()
                 }]
             },
@@ -687,7 +701,7 @@ mod tests {
 
     fn plan_of(yaml: &str) -> Plan {
         let (objects, _) = crate::manifest::read(yaml, Path::new("t.yaml")).unwrap();
-        plan(&objects, "node1").unwrap()
+        plan(&objects, "node1", "bridge").unwrap()
     }
 
     #[test]
@@ -765,12 +779,22 @@ mod tests {
             ]
         );
         assert_eq!(p.pods[1].infra.host.service_ports.len(), 2);
+        assert!(p.pods[0].infra.host.service_ports.iter().all(|s| {
+            s.service_type == minotaur_engine::container::ServiceType::ClusterIP
+                && s.node_port.is_none()
+                && !s.client_affinity
+        }));
         assert!(p.pods[2].infra.host.service_ports.is_empty());
+        let fixed: Vec<_> = p
+            .services
+            .iter()
+            .map(|(name, w)| (name.as_str(), w.fixed.clone()))
+            .collect();
         assert_eq!(
-            p.services,
+            fixed,
             [
-                ("api".to_owned(), None),
-                ("fixed".to_owned(), Some("10.96.0.20".parse().unwrap()))
+                ("api", vec![]),
+                ("fixed", vec!["10.96.0.20".parse().unwrap()])
             ]
         );
         assert_eq!(
@@ -785,19 +809,93 @@ mod tests {
                 "clusterIP: 172.17.0.9",
                 "outside the service range 10.96.0.0/12",
             ),
-            ("clusterIP: nope", "is not an IPv4 address"),
+            ("clusterIP: nope", "is not an IP address"),
+            (
+                "clusterIP: fd00:10:97::1\n  ports: [{port: 80}]",
+                "clusterIP fd00:10:97::1 is outside the service range fd00:10:96::/112",
+            ),
+            (
+                "clusterIPs: [10.96.0.1, 10.96.0.2]\n  ipFamilyPolicy: PreferDualStack\n  ports: [{port: 80}]",
+                "clusterIPs names two addresses of one family",
+            ),
+            (
+                "clusterIPs: [10.96.0.1, 'fd00:10:96::1']\n  ports: [{port: 80}]",
+                "ipFamilyPolicy SingleStack takes one cluster IP family",
+            ),
             (
                 "ports: [{port: 80, protocol: SCTP}]",
                 "protocol SCTP is not supported",
+            ),
+            (
+                "type: ExternalName\n  externalName: example.org",
+                "type ExternalName is not supported",
+            ),
+            (
+                "ports: [{port: 80, nodePort: 30080}]",
+                "ports[0]: nodePort needs type NodePort or LoadBalancer",
+            ),
+            (
+                "type: NodePort\n  ports: [{port: 80, nodePort: 8080}]",
+                "ports[0]: nodePort 8080 is outside the node port range 30000-32767",
+            ),
+            (
+                "type: NodePort\n  clusterIP: None\n  ports: [{port: 80}]",
+                "type NodePort needs a cluster IP, and clusterIP is None",
+            ),
+            (
+                "sessionAffinity: Sticky\n  ports: [{port: 80}]",
+                "sessionAffinity Sticky is not supported",
             ),
         ] {
             let yaml = format!(
                 "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\nspec:\n  selector: {{a: b}}\n  {bad}\n"
             );
             let (objects, _) = crate::manifest::read(&yaml, Path::new("s.yaml")).unwrap();
-            let e = plan(&objects, "node").unwrap_err().to_string();
+            let e = plan(&objects, "node", "bridge").unwrap_err().to_string();
             assert!(e.contains(why), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn node_ports_load_balancers_and_client_affinity_reach_the_infra_container() {
+        use minotaur_engine::container::ServiceType;
+        let p = plan_of(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: np\nspec:\n  type: NodePort\n  sessionAffinity: ClientIP\n  selector: {app: w}\n  ports: [{port: 80, targetPort: 8080, nodePort: 30080}, {port: 53, protocol: UDP}]\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: lb\nspec:\n  type: LoadBalancer\n  selector: {app: w}\n  ports: [{port: 8443}]\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: w\n  labels: {app: w}\nspec:\n  containers:\n  - {name: c, image: busybox}\n",
+        );
+        let ports: Vec<_> = p.pods[0]
+            .infra
+            .host
+            .service_ports
+            .iter()
+            .map(|s| {
+                (
+                    s.service.as_str(),
+                    s.port,
+                    s.service_type,
+                    s.node_port,
+                    s.client_affinity,
+                )
+            })
+            .collect();
+        assert_eq!(
+            ports,
+            [
+                ("np", 80, ServiceType::NodePort, Some(30080), true),
+                ("np", 53, ServiceType::NodePort, None, true),
+                ("lb", 8443, ServiceType::LoadBalancer, None, false),
+            ],
+            "a node port the manifest leaves out is chosen at apply"
+        );
+        let lb = &p.pods[0].infra.host.service_ports[2];
+        let with_node_port = minotaur_engine::container::ServicePort {
+            node_port: Some(31000),
+            ..lb.clone()
+        };
+        assert_eq!(
+            with_node_port.host_ports(),
+            [31000, 8443],
+            "a LoadBalancer's port is on the host too"
+        );
     }
 
     #[test]
@@ -826,7 +924,7 @@ mod tests {
         assert_eq!(e, "container p-a: the pod has no address for status.podIP");
         let host = yaml.replace("spec:\n", "spec:\n  hostNetwork: true\n");
         let (objects, _) = crate::manifest::read(&host, Path::new("t.yaml")).unwrap();
-        let e = plan(&objects, "n").unwrap_err().to_string();
+        let e = plan(&objects, "n", "bridge").unwrap_err().to_string();
         assert_eq!(
             e,
             "pod p: container a: a fieldRef of status is not supported with hostNetwork"
@@ -837,11 +935,11 @@ mod tests {
     fn missing_sources_and_escaping_paths_are_refused() {
         let yaml = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  k: v\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  volumes:\n  - name: c\n    configMap:\n      name: cm\n      items:\n      - {key: k, path: ../../etc/passwd}\n  containers:\n  - name: a\n    image: busybox\n";
         let (objects, _) = crate::manifest::read(yaml, Path::new("t.yaml")).unwrap();
-        let e = plan(&objects, "n").unwrap_err().to_string();
+        let e = plan(&objects, "n", "bridge").unwrap_err().to_string();
         assert!(e.contains("leaves the volume"), "{e}");
         let yaml = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: a\n    image: busybox\n    envFrom:\n    - secretRef: {name: nope}\n";
         let (objects, _) = crate::manifest::read(yaml, Path::new("t.yaml")).unwrap();
-        let e = plan(&objects, "n").unwrap_err().to_string();
+        let e = plan(&objects, "n", "bridge").unwrap_err().to_string();
         assert_eq!(e, "pod p: container a: envFrom: secret nope not found");
     }
 }

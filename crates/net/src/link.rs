@@ -594,7 +594,7 @@ impl Netlink {
     }
 
     /// Sends a creating request (`NLM_F_CREATE | NLM_F_EXCL`, as `ip ... add` does) and waits for its ack.
-    fn create(&mut self, msg: RouteNetlinkMessage) -> io::Result<()> {
+    pub(crate) fn create(&mut self, msg: RouteNetlinkMessage) -> io::Result<()> {
         self.send(msg, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK)?;
         self.receive(Answer::Ack).map(drop)
     }

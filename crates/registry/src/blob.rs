@@ -4,12 +4,12 @@
 //! Nothing is held in memory beyond one read buffer. A resumed request asks for `Range: bytes=<offset>-`;
 //! a registry (or a proxy) that ignores the range and answers `200` with the whole blob is coped with by
 //! discarding the part already delivered. The caller may itself start part-way, from a partial blob on
-//! disk: it hands the part it has to [`Client::blob_resume`], which hashes it so the final check covers
+//! disk: it hands the part it has to [`Client::blob_resume`](crate::Client::blob_resume), which hashes it so the final check covers
 //! the whole blob. A mismatch is an error from the last `read`, an [`std::io::Error`] whose inner error is a
 //! [`BlobError`], so a caller that streams into a temporary file never renames a bad blob into place.
 //!
 //! A caller that hashes every byte itself (the image store verifies each layer it ingests) asks for
-//! [`Client::unverified_blob_from`] instead: the same stream, resumed from an offset, its length still
+//! [`Client::unverified_blob_from`](crate::Client::unverified_blob_from) instead: the same stream, resumed from an offset, its length still
 //! enforced, without a second SHA-256 of the blob.
 
 use std::io::{self, Read};
@@ -19,8 +19,6 @@ use oci_spec::image::{Descriptor, Digest, DigestAlgorithm};
 use sha2::{Digest as _, Sha256};
 
 use crate::auth::repository_scope;
-use crate::client::Client;
-use crate::reference::Repository;
 use crate::registries::{Endpoint, RegistriesError};
 use crate::transport::{Body, Request, Target, Transport, TransportError};
 
@@ -86,75 +84,6 @@ impl BlobError {
                 source: Box::new(e),
             }
         }
-    }
-}
-
-impl Client {
-    /// Streams the blob `descriptor` of `repository` from its start.
-    pub fn blob(
-        &self,
-        repository: &Repository,
-        descriptor: &Descriptor,
-    ) -> Result<BlobReader, BlobError> {
-        let endpoints = self.registries.pull_endpoints(repository)?;
-        BlobReader::open(
-            self.transport.clone(),
-            endpoints,
-            descriptor,
-            0,
-            Some(Sha256::new()),
-        )
-    }
-
-    /// Streams the rest of a blob whose first part the caller already has: `prefix` is read to its end and
-    /// hashed, and the download starts where it ends.
-    pub fn blob_resume(
-        &self,
-        repository: &Repository,
-        descriptor: &Descriptor,
-        prefix: &mut dyn Read,
-    ) -> Result<BlobReader, BlobError> {
-        let digest = descriptor.digest().to_string();
-        let mut hasher = Sha256::new();
-        let len = io::copy(prefix, &mut hasher).map_err(|source| BlobError::Prefix {
-            digest: digest.clone(),
-            source,
-        })?;
-        if len > descriptor.size() {
-            return Err(BlobError::PrefixTooLong {
-                digest,
-                len,
-                size: descriptor.size(),
-            });
-        }
-        let endpoints = self.registries.pull_endpoints(repository)?;
-        BlobReader::open(
-            self.transport.clone(),
-            endpoints,
-            descriptor,
-            len,
-            Some(hasher),
-        )
-    }
-
-    /// Streams the blob `descriptor` of `repository` from byte `offset` on, **without checking its digest**:
-    /// for a caller that hashes the whole blob itself and refuses it on a mismatch. Its size is still
-    /// enforced: a blob that ends early is resumed, one that runs long is an error.
-    pub fn unverified_blob_from(
-        &self,
-        repository: &Repository,
-        descriptor: &Descriptor,
-        offset: u64,
-    ) -> Result<BlobReader, BlobError> {
-        if offset > descriptor.size() {
-            return Err(BlobError::PrefixTooLong {
-                digest: descriptor.digest().to_string(),
-                len: offset,
-                size: descriptor.size(),
-            });
-        }
-        let endpoints = self.registries.pull_endpoints(repository)?;
-        BlobReader::open(self.transport.clone(), endpoints, descriptor, offset, None)
     }
 }
 

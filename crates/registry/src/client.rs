@@ -8,17 +8,17 @@
 //! moves on to the next, and the origin's answer is final.
 
 use std::collections::HashMap;
-use std::io::Read;
+use std::io::{self, Read};
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use oci_spec::image::{Digest, ImageIndex, ImageManifest};
+use oci_spec::image::{Descriptor, Digest, ImageIndex, ImageManifest};
 use sha2::{Digest as _, Sha256};
 
 use crate::auth::{repository_scope, Anonymous, CredentialSource, Credentials};
-use crate::blob::BlobError;
+use crate::blob::{BlobError, BlobReader};
 use crate::platform::{Platform, PlatformError};
 use crate::reference::{Reference, Repository};
 use crate::registries::{Endpoint, RegistriesConf, RegistriesError};
@@ -539,6 +539,76 @@ fn next_link(link: &str) -> Option<&str> {
             let end = l.find('>')?;
             Some(&l[start..end])
         })
+}
+
+/// Blobs, streamed by a [`BlobReader`] (see the blob module).
+impl Client {
+    /// Streams the blob `descriptor` of `repository` from its start.
+    pub fn blob(
+        &self,
+        repository: &Repository,
+        descriptor: &Descriptor,
+    ) -> Result<BlobReader, BlobError> {
+        let endpoints = self.registries.pull_endpoints(repository)?;
+        BlobReader::open(
+            self.transport.clone(),
+            endpoints,
+            descriptor,
+            0,
+            Some(Sha256::new()),
+        )
+    }
+
+    /// Streams the rest of a blob whose first part the caller already has: `prefix` is read to its end and
+    /// hashed, and the download starts where it ends.
+    pub fn blob_resume(
+        &self,
+        repository: &Repository,
+        descriptor: &Descriptor,
+        prefix: &mut dyn Read,
+    ) -> Result<BlobReader, BlobError> {
+        let digest = descriptor.digest().to_string();
+        let mut hasher = Sha256::new();
+        let len = io::copy(prefix, &mut hasher).map_err(|source| BlobError::Prefix {
+            digest: digest.clone(),
+            source,
+        })?;
+        if len > descriptor.size() {
+            return Err(BlobError::PrefixTooLong {
+                digest,
+                len,
+                size: descriptor.size(),
+            });
+        }
+        let endpoints = self.registries.pull_endpoints(repository)?;
+        BlobReader::open(
+            self.transport.clone(),
+            endpoints,
+            descriptor,
+            len,
+            Some(hasher),
+        )
+    }
+
+    /// Streams the blob `descriptor` of `repository` from byte `offset` on, **without checking its digest**:
+    /// for a caller that hashes the whole blob itself and refuses it on a mismatch. Its size is still
+    /// enforced: a blob that ends early is resumed, one that runs long is an error.
+    pub fn unverified_blob_from(
+        &self,
+        repository: &Repository,
+        descriptor: &Descriptor,
+        offset: u64,
+    ) -> Result<BlobReader, BlobError> {
+        if offset > descriptor.size() {
+            return Err(BlobError::PrefixTooLong {
+                digest: descriptor.digest().to_string(),
+                len: offset,
+                size: descriptor.size(),
+            });
+        }
+        let endpoints = self.registries.pull_endpoints(repository)?;
+        BlobReader::open(self.transport.clone(), endpoints, descriptor, offset, None)
+    }
 }
 
 #[cfg(test)]

@@ -6,16 +6,16 @@ use std::io::Write;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use nix::fcntl::{open, OFlag};
 use nix::sched::CloneFlags;
-use nix::sys::stat::Mode;
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
-use crate::spawn::{id_maps, spawn};
+use crate::idmap::id_maps;
+use crate::spawn::{open_namespace, spawn};
 use crate::status::{await_exec, GO};
-use crate::{cgroup, hooks, idmap, init, seccomp, state, Cgroup, Overlay, RuntimeError};
+use crate::{cgroup, idmap, seccomp, state, Cgroup, Overlay, RuntimeError};
+use crate::{BeforePivot, Plan};
 
 /// Options of [`create`] that are not part of the spec.
 #[derive(Debug, Clone)]
@@ -68,17 +68,11 @@ pub struct CreateOptions<'a> {
     /// `createRuntime` hooks run here, so that the `createContainer` hooks the init runs next come after
     /// them (the runtime spec's order). An error kills the init and fails [`create`].
     pub before_pivot: Option<BeforePivot<'a>>,
-}
-
-/// A step of the caller's between the container's mounts and its `pivot_root`
-/// ([`CreateOptions::before_pivot`]).
-#[derive(Clone, Copy)]
-pub struct BeforePivot<'a>(pub &'a dyn Fn(Pid) -> Result<(), hooks::HookError>);
-
-impl std::fmt::Debug for BeforePivot<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("BeforePivot(..)")
-    }
+    /// The container's cgroup is this transient scope, which systemd makes on the system bus with the init
+    /// in it (the cgroup::systemd module), instead of `linux.cgroupsPath` under [`CreateOptions::cgroup_root`].
+    /// The directories of the hierarchies systemd does not manage are made at the scope's path, and every
+    /// limit is written to the files as well, as without it.
+    pub systemd_scope: Option<cgroup::systemd::Scope>,
 }
 
 impl Default for CreateOptions<'_> {
@@ -96,6 +90,7 @@ impl Default for CreateOptions<'_> {
             hook_state: None,
             idmap_root: false,
             before_pivot: None,
+            systemd_scope: None,
         }
     }
 }
@@ -193,61 +188,6 @@ impl Created {
         }
         Ok(())
     }
-}
-
-/// What [`create`] hands to the child: the spec, resolved paths and descriptors opened in the parent.
-pub(crate) struct Plan<'a> {
-    pub spec: &'a Spec,
-    /// The bundle directory; relative bind sources are resolved against it.
-    pub bundle: PathBuf,
-    /// Where the root is assembled: the bundle directory covered by a bind mount of the root, or with
-    /// [`CreateOptions::root_in_place`] the root itself.
-    pub target: PathBuf,
-    /// The spec's root, resolved against the bundle.
-    pub root: PathBuf,
-    /// Namespaces to join: (kind flag, open nsfs file).
-    pub join: Vec<(CloneFlags, OwnedFd)>,
-    pub new_cgroup_ns: bool,
-    /// The spec lists a UTS namespace, new or joined: the hostname is set in it.
-    pub own_uts: bool,
-    /// The container has a user namespace of its own: mounts copied from the caller's are locked, and
-    /// devices cannot be made with mknod(2).
-    pub new_user: bool,
-    pub seccomp: Option<seccomp::Program>,
-    pub host_is_cgroup2: bool,
-    /// Descriptors to become the container's 0, 1 and 2.
-    pub stdio: Option<[BorrowedFd<'a>; 3]>,
-    /// Keep PID 1 as a reaper and run the command as its child.
-    pub init: bool,
-    /// Mount points to leave out of a recursive bind of the root ([`CreateOptions::hide`]).
-    pub hide: &'a [PathBuf],
-    /// [`CreateOptions::mount_template`], open.
-    pub mount_template: Option<OwnedFd>,
-    /// [`CreateOptions::overlay`].
-    pub overlay: Option<&'a Overlay>,
-    /// With a new user namespace, the root made here of idmapped mounts (see the idmap module): the
-    /// overlay, or a clone of the root's tree. The init moves it onto its root instead of mounting
-    /// [`Plan::overlay`] or binding [`Plan::root`] itself.
-    pub idmapped_root: Option<OwnedFd>,
-    /// [`CreateOptions::start_fifo`], open read-write.
-    pub start_gate: Option<File>,
-    /// [`CreateOptions::preserve_fds`].
-    pub preserve_fds: u32,
-    /// [`CreateOptions::hook_state`].
-    pub hook_state: Option<&'a state::State>,
-    /// The container has a mount namespace of its own (a new one). Without one (the caller's, or one
-    /// joined by path) its root and mounts are made in a namespace others use too, and it is entered
-    /// with chroot(2): pivot_root(2) would move the root of every process of that namespace.
-    pub own_mount_ns: bool,
-    /// The init says [`MOUNTED`] and waits for a GO before it enters its root.
-    pub pause_before_pivot: bool,
-    /// Without [`Plan::own_mount_ns`], where the init's bind of the root is while nobody else knows of it
-    /// (until READY), so that a failure before then detaches it.
-    pub shared_root: init::SharedRootUndo,
-    /// The cgroup the init moves itself into, first thing (see [`Cgroup::add_self`]): without a new user
-    /// namespace. In one, its IDs mean nothing until the parent has written the maps, so the parent moves
-    /// it, naming its PID, which costs the kernel's thread-group lock.
-    pub cgroup: Option<&'a Cgroup>,
 }
 
 /// Creates a container from `spec`: forks its init process into new namespaces, sets up its root filesystem
@@ -401,17 +341,37 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
         None => None,
     };
     let gated = start_gate.is_some();
-    let cgroup = match linux.cgroups_path() {
-        Some(path) => {
-            let resources = linux.resources().as_ref().map(|res| {
-                cgroup::with_default_device_rules(
-                    res,
-                    linux.devices().as_deref().unwrap_or_default(),
-                )
-            });
-            Some(Cgroup::create(&opts.cgroup_root, path, resources.as_ref())?)
-        }
-        None => None,
+    let resources = linux.resources().as_ref().map(|res| {
+        cgroup::with_default_device_rules(res, linux.devices().as_deref().unwrap_or_default())
+    });
+    let host_is_cgroup2 = cgroup::is_cgroup2(&opts.cgroup_root);
+    // With systemd's driver the cgroup is made once the init exists: systemd takes a PID into the scope.
+    let cgroup = match (linux.cgroups_path(), &opts.systemd_scope) {
+        (Some(path), None) => Some(Cgroup::create(&opts.cgroup_root, path, resources.as_ref())?),
+        _ => None,
+    };
+    let systemd = std::cell::RefCell::new(None);
+    let scope_cgroup = std::cell::RefCell::new(None);
+    // The bus connection is made only here, after the clone: zbus runs threads of its own, and a child
+    // cloned from a process with other threads may find a lock one of them held (the allocator's) locked
+    // forever. The init waits for its go meanwhile.
+    let join_scope = |pid: Pid| -> Result<(), RuntimeError> {
+        let Some(scope) = &opts.systemd_scope else {
+            return Ok(());
+        };
+        let sd = cgroup::systemd::Systemd::connect()?;
+        let started = sd.start_scope(
+            scope,
+            pid.as_raw() as u32,
+            resources.as_ref(),
+            host_is_cgroup2,
+        );
+        *systemd.borrow_mut() = Some(sd);
+        started?;
+        let cg = Cgroup::create(&opts.cgroup_root, &scope.cgroup, resources.as_ref())?;
+        let added = cg.add(pid);
+        *scope_cgroup.borrow_mut() = Some(cg);
+        Ok(added?)
     };
     let target = if opts.root_in_place && opts.overlay.is_none() {
         root.clone()
@@ -428,7 +388,7 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
         own_uts,
         new_user,
         seccomp,
-        host_is_cgroup2: cgroup::is_cgroup2(&opts.cgroup_root),
+        host_is_cgroup2,
         stdio: opts.stdio,
         init: opts.init,
         hide: &opts.hide,
@@ -440,17 +400,31 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
         hook_state: opts.hook_state.as_ref(),
         own_mount_ns: new_mount,
         pause_before_pivot: opts.before_pivot.is_some(),
-        shared_root: init::SharedRootUndo::default(),
+        shared_root: crate::plan::SharedRootUndo::default(),
         cgroup: cgroup.as_ref().filter(|_| !new_user),
     };
     let parent_adds = cgroup.as_ref().filter(|_| new_user);
+    let add = |pid: Pid| -> Result<(), RuntimeError> {
+        match parent_adds {
+            Some(cg) => Ok(cg.add(pid)?),
+            None => Ok(()),
+        }
+    };
+    let parent_join: Option<crate::spawn::ParentJoin<'_>> = if opts.systemd_scope.is_some() {
+        Some(&join_scope)
+    } else if parent_adds.is_some() {
+        Some(&add)
+    } else {
+        None
+    };
     let result = spawn(
         plan,
         flags,
-        parent_adds,
+        parent_join,
         id_maps.as_ref(),
         opts.before_pivot,
     );
+    let cgroup = cgroup.or_else(|| scope_cgroup.take());
     match result {
         Ok(s) => Ok(Created {
             pid: s.pid,
@@ -463,6 +437,10 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
             shared_root: s.shared_root,
         }),
         Err(e) => {
+            // The init is dead: systemd stops an empty scope by itself, but not before it notices.
+            if let (Some(sd), Some(scope)) = (systemd.take(), &opts.systemd_scope) {
+                let _ = sd.stop(&scope.unit);
+            }
             if let Some(cg) = cgroup {
                 let _ = cg.remove();
             }
@@ -519,15 +497,6 @@ fn check_oci_version(version: &str) -> Result<(), RuntimeError> {
             "ociVersion {version:?} (this runtime implements 1.x.y)"
         )))
     }
-}
-
-pub(crate) fn open_namespace(path: &Path) -> Result<OwnedFd, RuntimeError> {
-    open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()).map_err(|source| {
-        RuntimeError::OpenNamespace {
-            path: path.to_owned(),
-            source,
-        }
-    })
 }
 
 #[cfg(test)]

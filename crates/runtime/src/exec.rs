@@ -7,10 +7,11 @@
 //!
 //! Choices, and the alternatives not taken:
 //! - The namespaces are those of the container's init process, named by a pidfd, so a PID reused after the
-//!   container died cannot send the process somewhere else. Every namespace that differs from the caller's
-//!   is joined with one `setns(pidfd, flags)` (Linux 5.8), which the kernel applies atomically and in the
-//!   right order; joining the mount namespace makes its root (the container's, after its `pivot_root`) the
-//!   child's root and working directory, so no `chroot` is needed. A container without a mount namespace
+//!   container died cannot send the process somewhere else. They are joined with one `setns(pidfd, flags)`
+//!   (Linux 5.8), which the kernel applies atomically and in the right order: every kind but the user, PID
+//!   and time namespaces whether or not it differs from the caller's (see [`namespaces_to_join`]). Joining
+//!   the mount namespace makes its root (the container's, after its `pivot_root`) the child's root and
+//!   working directory, so no `chroot` is needed. A container without a mount namespace
 //!   of its own entered its root with chroot(2) (see the init module): there the child, once in the
 //!   namespace, chroots into the init's root, opened through `/proc/PID/root` before the clone.
 //! - A PID namespace only applies to children of the process that joins it. Instead of forking twice (runc's
@@ -40,7 +41,8 @@ use nix::unistd::Pid;
 use oci_spec::runtime::{Process, Spec};
 
 use crate::cgroup::{self, Cgroup};
-use crate::init::{self, At, Step};
+use crate::init;
+use crate::status::{fail, At, Step};
 use crate::{await_exec, await_ready, pipe, seccomp, RuntimeError, GO};
 
 /// Options of [`exec`] that are not part of the spec.
@@ -246,15 +248,13 @@ fn enter_pid_namespace(init: BorrowedFd<'_>) -> Result<OwnedFd, RuntimeError> {
     Ok(own)
 }
 
-/// The namespaces of `init` that differ from the caller's: whether its PID namespace does (compared with
-/// the caller's namespace for children, where a child would be born), and the flags of the others.
 /// Makes the init's root this process's root when joining its mount namespace did not (it is the caller's,
 /// or the init chrooted into a root below the namespace's): the same mount and directory, or chroot(2)
 /// into it.
 fn enter_init_root(init_root: &OwnedFd) -> Step<()> {
     use rustix::fs::{statx, AtFlags, StatxFlags, CWD};
     let what = |e: rustix::io::Errno| {
-        init::fail(
+        fail(
             "stat the container's root",
             Errno::from_raw(e.raw_os_error()),
         )
@@ -271,10 +271,26 @@ fn enter_init_root(init_root: &OwnedFd) -> Step<()> {
     nix::unistd::chdir("/").at(|| "chdir /".into())
 }
 
+/// The namespaces of `init` the child joins, and whether the caller must join its PID namespace for the
+/// child. Only three kinds are compared with the caller's: the user namespace, which setns(2) refuses to
+/// join again (EINVAL), and the PID and time namespaces, which apply to children (so they are compared
+/// with the caller's `pid_for_children` and `time_for_children`; time only where the kernel has it). The
+/// cgroup, IPC, UTS, network and mount namespaces are joined whether or not they differ: joining one's own
+/// again changes nothing (for the mount namespace, the root becomes its root, and [`enter_init_root`]
+/// then finds the init's, as it does when the container shares the caller's), and it costs a few µs in
+/// the one `setns`, where finding out took two path walks through `/proc` per kind.
 fn namespaces_to_join(init: Pid) -> Result<(bool, CloneFlags), RuntimeError> {
     let mut join_pid = false;
-    let mut flags = CloneFlags::empty();
-    for kind in NsKind::ALL {
+    let mut flags = [
+        NsKind::Cgroup,
+        NsKind::Ipc,
+        NsKind::Uts,
+        NsKind::Net,
+        NsKind::Mnt,
+    ]
+    .into_iter()
+    .fold(CloneFlags::empty(), |f, k| f | k.clone_flag());
+    for kind in [NsKind::User, NsKind::Pid, NsKind::Time] {
         let ours = match kind {
             NsKind::Pid => "/proc/self/ns/pid_for_children".to_owned(),
             NsKind::Time => "/proc/self/ns/time_for_children".to_owned(),

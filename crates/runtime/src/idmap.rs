@@ -28,7 +28,7 @@
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use minotaur_sys::Clone3Result;
 use nix::sys::wait::waitpid;
@@ -38,7 +38,10 @@ use rustix::mount::{
     FsMountFlags, FsOpenFlags, MountAttrFlags, OpenTreeFlags,
 };
 
+use nix::unistd::Pid;
+
 use crate::rootfs::Overlay;
+use crate::RuntimeError;
 
 /// The idmapped overlay could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -82,7 +85,7 @@ pub(crate) fn userns(maps: &(String, String)) -> Result<OwnedFd, crate::RuntimeE
         Clone3Result::Parent { child, .. } => child,
     };
     drop(rx);
-    let opened = crate::spawn::write_id_maps(child, maps).and_then(|()| {
+    let opened = write_id_maps(child, maps).and_then(|()| {
         File::open(format!("/proc/{child}/ns/user"))
             .map(OwnedFd::from)
             .map_err(|e| err("open its nsfs file")(e).into())
@@ -212,4 +215,49 @@ pub(crate) fn tree(root: &Path, userns: BorrowedFd<'_>) -> Result<OwnedFd, Idmap
         let _ = minotaur_sys::mount_setattr_idmap(at.as_fd(), userns);
     }
     Ok(tree)
+}
+
+/// The `uid_map` and `gid_map` texts of a new user namespace: one `inside outside count` line per mapping.
+pub(crate) fn id_maps(linux: &oci_spec::runtime::Linux) -> Result<(String, String), RuntimeError> {
+    let text = |maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>, what: &str| {
+        let maps = maps.as_deref().unwrap_or_default();
+        if maps.is_empty() {
+            return Err(RuntimeError::InvalidSpec(format!(
+                "a new user namespace needs linux.{what}"
+            )));
+        }
+        Ok(maps
+            .iter()
+            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+            .collect::<String>())
+    };
+    Ok((
+        text(linux.uid_mappings(), "uidMappings")?,
+        text(linux.gid_mappings(), "gidMappings")?,
+    ))
+}
+
+/// The host ID a user namespace's ID 0 maps to, from the text of its `uid_map` or `gid_map`.
+pub(crate) fn host_root(map: &str) -> Option<u32> {
+    map.lines().find_map(|line| {
+        let mut f = line.split_whitespace().map(str::parse::<u32>);
+        match (f.next()?.ok()?, f.next()?.ok()?, f.next()?.ok()?) {
+            (0, host, n) if n > 0 => Some(host),
+            _ => None,
+        }
+    })
+}
+
+/// Writes the ID maps of the child's new user namespace. The writer (this process, root in the parent
+/// namespace with CAP_SETUID and CAP_SETGID there) may map any IDs, and may write `gid_map` without denying
+/// setgroups(2) first (user_namespaces(7)).
+pub(crate) fn write_id_maps(
+    pid: Pid,
+    (uid_map, gid_map): &(String, String),
+) -> Result<(), RuntimeError> {
+    for (file, text) in [("uid_map", uid_map), ("gid_map", gid_map)] {
+        let path = PathBuf::from(format!("/proc/{pid}/{file}"));
+        std::fs::write(&path, text).map_err(|source| RuntimeError::IdMap { path, source })?;
+    }
+    Ok(())
 }

@@ -26,6 +26,7 @@ pub mod idmap;
 mod init;
 pub mod mount_template;
 pub mod mounts;
+mod plan;
 pub mod reaper;
 pub mod rootfs;
 pub mod seccomp;
@@ -41,9 +42,10 @@ use nix::errno::Errno;
 use nix::unistd::Pid;
 
 pub use cgroup::Cgroup;
-pub(crate) use create::Plan;
-pub use create::{create, BeforePivot, CreateOptions, Created, Started};
+pub use create::{create, CreateOptions, Created, Started};
 pub use exec::{exec, Exec, ExecOptions};
+pub use plan::BeforePivot;
+pub(crate) use plan::Plan;
 pub use rootfs::Overlay;
 pub(crate) use status::{
     await_exec, await_ready, pipe, Failure, FAILED, GO, MOUNTED, READY, SHARED_ROOT,
@@ -92,6 +94,9 @@ pub enum RuntimeError {
     /// The container's cgroup could not be set up.
     #[error(transparent)]
     Cgroup(#[from] cgroup::CgroupError),
+    /// systemd could not make the container's scope ([`CreateOptions::systemd_scope`]).
+    #[error(transparent)]
+    Systemd(#[from] cgroup::systemd::SystemdError),
     /// The seccomp profile could not be compiled.
     #[error(transparent)]
     Seccomp(#[from] seccomp::SeccompError),

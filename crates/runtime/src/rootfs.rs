@@ -34,7 +34,7 @@ use nix::mount::{mount, MsFlags};
 use nix::sys::stat::Mode;
 use rustix::mount::{move_mount, open_tree, MoveMountFlags, OpenTreeFlags};
 
-use crate::init::{fail, At, Step};
+use crate::status::{fail, At, Step};
 
 /// An overlayfs root: the image's read-only layers under the container's own writable layer.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,61 +5,18 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStringExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use minotaur_sys::Clone3Result;
+use nix::fcntl::{open, OFlag};
 use nix::sched::CloneFlags;
+use nix::sys::stat::Mode;
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
-use crate::create::open_namespace;
+use crate::idmap::{host_root, write_id_maps};
 use crate::status::{await_message, await_ready, pipe, GO, MOUNTED, SHARED_ROOT};
-use crate::{init, BeforePivot, Cgroup, Plan, RuntimeError};
-
-/// The `uid_map` and `gid_map` texts of a new user namespace: one `inside outside count` line per mapping.
-pub(crate) fn id_maps(linux: &oci_spec::runtime::Linux) -> Result<(String, String), RuntimeError> {
-    let text = |maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>, what: &str| {
-        let maps = maps.as_deref().unwrap_or_default();
-        if maps.is_empty() {
-            return Err(RuntimeError::InvalidSpec(format!(
-                "a new user namespace needs linux.{what}"
-            )));
-        }
-        Ok(maps
-            .iter()
-            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
-            .collect::<String>())
-    };
-    Ok((
-        text(linux.uid_mappings(), "uidMappings")?,
-        text(linux.gid_mappings(), "gidMappings")?,
-    ))
-}
-
-/// The host ID a user namespace's ID 0 maps to, from the text of its `uid_map` or `gid_map`.
-fn host_root(map: &str) -> Option<u32> {
-    map.lines().find_map(|line| {
-        let mut f = line.split_whitespace().map(str::parse::<u32>);
-        match (f.next()?.ok()?, f.next()?.ok()?, f.next()?.ok()?) {
-            (0, host, n) if n > 0 => Some(host),
-            _ => None,
-        }
-    })
-}
-
-/// Writes the ID maps of the child's new user namespace. The writer (this process, root in the parent
-/// namespace with CAP_SETUID and CAP_SETGID there) may map any IDs, and may write `gid_map` without denying
-/// setgroups(2) first (user_namespaces(7)).
-pub(crate) fn write_id_maps(
-    pid: Pid,
-    (uid_map, gid_map): &(String, String),
-) -> Result<(), RuntimeError> {
-    for (file, text) in [("uid_map", uid_map), ("gid_map", gid_map)] {
-        let path = PathBuf::from(format!("/proc/{pid}/{file}"));
-        std::fs::write(&path, text).map_err(|source| RuntimeError::IdMap { path, source })?;
-    }
-    Ok(())
-}
+use crate::{init, BeforePivot, Plan, RuntimeError};
 
 /// The name of a namespace's file in `/proc/PID/ns`.
 pub(crate) fn ns_file(flag: CloneFlags) -> &'static str {
@@ -74,10 +31,15 @@ pub(crate) fn ns_file(flag: CloneFlags) -> &'static str {
     }
 }
 
+/// What the parent does for the child's cgroup between the clone and the go, when the child does not join
+/// its cgroup itself: with a new user namespace the child could not ([`crate::Cgroup::add`]), and with the systemd
+/// driver systemd is asked to take it into a scope first.
+pub(crate) type ParentJoin<'a> = &'a dyn Fn(Pid) -> Result<(), RuntimeError>;
+
 pub(crate) fn spawn(
     mut plan: Plan<'_>,
     flags: CloneFlags,
-    cgroup: Option<&Cgroup>,
+    parent_join: Option<ParentJoin<'_>>,
     id_maps: Option<&(String, String)>,
     before_pivot: Option<BeforePivot<'_>>,
 ) -> Result<Spawned, RuntimeError> {
@@ -167,8 +129,8 @@ pub(crate) fn spawn(
         let _ = waitpid(pid, None);
         e
     };
-    if let Some(cg) = cgroup {
-        cg.add(pid).map_err(|e| reap(e.into()))?;
+    if let Some(join) = parent_join {
+        join(pid).map_err(reap)?;
     }
     // Before GO: the child sets up nothing until its IDs mean something in its namespace.
     if let Some(maps) = id_maps {
@@ -221,4 +183,13 @@ pub(crate) struct Spawned {
     pub(crate) go: File,
     pub(crate) console: Option<OwnedFd>,
     pub(crate) shared_root: Option<(u64, PathBuf)>,
+}
+
+pub(crate) fn open_namespace(path: &Path) -> Result<OwnedFd, RuntimeError> {
+    open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()).map_err(|source| {
+        RuntimeError::OpenNamespace {
+            path: path.to_owned(),
+            source,
+        }
+    })
 }

@@ -101,9 +101,13 @@ pub struct Record {
     pub owner: String,
     #[serde(default)]
     pub annotations: HashMap<String, String>,
-    /// `linux.cgroupsPath` of its spec, when it has one.
+    /// Its cgroup relative to the cgroup root: `linux.cgroupsPath` of its spec, when it has one, or with the
+    /// systemd driver the scope's cgroup (`/system.slice/minotaur-ID.scope`).
     #[serde(default)]
     pub cgroup: Option<PathBuf>,
+    /// With the systemd cgroup driver (`--systemd-cgroup`), the transient scope systemd made for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd_unit: Option<String>,
     /// Without a mount namespace of its own, the container's root as made in the namespace it shares;
     /// `delete` detaches it (see the shared_mounts module).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -363,6 +367,7 @@ mod tests {
             owner: "root".into(),
             annotations: HashMap::new(),
             cgroup: None,
+            systemd_unit: None,
             shared_root: None,
         }
     }

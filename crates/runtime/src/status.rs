@@ -3,6 +3,7 @@
 
 use std::fs::File;
 use std::io::Read;
+
 use std::os::fd::OwnedFd;
 
 use nix::errno::Errno;
@@ -129,5 +130,34 @@ pub(crate) fn await_exec(mut status: File) -> Result<(), RuntimeError> {
         Some(_) => Err(RuntimeError::Sync(std::io::Error::other(
             "unexpected message from the container process",
         ))),
+    }
+}
+
+pub(crate) type Step<T> = Result<T, Failure>;
+
+pub(crate) fn fail(step: impl Into<String>, errno: Errno) -> Failure {
+    Failure {
+        step: step.into(),
+        errno: errno as i32,
+        exec: false,
+    }
+}
+
+pub(crate) trait At<T> {
+    fn at(self, step: impl FnOnce() -> String) -> Step<T>;
+}
+
+impl<T> At<T> for Result<T, Errno> {
+    fn at(self, step: impl FnOnce() -> String) -> Step<T> {
+        self.map_err(|e| fail(step(), e))
+    }
+}
+
+impl<T> At<T> for std::io::Result<T> {
+    fn at(self, step: impl FnOnce() -> String) -> Step<T> {
+        self.map_err(|e| {
+            let errno = e.raw_os_error().map(Errno::from_raw).unwrap_or(Errno::EIO);
+            fail(step(), errno)
+        })
     }
 }

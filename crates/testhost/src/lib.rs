@@ -21,6 +21,8 @@
 //! veth pair and the mounts. Nothing touches the real host's network, and boxes in parallel tests never see each
 //! other. When the harness cannot run (not root, a tool missing) [`TestHost::new`] prints "skipped: …" and
 //! returns `None`, unless `MINOTAUR_TEST_REQUIRE_HOST=1` is set (as CI does), where it panics instead.
+//!
+//! [`TestHost::boot_systemd`] boots a systemd inside a box, with a system bus, for what talks to systemd.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -29,6 +31,9 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+
+mod systemd;
+pub use systemd::Systemd;
 
 /// The world's DNS server address.
 pub const WORLD_DNS: &str = "203.0.113.53";

@@ -1,8 +1,8 @@
 use minotaur_engine::attach::{self, AttachOptions, Ended, DEFAULT_DETACH_KEYS};
 
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::{CliError, CliResult};
+use crate::global::context;
+use crate::global::Global;
 
 /// Attach this terminal's input and output to a running container
 #[derive(Debug, clap::Args)]

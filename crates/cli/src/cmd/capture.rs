@@ -4,9 +4,9 @@ use std::path::PathBuf;
 use minotaur_capture::{Options, Output, DEFAULT_SNAPLEN};
 use minotaur_engine::capture::{self, CaptureRequest};
 
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::{CliError, CliResult};
+use crate::global::context;
+use crate::global::Global;
 
 /// Capture packets in containers' network namespaces, with no tool inside them
 ///

@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use minotaur_engine::cni::{self, CniError, Invocation, SUPPORTED_VERSIONS};
 
-use crate::cli::Global;
-use crate::cmd::create::context;
+use crate::global::context;
+use crate::global::Global;
 
 /// The global options, taken from the environment only (a CNI plugin gets no arguments).
 #[derive(Debug, Parser)]

@@ -1,9 +1,7 @@
 use std::io::Write;
 
-use clap::CommandFactory;
 use clap_complete::Shell;
 
-use crate::cli::Cli;
 use crate::error::CliResult;
 
 /// Print a shell completion script (e.g. `minotaur completion bash > /etc/bash_completion.d/minotaur`)
@@ -13,8 +11,8 @@ pub struct Args {
     shell: Shell,
 }
 
-pub fn run(args: Args) -> CliResult {
-    let mut cmd = Cli::command();
+/// `cmd`: the description of minotaur's whole command line.
+pub fn run(args: Args, mut cmd: clap::Command) -> CliResult {
     // clap_complete panics on a write error: render to memory, then write (a closed pipe is then a plain
     // broken-pipe error, which is not reported).
     let mut script = Vec::new();

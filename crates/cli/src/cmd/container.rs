@@ -1,8 +1,8 @@
 //! `container VERB`: Docker's management-command spelling of the container verbs (`container inspect`,
 //! `container ls`, …), the same commands as the top-level ones.
 
-use crate::cli::Global;
 use crate::error::CliResult;
+use crate::global::Global;
 
 use super::{
     create, exec, inspect, kill, logs, port, ps, rename, restart, rm, run as run_cmd, start, stop,

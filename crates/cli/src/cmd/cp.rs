@@ -2,9 +2,9 @@ use std::io::{IsTerminal, Write};
 
 use minotaur_engine::cp::{self, CopyOptions, CpError, End};
 
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::CliResult;
+use crate::global::context;
+use crate::global::Global;
 
 /// Copy files/folders between a container and the local filesystem. Use '-' as the source to read a tar
 /// archive from stdin and extract it to a directory destination in a container; use '-' as the destination

@@ -1,16 +1,16 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
+use crate::global::context;
 use anyhow::Context as _;
 use minotaur_engine::container::{HostConfig, Seccomp};
 use minotaur_engine::context::Context;
 use minotaur_engine::create::{self, CreateRequest};
 use minotaur_engine::image::pull::{self as image_pull, PullOptions, PullPolicy};
 use minotaur_engine::parse;
-use minotaur_engine::paths::Paths;
 
-use crate::cli::Global;
 use crate::error::{CliError, CliResult};
+use crate::global::Global;
 
 /// Create a new container (without starting it)
 #[derive(Debug, clap::Args)]
@@ -505,22 +505,6 @@ pub fn pull_image(global: &Global, ctx: &Context, flags: &Flags) -> Result<(), C
         reporter.as_ref(),
     )
     .map_err(|e| CliError::with_code(125, e))
-}
-
-/// The engine's context over the directories the global options name.
-pub fn context(global: &Global) -> Context {
-    let mut paths = Paths::new(&global.root, &global.runroot);
-    paths.cgroup_parent = global.cgroup_parent.clone();
-    paths.connect_cgroup = match global.connect_cgroup.as_str() {
-        "none" => None,
-        "auto" => minotaur_engine::cgroup2_root(),
-        dir => Some(dir.into()),
-    };
-    paths.subid = minotaur_engine::userns::SubidFiles {
-        subuid: global.subuid.clone(),
-        subgid: global.subgid.clone(),
-    };
-    Context::new(paths)
 }
 
 pub fn run(global: &Global, args: Args) -> CliResult {

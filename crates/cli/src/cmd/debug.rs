@@ -2,9 +2,9 @@ use minotaur_engine::debug::{self, DebugRequest};
 use minotaur_engine::image::pull::{ensure, PullOptions, PullPolicy};
 use minotaur_engine::parse;
 
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::{CliError, CliResult};
+use crate::global::context;
+use crate::global::Global;
 
 /// Debug a container with tools it does not have, changing nothing in it
 ///

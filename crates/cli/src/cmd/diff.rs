@@ -1,8 +1,8 @@
 use std::io::Write;
 
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::CliResult;
+use crate::global::context;
+use crate::global::Global;
 
 /// Inspect changes to files or directories on a container's filesystem (A added, C changed, D deleted)
 #[derive(Debug, clap::Args)]

@@ -4,9 +4,9 @@ use std::time::SystemTime;
 use minotaur_engine::events::{self, Filter, Query};
 use minotaur_engine::template::Format;
 
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::CliResult;
+use crate::global::context;
+use crate::global::Global;
 use crate::output;
 
 /// Get real time events: container lifecycle, network connections, pulls. Follows new events until

@@ -2,9 +2,9 @@ use minotaur_engine::exec;
 use minotaur_engine::exec::ExecRequest;
 use minotaur_engine::parse;
 
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::{CliError, CliResult};
+use crate::global::context;
+use crate::global::Global;
 
 /// Run a command in a running container
 #[derive(Debug, clap::Args)]

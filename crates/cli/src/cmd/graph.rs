@@ -4,9 +4,9 @@ use std::io::Write;
 
 use minotaur_engine::topology::graph::{self, GraphOptions};
 
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::{CliError, CliResult};
+use crate::global::context;
+use crate::global::Global;
 use crate::render;
 
 /// Draw containers, namespaces, veths, bridges, networks and ports

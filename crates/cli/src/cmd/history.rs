@@ -3,9 +3,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use minotaur_image::{human_size, Store};
 
-use crate::cli::Global;
 use crate::cmd::images::human_duration;
 use crate::error::CliResult;
+use crate::global::Global;
 use crate::output;
 
 /// Show the history of an image: the steps that made it, newest first

@@ -1,8 +1,8 @@
 use minotaur_engine::template::Format;
 
-use crate::cli::Global;
 use crate::cmd::{history, image_prune, images, import, load, pull, push, rmi, save, tag};
 use crate::error::CliResult;
+use crate::global::Global;
 
 /// Manage images (the same verbs as `docker image`)
 #[derive(Debug, clap::Args)]

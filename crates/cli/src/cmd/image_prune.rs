@@ -3,9 +3,9 @@ use std::io::{BufRead, Write};
 
 use minotaur_image::{human_size, ImageId, Removed, Store};
 
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::CliResult;
+use crate::global::context;
+use crate::global::Global;
 
 /// Remove unused images: dangling (untagged) ones, or with -a every image no container uses; then every
 /// blob and layer no image needs

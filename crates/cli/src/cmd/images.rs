@@ -4,8 +4,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use minotaur_engine::create::HOST_IMAGE;
 use minotaur_image::{ImageFilter, Store};
 
-use crate::cli::Global;
 use crate::error::CliResult;
+use crate::global::Global;
 use crate::output;
 
 /// List images

@@ -3,8 +3,8 @@ use std::io::Write;
 use anyhow::Context;
 use minotaur_image::{ExtractOptions, ImportOptions, Reference, Store};
 
-use crate::cli::Global;
 use crate::error::CliResult;
+use crate::global::Global;
 
 /// Import a root-filesystem tarball (plain, gzip or zstd) as a one-layer image, like `docker import`
 ///

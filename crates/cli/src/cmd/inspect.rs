@@ -2,9 +2,9 @@ use minotaur_engine::docker_types;
 use minotaur_engine::template::Format;
 use minotaur_engine::{inspect, network};
 
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::CliResult;
+use crate::global::context;
+use crate::global::Global;
 
 /// Show low-level information about containers or images as JSON, or through a Go template
 #[derive(Debug, clap::Args)]

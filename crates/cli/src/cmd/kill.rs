@@ -1,9 +1,10 @@
 use minotaur_engine::stop;
 use minotaur_engine::stop::parse_signal;
 
-use crate::cli::Global;
-use crate::cmd::create::{context, each};
+use crate::cmd::create::each;
 use crate::error::CliResult;
+use crate::global::context;
+use crate::global::Global;
 
 /// Send a signal (default SIGKILL) to one or more running containers
 #[derive(Debug, clap::Args)]

@@ -11,9 +11,9 @@ use minotaur_kube::generate::{self, Kind};
 use minotaur_kube::play;
 use minotaur_kube::{find, manifest};
 
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::{CliError, CliResult};
+use crate::global::context;
+use crate::global::Global;
 
 /// Kubernetes YAML: generate it from containers, play it as containers
 #[derive(Debug, clap::Args)]
@@ -60,6 +60,9 @@ struct PlayArgs {
     /// Fail on unknown kinds and fields instead of warning
     #[arg(long)]
     strict: bool,
+    /// The network the pods join (the host's, with `hostNetwork: true`)
+    #[arg(long, default_value = "bridge")]
+    network: String,
     /// The YAML file, or `-`
     file: PathBuf,
 }
@@ -103,7 +106,7 @@ fn play(global: &Global, a: PlayArgs) -> CliResult {
     let (text, label) = read(&a.file)?;
     let (objects, warnings) = manifest::read(&text, Path::new(&label))?;
     let node = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    let plan = play::plan(&objects, node.trim())?;
+    let plan = play::plan(&objects, node.trim(), &a.network)?;
     let warnings: Vec<&String> = warnings.iter().chain(&plan.warnings).collect();
     if a.strict {
         if let Some(w) = warnings.first() {

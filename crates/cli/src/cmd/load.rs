@@ -4,8 +4,8 @@ use std::io::Write;
 use anyhow::Context;
 use minotaur_image::{ExtractOptions, Store};
 
-use crate::cli::Global;
 use crate::error::CliResult;
+use crate::global::Global;
 
 /// Load images from a `docker save` archive or an OCI layout archive (tar, from a file or standard input)
 #[derive(Debug, clap::Args)]

@@ -4,8 +4,8 @@ use anyhow::Context as _;
 use minotaur_engine::image::login;
 use minotaur_registry::Credentials;
 
-use crate::cli::Global;
 use crate::error::CliResult;
+use crate::global::Global;
 
 /// Log in to a registry
 ///

@@ -4,9 +4,9 @@ use minotaur_engine::container::Status;
 use minotaur_engine::logs::{self, ReadOptions};
 use minotaur_engine::process::alive;
 
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::CliResult;
+use crate::global::context;
+use crate::global::Global;
 
 /// Fetch the logs of a container
 #[derive(Debug, clap::Args)]

@@ -9,8 +9,8 @@ use minotaur_engine::names::ContainerNames;
 use minotaur_ns::discover::{self, Relations};
 use minotaur_ns::netnsid::{NetnsId, NetnsIds};
 
-use crate::cli::Global;
-use crate::cmd::create::context;
+use crate::global::context;
+use crate::global::Global;
 use minotaur_ns::{Namespace, NsKind};
 use serde_json::Value;
 

@@ -1,9 +1,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::CommandFactory;
 
-use crate::cli::Cli;
 use crate::error::CliResult;
 
 /// Print the man page, or write one page per subcommand into a directory
@@ -14,8 +12,8 @@ pub struct Args {
     dir: Option<PathBuf>,
 }
 
-pub fn run(args: Args) -> CliResult {
-    let cmd = Cli::command();
+/// `cmd`: the description of minotaur's whole command line.
+pub fn run(args: Args, cmd: clap::Command) -> CliResult {
     match args.dir {
         Some(dir) => {
             std::fs::create_dir_all(&dir)

@@ -12,7 +12,7 @@ mod debug;
 mod diff;
 mod dns_serve;
 mod events;
-mod exec;
+pub mod exec;
 mod graph;
 mod history;
 mod image;
@@ -59,29 +59,8 @@ mod why;
 
 use clap::Subcommand;
 
-use crate::cli::Cli;
 use crate::error::CliResult;
-
-/// The command line of `minotaur exec ...` parsed with only `exec`'s parser built, or `None` for any other
-/// command line. clap's derive builds the parser of every subcommand before it looks at the arguments,
-/// which costs an `exec` (whose time is measured against nsenter's) about a fifth of its CPU time.
-/// Anything but a clean parse (help, `--version`, a mistake, options before the subcommand) is left to the
-/// full parser, so that what it prints stays the same.
-pub fn parse_exec() -> Option<Cli> {
-    parse_exec_from(std::env::args_os().collect())
-}
-
-fn parse_exec_from(args: Vec<std::ffi::OsString>) -> Option<Cli> {
-    use clap::{Args, FromArgMatches};
-    if args.get(1).is_none_or(|a| a != "exec") {
-        return None;
-    }
-    let parser = crate::cli::Global::augment_args(clap::Command::new("minotaur"))
-        .subcommand(exec::Args::augment_args(clap::Command::new("exec")))
-        .subcommand_required(true);
-    let matches = parser.try_get_matches_from(args).ok()?;
-    Cli::from_arg_matches(&matches).ok()
-}
+use crate::global::Global;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -142,98 +121,62 @@ pub enum Command {
     DnsServe(dns_serve::Args),
 }
 
-pub fn run(cli: Cli) -> CliResult {
-    match cli.command {
-        Command::Create(args) => create::run(&cli.global, args),
-        Command::Cp(args) => cp::run(&cli.global, args),
-        Command::Run(args) => run::run(&cli.global, args),
-        Command::Exec(args) => exec::run(&cli.global, args),
-        Command::Debug(args) => debug::run(&cli.global, args),
-        Command::Capture(args) => capture::run(&cli.global, args),
-        Command::Attach(args) => attach::run(&cli.global, args),
-        Command::Start(args) => start::run(&cli.global, args),
-        Command::Stop(args) => stop::run(&cli.global, args),
-        Command::Restart(args) => restart::run(&cli.global, args),
-        Command::Kill(args) => kill::run(&cli.global, args),
-        Command::Rm(args) => rm::run(&cli.global, args),
-        Command::Ps(args) => ps::run(&cli.global, args),
-        Command::Logs(args) => logs::run(&cli.global, args),
-        Command::Wait(args) => wait::run(&cli.global, args),
-        Command::Inspect(args) => inspect::run(&cli.global, args),
-        Command::Top(args) => top::run(&cli.global, args),
-        Command::Rename(args) => rename::run(&cli.global, args),
-        Command::Port(args) => port::run(&cli.global, args),
-        Command::PortForward(args) => port_forward::run(&cli.global, args),
-        Command::Network(args) => network::run(&cli.global, args),
-        Command::Volume(args) => volume::run(&cli.global, args),
-        Command::System(args) => system::run(&cli.global, args),
-        Command::Container(args) => container::run(&cli.global, args),
-        Command::Diff(args) => diff::run(&cli.global, args),
-        Command::Events(args) => events::run(&cli.global, args),
-        Command::Stats(args) => stats::run(&cli.global, args),
+/// Runs `command`. `describe` builds the description of the whole command line, for the subcommands that
+/// print it (`completion`, `man`).
+pub fn run(global: &Global, command: Command, describe: fn() -> clap::Command) -> CliResult {
+    match command {
+        Command::Create(args) => create::run(global, args),
+        Command::Cp(args) => cp::run(global, args),
+        Command::Run(args) => run::run(global, args),
+        Command::Exec(args) => exec::run(global, args),
+        Command::Debug(args) => debug::run(global, args),
+        Command::Capture(args) => capture::run(global, args),
+        Command::Attach(args) => attach::run(global, args),
+        Command::Start(args) => start::run(global, args),
+        Command::Stop(args) => stop::run(global, args),
+        Command::Restart(args) => restart::run(global, args),
+        Command::Kill(args) => kill::run(global, args),
+        Command::Rm(args) => rm::run(global, args),
+        Command::Ps(args) => ps::run(global, args),
+        Command::Logs(args) => logs::run(global, args),
+        Command::Wait(args) => wait::run(global, args),
+        Command::Inspect(args) => inspect::run(global, args),
+        Command::Top(args) => top::run(global, args),
+        Command::Rename(args) => rename::run(global, args),
+        Command::Port(args) => port::run(global, args),
+        Command::PortForward(args) => port_forward::run(global, args),
+        Command::Network(args) => network::run(global, args),
+        Command::Volume(args) => volume::run(global, args),
+        Command::System(args) => system::run(global, args),
+        Command::Container(args) => container::run(global, args),
+        Command::Diff(args) => diff::run(global, args),
+        Command::Events(args) => events::run(global, args),
+        Command::Stats(args) => stats::run(global, args),
         Command::Version(args) => version::run(args),
-        Command::Completion(args) => completion::run(args),
-        Command::Man(args) => man::run(args),
-        Command::Netns(args) => netns::run(args, &cli.global),
-        Command::Nsenter(args) => nsenter::run(&cli.global, args),
+        Command::Completion(args) => completion::run(args, describe()),
+        Command::Man(args) => man::run(args, describe()),
+        Command::Netns(args) => netns::run(args, global),
+        Command::Nsenter(args) => nsenter::run(global, args),
         Command::Unshare(args) => unshare::run(args),
-        Command::Lsns(args) => lsns::run(&cli.global, args),
-        Command::Whois(args) => whois::run(&cli.global, args),
-        Command::Graph(args) => graph::run(&cli.global, args),
-        Command::Why(args) => why::run(&cli.global, args),
-        Command::Load(args) => load::run(&cli.global, args),
-        Command::Save(args) => save::run(&cli.global, args),
-        Command::Import(args) => import::run(&cli.global, args),
-        Command::Images(args) => images::run(&cli.global, args),
-        Command::Image(args) => image::run(&cli.global, args),
-        Command::Compose(args) => compose::run(&cli.global, args),
-        Command::Kube(args) => kube::run(&cli.global, args),
-        Command::Pull(args) => pull::run(&cli.global, args),
-        Command::Push(args) => push::run(&cli.global, args),
-        Command::Login(args) => login::run(&cli.global, args),
+        Command::Lsns(args) => lsns::run(global, args),
+        Command::Whois(args) => whois::run(global, args),
+        Command::Graph(args) => graph::run(global, args),
+        Command::Why(args) => why::run(global, args),
+        Command::Load(args) => load::run(global, args),
+        Command::Save(args) => save::run(global, args),
+        Command::Import(args) => import::run(global, args),
+        Command::Images(args) => images::run(global, args),
+        Command::Image(args) => image::run(global, args),
+        Command::Compose(args) => compose::run(global, args),
+        Command::Kube(args) => kube::run(global, args),
+        Command::Pull(args) => pull::run(global, args),
+        Command::Push(args) => push::run(global, args),
+        Command::Login(args) => login::run(global, args),
         Command::Logout(args) => logout::run(args),
-        Command::History(args) => history::run(&cli.global, args),
-        Command::Rmi(args) => rmi::run(&cli.global, args),
-        Command::Tag(args) => tag::run(&cli.global, args),
+        Command::History(args) => history::run(global, args),
+        Command::Rmi(args) => rmi::run(global, args),
+        Command::Tag(args) => tag::run(global, args),
         Command::Runtime(args) => runtime::run(args),
         Command::DnsServe(args) => dns_serve::run(args),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use clap::Parser;
-
-    use super::*;
-
-    fn args(line: &str) -> Vec<std::ffi::OsString> {
-        line.split(' ').map(Into::into).collect()
-    }
-
-    #[test]
-    fn exec_parsed_alone_is_what_the_full_parser_makes() {
-        for line in [
-            "minotaur exec c true",
-            "minotaur exec -e A=1 -w /tmp -u 1:2 -i c sh -c x",
-            "minotaur exec -d c ls --version -x",
-        ] {
-            let fast = parse_exec_from(args(line)).expect(line);
-            let full = Cli::try_parse_from(args(line)).expect(line);
-            assert_eq!(format!("{fast:?}"), format!("{full:?}"), "{line}");
-        }
-    }
-
-    #[test]
-    fn anything_but_a_clean_exec_is_left_to_the_full_parser() {
-        for line in [
-            "minotaur ps",
-            "minotaur --root /x exec c true",
-            "minotaur exec --help",
-            "minotaur exec --version",
-            "minotaur exec c",
-            "minotaur exec --bogus c true",
-        ] {
-            assert!(parse_exec_from(args(line)).is_none(), "{line}");
-        }
     }
 }

@@ -8,8 +8,8 @@ use anyhow::anyhow;
 use clap::Subcommand;
 use minotaur_ns::netns::{NetnsName, Registry};
 
-use crate::cli::Global;
 use crate::error::{CliError, CliResult};
+use crate::global::Global;
 
 /// Manage named network namespaces (the /run/netns files `ip netns` uses).
 ///

@@ -9,9 +9,9 @@ use minotaur_engine::network::{Network, NetworkCreate, BUILTIN};
 use minotaur_engine::template::Format;
 use serde_json::json;
 
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::CliResult;
+use crate::global::context;
+use crate::global::Global;
 use crate::output;
 
 /// Manage networks (the same verbs as `docker network`)

@@ -7,8 +7,8 @@ use minotaur_ns::run::{self, Forked};
 use minotaur_ns::target::{NsSource, Target};
 use nix::unistd::Pid;
 
-use crate::cli::Global;
-use crate::cmd::create::context;
+use crate::global::context;
+use crate::global::Global;
 use minotaur_ns::NsKind;
 use nix::unistd::{Gid, Uid};
 

@@ -1,9 +1,9 @@
 use minotaur_engine::network;
 use std::io::Write;
 
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::CliResult;
+use crate::global::context;
+use crate::global::Global;
 
 /// List a container's published ports, or the host address of one of them
 #[derive(Debug, clap::Args)]

@@ -2,9 +2,9 @@ use std::io::Write;
 
 use minotaur_engine::portforward::{self, Direction, Forward};
 
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::CliResult;
+use crate::global::context;
+use crate::global::Global;
 
 /// Forward ports to and from a container, also ports that are not published or listen only on the
 /// container's localhost. Runs until interrupted (Ctrl-C)

@@ -8,9 +8,9 @@ use minotaur_engine::human;
 use minotaur_engine::network;
 use minotaur_engine::network::Published;
 
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::CliResult;
+use crate::global::context;
+use crate::global::Global;
 use crate::output;
 
 /// List containers (running ones, or all with -a)

@@ -1,9 +1,9 @@
 use minotaur_engine::image::pull::{self, PullOptions};
 use minotaur_registry::Platform;
 
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::CliResult;
+use crate::global::context;
+use crate::global::Global;
 use crate::progress::{self, Mode, Stream};
 
 /// Download an image from a registry

@@ -1,8 +1,8 @@
 use minotaur_engine::image::push;
 
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::CliResult;
+use crate::global::context;
+use crate::global::Global;
 use crate::progress::{self, Mode, Stream};
 
 /// Upload an image to a registry

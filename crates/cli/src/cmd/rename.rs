@@ -1,9 +1,9 @@
 use minotaur_engine::ids::ContainerName;
 use minotaur_engine::rename;
 
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::CliResult;
+use crate::global::context;
+use crate::global::Global;
 
 /// Rename a container
 #[derive(Debug, clap::Args)]

@@ -3,9 +3,10 @@ use std::time::Duration;
 use minotaur_engine::supervisor::Attach;
 use minotaur_engine::{start, stop};
 
-use crate::cli::Global;
-use crate::cmd::create::{context, each};
+use crate::cmd::create::each;
 use crate::error::CliResult;
+use crate::global::context;
+use crate::global::Global;
 
 /// Restart one or more containers
 #[derive(Debug, clap::Args)]

@@ -2,9 +2,9 @@ use std::io::Write;
 
 use minotaur_engine::remove;
 
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::CliResult;
+use crate::global::context;
+use crate::global::Global;
 
 /// Remove one or more containers, with everything they own
 #[derive(Debug, clap::Args)]

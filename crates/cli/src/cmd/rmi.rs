@@ -3,9 +3,9 @@ use std::io::Write;
 use minotaur_engine::names::ContainerNames;
 use minotaur_image::{Removed, Store};
 
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::{CliError, CliResult};
+use crate::global::context;
+use crate::global::Global;
 
 /// Remove one or more images (untag them; delete an image and its unused layers when no tag is left)
 #[derive(Debug, clap::Args)]

@@ -4,10 +4,11 @@ use minotaur_engine::attach::{AttachOptions, DEFAULT_DETACH_KEYS};
 use minotaur_engine::supervisor::Attach;
 use minotaur_engine::{create, remove, start};
 
-use crate::cli::Global;
 use crate::cmd::attach::{detach_keys, finish};
-use crate::cmd::create::{context, pull_image, Flags};
+use crate::cmd::create::{pull_image, Flags};
 use crate::error::{CliError, CliResult};
+use crate::global::context;
+use crate::global::Global;
 
 /// Create and run a new container; without -d, wait for it and exit with its status
 #[derive(Debug, clap::Args)]

@@ -4,8 +4,8 @@ use std::io::{IsTerminal, Write};
 use anyhow::Context;
 use minotaur_image::Store;
 
-use crate::cli::Global;
 use crate::error::CliResult;
+use crate::global::Global;
 
 /// Save images to a `docker save` archive (tar), on standard output or into a file
 #[derive(Debug, clap::Args)]

@@ -4,10 +4,10 @@ use minotaur_engine::attach::{AttachOptions, DEFAULT_DETACH_KEYS};
 use minotaur_engine::start;
 use minotaur_engine::supervisor::Attach;
 
-use crate::cli::Global;
 use crate::cmd::attach::{detach_keys, finish};
-use crate::cmd::create::context;
 use crate::error::{CliError, CliResult};
+use crate::global::context;
+use crate::global::Global;
 
 /// Start one or more stopped containers
 #[derive(Debug, clap::Args)]

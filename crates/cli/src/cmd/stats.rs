@@ -4,9 +4,9 @@ use std::time::{Duration, Instant};
 use minotaur_engine::container::{Container, Status};
 use minotaur_engine::stats::{self, Sample};
 
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::CliResult;
+use crate::global::context;
+use crate::global::Global;
 use crate::output;
 
 /// Display a live stream of containers' resource usage: CPU, memory, network and block I/O, PIDs

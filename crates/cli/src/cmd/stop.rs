@@ -1,9 +1,10 @@
 use minotaur_engine::stop;
 use std::time::Duration;
 
-use crate::cli::Global;
-use crate::cmd::create::{context, each};
+use crate::cmd::create::each;
 use crate::error::CliResult;
+use crate::global::context;
+use crate::global::Global;
 
 /// Stop one or more running containers: the stop signal, then SIGKILL after the timeout
 #[derive(Debug, clap::Args)]

@@ -1,7 +1,7 @@
 use minotaur_image::{Reference, Store};
 
-use crate::cli::Global;
 use crate::error::CliResult;
+use crate::global::Global;
 
 /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
 #[derive(Debug, clap::Args)]

@@ -2,9 +2,9 @@ use std::fs;
 
 use minotaur_ns::{NsId, NsKind};
 
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::CliResult;
+use crate::global::context;
+use crate::global::Global;
 use crate::output;
 
 /// Display the running processes of a container (as `ps -ef` shows them, host PIDs)

@@ -6,9 +6,10 @@ use minotaur_engine::template::Format;
 use minotaur_engine::volume::{self, Filter, Volume};
 use serde_json::json;
 
-use crate::cli::Global;
-use crate::cmd::create::{context, each};
+use crate::cmd::create::each;
 use crate::error::CliResult;
+use crate::global::context;
+use crate::global::Global;
 use crate::output;
 
 /// Manage volumes (the same verbs as `docker volume`)

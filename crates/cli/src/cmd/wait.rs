@@ -1,8 +1,9 @@
 use minotaur_engine::stop;
 
-use crate::cli::Global;
-use crate::cmd::create::{context, each};
+use crate::cmd::create::each;
 use crate::error::CliResult;
+use crate::global::context;
+use crate::global::Global;
 
 /// Wait until containers stop, then print their exit codes
 #[derive(Debug, clap::Args)]

@@ -4,9 +4,9 @@ use std::io::Write;
 
 use minotaur_engine::topology::whois::{self, Finding, IfaceRef, Query};
 
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::{CliError, CliResult};
+use crate::global::context;
+use crate::global::Global;
 
 /// Tell which container, network, network namespace and interface own something
 ///

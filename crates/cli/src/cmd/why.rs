@@ -5,9 +5,9 @@ use std::io::Write;
 use minotaur_engine::topology::probe::Transport;
 use minotaur_engine::topology::why;
 
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::{CliError, CliResult};
+use crate::global::context;
+use crate::global::Global;
 
 /// Explain whether SOURCE can reach DEST, and if not, why
 ///

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod containerd;
+
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Output;
@@ -191,6 +193,16 @@ pub fn box_processes(h: &TestHost) -> Vec<String> {
         .collect();
     v.sort();
     v
+}
+
+/// True when `tool` is on the PATH; otherwise says the test is skipped.
+pub fn have(tool: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(tool).is_file()));
+    if !found {
+        eprintln!("skipped: {tool} is not installed");
+    }
+    found
 }
 
 /// Waits until a shell script in the box succeeds.

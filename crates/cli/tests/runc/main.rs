@@ -9,6 +9,7 @@ mod cgroups;
 mod hooks;
 mod namespaces;
 mod stdio;
+mod systemd;
 
 use std::io::{IoSliceMut, Read};
 use std::os::fd::OwnedFd;

@@ -2,9 +2,10 @@
 //!
 //! ADD takes the addresses and records the attachment in one write transaction (so parallel ADDs get
 //! distinct addresses, and a DEL after a half-done ADD finds what to undo), then makes the veth with its
-//! inside end created directly in `CNI_NETNS` (the plumbing containers' endpoints use), its routes, and its
-//! ports. DEL removes the host end (the kernel takes the inside end with it, and with the namespace gone it
-//! is gone already), the ports and the record; what is already gone is not an error, so DEL is idempotent.
+//! inside end created directly in `CNI_NETNS` (the plumbing containers' endpoints use), its routes, its
+//! shaping (the `bandwidth` capability, [`crate::cni::bandwidth`]) and its ports. DEL removes the host end
+//! (the kernel takes the inside end with it, and with the namespace gone it is gone already), the ifb
+//! device, the ports and the record; what is already gone is not an error, so DEL is idempotent.
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -18,6 +19,7 @@ use serde_json::{json, Value};
 
 use crate::cni::config::{Invocation, NetConf, Range};
 use crate::cni::error::CniError;
+use crate::cni::{bandwidth, ipam};
 use crate::context::Context;
 use crate::error::network::NetworkError;
 use crate::error::EngineError;
@@ -26,7 +28,9 @@ use crate::network::attach::plumb;
 use crate::network::dns;
 use crate::network::networks::{self, NetworkCreate};
 use crate::network::ports::{add_rules, cni_port_rules, remove_rules};
-use crate::network::record::{CniRecord, CniRoute, Endpoint, Network, DEFAULT_NETWORK};
+use crate::network::record::{
+    CniRecord, CniRoute, Endpoint, Network, DEFAULT_NETWORK, INHIBIT_IPV4,
+};
 
 /// The prefix of an attachment's host veth: `mc` and 13 hex digits (a container's are `mt…`).
 const VETH_PREFIX: &str = "mc";
@@ -59,22 +63,28 @@ pub fn add(ctx: &Context, inv: &Invocation, conf: &NetConf) -> Result<Value, Cni
             NetworkError::InternalPublish(format!("{}/{}", inv.container_id, inv.ifname)).into(),
         );
     }
-    let wanted = wanted_ips(conf, inv)?;
-    let sets = [conf.range_set(false), conf.range_set(true)];
+    let wanted = ipam::wanted_ips(conf, inv)?;
+    // A default route with a gateway of its own is a route like the others; one without goes via the
+    // network's gateway, as the default routes do.
     let routes: Vec<CniRoute> = conf
         .routes()
         .iter()
-        .filter(|r| r.dst.prefix_len() != 0)
+        .filter(|r| r.dst.prefix_len() != 0 || r.gw.is_some())
         .map(|r| CniRoute {
             dst: r.dst.trunc(),
             gw: r.gw,
         })
         .collect();
-    // Default routes unless the configuration lists routes without one (host-local's `routes`).
+    // Default routes unless the configuration lists routes without one (host-local's `routes`), or the
+    // bridge holds no gateway and the routes do not name one.
+    let named_default = conf
+        .routes()
+        .iter()
+        .any(|r| r.dst.prefix_len() == 0 && r.gw.is_none());
     let default_routes = !net.internal
-        && (conf.routes().is_empty()
+        && (named_default
             || conf.is_default_gateway == Some(true)
-            || conf.routes().iter().any(|r| r.dst.prefix_len() == 0));
+            || (conf.routes().is_empty() && net.bridge_holds_gateway(false)));
     let host_veth = format!("{VETH_PREFIX}{}", &random_hex()[..13]);
     // The pod's name where a Kubernetes runtime gives it, and the container ID, as DNS labels.
     let names: Vec<String> = inv
@@ -103,51 +113,14 @@ pub fn add(ctx: &Context, inv: &Invocation, conf: &NetConf) -> Result<Value, Cni
             )),
             e => e.into(),
         })?;
-        let pick = |v6: bool| -> Result<Option<IpNet>, CniError> {
-            let Some(s) = net.subnet_of(v6) else {
-                return Ok(None);
-            };
-            // The family's range set: windows of the subnet, tried in order; none is the whole pool.
-            let windows: Vec<(Option<IpAddr>, Option<IpAddr>)> = match &sets[usize::from(v6)] {
-                Some(set) => set.iter().map(|r| (r.range_start, r.range_end)).collect(),
-                None => vec![(None, None)],
-            };
-            let within = |a: IpAddr, (lo, hi): (Option<IpAddr>, Option<IpAddr>)| {
-                lo.is_none_or(|l| a >= l) && hi.is_none_or(|h| a <= h)
-            };
-            let want = wanted.iter().copied().find(|a| a.is_ipv6() == v6);
-            if let Some(a) = want {
-                if !s.subnet.contains(&a) || a == s.gateway || a == s.subnet.network() {
-                    return Err(NetworkError::AddressOutside {
-                        address: a,
-                        network: net.name.clone(),
-                    }
-                    .into());
-                }
-                if !windows.iter().any(|w| within(a, *w)) {
-                    return Err(CniError::InvalidConfig(format!(
-                        "requested address {a} is in none of the configuration's ranges of {}",
-                        s.subnet
-                    )));
-                }
-            }
-            let candidates = windows.iter().flat_map(|w| {
-                pool::hosts(&s.subnet, s.ip_range.as_ref(), s.gateway)
-                    .filter(move |a| within(*a, *w))
-            });
-            let addr = tx
-                .allocate_cni_address(&net.id, &inv.container_id, &inv.ifname, want, candidates)
-                .map_err(|e| match e {
-                    StateError::AddressesExhausted { .. } => StateError::AddressesExhausted {
-                        network: net.name.clone(),
-                    },
-                    e => e,
-                })?;
-            Ok(Some(
-                IpNet::new(addr, s.subnet.prefix_len()).expect("prefix of a valid subnet"),
-            ))
-        };
-        let (ipv4, ipv6) = (pick(false)?, pick(true)?);
+        let addrs = ipam::allocate(tx, &net, conf, inv, &wanted)?;
+        let first = |v6: bool| addrs.iter().copied().find(|a| a.addr().is_ipv6() == v6);
+        let (ipv4, ipv6) = (first(false), first(true));
+        let extra_addresses: Vec<IpNet> = addrs
+            .iter()
+            .copied()
+            .filter(|a| Some(*a) != ipv4 && Some(*a) != ipv6)
+            .collect();
         let mac = match ipv4.map(|n| n.addr()) {
             Some(IpAddr::V4(a)) => pool::mac_for(a),
             _ => {
@@ -172,6 +145,8 @@ pub fn add(ctx: &Context, inv: &Invocation, conf: &NetConf) -> Result<Value, Cni
             routes: routes.clone(),
             default_routes,
             names: names.clone(),
+            bandwidth: conf.runtime_config.bandwidth.filter(|b| b.shapes()),
+            extra_addresses,
         };
         tx.set_cni_attachment_data(
             &net.id,
@@ -194,8 +169,12 @@ pub fn add(ctx: &Context, inv: &Invocation, conf: &NetConf) -> Result<Value, Cni
             if default_routes { 0 } else { 1 },
             mac,
         )?;
-        if !rec.routes.is_empty() {
-            add_routes(netns, &rec)?;
+        if !rec.routes.is_empty() || !rec.extra_addresses.is_empty() {
+            finish_inside(netns, &rec)?;
+        }
+        if let Some(bw) = &rec.bandwidth {
+            let mut nl = Netlink::open().map_err(NetworkError::from)?;
+            bandwidth::shape(&mut nl, &rec, bw, net.mtu.unwrap_or(1500))?;
         }
         add_rules(ctx, &cni_port_rules(&rec))?;
         Ok(())
@@ -236,7 +215,7 @@ fn dns_entries(net: &Network, rec: &CniRecord, key: &str) -> Vec<minotaur_dns::E
         network: net.name.clone(),
         record: minotaur_dns::Record {
             names: rec.names.clone(),
-            addresses: rec.endpoint.addresses().collect(),
+            addresses: rec.addresses().map(|a| a.addr()).collect(),
             container: key.to_owned(),
         },
     }]
@@ -308,8 +287,8 @@ pub fn check(ctx: &Context, inv: &Invocation, conf: &NetConf) -> Result<(), CniE
     if !link.up {
         return Err(CniError::Check(format!("interface {} is down", ep.ifname)));
     }
-    for want in ep.ipv4.iter().chain(ep.ipv6.iter()) {
-        if !link.addrs.contains(want) {
+    for want in rec.addresses() {
+        if !link.addrs.contains(&want) {
             return Err(CniError::Check(format!(
                 "interface {} lacks address {want}",
                 ep.ifname
@@ -326,6 +305,7 @@ pub fn check(ctx: &Context, inv: &Invocation, conf: &NetConf) -> Result<(), CniE
             ep.host_veth, net.bridge
         )));
     }
+    bandwidth::check(&mut host, &rec)?;
     if let Some(prev) = &conf.prev_result {
         let prev_ips: BTreeSet<String> = prev
             .get("ips")
@@ -334,12 +314,7 @@ pub fn check(ctx: &Context, inv: &Invocation, conf: &NetConf) -> Result<(), CniE
             .flatten()
             .filter_map(|ip| ip.get("address")?.as_str().map(str::to_owned))
             .collect();
-        let ours: BTreeSet<String> = ep
-            .ipv4
-            .iter()
-            .chain(ep.ipv6.iter())
-            .map(|n| n.to_string())
-            .collect();
+        let ours: BTreeSet<String> = rec.addresses().map(|n| n.to_string()).collect();
         // Other plugins of the list may have added addresses of their own.
         if !ours.is_subset(&prev_ips) {
             return Err(CniError::Check(format!(
@@ -426,8 +401,18 @@ fn teardown(ctx: &Context, row: &CniAttachmentRow) -> Result<(), CniError> {
         if let Err(e) = remove_rules(ctx, &cni_port_rules(&rec)) {
             first.get_or_insert(e.into());
         }
-        if let Err(e) = Netlink::open().and_then(|mut nl| nl.delete_link(&rec.endpoint.host_veth)) {
-            first.get_or_insert(NetworkError::from(e).into());
+        match Netlink::open() {
+            Ok(mut nl) => {
+                if let Err(e) = nl.delete_link(&rec.endpoint.host_veth) {
+                    first.get_or_insert(NetworkError::from(e).into());
+                }
+                if let Err(e) = bandwidth::unshape(&mut nl, &rec) {
+                    first.get_or_insert(e.into());
+                }
+            }
+            Err(e) => {
+                first.get_or_insert(NetworkError::from(e).into());
+            }
         }
     }
     if let Some(e) = first {
@@ -469,13 +454,17 @@ fn record_of(row: &CniAttachmentRow) -> Result<CniRecord, CniError> {
     })
 }
 
-/// The routes of the IPAM section other than the default ones, via their gateway or the network's.
-fn add_routes(netns: &Path, rec: &CniRecord) -> Result<(), CniError> {
+/// The addresses of the second and later range sets, then the routes of the IPAM section other than the
+/// default ones (via their gateway or the network's).
+fn finish_inside(netns: &Path, rec: &CniRecord) -> Result<(), CniError> {
     let mut nl = Netlink::open_in(netns).map_err(NetworkError::from)?;
     let index = nl
         .link_index(&rec.endpoint.ifname)
         .map_err(NetworkError::from)?
         .ok_or_else(|| CniError::Check(format!("interface {} vanished", rec.endpoint.ifname)))?;
+    for a in &rec.extra_addresses {
+        nl.add_address(index, *a).map_err(NetworkError::from)?;
+    }
     for r in &rec.routes {
         let gw = r.gw.or(if r.dst.addr().is_ipv6() {
             rec.endpoint.gateway6
@@ -520,12 +509,17 @@ fn result(conf: &NetConf, net: &Network, rec: &CniRecord, netns: &Path) -> Value
     interfaces.extend([bridge, host, inside]);
     let mut ips = prev_list("ips");
     let mut routes = prev_list("routes");
-    for (addr, gw) in [(ep.ipv4, ep.gateway4), (ep.ipv6, ep.gateway6)] {
-        let Some(addr) = addr else { continue };
+    let mut routed = BTreeSet::new();
+    for addr in rec.addresses() {
+        let gw = if addr.addr().is_ipv6() {
+            ep.gateway6
+        } else {
+            ep.gateway4
+        };
         let mut ip = json!({"address": addr.to_string(), "interface": inside_index});
         if let Some(gw) = gw {
             ip["gateway"] = json!(gw.to_string());
-            if rec.default_routes {
+            if rec.default_routes && routed.insert(gw) {
                 let dst = if gw.is_ipv6() { "::/0" } else { "0.0.0.0/0" };
                 routes.push(json!({"dst": dst, "gw": gw.to_string()}));
             }
@@ -547,14 +541,14 @@ fn result(conf: &NetConf, net: &Network, rec: &CniRecord, netns: &Path) -> Value
         "interfaces": interfaces,
         "ips": ips,
         "routes": routes,
-        "dns": dns(conf, rec),
+        "dns": dns(conf, net, rec),
     })
 }
 
 /// The result's `dns`: minotaur's resolver on the gateways (when the attachment has names), then the
 /// `dns` capability's servers, searches and options, then the previous result's. The runtime writes the
 /// namespace's `resolv.conf` from it.
-fn dns(conf: &NetConf, rec: &CniRecord) -> Value {
+fn dns(conf: &NetConf, net: &Network, rec: &CniRecord) -> Value {
     let ep = &rec.endpoint;
     let cap = conf.runtime_config.dns.clone().unwrap_or_default();
     let prev = conf.prev_result.as_ref().and_then(|p| p.get("dns"));
@@ -571,6 +565,7 @@ fn dns(conf: &NetConf, rec: &CniRecord) -> Value {
         [ep.gateway4, ep.gateway6]
             .into_iter()
             .flatten()
+            .filter(|g| net.bridge_holds_gateway(g.is_ipv6()))
             .map(|g| g.to_string())
             .collect()
     };
@@ -612,11 +607,11 @@ fn network_for(ctx: &Context, conf: &NetConf) -> Result<Network, CniError> {
         Some(n) => n,
         None if conf.name == DEFAULT_NETWORK => networks::default_network(ctx)?,
         None => {
-            // A set's ranges are windows of one subnet (checked): its first names the subnet, and the
-            // gateway is the first one a range of the set gives.
-            let ranges: Vec<Range> = conf
-                .range_sets()
+            // The sets of a family are windows of one subnet (checked): the first set's first range
+            // names it, and the gateway is the first one a range of that set gives.
+            let ranges: Vec<Range> = [conf.range_sets_of(false), conf.range_sets_of(true)]
                 .iter()
+                .filter_map(|sets| sets.first())
                 .filter_map(|set| {
                     let mut r = set.first()?.clone();
                     r.gateway = set.iter().find_map(|r| r.gateway);
@@ -629,6 +624,9 @@ fn network_for(ctx: &Context, conf: &NetConf) -> Result<Network, CniError> {
             }
             if let Some(m) = conf.mtu {
                 options.insert("com.docker.network.driver.mtu".to_owned(), m.to_string());
+            }
+            if conf.gateway_on_bridge() == Some(false) {
+                options.insert(INHIBIT_IPV4.to_owned(), "true".to_owned());
             }
             let req = NetworkCreate {
                 name: conf.name.clone(),
@@ -658,6 +656,16 @@ fn network_for(ctx: &Context, conf: &NetConf) -> Result<Network, CniError> {
             }
         }
     };
+    if let Some(want) = conf.gateway_on_bridge() {
+        if want != net.bridge_holds_gateway(false) {
+            return Err(CniError::InvalidConfig(format!(
+                "network {} exists {} its gateway on the bridge, and the configuration says isGateway \
+                 {want}",
+                net.name,
+                if want { "without" } else { "with" }
+            )));
+        }
+    }
     if let Some(b) = &conf.bridge {
         if *b != net.bridge {
             return Err(CniError::InvalidConfig(format!(
@@ -688,31 +696,6 @@ fn network_for(ctx: &Context, conf: &NetConf) -> Result<Network, CniError> {
         }
     }
     Ok(net)
-}
-
-/// The addresses asked for, as host-local gathers them: the `ips` capability, `args.cni.ips` and
-/// `CNI_ARGS`' `IP` (`IP=10.1.0.5` or several, comma-separated); at most one per address family.
-fn wanted_ips(conf: &NetConf, inv: &Invocation) -> Result<Vec<IpAddr>, CniError> {
-    let mut wanted = conf.requested_ips()?;
-    let Some(list) = inv.args.get("IP") else {
-        return Ok(wanted);
-    };
-    for s in list.split(',') {
-        let s = s.split('/').next().unwrap_or(s);
-        let a: IpAddr = s
-            .parse()
-            .map_err(|_| CniError::InvalidEnv(format!("CNI_ARGS IP {s:?} is not an address")))?;
-        if wanted.contains(&a) {
-            continue;
-        }
-        if let Some(other) = wanted.iter().find(|o| o.is_ipv6() == a.is_ipv6()) {
-            return Err(CniError::Unsupported(format!(
-                "requested addresses {other} and {a}: an attachment has one address per family"
-            )));
-        }
-        wanted.push(a);
-    }
-    Ok(wanted)
 }
 
 /// Refuses host ports that a container or another attachment publishes already.

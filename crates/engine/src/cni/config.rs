@@ -10,6 +10,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 
 use crate::cni::error::CniError;
+use crate::network::record::CniBandwidth;
 use crate::parse::Proto;
 
 /// The spec versions this plugin answers for, oldest first. The result's shape is 1.0's for all of them
@@ -153,7 +154,7 @@ pub struct NetConf {
     pub plugin: String,
     /// The bridge's name; a new network's bridge is named after it.
     pub bridge: Option<String>,
-    /// Whether the bridge holds the gateway. minotaur's bridges always do; `false` is refused.
+    /// Whether the bridge holds the gateway (see [`NetConf::gateway_on_bridge`]).
     pub is_gateway: Option<bool>,
     /// Whether the default route goes via the gateway; the default when the IPAM section has no routes.
     pub is_default_gateway: Option<bool>,
@@ -243,6 +244,30 @@ pub struct RuntimeConfig {
     /// The `dns` capability: what the runtime wants in the namespace's resolver configuration.
     #[serde(default)]
     pub dns: Option<DnsCapability>,
+    /// The `bandwidth` capability: rates to shape the attachment's traffic to.
+    #[serde(default)]
+    pub bandwidth: Option<CniBandwidth>,
+}
+
+/// The `bandwidth` capability's checks, as the reference plugin makes them: a rate needs a burst and a
+/// burst a rate; a burst must fit the kernel's 32-bit byte count.
+fn check_bandwidth(bw: &CniBandwidth) -> Result<(), CniError> {
+    for (dir, rate, burst) in [
+        ("ingress", bw.ingress_rate, bw.ingress_burst),
+        ("egress", bw.egress_rate, bw.egress_burst),
+    ] {
+        if (rate == 0) != (burst == 0) {
+            return Err(CniError::InvalidConfig(format!(
+                "bandwidth: {dir}Rate and {dir}Burst must be given together ({rate} and {burst})"
+            )));
+        }
+        if burst / 8 >= u64::from(u32::MAX) {
+            return Err(CniError::InvalidConfig(format!(
+                "bandwidth: {dir}Burst {burst} is 4 GiB or more"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The `dns` capability's settings.
@@ -292,9 +317,17 @@ impl NetConf {
                 "the configuration has no name".into(),
             ));
         }
-        if conf.is_gateway == Some(false) {
+        if conf.gateway_on_bridge() == Some(false)
+            && conf
+                .range_sets()
+                .iter()
+                .flatten()
+                .any(|r| r.subnet.addr().is_ipv6())
+        {
             return Err(CniError::Unsupported(
-                "isGateway false: a minotaur network's bridge always holds its gateway".into(),
+                "isGateway false with an IPv6 range: a minotaur bridge can go without its IPv4 gateway \
+                 only"
+                    .into(),
             ));
         }
         if let Some(ipam) = &conf.ipam {
@@ -311,11 +344,15 @@ impl NetConf {
         }
         conf.check_range_sets()?;
         conf.requested_ips()?;
+        if let Some(bw) = &conf.runtime_config.bandwidth {
+            check_bandwidth(bw)?;
+        }
         Ok(conf)
     }
 
     /// A minotaur network has one subnet per address family, so a range set's ranges must be windows of
-    /// one subnet, and there is at most one set per family (host-local would give an address from each).
+    /// one subnet, and the sets of one family must share it (each gives the attachment an address, as
+    /// host-local's do).
     fn check_range_sets(&self) -> Result<(), CniError> {
         let sets = self.range_sets();
         for (i, set) in sets.iter().enumerate() {
@@ -339,13 +376,14 @@ impl NetConf {
                     }
                 }
             }
-            if sets[..i]
+            if let Some(other) = sets[..i]
                 .iter()
-                .any(|other| other[0].subnet.addr().is_ipv6() == subnet.addr().is_ipv6())
+                .map(|o| o[0].subnet.trunc())
+                .find(|o| o.addr().is_ipv6() == subnet.addr().is_ipv6() && *o != subnet)
             {
                 return Err(CniError::Unsupported(format!(
-                    "two range sets of one address family ({subnet}): an attachment has one address \
-                     per family"
+                    "range sets of one address family in subnets {other} and {subnet}: a minotaur \
+                     network has one subnet per family (several sets in it give one address each)"
                 )));
             }
         }
@@ -388,11 +426,12 @@ impl NetConf {
         self.range_sets().into_iter().flatten().collect()
     }
 
-    /// The range set of one address family, if the configuration has one.
-    pub fn range_set(&self, v6: bool) -> Option<Vec<Range>> {
+    /// The range sets of one address family, in order: an attachment gets an address from each.
+    pub fn range_sets_of(&self, v6: bool) -> Vec<Vec<Range>> {
         self.range_sets()
             .into_iter()
-            .find(|set| set.first().is_some_and(|r| r.subnet.addr().is_ipv6() == v6))
+            .filter(|set| set.first().is_some_and(|r| r.subnet.addr().is_ipv6() == v6))
+            .collect()
     }
 
     /// The addresses asked for by the `ips` capability and `args.cni.ips` (a prefix length is allowed and
@@ -419,6 +458,17 @@ impl NetConf {
             .unwrap_or(&[])
     }
 
+    /// Whether the bridge holds the gateway, when the configuration says: `isGateway`, made true by
+    /// `isDefaultGateway` as the reference bridge plugin makes it. `false` is Docker's
+    /// `com.docker.network.bridge.inhibit_ipv4` on the network: no address on the bridge, and no default
+    /// route unless the IPAM section's routes name one.
+    pub fn gateway_on_bridge(&self) -> Option<bool> {
+        if self.is_default_gateway == Some(true) {
+            return Some(true);
+        }
+        self.is_gateway
+    }
+
     /// The IPAM section's routes.
     pub fn routes(&self) -> &[Route] {
         self.ipam.as_ref().map_or(&[], |i| &i.routes)
@@ -443,15 +493,9 @@ pub fn parse_ips<'a>(
             .unwrap_or(s)
             .parse()
             .map_err(|_| CniError::InvalidConfig(format!("{what} {s:?} is not an address")))?;
-        if out.contains(&a) {
-            continue;
+        if !out.contains(&a) {
+            out.push(a);
         }
-        if let Some(other) = out.iter().find(|o| o.is_ipv6() == a.is_ipv6()) {
-            return Err(CniError::Unsupported(format!(
-                "{what}s {other} and {a}: an attachment has one address per family"
-            )));
-        }
-        out.push(a);
     }
     Ok(out)
 }
@@ -545,9 +589,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.range_sets().len(), 2);
-        assert_eq!(c.range_set(false).unwrap().len(), 2);
+        assert_eq!(c.range_sets_of(false)[0].len(), 2);
         assert_eq!(
-            c.range_set(true).unwrap()[0].subnet.to_string(),
+            c.range_sets_of(true)[0][0].subnet.to_string(),
             "fd00:5::/64"
         );
         let c = NetConf::parse(
@@ -558,7 +602,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.ranges().len(), 1);
         assert_eq!(c.ranges()[0].subnet.to_string(), "10.6.0.0/24");
-        assert!(c.range_set(true).is_none());
+        assert!(c.range_sets_of(true).is_empty());
     }
 
     #[test]
@@ -573,7 +617,7 @@ mod tests {
             .unwrap_err()
             .code()
         };
-        // Two subnets in one set, two sets of one family: one subnet and one address per family.
+        // Two subnets in one set, or in two sets of one family: a network has one subnet per family.
         assert_eq!(
             code(r#"{"ranges":[[{"subnet":"10.5.0.0/24"},{"subnet":"10.6.0.0/24"}]]}"#),
             2
@@ -582,6 +626,16 @@ mod tests {
             code(r#"{"ranges":[[{"subnet":"10.5.0.0/24"}],[{"subnet":"10.6.0.0/24"}]]}"#),
             2
         );
+        // Two sets in one subnet are two addresses of the family.
+        let two = NetConf::parse(
+            br#"{"cniVersion":"1.0.0","name":"n","ipam":{"ranges":[
+                [{"subnet":"10.5.0.0/24","rangeStart":"10.5.0.10"}],
+                [{"subnet":"10.5.0.0/24","rangeStart":"10.5.0.100"}],
+                [{"subnet":"fd00:5::/64"}]]}}"#,
+        )
+        .unwrap();
+        assert_eq!(two.range_sets_of(false).len(), 2);
+        assert_eq!(two.range_sets_of(true).len(), 1);
         assert_eq!(
             code(r#"{"ranges":[[{"subnet":"10.5.0.0/24","rangeEnd":"10.9.0.1"}]]}"#),
             7
@@ -604,12 +658,13 @@ mod tests {
                 "10.5.0.9".parse().unwrap()
             ]
         );
-        let err = NetConf::parse(
+        // Two of one family are for two range sets: checked as they are taken.
+        let two = NetConf::parse(
             br#"{"cniVersion":"1.0.0","name":"n","type":"minotaur-cni",
                 "args":{"cni":{"ips":["10.5.0.9","10.5.0.8"]}}}"#,
         )
-        .unwrap_err();
-        assert_eq!(err.code(), 2);
+        .unwrap();
+        assert_eq!(two.requested_ips().unwrap().len(), 2);
         let err = NetConf::parse(
             br#"{"cniVersion":"1.0.0","name":"n","type":"minotaur-cni",
                 "runtimeConfig":{"ips":["ten"]}}"#,
@@ -651,6 +706,36 @@ mod tests {
         );
         assert_eq!(code(r#"{"cniVersion":"1.0.0","#), 6);
         assert_eq!(code(r#"{"cniVersion":"1.0.0","type":"minotaur-cni"}"#), 7);
+    }
+
+    #[test]
+    fn the_bandwidth_capability_needs_rates_with_bursts() {
+        let with = |bw: &str| {
+            NetConf::parse(
+                format!(
+                    r#"{{"cniVersion":"1.0.0","name":"n","runtimeConfig":{{"bandwidth":{bw}}}}}"#
+                )
+                .as_bytes(),
+            )
+        };
+        let c = with(r#"{"ingressRate":1000000,"ingressBurst":80000}"#).unwrap();
+        let bw = c.runtime_config.bandwidth.unwrap();
+        assert_eq!((bw.ingress_rate, bw.ingress_burst), (1_000_000, 80_000));
+        assert_eq!((bw.egress_rate, bw.egress_burst), (0, 0));
+        assert!(bw.shapes());
+        assert!(!with("{}")
+            .unwrap()
+            .runtime_config
+            .bandwidth
+            .unwrap()
+            .shapes());
+        for bad in [
+            r#"{"egressRate":1000000}"#,
+            r#"{"ingressBurst":80000}"#,
+            r#"{"egressRate":1,"egressBurst":40000000000}"#,
+        ] {
+            assert_eq!(with(bad).unwrap_err().code(), 7, "{bad}");
+        }
     }
 
     #[test]

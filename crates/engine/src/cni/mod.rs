@@ -13,14 +13,18 @@
 //! |---|---|
 //! | [`config`] | the `CNI_*` environment and the network configuration, with the spec's checks |
 //! | [`attachment`] | ADD, DEL, CHECK and GC: the record, the veth, the routes, the ports |
+//! | [`bandwidth`] | the `bandwidth` capability: token buckets on the host end and on an ifb device |
+//! | [`ipam`] | the addresses: one per range set, requested ones to the set that holds them |
 //! | [`error`] | [`CniError`] and the spec's error codes and document |
 //!
 //! The resolver answers an attachment's names (`K8S_POD_NAME` from `CNI_ARGS`, and the container ID) with
 //! its addresses on the network's gateways.
 
 pub mod attachment;
+pub mod bandwidth;
 pub mod config;
 pub mod error;
+pub mod ipam;
 
 use crate::context::Context;
 pub use config::{Command, Invocation, NetConf, SUPPORTED_VERSIONS};

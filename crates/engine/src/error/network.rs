@@ -54,6 +54,8 @@ pub enum NetworkError {
     #[error(transparent)]
     Netlink(#[from] minotaur_net::NetlinkError),
     #[error(transparent)]
+    Shaping(#[from] minotaur_net::TcError),
+    #[error(transparent)]
     Sysctl(#[from] minotaur_net::sysctl::SysctlError),
     #[error(transparent)]
     Firewall(#[from] minotaur_firewall::FirewallError),

@@ -27,7 +27,7 @@ use h2::RecvStream;
 use socket2::Socket;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::netprobe::Step;
+use super::step::Step;
 
 /// The socket as `h2` sees it: non-blocking reads and writes, `Pending` where they would block.
 pub(crate) struct Io {

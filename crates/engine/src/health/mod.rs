@@ -39,6 +39,7 @@ use serde::{Deserialize, Serialize};
 pub(crate) mod grpc;
 pub(crate) mod monitor;
 pub mod netprobe;
+mod step;
 
 /// What a `--health-*` flag failed on.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

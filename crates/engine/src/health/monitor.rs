@@ -17,7 +17,8 @@ use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{pipe2, Pid};
 
-use super::netprobe::{NetProbe, Step};
+use super::netprobe::NetProbe;
+use super::step::Step;
 use super::{go_format, rfc3339, Action, Health, HealthResult, HealthStatus, Healthcheck, Role};
 use crate::attach::serve::Ticker;
 use crate::container::{Container, State};

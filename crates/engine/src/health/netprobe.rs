@@ -28,6 +28,7 @@ use std::sync::{Arc, OnceLock};
 use nix::poll::PollFlags;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
+use super::step::Step;
 use super::Action;
 
 /// Bytes of a response read before its headers must be complete.
@@ -139,13 +140,6 @@ pub(crate) struct NetProbe {
     /// The service a gRPC check asks about; `None` for another check.
     grpc: Option<String>,
     response: Vec<u8>,
-}
-
-/// Where a check stands after [`NetProbe::step`].
-pub(crate) enum Step {
-    Pending,
-    /// Its exit code (0: healthy) and output.
-    Done(i32, String),
 }
 
 impl NetProbe {

@@ -4,7 +4,7 @@
 
 use std::fs;
 
-use crate::container::{Container, Status};
+use crate::container::Container;
 use crate::context::Context;
 use crate::error::network::NetworkError;
 use crate::error::EngineError;
@@ -145,7 +145,12 @@ fn sync(
             || about_to_run.contains(&n.id.as_str())
             || cni.iter().any(|a| a.network_id == n.id)
     }) {
-        for s in &n.subnets {
+        // The resolver listens on the gateways the bridge holds.
+        for s in n
+            .subnets
+            .iter()
+            .filter(|s| n.bridge_holds_gateway(s.subnet.addr().is_ipv6()))
+        {
             listeners.push(minotaur_dns::Listener {
                 address: s.gateway,
                 network: n.name.clone(),
@@ -196,35 +201,9 @@ pub(crate) fn records_file(ctx: &Context, id: &str) -> std::path::PathBuf {
         .join(format!("{id}.json"))
 }
 
-/// Whether container `c`'s ready names answer now: it runs, and every running or stopped container that
-/// joins its network namespace (`--network container:C`) and has a readiness check is running and ready.
-/// With none that has a check, running is ready, as a Kubernetes pod with no readiness probe is.
-pub fn ready(c: &Container, all: &[Container]) -> bool {
-    let joins = |x: &Container| {
-        x.config
-            .host
-            .network_mode
-            .strip_prefix("container:")
-            .is_some_and(|r| {
-                r == c.name.as_str() || (!r.is_empty() && c.id.as_str().starts_with(r))
-            })
-    };
-    c.state.status == Status::Running
-        && all
-            .iter()
-            .filter(|x| joins(x) && x.config.readiness.as_ref().is_some_and(|r| r.runs()))
-            .all(|x| {
-                x.state.status == Status::Running
-                    && x.state
-                        .readiness
-                        .as_ref()
-                        .is_some_and(|h| h.status == crate::health::HealthStatus::Healthy)
-            })
-}
-
-/// Container `c`'s ready names when it is ready (see [`ready`]), else none.
+/// Container `c`'s ready names when it is ready (see [`Container::ready`]), else none.
 pub(crate) fn ready_names(c: &Container, all: &[Container]) -> Vec<String> {
-    if ready(c, all) {
+    if c.ready(all) {
         c.config.host.ready_names.clone()
     } else {
         Vec::new()
@@ -295,6 +274,7 @@ pub(crate) fn entries(
 mod tests {
     use super::*;
     use crate::container::tests::sample;
+    use crate::container::Status;
     use crate::health::{Health, HealthStatus, Healthcheck};
     use crate::ids::ContainerId;
 
@@ -332,21 +312,21 @@ mod tests {
         let mut stopped = a.clone();
         stopped.state.status = Status::Exited;
         assert!(
-            !ready(&infra, &all(&[&infra, &stopped])),
+            !infra.ready(&all(&[&infra, &stopped])),
             "a stopped container is not ready"
         );
         assert!(
-            ready(&infra, &all(&[&infra, &plain])),
+            infra.ready(&all(&[&infra, &plain])),
             "no readiness check: running is ready"
         );
         // Joined by ID prefix, as `container:` may name it.
         let mut by_id = b.clone();
         by_id.config.host.network_mode = format!("container:{}", &infra.id.as_str()[..12]);
-        assert!(!ready(&infra, &all(&[&infra, &by_id])));
+        assert!(!infra.ready(&all(&[&infra, &by_id])));
         let mut down = infra.clone();
         down.state.status = Status::Exited;
         assert!(
-            !ready(&down, &all(&[&down, &a])),
+            !down.ready(&all(&[&down, &a])),
             "the holder itself must run"
         );
     }

@@ -159,7 +159,7 @@ pub fn reload(ctx: &Context) -> Result<(), EngineError> {
 
 /// Every recorded port's firewall rules, each with the ID of the container that publishes it: what
 /// minotaur's port maps hold when they agree with the store.
-pub(crate) fn wanted(ctx: &Context) -> Result<Vec<(String, PortRule)>, EngineError> {
+pub fn wanted(ctx: &Context) -> Result<Vec<(String, PortRule)>, EngineError> {
     let mut st = ctx.store()?;
     let (ports, attached) = st.read(|tx| -> Result<_, EngineError> {
         Ok((tx.ports(None)?, read_attachments(tx, None, None)?))

@@ -59,6 +59,9 @@ pub struct Network {
     pub created: String,
 }
 
+/// Docker's network option that keeps IPv4 addresses off the bridge.
+pub const INHIBIT_IPV4: &str = "com.docker.network.bridge.inhibit_ipv4";
+
 /// A container's attachment to a network: the `endpoints` table's data.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Endpoint {
@@ -100,6 +103,48 @@ pub struct CniRecord {
     /// container ID).
     #[serde(default)]
     pub names: Vec<String>,
+    /// The `bandwidth` capability's shaping, on the host end of the veth and the ifb device beside it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bandwidth: Option<CniBandwidth>,
+    /// The addresses of the second and later range sets of a family (host-local gives one per set), on
+    /// the inside interface beside the endpoint's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_addresses: Vec<IpNet>,
+}
+
+impl CniRecord {
+    /// Every address of the attachment: the endpoint's, then the extra ones.
+    pub fn addresses(&self) -> impl Iterator<Item = IpNet> + '_ {
+        let ep = &self.endpoint;
+        ep.ipv4
+            .iter()
+            .chain(ep.ipv6.iter())
+            .chain(self.extra_addresses.iter())
+            .copied()
+    }
+}
+
+/// The `bandwidth` capability's settings, as the reference `bandwidth` plugin reads them: rates in bits
+/// per second and bursts in bits. Ingress is traffic into the container, egress traffic out of it; a
+/// direction with no rate is not shaped.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct CniBandwidth {
+    #[serde(default)]
+    pub ingress_rate: u64,
+    #[serde(default)]
+    pub ingress_burst: u64,
+    #[serde(default)]
+    pub egress_rate: u64,
+    #[serde(default)]
+    pub egress_burst: u64,
+}
+
+impl CniBandwidth {
+    /// Whether any direction is shaped.
+    pub fn shapes(&self) -> bool {
+        self.ingress_rate > 0 || self.egress_rate > 0
+    }
 }
 
 /// A published port of a CNI attachment.
@@ -138,12 +183,23 @@ impl Network {
         Ok(n)
     }
 
-    /// The bridge's addresses: each gateway with its subnet's prefix.
+    /// The bridge's addresses: each gateway with its subnet's prefix, but IPv4's when Docker's
+    /// `com.docker.network.bridge.inhibit_ipv4` is set (the CNI bridge plugin's `isGateway: false`).
     pub(crate) fn gateway_addresses(&self) -> Vec<IpNet> {
         self.subnets
             .iter()
+            .filter(|s| self.bridge_holds_gateway(s.subnet.addr().is_ipv6()))
             .filter_map(|s| IpNet::new(s.gateway, s.subnet.prefix_len()).ok())
             .collect()
+    }
+
+    /// Whether the bridge holds the gateway of the family's subnet: always, but for IPv4 under
+    /// `com.docker.network.bridge.inhibit_ipv4` (whose gateway is then someone else's, or none).
+    pub(crate) fn bridge_holds_gateway(&self, v6: bool) -> bool {
+        v6 || !self
+            .options
+            .get(INHIBIT_IPV4)
+            .is_some_and(|v| matches!(v.as_str(), "true" | "1"))
     }
 
     pub(crate) fn rules(&self) -> NetworkRules {

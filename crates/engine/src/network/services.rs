@@ -1,6 +1,7 @@
 //! Kubernetes Services with a cluster IP (`kube play`): a virtual address from the service range
 //! (`minotaur_firewall::services`) whose ports lead to the ready pods behind the Service, at their target
-//! ports, by kernel DNAT.
+//! ports, by kernel DNAT; and the node ports of `NodePort` and `LoadBalancer` Services, which lead to the
+//! same pods from every address of the host.
 //!
 //! Nothing is stored apart from the containers: each pod's infra container (the holder of its network
 //! namespace) carries the [`ServicePort`]s it backs in its configuration. A cluster IP's endpoints are
@@ -11,7 +12,7 @@
 //! container backing it exists, ready or not, as a cluster's do.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 use minotaur_firewall::{Firewall, ServiceRule};
 
@@ -19,7 +20,6 @@ use crate::container::{Container, ServicePort};
 use crate::context::Context;
 use crate::error::network::NetworkError;
 use crate::error::EngineError;
-use crate::network::dns;
 use crate::network::record::Endpoint;
 
 /// The names a Service answers to: its own, and its fully qualified name in the `default` namespace.
@@ -34,7 +34,7 @@ pub fn names(service: &str) -> [String; 2] {
 pub(crate) fn cluster_names(c: &Container) -> Vec<(Vec<String>, IpAddr)> {
     let mut out: Vec<(Vec<String>, IpAddr)> = Vec::new();
     for p in &c.config.host.service_ports {
-        let ip = IpAddr::V4(p.cluster_ip);
+        let ip = p.cluster_ip;
         if !out.iter().any(|(_, a)| *a == ip) {
             out.push((names(&p.service).to_vec(), ip));
         }
@@ -42,17 +42,14 @@ pub(crate) fn cluster_names(c: &Container) -> Vec<(Vec<String>, IpAddr)> {
     out
 }
 
-/// The firewall's rules for the cluster IPs `ips`, from every container (`all`) and the IPv4 address of
-/// each container's first endpoint (`addresses`, by container ID): one per (cluster IP, protocol, port),
-/// with the addresses and target ports of the containers that back it and are ready ([`dns::ready`]).
-pub fn rules(
-    ips: &[Ipv4Addr],
-    all: &[Container],
-    addresses: &BTreeMap<String, Ipv4Addr>,
-) -> Vec<ServiceRule> {
+/// The firewall's rules for the cluster IPs `ips`, from every container (`all`) and the first IPv4 and
+/// IPv6 addresses of each container's endpoints (`addresses`, by container ID): one per (cluster IP,
+/// protocol, port), with the addresses (of the cluster IP's family) and target ports of the containers
+/// that back it and are ready ([`Container::ready`]).
+pub fn rules(ips: &[IpAddr], all: &[Container], addresses: &Addresses) -> Vec<ServiceRule> {
     let mut out: Vec<ServiceRule> = Vec::new();
     for c in all {
-        let ready = dns::ready(c, all);
+        let ready = c.ready(all);
         for p in c
             .config
             .host
@@ -70,12 +67,17 @@ pub fn rules(
                         cluster_ip: p.cluster_ip,
                         proto: p.proto,
                         port: p.port,
+                        node_ports: p.host_ports(),
+                        client_affinity: p.client_affinity,
                         endpoints: Vec::new(),
                     });
                     out.len() - 1
                 }
             };
-            if let (true, Some(addr)) = (ready, addresses.get(c.id.as_str())) {
+            let addr = addresses
+                .get(c.id.as_str())
+                .and_then(|a| a.iter().find(|a| a.is_ipv4() == p.cluster_ip.is_ipv4()));
+            if let (true, Some(addr)) = (ready, addr) {
                 out[i].endpoints.push((*addr, p.target_port));
             }
         }
@@ -84,8 +86,8 @@ pub fn rules(
 }
 
 /// Every cluster IP that some container backs.
-pub fn cluster_ips(all: &[Container]) -> Vec<Ipv4Addr> {
-    let mut ips: Vec<Ipv4Addr> = all
+pub fn cluster_ips(all: &[Container]) -> Vec<IpAddr> {
+    let mut ips: Vec<IpAddr> = all
         .iter()
         .flat_map(|c| c.config.host.service_ports.iter().map(|p| p.cluster_ip))
         .collect();
@@ -95,11 +97,26 @@ pub fn cluster_ips(all: &[Container]) -> Vec<Ipv4Addr> {
 }
 
 /// The cluster IPs of `ports`, each once.
-fn ips_of(ports: &[ServicePort]) -> Vec<Ipv4Addr> {
-    let mut ips: Vec<Ipv4Addr> = ports.iter().map(|p| p.cluster_ip).collect();
+fn ips_of(ports: &[ServicePort]) -> Vec<IpAddr> {
+    let mut ips: Vec<IpAddr> = ports.iter().map(|p| p.cluster_ip).collect();
     ips.sort();
     ips.dedup();
     ips
+}
+
+/// The ports on the host's addresses of `ports` (node ports, and a `LoadBalancer`'s ports), each once.
+pub fn node_ports_of<'a>(
+    ports: impl IntoIterator<Item = &'a ServicePort>,
+) -> Vec<(minotaur_firewall::Proto, u16)> {
+    let mut out: Vec<(minotaur_firewall::Proto, u16)> = Vec::new();
+    for p in ports {
+        for n in p.host_ports() {
+            if !out.contains(&(p.proto, n)) {
+                out.push((p.proto, n));
+            }
+        }
+    }
+    out
 }
 
 /// Makes the firewall lead the cluster IPs that container `c` backs (or backed: it may just have been
@@ -110,7 +127,7 @@ pub(crate) fn update(ctx: &Context, c: &Container) {
     if ips.is_empty() {
         return;
     }
-    if let Err(e) = sync(ctx, &ips) {
+    if let Err(e) = sync(ctx, &ips, &node_ports_of(&c.config.host.service_ports)) {
         log::warn!(
             "the cluster IPs of {} are not up to date: {}",
             c.name,
@@ -119,12 +136,17 @@ pub(crate) fn update(ctx: &Context, c: &Container) {
     }
 }
 
-/// The rules of `ips` from the store, applied.
-fn sync(ctx: &Context, ips: &[Ipv4Addr]) -> Result<(), EngineError> {
+/// The rules of `ips` from the store, applied; `node_ports` are the node ports those Services had.
+fn sync(
+    ctx: &Context,
+    ips: &[IpAddr],
+    node_ports: &[(minotaur_firewall::Proto, u16)],
+) -> Result<(), EngineError> {
     let (all, addresses) = read(ctx)?;
     let rules = rules(ips, &all, &addresses);
     let mut fw = Firewall::open().map_err(NetworkError::from)?;
-    fw.set_services(ips, &rules).map_err(NetworkError::from)?;
+    fw.set_services(ips, node_ports, &rules)
+        .map_err(NetworkError::from)?;
     Ok(())
 }
 
@@ -135,15 +157,17 @@ pub(crate) fn reload(ctx: &Context, fw: &mut Firewall) -> Result<(), EngineError
     if ips.is_empty() {
         return Ok(());
     }
-    fw.set_services(&ips, &rules(&ips, &all, &addresses))
+    let node_ports = node_ports_of(all.iter().flat_map(|c| &c.config.host.service_ports));
+    fw.set_services(&ips, &node_ports, &rules(&ips, &all, &addresses))
         .map_err(NetworkError::from)?;
     Ok(())
 }
 
-/// Every container, and the IPv4 address of each one's first endpoint.
-pub(crate) fn read(
-    ctx: &Context,
-) -> Result<(Vec<Container>, BTreeMap<String, Ipv4Addr>), EngineError> {
+/// The first IPv4 and the first IPv6 address of each container's endpoints, by container ID.
+pub type Addresses = BTreeMap<String, Vec<IpAddr>>;
+
+/// Every container, and their [`Addresses`].
+pub(crate) fn read(ctx: &Context) -> Result<(Vec<Container>, Addresses), EngineError> {
     let mut st = ctx.store()?;
     let (all, rows) = st.read(|tx| -> Result<_, EngineError> {
         Ok((crate::store::list(tx)?, tx.endpoints(None, None)?))
@@ -153,12 +177,11 @@ pub(crate) fn read(
         let Ok(e) = serde_json::from_str::<Endpoint>(&row.data) else {
             continue;
         };
-        let v4 = e.addresses().find_map(|a| match a {
-            IpAddr::V4(a) => Some(a),
-            IpAddr::V6(_) => None,
-        });
-        if let Some(a) = v4 {
-            addresses.entry(row.container_id.clone()).or_insert(a);
+        let known: &mut Vec<IpAddr> = addresses.entry(row.container_id.clone()).or_default();
+        for a in e.addresses() {
+            if !known.iter().any(|k| k.is_ipv4() == a.is_ipv4()) {
+                known.push(a);
+            }
         }
     }
     Ok((all, addresses))

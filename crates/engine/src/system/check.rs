@@ -24,12 +24,12 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use minotaur_firewall::PortRule;
 use minotaur_ns::netns::{NetnsError, NetnsName};
 use minotaur_state::{Allocation, EndpointRow};
 use serde::Serialize;
 
 use crate::cni::attachment::is_cni_veth;
+use crate::cni::bandwidth::veth_of_ifb;
 use crate::container::{Container, Status};
 use crate::context::Context;
 use crate::error::network::NetworkError;
@@ -39,6 +39,8 @@ use crate::network::record::CniRecord;
 use crate::network::{attach, dns, netns, networks, ports, restore, DEFAULT_BRIDGE};
 use crate::process::alive;
 use crate::store;
+
+mod firewall;
 
 /// What is wrong with a piece.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -172,7 +174,7 @@ pub fn check(ctx: &Context) -> Result<Vec<Finding>, EngineError> {
     let links = links(ctx, &containers, &nets, &mut found)?;
     cni(ctx, &nets, &links, &mut found)?;
     addresses(&rows, &allocations, &by_id, &half, &mut found);
-    firewall(ctx, &nets, &links, &allocations, &by_id, &half, &mut found)?;
+    firewall::firewall(ctx, &nets, &links, &allocations, &by_id, &half, &mut found)?;
     cgroups(ctx, &by_id, &mut found)?;
     records(ctx, &containers, &by_id, &nets, &rows, &mut found)?;
     // Before the directories: a directory is removed only once nothing is mounted below it.
@@ -613,223 +615,8 @@ fn addresses(
     }
 }
 
-/// The elements of minotaur's own table against the store: the `bridges` set (a network's elements) and
-/// the port maps (published ports). What no record owns is an orphan, what a record owns and the table lacks
-/// is missing; both are repaired by the `network reload` every repair ends with. Nothing but the `inet
-/// minotaur` table is read.
-fn firewall(
-    ctx: &Context,
-    nets: &[crate::network::Network],
-    links: &HashSet<String>,
-    allocations: &[(&crate::network::Network, Allocation)],
-    by_id: &HashMap<&str, &Container>,
-    half: &HashSet<&str>,
-    found: &mut Vec<Finding>,
-) -> Result<(), EngineError> {
-    let mut fw = match minotaur_firewall::Firewall::open() {
-        Ok(fw) => fw,
-        // No networks, no table to compare: a host without nftables can still check the rest.
-        Err(_) if nets.is_empty() => return Ok(()),
-        Err(e) => return Err(NetworkError::from(e).into()),
-    };
-    if nets.is_empty() && !fw.table_exists().map_err(NetworkError::from)? {
-        return Ok(());
-    }
-    let elements: HashSet<String> = fw
-        .bridges()
-        .map_err(NetworkError::from)?
-        .into_iter()
-        .collect();
-    for e in &elements {
-        if !nets.iter().any(|n| &n.bridge == e) {
-            found.push(Finding {
-                owner: "network (no record)".into(),
-                problem: Problem::Orphan,
-                object: format!("firewall elements of bridge {e}"),
-                fix: Fix::Firewall,
-            });
-        }
-    }
-    // A network's elements are added when its bridge is made (at `network create`, or by its first
-    // container for the default network).
-    for n in nets {
-        if links.contains(&n.bridge) && !elements.contains(&n.bridge) {
-            found.push(Finding {
-                owner: format!("network {}", n.name),
-                problem: Problem::Missing,
-                object: format!("firewall elements of bridge {}", n.bridge),
-                fix: Fix::Firewall,
-            });
-        }
-    }
-    let key = |r: &PortRule| {
-        (
-            r.proto,
-            r.bound_ip(),
-            r.host_port,
-            r.container_ip,
-            r.container_port,
-        )
-    };
-    // A container half made or removed goes whole, its ports with it.
-    let wanted: Vec<(String, PortRule)> = ports::wanted(ctx)?
-        .into_iter()
-        .filter(|(id, _)| !half.contains(id.as_str()))
-        .collect();
-    let live = fw.published().map_err(NetworkError::from)?;
-    let live_keys: HashSet<_> = live.iter().map(key).collect();
-    let wanted_keys: HashSet<_> = wanted.iter().map(|(_, r)| key(r)).collect();
-    let holder: HashMap<String, &str> = allocations
-        .iter()
-        .map(|(_, a)| (a.address.clone(), a.container_id.as_str()))
-        .collect();
-    let of_half = |r: &PortRule| {
-        holder
-            .get(&r.container_ip.to_string())
-            .is_some_and(|id| half.contains(id))
-    };
-    for r in live
-        .iter()
-        .filter(|r| !wanted_keys.contains(&key(r)) && !of_half(r))
-    {
-        found.push(Finding {
-            owner: holder
-                .get(&r.container_ip.to_string())
-                .map_or_else(|| "container (no record)".into(), |id| owner_of(by_id, id)),
-            problem: Problem::Orphan,
-            object: format!("published port element {r}"),
-            fix: Fix::Firewall,
-        });
-    }
-    for (id, r) in wanted.iter().filter(|(_, r)| !live_keys.contains(&key(r))) {
-        found.push(Finding {
-            owner: owner_of(by_id, id),
-            problem: Problem::Missing,
-            object: format!("published port element {r}"),
-            fix: Fix::Firewall,
-        });
-    }
-    cluster_ips(ctx, &mut fw, half, found)?;
-    redirect(ctx, &wanted, &holder, by_id, half, found)
-}
-
-/// The cluster IPs' map and set against the containers that back them and their readiness: a slot no ready
-/// endpoint makes is an orphan (it leads a Service's connections to a pod that is gone or not ready),
-/// one the containers make and the map lacks is missing. The `network reload` every repair ends with
-/// makes the map hold exactly what they make.
-fn cluster_ips(
-    ctx: &Context,
-    fw: &mut minotaur_firewall::Firewall,
-    half: &HashSet<&str>,
-    found: &mut Vec<Finding>,
-) -> Result<(), EngineError> {
-    use crate::network::services;
-    let (mut all, addresses) = services::read(ctx)?;
-    all.retain(|c| !half.contains(c.id.as_str()));
-    let ips = services::cluster_ips(&all);
-    let wanted = minotaur_firewall::services::slots(&services::rules(&ips, &all, &addresses));
-    let live = fw.service_slots().map_err(NetworkError::from)?;
-    let service_of = |ip: std::net::Ipv4Addr| {
-        all.iter()
-            .flat_map(|c| &c.config.host.service_ports)
-            .find(|p| p.cluster_ip == ip)
-            .map_or_else(
-                || "Service (no container)".to_owned(),
-                |p| format!("Service {}", p.service),
-            )
-    };
-    for s in live.iter().filter(|s| !wanted.contains(s)) {
-        found.push(Finding {
-            owner: service_of(s.cluster_ip),
-            problem: Problem::Orphan,
-            object: format!("cluster IP element {s}"),
-            fix: Fix::Firewall,
-        });
-    }
-    for s in wanted.iter().filter(|s| !live.contains(s)) {
-        found.push(Finding {
-            owner: service_of(s.cluster_ip),
-            problem: Problem::Missing,
-            object: format!("cluster IP element {s}"),
-            fix: Fix::Firewall,
-        });
-    }
-    // The addresses given out, which the rules match.
-    let live_ips = fw.cluster_ips().map_err(NetworkError::from)?;
-    for ip in live_ips.iter().filter(|ip| !ips.contains(ip)) {
-        found.push(Finding {
-            owner: service_of(*ip),
-            problem: Problem::Orphan,
-            object: format!("cluster IP {ip}"),
-            fix: Fix::Firewall,
-        });
-    }
-    for ip in ips.iter().filter(|ip| !live_ips.contains(ip)) {
-        found.push(Finding {
-            owner: service_of(*ip),
-            problem: Problem::Missing,
-            object: format!("cluster IP {ip}"),
-            fix: Fix::Firewall,
-        });
-    }
-    Ok(())
-}
-
-/// The connect4 map (when one is pinned), element by element, against the store's published ports: what
-/// no port makes is an orphan (it would send a connection to an address that may be another container's),
-/// what a port makes and the map lacks is missing. Both are repaired by the `network reload` every repair
-/// ends with, which makes the map hold exactly the store's ports.
-fn redirect(
-    ctx: &Context,
-    wanted: &[(String, PortRule)],
-    holder: &HashMap<String, &str>,
-    by_id: &HashMap<&str, &Container>,
-    half: &HashSet<&str>,
-    found: &mut Vec<Finding>,
-) -> Result<(), EngineError> {
-    let Some(map) = ports::pinned_redirect(ctx) else {
-        return Ok(());
-    };
-    let live: HashSet<_> = map
-        .elements()
-        .map_err(NetworkError::from)?
-        .into_iter()
-        .collect();
-    let wanted: Vec<_> = wanted
-        .iter()
-        .flat_map(|(id, r)| {
-            map.elements_of(std::slice::from_ref(r))
-                .into_iter()
-                .map(move |e| (id, e))
-        })
-        .collect();
-    let wanted_set: HashSet<_> = wanted.iter().map(|(_, e)| *e).collect();
-    let mut orphans: Vec<_> = live.difference(&wanted_set).collect();
-    orphans.sort_by_key(|e| e.to_string());
-    for e in orphans {
-        let id = holder.get(&e.container_ip.to_string());
-        if id.is_some_and(|id| half.contains(id)) {
-            continue;
-        }
-        found.push(Finding {
-            owner: id.map_or_else(|| "container (no record)".into(), |id| owner_of(by_id, id)),
-            problem: Problem::Orphan,
-            object: format!("connect4 map element {e}"),
-            fix: Fix::Firewall,
-        });
-    }
-    for (id, e) in wanted.iter().filter(|(_, e)| !live.contains(e)) {
-        found.push(Finding {
-            owner: owner_of(by_id, id),
-            problem: Problem::Missing,
-            object: format!("connect4 map element {e}"),
-            fix: Fix::Firewall,
-        });
-    }
-    Ok(())
-}
-
-/// CNI attachments: a host end (`mc…`) that no record names is an orphan; a record whose host end is
+/// CNI attachments: a host end (`mc…`) that no record names is an orphan, and so is an ifb device (`mb…`)
+/// whose host end is gone; a record whose host end is
 /// gone (its namespace went away without a DEL, or an ADD died before making it) is stale, and goes with
 /// its addresses and ports, as a GC would take it.
 fn cni(
@@ -882,6 +669,19 @@ fn cni(
             owner: "CNI attachment (no record)".into(),
             problem: Problem::Orphan,
             object: format!("veth {name}"),
+            fix: Fix::DeleteLink(name.clone()),
+        });
+    }
+    // An ifb device shapes its host end's egress: without that host end it serves nothing.
+    for (name, veth) in links
+        .iter()
+        .filter_map(|l| Some((l, veth_of_ifb(l)?)))
+        .filter(|(_, veth)| !links.contains(veth))
+    {
+        found.push(Finding {
+            owner: "CNI attachment (no host end)".into(),
+            problem: Problem::Orphan,
+            object: format!("ifb {name} (its veth {veth} is gone)"),
             fix: Fix::DeleteLink(name.clone()),
         });
     }

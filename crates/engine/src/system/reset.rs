@@ -85,12 +85,14 @@ pub fn reset(ctx: &Context) -> Vec<EngineError> {
     errors
 }
 
-/// Deletes the host's veths named after a container; one already gone meanwhile is not an error.
+/// Deletes the host's veths named after a container or attachment, and attachments' ifb devices; one
+/// already gone meanwhile is not an error.
 fn delete_our_veths(nl: &mut minotaur_net::Netlink) -> Result<(), minotaur_net::NetlinkError> {
     for link in nl.links()? {
-        if link.kind == "veth"
+        if (link.kind == "veth"
             && (crate::system::check::is_our_veth(&link.name)
-                || crate::cni::attachment::is_cni_veth(&link.name))
+                || crate::cni::attachment::is_cni_veth(&link.name)))
+            || (link.kind == "ifb" && crate::cni::bandwidth::veth_of_ifb(&link.name).is_some())
         {
             nl.delete_link(&link.name)?;
         }

@@ -57,7 +57,8 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 };
                 let leave_out: Vec<PathBuf> = args.map(PathBuf::from).collect();
-                return match minotaur_runtime::mount_template::make(file.as_ref(), &leave_out) {
+                return match minotaur_runtime::mount_template::make(file.as_ref(), &leave_out, None)
+                {
                     Ok(()) => ExitCode::SUCCESS,
                     Err(e) => {
                         eprintln!("minotaur-runtime-run: {}", chain(&e));

@@ -21,6 +21,7 @@
 //! is mounted), and `freezer.state` goes through `FREEZING` to `FROZEN`. Either way the kernel may take a
 //! moment (each task stops at its next return to user space), so both poll until the state is reached.
 
+pub mod systemd;
 mod v1;
 
 pub(crate) use v1::with_default_device_rules;

@@ -16,7 +16,7 @@ use std::convert::Infallible;
 use std::ffi::CString;
 use std::fs::{self, File};
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -27,39 +27,11 @@ use nix::unistd::{chdir, pivot_root, sethostname, Gid, Uid};
 
 use crate::cgroup::CgroupError;
 use crate::rootfs::MountPoints;
+use crate::status::{fail, At, Step};
 use crate::{exec_exit_code, Failure, Plan, FAILED, MOUNTED, READY, SHARED_ROOT};
 
 use mount::{do_mount, mask, mount_at, parent_mount_private, populate_dev, readonly};
 pub(crate) use process::{attach_stdio, become_process, open_console, process_context};
-
-pub(crate) type Step<T> = Result<T, Failure>;
-
-pub(crate) fn fail(step: impl Into<String>, errno: Errno) -> Failure {
-    Failure {
-        step: step.into(),
-        errno: errno as i32,
-        exec: false,
-    }
-}
-
-pub(crate) trait At<T> {
-    fn at(self, step: impl FnOnce() -> String) -> Step<T>;
-}
-
-impl<T> At<T> for Result<T, Errno> {
-    fn at(self, step: impl FnOnce() -> String) -> Step<T> {
-        self.map_err(|e| fail(step(), e))
-    }
-}
-
-impl<T> At<T> for std::io::Result<T> {
-    fn at(self, step: impl FnOnce() -> String) -> Step<T> {
-        self.map_err(|e| {
-            let errno = e.raw_os_error().map(Errno::from_raw).unwrap_or(Errno::EIO);
-            fail(step(), errno)
-        })
-    }
-}
 
 /// The child's entry point.
 pub(crate) fn run(plan: Plan<'_>, status: File, mut go: File) -> ! {
@@ -68,16 +40,6 @@ pub(crate) fn run(plan: Plan<'_>, status: File, mut go: File) -> ! {
         undo_shared_root(&plan);
         failure
     })
-}
-
-/// What a create that fails in a mount namespace the container shares must undo before its caller has
-/// recorded it (see [`Plan::shared_root`]).
-#[derive(Debug, Default)]
-pub(crate) struct SharedRootUndo {
-    /// The ID of the root's bind at the plan's target, from when it is made until READY.
-    pub mount_id: std::cell::Cell<Option<u64>>,
-    /// The root from before chroot(2), to go back to it and reach the target again.
-    pub old_root: std::cell::OnceCell<OwnedFd>,
 }
 
 /// A create that fails between the bind of the root and READY takes the bind, and all mounted on and

@@ -12,9 +12,10 @@ use nix::mount::{mount, MsFlags};
 use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::Mount;
 
-use super::{cstring, fail, At, Step};
+use super::cstring;
 use crate::mounts::{parse_options, MountOptions};
 use crate::rootfs::MountPoints;
+use crate::status::{fail, At, Step};
 use crate::{Failure, Plan};
 
 /// The devices every container gets in its `/dev` (the OCI runtime spec's default devices).
@@ -136,10 +137,14 @@ pub(super) fn do_mount(
     } else {
         make_in_root(target, &dest, true, points).map_err(|f| named(f, m))?;
         // A new filesystem hides whatever the root's copy had mounted there (the host's /run, /proc... when
-        // the root is the host's own): detach that subtree rather than keep it underneath, invisible but
-        // costing memory, and copied again by every later mount namespace made from this one. Not a mount
-        // point: EINVAL, nothing to do.
-        let _ = nix::mount::umount2(&dest, nix::mount::MntFlags::MNT_DETACH);
+        // the root is the host's own): detach that subtree rather than keep it underneath, where a
+        // container allowed to unmount its own /proc would find the host's, and copied again by every
+        // later mount namespace made from this one. Mounts may be stacked there (a host whose /proc was
+        // mounted again over the first), so each goes, until EINVAL: no (more) mount point. (The mount
+        // template's host root has none of them, and this finds nothing.)
+        if dest != *target {
+            while nix::mount::umount2(&dest, nix::mount::MntFlags::MNT_DETACH).is_ok() {}
+        }
         let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
         let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
         let at = open_in_root(target, m.destination())?;

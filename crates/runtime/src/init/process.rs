@@ -15,8 +15,8 @@ use nix::unistd::{chdir, execve, Gid, Uid};
 use oci_spec::runtime::{Capabilities, Process};
 
 use super::mount::{make_mountpoint, mount_at};
-use super::{fail, At, Step};
 use crate::seccomp::Program;
+use crate::status::{fail, At, Step};
 use crate::Failure;
 
 /// The limits, working directory and OOM score of `process`: the steps that need the container's

@@ -3,9 +3,9 @@ use std::time::Duration;
 use minotaur_composer::down::DownOptions;
 
 use super::Args as ComposeArgs;
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::CliResult;
+use crate::global::context;
+use crate::global::Global;
 
 /// Stop and remove containers and networks (with -v, volumes)
 #[derive(Debug, clap::Args)]

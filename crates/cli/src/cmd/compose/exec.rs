@@ -4,9 +4,9 @@ use minotaur_engine::exec::{self, ExecRequest};
 use minotaur_engine::parse;
 
 use super::Args as ComposeArgs;
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::{CliError, CliResult};
+use crate::global::context;
+use crate::global::Global;
 
 /// Execute a command in a running service container
 #[derive(Debug, clap::Args)]

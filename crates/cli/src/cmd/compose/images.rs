@@ -1,9 +1,9 @@
 use std::io::Write;
 
 use super::Args as ComposeArgs;
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::CliResult;
+use crate::global::context;
+use crate::global::Global;
 
 /// List images used by the created containers
 #[derive(Debug, clap::Args)]

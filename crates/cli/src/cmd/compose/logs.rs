@@ -8,9 +8,9 @@ use minotaur_engine::logs::{self, ReadOptions};
 use minotaur_engine::process::alive;
 
 use super::Args as ComposeArgs;
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::CliResult;
+use crate::global::context;
+use crate::global::Global;
 
 /// View output from containers, each line after its container's name (coloured on a terminal)
 #[derive(Debug, clap::Args)]

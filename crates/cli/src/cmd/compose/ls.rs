@@ -3,9 +3,9 @@ use std::io::Write;
 use minotaur_compose::Project;
 
 use super::Args as ComposeArgs;
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::CliResult;
+use crate::global::context;
+use crate::global::Global;
 
 /// List running compose projects (found by their containers' labels)
 #[derive(Debug, clap::Args)]

@@ -26,8 +26,8 @@ use std::path::PathBuf;
 use minotaur_compose::{Loaded, Options};
 use minotaur_composer::Event;
 
-use crate::cli::Global;
 use crate::error::CliResult;
+use crate::global::Global;
 
 /// Define and run multi-container applications from compose files
 #[derive(Debug, clap::Args)]

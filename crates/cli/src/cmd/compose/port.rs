@@ -1,7 +1,7 @@
 use super::Args as ComposeArgs;
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::CliResult;
+use crate::global::context;
+use crate::global::Global;
 
 /// Print the public port for a port binding of a service
 #[derive(Debug, clap::Args)]

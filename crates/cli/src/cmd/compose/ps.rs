@@ -5,9 +5,9 @@ use minotaur_engine::container::Status;
 use minotaur_engine::{gofmt, human, network};
 
 use super::Args as ComposeArgs;
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::CliResult;
+use crate::global::context;
+use crate::global::Global;
 
 /// List containers of the project
 #[derive(Debug, clap::Args)]

@@ -2,9 +2,9 @@ use minotaur_composer::pull::PullOptions;
 use minotaur_composer::Event;
 
 use super::Args as ComposeArgs;
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::{CliError, CliResult};
+use crate::global::context;
+use crate::global::Global;
 
 /// Pull service images: each distinct image once, an image already pulled checked with one request
 #[derive(Debug, clap::Args)]

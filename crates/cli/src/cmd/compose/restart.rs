@@ -1,9 +1,9 @@
 use std::time::Duration;
 
 use super::Args as ComposeArgs;
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::CliResult;
+use crate::global::context;
+use crate::global::Global;
 
 /// Restart service containers
 #[derive(Debug, clap::Args)]

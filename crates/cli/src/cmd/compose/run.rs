@@ -6,9 +6,9 @@ use minotaur_engine::supervisor::Attach;
 use minotaur_engine::{parse, remove, start};
 
 use super::Args as ComposeArgs;
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::{CliError, CliResult};
+use crate::global::context;
+use crate::global::Global;
 
 /// Run a one-off command on a service (its dependencies are started first)
 #[derive(Debug, clap::Args)]

@@ -1,7 +1,7 @@
 use super::Args as ComposeArgs;
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::CliResult;
+use crate::global::context;
+use crate::global::Global;
 
 /// Start services' existing containers, dependencies first
 #[derive(Debug, clap::Args)]

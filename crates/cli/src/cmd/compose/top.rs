@@ -1,9 +1,9 @@
 use std::io::Write;
 
 use super::Args as ComposeArgs;
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::CliResult;
+use crate::global::context;
+use crate::global::Global;
 
 /// Display the running processes of each service container
 #[derive(Debug, clap::Args)]

@@ -3,9 +3,9 @@ use std::time::Duration;
 use minotaur_composer::UpOptions;
 
 use super::Args as ComposeArgs;
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::{CliError, CliResult};
+use crate::global::context;
+use crate::global::Global;
 
 /// Create and start containers: networks, volumes and containers made to match the file, in dependency order
 #[derive(Debug, clap::Args)]

@@ -2,6 +2,7 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use minotaur_runtime::cgroup::systemd::{Scope, Systemd};
 use minotaur_runtime::state::{proc_start_time, Container, Record, Root, Status};
 use minotaur_runtime::{CreateOptions, Started};
 use nix::sys::stat::Mode;
@@ -45,16 +46,21 @@ pub struct CreateArgs {
     pub id: String,
 }
 
-pub fn run(root: &Root, args: Args) -> anyhow::Result<u8> {
-    let (container, started, _) = create(root, &args.common)?;
+pub fn run(root: &Root, args: Args, systemd: bool) -> anyhow::Result<u8> {
+    let (container, started, _) = create(root, &args.common, systemd)?;
     drop(container);
     drop(started);
     Ok(0)
 }
 
 /// Creates the container and records it; its init waits on the start FIFO. Returns the record, the init
-/// (this process is its parent until it exits) and its spec.
-pub fn create(root: &Root, args: &CreateArgs) -> anyhow::Result<(Container, Started, Spec)> {
+/// (this process is its parent until it exits) and its spec. With `systemd`, its cgroup is a transient scope
+/// systemd makes (see [`systemd_scope`]).
+pub fn create(
+    root: &Root,
+    args: &CreateArgs,
+    systemd: bool,
+) -> anyhow::Result<(Container, Started, Spec)> {
     let bundle = match &args.bundle {
         Some(b) => b.clone(),
         None => std::env::current_dir().context("current directory")?,
@@ -64,14 +70,36 @@ pub fn create(root: &Root, args: &CreateArgs) -> anyhow::Result<(Container, Star
         .with_context(|| format!("bundle {}", bundle.display()))?;
     let mut spec = super::load_spec(&bundle)?;
     let listen_fds = listen_fds(&mut spec);
+    let scope = if systemd {
+        Some(systemd_scope(&spec, &args.id)?)
+    } else {
+        None
+    };
     let dir = root.reserve(&args.id)?;
-    match create_in(root, &dir, &bundle, &spec, args, listen_fds) {
+    match create_in(root, &dir, &bundle, &spec, args, listen_fds, scope) {
         Ok((c, s)) => Ok((c, s, spec)),
         Err(e) => {
             root.release(&args.id);
             Err(e)
         }
     }
+}
+
+/// The container's scope with `--systemd-cgroup`: `linux.cgroupsPath` in systemd's `SLICE:PREFIX:NAME` form,
+/// or `system.slice:minotaur:ID` without one (runc's default, with our prefix). Refused where systemd does
+/// not run, and for a directory path (which runc refuses too).
+fn systemd_scope(spec: &Spec, id: &str) -> anyhow::Result<Scope> {
+    if let Some(why) = super::systemd_refusal(Path::new("/")) {
+        anyhow::bail!(why);
+    }
+    let path = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().as_ref())
+        .map(|p| p.to_string_lossy().into_owned())
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| format!("system.slice:minotaur:{id}"));
+    Ok(Scope::parse(&path)?)
 }
 
 /// Socket activation (sd_listen_fds(3)): with `LISTEN_FDS=N` in the runtime's environment, descriptors 3 to
@@ -107,6 +135,7 @@ fn create_in(
     spec: &Spec,
     args: &CreateArgs,
     listen_fds: u32,
+    scope: Option<Scope>,
 ) -> anyhow::Result<(Container, Started)> {
     let terminal = spec
         .process()
@@ -158,6 +187,7 @@ fn create_in(
         root_in_place: true,
         hook_state: Some(hook_state.clone()),
         before_pivot,
+        systemd_scope: scope.clone(),
         ..CreateOptions::default()
     };
     let mut created = minotaur_runtime::create(spec, bundle, &opts)?;
@@ -190,7 +220,11 @@ fn create_in(
             created: jiff::Timestamp::now().to_string(),
             owner: owner_name(),
             annotations: spec.annotations().clone().unwrap_or_default(),
-            cgroup: spec.linux().as_ref().and_then(|l| l.cgroups_path().clone()),
+            cgroup: match &scope {
+                Some(s) => Some(s.cgroup.clone()),
+                None => spec.linux().as_ref().and_then(|l| l.cgroups_path().clone()),
+            },
+            systemd_unit: scope.as_ref().map(|s| s.unit.clone()),
             shared_root: shared.clone(),
         };
         let container = root.save(record)?;
@@ -205,6 +239,9 @@ fn create_in(
             kill(&started);
             if let Some(root) = &shared {
                 let _ = minotaur_runtime::shared_mounts::release(root);
+            }
+            if let Some(s) = &scope {
+                let _ = Systemd::connect().and_then(|sd| sd.stop(&s.unit));
             }
             if let Some(cg) = started.cgroup {
                 let _ = cg.remove();

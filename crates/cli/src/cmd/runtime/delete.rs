@@ -1,6 +1,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use minotaur_runtime::cgroup::systemd::Systemd;
 use minotaur_runtime::state::{Container, Root, StateError, Status};
 use minotaur_runtime::Cgroup;
 use nix::sys::signal::Signal;
@@ -42,8 +43,20 @@ pub fn delete(c: &Container, force: bool) -> anyhow::Result<()> {
         ),
     }
     let mut errors = Vec::new();
-    if let Some(path) = &c.record.cgroup {
-        match Cgroup::open(&PathBuf::from(minotaur_runtime::cgroup::DEFAULT_ROOT), path) {
+    let cgroup_root = PathBuf::from(minotaur_runtime::cgroup::DEFAULT_ROOT);
+    if let Some(unit) = &c.record.systemd_unit {
+        // systemd removes the scope's cgroups once it has stopped; what it does not manage (the freezer,
+        // cpuset on v1) was made by the runtime and is removed here.
+        if let Err(e) = Systemd::connect().and_then(|sd| sd.stop(unit)) {
+            errors.push(anyhow::Error::from(e));
+        }
+        if let Some(path) = &c.record.cgroup {
+            if let Err(e) = Cgroup::existing(&cgroup_root, path).remove() {
+                errors.push(e.into());
+            }
+        }
+    } else if let Some(path) = &c.record.cgroup {
+        match Cgroup::open(&cgroup_root, path) {
             Ok(cg) => {
                 if let Err(e) = cg.remove() {
                     errors.push(anyhow::Error::from(e));

@@ -54,7 +54,7 @@ pub fn run(root: &Root, args: Args) -> anyhow::Result<u8> {
     if c.status() != Status::Running {
         anyhow::bail!("container {} is {}, not running", c.record.id, c.status());
     }
-    let spec = super::container_spec(&c)?;
+    let mut spec = super::container_spec(&c)?;
     let mut process: Process = match &args.process {
         Some(path) => {
             let f =
@@ -82,6 +82,13 @@ pub fn run(root: &Root, args: Args) -> anyhow::Result<u8> {
     let terminal = process.terminal() == Some(true);
     if terminal && args.console_socket.is_none() {
         anyhow::bail!("a terminal needs --console-socket");
+    }
+    // With the systemd driver the spec's cgroupsPath is SLICE:PREFIX:NAME; the process joins the scope's
+    // cgroup, which the record keeps.
+    if c.record.systemd_unit.is_some() {
+        if let Some(linux) = spec.linux_mut() {
+            linux.set_cgroups_path(c.record.cgroup.clone());
+        }
     }
     let pidfd = minotaur_runtime::state::open_pidfd(&c)?;
     let mut exec = minotaur_runtime::exec(&spec, pidfd.as_fd(), &process, &ExecOptions::default())?;

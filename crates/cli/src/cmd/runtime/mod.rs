@@ -48,7 +48,8 @@ pub struct Args {
     #[arg(long, global = true)]
     debug: bool,
 
-    /// Refused: cgroups are managed through the cgroup filesystem, not by systemd (the error says why)
+    /// Let systemd make the container's cgroup, a transient scope (cgroupsPath SLICE:PREFIX:NAME,
+    /// system.slice:minotaur:ID by default), asked for over D-Bus
     #[arg(long, global = true)]
     systemd_cgroup: bool,
 
@@ -78,14 +79,14 @@ enum Verb {
 /// Runs one verb. Errors go to `--log` as well when it is set (containerd's shim reads them there).
 pub fn run(args: Args) -> CliResult {
     let root = Root::new(&args.root);
+    let systemd = args.systemd_cgroup;
     let result = match args.verb {
-        _ if args.systemd_cgroup => Err(anyhow::anyhow!("{}", systemd_refusal(Path::new("/")))),
-        Verb::Create(a) => create::run(&root, a),
+        Verb::Create(a) => create::run(&root, a, systemd),
         Verb::Start(a) => start::run(&root, a),
         Verb::State(a) => state::run(&root, a),
         Verb::Kill(a) => kill::run(&root, a),
         Verb::Delete(a) => delete::run(&root, a),
-        Verb::Run(a) => run::run(&root, a),
+        Verb::Run(a) => run::run(&root, a, systemd),
         Verb::List(a) => list::run(&root, a),
         Verb::Ps(a) => ps::run(&root, a),
         Verb::Exec(a) => exec::run(&root, a),
@@ -102,25 +103,22 @@ pub fn run(args: Args) -> CliResult {
     Ok(result?)
 }
 
-/// Why `--systemd-cgroup` is refused on the host whose root is `root`: systemd's cgroup driver asks
-/// systemd (over D-Bus) to make a transient scope for the container; minotaur has no such driver. Where
-/// systemd does not run (as sd_booted(3) tells it: `/run/systemd/system` is a directory) there is nothing to
-/// ask, and the message says so, naming PID 1.
-fn systemd_refusal(root: &Path) -> String {
-    let booted = root.join("run/systemd/system").is_dir();
-    if booted {
-        return "--systemd-cgroup: the systemd cgroup driver is not implemented: minotaur manages \
-                cgroups through the cgroup filesystem; leave the flag out"
-            .into();
+/// Why `--systemd-cgroup` cannot be used on the host whose root is `root`, if it cannot: systemd's cgroup
+/// driver asks systemd (over D-Bus) to make a transient scope for the container, and where systemd does
+/// not run (as sd_booted(3) tells it: `/run/systemd/system` is a directory) there is nothing to ask. The
+/// message names PID 1.
+fn systemd_refusal(root: &Path) -> Option<String> {
+    if root.join("run/systemd/system").is_dir() {
+        return None;
     }
     let pid1 = std::fs::read_to_string(root.join("proc/1/comm"))
         .map(|s| s.trim().to_owned())
         .unwrap_or_else(|_| "unknown".into());
-    format!(
+    Some(format!(
         "--systemd-cgroup: systemd is not running here (PID 1 is {pid1:?} and {} is not a directory), \
          so there is no systemd to manage cgroups; leave the flag out",
         root.join("run/systemd/system").display()
-    )
+    ))
 }
 
 /// Appends one error line to the log file, as text or as runc's JSON (`{"level","msg","time"}`).
@@ -183,20 +181,16 @@ mod tests {
     use super::systemd_refusal;
 
     #[test]
-    fn systemd_cgroup_is_refused_naming_why() {
+    fn systemd_cgroup_without_systemd_is_refused_naming_why() {
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(root.path().join("proc/1")).unwrap();
         std::fs::write(root.path().join("proc/1/comm"), "init\n").unwrap();
-        let e = systemd_refusal(root.path());
+        let e = systemd_refusal(root.path()).unwrap();
         assert!(
             e.starts_with("--systemd-cgroup: systemd is not running here (PID 1 is \"init\" and "),
             "{e}"
         );
         std::fs::create_dir_all(root.path().join("run/systemd/system")).unwrap();
-        let e = systemd_refusal(root.path());
-        assert!(
-            e.contains("the systemd cgroup driver is not implemented"),
-            "{e}"
-        );
+        assert_eq!(systemd_refusal(root.path()), None);
     }
 }

@@ -15,8 +15,8 @@ pub struct Args {
     common: super::create::CreateArgs,
 }
 
-pub fn run(root: &Root, args: Args) -> anyhow::Result<u8> {
-    let (container, started, _spec) = super::create::create(root, &args.common)?;
+pub fn run(root: &Root, args: Args, systemd: bool) -> anyhow::Result<u8> {
+    let (container, started, _spec) = super::create::create(root, &args.common, systemd)?;
     if let Err(e) = super::start::start(&container) {
         let _ = super::delete::delete(&container, true);
         return Err(e);

@@ -1,6 +1,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use minotaur_runtime::cgroup::systemd::Systemd;
 use minotaur_runtime::state::{Root, Status};
 use oci_spec::runtime::{LinuxBlockIo, LinuxPidsBuilder, LinuxResources};
 
@@ -117,6 +118,14 @@ pub fn run(root: &Root, args: Args) -> anyhow::Result<u8> {
             c.record.id
         )
     })?;
+    // With the systemd driver, systemd's properties first, so that it keeps the limits (a daemon-reload
+    // rewrites the files from them), then the files, which also hold what systemd has no property for.
+    if let Some(unit) = &c.record.systemd_unit {
+        let v2 = minotaur_runtime::cgroup::is_cgroup2(std::path::Path::new(
+            minotaur_runtime::cgroup::DEFAULT_ROOT,
+        ));
+        Systemd::connect()?.set_properties(unit, &resources, v2)?;
+    }
     cg.update(&resources)?;
     Ok(0)
 }

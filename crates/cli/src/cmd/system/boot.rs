@@ -3,9 +3,9 @@ use std::time::Duration;
 
 use minotaur_engine::boot::{self, Outcome};
 
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::CliResult;
+use crate::global::context;
+use crate::global::Global;
 
 /// Bring containers back after the machine started: make every container's network namespace again, and
 /// start those whose restart policy says so (always; unless-stopped unless stopped by the user),

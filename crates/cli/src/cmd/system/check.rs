@@ -2,9 +2,9 @@ use std::io::Write;
 
 use minotaur_engine::system::check;
 
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::{CliError, CliResult};
+use crate::global::context;
+use crate::global::Global;
 
 /// Compare the store with the kernel and the filesystem, as a crash can leave them: orphan and missing
 /// network namespaces, `ip netns` names, veths, bridges, cgroups, resolver records, container directories,

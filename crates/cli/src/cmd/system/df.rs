@@ -3,9 +3,9 @@ use std::io::Write;
 use minotaur_engine::system::df;
 use minotaur_image::human_size;
 
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::{CliError, CliResult};
+use crate::global::context;
+use crate::global::Global;
 use crate::output;
 
 /// Show the space images, containers and volumes take, and what removing the unused ones would free

@@ -3,9 +3,9 @@ use std::io::Write;
 use minotaur_engine::system::info;
 use minotaur_image::human_size;
 
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::{CliError, CliResult};
+use crate::global::context;
+use crate::global::Global;
 
 /// Show what this host offers minotaur: kernel, cgroups, storage and its sizes, networks, the resolver,
 /// seccomp, AppArmor and SELinux, whether the mount template is in use, and what is missing and why

@@ -7,8 +7,8 @@ mod info;
 mod prune;
 mod reset;
 
-use crate::cli::Global;
 use crate::error::CliResult;
+use crate::global::Global;
 
 /// Manage minotaur on this machine
 #[derive(Debug, clap::Args)]

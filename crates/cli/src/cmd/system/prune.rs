@@ -4,9 +4,9 @@ use std::time::SystemTime;
 use minotaur_engine::system::prune::{self, Filter, Options};
 use minotaur_image::{human_size, Removed};
 
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::{CliError, CliResult};
+use crate::global::context;
+use crate::global::Global;
 
 /// Remove stopped containers, networks no container uses, dangling images (with -a, every image no
 /// container uses) and, with --volumes, unused volumes

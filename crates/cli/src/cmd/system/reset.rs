@@ -2,9 +2,9 @@ use std::io::BufRead;
 
 use minotaur_engine::system::reset;
 
-use crate::cli::Global;
-use crate::cmd::create::context;
 use crate::error::CliResult;
+use crate::global::context;
+use crate::global::Global;
 
 /// Remove everything of minotaur's on this machine: containers (killed), networks, minotaur's firewall
 /// table, volumes, images, the state and the run root
