@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The 1,000th start of an image container against the first (issue 15's "the same with an image container").
-#   bench/image-scale.sh [COUNT]
-# Builds minotaur in release mode, then in a throwaway box (as bench/containers.sh makes it) imports a busybox
+#   bench/image-scale.sh [COUNT] [MINOTAUR]
+# Builds minotaur in release mode (or takes the binary MINOTAUR), then in a throwaway box (as bench/containers.sh makes it) imports a busybox
 # root filesystem as an image and starts COUNT (default 1,000) containers of it one after another with
 # `run -d --network none IMAGE sleep 100000`, each with its own overlay. Prints launch.py's figures (the first
 # and last start, the medians of the first and last ten and hundred) and removes everything. See
@@ -11,8 +11,12 @@ cd "$(dirname "$0")/.."
 count=${1:-1000}
 dpkg-query -W -f '${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' ||
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q busybox-static >/dev/null
-cargo build --release -q
-bin=$PWD/target/release/minotaur
+if [ -n "${2:-}" ]; then
+  bin=$(realpath "$2")
+else
+  cargo build --release -q
+  bin=$PWD/target/release/minotaur
+fi
 mkdir -p bench/results
 out=$PWD/bench/results/image-scale-$(date +%Y%m%d-%H%M%S)
 tmp=$(mktemp -d /var/tmp/minotaur-bench.XXXXXX)
@@ -38,6 +42,9 @@ unshare --net --mount --pid --uts --ipc --fork --kill-child --mount-proc --propa
     "$bin" import "$r.tar" bench-img >/dev/null
     python3 "$bench/launch.py" --log "$tmp/launch" --from 1 --to "$count" --label "minotaur run -d IMAGE" \
       "$bin run -d --name img-{i} --network none bench-img sleep 100000"
+    # Each overlay is mounted in the mount namespace of its container: none shows in the one of the engine
+    # (the overlays of the box, /etc and /var/lib, do).
+    echo "overlay mounts the engine sees with $count containers running: $(grep -c " - overlay " /proc/self/mountinfo) (two of them the box /etc and /var/lib)"
     cp "$tmp/launch" "$out.launch.txt"
   ' box "$bin" "$count" "$tmp" "$out" "$PWD/bench" | tee "$out.txt"
 echo "results: $out.*"

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{host, ok};
+use common::{host, ok, status};
 use minotaur_testhost::{wait_until, TestHost};
 
 /// The PIDs of the box's live resolvers (zombies excluded: the box's init reaps nobody).
@@ -48,6 +48,22 @@ fn resolver_exits_when_no_container_runs_and_comes_back_with_the_next_start() {
         ],
     );
     assert_eq!(resolvers(&h), "", "a resolver runs for a created container");
+    // A start that fails lets go of the resolver it started while the container was being made (`start`,
+    // not `run`, which removes the container and so tells the resolver anyway).
+    ok(
+        &h,
+        &[
+            "create",
+            "--name",
+            "bad",
+            "--network",
+            "n1",
+            "host",
+            "no-such-command",
+        ],
+    );
+    assert_ne!(status(&h, &["start", "bad"]), 0, "bad started");
+    wait_resolver(&h, false);
 
     ok(
         &h,
@@ -108,6 +124,6 @@ fn resolver_exits_when_no_container_runs_and_comes_back_with_the_next_start() {
     ok(&h, &["start", "a", "c"]);
     wait_resolver(&h, true);
     ok(&h, &["exec", "a", "getent", "hosts", "c"]);
-    ok(&h, &["rm", "-f", "a", "b", "c", "idle"]);
+    ok(&h, &["rm", "-f", "a", "b", "c", "idle", "bad"]);
     wait_resolver(&h, false);
 }

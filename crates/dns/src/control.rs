@@ -187,29 +187,69 @@ fn server_pid(dir: &Path) -> Option<Pid> {
 /// The server gets `--lock-fd N` (the lock, already taken: it inherits it) and `--ready-fd N` (a pipe on which
 /// it writes `ready` once it serves, or `error: MESSAGE`).
 pub fn notify(dir: &Path, exe: &Path) -> Result<(), DnsError> {
-    notify_with(dir, exe, true)
+    notify_with(dir, exe, true)?.map_or(Ok(()), Starting::wait)
 }
 
 /// [`notify`] after a change to record files only (see [`write_records`]): a running server is left alone,
 /// since it applies record files by itself; one is started when none runs.
 pub fn ensure_running(dir: &Path, exe: &Path) -> Result<(), DnsError> {
-    notify_with(dir, exe, false)
+    notify_with(dir, exe, false)?.map_or(Ok(()), Starting::wait)
 }
 
-fn notify_with(dir: &Path, exe: &Path, signal: bool) -> Result<(), DnsError> {
+/// [`notify`] (with `reload`; without, [`ensure_running`]) that does not wait for a server it starts to
+/// serve: the server is given back, for the caller to [`Starting::wait`] for once it has done something
+/// else meanwhile. The protocol is the same: the started server holds the lock from the moment it exists,
+/// so a writer that comes before it serves signals it or counts on its first read (rule 2).
+pub fn notify_nowait(dir: &Path, exe: &Path, reload: bool) -> Result<Option<Starting>, DnsError> {
+    notify_with(dir, exe, reload)
+}
+
+/// Whether a server for `dir` runs: the lock file names a live `dns-serve` of `dir`. Only reads; a server
+/// that is starting (it has yet to write its PID) or exiting may be missed or counted, so this is a hint for
+/// skipping work, never a step of the protocol.
+pub fn serving(dir: &Path) -> bool {
+    fs::canonicalize(dir).is_ok_and(|dir| server_pid(&dir).is_some())
+}
+
+/// A server that [`notify_nowait`] started and that may not serve yet.
+#[derive(Debug)]
+pub struct Starting {
+    dir: std::path::PathBuf,
+    ready: OwnedFd,
+    starter: std::process::Child,
+}
+
+impl Starting {
+    /// Waits until the server serves (it wrote `ready`), or says why it does not: it failed, or it exited
+    /// before it was ready (also what a server does that found no listener in the configuration, which a
+    /// later writer may have emptied meanwhile).
+    pub fn wait(self) -> Result<(), DnsError> {
+        let Starting {
+            dir,
+            ready,
+            mut starter,
+        } = self;
+        let result = await_ready(&dir, ready);
+        // The process we started forks the server and exits at once (see `detach`).
+        let _ = starter.wait();
+        result
+    }
+}
+
+fn notify_with(dir: &Path, exe: &Path, signal: bool) -> Result<Option<Starting>, DnsError> {
     let dir = fs::canonicalize(dir).map_err(|e| DnsError::Read(dir.to_owned(), e))?;
     loop {
         let lock = open_lock(&dir)?;
         if !try_lock(&dir, &lock)? {
             if !signal {
-                return Ok(());
+                return Ok(None);
             }
             let Some(pid) = server_pid(&dir) else {
                 // Rule 2: the holder has yet to write its PID and read the configuration.
-                return Ok(());
+                return Ok(None);
             };
             match kill(pid, Signal::SIGHUP) {
-                Ok(()) => return Ok(()),
+                Ok(()) => return Ok(None),
                 // It ended since we read its PID (SIGTERM or a crash): look again.
                 Err(Errno::ESRCH) => continue,
                 Err(e) => return Err(DnsError::Signal(pid.as_raw(), e)),
@@ -217,17 +257,17 @@ fn notify_with(dir: &Path, exe: &Path, signal: bool) -> Result<(), DnsError> {
         }
         set_pid(&dir, &lock, None)?;
         if !read_config(&dir)?.listeners.is_empty() {
-            return start(&dir, exe, lock);
+            return start(&dir, exe, lock).map(Some);
         }
         unlock(&lock);
         drop(lock);
         if read_config(&dir)?.listeners.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
     }
 }
 
-fn start(dir: &Path, exe: &Path, lock: File) -> Result<(), DnsError> {
+fn start(dir: &Path, exe: &Path, lock: File) -> Result<Starting, DnsError> {
     let spawn_error = |e| DnsError::Spawn(exe.to_owned(), e);
     let (ready_rx, ready_tx) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| spawn_error(e.into()))?;
@@ -243,15 +283,16 @@ fn start(dir: &Path, exe: &Path, lock: File) -> Result<(), DnsError> {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    let mut child = minotaur_sys::spawn_keeping(&mut cmd, &[ready_tx.as_fd(), lock.as_fd()])
+    let starter = minotaur_sys::spawn_keeping(&mut cmd, &[ready_tx.as_fd(), lock.as_fd()])
         .map_err(spawn_error)?;
     drop(ready_tx);
     // Our copy of the lock goes; the server's copy (the same open file description) keeps it held.
     drop(lock);
-    let result = await_ready(dir, ready_rx);
-    // The process we started forks the server and exits at once (see `detach`).
-    let _ = child.wait();
-    result
+    Ok(Starting {
+        dir: dir.to_owned(),
+        ready: ready_rx,
+        starter,
+    })
 }
 
 fn raw(fd: &impl AsFd) -> i32 {
@@ -322,6 +363,32 @@ pub fn detach() -> Result<(), DnsError> {
 mod tests {
     use super::*;
     use crate::{Listener, Record};
+
+    #[test]
+    fn serving_only_when_the_lock_file_names_a_live_server_of_this_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!serving(dir.path()), "no lock file");
+        assert!(!serving(&dir.path().join("missing")), "no directory");
+        let lock = open_lock(dir.path()).unwrap();
+        set_pid(dir.path(), &lock, Some(std::process::id())).unwrap();
+        assert!(!serving(dir.path()), "a PID that is not a dns-serve");
+        // A process whose command line is a server's of this directory (the shell stays, as `sleep` is not
+        // its last command).
+        let real = fs::canonicalize(dir.path()).unwrap();
+        let mut fake = Command::new("sh")
+            .args(["-c", "sleep 30; true", "dns-serve", "--dir"])
+            .arg(&real)
+            .spawn()
+            .unwrap();
+        set_pid(dir.path(), &lock, Some(fake.id())).unwrap();
+        let other = tempfile::tempdir().unwrap();
+        let named = serving(dir.path());
+        fake.kill().unwrap();
+        fake.wait().unwrap();
+        assert!(named, "a live server of this directory");
+        assert!(!serving(other.path()), "another directory");
+        assert!(!serving(dir.path()), "the server is gone");
+    }
 
     #[test]
     fn config_round_trips_and_missing_is_empty() {

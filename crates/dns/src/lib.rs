@@ -40,8 +40,8 @@ use serde::{Deserialize, Serialize};
 
 pub use answer::{answer, Outcome, Zone, TTL};
 pub use control::{
-    adopt_fd, detach, ensure_running, notify, read_config, read_records, write_config,
-    write_records, CONFIG_FILE, LOCK_FILE, RECORDS_DIR,
+    adopt_fd, detach, ensure_running, notify, notify_nowait, read_config, read_records, serving,
+    write_config, write_records, Starting, CONFIG_FILE, LOCK_FILE, RECORDS_DIR,
 };
 pub use forward::host_upstreams;
 pub use server::{serve, serve_locked};

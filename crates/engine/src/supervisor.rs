@@ -402,9 +402,12 @@ fn supervise(
         idmap_root: c.config.host.userns.is_some(),
         ..CreateOptions::default()
     };
+    // The resolver starts while the runtime makes the container, rather than after.
+    let early = early_resolver(ctx, c);
     let created = match minotaur_runtime::create(&spec, &bundle, &opts) {
         Ok(created) => created,
         Err(e) => {
+            let_resolver_go(ctx, c, early);
             return Err(e.into());
         }
     };
@@ -445,6 +448,7 @@ fn supervise(
             }) {
                 c.state = s;
             }
+            let_resolver_go(ctx, c, early);
             return Err(e.into());
         }
     };
@@ -479,12 +483,19 @@ fn supervise(
         Err(e) => {
             let _ = minotaur_sys::pidfd_send_signal(&started.pidfd, Signal::SIGKILL);
             let _ = waitpid(pid, None);
+            let_resolver_go(ctx, c, early);
             return Err(e);
         }
     }
     crate::crash::after("start:running");
     // The resolver listens while a container of its networks runs, and is started by the first (see
-    // `network::dns`); before the CLI is released, so names resolve when `run -d` returns.
+    // `network::dns`); before the CLI is released, so names resolve when `run -d` returns. One started
+    // early has served or given up by now; the update after it is the one that counts (and warns).
+    if let Some(s) = early {
+        if let Err(e) = s.wait() {
+            log::debug!("dns: early start: {}", crate::error_chain(&e));
+        }
+    }
     tell_resolver(ctx, c);
     // Recorded running: another start may look now (and will find it running), and attach.
     let listener = match serve::listen(&ctx.paths.attach_socket(&c.id)) {
@@ -641,6 +652,24 @@ fn left_to_rm(ctx: &Context, c: &Container, status: &WaitStatus) -> bool {
     match now {
         Ok(now) => now.state.removing && now.state.pid == c.state.pid,
         Err(_) => false,
+    }
+}
+
+/// Starts the resolver for a container on a network that is about to run (see `dns::start_early`).
+fn early_resolver(ctx: &Context, c: &Container) -> Option<minotaur_dns::Starting> {
+    if crate::network::is_bridge_mode(&c.config.host.network_mode) {
+        dns::start_early(ctx, &c.id)
+    } else {
+        None
+    }
+}
+
+/// After a start that failed: a resolver started early for the container is let go again, unless
+/// another container of its networks runs.
+fn let_resolver_go(ctx: &Context, c: &Container, early: Option<minotaur_dns::Starting>) {
+    if let Some(s) = early {
+        let _ = s.wait();
+        tell_resolver(ctx, c);
     }
 }
 

@@ -44,6 +44,39 @@ pub(crate) fn update(ctx: &Context, id: &ContainerId) -> Result<(), EngineError>
 /// the same at the first container and at the thousandth. Gives back the container when it backs
 /// cluster IPs.
 fn try_update(ctx: &Context, id: &ContainerId) -> Result<Option<Container>, EngineError> {
+    let (found, _) = update_records(ctx, id, false)?;
+    Ok(found.filter(|c| !c.config.host.service_ports.is_empty()))
+}
+
+/// Starts the resolver for container `id` before it runs, without waiting for it to serve: the
+/// container's networks count as having a running container already. The supervisor calls this before
+/// it makes the container, so that the resolver's start (an exec of this binary, its sockets bound)
+/// overlaps the runtime's instead of following it; [`update`], once the container is recorded running,
+/// then finds the configuration written and the server there. Gives back the server it started, if it
+/// started one. Should the container not come to run, [`update`] lets the resolver go again.
+pub(crate) fn start_early(ctx: &Context, id: &ContainerId) -> Option<minotaur_dns::Starting> {
+    // With a server running (a container of some network runs) there is no start to overlap, and
+    // nothing is read or written twice.
+    if minotaur_dns::serving(&dir(ctx)) {
+        return None;
+    }
+    match update_records(ctx, id, true) {
+        Ok((_, starting)) => starting,
+        Err(e) => {
+            // The update after the start tries again and warns.
+            log::debug!("dns: early start: {}", crate::error_chain(&e));
+            None
+        }
+    }
+}
+
+/// [`try_update`]'s work: container `id`'s record file, the listeners, the resolver told. With `early`,
+/// the container's own networks count as in use and a server started is not waited for.
+fn update_records(
+    ctx: &Context,
+    id: &ContainerId,
+    early: bool,
+) -> Result<(Option<Container>, Option<minotaur_dns::Starting>), EngineError> {
     let networks = networks::list(ctx)?;
     let mut st = ctx.store()?;
     let (own, ready_names, found) = st.read(|tx| -> Result<_, EngineError> {
@@ -64,14 +97,19 @@ fn try_update(ctx: &Context, id: &ContainerId) -> Result<Option<Container>, Engi
         .unwrap_or_default();
     let entries = entries(&networks, &own, &ready_names, &cluster)?;
     log::debug!("dns: {} entries of {}", entries.len(), id.short());
-    sync(ctx, &networks, id.as_str(), &entries)?;
-    Ok(found.filter(|c| !c.config.host.service_ports.is_empty()))
+    let about_to_run: Vec<&str> = if early {
+        own.iter().map(|r| r.network_id.as_str()).collect()
+    } else {
+        Vec::new()
+    };
+    let starting = sync(ctx, &networks, id.as_str(), &entries, &about_to_run)?;
+    Ok((found, starting))
 }
 
 /// Updates the resolver for a CNI attachment made or taken away (`entries` empty): its record file is
 /// `key`'s. As for containers, a resolver that cannot be told is a warning.
 pub(crate) fn update_cni(ctx: &Context, key: &str, entries: &[minotaur_dns::Entry]) {
-    let done = networks::list(ctx).and_then(|networks| sync(ctx, &networks, key, entries));
+    let done = networks::list(ctx).and_then(|networks| sync(ctx, &networks, key, entries, &[]));
     if let Err(e) = done {
         log::warn!(
             "attachment names will not resolve: {}",
@@ -81,13 +119,16 @@ pub(crate) fn update_cni(ctx: &Context, key: &str, entries: &[minotaur_dns::Entr
 }
 
 /// Writes record file `key` and, when the networks that have running containers or CNI attachments
-/// changed, the listeners; then tells the resolver.
+/// changed, the listeners; then tells the resolver. Networks in `about_to_run` (IDs) count as having a
+/// running container; when there are any, a server started is given back rather than waited for (see
+/// [`start_early`]).
 fn sync(
     ctx: &Context,
     networks: &[Network],
     key: &str,
     entries: &[minotaur_dns::Entry],
-) -> Result<(), EngineError> {
+    about_to_run: &[&str],
+) -> Result<Option<minotaur_dns::Starting>, EngineError> {
     let mut st = ctx.store()?;
     let (in_use, cni) = st.read(|tx| -> Result<_, StateError> {
         Ok((
@@ -99,10 +140,11 @@ fn sync(
     })?;
     drop(st);
     let mut listeners = Vec::new();
-    for n in networks
-        .iter()
-        .filter(|n| in_use.contains(&n.id) || cni.iter().any(|a| a.network_id == n.id))
-    {
+    for n in networks.iter().filter(|n| {
+        in_use.contains(&n.id)
+            || about_to_run.contains(&n.id.as_str())
+            || cni.iter().any(|a| a.network_id == n.id)
+    }) {
         // The resolver listens on the gateways the bridge holds.
         for s in n
             .subnets
@@ -119,7 +161,7 @@ fn sync(
     }
     let dir = dir(ctx);
     if listeners.is_empty() && !dir.exists() {
-        return Ok(());
+        return Ok(None);
     }
     fs::create_dir_all(&dir).map_err(|source| EngineError::Io {
         what: format!("create {}", dir.display()),
@@ -140,14 +182,16 @@ fn sync(
         what: "find the minotaur executable".into(),
         source,
     })?;
-    if changed {
-        minotaur_dns::notify(&dir, &exe)
+    let starting = if !about_to_run.is_empty() {
+        minotaur_dns::notify_nowait(&dir, &exe, changed)
+    } else if changed {
+        minotaur_dns::notify(&dir, &exe).map(|()| None)
     } else {
-        minotaur_dns::ensure_running(&dir, &exe)
+        minotaur_dns::ensure_running(&dir, &exe).map(|()| None)
     }
     .map_err(NetworkError::from)?;
     log::debug!("dns: resolver told");
-    Ok(())
+    Ok(starting)
 }
 
 /// The path of container `id`'s record file.
