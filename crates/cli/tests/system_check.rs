@@ -47,7 +47,9 @@ fn system_check_finds_what_a_crash_leaves_and_repair_fixes_it() {
          mkdir -p {cgroups}/{GHOST}
          mkdir -p {state}/image/tmp/partial && echo half > {state}/image/tmp/partial/{GHOST}
          mkdir -p {state}/image/tmp/locks && touch {state}/image/tmp/locks/{GHOST} {state}/image/tmp/locks/{GHOST}.pin
-         rm /run/netns/web",
+         rm /run/netns/web
+         cp /run/minotaur/exec/web /run/minotaur/exec/renamed
+         echo garbage > /run/minotaur/exec/broken",
         short = &GHOST[..10],
         short12 = &GHOST[..12],
     ));
@@ -78,6 +80,9 @@ fn system_check_finds_what_a_crash_leaves_and_repair_fixes_it() {
         format!("image store: stale lock file {state}/image/tmp/locks/{GHOST}.pin "),
         "container web: missing ip netns name /run/netns/web".to_owned(),
         "container doomed: stale state \"running\"".to_owned(),
+        "container web: stale exec record /run/minotaur/exec/renamed".to_owned(),
+        "exec record (unreadable): stale exec record /run/minotaur/exec/broken".to_owned(),
+        "container doomed: stale exec record /run/minotaur/exec/doomed".to_owned(),
     ] {
         assert!(
             report.lines().any(|l| l.starts_with(&expected)),
@@ -87,12 +92,12 @@ fn system_check_finds_what_a_crash_leaves_and_repair_fixes_it() {
     for foreign in ["theirs", "br-0123456789ab", "xpeer0"] {
         assert!(!report.contains(foreign), "{foreign} reported:\n{report}");
     }
-    assert_eq!(report.lines().count(), 14, "{report}");
+    assert_eq!(report.lines().count(), 17, "{report}");
 
     // JSON says the same.
     let json = h.mino(&["system", "check", "--format", "json"]);
     let findings: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON findings");
-    assert_eq!(findings.as_array().map(Vec::len), Some(14), "{findings}");
+    assert_eq!(findings.as_array().map(Vec::len), Some(17), "{findings}");
 
     let repaired = h.mino(&["system", "check", "--repair"]);
     assert_eq!(
@@ -116,6 +121,10 @@ fn system_check_finds_what_a_crash_leaves_and_repair_fixes_it() {
          ! test -e {state}/image/tmp/partial/{GHOST}
          ! test -e {state}/image/tmp/locks/{GHOST}
          ! test -e {state}/image/tmp/locks/{GHOST}.pin
+         ! test -e /run/minotaur/exec/renamed
+         ! test -e /run/minotaur/exec/broken
+         ! test -e /run/minotaur/exec/doomed
+         test -f /run/minotaur/exec/web
          test -L /run/netns/web
          ip netns list | grep -q theirs
          ip link show br-0123456789ab >/dev/null",

@@ -110,6 +110,32 @@ pub(crate) fn forget(paths: &Paths, name: &ContainerName, id: &ContainerId) {
     }
 }
 
+/// The records in `<runroot>/exec` that no running container of `running` owns under that name (its ID
+/// and name, from the store), or that cannot be read: what `system check` reports. Each with the ID it
+/// names, when it names one.
+pub(crate) fn stale(
+    paths: &Paths,
+    running: &dyn Fn(&ContainerId) -> Option<ContainerName>,
+) -> Vec<(PathBuf, Option<ContainerId>)> {
+    let Ok(entries) = fs::read_dir(dir(paths)) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in entries.flatten() {
+        let path = e.path();
+        let record = fs::read(&path)
+            .ok()
+            .and_then(|t| serde_json::from_slice::<Record>(&t).ok());
+        match record {
+            Some(r)
+                if running(&r.id).is_some_and(|n| n == r.name && e.file_name() == n.as_str()) => {}
+            Some(r) => out.push((path, Some(r.id))),
+            None => out.push((path, None)),
+        }
+    }
+    out
+}
+
 /// The running container named `reference` and a pidfd of its PID 1, from its record; `None` when the
 /// store must be asked (see the module's documentation).
 pub(crate) fn running(paths: &Paths, reference: &str) -> Option<(Container, OwnedFd)> {

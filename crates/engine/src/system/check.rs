@@ -39,7 +39,9 @@ mod files;
 mod firewall;
 mod kernel;
 
-use files::{cgroups, directories, mounts, partials, records, unused_layers, volumes};
+use files::{
+    cgroups, directories, exec_records, mounts, partials, records, unused_layers, volumes,
+};
 pub(crate) use kernel::is_our_veth;
 use kernel::{addresses, cni, ip_netns, links, namespaces};
 
@@ -181,6 +183,7 @@ pub fn check(ctx: &Context) -> Result<Vec<Finding>, EngineError> {
     // Before the directories: a directory is removed only once nothing is mounted below it.
     mounts(ctx, &by_id, &mut found)?;
     directories(ctx, &by_id, &mut found)?;
+    exec_records(ctx, &containers, &by_id, &mut found);
     volumes(ctx, &mut found)?;
     partials(ctx, &mut found)?;
     unused_layers(ctx, &mut found)?;

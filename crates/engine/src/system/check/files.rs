@@ -7,9 +7,10 @@ use std::fs;
 use minotaur_state::EndpointRow;
 
 use super::{entries, is_id, owner, owner_of, Finding, Fix, Problem};
-use crate::container::Container;
+use crate::container::{Container, Status};
 use crate::context::Context;
 use crate::error::EngineError;
+use crate::ids::ContainerId;
 use crate::network::dns;
 
 /// Cgroups under the containers' parent named like a container ID that no container has: in the unified
@@ -151,6 +152,39 @@ pub(super) fn mounts(
         });
     }
     Ok(())
+}
+
+/// `exec`'s records (see `exec::record`): one that no running container (with its supervisor alive) owns
+/// under its name is stale. It would be passed over anyway (its PID 1 is gone, or its name is another's),
+/// but it should not stay.
+pub(super) fn exec_records(
+    ctx: &Context,
+    containers: &[Container],
+    by_id: &HashMap<&str, &Container>,
+    found: &mut Vec<Finding>,
+) {
+    let running = |id: &ContainerId| {
+        containers
+            .iter()
+            .find(|c| {
+                let s = &c.state;
+                &c.id == id
+                    && s.status == Status::Running
+                    && crate::process::alive(s.supervisor_pid, s.supervisor_start_time)
+            })
+            .map(|c| c.name.clone())
+    };
+    for (path, id) in crate::exec::record::stale(&ctx.paths, &running) {
+        found.push(Finding {
+            owner: id.map_or_else(
+                || "exec record (unreadable)".into(),
+                |id| owner_of(by_id, id.as_str()),
+            ),
+            problem: Problem::Stale,
+            object: format!("exec record {}", path.display()),
+            fix: Fix::Remove(path),
+        });
+    }
 }
 
 /// Container directories (persistent and runtime) without a record.
