@@ -322,10 +322,11 @@ mod tests {
         let id = identity(&file).unwrap();
         fs::write(root.marker(), marker_text(id, &root.without)).unwrap();
         assert_eq!(host_root(&file, &root.dir), Some(root.without.clone()));
-        // Another template at the same path (a new file here: another inode).
-        fs::remove_file(&file).unwrap();
-        fs::write(dir.join("other"), "").unwrap();
-        fs::write(&file, "").unwrap();
+        // Another template at the same path: a new file renamed over it, while the old one keeps its inode
+        // (through a second link), so the new one cannot be given the same inode number.
+        fs::hard_link(&file, dir.join("old")).unwrap();
+        fs::write(dir.join("new"), "").unwrap();
+        fs::rename(dir.join("new"), &file).unwrap();
         assert_ne!(identity(&file).unwrap(), id);
         assert_eq!(
             host_root(&file, &root.dir),
