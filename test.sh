@@ -8,7 +8,8 @@ need=(ip:iproute2 nsenter:util-linux unshare:util-linux lsns:util-linux dnsmasq:
       busybox:busybox-static curl:curl pgrep:procps nft:nftables dig:dnsutils
       docker-registry:docker-registry skopeo:skopeo umoci:umoci htpasswd:apache2-utils openssl:openssl
       tcpdump:tcpdump tshark:tshark capsh:libcap2-bin setcap:libcap2-bin dot:graphviz
-      podman:podman conmon:conmon ctr:containerd /usr/lib/cni/loopback:containernetworking-plugins)
+      podman:podman conmon:conmon ctr:containerd /usr/lib/cni/loopback:containernetworking-plugins
+      /lib/systemd/systemd:systemd dbus-daemon:dbus)
 missing=()
 for pair in "${need[@]}"; do
   command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
