@@ -25,11 +25,12 @@ mkdir -p bench/results
 stamp=$(date +%Y%m%d-%H%M%S)
 out=$PWD/bench/results/containers-$stamp
 tmp=$(mktemp -d /var/tmp/minotaur-bench.XXXXXX)
-# Parent cgroups the peers create and never remove (v1: one per controller); removed afterwards if new.
-before=$(ls -d /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/*/docker 2>/dev/null || true)
+# Parent cgroups the peers (and minotaur's default parent, `minotaur`: the box has no cgroup namespace) create
+# and never remove (v1: one per controller); removed afterwards if new.
+before=$(ls -d /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/*/docker /sys/fs/cgroup/*/minotaur 2>/dev/null || true)
 . bench/box.sh
 cleanup() {
-  new_cgroups_cleanup "$before" /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/*/docker
+  new_cgroups_cleanup "$before" /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/*/docker /sys/fs/cgroup/*/minotaur
   rm -rf "$tmp"
 }
 trap cleanup EXIT
