@@ -26,11 +26,16 @@ use serde_json::Value;
 /// Its output goes to files, not pipes: a created container keeps `create`'s stdio open (as runc's does), so
 /// a pipe would not reach its end when `create` exits.
 fn runc(h: &TestHost, args: &[&str]) -> Output {
+    run_to_files(h, runc_cmd(h, args))
+}
+
+/// Runs `cmd` to its end with its output in files of the box's dir (see [`runc`] for why not pipes).
+fn run_to_files(h: &TestHost, mut cmd: std::process::Command) -> Output {
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let out = h.dir().join(format!("runc-{n}.out"));
     let err = h.dir().join(format!("runc-{n}.err"));
-    let status = runc_cmd(h, args)
+    let status = cmd
         .stdout(std::fs::File::create(&out).unwrap())
         .stderr(std::fs::File::create(&err).unwrap())
         .status()
@@ -42,13 +47,18 @@ fn runc(h: &TestHost, args: &[&str]) -> Output {
     }
 }
 
-fn runc_cmd(h: &TestHost, args: &[&str]) -> std::process::Command {
+/// The binary under the name `minotaur-runc`, a link in the box's dir.
+fn runc_link(h: &TestHost) -> std::path::PathBuf {
     let link = h.dir().join("minotaur-runc");
     if !link.exists() {
         std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_minotaur"), &link).unwrap();
     }
+    link
+}
+
+fn runc_cmd(h: &TestHost, args: &[&str]) -> std::process::Command {
     let root = h.dir().join("runc-state");
-    let mut c = h.command(&link);
+    let mut c = h.command(runc_link(h));
     c.arg("--root").arg(root).args(args);
     c
 }

@@ -7,29 +7,12 @@ use minotaur_testhost::Systemd;
 
 /// Runs `minotaur-runc --systemd-cgroup ARGS` in systemd's namespaces, its state under the box's dir.
 fn sd_runc(h: &TestHost, sd: &Systemd, args: &[&str]) -> Output {
-    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let out = h.dir().join(format!("sd-runc-{n}.out"));
-    let err = h.dir().join(format!("sd-runc-{n}.err"));
-    let link = h.dir().join("minotaur-runc");
-    if !link.exists() {
-        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_minotaur"), &link).unwrap();
-    }
-    let status = sd
-        .command(&link)
-        .arg("--root")
+    let mut c = sd.command(runc_link(h));
+    c.arg("--root")
         .arg(h.dir().join("sd-runc-state"))
         .arg("--systemd-cgroup")
-        .args(args)
-        .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(std::fs::File::create(&err).unwrap())
-        .status()
-        .expect("running minotaur-runc");
-    Output {
-        status,
-        stdout: std::fs::read(&out).unwrap(),
-        stderr: std::fs::read(&err).unwrap(),
-    }
+        .args(args);
+    run_to_files(h, c)
 }
 
 fn sd_ok(h: &TestHost, sd: &Systemd, args: &[&str]) -> String {
