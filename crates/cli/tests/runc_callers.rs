@@ -135,18 +135,7 @@ fn podman_runs_execs_stops_and_removes_containers_through_minotaur_runc() {
     std::fs::write(&tar, busybox_layer(&h)).unwrap();
     let cgroup_parent = format!("/{}", h.cgroup_parent());
     let podman = |args: &[&str]| -> Output {
-        h.command("podman")
-            .arg("--root")
-            .arg(&storage)
-            .args([
-                "--runroot",
-                "/run/podman-run",
-                "--tmpdir",
-                "/run/podman-tmp",
-            ])
-            .args(["--storage-driver", "vfs", "--cgroup-manager", "cgroupfs"])
-            .args(["--events-backend", "file", "--runtime"])
-            .arg(&runc)
+        podman_in_box(h.command("podman"), &storage, "cgroupfs", &runc)
             .args(args)
             .output()
             .expect("running podman")
@@ -246,18 +235,7 @@ fn podman_with_systemds_cgroup_manager_runs_containers_in_scopes_through_minotau
     let tar = h.dir().join("busybox.tar");
     std::fs::write(&tar, busybox_layer(&h)).unwrap();
     let podman = |args: &[&str]| -> Output {
-        sd.command("podman")
-            .arg("--root")
-            .arg(&storage)
-            .args([
-                "--runroot",
-                "/run/podman-run",
-                "--tmpdir",
-                "/run/podman-tmp",
-            ])
-            .args(["--storage-driver", "vfs", "--cgroup-manager", "systemd"])
-            .args(["--events-backend", "file", "--runtime"])
-            .arg(&runc)
+        podman_in_box(sd.command("podman"), &storage, "systemd", &runc)
             .args(args)
             .output()
             .expect("running podman")
@@ -435,4 +413,31 @@ fn containerd_runs_execs_kills_and_deletes_tasks_through_minotaur_runc() {
     assert_eq!(containers, "");
     let cg = Path::new("/sys/fs/cgroup/pids").join(cgroup("c1").trim_start_matches('/'));
     assert!(!cg.exists(), "{} left behind", cg.display());
+}
+
+/// podman as these tests run it: its storage (vfs), run root and temporary directory in the box, events in a
+/// file, `cgroup_manager`, and minotaur-runc as its runtime.
+fn podman_in_box(
+    mut cmd: std::process::Command,
+    storage: &std::path::Path,
+    cgroup_manager: &str,
+    runc: &std::path::Path,
+) -> std::process::Command {
+    cmd.arg("--root")
+        .arg(storage)
+        .args([
+            "--runroot",
+            "/run/podman-run",
+            "--tmpdir",
+            "/run/podman-tmp",
+        ])
+        .args([
+            "--storage-driver",
+            "vfs",
+            "--cgroup-manager",
+            cgroup_manager,
+        ])
+        .args(["--events-backend", "file", "--runtime"])
+        .arg(runc);
+    cmd
 }
