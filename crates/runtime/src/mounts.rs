@@ -162,6 +162,27 @@ pub fn parse_options(options: &[String]) -> MountOptions {
     out
 }
 
+/// The per-mount flags a statvfs(3) result shows, as mount(2) flags: what a bind remount must repeat to keep
+/// them (a remount sets all of them at once).
+pub fn mount_flags(st: &nix::sys::statvfs::Statvfs) -> MsFlags {
+    use nix::sys::statvfs::FsFlags;
+    let mut flags = MsFlags::empty();
+    for (fs, ms) in [
+        (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if st.flags().contains(fs) {
+            flags |= ms;
+        }
+    }
+    flags
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

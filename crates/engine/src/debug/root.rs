@@ -315,24 +315,7 @@ fn bind(from: &Path, to: &Path, ro: bool) -> Step<()> {
     }
     // A bind takes the source's per-mount flags; a remount sets all of them, so the ones it had are kept.
     let kept = nix::sys::statvfs::statvfs(to)
-        .map(|st| {
-            use nix::sys::statvfs::FsFlags;
-            let f = st.flags();
-            let mut m = MsFlags::empty();
-            for (fs, ms) in [
-                (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
-                (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
-                (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
-                (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
-                (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
-                (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
-            ] {
-                if f.contains(fs) {
-                    m |= ms;
-                }
-            }
-            m
-        })
+        .map(|st| minotaur_runtime::mounts::mount_flags(&st))
         .at(|| format!("look at {}", to.display()))?;
     mount(
         None::<&str>,

@@ -184,23 +184,8 @@ pub(super) fn do_mount(
 /// them on every mount copied into a less privileged mount namespace (mount_namespaces(7)), and a bind
 /// remount that would clear one fails with EPERM.
 fn locked_flags(source: &Path) -> Step<MsFlags> {
-    use nix::sys::statvfs::FsFlags;
     let st = nix::sys::statvfs::statvfs(source).at(|| format!("statvfs {}", source.display()))?;
-    let mut flags = MsFlags::empty();
-    for (fs, ms) in [
-        (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
-        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
-        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
-        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
-        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
-        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
-        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
-    ] {
-        if st.flags().contains(fs) {
-            flags |= ms;
-        }
-    }
-    Ok(flags)
+    Ok(crate::mounts::mount_flags(&st))
 }
 
 /// Makes mount point `dest` (`root` joined with a path already resolved in it) exist, a directory or (`dir`
