@@ -183,7 +183,7 @@ pub fn check(ctx: &Context) -> Result<Vec<Finding>, EngineError> {
     // Before the directories: a directory is removed only once nothing is mounted below it.
     mounts(ctx, &by_id, &mut found)?;
     directories(ctx, &by_id, &mut found)?;
-    exec_records(ctx, &containers, &by_id, &mut found);
+    exec_records(ctx, &by_id, &mut found);
     volumes(ctx, &mut found)?;
     partials(ctx, &mut found)?;
     unused_layers(ctx, &mut found)?;

@@ -159,17 +159,15 @@ pub(super) fn mounts(
 /// but it should not stay.
 pub(super) fn exec_records(
     ctx: &Context,
-    containers: &[Container],
     by_id: &HashMap<&str, &Container>,
     found: &mut Vec<Finding>,
 ) {
     let running = |id: &ContainerId| {
-        containers
-            .iter()
-            .find(|c| {
+        by_id
+            .get(id.as_str())
+            .filter(|c| {
                 let s = &c.state;
-                &c.id == id
-                    && s.status == Status::Running
+                s.status == Status::Running
                     && crate::process::alive(s.supervisor_pid, s.supervisor_start_time)
             })
             .map(|c| c.name.clone())
