@@ -12,8 +12,8 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use crate::batch::{Batch, Command, Element, Proto, Verb};
+use crate::error::{write_endpoint, FirewallError};
 pub use crate::table::{fixed_rule_count, rule, TABLE};
-use crate::FirewallError;
 
 /// What the firewall needs to know about a network: its bridge, its subnets and whether it is internal.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +53,15 @@ impl PortRule {
         };
         (self.proto, self.bound_ip().unwrap_or(any), self.host_port)
     }
+
+    /// The error for a rule whose key is already published.
+    pub(crate) fn in_use(&self) -> FirewallError {
+        FirewallError::PortInUse {
+            proto: self.proto,
+            host_ip: self.bound_ip(),
+            host_port: self.host_port,
+        }
+    }
 }
 
 impl fmt::Display for PortRule {
@@ -61,19 +70,6 @@ impl fmt::Display for PortRule {
         write_endpoint(f, self.bound_ip(), self.host_port)?;
         f.write_str(" -> ")?;
         write_endpoint(f, Some(self.container_ip), self.container_port)
-    }
-}
-
-/// `ADDR:PORT`, `[ADDR6]:PORT`, or `*:PORT` for every address.
-pub(crate) fn write_endpoint(
-    f: &mut impl fmt::Write,
-    ip: Option<IpAddr>,
-    port: u16,
-) -> fmt::Result {
-    match ip {
-        None => write!(f, "*:{port}"),
-        Some(IpAddr::V4(a)) => write!(f, "{a}:{port}"),
-        Some(IpAddr::V6(a)) => write!(f, "[{a}]:{port}"),
     }
 }
 
@@ -131,7 +127,7 @@ pub fn check_ports(ports: &[PortRule]) -> Result<(), FirewallError> {
     for p in ports {
         check_port(p)?;
         if !seen.insert(p.key()) {
-            return Err(FirewallError::port_in_use(p));
+            return Err(p.in_use());
         }
     }
     Ok(())

@@ -62,8 +62,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::batch::{Batch, Command, Element, Proto, Verb};
 pub use crate::batch::{Front, ProtoKey, Slot};
+use crate::error::FirewallError;
 pub(crate) use crate::table::MAPS;
-use crate::FirewallError;
 
 /// The service range (see the module documentation).
 pub const SERVICE_RANGE4: &str = "10.96.0.0/12";
