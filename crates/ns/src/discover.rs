@@ -24,8 +24,8 @@ use std::io;
 use std::os::linux::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use crate::kind::{NsId, NsKind};
 use crate::mountinfo::{self, MountInfo};
-use crate::{NsId, NsKind};
 
 /// Where iproute2 keeps named network namespaces (ip-netns(8)).
 const NETNS_RUN_DIR: &str = "/run/netns";

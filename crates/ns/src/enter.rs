@@ -22,8 +22,8 @@ use nix::errno::Errno;
 use nix::sched::CloneFlags;
 use nix::unistd::{Gid, Pid, Uid};
 
+use crate::kind::{NsId, NsKind};
 use crate::target::NsSource;
-use crate::{NsId, NsKind};
 
 /// What to join: a source per namespace kind, and optionally a root and working directory to take.
 #[derive(Clone, Debug, Default)]

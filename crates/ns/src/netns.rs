@@ -24,8 +24,8 @@ use nix::sched::{setns, unshare, CloneFlags};
 use nix::sys::stat::Mode;
 use nix::sys::statvfs::{statvfs, FsFlags};
 
+use crate::kind::{NsId, NsKind};
 use crate::netnsid::{NetnsId, NetnsIds};
-use crate::{NsId, NsKind};
 
 /// Where iproute2 keeps the names.
 pub const RUN_DIR: &str = "/run/netns";
