@@ -7,7 +7,7 @@ use hickory_proto::op::{Edns, Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, PTR};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
-use crate::Listener;
+use crate::config::Listener;
 
 /// The TTL of our answers, in seconds: short, because containers come and go and nothing tells a client's
 /// cache that one did.
@@ -42,7 +42,7 @@ impl Zone {
 
     /// Adds one container's record: its names to its addresses, and its first name as their PTR (unless
     /// an earlier record has it).
-    pub fn add(&mut self, record: &crate::Record) {
+    pub fn add(&mut self, record: &crate::config::Record) {
         for name in &record.names {
             let addrs = self.names.entry(key(name)).or_default();
             for a in &record.addresses {
@@ -65,7 +65,7 @@ impl Zone {
 
     /// Takes back what [`Zone::add`] added for `record`: its addresses from its names (a name another
     /// container shares keeps that one's addresses) and the PTRs of its addresses.
-    pub fn remove(&mut self, record: &crate::Record) {
+    pub fn remove(&mut self, record: &crate::config::Record) {
         for name in &record.names {
             let k = key(name);
             if let Some(addrs) = self.names.get_mut(&k) {
@@ -229,7 +229,7 @@ pub(crate) fn servfail(query: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Record as Container;
+    use crate::config::Record as Container;
     use hickory_proto::op::Query;
 
     fn zone(internal: bool) -> Zone {

@@ -41,7 +41,8 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use rustix::fs::{flock, FlockOperation};
 
-use crate::{Config, DnsError};
+use crate::config::Config;
+use crate::error::DnsError;
 
 /// The configuration, in the resolver directory.
 pub const CONFIG_FILE: &str = "config.json";
@@ -85,7 +86,7 @@ fn replace_json(dir: &Path, name: &str, value: &impl serde::Serialize) -> Result
 pub fn write_records(
     dir: &Path,
     container: &str,
-    entries: &[crate::Entry],
+    entries: &[crate::config::Entry],
 ) -> Result<(), DnsError> {
     let records = dir.join(RECORDS_DIR);
     let path = records.join(format!("{container}.json"));
@@ -106,7 +107,7 @@ pub fn write_records(
 }
 
 /// Reads one record file of `dir/records` by file name: `None` when it is gone (or is not a record file).
-pub fn read_records(dir: &Path, file: &str) -> Result<Option<Vec<crate::Entry>>, DnsError> {
+pub fn read_records(dir: &Path, file: &str) -> Result<Option<Vec<crate::config::Entry>>, DnsError> {
     if file.starts_with('.') || !file.ends_with(".json") {
         return Ok(None);
     }
@@ -362,7 +363,7 @@ pub fn detach() -> Result<(), DnsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Listener, Record};
+    use crate::config::{Listener, Record};
 
     #[test]
     fn serving_only_when_the_lock_file_names_a_live_server_of_this_dir() {

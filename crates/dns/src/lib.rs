@@ -28,92 +28,18 @@
 #![forbid(unsafe_code)]
 
 mod answer;
+mod config;
 mod control;
+mod error;
 mod forward;
 mod server;
 
-use std::io;
-use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
-
-use serde::{Deserialize, Serialize};
-
 pub use answer::{answer, Outcome, Zone, TTL};
+pub use config::{Config, Entry, Listener, Record};
 pub use control::{
     adopt_fd, detach, ensure_running, notify, notify_nowait, read_config, read_records, serving,
     write_config, write_records, Starting, CONFIG_FILE, LOCK_FILE, RECORDS_DIR,
 };
+pub use error::DnsError;
 pub use forward::host_upstreams;
 pub use server::{serve, serve_locked};
-
-/// What the server serves.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-pub struct Config {
-    /// One per network that has containers.
-    pub listeners: Vec<Listener>,
-    /// Where names that are not a container's are forwarded (not from internal networks).
-    pub upstreams: Vec<SocketAddr>,
-}
-
-/// One network's resolver.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-pub struct Listener {
-    /// The network's gateway address: the server listens on this address, UDP and TCP.
-    pub address: IpAddr,
-    /// The network's name (for log messages).
-    pub network: String,
-    /// An internal network: names that are not a container's get NXDOMAIN and are never forwarded.
-    pub internal: bool,
-    /// The containers of this network: a network sees only its own.
-    pub records: Vec<Record>,
-}
-
-/// One container on one network.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-pub struct Record {
-    /// The container's name first (PTR answers name it), then its aliases.
-    pub names: Vec<String>,
-    pub addresses: Vec<IpAddr>,
-    /// Who the container is (its ID), to tie its records on several networks together: a query from any of
-    /// its addresses is also answered from its other networks' records.
-    #[serde(default)]
-    pub container: String,
-}
-
-/// A container's record on one network, as kept in its file under `DIR/records` (see [`write_records`]).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-pub struct Entry {
-    /// The network's name: the entry goes into the zone of the listener with this name.
-    pub network: String,
-    #[serde(flatten)]
-    pub record: Record,
-}
-
-/// Why the resolver could not be configured, started or run.
-#[derive(Debug, thiserror::Error)]
-pub enum DnsError {
-    #[error("cannot read {0}")]
-    Read(PathBuf, #[source] io::Error),
-    #[error("cannot parse {0}")]
-    Parse(PathBuf, #[source] serde_json::Error),
-    #[error("cannot write {0}")]
-    Write(PathBuf, #[source] io::Error),
-    #[error("cannot lock {0}")]
-    Lock(PathBuf, #[source] io::Error),
-    #[error("another DNS server holds {0}")]
-    Busy(PathBuf),
-    #[error("cannot start {0}")]
-    Spawn(PathBuf, #[source] io::Error),
-    #[error("the DNS server for {0} did not report ready within {1:?}")]
-    NotReady(PathBuf, std::time::Duration),
-    #[error("the DNS server for {0} failed: {1}")]
-    Failed(PathBuf, String),
-    #[error("cannot signal the DNS server (PID {0})")]
-    Signal(i32, #[source] nix::errno::Errno),
-    #[error("cannot use inherited descriptor {0}")]
-    Inherited(i32, #[source] nix::errno::Errno),
-    #[error("cannot set up the server's {0}")]
-    Setup(&'static str, #[source] io::Error),
-    #[error("cannot listen on {0}")]
-    Bind(SocketAddr, #[source] io::Error),
-}

@@ -20,9 +20,11 @@ use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use crate::answer::{answer_in, servfail, Outcome, Zone};
+use crate::config::{Config, Entry, Listener};
+use crate::control::RECORDS_DIR;
 use crate::control::{open_lock, read_config, read_records, set_pid, try_lock, unlock};
+use crate::error::DnsError;
 use crate::forward::{relay_tcp, relay_udp};
-use crate::{Config, DnsError, Entry, Listener, RECORDS_DIR};
 
 /// The most forwarding and TCP threads alive at once.
 pub const MAX_WORKERS: usize = 64;
@@ -45,7 +47,7 @@ pub fn serve(dir: &Path, port: u16, ready: Option<OwnedFd>) -> Result<(), DnsErr
 }
 
 /// [`serve`] with the lock already taken by the process that started this one (`--lock-fd`, see
-/// [`crate::notify`]): the same open file description, so the lock is never free in between.
+/// [`crate::control::notify`]): the same open file description, so the lock is never free in between.
 pub fn serve_locked(
     dir: &Path,
     port: u16,
@@ -125,7 +127,7 @@ fn run(
     };
     // With an inherited lock this converts our own lock, which always succeeds.
     if !try_lock(dir, &lock)? {
-        return Err(DnsError::Busy(dir.join(crate::LOCK_FILE)));
+        return Err(DnsError::Busy(dir.join(crate::control::LOCK_FILE)));
     }
     let records = dir.join(RECORDS_DIR);
     std::fs::create_dir_all(&records).map_err(|e| DnsError::Write(records.clone(), e))?;
