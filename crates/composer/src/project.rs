@@ -205,3 +205,20 @@ fn write_private(dir: &Path, key: &str, text: &str) -> Result<PathBuf, ComposerE
     fs::rename(&tmp, &path).map_err(io("write", &path))?;
     Ok(path)
 }
+
+/// Stops a container gracefully (its stop signal and grace period) and removes it, with its anonymous
+/// volumes when `volumes`.
+pub(crate) fn remove_container(
+    ctx: &Context,
+    c: &Container,
+    volumes: bool,
+) -> Result<(), ComposerError> {
+    let name = c.name.to_string();
+    if c.state.status == Status::Running {
+        minotaur_engine::stop::stop(ctx, c.id.as_str(), None)
+            .map_err(engine("stop container", &name))?;
+    }
+    minotaur_engine::remove::remove(ctx, c.id.as_str(), true, volumes)
+        .map_err(engine("remove container", &name))?;
+    Ok(())
+}

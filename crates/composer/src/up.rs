@@ -24,9 +24,8 @@ use crate::event::Event;
 use crate::labels;
 use crate::order;
 use crate::plan::{self, Target};
-use crate::project::{self, Containers};
+use crate::project::{self, remove_container, Containers};
 use crate::pull::{self, Policy};
-use crate::remove_container;
 use crate::wait::{self, Condition};
 
 /// What `up` is asked for.
