@@ -167,7 +167,7 @@ pub fn context(global: &Global) -> Context {
         "auto" => minotaur_engine::cgroup2_root(),
         dir => Some(dir.into()),
     };
-    paths.subid = minotaur_engine::userns::SubidFiles {
+    paths.subid = minotaur_engine::paths::SubidFiles {
         subuid: global.subuid.clone(),
         subgid: global.subgid.clone(),
     };

@@ -30,7 +30,23 @@ pub struct Paths {
     /// container (`--connect-cgroup`; see `minotaur_firewall::connect`). `None`: DNAT alone.
     pub connect_cgroup: Option<PathBuf>,
     /// The subordinate ID files `--userns=auto` takes its ranges from.
-    pub subid: crate::userns::SubidFiles,
+    pub subid: SubidFiles,
+}
+
+/// The subordinate ID files, `/etc/subuid` and `/etc/subgid` unless configured otherwise.
+#[derive(Clone, Debug)]
+pub struct SubidFiles {
+    pub subuid: PathBuf,
+    pub subgid: PathBuf,
+}
+
+impl Default for SubidFiles {
+    fn default() -> Self {
+        SubidFiles {
+            subuid: PathBuf::from("/etc/subuid"),
+            subgid: PathBuf::from("/etc/subgid"),
+        }
+    }
 }
 
 /// The default cgroup parent of containers.
@@ -43,7 +59,7 @@ impl Paths {
             runroot: runroot.into(),
             cgroup_parent: PathBuf::from(CGROUP_PARENT),
             connect_cgroup: None,
-            subid: crate::userns::SubidFiles::default(),
+            subid: SubidFiles::default(),
         }
     }
 

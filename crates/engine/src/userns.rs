@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use minotaur_state::ReadTx;
 
+use crate::paths::SubidFiles;
 use crate::store::{self, StoreError};
 
 /// The user whose subordinate ranges containers get, as podman has it.
@@ -112,22 +113,6 @@ pub fn first_free(ranges: &[SubRange], taken: &[(u64, u64)], size: u32) -> Optio
             .then(|| u32::try_from(start).ok())
             .flatten()
     })
-}
-
-/// The subordinate ID files, `/etc/subuid` and `/etc/subgid` unless configured otherwise.
-#[derive(Clone, Debug)]
-pub struct SubidFiles {
-    pub subuid: PathBuf,
-    pub subgid: PathBuf,
-}
-
-impl Default for SubidFiles {
-    fn default() -> Self {
-        SubidFiles {
-            subuid: PathBuf::from("/etc/subuid"),
-            subgid: PathBuf::from("/etc/subgid"),
-        }
-    }
 }
 
 fn ranges_in(path: &Path) -> Result<Vec<SubRange>, UsernsError> {
