@@ -1,27 +1,12 @@
 //! Containers in the state store: rows to [`Container`]s and back, and Docker's ways of naming one
 //! (full ID, name, or a unique ID prefix).
 
-use minotaur_state::{ContainerRef, ContainerRow, NewContainer, ReadTx, StateError, WriteTx};
+use minotaur_state::{ContainerRef, ContainerRow, NewContainer, ReadTx, WriteTx};
 
 use crate::container::{Config, Container, State};
 use crate::ids::ContainerId;
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error(transparent)]
-    State(#[from] StateError),
-    #[error("no such container: {0}")]
-    NoSuchContainer(String),
-    #[error("container reference {0:?} is ambiguous: it is the prefix of several container IDs")]
-    Ambiguous(String),
-    #[error("container {id} has a corrupt {what} record")]
-    Corrupt {
-        id: String,
-        what: &'static str,
-        #[source]
-        source: serde_json::Error,
-    },
-}
+pub use crate::error::store::StoreError;
 
 fn from_row(row: ContainerRow) -> Result<Container, StoreError> {
     from_ref(ContainerRef {

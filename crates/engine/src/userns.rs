@@ -8,42 +8,20 @@
 //! same write transaction that inserts the record: two concurrent `create`s cannot get overlapping ranges,
 //! and `rm`, deleting the record, frees it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use minotaur_state::ReadTx;
 
 use crate::paths::SubidFiles;
-use crate::store::{self, StoreError};
+use crate::store;
+
+pub use crate::error::userns::UsernsError;
 
 /// The user whose subordinate ranges containers get, as podman has it.
 pub const SUBID_USER: &str = "containers";
 
 /// The size of a range when `--userns=auto` names none.
 pub const DEFAULT_SIZE: u32 = 65536;
-
-#[derive(Debug, thiserror::Error)]
-pub enum UsernsError {
-    #[error("invalid --userns {0:?} (host, auto or auto:size=N)")]
-    Mode(String),
-    #[error("cannot read {path}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{path} has no entry for user {user:?}: --userns=auto needs one")]
-    NoEntry { path: PathBuf, user: &'static str },
-    #[error(
-        "no free range of {size} IDs in {path} for user {user:?}: other containers hold the rest"
-    )]
-    Exhausted {
-        path: PathBuf,
-        user: &'static str,
-        size: u32,
-    },
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
 
 /// What `--userns` asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -8,6 +8,8 @@ pub mod debug;
 pub mod events;
 pub mod forward;
 pub mod network;
+pub mod store;
+pub mod userns;
 pub mod volume;
 
 use std::io;
@@ -18,8 +20,8 @@ use minotaur_state::StateError;
 
 use self::debug::DebugError;
 use self::network::NetworkError;
+use self::store::StoreError;
 use crate::spec::SpecError;
-use crate::store::StoreError;
 use crate::user::UserError;
 
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +55,7 @@ pub enum EngineError {
     #[error(transparent)]
     Debug(#[from] DebugError),
     #[error(transparent)]
-    Userns(#[from] crate::userns::UsernsError),
+    Userns(#[from] self::userns::UsernsError),
     #[error(transparent)]
     Capture(#[from] minotaur_capture::CaptureError),
     #[error(transparent)]
