@@ -34,7 +34,7 @@ use crate::store::Store;
 /// How long a waiter sleeps between looks at the lock and the other process's partial file.
 const WAIT_POLL: Duration = Duration::from_millis(50);
 
-/// Bytes of the partial file written between two starts of its writeback (see [`Resume::read_tail`]).
+/// Bytes of the partial file written between two starts of its writeback (see [`Resume::start_writeback`]).
 const WRITEBACK_STEP: u64 = 8 << 20;
 
 /// Why a layer could not be ingested.
