@@ -6,7 +6,8 @@
 //! nothing known or something else), hashes the tar, and extracts it into a work directory under `tmp/`.
 //! Only when the blob's digest and the tar's diff ID both match the descriptor are the partial file renamed to
 //! `blobs/sha256/<hex>` and the tree to `layers/<diff-id-hex>`. The disk holds the compressed blob and the
-//! extracted tree, nothing more.
+//! extracted tree, nothing more. The blob is synced before it is renamed; its writeback is started behind
+//! the stream, so that sync finds little left to write.
 //!
 //! A pull that dies leaves its partial file. The next ingest of that digest reads the partial's bytes through
 //! the hashers and the extractor first, then asks the source for the rest from that offset. A partial whose
