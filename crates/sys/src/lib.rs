@@ -1,10 +1,11 @@
 //! The one crate of minotaur that may use `unsafe`.
 //!
 //! It owns thin wrappers over system calls and ioctls that `nix` does not expose safely: `fork`, `pidfd_open`,
-//! the nsfs ioctls (`NS_GET_NSTYPE`, `NS_GET_USERNS`, `NS_GET_PARENT`, `NS_GET_OWNER_UID`), bpf(2) ([`bpf`]), and
-//! the C libraries loaded at run time: libnftables ([`Nftables`]) and libpcap ([`pcap`]). Each wrapper
-//! returns owned descriptors (`OwnedFd`) and keeps the kernel's errno. It owns no policy: which namespace to
-//! join, in which order, or what to mount belongs to `minotaur-ns` and the crates above it.
+//! the nsfs ioctls (`NS_GET_NSTYPE`, `NS_GET_USERNS`, `NS_GET_PARENT`, `NS_GET_OWNER_UID`), `sync_file_range`,
+//! bpf(2) ([`bpf`]), and the C libraries loaded at run time: libnftables ([`Nftables`]) and libpcap
+//! ([`pcap`]). Each wrapper returns owned descriptors (`OwnedFd`) and keeps the kernel's errno. It owns no
+//! policy: which namespace to join, in which order, or what to mount belongs to `minotaur-ns` and the crates
+//! above it.
 
 pub mod bpf;
 pub mod pcap;
