@@ -1,10 +1,11 @@
 //! The one crate of minotaur that may use `unsafe`.
 //!
 //! It owns thin wrappers over system calls and ioctls that `nix` does not expose safely: `fork`, `pidfd_open`,
-//! the nsfs ioctls (`NS_GET_NSTYPE`, `NS_GET_USERNS`, `NS_GET_PARENT`, `NS_GET_OWNER_UID`), bpf(2) ([`bpf`]), and
-//! the C libraries loaded at run time: libnftables ([`Nftables`]) and libpcap ([`pcap`]). Each wrapper
-//! returns owned descriptors (`OwnedFd`) and keeps the kernel's errno. It owns no policy: which namespace to
-//! join, in which order, or what to mount belongs to `minotaur-ns` and the crates above it.
+//! the nsfs ioctls (`NS_GET_NSTYPE`, `NS_GET_USERNS`, `NS_GET_PARENT`, `NS_GET_OWNER_UID`), `sync_file_range`,
+//! bpf(2) ([`bpf`]), and the C libraries loaded at run time: libnftables ([`Nftables`]) and libpcap
+//! ([`pcap`]). Each wrapper returns owned descriptors (`OwnedFd`) and keeps the kernel's errno. It owns no
+//! policy: which namespace to join, in which order, or what to mount belongs to `minotaur-ns` and the crates
+//! above it.
 
 pub mod bpf;
 pub mod pcap;
@@ -325,6 +326,27 @@ pub fn pidfd_getfd(pidfd: impl AsFd, fd: i32) -> Result<OwnedFd, Errno> {
     }
     // SAFETY: the kernel just returned this descriptor to us and nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(r as i32) })
+}
+
+/// Starts writing back the dirty pages of `fd` in `offset..offset + len` without waiting for them
+/// (sync_file_range(2) with `SYNC_FILE_RANGE_WRITE`). It makes nothing durable by itself: a later `fsync`
+/// does, and finds less left to write. A file written in long streams and synced at its end (a pulled
+/// blob) calls this behind its writes so the disk works while the stream goes on, rather than all at the
+/// `fsync`. nix does not wrap it.
+pub fn start_writeback(fd: impl AsFd, offset: u64, len: u64) -> Result<(), Errno> {
+    let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
+        return Err(Errno::EINVAL);
+    };
+    // SAFETY: sync_file_range takes a descriptor, two integers and flags, and touches no memory of ours.
+    let r = unsafe {
+        libc::sync_file_range(
+            fd.as_fd().as_raw_fd(),
+            offset,
+            len,
+            libc::SYNC_FILE_RANGE_WRITE,
+        )
+    };
+    Errno::result(r).map(drop)
 }
 
 /// Makes the terminal behind `fd` the controlling terminal of the calling session leader (ioctl `TIOCSCTTY`).
@@ -726,6 +748,16 @@ pub fn adopt_inherited_fd(fd: i32) -> Result<OwnedFd, Errno> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writeback_starts_on_a_file_and_is_refused_on_a_pipe() {
+        use std::io::Write;
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(&[7; 64 << 10]).unwrap();
+        start_writeback(&f, 0, 64 << 10).unwrap();
+        let (r, _w) = nix::unistd::pipe().unwrap();
+        assert_eq!(start_writeback(&r, 0, 4096), Err(Errno::ESPIPE));
+    }
 
     fn is_cloexec(fd: &OwnedFd) -> bool {
         let flags = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).expect("F_GETFD");
