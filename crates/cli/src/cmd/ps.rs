@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::SystemTime;
 
-use minotaur_engine::container::{Container, Status};
+use minotaur_engine::container::{Container, ListedConfig, Status};
 use minotaur_engine::filters::ContainerFilter;
 use minotaur_engine::gofmt;
 use minotaur_engine::human;
@@ -43,10 +43,13 @@ pub struct Args {
     latest: bool,
 }
 
+/// A container as `ps` reads it: of its configuration, only what it shows and filters on.
+type Listed = Container<ListedConfig>;
+
 /// The fields Docker's `ps --format` templates use; only those `shown` says (building some costs a time
 /// zone conversion or a join, for each of a thousand rows).
 fn fields(
-    c: &Container,
+    c: &Listed,
     now: SystemTime,
     no_trunc: bool,
     ports: &[Published],
@@ -158,7 +161,7 @@ fn fields(
 
 /// A row for a `--format`: the fields `shown` says, as strings.
 fn row(
-    c: &Container,
+    c: &Listed,
     now: SystemTime,
     no_trunc: bool,
     ports: &[Published],
@@ -178,7 +181,7 @@ fn row(
 /// object per container on the way: the header and each row's [`DEFAULT_COLUMNS`] joined by tabs, aligned.
 fn default_table(
     out: &mut impl Write,
-    containers: &[Container],
+    containers: &[Listed],
     now: SystemTime,
     no_trunc: bool,
     ports: &BTreeMap<String, Vec<Published>>,
@@ -244,7 +247,7 @@ pub fn run(global: &Global, args: Args) -> CliResult {
     let now = SystemTime::now();
     // One context, so one connection to the store, for the list, the ports and the networks.
     let ctx = context(global);
-    let mut containers = ctx.list()?;
+    let mut containers = ctx.list_as::<ListedConfig>()?;
     let mut keep = Vec::new();
     for c in containers.drain(..) {
         let mut ok = args.all || args.latest || c.state.status == Status::Running;
@@ -319,7 +322,7 @@ mod tests {
         name: &str,
         config: serde_json::Value,
         state: serde_json::Value,
-    ) -> Container {
+    ) -> Listed {
         Container {
             id: std::iter::repeat_n(id, 64)
                 .collect::<String>()
