@@ -85,8 +85,15 @@ impl Context {
 
     /// All containers, oldest first, with the state of those whose processes died unrecorded corrected.
     pub fn list(&self) -> Result<Vec<Container>, EngineError> {
+        self.list_as()
+    }
+
+    /// [`Context::list`], each configuration decoded as `C` (see [`store::list_as`]).
+    pub fn list_as<C: serde::de::DeserializeOwned>(
+        &self,
+    ) -> Result<Vec<Container<C>>, EngineError> {
         let mut st = self.store()?;
-        let mut all = st.read(store::list)?;
+        let mut all = st.read(store::list_as::<C>)?;
         drop(st);
         // PID 1 of every running container checked at once; the rare rest one by one.
         let running: Vec<(i32, u64, u64)> = all
@@ -118,14 +125,14 @@ impl Context {
 /// `wait`, `stop` and `rm` read it to know whether a supervisor is still to be waited for.
 /// A container recorded as restarting whose supervisor is gone (killed, or a reboot) is shown as exited.
 /// When the supervisor is gone, the exit code shown is -1: the real one died with it.
-pub(crate) fn correct(c: &mut Container) {
+pub(crate) fn correct<C>(c: &mut Container<C>) {
     let s = &c.state;
     let running = s.status == Status::Running && alive(s.pid, s.pid_start_time);
     correct_as(c, running);
 }
 
 /// [`correct`], told whether a running container's PID 1 is alive.
-fn correct_as(c: &mut Container, pid1_alive: bool) {
+fn correct_as<C>(c: &mut Container<C>, pid1_alive: bool) {
     let s = &mut c.state;
     let dead = match s.status {
         Status::Running => !pid1_alive,

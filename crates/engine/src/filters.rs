@@ -4,7 +4,7 @@
 
 use std::str::FromStr;
 
-use crate::container::{Container, Status};
+use crate::container::{Container, ListedConfig, Status};
 use crate::network::{Network, BUILTIN};
 
 /// Why a `--filter` expression was refused.
@@ -87,7 +87,7 @@ impl FromStr for ContainerFilter {
 
 impl ContainerFilter {
     /// Whether the container passes, `live` being its status as `ps` shows it.
-    pub fn matches(&self, c: &Container, live: Status) -> bool {
+    pub fn matches(&self, c: &Container<ListedConfig>, live: Status) -> bool {
         match self {
             ContainerFilter::Id(v) => c.id.as_str().starts_with(v.as_str()),
             ContainerFilter::Name(v) => c.name.as_str().contains(v.as_str()),

@@ -3,7 +3,9 @@
 
 use minotaur_state::{ContainerRef, ContainerRow, NewContainer, ReadTx, WriteTx};
 
-use crate::container::{Config, Container, State};
+use serde::de::DeserializeOwned;
+
+use crate::container::{Container, State};
 use crate::ids::ContainerId;
 
 pub use crate::error::store::StoreError;
@@ -19,13 +21,13 @@ fn from_row(row: ContainerRow) -> Result<Container, StoreError> {
     })
 }
 
-fn from_ref(row: ContainerRef<'_>) -> Result<Container, StoreError> {
+fn from_ref<C: DeserializeOwned>(row: ContainerRef<'_>) -> Result<Container<C>, StoreError> {
     let corrupt = |what| {
         let id = row.id.to_owned();
         move |source| StoreError::Corrupt { id, what, source }
     };
     Ok(Container {
-        config: serde_json::from_str::<Config>(row.config).map_err(corrupt("config"))?,
+        config: serde_json::from_str::<C>(row.config).map_err(corrupt("config"))?,
         state: serde_json::from_str::<State>(row.state).map_err(corrupt("state"))?,
         id: ContainerId::try_from(row.id.to_owned())
             .map_err(|_| StoreError::NoSuchContainer(row.id.to_owned()))?,
@@ -53,6 +55,12 @@ pub fn find(tx: &ReadTx<'_>, reference: &str) -> Result<Container, StoreError> {
 
 /// All containers, oldest first.
 pub fn list(tx: &ReadTx<'_>) -> Result<Vec<Container>, StoreError> {
+    list_as(tx)
+}
+
+/// All containers, oldest first, each configuration decoded as `C`: [`crate::container::Config`], or a type that reads
+/// part of it (such as [`crate::container::ListedConfig`]).
+pub fn list_as<C: DeserializeOwned>(tx: &ReadTx<'_>) -> Result<Vec<Container<C>>, StoreError> {
     let mut all = Vec::new();
     tx.for_each_container(|row| -> Result<(), StoreError> {
         all.push(from_ref(row)?);

@@ -1,7 +1,8 @@
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::SystemTime;
 
-use minotaur_engine::container::{Container, Status};
+use minotaur_engine::container::{Container, ListedConfig, Status};
 use minotaur_engine::filters::ContainerFilter;
 use minotaur_engine::gofmt;
 use minotaur_engine::human;
@@ -42,16 +43,19 @@ pub struct Args {
     latest: bool,
 }
 
+/// A container as `ps` reads it: of its configuration, only what it shows and filters on.
+type Listed = Container<ListedConfig>;
+
 /// The fields Docker's `ps --format` templates use; only those `shown` says (building some costs a time
 /// zone conversion or a join, for each of a thousand rows).
-fn row(
-    c: &Container,
+fn fields(
+    c: &Listed,
     now: SystemTime,
     no_trunc: bool,
     ports: &[Published],
     networks: &[String],
-    shown: &dyn Fn(&str) -> bool,
-) -> serde_json::Value {
+    each: &mut dyn FnMut(&str, &dyn Fn() -> String),
+) {
     // The daemon's `Command`: the arguments joined by spaces, those with a space in single quotes.
     let command = || {
         let cmd: Vec<String> = c
@@ -150,17 +154,70 @@ fn row(
         ("Labels", &labels),
         ("Networks", &networks),
     ];
-    fields
-        .iter()
-        .filter(|(k, _)| shown(k))
-        .map(|(k, v)| (k.to_string(), serde_json::Value::String(v())))
-        .collect::<serde_json::Map<_, _>>()
-        .into()
+    for (k, v) in fields {
+        each(k, v);
+    }
 }
 
-/// Docker's default `ps` table.
-const DEFAULT_FORMAT: &str =
-    "table {{.ID}}\\t{{.Image}}\\t{{.Command}}\\t{{.RunningFor}}\\t{{.Status}}\\t{{.Ports}}\\t{{.Names}}";
+/// A row for a `--format`: the fields `shown` says, as strings.
+fn row(
+    c: &Listed,
+    now: SystemTime,
+    no_trunc: bool,
+    ports: &[Published],
+    networks: &[String],
+    shown: &dyn Fn(&str) -> bool,
+) -> serde_json::Value {
+    let mut row = serde_json::Map::new();
+    fields(c, now, no_trunc, ports, networks, &mut |k, v| {
+        if shown(k) {
+            row.insert(k.to_owned(), serde_json::Value::String(v()));
+        }
+    });
+    row.into()
+}
+
+/// Docker's default table, as [`output::list`] renders its format, without building a JSON
+/// object per container on the way: the header and each row's [`DEFAULT_COLUMNS`] joined by tabs, aligned.
+fn default_table(
+    out: &mut impl Write,
+    containers: &[Listed],
+    now: SystemTime,
+    no_trunc: bool,
+    ports: &BTreeMap<String, Vec<Published>>,
+    networks: &BTreeMap<String, Vec<String>>,
+) -> std::io::Result<()> {
+    let mut text = String::new();
+    let header =
+        DEFAULT_COLUMNS.map(|k| HEADERS.iter().find(|(f, _)| *f == k).map_or(k, |(_, h)| *h));
+    text.push_str(&header.join("\t"));
+    text.push('\n');
+    for c in containers {
+        let id = c.id.as_str();
+        let ports = ports.get(id).map_or(&[][..], Vec::as_slice);
+        let networks = networks.get(id).map_or(&[][..], Vec::as_slice);
+        let mut cells: [String; DEFAULT_COLUMNS.len()] = Default::default();
+        fields(c, now, no_trunc, ports, networks, &mut |k, v| {
+            if let Some(i) = DEFAULT_COLUMNS.iter().position(|x| *x == k) {
+                cells[i] = v();
+            }
+        });
+        text.push_str(&cells.join("\t"));
+        text.push('\n');
+    }
+    output::tabwriter(out, &text, output::DOCKER_MIN_WIDTH)
+}
+
+/// The columns of Docker's default `ps` table, `table {{.ID}}\\t{{.Image}}\\t…`, in order.
+const DEFAULT_COLUMNS: [&str; 7] = [
+    "ID",
+    "Image",
+    "Command",
+    "RunningFor",
+    "Status",
+    "Ports",
+    "Names",
+];
 
 const HEADERS: &[(&str, &str)] = &[
     ("ID", "CONTAINER ID"),
@@ -190,7 +247,7 @@ pub fn run(global: &Global, args: Args) -> CliResult {
     let now = SystemTime::now();
     // One context, so one connection to the store, for the list, the ports and the networks.
     let ctx = context(global);
-    let mut containers = ctx.list()?;
+    let mut containers = ctx.list_as::<ListedConfig>()?;
     let mut keep = Vec::new();
     for c in containers.drain(..) {
         let mut ok = args.all || args.latest || c.state.status == Status::Running;
@@ -204,7 +261,8 @@ pub fn run(global: &Global, args: Args) -> CliResult {
     if args.latest {
         keep.truncate(1);
     }
-    let mut out = std::io::stdout().lock();
+    // One write for the lot (stdout alone writes each line as it ends).
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.quiet {
         for c in &keep {
             writeln!(
@@ -217,14 +275,19 @@ pub fn run(global: &Global, args: Args) -> CliResult {
                 }
             )?;
         }
+        out.flush()?;
         return Ok(0);
     }
     let ports = network::all_published(&ctx)?;
-    let mut networks: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    let mut networks: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for a in network::attachments(&ctx, None, None)? {
         networks.entry(a.container_id).or_default().push(a.network);
     }
-    let format = args.format.as_deref().unwrap_or(DEFAULT_FORMAT);
+    let Some(format) = args.format.as_deref() else {
+        default_table(&mut out, &keep, now, args.no_trunc, &ports, &networks)?;
+        out.flush()?;
+        return Ok(0);
+    };
     let fields = output::fields_shown(format);
     let shown = |k: &str| fields.as_ref().is_none_or(|f| f.iter().any(|x| x == k));
     let rows: Vec<serde_json::Value> = keep
@@ -242,5 +305,123 @@ pub fn run(global: &Global, args: Args) -> CliResult {
         })
         .collect();
     output::list(&mut out, format, &rows, HEADERS)?;
+    out.flush()?;
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Docker's default `ps` table as a format.
+    const DEFAULT_FORMAT: &str =
+        "table {{.ID}}\\t{{.Image}}\\t{{.Command}}\\t{{.RunningFor}}\\t{{.Status}}\\t{{.Ports}}\\t{{.Names}}";
+
+    fn container(
+        id: char,
+        name: &str,
+        config: serde_json::Value,
+        state: serde_json::Value,
+    ) -> Listed {
+        Container {
+            id: std::iter::repeat_n(id, 64)
+                .collect::<String>()
+                .try_into()
+                .unwrap(),
+            name: name.parse().unwrap(),
+            created: "2026-12-07T03:01:56.480000000Z".to_owned(),
+            config: serde_json::from_value(config).unwrap(),
+            state: serde_json::from_value(state).unwrap(),
+        }
+    }
+
+    fn config(cmd: &[&str], entrypoint: &[&str], network: &str) -> serde_json::Value {
+        let mut c: serde_json::Value = serde_json::from_str(CONFIG).unwrap();
+        c["cmd"] = serde_json::json!(cmd);
+        c["entrypoint"] = serde_json::json!(entrypoint);
+        c["host"]["network_mode"] = serde_json::json!(network);
+        c
+    }
+
+    const CONFIG: &str = r#"{"hostname":"h","user":"","env":[],"cmd":[],"entrypoint":[],
+        "working_dir":"","image":"docker.io/library/alpine:latest","image_id":"sha256:1","labels":{"a":"b"},
+        "tty":false,"open_stdin":false,"stop_signal":"SIGTERM","stop_timeout":null,
+        "host":{"binds":[],"volumes":[],"tmpfs":{},"read_only":false,"cap_add":[],"cap_drop":[],
+        "privileged":false,"seccomp":"Default","no_new_privileges":false,"memory":null,"memory_swap":null,
+        "nano_cpus":null,"cpu_shares":null,"pids_limit":null,"pid_mode":null,"ipc_mode":null,
+        "uts_mode":null,"network_mode":"none","port_bindings":[],"auto_remove":false,"init":false,
+        "networks":[],"dns":[],"dns_search":[],"dns_options":[],"extra_hosts":[],"exposed":[],
+        "publish_all":false,"restart_policy":{"name":"no"},"log_opts":{}}}"#;
+
+    fn state(status: &str, exit_code: i32) -> serde_json::Value {
+        serde_json::json!({"status":status,"pid":0,"supervisor_pid":0,"exit_code":exit_code,"error":"",
+            "oom_killed":false,"started_at":"2026-12-07T03:01:56.487972018Z",
+            "finished_at":"2026-12-07T03:05:00.000000000Z","sandbox_key":null})
+    }
+
+    /// The default table written directly is what the template path makes of [`DEFAULT_FORMAT`], byte for
+    /// byte (the integration tests compare that with Docker's).
+    #[test]
+    fn default_table_is_the_default_formats_output() {
+        let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_796_612_000);
+        let cs = [
+            container(
+                'a',
+                "web",
+                config(
+                    &["nginx", "-g", "daemon off;"],
+                    &["/docker-entrypoint.sh"],
+                    "bridge",
+                ),
+                state("running", 0),
+            ),
+            container('b', "x", config(&["true"], &[], "none"), state("exited", 3)),
+            container(
+                'c',
+                "created-one",
+                config(&[], &["sh"], "host"),
+                state("created", 0),
+            ),
+        ];
+        let mut ports = BTreeMap::new();
+        ports.insert(
+            cs[0].id.as_str().to_owned(),
+            vec![Published {
+                proto: minotaur_engine::parse::Proto::Tcp,
+                host_ip: None,
+                host_port: 8080,
+                container_port: 80,
+            }],
+        );
+        let mut networks: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        networks.insert(
+            cs[0].id.as_str().to_owned(),
+            vec!["bridge".into(), "n2".into()],
+        );
+        for no_trunc in [false, true] {
+            let mut direct = Vec::new();
+            default_table(&mut direct, &cs, now, no_trunc, &ports, &networks).unwrap();
+            let rows: Vec<serde_json::Value> = cs
+                .iter()
+                .map(|c| {
+                    let id = c.id.as_str();
+                    row(
+                        c,
+                        now,
+                        no_trunc,
+                        ports.get(id).map_or(&[][..], Vec::as_slice),
+                        networks.get(id).map_or(&[][..], Vec::as_slice),
+                        &|_| true,
+                    )
+                })
+                .collect();
+            let mut templated = Vec::new();
+            output::list(&mut templated, DEFAULT_FORMAT, &rows, HEADERS).unwrap();
+            let direct = String::from_utf8(direct).unwrap();
+            assert_eq!(direct, String::from_utf8(templated).unwrap());
+            assert!(direct.starts_with("CONTAINER ID"), "{direct}");
+            assert!(direct.contains("8080->80/tcp"), "{direct}");
+            assert_eq!(direct.lines().count(), 4, "{direct}");
+        }
+    }
 }
