@@ -93,3 +93,17 @@ fn a_closed_stdout_is_not_an_error() {
     assert!(status.success(), "{status}: {err}");
     assert!(err.is_empty(), "{err}");
 }
+
+/// Every start of the binary used to load `libgcc_s.so.1` for the standard library's unwinder, and run its
+/// `cpuid`-heavy constructor; the unwinder is now linked in from `libgcc_eh.a` (see `build.rs`).
+#[test]
+fn the_binary_starts_without_loading_libgcc_s() {
+    // The dynamic loader lists what it loads, as ldd(1) has it do, and runs nothing of the binary.
+    let out = Command::new(BIN)
+        .env("LD_TRACE_LOADED_OBJECTS", "1")
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(listed.contains("libc.so"), "no list of objects: {listed}");
+    assert!(!listed.contains("libgcc_s"), "{listed}");
+}

@@ -213,24 +213,28 @@ impl Cgroup {
             root: root.to_owned(),
             made: Vec::new(),
         };
+        let missing = |path: PathBuf, source| CgroupError::Missing { path, source };
         if is_cgroup2(root) {
-            cg.dirs.push(root.join(rel));
-        } else {
-            for c in V1_CONTROLLERS.iter().chain(V1_ON_DEMAND) {
-                let optional = V1_OPTIONAL.contains(c) || V1_ON_DEMAND.contains(c);
-                let base = root.join(c);
-                if !base.is_dir() || (optional && !base.join(rel).is_dir()) {
-                    continue;
-                }
-                cg.dirs.push(base.join(rel));
-                cg.controllers.push(c);
-            }
+            let dir = root.join(rel);
+            fs::metadata(&dir).map_err(|source| missing(dir.clone(), source))?;
+            cg.dirs.push(dir);
+            return Ok(cg);
         }
-        for dir in &cg.dirs {
-            fs::metadata(dir).map_err(|source| CgroupError::Missing {
-                path: dir.clone(),
-                source,
-            })?;
+        // One stat of the container's directory per controller; the hierarchy itself is looked at only
+        // when a directory that must exist does not (`exec` opens a cgroup each time, and the stats were
+        // most of its cost).
+        for c in V1_CONTROLLERS.iter().chain(V1_ON_DEMAND) {
+            let optional = V1_OPTIONAL.contains(c) || V1_ON_DEMAND.contains(c);
+            let dir = root.join(c).join(rel);
+            match fs::metadata(&dir) {
+                Ok(m) if m.is_dir() || !optional => {}
+                Ok(_) => continue,
+                // An optional cgroup not made, or a hierarchy this host does not mount.
+                Err(_) if optional || !root.join(c).is_dir() => continue,
+                Err(source) => return Err(missing(dir, source)),
+            }
+            cg.dirs.push(dir);
+            cg.controllers.push(c);
         }
         Ok(cg)
     }
