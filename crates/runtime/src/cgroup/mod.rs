@@ -244,7 +244,8 @@ impl Cgroup {
     pub fn existing(root: &Path, path: &Path) -> Cgroup {
         let rel = path.strip_prefix("/").unwrap_or(path);
         let (dirs, controllers): (Vec<PathBuf>, Vec<&'static str>) = if is_cgroup2(root) {
-            (vec![root.join(rel)], Vec::new())
+            let dir = root.join(rel);
+            (Vec::from_iter(dir.is_dir().then_some(dir)), Vec::new())
         } else {
             V1_CONTROLLERS
                 .iter()
@@ -253,8 +254,10 @@ impl Cgroup {
                 .filter(|(d, _)| d.is_dir())
                 .unzip()
         };
+        // Each directory was looked at once above: one `statx` per hierarchy (`rm` of many containers whose
+        // supervisors already removed their cgroups pays them all).
         Cgroup {
-            dirs: dirs.into_iter().filter(|d| d.is_dir()).collect(),
+            dirs,
             controllers,
             root: root.to_owned(),
             made: Vec::new(),
