@@ -93,16 +93,18 @@ fn a_full_state_directory_fails_in_one_line_and_leaves_a_consistent_state() {
             ("volume create", h.mino(&["volume", "create", "v1"])),
             ("network create", h.mino(&["network", "create", "n2"])),
         ];
-        let mut worked = 0;
+        let mut worked = Vec::new();
         for (what, out) in &outs {
             if succeeded_or_full(&format!("{what} with {free} KiB free"), out) {
-                worked += 1;
+                worked.push(*what);
             }
         }
-        // With no room at all nothing can be made: the test cannot pass without errors to look at.
+        // With no room at all no container can be made (its files need room): the test cannot pass
+        // without errors to look at. A command that only writes the store may still work: the WAL file
+        // keeps its blocks when it starts over, and a commit that fits in them needs no new room.
         assert!(
-            free > 0 || worked == 0,
-            "{worked} commands worked on a full disk"
+            free > 0 || !worked.iter().any(|w| ["run", "create"].contains(w)),
+            "{worked:?} worked on a full disk"
         );
         // A user makes room by removing things, on the full disk.
         ok(&h, &["rm", "-f", "old"]);

@@ -269,3 +269,132 @@ fn system_check_compares_the_connect4_map_element_by_element() {
     ok(&h, &["rm", "-f", "web", "quiet"]);
     assert_eq!(ok(&h, &["system", "check"]), "");
 }
+
+/// The store commits with `synchronous=NORMAL`: a crash of a process never loses a commit, a power loss
+/// can take the last ones with it, and after a power loss nothing the engine started runs (see
+/// docs/start-breakdown.md, "fifth work"). Simulated by putting back a copy of the store taken earlier,
+/// once every process of the containers is dead: a container started after the copy has its directories,
+/// cgroup and exec record and no record; one removed after it has a record and no directories; one that
+/// was running at the copy is recorded running. `system check` reports them, its repair removes what has
+/// no record and the record whose files are gone and records the exit, and the ordinary commands work.
+#[test]
+fn a_store_that_lost_its_last_commits_is_found_and_repaired() {
+    let Some(h) = host() else { return };
+    let state = h.dir().join("state");
+    let state = state.display();
+    ok(
+        &h,
+        &[
+            "create",
+            "--network",
+            "none",
+            "--name",
+            "gone",
+            "host",
+            "true",
+        ],
+    );
+    ok(
+        &h,
+        &[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            "live",
+            "host",
+            "sleep",
+            "1000",
+        ],
+    );
+    h.sh_ok(&format!(
+        "mkdir {state}.copy && cp -a {state}/minotaur.db* {state}.copy/"
+    ));
+    ok(&h, &["rm", "gone"]);
+    let late = ok(
+        &h,
+        &[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            "late",
+            "host",
+            "sleep",
+            "1000",
+        ],
+    );
+    // The power goes: every process of the containers dies, the store is as the copy.
+    for name in ["live", "late"] {
+        let pid = inspect(&h, name, "{{.State.Pid}}");
+        let supervisor = h.sh_ok(&format!("ps -o ppid= -p {pid}")).trim().to_owned();
+        h.sh_ok(&format!("kill -9 {supervisor} {pid}"));
+        let gone = wait_until("the killed container to be gone", || {
+            Ok(!h.sh(&format!("kill -0 {pid} 2>/dev/null")).status.success())
+        });
+        assert!(gone.is_ok());
+    }
+    h.sh_ok(&format!(
+        "rm -f {state}/minotaur.db* && cp -a {state}.copy/minotaur.db* {state}/ && rm -r {state}.copy"
+    ));
+
+    let out = h.mino(&["system", "check"]);
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    for expected in [
+        format!(
+            "container {}: orphan directory {state}/containers/{late}",
+            &late[..12]
+        ),
+        "container live: stale state \"running\"".to_owned(),
+        "container gone: stale record of a container half made or half removed".to_owned(),
+    ] {
+        assert!(
+            report.lines().any(|l| l.starts_with(&expected)),
+            "{expected:?} not in:\n{report}"
+        );
+    }
+    let repaired = h.mino(&["system", "check", "--repair"]);
+    assert_eq!(
+        repaired.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&repaired.stdout),
+        String::from_utf8_lossy(&repaired.stderr)
+    );
+    assert_eq!(ok(&h, &["system", "check"]), "");
+    assert_eq!(inspect(&h, "live", "{{.State.Status}}"), "exited");
+    // The record whose files were removed is gone with them; the one recorded running has exited.
+    assert_eq!(status(&h, &["inspect", "gone"]), 1);
+    ok(&h, &["rm", "live"]);
+    ok(
+        &h,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--name",
+            "late",
+            "host",
+            "true",
+        ],
+    );
+    ok(
+        &h,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--name",
+            "gone",
+            "host",
+            "true",
+        ],
+    );
+    assert_eq!(ok(&h, &["system", "check"]), "");
+    assert_eq!(ok(&h, &["ps", "-aq"]), "");
+}

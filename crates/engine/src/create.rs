@@ -141,7 +141,9 @@ pub fn create_locked(
             }
             store::insert(tx, &container)?;
             volume::attach(ctx, tx, &container.id, &container.config.host, &mut volumes)?;
-            ports::reserve(tx, &container, &container.config.host.port_bindings)
+            ports::reserve(tx, &container, &container.config.host.port_bindings)?;
+            // The event in the same commit: a create that fails later is removed, with its `destroy`.
+            Ok(events::container_in(tx, "create", &container, &[])?)
         }) {
             Err(EngineError::Store(StoreError::State(StateError::NameInUse { .. })))
                 if req.name.is_none() && attempt < 20 =>
@@ -170,7 +172,6 @@ pub fn create_locked(
     );
     // The creation time the store recorded is the one inspect shows.
     let container = ctx.find(id.as_str())?;
-    events::container(ctx, "create", &container, &[]);
     Ok((container, lock))
 }
 

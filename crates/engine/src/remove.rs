@@ -362,13 +362,16 @@ fn remove_stopped_with(ctx: &Context, c: &Container, volumes: bool) -> Result<()
         .unwrap_or(true);
     let mut first = cleanup(ctx, c).err();
     crate::crash::after("rm:kernel");
-    let deleted = ctx
-        .store()
-        .and_then(|mut st| Ok(st.write_freeing(|tx| tx.delete_container(c.id.as_str()))?));
+    // The record and its `destroy` event in one commit.
+    let deleted = ctx.store().and_then(|mut st| {
+        Ok(st.write_freeing(|tx| {
+            tx.delete_container(c.id.as_str())?;
+            events::container_in(tx, "destroy", c, &[])
+        })?)
+    });
     crate::crash::after("rm:record");
     match deleted {
-        Ok(_) => {
-            events::container(ctx, "destroy", c, &[]);
+        Ok(()) => {
             if let Err(e) = volume::remove_anonymous(ctx, &anonymous) {
                 first.get_or_insert(e.into());
             }

@@ -325,7 +325,7 @@ fn record(
 }
 
 /// [`record`] of the start, which also writes the container's exec record under the name the store has
-/// in that transaction.
+/// in that transaction, and the `start` event: one commit where there were two.
 fn record_running(
     ctx: &Context,
     c: &Container,
@@ -335,7 +335,32 @@ fn record_running(
     Ok(st.write(|tx| {
         let now = store::update(tx, &c.id, change)?;
         crate::exec::record::write(&ctx.paths, &now);
+        events::container_in(tx, "start", c, &[])?;
         Ok::<_, StoreError>(now.state)
+    })?)
+}
+
+/// [`record`] of PID 1's exit with its `die` event (and `oom` before it where the OOM killer struck), in
+/// one commit. A container removed while it ran (`rm -f`) has no record left to change: its events are
+/// still recorded, and the answer is `None`.
+fn record_exit(
+    ctx: &Context,
+    c: &Container,
+    code: i32,
+    oom_killed: bool,
+    change: impl FnOnce(&mut State),
+) -> Result<Option<State>, EngineError> {
+    let mut st = ctx.store()?;
+    Ok(st.write(|tx| {
+        if oom_killed {
+            events::container_in(tx, "oom", c, &[])?;
+        }
+        events::container_in(tx, "die", c, &[("exitCode", &code.to_string())])?;
+        match store::update_state(tx, &c.id, change) {
+            Ok(s) => Ok(Some(s)),
+            Err(StoreError::NoSuchContainer(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
     })?)
 }
 
@@ -506,7 +531,6 @@ fn supervise(
         }
     };
     drop(lock);
-    events::container(ctx, "start", c, &[]);
     // Closing the report pipe is what releases the waiting CLI.
     if let Some(mut r) = report.take() {
         let _ = r.write_all(b"ok");
@@ -581,14 +605,9 @@ fn supervise(
             restart: false,
         });
     }
-    if oom_killed {
-        events::container(ctx, "oom", c, &[]);
-    }
-    events::container(ctx, "die", c, &[("exitCode", &code.to_string())]);
-    log::debug!("supervise {}: die recorded", c.name);
     let ran = begun.elapsed();
     let policy = c.config.host.restart_policy;
-    let exited = record(ctx, c, |s| {
+    let exited = record_exit(ctx, c, code, oom_killed, |s| {
         let restart = policy.restarts(code, s.restart_count, s.stopped_by_user);
         s.status = if restart {
             Status::Restarting
@@ -608,9 +627,9 @@ fn supervise(
         s.oom_killed = oom_killed;
         s.finished_at = Some(now());
     });
-    log::debug!("supervise {}: exit recorded", c.name);
+    log::debug!("supervise {}: exit and die recorded", c.name);
     let recorded = match exited {
-        Ok(s) => {
+        Ok(Some(s)) => {
             c.state = s;
             let restart = c.state.status == Status::Restarting;
             let removed = if !restart && c.config.host.auto_remove {
@@ -628,7 +647,7 @@ fn supervise(
             removed.map(|()| restart)
         }
         // Removed while it ran (`rm -f`): nothing left to record.
-        Err(EngineError::Store(StoreError::NoSuchContainer(_))) => Ok(false),
+        Ok(None) => Ok(false),
         Err(e) => Err(e),
     };
     // Attachers learn the status once it is recorded (and a `--rm` container is gone), as `docker run`

@@ -171,7 +171,7 @@ mod tx;
 use std::fs::{DirBuilder, OpenOptions};
 use std::io::{self, Write};
 use std::net::IpAddr;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -378,11 +378,11 @@ pub enum StateError {
     },
 }
 
-/// The WAL size past which a commit checkpoints and truncates it (see [`Store::bound_wal`]): 64 pages. Every
-/// command reads the whole WAL when it opens the database, so this bounds that read (at 256 pages it was
-/// a third of what the 1,000th container start cost more than the first); a checkpoint copies at most
-/// this many pages.
-const WAL_LIMIT: u64 = 64 * 4096;
+/// The number of WAL frames (pages) past which a write first checkpoints the WAL (see
+/// [`Store::bound_wal`]). Every command reads the WAL's frames when it opens the database, so this bounds
+/// that read (at 256 pages it was a third of what the 1,000th container start cost more than the first); a
+/// checkpoint copies at most this many pages.
+const WAL_LIMIT: u32 = 64;
 
 impl StateError {
     /// Whether the file system holding the database has no room left.
@@ -458,6 +458,7 @@ impl Store {
     where
         E: From<StateError>,
     {
+        self.bound_wal();
         let path = &self.path;
         let tx = self
             .conn
@@ -466,7 +467,6 @@ impl Store {
         let value = f(&WriteTx::new(&tx, path))?;
         tx.commit()
             .map_err(|source| tx_error(path, "commit", source))?;
-        self.bound_wal();
         Ok(value)
     }
 
@@ -487,22 +487,58 @@ impl Store {
     }
 
     /// Keeps the WAL short. A process that opens the database while no other has it open rebuilds the WAL's
-    /// index by reading every frame of the WAL (SQLite's recovery), and that is nearly every CLI command;
-    /// recovery also forgets what was checkpointed, so SQLite's automatic checkpoints never let the WAL
-    /// start over, and it grew with every write: the cost of each command grew with the number of containers
-    /// ever made. Past [`WAL_LIMIT`] bytes, the committing process checkpoints it all and truncates it. A
-    /// busy database (a reader or writer in the way) is left for a later commit.
+    /// index by reading the WAL's frames (SQLite's recovery), and that is nearly every CLI command. So
+    /// before a write, a WAL of more than [`WAL_LIMIT`] frames is checkpointed into the database; the write
+    /// that follows then starts the log over from its first frame (SQLite does that when a writer finds
+    /// every frame checkpointed and no reader using them), under a new salt that makes the old frames
+    /// invalid to a later recovery.
+    ///
+    /// The file is not truncated (`wal_checkpoint(TRUNCATE)` did, until the fifth work on issue 15): its
+    /// blocks are written over in place. Truncating freed them, and freeing blocks on a file system
+    /// mounted with `discard` waits for the disk's discard, plus one more `fsync`; that was the largest
+    /// disk wait of a `run --rm` after the checkpoint's own two `fsync`s. The checkpoint runs before the
+    /// write, not after a commit: a log checkpointed by a process's last commit would not start over
+    /// until the next write, and a process that opened the database alone in between would read its
+    /// stale frames back as live (recovery forgets what was checkpointed) and checkpoint them again. A
+    /// busy database (a reader or writer in the way) is left for a later write.
     fn bound_wal(&self) {
-        let mut wal = self.path.clone().into_os_string();
-        wal.push("-wal");
-        if std::fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_LIMIT) {
-            // Waiting long for others is not worth it: they commit too, and one of them will do it.
+        if self.wal_past_limit() {
+            // Waiting long for others is not worth it: they write too, and one of them will do it.
             let _ = self.conn.busy_timeout(Duration::from_millis(20));
             let _ = self
                 .conn
-                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
             let _ = self.conn.busy_timeout(BUSY_TIMEOUT);
         }
+    }
+
+    /// Whether the WAL holds more than [`WAL_LIMIT`] frames of its current generation, read from the WAL
+    /// file as SQLite's file format documents it (fileformat.html, "WAL file format"): a 32-byte header
+    /// with the page size (big-endian, at byte 8) and two salts (bytes 16..24), then frames of a 24-byte
+    /// header and a page each, and a frame belongs to the log only while its salts (bytes 8..16 of its
+    /// header) are the file header's; a restart of the log changes them. So one frame header is read:
+    /// the one past the limit. SQLite has no call that tells the frame count without checkpointing. Read
+    /// without SQLite's locks, so a writer may be changing it: this only decides when to checkpoint.
+    ///
+    /// (The `-shm` index is not read instead: opening and closing a file drops every `fcntl` lock the
+    /// process holds on it, SQLite's own included; SQLite takes none on the WAL file.)
+    fn wal_past_limit(&self) -> bool {
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        let Ok(file) = std::fs::File::open(wal) else {
+            return false;
+        };
+        let mut header = [0u8; 32];
+        if file.read_exact_at(&mut header, 0).is_err() {
+            return false;
+        }
+        let page = match u32::from_be_bytes([header[8], header[9], header[10], header[11]]) {
+            1 => 65536,
+            n => u64::from(n),
+        };
+        let mut frame = [0u8; 24];
+        let at = 32 + u64::from(WAL_LIMIT) * (24 + page);
+        file.read_exact_at(&mut frame, at).is_ok() && frame[8..16] == header[16..24]
     }
 
     /// Runs `f` in a read-only transaction: everything it reads comes from one snapshot of the database.
@@ -547,7 +583,7 @@ impl Store {
         // Every CLI process is usually the last one to close the database. By default that process would
         // checkpoint the WAL into the database and delete it (several fsyncs, then the next process re-creates
         // it and syncs the directory): most of the cost of a short command. The WAL is checkpointed instead
-        // by whichever commit makes it pass SQLite's automatic threshold, and kept at a bounded size.
+        // by the write that finds it past `WAL_LIMIT` frames (see `bound_wal`), and its file kept.
         self.conn
             .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
             .map_err(open_error)?;

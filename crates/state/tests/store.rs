@@ -469,6 +469,36 @@ fn the_wal_stays_short_across_many_processes_worth_of_writes() {
     assert_eq!(names(&mut store).len(), 800);
 }
 
+/// The WAL is checkpointed before a write and started over in place, not truncated: truncating it freed
+/// its blocks, and on a file system mounted with `discard` that waits for the disk. Its frames stay few:
+/// a connection that opens the database alone (its recovery reads the frames still valid) finds no more
+/// than the limit and one write's.
+#[test]
+fn the_wal_starts_over_in_place_without_being_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal = dir.path().join(format!("{DB_FILE}-wal"));
+    let mut largest = 0;
+    for n in 0..300 {
+        let mut store = Store::open(dir.path()).unwrap();
+        let (i, name) = (id(n), format!("c{n}"));
+        store
+            .write(|tx| tx.insert_container(&container(&i, &name)))
+            .unwrap();
+        let len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+        assert!(
+            len >= largest,
+            "write {n} truncated the WAL: {largest} -> {len} bytes"
+        );
+        largest = len;
+    }
+    assert!(largest <= 512 << 10, "the WAL grew to {largest} bytes");
+    let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+    let frames: i64 = conn
+        .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))
+        .unwrap();
+    assert!(frames <= 80, "{frames} frames in the WAL");
+}
+
 #[test]
 fn a_mounted_volume_is_not_deleted_until_its_containers_are() {
     let dir = tempfile::tempdir().unwrap();
