@@ -262,64 +262,127 @@ fn shim_writable(dir: &Path, writable: bool) -> Step<()> {
 /// directory of the root, copies what is in `dest` into `volume` (files, directories, symbolic links, each
 /// with its mode, owner and times; other kinds are left out). Symbolic links in `dest` are copied, never
 /// followed, so the copy reads only the root.
+///
+/// A volume is a directory other running containers may share and change meanwhile, swapping one of its
+/// directories for a link to anywhere on the host (CVE-2021-30465): the copy therefore goes entirely
+/// through descriptors. Each entry is made with `*at(2)` calls in the descriptor of the directory it goes
+/// in, and a directory is entered again with `O_NOFOLLOW` after it is made, so a swapped link fails the
+/// copy instead of leading it out of the volume; the source's directories are entered the same way.
 pub(crate) fn copy_up(dest: &Path, volume: &Path) -> Step<()> {
-    let empty = fs::read_dir(volume)
+    use rustix::fs::{Mode, OFlags};
+    let errno = |e: rustix::io::Errno| Errno::from_raw(e.raw_os_error());
+    let dir = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let to = rustix::fs::open(volume, dir, Mode::empty())
+        .map_err(errno)
+        .at(|| format!("open volume {}", volume.display()))?;
+    let empty = rustix::fs::Dir::read_from(&to)
+        .map_err(errno)
         .at(|| format!("read volume {}", volume.display()))?
-        .next()
-        .is_none();
-    if !empty || !dest.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+        .filter_map(Result::ok)
+        .all(|e| matches!(e.file_name().to_bytes(), b"." | b".."));
+    if !empty {
         return Ok(());
     }
-    copy_dir(dest, volume).at(|| format!("copy {} into the volume", dest.display()))
+    // `dest` is the descriptor path of the mount point resolved in the root; not a directory: nothing to copy.
+    let Ok(from) = rustix::fs::open(dest, dir, Mode::empty()) else {
+        return Ok(());
+    };
+    copy_dir(&from, &to)
+        .and_then(|()| copy_attributes(&rustix::fs::fstat(&from)?, &to, None))
+        .map_err(errno)
+        .at(|| format!("copy {} into the volume", dest.display()))
 }
 
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    for e in fs::read_dir(from)? {
-        let e = e?;
-        let (src, dst) = (e.path(), to.join(e.file_name()));
-        let meta = e.metadata()?;
-        let kind = meta.file_type();
-        if kind.is_symlink() {
-            std::os::unix::fs::symlink(fs::read_link(&src)?, &dst)?;
-        } else if kind.is_dir() {
-            fs::create_dir(&dst)?;
-            copy_dir(&src, &dst)?;
-        } else if kind.is_file() {
-            fs::copy(&src, &dst)?;
-        } else {
+/// Copies the entries of the directory open as `from` into the one open as `to`, recursively.
+fn copy_dir(from: &OwnedFd, to: &OwnedFd) -> rustix::io::Result<()> {
+    use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+    let dir = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    for entry in rustix::fs::Dir::read_from(from)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if matches!(name.to_bytes(), b"." | b"..") {
             continue;
         }
-        copy_attributes(&meta, &dst)?;
+        let st = rustix::fs::statat(from, name, AtFlags::SYMLINK_NOFOLLOW)?;
+        match FileType::from_raw_mode(st.st_mode) {
+            FileType::Symlink => {
+                let target = rustix::fs::readlinkat(from, name, Vec::new())?;
+                rustix::fs::symlinkat(target.as_c_str(), to, name)?;
+                copy_attributes(&st, to, Some(name))?;
+            }
+            FileType::Directory => {
+                rustix::fs::mkdirat(to, name, Mode::from_bits_truncate(0o700))?;
+                let src = rustix::fs::openat(from, name, dir, Mode::empty())?;
+                let dst = rustix::fs::openat(to, name, dir, Mode::empty())?;
+                copy_dir(&src, &dst)?;
+                copy_attributes(&st, &dst, None)?;
+            }
+            FileType::RegularFile => {
+                // O_NONBLOCK: what was a file when looked at may be a FIFO by now; never wait on one.
+                let src = rustix::fs::openat(
+                    from,
+                    name,
+                    OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )?;
+                if FileType::from_raw_mode(rustix::fs::fstat(&src)?.st_mode)
+                    != FileType::RegularFile
+                {
+                    continue;
+                }
+                let dst = rustix::fs::openat(
+                    to,
+                    name,
+                    OFlags::WRONLY
+                        | OFlags::CREATE
+                        | OFlags::EXCL
+                        | OFlags::NOFOLLOW
+                        | OFlags::CLOEXEC,
+                    Mode::from_bits_truncate(0o600),
+                )?;
+                let (mut src, mut dst) = (fs::File::from(src), fs::File::from(dst));
+                std::io::copy(&mut src, &mut dst).map_err(|e| {
+                    rustix::io::Errno::from_raw_os_error(e.raw_os_error().unwrap_or(libc::EIO))
+                })?;
+                copy_attributes(&st, &OwnedFd::from(dst), None)?;
+            }
+            _ => continue,
+        }
     }
-    copy_attributes(&fs::symlink_metadata(from)?, to)
+    Ok(())
 }
 
-/// Owner, mode and modification time of `meta` onto `path` (not following a link at `path`).
-fn copy_attributes(meta: &fs::Metadata, path: &Path) -> std::io::Result<()> {
-    std::os::unix::fs::lchown(path, Some(meta.uid()), Some(meta.gid()))?;
-    if !meta.file_type().is_symlink() {
-        fs::set_permissions(
-            path,
-            std::os::unix::fs::PermissionsExt::from_mode(meta.mode()),
-        )?;
-    }
-    let mtime = rustix::fs::Timestamps {
-        last_access: rustix::fs::Timespec {
-            tv_sec: meta.atime(),
-            tv_nsec: meta.atime_nsec() as _,
+/// Owner, mode and times of `st` onto `fd`, or onto its entry `name` when given (a symbolic link, which
+/// cannot be opened: changed without following it, and its mode is not its own).
+fn copy_attributes(
+    st: &rustix::fs::Stat,
+    fd: &OwnedFd,
+    name: Option<&std::ffi::CStr>,
+) -> rustix::io::Result<()> {
+    use rustix::fs::{AtFlags, Gid, Mode, Timespec, Timestamps, Uid};
+    let (uid, gid) = (Uid::from_raw(st.st_uid), Gid::from_raw(st.st_gid));
+    let times = Timestamps {
+        last_access: Timespec {
+            tv_sec: st.st_atime as _,
+            tv_nsec: st.st_atime_nsec as _,
         },
-        last_modification: rustix::fs::Timespec {
-            tv_sec: meta.mtime(),
-            tv_nsec: meta.mtime_nsec() as _,
+        last_modification: Timespec {
+            tv_sec: st.st_mtime as _,
+            tv_nsec: st.st_mtime_nsec as _,
         },
     };
-    rustix::fs::utimensat(
-        rustix::fs::CWD,
-        path,
-        &mtime,
-        rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
-    )?;
-    Ok(())
+    match name {
+        Some(name) => {
+            rustix::fs::chownat(fd, name, Some(uid), Some(gid), AtFlags::SYMLINK_NOFOLLOW)?;
+            rustix::fs::utimensat(fd, name, &times, AtFlags::SYMLINK_NOFOLLOW)
+        }
+        None => {
+            rustix::fs::fchown(fd, Some(uid), Some(gid))?;
+            // After the owner: chown(2) clears set-user-ID and set-group-ID bits.
+            rustix::fs::fchmod(fd, Mode::from_raw_mode(st.st_mode))?;
+            rustix::fs::futimens(fd, &times)
+        }
+    }
 }
 
 fn e_name(name: &std::ffi::OsStr) -> String {
