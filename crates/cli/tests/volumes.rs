@@ -330,7 +330,9 @@ fn mount_and_tmpfs_flags() {
         [ "$(cat /www/index.html)" = page ] || exit 4
         ! touch /www/new 2>/dev/null || exit 5
         echo ok > /m/f || exit 6
-        echo ok > /scratch/f || exit 7"#;
+        echo ok > /scratch/f || exit 7
+        grep -q ' /m/inner tmpfs ' /proc/mounts || exit 8
+        echo ok > /m/inner/f || exit 9"#;
     ok(
         &h,
         &[
@@ -341,6 +343,9 @@ fn mount_and_tmpfs_flags() {
             "type=tmpfs,target=/scratch,tmpfs-size=1m",
             "--tmpfs",
             "/t:size=2m,mode=1770",
+            // Given before the volume it lies in: mounted on it all the same (parents first, as Docker).
+            "--tmpfs",
+            "/m/inner",
             "--mount",
             "type=bind,source=/tmp/site,target=/www,readonly",
             "--mount",
@@ -365,6 +370,11 @@ fn mount_and_tmpfs_flags() {
         assert!(mounts.contains(m), "{m} not in {mounts}");
     }
     h.sh_ok("! test -e /tmp/site/new");
+    // The tmpfs's mount point was made in the volume; what was written went to the tmpfs.
+    h.sh_ok(&format!(
+        "test -d {0}/inner && ! test -e {0}/inner/f && test -e {0}/f",
+        data(&h, "mv")
+    ));
     ok(&h, &["rm", "flags"]);
 }
 

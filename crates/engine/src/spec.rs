@@ -107,6 +107,23 @@ pub fn capabilities(config: &Config) -> Result<HashSet<Capability>, SpecError> {
     Ok(set)
 }
 
+/// Orders the spec's mounts so that none comes before a mount on one of its parents, as Docker sorts a
+/// container's mounts by the depth of their destination (stable: mounts of one depth keep their order). A
+/// `--tmpfs /data/x` given with a volume on `/data` is then mounted on the volume, not under it where the
+/// volume would hide it, and a mount point in a volume is made in the volume itself (through descriptors:
+/// other containers may share it).
+pub(crate) fn order_mounts(spec: &mut Spec) {
+    let depth = |m: &Mount| {
+        m.destination()
+            .components()
+            .filter(|c| matches!(c, std::path::Component::Normal(_)))
+            .count()
+    };
+    let mut mounts = spec.mounts().clone().unwrap_or_default();
+    mounts.sort_by_key(depth);
+    spec.set_mounts(Some(mounts));
+}
+
 fn bind(src: &Path, dst: &Path, ro: bool) -> Mount {
     let mut options = vec!["rbind".to_string(), "rprivate".to_string()];
     if ro {
@@ -368,6 +385,25 @@ pub fn build(
 mod tests {
     use super::*;
     use crate::container::HostConfig;
+
+    #[test]
+    fn mounts_are_ordered_parents_first_keeping_the_order_of_one_depth() {
+        let mut spec = Spec::default();
+        spec.set_mounts(Some(vec![
+            bind(Path::new("/v"), Path::new("/data/x/sub"), false),
+            bind(Path::new("/a"), Path::new("/b"), false),
+            bind(Path::new("/v"), Path::new("/data"), false),
+            bind(Path::new("/a"), Path::new("/a"), false),
+        ]));
+        order_mounts(&mut spec);
+        let order: Vec<_> = spec
+            .mounts()
+            .iter()
+            .flatten()
+            .map(|m| m.destination().to_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(order, ["/b", "/data", "/a", "/data/x/sub"]);
+    }
 
     fn config() -> Config {
         Config {

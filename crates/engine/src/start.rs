@@ -179,6 +179,7 @@ fn prepare(ctx: &Context, c: &Container) -> Result<supervisor::Prepared, EngineE
         &ctx.paths.cgroup(&c.id),
     )?;
     volume::add_mounts(ctx, c, &mut spec)?;
+    spec::order_mounts(&mut spec);
     // The template's mount namespace belongs to the host's user namespace: a container in a user
     // namespace of its own cannot join it, and copies the caller's instead.
     let mount_template = match c.config.host.userns {
