@@ -166,11 +166,11 @@
 //! PRIMARY KEY (`network_id`, `address`); index `cni_addresses_attachment` on the attachment's key.
 #![forbid(unsafe_code)]
 
+mod error;
 mod tx;
 
 use std::fs::{DirBuilder, OpenOptions};
-use std::io::{self, Write};
-use std::net::IpAddr;
+use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::thread;
@@ -179,6 +179,8 @@ use std::time::{Duration, Instant};
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 
+use error::is_full;
+pub use error::StateError;
 pub use tx::{
     Allocation, CniAttachmentRow, ContainerRef, ContainerRow, EndpointRow, EventRow, NetworkRow,
     NewContainer, NewEvent, NewNetwork, NewVolume, PortRow, ReadTx, VolumeRow, WriteTx,
@@ -297,103 +299,11 @@ const MIGRATIONS: &[&str] = &[
 /// The schema version this build creates and understands.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 
-/// Errors of the state store.
-#[derive(Debug, thiserror::Error)]
-pub enum StateError {
-    #[error("cannot create state directory {path}")]
-    CreateRoot {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    #[error("cannot open state database {path}")]
-    Open {
-        path: PathBuf,
-        #[source]
-        source: rusqlite::Error,
-    },
-    #[error("cannot create state database {path}")]
-    CreateDb {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    #[error("state database {path} cannot use write-ahead logging (journal mode is {mode:?})")]
-    NoWal { path: PathBuf, mode: String },
-    #[error("cannot migrate state database {path} to schema version {version}")]
-    Migrate {
-        path: PathBuf,
-        version: u32,
-        #[source]
-        source: rusqlite::Error,
-    },
-    #[error(
-        "state database {path} has schema version {found}, newer than this minotaur knows ({known}): \
-         use a newer minotaur"
-    )]
-    TooNew {
-        path: PathBuf,
-        found: u32,
-        known: u32,
-    },
-    #[error("state database {path}: cannot {op} transaction")]
-    Transaction {
-        path: PathBuf,
-        op: &'static str,
-        #[source]
-        source: rusqlite::Error,
-    },
-    /// SQLite's `SQLITE_FULL`: the file system holding the database has no room left.
-    #[error("state database {path}: no space left on its file system")]
-    Full { path: PathBuf },
-    #[error("state database {path}: cannot {what}")]
-    Query {
-        path: PathBuf,
-        what: String,
-        #[source]
-        source: rusqlite::Error,
-    },
-    #[error("{kind} name {name:?} is already in use")]
-    NameInUse { kind: &'static str, name: String },
-    #[error("{kind} ID {id} is already in use")]
-    IdInUse { kind: &'static str, id: String },
-    #[error("network {network} has no free address")]
-    AddressesExhausted { network: String },
-    #[error("address {address} is already in use on network {network}")]
-    AddressInUse { network: String, address: IpAddr },
-    #[error("port {proto}/{host_port} of host address {host_ip} is already published by container {container_id}")]
-    PortInUse {
-        proto: String,
-        host_ip: String,
-        host_port: u16,
-        container_id: String,
-    },
-    #[error("no free host port for {proto} in {lo}-{hi}")]
-    PortsExhausted { proto: String, lo: u16, hi: u16 },
-    /// Containers (by ID) mount the volume.
-    #[error("volume {name} is in use by container {}", containers.join(", "))]
-    VolumeInUse {
-        name: String,
-        containers: Vec<String>,
-    },
-}
-
 /// The number of WAL frames (pages) past which a write first checkpoints the WAL (see
 /// [`Store::bound_wal`]). Every command reads the WAL's frames when it opens the database, so this bounds
 /// that read (at 256 pages it was a third of what the 1,000th container start cost more than the first); a
 /// checkpoint copies at most this many pages.
 const WAL_LIMIT: u32 = 64;
-
-impl StateError {
-    /// Whether the file system holding the database has no room left.
-    pub fn is_full(&self) -> bool {
-        match self {
-            StateError::Full { .. } => true,
-            StateError::Open { source, .. } | StateError::Migrate { source, .. } => is_full(source),
-            _ => false,
-        }
-    }
-}
 
 /// An open state database. One per process (or per thread): it holds one SQLite connection.
 pub struct Store {
@@ -679,11 +589,6 @@ fn keep_reserve(root: &Path) {
         drop(file);
         let _ = std::fs::remove_file(&path);
     }
-}
-
-/// Whether SQLite failed for want of room.
-pub(crate) fn is_full(e: &rusqlite::Error) -> bool {
-    e.sqlite_error_code() == Some(ErrorCode::DiskFull)
 }
 
 fn tx_error(path: &Path, op: &'static str, source: rusqlite::Error) -> StateError {

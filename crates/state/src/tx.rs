@@ -8,7 +8,7 @@ use std::path::Path;
 
 use rusqlite::{ffi, params, Connection, OptionalExtension, Row};
 
-use crate::StateError;
+use crate::error::StateError;
 
 mod cni;
 mod event;
@@ -181,7 +181,7 @@ impl<'a> ReadTx<'a> {
         let path = self.path.to_owned();
         let what = what.into();
         move |source| {
-            if crate::is_full(&source) {
+            if crate::error::is_full(&source) {
                 StateError::Full { path }
             } else {
                 StateError::Query { path, what, source }

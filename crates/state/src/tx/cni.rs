@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use rusqlite::{ffi, params, OptionalExtension, Row};
 
 use super::{ReadTx, WriteTx};
-use crate::StateError;
+use crate::error::StateError;
 
 /// A row of the `cni_attachments` table.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 use rusqlite::{params, Row};
 
 use super::{ReadTx, WriteTx};
-use crate::StateError;
+use crate::error::StateError;
 
 /// How many events the table keeps: an insert deletes those older than the last this many. Docker's
 /// daemon keeps 256 in memory; a store outlives daemons' restarts, so it keeps more.

@@ -3,7 +3,7 @@
 use rusqlite::{ffi, params, OptionalExtension, Row};
 
 use super::{ReadTx, WriteTx};
-use crate::StateError;
+use crate::error::StateError;
 
 /// A volume to insert. `config` must be valid JSON.
 #[derive(Clone, Copy, Debug)]
