@@ -15,7 +15,10 @@ new=$(realpath "$1") old=${2:+$(realpath "$2")} runs=${3:-20}
 mkdir -p bench/results
 out=$PWD/bench/results/bridge-$(date +%Y%m%d-%H%M%S)
 tmp=$(mktemp -d /var/tmp/minotaur-bench.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+# minotaur's default cgroup parent, made in the host's hierarchies (the box has no cgroup namespace).
+before=$(ls -d /sys/fs/cgroup/*/minotaur 2>/dev/null || true)
+. bench/box.sh
+trap 'rm -rf "$tmp"; new_cgroups_cleanup "$before" /sys/fs/cgroup/*/minotaur' EXIT
 unshare --net --mount --pid --uts --ipc --fork --kill-child --mount-proc --propagation private -- \
   bash "$PWD/bench/bridge-box.sh" "$new" "$old" "$runs" "$tmp" "$PWD/bench" | tee "$out.txt"
 echo "results: $out.txt"

@@ -27,10 +27,10 @@ fi
 mkdir -p bench/results
 out=$PWD/bench/results/compose-$(date +%Y%m%d-%H%M%S)
 tmp=$(mktemp -d /var/tmp/minotaur-bench.XXXXXX)
-before=$(ls -d /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/*/docker /sys/fs/cgroup/docker 2>/dev/null || true)
+before=$(ls -d /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/*/minotaur /sys/fs/cgroup/*/docker /sys/fs/cgroup/docker 2>/dev/null || true)
 . bench/box.sh
 cleanup() {
-  new_cgroups_cleanup "$before" /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/*/docker /sys/fs/cgroup/docker
+  new_cgroups_cleanup "$before" /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/*/docker /sys/fs/cgroup/docker /sys/fs/cgroup/*/minotaur
   rm -rf "$tmp"
 }
 trap cleanup EXIT

@@ -20,7 +20,10 @@ fi
 mkdir -p bench/results
 out=$PWD/bench/results/image-scale-$(date +%Y%m%d-%H%M%S)
 tmp=$(mktemp -d /var/tmp/minotaur-bench.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+# minotaur's default cgroup parent, made in the host's hierarchies (the box has no cgroup namespace).
+before=$(ls -d /sys/fs/cgroup/*/minotaur 2>/dev/null || true)
+. bench/box.sh
+trap 'rm -rf "$tmp"; new_cgroups_cleanup "$before" /sys/fs/cgroup/*/minotaur' EXIT
 unshare --net --mount --pid --uts --ipc --fork --kill-child --mount-proc --propagation private -- \
   bash -c '
     set -euo pipefail

@@ -24,10 +24,10 @@ stamp=$(date +%Y%m%d-%H%M%S)
 out=$PWD/bench/results/networks-$stamp
 tmp=$(mktemp -d /var/tmp/minotaur-bench.XXXXXX)
 # Parent cgroups podman creates and never removes (v1: one per controller); removed afterwards if new.
-before=$(ls -d /sys/fs/cgroup/*/libpod_parent 2>/dev/null || true)
+before=$(ls -d /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/*/minotaur 2>/dev/null || true)
 . bench/box.sh
 cleanup() {
-  new_cgroups_cleanup "$before" /sys/fs/cgroup/*/libpod_parent
+  new_cgroups_cleanup "$before" /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/*/minotaur
   connect_cgroup_cleanup "$tmp"
   rm -rf "$tmp"
 }

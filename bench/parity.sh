@@ -33,10 +33,10 @@ mkdir -p bench/results
 stamp=$(date +%Y%m%d-%H%M%S)
 out=$PWD/bench/results/parity-$stamp
 tmp=$(mktemp -d /var/tmp/minotaur-parity.XXXXXX)
-before=$(ls -d /sys/fs/cgroup/*/docker /sys/fs/cgroup/docker 2>/dev/null || true)
+before=$(ls -d /sys/fs/cgroup/*/docker /sys/fs/cgroup/*/minotaur /sys/fs/cgroup/docker 2>/dev/null || true)
 . bench/box.sh
 cleanup() {
-  new_cgroups_cleanup "$before" /sys/fs/cgroup/*/docker /sys/fs/cgroup/docker
+  new_cgroups_cleanup "$before" /sys/fs/cgroup/*/docker /sys/fs/cgroup/docker /sys/fs/cgroup/*/minotaur
   rm -rf "$tmp"
 }
 trap cleanup EXIT

@@ -15,10 +15,10 @@ new=$(realpath "$1") old=$(realpath "$2") count=${3:-1000} runs=${4:-10} rounds=
 mkdir -p bench/results
 out=$PWD/bench/results/scale-$(date +%Y%m%d-%H%M%S)
 tmp=$(mktemp -d /var/tmp/minotaur-bench.XXXXXX)
-before=$(ls -d /sys/fs/cgroup/*/libpod_parent 2>/dev/null || true)
+before=$(ls -d /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/*/minotaur 2>/dev/null || true)
 . bench/box.sh
 cleanup() {
-  new_cgroups_cleanup "$before" /sys/fs/cgroup/*/libpod_parent
+  new_cgroups_cleanup "$before" /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/*/minotaur
   rm -rf "$tmp"
 }
 trap cleanup EXIT
