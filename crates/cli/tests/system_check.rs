@@ -10,6 +10,18 @@ use minotaur_testhost::wait_until;
 
 const GHOST: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
+/// `system check --repair` succeeds, and a `system check` after it finds nothing.
+fn repair(h: &minotaur_testhost::TestHost) {
+    let repaired = h.mino(&["system", "check", "--repair"]);
+    assert_eq!(
+        repaired.status.code(),
+        Some(0),
+        "{}",
+        common::show(&repaired)
+    );
+    assert_eq!(ok(h, &["system", "check"]), "");
+}
+
 #[test]
 fn system_check_finds_what_a_crash_leaves_and_repair_fixes_it() {
     let Some(h) = host() else { return };
@@ -99,15 +111,7 @@ fn system_check_finds_what_a_crash_leaves_and_repair_fixes_it() {
     let findings: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON findings");
     assert_eq!(findings.as_array().map(Vec::len), Some(17), "{findings}");
 
-    let repaired = h.mino(&["system", "check", "--repair"]);
-    assert_eq!(
-        repaired.status.code(),
-        Some(0),
-        "{}{}",
-        String::from_utf8_lossy(&repaired.stdout),
-        String::from_utf8_lossy(&repaired.stderr)
-    );
-    assert_eq!(ok(&h, &["system", "check"]), "");
+    repair(&h);
 
     // What was repaired is gone or back; what is not ours is still there.
     h.sh_ok(&format!(
@@ -183,9 +187,7 @@ fn system_check_compares_minotaurs_table_and_leaves_other_tables_alone() {
         .map(String::as_str)
         .collect::<Vec<_>>(),
     );
-    let repaired = h.mino(&["system", "check", "--repair"]);
-    assert_eq!(repaired.status.code(), Some(0));
-    assert_eq!(ok(&h, &["system", "check"]), "");
+    repair(&h);
     let ports = h.sh_ok("nft list map inet minotaur ports4");
     assert!(
         ports.contains(&format!("tcp . 8085 : {address} . 80")),
@@ -258,14 +260,7 @@ fn system_check_compares_the_connect4_map_element_by_element() {
             format!("container web: orphan published port element tcp *:8086 -> {web}:80"),
         ]
     );
-    let repaired = h.mino(&["system", "check", "--repair"]);
-    assert_eq!(
-        repaired.status.code(),
-        Some(0),
-        "{}",
-        common::show(&repaired)
-    );
-    assert_eq!(ok(&h, &["system", "check"]), "");
+    repair(&h);
     ok(&h, &["rm", "-f", "web", "quiet"]);
     assert_eq!(ok(&h, &["system", "check"]), "");
 }
@@ -356,15 +351,7 @@ fn a_store_that_lost_its_last_commits_is_found_and_repaired() {
             "{expected:?} not in:\n{report}"
         );
     }
-    let repaired = h.mino(&["system", "check", "--repair"]);
-    assert_eq!(
-        repaired.status.code(),
-        Some(0),
-        "{}{}",
-        String::from_utf8_lossy(&repaired.stdout),
-        String::from_utf8_lossy(&repaired.stderr)
-    );
-    assert_eq!(ok(&h, &["system", "check"]), "");
+    repair(&h);
     assert_eq!(inspect(&h, "live", "{{.State.Status}}"), "exited");
     // The record whose files were removed is gone with them; the one recorded running has exited.
     assert_eq!(status(&h, &["inspect", "gone"]), 1);
