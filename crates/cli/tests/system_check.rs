@@ -356,32 +356,21 @@ fn a_store_that_lost_its_last_commits_is_found_and_repaired() {
     // The record whose files were removed is gone with them; the one recorded running has exited.
     assert_eq!(status(&h, &["inspect", "gone"]), 1);
     ok(&h, &["rm", "live"]);
-    ok(
-        &h,
-        &[
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "--name",
-            "late",
-            "host",
-            "true",
-        ],
-    );
-    ok(
-        &h,
-        &[
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "--name",
-            "gone",
-            "host",
-            "true",
-        ],
-    );
+    for name in ["late", "gone"] {
+        ok(
+            &h,
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "--name",
+                name,
+                "host",
+                "true",
+            ],
+        );
+    }
     assert_eq!(ok(&h, &["system", "check"]), "");
     assert_eq!(ok(&h, &["ps", "-aq"]), "");
 }
