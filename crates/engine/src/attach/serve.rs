@@ -22,6 +22,8 @@ use crate::logs::{LogWriter, Stream};
 /// How long a write to an attacher (other than the one that started the container) may block before the
 /// attacher is dropped: a stopped `attach` must not stop the container's output for long.
 const ATTACHER_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a container runs before its supervisor gives back the memory it no longer needs.
+const SHED_AFTER: Duration = Duration::from_millis(100);
 
 /// Where attachers' input goes.
 pub(crate) enum Input {
@@ -131,9 +133,11 @@ pub(crate) fn serve(mut s: Streams<'_>) -> (WaitStatus, Attachers) {
     let mut status: Option<WaitStatus> = None;
     // Allocated at the first read: a container that stays quiet never costs the supervisor its pages.
     let mut buf: Vec<u8> = Vec::new();
-    // The supervisor gives back what it no longer needs right before it first sleeps (see
-    // `minotaur_sys::shed_memory`): from then on only this loop's code is touched again.
-    let mut shed = true;
+    // The supervisor gives back what it no longer needs (see `minotaur_sys::shed_memory`) once the
+    // container has run for a moment: from then on only this loop's code is touched again. Not at once: a
+    // container that exits within its first moments (a `run --rm` of a short command) leaves the supervisor
+    // its records and removal to do, which would fault every page given back in again.
+    let mut shed_at = Some(Instant::now() + SHED_AFTER);
     loop {
         let streams_open = s.out.is_some() || s.err.is_some() || s.console.is_some();
         if status.is_some() && !streams_open {
@@ -196,10 +200,25 @@ pub(crate) fn serve(mut s: Streams<'_>) -> (WaitStatus, Attachers) {
         } else {
             PollTimeout::NONE
         };
-        if std::mem::take(&mut shed) {
-            minotaur_sys::shed_memory();
-        }
+        let timeout = match shed_at.filter(|_| running) {
+            Some(at) => {
+                let left = at.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    shed_at = None;
+                    minotaur_sys::shed_memory();
+                    timeout
+                } else {
+                    let ms = left.as_micros().div_ceil(1000) as u16;
+                    match i32::from(timeout) {
+                        t if t >= 0 && t <= i32::from(ms) => timeout,
+                        _ => PollTimeout::from(ms),
+                    }
+                }
+            }
+            None => timeout,
+        };
         match poll(&mut fds, timeout) {
+            Ok(0) if shed_at.is_some() && running => {}
             Ok(0) if ticking => {}
             Ok(0) => break,
             Ok(_) => {}
