@@ -13,7 +13,7 @@ use minotaur_compose::model::{FileReference, Service, Ulimit};
 use minotaur_compose::Project;
 use minotaur_engine::container::{HostConfig, NetworkRequest, Seccomp};
 use minotaur_engine::create::CreateRequest;
-use minotaur_engine::health::Healthcheck;
+use minotaur_engine::healthcheck::Healthcheck;
 use minotaur_engine::parse::{self, Bind, ParseError, VolumeMount};
 use minotaur_engine::restart::RestartPolicy;
 

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use crate::container::{Container, Status};
 use crate::context::Context;
 use crate::error::EngineError;
-use crate::health::HealthStatus;
+use crate::healthcheck::HealthStatus;
 use crate::network::{dns, ports, restore};
 use crate::parse::NsMode;
 use crate::process::alive;

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::health::{Health, Healthcheck};
+use crate::healthcheck::{Health, Healthcheck};
 use crate::ids::{ContainerId, ContainerName};
 use crate::parse::{Bind, NsMode, PortMapping, VolumeMount};
 use crate::restart::RestartPolicy;
@@ -328,7 +328,7 @@ impl Container {
                         && x.state
                             .readiness
                             .as_ref()
-                            .is_some_and(|h| h.status == crate::health::HealthStatus::Healthy)
+                            .is_some_and(|h| h.status == crate::healthcheck::HealthStatus::Healthy)
                 })
     }
 

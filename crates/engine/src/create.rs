@@ -18,7 +18,7 @@ use crate::container::{Config, Container, HostConfig, NetworkRequest, State};
 use crate::context::Context;
 use crate::error::{io_err, EngineError};
 use crate::events;
-use crate::health::Healthcheck;
+use crate::healthcheck::Healthcheck;
 use crate::ids::{ContainerId, ContainerName};
 use crate::network::record::{is_bridge_mode, Network};
 use crate::network::{attach, dns, netns, ports, restore};
@@ -52,11 +52,11 @@ pub struct CreateRequest {
     pub stop_signal: Option<String>,
     pub stop_timeout: Option<u32>,
     /// `--health-*` (`None`: the image's healthcheck applies).
-    pub healthcheck: Option<crate::health::Healthcheck>,
+    pub healthcheck: Option<crate::healthcheck::Healthcheck>,
     /// A readiness check (Kubernetes' readinessProbe).
-    pub readiness: Option<crate::health::Healthcheck>,
+    pub readiness: Option<crate::healthcheck::Healthcheck>,
     /// A startup check (Kubernetes' startupProbe).
-    pub startup: Option<crate::health::Healthcheck>,
+    pub startup: Option<crate::healthcheck::Healthcheck>,
     pub host: HostConfig,
 }
 
@@ -353,7 +353,7 @@ fn resolve_image(
     let health = images
         .config_document(&id)?
         .as_ref()
-        .and_then(crate::health::from_image_config);
+        .and_then(crate::healthcheck::from_image_config);
     Ok((id.to_string(), cfg.config().clone(), health))
 }
 

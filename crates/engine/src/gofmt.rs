@@ -3,7 +3,7 @@
 //!
 //! gtmpl prints a list or a map in Rust's debug form and its `printf` knows few verbs (`%q` of a string gives
 //! the escaped text without quotes), so both are ours. A value knows whether it stands for a Go struct or a
-//! Go map from [`STRUCT_FIELDS`], a key a template cannot name that [`crate::docker_types`] puts in the maps it
+//! Go map from [`STRUCT_FIELDS`], a key a template cannot name that the `docker_types` module puts in the maps it
 //! makes from struct types, listing the fields in their Go order: `%v` of a struct is `{v1 v2}` in that
 //! order, of a map `map[k1:v1 k2:v2]` sorted by key.
 

@@ -92,9 +92,9 @@ mod tests {
         s.status = Status::Restarting;
         assert_eq!(status(&s, now), "Restarting (3) 2 seconds ago");
         s.status = Status::Running;
-        s.health = Some(crate::health::Health::default());
+        s.health = Some(crate::healthcheck::Health::default());
         assert_eq!(status(&s, now), "Up 5 minutes (health: starting)");
-        s.health.as_mut().unwrap().status = crate::health::HealthStatus::Healthy;
+        s.health.as_mut().unwrap().status = crate::healthcheck::HealthStatus::Healthy;
         assert_eq!(status(&s, now), "Up 5 minutes (healthy)");
     }
 }

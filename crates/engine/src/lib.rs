@@ -30,6 +30,7 @@ pub mod exec;
 pub mod filters;
 pub mod gofmt;
 pub mod health;
+pub mod healthcheck;
 pub mod human;
 pub mod ids;
 pub mod image;

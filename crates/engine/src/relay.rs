@@ -1,7 +1,7 @@
 //! Relaying a container process's life to the caller: one `poll(2)` loop that copies its output (to the log
 //! and, attached, to this process's stdout and stderr), feeds it this process's input through its terminal,
 //! forwards the signals this process gets, and ends when it has exited. Used by `exec`; the supervisor serves a
-//! container's streams in its own loop ([`crate::attach::serve`]).
+//! container's streams in its own loop (the `attach` module's `serve`).
 
 use std::io::{self, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};

@@ -10,7 +10,7 @@
 //!   lasted 10 s or more starts the delay over.
 //! - `RestartCount` counts the restarts the policy made since the user last started the container.
 //!
-//! After a reboot there is no supervisor left: `system boot` (see [`crate::boot`]) starts the `always`
+//! After a reboot there is no supervisor left: `system boot` (see the `boot` module) starts the `always`
 //! containers and the `unless-stopped` ones the user did not stop.
 
 use std::fmt;

@@ -43,7 +43,7 @@ use crate::context::Context;
 use crate::error::{io_err, sys_err, EngineError};
 use crate::events;
 use crate::health::monitor::Monitor;
-use crate::health::Health;
+use crate::healthcheck::Health;
 use crate::logs::LogWriter;
 use crate::network::dns;
 use crate::process::{pidfd_inode, read_report, start_time};
@@ -480,7 +480,7 @@ fn supervise(
     log::debug!("supervise {}: started", c.name);
     let me = std::process::id() as i32;
     let begun = Instant::now();
-    let runs = |h: &Option<crate::health::Healthcheck>| h.as_ref().is_some_and(|h| h.runs());
+    let runs = |h: &Option<crate::healthcheck::Healthcheck>| h.as_ref().is_some_and(|h| h.runs());
     let has_check = runs(&c.config.healthcheck);
     let has_readiness = runs(&c.config.readiness);
     let has_startup = runs(&c.config.startup);

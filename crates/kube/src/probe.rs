@@ -21,7 +21,7 @@ use k8s_openapi::api::core::v1::{
     TCPSocketAction,
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use minotaur_engine::health::{Action, Healthcheck};
+use minotaur_engine::healthcheck::{Action, Healthcheck};
 
 const SECOND: i64 = 1_000_000_000;
 const PERIOD: i32 = 10;
@@ -76,7 +76,7 @@ pub fn check(field: &str, p: &Probe, c: &KContainer, kill: bool) -> Result<Healt
         for hd in h.http_headers.iter().flatten() {
             test.push(format!("{}: {}", hd.name, hd.value));
         }
-        let action = minotaur_engine::health::netprobe::http_action(&test[1], &test[2..])
+        let action = minotaur_engine::healthcheck::http_action(&test[1], &test[2..])
             .map_err(|e| format!("{field}: {e}"))?;
         debug_assert!(matches!(action, Action::HttpGet { .. }));
         test

@@ -2,7 +2,7 @@
 //! flags (Docker's names), flattened into both commands' flags.
 
 use minotaur_engine::create::CreateRequest;
-use minotaur_engine::health::HealthFlags;
+use minotaur_engine::healthcheck::HealthFlags;
 use minotaur_engine::restart::RestartPolicy;
 
 #[derive(Debug, clap::Args)]

@@ -1,4 +1,4 @@
-//! What attaching to a container fails on (see [`crate::attach`]).
+//! What attaching to a container fails on (see the `attach` module).
 
 use std::io;
 

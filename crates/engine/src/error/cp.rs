@@ -1,4 +1,4 @@
-//! What `cp` fails on (see [`crate::cp`]).
+//! What `cp` fails on (see the `cp` module).
 
 use std::io;
 use std::path::PathBuf;

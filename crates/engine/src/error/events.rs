@@ -1,4 +1,4 @@
-//! What the `events` verb's arguments fail on (see [`crate::events`]).
+//! What the `events` verb's arguments fail on (see the `events` module).
 
 /// Errors of the `events` verb's arguments.
 #[derive(Debug, thiserror::Error)]

@@ -1,4 +1,4 @@
-//! What `port-forward` fails on (see [`crate::portforward`]).
+//! What `port-forward` fails on (see the `portforward` module).
 
 use std::io;
 use std::net::SocketAddr;

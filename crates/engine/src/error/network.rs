@@ -1,4 +1,4 @@
-//! What the network modules (`crate::network`) fail on: bad network input, conflicts, and the kernel and
+//! What the network modules (`network`) fail on: bad network input, conflicts, and the kernel and
 //! firewall errors below.
 
 use std::net::IpAddr;

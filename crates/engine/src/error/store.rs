@@ -1,4 +1,4 @@
-//! What reading and writing containers in the state store fails on (see [`crate::store`]).
+//! What reading and writing containers in the state store fails on (see the `store` module).
 
 use minotaur_state::StateError;
 

@@ -1,4 +1,4 @@
-//! What `--userns` fails on (see [`crate::userns`]): the mode, the subordinate ID files and their ranges.
+//! What `--userns` fails on (see the `userns` module): the mode, the subordinate ID files and their ranges.
 
 use std::path::PathBuf;
 

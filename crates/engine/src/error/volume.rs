@@ -1,4 +1,4 @@
-//! What volumes (`crate::volume`) fail on: unknown and in-use volumes, bad names, filters and mount points,
+//! What volumes (the `volume` module) fail on: unknown and in-use volumes, bad names, filters and mount points,
 //! and the store and file errors below.
 
 use std::io;

@@ -19,12 +19,14 @@ use nix::unistd::{pipe2, Pid};
 
 use super::netprobe::NetProbe;
 use super::step::Step;
-use super::{go_format, rfc3339, Action, Health, HealthResult, HealthStatus, Healthcheck, Role};
 use crate::attach::serve::Ticker;
 use crate::container::{Container, State};
 use crate::context::Context;
 use crate::error::EngineError;
 use crate::exec::{self, ExecRequest};
+use crate::healthcheck::{
+    go_format, rfc3339, Action, Health, HealthResult, HealthStatus, Healthcheck, Role,
+};
 use crate::ids::ContainerId;
 use crate::store;
 

@@ -29,7 +29,7 @@ use nix::poll::PollFlags;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use super::step::Step;
-use super::Action;
+use crate::healthcheck::Action;
 
 /// Bytes of a response read before its headers must be complete.
 const MAX_RESPONSE: usize = 16 * 1024;
@@ -37,65 +37,10 @@ const MAX_RESPONSE: usize = 16 * 1024;
 /// What an `HTTP-GET` or `TCP` test failed on.
 #[derive(Debug, thiserror::Error)]
 pub enum NetProbeError {
-    #[error("invalid health check URL {url:?}: {reason}")]
-    Url { url: String, reason: String },
-    #[error("invalid health check header {0:?}: expected NAME: VALUE")]
-    Header(String),
     #[error(transparent)]
     Netns(#[from] minotaur_net::netns::NetnsError),
     #[error("cannot make a socket in the container's network namespace")]
     Socket(#[source] io::Error),
-}
-
-/// The [`Action`] of `["HTTP-GET", url, headers...]`.
-pub fn http_action(url: &str, headers: &[String]) -> Result<Action, NetProbeError> {
-    let bad = |reason: &str| NetProbeError::Url {
-        url: url.to_owned(),
-        reason: reason.to_owned(),
-    };
-    let u = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
-    let tls = match u.scheme() {
-        "http" => false,
-        "https" => true,
-        _ => return Err(bad("only http and https are supported")),
-    };
-    let ip = match u.host() {
-        Some(url::Host::Ipv4(a)) => std::net::IpAddr::V4(a),
-        Some(url::Host::Ipv6(a)) => std::net::IpAddr::V6(a),
-        _ => return Err(bad("the host must be an IP address")),
-    };
-    let port = u
-        .port_or_known_default()
-        .unwrap_or(if tls { 443 } else { 80 });
-    let mut path = u.path().to_owned();
-    if let Some(q) = u.query() {
-        path.push('?');
-        path.push_str(q);
-    }
-    let headers = headers
-        .iter()
-        .map(|h| {
-            let (k, v) = h
-                .split_once(':')
-                .ok_or_else(|| NetProbeError::Header(h.clone()))?;
-            let k = k.trim();
-            let ok = !k.is_empty()
-                && k.bytes().all(|b| b.is_ascii_graphic() && b != b':')
-                && !v.contains(['\r', '\n']);
-            ok.then(|| (k.to_owned(), v.trim().to_owned()))
-                .ok_or_else(|| NetProbeError::Header(h.clone()))
-        })
-        .collect::<Result<_, _>>()?;
-    Ok(Action::HttpGet {
-        tls,
-        addr: SocketAddr::new(ip, port),
-        path,
-        host: match u.port() {
-            Some(p) => format!("{}:{p}", u.host_str().unwrap_or_default()),
-            None => u.host_str().unwrap_or_default().to_owned(),
-        },
-        headers,
-    })
 }
 
 /// The request an `HTTP-GET` check sends.
@@ -445,6 +390,7 @@ fn dial_error(addr: SocketAddr, e: &io::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::healthcheck::{http_action, TargetError};
 
     #[test]
     fn urls_and_headers_become_a_request() {
@@ -491,7 +437,7 @@ mod tests {
         }
         assert!(matches!(
             http_action("http://127.0.0.1/", &["nocolon".into()]),
-            Err(NetProbeError::Header(h)) if h == "nocolon"
+            Err(TargetError::Header(h)) if h == "nocolon"
         ));
         assert!(http_action("http://127.0.0.1/", &["X: a\r\nY: b".into()]).is_err());
     }

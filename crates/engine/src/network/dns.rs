@@ -275,7 +275,7 @@ mod tests {
     use super::*;
     use crate::container::tests::sample;
     use crate::container::Status;
-    use crate::health::{Health, HealthStatus, Healthcheck};
+    use crate::healthcheck::{Health, HealthStatus, Healthcheck};
     use crate::ids::ContainerId;
 
     #[test]

@@ -85,7 +85,7 @@ impl Endpoint {
 }
 
 /// A CNI attachment's data (the `cni_attachments` table's): a caller's network namespace on a network, made
-/// by `minotaur-cni` ADD (see [`crate::cni`]).
+/// by `minotaur-cni` ADD (see the `cni` module).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct CniRecord {
     /// The interface, addresses and host veth, as a container's; `ifname` is `CNI_IFNAME`.
