@@ -896,8 +896,17 @@ spec:
         Ok(seen.len() == 2)
     })
     .unwrap_or_else(|e| panic!("{e}: {seen:?}"));
-    // A pod that turns unready leaves the endpoints.
+    // A pod that turns unready leaves the endpoints. Its readiness is waited for first: with both pods
+    // still in the map, eight connections in a row can reach web-pod-1 by chance (the slot comes from
+    // each connection's source port, which the kernel does not always step evenly), and the checks below
+    // would then start from a map that still holds web-pod-0.
     ok(&h, &["exec", "web-pod-0-httpd", "rm", "/www/ready"]);
+    wait_for(
+        &h,
+        "web-pod-0-httpd",
+        "{{.State.Readiness.Status}}",
+        "unhealthy",
+    );
     wait_until("the cluster IP to lead to web-pod-1 alone", || {
         Ok((0..8).all(|_| get().as_deref() == Some("web-pod-1")))
     })
