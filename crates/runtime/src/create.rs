@@ -378,6 +378,16 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
     } else {
         bundle.clone()
     };
+    // On cgroup v2 the init is born in its cgroup (see `minotaur_sys::clone3_into`): moving it there after,
+    // by itself or by its parent, would wait for an RCU grace period (the thread-group lock). On v1 it moves
+    // itself through `tasks` first thing, which needs no such lock, or, in a new user namespace, its parent
+    // moves it.
+    let born_in = cgroup.as_ref().and_then(|cg| {
+        Some(crate::spawn::BornIn {
+            cgroup: cg,
+            directory: cg.v2_directory()?,
+        })
+    });
     let plan = Plan {
         spec,
         bundle,
@@ -401,9 +411,9 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
         own_mount_ns: new_mount,
         pause_before_pivot: opts.before_pivot.is_some(),
         shared_root: crate::plan::SharedRootUndo::default(),
-        cgroup: cgroup.as_ref().filter(|_| !new_user),
+        cgroup: cgroup.as_ref().filter(|_| !new_user && born_in.is_none()),
     };
-    let parent_adds = cgroup.as_ref().filter(|_| new_user);
+    let parent_adds = cgroup.as_ref().filter(|_| new_user && born_in.is_none());
     let add = |pid: Pid| -> Result<(), RuntimeError> {
         match parent_adds {
             Some(cg) => Ok(cg.add(pid)?),
@@ -423,6 +433,7 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
         parent_join,
         id_maps.as_ref(),
         opts.before_pivot,
+        born_in,
     );
     let cgroup = cgroup.or_else(|| scope_cgroup.take());
     match result {

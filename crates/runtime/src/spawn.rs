@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
@@ -36,12 +36,20 @@ pub(crate) fn ns_file(flag: CloneFlags) -> &'static str {
 /// driver systemd is asked to take it into a scope first.
 pub(crate) type ParentJoin<'a> = &'a dyn Fn(Pid) -> Result<(), RuntimeError>;
 
+/// A cgroup v2 directory the child is cloned into (`CLONE_INTO_CGROUP`), and its cgroup, which the parent
+/// moves the child into on a kernel without that flag. The plan then names no cgroup for the child to join.
+pub(crate) struct BornIn<'a> {
+    pub(crate) cgroup: &'a crate::Cgroup,
+    pub(crate) directory: OwnedFd,
+}
+
 pub(crate) fn spawn(
     mut plan: Plan<'_>,
     flags: CloneFlags,
     parent_join: Option<ParentJoin<'_>>,
     id_maps: Option<&(String, String)>,
     before_pivot: Option<BeforePivot<'_>>,
+    born_in: Option<BornIn<'_>>,
 ) -> Result<Spawned, RuntimeError> {
     let own_mount_ns = plan.own_mount_ns;
     let (mut status_rx, status_tx) = pipe()?;
@@ -98,7 +106,22 @@ pub(crate) fn spawn(
             return Err(e);
         }
     }
-    let clone = minotaur_sys::clone3(flags.bits() as u64).map_err(sys("clone3"));
+    // On cgroup v2 the child is born in its cgroup. A kernel older than 5.7 refuses the flag: the child is
+    // then cloned as before and its parent moves it before the go.
+    let mut move_after = None;
+    let clone = match &born_in {
+        Some(BornIn { cgroup, directory }) => {
+            match minotaur_sys::clone3_into(flags.bits() as u64, directory.as_fd()) {
+                Err(nix::errno::Errno::EINVAL | nix::errno::Errno::E2BIG) => {
+                    move_after = Some(*cgroup);
+                    minotaur_sys::clone3(flags.bits() as u64)
+                }
+                r => r,
+            }
+        }
+        None => minotaur_sys::clone3(flags.bits() as u64),
+    }
+    .map_err(sys("clone3"));
     let (pid, pidfd) = match clone {
         Ok(Clone3Result::Child) => {
             drop(status_rx);
@@ -129,6 +152,9 @@ pub(crate) fn spawn(
         let _ = waitpid(pid, None);
         e
     };
+    if let Some(cg) = move_after {
+        cg.add(pid).map_err(|e| reap(e.into()))?;
+    }
     if let Some(join) = parent_join {
         join(pid).map_err(reap)?;
     }

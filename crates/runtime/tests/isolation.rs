@@ -123,6 +123,45 @@ fn checker_sees_docker_isolation_on_a_read_only_host_root() {
     }
 }
 
+/// On a cgroup v2 host the init is born in its cgroup (`clone3` into the cgroup's directory) rather than
+/// moved there after: it runs there from its first instruction, and the cgroup goes with the container. The
+/// box's `/sys/fs/cgroup` becomes the unified hierarchy (on a hybrid host the one its `unified` mount has,
+/// without controllers), so the runtime takes the host for a v2 one.
+#[test]
+fn on_cgroup_v2_the_init_is_born_in_its_cgroup() {
+    let Some(h) = host() else { return };
+    if !h
+        .sh("grep -qw cgroup2 /proc/filesystems && mount -t cgroup2 cgroup2 /sys/fs/cgroup")
+        .status
+        .success()
+    {
+        eprintln!("skipped: no cgroup v2 hierarchy to mount");
+        return;
+    }
+    let parent = cgroup_parent();
+    // No cgroup namespace, so that the container sees its own cgroup's path.
+    let mut s = spec(&["cat", "/proc/self/cgroup"]);
+    let namespaces = s["linux"]["namespaces"].as_array_mut().unwrap();
+    namespaces.retain(|n| n["type"] != "cgroup");
+    s["linux"]["cgroupsPath"] = json!(format!("/{parent}/born"));
+    let out = run(&h, "born", &s, &[]);
+    assert!(
+        out.status.success(),
+        "failed ({}):\n{}",
+        out.status,
+        stderr(&out)
+    );
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listed.lines().any(|l| l == format!("0::/{parent}/born")),
+        "not in its cgroup: {listed}"
+    );
+    let left = format!("/sys/fs/cgroup/{parent}");
+    let gone = h.sh(&format!("test ! -e {left}")).status.success();
+    let _ = h.sh(&format!("rmdir {left}/born {left}"));
+    assert!(gone, "{left} left behind");
+}
+
 /// `hide`: a mount point of the host left out of the host's `/` bound as the root, with everything below it,
 /// while what is beside it comes along.
 #[test]

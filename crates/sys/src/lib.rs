@@ -133,6 +133,21 @@ pub enum Clone3Result {
 /// Unlike fork(2) this bypasses glibc's `pthread_atfork` handlers; the caller must be single-threaded (the same
 /// contract as [`fork`]), so no lock can be held by a thread that does not exist in the child.
 pub fn clone3(flags: u64) -> Result<Clone3Result, Errno> {
+    clone3_args(flags, None)
+}
+
+/// `CLONE_INTO_CGROUP` (Linux 5.7): not in the libc crate's constants.
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// [`clone3`] with the child born in the cgroup v2 directory `cgroup` (`CLONE_INTO_CGROUP`), as if it had
+/// been moved there before its first instruction. Moving a process afterwards (writing `cgroup.procs`)
+/// takes the kernel's thread-group lock for writing, whose writer waits for an RCU grace period; a clone
+/// into the cgroup takes it only for reading. `EINVAL` or `E2BIG` from a kernel older than 5.7.
+pub fn clone3_into(flags: u64, cgroup: BorrowedFd<'_>) -> Result<Clone3Result, Errno> {
+    clone3_args(flags, Some(cgroup))
+}
+
+fn clone3_args(flags: u64, cgroup: Option<BorrowedFd<'_>>) -> Result<Clone3Result, Errno> {
     let mut pidfd: libc::c_int = -1;
     let mut args = CloneArgs {
         flags: flags | libc::CLONE_PIDFD as u64,
@@ -140,6 +155,10 @@ pub fn clone3(flags: u64) -> Result<Clone3Result, Errno> {
         exit_signal: libc::SIGCHLD as u64,
         ..CloneArgs::default()
     };
+    if let Some(fd) = cgroup {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = fd.as_raw_fd() as u64;
+    }
     // SAFETY: `args` is a valid, fully initialised clone_args of the size passed; `pidfd` outlives the call and
     // the kernel writes one int to it. With no stack given the child resumes here on its own copy of the
     // address space, like fork(2); the caller is single-threaded (documented contract), so the child inherits

@@ -28,9 +28,12 @@ pub(crate) use v1::with_default_device_rules;
 
 use std::fs;
 use std::io::ErrorKind;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
 use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 
@@ -427,6 +430,21 @@ impl Cgroup {
                 });
             }
             std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// The cgroup's directory, opened for a child to be born in (`minotaur_sys::clone3_into`): on cgroup
+    /// v2 only, where a process is in one directory. `None` on v1, or when it cannot be opened (the caller
+    /// then moves the process as before).
+    pub fn v2_directory(&self) -> Option<OwnedFd> {
+        match (self.controllers.is_empty(), self.dirs.as_slice()) {
+            (true, [dir]) => nix::fcntl::open(
+                dir,
+                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .ok(),
+            _ => None,
         }
     }
 
