@@ -1,14 +1,12 @@
 //! `images --filter KEY=VALUE`: Docker's `dangling`, `reference`, `label`, `before` and `since`. Parsed once,
-//! before anything is listed; the images `before` and `since` name are looked up by [`Store::images_filtered`].
-//!
-//! [`Store::images_filtered`]: crate::Store::images_filtered
+//! before anything is listed; the images `before` and `since` name are looked up by the store's `images_filtered`.
 
 use std::collections::HashMap;
 use std::str::FromStr;
 
 use glob::{MatchOptions, Pattern};
 
-use crate::store::ImageSummary;
+use crate::listing::ImageSummary;
 
 /// Why an `images --filter` expression was refused.
 #[derive(Debug, thiserror::Error)]

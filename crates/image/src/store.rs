@@ -9,29 +9,13 @@ use oci_spec::image::ImageConfiguration;
 use serde::Serialize;
 
 use crate::error::{io_err, StoreError};
+use crate::filter::ImageFilter;
 use crate::index::{resolve_in, Index};
+use crate::listing::ImageSummary;
 use crate::reference::{Digest, ImageId, Reference};
 use crate::time::{parse_rfc3339, parse_rfc3339_nanos};
 
 const INDEX: &str = "repositories.json";
-
-/// One line of `images`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ImageSummary {
-    /// `<none>` for an untagged image.
-    pub repository: String,
-    /// `<none>` for an untagged image.
-    pub tag: String,
-    /// The digest this repository knows the image by (`images --digests`), if it was pulled or pushed.
-    pub digest: Option<Digest>,
-    pub id: ImageId,
-    /// RFC 3339, as in the image config.
-    pub created: String,
-    /// Seconds since the epoch of `created` (0 when unparsable), for "2 hours ago".
-    pub created_unix: i64,
-    /// Bytes of file content in the image's layers.
-    pub size: u64,
-}
 
 /// What `rmi` did, in order, as Docker prints it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,9 +166,8 @@ impl Store {
     /// are looked up first, so a missing one fails the listing; labels are read only if a filter asks.
     pub fn images_filtered(
         &self,
-        filters: &[crate::ImageFilter],
+        filters: &[ImageFilter],
     ) -> Result<Vec<ImageSummary>, StoreError> {
-        use crate::ImageFilter;
         let index = self.read_index()?;
         let mut created = std::collections::HashMap::new();
         for f in filters {
