@@ -13,7 +13,7 @@ mod render;
 use std::process::ExitCode;
 
 use clap::error::ErrorKind;
-use clap::{CommandFactory, Parser};
+use clap::CommandFactory;
 
 fn main() -> ExitCode {
     // Called as `minotaur-runc` (a link to this binary), it answers runc's command line.
@@ -26,11 +26,7 @@ fn main() -> ExitCode {
     if name == Some(std::ffi::OsStr::new("minotaur-cni")) {
         return cmd::cni::main();
     }
-    let parsed = match cli::parse_exec() {
-        Some(cli) => Ok(cli),
-        None => cli::Cli::try_parse(),
-    };
-    let cli = match parsed {
+    let cli = match cli::parse() {
         Ok(cli) => cli,
         Err(err) => return usage_error(err),
     };
