@@ -74,15 +74,16 @@ fn parse_from(args: Vec<OsString>) -> Result<Cli, clap::Error> {
 /// The command line parsed with only its subcommand's parser built, or `None` when that is not a clean
 /// parse.
 fn parse_one(args: &[OsString]) -> Option<Cli> {
-    let sub = crate::cmd::parser_of(subcommand_name(args)?)?;
+    let sub = crate::cmd::parser_of(subcommand_name(args, &[])?)?;
     let parser = Global::augment_args(top()).subcommand(sub);
     let matches = parser.try_get_matches_from(args).ok()?;
     Cli::from_arg_matches(&matches).ok()
 }
 
-/// The first word after minotaur's own options (all long, all taking a value: `--root DIR`,
-/// `--root=DIR`), or `None` at anything else (a short option, `--`, a word that is not UTF-8).
-fn subcommand_name(args: &[OsString]) -> Option<&str> {
+/// The first word after the program's own options, all long (`--root DIR`, `--root=DIR`, or one of
+/// `flags`, which take no value), or `None` at anything else (a short option, `--`, a word that is not
+/// UTF-8).
+pub fn subcommand_name<'a>(args: &'a [OsString], flags: &[&str]) -> Option<&'a str> {
     let mut words = args.iter().skip(1);
     while let Some(word) = words.next() {
         let word = word.to_str()?;
@@ -92,7 +93,7 @@ fn subcommand_name(args: &[OsString]) -> Option<&str> {
         if !word.starts_with("--") {
             return Some(word);
         }
-        if !word.contains('=') {
+        if !word.contains('=') && !flags.contains(&word) {
             words.next();
         }
     }
@@ -100,7 +101,7 @@ fn subcommand_name(args: &[OsString]) -> Option<&str> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use clap::CommandFactory;
 
@@ -114,12 +115,12 @@ mod tests {
         assert!(cmd.render_usage().to_string().contains("minotaur"));
     }
 
-    fn args(line: &str) -> Vec<OsString> {
+    pub(crate) fn args(line: &str) -> Vec<OsString> {
         line.split(' ').map(Into::into).collect()
     }
 
     /// `cmd` with the help texts of `from`.
-    fn help_of(cmd: clap::Command, from: &clap::Command) -> clap::Command {
+    pub(crate) fn help_of(cmd: clap::Command, from: &clap::Command) -> clap::Command {
         let cmd = cmd.about(None::<&str>).long_about(None::<&str>);
         let cmd = match from.get_about() {
             Some(about) => cmd.about(about.clone()),
@@ -131,20 +132,8 @@ mod tests {
         }
     }
 
-    /// `top()` and `parser_of` make what the derive makes: the full parser rebuilt from them, with the
-    /// help texts only the derive's variants carry copied over, is the derive's, setting for setting.
-    #[test]
-    fn every_subcommand_parser_alone_is_the_derives() {
-        let full = Cli::command();
-        let mut rebuilt = Global::augment_args(top());
-        for sub in full.get_subcommands() {
-            let name = sub.get_name();
-            let alone = crate::cmd::parser_of(name)
-                .unwrap_or_else(|| panic!("no parser_of({name:?})"))
-                .hide(sub.is_hide_set());
-            rebuilt = rebuilt.subcommand(help_of(alone, sub));
-        }
-        let rebuilt = help_of(rebuilt, &full);
+    /// Fails naming the first setting in which two parsers differ.
+    pub(crate) fn assert_same(rebuilt: &clap::Command, full: &clap::Command) {
         let (rebuilt, full) = (format!("{rebuilt:#?}"), format!("{full:#?}"));
         // The first line that differs, with the lines before it that say where it is.
         let lines: Vec<_> = rebuilt.lines().zip(full.lines()).collect();
@@ -161,6 +150,23 @@ mod tests {
             );
         }
         assert_eq!(rebuilt.lines().count(), full.lines().count());
+    }
+
+    /// `top()` and `parser_of` make what the derive makes: the full parser rebuilt from them, with the
+    /// help texts only the derive's variants carry copied over, is the derive's, setting for setting.
+    #[test]
+    fn every_subcommand_parser_alone_is_the_derives() {
+        let full = Cli::command();
+        let mut rebuilt = Global::augment_args(top());
+        for sub in full.get_subcommands() {
+            let name = sub.get_name();
+            let alone = crate::cmd::parser_of(name)
+                .unwrap_or_else(|| panic!("no parser_of({name:?})"))
+                .hide(sub.is_hide_set());
+            rebuilt = rebuilt.subcommand(help_of(alone, sub));
+        }
+        let rebuilt = help_of(rebuilt, &full);
+        assert_same(&rebuilt, &full);
         assert!(crate::cmd::parser_of("nosuch").is_none());
     }
 

@@ -45,7 +45,7 @@ fn main() -> ExitCode {
 
 /// `minotaur-runc`: runc's command line, its errors printed as runc's are (one line on stderr).
 fn runc_main() -> ExitCode {
-    let args = match <cmd::runtime::Args as clap::Parser>::try_parse() {
+    let args = match cmd::runtime::parse() {
         Ok(args) => args,
         Err(err) => {
             let _ = err.print();
