@@ -13,7 +13,7 @@ mod render;
 use std::process::ExitCode;
 
 use clap::error::ErrorKind;
-use clap::{CommandFactory, Parser};
+use clap::CommandFactory;
 
 fn main() -> ExitCode {
     // Called as `minotaur-runc` (a link to this binary), it answers runc's command line.
@@ -26,11 +26,7 @@ fn main() -> ExitCode {
     if name == Some(std::ffi::OsStr::new("minotaur-cni")) {
         return cmd::cni::main();
     }
-    let parsed = match cli::parse_exec() {
-        Some(cli) => Ok(cli),
-        None => cli::Cli::try_parse(),
-    };
-    let cli = match parsed {
+    let cli = match cli::parse() {
         Ok(cli) => cli,
         Err(err) => return usage_error(err),
     };
@@ -49,7 +45,7 @@ fn main() -> ExitCode {
 
 /// `minotaur-runc`: runc's command line, its errors printed as runc's are (one line on stderr).
 fn runc_main() -> ExitCode {
-    let args = match <cmd::runtime::Args as clap::Parser>::try_parse() {
+    let args = match cmd::runtime::parse() {
         Ok(args) => args,
         Err(err) => {
             let _ = err.print();

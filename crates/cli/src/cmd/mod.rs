@@ -121,6 +121,69 @@ pub enum Command {
     DnsServe(dns_serve::Args),
 }
 
+/// The parser of the subcommand `name` alone, as `Command`'s derive builds it among all the others, without
+/// what only help shows (a variant's doc comment, `hide`); `None` for a name that is no subcommand. Building
+/// every subcommand's arguments was the largest part of the binary's start (see `cli::parse`).
+pub fn parser_of(name: &str) -> Option<clap::Command> {
+    use clap::Args as _;
+    Some(match name {
+        "create" => create::Args::augment_args(clap::Command::new("create")),
+        "cp" => cp::Args::augment_args(clap::Command::new("cp")),
+        "run" => run::Args::augment_args(clap::Command::new("run")),
+        "exec" => exec::Args::augment_args(clap::Command::new("exec")),
+        "debug" => debug::Args::augment_args(clap::Command::new("debug")),
+        "capture" => capture::Args::augment_args(clap::Command::new("capture")),
+        "attach" => attach::Args::augment_args(clap::Command::new("attach")),
+        "start" => start::Args::augment_args(clap::Command::new("start")),
+        "stop" => stop::Args::augment_args(clap::Command::new("stop")),
+        "restart" => restart::Args::augment_args(clap::Command::new("restart")),
+        "kill" => kill::Args::augment_args(clap::Command::new("kill")),
+        "rm" => rm::Args::augment_args(clap::Command::new("rm")),
+        "ps" => ps::Args::augment_args(clap::Command::new("ps")),
+        "logs" => logs::Args::augment_args(clap::Command::new("logs")),
+        "wait" => wait::Args::augment_args(clap::Command::new("wait")),
+        "inspect" => inspect::Args::augment_args(clap::Command::new("inspect")),
+        "top" => top::Args::augment_args(clap::Command::new("top")),
+        "rename" => rename::Args::augment_args(clap::Command::new("rename")),
+        "port" => port::Args::augment_args(clap::Command::new("port")),
+        "port-forward" => port_forward::Args::augment_args(clap::Command::new("port-forward")),
+        "network" => network::Args::augment_args(clap::Command::new("network")),
+        "volume" => volume::Args::augment_args(clap::Command::new("volume")),
+        "system" => system::Args::augment_args(clap::Command::new("system")),
+        "container" => container::Args::augment_args(clap::Command::new("container")),
+        "diff" => diff::Args::augment_args(clap::Command::new("diff")),
+        "events" => events::Args::augment_args(clap::Command::new("events")),
+        "stats" => stats::Args::augment_args(clap::Command::new("stats")),
+        "version" => version::Args::augment_args(clap::Command::new("version")),
+        "completion" => completion::Args::augment_args(clap::Command::new("completion")),
+        "man" => man::Args::augment_args(clap::Command::new("man")),
+        "netns" => netns::Args::augment_args(clap::Command::new("netns")),
+        "nsenter" => nsenter::Args::augment_args(clap::Command::new("nsenter")),
+        "unshare" => unshare::Args::augment_args(clap::Command::new("unshare")),
+        "lsns" => lsns::Args::augment_args(clap::Command::new("lsns")),
+        "whois" => whois::Args::augment_args(clap::Command::new("whois")),
+        "graph" => graph::Args::augment_args(clap::Command::new("graph")),
+        "why" => why::Args::augment_args(clap::Command::new("why")),
+        "import" => import::Args::augment_args(clap::Command::new("import")),
+        "load" => load::Args::augment_args(clap::Command::new("load")),
+        "save" => save::Args::augment_args(clap::Command::new("save")),
+        "images" => images::Args::augment_args(clap::Command::new("images")),
+        "image" => image::Args::augment_args(clap::Command::new("image")),
+        "compose" => compose::Args::augment_args(clap::Command::new("compose")),
+        "kube" => kube::Args::augment_args(clap::Command::new("kube")),
+        "pull" => pull::Args::augment_args(clap::Command::new("pull")),
+        "push" => push::Args::augment_args(clap::Command::new("push")),
+        "login" => login::Args::augment_args(clap::Command::new("login")),
+        "logout" => logout::Args::augment_args(clap::Command::new("logout")),
+        "history" => history::Args::augment_args(clap::Command::new("history")),
+        "rmi" => rmi::Args::augment_args(clap::Command::new("rmi")),
+        "tag" => tag::Args::augment_args(clap::Command::new("tag")),
+        "runtime" => runtime::Args::augment_args(clap::Command::new("runtime")),
+        "dns-serve" => dns_serve::Args::augment_args(clap::Command::new("dns-serve")),
+        _ => return None,
+    })
+}
+
 /// Runs `command`. `describe` builds the description of the whole command line, for the subcommands that
 /// print it (`completion`, `man`).
 pub fn run(global: &Global, command: Command, describe: fn() -> clap::Command) -> CliResult {

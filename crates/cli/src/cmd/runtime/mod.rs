@@ -32,6 +32,16 @@ use crate::error::CliResult;
 #[derive(Debug, clap::Parser)]
 #[command(name = "minotaur-runc", version)]
 pub struct Args {
+    #[command(flatten)]
+    global: Global,
+
+    #[command(subcommand)]
+    verb: Verb,
+}
+
+/// runc's own options, given before or after the verb.
+#[derive(Debug, clap::Args)]
+struct Global {
     /// Where container state is kept
     #[arg(long, global = true, default_value = "/run/minotaur-runc")]
     root: PathBuf,
@@ -52,10 +62,10 @@ pub struct Args {
     /// system.slice:minotaur:ID by default), asked for over D-Bus
     #[arg(long, global = true)]
     systemd_cgroup: bool,
-
-    #[command(subcommand)]
-    verb: Verb,
 }
+
+/// runc's options that take no value: the others are followed by theirs.
+const FLAGS: [&str; 2] = ["--debug", "--systemd-cgroup"];
 
 #[derive(Debug, clap::Subcommand)]
 enum Verb {
@@ -77,9 +87,63 @@ enum Verb {
 }
 
 /// Runs one verb. Errors go to `--log` as well when it is set (containerd's shim reads them there).
+/// runc's top-level settings, as `Args`'s derive gives them (a test keeps the two the same).
+fn top() -> clap::Command {
+    clap::Command::new("minotaur-runc")
+        .group(clap::ArgGroup::new("Args").multiple(true))
+        .version(env!("CARGO_PKG_VERSION"))
+        .subcommand_required(true)
+        .arg_required_else_help(true)
+}
+
+/// The parser of the verb `name` alone, as `Verb`'s derive builds it among the others; `None` for a word
+/// that is no verb.
+fn parser_of(name: &str) -> Option<clap::Command> {
+    use clap::Args as _;
+    Some(match name {
+        "create" => create::Args::augment_args(clap::Command::new("create")),
+        "start" => start::Args::augment_args(clap::Command::new("start")),
+        "state" => state::Args::augment_args(clap::Command::new("state")),
+        "kill" => kill::Args::augment_args(clap::Command::new("kill")),
+        "delete" => delete::Args::augment_args(clap::Command::new("delete")),
+        "run" => run::Args::augment_args(clap::Command::new("run")),
+        "list" => list::Args::augment_args(clap::Command::new("list")),
+        "ps" => ps::Args::augment_args(clap::Command::new("ps")),
+        "exec" => exec::Args::augment_args(clap::Command::new("exec")),
+        "features" => features::Args::augment_args(clap::Command::new("features")),
+        "spec" => spec::Args::augment_args(clap::Command::new("spec")),
+        "pause" => pause::Args::augment_args(clap::Command::new("pause")),
+        "resume" => resume::Args::augment_args(clap::Command::new("resume")),
+        "update" => update::Args::augment_args(clap::Command::new("update")),
+        "events" => events::Args::augment_args(clap::Command::new("events")),
+        _ => return None,
+    })
+}
+
+/// Parses runc's command line as `minotaur`'s is parsed (`cli::parse`): first with only the parser of the
+/// verb it names built, and by the full parser when that is not a clean parse, so that help, version and
+/// errors are printed as before.
+pub fn parse() -> Result<Args, clap::Error> {
+    parse_from(std::env::args_os().collect())
+}
+
+fn parse_from(args: Vec<std::ffi::OsString>) -> Result<Args, clap::Error> {
+    match parse_one(&args) {
+        Some(parsed) => Ok(parsed),
+        None => <Args as clap::Parser>::try_parse_from(args),
+    }
+}
+
+fn parse_one(args: &[std::ffi::OsString]) -> Option<Args> {
+    use clap::{Args as _, FromArgMatches as _};
+    let verb = parser_of(crate::cli::subcommand_name(args, &FLAGS)?)?;
+    let parser = Global::augment_args(top()).subcommand(verb);
+    Args::from_arg_matches(&parser.try_get_matches_from(args).ok()?).ok()
+}
+
 pub fn run(args: Args) -> CliResult {
-    let root = Root::new(&args.root);
-    let systemd = args.systemd_cgroup;
+    let root = Root::new(&args.global.root);
+    let systemd = args.global.systemd_cgroup;
     let result = match args.verb {
         Verb::Create(a) => create::run(&root, a, systemd),
         Verb::Start(a) => start::run(&root, a),
@@ -97,8 +161,8 @@ pub fn run(args: Args) -> CliResult {
         Verb::Update(a) => update::run(&root, a),
         Verb::Events(a) => events::run(&root, a),
     };
-    if let (Err(err), Some(log)) = (&result, &args.log) {
-        log_error(log, &args.log_format, &format!("{err:#}"));
+    if let (Err(err), Some(log)) = (&result, &args.global.log) {
+        log_error(log, &args.global.log_format, &format!("{err:#}"));
     }
     Ok(result?)
 }
@@ -192,5 +256,68 @@ mod tests {
         );
         std::fs::create_dir_all(root.path().join("run/systemd/system")).unwrap();
         assert_eq!(systemd_refusal(root.path()), None);
+    }
+}
+
+#[cfg(test)]
+mod parse_tests {
+    use clap::{Args as _, CommandFactory as _};
+
+    use super::*;
+    use crate::cli::tests::{args, assert_same, help_of};
+
+    #[test]
+    fn every_verb_parser_alone_is_the_derives() {
+        let full = Args::command();
+        let mut rebuilt = Global::augment_args(top());
+        for verb in full.get_subcommands() {
+            let name = verb.get_name();
+            let alone = parser_of(name).unwrap_or_else(|| panic!("no parser_of({name:?})"));
+            rebuilt = rebuilt.subcommand(help_of(alone, verb).hide(verb.is_hide_set()));
+        }
+        assert_same(&help_of(rebuilt, &full), &full);
+        assert!(parser_of("nosuch").is_none());
+    }
+
+    #[test]
+    fn a_command_line_parsed_alone_is_what_the_full_parser_makes() {
+        for line in [
+            "minotaur-runc state c",
+            "minotaur-runc --root /r --log /l --log-format json --systemd-cgroup create --bundle /b c",
+            "minotaur-runc --debug --root=/r start c",
+            "minotaur-runc create --root /r --bundle /b --pid-file /p --console-socket /s c",
+            "minotaur-runc delete --force c",
+            "minotaur-runc kill c KILL",
+            "minotaur-runc exec --process /p.json --detach c",
+            "minotaur-runc features",
+            "minotaur-runc --debug list",
+        ] {
+            let alone = parse_one(&args(line)).expect(line);
+            let full = <Args as clap::Parser>::try_parse_from(args(line)).expect(line);
+            assert_eq!(format!("{alone:?}"), format!("{full:?}"), "{line}");
+        }
+    }
+
+    #[test]
+    fn anything_but_a_clean_parse_is_left_to_the_full_parser() {
+        for line in [
+            "minotaur-runc",
+            "minotaur-runc --version",
+            "minotaur-runc --help",
+            "minotaur-runc help state",
+            "minotaur-runc state --help",
+            "minotaur-runc state",
+            "minotaur-runc stat c",
+            "minotaur-runc --root state c",
+            "minotaur-runc -x state c",
+        ] {
+            assert!(parse_one(&args(line)).is_none(), "{line}");
+            let from = parse_from(args(line)).map(|a| format!("{a:?}"));
+            let full = <Args as clap::Parser>::try_parse_from(args(line)).map(|a| format!("{a:?}"));
+            match (from, full) {
+                (Err(a), Err(b)) => assert_eq!(a.render().to_string(), b.render().to_string()),
+                (a, b) => assert_eq!(a.ok(), b.ok(), "{line}"),
+            }
+        }
     }
 }
