@@ -11,6 +11,7 @@ pub mod bpf;
 pub mod pcap;
 pub mod resolve;
 mod shed;
+mod spawn;
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
@@ -19,6 +20,7 @@ use nix::unistd::Pid;
 
 pub use nix::unistd::ForkResult;
 pub use shed::shed_memory;
+pub use spawn::{clone_vfork, cwd_is_reachable, ExecArgs};
 
 /// Forks the calling process.
 ///
