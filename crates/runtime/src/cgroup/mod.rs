@@ -590,10 +590,11 @@ impl SelfJoin {
     /// Moves the calling process (single-threaded) into the cgroup.
     pub fn join(&self) -> Result<(), CgroupError> {
         for file in &self.files {
+            // The flags of `fs::write`, as the other writes here use.
             let written = nix::fcntl::open(
                 file.as_c_str(),
-                OFlag::O_WRONLY | OFlag::O_CLOEXEC,
-                Mode::empty(),
+                OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC | OFlag::O_CLOEXEC,
+                Mode::from_bits_truncate(0o666),
             )
             .and_then(|fd| nix::unistd::write(&fd, b"0"));
             if let Err(e) = written {
