@@ -21,6 +21,13 @@
 //!   [`Cgroup::add_self`]) before it joins the cgroup namespace, so it shows up there as the container's
 //!   processes do, with no round trip to the parent.
 //!   `CLONE_INTO_CGROUP` would do it at fork, but only on cgroup v2, and hybrid v1 hosts are common.
+//! - The child is cloned sharing the caller's memory (`CLONE_VM | CLONE_VFORK`, as posix_spawn(3) does; see
+//!   `minotaur_sys::clone_vfork`) rather than forked: copying the page tables of a 30 MB binary and taking
+//!   a copy-on-write fault for each page either side writes before the execve were a tenth of an `exec`'s
+//!   CPU. So every value the child passes to the kernel is prepared beforehand ([`init::ProcessPlan`],
+//!   [`SelfJoin`], the seccomp program, the PATH search), and the child allocates nothing until it fails.
+//!   Two cases still fork: a terminal, where the child waits for the parent's go (which a stopped parent
+//!   cannot give), and a time namespace to join, which setns(2) refuses to a process that shares its memory.
 //! - Without a terminal nothing goes back and forth: the parent reads the status pipe until it closes at
 //!   execve, or gets the child's failure. With one, the child first hands over the master of its pty.
 
@@ -40,7 +47,7 @@ use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use oci_spec::runtime::{Process, Spec};
 
-use crate::cgroup::{self, Cgroup};
+use crate::cgroup::{self, Cgroup, SelfJoin};
 use crate::init;
 use crate::status::{fail, At, Step};
 use crate::{await_exec, await_ready, pipe, seccomp, RuntimeError, GO};
@@ -109,7 +116,7 @@ pub fn exec(
     let cgroup = linux
         .cgroups_path()
         .as_ref()
-        .map(|p| Cgroup::open(&opts.cgroup_root, p))
+        .map(|p| Cgroup::open(&opts.cgroup_root, p).map(|cg| cg.self_join()))
         .transpose()?;
     let init_root = open(
         format!("/proc/{init_pid}/root").as_str(),
@@ -121,18 +128,34 @@ pub fn exec(
         source,
     })?;
     let plan = Plan {
-        process,
         init,
         init_root,
         flags,
         cgroup,
         seccomp,
         stdio: opts.stdio,
+        process_plan: init::ProcessPlan::new(process),
     };
     let terminal = process.terminal() == Some(true);
+    // The child shares this process's memory unless it must wait for the terminal's go (which it would
+    // wait for with this process stopped) or join a time namespace (which the kernel refuses to a process
+    // sharing its memory).
+    let shared = !terminal && !flags.contains(NsKind::Time.clone_flag());
+    // The child runs in this process's memory, so whoever could write the child's memory could write
+    // ours, and from the moment the child takes the container's credentials (before its execve) a
+    // container process with the same user and capabilities passes ptrace(2)'s access check on it
+    // (`/proc/PID/mem`). Not once the memory is not dumpable: then it takes CAP_SYS_PTRACE in this
+    // process's user namespace, which would let a container process take over a forked child before
+    // its capabilities are dropped just as well. execve makes the command's new memory dumpable again.
+    if shared {
+        nix::sys::prctl::set_dumpable(false).map_err(|source| RuntimeError::Sys {
+            what: "make this process's memory undumpable",
+            source,
+        })?;
+    }
 
     let (mut status_rx, status_tx) = pipe()?;
-    let (go_rx, go_tx) = if terminal {
+    let (mut go_rx, go_tx) = if terminal {
         let (rx, tx) = pipe()?;
         (Some(rx), Some(tx))
     } else {
@@ -143,17 +166,32 @@ pub fn exec(
     } else {
         None
     };
-    let clone = match minotaur_sys::clone3(0) {
-        Ok(Clone3Result::Child) => {
-            drop(status_rx);
-            drop(go_tx);
-            init::child_main(status_tx, |status| child(&plan, status, go_rx))
-        }
-        Ok(Clone3Result::Parent { child, pidfd }) => Ok((child, pidfd)),
-        Err(source) => Err(RuntimeError::Sys {
-            what: "clone3",
+    let clone = if shared {
+        // Runs in this process's memory (see `minotaur_sys::clone_vfork`): everything it uses was prepared
+        // above, and it frees nothing of ours. Its status pipe is a duplicate in its own descriptor table,
+        // close-on-exec like the original.
+        let mut run = || match status_tx.try_clone() {
+            Ok(status) => init::child_main(status, |status| child(&plan, status, None)),
+            Err(_) => 125,
+        };
+        minotaur_sys::clone_vfork(&mut run).map_err(|source| RuntimeError::Sys {
+            what: "clone",
             source,
-        }),
+        })
+    } else {
+        match minotaur_sys::clone3(0) {
+            Ok(Clone3Result::Child) => {
+                drop(status_rx);
+                drop(go_tx);
+                let go = go_rx.take();
+                init::child_main(status_tx, |status| child(&plan, status, go))
+            }
+            Ok(Clone3Result::Parent { child, pidfd }) => Ok((child, pidfd)),
+            Err(source) => Err(RuntimeError::Sys {
+                what: "clone3",
+                source,
+            }),
+        }
     };
     let restored = own_pid_ns.map_or(Ok(()), |own| {
         setns(&own, CloneFlags::CLONE_NEWPID).map_err(|source| RuntimeError::Sys {
@@ -196,27 +234,26 @@ pub fn exec(
 
 /// What the child needs, all of it prepared by the parent.
 struct Plan<'a> {
-    process: &'a Process,
     init: BorrowedFd<'a>,
     /// The init's root directory (`/proc/PID/root`), opened in the caller's PID namespace.
     init_root: OwnedFd,
     /// The namespaces the child joins (all that differ from the caller's, but PID).
     flags: CloneFlags,
-    cgroup: Option<Cgroup>,
+    cgroup: Option<SelfJoin>,
     seccomp: Option<seccomp::Program>,
     stdio: Option<[BorrowedFd<'a>; 3]>,
+    process_plan: init::ProcessPlan<'a>,
 }
 
 fn child(plan: &Plan<'_>, status: &mut File, go: Option<File>) -> Step<Infallible> {
     if let Some(cg) = &plan.cgroup {
-        cg.add_self().map_err(init::cgroup_failure)?;
+        cg.join().map_err(init::cgroup_failure)?;
     }
     if !plan.flags.is_empty() {
         setns(plan.init, plan.flags).at(|| "join the container's namespaces".into())?;
     }
     enter_init_root(&plan.init_root)?;
-    let process = plan.process;
-    init::process_context(process)?;
+    plan.process_plan.context()?;
     let console = match go {
         Some(mut go) => {
             // The pty comes from the container's devpts (its /dev/ptmx, now that its mounts are ours).
@@ -228,7 +265,7 @@ fn child(plan: &Plan<'_>, status: &mut File, go: Option<File>) -> Step<Infallibl
         None => None,
     };
     init::attach_stdio(console, plan.stdio)?;
-    init::become_process(process, plan.seccomp.as_ref(), false, 0)
+    init::become_process(&plan.process_plan, plan.seccomp.as_ref(), false, 0)
 }
 
 /// Joins the PID namespace of `init` for the caller's next children; returns the caller's own namespace

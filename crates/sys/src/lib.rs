@@ -1,6 +1,7 @@
 //! The one crate of minotaur that may use `unsafe`.
 //!
-//! It owns thin wrappers over system calls and ioctls that `nix` does not expose safely: `fork`, `pidfd_open`,
+//! It owns thin wrappers over system calls and ioctls that `nix` does not expose safely: `fork`, a clone that
+//! shares the caller's memory until it execs ([`clone_vfork`], with [`ExecArgs`]), `pidfd_open`,
 //! the nsfs ioctls (`NS_GET_NSTYPE`, `NS_GET_USERNS`, `NS_GET_PARENT`, `NS_GET_OWNER_UID`), `sync_file_range`,
 //! bpf(2) ([`bpf`]), and the C libraries loaded at run time: libnftables ([`Nftables`]) and libpcap
 //! ([`pcap`]). Each wrapper returns owned descriptors (`OwnedFd`) and keeps the kernel's errno. It owns no
@@ -11,6 +12,7 @@ pub mod bpf;
 pub mod pcap;
 pub mod resolve;
 mod shed;
+mod spawn;
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
@@ -19,6 +21,7 @@ use nix::unistd::Pid;
 
 pub use nix::unistd::ForkResult;
 pub use shed::shed_memory;
+pub use spawn::{clone_vfork, cwd_is_reachable, ExecArgs};
 
 /// Forks the calling process.
 ///

@@ -26,9 +26,11 @@ mod v1;
 
 pub(crate) use v1::with_default_device_rules;
 
+use std::ffi::CString;
 use std::fs;
 use std::io::ErrorKind;
 use std::os::fd::OwnedFd;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -468,15 +470,24 @@ impl Cgroup {
     /// same move. v2 has no `tasks` file (`cgroup.threads` only works in threaded subtrees), so there it is
     /// `cgroup.procs`.
     pub fn add_self(&self) -> Result<(), CgroupError> {
+        self.self_join().join()
+    }
+
+    /// The writes of [`Cgroup::add_self`], prepared for a process that must not allocate on its way in
+    /// (an `exec` child that shares its caller's memory).
+    pub fn self_join(&self) -> SelfJoin {
         let file = if self.controllers.is_empty() {
             "cgroup.procs"
         } else {
             "tasks"
         };
-        for dir in &self.dirs {
-            write(&dir.join(file), 0)?;
+        SelfJoin {
+            files: self
+                .dirs
+                .iter()
+                .filter_map(|dir| CString::new(dir.join(file).into_os_string().into_vec()).ok())
+                .collect(),
         }
-        Ok(())
     }
 
     /// The processes in the cgroup (read from the first hierarchy's `cgroup.procs`).
@@ -566,6 +577,36 @@ pub fn shares_to_weight(shares: u64) -> u64 {
         return 100;
     }
     1 + (shares.clamp(2, 262_144) - 2) * 9999 / 262_142
+}
+
+/// The files a process writes 0 to in order to join a cgroup (see [`Cgroup::add_self`]), as open(2)
+/// takes their paths, so that [`SelfJoin::join`] allocates nothing unless it fails.
+#[derive(Debug)]
+pub struct SelfJoin {
+    files: Vec<CString>,
+}
+
+impl SelfJoin {
+    /// Moves the calling process (single-threaded) into the cgroup.
+    pub fn join(&self) -> Result<(), CgroupError> {
+        for file in &self.files {
+            // The flags of `fs::write`, as the other writes here use.
+            let written = nix::fcntl::open(
+                file.as_c_str(),
+                OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC | OFlag::O_CLOEXEC,
+                Mode::from_bits_truncate(0o666),
+            )
+            .and_then(|fd| nix::unistd::write(&fd, b"0"));
+            if let Err(e) = written {
+                return Err(CgroupError::Write {
+                    path: PathBuf::from(std::ffi::OsStr::from_bytes(file.to_bytes())),
+                    value: "0".into(),
+                    source: std::io::Error::from_raw_os_error(e as i32),
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 fn write(path: &Path, value: impl ToString) -> Result<(), CgroupError> {

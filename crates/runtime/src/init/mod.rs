@@ -6,7 +6,7 @@
 //! read-only paths, hostname, sysctls, rlimits, cwd; then, once started: default signal handling, seccomp
 //! (before the capability drop when `noNewPrivileges` is off, because installing a filter then needs
 //! `CAP_SYS_ADMIN`), no_new_privs, the bounding set, the user, the remaining capability sets, close-on-exec
-//! for every inherited descriptor, exec. The steps from the process's limits onwards ([`process_context`],
+//! for every inherited descriptor, exec. The steps from the process's limits onwards ([`ProcessPlan`],
 //! [`attach_stdio`], [`become_process`]) are shared with processes exec'd into a running container.
 
 mod mount;
@@ -31,7 +31,7 @@ use crate::status::{fail, At, Step};
 use crate::{exec_exit_code, Failure, Plan, FAILED, MOUNTED, READY, SHARED_ROOT};
 
 use mount::{do_mount, mask, mount_at, parent_mount_private, populate_dev, readonly};
-pub(crate) use process::{attach_stdio, become_process, open_console, process_context};
+pub(crate) use process::{attach_stdio, become_process, open_console, ProcessPlan};
 
 /// The child's entry point.
 pub(crate) fn run(plan: Plan<'_>, status: File, mut go: File) -> ! {
@@ -402,7 +402,8 @@ fn body(plan: &Plan<'_>, status: &mut File, go: &mut File) -> Step<Infallible> {
             sethostname(name).at(|| format!("sethostname {name}"))?;
         }
     }
-    process_context(process)?;
+    let process_plan = ProcessPlan::new(process);
+    process_plan.context()?;
 
     // With a terminal, the pty comes from the container's own devpts instance; the parent takes the master
     // with pidfd_getfd(2), the container gets the slave as /dev/console and stdio.
@@ -428,7 +429,12 @@ fn body(plan: &Plan<'_>, status: &mut File, go: &mut File) -> Step<Infallible> {
         }),
         plan.stdio,
     )?;
-    become_process(process, plan.seccomp.as_ref(), plan.init, plan.preserve_fds)
+    become_process(
+        &process_plan,
+        plan.seccomp.as_ref(),
+        plan.init,
+        plan.preserve_fds,
+    )
 }
 
 /// A failure to join the container's cgroup, as the parent reports it.

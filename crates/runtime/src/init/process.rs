@@ -3,15 +3,15 @@
 
 use std::convert::Infallible;
 use std::ffi::CString;
-use std::fs;
 use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::str::FromStr;
 
 use caps::CapSet;
 use nix::errno::Errno;
 use nix::mount::MsFlags;
-use nix::unistd::{chdir, execve, Gid, Uid};
+use nix::unistd::{chdir, Gid, Uid};
 use oci_spec::runtime::{Capabilities, Process};
 
 use super::mount::{make_mountpoint, mount_at};
@@ -19,36 +19,155 @@ use crate::seccomp::Program;
 use crate::status::{fail, At, Step};
 use crate::Failure;
 
-/// The limits, working directory and OOM score of `process`: the steps that need the container's
-/// filesystem in place and run with full privileges.
-pub(crate) fn process_context(process: &Process) -> Step<()> {
-    for rl in process.rlimits().iter().flatten() {
-        let resource = rlimit_resource(rl.typ())
-            .ok_or_else(|| fail(format!("rlimit {:?}", rl.typ()), Errno::EINVAL))?;
-        nix::sys::resource::setrlimit(resource, rl.soft(), rl.hard())
-            .at(|| format!("setrlimit {:?}", rl.typ()))?;
-    }
-    chdir(process.cwd()).at(|| format!("chdir {}", process.cwd().display()))?;
-    // A working directory reached through a descriptor of the runtime's (`-w /proc/self/fd/N`) may lie
-    // outside the container's root (CVE-2024-21626). The kernel's getcwd(2) then answers with a path that
-    // does not start with `/` ("(unreachable)/..."), which the C library turns into ENOENT.
-    match nix::unistd::getcwd() {
-        Ok(dir) if dir.is_absolute() => {}
-        Ok(_) | Err(Errno::ENOENT) => {
-            return Err(fail(
-                format!(
-                    "working directory {} is outside the container's root",
-                    process.cwd().display()
-                ),
-                Errno::EPERM,
-            ))
+/// What a process needs to become `process`, prepared before it is cloned: every value the steps from its
+/// limits ([`ProcessPlan::context`]) to execve ([`ProcessPlan::become_process`]) pass to the kernel,
+/// already in the form the system calls take. Those steps then allocate nothing on their way to execve,
+/// which an `exec` child needs: it runs them in memory it shares with its caller (see
+/// `minotaur_sys::clone_vfork`). Only a failure allocates, to describe itself, just before the child exits.
+pub(crate) struct ProcessPlan<'a> {
+    process: &'a Process,
+    /// `None`: the path has a NUL byte.
+    cwd: Option<CString>,
+    oom_score_adj: Option<CString>,
+    no_new_privs: bool,
+    /// The capabilities to drop from the bounding set (all the kernel may know but those kept).
+    bounding_drop: Option<Vec<caps::Capability>>,
+    caps: Option<CapSets>,
+    groups: Vec<Gid>,
+    uid: Uid,
+    gid: Gid,
+    /// `None`: an argument or variable has a NUL byte.
+    exec: Option<minotaur_sys::ExecArgs>,
+    /// The paths execve is tried at, in order: the PATH search inside the container, made in advance.
+    candidates: Vec<CString>,
+    /// Whether `candidates` come from a PATH search (the program's name has no `/`).
+    searched: bool,
+}
+
+/// The effective, permitted, inheritable and ambient capabilities, as the caps crate takes them.
+struct CapSets {
+    effective: caps::CapsHashSet,
+    permitted: caps::CapsHashSet,
+    inheritable: caps::CapsHashSet,
+    /// Only those the kernel can raise: both permitted and inheritable (capabilities(7)).
+    ambient: Vec<caps::Capability>,
+}
+
+impl<'a> ProcessPlan<'a> {
+    pub(crate) fn new(process: &'a Process) -> ProcessPlan<'a> {
+        let caps = process.capabilities().as_ref();
+        let bounding_drop = caps.and_then(|c| c.bounding().as_ref()).map(|bounding| {
+            let keep = to_caps(bounding);
+            caps::all()
+                .into_iter()
+                .filter(|cap| !keep.contains(cap))
+                .collect()
+        });
+        let sets = caps.map(|c| {
+            let set = |v: Option<&Capabilities>| v.map(to_caps).unwrap_or_default();
+            let permitted = set(c.permitted().as_ref());
+            let inheritable = set(c.inheritable().as_ref());
+            let ambient = set(c.ambient().as_ref())
+                .into_iter()
+                .filter(|cap| permitted.contains(cap) && inheritable.contains(cap))
+                .collect();
+            CapSets {
+                effective: set(c.effective().as_ref()),
+                permitted,
+                inheritable,
+                ambient,
+            }
+        });
+        let user = process.user();
+        let args = process.args().as_deref().unwrap_or_default();
+        let env = process.env().as_deref().unwrap_or_default();
+        let to_c = |v: &[String]| {
+            v.iter()
+                .map(|a| CString::new(a.as_bytes()).ok())
+                .collect::<Option<Vec<_>>>()
+        };
+        let exec = to_c(args)
+            .zip(to_c(env))
+            .map(|(argv, envp)| minotaur_sys::ExecArgs::new(argv, envp));
+        let prog = args.first().map(String::as_str).unwrap_or_default();
+        let searched = !prog.contains('/');
+        let candidates = if searched {
+            let path = env
+                .iter()
+                .find_map(|e| e.strip_prefix("PATH="))
+                .unwrap_or(crate::defaults::DEFAULT_PATH);
+            path.split(':')
+                .filter(|d| !d.is_empty() && !prog.is_empty())
+                .filter_map(|dir| CString::new(format!("{dir}/{prog}")).ok())
+                .collect()
+        } else {
+            CString::new(prog).into_iter().collect()
+        };
+        ProcessPlan {
+            process,
+            cwd: CString::new(process.cwd().as_os_str().as_bytes()).ok(),
+            oom_score_adj: process
+                .oom_score_adj()
+                .and_then(|adj| CString::new(adj.to_string()).ok()),
+            no_new_privs: process.no_new_privileges() == Some(true),
+            bounding_drop,
+            caps: sets,
+            groups: user
+                .additional_gids()
+                .iter()
+                .flatten()
+                .map(|g| Gid::from_raw(*g))
+                .collect(),
+            uid: Uid::from_raw(user.uid()),
+            gid: Gid::from_raw(user.gid()),
+            exec,
+            candidates,
+            searched,
         }
-        Err(e) => return Err(fail("getcwd", e)),
     }
-    if let Some(adj) = process.oom_score_adj() {
-        fs::write("/proc/self/oom_score_adj", adj.to_string()).at(|| "set oom_score_adj".into())?;
+
+    /// The limits, working directory and OOM score of the process: the steps that need the container's
+    /// filesystem in place and run with full privileges.
+    pub(crate) fn context(&self) -> Step<()> {
+        let process = self.process;
+        for rl in process.rlimits().iter().flatten() {
+            let resource = rlimit_resource(rl.typ())
+                .ok_or_else(|| fail(format!("rlimit {:?}", rl.typ()), Errno::EINVAL))?;
+            nix::sys::resource::setrlimit(resource, rl.soft(), rl.hard())
+                .at(|| format!("setrlimit {:?}", rl.typ()))?;
+        }
+        let chdir = match &self.cwd {
+            Some(cwd) => chdir(cwd.as_c_str()),
+            None => Err(Errno::EINVAL),
+        };
+        chdir.at(|| format!("chdir {}", process.cwd().display()))?;
+        // A working directory reached through a descriptor of the runtime's (`-w /proc/self/fd/N`) may lie
+        // outside the container's root (CVE-2024-21626). The kernel's getcwd(2) then answers with a path
+        // that does not start with `/` ("(unreachable)/...").
+        match minotaur_sys::cwd_is_reachable() {
+            Ok(true) => {}
+            Ok(false) | Err(Errno::ENOENT) => {
+                return Err(fail(
+                    format!(
+                        "working directory {} is outside the container's root",
+                        process.cwd().display()
+                    ),
+                    Errno::EPERM,
+                ))
+            }
+            Err(e) => return Err(fail("getcwd", e)),
+        }
+        if let Some(adj) = &self.oom_score_adj {
+            let set = nix::fcntl::open(
+                c"/proc/self/oom_score_adj",
+                nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .and_then(|fd| nix::unistd::write(&fd, adj.as_bytes()));
+            set.at(|| "set oom_score_adj".into())?;
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Makes the terminal whose slave is at `console` (a new session's controlling terminal), or else `stdio`,
@@ -80,9 +199,10 @@ pub(crate) fn attach_stdio(
 
 /// The last steps, from full privileges to execve: seccomp, no_new_privs, capabilities, the user, default
 /// signal handling, close-on-exec for every inherited descriptor. Shared by a container's init process and
-/// processes exec'd into it.
+/// processes exec'd into it. Allocates nothing until it fails (see [`ProcessPlan`]), but for `init`, whose
+/// fork is its own process.
 pub(crate) fn become_process(
-    process: &Process,
+    plan: &ProcessPlan<'_>,
     seccomp: Option<&Program>,
     init: bool,
     preserve_fds: u32,
@@ -93,55 +213,39 @@ pub(crate) fn become_process(
     // comes before any seccomp filter, which may refuse close_range(2) (the runtime-spec tools' default
     // profile does), and nothing below opens a descriptor that should be kept.
     minotaur_sys::cloexec_from(3 + preserve_fds).at(|| "mark descriptors close-on-exec".into())?;
-    let nnp = process.no_new_privileges() == Some(true);
+    let nnp = plan.no_new_privs;
     if !nnp {
         install_seccomp(seccomp)?;
     }
     if nnp {
         nix::sys::prctl::set_no_new_privs().at(|| "set no_new_privs".into())?;
     }
-    let caps = process.capabilities().as_ref();
-    if let Some(bounding) = caps.and_then(|c| c.bounding().as_ref()) {
-        let keep = to_caps(bounding);
-        for cap in caps::all() {
-            if !keep.contains(&cap) {
-                match caps::drop(None, CapSet::Bounding, cap) {
-                    Ok(()) => {}
-                    // A capability this kernel does not know is not in the bounding set anyway.
-                    Err(_) if Errno::last() == Errno::EINVAL => {}
-                    Err(_) => {
-                        return Err(fail(format!("drop {cap} from bounding set"), Errno::last()))
-                    }
-                }
-            }
+    for &cap in plan.bounding_drop.iter().flatten() {
+        match caps::drop(None, CapSet::Bounding, cap) {
+            Ok(()) => {}
+            // A capability this kernel does not know is not in the bounding set anyway.
+            Err(_) if Errno::last() == Errno::EINVAL => {}
+            Err(_) => return Err(fail(format!("drop {cap} from bounding set"), Errno::last())),
         }
     }
-    let user = process.user();
-    let uid = Uid::from_raw(user.uid());
-    let gid = Gid::from_raw(user.gid());
-    let groups: Vec<Gid> = user
-        .additional_gids()
-        .iter()
-        .flatten()
-        .map(|g| Gid::from_raw(*g))
-        .collect();
-    nix::unistd::setgroups(&groups).at(|| "setgroups".into())?;
+    let (uid, gid) = (plan.uid, plan.gid);
+    nix::unistd::setgroups(&plan.groups).at(|| "setgroups".into())?;
     nix::unistd::setresgid(gid, gid, gid).at(|| format!("setgid {gid}"))?;
     nix::sys::prctl::set_keepcaps(true).at(|| "keep capabilities".into())?;
     nix::unistd::setresuid(uid, uid, uid).at(|| format!("setuid {uid}"))?;
-    if let Some(c) = caps {
+    if let Some(c) = &plan.caps {
         // Effective before permitted: the kernel wants the new effective set inside the new permitted set.
-        set_caps(CapSet::Effective, c.effective().as_ref())?;
-        set_caps(CapSet::Permitted, c.permitted().as_ref())?;
-        set_caps(CapSet::Inheritable, c.inheritable().as_ref())?;
+        set_caps(CapSet::Effective, &c.effective)?;
+        set_caps(CapSet::Permitted, &c.permitted)?;
+        set_caps(CapSet::Inheritable, &c.inheritable)?;
         caps::clear(None, CapSet::Ambient).map_err(|_| fail("clear ambient set", Errno::last()))?;
-        for cap in c.ambient().as_ref().map(to_caps).unwrap_or_default() {
+        for &cap in &c.ambient {
             match caps::raise(None, CapSet::Ambient, cap) {
                 Ok(()) => {}
                 // The kernel raises an ambient capability only if it is both permitted and inheritable
                 // (capabilities(7)); a spec listing one that is not (runc's own `spec` does, with no
-                // inheritable set) runs without it, as runc and crun run it. EINVAL: a capability this
-                // kernel does not know.
+                // inheritable set) runs without it, as runc and crun run it: such ones are left out of
+                // `ambient` beforehand. EINVAL: a capability this kernel does not know.
                 Err(_) if matches!(Errno::last(), Errno::EPERM | Errno::EINVAL) => {}
                 Err(_) => return Err(fail(format!("raise ambient {cap}"), Errno::last())),
             }
@@ -167,10 +271,7 @@ pub(crate) fn become_process(
             }
         }
     }
-    Err(exec(
-        process.args().as_deref().unwrap_or_default(),
-        process.env().as_deref(),
-    ))
+    Err(exec(plan))
 }
 
 /// The signal handling a program expects from a fresh process: nothing blocked and every signal at its
@@ -225,48 +326,37 @@ fn to_caps(set: &Capabilities) -> caps::CapsHashSet {
         .collect()
 }
 
-fn set_caps(set: CapSet, value: Option<&Capabilities>) -> Step<()> {
-    let value = value.map(to_caps).unwrap_or_default();
-    caps::set(None, set, &value)
+fn set_caps(set: CapSet, value: &caps::CapsHashSet) -> Step<()> {
+    caps::set(None, set, value)
         .map_err(|_| fail(format!("set {set:?} capabilities"), Errno::last()))
 }
 
 /// execve with a PATH search inside the container, as execvp does: "not found" only when no candidate
 /// exists, "permission denied" when one exists but cannot be executed.
-fn exec(args: &[String], env: Option<&[String]>) -> Failure {
+fn exec(plan: &ProcessPlan<'_>) -> Failure {
     let exec_fail = |errno: Errno| Failure {
-        step: args.first().cloned().unwrap_or_default(),
+        step: plan
+            .process
+            .args()
+            .as_deref()
+            .and_then(|a| a.first())
+            .cloned()
+            .unwrap_or_default(),
         errno: errno as i32,
         exec: true,
     };
-    let (Ok(argv), Ok(envp)) = (
-        args.iter()
-            .map(|a| CString::new(a.as_bytes()))
-            .collect::<Result<Vec<_>, _>>(),
-        env.unwrap_or_default()
-            .iter()
-            .map(|a| CString::new(a.as_bytes()))
-            .collect::<Result<Vec<_>, _>>(),
-    ) else {
+    let Some(args) = &plan.exec else {
         return exec_fail(Errno::EINVAL);
     };
-    let prog = &args[0];
-    if prog.contains('/') {
-        let Err(e) = execve(&argv[0], &argv, &envp);
-        return exec_fail(e);
-    }
-    let path = env
-        .unwrap_or_default()
-        .iter()
-        .find_map(|e| e.strip_prefix("PATH="))
-        .unwrap_or(crate::defaults::DEFAULT_PATH);
-    let mut seen = Errno::ENOENT;
-    for dir in path.split(':').filter(|d| !d.is_empty()) {
-        let Ok(candidate) = CString::new(format!("{dir}/{prog}")) else {
-            continue;
+    if !plan.searched {
+        return match plan.candidates.first() {
+            Some(path) => exec_fail(args.execve(path)),
+            None => exec_fail(Errno::EINVAL),
         };
-        let Err(e) = execve(&candidate, &argv, &envp);
-        match e {
+    }
+    let mut seen = Errno::ENOENT;
+    for candidate in &plan.candidates {
+        match args.execve(candidate) {
             Errno::ENOENT | Errno::ENOTDIR => {}
             Errno::EACCES => seen = Errno::EACCES,
             other => return exec_fail(other),
