@@ -20,21 +20,23 @@
 //! - The child moves itself into the cgroup (writing 0 to `tasks` on v1, `cgroup.procs` on v2: see
 //!   [`Cgroup::add_self`]) before it joins the cgroup namespace, so it shows up there as the container's
 //!   processes do, with no round trip to the parent.
-//!   `CLONE_INTO_CGROUP` would do it at fork, but only on cgroup v2, and hybrid v1 hosts are common.
+//!   On cgroup v2 that move (through `cgroup.procs`) waits for an RCU grace period, so there the child is
+//!   forked straight into the cgroup instead (`CLONE_INTO_CGROUP`), as the container's init is.
 //! - The child is cloned sharing the caller's memory (`CLONE_VM | CLONE_VFORK`, as posix_spawn(3) does; see
 //!   `minotaur_sys::clone_vfork`) rather than forked: copying the page tables of a 30 MB binary and taking
 //!   a copy-on-write fault for each page either side writes before the execve were a tenth of an `exec`'s
 //!   CPU. So every value the child passes to the kernel is prepared beforehand ([`init::ProcessPlan`],
 //!   [`SelfJoin`], the seccomp program, the PATH search), and the child allocates nothing until it fails.
-//!   Two cases still fork: a terminal, where the child waits for the parent's go (which a stopped parent
-//!   cannot give), and a time namespace to join, which setns(2) refuses to a process that shares its memory.
+//!   Three cases still fork: a terminal, where the child waits for the parent's go (which a stopped parent
+//!   cannot give), a time namespace to join, which setns(2) refuses to a process that shares its memory,
+//!   and a cgroup v2 host, where only clone3 can put the child in the cgroup at birth.
 //! - Without a terminal nothing goes back and forth: the parent reads the status pipe until it closes at
 //!   execve, or gets the child's failure. With one, the child first hands over the master of its pty.
 
 use std::convert::Infallible;
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 
 use minotaur_ns::{NsId, NsKind};
@@ -116,8 +118,13 @@ pub fn exec(
     let cgroup = linux
         .cgroups_path()
         .as_ref()
-        .map(|p| Cgroup::open(&opts.cgroup_root, p).map(|cg| cg.self_join()))
+        .map(|p| Cgroup::open(&opts.cgroup_root, p))
         .transpose()?;
+    // On cgroup v2 the child is born in the container's cgroup (see `minotaur_sys::clone3_into`): moving
+    // it there through `cgroup.procs` would wait for an RCU grace period, which costs more than the forked
+    // child's copied page tables that a child sharing this process's memory saves.
+    let born_in = cgroup.as_ref().and_then(Cgroup::v2_directory);
+    let cgroup = cgroup.map(|cg| cg.self_join());
     let init_root = open(
         format!("/proc/{init_pid}/root").as_str(),
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
@@ -127,7 +134,7 @@ pub fn exec(
         pid: init_pid,
         source,
     })?;
-    let plan = Plan {
+    let mut plan = Plan {
         init,
         init_root,
         flags,
@@ -135,12 +142,13 @@ pub fn exec(
         seccomp,
         stdio: opts.stdio,
         process_plan: init::ProcessPlan::new(process),
+        born_in_cgroup: false,
     };
     let terminal = process.terminal() == Some(true);
     // The child shares this process's memory unless it must wait for the terminal's go (which it would
     // wait for with this process stopped) or join a time namespace (which the kernel refuses to a process
     // sharing its memory).
-    let shared = !terminal && !flags.contains(NsKind::Time.clone_flag());
+    let shared = !terminal && !flags.contains(NsKind::Time.clone_flag()) && born_in.is_none();
     // The child runs in this process's memory, so whoever could write the child's memory could write
     // ours, and from the moment the child takes the container's credentials (before its execve) a
     // container process with the same user and capabilities passes ptrace(2)'s access check on it
@@ -179,7 +187,20 @@ pub fn exec(
             source,
         })
     } else {
-        match minotaur_sys::clone3(0) {
+        // A kernel older than 5.7 refuses CLONE_INTO_CGROUP: the child is then forked as before and moves
+        // itself.
+        plan.born_in_cgroup = born_in.is_some();
+        let cloned = match &born_in {
+            Some(dir) => match minotaur_sys::clone3_into(0, dir.as_fd()) {
+                Err(Errno::EINVAL | Errno::E2BIG) => {
+                    plan.born_in_cgroup = false;
+                    minotaur_sys::clone3(0)
+                }
+                r => r,
+            },
+            None => minotaur_sys::clone3(0),
+        };
+        match cloned {
             Ok(Clone3Result::Child) => {
                 drop(status_rx);
                 drop(go_tx);
@@ -243,10 +264,12 @@ struct Plan<'a> {
     seccomp: Option<seccomp::Program>,
     stdio: Option<[BorrowedFd<'a>; 3]>,
     process_plan: init::ProcessPlan<'a>,
+    /// The child was cloned into its cgroup: it does not join it.
+    born_in_cgroup: bool,
 }
 
 fn child(plan: &Plan<'_>, status: &mut File, go: Option<File>) -> Step<Infallible> {
-    if let Some(cg) = &plan.cgroup {
+    if let Some(cg) = plan.cgroup.as_ref().filter(|_| !plan.born_in_cgroup) {
         cg.join().map_err(init::cgroup_failure)?;
     }
     if !plan.flags.is_empty() {

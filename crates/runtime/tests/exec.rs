@@ -58,6 +58,11 @@ impl Drop for Container {
 
 impl Container {
     fn start(h: &TestHost, name: &str) -> Container {
+        Container::start_with(h, name, json!({"pids": {"limit": 100}}))
+    }
+
+    /// [`Container::start`] with the spec's `linux.resources`.
+    fn start_with(h: &TestHost, name: &str, resources: Value) -> Container {
         let args: Vec<String> = ["sh", "-c", "echo from pid 1 > /tmp/marker; exec sleep 1000"]
             .iter()
             .map(|s| s.to_string())
@@ -68,7 +73,7 @@ impl Container {
         spec["hostname"] = json!("execbox");
         let parent = cgroup_parent();
         spec["linux"]["cgroupsPath"] = json!(format!("/{parent}/{name}"));
-        spec["linux"]["resources"] = json!({"pids": {"limit": 100}});
+        spec["linux"]["resources"] = resources;
         let bundle = h.dir().join(name);
         std::fs::create_dir_all(&bundle).unwrap();
         std::fs::write(bundle.join("config.json"), spec.to_string()).unwrap();
@@ -207,6 +212,47 @@ fn exec_joins_the_containers_namespaces_cgroup_and_confinement() {
     // The marker is in the container's own /tmp, not the box's.
     assert!(!h.sh("test -e /tmp/marker").status.success());
     c.stop(&h);
+}
+
+/// On a cgroup v2 host the exec'd process is born in the container's cgroup (clone3 into its directory)
+/// instead of moving there: the checker finds it in PID 1's cgroup, namespaces and confinement all the same.
+/// The box's `/sys/fs/cgroup` becomes the unified hierarchy (on a hybrid host without controllers, so the
+/// container asks for no limits).
+#[test]
+fn on_cgroup_v2_exec_is_born_in_the_containers_cgroup() {
+    let Some(h) = host() else { return };
+    if !h
+        .sh("grep -qw cgroup2 /proc/filesystems && mount -t cgroup2 cgroup2 /sys/fs/cgroup")
+        .status
+        .success()
+    {
+        eprintln!("skipped: no cgroup v2 hierarchy to mount");
+        return;
+    }
+    let c = Container::start_with(&h, "joined-v2", json!({}));
+    let parent = c.parent.clone();
+    let out = c.exec(&h, &[], &["sh", "-c", CHECKER]);
+    let pid1 = h.sh_ok(&format!("cat /proc/{}/cgroup", c.pid));
+    c.stop(&h);
+    let left = h
+        .sh(&format!("test -e /sys/fs/cgroup/{parent}"))
+        .status
+        .success();
+    let _ = h.sh(&format!(
+        "rmdir /sys/fs/cgroup/{parent}/joined-v2 /sys/fs/cgroup/{parent}"
+    ));
+    assert!(
+        out.status.success(),
+        "checker failed ({}):\n{}",
+        out.status,
+        stderr(&out)
+    );
+    assert!(stdout(&out).contains("checked"));
+    assert!(
+        pid1.lines().any(|l| l == format!("0::/{parent}/joined-v2")),
+        "PID 1 is not in its v2 cgroup: {pid1}"
+    );
+    assert!(!left, "the v2 cgroup {parent} was left behind");
 }
 
 #[test]
