@@ -264,7 +264,9 @@ pub struct State {
     /// `rm -f` is removing it and SIGKILLed its PID 1: an exit by that signal is then recorded by the `rm`
     /// (the `die` event, in the transaction that deletes the record), not by the supervisor, so that the
     /// supervisors of a thousand containers removed at once do not each queue for the write lock. An exit
-    /// of any other kind is still the supervisor's to record: only it knows the status. Cleared by `start`.
+    /// of any other kind is still the supervisor's to record: only it knows the status. The `rm` also
+    /// removes the cgroup of an exit it records, for the same reason (the kernel's cgroup lock). Cleared
+    /// by `start`.
     #[serde(default, skip_serializing_if = "is_false")]
     pub removing: bool,
 }

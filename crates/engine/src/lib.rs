@@ -57,6 +57,7 @@ pub mod supervisor;
 pub mod system;
 pub mod template;
 pub mod topology;
+mod tree;
 pub mod user;
 pub mod userns;
 pub mod volume;

@@ -2,7 +2,6 @@
 //! cgroup, files, record, and on request its anonymous volumes), going on past errors.
 
 use std::collections::HashSet;
-use std::fs;
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -412,7 +411,7 @@ fn cleanup(ctx: &Context, c: &Container) -> Result<(), EngineError> {
     }
     crate::exec::record::forget(&ctx.paths, &c.name, &c.id);
     for dir in [ctx.paths.run_dir(&c.id), ctx.paths.container_dir(&c.id)] {
-        match fs::remove_dir_all(&dir) {
+        match crate::tree::remove(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => {

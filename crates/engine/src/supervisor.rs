@@ -589,13 +589,19 @@ fn supervise(
         _ => 255,
     };
     // Whether the kernel's OOM killer struck is in the cgroup's counters, which go with it.
-    let mut oom_killed = false;
-    if let Some(cg) = started.cgroup {
-        oom_killed = cg.oom_kills().is_some_and(|n| n > 0);
+    let oom_killed = started
+        .cgroup
+        .as_ref()
+        .is_some_and(|cg| cg.oom_kills().is_some_and(|n| n > 0));
+    let left = !oom_killed && left_to_rm(ctx, c, &status);
+    // An `rm -f` that killed it removes the cgroup too, once this process is gone: the supervisors of an
+    // `rm -f` of many would otherwise all remove theirs at the same moment, each `rmdir` queued on the
+    // kernel's one cgroup lock and on their parent directory's (and the `rm`'s lookups behind them).
+    if let Some(cg) = started.cgroup.filter(|_| !left) {
         let _ = cg.remove();
+        log::debug!("supervise {}: cgroup removed", c.name);
     }
-    log::debug!("supervise {}: cgroup removed", c.name);
-    if !oom_killed && left_to_rm(ctx, c, &status) {
+    if left {
         // `rm -f` killed it and records the exit with the removal: nothing left to record or tell.
         attachers.exited(code);
         log::debug!("supervise {}: exit left to rm", c.name);

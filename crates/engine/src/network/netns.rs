@@ -55,5 +55,5 @@ pub(crate) fn unregister(name: &str, sandbox: &Path) {
         return;
     }
     let _ = fs::remove_file(&path);
-    let _ = fs::remove_dir_all(Path::new(minotaur_ns::netns::ETC_DIR).join(name));
+    let _ = crate::tree::remove(&Path::new(minotaur_ns::netns::ETC_DIR).join(name));
 }

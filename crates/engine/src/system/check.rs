@@ -215,12 +215,14 @@ fn fix(ctx: &Context, fix: &Fix) -> Result<(), EngineError> {
     match fix {
         Fix::MarkExited(id) => {
             let mut st = ctx.store()?;
+            let mut marked = false;
             st.write(|tx| {
                 store::update_state(tx, id, |s| {
                     if matches!(s.status, Status::Running | Status::Restarting)
                         && !alive(s.pid, s.pid_start_time)
                         && !alive(s.supervisor_pid, s.supervisor_start_time)
                     {
+                        marked = true;
                         s.status = Status::Exited;
                         s.pid = 0;
                         s.supervisor_pid = 0;
@@ -232,6 +234,12 @@ fn fix(ctx: &Context, fix: &Fix) -> Result<(), EngineError> {
                 .map(|_| ())
             })?;
             drop(st);
+            if marked {
+                // Its processes are gone; an `rm -f` that died after killing it had its cgroup to remove.
+                minotaur_runtime::Cgroup::existing(&ctx.cgroup_root, &ctx.paths.cgroup(id))
+                    .remove()
+                    .map_err(|e| EngineError::Runtime(e.into()))?;
+            }
             dns::update(ctx, id)
         }
         Fix::RemoveContainer(id) => {
