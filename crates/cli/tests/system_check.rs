@@ -267,7 +267,7 @@ fn system_check_compares_the_connect4_map_element_by_element() {
 
 /// The store commits with `synchronous=NORMAL`: a crash of a process never loses a commit, a power loss
 /// can take the last ones with it, and after a power loss nothing the engine started runs (see
-/// docs/start-breakdown.md, "fifth work"). Simulated by putting back a copy of the store taken earlier,
+/// docs/speed/run.md, "fifth work"). Simulated by putting back a copy of the store taken earlier,
 /// once every process of the containers is dead: a container started after the copy has its directories,
 /// cgroup and exec record and no record; one removed after it has a record and no directories; one that
 /// was running at the copy is recorded running. `system check` reports them, its repair removes what has
