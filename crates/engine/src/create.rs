@@ -10,7 +10,7 @@
 use std::fs;
 use std::time::SystemTime;
 
-use minotaur_ns::netns::NetnsName;
+use minotaur_ns::netns::{Adding, Loopback, NetnsName};
 use minotaur_state::StateError;
 use oci_spec::image::Config as ImageConfig;
 
@@ -21,7 +21,7 @@ use crate::events;
 use crate::healthcheck::Healthcheck;
 use crate::ids::{ContainerId, ContainerName};
 use crate::network::record::{is_bridge_mode, Network};
-use crate::network::{attach, dns, netns, ports, restore};
+use crate::network::{attach, dns, netns, ports};
 use crate::parse::NsMode;
 use crate::remove;
 use crate::runroot;
@@ -128,6 +128,17 @@ pub fn create_locked(
     let dir = ctx.paths.container_dir(&id);
     fs::create_dir_all(&dir).map_err(io_err(format!("create {}", dir.display())))?;
     let lock = runroot::ContainerLock(runroot::lock_dir(&dir)?);
+    // Its network namespace is made on a thread of its own while the record and the files are written
+    // (see `make_files`); should the record fail, dropping it removes the namespace again.
+    let adding = if own_netns {
+        runroot::ready(ctx)?;
+        Some(
+            ctx.netns()
+                .begin_add(&NetnsName::new(id.as_str())?, Loopback::Up)?,
+        )
+    } else {
+        None
+    };
     let mut st = ctx.store()?;
     // The record first: it is the commit point that makes the name taken (and the host ports). A random
     // name that collides gets a fresh one.
@@ -155,6 +166,7 @@ pub fn create_locked(
         }
     };
     if let Err(e) = recorded {
+        drop(adding);
         volumes.forget();
         let _ = fs::remove_dir_all(&dir);
         return Err(e);
@@ -162,7 +174,7 @@ pub fn create_locked(
     drop(st);
     log::debug!("create {}: recorded", container.name);
     crate::crash::after("create:record");
-    if let Err(e) = make_files(ctx, &container, own_netns, &networks) {
+    if let Err(e) = make_files(ctx, &container, adding, &networks) {
         let _ = remove::remove_stopped(ctx, &container);
         return Err(e);
     }
@@ -175,21 +187,22 @@ pub fn create_locked(
     Ok((container, lock))
 }
 
+/// The container's files, network namespace and endpoints. `adding`: its own network namespace, being
+/// made: waited for before its endpoints are made in it, or (on no network) once the files are written.
 fn make_files(
     ctx: &Context,
     c: &Container,
-    own_netns: bool,
+    adding: Option<Adding>,
     networks: &[(Network, NetworkRequest)],
 ) -> Result<(), EngineError> {
     let dir = ctx.paths.container_dir(&c.id);
-    fs::create_dir_all(&dir).map_err(io_err(format!("create {}", dir.display())))?;
+    let own_netns = adding.is_some();
+    let mut adding = adding;
     let mut endpoints = Vec::new();
-    if own_netns {
-        runroot::ready(ctx)?;
-        ctx.netns().add(&NetnsName::new(c.id.as_str())?)?;
-        restore::loopback_up(&ctx.paths.sandbox_key(&c.id))?;
-        log::debug!("create {}: network namespace made", c.name);
-        crate::crash::after("create:netns");
+    if own_netns && !networks.is_empty() {
+        if let Some(a) = adding.take() {
+            netns_made(c, a)?;
+        }
         for (i, (net, req)) in networks.iter().enumerate() {
             endpoints.push(attach::attach(ctx, c, net, req, i)?);
         }
@@ -222,6 +235,9 @@ fn make_files(
         "write the /etc files of container {}",
         c.name
     )))?;
+    if let Some(a) = adding.take() {
+        netns_made(c, a)?;
+    }
     if own_netns {
         netns::register(c.name.as_str(), &ctx.paths.sandbox_key(&c.id), &dir)?;
     }
@@ -231,6 +247,14 @@ fn make_files(
         ports::publish(ctx, c)?;
         dns::update(ctx, &c.id)?;
     }
+    Ok(())
+}
+
+/// Waits for the container's network namespace (its `lo` up) to be made.
+fn netns_made(c: &Container, adding: Adding) -> Result<(), EngineError> {
+    adding.wait()?;
+    log::debug!("create {}: network namespace made", c.name);
+    crate::crash::after("create:netns");
     Ok(())
 }
 

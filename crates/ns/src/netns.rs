@@ -103,6 +103,8 @@ pub enum NetnsError {
     Unshare(NetnsName, #[source] Errno),
     #[error("cannot bind {0} onto {1}")]
     Bind(PathBuf, PathBuf, #[source] Errno),
+    #[error("cannot bring up the loopback interface of network namespace \"{0}\"")]
+    LoopbackUp(NetnsName, #[source] Errno),
     #[error("cannot start a thread to create network namespace \"{0}\"")]
     Thread(NetnsName, #[source] io::Error),
     #[error("cannot open {0}")]
@@ -121,6 +123,59 @@ pub enum NetnsError {
     MakeSlave(#[source] Errno),
     #[error("cannot mount sysfs on /sys")]
     MountSys(#[source] Errno),
+}
+
+/// Whether [`Registry::begin_add`] brings the new namespace's loopback interface up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Loopback {
+    /// Left down, as `ip netns add` leaves it.
+    Down,
+    /// Up, as a container's namespace needs it.
+    Up,
+}
+
+/// A network namespace being made on a thread of its own ([`Registry::begin_add`]).
+#[derive(Debug)]
+pub struct Adding {
+    path: PathBuf,
+    thread: Option<std::thread::JoinHandle<Result<(), NetnsError>>>,
+}
+
+impl Adding {
+    /// Waits until the namespace is made and named; on failure the name is removed again.
+    pub fn wait(mut self) -> Result<(), NetnsError> {
+        let made = self.join();
+        if made.is_ok() {
+            // Named: nothing left for the drop to undo.
+            self.path = PathBuf::new();
+        }
+        made
+    }
+
+    fn join(&mut self) -> Result<(), NetnsError> {
+        let Some(thread) = self.thread.take() else {
+            return Ok(());
+        };
+        let made = thread
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        if made.is_err() {
+            undo(&self.path);
+            self.path = PathBuf::new();
+        }
+        made
+    }
+}
+
+impl Drop for Adding {
+    /// An `Adding` given up (the caller failed before waiting): the thread is waited for, and the name
+    /// it made removed.
+    fn drop(&mut self) {
+        let _ = self.join();
+        if !self.path.as_os_str().is_empty() {
+            undo(&self.path);
+        }
+    }
 }
 
 /// A `/run/netns`-style registry. [`Registry::system`] is the one iproute2 uses; other roots are for tests.
@@ -160,23 +215,39 @@ impl Registry {
     /// network namespace never changes (iproute2 unshares in the process and setns's back). On failure the
     /// name file is removed again.
     pub fn add(&self, name: &NetnsName) -> Result<(), NetnsError> {
+        self.begin_add(name, Loopback::Down)?.wait()
+    }
+
+    /// [`Registry::add`], with the namespace made on its thread while the caller goes on: the caller
+    /// does other work and then [`Adding::wait`]s for it. With [`Loopback::Up`] the thread, which is in
+    /// the new namespace anyway, also brings its `lo` up (no second thread has to enter it for that).
+    /// The name file exists when this returns; a failure (or an [`Adding`] dropped unwaited) removes it.
+    pub fn begin_add(&self, name: &NetnsName, lo: Loopback) -> Result<Adding, NetnsError> {
         let path = self.create_file(name)?;
         let thread_path = path.clone();
         let thread_name = name.clone();
-        let made = std::thread::Builder::new()
-            .name("netns-add".into())
-            .spawn(move || -> Result<(), NetnsError> {
+        let spawned = std::thread::Builder::new().name("netns-add".into()).spawn(
+            move || -> Result<(), NetnsError> {
                 unshare(CloneFlags::CLONE_NEWNET)
-                    .map_err(|e| NetnsError::Unshare(thread_name, e))?;
-                bind(Path::new("/proc/thread-self/ns/net"), &thread_path)
-            })
-            .map_err(|e| NetnsError::Thread(name.clone(), e))
-            .and_then(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-        if let Err(e) = made {
-            undo(&path);
-            return Err(e);
+                    .map_err(|e| NetnsError::Unshare(thread_name.clone(), e))?;
+                bind(Path::new("/proc/thread-self/ns/net"), &thread_path)?;
+                if lo == Loopback::Up {
+                    minotaur_sys::interface_up("lo")
+                        .map_err(|e| NetnsError::LoopbackUp(thread_name, e))?;
+                }
+                Ok(())
+            },
+        );
+        match spawned {
+            Ok(thread) => Ok(Adding {
+                path,
+                thread: Some(thread),
+            }),
+            Err(e) => {
+                undo(&path);
+                Err(NetnsError::Thread(name.clone(), e))
+            }
         }
-        Ok(())
     }
 
     /// Names the network namespace of process `pid`, like `ip netns attach NAME PID`.
