@@ -507,7 +507,9 @@ impl Cgroup {
     /// briefly for the kernel to let go of a cgroup whose last process has just been reaped.
     pub fn remove(self) -> Result<(), CgroupError> {
         let mut first_error = None;
-        for dir in self.dirs.iter().chain(self.made.iter().rev()) {
+        // The directories made are the cgroup's own and the parents made for it: its own go first.
+        let parents = self.made.iter().rev().filter(|d| !self.dirs.contains(d));
+        for dir in self.dirs.iter().chain(parents) {
             let start = Instant::now();
             loop {
                 match fs::remove_dir(dir) {
