@@ -548,9 +548,10 @@ fn supervise(
             let _ = nix::unistd::dup2_stderr(&null);
         }
     }
-    // This process now only waits: it keeps no database connection (reopened when it records something),
-    // and the serving loop gives back what it inherited from the CLI before it first sleeps.
-    ctx.release_store();
+    // This process now only waits. Once the container has run a moment, the serving loop closes its
+    // database connection (reopened when it records something) and gives back what it inherited from the
+    // CLI; a container that exits sooner (a `run --rm` of a short command) leaves its end to a supervisor
+    // that still has both, rather than one that opens the store again (reading and parsing its schema).
 
     let (max_size, max_files) = log_limits(&c.config.host.log_opts);
     let mut log = LogWriter::open(ctx.paths.log(&c.id), max_size, max_files).ok();
@@ -571,6 +572,7 @@ fn supervise(
         first: client.map(|c| c.sock),
         log: log.as_mut(),
         ticker: monitor.as_mut().map(|m| m as &mut dyn Ticker),
+        before_shed: Some(Box::new(|| ctx.release_store())),
     });
     if let Some(m) = monitor.as_mut() {
         m.stop();

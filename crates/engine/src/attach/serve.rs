@@ -58,6 +58,9 @@ pub(crate) struct Streams<'a> {
     /// The foreground client, connected before the container started.
     pub(crate) first: Option<UnixStream>,
     pub(crate) log: Option<&'a mut LogWriter>,
+    /// Run right before the supervisor gives back its memory, once the container has run a moment: what
+    /// it lets go of then (its store connection) a container that exits sooner has it keep for its end.
+    pub(crate) before_shed: Option<Box<dyn FnOnce() + 'a>>,
     /// The healthcheck timer, if the container has a check.
     pub(crate) ticker: Option<&'a mut dyn Ticker>,
 }
@@ -205,6 +208,9 @@ pub(crate) fn serve(mut s: Streams<'_>) -> (WaitStatus, Attachers) {
                 let left = at.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     shed_at = None;
+                    if let Some(f) = s.before_shed.take() {
+                        f();
+                    }
                     minotaur_sys::shed_memory();
                     timeout
                 } else {
