@@ -388,8 +388,65 @@ fn remove_stopped_with(ctx: &Context, c: &Container, volumes: bool) -> Result<()
     first.map_or(Ok(()), Err)
 }
 
+/// The end of a `--rm` container (with no restart policy) whose PID 1 exited, in its supervisor, which
+/// has just removed its cgroup (`cgroup_gone`: successfully, so it is not looked for again): what it owns
+/// is taken apart, then the exit's events (`oom`, `die`), the deletion of the record and its `destroy`
+/// event are one commit, where recording the exit and then the removal took two. A crash in between
+/// leaves a record of a running container whose processes are gone, which every reader takes for an
+/// exited one and `system check` repairs. Goes on past errors and reports the first.
+pub(crate) fn remove_exited(
+    ctx: &Context,
+    c: &Container,
+    code: i32,
+    oom_killed: bool,
+    cgroup_gone: bool,
+) -> Result<(), EngineError> {
+    let anonymous = volume::of(ctx, &c.id)?;
+    let networked = attach::attachments(ctx, Some(c.id.as_str()), None)
+        .map(|a| !a.is_empty())
+        .unwrap_or(true);
+    let mut first = cleanup_with(ctx, c, !cgroup_gone).err();
+    crate::crash::after("rm:kernel");
+    let deleted = ctx.store().and_then(|mut st| {
+        Ok(st.write_freeing(|tx| {
+            if oom_killed {
+                events::container_in(tx, "oom", c, &[])?;
+            }
+            events::container_in(tx, "die", c, &[("exitCode", &code.to_string())])?;
+            // Gone already when an `rm` took it apart meanwhile: its exit is still recorded.
+            if tx.delete_container(c.id.as_str())? {
+                events::container_in(tx, "destroy", c, &[])?;
+            }
+            Ok::<_, StoreError>(())
+        })?)
+    });
+    crate::crash::after("rm:record");
+    match deleted {
+        Ok(()) => {
+            if let Err(e) = volume::remove_anonymous(ctx, &anonymous) {
+                first.get_or_insert(e.into());
+            }
+        }
+        Err(e) => {
+            first.get_or_insert(e);
+        }
+    }
+    if networked {
+        if let Err(e) = dns::update(ctx, &c.id) {
+            first.get_or_insert(e);
+        }
+    }
+    crate::network::services::update(ctx, c);
+    first.map_or(Ok(()), Err)
+}
+
 /// Deletes a container's kernel objects and files (not its record).
 fn cleanup(ctx: &Context, c: &Container) -> Result<(), EngineError> {
+    cleanup_with(ctx, c, true)
+}
+
+/// [`cleanup`]; `cgroup`: its cgroup too (false: its supervisor removed it a moment ago).
+fn cleanup_with(ctx: &Context, c: &Container, cgroup: bool) -> Result<(), EngineError> {
     let mut first: Option<EngineError> = ports::unpublish(ctx, c).err();
     if let Some(sandbox) = &c.state.sandbox_key {
         netns::unregister(c.name.as_str(), sandbox);
@@ -404,10 +461,12 @@ fn cleanup(ctx: &Context, c: &Container) -> Result<(), EngineError> {
             }
         }
     }
-    if let Err(e) =
-        minotaur_runtime::Cgroup::existing(&ctx.cgroup_root, &ctx.paths.cgroup(&c.id)).remove()
-    {
-        first.get_or_insert(EngineError::Runtime(e.into()));
+    if cgroup {
+        if let Err(e) =
+            minotaur_runtime::Cgroup::existing(&ctx.cgroup_root, &ctx.paths.cgroup(&c.id)).remove()
+        {
+            first.get_or_insert(EngineError::Runtime(e.into()));
+        }
     }
     crate::exec::record::forget(&ctx.paths, &c.name, &c.id);
     for dir in [ctx.paths.run_dir(&c.id), ctx.paths.container_dir(&c.id)] {

@@ -48,7 +48,7 @@ use crate::logs::LogWriter;
 use crate::network::dns;
 use crate::process::{pidfd_inode, read_report, start_time};
 use crate::remove;
-use crate::restart::Backoff;
+use crate::restart::{Backoff, RestartPolicy};
 use crate::store::{self, StoreError};
 
 /// How the caller takes part in the container's life.
@@ -599,8 +599,9 @@ fn supervise(
     // An `rm -f` that killed it removes the cgroup too, once this process is gone: the supervisors of an
     // `rm -f` of many would otherwise all remove theirs at the same moment, each `rmdir` queued on the
     // kernel's one cgroup lock and on their parent directory's (and the `rm`'s lookups behind them).
+    let mut cgroup_gone = true;
     if let Some(cg) = started.cgroup.filter(|_| !left) {
-        let _ = cg.remove();
+        cgroup_gone = cg.remove().is_ok();
         log::debug!("supervise {}: cgroup removed", c.name);
     }
     if left {
@@ -615,6 +616,18 @@ fn supervise(
     }
     let ran = begun.elapsed();
     let policy = c.config.host.restart_policy;
+    if c.config.host.auto_remove && policy == RestartPolicy::No {
+        // Never restarted: its exit is recorded with its removal, in one commit.
+        let removed = remove::remove_exited(ctx, c, code, oom_killed, cgroup_gone);
+        attachers.exited(code);
+        removed?;
+        log::debug!("supervise {}: exit recorded and removed", c.name);
+        return Ok(Run {
+            code,
+            ran,
+            restart: false,
+        });
+    }
     let exited = record_exit(ctx, c, code, oom_killed, |s| {
         let restart = policy.restarts(code, s.restart_count, s.stopped_by_user);
         s.status = if restart {
