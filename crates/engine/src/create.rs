@@ -88,26 +88,29 @@ pub fn create_locked(
         }
     };
     volume::name(ctx, &mut config.host);
-    let mut st = ctx.store()?;
-    // Containers named on the command line must exist (and, for namespaces, be running) now.
-    st.read(|tx| -> Result<(), EngineError> {
-        for mode in [
-            &config.host.pid_mode,
-            &config.host.ipc_mode,
-            &config.host.uts_mode,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            if let NsMode::Container(x) = mode {
+    // Containers named on the command line must exist (and, for namespaces, be running) now: one read
+    // transaction, when any is named.
+    let named: Vec<&str> = [
+        &config.host.pid_mode,
+        &config.host.ipc_mode,
+        &config.host.uts_mode,
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(|mode| match mode {
+        NsMode::Container(x) => Some(x.as_str()),
+        _ => None,
+    })
+    .chain(config.host.network_mode.strip_prefix("container:"))
+    .collect();
+    if !named.is_empty() {
+        ctx.store()?.read(|tx| -> Result<(), EngineError> {
+            for x in &named {
                 store::find(tx, x)?;
             }
-        }
-        if let Some(x) = config.host.network_mode.strip_prefix("container:") {
-            store::find(tx, x)?;
-        }
-        Ok(())
-    })?;
+            Ok(())
+        })?;
+    }
     let own_netns = !matches!(config.host.network_mode.as_str(), "host")
         && !config.host.network_mode.starts_with("container:");
     let mut state = State::default();
@@ -121,7 +124,6 @@ pub fn create_locked(
         config,
         state,
     };
-    drop(st);
     let networks = attach::plan(ctx, &container)?;
     // The directory and its lock come before the record: whoever sees the record (prune) finds the lock
     // held until the container is made, and with `run`, started.

@@ -86,6 +86,32 @@ fn again(ctx: &Context, c: &Container) -> Result<supervisor::Prepared, EngineErr
 
 /// Everything the supervisor needs that is looked up before it starts: the root and the spec.
 fn prepare(ctx: &Context, c: &Container) -> Result<supervisor::Prepared, EngineError> {
+    let h = &c.config.host;
+    let names_others = h.network_mode.starts_with("container:")
+        || [&h.pid_mode, &h.ipc_mode, &h.uts_mode]
+            .into_iter()
+            .flatten()
+            .any(|m| matches!(m, NsMode::Container(_)));
+    // Only namespaces of other containers are looked up in the store.
+    let joins = if !names_others {
+        let host = |mode: &Option<NsMode>| matches!(mode, Some(NsMode::Host));
+        Joins {
+            net: c.state.sandbox_key.clone(),
+            host_net: h.network_mode == "host",
+            host_pid: host(&h.pid_mode),
+            host_ipc: host(&h.ipc_mode),
+            host_uts: host(&h.uts_mode),
+            ..Default::default()
+        }
+    } else {
+        others_joins(ctx, c)?
+    };
+    prepare_with(ctx, c, joins)
+}
+
+/// The namespaces a container joins when it names other containers' (`container:X` modes), read in one
+/// transaction.
+fn others_joins(ctx: &Context, c: &Container) -> Result<Joins, EngineError> {
     let mut st = ctx.store()?;
     let joins = st.read(|tx| -> Result<Joins, EngineError> {
         let h = &c.config.host;
@@ -140,7 +166,15 @@ fn prepare(ctx: &Context, c: &Container) -> Result<supervisor::Prepared, EngineE
         (j.host_uts, j.uts) = path_of(&h.uts_mode, "uts")?;
         Ok(j)
     })?;
-    drop(st);
+    Ok(joins)
+}
+
+/// [`prepare`] with the namespaces to join found.
+fn prepare_with(
+    ctx: &Context,
+    c: &Container,
+    joins: Joins,
+) -> Result<supervisor::Prepared, EngineError> {
     let bundle = ctx.paths.bundle(&c.id);
     fs::create_dir_all(&bundle).map_err(io_err(format!("create {}", bundle.display())))?;
     // An image's root is an overlay the container's init mounts in its own mount namespace (see the
