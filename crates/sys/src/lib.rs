@@ -444,6 +444,13 @@ struct KernelSigaction {
 /// used by `std::process::Command`, leaves its internal signals 32 and 33 ignored in the programs it starts.
 /// glibc's sigaction refuses those two, hence the raw system call.
 pub fn reset_all_signals_to_default() -> Result<(), Errno> {
+    reset_signals_to_default(u64::MAX)
+}
+
+/// [`reset_all_signals_to_default`] for the signals of `which` only (bit `n - 1` for signal `n`, as the
+/// `SigIgn` and `SigCgt` masks of `/proc/PID/status` give them): one system call per signal whose action is
+/// not the default already, where every one takes one.
+pub fn reset_signals_to_default(which: u64) -> Result<(), Errno> {
     let default = KernelSigaction {
         handler: libc::SIG_DFL,
         flags: 0,
@@ -452,7 +459,7 @@ pub fn reset_all_signals_to_default() -> Result<(), Errno> {
         mask: 0,
     };
     for sig in 1..=64 {
-        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP || which & (1u64 << (sig - 1)) == 0 {
             continue;
         }
         // SAFETY: `default` is a valid kernel sigaction of the size the kernel expects (8-byte sigset) that

@@ -42,6 +42,9 @@ pub(crate) struct ProcessPlan<'a> {
     candidates: Vec<CString>,
     /// Whether `candidates` come from a PATH search (the program's name has no `/`).
     searched: bool,
+    /// The signals whose action is not the default where the plan is made ([`non_default_signals`]):
+    /// the ones reset before the exec.
+    signals: u64,
 }
 
 /// The effective, permitted, inheritable and ambient capabilities, as the caps crate takes them.
@@ -123,6 +126,7 @@ impl<'a> ProcessPlan<'a> {
             exec,
             candidates,
             searched,
+            signals: non_default_signals(),
         }
     }
 
@@ -207,7 +211,7 @@ pub(crate) fn become_process(
     init: bool,
     preserve_fds: u32,
 ) -> Step<Infallible> {
-    default_signals()?;
+    default_signals(plan.signals)?;
     // No descriptor of the caller leaks into the container, beyond the `preserve_fds` after stdio the caller
     // asked to pass on (the OCI command line's --preserve-fds); the status pipe closes exactly at exec. This
     // comes before any seccomp filter, which may refuse close_range(2) (the runtime-spec tools' default
@@ -277,12 +281,33 @@ pub(crate) fn become_process(
 /// The signal handling a program expects from a fresh process: nothing blocked and every signal at its
 /// default action. execve(2) keeps the caller's mask and ignored signals (the Rust runtime ignores SIGPIPE,
 /// glibc's posix_spawn leaves its internal signals ignored, and a supervisor or CLI may block others); the
-/// kernel only resets handlers.
-fn default_signals() -> Step<()> {
+/// kernel only resets handlers. `signals`: those whose action is not the default (see
+/// [`non_default_signals`]); the handled ones are reset too, so that none of the caller's handlers runs
+/// before the exec.
+fn default_signals(signals: u64) -> Step<()> {
     use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow};
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
         .at(|| "unblock signals".into())?;
-    minotaur_sys::reset_all_signals_to_default().at(|| "reset signal actions".into())
+    minotaur_sys::reset_signals_to_default(signals).at(|| "reset signal actions".into())
+}
+
+/// The signals whose action is not the default in the calling process, bit `n - 1` for signal `n`: those
+/// it ignores or handles, as `SigIgn` and `SigCgt` of `/proc/self/status` give them. Nothing changes an
+/// action between the [`ProcessPlan`] being made and [`become_process`], so that resets exactly these (a
+/// few `rt_sigaction` calls, where it made 62). Every signal when the file cannot be read.
+pub(crate) fn non_default_signals() -> u64 {
+    let Ok(text) = std::fs::read_to_string("/proc/self/status") else {
+        return u64::MAX;
+    };
+    let mask = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+    };
+    match (mask("SigIgn:"), mask("SigCgt:")) {
+        (Some(ignored), Some(caught)) => ignored | caught,
+        _ => u64::MAX,
+    }
 }
 
 /// Opens a pty in the container's devpts; with `dev_is_ours` (the container's init making its own `/dev`)
@@ -388,4 +413,20 @@ fn rlimit_resource(t: oci_spec::runtime::PosixRlimitType) -> Option<nix::sys::re
         #[allow(unreachable_patterns)]
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod signal_tests {
+    use super::non_default_signals;
+
+    /// The init reset every signal's action one call at a time; it now resets the ones this reads.
+    #[test]
+    fn the_signals_to_reset_are_the_ignored_and_handled_ones() {
+        let bit = |sig: i32| 1u64 << (sig - 1);
+        let found = non_default_signals();
+        assert_ne!(found, u64::MAX, "/proc/self/status was not read");
+        // The Rust runtime ignores SIGPIPE; nothing here touches SIGURG.
+        assert_ne!(found & bit(libc::SIGPIPE), 0, "{found:#x}");
+        assert_eq!(found & bit(libc::SIGURG), 0, "{found:#x}");
+    }
 }
