@@ -129,19 +129,30 @@ pub fn create_locked(
     // held until the container is made, and with `run`, started.
     let dir = ctx.paths.container_dir(&id);
     fs::create_dir_all(&dir).map_err(io_err(format!("create {}", dir.display())))?;
-    let lock = runroot::ContainerLock(runroot::lock_dir(&dir)?);
-    // Its network namespace is made on a thread of its own while the record and the files are written
-    // (see `make_files`); should the record fail, dropping it removes the namespace again.
-    let adding = if own_netns {
-        runroot::ready(ctx)?;
-        Some(
-            ctx.netns()
-                .begin_add(&NetnsName::new(id.as_str())?, Loopback::Up)?,
-        )
-    } else {
-        None
+    // Until the record is written, a failure leaves nothing: the directory goes with it.
+    let begun = (|| -> Result<_, EngineError> {
+        let lock = runroot::ContainerLock(runroot::lock_dir(&dir)?);
+        // Its network namespace is made on a thread of its own while the record and the files are
+        // written (see `make_files`); should anything fail before, dropping it removes the namespace again.
+        let adding = if own_netns {
+            runroot::ready(ctx)?;
+            Some(
+                ctx.netns()
+                    .begin_add(&NetnsName::new(id.as_str())?, Loopback::Up)?,
+            )
+        } else {
+            None
+        };
+        let st = ctx.store()?;
+        Ok((lock, adding, st))
+    })();
+    let (lock, adding, mut st) = match begun {
+        Ok(begun) => begun,
+        Err(e) => {
+            let _ = fs::remove_dir_all(&dir);
+            return Err(e);
+        }
     };
-    let mut st = ctx.store()?;
     // The record first: it is the commit point that makes the name taken (and the host ports). A random
     // name that collides gets a fresh one.
     let mut attempt = 0;

@@ -27,9 +27,17 @@ use nix::libc;
 /// comment).
 pub(crate) fn remove(dir: &Path) -> io::Result<()> {
     let held = hold(dir);
-    let removed = fs::remove_dir_all(dir);
-    drop(held);
-    removed
+    match fs::remove_dir_all(dir) {
+        // Short of descriptors (a command cleaning up after `EMFILE`), the one held may be the one the
+        // walk needs: it is let go, and the tree removed as `fs::remove_dir_all` alone would.
+        Err(e)
+            if held.is_some() && matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) =>
+        {
+            drop(held);
+            fs::remove_dir_all(dir)
+        }
+        removed => removed,
+    }
 }
 
 /// `dir` opened as a directory, without following a symbolic link; `None` when it cannot be (not
