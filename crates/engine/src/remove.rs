@@ -356,36 +356,11 @@ fn remove_stopped_with(ctx: &Context, c: &Container, volumes: bool) -> Result<()
     } else {
         Vec::new()
     };
-    let networked = attach::attachments(ctx, Some(c.id.as_str()), None)
-        .map(|a| !a.is_empty())
-        .unwrap_or(true);
-    let mut first = cleanup(ctx, c).err();
-    crate::crash::after("rm:kernel");
     // The record and its `destroy` event in one commit.
-    let deleted = ctx.store().and_then(|mut st| {
-        Ok(st.write_freeing(|tx| {
-            tx.delete_container(c.id.as_str())?;
-            events::container_in(tx, "destroy", c, &[])
-        })?)
-    });
-    crate::crash::after("rm:record");
-    match deleted {
-        Ok(()) => {
-            if let Err(e) = volume::remove_anonymous(ctx, &anonymous) {
-                first.get_or_insert(e.into());
-            }
-        }
-        Err(e) => {
-            first.get_or_insert(e);
-        }
-    }
-    if networked {
-        if let Err(e) = dns::update(ctx, &c.id) {
-            first.get_or_insert(e);
-        }
-    }
-    crate::network::services::update(ctx, c);
-    first.map_or(Ok(()), Err)
+    finish_removal(ctx, c, &anonymous, true, |tx| {
+        tx.delete_container(c.id.as_str())?;
+        Ok(events::container_in(tx, "destroy", c, &[])?)
+    })
 }
 
 /// The end of a `--rm` container (with no restart policy) whose PID 1 exited, in its supervisor, which
@@ -402,28 +377,41 @@ pub(crate) fn remove_exited(
     cgroup_gone: bool,
 ) -> Result<(), EngineError> {
     let anonymous = volume::of(ctx, &c.id)?;
+    finish_removal(ctx, c, &anonymous, !cgroup_gone, |tx| {
+        if oom_killed {
+            events::container_in(tx, "oom", c, &[])?;
+        }
+        events::container_in(tx, "die", c, &[("exitCode", &code.to_string())])?;
+        // Gone already when an `rm` took it apart meanwhile: its exit is still recorded.
+        if tx.delete_container(c.id.as_str())? {
+            events::container_in(tx, "destroy", c, &[])?;
+        }
+        Ok(())
+    })
+}
+
+/// What both removals share: the container's kernel objects and files (its cgroup too with `cgroup`),
+/// then `record` in one commit (the deletion and its events), then the `anonymous` volumes once the record
+/// is gone, and the resolver and the Service rules told. Goes on past errors and reports the first.
+fn finish_removal(
+    ctx: &Context,
+    c: &Container,
+    anonymous: &[(String, bool)],
+    cgroup: bool,
+    record: impl Fn(&WriteTx<'_>) -> Result<(), StoreError>,
+) -> Result<(), EngineError> {
     let networked = attach::attachments(ctx, Some(c.id.as_str()), None)
         .map(|a| !a.is_empty())
         .unwrap_or(true);
-    let mut first = cleanup_with(ctx, c, !cgroup_gone).err();
+    let mut first = cleanup_with(ctx, c, cgroup).err();
     crate::crash::after("rm:kernel");
-    let deleted = ctx.store().and_then(|mut st| {
-        Ok(st.write_freeing(|tx| {
-            if oom_killed {
-                events::container_in(tx, "oom", c, &[])?;
-            }
-            events::container_in(tx, "die", c, &[("exitCode", &code.to_string())])?;
-            // Gone already when an `rm` took it apart meanwhile: its exit is still recorded.
-            if tx.delete_container(c.id.as_str())? {
-                events::container_in(tx, "destroy", c, &[])?;
-            }
-            Ok::<_, StoreError>(())
-        })?)
-    });
+    let deleted = ctx
+        .store()
+        .and_then(|mut st| Ok(st.write_freeing(&record)?));
     crate::crash::after("rm:record");
     match deleted {
         Ok(()) => {
-            if let Err(e) = volume::remove_anonymous(ctx, &anonymous) {
+            if let Err(e) = volume::remove_anonymous(ctx, anonymous) {
                 first.get_or_insert(e.into());
             }
         }
