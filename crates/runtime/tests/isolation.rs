@@ -130,12 +130,7 @@ fn checker_sees_docker_isolation_on_a_read_only_host_root() {
 #[test]
 fn on_cgroup_v2_the_init_is_born_in_its_cgroup() {
     let Some(h) = host() else { return };
-    if !h
-        .sh("grep -qw cgroup2 /proc/filesystems && mount -t cgroup2 cgroup2 /sys/fs/cgroup")
-        .status
-        .success()
-    {
-        eprintln!("skipped: no cgroup v2 hierarchy to mount");
+    if !h.as_cgroup2_host() {
         return;
     }
     let parent = cgroup_parent();

@@ -409,6 +409,20 @@ ip link set lo up
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Makes the box a cgroup v2 host: the unified hierarchy mounted over its `/sys/fs/cgroup` (on a hybrid
+    /// host the one its `unified` mount has, without controllers). False, having printed "skipped: why",
+    /// when the kernel has no cgroup2 to mount.
+    pub fn as_cgroup2_host(&self) -> bool {
+        let mounted = self
+            .sh("grep -qw cgroup2 /proc/filesystems && mount -t cgroup2 cgroup2 /sys/fs/cgroup")
+            .status
+            .success();
+        if !mounted {
+            eprintln!("skipped: no cgroup v2 hierarchy to mount");
+        }
+        mounted
+    }
+
     fn sh_checked(&self, script: &str) -> Result<(), String> {
         run_checked(self.command("sh").args(["-ec", script]))
     }
