@@ -191,41 +191,30 @@ pub(crate) fn serve(mut s: Streams<'_>) -> (WaitStatus, Attachers) {
             .iter()
             .map(|(_, fd, flags)| PollFd::new(*fd, *flags))
             .collect();
+        if running && shed_at.is_some_and(|at| at <= Instant::now()) {
+            shed_at = None;
+            if let Some(f) = s.before_shed.take() {
+                f();
+            }
+            minotaur_sys::shed_memory();
+        }
+        // What wakes the loop with nothing to read: the check that is due, the memory to give back.
+        let due = s.ticker.as_deref().filter(|_| ticking).map(|t| t.due());
+        let wake = due.into_iter().chain(shed_at.filter(|_| running)).min();
         // Once PID 1 is gone its namespace is torn down and the streams close; a process outside it that
         // still holds them (with --pid host) must not keep the supervisor: give them a moment, then stop.
-        let timeout = if !running {
-            PollTimeout::from(200u16)
-        } else if let (true, Some(t)) = (ticking, s.ticker.as_deref()) {
-            let left = t.due().saturating_duration_since(Instant::now());
-            // Rounded up: woken a millisecond late rather than spinning until it is due.
-            let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
-            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
-        } else {
-            PollTimeout::NONE
-        };
-        let timeout = match shed_at.filter(|_| running) {
-            Some(at) => {
+        let timeout = match (running, wake) {
+            (false, _) => PollTimeout::from(200u16),
+            (true, Some(at)) => {
                 let left = at.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    shed_at = None;
-                    if let Some(f) = s.before_shed.take() {
-                        f();
-                    }
-                    minotaur_sys::shed_memory();
-                    timeout
-                } else {
-                    let ms = left.as_micros().div_ceil(1000) as u16;
-                    match i32::from(timeout) {
-                        t if t >= 0 && t <= i32::from(ms) => timeout,
-                        _ => PollTimeout::from(ms),
-                    }
-                }
+                // Rounded up: woken a millisecond late rather than spinning until it is due.
+                let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+                PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
             }
-            None => timeout,
+            (true, None) => PollTimeout::NONE,
         };
         match poll(&mut fds, timeout) {
-            Ok(0) if shed_at.is_some() && running => {}
-            Ok(0) if ticking => {}
+            Ok(0) if running && wake.is_some() => {}
             Ok(0) => break,
             Ok(_) => {}
             Err(nix::Error::EINTR) => continue,
