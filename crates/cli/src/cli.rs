@@ -6,6 +6,7 @@ use clap::{Args, FromArgMatches, Parser};
 
 use crate::cmd::Command;
 use crate::global::Global;
+use crate::words::subcommand_name;
 
 /// minotaur: a daemonless container engine built around kernel namespaces.
 ///
@@ -78,26 +79,6 @@ fn parse_one(args: &[OsString]) -> Option<Cli> {
     let parser = Global::augment_args(top()).subcommand(sub);
     let matches = parser.try_get_matches_from(args).ok()?;
     Cli::from_arg_matches(&matches).ok()
-}
-
-/// The first word after the program's own options, all long (`--root DIR`, `--root=DIR`, or one of
-/// `flags`, which take no value), or `None` at anything else (a short option, `--`, a word that is not
-/// UTF-8).
-pub fn subcommand_name<'a>(args: &'a [OsString], flags: &[&str]) -> Option<&'a str> {
-    let mut words = args.iter().skip(1);
-    while let Some(word) = words.next() {
-        let word = word.to_str()?;
-        if word == "--" || (word.starts_with('-') && !word.starts_with("--")) {
-            return None;
-        }
-        if !word.starts_with("--") {
-            return Some(word);
-        }
-        if !word.contains('=') && !flags.contains(&word) {
-            words.next();
-        }
-    }
-    None
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ mod global;
 mod output;
 mod progress;
 mod render;
+mod words;
 
 use std::process::ExitCode;
 

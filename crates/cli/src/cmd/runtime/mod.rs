@@ -136,7 +136,7 @@ fn parse_from(args: Vec<std::ffi::OsString>) -> Result<Args, clap::Error> {
 
 fn parse_one(args: &[std::ffi::OsString]) -> Option<Args> {
     use clap::{Args as _, FromArgMatches as _};
-    let verb = parser_of(crate::cli::subcommand_name(args, &FLAGS)?)?;
+    let verb = parser_of(crate::words::subcommand_name(args, &FLAGS)?)?;
     let parser = Global::augment_args(top()).subcommand(verb);
     Args::from_arg_matches(&parser.try_get_matches_from(args).ok()?).ok()
 }
