@@ -11,11 +11,14 @@ use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
+use crate::cgroup::{self, Cgroup};
+use crate::error::RuntimeError;
 use crate::idmap::id_maps;
+use crate::plan::{BeforePivot, Plan};
+use crate::rootfs::Overlay;
 use crate::spawn::{open_namespace, spawn};
 use crate::status::{await_exec, GO};
-use crate::{cgroup, idmap, seccomp, state, Cgroup, Overlay, RuntimeError};
-use crate::{BeforePivot, Plan};
+use crate::{idmap, seccomp, state};
 
 /// Options of [`create`] that are not part of the spec.
 #[derive(Debug, Clone)]

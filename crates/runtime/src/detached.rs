@@ -63,7 +63,7 @@ pub fn idmapped_overlay(
     o: &Overlay,
     maps: &(String, String),
     read_only: bool,
-) -> Result<OwnedFd, crate::RuntimeError> {
+) -> Result<OwnedFd, crate::error::RuntimeError> {
     let userns = crate::idmap::userns(maps)?;
     Ok(crate::idmap::overlay(o, userns.as_fd(), read_only)?)
 }
@@ -73,7 +73,7 @@ pub fn idmapped_overlay(
 pub fn idmapped_tree(
     root: &std::path::Path,
     maps: &(String, String),
-) -> Result<OwnedFd, crate::RuntimeError> {
+) -> Result<OwnedFd, crate::error::RuntimeError> {
     let userns = crate::idmap::userns(maps)?;
     Ok(crate::idmap::tree(root, userns.as_fd())?)
 }

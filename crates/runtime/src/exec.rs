@@ -50,9 +50,11 @@ use nix::unistd::Pid;
 use oci_spec::runtime::{Process, Spec};
 
 use crate::cgroup::{self, Cgroup, SelfJoin};
+use crate::error::RuntimeError;
 use crate::init;
+use crate::seccomp;
+use crate::status::{await_exec, await_ready, pipe, GO};
 use crate::status::{fail, At, Step};
-use crate::{await_exec, await_ready, pipe, seccomp, RuntimeError, GO};
 
 /// Options of [`exec`] that are not part of the spec.
 #[derive(Debug, Clone)]

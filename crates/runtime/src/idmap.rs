@@ -40,39 +40,13 @@ use rustix::mount::{
 
 use nix::unistd::Pid;
 
+use crate::error::{IdmapError, RuntimeError};
 use crate::rootfs::Overlay;
-use crate::RuntimeError;
-
-/// The idmapped overlay could not be made.
-#[derive(Debug, thiserror::Error)]
-pub enum IdmapError {
-    #[error("cannot make a user namespace to idmap the root with ({step})")]
-    Userns {
-        step: &'static str,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("cannot idmap {path} ({step}){hint}")]
-    Layer {
-        path: std::path::PathBuf,
-        step: &'static str,
-        hint: &'static str,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("cannot mount the idmapped overlay of {upper} ({step})")]
-    Overlay {
-        upper: std::path::PathBuf,
-        step: &'static str,
-        #[source]
-        source: std::io::Error,
-    },
-}
 
 /// A user namespace with `maps` (the `uid_map` and `gid_map` texts) as its ID maps, as a descriptor.
-pub(crate) fn userns(maps: &(String, String)) -> Result<OwnedFd, crate::RuntimeError> {
+pub(crate) fn userns(maps: &(String, String)) -> Result<OwnedFd, RuntimeError> {
     let err = |step| move |source: std::io::Error| IdmapError::Userns { step, source };
-    let (mut rx, tx) = crate::pipe()?;
+    let (mut rx, tx) = crate::status::pipe()?;
     let clone = minotaur_sys::clone3(nix::sched::CloneFlags::CLONE_NEWUSER.bits() as u64)
         .map_err(|e| err("clone3")(e.into()))?;
     let child = match clone {

@@ -9,7 +9,9 @@ use nix::sched::CloneFlags;
 use nix::unistd::Pid;
 use oci_spec::runtime::Spec;
 
-use crate::{hooks, seccomp, state, Cgroup, Overlay};
+use crate::cgroup::Cgroup;
+use crate::rootfs::Overlay;
+use crate::{hooks, seccomp, state};
 
 /// What [`create`] hands to the child: the spec, resolved paths and descriptors opened in the parent.
 pub(crate) struct Plan<'a> {

@@ -14,9 +14,11 @@ use nix::sys::stat::Mode;
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
+use crate::error::RuntimeError;
 use crate::idmap::{host_root, write_id_maps};
+use crate::init;
+use crate::plan::{BeforePivot, Plan};
 use crate::status::{await_message, await_ready, pipe, GO, MOUNTED, SHARED_ROOT};
-use crate::{init, BeforePivot, Plan, RuntimeError};
 
 /// The name of a namespace's file in `/proc/PID/ns`.
 pub(crate) fn ns_file(flag: CloneFlags) -> &'static str {
@@ -39,7 +41,7 @@ pub(crate) type ParentJoin<'a> = &'a dyn Fn(Pid) -> Result<(), RuntimeError>;
 /// A cgroup v2 directory the child is cloned into (`CLONE_INTO_CGROUP`), and its cgroup, which the parent
 /// moves the child into on a kernel without that flag. The plan then names no cgroup for the child to join.
 pub(crate) struct BornIn<'a> {
-    pub(crate) cgroup: &'a crate::Cgroup,
+    pub(crate) cgroup: &'a crate::cgroup::Cgroup,
     pub(crate) directory: OwnedFd,
 }
 

@@ -297,9 +297,9 @@ impl Container {
     }
 
     /// The container's cgroup, when its spec has a `linux.cgroupsPath` and the cgroup is there.
-    pub fn cgroup(&self) -> Option<crate::Cgroup> {
+    pub fn cgroup(&self) -> Option<crate::cgroup::Cgroup> {
         let path = self.record.cgroup.as_ref()?;
-        crate::Cgroup::open(Path::new(crate::cgroup::DEFAULT_ROOT), path).ok()
+        crate::cgroup::Cgroup::open(Path::new(crate::cgroup::DEFAULT_ROOT), path).ok()
     }
 
     /// The state the runtime spec defines, at this moment.

@@ -12,7 +12,7 @@ use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
-use crate::RuntimeError;
+use crate::error::RuntimeError;
 
 /// What the init process tells the parent over the status pipe.
 #[derive(Debug, Serialize, Deserialize)]

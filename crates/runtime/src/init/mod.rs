@@ -26,9 +26,11 @@ use nix::sched::{setns, unshare, CloneFlags};
 use nix::unistd::{chdir, pivot_root, sethostname, Gid, Uid};
 
 use crate::cgroup::CgroupError;
+use crate::error::exec_exit_code;
+use crate::plan::Plan;
 use crate::rootfs::MountPoints;
 use crate::status::{fail, At, Step};
-use crate::{exec_exit_code, Failure, Plan, FAILED, MOUNTED, READY, SHARED_ROOT};
+use crate::status::{Failure, FAILED, MOUNTED, READY, SHARED_ROOT};
 
 use mount::{do_mount, mask, mount_at, parent_mount_private, populate_dev, readonly};
 pub(crate) use process::{attach_stdio, become_process, open_console, ProcessPlan};

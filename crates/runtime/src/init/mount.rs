@@ -14,9 +14,10 @@ use oci_spec::runtime::Mount;
 
 use super::cstring;
 use crate::mounts::{parse_options, MountOptions};
+use crate::plan::Plan;
 use crate::rootfs::MountPoints;
+use crate::status::Failure;
 use crate::status::{fail, At, Step};
-use crate::{Failure, Plan};
 
 /// The devices every container gets in its `/dev` (the OCI runtime spec's default devices).
 const DEFAULT_DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];

@@ -16,8 +16,8 @@ use oci_spec::runtime::{Capabilities, Process};
 
 use super::mount::{make_mountpoint, mount_at};
 use crate::seccomp::Program;
+use crate::status::Failure;
 use crate::status::{fail, At, Step};
-use crate::Failure;
 
 /// What a process needs to become `process`, prepared before it is cloned: every value the steps from its
 /// limits ([`ProcessPlan::context`]) to execve ([`ProcessPlan::become_process`]) pass to the kernel,
