@@ -181,10 +181,12 @@ use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 
 use error::is_full;
 pub use error::StateError;
+pub use tx::cni::CniAttachmentRow;
+pub use tx::event::{EventRow, NewEvent, EVENTS_KEPT};
+pub use tx::volume::{NewVolume, VolumeRow};
 pub use tx::{
-    Allocation, CniAttachmentRow, ContainerRef, ContainerRow, EndpointRow, EventRow, NetworkRow,
-    NewContainer, NewEvent, NewNetwork, NewVolume, PortRow, ReadTx, VolumeRow, WriteTx,
-    EVENTS_KEPT,
+    Allocation, ContainerRef, ContainerRow, EndpointRow, NetworkRow, NewContainer, NewNetwork,
+    PortRow, ReadTx, WriteTx,
 };
 
 /// The database's file name under the root directory.

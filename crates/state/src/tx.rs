@@ -10,13 +10,9 @@ use rusqlite::{ffi, params, Connection, OptionalExtension, Row};
 
 use crate::error::StateError;
 
-mod cni;
-mod event;
-mod volume;
-
-pub use cni::CniAttachmentRow;
-pub use event::{EventRow, NewEvent, EVENTS_KEPT};
-pub use volume::{NewVolume, VolumeRow};
+pub(crate) mod cni;
+pub(crate) mod event;
+pub(crate) mod volume;
 
 /// A container to insert. `config` and `state` must be valid JSON.
 #[derive(Clone, Copy, Debug)]
