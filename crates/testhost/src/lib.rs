@@ -32,8 +32,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-mod systemd;
-pub use systemd::Systemd;
+pub mod systemd;
 
 /// The world's DNS server address.
 pub const WORLD_DNS: &str = "203.0.113.53";

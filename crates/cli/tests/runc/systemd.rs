@@ -3,7 +3,7 @@
 //! scope, checked through `systemctl show` and the cgroup files as systemd's namespaces see them.
 
 use super::*;
-use minotaur_testhost::Systemd;
+use minotaur_testhost::systemd::Systemd;
 
 /// Runs `minotaur-runc --systemd-cgroup ARGS` in systemd's namespaces, its state under the box's dir.
 fn sd_runc(h: &TestHost, sd: &Systemd, args: &[&str]) -> Output {
