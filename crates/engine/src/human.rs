@@ -21,7 +21,8 @@ pub fn duration(d: Duration) -> String {
         _ if h < 24 * 7 * 2 => format!("{} days", h / 24),
         _ if h < 24 * 30 * 2 => format!("{} weeks", h / 24 / 7),
         _ if h < 24 * 365 * 2 => format!("{} months", h / 24 / 30),
-        _ => format!("{} years", h / 24 / 365),
+        // Go truncates the years of the exact hours, not of the rounded ones.
+        _ => format!("{} years", s / 3600 / 24 / 365),
     }
 }
 
@@ -73,6 +74,11 @@ mod tests {
         assert_eq!(d(3700), "About an hour");
         assert_eq!(d(5 * 3600), "5 hours");
         assert_eq!(d(3 * 86400), "3 days");
+        assert_eq!(d(20 * 86400), "2 weeks");
+        assert_eq!(d(100 * 86400), "3 months");
+        assert_eq!(d(800 * 86400), "2 years");
+        // 730 days less half an hour: 17,520 hours when rounded, still 1 year to Go.
+        assert_eq!(d(730 * 86400 - 1800), "1 years");
     }
 
     #[test]

@@ -3,7 +3,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use minotaur_image::{human_size, Store};
 
-use crate::cmd::images::human_duration;
+use crate::cmd::images::since_unix;
 use crate::error::CliResult;
 use crate::global::Global;
 use crate::output;
@@ -68,7 +68,7 @@ pub fn run(global: &Global, args: Args) -> CliResult {
             let created = if s.created_unix == 0 {
                 "N/A".to_owned()
             } else {
-                format!("{} ago", human_duration(now - s.created_unix))
+                format!("{} ago", since_unix(now, s.created_unix))
             };
             vec![
                 id(&s.id),

@@ -1,7 +1,8 @@
 use std::io::Write;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use minotaur_engine::create::HOST_IMAGE;
+use minotaur_engine::human;
 use minotaur_image::{ImageFilter, Store};
 
 use crate::error::CliResult;
@@ -131,7 +132,7 @@ pub fn run(global: &Global, args: Args) -> CliResult {
                 "Repository": i.repository,
                 "Tag": i.tag,
                 "ID": id(i),
-                "CreatedSince": format!("{} ago", human_duration(now - i.created_unix)),
+                "CreatedSince": format!("{} ago", since_unix(now, i.created_unix)),
                 "CreatedAt": output::go_time(&i.created, false),
                 "Size": human_size(i.size),
                 "VirtualSize": human_size(i.size),
@@ -165,24 +166,9 @@ pub fn run(global: &Global, args: Args) -> CliResult {
     Ok(0)
 }
 
-/// Docker's (go-units) `HumanDuration`.
-pub(crate) fn human_duration(secs: i64) -> String {
-    let secs = secs.max(0);
-    let minutes = secs / 60;
-    let hours = (secs as f64 / 3600.0 + 0.5) as i64;
-    match secs {
-        0 => "Less than a second".into(),
-        1 => "1 second".into(),
-        2..=59 => format!("{secs} seconds"),
-        _ if minutes == 1 => "About a minute".into(),
-        _ if minutes < 60 => format!("{minutes} minutes"),
-        _ if hours == 1 => "About an hour".into(),
-        _ if hours < 48 => format!("{hours} hours"),
-        _ if hours < 24 * 7 * 2 => format!("{} days", hours / 24),
-        _ if hours < 24 * 30 * 2 => format!("{} weeks", hours / 24 / 7),
-        _ if hours < 24 * 365 * 2 => format!("{} months", hours / 24 / 30),
-        _ => format!("{} years", secs / 3600 / 24 / 365),
-    }
+/// How long before `now` the Unix time `created` was, as Docker says it (`3 days`).
+pub(crate) fn since_unix(now: i64, created: i64) -> String {
+    human::duration(Duration::from_secs((now - created).max(0) as u64))
 }
 
 /// Docker's `HumanSizeWithPrecision(size, 3)` (go-units), as its CLI prints image sizes since version 23:
@@ -204,7 +190,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sizes_and_durations_read_like_docker() {
+    fn sizes_read_like_docker() {
         assert_eq!(human_size(0), "0B");
         assert_eq!(human_size(19), "19B");
         assert_eq!(human_size(4_261_000), "4.26MB");
@@ -212,13 +198,5 @@ mod tests {
         assert_eq!(human_size(123_456_789), "123MB");
         assert_eq!(human_size(77_800_000), "77.8MB");
         assert_eq!(human_size(1_000), "1kB");
-        assert_eq!(human_duration(0), "Less than a second");
-        assert_eq!(human_duration(45), "45 seconds");
-        assert_eq!(human_duration(90), "About a minute");
-        assert_eq!(human_duration(2 * 3600), "2 hours");
-        assert_eq!(human_duration(3 * 86400), "3 days");
-        assert_eq!(human_duration(20 * 86400), "2 weeks");
-        assert_eq!(human_duration(100 * 86400), "3 months");
-        assert_eq!(human_duration(800 * 86400), "2 years");
     }
 }
