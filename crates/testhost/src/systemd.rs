@@ -13,8 +13,13 @@
 //! /sys/fs/cgroup a read-only tmpfs with each of the host's hierarchies mounted from a new cgroup namespace
 //!                rooted at `<box's cgroup parent>/systemd`, so systemd's cgroups are all under it
 //! the box's directory and the directory of the binary under test, at their own paths (the latter
-//! read-only), so a test can hand it bundles and programs
+//! read-only), so a test can hand it bundles and programs; [`Options`] adds more
 //! ```
+//!
+//! With [`Options::unified`] `/sys/fs/cgroup` is instead the unified hierarchy alone (rooted the same way), as
+//! on a host booted with cgroup v2 only. Its root mount is shared (`mount --make-rshared /` before
+//! `exec systemd`), as a systemd booted by the kernel leaves a host's: one that knows it runs in a container
+//! leaves propagation as it finds it.
 //!
 //! It starts nothing of the host's: its default target is a unit of its own that wants only the D-Bus
 //! daemon (`dbus.socket` and `dbus.service`, without their default dependencies), so sysinit, local-fs
@@ -37,10 +42,12 @@ use crate::{remove_cgroup_tree, TestHost};
 const BOOT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The script that makes systemd's root and becomes it. Arguments: the directory for its files, the cgroup
-/// (relative to each hierarchy's root) to root it at, the box's directory, the binary's directory.
+/// (relative to each hierarchy's root) to root it at, the box's directory, `unified` or `hybrid` (the
+/// layout of `/sys/fs/cgroup`), then pairs `ro DIR` or `rw DIR` of directories to bind (the binary's first).
 const BOOT: &str = r#"
 set -e
-D=$1; CG=$2; BOX=$3; BINDIR=$4
+D=$1; CG=$2; BOX=$3; LAYOUT=$4
+shift 4
 # Its own cgroup in every hierarchy, joined before the cgroup namespace is made so that the namespace is
 # rooted there. A new cpuset cgroup gets its parent's CPUs and memory nodes, or nothing could join it.
 for h in /sys/fs/cgroup/*; do
@@ -59,7 +66,8 @@ for h in /sys/fs/cgroup/*; do
 done
 mkdir -p "$D/root" "$D/etc-upper" "$D/etc-work"
 exec unshare --cgroup --pid --mount --uts --ipc --fork --kill-child --propagation private -- sh -ec '
-D=$1; BOX=$2; BINDIR=$3; R=$D/root
+D=$1; BOX=$2; LAYOUT=$3; R=$D/root
+shift 3
 mount -t tmpfs -o mode=755 root "$R"
 mkdir -p "$R/usr" "$R/etc" "$R/var" "$R/run" "$R/tmp" "$R/proc" "$R/sys" "$R/dev" "$R/root"
 mount --bind /usr "$R/usr"
@@ -83,20 +91,24 @@ mount -t proc proc "$R/proc"
 mount --bind "$R/proc/sys" "$R/proc/sys"
 mount -o remount,bind,ro "$R/proc/sys"
 mount -t sysfs -o ro sysfs "$R/sys"
-mount -t tmpfs -o mode=755 cgroup "$R/sys/fs/cgroup"
-for h in /sys/fs/cgroup/*; do
-  [ -d "$h" ] || continue
-  n=${h##*/}
-  mkdir "$R/sys/fs/cgroup/$n"
-  if [ "$(stat -f -c %T "$h")" = cgroup2fs ]; then
-    mount -t cgroup2 cgroup2 "$R/sys/fs/cgroup/$n"
-  elif [ "$n" = systemd ]; then
-    mount -t cgroup -o none,name=systemd cgroup "$R/sys/fs/cgroup/$n"
-  else
-    mount -t cgroup -o "$n" cgroup "$R/sys/fs/cgroup/$n"
-  fi
-done
-mount -o remount,ro "$R/sys/fs/cgroup"
+if [ "$LAYOUT" = unified ]; then
+  mount -t cgroup2 cgroup2 "$R/sys/fs/cgroup"
+else
+  mount -t tmpfs -o mode=755 cgroup "$R/sys/fs/cgroup"
+  for h in /sys/fs/cgroup/*; do
+    [ -d "$h" ] || continue
+    n=${h##*/}
+    mkdir "$R/sys/fs/cgroup/$n"
+    if [ "$(stat -f -c %T "$h")" = cgroup2fs ]; then
+      mount -t cgroup2 cgroup2 "$R/sys/fs/cgroup/$n"
+    elif [ "$n" = systemd ]; then
+      mount -t cgroup -o none,name=systemd cgroup "$R/sys/fs/cgroup/$n"
+    else
+      mount -t cgroup -o "$n" cgroup "$R/sys/fs/cgroup/$n"
+    fi
+  done
+  mount -o remount,ro "$R/sys/fs/cgroup"
+fi
 mount -t tmpfs -o mode=755,nosuid dev "$R/dev"
 for n in null zero full random urandom tty; do
   touch "$R/dev/$n"
@@ -106,18 +118,35 @@ mkdir "$R/dev/pts" "$R/dev/shm"
 mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts "$R/dev/pts"
 ln -s pts/ptmx "$R/dev/ptmx"
 mount -t tmpfs -o mode=1777 shm "$R/dev/shm"
-mkdir -p "$R$BOX" "$R$BINDIR"
+mkdir -p "$R$BOX"
 mount --bind "$BOX" "$R$BOX"
-mount --bind "$BINDIR" "$R$BINDIR"
-mount -o remount,bind,ro "$R$BINDIR"
+while [ $# -ge 2 ]; do
+  mkdir -p "$R$2"
+  mount --bind "$2" "$R$2"
+  [ "$1" = rw ] || mount -o remount,bind,ro "$R$2"
+  shift 2
+done
 cd "$R"
 mkdir .oldroot
 pivot_root . .oldroot
 umount -l /.oldroot
 rmdir /.oldroot
+mount --make-rshared /
 exec env -i container=minotaur-test /lib/systemd/systemd --unit=minotaur-test.target
-' sh "$D" "$BOX" "$BINDIR"
+' sh "$D" "$BOX" "$LAYOUT" "$@"
 "#;
+
+/// How the host systemd boots on looks, beyond what every one has (see the module documentation).
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// `/sys/fs/cgroup` is the unified hierarchy alone, as on a cgroup v2 host, instead of the host's
+    /// hierarchies (on a hybrid host: the v1 controllers, `systemd` and `unified`).
+    pub unified: bool,
+    /// More directories of the host, bound read-only at their own paths.
+    pub read_only: Vec<PathBuf>,
+    /// Directories of the host bound writable at their own paths (where a benchmark leaves its figures).
+    pub read_write: Vec<PathBuf>,
+}
 
 /// A systemd booted in a [`TestHost`]; see the module documentation.
 pub struct Systemd<'a> {
@@ -133,6 +162,11 @@ pub struct Systemd<'a> {
 impl TestHost {
     /// Boots a systemd in the box, or returns `None` (after printing why) when this machine has none.
     pub fn boot_systemd(&self) -> Option<Systemd<'_>> {
+        self.boot_systemd_with(&Options::default())
+    }
+
+    /// [`TestHost::boot_systemd`] on a host that looks as `options` say.
+    pub fn boot_systemd_with(&self, options: &Options) -> Option<Systemd<'_>> {
         let missing = ["/lib/systemd/systemd", "/usr/bin/dbus-daemon"]
             .into_iter()
             .find(|p| !Path::new(p).exists());
@@ -144,26 +178,34 @@ impl TestHost {
             eprintln!("skipped: {why}");
             return None;
         }
-        Some(Systemd::boot(self).expect("booting systemd in the test host"))
+        Some(Systemd::boot(self, options).expect("booting systemd in the test host"))
     }
 }
 
 impl<'a> Systemd<'a> {
-    fn boot(host: &'a TestHost) -> Result<Systemd<'a>, String> {
+    fn boot(host: &'a TestHost, options: &Options) -> Result<Systemd<'a>, String> {
         let dir = host.dir().join("systemd");
         fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
         let log = fs::File::create(dir.join("boot.log")).map_err(|e| e.to_string())?;
         let cgroup = format!("{}/systemd", host.cgroup_parent());
         let bindir = host.bin.parent().unwrap_or(Path::new("/")).to_owned();
-        let holder = host
-            .command("sh")
-            .arg("-c")
+        let mut boot = host.command("sh");
+        boot.arg("-c")
             .arg(BOOT)
             .arg("sh")
             .arg(&dir)
             .arg(&cgroup)
             .arg(host.dir())
-            .arg(&bindir)
+            .arg(if options.unified { "unified" } else { "hybrid" })
+            .arg("ro")
+            .arg(&bindir);
+        for dir in &options.read_only {
+            boot.arg("ro").arg(dir);
+        }
+        for dir in &options.read_write {
+            boot.arg("rw").arg(dir);
+        }
+        let holder = boot
             .stdout(log.try_clone().map_err(|e| e.to_string())?)
             .stderr(log)
             .spawn()

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use minotaur_testhost::systemd::Options;
 use minotaur_testhost::TestHost;
 
 #[test]
@@ -51,4 +52,39 @@ fn a_booted_systemd_runs_confined_and_leaves_nothing_behind() {
         let dir = c.path().join(&cgroup);
         assert!(!dir.exists(), "{} left behind", dir.display());
     }
+}
+
+/// A systemd host as the kernel would boot it: the root mount shared, and with `unified` the v2 hierarchy
+/// alone at `/sys/fs/cgroup`, PID 1 in its `init.scope`; the extra directories bound as asked.
+#[test]
+fn a_booted_systemd_has_a_shared_root_and_the_cgroup_layout_asked_for() {
+    let exe = std::env::current_exe().unwrap();
+    let Some(h) = TestHost::new(&exe) else { return };
+    let ro = h.dir().join("ro");
+    let rw = h.dir().join("rw");
+    std::fs::create_dir_all(&ro).unwrap();
+    std::fs::create_dir_all(&rw).unwrap();
+    let options = Options {
+        unified: true,
+        read_only: vec![ro.clone()],
+        read_write: vec![rw.clone()],
+    };
+    let Some(sd) = h.boot_systemd_with(&options) else {
+        return;
+    };
+    assert_eq!(sd.sh_ok("findmnt -n -o PROPAGATION /"), "shared\n");
+    assert_eq!(sd.sh_ok("stat -f -c %T /sys/fs/cgroup"), "cgroup2fs\n");
+    // (/proc/PID/cgroup lists the v1 hierarchies of a hybrid machine too, mounted or not.)
+    let cgroups = sd.sh_ok("cat /proc/1/cgroup");
+    assert!(cgroups.lines().any(|l| l == "0::/init.scope"), "{cgroups}");
+    let touch = |dir: &std::path::Path| {
+        sd.command("touch")
+            .arg(dir.join("probe"))
+            .status()
+            .unwrap()
+            .success()
+    };
+    assert!(!touch(&ro), "{} is writable", ro.display());
+    assert!(touch(&rw), "{} is not writable", rw.display());
+    assert!(rw.join("probe").exists());
 }
