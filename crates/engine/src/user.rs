@@ -22,52 +22,57 @@ pub struct Identity {
     pub home: String,
 }
 
-struct Passwd {
-    name: String,
+/// One `/etc/passwd` entry, borrowed from the file's text: nothing is allocated for the entries that are
+/// not the one looked for (an `exec` resolves its user at every call).
+struct Passwd<'a> {
+    name: &'a str,
     uid: u32,
     gid: u32,
-    home: String,
+    home: &'a str,
 }
 
-struct Group {
-    name: String,
+/// One `/etc/group` entry, borrowed from the file's text; `members` is the comma-separated list as written.
+struct Group<'a> {
+    name: &'a str,
     gid: u32,
-    members: Vec<String>,
+    members: &'a str,
 }
 
-fn passwd(text: &str) -> Vec<Passwd> {
-    text.lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            Some(Passwd {
-                name: f.first()?.to_string(),
-                uid: f.get(2)?.parse().ok()?,
-                gid: f.get(3)?.parse().ok()?,
-                home: f.get(5).unwrap_or(&"/").to_string(),
-            })
-        })
-        .collect()
+impl Group<'_> {
+    fn lists(&self, user: &str) -> bool {
+        self.members.split(',').any(|m| !m.is_empty() && m == user)
+    }
 }
 
-fn groups(text: &str) -> Vec<Group> {
-    text.lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            Some(Group {
-                name: f.first()?.to_string(),
-                gid: f.get(2)?.parse().ok()?,
-                members: f
-                    .get(3)
-                    .map(|m| {
-                        m.split(',')
-                            .filter(|s| !s.is_empty())
-                            .map(String::from)
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            })
+/// The well-formed entries of a passwd file, in order: `name:password:uid:gid:gecos:home:shell`, the home
+/// `/` when missing.
+fn passwd(text: &str) -> impl Iterator<Item = Passwd<'_>> {
+    text.lines().filter_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        let _password = f.next();
+        let uid = f.next()?.parse().ok()?;
+        let gid = f.next()?.parse().ok()?;
+        let home = f.nth(1).unwrap_or("/");
+        Some(Passwd {
+            name,
+            uid,
+            gid,
+            home,
         })
-        .collect()
+    })
+}
+
+/// The well-formed entries of a group file, in order: `name:password:gid:member,member...`.
+fn groups(text: &str) -> impl Iterator<Item = Group<'_>> {
+    text.lines().filter_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        let _password = f.next();
+        let gid = f.next()?.parse().ok()?;
+        let members = f.next().unwrap_or("");
+        Some(Group { name, gid, members })
+    })
 }
 
 /// Resolves `spec` (empty: root) with the image's passwd and group files' contents.
@@ -76,8 +81,6 @@ pub fn resolve_with(
     passwd_text: &str,
     group_text: &str,
 ) -> Result<Identity, UserError> {
-    let users = passwd(passwd_text);
-    let groups = groups(group_text);
     let (user, group) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),
@@ -86,26 +89,25 @@ pub fn resolve_with(
         return Err(UserError::Bad(spec.to_owned()));
     }
     let user = if user.is_empty() { "0" } else { user };
-    let entry = users.iter().find(|p| p.name == user).or_else(|| {
+    let entry = passwd(passwd_text).find(|p| p.name == user).or_else(|| {
         let uid: u32 = user.parse().ok()?;
-        users.iter().find(|p| p.uid == uid)
+        passwd(passwd_text).find(|p| p.uid == uid)
     });
     let (uid, mut gid, name, home) = match (entry, user.parse::<u32>()) {
-        (Some(p), _) => (p.uid, p.gid, Some(p.name.clone()), p.home.clone()),
+        (Some(p), _) => (p.uid, p.gid, Some(p.name), p.home.to_owned()),
         // A numeric uid need not exist in the image, as with Docker.
         (None, Ok(uid)) => (uid, 0, None, "/".to_owned()),
         (None, Err(_)) => return Err(UserError::NoUser(user.to_owned())),
     };
     if let Some(g) = group {
-        gid = match groups.iter().find(|e| e.name == g) {
+        gid = match groups(group_text).find(|e| e.name == g) {
             Some(e) => e.gid,
             None => g.parse().map_err(|_| UserError::NoGroup(g.to_owned()))?,
         };
     }
-    let mut additional_gids: Vec<u32> = match (&name, group) {
-        (Some(n), None) => groups
-            .iter()
-            .filter(|g| g.members.contains(n))
+    let mut additional_gids: Vec<u32> = match (name, group) {
+        (Some(n), None) => groups(group_text)
+            .filter(|g| g.lists(n))
             .map(|g| g.gid)
             .collect(),
         _ => Vec::new(),
@@ -213,6 +215,21 @@ mod tests {
         // A non-directory over `etc` hides everything below it.
         std::fs::write(l("top").join("etc"), "").unwrap();
         assert_eq!(find("etc/passwd"), None);
+    }
+
+    #[test]
+    fn malformed_lines_are_passed_over_and_short_ones_keep_defaults() {
+        // A comment, a line without numbers, a short line (no home: `/`), empty members in a group list.
+        let passwd = "# comment\nbroken:x:a:b:::\nshort:x:7:8\nroot:x:0:0::/root:/bin/sh\n";
+        let group = "bad:x:q:short\nwheel:x:10:,short,,\nshort:x:8:\n";
+        let id = resolve_with("short", passwd, group).unwrap();
+        assert_eq!((id.uid, id.gid, id.home.as_str()), (7, 8, "/"));
+        assert_eq!(id.additional_gids, vec![8, 10]);
+        assert_eq!(
+            resolve_with("broken", passwd, group),
+            Err(UserError::NoUser("broken".into()))
+        );
+        assert_eq!(resolve_with("7:wheel", passwd, group).unwrap().gid, 10);
     }
 
     #[test]

@@ -94,17 +94,74 @@ enum Generator {
     Seccompiler,
 }
 
-/// The number of a syscall on the running architecture.
-pub fn syscall_number(name: &str) -> Option<i64> {
-    let table: &[(&str, i64)] = match std::env::consts::ARCH {
+/// The syscall table of the running architecture, sorted by name.
+fn syscall_table() -> &'static [(&'static str, i64)] {
+    match std::env::consts::ARCH {
         "x86_64" => x86_64::X86_64,
         "aarch64" => aarch64::AARCH64,
         _ => &[],
-    };
+    }
+}
+
+/// The number of a syscall on the running architecture.
+pub fn syscall_number(name: &str) -> Option<i64> {
+    let table = syscall_table();
     table
         .binary_search_by(|(n, _)| (*n).cmp(name))
         .ok()
         .map(|i| table[i].1)
+}
+
+/// Syscall numbers looked up one after another, for names that mostly come in sorted order, as profiles
+/// list them (Docker's default does): each search starts where the one before it ended and widens by
+/// doubling steps (a galloping search), a few comparisons per name where a binary search over the ~370
+/// names of the table takes nine. A profile's names were a third of its compile, which every `exec` pays.
+/// Names in any order get the same answers as [`syscall_number`].
+struct SyscallNumbers {
+    table: &'static [(&'static str, i64)],
+    /// Every entry before it sorts before the last name looked up.
+    at: usize,
+}
+
+impl SyscallNumbers {
+    fn new() -> SyscallNumbers {
+        SyscallNumbers {
+            table: syscall_table(),
+            at: 0,
+        }
+    }
+
+    fn get(&mut self, name: &str) -> Option<i64> {
+        let t = self.table;
+        // `lo`: no entry before it sorts after `name`; `hi`: none from it on sorts before or equal.
+        let mut lo = if self.at < t.len() && t[self.at].0 <= name {
+            self.at
+        } else {
+            0
+        };
+        let mut step = 1;
+        let hi = loop {
+            let probe = lo + step;
+            if probe >= t.len() {
+                break t.len();
+            }
+            if t[probe].0 > name {
+                break probe;
+            }
+            lo = probe;
+            step *= 2;
+        };
+        match t[lo..hi].binary_search_by(|(n, _)| (*n).cmp(name)) {
+            Ok(i) => {
+                self.at = lo + i;
+                Some(t[lo + i].1)
+            }
+            Err(i) => {
+                self.at = lo + i;
+                None
+            }
+        }
+    }
 }
 
 fn action(a: LinuxSeccompAction, errno: Option<u32>) -> Result<SeccompAction, SeccompError> {
@@ -172,13 +229,14 @@ fn compile_with(profile: &LinuxSeccomp, generator: Generator) -> Result<Program,
     let default = action(profile.default_action(), profile.default_errno_ret())?;
     // action → (action, syscall → rules)
     let mut groups: BTreeMap<u32, (SeccompAction, RuleMap)> = BTreeMap::new();
+    let mut numbers = SyscallNumbers::new();
     for entry in profile.syscalls().iter().flatten() {
         let act = action(entry.action(), entry.errno_ret())?;
         if act == default {
             continue;
         }
         for name in entry.names() {
-            let Some(nr) = syscall_number(name) else {
+            let Some(nr) = numbers.get(name) else {
                 continue;
             };
             let rule = match entry.args().as_deref() {
@@ -740,6 +798,38 @@ mod tests {
             assert_eq!(syscall_number("clone3"), Some(435));
         }
         assert_eq!(syscall_number("no_such_syscall"), None);
+    }
+
+    #[test]
+    fn names_looked_up_in_any_order_get_the_binary_searchs_answers() {
+        let table = syscall_table();
+        let mut names: Vec<String> = table.iter().map(|(n, _)| n.to_string()).collect();
+        // Names the table lacks, before, between and after its entries.
+        names.extend(["", "0", "aaa", "read_", "readz", "zzz", "~"].map(String::from));
+        names.sort();
+        let orders = [
+            names.clone(),
+            names.iter().rev().cloned().collect(),
+            names
+                .iter()
+                .step_by(3)
+                .chain(names.iter().skip(1).step_by(3))
+                .cloned()
+                .collect(),
+            docker_default_for(&["CAP_SYS_ADMIN"])
+                .syscalls()
+                .iter()
+                .flatten()
+                .flat_map(|e| e.names().clone())
+                .collect::<Vec<_>>(),
+        ];
+        for order in orders {
+            let mut numbers = SyscallNumbers::new();
+            for name in &order {
+                assert_eq!(numbers.get(name), syscall_number(name), "{name:?}");
+                assert_eq!(numbers.get(name), syscall_number(name), "{name:?} again");
+            }
+        }
     }
 
     #[test]
