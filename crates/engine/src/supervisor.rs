@@ -417,6 +417,7 @@ fn supervise(
         (None, None)
     };
     let stdin_fd = stdin_r.as_ref().map_or(null.as_fd(), |r| r.as_fd());
+    let overlay_root = overlay.is_some();
     let opts = CreateOptions {
         cgroup_root: ctx.cgroup_root.clone(),
         stdio: Some([stdin_fd, out_w.as_fd(), err_w.as_fd()]),
@@ -454,6 +455,8 @@ fn supervise(
         let _ = minotaur_sys::set_winsize(master, &ws);
     }
     let pid = created.pid();
+    // The container's mount namespace, held until its attachers have the exit status: see `hold_mounts`.
+    let held_mounts = hold_mounts(pid, overlay_root);
     let started = match created.start() {
         Ok(s) => s,
         Err(e) => {
@@ -620,6 +623,7 @@ fn supervise(
         // Never restarted: its exit is recorded with its removal, in one commit.
         let removed = remove::remove_exited(ctx, c, code, oom_killed, cgroup_gone);
         attachers.exited(code);
+        drop(held_mounts);
         removed?;
         log::debug!("supervise {}: exit recorded and removed", c.name);
         return Ok(Run {
@@ -674,9 +678,26 @@ fn supervise(
     // Attachers learn the status once it is recorded (and a `--rm` container is gone), as `docker run`
     // returns only then; a container that is to restart carries on without them.
     attachers.exited(code);
+    drop(held_mounts);
     let restart = recorded?;
     log::debug!("supervise {}: recorded and cleaned up", c.name);
     Ok(Run { code, ran, restart })
+}
+
+/// A reference to the mount namespace of the container whose PID 1 is `pid` (the caller's child, not yet
+/// reaped), so that PID 1's exit does not free it. Freeing a mount namespace unmounts every mount in it and
+/// then waits for an RCU grace period (`namespace_unlock`, as `umount2` does); the last process to leave it
+/// does that in `do_exit`, before its exit is signalled, so the supervisor would learn of the exit (and the
+/// client of the status) only a grace period later: anywhere from 0.1 to 20 ms on a loaded machine. Dropped
+/// once attachers have the status, the namespace goes then, in this process. Nothing can enter it meanwhile
+/// (no process is in it, and this descriptor is close-on-exec). Not when the root is an overlay: that is
+/// unmounted with the namespace, which must come before its directories are removed. `None` when the
+/// namespace cannot be opened, as before.
+fn hold_mounts(pid: nix::unistd::Pid, overlay_root: bool) -> Option<File> {
+    if overlay_root {
+        return None;
+    }
+    File::open(format!("/proc/{pid}/ns/mnt")).ok()
 }
 
 /// Whether PID 1 died of the SIGKILL of an `rm -f` that is removing the container (see
