@@ -123,19 +123,22 @@ pub(crate) fn start(
         sock: theirs,
         winsize,
     };
-    let mine = fork_supervisor(ctx, c, p, Some((client, mine)), again)?.expect("the client's end");
+    let mask = client::block_handled().map_err(sys_err("block the attacher's signals"))?;
+    let mine =
+        fork_supervisor(ctx, c, p, Some((client, mine, mask)), again)?.expect("the client's end");
     client::relay(mine, tty, &opts)
         .map(Some)
         .map_err(EngineError::from)
 }
 
 /// Forks the supervisor and waits for its report. `client`: the foreground client as the supervisor gets
-/// it, and the CLI's own end of the pair, returned once the container runs.
+/// it, the CLI's own end of the pair (returned once the container runs), and the signal mask the CLI had
+/// before it blocked the attacher's signals (the supervisor's).
 fn fork_supervisor(
     ctx: &Context,
     c: Container,
     p: Prepared,
-    client: Option<(Client, UnixStream)>,
+    client: Option<(Client, UnixStream, SigSet)>,
     again: Prepare,
 ) -> Result<Option<UnixStream>, EngineError> {
     ctx.release_store();
@@ -143,8 +146,9 @@ fn fork_supervisor(
     match minotaur_sys::fork().map_err(sys_err("fork the supervisor"))? {
         minotaur_sys::ForkResult::Child => {
             drop(report_r);
-            let client = client.map(|(theirs, mine)| {
+            let client = client.map(|(theirs, mine, mask)| {
                 drop(mine);
+                let _ = mask.thread_set_mask();
                 theirs
             });
             let code = detach_and_supervise(ctx, c, p, client, report_w, again);
@@ -153,7 +157,7 @@ fn fork_supervisor(
         minotaur_sys::ForkResult::Parent { .. } => {
             // The supervisor owns the container (and its root mount) from here.
             drop(report_w);
-            let mine = client.map(|(theirs, mine)| {
+            let mine = client.map(|(theirs, mine, _)| {
                 drop(theirs);
                 mine
             });

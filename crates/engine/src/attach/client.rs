@@ -35,6 +35,14 @@ fn handled_set() -> SigSet {
     set
 }
 
+/// Blocks the signals an attacher handles in the calling thread, and returns the mask it had. A foreground
+/// `run` calls it before it forks the supervisor: from then on those signals wait for [`relay`]'s signalfd
+/// instead of killing it while it waits for the container to start (the container may already be
+/// running, and be signalled as the client, before the supervisor's report arrives).
+pub(crate) fn block_handled() -> nix::Result<SigSet> {
+    handled_set().thread_swap_mask(SigmaskHow::SIG_BLOCK)
+}
+
 /// Sends the terminal's size on `stdin`, if it is one.
 fn send_size(sock: &mut UnixStream) -> io::Result<()> {
     if let Ok(ws) = minotaur_sys::get_winsize(io::stdin()) {
