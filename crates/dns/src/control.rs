@@ -32,7 +32,6 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -217,7 +216,8 @@ pub fn serving(dir: &Path) -> bool {
 pub struct Starting {
     dir: std::path::PathBuf,
     ready: OwnedFd,
-    starter: std::process::Child,
+    /// The process started, which forks the server and exits at once (see [`detach`]).
+    starter: Pid,
 }
 
 impl Starting {
@@ -228,11 +228,11 @@ impl Starting {
         let Starting {
             dir,
             ready,
-            mut starter,
+            starter,
         } = self;
         let result = await_ready(&dir, ready);
         // The process we started forks the server and exits at once (see `detach`).
-        let _ = starter.wait();
+        let _ = nix::sys::wait::waitpid(starter, None);
         result
     }
 }
@@ -268,24 +268,76 @@ fn notify_with(dir: &Path, exe: &Path, signal: bool) -> Result<Option<Starting>,
     }
 }
 
+/// Starts `exe dns-serve --dir DIR --ready-fd N --lock-fd M --detach`, which inherits `lock` (held) and the
+/// write end of the ready pipe, and nothing else besides standard streams on /dev/null.
+///
+/// The child is made with [`minotaur_sys::clone_vfork`], not forked: a fork copies the caller's page tables
+/// (a supervisor's, or a CLI's with the whole 30 MB binary mapped) and leaves the caller a copy-on-write
+/// fault for every page it writes afterwards, and the caller would wait for the child's exec all the same
+/// (`Command::spawn` does, to report an exec that failed). The child runs only what is prepared here: the
+/// argument and environment arrays, the descriptors' flags (close_range(2), fcntl(2)), dup2(2), execve(2);
+/// an exec that fails is written to the ready pipe, where [`Starting::wait`] reads it.
 fn start(dir: &Path, exe: &Path, lock: File) -> Result<Starting, DnsError> {
-    let spawn_error = |e| DnsError::Spawn(exe.to_owned(), e);
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let spawn_error = |e: io::Error| DnsError::Spawn(exe.to_owned(), e);
+    let c_string = |b: &[u8]| {
+        CString::new(b).map_err(|_| spawn_error(io::Error::from_raw_os_error(libc::EINVAL)))
+    };
     let (ready_rx, ready_tx) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| spawn_error(e.into()))?;
-    let mut cmd = Command::new(exe);
-    cmd.arg("dns-serve")
-        .arg("--dir")
-        .arg(dir)
-        .arg("--ready-fd")
-        .arg(raw(&ready_tx).to_string())
-        .arg("--lock-fd")
-        .arg(raw(&lock).to_string())
-        .arg("--detach")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let starter = minotaur_sys::spawn_keeping(&mut cmd, &[ready_tx.as_fd(), lock.as_fd()])
+    let null = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
         .map_err(spawn_error)?;
+    let path = c_string(exe.as_os_str().as_bytes())?;
+    let ready_fd = raw(&ready_tx).to_string();
+    let lock_fd = raw(&lock).to_string();
+    let argv = [
+        exe.as_os_str().as_bytes(),
+        b"dns-serve",
+        b"--dir",
+        dir.as_os_str().as_bytes(),
+        b"--ready-fd",
+        ready_fd.as_bytes(),
+        b"--lock-fd",
+        lock_fd.as_bytes(),
+        b"--detach",
+    ]
+    .into_iter()
+    .map(c_string)
+    .collect::<Result<Vec<_>, _>>()?;
+    let envp = std::env::vars_os()
+        .map(|(k, v)| {
+            let mut kv = k.as_bytes().to_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            c_string(&kv)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let args = minotaur_sys::ExecArgs::new(argv, envp);
+    let keep = [ready_tx.as_fd(), lock.as_fd()];
+    let mut child = || -> i32 {
+        let ready = minotaur_sys::cloexec_from(3).is_ok()
+            && keep.iter().all(|fd| {
+                nix::fcntl::fcntl(
+                    fd,
+                    nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+                )
+                .is_ok()
+            })
+            && nix::unistd::dup2_stdin(&null).is_ok()
+            && nix::unistd::dup2_stdout(&null).is_ok()
+            && nix::unistd::dup2_stderr(&null).is_ok();
+        if ready {
+            args.execve(&path);
+        }
+        let _ = nix::unistd::write(&ready_tx, b"error: cannot execute the resolver\n");
+        127
+    };
+    let (starter, _pidfd) =
+        minotaur_sys::clone_vfork(&mut child).map_err(|e| spawn_error(e.into()))?;
     drop(ready_tx);
     // Our copy of the lock goes; the server's copy (the same open file description) keeps it held.
     drop(lock);
@@ -364,6 +416,7 @@ pub fn detach() -> Result<(), DnsError> {
 mod tests {
     use super::*;
     use crate::config::{Listener, Record};
+    use std::process::Command;
 
     #[test]
     fn serving_only_when_the_lock_file_names_a_live_server_of_this_dir() {

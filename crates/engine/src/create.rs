@@ -62,14 +62,34 @@ pub struct CreateRequest {
 
 /// Creates a container: its record, its directory and files, and its network namespace.
 pub fn create(ctx: &Context, req: CreateRequest) -> Result<Container, EngineError> {
-    create_locked(ctx, req).map(|(c, _)| c)
+    create_with(ctx, req, Records::Now).map(|(c, _)| c)
 }
 
 /// [`create`], handing back the container directory's lock for [`crate::start::start_locked`]: `run`
 /// starts what it made with no moment in which `system prune` could take it for a stopped container.
+/// The resolver's record of the container is left to that start, which writes it anyway (and `run`
+/// removes a container whose start failed).
 pub fn create_locked(
     ctx: &Context,
     req: CreateRequest,
+) -> Result<(Container, runroot::ContainerLock), EngineError> {
+    create_with(ctx, req, Records::AtStart)
+}
+
+/// When a new container's record for the resolver is written.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Records {
+    /// At its creation: names resolve to a created container while other containers of its networks
+    /// run.
+    Now,
+    /// At the start that follows at once.
+    AtStart,
+}
+
+fn create_with(
+    ctx: &Context,
+    req: CreateRequest,
+    records: Records,
 ) -> Result<(Container, runroot::ContainerLock), EngineError> {
     let mut config = resolve_config(ctx, &req)?;
     let id = ContainerId::random();
@@ -187,7 +207,7 @@ pub fn create_locked(
     drop(st);
     log::debug!("create {}: recorded", container.name);
     crate::crash::after("create:record");
-    if let Err(e) = make_files(ctx, &container, adding, &networks) {
+    if let Err(e) = make_files(ctx, &container, adding, &networks, records) {
         let _ = remove::remove_stopped(ctx, &container);
         return Err(e);
     }
@@ -207,6 +227,7 @@ fn make_files(
     c: &Container,
     adding: Option<Adding>,
     networks: &[(Network, NetworkRequest)],
+    records: Records,
 ) -> Result<(), EngineError> {
     let dir = ctx.paths.container_dir(&c.id);
     let own_netns = adding.is_some();
@@ -258,7 +279,9 @@ fn make_files(
     crate::crash::after("create:files");
     if !networks.is_empty() {
         ports::publish(ctx, c)?;
-        dns::update(ctx, &c.id)?;
+        if records == Records::Now {
+            dns::update(ctx, &c.id)?;
+        }
     }
     Ok(())
 }

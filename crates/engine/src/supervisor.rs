@@ -522,13 +522,11 @@ fn supervise(
     crate::crash::after("start:running");
     // The resolver listens while a container of its networks runs, and is started by the first (see
     // `network::dns`); before the CLI is released, so names resolve when `run -d` returns. One started
-    // early has served or given up by now; the update after it is the one that counts (and warns).
-    if let Some(s) = early {
-        if let Err(e) = s.wait() {
-            log::debug!("dns: early start: {}", crate::error_chain(&e));
-        }
+    // early is waited for, and the listeners checked again (see `dns::started`).
+    match early {
+        Some(early) => dns::started(ctx, c, early),
+        None => tell_resolver(ctx, c),
     }
-    tell_resolver(ctx, c);
     // Recorded running: another start may look now (and will find it running), and attach.
     let listener = match serve::listen(&ctx.paths.attach_socket(&c.id)) {
         Ok(l) => Some(l),
@@ -721,7 +719,7 @@ fn left_to_rm(ctx: &Context, c: &Container, status: &WaitStatus) -> bool {
 }
 
 /// Starts the resolver for a container on a network that is about to run (see `dns::start_early`).
-fn early_resolver(ctx: &Context, c: &Container) -> Option<minotaur_dns::Starting> {
+fn early_resolver(ctx: &Context, c: &Container) -> Option<dns::Early> {
     if crate::network::is_bridge_mode(&c.config.host.network_mode) {
         dns::start_early(ctx, &c.id)
     } else {
@@ -731,7 +729,7 @@ fn early_resolver(ctx: &Context, c: &Container) -> Option<minotaur_dns::Starting
 
 /// After a start that failed: a resolver started early for the container is let go again, unless
 /// another container of its networks runs.
-fn let_resolver_go(ctx: &Context, c: &Container, early: Option<minotaur_dns::Starting>) {
+fn let_resolver_go(ctx: &Context, c: &Container, early: Option<dns::Early>) {
     if let Some(s) = early {
         let _ = s.wait();
         tell_resolver(ctx, c);

@@ -2,14 +2,11 @@
 //! the embedded resolver (`minotaur-dns`), which is started, told, or let go as networks gain and lose
 //! containers.
 
-use std::fs;
-
 use crate::container::Container;
 use crate::context::Context;
 use crate::error::network::NetworkError;
 use crate::error::EngineError;
 use crate::ids::ContainerId;
-use crate::network::networks;
 use crate::network::record::{Endpoint, Network};
 use crate::network::services;
 use minotaur_state::{EndpointRow, StateError};
@@ -48,20 +45,41 @@ fn try_update(ctx: &Context, id: &ContainerId) -> Result<Option<Container>, Engi
     Ok(found.filter(|c| !c.config.host.service_ports.is_empty()))
 }
 
+/// A resolver started for a container before it runs ([`start_early`]), with the networks the start
+/// read, for the check once the container is recorded running ([`started`]).
+#[derive(Debug)]
+pub(crate) struct Early {
+    starting: minotaur_dns::Starting,
+    networks: Vec<Network>,
+}
+
+impl Early {
+    /// Waits until the server serves, or says why it does not.
+    pub(crate) fn wait(self) -> Result<(), minotaur_dns::DnsError> {
+        self.starting.wait()
+    }
+}
+
 /// Starts the resolver for container `id` before it runs, without waiting for it to serve: the
 /// container's networks count as having a running container already. The supervisor calls this before
 /// it makes the container, so that the resolver's start (an exec of this binary, its sockets bound)
-/// overlaps the runtime's instead of following it; [`update`], once the container is recorded running,
+/// overlaps the runtime's instead of following it; [`started`], once the container is recorded running,
 /// then finds the configuration written and the server there. Gives back the server it started, if it
 /// started one. Should the container not come to run, [`update`] lets the resolver go again.
-pub(crate) fn start_early(ctx: &Context, id: &ContainerId) -> Option<minotaur_dns::Starting> {
+pub(crate) fn start_early(ctx: &Context, id: &ContainerId) -> Option<Early> {
     // With a server running (a container of some network runs) there is no start to overlap, and
     // nothing is read or written twice.
     if minotaur_dns::serving(&dir(ctx)) {
         return None;
     }
-    match update_records(ctx, id, true) {
-        Ok((_, starting)) => starting,
+    match read(ctx, id).and_then(|seen| {
+        let starting = write_and_tell(ctx, id, &seen, true)?;
+        Ok(starting.map(|starting| Early {
+            starting,
+            networks: seen.networks,
+        }))
+    }) {
+        Ok(early) => early,
         Err(e) => {
             // The update after the start tries again and warns.
             log::debug!("dns: early start: {}", crate::error_chain(&e));
@@ -70,16 +88,49 @@ pub(crate) fn start_early(ctx: &Context, id: &ContainerId) -> Option<minotaur_dn
     }
 }
 
-/// [`try_update`]'s work: container `id`'s record file, the listeners, the resolver told. With `early`,
-/// the container's own networks count as in use and a server started is not waited for.
-fn update_records(
-    ctx: &Context,
-    id: &ContainerId,
-    early: bool,
-) -> Result<(Option<Container>, Option<minotaur_dns::Starting>), EngineError> {
-    let networks = networks::list(ctx)?;
+/// After [`start_early`], once container `c` is recorded running: waits for the server started early,
+/// then makes sure the listeners are still those of the networks with running containers (a writer that
+/// came between the early start and the record, say the last container of another network exiting, did
+/// not count this one yet) and that a server runs. The record file the early start wrote stands: a
+/// `network connect` meanwhile writes its own. A container whose records depend on more than its
+/// endpoints (ready names, cluster IPs) gets the whole [`update`]. Warns as [`update`] does.
+pub(crate) fn started(ctx: &Context, c: &Container, early: Early) {
+    if let Err(e) = early.starting.wait() {
+        log::debug!("dns: early start: {}", crate::error_chain(&e));
+    }
+    let h = &c.config.host;
+    if !h.ready_names.is_empty() || !h.service_ports.is_empty() {
+        let _ = update(ctx, &c.id);
+        return;
+    }
+    let checked = ctx
+        .store()
+        .and_then(|mut st| Ok(st.read(in_use)?))
+        .and_then(|in_use| sync_listeners(ctx, &early.networks, &in_use, &[]));
+    if let Err(e) = checked {
+        log::warn!(
+            "container names will not resolve: {}",
+            crate::error_chain(&e)
+        );
+    }
+}
+
+/// What an update of container `id` reads of the store, in one read transaction.
+struct Seen {
+    networks: Vec<Network>,
+    /// The container, unless it is gone (removed).
+    found: Option<Container>,
+    /// Its endpoint rows.
+    own: Vec<EndpointRow>,
+    /// Its ready names, when it has them and is ready.
+    ready_names: Vec<String>,
+    /// The IDs of the networks with running containers or CNI attachments.
+    in_use: Vec<String>,
+}
+
+fn read(ctx: &Context, id: &ContainerId) -> Result<Seen, EngineError> {
     let mut st = ctx.store()?;
-    let (own, ready_names, found) = st.read(|tx| -> Result<_, EngineError> {
+    let (rows, found, own, ready_names, in_use) = st.read(|tx| -> Result<_, EngineError> {
         let found = crate::store::find(tx, id.as_str()).ok();
         // Only a container with ready names needs the others read (a removed one has none).
         let ready_names = match &found {
@@ -88,28 +139,94 @@ fn update_records(
             }
             _ => Vec::new(),
         };
-        Ok((tx.endpoints(Some(id.as_str()), None)?, ready_names, found))
+        Ok((
+            tx.networks()?,
+            found,
+            tx.endpoints(Some(id.as_str()), None)?,
+            ready_names,
+            in_use(tx)?,
+        ))
     })?;
     drop(st);
-    let cluster = found
+    let networks = rows
+        .into_iter()
+        .map(Network::from_row)
+        .collect::<Result<_, _>>()
+        .map_err(EngineError::from)?;
+    Ok(Seen {
+        networks,
+        found,
+        own,
+        ready_names,
+        in_use,
+    })
+}
+
+/// The IDs of the networks that keep the resolver: those with running containers, and those with CNI
+/// attachments (whose namespaces live as long as their runtime keeps them). With none, nothing of
+/// minotaur runs.
+fn in_use(tx: &minotaur_state::ReadTx<'_>) -> Result<Vec<String>, StateError> {
+    let mut ids = tx.networks_with_containers_in(&["running", "restarting"])?;
+    ids.extend(tx.cni_attachments(None)?.into_iter().map(|a| a.network_id));
+    Ok(ids)
+}
+
+/// [`try_update`]'s work: container `id`'s record file, the listeners, the resolver told.
+fn update_records(
+    ctx: &Context,
+    id: &ContainerId,
+    early: bool,
+) -> Result<(Option<Container>, Option<minotaur_dns::Starting>), EngineError> {
+    let seen = read(ctx, id)?;
+    let starting = write_and_tell(ctx, id, &seen, early)?;
+    Ok((seen.found, starting))
+}
+
+/// Writes container `id`'s record file from what was `seen`, and the listeners; then tells the
+/// resolver. With `early`, the container's own networks count as in use and a server started is given
+/// back rather than waited for.
+fn write_and_tell(
+    ctx: &Context,
+    id: &ContainerId,
+    seen: &Seen,
+    early: bool,
+) -> Result<Option<minotaur_dns::Starting>, EngineError> {
+    let cluster = seen
+        .found
         .as_ref()
         .map(services::cluster_names)
         .unwrap_or_default();
-    let entries = entries(&networks, &own, &ready_names, &cluster)?;
+    let entries = entries(&seen.networks, &seen.own, &seen.ready_names, &cluster)?;
     log::debug!("dns: {} entries of {}", entries.len(), id.short());
     let about_to_run: Vec<&str> = if early {
-        own.iter().map(|r| r.network_id.as_str()).collect()
+        seen.own.iter().map(|r| r.network_id.as_str()).collect()
     } else {
         Vec::new()
     };
-    let starting = sync(ctx, &networks, id.as_str(), &entries, &about_to_run)?;
-    Ok((found, starting))
+    sync(
+        ctx,
+        &seen.networks,
+        &seen.in_use,
+        id.as_str(),
+        &entries,
+        &about_to_run,
+    )
 }
 
 /// Updates the resolver for a CNI attachment made or taken away (`entries` empty): its record file is
 /// `key`'s. As for containers, a resolver that cannot be told is a warning.
 pub(crate) fn update_cni(ctx: &Context, key: &str, entries: &[minotaur_dns::Entry]) {
-    let done = networks::list(ctx).and_then(|networks| sync(ctx, &networks, key, entries, &[]));
+    let done = ctx
+        .store()
+        .and_then(|mut st| Ok(st.read(|tx| Ok::<_, StateError>((tx.networks()?, in_use(tx)?)))?))
+        .and_then(|(rows, in_use)| {
+            let networks = rows
+                .into_iter()
+                .map(Network::from_row)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(EngineError::from)?;
+            sync(ctx, &networks, &in_use, key, entries, &[])
+        });
     if let Err(e) = done {
         log::warn!(
             "attachment names will not resolve: {}",
@@ -119,33 +236,52 @@ pub(crate) fn update_cni(ctx: &Context, key: &str, entries: &[minotaur_dns::Entr
 }
 
 /// Writes record file `key` and, when the networks that have running containers or CNI attachments
-/// changed, the listeners; then tells the resolver. Networks in `about_to_run` (IDs) count as having a
-/// running container; when there are any, a server started is given back rather than waited for (see
+/// (`in_use`, IDs) changed, the listeners; then tells the resolver. Networks in `about_to_run` (IDs)
+/// count as in use too; when there are any, a server started is given back rather than waited for (see
 /// [`start_early`]).
 fn sync(
     ctx: &Context,
     networks: &[Network],
+    in_use: &[String],
     key: &str,
     entries: &[minotaur_dns::Entry],
     about_to_run: &[&str],
 ) -> Result<Option<minotaur_dns::Starting>, EngineError> {
-    let mut st = ctx.store()?;
-    let (in_use, cni) = st.read(|tx| -> Result<_, StateError> {
-        Ok((
-            // Only running containers (and attachments, whose namespaces live as long as their runtime
-            // keeps them) keep the resolver: with none, nothing of minotaur runs.
-            tx.networks_with_containers_in(&["running", "restarting"])?,
-            tx.cni_attachments(None)?,
-        ))
-    })?;
-    drop(st);
+    let dir = dir(ctx);
+    let listeners = listeners(networks, in_use, about_to_run);
+    if listeners.is_empty() && !dir.exists() {
+        return Ok(None);
+    }
+    // Both make the directory when it is missing.
+    minotaur_dns::write_records(&dir, key, entries).map_err(NetworkError::from)?;
+    tell(ctx, listeners, !about_to_run.is_empty())
+}
+
+/// [`sync`] without a record file to write: the listeners checked, the resolver told.
+fn sync_listeners(
+    ctx: &Context,
+    networks: &[Network],
+    in_use: &[String],
+    about_to_run: &[&str],
+) -> Result<(), EngineError> {
+    let listeners = listeners(networks, in_use, about_to_run);
+    if listeners.is_empty() && !dir(ctx).exists() {
+        return Ok(());
+    }
+    tell(ctx, listeners, false).map(drop)
+}
+
+/// The resolver's listeners: the gateways the bridges hold of the networks in `in_use` or `about_to_run`.
+fn listeners(
+    networks: &[Network],
+    in_use: &[String],
+    about_to_run: &[&str],
+) -> Vec<minotaur_dns::Listener> {
     let mut listeners = Vec::new();
-    for n in networks.iter().filter(|n| {
-        in_use.contains(&n.id)
-            || about_to_run.contains(&n.id.as_str())
-            || cni.iter().any(|a| a.network_id == n.id)
-    }) {
-        // The resolver listens on the gateways the bridge holds.
+    for n in networks
+        .iter()
+        .filter(|n| in_use.contains(&n.id) || about_to_run.contains(&n.id.as_str()))
+    {
         for s in n
             .subnets
             .iter()
@@ -159,15 +295,17 @@ fn sync(
             });
         }
     }
+    listeners
+}
+
+/// Writes the configuration when its `listeners` changed, and tells the resolver: signalled to reload
+/// it, or started when none runs (with `nowait`, given back rather than waited for).
+fn tell(
+    ctx: &Context,
+    listeners: Vec<minotaur_dns::Listener>,
+    nowait: bool,
+) -> Result<Option<minotaur_dns::Starting>, EngineError> {
     let dir = dir(ctx);
-    if listeners.is_empty() && !dir.exists() {
-        return Ok(None);
-    }
-    fs::create_dir_all(&dir).map_err(|source| EngineError::Io {
-        what: format!("create {}", dir.display()),
-        source,
-    })?;
-    minotaur_dns::write_records(&dir, key, entries).map_err(NetworkError::from)?;
     let config = minotaur_dns::Config {
         listeners,
         upstreams: minotaur_dns::host_upstreams(),
@@ -182,7 +320,7 @@ fn sync(
         what: "find the minotaur executable".into(),
         source,
     })?;
-    let starting = if !about_to_run.is_empty() {
+    let starting = if nowait {
         minotaur_dns::notify_nowait(&dir, &exe, changed)
     } else if changed {
         minotaur_dns::notify(&dir, &exe).map(|()| None)

@@ -194,6 +194,10 @@ pub fn wanted(ctx: &Context) -> Result<Vec<(String, PortRule)>, EngineError> {
 
 /// The firewall rules of a container's recorded ports, towards its endpoints' addresses.
 fn port_rules_of(ctx: &Context, c: &Container) -> Result<Vec<PortRule>, EngineError> {
+    // Its ports are recorded from its bindings alone (see [`reserve`]): none, nothing to read.
+    if c.config.host.port_bindings.is_empty() {
+        return Ok(Vec::new());
+    }
     let id = c.id.as_str();
     let mut st = ctx.store()?;
     let (ports, attached) = st.read(|tx| -> Result<_, EngineError> {
