@@ -28,7 +28,9 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
+use minotaur_runtime::cgroup::tracking::Supervisors;
 use minotaur_runtime::CreateOptions;
+use nix::errno::Errno;
 use nix::fcntl::{Flock, OFlag};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
@@ -143,8 +145,11 @@ fn fork_supervisor(
 ) -> Result<Option<UnixStream>, EngineError> {
     ctx.release_store();
     let (report_r, report_w) = pipe2(OFlag::O_CLOEXEC).map_err(sys_err("make a pipe"))?;
-    match minotaur_sys::fork().map_err(sys_err("fork the supervisor"))? {
-        minotaur_sys::ForkResult::Child => {
+    match fork_out_of_units(ctx).map_err(sys_err("fork the supervisor"))? {
+        Forked::Child(escape) => {
+            if let Some(escape) = escape {
+                escape.join();
+            }
             drop(report_r);
             let client = client.map(|(theirs, mine, mask)| {
                 drop(mine);
@@ -154,7 +159,7 @@ fn fork_supervisor(
             let code = detach_and_supervise(ctx, c, p, client, report_w, again);
             minotaur_sys::exit_now(code);
         }
-        minotaur_sys::ForkResult::Parent { .. } => {
+        Forked::Parent => {
             // The supervisor owns the container (and its root mount) from here.
             drop(report_w);
             let mine = client.map(|(theirs, mine, _)| {
@@ -168,6 +173,42 @@ fn fork_supervisor(
             Ok(mine)
         }
     }
+}
+
+/// Which side of the supervisor's fork this is; the child has the cgroups it is to join, if any.
+enum Forked {
+    Child(Option<Supervisors>),
+    Parent,
+}
+
+/// Forks the supervisor: where systemd runs, into `<parent>/supervisors`, out of the unit of whoever ran
+/// the CLI, which would take it down when it stops (see `minotaur_runtime::cgroup::tracking`). Born there
+/// in the cgroup2 hierarchy (`CLONE_INTO_CGROUP`; a kernel before 5.7 refuses it, and the child then moves
+/// itself); elsewhere a plain fork.
+fn fork_out_of_units(ctx: &Context) -> nix::Result<Forked> {
+    let Some(escape) = Supervisors::prepare(&ctx.cgroup_root, &ctx.paths.cgroup_parent) else {
+        return Ok(match minotaur_sys::fork()? {
+            minotaur_sys::ForkResult::Child => Forked::Child(None),
+            minotaur_sys::ForkResult::Parent { .. } => Forked::Parent,
+        });
+    };
+    let (escape, forked) = match &escape.born_in {
+        Some(dir) => match minotaur_sys::clone3_into(0, dir.as_fd()) {
+            Err(Errno::EINVAL | Errno::E2BIG) => (
+                escape.without_born_in(&ctx.cgroup_root, &ctx.paths.cgroup_parent),
+                minotaur_sys::clone3(0),
+            ),
+            r => (escape, r),
+        },
+        None => {
+            let r = minotaur_sys::clone3(0);
+            (escape, r)
+        }
+    };
+    Ok(match forked? {
+        minotaur_sys::Clone3Result::Child => Forked::Child(Some(escape)),
+        minotaur_sys::Clone3Result::Parent { .. } => Forked::Parent,
+    })
 }
 
 /// The supervisor's life: a new session, stdio on /dev/null, subreaper, then [`supervise`] and the

@@ -40,6 +40,7 @@ use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 
 mod limits;
+pub mod tracking;
 
 /// Where the cgroup filesystems are mounted on a normal host.
 pub const DEFAULT_ROOT: &str = "/sys/fs/cgroup";
@@ -255,7 +256,9 @@ impl Cgroup {
             V1_CONTROLLERS
                 .iter()
                 .chain(V1_ON_DEMAND)
-                .map(|c| (root.join(c).join(rel), *c))
+                .copied()
+                .chain(tracking::v1(root).filter(|t| !V1_ON_DEMAND.contains(t)))
+                .map(|c| (root.join(c).join(rel), c))
                 .filter(|(d, _)| d.is_dir())
                 .unzip()
         };
@@ -334,6 +337,14 @@ impl Cgroup {
             }
             self.dirs.push(dir);
             self.controllers.push(controller);
+        }
+        let tracking: Vec<&'static str> = tracking::v1(root)
+            .filter(|t| !self.controllers.contains(t))
+            .collect();
+        for tracking in tracking {
+            let dir = self.mkdir(&root.join(tracking), rel)?;
+            self.dirs.push(dir);
+            self.controllers.push(tracking);
         }
         Ok(())
     }
@@ -476,16 +487,19 @@ impl Cgroup {
     /// The writes of [`Cgroup::add_self`], prepared for a process that must not allocate on its way in
     /// (an `exec` child that shares its caller's memory).
     pub fn self_join(&self) -> SelfJoin {
-        let file = if self.controllers.is_empty() {
-            "cgroup.procs"
-        } else {
-            "tasks"
+        // v2 (and a hybrid host's `unified`) has no `tasks`.
+        let file = |i: usize| match self.controllers.get(i) {
+            None | Some(&"unified") => "cgroup.procs",
+            Some(_) => "tasks",
         };
         SelfJoin {
             files: self
                 .dirs
                 .iter()
-                .filter_map(|dir| CString::new(dir.join(file).into_os_string().into_vec()).ok())
+                .enumerate()
+                .filter_map(|(i, dir)| {
+                    CString::new(dir.join(file(i)).into_os_string().into_vec()).ok()
+                })
                 .collect(),
         }
     }
