@@ -193,11 +193,10 @@ fn fork_out_of_units(ctx: &Context) -> nix::Result<Forked> {
         });
     };
     let (escape, forked) = match &escape.born_in {
-        Some(dir) => match minotaur_sys::clone3_into(0, dir.as_fd()) {
-            Err(Errno::EINVAL | Errno::E2BIG) => (
-                escape.without_born_in(&ctx.cgroup_root, &ctx.paths.cgroup_parent),
-                minotaur_sys::clone3(0),
-            ),
+        Some((dir, _)) => match minotaur_sys::clone3_into(0, dir.as_fd()) {
+            Err(Errno::EINVAL | Errno::E2BIG) => {
+                (escape.without_born_in(), minotaur_sys::clone3(0))
+            }
             r => (escape, r),
         },
         None => {

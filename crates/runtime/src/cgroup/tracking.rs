@@ -46,9 +46,9 @@ pub(super) fn v1(root: &Path) -> impl Iterator<Item = &'static str> + '_ {
 /// (under `root`), out of the unit of whoever started them. Made when first needed; never removed, as
 /// Docker's and podman's parents are not.
 pub struct Supervisors {
-    /// The cgroup2 directory (the v2 hierarchy, or a hybrid host's `unified`), for the supervisor to be
-    /// born in (`CLONE_INTO_CGROUP`): moving a process there afterwards waits for an RCU grace period.
-    pub born_in: Option<OwnedFd>,
+    /// The cgroup2 directory (the v2 hierarchy, or a hybrid host's `unified`), opened for the supervisor to
+    /// be born in (`CLONE_INTO_CGROUP`): moving a process there afterwards waits for an RCU grace period.
+    pub born_in: Option<(OwnedFd, PathBuf)>,
     /// Files the supervisor writes `0` to, first thing, to move itself: `tasks` in each v1 hierarchy where
     /// its caller was in a unit's cgroup, and `cgroup.procs` of the cgroup2 directory when the kernel
     /// refused to clone into it.
@@ -78,7 +78,7 @@ impl Supervisors {
             let dir = root.join(&rel);
             fs::create_dir_all(&dir).ok()?;
             return Some(Supervisors {
-                born_in: Some(open(&dir)?),
+                born_in: Some((open(&dir)?, dir)),
                 join: Vec::new(),
             });
         }
@@ -89,7 +89,7 @@ impl Supervisors {
         if v1(root).any(|h| h == "unified") {
             let dir = root.join("unified").join(&rel);
             fs::create_dir_all(&dir).ok()?;
-            s.born_in = Some(open(&dir)?);
+            s.born_in = Some((open(&dir)?, dir));
         }
         // Every v1 hierarchy the caller is in a cgroup of its unit's in (systemd puts a service in
         // `name=systemd`, `devices`, `pids`, `memory`, … as its settings ask): a supervisor left in one would
@@ -117,19 +117,10 @@ impl Supervisors {
         Some(s)
     }
 
-    /// The `cgroup.procs` of the directory [`Supervisors::born_in`] names, for a kernel that refused to
-    /// clone into it (before 5.7): the supervisor then moves itself, and waits for the grace period.
-    pub fn without_born_in(mut self, root: &Path, parent: &Path) -> Supervisors {
-        if self.born_in.take().is_some() {
-            let rel = parent
-                .strip_prefix("/")
-                .unwrap_or(parent)
-                .join("supervisors");
-            let dir = if is_cgroup2(root) {
-                root.join(rel)
-            } else {
-                root.join("unified").join(rel)
-            };
+    /// For a kernel that refused to clone into [`Supervisors::born_in`] (before 5.7): the supervisor then
+    /// moves itself there through `cgroup.procs`, and waits for the grace period.
+    pub fn without_born_in(mut self) -> Supervisors {
+        if let Some((_, dir)) = self.born_in.take() {
             self.join.push(dir.join("cgroup.procs"));
         }
         self
