@@ -62,10 +62,8 @@ impl Supervisors {
         if !systemd_booted() {
             return None;
         }
-        let rel = parent
-            .strip_prefix("/")
-            .unwrap_or(parent)
-            .join("supervisors");
+        // The parent is checked as a container's cgroup path is: it cannot lead out of the hierarchies.
+        let rel = super::relative(parent).ok()?.join("supervisors");
         let open = |dir: &Path| {
             nix::fcntl::open(
                 dir,
