@@ -15,6 +15,7 @@
 //! [`exec()`] starts another process in a running container, through the same last steps.
 #![forbid(unsafe_code)]
 
+pub mod capabilities;
 pub mod cgroup;
 pub mod console;
 mod create;

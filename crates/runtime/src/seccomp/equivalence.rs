@@ -185,7 +185,7 @@ fn all_caps() -> Vec<String> {
 }
 
 fn docker_caps() -> Vec<String> {
-    crate::defaults::DOCKER_CAPABILITIES
+    crate::capabilities::DOCKER_CAPABILITIES
         .iter()
         .map(|c| c.to_string())
         .collect()
