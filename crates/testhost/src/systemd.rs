@@ -167,6 +167,13 @@ impl TestHost {
 
     /// [`TestHost::boot_systemd`] on a host that looks as `options` say.
     pub fn boot_systemd_with(&self, options: &Options) -> Option<Systemd<'_>> {
+        self.try_boot_systemd_with(options)
+            .expect("booting systemd in the test host")
+    }
+
+    /// [`TestHost::boot_systemd_with`], with a failed boot returned rather than panicked on: for a
+    /// caller built to abort on panic, which would leave the box's processes behind.
+    pub fn try_boot_systemd_with(&self, options: &Options) -> Result<Option<Systemd<'_>>, String> {
         let missing = ["/lib/systemd/systemd", "/usr/bin/dbus-daemon"]
             .into_iter()
             .find(|p| !Path::new(p).exists());
@@ -176,9 +183,9 @@ impl TestHost {
                 panic!("MINOTAUR_TEST_REQUIRE_HOST=1 but systemd cannot boot: {why}");
             }
             eprintln!("skipped: {why}");
-            return None;
+            return Ok(None);
         }
-        Some(Systemd::boot(self, options).expect("booting systemd in the test host"))
+        Systemd::boot(self, options).map(Some)
     }
 }
 

@@ -47,6 +47,17 @@ fn main() -> ExitCode {
     let Some(bin) = bin else {
         return usage("no binary");
     };
+    // Every path is bound into systemd's root at its own place: relative ones name nothing there.
+    let bin = match absolute(bin) {
+        Ok(p) => p,
+        Err(e) => return usage(&e),
+    };
+    for dir in options.read_only.iter_mut().chain(&mut options.read_write) {
+        match absolute(std::mem::take(dir)) {
+            Ok(p) => *dir = p,
+            Err(e) => return usage(&e),
+        }
+    }
     let command: Vec<_> = args.collect();
     let Some((program, rest)) = command.split_first() else {
         return usage("no command");
@@ -54,8 +65,13 @@ fn main() -> ExitCode {
     let Some(host) = TestHost::new(&bin) else {
         return ExitCode::FAILURE;
     };
-    let Some(systemd) = host.boot_systemd_with(&options) else {
-        return ExitCode::FAILURE;
+    let systemd = match host.try_boot_systemd_with(&options) {
+        Ok(Some(systemd)) => systemd,
+        Ok(None) => return ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("minotaur-systemd-box: booting systemd: {e}");
+            return ExitCode::FAILURE;
+        }
     };
     let status = systemd
         .command(program)
@@ -84,4 +100,9 @@ fn main() -> ExitCode {
 fn usage(why: &str) -> ExitCode {
     eprintln!("minotaur-systemd-box: {why}\n{USAGE}");
     ExitCode::from(2)
+}
+
+/// `path` made absolute and free of symbolic links, or why not.
+fn absolute(path: PathBuf) -> Result<PathBuf, String> {
+    std::fs::canonicalize(&path).map_err(|e| format!("{}: {e}", path.display()))
 }
