@@ -646,7 +646,8 @@ fn supervise(
     // kernel's one cgroup lock and on their parent directory's (and the `rm`'s lookups behind them).
     let mut cgroup_gone = true;
     if let Some(cg) = started.cgroup.filter(|_| !left) {
-        cgroup_gone = cg.remove().is_ok();
+        // The parent stays for the next container (see `Cgroup::remove_keeping_parents`).
+        cgroup_gone = cg.remove_keeping_parents().is_ok();
         log::debug!("supervise {}: cgroup removed", c.name);
     }
     if left {

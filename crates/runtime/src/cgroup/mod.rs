@@ -520,9 +520,25 @@ impl Cgroup {
     /// Removes the cgroup and the ancestors [`Cgroup::create`] made, when no other cgroup uses them. Waits
     /// briefly for the kernel to let go of a cgroup whose last process has just been reaped.
     pub fn remove(self) -> Result<(), CgroupError> {
+        self.remove_with(true)
+    }
+
+    /// [`Cgroup::remove`] of the cgroup's own directories only: the ancestors [`Cgroup::create`] made stay,
+    /// for the next cgroup made under them. The engine keeps its parent (`minotaur`) in each hierarchy
+    /// once made, as Docker keeps `docker`: making and removing it again cost every run a `mkdir` and an
+    /// `rmdir` per hierarchy, each a cgroup's creation or destruction in the kernel.
+    pub fn remove_keeping_parents(self) -> Result<(), CgroupError> {
+        self.remove_with(false)
+    }
+
+    fn remove_with(self, parents: bool) -> Result<(), CgroupError> {
         let mut first_error = None;
         // The directories made are the cgroup's own and the parents made for it: its own go first.
-        let parents = self.made.iter().rev().filter(|d| !self.dirs.contains(d));
+        let parents = self
+            .made
+            .iter()
+            .rev()
+            .filter(|d| parents && !self.dirs.contains(d));
         for dir in self.dirs.iter().chain(parents) {
             let start = Instant::now();
             loop {
@@ -919,6 +935,25 @@ mod tests {
         cg.remove().unwrap();
         assert!(!root.path().join("memory/minotaur").exists());
         assert!(root.path().join("memory").exists());
+    }
+
+    #[test]
+    fn removal_keeping_parents_leaves_them_for_the_next_cgroup() {
+        let root = tempfile::tempdir().unwrap();
+        for c in ["memory", "cpu", "pids"] {
+            fs::create_dir(root.path().join(c)).unwrap();
+        }
+        let cg = Cgroup::create_as(root.path(), Path::new("minotaur/c1"), None, false).unwrap();
+        cg.remove_keeping_parents().unwrap();
+        for c in ["memory", "cpu", "pids"] {
+            assert!(!root.path().join(c).join("minotaur/c1").exists());
+            assert!(root.path().join(c).join("minotaur").is_dir());
+        }
+        // The next one finds its parent made: not its to take away, even by a full removal.
+        let cg = Cgroup::create_as(root.path(), Path::new("minotaur/c2"), None, false).unwrap();
+        cg.remove().unwrap();
+        assert!(root.path().join("memory/minotaur").is_dir());
+        assert!(!root.path().join("memory/minotaur/c2").exists());
     }
 
     #[test]
