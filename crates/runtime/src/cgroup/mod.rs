@@ -165,7 +165,8 @@ pub struct Cgroup {
     controllers: Vec<&'static str>,
     /// The cgroup root it was made or opened under.
     root: PathBuf,
-    /// Ancestors that [`Cgroup::create`] made, deepest first, removed with the cgroup when empty.
+    /// Ancestors that [`Cgroup::create`] made, deepest first, removed with the cgroup when empty (by
+    /// [`Cgroup::remove`], not [`Cgroup::remove_keeping_parents`]).
     made: Vec<PathBuf>,
 }
 
