@@ -290,6 +290,20 @@ impl Cgroup {
         })
     }
 
+    /// The cgroup's directory made at once, its parents being there (the engine keeps its parent from one
+    /// container to the next): one `mkdir` a hierarchy. `None` when a parent (or the hierarchy) is
+    /// missing: [`Cgroup::mkdir`] makes them then.
+    fn mkdir_leaf(&mut self, base: &Path, rel: &Path) -> Result<Option<PathBuf>, CgroupError> {
+        let dir = base.join(rel);
+        match fs::create_dir(&dir) {
+            Ok(()) => self.made.push(dir.clone()),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(CgroupError::Create { path: dir, source }),
+        }
+        Ok(Some(dir))
+    }
+
     fn mkdir(&mut self, base: &Path, rel: &Path) -> Result<PathBuf, CgroupError> {
         // An ancestor that was there a moment ago may be gone: another container's removal takes the empty
         // ancestors it made with it (two containers of one parent, created and removed at once). Start over
@@ -322,12 +336,13 @@ impl Cgroup {
         let wanted = resources.map(v1::wanted).unwrap_or_default();
         for controller in V1_CONTROLLERS.iter().chain(&wanted) {
             let base = root.join(controller);
-            if !base.is_dir() {
-                // A limit of a controller that is not mounted fails in `update`, naming it.
-                continue;
-            }
             let made_before = self.made.len();
-            let dir = self.mkdir(&base, rel)?;
+            let dir = match self.mkdir_leaf(&base, rel)? {
+                Some(dir) => dir,
+                // A limit of a controller that is not mounted fails in `update`, naming it.
+                None if !base.is_dir() => continue,
+                None => self.mkdir(&base, rel)?,
+            };
             if *controller == "cpuset" {
                 // A new cpuset cgroup has no CPUs and no memory nodes: no task can join it until it has some.
                 // Each directory made here gets its parent's, top down, as runc does.
@@ -343,7 +358,11 @@ impl Cgroup {
             .filter(|t| !self.controllers.contains(t))
             .collect();
         for tracking in tracking {
-            let dir = self.mkdir(&root.join(tracking), rel)?;
+            let base = root.join(tracking);
+            let dir = match self.mkdir_leaf(&base, rel)? {
+                Some(dir) => dir,
+                None => self.mkdir(&base, rel)?,
+            };
             self.dirs.push(dir);
             self.controllers.push(tracking);
         }
