@@ -188,6 +188,8 @@ fn system_reset_removes_everything_of_minotaur() {
         ],
     );
     ok(&h, &["create", "--name", "c", "host", "true"]);
+    // A `--rm` run's supervisor leaves the parent for the next container; only the reset takes it away.
+    ok(&h, &["run", "--rm", "--network", "none", "host", "true"]);
     ok(&h, &["system", "reset", "-f"]);
     h.sh_ok(&format!(
         "set -e
@@ -198,7 +200,9 @@ fn system_reset_removes_everything_of_minotaur() {
          test \"$(ls /run/netns)\" = theirs
          ip link show br-0123456789ab >/dev/null
          test -z \"$(pgrep -f 'minotaur dns-serv[e]' | while read p; do grep -q '^State:.*Z' /proc/$p/status || echo $p; done)\"
-         ! test -e /sys/fs/cgroup/{parent}",
+         ! test -e /sys/fs/cgroup/{parent}
+         ! test -e /sys/fs/cgroup/memory/{parent}
+         ! test -e /sys/fs/cgroup/pids/{parent}",
         parent = h.cgroup_parent()
     ));
     assert_eq!(ok(&h, &["ps", "-a", "-q"]), "");

@@ -65,6 +65,17 @@ impl Context {
         self.store.0.borrow_mut().take();
     }
 
+    /// [`Context::release_store`] before forking a process that opens the store at once (the supervisor):
+    /// the log's index stays in use until the hold is dropped, so the child need not rebuild it (see
+    /// `Store::close_holding_index`). The child drops its copy of the hold first thing.
+    pub(crate) fn release_store_holding_index(&self) -> Option<minotaur_state::IndexHold> {
+        self.store
+            .0
+            .borrow_mut()
+            .take()
+            .and_then(Store::close_holding_index)
+    }
+
     /// The registry of containers' network namespace files (`<runroot>/netns`).
     pub(crate) fn netns(&self) -> Registry {
         Registry::at(self.paths.netns_dir(), "/etc/netns")

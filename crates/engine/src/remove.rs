@@ -281,7 +281,7 @@ fn take_apart(ctx: &Context, t: &Target, volumes: bool) -> Result<TakenApart, En
     }
     stop::settle(ctx, c);
     let anonymous = if volumes || c.config.host.auto_remove {
-        volume::of(ctx, &c.id)?
+        volume::of_container(ctx, c)?
     } else {
         Vec::new()
     };
@@ -352,7 +352,7 @@ pub fn remove_stopped(ctx: &Context, c: &Container) -> Result<(), EngineError> {
 
 fn remove_stopped_with(ctx: &Context, c: &Container, volumes: bool) -> Result<(), EngineError> {
     let anonymous = if volumes {
-        volume::of(ctx, &c.id)?
+        volume::of_container(ctx, c)?
     } else {
         Vec::new()
     };
@@ -376,7 +376,7 @@ pub(crate) fn remove_exited(
     oom_killed: bool,
     cgroup_gone: bool,
 ) -> Result<(), EngineError> {
-    let anonymous = volume::of(ctx, &c.id)?;
+    let anonymous = volume::of_container(ctx, c)?;
     finish_removal(ctx, c, &anonymous, !cgroup_gone, |tx| {
         if oom_killed {
             events::container_in(tx, "oom", c, &[])?;

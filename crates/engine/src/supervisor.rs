@@ -143,10 +143,13 @@ fn fork_supervisor(
     client: Option<(Client, UnixStream, SigSet)>,
     again: Prepare,
 ) -> Result<Option<UnixStream>, EngineError> {
-    ctx.release_store();
+    // Held until the supervisor reports: it records the start (opening the store) before it does.
+    let index = ctx.release_store_holding_index();
     let (report_r, report_w) = pipe2(OFlag::O_CLOEXEC).map_err(sys_err("make a pipe"))?;
     match fork_out_of_units(ctx).map_err(sys_err("fork the supervisor"))? {
         Forked::Child(escape) => {
+            // Before anything opens the store here: closing it later would drop this process's locks.
+            drop(index);
             if let Some(escape) = escape {
                 escape.join();
             }
@@ -166,10 +169,12 @@ fn fork_supervisor(
                 drop(theirs);
                 mine
             });
-            read_report(
+            let report = read_report(
                 report_r,
                 "the supervisor died before starting the container",
-            )?;
+            );
+            drop(index);
+            report?;
             Ok(mine)
         }
     }
@@ -646,7 +651,8 @@ fn supervise(
     // kernel's one cgroup lock and on their parent directory's (and the `rm`'s lookups behind them).
     let mut cgroup_gone = true;
     if let Some(cg) = started.cgroup.filter(|_| !left) {
-        cgroup_gone = cg.remove().is_ok();
+        // The parent stays for the next container (see `Cgroup::remove_keeping_parents`).
+        cgroup_gone = cg.remove_keeping_parents().is_ok();
         log::debug!("supervise {}: cgroup removed", c.name);
     }
     if left {

@@ -386,8 +386,21 @@ pub(crate) fn remove_anonymous(
     first.map_or(Ok(()), Err)
 }
 
+/// [`of`] for a container about to be removed: nothing to look up when its configuration mounts no volume,
+/// as [`attach`] records a container's volumes only from it. A `run --rm` of a container without volumes
+/// (most) is removed without that read transaction.
+pub(crate) fn of_container(
+    ctx: &Context,
+    c: &Container,
+) -> Result<Vec<(String, bool)>, VolumeError> {
+    if c.config.host.volumes.is_empty() {
+        return Ok(Vec::new());
+    }
+    of(ctx, &c.id)
+}
+
 /// The volumes container `id` mounts, with whether each is anonymous.
-pub(crate) fn of(ctx: &Context, id: &ContainerId) -> Result<Vec<(String, bool)>, VolumeError> {
+fn of(ctx: &Context, id: &ContainerId) -> Result<Vec<(String, bool)>, VolumeError> {
     let mut st = ctx.store().map_err(store_error)?;
     Ok(st.read(|tx| tx.volumes_of(id.as_str()))?)
 }

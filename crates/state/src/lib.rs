@@ -307,6 +307,17 @@ pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 /// checkpoint copies at most this many pages.
 const WAL_LIMIT: u32 = 64;
 
+/// The byte of the `-shm` file whose shared `fcntl` lock says "a process has the log's index open" (SQLite's
+/// `UNIX_SHM_DMS`: after the 8 lock bytes from byte 120).
+const SHM_DMS: libc::off_t = 128;
+
+/// The log's index kept in use after this process closed its connection (see
+/// [`Store::close_holding_index`]); released when dropped.
+#[derive(Debug)]
+pub struct IndexHold {
+    _shm: std::fs::File,
+}
+
 /// An open state database. One per process (or per thread): it holds one SQLite connection.
 pub struct Store {
     conn: Connection,
@@ -362,6 +373,41 @@ impl Store {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Closes the connection and keeps the log's index (`minotaur.db-shm`) in use, for a process this one
+    /// forks next (a supervisor) to open the database without rebuilding the index. SQLite's first
+    /// process to open a database, the one that finds no other holding the index's "dead man switch"
+    /// (a shared `fcntl` lock on byte 128 of the `-shm` file, `UNIX_SHM_DMS` in its `os_unix.c`), cannot
+    /// trust the index a process that died may have left half-written: it clears it and reads every
+    /// frame of the WAL back to rebuild it (up to [`WAL_LIMIT`] frames, each a page and a checksum). The
+    /// hold is that shared lock, taken once the connection is closed (closing it releases every lock
+    /// this process has on the file, SQLite's and the hold's alike); a process that finds it held takes
+    /// the index as it is, after SQLite's own checks of its header. The hold never writes the index and
+    /// takes no lock a reader or writer waits for. `None` when there is no index to hold, or another
+    /// process has it exclusively (rebuilding it) at that moment.
+    ///
+    /// A forked child must close its copy of the hold before it opens the database: `fcntl` locks are
+    /// not inherited, but closing any descriptor of the file would drop the child's own SQLite locks.
+    pub fn close_holding_index(self) -> Option<IndexHold> {
+        let mut shm = self.path.clone().into_os_string();
+        shm.push("-shm");
+        drop(self.conn);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+            .open(shm)
+            .ok()?;
+        let dms = libc::flock {
+            l_type: libc::F_RDLCK as libc::c_short,
+            l_whence: libc::SEEK_SET as libc::c_short,
+            l_start: SHM_DMS,
+            l_len: 1,
+            l_pid: 0,
+        };
+        nix::fcntl::fcntl(&file, nix::fcntl::FcntlArg::F_SETLK(&dms)).ok()?;
+        Some(IndexHold { _shm: file })
     }
 
     /// Runs `f` in a `BEGIN IMMEDIATE` transaction: commits when it returns `Ok`, rolls back when it returns

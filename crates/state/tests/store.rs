@@ -710,3 +710,38 @@ fn for_each_container_lends_the_rows_of_containers_in_order() {
     assert!(matches!(err, StateError::NameInUse { .. }), "{err}");
     assert_eq!(calls, 1);
 }
+
+/// Whether the log's index is in use: a write lock on its "dead man switch" byte would conflict. Asked as an
+/// open file description lock, which conflicts with this process's own `fcntl` locks too. Closing the probe
+/// drops this process's locks on the file: it is asked once.
+fn index_in_use(root: &std::path::Path) -> bool {
+    let shm = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(root.join(format!("{DB_FILE}-shm")))
+        .unwrap();
+    let mut lock = libc::flock {
+        l_type: libc::F_WRLCK as libc::c_short,
+        l_whence: libc::SEEK_SET as libc::c_short,
+        l_start: 128,
+        l_len: 1,
+        l_pid: 0,
+    };
+    nix::fcntl::fcntl(&shm, nix::fcntl::FcntlArg::F_OFD_GETLK(&mut lock)).unwrap();
+    lock.l_type != libc::F_UNLCK as libc::c_short
+}
+
+#[test]
+fn a_closed_store_holding_its_index_leaves_it_in_use_until_the_hold_goes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    store
+        .write(|tx| tx.insert_container(&container(&id(1), "held")))
+        .unwrap();
+    let hold = store.close_holding_index().expect("an index to hold");
+    assert!(index_in_use(dir.path()), "the hold keeps the index in use");
+    drop(hold);
+    assert!(!index_in_use(dir.path()), "nothing holds it any more");
+    let mut again = Store::open(dir.path()).unwrap();
+    assert_eq!(names(&mut again), ["held"]);
+}

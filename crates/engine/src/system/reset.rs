@@ -74,13 +74,19 @@ pub fn reset(ctx: &Context) -> Vec<EngineError> {
             errors.push(e);
         }
     }
-    let parent = ctx.cgroup_root.join(&ctx.paths.cgroup_parent);
-    match fs::remove_dir(&parent) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => errors.push(EngineError::Io {
-            what: format!("remove cgroup {}", parent.display()),
-            source: e,
-        }),
-        _ => {}
+    // The engine's cgroup parent, kept from one container to the next (see
+    // `Cgroup::remove_keeping_parents`): in the v2 hierarchy, or in each v1 one the runtime uses.
+    let parents = minotaur_runtime::Cgroup::existing(&ctx.cgroup_root, &ctx.paths.cgroup_parent);
+    for parent in parents.dirs() {
+        // Where systemd runs, the supervisors' cgroup is in it (see `cgroup::tracking`); empty by now.
+        let _ = fs::remove_dir(parent.join("supervisors"));
+        match fs::remove_dir(parent) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => errors.push(EngineError::Io {
+                what: format!("remove cgroup {}", parent.display()),
+                source: e,
+            }),
+            _ => {}
+        }
     }
     errors
 }

@@ -165,7 +165,8 @@ pub struct Cgroup {
     controllers: Vec<&'static str>,
     /// The cgroup root it was made or opened under.
     root: PathBuf,
-    /// Ancestors that [`Cgroup::create`] made, deepest first, removed with the cgroup when empty.
+    /// Ancestors that [`Cgroup::create`] made, deepest first, removed with the cgroup when empty (by
+    /// [`Cgroup::remove`], not [`Cgroup::remove_keeping_parents`]).
     made: Vec<PathBuf>,
 }
 
@@ -289,6 +290,20 @@ impl Cgroup {
         })
     }
 
+    /// The cgroup's directory made at once, its parents being there (the engine keeps its parent from one
+    /// container to the next): one `mkdir` a hierarchy. `None` when a parent (or the hierarchy) is
+    /// missing: [`Cgroup::mkdir`] makes them then.
+    fn mkdir_leaf(&mut self, base: &Path, rel: &Path) -> Result<Option<PathBuf>, CgroupError> {
+        let dir = base.join(rel);
+        match fs::create_dir(&dir) {
+            Ok(()) => self.made.push(dir.clone()),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(CgroupError::Create { path: dir, source }),
+        }
+        Ok(Some(dir))
+    }
+
     fn mkdir(&mut self, base: &Path, rel: &Path) -> Result<PathBuf, CgroupError> {
         // An ancestor that was there a moment ago may be gone: another container's removal takes the empty
         // ancestors it made with it (two containers of one parent, created and removed at once). Start over
@@ -321,12 +336,13 @@ impl Cgroup {
         let wanted = resources.map(v1::wanted).unwrap_or_default();
         for controller in V1_CONTROLLERS.iter().chain(&wanted) {
             let base = root.join(controller);
-            if !base.is_dir() {
-                // A limit of a controller that is not mounted fails in `update`, naming it.
-                continue;
-            }
             let made_before = self.made.len();
-            let dir = self.mkdir(&base, rel)?;
+            let dir = match self.mkdir_leaf(&base, rel)? {
+                Some(dir) => dir,
+                // A limit of a controller that is not mounted fails in `update`, naming it.
+                None if !base.is_dir() => continue,
+                None => self.mkdir(&base, rel)?,
+            };
             if *controller == "cpuset" {
                 // A new cpuset cgroup has no CPUs and no memory nodes: no task can join it until it has some.
                 // Each directory made here gets its parent's, top down, as runc does.
@@ -342,7 +358,11 @@ impl Cgroup {
             .filter(|t| !self.controllers.contains(t))
             .collect();
         for tracking in tracking {
-            let dir = self.mkdir(&root.join(tracking), rel)?;
+            let base = root.join(tracking);
+            let dir = match self.mkdir_leaf(&base, rel)? {
+                Some(dir) => dir,
+                None => self.mkdir(&base, rel)?,
+            };
             self.dirs.push(dir);
             self.controllers.push(tracking);
         }
@@ -520,9 +540,25 @@ impl Cgroup {
     /// Removes the cgroup and the ancestors [`Cgroup::create`] made, when no other cgroup uses them. Waits
     /// briefly for the kernel to let go of a cgroup whose last process has just been reaped.
     pub fn remove(self) -> Result<(), CgroupError> {
+        self.remove_with(true)
+    }
+
+    /// [`Cgroup::remove`] of the cgroup's own directories only: the ancestors [`Cgroup::create`] made stay,
+    /// for the next cgroup made under them. The engine keeps its parent (`minotaur`) in each hierarchy
+    /// once made, as Docker keeps `docker`: making and removing it again cost every run a `mkdir` and an
+    /// `rmdir` per hierarchy, each a cgroup's creation or destruction in the kernel.
+    pub fn remove_keeping_parents(self) -> Result<(), CgroupError> {
+        self.remove_with(false)
+    }
+
+    fn remove_with(self, parents: bool) -> Result<(), CgroupError> {
         let mut first_error = None;
         // The directories made are the cgroup's own and the parents made for it: its own go first.
-        let parents = self.made.iter().rev().filter(|d| !self.dirs.contains(d));
+        let parents = self
+            .made
+            .iter()
+            .rev()
+            .filter(|d| parents && !self.dirs.contains(d));
         for dir in self.dirs.iter().chain(parents) {
             let start = Instant::now();
             loop {
@@ -919,6 +955,25 @@ mod tests {
         cg.remove().unwrap();
         assert!(!root.path().join("memory/minotaur").exists());
         assert!(root.path().join("memory").exists());
+    }
+
+    #[test]
+    fn removal_keeping_parents_leaves_them_for_the_next_cgroup() {
+        let root = tempfile::tempdir().unwrap();
+        for c in ["memory", "cpu", "pids"] {
+            fs::create_dir(root.path().join(c)).unwrap();
+        }
+        let cg = Cgroup::create_as(root.path(), Path::new("minotaur/c1"), None, false).unwrap();
+        cg.remove_keeping_parents().unwrap();
+        for c in ["memory", "cpu", "pids"] {
+            assert!(!root.path().join(c).join("minotaur/c1").exists());
+            assert!(root.path().join(c).join("minotaur").is_dir());
+        }
+        // The next one finds its parent made: not its to take away, even by a full removal.
+        let cg = Cgroup::create_as(root.path(), Path::new("minotaur/c2"), None, false).unwrap();
+        cg.remove().unwrap();
+        assert!(root.path().join("memory/minotaur").is_dir());
+        assert!(!root.path().join("memory/minotaur/c2").exists());
     }
 
     #[test]

@@ -43,8 +43,8 @@ pub(super) fn v1(root: &Path) -> impl Iterator<Item = &'static str> + '_ {
 }
 
 /// The cgroup supervisors live in on a systemd host, `<parent>/supervisors` in each tracking hierarchy
-/// (under `root`), out of the unit of whoever started them. Made when first needed; never removed, as
-/// Docker's and podman's parents are not.
+/// (under `root`), out of the unit of whoever started them. Made when first needed; kept, as Docker's and
+/// podman's parents are (only the engine's `system reset` removes it).
 pub struct Supervisors {
     /// The cgroup2 directory (the v2 hierarchy, or a hybrid host's `unified`), opened for the supervisor to
     /// be born in (`CLONE_INTO_CGROUP`): moving a process there afterwards waits for an RCU grace period.
