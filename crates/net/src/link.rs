@@ -251,10 +251,20 @@ impl Netlink {
     /// with a second `RTM_NEWLINK` would cost a namespace move (~25 ms: it waits for an RCU grace period
     /// while unregistering the device from the first namespace). The peer is left down, for
     /// [`configure_peer`].
+    ///
+    /// Both ends are made with one transmit and one receive queue, said in the request. Without that, a
+    /// veth gets a queue per possible CPU and the driver then cuts the number in use down to one on each
+    /// end once it is registered (`veth_init_queues`), and fewer transmit queues on a registered device
+    /// wait for an RCU grace period (`synchronize_net` in `netif_set_real_num_tx_queues`) while holding
+    /// the RTNL lock: 0.4–5.6 ms of a bridged run under load (`perf sched timehist`), and every other
+    /// netlink change on the machine, a namespace being made included, waited for it too. The ends work
+    /// the same: one queue each is what they had in use.
     pub fn add_veth(&mut self, v: &VethSpec<'_>) -> Result<(), NetlinkError> {
+        let queues = [LinkAttribute::NumTxQueues(1), LinkAttribute::NumRxQueues(1)];
         let mut peer = LinkMessage::default();
         peer.attributes
             .push(LinkAttribute::IfName(v.peer_name.to_owned()));
+        peer.attributes.extend(queues.iter().cloned());
         peer.attributes
             .push(LinkAttribute::NetNsFd(v.peer_netns.as_raw_fd()));
         if let Some(mac) = v.peer_mac {
@@ -266,6 +276,7 @@ impl Netlink {
         let mut host = LinkMessage::default();
         host.attributes
             .push(LinkAttribute::IfName(v.host_name.to_owned()));
+        host.attributes.extend(queues);
         if let Some(mtu) = v.mtu {
             host.attributes.push(LinkAttribute::Mtu(mtu));
         }
