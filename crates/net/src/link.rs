@@ -604,6 +604,33 @@ impl Netlink {
             })
     }
 
+    /// [`configure_peer`] over this socket, which belongs to the container's namespace (one opened where
+    /// the namespace was made, say, so that no thread has to enter it again).
+    pub fn configure_peer(
+        &mut self,
+        ifname: &str,
+        addrs: &[IpNet],
+        gateways: &[IpAddr],
+    ) -> Result<(), NetlinkError> {
+        let link = self
+            .get_link(ifname)?
+            .ok_or_else(|| no_such_link(ifname.to_owned()))?;
+        let index = link.header.index;
+        if !addrs.iter().any(|a| a.addr().is_ipv6()) {
+            self.no_link_local(index, ifname)?;
+        }
+        for addr in addrs {
+            self.add_address_to(index, ifname, *addr)?;
+        }
+        if !link.header.flags.contains(LinkFlags::Up) {
+            self.set_up_link(index, ifname)?;
+        }
+        for gw in gateways {
+            self.add_route_dev(None, Some(*gw), index, ifname)?;
+        }
+        Ok(())
+    }
+
     /// Sends a creating request (`NLM_F_CREATE | NLM_F_EXCL`, as `ip ... add` does) and waits for its ack.
     pub(crate) fn create(&mut self, msg: RouteNetlinkMessage) -> io::Result<()> {
         self.send(msg, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK)?;
@@ -698,24 +725,7 @@ pub fn configure_peer(
     addrs: &[IpNet],
     gateways: &[IpAddr],
 ) -> Result<(), NetlinkError> {
-    let mut nl = Netlink::open_in(netns)?;
-    let link = nl
-        .get_link(ifname)?
-        .ok_or_else(|| no_such_link(ifname.to_owned()))?;
-    let index = link.header.index;
-    if !addrs.iter().any(|a| a.addr().is_ipv6()) {
-        nl.no_link_local(index, ifname)?;
-    }
-    for addr in addrs {
-        nl.add_address_to(index, ifname, *addr)?;
-    }
-    if !link.header.flags.contains(LinkFlags::Up) {
-        nl.set_up_link(index, ifname)?;
-    }
-    for gw in gateways {
-        nl.add_route_dev(None, Some(*gw), index, ifname)?;
-    }
-    Ok(())
+    Netlink::open_in(netns)?.configure_peer(ifname, addrs, gateways)
 }
 
 /// The local address of an address message: IFA_LOCAL where present (IPv4), else IFA_ADDRESS.
