@@ -147,7 +147,6 @@ fn create_with(
         config,
         state,
     };
-    let networks = attach::plan(ctx, &container)?;
     // The directory and its lock come before the record: whoever sees the record (prune) finds the lock
     // held until the container is made, and with `run`, started.
     let dir = ctx.paths.container_dir(&id);
@@ -159,7 +158,7 @@ fn create_with(
         // written (see `make_files`); should anything fail before, dropping it removes the namespace again.
         // On a network, the thread also opens a netlink socket in the namespace for the container's
         // ends of its veths: no thread has to enter it again for that.
-        let on_network = !networks.is_empty();
+        let on_network = is_bridge_mode(&container.config.host.network_mode);
         let adding = if own_netns {
             runroot::ready(ctx)?;
             Some(ctx.netns().begin_add_then(
@@ -170,10 +169,12 @@ fn create_with(
         } else {
             None
         };
+        // The networks it joins, read (the store opened) while the thread makes the namespace.
+        let networks = attach::plan(ctx, &container)?;
         let st = ctx.store()?;
-        Ok((lock, adding, st))
+        Ok((lock, adding, st, networks))
     })();
-    let (lock, adding, mut st) = match begun {
+    let (lock, adding, mut st, networks) = match begun {
         Ok(begun) => begun,
         Err(e) => {
             let _ = fs::remove_dir_all(&dir);
