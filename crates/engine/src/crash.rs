@@ -7,7 +7,7 @@
 //! | operation | steps |
 //! |---|---|
 //! | `create` | `create:record` (the record is committed), `create:netns` (the network namespace file is bound), `create:endpoints` (addresses, veths, endpoint records), `create:files` (the `/etc` files and the `ip netns` name) |
-//! | attaching an endpoint (`create`, `network connect`) | `attach:addresses` (addresses taken in the store), `attach:veth` (the veth made and configured; the endpoint not recorded) |
+//! | attaching an endpoint (`create`, `network connect`) | `attach:addresses` (addresses taken in the store; `network connect` only: `create` takes them in the transaction of its record), `attach:veth` (the veth made and configured; the endpoint not recorded) |
 //! | `start` | `start:running` (the supervisor recorded the container running) |
 //! | `stop` | `stop:marked` (the stop is recorded; no signal sent), `stop:signalled` (the stop signal sent; its end not waited for) |
 //! | `exec` | `exec:started` (the process runs in the container; its end not waited for) |

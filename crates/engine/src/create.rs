@@ -10,18 +10,21 @@
 use std::fs;
 use std::time::SystemTime;
 
+use minotaur_net::{Netlink, NetlinkError};
 use minotaur_ns::netns::{Adding, Loopback, NetnsName};
 use minotaur_state::StateError;
 use oci_spec::image::Config as ImageConfig;
 
 use crate::container::{Config, Container, HostConfig, NetworkRequest, State};
 use crate::context::Context;
+use crate::error::network::NetworkError;
 use crate::error::{io_err, EngineError};
 use crate::events;
 use crate::healthcheck::Healthcheck;
 use crate::ids::{ContainerId, ContainerName};
+use crate::network::attach::{self, Addresses};
 use crate::network::record::{is_bridge_mode, Network};
-use crate::network::{attach, dns, netns, ports};
+use crate::network::{dns, netns, ports};
 use crate::parse::NsMode;
 use crate::remove;
 use crate::runroot;
@@ -144,7 +147,6 @@ fn create_with(
         config,
         state,
     };
-    let networks = attach::plan(ctx, &container)?;
     // The directory and its lock come before the record: whoever sees the record (prune) finds the lock
     // held until the container is made, and with `run`, started.
     let dir = ctx.paths.container_dir(&id);
@@ -154,19 +156,25 @@ fn create_with(
         let lock = runroot::ContainerLock(runroot::lock_dir(&dir)?);
         // Its network namespace is made on a thread of its own while the record and the files are
         // written (see `make_files`); should anything fail before, dropping it removes the namespace again.
+        // On a network, the thread also opens a netlink socket in the namespace for the container's
+        // ends of its veths: no thread has to enter it again for that.
+        let on_network = is_bridge_mode(&container.config.host.network_mode);
         let adding = if own_netns {
             runroot::ready(ctx)?;
-            Some(
-                ctx.netns()
-                    .begin_add(&NetnsName::new(id.as_str())?, Loopback::Up)?,
-            )
+            Some(ctx.netns().begin_add_then(
+                &NetnsName::new(id.as_str())?,
+                Loopback::Up,
+                move || on_network.then(Netlink::open),
+            )?)
         } else {
             None
         };
+        // The networks it joins, read (the store opened) while the thread makes the namespace.
+        let networks = attach::plan(ctx, &container)?;
         let st = ctx.store()?;
-        Ok((lock, adding, st))
+        Ok((lock, adding, st, networks))
     })();
-    let (lock, adding, mut st) = match begun {
+    let (lock, adding, mut st, networks) = match begun {
         Ok(begun) => begun,
         Err(e) => {
             let _ = fs::remove_dir_all(&dir);
@@ -178,7 +186,7 @@ fn create_with(
     let mut attempt = 0;
     let mut volumes = volume::Made::default();
     let recorded = loop {
-        match st.write(|tx| -> Result<(), EngineError> {
+        match st.write(|tx| -> Result<Vec<Addresses>, EngineError> {
             // The ID range is chosen in the transaction that records it: no other create can take it too.
             if let Some(size) = userns_size {
                 container.config.host.userns = Some(userns::allocate(tx, &ctx.paths.subid, size)?);
@@ -186,8 +194,15 @@ fn create_with(
             store::insert(tx, &container)?;
             volume::attach(ctx, tx, &container.id, &container.config.host, &mut volumes)?;
             ports::reserve(tx, &container, &container.config.host.port_bindings)?;
+            // Its addresses on its networks too: a write transaction fewer than taking them apart, and
+            // an address that cannot be had fails the create before anything is made.
+            let addresses = networks
+                .iter()
+                .map(|(net, req)| attach::take_addresses(tx, &container, net, req))
+                .collect::<Result<Vec<_>, _>>()?;
             // The event in the same commit: a create that fails later is removed, with its `destroy`.
-            Ok(events::container_in(tx, "create", &container, &[])?)
+            events::container_in(tx, "create", &container, &[])?;
+            Ok(addresses)
         }) {
             Err(EngineError::Store(StoreError::State(StateError::NameInUse { .. })))
                 if req.name.is_none() && attempt < 20 =>
@@ -198,16 +213,19 @@ fn create_with(
             other => break other,
         }
     };
-    if let Err(e) = recorded {
-        drop(adding);
-        volumes.forget();
-        let _ = fs::remove_dir_all(&dir);
-        return Err(e);
-    }
+    let addresses = match recorded {
+        Ok(addresses) => addresses,
+        Err(e) => {
+            drop(adding);
+            volumes.forget();
+            let _ = fs::remove_dir_all(&dir);
+            return Err(e);
+        }
+    };
     drop(st);
     log::debug!("create {}: recorded", container.name);
     crate::crash::after("create:record");
-    if let Err(e) = make_files(ctx, &container, adding, &networks, records) {
+    if let Err(e) = make_files(ctx, &container, adding, &networks, addresses, records) {
         let _ = remove::remove_stopped(ctx, &container);
         return Err(e);
     }
@@ -220,13 +238,18 @@ fn create_with(
     Ok((container, lock))
 }
 
+/// The container's own network namespace being made, with (on a network) a netlink socket opened in it.
+type MakingNetns = Adding<Option<Result<Netlink, NetlinkError>>>;
+
 /// The container's files, network namespace and endpoints. `adding`: its own network namespace, being
 /// made: waited for before its endpoints are made in it, or (on no network) once the files are written.
+/// `addresses`: those taken on each of `networks` with the record.
 fn make_files(
     ctx: &Context,
     c: &Container,
-    adding: Option<Adding>,
+    adding: Option<MakingNetns>,
     networks: &[(Network, NetworkRequest)],
+    addresses: Vec<Addresses>,
     records: Records,
 ) -> Result<(), EngineError> {
     let dir = ctx.paths.container_dir(&c.id);
@@ -234,11 +257,12 @@ fn make_files(
     let mut adding = adding;
     let mut endpoints = Vec::new();
     if own_netns && !networks.is_empty() {
-        if let Some(a) = adding.take() {
-            netns_made(c, a)?;
-        }
-        for (i, (net, req)) in networks.iter().enumerate() {
-            endpoints.push(attach::attach(ctx, c, net, req, i)?);
+        let mut inside = match adding.take() {
+            Some(a) => netns_made(c, a)?.transpose().map_err(NetworkError::from)?,
+            None => None,
+        };
+        for (i, ((net, req), addrs)) in networks.iter().zip(addresses).enumerate() {
+            endpoints.push(attach::join(ctx, c, net, req, i, addrs, inside.as_mut())?);
         }
         crate::crash::after("create:endpoints");
     }
@@ -286,12 +310,13 @@ fn make_files(
     Ok(())
 }
 
-/// Waits for the container's network namespace (its `lo` up) to be made.
-fn netns_made(c: &Container, adding: Adding) -> Result<(), EngineError> {
-    adding.wait()?;
+/// Waits for the container's network namespace (its `lo` up) to be made; returns what its thread
+/// opened in it.
+fn netns_made<T>(c: &Container, adding: Adding<T>) -> Result<T, EngineError> {
+    let inside = adding.wait()?;
     log::debug!("create {}: network namespace made", c.name);
     crate::crash::after("create:netns");
-    Ok(())
+    Ok(inside)
 }
 
 fn resolve_config(ctx: &Context, req: &CreateRequest) -> Result<Config, EngineError> {

@@ -251,10 +251,20 @@ impl Netlink {
     /// with a second `RTM_NEWLINK` would cost a namespace move (~25 ms: it waits for an RCU grace period
     /// while unregistering the device from the first namespace). The peer is left down, for
     /// [`configure_peer`].
+    ///
+    /// Both ends are made with one transmit and one receive queue, said in the request. Without that, a
+    /// veth gets a queue per possible CPU and the driver then cuts the number in use down to one on each
+    /// end once it is registered (`veth_init_queues`), and fewer transmit queues on a registered device
+    /// wait for an RCU grace period (`synchronize_net` in `netif_set_real_num_tx_queues`) while holding
+    /// the RTNL lock: 0.4–5.6 ms of a bridged run under load (`perf sched timehist`), and every other
+    /// netlink change on the machine, a namespace being made included, waited for it too. The ends work
+    /// the same: one queue each is what they had in use.
     pub fn add_veth(&mut self, v: &VethSpec<'_>) -> Result<(), NetlinkError> {
+        let queues = [LinkAttribute::NumTxQueues(1), LinkAttribute::NumRxQueues(1)];
         let mut peer = LinkMessage::default();
         peer.attributes
             .push(LinkAttribute::IfName(v.peer_name.to_owned()));
+        peer.attributes.extend(queues.iter().cloned());
         peer.attributes
             .push(LinkAttribute::NetNsFd(v.peer_netns.as_raw_fd()));
         if let Some(mac) = v.peer_mac {
@@ -266,6 +276,7 @@ impl Netlink {
         let mut host = LinkMessage::default();
         host.attributes
             .push(LinkAttribute::IfName(v.host_name.to_owned()));
+        host.attributes.extend(queues);
         if let Some(mtu) = v.mtu {
             host.attributes.push(LinkAttribute::Mtu(mtu));
         }
@@ -593,6 +604,33 @@ impl Netlink {
             })
     }
 
+    /// [`configure_peer`] over this socket, which belongs to the container's namespace (one opened where
+    /// the namespace was made, say, so that no thread has to enter it again).
+    pub fn configure_peer(
+        &mut self,
+        ifname: &str,
+        addrs: &[IpNet],
+        gateways: &[IpAddr],
+    ) -> Result<(), NetlinkError> {
+        let link = self
+            .get_link(ifname)?
+            .ok_or_else(|| no_such_link(ifname.to_owned()))?;
+        let index = link.header.index;
+        if !addrs.iter().any(|a| a.addr().is_ipv6()) {
+            self.no_link_local(index, ifname)?;
+        }
+        for addr in addrs {
+            self.add_address_to(index, ifname, *addr)?;
+        }
+        if !link.header.flags.contains(LinkFlags::Up) {
+            self.set_up_link(index, ifname)?;
+        }
+        for gw in gateways {
+            self.add_route_dev(None, Some(*gw), index, ifname)?;
+        }
+        Ok(())
+    }
+
     /// Sends a creating request (`NLM_F_CREATE | NLM_F_EXCL`, as `ip ... add` does) and waits for its ack.
     pub(crate) fn create(&mut self, msg: RouteNetlinkMessage) -> io::Result<()> {
         self.send(msg, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK)?;
@@ -687,24 +725,7 @@ pub fn configure_peer(
     addrs: &[IpNet],
     gateways: &[IpAddr],
 ) -> Result<(), NetlinkError> {
-    let mut nl = Netlink::open_in(netns)?;
-    let link = nl
-        .get_link(ifname)?
-        .ok_or_else(|| no_such_link(ifname.to_owned()))?;
-    let index = link.header.index;
-    if !addrs.iter().any(|a| a.addr().is_ipv6()) {
-        nl.no_link_local(index, ifname)?;
-    }
-    for addr in addrs {
-        nl.add_address_to(index, ifname, *addr)?;
-    }
-    if !link.header.flags.contains(LinkFlags::Up) {
-        nl.set_up_link(index, ifname)?;
-    }
-    for gw in gateways {
-        nl.add_route_dev(None, Some(*gw), index, ifname)?;
-    }
-    Ok(())
+    Netlink::open_in(netns)?.configure_peer(ifname, addrs, gateways)
 }
 
 /// The local address of an address message: IFA_LOCAL where present (IPv4), else IFA_ADDRESS.

@@ -261,6 +261,16 @@ fn bridge_veth_and_peer_in_throwaway_namespaces() {
     let h = link(&host, "vethmt0");
     assert_eq!(h["master"], "mt-test0", "{h}");
     assert_eq!(h["mtu"], 1400);
+    // One queue each way on both ends, asked for when they were made: no count to cut down afterwards,
+    // which waits for an RCU grace period under the RTNL lock (see `add_veth`).
+    for (ns, dev) in [(&host, "vethmt0"), (&ctr, "eth0")] {
+        let l = link(ns, dev);
+        assert_eq!(
+            (&l["num_tx_queues"], &l["num_rx_queues"]),
+            (&1.into(), &1.into()),
+            "{l}"
+        );
+    }
     assert!(has_flag(&h, "UP"), "{h}");
     assert!(
         !host

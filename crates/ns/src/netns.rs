@@ -134,17 +134,18 @@ pub enum Loopback {
     Up,
 }
 
-/// A network namespace being made on a thread of its own ([`Registry::begin_add`]).
+/// A network namespace being made on a thread of its own ([`Registry::begin_add`]); `T` is what the
+/// thread also did inside it ([`Registry::begin_add_then`]).
 #[derive(Debug)]
-pub struct Adding {
+pub struct Adding<T = ()> {
     path: PathBuf,
-    thread: Option<std::thread::JoinHandle<Result<(), NetnsError>>>,
+    thread: Option<std::thread::JoinHandle<Result<T, NetnsError>>>,
 }
 
-impl Adding {
+impl<T> Adding<T> {
     /// Waits until the namespace is made and named; on failure the name is removed again.
-    pub fn wait(mut self) -> Result<(), NetnsError> {
-        let made = self.join();
+    pub fn wait(mut self) -> Result<T, NetnsError> {
+        let made = self.join().expect("only a drop or this takes the thread");
         if made.is_ok() {
             // Named: nothing left for the drop to undo.
             self.path = PathBuf::new();
@@ -152,10 +153,9 @@ impl Adding {
         made
     }
 
-    fn join(&mut self) -> Result<(), NetnsError> {
-        let Some(thread) = self.thread.take() else {
-            return Ok(());
-        };
+    /// The thread's result; `None` when it was taken already.
+    fn join(&mut self) -> Option<Result<T, NetnsError>> {
+        let thread = self.thread.take()?;
         let made = thread
             .join()
             .unwrap_or_else(|p| std::panic::resume_unwind(p));
@@ -163,11 +163,11 @@ impl Adding {
             undo(&self.path);
             self.path = PathBuf::new();
         }
-        made
+        Some(made)
     }
 }
 
-impl Drop for Adding {
+impl<T> Drop for Adding<T> {
     /// An `Adding` given up (the caller failed before waiting): the thread is waited for, and the name
     /// it made removed.
     fn drop(&mut self) {
@@ -223,11 +223,24 @@ impl Registry {
     /// the new namespace anyway, also brings its `lo` up (no second thread has to enter it for that).
     /// The name file exists when this returns; a failure (or an [`Adding`] dropped unwaited) removes it.
     pub fn begin_add(&self, name: &NetnsName, lo: Loopback) -> Result<Adding, NetnsError> {
+        self.begin_add_then(name, lo, || ())
+    }
+
+    /// [`Registry::begin_add`], whose thread then runs `then` inside the new namespace (after `lo`) and
+    /// hands its result to [`Adding::wait`]: e.g. a netlink socket opened there, which belongs to the
+    /// namespace for good, so the caller needs no thread of its own to enter it. Not run when the
+    /// namespace could not be made.
+    pub fn begin_add_then<T: Send + 'static>(
+        &self,
+        name: &NetnsName,
+        lo: Loopback,
+        then: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<Adding<T>, NetnsError> {
         let path = self.create_file(name)?;
         let thread_path = path.clone();
         let thread_name = name.clone();
         let spawned = std::thread::Builder::new().name("netns-add".into()).spawn(
-            move || -> Result<(), NetnsError> {
+            move || -> Result<T, NetnsError> {
                 unshare(CloneFlags::CLONE_NEWNET)
                     .map_err(|e| NetnsError::Unshare(thread_name.clone(), e))?;
                 bind(Path::new("/proc/thread-self/ns/net"), &thread_path)?;
@@ -235,7 +248,7 @@ impl Registry {
                     minotaur_sys::interface_up("lo")
                         .map_err(|e| NetnsError::LoopbackUp(thread_name, e))?;
                 }
-                Ok(())
+                Ok(then())
             },
         );
         match spawned {

@@ -168,6 +168,7 @@ pub fn add(ctx: &Context, inv: &Invocation, conf: &NetConf) -> Result<Value, Cni
             &rec.endpoint,
             if default_routes { 0 } else { 1 },
             mac,
+            None,
         )?;
         if !rec.routes.is_empty() || !rec.extra_addresses.is_empty() {
             finish_inside(netns, &rec)?;

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use ipnet::IpNet;
 use minotaur_net::{pool, sysctl, Netlink, VethSpec};
-use minotaur_state::StateError;
+use minotaur_state::{StateError, WriteTx};
 
 use crate::container::{Container, NetworkRequest};
 use crate::context::Context;
@@ -64,7 +64,68 @@ pub(crate) fn plan(
     Ok(out)
 }
 
-/// Joins a container's namespace to a network: address, veth, routes, endpoint record.
+/// The addresses of a container's endpoint on a network, IPv4 and IPv6 (each with the subnet's prefix).
+pub(crate) type Addresses = (Option<IpNet>, Option<IpNet>);
+
+/// Takes the addresses of `c`'s endpoint on `net` in the write transaction `tx`: those `req` asks for
+/// (checked against the network), else the lowest free ones. The transaction makes concurrent runs take
+/// distinct ones; `create` takes them in the one that records the container.
+pub(crate) fn take_addresses(
+    tx: &WriteTx<'_>,
+    c: &Container,
+    net: &Network,
+    req: &NetworkRequest,
+) -> Result<Addresses, EngineError> {
+    let pick = |v6: bool, wanted: Option<IpAddr>| -> Result<Option<IpNet>, EngineError> {
+        let Some(s) = net.subnet_of(v6) else {
+            return match wanted {
+                Some(a) => Err(NetworkError::AddressOutside {
+                    address: a,
+                    network: net.name.clone(),
+                }
+                .into()),
+                None => Ok(None),
+            };
+        };
+        let addr = match wanted {
+            Some(a) => {
+                let range = s.ip_range.unwrap_or(s.subnet);
+                if !range.contains(&a) || a == s.gateway || a == s.subnet.network() {
+                    return Err(NetworkError::AddressOutside {
+                        address: a,
+                        network: net.name.clone(),
+                    }
+                    .into());
+                }
+                tx.claim_address(&net.id, c.id.as_str(), a)?;
+                a
+            }
+            None => tx
+                .allocate_address(
+                    &net.id,
+                    c.id.as_str(),
+                    pool::hosts(&s.subnet, s.ip_range.as_ref(), s.gateway),
+                )
+                // The store knows networks by ID; the user by name.
+                .map_err(|e| match e {
+                    StateError::AddressesExhausted { .. } => StateError::AddressesExhausted {
+                        network: net.name.clone(),
+                    },
+                    e => e,
+                })?,
+        };
+        Ok(Some(
+            IpNet::new(addr, s.subnet.prefix_len()).expect("prefix of a valid subnet"),
+        ))
+    };
+    Ok((
+        pick(false, req.ipv4.map(IpAddr::V4))?,
+        pick(true, req.ipv6.map(IpAddr::V6))?,
+    ))
+}
+
+/// Joins a container's namespace to one more network (`network connect`): its addresses taken in a
+/// transaction of their own, then [`join`].
 pub(crate) fn attach(
     ctx: &Context,
     c: &Container,
@@ -72,64 +133,34 @@ pub(crate) fn attach(
     req: &NetworkRequest,
     index: usize,
 ) -> Result<Endpoint, EngineError> {
+    if c.state.sandbox_key.is_none() {
+        return Err(NetworkError::NoOwnNetwork(c.name.to_string()).into());
+    }
+    let mut st = ctx.store()?;
+    let addresses = st.write(|tx| take_addresses(tx, c, net, req))?;
+    drop(st);
+    log::debug!("attach {}: addresses allocated", c.name);
+    crate::crash::after("attach:addresses");
+    join(ctx, c, net, req, index, addresses, None)
+}
+
+/// The rest of a join once the addresses are taken: the veth, its container end configured (over
+/// `inside`, a socket in the container's namespace, when there is one; else one opened there), routes,
+/// the endpoint record.
+pub(crate) fn join(
+    ctx: &Context,
+    c: &Container,
+    net: &Network,
+    req: &NetworkRequest,
+    index: usize,
+    (ipv4, ipv6): Addresses,
+    inside: Option<&mut Netlink>,
+) -> Result<Endpoint, EngineError> {
     let sandbox = c
         .state
         .sandbox_key
         .clone()
         .ok_or_else(|| NetworkError::NoOwnNetwork(c.name.to_string()))?;
-    // Addresses first, in the store: the transaction makes concurrent runs take distinct ones.
-    let mut st = ctx.store()?;
-    let (ipv4, ipv6) = st.write(|tx| -> Result<_, EngineError> {
-        let pick = |v6: bool, wanted: Option<IpAddr>| -> Result<Option<IpNet>, EngineError> {
-            let Some(s) = net.subnet_of(v6) else {
-                return match wanted {
-                    Some(a) => Err(NetworkError::AddressOutside {
-                        address: a,
-                        network: net.name.clone(),
-                    }
-                    .into()),
-                    None => Ok(None),
-                };
-            };
-            let addr = match wanted {
-                Some(a) => {
-                    let range = s.ip_range.unwrap_or(s.subnet);
-                    if !range.contains(&a) || a == s.gateway || a == s.subnet.network() {
-                        return Err(NetworkError::AddressOutside {
-                            address: a,
-                            network: net.name.clone(),
-                        }
-                        .into());
-                    }
-                    tx.claim_address(&net.id, c.id.as_str(), a)?;
-                    a
-                }
-                None => tx
-                    .allocate_address(
-                        &net.id,
-                        c.id.as_str(),
-                        pool::hosts(&s.subnet, s.ip_range.as_ref(), s.gateway),
-                    )
-                    // The store knows networks by ID; the user by name.
-                    .map_err(|e| match e {
-                        StateError::AddressesExhausted { .. } => StateError::AddressesExhausted {
-                            network: net.name.clone(),
-                        },
-                        e => e,
-                    })?,
-            };
-            Ok(Some(
-                IpNet::new(addr, s.subnet.prefix_len()).expect("prefix of a valid subnet"),
-            ))
-        };
-        Ok((
-            pick(false, req.ipv4.map(IpAddr::V4))?,
-            pick(true, req.ipv6.map(IpAddr::V6))?,
-        ))
-    })?;
-    drop(st);
-    log::debug!("attach {}: addresses allocated", c.name);
-    crate::crash::after("attach:addresses");
     let mac = match &req.mac {
         Some(m) => pool::parse_mac(m).ok_or_else(|| {
             invalid(
@@ -160,7 +191,15 @@ pub(crate) fn attach(
         gateway6,
         aliases: req.aliases.clone(),
     };
-    plumb(c.name.as_str(), &sandbox, net, &endpoint, index, mac)?;
+    plumb(
+        c.name.as_str(),
+        &sandbox,
+        net,
+        &endpoint,
+        index,
+        mac,
+        inside,
+    )?;
     crate::crash::after("attach:veth");
     let mut st = ctx.store()?;
     st.write(|tx| {
@@ -177,8 +216,9 @@ pub(crate) fn attach(
 }
 
 /// The kernel's side of an endpoint: the bridge (made when missing), the veth with its container end
-/// inside the namespace at `sandbox`, its addresses and routes. At `create` and `network connect`, and
-/// again after a reboot took the namespace (see [`crate::network::restore`]).
+/// inside the namespace at `sandbox`, its addresses and routes (over `inside`, a socket of that namespace,
+/// when the caller has one). At `create` and `network connect`, and again after a reboot took the
+/// namespace (see [`crate::network::restore`]).
 pub(crate) fn plumb(
     who: &str,
     sandbox: &Path,
@@ -186,6 +226,7 @@ pub(crate) fn plumb(
     endpoint: &Endpoint,
     index: usize,
     mac: [u8; 6],
+    inside: Option<&mut Netlink>,
 ) -> Result<(), EngineError> {
     let mut nl = Netlink::open().map_err(NetworkError::from)?;
     let master = match nl.link_index(&net.bridge).map_err(NetworkError::from)? {
@@ -229,8 +270,11 @@ pub(crate) fn plumb(
         Vec::new()
     };
     log::debug!("attach {}: host end up", who);
-    minotaur_net::configure_peer(sandbox, &endpoint.ifname, &addrs, &gateways)
-        .map_err(NetworkError::from)?;
+    match inside {
+        Some(nl) => nl.configure_peer(&endpoint.ifname, &addrs, &gateways),
+        None => minotaur_net::configure_peer(sandbox, &endpoint.ifname, &addrs, &gateways),
+    }
+    .map_err(NetworkError::from)?;
     log::debug!("attach {}: container end configured", who);
     Ok(())
 }

@@ -78,7 +78,7 @@ pub(crate) fn endpoint(
     let mac = minotaur_net::pool::parse_mac(&e.mac).ok_or_else(|| {
         crate::network::networks::invalid("MAC address", &e.mac, "the endpoint's record is corrupt")
     })?;
-    plumb(c.name.as_str(), key, net, e, index_of(&e.ifname), mac)
+    plumb(c.name.as_str(), key, net, e, index_of(&e.ifname), mac, None)
 }
 
 /// `eth3` → 3.
