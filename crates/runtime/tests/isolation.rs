@@ -336,6 +336,44 @@ fn bind_mounts_are_read_only_when_asked() {
     assert_eq!(h.sh_ok("cat /tmp/data/g"), "y\n");
 }
 
+/// The init leaves out the `rprivate` remount of a bind in a namespace whose mounts it made private: a
+/// bind of a shared host mount, and what is mounted below it, must still be private in the container (no
+/// peer group, no master), or what the container mounts there would reach the host.
+#[test]
+fn an_rprivate_bind_of_a_shared_mount_is_private_in_the_container() {
+    let Some(h) = host() else { return };
+    h.sh_ok(
+        "mount --make-rshared / && mkdir -p /tmp/shared && mount -t tmpfs tmpfs /tmp/shared \
+         && mount --make-shared /tmp/shared && mkdir /tmp/shared/sub \
+         && mount -t tmpfs tmpfs /tmp/shared/sub && mount --make-shared /tmp/shared/sub",
+    );
+    let mut s = spec(&[
+        "sh",
+        "-c",
+        r#"for m in /mnt /mnt/sub /etc/hostname; do
+             line=$(awk -v m="$m" '$5 == m' /proc/1/mountinfo)
+             [ -n "$line" ] || { echo "no mount at $m" >&2; exit 3; }
+             [ "$(echo "$line" | cut -d' ' -f7)" = - ] || { echo "not private: $line" >&2; exit 4; }
+           done"#,
+    ]);
+    let m = s["mounts"].as_array_mut().unwrap();
+    m.push(
+        json!({"destination": "/mnt", "type": "bind", "source": "/tmp/shared",
+                  "options": ["rbind", "rprivate"]}),
+    );
+    m.push(
+        json!({"destination": "/etc/hostname", "type": "bind", "source": "/etc/hostname",
+                  "options": ["bind", "private"]}),
+    );
+    let out = run(&h, "rprivate", &s, &[]);
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        out.status.code(),
+        stderr(&out)
+    );
+}
+
 #[test]
 fn network_can_be_set_up_between_create_and_start() {
     let Some(h) = host() else { return };

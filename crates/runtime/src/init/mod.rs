@@ -32,7 +32,7 @@ use crate::rootfs::MountPoints;
 use crate::status::{fail, At, Step};
 use crate::status::{Failure, FAILED, MOUNTED, READY, SHARED_ROOT};
 
-use mount::{do_mount, mask, mount_at, parent_mount_private, populate_dev, readonly};
+use mount::{do_mount, mask, mount_at, parent_mount_private, populate_dev, readonly, Root};
 pub(crate) use process::{attach_stdio, become_process, open_console, ProcessPlan};
 
 /// The child's entry point.
@@ -316,8 +316,10 @@ fn body(plan: &Plan<'_>, status: &mut File, go: &mut File) -> Step<Infallible> {
     }
     let mut points = MountPoints::default();
     let mut dev_is_ours = false;
+    let all_private = plan.own_mount_ns && propagation == MsFlags::MS_PRIVATE | MsFlags::MS_REC;
+    let mut root = Root::open(target, all_private)?;
     for m in spec.mounts().iter().flatten() {
-        do_mount(plan, target, m, &mut points)?;
+        do_mount(plan, &mut root, m, &mut points)?;
         if m.destination() == Path::new("/dev") {
             dev_is_ours = true;
         }
@@ -334,6 +336,7 @@ fn body(plan: &Plan<'_>, status: &mut File, go: &mut File) -> Step<Infallible> {
             None,
         )?;
     }
+    drop(root);
     if dev_is_ours {
         populate_dev(
             target,

@@ -67,13 +67,112 @@ fn under(target: &Path, dest: &Path) -> PathBuf {
     target.join(dest.strip_prefix("/").unwrap_or(dest))
 }
 
+/// The container's root while its mounts are made: its path under the bundle, and a descriptor of it that
+/// every mount point is opened from (one open for all of them, where each used to open the root again).
+pub(super) struct Root {
+    path: PathBuf,
+    fd: OwnedFd,
+    /// Every mount of the namespace was made private (the default `rootfsPropagation`, in a namespace of
+    /// the container's own): a mount made in it is private too (see [`do_mount`]).
+    private: bool,
+}
+
+impl Root {
+    pub(super) fn open(path: &Path, private: bool) -> Step<Root> {
+        Ok(Root {
+            path: path.to_owned(),
+            fd: open_dir(path)?,
+            private,
+        })
+    }
+
+    /// Opens the root again: something was mounted on the directory itself (a mount point shim, a mount
+    /// whose destination is `/`), which a lookup from the old descriptor would not see.
+    fn reopen(&mut self) -> Step<()> {
+        self.fd = open_dir(&self.path)?;
+        Ok(())
+    }
+
+    /// Opens mount point `dest` (a path in the container) as an `O_PATH` descriptor, resolved by the
+    /// kernel inside the root (openat2(2) `RESOLVE_IN_ROOT`: an absolute link starts again at the root,
+    /// `..` stops there, and `/proc`'s magic links are refused). Mounting on the descriptor's
+    /// `/proc/self/fd` path mounts on exactly what was opened: a path checked first and mounted on later
+    /// could be redirected in between by a link swapped in a directory that a running container shares, a
+    /// volume (CVE-2021-30465).
+    fn open_point(&self, dest: &Path, flags: nix::fcntl::OFlag) -> Result<OwnedFd, Errno> {
+        minotaur_sys::resolve::open_in_root(&self.fd, dest, nix::fcntl::OFlag::O_PATH | flags)
+    }
+
+    fn open_mounted(&self, dest: &Path) -> Step<OwnedFd> {
+        self.open_point(dest, nix::fcntl::OFlag::empty())
+            .map_err(|e| fail(format!("open mount point {}", dest.display()), e))
+    }
+
+    /// The mount point of `m` (at `dest`, its path resolved in the root), opened to be mounted on. One that
+    /// exists, of the kind wanted (a directory, or with `dir` false anything: a bind of a file on a
+    /// directory fails in mount(2), as before), is opened as it is: nothing is created, so nothing can be
+    /// created in the wrong place, and the mount goes on what the kernel resolved inside the root. Only a
+    /// missing one is made by [`make_in_root`]'s walk, whose descriptor is mounted on (or in a shim, and
+    /// then opened).
+    fn mount_point(
+        &mut self,
+        dest: &Path,
+        m: &Mount,
+        dir: bool,
+        points: &mut MountPoints,
+    ) -> Step<OwnedFd> {
+        let kind = if dir {
+            nix::fcntl::OFlag::O_DIRECTORY
+        } else {
+            nix::fcntl::OFlag::empty()
+        };
+        if let Ok(at) = self.open_point(m.destination(), kind) {
+            return Ok(at);
+        }
+        match make_in_root(&self.path, &self.fd, dest, dir, points).map_err(|f| named(f, m))? {
+            Some(at) => Ok(at),
+            None => {
+                // Perhaps made in a shim mounted over a directory on the way, the root itself included.
+                self.reopen()?;
+                self.open_mounted(m.destination())
+            }
+        }
+    }
+
+    /// After a mount on `dest`: one on the root itself hides the directory the descriptor refers to.
+    fn mounted(&mut self, dest: &Path, points: &mut MountPoints) -> Step<()> {
+        points.mounted(dest);
+        if dest == self.path {
+            self.reopen()?;
+        }
+        Ok(())
+    }
+}
+
+fn open_dir(path: &Path) -> Step<OwnedFd> {
+    use nix::fcntl::OFlag;
+    nix::fcntl::open(
+        path,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| fail(format!("open root {}", path.display()), e))
+}
+
+/// Mounts one of the spec's mounts in the root. Per mount point that already exists (the usual case: the
+/// `host` image's `/proc`, `/dev`, `/sys`, `/tmp`, `/run` and `/etc` files, a fresh `/dev`'s `pts`), the
+/// system calls are the resolution of the destination (a `statx` per component, [`secure_join`]), at most
+/// one `umount2` that finds nothing, one `openat2` of the point and the mount on it.
+///
+/// [`secure_join`]: crate::mounts::secure_join
 pub(super) fn do_mount(
     plan: &Plan<'_>,
-    target: &Path,
+    root: &mut Root,
     m: &Mount,
     points: &mut MountPoints,
 ) -> Step<()> {
-    let dest = crate::mounts::secure_join(target, m.destination())
+    let target = root.path.clone();
+    let dest = crate::mounts::secure_join(&target, m.destination())
         .at(|| format!("resolve mount point {}", m.destination().display()))?;
     let typ = m.typ().as_deref().unwrap_or("none");
     let opts: MountOptions = parse_options(m.options().as_deref().unwrap_or_default());
@@ -97,25 +196,24 @@ pub(super) fn do_mount(
         if opts.copy_up && is_dir {
             // Read through a descriptor resolved in the root: what is copied into the volume comes from
             // the container's root even if a link on the way is swapped meanwhile.
-            if let Ok(at) = open_in_root(target, m.destination()) {
+            if let Ok(at) = root.open_point(m.destination(), nix::fcntl::OFlag::empty()) {
                 crate::rootfs::copy_up(&Path::new(&fd_path(&at)).join("."), &source)?;
             }
         }
-        make_in_root(target, &dest, is_dir, points).map_err(|f| named(f, m))?;
+        let at = root.mount_point(&dest, m, is_dir, points)?;
         let rec = if opts.rec {
             MsFlags::MS_REC
         } else {
             MsFlags::empty()
         };
-        let at = open_in_root(target, m.destination())?;
         mount_on(Some(&source), &at, m, None, MsFlags::MS_BIND | rec, None)?;
-        points.mounted(&dest);
+        root.mounted(&dest, points)?;
         // A bind takes its flags from its source's mount: `ro`, `nosuid`... need a remount (MS_BIND with
         // MS_REMOUNT changes the new mount alone). That covers only the top mount of an `rbind`; a read-only
         // one is made read-only through and through with mount_setattr(2), so nothing of the source below
         // it is writable either. The new mount is opened again, in the root, to be changed.
         if !opts.flags.is_empty() {
-            let new = open_in_root(target, m.destination())?;
+            let new = root.open_mounted(m.destination())?;
             let mut flags = opts.flags;
             if plan.new_user {
                 flags |= locked_flags(&source)?;
@@ -130,25 +228,24 @@ pub(super) fn do_mount(
             )?;
         }
         if opts.rec && opts.flags.contains(MsFlags::MS_RDONLY) {
-            let new = open_in_root(target, m.destination())?;
+            let new = root.open_mounted(m.destination())?;
             let c = cstring(fd_path(&new).as_bytes())?;
             minotaur_sys::mount_setattr_rdonly_recursive(&c)
                 .at(|| format!("make {} read-only", m.destination().display()))?;
         }
     } else {
-        make_in_root(target, &dest, true, points).map_err(|f| named(f, m))?;
         // A new filesystem hides whatever the root's copy had mounted there (the host's /run, /proc... when
         // the root is the host's own): detach that subtree rather than keep it underneath, where a
         // container allowed to unmount its own /proc would find the host's, and copied again by every
         // later mount namespace made from this one. Mounts may be stacked there (a host whose /proc was
-        // mounted again over the first), so each goes, until EINVAL: no (more) mount point. (The mount
-        // template's host root has none of them, and this finds nothing.)
-        if dest != *target {
+        // mounted again over the first), so each goes, until EINVAL: no (more) mount point (or ENOENT:
+        // no mount point yet). The mount template's host root has none of them, and this finds nothing.
+        if dest != target {
             while nix::mount::umount2(&dest, nix::mount::MntFlags::MNT_DETACH).is_ok() {}
         }
+        let at = root.mount_point(&dest, m, true, points)?;
         let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
         let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
-        let at = open_in_root(target, m.destination())?;
         match mount_on(Some(&source), &at, m, Some(typ), opts.flags, data) {
             // sysfs shows a network namespace's devices, and only its owner's root may mount it: a
             // container with a user namespace of its own in a network namespace it does not own gets the
@@ -163,17 +260,27 @@ pub(super) fn do_mount(
                     MsFlags::MS_BIND | MsFlags::MS_REC,
                     None,
                 )?;
-                let new = open_in_root(target, m.destination())?;
+                let new = root.open_mounted(m.destination())?;
                 let c = cstring(fd_path(&new).as_bytes())?;
                 minotaur_sys::mount_setattr_rdonly_recursive(&c)
                     .at(|| format!("make {} read-only", m.destination().display()))?;
             }
             other => other?,
         }
-        points.mounted(&dest);
+        root.mounted(&dest, points)?;
     }
-    if !opts.propagation.is_empty() {
-        let new = open_in_root(target, m.destination())?;
+    // `private`/`rprivate` in a namespace whose mounts were all made private (recursively) before the
+    // root was bound: a new mount is private unless its parent, or for a bind its source, is shared
+    // (mount_namespaces(7)), and a recursive bind copies its source's private submounts as private. The
+    // mount and everything below it is private already; the remount would change nothing.
+    let private = MsFlags::MS_PRIVATE;
+    let already = root.private
+        && opts
+            .propagation
+            .iter()
+            .all(|p| *p == private || *p == private | MsFlags::MS_REC);
+    if !opts.propagation.is_empty() && !already {
+        let new = root.open_mounted(m.destination())?;
         for p in &opts.propagation {
             mount_on(None, &new, m, None, *p, None)?;
         }
@@ -194,67 +301,67 @@ fn locked_flags(source: &Path) -> Step<MsFlags> {
 /// `O_NOFOLLOW` and made with mkdirat(2) there, so a link swapped into a shared directory meanwhile fails
 /// the walk instead of making directories outside the root (CVE-2021-30465). A root nobody may write (the
 /// host's, read-only) gets its mount points from `points`' shims.
-fn make_in_root(root: &Path, dest: &Path, dir: bool, points: &mut MountPoints) -> Step<()> {
+///
+/// Returns the walk's descriptor of the mount point (the file it made, for a file) to mount on: it was
+/// reached from `root_fd` through directories only, no link followed and no `..` taken, so it lies in the
+/// root as surely as one opened with `RESOLVE_IN_ROOT`. `None` when the point was there already as a file,
+/// or was made in a shim (mounted by path, over a directory on the way): the caller opens it again.
+fn make_in_root(
+    root: &Path,
+    root_fd: &OwnedFd,
+    dest: &Path,
+    dir: bool,
+    points: &mut MountPoints,
+) -> Step<Option<OwnedFd>> {
     use rustix::fs::{Mode, OFlags};
+    use std::path::Component;
     let errno = |e: rustix::io::Errno| Errno::from_raw(e.raw_os_error());
     let what = || format!("create mount point {}", dest.display());
     let Ok(rel) = dest.strip_prefix(root) else {
-        return points.make(dest, dir);
+        return points.make(dest, dir).map(|()| None);
     };
-    let names: Vec<_> = rel.components().map(|c| c.as_os_str().to_owned()).collect();
-    let mut cur = rustix::fs::open(
-        root,
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| fail(format!("open root {}", root.display()), errno(e)))?;
+    let mut names = Vec::new();
+    for c in rel.components() {
+        match c {
+            Component::Normal(name) => names.push(name.to_owned()),
+            // `secure_join` gives none: never walked, whatever it is.
+            _ => return Err(fail(what(), Errno::EINVAL)),
+        }
+    }
     let walk = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mut cur: Option<OwnedFd> = None;
     for (i, name) in names.iter().enumerate() {
+        let at = cur.as_ref().unwrap_or(root_fd);
         let last = i + 1 == names.len();
         if last && !dir {
             return match rustix::fs::openat(
-                &cur,
+                at,
                 name,
                 OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
                 Mode::from_bits_truncate(0o644),
             ) {
-                Ok(_) | Err(rustix::io::Errno::EXIST) => Ok(()),
-                Err(rustix::io::Errno::ROFS) => points.make(dest, dir),
+                Ok(made) => Ok(Some(made)),
+                Err(rustix::io::Errno::EXIST) => Ok(None),
+                Err(rustix::io::Errno::ROFS) => points.make(dest, dir).map(|()| None),
                 Err(e) => Err(fail(what(), errno(e))),
             };
         }
-        cur = match rustix::fs::openat(&cur, name, walk, Mode::empty()) {
+        let next = match rustix::fs::openat(at, name, walk, Mode::empty()) {
             Ok(fd) => fd,
             Err(rustix::io::Errno::NOENT) => {
-                match rustix::fs::mkdirat(&cur, name, Mode::from_bits_truncate(0o755)) {
+                match rustix::fs::mkdirat(at, name, Mode::from_bits_truncate(0o755)) {
                     Ok(()) | Err(rustix::io::Errno::EXIST) => {}
-                    Err(rustix::io::Errno::ROFS) => return points.make(dest, dir),
+                    Err(rustix::io::Errno::ROFS) => return points.make(dest, dir).map(|()| None),
                     Err(e) => return Err(fail(what(), errno(e))),
                 }
-                rustix::fs::openat(&cur, name, walk, Mode::empty())
+                rustix::fs::openat(at, name, walk, Mode::empty())
                     .map_err(|e| fail(what(), errno(e)))?
             }
             Err(e) => return Err(fail(what(), errno(e))),
         };
+        cur = Some(next);
     }
-    Ok(())
-}
-
-/// Opens mount point `dest` (a path in the container) as an `O_PATH` descriptor, resolved by the kernel
-/// inside `root` (openat2(2) `RESOLVE_IN_ROOT`: an absolute link starts again at `root`, `..` stops there,
-/// and `/proc`'s magic links are refused). Mounting on the descriptor's `/proc/self/fd` path mounts on
-/// exactly what was opened: a path checked first and mounted on later could be redirected in between by
-/// a link swapped in a directory that a running container shares, a volume (CVE-2021-30465).
-fn open_in_root(root: &Path, dest: &Path) -> Step<OwnedFd> {
-    use nix::fcntl::OFlag;
-    let dir = nix::fcntl::open(
-        root,
-        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .map_err(|e| fail(format!("open root {}", root.display()), e))?;
-    minotaur_sys::resolve::open_in_root(&dir, dest, OFlag::O_PATH)
-        .map_err(|e| fail(format!("open mount point {}", dest.display()), e))
+    Ok(cur)
 }
 
 /// The path through which the kernel reaches exactly what `fd` refers to.
@@ -332,8 +439,9 @@ fn mount_cgroup(plan: &Plan<'_>, dest: &Path, opts: &MountOptions) -> Step<()> {
     let hierarchies = crate::cgroup::v1_hierarchies(Path::new("/proc/self"))
         .at(|| "read the cgroup hierarchies of /proc/self".into())?;
     for (name, options) in hierarchies {
+        // The tmpfs was just mounted: the directory is made, not looked for first.
         let sub = dest.join(&name);
-        make_mountpoint(&sub, true)?;
+        fs::create_dir_all(&sub).at(|| format!("create mount point {}", sub.display()))?;
         mount_at(
             Some(Path::new("cgroup")),
             &sub,
@@ -366,14 +474,39 @@ pub(super) fn populate_dev(
     new_user: bool,
 ) -> Step<()> {
     let dev = under(target, Path::new("/dev"));
+    // The container's own tmpfs, just mounted: each default device is made as an empty file that was not
+    // there (`O_EXCL`, links not followed), and the host's device is bound on that very file.
+    let dir = open_dir(&dev)?;
     for name in DEFAULT_DEVICES {
+        let made = rustix::fs::openat(
+            &dir,
+            *name,
+            rustix::fs::OFlags::WRONLY
+                | rustix::fs::OFlags::CREATE
+                | rustix::fs::OFlags::EXCL
+                | rustix::fs::OFlags::NOFOLLOW
+                | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::from_bits_truncate(0o644),
+        );
+        let file = match made {
+            Ok(file) => file,
+            Err(rustix::io::Errno::EXIST) => continue,
+            Err(e) => {
+                return Err(fail(
+                    format!("create mount point /dev/{name}"),
+                    Errno::from_raw(e.raw_os_error()),
+                ))
+            }
+        };
         let host = Path::new("/dev").join(name);
-        let inside = dev.join(name);
-        if inside.exists() {
-            continue;
-        }
-        make_mountpoint(&inside, false)?;
-        mount_at(Some(&host), &inside, None, MsFlags::MS_BIND, None)?;
+        mount(
+            Some(&host),
+            fd_path(&file).as_str(),
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .at(|| format!("mount {} on /dev/{name} (bind)", host.display()))?;
     }
     for d in devices {
         let inside = under(target, d.path());
@@ -416,11 +549,15 @@ pub(super) fn populate_dev(
         }
     }
     for (to, name) in DEV_SYMLINKS {
-        let link = dev.join(name);
-        if link.symlink_metadata().is_ok() {
-            continue;
+        match rustix::fs::symlinkat(*to, &dir, *name) {
+            Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+            Err(e) => {
+                return Err(fail(
+                    format!("symlink /dev/{name}"),
+                    Errno::from_raw(e.raw_os_error()),
+                ))
+            }
         }
-        std::os::unix::fs::symlink(to, &link).at(|| format!("symlink /dev/{name}"))?;
     }
     Ok(())
 }
