@@ -435,6 +435,16 @@ mod tests {
             .spawn()
             .unwrap();
         set_pid(dir.path(), &lock, Some(fake.id())).unwrap();
+        // `spawn` returns once the exec has begun (the close-on-exec pipe closed), but the new program's
+        // arguments are in place, and in /proc/PID/cmdline, only a moment later: a real server writes its PID
+        // itself, long after.
+        let cmdline = format!("/proc/{}/cmdline", fake.id());
+        for _ in 0..1000 {
+            if fs::read(&cmdline).is_ok_and(|c| c.windows(9).any(|w| w == b"dns-serve")) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         let other = tempfile::tempdir().unwrap();
         let named = serving(dir.path());
         fake.kill().unwrap();
