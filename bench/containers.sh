@@ -24,8 +24,9 @@ mkdir -p bench/results
 stamp=$(date +%Y%m%d-%H%M%S)
 out=$PWD/bench/results/containers-$stamp
 tmp=$(mktemp -d /var/tmp/minotaur-bench.XXXXXX)
-# The build copied, as `cargo install` or a package places it: the linker's own output file, run in place,
-# takes some 60 page faults more a `run` than the same bytes copied (bench/README.md).
+# The build copied, as `cargo install` or a package places it: how the binary's pages came into the page
+# cache (the linker's writes, a copy, a read from disk) moves the page faults of a run and the supervisor's
+# PSS (bench/README.md), so every run starts from a fresh copy.
 mkdir "$tmp/bin"
 cp target/release/minotaur target/release/minotaur-runtime-run "$tmp/bin/"
 bin=$tmp/bin/minotaur
