@@ -159,6 +159,23 @@ fn open_dir(path: &Path) -> Step<OwnedFd> {
     .map_err(|e| fail(format!("open root {}", path.display()), e))
 }
 
+/// Creates `name` in `dir` as a new, empty file to mount on: one that was not there (`O_EXCL`), no link
+/// followed, so the file made is the one returned, wherever links in a shared directory point meanwhile.
+fn create_new_file(dir: &OwnedFd, name: impl rustix::path::Arg) -> rustix::io::Result<OwnedFd> {
+    use rustix::fs::{Mode, OFlags};
+    rustix::fs::openat(
+        dir,
+        name,
+        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_bits_truncate(0o644),
+    )
+}
+
+/// A `rustix` error as the `nix` one the init's failures carry.
+fn errno(e: rustix::io::Errno) -> Errno {
+    Errno::from_raw(e.raw_os_error())
+}
+
 /// Mounts one of the spec's mounts in the root. Per mount point that already exists (the usual case: the
 /// `host` image's `/proc`, `/dev`, `/sys`, `/tmp`, `/run` and `/etc` files, a fresh `/dev`'s `pts`), the
 /// system calls are the resolution of the destination (a `statx` per component, [`secure_join`]), at most
@@ -315,7 +332,6 @@ fn make_in_root(
 ) -> Step<Option<OwnedFd>> {
     use rustix::fs::{Mode, OFlags};
     use std::path::Component;
-    let errno = |e: rustix::io::Errno| Errno::from_raw(e.raw_os_error());
     let what = || format!("create mount point {}", dest.display());
     let Ok(rel) = dest.strip_prefix(root) else {
         return points.make(dest, dir).map(|()| None);
@@ -334,12 +350,7 @@ fn make_in_root(
         let at = cur.as_ref().unwrap_or(root_fd);
         let last = i + 1 == names.len();
         if last && !dir {
-            return match rustix::fs::openat(
-                at,
-                name,
-                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                Mode::from_bits_truncate(0o644),
-            ) {
+            return match create_new_file(at, name) {
                 Ok(made) => Ok(Some(made)),
                 Err(rustix::io::Errno::EXIST) => Ok(None),
                 Err(rustix::io::Errno::ROFS) => points.make(dest, dir).map(|()| None),
@@ -478,25 +489,10 @@ pub(super) fn populate_dev(
     // there (`O_EXCL`, links not followed), and the host's device is bound on that very file.
     let dir = open_dir(&dev)?;
     for name in DEFAULT_DEVICES {
-        let made = rustix::fs::openat(
-            &dir,
-            *name,
-            rustix::fs::OFlags::WRONLY
-                | rustix::fs::OFlags::CREATE
-                | rustix::fs::OFlags::EXCL
-                | rustix::fs::OFlags::NOFOLLOW
-                | rustix::fs::OFlags::CLOEXEC,
-            rustix::fs::Mode::from_bits_truncate(0o644),
-        );
-        let file = match made {
+        let file = match create_new_file(&dir, *name) {
             Ok(file) => file,
             Err(rustix::io::Errno::EXIST) => continue,
-            Err(e) => {
-                return Err(fail(
-                    format!("create mount point /dev/{name}"),
-                    Errno::from_raw(e.raw_os_error()),
-                ))
-            }
+            Err(e) => return Err(fail(format!("create mount point /dev/{name}"), errno(e))),
         };
         let host = Path::new("/dev").join(name);
         mount(
@@ -551,12 +547,7 @@ pub(super) fn populate_dev(
     for (to, name) in DEV_SYMLINKS {
         match rustix::fs::symlinkat(*to, &dir, *name) {
             Ok(()) | Err(rustix::io::Errno::EXIST) => {}
-            Err(e) => {
-                return Err(fail(
-                    format!("symlink /dev/{name}"),
-                    Errno::from_raw(e.raw_os_error()),
-                ))
-            }
+            Err(e) => return Err(fail(format!("symlink /dev/{name}"), errno(e))),
         }
     }
     Ok(())
