@@ -68,11 +68,11 @@ pub fn create(ctx: &Context, req: CreateRequest) -> Result<Container, EngineErro
     create_with(ctx, req, Records::Now).map(|(c, _)| c)
 }
 
-/// [`create`], handing back the container directory's lock for [`crate::start::start_locked`]: `run`
-/// starts what it made with no moment in which `system prune` could take it for a stopped container.
-/// The resolver's record of the container is left to that start, which writes it anyway (and `run`
-/// removes a container whose start failed).
-pub fn create_locked(
+/// [`create`], handing back the container directory's lock for the start that follows ([`crate::start::run`],
+/// in the supervisor): it starts what it made with no moment in which `system prune` could take it for a
+/// stopped container. The resolver's record of the container is left to that start, which writes it
+/// anyway (and `run` removes a container whose start failed).
+pub(crate) fn create_locked(
     ctx: &Context,
     req: CreateRequest,
 ) -> Result<(Container, runroot::ContainerLock), EngineError> {

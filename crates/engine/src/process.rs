@@ -152,9 +152,14 @@ pub(crate) fn read_all(mut f: fs::File) -> String {
 /// Reads a forked helper's report: "ok" once it has done its part, or "CODE MESSAGE" when it failed;
 /// nothing at all when it died first (`died` says what that means).
 pub(crate) fn read_report(report: OwnedFd, died: &str) -> Result<Option<i32>, EngineError> {
+    read_ok_report(report, died).map(|_| None)
+}
+
+/// [`read_report`], handing back what the helper wrote after its "ok" (the supervisor: the container's ID).
+pub(crate) fn read_ok_report(report: OwnedFd, died: &str) -> Result<String, EngineError> {
     let report = read_all(File::from(report));
-    if report.starts_with("ok") {
-        return Ok(None);
+    if let Some(rest) = report.strip_prefix("ok") {
+        return Ok(rest.trim().to_owned());
     }
     let (code, message) = report.split_once(' ').unwrap_or(("125", ""));
     let message = if message.is_empty() {

@@ -7,14 +7,16 @@ use std::path::{Path, PathBuf};
 use crate::attach::Ended;
 use crate::container::{Container, Status};
 use crate::context::Context;
+use crate::create::{self, CreateRequest};
 use crate::error::{io_err, EngineError};
 use crate::network::{dns, ports, restore};
 use crate::parse::NsMode;
 use crate::process::alive;
+use crate::remove;
 use crate::runroot::{self, lock_dir};
 use crate::spec::{self, Joins, Root};
 use crate::store;
-use crate::supervisor::{self, Attach};
+use crate::supervisor::{self, Attach, Source, Started};
 use crate::user;
 use crate::volume;
 
@@ -31,8 +33,8 @@ pub fn start(ctx: &Context, reference: &str, attach: Attach) -> Result<Option<En
     start_locked(ctx, c.id.as_str(), attach, runroot::ContainerLock(lock))
 }
 
-/// [`start`] under a lock already held: the one [`crate::create::create_locked`] handed back.
-pub fn start_locked(
+/// [`start`] under the container's start lock.
+fn start_locked(
     ctx: &Context,
     reference: &str,
     attach: Attach,
@@ -53,7 +55,43 @@ pub fn start_locked(
     let mut prepared = prepare(ctx, &c)?;
     prepared.lock = Some(lock);
     log::debug!("start {}: prepared", c.name);
-    supervisor::start(ctx, c, prepared, attach, again)
+    let started = supervisor::start(
+        ctx,
+        Source::Prepared(Box::new((c, prepared))),
+        attach,
+        again,
+    )?;
+    Ok(started.ended)
+}
+
+/// `run`: creates a container and starts it. Both happen in the supervisor, which this process forks
+/// before it opens the store (see [`Source::Create`]); it returns once the supervisor reports the
+/// container running, or why it could not make or start it. A container made but not started is removed
+/// before that report: nothing of a failed `run` is left.
+pub fn run(ctx: &Context, req: CreateRequest, attach: Attach) -> Result<Started, EngineError> {
+    let tty = req.tty;
+    let make = move |ctx: &Context| {
+        // Under the start lock from the create on: no moment in which `system prune` could take it for
+        // a stopped container, nor another `start` run it too.
+        let (c, lock) = create::create_locked(ctx, req)?;
+        match prepare(ctx, &c) {
+            Ok(mut prepared) => {
+                prepared.lock = Some(lock.0);
+                log::debug!("start {}: prepared", c.name);
+                Ok((c, prepared))
+            }
+            Err(e) => {
+                drop(lock);
+                let _ = remove::remove(ctx, c.id.as_str(), true, true);
+                Err(e)
+            }
+        }
+    };
+    let source = Source::Create {
+        tty,
+        make: Box::new(make),
+    };
+    supervisor::start(ctx, source, attach, again)
 }
 
 /// After a reboot the run root is empty: the network namespace the container uses (its own, or the one

@@ -1,8 +1,8 @@
 use std::io::Write;
 
 use minotaur_engine::attach::{AttachOptions, DEFAULT_DETACH_KEYS};
-use minotaur_engine::supervisor::Attach;
-use minotaur_engine::{create, remove, start};
+use minotaur_engine::start;
+use minotaur_engine::supervisor::{Attach, Started};
 
 use crate::cmd::attach::{detach_keys, finish};
 use crate::cmd::create::{pull_image, Flags};
@@ -41,7 +41,6 @@ pub fn run(global: &Global, args: Args) -> CliResult {
     let keys = detach_keys(&args.detach_keys)?;
     let ctx = context(global);
     pull_image(global, &ctx, &args.flags)?;
-    let (c, lock) = create::create_locked(&ctx, req).map_err(code)?;
     let attach = if args.detach {
         Attach::Detached
     } else {
@@ -52,18 +51,15 @@ pub fn run(global: &Global, args: Args) -> CliResult {
             detach_keys: keys,
         })
     };
-    match start::start_locked(&ctx, c.id.as_str(), attach, lock) {
-        Ok(Some(ended)) => finish(ended),
-        Ok(None) => {
-            writeln!(std::io::stdout(), "{}", c.id)?;
+    // The supervisor makes the container and starts it; one that it made and could not start, it removed.
+    // An attachment that failed after the start leaves the container running, as with Docker.
+    match start::run(&ctx, req, attach).map_err(code)? {
+        Started {
+            ended: Some(ended), ..
+        } => finish(ended),
+        Started { id, ended: None } => {
+            writeln!(std::io::stdout(), "{id}")?;
             Ok(0)
-        }
-        // The attachment failed, not the start: the container runs on.
-        Err(e @ minotaur_engine::error::EngineError::Attach(_)) => Err(code(e)),
-        Err(e) => {
-            // A container whose command never ran is not left behind.
-            let _ = remove::remove(&ctx, c.id.as_str(), true, true);
-            Err(code(e))
         }
     }
 }

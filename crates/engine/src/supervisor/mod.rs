@@ -22,33 +22,36 @@
 //! the first exit status while the supervisor carries on restarting, as Docker's CLI does.
 
 use std::fs::File;
-use std::io::{self, Write};
-use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::net::UnixStream;
+use std::io::Write;
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
-use minotaur_runtime::cgroup::tracking::Supervisors;
 use minotaur_runtime::CreateOptions;
-use nix::errno::Errno;
 use nix::fcntl::{Flock, OFlag};
-use nix::sys::signal::{SigSet, Signal};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::signal::Signal;
+use nix::sys::signalfd::SignalFd;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::pipe2;
 use oci_spec::runtime::Spec;
 
+mod fork;
+
+use fork::Client;
+pub use fork::Started;
+pub(crate) use fork::{start, Source};
+
 use crate::attach::serve::{self, Input, Streams, Ticker};
-use crate::attach::{client, AttachOptions, Ended};
+use crate::attach::AttachOptions;
 use crate::container::{Container, State, Status};
 use crate::context::Context;
-use crate::error::{io_err, sys_err, EngineError};
+use crate::error::{sys_err, EngineError};
 use crate::events;
 use crate::health::monitor::Monitor;
 use crate::healthcheck::Health;
 use crate::logs::LogWriter;
 use crate::network::dns;
-use crate::process::{pidfd_inode, read_report, start_time};
+use crate::process::{pidfd_inode, start_time};
 use crate::remove;
 use crate::restart::{Backoff, RestartPolicy};
 use crate::store::{self, StoreError};
@@ -60,13 +63,6 @@ pub enum Attach {
     Detached,
     /// Start it and attach this process to it until it exits (or the client detaches or dies).
     Foreground(AttachOptions),
-}
-
-/// The foreground client, as the forked supervisor gets it: its end of the socket pair and its
-/// terminal's size, which the container's terminal has from the start.
-struct Client {
-    sock: UnixStream,
-    winsize: Option<nix::pty::Winsize>,
 }
 
 /// What `start` prepared: the spec, the bundle directory, the overlay root (mounted by the runtime), the mount
@@ -101,165 +97,6 @@ fn log_limits(opts: &std::collections::BTreeMap<String, String>) -> (u64, u32) {
         .and_then(|s| s.parse().ok())
         .unwrap_or(LOG_MAX_FILES);
     (size, files)
-}
-
-pub(crate) fn start(
-    ctx: &Context,
-    c: Container,
-    p: Prepared,
-    attach: Attach,
-    again: Prepare,
-) -> Result<Option<Ended>, EngineError> {
-    let opts = match attach {
-        Attach::Detached => return fork_supervisor(ctx, c, p, None, again).map(|_| None),
-        Attach::Foreground(opts) => opts,
-    };
-    let tty = c.config.tty;
-    let (mine, theirs) = UnixStream::pair().map_err(io_err("make a socket pair"))?;
-    let winsize = if tty {
-        minotaur_sys::get_winsize(io::stdin()).ok()
-    } else {
-        None
-    };
-    let client = Client {
-        sock: theirs,
-        winsize,
-    };
-    let mask = client::block_handled().map_err(sys_err("block the attacher's signals"))?;
-    let mine =
-        fork_supervisor(ctx, c, p, Some((client, mine, mask)), again)?.expect("the client's end");
-    client::relay(mine, tty, &opts)
-        .map(Some)
-        .map_err(EngineError::from)
-}
-
-/// Forks the supervisor and waits for its report. `client`: the foreground client as the supervisor gets
-/// it, the CLI's own end of the pair (returned once the container runs), and the signal mask the CLI had
-/// before it blocked the attacher's signals (the supervisor's).
-fn fork_supervisor(
-    ctx: &Context,
-    c: Container,
-    p: Prepared,
-    client: Option<(Client, UnixStream, SigSet)>,
-    again: Prepare,
-) -> Result<Option<UnixStream>, EngineError> {
-    // Held until the supervisor reports: it records the start (opening the store) before it does.
-    let index = ctx.release_store_holding_index();
-    let (report_r, report_w) = pipe2(OFlag::O_CLOEXEC).map_err(sys_err("make a pipe"))?;
-    match fork_out_of_units(ctx).map_err(sys_err("fork the supervisor"))? {
-        Forked::Child(escape) => {
-            // Before anything opens the store here: closing it later would drop this process's locks.
-            drop(index);
-            if let Some(escape) = escape {
-                escape.join();
-            }
-            drop(report_r);
-            let client = client.map(|(theirs, mine, mask)| {
-                drop(mine);
-                let _ = mask.thread_set_mask();
-                theirs
-            });
-            let code = detach_and_supervise(ctx, c, p, client, report_w, again);
-            minotaur_sys::exit_now(code);
-        }
-        Forked::Parent => {
-            // The supervisor owns the container (and its root mount) from here.
-            drop(report_w);
-            let mine = client.map(|(theirs, mine, _)| {
-                drop(theirs);
-                mine
-            });
-            let report = read_report(
-                report_r,
-                "the supervisor died before starting the container",
-            );
-            drop(index);
-            report?;
-            Ok(mine)
-        }
-    }
-}
-
-/// Which side of the supervisor's fork this is; the child has the cgroups it is to join, if any.
-enum Forked {
-    Child(Option<Supervisors>),
-    Parent,
-}
-
-/// Forks the supervisor: where systemd runs, into `<parent>/supervisors`, out of the unit of whoever ran
-/// the CLI, which would take it down when it stops (see `minotaur_runtime::cgroup::tracking`). Born there
-/// in the cgroup2 hierarchy (`CLONE_INTO_CGROUP`; a kernel before 5.7 refuses it, and the child then moves
-/// itself); elsewhere a plain fork.
-fn fork_out_of_units(ctx: &Context) -> nix::Result<Forked> {
-    let Some(escape) = Supervisors::prepare(&ctx.cgroup_root, &ctx.paths.cgroup_parent) else {
-        return Ok(match minotaur_sys::fork()? {
-            minotaur_sys::ForkResult::Child => Forked::Child(None),
-            minotaur_sys::ForkResult::Parent { .. } => Forked::Parent,
-        });
-    };
-    let (escape, forked) = match &escape.born_in {
-        Some((dir, _)) => match minotaur_sys::clone3_into(0, dir.as_fd()) {
-            Err(Errno::EINVAL | Errno::E2BIG) => {
-                (escape.without_born_in(), minotaur_sys::clone3(0))
-            }
-            r => (escape, r),
-        },
-        None => {
-            let r = minotaur_sys::clone3(0);
-            (escape, r)
-        }
-    };
-    Ok(match forked? {
-        minotaur_sys::Clone3Result::Child => Forked::Child(Some(escape)),
-        minotaur_sys::Clone3Result::Parent { .. } => Forked::Parent,
-    })
-}
-
-/// The supervisor's life: a new session, stdio on /dev/null, subreaper, then [`supervise`] and the
-/// restarts its policy asks for. A foreground client's stderr is kept until the container runs, so that
-/// what the start logs reaches it; after that the supervisor holds none of the client's streams, whose
-/// readers must see them end with the client.
-fn detach_and_supervise(
-    ctx: &Context,
-    mut c: Container,
-    p: Prepared,
-    client: Option<Client>,
-    report: OwnedFd,
-    again: Prepare,
-) -> i32 {
-    let _ = nix::unistd::setsid();
-    if let Ok(null) = nix::fcntl::open(
-        "/dev/null",
-        OFlag::O_RDWR | OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    ) {
-        let _ = nix::unistd::dup2_stdin(&null);
-        let _ = nix::unistd::dup2_stdout(&null);
-        if client.is_none() {
-            let _ = nix::unistd::dup2_stderr(&null);
-        }
-    }
-    let wake = wake_signal();
-    let mut report = Some(File::from(report));
-    let run = match supervise(ctx, &mut c, p, client, &mut report, true) {
-        Ok(run) => run,
-        Err(e) => {
-            if let Some(mut r) = report {
-                let _ = write!(r, "{} {}", e.exit_code(), crate::error_chain(&e));
-            }
-            return e.exit_code();
-        }
-    };
-    restarts(ctx, c, run, again, wake.as_ref())
-}
-
-/// SIGTERM, blocked and readable from a signalfd: how `stop` wakes a supervisor waiting to restart its
-/// container. (The runtime gives the container's processes a clean signal mask.)
-fn wake_signal() -> Option<SignalFd> {
-    let mut set = SigSet::empty();
-    set.add(Signal::SIGTERM);
-    set.thread_block().ok()?;
-    SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).ok()
 }
 
 /// Restarts the container as long as its policy says so; returns the last exit status.
@@ -583,7 +420,8 @@ fn supervise(
     drop(lock);
     // Closing the report pipe is what releases the waiting CLI.
     if let Some(mut r) = report.take() {
-        let _ = r.write_all(b"ok");
+        // The ID too: a `run` learns it here (its supervisor made the container).
+        let _ = write!(r, "ok {}", c.id);
         // With debug logging a foreground client keeps getting the supervisor's steps (the exit, the
         // records, the removal), which is where a `run --rm` spends the end of its time.
         let keep = foreground && log::log_enabled!(log::Level::Debug);
