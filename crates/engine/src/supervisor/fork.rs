@@ -125,7 +125,6 @@ fn fork_supervisor(
         Forked::Parent => {
             // The supervisor owns the container (and its root mount) from here.
             drop(report_w);
-            drop(source);
             let mine = client.map(|(theirs, mine, _)| {
                 drop(theirs);
                 mine
@@ -135,6 +134,9 @@ fn fork_supervisor(
                 "the supervisor died before starting the container",
             );
             drop(index);
+            // Only now: the start lock in it is the supervisor's too (`flock(2)` locks belong to the open
+            // file), and dropping it unlocks it for both.
+            drop(source);
             Ok((report?, mine))
         }
     }
