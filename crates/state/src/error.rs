@@ -21,6 +21,13 @@ pub enum StateError {
         #[source]
         source: rusqlite::Error,
     },
+    /// SQLite's own word for it is only "unable to open database file".
+    #[error("cannot open state database {path}")]
+    Descriptors {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
     #[error("cannot create state database {path}")]
     CreateDb {
         path: PathBuf,

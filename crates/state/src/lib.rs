@@ -364,7 +364,9 @@ impl Store {
             source,
         })?;
         let store = Store { conn, path };
-        store.configure()?;
+        store
+            .configure()
+            .map_err(|e| out_of_descriptors(&store.path, e))?;
         store.migrate()?;
         keep_reserve(root);
         Ok(store)
@@ -614,6 +616,26 @@ impl Store {
         self.conn
             .pragma_query_value(None, "user_version", |row| row.get(0))
     }
+}
+
+/// An open that failed for want of a descriptor, said so. SQLite opens the log and its index at the first
+/// statement and answers `EMFILE` there with "unable to open database file" only; asked while the
+/// connection still holds what it opened, one more descriptor of this process's own tells whether that
+/// was the reason.
+fn out_of_descriptors(path: &Path, e: StateError) -> StateError {
+    let cannot_open = matches!(&e, StateError::Open { source, .. }
+        if source.sqlite_error_code() == Some(rusqlite::ErrorCode::CannotOpen));
+    if cannot_open {
+        if let Err(source) = std::fs::File::open("/dev/null") {
+            if source.raw_os_error() == Some(libc::EMFILE) {
+                return StateError::Descriptors {
+                    path: path.to_owned(),
+                    source,
+                };
+            }
+        }
+    }
+    e
 }
 
 /// Makes the reserve under `root` if it is missing. Best effort: with no room for all of it, nothing is kept
