@@ -159,12 +159,18 @@ fn create_with(
         // On a network, the thread also opens a netlink socket in the namespace for the container's
         // ends of its veths: no thread has to enter it again for that.
         let on_network = is_bridge_mode(&container.config.host.network_mode);
+        // For `run`, the thread makes the container's cgroup too (see `EarlyCgroup`).
+        let cgroup =
+            (records == Records::AtStart).then(|| (ctx.cgroup_root.clone(), ctx.paths.cgroup(&id)));
         let adding = if own_netns {
             runroot::ready(ctx)?;
             Some(ctx.netns().begin_add_then(
                 &NetnsName::new(id.as_str())?,
                 Loopback::Up,
-                move || on_network.then(Netlink::open),
+                move || Inside {
+                    netlink: on_network.then(Netlink::open),
+                    cgroup: cgroup.map(|(root, path)| EarlyCgroup::make(&root, &path)),
+                },
             )?)
         } else {
             None
@@ -238,8 +244,45 @@ fn create_with(
     Ok((container, lock))
 }
 
-/// The container's own network namespace being made, with (on a network) a netlink socket opened in it.
-type MakingNetns = Adding<Option<Result<Netlink, NetlinkError>>>;
+/// The container's own network namespace being made, with what its thread makes besides.
+type MakingNetns = Adding<Inside>;
+
+/// What the thread that makes a container's network namespace makes besides.
+struct Inside {
+    /// On a network: a netlink socket opened in the namespace, for the container's ends of its veths.
+    netlink: Option<Result<Netlink, NetlinkError>>,
+    /// For `run`: the container's cgroup.
+    cgroup: Option<EarlyCgroup>,
+}
+
+/// A container's cgroup made ahead of its start, for `run`, on the thread that makes its network namespace
+/// while the record is written: on cgroup v1 a cgroup's creation is the costliest kernel work of a start
+/// (a `mkdir` in four hierarchies, each a cgroup brought online; `memory`'s allocates its per-node and
+/// shrinker state), and it had no other work to overlap. The runtime's `Cgroup::create` finds the
+/// directories there (a `mkdir` that answers `EEXIST`) and sets the limits as before. Removed again when
+/// dropped before [`EarlyCgroup::keep`]: a create that fails before its record is committed leaves no
+/// cgroup; after that, the container's removal takes it with the rest. `None` inside when it could not be
+/// made: the runtime then tries again, and reports what fails.
+struct EarlyCgroup(Option<minotaur_runtime::Cgroup>);
+
+impl EarlyCgroup {
+    fn make(root: &std::path::Path, path: &std::path::Path) -> EarlyCgroup {
+        EarlyCgroup(minotaur_runtime::Cgroup::create(root, path, None).ok())
+    }
+
+    /// Leaves the cgroup to the container's start (and its removal).
+    fn keep(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for EarlyCgroup {
+    fn drop(&mut self) {
+        if let Some(cg) = self.0.take() {
+            let _ = cg.remove_keeping_parents();
+        }
+    }
+}
 
 /// The container's files, network namespace and endpoints. `adding`: its own network namespace, being
 /// made: waited for before its endpoints are made in it, or (on no network) once the files are written.
@@ -258,7 +301,13 @@ fn make_files(
     let mut endpoints = Vec::new();
     if own_netns && !networks.is_empty() {
         let mut inside = match adding.take() {
-            Some(a) => netns_made(c, a)?.transpose().map_err(NetworkError::from)?,
+            Some(a) => {
+                let made = netns_made(c, a)?;
+                if let Some(cgroup) = made.cgroup {
+                    cgroup.keep();
+                }
+                made.netlink.transpose().map_err(NetworkError::from)?
+            }
             None => None,
         };
         for (i, ((net, req), addrs)) in networks.iter().zip(addresses).enumerate() {
@@ -294,7 +343,9 @@ fn make_files(
         c.name
     )))?;
     if let Some(a) = adding.take() {
-        netns_made(c, a)?;
+        if let Some(cgroup) = netns_made(c, a)?.cgroup {
+            cgroup.keep();
+        }
     }
     if own_netns {
         netns::register(c.name.as_str(), &ctx.paths.sandbox_key(&c.id), &dir)?;
