@@ -1,5 +1,6 @@
 //! Containers as `ip netns` names: a link in `/run/netns` to each container's namespace file, with its
-//! `/etc/netns/NAME` files, so that iproute2 sees and resolves as the container does.
+//! `/etc/netns/NAME` entries (links to the container's `/etc` files), so that iproute2 sees and resolves as the
+//! container does.
 
 use std::fs;
 use std::path::Path;
@@ -32,15 +33,26 @@ pub(crate) fn register(name: &str, sandbox: &Path, etc_dir: &Path) -> Result<boo
         }
         Err(e) => return Err(io(format!("create {}", path.display()))(e)),
     }
+    // Links to the container's own files, not copies: `ip netns exec` bind-mounts each entry over `/etc`,
+    // and a bind follows a link, so it shows the files as the container has them now (a `network
+    // connect` rewrites them), and each costs a link where a copy read one file and wrote another.
     let etc = Path::new(minotaur_ns::netns::ETC_DIR).join(name);
-    let copy = || -> std::io::Result<()> {
+    let link = || -> std::io::Result<()> {
         fs::create_dir_all(&etc)?;
         for f in ["resolv.conf", "hosts"] {
-            fs::copy(etc_dir.join(f), etc.join(f))?;
+            let (target, entry) = (etc_dir.join(f), etc.join(f));
+            match std::os::unix::fs::symlink(&target, &entry) {
+                // Left by an earlier holder of the name: replaced, as a copy would have been.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    fs::remove_file(&entry)?;
+                    std::os::unix::fs::symlink(&target, &entry)?;
+                }
+                r => r?,
+            }
         }
         Ok(())
     };
-    copy().map_err(io(format!("write {}", etc.display())))?;
+    link().map_err(io(format!("write {}", etc.display())))?;
     Ok(true)
 }
 
