@@ -400,17 +400,23 @@ fn finish_removal(
     cgroup: bool,
     record: impl Fn(&WriteTx<'_>) -> Result<(), StoreError>,
 ) -> Result<(), EngineError> {
-    let networked = attach::attachments(ctx, Some(c.id.as_str()), None)
-        .map(|a| !a.is_empty())
-        .unwrap_or(true);
     let mut first = cleanup_with(ctx, c, cgroup).err();
     crate::crash::after("rm:kernel");
-    let deleted = ctx
-        .store()
-        .and_then(|mut st| Ok(st.write_freeing(&record)?));
+    // Whether it had endpoints (the resolver is told then) is read in the same commit, before the
+    // deletion takes them: a transaction fewer than a read of its own.
+    let deleted = ctx.store().and_then(|mut st| {
+        Ok(st.write_freeing(|tx| {
+            let endpoints = tx.endpoints(Some(c.id.as_str()), None)?;
+            record(tx)?;
+            Ok::<_, StoreError>(!endpoints.is_empty())
+        })?)
+    });
     crate::crash::after("rm:record");
+    // Told when that cannot be known.
+    let mut networked = true;
     match deleted {
-        Ok(()) => {
+        Ok(had_endpoints) => {
+            networked = had_endpoints;
             if let Err(e) = volume::remove_anonymous(ctx, anonymous) {
                 first.get_or_insert(e.into());
             }
