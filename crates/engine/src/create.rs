@@ -192,12 +192,12 @@ fn create_with(
     let mut attempt = 0;
     let mut volumes = volume::Made::default();
     let recorded = loop {
-        match st.write(|tx| -> Result<Vec<Addresses>, EngineError> {
+        match st.write(|tx| -> Result<(Vec<Addresses>, String), EngineError> {
             // The ID range is chosen in the transaction that records it: no other create can take it too.
             if let Some(size) = userns_size {
                 container.config.host.userns = Some(userns::allocate(tx, &ctx.paths.subid, size)?);
             }
-            store::insert(tx, &container)?;
+            let created = store::insert(tx, &container)?;
             volume::attach(ctx, tx, &container.id, &container.config.host, &mut volumes)?;
             ports::reserve(tx, &container, &container.config.host.port_bindings)?;
             // Its addresses on its networks too: a write transaction fewer than taking them apart, and
@@ -208,7 +208,7 @@ fn create_with(
                 .collect::<Result<Vec<_>, _>>()?;
             // The event in the same commit: a create that fails later is removed, with its `destroy`.
             events::container_in(tx, "create", &container, &[])?;
-            Ok(addresses)
+            Ok((addresses, created))
         }) {
             Err(EngineError::Store(StoreError::State(StateError::NameInUse { .. })))
                 if req.name.is_none() && attempt < 20 =>
@@ -220,7 +220,11 @@ fn create_with(
         }
     };
     let addresses = match recorded {
-        Ok(addresses) => addresses,
+        Ok((addresses, created)) => {
+            // The creation time the store recorded is the one inspect shows.
+            container.created = created;
+            addresses
+        }
         Err(e) => {
             drop(adding);
             volumes.forget();
@@ -239,8 +243,6 @@ fn create_with(
         "create {}: record, files and network namespace made",
         container.name
     );
-    // The creation time the store recorded is the one inspect shows.
-    let container = ctx.find(id.as_str())?;
     Ok((container, lock))
 }
 

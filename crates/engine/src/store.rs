@@ -69,18 +69,17 @@ pub fn list_as<C: DeserializeOwned>(tx: &ReadTx<'_>) -> Result<Vec<Container<C>>
     Ok(all)
 }
 
-/// Inserts a new container; fails with `NameInUse` when the name is taken.
-pub fn insert(tx: &WriteTx<'_>, c: &Container) -> Result<(), StoreError> {
+/// Inserts a new container; fails with `NameInUse` when the name is taken. Returns its creation time, as recorded.
+pub fn insert(tx: &WriteTx<'_>, c: &Container) -> Result<String, StoreError> {
     let config = serde_json::to_string(&c.config).expect("a config always serializes");
     let state = serde_json::to_string(&c.state).expect("a state always serializes");
-    tx.insert_container(&NewContainer {
+    Ok(tx.insert_container(&NewContainer {
         id: c.id.as_str(),
         name: c.name.as_str(),
         image: &c.config.image,
         config: &config,
         state: &state,
-    })?;
-    Ok(())
+    })?)
 }
 
 /// Replaces a container's state.

@@ -420,18 +420,19 @@ impl<'a> WriteTx<'a> {
         }
     }
 
-    /// Inserts a container; its `created_at` is now.
-    pub fn insert_container(&self, c: &NewContainer<'_>) -> Result<(), StateError> {
+    /// Inserts a container; its `created_at` is now, and returned.
+    pub fn insert_container(&self, c: &NewContainer<'_>) -> Result<String, StateError> {
         self.conn
-            .execute(
-                "INSERT INTO containers (id, name, image, config, state) VALUES (?1, ?2, ?3, ?4, ?5)",
+            .query_row(
+                "INSERT INTO containers (id, name, image, config, state) VALUES (?1, ?2, ?3, ?4, ?5) \
+                 RETURNING created_at",
                 params![c.id, c.name, c.image, c.config, c.state],
+                |row| row.get(0),
             )
             .map_err(|e| {
                 in_use(&e, "container", c.id, c.name)
                     .unwrap_or_else(|| self.query_error(format!("insert container {}", c.name))(e))
-            })?;
-        Ok(())
+            })
     }
 
     /// Replaces a container's state JSON. False when there was no such container.

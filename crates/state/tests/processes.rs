@@ -145,7 +145,7 @@ fn create_worker(root: &Path, n: u64) -> Result<(), StateError> {
     wait_for_start();
     let mut store = Store::open(root)?;
     let (id, name) = (id(n, 0), format!("c{n}"));
-    store.write(|tx| tx.insert_container(&container(&id, &name, "{}")))
+    store.write(|tx| tx.insert_container(&container(&id, &name, "{}")).map(drop))
 }
 
 /// Starts `PROCESSES` workers, lets them go at once, waits for all; fails naming every worker that failed.
