@@ -201,6 +201,19 @@ impl Created {
 /// parent. Joining a PID namespace by path sets the caller's namespace for children (setns(2) cannot move the
 /// caller itself), which is harmless for a supervisor whose only child is the container.
 pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Created, RuntimeError> {
+    create_then(spec, bundle, opts, None)
+}
+
+/// [`create`], running `meanwhile` once the init has been cloned and told to set itself up, and before
+/// it is READY: the caller's own work (the engine records the container) overlaps the init's, on another
+/// core, and the caller stays single-threaded for the clone. When `meanwhile` answers false, the init is
+/// killed and reaped, its cgroup removed, and the error is [`RuntimeError::Abandoned`].
+pub fn create_then(
+    spec: &Spec,
+    bundle: &Path,
+    opts: &CreateOptions,
+    meanwhile: Option<&mut dyn FnMut() -> bool>,
+) -> Result<Created, RuntimeError> {
     let bundle = bundle
         .canonicalize()
         .map_err(|source| RuntimeError::Bundle {
@@ -437,6 +450,7 @@ pub fn create(spec: &Spec, bundle: &Path, opts: &CreateOptions) -> Result<Create
         id_maps.as_ref(),
         opts.before_pivot,
         born_in,
+        meanwhile,
     );
     let cgroup = cgroup.or_else(|| scope_cgroup.take());
     match result {

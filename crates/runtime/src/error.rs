@@ -87,6 +87,10 @@ pub enum RuntimeError {
     /// The pipe to the init process failed.
     #[error("sync pipe with container init")]
     Sync(#[source] std::io::Error),
+    /// The caller's work beside the init's setup failed (see [`crate::create_then`]): the caller has the
+    /// reason.
+    #[error("the start was given up")]
+    Abandoned,
 }
 
 impl RuntimeError {

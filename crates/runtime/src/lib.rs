@@ -39,7 +39,7 @@ mod status;
 pub mod usage;
 
 pub use cgroup::Cgroup;
-pub use create::{create, CreateOptions, Created, Started};
+pub use create::{create, create_then, CreateOptions, Created, Started};
 pub use error::{exec_exit_code, IdmapError, RuntimeError};
 pub use exec::{exec, Exec, ExecOptions};
 pub use plan::BeforePivot;

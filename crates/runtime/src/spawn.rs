@@ -45,6 +45,10 @@ pub(crate) struct BornIn<'a> {
     pub(crate) directory: OwnedFd,
 }
 
+/// Work of the caller's that [`crate::create_then`] runs while the child sets itself up: false gives the
+/// start up (the child is killed and reaped).
+pub(crate) type Meanwhile<'a> = &'a mut dyn FnMut() -> bool;
+
 pub(crate) fn spawn(
     mut plan: Plan<'_>,
     flags: CloneFlags,
@@ -52,6 +56,7 @@ pub(crate) fn spawn(
     id_maps: Option<&(String, String)>,
     before_pivot: Option<BeforePivot<'_>>,
     born_in: Option<BornIn<'_>>,
+    meanwhile: Option<Meanwhile<'_>>,
 ) -> Result<Spawned, RuntimeError> {
     let own_mount_ns = plan.own_mount_ns;
     let (mut status_rx, status_tx) = pipe()?;
@@ -169,6 +174,12 @@ pub(crate) fn spawn(
         // status pipe: that is the error to report, not the broken pipe.
         await_ready(&mut status_rx, pid, &pidfd)?;
         return Err(reap(RuntimeError::Sync(e)));
+    }
+    // The child sets itself up from here on; the caller's own work meanwhile runs beside it.
+    if let Some(work) = meanwhile {
+        if !work() {
+            return Err(reap(RuntimeError::Abandoned));
+        }
     }
     let shared_root = if own_mount_ns {
         None
