@@ -162,15 +162,29 @@ fn name_already_taken() {
 #[test]
 fn name_raced_by_two_runs_goes_to_one() {
     let Some(h) = host() else { return };
+    name_raced(&h, &[]);
+}
+
+/// The same on no network: the container's record is written while its init sets itself up, after its
+/// init is cloned; the loser's goes with the rest of it.
+#[test]
+fn name_raced_by_two_runs_without_a_network_goes_to_one() {
+    let Some(h) = host() else { return };
+    name_raced(&h, &["--network", "none"]);
+}
+
+fn name_raced(h: &TestHost, flags: &[&str]) {
     let spawn = |h: &TestHost| {
         h.minotaur()
-            .args(["run", "-d", "--name", "same", "host", "sleep", "1000"])
+            .args(["run", "-d", "--name", "same"])
+            .args(flags)
+            .args(["host", "sleep", "1000"])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap()
     };
-    let (p, q) = (spawn(&h), spawn(&h));
+    let (p, q) = (spawn(h), spawn(h));
     let (p, q) = (p.wait_with_output().unwrap(), q.wait_with_output().unwrap());
     let (won, lost) = if p.status.success() { (p, q) } else { (q, p) };
     assert!(won.status.success(), "neither run won");
@@ -180,7 +194,7 @@ fn name_raced_by_two_runs_goes_to_one() {
         "minotaur: container name \"same\" is already in use\n"
     );
     let id = String::from_utf8_lossy(&won.stdout).trim().to_owned();
-    assert_eq!(ok(&h, &["ps", "-a", "-q", "--no-trunc"]), id);
+    assert_eq!(ok(h, &["ps", "-a", "-q", "--no-trunc"]), id);
     assert_eq!(
         std::fs::read_dir(h.dir().join("state/containers"))
             .unwrap()
@@ -192,8 +206,17 @@ fn name_raced_by_two_runs_goes_to_one() {
         h.sh_ok("pgrep -x sleep -a | grep -c 'sleep 1000'").trim(),
         "1"
     );
-    ok(&h, &["rm", "-f", "same"]);
-    assert_clean(&h, &[id]);
+    // Its cgroup and `ip netns` name too.
+    let cgroups: Vec<String> = minotaur_cgroups(h)
+        .into_iter()
+        .filter(|d| !d.ends_with("/supervisors"))
+        .collect();
+    assert_eq!(cgroups.len(), 1, "{cgroups:?}");
+    assert!(cgroups[0].ends_with(&id), "{cgroups:?}");
+    assert_eq!(h.sh_ok("ls -A /run/netns").trim(), "same");
+    assert_eq!(h.sh_ok("ls -A /etc/netns").trim(), "same");
+    ok(h, &["rm", "-f", "same"]);
+    assert_clean(h, &[id]);
 }
 
 #[test]

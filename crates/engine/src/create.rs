@@ -65,17 +65,20 @@ pub struct CreateRequest {
 
 /// Creates a container: its record, its directory and files, and its network namespace.
 pub fn create(ctx: &Context, req: CreateRequest) -> Result<Container, EngineError> {
-    create_with(ctx, req, Records::Now).map(|(c, _)| c)
+    create_with(ctx, req, Records::Now).map(|(c, _, _)| c)
 }
 
 /// [`create`], handing back the container directory's lock for the start that follows ([`crate::start::run`],
 /// in the supervisor): it starts what it made with no moment in which `system prune` could take it for a
 /// stopped container. The resolver's record of the container is left to that start, which writes it
 /// anyway (and `run` removes a container whose start failed).
+///
+/// The record itself may be left to the supervisor: then a [`PendingRecord`] comes back too, which must
+/// be written before the container's command runs.
 pub(crate) fn create_locked(
     ctx: &Context,
     req: CreateRequest,
-) -> Result<(Container, runroot::ContainerLock), EngineError> {
+) -> Result<(Container, runroot::ContainerLock, Option<PendingRecord>), EngineError> {
     create_with(ctx, req, Records::AtStart)
 }
 
@@ -93,7 +96,7 @@ fn create_with(
     ctx: &Context,
     req: CreateRequest,
     records: Records,
-) -> Result<(Container, runroot::ContainerLock), EngineError> {
+) -> Result<(Container, runroot::ContainerLock, Option<PendingRecord>), EngineError> {
     let mut config = resolve_config(ctx, &req)?;
     let id = ContainerId::random();
     if config.hostname.is_empty() {
@@ -177,54 +180,54 @@ fn create_with(
         };
         // The networks it joins, read (the store opened) while the thread makes the namespace.
         let networks = attach::plan(ctx, &container)?;
-        let st = ctx.store()?;
-        Ok((lock, adding, st, networks))
+        Ok((lock, adding, networks))
     })();
-    let (lock, adding, mut st, networks) = match begun {
+    let (lock, adding, networks) = match begun {
         Ok(begun) => begun,
         Err(e) => {
             let _ = fs::remove_dir_all(&dir);
             return Err(e);
         }
     };
-    // The record first: it is the commit point that makes the name taken (and the host ports). A random
-    // name that collides gets a fresh one.
-    let mut attempt = 0;
+    // `run` of a container whose start needs nothing from its record (no network to take addresses on,
+    // no user namespace range, no volume, no host port): the record is written by its supervisor while
+    // the runtime sets the container up (see `PendingRecord`).
+    let h = &container.config.host;
+    if records == Records::AtStart
+        && networks.is_empty()
+        && userns_size.is_none()
+        && h.volumes.is_empty()
+        && h.port_bindings.is_empty()
+    {
+        if let Err(e) = make_files(ctx, &container, adding, &[], Vec::new(), records, false) {
+            // Nothing is recorded: what was made goes.
+            let _ = remove::cleanup(ctx, &container);
+            return Err(e);
+        }
+        log::debug!(
+            "create {}: files and network namespace made",
+            container.name
+        );
+        let pending = PendingRecord {
+            named: req.name.is_some(),
+        };
+        return Ok((container, lock, Some(pending)));
+    }
+    // The record first: it is the commit point that makes the name taken (and the host ports).
     let mut volumes = volume::Made::default();
-    let recorded = loop {
-        match st.write(|tx| -> Result<(Vec<Addresses>, String), EngineError> {
-            // The ID range is chosen in the transaction that records it: no other create can take it too.
-            if let Some(size) = userns_size {
-                container.config.host.userns = Some(userns::allocate(tx, &ctx.paths.subid, size)?);
-            }
-            let created = store::insert(tx, &container)?;
-            volume::attach(ctx, tx, &container.id, &container.config.host, &mut volumes)?;
-            ports::reserve(tx, &container, &container.config.host.port_bindings)?;
-            // Its addresses on its networks too: a write transaction fewer than taking them apart, and
-            // an address that cannot be had fails the create before anything is made.
-            let addresses = networks
-                .iter()
-                .map(|(net, req)| attach::take_addresses(tx, &container, net, req))
-                .collect::<Result<Vec<_>, _>>()?;
-            // The event in the same commit: a create that fails later is removed, with its `destroy`.
-            events::container_in(tx, "create", &container, &[])?;
-            Ok((addresses, created))
-        }) {
-            Err(EngineError::Store(StoreError::State(StateError::NameInUse { .. })))
-                if req.name.is_none() && attempt < 20 =>
-            {
-                attempt += 1;
-                container.name = ContainerName::random_for(attempt);
-            }
-            other => break other,
-        }
-    };
+    let recorded = ctx.store().and_then(|mut st| {
+        write_record(
+            ctx,
+            &mut st,
+            &mut container,
+            req.name.is_some(),
+            userns_size,
+            &networks,
+            &mut volumes,
+        )
+    });
     let addresses = match recorded {
-        Ok((addresses, created)) => {
-            // The creation time the store recorded is the one inspect shows.
-            container.created = created;
-            addresses
-        }
+        Ok(addresses) => addresses,
         Err(e) => {
             drop(adding);
             volumes.forget();
@@ -232,10 +235,9 @@ fn create_with(
             return Err(e);
         }
     };
-    drop(st);
     log::debug!("create {}: recorded", container.name);
     crate::crash::after("create:record");
-    if let Err(e) = make_files(ctx, &container, adding, &networks, addresses, records) {
+    if let Err(e) = make_files(ctx, &container, adding, &networks, addresses, records, true) {
         let _ = remove::remove_stopped(ctx, &container);
         return Err(e);
     }
@@ -243,7 +245,87 @@ fn create_with(
         "create {}: record, files and network namespace made",
         container.name
     );
-    Ok((container, lock))
+    Ok((container, lock, None))
+}
+
+/// Writes a new container's record, with what is taken in the same commit: its user namespace range
+/// (`userns_size`), its volumes, host ports and addresses on `networks` (returned), and its `create`
+/// event. A random name (not `named`) that collides gets a fresh one. The creation time the store
+/// recorded is the container's from then on.
+fn write_record(
+    ctx: &Context,
+    st: &mut minotaur_state::Store,
+    container: &mut Container,
+    named: bool,
+    userns_size: Option<u32>,
+    networks: &[(Network, NetworkRequest)],
+    volumes: &mut volume::Made,
+) -> Result<Vec<Addresses>, EngineError> {
+    let mut attempt = 0;
+    loop {
+        let written = st.write(|tx| -> Result<(Vec<Addresses>, String), EngineError> {
+            // The ID range is chosen in the transaction that records it: no other create can take it too.
+            if let Some(size) = userns_size {
+                container.config.host.userns = Some(userns::allocate(tx, &ctx.paths.subid, size)?);
+            }
+            let created = store::insert(tx, container)?;
+            volume::attach(ctx, tx, &container.id, &container.config.host, volumes)?;
+            ports::reserve(tx, container, &container.config.host.port_bindings)?;
+            // Its addresses on its networks too: a write transaction fewer than taking them apart, and
+            // an address that cannot be had fails the create before anything is made.
+            let addresses = networks
+                .iter()
+                .map(|(net, req)| attach::take_addresses(tx, container, net, req))
+                .collect::<Result<Vec<_>, _>>()?;
+            // The event in the same commit: a create that fails later is removed, with its `destroy`.
+            events::container_in(tx, "create", container, &[])?;
+            Ok((addresses, created))
+        });
+        match written {
+            Err(EngineError::Store(StoreError::State(StateError::NameInUse { .. })))
+                if !named && attempt < 20 =>
+            {
+                attempt += 1;
+                container.name = ContainerName::random_for(attempt);
+            }
+            Err(e) => return Err(e),
+            Ok((addresses, created)) => {
+                container.created = created;
+                return Ok(addresses);
+            }
+        }
+    }
+}
+
+/// The record of a container `run` made without one yet (see `create_with`): its supervisor writes it
+/// while the runtime sets the container up, before the container's command may run. Until then a
+/// failure takes apart what was made (`remove::cleanup`), as a failed create does.
+pub(crate) struct PendingRecord {
+    /// The name was asked for: a collision is an error, not a reason to draw another.
+    named: bool,
+}
+
+impl PendingRecord {
+    /// Writes the record (`c` gets the name it was recorded under and its creation time), then names the
+    /// network namespace for `ip netns` under that name.
+    pub(crate) fn write(self, ctx: &Context, c: &mut Container) -> Result<(), EngineError> {
+        let mut volumes = volume::Made::default();
+        write_record(
+            ctx,
+            &mut *ctx.store()?,
+            c,
+            self.named,
+            None,
+            &[],
+            &mut volumes,
+        )?;
+        log::debug!("create {}: recorded", c.name);
+        crate::crash::after("create:record");
+        if let Some(sandbox) = &c.state.sandbox_key {
+            netns::register(c.name.as_str(), sandbox, &ctx.paths.container_dir(&c.id))?;
+        }
+        Ok(())
+    }
 }
 
 /// The container's own network namespace being made, with what its thread makes besides.
@@ -296,6 +378,7 @@ fn make_files(
     networks: &[(Network, NetworkRequest)],
     addresses: Vec<Addresses>,
     records: Records,
+    register: bool,
 ) -> Result<(), EngineError> {
     let dir = ctx.paths.container_dir(&c.id);
     let own_netns = adding.is_some();
@@ -349,7 +432,7 @@ fn make_files(
             cgroup.keep();
         }
     }
-    if own_netns {
+    if own_netns && register {
         netns::register(c.name.as_str(), &ctx.paths.sandbox_key(&c.id), &dir)?;
     }
     log::debug!("create {}: files written", c.name);

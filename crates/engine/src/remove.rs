@@ -435,7 +435,7 @@ fn finish_removal(
 }
 
 /// Deletes a container's kernel objects and files (not its record).
-fn cleanup(ctx: &Context, c: &Container) -> Result<(), EngineError> {
+pub(crate) fn cleanup(ctx: &Context, c: &Container) -> Result<(), EngineError> {
     cleanup_with(ctx, c, true)
 }
 

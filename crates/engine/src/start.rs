@@ -73,16 +73,21 @@ pub fn run(ctx: &Context, req: CreateRequest, attach: Attach) -> Result<Started,
     let make = move |ctx: &Context| {
         // Under the start lock from the create on: no moment in which `system prune` could take it for
         // a stopped container, nor another `start` run it too.
-        let (c, lock) = create::create_locked(ctx, req)?;
+        let (c, lock, pending) = create::create_locked(ctx, req)?;
         match prepare(ctx, &c) {
             Ok(mut prepared) => {
                 prepared.lock = Some(lock.0);
+                prepared.pending = pending;
                 log::debug!("start {}: prepared", c.name);
                 Ok((c, prepared))
             }
             Err(e) => {
                 drop(lock);
-                let _ = remove::remove(ctx, c.id.as_str(), true, true);
+                // Not recorded yet: only what was made goes.
+                let _ = match pending {
+                    Some(_) => remove::cleanup(ctx, &c),
+                    None => remove::remove(ctx, c.id.as_str(), true, true).map(drop),
+                };
                 Err(e)
             }
         }
@@ -273,5 +278,6 @@ fn prepare_with(
         overlay,
         mount_template,
         lock: None,
+        pending: None,
     })
 }

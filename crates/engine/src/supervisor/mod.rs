@@ -75,6 +75,8 @@ pub struct Prepared {
     /// The mount namespace to copy the container's from (see `runroot::mount_template`).
     pub mount_template: Option<PathBuf>,
     pub lock: Option<Flock<File>>,
+    /// The container's record, when `run` left it to be written while the runtime sets the container up.
+    pub(crate) pending: Option<crate::create::PendingRecord>,
 }
 
 /// Prepares a container's start again, for a restart: `start`'s own preparation, under the container's
@@ -282,6 +284,7 @@ fn supervise(
         overlay,
         mount_template,
         lock,
+        pending,
     } = p;
     let _ = nix::sys::prctl::set_child_subreaper(true);
     let foreground = client.is_some();
@@ -316,11 +319,31 @@ fn supervise(
     };
     // The resolver starts while the runtime makes the container, rather than after.
     let early = early_resolver(ctx, c);
-    let created = match minotaur_runtime::create(&spec, &bundle, &opts) {
+    // A record `run` left to write is written while the init sets itself up, on the other core.
+    let mut pending = pending;
+    let mut unrecorded = None;
+    let made = if pending.is_none() {
+        minotaur_runtime::create(&spec, &bundle, &opts)
+    } else {
+        let mut record = || match pending.take().map(|p| p.write(ctx, c)) {
+            Some(Err(e)) => {
+                unrecorded = Some(e);
+                false
+            }
+            _ => true,
+        };
+        minotaur_runtime::create_then(&spec, &bundle, &opts, Some(&mut record))
+    };
+    let created = match made {
         Ok(created) => created,
         Err(e) => {
             let_resolver_go(ctx, c, early);
-            return Err(e.into());
+            // Never recorded (the record failed, or the runtime before it): what the create made goes
+            // here, where a removal would find no container.
+            if unrecorded.is_some() || pending.is_some() {
+                let _ = remove::cleanup(ctx, c);
+            }
+            return Err(unrecorded.unwrap_or_else(|| e.into()));
         }
     };
     // The spec (with its seccomp profile, a few hundred syscall names) is not needed again: a restart
