@@ -306,8 +306,8 @@ pub(crate) struct PendingRecord {
 }
 
 impl PendingRecord {
-    /// Writes the record (`c` gets the name it was recorded under and its creation time), then names the
-    /// network namespace for `ip netns` under that name.
+    /// Writes the record (`c` gets the name it was recorded under and its creation time). Its network
+    /// namespace is named for `ip netns` later, under that name ([`register_netns`]).
     pub(crate) fn write(self, ctx: &Context, c: &mut Container) -> Result<(), EngineError> {
         let mut volumes = volume::Made::default();
         write_record(
@@ -321,10 +321,25 @@ impl PendingRecord {
         )?;
         log::debug!("create {}: recorded", c.name);
         crate::crash::after("create:record");
-        if let Some(sandbox) = &c.state.sandbox_key {
-            netns::register(c.name.as_str(), sandbox, &ctx.paths.container_dir(&c.id))?;
-        }
         Ok(())
+    }
+}
+
+/// Names the network namespace of a container whose record was written at its start ([`PendingRecord`])
+/// for `ip netns`, once its command runs and before its `run` returns: the supervisor has nothing else to
+/// do while the command starts, where the name's directory and links in `/etc/netns` (a file system that
+/// may be slow to make entries in) would have delayed the start. A name that cannot be given is a
+/// warning: the container runs, and `nsenter --net=` its SandboxKey works.
+pub(crate) fn register_netns(ctx: &Context, c: &Container) {
+    if let Some(sandbox) = &c.state.sandbox_key {
+        let dir = ctx.paths.container_dir(&c.id);
+        if let Err(e) = netns::register(c.name.as_str(), sandbox, &dir) {
+            log::warn!(
+                "container {}: no ip netns name: {}",
+                c.name,
+                crate::error_chain(&e)
+            );
+        }
     }
 }
 

@@ -321,6 +321,8 @@ fn supervise(
     let early = early_resolver(ctx, c);
     // A record `run` left to write is written while the init sets itself up, on the other core.
     let mut pending = pending;
+    // Its `ip netns` name is given once its command runs (see `create::register_netns`).
+    let name_late = pending.is_some();
     let mut unrecorded = None;
     let made = if pending.is_none() {
         minotaur_runtime::create(&spec, &bundle, &opts)
@@ -425,6 +427,9 @@ fn supervise(
         }
     }
     crate::crash::after("start:running");
+    if name_late {
+        crate::create::register_netns(ctx, c);
+    }
     // The resolver listens while a container of its networks runs, and is started by the first (see
     // `network::dns`); before the CLI is released, so names resolve when `run -d` returns. One started
     // early is waited for, and the listeners checked again (see `dns::started`).
