@@ -237,7 +237,11 @@ fn create_with(
     };
     log::debug!("create {}: recorded", container.name);
     crate::crash::after("create:record");
-    if let Err(e) = make_files(ctx, &container, adding, &networks, addresses, records, true) {
+    // A `run`'s container is named for `ip netns` once its command runs (see `register_netns`).
+    let register = records == Records::Now;
+    if let Err(e) = make_files(
+        ctx, &container, adding, &networks, addresses, records, register,
+    ) {
         let _ = remove::remove_stopped(ctx, &container);
         return Err(e);
     }
@@ -325,11 +329,11 @@ impl PendingRecord {
     }
 }
 
-/// Names the network namespace of a container whose record was written at its start ([`PendingRecord`])
-/// for `ip netns`, once its command runs and before its `run` returns: the supervisor has nothing else to
-/// do while the command starts, where the name's directory and links in `/etc/netns` (a file system that
-/// may be slow to make entries in) would have delayed the start. A name that cannot be given is a
-/// warning: the container runs, and `nsenter --net=` its SandboxKey works.
+/// Names the network namespace of a container `run` made ([`create_locked`]) for `ip netns`, once its
+/// command runs and before its `run` returns: the supervisor has nothing else to do while the command
+/// starts, where the name's directory and links in `/etc/netns` (a file system that may be slow to make
+/// entries in) would have delayed the start. A name that cannot be given is a warning: the container
+/// runs, and `nsenter --net=` its SandboxKey works.
 pub(crate) fn register_netns(ctx: &Context, c: &Container) {
     if let Some(sandbox) = &c.state.sandbox_key {
         let dir = ctx.paths.container_dir(&c.id);

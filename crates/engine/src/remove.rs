@@ -357,10 +357,12 @@ fn remove_stopped_with(ctx: &Context, c: &Container, volumes: bool) -> Result<()
         Vec::new()
     };
     // The record and its `destroy` event in one commit.
-    finish_removal(ctx, c, &anonymous, true, |tx| {
+    let (removed, untold) = finish_removal(ctx, c, &anonymous, true, |tx| {
         tx.delete_container(c.id.as_str())?;
         Ok(events::container_in(tx, "destroy", c, &[])?)
-    })
+    });
+    let told = untold.tell(ctx, c);
+    removed.and(told)
 }
 
 /// The end of a `--rm` container (with no restart policy) whose PID 1 exited, in its supervisor, which
@@ -368,15 +370,20 @@ fn remove_stopped_with(ctx: &Context, c: &Container, volumes: bool) -> Result<()
 /// is taken apart, then the exit's events (`oom`, `die`), the deletion of the record and its `destroy`
 /// event are one commit, where recording the exit and then the removal took two. A crash in between
 /// leaves a record of a running container whose processes are gone, which every reader takes for an
-/// exited one and `system check` repairs. Goes on past errors and reports the first.
+/// exited one and `system check` repairs. Goes on past errors and reports the first. The resolver and
+/// the Service rules are left to tell (see [`Untold`]): the supervisor tells them once the container's
+/// attachers have its status.
 pub(crate) fn remove_exited(
     ctx: &Context,
     c: &Container,
     code: i32,
     oom_killed: bool,
     cgroup_gone: bool,
-) -> Result<(), EngineError> {
-    let anonymous = volume::of_container(ctx, c)?;
+) -> (Result<(), EngineError>, Untold) {
+    let anonymous = match volume::of_container(ctx, c) {
+        Ok(anonymous) => anonymous,
+        Err(e) => return (Err(e.into()), Untold { networked: true }),
+    };
     finish_removal(ctx, c, &anonymous, !cgroup_gone, |tx| {
         if oom_killed {
             events::container_in(tx, "oom", c, &[])?;
@@ -392,14 +399,15 @@ pub(crate) fn remove_exited(
 
 /// What both removals share: the container's kernel objects and files (its cgroup too with `cgroup`),
 /// then `record` in one commit (the deletion and its events), then the `anonymous` volumes once the record
-/// is gone, and the resolver and the Service rules told. Goes on past errors and reports the first.
+/// is gone; the resolver and the Service rules are left to tell. Goes on past errors and reports the
+/// first.
 fn finish_removal(
     ctx: &Context,
     c: &Container,
     anonymous: &[(String, bool)],
     cgroup: bool,
     record: impl Fn(&WriteTx<'_>) -> Result<(), StoreError>,
-) -> Result<(), EngineError> {
+) -> (Result<(), EngineError>, Untold) {
     let mut first = cleanup_with(ctx, c, cgroup).err();
     crate::crash::after("rm:kernel");
     // Whether it had endpoints (the resolver is told then) is read in the same commit, before the
@@ -425,13 +433,26 @@ fn finish_removal(
             first.get_or_insert(e);
         }
     }
-    if networked {
-        if let Err(e) = dns::update(ctx, &c.id) {
-            first.get_or_insert(e);
-        }
+    (first.map_or(Ok(()), Err), Untold { networked })
+}
+
+/// What a removal leaves to tell once the container is gone: its networks' resolver, when it had
+/// endpoints (it rereads the records and lets go of names no longer there), and the Service rules.
+#[must_use]
+pub(crate) struct Untold {
+    networked: bool,
+}
+
+impl Untold {
+    pub(crate) fn tell(self, ctx: &Context, c: &Container) -> Result<(), EngineError> {
+        let told = if self.networked {
+            dns::update(ctx, &c.id)
+        } else {
+            Ok(())
+        };
+        crate::network::services::update(ctx, c);
+        told
     }
-    crate::network::services::update(ctx, c);
-    first.map_or(Ok(()), Err)
 }
 
 /// Deletes a container's kernel objects and files (not its record).

@@ -78,6 +78,7 @@ pub fn run(ctx: &Context, req: CreateRequest, attach: Attach) -> Result<Started,
             Ok(mut prepared) => {
                 prepared.lock = Some(lock.0);
                 prepared.pending = pending;
+                prepared.name_late = true;
                 log::debug!("start {}: prepared", c.name);
                 Ok((c, prepared))
             }
@@ -279,5 +280,6 @@ fn prepare_with(
         mount_template,
         lock: None,
         pending: None,
+        name_late: false,
     })
 }

@@ -77,6 +77,8 @@ pub struct Prepared {
     pub lock: Option<Flock<File>>,
     /// The container's record, when `run` left it to be written while the runtime sets the container up.
     pub(crate) pending: Option<crate::create::PendingRecord>,
+    /// Its `ip netns` name is still to be given (a container `run` made).
+    pub(crate) name_late: bool,
 }
 
 /// Prepares a container's start again, for a restart: `start`'s own preparation, under the container's
@@ -285,6 +287,7 @@ fn supervise(
         mount_template,
         lock,
         pending,
+        name_late,
     } = p;
     let _ = nix::sys::prctl::set_child_subreaper(true);
     let foreground = client.is_some();
@@ -321,8 +324,6 @@ fn supervise(
     let early = early_resolver(ctx, c);
     // A record `run` left to write is written while the init sets itself up, on the other core.
     let mut pending = pending;
-    // Its `ip netns` name is given once its command runs (see `create::register_netns`).
-    let name_late = pending.is_some();
     let mut unrecorded = None;
     let made = if pending.is_none() {
         minotaur_runtime::create(&spec, &bundle, &opts)
@@ -427,6 +428,8 @@ fn supervise(
         }
     }
     crate::crash::after("start:running");
+    // A container `run` made is named for `ip netns` once its command runs (see
+    // `create::register_netns`).
     if name_late {
         crate::create::register_netns(ctx, c);
     }
@@ -535,9 +538,14 @@ fn supervise(
     let policy = c.config.host.restart_policy;
     if c.config.host.auto_remove && policy == RestartPolicy::No {
         // Never restarted: its exit is recorded with its removal, in one commit.
-        let removed = remove::remove_exited(ctx, c, code, oom_killed, cgroup_gone);
+        let (removed, untold) = remove::remove_exited(ctx, c, code, oom_killed, cgroup_gone);
         attachers.exited(code);
         drop(held_mounts);
+        // After the status: the container is gone from the store, and the resolver's rereading of its
+        // networks' records (about a millisecond) no longer delays a bridged `run --rm`.
+        if let Err(e) = untold.tell(ctx, c) {
+            log::warn!("container {}: {}", c.name, crate::error_chain(&e));
+        }
         removed?;
         log::debug!("supervise {}: exit recorded and removed", c.name);
         return Ok(Run {
