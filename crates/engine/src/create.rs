@@ -199,7 +199,7 @@ fn create_with(
         && h.volumes.is_empty()
         && h.port_bindings.is_empty()
     {
-        if let Err(e) = make_files(ctx, &container, adding, &[], Vec::new(), records, false) {
+        if let Err(e) = make_files(ctx, &container, adding, &[], Vec::new(), records) {
             // Nothing is recorded: what was made goes.
             let _ = remove::cleanup(ctx, &container);
             return Err(e);
@@ -237,11 +237,7 @@ fn create_with(
     };
     log::debug!("create {}: recorded", container.name);
     crate::crash::after("create:record");
-    // A `run`'s container is named for `ip netns` once its command runs (see `register_netns`).
-    let register = records == Records::Now;
-    if let Err(e) = make_files(
-        ctx, &container, adding, &networks, addresses, records, register,
-    ) {
+    if let Err(e) = make_files(ctx, &container, adding, &networks, addresses, records) {
         let _ = remove::remove_stopped(ctx, &container);
         return Err(e);
     }
@@ -397,7 +393,6 @@ fn make_files(
     networks: &[(Network, NetworkRequest)],
     addresses: Vec<Addresses>,
     records: Records,
-    register: bool,
 ) -> Result<(), EngineError> {
     let dir = ctx.paths.container_dir(&c.id);
     let own_netns = adding.is_some();
@@ -451,7 +446,8 @@ fn make_files(
             cgroup.keep();
         }
     }
-    if own_netns && register {
+    // A container `run` makes is named for `ip netns` once its command runs (see `register_netns`).
+    if own_netns && records == Records::Now {
         netns::register(c.name.as_str(), &ctx.paths.sandbox_key(&c.id), &dir)?;
     }
     log::debug!("create {}: files written", c.name);
