@@ -325,9 +325,7 @@ fn supervise(
     // A record `run` left to write is written while the init sets itself up, on the other core.
     let mut pending = pending;
     let mut unrecorded = None;
-    let made = if pending.is_none() {
-        minotaur_runtime::create(&spec, &bundle, &opts)
-    } else {
+    let made = {
         let mut record = || match pending.take().map(|p| p.write(ctx, c)) {
             Some(Err(e)) => {
                 unrecorded = Some(e);
