@@ -65,7 +65,7 @@ pub struct CreateRequest {
 
 /// Creates a container: its record, its directory and files, and its network namespace.
 pub fn create(ctx: &Context, req: CreateRequest) -> Result<Container, EngineError> {
-    create_with(ctx, req, Records::Now).map(|(c, _, _)| c)
+    create_with(ctx, req, ContainerId::random(), Records::Now).map(|(c, _, _)| c)
 }
 
 /// [`create`], handing back the container directory's lock for the start that follows ([`crate::start::run`],
@@ -74,12 +74,14 @@ pub fn create(ctx: &Context, req: CreateRequest) -> Result<Container, EngineErro
 /// anyway (and `run` removes a container whose start failed).
 ///
 /// The record itself may be left to the supervisor: then a [`PendingRecord`] comes back too, which must
-/// be written before the container's command runs.
+/// be written before the container's command runs. `id`: the container's, chosen by the CLI, which makes
+/// its cgroup meanwhile (see `supervisor::fork`).
 pub(crate) fn create_locked(
     ctx: &Context,
     req: CreateRequest,
+    id: ContainerId,
 ) -> Result<(Container, runroot::ContainerLock, Option<PendingRecord>), EngineError> {
-    create_with(ctx, req, Records::AtStart)
+    create_with(ctx, req, id, Records::AtStart)
 }
 
 /// When a new container's record for the resolver is written.
@@ -95,10 +97,10 @@ enum Records {
 fn create_with(
     ctx: &Context,
     req: CreateRequest,
+    id: ContainerId,
     records: Records,
 ) -> Result<(Container, runroot::ContainerLock, Option<PendingRecord>), EngineError> {
     let mut config = resolve_config(ctx, &req)?;
-    let id = ContainerId::random();
     if config.hostname.is_empty() {
         config.hostname = id.short().to_owned();
     }
@@ -162,9 +164,6 @@ fn create_with(
         // On a network, the thread also opens a netlink socket in the namespace for the container's
         // ends of its veths: no thread has to enter it again for that.
         let on_network = is_bridge_mode(&container.config.host.network_mode);
-        // For `run`, the thread makes the container's cgroup too (see `EarlyCgroup`).
-        let cgroup =
-            (records == Records::AtStart).then(|| (ctx.cgroup_root.clone(), ctx.paths.cgroup(&id)));
         let adding = if own_netns {
             runroot::ready(ctx)?;
             Some(ctx.netns().begin_add_then(
@@ -172,7 +171,6 @@ fn create_with(
                 Loopback::Up,
                 move || Inside {
                     netlink: on_network.then(Netlink::open),
-                    cgroup: cgroup.map(|(root, path)| EarlyCgroup::make(&root, &path)),
                 },
             )?)
         } else {
@@ -350,37 +348,6 @@ type MakingNetns = Adding<Inside>;
 struct Inside {
     /// On a network: a netlink socket opened in the namespace, for the container's ends of its veths.
     netlink: Option<Result<Netlink, NetlinkError>>,
-    /// For `run`: the container's cgroup.
-    cgroup: Option<EarlyCgroup>,
-}
-
-/// A container's cgroup made ahead of its start, for `run`, on the thread that makes its network namespace
-/// while the record is written: on cgroup v1 a cgroup's creation is the costliest kernel work of a start
-/// (a `mkdir` in four hierarchies, each a cgroup brought online; `memory`'s allocates its per-node and
-/// shrinker state), and it had no other work to overlap. The runtime's `Cgroup::create` finds the
-/// directories there (a `mkdir` that answers `EEXIST`) and sets the limits as before. Removed again when
-/// dropped before [`EarlyCgroup::keep`]: a create that fails before its record is committed leaves no
-/// cgroup; after that, the container's removal takes it with the rest. `None` inside when it could not be
-/// made: the runtime then tries again, and reports what fails.
-struct EarlyCgroup(Option<minotaur_runtime::Cgroup>);
-
-impl EarlyCgroup {
-    fn make(root: &std::path::Path, path: &std::path::Path) -> EarlyCgroup {
-        EarlyCgroup(minotaur_runtime::Cgroup::create(root, path, None).ok())
-    }
-
-    /// Leaves the cgroup to the container's start (and its removal).
-    fn keep(mut self) {
-        self.0 = None;
-    }
-}
-
-impl Drop for EarlyCgroup {
-    fn drop(&mut self) {
-        if let Some(cg) = self.0.take() {
-            let _ = cg.remove_keeping_parents();
-        }
-    }
 }
 
 /// The container's files, network namespace and endpoints. `adding`: its own network namespace, being
@@ -400,13 +367,10 @@ fn make_files(
     let mut endpoints = Vec::new();
     if own_netns && !networks.is_empty() {
         let mut inside = match adding.take() {
-            Some(a) => {
-                let made = netns_made(c, a)?;
-                if let Some(cgroup) = made.cgroup {
-                    cgroup.keep();
-                }
-                made.netlink.transpose().map_err(NetworkError::from)?
-            }
+            Some(a) => netns_made(c, a)?
+                .netlink
+                .transpose()
+                .map_err(NetworkError::from)?,
             None => None,
         };
         for (i, ((net, req), addrs)) in networks.iter().zip(addresses).enumerate() {
@@ -442,9 +406,7 @@ fn make_files(
         c.name
     )))?;
     if let Some(a) = adding.take() {
-        if let Some(cgroup) = netns_made(c, a)?.cgroup {
-            cgroup.keep();
-        }
+        netns_made(c, a)?;
     }
     // A container `run` makes is named for `ip netns` once its command runs (see `register_netns`).
     if own_netns && records == Records::Now {

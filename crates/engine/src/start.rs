@@ -9,6 +9,7 @@ use crate::container::{Container, Status};
 use crate::context::Context;
 use crate::create::{self, CreateRequest};
 use crate::error::{io_err, EngineError};
+use crate::ids::ContainerId;
 use crate::network::{dns, ports, restore};
 use crate::parse::NsMode;
 use crate::process::alive;
@@ -70,10 +71,12 @@ fn start_locked(
 /// before that report: nothing of a failed `run` is left.
 pub fn run(ctx: &Context, req: CreateRequest, attach: Attach) -> Result<Started, EngineError> {
     let tty = req.tty;
+    let id = ContainerId::random();
+    let cgroup = ctx.paths.cgroup(&id);
     let make = move |ctx: &Context| {
         // Under the start lock from the create on: no moment in which `system prune` could take it for
         // a stopped container, nor another `start` run it too.
-        let (c, lock, pending) = create::create_locked(ctx, req)?;
+        let (c, lock, pending) = create::create_locked(ctx, req, id)?;
         match prepare(ctx, &c) {
             Ok(mut prepared) => {
                 prepared.lock = Some(lock.0);
@@ -96,6 +99,7 @@ pub fn run(ctx: &Context, req: CreateRequest, attach: Attach) -> Result<Started,
     let source = Source::Create {
         tty,
         make: Box::new(make),
+        cgroup,
     };
     supervisor::start(ctx, source, attach, again)
 }
@@ -281,5 +285,6 @@ fn prepare_with(
         lock: None,
         pending: None,
         name_late: false,
+        cgroup_ahead: None,
     })
 }

@@ -1,12 +1,13 @@
 //! How a supervisor comes to be: the CLI forks it (out of the caller's systemd unit where there is one)
 //! and waits for its report, then exits (detached) or attaches to it (foreground). What the supervisor
 //! starts is either a container the CLI prepared (`start`), or one the supervisor creates itself (`run`):
-//! see [`Source`].
+//! see [`Source`]. For a `run`, the CLI makes the container's cgroup while it waits: see [`CgroupAhead`].
 
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
 
 use minotaur_runtime::cgroup::tracking::Supervisors;
 use nix::errno::Errno;
@@ -43,7 +44,37 @@ pub(crate) enum Source {
     /// supervisor's later writes land in pages of its own rather than copies of the CLI's. `tty`: the
     /// request's, which the client needs before the container exists. A container the supervisor made
     /// and could not start is removed before it reports, as the CLI removed it when it made it.
-    Create { tty: bool, make: Make },
+    /// `cgroup`: the container's cgroup path, which the CLI makes meanwhile (see [`CgroupAhead`]).
+    Create {
+        tty: bool,
+        make: Make,
+        cgroup: PathBuf,
+    },
+}
+
+/// A `run`'s cgroup, made by the CLI once it has forked the supervisor, while the supervisor makes the
+/// rest of the container; the supervisor waits for it only before the runtime's `Cgroup::create`, which
+/// then finds the directories (a `mkdir` answering `EEXIST`) and sets the limits. On cgroup v1 a cgroup's
+/// `mkdir`s are the costliest kernel work of a start, the memory controller's above all: bringing a
+/// memory cgroup online allocates its shrinker state in blocks of 64 for every shrinker the kernel has
+/// ever registered (each file system mounted registers one, and a container mounts a dozen), a number
+/// that only grows, so that on a host that has run a thousand containers the one `mkdir` takes 1.5–2.5
+/// ms. The CLI has nothing else to do until the supervisor reports. This is the read end of a pipe the
+/// CLI closes once its `mkdir`s have returned (or it is gone): nothing removes the cgroup while the CLI
+/// may still be making it. The CLI removes what it made when the supervisor reports a failure.
+pub(crate) struct CgroupAhead(File);
+
+impl CgroupAhead {
+    /// Waits until the CLI has made the cgroup, or failed to, or died.
+    pub(super) fn wait(self) {
+        let mut done = self.0;
+        let mut byte = [0u8; 1];
+        while let Err(e) = done.read(&mut byte) {
+            if e.kind() != io::ErrorKind::Interrupted {
+                break;
+            }
+        }
+    }
 }
 
 impl Source {
@@ -106,8 +137,19 @@ fn fork_supervisor(
     // Held until the supervisor reports: it records the start (opening the store) before it does.
     let index = ctx.release_store_holding_index();
     let (report_r, report_w) = pipe2(OFlag::O_CLOEXEC).map_err(sys_err("make a pipe"))?;
+    let ahead = match &source {
+        Source::Create { cgroup, .. } => Some((
+            cgroup.clone(),
+            pipe2(OFlag::O_CLOEXEC).map_err(sys_err("make a pipe"))?,
+        )),
+        Source::Prepared(_) => None,
+    };
     match fork_out_of_units(ctx).map_err(sys_err("fork the supervisor"))? {
         Forked::Child(escape) => {
+            let ahead = ahead.map(|(_, (done_r, done_w))| {
+                drop(done_w);
+                CgroupAhead(File::from(done_r))
+            });
             // Before anything opens the store here: closing it later would drop this process's locks.
             drop(index);
             if let Some(escape) = escape {
@@ -119,7 +161,7 @@ fn fork_supervisor(
                 let _ = mask.thread_set_mask();
                 theirs
             });
-            let code = detach_and_supervise(ctx, source, client, report_w, again);
+            let code = detach_and_supervise(ctx, source, client, report_w, again, ahead);
             minotaur_sys::exit_now(code);
         }
         Forked::Parent => {
@@ -129,10 +171,20 @@ fn fork_supervisor(
                 drop(theirs);
                 mine
             });
+            let made = ahead.and_then(|(path, (done_r, done_w))| {
+                drop(done_r);
+                let made = minotaur_runtime::Cgroup::create(&ctx.cgroup_root, &path, None).ok();
+                drop(done_w);
+                made
+            });
             let report = read_ok_report(
                 report_r,
                 "the supervisor died before starting the container",
             );
+            if let (Err(_), Some(made)) = (&report, made) {
+                // The container is gone (or never was): so goes what was made for it here.
+                let _ = made.remove_keeping_parents();
+            }
             drop(index);
             // Only now: the start lock in it is the supervisor's too (`flock(2)` locks belong to the open
             // file), and dropping it unlocks it for both.
@@ -187,6 +239,7 @@ fn detach_and_supervise(
     client: Option<Client>,
     report: OwnedFd,
     again: Prepare,
+    ahead: Option<CgroupAhead>,
 ) -> i32 {
     let _ = nix::unistd::setsid();
     if let Ok(null) = nix::fcntl::open(
@@ -211,7 +264,10 @@ fn detach_and_supervise(
             (c, p, false)
         }
         Source::Create { make, .. } => match make(ctx) {
-            Ok((c, p)) => (c, p, true),
+            Ok((c, mut p)) => {
+                p.cgroup_ahead = ahead;
+                (c, p, true)
+            }
             Err(e) => return failed(report, e),
         },
     };

@@ -79,6 +79,8 @@ pub struct Prepared {
     pub(crate) pending: Option<crate::create::PendingRecord>,
     /// Its `ip netns` name is still to be given (a container `run` made).
     pub(crate) name_late: bool,
+    /// Its cgroup, being made by the CLI (a container `run` made).
+    pub(crate) cgroup_ahead: Option<fork::CgroupAhead>,
 }
 
 /// Prepares a container's start again, for a restart: `start`'s own preparation, under the container's
@@ -288,6 +290,7 @@ fn supervise(
         lock,
         pending,
         name_late,
+        cgroup_ahead,
     } = p;
     let _ = nix::sys::prctl::set_child_subreaper(true);
     let foreground = client.is_some();
@@ -333,6 +336,9 @@ fn supervise(
             }
             _ => true,
         };
+        if let Some(ahead) = cgroup_ahead {
+            ahead.wait();
+        }
         minotaur_runtime::create_then(&spec, &bundle, &opts, Some(&mut record))
     };
     let created = match made {
