@@ -330,8 +330,7 @@ impl PendingRecord {
 /// runs, and `nsenter --net=` its SandboxKey works.
 pub(crate) fn register_netns(ctx: &Context, c: &Container) {
     if let Some(sandbox) = &c.state.sandbox_key {
-        let dir = ctx.paths.container_dir(&c.id);
-        if let Err(e) = netns::register(c.name.as_str(), sandbox, &dir) {
+        if let Err(e) = netns::register(&ctx.paths, &c.id, c.name.as_str(), sandbox) {
             log::warn!(
                 "container {}: no ip netns name: {}",
                 c.name,
@@ -410,7 +409,12 @@ fn make_files(
     }
     // A container `run` makes is named for `ip netns` once its command runs (see `register_netns`).
     if own_netns && records == Records::Now {
-        netns::register(c.name.as_str(), &ctx.paths.sandbox_key(&c.id), &dir)?;
+        netns::register(
+            &ctx.paths,
+            &c.id,
+            c.name.as_str(),
+            &ctx.paths.sandbox_key(&c.id),
+        )?;
     }
     log::debug!("create {}: files written", c.name);
     crate::crash::after("create:files");

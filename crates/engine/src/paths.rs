@@ -80,6 +80,11 @@ impl Paths {
         self.runroot.join("containers").join(id.as_str())
     }
 
+    /// The directory `/etc/netns/NAME` links to: links to the container's `/etc` files, for `ip netns exec`.
+    pub fn netns_etc(&self, id: &ContainerId) -> PathBuf {
+        self.run_dir(id).join("netns-etc")
+    }
+
     pub fn bundle(&self, id: &ContainerId) -> PathBuf {
         self.run_dir(id).join("bundle")
     }

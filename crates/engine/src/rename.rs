@@ -22,7 +22,7 @@ pub fn rename(ctx: &Context, reference: &str, new: &ContainerName) -> Result<(),
     drop(st);
     if let Some(sandbox) = &c.state.sandbox_key {
         netns::unregister(c.name.as_str(), sandbox);
-        netns::register(new.as_str(), sandbox, &ctx.paths.container_dir(&c.id))?;
+        netns::register(&ctx.paths, &c.id, new.as_str(), sandbox)?;
     }
     if !attach::attachments(ctx, Some(c.id.as_str()), None)?.is_empty() {
         dns::update(ctx, &c.id)?;

@@ -1,19 +1,29 @@
 //! Containers as `ip netns` names: a link in `/run/netns` to each container's namespace file, with its
-//! `/etc/netns/NAME` entries (links to the container's `/etc` files), so that iproute2 sees and resolves as the
-//! container does.
+//! `/etc/netns/NAME` entries (a link to a directory of links to the container's `/etc` files), so that
+//! iproute2 sees and resolves as the container does.
 
 use std::fs;
+use std::io;
+use std::os::unix::fs::symlink;
 use std::path::Path;
 
 use crate::error::EngineError;
+use crate::ids::ContainerId;
+use crate::paths::Paths;
 
-/// Registers a container's network namespace under its name in /run/netns, with /etc/netns/NAME files, so
-/// `ip netns exec NAME` sees and resolves as the container does. A name someone else holds is left alone.
+/// Registers container `id`'s network namespace (`sandbox`) under `name` in /run/netns, with
+/// /etc/netns/NAME entries, so `ip netns exec NAME` sees and resolves as the container does. A name someone
+/// else holds is left alone.
 ///
 /// The name is a symbolic link to the SandboxKey, not another bind mount: iproute2 follows it like any path,
 /// and every mount in the host's namespace is copied into each new container's mount namespace, so a second
 /// mount per container would make every container start slower the more there are.
-pub(crate) fn register(name: &str, sandbox: &Path, etc_dir: &Path) -> Result<bool, EngineError> {
+pub(crate) fn register(
+    paths: &Paths,
+    id: &ContainerId,
+    name: &str,
+    sandbox: &Path,
+) -> Result<bool, EngineError> {
     let registry = minotaur_ns::netns::Registry::system();
     let Ok(n) = minotaur_ns::netns::NetnsName::new(name) else {
         return Ok(false);
@@ -22,9 +32,9 @@ pub(crate) fn register(name: &str, sandbox: &Path, etc_dir: &Path) -> Result<boo
     let io = |what: String| move |source| EngineError::Io { what, source };
     let dir = Path::new(minotaur_ns::netns::RUN_DIR);
     fs::create_dir_all(dir).map_err(io(format!("create {}", dir.display())))?;
-    match std::os::unix::fs::symlink(sandbox, &path) {
+    match symlink(sandbox, &path) {
         Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
             log::warn!(
                 "{} exists already: not registering container {name} there",
                 path.display()
@@ -35,28 +45,61 @@ pub(crate) fn register(name: &str, sandbox: &Path, etc_dir: &Path) -> Result<boo
     }
     // Links to the container's own files, not copies: `ip netns exec` bind-mounts each entry over `/etc`,
     // and a bind follows a link, so it shows the files as the container has them now (a `network
-    // connect` rewrites them), and each costs a link where a copy read one file and wrote another.
-    let etc = Path::new(minotaur_ns::netns::ETC_DIR).join(name);
-    let link = || -> std::io::Result<()> {
-        fs::create_dir_all(&etc)?;
+    // connect` rewrites them). They are made in the container's run directory (a tmpfs), and
+    // /etc/netns/NAME is one link to that directory, which `ip netns exec` lists through: one entry
+    // on the root file system where a directory and two links were three (this machine's takes 170–200
+    // µs for each), and one to remove.
+    let links = paths.netns_etc(id);
+    let etc_dir = paths.container_dir(id);
+    let make_links = || -> io::Result<()> {
+        fs::create_dir_all(&links)?;
         for f in ["resolv.conf", "hosts"] {
-            let (target, entry) = (etc_dir.join(f), etc.join(f));
-            match std::os::unix::fs::symlink(&target, &entry) {
-                // Left by an earlier holder of the name: replaced, as a copy would have been.
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    fs::remove_file(&entry)?;
-                    std::os::unix::fs::symlink(&target, &entry)?;
-                }
-                r => r?,
-            }
+            replace_link(&etc_dir.join(f), &links.join(f))?;
         }
         Ok(())
     };
-    link().map_err(io(format!("write {}", etc.display())))?;
+    make_links().map_err(io(format!("write {}", links.display())))?;
+    let etc = Path::new(minotaur_ns::netns::ETC_DIR).join(name);
+    let link_etc = || match symlink(&links, &etc) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            fs::create_dir_all(minotaur_ns::netns::ETC_DIR)?;
+            symlink(&links, &etc)
+        }
+        // Left by an earlier holder of the name, or a directory an older build made: replaced.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            remove_entry(&etc)?;
+            symlink(&links, &etc)
+        }
+        r => r,
+    };
+    link_etc().map_err(io(format!("create {}", etc.display())))?;
     Ok(true)
 }
 
-/// Undoes [`register`], if the name is our link to `sandbox`.
+/// A link at `entry` to `target`, replacing whatever was there.
+fn replace_link(target: &Path, entry: &Path) -> io::Result<()> {
+    match symlink(target, entry) {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            fs::remove_file(entry)?;
+            symlink(target, entry)
+        }
+        r => r,
+    }
+}
+
+/// Removes `/etc/netns/NAME`: our link, or a directory (an older build's, or someone's the name
+/// replaced). One `unlink` for a link.
+fn remove_entry(etc: &Path) -> io::Result<()> {
+    match fs::remove_file(etc) {
+        Err(e) if e.raw_os_error() == Some(nix::errno::Errno::EISDIR as i32) => {
+            crate::tree::remove(etc)
+        }
+        r => r,
+    }
+}
+
+/// Undoes [`register`], if the name is our link to `sandbox`. (The links in the container's run
+/// directory go with it.)
 pub(crate) fn unregister(name: &str, sandbox: &Path) {
     let registry = minotaur_ns::netns::Registry::system();
     let Ok(n) = minotaur_ns::netns::NetnsName::new(name) else {
@@ -67,5 +110,5 @@ pub(crate) fn unregister(name: &str, sandbox: &Path) {
         return;
     }
     let _ = fs::remove_file(&path);
-    let _ = crate::tree::remove(&Path::new(minotaur_ns::netns::ETC_DIR).join(name));
+    let _ = remove_entry(&Path::new(minotaur_ns::netns::ETC_DIR).join(name));
 }

@@ -59,7 +59,7 @@ pub(crate) fn sandbox(ctx: &Context, c: &Container) -> Result<bool, EngineError>
         endpoint(c, key, &networks, &a.endpoint)?;
     }
     netns::unregister(c.name.as_str(), key);
-    netns::register(c.name.as_str(), key, &ctx.paths.container_dir(&c.id))?;
+    netns::register(&ctx.paths, &c.id, c.name.as_str(), key)?;
     Ok(true)
 }
 

@@ -265,7 +265,7 @@ fn fix(ctx: &Context, fix: &Fix) -> Result<(), EngineError> {
         Fix::Register(id) => {
             let c = ctx.find(id.as_str())?;
             if let Some(key) = &c.state.sandbox_key {
-                netns::register(c.name.as_str(), key, &ctx.paths.container_dir(id))?;
+                netns::register(&ctx.paths, id, c.name.as_str(), key)?;
             }
             Ok(())
         }
