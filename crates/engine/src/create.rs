@@ -360,7 +360,13 @@ fn make_files(
     addresses: Vec<Addresses>,
     records: Records,
 ) -> Result<(), EngineError> {
-    let dir = ctx.paths.container_dir(&c.id);
+    let dir = if crate::etc::in_run_dir(&c.config.host, records == Records::AtStart) {
+        let run = ctx.paths.run_dir(&c.id);
+        fs::create_dir_all(&run).map_err(io_err(format!("create {}", run.display())))?;
+        run
+    } else {
+        ctx.paths.container_dir(&c.id)
+    };
     let own_netns = adding.is_some();
     let mut adding = adding;
     let mut endpoints = Vec::new();

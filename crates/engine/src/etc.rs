@@ -4,11 +4,37 @@
 use std::fs;
 use std::io;
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use minotaur_ns::netns::resolv;
 
+use crate::container::HostConfig;
+use crate::ids::ContainerId;
+use crate::paths::Paths;
+use crate::restart::RestartPolicy;
 use crate::spec::EtcFiles;
+
+/// Where container `id`'s files lie: in its run directory when `run --rm` made it (see
+/// [`in_run_dir`]), in its directory under the state root otherwise. One `stat` of a tmpfs tells.
+pub fn dir(paths: &Paths, id: &ContainerId) -> PathBuf {
+    let run = paths.run_dir(id);
+    if run.join("hosts").exists() {
+        run
+    } else {
+        paths.container_dir(id)
+    }
+}
+
+/// Whether a new container's files go into its run directory (a tmpfs, where podman keeps every
+/// container's) rather than under the state root: for a container `run` makes that is removed when it
+/// exits and never restarted (`--rm`, no restart policy), which cannot outlive the boot that empties the
+/// run directory. Three new files on this machine's root file system (ext4 mounted `discard`) were 0.6 ms
+/// of a start; a tmpfs makes them in some µs. A container that can be stopped and started again keeps
+/// them under the state root, which a reboot leaves. (The runtime binds them from under the run root,
+/// which it makes unbindable in the container's mount namespace: see its `Plan::hide`.)
+pub fn in_run_dir(host: &HostConfig, made_by_run: bool) -> bool {
+    made_by_run && host.auto_remove && host.restart_policy == RestartPolicy::No
+}
 
 /// `/etc/hosts` for a container: localhost, the container's own name, and `--add-host` entries.
 pub fn hosts(hostname: &str, own_addresses: &[String]) -> String {

@@ -85,7 +85,7 @@ pub(crate) fn describe(
     if let Some(w) = &req.working_dir {
         config.working_dir = w.clone();
     }
-    let etc = crate::spec::EtcFiles::in_dir(&ctx.paths.container_dir(&c.id));
+    let etc = crate::spec::EtcFiles::in_dir(&crate::etc::dir(&ctx.paths, &c.id));
     let spec = spec::build(
         &config,
         &identity,

@@ -251,7 +251,7 @@ fn prepare_with(
         }
         (Root::Dir(PathBuf::from("rootfs")), Some(overlay), identity)
     };
-    let etc = crate::spec::EtcFiles::in_dir(&ctx.paths.container_dir(&c.id));
+    let etc = crate::spec::EtcFiles::in_dir(&crate::etc::dir(&ctx.paths, &c.id));
     let mut spec = spec::build(
         &c.config,
         &identity,

@@ -197,7 +197,7 @@ pub fn debug(ctx: &Context, req: &DebugRequest) -> Result<i32, EngineError> {
     let anchor = Anchor::start(ctx, &session)?;
     let root_dir = PathBuf::from(format!("/proc/{}/root", anchor.pid));
     let identity = user::resolve(req.user.as_deref().unwrap_or("0"), &root_dir)?;
-    let etc = spec::EtcFiles::in_dir(&ctx.paths.container_dir(&c.id));
+    let etc = spec::EtcFiles::in_dir(&crate::etc::dir(&ctx.paths, &c.id));
     let mut spec = spec::build(
         &config,
         &identity,
@@ -243,7 +243,7 @@ fn defaults(ctx: &Context, c: &Container, running: bool) -> Result<Session, Engi
         None if c.config.host.network_mode == "host" => NsChoice::Host,
         None => NsChoice::New,
     };
-    let etc_dir = (!matches!(net, NsChoice::Host)).then(|| ctx.paths.container_dir(&c.id));
+    let etc_dir = (!matches!(net, NsChoice::Host)).then(|| crate::etc::dir(&ctx.paths, &c.id));
     let base = ctx.paths.runroot.join("debug");
     if running {
         return Ok(Session {

@@ -50,7 +50,7 @@ pub(crate) fn register(
     // on the root file system where a directory and two links were three (this machine's takes 170–200
     // µs for each), and one to remove.
     let links = paths.netns_etc(id);
-    let etc_dir = paths.container_dir(id);
+    let etc_dir = crate::etc::dir(paths, id);
     let make_links = || -> io::Result<()> {
         fs::create_dir_all(&links)?;
         for f in ["resolv.conf", "hosts"] {

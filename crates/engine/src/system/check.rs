@@ -146,7 +146,7 @@ pub fn check(ctx: &Context) -> Result<Vec<Finding>, EngineError> {
     // of it, as `rm -f` does), and its other pieces are not reported one by one.
     let (half, containers): (Vec<&Container>, Vec<&Container>) = containers
         .iter()
-        .partition(|c| !ctx.paths.container_dir(&c.id).join("hosts").exists());
+        .partition(|c| !crate::etc::dir(&ctx.paths, &c.id).join("hosts").exists());
     for c in &half {
         found.push(Finding {
             owner: owner(c),

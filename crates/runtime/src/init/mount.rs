@@ -223,7 +223,21 @@ pub(super) fn do_mount(
         } else {
             MsFlags::empty()
         };
+        // A file from under a mount left out of the root's recursive bind (the engine's run root, made
+        // unbindable in this namespace, see `Plan::hide`): no bind may take its source from an unbindable
+        // mount (EINVAL), so it is made private for this one bind, of a file (nothing below it to copy)
+        // or not recursive, and unbindable again.
+        let hidden = plan
+            .hide
+            .iter()
+            .find(|h| plan.own_mount_ns && (!opts.rec || !is_dir) && source.starts_with(h));
+        if let Some(h) = hidden {
+            set_propagation(h, MsFlags::MS_PRIVATE)?;
+        }
         mount_on(Some(&source), &at, m, None, MsFlags::MS_BIND | rec, None)?;
+        if let Some(h) = hidden {
+            set_propagation(h, MsFlags::MS_UNBINDABLE)?;
+        }
         root.mounted(&dest, points)?;
         // A bind takes its flags from its source's mount: `ro`, `nosuid`... need a remount (MS_BIND with
         // MS_REMOUNT changes the new mount alone). That covers only the top mount of an `rbind`; a read-only
@@ -408,6 +422,17 @@ fn named(mut f: Failure, m: &Mount) -> Failure {
         format!("{what}: {}", f.step)
     };
     f
+}
+
+/// Sets the propagation of the mount at `path`; not a mount point (EINVAL) or not there is nothing to do.
+fn set_propagation(path: &Path, flag: MsFlags) -> Step<()> {
+    match nix::mount::mount(None::<&str>, path, None::<&str>, flag, None::<&str>) {
+        Ok(()) | Err(Errno::EINVAL) | Err(Errno::ENOENT) => Ok(()),
+        Err(e) => Err(fail(
+            format!("change the propagation of {}", path.display()),
+            e,
+        )),
+    }
 }
 
 pub(super) fn make_mountpoint(dest: &Path, dir: bool) -> Step<()> {
