@@ -21,7 +21,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use nix::errno::Errno;
-use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::mount::{umount2, MntFlags, MsFlags};
 use nix::sched::{setns, unshare, CloneFlags};
 use nix::unistd::{chdir, pivot_root, sethostname, Gid, Uid};
 
@@ -32,7 +32,9 @@ use crate::rootfs::MountPoints;
 use crate::status::{fail, At, Step};
 use crate::status::{Failure, FAILED, MOUNTED, READY, SHARED_ROOT};
 
-use mount::{do_mount, mask, mount_at, parent_mount_private, populate_dev, readonly, Root};
+use mount::{
+    do_mount, mask, mount_at, parent_mount_private, populate_dev, readonly, set_propagation, Root,
+};
 pub(crate) use process::{attach_stdio, become_process, open_console, ProcessPlan};
 
 /// The child's entry point.
@@ -257,17 +259,8 @@ fn body(plan: &Plan<'_>, status: &mut File, go: &mut File) -> Step<Infallible> {
         parent_mount_private(&plan.root)?;
     }
     for p in plan.hide.iter().filter(|_| plan.own_mount_ns) {
-        // EINVAL: not a mount point (or not there at all: ENOENT); nothing to leave out then.
-        match mount(
-            None::<&str>,
-            p,
-            None::<&str>,
-            MsFlags::MS_UNBINDABLE,
-            None::<&str>,
-        ) {
-            Ok(()) | Err(Errno::EINVAL) | Err(Errno::ENOENT) => {}
-            Err(e) => return Err(fail(format!("make {} unbindable", p.display()), e)),
-        }
+        // Not a mount point (or not there at all): nothing to leave out then.
+        set_propagation(p, MsFlags::MS_UNBINDABLE, "unbindable")?;
     }
 
     // The root, over the bundle directory (or onto itself, `root_in_place`), then pivot_root into it: an

@@ -232,11 +232,11 @@ pub(super) fn do_mount(
             .iter()
             .find(|h| plan.own_mount_ns && (!opts.rec || !is_dir) && source.starts_with(h));
         if let Some(h) = hidden {
-            set_propagation(h, MsFlags::MS_PRIVATE)?;
+            set_propagation(h, MsFlags::MS_PRIVATE, "private")?;
         }
         mount_on(Some(&source), &at, m, None, MsFlags::MS_BIND | rec, None)?;
         if let Some(h) = hidden {
-            set_propagation(h, MsFlags::MS_UNBINDABLE)?;
+            set_propagation(h, MsFlags::MS_UNBINDABLE, "unbindable")?;
         }
         root.mounted(&dest, points)?;
         // A bind takes its flags from its source's mount: `ro`, `nosuid`... need a remount (MS_BIND with
@@ -424,14 +424,12 @@ fn named(mut f: Failure, m: &Mount) -> Failure {
     f
 }
 
-/// Sets the propagation of the mount at `path`; not a mount point (EINVAL) or not there is nothing to do.
-fn set_propagation(path: &Path, flag: MsFlags) -> Step<()> {
+/// Makes the mount at `path` `what` (`flag`, a propagation); not a mount point (EINVAL) or not there
+/// (ENOENT) is nothing to do.
+pub(super) fn set_propagation(path: &Path, flag: MsFlags, what: &str) -> Step<()> {
     match nix::mount::mount(None::<&str>, path, None::<&str>, flag, None::<&str>) {
         Ok(()) | Err(Errno::EINVAL) | Err(Errno::ENOENT) => Ok(()),
-        Err(e) => Err(fail(
-            format!("change the propagation of {}", path.display()),
-            e,
-        )),
+        Err(e) => Err(fail(format!("make {} {what}", path.display()), e)),
     }
 }
 
