@@ -127,3 +127,45 @@ fn resolver_exits_when_no_container_runs_and_comes_back_with_the_next_start() {
     ok(&h, &["rm", "-f", "a", "b", "c", "idle", "bad"]);
     wait_resolver(&h, false);
 }
+
+/// The resolver a `run` starts is its supervisor forked, not an exec (see `minotaur_dns::Launch`): it must
+/// show the resolver's command line (what `pgrep -f`, `ps` and the engine's PID check read) and keep
+/// nothing of the supervisor's descriptors (the report pipe a `run` waits on, the store, the container's
+/// pidfd), only its standard streams on /dev/null, its lock, its sockets, signalfd and inotify.
+#[test]
+fn a_forked_resolver_shows_its_command_line_and_keeps_none_of_its_starters_descriptors() {
+    let Some(h) = host() else { return };
+    ok(&h, &["run", "-d", "--name", "a", "host", "sleep", "1000"]);
+    wait_resolver(&h, true);
+    let pid = resolvers(&h);
+    let cmdline = h.sh_ok(&format!("tr '\\0' ' ' < /proc/{pid}/cmdline"));
+    assert!(
+        cmdline.contains(" dns-serve --dir /"),
+        "command line: {cmdline:?}"
+    );
+    // Forked: the exec'd fallback is given its descriptors' numbers on its command line.
+    assert!(!cmdline.contains("--ready-fd"), "exec'd: {cmdline:?}");
+    let fds = h.sh_ok(&format!(
+        "for f in /proc/{pid}/fd/*; do echo \"${{f##*/}} $(readlink $f)\"; done"
+    ));
+    for line in fds.lines() {
+        let (fd, target) = line.split_once(' ').unwrap_or((line, ""));
+        let allowed = match fd {
+            "0" | "1" | "2" => target == "/dev/null",
+            _ => {
+                target.starts_with("socket:")
+                    || target == "anon_inode:[signalfd]"
+                    || target == "anon_inode:inotify"
+                    || target.ends_with("/dns/lock")
+            }
+        };
+        assert!(
+            allowed,
+            "descriptor {fd} -> {target} in the resolver:\n{fds}"
+        );
+    }
+    // Its names resolve (the fork serves), and it goes with the last container.
+    ok(&h, &["run", "--rm", "host", "getent", "hosts", "a"]);
+    ok(&h, &["rm", "-f", "a"]);
+    wait_resolver(&h, false);
+}

@@ -29,7 +29,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -174,34 +174,51 @@ fn server_pid(dir: &Path) -> Option<Pid> {
     let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
     let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
     let dir = dir.as_os_str().as_encoded_bytes();
-    let ours = args.contains(&&b"dns-serve"[..])
-        && args.windows(2).any(|w| w[0] == b"--dir" && w[1] == dir);
+    // A forked server shows its command line as one title (see `start_forked`).
+    let title = [&b" dns-serve --dir "[..], dir].concat();
+    let ours = (args.contains(&&b"dns-serve"[..])
+        && args.windows(2).any(|w| w[0] == b"--dir" && w[1] == dir))
+        || args.first().is_some_and(|a| a.ends_with(&title));
     ours.then_some(Pid::from_raw(pid))
 }
 
 /// Makes the configuration last written with [`write_config`] take effect: signals the running server to
-/// reload it, or, when none runs and the configuration has listeners, starts `exe dns-serve --dir DIR` detached
-/// (its own session, standard streams on /dev/null, no descriptors but the two below) and returns once it
-/// serves. See the module documentation for why no concurrent change is lost.
+/// reload it, or, when none runs and the configuration has listeners, starts one (`EXE dns-serve --dir DIR`,
+/// see [`Launch`]) detached (its own session, standard streams on /dev/null, no descriptors but the two
+/// below) and returns once it serves. See the module documentation for why no concurrent change is lost.
 ///
-/// The server gets `--lock-fd N` (the lock, already taken: it inherits it) and `--ready-fd N` (a pipe on which
-/// it writes `ready` once it serves, or `error: MESSAGE`).
-pub fn notify(dir: &Path, exe: &Path) -> Result<(), DnsError> {
-    notify_with(dir, exe, true)?.map_or(Ok(()), Starting::wait)
+/// The server inherits the lock (already taken) and a pipe on which it writes `ready` once it serves, or
+/// `error: MESSAGE` (exec'd: `--lock-fd N`, `--ready-fd N`).
+pub fn notify(dir: &Path, launch: Launch<'_>) -> Result<(), DnsError> {
+    notify_with(dir, launch, true)?.map_or(Ok(()), Starting::wait)
 }
 
 /// [`notify`] after a change to record files only (see [`write_records`]): a running server is left alone,
 /// since it applies record files by itself; one is started when none runs.
-pub fn ensure_running(dir: &Path, exe: &Path) -> Result<(), DnsError> {
-    notify_with(dir, exe, false)?.map_or(Ok(()), Starting::wait)
+pub fn ensure_running(dir: &Path, launch: Launch<'_>) -> Result<(), DnsError> {
+    notify_with(dir, launch, false)?.map_or(Ok(()), Starting::wait)
+}
+
+/// How [`notify`] starts a server when none runs.
+#[derive(Clone, Copy, Debug)]
+pub enum Launch<'a> {
+    /// `EXE dns-serve --dir DIR --ready-fd N --lock-fd M --detach`, exec'd.
+    Exec(&'a Path),
+    /// A fork of the calling process, which is `EXE`, serving on port 53 without an exec (see
+    /// `start_forked`): when the caller is single-threaded; else as [`Launch::Exec`].
+    Fork(&'a Path),
 }
 
 /// [`notify`] (with `reload`; without, [`ensure_running`]) that does not wait for a server it starts to
 /// serve: the server is given back, for the caller to [`Starting::wait`] for once it has done something
 /// else meanwhile. The protocol is the same: the started server holds the lock from the moment it exists,
 /// so a writer that comes before it serves signals it or counts on its first read (rule 2).
-pub fn notify_nowait(dir: &Path, exe: &Path, reload: bool) -> Result<Option<Starting>, DnsError> {
-    notify_with(dir, exe, reload)
+pub fn notify_nowait(
+    dir: &Path,
+    launch: Launch<'_>,
+    reload: bool,
+) -> Result<Option<Starting>, DnsError> {
+    notify_with(dir, launch, reload)
 }
 
 /// Whether a server for `dir` runs: the lock file names a live `dns-serve` of `dir`. Only reads; a server
@@ -237,7 +254,7 @@ impl Starting {
     }
 }
 
-fn notify_with(dir: &Path, exe: &Path, signal: bool) -> Result<Option<Starting>, DnsError> {
+fn notify_with(dir: &Path, launch: Launch<'_>, signal: bool) -> Result<Option<Starting>, DnsError> {
     let dir = fs::canonicalize(dir).map_err(|e| DnsError::Read(dir.to_owned(), e))?;
     loop {
         let lock = open_lock(&dir)?;
@@ -258,7 +275,13 @@ fn notify_with(dir: &Path, exe: &Path, signal: bool) -> Result<Option<Starting>,
         }
         set_pid(&dir, &lock, None)?;
         if !read_config(&dir)?.listeners.is_empty() {
-            return start(&dir, exe, lock).map(Some);
+            return match launch {
+                Launch::Fork(exe) if minotaur_sys::single_threaded() => {
+                    start_forked(&dir, exe, lock)
+                }
+                Launch::Fork(exe) | Launch::Exec(exe) => start(&dir, exe, lock),
+            }
+            .map(Some);
         }
         unlock(&lock);
         drop(lock);
@@ -346,6 +369,97 @@ fn start(dir: &Path, exe: &Path, lock: File) -> Result<Starting, DnsError> {
         ready: ready_rx,
         starter,
     })
+}
+
+/// Starts a server as a fork of this process that serves without an exec: no program loaded, linked and
+/// started again (on a VM whose `cpuid` traps, glibc's start-up alone is half a millisecond), no arguments
+/// parsed; the resolver a bridged `run` starts costs that much less. The caller must be single-threaded
+/// (see [`minotaur_sys::fork`]).
+///
+/// The child keeps the lock, the ready pipe and standard streams on /dev/null, detaches as `dns-serve
+/// --detach` does, and shows the command line `EXE dns-serve --dir DIR`, by which writers recognise a
+/// server's PID (see the module documentation). Where it cannot set that command line (prctl(2)
+/// `PR_SET_MM` needs `CAP_SYS_RESOURCE`) it execs `EXE dns-serve` after all.
+fn start_forked(dir: &Path, exe: &Path, lock: File) -> Result<Starting, DnsError> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let spawn_error = |e: io::Error| DnsError::Spawn(exe.to_owned(), e);
+    let (ready_rx, ready_tx) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| spawn_error(e.into()))?;
+    let null = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .map_err(spawn_error)?;
+    let exe_bytes = exe.as_os_str().as_bytes();
+    let dir_bytes = dir.as_os_str().as_bytes();
+    // The exec of the fallback, prepared before the fork like everything the child uses.
+    let ready_fd = raw(&ready_tx).to_string();
+    let lock_fd = raw(&lock).to_string();
+    let fallback = [
+        exe_bytes,
+        b"dns-serve",
+        b"--dir",
+        dir_bytes,
+        b"--ready-fd",
+        ready_fd.as_bytes(),
+        b"--lock-fd",
+        lock_fd.as_bytes(),
+    ]
+    .into_iter()
+    .map(|b| CString::new(b).map_err(|_| spawn_error(io::Error::from_raw_os_error(libc::EINVAL))))
+    .collect::<Result<Vec<_>, _>>()?;
+    let path = fallback[0].clone();
+    let envp = std::env::vars_os()
+        .filter_map(|(k, v)| {
+            let mut kv = k.as_bytes().to_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            CString::new(kv).ok()
+        })
+        .collect();
+    let fallback = minotaur_sys::ExecArgs::new(fallback, envp);
+    match minotaur_sys::fork().map_err(|e| spawn_error(e.into()))? {
+        minotaur_sys::ForkResult::Parent { child } => {
+            drop(ready_tx);
+            // Our copy of the lock goes; the server's copy (the same open file description) keeps it held.
+            drop(lock);
+            Ok(Starting {
+                dir: dir.to_owned(),
+                ready: ready_rx,
+                starter: child,
+            })
+        }
+        minotaur_sys::ForkResult::Child => {
+            drop(ready_rx);
+            let ready = nix::unistd::dup2_stdin(&null).is_ok()
+                && nix::unistd::dup2_stdout(&null).is_ok()
+                && nix::unistd::dup2_stderr(&null).is_ok();
+            // Nothing of the caller's runs again here: its descriptors go, and the process ends with
+            // `exit_now`, never returning into the caller's frames.
+            minotaur_sys::close_all_but(&[ready_tx.as_fd(), lock.as_fd()]);
+            if !ready || detach().is_err() {
+                let _ = nix::unistd::write(&ready_tx, b"error: cannot start the resolver\n");
+                minotaur_sys::exit_now(127);
+            }
+            let title = [exe_bytes, b"dns-serve", b"--dir", dir_bytes].join(&b' ');
+            if minotaur_sys::set_cmdline(&title).is_err() {
+                let inherit = |fd: BorrowedFd<'_>| {
+                    nix::fcntl::fcntl(
+                        fd,
+                        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+                    )
+                };
+                if inherit(ready_tx.as_fd()).is_ok() && inherit(lock.as_fd()).is_ok() {
+                    fallback.execve(&path);
+                }
+                let _ = nix::unistd::write(&ready_tx, b"error: cannot execute the resolver\n");
+                minotaur_sys::exit_now(127);
+            }
+            let served = crate::server::serve_locked(dir, 53, Some(ready_tx), Some(lock.into()));
+            minotaur_sys::exit_now(i32::from(served.is_err()))
+        }
+    }
 }
 
 fn raw(fd: &impl AsFd) -> i32 {
@@ -495,6 +609,6 @@ mod tests {
     fn notify_with_an_empty_config_starts_nothing() {
         let dir = tempfile::tempdir().unwrap();
         write_config(dir.path(), &Config::default()).unwrap();
-        notify(dir.path(), Path::new("/nonexistent/minotaur")).unwrap();
+        notify(dir.path(), Launch::Exec(Path::new("/nonexistent/minotaur"))).unwrap();
     }
 }

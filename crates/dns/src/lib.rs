@@ -38,7 +38,7 @@ pub use answer::{answer, Outcome, Zone, TTL};
 pub use config::{Config, Entry, Listener, Record};
 pub use control::{
     adopt_fd, detach, ensure_running, notify, notify_nowait, read_config, read_records, serving,
-    write_config, write_records, Starting, CONFIG_FILE, LOCK_FILE, RECORDS_DIR,
+    write_config, write_records, Launch, Starting, CONFIG_FILE, LOCK_FILE, RECORDS_DIR,
 };
 pub use error::DnsError;
 pub use forward::host_upstreams;

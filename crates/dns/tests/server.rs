@@ -23,7 +23,7 @@ use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{Name, RData, Record as Rr, RecordType};
 use minotaur_dns::{
-    notify, read_config, write_config, write_records, Config, Entry, Listener, Record,
+    notify, read_config, write_config, write_records, Config, Entry, Launch, Listener, Record,
 };
 use minotaur_testhost::wait_until;
 use nix::sys::signal::{kill, Signal};
@@ -76,7 +76,7 @@ fn main() {
     match args.get(1).map(String::as_str) {
         Some("dns-serve") => std::process::exit(serve_main(&args[2..])),
         Some("notify") => {
-            let r = notify(Path::new(&args[2]), &exe());
+            let r = notify(Path::new(&args[2]), Launch::Exec(&exe()));
             std::process::exit(i32::from(r.is_err()));
         }
         Some("measure") => return in_netns(measure).expect("measure"),
@@ -181,7 +181,7 @@ impl Dir {
     }
     fn set(&self, config: &Config) {
         write_config(self.path(), config).unwrap();
-        notify(self.path(), &exe()).unwrap();
+        notify(self.path(), Launch::Exec(&exe())).unwrap();
     }
     /// The live servers for this directory (zombies excluded).
     fn servers(&self) -> Vec<i32> {
@@ -491,7 +491,7 @@ fn record_files_apply_without_a_signal() {
     .unwrap();
     kill(Pid::from_raw(server[0]), Signal::SIGTERM).unwrap();
     wait_until("the server to exit", || Ok(!alive(server[0]))).unwrap();
-    notify(dir.path(), &exe()).unwrap();
+    notify(dir.path(), Launch::Exec(&exe())).unwrap();
     assert_eq!(a("127.0.0.1", "early"), ["10.89.0.7"]);
     let e = write_records(dir.path(), "../x", &[]).unwrap_err();
     assert!(e.to_string().starts_with("cannot write"), "{e}");
@@ -659,7 +659,7 @@ fn concurrent_notify_starts_one_server() {
             thread::spawn(move || {
                 barrier.wait();
                 if i % 2 == 0 {
-                    notify(&path, &exe()).map_err(|e| e.to_string())
+                    notify(&path, Launch::Exec(&exe())).map_err(|e| e.to_string())
                 } else {
                     let status = std::process::Command::new(std::env::current_exe().unwrap())
                         .arg("notify")
@@ -703,13 +703,13 @@ fn exit_race_does_not_lose_a_concurrent_notify() {
             let path = dir.path().to_owned();
             thread::spawn(move || {
                 write_config(&path, &Config::default()).unwrap();
-                notify(&path, &exe()).unwrap();
+                notify(&path, Launch::Exec(&exe())).unwrap();
             })
         };
         // Land anywhere in the server's exit: before, during, after.
         thread::sleep(Duration::from_micros(u64::from(round % 10) * 150));
         write_config(dir.path(), &late).unwrap();
-        notify(dir.path(), &exe()).unwrap();
+        notify(dir.path(), Launch::Exec(&exe())).unwrap();
         emptier.join().unwrap();
         if read_config(dir.path()).unwrap().listeners.is_empty() {
             // The emptier's write came last: no server is due; make it start again.
@@ -748,7 +748,9 @@ fn listener_that_cannot_bind_is_skipped() {
     };
     let other = Dir::new();
     write_config(other.path(), &only).unwrap();
-    let e = notify(other.path(), &exe()).unwrap_err().to_string();
+    let e = notify(other.path(), Launch::Exec(&exe()))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("127.0.0.7:53"), "{e}");
     wait_until("the failed server to exit", || {
         Ok(other.servers().is_empty())

@@ -522,16 +522,100 @@ pub fn interface_up(name: &str) -> Result<(), Errno> {
 /// (exit_group, no destructors). For a process that stays behind as a reaper after forking the real work:
 /// nothing that owned a closed descriptor runs again, and `f` must use no descriptor but `keep`.
 pub fn exit_with_only(keep: BorrowedFd<'_>, f: impl FnOnce() -> i32) -> ! {
-    let k = keep.as_raw_fd() as libc::c_uint;
-    // SAFETY: close_range takes integers only. The descriptors closed here may be owned by objects of the
-    // caller, but this function never returns to it: only `f` runs after, and then the process exits.
-    unsafe {
-        if k > 3 {
-            libc::syscall(libc::SYS_close_range, 3u32, k - 1, 0u32);
-        }
-        libc::syscall(libc::SYS_close_range, k + 1, u32::MAX, 0u32);
-    }
+    close_all_but(&[keep]);
     exit_now(f())
+}
+
+/// Closes every descriptor from 3 upwards except `keep` (close_range(2) over the gaps), for a forked
+/// child that goes on without an exec ([`exit_with_only`], a forked server): it must never again use an
+/// object that owned one of the closed descriptors.
+pub fn close_all_but(keep: &[BorrowedFd<'_>]) {
+    let mut keep: Vec<libc::c_uint> = keep.iter().map(|k| k.as_raw_fd() as libc::c_uint).collect();
+    keep.sort_unstable();
+    let mut from = 3;
+    for k in keep.into_iter().chain([u32::MAX]) {
+        if k > from {
+            // SAFETY: close_range takes integers only. The descriptors it closes may be owned by objects
+            // of the caller, which by this function's contract are never used again.
+            unsafe { libc::syscall(libc::SYS_close_range, from, k - 1, 0u32) };
+        }
+        from = from.max(k.saturating_add(1));
+    }
+}
+
+/// Whether the calling process has a single thread (`/proc/self/stat`'s `num_threads`): then it may
+/// [`fork`] and go on running ordinary Rust code in the child. False when that cannot be read.
+pub fn single_threaded() -> bool {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return false;
+    };
+    // The fields after the command name (which may hold spaces), from the third (`state`) on; the
+    // twentieth is `num_threads`.
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(17))
+        .is_some_and(|n| n == "1")
+}
+
+/// Makes `/proc/self/cmdline` (what `ps` shows, and what other processes may check a PID against) read
+/// `title`, for a forked process that serves without an exec, as setproctitle(3) does: the title is
+/// written over the argument and environment strings the process started with (the environment is
+/// copied elsewhere first, so `getenv` still works). A title longer than the arguments leaves no NUL at
+/// their end, which the kernel takes for a title that runs on into the environment's area, shown up to
+/// its first NUL; a shorter one is shown followed by empty arguments. `E2BIG` when the two areas together
+/// are too short for it.
+pub fn set_cmdline(title: &[u8]) -> Result<(), Errno> {
+    extern "C" {
+        static mut environ: *const *const libc::c_char;
+    }
+    let stat = std::fs::read_to_string("/proc/self/stat").map_err(|_| Errno::EIO)?;
+    // Fields 48 to 51 (`arg_start`, `arg_end`, `env_start`, `env_end`); the split starts at the third.
+    let fields: Vec<usize> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| {
+            rest.split_whitespace()
+                .skip(45)
+                .take(4)
+                .filter_map(|f| f.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let [arg_start, arg_end, env_start, env_end] = fields[..] else {
+        return Err(Errno::EIO);
+    };
+    // The kernel reads on past the arguments only into an environment area right after them.
+    let end = if env_start == arg_end {
+        env_end
+    } else {
+        arg_end
+    };
+    if title.contains(&0) || title.len() + 1 > end - arg_start {
+        return Err(Errno::E2BIG);
+    }
+    // The environment, copied before its strings are overwritten (leaked: it lives as long as the process).
+    let copies: Vec<std::ffi::CString> = std::env::vars_os()
+        .filter_map(|(k, v)| {
+            use std::os::unix::ffi::OsStrExt;
+            let mut kv = k.as_bytes().to_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            std::ffi::CString::new(kv).ok()
+        })
+        .collect();
+    let mut pointers: Vec<*const libc::c_char> = copies.iter().map(|c| c.as_ptr()).collect();
+    pointers.push(std::ptr::null());
+    std::mem::forget(copies);
+    let pointers: &'static [*const libc::c_char] = Box::leak(pointers.into_boxed_slice());
+    // SAFETY: the caller is single-threaded (a forked child), so nothing reads `environ` meanwhile; the new
+    // array and its strings are leaked and stay valid. The area written lies in this process's stack
+    // mapping, as the kernel reports it, and nothing uses the strings there any more: the arguments are
+    // not read after start-up, and the environment is read through the new array from here on.
+    unsafe {
+        environ = pointers.as_ptr();
+        let area = std::slice::from_raw_parts_mut(arg_start as *mut u8, end - arg_start);
+        area.fill(0);
+        area[..title.len()].copy_from_slice(title);
+    }
+    Ok(())
 }
 
 /// Why [`Nftables::open`] failed.
@@ -804,5 +888,48 @@ mod tests {
         let first = inherited.as_raw_fd() as u32;
         cloexec_listed_from(first).expect("mark descriptors");
         assert!(is_cloexec(&inherited));
+    }
+
+    /// What a forked server relies on, checked in a forked child (whose exit code names the first check
+    /// that failed): it is single-threaded, keeps only the descriptors it names, and shows the command
+    /// line it sets while its environment still reads as before.
+    #[test]
+    fn a_forked_child_is_single_threaded_keeps_what_it_names_and_sets_its_command_line() {
+        let keep = std::fs::File::open("/dev/null").expect("open /dev/null");
+        let close = std::fs::File::open("/dev/null").expect("open /dev/null");
+        let path = std::env::var_os("PATH");
+        let title = b"minotaur dns-serve --dir /run/minotaur/dns";
+        // SAFETY: the child runs only the checks below (system calls, small allocations, which glibc's fork
+        // handlers make safe) and ends with _exit.
+        match unsafe { nix::unistd::fork() }.expect("fork") {
+            ForkResult::Child => {
+                let code = if !single_threaded() {
+                    1
+                } else {
+                    close_all_but(&[keep.as_fd()]);
+                    let open = |fd: &std::fs::File| {
+                        nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).is_ok()
+                    };
+                    if !open(&keep) || open(&close) {
+                        2
+                    } else if set_cmdline(title).is_err() {
+                        3
+                    } else if !std::fs::read("/proc/self/cmdline")
+                        .is_ok_and(|c| c.starts_with(title))
+                    {
+                        4
+                    } else if std::env::var_os("PATH") != path {
+                        5
+                    } else {
+                        0
+                    }
+                };
+                exit_now(code)
+            }
+            ForkResult::Parent { child } => {
+                let status = nix::sys::wait::waitpid(child, None).expect("wait");
+                assert_eq!(status, nix::sys::wait::WaitStatus::Exited(child, 0));
+            }
+        }
     }
 }

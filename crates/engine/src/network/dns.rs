@@ -320,12 +320,14 @@ fn tell(
         what: "find the minotaur executable".into(),
         source,
     })?;
+    // A server is this process forked, when it is single-threaded: no exec of the binary again.
+    let launch = minotaur_dns::Launch::Fork(&exe);
     let starting = if nowait {
-        minotaur_dns::notify_nowait(&dir, &exe, changed)
+        minotaur_dns::notify_nowait(&dir, launch, changed)
     } else if changed {
-        minotaur_dns::notify(&dir, &exe).map(|()| None)
+        minotaur_dns::notify(&dir, launch).map(|()| None)
     } else {
-        minotaur_dns::ensure_running(&dir, &exe).map(|()| None)
+        minotaur_dns::ensure_running(&dir, launch).map(|()| None)
     }
     .map_err(NetworkError::from)?;
     log::debug!("dns: resolver told");
