@@ -129,8 +129,8 @@ pub fn record(ctx: &Context, kind: &str, action: &str, id: &str, attrs: &[(&str,
 }
 
 /// Records an event inside the caller's write transaction (one of many, as `rm` of many containers
-/// records them); [`record`] for one.
-fn record_in(
+/// records them, or beside the change it reports); [`record`] for one.
+pub(crate) fn record_in(
     tx: &WriteTx<'_>,
     kind: &str,
     action: &str,

@@ -201,17 +201,24 @@ pub(crate) fn join(
         inside,
     )?;
     crate::crash::after("attach:veth");
+    // The endpoint and its `connect` event in one commit.
     let mut st = ctx.store()?;
     st.write(|tx| {
         tx.put_endpoint(
             c.id.as_str(),
             &net.id,
             &serde_json::to_string(&endpoint).expect("an endpoint always serializes"),
+        )?;
+        events::record_in(
+            tx,
+            "network",
+            "connect",
+            &net.id,
+            &network_attributes(c, net),
         )
     })?;
     drop(st);
     log::debug!("attach {} to {}: {:?}", c.name, net.name, endpoint.ipv4);
-    network_event(ctx, "connect", c, net);
     Ok(endpoint)
 }
 
@@ -335,24 +342,24 @@ pub fn disconnect(ctx: &Context, network: &str, container: &str) -> Result<(), E
     crate::crash::after("network-disconnect:link");
     detach_records(ctx, &c, &net)?;
     crate::crash::after("network-disconnect:record");
-    network_event(ctx, "disconnect", &c, &net);
-    dns::update(ctx, &c.id)
-}
-
-/// Records a network event about container `c` (Docker's attributes: the container, the network's name
-/// and driver).
-fn network_event(ctx: &Context, action: &str, c: &Container, net: &Network) {
     events::record(
         ctx,
         "network",
-        action,
+        "disconnect",
         &net.id,
-        &[
-            ("container", c.id.as_str()),
-            ("name", &net.name),
-            ("type", &net.driver),
-        ],
+        &network_attributes(&c, &net),
     );
+    dns::update(ctx, &c.id)
+}
+
+/// Docker's attributes of a network event about container `c`: the container, the network's name and
+/// driver.
+fn network_attributes<'a>(c: &'a Container, net: &'a Network) -> [(&'a str, &'a str); 3] {
+    [
+        ("container", c.id.as_str()),
+        ("name", &net.name),
+        ("type", &net.driver),
+    ]
 }
 
 fn detach_records(ctx: &Context, c: &Container, net: &Network) -> Result<(), EngineError> {
