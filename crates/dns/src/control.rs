@@ -24,8 +24,9 @@
 //!
 //! A stale PID (a server killed by SIGKILL leaves its PID; the next writer to take the lock empties the file)
 //! could be read in the moment between a writer taking the lock and emptying the file, so a PID is only
-//! signalled when that process's command line is `... dns-serve --dir DIR`. SIGTERM ends a server whatever the
-//! configuration says.
+//! signalled when that process's command line is `... dns-serve --dir DIR`: as arguments (an exec'd server), or
+//! as one title ending so (a forked one, see [`Launch::Fork`]). SIGTERM ends a server whatever the configuration
+//! says.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -377,9 +378,14 @@ fn start(dir: &Path, exe: &Path, lock: File) -> Result<Starting, DnsError> {
 /// (see [`minotaur_sys::fork`]).
 ///
 /// The child keeps the lock, the ready pipe and standard streams on /dev/null, detaches as `dns-serve
-/// --detach` does, and shows the command line `EXE dns-serve --dir DIR`, by which writers recognise a
-/// server's PID (see the module documentation). Where it cannot set that command line (prctl(2)
-/// `PR_SET_MM` needs `CAP_SYS_RESOURCE`) it execs `EXE dns-serve` after all.
+/// --detach` does, and shows the title `EXE dns-serve --dir DIR` as its command line (written over its
+/// argument and environment strings, see [`minotaur_sys::set_cmdline`]), by which writers recognise a
+/// server's PID (see the module documentation) and `pgrep -f` finds it. Where that title does not fit
+/// (a starter with almost no environment) it execs `EXE dns-serve` after all.
+///
+/// The fork is not free: the caller takes a copy-on-write fault, on a VM with a TLB shootdown, for each
+/// page it writes while the server shares it (about 0.3 ms per bridged `run`, docs/speed/bridge.md), which
+/// is less than the exec it spares.
 fn start_forked(dir: &Path, exe: &Path, lock: File) -> Result<Starting, DnsError> {
     use std::ffi::CString;
     use std::os::unix::ffi::OsStrExt;
@@ -530,6 +536,7 @@ pub fn detach() -> Result<(), DnsError> {
 mod tests {
     use super::*;
     use crate::config::{Listener, Record};
+    use std::path::PathBuf;
     use std::process::Command;
 
     #[test]
@@ -566,6 +573,41 @@ mod tests {
         assert!(named, "a live server of this directory");
         assert!(!serving(other.path()), "another directory");
         assert!(!serving(dir.path()), "the server is gone");
+    }
+
+    /// A forked server shows one title, `EXE dns-serve --dir DIR` (see `start_forked`): recognised as a
+    /// server of DIR, not of a directory whose name only begins so.
+    #[test]
+    fn a_forked_servers_title_names_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = fs::canonicalize(dir.path()).unwrap();
+        let lock = open_lock(dir.path()).unwrap();
+        // bash's `exec -a` sets the first argument, spaces and all; the second is `sleep`'s own.
+        let title = format!("/usr/bin/minotaur dns-serve --dir {}", real.display());
+        let mut fake = Command::new("bash")
+            .args(["-c", "exec -a \"$0\" sleep 30"])
+            .arg(&title)
+            .spawn()
+            .unwrap();
+        set_pid(dir.path(), &lock, Some(fake.id())).unwrap();
+        let cmdline = format!("/proc/{}/cmdline", fake.id());
+        for _ in 0..1000 {
+            if fs::read(&cmdline).is_ok_and(|c| c.starts_with(title.as_bytes())) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let named = serving(dir.path());
+        let longer = PathBuf::from(format!("{}x", real.display()));
+        fs::create_dir(&longer).unwrap();
+        let other_lock = open_lock(&longer).unwrap();
+        set_pid(&longer, &other_lock, Some(fake.id())).unwrap();
+        let named_longer = serving(&longer);
+        fake.kill().unwrap();
+        fake.wait().unwrap();
+        fs::remove_dir_all(&longer).unwrap();
+        assert!(named, "a forked server of this directory");
+        assert!(!named_longer, "a directory whose name only begins so");
     }
 
     #[test]
