@@ -51,6 +51,8 @@ fn try_update(ctx: &Context, id: &ContainerId) -> Result<Option<Container>, Engi
 pub(crate) struct Early {
     starting: minotaur_dns::Starting,
     networks: Vec<Network>,
+    /// The configuration as the early start left it (written, or found so).
+    config: Option<minotaur_dns::Config>,
 }
 
 impl Early {
@@ -62,7 +64,7 @@ impl Early {
 
 /// Starts the resolver for container `id` before it runs, without waiting for it to serve: the
 /// container's networks count as having a running container already. The supervisor calls this before
-/// it makes the container, so that the resolver's start (an exec of this binary, its sockets bound)
+/// it makes the container, so that the resolver's start (a fork of this process, its sockets bound)
 /// overlaps the runtime's instead of following it; [`started`], once the container is recorded running,
 /// then finds the configuration written and the server there. Gives back the server it started, if it
 /// started one. Should the container not come to run, [`update`] lets the resolver go again.
@@ -73,10 +75,11 @@ pub(crate) fn start_early(ctx: &Context, id: &ContainerId) -> Option<Early> {
         return None;
     }
     match read(ctx, id).and_then(|seen| {
-        let starting = write_and_tell(ctx, id, &seen, true)?;
+        let (starting, config) = write_and_tell(ctx, id, &seen, true)?;
         Ok(starting.map(|starting| Early {
             starting,
             networks: seen.networks,
+            config,
         }))
     }) {
         Ok(early) => early,
@@ -95,12 +98,22 @@ pub(crate) fn start_early(ctx: &Context, id: &ContainerId) -> Option<Early> {
 /// `network connect` meanwhile writes its own. A container whose records depend on more than its
 /// endpoints (ready names, cluster IPs) gets the whole [`update`]. Warns as [`update`] does.
 pub(crate) fn started(ctx: &Context, c: &Container, early: Early) {
-    if let Err(e) = early.starting.wait() {
-        log::debug!("dns: early start: {}", crate::error_chain(&e));
+    let ready = early.starting.wait();
+    if let Err(e) = &ready {
+        log::debug!("dns: early start: {}", crate::error_chain(e));
     }
     let h = &c.config.host;
     if !h.ready_names.is_empty() || !h.service_ports.is_empty() {
         let _ = update(ctx, &c.id);
+        return;
+    }
+    // The server serves and the configuration is still the one the early start left: no writer came
+    // between (one that did not count this container would have written other listeners), so the
+    // store need not be read again.
+    if ready.is_ok()
+        && early.config.is_some()
+        && minotaur_dns::read_config(&dir(ctx)).ok() == early.config
+    {
         return;
     }
     let checked = ctx
@@ -178,19 +191,19 @@ fn update_records(
     early: bool,
 ) -> Result<(Option<Container>, Option<minotaur_dns::Starting>), EngineError> {
     let seen = read(ctx, id)?;
-    let starting = write_and_tell(ctx, id, &seen, early)?;
+    let (starting, _) = write_and_tell(ctx, id, &seen, early)?;
     Ok((seen.found, starting))
 }
 
 /// Writes container `id`'s record file from what was `seen`, and the listeners; then tells the
 /// resolver. With `early`, the container's own networks count as in use and a server started is given
-/// back rather than waited for.
+/// back rather than waited for. Gives back that server and the configuration as it left it.
 fn write_and_tell(
     ctx: &Context,
     id: &ContainerId,
     seen: &Seen,
     early: bool,
-) -> Result<Option<minotaur_dns::Starting>, EngineError> {
+) -> Result<Told, EngineError> {
     let cluster = seen
         .found
         .as_ref()
@@ -225,7 +238,7 @@ pub(crate) fn update_cni(ctx: &Context, key: &str, entries: &[minotaur_dns::Entr
                 .map(Network::from_row)
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(EngineError::from)?;
-            sync(ctx, &networks, &in_use, key, entries, &[])
+            sync(ctx, &networks, &in_use, key, entries, &[]).map(drop)
         });
     if let Err(e) = done {
         log::warn!(
@@ -246,11 +259,11 @@ fn sync(
     key: &str,
     entries: &[minotaur_dns::Entry],
     about_to_run: &[&str],
-) -> Result<Option<minotaur_dns::Starting>, EngineError> {
+) -> Result<Told, EngineError> {
     let dir = dir(ctx);
     let listeners = listeners(networks, in_use, about_to_run);
     if listeners.is_empty() && !dir.exists() {
-        return Ok(None);
+        return Ok((None, None));
     }
     // Both make the directory when it is missing.
     minotaur_dns::write_records(&dir, key, entries).map_err(NetworkError::from)?;
@@ -298,13 +311,17 @@ fn listeners(
     listeners
 }
 
+/// A server started and not waited for ([`start_early`]), and the configuration as the telling left it
+/// (`None`: no resolver directory, nothing told).
+type Told = (Option<minotaur_dns::Starting>, Option<minotaur_dns::Config>);
+
 /// Writes the configuration when its `listeners` changed, and tells the resolver: signalled to reload
 /// it, or started when none runs (with `nowait`, given back rather than waited for).
 fn tell(
     ctx: &Context,
     listeners: Vec<minotaur_dns::Listener>,
     nowait: bool,
-) -> Result<Option<minotaur_dns::Starting>, EngineError> {
+) -> Result<Told, EngineError> {
     let dir = dir(ctx);
     let config = minotaur_dns::Config {
         listeners,
@@ -331,7 +348,7 @@ fn tell(
     }
     .map_err(NetworkError::from)?;
     log::debug!("dns: resolver told");
-    Ok(starting)
+    Ok((starting, Some(config)))
 }
 
 /// The path of container `id`'s record file.
