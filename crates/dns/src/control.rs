@@ -302,55 +302,17 @@ fn notify_with(dir: &Path, launch: Launch<'_>, signal: bool) -> Result<Option<St
 /// argument and environment arrays, the descriptors' flags (close_range(2), fcntl(2)), dup2(2), execve(2);
 /// an exec that fails is written to the ready pipe, where [`Starting::wait`] reads it.
 fn start(dir: &Path, exe: &Path, lock: File) -> Result<Starting, DnsError> {
-    use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt;
-    let spawn_error = |e: io::Error| DnsError::Spawn(exe.to_owned(), e);
-    let c_string = |b: &[u8]| {
-        CString::new(b).map_err(|_| spawn_error(io::Error::from_raw_os_error(libc::EINVAL)))
-    };
-    let (ready_rx, ready_tx) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| spawn_error(e.into()))?;
-    let null = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/null")
-        .map_err(spawn_error)?;
-    let path = c_string(exe.as_os_str().as_bytes())?;
-    let ready_fd = raw(&ready_tx).to_string();
-    let lock_fd = raw(&lock).to_string();
-    let argv = [
-        exe.as_os_str().as_bytes(),
-        b"dns-serve",
-        b"--dir",
-        dir.as_os_str().as_bytes(),
-        b"--ready-fd",
-        ready_fd.as_bytes(),
-        b"--lock-fd",
-        lock_fd.as_bytes(),
-        b"--detach",
-    ]
-    .into_iter()
-    .map(c_string)
-    .collect::<Result<Vec<_>, _>>()?;
-    let envp = std::env::vars_os()
-        .map(|(k, v)| {
-            let mut kv = k.as_bytes().to_vec();
-            kv.push(b'=');
-            kv.extend_from_slice(v.as_bytes());
-            c_string(&kv)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let args = minotaur_sys::ExecArgs::new(argv, envp);
+    let Exec {
+        ready_rx,
+        ready_tx,
+        null,
+        path,
+        args,
+    } = Exec::prepare(dir, exe, &lock, true)?;
     let keep = [ready_tx.as_fd(), lock.as_fd()];
     let mut child = || -> i32 {
         let ready = minotaur_sys::cloexec_from(3).is_ok()
-            && keep.iter().all(|fd| {
-                nix::fcntl::fcntl(
-                    fd,
-                    nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
-                )
-                .is_ok()
-            })
+            && keep.iter().all(|fd| inherit(*fd).is_ok())
             && nix::unistd::dup2_stdin(&null).is_ok()
             && nix::unistd::dup2_stdout(&null).is_ok()
             && nix::unistd::dup2_stderr(&null).is_ok();
@@ -360,8 +322,8 @@ fn start(dir: &Path, exe: &Path, lock: File) -> Result<Starting, DnsError> {
         let _ = nix::unistd::write(&ready_tx, b"error: cannot execute the resolver\n");
         127
     };
-    let (starter, _pidfd) =
-        minotaur_sys::clone_vfork(&mut child).map_err(|e| spawn_error(e.into()))?;
+    let (starter, _pidfd) = minotaur_sys::clone_vfork(&mut child)
+        .map_err(|e| DnsError::Spawn(exe.to_owned(), e.into()))?;
     drop(ready_tx);
     // Our copy of the lock goes; the server's copy (the same open file description) keeps it held.
     drop(lock);
@@ -370,6 +332,73 @@ fn start(dir: &Path, exe: &Path, lock: File) -> Result<Starting, DnsError> {
         ready: ready_rx,
         starter,
     })
+}
+
+/// What a server's start prepares before its fork or clone: the ready pipe, /dev/null for the standard
+/// streams, and the exec of `EXE dns-serve --dir DIR --ready-fd N --lock-fd M [--detach]`.
+struct Exec {
+    ready_rx: OwnedFd,
+    ready_tx: OwnedFd,
+    null: File,
+    path: std::ffi::CString,
+    args: minotaur_sys::ExecArgs,
+}
+
+impl Exec {
+    fn prepare(dir: &Path, exe: &Path, lock: &File, detach: bool) -> Result<Exec, DnsError> {
+        use std::ffi::CString;
+        use std::os::unix::ffi::OsStrExt;
+        let spawn_error = |e: io::Error| DnsError::Spawn(exe.to_owned(), e);
+        let c_string = |b: &[u8]| {
+            CString::new(b).map_err(|_| spawn_error(io::Error::from_raw_os_error(libc::EINVAL)))
+        };
+        let (ready_rx, ready_tx) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| spawn_error(e.into()))?;
+        let null = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/null")
+            .map_err(spawn_error)?;
+        let ready_fd = raw(&ready_tx).to_string();
+        let lock_fd = raw(lock).to_string();
+        let argv = [
+            exe.as_os_str().as_bytes(),
+            b"dns-serve",
+            b"--dir",
+            dir.as_os_str().as_bytes(),
+            b"--ready-fd",
+            ready_fd.as_bytes(),
+            b"--lock-fd",
+            lock_fd.as_bytes(),
+        ]
+        .into_iter()
+        .chain(detach.then_some(&b"--detach"[..]))
+        .map(c_string)
+        .collect::<Result<Vec<_>, _>>()?;
+        let envp = std::env::vars_os()
+            .map(|(k, v)| {
+                let mut kv = k.as_bytes().to_vec();
+                kv.push(b'=');
+                kv.extend_from_slice(v.as_bytes());
+                c_string(&kv)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Exec {
+            ready_rx,
+            ready_tx,
+            null,
+            path: argv[0].clone(),
+            args: minotaur_sys::ExecArgs::new(argv, envp),
+        })
+    }
+}
+
+/// Clears close-on-exec on `fd`, for a descriptor an exec'd server inherits.
+fn inherit(fd: BorrowedFd<'_>) -> nix::Result<libc::c_int> {
+    nix::fcntl::fcntl(
+        fd,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+    )
 }
 
 /// Starts a server as a fork of this process that serves without an exec: no program loaded, linked and
@@ -387,45 +416,23 @@ fn start(dir: &Path, exe: &Path, lock: File) -> Result<Starting, DnsError> {
 /// page it writes while the server shares it (about 0.3 ms per bridged `run`, docs/speed/bridge.md), which
 /// is less than the exec it spares.
 fn start_forked(dir: &Path, exe: &Path, lock: File) -> Result<Starting, DnsError> {
-    use std::ffi::CString;
     use std::os::unix::ffi::OsStrExt;
-    let spawn_error = |e: io::Error| DnsError::Spawn(exe.to_owned(), e);
-    let (ready_rx, ready_tx) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| spawn_error(e.into()))?;
-    let null = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/null")
-        .map_err(spawn_error)?;
-    let exe_bytes = exe.as_os_str().as_bytes();
-    let dir_bytes = dir.as_os_str().as_bytes();
-    // The exec of the fallback, prepared before the fork like everything the child uses.
-    let ready_fd = raw(&ready_tx).to_string();
-    let lock_fd = raw(&lock).to_string();
-    let fallback = [
-        exe_bytes,
+    // The exec of the fallback is prepared before the fork like everything the child uses.
+    let Exec {
+        ready_rx,
+        ready_tx,
+        null,
+        path,
+        args,
+    } = Exec::prepare(dir, exe, &lock, false)?;
+    let title = [
+        exe.as_os_str().as_bytes(),
         b"dns-serve",
         b"--dir",
-        dir_bytes,
-        b"--ready-fd",
-        ready_fd.as_bytes(),
-        b"--lock-fd",
-        lock_fd.as_bytes(),
+        dir.as_os_str().as_bytes(),
     ]
-    .into_iter()
-    .map(|b| CString::new(b).map_err(|_| spawn_error(io::Error::from_raw_os_error(libc::EINVAL))))
-    .collect::<Result<Vec<_>, _>>()?;
-    let path = fallback[0].clone();
-    let envp = std::env::vars_os()
-        .filter_map(|(k, v)| {
-            let mut kv = k.as_bytes().to_vec();
-            kv.push(b'=');
-            kv.extend_from_slice(v.as_bytes());
-            CString::new(kv).ok()
-        })
-        .collect();
-    let fallback = minotaur_sys::ExecArgs::new(fallback, envp);
-    match minotaur_sys::fork().map_err(|e| spawn_error(e.into()))? {
+    .join(&b' ');
+    match minotaur_sys::fork().map_err(|e| DnsError::Spawn(exe.to_owned(), e.into()))? {
         minotaur_sys::ForkResult::Parent { child } => {
             drop(ready_tx);
             // Our copy of the lock goes; the server's copy (the same open file description) keeps it held.
@@ -448,16 +455,9 @@ fn start_forked(dir: &Path, exe: &Path, lock: File) -> Result<Starting, DnsError
                 let _ = nix::unistd::write(&ready_tx, b"error: cannot start the resolver\n");
                 minotaur_sys::exit_now(127);
             }
-            let title = [exe_bytes, b"dns-serve", b"--dir", dir_bytes].join(&b' ');
             if minotaur_sys::set_cmdline(&title).is_err() {
-                let inherit = |fd: BorrowedFd<'_>| {
-                    nix::fcntl::fcntl(
-                        fd,
-                        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
-                    )
-                };
                 if inherit(ready_tx.as_fd()).is_ok() && inherit(lock.as_fd()).is_ok() {
-                    fallback.execve(&path);
+                    args.execve(&path);
                 }
                 let _ = nix::unistd::write(&ready_tx, b"error: cannot execute the resolver\n");
                 minotaur_sys::exit_now(127);
