@@ -32,14 +32,16 @@ mod config;
 mod control;
 mod error;
 mod forward;
+mod launch;
 mod server;
 
 pub use answer::{answer, Outcome, Zone, TTL};
 pub use config::{Config, Entry, Listener, Record};
 pub use control::{
-    adopt_fd, detach, ensure_running, notify, notify_nowait, read_config, read_records, serving,
-    write_config, write_records, Launch, Starting, CONFIG_FILE, LOCK_FILE, RECORDS_DIR,
+    adopt_fd, detach, read_config, read_records, serving, write_config, write_records, CONFIG_FILE,
+    LOCK_FILE, RECORDS_DIR,
 };
 pub use error::DnsError;
 pub use forward::host_upstreams;
+pub use launch::{ensure_running, notify, notify_nowait, Launch, Starting};
 pub use server::{serve, serve_locked};

@@ -52,7 +52,7 @@ pub fn serve(dir: &Path, port: u16, ready: Option<OwnedFd>) -> Result<(), DnsErr
 }
 
 /// [`serve`] with the lock already taken by the process that started this one (`--lock-fd`, see
-/// [`crate::control::notify`]): the same open file description, so the lock is never free in between.
+/// [`crate::notify`]): the same open file description, so the lock is never free in between.
 pub fn serve_locked(
     dir: &Path,
     port: u16,
