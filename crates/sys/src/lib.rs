@@ -563,6 +563,9 @@ pub fn single_threaded() -> bool {
 /// their end, which the kernel takes for a title that runs on into the environment's area, shown up to
 /// its first NUL; a shorter one is shown followed by empty arguments. `E2BIG` when the two areas together
 /// are too short for it.
+///
+/// The caller must be single-threaded (a forked child, as with [`fork`]): no other thread may read the
+/// environment while it is moved.
 pub fn set_cmdline(title: &[u8]) -> Result<(), Errno> {
     extern "C" {
         static mut environ: *const *const libc::c_char;
