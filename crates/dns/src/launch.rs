@@ -130,36 +130,23 @@ fn notify_with(dir: &Path, launch: Launch<'_>, signal: bool) -> Result<Option<St
 /// argument and environment arrays, the descriptors' flags (close_range(2), fcntl(2)), dup2(2), execve(2);
 /// an exec that fails is written to the ready pipe, where [`Starting::wait`] reads it.
 fn start(dir: &Path, exe: &Path, lock: File) -> Result<Starting, DnsError> {
-    let Exec {
-        ready_rx,
-        ready_tx,
-        null,
-        path,
-        args,
-    } = Exec::prepare(dir, exe, &lock, true)?;
-    let keep = [ready_tx.as_fd(), lock.as_fd()];
+    let exec = Exec::prepare(dir, exe, &lock, true)?;
+    let keep = [exec.ready_tx.as_fd(), lock.as_fd()];
     let mut child = || -> i32 {
         let ready = minotaur_sys::cloexec_from(3).is_ok()
             && keep.iter().all(|fd| inherit(*fd).is_ok())
-            && nix::unistd::dup2_stdin(&null).is_ok()
-            && nix::unistd::dup2_stdout(&null).is_ok()
-            && nix::unistd::dup2_stderr(&null).is_ok();
+            && nix::unistd::dup2_stdin(&exec.null).is_ok()
+            && nix::unistd::dup2_stdout(&exec.null).is_ok()
+            && nix::unistd::dup2_stderr(&exec.null).is_ok();
         if ready {
-            args.execve(&path);
+            exec.args.execve(&exec.path);
         }
-        let _ = nix::unistd::write(&ready_tx, b"error: cannot execute the resolver\n");
+        let _ = nix::unistd::write(&exec.ready_tx, b"error: cannot execute the resolver\n");
         127
     };
     let (starter, _pidfd) = minotaur_sys::clone_vfork(&mut child)
         .map_err(|e| DnsError::Spawn(exe.to_owned(), e.into()))?;
-    drop(ready_tx);
-    // Our copy of the lock goes; the server's copy (the same open file description) keeps it held.
-    drop(lock);
-    Ok(Starting {
-        dir: dir.to_owned(),
-        ready: ready_rx,
-        starter,
-    })
+    Ok(exec.started(dir, lock, starter))
 }
 
 /// What a server's start prepares before its fork or clone: the ready pipe, /dev/null for the standard
@@ -203,14 +190,7 @@ impl Exec {
         .chain(detach.then_some(&b"--detach"[..]))
         .map(c_string)
         .collect::<Result<Vec<_>, _>>()?;
-        let envp = std::env::vars_os()
-            .map(|(k, v)| {
-                let mut kv = k.as_bytes().to_vec();
-                kv.push(b'=');
-                kv.extend_from_slice(v.as_bytes());
-                c_string(&kv)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let envp = minotaur_sys::environment();
         Ok(Exec {
             ready_rx,
             ready_tx,
@@ -218,6 +198,17 @@ impl Exec {
             path: argv[0].clone(),
             args: minotaur_sys::ExecArgs::new(argv, envp),
         })
+    }
+
+    /// The starter's side once the child (`starter`) exists: its copies of the pipe's write end and of
+    /// the lock go (the server's copy, the same open file description, keeps the lock held).
+    fn started(self, dir: &Path, lock: File, starter: Pid) -> Starting {
+        drop(lock);
+        Starting {
+            dir: dir.to_owned(),
+            ready: self.ready_rx,
+            starter,
+        }
     }
 }
 
@@ -246,13 +237,7 @@ fn inherit(fd: BorrowedFd<'_>) -> nix::Result<libc::c_int> {
 fn start_forked(dir: &Path, exe: &Path, lock: File) -> Result<Starting, DnsError> {
     use std::os::unix::ffi::OsStrExt;
     // The exec of the fallback is prepared before the fork like everything the child uses.
-    let Exec {
-        ready_rx,
-        ready_tx,
-        null,
-        path,
-        args,
-    } = Exec::prepare(dir, exe, &lock, false)?;
+    let exec = Exec::prepare(dir, exe, &lock, false)?;
     let title = [
         exe.as_os_str().as_bytes(),
         b"dns-serve",
@@ -261,17 +246,15 @@ fn start_forked(dir: &Path, exe: &Path, lock: File) -> Result<Starting, DnsError
     ]
     .join(&b' ');
     match minotaur_sys::fork().map_err(|e| DnsError::Spawn(exe.to_owned(), e.into()))? {
-        minotaur_sys::ForkResult::Parent { child } => {
-            drop(ready_tx);
-            // Our copy of the lock goes; the server's copy (the same open file description) keeps it held.
-            drop(lock);
-            Ok(Starting {
-                dir: dir.to_owned(),
-                ready: ready_rx,
-                starter: child,
-            })
-        }
+        minotaur_sys::ForkResult::Parent { child } => Ok(exec.started(dir, lock, child)),
         minotaur_sys::ForkResult::Child => {
+            let Exec {
+                ready_rx,
+                ready_tx,
+                null,
+                path,
+                args,
+            } = exec;
             drop(ready_rx);
             let ready = nix::unistd::dup2_stdin(&null).is_ok()
                 && nix::unistd::dup2_stdout(&null).is_ok()

@@ -556,6 +556,20 @@ pub fn single_threaded() -> bool {
         .is_some_and(|n| n == "1")
 }
 
+/// This process's environment as `NAME=VALUE` C strings, for an exec's `envp` (see [`ExecArgs`]) or a
+/// copy of `environ`. (An environment string cannot hold a NUL: each came from one.)
+pub fn environment() -> Vec<std::ffi::CString> {
+    use std::os::unix::ffi::OsStrExt;
+    std::env::vars_os()
+        .filter_map(|(k, v)| {
+            let mut kv = k.as_bytes().to_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            std::ffi::CString::new(kv).ok()
+        })
+        .collect()
+}
+
 /// Makes `/proc/self/cmdline` (what `ps` shows, and what other processes may check a PID against) read
 /// `title`, for a forked process that serves without an exec, as setproctitle(3) does: the title is
 /// written over the argument and environment strings the process started with (the environment is
@@ -595,15 +609,7 @@ pub fn set_cmdline(title: &[u8]) -> Result<(), Errno> {
         return Err(Errno::E2BIG);
     }
     // The environment, copied before its strings are overwritten (leaked: it lives as long as the process).
-    let copies: Vec<std::ffi::CString> = std::env::vars_os()
-        .filter_map(|(k, v)| {
-            use std::os::unix::ffi::OsStrExt;
-            let mut kv = k.as_bytes().to_vec();
-            kv.push(b'=');
-            kv.extend_from_slice(v.as_bytes());
-            std::ffi::CString::new(kv).ok()
-        })
-        .collect();
+    let copies = environment();
     let mut pointers: Vec<*const libc::c_char> = copies.iter().map(|c| c.as_ptr()).collect();
     pointers.push(std::ptr::null());
     std::mem::forget(copies);
