@@ -120,3 +120,42 @@ fn dns_serve_reads_its_records_without_inotify() {
     assert!(out.status.success(), "{err}");
     assert!(err.contains("no inotify left"), "{err}");
 }
+
+/// A server handed its listeners' sockets (`--listen-fds UDP:TCP`, as the engine's holder of the
+/// listeners starts one through an exec) answers the query that came before it existed, waiting in the
+/// UDP socket, and serves TCP on the handed listener; it binds nothing itself.
+#[test]
+fn dns_serve_answers_on_handed_sockets_what_came_before_it() {
+    let Some(h) = host() else { return };
+    let web = r#"{"names":["web"],"addresses":["10.89.0.2"]}"#;
+    let config = config(web).replace("127.0.0.10", "127.0.0.12");
+    h.sh_ok(&format!(
+        "mkdir -p /run/dns3 && printf '%s' '{config}' > /run/dns3/config.json"
+    ));
+    // Python binds both sockets, sends the first query meanwhile (dig, in the background), then becomes
+    // the server with the sockets inherited.
+    let script = r#"
+import os, socket, subprocess, sys, time
+udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); udp.bind(("127.0.0.12", 53))
+tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM); tcp.bind(("127.0.0.12", 53)); tcp.listen(16)
+subprocess.Popen("dig +time=10 +tries=1 +short @127.0.0.12 web > /run/dns3/early.tmp; mv /run/dns3/early.tmp /run/dns3/early", shell=True)
+time.sleep(0.5)
+fds = (udp.fileno(), tcp.fileno())
+for fd in fds: os.set_inheritable(fd, True)
+os.execv(sys.argv[1], [sys.argv[1], "dns-serve", "--dir", "/run/dns3", "--listen-fds", "%d:%d" % fds])
+"#;
+    let mut server = h
+        .command("python3")
+        .args(["-c", script, env!("CARGO_BIN_EXE_minotaur")])
+        .spawn()
+        .unwrap();
+    wait_until("the early query's answer", || {
+        Ok(h.sh_ok("cat /run/dns3/early 2>/dev/null || true").trim() == "10.89.0.2")
+    })
+    .unwrap();
+    let tcp = h.sh_ok("dig +tcp +time=1 +tries=1 +short @127.0.0.12 web");
+    assert_eq!(tcp.trim(), "10.89.0.2");
+    h.sh_ok(r#"printf '{"listeners":[],"upstreams":[]}' > /run/dns3/config.json && kill -HUP $(cat /run/dns3/lock)"#);
+    let status = server.wait().unwrap();
+    assert!(status.success(), "{status}");
+}

@@ -1,6 +1,7 @@
 //! "With no container running, nothing of minotaur runs": the resolver (`minotaur dns-serve`) exits when
 //! the last running container of any network stops, though stopped containers remain on their networks,
-//! and the next start brings it back.
+//! and the next start brings it back once a name is asked. Until then the first container's supervisor
+//! holds its listeners (see `minotaur_dns::Dormant`): a container that asks no name costs no resolver.
 
 mod common;
 
@@ -16,6 +17,24 @@ fn resolvers(h: &TestHost) -> String {
     )
     .trim()
     .to_owned()
+}
+
+/// `run -d --name NAME --network NETWORK host sleep 1000`.
+fn run_on(h: &TestHost, name: &str, network: &str) {
+    ok(
+        h,
+        &[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            network,
+            "host",
+            "sleep",
+            "1000",
+        ],
+    );
 }
 
 fn wait_resolver(h: &TestHost, running: bool) {
@@ -65,48 +84,9 @@ fn resolver_exits_when_no_container_runs_and_comes_back_with_the_next_start() {
     assert_ne!(status(&h, &["start", "bad"]), 0, "bad started");
     wait_resolver(&h, false);
 
-    ok(
-        &h,
-        &[
-            "run",
-            "-d",
-            "--name",
-            "a",
-            "--network",
-            "n1",
-            "host",
-            "sleep",
-            "1000",
-        ],
-    );
-    ok(
-        &h,
-        &[
-            "run",
-            "-d",
-            "--name",
-            "c",
-            "--network",
-            "n1",
-            "host",
-            "sleep",
-            "1000",
-        ],
-    );
-    ok(
-        &h,
-        &[
-            "run",
-            "-d",
-            "--name",
-            "b",
-            "--network",
-            "n2",
-            "host",
-            "sleep",
-            "1000",
-        ],
-    );
+    run_on(&h, "a", "n1");
+    run_on(&h, "c", "n1");
+    run_on(&h, "b", "n2");
     wait_resolver(&h, true);
     // Names resolve while they run.
     ok(&h, &["exec", "a", "getent", "hosts", "c"]);
@@ -120,10 +100,10 @@ fn resolver_exits_when_no_container_runs_and_comes_back_with_the_next_start() {
     ok(&h, &["kill", "b"]);
     wait_resolver(&h, false);
 
-    // The next start brings it back, and names resolve again.
+    // The next start brings it back once a name is asked, and names resolve again.
     ok(&h, &["start", "a", "c"]);
-    wait_resolver(&h, true);
     ok(&h, &["exec", "a", "getent", "hosts", "c"]);
+    assert_ne!(resolvers(&h), "", "no resolver answered");
     ok(&h, &["rm", "-f", "a", "b", "c", "idle", "bad"]);
     wait_resolver(&h, false);
 }
@@ -136,6 +116,8 @@ fn resolver_exits_when_no_container_runs_and_comes_back_with_the_next_start() {
 fn a_forked_resolver_shows_its_command_line_and_keeps_none_of_its_starters_descriptors() {
     let Some(h) = host() else { return };
     ok(&h, &["run", "-d", "--name", "a", "host", "sleep", "1000"]);
+    // Started by the first query.
+    ok(&h, &["exec", "a", "getent", "hosts", "a"]);
     wait_resolver(&h, true);
     let pid = resolvers(&h);
     let cmdline = h.sh_ok(&format!("tr '\\0' ' ' < /proc/{pid}/cmdline"));
@@ -166,6 +148,50 @@ fn a_forked_resolver_shows_its_command_line_and_keeps_none_of_its_starters_descr
     }
     // Its names resolve (the fork serves), and it goes with the last container.
     ok(&h, &["run", "--rm", "host", "getent", "hosts", "a"]);
+    assert_eq!(resolvers(&h), pid, "another resolver");
     ok(&h, &["rm", "-f", "a"]);
+    wait_resolver(&h, false);
+}
+
+/// A container that asks no name starts no resolver: its supervisor binds the listeners and holds the
+/// lock (the lock file says `PID dormant`). The first query, sent at once by a container whose command is
+/// the lookup, waits in the listener for the server that query starts, and is answered. A holder whose
+/// container goes while another container of the network runs hands the listeners to a server; one that
+/// sees another network get a container (the listeners change) starts the server for it.
+#[test]
+fn a_resolver_starts_when_a_name_is_first_asked() {
+    let Some(h) = host() else { return };
+    ok(&h, &["run", "--rm", "host", "true"]);
+    assert_eq!(
+        resolvers(&h),
+        "",
+        "a resolver for a container that asked nothing"
+    );
+    ok(&h, &["run", "-d", "--name", "a", "host", "sleep", "1000"]);
+    assert_eq!(resolvers(&h), "", "a resolver before any query");
+    let lock = h.sh_ok("cat /run/minotaur/dns/lock");
+    assert!(lock.trim().ends_with(" dormant"), "lock file: {lock:?}");
+    ok(&h, &["run", "--rm", "host", "getent", "hosts", "a"]);
+    wait_resolver(&h, true);
+    ok(&h, &["rm", "-f", "a"]);
+    wait_resolver(&h, false);
+
+    // Held by a's supervisor, handed over when a goes: b still asks.
+    ok(&h, &["run", "-d", "--name", "a", "host", "sleep", "1000"]);
+    ok(&h, &["run", "-d", "--name", "b", "host", "sleep", "1000"]);
+    assert_eq!(resolvers(&h), "", "a resolver before any query");
+    ok(&h, &["rm", "-f", "a"]);
+    wait_resolver(&h, true);
+    ok(&h, &["exec", "b", "getent", "hosts", "b"]);
+    ok(&h, &["rm", "-f", "b"]);
+    wait_resolver(&h, false);
+
+    // Held by a's supervisor; another network's container changes the listeners.
+    ok(&h, &["network", "create", "other"]);
+    ok(&h, &["run", "-d", "--name", "a", "host", "sleep", "1000"]);
+    run_on(&h, "c", "other");
+    wait_resolver(&h, true);
+    ok(&h, &["exec", "c", "getent", "hosts", "c"]);
+    ok(&h, &["rm", "-f", "a", "c"]);
     wait_resolver(&h, false);
 }

@@ -22,6 +22,10 @@
 //!    and signalled (or found the file empty) did so before the release, so its configuration was written
 //!    before that last read.
 //!
+//! A holder that binds the listeners without serving them ([`crate::Dormant`]) is a holder of rule 2 that
+//! never writes a PID: it watches the configuration instead and starts the server when it changes, and
+//! follows rule 3 when it lets the lock go.
+//!
 //! A stale PID (a server killed by SIGKILL leaves its PID; the next writer to take the lock empties the file)
 //! could be read in the moment between a writer taking the lock and emptying the file, so a PID is only
 //! signalled when that process's command line is `... dns-serve --dir DIR`: as arguments (an exec'd
@@ -153,6 +157,11 @@ pub(crate) fn unlock(file: &File) {
 /// Replaces the lock file's content with `pid` (or nothing).
 pub(crate) fn set_pid(dir: &Path, file: &File, pid: Option<u32>) -> Result<(), DnsError> {
     let text = pid.map(|p| format!("{p}\n")).unwrap_or_default();
+    set_text(dir, file, &text)
+}
+
+/// Replaces the lock file's content with `text`.
+pub(crate) fn set_text(dir: &Path, file: &File, text: &str) -> Result<(), DnsError> {
     file.set_len(0)
         .and_then(|()| file.write_all_at(text.as_bytes(), 0))
         .map_err(|e| DnsError::Write(dir.join(LOCK_FILE), e))

@@ -12,8 +12,13 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+use crate::config::Config;
 use crate::control::{detach, open_lock, read_config, server_pid, set_pid, try_lock, unlock};
 use crate::error::DnsError;
+
+/// A listener's sockets, bound by a holder of the lock before any server existed (see
+/// [`crate::Dormant`]), handed to the server it starts: the UDP socket and the TCP listener of one address.
+pub(crate) type Handed = Vec<(std::net::UdpSocket, std::net::TcpListener)>;
 
 /// How long [`notify`] waits for a server it started to report that it serves.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -45,21 +50,9 @@ pub enum Launch<'a> {
     Fork(&'a Path),
 }
 
-/// [`notify`] (with `reload`; without, [`ensure_running`]) that does not wait for a server it starts to
-/// serve: the server is given back, for the caller to [`Starting::wait`] for once it has done something
-/// else meanwhile. The protocol is the same: the started server holds the lock from the moment it exists,
-/// so a writer that comes before it serves signals it or counts on its first read (rule 2).
-pub fn notify_nowait(
-    dir: &Path,
-    launch: Launch<'_>,
-    reload: bool,
-) -> Result<Option<Starting>, DnsError> {
-    notify_with(dir, launch, reload)
-}
-
-/// A server that [`notify_nowait`] started and that may not serve yet.
+/// A server started that may not serve yet.
 #[derive(Debug)]
-pub struct Starting {
+pub(crate) struct Starting {
     dir: std::path::PathBuf,
     ready: OwnedFd,
     /// The process started, which forks the server and exits at once (see [`detach`]).
@@ -70,7 +63,7 @@ impl Starting {
     /// Waits until the server serves (it wrote `ready`), or says why it does not: it failed, or it exited
     /// before it was ready (also what a server does that found no listener in the configuration, which a
     /// later writer may have emptied meanwhile).
-    pub fn wait(self) -> Result<(), DnsError> {
+    pub(crate) fn wait(self) -> Result<(), DnsError> {
         let Starting {
             dir,
             ready,
@@ -85,14 +78,25 @@ impl Starting {
 
 fn notify_with(dir: &Path, launch: Launch<'_>, signal: bool) -> Result<Option<Starting>, DnsError> {
     let dir = fs::canonicalize(dir).map_err(|e| DnsError::Read(dir.to_owned(), e))?;
+    match take(&dir, signal)? {
+        Some((lock, _)) => start_with(&dir, launch, lock, Vec::new()).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Rule 1 of the protocol up to a server's start: the lock held by someone else is told (with `signal`)
+/// and `None` given back, as when the configuration names no listener; else the lock, taken with its PID
+/// file emptied, and the configuration read after that: its listeners are the caller's to serve.
+pub(crate) fn take(dir: &Path, signal: bool) -> Result<Option<(File, Config)>, DnsError> {
     loop {
-        let lock = open_lock(&dir)?;
-        if !try_lock(&dir, &lock)? {
+        let lock = open_lock(dir)?;
+        if !try_lock(dir, &lock)? {
             if !signal {
                 return Ok(None);
             }
-            let Some(pid) = server_pid(&dir) else {
-                // Rule 2: the holder has yet to write its PID and read the configuration.
+            let Some(pid) = server_pid(dir) else {
+                // Rule 2: the holder has yet to write its PID and read the configuration, or keeps the
+                // listeners bound without a server (see `Dormant`), which a new configuration wakes.
                 return Ok(None);
             };
             match kill(pid, Signal::SIGHUP) {
@@ -102,26 +106,37 @@ fn notify_with(dir: &Path, launch: Launch<'_>, signal: bool) -> Result<Option<St
                 Err(e) => return Err(DnsError::Signal(pid.as_raw(), e)),
             }
         }
-        set_pid(&dir, &lock, None)?;
-        if !read_config(&dir)?.listeners.is_empty() {
-            return match launch {
-                Launch::Fork(exe) if minotaur_sys::single_threaded() => {
-                    start_forked(&dir, exe, lock)
-                }
-                Launch::Fork(exe) | Launch::Exec(exe) => start(&dir, exe, lock),
-            }
-            .map(Some);
+        set_pid(dir, &lock, None)?;
+        let config = read_config(dir)?;
+        if !config.listeners.is_empty() {
+            return Ok(Some((lock, config)));
         }
         unlock(&lock);
         drop(lock);
-        if read_config(&dir)?.listeners.is_empty() {
+        if read_config(dir)?.listeners.is_empty() {
             return Ok(None);
         }
     }
 }
 
-/// Starts `exe dns-serve --dir DIR --ready-fd N --lock-fd M --detach`, which inherits `lock` (held) and the
-/// write end of the ready pipe, and nothing else besides standard streams on /dev/null.
+/// Starts a server as `launch` says, holding `lock` and serving the `handed` sockets (see [`Launch`]).
+pub(crate) fn start_with(
+    dir: &Path,
+    launch: Launch<'_>,
+    lock: File,
+    handed: Handed,
+) -> Result<Starting, DnsError> {
+    match launch {
+        Launch::Fork(exe) if minotaur_sys::single_threaded() => {
+            start_forked(dir, exe, lock, handed)
+        }
+        Launch::Fork(exe) | Launch::Exec(exe) => start(dir, exe, lock, handed),
+    }
+}
+
+/// Starts `exe dns-serve --dir DIR --ready-fd N --lock-fd M [--listen-fds U:T]... --detach`, which inherits
+/// `lock` (held), the write end of the ready pipe and the `handed` sockets, and nothing else besides
+/// standard streams on /dev/null.
 ///
 /// The child is made with [`minotaur_sys::clone_vfork`], not forked: a fork copies the caller's page tables
 /// (a supervisor's, or a CLI's with the whole 30 MB binary mapped) and leaves the caller a copy-on-write
@@ -129,9 +144,12 @@ fn notify_with(dir: &Path, launch: Launch<'_>, signal: bool) -> Result<Option<St
 /// (`Command::spawn` does, to report an exec that failed). The child runs only what is prepared here: the
 /// argument and environment arrays, the descriptors' flags (close_range(2), fcntl(2)), dup2(2), execve(2);
 /// an exec that fails is written to the ready pipe, where [`Starting::wait`] reads it.
-fn start(dir: &Path, exe: &Path, lock: File) -> Result<Starting, DnsError> {
-    let exec = Exec::prepare(dir, exe, &lock, true)?;
-    let keep = [exec.ready_tx.as_fd(), lock.as_fd()];
+fn start(dir: &Path, exe: &Path, lock: File, handed: Handed) -> Result<Starting, DnsError> {
+    let exec = Exec::prepare(dir, exe, &lock, &handed, true)?;
+    let keep: Vec<BorrowedFd<'_>> = [exec.ready_tx.as_fd(), lock.as_fd()]
+        .into_iter()
+        .chain(handed.iter().flat_map(|(u, t)| [u.as_fd(), t.as_fd()]))
+        .collect();
     let mut child = || -> i32 {
         let ready = minotaur_sys::cloexec_from(3).is_ok()
             && keep.iter().all(|fd| inherit(*fd).is_ok())
@@ -146,11 +164,14 @@ fn start(dir: &Path, exe: &Path, lock: File) -> Result<Starting, DnsError> {
     };
     let (starter, _pidfd) = minotaur_sys::clone_vfork(&mut child)
         .map_err(|e| DnsError::Spawn(exe.to_owned(), e.into()))?;
+    // The server has its own copies now.
+    drop(handed);
     Ok(exec.started(dir, lock, starter))
 }
 
 /// What a server's start prepares before its fork or clone: the ready pipe, /dev/null for the standard
-/// streams, and the exec of `EXE dns-serve --dir DIR --ready-fd N --lock-fd M [--detach]`.
+/// streams, and the exec of `EXE dns-serve --dir DIR --ready-fd N --lock-fd M [--listen-fds U:T]...
+/// [--detach]`.
 struct Exec {
     ready_rx: OwnedFd,
     ready_tx: OwnedFd,
@@ -160,7 +181,13 @@ struct Exec {
 }
 
 impl Exec {
-    fn prepare(dir: &Path, exe: &Path, lock: &File, detach: bool) -> Result<Exec, DnsError> {
+    fn prepare(
+        dir: &Path,
+        exe: &Path,
+        lock: &File,
+        handed: &Handed,
+        detach: bool,
+    ) -> Result<Exec, DnsError> {
         use std::ffi::CString;
         use std::os::unix::ffi::OsStrExt;
         let spawn_error = |e: io::Error| DnsError::Spawn(exe.to_owned(), e);
@@ -176,6 +203,10 @@ impl Exec {
             .map_err(spawn_error)?;
         let ready_fd = raw(&ready_tx).to_string();
         let lock_fd = raw(lock).to_string();
+        let listen: Vec<String> = handed
+            .iter()
+            .map(|(u, t)| format!("{}:{}", raw(u), raw(t)))
+            .collect();
         let argv = [
             exe.as_os_str().as_bytes(),
             b"dns-serve",
@@ -187,6 +218,11 @@ impl Exec {
             lock_fd.as_bytes(),
         ]
         .into_iter()
+        .chain(
+            listen
+                .iter()
+                .flat_map(|l| [&b"--listen-fds"[..], l.as_bytes()]),
+        )
         .chain(detach.then_some(&b"--detach"[..]))
         .map(c_string)
         .collect::<Result<Vec<_>, _>>()?;
@@ -234,10 +270,10 @@ fn inherit(fd: BorrowedFd<'_>) -> nix::Result<libc::c_int> {
 /// The fork is not free: the caller takes a copy-on-write fault, on a VM with a TLB shootdown, for each
 /// page it writes while the server shares it (about 0.3 ms per bridged `run`, docs/speed/bridge.md), which
 /// is less than the exec it spares.
-fn start_forked(dir: &Path, exe: &Path, lock: File) -> Result<Starting, DnsError> {
+fn start_forked(dir: &Path, exe: &Path, lock: File, handed: Handed) -> Result<Starting, DnsError> {
     use std::os::unix::ffi::OsStrExt;
     // The exec of the fallback is prepared before the fork like everything the child uses.
-    let exec = Exec::prepare(dir, exe, &lock, false)?;
+    let exec = Exec::prepare(dir, exe, &lock, &handed, false)?;
     let title = [
         exe.as_os_str().as_bytes(),
         b"dns-serve",
@@ -261,19 +297,30 @@ fn start_forked(dir: &Path, exe: &Path, lock: File) -> Result<Starting, DnsError
                 && nix::unistd::dup2_stderr(&null).is_ok();
             // Nothing of the caller's runs again here: its descriptors go, and the process ends with
             // `exit_now`, never returning into the caller's frames.
-            minotaur_sys::close_all_but(&[ready_tx.as_fd(), lock.as_fd()]);
+            let keep: Vec<BorrowedFd<'_>> = [ready_tx.as_fd(), lock.as_fd()]
+                .into_iter()
+                .chain(handed.iter().flat_map(|(u, t)| [u.as_fd(), t.as_fd()]))
+                .collect();
+            minotaur_sys::close_all_but(&keep);
             if !ready || detach().is_err() {
                 let _ = nix::unistd::write(&ready_tx, b"error: cannot start the resolver\n");
                 minotaur_sys::exit_now(127);
             }
             if minotaur_sys::set_cmdline(&title).is_err() {
-                if inherit(ready_tx.as_fd()).is_ok() && inherit(lock.as_fd()).is_ok() {
+                if keep.iter().all(|fd| inherit(*fd).is_ok()) {
                     args.execve(&path);
                 }
                 let _ = nix::unistd::write(&ready_tx, b"error: cannot execute the resolver\n");
                 minotaur_sys::exit_now(127);
             }
-            let served = crate::server::serve_locked(dir, 53, Some(ready_tx), Some(lock.into()));
+            drop(keep);
+            let served = crate::server::serve_handed(
+                dir,
+                crate::server::PORT,
+                Some(ready_tx),
+                Some(lock.into()),
+                handed,
+            );
             minotaur_sys::exit_now(i32::from(served.is_err()))
         }
     }
@@ -328,7 +375,6 @@ fn await_ready(dir: &Path, pipe: OwnedFd) -> Result<(), DnsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
     use crate::control::write_config;
 
     #[test]

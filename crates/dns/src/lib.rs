@@ -5,7 +5,8 @@
 //! containers (A, AAAA, and PTR for their addresses). Other names are forwarded to the host's upstream
 //! servers, except on internal networks, where they do not exist. Like aardvark-dns, it is started on demand
 //! when the first container joins a network ([`notify`]) and goes away by itself when the configuration names
-//! no network any more; there is no daemon otherwise.
+//! no network any more; there is no daemon otherwise. The engine's supervisors go one step further: the first
+//! holds the listeners without a server ([`Dormant`]) and starts one only when a name is asked.
 //!
 //! This crate owns the resolver directory (layout below), the server ([`serve`]) and the protocol by which the
 //! engine hands it a new configuration ([`write_config`], then [`notify`]). It does not know what a container
@@ -30,6 +31,7 @@
 mod answer;
 mod config;
 mod control;
+mod dormant;
 mod error;
 mod forward;
 mod launch;
@@ -41,7 +43,8 @@ pub use control::{
     adopt_fd, detach, read_config, read_records, serving, write_config, write_records, CONFIG_FILE,
     LOCK_FILE, RECORDS_DIR,
 };
+pub use dormant::{answered, hold, Dormant};
 pub use error::DnsError;
 pub use forward::host_upstreams;
-pub use launch::{ensure_running, notify, notify_nowait, Launch, Starting};
-pub use server::{serve, serve_locked};
+pub use launch::{ensure_running, notify, Launch};
+pub use server::{serve, serve_handed, serve_locked};

@@ -26,6 +26,8 @@ use crate::control::{open_lock, read_config, read_records, set_pid, try_lock, un
 use crate::error::DnsError;
 use crate::forward::{relay_tcp, relay_udp};
 
+/// The port the engine's servers listen on.
+pub(crate) const PORT: u16 = 53;
 /// The most forwarding and TCP threads alive at once.
 pub const MAX_WORKERS: usize = 64;
 /// How long a TCP client may stay idle between queries.
@@ -59,8 +61,21 @@ pub fn serve_locked(
     ready: Option<OwnedFd>,
     lock: Option<OwnedFd>,
 ) -> Result<(), DnsError> {
+    serve_handed(dir, port, ready, lock, Vec::new())
+}
+
+/// [`serve_locked`] with listeners' sockets already bound by the holder of the lock that started this
+/// server (see [`crate::Dormant`]): each is served if the configuration still names its address (queries
+/// that came before are waiting in it), else closed. `--listen-fds` of an exec'd server.
+pub fn serve_handed(
+    dir: &Path,
+    port: u16,
+    ready: Option<OwnedFd>,
+    lock: Option<OwnedFd>,
+    handed: Vec<(UdpSocket, TcpListener)>,
+) -> Result<(), DnsError> {
     let mut ready = ready.map(File::from);
-    let result = run(dir, port, &mut ready, lock);
+    let result = run(dir, port, &mut ready, lock, handed);
     if let (Err(e), Some(pipe)) = (&result, ready.as_mut()) {
         let _ = writeln!(pipe, "error: {}", minotaur_ns::error_chain(e));
     }
@@ -106,6 +121,8 @@ struct Server<'a> {
     entries: HashMap<String, Vec<Entry>>,
     /// The configuration file as last read (the listeners), without the record files' entries.
     config: Config,
+    /// Sockets bound before this server started, by address, until the first [`Server::apply`].
+    handed: HashMap<IpAddr, (UdpSocket, TcpListener)>,
 }
 
 fn run(
@@ -113,6 +130,7 @@ fn run(
     port: u16,
     ready: &mut Option<File>,
     lock: Option<OwnedFd>,
+    handed: Vec<(UdpSocket, TcpListener)>,
 ) -> Result<(), DnsError> {
     // Rule 2 of the protocol (see `control`): SIGHUP is blocked before the PID is published. Threads started
     // later inherit the mask, so only the signalfd ever sees these signals.
@@ -162,6 +180,16 @@ fn run(
         records_mtime: None,
         entries: HashMap::new(),
         config: Config::default(),
+        // Served as the loop serves its own: without blocking.
+        handed: handed
+            .into_iter()
+            .filter(|(udp, tcp)| {
+                udp.set_nonblocking(true)
+                    .and(tcp.set_nonblocking(true))
+                    .is_ok()
+            })
+            .filter_map(|(udp, tcp)| Some((udp.local_addr().ok()?.ip(), (udp, tcp))))
+            .collect(),
     };
     server.scan_records();
     set_pid(dir, &server.lock, Some(server.pid))?;
@@ -362,6 +390,7 @@ impl Server<'_> {
     /// server must be able to bind what we served).
     fn release(&mut self) {
         self.listeners.clear();
+        self.handed.clear();
         let _ = set_pid(self.dir, &self.lock, None);
         unlock(&self.lock);
     }
@@ -390,7 +419,8 @@ impl Server<'_> {
                 continue;
             }
             let addr = SocketAddr::new(ip, self.port);
-            match bind(addr, patient) {
+            let handed = self.handed.remove(&ip).map(Ok);
+            match handed.unwrap_or_else(|| bind(addr, patient)) {
                 Ok((udp, tcp)) => {
                     log::info!("network {}: listening on {addr}", listener.network);
                     let udp = Arc::new(udp);
@@ -426,6 +456,8 @@ impl Server<'_> {
             }
         }
         *write(&self.members) = members;
+        // Handed sockets of addresses no longer served are closed.
+        self.handed.clear();
         failures
     }
 
@@ -699,7 +731,7 @@ fn bind(addr: SocketAddr, patient: bool) -> io::Result<(UdpSocket, TcpListener)>
     }
 }
 
-fn bind_once(addr: SocketAddr) -> io::Result<(UdpSocket, TcpListener)> {
+pub(crate) fn bind_once(addr: SocketAddr) -> io::Result<(UdpSocket, TcpListener)> {
     let udp = UdpSocket::bind(addr)?;
     udp.set_nonblocking(true)?;
     let tcp = TcpListener::bind(addr)?;

@@ -23,6 +23,19 @@ pub struct Context {
     /// The cgroup filesystem containers' cgroups are made in.
     pub cgroup_root: PathBuf,
     store: StoreCell,
+    /// The resolver's listeners, when this process holds them without a server (see
+    /// `network::dns::HeldResolver`).
+    pub(crate) resolver: ResolverCell,
+}
+
+/// The resolver held by this process (a supervisor); a clone of the context holds none.
+#[derive(Default, Debug)]
+pub(crate) struct ResolverCell(pub(crate) RefCell<Option<minotaur_dns::Dormant>>);
+
+impl Clone for ResolverCell {
+    fn clone(&self) -> Self {
+        ResolverCell::default()
+    }
 }
 
 /// The one connection to the state store, opened on first use. A clone of the context opens its own; a
@@ -48,6 +61,7 @@ impl Context {
             paths,
             cgroup_root: PathBuf::from(minotaur_runtime::cgroup::DEFAULT_ROOT),
             store: StoreCell::default(),
+            resolver: ResolverCell::default(),
         }
     }
 

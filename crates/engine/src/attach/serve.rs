@@ -61,8 +61,9 @@ pub(crate) struct Streams<'a> {
     /// Run right before the supervisor gives back its memory, once the container has run a moment: what
     /// it lets go of then (its store connection) a container that exits sooner has it keep for its end.
     pub(crate) before_shed: Option<Box<dyn FnOnce() + 'a>>,
-    /// The healthcheck timer, if the container has a check.
-    pub(crate) ticker: Option<&'a mut dyn Ticker>,
+    /// The work beside: the healthcheck timer, if the container has a check; the resolver's listeners,
+    /// if this process holds them.
+    pub(crate) tickers: Vec<&'a mut dyn Ticker>,
 }
 
 struct Peer {
@@ -165,8 +166,8 @@ pub(crate) fn serve(mut s: Streams<'_>) -> (WaitStatus, Attachers) {
                 slots.push((slot, fd.as_fd(), PollFlags::POLLIN));
             }
         }
-        let ticking = running && s.ticker.is_some();
-        if let (true, Some(t)) = (ticking, s.ticker.as_deref()) {
+        let ticking = running && !s.tickers.is_empty();
+        for t in s.tickers.iter().filter(|_| ticking) {
             for (fd, flags) in t.fds() {
                 slots.push((Slot::Ticker, fd, flags));
             }
@@ -199,7 +200,7 @@ pub(crate) fn serve(mut s: Streams<'_>) -> (WaitStatus, Attachers) {
             minotaur_sys::shed_memory();
         }
         // What wakes the loop with nothing to read: the check that is due, the memory to give back.
-        let due = s.ticker.as_deref().filter(|_| ticking).map(|t| t.due());
+        let due = s.tickers.iter().filter(|_| ticking).map(|t| t.due()).min();
         let wake = due.into_iter().chain(shed_at.filter(|_| running)).min();
         // Once PID 1 is gone its namespace is torn down and the streams close; a process outside it that
         // still holds them (with --pid host) must not keep the supervisor: give them a moment, then stop.
@@ -228,12 +229,11 @@ pub(crate) fn serve(mut s: Streams<'_>) -> (WaitStatus, Attachers) {
             .collect();
         drop(fds);
         if ticking {
-            let due = s
-                .ticker
-                .as_deref()
-                .is_some_and(|t| t.due() <= Instant::now());
-            if due || ready.iter().any(|slot| matches!(slot, Slot::Ticker)) {
-                if let Some(t) = s.ticker.as_deref_mut() {
+            let woken = ready.iter().any(|slot| matches!(slot, Slot::Ticker));
+            let now = Instant::now();
+            // Each looks at its own descriptors without blocking: a tick with nothing to do is none.
+            for t in s.tickers.iter_mut() {
+                if woken || t.due() <= now {
                     t.tick();
                 }
             }

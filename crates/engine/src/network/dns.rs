@@ -41,43 +41,35 @@ pub(crate) fn update(ctx: &Context, id: &ContainerId) -> Result<(), EngineError>
 /// the same at the first container and at the thousandth. Gives back the container when it backs
 /// cluster IPs.
 fn try_update(ctx: &Context, id: &ContainerId) -> Result<Option<Container>, EngineError> {
-    let (found, _) = update_records(ctx, id, false)?;
+    let found = update_records(ctx, id, false)?;
     Ok(found.filter(|c| !c.config.host.service_ports.is_empty()))
 }
 
-/// A resolver started for a container before it runs ([`start_early`]), with the networks the start
-/// read, for the check once the container is recorded running ([`started`]).
+/// The resolver's listeners taken for a container before it runs ([`start_early`]), with the networks the
+/// start read, for the check once the container is recorded running ([`started`]).
 #[derive(Debug)]
 pub(crate) struct Early {
-    starting: minotaur_dns::Starting,
     networks: Vec<Network>,
     /// The configuration as the early start left it (written, or found so).
     config: Option<minotaur_dns::Config>,
 }
 
-impl Early {
-    /// Waits until the server serves, or says why it does not.
-    pub(crate) fn wait(self) -> Result<(), minotaur_dns::DnsError> {
-        self.starting.wait()
-    }
-}
-
-/// Starts the resolver for container `id` before it runs, without waiting for it to serve: the
-/// container's networks count as having a running container already. The supervisor calls this before
-/// it makes the container, so that the resolver's start (a fork of this process, its sockets bound)
-/// overlaps the runtime's instead of following it; [`started`], once the container is recorded running,
-/// then finds the configuration written and the server there. Gives back the server it started, if it
-/// started one. Should the container not come to run, [`update`] lets the resolver go again.
+/// Takes the resolver's lock for container `id` before it runs, with the container's networks counted as
+/// having a running container already, when nobody answers names yet: the listeners are bound by this
+/// process, which starts the server only once a query or another network's container wants it (see
+/// `minotaur_dns::Dormant`, held in the context until [`hand_over`]). A lone container that never asks a
+/// name (a `run --rm` of a short command) costs no server process at all. Gives back what [`started`]
+/// checks once the container is recorded running. Should the container not come to run, [`update`]
+/// lets the listeners go again.
 pub(crate) fn start_early(ctx: &Context, id: &ContainerId) -> Option<Early> {
-    // With a server running (a container of some network runs) there is no start to overlap, and
-    // nothing is read or written twice.
-    if minotaur_dns::serving(&dir(ctx)) {
+    // With a server running or listeners held (a container of some network runs) there is nothing to
+    // take, and nothing is read or written twice.
+    if minotaur_dns::answered(&dir(ctx)) {
         return None;
     }
     match read(ctx, id).and_then(|seen| {
-        let (starting, config) = write_and_tell(ctx, id, &seen, true)?;
-        Ok(starting.map(|starting| Early {
-            starting,
+        let (held, config) = write_and_tell(ctx, id, &seen, true)?;
+        Ok(held.then_some(Early {
             networks: seen.networks,
             config,
         }))
@@ -91,29 +83,21 @@ pub(crate) fn start_early(ctx: &Context, id: &ContainerId) -> Option<Early> {
     }
 }
 
-/// After [`start_early`], once container `c` is recorded running: waits for the server started early,
-/// then makes sure the listeners are still those of the networks with running containers (a writer that
-/// came between the early start and the record, say the last container of another network exiting, did
-/// not count this one yet) and that a server runs. The record file the early start wrote stands: a
-/// `network connect` meanwhile writes its own. A container whose records depend on more than its
-/// endpoints (ready names, cluster IPs) gets the whole [`update`]. Warns as [`update`] does.
+/// After [`start_early`], once container `c` is recorded running: makes sure the listeners are still
+/// those of the networks with running containers (a writer that came between the early start and the
+/// record, say the last container of another network exiting, did not count this one yet). The record
+/// file the early start wrote stands: a `network connect` meanwhile writes its own. A container whose
+/// records depend on more than its endpoints (ready names, cluster IPs) gets the whole [`update`]. Warns
+/// as [`update`] does.
 pub(crate) fn started(ctx: &Context, c: &Container, early: Early) {
-    let ready = early.starting.wait();
-    if let Err(e) = &ready {
-        log::debug!("dns: early start: {}", crate::error_chain(e));
-    }
     let h = &c.config.host;
     if !h.ready_names.is_empty() || !h.service_ports.is_empty() {
         let _ = update(ctx, &c.id);
         return;
     }
-    // The server serves and the configuration is still the one the early start left: no writer came
-    // between (one that did not count this container would have written other listeners), so the
-    // store need not be read again.
-    if ready.is_ok()
-        && early.config.is_some()
-        && minotaur_dns::read_config(&dir(ctx)).ok() == early.config
-    {
+    // The configuration is still the one the early start left: no writer came between (one that did
+    // not count this container would have written other listeners), so the store need not be read again.
+    if early.config.is_some() && minotaur_dns::read_config(&dir(ctx)).ok() == early.config {
         return;
     }
     let checked = ctx
@@ -126,6 +110,37 @@ pub(crate) fn started(ctx: &Context, c: &Container, early: Early) {
             crate::error_chain(&e)
         );
     }
+}
+
+/// Ends this process's holding of the resolver's listeners, if it holds them (see [`start_early`]): the
+/// server is started with them when containers still run on a network, else they are let go. The
+/// supervisor's last step; a warning when it fails, as [`update`].
+pub(crate) fn hand_over(ctx: &Context) {
+    let Some(held) = ctx.resolver.0.borrow_mut().take() else {
+        return;
+    };
+    if let Err(e) = hand_over_held(held) {
+        log::warn!(
+            "container names will not resolve: {}",
+            crate::error_chain(&e)
+        );
+    }
+}
+
+/// [`hand_over`] of listeners taken out of the context (the supervisor's waiting loop holds them).
+pub(crate) fn hand_over_held(held: minotaur_dns::Dormant) -> Result<(), EngineError> {
+    let exe = exe()?;
+    held.hand_over(minotaur_dns::Launch::Fork(&exe))
+        .map_err(NetworkError::from)?;
+    log::debug!("dns: listeners handed over");
+    Ok(())
+}
+
+fn exe() -> Result<std::path::PathBuf, EngineError> {
+    std::env::current_exe().map_err(|source| EngineError::Io {
+        what: "find the minotaur executable".into(),
+        source,
+    })
 }
 
 /// What an update of container `id` reads of the store, in one read transaction.
@@ -189,15 +204,16 @@ fn update_records(
     ctx: &Context,
     id: &ContainerId,
     early: bool,
-) -> Result<(Option<Container>, Option<minotaur_dns::Starting>), EngineError> {
+) -> Result<Option<Container>, EngineError> {
     let seen = read(ctx, id)?;
-    let (starting, _) = write_and_tell(ctx, id, &seen, early)?;
-    Ok((seen.found, starting))
+    write_and_tell(ctx, id, &seen, early)?;
+    Ok(seen.found)
 }
 
 /// Writes container `id`'s record file from what was `seen`, and the listeners; then tells the
-/// resolver. With `early`, the container's own networks count as in use and a server started is given
-/// back rather than waited for. Gives back that server and the configuration as it left it.
+/// resolver. With `early`, the container's own networks count as in use and the listeners are held
+/// rather than served (see [`start_early`]). Gives back whether they were taken, and the configuration as
+/// it left it.
 fn write_and_tell(
     ctx: &Context,
     id: &ContainerId,
@@ -250,7 +266,7 @@ pub(crate) fn update_cni(ctx: &Context, key: &str, entries: &[minotaur_dns::Entr
 
 /// Writes record file `key` and, when the networks that have running containers or CNI attachments
 /// (`in_use`, IDs) changed, the listeners; then tells the resolver. Networks in `about_to_run` (IDs)
-/// count as in use too; when there are any, a server started is given back rather than waited for (see
+/// count as in use too; when there are any, the listeners are held rather than served (see
 /// [`start_early`]).
 fn sync(
     ctx: &Context,
@@ -263,7 +279,7 @@ fn sync(
     let dir = dir(ctx);
     let listeners = listeners(networks, in_use, about_to_run);
     if listeners.is_empty() && !dir.exists() {
-        return Ok((None, None));
+        return Ok((false, None));
     }
     // Both make the directory when it is missing.
     minotaur_dns::write_records(&dir, key, entries).map_err(NetworkError::from)?;
@@ -311,16 +327,18 @@ fn listeners(
     listeners
 }
 
-/// A server started and not waited for ([`start_early`]), and the configuration as the telling left it
-/// (`None`: no resolver directory, nothing told).
-type Told = (Option<minotaur_dns::Starting>, Option<minotaur_dns::Config>);
+/// Whether the listeners were taken to be held ([`start_early`]), and the configuration as the telling
+/// left it (`None`: no resolver directory, nothing told).
+type Told = (bool, Option<minotaur_dns::Config>);
 
 /// Writes the configuration when its `listeners` changed, and tells the resolver: signalled to reload
-/// it, or started when none runs (with `nowait`, given back rather than waited for).
+/// it, or started when none runs; with `hold`, its listeners are taken and held instead of a start (see
+/// [`start_early`]). Listeners this process holds are handed over when the configuration is no longer
+/// theirs.
 fn tell(
     ctx: &Context,
     listeners: Vec<minotaur_dns::Listener>,
-    nowait: bool,
+    hold: bool,
 ) -> Result<Told, EngineError> {
     let dir = dir(ctx);
     let config = minotaur_dns::Config {
@@ -333,22 +351,33 @@ fn tell(
         minotaur_dns::write_config(&dir, &config).map_err(NetworkError::from)?;
         log::debug!("dns: listeners written");
     }
-    let exe = std::env::current_exe().map_err(|source| EngineError::Io {
-        what: "find the minotaur executable".into(),
-        source,
-    })?;
+    // Held here: a writer finds the lock taken and counts on this process, which starts the server once
+    // the configuration is no longer the one held.
+    let held = ctx.resolver.0.borrow_mut().take();
+    if let Some(mut held) = held {
+        if held.current() {
+            *ctx.resolver.0.borrow_mut() = Some(held);
+        } else {
+            hand_over_held(held)?;
+        }
+        return Ok((false, Some(config)));
+    }
+    let exe = exe()?;
     // A server is this process forked, when it is single-threaded: no exec of the binary again.
     let launch = minotaur_dns::Launch::Fork(&exe);
-    let starting = if nowait {
-        minotaur_dns::notify_nowait(&dir, launch, changed)
+    let mut taken = false;
+    if hold {
+        if let Some(held) = minotaur_dns::hold(&dir, changed).map_err(NetworkError::from)? {
+            *ctx.resolver.0.borrow_mut() = Some(held);
+            taken = true;
+        }
     } else if changed {
-        minotaur_dns::notify(&dir, launch).map(|()| None)
+        minotaur_dns::notify(&dir, launch).map_err(NetworkError::from)?;
     } else {
-        minotaur_dns::ensure_running(&dir, launch).map(|()| None)
+        minotaur_dns::ensure_running(&dir, launch).map_err(NetworkError::from)?;
     }
-    .map_err(NetworkError::from)?;
     log::debug!("dns: resolver told");
-    Ok((starting, Some(config)))
+    Ok((taken, Some(config)))
 }
 
 /// The path of container `id`'s record file.

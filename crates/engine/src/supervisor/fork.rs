@@ -251,6 +251,8 @@ fn detach_and_supervise(
         let _ = nix::unistd::dup2_stdout(&null);
     }
     let wake = wake_signal();
+    // Whichever way this returns, listeners of the resolver still held go to a server or are let go.
+    let _resolver = HandOver(ctx);
     let mut report = Some(File::from(report));
     let failed = |report: Option<File>, e: EngineError| {
         if let Some(mut r) = report {
@@ -281,6 +283,16 @@ fn detach_and_supervise(
         }
     };
     restarts(ctx, c, run, again, wake.as_ref())
+}
+
+/// The supervisor's last step: the resolver's listeners it holds handed over (see
+/// `network::dns::hand_over`).
+struct HandOver<'a>(&'a Context);
+
+impl Drop for HandOver<'_> {
+    fn drop(&mut self) {
+        crate::network::dns::hand_over(self.0);
+    }
 }
 
 /// SIGTERM, blocked and readable from a signalfd: how `stop` wakes a supervisor waiting to restart its

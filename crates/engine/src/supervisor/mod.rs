@@ -36,6 +36,7 @@ use nix::unistd::pipe2;
 use oci_spec::runtime::Spec;
 
 mod fork;
+mod resolver;
 
 use fork::Client;
 pub use fork::Started;
@@ -323,7 +324,8 @@ fn supervise(
         idmap_root: c.config.host.userns.is_some(),
         ..CreateOptions::default()
     };
-    // The resolver starts while the runtime makes the container, rather than after.
+    // The resolver's listeners are bound before the container's command runs, so that a query it sends
+    // at once waits for the server rather than being refused.
     let early = early_resolver(ctx, c);
     // A record `run` left to write is written while the init sets itself up, on the other core; and the
     // log is opened (a new file: 0.2 ms on a slow root file system) then, not after the command starts.
@@ -441,9 +443,9 @@ fn supervise(
     if name_late {
         crate::create::register_netns(ctx, c);
     }
-    // The resolver listens while a container of its networks runs, and is started by the first (see
-    // `network::dns`); before the CLI is released, so names resolve when `run -d` returns. One started
-    // early is waited for, and the listeners checked again (see `dns::started`).
+    // The resolver listens while a container of its networks runs, from before the CLI is released, so
+    // names resolve when `run -d` returns (see `network::dns`). Listeners taken early are checked again
+    // (see `dns::started`).
     match early {
         Some(early) => dns::started(ctx, c, early),
         None => tell_resolver(ctx, c),
@@ -487,6 +489,11 @@ fn supervise(
         _ => Input::None,
     };
     let mut monitor = Monitor::new(ctx, c, pid, started.pidfd.as_fd());
+    // Listeners this process holds start the server when a query comes while the container runs.
+    let mut resolver = resolver::Held::take(ctx);
+    let mut tickers: Vec<&mut dyn Ticker> = Vec::new();
+    tickers.extend(monitor.as_mut().map(|m| m as &mut dyn Ticker));
+    tickers.extend(resolver.as_mut().map(|r| r as &mut dyn Ticker));
     let (status, attachers) = serve::serve(Streams {
         pid,
         pidfd: &started.pidfd,
@@ -497,13 +504,14 @@ fn supervise(
         listener,
         first: client.map(|c| c.sock),
         log: log.as_mut(),
-        ticker: monitor.as_mut().map(|m| m as &mut dyn Ticker),
+        tickers,
         before_shed: Some(Box::new(|| ctx.release_store())),
     });
     if let Some(m) = monitor.as_mut() {
         m.stop();
     }
     drop(monitor);
+    drop(resolver);
     let _ = std::fs::remove_file(ctx.paths.attach_socket(&c.id));
     if let Some(l) = log.as_mut() {
         let _ = l.flush();
@@ -645,7 +653,8 @@ fn left_to_rm(ctx: &Context, c: &Container, status: &WaitStatus) -> bool {
     }
 }
 
-/// Starts the resolver for a container on a network that is about to run (see `dns::start_early`).
+/// Takes the resolver's listeners for a container on a network that is about to run (see
+/// `dns::start_early`).
 fn early_resolver(ctx: &Context, c: &Container) -> Option<dns::Early> {
     if crate::network::is_bridge_mode(&c.config.host.network_mode) {
         dns::start_early(ctx, &c.id)
@@ -654,11 +663,10 @@ fn early_resolver(ctx: &Context, c: &Container) -> Option<dns::Early> {
     }
 }
 
-/// After a start that failed: a resolver started early for the container is let go again, unless
-/// another container of its networks runs.
+/// After a start that failed: the resolver's listeners taken early for the container are let go again,
+/// unless another container of its networks runs.
 fn let_resolver_go(ctx: &Context, c: &Container, early: Option<dns::Early>) {
-    if let Some(s) = early {
-        let _ = s.wait();
+    if early.is_some() {
         tell_resolver(ctx, c);
     }
 }

@@ -1,0 +1,175 @@
+//! The lock held and the listeners bound, without a server: the resolver of a container that has not
+//! asked a name yet.
+//!
+//! A server is a process: started for a lone container that never resolves a name (a `run --rm` of a
+//! short command), its fork or exec, set-up and exit are most of what a bridged start costs more than one
+//! without a network. So the process that would start it (the container's supervisor) takes the lock as a
+//! starting writer does (rule 1), binds the configuration's listeners itself, and starts the server only
+//! when it is wanted ([`Dormant::wanted`]): a query has come (it waits in the socket, which the server is
+//! handed), or the configuration changed (another network got a container: a writer that finds the lock
+//! held without a PID counts on the holder, as in rule 2, and this one watches `config.json` for that).
+//! When the holder is done ([`Dormant::hand_over`]), it starts the server if the configuration still
+//! names listeners (other containers run), or lets the lock go and reads the configuration once more
+//! (rule 3).
+//!
+//! The lock file then holds `PID dormant`: no writer signals it (it names no `dns-serve`), and
+//! [`crate::answered`] counts it.
+
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::{Path, PathBuf};
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+
+use crate::config::Config;
+use crate::control::{read_config, set_pid, set_text, unlock, CONFIG_FILE};
+use crate::error::DnsError;
+use crate::launch::{start_with, take, Handed, Launch};
+
+/// The resolver's lock and listeners, held by a process that is not a server (see the module
+/// documentation). Must be handed over ([`Dormant::hand_over`]); dropped, the lock goes with the process's
+/// descriptor and nobody serves until the next writer.
+#[derive(Debug)]
+pub struct Dormant {
+    dir: PathBuf,
+    lock: File,
+    sockets: Handed,
+    /// `DIR` watched for a new `config.json`.
+    watch: Inotify,
+    /// The configuration whose listeners are bound.
+    config: Config,
+    /// The configuration changed since (a server is wanted).
+    changed: bool,
+}
+
+/// Takes the lock as a writer that is to start a server does ([`crate::notify`]; with `reload`, a
+/// running server is signalled), but binds the configuration's listeners and starts nothing. `None`:
+/// someone else holds the lock, or no listener is configured. An address that cannot be bound is an
+/// error (the lock is let go): a server started the usual way reports it and serves the others.
+pub fn hold(dir: &Path, reload: bool) -> Result<Option<Dormant>, DnsError> {
+    let dir = std::fs::canonicalize(dir).map_err(|e| DnsError::Read(dir.to_owned(), e))?;
+    let Some((lock, config)) = take(&dir, reload)? else {
+        return Ok(None);
+    };
+    let give_up = |lock: &File, e: DnsError| {
+        unlock(lock);
+        e
+    };
+    let mut sockets = Vec::new();
+    for l in &config.listeners {
+        let addr = std::net::SocketAddr::new(l.address, crate::server::PORT);
+        match crate::server::bind_once(addr) {
+            Ok(pair) => sockets.push(pair),
+            Err(e) => return Err(give_up(&lock, DnsError::Bind(addr, e))),
+        }
+    }
+    let watch = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)
+        .and_then(|i| {
+            i.add_watch(
+                &dir,
+                AddWatchFlags::IN_MOVED_TO | AddWatchFlags::IN_CLOSE_WRITE,
+            )?;
+            Ok(i)
+        })
+        .map_err(|e| give_up(&lock, DnsError::Setup("inotify", e.into())))?;
+    let marker = format!("{} dormant\n", std::process::id());
+    set_text(&dir, &lock, &marker).map_err(|e| give_up(&lock, e))?;
+    // A configuration written between our read and the watch is seen here.
+    let changed = read_config(&dir).map_or(true, |now| now != config);
+    Ok(Some(Dormant {
+        dir,
+        lock,
+        sockets,
+        watch,
+        config,
+        changed,
+    }))
+}
+
+impl Dormant {
+    /// What to poll for [`Dormant::wanted`]: the listeners' sockets and the watch.
+    pub fn fds(&self) -> Vec<BorrowedFd<'_>> {
+        let mut fds = vec![self.watch.as_fd()];
+        for (udp, tcp) in &self.sockets {
+            fds.push(udp.as_fd());
+            fds.push(tcp.as_fd());
+        }
+        fds
+    }
+
+    /// Whether a server is wanted now: the configuration changed, or a query waits in a listener (both
+    /// looked at without blocking). Then [`Dormant::hand_over`].
+    pub fn wanted(&mut self) -> bool {
+        if self.config_changed() {
+            return true;
+        }
+        let mut fds: Vec<PollFd<'_>> = self
+            .sockets
+            .iter()
+            .flat_map(|(u, t)| [u.as_fd(), t.as_fd()])
+            .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
+            .collect();
+        matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
+    }
+
+    /// Whether `config.json` still holds the configuration bound: after this process wrote it, the
+    /// holder is handed over when not.
+    pub fn current(&mut self) -> bool {
+        !self.config_changed() && read_config(&self.dir).is_ok_and(|c| c == self.config)
+    }
+
+    /// Whether `config.json` was replaced since the configuration was bound: the watch's events read.
+    fn config_changed(&mut self) -> bool {
+        while let Ok(events) = self.watch.read_events() {
+            if events.is_empty() {
+                break;
+            }
+            let config = std::ffi::OsStr::new(CONFIG_FILE);
+            if events.iter().any(|e| e.name.as_deref() == Some(config)) {
+                self.changed = true;
+            }
+        }
+        self.changed
+    }
+
+    /// Ends the holding: when the configuration names listeners, starts the server as `launch` says,
+    /// handing it the lock and the sockets (a query waiting in one is answered), and waits until it serves;
+    /// else empties the lock file, lets the lock go, and tells the configuration as any writer does (rule
+    /// 3: a writer that found the lock held counted on us).
+    pub fn hand_over(self, launch: Launch<'_>) -> Result<(), DnsError> {
+        let Dormant {
+            dir, lock, sockets, ..
+        } = self;
+        if !read_config(&dir)?.listeners.is_empty() {
+            // The server writes its PID over the marker before it reads the configuration (rule 2).
+            return start_with(&dir, launch, lock, sockets)?.wait();
+        }
+        drop(sockets);
+        let _ = set_pid(&dir, &lock, None);
+        unlock(&lock);
+        drop(lock);
+        crate::notify(&dir, launch)
+    }
+}
+
+/// Whether names are answered for `dir`: a server runs ([`crate::serving`]), or a live process holds the
+/// lock with the listeners bound ([`Dormant`]). A hint for skipping work, as `serving` is.
+pub fn answered(dir: &Path) -> bool {
+    let Ok(dir) = std::fs::canonicalize(dir) else {
+        return false;
+    };
+    if crate::control::server_pid(&dir).is_some() {
+        return true;
+    }
+    let mut text = String::new();
+    let read = File::open(dir.join(crate::control::LOCK_FILE))
+        .and_then(|mut f| f.read_to_string(&mut text));
+    read.is_ok()
+        && text
+            .trim()
+            .strip_suffix(" dormant")
+            .and_then(|pid| pid.parse::<u32>().ok())
+            .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
+}
