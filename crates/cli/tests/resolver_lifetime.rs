@@ -195,3 +195,32 @@ fn a_resolver_starts_when_a_name_is_first_asked() {
     ok(&h, &["rm", "-f", "a", "c"]);
     wait_resolver(&h, false);
 }
+
+/// A holder whose container exits to be restarted hands the listeners to a server before it waits out
+/// the back-off: nothing polls them meanwhile, and another container of the network may ask a name then.
+#[test]
+fn a_holder_waiting_to_restart_hands_the_listeners_over() {
+    let Some(h) = host() else { return };
+    ok(
+        &h,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "a",
+            "--restart",
+            "always",
+            "host",
+            "sh",
+            "-c",
+            "sleep 1; exit 1",
+        ],
+    );
+    run_on(&h, "b", "bridge");
+    assert_eq!(resolvers(&h), "", "a resolver before any query");
+    // a exits, and waits to restart: a server serves b.
+    wait_resolver(&h, true);
+    ok(&h, &["exec", "b", "getent", "hosts", "b"]);
+    ok(&h, &["rm", "-f", "a", "b"]);
+    wait_resolver(&h, false);
+}

@@ -116,6 +116,9 @@ fn restarts(
 ) -> i32 {
     let mut backoff = Backoff::default();
     while run.restart {
+        // Nothing polls the resolver's listeners while this waits: held here, they go to a server, which
+        // other containers of the network may need meanwhile.
+        dns::hand_over(ctx);
         let delay = backoff.next(run.ran);
         match wait_to_restart(ctx, &mut c, delay, wake) {
             Ok(true) => {}
