@@ -7,24 +7,29 @@
 //! starting writer does (rule 1), binds the configuration's listeners itself, and starts the server only
 //! when it is wanted ([`Dormant::wanted`]): a query has come (it waits in the socket, which the server is
 //! handed), or the configuration changed (another network got a container: a writer that finds the lock
-//! held without a PID counts on the holder, as in rule 2, and this one watches `config.json` for that).
+//! held without a PID counts on the holder, as in rule 2, and wakes this one, below).
 //! When the holder is done ([`Dormant::hand_over`]), it starts the server if the configuration still
 //! names listeners (other containers run), or lets the lock go and reads the configuration once more
 //! (rule 3).
 //!
 //! The lock file then holds `PID dormant`: no writer signals it (it names no `dns-serve`), and
-//! [`crate::answered`] counts it.
+//! [`crate::answered`] counts it. A writer that finds it (rule 1, with a new configuration) writes a byte
+//! into the FIFO `DIR/wake`, which the holder reads; the holder opens the FIFO before it writes the marker
+//! and reads the configuration again after, so a writer either finds the marker or wrote before that read.
+//! (Not an inotify watch on `config.json`: closing an inotify instance waits for an SRCU grace period,
+//! 15 ms here, and the holder closes it on a container's way out.)
 
-use std::fs::File;
-use std::io::Read;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 
 use crate::config::Config;
-use crate::control::{read_config, set_pid, set_text, unlock, CONFIG_FILE};
+use crate::control::{read_config, set_pid, set_text, unlock, LOCK_FILE};
 use crate::error::DnsError;
 use crate::launch::{start_with, take, Handed, Launch};
 
@@ -36,8 +41,8 @@ pub struct Dormant {
     dir: PathBuf,
     lock: File,
     sockets: Handed,
-    /// `DIR` watched for a new `config.json`.
-    watch: Inotify,
+    /// `DIR/wake`, read and written (so that it never reads end-of-file): a byte is a new configuration.
+    wake: File,
     /// The configuration whose listeners are bound.
     config: Config,
     /// The configuration changed since (a server is wanted).
@@ -65,33 +70,69 @@ pub fn hold(dir: &Path, reload: bool) -> Result<Option<Dormant>, DnsError> {
             Err(e) => return Err(give_up(&lock, DnsError::Bind(addr, e))),
         }
     }
-    let watch = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)
-        .and_then(|i| {
-            i.add_watch(
-                &dir,
-                AddWatchFlags::IN_MOVED_TO | AddWatchFlags::IN_CLOSE_WRITE,
-            )?;
-            Ok(i)
-        })
-        .map_err(|e| give_up(&lock, DnsError::Setup("inotify", e.into())))?;
+    let wake = open_wake(&dir).map_err(|e| give_up(&lock, e))?;
     let marker = format!("{} dormant\n", std::process::id());
     set_text(&dir, &lock, &marker).map_err(|e| give_up(&lock, e))?;
-    // A configuration written between our read and the watch is seen here.
+    // A writer that came before the marker, and so did not wake us, wrote before this read.
     let changed = read_config(&dir).map_or(true, |now| now != config);
     Ok(Some(Dormant {
         dir,
         lock,
         sockets,
-        watch,
+        wake,
         config,
         changed,
     }))
 }
 
+/// The FIFO `DIR/wake` (made when missing), open for reading and writing without blocking, emptied of
+/// what writers left for an earlier holder.
+fn open_wake(dir: &Path) -> Result<File, DnsError> {
+    let path = dir.join(WAKE_FIFO);
+    match nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600)) {
+        Ok(()) | Err(Errno::EEXIST) => {}
+        Err(e) => return Err(DnsError::Write(path, e.into())),
+    }
+    let mut wake = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&path)
+        .map_err(|e| DnsError::Write(path, e))?;
+    let mut buf = [0; 64];
+    while matches!(wake.read(&mut buf), Ok(n) if n > 0) {}
+    Ok(wake)
+}
+
+/// The FIFO a holder reads to be woken.
+const WAKE_FIFO: &str = "wake";
+
+/// Wakes the holder of `dir`'s lock if it keeps the listeners without a server (its lock file says
+/// `PID dormant`): a writer's part of the protocol, after it wrote a new configuration and found the lock
+/// held. Nothing when no holder reads the FIFO, or when it is full (the holder is woken already).
+pub(crate) fn wake(dir: &Path) {
+    let mut text = String::new();
+    let dormant = File::open(dir.join(LOCK_FILE))
+        .and_then(|mut f| f.read_to_string(&mut text))
+        .is_ok()
+        && text.trim().ends_with(" dormant");
+    if !dormant {
+        return;
+    }
+    // ENXIO: nobody holds it open for reading (the holder is gone).
+    if let Ok(mut fifo) = OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(dir.join(WAKE_FIFO))
+    {
+        let _ = fifo.write(b"!");
+    }
+}
+
 impl Dormant {
-    /// What to poll for [`Dormant::wanted`]: the listeners' sockets and the watch.
+    /// What to poll for [`Dormant::wanted`]: the listeners' sockets and the wake FIFO.
     pub fn fds(&self) -> Vec<BorrowedFd<'_>> {
-        let mut fds = vec![self.watch.as_fd()];
+        let mut fds = vec![self.wake.as_fd()];
         for (udp, tcp) in &self.sockets {
             fds.push(udp.as_fd());
             fds.push(tcp.as_fd());
@@ -99,8 +140,8 @@ impl Dormant {
         fds
     }
 
-    /// Whether a server is wanted now: the configuration changed, or a query waits in a listener (both
-    /// looked at without blocking). Then [`Dormant::hand_over`].
+    /// Whether a server is wanted now: a writer changed the configuration, or a query waits in a listener
+    /// (both looked at without blocking). Then [`Dormant::hand_over`].
     pub fn wanted(&mut self) -> bool {
         if self.config_changed() {
             return true;
@@ -114,22 +155,17 @@ impl Dormant {
         matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
     }
 
-    /// Whether `config.json` still holds the configuration bound: after this process wrote it, the
-    /// holder is handed over when not.
+    /// Whether `config.json` still holds the configuration bound (and no writer woke the holder): after
+    /// this process wrote it, the holder is handed over when not.
     pub fn current(&mut self) -> bool {
         !self.config_changed() && read_config(&self.dir).is_ok_and(|c| c == self.config)
     }
 
-    /// Whether `config.json` was replaced since the configuration was bound: the watch's events read.
+    /// Whether a writer changed the configuration since it was bound: the wake FIFO read.
     fn config_changed(&mut self) -> bool {
-        while let Ok(events) = self.watch.read_events() {
-            if events.is_empty() {
-                break;
-            }
-            let config = std::ffi::OsStr::new(CONFIG_FILE);
-            if events.iter().any(|e| e.name.as_deref() == Some(config)) {
-                self.changed = true;
-            }
+        let mut buf = [0; 64];
+        while matches!(self.wake.read(&mut buf), Ok(n) if n > 0) {
+            self.changed = true;
         }
         self.changed
     }
