@@ -17,6 +17,8 @@
 //! DIR/config.json            the Config, replaced atomically (temp file + rename) by write_config
 //! DIR/records/<container>.json  one container's Entries (its records on each network), by write_records
 //! DIR/lock                   flock(2)ed exclusively by the running server, which writes its PID there
+//!                            (or by a holder of the listeners without a server: `PID dormant`, see Dormant)
+//! DIR/wake                   a FIFO such a holder reads: a byte from a writer is a new configuration
 //! ```
 //!
 //! A listener's zone holds the records of its [`Listener`] plus the entries of every record file that name its
