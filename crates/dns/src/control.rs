@@ -38,6 +38,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
+use nix::errno::Errno;
 use nix::unistd::Pid;
 use rustix::fs::{flock, FlockOperation};
 
@@ -50,6 +51,9 @@ pub const CONFIG_FILE: &str = "config.json";
 pub const RECORDS_DIR: &str = "records";
 /// The lock and PID file, in the resolver directory.
 pub const LOCK_FILE: &str = "lock";
+/// The FIFO a holder of the lock without a server reads to be woken (see [`crate::Dormant`]), in the
+/// resolver directory.
+pub const WAKE_FIFO: &str = "wake";
 
 /// Writes `config` to `dir/config.json` atomically (a temporary file in `dir`, then rename), creating `dir`.
 pub fn write_config(dir: &Path, config: &Config) -> Result<(), DnsError> {
@@ -208,6 +212,47 @@ pub fn detach() -> Result<(), DnsError> {
             nix::unistd::setsid().map_err(|e| DnsError::Setup("session", e.into()))?;
             Ok(())
         }
+    }
+}
+
+/// The FIFO `DIR/wake` (made when missing), open for reading and writing without blocking, emptied of
+/// what writers left for an earlier holder.
+pub(crate) fn open_wake(dir: &Path) -> Result<File, DnsError> {
+    let path = dir.join(WAKE_FIFO);
+    match nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600)) {
+        Ok(()) | Err(Errno::EEXIST) => {}
+        Err(e) => return Err(DnsError::Write(path, e.into())),
+    }
+    let mut wake = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&path)
+        .map_err(|e| DnsError::Write(path, e))?;
+    let mut buf = [0; 64];
+    while matches!(wake.read(&mut buf), Ok(n) if n > 0) {}
+    Ok(wake)
+}
+
+/// Wakes the holder of `dir`'s lock if it keeps the listeners without a server (its lock file says
+/// `PID dormant`): a writer's part of the protocol, after it wrote a new configuration and found the lock
+/// held. Nothing when no holder reads the FIFO, or when it is full (the holder is woken already).
+pub(crate) fn wake_holder(dir: &Path) {
+    let mut text = String::new();
+    let dormant = File::open(dir.join(LOCK_FILE))
+        .and_then(|mut f| f.read_to_string(&mut text))
+        .is_ok()
+        && text.trim().ends_with(" dormant");
+    if !dormant {
+        return;
+    }
+    // ENXIO: nobody holds it open for reading (the holder is gone).
+    if let Ok(mut fifo) = OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(dir.join(WAKE_FIFO))
+    {
+        let _ = fifo.write(b"!");
     }
 }
 

@@ -13,23 +13,21 @@
 //! (rule 3).
 //!
 //! The lock file then holds `PID dormant`: no writer signals it (it names no `dns-serve`), and
-//! [`crate::answered`] counts it. A writer that finds it (rule 1, with a new configuration) writes a byte
+//! [`answered`] counts it. A writer that finds it (rule 1, with a new configuration) writes a byte
 //! into the FIFO `DIR/wake`, which the holder reads; the holder opens the FIFO before it writes the marker
 //! and reads the configuration again after, so a writer either finds the marker or wrote before that read.
 //! (Not an inotify watch on `config.json`: closing an inotify instance waits for an SRCU grace period,
 //! 15 ms here, and the holder closes it on a container's way out.)
 
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::fs::File;
+use std::io::Read;
 use std::os::fd::{AsFd, BorrowedFd};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use crate::config::Config;
-use crate::control::{read_config, set_pid, set_text, unlock, LOCK_FILE};
+use crate::control::{open_wake, read_config, set_pid, set_text, unlock};
 use crate::error::DnsError;
 use crate::launch::{start_with, take, Handed, Launch};
 
@@ -49,7 +47,7 @@ pub struct Dormant {
     changed: bool,
 }
 
-/// Takes the lock as a writer that is to start a server does ([`crate::notify`]; with `reload`, a
+/// Takes the lock as a writer that is to start a server does ([`notify`](crate::launch::notify); with `reload`, a
 /// running server is signalled), but binds the configuration's listeners and starts nothing. `None`:
 /// someone else holds the lock, or no listener is configured. An address that cannot be bound is an
 /// error (the lock is let go): a server started the usual way reports it and serves the others.
@@ -83,50 +81,6 @@ pub fn hold(dir: &Path, reload: bool) -> Result<Option<Dormant>, DnsError> {
         config,
         changed,
     }))
-}
-
-/// The FIFO `DIR/wake` (made when missing), open for reading and writing without blocking, emptied of
-/// what writers left for an earlier holder.
-fn open_wake(dir: &Path) -> Result<File, DnsError> {
-    let path = dir.join(WAKE_FIFO);
-    match nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600)) {
-        Ok(()) | Err(Errno::EEXIST) => {}
-        Err(e) => return Err(DnsError::Write(path, e.into())),
-    }
-    let mut wake = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(&path)
-        .map_err(|e| DnsError::Write(path, e))?;
-    let mut buf = [0; 64];
-    while matches!(wake.read(&mut buf), Ok(n) if n > 0) {}
-    Ok(wake)
-}
-
-/// The FIFO a holder reads to be woken.
-const WAKE_FIFO: &str = "wake";
-
-/// Wakes the holder of `dir`'s lock if it keeps the listeners without a server (its lock file says
-/// `PID dormant`): a writer's part of the protocol, after it wrote a new configuration and found the lock
-/// held. Nothing when no holder reads the FIFO, or when it is full (the holder is woken already).
-pub(crate) fn wake(dir: &Path) {
-    let mut text = String::new();
-    let dormant = File::open(dir.join(LOCK_FILE))
-        .and_then(|mut f| f.read_to_string(&mut text))
-        .is_ok()
-        && text.trim().ends_with(" dormant");
-    if !dormant {
-        return;
-    }
-    // ENXIO: nobody holds it open for reading (the holder is gone).
-    if let Ok(mut fifo) = OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(dir.join(WAKE_FIFO))
-    {
-        let _ = fifo.write(b"!");
-    }
 }
 
 impl Dormant {
@@ -186,11 +140,11 @@ impl Dormant {
         let _ = set_pid(&dir, &lock, None);
         unlock(&lock);
         drop(lock);
-        crate::notify(&dir, launch)
+        crate::launch::notify(&dir, launch)
     }
 }
 
-/// Whether names are answered for `dir`: a server runs ([`crate::serving`]), or a live process holds the
+/// Whether names are answered for `dir`: a server runs ([`serving`](crate::control::serving)), or a live process holds the
 /// lock with the listeners bound ([`Dormant`]). A hint for skipping work, as `serving` is.
 pub fn answered(dir: &Path) -> bool {
     let Ok(dir) = std::fs::canonicalize(dir) else {

@@ -97,7 +97,7 @@ pub(crate) fn take(dir: &Path, signal: bool) -> Result<Option<(File, Config)>, D
             let Some(pid) = server_pid(dir) else {
                 // Rule 2: the holder has yet to write its PID and read the configuration; or it keeps
                 // the listeners bound without a server, and is woken to start one (see `Dormant`).
-                crate::dormant::wake(dir);
+                crate::control::wake_holder(dir);
                 return Ok(None);
             };
             match kill(pid, Signal::SIGHUP) {
