@@ -228,7 +228,16 @@ pub(crate) fn open_wake(dir: &Path) -> Result<File, DnsError> {
         .write(true)
         .custom_flags(libc::O_NONBLOCK)
         .open(&path)
-        .map_err(|e| DnsError::Write(path, e))?;
+        .map_err(|e| DnsError::Write(path.clone(), e))?;
+    // Something else by that name (not ours to remove) would never wake the holder.
+    let fifo = wake.metadata().is_ok_and(|m| {
+        use std::os::unix::fs::FileTypeExt;
+        m.file_type().is_fifo()
+    });
+    if !fifo {
+        let not_fifo = io::Error::new(io::ErrorKind::InvalidInput, "not a FIFO");
+        return Err(DnsError::Write(path, not_fifo));
+    }
     let mut buf = [0; 64];
     while matches!(wake.read(&mut buf), Ok(n) if n > 0) {}
     Ok(wake)
@@ -369,5 +378,38 @@ mod tests {
         fs::write(dir.path().join(CONFIG_FILE), "{").unwrap();
         let e = read_config(dir.path()).unwrap_err();
         assert!(e.to_string().contains("config.json"), "{e}");
+    }
+
+    /// A writer wakes a holder only when the lock file names one (`PID dormant`), through the FIFO the
+    /// holder opened, which starts empty for each holder; a file of that name that is no FIFO is refused.
+    #[test]
+    fn a_writer_wakes_a_holder_through_the_fifo_only_when_the_lock_file_names_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = open_lock(dir.path()).unwrap();
+        let mut wake = open_wake(dir.path()).unwrap();
+        let mut buf = [0; 8];
+        wake_holder(dir.path());
+        assert!(
+            wake.read(&mut buf).is_err(),
+            "woken without a holder's marker"
+        );
+        set_text(
+            dir.path(),
+            &lock,
+            &format!("{} dormant\n", std::process::id()),
+        )
+        .unwrap();
+        wake_holder(dir.path());
+        assert_eq!(wake.read(&mut buf).unwrap(), 1, "not woken");
+        // A byte left for this holder is not the next one's.
+        wake_holder(dir.path());
+        drop(wake);
+        let mut next = open_wake(dir.path()).unwrap();
+        assert!(next.read(&mut buf).is_err(), "an earlier holder's byte");
+
+        let other = tempfile::tempdir().unwrap();
+        fs::write(other.path().join(WAKE_FIFO), "").unwrap();
+        let e = open_wake(other.path()).unwrap_err();
+        assert!(e.to_string().contains("wake"), "{e}");
     }
 }

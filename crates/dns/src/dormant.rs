@@ -47,10 +47,10 @@ pub struct Dormant {
     changed: bool,
 }
 
-/// Takes the lock as a writer that is to start a server does ([`notify`](crate::launch::notify); with `reload`, a
-/// running server is signalled), but binds the configuration's listeners and starts nothing. `None`:
-/// someone else holds the lock, or no listener is configured. An address that cannot be bound is an
-/// error (the lock is let go): a server started the usual way reports it and serves the others.
+/// Takes the lock as a writer that is to start a server does ([`notify`](crate::launch::notify); with
+/// `reload`, a running server is signalled), but binds the configuration's listeners and starts nothing.
+/// `None`: someone else holds the lock, or no listener is configured. An address that cannot be bound is
+/// an error (the lock is let go): a server started the usual way reports it and serves the others.
 pub fn hold(dir: &Path, reload: bool) -> Result<Option<Dormant>, DnsError> {
     let dir = std::fs::canonicalize(dir).map_err(|e| DnsError::Read(dir.to_owned(), e))?;
     let Some((lock, config)) = take(&dir, reload)? else {
@@ -144,8 +144,9 @@ impl Dormant {
     }
 }
 
-/// Whether names are answered for `dir`: a server runs ([`serving`](crate::control::serving)), or a live process holds the
-/// lock with the listeners bound ([`Dormant`]). A hint for skipping work, as `serving` is.
+/// Whether names are answered for `dir`: a server runs ([`serving`](crate::control::serving)), or a live
+/// process holds the lock with the listeners bound ([`Dormant`]). A hint for skipping work, as `serving`
+/// is.
 pub fn answered(dir: &Path) -> bool {
     let Ok(dir) = std::fs::canonicalize(dir) else {
         return false;
