@@ -164,8 +164,14 @@ pub(crate) fn set_pid(dir: &Path, file: &File, pid: Option<u32>) -> Result<(), D
     set_text(dir, file, &text)
 }
 
+/// Marks the lock file's holder as one that keeps the listeners without a server: `PID dormant` (see
+/// [`holder_pid`]).
+pub(crate) fn set_holder(dir: &Path, file: &File) -> Result<(), DnsError> {
+    set_text(dir, file, &format!("{} dormant\n", std::process::id()))
+}
+
 /// Replaces the lock file's content with `text`.
-pub(crate) fn set_text(dir: &Path, file: &File, text: &str) -> Result<(), DnsError> {
+fn set_text(dir: &Path, file: &File, text: &str) -> Result<(), DnsError> {
     file.set_len(0)
         .and_then(|()| file.write_all_at(text.as_bytes(), 0))
         .map_err(|e| DnsError::Write(dir.join(LOCK_FILE), e))
@@ -173,11 +179,7 @@ pub(crate) fn set_text(dir: &Path, file: &File, text: &str) -> Result<(), DnsErr
 
 /// The PID in the lock file, when it names a DNS server for `dir`.
 pub(crate) fn server_pid(dir: &Path) -> Option<Pid> {
-    let mut text = String::new();
-    File::open(dir.join(LOCK_FILE))
-        .ok()?
-        .read_to_string(&mut text)
-        .ok()?;
+    let text = fs::read_to_string(dir.join(LOCK_FILE)).ok()?;
     let pid: i32 = text.trim().parse().ok()?;
     let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
     let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
@@ -215,6 +217,13 @@ pub fn detach() -> Result<(), DnsError> {
     }
 }
 
+/// The PID the lock file names as a holder of the listeners without a server (`PID dormant`, see
+/// [`crate::Dormant`]), whether or not that process still lives.
+pub(crate) fn holder_pid(dir: &Path) -> Option<u32> {
+    let text = fs::read_to_string(dir.join(LOCK_FILE)).ok()?;
+    text.trim().strip_suffix(" dormant")?.parse().ok()
+}
+
 /// The FIFO `DIR/wake` (made when missing), open for reading and writing without blocking, emptied of
 /// what writers left for an earlier holder.
 pub(crate) fn open_wake(dir: &Path) -> Result<File, DnsError> {
@@ -247,12 +256,7 @@ pub(crate) fn open_wake(dir: &Path) -> Result<File, DnsError> {
 /// `PID dormant`): a writer's part of the protocol, after it wrote a new configuration and found the lock
 /// held. Nothing when no holder reads the FIFO, or when it is full (the holder is woken already).
 pub(crate) fn wake_holder(dir: &Path) {
-    let mut text = String::new();
-    let dormant = File::open(dir.join(LOCK_FILE))
-        .and_then(|mut f| f.read_to_string(&mut text))
-        .is_ok()
-        && text.trim().ends_with(" dormant");
-    if !dormant {
+    if holder_pid(dir).is_none() {
         return;
     }
     // ENXIO: nobody holds it open for reading (the holder is gone).

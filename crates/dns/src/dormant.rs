@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use crate::config::Config;
-use crate::control::{open_wake, read_config, set_pid, set_text, unlock};
+use crate::control::{open_wake, read_config, set_holder, set_pid, unlock};
 use crate::error::DnsError;
 use crate::launch::{start_with, take, Handed, Launch};
 
@@ -69,8 +69,7 @@ pub fn hold(dir: &Path, reload: bool) -> Result<Option<Dormant>, DnsError> {
         }
     }
     let wake = open_wake(&dir).map_err(|e| give_up(&lock, e))?;
-    let marker = format!("{} dormant\n", std::process::id());
-    set_text(&dir, &lock, &marker).map_err(|e| give_up(&lock, e))?;
+    set_holder(&dir, &lock).map_err(|e| give_up(&lock, e))?;
     // A writer that came before the marker, and so did not wake us, wrote before this read.
     let changed = read_config(&dir).map_or(true, |now| now != config);
     Ok(Some(Dormant {
@@ -151,16 +150,7 @@ pub fn answered(dir: &Path) -> bool {
     let Ok(dir) = std::fs::canonicalize(dir) else {
         return false;
     };
-    if crate::control::server_pid(&dir).is_some() {
-        return true;
-    }
-    let mut text = String::new();
-    let read = File::open(dir.join(crate::control::LOCK_FILE))
-        .and_then(|mut f| f.read_to_string(&mut text));
-    read.is_ok()
-        && text
-            .trim()
-            .strip_suffix(" dormant")
-            .and_then(|pid| pid.parse::<u32>().ok())
+    crate::control::server_pid(&dir).is_some()
+        || crate::control::holder_pid(&dir)
             .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
 }
