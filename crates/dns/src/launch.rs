@@ -147,10 +147,7 @@ pub(crate) fn start_with(
 /// an exec that fails is written to the ready pipe, where [`Starting::wait`] reads it.
 fn start(dir: &Path, exe: &Path, lock: File, handed: Handed) -> Result<Starting, DnsError> {
     let exec = Exec::prepare(dir, exe, &lock, &handed, true)?;
-    let keep: Vec<BorrowedFd<'_>> = [exec.ready_tx.as_fd(), lock.as_fd()]
-        .into_iter()
-        .chain(handed.iter().flat_map(|(u, t)| [u.as_fd(), t.as_fd()]))
-        .collect();
+    let keep = kept(&exec.ready_tx, &lock, &handed);
     let mut child = || -> i32 {
         let ready = minotaur_sys::cloexec_from(3).is_ok()
             && keep.iter().all(|fd| inherit(*fd).is_ok())
@@ -249,6 +246,14 @@ impl Exec {
     }
 }
 
+/// The descriptors a started server keeps: the ready pipe's write end, the lock, the handed sockets.
+fn kept<'a>(ready: &'a OwnedFd, lock: &'a File, handed: &'a Handed) -> Vec<BorrowedFd<'a>> {
+    [ready.as_fd(), lock.as_fd()]
+        .into_iter()
+        .chain(handed.iter().flat_map(|(u, t)| [u.as_fd(), t.as_fd()]))
+        .collect()
+}
+
 /// Clears close-on-exec on `fd`, for a descriptor an exec'd server inherits.
 fn inherit(fd: BorrowedFd<'_>) -> nix::Result<libc::c_int> {
     nix::fcntl::fcntl(
@@ -298,10 +303,7 @@ fn start_forked(dir: &Path, exe: &Path, lock: File, handed: Handed) -> Result<St
                 && nix::unistd::dup2_stderr(&null).is_ok();
             // Nothing of the caller's runs again here: its descriptors go, and the process ends with
             // `exit_now`, never returning into the caller's frames.
-            let keep: Vec<BorrowedFd<'_>> = [ready_tx.as_fd(), lock.as_fd()]
-                .into_iter()
-                .chain(handed.iter().flat_map(|(u, t)| [u.as_fd(), t.as_fd()]))
-                .collect();
+            let keep = kept(&ready_tx, &lock, &handed);
             minotaur_sys::close_all_but(&keep);
             if !ready || detach().is_err() {
                 let _ = nix::unistd::write(&ready_tx, b"error: cannot start the resolver\n");
