@@ -108,10 +108,11 @@ impl Dormant {
         matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
     }
 
-    /// Whether `config.json` still holds the configuration bound (and no writer woke the holder): after
-    /// this process wrote it, the holder is handed over when not.
-    pub fn current(&mut self) -> bool {
-        !self.config_changed() && read_config(&self.dir).is_ok_and(|c| c == self.config)
+    /// Whether `config`, which this process just wrote to `config.json` (or found there), is the
+    /// configuration bound, and no writer woke the holder since (one that wrote after us did): the
+    /// holder is handed over when not.
+    pub fn current(&mut self, config: &Config) -> bool {
+        !self.config_changed() && *config == self.config
     }
 
     /// Whether a writer changed the configuration since it was bound: the wake FIFO read.

@@ -355,7 +355,7 @@ fn tell(
     // the configuration is no longer the one held.
     let held = ctx.resolver.0.borrow_mut().take();
     if let Some(mut held) = held {
-        if held.current() {
+        if held.current(&config) {
             *ctx.resolver.0.borrow_mut() = Some(held);
         } else {
             hand_over_held(held)?;
