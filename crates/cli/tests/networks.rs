@@ -58,7 +58,7 @@ fn unreachable(h: &TestHost, script: &str) -> bool {
     !h.sh(script).status.success()
 }
 
-/// No network object of the containers is left: veths, /run/netns and /etc/netns entries, published-port
+/// No network object of the containers is left: veths, /run/netns and /etc/netns entries (and their aliases), published-port
 /// elements, the resolver's record files; and the resolver has exited.
 fn assert_network_clean(h: &TestHost) {
     // The kernel reaps a deleted namespace's veth asynchronously.
@@ -72,6 +72,11 @@ fn assert_network_clean(h: &TestHost) {
         h.sh_ok("ls -A /etc/netns 2>/dev/null || true"),
         "",
         "/etc/netns left"
+    );
+    assert_eq!(
+        h.sh_ok("ls -A /run/minotaur/ipnetns 2>/dev/null || true"),
+        "",
+        "the /etc/netns entries' aliases left"
     );
     let ports = h.sh_ok(
         "for m in ports4 ports4_host ports6 ports6_host; do nft list map inet minotaur $m 2>/dev/null; done",

@@ -80,9 +80,18 @@ impl Paths {
         self.runroot.join("containers").join(id.as_str())
     }
 
-    /// The directory `/etc/netns/NAME` links to: links to the container's `/etc` files, for `ip netns exec`.
+    /// The directory of links to the container's `/etc` files that `ip netns exec` lists (through
+    /// [`Paths::netns_alias`]).
     pub fn netns_etc(&self, id: &ContainerId) -> PathBuf {
         self.run_dir(id).join("netns-etc")
+    }
+
+    /// What `/etc/netns/NAME` links to: a link named after the container, on the run root's tmpfs, to its
+    /// [`Paths::netns_etc`]. Its path is short, so that the link on the root file system is one ext4 keeps
+    /// in its inode (a target under 60 bytes): a longer target takes a block, and freeing the block at the
+    /// removal cost 60–150 µs on a disk mounted `discard` where an `unlink` otherwise takes 3.
+    pub fn netns_alias(&self, name: &str) -> PathBuf {
+        self.runroot.join("ipnetns").join(name)
     }
 
     pub fn bundle(&self, id: &ContainerId) -> PathBuf {

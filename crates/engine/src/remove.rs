@@ -464,7 +464,7 @@ pub(crate) fn cleanup(ctx: &Context, c: &Container) -> Result<(), EngineError> {
 fn cleanup_with(ctx: &Context, c: &Container, cgroup: bool) -> Result<(), EngineError> {
     let mut first: Option<EngineError> = ports::unpublish(ctx, c).err();
     if let Some(sandbox) = &c.state.sandbox_key {
-        netns::unregister(c.name.as_str(), sandbox);
+        netns::unregister(&ctx.paths, c.name.as_str(), sandbox);
     }
     if c.state.sandbox_key.is_some() {
         if let Ok(name) = NetnsName::new(c.id.as_str()) {

@@ -21,7 +21,7 @@ pub fn rename(ctx: &Context, reference: &str, new: &ContainerName) -> Result<(),
     })?;
     drop(st);
     if let Some(sandbox) = &c.state.sandbox_key {
-        netns::unregister(c.name.as_str(), sandbox);
+        netns::unregister(&ctx.paths, c.name.as_str(), sandbox);
         netns::register(&ctx.paths, &c.id, new.as_str(), sandbox)?;
     }
     if !attach::attachments(ctx, Some(c.id.as_str()), None)?.is_empty() {

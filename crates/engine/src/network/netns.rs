@@ -1,6 +1,6 @@
 //! Containers as `ip netns` names: a link in `/run/netns` to each container's namespace file, with its
-//! `/etc/netns/NAME` entries (a link to a directory of links to the container's `/etc` files), so that
-//! iproute2 sees and resolves as the container does.
+//! `/etc/netns/NAME` entries (a link, through a short link of the run root, to a directory of links to the
+//! container's `/etc` files), so that iproute2 sees and resolves as the container does.
 
 use std::fs;
 use std::io;
@@ -46,9 +46,9 @@ pub(crate) fn register(
     // Links to the container's own files, not copies: `ip netns exec` bind-mounts each entry over `/etc`,
     // and a bind follows a link, so it shows the files as the container has them now (a `network
     // connect` rewrites them). They are made in the container's run directory (a tmpfs), and
-    // /etc/netns/NAME is one link to that directory, which `ip netns exec` lists through: one entry
-    // on the root file system where a directory and two links were three (this machine's takes 170–200
-    // µs for each), and one to remove.
+    // /etc/netns/NAME is one link to that directory (through its short alias, see `Paths::netns_alias`),
+    // which `ip netns exec` lists through: one entry on the root file system where a directory and two
+    // links were three (this machine's takes 170–200 µs for each), and one to remove.
     let links = paths.netns_etc(id);
     let etc_dir = crate::etc::dir(paths, id);
     let make_links = || -> io::Result<()> {
@@ -59,16 +59,25 @@ pub(crate) fn register(
         Ok(())
     };
     make_links().map_err(io(format!("write {}", links.display())))?;
+    let alias = paths.netns_alias(name);
+    let link_alias = || match replace_link(&links, &alias) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            fs::create_dir_all(alias.parent().expect("the aliases' directory"))?;
+            replace_link(&links, &alias)
+        }
+        r => r,
+    };
+    link_alias().map_err(io(format!("create {}", alias.display())))?;
     let etc = Path::new(minotaur_ns::netns::ETC_DIR).join(name);
-    let link_etc = || match symlink(&links, &etc) {
+    let link_etc = || match symlink(&alias, &etc) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             fs::create_dir_all(minotaur_ns::netns::ETC_DIR)?;
-            symlink(&links, &etc)
+            symlink(&alias, &etc)
         }
         // Left by an earlier holder of the name, or a directory an older build made: replaced.
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
             remove_entry(&etc)?;
-            symlink(&links, &etc)
+            symlink(&alias, &etc)
         }
         r => r,
     };
@@ -100,7 +109,7 @@ fn remove_entry(etc: &Path) -> io::Result<()> {
 
 /// Undoes [`register`], if the name is our link to `sandbox`. (The links in the container's run
 /// directory go with it.)
-pub(crate) fn unregister(name: &str, sandbox: &Path) {
+pub(crate) fn unregister(paths: &Paths, name: &str, sandbox: &Path) {
     let registry = minotaur_ns::netns::Registry::system();
     let Ok(n) = minotaur_ns::netns::NetnsName::new(name) else {
         return;
@@ -111,4 +120,5 @@ pub(crate) fn unregister(name: &str, sandbox: &Path) {
     }
     let _ = fs::remove_file(&path);
     let _ = remove_entry(&Path::new(minotaur_ns::netns::ETC_DIR).join(name));
+    let _ = fs::remove_file(paths.netns_alias(name));
 }

@@ -58,7 +58,7 @@ pub(crate) fn sandbox(ctx: &Context, c: &Container) -> Result<bool, EngineError>
     for a in &endpoints {
         endpoint(c, key, &networks, &a.endpoint)?;
     }
-    netns::unregister(c.name.as_str(), key);
+    netns::unregister(&ctx.paths, c.name.as_str(), key);
     netns::register(&ctx.paths, &c.id, c.name.as_str(), key)?;
     Ok(true)
 }

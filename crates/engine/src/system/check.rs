@@ -97,8 +97,12 @@ enum Fix {
     DeleteNetns(String),
     /// Make a container's namespace and endpoints again from the records.
     RestoreSandbox(ContainerId),
-    /// Remove a `/run/netns` link and its `/etc/netns` directory.
-    Unregister { link: PathBuf, etc: PathBuf },
+    /// Remove a `/run/netns` link, its `/etc/netns` entry and the alias that entry links to.
+    Unregister {
+        link: PathBuf,
+        etc: PathBuf,
+        alias: PathBuf,
+    },
     /// Give a container its `ip netns` name.
     Register(ContainerId),
     /// Delete a network interface.
@@ -258,9 +262,11 @@ fn fix(ctx: &Context, fix: &Fix) -> Result<(), EngineError> {
             restore::sandbox(ctx, &c)?;
             dns::update(ctx, id)
         }
-        Fix::Unregister { link, etc } => {
-            remove_path(link).map_err(io(format!("remove {}", link.display())))?;
-            remove_path(etc).map_err(io(format!("remove {}", etc.display())))
+        Fix::Unregister { link, etc, alias } => {
+            for path in [link, etc, alias] {
+                remove_path(path).map_err(io(format!("remove {}", path.display())))?;
+            }
+            Ok(())
         }
         Fix::Register(id) => {
             let c = ctx.find(id.as_str())?;

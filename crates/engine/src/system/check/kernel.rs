@@ -88,6 +88,7 @@ pub(super) fn ip_netns(
                 fix: Fix::Unregister {
                     link,
                     etc: etc.join(&name),
+                    alias: ctx.paths.netns_alias(&name),
                 },
             }),
         }
