@@ -518,6 +518,59 @@ fn run_rm_leaves_nothing() {
     assert_clean(&h, &[id, id2]);
 }
 
+/// A container `run --rm` made keeps its files and its start lock in its run directory (a tmpfs), and gets
+/// its directory under the state root with its log: a `start` while it runs finds it running, `prune`
+/// leaves it, `logs` reads it; its `ip netns` name's `/etc` entry is a short link (kept in the inode by
+/// ext4) through an alias on the run root, which `ip netns exec` lists through.
+#[test]
+fn a_run_rm_containers_files_and_lock_are_in_its_run_directory() {
+    let Some(h) = host() else { return };
+    let id = ok(
+        &h,
+        &[
+            "run",
+            "-d",
+            "--rm",
+            "--name",
+            "q",
+            "host",
+            "sh",
+            "-c",
+            "echo said; while [ ! -e /tmp/go ]; do sleep 0.05; done",
+        ],
+    );
+    let run = format!("/run/minotaur/containers/{id}");
+    h.sh_ok(&format!("test -f {run}/hosts && test -f {run}/hostname"));
+    let state = h.dir().join(format!("state/containers/{id}"));
+    assert!(
+        !state.join("hosts").exists(),
+        "/etc files under the state root"
+    );
+    wait_until("its log", || Ok(ok(&h, &["logs", "q"]) == "said")).unwrap();
+    let pid = inspect(&h, "q", "{{.State.Pid}}");
+    assert_eq!(ok(&h, &["start", "q"]), "q");
+    assert_eq!(inspect(&h, "q", "{{.State.Pid}}"), pid);
+    ok(&h, &["system", "prune", "-f"]);
+    assert_eq!(ok(&h, &["ps", "-q", "--no-trunc"]), id);
+    let link = h.sh_ok("readlink /etc/netns/q");
+    assert_eq!(link.trim(), "/run/minotaur/ipnetns/q");
+    assert!(link.trim().len() < 60, "a link ext4 keeps in its inode");
+    h.sh_ok(&format!(
+        "ip netns exec q cat /etc/hosts | cmp - {run}/hosts && ip netns exec q cat /etc/resolv.conf | cmp - {run}/resolv.conf"
+    ));
+    h.sh_ok(&format!("nsenter -t {pid} -m touch /tmp/go"));
+    wait_until("the --rm container to go", || {
+        Ok(ok(&h, &["ps", "-a", "-q"]).is_empty())
+    })
+    .unwrap();
+    wait_until("its supervisor to go", || {
+        Ok(box_minotaur_processes(&h).is_empty())
+    })
+    .unwrap();
+    assert_eq!(h.sh_ok("ls -A /etc/netns"), "");
+    assert_clean(&h, &[id]);
+}
+
 #[test]
 fn ps_filters_and_formats() {
     let Some(h) = host() else { return };

@@ -192,7 +192,7 @@ impl View {
             });
         }
         // Held until the copy ends: a start meanwhile would mount the same upper layer again.
-        let lock = runroot::lock_dir(&ctx.paths.container_dir(&c.id))?;
+        let lock = runroot::lock_container(&ctx.paths, &c.id)?;
         let images = minotaur_image::Store::open(&ctx.paths.root)?;
         let id = images.resolve(&c.config.image_id)?;
         let overlay = runroot::overlay(images.lower_dirs(&id)?, &ctx.paths.container_dir(&c.id))?;

@@ -153,8 +153,14 @@ fn create_with(
         state,
     };
     // The directory and its lock come before the record: whoever sees the record (prune) finds the lock
-    // held until the container is made, and with `run`, started.
-    let dir = ctx.paths.container_dir(&id);
+    // held until the container is made, and with `run`, started. That is the directory its files go in
+    // (see `runroot::lock_container`): for a container whose files are in its run directory, that one, and
+    // its directory under the state root is made with its log, while its init sets itself up.
+    let dir = if crate::etc::in_run_dir(&container.config.host, records == Records::AtStart) {
+        ctx.paths.run_dir(&id)
+    } else {
+        ctx.paths.container_dir(&id)
+    };
     fs::create_dir_all(&dir).map_err(io_err(format!("create {}", dir.display())))?;
     // Until the record is written, a failure leaves nothing: the directory goes with it.
     let begun = (|| -> Result<_, EngineError> {

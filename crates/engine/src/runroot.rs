@@ -9,6 +9,8 @@ use nix::fcntl::{Flock, FlockArg};
 
 use crate::context::Context;
 use crate::error::{io_err, EngineError};
+use crate::ids::ContainerId;
+use crate::paths::Paths;
 
 /// Makes the run root (where the per-container mounts go: namespace files) and makes it a
 /// mount point of its own, bound onto itself the first time. Containers of the `host` image have the
@@ -168,6 +170,16 @@ pub(crate) fn lock_dir(dir: &Path) -> Result<Flock<fs::File>, EngineError> {
                 source,
             })
         })
+}
+
+/// Container `id`'s lock ([`ContainerLock`]): on the directory its files are in (see [`crate::etc::dir`]),
+/// which for a container `run --rm` made is its run directory: its directory under the state root, on a
+/// file system that may be slow to make entries in, is made only with its log.
+pub(crate) fn lock_container(
+    paths: &Paths,
+    id: &ContainerId,
+) -> Result<Flock<fs::File>, EngineError> {
+    lock_dir(&crate::etc::dir(paths, id))
 }
 
 /// The lock on a container's directory that `create` takes before the record exists and `start` holds

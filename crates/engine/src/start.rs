@@ -14,7 +14,7 @@ use crate::network::{dns, ports, restore};
 use crate::parse::NsMode;
 use crate::process::alive;
 use crate::remove;
-use crate::runroot::{self, lock_dir};
+use crate::runroot::{self, lock_container};
 use crate::spec::{self, Joins, Root};
 use crate::store;
 use crate::supervisor::{self, Attach, Source, Started};
@@ -30,7 +30,7 @@ use crate::volume;
 /// does nothing, where both would otherwise run it, each with a supervisor and a PID 1 of its own.
 pub fn start(ctx: &Context, reference: &str, attach: Attach) -> Result<Option<Ended>, EngineError> {
     let c = ctx.find(reference)?;
-    let lock = lock_dir(&ctx.paths.container_dir(&c.id))?;
+    let lock = lock_container(&ctx.paths, &c.id)?;
     start_locked(ctx, c.id.as_str(), attach, runroot::ContainerLock(lock))
 }
 
@@ -125,7 +125,7 @@ fn restore_network(ctx: &Context, c: &Container) -> Result<(), EngineError> {
 
 /// A restart by the container's supervisor: under the start lock, with the record read again.
 fn again(ctx: &Context, c: &Container) -> Result<supervisor::Prepared, EngineError> {
-    let lock = lock_dir(&ctx.paths.container_dir(&c.id))?;
+    let lock = lock_container(&ctx.paths, &c.id)?;
     let c = ctx.find(c.id.as_str())?;
     let mut prepared = prepare(ctx, &c)?;
     prepared.lock = Some(lock);

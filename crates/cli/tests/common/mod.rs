@@ -132,7 +132,7 @@ const LASTING: &[&str] = &[
 ];
 
 /// Asserts that no container exists in the box and nothing of the containers `ids` is left: record,
-/// directories, network namespace files, mounts, cgroups.
+/// directories, network namespace files and `ip netns` names' aliases, mounts, cgroups.
 pub fn assert_clean(h: &TestHost, ids: &[String]) {
     assert_eq!(ok(h, &["ps", "-a", "-q"]), "", "container records left");
     let containers = h.dir().join("state/containers");
@@ -146,7 +146,7 @@ pub fn assert_clean(h: &TestHost, ids: &[String]) {
     );
     assert_eq!(
         h.sh_ok(
-            "ls -A /run/minotaur/netns /run/minotaur/containers 2>/dev/null | grep -v -e '^/' -e '^$' || true"
+            "ls -A /run/minotaur/netns /run/minotaur/containers /run/minotaur/ipnetns 2>/dev/null | grep -v -e '^/' -e '^$' || true"
         ),
         "",
         "runtime files left under /run/minotaur"

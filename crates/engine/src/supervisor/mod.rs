@@ -342,7 +342,7 @@ fn supervise(
                 unrecorded = Some(e);
                 return false;
             }
-            log = LogWriter::open(ctx.paths.log(&c.id), max_size, max_files).ok();
+            log = open_log(ctx, c, max_size, max_files);
             true
         };
         if let Some(ahead) = cgroup_ahead {
@@ -622,6 +622,18 @@ fn supervise(
     let restart = recorded?;
     log::debug!("supervise {}: recorded and cleaned up", c.name);
     Ok(Run { code, ran, restart })
+}
+
+/// Opens (or creates) the container's log, and its directory under the state root with it: a container
+/// `run --rm` made has none until then (see `runroot::lock_container`).
+fn open_log(ctx: &Context, c: &Container, max_size: u64, max_files: u32) -> Option<LogWriter> {
+    let path = ctx.paths.log(&c.id);
+    LogWriter::open(&path, max_size, max_files)
+        .or_else(|_| {
+            let _ = std::fs::create_dir_all(ctx.paths.container_dir(&c.id));
+            LogWriter::open(&path, max_size, max_files)
+        })
+        .ok()
 }
 
 /// A reference to the mount namespace of the container whose PID 1 is `pid` (the caller's child, not yet

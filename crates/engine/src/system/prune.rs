@@ -119,7 +119,7 @@ pub fn prune(ctx: &Context, opts: &Options) -> Result<(Pruned, Option<EngineErro
         }
         // A container being made or started holds its directory's lock: it is not stopped, only not
         // running yet. Under the lock, its record is read again.
-        let Some(_lock) = runroot::try_lock_dir(&ctx.paths.container_dir(&c.id))? else {
+        let Some(_lock) = runroot::try_lock_dir(&crate::etc::dir(&ctx.paths, &c.id))? else {
             continue;
         };
         match ctx.find(c.id.as_str()) {
