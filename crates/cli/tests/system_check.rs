@@ -52,6 +52,7 @@ fn system_check_finds_what_a_crash_leaves_and_repair_fixes_it() {
          touch /run/minotaur/netns/{GHOST}
          mount --bind /proc/self/ns/net /run/minotaur/netns/{GHOST}
          ln -s /run/minotaur/netns/{GHOST} /run/netns/ghost
+         mkdir -p /run/minotaur/ipnetns && ln -s /run/minotaur/containers/{GHOST}/netns-etc /run/minotaur/ipnetns/ghost
          mkdir -p /run/minotaur/dns/records {state}/containers/{GHOST} /run/minotaur/containers/{GHOST}
          mkdir -p /run/minotaur/containers/{GHOST}/rootfs
          mount -t tmpfs ghost /run/minotaur/containers/{GHOST}/rootfs
@@ -82,6 +83,7 @@ fn system_check_finds_what_a_crash_leaves_and_repair_fixes_it() {
         format!("network (no record): orphan bridge mt-{}", &GHOST[..12]),
         format!("{ghost}: orphan network namespace file /run/minotaur/netns/{GHOST}"),
         format!("{ghost}: orphan ip netns name /run/netns/ghost"),
+        "container ghost: orphan ip netns alias /run/minotaur/ipnetns/ghost".to_owned(),
         format!("{ghost}: orphan resolver records /run/minotaur/dns/records/{GHOST}.json"),
         format!("{ghost}: orphan cgroup {cgroups}/{GHOST}"),
         format!("{ghost}: orphan directory {state}/containers/{GHOST}"),
@@ -104,12 +106,12 @@ fn system_check_finds_what_a_crash_leaves_and_repair_fixes_it() {
     for foreign in ["theirs", "br-0123456789ab", "xpeer0"] {
         assert!(!report.contains(foreign), "{foreign} reported:\n{report}");
     }
-    assert_eq!(report.lines().count(), 17, "{report}");
+    assert_eq!(report.lines().count(), 18, "{report}");
 
     // JSON says the same.
     let json = h.mino(&["system", "check", "--format", "json"]);
     let findings: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON findings");
-    assert_eq!(findings.as_array().map(Vec::len), Some(17), "{findings}");
+    assert_eq!(findings.as_array().map(Vec::len), Some(18), "{findings}");
 
     repair(&h);
 
@@ -120,6 +122,7 @@ fn system_check_finds_what_a_crash_leaves_and_repair_fixes_it() {
          ! ip link show mt{short}0 2>/dev/null
          ! test -e /run/minotaur/netns/{GHOST}
          ! test -e /run/netns/ghost
+         ! test -e /run/minotaur/ipnetns/ghost
          ! grep -q ' /run/minotaur/containers/{GHOST}/' /proc/self/mountinfo
          ! test -e {cgroups}/{GHOST}
          ! test -e {state}/image/tmp/partial/{GHOST}
@@ -130,6 +133,7 @@ fn system_check_finds_what_a_crash_leaves_and_repair_fixes_it() {
          ! test -e /run/minotaur/exec/doomed
          test -f /run/minotaur/exec/web
          test -L /run/netns/web
+         test -L /run/minotaur/ipnetns/web && test -f /etc/netns/web/hosts
          ip netns list | grep -q theirs
          ip link show br-0123456789ab >/dev/null",
         short = &GHOST[..10],

@@ -91,7 +91,12 @@ impl Paths {
     /// in its inode (a target under 60 bytes): a longer target takes a block, and freeing the block at the
     /// removal cost 60–150 µs on a disk mounted `discard` where an `unlink` otherwise takes 3.
     pub fn netns_alias(&self, name: &str) -> PathBuf {
-        self.runroot.join("ipnetns").join(name)
+        self.netns_aliases().join(name)
+    }
+
+    /// The directory of [`Paths::netns_alias`]es.
+    pub fn netns_aliases(&self) -> PathBuf {
+        self.runroot.join("ipnetns")
     }
 
     pub fn bundle(&self, id: &ContainerId) -> PathBuf {

@@ -118,7 +118,9 @@ pub(crate) fn unregister(paths: &Paths, name: &str, sandbox: &Path) {
     if fs::read_link(&path).ok().as_deref() != Some(sandbox) {
         return;
     }
-    let _ = fs::remove_file(&path);
+    // The name itself last: whatever links through it goes first, so that an alias or an `/etc/netns`
+    // entry never outlives it (`system check` takes an alias without a name for a leftover).
     let _ = remove_entry(&Path::new(minotaur_ns::netns::ETC_DIR).join(name));
     let _ = fs::remove_file(paths.netns_alias(name));
+    let _ = fs::remove_file(&path);
 }

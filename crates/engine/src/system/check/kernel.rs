@@ -93,6 +93,20 @@ pub(super) fn ip_netns(
             }),
         }
     }
+    // The aliases `/etc/netns` entries link through (see `Paths::netns_alias`): one named after no container
+    // is a removal's leftover (a container that lost its name gets it back, alias and all, below).
+    let aliases = ctx.paths.netns_aliases();
+    for name in entries(&aliases)? {
+        if !containers.iter().any(|c| c.name.as_str() == name) {
+            let path = aliases.join(&name);
+            found.push(Finding {
+                owner: format!("container {name}"),
+                problem: Problem::Orphan,
+                object: format!("ip netns alias {}", path.display()),
+                fix: Fix::Remove(path),
+            });
+        }
+    }
     for c in containers {
         if c.state.sandbox_key.is_none() || named.contains(c.id.as_str()) || restore::lost(c) {
             continue;
