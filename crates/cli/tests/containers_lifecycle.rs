@@ -449,6 +449,20 @@ fn rm_f_of_several_removes_each_once_in_order() {
 
 /// The live minotaur processes of the box (supervisors, the resolver), other than its init (PID 1). Exited
 /// ones stay zombies: the box's init reaps nobody, where a real host's init would.
+/// Lets a detached `--rm` container whose command waits for `/tmp/go` (PID 1 `pid`) exit, and waits until
+/// its supervisor has removed it and is gone.
+fn let_go(h: &minotaur_testhost::TestHost, pid: &str) {
+    h.sh_ok(&format!("nsenter -t {pid} -m touch /tmp/go"));
+    wait_until("the --rm container to go", || {
+        Ok(ok(h, &["ps", "-a", "-q"]).is_empty())
+    })
+    .unwrap();
+    wait_until("its supervisor to go", || {
+        Ok(box_minotaur_processes(h).is_empty())
+    })
+    .unwrap();
+}
+
 fn box_minotaur_processes(h: &minotaur_testhost::TestHost) -> String {
     h.sh_ok("ps -e -o stat=,pid=,comm= | awk '$3 == \"minotaur\" && $1 !~ /^Z/ && $2 != 1'")
         .trim()
@@ -493,15 +507,7 @@ fn run_rm_leaves_nothing() {
         .collect();
     assert!(!cg.is_empty(), "no cgroup for a running container");
     let pid = inspect(&h, &id, "{{.State.Pid}}");
-    h.sh_ok(&format!("nsenter -t {pid} -m touch /tmp/go"));
-    wait_until("the --rm container to go", || {
-        Ok(ok(&h, &["ps", "-a", "-q"]).is_empty())
-    })
-    .unwrap();
-    wait_until("its supervisor to go", || {
-        Ok(box_minotaur_processes(&h).is_empty())
-    })
-    .unwrap();
+    let_go(&h, &pid);
     assert_clean(&h, &[id]);
     // Attached --rm.
     ok(&h, &["run", "--rm", "--name", "gone", "host", "true"]);
@@ -558,15 +564,7 @@ fn a_run_rm_containers_files_and_lock_are_in_its_run_directory() {
     h.sh_ok(&format!(
         "ip netns exec q cat /etc/hosts | cmp - {run}/hosts && ip netns exec q cat /etc/resolv.conf | cmp - {run}/resolv.conf"
     ));
-    h.sh_ok(&format!("nsenter -t {pid} -m touch /tmp/go"));
-    wait_until("the --rm container to go", || {
-        Ok(ok(&h, &["ps", "-a", "-q"]).is_empty())
-    })
-    .unwrap();
-    wait_until("its supervisor to go", || {
-        Ok(box_minotaur_processes(&h).is_empty())
-    })
-    .unwrap();
+    let_go(&h, &pid);
     assert_eq!(h.sh_ok("ls -A /etc/netns"), "");
     assert_clean(&h, &[id]);
 }
