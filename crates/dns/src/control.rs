@@ -397,12 +397,7 @@ mod tests {
             wake.read(&mut buf).is_err(),
             "woken without a holder's marker"
         );
-        set_text(
-            dir.path(),
-            &lock,
-            &format!("{} dormant\n", std::process::id()),
-        )
-        .unwrap();
+        set_holder(dir.path(), &lock).unwrap();
         wake_holder(dir.path());
         assert_eq!(wake.read(&mut buf).unwrap(), 1, "not woken");
         // A byte left for this holder is not the next one's.
